@@ -1,0 +1,1 @@
+//! krash-arch: see the workspace README for this layer's place.

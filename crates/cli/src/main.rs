@@ -1,0 +1,1 @@
+fn main() { println!("krash: work in progress"); }

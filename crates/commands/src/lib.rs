@@ -1,0 +1,1 @@
+//! krash-commands: see the workspace README for this layer's place.

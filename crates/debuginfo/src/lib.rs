@@ -1,0 +1,1 @@
+//! krash-debuginfo: see the workspace README for this layer's place.

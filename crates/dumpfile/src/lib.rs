@@ -1,0 +1,1 @@
+//! krash-dumpfile: see the workspace README for this layer's place.

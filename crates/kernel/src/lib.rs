@@ -1,0 +1,1 @@
+//! krash-kernel: see the workspace README for this layer's place.

@@ -1,0 +1,1 @@
+//! krash-render: see the workspace README for this layer's place.

@@ -1,0 +1,1 @@
+//! krash-unwind: see the workspace README for this layer's place.
