@@ -1,0 +1,1 @@
+//! krash-dwarf: DWARF feeding the debuginfo type model; lines and inline chains.
