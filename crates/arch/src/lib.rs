@@ -1,1 +1,7 @@
-//! krash-arch: see the workspace README for this layer's place.
+//! x86-64 knowledge that does not depend on a particular kernel build:
+//! the page-table format and virtual-address layout, and instruction
+//! decoding for `dis`.
+
+pub mod paging;
+
+pub use paging::{PageTableEntry, PagingMode, TranslateStep, Translation};
