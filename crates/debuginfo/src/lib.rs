@@ -1,1 +1,11 @@
-//! krash-debuginfo: see the workspace README for this layer's place.
+//! krash-debuginfo: what krash knows about a kernel build without reading
+//! its DWARF: ELF and kallsyms symbol tables, BTF types, ORC unwind tables,
+//! and the type model ([`types`]) that both BTF and DWARF producers feed.
+//!
+//! Inputs are byte slices or a caller-supplied
+//! [`VirtualMemory`](krash_core::VirtualMemory); this crate knows nothing of
+//! dump formats or of the kernel model built above it.
+
+pub mod symbols;
+
+pub use symbols::{nm_letter, Symbol, SymbolTable, SymbolTableBuilder};

@@ -1,0 +1,465 @@
+//! Address-sorted symbol tables with name and address lookup, built from a
+//! vmlinux ELF `.symtab`, from decoded kallsyms, or from a module's symbols.
+//!
+//! A table is cheap to clone: the records live behind an `Arc`, and a KASLR
+//! shift is stored as a delta applied on every answer, so
+//! [`SymbolTable::with_offset`] copies nothing.
+
+use std::fmt;
+use std::hash::BuildHasher;
+use std::path::Path;
+use std::sync::Arc;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
+use krash_core::{Error, Result};
+use object::elf;
+use object::read::elf::{FileHeader, SectionHeader, Sym};
+use object::LittleEndian;
+
+/// Upper bound on the symbol count accepted from any input; vmlinux has
+/// ~200k, so anything far beyond is corrupt data.
+const MAX_SYMBOLS: usize = 16 << 20;
+
+/// A symbol as lookups answer it: the address already carries the table's
+/// KASLR delta.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Symbol<'a> {
+    /// Symbol name without the kallsyms type prefix.
+    pub name: &'a str,
+    /// Run-time address (link address plus the table's delta).
+    pub addr: u64,
+    /// Size in bytes; 0 when unknown (kallsyms gives no sizes).
+    pub size: u64,
+    /// The type letter `nm` and crash print (`T`, `t`, `D`, `b`, `A`, `W`...).
+    pub kind: char,
+    /// Owning module, or `None` for the kernel image.
+    pub module: Option<&'a str>,
+}
+
+impl Symbol<'_> {
+    /// True for a global (upper-case letter) symbol.
+    pub fn is_global(&self) -> bool {
+        self.kind.is_ascii_uppercase()
+    }
+    /// True for code symbols (`T`, `t`, and weak code `W`/`w`).
+    pub fn is_text(&self) -> bool {
+        matches!(self.kind, 'T' | 't' | 'W' | 'w' | 'i')
+    }
+}
+
+impl fmt::Display for Symbol<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x} ({}) {}", self.addr, self.kind, self.name)?;
+        if let Some(m) = self.module {
+            write!(f, " [{m}]")?;
+        }
+        Ok(())
+    }
+}
+
+/// One stored record; the name lives in the shared string arena.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    addr: u64,
+    size: u64,
+    name_start: u32,
+    name_len: u32,
+    kind: u8,
+}
+
+#[derive(Debug)]
+struct Inner {
+    module: Option<String>,
+    names: String,
+    /// Sorted by address; ties keep input order.
+    entries: Vec<Entry>,
+    /// Name -> index of the preferred entry with that name.
+    by_name: HashTable<u32>,
+    /// Next entry with the same name (chains duplicates), `u32::MAX` ends.
+    next_same_name: Vec<u32>,
+    hasher: DefaultHashBuilder,
+}
+
+/// A symbol table for the kernel image or one module.
+#[derive(Debug, Clone)]
+pub struct SymbolTable {
+    inner: Arc<Inner>,
+    delta: u64,
+}
+
+/// Collects symbols (in any order) and builds a [`SymbolTable`].
+#[derive(Debug, Default)]
+pub struct SymbolTableBuilder {
+    module: Option<String>,
+    names: String,
+    entries: Vec<Entry>,
+}
+
+impl SymbolTableBuilder {
+    /// A builder for the kernel image (`module = None`) or a named module.
+    pub fn new(module: Option<&str>) -> Self {
+        SymbolTableBuilder {
+            module: module.map(str::to_owned),
+            ..Default::default()
+        }
+    }
+
+    /// Reserves room for `n` symbols (after the caller sanity-checked `n`).
+    pub fn reserve(&mut self, n: usize, name_bytes: usize) {
+        self.entries.reserve(n.min(MAX_SYMBOLS));
+        self.names.reserve(name_bytes.min(256 << 20));
+    }
+
+    /// Adds one symbol at its link-time address.
+    pub fn push(&mut self, name: &str, addr: u64, size: u64, kind: char) -> Result<()> {
+        if self.entries.len() >= MAX_SYMBOLS {
+            return Err(Error::bad_data("symbol table", format!("more than {MAX_SYMBOLS} symbols")));
+        }
+        let too_big = || Error::bad_data("symbol table", "symbol names exceed 4 GiB");
+        let name_start = u32::try_from(self.names.len()).map_err(|_| too_big())?;
+        let name_len = u32::try_from(name.len()).map_err(|_| too_big())?;
+        self.names.push_str(name);
+        self.entries.push(Entry {
+            addr,
+            size,
+            name_start,
+            name_len,
+            kind: if kind.is_ascii() { kind as u8 } else { b'?' },
+        });
+        Ok(())
+    }
+
+    /// Number of symbols pushed so far.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when no symbol was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Sorts by address and indexes names.
+    pub fn build(self) -> SymbolTable {
+        let SymbolTableBuilder { module, names, mut entries } = self;
+        entries.sort_by_key(|e| e.addr);
+        let hasher = DefaultHashBuilder::default();
+        let mut by_name: HashTable<u32> = HashTable::with_capacity(entries.len());
+        let mut next_same_name = vec![u32::MAX; entries.len()];
+        let name_of = |e: &Entry| entry_name(&names, e);
+        for (idx, entry) in entries.iter().enumerate() {
+            let idx = idx as u32; // entries.len() <= MAX_SYMBOLS < u32::MAX
+            let name = name_of(entry);
+            let hash = hasher.hash_one(name);
+            match by_name.find_mut(hash, |&i| name_of(&entries[i as usize]) == name) {
+                Some(slot) => {
+                    // Keep the preferred entry at the head of the chain.
+                    let head = *slot;
+                    if rank(entry) > rank(&entries[head as usize]) {
+                        next_same_name[idx as usize] = head;
+                        *slot = idx;
+                    } else {
+                        next_same_name[idx as usize] = next_same_name[head as usize];
+                        next_same_name[head as usize] = idx;
+                    }
+                }
+                None => {
+                    by_name.insert_unique(hash, idx, |&i| hasher.hash_one(name_of(&entries[i as usize])));
+                }
+            }
+        }
+        SymbolTable {
+            inner: Arc::new(Inner { module, names, entries, by_name, next_same_name, hasher }),
+            delta: 0,
+        }
+    }
+}
+
+fn entry_name<'a>(names: &'a str, e: &Entry) -> &'a str {
+    let start = e.name_start as usize;
+    names.get(start..start + e.name_len as usize).unwrap_or("")
+}
+
+/// How strongly an entry should answer for its address or name: real code
+/// and data beat local aliases, which beat absolute values and size-0
+/// markers.
+fn rank(e: &Entry) -> u8 {
+    let kind = e.kind as char;
+    let mut score = 0;
+    if !matches!(kind, 'A' | 'a' | 'U' | 'u' | '?') {
+        score += 8;
+    }
+    if kind.is_ascii_uppercase() {
+        score += 4;
+    }
+    if matches!(kind, 'T' | 't' | 'W' | 'w') {
+        score += 2;
+    }
+    if e.size != 0 {
+        score += 1;
+    }
+    score
+}
+
+impl SymbolTable {
+    /// An empty table (no symbols known).
+    pub fn empty() -> Self {
+        SymbolTableBuilder::new(None).build()
+    }
+
+    /// Reads `.symtab`/`.strtab` of a 64-bit little-endian ELF (vmlinux or
+    /// a module `.ko`), touching only those sections and the headers.
+    pub fn from_elf(data: &[u8]) -> Result<Self> {
+        Self::from_elf_for_module(data, None)
+    }
+
+    /// Like [`from_elf`](Self::from_elf), naming the module the symbols belong to.
+    pub fn from_elf_for_module(data: &[u8], module: Option<&str>) -> Result<Self> {
+        let ctx = "ELF symbol table";
+        let endian = LittleEndian;
+        let header = elf::FileHeader64::<LittleEndian>::parse(data)
+            .map_err(|e| Error::bad_data(ctx, format!("not a 64-bit little-endian ELF: {e}")))?;
+        let sections = header
+            .sections(endian, data)
+            .map_err(|e| Error::bad_data(ctx, format!("section headers: {e}")))?;
+        let symtab = sections
+            .symbols(endian, data, elf::SHT_SYMTAB)
+            .map_err(|e| Error::bad_data(ctx, format!(".symtab: {e}")))?;
+        if symtab.is_empty() {
+            return Err(Error::MissingDebuginfo("ELF file has no .symtab (stripped?)".into()));
+        }
+        let strings = symtab.strings();
+        let mut builder = SymbolTableBuilder::new(module);
+        builder.reserve(symtab.len(), symtab.len() * 24);
+        for sym in symtab.symbols() {
+            let st_type = sym.st_type();
+            if matches!(st_type, elf::STT_SECTION | elf::STT_FILE) {
+                continue;
+            }
+            let Ok(name) = sym.name(endian, strings) else { continue };
+            if name.is_empty() {
+                continue;
+            }
+            let Ok(name) = std::str::from_utf8(name) else { continue };
+            let shndx = sym.st_shndx(endian);
+            let section = if shndx == elf::SHN_UNDEF || shndx >= elf::SHN_LORESERVE {
+                None
+            } else {
+                sections.section(object::SectionIndex(shndx as usize)).ok()
+            };
+            let kind = nm_letter(
+                sym.st_bind(),
+                st_type,
+                shndx,
+                section.map(|s| (s.sh_type(endian), s.sh_flags(endian))),
+            );
+            builder.push(name, sym.st_value(endian), sym.st_size(endian), kind)?;
+        }
+        Ok(builder.build())
+    }
+
+    /// Memory-maps an ELF file and reads its symbol table.
+    pub fn load_elf_file(path: &Path) -> Result<Self> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
+        // SAFETY: the map is read-only and dropped before returning; a file
+        // truncated underneath us would fault, as with any mmap reader.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, &e))?;
+        Self::from_elf(&map)
+    }
+
+    /// A view of the same symbols shifted by `kaslr_delta` (added, wrapping,
+    /// to every address). Replaces, not accumulates, any previous delta.
+    pub fn with_offset(&self, kaslr_delta: u64) -> Self {
+        SymbolTable { inner: Arc::clone(&self.inner), delta: kaslr_delta }
+    }
+
+    /// The KASLR delta this view applies.
+    pub fn offset(&self) -> u64 {
+        self.delta
+    }
+
+    /// The module these symbols belong to (`None` for the kernel image).
+    pub fn module(&self) -> Option<&str> {
+        self.inner.module.as_deref()
+    }
+
+    /// Number of symbols.
+    pub fn len(&self) -> usize {
+        self.inner.entries.len()
+    }
+
+    /// True when the table holds no symbol.
+    pub fn is_empty(&self) -> bool {
+        self.inner.entries.is_empty()
+    }
+
+    fn view(&self, e: &Entry) -> Symbol<'_> {
+        Symbol {
+            name: entry_name(&self.inner.names, e),
+            addr: e.addr.wrapping_add(self.delta),
+            size: e.size,
+            kind: e.kind as char,
+            module: self.inner.module.as_deref(),
+        }
+    }
+
+    fn find_name(&self, name: &str) -> Option<u32> {
+        let hash = self.inner.hasher.hash_one(name);
+        let names = &self.inner.names;
+        let entries = &self.inner.entries;
+        self.inner
+            .by_name
+            .find(hash, |&i| entries.get(i as usize).is_some_and(|e| entry_name(names, e) == name))
+            .copied()
+    }
+
+    /// The preferred symbol with this name (a global over static namesakes).
+    pub fn by_name(&self, name: &str) -> Option<Symbol<'_>> {
+        let idx = self.find_name(name)?;
+        self.inner.entries.get(idx as usize).map(|e| self.view(e))
+    }
+
+    /// Every symbol with this name, the preferred one first.
+    pub fn all_by_name<'a>(&'a self, name: &str) -> impl Iterator<Item = Symbol<'a>> + 'a {
+        let mut next = self.find_name(name).unwrap_or(u32::MAX);
+        let mut budget = self.inner.entries.len();
+        std::iter::from_fn(move || {
+            if budget == 0 {
+                return None;
+            }
+            budget -= 1;
+            let entry = self.inner.entries.get(next as usize)?;
+            let here = next;
+            next = self.inner.next_same_name.get(here as usize).copied().unwrap_or(u32::MAX);
+            Some(self.view(entry))
+        })
+    }
+
+    /// The symbol containing `addr` as crash reports it: the greatest symbol
+    /// at or below `addr` (preferring global code over aliases and markers
+    /// at the same address), with the offset of `addr` into it.
+    pub fn by_addr(&self, addr: u64) -> Option<(Symbol<'_>, u64)> {
+        let link_addr = addr.wrapping_sub(self.delta);
+        let entries = &self.inner.entries;
+        let end = entries.partition_point(|e| e.addr <= link_addr);
+        let last = entries.get(end.checked_sub(1)?)?;
+        let group_start = entries[..end].partition_point(|e| e.addr < last.addr);
+        let best = entries[group_start..end]
+            .iter()
+            .enumerate()
+            // max_by_key keeps the last maximum; negate position so the
+            // first-listed of equal rank wins (ELF order puts globals late,
+            // but that only matters for ties in rank).
+            .max_by_key(|(pos, e)| (rank(e), usize::MAX - pos))
+            .map(|(_, e)| e)?;
+        Some((self.view(best), link_addr - best.addr))
+    }
+
+    /// Like [`by_addr`](Self::by_addr) but only when `addr` lies inside the
+    /// symbol's known size (size-0 symbols match only their exact address).
+    pub fn containing(&self, addr: u64) -> Option<(Symbol<'_>, u64)> {
+        let (sym, off) = self.by_addr(addr)?;
+        (off < sym.size.max(1)).then_some((sym, off))
+    }
+
+    /// All symbols in address order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Symbol<'_>> + '_ {
+        self.inner.entries.iter().map(|e| self.view(e))
+    }
+
+    /// Symbols whose address lies in `[start, end)` (run-time addresses).
+    pub fn range(&self, start: u64, end: u64) -> impl Iterator<Item = Symbol<'_>> + '_ {
+        let (lo, hi) = (start.wrapping_sub(self.delta), end.wrapping_sub(self.delta));
+        let entries = &self.inner.entries;
+        let first = entries.partition_point(|e| e.addr < lo);
+        let last = entries.partition_point(|e| e.addr < hi).max(first);
+        entries[first..last].iter().map(|e| self.view(e))
+    }
+
+    /// The address following `sym`'s among distinct symbol addresses, used
+    /// to bound a function when its size is unknown (kallsyms tables).
+    pub fn next_addr_after(&self, addr: u64) -> Option<u64> {
+        let link_addr = addr.wrapping_sub(self.delta);
+        let entries = &self.inner.entries;
+        let idx = entries.partition_point(|e| e.addr <= link_addr);
+        entries.get(idx).map(|e| e.addr.wrapping_add(self.delta))
+    }
+}
+
+/// The type letter `nm` prints for an ELF symbol, from its binding, type and
+/// the flags of the section it is defined in.
+pub fn nm_letter(bind: u8, st_type: u8, shndx: u16, section: Option<(u32, u64)>) -> char {
+    if shndx == elf::SHN_UNDEF {
+        return if bind == elf::STB_WEAK { 'w' } else { 'U' };
+    }
+    if st_type == elf::STT_GNU_IFUNC {
+        return 'i';
+    }
+    if bind == elf::STB_WEAK {
+        return if st_type == elf::STT_OBJECT { 'V' } else { 'W' };
+    }
+    let letter = if shndx == elf::SHN_ABS {
+        'a'
+    } else if shndx == elf::SHN_COMMON {
+        'c'
+    } else {
+        match section {
+            Some((sh_type, flags)) => {
+                let flags = flags as u32;
+                if flags & elf::SHF_EXECINSTR != 0 {
+                    't'
+                } else if sh_type == elf::SHT_NOBITS {
+                    'b'
+                } else if flags & elf::SHF_ALLOC == 0 {
+                    'n'
+                } else if flags & elf::SHF_WRITE != 0 {
+                    'd'
+                } else {
+                    'r'
+                }
+            }
+            None => '?',
+        }
+    };
+    if bind == elf::STB_LOCAL {
+        letter
+    } else {
+        letter.to_ascii_uppercase()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> SymbolTable {
+        let mut b = SymbolTableBuilder::new(None);
+        b.push("_stext", 0x1000, 0, 'T').unwrap();
+        b.push("startup_64", 0x1000, 0x40, 'T').unwrap();
+        b.push("local_alias", 0x1000, 0, 't').unwrap();
+        b.push("schedule", 0x2000, 0x100, 'T').unwrap();
+        b.push("dup", 0x3000, 4, 'd').unwrap();
+        b.push("dup", 0x4000, 4, 'D').unwrap();
+        b.push("abs", 0x5, 0, 'A').unwrap();
+        b.build()
+    }
+
+    #[test]
+    fn lookups_with_and_without_delta() {
+        let t = sample();
+        let (s, off) = t.by_addr(0x2010).unwrap();
+        assert_eq!((s.name, off), ("schedule", 0x10));
+        let (s, off) = t.by_addr(0x1008).unwrap();
+        assert_eq!((s.name, off), ("startup_64", 8));
+        assert_eq!(t.by_name("dup").unwrap().addr, 0x4000);
+        assert_eq!(t.all_by_name("dup").count(), 2);
+        assert!(t.by_addr(0x1).is_none());
+        let shifted = t.with_offset(0x1000_0000);
+        assert_eq!(shifted.by_name("schedule").unwrap().addr, 0x1000_2000);
+        let (s, off) = shifted.by_addr(0x1000_2004).unwrap();
+        assert_eq!((s.name, off), ("schedule", 4));
+        assert!(shifted.containing(0x1000_2100).is_none());
+        assert_eq!(shifted.iter().count(), 7);
+        assert_eq!(shifted.range(0x1000_1000, 0x1000_2001).count(), 4);
+    }
+}
