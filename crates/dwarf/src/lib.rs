@@ -1,1 +1,20 @@
 //! krash-dwarf: DWARF feeding the debuginfo type model; lines and inline chains.
+//!
+//! [`DwarfFile`] maps a vmlinux, separate `.debug` file or module `.ko`
+//! and decodes only what a question needs: `.debug_aranges` names the unit
+//! covering an address, and that unit's line table and function ranges are
+//! decoded on first use and cached.
+
+mod aranges;
+mod bytes;
+mod file;
+mod lines;
+mod paths;
+mod scopes;
+mod sections;
+mod units;
+
+pub use bytes::{Reader, SectionBytes};
+pub use file::{DwarfFile, InlineFrame, LineBoundary, SourceLine};
+pub use paths::{join_path, normalize};
+pub use sections::SectionBases;

@@ -1,0 +1,162 @@
+//! Maps an ELF file and hands its debug sections to gimli: borrowed when
+//! stored plainly, decompressed when SHF_COMPRESSED, and relocated when the
+//! file is relocatable (a module `.ko`), where debug sections still hold
+//! relocations against code sections.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use krash_core::{Error, Result};
+use memmap2::Mmap;
+use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget};
+
+use crate::bytes::{Reader, SectionBytes};
+
+/// Load addresses to give named sections of a relocatable file (for a module:
+/// the addresses from its `sect_attrs`). Unnamed sections keep their ELF
+/// address, which is 0 in a `.ko`.
+pub type SectionBases = HashMap<String, u64>;
+
+/// What the rest of the crate needs from the ELF container.
+pub struct LoadedDwarf {
+    pub dwarf: gimli::Dwarf<Reader>,
+    pub relocatable: bool,
+}
+
+pub fn map_file(path: &Path) -> Result<Arc<Mmap>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
+    // SAFETY: the mapping is read-only; a debug file being rewritten while
+    // we read it is outside what this tool supports, as for gdb.
+    let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, &e))?;
+    Ok(Arc::new(map))
+}
+
+pub fn load(path: &Path, map: &Arc<Mmap>, bases: &SectionBases) -> Result<LoadedDwarf> {
+    let context = || path.display().to_string();
+    let file = object::File::parse(&***map)
+        .map_err(|e| Error::bad_data(context(), format!("not a readable ELF file: {e}")))?;
+    if file.section_by_name(".debug_info").is_none() {
+        return Err(Error::MissingDebuginfo(format!(
+            "{}: no .debug_info section (stripped?)",
+            context()
+        )));
+    }
+    let endian = if file.is_little_endian() {
+        gimli::RunTimeEndian::Little
+    } else {
+        gimli::RunTimeEndian::Big
+    };
+    let relocatable = file.kind() == object::ObjectKind::Relocatable;
+    let dwarf = gimli::Dwarf::load(|id| -> Result<Reader> {
+        let bytes = section_bytes(&file, map, id.name(), relocatable, bases)
+            .map_err(|e| match e {
+                Error::BadData { detail, .. } => {
+                    Error::bad_data(format!("{} {}", context(), id.name()), detail)
+                }
+                other => other,
+            })?;
+        Ok(Reader::new(bytes, endian))
+    })?;
+    Ok(LoadedDwarf { dwarf, relocatable })
+}
+
+fn section_bytes(
+    file: &object::File<'_>,
+    map: &Arc<Mmap>,
+    name: &str,
+    relocatable: bool,
+    bases: &SectionBases,
+) -> Result<SectionBytes> {
+    let Some(section) = file.section_by_name(name) else {
+        return Ok(SectionBytes::empty());
+    };
+    let range = section
+        .compressed_file_range()
+        .map_err(|e| Error::bad_data("", format!("bad section header: {e}")))?;
+    let has_relocations = relocatable && section.relocations().next().is_some();
+    if range.format == object::CompressionFormat::None && !has_relocations {
+        return SectionBytes::mapped(map, range.offset, range.uncompressed_size)
+            .ok_or_else(|| Error::bad_data("", "section extends past the end of the file"));
+    }
+    let data = section
+        .compressed_data()
+        .and_then(|d| d.decompress())
+        .map_err(|e| Error::bad_data("", format!("cannot decompress: {e}")))?;
+    let mut owned = data.into_owned();
+    if has_relocations {
+        apply_relocations(file, &section, &mut owned, bases)?;
+    }
+    Ok(SectionBytes::Owned(Arc::from(owned)))
+}
+
+/// Resolves the absolute relocations that a relocatable object's debug
+/// sections carry (32- and 64-bit, against section symbols or functions).
+fn apply_relocations(
+    file: &object::File<'_>,
+    section: &object::Section<'_, '_>,
+    data: &mut [u8],
+    bases: &SectionBases,
+) -> Result<()> {
+    let section_base = |index: object::SectionIndex| -> u64 {
+        match file.section_by_index(index) {
+            Ok(s) => s
+                .name()
+                .ok()
+                .and_then(|n| bases.get(n).copied())
+                .unwrap_or_else(|| s.address()),
+            Err(_) => 0,
+        }
+    };
+    for (offset, reloc) in section.relocations() {
+        let target = match reloc.target() {
+            RelocationTarget::Symbol(index) => {
+                let symbol = file.symbol_by_index(index).map_err(|e| {
+                    Error::bad_data("", format!("relocation at {offset:#x}: bad symbol: {e}"))
+                })?;
+                let base = symbol.section_index().map(section_base).unwrap_or(0);
+                base.wrapping_add(symbol.address())
+            }
+            RelocationTarget::Section(index) => section_base(index),
+            RelocationTarget::Absolute => 0,
+            _ => continue,
+        };
+        if reloc.kind() != object::RelocationKind::Absolute {
+            // PC-relative and other kinds do not occur in debug sections of
+            // kernel modules; leaving them alone beats guessing.
+            continue;
+        }
+        let width = usize::from(reloc.size() / 8);
+        let start = usize::try_from(offset).ok();
+        let place = start
+            .and_then(|s| Some(s..s.checked_add(width)?))
+            .and_then(|r| data.get_mut(r))
+            .ok_or_else(|| {
+                Error::bad_data("", format!("relocation at {offset:#x} is outside the section"))
+            })?;
+        let mut value = target.wrapping_add(reloc.addend() as u64);
+        if reloc.has_implicit_addend() {
+            value = value.wrapping_add(read_le(place));
+        }
+        write_le(place, value);
+    }
+    Ok(())
+}
+
+fn read_le(place: &[u8]) -> u64 {
+    place
+        .iter()
+        .rev()
+        .fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
+}
+
+fn write_le(place: &mut [u8], value: u64) {
+    for (i, byte) in place.iter_mut().enumerate() {
+        *byte = (value >> (8 * i)) as u8;
+    }
+}
+
+/// Converts a gimli failure into a krash error naming where it happened.
+pub fn dwarf_error(context: impl Into<String>, e: gimli::Error) -> Error {
+    Error::bad_data(context, format!("malformed DWARF: {e}"))
+}
