@@ -9,3 +9,15 @@
 pub mod symbols;
 
 pub use symbols::{nm_letter, Symbol, SymbolTable, SymbolTableBuilder};
+
+pub mod btf;
+pub mod types;
+
+mod elf;
+
+pub use btf::Btf;
+pub use elf::{elf_section, elf_section_with_addr, elf_sections, ElfSection};
+pub use types::{
+    dwarf_base_type_name, gdb_base_type_name, Composite, Enumerator, IntKind, Linkage, Member, MemberLocation, Param,
+    Qualifier, SectionVar, Type, TypeId, TypeKind, TypeOps, TypeProvider, Variable,
+};

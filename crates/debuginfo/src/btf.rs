@@ -1,0 +1,668 @@
+//! BTF (the kernel's compact type format, `.BTF` in vmlinux and modules)
+//! as a [`TypeProvider`].
+//!
+//! Parsing indexes once: the byte offset of every type record and a name
+//! index. Records are decoded into [`Type`] values only when asked for.
+//! Split BTF (modules) resolves type ids and string offsets below its own
+//! range against the base (vmlinux) BTF.
+
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
+use krash_core::{Error, Result};
+
+use crate::types::{
+    Composite, Enumerator, IntKind, Linkage, Member, Param, Qualifier, SectionVar, Type, TypeId, TypeKind, TypeProvider,
+    Variable,
+};
+
+const BTF_MAGIC: u16 = 0xeb9f;
+const HEADER_MIN_LEN: usize = 24;
+/// BTF ids are 20-bit per the format (BTF_MAX_TYPE); more records means corruption.
+const MAX_TYPES: usize = 0x000f_ffff;
+
+mod kind {
+    pub const INT: u8 = 1;
+    pub const PTR: u8 = 2;
+    pub const ARRAY: u8 = 3;
+    pub const STRUCT: u8 = 4;
+    pub const UNION: u8 = 5;
+    pub const ENUM: u8 = 6;
+    pub const FWD: u8 = 7;
+    pub const TYPEDEF: u8 = 8;
+    pub const VOLATILE: u8 = 9;
+    pub const CONST: u8 = 10;
+    pub const RESTRICT: u8 = 11;
+    pub const FUNC: u8 = 12;
+    pub const FUNC_PROTO: u8 = 13;
+    pub const VAR: u8 = 14;
+    pub const DATASEC: u8 = 15;
+    pub const FLOAT: u8 = 16;
+    pub const DECL_TAG: u8 = 17;
+    pub const TYPE_TAG: u8 = 18;
+    pub const ENUM64: u8 = 19;
+}
+
+/// The 12-byte common prefix of every type record.
+#[derive(Debug, Clone, Copy)]
+struct RecordHead {
+    name_off: u32,
+    kind: u8,
+    kflag: bool,
+    vlen: usize,
+    /// `size` or `type`, depending on the kind.
+    size_or_type: u32,
+}
+
+/// Parsed, indexed BTF; cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Btf {
+    data: Vec<u8>,
+    types_start: usize,
+    types_end: usize,
+    strings_start: usize,
+    strings_end: usize,
+    /// Id of the first record here: 1 for base BTF, base count for split.
+    first_id: u32,
+    /// String offsets below this refer to the base's string section.
+    string_base: u32,
+    base: Option<Arc<Btf>>,
+    /// Byte offset (from `types_start`) of each record.
+    offsets: Vec<u32>,
+    /// Name -> head of the chain of records (indices into `offsets`).
+    names: HashTable<u32>,
+    next_same_name: Vec<u32>,
+    /// VAR id -> (DATASEC id, offset in section).
+    var_sections: HashMap<u32, (u32, u32)>,
+    hasher: DefaultHashBuilder,
+}
+
+fn bad(detail: impl Into<String>) -> Error {
+    Error::bad_data("BTF", detail)
+}
+
+fn read_u32(data: &[u8], at: usize) -> Option<u32> {
+    let bytes = data.get(at..at.checked_add(4)?)?;
+    Some(u32::from_le_bytes(bytes.try_into().ok()?))
+}
+
+impl Btf {
+    /// Parses a base BTF blob (the `.BTF` section of vmlinux).
+    pub fn parse(bytes: &[u8]) -> Result<Btf> {
+        Self::parse_with_base(bytes, None)
+    }
+
+    /// Parses a module's split BTF, resolving against `base` (vmlinux BTF).
+    pub fn parse_split(bytes: &[u8], base: Arc<Btf>) -> Result<Btf> {
+        Self::parse_with_base(bytes, Some(base))
+    }
+
+    /// Finds and parses the `.BTF` section of an ELF file (vmlinux or a
+    /// module, with `base` given for the latter).
+    pub fn from_elf(elf_bytes: &[u8], base: Option<Arc<Btf>>) -> Result<Btf> {
+        let section = crate::elf_section(elf_bytes, ".BTF")?
+            .ok_or_else(|| Error::MissingDebuginfo("ELF file has no .BTF section".into()))?;
+        Self::parse_with_base(section, base)
+    }
+
+    fn parse_with_base(bytes: &[u8], base: Option<Arc<Btf>>) -> Result<Btf> {
+        if bytes.len() < HEADER_MIN_LEN {
+            return Err(bad(format!("{} bytes is too short for a header", bytes.len())));
+        }
+        let magic = u16::from_le_bytes([bytes[0], bytes[1]]);
+        if magic != BTF_MAGIC {
+            return Err(bad(format!("bad magic {magic:#06x} (big-endian BTF is not supported)")));
+        }
+        if bytes[2] != 1 {
+            return Err(bad(format!("unsupported version {}", bytes[2])));
+        }
+        let field = |at| read_u32(bytes, at).ok_or_else(|| bad("truncated header"));
+        let hdr_len = field(4)? as usize;
+        let (type_off, type_len, str_off, str_len) = (field(8)?, field(12)?, field(16)?, field(20)?);
+        let section = |off: u32, len: u32, what: &str| -> Result<(usize, usize)> {
+            let start = hdr_len.checked_add(off as usize);
+            let end = start.and_then(|s| s.checked_add(len as usize));
+            match (start, end) {
+                (Some(s), Some(e)) if e <= bytes.len() => Ok((s, e)),
+                _ => Err(bad(format!("{what} section ({off:#x}+{len:#x}) lies outside the {} bytes", bytes.len()))),
+            }
+        };
+        if hdr_len < HEADER_MIN_LEN || hdr_len > bytes.len() {
+            return Err(bad(format!("bad header length {hdr_len}")));
+        }
+        let (types_start, types_end) = section(type_off, type_len, "type")?;
+        let (strings_start, strings_end) = section(str_off, str_len, "string")?;
+        let (first_id, string_base) = match &base {
+            Some(b) => (b.next_id(), b.string_base + b.strings_len()),
+            None => (1, 0),
+        };
+        let mut btf = Btf {
+            data: bytes.to_vec(),
+            types_start,
+            types_end,
+            strings_start,
+            strings_end,
+            first_id,
+            string_base,
+            base,
+            offsets: Vec::new(),
+            names: HashTable::new(),
+            next_same_name: Vec::new(),
+            var_sections: HashMap::new(),
+            hasher: DefaultHashBuilder::default(),
+        };
+        btf.index()?;
+        Ok(btf)
+    }
+
+    fn types(&self) -> &[u8] {
+        &self.data[self.types_start..self.types_end]
+    }
+
+    fn strings_len(&self) -> u32 {
+        (self.strings_end - self.strings_start) as u32
+    }
+
+    /// One past the highest type id defined here (the first id of a split
+    /// BTF built on top of this one).
+    pub fn next_id(&self) -> u32 {
+        self.first_id + self.offsets.len() as u32
+    }
+
+    /// Number of type records in this blob (not counting a base).
+    pub fn len(&self) -> usize {
+        self.offsets.len()
+    }
+
+    /// True when this blob defines no types.
+    pub fn is_empty(&self) -> bool {
+        self.offsets.is_empty()
+    }
+
+    /// The base BTF a split BTF resolves against.
+    pub fn base(&self) -> Option<&Arc<Btf>> {
+        self.base.as_ref()
+    }
+
+    /// Ids of all types this blob defines (excluding the base's).
+    pub fn ids(&self) -> impl Iterator<Item = TypeId> {
+        (self.first_id..self.next_id()).map(|id| TypeId(id as u64))
+    }
+
+    fn head_at(&self, offset: usize) -> Result<RecordHead> {
+        let types = self.types();
+        let word = |i: usize| {
+            read_u32(types, offset + 4 * i).ok_or_else(|| bad(format!("type record at {offset:#x} is truncated")))
+        };
+        let info = word(1)?;
+        Ok(RecordHead {
+            name_off: word(0)?,
+            kind: ((info >> 24) & 0x1f) as u8,
+            kflag: info >> 31 == 1,
+            vlen: (info & 0xffff) as usize,
+            size_or_type: word(2)?,
+        })
+    }
+
+    /// Bytes following the 12-byte head for each kind.
+    fn extra_len(head: &RecordHead) -> Result<usize> {
+        Ok(match head.kind {
+            kind::INT => 4,
+            kind::ARRAY => 12,
+            kind::STRUCT | kind::UNION => 12 * head.vlen,
+            kind::ENUM => 8 * head.vlen,
+            kind::ENUM64 => 12 * head.vlen,
+            kind::FUNC_PROTO => 8 * head.vlen,
+            kind::VAR => 4,
+            kind::DATASEC => 12 * head.vlen,
+            kind::DECL_TAG => 4,
+            kind::PTR
+            | kind::FWD
+            | kind::TYPEDEF
+            | kind::VOLATILE
+            | kind::CONST
+            | kind::RESTRICT
+            | kind::FUNC
+            | kind::FLOAT
+            | kind::TYPE_TAG => 0,
+            other => return Err(bad(format!("unknown type kind {other}"))),
+        })
+    }
+
+    fn index(&mut self) -> Result<()> {
+        let len = self.types_end - self.types_start;
+        // Each record is at least 12 bytes, which bounds the count.
+        self.offsets.reserve(len / 12);
+        let mut at = 0usize;
+        while at < len {
+            if self.offsets.len() >= MAX_TYPES {
+                return Err(bad(format!("more than {MAX_TYPES} types")));
+            }
+            let head = self.head_at(at)?;
+            let next = at + 12 + Self::extra_len(&head)?;
+            if next > len {
+                return Err(bad(format!("type record at {at:#x} runs past the type section")));
+            }
+            self.offsets.push(at as u32);
+            at = next;
+        }
+
+        // The name index is built in locals so its closures can read the
+        // records through `self` while the table grows.
+        let mut names: HashTable<u32> = HashTable::with_capacity(self.offsets.len());
+        let mut next_same_name = vec![u32::MAX; self.offsets.len()];
+        let mut datasecs = Vec::new();
+        let hasher = self.hasher.clone();
+        for idx in 0..self.offsets.len() {
+            let head = self.head_at(self.offsets[idx] as usize)?;
+            if head.name_off == 0 || !is_named_kind(head.kind) {
+                continue;
+            }
+            if head.kind == kind::DATASEC {
+                datasecs.push((idx, head));
+            }
+            let name = self.string(head.name_off)?;
+            let hash = hasher.hash_one(name);
+            let entry = names.entry(
+                hash,
+                |&i| self.name_of_index(i) == Some(name),
+                |&i| hasher.hash_one(self.name_of_index(i).unwrap_or(b"")),
+            );
+            match entry {
+                hashbrown::hash_table::Entry::Occupied(found) => {
+                    // Append after the head so chains keep file order.
+                    let head_idx = *found.get() as usize;
+                    next_same_name[idx] = next_same_name[head_idx];
+                    next_same_name[head_idx] = idx as u32;
+                }
+                hashbrown::hash_table::Entry::Vacant(slot) => {
+                    slot.insert(idx as u32);
+                }
+            }
+        }
+        self.names = names;
+        self.next_same_name = next_same_name;
+        for (idx, head) in datasecs {
+            self.index_datasec(idx, &head)?;
+        }
+        Ok(())
+    }
+
+    fn index_datasec(&mut self, idx: usize, head: &RecordHead) -> Result<()> {
+        let base = self.offsets[idx] as usize + 12;
+        let datasec_id = self.first_id + idx as u32;
+        for i in 0..head.vlen {
+            let at = base + 12 * i;
+            let var = read_u32(self.types(), at).ok_or_else(|| bad("truncated DATASEC"))?;
+            let offset = read_u32(self.types(), at + 4).ok_or_else(|| bad("truncated DATASEC"))?;
+            self.var_sections.insert(var, (datasec_id, offset));
+        }
+        Ok(())
+    }
+
+    fn name_of_index(&self, idx: u32) -> Option<&[u8]> {
+        let off = *self.offsets.get(idx as usize)? as usize;
+        let name_off = read_u32(self.types(), off)?;
+        self.string(name_off).ok()
+    }
+
+    /// The NUL-terminated string at `offset` in the (combined) string section.
+    fn string(&self, offset: u32) -> Result<&[u8]> {
+        if offset < self.string_base {
+            let base = self.base.as_ref().ok_or_else(|| bad("string offset below a base BTF that is absent"))?;
+            return base.string(offset);
+        }
+        let start = self.strings_start + (offset - self.string_base) as usize;
+        let tail = self
+            .data
+            .get(start..self.strings_end)
+            .ok_or_else(|| bad(format!("string offset {offset:#x} beyond the string section")))?;
+        let end = tail.iter().position(|&b| b == 0).ok_or_else(|| bad(format!("string at {offset:#x} not terminated")))?;
+        Ok(&tail[..end])
+    }
+
+    fn name(&self, offset: u32) -> Result<Option<String>> {
+        if offset == 0 {
+            return Ok(None);
+        }
+        let s = self.string(offset)?;
+        Ok((!s.is_empty()).then(|| String::from_utf8_lossy(s).into_owned()))
+    }
+
+    fn name_or_empty(&self, offset: u32) -> Result<String> {
+        Ok(self.name(offset)?.unwrap_or_default())
+    }
+
+    /// Locates the blob and record offset defining `id`.
+    fn locate(&self, id: TypeId) -> Result<(&Btf, usize)> {
+        let raw = u32::try_from(id.0).map_err(|_| Error::NotFound(format!("BTF type id {} out of range", id.0)))?;
+        if raw < self.first_id {
+            return match &self.base {
+                Some(base) => base.locate(id),
+                None => Err(Error::NotFound(format!("BTF type id {raw} out of range"))),
+            };
+        }
+        let idx = (raw - self.first_id) as usize;
+        let off = self.offsets.get(idx).ok_or_else(|| Error::NotFound(format!("BTF type id {raw} out of range")))?;
+        Ok((self, *off as usize))
+    }
+
+    /// The raw BTF kind number of a type (1 = INT ... 19 = ENUM64).
+    pub fn kind_of(&self, id: TypeId) -> Result<u8> {
+        if id == TypeId::VOID {
+            return Ok(0);
+        }
+        let (blob, off) = self.locate(id)?;
+        Ok(blob.head_at(off)?.kind)
+    }
+
+    fn decode(&self, off: usize) -> Result<Type> {
+        let head = self.head_at(off)?;
+        let types = self.types();
+        let extra = off + 12;
+        let word = |i: usize| read_u32(types, extra + 4 * i).ok_or_else(|| bad(format!("record at {off:#x} truncated")));
+        let tid = |v: u32| TypeId(v as u64);
+        Ok(match head.kind {
+            kind::INT => {
+                let encoding = word(0)?;
+                let enc = (encoding >> 24) & 0xf;
+                let name = self.name_or_empty(head.name_off)?;
+                let int_kind = if enc & 4 != 0 || name == "_Bool" {
+                    IntKind::Bool
+                } else if enc & 2 != 0 || name.contains("char") {
+                    IntKind::Char
+                } else {
+                    IntKind::Plain
+                };
+                Type::Int { name, size: head.size_or_type as u64, signed: enc & 1 != 0, kind: int_kind }
+            }
+            kind::FLOAT => Type::Float { name: self.name_or_empty(head.name_off)?, size: head.size_or_type as u64 },
+            kind::PTR => Type::Pointer { to: tid(head.size_or_type) },
+            kind::ARRAY => {
+                let nelems = word(2)?;
+                Type::Array { elem: tid(word(0)?), len: (nelems != 0).then_some(nelems as u64) }
+            }
+            kind::STRUCT | kind::UNION => {
+                let mut members = Vec::with_capacity(head.vlen);
+                for i in 0..head.vlen {
+                    let (name_off, ty, offset) = (word(3 * i)?, word(3 * i + 1)?, word(3 * i + 2)?);
+                    let (bit_offset, bitfield_size) = if head.kflag {
+                        let size = offset >> 24;
+                        ((offset & 0x00ff_ffff) as u64, (size != 0).then_some(size))
+                    } else {
+                        self.legacy_bitfield(offset as u64, ty)
+                    };
+                    members.push(Member { name: self.name(name_off)?, ty: tid(ty), bit_offset, bitfield_size });
+                }
+                let body = Composite { name: self.name(head.name_off)?, size: head.size_or_type as u64, members };
+                if head.kind == kind::STRUCT {
+                    Type::Struct(body)
+                } else {
+                    Type::Union(body)
+                }
+            }
+            kind::ENUM | kind::ENUM64 => {
+                let signed = head.kflag;
+                let stride = if head.kind == kind::ENUM { 2 } else { 3 };
+                let mut variants = Vec::with_capacity(head.vlen);
+                for i in 0..head.vlen {
+                    let name = self.name_or_empty(word(stride * i)?)?;
+                    let lo = word(stride * i + 1)?;
+                    let value = if head.kind == kind::ENUM {
+                        if signed { lo as i32 as i128 } else { lo as i128 }
+                    } else {
+                        let raw = ((word(stride * i + 2)? as u64) << 32) | lo as u64;
+                        if signed { raw as i64 as i128 } else { raw as i128 }
+                    };
+                    variants.push(Enumerator { name, value });
+                }
+                Type::Enum { name: self.name(head.name_off)?, size: head.size_or_type as u64, signed, variants }
+            }
+            kind::FWD => Type::Forward {
+                kind: if head.kflag { TypeKind::Union } else { TypeKind::Struct },
+                name: self.name_or_empty(head.name_off)?,
+            },
+            kind::TYPEDEF => Type::Typedef { name: self.name_or_empty(head.name_off)?, to: tid(head.size_or_type) },
+            kind::VOLATILE => Type::Qualified { qualifier: Qualifier::Volatile, to: tid(head.size_or_type) },
+            kind::CONST => Type::Qualified { qualifier: Qualifier::Const, to: tid(head.size_or_type) },
+            kind::RESTRICT => Type::Qualified { qualifier: Qualifier::Restrict, to: tid(head.size_or_type) },
+            kind::TYPE_TAG => Type::Qualified {
+                qualifier: Qualifier::Tag(self.name_or_empty(head.name_off)?),
+                to: tid(head.size_or_type),
+            },
+            kind::FUNC => Type::FunctionDecl {
+                name: self.name_or_empty(head.name_off)?,
+                proto: tid(head.size_or_type),
+                linkage: linkage(head.vlen as u32),
+            },
+            kind::FUNC_PROTO => {
+                let mut params = Vec::with_capacity(head.vlen);
+                let mut variadic = false;
+                for i in 0..head.vlen {
+                    let (name_off, ty) = (word(2 * i)?, word(2 * i + 1)?);
+                    // A trailing unnamed void parameter marks `...`.
+                    if ty == 0 && name_off == 0 && i + 1 == head.vlen {
+                        variadic = true;
+                    } else {
+                        params.push(Param { name: self.name(name_off)?, ty: tid(ty) });
+                    }
+                }
+                Type::Function { ret: tid(head.size_or_type), params, variadic }
+            }
+            kind::VAR => Type::Var {
+                name: self.name_or_empty(head.name_off)?,
+                ty: tid(head.size_or_type),
+                linkage: linkage(word(0)?),
+            },
+            kind::DATASEC => {
+                let mut vars = Vec::with_capacity(head.vlen);
+                for i in 0..head.vlen {
+                    vars.push(SectionVar {
+                        var: tid(word(3 * i)?),
+                        offset: word(3 * i + 1)? as u64,
+                        size: word(3 * i + 2)? as u64,
+                    });
+                }
+                Type::Datasec { name: self.name_or_empty(head.name_off)?, size: head.size_or_type as u64, vars }
+            }
+            kind::DECL_TAG => {
+                return Err(Error::Unsupported(format!(
+                    "BTF record at {off:#x} is a declaration tag, not a type"
+                )))
+            }
+            other => return Err(bad(format!("unknown type kind {other} at {off:#x}"))),
+        })
+    }
+
+    /// Old-style (kflag 0) bitfields live in the INT member type's own
+    /// offset/bits encoding.
+    fn legacy_bitfield(&self, offset: u64, ty: u32) -> (u64, Option<u32>) {
+        let Ok((blob, off)) = self.locate(TypeId(ty as u64)) else { return (offset, None) };
+        let Ok(head) = blob.head_at(off) else { return (offset, None) };
+        if head.kind != kind::INT {
+            return (offset, None);
+        }
+        let Some(encoding) = read_u32(blob.types(), off + 12) else { return (offset, None) };
+        let bits = encoding & 0xff;
+        let extra_offset = ((encoding >> 16) & 0xff) as u64;
+        if bits as u64 == (head.size_or_type as u64) * 8 && extra_offset == 0 {
+            (offset, None)
+        } else {
+            (offset + extra_offset, Some(bits))
+        }
+    }
+
+    /// Ids (in this blob, then the base) of named records matching `pred`.
+    fn named(&self, name: &str, pred: &dyn Fn(u8, bool) -> bool, out: &mut Vec<TypeId>) -> Result<()> {
+        let hash = self.hasher.hash_one(name.as_bytes());
+        let mut cur = self.names.find(hash, |&i| self.name_of_index(i) == Some(name.as_bytes())).copied();
+        let mut budget = self.offsets.len();
+        while let Some(idx) = cur {
+            if budget == 0 {
+                break;
+            }
+            budget -= 1;
+            let off = *self.offsets.get(idx as usize).ok_or_else(|| bad("name index out of range"))?;
+            let head = self.head_at(off as usize)?;
+            if pred(head.kind, head.kflag) {
+                out.push(TypeId((self.first_id + idx) as u64));
+            }
+            cur = self.next_same_name.get(idx as usize).copied().filter(|&n| n != u32::MAX);
+        }
+        if let Some(base) = &self.base {
+            base.named(name, pred, out)?;
+        }
+        Ok(())
+    }
+}
+
+fn is_named_kind(k: u8) -> bool {
+    matches!(
+        k,
+        kind::INT
+            | kind::FLOAT
+            | kind::STRUCT
+            | kind::UNION
+            | kind::ENUM
+            | kind::ENUM64
+            | kind::FWD
+            | kind::TYPEDEF
+            | kind::FUNC
+            | kind::VAR
+            | kind::DATASEC
+    )
+}
+
+fn linkage(raw: u32) -> Linkage {
+    match raw {
+        0 => Linkage::Static,
+        1 => Linkage::Global,
+        _ => Linkage::Extern,
+    }
+}
+
+impl TypeProvider for Btf {
+    fn type_by_id(&self, id: TypeId) -> Result<Type> {
+        if id == TypeId::VOID {
+            return Ok(Type::Void);
+        }
+        let (blob, off) = self.locate(id)?;
+        blob.decode(off)
+    }
+
+    fn find_types(&self, wanted: TypeKind, name: &str) -> Result<Vec<TypeId>> {
+        let mut defs = Vec::new();
+        let mut forwards = Vec::new();
+        let lookup_name = crate::types::dwarf_base_type_name(name);
+        let lookup_name = if wanted == TypeKind::Base { lookup_name.as_ref() } else { name };
+        self.named(
+            lookup_name,
+            &|k, _| match wanted {
+                TypeKind::Struct => k == kind::STRUCT,
+                TypeKind::Union => k == kind::UNION,
+                TypeKind::Enum => k == kind::ENUM || k == kind::ENUM64,
+                TypeKind::Typedef => k == kind::TYPEDEF,
+                TypeKind::Base => k == kind::INT || k == kind::FLOAT,
+            },
+            &mut defs,
+        )?;
+        if matches!(wanted, TypeKind::Struct | TypeKind::Union) {
+            let want_union = wanted == TypeKind::Union;
+            self.named(name, &|k, kflag| k == kind::FWD && kflag == want_union, &mut forwards)?;
+        }
+        defs.extend(forwards);
+        Ok(defs)
+    }
+
+    fn find_variable(&self, name: &str) -> Result<Option<Variable>> {
+        let mut ids = Vec::new();
+        self.named(name, &|k, _| k == kind::VAR, &mut ids)?;
+        let Some(&id) = ids.first() else { return Ok(None) };
+        let Type::Var { name, ty, .. } = self.type_by_id(id)? else { return Ok(None) };
+        let (section, section_offset) = match self.var_section(id) {
+            Some((sec, off)) => match self.type_by_id(TypeId(sec as u64))? {
+                Type::Datasec { name, .. } => (Some(name), Some(off as u64)),
+                _ => (None, None),
+            },
+            None => (None, None),
+        };
+        Ok(Some(Variable { name, ty, section, section_offset }))
+    }
+
+    fn find_function(&self, name: &str) -> Result<Option<TypeId>> {
+        let mut ids = Vec::new();
+        self.named(name, &|k, _| k == kind::FUNC, &mut ids)?;
+        let Some(&id) = ids.first() else { return Ok(None) };
+        match self.type_by_id(id)? {
+            Type::FunctionDecl { proto, .. } => Ok(Some(proto)),
+            _ => Ok(None),
+        }
+    }
+}
+
+impl Btf {
+    fn var_section(&self, id: TypeId) -> Option<(u32, u32)> {
+        let raw = u32::try_from(id.0).ok()?;
+        self.var_sections
+            .get(&raw)
+            .copied()
+            .or_else(|| self.base.as_ref().and_then(|b| b.var_section(id)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::TypeOps;
+
+    /// Assembles a BTF blob from type records and a string table.
+    pub(crate) fn blob(types: &[u32], strings: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&BTF_MAGIC.to_le_bytes());
+        out.extend_from_slice(&[1, 0]);
+        let type_len = (types.len() * 4) as u32;
+        for v in [24u32, 0, type_len, type_len, strings.len() as u32] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        for t in types {
+            out.extend_from_slice(&t.to_le_bytes());
+        }
+        out.extend_from_slice(strings);
+        out
+    }
+
+    fn info(kind: u8, vlen: u32, kflag: bool) -> u32 {
+        ((kind as u32) << 24) | vlen | ((kflag as u32) << 31)
+    }
+
+    #[test]
+    fn synthetic_struct_with_bitfields() {
+        // strings: 0:"" 1:"int" 5:"foo" 9:"a" 11:"b" 13:"p"
+        let strings = b"\0int\0foo\0a\0b\0p\0";
+        let types = [
+            1, info(kind::INT, 0, false), 4, (1 << 24) | 32, // 1: int
+            5, info(kind::STRUCT, 3, true), 16, // 2: struct foo
+            9, 1, 0, // a: int at 0
+            11, 1, (3 << 24) | 32, // b: int:3 at bit 32
+            13, 3, 64, // p: int * at 64
+            0, info(kind::PTR, 0, false), 1, // 3: int *
+        ];
+        let btf = Btf::parse(&blob(&types, strings)).unwrap();
+        assert_eq!(btf.len(), 3);
+        let foo = btf.find_type(TypeKind::Struct, "foo").unwrap();
+        let b = btf.member_path(foo, "b").unwrap();
+        assert_eq!((b.bit_offset, b.bitfield_size), (32, Some(3)));
+        assert_eq!(btf.type_name(btf.member_path(foo, "p").unwrap().ty), "int *");
+        assert_eq!(btf.size_of(foo).unwrap(), 16);
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert!(Btf::parse(b"").is_err());
+        assert!(Btf::parse(&[0u8; 64]).is_err());
+        let mut truncated = blob(&[1, info(kind::STRUCT, 100, false), 4], b"\0x\0");
+        truncated.truncate(truncated.len());
+        assert!(Btf::parse(&truncated).is_err());
+    }
+}

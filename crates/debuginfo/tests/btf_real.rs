@@ -1,0 +1,126 @@
+//! BTF of the lab kernels checked against gdb's view of their DWARF
+//! (tests/data/gdb-<kv>.txt: `ptype /o`, `ptype` and `whatis` output).
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use krash_debuginfo::{elf_section, Btf, Type, TypeKind, TypeOps, TypeProvider};
+
+/// One gdb `ptype /o` or `ptype` block: the top-level member lines.
+struct GdbStruct {
+    /// Member declaration text (without `;`) -> (byte offset, size).
+    offsets: HashMap<String, (u64, u64)>,
+    /// Plain `ptype` member lines, when that block was captured.
+    plain: HashSet<String>,
+    size: Option<u64>,
+}
+
+fn parse_gdb(kv: &str) -> HashMap<String, GdbStruct> {
+    let text = std::fs::read_to_string(format!("{}/tests/data/gdb-{kv}.txt", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let mut out: HashMap<String, GdbStruct> = HashMap::new();
+    let mut current: Option<(String, bool)> = None; // (struct, is /o block)
+    for line in text.lines() {
+        if let Some(pos) = line.find("type = ") {
+            let rest = &line[pos + 7..];
+            if let Some(name) = rest.strip_suffix(" {") {
+                current = Some((name.to_string(), line.starts_with("/*")));
+                out.entry(name.to_string())
+                    .or_insert_with(|| GdbStruct { offsets: HashMap::new(), plain: HashSet::new(), size: None });
+            }
+            continue;
+        }
+        let Some((name, is_offsets)) = &current else { continue };
+        let entry = out.get_mut(name).unwrap();
+        if *is_offsets {
+            // "/* off[: bit] | size */    decl;" at exactly 4 spaces = top level
+            if let Some(body) = line.strip_prefix("/*") {
+                let Some((nums, decl)) = body.split_once(" */    ") else { continue };
+                if decl.starts_with(' ') || !decl.ends_with(';') {
+                    continue;
+                }
+                let Some((off, size)) = nums.split_once('|') else { continue };
+                let off: u64 = off.split(':').next().unwrap().trim().parse().unwrap_or(u64::MAX);
+                let size: u64 = size.trim().parse().unwrap_or(u64::MAX);
+                entry.offsets.insert(decl.trim_end_matches(';').to_string(), (off, size));
+            } else if let Some(total) = line.trim().strip_prefix("/* total size (bytes):") {
+                if line.starts_with("                               /*") {
+                    entry.size = total.trim_end_matches("*/").trim().parse().ok();
+                }
+            }
+        } else if let Some(decl) = line.strip_prefix("    ") {
+            if !decl.starts_with(' ') && decl.ends_with(';') {
+                entry.plain.insert(decl.trim_end_matches(';').to_string());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn vmlinux_btf_matches_gdb() {
+    for kv in common::KERNELS {
+        let Some(path) = common::vmlinux(kv) else { continue };
+        let map = common::mmap(&path);
+        let section = elf_section(&map, ".BTF").unwrap().unwrap();
+        let _ = Btf::parse(section).unwrap();
+        let t0 = Instant::now();
+        let btf = Btf::parse(section).unwrap();
+        println!("{kv}: {} BTF types ({} bytes) parsed and indexed in {:?}", btf.len(), section.len(), t0.elapsed());
+
+        let task = btf.find_type_by_spelling("struct task_struct").unwrap();
+        let comm = btf.member_path(task, "comm").unwrap();
+        assert_eq!(btf.type_name(comm.ty), "char [16]");
+        assert_eq!(btf.type_name(btf.member_path(task, "tasks").unwrap().ty), "struct list_head");
+        assert_eq!(btf.type_name(btf.member_path(task, "mm").unwrap().ty), "struct mm_struct *");
+        assert_eq!(btf.type_name(btf.member_path(task, "sched_class").unwrap().ty), "const struct sched_class *");
+        assert!(btf.member_path(task, "pid").is_ok());
+        assert!(btf.offset_of("struct task_struct", "se.run_node").is_ok());
+
+        let gdb = parse_gdb(kv);
+        let mut checked = 0;
+        for (spelling, expected) in &gdb {
+            let id = btf.find_type_by_spelling(spelling).unwrap();
+            if let Some(size) = expected.size {
+                assert_eq!(btf.size_of(id).unwrap(), size, "{kv}: sizeof {spelling}");
+            }
+            let (_, ty) = btf.resolve(id).unwrap();
+            let composite = ty.composite().unwrap();
+            for m in &composite.members {
+                let Some(name) = &m.name else { continue };
+                let mut decl = btf.declaration(m.ty, name);
+                if let Some(bits) = m.bitfield_size {
+                    decl = format!("{decl} : {bits}");
+                }
+                if !expected.plain.is_empty() {
+                    assert!(expected.plain.contains(&decl), "{kv}: {spelling}: gdb has no member line '{decl}'");
+                }
+                let (_, member_ty) = btf.resolve(m.ty).unwrap();
+                if matches!(member_ty, Type::Struct(_) | Type::Union(_)) {
+                    continue; // gdb expands these over several lines
+                }
+                let &(off, size) =
+                    expected.offsets.get(&decl).unwrap_or_else(|| panic!("{kv}: {spelling}: no /o line for '{decl}'"));
+                assert_eq!(m.bit_offset / 8, off, "{kv}: {spelling}.{name} offset");
+                if m.bitfield_size.is_none() {
+                    assert_eq!(btf.size_of(m.ty).unwrap(), size, "{kv}: {spelling}.{name} size");
+                }
+                checked += 1;
+            }
+        }
+        println!("{kv}: {checked} members agree with gdb on declaration, offset and size");
+        assert!(checked > 300);
+
+        // Functions and per-cpu variables.
+        let schedule = btf.find_function("schedule").unwrap().unwrap();
+        assert_eq!(btf.type_name(schedule), "void (void)");
+        let runqueues = btf.find_variable("runqueues").unwrap().unwrap();
+        assert!(runqueues.is_percpu(), "{runqueues:?}");
+        assert_eq!(btf.type_name(runqueues.ty), "struct rq");
+        assert_eq!(btf.find_type(TypeKind::Base, "unsigned long").map(|id| btf.type_name(id)).unwrap(), "unsigned long");
+        assert!(btf.find_types(TypeKind::Struct, "no_such_struct_xyz").unwrap().is_empty());
+        for id in btf.ids() {
+            let _ = btf.type_by_id(id); // every record decodes without panicking
+        }
+    }
+}
