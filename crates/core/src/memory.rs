@@ -105,3 +105,18 @@ impl<T: PhysicalMemory + ?Sized> PhysicalMemory for &T {
 pub fn not_mapped(addr: u64) -> Error {
     Error::fault(addr, AddrSpace::KernelVirtual, FaultReason::NotMapped)
 }
+
+impl<T: PhysicalMemory + ?Sized> PhysicalMemory for std::sync::Arc<T> {
+    fn read_phys(&self, paddr: u64, buf: &mut [u8]) -> Result<()> {
+        (**self).read_phys(paddr, buf)
+    }
+    fn phys_ranges(&self) -> Vec<PhysRange> {
+        (**self).phys_ranges()
+    }
+}
+
+impl<T: VirtualMemory + ?Sized> VirtualMemory for std::sync::Arc<T> {
+    fn read_virt(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
+        (**self).read_virt(addr, buf)
+    }
+}

@@ -100,7 +100,7 @@ impl<M: PhysicalMemory> KernelMemory<M> {
     /// Translation that needs no page-table walk: the image and direct maps.
     fn linear_phys(&self, vaddr: u64) -> Option<u64> {
         if (START_KERNEL_MAP..START_KERNEL_MAP + KERNEL_IMAGE_SIZE).contains(&vaddr) {
-            return Some(vaddr - START_KERNEL_MAP + self.layout.phys_base);
+            return Some((vaddr - START_KERNEL_MAP).wrapping_add(self.layout.phys_base));
         }
         let l = &self.layout;
         if vaddr >= l.page_offset && vaddr - l.page_offset < l.direct_map_size {

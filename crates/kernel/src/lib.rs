@@ -3,5 +3,13 @@
 //! lists). Commands are built on this crate; it never prints.
 
 pub mod addrspace;
+mod debuginfo;
+pub mod layout;
+pub mod list;
+pub mod percpu;
+mod program;
+pub mod task;
 
 pub use addrspace::{KernelLayout, KernelMemory, START_KERNEL_MAP};
+pub use program::{DebuginfoSources, Kernel, KernelFiles};
+pub use task::{Task, TaskState};

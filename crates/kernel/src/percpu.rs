@@ -1,0 +1,72 @@
+//! Per-cpu variables: on x86-64 SMP a per-cpu symbol's link address is an
+//! offset into the per-cpu area; CPU N's copy lives at that offset plus
+//! `__per_cpu_offset[N]`. KASLR does not move these offsets.
+
+use krash_core::{Error, Result, VirtualMemory};
+
+use crate::Kernel;
+
+/// Highest CPU count krash accepts from a dump before treating the value as
+/// corrupt (the kernel's own NR_CPUS limit is 8192).
+pub const MAX_CPUS: u32 = 8192;
+
+impl Kernel {
+    /// The per-cpu offset of a per-cpu variable (its link address).
+    pub fn percpu_symbol_offset(&self, name: &str) -> Result<u64> {
+        let sym = self
+            .symbols()
+            .by_name(name)
+            .ok_or_else(|| Error::NotFound(format!("per-cpu symbol not found: {name}")))?;
+        Ok(sym.addr.wrapping_sub(self.kaslr_offset()))
+    }
+
+    /// `__per_cpu_offset[cpu]`.
+    pub fn percpu_offset(&self, cpu: u32) -> Result<u64> {
+        let base = self.symbol_addr("__per_cpu_offset")?;
+        self.memory().read_u64(base + u64::from(cpu) * 8)
+    }
+
+    /// Address of CPU `cpu`'s copy of the per-cpu variable `name`.
+    pub fn percpu_addr(&self, name: &str, cpu: u32) -> Result<u64> {
+        Ok(self
+            .percpu_symbol_offset(name)?
+            .wrapping_add(self.percpu_offset(cpu)?))
+    }
+
+    /// Number of possible CPU slots (`nr_cpu_ids`), sanity-checked.
+    pub fn nr_cpu_ids(&self) -> Result<u32> {
+        let n = self.memory().read_u32(self.symbol_addr("nr_cpu_ids")?)?;
+        if n == 0 || n > MAX_CPUS {
+            return Err(Error::bad_data("nr_cpu_ids", format!("implausible CPU count {n}")));
+        }
+        Ok(n)
+    }
+
+    /// CPUs set in a `struct cpumask` variable such as `__cpu_online_mask`.
+    pub fn cpumask(&self, symbol: &str) -> Result<Vec<u32>> {
+        let n = self.nr_cpu_ids()?;
+        let addr = self.symbol_addr(symbol)?;
+        let words = n.div_ceil(64);
+        let mut cpus = Vec::new();
+        for w in 0..words {
+            let bits = self.memory().read_u64(addr + u64::from(w) * 8)?;
+            for b in 0..64 {
+                let cpu = w * 64 + b;
+                if cpu < n && bits & (1u64 << b) != 0 {
+                    cpus.push(cpu);
+                }
+            }
+        }
+        Ok(cpus)
+    }
+
+    /// CPUs online at the time of the crash.
+    pub fn online_cpus(&self) -> Result<Vec<u32>> {
+        self.cpumask("__cpu_online_mask")
+    }
+
+    /// CPUs present (possible and plugged in).
+    pub fn present_cpus(&self) -> Result<Vec<u32>> {
+        self.cpumask("__cpu_present_mask")
+    }
+}

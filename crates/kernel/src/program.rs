@@ -1,0 +1,254 @@
+//! [`Kernel`]: one opened dump with its debuginfo, seen as the kernel's
+//! memory, symbols and types. Everything the commands need starts here.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use krash_arch::PagingMode;
+use krash_core::{Error, PhysicalMemory, Result, VirtualMemory};
+use krash_debuginfo::types::TypeProvider;
+use krash_debuginfo::SymbolTable;
+use krash_dumpfile::{Dump, VmcoreInfo};
+
+use crate::addrspace::{KernelLayout, KernelMemory, START_KERNEL_MAP};
+use crate::layout::Layouts;
+
+/// What the user gave on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct KernelFiles {
+    pub dump: PathBuf,
+    pub vmlinux: Option<PathBuf>,
+}
+
+/// Where symbols and types came from, for the banner.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DebuginfoSources {
+    pub symbols: String,
+    pub types: String,
+}
+
+/// An opened dump, ready for commands.
+pub struct Kernel {
+    files: KernelFiles,
+    dump: Arc<Dump>,
+    mem: KernelMemory<Arc<Dump>>,
+    symbols: SymbolTable,
+    layouts: Layouts,
+    vmcoreinfo: VmcoreInfo,
+    kaslr_offset: u64,
+    sources: DebuginfoSources,
+    cache: KernelCache,
+}
+
+/// Data read on first use and kept for the session.
+#[derive(Default)]
+pub(crate) struct KernelCache {
+    pub tasks: std::sync::OnceLock<Result<Vec<crate::task::Task>>>,
+}
+
+impl Kernel {
+    /// Opens the dump and (optionally) the vmlinux. Only what every command
+    /// needs is done here; per-command data (tasks, log, modules) is read
+    /// on first use.
+    pub fn open(files: KernelFiles) -> Result<Kernel> {
+        let dump = Arc::new(Dump::open(&files.dump)?);
+        let vmcoreinfo = dump.vmcoreinfo().cloned().ok_or_else(|| {
+            Error::Unsupported(format!(
+                "{}: the dump has no VMCOREINFO; krash needs it to locate the kernel \
+                 (for QEMU dumps, load qemu_fw_cfg in the guest and use -device vmcoreinfo)",
+                files.dump.display()
+            ))
+        })?;
+        let kaslr_offset = vmcoreinfo.kernel_offset().unwrap_or(0);
+
+        let (symbols, types, sources) = match &files.vmlinux {
+            Some(path) => load_vmlinux(path, kaslr_offset)?,
+            None => {
+                return Err(Error::Unsupported(
+                    "opening a dump without a vmlinux is not supported yet: give the vmlinux too".into(),
+                ))
+            }
+        };
+
+        let layout = discover_layout(&dump, &vmcoreinfo, &symbols)?;
+        let mem = KernelMemory::new(Arc::clone(&dump), layout);
+        let layouts = Layouts::new(types, Some(vmcoreinfo.clone()));
+        Ok(Kernel {
+            files,
+            dump,
+            mem,
+            symbols,
+            layouts,
+            vmcoreinfo,
+            kaslr_offset,
+            sources,
+            cache: KernelCache::default(),
+        })
+    }
+
+    pub fn files(&self) -> &KernelFiles {
+        &self.files
+    }
+    pub fn dump(&self) -> &Dump {
+        &self.dump
+    }
+    pub fn memory(&self) -> &KernelMemory<Arc<Dump>> {
+        &self.mem
+    }
+    pub fn symbols(&self) -> &SymbolTable {
+        &self.symbols
+    }
+    pub fn layouts(&self) -> &Layouts {
+        &self.layouts
+    }
+    pub fn types(&self) -> Option<&Arc<dyn TypeProvider>> {
+        self.layouts.types()
+    }
+    pub fn vmcoreinfo(&self) -> &VmcoreInfo {
+        &self.vmcoreinfo
+    }
+    pub fn kaslr_offset(&self) -> u64 {
+        self.kaslr_offset
+    }
+    pub fn sources(&self) -> &DebuginfoSources {
+        &self.sources
+    }
+    pub(crate) fn cache(&self) -> &KernelCache {
+        &self.cache
+    }
+
+    /// Address of a kernel symbol (KASLR applied), or a NotFound error
+    /// naming it.
+    pub fn symbol_addr(&self, name: &str) -> Result<u64> {
+        if let Some(sym) = self.symbols.by_name(name) {
+            return Ok(sym.addr);
+        }
+        self.vmcoreinfo
+            .symbol(name)
+            .ok_or_else(|| Error::NotFound(format!("symbol not found: {name}")))
+    }
+
+    /// Reads a u64 at a symbol's address.
+    pub fn read_symbol_u64(&self, name: &str) -> Result<u64> {
+        self.mem.read_u64(self.symbol_addr(name)?)
+    }
+
+    /// Reads the `u64` member `path` of the `struct name` at `addr`.
+    pub fn read_field_u64(&self, addr: u64, name: &str, path: &str) -> Result<u64> {
+        let f = self.layouts.field(name, path)?;
+        self.read_sized(addr.wrapping_add(f.offset), f.size.unwrap_or(8))
+    }
+
+    /// Reads an unsigned integer of `size` bytes (1, 2, 4, 8).
+    pub fn read_sized(&self, addr: u64, size: u64) -> Result<u64> {
+        Ok(match size {
+            1 => self.mem.read_u8(addr)? as u64,
+            2 => self.mem.read_u16(addr)? as u64,
+            4 => self.mem.read_u32(addr)? as u64,
+            _ => self.mem.read_u64(addr)?,
+        })
+    }
+
+    /// Reads an integer member, honouring its size and bitfield position.
+    pub fn read_field(&self, addr: u64, name: &str, path: &str) -> Result<u64> {
+        let f = self.layouts.field(name, path)?;
+        let raw = self.read_sized(addr.wrapping_add(f.offset), f.size.unwrap_or(8))?;
+        Ok(match f.bits {
+            Some((shift, width)) if width < 64 => (raw >> shift) & ((1u64 << width) - 1),
+            _ => raw,
+        })
+    }
+
+    /// Address of member `path` of the struct at `addr` (`&p->path`).
+    pub fn field_addr(&self, addr: u64, name: &str, path: &str) -> Result<u64> {
+        Ok(addr.wrapping_add(self.layouts.offset(name, path)?))
+    }
+
+    /// Reads a fixed-size char array member as a string (e.g. `comm`).
+    pub fn read_field_string(&self, addr: u64, name: &str, path: &str) -> Result<String> {
+        let f = self.layouts.field(name, path)?;
+        let len = f.size.unwrap_or(16) as usize;
+        self.mem.read_cstr(addr.wrapping_add(f.offset), len)
+    }
+
+    /// Physical address of a kernel virtual address.
+    pub fn virt_to_phys(&self, vaddr: u64) -> Result<u64> {
+        self.mem.virt_to_phys(vaddr)
+    }
+
+    /// True if `addr` lies in the kernel image or module text.
+    pub fn is_kernel_text(&self, addr: u64) -> bool {
+        let Ok(stext) = self.symbol_addr("_stext") else {
+            return false;
+        };
+        let etext = self.symbol_addr("_etext").unwrap_or(stext);
+        (stext..etext).contains(&addr)
+    }
+}
+
+impl VirtualMemory for Kernel {
+    fn read_virt(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
+        self.mem.read_virt(addr, buf)
+    }
+}
+
+fn load_vmlinux(
+    path: &Path,
+    kaslr_offset: u64,
+) -> Result<(SymbolTable, Option<Arc<dyn TypeProvider>>, DebuginfoSources)> {
+    let info = crate::debuginfo::load_vmlinux(path)?;
+    let types = info.btf.as_ref().map(crate::debuginfo::as_provider);
+    let sources = DebuginfoSources {
+        symbols: format!("{} (ELF symbols)", path.display()),
+        types: if types.is_some() {
+            format!("{} (BTF)", path.display())
+        } else {
+            "none".into()
+        },
+    };
+    Ok((info.symbols.with_offset(kaslr_offset), types, sources))
+}
+
+/// Finds the page-table root, the direct-map base and the paging mode.
+fn discover_layout(dump: &Dump, vmcoreinfo: &VmcoreInfo, symbols: &SymbolTable) -> Result<KernelLayout> {
+    let phys_base = vmcoreinfo.number("phys_base").unwrap_or(0) as u64;
+    let paging = if vmcoreinfo.number("pgtable_l5_enabled").unwrap_or(0) != 0 {
+        PagingMode::FiveLevel
+    } else {
+        PagingMode::FourLevel
+    };
+    let image_phys = |vaddr: u64| vaddr.wrapping_sub(START_KERNEL_MAP).wrapping_add(phys_base);
+
+    let pgt = vmcoreinfo
+        .symbol("init_top_pgt")
+        .or_else(|| symbols.by_name("init_top_pgt").map(|s| s.addr))
+        .ok_or_else(|| Error::NotFound("neither VMCOREINFO nor the symbol table has init_top_pgt".into()))?;
+
+    // page_offset_base is a variable in the kernel image: read it through
+    // the image mapping, which needs no page tables.
+    let page_offset = match symbols.by_name("page_offset_base") {
+        Some(sym) => dump.read_phys_u64(image_phys(sym.addr))?,
+        None => default_page_offset(paging),
+    };
+    let max_phys = dump
+        .phys_ranges()
+        .iter()
+        .map(|r| r.end)
+        .max()
+        .unwrap_or(0);
+    Ok(KernelLayout {
+        page_offset,
+        phys_base,
+        kernel_pgt_phys: image_phys(pgt),
+        paging,
+        direct_map_size: max_phys,
+    })
+}
+
+/// The direct-map base without KASLR (`__PAGE_OFFSET_BASE_L4/L5`).
+fn default_page_offset(paging: PagingMode) -> u64 {
+    match paging {
+        PagingMode::FourLevel => 0xffff_8880_0000_0000,
+        PagingMode::FiveLevel => 0xff11_0000_0000_0000,
+    }
+}
