@@ -1,0 +1,416 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * krash_scenarios: crash the kernel on purpose, in ways that mirror real
+ * field reports, so that krash can be tested on genuine dumps.
+ *
+ * Trigger with `insmod krash_scenarios.ko scenario=<name>` or by writing the
+ * name to /proc/krash_scenario.  Before crashing, the module prints one line
+ * "krash-facts: {json}" with what it knows about the crash (struct offsets,
+ * list lengths, thread names); the lab copies it into the dump's manifest so
+ * that the expected answers come from the code that caused the crash.
+ */
+#include <linux/module.h>
+#include <linux/kernel.h>
+#include <linux/proc_fs.h>
+#include <linux/uaccess.h>
+#include <linux/slab.h>
+#include <linux/list.h>
+#include <linux/spinlock.h>
+#include <linux/mutex.h>
+#include <linux/kthread.h>
+#include <linux/delay.h>
+#include <linux/timer.h>
+#include <linux/sched.h>
+#include <linux/completion.h>
+#include <linux/version.h>
+#include <linux/string.h>
+
+/*
+ * The crashing functions are global (not static) so that GCC keeps their
+ * names: static ones may become .constprop/.isra clones, and the tests look
+ * them up by name.
+ */
+struct widget;
+struct widget_inner;
+struct timer_list;
+struct widget_inner *krash_widget_lookup_inner(struct widget *w);
+unsigned long krash_widget_generation(struct widget *w);
+int krash_widget_flush(struct widget *w);
+unsigned long krash_list_walk(void);
+void krash_record_scribble(void *obj, size_t size);
+void krash_timer_fire(struct timer_list *t);
+int krash_hung_holder(void *unused);
+int krash_hung_waiter(void *unused);
+int krash_idle_sleeper(void *unused);
+int krash_d_sleeper(void *unused);
+int krash_spinner(void *unused);
+
+static char *scenario;
+module_param(scenario, charp, 0444);
+MODULE_PARM_DESC(scenario, "scenario to trigger at load time");
+
+/* ---- null-member: a helper hands back NULL and the caller reads a member ---- */
+
+struct widget_inner {
+	unsigned long flags;
+	unsigned long owner_cookie;
+	unsigned long generation;	/* read through a NULL pointer */
+	unsigned int refcount;
+	char label[20];
+};
+
+struct widget;
+
+struct widget_ops {
+	int (*open)(struct widget *w);
+	int (*flush)(struct widget *w);	/* left NULL for null-fnptr */
+	void (*release)(struct widget *w);
+};
+
+struct widget {
+	const char *name;
+	unsigned long id;
+	struct widget_ops *ops;
+	struct widget_inner *inner;	/* detached widgets have none */
+	struct list_head node;
+};
+
+static int krash_widget_open(struct widget *w)
+{
+	return w->id ? 0 : -EINVAL;
+}
+
+static void krash_widget_release(struct widget *w)
+{
+	w->inner = NULL;
+}
+
+/* Not const: the compiler must not see that flush is NULL. */
+static struct widget_ops krash_widget_ops = {
+	.open = krash_widget_open,
+	.flush = NULL,
+	.release = krash_widget_release,
+};
+
+static struct widget krash_detached_widget = {
+	.name = "detached-widget",
+	.id = 42,
+	.ops = &krash_widget_ops,
+	.inner = NULL,
+};
+
+static struct widget *krash_widget_ptr = &krash_detached_widget;
+
+noinline struct widget_inner *krash_widget_lookup_inner(struct widget *w)
+{
+	return READ_ONCE(w->inner);
+}
+
+noinline unsigned long krash_widget_generation(struct widget *w)
+{
+	struct widget_inner *inner = krash_widget_lookup_inner(w);
+
+	return READ_ONCE(inner->generation);
+}
+
+static void scenario_null_member(void)
+{
+	size_t off = offsetof(struct widget_inner, generation);
+
+	pr_info("krash-facts: {\"panic_kind\":\"null_deref\",\"faulting_function\":\"krash_widget_generation\",\"rip_function\":\"krash_widget_generation\",\"panic_string\":\"BUG: kernel NULL pointer dereference, address: %016zx\",\"panic_message\":\"Fatal exception\",\"null_member\":{\"struct\":\"widget_inner\",\"member\":\"generation\",\"offset\":%zu},\"helper_returning_null\":\"krash_widget_lookup_inner\"}\n",
+		off, off);
+	pr_info("krash: widget generation %lu\n",
+		krash_widget_generation(READ_ONCE(krash_widget_ptr)));
+}
+
+/* ---- null-fnptr: call through an ops table slot nobody filled ---- */
+
+noinline int krash_widget_flush(struct widget *w)
+{
+	struct widget_ops *ops = READ_ONCE(w->ops);
+
+	if (ops->open(w))
+		return -EINVAL;
+	return READ_ONCE(ops->flush)(w);
+}
+
+static void scenario_null_fnptr(void)
+{
+	pr_info("krash-facts: {\"panic_kind\":\"null_fnptr\",\"faulting_function\":\"krash_widget_flush\",\"panic_string\":\"BUG: kernel NULL pointer dereference, address: 0000000000000000\",\"panic_message\":\"Fatal exception\",\"ops_struct\":\"widget_ops\",\"ops_member\":\"flush\",\"ops_offset\":%zu}\n",
+		offsetof(struct widget_ops, flush));
+	pr_info("krash: flush returned %d\n",
+		krash_widget_flush(READ_ONCE(krash_widget_ptr)));
+}
+
+/* ---- softlockup: walk a huge list under a spinlock, forever ---- */
+
+#define KRASH_LIST_LENGTH 300000
+
+struct krash_entry {
+	struct list_head node;
+	unsigned long value;
+};
+
+static LIST_HEAD(krash_list);
+static DEFINE_SPINLOCK(krash_list_lock);
+static int krash_keep_walking = 1;
+
+noinline unsigned long krash_list_walk(void)
+{
+	struct krash_entry *e;
+	unsigned long sum = 0;
+
+	list_for_each_entry(e, &krash_list, node)
+		sum += READ_ONCE(e->value);
+	return sum;
+}
+
+static void scenario_softlockup(void)
+{
+	unsigned long i, sum = 0;
+
+	for (i = 0; i < KRASH_LIST_LENGTH; i++) {
+		struct krash_entry *e = kmalloc(sizeof(*e), GFP_KERNEL);
+
+		if (!e) {
+			pr_err("krash: list allocation failed at %lu\n", i);
+			return;
+		}
+		e->value = i;
+		list_add_tail(&e->node, &krash_list);
+	}
+	pr_info("krash-facts: {\"panic_kind\":\"soft_lockup\",\"faulting_function\":\"krash_list_walk\",\"rip_function\":\"krash_list_walk\",\"panic_string\":\"watchdog: BUG: soft lockup - CPU#\",\"panic_message\":\"softlockup: hung tasks\",\"list_length\":%d,\"list_head\":\"krash_list\",\"lock\":\"krash_list_lock\"}\n",
+		KRASH_LIST_LENGTH);
+	spin_lock(&krash_list_lock);
+	while (READ_ONCE(krash_keep_walking))
+		sum += krash_list_walk();
+	spin_unlock(&krash_list_lock);
+	pr_info("krash: list sum %lu\n", sum);
+}
+
+/* ---- slab-corrupt: scribble UTF-16 text over freed objects, allocate again ---- */
+
+struct krash_record {
+	u64 id;
+	u64 stamp;
+	char payload[48];
+};
+
+static struct kmem_cache *krash_record_cache;
+
+static const char krash_utf16_text[] = "C:\\Windows\\System32\\drivers\\krash.sys";
+
+noinline void krash_record_scribble(void *obj, size_t size)
+{
+	__le16 *out = obj;
+	size_t i, n = size / 2, len = strlen(krash_utf16_text);
+
+	for (i = 0; i < n; i++)
+		out[i] = cpu_to_le16(krash_utf16_text[i % len]);
+}
+
+static void scenario_slab_corrupt(void)
+{
+	struct krash_record *recs[8];
+	struct krash_record *again[4];
+	int i;
+
+	/* A usercopy region keeps the cache from being merged with kmalloc-64. */
+	krash_record_cache = kmem_cache_create_usercopy("krash_record",
+		sizeof(struct krash_record), 0, 0, 0,
+		sizeof(struct krash_record), NULL);
+	if (!krash_record_cache)
+		return;
+	pr_info("krash-facts: {\"panic_kind\":\"gpf\",\"faulting_function\":\"%s\",\"rip_function\":\"%s\",\"panic_string\":\"general protection fault, probably for non-canonical address\",\"panic_message\":\"Fatal exception\",\"cache\":\"krash_record\",\"object_size\":%zu,\"corrupt_value_kind\":\"utf16\",\"corrupt_text\":\"C:\\\\Windows\\\\System32\\\\drivers\\\\krash.sys\"}\n",
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0)
+		"kmem_cache_alloc_noprof", "kmem_cache_alloc_noprof",
+#else
+		"kmem_cache_alloc", "kmem_cache_alloc",
+#endif
+		sizeof(struct krash_record));
+
+	preempt_disable();
+	for (i = 0; i < ARRAY_SIZE(recs); i++)
+		recs[i] = kmem_cache_alloc(krash_record_cache, GFP_ATOMIC);
+	for (i = 0; i < ARRAY_SIZE(recs); i++)
+		if (recs[i])
+			kmem_cache_free(krash_record_cache, recs[i]);
+	/* Use after free: the freelist pointers inside the objects go too. */
+	for (i = 0; i < ARRAY_SIZE(recs); i++)
+		if (recs[i])
+			krash_record_scribble(recs[i], sizeof(struct krash_record));
+	for (i = 0; i < ARRAY_SIZE(again); i++)
+		again[i] = kmem_cache_alloc(krash_record_cache, GFP_ATOMIC);
+	preempt_enable();
+	pr_info("krash: slab survived: %px %px\n", again[0], again[3]);
+}
+
+/* ---- timer-bug: BUG() in a timer callback (softirq) ---- */
+
+static struct timer_list krash_timer;
+
+noinline void krash_timer_fire(struct timer_list *t)
+{
+	pr_info("krash: timer %px fired, giving up\n", t);
+	BUG();
+}
+
+static void scenario_timer_bug(void)
+{
+	pr_info("krash-facts: {\"panic_kind\":\"bug\",\"faulting_function\":\"krash_timer_fire\",\"rip_function\":\"krash_timer_fire\",\"panic_string\":\"kernel BUG at\",\"panic_message\":\"Fatal exception in interrupt\",\"context\":\"softirq\",\"timer\":\"krash_timer\"}\n");
+	timer_setup(&krash_timer, krash_timer_fire, 0);
+	mod_timer(&krash_timer, jiffies + 2);
+}
+
+/* ---- hung-task: threads stuck in D state on a mutex held by a sleeper ---- */
+
+#define KRASH_HUNG_WAITERS 4
+
+static DEFINE_MUTEX(krash_resource_mutex);
+static DECLARE_COMPLETION(krash_mutex_taken);
+
+noinline int krash_hung_holder(void *unused)
+{
+	mutex_lock(&krash_resource_mutex);
+	complete(&krash_mutex_taken);
+	for (;;) {
+		set_current_state(TASK_UNINTERRUPTIBLE);
+		schedule();
+	}
+	return 0;
+}
+
+noinline int krash_hung_waiter(void *unused)
+{
+	mutex_lock(&krash_resource_mutex);
+	mutex_unlock(&krash_resource_mutex);
+	return 0;
+}
+
+static void scenario_hung_task(void)
+{
+	int i;
+
+	pr_info("krash-facts: {\"panic_kind\":\"hung_task\",\"faulting_function\":\"krash_hung_waiter\",\"panic_string\":\"blocked for more than\",\"panic_message\":\"hung_task: blocked tasks\",\"lock\":\"krash_resource_mutex\",\"lock_owner_comm\":\"krash_holder\",\"waiter_comm_prefix\":\"krash_waiter/\",\"waiters\":%d,\"d_state_tasks\":%d}\n",
+		KRASH_HUNG_WAITERS, KRASH_HUNG_WAITERS + 1);
+	kthread_run(krash_hung_holder, NULL, "krash_holder");
+	wait_for_completion(&krash_mutex_taken);
+	for (i = 0; i < KRASH_HUNG_WAITERS; i++)
+		kthread_run(krash_hung_waiter, NULL, "krash_waiter/%d", i);
+}
+
+/* ---- sysrq-busy: many kernel threads in varied states; sysrq-c comes later ---- */
+
+#define KRASH_SLEEPERS 40
+#define KRASH_DSLEEPERS 10
+#define KRASH_SPINNERS 2
+
+noinline int krash_idle_sleeper(void *unused)
+{
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(HZ * 1000);
+	return 0;
+}
+
+noinline int krash_d_sleeper(void *unused)
+{
+	for (;;) {
+		set_current_state(TASK_UNINTERRUPTIBLE);
+		schedule_timeout(HZ * 1000);
+	}
+	return 0;
+}
+
+noinline int krash_spinner(void *unused)
+{
+	unsigned long n = 0;
+
+	while (!kthread_should_stop()) {
+		n++;
+		cond_resched();
+	}
+	return n;
+}
+
+static void scenario_sysrq_busy(void)
+{
+	int i;
+
+	pr_info("krash-facts: {\"panic_kind\":\"sysrq\",\"faulting_function\":\"sysrq_handle_crash\",\"panic_string\":\"sysrq triggered crash\",\"panic_message\":\"sysrq triggered crash\",\"kthread_sleepers\":%d,\"kthread_d_sleepers\":%d,\"kthread_spinners\":%d}\n",
+		KRASH_SLEEPERS, KRASH_DSLEEPERS, KRASH_SPINNERS);
+	for (i = 0; i < KRASH_SLEEPERS; i++)
+		kthread_run(krash_idle_sleeper, NULL, "krash_sleep/%d", i);
+	for (i = 0; i < KRASH_DSLEEPERS; i++)
+		kthread_run(krash_d_sleeper, NULL, "krash_dsleep/%d", i);
+	for (i = 0; i < KRASH_SPINNERS; i++)
+		kthread_run(krash_spinner, NULL, "krash_spin/%d", i);
+}
+
+/* ---- dispatch ---- */
+
+struct krash_scenario {
+	const char *name;
+	void (*run)(void);
+};
+
+static const struct krash_scenario krash_scenarios[] = {
+	{ "null-member", scenario_null_member },
+	{ "null-fnptr", scenario_null_fnptr },
+	{ "softlockup", scenario_softlockup },
+	{ "slab-corrupt", scenario_slab_corrupt },
+	{ "timer-bug", scenario_timer_bug },
+	{ "hung-task", scenario_hung_task },
+	{ "sysrq-busy", scenario_sysrq_busy },
+};
+
+static int krash_run_scenario(const char *name)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(krash_scenarios); i++) {
+		if (sysfs_streq(name, krash_scenarios[i].name)) {
+			pr_info("krash: running scenario %s\n", krash_scenarios[i].name);
+			krash_scenarios[i].run();
+			return 0;
+		}
+	}
+	pr_err("krash: unknown scenario '%s'\n", name);
+	return -EINVAL;
+}
+
+static ssize_t krash_proc_write(struct file *file, const char __user *buf,
+				size_t count, loff_t *ppos)
+{
+	char name[64];
+	size_t len = min(count, sizeof(name) - 1);
+	int err;
+
+	if (copy_from_user(name, buf, len))
+		return -EFAULT;
+	name[len] = '\0';
+	err = krash_run_scenario(name);
+	return err ? err : count;
+}
+
+static const struct proc_ops krash_proc_ops = {
+	.proc_write = krash_proc_write,
+};
+
+static int __init krash_scenarios_init(void)
+{
+	if (!proc_create("krash_scenario", 0200, NULL, &krash_proc_ops))
+		return -ENOMEM;
+	if (scenario && *scenario)
+		return krash_run_scenario(scenario);
+	return 0;
+}
+
+static void __exit krash_scenarios_exit(void)
+{
+	remove_proc_entry("krash_scenario", NULL);
+}
+
+module_init(krash_scenarios_init);
+module_exit(krash_scenarios_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Deliberate kernel crashes for the krash dump lab");
