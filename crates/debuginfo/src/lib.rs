@@ -11,11 +11,13 @@ pub mod symbols;
 pub use symbols::{nm_letter, Symbol, SymbolTable, SymbolTableBuilder};
 
 pub mod btf;
+pub mod orc;
 pub mod types;
 
 mod elf;
 
 pub use btf::Btf;
+pub use orc::{OrcEntry, OrcFormat, OrcReg, OrcTable, OrcType};
 pub use elf::{elf_section, elf_section_with_addr, elf_sections, ElfSection};
 pub use types::{
     dwarf_base_type_name, gdb_base_type_name, Composite, Enumerator, IntKind, Linkage, Member, MemberLocation, Param,

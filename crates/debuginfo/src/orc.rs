@@ -1,0 +1,303 @@
+//! ORC unwind tables (x86-64): a sorted table of code addresses and, for
+//! each, how to find the caller's stack and frame pointers.
+//!
+//! Two on-disk layouts exist. Up to 6.3 the 16-bit flags word holds a
+//! 2-bit type (CALL/REGS/REGS_PARTIAL) and an `end` bit; from 6.4 on it
+//! holds a 3-bit type (UNDEFINED/END_OF_STACK/CALL/REGS/REGS_PARTIAL) and
+//! an explicit `signal` bit, and vmlinux gains an `.orc_header` section.
+//! Both decode into the same [`OrcEntry`].
+
+use krash_core::{Error, Result, VirtualMemory};
+
+use crate::elf::elf_sections;
+
+/// Size of one `struct orc_entry` on disk.
+const ORC_ENTRY_SIZE: usize = 6;
+/// More entries than any kernel or module has; bounds reads from a dump.
+const MAX_ORC_ENTRIES: u64 = 8 << 20;
+
+/// Which `struct orc_entry` bit layout a table uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrcFormat {
+    /// Kernels before 6.4: `type:2, end:1`.
+    Legacy,
+    /// 6.4 and later: `type:3, signal:1` (vmlinux has `.orc_header`).
+    V6_4,
+}
+
+/// A register ORC uses as the base for the previous SP or BP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrcReg {
+    Undefined,
+    PrevSp,
+    Dx,
+    Di,
+    Bp,
+    Sp,
+    R10,
+    R13,
+    BpIndirect,
+    SpIndirect,
+    /// A value no kernel defines (corrupt table).
+    Unknown(u8),
+}
+
+impl OrcReg {
+    fn from_raw(raw: u8) -> Self {
+        match raw {
+            0 => OrcReg::Undefined,
+            1 => OrcReg::PrevSp,
+            2 => OrcReg::Dx,
+            3 => OrcReg::Di,
+            4 => OrcReg::Bp,
+            5 => OrcReg::Sp,
+            6 => OrcReg::R10,
+            7 => OrcReg::R13,
+            8 => OrcReg::BpIndirect,
+            9 => OrcReg::SpIndirect,
+            other => OrcReg::Unknown(other),
+        }
+    }
+}
+
+/// What kind of frame the code address is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrcType {
+    /// No unwind information: the unwinder must stop with an error.
+    Undefined,
+    /// The outermost frame (entry code, kernel thread start): stop cleanly.
+    EndOfStack,
+    /// An ordinary call frame: the return address sits at the previous SP - 8.
+    Call,
+    /// A full `struct pt_regs` lies at the computed SP.
+    Regs,
+    /// Only the hardware iret frame part of `pt_regs` lies at the computed SP.
+    RegsPartial,
+    /// A value no kernel defines (corrupt table).
+    Unknown(u8),
+}
+
+/// One decoded ORC entry, valid from `ip` up to the next entry's address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrcEntry {
+    /// First (run-time) code address the entry covers.
+    pub ip: u64,
+    pub sp_reg: OrcReg,
+    pub sp_offset: i16,
+    pub bp_reg: OrcReg,
+    pub bp_offset: i16,
+    pub kind: OrcType,
+    /// The frame was interrupted rather than called (do not subtract 1
+    /// from the return address when looking up its caller).
+    pub signal: bool,
+}
+
+impl OrcEntry {
+    /// Decodes the 6 on-disk bytes of an entry.
+    pub fn decode(ip: u64, raw: [u8; ORC_ENTRY_SIZE], format: OrcFormat) -> OrcEntry {
+        let sp_offset = i16::from_le_bytes([raw[0], raw[1]]);
+        let bp_offset = i16::from_le_bytes([raw[2], raw[3]]);
+        let flags = u16::from_le_bytes([raw[4], raw[5]]);
+        let sp_reg = OrcReg::from_raw((flags & 0xf) as u8);
+        let bp_reg = OrcReg::from_raw(((flags >> 4) & 0xf) as u8);
+        let (kind, signal) = match format {
+            OrcFormat::Legacy => {
+                let end = (flags >> 10) & 1 == 1;
+                let kind = if end {
+                    OrcType::EndOfStack
+                } else if sp_reg == OrcReg::Undefined {
+                    OrcType::Undefined
+                } else {
+                    match (flags >> 8) & 3 {
+                        0 => OrcType::Call,
+                        1 => OrcType::Regs,
+                        2 => OrcType::RegsPartial,
+                        other => OrcType::Unknown(other as u8),
+                    }
+                };
+                // Before 6.4, register frames were exactly the signal frames.
+                (kind, matches!(kind, OrcType::Regs | OrcType::RegsPartial))
+            }
+            OrcFormat::V6_4 => {
+                let kind = match (flags >> 8) & 7 {
+                    0 => OrcType::Undefined,
+                    1 => OrcType::EndOfStack,
+                    2 => OrcType::Call,
+                    3 => OrcType::Regs,
+                    4 => OrcType::RegsPartial,
+                    other => OrcType::Unknown(other as u8),
+                };
+                (kind, (flags >> 11) & 1 == 1)
+            }
+        };
+        OrcEntry { ip, sp_reg, sp_offset, bp_reg, bp_offset, kind, signal }
+    }
+}
+
+/// A sorted ORC table for vmlinux or one module.
+#[derive(Debug, Clone)]
+pub struct OrcTable {
+    /// Link-time (vmlinux) or run-time (modules) code addresses, ascending.
+    ips: Vec<u64>,
+    entries: Vec<[u8; ORC_ENTRY_SIZE]>,
+    format: OrcFormat,
+    delta: u64,
+}
+
+fn bad(detail: impl Into<String>) -> Error {
+    Error::bad_data("ORC table", detail)
+}
+
+impl OrcTable {
+    /// Reads `.orc_unwind_ip`/`.orc_unwind` from a vmlinux (or module) ELF;
+    /// the layout is 6.4+ when `.orc_header` is present.
+    pub fn from_vmlinux(elf_bytes: &[u8]) -> Result<Self> {
+        let sections = elf_sections(elf_bytes)?;
+        let find = |name: &str| sections.iter().find(|(n, _)| *n == name).map(|(_, s)| *s);
+        let ip_section =
+            find(".orc_unwind_ip").ok_or_else(|| Error::MissingDebuginfo("no .orc_unwind_ip section".into()))?;
+        let unwind = find(".orc_unwind").ok_or_else(|| Error::MissingDebuginfo("no .orc_unwind section".into()))?;
+        let format = if find(".orc_header").is_some() { OrcFormat::V6_4 } else { OrcFormat::Legacy };
+        Self::from_tables(ip_section.addr, ip_section.data, unwind.data, format)
+    }
+
+    /// Builds a table from the raw `orc_unwind_ip` bytes (relative s32s,
+    /// each relative to its own address, the table starting at
+    /// `ip_table_addr`) and the `orc_unwind` bytes.
+    pub fn from_tables(ip_table_addr: u64, ip_bytes: &[u8], unwind_bytes: &[u8], format: OrcFormat) -> Result<Self> {
+        if ip_bytes.len() % 4 != 0 {
+            return Err(bad(format!("IP table length {} is not a multiple of 4", ip_bytes.len())));
+        }
+        let count = ip_bytes.len() / 4;
+        if unwind_bytes.len() != count * ORC_ENTRY_SIZE {
+            return Err(bad(format!(
+                "{count} IPs but {} bytes of entries (expected {})",
+                unwind_bytes.len(),
+                count * ORC_ENTRY_SIZE
+            )));
+        }
+        let ips: Vec<u64> = ip_bytes
+            .chunks_exact(4)
+            .enumerate()
+            .map(|(i, c)| {
+                let rel = i32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                ip_table_addr.wrapping_add(4 * i as u64).wrapping_add(rel as i64 as u64)
+            })
+            .collect();
+        let entries: Vec<[u8; ORC_ENTRY_SIZE]> = unwind_bytes
+            .chunks_exact(ORC_ENTRY_SIZE)
+            .map(|c| [c[0], c[1], c[2], c[3], c[4], c[5]])
+            .collect();
+        let mut table = OrcTable { ips, entries, format, delta: 0 };
+        table.ensure_sorted();
+        Ok(table)
+    }
+
+    /// Reads a loaded module's table (`struct module`'s `arch.orc_unwind_ip`,
+    /// `arch.orc_unwind`, `arch.num_orcs`) from kernel memory.
+    pub fn from_memory(
+        ip_table_addr: u64,
+        unwind_table_addr: u64,
+        count: u64,
+        reader: &dyn VirtualMemory,
+        format: OrcFormat,
+    ) -> Result<Self> {
+        if count > MAX_ORC_ENTRIES {
+            return Err(bad(format!("implausible entry count {count} (limit {MAX_ORC_ENTRIES})")));
+        }
+        let count = count as usize;
+        let ip_bytes = reader.read_vec(ip_table_addr, count * 4)?;
+        let unwind_bytes = reader.read_vec(unwind_table_addr, count * ORC_ENTRY_SIZE)?;
+        Self::from_tables(ip_table_addr, &ip_bytes, &unwind_bytes, format)
+    }
+
+    /// The kernel sorts tables at build or load time; a table read from an
+    /// unexpected place is sorted here rather than trusted.
+    fn ensure_sorted(&mut self) {
+        if self.ips.windows(2).all(|w| w[0] <= w[1]) {
+            return;
+        }
+        let mut pairs: Vec<(u64, [u8; ORC_ENTRY_SIZE])> =
+            self.ips.iter().copied().zip(self.entries.iter().copied()).collect();
+        pairs.sort_by_key(|p| p.0);
+        (self.ips, self.entries) = pairs.into_iter().unzip();
+    }
+
+    /// The same table shifted by a KASLR delta (vmlinux tables only).
+    pub fn with_offset(&self, kaslr_delta: u64) -> Self {
+        OrcTable { delta: kaslr_delta, ..self.clone() }
+    }
+
+    /// The entry layout of this table.
+    pub fn format(&self) -> OrcFormat {
+        self.format
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.ips.len()
+    }
+
+    /// True when the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.ips.is_empty()
+    }
+
+    /// Lowest and highest covered run-time addresses (first and last entry).
+    pub fn ip_range(&self) -> Option<(u64, u64)> {
+        Some((self.ips.first()?.wrapping_add(self.delta), self.ips.last()?.wrapping_add(self.delta)))
+    }
+
+    /// The entry covering run-time address `ip`: the last one starting at
+    /// or below it.
+    pub fn find(&self, ip: u64) -> Option<OrcEntry> {
+        let link_ip = ip.wrapping_sub(self.delta);
+        let idx = self.ips.partition_point(|&start| start <= link_ip).checked_sub(1)?;
+        let start = *self.ips.get(idx)?;
+        let raw = *self.entries.get(idx)?;
+        Some(OrcEntry::decode(start.wrapping_add(self.delta), raw, self.format))
+    }
+
+    /// All entries in address order.
+    pub fn iter(&self) -> impl Iterator<Item = OrcEntry> + '_ {
+        self.ips
+            .iter()
+            .zip(&self.entries)
+            .map(|(&ip, &raw)| OrcEntry::decode(ip.wrapping_add(self.delta), raw, self.format))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_both_layouts() {
+        // sp_offset 8, bp_offset 0, sp_reg SP(5), bp_reg UNDEFINED, type CALL
+        let legacy_call = [8, 0, 0, 0, 0x05, 0x00];
+        let e = OrcEntry::decode(0x1000, legacy_call, OrcFormat::Legacy);
+        assert_eq!((e.sp_reg, e.sp_offset, e.kind, e.signal), (OrcReg::Sp, 8, OrcType::Call, false));
+        let legacy_end = [0, 0, 0, 0, 0x00, 0x04];
+        assert_eq!(OrcEntry::decode(0, legacy_end, OrcFormat::Legacy).kind, OrcType::EndOfStack);
+        let new_call = [8, 0, 0, 0, 0x05, 0x02];
+        assert_eq!(OrcEntry::decode(0, new_call, OrcFormat::V6_4).kind, OrcType::Call);
+        let new_regs_signal = [0, 0, 0, 0, 0x05, 0x0b];
+        let e = OrcEntry::decode(0, new_regs_signal, OrcFormat::V6_4);
+        assert_eq!((e.kind, e.signal), (OrcType::Regs, true));
+    }
+
+    #[test]
+    fn lookup_uses_relative_ips_and_sorts() {
+        // Table at 0x100: entries for 0x200 (rel 0x100 at 0x100) and 0x180 (rel 0x7c at 0x104).
+        let mut ips = Vec::new();
+        ips.extend_from_slice(&0x100i32.to_le_bytes());
+        ips.extend_from_slice(&0x7ci32.to_le_bytes());
+        let unwind = [[16u8, 0, 0, 0, 0x05, 0x00], [8, 0, 0, 0, 0x05, 0x00]].concat();
+        let t = OrcTable::from_tables(0x100, &ips, &unwind, OrcFormat::Legacy).unwrap();
+        assert_eq!(t.find(0x190).unwrap().sp_offset, 8);
+        assert_eq!(t.find(0x250).unwrap().sp_offset, 16);
+        assert!(t.find(0x10).is_none());
+        assert_eq!(t.with_offset(0x1000).find(0x1190).unwrap().ip, 0x1180);
+        assert!(OrcTable::from_tables(0, &ips, &unwind[..6], OrcFormat::Legacy).is_err());
+    }
+}
