@@ -1,1 +1,28 @@
-//! krash-dumpfile: see the workspace README for this layer's place.
+//! krash-dumpfile: every common Linux vmcore format — kdump-compressed
+//! (makedumpfile or QEMU, zlib/lzo/snappy/zstd, plain or flattened) and
+//! ELF64 (/proc/vmcore, `makedumpfile -E`, QEMU `dump-guest-memory`) —
+//! exposed as physical memory plus the notes the kernel or QEMU saved.
+
+mod bitmap;
+mod cache;
+mod compression;
+mod dump;
+mod elf;
+mod flattened;
+mod format;
+mod image;
+mod kdump;
+mod le;
+mod lzo;
+mod notes;
+mod vmcoreinfo;
+
+pub use dump::Dump;
+pub use format::{Compression, DumpFormat, ElfProducer, PageState, Truncation, Utsname};
+pub use notes::{CpuNote, QemuCpuState, QemuSegment};
+pub use vmcoreinfo::VmcoreInfo;
+
+#[cfg(test)]
+mod synth;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,107 @@
+//! A small sharded cache of decompressed pages. Readers touching nearby
+//! addresses (struct walks, stack unwinding) hit the same pages over and
+//! over; a hit copies out under a shard lock without allocating.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+const SHARDS: usize = 16;
+/// Total cache budget; with 4 KiB pages this is 2048 pages.
+const BUDGET_BYTES: usize = 8 << 20;
+
+struct Slot {
+    pfn: u64,
+    page: Box<[u8]>,
+    referenced: bool,
+}
+
+/// One shard: CLOCK replacement over a fixed number of slots.
+#[derive(Default)]
+struct Shard {
+    index: HashMap<u64, usize>,
+    slots: Vec<Slot>,
+    hand: usize,
+}
+
+/// Thread-safe pfn → page contents cache.
+pub(crate) struct PageCache {
+    shards: Vec<Mutex<Shard>>,
+    slots_per_shard: usize,
+}
+
+impl PageCache {
+    pub fn new(page_size: usize) -> PageCache {
+        let slots_per_shard = (BUDGET_BYTES / page_size.max(1) / SHARDS).max(4);
+        PageCache { shards: (0..SHARDS).map(|_| Mutex::default()).collect(), slots_per_shard }
+    }
+
+    fn shard(&self, pfn: u64) -> &Mutex<Shard> {
+        &self.shards[(pfn % SHARDS as u64) as usize]
+    }
+
+    /// Copies `out.len()` bytes from `offset` of the cached page; false on a miss.
+    pub fn copy_out(&self, pfn: u64, offset: usize, out: &mut [u8]) -> bool {
+        let mut shard = match self.shard(pfn).lock() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let Some(&i) = shard.index.get(&pfn) else { return false };
+        let slot = &mut shard.slots[i];
+        let Some(src) = offset.checked_add(out.len()).and_then(|end| slot.page.get(offset..end)) else {
+            return false;
+        };
+        out.copy_from_slice(src);
+        slot.referenced = true;
+        true
+    }
+
+    pub fn insert(&self, pfn: u64, page: Box<[u8]>) {
+        let mut guard = match self.shard(pfn).lock() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let shard = &mut *guard;
+        if let Some(&i) = shard.index.get(&pfn) {
+            shard.slots[i].page = page;
+            return;
+        }
+        if shard.slots.len() < self.slots_per_shard {
+            shard.index.insert(pfn, shard.slots.len());
+            shard.slots.push(Slot { pfn, page, referenced: false });
+            return;
+        }
+        // CLOCK: give referenced pages a second chance; bounded by two sweeps.
+        let n = shard.slots.len();
+        for _ in 0..2 * n {
+            let i = shard.hand % n;
+            shard.hand = (i + 1) % n;
+            if shard.slots[i].referenced {
+                shard.slots[i].referenced = false;
+                continue;
+            }
+            let old = shard.slots[i].pfn;
+            shard.index.remove(&old);
+            shard.slots[i] = Slot { pfn, page, referenced: false };
+            shard.index.insert(pfn, i);
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evicts_and_serves() {
+        let cache = PageCache::new(1 << 20); // 4 slots per shard
+        for pfn in 0..200u64 {
+            cache.insert(pfn, vec![pfn as u8; 16].into_boxed_slice());
+        }
+        let mut b = [0u8; 4];
+        assert!(cache.copy_out(199, 2, &mut b));
+        assert_eq!(b, [199; 4]);
+        assert!(!cache.copy_out(0, 0, &mut b));
+        assert!(!cache.copy_out(199, 14, &mut b));
+    }
+}

@@ -1,0 +1,277 @@
+//! `Dump`: format detection and the format-independent API.
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use krash_core::{AddrSpace, Error, FaultReason, PhysRange, PhysicalMemory, Result};
+
+use crate::cache::PageCache;
+use crate::elf::{self, ElfDump};
+use crate::flattened::{self, FlatIndex};
+use crate::format::{DumpFormat, PageState, Truncation, Utsname};
+use crate::image::{Bytes, Image};
+use crate::kdump::{KdumpDump, KDUMP_SIGNATURE};
+use crate::notes::{CpuNote, NoteSummary};
+use crate::vmcoreinfo::VmcoreInfo;
+
+enum Layout {
+    Kdump(KdumpDump),
+    Elf(ElfDump),
+}
+
+/// An open vmcore. Cheap to share across threads; reads are lock-free
+/// except for the decompressed-page cache.
+pub struct Dump {
+    image: Image,
+    layout: Layout,
+    format: DumpFormat,
+    cache: PageCache,
+    name: String,
+    truncation: OnceLock<Option<Truncation>>,
+    looks_truncated: bool,
+}
+
+impl Dump {
+    /// Maps the file and detects its format from its content.
+    pub fn open(path: &Path) -> Result<Dump> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
+        // SAFETY: the mapping is read-only; a dump being rewritten while we
+        // read it can at worst yield wrong bytes, which every parser treats
+        // as untrusted anyway.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, &e))?;
+        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        Dump::from_storage(Bytes::Mapped(map), name).map_err(|e| match e {
+            Error::BadData { context, detail } => Error::bad_data(format!("{}: {context}", path.display()), detail),
+            other => other,
+        })
+    }
+
+    /// Parses a dump held in memory (tests, fuzzing, dumps fetched elsewhere).
+    pub fn from_bytes(bytes: impl Into<Arc<[u8]>>) -> Result<Dump> {
+        Dump::from_storage(Bytes::Shared(bytes.into()), "vmcore".to_string())
+    }
+
+    fn from_storage(bytes: Bytes, name: String) -> Result<Dump> {
+        let image = if flattened::is_flattened(&bytes) {
+            let index = FlatIndex::build(&bytes)?;
+            Image::flattened(bytes, index)
+        } else {
+            Image::raw(bytes)
+        };
+        let flat = image.is_flattened();
+        let start = image.read(0, 8).map_err(|_| Error::bad_data("dump", "file is shorter than any dump header"))?;
+        let (layout, format) = if start.as_ref() == KDUMP_SIGNATURE {
+            let k = KdumpDump::parse(&image)?;
+            let format = DumpFormat::KdumpCompressed {
+                compression: k.compression,
+                flattened: flat,
+                header_version: k.header_version,
+                qemu: k.notes.from_qemu,
+            };
+            (Layout::Kdump(k), format)
+        } else if elf::is_elf(&start) {
+            let e = ElfDump::parse(&image)?;
+            let format = DumpFormat::Elf { producer: e.producer, flattened: flat };
+            (Layout::Elf(e), format)
+        } else if start.as_ref() == b"DISKDUMP" {
+            return Err(Error::Unsupported("old diskdump (\"DISKDUMP\") dumps are not supported".into()));
+        } else {
+            return Err(Error::bad_data("dump", "not a kdump-compressed, flattened or ELF vmcore"));
+        };
+        let page_size = match &layout {
+            Layout::Kdump(k) => k.page_size,
+            Layout::Elf(e) => e.page_size,
+        };
+        let looks_truncated = image.stream_cut_short()
+            || match &layout {
+            Layout::Kdump(k) => k.looks_truncated(&image),
+            Layout::Elf(e) => e.truncation(&image).is_some(),
+        };
+        Ok(Dump {
+            cache: PageCache::new(page_size as usize),
+            image,
+            layout,
+            format,
+            name,
+            truncation: OnceLock::new(),
+            looks_truncated,
+        })
+    }
+
+    /// The detected format.
+    pub fn format(&self) -> &DumpFormat {
+        &self.format
+    }
+
+    /// Text for crash's `sys` DUMPFILE line: the file name, with
+    /// `[PARTIAL DUMP]` when pages were filtered out and `[INCOMPLETE]`
+    /// when the file is cut short.
+    pub fn format_description(&self) -> String {
+        let mut s = self.name.clone();
+        if self.is_partial() {
+            s.push_str("  [PARTIAL DUMP]");
+        }
+        if self.looks_truncated {
+            s.push_str("  [INCOMPLETE]");
+        }
+        s
+    }
+
+    /// True when the dump tool filtered out pages that exist in RAM.
+    pub fn is_partial(&self) -> bool {
+        match &self.layout {
+            Layout::Kdump(k) => k.is_partial(),
+            Layout::Elf(e) => e.is_partial(),
+        }
+    }
+
+    fn notes(&self) -> &NoteSummary {
+        match &self.layout {
+            Layout::Kdump(k) => &k.notes,
+            Layout::Elf(e) => &e.notes,
+        }
+    }
+
+    /// The kernel's VMCOREINFO, when the dump carries it.
+    pub fn vmcoreinfo(&self) -> Option<&VmcoreInfo> {
+        self.notes().vmcoreinfo.as_ref()
+    }
+
+    /// Saved CPU states, one per CPU note, in CPU order.
+    pub fn cpus(&self) -> &[CpuNote] {
+        &self.notes().cpus
+    }
+
+    /// The utsname copied into a kdump-compressed header.
+    pub fn header_utsname(&self) -> Option<Utsname> {
+        match &self.layout {
+            Layout::Kdump(k) => Some(k.utsname.clone()),
+            Layout::Elf(_) => None,
+        }
+    }
+
+    /// Crash time as (seconds, microseconds): the kdump header's timestamp,
+    /// else VMCOREINFO's CRASHTIME.
+    pub fn timestamp(&self) -> Option<(i64, i64)> {
+        match &self.layout {
+            Layout::Kdump(k) if k.timestamp != (0, 0) => Some(k.timestamp),
+            _ => self.vmcoreinfo().and_then(|v| v.crash_time()).map(|t| (t, 0)),
+        }
+    }
+
+    /// CPU count from the kdump header.
+    pub fn nr_cpus(&self) -> Option<u32> {
+        match &self.layout {
+            Layout::Kdump(k) => u32::try_from(k.nr_cpus).ok(),
+            Layout::Elf(_) => None,
+        }
+    }
+
+    /// makedumpfile's dump level (`-d`), for kdump-compressed dumps.
+    pub fn dump_level(&self) -> Option<i32> {
+        match &self.layout {
+            Layout::Kdump(k) => Some(k.dump_level),
+            Layout::Elf(_) => None,
+        }
+    }
+
+    /// `phys_base` recorded in the kdump sub-header.
+    pub fn header_phys_base(&self) -> Option<u64> {
+        match &self.layout {
+            Layout::Kdump(k) => Some(k.phys_base),
+            Layout::Elf(_) => None,
+        }
+    }
+
+    /// How much of the file is missing, if it was cut short. The first call
+    /// walks the page descriptors; later calls are free.
+    pub fn truncation(&self) -> Option<Truncation> {
+        *self.truncation.get_or_init(|| {
+            let found = match &self.layout {
+                Layout::Kdump(k) => k.truncation(&self.image),
+                Layout::Elf(e) => e.truncation(&self.image),
+            };
+            // A flattened stream without its end marker lost something even
+            // when every page we know of is intact.
+            found.or_else(|| {
+                self.image.stream_cut_short().then(|| Truncation {
+                    expected_bytes: self.image.len(),
+                    actual_bytes: self.image.len(),
+                    pages_missing: 0,
+                })
+            })
+        })
+    }
+
+    /// Page size the dump is organised in (the kdump block size).
+    pub fn page_size(&self) -> u64 {
+        match &self.layout {
+            Layout::Kdump(k) => k.page_size,
+            Layout::Elf(e) => e.page_size,
+        }
+    }
+
+    /// What the dump holds for page frame `pfn`.
+    pub fn page_state(&self, pfn: u64) -> PageState {
+        match &self.layout {
+            Layout::Kdump(k) => k.page_state(&self.image, pfn),
+            Layout::Elf(e) => e.page_state(&self.image, pfn),
+        }
+    }
+
+    /// One past the highest page frame the dump describes.
+    pub fn max_pfn(&self) -> u64 {
+        match &self.layout {
+            Layout::Kdump(k) => k.max_mapnr,
+            Layout::Elf(e) => e.max_pfn(),
+        }
+    }
+
+    /// Reads from at most one page (kdump) or one segment (ELF).
+    fn read_chunk(&self, paddr: u64, out: &mut [u8]) -> Result<usize, FaultReason> {
+        match &self.layout {
+            Layout::Kdump(k) => {
+                let pfn = paddr / k.page_size;
+                let offset = (paddr % k.page_size) as usize;
+                let n = out.len().min(k.page_size as usize - offset);
+                k.read_in_page(&self.image, &self.cache, pfn, offset, &mut out[..n])?;
+                Ok(n)
+            }
+            Layout::Elf(e) => e.read_some(&self.image, paddr, out),
+        }
+    }
+}
+
+impl PhysicalMemory for Dump {
+    fn read_phys(&self, paddr: u64, buf: &mut [u8]) -> Result<()> {
+        let mut done = 0usize;
+        while done < buf.len() {
+            let at = paddr
+                .checked_add(done as u64)
+                .ok_or(Error::fault(paddr, AddrSpace::Physical, FaultReason::NotInDump))?;
+            match self.read_chunk(at, &mut buf[done..]) {
+                Ok(n) => done += n,
+                Err(reason) => return Err(Error::fault(at, AddrSpace::Physical, reason)),
+            }
+        }
+        Ok(())
+    }
+
+    fn phys_ranges(&self) -> Vec<PhysRange> {
+        let runs = match &self.layout {
+            Layout::Kdump(k) => k
+                .valid_runs()
+                .into_iter()
+                .map(|(s, e)| (s.saturating_mul(k.page_size), e.saturating_mul(k.page_size)))
+                .collect(),
+            Layout::Elf(e) => e.ranges(),
+        };
+        runs.into_iter().map(|(start, end)| PhysRange { start, end }).collect()
+    }
+}
+
+impl std::fmt::Debug for Dump {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dump").field("name", &self.name).field("format", &self.format).finish_non_exhaustive()
+    }
+}
