@@ -5,3 +5,4 @@
 pub mod paging;
 
 pub use paging::{PageTableEntry, PagingMode, TranslateStep, Translation};
+pub mod disasm;
