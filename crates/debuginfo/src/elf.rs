@@ -47,3 +47,57 @@ pub fn elf_sections(data: &[u8]) -> Result<Vec<(&str, ElfSection<'_>)>> {
     }
     Ok(out)
 }
+
+/// Kernel "memory" served from an ELF image's allocated sections at their
+/// link addresses: lets kallsyms/ORC/data readers run on a vmlinux
+/// without a dump (tests, `--no-dump` inspection of static data).
+#[derive(Debug, Clone)]
+pub struct ElfMemory<'a> {
+    /// (start address, bytes), sorted by address.
+    regions: Vec<(u64, &'a [u8])>,
+}
+
+impl<'a> ElfMemory<'a> {
+    /// Maps every allocated section with file contents of `data`.
+    pub fn new(data: &'a [u8]) -> Result<Self> {
+        let endian = LittleEndian;
+        let ctx = "ELF section headers";
+        let header = elf::FileHeader64::<LittleEndian>::parse(data)
+            .map_err(|e| Error::bad_data(ctx, format!("not a 64-bit little-endian ELF: {e}")))?;
+        let sections = header.sections(endian, data).map_err(|e| Error::bad_data(ctx, e.to_string()))?;
+        let mut regions = Vec::new();
+        for section in sections.iter() {
+            let allocated = section.sh_flags(endian) & u64::from(elf::SHF_ALLOC) != 0;
+            if !allocated || section.sh_type(endian) == elf::SHT_NOBITS || section.sh_addr(endian) == 0 {
+                continue;
+            }
+            if let Ok(bytes) = section.data(endian, data) {
+                regions.push((section.sh_addr(endian), bytes));
+            }
+        }
+        regions.sort_by_key(|r| r.0);
+        Ok(ElfMemory { regions })
+    }
+}
+
+impl krash_core::VirtualMemory for ElfMemory<'_> {
+    fn read_virt(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
+        let mut done = 0usize;
+        while done < buf.len() {
+            let at = addr.wrapping_add(done as u64);
+            let idx = self.regions.partition_point(|r| r.0 <= at);
+            let region = idx.checked_sub(1).and_then(|i| self.regions.get(i));
+            let Some(&(start, bytes)) = region else {
+                return Err(krash_core::memory::not_mapped(at));
+            };
+            let rel = (at - start) as usize;
+            let Some(avail) = bytes.get(rel..).filter(|b| !b.is_empty()) else {
+                return Err(krash_core::memory::not_mapped(at));
+            };
+            let n = avail.len().min(buf.len() - done);
+            buf[done..done + n].copy_from_slice(&avail[..n]);
+            done += n;
+        }
+        Ok(())
+    }
+}

@@ -11,6 +11,7 @@ pub mod symbols;
 pub use symbols::{nm_letter, Symbol, SymbolTable, SymbolTableBuilder};
 
 pub mod btf;
+pub mod kallsyms;
 pub mod orc;
 pub mod types;
 
@@ -18,7 +19,10 @@ mod elf;
 
 pub use btf::Btf;
 pub use orc::{OrcEntry, OrcFormat, OrcReg, OrcTable, OrcType};
-pub use elf::{elf_section, elf_section_with_addr, elf_sections, ElfSection};
+pub use elf::{elf_section, elf_section_with_addr, elf_sections, ElfMemory, ElfSection};
+pub use kallsyms::{
+    read_kallsyms, read_module_kallsyms, KallsymsAddressing, KallsymsLocation, ModuleKallsymsLocation,
+};
 pub use types::{
     dwarf_base_type_name, gdb_base_type_name, Composite, Enumerator, IntKind, Linkage, Member, MemberLocation, Param,
     Qualifier, SectionVar, Type, TypeId, TypeKind, TypeOps, TypeProvider, Variable,

@@ -1,0 +1,356 @@
+//! Symbol tables recovered from kernel memory: the kernel image's
+//! compressed kallsyms tables, and each module's `mod_kallsyms` ELF
+//! symbol array.
+//!
+//! Image kallsyms store names as runs of token indices (a 256-entry token
+//! table shared by all names); the first decoded character is the `nm`
+//! type letter. Addresses are 32-bit offsets from `kallsyms_relative_base`;
+//! with `CONFIG_KALLSYMS_ABSOLUTE_PERCPU` a non-negative offset is an
+//! absolute (per-cpu) value and a negative one is `base - 1 - offset`.
+
+use krash_core::{Error, Result, VirtualMemory};
+
+use crate::symbols::{SymbolTable, SymbolTableBuilder};
+
+/// Largest symbol count believed (vmlinux has ~200k).
+const MAX_KALLSYMS: u32 = 4 << 20;
+/// Bytes of compressed names read per chunk while decoding.
+const NAMES_CHUNK: usize = 64 << 10;
+/// Longest encoded name (KSYM_NAME_LEN is 512 since 6.1).
+const MAX_ENCODED_NAME: usize = 0x4000;
+
+/// How kallsyms offsets become addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KallsymsAddressing {
+    /// Decide from the data: any negative offset means absolute-percpu.
+    Auto,
+    /// `CONFIG_KALLSYMS_ABSOLUTE_PERCPU=y` (x86-64 SMP before 6.15).
+    AbsolutePercpu,
+    /// Every offset is an unsigned distance from the relative base.
+    Relative,
+}
+
+/// Where the kallsyms tables are (from vmcoreinfo `SYMBOL(kallsyms_*)`
+/// entries or a symbol table), as run-time addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KallsymsLocation {
+    pub num_syms: u64,
+    pub names: u64,
+    pub token_table: u64,
+    pub token_index: u64,
+    pub offsets: u64,
+    pub relative_base: u64,
+    pub addressing: KallsymsAddressing,
+}
+
+impl KallsymsLocation {
+    /// Takes each table's address from a symbol table (e.g. a vmlinux
+    /// `.symtab` view already shifted by the KASLR delta).
+    pub fn from_symbols(symbols: &SymbolTable) -> Result<Self> {
+        let addr = |name: &str| {
+            symbols
+                .by_name(name)
+                .map(|s| s.addr)
+                .ok_or_else(|| Error::MissingDebuginfo(format!("symbol {name} not found")))
+        };
+        Ok(KallsymsLocation {
+            num_syms: addr("kallsyms_num_syms")?,
+            names: addr("kallsyms_names")?,
+            token_table: addr("kallsyms_token_table")?,
+            token_index: addr("kallsyms_token_index")?,
+            offsets: addr("kallsyms_offsets")?,
+            relative_base: addr("kallsyms_relative_base")?,
+            addressing: KallsymsAddressing::Auto,
+        })
+    }
+}
+
+fn bad(detail: impl Into<String>) -> Error {
+    Error::bad_data("kallsyms", detail)
+}
+
+/// The 256 tokens names are built from.
+struct TokenTable {
+    tokens: Vec<Vec<u8>>,
+}
+
+impl TokenTable {
+    fn read(loc: &KallsymsLocation, mem: &dyn VirtualMemory) -> Result<Self> {
+        let index_bytes = mem.read_vec(loc.token_index, 256 * 2)?;
+        let starts: Vec<usize> =
+            index_bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]) as usize).collect();
+        let table_len = starts.iter().copied().max().unwrap_or(0) + 256;
+        let table = read_prefix(mem, loc.token_table, table_len)?;
+        let mut tokens = Vec::with_capacity(256);
+        for (i, &start) in starts.iter().enumerate() {
+            let tail = table.get(start..).ok_or_else(|| bad(format!("token {i} starts outside the token table")))?;
+            let end = tail.iter().position(|&b| b == 0).ok_or_else(|| bad(format!("token {i} is not terminated")))?;
+            tokens.push(tail[..end].to_vec());
+        }
+        Ok(TokenTable { tokens })
+    }
+}
+
+/// Reads up to `len` bytes, settling for fewer when the tail is unreadable
+/// (a table near the end of a mapped region).
+fn read_prefix(mem: &dyn VirtualMemory, addr: u64, len: usize) -> Result<Vec<u8>> {
+    match mem.read_vec(addr, len) {
+        Ok(v) => Ok(v),
+        Err(first) => {
+            let mut out = Vec::new();
+            let mut at = addr;
+            while out.len() < len {
+                let n = (0x1000 - (at & 0xfff) as usize).min(len - out.len());
+                match mem.read_vec(at, n) {
+                    Ok(chunk) => out.extend_from_slice(&chunk),
+                    Err(_) if !out.is_empty() => break,
+                    Err(_) => return Err(first),
+                }
+                at = at.wrapping_add(n as u64);
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// A sequential reader over the compressed names stream.
+struct NameStream<'m> {
+    mem: &'m dyn VirtualMemory,
+    next_addr: u64,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl NameStream<'_> {
+    fn byte(&mut self) -> Result<u8> {
+        if self.pos >= self.buf.len() {
+            self.buf = read_prefix(self.mem, self.next_addr, NAMES_CHUNK)?;
+            self.next_addr = self.next_addr.wrapping_add(self.buf.len() as u64);
+            self.pos = 0;
+            if self.buf.is_empty() {
+                return Err(bad("names stream ends early"));
+            }
+        }
+        let b = self.buf[self.pos];
+        self.pos += 1;
+        Ok(b)
+    }
+
+    /// One name's token indices; lengths >= 0x80 take a second byte (6.1+
+    /// "big symbol" encoding).
+    fn next_name(&mut self, out: &mut Vec<u8>) -> Result<()> {
+        let first = self.byte()? as usize;
+        let len = if first & 0x80 != 0 { (first & 0x7f) | ((self.byte()? as usize) << 7) } else { first };
+        if len > MAX_ENCODED_NAME {
+            return Err(bad(format!("encoded name of {len} tokens")));
+        }
+        out.clear();
+        for _ in 0..len {
+            out.push(self.byte()?);
+        }
+        Ok(())
+    }
+}
+
+/// Decodes the kernel image's kallsyms into a symbol table (run-time
+/// addresses, no sizes, `nm` type letters).
+pub fn read_kallsyms(loc: &KallsymsLocation, mem: &dyn VirtualMemory) -> Result<SymbolTable> {
+    let count = mem.read_u32(loc.num_syms)?;
+    if count == 0 || count > MAX_KALLSYMS {
+        return Err(bad(format!("implausible kallsyms_num_syms {count}")));
+    }
+    let count = count as usize;
+    let tokens = TokenTable::read(loc, mem)?;
+    let offsets = mem.read_vec(loc.offsets, count * 4)?;
+    let offsets: Vec<i32> = offsets.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let base = mem.read_u64(loc.relative_base)?;
+    let absolute_percpu = match loc.addressing {
+        KallsymsAddressing::AbsolutePercpu => true,
+        KallsymsAddressing::Relative => false,
+        KallsymsAddressing::Auto => offsets.iter().any(|&o| o < 0),
+    };
+
+    let mut stream = NameStream { mem, next_addr: loc.names, buf: Vec::new(), pos: 0 };
+    let mut builder = SymbolTableBuilder::new(None);
+    builder.reserve(count, count * 24);
+    let mut encoded = Vec::new();
+    let mut name = Vec::new();
+    for (i, &offset) in offsets.iter().enumerate() {
+        stream.next_name(&mut encoded).map_err(|e| bad(format!("symbol {i}: {e}")))?;
+        name.clear();
+        for &t in &encoded {
+            let token = tokens.tokens.get(t as usize).ok_or_else(|| bad(format!("symbol {i}: token {t} missing")))?;
+            name.extend_from_slice(token);
+        }
+        let Some((&kind, rest)) = name.split_first() else { continue };
+        let addr = if absolute_percpu {
+            if offset >= 0 {
+                offset as u64
+            } else {
+                base.wrapping_sub(1).wrapping_sub(offset as i64 as u64)
+            }
+        } else {
+            base.wrapping_add(offset as u32 as u64)
+        };
+        let text = String::from_utf8_lossy(rest);
+        builder.push(&text, addr, 0, kind as char)?;
+    }
+    Ok(builder.build())
+}
+
+/// Where a loaded module's `mod_kallsyms` lives (`module->kallsyms`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModuleKallsymsLocation {
+    /// `kallsyms->symtab`: an array of `Elf64_Sym`.
+    pub symtab: u64,
+    /// `kallsyms->num_symtab`.
+    pub num_symtab: u64,
+    /// `kallsyms->strtab`.
+    pub strtab: u64,
+    /// `kallsyms->typetab` (5.x+); older kernels keep the letter in `st_info`.
+    pub typetab: Option<u64>,
+}
+
+/// Size of an `Elf64_Sym`.
+const ELF64_SYM_SIZE: usize = 24;
+/// More symbols than any module has.
+const MAX_MODULE_SYMBOLS: u64 = 1 << 20;
+/// Longest symbol name read from a module's string table.
+const MAX_MODULE_NAME: usize = 512;
+
+/// Reads one loaded module's symbols from memory into a table named
+/// after the module.
+pub fn read_module_kallsyms(
+    module_name: &str,
+    loc: &ModuleKallsymsLocation,
+    mem: &dyn VirtualMemory,
+) -> Result<SymbolTable> {
+    if loc.num_symtab > MAX_MODULE_SYMBOLS {
+        return Err(bad(format!("module {module_name}: implausible num_symtab {}", loc.num_symtab)));
+    }
+    let count = loc.num_symtab as usize;
+    let syms = mem.read_vec(loc.symtab, count * ELF64_SYM_SIZE)?;
+    let types = match loc.typetab {
+        Some(addr) => Some(mem.read_vec(addr, count)?),
+        None => None,
+    };
+    let max_name = syms
+        .chunks_exact(ELF64_SYM_SIZE)
+        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]) as usize)
+        .max()
+        .unwrap_or(0);
+    let strings = read_prefix(mem, loc.strtab, max_name.saturating_add(MAX_MODULE_NAME))?;
+
+    let mut builder = SymbolTableBuilder::new(Some(module_name));
+    builder.reserve(count, count * 24);
+    for (i, sym) in syms.chunks_exact(ELF64_SYM_SIZE).enumerate() {
+        let name_off = u32::from_le_bytes([sym[0], sym[1], sym[2], sym[3]]) as usize;
+        let st_info = sym[4];
+        let value = u64::from_le_bytes([sym[8], sym[9], sym[10], sym[11], sym[12], sym[13], sym[14], sym[15]]);
+        let size = u64::from_le_bytes([sym[16], sym[17], sym[18], sym[19], sym[20], sym[21], sym[22], sym[23]]);
+        if name_off == 0 {
+            continue;
+        }
+        let name = match strings.get(name_off..) {
+            Some(tail) => {
+                let end = tail.iter().take(MAX_MODULE_NAME).position(|&b| b == 0).unwrap_or(tail.len().min(MAX_MODULE_NAME));
+                String::from_utf8_lossy(&tail[..end]).into_owned()
+            }
+            None => mem.read_cstr(loc.strtab.wrapping_add(name_off as u64), MAX_MODULE_NAME)?,
+        };
+        if name.is_empty() {
+            continue;
+        }
+        let kind = match &types {
+            Some(t) => t.get(i).copied().unwrap_or(b'?'),
+            None => st_info,
+        };
+        let kind = if kind.is_ascii_graphic() { kind as char } else { '?' };
+        builder.push(&name, value, size, kind)?;
+    }
+    Ok(builder.build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use krash_core::memory::not_mapped;
+
+    struct Flat {
+        base: u64,
+        bytes: Vec<u8>,
+    }
+
+    impl VirtualMemory for Flat {
+        fn read_virt(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
+            let start = addr.checked_sub(self.base).ok_or_else(|| not_mapped(addr))? as usize;
+            let src = self.bytes.get(start..start + buf.len()).ok_or_else(|| not_mapped(addr))?;
+            buf.copy_from_slice(src);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn decodes_synthetic_tables() {
+        // Tokens: 0 = "T", 1 = "t", 2 = "foo", 3 = "bar", others empty.
+        let base = 0x1000u64;
+        let mut bytes = vec![0u8; 0x2000];
+        let put = |bytes: &mut Vec<u8>, at: usize, data: &[u8]| bytes[at..at + data.len()].copy_from_slice(data);
+        put(&mut bytes, 0x0, &2u32.to_le_bytes()); // num_syms
+        put(&mut bytes, 0x10, &[2, 0, 2, 2, 1, 3]); // names: "Tfoo", "tbar"
+        put(&mut bytes, 0x100, b"T\0t\0foo\0bar\0\0");
+        let mut index = vec![0u8; 512];
+        for (i, off) in [0u16, 2, 4, 8].iter().enumerate() {
+            index[2 * i..2 * i + 2].copy_from_slice(&off.to_le_bytes());
+        }
+        for i in 4..256 {
+            index[2 * i..2 * i + 2].copy_from_slice(&12u16.to_le_bytes());
+        }
+        put(&mut bytes, 0x200, &index);
+        put(&mut bytes, 0x400, &(-1i32).to_le_bytes()); // base - 1 - (-1) = base
+        put(&mut bytes, 0x404, &(-0x11i32).to_le_bytes()); // base + 0x10
+        put(&mut bytes, 0x500, &0xffff_ffff_8100_0000u64.to_le_bytes());
+        let mem = Flat { base, bytes };
+        let loc = KallsymsLocation {
+            num_syms: base,
+            names: base + 0x10,
+            token_table: base + 0x100,
+            token_index: base + 0x200,
+            offsets: base + 0x400,
+            relative_base: base + 0x500,
+            addressing: KallsymsAddressing::Auto,
+        };
+        let table = read_kallsyms(&loc, &mem).unwrap();
+        let foo = table.by_name("foo").unwrap();
+        assert_eq!((foo.addr, foo.kind), (0xffff_ffff_8100_0000, 'T'));
+        assert_eq!(table.by_name("bar").unwrap().addr, 0xffff_ffff_8100_0010);
+    }
+
+    #[test]
+    fn decodes_module_symbols() {
+        let base = 0x10_0000u64;
+        let mut bytes = vec![0u8; 0x1000];
+        let sym = |name: u32, value: u64, size: u64| {
+            let mut s = Vec::new();
+            s.extend_from_slice(&name.to_le_bytes());
+            s.extend_from_slice(&[0x12, 0, 1, 0]);
+            s.extend_from_slice(&value.to_le_bytes());
+            s.extend_from_slice(&size.to_le_bytes());
+            s
+        };
+        let symtab = [sym(0, 0, 0), sym(1, 0xffff_ffff_c000_0000, 0x20), sym(7, 0xffff_ffff_c000_1000, 8)].concat();
+        bytes[..symtab.len()].copy_from_slice(&symtab);
+        bytes[0x100..0x10e].copy_from_slice(b"\0my_fn\0my_var\0");
+        bytes[0x200..0x203].copy_from_slice(b"UtD");
+        let mem = Flat { base, bytes };
+        let loc = ModuleKallsymsLocation { symtab: base, num_symtab: 3, strtab: base + 0x100, typetab: Some(base + 0x200) };
+        let table = read_module_kallsyms("mymod", &loc, &mem).unwrap();
+        assert_eq!(table.len(), 2);
+        let f = table.by_name("my_fn").unwrap();
+        assert_eq!((f.kind, f.size, f.module), ('t', 0x20, Some("mymod")));
+        let (v, off) = table.by_addr(0xffff_ffff_c000_1004).unwrap();
+        assert_eq!((v.name, v.kind, off), ("my_var", 'D', 4));
+        let absurd = ModuleKallsymsLocation { num_symtab: u64::MAX, ..loc };
+        assert!(read_module_kallsyms("mymod", &absurd, &mem).is_err());
+    }
+}
