@@ -1,1 +1,39 @@
-//! krash-commands: see the workspace README for this layer's place.
+//! crash's command language as data: a declarative registry of commands,
+//! each parsing its own arguments and returning an [`Output`] value. Nothing
+//! here prints; `krash-render` turns outputs into crash-style text or JSON.
+
+pub mod getopt;
+pub mod output;
+mod commands;
+mod registry;
+mod session;
+
+pub use output::Output;
+pub use registry::{lookup, registry, CommandSpec};
+pub use session::Session;
+
+use krash_core::{Error, Result};
+
+/// Runs one command line already split into words (`words[0]` is the
+/// command name or alias).
+pub fn execute(session: &mut Session, words: &[String]) -> Result<Output> {
+    let Some(name) = words.first() else {
+        return Err(Error::Usage("empty command".into()));
+    };
+    let spec = lookup(name).ok_or_else(|| {
+        Error::NotFound(format!(
+            "{name}: command not found (\"help\" lists the commands)"
+        ))
+    })?;
+    (spec.run)(session, &words[1..])
+}
+
+/// Parses a hexadecimal address as crash accepts it (`ffff8880...`,
+/// `0xffff...`); None for words that are not hex.
+pub fn parse_hex(word: &str) -> Option<u64> {
+    let digits = word.strip_prefix("0x").unwrap_or(word);
+    if digits.is_empty() || digits.len() > 16 {
+        return None;
+    }
+    u64::from_str_radix(digits, 16).ok()
+}

@@ -6,7 +6,10 @@ pub mod addrspace;
 mod debuginfo;
 pub mod layout;
 pub mod list;
+pub mod mm;
 pub mod percpu;
+pub mod printk;
+pub mod system;
 mod program;
 pub mod task;
 

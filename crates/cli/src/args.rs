@@ -1,0 +1,87 @@
+//! Command-line contract: `krash [OPTIONS] [VMLINUX] VMCORE`, files in
+//! either order, told apart by content as crash does.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+
+/// krash: a Linux kernel crash-dump analyzer that speaks crash's language.
+#[derive(Debug, Parser)]
+#[command(name = "krash", version, about, long_about = None)]
+pub struct Args {
+    /// Do not print the start-up banner (the `sys` block)
+    #[arg(short = 's')]
+    pub silent: bool,
+    /// Run the commands in FILE first, then continue
+    #[arg(short = 'i', value_name = "FILE")]
+    pub input_file: Option<PathBuf>,
+    /// Print every command's output as one JSON document
+    #[arg(long)]
+    pub json: bool,
+    /// The vmlinux (with symbols) and the dump, in either order
+    #[arg(value_name = "FILES", num_args = 1..=2, required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// What a file given on the command line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Vmlinux,
+    Dump,
+}
+
+/// Tells a vmlinux from a dump by its first bytes: ELF ET_CORE and the
+/// kdump/flattened signatures are dumps, other ELF files are kernels.
+pub fn classify(path: &Path) -> Result<FileKind, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if meta.is_dir() {
+        return Err(format!("{}: is a directory, not a vmlinux or dump file", path.display()));
+    }
+    let mut head = [0u8; 64];
+    let mut f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let n = read_up_to(&mut f, &mut head).map_err(|e| format!("{}: {e}", path.display()))?;
+    let head = &head[..n];
+    if head.starts_with(b"KDUMP   ") || head.starts_with(b"makedumpfile") || head.starts_with(b"DISKDUMP") {
+        return Ok(FileKind::Dump);
+    }
+    if head.starts_with(b"\x7fELF") && head.len() >= 18 {
+        const ET_CORE: u16 = 4;
+        let e_type = u16::from_le_bytes([head[16], head[17]]);
+        return Ok(if e_type == ET_CORE { FileKind::Dump } else { FileKind::Vmlinux });
+    }
+    if n == 0 {
+        return Err(format!("{}: empty file", path.display()));
+    }
+    Err(format!(
+        "{}: not a vmlinux (ELF) or a kernel dump (kdump-compressed, flattened or ELF core)",
+        path.display()
+    ))
+}
+
+fn read_up_to(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut total = 0;
+    while total < buf.len() {
+        match f.read(&mut buf[total..])? {
+            0 => break,
+            n => total += n,
+        }
+    }
+    Ok(total)
+}
+
+/// Sorts the positional files into (vmlinux, dump).
+pub fn assign_files(files: &[PathBuf]) -> Result<(Option<PathBuf>, PathBuf), String> {
+    let mut vmlinux = None;
+    let mut dump = None;
+    for f in files {
+        match classify(f)? {
+            FileKind::Vmlinux if vmlinux.is_none() => vmlinux = Some(f.clone()),
+            FileKind::Dump if dump.is_none() => dump = Some(f.clone()),
+            FileKind::Vmlinux => return Err(format!("{}: a second vmlinux was given", f.display())),
+            FileKind::Dump => return Err(format!("{}: a second dump file was given", f.display())),
+        }
+    }
+    let dump = dump.ok_or_else(|| "no dump file given (usage: krash [VMLINUX] VMCORE)".to_string())?;
+    Ok((vmlinux, dump))
+}

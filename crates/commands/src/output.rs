@@ -1,0 +1,19 @@
+//! Every command's result type. Renderers match on [`Output`]; JSON is the
+//! serde form of the same values.
+
+use serde::Serialize;
+
+pub use crate::commands::help::{Help, HelpEntry, HelpPage};
+pub use crate::commands::log::{Log, LogTimestamps};
+pub use crate::commands::ps::{Ps, PsRow};
+pub use crate::commands::sys::{sys_info, PanicTask, SysInfo};
+
+/// The data a command produced.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "command", content = "data", rename_all = "snake_case")]
+pub enum Output {
+    Help(Help),
+    Log(Log),
+    Ps(Ps),
+    Sys(SysInfo),
+}

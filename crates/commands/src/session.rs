@@ -1,0 +1,20 @@
+use krash_kernel::Kernel;
+
+/// What a command may read and change: the kernel being examined and the
+/// user's current context (crash's `set`).
+pub struct Session {
+    pub kernel: Kernel,
+    /// Task address of the current context (`set PID|TASK`); starts at the
+    /// panic task.
+    pub current_task: Option<u64>,
+}
+
+impl Session {
+    pub fn new(kernel: Kernel) -> Self {
+        let current_task = kernel.panic_task();
+        Session {
+            kernel,
+            current_task,
+        }
+    }
+}

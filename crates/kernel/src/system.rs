@@ -1,0 +1,159 @@
+//! System-wide facts for `sys` and the banner: utsname, CPUs, time,
+//! uptime, load average, memory size, and the panic message.
+
+use krash_core::{Error, Result, VirtualMemory};
+use serde::Serialize;
+
+use crate::Kernel;
+
+/// `struct new_utsname`: six fields of 65 bytes.
+const UTS_FIELD_LEN: u64 = 65;
+
+/// The kernel's `uname` strings.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Utsname {
+    pub sysname: String,
+    pub nodename: String,
+    pub release: String,
+    pub version: String,
+    pub machine: String,
+    pub domainname: String,
+}
+
+impl Kernel {
+    /// `init_uts_ns.name`.
+    pub fn utsname(&self) -> Result<Utsname> {
+        let ns = self.symbol_addr("init_uts_ns")?;
+        let base = match self.layouts().offset("uts_namespace", "name") {
+            Ok(off) => ns + off,
+            Err(_) => self.find_utsname_without_types(ns)?,
+        };
+        let field = |i: u64| self.memory().read_cstr(base + i * UTS_FIELD_LEN, UTS_FIELD_LEN as usize);
+        Ok(Utsname {
+            sysname: field(0)?,
+            nodename: field(1)?,
+            release: field(2)?,
+            version: field(3)?,
+            machine: field(4)?,
+            domainname: field(5)?,
+        })
+    }
+
+    /// Without types, `name` is found by locating the release string the
+    /// dump's VMCOREINFO states within the first part of `init_uts_ns`.
+    fn find_utsname_without_types(&self, ns: u64) -> Result<u64> {
+        let release = self
+            .vmcoreinfo()
+            .osrelease()
+            .ok_or_else(|| Error::MissingDebuginfo("no types and no OSRELEASE to locate utsname".into()))?;
+        let bytes = self.memory().read_vec(ns, 1024)?;
+        let pos = bytes
+            .windows(release.len())
+            .position(|w| w == release.as_bytes())
+            .ok_or_else(|| Error::bad_data("init_uts_ns", "release string not found"))?;
+        (pos as u64)
+            .checked_sub(2 * UTS_FIELD_LEN)
+            .map(|off| ns + off)
+            .ok_or_else(|| Error::bad_data("init_uts_ns", "release string at an impossible offset"))
+    }
+
+    /// Crash time as seconds since the epoch: the dump header, else
+    /// VMCOREINFO's CRASHTIME, else the kernel's wall clock.
+    pub fn crash_time(&self) -> Option<i64> {
+        if let Some((secs, _)) = self.dump().timestamp() {
+            if secs > 0 {
+                return Some(secs);
+            }
+        }
+        if let Some(t) = self.vmcoreinfo().crash_time() {
+            return Some(t);
+        }
+        let tk = self.symbol_addr("tk_core").ok()?;
+        let off = self.layouts().offset("tk_data", "timekeeper.xtime_sec").ok()?;
+        self.memory().read_u64(tk + off).ok().map(|v| v as i64)
+    }
+
+    /// The tick rate, derived from `tick_nsec` (the kernel does not export HZ).
+    pub fn hz(&self) -> Result<u64> {
+        let tick_nsec = self.read_symbol_u64("tick_nsec")?;
+        if tick_nsec == 0 || tick_nsec > 1_000_000_000 {
+            return Err(Error::bad_data("tick_nsec", format!("implausible value {tick_nsec}")));
+        }
+        Ok((1_000_000_000 + tick_nsec / 2) / tick_nsec)
+    }
+
+    /// Seconds since boot, from `jiffies_64` as crash computes it.
+    pub fn uptime_secs(&self) -> Result<u64> {
+        let hz = self.hz()?;
+        let jiffies = self.read_symbol_u64("jiffies_64")?;
+        // INITIAL_JIFFIES: jiffies start 5 minutes before wrapping 32 bits.
+        let initial = u64::from((-300i64 * hz as i64) as u32);
+        Ok(jiffies.wrapping_sub(initial) / hz)
+    }
+
+    /// The three load averages as (integer, hundredths), as /proc/loadavg.
+    pub fn load_average(&self) -> Result<[(u64, u64); 3]> {
+        const FSHIFT: u32 = 11;
+        const FIXED_1: u64 = 1 << FSHIFT;
+        let base = self.symbol_addr("avenrun")?;
+        let mut out = [(0, 0); 3];
+        for (i, slot) in out.iter_mut().enumerate() {
+            let raw = self.memory().read_u64(base + i as u64 * 8)? + FIXED_1 / 200;
+            *slot = (raw >> FSHIFT, ((raw & (FIXED_1 - 1)) * 100) >> FSHIFT);
+        }
+        Ok(out)
+    }
+
+    /// CPU clock in MHz (`cpu_khz`).
+    pub fn cpu_mhz(&self) -> Option<u64> {
+        let khz = self.memory().read_u32(self.symbol_addr("cpu_khz").ok()?).ok()?;
+        Some(u64::from(khz) / 1000)
+    }
+
+    /// Bytes of RAM: the highest physical page frame the kernel manages.
+    pub fn memory_size(&self) -> Result<u64> {
+        let max_pfn = self.read_symbol_u64("max_pfn")?;
+        Ok(max_pfn.saturating_mul(4096))
+    }
+
+    /// The panic message as crash's `sys` shows it: the first line of the
+    /// log that says why the kernel died, and whether to "check log".
+    pub fn panic_message(&self) -> Option<PanicMessage> {
+        let records = self.log_records().ok()?;
+        find_panic_message(records.iter().map(|r| r.text.as_str()))
+    }
+}
+
+/// A panic reason found in the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PanicMessage {
+    pub text: String,
+    /// The message is a summary (an oops header): details are in the log.
+    pub see_log: bool,
+}
+
+/// Searches log lines for the panic reason, most specific first: an oops
+/// header wins over the generic "Kernel panic - not syncing: Fatal
+/// exception" that follows it.
+pub fn find_panic_message<'a>(lines: impl Iterator<Item = &'a str> + Clone) -> Option<PanicMessage> {
+    let found = |prefix: &str| {
+        lines
+            .clone()
+            .flat_map(|l| l.lines())
+            .find_map(|l| l.find(prefix).map(|i| l[i..].trim_end().to_string()))
+    };
+    for exact in ["SysRq : Trigger a crash", "sysrq: Trigger a crash"] {
+        if let Some(t) = found(exact) {
+            return Some(PanicMessage { text: t, see_log: false });
+        }
+    }
+    for summary in ["Oops: ", "general protection fault", "kernel BUG at", "BUG: "] {
+        if let Some(t) = found(summary) {
+            return Some(PanicMessage { text: t, see_log: true });
+        }
+    }
+    found("Kernel panic - not syncing: ").map(|t| PanicMessage {
+        text: t.trim_start_matches("Kernel panic - not syncing: ").to_string(),
+        see_log: false,
+    })
+}

@@ -1,0 +1,32 @@
+use std::fmt::Write;
+
+use krash_commands::output::{Log, LogTimestamps};
+
+/// crash's `log`: `[seconds.micros] text`, one line per record line.
+pub(crate) fn render(log: &Log) -> String {
+    let mut s = String::new();
+    for r in &log.records {
+        let prefix = match log.timestamps {
+            LogTimestamps::None => String::new(),
+            LogTimestamps::Seconds => {
+                format!("[{:>5}.{:06}] ", r.ts_nsec / 1_000_000_000, (r.ts_nsec % 1_000_000_000) / 1000)
+            }
+            LogTimestamps::Human => match log.boot_time {
+                Some(boot) => {
+                    let t = boot + (r.ts_nsec / 1_000_000_000) as i64;
+                    format!("[{}] ", super::sys::format_crash_date(t))
+                }
+                None => format!("[{:>5}.{:06}] ", r.ts_nsec / 1_000_000_000, (r.ts_nsec % 1_000_000_000) / 1000),
+            },
+        };
+        let level = if log.show_level {
+            format!("<{}>", r.level)
+        } else {
+            String::new()
+        };
+        for line in r.text.split('\n') {
+            let _ = writeln!(s, "{prefix}{level}{line}");
+        }
+    }
+    s
+}

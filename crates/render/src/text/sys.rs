@@ -1,0 +1,137 @@
+use std::fmt::Write;
+
+use krash_commands::output::SysInfo;
+
+/// The `sys` block, labels right-aligned to crash's column.
+pub(crate) fn render(sys: &SysInfo) -> String {
+    let mut s = String::new();
+    let mut line = |label: &str, value: String| {
+        let _ = writeln!(s, "{label:>12}: {value}");
+    };
+    let unknown = || "(unknown)".to_string();
+    line(
+        "KERNEL",
+        format!("{}{}", sys.kernel, if sys.kernel_tainted { "  [TAINTED]" } else { "" }),
+    );
+    line(
+        "DUMPFILE",
+        format!("{}{}", sys.dumpfile, if sys.partial_dump { "  [PARTIAL DUMP]" } else { "" }),
+    );
+    line(
+        "CPUS",
+        match sys.cpus {
+            Some(n) if sys.cpus_offline > 0 => format!("{n} [OFFLINE: {}]", sys.cpus_offline),
+            Some(n) => n.to_string(),
+            None => unknown(),
+        },
+    );
+    line("DATE", sys.crash_time.map(format_crash_date).unwrap_or_else(unknown));
+    line("UPTIME", sys.uptime_secs.map(format_uptime).unwrap_or_else(unknown));
+    line(
+        "LOAD AVERAGE",
+        sys.load_average
+            .map(|l| format!("{}.{:02}, {}.{:02}, {}.{:02}", l[0].0, l[0].1, l[1].0, l[1].1, l[2].0, l[2].1))
+            .unwrap_or_else(unknown),
+    );
+    line("TASKS", sys.tasks.map(|n| n.to_string()).unwrap_or_else(unknown));
+    line("NODENAME", sys.nodename.clone().unwrap_or_else(unknown));
+    line("RELEASE", sys.release.clone().unwrap_or_else(unknown));
+    line("VERSION", sys.version.clone().unwrap_or_else(unknown));
+    line(
+        "MACHINE",
+        match (&sys.machine, sys.cpu_mhz) {
+            (Some(m), Some(mhz)) => format!("{m}  ({mhz} Mhz)"),
+            (Some(m), None) => m.clone(),
+            _ => unknown(),
+        },
+    );
+    line("MEMORY", sys.memory_bytes.map(format_memory).unwrap_or_else(unknown));
+    line(
+        "PANIC",
+        match &sys.panic {
+            Some(p) if p.see_log => format!("\"{}\" (check log for details)", p.text),
+            Some(p) => format!("\"{}\"", p.text),
+            None => String::new(),
+        },
+    );
+    if let Some(t) = &sys.panic_task {
+        line("PID", t.pid.to_string());
+        line("COMMAND", format!("\"{}\"", t.command));
+        line("TASK", format!("{:x}", t.task));
+        line("CPU", t.cpu.to_string());
+        line("STATE", t.state.clone());
+    }
+    s
+}
+
+/// `Sun Nov 22 02:41:43 UTC 2026`, as crash prints DATE (krash always
+/// prints UTC, so the same dump reads the same on every machine).
+pub fn format_crash_date(epoch: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let days = epoch.div_euclid(86_400);
+    let secs = epoch.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{} {} {:>2} {:02}:{:02}:{:02} UTC {}",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(m - 1) as usize],
+        d,
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+        y
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// `00:00:04`, or `3 days, 04:05:06`.
+pub fn format_uptime(secs: u64) -> String {
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let hms = format!("{:02}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60);
+    if days > 0 {
+        format!("{days} days, {hms}")
+    } else {
+        hms
+    }
+}
+
+/// crash's memory size: whole GB/MB when that is what it is, else one decimal.
+fn format_memory(bytes: u64) -> String {
+    const GB: f64 = (1u64 << 30) as f64;
+    const MB: f64 = (1u64 << 20) as f64;
+    let b = bytes as f64;
+    // Memory just short of a unit (firmware holes) still reads as that unit.
+    let (v, unit) = if b >= 0.95 * GB { (b / GB, "GB") } else { (b / MB, "MB") };
+    if (v - v.round()).abs() < 0.05 {
+        format!("{} {unit}", v.round() as u64)
+    } else {
+        format!("{v:.1} {unit}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_uptimes() {
+        assert_eq!(format_crash_date(0), "Thu Jan  1 00:00:00 UTC 1970");
+        assert_eq!(format_crash_date(1_795_315_303), "Sun Nov 22 02:41:43 UTC 2026");
+        assert_eq!(format_uptime(4), "00:00:04");
+        assert_eq!(format_uptime(90_061), "1 days, 01:01:01");
+        assert_eq!(format_memory(0x3ffda000), "1 GB");
+    }
+}
