@@ -29,6 +29,8 @@ impl PageBitmap {
             block_ranks.push(total);
             total += block.iter().map(|w| u64::from(w.count_ones())).sum::<u64>();
         }
+        // A final entry so rank() at the very end needs no special case.
+        block_ranks.push(total);
         PageBitmap { words, block_ranks, bits: bits.min(bytes.len() as u64 * 8) }
     }
 
@@ -102,6 +104,15 @@ mod tests {
         let bm = PageBitmap::new(&bytes, 2300);
         let mut naive = 0;
         for pfn in 0..2400 {
+            assert_eq!(bm.rank(pfn), naive, "pfn {pfn}");
+            if bm.get(pfn) {
+                naive += 1;
+            }
+        }
+        // Exactly one rank block long.
+        let bm = PageBitmap::new(&bytes[..64], 512);
+        let mut naive = 0;
+        for pfn in 0..=600 {
             assert_eq!(bm.rank(pfn), naive, "pfn {pfn}");
             if bm.get(pfn) {
                 naive += 1;

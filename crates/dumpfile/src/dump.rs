@@ -28,7 +28,6 @@ pub struct Dump {
     cache: PageCache,
     name: String,
     truncation: OnceLock<Option<Truncation>>,
-    looks_truncated: bool,
 }
 
 impl Dump {
@@ -39,7 +38,7 @@ impl Dump {
         // read it can at worst yield wrong bytes, which every parser treats
         // as untrusted anyway.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, &e))?;
-        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let name = path.display().to_string();
         Dump::from_storage(Bytes::Mapped(map), name).map_err(|e| match e {
             Error::BadData { context, detail } => Error::bad_data(format!("{}: {context}", path.display()), detail),
             other => other,
@@ -82,11 +81,6 @@ impl Dump {
             Layout::Kdump(k) => k.page_size,
             Layout::Elf(e) => e.page_size,
         };
-        let looks_truncated = image.stream_cut_short()
-            || match &layout {
-            Layout::Kdump(k) => k.looks_truncated(&image),
-            Layout::Elf(e) => e.truncation(&image).is_some(),
-        };
         Ok(Dump {
             cache: PageCache::new(page_size as usize),
             image,
@@ -94,7 +88,6 @@ impl Dump {
             format,
             name,
             truncation: OnceLock::new(),
-            looks_truncated,
         })
     }
 
@@ -111,7 +104,7 @@ impl Dump {
         if self.is_partial() {
             s.push_str("  [PARTIAL DUMP]");
         }
-        if self.looks_truncated {
+        if self.truncation().is_some() {
             s.push_str("  [INCOMPLETE]");
         }
         s

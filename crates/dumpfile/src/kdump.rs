@@ -254,20 +254,6 @@ impl KdumpDump {
         self.valid.rank(u64::MAX) != self.dumped.rank(u64::MAX)
     }
 
-    /// Cheap check used at open: does the last page's data lie in the file?
-    pub fn looks_truncated(&self, image: &Image) -> bool {
-        if self.status & STATUS_INCOMPLETE != 0 {
-            return true;
-        }
-        if self.desc_count == 0 {
-            return false;
-        }
-        match self.descriptor(image, self.desc_count - 1) {
-            Err(_) => true,
-            Ok(d) => (d.offset == 0 && d.size == 0) || (d.offset.max(0) as u64).saturating_add(u64::from(d.size)) > image.len(),
-        }
-    }
-
     /// Walks the descriptors present in the file to size what is missing.
     pub fn truncation(&self, image: &Image) -> Option<Truncation> {
         let table_end = self.desc_offset.saturating_add(self.desc_count.saturating_mul(DESC_SIZE));

@@ -1,0 +1,56 @@
+//! Prints what krash-dumpfile sees in a vmcore: `cargo run -p krash-dumpfile --example dumpinfo -- FILE`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use krash_core::PhysicalMemory;
+use krash_dumpfile::{Dump, PageState};
+
+fn main() {
+    for path in std::env::args_os().skip(1).map(PathBuf::from) {
+        let t = Instant::now();
+        let dump = match Dump::open(&path) {
+            Ok(d) => d,
+            Err(e) => {
+                println!("{}: {e}", path.display());
+                continue;
+            }
+        };
+        println!("{}: opened in {:?}", path.display(), t.elapsed());
+        println!("  format: {}", dump.format());
+        println!("  description: {}", dump.format_description());
+        println!("  utsname: {:?}", dump.header_utsname());
+        println!("  header phys_base: {:x?}", dump.header_phys_base());
+        println!("  timestamp: {:?}  nr_cpus: {:?}  dump_level: {:?}", dump.timestamp(), dump.nr_cpus(), dump.dump_level());
+        println!("  max_pfn: {:#x}  ranges: {}", dump.max_pfn(), dump.phys_ranges().len());
+        if let Some(v) = dump.vmcoreinfo() {
+            println!("  OSRELEASE={:?} init_uts_ns={:x?} KERNELOFFSET={:x?}", v.osrelease(), v.symbol("init_uts_ns"), v.kernel_offset());
+        }
+        for cpu in dump.cpus() {
+            println!("  cpu {}: pid {:?} rip {:#x} rsp {:#x} cr3 {:x?}", cpu.index, cpu.pid, cpu.regs.rip, cpu.regs.rsp, cpu.regs.cr3);
+        }
+        let t = Instant::now();
+        println!("  truncation: {:?} ({:?})", dump.truncation(), t.elapsed());
+        let (mut present, mut excluded, mut truncated) = (0u64, 0u64, 0u64);
+        let t = Instant::now();
+        let mut buf = vec![0u8; dump.page_size() as usize];
+        let mut errors = 0;
+        for pfn in 0..dump.max_pfn() {
+            match dump.page_state(pfn) {
+                PageState::Present => {
+                    present += 1;
+                    if dump.read_phys(pfn * dump.page_size(), &mut buf).is_err() {
+                        errors += 1;
+                    }
+                }
+                PageState::Excluded => excluded += 1,
+                PageState::Truncated => truncated += 1,
+                PageState::NotInDump => {}
+            }
+        }
+        println!(
+            "  pages: {present} present ({errors} unreadable), {excluded} excluded, {truncated} truncated; read all in {:?}",
+            t.elapsed()
+        );
+    }
+}

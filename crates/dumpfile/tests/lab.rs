@@ -1,0 +1,214 @@
+//! Checks every lab dump under $KRASH_LAB_DIR (default /var/cache/krash-lab):
+//! each format opens, carries the right VMCOREINFO and CPU notes, finds
+//! init_uts_ns, and formats of one scenario agree byte for byte where they
+//! hold the same pages. Skips with a note when there are no dumps, unless
+//! KRASH_REQUIRE_LAB=1.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use krash_core::{Error, FaultReason, PhysicalMemory};
+use krash_dumpfile::{Dump, DumpFormat, ElfProducer, PageState};
+
+const START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
+
+fn lab_dir() -> PathBuf {
+    std::env::var_os("KRASH_LAB_DIR").map_or_else(|| PathBuf::from("/var/cache/krash-lab"), PathBuf::from)
+}
+
+/// Scenario directory → its vmcore.* files.
+fn scenarios() -> BTreeMap<PathBuf, Vec<PathBuf>> {
+    let mut out: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
+    let dumps = lab_dir().join("dumps");
+    let Ok(kernels) = std::fs::read_dir(&dumps) else { return out };
+    for kernel in kernels.flatten() {
+        let Ok(scens) = std::fs::read_dir(kernel.path()) else { continue };
+        for scen in scens.flatten() {
+            let dir = scen.path();
+            let hidden = dir.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
+            if hidden || !dir.join("manifest.json").is_file() {
+                continue;
+            }
+            let Ok(files) = std::fs::read_dir(&dir) else { continue };
+            let mut cores: Vec<PathBuf> = files
+                .flatten()
+                .map(|f| f.path())
+                .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("vmcore.")))
+                .filter(|p| !p.to_string_lossy().ends_with(".txt"))
+                .collect();
+            cores.sort();
+            if !cores.is_empty() {
+                out.insert(dir, cores);
+            }
+        }
+    }
+    out
+}
+
+fn manifest_kernel(dir: &Path) -> String {
+    let text = std::fs::read_to_string(dir.join("manifest.json")).expect("manifest readable");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("manifest is JSON");
+    json["kernel"].as_str().expect("manifest names its kernel").to_string()
+}
+
+fn is_qemu(format: &DumpFormat) -> bool {
+    matches!(
+        format,
+        DumpFormat::KdumpCompressed { qemu: true, .. } | DumpFormat::Elf { producer: ElfProducer::Qemu { .. }, .. }
+    )
+}
+
+fn lab_or_skip() -> Option<BTreeMap<PathBuf, Vec<PathBuf>>> {
+    let found = scenarios();
+    if found.is_empty() {
+        if std::env::var("KRASH_REQUIRE_LAB").as_deref() == Ok("1") {
+            panic!("KRASH_REQUIRE_LAB=1 but no lab dumps under {}", lab_dir().display());
+        }
+        eprintln!("note: no lab dumps under {}; skipping", lab_dir().display());
+        return None;
+    }
+    Some(found)
+}
+
+#[test]
+fn every_lab_dump_opens_with_notes_and_kernel_data() {
+    let Some(lab) = lab_or_skip() else { return };
+    for (dir, cores) in lab {
+        let kernel = manifest_kernel(&dir);
+        let mut phys_base = None;
+        let dumps: Vec<(PathBuf, Dump)> = cores
+            .iter()
+            .map(|p| (p.clone(), Dump::open(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))))
+            .collect();
+        for (_, d) in &dumps {
+            if !is_qemu(d.format()) {
+                phys_base = phys_base.or(d.header_phys_base());
+            }
+        }
+        for (path, dump) in &dumps {
+            let name = path.display();
+            let info = dump.vmcoreinfo().unwrap_or_else(|| panic!("{name}: no VMCOREINFO"));
+            assert_eq!(info.osrelease(), Some(kernel.as_str()), "{name}: OSRELEASE");
+            assert!(!dump.cpus().is_empty(), "{name}: no CPU notes");
+            if let Some(n) = dump.nr_cpus() {
+                assert_eq!(dump.cpus().len(), n as usize, "{name}: CPU notes vs header nr_cpus");
+            }
+            if is_qemu(dump.format()) {
+                assert!(dump.cpus().iter().all(|c| c.regs.cr3.is_some()), "{name}: QEMU notes carry cr3");
+            }
+            assert_eq!(dump.truncation(), None, "{name}: complete dump reported truncated");
+            let Some(uts) = info.symbol("init_uts_ns") else { continue };
+            // QEMU knows no phys_base; walk the saved page tables instead.
+            let paddr = match (is_qemu(dump.format()), phys_base) {
+                (true, _) => translate(dump, uts).unwrap_or_else(|| panic!("{name}: cannot translate init_uts_ns")),
+                (false, Some(base)) => uts - START_KERNEL_MAP + base,
+                (false, None) => continue,
+            };
+            let mut buf = vec![0u8; 8192];
+            dump.read_phys(paddr & !0xfff, &mut buf).unwrap_or_else(|e| panic!("{name}: init_uts_ns page: {e}"));
+            let needle = kernel.as_bytes();
+            assert!(buf.windows(needle.len()).any(|w| w == needle), "{name}: release string not near init_uts_ns");
+            eprintln!("{name}: {} — {} CPUs, init_uts_ns at phys {paddr:#x}", dump.format(), dump.cpus().len());
+        }
+    }
+}
+
+/// Minimal x86-64 page walk (4- or 5-level) from CPU 0's saved cr3.
+fn translate(dump: &Dump, vaddr: u64) -> Option<u64> {
+    let cpu = dump.cpus().first()?;
+    let la57 = cpu.qemu.as_ref().is_some_and(|q| q.cr4 & (1 << 12) != 0);
+    let mut table = cpu.regs.cr3? & 0x000f_ffff_ffff_f000;
+    let levels: &[u32] = if la57 { &[48, 39, 30, 21, 12] } else { &[39, 30, 21, 12] };
+    for &shift in levels {
+        let index = (vaddr >> shift) & 0x1ff;
+        let entry = dump.read_phys_u64(table + index * 8).ok()?;
+        if entry & 1 == 0 {
+            return None;
+        }
+        let frame = entry & 0x000f_ffff_ffff_f000;
+        let large = shift != 12 && entry & 0x80 != 0;
+        if shift == 12 || large {
+            let mask = (1u64 << shift) - 1;
+            return Some((frame & !mask) | (vaddr & mask));
+        }
+        table = frame;
+    }
+    None
+}
+
+fn fault(e: Error) -> FaultReason {
+    match e {
+        Error::Fault { reason, .. } => reason,
+        other => panic!("expected a fault, got {other}"),
+    }
+}
+
+#[test]
+fn formats_of_one_scenario_agree() {
+    let Some(lab) = lab_or_skip() else { return };
+    for (_, cores) in lab {
+        let dumps: Vec<(String, Dump)> =
+            cores.iter().map(|p| (p.display().to_string(), Dump::open(p).expect("opens"))).collect();
+        // QEMU captures the guest at another moment; compare it only with itself.
+        for qemu in [false, true] {
+            let group: Vec<&(String, Dump)> = dumps.iter().filter(|(_, d)| is_qemu(d.format()) == qemu).collect();
+            let Some((ref_name, reference)) = group.first().copied() else { continue };
+            let page = reference.page_size();
+            let max = group.iter().map(|(_, d)| d.max_pfn()).max().unwrap_or(0);
+            let step = (max / 4000).max(1);
+            let mut a = vec![0u8; page as usize];
+            let mut b = vec![0u8; page as usize];
+            let mut compared = 0u64;
+            for pfn in (0..max).step_by(step as usize) {
+                for (name, d) in &group {
+                    let state = d.page_state(pfn);
+                    let read = d.read_phys(pfn * page, &mut b);
+                    match state {
+                        PageState::Present => read.unwrap_or_else(|e| panic!("{name}: pfn {pfn:#x}: {e}")),
+                        PageState::Excluded => assert_eq!(fault(read.unwrap_err()), FaultReason::ExcludedFromDump),
+                        PageState::NotInDump => assert_eq!(fault(read.unwrap_err()), FaultReason::NotInDump),
+                        PageState::Truncated => panic!("{name}: pfn {pfn:#x} truncated"),
+                    }
+                }
+                if reference.read_phys(pfn * page, &mut a).is_err() {
+                    continue;
+                }
+                for (name, d) in &group[1..] {
+                    if d.read_phys(pfn * page, &mut b).is_ok() {
+                        assert!(a == b, "{ref_name} and {name} differ at pfn {pfn:#x}");
+                        compared += 1;
+                    }
+                }
+            }
+            eprintln!("{} formats agree on {compared} sampled pages", group.len());
+        }
+    }
+}
+
+#[test]
+fn truncated_copy_opens_and_reports() {
+    let Some(lab) = lab_or_skip() else { return };
+    let tmp = std::env::temp_dir().join(format!("krash-dumpfile-lab-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).expect("temp dir");
+    for (_, cores) in lab {
+        for core in cores {
+            let cut = tmp.join("vmcore.cut");
+            let mut src = std::fs::File::open(&core).expect("open dump");
+            let half = src.metadata().expect("dump metadata").len() / 2;
+            let mut dst = std::fs::File::create(&cut).expect("create cut copy");
+            std::io::copy(&mut std::io::Read::take(&mut src, half), &mut dst).expect("write cut copy");
+            drop(dst);
+            let dump = Dump::open(&cut).unwrap_or_else(|e| panic!("{} cut in half: {e}", core.display()));
+            let t = dump.truncation().unwrap_or_else(|| panic!("{}: cut copy not reported truncated", core.display()));
+            assert!(t.actual_bytes < t.expected_bytes || t.pages_missing > 0, "{}: {t:?}", core.display());
+            assert!(dump.format_description().contains("INCOMPLETE"));
+            let last_present = (0..dump.max_pfn()).rev().find(|&p| dump.page_state(p) == PageState::Truncated);
+            if let Some(pfn) = last_present {
+                let mut buf = [0u8; 8];
+                assert_eq!(fault(dump.read_phys(pfn * dump.page_size(), &mut buf).unwrap_err()), FaultReason::Truncated);
+            }
+            eprintln!("{}: half copy reports {t:?}", core.display());
+        }
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+}
