@@ -1,0 +1,225 @@
+"""Make the lab's dump files for one (kernel, scenario): boots, captures, variants.
+
+Everything here decides the bytes of the dumps, so the lab keys its dump cache
+on this file (and on the module, the guest's /init and the other tools); the
+analysis of the dumps (oracles, manifests) lives in lab/build.
+"""
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import kdump_recode
+import qemu_guest
+
+BOOT_TIMEOUT = 420
+
+
+class DumpError(Exception):
+    """A step making the dumps failed; the message says which."""
+
+
+def flattened_stream_length(path):
+    """Length of the makedumpfile flattened stream at the start of a disk image."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+        if not head.startswith(b"makedumpfile\0"):
+            raise ValueError("no makedumpfile flattened signature on the dump disk")
+        pos = 4096
+        while True:
+            f.seek(pos)
+            rec = f.read(16)
+            if len(rec) < 16:
+                raise ValueError("flattened stream truncated (no end marker)")
+            offset = int.from_bytes(rec[:8], "big", signed=True)
+            size = int.from_bytes(rec[8:], "big", signed=True)
+            pos += 16
+            if offset == -1 and size == -1:
+                return pos
+            if offset < 0 or size <= 0 or size > 1 << 30:
+                raise ValueError(f"bad flattened record at {pos - 16}: offset {offset} size {size}")
+            pos += size
+
+
+def copy_prefix(src, dst, length):
+    with open(src, "rb") as fi, open(dst, "wb") as fo:
+        left = length
+        while left:
+            chunk = fi.read(min(left, 1 << 20))
+            if not chunk:
+                raise ValueError("short read copying the flattened stream")
+            fo.write(chunk)
+            left -= len(chunk)
+
+
+def kdump_boot(kv, scenario, kernel_root, initramfs, work, with_elf):
+    """Boot, crash, capture with kdump.
+
+    Leaves vmcore.flattened, vmcore.kdump-zlib, vmcore-dmesg.txt and, with_elf, vmcore.elf.
+    """
+    console = work / "console.log"
+    vda, vdb, vdc = work / "vda.img", work / "vdb.img", work / "vdc.img"
+    disks = [(vda, 2 << 30), (vdb, 64 << 20)] + ([(vdc, 2 << 30)] if with_elf else [])
+    for img, size in disks:
+        with open(img, "wb") as f:
+            f.truncate(size)
+    append = (f"console=ttyS0 crashkernel=256M panic=0 softlockup_panic=1 watchdog_thresh=1 "
+              f"krash.mode=kdump krash.scenario={scenario}")
+    qemu_guest.boot_until_exit(
+        kernel_root / f"boot/vmlinuz-{kv}", initramfs, append, console, [d for d, _ in disks],
+        BOOT_TIMEOUT)
+    files = qemu_guest.read_tar_disk(vdb)
+    if "makedumpfile.rc" not in files:
+        raise DumpError("capture kernel wrote no results (did kdump fire?)")
+    rc = files["makedumpfile.rc"].decode().strip()
+    if rc != "0":
+        raise DumpError(f"makedumpfile in the capture kernel failed (rc {rc}):\n"
+                        + files.get("makedumpfile.log", b"").decode(errors="replace")[-2000:])
+    dmesg = files.get("vmcore-dmesg.txt", b"")
+    if not dmesg:
+        raise DumpError("capture kernel wrote an empty vmcore-dmesg.txt")
+    (work / "vmcore-dmesg.txt").write_bytes(dmesg)
+    rebuild_flattened(vda, work / "vmcore.kdump-zlib").rename(work / "vmcore.flattened")
+    if with_elf:
+        if files.get("makedumpfile-elf.rc", b"").decode().strip() != "0":
+            raise DumpError("makedumpfile -E in the capture kernel failed:\n"
+                            + files.get("makedumpfile-elf.log", b"").decode(errors="replace")[-2000:])
+        rebuild_flattened(vdc, work / "vmcore.elf").unlink()
+    for img, _ in disks:
+        img.unlink()
+
+
+def qemu_dump_boot(kv, scenario, kernel_root, initramfs, work):
+    """Boot with no kdump, let it panic, and dump with QMP dump-guest-memory.
+
+    QEMU 7.2 writes its kdump-zlib output as a flattened stream: that is kept as
+    vmcore.qemu-flattened and rebuilt into vmcore.qemu-kdump-zlib.
+    """
+    console = work / "console.qemu.log"
+    append = (f"console=ttyS0 panic=0 softlockup_panic=1 watchdog_thresh=1 "
+              f"krash.mode=qemu krash.scenario={scenario}")
+    dumps = [("vmcore.qemu-elf", {"paging": False}),
+             ("vmcore.qemu-flattened", {"paging": False, "format": "kdump-zlib"})]
+    qemu_guest.boot_and_dump(kernel_root / f"boot/vmlinuz-{kv}", initramfs, append, console,
+                             work, dumps, BOOT_TIMEOUT)
+    flat = work / "vmcore.qemu-flattened"
+    flattened_stream_length(flat)  # the whole stream, end marker included
+    rebuild_flattened(flat, work / "vmcore.qemu-kdump-zlib").unlink()
+
+
+def host_variants(work):
+    """Other encodings of the kdump-zlib dump, made on the host."""
+    src = work / "vmcore.kdump-zlib"
+    made = []
+    # makedumpfile re-reads its own kdump output (re-filtering) but will not turn it
+    # into ELF: the ELF variant comes from the capture kernel (kdump_boot).
+    for fmt, flags in (("kdump-lzo", ["-l"]),):
+        dst = work / f"vmcore.{fmt}"
+        r = subprocess.run(["makedumpfile", *flags, "-d", "31", str(src), str(dst)],
+                           capture_output=True, text=True)
+        if r.returncode != 0 or not dst.exists() or dst.stat().st_size == 0:
+            raise DumpError(f"makedumpfile {' '.join(flags)} failed: {r.stdout[-1500:]} {r.stderr[-1500:]}")
+        made.append(fmt)
+    # Debian's makedumpfile 1.7.2 lacks snappy and zstd: recode the zlib pages ourselves.
+    for fmt in ("kdump-snappy", "kdump-zstd"):
+        kdump_recode.recode(src, work / f"vmcore.{fmt}", fmt.split("-")[1])
+        made.append(fmt)
+    return made
+
+
+def parse_facts(console_text):
+    facts = None
+    for line in console_text.splitlines():
+        i = line.find("krash-facts: ")
+        if i >= 0:
+            facts = json.loads(line[i + len("krash-facts: "):].strip())
+    return facts
+
+
+def rip_function(console_text):
+    """The function named in the oops' first RIP line, if any."""
+    for line in console_text.splitlines():
+        i = line.find("RIP: 0010:")
+        if i >= 0:
+            return line[i + len("RIP: 0010:"):].split("+")[0].strip()
+    return None
+
+
+def rebuild_flattened(disk, dst):
+    """makedumpfile -R on the exact flattened stream found at the start of a raw disk."""
+    stream = dst.with_name(dst.name + ".flat")
+    copy_prefix(disk, stream, flattened_stream_length(disk))
+    with open(stream, "rb") as fi:
+        r = subprocess.run(["makedumpfile", "-R", str(dst)], stdin=fi, capture_output=True, text=True)
+    if r.returncode != 0 or not dst.exists() or dst.stat().st_size == 0:
+        raise DumpError(f"makedumpfile -R {dst.name} failed: {r.stdout[-1000:]} {r.stderr[-1000:]}")
+    return stream
+
+
+def console_tail(work):
+    """The last 40 lines of the newest console log in work, for failure reports."""
+    logs = [p for p in (work / "console.qemu.log", work / "console.log") if p.exists()]
+    if not logs:
+        return "(no console log)"
+    lines = logs[0].read_text(errors="replace").splitlines()
+    return f"--- last 40 lines of {logs[0].name}:\n" + "\n".join(lines[-40:])
+
+
+def check_console(console_text, name):
+    """The facts line, panic text and RIP the module promised are in the console log."""
+    facts = parse_facts(console_text)
+    if not facts:
+        raise DumpError(f"the module printed no krash-facts line in {name}")
+    for key in ("panic_string", "panic_message"):
+        if facts[key] not in console_text:
+            raise DumpError(f"expected {key} {facts[key]!r} not in {name}")
+    seen = rip_function(console_text)
+    if "rip_function" in facts and seen != facts["rip_function"]:
+        raise DumpError(f"oops RIP in {name} is in {seen}, expected {facts['rip_function']}")
+    return seen
+
+
+def make_dumps(kv, scenario, kernel_root, initramfs, ko, work, with_variants, log):
+    """All dump files of one scenario into work, listed in work/dumps.json."""
+    timings = {}
+    step = "kdump boot"
+    try:
+        t = time.monotonic()
+        log(step)
+        kdump_boot(kv, scenario, kernel_root, initramfs, work, with_variants)
+        timings[step] = round(time.monotonic() - t, 1)
+        step = "check console"
+        seen_rip = check_console((work / "console.log").read_text(errors="replace"), "console.log")
+        shutil.copy(ko, work / "krash_scenarios.ko")
+        dumps = [("kdump-zlib", "makedumpfile", "console.log"),
+                 ("flattened", "makedumpfile", "console.log")]
+        if with_variants:
+            dumps.append(("elf", "makedumpfile", "console.log"))
+            step = "host variants"
+            t = time.monotonic()
+            for fmt in host_variants(work):
+                producer = "lab kdump_recode" if fmt in ("kdump-snappy", "kdump-zstd") else "makedumpfile"
+                dumps.append((fmt, producer, "console.log"))
+            timings[step] = round(time.monotonic() - t, 1)
+            step = "qemu dump boot"
+            t = time.monotonic()
+            log(step)
+            qemu_dump_boot(kv, scenario, kernel_root, initramfs, work)
+            check_console((work / "console.qemu.log").read_text(errors="replace"), "console.qemu.log")
+            dumps += [("qemu-elf", "qemu", "console.qemu.log"),
+                      ("qemu-kdump-zlib", "qemu", "console.qemu.log"),
+                      ("qemu-flattened", "qemu", "console.qemu.log")]
+            timings[step] = round(time.monotonic() - t, 1)
+        entries = []
+        for fmt, producer, console in dumps:
+            f = work / f"vmcore.{fmt}"
+            size = f.stat().st_size if f.exists() else 0
+            if size == 0:
+                raise DumpError(f"dump {f.name} is missing or empty")
+            entries.append({"format": fmt, "file": f.name, "producer": producer, "bytes": size,
+                            "console_log": console})
+    except Exception as e:  # noqa: BLE001 - name the step that failed
+        raise DumpError(f"step '{step}': {e}") from e
+    (work / "dumps.json").write_text(json.dumps(
+        {"dumps": entries, "timings_seconds": timings, "rip_function_seen": seen_rip}, indent=1) + "\n")
