@@ -392,64 +392,155 @@ pub trait TypeOps: TypeProvider {
     /// A C declaration of `name` with this type, as gdb prints members:
     /// `char comm[16]`, `void (*func)(struct work_struct *)`.
     fn declaration(&self, id: TypeId, name: &str) -> String {
-        let mut declarator = name.to_string();
-        let mut cur = id;
-        let mut pending_qualifiers: Vec<&'static str> = Vec::new();
-        for _ in 0..MAX_TYPE_DEPTH {
-            let ty = match self.type_by_id(cur) {
-                Ok(ty) => ty,
-                Err(_) => return join_decl(&format!("<unknown type {}>", cur.0), &declarator),
-            };
-            match ty {
-                Type::Pointer { to } => {
-                    let quals: String = pending_qualifiers.drain(..).map(|q| format!(" {q}")).collect();
-                    declarator = if declarator.is_empty() {
-                        format!("*{quals}")
-                    } else if quals.is_empty() {
-                        format!("*{declarator}")
-                    } else {
-                        format!("*{quals} {declarator}")
-                    };
-                    cur = to;
+        render_declaration(self, id, name, -1, 0, 0)
+    }
+
+    /// The type of a pointer to `id`, spelled like gdb: `char (*)[16]`,
+    /// `struct list_head *` (for `whatis &expr`).
+    fn pointer_type_name(&self, id: TypeId) -> String {
+        self.declaration(id, "*")
+    }
+
+    /// What gdb's `ptype` prints after `type = `: typedefs at the top are
+    /// resolved and struct/union/enum bodies expanded one level, with
+    /// anonymous members expanded in place (crash's `struct` output).
+    fn ptype(&self, id: TypeId) -> String {
+        render_declaration(self, id, "", 1, 0, 0)
+    }
+}
+
+/// gdb's C type printer. `show` follows gdb: > 0 expands bodies and
+/// looks through typedefs, 0 prints named types by name but expands
+/// anonymous ones, < 0 prints anonymous bodies as `{...}`.
+fn render_declaration<P: TypeProvider + ?Sized>(
+    provider: &P,
+    id: TypeId,
+    name: &str,
+    show: i32,
+    level: usize,
+    depth: usize,
+) -> String {
+    let mut declarator = name.to_string();
+    let mut cur = id;
+    let mut pending_qualifiers: Vec<&'static str> = Vec::new();
+    if depth > MAX_TYPE_DEPTH {
+        return join_decl("<type nested too deeply>", &declarator);
+    }
+    for _ in 0..MAX_TYPE_DEPTH {
+        let ty = match provider.type_by_id(cur) {
+            Ok(ty) => ty,
+            Err(_) => return join_decl(&format!("<unknown type {}>", cur.0), &declarator),
+        };
+        match ty {
+            Type::Pointer { to } => {
+                let quals: String = pending_qualifiers.drain(..).map(|q| format!(" {q}")).collect();
+                declarator = if declarator.is_empty() {
+                    format!("*{quals}")
+                } else if quals.is_empty() {
+                    format!("*{declarator}")
+                } else {
+                    format!("*{quals} {declarator}")
+                };
+                cur = to;
+            }
+            Type::Array { elem, len } => {
+                let dims = match len {
+                    Some(n) => format!("[{n}]"),
+                    None => "[]".to_string(),
+                };
+                declarator = format!("{}{dims}", parenthesize(&declarator));
+                cur = elem;
+            }
+            Type::Function { ret, params, variadic } => {
+                let mut list: Vec<String> =
+                    params.iter().map(|p| render_declaration(provider, p.ty, "", 0, 0, depth + 1)).collect();
+                if variadic {
+                    list.push("...".into());
                 }
-                Type::Array { elem, len } => {
-                    let dims = match len {
-                        Some(n) => format!("[{n}]"),
-                        None => "[]".to_string(),
-                    };
-                    declarator = format!("{}{dims}", parenthesize(&declarator));
-                    cur = elem;
+                let list = if list.is_empty() { "void".to_string() } else { list.join(", ") };
+                declarator = format!("{}({list})", parenthesize(&declarator));
+                cur = ret;
+            }
+            Type::FunctionDecl { proto, .. } => cur = proto,
+            Type::Var { ty, .. } => cur = ty,
+            Type::Typedef { to, .. } if show > 0 => cur = to,
+            Type::Qualified { qualifier, to } => {
+                match qualifier {
+                    Qualifier::Const => pending_qualifiers.push("const"),
+                    Qualifier::Volatile => pending_qualifiers.push("volatile"),
+                    Qualifier::Restrict => pending_qualifiers.push("restrict"),
+                    Qualifier::Atomic => pending_qualifiers.push("_Atomic"),
+                    Qualifier::Tag(_) => {}
                 }
-                Type::Function { ret, params, variadic } => {
-                    let mut list: Vec<String> = params.iter().map(|p| self.type_name(p.ty)).collect();
-                    if variadic {
-                        list.push("...".into());
+                cur = to;
+            }
+            leaf => {
+                let base = match &leaf {
+                    Type::Struct(c) | Type::Union(c) if show > 0 || (show == 0 && c.name.is_none()) => {
+                        render_body(provider, &leaf, c, show, level, depth)
                     }
-                    let list = if list.is_empty() { "void".to_string() } else { list.join(", ") };
-                    declarator = format!("{}({list})", parenthesize(&declarator));
-                    cur = ret;
-                }
-                Type::FunctionDecl { proto, .. } => cur = proto,
-                Type::Var { ty, .. } => cur = ty,
-                Type::Qualified { qualifier, to } => {
-                    match qualifier {
-                        Qualifier::Const => pending_qualifiers.push("const"),
-                        Qualifier::Volatile => pending_qualifiers.push("volatile"),
-                        Qualifier::Restrict => pending_qualifiers.push("restrict"),
-                        Qualifier::Atomic => pending_qualifiers.push("_Atomic"),
-                        Qualifier::Tag(_) => {}
+                    Type::Enum { name: enum_name, variants, .. } if show > 0 || (show == 0 && enum_name.is_none()) => {
+                        render_enum(enum_name.as_deref(), variants)
                     }
-                    cur = to;
-                }
-                leaf => {
-                    let base = leaf_name(&leaf);
-                    let quals: String = pending_qualifiers.iter().map(|q| format!("{q} ")).collect();
-                    return join_decl(&format!("{quals}{base}"), &declarator);
-                }
+                    _ => leaf_name(&leaf),
+                };
+                let quals: String = pending_qualifiers.iter().map(|q| format!("{q} ")).collect();
+                return join_decl(&format!("{quals}{base}"), &declarator);
             }
         }
-        join_decl("<type nested too deeply>", &declarator)
     }
+    join_decl("<type nested too deeply>", &declarator)
+}
+
+fn render_body<P: TypeProvider + ?Sized>(
+    provider: &P,
+    ty: &Type,
+    body: &Composite,
+    show: i32,
+    level: usize,
+    depth: usize,
+) -> String {
+    let keyword = if matches!(ty, Type::Union(_)) { "union" } else { "struct" };
+    let mut out = match &body.name {
+        Some(name) => format!("{keyword} {name} {{\n"),
+        None => format!("{keyword} {{\n"),
+    };
+    let indent = " ".repeat(level + 4);
+    if body.members.is_empty() {
+        out.push_str(&format!("{indent}<no data fields>\n"));
+    }
+    for m in &body.members {
+        let decl = render_declaration(provider, m.ty, m.name.as_deref().unwrap_or(""), show - 1, level + 4, depth + 1);
+        match m.bitfield_size {
+            Some(bits) => out.push_str(&format!("{indent}{decl} : {bits};\n")),
+            None => out.push_str(&format!("{indent}{decl};\n")),
+        }
+    }
+    out.push_str(&" ".repeat(level));
+    out.push('}');
+    out
+}
+
+/// `enum name {A, B = 5, C}`: values are shown only where they break the
+/// previous-plus-one sequence, as gdb does.
+fn render_enum(name: Option<&str>, variants: &[Enumerator]) -> String {
+    let mut out = match name {
+        Some(n) => format!("enum {n} {{"),
+        None => "enum {".to_string(),
+    };
+    let mut expected: i128 = 0;
+    for (i, v) in variants.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&v.name);
+        if v.value != expected {
+            out.push_str(&format!(" = {}", v.value));
+        }
+        expected = v.value.saturating_add(1);
+    }
+    out.push('}');
+    out
 }
 
 impl<T: TypeProvider + ?Sized> TypeOps for T {}

@@ -124,3 +124,52 @@ fn vmlinux_btf_matches_gdb() {
         }
     }
 }
+
+/// `ptype struct X` as gdb prints it (the plain blocks in the gdb capture).
+fn gdb_ptype_blocks(kv: &str) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(format!("{}/tests/data/gdb-{kv}.txt", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let mut blocks = Vec::new();
+    let mut current: Option<(String, String)> = None;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("type = ") {
+            if let Some(name) = rest.strip_suffix(" {") {
+                current = Some((name.to_string(), format!("{line}\n")));
+                continue;
+            }
+        }
+        if let Some((_, body)) = current.as_mut() {
+            body.push_str(line);
+            if line == "}" {
+                blocks.push(current.take().unwrap());
+            } else {
+                body.push('\n');
+            }
+        }
+    }
+    blocks
+}
+
+#[test]
+fn ptype_output_matches_gdb() {
+    for kv in common::KERNELS {
+        let Some(path) = common::vmlinux(kv) else { continue };
+        let map = common::mmap(&path);
+        let btf = Btf::parse(elf_section(&map, ".BTF").unwrap().unwrap()).unwrap();
+        let blocks = gdb_ptype_blocks(kv);
+        assert!(blocks.len() >= 5);
+        for (spelling, expected) in blocks {
+            let id = btf.find_type_by_spelling(&spelling).unwrap();
+            let ours = format!("type = {}", btf.ptype(id));
+            if ours != expected {
+                for (n, (a, b)) in ours.lines().zip(expected.lines()).enumerate() {
+                    if a != b {
+                        panic!("{kv}: ptype {spelling}: line {n} differs:\n  ours: {a}\n  gdb:  {b}");
+                    }
+                }
+                panic!("{kv}: ptype {spelling}: {} lines vs gdb's {}", ours.lines().count(), expected.lines().count());
+            }
+        }
+        let comm = btf.member_path(btf.find_type_by_spelling("struct task_struct").unwrap(), "comm").unwrap();
+        assert_eq!(btf.pointer_type_name(comm.ty), "char (*)[16]");
+    }
+}
