@@ -173,3 +173,26 @@ fn ptype_output_matches_gdb() {
         assert_eq!(btf.pointer_type_name(comm.ty), "char (*)[16]");
     }
 }
+
+#[test]
+fn module_split_btf_resolves_against_vmlinux() {
+    for kv in common::KERNELS {
+        let Some(path) = common::vmlinux(kv) else { continue };
+        let map = common::mmap(&path);
+        let base = std::sync::Arc::new(Btf::parse(elf_section(&map, ".BTF").unwrap().unwrap()).unwrap());
+        let ko = format!("/var/cache/krash-lab/kernels/{kv}/root/usr/lib/debug/lib/modules/{kv}/kernel/net/key/af_key.ko");
+        let Ok(bytes) = std::fs::read(&ko) else { continue };
+        let module = Btf::from_elf(&bytes, Some(base.clone())).unwrap();
+        assert_eq!(module.ids().next().unwrap().0, base.next_id() as u64);
+        let pfkey = module.find_type_by_spelling("struct pfkey_sock").unwrap();
+        assert!(pfkey.0 >= base.next_id() as u64, "pfkey_sock should be a module type");
+        let sk = module.member_path(pfkey, "sk").unwrap();
+        assert_eq!(sk.byte_offset(), 0);
+        assert_eq!(module.type_name(sk.ty), "struct sock");
+        assert!(sk.ty.0 < base.next_id() as u64, "struct sock comes from vmlinux");
+        // Base types stay reachable through the module provider.
+        assert!(module.find_type_by_spelling("struct task_struct").is_ok());
+        assert!(module.size_of(pfkey).unwrap() > module.size_of(sk.ty).unwrap());
+        println!("{kv}: af_key.ko: {} split types; {}", module.len(), module.ptype(pfkey).lines().count());
+    }
+}
