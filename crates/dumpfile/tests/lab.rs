@@ -101,7 +101,7 @@ fn every_lab_dump_opens_with_notes_and_kernel_data() {
             // QEMU knows no phys_base; walk the saved page tables instead.
             let paddr = match (is_qemu(dump.format()), phys_base) {
                 (true, _) => translate(dump, uts).unwrap_or_else(|| panic!("{name}: cannot translate init_uts_ns")),
-                (false, Some(base)) => uts - START_KERNEL_MAP + base,
+                (false, Some(base)) => uts.wrapping_sub(START_KERNEL_MAP).wrapping_add(base),
                 (false, None) => continue,
             };
             let mut buf = vec![0u8; 8192];
