@@ -253,7 +253,7 @@ impl Btf {
         let mut names: HashTable<u32> = HashTable::with_capacity(self.offsets.len());
         let mut next_same_name = vec![u32::MAX; self.offsets.len()];
         let mut datasecs = Vec::new();
-        let hasher = self.hasher.clone();
+        let hasher = self.hasher;
         for idx in 0..self.offsets.len() {
             let head = self.head_at(self.offsets[idx] as usize)?;
             if head.name_off == 0 || !is_named_kind(head.kind) {

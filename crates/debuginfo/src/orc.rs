@@ -165,7 +165,7 @@ impl OrcTable {
     /// each relative to its own address, the table starting at
     /// `ip_table_addr`) and the `orc_unwind` bytes.
     pub fn from_tables(ip_table_addr: u64, ip_bytes: &[u8], unwind_bytes: &[u8], format: OrcFormat) -> Result<Self> {
-        if ip_bytes.len() % 4 != 0 {
+        if ip_bytes.len() & 3 != 0 {
             return Err(bad(format!("IP table length {} is not a multiple of 4", ip_bytes.len())));
         }
         let count = ip_bytes.len() / 4;
