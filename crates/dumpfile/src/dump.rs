@@ -15,7 +15,7 @@ use crate::notes::{CpuNote, NoteSummary};
 use crate::vmcoreinfo::VmcoreInfo;
 
 enum Layout {
-    Kdump(KdumpDump),
+    Kdump(Box<KdumpDump>),
     Elf(ElfDump),
 }
 
@@ -67,7 +67,7 @@ impl Dump {
                 header_version: k.header_version,
                 qemu: k.notes.from_qemu,
             };
-            (Layout::Kdump(k), format)
+            (Layout::Kdump(Box::new(k)), format)
         } else if elf::is_elf(&start) {
             let e = ElfDump::parse(&image)?;
             let format = DumpFormat::Elf { producer: e.producer, flattened: flat };

@@ -124,7 +124,7 @@ impl ElfDump {
         } else {
             ElfProducer::Kdump
         };
-        let page_size = summary.vmcoreinfo.as_ref().and_then(|v| v.page_size()).filter(|p| p.is_power_of_two() && *p >= 512).unwrap_or(4096);
+        let page_size = summary.vmcoreinfo.as_ref().and_then(|v| v.page_size()).filter(|p| p.is_power_of_two() && (512..=1 << 20).contains(p)).unwrap_or(4096);
         Ok(ElfDump { pieces: build_pieces(loads)?, producer, notes: summary, page_size })
     }
 

@@ -128,6 +128,11 @@ impl FlatIndex {
                 return slice(file, from, len).map(Cow::Borrowed);
             }
         }
+        // Sparse images can claim huge offsets; never allocate more than
+        // the file could back.
+        if len > file.len() {
+            return Err(ImageGap::PastEnd);
+        }
         let mut out = vec![0u8; len];
         let first = self.pieces.range(..=at).next_back().map(|(&s, _)| s).unwrap_or(at);
         for (&start, piece) in self.pieces.range(first..end) {

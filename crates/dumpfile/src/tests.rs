@@ -261,3 +261,20 @@ fn malformed_elf_is_an_error() {
     assert!(patched(64 + 32, &u64::MAX.to_le_bytes()).is_err(), "huge note");
     assert!(patched(64 + 56 + 24, &u64::MAX.to_le_bytes()).is_err(), "wrapping load");
 }
+
+#[test]
+fn sparse_flattened_offsets_do_not_allocate() {
+    // A record claiming image offset 2^50 makes the image look huge; a
+    // header asking for a giant bitmap must fail, not allocate.
+    let (img, _) = build_kdump(&KdumpSpec::simple(Compression::Zlib));
+    let mut patched = img.clone();
+    patched[436..440].copy_from_slice(&u32::MAX.to_le_bytes());
+    let mut flat = flatten_ordered(&patched, 4096, false);
+    let end = flat.len() - 16;
+    let mut tail = Vec::new();
+    tail.extend_from_slice(&(1i64 << 50).to_be_bytes());
+    tail.extend_from_slice(&1i64.to_be_bytes());
+    tail.push(0);
+    flat.splice(end..end, tail);
+    assert!(Dump::from_bytes(flat).is_err());
+}

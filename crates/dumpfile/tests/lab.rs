@@ -212,3 +212,38 @@ fn truncated_copy_opens_and_reports() {
     }
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+#[test]
+fn mutated_lab_headers_never_panic() {
+    let Some(lab) = lab_or_skip() else { return };
+    let Some((_, cores)) = lab.into_iter().next() else { return };
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for core in cores {
+        let mut prefix = Vec::new();
+        let file = std::fs::File::open(&core).expect("open dump");
+        std::io::Read::read_to_end(&mut std::io::Read::take(file, 1 << 20), &mut prefix).expect("read prefix");
+        for _ in 0..150 {
+            let mut v = prefix.clone();
+            for _ in 0..1 + next() % 6 {
+                let at = (next() % 65536) as usize % v.len();
+                v[at] = next() as u8;
+            }
+            if let Ok(dump) = Dump::from_bytes(v) {
+                let _ = dump.truncation();
+                let mut buf = vec![0u8; 6000];
+                for range in dump.phys_ranges().iter().take(16) {
+                    let _ = dump.read_phys(range.start, &mut buf);
+                }
+                for pfn in (0..dump.max_pfn()).step_by(997).take(300) {
+                    let _ = dump.read_phys(pfn * dump.page_size(), &mut buf);
+                }
+            }
+        }
+    }
+}
