@@ -134,7 +134,10 @@ impl Btf {
         let (types_start, types_end) = section(type_off, type_len, "type")?;
         let (strings_start, strings_end) = section(str_off, str_len, "string")?;
         let (first_id, string_base) = match &base {
-            Some(b) => (b.next_id(), b.string_base + b.strings_len()),
+            Some(b) => (
+                b.next_id(),
+                b.string_base.checked_add(b.strings_len()).ok_or_else(|| bad("base string sections exceed 4 GiB"))?,
+            ),
             None => (1, 0),
         };
         let mut btf = Btf {
