@@ -44,6 +44,8 @@ pub struct Kernel {
 #[derive(Default)]
 pub(crate) struct KernelCache {
     pub tasks: std::sync::OnceLock<Result<Vec<crate::task::Task>>>,
+    pub modules: std::sync::OnceLock<Result<Vec<crate::modules::Module>>>,
+    pub debug: crate::symbolize::DebugCache,
 }
 
 impl Kernel {
