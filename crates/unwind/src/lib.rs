@@ -1,1 +1,26 @@
-//! krash-unwind: see the workspace README for this layer's place.
+//! krash-unwind: x86-64 kernel stack unwinding with ORC.
+//!
+//! The unwinder knows nothing of the kernel model: it reads memory through
+//! [`krash_core::VirtualMemory`], asks a [`CodeInfo`] for ORC entries,
+//! text ranges and symbol names, and is told which stacks a CPU or task
+//! owns ([`StackSet`]). It produces a [`Backtrace`]: frames, exception
+//! register blocks, stack-switch markers and warnings, in crash's order.
+//! Where ORC fails (a damaged stack), it searches the stack for saved
+//! `pt_regs` and continues from them, marking the recovered frames.
+
+mod code;
+mod ptregs;
+mod scan;
+mod stacks;
+mod step;
+mod trace;
+
+pub use code::{CodeInfo, Symbolized};
+pub use ptregs::{is_plausible_kernel_regs, is_user_mode, read_iret_frame, read_pt_regs, PT_REGS_SIZE, PT_REGS_WORDS};
+pub use scan::{find_exception_frames, find_parked_frame, looks_like_return_address, text_words, FoundRegs, TextWord};
+pub use stacks::{ExceptionStack, StackKind, StackRange, StackSet};
+pub use step::{step, StepResult, UnwindState};
+pub use trace::{unwind, Backtrace, ExceptionFrame, Frame, StartState, TraceItem, MAX_FRAMES};
+
+#[cfg(test)]
+mod tests;

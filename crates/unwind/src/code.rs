@@ -1,0 +1,25 @@
+//! What the unwinder needs to know about code: ORC entries, which
+//! addresses are text, and what to call them.
+
+use krash_debuginfo::orc::OrcEntry;
+use serde::Serialize;
+
+/// A symbol name for a code address, as a frame line shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Symbolized {
+    pub name: String,
+    /// Offset of the address into the symbol.
+    pub offset: u64,
+    /// Owning module, `None` for the kernel image.
+    pub module: Option<String>,
+}
+
+/// Code knowledge for one kernel: vmlinux plus loaded modules.
+pub trait CodeInfo {
+    /// The ORC entry covering `ip` (vmlinux or a module table).
+    fn orc(&self, ip: u64) -> Option<OrcEntry>;
+    /// True if `addr` lies in kernel or module text.
+    fn is_text(&self, addr: u64) -> bool;
+    /// The symbol containing `addr`, if any.
+    fn symbolize(&self, addr: u64) -> Option<Symbolized>;
+}

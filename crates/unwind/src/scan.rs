@@ -1,0 +1,175 @@
+//! Searches of raw stack words: saved `pt_regs` (for `bt -e` and for
+//! recovering past a damaged frame), text addresses (`bt -t`), and the
+//! frame a CPU was parked in when the dump was taken.
+
+use krash_core::{VirtualMemory, X86_64Regs};
+use serde::Serialize;
+
+use crate::code::CodeInfo;
+use crate::ptregs::{is_plausible_kernel_regs, is_plausible_user_regs, read_pt_regs, PT_REGS_SIZE};
+use crate::stacks::{StackKind, StackRange, StackSet};
+use crate::step::{step, StepResult, UnwindState};
+
+/// A `pt_regs` found by searching a stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FoundRegs {
+    /// Address of the `struct pt_regs`.
+    pub addr: u64,
+    pub regs: X86_64Regs,
+    /// Interrupted in user mode (the syscall/interrupt entry frame).
+    pub user_mode: bool,
+}
+
+/// A stack word holding a text address (`bt -t`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TextWord {
+    pub addr: u64,
+    pub value: u64,
+    pub stack: StackKind,
+}
+
+/// Most stack words one search reads (a 16 KiB stack has 2048).
+const MAX_SCAN_WORDS: u64 = 1 << 16;
+
+fn words_in(mem: &dyn VirtualMemory, lo: u64, hi: u64) -> Vec<(u64, u64)> {
+    let lo = lo & !7;
+    let count = hi.saturating_sub(lo) / 8;
+    let count = count.min(MAX_SCAN_WORDS);
+    let Ok(bytes) = mem.read_vec(lo, (count * 8) as usize) else {
+        // Part of the range is unreadable: fall back to word-by-word reads.
+        return (0..count)
+            .filter_map(|i| {
+                let a = lo + i * 8;
+                mem.read_u64(a).ok().map(|v| (a, v))
+            })
+            .collect();
+    };
+    bytes
+        .chunks_exact(8)
+        .enumerate()
+        .map(|(i, c)| (lo + i as u64 * 8, u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])))
+        .collect()
+}
+
+/// True if the bytes before `addr` end in a call instruction, so `addr`
+/// is a plausible return address (direct `call rel32`, or an indirect
+/// `call` through a register or memory operand).
+pub fn looks_like_return_address(mem: &dyn VirtualMemory, addr: u64) -> bool {
+    let mut before = [0u8; 7];
+    if mem.read_virt(addr.wrapping_sub(7), &mut before).is_err() {
+        return false;
+    }
+    if before[2] == 0xe8 {
+        return true;
+    }
+    // ff /2: modrm reg field 2, lengths 2, 3, 6 and 7 (with a REX prefix or SIB).
+    [5usize, 4, 1, 0].iter().any(|&at| {
+        before[at] == 0xff && before.get(at + 1).is_some_and(|modrm| (modrm >> 3) & 7 == 2)
+    })
+}
+
+/// Text addresses on `range` from `from` up to its top (`bt -t`/`-T`).
+pub fn text_words(mem: &dyn VirtualMemory, code: &dyn CodeInfo, range: &StackRange, from: u64) -> Vec<TextWord> {
+    let from = from.max(range.base);
+    words_in(mem, from, range.top)
+        .into_iter()
+        .filter(|&(_, v)| code.is_text(v) && looks_like_return_address(mem, v))
+        .map(|(addr, value)| TextWord { addr, value, stack: range.kind })
+        .collect()
+}
+
+/// The saved registers at `addr` if they look like an entry frame: a
+/// kernel-mode frame needs kernel selectors, text RIP and an RSP on a
+/// known stack; a user-mode frame must sit at the very top of the task
+/// stack, where the entry code puts it.
+pub(crate) fn plausible_regs_at(
+    mem: &dyn VirtualMemory,
+    code: &dyn CodeInfo,
+    stacks: &StackSet,
+    addr: u64,
+) -> Option<FoundRegs> {
+    let regs = read_pt_regs(mem, addr).ok()?;
+    if is_plausible_kernel_regs(&regs) && code.is_text(regs.rip) && stacks.find(regs.rsp).is_some() {
+        return Some(FoundRegs { addr, regs, user_mode: false });
+    }
+    let at_task_top = stacks.task().is_some_and(|t| addr.checked_add(PT_REGS_SIZE) == Some(t.top));
+    (at_task_top && is_plausible_user_regs(&regs)).then_some(FoundRegs { addr, regs, user_mode: true })
+}
+
+/// Every plausible `pt_regs` on `range` (`bt -e`), lowest address first.
+pub fn find_exception_frames(
+    mem: &dyn VirtualMemory,
+    code: &dyn CodeInfo,
+    stacks: &StackSet,
+    range: &StackRange,
+) -> Vec<FoundRegs> {
+    let mut found: Vec<FoundRegs> = Vec::new();
+    let mut next_free = range.base;
+    let last = range.top.saturating_sub(PT_REGS_SIZE);
+    let mut addr = range.base;
+    while addr <= last {
+        if addr >= next_free {
+            if let Some(f) = plausible_regs_at(mem, code, stacks, addr) {
+                next_free = addr + PT_REGS_SIZE;
+                found.push(f);
+            }
+        }
+        addr += 8;
+    }
+    found
+}
+
+/// The first plausible `pt_regs` at or above `from` on its stack.
+pub(crate) fn find_regs_above(
+    mem: &dyn VirtualMemory,
+    code: &dyn CodeInfo,
+    stacks: &StackSet,
+    from: u64,
+) -> Option<FoundRegs> {
+    let range = stacks.find(from)?;
+    let last = range.top.checked_sub(PT_REGS_SIZE)?;
+    let mut addr = (from + 7) & !7;
+    while addr <= last {
+        if let Some(f) = plausible_regs_at(mem, code, stacks, addr) {
+            return Some(f);
+        }
+        addr += 8;
+    }
+    None
+}
+
+/// Steps allowed between a parked frame and the state it must reach.
+const PARK_CHAIN_STEPS: usize = 8;
+
+/// Finds the frame a CPU was stopped in after its registers were saved
+/// (kdump saves them before calling `machine_kexec`, and in the NMI
+/// handler that then parks the other CPUs). Scans `[lo, hi)` downward for
+/// a return address `accept` admits whose ORC chain reaches `goal`;
+/// returns that starting state and its slot.
+pub fn find_parked_frame(
+    mem: &dyn VirtualMemory,
+    code: &dyn CodeInfo,
+    stacks: &StackSet,
+    lo: u64,
+    hi: u64,
+    accept: &dyn Fn(u64) -> bool,
+    goal: &dyn Fn(&StepResult) -> bool,
+) -> Option<(UnwindState, u64)> {
+    let mut words = words_in(mem, lo, hi);
+    words.reverse();
+    for (slot, value) in words {
+        if !accept(value) {
+            continue;
+        }
+        let start = UnwindState { ip: value, sp: slot + 8, bp: 0, signal: false, regs: None };
+        let mut state = start;
+        for _ in 0..PARK_CHAIN_STEPS {
+            match step(mem, code, stacks, &state) {
+                Ok(r) if goal(&r) => return Some((start, slot)),
+                Ok(StepResult::Call { state: next, .. }) => state = next,
+                _ => break,
+            }
+        }
+    }
+    None
+}

@@ -1,0 +1,236 @@
+//! Synthetic stacks: fake memory, fake ORC, fake symbols.
+
+use std::collections::BTreeMap;
+
+use krash_core::memory::not_mapped;
+use krash_core::{Result, VirtualMemory, X86_64Regs};
+use krash_debuginfo::orc::{OrcEntry, OrcReg, OrcType};
+
+use crate::*;
+
+#[derive(Default)]
+struct FakeMem {
+    words: BTreeMap<u64, u64>,
+}
+
+impl FakeMem {
+    fn put(&mut self, addr: u64, value: u64) {
+        self.words.insert(addr, value);
+    }
+    fn put_regs(&mut self, addr: u64, regs: &X86_64Regs) {
+        let words = [
+            regs.r15, regs.r14, regs.r13, regs.r12, regs.rbp, regs.rbx, regs.r11, regs.r10, regs.r9, regs.r8,
+            regs.rax, regs.rcx, regs.rdx, regs.rsi, regs.rdi, regs.orig_rax, regs.rip, regs.cs, regs.rflags,
+            regs.rsp, regs.ss,
+        ];
+        for (i, w) in words.iter().enumerate() {
+            self.put(addr + 8 * i as u64, *w);
+        }
+    }
+}
+
+impl VirtualMemory for FakeMem {
+    fn read_virt(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
+        for (i, b) in buf.iter_mut().enumerate() {
+            let a = addr + i as u64;
+            let word = *self.words.get(&(a & !7)).ok_or_else(|| not_mapped(a))?;
+            *b = word.to_le_bytes()[(a & 7) as usize];
+        }
+        Ok(())
+    }
+}
+
+/// Functions at 0x1000 * n, each 0x100 long, named f<n>.
+struct FakeCode {
+    entries: Vec<OrcEntry>,
+}
+
+fn call_entry(ip: u64, sp_offset: i16) -> OrcEntry {
+    OrcEntry { ip, sp_reg: OrcReg::Sp, sp_offset, bp_reg: OrcReg::Undefined, bp_offset: 0, kind: OrcType::Call, signal: false }
+}
+
+impl CodeInfo for FakeCode {
+    fn orc(&self, ip: u64) -> Option<OrcEntry> {
+        self.entries.iter().rev().find(|e| e.ip <= ip).copied()
+    }
+    fn is_text(&self, addr: u64) -> bool {
+        (0x1000..0x9000).contains(&addr) && addr & 0xfff < 0x100
+    }
+    fn symbolize(&self, addr: u64) -> Option<Symbolized> {
+        self.is_text(addr).then(|| Symbolized { name: format!("f{}", addr >> 12), offset: addr & 0xfff, module: None })
+    }
+}
+
+const TASK_BASE: u64 = 0xffff_c900_0001_0000;
+const TASK_TOP: u64 = TASK_BASE + 0x4000;
+const IRQ_BASE: u64 = 0xffff_c900_0000_0000;
+const IRQ_TOP: u64 = IRQ_BASE + 0x4000;
+
+fn stacks() -> StackSet {
+    StackSet {
+        stacks: vec![
+            StackRange { kind: StackKind::Task, base: TASK_BASE, top: TASK_TOP },
+            StackRange { kind: StackKind::Irq, base: IRQ_BASE, top: IRQ_TOP },
+        ],
+    }
+}
+
+fn names(bt: &Backtrace) -> Vec<String> {
+    bt.frames().map(|f| f.symbol.as_ref().map(|s| s.name.clone()).unwrap_or_default()).collect()
+}
+
+fn kernel_regs(ip: u64, sp: u64) -> X86_64Regs {
+    X86_64Regs { rip: ip, rsp: sp, cs: 0x10, ss: 0x18, rflags: 0x246, ..Default::default() }
+}
+
+/// f1 (frame 16) <- f2 (frame 8) <- f3 (end of stack).
+fn simple_chain(mem: &mut FakeMem, sp: u64) -> FakeCode {
+    mem.put(sp + 8, 0x2010);
+    mem.put(sp + 16, 0x3010);
+    FakeCode {
+        entries: vec![
+            call_entry(0x1000, 16),
+            call_entry(0x2000, 8),
+            OrcEntry { kind: OrcType::EndOfStack, sp_reg: OrcReg::Undefined, ..call_entry(0x3000, 0) },
+        ],
+    }
+}
+
+#[test]
+fn follows_call_frames_to_end_of_stack() {
+    let mut mem = FakeMem::default();
+    let sp = TASK_TOP - 0x100;
+    let code = simple_chain(&mut mem, sp);
+    let bt = unwind(&mem, &code, &stacks(), StartState::from_regs(&kernel_regs(0x1010, sp)));
+    assert_eq!(names(&bt), ["f1", "f2", "f3"]);
+    let slots: Vec<u64> = bt.frames().map(|f| f.slot).collect();
+    assert_eq!(slots, [sp, sp + 8, sp + 16]);
+    assert!(bt.items.iter().all(|i| matches!(i, TraceItem::Frame(_))));
+}
+
+#[test]
+fn crosses_irq_stack_and_exception_frame() {
+    let mut mem = FakeMem::default();
+    // Task stack: pt_regs of an interrupt that hit f5 at 0x5020.
+    let regs_addr = TASK_TOP - 0x400;
+    let interrupted_sp = TASK_TOP - 0x100;
+    let code = {
+        let mut c = simple_chain(&mut mem, interrupted_sp - 8);
+        // f5 has no frame: its return address (into f2) is at its SP.
+        c.entries.push(call_entry(0x5000, 8));
+        // f6 is the asm entry: its return site is a REGS frame at SP.
+        c.entries.push(OrcEntry { kind: OrcType::Regs, ..call_entry(0x6000, 0) });
+        // f7 ran on the IRQ stack; SP links back through the top word.
+        c.entries.push(OrcEntry { sp_reg: OrcReg::SpIndirect, sp_offset: 16, ..call_entry(0x7000, 0) });
+        c.entries.push(call_entry(0x8000, 8));
+        c.entries.sort_by_key(|e| e.ip);
+        c
+    };
+    mem.put_regs(regs_addr, &kernel_regs(0x5020, interrupted_sp));
+    // f7 is called on the task stack (return into f6 at regs_addr - 8) ...
+    mem.put(regs_addr - 8, 0x6010);
+    // ... and switches: the IRQ stack's top word holds the old RSP.
+    mem.put(IRQ_TOP - 8, regs_addr - 16);
+    mem.put(regs_addr - 16, 0); // old RBP push
+    mem.put(IRQ_TOP - 16, 0x7010); // f8's return address into f7
+    let start = StartState::from_regs(&kernel_regs(0x8020, IRQ_TOP - 16));
+    let bt = unwind(&mem, &code, &stacks(), start);
+    assert_eq!(names(&bt), ["f8", "f7", "f6", "f5", "f2", "f3"], "{bt:#?}");
+    let switch = bt.items.iter().position(|i| matches!(i, TraceItem::StackSwitch { from: StackKind::Irq }));
+    let f6 = bt.items.iter().position(|i| matches!(i, TraceItem::Frame(f) if f.pc == 0x6010));
+    assert!(switch.is_some() && switch < f6);
+    assert!(bt.items.iter().any(|i| matches!(i, TraceItem::Exception(e) if e.addr == regs_addr && !e.user_mode)));
+}
+
+#[test]
+fn recovers_from_a_damaged_return_address() {
+    let mut mem = FakeMem::default();
+    let sp = TASK_TOP - 0x800;
+    let mut code = simple_chain(&mut mem, sp);
+    code.entries.push(call_entry(0x4000, 8));
+    code.entries.sort_by_key(|e| e.ip);
+    mem.put(sp + 8, 0xdead_beef); // f1's return address is smashed
+    // Further up, an interrupt frame of code in f4 whose caller is f3.
+    let regs_addr = sp + 0x100;
+    let f4_sp = TASK_TOP - 0x100;
+    mem.put_regs(regs_addr, &kernel_regs(0x4020, f4_sp));
+    mem.put(f4_sp, 0x3010);
+    let bt = unwind(&mem, &code, &stacks(), StartState::from_regs(&kernel_regs(0x1010, sp)));
+    assert_eq!(names(&bt), ["f1", "f4", "f3"], "{bt:#?}");
+    assert!(bt.frames().skip(1).all(|f| f.recovered));
+    assert!(bt.items.iter().any(|i| matches!(i, TraceItem::Warning { message } if message.contains("not kernel text"))));
+}
+
+#[test]
+fn recovers_through_the_irq_back_link() {
+    let mut mem = FakeMem::default();
+    let code = FakeCode { entries: vec![call_entry(0x1000, 8), OrcEntry { kind: OrcType::EndOfStack, sp_reg: OrcReg::Undefined, ..call_entry(0x3000, 0) }, call_entry(0x4000, 8)] };
+    // On the IRQ stack, f1's return address is garbage.
+    mem.put(IRQ_TOP - 16, 0x1234);
+    let regs_addr = TASK_TOP - 0x300;
+    mem.put(IRQ_TOP - 8, regs_addr - 0x20);
+    for a in (regs_addr - 0x20..regs_addr).step_by(8) {
+        mem.put(a, 0);
+    }
+    let f4_sp = TASK_TOP - 0x80;
+    mem.put_regs(regs_addr, &kernel_regs(0x4010, f4_sp));
+    mem.put(f4_sp, 0x3010);
+    let bt = unwind(&mem, &code, &stacks(), StartState::from_regs(&kernel_regs(0x1010, IRQ_TOP - 16)));
+    assert_eq!(names(&bt), ["f1", "f4", "f3"], "{bt:#?}");
+}
+
+#[test]
+fn null_function_pointer_call_continues_at_the_caller() {
+    let mut mem = FakeMem::default();
+    let sp = TASK_TOP - 0x100;
+    let code = simple_chain(&mut mem, sp - 8);
+    // The faulting call pushed a return into f1; RIP is 0.
+    mem.put(sp - 8 + 0, 0); // unused
+    mem.put(sp, 0x1010);
+    let regs_addr = TASK_TOP - 0x400;
+    mem.put_regs(regs_addr, &kernel_regs(0, sp));
+    let mut code = code;
+    code.entries.push(OrcEntry { kind: OrcType::Regs, ..call_entry(0x6000, 0) });
+    code.entries.sort_by_key(|e| e.ip);
+    mem.put(regs_addr - 8, 0x6010);
+    let start = StartState {
+        state: UnwindState { ip: 0x6010, sp: regs_addr, bp: 0, signal: false, regs: None },
+        slot: regs_addr - 8,
+    };
+    let bt = unwind(&mem, &code, &stacks(), start);
+    // f1's frame is 16 bytes from the NULL call's return slot.
+    mem.put(sp + 8, 0x2010);
+    assert_eq!(names(&bt)[..2], ["f6", "f1"], "{bt:#?}");
+    assert_eq!(bt.frames().nth(1).map(|f| f.slot), Some(sp));
+}
+
+#[test]
+fn finds_exception_frames_and_parked_frames() {
+    let mut mem = FakeMem::default();
+    let stacks = stacks();
+    let task = *stacks.task().unwrap();
+    for a in (task.base..task.top).step_by(8) {
+        mem.put(a, 0);
+    }
+    let user = X86_64Regs { rip: 0x40_0000, rsp: 0x7fff_0000, cs: 0x33, ss: 0x2b, rflags: 0x202, ..Default::default() };
+    mem.put_regs(TASK_TOP - PT_REGS_SIZE, &user);
+    let kregs_addr = TASK_BASE + 0x1000;
+    mem.put_regs(kregs_addr, &kernel_regs(0x1010, TASK_TOP - 0x200));
+    let code = FakeCode { entries: vec![call_entry(0x1000, 16), call_entry(0x2000, 8)] };
+    let found = find_exception_frames(&mem, &code, &stacks, &task);
+    assert_eq!(found.iter().map(|f| (f.addr, f.user_mode)).collect::<Vec<_>>(), [(kregs_addr, false), (TASK_TOP - PT_REGS_SIZE, true)]);
+
+    // A parked function f1 below a saved SP: its frame leads to SP.
+    let saved_sp = TASK_BASE + 0x3000;
+    mem.put(saved_sp - 24, 0x1020);
+    let hit = find_parked_frame(
+        &mem,
+        &code,
+        &stacks,
+        saved_sp - 0x100,
+        saved_sp,
+        &|w| (0x1000..0x1100).contains(&w),
+        &|r| matches!(r, StepResult::Call { state, .. } if state.sp == saved_sp),
+    );
+    assert_eq!(hit.map(|(s, slot)| (s.ip, slot)), Some((0x1020, saved_sp - 24)));
+}

@@ -1,0 +1,258 @@
+//! The unwind driver: repeated ORC steps from a starting state, turned
+//! into crash's sequence of frames, exception blocks and stack switches,
+//! with recovery from saved registers where a step fails.
+
+use krash_core::{VirtualMemory, X86_64Regs};
+use serde::Serialize;
+
+use crate::code::{CodeInfo, Symbolized};
+use crate::ptregs::is_user_mode;
+use crate::scan::{find_regs_above, FoundRegs};
+use crate::stacks::{StackKind, StackSet};
+use crate::step::{step, StepResult, UnwindState};
+
+/// Most frames one backtrace prints (a runaway unwind stops here).
+pub const MAX_FRAMES: usize = 256;
+
+/// Where an unwind begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StartState {
+    pub state: UnwindState,
+    /// The address crash prints in brackets for frame #0: the stack slot
+    /// holding its return address, or the stack pointer for exact registers.
+    pub slot: u64,
+}
+
+impl StartState {
+    /// Starts from a full register set (crash-time CPU registers).
+    pub fn from_regs(regs: &X86_64Regs) -> Self {
+        StartState {
+            state: UnwindState { ip: regs.rip, sp: regs.rsp, bp: regs.rbp, signal: true, regs: Some(*regs) },
+            slot: regs.rsp,
+        }
+    }
+}
+
+/// One frame: a code address in a function, with the stack slot it was
+/// found in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Frame {
+    pub level: usize,
+    /// crash's bracketed address: where the return address was read, or
+    /// the interrupted stack pointer for a frame entered from registers.
+    pub slot: u64,
+    /// The code address (a return address, or an exact RIP).
+    pub pc: u64,
+    /// The stack pointer in this frame after unwinding to it.
+    pub sp: u64,
+    /// The function; for return addresses looked up at `pc - 1` so a call
+    /// at a function's very end names the caller, offset relative to `pc`.
+    pub symbol: Option<Symbolized>,
+    /// `pc` is the interrupted instruction (from saved registers).
+    pub exact: bool,
+    pub stack: StackKind,
+    /// Reached only after recovering registers from a damaged stack.
+    pub recovered: bool,
+}
+
+/// Registers saved by an exception, interrupt or system call entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExceptionFrame {
+    /// Address of the `struct pt_regs`.
+    pub addr: u64,
+    pub regs: X86_64Regs,
+    /// Only the hardware iret frame is valid (ORC REGS_PARTIAL).
+    pub partial: bool,
+    pub user_mode: bool,
+    /// The interrupted function (kernel mode only).
+    pub rip_symbol: Option<Symbolized>,
+    /// Found by searching the stack rather than by ORC.
+    pub recovered: bool,
+}
+
+/// One line group of a backtrace, in output order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TraceItem {
+    Frame(Frame),
+    Exception(ExceptionFrame),
+    /// The trace leaves this stack (`--- <IRQ stack> ---`).
+    StackSwitch { from: StackKind },
+    /// A crash-style warning: why unwinding could not continue normally.
+    Warning { message: String },
+}
+
+/// A task's or CPU's backtrace.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Backtrace {
+    pub items: Vec<TraceItem>,
+}
+
+impl Backtrace {
+    /// The frames only, in order.
+    pub fn frames(&self) -> impl Iterator<Item = &Frame> {
+        self.items.iter().filter_map(|i| match i {
+            TraceItem::Frame(f) => Some(f),
+            _ => None,
+        })
+    }
+}
+
+struct Builder<'a> {
+    code: &'a dyn CodeInfo,
+    stacks: &'a StackSet,
+    items: Vec<TraceItem>,
+    level: usize,
+    current_stack: Option<StackKind>,
+    recovered: bool,
+}
+
+impl Builder<'_> {
+    fn enter_stack(&mut self, addr: u64) {
+        let kind = self.stacks.find(addr).map(|s| s.kind);
+        if let (Some(prev), Some(now)) = (self.current_stack, kind) {
+            if prev != now {
+                self.items.push(TraceItem::StackSwitch { from: prev });
+            }
+        }
+        if kind.is_some() {
+            self.current_stack = kind;
+        }
+    }
+
+    fn frame(&mut self, state: &UnwindState, slot: u64) {
+        self.enter_stack(slot);
+        let symbol = if state.signal {
+            self.code.symbolize(state.ip)
+        } else {
+            self.code.symbolize(state.ip.wrapping_sub(1)).map(|s| Symbolized { offset: s.offset + 1, ..s })
+        };
+        self.items.push(TraceItem::Frame(Frame {
+            level: self.level,
+            slot,
+            pc: state.ip,
+            sp: state.sp,
+            symbol,
+            exact: state.signal,
+            stack: self.current_stack.unwrap_or(StackKind::Task),
+            recovered: self.recovered,
+        }));
+        self.level += 1;
+    }
+
+    fn exception(&mut self, addr: u64, regs: &X86_64Regs, partial: bool, recovered: bool) {
+        let user_mode = is_user_mode(regs);
+        let rip_symbol = if user_mode { None } else { self.code.symbolize(regs.rip) };
+        self.items.push(TraceItem::Exception(ExceptionFrame {
+            addr,
+            regs: *regs,
+            partial,
+            user_mode,
+            rip_symbol,
+            recovered,
+        }));
+    }
+
+    fn warn(&mut self, message: String) {
+        self.items.push(TraceItem::Warning { message });
+    }
+}
+
+/// Where to look for saved registers after a failed step at `sp`: the
+/// stack itself from `sp` up, then (from an IRQ stack) the interrupted
+/// stack the IRQ stack's top word links back to.
+fn recover(
+    mem: &dyn VirtualMemory,
+    code: &dyn CodeInfo,
+    stacks: &StackSet,
+    sp: u64,
+) -> Option<FoundRegs> {
+    if let Some(found) = find_regs_above(mem, code, stacks, sp) {
+        return Some(found);
+    }
+    let range = stacks.find(sp)?;
+    if range.kind == StackKind::Irq {
+        let back_link = mem.read_u64(range.top.checked_sub(8)?).ok()?;
+        if stacks.find(back_link).is_some_and(|s| s.kind != StackKind::Irq) {
+            return find_regs_above(mem, code, stacks, back_link);
+        }
+    }
+    None
+}
+
+/// Unwinds from `start` over `stacks`, producing crash's frame sequence.
+pub fn unwind(mem: &dyn VirtualMemory, code: &dyn CodeInfo, stacks: &StackSet, start: StartState) -> Backtrace {
+    let mut b = Builder { code, stacks, items: Vec::new(), level: 0, current_stack: None, recovered: false };
+    let mut state = start.state;
+    let mut search_floor = 0u64;
+    if state.ip != 0 || !state.signal {
+        if code.is_text(state.ip) {
+            b.frame(&state, start.slot);
+        } else {
+            b.enter_stack(start.slot);
+        }
+    }
+    let mut seen: Vec<(u64, u64)> = Vec::new();
+    while b.level < MAX_FRAMES {
+        if seen.contains(&(state.ip, state.sp)) {
+            b.warn(format!("frame {:016x} at stack {:016x} repeats: stopping", state.ip, state.sp));
+            break;
+        }
+        seen.push((state.ip, state.sp));
+        let failure = match step(mem, code, stacks, &state) {
+            Ok(StepResult::End) => break,
+            Ok(StepResult::Call { state: next, slot }) => {
+                if code.is_text(next.ip) {
+                    state = next;
+                    b.frame(&state, slot);
+                    continue;
+                }
+                format!("return address {:016x} at [{slot:016x}] is not kernel text", next.ip)
+            }
+            Ok(StepResult::Regs { state: next, addr, regs, partial }) => {
+                b.exception(addr, &regs, partial, false);
+                if is_user_mode(&regs) {
+                    break;
+                }
+                state = next;
+                if regs.rip == 0 {
+                    // A call through a NULL pointer: the next step reads
+                    // the caller's return address at RSP.
+                    b.enter_stack(regs.rsp);
+                    continue;
+                }
+                if code.is_text(regs.rip) {
+                    b.frame(&state, regs.rsp);
+                    continue;
+                }
+                "possibly bogus exception frame: RIP is not kernel text".to_string()
+            }
+            Err(reason) => reason,
+        };
+        b.warn(failure);
+        let from = state.sp.max(search_floor);
+        let Some(found) = recover(mem, code, stacks, from) else {
+            b.warn("no saved registers found further up the stack: the backtrace ends here".into());
+            break;
+        };
+        search_floor = found.addr + 8;
+        b.warn(format!(
+            "continuing from registers saved at {:016x} (frames below are recovered)",
+            found.addr
+        ));
+        b.recovered = true;
+        b.exception(found.addr, &found.regs, false, true);
+        if found.user_mode {
+            break;
+        }
+        state = UnwindState {
+            ip: found.regs.rip,
+            sp: found.regs.rsp,
+            bp: found.regs.rbp,
+            signal: true,
+            regs: Some(found.regs),
+        };
+        b.frame(&state, found.regs.rsp);
+    }
+    Backtrace { items: b.items }
+}
