@@ -7,7 +7,7 @@
 //! range against the base (vmlinux) BTF.
 
 use std::hash::BuildHasher;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use krash_core::{Error, Result};
@@ -75,6 +75,8 @@ pub struct Btf {
     next_same_name: Vec<u32>,
     /// VAR id -> (DATASEC id, offset in section).
     var_sections: HashMap<u32, (u32, u32)>,
+    /// Enum constant name -> (enum id, value), built on first use.
+    enumerators: OnceLock<HashMap<String, (u32, i128)>>,
     hasher: DefaultHashBuilder,
 }
 
@@ -153,6 +155,7 @@ impl Btf {
             names: HashTable::new(),
             next_same_name: Vec::new(),
             var_sections: HashMap::new(),
+            enumerators: OnceLock::new(),
             hasher: DefaultHashBuilder::default(),
         };
         btf.index()?;
@@ -546,6 +549,17 @@ fn linkage(raw: u32) -> Linkage {
 }
 
 impl TypeProvider for Btf {
+    fn find_enumerator(&self, name: &str) -> Result<Option<(TypeId, i128)>> {
+        let own = self.enumerators.get_or_init(|| self.build_enumerators());
+        match own.get(name) {
+            Some(&(id, value)) => Ok(Some((TypeId(id as u64), value))),
+            None => match &self.base {
+                Some(base) => base.find_enumerator(name),
+                None => Ok(None),
+            },
+        }
+    }
+
     fn type_by_id(&self, id: TypeId) -> Result<Type> {
         if id == TypeId::VOID {
             return Ok(Type::Void);
@@ -605,6 +619,23 @@ impl TypeProvider for Btf {
 }
 
 impl Btf {
+    /// Indexes every enum constant of this blob (first definition wins).
+    fn build_enumerators(&self) -> HashMap<String, (u32, i128)> {
+        let mut map = HashMap::new();
+        for (idx, &off) in self.offsets.iter().enumerate() {
+            let Ok(head) = self.head_at(off as usize) else { continue };
+            if head.kind != kind::ENUM && head.kind != kind::ENUM64 {
+                continue;
+            }
+            if let Ok(Type::Enum { variants, .. }) = self.decode(off as usize) {
+                for v in variants {
+                    map.entry(v.name).or_insert((self.first_id + idx as u32, v.value));
+                }
+            }
+        }
+        map
+    }
+
     fn var_section(&self, id: TypeId) -> Option<(u32, u32)> {
         let raw = u32::try_from(id.0).ok()?;
         self.var_sections

@@ -188,6 +188,14 @@ pub trait TypeProvider: Send + Sync {
     /// A function's signature ([`Type::Function`]) by function name.
     fn find_function(&self, name: &str) -> Result<Option<TypeId>>;
 
+    /// An enum constant by name (`PIDTYPE_PID`, `NR_FREE_PAGES`): the enum
+    /// type defining it and its value. Providers should override this; the
+    /// default knows no constants.
+    fn find_enumerator(&self, name: &str) -> Result<Option<(TypeId, i128)>> {
+        let _ = name;
+        Ok(None)
+    }
+
     /// Size of a pointer in bytes.
     fn pointer_size(&self) -> u64 {
         8
@@ -279,6 +287,15 @@ pub trait TypeOps: TypeProvider {
             }
         }
         Err(too_deep(id))
+    }
+
+    /// The name of the constant with `value` in enum `id` (through
+    /// typedefs), if any.
+    fn enumerator_name(&self, id: TypeId, value: i128) -> Result<Option<String>> {
+        match self.resolve(id)?.1 {
+            Type::Enum { variants, .. } => Ok(variants.into_iter().find(|v| v.value == value).map(|v| v.name)),
+            _ => Err(Error::Usage(format!("{} is not an enum", self.type_name(id)))),
+        }
     }
 
     /// `sizeof` the type, in bytes.

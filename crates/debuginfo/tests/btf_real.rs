@@ -119,6 +119,10 @@ fn vmlinux_btf_matches_gdb() {
         assert_eq!(btf.type_name(runqueues.ty), "struct rq");
         assert_eq!(btf.find_type(TypeKind::Base, "unsigned long").map(|id| btf.type_name(id)).unwrap(), "unsigned long");
         assert!(btf.find_types(TypeKind::Struct, "no_such_struct_xyz").unwrap().is_empty());
+        let (pid_type, tgid) = btf.find_enumerator("PIDTYPE_TGID").unwrap().unwrap();
+        assert_eq!(tgid, 1);
+        assert_eq!(btf.type_name(pid_type), "enum pid_type");
+        assert_eq!(btf.enumerator_name(pid_type, 0).unwrap().as_deref(), Some("PIDTYPE_PID"));
         for id in btf.ids() {
             let _ = btf.type_by_id(id); // every record decodes without panicking
         }
