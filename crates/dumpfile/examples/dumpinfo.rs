@@ -48,6 +48,16 @@ fn main() {
                 PageState::NotInDump => {}
             }
         }
+        let hot: Vec<u64> = (0..dump.max_pfn()).filter(|&p| dump.page_state(p) == PageState::Present).take(256).collect();
+        if !hot.is_empty() {
+            let t = Instant::now();
+            let mut word = [0u8; 8];
+            for i in 0..1_000_000u64 {
+                let pfn = hot[(i as usize * 7) % hot.len()];
+                let _ = dump.read_phys(pfn * dump.page_size() + (i * 8) % 4000, &mut word);
+            }
+            println!("  1M cached 8-byte reads over {} pages: {:?}", hot.len(), t.elapsed());
+        }
         println!(
             "  pages: {present} present ({errors} unreadable), {excluded} excluded, {truncated} truncated; read all in {:?}",
             t.elapsed()

@@ -3,11 +3,33 @@
 //! over; a hit copies out under a shard lock without allocating.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
 
 const SHARDS: usize = 16;
 /// Total cache budget; with 4 KiB pages this is 2048 pages.
 const BUDGET_BYTES: usize = 8 << 20;
+
+/// Page frame numbers are already well spread; one multiply mixes them
+/// enough and is far cheaper than SipHash on the hot path.
+#[derive(Default)]
+struct PfnHasher(u64);
+
+impl Hasher for PfnHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type PfnMap = HashMap<u64, usize, BuildHasherDefault<PfnHasher>>;
 
 struct Slot {
     pfn: u64,
@@ -18,7 +40,7 @@ struct Slot {
 /// One shard: CLOCK replacement over a fixed number of slots.
 #[derive(Default)]
 struct Shard {
-    index: HashMap<u64, usize>,
+    index: PfnMap,
     slots: Vec<Slot>,
     hand: usize,
 }

@@ -190,7 +190,9 @@ fn truncated_copy_opens_and_reports() {
     let Some(lab) = lab_or_skip() else { return };
     let tmp = std::env::temp_dir().join(format!("krash-dumpfile-lab-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).expect("temp dir");
-    for (_, cores) in lab {
+    // One scenario covers every format; copying multi-GB QEMU dumps for
+    // each scenario would only slow the suite down.
+    for (_, cores) in lab.into_iter().take(1) {
         for core in cores {
             let cut = tmp.join("vmcore.cut");
             let mut src = std::fs::File::open(&core).expect("open dump");
