@@ -7,7 +7,10 @@
 
 mod aranges;
 mod bytes;
+mod faddr2line;
 mod file;
+mod functions;
+mod location;
 mod lines;
 mod paths;
 mod scopes;
@@ -15,6 +18,9 @@ mod sections;
 mod units;
 
 pub use bytes::{Reader, SectionBytes};
+pub use faddr2line::{Faddr2line, FuncOffset};
 pub use file::{DwarfFile, InlineFrame, LineBoundary, SourceLine};
+pub use functions::{Function, Variable, VariableLocation};
+pub use location::{RegisterAndMemory, VariableValue};
 pub use paths::{join_path, normalize};
 pub use sections::SectionBases;

@@ -131,7 +131,14 @@ pub(super) fn format_instruction(
     formatters.for_instruction(instr).format(instr, &mut text);
     drop_branch_size_suffix(&mut text);
     apply_gdb_operand_quirks(instr, &mut text);
-    if instr.mnemonic() == iced_x86::Mnemonic::Nop {
+    let is_branch = matches!(
+        instr.flow_control(),
+        iced_x86::FlowControl::Call
+            | iced_x86::FlowControl::UnconditionalBranch
+            | iced_x86::FlowControl::IndirectCall
+            | iced_x86::FlowControl::IndirectBranch
+    );
+    if instr.mnemonic() == iced_x86::Mnemonic::Nop || is_branch {
         spell_padding_prefixes(bytes, &mut text);
     }
     if let Some(target) = super::decode::direct_branch_target(instr) {
@@ -142,10 +149,17 @@ pub(super) fn format_instruction(
     text
 }
 
-/// iced keeps the AT&T `q` suffix on indirect `call`/`jmp`/`ret`; current
+/// iced keeps the AT&T `q` suffix on indirect `call`/`jmp`/`ret` and on
+/// `push`/`pop` of memory; current
 /// binutils (and so gdb) prints them bare.
 fn drop_branch_size_suffix(text: &mut String) {
-    for (with_suffix, bare) in [("callq", "call"), ("jmpq", "jmp"), ("retq", "ret")] {
+    for (with_suffix, bare) in [
+        ("callq", "call"),
+        ("jmpq", "jmp"),
+        ("retq", "ret"),
+        ("pushq", "push"),
+        ("popq", "pop"),
+    ] {
         let Some(rest) = text.strip_prefix(with_suffix) else {
             continue;
         };
@@ -186,10 +200,10 @@ fn apply_gdb_operand_quirks(instr: &iced_x86::Instruction, text: &mut String) {
     }
 }
 
-/// Long NOPs used as padding carry extra operand-size and segment prefixes
-/// that binutils spells as words before the mnemonic
-/// (`data16 cs nopw 0x0(%rax,%rax,1)`); iced folds the segment into the
-/// operand and drops repeated prefixes.
+/// Long NOPs used as padding and retpoline-thunk calls carry extra
+/// operand-size and segment prefixes that binutils spells as words before
+/// the mnemonic (`data16 cs nopw 0x0(%rax,%rax,1)`, `cs call ...`); iced
+/// folds the segment into the operand or drops it.
 fn spell_padding_prefixes(bytes: &[u8], text: &mut String) {
     let prefix_len = bytes
         .iter()

@@ -16,3 +16,6 @@ pub use gdb_style::{address_prefix, symbolic_address};
 /// Maps an address to the symbol containing it and the offset into it, as
 /// the caller's symbol table knows it.
 pub type Symbolizer<'a> = dyn Fn(u64) -> Option<(String, u64)> + 'a;
+
+#[cfg(test)]
+mod tests;

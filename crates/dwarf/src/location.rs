@@ -1,0 +1,234 @@
+//! Evaluating a variable's DWARF location at a pc, asking the caller for
+//! register values and memory.
+
+use gimli::{EvaluationResult, Location};
+use krash_core::{Error, Result};
+
+use crate::bytes::Reader;
+use crate::file::DwarfFile;
+use crate::functions::{Function, Variable, VariableLocation};
+use crate::sections::dwarf_error;
+
+/// What evaluation needs from the stack frame being examined.
+pub trait RegisterAndMemory {
+    /// The value of a register (DWARF x86-64 numbering), if known in this
+    /// frame.
+    fn register(&self, dwarf_regno: u16) -> Option<u64>;
+    /// Reads target memory.
+    fn read(&self, addr: u64, buf: &mut [u8]) -> krash_core::Result<()>;
+    /// The canonical frame address of this frame, when the unwinder knows
+    /// it (gcc's frame base is DW_OP_call_frame_cfa).
+    fn call_frame_cfa(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// Where a variable's value is at a pc, or why it cannot be had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VariableValue {
+    /// No location covers this pc, or it depends on something unknown
+    /// here (a register this frame did not save, an entry value).
+    OptimizedOut { reason: String },
+    /// The value is in memory at this address.
+    Memory(u64),
+    /// The value is in a register; `value` is its content if known.
+    Register { regno: u16, value: Option<u64> },
+    /// The value itself (DW_OP_stack_value or a constant), little-endian.
+    Value(Vec<u8>),
+    /// A variable split over several places (DW_OP_piece), with sizes in bits.
+    Pieces(Vec<(Option<u64>, VariableValue)>),
+}
+
+/// Bounds expression evaluation on corrupt input.
+const MAX_EVALUATION_STEPS: u32 = 10_000;
+/// Bounds frame-base recursion (a frame base cannot need a frame base).
+const MAX_NESTING: usize = 2;
+
+impl DwarfFile {
+    /// Evaluates `variable` of `function` at `pc` in the frame `frame`.
+    pub fn evaluate_variable(
+        &self,
+        function: &Function,
+        variable: &Variable,
+        pc: u64,
+        frame: &dyn RegisterAndMemory,
+    ) -> Result<VariableValue> {
+        let expression = match &variable.location {
+            VariableLocation::OptimizedOut => return Ok(optimized_out("no location")),
+            VariableLocation::Constant(bytes) => return Ok(VariableValue::Value(bytes.clone())),
+            VariableLocation::Expression(expr) => expr.clone(),
+            VariableLocation::List(offset) => match self.location_at(function, *offset, pc)? {
+                Some(expr) => expr,
+                None => return Ok(optimized_out("no location at this pc")),
+            },
+        };
+        self.evaluate(function, expression, frame, 0)
+    }
+
+    fn location_at(
+        &self,
+        function: &Function,
+        offset: gimli::LocationListsOffset,
+        pc: u64,
+    ) -> Result<Option<gimli::Expression<Reader>>> {
+        let unit = &function.unit.unit;
+        let context = || format!("location list at {:#x}", offset.0);
+        let mut entries = self
+            .dwarf
+            .locations(unit, offset)
+            .map_err(|e| dwarf_error(context(), e))?;
+        while let Some(entry) = entries.next().map_err(|e| dwarf_error(context(), e))? {
+            if entry.range.begin <= pc && pc < entry.range.end {
+                return Ok(Some(entry.data));
+            }
+        }
+        Ok(None)
+    }
+
+    fn evaluate(
+        &self,
+        function: &Function,
+        expression: gimli::Expression<Reader>,
+        frame: &dyn RegisterAndMemory,
+        nesting: usize,
+    ) -> Result<VariableValue> {
+        let unit = &function.unit.unit;
+        let context = || format!("location expression of {}", function.name);
+        let mut eval = expression.evaluation(unit.encoding());
+        eval.set_max_iterations(MAX_EVALUATION_STEPS);
+        let mut state = eval.evaluate().map_err(|e| dwarf_error(context(), e))?;
+        loop {
+            state = match state {
+                EvaluationResult::Complete => break,
+                EvaluationResult::RequiresRegister { register, .. } => {
+                    let Some(value) = frame.register(register.0) else {
+                        return Ok(optimized_out(format!("register {} unknown", register.0)));
+                    };
+                    eval.resume_with_register(gimli::Value::Generic(value))
+                }
+                EvaluationResult::RequiresMemory { address, size, .. } => {
+                    let width = usize::from(size.clamp(1, 8));
+                    let mut buf = [0u8; 8];
+                    frame.read(address, &mut buf[..width])?;
+                    eval.resume_with_memory(gimli::Value::Generic(u64::from_le_bytes(buf)))
+                }
+                EvaluationResult::RequiresFrameBase => {
+                    let Some(base) = self.frame_base(function, frame, nesting)? else {
+                        return Ok(optimized_out("frame base unknown"));
+                    };
+                    eval.resume_with_frame_base(base)
+                }
+                EvaluationResult::RequiresCallFrameCfa => {
+                    let Some(cfa) = frame.call_frame_cfa() else {
+                        return Ok(optimized_out("call frame address unknown"));
+                    };
+                    eval.resume_with_call_frame_cfa(cfa)
+                }
+                EvaluationResult::RequiresRelocatedAddress(addr) => {
+                    eval.resume_with_relocated_address(addr)
+                }
+                EvaluationResult::RequiresIndexedAddress { index, .. } => {
+                    let addr = self
+                        .dwarf
+                        .address(unit, index)
+                        .map_err(|e| dwarf_error(context(), e))?;
+                    eval.resume_with_indexed_address(addr)
+                }
+                EvaluationResult::RequiresBaseType(_) => {
+                    eval.resume_with_base_type(gimli::ValueType::Generic)
+                }
+                EvaluationResult::RequiresEntryValue(_) => {
+                    return Ok(optimized_out("value at function entry unknown"));
+                }
+                other => {
+                    return Err(Error::Unsupported(format!(
+                        "{}: location needs {other:?}",
+                        context()
+                    )))
+                }
+            }
+            .map_err(|e| dwarf_error(context(), e))?;
+        }
+        let pieces = eval.result();
+        let mut values: Vec<(Option<u64>, VariableValue)> = pieces
+            .into_iter()
+            .map(|piece| (piece.size_in_bits, piece_value(piece.location, frame)))
+            .collect();
+        Ok(match values.len() {
+            0 => optimized_out("empty location"),
+            1 if values[0].0.is_none() => values.remove(0).1,
+            _ => VariableValue::Pieces(values),
+        })
+    }
+
+    /// The function's DW_AT_frame_base evaluated in `frame`.
+    fn frame_base(
+        &self,
+        function: &Function,
+        frame: &dyn RegisterAndMemory,
+        nesting: usize,
+    ) -> Result<Option<u64>> {
+        if nesting >= MAX_NESTING {
+            return Ok(None);
+        }
+        let cu = &function.unit;
+        let entry = cu
+            .unit
+            .entry(function.die)
+            .map_err(|e| dwarf_error(cu.context(function.die), e))?;
+        let Ok(Some(gimli::AttributeValue::Exprloc(expr))) = entry.attr_value(gimli::DW_AT_frame_base)
+        else {
+            return Ok(None);
+        };
+        Ok(match self.evaluate(function, expr, frame, nesting + 1)? {
+            VariableValue::Memory(addr) => Some(addr),
+            VariableValue::Register { value, .. } => value,
+            VariableValue::Value(bytes) => {
+                let mut buf = [0u8; 8];
+                for (dst, src) in buf.iter_mut().zip(bytes) {
+                    *dst = src;
+                }
+                Some(u64::from_le_bytes(buf))
+            }
+            _ => None,
+        })
+    }
+}
+
+fn optimized_out(reason: impl Into<String>) -> VariableValue {
+    VariableValue::OptimizedOut {
+        reason: reason.into(),
+    }
+}
+
+fn piece_value(location: Location<Reader>, frame: &dyn RegisterAndMemory) -> VariableValue {
+    match location {
+        Location::Empty => optimized_out("optimized out"),
+        Location::Register { register } => VariableValue::Register {
+            regno: register.0,
+            value: frame.register(register.0),
+        },
+        Location::Address { address } => VariableValue::Memory(address),
+        Location::Value { value } => {
+            let raw = match value {
+                gimli::Value::Generic(v) | gimli::Value::U64(v) => v,
+                gimli::Value::I64(v) => v as u64,
+                gimli::Value::U32(v) => u64::from(v),
+                gimli::Value::I32(v) => v as i64 as u64,
+                gimli::Value::U16(v) => u64::from(v),
+                gimli::Value::I16(v) => v as i64 as u64,
+                gimli::Value::U8(v) => u64::from(v),
+                gimli::Value::I8(v) => v as i64 as u64,
+                gimli::Value::F32(v) => u64::from(v.to_bits()),
+                gimli::Value::F64(v) => v.to_bits(),
+            };
+            VariableValue::Value(raw.to_le_bytes().to_vec())
+        }
+        Location::Bytes { value } => VariableValue::Value(
+            gimli::Reader::to_slice(&value)
+                .map(|b| b.to_vec())
+                .unwrap_or_default(),
+        ),
+        Location::ImplicitPointer { .. } => optimized_out("implicit pointer"),
+    }
+}

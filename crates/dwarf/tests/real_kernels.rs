@@ -1,0 +1,181 @@
+//! Tests on the lab kernels' real vmlinux files (skipped when absent).
+
+mod common;
+
+use std::process::Command;
+use std::time::Instant;
+
+use krash_dwarf::{DwarfFile, FuncOffset};
+
+const DISASSEMBLED: [&str; 9] = [
+    "panic",
+    "__schedule",
+    "schedule",
+    "do_exit",
+    "entry_SYSCALL_64",
+    "vfs_read",
+    "__memmove",
+    "error_entry",
+    "_raw_spin_lock",
+];
+
+#[test]
+fn known_functions_resolve_to_their_files_and_first_lookup_is_fast() {
+    for kv in common::KERNELS {
+        let Some(path) = common::vmlinux(kv) else { continue };
+        let symbols = common::Symbols::load(&path);
+        let t = Instant::now();
+        let dwarf = DwarfFile::open(&path).unwrap();
+        let open = t.elapsed();
+        let (panic, _) = symbols.by_name("panic").unwrap();
+        let t = Instant::now();
+        let line = dwarf.lines(panic).unwrap().unwrap();
+        let first = t.elapsed();
+        eprintln!("{kv}: open {open:?}, first line lookup {first:?}");
+        assert!(first.as_millis() < 1000, "first lookup took {first:?}");
+        assert_eq!(line.relative, "kernel/panic.c");
+        assert!(line.file.ends_with("kernel/panic.c"));
+        let (schedule, size) = symbols.by_name("__schedule").unwrap();
+        let frames = dwarf.frames(schedule + size / 2).unwrap();
+        let outermost = frames.last().unwrap();
+        assert_eq!(outermost.function, "__schedule");
+        assert_eq!(outermost.location.as_ref().unwrap().relative, "kernel/sched/core.c");
+        let frames = dwarf.frames(schedule).unwrap();
+        assert_eq!(frames[0].function, "__schedule");
+    }
+}
+
+#[test]
+fn inline_chains_match_binutils_addr2line() {
+    if Command::new("addr2line").arg("--version").output().is_err() {
+        eprintln!("skipping: no addr2line");
+        return;
+    }
+    for kv in common::KERNELS {
+        let Some(path) = common::vmlinux(kv) else { continue };
+        let symbols = common::Symbols::load(&path);
+        let dwarf = DwarfFile::open(&path).unwrap();
+        let (start, size) = symbols.by_name("__schedule").unwrap();
+        let addrs: Vec<u64> = (0..40).map(|i| start + i * size / 40).collect();
+        let out = Command::new("addr2line")
+            .arg("-fie")
+            .arg(&path)
+            .args(addrs.iter().map(|a| format!("{a:x}")))
+            .output()
+            .unwrap();
+        let expected = String::from_utf8(out.stdout).unwrap();
+        let mut ours = String::new();
+        let mut saw_chain = false;
+        for &addr in &addrs {
+            let frames = dwarf.frames(addr).unwrap();
+            saw_chain |= frames.len() > 1;
+            for frame in frames {
+                let loc = frame.location.unwrap();
+                ours.push_str(&format!("{}\n{}:{}\n", frame.function, loc.file, loc.line));
+            }
+        }
+        assert!(saw_chain, "{kv}: no inlined site in __schedule?");
+        assert_eq!(ours, expected, "{kv}");
+    }
+}
+
+#[test]
+fn line_boundaries_cover_a_function() {
+    for kv in common::KERNELS {
+        let Some(path) = common::vmlinux(kv) else { continue };
+        let symbols = common::Symbols::load(&path);
+        let dwarf = DwarfFile::open(&path).unwrap();
+        let (start, size) = symbols.by_name("panic").unwrap();
+        let table = dwarf.line_table_for_range(start, start + size).unwrap();
+        assert!(table.len() > 10, "{kv}: {} boundaries", table.len());
+        assert_eq!(table[0].addr, start);
+        assert!(table.windows(2).all(|w| w[0].addr < w[1].addr));
+        for b in table.iter().take(20) {
+            assert_eq!(dwarf.lines(b.addr).unwrap().as_ref(), Some(&b.line));
+        }
+    }
+}
+
+#[test]
+fn function_parameters_and_faddr2line() {
+    for kv in common::KERNELS {
+        let Some(path) = common::vmlinux(kv) else { continue };
+        let symbols = common::Symbols::load(&path);
+        let dwarf = DwarfFile::open(&path).unwrap();
+        let (start, size) = symbols.by_name("panic").unwrap();
+        let function = dwarf.function_at(start + 0x20).unwrap().unwrap();
+        assert_eq!(function.name, "panic");
+        assert_eq!(function.entry_pc, start);
+        let fmt = function.parameters.iter().find(|p| p.name == "fmt").unwrap();
+        assert_eq!(fmt.type_name, "const char *");
+        assert!(!function.locals.is_empty());
+
+        let spec: FuncOffset = format!("panic+0x20/{size:#x}").parse().unwrap();
+        let resolved = dwarf.faddr2line(start, size, &spec).unwrap();
+        assert_eq!(resolved.addr, start + 0x20);
+        assert!(resolved.render().starts_with("panic at kernel/panic.c:"));
+        let wrong: FuncOffset = format!("panic+0x20/{:#x}", size + 1).parse().unwrap();
+        assert!(dwarf.faddr2line(start, size, &wrong).is_err());
+    }
+}
+
+/// Registers and memory of a fake frame for location evaluation.
+struct FakeFrame;
+
+impl krash_dwarf::RegisterAndMemory for FakeFrame {
+    fn register(&self, regno: u16) -> Option<u64> {
+        Some(0x1000 + u64::from(regno))
+    }
+    fn read(&self, _addr: u64, buf: &mut [u8]) -> krash_core::Result<()> {
+        buf.fill(0xaa);
+        Ok(())
+    }
+    fn call_frame_cfa(&self) -> Option<u64> {
+        Some(0xffffc90000001000)
+    }
+}
+
+#[test]
+fn parameters_evaluate_at_function_entry() {
+    for kv in common::KERNELS {
+        let Some(path) = common::vmlinux(kv) else { continue };
+        let symbols = common::Symbols::load(&path);
+        let dwarf = DwarfFile::open(&path).unwrap();
+        let (start, _) = symbols.by_name("vfs_read").unwrap();
+        // Past the fentry call, the arguments are still in their ABI registers.
+        let pc = start + 5;
+        let function = dwarf.function_at(pc).unwrap().unwrap();
+        let file = function.parameters.iter().find(|p| p.name == "file").unwrap();
+        let value = dwarf.evaluate_variable(&function, file, pc, &FakeFrame).unwrap();
+        assert_eq!(
+            value,
+            krash_dwarf::VariableValue::Register { regno: 5, value: Some(0x1005) },
+            "{kv}: file should be in %rdi"
+        );
+    }
+}
+
+#[test]
+fn disassembly_matches_gdb() {
+    for kv in common::KERNELS {
+        let Some(path) = common::vmlinux(kv) else { continue };
+        let expected_path = format!("{}/tests/data/gdb-x-i-{kv}.txt", env!("CARGO_MANIFEST_DIR"));
+        let expected = std::fs::read_to_string(expected_path).unwrap();
+        let symbols = common::Symbols::load(&path);
+        let dwarf = DwarfFile::open(&path).unwrap();
+        let lookup = |a: u64| symbols.gdb_symbolize(&dwarf, a);
+        let mut ours = String::new();
+        for name in DISASSEMBLED {
+            let (start, size) = symbols.by_name(name).unwrap();
+            let bytes = symbols.bytes_at(start, size);
+            for insn in krash_arch::disasm::disassemble(&bytes, start, &lookup) {
+                let prefix = krash_arch::disasm::address_prefix(insn.addr, &lookup);
+                ours.push_str(&format!("   {prefix}\t{}\n", insn.text));
+            }
+        }
+        for (n, (a, b)) in expected.lines().zip(ours.lines()).enumerate() {
+            assert_eq!(a, b, "{kv}: line {}", n + 1);
+        }
+        assert_eq!(expected.lines().count(), ours.lines().count(), "{kv}");
+    }
+}
