@@ -179,3 +179,49 @@ fn disassembly_matches_gdb() {
         assert_eq!(expected.lines().count(), ours.lines().count(), "{kv}");
     }
 }
+
+#[test]
+fn module_debug_sections_are_relocated() {
+    for kv in common::KERNELS {
+        let path = std::path::PathBuf::from(format!(
+            "/var/cache/krash-lab/kernels/{kv}/root/usr/lib/debug/lib/modules/{kv}/kernel/fs/nfs/nfs.ko"
+        ));
+        if !path.exists() {
+            eprintln!("skipping: {} not present", path.display());
+            continue;
+        }
+        let symbols = common::Symbols::load(&path);
+        let function = ["nfs_updatepage", "nfs_update_folio"]
+            .into_iter()
+            .find(|f| symbols.by_name(f).is_some())
+            .unwrap();
+        let (start, size) = symbols.by_name(function).unwrap();
+        let addrs: Vec<u64> = (0..12).map(|i| start + i * size / 12).collect();
+        // Sections of a .ko sit at 0 unless the caller says where the module
+        // was loaded; both must give the same lines.
+        let dwarf = DwarfFile::open(&path).unwrap();
+        let base = 0xffff_ffff_c0a0_0000u64;
+        let bases = krash_dwarf::SectionBases::from([(".text".to_string(), base)]);
+        let loaded = DwarfFile::open_with_bases(&path, &bases).unwrap();
+        let mut ours = String::new();
+        for &addr in &addrs {
+            let frames = dwarf.frames(addr).unwrap();
+            assert_eq!(loaded.frames(base + addr).unwrap(), frames, "{kv} {addr:#x}");
+            assert_eq!(frames.last().unwrap().function, function);
+            for frame in frames {
+                let loc = frame.location.unwrap();
+                ours.push_str(&format!("{}\n{}:{}\n", frame.function, loc.file, loc.line));
+            }
+        }
+        let Ok(out) = Command::new("addr2line")
+            .arg("-fie")
+            .arg(&path)
+            .args(["-j", ".text"])
+            .args(addrs.iter().map(|a| format!("{a:x}")))
+            .output()
+        else {
+            continue;
+        };
+        assert_eq!(ours, String::from_utf8(out.stdout).unwrap(), "{kv}");
+    }
+}
