@@ -3,17 +3,23 @@
 
 use serde::Serialize;
 
+pub use crate::commands::dis::{Dis, DisLine};
 pub use crate::commands::help::{Help, HelpEntry, HelpPage};
 pub use crate::commands::log::{Log, LogTimestamps};
+pub use crate::commands::module::{ModuleOutput, ModuleRow, ModuleTable, TaintRow};
 pub use crate::commands::ps::{Ps, PsRow};
+pub use crate::commands::sym::{render_plain as sym_line_text, Sym, SymEntry, SymLine};
 pub use crate::commands::sys::{sys_info, PanicTask, SysInfo};
 
 /// The data a command produced.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "command", content = "data", rename_all = "snake_case")]
 pub enum Output {
+    Dis(Dis),
     Help(Help),
     Log(Log),
+    Mod(ModuleOutput),
     Ps(Ps),
+    Sym(Sym),
     Sys(SysInfo),
 }

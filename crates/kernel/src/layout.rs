@@ -113,6 +113,27 @@ impl Layouts {
         }
     }
 
+    /// Offset of `path` inside global variable `var` (for variables whose
+    /// type is anonymous, like `tk_core`).
+    pub fn variable_field(&self, var: &str, path: &str) -> Result<Field> {
+        let types = self
+            .types
+            .as_ref()
+            .ok_or_else(|| Error::MissingDebuginfo(format!("no type information for {var}")))?;
+        let v = types
+            .find_variable(var)?
+            .ok_or_else(|| Error::MissingDebuginfo(format!("no type information for variable {var}")))?;
+        let (id, _) = types.resolve(v.ty)?;
+        let loc = types
+            .member_path(id, path)
+            .map_err(|_| Error::MissingDebuginfo(format!("{var} has no member {path} in this kernel")))?;
+        Ok(Field {
+            offset: loc.byte_offset(),
+            size: types.size_of(loc.ty).ok(),
+            bits: loc.bitfield_size.map(|w| ((loc.bit_offset % 8) as u32, w)),
+        })
+    }
+
     /// The type of a global variable, when types are loaded.
     pub fn variable_type(&self, name: &str) -> Option<(TypeId, Type)> {
         let types = self.types.as_ref()?;

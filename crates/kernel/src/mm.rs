@@ -48,7 +48,7 @@ impl Kernel {
         let mut value = self.read_field_u64(counter, "percpu_counter", "count")? as i64;
         let percpu = self.read_field_u64(counter, "percpu_counter", "counters")?;
         if percpu != 0 {
-            for cpu in self.online_cpus()? {
+            for cpu in self.possible_cpus()? {
                 let addr = percpu.wrapping_add(self.percpu_offset(cpu)?);
                 value += i64::from(self.memory().read_u32(addr)? as i32);
             }

@@ -65,7 +65,13 @@ impl Kernel {
         self.cpumask("__cpu_online_mask")
     }
 
-    /// CPUs present (possible and plugged in).
+    /// CPUs the kernel may ever bring up; per-cpu areas exist for each.
+    pub fn possible_cpus(&self) -> Result<Vec<u32>> {
+        self.cpumask("__cpu_possible_mask")
+    }
+
+    /// CPUs present (possible and plugged in). Unlike the online mask, a
+    /// panic does not clear these when it stops the other CPUs.
     pub fn present_cpus(&self) -> Result<Vec<u32>> {
         self.cpumask("__cpu_present_mask")
     }

@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use krash_core::{Error, Result};
-use krash_debuginfo::Symbol;
-use krash_dwarf::{DwarfFile, InlineFrame, SectionBases, SourceLine};
+use krash_dwarf::DwarfFile;
 use serde::Serialize;
 
 use crate::modules::Module;
 use crate::Kernel;
 
-pub use krash_dwarf::{Faddr2line, FuncOffset, InlineFrame as InlineCall, SourceLine as SourcePosition};
+pub use krash_debuginfo::{Symbol, SymbolTable};
+pub use krash_dwarf::{Faddr2line, FuncOffset, InlineFrame, SectionBases, SourceLine};
 
 /// A resolved symbol, owned, for callers that keep it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -69,7 +69,17 @@ impl Kernel {
             return Some(t);
         }
         let tk = self.symbol_addr("tk_core").ok()?;
-        let off = self.layouts().offset("tk_data", "timekeeper.xtime_sec").ok()?;
+        let l = self.layouts();
+        let off = match l.variable_field("tk_core", "timekeeper.xtime_sec") {
+            Ok(f) => f.offset,
+            // BTF does not describe tk_core's anonymous struct: it is
+            // `{ seqcount_raw_spinlock_t seq; struct timekeeper timekeeper; }`,
+            // so the timekeeper starts at seq's size rounded up to 8 bytes.
+            Err(_) => {
+                let seq = l.size_of("seqcount_raw_spinlock").ok()?;
+                seq.div_ceil(8) * 8 + l.offset("timekeeper", "xtime_sec").ok()?
+            }
+        };
         self.memory().read_u64(tk + off).ok().map(|v| v as i64)
     }
 
@@ -132,28 +142,29 @@ pub struct PanicMessage {
     pub see_log: bool,
 }
 
-/// Searches log lines for the panic reason, most specific first: an oops
-/// header wins over the generic "Kernel panic - not syncing: Fatal
-/// exception" that follows it.
+/// Searches log lines for the panic reason in crash's order: a sysrq
+/// crash, an oops header, `kernel BUG at`, then the panic() message; krash
+/// adds general protection faults and `BUG:` lines, for which crash 8.0.2
+/// prints an empty string.
 pub fn find_panic_message<'a>(lines: impl Iterator<Item = &'a str> + Clone) -> Option<PanicMessage> {
     let found = |prefix: &str| {
         lines
             .clone()
             .flat_map(|l| l.lines())
-            .find_map(|l| l.find(prefix).map(|i| l[i..].trim_end().to_string()))
+            .map(|l| l.strip_prefix("watchdog: ").unwrap_or(l))
+            .find(|l| l.starts_with(prefix))
+            .map(|l| l.trim_end().to_string())
     };
-    for exact in ["SysRq : Trigger a crash", "sysrq: Trigger a crash"] {
-        if let Some(t) = found(exact) {
-            return Some(PanicMessage { text: t, see_log: false });
-        }
-    }
-    for summary in ["Oops: ", "general protection fault", "kernel BUG at", "BUG: "] {
-        if let Some(t) = found(summary) {
-            return Some(PanicMessage { text: t, see_log: true });
-        }
-    }
-    found("Kernel panic - not syncing: ").map(|t| PanicMessage {
-        text: t.trim_start_matches("Kernel panic - not syncing: ").to_string(),
-        see_log: false,
-    })
+    let order: [(&str, bool); 7] = [
+        ("SysRq : Trigger a crash", false),
+        ("Oops: ", true),
+        ("kernel BUG at ", false),
+        ("Kernel panic - not syncing: ", false),
+        ("general protection fault", true),
+        ("BUG: ", true),
+        ("sysrq: Trigger a crash", false),
+    ];
+    order
+        .iter()
+        .find_map(|&(prefix, see_log)| found(prefix).map(|text| PanicMessage { text, see_log }))
 }

@@ -166,7 +166,7 @@ impl Kernel {
     pub fn active_tasks(&self) -> Result<Vec<(u32, u64)>> {
         let curr_off = self.layouts().offset("rq", "curr")?;
         let mut out = Vec::new();
-        for cpu in self.online_cpus()? {
+        for cpu in self.present_cpus()? {
             let rq = self.percpu_addr("runqueues", cpu)?;
             out.push((cpu, self.memory().read_u64(rq + curr_off)?));
         }
@@ -229,7 +229,7 @@ impl Kernel {
         let active = self.active_tasks().unwrap_or_default();
         let mut idle_cpus: Vec<(u32, u64)> = Vec::new();
         if let Ok(idle_off) = l.offset("rq", "idle") {
-            for cpu in self.online_cpus().unwrap_or_default() {
+            for cpu in self.present_cpus().unwrap_or_default() {
                 if let Ok(rq) = self.percpu_addr("runqueues", cpu) {
                     if let Ok(idle) = mem.read_u64(rq + idle_off) {
                         idle_cpus.push((cpu, idle));

@@ -1,10 +1,13 @@
 //! One file per command (or family); `ALL` is the table, in `help` order.
 
+pub(crate) mod dis;
 pub(crate) mod help;
 pub(crate) mod log;
+pub(crate) mod module;
 pub(crate) mod ps;
+pub(crate) mod sym;
 pub(crate) mod sys;
 
 use crate::CommandSpec;
 
-pub(crate) static ALL: &[CommandSpec] = &[help::SPEC, log::SPEC, ps::SPEC, sys::SPEC];
+pub(crate) static ALL: &[CommandSpec] = &[dis::SPEC, help::SPEC, log::SPEC, module::SPEC, ps::SPEC, sym::SPEC, sys::SPEC];

@@ -24,8 +24,14 @@ pub(crate) fn render(log: &Log) -> String {
         } else {
             String::new()
         };
-        for line in r.text.split('\n') {
-            let _ = writeln!(s, "{prefix}{level}{line}");
+        // Continuation lines of a multi-line record are indented under
+        // the text, as dmesg and makedumpfile print them.
+        let mut lines = r.text.split('\n');
+        let first = lines.next().unwrap_or_default();
+        let _ = writeln!(s, "{prefix}{level}{first}");
+        let indent = " ".repeat(prefix.chars().count());
+        for line in lines {
+            let _ = writeln!(s, "{indent}{level}{line}");
         }
     }
     s

@@ -1,6 +1,9 @@
+mod dis;
 mod help;
 mod log;
+mod module;
 mod ps;
+mod sym;
 mod sys;
 
 use krash_commands::Output;
@@ -9,9 +12,12 @@ pub use sys::{format_crash_date, format_uptime};
 
 pub(crate) fn render(output: &Output) -> String {
     match output {
+        Output::Dis(d) => dis::render(d),
         Output::Help(h) => help::render(h),
         Output::Log(l) => log::render(l),
+        Output::Mod(m) => module::render(m),
         Output::Ps(p) => ps::render(p),
+        Output::Sym(s) => sym::render(s),
         Output::Sys(s) => sys::render(s),
     }
 }

@@ -1,0 +1,147 @@
+//! Shared by the lab tests: finding the lab's dumps and running krash on them.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+/// One dump file of one lab scenario.
+#[derive(Debug, Clone)]
+pub struct LabDump {
+    pub kernel: String,
+    pub scenario: String,
+    pub format: String,
+    /// "makedumpfile" (the in-guest kdump) or "qemu" (a separate boot).
+    pub producer: String,
+    pub dir: PathBuf,
+    pub vmcore: PathBuf,
+    pub vmlinux: PathBuf,
+    pub manifest: Value,
+}
+
+impl LabDump {
+    pub fn label(&self) -> String {
+        format!("{}/{}/{}", self.kernel, self.scenario, self.format)
+    }
+
+    /// The crash transcript for this dump file, if crash opened it.
+    pub fn crash_transcript(&self) -> Option<String> {
+        let rel = self.manifest["oracles"]["crash"][&self.format].as_str()?;
+        let text = std::fs::read_to_string(self.dir.join(rel)).ok()?;
+        text.contains("# opened: true").then_some(text)
+    }
+
+    /// drgn's view of this dump file.
+    pub fn drgn(&self) -> Option<Value> {
+        let rel = self.manifest["oracles"]["drgn"][&self.format].as_str()?;
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(self.dir.join(rel)).ok()?).ok()?;
+        (v["opened"] == Value::Bool(true)).then_some(v)
+    }
+
+    /// True for dumps of the kdump boot, which console.log and
+    /// vmcore-dmesg.txt describe (QEMU's dumps come from a boot of their own).
+    pub fn is_kdump_boot(&self) -> bool {
+        self.producer == "makedumpfile"
+    }
+
+    pub fn console_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("console.log")).unwrap_or_default()
+    }
+}
+
+pub fn lab_dir() -> PathBuf {
+    std::env::var_os("KRASH_LAB_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/cache/krash-lab"))
+}
+
+/// Every dump file the lab made. With KRASH_REQUIRE_LAB=1 an empty lab
+/// fails the test; otherwise tests skip with a note.
+pub fn lab_dumps() -> Vec<LabDump> {
+    let index = lab_dir().join("dumps/index.json");
+    let mut out = Vec::new();
+    if let Ok(text) = std::fs::read_to_string(&index) {
+        let v: Value = serde_json::from_str(&text).expect("lab index.json is valid JSON");
+        for entry in v["manifests"].as_array().cloned().unwrap_or_default() {
+            let Some(mpath) = entry["manifest"].as_str() else { continue };
+            let Ok(mtext) = std::fs::read_to_string(mpath) else { continue };
+            let manifest: Value = serde_json::from_str(&mtext).expect("manifest is valid JSON");
+            let dir = Path::new(mpath).parent().expect("manifest has a directory").to_path_buf();
+            for d in manifest["dumps"].as_array().cloned().unwrap_or_default() {
+                let (Some(format), Some(file)) = (d["format"].as_str(), d["file"].as_str()) else { continue };
+                out.push(LabDump {
+                    kernel: manifest["kernel"].as_str().unwrap_or_default().to_string(),
+                    scenario: manifest["scenario"].as_str().unwrap_or_default().to_string(),
+                    format: format.to_string(),
+                    producer: d["producer"].as_str().unwrap_or_default().to_string(),
+                    dir: dir.clone(),
+                    vmcore: dir.join(file),
+                    vmlinux: PathBuf::from(manifest["vmlinux"].as_str().unwrap_or_default()),
+                    manifest: manifest.clone(),
+                });
+            }
+        }
+    }
+    if out.is_empty() {
+        if std::env::var("KRASH_REQUIRE_LAB").as_deref() == Ok("1") {
+            panic!("no lab dumps under {} (run lab/build)", lab_dir().display());
+        }
+        eprintln!("note: no lab dumps under {}; lab tests skipped", lab_dir().display());
+    }
+    out
+}
+
+/// Output of one krash run.
+pub struct Run {
+    pub stdout: String,
+    pub stderr: String,
+    pub success: bool,
+}
+
+/// Runs krash with `args`, feeding `commands` on standard input.
+pub fn krash(args: &[&str], commands: &str) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_krash"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("krash binary runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(commands.as_bytes())
+        .expect("commands written");
+    let out = child.wait_with_output().expect("krash finishes");
+    Run {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        success: out.status.success(),
+    }
+}
+
+/// Runs commands silently (`-s`) on a lab dump with its vmlinux.
+pub fn krash_on(d: &LabDump, commands: &str) -> Run {
+    let vmlinux = d.vmlinux.to_string_lossy().into_owned();
+    let vmcore = d.vmcore.to_string_lossy().into_owned();
+    krash(&["-s", &vmlinux, &vmcore], commands)
+}
+
+/// The `LABEL: value` lines of a sys/banner block, keyed by label.
+pub fn sys_fields(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(": ")?;
+            let k = k.trim();
+            (!k.is_empty() && k.chars().all(|c| c.is_ascii_uppercase() || c == ' '))
+                .then(|| (k.to_string(), v.trim().to_string()))
+        })
+        .collect()
+}
+
+pub fn field<'a>(fields: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}

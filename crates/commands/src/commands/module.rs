@@ -1,0 +1,170 @@
+//! `mod`: list loaded modules, load and unload their object files'
+//! symbols and debuginfo, show their taints.
+
+use std::path::{Path, PathBuf};
+
+use krash_core::{Error, Result};
+use krash_kernel::symbolize::index_module_objects;
+use krash_kernel::{Kernel, Module};
+use serde::Serialize;
+
+use crate::{getopt, CommandSpec, Output, Session};
+
+pub(crate) const SPEC: CommandSpec = CommandSpec {
+    name: "mod",
+    aliases: &[],
+    summary: "module information and loading of symbols and debugging data",
+    synopsis: "mod [-s module [objfile] | -d module | -S [directory] | -D | -t]",
+    details: "  (none)             list every loaded module: struct module address, name, base\n\
+              \x20                    of its code, size, and the object file loaded for it\n\
+              \x20 -s module [objfile]  load the module's object file (its DWARF gives sym and\n\
+              \x20                    dis -l source lines); without objfile, NAME.ko, NAME.ko.debug\n\
+              \x20                    or NAME.ko.xz is searched under /usr/lib/debug/lib/modules/<release>\n\
+              \x20                    and /lib/modules/<release> (next to the vmlinux's package tree first)\n\
+              \x20 -S [directory]     load every module's object file, searching directory or the\n\
+              \x20                    default trees\n\
+              \x20 -d module          drop what -s loaded for module\n\
+              \x20 -D                 drop what was loaded for every module\n\
+              \x20 -t                 show each tainted module's taint letters",
+    run,
+};
+
+/// One row of crash's module table.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModuleRow {
+    /// Address of `struct module`.
+    pub module: u64,
+    pub name: String,
+    pub base: u64,
+    pub size: u64,
+    /// The object file loaded with `mod -s`, if any.
+    pub object_file: Option<String>,
+    /// True when the dump holds the module's kallsyms symbols.
+    pub kallsyms: bool,
+}
+
+/// The module table; widths are computed over every module, as crash does,
+/// even when only some rows are shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModuleTable {
+    pub rows: Vec<ModuleRow>,
+    pub name_width: usize,
+    pub size_width: usize,
+    /// 6.4+ kernels: crash titles the base column TEXT_BASE.
+    pub text_base: bool,
+    /// Problems met while loading (`mod -S`), one line each.
+    pub notes: Vec<String>,
+}
+
+/// One tainted module for `mod -t`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaintRow {
+    pub name: String,
+    pub taints: String,
+}
+
+/// What `mod` produced.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ModuleOutput {
+    Table(ModuleTable),
+    Taints { rows: Vec<TaintRow> },
+    /// `-d`/`-D`: nothing to show.
+    Unloaded { names: Vec<String> },
+}
+
+fn run(session: &mut Session, args: &[String]) -> Result<Output> {
+    let p = getopt::parse("mod", args, "sSdDt")?;
+    let k = &session.kernel;
+    let modules = k.modules()?;
+    let out = if p.has('t') {
+        taints(modules)
+    } else if p.has('s') {
+        let name = p.args.first().ok_or_else(|| Error::Usage("mod -s: module name required".into()))?;
+        let path = p.args.get(1).map(PathBuf::from);
+        load_one(k, name, path.as_deref())?
+    } else if p.has('S') {
+        let dirs = match p.args.first() {
+            Some(dir) => vec![PathBuf::from(dir)],
+            None => k.module_search_dirs(),
+        };
+        load_all(k, &dirs)?
+    } else if p.has('d') {
+        let name = p.args.first().ok_or_else(|| Error::Usage("mod -d: module name required".into()))?;
+        k.unload_module_debuginfo(name)?;
+        ModuleOutput::Unloaded { names: vec![name.clone()] }
+    } else if p.has('D') {
+        let mut names = Vec::new();
+        for m in modules {
+            if k.unload_module_debuginfo(&m.name).is_ok() {
+                names.push(m.name.clone());
+            }
+        }
+        ModuleOutput::Unloaded { names }
+    } else {
+        ModuleOutput::Table(table(k, modules, |_| true, Vec::new()))
+    };
+    Ok(Output::Mod(out))
+}
+
+fn load_one(k: &Kernel, name: &str, path: Option<&Path>) -> Result<ModuleOutput> {
+    let dirs = if path.is_some() { Vec::new() } else { k.module_search_dirs() };
+    k.load_module_debuginfo(name, path, &dirs)?;
+    Ok(ModuleOutput::Table(table(k, k.modules()?, |m| m.name == name, Vec::new())))
+}
+
+fn load_all(k: &Kernel, dirs: &[PathBuf]) -> Result<ModuleOutput> {
+    let index = index_module_objects(dirs);
+    let mut notes = Vec::new();
+    for m in k.modules()? {
+        let Some(path) = index.get(&m.name) else {
+            continue;
+        };
+        if let Err(e) = k.load_module_debuginfo(&m.name, Some(path), dirs) {
+            notes.push(format!("mod: {}: {e}", m.name));
+        }
+    }
+    let modules = k.modules()?;
+    Ok(ModuleOutput::Table(table(
+        k,
+        modules,
+        |m| k.module_debuginfo(&m.name).is_some(),
+        notes,
+    )))
+}
+
+fn table(k: &Kernel, modules: &[Module], show: impl Fn(&Module) -> bool, notes: Vec<String>) -> ModuleTable {
+    let name_width = modules.iter().map(|m| m.name.len()).max().unwrap_or(0);
+    let size_width = modules.iter().map(|m| m.size.to_string().len()).max().unwrap_or(0);
+    let rows = modules
+        .iter()
+        .filter(|m| show(m))
+        .map(|m| ModuleRow {
+            module: m.addr,
+            name: m.name.clone(),
+            base: m.base,
+            size: m.size,
+            object_file: k.module_debuginfo(&m.name).map(|d| d.path.display().to_string()),
+            kallsyms: !m.symbols.is_empty(),
+        })
+        .collect();
+    ModuleTable {
+        rows,
+        name_width,
+        size_width,
+        text_base: modules.iter().any(|m| m.has_mem_regions),
+        notes,
+    }
+}
+
+fn taints(modules: &[Module]) -> ModuleOutput {
+    let rows = modules
+        .iter()
+        .filter(|m| m.taints != 0)
+        .map(|m| TaintRow {
+            name: m.name.clone(),
+            taints: m.taint_letters(),
+        })
+        .collect();
+    ModuleOutput::Taints { rows }
+}

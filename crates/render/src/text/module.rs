@@ -1,0 +1,72 @@
+use std::fmt::Write;
+
+use krash_commands::output::{ModuleOutput, ModuleTable, TaintRow};
+
+/// crash's `mod` table: columns sized to the longest name and size over
+/// every module, MODULE and BASE titles centred over 16 hex digits.
+pub(crate) fn render(output: &ModuleOutput) -> String {
+    match output {
+        ModuleOutput::Table(table) => render_table(table),
+        ModuleOutput::Taints { rows } => render_taints(rows),
+        ModuleOutput::Unloaded { .. } => String::new(),
+    }
+}
+
+const ADDR_WIDTH: usize = 16;
+
+fn render_table(t: &ModuleTable) -> String {
+    let mut s = String::new();
+    for note in &t.notes {
+        let _ = writeln!(s, "{note}");
+    }
+    let base_title = if t.text_base { "TEXT_BASE" } else { "BASE" };
+    let _ = writeln!(
+        s,
+        "{}  {:<nw$}  {}  {:>sw$}  OBJECT FILE",
+        centered(ADDR_WIDTH, "MODULE"),
+        "NAME",
+        centered(ADDR_WIDTH, base_title),
+        "SIZE",
+        nw = t.name_width,
+        sw = t.size_width
+    );
+    for r in &t.rows {
+        let _ = write!(
+            s,
+            "{:016x}  {:<nw$}  {:016x}  {:>sw$}  ",
+            r.module,
+            r.name,
+            r.base,
+            r.size,
+            nw = t.name_width,
+            sw = t.size_width
+        );
+        match &r.object_file {
+            Some(path) => {
+                let _ = writeln!(s, "{path} ");
+            }
+            None if r.kallsyms => s.push_str("(not loaded)  [CONFIG_KALLSYMS]\n"),
+            None => s.push_str("(not loaded)\n"),
+        }
+    }
+    s
+}
+
+/// `text` centred in `width` columns, extra space going to the right.
+fn centered(width: usize, text: &str) -> String {
+    let pad = width.saturating_sub(text.len());
+    let left = pad / 2;
+    format!("{}{}{}", " ".repeat(left), text, " ".repeat(pad - left))
+}
+
+fn render_taints(rows: &[TaintRow]) -> String {
+    if rows.is_empty() {
+        return "no tainted modules\n".to_string();
+    }
+    let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(0);
+    let mut s = format!("{:<width$}  TAINTS\n", "NAME");
+    for r in rows {
+        let _ = writeln!(s, "{:<width$}  {}", r.name, r.taints);
+    }
+    s
+}
