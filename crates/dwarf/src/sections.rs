@@ -48,6 +48,13 @@ pub fn load(path: &Path, map: &Arc<Mmap>, bases: &SectionBases) -> Result<Loaded
         gimli::RunTimeEndian::Big
     };
     let relocatable = file.kind() == object::ObjectKind::Relocatable;
+    let laid_out;
+    let bases = if relocatable {
+        laid_out = lay_out_sections(&file, bases);
+        &laid_out
+    } else {
+        bases
+    };
     let dwarf = gimli::Dwarf::load(|id| -> Result<Reader> {
         let bytes = section_bytes(&file, map, id.name(), relocatable, bases)
             .map_err(|e| match e {
@@ -59,6 +66,36 @@ pub fn load(path: &Path, map: &Arc<Mmap>, bases: &SectionBases) -> Result<Loaded
         Ok(Reader::new(bytes, endian))
     })?;
     Ok(LoadedDwarf { dwarf, relocatable })
+}
+
+/// Gives every allocated section of a relocatable file a distinct address:
+/// the caller's, else `.text` at 0 and the others after it in file order.
+/// All sections of a `.ko` are at 0 in the file, so without this the code
+/// of `.text`, `.init.text` and `.exit.text` would overlap.
+fn lay_out_sections(file: &object::File<'_>, given: &SectionBases) -> SectionBases {
+    let mut bases = given.clone();
+    let allocated: Vec<(String, u64, u64)> = file
+        .sections()
+        .filter(|s| matches!(s.flags(), object::SectionFlags::Elf { sh_flags } if sh_flags & u64::from(object::elf::SHF_ALLOC) != 0))
+        .filter(|s| s.size() != 0)
+        .filter_map(|s| Some((s.name().ok()?.to_string(), s.size(), s.align().max(1))))
+        .collect();
+    let mut next = 0u64;
+    if let Some((_, size, _)) = allocated.iter().find(|(name, _, _)| name == ".text") {
+        bases.entry(".text".to_string()).or_insert(0);
+        next = *size;
+    }
+    for (name, size, align) in allocated {
+        if bases.contains_key(&name) {
+            continue;
+        }
+        let Some(start) = next.checked_add(align - 1).map(|n| n / align * align) else {
+            break;
+        };
+        bases.insert(name, start);
+        next = start.saturating_add(size);
+    }
+    bases
 }
 
 fn section_bytes(

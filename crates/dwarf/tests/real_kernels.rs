@@ -225,3 +225,37 @@ fn module_debug_sections_are_relocated() {
         assert_eq!(ours, String::from_utf8(out.stdout).unwrap(), "{kv}");
     }
 }
+
+#[test]
+fn lab_module_lines_match_addr2line() {
+    for kv in common::KERNELS {
+        let path = std::path::PathBuf::from(format!(
+            "/var/cache/krash-lab/dumps/{kv}/hung-task/krash_scenarios.ko"
+        ));
+        if !path.exists() {
+            eprintln!("skipping: {} not present", path.display());
+            continue;
+        }
+        let dwarf = DwarfFile::open(&path).unwrap();
+        // .text offsets; .init.text and .exit.text also start at 0 in the
+        // file, which is what this guards against.
+        let addrs = [0x8u64, 0x48, 0x88, 0xe8];
+        let mut ours = String::new();
+        for &addr in &addrs {
+            for frame in dwarf.frames(addr).unwrap() {
+                let loc = frame.location.unwrap();
+                ours.push_str(&format!("{}\n{}:{}\n", frame.function, loc.file, loc.line));
+            }
+        }
+        let Ok(out) = Command::new("addr2line")
+            .arg("-fie")
+            .arg(&path)
+            .args(["-j", ".text"])
+            .args(addrs.iter().map(|a| format!("{a:x}")))
+            .output()
+        else {
+            continue;
+        };
+        assert_eq!(ours, String::from_utf8(out.stdout).unwrap(), "{kv}");
+    }
+}
