@@ -2,6 +2,7 @@
 //! each parsing its own arguments and returning an [`Output`] value. Nothing
 //! here prints; `krash-render` turns outputs into crash-style text or JSON.
 
+pub mod address;
 pub mod getopt;
 pub mod output;
 mod commands;

@@ -116,7 +116,7 @@ impl<M: PhysicalMemory> KernelMemory<M> {
 
     /// Reads user memory of a process whose page-table root is `pgd_phys`.
     pub fn read_user(&self, pgd_phys: u64, vaddr: u64, buf: &mut [u8]) -> Result<()> {
-        self.read_paged(buf, vaddr, |va| {
+        self.read_paged(buf, vaddr, AddrSpace::UserVirtual, |va| {
             paging::translate(&self.phys, self.layout.paging, pgd_phys, va).map(|t| t.paddr)
         })
     }
@@ -125,6 +125,7 @@ impl<M: PhysicalMemory> KernelMemory<M> {
         &self,
         buf: &mut [u8],
         vaddr: u64,
+        space: AddrSpace,
         translate: impl Fn(u64) -> Result<u64>,
     ) -> Result<()> {
         let mut done = 0usize;
@@ -135,7 +136,7 @@ impl<M: PhysicalMemory> KernelMemory<M> {
             let pa = translate(va)?;
             self.phys
                 .read_phys(pa, &mut buf[done..done + n])
-                .map_err(|e| relabel_fault(e, va))?;
+                .map_err(|e| relabel_fault(e, va, space))?;
             done += n;
         }
         Ok(())
@@ -145,7 +146,7 @@ impl<M: PhysicalMemory> KernelMemory<M> {
 /// A physical fault met while reading a virtual address is reported with
 /// the virtual address the user asked for (and the physical one in the
 /// reason), since that is the address they typed.
-fn relabel_fault(err: Error, vaddr: u64) -> Error {
+fn relabel_fault(err: Error, vaddr: u64, space: AddrSpace) -> Error {
     match err {
         Error::Fault {
             addr,
@@ -153,7 +154,7 @@ fn relabel_fault(err: Error, vaddr: u64) -> Error {
             reason,
         } => Error::Fault {
             addr: vaddr,
-            space: AddrSpace::KernelVirtual,
+            space,
             reason: match reason {
                 FaultReason::ExcludedFromDump
                 | FaultReason::NotInDump
@@ -167,6 +168,6 @@ fn relabel_fault(err: Error, vaddr: u64) -> Error {
 
 impl<M: PhysicalMemory> VirtualMemory for KernelMemory<M> {
     fn read_virt(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
-        self.read_paged(buf, addr, |va| self.virt_to_phys(va))
+        self.read_paged(buf, addr, AddrSpace::KernelVirtual, |va| self.virt_to_phys(va))
     }
 }
