@@ -8,6 +8,8 @@ pub use crate::commands::help::{Help, HelpEntry, HelpPage};
 pub use crate::commands::log::{Log, LogTimestamps};
 pub use crate::commands::module::{ModuleOutput, ModuleRow, ModuleTable, TaintRow};
 pub use crate::commands::ps::{Ps, PsRow};
+pub use crate::commands::rd::{Display as RdDisplay, MemoryRead, Space, Unit};
+pub use crate::commands::set::Context;
 pub use crate::commands::sym::{render_plain as sym_line_text, Sym, SymEntry, SymLine};
 pub use crate::commands::sys::{sys_info, PanicTask, SysInfo};
 
@@ -20,6 +22,8 @@ pub enum Output {
     Log(Log),
     Mod(ModuleOutput),
     Ps(Ps),
+    Rd(MemoryRead),
+    Set(Context),
     Sym(Sym),
     Sys(SysInfo),
 }

@@ -5,9 +5,13 @@ pub(crate) mod help;
 pub(crate) mod log;
 pub(crate) mod module;
 pub(crate) mod ps;
+pub(crate) mod rd;
+pub(crate) mod set;
 pub(crate) mod sym;
 pub(crate) mod sys;
 
 use crate::CommandSpec;
 
-pub(crate) static ALL: &[CommandSpec] = &[dis::SPEC, help::SPEC, log::SPEC, module::SPEC, ps::SPEC, sym::SPEC, sys::SPEC];
+pub(crate) static ALL: &[CommandSpec] = &[dis::SPEC, help::SPEC, log::SPEC, module::SPEC, ps::SPEC,
+    rd::SPEC,
+    set::SPEC, sym::SPEC, sys::SPEC];

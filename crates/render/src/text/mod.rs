@@ -3,6 +3,8 @@ mod help;
 mod log;
 mod module;
 mod ps;
+mod rd;
+mod set;
 mod sym;
 mod sys;
 
@@ -17,6 +19,8 @@ pub(crate) fn render(output: &Output) -> String {
         Output::Log(l) => log::render(l),
         Output::Mod(m) => module::render(m),
         Output::Ps(p) => ps::render(p),
+        Output::Rd(r) => rd::render(r),
+        Output::Set(c) => set::render(c),
         Output::Sym(s) => sym::render(s),
         Output::Sys(s) => sys::render(s),
     }
