@@ -22,7 +22,7 @@ pub use kallsyms::{
 };
 pub use orc::{OrcEntry, OrcFormat, OrcReg, OrcTable, OrcType};
 pub use symbol_set::SymbolSet;
-pub use symbols::{nm_letter, Symbol, SymbolTable, SymbolTableBuilder};
+pub use symbols::{crash_name, nm_letter, Symbol, SymbolTable, SymbolTableBuilder};
 pub use types::{
     dwarf_base_type_name, gdb_base_type_name, Composite, Enumerator, IntKind, Linkage, Member, MemberLocation, Param,
     Qualifier, SectionVar, Type, TypeId, TypeKind, TypeOps, TypeProvider, Variable,

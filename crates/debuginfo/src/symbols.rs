@@ -41,6 +41,11 @@ impl Symbol<'_> {
     pub fn is_global(&self) -> bool {
         self.kind.is_ascii_uppercase()
     }
+    /// The name as crash prints it (gcc clone suffixes dropped).
+    pub fn crash_name(&self) -> &str {
+        crash_name(self.name)
+    }
+
     /// True for code symbols (`T`, `t`, and weak code `W`/`w`).
     pub fn is_text(&self) -> bool {
         matches!(self.kind, 'T' | 't' | 'W' | 'w' | 'i')
@@ -142,11 +147,14 @@ impl SymbolTableBuilder {
     /// Sorts by address and indexes names.
     pub fn build(self) -> SymbolTable {
         let SymbolTableBuilder { module, names, mut entries } = self;
-        entries.sort_by_key(|e| e.addr);
+        // Ties sort by name, the order System.map and crash list them in,
+        // which decides which alias crash prints for an address.
+        entries.sort_unstable_by(|a, b| a.addr.cmp(&b.addr).then_with(|| entry_name(&names, a).cmp(entry_name(&names, b))));
         let hasher = DefaultHashBuilder::default();
         let mut by_name: HashTable<u32> = HashTable::with_capacity(entries.len());
         let mut next_same_name = vec![u32::MAX; entries.len()];
-        let name_of = |e: &Entry| entry_name(&names, e);
+        // Keyed by the crash spelling, so `foo` finds `foo.isra.0` too.
+        let name_of = |e: &Entry| crash_name(entry_name(&names, e));
         for (idx, entry) in entries.iter().enumerate() {
             let idx = idx as u32; // entries.len() <= MAX_SYMBOLS < u32::MAX
             let name = name_of(entry);
@@ -175,9 +183,29 @@ impl SymbolTableBuilder {
     }
 }
 
+/// The name crash shows for a symbol: gcc's `.isra.N` / `.part.N` clone
+/// suffixes (and anything after, such as `.cold`) are dropped; `.constprop.N`
+/// and a lone `.cold` are kept.
+pub fn crash_name(name: &str) -> &str {
+    if !name.as_bytes().contains(&b'.') {
+        return name;
+    }
+    let cut = name.find(".isra.").or_else(|| name.find(".part."));
+    match cut {
+        Some(pos) if pos > 0 => &name[..pos],
+        _ => name,
+    }
+}
+
 fn entry_name<'a>(names: &'a str, e: &Entry) -> &'a str {
     let start = e.name_start as usize;
     names.get(start..start + e.name_len as usize).unwrap_or("")
+}
+
+/// Absolute symbols holding plain values (sizes, constants) rather than
+/// kernel addresses never name a location; crash leaves them out too.
+fn is_absolute(e: &Entry) -> bool {
+    matches!(e.kind, b'A' | b'a') && (e.addr as i64) >= 0
 }
 
 /// How strongly an entry should answer for its address or name: real code
@@ -303,25 +331,20 @@ impl SymbolTable {
         }
     }
 
-    fn find_name(&self, name: &str) -> Option<u32> {
-        let hash = self.inner.hasher.hash_one(name);
+    /// Head of the chain of entries sharing `name`'s crash spelling.
+    fn find_chain(&self, name: &str) -> Option<u32> {
+        let key = crash_name(name);
+        let hash = self.inner.hasher.hash_one(key);
         let names = &self.inner.names;
         let entries = &self.inner.entries;
         self.inner
             .by_name
-            .find(hash, |&i| entries.get(i as usize).is_some_and(|e| entry_name(names, e) == name))
+            .find(hash, |&i| entries.get(i as usize).is_some_and(|e| crash_name(entry_name(names, e)) == key))
             .copied()
     }
 
-    /// The preferred symbol with this name (a global over static namesakes).
-    pub fn by_name(&self, name: &str) -> Option<Symbol<'_>> {
-        let idx = self.find_name(name)?;
-        self.inner.entries.get(idx as usize).map(|e| self.view(e))
-    }
-
-    /// Every symbol with this name, the preferred one first.
-    pub fn all_by_name<'a>(&'a self, name: &str) -> impl Iterator<Item = Symbol<'a>> + 'a {
-        let mut next = self.find_name(name).unwrap_or(u32::MAX);
+    fn chain(&self, name: &str) -> impl Iterator<Item = &Entry> + '_ {
+        let mut next = self.find_chain(name).unwrap_or(u32::MAX);
         let mut budget = self.inner.entries.len();
         std::iter::from_fn(move || {
             if budget == 0 {
@@ -329,30 +352,47 @@ impl SymbolTable {
             }
             budget -= 1;
             let entry = self.inner.entries.get(next as usize)?;
-            let here = next;
-            next = self.inner.next_same_name.get(here as usize).copied().unwrap_or(u32::MAX);
-            Some(self.view(entry))
+            next = self.inner.next_same_name.get(next as usize).copied().unwrap_or(u32::MAX);
+            Some(entry)
         })
     }
 
-    /// The symbol containing `addr` as crash reports it: the greatest symbol
-    /// at or below `addr` (preferring global code over aliases and markers
-    /// at the same address), with the offset of `addr` into it.
+    /// The preferred symbol with this name (a global over static
+    /// namesakes). A name without a gcc clone suffix also finds the clone
+    /// (`__ghes_peek_estatus` finds `__ghes_peek_estatus.isra.0`), as in crash.
+    pub fn by_name(&self, name: &str) -> Option<Symbol<'_>> {
+        let names = &self.inner.names;
+        self.chain(name)
+            .find(|e| entry_name(names, e) == name)
+            .or_else(|| self.chain(name).next())
+            .map(|e| self.view(e))
+    }
+
+    /// Every symbol with this name (exact spelling first, then gcc clones
+    /// whose crash spelling matches), the preferred one first.
+    pub fn all_by_name<'a>(&'a self, name: &'a str) -> impl Iterator<Item = Symbol<'a>> + 'a {
+        let names = &self.inner.names;
+        let exact = self.chain(name).filter(move |e| entry_name(names, e) == name);
+        let clones = self.chain(name).filter(move |e| entry_name(names, e) != name && crash_name(name) == name);
+        exact.chain(clones).map(|e| self.view(e))
+    }
+
+    /// The symbol containing `addr` as crash reports it: the last symbol
+    /// (in address, then name order) at or below `addr`, or, when `addr`
+    /// is exactly a symbol's address, the first one there. Absolute
+    /// symbols with small values are skipped: they are not locations.
     pub fn by_addr(&self, addr: u64) -> Option<(Symbol<'_>, u64)> {
         let link_addr = addr.wrapping_sub(self.delta);
         let entries = &self.inner.entries;
         let end = entries.partition_point(|e| e.addr <= link_addr);
-        let last = entries.get(end.checked_sub(1)?)?;
-        let group_start = entries[..end].partition_point(|e| e.addr < last.addr);
-        let best = entries[group_start..end]
-            .iter()
-            .enumerate()
-            // max_by_key keeps the last maximum; negate position so the
-            // first-listed of equal rank wins (ELF order puts globals late,
-            // but that only matters for ties in rank).
-            .max_by_key(|(pos, e)| (rank(e), usize::MAX - pos))
-            .map(|(_, e)| e)?;
-        Some((self.view(best), link_addr - best.addr))
+        let last = entries[..end].iter().rposition(|e| !is_absolute(e))?;
+        let mut best = last;
+        if entries[last].addr == link_addr {
+            let group_start = entries[..last].partition_point(|e| e.addr < link_addr);
+            best = (group_start..=last).find(|&i| !is_absolute(&entries[i])).unwrap_or(last);
+        }
+        let entry = &entries[best];
+        Some((self.view(entry), link_addr - entry.addr))
     }
 
     /// Like [`by_addr`](Self::by_addr) but only when `addr` lies inside the

@@ -41,3 +41,31 @@ fn vmlinux_symtab_matches_system_map() {
         assert!(s.is_text(), "{s}");
     }
 }
+
+/// Which alias crash names for an address: compared with crash's own
+/// `sym ADDR` answers on a real dump (tests/data/crash-sym-*.txt).
+#[test]
+fn by_addr_agrees_with_crash() {
+    let kv = common::KERNELS[0];
+    let Some(path) = common::vmlinux(kv) else { return };
+    let table = SymbolTable::load_elf_file(&path).unwrap().with_offset(0x880_0000);
+    let text =
+        std::fs::read_to_string(format!("{}/tests/data/crash-sym-{kv}.txt", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let (mut agree, mut differ) = (0, Vec::new());
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let mut fields = line.split_whitespace();
+        let addr = u64::from_str_radix(fields.next().unwrap(), 16).unwrap();
+        let expected = fields.nth(1).unwrap();
+        let (sym, off) = table.by_addr(addr).unwrap();
+        let ours = if off == 0 { sym.crash_name().to_string() } else { format!("{}+{off}", sym.crash_name()) };
+        if ours == expected {
+            agree += 1;
+        } else {
+            differ.push(format!("{addr:x}: crash {expected}, krash {ours}"));
+        }
+    }
+    println!("{agree} agree; differences:\n{}", differ.join("\n"));
+    // Known differences: crash also keeps ELF section symbols (".data",
+    // ".bss") and prefers io_schedule_timeout over __sched_text_start.
+    assert!(differ.len() <= 10, "{} differences", differ.len());
+}
