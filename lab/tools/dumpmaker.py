@@ -15,6 +15,17 @@ import qemu_guest
 
 BOOT_TIMEOUT = 420
 
+# makedumpfile 1.7.2 predates 6.12's page_type encoding and takes 6.12's slab
+# pages for free pages, so -d 31 (which drops free pages) loses every task_struct.
+# On 6.12 only zero pages are dropped.
+DUMP_LEVEL = {"6.1.0-56-cloud-amd64": 31}
+DEFAULT_DUMP_LEVEL = 1
+
+
+def dump_level(kv):
+    """The makedumpfile -d level that is safe for this kernel."""
+    return DUMP_LEVEL.get(kv, DEFAULT_DUMP_LEVEL)
+
 
 class DumpError(Exception):
     """A step making the dumps failed; the message says which."""
@@ -65,7 +76,7 @@ def kdump_boot(kv, scenario, kernel_root, initramfs, work, with_elf):
         with open(img, "wb") as f:
             f.truncate(size)
     append = (f"console=ttyS0 crashkernel=256M panic=0 softlockup_panic=1 watchdog_thresh=1 "
-              f"krash.mode=kdump krash.scenario={scenario}")
+              f"krash.mode=kdump krash.scenario={scenario} krash.dumplevel={dump_level(kv)}")
     qemu_guest.boot_until_exit(
         kernel_root / f"boot/vmlinuz-{kv}", initramfs, append, console, [d for d, _ in disks],
         BOOT_TIMEOUT)
@@ -108,7 +119,7 @@ def qemu_dump_boot(kv, scenario, kernel_root, initramfs, work):
     rebuild_flattened(flat, work / "vmcore.qemu-kdump-zlib").unlink()
 
 
-def host_variants(work):
+def host_variants(kv, work):
     """Other encodings of the kdump-zlib dump, made on the host."""
     src = work / "vmcore.kdump-zlib"
     made = []
@@ -116,7 +127,7 @@ def host_variants(work):
     # into ELF: the ELF variant comes from the capture kernel (kdump_boot).
     for fmt, flags in (("kdump-lzo", ["-l"]),):
         dst = work / f"vmcore.{fmt}"
-        r = subprocess.run(["makedumpfile", *flags, "-d", "31", str(src), str(dst)],
+        r = subprocess.run(["makedumpfile", *flags, "-d", str(dump_level(kv)), str(src), str(dst)],
                            capture_output=True, text=True)
         if r.returncode != 0 or not dst.exists() or dst.stat().st_size == 0:
             raise DumpError(f"makedumpfile {' '.join(flags)} failed: {r.stdout[-1500:]} {r.stderr[-1500:]}")
@@ -198,7 +209,7 @@ def make_dumps(kv, scenario, kernel_root, initramfs, ko, work, with_variants, lo
             dumps.append(("elf", "makedumpfile", "console.log"))
             step = "host variants"
             t = time.monotonic()
-            for fmt in host_variants(work):
+            for fmt in host_variants(kv, work):
                 producer = "lab kdump_recode" if fmt in ("kdump-snappy", "kdump-zstd") else "makedumpfile"
                 dumps.append((fmt, producer, "console.log"))
             timings[step] = round(time.monotonic() - t, 1)
@@ -222,4 +233,4 @@ def make_dumps(kv, scenario, kernel_root, initramfs, ko, work, with_variants, lo
     except Exception as e:  # noqa: BLE001 - name the step that failed
         raise DumpError(f"step '{step}': {e}") from e
     (work / "dumps.json").write_text(json.dumps(
-        {"dumps": entries, "timings_seconds": timings, "rip_function_seen": seen_rip}, indent=1) + "\n")
+        {"dumps": entries, "dump_level": dump_level(kv), "timings_seconds": timings, "rip_function_seen": seen_rip}, indent=1) + "\n")
