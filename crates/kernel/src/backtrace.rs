@@ -102,13 +102,7 @@ fn read_vmlinux_orc(path: &Path, kaslr: u64) -> Result<OrcTable> {
 impl Kernel {
     /// ORC tables (vmlinux and modules), read on first use.
     pub fn orc_tables(&self) -> &OrcTables {
-        let tables = self.cache().orc.get_or_init(|| Ok(self.read_orc_tables()));
-        match tables {
-            Ok(t) => t,
-            // read_orc_tables never fails as a whole; this arm is unreachable
-            // but keeps the cache type uniform with the others.
-            Err(_) => unreachable_tables(),
-        }
+        self.cache().orc.get_or_init(|| self.read_orc_tables())
     }
 
     fn read_orc_tables(&self) -> OrcTables {
@@ -296,7 +290,7 @@ impl Kernel {
         let caller = self.function_range("__crash_kexec");
         let accept = |w: u64| (lo..hi).contains(&w);
         let goal = |r: &StepResult| match r {
-            StepResult::Call { state, .. } => caller.is_none_or(|(clo, chi)| (clo..chi).contains(&state.ip)),
+            StepResult::Call { state, .. } => caller.map_or(true, |(clo, chi)| (clo..chi).contains(&state.ip)),
             _ => false,
         };
         // The saved registers are __crash_kexec's own (panic) or the
@@ -329,9 +323,4 @@ impl Kernel {
         find_parked_frame(mem, code, stacks, nmi.base, nmi.top, &accept, &goal)
             .map(|(state, slot)| StartState { state, slot })
     }
-}
-
-fn unreachable_tables() -> &'static OrcTables {
-    static EMPTY: std::sync::OnceLock<OrcTables> = std::sync::OnceLock::new();
-    EMPTY.get_or_init(|| OrcTables { vmlinux: None, modules: Vec::new(), vmlinux_error: Some("ORC tables unavailable".into()) })
 }

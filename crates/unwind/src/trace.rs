@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::code::{CodeInfo, Symbolized};
 use crate::ptregs::is_user_mode;
-use crate::scan::{find_regs_above, FoundRegs};
+use crate::scan::{find_regs_above, looks_like_return_address, FoundRegs};
 use crate::stacks::{StackKind, StackSet};
 use crate::step::{step, StepResult, UnwindState};
 
@@ -180,6 +180,60 @@ fn recover(
     None
 }
 
+/// Stack words searched for a caller when ORC has a gap.
+const CALLER_SCAN_WORDS: u64 = 512;
+/// Steps a scanned candidate must survive to be believed.
+const CALLER_CHAIN_STEPS: usize = 1;
+
+/// True if unwinding from `state` works for a few steps (or ends cleanly).
+fn chain_holds(mem: &dyn VirtualMemory, code: &dyn CodeInfo, stacks: &StackSet, state: UnwindState) -> bool {
+    let mut s = state;
+    for _ in 0..CALLER_CHAIN_STEPS {
+        match step(mem, code, stacks, &s) {
+            Ok(StepResult::End) | Ok(StepResult::Regs { .. }) => return true,
+            Ok(StepResult::Call { state: next, .. }) if code.is_text(next.ip) => s = next,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Finds the caller of a function ORC does not describe (objtool skips
+/// functions marked as having non-standard frames, such as
+/// `__crash_kexec`): the first return address above `sp` whose own
+/// unwind holds.
+fn scan_for_caller(
+    mem: &dyn VirtualMemory,
+    code: &dyn CodeInfo,
+    stacks: &StackSet,
+    sp: u64,
+    bp: u64,
+) -> Option<(UnwindState, u64)> {
+    let range = stacks.find(sp)?;
+    let end = range.top.min(sp.saturating_add(CALLER_SCAN_WORDS * 8));
+    let mut slot = sp & !7;
+    while slot < end {
+        if let Ok(w) = mem.read_u64(slot) {
+            if code.is_text(w) && looks_like_return_address(mem, w) {
+                let candidate = UnwindState { ip: w, sp: slot + 8, bp, signal: false, regs: None };
+                if chain_holds(mem, code, stacks, candidate) {
+                    return Some((candidate, slot));
+                }
+            }
+        }
+        slot += 8;
+    }
+    None
+}
+
+/// True if ORC covers `state.ip` with an explicit "no information" entry:
+/// a function objtool deliberately left out, not damage.
+fn in_orc_gap(code: &dyn CodeInfo, state: &UnwindState) -> bool {
+    let lookup = if state.signal { state.ip } else { state.ip.wrapping_sub(1) };
+    code.is_text(lookup)
+        && code.orc(lookup).is_some_and(|e| e.kind == krash_debuginfo::orc::OrcType::Undefined)
+}
+
 /// Unwinds from `start` over `stacks`, producing crash's frame sequence.
 pub fn unwind(mem: &dyn VirtualMemory, code: &dyn CodeInfo, stacks: &StackSet, start: StartState) -> Backtrace {
     let mut b = Builder { code, stacks, items: Vec::new(), level: 0, current_stack: None, recovered: false };
@@ -227,12 +281,28 @@ pub fn unwind(mem: &dyn VirtualMemory, code: &dyn CodeInfo, stacks: &StackSet, s
                 }
                 "possibly bogus exception frame: RIP is not kernel text".to_string()
             }
-            Err(reason) => reason,
+            Err(reason) => {
+                if in_orc_gap(code, &state) {
+                    if let Some((next, slot)) = scan_for_caller(mem, code, stacks, state.sp, state.bp) {
+                        state = next;
+                        b.frame(&state, slot);
+                        continue;
+                    }
+                }
+                reason
+            }
         };
         b.warn(failure);
         let from = state.sp.max(search_floor);
         let Some(found) = recover(mem, code, stacks, from) else {
-            b.warn("no saved registers found further up the stack: the backtrace ends here".into());
+            if let Some((next, slot)) = scan_for_caller(mem, code, stacks, from, state.bp) {
+                b.warn(format!("continuing from the return address found at [{slot:016x}] (frames below are recovered)"));
+                b.recovered = true;
+                state = next;
+                b.frame(&state, slot);
+                continue;
+            }
+            b.warn("no saved registers or return addresses found further up the stack: the backtrace ends here".into());
             break;
         };
         search_floor = found.addr + 8;
