@@ -46,7 +46,7 @@ pub(crate) struct KernelCache {
     pub tasks: std::sync::OnceLock<Result<Vec<crate::task::Task>>>,
     pub modules: std::sync::OnceLock<Result<Vec<crate::modules::Module>>>,
     pub debug: crate::symbolize::DebugCache,
-    pub orc: std::sync::OnceLock<Result<crate::backtrace::OrcTables>>,
+    pub orc: std::sync::OnceLock<crate::backtrace::OrcTables>,
 }
 
 impl Kernel {
