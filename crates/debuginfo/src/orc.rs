@@ -25,6 +25,18 @@ pub enum OrcFormat {
     V6_4,
 }
 
+impl OrcFormat {
+    /// The layout a kernel release (`uname -r`, e.g. `6.1.0-56-cloud-amd64`)
+    /// uses, for module tables read from memory; `None` when the string
+    /// does not start with `MAJOR.MINOR`.
+    pub fn for_kernel_release(release: &str) -> Option<OrcFormat> {
+        let mut parts = release.split(|c: char| !c.is_ascii_digit());
+        let major: u32 = parts.next()?.parse().ok()?;
+        let minor: u32 = parts.next()?.parse().ok()?;
+        Some(if (major, minor) >= (6, 4) { OrcFormat::V6_4 } else { OrcFormat::Legacy })
+    }
+}
+
 /// A register ORC uses as the base for the previous SP or BP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrcReg {
@@ -284,6 +296,14 @@ mod tests {
         let new_regs_signal = [0, 0, 0, 0, 0x05, 0x0b];
         let e = OrcEntry::decode(0, new_regs_signal, OrcFormat::V6_4);
         assert_eq!((e.kind, e.signal), (OrcType::Regs, true));
+    }
+
+    #[test]
+    fn format_from_release() {
+        assert_eq!(OrcFormat::for_kernel_release("6.1.0-56-cloud-amd64"), Some(OrcFormat::Legacy));
+        assert_eq!(OrcFormat::for_kernel_release("6.12.117+deb12-cloud-amd64"), Some(OrcFormat::V6_4));
+        assert_eq!(OrcFormat::for_kernel_release("5.15.0"), Some(OrcFormat::Legacy));
+        assert_eq!(OrcFormat::for_kernel_release("banana"), None);
     }
 
     #[test]

@@ -44,3 +44,47 @@ fn vmlinux_orc_entries_are_sensible() {
         assert_eq!(moved, krash_debuginfo::OrcEntry { ip: plain.ip + 0x1e00_0000, ..plain });
     }
 }
+
+/// A module's ORC table as the kernel sees it after loading: the `.ko`'s
+/// `.orc_unwind_ip` relocated against a made-up section layout.
+#[test]
+fn module_orc_after_relocation() {
+    use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget};
+    for kv in common::KERNELS {
+        let ko = format!("/var/cache/krash-lab/kernels/{kv}/root/usr/lib/debug/lib/modules/{kv}/kernel/net/key/af_key.ko");
+        let Ok(bytes) = std::fs::read(&ko) else { continue };
+        let file = object::File::parse(&*bytes).unwrap();
+        // Lay the sections out one page apart.
+        let base = 0xffff_ffff_c000_0000u64;
+        let section_addr = |index: object::SectionIndex| base + 0x10_0000 * index.0 as u64;
+        let ip_section = file.section_by_name(".orc_unwind_ip").unwrap();
+        let ip_addr = section_addr(ip_section.index());
+        let mut ips = ip_section.data().unwrap().to_vec();
+        for (offset, reloc) in ip_section.relocations() {
+            let RelocationTarget::Symbol(sym) = reloc.target() else { panic!("unexpected target") };
+            let sym = file.symbol_by_index(sym).unwrap();
+            let target = section_addr(sym.section_index().unwrap()) + sym.address();
+            let place = ip_addr + offset;
+            let value = target.wrapping_add(reloc.addend() as u64).wrapping_sub(place) as i32;
+            ips[offset as usize..offset as usize + 4].copy_from_slice(&value.to_le_bytes());
+        }
+        let unwind = file.section_by_name(".orc_unwind").unwrap().data().unwrap().to_vec();
+        let format = if file.section_by_name(".orc_header").is_some() { OrcFormat::V6_4 } else { OrcFormat::Legacy };
+        assert_eq!(Some(format), OrcFormat::for_kernel_release(kv));
+        let orc = OrcTable::from_tables(ip_addr, &ips, &unwind, format).unwrap();
+
+        let (mut at_entry, mut functions) = (0, 0);
+        for sym in file.symbols().filter(|s| s.kind() == object::SymbolKind::Text && s.size() > 0) {
+            let Some(section) = sym.section_index() else { continue };
+            let addr = section_addr(section) + sym.address();
+            functions += 1;
+            if let Some(e) = orc.find(addr) {
+                if (e.kind, e.sp_reg, e.sp_offset) == (OrcType::Call, OrcReg::Sp, 8) {
+                    at_entry += 1;
+                }
+            }
+        }
+        println!("{kv}: af_key.ko: {} ORC entries, {at_entry}/{functions} functions start with a plain call frame", orc.len());
+        assert!(at_entry * 10 >= functions * 9, "{at_entry}/{functions}");
+    }
+}
