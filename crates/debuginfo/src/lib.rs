@@ -5,6 +5,26 @@
 //! Inputs are byte slices or a caller-supplied
 //! [`VirtualMemory`](krash_core::VirtualMemory); this crate knows nothing of
 //! dump formats or of the kernel model built above it.
+//!
+//! ```no_run
+//! use krash_debuginfo::{elf_section, Btf, OrcTable, SymbolTable, TypeOps};
+//! # fn main() -> krash_core::Result<()> {
+//! let file = std::fs::File::open("vmlinux").unwrap();
+//! let map = unsafe { memmap2::Mmap::map(&file) }.unwrap();
+//! let symbols = SymbolTable::from_elf(&map)?.with_offset(0x880_0000); // KASLR delta
+//! let (sym, offset) = symbols.by_addr(0xffff_ffff_89a1_2345).unwrap();
+//! println!("{}+{offset:#x}", sym.crash_name());
+//!
+//! let btf = Btf::parse(elf_section(&map, ".BTF")?.unwrap())?;
+//! let task = btf.find_type_by_spelling("struct task_struct")?;
+//! let comm = btf.member_path(task, "comm")?;
+//! assert_eq!(btf.type_name(comm.ty), "char [16]");
+//! println!("type = {}", btf.ptype(task)); // gdb's `ptype struct task_struct`
+//!
+//! let orc = OrcTable::from_vmlinux(&map)?.with_offset(0x880_0000);
+//! let entry = orc.find(0xffff_ffff_89a1_2345);
+//! # let _ = entry; Ok(()) }
+//! ```
 
 pub mod btf;
 pub mod kallsyms;

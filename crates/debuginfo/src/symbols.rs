@@ -270,6 +270,9 @@ impl SymbolTable {
             }
             let Ok(name) = std::str::from_utf8(name) else { continue };
             let shndx = sym.st_shndx(endian);
+            if shndx == elf::SHN_UNDEF {
+                continue; // a reference (modules' imports), not a definition
+            }
             let section = if shndx == elf::SHN_UNDEF || shndx >= elf::SHN_LORESERVE {
                 None
             } else {
