@@ -5,6 +5,7 @@
 pub mod addrspace;
 pub mod backtrace;
 mod debuginfo;
+pub mod expr;
 pub mod layout;
 pub mod list;
 pub mod mm;
@@ -15,6 +16,7 @@ pub mod symbolize;
 pub mod system;
 mod program;
 pub mod task;
+pub mod value;
 
 pub use addrspace::{KernelLayout, KernelMemory, START_KERNEL_MAP};
 pub use program::{DebuginfoSources, Kernel, KernelFiles};
