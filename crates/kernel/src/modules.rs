@@ -5,7 +5,7 @@
 
 use krash_core::{Error, Result, VirtualMemory};
 use krash_debuginfo::kallsyms::{read_module_kallsyms, ModuleKallsymsLocation};
-use krash_debuginfo::SymbolTable;
+use krash_debuginfo::{SymbolTable, SymbolTableBuilder};
 use serde::Serialize;
 
 use crate::list::{walk, WalkOptions};
@@ -265,7 +265,30 @@ impl Kernel {
             strtab: self.read_field_u64(kallsyms, "mod_kallsyms", "strtab")?,
             typetab: typetab.filter(|&t| t != 0),
         };
-        read_module_kallsyms(name, &loc, self.memory())
+        let table = read_module_kallsyms(name, &loc, self.memory())?;
+        self.case_by_binding(name, &loc, table)
+    }
+
+    /// Module typetab letters are all lower case (the kernel upper-cases
+    /// exported ones only when printing /proc/kallsyms); crash, like nm on
+    /// the `.ko`, upper-cases global symbols, so the binding in each
+    /// `Elf64_Sym.st_info` decides the case here.
+    fn case_by_binding(&self, name: &str, loc: &ModuleKallsymsLocation, table: SymbolTable) -> Result<SymbolTable> {
+        const SYM_SIZE: u64 = 24;
+        const STB_GLOBAL: u8 = 1;
+        let raw = self.memory().read_vec(loc.symtab, loc.num_symtab.saturating_mul(SYM_SIZE) as usize)?;
+        let globals: std::collections::HashSet<u64> = raw
+            .chunks_exact(SYM_SIZE as usize)
+            .filter(|s| s.get(4).is_some_and(|info| info >> 4 == STB_GLOBAL))
+            .filter_map(|s| s.get(8..16).and_then(|v| v.try_into().ok()).map(u64::from_le_bytes))
+            .collect();
+        let mut builder = SymbolTableBuilder::new(Some(name));
+        builder.reserve(table.len(), table.len() * 24);
+        for sym in table.iter() {
+            let kind = if globals.contains(&sym.addr) { sym.kind.to_ascii_uppercase() } else { sym.kind };
+            builder.push(sym.name, sym.addr, sym.size, kind)?;
+        }
+        Ok(builder.build())
     }
 
     fn read_module_btf(&self, addr: u64) -> Option<(u64, u64)> {

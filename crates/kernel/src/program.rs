@@ -46,6 +46,7 @@ pub(crate) struct KernelCache {
     pub tasks: std::sync::OnceLock<Result<Vec<crate::task::Task>>>,
     pub modules: std::sync::OnceLock<Result<Vec<crate::modules::Module>>>,
     pub debug: crate::symbolize::DebugCache,
+    pub values: crate::value::ValueState,
     pub orc: std::sync::OnceLock<crate::backtrace::OrcTables>,
 }
 

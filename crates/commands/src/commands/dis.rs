@@ -212,6 +212,10 @@ fn kernel_code(k: &Kernel, addr: u64, span: Span, count: Option<u64>, style: Sty
         }
         let (label, at_symbol_start) = label(k, insn.addr, style.hex_offsets);
         let mut text = if style.hex_offsets { hex_offsets(&insn.text) } else { insn.text.clone() };
+        if !text.contains(' ') {
+            // gdb pads a bare mnemonic to the operand column too (`ret    `).
+            text = format!("{text:<6} ");
+        }
         if at_symbol_start && is_ftrace_nop(&text) {
             text.push_str(" [FTRACE NOP]");
         }
