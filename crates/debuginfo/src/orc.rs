@@ -7,6 +7,8 @@
 //! an explicit `signal` bit, and vmlinux gains an `.orc_header` section.
 //! Both decode into the same [`OrcEntry`].
 
+use std::sync::Arc;
+
 use krash_core::{Error, Result, VirtualMemory};
 
 use crate::elf::elf_sections;
@@ -34,6 +36,20 @@ impl OrcFormat {
         let major: u32 = parts.next()?.parse().ok()?;
         let minor: u32 = parts.next()?.parse().ok()?;
         Some(if (major, minor) >= (6, 4) { OrcFormat::V6_4 } else { OrcFormat::Legacy })
+    }
+}
+
+impl OrcData {
+    /// The kernel sorts tables at build or load time; a table read from an
+    /// unexpected place is sorted here rather than trusted.
+    fn ensure_sorted(&mut self) {
+        if self.ips.windows(2).all(|w| w[0] <= w[1]) {
+            return;
+        }
+        let mut pairs: Vec<(u64, [u8; ORC_ENTRY_SIZE])> =
+            self.ips.iter().copied().zip(self.entries.iter().copied()).collect();
+        pairs.sort_by_key(|p| p.0);
+        (self.ips, self.entries) = pairs.into_iter().unzip();
     }
 }
 
@@ -146,14 +162,19 @@ impl OrcEntry {
     }
 }
 
-/// A sorted ORC table for vmlinux or one module.
+/// A sorted ORC table for vmlinux or one module; clones share the data.
 #[derive(Debug, Clone)]
 pub struct OrcTable {
+    data: Arc<OrcData>,
+    format: OrcFormat,
+    delta: u64,
+}
+
+#[derive(Debug)]
+struct OrcData {
     /// Link-time (vmlinux) or run-time (modules) code addresses, ascending.
     ips: Vec<u64>,
     entries: Vec<[u8; ORC_ENTRY_SIZE]>,
-    format: OrcFormat,
-    delta: u64,
 }
 
 fn bad(detail: impl Into<String>) -> Error {
@@ -200,9 +221,9 @@ impl OrcTable {
             .chunks_exact(ORC_ENTRY_SIZE)
             .map(|c| [c[0], c[1], c[2], c[3], c[4], c[5]])
             .collect();
-        let mut table = OrcTable { ips, entries, format, delta: 0 };
-        table.ensure_sorted();
-        Ok(table)
+        let mut data = OrcData { ips, entries };
+        data.ensure_sorted();
+        Ok(OrcTable { data: Arc::new(data), format, delta: 0 })
     }
 
     /// Reads a loaded module's table (`struct module`'s `arch.orc_unwind_ip`,
@@ -223,18 +244,6 @@ impl OrcTable {
         Self::from_tables(ip_table_addr, &ip_bytes, &unwind_bytes, format)
     }
 
-    /// The kernel sorts tables at build or load time; a table read from an
-    /// unexpected place is sorted here rather than trusted.
-    fn ensure_sorted(&mut self) {
-        if self.ips.windows(2).all(|w| w[0] <= w[1]) {
-            return;
-        }
-        let mut pairs: Vec<(u64, [u8; ORC_ENTRY_SIZE])> =
-            self.ips.iter().copied().zip(self.entries.iter().copied()).collect();
-        pairs.sort_by_key(|p| p.0);
-        (self.ips, self.entries) = pairs.into_iter().unzip();
-    }
-
     /// The same table shifted by a KASLR delta (vmlinux tables only).
     pub fn with_offset(&self, kaslr_delta: u64) -> Self {
         OrcTable { delta: kaslr_delta, ..self.clone() }
@@ -247,34 +256,34 @@ impl OrcTable {
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.ips.len()
+        self.data.ips.len()
     }
 
     /// True when the table is empty.
     pub fn is_empty(&self) -> bool {
-        self.ips.is_empty()
+        self.data.ips.is_empty()
     }
 
     /// Lowest and highest covered run-time addresses (first and last entry).
     pub fn ip_range(&self) -> Option<(u64, u64)> {
-        Some((self.ips.first()?.wrapping_add(self.delta), self.ips.last()?.wrapping_add(self.delta)))
+        Some((self.data.ips.first()?.wrapping_add(self.delta), self.data.ips.last()?.wrapping_add(self.delta)))
     }
 
     /// The entry covering run-time address `ip`: the last one starting at
     /// or below it.
     pub fn find(&self, ip: u64) -> Option<OrcEntry> {
         let link_ip = ip.wrapping_sub(self.delta);
-        let idx = self.ips.partition_point(|&start| start <= link_ip).checked_sub(1)?;
-        let start = *self.ips.get(idx)?;
-        let raw = *self.entries.get(idx)?;
+        let idx = self.data.ips.partition_point(|&start| start <= link_ip).checked_sub(1)?;
+        let start = *self.data.ips.get(idx)?;
+        let raw = *self.data.entries.get(idx)?;
         Some(OrcEntry::decode(start.wrapping_add(self.delta), raw, self.format))
     }
 
     /// All entries in address order.
     pub fn iter(&self) -> impl Iterator<Item = OrcEntry> + '_ {
-        self.ips
+        self.data.ips
             .iter()
-            .zip(&self.entries)
+            .zip(&self.data.entries)
             .map(|(&ip, &raw)| OrcEntry::decode(ip.wrapping_add(self.delta), raw, self.format))
     }
 }

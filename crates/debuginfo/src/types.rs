@@ -179,7 +179,8 @@ pub trait TypeProvider: Send + Sync {
     fn type_by_id(&self, id: TypeId) -> Result<Type>;
 
     /// Ids of every type of `kind` named `name` (definitions before
-    /// forward declarations).
+    /// forward declarations). Base types are asked for by their compiler
+    /// spelling (`long unsigned int`; see [`dwarf_base_type_name`]).
     fn find_types(&self, kind: TypeKind, name: &str) -> Result<Vec<TypeId>>;
 
     /// A global variable by name.
@@ -262,7 +263,7 @@ pub trait TypeOps: TypeProvider {
             (TypeKind::Enum, n.trim())
         } else if let Ok(id) = self.find_type(TypeKind::Typedef, s) {
             return Ok(id);
-        } else if let Ok(id) = self.find_type(TypeKind::Base, s) {
+        } else if let Ok(id) = self.find_type(TypeKind::Base, &dwarf_base_type_name(s)) {
             return Ok(id);
         } else {
             // Like gdb, a bare name may also mean a struct/union/enum tag.
