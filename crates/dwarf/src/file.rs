@@ -14,7 +14,7 @@ use crate::bytes::Reader;
 use crate::lines::Row;
 use crate::paths;
 use crate::scopes::{scopes_at, ScopeKind};
-use crate::sections::{self, dwarf_error, SectionBases};
+use crate::sections::{self, dwarf_error, AllocSection, SectionBases};
 use crate::units::CompUnit;
 
 /// A source position: `file` is the full path (compilation directory
@@ -48,6 +48,7 @@ pub struct DwarfFile {
     _map: Arc<Mmap>,
     pub(crate) dwarf: gimli::Dwarf<Reader>,
     relocatable: bool,
+    alloc_sections: Vec<AllocSection>,
     index: OnceLock<Result<UnitIndex>>,
     units: Mutex<HashMap<usize, Arc<CompUnit>>>,
     source_root: OnceLock<Option<String>>,
@@ -73,6 +74,7 @@ impl DwarfFile {
             _map: map,
             dwarf: loaded.dwarf,
             relocatable: loaded.relocatable,
+            alloc_sections: loaded.alloc_sections,
             index: OnceLock::new(),
             units: Mutex::new(HashMap::new()),
             source_root: OnceLock::new(),
@@ -81,6 +83,11 @@ impl DwarfFile {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Allocated sections at the addresses this file's DWARF uses.
+    pub fn alloc_sections(&self) -> &[AllocSection] {
+        &self.alloc_sections
     }
 
     /// The gimli view of the sections, for callers decoding more.

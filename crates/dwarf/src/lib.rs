@@ -15,6 +15,7 @@ mod lines;
 mod paths;
 mod scopes;
 mod sections;
+mod types;
 mod units;
 
 pub use bytes::{Reader, SectionBytes};
@@ -23,4 +24,5 @@ pub use file::{DwarfFile, InlineFrame, LineBoundary, SourceLine};
 pub use functions::{Function, Variable, VariableLocation};
 pub use location::{RegisterAndMemory, VariableValue};
 pub use paths::{join_path, normalize};
-pub use sections::SectionBases;
+pub use sections::{AllocSection, SectionBases};
+pub use types::{DwarfTypes, IndexStats, VariablePlacement};

@@ -22,6 +22,27 @@ pub type SectionBases = HashMap<String, u64>;
 pub struct LoadedDwarf {
     pub dwarf: gimli::Dwarf<Reader>,
     pub relocatable: bool,
+    pub alloc_sections: Vec<AllocSection>,
+}
+
+/// An allocated section at the address DWARF addresses refer to (its ELF
+/// address, or for a relocatable file the address it was laid out at).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllocSection {
+    pub name: String,
+    pub address: u64,
+    pub size: u64,
+}
+
+impl AllocSection {
+    /// The section holding `addr`, preferring the smallest should
+    /// sections overlap.
+    pub fn containing(sections: &[AllocSection], addr: u64) -> Option<&AllocSection> {
+        sections
+            .iter()
+            .filter(|s| s.address <= addr && addr - s.address < s.size)
+            .min_by_key(|s| s.size)
+    }
 }
 
 pub fn map_file(path: &Path) -> Result<Arc<Mmap>> {
@@ -65,7 +86,20 @@ pub fn load(path: &Path, map: &Arc<Mmap>, bases: &SectionBases) -> Result<Loaded
             })?;
         Ok(Reader::new(bytes, endian))
     })?;
-    Ok(LoadedDwarf { dwarf, relocatable })
+    let alloc_sections = file
+        .sections()
+        .filter(|s| is_allocated(s) && s.size() != 0)
+        .filter_map(|s| {
+            let name = s.name().ok()?.to_string();
+            let address = if relocatable { *bases.get(&name)? } else { s.address() };
+            Some(AllocSection { name, address, size: s.size() })
+        })
+        .collect();
+    Ok(LoadedDwarf { dwarf, relocatable, alloc_sections })
+}
+
+fn is_allocated(section: &object::Section<'_, '_>) -> bool {
+    matches!(section.flags(), object::SectionFlags::Elf { sh_flags } if sh_flags & u64::from(object::elf::SHF_ALLOC) != 0)
 }
 
 /// Gives every allocated section of a relocatable file a distinct address:
@@ -76,7 +110,7 @@ fn lay_out_sections(file: &object::File<'_>, given: &SectionBases) -> SectionBas
     let mut bases = given.clone();
     let allocated: Vec<(String, u64, u64)> = file
         .sections()
-        .filter(|s| matches!(s.flags(), object::SectionFlags::Elf { sh_flags } if sh_flags & u64::from(object::elf::SHF_ALLOC) != 0))
+        .filter(is_allocated)
         .filter(|s| s.size() != 0)
         .filter_map(|s| Some((s.name().ok()?.to_string(), s.size(), s.align().max(1))))
         .collect();
