@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+pub use crate::commands::bt::{task_backtrace, Bt, BtBody, BtLine, BtOptions, BtTask, CodeName, OffsetStyle, RegsBlock, StackOverflow, StackWord, TextLine};
 pub use crate::commands::dis::{Dis, DisLine};
 pub use crate::commands::help::{Help, HelpEntry, HelpPage};
 pub use crate::commands::log::{Log, LogTimestamps};
@@ -17,6 +18,7 @@ pub use crate::commands::sys::{sys_info, PanicTask, SysInfo};
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "command", content = "data", rename_all = "snake_case")]
 pub enum Output {
+    Bt(Bt),
     Dis(Dis),
     Help(Help),
     Log(Log),

@@ -324,3 +324,6 @@ impl Kernel {
             .map(|(state, slot)| StartState { state, slot })
     }
 }
+
+/// The unwinder's types and searches, for commands built on backtraces.
+pub use krash_unwind as unwinder;

@@ -1,5 +1,6 @@
 //! One file per command (or family); `ALL` is the table, in `help` order.
 
+pub(crate) mod bt;
 pub(crate) mod dis;
 pub(crate) mod help;
 pub(crate) mod log;
@@ -12,6 +13,6 @@ pub(crate) mod sys;
 
 use crate::CommandSpec;
 
-pub(crate) static ALL: &[CommandSpec] = &[dis::SPEC, help::SPEC, log::SPEC, module::SPEC, ps::SPEC,
+pub(crate) static ALL: &[CommandSpec] = &[bt::SPEC, dis::SPEC, help::SPEC, log::SPEC, module::SPEC, ps::SPEC,
     rd::SPEC,
     set::SPEC, sym::SPEC, sys::SPEC];

@@ -1,3 +1,4 @@
+mod bt;
 mod dis;
 mod help;
 mod log;
@@ -14,6 +15,7 @@ pub use sys::{format_crash_date, format_uptime};
 
 pub(crate) fn render(output: &Output) -> String {
     match output {
+        Output::Bt(b) => bt::render(b),
         Output::Dis(d) => dis::render(d),
         Output::Help(h) => help::render(h),
         Output::Log(l) => log::render(l),

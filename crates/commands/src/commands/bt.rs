@@ -1,0 +1,429 @@
+//! `bt`: backtraces of tasks as crash prints them, from krash's ORC
+//! unwinder (crates/unwind via the kernel model), plus the stack views
+//! crash offers under the same command (-t/-T, -e, -r, -v).
+
+use krash_core::{Error, Result, VirtualMemory, X86_64Regs};
+use krash_kernel::backtrace::unwinder::{self, StackKind, StackRange, TraceItem};
+use krash_kernel::backtrace::TaskBacktrace;
+use krash_kernel::{Kernel, Task};
+use serde::Serialize;
+
+use crate::{getopt, CommandSpec, Output, Session};
+
+pub(crate) const SPEC: CommandSpec = CommandSpec {
+    name: "bt",
+    aliases: &[],
+    summary: "backtrace of a task (ORC unwinding across IRQ and exception stacks)",
+    synopsis: "bt [-a|-c cpu(s)|-g] [-f|-F[F]] [-l] [-s|-x] [-t|-T] [-e] [-r] [-v] [pid | task] ...",
+    details: "  pid | task  the task with this PID (all tasks with it, e.g. the idle tasks for 0)\n\
+              \x20             or the task_struct at this hexadecimal address; default: the current context\n\
+              \x20 -a       the active task on each CPU\n\
+              \x20 -c cpu   the active task on these CPUs (\"1\", \"0,2\", \"1-3\")\n\
+              \x20 -g       every thread in the task's thread group\n\
+              \x20 -f       the stack words of each frame, two per line\n\
+              \x20 -F       as -f, with words that are symbol addresses shown symbolically (-FF: same)\n\
+              \x20 -l       the source file and line of each frame (vmlinux DWARF; modules after mod -s)\n\
+              \x20 -s       symbol name plus decimal offset in each frame\n\
+              \x20 -x       with -s, or alone: the offset in hexadecimal\n\
+              \x20 -t       text addresses found on the stack from the starting stack pointer up\n\
+              \x20 -T       text addresses found on the whole stack\n\
+              \x20 -e       search the stacks for saved exception frames (pt_regs)\n\
+              \x20 -r       the raw stack words of the task stack\n\
+              \x20 -v       check every task's stack for an overflow (the end-of-stack magic)\n\
+              Frames after a damaged part of a stack are recovered from saved registers\n\
+              and marked \"(recovered)\", after a WARNING line saying what was wrong.",
+    run,
+};
+
+/// How frame lines show the symbol offset (`-s`, `-x`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OffsetStyle {
+    None,
+    Decimal,
+    Hex,
+}
+
+/// What one task's backtrace should include.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BtOptions {
+    /// `-f` (1) or `-F` (2, symbolic words).
+    pub frame_data: u8,
+    pub lines: bool,
+}
+
+/// One stack word (`-f`, `-r`), with its symbol when `-F` asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StackWord {
+    pub addr: u64,
+    pub value: u64,
+    pub symbol: Option<String>,
+}
+
+/// The name of a code address: function, offset, module.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CodeName {
+    pub name: Option<String>,
+    pub offset: u64,
+    pub module: Option<String>,
+}
+
+/// A register block (exception frame or user-mode entry frame).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RegsBlock {
+    pub addr: u64,
+    pub regs: X86_64Regs,
+    pub user_mode: bool,
+    pub partial: bool,
+    pub rip: Option<CodeName>,
+}
+
+/// One element of a backtrace in output order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BtLine {
+    Frame {
+        level: usize,
+        slot: u64,
+        pc: u64,
+        func: CodeName,
+        recovered: bool,
+        /// `file: line` for `-l`.
+        source: Option<String>,
+        data: Vec<StackWord>,
+    },
+    Exception { block: RegsBlock, recovered: bool, data: Vec<StackWord> },
+    StackSwitch { stack: String },
+    Warning { message: String },
+}
+
+/// A text address found on a stack (`-t`, `-T`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TextLine {
+    Word { addr: u64, value: u64, func: CodeName },
+    StackSwitch { stack: String },
+}
+
+/// What `bt` shows for one task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "view", rename_all = "snake_case")]
+pub enum BtBody {
+    Trace { lines: Vec<BtLine> },
+    Text { start: Option<(u64, CodeName)>, lines: Vec<TextLine> },
+    Exceptions { frames: Vec<RegsBlock> },
+    Raw { words: Vec<StackWord> },
+}
+
+/// One task's `bt` output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BtTask {
+    pub pid: i32,
+    pub task: u64,
+    pub cpu: u32,
+    pub comm: String,
+    pub body: BtBody,
+}
+
+/// A task whose stack end magic is overwritten (`bt -v`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StackOverflow {
+    pub pid: i32,
+    pub task: u64,
+    pub cpu: u32,
+    pub comm: String,
+    pub addr: u64,
+    pub value: u64,
+}
+
+/// The `bt` command's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum Bt {
+    Tasks { offsets: OffsetStyle, tasks: Vec<BtTask> },
+    StackCheck { overflows: Vec<StackOverflow> },
+}
+
+/// `STACK_END_MAGIC`, written at the lowest word of every task stack.
+const STACK_END_MAGIC: u64 = 0x57ac_6e9d;
+/// Most words `-f` shows for one frame.
+const MAX_FRAME_WORDS: u64 = 2048;
+
+fn run(session: &mut Session, args: &[String]) -> Result<Output> {
+    let p = getopt::parse("bt", args, "ac:gfFlsxtTerv")?;
+    let k = &session.kernel;
+    if p.has('v') {
+        return Ok(Output::Bt(Bt::StackCheck { overflows: stack_overflows(k)? }));
+    }
+    let tasks = select_tasks(k, session.current_task, &p)?;
+    let opts = BtOptions {
+        frame_data: if p.has('F') { 2 } else { u8::from(p.has('f')) },
+        lines: p.has('l'),
+    };
+    let offsets = match (p.has('s'), p.has('x')) {
+        (_, true) => OffsetStyle::Hex,
+        (true, false) => OffsetStyle::Decimal,
+        _ => OffsetStyle::None,
+    };
+    let mut out = Vec::new();
+    for t in tasks {
+        let body = if p.has('t') || p.has('T') {
+            text_view(k, t, p.has('T'))?
+        } else if p.has('e') {
+            exceptions_view(k, t)?
+        } else if p.has('r') {
+            raw_view(k, t)?
+        } else {
+            return_lines(k, t, &opts)?
+        };
+        out.push(BtTask { pid: t.pid, task: t.addr, cpu: t.cpu, comm: t.comm.clone(), body });
+    }
+    Ok(Output::Bt(Bt::Tasks { offsets, tasks: out }))
+}
+
+fn return_lines(k: &Kernel, t: &Task, opts: &BtOptions) -> Result<BtBody> {
+    Ok(task_backtrace(k, t, opts)?.body)
+}
+
+/// One task's backtrace lines, for `bt` and `foreach bt`.
+pub fn task_backtrace(k: &Kernel, t: &Task, opts: &BtOptions) -> Result<BtTask> {
+    let bt = k.backtrace(t)?;
+    let lines = trace_lines(k, &bt, opts);
+    Ok(BtTask { pid: t.pid, task: t.addr, cpu: t.cpu, comm: t.comm.clone(), body: BtBody::Trace { lines } })
+}
+
+fn select_tasks<'k>(k: &'k Kernel, current: Option<u64>, p: &getopt::Parsed) -> Result<Vec<&'k Task>> {
+    let all = k.tasks()?;
+    let by_addr = |addr: u64| all.iter().find(|t| t.addr == addr);
+    let mut out: Vec<&Task> = Vec::new();
+    if p.has('a') || p.has('c') {
+        let cpus: Option<Vec<u32>> = p.value('c').map(parse_cpus).transpose()?;
+        for (cpu, addr) in k.active_tasks()? {
+            if cpus.as_ref().is_some_and(|c| !c.contains(&cpu)) {
+                continue;
+            }
+            if let Some(t) = by_addr(addr) {
+                out.push(t);
+            }
+        }
+        if out.is_empty() {
+            return Err(Error::NotFound("bt: no active task on the CPUs given".into()));
+        }
+        return Ok(out);
+    }
+    for arg in &p.args {
+        let matched: Vec<&Task> = match arg.parse::<i32>() {
+            Ok(pid) => all.iter().filter(|t| t.pid == pid).collect(),
+            Err(_) => match crate::parse_hex(arg) {
+                Some(addr) => by_addr(addr).into_iter().collect(),
+                None => return Err(Error::Usage(format!("bt: invalid task or pid value: {arg}"))),
+            },
+        };
+        if matched.is_empty() {
+            return Err(Error::NotFound(format!("bt: invalid task or pid value: {arg}")));
+        }
+        out.extend(matched);
+    }
+    if p.args.is_empty() {
+        let addr = current.ok_or_else(|| Error::NotFound("bt: no current context (no panic task): give a PID".into()))?;
+        out.push(by_addr(addr).ok_or_else(|| Error::NotFound(format!("bt: {addr:x}: not a task")))?);
+    }
+    if p.has('g') {
+        let groups: Vec<i32> = out.iter().map(|t| t.tgid).collect();
+        out = all.iter().filter(|t| groups.contains(&t.tgid) && !t.idle).collect();
+    }
+    Ok(out)
+}
+
+/// `-c` values: "1", "0,2", "1-3".
+fn parse_cpus(spec: &str) -> Result<Vec<u32>> {
+    let bad = || Error::Usage(format!("bt: invalid CPU list: {spec}"));
+    let mut cpus = Vec::new();
+    for part in spec.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (u32, u32) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+                if b < a || b - a > 8192 {
+                    return Err(bad());
+                }
+                cpus.extend(a..=b);
+            }
+            None => cpus.push(part.parse().map_err(|_| bad())?),
+        }
+    }
+    Ok(cpus)
+}
+
+fn code_name(k: &Kernel, addr: u64) -> CodeName {
+    match k.symbolize(addr) {
+        Some(s) => CodeName { name: Some(s.name), offset: s.offset, module: s.module },
+        None => CodeName { name: None, offset: 0, module: None },
+    }
+}
+
+fn symbolic(k: &Kernel, value: u64) -> Option<String> {
+    let s = k.symbolize(value)?;
+    Some(if s.offset == 0 { s.name } else { format!("{}+{}", s.name, s.offset) })
+}
+
+fn stack_words(k: &Kernel, from: u64, to: u64, symbolic_words: bool) -> Vec<StackWord> {
+    let count = (to.saturating_sub(from) / 8).min(MAX_FRAME_WORDS);
+    (0..count)
+        .map(|i| from + i * 8)
+        .map_while(|addr| k.memory().read_u64(addr).ok().map(|value| (addr, value)))
+        .map(|(addr, value)| StackWord {
+            addr,
+            value,
+            symbol: if symbolic_words { symbolic(k, value) } else { None },
+        })
+        .collect()
+}
+
+fn regs_block(k: &Kernel, e: &unwinder::ExceptionFrame) -> RegsBlock {
+    RegsBlock {
+        addr: e.addr,
+        regs: e.regs,
+        user_mode: e.user_mode,
+        partial: e.partial,
+        rip: (!e.user_mode).then(|| code_name(k, e.regs.rip)),
+    }
+}
+
+fn trace_lines(k: &Kernel, bt: &TaskBacktrace, opts: &BtOptions) -> Vec<BtLine> {
+    let items = &bt.trace.items;
+    let mut lines: Vec<BtLine> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        match item {
+            TraceItem::Frame(f) => {
+                let source = opts.lines.then(|| {
+                    let at = if f.exact { f.pc } else { f.pc.wrapping_sub(1) };
+                    k.source_line(at).map(|l| format!("{}: {}", l.file, l.line))
+                });
+                lines.push(BtLine::Frame {
+                    level: f.level,
+                    slot: f.slot,
+                    pc: f.pc,
+                    func: match &f.symbol {
+                        Some(s) => CodeName { name: Some(s.name.clone()), offset: s.offset, module: s.module.clone() },
+                        None => CodeName { name: None, offset: 0, module: None },
+                    },
+                    recovered: f.recovered,
+                    source: source.flatten(),
+                    data: Vec::new(),
+                });
+            }
+            TraceItem::Exception(e) => lines.push(BtLine::Exception {
+                block: regs_block(k, e),
+                recovered: e.recovered,
+                data: Vec::new(),
+            }),
+            TraceItem::StackSwitch { from } => lines.push(BtLine::StackSwitch { stack: from.crash_name().to_string() }),
+            TraceItem::Warning { message } => lines.push(BtLine::Warning { message: message.clone() }),
+        }
+        if opts.frame_data > 0 {
+            attach_frame_data(k, bt, items, i, &mut lines, opts.frame_data > 1);
+        }
+    }
+    lines
+}
+
+/// After the last line belonging to a frame, the words from just above its
+/// slot up to and including the next frame's slot (crash's `-f`).
+fn attach_frame_data(k: &Kernel, bt: &TaskBacktrace, items: &[TraceItem], i: usize, lines: &mut [BtLine], sym: bool) {
+    let next_is_frame_or_end = |j: usize| matches!(items.get(j), None | Some(TraceItem::Frame(_)) | Some(TraceItem::StackSwitch { .. }));
+    if !next_is_frame_or_end(i + 1) || matches!(items.get(i), Some(TraceItem::StackSwitch { .. }) | Some(TraceItem::Warning { .. })) {
+        return;
+    }
+    // The frame this data belongs to: the nearest frame at or before i.
+    let Some(TraceItem::Frame(f)) = items[..=i].iter().rev().find(|it| matches!(it, TraceItem::Frame(_))) else { return };
+    if let Some(TraceItem::Exception(e)) = items.get(i) {
+        if e.user_mode {
+            return;
+        }
+    }
+    let Some(stack) = bt.stacks.find(f.slot) else { return };
+    let next_slot = items[i + 1..].iter().find_map(|it| match it {
+        TraceItem::Frame(n) => Some(n.slot),
+        _ => None,
+    });
+    let end = match next_slot {
+        Some(n) if stack.contains(n) && n > f.slot => n + 8,
+        _ => stack.top,
+    };
+    let words = stack_words(k, f.slot + 8, end, sym);
+    match lines.last_mut() {
+        Some(BtLine::Frame { data, .. }) | Some(BtLine::Exception { data, .. }) => *data = words,
+        _ => {}
+    }
+}
+
+fn text_view(k: &Kernel, t: &Task, whole: bool) -> Result<BtBody> {
+    let bt = k.backtrace(t)?;
+    let code = k.code_info();
+    let first = bt.trace.frames().next();
+    let start = first.map(|f| (f.pc, code_name(k, f.pc)));
+    // Visit stacks in the order the trace used them.
+    let mut order: Vec<(StackRange, u64)> = Vec::new();
+    for f in bt.trace.frames() {
+        if let Some(s) = bt.stacks.find(f.slot) {
+            match order.iter_mut().find(|(r, _)| r.kind == s.kind) {
+                Some((_, lo)) => *lo = (*lo).min(f.slot),
+                None => order.push((*s, f.slot)),
+            }
+        }
+    }
+    if order.is_empty() {
+        if let Some(task) = bt.stacks.task() {
+            order.push((*task, bt.start_sp));
+        }
+    }
+    let mut lines = Vec::new();
+    for (n, (range, lo)) in order.iter().enumerate() {
+        if n > 0 {
+            if let Some((prev, _)) = order.get(n - 1) {
+                lines.push(TextLine::StackSwitch { stack: prev.kind.crash_name().to_string() });
+            }
+        }
+        let from = if whole || (n > 0 && range.kind == StackKind::Task) { range.base } else { *lo };
+        for w in unwinder::text_words(k.memory(), &code, range, from) {
+            lines.push(TextLine::Word { addr: w.addr, value: w.value, func: code_name(k, w.value) });
+        }
+    }
+    Ok(BtBody::Text { start, lines })
+}
+
+fn exceptions_view(k: &Kernel, t: &Task) -> Result<BtBody> {
+    let stacks = k.task_stacks(t)?;
+    let code = k.code_info();
+    let mut frames = Vec::new();
+    for range in &stacks.stacks {
+        for f in unwinder::find_exception_frames(k.memory(), &code, &stacks, range) {
+            frames.push(RegsBlock {
+                addr: f.addr,
+                regs: f.regs,
+                user_mode: f.user_mode,
+                partial: false,
+                rip: (!f.user_mode).then(|| code_name(k, f.regs.rip)),
+            });
+        }
+    }
+    Ok(BtBody::Exceptions { frames })
+}
+
+fn raw_view(k: &Kernel, t: &Task) -> Result<BtBody> {
+    let stacks = k.task_stacks(t)?;
+    let task = stacks.task().ok_or_else(|| Error::NotFound("bt: task has no stack".into()))?;
+    Ok(BtBody::Raw { words: stack_words(k, task.base, task.top, true) })
+}
+
+fn stack_overflows(k: &Kernel) -> Result<Vec<StackOverflow>> {
+    let mut out = Vec::new();
+    for t in k.tasks()? {
+        let Ok(base) = k.read_field_u64(t.addr, "task_struct", "stack") else { continue };
+        let Ok(value) = k.memory().read_u64(base) else { continue };
+        if value != STACK_END_MAGIC {
+            out.push(StackOverflow { pid: t.pid, task: t.addr, cpu: t.cpu, comm: t.comm.clone(), addr: base, value });
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,159 @@
+//! crash's `bt` text: task header, `#N [slot] func at pc` frame lines,
+//! exception register blocks, stack-switch markers, `-f` words, `-t`
+//! text words, `-e` frames, `-v` summary.
+
+use std::fmt::Write;
+
+use krash_commands::output::{Bt, BtBody, BtLine, BtTask, CodeName, OffsetStyle, RegsBlock, StackWord, TextLine};
+
+pub(crate) fn render(bt: &Bt) -> String {
+    let mut s = String::new();
+    match bt {
+        Bt::StackCheck { overflows } => {
+            if overflows.is_empty() {
+                s.push_str("No stack overflows detected\n");
+            }
+            for o in overflows {
+                header(&mut s, o.pid, o.task, o.cpu, &o.comm);
+                let _ = writeln!(s, "  possible stack overflow: {:x}: {:x} != STACK_END_MAGIC", o.addr, o.value);
+            }
+        }
+        Bt::Tasks { offsets, tasks } => {
+            for (i, t) in tasks.iter().enumerate() {
+                if i > 0 {
+                    s.push('\n');
+                }
+                task(&mut s, t, *offsets);
+            }
+        }
+    }
+    s
+}
+
+fn header(s: &mut String, pid: i32, task: u64, cpu: u32, comm: &str) {
+    let _ = writeln!(s, "PID: {pid:<8} TASK: {task:x}  CPU: {cpu:<4} COMMAND: \"{comm}\"");
+}
+
+fn task(s: &mut String, t: &BtTask, offsets: OffsetStyle) {
+    header(s, t.pid, t.task, t.cpu, &t.comm);
+    match &t.body {
+        BtBody::Trace { lines } => {
+            for l in lines {
+                line(s, l, offsets);
+            }
+        }
+        BtBody::Text { start, lines } => {
+            if let Some((pc, func)) = start {
+                let _ = writeln!(s, "              START: {} at {pc:x}", plain_name(func, *pc));
+            }
+            for l in lines {
+                match l {
+                    TextLine::Word { addr, value, func } => {
+                        let _ = writeln!(s, "  [{addr:x}] {} at {value:x}{}", plain_name(func, *value), module_suffix(func));
+                    }
+                    TextLine::StackSwitch { stack } => {
+                        let _ = writeln!(s, "--- <{stack}> ---");
+                    }
+                }
+            }
+        }
+        BtBody::Exceptions { frames } => {
+            for f in frames {
+                let kind = if f.user_mode { "USER" } else { "KERNEL" };
+                let _ = writeln!(s, "  {kind}-MODE EXCEPTION FRAME AT: {:x}", f.addr);
+                regs(s, f);
+            }
+        }
+        BtBody::Raw { words } => stack_data(s, words, true),
+    }
+}
+
+fn plain_name(func: &CodeName, addr: u64) -> String {
+    func.name.clone().unwrap_or_else(|| format!("{addr:x}"))
+}
+
+fn module_suffix(func: &CodeName) -> String {
+    func.module.as_ref().map(|m| format!(" [{m}]")).unwrap_or_default()
+}
+
+fn line(s: &mut String, l: &BtLine, offsets: OffsetStyle) {
+    match l {
+        BtLine::Frame { level, slot, pc, func, recovered, source, data } => {
+            let mut name = plain_name(func, *pc);
+            if func.name.is_some() {
+                match offsets {
+                    OffsetStyle::Decimal => name = format!("{name}+{}", func.offset),
+                    OffsetStyle::Hex => name = format!("{name}+{:#x}", func.offset),
+                    OffsetStyle::None => {}
+                }
+            }
+            let mark = if *recovered { " (recovered)" } else { "" };
+            let _ = writeln!(
+                s,
+                "{:>3} [{slot:x}] {name} at {pc:x}{}{mark}",
+                format!("#{level}"),
+                module_suffix(func)
+            );
+            if let Some(src) = source {
+                let _ = writeln!(s, "    {src}");
+            }
+            stack_data(s, data, false);
+        }
+        BtLine::Exception { block, data, .. } => {
+            regs(s, block);
+            stack_data(s, data, false);
+        }
+        BtLine::StackSwitch { stack } => {
+            let _ = writeln!(s, "--- <{stack}> ---");
+        }
+        BtLine::Warning { message } => {
+            let _ = writeln!(s, "bt: WARNING: {message}");
+        }
+    }
+}
+
+fn regs(s: &mut String, b: &RegsBlock) {
+    let r = &b.regs;
+    if let Some(func) = &b.rip {
+        let what = match &func.name {
+            Some(n) if func.offset == 0 => n.clone(),
+            Some(n) => format!("{n}+{}", func.offset),
+            None => "unknown or invalid address".to_string(),
+        };
+        let _ = writeln!(s, "    [exception RIP: {what}]");
+    }
+    let _ = writeln!(s, "    RIP: {:016x}  RSP: {:016x}  RFLAGS: {:08x}", r.rip, r.rsp, r.rflags);
+    if !b.partial {
+        let _ = writeln!(s, "    RAX: {:016x}  RBX: {:016x}  RCX: {:016x}", r.rax, r.rbx, r.rcx);
+        let _ = writeln!(s, "    RDX: {:016x}  RSI: {:016x}  RDI: {:016x}", r.rdx, r.rsi, r.rdi);
+        let _ = writeln!(s, "    RBP: {:016x}   R8: {:016x}   R9: {:016x}", r.rbp, r.r8, r.r9);
+        let _ = writeln!(s, "    R10: {:016x}  R11: {:016x}  R12: {:016x}", r.r10, r.r11, r.r12);
+        let _ = writeln!(s, "    R13: {:016x}  R14: {:016x}  R15: {:016x}", r.r13, r.r14, r.r15);
+        let _ = writeln!(s, "    ORIG_RAX: {:016x}  CS: {:04x}  SS: {:04x}", r.orig_rax, r.cs, r.ss);
+    } else {
+        let _ = writeln!(s, "    CS: {:04x}  SS: {:04x}", r.cs, r.ss);
+    }
+}
+
+/// Two words per line, each followed by a space; symbolic words padded to 16.
+fn stack_data(s: &mut String, words: &[StackWord], raw: bool) {
+    for pair in words.chunks(2) {
+        let Some(first) = pair.first() else { continue };
+        let _ = write!(s, "    {:x}: ", first.addr);
+        if raw {
+            s.truncate(s.len() - 6);
+            let _ = write!(s, "{:x}:  ", first.addr);
+        }
+        for w in pair {
+            match &w.symbol {
+                Some(sym) => {
+                    let _ = write!(s, "{sym:<16} ");
+                }
+                None => {
+                    let _ = write!(s, "{:016x} ", w.value);
+                }
+            }
+        }
+        s.push('\n');
+    }
+}
