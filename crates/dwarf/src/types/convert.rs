@@ -226,7 +226,7 @@ impl DwarfTypes {
             .unwrap_or_else(|| raw.iter().any(|(_, v)| matches!(v, AttributeValue::Sdata(n) if *n < 0)));
         let variants = raw
             .into_iter()
-            .map(|(name, value)| Enumerator { name, value: constant(&value, signed) })
+            .map(|(name, value)| Enumerator { name, value: constant(&value, signed, size) })
             .collect();
         Ok(Type::Enum { name, size, signed, variants })
     }
@@ -394,16 +394,19 @@ fn entry_value(entry: &Entry<'_, '_>, name: gimli::DwAt) -> Option<AttributeValu
     entry.attr_value(name).ok().flatten()
 }
 
-/// An enumerator's value: fixed-size forms carry no sign, so they are
-/// sign-extended when the enum is signed.
-fn constant(value: &AttributeValue<Reader>, signed: bool) -> i128 {
+/// An enumerator's value. Fixed-size forms carry no sign; gcc writes
+/// negative values as sdata and small positive ones in the narrowest fixed
+/// form, so a fixed form is sign-extended only when it fills the whole
+/// enum of a signed type.
+fn constant(value: &AttributeValue<Reader>, signed: bool, enum_size: u64) -> i128 {
+    let fills = |width: u64| signed && width >= enum_size;
     match *value {
         AttributeValue::Sdata(v) => i128::from(v),
         AttributeValue::Udata(v) => i128::from(v),
-        AttributeValue::Data1(v) => if signed { i128::from(v as i8) } else { i128::from(v) },
-        AttributeValue::Data2(v) => if signed { i128::from(v as i16) } else { i128::from(v) },
-        AttributeValue::Data4(v) => if signed { i128::from(v as i32) } else { i128::from(v) },
-        AttributeValue::Data8(v) => if signed { i128::from(v as i64) } else { i128::from(v) },
+        AttributeValue::Data1(v) => if fills(1) { i128::from(v as i8) } else { i128::from(v) },
+        AttributeValue::Data2(v) => if fills(2) { i128::from(v as i16) } else { i128::from(v) },
+        AttributeValue::Data4(v) => if fills(4) { i128::from(v as i32) } else { i128::from(v) },
+        AttributeValue::Data8(v) => if fills(8) { i128::from(v as i64) } else { i128::from(v) },
         _ => 0,
     }
 }
