@@ -49,6 +49,11 @@ fn heap_mib() -> u64 {
         .map_or(0, |kb| kb / 1024)
 }
 
+/// BTF records a zero-length array `[0]` like a flexible one `[]`.
+fn btf_spelling(dwarf_spelling: String) -> String {
+    dwarf_spelling.replace("[0]", "[]")
+}
+
 /// Compares two aggregates member by member, descending into anonymous
 /// members and members of anonymous aggregate type.
 fn assert_same_layout(dwarf: &DwarfTypes, d: TypeId, btf: &Btf, b: TypeId, what: &str, depth: usize) {
@@ -56,7 +61,7 @@ fn assert_same_layout(dwarf: &DwarfTypes, d: TypeId, btf: &Btf, b: TypeId, what:
     let (_, dt) = dwarf.resolve(d).unwrap();
     let (_, bt) = btf.resolve(b).unwrap();
     let (Some(dc), Some(bc)) = (dt.composite(), bt.composite()) else {
-        assert_eq!(dwarf.type_name(d), btf.type_name(b), "{what}");
+        assert_eq!(btf_spelling(dwarf.type_name(d)), btf.type_name(b), "{what}");
         return;
     };
     assert_eq!(std::mem::discriminant(&dt), std::mem::discriminant(&bt), "{what}: struct vs union");
@@ -66,7 +71,7 @@ fn assert_same_layout(dwarf: &DwarfTypes, d: TypeId, btf: &Btf, b: TypeId, what:
     for (dm, bm) in dc.members.iter().zip(&bc.members) {
         let member = format!("{what}.{}", dm.name.as_deref().unwrap_or("<anon>"));
         assert_eq!((dm.bit_offset, dm.bitfield_size), (bm.bit_offset, bm.bitfield_size), "{member}");
-        assert_eq!(dwarf.type_name(dm.ty), btf.type_name(bm.ty), "{member}: type");
+        assert_eq!(btf_spelling(dwarf.type_name(dm.ty)), btf.type_name(bm.ty), "{member}: type");
         let anonymous = dwarf.resolve(dm.ty).unwrap().1.composite().is_some_and(|c| c.name.is_none());
         if dm.name.is_none() || anonymous {
             assert_same_layout(dwarf, dm.ty, btf, bm.ty, &member, depth + 1);
@@ -90,7 +95,7 @@ fn structs_match_btf() {
             let b = btf.find_type(TypeKind::Struct, name).unwrap();
             assert_same_layout(&dwarf, d, &btf, b, name, 0);
             assert_eq!(dwarf.size_of(d).unwrap(), btf.size_of(b).unwrap(), "{kv} {name}");
-            assert_eq!(dwarf.ptype(d), btf.ptype(b), "{kv} ptype struct {name}");
+            assert_eq!(btf_spelling(dwarf.ptype(d)), btf.ptype(b), "{kv} ptype struct {name}");
             eprintln!("{kv}: struct {name} agrees ({:?})", t.elapsed());
         }
     }
@@ -185,16 +190,30 @@ fn ptype_matches_gdb() {
         let expected = std::fs::read_to_string(&data).unwrap();
         let dwarf = open(&path);
         let mut ours = String::new();
-        for spelling in ["struct list_head", "struct hlist_node", "struct file_operations", "struct timekeeper", "struct pt_regs", "enum pid_type"] {
-            let id = dwarf.find_type_by_spelling(spelling).unwrap();
-            ours.push_str(&format!("type = {}\n", dwarf.ptype(id)));
+        let ptype = |spelling: &str| format!("type = {}\n", dwarf.ptype(dwarf.find_type_by_spelling(spelling).unwrap()));
+        for spelling in [
+            "struct list_head",
+            "struct hlist_node",
+            "struct file_operations",
+            "struct timekeeper",
+            "struct page",
+            "struct kmem_cache",
+            "struct pt_regs",
+            "enum pid_type",
+        ] {
+            ours.push_str(&ptype(spelling));
         }
         let tk_core = dwarf.find_variable("tk_core").unwrap().unwrap();
         ours.push_str(&format!("type = {}\n", dwarf.type_name(tk_core.ty)));
         ours.push_str(&format!("type = {}\n", dwarf.ptype(tk_core.ty)));
         let jiffies = dwarf.find_variable("jiffies").unwrap().unwrap();
         ours.push_str(&format!("type = {}\n", dwarf.type_name(jiffies.ty)));
-        assert_eq!(ours, expected, "{kv}");
+        ours.push_str(&ptype("struct sk_buff"));
+        if ours != expected {
+            let mine = std::env::temp_dir().join(format!("krash-dwarf-ptype-{kv}.txt"));
+            std::fs::write(&mine, &ours).unwrap();
+            panic!("{kv}: ptype differs from gdb: diff {} {}", data.display(), mine.display());
+        }
     }
 }
 

@@ -365,8 +365,9 @@ fn udata(entry: &Entry<'_, '_>, name: gimli::DwAt) -> Option<u64> {
     entry.attr_value(name).ok().flatten()?.udata_value()
 }
 
-/// The element count of one array dimension; `None` for flexible,
-/// zero-length and variable-length arrays.
+/// The element count of one array dimension: `Some(0)` for a zero-length
+/// array (`[0]`, as gdb prints it), `None` for flexible and variable-length
+/// arrays (no constant bound).
 fn dimension_length(child: &Entry<'_, '_>) -> Option<u64> {
     let signed = |name| -> Option<i128> {
         match entry_value(child, name)? {
@@ -387,7 +388,7 @@ fn dimension_length(child: &Entry<'_, '_>) -> Option<u64> {
             upper.checked_sub(lower)?.checked_add(1)?
         }
     };
-    u64::try_from(count).ok().filter(|&n| n > 0)
+    Some(u64::try_from(count).unwrap_or(0))
 }
 
 fn entry_value(entry: &Entry<'_, '_>, name: gimli::DwAt) -> Option<AttributeValue<Reader>> {
