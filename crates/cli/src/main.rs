@@ -29,6 +29,9 @@ fn main() -> ExitCode {
 fn run(args: args::Args) -> Result<(), String> {
     let (vmlinux, dump) = args::assign_files(&args.files)?;
     let kernel = Kernel::open(KernelFiles { dump, vmlinux }).map_err(|e| e.to_string())?;
+    for warning in kernel.warnings() {
+        eprintln!("WARNING: {warning}");
+    }
     let format = if args.json { Format::Json } else { Format::Text };
     let mut session = Session::new(kernel);
     if !args.silent {

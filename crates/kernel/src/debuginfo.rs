@@ -12,6 +12,8 @@ use krash_debuginfo::{Btf, SymbolTable};
 pub struct VmlinuxInfo {
     pub symbols: SymbolTable,
     pub btf: Option<Arc<Btf>>,
+    /// GNU build id (hex), to match against the dump's VMCOREINFO BUILD-ID.
+    pub build_id: Option<String>,
 }
 
 /// Reads symbols and BTF from a vmlinux. A vmlinux without BTF still
@@ -34,10 +36,35 @@ pub fn load_vmlinux(path: &Path) -> Result<VmlinuxInfo> {
     Ok(VmlinuxInfo {
         symbols,
         btf: btf.ok().map(Arc::new),
+        build_id: elf_build_id(&map),
     })
 }
 
 /// The BTF as the shared type-provider interface.
 pub fn as_provider(btf: &Arc<Btf>) -> Arc<dyn TypeProvider> {
     Arc::clone(btf) as Arc<dyn TypeProvider>
+}
+
+/// The `.note.gnu.build-id` of an ELF file, as lowercase hex.
+fn elf_build_id(elf: &[u8]) -> Option<String> {
+    use object::Object;
+    let file = object::File::parse(elf).ok()?;
+    let id = file.build_id().ok()??;
+    Some(id.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Refuses a vmlinux that is not the one that crashed: the build ids
+/// differ, or (without build ids) the release strings do.
+pub fn check_match(path: &Path, info: &VmlinuxInfo, dump_build_id: Option<&str>) -> Result<()> {
+    if let (Some(ours), Some(dumps)) = (info.build_id.as_deref(), dump_build_id) {
+        // VMCOREINFO may carry the id zero-padded to 40 hex digits.
+        let dumps = dumps.trim();
+        if !dumps.starts_with(ours) {
+            return Err(Error::Usage(format!(
+                "{} does not match the dump: its build id is {ours}, the crashed kernel's is {dumps}",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
 }

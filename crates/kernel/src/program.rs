@@ -66,7 +66,7 @@ impl Kernel {
         let kaslr_offset = vmcoreinfo.kernel_offset().unwrap_or(0);
 
         let (symbols, types, sources) = match &files.vmlinux {
-            Some(path) => load_vmlinux(path, kaslr_offset)?,
+            Some(path) => load_vmlinux(path, kaslr_offset, &vmcoreinfo)?,
             None => {
                 return Err(Error::Unsupported(
                     "opening a dump without a vmlinux is not supported yet: give the vmlinux too".into(),
@@ -117,6 +117,23 @@ impl Kernel {
     pub fn sources(&self) -> &DebuginfoSources {
         &self.sources
     }
+    /// Problems with the inputs that do not stop the session, worded for
+    /// the user (a truncated dump, say); printed once at start-up.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(t) = self.dump.truncation() {
+            out.push(format!(
+                "{}: the dump file is truncated: {} of {} bytes present, {} pages missing; \
+                 reads of those pages fail with \"dump file is truncated\"",
+                self.files.dump.display(),
+                t.actual_bytes,
+                t.expected_bytes,
+                t.pages_missing
+            ));
+        }
+        out
+    }
+
     pub(crate) fn cache(&self) -> &KernelCache {
         &self.cache
     }
@@ -199,8 +216,10 @@ impl VirtualMemory for Kernel {
 fn load_vmlinux(
     path: &Path,
     kaslr_offset: u64,
+    vmcoreinfo: &VmcoreInfo,
 ) -> Result<(SymbolTable, Option<Arc<dyn TypeProvider>>, DebuginfoSources)> {
     let info = crate::debuginfo::load_vmlinux(path)?;
+    crate::debuginfo::check_match(path, &info, vmcoreinfo.build_id())?;
     let types = info.btf.as_ref().map(crate::debuginfo::as_provider);
     let sources = DebuginfoSources {
         symbols: format!("{} (ELF symbols)", path.display()),
@@ -230,9 +249,15 @@ fn discover_layout(dump: &Dump, vmcoreinfo: &VmcoreInfo, symbols: &SymbolTable) 
 
     // page_offset_base is a variable in the kernel image: read it through
     // the image mapping, which needs no page tables.
-    let page_offset = match symbols.by_name("page_offset_base") {
-        Some(sym) => dump.read_phys_u64(image_phys(sym.addr))?,
-        None => default_page_offset(paging),
+    let kernel_pgt_phys = image_phys(pgt);
+    let from_variable = symbols
+        .by_name("page_offset_base")
+        .map(|sym| dump.read_phys_u64(image_phys(sym.addr)));
+    let page_offset = match from_variable {
+        Some(Ok(v)) => v,
+        // The variable's page may be missing (a truncated or filtered dump):
+        // the page tables still say where physical 0 is mapped.
+        _ => find_direct_map(dump, paging, kernel_pgt_phys).unwrap_or(default_page_offset(paging)),
     };
     let max_phys = dump
         .phys_ranges()
@@ -243,10 +268,25 @@ fn discover_layout(dump: &Dump, vmcoreinfo: &VmcoreInfo, symbols: &SymbolTable) 
     Ok(KernelLayout {
         page_offset,
         phys_base,
-        kernel_pgt_phys: image_phys(pgt),
+        kernel_pgt_phys,
         paging,
         direct_map_size: max_phys,
     })
+}
+
+/// Finds the direct map by walking the kernel half of the top-level page
+/// table for the first slot whose first page maps physical address 0.
+fn find_direct_map(dump: &Dump, paging: PagingMode, root: u64) -> Option<u64> {
+    let shift = paging.va_bits() - 9;
+    for slot in 256u64..512 {
+        let raw = (slot << shift) | if paging == PagingMode::FiveLevel { 0xfe00_0000_0000_0000 } else { 0xffff_0000_0000_0000 };
+        if let Ok(t) = krash_arch::paging::translate(dump, paging, root, raw) {
+            if t.paddr == 0 {
+                return Some(raw);
+            }
+        }
+    }
+    None
 }
 
 /// The direct-map base without KASLR (`__PAGE_OFFSET_BASE_L4/L5`).

@@ -109,12 +109,11 @@ pub fn krash(args: &[&str], commands: &str) -> Run {
         .stderr(Stdio::piped())
         .spawn()
         .expect("krash binary runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin is piped")
-        .write_all(commands.as_bytes())
-        .expect("commands written");
+    // krash may exit before reading its input (a file it refuses): a
+    // broken pipe here is expected, not a test failure.
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(commands.as_bytes());
+    }
     let out = child.wait_with_output().expect("krash finishes");
     Run {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

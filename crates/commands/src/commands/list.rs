@@ -1,0 +1,155 @@
+//! `list`: walk a linked list (kernel `list_head` lists or plain `next`
+//! chains), bounded and cycle-safe, optionally showing members of each entry.
+
+use krash_core::{Error, Result};
+use krash_debuginfo::types::{TypeKind, TypeOps};
+use krash_kernel::list::{walk_from, ListBreak, WalkOptions};
+use krash_kernel::value::Value;
+use krash_kernel::Kernel;
+use serde::Serialize;
+
+use super::struct_cmd::{member_value, radix_of, request, MemberValue};
+use crate::{getopt, CommandSpec, Output, Session};
+
+pub(crate) const SPEC: CommandSpec = CommandSpec {
+    name: "list",
+    aliases: &[],
+    summary: "linked list",
+    synopsis: "list [[-o] offset] [-e end] [-O head_offset] [-r] [-s struct[.member[,member]]] [-S ...] [-l] [-x|-d] [-H] start",
+    details: "  start      the first entry (a structure, or a list_head with -o); with -H a list\n\
+              \x20            head whose entries are listed; with -h a structure holding the list\n\
+              \x20 -H head    start is a list_head head; it is not itself an entry\n\
+              \x20 -h start   start is a structure holding the list_head at -o offset; it is an entry\n\
+              \x20 -o offset|struct.member  offset of the link (next pointer or list_head) in each entry\n\
+              \x20 -O offset|struct.member  offset of the list_head inside the head's structure (-H)\n\
+              \x20 -e end     stop at this entry instead of when the list returns to its start\n\
+              \x20 -r         follow prev pointers (list_head lists)\n\
+              \x20 -s struct[.member,...]  show each entry as that struct, or only those members\n\
+              \x20 -S struct.member,...    same as -s\n\
+              \x20 -l         with -s, member offsets are relative to the list_head, not the entry\n\
+              \x20 -x / -d    hexadecimal / decimal integers in -s output\n\
+              A cycle or an unreadable link stops the walk with a message saying where.",
+    run,
+};
+
+/// One entry and the members asked for.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListEntry {
+    pub addr: u64,
+    /// `-s struct.member` lines.
+    pub members: Vec<MemberValue>,
+    /// `-s struct` (no members): the whole object.
+    pub object: Option<(String, krash_kernel::value::ValueText)>,
+}
+
+/// What `list` printed.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListOutput {
+    pub entries: Vec<ListEntry>,
+    /// An empty `-H` list prints `(empty)`.
+    pub empty_head: bool,
+    /// Why the walk stopped early, with where.
+    pub broken: Option<ListBreak>,
+}
+
+/// Largest list walked (crash's own limit is similar: memory, not time).
+const MAX_ENTRIES: usize = 50_000_000;
+
+fn run(session: &mut Session, args: &[String]) -> Result<Output> {
+    let p = getopt::parse("list", args, "H:h:o:O:s:S:e:rlxd")?;
+    let k = &session.kernel;
+    let has_head = p.has('H') || p.has('h');
+    // Positionals are `[offset] start`, or just `[offset]` with -H/-h.
+    let (offset_word, start_word) = match (has_head, p.args.as_slice()) {
+        (true, [o, ..]) => (Some(o), None),
+        (false, [o, s, ..]) => (Some(o), Some(s)),
+        (false, [s]) => (None, Some(s)),
+        _ => (None, None),
+    };
+    let offset = match p.value('o').or(offset_word.map(String::as_str)) {
+        Some(o) => offset_arg(k, o)?,
+        None => 0,
+    };
+    let resolve = |w: &str| -> Result<u64> {
+        crate::address::resolve_address(k, w)
+            .or_else(|_| k.lookup_symbol(w).map(|s| s.addr).ok_or_else(|| Error::Usage(format!("list: invalid argument: {w}"))))
+    };
+    let opts = WalkOptions { reverse: p.has('r'), limit: MAX_ENTRIES, ..WalkOptions::default() };
+    let (mut entries_nodes, head_is_entry, start_node) = if let Some(h) = p.value('H') {
+        let head_offset = match p.value('O') {
+            Some(o) => offset_arg(k, o)?,
+            None => 0,
+        };
+        let head = resolve(h)?.wrapping_add(head_offset);
+        (Vec::new(), false, head)
+    } else if let Some(h) = p.value('h') {
+        (Vec::new(), true, resolve(h)?.wrapping_add(offset))
+    } else {
+        let w = start_word.ok_or_else(|| Error::Usage(format!("usage: {}", SPEC.synopsis)))?;
+        (Vec::new(), true, resolve(w)?.wrapping_add(offset))
+    };
+    let end_node = match p.value('e') {
+        Some(e) => resolve(e)?.wrapping_add(offset),
+        None => start_node,
+    };
+    if head_is_entry {
+        entries_nodes.push(start_node);
+    }
+    let walk = walk_from(k.memory(), start_node, end_node, opts);
+    entries_nodes.extend(walk.nodes);
+    let mut broken = walk.broken;
+    // A NULL `next` ends a plain (non-circular) list cleanly.
+    if entries_nodes.last() == Some(&0) && matches!(broken, Some(ListBreak::Unreadable { node: 0, .. })) {
+        entries_nodes.pop();
+        broken = None;
+    }
+    let empty_head = !head_is_entry && entries_nodes.is_empty() && broken.is_none();
+
+    let show = p.value('s').or(p.value('S'));
+    let radix = radix_of(p.has('x'), p.has('d'));
+    let shown = match show {
+        Some(spec) => Some(request(k, spec, TypeKind::Struct, radix)?),
+        None => None,
+    };
+    let mut entries = Vec::with_capacity(entries_nodes.len());
+    for node in entries_nodes {
+        let addr = node.wrapping_sub(offset);
+        let mut entry = ListEntry { addr, members: Vec::new(), object: None };
+        if let Some(req) = &shown {
+            let base = if p.has('l') { node } else { addr };
+            entry_members(k, req, base, &mut entry)?;
+        }
+        entries.push(entry);
+    }
+    Ok(Output::List(ListOutput { entries, empty_head, broken }))
+}
+
+fn entry_members(k: &Kernel, req: &super::struct_cmd::Request, base: u64, entry: &mut ListEntry) -> Result<()> {
+    let value = Value::at(req.type_id, base);
+    if req.members.is_empty() {
+        let header = format!("struct {}", req.name);
+        entry.object = Some((header, k.value_text(&value, req.radix)));
+        return Ok(());
+    }
+    for path in &req.members {
+        let v = member_value(k, &value, path)?;
+        let name = path.rsplit('.').next().unwrap_or(path).to_string();
+        entry.members.push(MemberValue { name, value: k.value_text(&v, req.radix) });
+    }
+    Ok(())
+}
+
+/// An offset: a number, or `struct.member`.
+pub(crate) fn offset_arg(k: &Kernel, spec: &str) -> Result<u64> {
+    if let Some(n) = crate::address::parse_number(spec) {
+        return Ok(n);
+    }
+    let (name, path) = spec
+        .split_once('.')
+        .ok_or_else(|| Error::Usage(format!("invalid offset or struct.member: {spec}")))?;
+    let types = k.type_arena();
+    types
+        .offset_of(&format!("struct {name}"), path)
+        .or_else(|_| types.offset_of(&format!("union {name}"), path))
+        .or_else(|_| types.offset_of(name, path))
+}

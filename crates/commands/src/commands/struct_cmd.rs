@@ -1,0 +1,401 @@
+//! `struct` / `union` (and crash's `TYPE.member ADDR` shorthand): a type's
+//! layout, or the objects at an address, printed as gdb would.
+
+use krash_core::{Error, Result, VirtualMemory};
+use krash_debuginfo::types::{Type, TypeId, TypeKind, TypeOps, TypeProvider};
+use krash_kernel::value::{Radix, TypeArena, Value, ValueText};
+use krash_kernel::Kernel;
+use serde::Serialize;
+
+use crate::{getopt, CommandSpec, Output, Session};
+
+const DETAILS: &str = "  name     a struct/union name; name.m1,m2 shows only those members, and a\n\
+\x20          member may be a path (se.load, thread.sp) or follow a pointer (mm.pgd)\n\
+\x20 address  hexadecimal address or symbol of the object; ADDR:N or SYMBOL:N is CPU N's\n\
+\x20          copy of a per-cpu object, :a every CPU's\n\
+\x20 count    how many consecutive objects to show\n\
+\x20 -o       member offsets (absolute addresses when an address is given)\n\
+\x20 -x       integers in hexadecimal\n\
+\x20 -d       integers in decimal\n\
+\x20 -r       raw memory of the object, as hexadecimal words\n\
+\x20 -l offset|struct.member  the address is of that embedded member, not of the object\n\
+A first word that is a struct or union name runs this command (task_struct.pid ADDR).";
+
+pub(crate) const SPEC: CommandSpec = CommandSpec {
+    name: "struct",
+    aliases: &["*"],
+    summary: "structure contents",
+    synopsis: "struct struct_name[.member[,member]] [-o] [-l offset] [-rxd] [address | symbol][:cpuspec] [count]",
+    details: DETAILS,
+    run: run_struct,
+};
+
+pub(crate) const UNION_SPEC: CommandSpec = CommandSpec {
+    name: "union",
+    aliases: &[],
+    summary: "union contents",
+    synopsis: "union union_name[.member[,member]] [-o] [-l offset] [-rxd] [address | symbol][:cpuspec] [count]",
+    details: DETAILS,
+    run: run_union,
+};
+
+/// One block of `struct` output.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StructBlock {
+    /// The type's declaration (`struct x {...}` and `SIZE: n`).
+    Definition { text: String, size: String },
+    /// The layout with offsets (`-o`): lines already laid out.
+    Offsets { lines: Vec<String>, size: Option<String> },
+    /// One whole object: `struct x {...}` with values.
+    Object { header: String, value: ValueText },
+    /// Chosen members of one object: `  name = value,` lines.
+    Members { members: Vec<MemberValue> },
+    /// Raw words (`-r`).
+    Raw { lines: Vec<String> },
+    /// `[N]: ADDR` label of a per-cpu copy.
+    CpuLabel { cpu: u32, addr: u64 },
+    /// A message in the middle of output (a read that failed).
+    Message { text: String },
+}
+
+/// One `name = value` member line.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberValue {
+    pub name: String,
+    pub value: ValueText,
+}
+
+/// What `struct` printed.
+#[derive(Debug, Clone, Serialize)]
+pub struct StructOutput {
+    pub blocks: Vec<StructBlock>,
+    /// Blank line between consecutive objects (count > 1).
+    pub separate: bool,
+}
+
+fn run_struct(session: &mut Session, args: &[String]) -> Result<Output> {
+    run_kind(session, args, TypeKind::Struct)
+}
+
+fn run_union(session: &mut Session, args: &[String]) -> Result<Output> {
+    run_kind(session, args, TypeKind::Union)
+}
+
+/// True when `word` names a struct or union (with optional `.members`),
+/// for the command-table fallback.
+pub(crate) fn names_aggregate(session: &Session, word: &str) -> bool {
+    let name = word.split('.').next().unwrap_or(word);
+    let types = session.kernel.type_arena();
+    !name.is_empty()
+        && (types.find_type(TypeKind::Struct, name).is_ok() || types.find_type(TypeKind::Union, name).is_ok())
+}
+
+/// Runs `struct` for a line whose first word is a type name.
+pub(crate) fn run_shorthand(session: &mut Session, words: &[String]) -> Result<Output> {
+    run_kind(session, words, TypeKind::Struct)
+}
+
+/// The parsed `struct` request.
+pub(crate) struct Request {
+    pub type_id: TypeId,
+    pub keyword: &'static str,
+    pub name: String,
+    /// Member paths, empty for the whole object.
+    pub members: Vec<String>,
+    pub radix: Radix,
+}
+
+fn run_kind(session: &mut Session, args: &[String], kind: TypeKind) -> Result<Output> {
+    let command = if kind == TypeKind::Union { "union" } else { "struct" };
+    let p = getopt::parse(command, args, "oxdrl:fpuc:")?;
+    let mut positional = p.args.iter();
+    let spec = positional.next().ok_or_else(|| Error::Usage(format!("usage: {}", SPEC.synopsis)))?;
+    let k = &session.kernel;
+    let req = request(k, spec, kind, radix_of(p.has('x'), p.has('d')))?;
+    let address = positional.next();
+    let count_word = p.value('c').map(str::to_string).or_else(|| positional.next().cloned());
+    let count = match count_word {
+        Some(w) => crate::address::parse_number(&w).ok_or_else(|| Error::Usage(format!("{command}: invalid count: {w}")))?,
+        None => 1,
+    };
+    let mut blocks = Vec::new();
+    let Some(address) = address else {
+        if !req.members.is_empty() && !p.has('o') {
+            return Err(Error::Usage(format!("{command}: member display needs an address")));
+        }
+        blocks.push(definition(k, &req, p.has('o'), p.has('x'))?);
+        return Ok(Output::Struct(StructOutput { blocks, separate: false }));
+    };
+    let embedded = match p.value('l') {
+        Some(l) => member_offset(k, l)?,
+        None => 0,
+    };
+    let types = k.type_arena();
+    let size = types.size_of(req.type_id)?;
+    for (cpu, base) in addresses(k, address)? {
+        if let Some(cpu) = cpu {
+            blocks.push(StructBlock::CpuLabel { cpu, addr: base });
+        }
+        let start = base.wrapping_sub(embedded);
+        for i in 0..count.min(MAX_COUNT) {
+            let addr = start.wrapping_add(i.wrapping_mul(size));
+            blocks.push(object_block(k, &req, addr, p.has('o'), p.has('r'))?);
+        }
+    }
+    Ok(Output::Struct(StructOutput { blocks, separate: count > 1 }))
+}
+
+/// Most consecutive objects one command shows.
+const MAX_COUNT: u64 = 1 << 20;
+
+pub(crate) fn radix_of(hex: bool, dec: bool) -> Radix {
+    if hex {
+        Radix::Hex
+    } else if dec {
+        Radix::Decimal
+    } else {
+        Radix::Natural
+    }
+}
+
+/// Parses `name[.m1,m2]` into a request.
+pub(crate) fn request(k: &Kernel, spec: &str, kind: TypeKind, radix: Radix) -> Result<Request> {
+    let (name, members) = match spec.split_once('.') {
+        Some((n, m)) => (n, m.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect()),
+        None => (spec, Vec::new()),
+    };
+    let types = k.type_arena();
+    if !types.has_debuginfo() {
+        return Err(Error::MissingDebuginfo("no type information loaded: the vmlinux has no BTF or DWARF".into()));
+    }
+    let keyword = if kind == TypeKind::Union { "union" } else { "struct" };
+    let type_id = types
+        .find_type(kind, name)
+        .or_else(|_| types.find_type(TypeKind::Typedef, name))
+        .or_else(|_| types.find_type(if kind == TypeKind::Union { TypeKind::Struct } else { TypeKind::Union }, name))
+        .map_err(|_| Error::NotFound(format!("{keyword}: invalid data structure reference: {name}")))?;
+    Ok(Request { type_id, keyword, name: name.to_string(), members, radix })
+}
+
+/// `-l struct.member` or a number.
+fn member_offset(k: &Kernel, spec: &str) -> Result<u64> {
+    if let Some(n) = crate::address::parse_number(spec) {
+        return Ok(n);
+    }
+    let (name, path) =
+        spec.split_once('.').ok_or_else(|| Error::Usage(format!("invalid offset or struct.member: {spec}")))?;
+    k.type_arena().offset_of(&format!("struct {name}"), path).or_else(|_| k.type_arena().offset_of(name, path))
+}
+
+/// The address argument: `ADDR`, `SYMBOL`, `ADDR:N`, `SYMBOL:a`...; each
+/// with the CPU it is the copy for, if per-cpu.
+pub(crate) fn addresses(k: &Kernel, word: &str) -> Result<Vec<(Option<u32>, u64)>> {
+    let (base_word, cpus) = match word.rsplit_once(':') {
+        Some((b, spec)) => (b, Some(parse_cpus(k, spec)?)),
+        None => (word, None),
+    };
+    let Some(cpus) = cpus else {
+        return Ok(vec![(None, crate::address::resolve_address(k, base_word).or_else(|_| {
+            k.lookup_symbol(base_word).map(|s| s.addr).ok_or_else(|| Error::NotFound(format!("invalid address or symbol: {base_word}")))
+        })?)]);
+    };
+    let offset = match k.percpu_symbol_offset(base_word) {
+        Ok(off) if crate::parse_hex(base_word).is_none() || k.symbol_addr(base_word).is_ok() => off,
+        _ => crate::parse_hex(base_word).ok_or_else(|| Error::NotFound(format!("invalid per-cpu symbol or offset: {base_word}")))?,
+    };
+    cpus.into_iter()
+        .map(|cpu| Ok((Some(cpu), offset.wrapping_add(k.percpu_offset(cpu)?))))
+        .collect()
+}
+
+/// `N`, `N,M`, `N-M`, or `a` (all possible CPUs).
+pub(crate) fn parse_cpus(k: &Kernel, spec: &str) -> Result<Vec<u32>> {
+    if spec == "a" || spec == "all" {
+        return k.possible_cpus();
+    }
+    let n = k.nr_cpu_ids()?;
+    let mut out = Vec::new();
+    for part in spec.split(',') {
+        let bad = || Error::Usage(format!("invalid cpu specification: {spec}"));
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (a.parse::<u32>().map_err(|_| bad())?, b.parse::<u32>().map_err(|_| bad())?),
+            None => {
+                let c = part.parse::<u32>().map_err(|_| bad())?;
+                (c, c)
+            }
+        };
+        if hi >= n || lo > hi {
+            return Err(Error::Usage(format!("invalid cpu number: {part} (nr_cpu_ids is {n})")));
+        }
+        out.extend(lo..=hi);
+    }
+    Ok(out)
+}
+
+/// The type without an address: `struct x {...}` and its size, or the
+/// offset layout with `-o`.
+fn definition(k: &Kernel, req: &Request, offsets: bool, hex: bool) -> Result<StructBlock> {
+    let types = k.type_arena();
+    let size = types.size_of(req.type_id)?;
+    let size_text = if hex { format!("{size:#x}") } else { size.to_string() };
+    if offsets {
+        let mut lines = Vec::new();
+        offset_layout(types, req, None, hex, &mut lines)?;
+        return Ok(StructBlock::Offsets { lines, size: Some(size_text) });
+    }
+    let mut text = types.ptype(req.type_id);
+    if let Type::Typedef { name, .. } = types.type_by_id(req.type_id)? {
+        text = format!("typedef {text} {name};");
+    }
+    Ok(StructBlock::Definition { text, size: size_text })
+}
+
+/// One object at `addr`: whole, chosen members, offsets or raw.
+fn object_block(k: &Kernel, req: &Request, addr: u64, offsets: bool, raw: bool) -> Result<StructBlock> {
+    let types = k.type_arena();
+    if raw {
+        let size = types.size_of(req.type_id)?;
+        return Ok(StructBlock::Raw { lines: raw_lines(k.memory(), addr, size)? });
+    }
+    if offsets {
+        if req.members.len() > 1 {
+            return Err(Error::Usage(format!("{}: -o option not valid with multiple member format", req.keyword)));
+        }
+        let mut lines = Vec::new();
+        offset_layout(types, req, Some(addr), false, &mut lines)?;
+        return Ok(StructBlock::Offsets { lines, size: None });
+    }
+    let value = Value::at(req.type_id, addr);
+    if req.members.is_empty() {
+        if let Err(e) = k.memory().read_u8(addr) {
+            return Ok(StructBlock::Message { text: format!("{}: invalid kernel virtual address: {addr:x} ({e})", req.keyword) });
+        }
+        return Ok(StructBlock::Object { header: header(types, req), value: k.value_text(&value, req.radix) });
+    }
+    let mut members = Vec::new();
+    for path in &req.members {
+        let v = member_value(k, &value, path)?;
+        let name = path.rsplit(['.']).next().unwrap_or(path).to_string();
+        members.push(MemberValue { name, value: k.value_text(&v, req.radix) });
+    }
+    Ok(StructBlock::Members { members })
+}
+
+/// `struct x` / `union x` as crash heads an object.
+fn header(types: &TypeArena, req: &Request) -> String {
+    match types.resolve(req.type_id) {
+        Ok((_, Type::Union(c))) => format!("union {}", c.name.unwrap_or_else(|| req.name.clone())),
+        Ok((_, Type::Struct(c))) => format!("struct {}", c.name.unwrap_or_else(|| req.name.clone())),
+        _ => format!("{} {}", req.keyword, req.name),
+    }
+}
+
+/// Member `path` of `base`, following pointers (`mm.pgd` reads `mm`).
+pub(crate) fn member_value(k: &Kernel, base: &Value, path: &str) -> Result<Value> {
+    let types = k.type_arena();
+    if let Ok(v) = base.member(types, path) {
+        return Ok(v);
+    }
+    let mut cur = base.clone();
+    for part in path.split('.') {
+        if let Type::Pointer { to } = types.resolve(cur.ty)?.1 {
+            cur = Value::at(to, cur.as_u64(types, k.memory())?);
+        }
+        cur = cur.member(types, part)?;
+    }
+    Ok(cur)
+}
+
+/// Hex words with ASCII, 16 bytes a line (`struct -r`).
+pub(crate) fn raw_lines(mem: &dyn VirtualMemory, addr: u64, size: u64) -> Result<Vec<String>> {
+    let len = usize::try_from(size).map_err(|_| Error::Usage("object too large".into()))?;
+    let bytes = mem.read_vec(addr, len)?;
+    let mut lines = Vec::new();
+    for (i, chunk) in bytes.chunks(16).enumerate() {
+        let mut words = String::new();
+        for w in chunk.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..w.len()].copy_from_slice(w);
+            words.push_str(&format!("{:016x} ", u64::from_le_bytes(b)));
+        }
+        let ascii: String = chunk.iter().map(|&c| if (0x20..0x7f).contains(&c) { c as char } else { '.' }).collect();
+        lines.push(format!("{:x}:  {:<34}  {ascii}", addr.wrapping_add(i as u64 * 16), words));
+    }
+    Ok(lines)
+}
+
+/// crash's `-o` layout: each member with its offset (or absolute address)
+/// in brackets, anonymous structs/unions expanded in place.
+fn offset_layout(types: &TypeArena, req: &Request, base: Option<u64>, hex: bool, out: &mut Vec<String>) -> Result<()> {
+    let (_, ty) = types.resolve(req.type_id)?;
+    let body = ty.composite().ok_or_else(|| Error::Usage(format!("{} is not a struct or union", req.name)))?;
+    let size = body.size;
+    let label = |off: u64| match base {
+        Some(b) => format!("[{:x}]", b.wrapping_add(off)),
+        None if hex => format!("[{off:#x}]"),
+        None => format!("[{off}]"),
+    };
+    let width = label(size).len() + 2;
+    let keyword = if matches!(ty, Type::Union(_)) { "union" } else { "struct" };
+    let typedef = match types.type_by_id(req.type_id)? {
+        Type::Typedef { name, .. } => Some(name),
+        _ => None,
+    };
+    let title = match &body.name {
+        Some(n) => format!("{keyword} {n} {{"),
+        None => format!("{keyword} {{"),
+    };
+    out.push(if typedef.is_some() { format!("typedef {title}") } else { title });
+    if req.members.is_empty() {
+        layout_members(types, body, 0, 1, &label, width, out, 0)?;
+    } else {
+        for path in &req.members {
+            let loc = types.member_path(req.type_id, path)?;
+            let name = path.rsplit('.').next().unwrap_or(path);
+            let decl = types.declaration(loc.ty, name);
+            out.push(format!("{:>width$} {decl};", label(loc.byte_offset())));
+        }
+    }
+    out.push(match typedef {
+        Some(n) => format!("}} {n};"),
+        None => "}".to_string(),
+    });
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn layout_members(
+    types: &TypeArena,
+    body: &krash_debuginfo::types::Composite,
+    base_bits: u64,
+    level: usize,
+    label: &dyn Fn(u64) -> String,
+    width: usize,
+    out: &mut Vec<String>,
+    depth: usize,
+) -> Result<()> {
+    if depth > 32 {
+        return Err(Error::bad_data("type graph", "anonymous members nest too deeply"));
+    }
+    let indent = " ".repeat((level - 1) * 4);
+    for m in &body.members {
+        let bits = base_bits.checked_add(m.bit_offset).ok_or_else(|| Error::bad_data("member", "offset overflows"))?;
+        if m.name.is_none() {
+            let (_, inner) = types.resolve(m.ty)?;
+            if let Some(c) = inner.composite() {
+                let keyword = if matches!(inner, Type::Union(_)) { "union" } else { "struct" };
+                out.push(format!("{:width$} {indent}{keyword} {{", ""));
+                layout_members(types, c, bits, level + 1, label, width, out, depth + 1)?;
+                out.push(format!("{:width$} {indent}}};", ""));
+                continue;
+            }
+        }
+        let mut decl = types.declaration(m.ty, m.name.as_deref().unwrap_or(""));
+        if let Some(w) = m.bitfield_size {
+            decl.push_str(&format!(" : {w}"));
+        }
+        out.push(format!("{:>width$} {indent}{decl};", label(bits / 8)));
+    }
+    Ok(())
+}

@@ -1,0 +1,107 @@
+//! `task`: a task's `task_struct` (and `thread_info`), or chosen members.
+
+use krash_core::{Error, Result};
+use krash_debuginfo::types::{TypeKind, TypeOps};
+use krash_kernel::value::Value;
+use krash_kernel::{Kernel, Task};
+use serde::Serialize;
+
+use super::struct_cmd::{member_value, radix_of, request, MemberValue, StructBlock};
+use crate::{getopt, CommandSpec, Output, Session};
+
+pub(crate) const SPEC: CommandSpec = CommandSpec {
+    name: "task",
+    aliases: &[],
+    summary: "task_struct contents",
+    synopsis: "task [-R member[,member]] [-x|-d] [pid | taskp] ...",
+    details: "  pid | taskp  the task (default: the current context)\n\
+              \x20 -R member,...  only these task_struct members (paths such as se.load allowed)\n\
+              \x20 -x / -d    hexadecimal / decimal integers",
+    run,
+};
+
+/// The `PID: ... TASK: ... CPU: ... COMMAND: ...` header line's data.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskHeader {
+    pub pid: i32,
+    pub task: u64,
+    pub cpu: u32,
+    pub comm: String,
+}
+
+impl TaskHeader {
+    pub fn of(t: &Task) -> TaskHeader {
+        TaskHeader { pid: t.pid, task: t.addr, cpu: t.cpu, comm: t.comm.clone() }
+    }
+}
+
+/// One task's part of the output.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskEntry {
+    pub header: TaskHeader,
+    pub blocks: Vec<StructBlock>,
+}
+
+/// What `task` printed.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskOutput {
+    pub entries: Vec<TaskEntry>,
+}
+
+fn run(session: &mut Session, args: &[String]) -> Result<Output> {
+    let p = getopt::parse("task", args, "R:xd")?;
+    let k = &session.kernel;
+    let mut tasks: Vec<&Task> = Vec::new();
+    for a in &p.args {
+        tasks.push(task_arg(k, a)?);
+    }
+    if tasks.is_empty() {
+        let cur = session.current_task.ok_or_else(|| Error::NotFound("no current task context".into()))?;
+        tasks.push(k.task_by_addr(cur)?);
+    }
+    let radix = radix_of(p.has('x'), p.has('d'));
+    let members: Vec<String> = p
+        .opts
+        .iter()
+        .filter(|o| o.letter == 'R')
+        .filter_map(|o| o.arg.as_deref())
+        .flat_map(|a| a.split(','))
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    let mut entries = Vec::new();
+    for t in tasks {
+        let req = request(k, "task_struct", TypeKind::Struct, radix)?;
+        let value = Value::at(req.type_id, t.addr);
+        let mut blocks = Vec::new();
+        if members.is_empty() {
+            blocks.push(StructBlock::Object { header: "struct task_struct".into(), value: k.value_text(&value, radix) });
+            if let Ok(ti) = request(k, "thread_info", TypeKind::Struct, radix) {
+                let off = k.type_arena().offset_of("struct task_struct", "thread_info").unwrap_or(0);
+                let v = Value::at(ti.type_id, t.addr.wrapping_add(off));
+                blocks.push(StructBlock::Object { header: "struct thread_info".into(), value: k.value_text(&v, radix) });
+            }
+        } else {
+            let mut lines = Vec::new();
+            for m in &members {
+                let v = member_value(k, &value, m)?;
+                let name = m.rsplit('.').next().unwrap_or(m).to_string();
+                lines.push(MemberValue { name, value: k.value_text(&v, radix) });
+            }
+            blocks.push(StructBlock::Members { members: lines });
+        }
+        entries.push(TaskEntry { header: TaskHeader::of(t), blocks });
+    }
+    Ok(Output::Task(TaskOutput { entries }))
+}
+
+/// A PID (decimal) or task address (hex).
+pub(crate) fn task_arg<'k>(k: &'k Kernel, word: &str) -> Result<&'k Task> {
+    if let Ok(pid) = word.parse::<i32>() {
+        return k.task_by_pid(pid);
+    }
+    match crate::parse_hex(word) {
+        Some(addr) => k.task_by_addr(addr),
+        None => Err(Error::Usage(format!("task: invalid task or pid value: {word}"))),
+    }
+}
