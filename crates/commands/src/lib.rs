@@ -21,6 +21,10 @@ pub fn execute(session: &mut Session, words: &[String]) -> Result<Output> {
     let Some(name) = words.first() else {
         return Err(Error::Usage("empty command".into()));
     };
+    if lookup(name).is_none() && commands::struct_cmd::names_aggregate(session, name) {
+        // crash runs `struct` for a first word naming a struct or union.
+        return commands::struct_cmd::run_shorthand(session, words);
+    }
     let spec = lookup(name).ok_or_else(|| {
         Error::NotFound(format!(
             "{name}: command not found (\"help\" lists the commands)"

@@ -13,6 +13,13 @@ pub use crate::commands::rd::{Display as RdDisplay, MemoryRead, Space, Unit};
 pub use crate::commands::set::Context;
 pub use crate::commands::sym::{render_plain as sym_line_text, Sym, SymEntry, SymLine};
 pub use crate::commands::sys::{sys_info, PanicTask, SysInfo};
+pub use crate::commands::foreach::Foreach;
+pub use crate::commands::list::{ListEntry, ListOutput};
+pub use crate::commands::print::{Print, PrintEntry};
+pub use crate::commands::struct_cmd::{MemberValue, StructBlock, StructOutput};
+pub use crate::commands::task::{TaskEntry, TaskHeader, TaskOutput};
+pub use crate::commands::whatis::Whatis;
+pub use krash_kernel::value::{FieldText, ValueText};
 
 /// The data a command produced.
 #[derive(Debug, Clone, Serialize)]
@@ -28,4 +35,10 @@ pub enum Output {
     Set(Context),
     Sym(Sym),
     Sys(SysInfo),
+    Foreach(Foreach),
+    List(ListOutput),
+    Print(Print),
+    Struct(StructOutput),
+    Task(TaskOutput),
+    Whatis(Whatis),
 }

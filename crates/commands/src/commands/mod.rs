@@ -2,17 +2,25 @@
 
 pub(crate) mod bt;
 pub(crate) mod dis;
+pub(crate) mod foreach;
 pub(crate) mod help;
+pub(crate) mod list;
+pub(crate) mod print;
 pub(crate) mod log;
 pub(crate) mod module;
 pub(crate) mod ps;
 pub(crate) mod rd;
 pub(crate) mod set;
 pub(crate) mod sym;
+pub(crate) mod struct_cmd;
 pub(crate) mod sys;
+pub(crate) mod task;
+pub(crate) mod whatis;
 
 use crate::CommandSpec;
 
 pub(crate) static ALL: &[CommandSpec] = &[bt::SPEC, dis::SPEC, help::SPEC, log::SPEC, module::SPEC, ps::SPEC,
     rd::SPEC,
-    set::SPEC, sym::SPEC, sys::SPEC];
+    set::SPEC, sym::SPEC, sys::SPEC,
+    foreach::SPEC, list::SPEC, print::SPEC, print::PX_SPEC, print::PD_SPEC, struct_cmd::SPEC, struct_cmd::UNION_SPEC,
+    task::SPEC, whatis::SPEC, whatis::PTYPE_SPEC];

@@ -1,13 +1,20 @@
 mod bt;
 mod dis;
+mod foreach;
 mod help;
+mod list;
+mod print;
 mod log;
 mod module;
 mod ps;
 mod rd;
 mod set;
 mod sym;
+mod struct_cmd;
 mod sys;
+mod task;
+mod value;
+mod whatis;
 
 use krash_commands::Output;
 
@@ -25,5 +32,11 @@ pub(crate) fn render(output: &Output) -> String {
         Output::Set(c) => set::render(c),
         Output::Sym(s) => sym::render(s),
         Output::Sys(s) => sys::render(s),
+        Output::Foreach(f) => foreach::render(f),
+        Output::List(l) => list::render(l),
+        Output::Print(p) => print::render(p),
+        Output::Struct(s) => struct_cmd::render(s),
+        Output::Task(t) => task::render(t),
+        Output::Whatis(w) => whatis::render(w),
     }
 }
