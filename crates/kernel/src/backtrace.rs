@@ -199,6 +199,18 @@ impl Kernel {
     /// The dump's crash-time register note for a CPU (notes are written
     /// for online CPUs in order).
     pub fn cpu_note(&self, cpu: u32) -> Option<&CpuNote> {
+        // In kernel mode GS holds the CPU's per-cpu base; QEMU records it
+        // (and swaps it into kernel_gs_base in user mode), which names the
+        // CPU even when QEMU's note order differs from the kernel's.
+        if let Ok(base) = self.percpu_offset(cpu) {
+            let by_gs = self.dump().cpus().iter().find(|n| {
+                base != 0
+                    && (n.regs.gs_base == base || n.qemu.as_ref().and_then(|q| q.kernel_gs_base) == Some(base))
+            });
+            if by_gs.is_some() {
+                return by_gs;
+            }
+        }
         let online = self.online_cpus().ok()?;
         let index = online.iter().position(|&c| c == cpu)?;
         self.dump().cpus().iter().find(|n| n.index == index)
