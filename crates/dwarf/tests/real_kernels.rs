@@ -5,6 +5,8 @@ mod common;
 use std::process::Command;
 use std::time::Instant;
 
+use object::{Object as _, ObjectSection as _, ObjectSymbol as _};
+
 use krash_dwarf::{DwarfFile, FuncOffset};
 
 const DISASSEMBLED: [&str; 9] = [
@@ -239,23 +241,40 @@ fn lab_module_lines_match_addr2line() {
         let dwarf = DwarfFile::open(&path).unwrap();
         // .text offsets; .init.text and .exit.text also start at 0 in the
         // file, which is what this guards against.
-        let addrs = [0x8u64, 0x48, 0x88, 0xe8];
-        let mut ours = String::new();
+        // Addresses inside the module's .text functions (padding between
+        // functions belongs to none, and tools disagree about it).
+        let bytes = std::fs::read(&path).unwrap();
+        let elf = object::File::parse(&*bytes).unwrap();
+        let text = elf.section_by_name(".text").unwrap().index();
+        let addrs: Vec<u64> = elf
+            .symbols()
+            .filter(|sym| sym.section_index() == Some(text) && sym.kind() == object::SymbolKind::Text && sym.size() > 0)
+            .map(|sym| sym.address() + (sym.size() / 2).min(8))
+            .collect();
+        let mut compared = 0;
         for &addr in &addrs {
+            let Ok(out) = Command::new("addr2line")
+                .arg("-fie")
+                .arg(&path)
+                .args(["-j", ".text", &format!("{addr:x}")])
+                .output()
+            else {
+                return;
+            };
+            let expected = String::from_utf8(out.stdout).unwrap();
+            // Function padding (6.12's __pfx_ symbols) belongs to no DWARF
+            // function; addr2line names it from the symbol table.
+            if expected.contains(":?") || expected.starts_with("__pfx_") {
+                continue;
+            }
+            let mut ours = String::new();
             for frame in dwarf.frames(addr).unwrap() {
                 let loc = frame.location.unwrap();
                 ours.push_str(&format!("{}\n{}:{}\n", frame.function, loc.file, loc.line));
             }
+            assert_eq!(ours, expected, "{kv} {addr:#x}");
+            compared += 1;
         }
-        let Ok(out) = Command::new("addr2line")
-            .arg("-fie")
-            .arg(&path)
-            .args(["-j", ".text"])
-            .args(addrs.iter().map(|a| format!("{a:x}")))
-            .output()
-        else {
-            continue;
-        };
-        assert_eq!(ours, String::from_utf8(out.stdout).unwrap(), "{kv}");
+        assert!(compared >= 3, "{kv}: too few module addresses with lines");
     }
 }
