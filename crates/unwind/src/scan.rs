@@ -89,7 +89,10 @@ pub(crate) fn plausible_regs_at(
     addr: u64,
 ) -> Option<FoundRegs> {
     let regs = read_pt_regs(mem, addr).ok()?;
-    if is_plausible_kernel_regs(&regs) && code.is_text(regs.rip) && stacks.find(regs.rsp).is_some() {
+    // RIP 0 is a call through a NULL pointer: the return address is at RSP.
+    let rip_ok = code.is_text(regs.rip)
+        || (regs.rip == 0 && mem.read_u64(regs.rsp).is_ok_and(|ret| code.is_text(ret)));
+    if is_plausible_kernel_regs(&regs) && rip_ok && stacks.find(regs.rsp).is_some() {
         return Some(FoundRegs { addr, regs, user_mode: false });
     }
     let at_task_top = stacks.task().is_some_and(|t| addr.checked_add(PT_REGS_SIZE) == Some(t.top));
