@@ -212,6 +212,7 @@ fn kernel_code(k: &Kernel, addr: u64, span: Span, count: Option<u64>, style: Sty
         }
         let (label, at_symbol_start) = label(k, insn.addr, style.hex_offsets);
         let mut text = if style.hex_offsets { hex_offsets(&insn.text) } else { insn.text.clone() };
+        text = crash_gdb_segment_spelling(&text);
         if !text.contains(' ') {
             // gdb pads a bare mnemonic to the operand column too (`ret    `).
             text = format!("{text:<6} ");
@@ -236,6 +237,21 @@ fn read_code(k: &Kernel, start: u64, end: u64) -> Result<Vec<u8>> {
             k.memory().read_vec(start, short).map_err(|_| first_error)
         }
     }
+}
+
+/// crash 8.0.2 embeds gdb 10, whose disassembler spells a CS-prefixed
+/// padding NOP as a segment override on the operand
+/// (`nopw   %cs:0x0(%rax,%rax,1)`, `data16 nopw %cs:...`) where newer
+/// binutils print a `cs` prefix word; crash users see the former.
+fn crash_gdb_segment_spelling(text: &str) -> String {
+    let Some(at) = text.find("cs nopw ") else { return text.to_string() };
+    let prefixes = &text[..at];
+    if !prefixes.split_whitespace().all(|w| w == "data16") {
+        return text.to_string();
+    }
+    let operand = &text[at + "cs nopw ".len()..];
+    let mnemonic = format!("{prefixes}nopw");
+    format!("{mnemonic:<6} %cs:{operand}")
 }
 
 /// `0xaddr <sym+off>:` and whether `addr` starts its symbol.
@@ -376,6 +392,16 @@ mod tests {
             "jne    0xffffffffc05a329a <krash_widget_flush+0x2a>"
         );
         assert_eq!(hex_offsets("call   0xffffffff8c801740 <thunk>"), "call   0xffffffff8c801740 <thunk>");
+    }
+
+    #[test]
+    fn cs_nops_are_spelled_as_crash_shows_them() {
+        assert_eq!(crash_gdb_segment_spelling("cs nopw 0x0(%rax,%rax,1)"), "nopw   %cs:0x0(%rax,%rax,1)");
+        assert_eq!(
+            crash_gdb_segment_spelling("data16 cs nopw 0x0(%rax,%rax,1)"),
+            "data16 nopw %cs:0x0(%rax,%rax,1)"
+        );
+        assert_eq!(crash_gdb_segment_spelling("nopl   0x0(%rax)"), "nopl   0x0(%rax)");
     }
 
     #[test]
