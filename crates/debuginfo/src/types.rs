@@ -346,7 +346,7 @@ pub trait TypeOps: TypeProvider {
                 let composite = ty.composite().ok_or_else(|| {
                     Error::Usage(format!("cannot take member {name}: {} is not a struct or union", self.type_name(loc.ty)))
                 })?;
-                let found = self.find_member(composite, name, 0)?.ok_or_else(|| {
+                let found = self.find_member(composite, name)?.ok_or_else(|| {
                     Error::MissingDebuginfo(format!("{} has no member named {name}", self.type_name(loc.ty)))
                 })?;
                 loc = MemberLocation {
@@ -373,25 +373,9 @@ pub trait TypeOps: TypeProvider {
 
     /// Searches one aggregate's members, then its anonymous members;
     /// offsets are relative to `composite`.
-    fn find_member(&self, composite: &Composite, name: &str, depth: usize) -> Result<Option<MemberLocation>> {
-        if depth > MAX_TYPE_DEPTH {
-            return Err(Error::bad_data("type graph", "anonymous members nest too deeply"));
-        }
-        for m in &composite.members {
-            if m.name.as_deref() == Some(name) {
-                return Ok(Some(MemberLocation { bit_offset: m.bit_offset, bitfield_size: m.bitfield_size, ty: m.ty }));
-            }
-        }
-        for m in composite.members.iter().filter(|m| m.name.is_none()) {
-            let (_, ty) = self.resolve(m.ty)?;
-            if let Some(inner) = ty.composite() {
-                if let Some(found) = self.find_member(inner, name, depth + 1)? {
-                    let bit_offset = found.bit_offset.checked_add(m.bit_offset).ok_or_else(offset_overflow)?;
-                    return Ok(Some(MemberLocation { bit_offset, ..found }));
-                }
-            }
-        }
-        Ok(None)
+    fn find_member(&self, composite: &Composite, name: &str) -> Result<Option<MemberLocation>> {
+        let mut work = MAX_RENDER_WORK;
+        find_member_in(self, composite, name, 0, &mut work)
     }
 
     /// Byte offset of `path` inside the struct/union spelled `aggregate`
@@ -410,7 +394,8 @@ pub trait TypeOps: TypeProvider {
     /// A C declaration of `name` with this type, as gdb prints members:
     /// `char comm[16]`, `void (*func)(struct work_struct *)`.
     fn declaration(&self, id: TypeId, name: &str) -> String {
-        render_declaration(self, id, name, -1, 0, 0)
+        let mut work = MAX_RENDER_WORK;
+        render_declaration(self, id, name, -1, 0, 0, &mut work)
     }
 
     /// The type of a pointer to `id`, spelled like gdb: `char (*)[16]`,
@@ -423,9 +408,60 @@ pub trait TypeOps: TypeProvider {
     /// resolved and struct/union/enum bodies expanded one level, with
     /// anonymous members expanded in place (crash's `struct` output).
     fn ptype(&self, id: TypeId) -> String {
-        render_declaration(self, id, "", 1, 0, 0)
+        let mut work = MAX_RENDER_WORK;
+        render_declaration(self, id, "", 1, 0, 0, &mut work)
     }
 }
+
+/// Anonymous members are searched depth-first like C name lookup does;
+/// `work` bounds the visits so a hostile type graph cannot blow up.
+fn find_member_in<P: TypeProvider + ?Sized>(
+    provider: &P,
+    composite: &Composite,
+    name: &str,
+    depth: usize,
+    work: &mut usize,
+) -> Result<Option<MemberLocation>> {
+    if depth > MAX_TYPE_DEPTH {
+        return Err(Error::bad_data("type graph", "anonymous members nest too deeply"));
+    }
+    for m in &composite.members {
+        if m.name.as_deref() == Some(name) {
+            return Ok(Some(MemberLocation { bit_offset: m.bit_offset, bitfield_size: m.bitfield_size, ty: m.ty }));
+        }
+    }
+    for m in composite.members.iter().filter(|m| m.name.is_none()) {
+        if *work == 0 {
+            return Err(Error::bad_data("type graph", "too many anonymous members to search"));
+        }
+        let (_, ty) = provider.resolve(m.ty)?;
+        charge(work, &ty);
+        if let Some(inner) = ty.composite() {
+            if let Some(found) = find_member_in(provider, inner, name, depth + 1, work)? {
+                let bit_offset = found.bit_offset.checked_add(m.bit_offset).ok_or_else(offset_overflow)?;
+                return Ok(Some(MemberLocation { bit_offset, ..found }));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Spends the work a decoded type cost (its record size), so graphs of
+/// huge records exhaust the budget as fast as deep ones.
+fn charge(work: &mut usize, ty: &Type) {
+    let size = match ty {
+        Type::Struct(c) | Type::Union(c) => c.members.len(),
+        Type::Enum { variants, .. } => variants.len(),
+        Type::Function { params, .. } => params.len(),
+        Type::Datasec { vars, .. } => vars.len(),
+        _ => 0,
+    };
+    *work = work.saturating_sub(size + 1);
+}
+
+/// Most type records one rendering or member search may visit (gdb's
+/// largest kernel structs need a few thousand).
+const MAX_RENDER_WORK: usize = 1 << 16;
 
 /// gdb's C type printer. `show` follows gdb: > 0 expands bodies and
 /// looks through typedefs, 0 prints named types by name but expands
@@ -437,6 +473,7 @@ fn render_declaration<P: TypeProvider + ?Sized>(
     show: i32,
     level: usize,
     depth: usize,
+    work: &mut usize,
 ) -> String {
     let mut declarator = name.to_string();
     let mut cur = id;
@@ -445,10 +482,14 @@ fn render_declaration<P: TypeProvider + ?Sized>(
         return join_decl("<type nested too deeply>", &declarator);
     }
     for _ in 0..MAX_TYPE_DEPTH {
+        if *work == 0 {
+            return join_decl("<type too large to print>", &declarator);
+        }
         let ty = match provider.type_by_id(cur) {
             Ok(ty) => ty,
             Err(_) => return join_decl(&format!("<unknown type {}>", cur.0), &declarator),
         };
+        charge(work, &ty);
         match ty {
             Type::Pointer { to } => {
                 let quals: String = pending_qualifiers.drain(..).map(|q| format!(" {q}")).collect();
@@ -470,8 +511,14 @@ fn render_declaration<P: TypeProvider + ?Sized>(
                 cur = elem;
             }
             Type::Function { ret, params, variadic } => {
-                let mut list: Vec<String> =
-                    params.iter().map(|p| render_declaration(provider, p.ty, "", 0, 0, depth + 1)).collect();
+                let mut list = Vec::with_capacity(params.len());
+                for p in &params {
+                    if *work == 0 {
+                        list.push("<...>".to_string());
+                        break;
+                    }
+                    list.push(render_declaration(provider, p.ty, "", 0, 0, depth + 1, work));
+                }
                 if variadic {
                     list.push("...".into());
                 }
@@ -495,7 +542,7 @@ fn render_declaration<P: TypeProvider + ?Sized>(
             leaf => {
                 let base = match &leaf {
                     Type::Struct(c) | Type::Union(c) if show > 0 || (show == 0 && c.name.is_none()) => {
-                        render_body(provider, &leaf, c, show, level, depth)
+                        render_body(provider, &leaf, c, show, level, depth, work)
                     }
                     Type::Enum { name: enum_name, variants, .. } if show > 0 || (show == 0 && enum_name.is_none()) => {
                         render_enum(enum_name.as_deref(), variants)
@@ -517,6 +564,7 @@ fn render_body<P: TypeProvider + ?Sized>(
     show: i32,
     level: usize,
     depth: usize,
+    work: &mut usize,
 ) -> String {
     let keyword = if matches!(ty, Type::Union(_)) { "union" } else { "struct" };
     let mut out = match &body.name {
@@ -528,7 +576,11 @@ fn render_body<P: TypeProvider + ?Sized>(
         out.push_str(&format!("{indent}<no data fields>\n"));
     }
     for m in &body.members {
-        let decl = render_declaration(provider, m.ty, m.name.as_deref().unwrap_or(""), show - 1, level + 4, depth + 1);
+        if *work == 0 {
+            out.push_str(&format!("{indent}<type too large to print>\n"));
+            break;
+        }
+        let decl = render_declaration(provider, m.ty, m.name.as_deref().unwrap_or(""), show - 1, level + 4, depth + 1, work);
         match m.bitfield_size {
             Some(bits) => out.push_str(&format!("{indent}{decl} : {bits};\n")),
             None => out.push_str(&format!("{indent}{decl};\n")),
@@ -766,5 +818,26 @@ mod tests {
         assert!(f.member_path(outer, "nope").is_err());
         assert_eq!(f.size_of(TypeId(13)).unwrap(), 24);
         assert_eq!(f.size_of(TypeId(14)).unwrap(), 48);
+    }
+
+    #[test]
+    fn hostile_graphs_stay_bounded() {
+        // A function whose 1000 parameters point back at itself, and an
+        // anonymous struct whose 1000 anonymous members are itself.
+        let params = (0..1000).map(|_| Param { name: None, ty: TypeId(2) }).collect();
+        let members = (0..1000)
+            .map(|_| Member { name: None, ty: TypeId(3), bit_offset: 0, bitfield_size: None })
+            .collect();
+        let f = Fixture(vec![
+            Type::Void,
+            Type::Function { ret: TypeId(0), params, variadic: false },
+            Type::Pointer { to: TypeId(1) },
+            Type::Struct(Composite { name: None, size: 8, members }),
+        ]);
+        let started = std::time::Instant::now();
+        let _ = f.type_name(TypeId(2));
+        let _ = f.ptype(TypeId(3));
+        assert!(f.member_path(TypeId(3), "missing").is_err());
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
     }
 }
