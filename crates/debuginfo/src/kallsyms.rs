@@ -7,6 +7,12 @@
 //! type letter. Addresses are 32-bit offsets from `kallsyms_relative_base`;
 //! with `CONFIG_KALLSYMS_ABSOLUTE_PERCPU` a non-negative offset is an
 //! absolute (per-cpu) value and a negative one is `base - 1 - offset`.
+//!
+//! The whole table is decoded in one pass, so `kallsyms_markers` and
+//! `kallsyms_seqs_of_names` (6.2+, also in Debian's 6.1), which only speed
+//! up the kernel's own single lookups, are not needed. Checked on 6.1 and
+//! 6.12: the type letter is still the first decoded character, and names
+//! longer than 127 tokens use the two-byte length prefix.
 
 use krash_core::{Error, Result, VirtualMemory};
 
