@@ -23,8 +23,9 @@ const SYNTHETIC_BASE: u64 = 1 << 62;
 /// Bound on how many synthetic types one session may create.
 const MAX_SYNTHETIC_TYPES: usize = 1 << 20;
 
-/// gdb's `print elements` limit, which crash keeps.
-pub const PRINT_ELEMENTS: usize = 200;
+/// How many array elements or string characters are shown before `...`
+/// (crash's setting of gdb's `print elements`).
+pub const PRINT_ELEMENTS: usize = 256;
 
 /// The debuginfo's types plus the few derived types expressions need
 /// (pointers to any type, integer types for literals). Implements
@@ -352,6 +353,7 @@ impl ValueFormatter<'_> {
         }
         let (_, ty) = self.types.resolve(value.ty)?;
         match ty {
+            Type::Struct(c) | Type::Union(c) if c.members.is_empty() => Ok(ValueText::scalar("{<No data fields>}")),
             Type::Struct(c) | Type::Union(c) => {
                 let mut fields = Vec::with_capacity(c.members.len());
                 for m in &c.members {
@@ -413,13 +415,14 @@ impl ValueFormatter<'_> {
             Type::Enum { size, signed, variants, .. } => {
                 let width = value.bitfield.map(|b| b.1 as u64).unwrap_or(size * 8);
                 let v = extend(value.as_u64(self.types, self.mem)?, width, *signed);
-                Ok(match self.radix {
-                    Radix::Hex => hex_of(v, width),
-                    Radix::Decimal => v.to_string(),
-                    Radix::Natural => match variants.iter().find(|e| e.value == v) {
-                        Some(e) => e.name.clone(),
-                        None => flag_enum_text(variants, v).unwrap_or_else(|| v.to_string()),
-                    },
+                // crash's -x/-d change gdb's output radix, which leaves enum
+                // names alone; only unnamed values follow the radix.
+                Ok(match variants.iter().find(|e| e.value == v) {
+                    Some(e) => e.name.clone(),
+                    None => flag_enum_text(variants, v).unwrap_or_else(|| match self.radix {
+                        Radix::Hex => hex_of(v, width),
+                        _ => v.to_string(),
+                    }),
                 })
             }
             Type::Float { size, .. } => {
@@ -439,7 +442,16 @@ impl ValueFormatter<'_> {
     }
 
     fn format_array(&self, value: &Value, elem: TypeId, len: u64, depth: usize) -> Result<ValueText> {
-        if self.is_char(elem)? && self.radix == Radix::Natural {
+        if len == 0 {
+            // A flexible array: gdb shows where it starts (and the string
+            // there, for chars).
+            let addr = value.address().unwrap_or(0);
+            if self.is_char(elem)? {
+                return Ok(ValueText::scalar(format!("{addr:#x} {}", self.c_string_at(addr))));
+            }
+            return Ok(ValueText::scalar(format!("{addr:#x}")));
+        }
+        if self.is_char(elem)? {
             let shown = len.min(PRINT_ELEMENTS as u64 + 1);
             let bytes = value.bytes(self.mem, shown)?;
             return Ok(ValueText::scalar(char_array_text(&bytes, len)));

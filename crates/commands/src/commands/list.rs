@@ -8,7 +8,7 @@ use krash_kernel::value::Value;
 use krash_kernel::Kernel;
 use serde::Serialize;
 
-use super::struct_cmd::{member_value, radix_of, request, MemberValue};
+use super::struct_cmd::{member_line, radix_of, request, MemberValue};
 use crate::{getopt, CommandSpec, Output, Session};
 
 pub(crate) const SPEC: CommandSpec = CommandSpec {
@@ -132,9 +132,7 @@ fn entry_members(k: &Kernel, req: &super::struct_cmd::Request, base: u64, entry:
         return Ok(());
     }
     for path in &req.members {
-        let v = member_value(k, &value, path)?;
-        let name = path.rsplit('.').next().unwrap_or(path).to_string();
-        entry.members.push(MemberValue { name, value: k.value_text(&v, req.radix) });
+        entry.members.push(member_line(k, &value, path, req.radix)?);
     }
     Ok(())
 }

@@ -64,6 +64,11 @@ pub enum StructBlock {
 pub struct MemberValue {
     pub name: String,
     pub value: ValueText,
+    /// Anonymous structs/unions around the member (crash indents it as it
+    /// sits in the whole object's display).
+    pub depth: usize,
+    /// The last member of its struct: no trailing comma, as in gdb's display.
+    pub last: bool,
 }
 
 /// What `struct` printed.
@@ -275,9 +280,7 @@ fn object_block(k: &Kernel, req: &Request, addr: u64, offsets: bool, raw: bool) 
     }
     let mut members = Vec::new();
     for path in &req.members {
-        let v = member_value(k, &value, path)?;
-        let name = path.rsplit(['.']).next().unwrap_or(path).to_string();
-        members.push(MemberValue { name, value: k.value_text(&v, req.radix) });
+        members.push(member_line(k, &value, path, req.radix)?);
     }
     Ok(StructBlock::Members { members })
 }
@@ -305,6 +308,58 @@ pub(crate) fn member_value(k: &Kernel, base: &Value, path: &str) -> Result<Value
         cur = cur.member(types, part)?;
     }
     Ok(cur)
+}
+
+/// Member `path` of `base` as one `name = value` display line.
+pub(crate) fn member_line(k: &Kernel, base: &Value, path: &str, radix: Radix) -> Result<MemberValue> {
+    let v = member_value(k, base, path)?;
+    let name = path.rsplit('.').next().unwrap_or(path).to_string();
+    let (depth, last) = placement(k.type_arena(), base.ty, path).unwrap_or((0, false));
+    Ok(MemberValue { name, value: k.value_text(&v, radix), depth, last })
+}
+
+/// How deep in anonymous members the leaf of `path` sits, and whether it
+/// is the last member of its struct.
+fn placement(types: &TypeArena, id: TypeId, path: &str) -> Result<(usize, bool)> {
+    let mut cur = id;
+    let parts: Vec<&str> = path.split('.').collect();
+    let (leaf, parents) = parts.split_last().ok_or_else(|| Error::Usage("empty member".into()))?;
+    for p in parents {
+        let mut t = types.member_path(cur, p)?.ty;
+        if let Type::Pointer { to } = types.resolve(t)?.1 {
+            t = to;
+        }
+        cur = t;
+    }
+    let (_, ty) = types.resolve(cur)?;
+    let body = ty.composite().ok_or_else(|| Error::Usage("not a struct".into()))?;
+    let name = leaf.split('[').next().unwrap_or(leaf);
+    find_placement(types, body, name, 0)?.ok_or_else(|| Error::NotFound(name.to_string()))
+}
+
+fn find_placement(
+    types: &TypeArena,
+    body: &krash_debuginfo::types::Composite,
+    name: &str,
+    depth: usize,
+) -> Result<Option<(usize, bool)>> {
+    if depth > 32 {
+        return Ok(None);
+    }
+    let count = body.members.len();
+    for (i, m) in body.members.iter().enumerate() {
+        if m.name.as_deref() == Some(name) {
+            return Ok(Some((depth, i + 1 == count)));
+        }
+    }
+    for m in body.members.iter().filter(|m| m.name.is_none()) {
+        if let Some(inner) = types.resolve(m.ty)?.1.composite() {
+            if let Some(found) = find_placement(types, inner, name, depth + 1)? {
+                return Ok(Some(found));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// Hex words with ASCII, 16 bytes a line (`struct -r`).

@@ -6,7 +6,7 @@ use krash_kernel::value::Value;
 use krash_kernel::{Kernel, Task};
 use serde::Serialize;
 
-use super::struct_cmd::{member_value, radix_of, request, MemberValue, StructBlock};
+use super::struct_cmd::{member_line, radix_of, request, StructBlock};
 use crate::{getopt, CommandSpec, Output, Session};
 
 pub(crate) const SPEC: CommandSpec = CommandSpec {
@@ -20,20 +20,7 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
     run,
 };
 
-/// The `PID: ... TASK: ... CPU: ... COMMAND: ...` header line's data.
-#[derive(Debug, Clone, Serialize)]
-pub struct TaskHeader {
-    pub pid: i32,
-    pub task: u64,
-    pub cpu: u32,
-    pub comm: String,
-}
-
-impl TaskHeader {
-    pub fn of(t: &Task) -> TaskHeader {
-        TaskHeader { pid: t.pid, task: t.addr, cpu: t.cpu, comm: t.comm.clone() }
-    }
-}
+pub use crate::header::TaskHeader;
 
 /// One task's part of the output.
 #[derive(Debug, Clone, Serialize)]
@@ -84,9 +71,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         } else {
             let mut lines = Vec::new();
             for m in &members {
-                let v = member_value(k, &value, m)?;
-                let name = m.rsplit('.').next().unwrap_or(m).to_string();
-                lines.push(MemberValue { name, value: k.value_text(&v, radix) });
+                lines.push(member_line(k, &value, m, radix)?);
             }
             blocks.push(StructBlock::Members { members: lines });
         }

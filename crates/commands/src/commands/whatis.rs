@@ -66,7 +66,7 @@ fn run_whatis(session: &mut Session, args: &[String]) -> Result<Output> {
         }
     }
     let (_, v) = super::print::eval_expression(k, &text)?;
-    Ok(Output::Whatis(Whatis { text: format!("type = {}", types.type_name(v.ty)) }))
+    Ok(Output::Whatis(Whatis { text: types.type_name(v.ty) }))
 }
 
 fn run_ptype(session: &mut Session, args: &[String]) -> Result<Output> {

@@ -45,11 +45,12 @@ pub(crate) fn write_value(out: &mut String, v: &ValueText, indent: usize) {
 /// `  name = value,` lines (crash's member display).
 pub(crate) fn write_members(out: &mut String, members: &[MemberValue]) {
     for m in members {
-        out.push_str("  ");
+        let indent = 2 + 2 * m.depth;
+        push_spaces(out, indent);
         out.push_str(&m.name);
         out.push_str(" = ");
-        write_value(out, &m.value, 2);
-        out.push_str(",\n");
+        write_value(out, &m.value, indent);
+        out.push_str(if m.last { "\n" } else { ",\n" });
     }
 }
 
