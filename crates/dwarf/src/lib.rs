@@ -4,6 +4,10 @@
 //! and decodes only what a question needs: `.debug_aranges` names the unit
 //! covering an address, and that unit's line table and function ranges are
 //! decoded on first use and cached.
+//!
+//! [`DwarfTypes`] is the DWARF producer of the shared type model
+//! ([`krash_debuginfo::TypeProvider`]): a name index built in parallel on
+//! the first lookup, and types converted from their DIEs on demand.
 
 mod aranges;
 mod bytes;

@@ -257,8 +257,7 @@ impl DwarfTypes {
         };
         // Innermost first, each dimension an array of the next.
         let mut inner = elem;
-        for window in (1..dims.len()).rev() {
-            let (id, len) = dims[window];
+        for &(id, len) in dims.iter().skip(1).rev() {
             extra.push((TypeId(id), Type::Array { elem: inner, len }));
             inner = TypeId(id);
         }

@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use gimli::{AttributeValue, Section as _, UnitHeader, UnitOffset};
-use hashbrown::HashMap;
+use hashbrown::{HashMap, HashSet};
 use krash_core::Result;
 use krash_debuginfo::TypeKind;
 use rayon::prelude::*;
@@ -154,8 +154,13 @@ struct Partial<'a> {
     variables: HashMap<&'a [u8], Ranked>,
     functions: HashMap<&'a [u8], Ranked>,
     enumerators: HashMap<&'a [u8], u64>,
+    /// Enums whose constants this worker already read, by name, line,
+    /// size and first constant (equal for copies of one header's enum).
+    seen_enums: HashSet<EnumSignature<'a>>,
     bad_units: usize,
 }
+
+type EnumSignature<'a> = (Option<&'a [u8]>, Option<u64>, Option<u64>, &'a [u8]);
 
 impl<'a> Partial<'a> {
     fn add_type(&mut self, kind: TypeKind, name: &'a [u8], found: TypeCandidate) {
@@ -304,7 +309,7 @@ fn scan_unit<'a>(sections: &Sections<'a>, header: &UnitHeader<Reader>, out: &mut
             continue;
         }
         if tag == gimli::DW_TAG_enumeration_type && !die.declaration {
-            let done = scan_enumerators(sections, &mut raw, global, out).map_err(|e| dwarf_error(context(), e))?;
+            let done = scan_enumerators(sections, &mut raw, &die, global, out).map_err(|e| dwarf_error(context(), e))?;
             if done {
                 continue;
             }
@@ -343,9 +348,10 @@ fn record<'a>(
     if tag == gimli::DW_TAG_variable {
         if die.name.is_none() {
             if let Some(spec) = die.specification {
-                if let Ok(i) = declared.binary_search_by_key(&spec.0, |d| d.0 .0) {
-                    die.name = Some(declared[i].1);
-                    die.external |= declared[i].2;
+                let found = declared.binary_search_by_key(&spec.0, |d| d.0 .0).ok().and_then(|i| declared.get(i));
+                if let Some(&(_, name, external)) = found {
+                    die.name = Some(name);
+                    die.external |= external;
                 }
             }
         }
@@ -371,12 +377,13 @@ fn record<'a>(
     }
 }
 
-/// Reads the enumerators of the enum at `enum_offset`. Returns false when it
-/// stopped early because this worker already indexed the same constants
-/// (the caller then skips the rest of the subtree).
+/// Reads the enumerators of the enum `die` at `enum_offset`. Returns false
+/// when it stopped early because this worker already read a copy of the
+/// same enum (the caller then skips the rest of the subtree).
 fn scan_enumerators<'a>(
     sections: &Sections<'a>,
     raw: &mut gimli::EntriesRaw<'_, '_, Reader>,
+    die: &TopLevel<'a>,
     enum_offset: u64,
     out: &mut Partial<'a>,
 ) -> std::result::Result<bool, gimli::Error> {
@@ -400,8 +407,7 @@ fn scan_enumerators<'a>(
             continue;
         }
         let Some(name) = name else { continue };
-        if first && out.enumerators.contains_key(name) {
-            // Seen in an earlier unit of this worker: skip the copy.
+        if first && !out.seen_enums.insert((die.name, die.line, die.size, name)) {
             return Ok(false);
         }
         first = false;
