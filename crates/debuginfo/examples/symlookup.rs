@@ -19,7 +19,9 @@ fn main() {
         }
     };
     for line in std::io::stdin().lock().lines().map_while(Result::ok) {
-        let Ok(addr) = u64::from_str_radix(line.trim().trim_start_matches("0x"), 16) else { continue };
+        let Ok(addr) = u64::from_str_radix(line.trim().trim_start_matches("0x"), 16) else {
+            continue;
+        };
         match table.by_addr(addr) {
             Some((sym, 0)) => println!("{addr:x} ({}) {}", sym.kind, sym.crash_name()),
             Some((sym, off)) => println!("{addr:x} ({}) {}+{off}", sym.kind, sym.crash_name()),

@@ -118,7 +118,10 @@ impl SymbolTableBuilder {
     /// Adds one symbol at its link-time address.
     pub fn push(&mut self, name: &str, addr: u64, size: u64, kind: char) -> Result<()> {
         if self.entries.len() >= MAX_SYMBOLS {
-            return Err(Error::bad_data("symbol table", format!("more than {MAX_SYMBOLS} symbols")));
+            return Err(Error::bad_data(
+                "symbol table",
+                format!("more than {MAX_SYMBOLS} symbols"),
+            ));
         }
         let too_big = || Error::bad_data("symbol table", "symbol names exceed 4 GiB");
         let name_start = u32::try_from(self.names.len()).map_err(|_| too_big())?;
@@ -146,10 +149,18 @@ impl SymbolTableBuilder {
 
     /// Sorts by address and indexes names.
     pub fn build(self) -> SymbolTable {
-        let SymbolTableBuilder { module, names, mut entries } = self;
+        let SymbolTableBuilder {
+            module,
+            names,
+            mut entries,
+        } = self;
         // Ties sort by name, the order System.map and crash list them in,
         // which decides which alias crash prints for an address.
-        entries.sort_unstable_by(|a, b| a.addr.cmp(&b.addr).then_with(|| entry_name(&names, a).cmp(entry_name(&names, b))));
+        entries.sort_unstable_by(|a, b| {
+            a.addr
+                .cmp(&b.addr)
+                .then_with(|| entry_name(&names, a).cmp(entry_name(&names, b)))
+        });
         let hasher = DefaultHashBuilder::default();
         let mut by_name: HashTable<u32> = HashTable::with_capacity(entries.len());
         let mut next_same_name = vec![u32::MAX; entries.len()];
@@ -172,12 +183,21 @@ impl SymbolTableBuilder {
                     }
                 }
                 None => {
-                    by_name.insert_unique(hash, idx, |&i| hasher.hash_one(name_of(&entries[i as usize])));
+                    by_name.insert_unique(hash, idx, |&i| {
+                        hasher.hash_one(name_of(&entries[i as usize]))
+                    });
                 }
             }
         }
         SymbolTable {
-            inner: Arc::new(Inner { module, names, entries, by_name, next_same_name, hasher }),
+            inner: Arc::new(Inner {
+                module,
+                names,
+                entries,
+                by_name,
+                next_same_name,
+                hasher,
+            }),
             delta: 0,
         }
     }
@@ -254,7 +274,9 @@ impl SymbolTable {
             .symbols(endian, data, elf::SHT_SYMTAB)
             .map_err(|e| Error::bad_data(ctx, format!(".symtab: {e}")))?;
         if symtab.is_empty() {
-            return Err(Error::MissingDebuginfo("ELF file has no .symtab (stripped?)".into()));
+            return Err(Error::MissingDebuginfo(
+                "ELF file has no .symtab (stripped?)".into(),
+            ));
         }
         let strings = symtab.strings();
         let mut builder = SymbolTableBuilder::new(module);
@@ -264,11 +286,15 @@ impl SymbolTable {
             if matches!(st_type, elf::STT_SECTION | elf::STT_FILE) {
                 continue;
             }
-            let Ok(name) = sym.name(endian, strings) else { continue };
+            let Ok(name) = sym.name(endian, strings) else {
+                continue;
+            };
             if name.is_empty() {
                 continue;
             }
-            let Ok(name) = std::str::from_utf8(name) else { continue };
+            let Ok(name) = std::str::from_utf8(name) else {
+                continue;
+            };
             let shndx = sym.st_shndx(endian);
             if shndx == elf::SHN_UNDEF {
                 continue; // a reference (modules' imports), not a definition
@@ -301,7 +327,10 @@ impl SymbolTable {
     /// A view of the same symbols shifted by `kaslr_delta` (added, wrapping,
     /// to every address). Replaces, not accumulates, any previous delta.
     pub fn with_offset(&self, kaslr_delta: u64) -> Self {
-        SymbolTable { inner: Arc::clone(&self.inner), delta: kaslr_delta }
+        SymbolTable {
+            inner: Arc::clone(&self.inner),
+            delta: kaslr_delta,
+        }
     }
 
     /// The KASLR delta this view applies.
@@ -342,7 +371,11 @@ impl SymbolTable {
         let entries = &self.inner.entries;
         self.inner
             .by_name
-            .find(hash, |&i| entries.get(i as usize).is_some_and(|e| crash_name(entry_name(names, e)) == key))
+            .find(hash, |&i| {
+                entries
+                    .get(i as usize)
+                    .is_some_and(|e| crash_name(entry_name(names, e)) == key)
+            })
             .copied()
     }
 
@@ -355,7 +388,12 @@ impl SymbolTable {
             }
             budget -= 1;
             let entry = self.inner.entries.get(next as usize)?;
-            next = self.inner.next_same_name.get(next as usize).copied().unwrap_or(u32::MAX);
+            next = self
+                .inner
+                .next_same_name
+                .get(next as usize)
+                .copied()
+                .unwrap_or(u32::MAX);
             Some(entry)
         })
     }
@@ -375,8 +413,12 @@ impl SymbolTable {
     /// whose crash spelling matches), the preferred one first.
     pub fn all_by_name<'a>(&'a self, name: &'a str) -> impl Iterator<Item = Symbol<'a>> + 'a {
         let names = &self.inner.names;
-        let exact = self.chain(name).filter(move |e| entry_name(names, e) == name);
-        let clones = self.chain(name).filter(move |e| entry_name(names, e) != name && crash_name(name) == name);
+        let exact = self
+            .chain(name)
+            .filter(move |e| entry_name(names, e) == name);
+        let clones = self
+            .chain(name)
+            .filter(move |e| entry_name(names, e) != name && crash_name(name) == name);
         exact.chain(clones).map(|e| self.view(e))
     }
 
@@ -392,7 +434,9 @@ impl SymbolTable {
         let mut best = last;
         if entries[last].addr == link_addr {
             let group_start = entries[..last].partition_point(|e| e.addr < link_addr);
-            best = (group_start..=last).find(|&i| !is_absolute(&entries[i])).unwrap_or(last);
+            best = (group_start..=last)
+                .find(|&i| !is_absolute(&entries[i]))
+                .unwrap_or(last);
         }
         let entry = &entries[best];
         Some((self.view(entry), link_addr - entry.addr))

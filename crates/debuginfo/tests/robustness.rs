@@ -17,7 +17,9 @@ impl Rng {
 
 #[test]
 fn corrupted_btf_never_panics() {
-    let Some(path) = common::vmlinux(common::KERNELS[0]) else { return };
+    let Some(path) = common::vmlinux(common::KERNELS[0]) else {
+        return;
+    };
     let map = common::mmap(&path);
     let original = elf_section(&map, ".BTF").unwrap().unwrap();
     // Keep the header, the first 64 KiB of types and the whole string
@@ -55,7 +57,9 @@ fn corrupted_btf_never_panics() {
             let at = (rng.next() as usize) % (hdr_len + types_len);
             bytes[at] ^= 1 << (rng.next() % 8);
         }
-        let Ok(btf) = Btf::parse(&bytes) else { continue };
+        let Ok(btf) = Btf::parse(&bytes) else {
+            continue;
+        };
         let offset = (rng.next() % 16) as usize;
         for id in btf.ids().skip(offset).step_by(16) {
             let _ = btf.type_by_id(id);
@@ -74,7 +78,9 @@ fn corrupted_orc_never_panics() {
     for _ in 0..2000 {
         let n = (rng.next() % 64) as usize;
         let ips: Vec<u8> = (0..n * 4).map(|_| rng.next() as u8).collect();
-        let unwind: Vec<u8> = (0..n * 6 + (rng.next() % 2) as usize).map(|_| rng.next() as u8).collect();
+        let unwind: Vec<u8> = (0..n * 6 + (rng.next() % 2) as usize)
+            .map(|_| rng.next() as u8)
+            .collect();
         for format in [OrcFormat::Legacy, OrcFormat::V6_4] {
             if let Ok(t) = OrcTable::from_tables(rng.next(), &ips, &unwind, format) {
                 let _ = t.find(rng.next());
