@@ -23,6 +23,16 @@ use crate::sections::dwarf_error;
 /// kernel has a few tags defined differently in different files).
 const MAX_DEFINITIONS_PER_NAME: usize = 8;
 
+/// A borrowed `(kind, name)` key; hashes as the owned tuple does.
+#[derive(Hash)]
+struct TypeKey<'a>(TypeKind, &'a str);
+
+impl hashbrown::Equivalent<(TypeKind, Box<str>)> for TypeKey<'_> {
+    fn equivalent(&self, key: &(TypeKind, Box<str>)) -> bool {
+        self.0 == key.0 && self.1 == &*key.1
+    }
+}
+
 /// Timing and size figures of one index build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndexStats {
@@ -48,7 +58,7 @@ pub struct NameIndex {
 
 impl NameIndex {
     pub fn types(&self, kind: TypeKind, name: &str) -> &[u64] {
-        self.types.get(&(kind, Box::from(name))).map_or(&[], Vec::as_slice)
+        self.types.get(&TypeKey(kind, name)).map_or(&[], Vec::as_slice)
     }
 
     /// The best DIE for a global variable: an external definition with a
@@ -110,11 +120,23 @@ struct Sections<'a> {
     line_str: &'a [u8],
 }
 
+/// What decoding a unit's string forms needs from its root DIE.
+#[derive(Clone, Copy)]
+struct StringBase {
+    format: gimli::Format,
+    /// DW_AT_str_offsets_base, for DW_FORM_strx names (clang's DWARF 5).
+    str_offsets: Option<gimli::DebugStrOffsetsBase>,
+}
+
 impl<'a> Sections<'a> {
     /// The bytes of a DW_AT_name value, borrowed from the section.
-    fn name(&self, value: &AttributeValue<Reader>) -> Option<&'a [u8]> {
+    fn name(&self, value: &AttributeValue<Reader>, base: StringBase) -> Option<&'a [u8]> {
         match value {
             AttributeValue::DebugStrRef(offset) => c_string(self.str, offset.0),
+            AttributeValue::DebugStrOffsetsIndex(index) => {
+                let offset = self.dwarf.debug_str_offsets.get_str_offset(base.format, base.str_offsets?, *index).ok()?;
+                c_string(self.str, offset.0)
+            }
             AttributeValue::DebugLineStrRef(offset) => c_string(self.line_str, offset.0),
             AttributeValue::String(inline) => {
                 let info = self.dwarf.debug_info.reader();
@@ -259,7 +281,13 @@ fn scan_unit<'a>(sections: &Sections<'a>, header: &UnitHeader<Reader>, out: &mut
     let Some(root) = raw.read_abbreviation().map_err(|e| dwarf_error(context(), e))? else {
         return Ok(());
     };
-    raw.skip_attributes(root.attributes()).map_err(|e| dwarf_error(context(), e))?;
+    let mut strings = StringBase { format: header.format(), str_offsets: None };
+    for spec in root.attributes() {
+        let attr = raw.read_attribute(*spec).map_err(|e| dwarf_error(context(), e))?;
+        if let AttributeValue::DebugStrOffsetsBase(base) = attr.value() {
+            strings.str_offsets = Some(base);
+        }
+    }
     if !root.has_children() {
         return Ok(());
     }
@@ -288,7 +316,7 @@ fn scan_unit<'a>(sections: &Sections<'a>, header: &UnitHeader<Reader>, out: &mut
                 let attr = raw.read_attribute(*spec).map_err(|e| dwarf_error(context(), e))?;
                 let value = attr.value();
                 match attr.name() {
-                    gimli::DW_AT_name => die.name = sections.name(&value),
+                    gimli::DW_AT_name => die.name = sections.name(&value, strings),
                     gimli::DW_AT_declaration => die.declaration = flag(&value),
                     gimli::DW_AT_external => die.external = flag(&value),
                     gimli::DW_AT_location => die.has_location = true,
@@ -309,7 +337,8 @@ fn scan_unit<'a>(sections: &Sections<'a>, header: &UnitHeader<Reader>, out: &mut
             continue;
         }
         if tag == gimli::DW_TAG_enumeration_type && !die.declaration {
-            let done = scan_enumerators(sections, &mut raw, &die, global, out).map_err(|e| dwarf_error(context(), e))?;
+            let done = scan_enumerators(sections, strings, &mut raw, &die, global, out)
+                .map_err(|e| dwarf_error(context(), e))?;
             if done {
                 continue;
             }
@@ -382,6 +411,7 @@ fn record<'a>(
 /// same enum (the caller then skips the rest of the subtree).
 fn scan_enumerators<'a>(
     sections: &Sections<'a>,
+    strings: StringBase,
     raw: &mut gimli::EntriesRaw<'_, '_, Reader>,
     die: &TopLevel<'a>,
     enum_offset: u64,
@@ -395,7 +425,7 @@ fn scan_enumerators<'a>(
         let mut name = None;
         for spec in abbrev.attributes() {
             if spec.name() == gimli::DW_AT_name {
-                name = sections.name(&raw.read_attribute(*spec)?.value());
+                name = sections.name(&raw.read_attribute(*spec)?.value(), strings);
             } else {
                 raw.skip_attributes(std::slice::from_ref(spec))?;
             }

@@ -53,6 +53,12 @@ impl DwarfTypes {
         }
     }
 
+    /// Opens a vmlinux or `.debug` file for its types (see
+    /// [`DwarfFile::open_with_bases`] for modules).
+    pub fn open(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        Ok(Self::new(Arc::new(DwarfFile::open(path)?)))
+    }
+
     /// The file the types come from.
     pub fn file(&self) -> &Arc<DwarfFile> {
         &self.file
