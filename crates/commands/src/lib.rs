@@ -4,6 +4,7 @@
 
 pub mod address;
 pub mod getopt;
+pub mod header;
 pub mod output;
 mod commands;
 mod registry;

@@ -8,7 +8,7 @@ pub use crate::commands::dis::{Dis, DisLine};
 pub use crate::commands::help::{Help, HelpEntry, HelpPage};
 pub use crate::commands::log::{Log, LogTimestamps};
 pub use crate::commands::module::{ModuleOutput, ModuleRow, ModuleTable, TaintRow};
-pub use crate::commands::ps::{Ps, PsRow};
+pub use crate::commands::ps::{Ps, PsRow, TaskArgs, TaskTimes};
 pub use crate::commands::rd::{Display as RdDisplay, MemoryRead, Space, Unit};
 pub use crate::commands::set::Context;
 pub use crate::commands::sym::{render_plain as sym_line_text, Sym, SymEntry, SymLine};
@@ -17,7 +17,8 @@ pub use crate::commands::foreach::Foreach;
 pub use crate::commands::list::{ListEntry, ListOutput};
 pub use crate::commands::print::{Print, PrintEntry};
 pub use crate::commands::struct_cmd::{MemberValue, StructBlock, StructOutput};
-pub use crate::commands::task::{TaskEntry, TaskHeader, TaskOutput};
+pub use crate::commands::task::{TaskEntry, TaskOutput};
+pub use crate::header::TaskHeader;
 pub use crate::commands::whatis::Whatis;
 pub use krash_kernel::value::{FieldText, ValueText};
 

@@ -143,6 +143,34 @@ pub fn walk_from(mem: &dyn VirtualMemory, start: u64, end: u64, opts: WalkOption
     }
 }
 
+/// Walks a list forwards and, if a link is broken, walks the rest
+/// backwards from the head (`prev` pointers) to recover the nodes beyond
+/// the break. `broken` still reports the first break; nodes are in forward
+/// order with the unreachable part missing.
+pub fn walk_bridging(mem: &dyn VirtualMemory, head: u64, opts: WalkOptions) -> ListWalk {
+    let forward = walk(mem, head, opts);
+    let Some(ListBreak::Unreadable { .. } | ListBreak::BadBacklink { .. }) = forward.broken else {
+        return forward;
+    };
+    let seen: std::collections::HashSet<u64> = forward.nodes.iter().copied().collect();
+    let backward = walk(mem, head, WalkOptions { reverse: !opts.reverse, ..opts });
+    let mut tail: Vec<u64> = backward.nodes.into_iter().take_while(|n| !seen.contains(n)).collect();
+    tail.reverse();
+    let mut nodes = forward.nodes;
+    // The node whose read failed is the first of the gap: drop it if the
+    // forward walk recorded it as reached.
+    if let Some(ListBreak::Unreadable { node, .. }) = &forward.broken {
+        if nodes.last() == Some(node) {
+            nodes.pop();
+        }
+    }
+    nodes.extend(tail);
+    ListWalk {
+        nodes,
+        broken: forward.broken,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,6 +240,15 @@ mod tests {
             w.broken,
             Some(ListBreak::BadBacklink { node: 0x200, next: 0x300, next_prev: 0x999 })
         );
+    }
+
+    #[test]
+    fn a_broken_link_is_bridged_from_the_other_end() {
+        let mut m = list(6);
+        m.0.remove(&0x300); // node 0x300 unreadable
+        let w = walk_bridging(&m, 0x10, WalkOptions::default());
+        assert_eq!(w.nodes, vec![0x100, 0x200, 0x400, 0x500, 0x600]);
+        assert!(matches!(w.broken, Some(ListBreak::Unreadable { node: 0x300, .. })));
     }
 
     #[test]

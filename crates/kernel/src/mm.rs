@@ -56,3 +56,27 @@ impl Kernel {
         Ok(value)
     }
 }
+
+/// Longest argv/environment area krash reads (the kernel caps them far
+/// higher, but a listing beyond this is not useful).
+const MAX_ARG_BYTES: u64 = 64 << 10;
+
+impl Kernel {
+    /// A process's argv and environment strings, read from its user
+    /// memory through its own page tables.
+    pub fn process_strings(&self, mm: u64) -> Result<(Vec<String>, Vec<String>)> {
+        let read = |m: &str| self.read_field_u64(mm, "mm_struct", m);
+        let pgd = self.virt_to_phys(read("pgd")?)?;
+        let area = |start: u64, end: u64| -> Result<Vec<String>> {
+            let len = end.saturating_sub(start).min(MAX_ARG_BYTES) as usize;
+            let mut buf = vec![0u8; len];
+            self.memory().read_user(pgd, start, &mut buf)?;
+            Ok(buf
+                .split(|&b| b == 0)
+                .filter(|s| !s.is_empty())
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .collect())
+        };
+        Ok((area(read("arg_start")?, read("arg_end")?)?, area(read("env_start")?, read("env_end")?)?))
+    }
+}

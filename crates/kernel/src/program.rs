@@ -44,6 +44,7 @@ pub struct Kernel {
 #[derive(Default)]
 pub(crate) struct KernelCache {
     pub tasks: std::sync::OnceLock<Result<Vec<crate::task::Task>>>,
+    pub task_problems: std::sync::OnceLock<Vec<String>>,
     pub modules: std::sync::OnceLock<Result<Vec<crate::modules::Module>>>,
     pub debug: crate::symbolize::DebugCache,
     pub values: crate::value::ValueState,

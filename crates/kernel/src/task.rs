@@ -145,6 +145,13 @@ impl Kernel {
             .map_err(Clone::clone)
     }
 
+    /// What went wrong while listing tasks (broken links, unreadable
+    /// tasks), worded for the user; empty for a sound task list.
+    pub fn task_list_problems(&self) -> &[String] {
+        let _ = self.tasks();
+        self.cache().task_problems.get().map(Vec::as_slice).unwrap_or_default()
+    }
+
     /// The task with this PID (the thread-group leader wins over none;
     /// idle tasks share PID 0, so 0 gives CPU 0's).
     pub fn task_by_pid(&self, pid: i32) -> Result<&Task> {
@@ -199,16 +206,23 @@ impl Kernel {
         let thread_head_off = l.offset("signal_struct", "thread_head")?;
         let mem: &dyn VirtualMemory = self.memory();
 
-        let leaders = list::walk(mem, init_task + tasks_off, WalkOptions::default())
-            .complete()
-            .map_err(|e| Error::bad_data("init_task.tasks", e.to_string()))?;
+        let mut problems = Vec::new();
+        let walk = list::walk_bridging(mem, init_task + tasks_off, WalkOptions::default());
+        if let Some(b) = &walk.broken {
+            problems.push(format!("task list (init_task.tasks): {b}; the tasks beyond it were reached backwards"));
+        }
+        let leaders = walk.nodes;
         let mut addrs: Vec<u64> = vec![init_task];
         let mut seen: HashSet<u64> = HashSet::from([init_task]);
         for node in leaders {
             let leader = node - tasks_off;
             let threads = match mem.read_u64(leader + signal_off) {
                 Ok(signal) if signal != 0 => {
-                    list::walk(mem, signal + thread_head_off, WalkOptions::default()).nodes
+                    let w = list::walk_bridging(mem, signal + thread_head_off, WalkOptions::default());
+                    if let Some(b) = &w.broken {
+                        problems.push(format!("threads of task {leader:x}: {b}"));
+                    }
+                    w.nodes
                 }
                 _ => Vec::new(),
             };
@@ -246,11 +260,12 @@ impl Kernel {
             match self.read_task(addr, &active, &idle_cpus) {
                 Ok(t) => out.push(t),
                 // A task whose struct is unreadable is skipped, not fatal.
-                Err(e) if e.is_fault() => continue,
+                Err(e) if e.is_fault() => problems.push(format!("task {addr:x} skipped: {e}")),
                 Err(e) => return Err(e),
             }
         }
         out.sort_by_key(|t| (!t.idle, t.pid, t.cpu));
+        let _ = self.cache().task_problems.set(problems);
         Ok(out)
     }
 

@@ -2,13 +2,14 @@ use krash_core::{Error, Result};
 use krash_kernel::Task;
 use serde::Serialize;
 
+use crate::header::TaskHeader;
 use crate::{getopt, CommandSpec, Output, Session};
 
 pub(crate) const SPEC: CommandSpec = CommandSpec {
     name: "ps",
     aliases: &[],
     summary: "process status: every task and thread",
-    synopsis: "ps [-k|-u] [-G] [-S] [pid | task | command] ...",
+    synopsis: "ps [-k|-u] [-G] [-S|-p|-c|-t|-l|-a|-g] [pid | task | command] ...",
     details: "  pid      only the task with this PID\n\
               \x20 task     only the task_struct at this hexadecimal address\n\
               \x20 command  only tasks whose COMM is this name ('name' or a regex in single quotes)\n\
@@ -16,6 +17,12 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
               \x20 -u       user tasks only\n\
               \x20 -G       thread-group leaders only\n\
               \x20 -S       a count of tasks in each state\n\
+              \x20 -p       each task's parents, up to PID 0\n\
+              \x20 -c       each task's children\n\
+              \x20 -t       run time, start time, user and system time\n\
+              \x20 -l       last-run timestamps (sched_info.last_arrival, ns), most recent first\n\
+              \x20 -a       command-line arguments and environment (from user memory)\n\
+              \x20 -g       the threads of each task's thread group\n\
               The '>' mark flags the task active on each CPU.",
     run,
 };
@@ -36,15 +43,44 @@ pub struct PsRow {
     pub kernel_thread: bool,
 }
 
+/// `ps -t` times, in nanoseconds except where named.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskTimes {
+    pub task: TaskHeader,
+    pub run_time_secs: Option<u64>,
+    pub start_time_ns: u64,
+    pub utime_ns: u64,
+    pub stime_ns: u64,
+}
+
+/// `ps -a`: a process's argv and environment, or why they are unreadable.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskArgs {
+    pub task: TaskHeader,
+    pub args: Result<Vec<String>, String>,
+    pub env: Result<Vec<String>, String>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "view", rename_all = "snake_case")]
 pub enum Ps {
-    Table { rows: Vec<PsRow> },
+    /// `warnings`: problems met while listing tasks (a broken task list).
+    Table { rows: Vec<PsRow>, warnings: Vec<String> },
     StateSummary { counts: Vec<(String, usize)> },
+    /// `-p`: for each task, its ancestry from PID 0 down to it.
+    Parents { chains: Vec<Vec<TaskHeader>> },
+    /// `-c`: each task and its children.
+    Children { families: Vec<(TaskHeader, Vec<TaskHeader>)> },
+    /// `-g`: each thread-group leader and its other threads.
+    ThreadGroups { groups: Vec<(TaskHeader, Vec<TaskHeader>)> },
+    Times { tasks: Vec<TaskTimes> },
+    /// `-l`: (last_arrival ns, task), most recent first.
+    LastRun { tasks: Vec<(u64, TaskHeader)> },
+    Args { tasks: Vec<TaskArgs> },
 }
 
 fn run(session: &mut Session, args: &[String]) -> Result<Output> {
-    let p = getopt::parse("ps", args, "kuGS")?;
+    let p = getopt::parse("ps", args, "kuGSpctlag")?;
     let k = &session.kernel;
     let tasks = k.tasks()?;
     let selected: Vec<&Task> = tasks
@@ -57,6 +93,10 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     if !p.args.is_empty() && selected.is_empty() {
         return Err(Error::NotFound(format!("ps: no task matches {}", p.args.join(" "))));
     }
+    if let Some(view) = per_task_view(session, &p, &selected)? {
+        return Ok(Output::Ps(view));
+    }
+    let k = &session.kernel;
     if p.has('S') {
         let mut counts: Vec<(String, usize)> = Vec::new();
         for t in &selected {
@@ -92,7 +132,104 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
             }
         })
         .collect();
-    Ok(Output::Ps(Ps::Table { rows }))
+    let warnings = k.task_list_problems().to_vec();
+    Ok(Output::Ps(Ps::Table { rows, warnings }))
+}
+
+/// The `-p -c -g -t -l -a` views, or None for the plain table.
+fn per_task_view(session: &Session, p: &getopt::Parsed, selected: &[&Task]) -> Result<Option<Ps>> {
+    let k = &session.kernel;
+    let all = k.tasks()?;
+    let by_addr = |a: u64| all.iter().find(|t| t.addr == a);
+    if p.has('p') {
+        let chains = selected
+            .iter()
+            .map(|t| {
+                let mut chain = vec![TaskHeader::of(t)];
+                let mut cur = *t;
+                // Bounded: a corrupt parent loop cannot run forever.
+                for _ in 0..all.len() {
+                    if cur.pid == 0 {
+                        break;
+                    }
+                    match by_addr(cur.parent) {
+                        Some(parent) if parent.addr != cur.addr => {
+                            chain.push(TaskHeader::of(parent));
+                            cur = parent;
+                        }
+                        _ => break,
+                    }
+                }
+                chain.reverse();
+                chain
+            })
+            .collect();
+        return Ok(Some(Ps::Parents { chains }));
+    }
+    if p.has('c') {
+        let families = selected
+            .iter()
+            .map(|t| {
+                let kids = all
+                    .iter()
+                    .filter(|c| c.parent == t.addr && c.addr != t.addr && c.is_thread_group_leader() && !c.idle)
+                    .map(TaskHeader::of)
+                    .collect();
+                (TaskHeader::of(t), kids)
+            })
+            .collect();
+        return Ok(Some(Ps::Children { families }));
+    }
+    if p.has('g') {
+        let mut groups: Vec<(TaskHeader, Vec<TaskHeader>)> = Vec::new();
+        for t in selected.iter().filter(|t| t.is_thread_group_leader() && !t.idle) {
+            let threads = all
+                .iter()
+                .filter(|c| c.tgid == t.tgid && c.addr != t.addr && !c.idle)
+                .map(TaskHeader::of)
+                .collect();
+            groups.push((TaskHeader::of(t), threads));
+        }
+        return Ok(Some(Ps::ThreadGroups { groups }));
+    }
+    if p.has('t') {
+        let uptime_ns = k.uptime_secs().ok().map(|s| s.saturating_mul(1_000_000_000));
+        let tasks = selected
+            .iter()
+            .map(|t| {
+                let read = |m: &str| k.read_field_u64(t.addr, "task_struct", m).unwrap_or(0);
+                let start_time_ns = read("start_time");
+                TaskTimes {
+                    task: TaskHeader::of(t),
+                    run_time_secs: uptime_ns.map(|u| u.saturating_sub(start_time_ns) / 1_000_000_000),
+                    start_time_ns,
+                    utime_ns: read("utime"),
+                    stime_ns: read("stime"),
+                }
+            })
+            .collect();
+        return Ok(Some(Ps::Times { tasks }));
+    }
+    if p.has('l') {
+        let mut tasks: Vec<(u64, TaskHeader)> = selected.iter().map(|t| (t.last_arrival, TaskHeader::of(t))).collect();
+        tasks.sort_by(|a, b| b.0.cmp(&a.0));
+        return Ok(Some(Ps::LastRun { tasks }));
+    }
+    if p.has('a') {
+        let tasks = selected
+            .iter()
+            .filter(|t| !t.is_kernel_thread())
+            .map(|t| {
+                let (args, env) = match k.process_strings(t.mm) {
+                    Ok((a, e)) => (Ok(a), Ok(e)),
+                    Err(e) => (Err(e.to_string()), Err(e.to_string())),
+                };
+                TaskArgs { task: TaskHeader::of(t), args, env }
+            })
+            .collect();
+        return Ok(Some(Ps::Args { tasks }));
+    }
+    Ok(None)
 }
 
 /// crash's filter rules: a decimal PID, a hex task address, or a command

@@ -1,0 +1,27 @@
+use krash_kernel::Task;
+use serde::Serialize;
+
+/// The data of crash's per-task header line
+/// (`PID: 1        TASK: ffff...  CPU: 0    COMMAND: "init"`), shared by
+/// every command that prints one (ps views, task, foreach, bt).
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskHeader {
+    pub pid: i32,
+    pub task: u64,
+    pub cpu: u32,
+    pub comm: String,
+    /// crash's two-letter state (RU, IN, UN, ...).
+    pub state: String,
+}
+
+impl TaskHeader {
+    pub fn of(t: &Task) -> TaskHeader {
+        TaskHeader {
+            pid: t.pid,
+            task: t.addr,
+            cpu: t.cpu,
+            comm: t.comm.clone(),
+            state: t.state.abbrev().to_string(),
+        }
+    }
+}
