@@ -213,8 +213,9 @@ fn kernel_code(k: &Kernel, addr: u64, span: Span, count: Option<u64>, style: Sty
         let (label, at_symbol_start) = label(k, insn.addr, style.hex_offsets);
         let mut text = if style.hex_offsets { hex_offsets(&insn.text) } else { insn.text.clone() };
         text = crash_gdb_segment_spelling(&text);
-        if !text.contains(' ') {
-            // gdb pads a bare mnemonic to the operand column too (`ret    `).
+        if !text.contains(' ') && text != "nop" {
+            // gdb pads a bare mnemonic to the operand column too (`ret    `),
+            // except the one-byte `nop`, which binutils prints bare.
             text = format!("{text:<6} ");
         }
         if at_symbol_start && is_ftrace_nop(&text) {
