@@ -1043,7 +1043,11 @@ impl ExprContext for KernelContext<'_> {
     fn global(&self, name: &str) -> Result<Option<Global>> {
         let k = self.kernel;
         let types = k.type_arena();
-        if let Some(var) = types.find_variable(name)? {
+        let mut var = types.find_variable(name)?;
+        if var.is_none() && k.lookup_symbol(name).is_some() && !types.has_fallback() && k.load_dwarf_fallback() {
+            var = types.find_variable(name)?;
+        }
+        if let Some(var) = var {
             let addr = if var.is_percpu() {
                 let cpu = self.cpu.ok_or_else(|| {
                     Error::Usage(format!("{name} is a per-cpu variable: say which CPU with {name}:N"))

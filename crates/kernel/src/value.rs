@@ -33,11 +33,27 @@ pub const PRINT_ELEMENTS: usize = 256;
 pub struct TypeArena {
     base: Option<Arc<dyn TypeProvider>>,
     extra: RwLock<Vec<Type>>,
+    /// Types of globals the base lacks (BTF has no types for non-per-cpu
+    /// variables; DWARF has): their ids carry [`FALLBACK_TAG`].
+    fallback: std::sync::OnceLock<Arc<dyn TypeProvider>>,
 }
+
+/// Marks ids that belong to the fallback provider.
+const FALLBACK_TAG: u64 = 1 << 61;
 
 impl TypeArena {
     pub fn new(base: Option<Arc<dyn TypeProvider>>) -> Self {
-        TypeArena { base, extra: RwLock::new(Vec::new()) }
+        TypeArena { base, extra: RwLock::new(Vec::new()), fallback: std::sync::OnceLock::new() }
+    }
+
+    /// Sets the provider asked for globals the base does not type (once).
+    pub fn set_fallback(&self, provider: Arc<dyn TypeProvider>) {
+        let _ = self.fallback.set(provider);
+    }
+
+    /// True once a fallback provider is set.
+    pub fn has_fallback(&self) -> bool {
+        self.fallback.get().is_some()
     }
 
     /// True when real debuginfo types are loaded.
@@ -96,6 +112,10 @@ impl TypeProvider for TypeArena {
             let extra = self.extra.read().map_err(|_| Error::bad_data("type arena", "lock poisoned"))?;
             return extra.get(index).cloned().ok_or_else(|| Error::NotFound(format!("type {}", id.0)));
         }
+        if id.0 & FALLBACK_TAG != 0 {
+            let fallback = self.fallback.get().ok_or_else(|| Error::NotFound(format!("type {}", id.0)))?;
+            return Ok(retag(fallback.type_by_id(TypeId(id.0 & !FALLBACK_TAG))?));
+        }
         match &self.base {
             Some(base) => base.type_by_id(id),
             None if id == TypeId::VOID => Ok(Type::Void),
@@ -109,14 +129,26 @@ impl TypeProvider for TypeArena {
         }
     }
     fn find_variable(&self, name: &str) -> Result<Option<Variable>> {
-        match &self.base {
-            Some(base) => base.find_variable(name),
+        if let Some(v) = match &self.base {
+            Some(base) => base.find_variable(name)?,
+            None => None,
+        } {
+            return Ok(Some(v));
+        }
+        match self.fallback.get() {
+            Some(f) => Ok(f.find_variable(name)?.map(|v| Variable { ty: tag(v.ty), ..v })),
             None => Ok(None),
         }
     }
     fn find_function(&self, name: &str) -> Result<Option<TypeId>> {
-        match &self.base {
-            Some(base) => base.find_function(name),
+        if let Some(id) = match &self.base {
+            Some(base) => base.find_function(name)?,
+            None => None,
+        } {
+            return Ok(Some(id));
+        }
+        match self.fallback.get() {
+            Some(f) => Ok(f.find_function(name)?.map(tag)),
             None => Ok(None),
         }
     }
@@ -128,6 +160,46 @@ impl TypeProvider for TypeArena {
     }
     fn pointer_size(&self) -> u64 {
         8
+    }
+}
+
+fn tag(id: TypeId) -> TypeId {
+    if id == TypeId::VOID {
+        id
+    } else {
+        TypeId(id.0 | FALLBACK_TAG)
+    }
+}
+
+/// The fallback's type with every id it mentions tagged as the fallback's.
+fn retag(ty: Type) -> Type {
+    use krash_debuginfo::types::{Member, Param, SectionVar};
+    match ty {
+        Type::Pointer { to } => Type::Pointer { to: tag(to) },
+        Type::Array { elem, len } => Type::Array { elem: tag(elem), len },
+        Type::Struct(mut c) => {
+            c.members = c.members.into_iter().map(|m| Member { ty: tag(m.ty), ..m }).collect();
+            Type::Struct(c)
+        }
+        Type::Union(mut c) => {
+            c.members = c.members.into_iter().map(|m| Member { ty: tag(m.ty), ..m }).collect();
+            Type::Union(c)
+        }
+        Type::Typedef { name, to } => Type::Typedef { name, to: tag(to) },
+        Type::Qualified { qualifier, to } => Type::Qualified { qualifier, to: tag(to) },
+        Type::Function { ret, params, variadic } => Type::Function {
+            ret: tag(ret),
+            params: params.into_iter().map(|p| Param { ty: tag(p.ty), ..p }).collect(),
+            variadic,
+        },
+        Type::FunctionDecl { name, proto, linkage } => Type::FunctionDecl { name, proto: tag(proto), linkage },
+        Type::Var { name, ty, linkage } => Type::Var { name, ty: tag(ty), linkage },
+        Type::Datasec { name, size, vars } => Type::Datasec {
+            name,
+            size,
+            vars: vars.into_iter().map(|v| SectionVar { var: tag(v.var), ..v }).collect(),
+        },
+        other => other,
     }
 }
 
@@ -635,6 +707,22 @@ impl crate::Kernel {
     /// The session's types with derived types added.
     pub fn type_arena(&self) -> &TypeArena {
         self.cache().values.arena.get_or_init(|| TypeArena::new(self.types().cloned()))
+    }
+
+    /// Makes the vmlinux's DWARF answer for globals BTF does not type
+    /// (its name index is built on first use: a few seconds, once).
+    pub fn load_dwarf_fallback(&self) -> bool {
+        let arena = self.type_arena();
+        if arena.has_fallback() {
+            return true;
+        }
+        match self.vmlinux_dwarf() {
+            Ok(file) => {
+                arena.set_fallback(Arc::new(krash_dwarf::DwarfTypes::new(file)));
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     /// Appends to the value history; returns the value's number (`$N`).

@@ -53,6 +53,9 @@ fn run_whatis(session: &mut Session, args: &[String]) -> Result<Output> {
         return Ok(Output::Whatis(Whatis { text: format!("{body}\nSIZE: {size}") }));
     }
     if is_identifier(&text) {
+        if k.lookup_symbol(&text).is_some() && types.find_variable(&text)?.is_none() {
+            k.load_dwarf_fallback();
+        }
         if let Some(var) = types.find_variable(&text)? {
             return Ok(Output::Whatis(Whatis { text: format!("{};", types.declaration(var.ty, &text)) }));
         }
