@@ -224,10 +224,9 @@ fn load_vmlinux(
     let types = info.btf.as_ref().map(crate::debuginfo::as_provider);
     let sources = DebuginfoSources {
         symbols: format!("{} (ELF symbols)", path.display()),
-        types: if types.is_some() {
-            format!("{} (BTF)", path.display())
-        } else {
-            "none".into()
+        types: match &types {
+            Some(_) => format!("{} (BTF; DWARF on demand)", path.display()),
+            None => "none".into(),
         },
     };
     Ok((info.symbols.with_offset(kaslr_offset), types, sources))
