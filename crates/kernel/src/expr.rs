@@ -1018,6 +1018,18 @@ mod tests {
     }
 }
 
+/// An array declared without a length (`const char linux_banner[]`) gets
+/// its length from the symbol's size, as gdb knows it from the definition.
+fn sized_by_symbol(types: &TypeArena, ty: TypeId, symbol_size: u64) -> Result<TypeId> {
+    match types.resolve(ty)?.1 {
+        Type::Array { elem, len: None | Some(0) } if symbol_size > 0 => {
+            let stride = types.size_of(elem)?.max(1);
+            types.intern(Type::Array { elem, len: Some(symbol_size / stride) })
+        }
+        _ => Ok(ty),
+    }
+}
+
 /// Evaluates expressions against a kernel; `cpu` selects which copy of
 /// per-cpu variables names refer to (crash's `VAR:N`).
 pub struct KernelContext<'k> {
@@ -1056,7 +1068,8 @@ impl ExprContext for KernelContext<'_> {
             } else {
                 k.lookup_symbol(name).map(|s| s.addr).ok_or_else(|| Error::NotFound(format!("symbol not found: {name}")))?
             };
-            return Ok(Some(Global::Typed(Value::at(var.ty, addr))));
+            let ty = sized_by_symbol(types, var.ty, k.lookup_symbol(name).map(|s| s.size).unwrap_or(0))?;
+            return Ok(Some(Global::Typed(Value::at(ty, addr))));
         }
         if let Some(sym) = k.lookup_symbol(name) {
             if let Some(proto) = types.find_function(name)? {

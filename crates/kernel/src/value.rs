@@ -765,7 +765,8 @@ impl crate::Kernel {
         if !self.in_kernel_image(addr) && self.module_containing(addr).is_none() {
             return None;
         }
-        if sym.size != 0 && off >= sym.size && !sym.is_text() {
+        // gdb annotates only addresses inside a sized data object (or code).
+        if !sym.is_text() && (sym.size == 0 || off >= sym.size) {
             return None;
         }
         Some(if off == 0 { sym.name.to_string() } else { format!("{}+{off}", sym.name) })

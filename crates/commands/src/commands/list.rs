@@ -117,14 +117,14 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         let mut entry = ListEntry { addr, members: Vec::new(), object: None };
         if let Some(req) = &shown {
             let base = if p.has('l') { node } else { addr };
-            entry_members(k, req, base, &mut entry)?;
+            entry_members(k, req, base, p.value('s').is_none(), &mut entry)?;
         }
         entries.push(entry);
     }
     Ok(Output::List(ListOutput { entries, empty_head, broken }))
 }
 
-fn entry_members(k: &Kernel, req: &super::struct_cmd::Request, base: u64, entry: &mut ListEntry) -> Result<()> {
+fn entry_members(k: &Kernel, req: &super::struct_cmd::Request, base: u64, plain: bool, entry: &mut ListEntry) -> Result<()> {
     let value = Value::at(req.type_id, base);
     if req.members.is_empty() {
         let header = format!("struct {}", req.name);
@@ -132,7 +132,10 @@ fn entry_members(k: &Kernel, req: &super::struct_cmd::Request, base: u64, entry:
         return Ok(());
     }
     for path in &req.members {
-        entry.members.push(member_line(k, &value, path, req.radix)?);
+        let mut line = member_line(k, &value, path, req.radix)?;
+        // crash's -S reads members itself and prints them without commas.
+        line.last |= plain;
+        entry.members.push(line);
     }
     Ok(())
 }

@@ -278,6 +278,9 @@ fn object_block(k: &Kernel, req: &Request, addr: u64, offsets: bool, raw: bool) 
         }
         return Ok(StructBlock::Object { header: header(types, req), value: k.value_text(&value, req.radix) });
     }
+    if let Err(e) = k.memory().read_u8(addr) {
+        return Ok(StructBlock::Message { text: format!("{}: invalid kernel virtual address: {addr:x} ({e})", req.keyword) });
+    }
     let mut members = Vec::new();
     for path in &req.members {
         members.push(member_line(k, &value, path, req.radix)?);
@@ -313,7 +316,8 @@ pub(crate) fn member_value(k: &Kernel, base: &Value, path: &str) -> Result<Value
 /// Member `path` of `base` as one `name = value` display line.
 pub(crate) fn member_line(k: &Kernel, base: &Value, path: &str, radix: Radix) -> Result<MemberValue> {
     let v = member_value(k, base, path)?;
-    let name = path.rsplit('.').next().unwrap_or(path).to_string();
+    // crash names a nested member by the whole path (`se.load = {`).
+    let name = path.to_string();
     let (depth, last) = placement(k.type_arena(), base.ty, path).unwrap_or((0, false));
     Ok(MemberValue { name, value: k.value_text(&v, radix), depth, last })
 }
