@@ -12,13 +12,14 @@ pub use crate::commands::ps::{Ps, PsRow, TaskArgs, TaskTimes};
 pub use crate::commands::rd::{Display as RdDisplay, MemoryRead, Space, Unit};
 pub use crate::commands::set::Context;
 pub use crate::commands::sym::{render_plain as sym_line_text, Sym, SymEntry, SymLine};
-pub use crate::commands::sys::{sys_info, PanicTask, SysInfo};
+pub use crate::commands::sys::{sys_info, PanicTask, SysDetail, SysInfo};
 pub use crate::commands::foreach::Foreach;
 pub use crate::commands::list::{ListEntry, ListOutput};
 pub use crate::commands::print::{Print, PrintEntry};
 pub use crate::commands::struct_cmd::{MemberValue, StructBlock, StructOutput};
 pub use crate::commands::task::{TaskEntry, TaskOutput};
 pub use crate::header::TaskHeader;
+pub use crate::commands::tree::{TreeEntry, TreeOutput};
 pub use crate::commands::whatis::Whatis;
 pub use krash_kernel::value::{FieldText, ValueText};
 
@@ -36,10 +37,12 @@ pub enum Output {
     Set(Context),
     Sym(Sym),
     Sys(SysInfo),
+    SysDetail(SysDetail),
     Foreach(Foreach),
     List(ListOutput),
     Print(Print),
     Struct(StructOutput),
     Task(TaskOutput),
+    Tree(TreeOutput),
     Whatis(Whatis),
 }

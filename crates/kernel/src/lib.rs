@@ -12,11 +12,13 @@ pub mod mm;
 pub mod modules;
 pub mod percpu;
 pub mod printk;
+pub mod rbtree;
 pub mod symbolize;
 pub mod system;
 mod program;
 pub mod task;
 pub mod value;
+pub mod xarray;
 
 pub use addrspace::{KernelLayout, KernelMemory, START_KERNEL_MAP};
 pub use program::{DebuginfoSources, Kernel, KernelFiles};

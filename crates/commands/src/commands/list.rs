@@ -103,6 +103,15 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         entries_nodes.pop();
         broken = None;
     }
+    if let Some(ListBreak::Cycle { .. }) = broken {
+        // Show each entry once: cut at the first node met again.
+        let mut seen = std::collections::HashSet::with_capacity(entries_nodes.len());
+        if let Some(pos) = entries_nodes.iter().position(|n| !seen.insert(*n)) {
+            let again = entries_nodes[pos];
+            entries_nodes.truncate(pos);
+            broken = Some(ListBreak::Cycle { at: again });
+        }
+    }
     let empty_head = !head_is_entry && entries_nodes.is_empty() && broken.is_none();
 
     let show = p.value('s').or(p.value('S'));

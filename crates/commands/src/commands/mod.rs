@@ -15,6 +15,7 @@ pub(crate) mod sym;
 pub(crate) mod struct_cmd;
 pub(crate) mod sys;
 pub(crate) mod task;
+pub(crate) mod tree;
 pub(crate) mod whatis;
 
 use crate::CommandSpec;
@@ -23,4 +24,4 @@ pub(crate) static ALL: &[CommandSpec] = &[bt::SPEC, dis::SPEC, help::SPEC, log::
     rd::SPEC,
     set::SPEC, sym::SPEC, sys::SPEC,
     foreach::SPEC, list::SPEC, print::SPEC, print::PX_SPEC, print::PD_SPEC, struct_cmd::SPEC, struct_cmd::UNION_SPEC,
-    task::SPEC, whatis::SPEC, whatis::PTYPE_SPEC];
+    task::SPEC, tree::SPEC, whatis::SPEC, whatis::PTYPE_SPEC];

@@ -13,6 +13,7 @@ mod sym;
 mod struct_cmd;
 mod sys;
 mod task;
+mod tree;
 mod value;
 mod whatis;
 
@@ -32,11 +33,13 @@ pub(crate) fn render(output: &Output) -> String {
         Output::Set(c) => set::render(c),
         Output::Sym(s) => sym::render(s),
         Output::Sys(s) => sys::render(s),
+        Output::SysDetail(d) => sys::render_detail(d),
         Output::Foreach(f) => foreach::render(f),
         Output::List(l) => list::render(l),
         Output::Print(p) => print::render(p),
         Output::Struct(s) => struct_cmd::render(s),
         Output::Task(t) => task::render(t),
+        Output::Tree(t) => tree::render(t),
         Output::Whatis(w) => whatis::render(w),
     }
 }

@@ -1,0 +1,114 @@
+//! `tree`: the entries of a red-black tree, radix tree or XArray.
+
+use krash_core::{Error, Result, VirtualMemory};
+use krash_debuginfo::types::TypeKind;
+use krash_kernel::value::Value;
+use krash_kernel::{rbtree, xarray, Kernel};
+use serde::Serialize;
+
+use super::list::offset_arg;
+use super::struct_cmd::{member_line, radix_of, request, MemberValue};
+use crate::{getopt, CommandSpec, Output, Session};
+
+pub(crate) const SPEC: CommandSpec = CommandSpec {
+    name: "tree",
+    aliases: &[],
+    summary: "display the entries of a tree",
+    synopsis: "tree -t [rbtree|radix|xarray] [-r offset] [-o offset] [-s struct[.member[,member]]] [-N] [-p] [-x|-d] start",
+    details: "  -t type    rbtree (struct rb_root), radix (struct radix_tree_root) or xarray\n\
+              \x20 start      address or symbol of the root (of the top rb_node with -N)\n\
+              \x20 -r offset|struct.member  the root is embedded at this offset in start\n\
+              \x20 -o offset|struct.member  rbtree: offset of the rb_node in each entry\n\
+              \x20 -N         start is the top rb_node rather than an rb_root\n\
+              \x20 -s struct[.member,...]  show each entry as that struct, or those members\n\
+              \x20 -p         the position of each entry (rbtree path, or radix/xarray index)\n\
+              \x20 -x / -d    hexadecimal / decimal integers in -s output\n\
+              Corrupt or cyclic links stop the walk with a message saying where.",
+    run,
+};
+
+/// One tree entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct TreeEntry {
+    pub addr: u64,
+    /// `root/l/r` for rbtrees, the index for radix trees and XArrays.
+    pub position: Option<String>,
+    pub members: Vec<MemberValue>,
+}
+
+/// What `tree` printed.
+#[derive(Debug, Clone, Serialize)]
+pub struct TreeOutput {
+    pub entries: Vec<TreeEntry>,
+    pub broken: Option<String>,
+}
+
+const MAX_ENTRIES: usize = 50_000_000;
+
+fn run(session: &mut Session, args: &[String]) -> Result<Output> {
+    let p = getopt::parse("tree", args, "t:r:o:s:S:Npxdl")?;
+    let k = &session.kernel;
+    let kind = p.value('t').ok_or_else(|| Error::Usage("tree: -t rbtree|radix|xarray is required".into()))?;
+    let start_word = p.args.first().ok_or_else(|| Error::Usage(format!("usage: {}", SPEC.synopsis)))?;
+    let start = crate::address::resolve_address(k, start_word)
+        .or_else(|_| k.lookup_symbol(start_word).map(|s| s.addr).ok_or_else(|| Error::Usage(format!("tree: invalid start: {start_word}"))))?;
+    let root = start.wrapping_add(match p.value('r') {
+        Some(r) => offset_arg(k, r)?,
+        None => 0,
+    });
+    let node_offset = match p.value('o') {
+        Some(o) => offset_arg(k, o)?,
+        None => 0,
+    };
+    let mem: &dyn VirtualMemory = k.memory();
+    let (raw, broken): (Vec<(u64, String)>, Option<String>) = match kind {
+        "rbtree" | "rb" => {
+            let top = if p.has('N') { root } else { rbtree::root_node(mem, root)? };
+            let layout = rbtree::RbLayout {
+                right: k.layouts().offset("rb_node", "rb_right").unwrap_or(8),
+                left: k.layouts().offset("rb_node", "rb_left").unwrap_or(16),
+            };
+            let w = rbtree::walk(mem, top, layout, MAX_ENTRIES);
+            (w.entries.into_iter().map(|e| (e.node.wrapping_sub(node_offset), format!("position: {}", e.position))).collect(), w.broken)
+        }
+        "radix" | "xarray" | "ra" | "x" => {
+            let head_off = k.layouts().offset("xarray", "xa_head").unwrap_or(8);
+            let head = mem.read_u64(root.wrapping_add(head_off))?;
+            let layout = xarray::XaLayout {
+                shift: k.layouts().offset("xa_node", "shift").unwrap_or(0),
+                slots: k.layouts().offset("xa_node", "slots")?,
+                chunk: 64,
+            };
+            let w = xarray::walk(mem, head, layout, MAX_ENTRIES);
+            (w.entries.into_iter().map(|e| (e.value, format!("index: {}", e.index))).collect(), w.broken)
+        }
+        "maple" | "mt" => return Err(Error::Unsupported("tree -t maple is not implemented yet".into())),
+        other => return Err(Error::Usage(format!("tree: invalid tree type: {other}"))),
+    };
+    let shown = match p.value('s').or(p.value('S')) {
+        Some(spec) => Some(request(k, spec, TypeKind::Struct, radix_of(p.has('x'), p.has('d')))?),
+        None => None,
+    };
+    let mut entries = Vec::with_capacity(raw.len());
+    for (addr, position) in raw {
+        let mut members = Vec::new();
+        if let Some(req) = &shown {
+            members = entry_members(k, req, addr)?;
+        }
+        entries.push(TreeEntry { addr, position: p.has('p').then_some(position), members });
+    }
+    Ok(Output::Tree(TreeOutput { entries, broken }))
+}
+
+fn entry_members(k: &Kernel, req: &super::struct_cmd::Request, addr: u64) -> Result<Vec<MemberValue>> {
+    let value = Value::at(req.type_id, addr);
+    if req.members.is_empty() {
+        return Ok(vec![MemberValue {
+            name: format!("struct {}", req.name),
+            value: k.value_text(&value, req.radix),
+            depth: 0,
+            last: true,
+        }]);
+    }
+    req.members.iter().map(|m| member_line(k, &value, m, req.radix)).collect()
+}
