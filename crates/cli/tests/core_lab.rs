@@ -142,3 +142,19 @@ fn json_output_is_valid_for_core_commands() {
     assert_eq!(names, vec!["sys", "ps", "log", "help"]);
     assert!(docs[1]["data"]["rows"].as_array().map_or(0, |r| r.len()) > 10);
 }
+
+#[test]
+fn sys_i_agrees_with_the_boot_dmi_line() {
+    for d in lab_dumps().into_iter().filter(|d| d.format == "kdump-zlib") {
+        let run = krash_on(&d, "sys -i\nlog\nsys config\n");
+        assert!(run.success, "{}: {}", d.label(), run.stderr);
+        let fields = sys_fields(&run.stdout);
+        let dmi_line = run.stdout.lines().find(|l| l.contains("] DMI: ")).unwrap_or_default();
+        for key in ["DMI_SYS_VENDOR", "DMI_PRODUCT_NAME", "DMI_BIOS_VERSION", "DMI_BIOS_DATE"] {
+            let v = field(&fields, key).unwrap_or_else(|| panic!("{}: sys -i lacks {key}", d.label()));
+            assert!(!v.is_empty() && dmi_line.contains(v), "{}: {key}={v} not in {dmi_line}", d.label());
+        }
+        // The lab kernels have no CONFIG_IKCONFIG: the error must say so.
+        assert!(run.stderr.contains("CONFIG_IKCONFIG"), "{}: {}", d.label(), run.stderr);
+    }
+}

@@ -134,6 +134,73 @@ impl Kernel {
     }
 }
 
+/// One DMI identification string (`sys -i`).
+#[derive(Debug, Clone, Serialize)]
+pub struct DmiField {
+    /// The `enum dmi_field` name, e.g. `DMI_SYS_VENDOR`.
+    pub name: String,
+    pub value: String,
+}
+
+/// Largest embedded kernel configuration krash inflates.
+const MAX_IKCONFIG_BYTES: u64 = 4 << 20;
+
+impl Kernel {
+    /// The firmware's DMI strings (`dmi_ident[]`, named by `enum dmi_field`).
+    pub fn dmi_strings(&self) -> Result<Vec<DmiField>> {
+        use krash_debuginfo::types::{Type, TypeKind, TypeOps};
+        let types = self
+            .types()
+            .ok_or_else(|| Error::MissingDebuginfo("sys -i needs type information for enum dmi_field".into()))?;
+        let id = types.find_type(TypeKind::Enum, "dmi_field")?;
+        let Type::Enum { variants, .. } = types.type_by_id(id)? else {
+            return Err(Error::bad_data("enum dmi_field", "not an enum"));
+        };
+        let table = self.symbol_addr("dmi_ident")?;
+        // dmi_ident[] has DMI_STRING_MAX slots; later enumerators
+        // (DMI_OEM_STRING) are not in it.
+        let slots = variants
+            .iter()
+            .find(|v| v.name == "DMI_STRING_MAX")
+            .and_then(|v| u64::try_from(v.value).ok())
+            .filter(|&n| n <= 64)
+            .ok_or_else(|| Error::bad_data("enum dmi_field", "no plausible DMI_STRING_MAX"))?;
+        let mut out = Vec::new();
+        for v in variants.iter().filter(|v| v.name != "DMI_NONE") {
+            let Ok(index) = u64::try_from(v.value) else { continue };
+            if index >= slots {
+                continue;
+            }
+            let ptr = self.memory().read_u64(table + index * 8)?;
+            let value = if ptr == 0 { String::new() } else { self.memory().read_cstr(ptr, 256)? };
+            out.push(DmiField { name: v.name.clone(), value });
+        }
+        Ok(out)
+    }
+
+    /// The kernel's own configuration (`CONFIG_IKCONFIG`), as text.
+    pub fn kernel_config(&self) -> Result<String> {
+        let start = self.symbol_addr("kernel_config_data").map_err(|_| {
+            Error::NotFound("the kernel was built without CONFIG_IKCONFIG: the dump holds no configuration".into())
+        })?;
+        let end = self.symbol_addr("kernel_config_data_end")?;
+        let len = end.checked_sub(start).filter(|&l| l <= MAX_IKCONFIG_BYTES).ok_or_else(|| {
+            Error::bad_data("kernel_config_data", "implausible size")
+        })?;
+        let blob = self.memory().read_vec(start, len as usize)?;
+        // The gzip stream sits between the "IKCFG_ST" and "IKCFG_ED" markers.
+        let gz = blob
+            .windows(8)
+            .position(|w| w == b"IKCFG_ST")
+            .map(|p| &blob[p + 8..])
+            .unwrap_or(&blob);
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(gz), &mut text)
+            .map_err(|e| Error::bad_data("kernel_config_data", e.to_string()))?;
+        Ok(text)
+    }
+}
+
 /// A panic reason found in the log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PanicMessage {

@@ -7,10 +7,12 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
     name: "sys",
     aliases: &[],
     summary: "system data: kernel, dump file, CPUs, date, uptime, panic",
-    synopsis: "sys [-c [name|number]] [config] [-i]",
+    synopsis: "sys [config] [-i]",
     details: "  (none)  the banner crash prints at start-up: KERNEL, DUMPFILE, CPUS, DATE,\n\
               \x20         UPTIME, LOAD AVERAGE, TASKS, NODENAME, RELEASE, VERSION, MACHINE,\n\
-              \x20         MEMORY, PANIC, and the panic task's PID, COMMAND, TASK, CPU, STATE",
+              \x20         MEMORY, PANIC, and the panic task's PID, COMMAND, TASK, CPU, STATE\n\
+              \x20 -i      the firmware's DMI identification strings\n\
+              \x20 config  the kernel's configuration, when built with CONFIG_IKCONFIG",
     run,
 };
 
@@ -49,9 +51,25 @@ pub struct PanicTask {
     pub state: String,
 }
 
+/// `sys -i` and `sys config` outputs.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "view", rename_all = "snake_case")]
+pub enum SysDetail {
+    Dmi { fields: Vec<krash_kernel::system::DmiField> },
+    Config { text: String },
+}
+
 fn run(session: &mut Session, args: &[String]) -> Result<Output> {
-    getopt::parse("sys", args, "")?;
-    Ok(Output::Sys(sys_info(session)))
+    let p = getopt::parse("sys", args, "i")?;
+    let k = &session.kernel;
+    if p.has('i') {
+        return Ok(Output::SysDetail(SysDetail::Dmi { fields: k.dmi_strings()? }));
+    }
+    match p.args.first().map(String::as_str) {
+        Some("config") => Ok(Output::SysDetail(SysDetail::Config { text: k.kernel_config()? })),
+        Some(other) => Err(krash_core::Error::Usage(format!("sys: unknown argument: {other}"))),
+        None => Ok(Output::Sys(sys_info(session))),
+    }
 }
 
 /// The `sys` data; also the banner printed when a dump is opened.

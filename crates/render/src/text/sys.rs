@@ -1,6 +1,17 @@
 use std::fmt::Write;
 
-use krash_commands::output::SysInfo;
+use krash_commands::output::{SysDetail, SysInfo};
+
+/// `sys -i` (labels right-aligned as crash prints DMI fields) and `sys config`.
+pub(crate) fn render_detail(d: &SysDetail) -> String {
+    match d {
+        SysDetail::Dmi { fields } => {
+            let width = fields.iter().map(|f| f.name.len()).max().unwrap_or(0);
+            fields.iter().map(|f| format!("{:>width$}: {}\n", f.name, f.value)).collect()
+        }
+        SysDetail::Config { text } => text.clone(),
+    }
+}
 
 /// The `sys` block, labels right-aligned to crash's column.
 pub(crate) fn render(sys: &SysInfo) -> String {
