@@ -135,7 +135,7 @@ pub fn sys_fields(text: &str) -> Vec<(String, String)> {
         .filter_map(|l| {
             let (k, v) = l.split_once(": ")?;
             let k = k.trim();
-            (!k.is_empty() && k.chars().all(|c| c.is_ascii_uppercase() || c == ' '))
+            (!k.is_empty() && k.chars().all(|c| c.is_ascii_uppercase() || c == ' ' || c == '_'))
                 .then(|| (k.to_string(), v.trim().to_string()))
         })
         .collect()
