@@ -19,6 +19,7 @@ pub use crate::commands::print::{Print, PrintEntry};
 pub use crate::commands::struct_cmd::{MemberValue, StructBlock, StructOutput};
 pub use crate::commands::task::{TaskEntry, TaskOutput};
 pub use crate::header::TaskHeader;
+pub use crate::commands::search::{SearchHit, SearchOutput};
 pub use crate::commands::tree::{TreeEntry, TreeOutput};
 pub use crate::commands::whatis::Whatis;
 pub use krash_kernel::value::{FieldText, ValueText};
@@ -43,6 +44,7 @@ pub enum Output {
     Print(Print),
     Struct(StructOutput),
     Task(TaskOutput),
+    Search(SearchOutput),
     Tree(TreeOutput),
     Whatis(Whatis),
 }

@@ -10,6 +10,7 @@ pub(crate) mod log;
 pub(crate) mod module;
 pub(crate) mod ps;
 pub(crate) mod rd;
+pub(crate) mod search;
 pub(crate) mod set;
 pub(crate) mod sym;
 pub(crate) mod struct_cmd;
@@ -24,4 +25,4 @@ pub(crate) static ALL: &[CommandSpec] = &[bt::SPEC, dis::SPEC, help::SPEC, log::
     rd::SPEC,
     set::SPEC, sym::SPEC, sys::SPEC,
     foreach::SPEC, list::SPEC, print::SPEC, print::PX_SPEC, print::PD_SPEC, struct_cmd::SPEC, struct_cmd::UNION_SPEC,
-    task::SPEC, tree::SPEC, whatis::SPEC, whatis::PTYPE_SPEC];
+    search::SPEC, task::SPEC, tree::SPEC, whatis::SPEC, whatis::PTYPE_SPEC];

@@ -8,6 +8,7 @@ mod log;
 mod module;
 mod ps;
 mod rd;
+mod search;
 mod set;
 mod sym;
 mod struct_cmd;
@@ -39,6 +40,7 @@ pub(crate) fn render(output: &Output) -> String {
         Output::Print(p) => print::render(p),
         Output::Struct(s) => struct_cmd::render(s),
         Output::Task(t) => task::render(t),
+        Output::Search(s) => search::render(s),
         Output::Tree(t) => tree::render(t),
         Output::Whatis(w) => whatis::render(w),
     }
