@@ -137,3 +137,21 @@ fn print_whatis_and_percpu() {
         assert!(out.contains("$7 = 32\n"), "{}:\n{out}", d.label());
     }
 }
+
+#[test]
+fn trees_and_search() {
+    for d in representative_dumps().into_iter().take(4) {
+        let run = krash_on(&d, "tree -t rbtree -o vmap_area.rb_node -p vmap_area_root\n");
+        let entries = run.stdout.lines().filter(|l| !l.starts_with(' ')).count();
+        assert!(entries > 10, "{}: {} entries:\n{}{}", d.label(), entries, run.stdout, run.stderr);
+        assert!(run.stdout.contains("  position: root\n") && !run.stdout.contains("tree:"), "{}", d.label());
+        let (task, _, _) = panic_task(&d);
+        let run = krash_on(&d, &format!("search {task}\n"));
+        assert!(
+            run.stdout.lines().any(|l| l.ends_with(&format!(": {task}"))),
+            "{}: the task address is stored somewhere (its parent's children list, the runqueue)\n{}",
+            d.label(),
+            run.stderr
+        );
+    }
+}
