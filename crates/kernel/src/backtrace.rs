@@ -111,7 +111,10 @@ impl Kernel {
                 Ok(t) => (Some(t), None),
                 Err(e) => (None, Some(e.to_string())),
             },
-            None => (None, Some("no vmlinux given".into())),
+            None => match self.read_memory_orc() {
+                Ok(t) => (Some(t), None),
+                Err(e) => (None, Some(format!("no vmlinux given, and the ORC tables in the dump are unreadable: {e}"))),
+            },
         };
         let format = vmlinux.as_ref().map(|t| t.format()).unwrap_or(OrcFormat::Legacy);
         let mut modules = Vec::new();
@@ -128,6 +131,21 @@ impl Kernel {
             }
         }
         OrcTables { vmlinux, modules, vmlinux_error }
+    }
+
+    /// The kernel image's ORC tables as the running kernel has them
+    /// (`__start_orc_unwind_ip`..), for dumps opened without a vmlinux.
+    fn read_memory_orc(&self) -> Result<OrcTable> {
+        let ip_start = self.symbol_addr("__start_orc_unwind_ip")?;
+        let ip_stop = self.symbol_addr("__stop_orc_unwind_ip")?;
+        let unwind = self.symbol_addr("__start_orc_unwind")?;
+        let count = ip_stop
+            .checked_sub(ip_start)
+            .ok_or_else(|| krash_core::Error::bad_data("ORC tables", "__stop_orc_unwind_ip below its start"))?
+            / 4;
+        let release = self.vmcoreinfo().osrelease().unwrap_or_default();
+        let format = OrcFormat::for_kernel_release(release).unwrap_or(OrcFormat::Legacy);
+        OrcTable::from_memory(ip_start, unwind, count, self.memory(), format)
     }
 
     /// The unwinder's view of this kernel's code.

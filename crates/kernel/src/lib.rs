@@ -9,6 +9,7 @@ pub mod expr;
 pub mod layout;
 pub mod list;
 pub mod mm;
+mod nodebuginfo;
 pub mod modules;
 pub mod percpu;
 pub mod printk;

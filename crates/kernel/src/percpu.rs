@@ -17,7 +17,9 @@ impl Kernel {
             .symbols()
             .by_name(name)
             .ok_or_else(|| Error::NotFound(format!("per-cpu symbol not found: {name}")))?;
-        Ok(sym.addr.wrapping_sub(self.kaslr_offset()))
+        // ELF symbols were shifted by the KASLR delta; kallsyms stores
+        // per-cpu symbols unshifted (the table's own delta is 0).
+        Ok(sym.addr.wrapping_sub(self.symbols().offset()))
     }
 
     /// `__per_cpu_offset[cpu]`.

@@ -68,11 +68,7 @@ impl Kernel {
 
         let (symbols, types, sources) = match &files.vmlinux {
             Some(path) => load_vmlinux(path, kaslr_offset, &vmcoreinfo)?,
-            None => {
-                return Err(Error::Unsupported(
-                    "opening a dump without a vmlinux is not supported yet: give the vmlinux too".into(),
-                ))
-            }
+            None => crate::nodebuginfo::load_from_dump(&dump, &vmcoreinfo)?,
         };
 
         let layout = discover_layout(&dump, &vmcoreinfo, &symbols)?;
@@ -122,6 +118,13 @@ impl Kernel {
     /// the user (a truncated dump, say); printed once at start-up.
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if self.files.vmlinux.is_none() {
+            out.push(
+                "no vmlinux: symbols from kallsyms and types from BTF in the dump; \
+                 no DWARF: no line numbers, inline chains or local variables"
+                    .to_string(),
+            );
+        }
         if let Some(t) = self.dump.truncation() {
             out.push(format!(
                 "{}: the dump file is truncated: {} of {} bytes present, {} pages missing; \
@@ -233,7 +236,7 @@ fn load_vmlinux(
 }
 
 /// Finds the page-table root, the direct-map base and the paging mode.
-fn discover_layout(dump: &Dump, vmcoreinfo: &VmcoreInfo, symbols: &SymbolTable) -> Result<KernelLayout> {
+pub(crate) fn discover_layout(dump: &Dump, vmcoreinfo: &VmcoreInfo, symbols: &SymbolTable) -> Result<KernelLayout> {
     let phys_base = vmcoreinfo.number("phys_base").unwrap_or(0) as u64;
     let paging = if vmcoreinfo.number("pgtable_l5_enabled").unwrap_or(0) != 0 {
         PagingMode::FiveLevel

@@ -40,6 +40,8 @@ pub struct SysInfo {
     pub panic_task: Option<PanicTask>,
     pub symbols_from: String,
     pub types_from: String,
+    /// No vmlinux: symbols and types were read from the dump itself.
+    pub debuginfo_from_dump: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -114,5 +116,6 @@ pub fn sys_info(session: &Session) -> SysInfo {
         panic_task,
         symbols_from: k.sources().symbols.clone(),
         types_from: k.sources().types.clone(),
+        debuginfo_from_dump: k.files().vmlinux.is_none(),
     }
 }

@@ -20,10 +20,16 @@ pub(crate) fn render(sys: &SysInfo) -> String {
         let _ = writeln!(s, "{label:>12}: {value}");
     };
     let unknown = || "(unknown)".to_string();
+    let kernel = if sys.debuginfo_from_dump { "(no vmlinux)" } else { sys.kernel.as_str() };
     line(
         "KERNEL",
-        format!("{}{}", sys.kernel, if sys.kernel_tainted { "  [TAINTED]" } else { "" }),
+        format!("{kernel}{}", if sys.kernel_tainted { "  [TAINTED]" } else { "" }),
     );
+    // Only without a vmlinux, where it matters and crash has no equivalent.
+    if sys.debuginfo_from_dump {
+        line("SYMBOLS", sys.symbols_from.clone());
+        line("TYPES", sys.types_from.clone());
+    }
     line(
         "DUMPFILE",
         format!("{}{}", sys.dumpfile, if sys.partial_dump { "  [PARTIAL DUMP]" } else { "" }),
