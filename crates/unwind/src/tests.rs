@@ -234,3 +234,34 @@ fn finds_exception_frames_and_parked_frames() {
     );
     assert_eq!(hit.map(|(s, slot)| (s.ip, slot)), Some((0x1020, saved_sp - 24)));
 }
+
+#[test]
+fn frames_record_cfa_and_known_registers() {
+    let mut mem = FakeMem::default();
+    let sp = TASK_TOP - 0x100;
+    let code = simple_chain(&mut mem, sp);
+    let regs = X86_64Regs { rbp: 0xb0b0, rdi: 0xd1, ..kernel_regs(0x1010, sp) };
+    let bt = unwind(&mem, &code, &stacks(), StartState::from_regs(&regs));
+    let frames: Vec<&Frame> = bt.frames().collect();
+    // The CFA is the return-address slot of each frame + 8.
+    let cfas: Vec<Option<u64>> = frames.iter().map(|f| f.cfa).collect();
+    assert_eq!(cfas, [Some(sp + 16), Some(sp + 24), None]);
+    // Only the frame entered from registers knows them all; RBP stays
+    // known because no function saved it (ORC carries it unchanged).
+    assert_eq!(frames[0].regs.map(|r| r.rdi), Some(0xd1));
+    assert!(frames[1].regs.is_none() && frames[2].regs.is_none());
+    assert!(frames.iter().all(|f| f.bp == Some(0xb0b0)));
+}
+
+#[test]
+fn rbp_is_unknown_without_starting_registers() {
+    let mut mem = FakeMem::default();
+    let sp = TASK_TOP - 0x100;
+    let code = simple_chain(&mut mem, sp);
+    let start = StartState {
+        state: UnwindState { ip: 0x1010, sp, bp: 0, signal: false, regs: None },
+        slot: sp - 8,
+    };
+    let bt = unwind(&mem, &code, &stacks(), start);
+    assert!(bt.frames().all(|f| f.bp.is_none() && f.regs.is_none()));
+}

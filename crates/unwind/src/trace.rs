@@ -9,7 +9,8 @@ use crate::code::{CodeInfo, Symbolized};
 use crate::ptregs::is_user_mode;
 use crate::scan::{find_regs_above, looks_like_return_address, FoundRegs};
 use crate::stacks::{StackKind, StackSet};
-use crate::step::{step, StepResult, UnwindState};
+use crate::step::{entry_for, step, StepResult, UnwindState};
+use krash_debuginfo::orc::OrcReg;
 
 /// Most frames one backtrace prints (a runaway unwind stops here).
 pub const MAX_FRAMES: usize = 256;
@@ -53,6 +54,15 @@ pub struct Frame {
     pub stack: StackKind,
     /// Reached only after recovering registers from a damaged stack.
     pub recovered: bool,
+    /// The canonical frame address (the stack pointer before the call into
+    /// this frame's function: its return-address slot + 8), when an ORC
+    /// step out of this frame computed it.
+    pub cfa: Option<u64>,
+    /// Every register, for a frame entered from saved registers (`exact`).
+    pub regs: Option<X86_64Regs>,
+    /// RBP when the unwinder knows it here (ORC tracks where each function
+    /// saves it); other callee-saved registers are unknown in ORC frames.
+    pub bp: Option<u64>,
 }
 
 /// Registers saved by an exception, interrupt or system call entry.
@@ -105,6 +115,10 @@ struct Builder<'a> {
     level: usize,
     current_stack: Option<StackKind>,
     recovered: bool,
+    /// The unwind state's RBP is the real register value.
+    bp_known: bool,
+    /// Index in `items` of the frame the unwind state describes.
+    current_frame: Option<usize>,
 }
 
 impl Builder<'_> {
@@ -127,6 +141,7 @@ impl Builder<'_> {
         } else {
             self.code.symbolize(state.ip.wrapping_sub(1)).map(|s| Symbolized { offset: s.offset + 1, ..s })
         };
+        self.current_frame = Some(self.items.len());
         self.items.push(TraceItem::Frame(Frame {
             level: self.level,
             slot,
@@ -136,8 +151,29 @@ impl Builder<'_> {
             exact: state.signal,
             stack: self.current_stack.unwrap_or(StackKind::Task),
             recovered: self.recovered,
+            cfa: None,
+            regs: if state.signal { state.regs } else { None },
+            bp: self.bp_known.then_some(state.bp),
         }));
         self.level += 1;
+    }
+
+    /// Records the CFA an ORC step computed for the current frame.
+    fn set_cfa(&mut self, cfa: u64) {
+        if let Some(TraceItem::Frame(f)) = self.current_frame.and_then(|i| self.items.get_mut(i)) {
+            f.cfa = Some(cfa);
+        }
+    }
+
+    /// Tracks whether RBP stays known across an ORC step from `state`:
+    /// read from the stack at the caller's SP it is; carried over it stays
+    /// as known as it was; read relative to an unknown RBP it is not.
+    fn track_bp(&mut self, code: &dyn CodeInfo, state: &UnwindState) {
+        match entry_for(code, state).map(|e| e.bp_reg) {
+            Ok(OrcReg::PrevSp) => self.bp_known = true,
+            Ok(OrcReg::Bp) | Ok(OrcReg::Undefined) => {}
+            _ => self.bp_known = false,
+        }
     }
 
     fn exception(&mut self, addr: u64, regs: &X86_64Regs, partial: bool, recovered: bool) {
@@ -236,7 +272,16 @@ fn in_orc_gap(code: &dyn CodeInfo, state: &UnwindState) -> bool {
 
 /// Unwinds from `start` over `stacks`, producing crash's frame sequence.
 pub fn unwind(mem: &dyn VirtualMemory, code: &dyn CodeInfo, stacks: &StackSet, start: StartState) -> Backtrace {
-    let mut b = Builder { code, stacks, items: Vec::new(), level: 0, current_stack: None, recovered: false };
+    let mut b = Builder {
+        code,
+        stacks,
+        items: Vec::new(),
+        level: 0,
+        current_stack: None,
+        recovered: false,
+        bp_known: start.state.regs.is_some(),
+        current_frame: None,
+    };
     let mut state = start.state;
     let mut search_floor = 0u64;
     if state.ip != 0 || !state.signal {
@@ -257,6 +302,8 @@ pub fn unwind(mem: &dyn VirtualMemory, code: &dyn CodeInfo, stacks: &StackSet, s
             Ok(StepResult::End) => break,
             Ok(StepResult::Call { state: next, slot }) => {
                 if code.is_text(next.ip) {
+                    b.set_cfa(next.sp);
+                    b.track_bp(code, &state);
                     state = next;
                     b.frame(&state, slot);
                     continue;
@@ -268,6 +315,12 @@ pub fn unwind(mem: &dyn VirtualMemory, code: &dyn CodeInfo, stacks: &StackSet, s
                 if is_user_mode(&regs) {
                     break;
                 }
+                if partial {
+                    b.track_bp(code, &state);
+                } else {
+                    b.bp_known = true;
+                }
+                b.current_frame = None;
                 state = next;
                 if regs.rip == 0 {
                     // A call through a NULL pointer: the next step reads
@@ -284,6 +337,7 @@ pub fn unwind(mem: &dyn VirtualMemory, code: &dyn CodeInfo, stacks: &StackSet, s
             Err(reason) => {
                 if in_orc_gap(code, &state) {
                     if let Some((next, slot)) = scan_for_caller(mem, code, stacks, state.sp, state.bp) {
+                        b.bp_known = false;
                         state = next;
                         b.frame(&state, slot);
                         continue;
@@ -298,6 +352,7 @@ pub fn unwind(mem: &dyn VirtualMemory, code: &dyn CodeInfo, stacks: &StackSet, s
             if let Some((next, slot)) = scan_for_caller(mem, code, stacks, from, state.bp) {
                 b.warn(format!("continuing from the return address found at [{slot:016x}] (frames below are recovered)"));
                 b.recovered = true;
+                b.bp_known = false;
                 state = next;
                 b.frame(&state, slot);
                 continue;
@@ -311,6 +366,7 @@ pub fn unwind(mem: &dyn VirtualMemory, code: &dyn CodeInfo, stacks: &StackSet, s
             found.addr
         ));
         b.recovered = true;
+        b.bp_known = true;
         b.exception(found.addr, &found.regs, false, true);
         if found.user_mode {
             break;
