@@ -19,7 +19,16 @@ pub struct Args {
     /// Print every command's output as one JSON document
     #[arg(long)]
     pub json: bool,
-    /// The vmlinux (with symbols) and the dump, in either order
+    /// Use the given vmlinux even if its build id differs from the dump's
+    #[arg(long)]
+    pub force: bool,
+    /// With no vmlinux given, do not search debuginfo directories for one:
+    /// use only the dump (kallsyms, BTF and ORC from its memory)
+    #[arg(long)]
+    pub no_search: bool,
+    /// The vmlinux (with symbols) and the dump, in either order; with the
+    /// dump alone, the vmlinux is looked for by the dump's build id under
+    /// /usr/lib/debug and the directories in $KRASH_DEBUG_PATH
     #[arg(value_name = "FILES", num_args = 1..=2, required = true)]
     pub files: Vec<PathBuf>,
 }
@@ -84,4 +93,14 @@ pub fn assign_files(files: &[PathBuf]) -> Result<(Option<PathBuf>, PathBuf), Str
     }
     let dump = dump.ok_or_else(|| "no dump file given (usage: krash [VMLINUX] VMCORE)".to_string())?;
     Ok((vmlinux, dump))
+}
+
+/// Where to look for a dump's vmlinux: $KRASH_DEBUG_PATH (colon-separated)
+/// first, then the distributions' debuginfo root.
+pub fn debug_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("KRASH_DEBUG_PATH")
+        .map(|v| std::env::split_paths(&v).collect())
+        .unwrap_or_default();
+    dirs.push(PathBuf::from("/usr/lib/debug"));
+    dirs
 }

@@ -28,7 +28,14 @@ fn main() -> ExitCode {
 
 fn run(args: args::Args) -> Result<(), String> {
     let (vmlinux, dump) = args::assign_files(&args.files)?;
-    let kernel = Kernel::open(KernelFiles { dump, vmlinux }).map_err(|e| e.to_string())?;
+    let debug_dirs = if args.no_search { Vec::new() } else { args::debug_dirs() };
+    let kernel = Kernel::open(KernelFiles {
+        dump,
+        vmlinux,
+        debug_dirs,
+        force: args.force,
+    })
+    .map_err(|e| e.to_string())?;
     for warning in kernel.warnings() {
         eprintln!("WARNING: {warning}");
     }

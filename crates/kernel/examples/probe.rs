@@ -10,6 +10,7 @@ fn main() {
     let k = match krash_kernel::Kernel::open(krash_kernel::KernelFiles {
         vmlinux: Some(args[1].clone().into()),
         dump: args[2].clone().into(),
+        ..Default::default()
     }) {
         Ok(k) => k,
         Err(e) => {

@@ -61,10 +61,51 @@ pub fn check_match(path: &Path, info: &VmlinuxInfo, dump_build_id: Option<&str>)
         let dumps = dumps.trim();
         if !dumps.starts_with(ours) {
             return Err(Error::Usage(format!(
-                "{} does not match the dump: its build id is {ours}, the crashed kernel's is {dumps}",
+                "{} does not match the dump: its build id is {ours}, the crashed kernel's is {dumps} \
+                 (--force to use it anyway)",
                 path.display()
             )));
         }
     }
     Ok(())
+}
+
+/// Looks for the crashed kernel's vmlinux under debuginfo roots, in the
+/// layouts distributions use, and returns the first whose build id
+/// matches the dump's (or, for dumps without one, whose name has the
+/// release).
+pub fn find_vmlinux(vmcoreinfo: &krash_dumpfile::VmcoreInfo, roots: &[std::path::PathBuf]) -> Option<std::path::PathBuf> {
+    let release = vmcoreinfo.osrelease()?;
+    let build_id = vmcoreinfo.build_id().map(str::trim).filter(|b| b.len() > 2);
+    for root in roots {
+        let mut candidates = Vec::new();
+        if let Some(id) = build_id {
+            // .build-id/xx/yyyy.debug; VMCOREINFO may zero-pad the id.
+            let id = id.trim_end_matches('0');
+            if id.len() > 2 {
+                candidates.push(root.join(".build-id").join(&id[..2]).join(format!("{}.debug", &id[2..])));
+            }
+        }
+        candidates.push(root.join("boot").join(format!("vmlinux-{release}")));
+        candidates.push(root.join("lib/modules").join(release).join("vmlinux"));
+        candidates.push(root.join(format!("vmlinux-{release}")));
+        candidates.push(root.join("vmlinux"));
+        for c in candidates {
+            if c.is_file() && file_matches(&c, build_id) {
+                return Some(c);
+            }
+        }
+    }
+    None
+}
+
+fn file_matches(path: &Path, dump_build_id: Option<&str>) -> bool {
+    let Ok(file) = std::fs::File::open(path) else { return false };
+    // SAFETY: read-only map of a file krash never writes; dropped on return.
+    let Ok(map) = (unsafe { memmap2::Mmap::map(&file) }) else { return false };
+    match (dump_build_id, elf_build_id(&map)) {
+        (Some(dumps), Some(ours)) => dumps.starts_with(&ours),
+        (None, _) => map.starts_with(b"\x7fELF"),
+        (Some(_), None) => false,
+    }
 }

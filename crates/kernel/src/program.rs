@@ -18,6 +18,11 @@ use crate::layout::Layouts;
 pub struct KernelFiles {
     pub dump: PathBuf,
     pub vmlinux: Option<PathBuf>,
+    /// Debuginfo roots to search for the dump's vmlinux by build id when
+    /// none is given (`/usr/lib/debug` and the like); empty: no search.
+    pub debug_dirs: Vec<PathBuf>,
+    /// Accept a vmlinux whose build id differs from the dump's.
+    pub force: bool,
 }
 
 /// Where symbols and types came from, for the banner.
@@ -49,13 +54,15 @@ pub(crate) struct KernelCache {
     pub debug: crate::symbolize::DebugCache,
     pub values: crate::value::ValueState,
     pub orc: std::sync::OnceLock<crate::backtrace::OrcTables>,
+    pub slab: std::sync::OnceLock<Result<crate::slab::SlabState>>,
+    pub pages: std::sync::OnceLock<Result<crate::page::PageModel>>,
 }
 
 impl Kernel {
     /// Opens the dump and (optionally) the vmlinux. Only what every command
     /// needs is done here; per-command data (tasks, log, modules) is read
     /// on first use.
-    pub fn open(files: KernelFiles) -> Result<Kernel> {
+    pub fn open(mut files: KernelFiles) -> Result<Kernel> {
         let dump = Arc::new(Dump::open(&files.dump)?);
         let vmcoreinfo = dump.vmcoreinfo().cloned().ok_or_else(|| {
             Error::Unsupported(format!(
@@ -65,12 +72,20 @@ impl Kernel {
             ))
         })?;
         let kaslr_offset = vmcoreinfo.kernel_offset().unwrap_or(0);
+        let mut found_by_search = false;
+        if files.vmlinux.is_none() {
+            files.vmlinux = crate::debuginfo::find_vmlinux(&vmcoreinfo, &files.debug_dirs);
+            found_by_search = files.vmlinux.is_some();
+        }
 
-        let (symbols, types, sources) = match &files.vmlinux {
-            Some(path) => load_vmlinux(path, kaslr_offset, &vmcoreinfo)?,
+        let (symbols, types, mut sources) = match &files.vmlinux {
+            Some(path) => load_vmlinux(path, kaslr_offset, &vmcoreinfo, files.force)?,
             None => crate::nodebuginfo::load_from_dump(&dump, &vmcoreinfo)?,
         };
 
+        if found_by_search {
+            sources.symbols.push_str(", found by the dump's build id");
+        }
         let layout = discover_layout(&dump, &vmcoreinfo, &symbols)?;
         let mem = KernelMemory::new(Arc::clone(&dump), layout);
         let layouts = Layouts::new(types, Some(vmcoreinfo.clone()));
@@ -221,9 +236,12 @@ fn load_vmlinux(
     path: &Path,
     kaslr_offset: u64,
     vmcoreinfo: &VmcoreInfo,
+    force: bool,
 ) -> Result<(SymbolTable, Option<Arc<dyn TypeProvider>>, DebuginfoSources)> {
     let info = crate::debuginfo::load_vmlinux(path)?;
-    crate::debuginfo::check_match(path, &info, vmcoreinfo.build_id())?;
+    if !force {
+        crate::debuginfo::check_match(path, &info, vmcoreinfo.build_id())?;
+    }
     let types = info.btf.as_ref().map(crate::debuginfo::as_provider);
     let sources = DebuginfoSources {
         symbols: format!("{} (ELF symbols)", path.display()),

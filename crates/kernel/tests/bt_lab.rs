@@ -140,7 +140,7 @@ fn warnings(bt: &TaskBacktrace) -> Vec<String> {
 }
 
 fn open(d: &LabDump) -> Result<Kernel> {
-    Kernel::open(KernelFiles { dump: d.dump.clone(), vmlinux: Some(d.vmlinux.clone()) })
+    Kernel::open(KernelFiles { dump: d.dump.clone(), vmlinux: Some(d.vmlinux.clone()), ..Default::default() })
 }
 
 #[test]
