@@ -285,8 +285,7 @@ impl Parser<'_> {
 
     fn binary(&mut self, min_prec: u8) -> Result<Expr> {
         let mut lhs = self.unary()?;
-        loop {
-            let Some(Token::Punct(p)) = self.peek() else { break };
+        while let Some(Token::Punct(p)) = self.peek() {
             let Some((op, prec)) = binop(p) else { break };
             if prec < min_prec {
                 break;

@@ -41,6 +41,8 @@ pub struct SearchOutput {
 }
 
 const PAGE: u64 = 4096;
+/// Characters shown from each string match.
+const STRING_WINDOW: usize = 56;
 /// Pages handed to one worker at a time.
 const PAGES_PER_TASK: u64 = 256;
 /// Most hits reported (a search for 0 would otherwise fill memory).
@@ -61,7 +63,8 @@ impl Needle {
                     b[..*size].copy_from_slice(chunk);
                     let v = u64::from_le_bytes(b);
                     if v & !mask == value & !mask {
-                        out.push((i * size, format!("{v:x}")));
+                        // crash ends value hits with a space.
+                        out.push((i * size, format!("{v:x} ")));
                     }
                 }
             }
@@ -71,8 +74,14 @@ impl Needle {
                 }
                 for i in 0..=page.len() - s.len() {
                     if page[i..].starts_with(s) {
-                        let end = page[i..].iter().take(64).position(|&c| c == 0 || !(0x20..0x7f).contains(&c)).unwrap_or(64.min(page.len() - i));
-                        out.push((i, String::from_utf8_lossy(&page[i..i + end]).into_owned()));
+                        // crash shows a fixed window from the match, dots for
+                        // unprintable bytes.
+                        let window: String = page[i..]
+                            .iter()
+                            .take(STRING_WINDOW)
+                            .map(|&c| if (0x20..0x7f).contains(&c) { c as char } else { '.' })
+                            .collect();
+                        out.push((i, window));
                     }
                 }
             }
@@ -132,6 +141,22 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
                 break;
             }
         }
+        if !physical {
+            // The kernel image and modules are mapped again outside the
+            // direct map; crash reports hits at those addresses too.
+            let mem: &dyn VirtualMemory = k.memory();
+            let mut ranges = Vec::new();
+            if let (Ok(text), Ok(end)) = (k.symbol_addr("_text"), k.symbol_addr("_end")) {
+                ranges.push((text, end));
+            }
+            if let Ok(modules) = k.modules() {
+                ranges.extend(modules.iter().map(|m| (m.base, m.base.saturating_add(m.size))));
+            }
+            for (start, end) in ranges {
+                all.extend(scan_pages(start, end, &needles, |addr, buf| mem.read_virt(addr, buf).is_ok()));
+            }
+        }
+        all.sort_by_key(|h| h.addr);
         all
     };
     hits.truncate(MAX_HITS);
