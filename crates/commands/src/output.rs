@@ -6,6 +6,7 @@ use serde::Serialize;
 pub use crate::commands::bt::{task_backtrace, Bt, BtBody, BtLine, BtOptions, BtTask, CodeName, OffsetStyle, RegsBlock, StackOverflow, StackWord, TextLine};
 pub use crate::commands::dis::{Dis, DisLine};
 pub use crate::commands::help::{Help, HelpEntry, HelpPage};
+pub use crate::commands::kmem::{AddressPart, CacheDetail, CacheRow, CpuDetail, Kmem, KmemOutput, NodeDetail, ObjectRow, PageInfo, SlabDetail, SlabRow, TaskContext, VmapRow};
 pub use crate::commands::log::{Log, LogTimestamps};
 pub use crate::commands::module::{ModuleOutput, ModuleRow, ModuleTable, TaintRow};
 pub use crate::commands::ps::{Ps, PsRow, TaskArgs, TaskTimes};
@@ -32,6 +33,7 @@ pub enum Output {
     Dis(Dis),
     Help(Help),
     Log(Log),
+    Kmem(KmemOutput),
     Mod(ModuleOutput),
     Ps(Ps),
     Rd(MemoryRead),

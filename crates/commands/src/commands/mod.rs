@@ -4,6 +4,7 @@ pub(crate) mod bt;
 pub(crate) mod dis;
 pub(crate) mod foreach;
 pub(crate) mod help;
+pub(crate) mod kmem;
 pub(crate) mod list;
 pub(crate) mod print;
 pub(crate) mod log;
@@ -25,4 +26,4 @@ pub(crate) static ALL: &[CommandSpec] = &[bt::SPEC, dis::SPEC, help::SPEC, log::
     rd::SPEC,
     set::SPEC, sym::SPEC, sys::SPEC,
     foreach::SPEC, list::SPEC, print::SPEC, print::PX_SPEC, print::PD_SPEC, struct_cmd::SPEC, struct_cmd::UNION_SPEC,
-    search::SPEC, task::SPEC, tree::SPEC, whatis::SPEC, whatis::PTYPE_SPEC];
+    search::SPEC, kmem::SPEC, task::SPEC, tree::SPEC, whatis::SPEC, whatis::PTYPE_SPEC];

@@ -2,6 +2,7 @@ mod bt;
 mod dis;
 mod foreach;
 mod help;
+mod kmem;
 mod list;
 mod print;
 mod log;
@@ -28,6 +29,7 @@ pub(crate) fn render(output: &Output) -> String {
         Output::Dis(d) => dis::render(d),
         Output::Help(h) => help::render(h),
         Output::Log(l) => log::render(l),
+        Output::Kmem(m) => kmem::render(m),
         Output::Mod(m) => module::render(m),
         Output::Ps(p) => ps::render(p),
         Output::Rd(r) => rd::render(r),

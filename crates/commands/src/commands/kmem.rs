@@ -1,0 +1,423 @@
+//! `kmem`: what an address is (slab object, page, symbol, vmalloc area,
+//! task stack) and the SLUB caches (`-s`, `-S`), as crash lays them out.
+//! Corrupt freelists found on the way are reported as notes, with the bad
+//! pointer and what its bytes look like.
+
+use krash_core::{Error, Result, VirtualMemory};
+pub use krash_kernel::page::PageInfo;
+use krash_kernel::slab::{self, SlabCache};
+use krash_kernel::Kernel;
+use serde::Serialize;
+
+use crate::commands::sym::SymLine;
+use crate::{getopt, parse_hex, CommandSpec, Output, Session};
+
+pub(crate) const SPEC: CommandSpec = CommandSpec {
+    name: "kmem",
+    aliases: &[],
+    summary: "kernel memory: slab caches, pages and what an address belongs to",
+    synopsis: "kmem [-s|-S] [cache] | -p | -v | address ...",
+    details: "  address   what the address is: the slab object holding it (cache, slab,\n\
+              \x20          object start, FREE or [ALLOCATED]), a kernel symbol, a vmalloc area,\n\
+              \x20          a task's task_struct or stack, and its struct page\n\
+              \x20 -s [cache]  per-cache totals: CACHE OBJSIZE ALLOCATED TOTAL SLABS SSIZE NAME\n\
+              \x20 -S cache    as -s, then every cpu slab, per-cpu partial slab and node\n\
+              \x20          partial slab with each object FREE or [ALLOCATED]\n\
+              \x20 -v       the vmalloc areas (VMAP_AREA VM_STRUCT ADDRESS RANGE SIZE)\n\
+              \x20 -p [page]  struct page of each page, or of the page given\n\
+              Freelist pointers that do not lead to an object of their slab are\n\
+              reported in \"kmem:\" notes with the raw and decoded values and what\n\
+              the raw bytes look like (UTF-16 or ASCII text, slab or list poison).",
+    run,
+};
+
+/// One `kmem -s` line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CacheRow {
+    pub cache: u64,
+    pub objsize: u32,
+    pub allocated: u64,
+    pub total: u64,
+    pub slabs: u64,
+    pub ssize_kb: u64,
+    pub name: String,
+}
+
+/// A slab line: `SLAB MEMORY NODE TOTAL ALLOCATED FREE`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SlabRow {
+    pub slab: u64,
+    pub memory: u64,
+    pub node: u32,
+    pub total: u32,
+    pub allocated: u32,
+    pub free: u32,
+}
+
+/// One object line under `FREE / [ALLOCATED]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObjectRow {
+    pub addr: u64,
+    pub free: bool,
+    /// Free on this CPU's lockless freelist.
+    pub cpu_cache: Option<u32>,
+}
+
+/// A slab with its objects (`-S`; empty objects for partial-list lines).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SlabDetail {
+    pub row: SlabRow,
+    pub objects: Option<Vec<ObjectRow>>,
+}
+
+/// One CPU's part of `kmem -S`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CpuDetail {
+    pub cpu: u32,
+    pub kmem_cache_cpu: u64,
+    pub slab: Option<SlabDetail>,
+    pub partial: Vec<SlabDetail>,
+}
+
+/// One node's part of `kmem -S`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeDetail {
+    pub node: u32,
+    pub addr: u64,
+    pub slabs: u64,
+    pub partial_count: u64,
+    pub per_cpu: u64,
+    pub partial: Vec<SlabRow>,
+}
+
+/// `kmem -S` for one cache.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CacheDetail {
+    pub row: CacheRow,
+    pub cpus: Vec<CpuDetail>,
+    pub nodes: Vec<NodeDetail>,
+}
+
+/// A task an address belongs to (its task_struct or stack).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskContext {
+    pub pid: i32,
+    pub comm: String,
+    pub task: u64,
+    pub cpu: u32,
+    pub state: String,
+    pub panic: bool,
+}
+
+/// One `kmem -v` line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VmapRow {
+    pub vmap_area: u64,
+    pub vm_struct: u64,
+    pub start: u64,
+    pub end: u64,
+    pub size: u64,
+}
+
+/// One part of `kmem ADDR`'s answer, in crash's order.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AddressPart {
+    Symbol { line: SymLine },
+    Slab { cache: CacheRow, slab: SlabRow, object: Option<ObjectRow> },
+    Task { context: TaskContext },
+    Vmalloc { area: VmapRow },
+    Page { page: PageInfo },
+    NotFound { addr: u64 },
+}
+
+/// What `kmem` produced.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum Kmem {
+    Caches { rows: Vec<CacheRow> },
+    CacheDetail { caches: Vec<CacheDetail> },
+    Address { addresses: Vec<Vec<AddressPart>> },
+    Vmalloc { areas: Vec<VmapRow> },
+    Pages { pages: Vec<PageInfo> },
+}
+
+/// kmem's output plus problems found (`kmem: ...` lines).
+#[derive(Debug, Clone, Serialize)]
+pub struct KmemOutput {
+    pub result: Kmem,
+    pub notes: Vec<String>,
+}
+
+fn run(session: &mut Session, args: &[String]) -> Result<Output> {
+    let p = getopt::parse("kmem", args, "sSvp")?;
+    let k = &session.kernel;
+    let mut notes = Vec::new();
+    let result = if p.has('s') || p.has('S') {
+        let caches = selected_caches(k, &p.args)?;
+        if p.has('S') {
+            let mut out = Vec::new();
+            for c in caches {
+                out.push(cache_detail(k, c, &mut notes)?);
+            }
+            Kmem::CacheDetail { caches: out }
+        } else {
+            let mut rows = Vec::new();
+            for c in caches {
+                rows.push(cache_row(k, c, &mut notes)?);
+            }
+            Kmem::Caches { rows }
+        }
+    } else if p.has('v') {
+        Kmem::Vmalloc { areas: vmap_areas(k)? }
+    } else if p.has('p') {
+        let mut pages = Vec::new();
+        for a in &p.args {
+            let addr = parse_hex(a).ok_or_else(|| Error::Usage(format!("kmem: invalid address: {a}")))?;
+            let page = if k.page_to_phys(addr).is_some() { addr } else { k.virt_to_page(addr).or_else(|_| k.phys_to_page(addr))? };
+            pages.push(k.page_info(page)?);
+        }
+        if p.args.is_empty() {
+            return Err(Error::Usage("kmem -p: give a page, physical or virtual address (the whole map is not listed)".into()));
+        }
+        Kmem::Pages { pages }
+    } else {
+        if p.args.is_empty() {
+            return Err(Error::Usage("kmem: give an address or an option (-s, -S, -v, -p)".into()));
+        }
+        let mut addresses = Vec::new();
+        for a in &p.args {
+            let addr = parse_hex(a).ok_or_else(|| Error::Usage(format!("kmem: invalid address: {a}")))?;
+            addresses.push(address_parts(k, addr, &mut notes)?);
+        }
+        Kmem::Address { addresses }
+    };
+    Ok(Output::Kmem(KmemOutput { result, notes }))
+}
+
+fn selected_caches<'k>(k: &'k Kernel, args: &[String]) -> Result<Vec<&'k SlabCache>> {
+    let all = k.slab_caches()?;
+    if args.is_empty() {
+        return Ok(all.iter().collect());
+    }
+    let mut out = Vec::new();
+    for a in args {
+        let found = match parse_hex(a).and_then(|addr| k.slab_cache_at(addr)) {
+            Some(c) => Some(c),
+            None => all.iter().find(|c| c.name == *a),
+        };
+        out.push(found.ok_or_else(|| Error::NotFound(format!("kmem: invalid kmem_cache: {a}")))?);
+    }
+    Ok(out)
+}
+
+fn cache_row(k: &Kernel, c: &SlabCache, notes: &mut Vec<String>) -> Result<CacheRow> {
+    let t = k.cache_totals(c)?;
+    notes.extend(t.problems.iter().map(|p| p.to_string()));
+    Ok(CacheRow {
+        cache: c.addr,
+        objsize: c.object_size,
+        allocated: t.allocated,
+        total: t.total,
+        slabs: t.slabs,
+        ssize_kb: c.slab_bytes() / 1024,
+        name: c.name.clone(),
+    })
+}
+
+fn slab_detail(k: &Kernel, c: &SlabCache, slab_addr: u64, with_objects: bool, notes: &mut Vec<String>) -> Result<SlabDetail> {
+    let slab = k.read_slab(slab_addr, c.addr)?;
+    let contents = k.slab_contents(c, &slab)?;
+    notes.extend(contents.problems.iter().map(|p| p.to_string()));
+    let objects = with_objects.then(|| {
+        (0..slab.objects)
+            .map(|i| {
+                let free = contents.free.get(i as usize).copied().unwrap_or(false);
+                ObjectRow { addr: slab::object_start(c, &slab, i), free, cpu_cache: if free { contents.cpu } else { None } }
+            })
+            .collect()
+    });
+    Ok(SlabDetail { row: slab_row(&slab, contents.allocated), objects })
+}
+
+fn slab_row(slab: &slab::Slab, allocated: u32) -> SlabRow {
+    SlabRow {
+        slab: slab.addr,
+        memory: slab.base,
+        node: slab.node,
+        total: slab.objects,
+        allocated,
+        free: slab.objects.saturating_sub(allocated),
+    }
+}
+
+fn cache_detail(k: &Kernel, c: &SlabCache, notes: &mut Vec<String>) -> Result<CacheDetail> {
+    let row = cache_row(k, c, notes)?;
+    // The counting pass already reported the per-cpu freelists.
+    let counted = notes.len();
+    let mut cpus = Vec::new();
+    let mut per_cpu = 0u64;
+    for cpu in k.cache_cpu_slabs(c)? {
+        let slab = if cpu.slab != 0 {
+            per_cpu += 1;
+            Some(slab_detail(k, c, cpu.slab, true, notes)?)
+        } else {
+            None
+        };
+        let mut partial = Vec::new();
+        for &p in &cpu.partial {
+            partial.push(slab_detail(k, c, p, true, notes)?);
+        }
+        cpus.push(CpuDetail { cpu: cpu.cpu, kmem_cache_cpu: cpu.kmem_cache_cpu, slab, partial });
+    }
+    let mut nodes = Vec::new();
+    for n in k.cache_node_slabs(c)? {
+        let mut partial = Vec::new();
+        for &p in &n.partial {
+            let slab = k.read_slab(p, c.addr)?;
+            partial.push(slab_row(&slab, slab.inuse));
+        }
+        nodes.push(NodeDetail { node: n.node, addr: n.addr, slabs: n.nr_slabs, partial_count: n.nr_partial, per_cpu, partial });
+    }
+    dedup_tail(notes, counted);
+    Ok(CacheDetail { row, cpus, nodes })
+}
+
+/// Drops notes after `from` that repeat one already present.
+fn dedup_tail(notes: &mut Vec<String>, from: usize) {
+    let mut i = from.min(notes.len());
+    while i < notes.len() {
+        if notes[..i].contains(&notes[i]) {
+            notes.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+}
+
+/// crash's `kmem ADDR` order: symbol, vmalloc (with the owning task's
+/// stack), slab object, the task whose task_struct or stack holds it, page.
+fn address_parts(k: &Kernel, addr: u64, notes: &mut Vec<String>) -> Result<Vec<AddressPart>> {
+    let mut parts = Vec::new();
+    if k.in_kernel_image(addr) || k.module_containing(addr).is_some() {
+        if let Some((sym, offset)) = k.symbol_at(addr) {
+            let source = if k.is_text_address(addr) { k.source_line(addr).map(|l| format!("{}: {}", l.file, l.line)) } else { None };
+            parts.push(AddressPart::Symbol {
+                line: SymLine {
+                    addr,
+                    kind: sym.kind,
+                    name: sym.name.to_string(),
+                    offset,
+                    module: sym.module.map(str::to_string),
+                    source,
+                },
+            });
+        }
+    }
+    let mut task_shown = false;
+    if let Some(area) = vmap_areas(k).ok().and_then(|v| v.into_iter().find(|a| (a.start..a.end).contains(&addr))) {
+        if let Some(ctx) = stack_owner(k, addr) {
+            parts.push(AddressPart::Task { context: ctx });
+            task_shown = true;
+        }
+        if k.virt_to_phys(addr).is_ok() {
+            parts.push(AddressPart::Vmalloc { area });
+        }
+    }
+    if let Some(slab) = k.slab_of(addr) {
+        if let Some(cache) = k.slab_cache_at(slab.cache) {
+            let row = cache_row(k, cache, notes)?;
+            let contents = k.slab_contents(cache, &slab)?;
+            notes.extend(contents.problems.iter().map(|p| p.to_string()));
+            dedup_tail(notes, 0);
+            let object = slab::object_index(cache, &slab, addr).map(|i| {
+                let free = contents.free.get(i as usize).copied().unwrap_or(false);
+                ObjectRow { addr: slab::object_start(cache, &slab, i), free, cpu_cache: if free { contents.cpu } else { None } }
+            });
+            parts.push(AddressPart::Slab { cache: row, slab: slab_row(&slab, contents.allocated), object });
+        }
+    }
+    if !task_shown {
+        if let Some(ctx) = task_struct_owner(k, addr).or_else(|| stack_owner(k, addr)) {
+            parts.push(AddressPart::Task { context: ctx });
+        }
+    }
+    let page = if k.page_to_phys(addr).is_some() { Ok(addr) } else { k.virt_to_page(addr) };
+    match page.and_then(|p| k.page_info(p)) {
+        Ok(info) => parts.push(AddressPart::Page { page: info }),
+        Err(_) => parts.push(AddressPart::NotFound { addr }),
+    }
+    Ok(parts)
+}
+
+fn context(k: &Kernel, t: &krash_kernel::Task) -> TaskContext {
+    TaskContext {
+        pid: t.pid,
+        comm: t.comm.clone(),
+        task: t.addr,
+        cpu: t.cpu,
+        state: t.state.long_name().to_string(),
+        panic: k.panic_task() == Some(t.addr),
+    }
+}
+
+fn task_struct_owner(k: &Kernel, addr: u64) -> Option<TaskContext> {
+    let size = k.layouts().size_of("task_struct").ok()?;
+    let t = k.tasks().ok()?.iter().find(|t| (t.addr..t.addr.saturating_add(size)).contains(&addr))?;
+    Some(context(k, t))
+}
+
+/// x86-64 THREAD_SIZE (16 KiB, no KASAN).
+const THREAD_SIZE: u64 = 16 << 10;
+
+fn stack_owner(k: &Kernel, addr: u64) -> Option<TaskContext> {
+    let off = k.layouts().offset("task_struct", "stack").ok()?;
+    let t = k.tasks().ok()?.iter().find(|t| {
+        k.memory()
+            .read_u64(t.addr + off)
+            .is_ok_and(|s| s != 0 && (s..s.saturating_add(THREAD_SIZE)).contains(&addr))
+    })?;
+    Some(context(k, t))
+}
+
+/// Most vmap areas listed.
+const MAX_VMAP_AREAS: usize = 1 << 20;
+
+/// The busy vmap areas that have a `vm_struct`, by address: from
+/// `vmap_area_list` (before 6.9) or each `vmap_nodes[i].busy.head`.
+fn vmap_areas(k: &Kernel) -> Result<Vec<VmapRow>> {
+    let l = k.layouts();
+    let list_off = l.offset("vmap_area", "list")?;
+    let mut heads = Vec::new();
+    if let Ok(head) = k.symbol_addr("vmap_area_list") {
+        heads.push(head);
+    } else {
+        let nodes = k.read_symbol_u64("vmap_nodes")?;
+        let count = k.memory().read_u32(k.symbol_addr("nr_vmap_nodes")?)?.min(4096);
+        let node_size = l.size_of("vmap_node")?;
+        let busy = l.offset("vmap_node", "busy.head")?;
+        for i in 0..u64::from(count) {
+            heads.push(nodes + i * node_size + busy);
+        }
+    }
+    let va_start = l.offset("vmap_area", "va_start")?;
+    let vm_off = l.offset("vmap_area", "vm")?;
+    let vm_addr = l.offset("vm_struct", "addr")?;
+    let vm_size = l.offset("vm_struct", "size")?;
+    let mem = k.memory();
+    let mut out = Vec::new();
+    for head in heads {
+        let walk = krash_kernel::list::walk(mem, head, krash_kernel::list::WalkOptions { limit: MAX_VMAP_AREAS, ..Default::default() });
+        for node in walk.nodes {
+            let va = node.wrapping_sub(list_off);
+            let Ok(vm) = mem.read_u64(va + vm_off) else { continue };
+            if vm == 0 || mem.read_u64(va + va_start).is_err() {
+                continue;
+            }
+            let (Ok(start), Ok(size)) = (mem.read_u64(vm + vm_addr), mem.read_u64(vm + vm_size)) else { continue };
+            out.push(VmapRow { vmap_area: va, vm_struct: vm, start, end: start.wrapping_add(size), size });
+        }
+    }
+    out.sort_by_key(|r| r.start);
+    Ok(out)
+}

@@ -1,0 +1,186 @@
+use std::fmt::Write;
+
+use krash_commands::output::{
+    sym_line_text, AddressPart, CacheDetail, CacheRow, Kmem, KmemOutput, ObjectRow, PageInfo, SlabRow, TaskContext,
+    VmapRow,
+};
+
+const CACHE_HEADER: &str = "CACHE             OBJSIZE  ALLOCATED     TOTAL  SLABS  SSIZE  NAME\n";
+const SLAB_HEADER: &str = "  SLAB              MEMORY            NODE  TOTAL  ALLOCATED  FREE\n";
+const OBJECT_HEADER: &str = "  FREE / [ALLOCATED]\n";
+const PAGE_HEADER: &str = "      PAGE       PHYSICAL      MAPPING       INDEX CNT FLAGS\n";
+const VMAP_HEADER: &str = "   VMAP_AREA         VM_STRUCT                 ADDRESS RANGE                SIZE\n";
+
+/// crash's `kmem` layouts; problems follow as `kmem:` lines.
+pub(crate) fn render(out: &KmemOutput) -> String {
+    let mut s = String::new();
+    match &out.result {
+        Kmem::Caches { rows } => {
+            s.push_str(CACHE_HEADER);
+            for r in rows {
+                cache_line(&mut s, r);
+            }
+        }
+        Kmem::CacheDetail { caches } => {
+            for c in caches {
+                cache_detail(&mut s, c);
+            }
+        }
+        Kmem::Address { addresses } => {
+            for (i, parts) in addresses.iter().enumerate() {
+                if i > 0 {
+                    s.push('\n');
+                }
+                address(&mut s, parts);
+            }
+        }
+        Kmem::Vmalloc { areas } => {
+            s.push_str(VMAP_HEADER);
+            for a in areas {
+                vmap_line(&mut s, a);
+            }
+        }
+        Kmem::Pages { pages } => {
+            s.push_str(PAGE_HEADER);
+            for p in pages {
+                page_line(&mut s, p);
+            }
+        }
+    }
+    for n in &out.notes {
+        let _ = writeln!(s, "kmem: {n}");
+    }
+    s
+}
+
+fn cache_line(s: &mut String, r: &CacheRow) {
+    let _ = writeln!(
+        s,
+        "{:<16x} {:>8}  {:>9}  {:>8}  {:>5}  {:>4}k  {}",
+        r.cache, r.objsize, r.allocated, r.total, r.slabs, r.ssize_kb, r.name
+    );
+}
+
+fn slab_line(s: &mut String, r: &SlabRow) {
+    let _ = writeln!(
+        s,
+        "  {:<16x}  {:<16x}  {:>4}  {:>5}  {:>9}  {:>4}",
+        r.slab, r.memory, r.node, r.total, r.allocated, r.free
+    );
+}
+
+fn object_line(s: &mut String, o: &ObjectRow) {
+    if o.free {
+        let _ = write!(s, "   {:x}  ", o.addr);
+        if let Some(cpu) = o.cpu_cache {
+            let _ = write!(s, "(cpu {cpu} cache)");
+        }
+        s.push('\n');
+    } else {
+        let _ = writeln!(s, "  [{:x}]", o.addr);
+    }
+}
+
+fn cache_detail(s: &mut String, c: &CacheDetail) {
+    s.push_str(CACHE_HEADER);
+    cache_line(s, &c.row);
+    for cpu in &c.cpus {
+        let _ = writeln!(s, "CPU {} KMEM_CACHE_CPU:\n  {:x}", cpu.cpu, cpu.kmem_cache_cpu);
+        let _ = writeln!(s, "CPU {} SLAB:", cpu.cpu);
+        match &cpu.slab {
+            None => s.push_str("  (empty)\n"),
+            Some(d) => {
+                s.push_str(SLAB_HEADER);
+                slab_line(s, &d.row);
+                s.push_str(OBJECT_HEADER);
+                for o in d.objects.iter().flatten() {
+                    object_line(s, o);
+                }
+            }
+        }
+        let _ = writeln!(s, "CPU {} PARTIAL:", cpu.cpu);
+        if cpu.partial.is_empty() {
+            s.push_str("  (empty)\n");
+        }
+        for d in &cpu.partial {
+            s.push_str(SLAB_HEADER);
+            slab_line(s, &d.row);
+            s.push_str(OBJECT_HEADER);
+            for o in d.objects.iter().flatten() {
+                object_line(s, o);
+            }
+        }
+    }
+    for n in &c.nodes {
+        s.push_str("KMEM_CACHE_NODE   NODE  SLABS  PARTIAL  PER-CPU\n");
+        let _ = writeln!(s, "{:x}  {:>4}  {:>5}  {:>7}  {:>7}", n.addr, n.node, n.slabs, n.partial_count, n.per_cpu);
+        let _ = writeln!(s, "NODE {} PARTIAL:", n.node);
+        if n.partial.is_empty() {
+            s.push_str("  (empty)\n");
+        } else {
+            s.push_str(SLAB_HEADER);
+        }
+        for r in &n.partial {
+            slab_line(s, r);
+        }
+        let _ = writeln!(s, "NODE {} FULL:\n  (not tracked)", n.node);
+    }
+    s.push('\n');
+}
+
+fn context(s: &mut String, c: &TaskContext) {
+    let _ = writeln!(s, "    PID: {}", c.pid);
+    let _ = writeln!(s, "COMMAND: \"{}\"", c.comm);
+    let _ = writeln!(s, "   TASK: {:x}  [THREAD_INFO: {:x}]", c.task, c.task);
+    let _ = writeln!(s, "    CPU: {}", c.cpu);
+    let _ = writeln!(s, "  STATE: {}{}", c.state, if c.panic { " (PANIC)" } else { "" });
+}
+
+fn vmap_line(s: &mut String, a: &VmapRow) {
+    let _ = writeln!(s, "{:x}  {:x}  {:x} - {:x}  {:>10}", a.vmap_area, a.vm_struct, a.start, a.end, a.size);
+}
+
+fn page_line(s: &mut String, p: &PageInfo) {
+    let _ = write!(s, "{:<16x} {:>8x} {:>16x} {:>8x} {:>2} {:x}", p.page, p.phys, p.mapping, p.index, p.count, p.flags);
+    if !p.flag_names.is_empty() {
+        let _ = write!(s, " {}", p.flag_names.join(","));
+    }
+    s.push('\n');
+}
+
+fn address(s: &mut String, parts: &[AddressPart]) {
+    for part in parts {
+        match part {
+            AddressPart::Symbol { line } => {
+                let _ = writeln!(s, "{}\n", sym_line_text(line));
+            }
+            AddressPart::Slab { cache, slab, object } => {
+                s.push_str(CACHE_HEADER);
+                cache_line(s, cache);
+                s.push_str(SLAB_HEADER);
+                slab_line(s, slab);
+                s.push_str(OBJECT_HEADER);
+                if let Some(o) = object {
+                    object_line(s, o);
+                }
+                s.push('\n');
+            }
+            AddressPart::Task { context: c } => {
+                context(s, c);
+                s.push('\n');
+            }
+            AddressPart::Vmalloc { area } => {
+                s.push_str(VMAP_HEADER);
+                vmap_line(s, area);
+                s.push('\n');
+            }
+            AddressPart::Page { page } => {
+                s.push_str(PAGE_HEADER);
+                page_line(s, page);
+            }
+            AddressPart::NotFound { addr } => {
+                let _ = writeln!(s, "{addr:x}: kernel virtual address not found in mem map");
+            }
+        }
+    }
+}
