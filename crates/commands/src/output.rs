@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 pub use crate::commands::bt::{task_backtrace, Bt, BtBody, BtLine, BtOptions, BtTask, CodeName, OffsetStyle, RegsBlock, StackOverflow, StackWord, TextLine};
+pub use krash_kernel::frame_vars::{FrameVariable, FrameVariables, InlinedCall, VariableState};
 pub use crate::commands::dis::{Dis, DisLine};
 pub use crate::commands::help::{Help, HelpEntry, HelpPage};
 pub use crate::commands::kmem::{AddressPart, CacheDetail, CacheRow, CpuDetail, Kmem, KmemOutput, NodeDetail, ObjectRow, PageInfo, SlabDetail, SlabRow, TaskContext, VmapRow};

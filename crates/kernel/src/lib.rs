@@ -6,6 +6,7 @@ pub mod addrspace;
 pub mod backtrace;
 mod debuginfo;
 pub mod expr;
+pub mod frame_vars;
 pub mod layout;
 pub mod list;
 pub mod mm;

@@ -5,6 +5,7 @@
 use krash_core::{Error, Result, VirtualMemory, X86_64Regs};
 use krash_kernel::backtrace::unwinder::{self, StackKind, StackRange, TraceItem};
 use krash_kernel::backtrace::TaskBacktrace;
+use krash_kernel::frame_vars::FrameVariables;
 use krash_kernel::{Kernel, Task};
 use serde::Serialize;
 
@@ -14,14 +15,15 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
     name: "bt",
     aliases: &[],
     summary: "backtrace of a task (ORC unwinding across IRQ and exception stacks)",
-    synopsis: "bt [-a|-c cpu(s)|-g] [-f|-F[F]] [-l] [-s|-x] [-t|-T] [-e] [-r] [-v] [pid | task] ...",
+    synopsis: "bt [-a|-c cpu(s)|-g] [-f|-F[F]] [-l] [-s|-x] [-t|-T] [-e] [-r] [-v] [--args] [pid | task] ...",
     details: "  pid | task  the task with this PID (all tasks with it, e.g. the idle tasks for 0)\n\
               \x20             or the task_struct at this hexadecimal address; default: the current context\n\
               \x20 -a       the active task on each CPU\n\
               \x20 -c cpu   the active task on these CPUs (\"1\", \"0,2\", \"1-3\")\n\
               \x20 -g       every thread in the task's thread group\n\
               \x20 -f       the stack words of each frame, two per line\n\
-              \x20 -F       as -f, with words that are symbol addresses shown symbolically (-FF: same)\n\
+              \x20 -F       as -f, with words that are symbol addresses shown symbolically and words\n\
+              \x20          pointing into slab objects as [cache] (-FF: [address:cache])\n\
               \x20 -l       the source file and line of each frame (vmlinux DWARF; modules after mod -s)\n\
               \x20 -s       symbol name plus decimal offset in each frame\n\
               \x20 -x       with -s, or alone: the offset in hexadecimal\n\
@@ -30,6 +32,12 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
               \x20 -e       search the stacks for saved exception frames (pt_regs)\n\
               \x20 -r       the raw stack words of the task stack\n\
               \x20 -v       check every task's stack for an overflow (the end-of-stack magic)\n\
+              \x20 --args   each frame's parameters and local variables with their values where\n\
+              \x20          the DWARF locations recover them (vmlinux DWARF; modules after mod -s),\n\
+              \x20          or <optimized out: reason>: ORC frames know RSP, RIP, RBP and the CFA,\n\
+              \x20          frames entered from saved registers know every register; the inline\n\
+              \x20          chain at the pc, with the variables of the outermost (real) function;\n\
+              \x20          at a call through a NULL pointer, the argument registers it passed\n\
               Frames after a damaged part of a stack are recovered from saved registers\n\
               and marked \"(recovered)\", after a WARNING line saying what was wrong.",
     run,
@@ -50,6 +58,8 @@ pub struct BtOptions {
     /// `-f` (1) or `-F` (2, symbolic words).
     pub frame_data: u8,
     pub lines: bool,
+    /// `--args`: parameters and locals of each frame.
+    pub args: bool,
 }
 
 /// One stack word (`-f`, `-r`), with its symbol when `-F` asked.
@@ -90,8 +100,14 @@ pub enum BtLine {
         recovered: bool,
         /// `file: line` for `-l`.
         source: Option<String>,
+        /// `--args`: the frame's parameters and locals.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        variables: Option<FrameVariables>,
         data: Vec<StackWord>,
     },
+    /// `--args` at a call through a NULL function pointer: the argument
+    /// registers (x86-64 order) exactly as the call passed them.
+    NullCall { registers: Vec<(String, u64)> },
     Exception { block: RegsBlock, recovered: bool, data: Vec<StackWord> },
     StackSwitch { stack: String },
     Warning { message: String },
@@ -150,15 +166,19 @@ const STACK_END_MAGIC: u64 = 0x57ac_6e9d;
 const MAX_FRAME_WORDS: u64 = 2048;
 
 fn run(session: &mut Session, args: &[String]) -> Result<Output> {
-    let p = getopt::parse("bt", args, "ac:gfFlsxtTerv")?;
+    // `--args` is krash's own long option; crash's letters go to getopt.
+    let show_args = args.iter().any(|a| a == "--args");
+    let args: Vec<String> = args.iter().filter(|a| *a != "--args").cloned().collect();
+    let p = getopt::parse("bt", &args, "ac:gfFlsxtTerv")?;
     let k = &session.kernel;
     if p.has('v') {
         return Ok(Output::Bt(Bt::StackCheck { overflows: stack_overflows(k)? }));
     }
     let tasks = select_tasks(k, session.current_task, &p)?;
     let opts = BtOptions {
-        frame_data: if p.has('F') { 2 } else { u8::from(p.has('f')) },
+        frame_data: if p.has('F') { 1 + p.count('F').min(2) as u8 } else { u8::from(p.has('f')) },
         lines: p.has('l'),
+        args: show_args,
     };
     let offsets = match (p.has('s'), p.has('x')) {
         (_, true) => OffsetStyle::Hex,
@@ -266,7 +286,12 @@ fn symbolic(k: &Kernel, value: u64) -> Option<String> {
     Some(if s.offset == 0 { s.name } else { format!("{}+{}", s.name, s.offset) })
 }
 
-fn stack_words(k: &Kernel, from: u64, to: u64, symbolic_words: bool) -> Vec<StackWord> {
+/// `stack_words` level for `-r`: symbols only, no slab names (crash's rd -s).
+const RAW_SYMBOLS: u8 = u8::MAX;
+
+/// Stack words; `symbolic_words` is the `-f` level: 0-1 raw, 2 (`-F`)
+/// symbols and `[cache]`, 3 (`-FF`) symbols and `[value:cache]`.
+fn stack_words(k: &Kernel, from: u64, to: u64, symbolic_words: u8) -> Vec<StackWord> {
     let count = (to.saturating_sub(from) / 8).min(MAX_FRAME_WORDS);
     (0..count)
         .map(|i| from + i * 8)
@@ -274,9 +299,20 @@ fn stack_words(k: &Kernel, from: u64, to: u64, symbolic_words: bool) -> Vec<Stac
         .map(|(addr, value)| StackWord {
             addr,
             value,
-            symbol: if symbolic_words { symbolic(k, value) } else { None },
+            symbol: match symbolic_words {
+                0 | 1 => None,
+                RAW_SYMBOLS => symbolic(k, value),
+                level => symbolic(k, value).or_else(|| super::kmem::slab_annotation(k, value, level > 2)),
+            },
         })
         .collect()
+}
+
+/// The argument registers of a call that jumped to address 0: nothing ran
+/// there, so they hold exactly what the caller passed.
+fn null_call(r: &X86_64Regs) -> BtLine {
+    let registers = [("RDI", r.rdi), ("RSI", r.rsi), ("RDX", r.rdx), ("RCX", r.rcx), ("R8", r.r8), ("R9", r.r9)];
+    BtLine::NullCall { registers: registers.iter().map(|(n, v)| (n.to_string(), *v)).collect() }
 }
 
 fn regs_block(k: &Kernel, e: &unwinder::ExceptionFrame) -> RegsBlock {
@@ -309,19 +345,21 @@ fn trace_lines(k: &Kernel, bt: &TaskBacktrace, opts: &BtOptions) -> Vec<BtLine> 
                     },
                     recovered: f.recovered,
                     source: source.flatten(),
+                    variables: opts.args.then(|| k.frame_variables(f)),
                     data: Vec::new(),
                 });
             }
-            TraceItem::Exception(e) => lines.push(BtLine::Exception {
-                block: regs_block(k, e),
-                recovered: e.recovered,
-                data: Vec::new(),
-            }),
+            TraceItem::Exception(e) => {
+                lines.push(BtLine::Exception { block: regs_block(k, e), recovered: e.recovered, data: Vec::new() });
+                if opts.args && !e.user_mode && !e.partial && e.regs.rip == 0 {
+                    lines.push(null_call(&e.regs));
+                }
+            }
             TraceItem::StackSwitch { from } => lines.push(BtLine::StackSwitch { stack: from.crash_name().to_string() }),
             TraceItem::Warning { message } => lines.push(BtLine::Warning { message: message.clone() }),
         }
         if opts.frame_data > 0 {
-            attach_frame_data(k, bt, items, i, &mut lines, opts.frame_data > 1);
+            attach_frame_data(k, bt, items, i, &mut lines, opts.frame_data);
         }
     }
     lines
@@ -329,7 +367,7 @@ fn trace_lines(k: &Kernel, bt: &TaskBacktrace, opts: &BtOptions) -> Vec<BtLine> 
 
 /// After the last line belonging to a frame, the words from just above its
 /// slot up to and including the next frame's slot (crash's `-f`).
-fn attach_frame_data(k: &Kernel, bt: &TaskBacktrace, items: &[TraceItem], i: usize, lines: &mut [BtLine], sym: bool) {
+fn attach_frame_data(k: &Kernel, bt: &TaskBacktrace, items: &[TraceItem], i: usize, lines: &mut [BtLine], sym: u8) {
     let next_is_frame_or_end = |j: usize| matches!(items.get(j), None | Some(TraceItem::Frame(_)) | Some(TraceItem::StackSwitch { .. }));
     if !next_is_frame_or_end(i + 1) || matches!(items.get(i), Some(TraceItem::StackSwitch { .. }) | Some(TraceItem::Warning { .. })) {
         return;
@@ -351,7 +389,9 @@ fn attach_frame_data(k: &Kernel, bt: &TaskBacktrace, items: &[TraceItem], i: usi
         _ => stack.top,
     };
     let words = stack_words(k, f.slot + 8, end, sym);
-    match lines.last_mut() {
+    // The last frame or register block (a NULL-call note may follow it).
+    let owner = lines.iter_mut().rev().find(|l| matches!(l, BtLine::Frame { .. } | BtLine::Exception { .. }));
+    match owner {
         Some(BtLine::Frame { data, .. }) | Some(BtLine::Exception { data, .. }) => *data = words,
         _ => {}
     }
@@ -413,7 +453,7 @@ fn exceptions_view(k: &Kernel, t: &Task) -> Result<BtBody> {
 fn raw_view(k: &Kernel, t: &Task) -> Result<BtBody> {
     let stacks = k.task_stacks(t)?;
     let task = stacks.task().ok_or_else(|| Error::NotFound("bt: task has no stack".into()))?;
-    Ok(BtBody::Raw { words: stack_words(k, task.base, task.top, true) })
+    Ok(BtBody::Raw { words: stack_words(k, task.base, task.top, RAW_SYMBOLS) })
 }
 
 fn stack_overflows(k: &Kernel) -> Result<Vec<StackOverflow>> {

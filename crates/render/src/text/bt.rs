@@ -4,6 +4,7 @@
 
 use std::fmt::Write;
 
+use krash_commands::output::{FrameVariable, FrameVariables, VariableState};
 use krash_commands::output::{Bt, BtBody, BtLine, BtTask, CodeName, OffsetStyle, RegsBlock, StackWord, TextLine};
 
 pub(crate) fn render(bt: &Bt) -> String {
@@ -78,7 +79,7 @@ fn module_suffix(func: &CodeName) -> String {
 
 fn line(s: &mut String, l: &BtLine, offsets: OffsetStyle) {
     match l {
-        BtLine::Frame { level, slot, pc, func, recovered, source, data } => {
+        BtLine::Frame { level, slot, pc, func, recovered, source, variables, data } => {
             let mut name = plain_name(func, *pc);
             if func.name.is_some() {
                 match offsets {
@@ -97,7 +98,17 @@ fn line(s: &mut String, l: &BtLine, offsets: OffsetStyle) {
             if let Some(src) = source {
                 let _ = writeln!(s, "    {src}");
             }
+            if let Some(vars) = variables {
+                frame_variables(s, vars);
+            }
             stack_data(s, data, false);
+        }
+        BtLine::NullCall { registers } => {
+            let _ = writeln!(s, "    call through a NULL function pointer: the arguments it was passed");
+            let regs: Vec<String> = registers.iter().map(|(name, v)| format!("{name}: {v:016x}")).collect();
+            for row in regs.chunks(3) {
+                let _ = writeln!(s, "      {}", row.join("  "));
+            }
         }
         BtLine::Exception { block, data, .. } => {
             regs(s, block);
@@ -156,4 +167,52 @@ fn stack_data(s: &mut String, words: &[StackWord], raw: bool) {
         }
         s.push('\n');
     }
+}
+
+/// `bt --args`: the inline chain, then `type name = value` per variable.
+fn frame_variables(s: &mut String, v: &FrameVariables) {
+    if let Some((innermost, callers)) = v.inline_chain.split_first() {
+        let at = |l: &Option<String>| l.as_ref().map(|l| format!(" at {l}")).unwrap_or_default();
+        let _ = writeln!(s, "    inlined: {}{}", innermost.function, at(&innermost.location));
+        for c in callers {
+            let _ = writeln!(s, "      (inlined by) {}{}", c.function, at(&c.location));
+        }
+    }
+    if let Some(note) = &v.note {
+        let _ = writeln!(s, "    ({note})");
+    }
+    if v.note.is_some() && v.parameters.is_empty() && v.locals.is_empty() {
+        return;
+    }
+    let of = match (&v.function, v.inline_chain.len() > 1) {
+        (Some(f), true) => format!(" of {f}"),
+        _ => String::new(),
+    };
+    if v.parameters.is_empty() {
+        let _ = writeln!(s, "    parameters{of}: none");
+    } else {
+        let _ = writeln!(s, "    parameters{of}:");
+        for p in &v.parameters {
+            variable(s, p);
+        }
+    }
+    if !v.locals.is_empty() {
+        let _ = writeln!(s, "    locals{of}:");
+        for l in &v.locals {
+            variable(s, l);
+        }
+    }
+}
+
+fn variable(s: &mut String, v: &FrameVariable) {
+    let declaration = match v.type_name.strip_suffix(" []") {
+        Some(element) => format!("{element} {}[]", v.name),
+        None if v.type_name.ends_with('*') => format!("{}{}", v.type_name, v.name),
+        None => format!("{} {}", v.type_name, v.name),
+    };
+    let value = match &v.state {
+        VariableState::Known { text, .. } => text.clone(),
+        VariableState::OptimizedOut { reason } => format!("<optimized out: {reason}>"),
+    };
+    let _ = writeln!(s, "      {declaration} = {value}");
 }
