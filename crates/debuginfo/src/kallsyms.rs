@@ -53,11 +53,15 @@ impl KallsymsLocation {
     /// Takes each table's address from a symbol table (e.g. a vmlinux
     /// `.symtab` view already shifted by the KASLR delta).
     pub fn from_symbols(symbols: &SymbolTable) -> Result<Self> {
+        Self::from_lookup(|name| symbols.by_name(name).map(|s| s.addr), "the symbol table")
+    }
+
+    /// Locates the tables through any name-to-address lookup (a symbol
+    /// table, a dump's VMCOREINFO `SYMBOL()` entries); `source` names the
+    /// lookup in the error for a missing table.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<u64>, source: &str) -> Result<Self> {
         let addr = |name: &str| {
-            symbols
-                .by_name(name)
-                .map(|s| s.addr)
-                .ok_or_else(|| Error::MissingDebuginfo(format!("symbol {name} not found")))
+            lookup(name).ok_or_else(|| Error::MissingDebuginfo(format!("{source} has no {name}")))
         };
         Ok(KallsymsLocation {
             num_syms: addr("kallsyms_num_syms")?,

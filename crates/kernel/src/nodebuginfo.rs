@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use krash_core::{Error, Result, VirtualMemory};
 use krash_debuginfo::types::TypeProvider;
-use krash_debuginfo::{read_kallsyms, Btf, KallsymsAddressing, KallsymsLocation, SymbolTable};
+use krash_debuginfo::{read_kallsyms, Btf, KallsymsLocation, SymbolTable};
 use krash_dumpfile::{Dump, VmcoreInfo};
 
 use crate::addrspace::KernelMemory;
@@ -43,22 +43,10 @@ pub(crate) fn load_from_dump(
 }
 
 fn kallsyms_location(v: &VmcoreInfo) -> Result<KallsymsLocation> {
-    let sym = |name: &str| {
-        v.symbol(name).ok_or_else(|| {
-            Error::MissingDebuginfo(format!(
-                "no vmlinux given and the dump's VMCOREINFO lacks SYMBOL({name}) \
-                 (kernels before 6.0 do not export kallsyms there): give the vmlinux"
-            ))
-        })
-    };
-    Ok(KallsymsLocation {
-        num_syms: sym("kallsyms_num_syms")?,
-        names: sym("kallsyms_names")?,
-        token_table: sym("kallsyms_token_table")?,
-        token_index: sym("kallsyms_token_index")?,
-        offsets: sym("kallsyms_offsets")?,
-        relative_base: sym("kallsyms_relative_base")?,
-        addressing: KallsymsAddressing::Auto,
+    KallsymsLocation::from_lookup(|name| v.symbol(name), "the dump's VMCOREINFO").map_err(|e| {
+        Error::MissingDebuginfo(format!(
+            "no vmlinux given and {e} (kernels before 6.0 do not export kallsyms there): give the vmlinux"
+        ))
     })
 }
 

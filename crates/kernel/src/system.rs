@@ -9,16 +9,9 @@ use crate::Kernel;
 /// `struct new_utsname`: six fields of 65 bytes.
 const UTS_FIELD_LEN: u64 = 65;
 
-/// The kernel's `uname` strings.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Utsname {
-    pub sysname: String,
-    pub nodename: String,
-    pub release: String,
-    pub version: String,
-    pub machine: String,
-    pub domainname: String,
-}
+/// The kernel's `uname` strings (`struct new_utsname`), the same record a
+/// kdump header carries.
+pub use krash_dumpfile::Utsname;
 
 impl Kernel {
     /// `init_uts_ns.name`.
