@@ -54,6 +54,8 @@ pub(crate) struct KernelCache {
     pub debug: crate::symbolize::DebugCache,
     pub values: crate::value::ValueState,
     pub orc: std::sync::OnceLock<crate::backtrace::OrcTables>,
+    pub slab: std::sync::OnceLock<Result<crate::slab::SlabState>>,
+    pub pages: std::sync::OnceLock<Result<crate::page::PageModel>>,
 }
 
 impl Kernel {
