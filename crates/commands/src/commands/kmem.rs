@@ -295,6 +295,13 @@ fn dedup_tail(notes: &mut Vec<String>, from: usize) {
     }
 }
 
+/// `bt -F`'s annotation of a stack word pointing into slab memory:
+/// `[cache]`, or `[value:cache]` for `-FF`.
+pub(crate) fn slab_annotation(k: &Kernel, value: u64, with_value: bool) -> Option<String> {
+    let cache = k.slab_cache_of(value)?;
+    Some(if with_value { format!("[{value:x}:{}]", cache.name) } else { format!("[{}]", cache.name) })
+}
+
 /// crash's `kmem ADDR` order: symbol, vmalloc (with the owning task's
 /// stack), slab object, the task whose task_struct or stack holds it, page.
 fn address_parts(k: &Kernel, addr: u64, notes: &mut Vec<String>) -> Result<Vec<AddressPart>> {

@@ -137,7 +137,7 @@ fn context(s: &mut String, c: &TaskContext) {
 }
 
 fn vmap_line(s: &mut String, a: &VmapRow) {
-    let _ = writeln!(s, "{:x}  {:x}  {:x} - {:x}  {:>10}", a.vmap_area, a.vm_struct, a.start, a.end, a.size);
+    let _ = writeln!(s, "{:x}  {:x}  {:x} - {:x}  {:>7}", a.vmap_area, a.vm_struct, a.start, a.end, a.size);
 }
 
 fn page_line(s: &mut String, p: &PageInfo) {
