@@ -423,6 +423,10 @@ fn offset_layout(types: &TypeArena, req: &Request, base: Option<u64>, hex: bool,
     Ok(())
 }
 
+fn no_label(_: u64) -> String {
+    String::new()
+}
+
 #[allow(clippy::too_many_arguments)]
 fn layout_members(
     types: &TypeArena,
@@ -440,17 +444,26 @@ fn layout_members(
     let indent = " ".repeat((level - 1) * 4);
     for m in &body.members {
         let bits = base_bits.checked_add(m.bit_offset).ok_or_else(|| Error::bad_data("member", "offset overflows"))?;
-        if m.name.is_none() {
-            let (_, inner) = types.resolve(m.ty)?;
-            if let Some(c) = inner.composite() {
-                let keyword = if matches!(inner, Type::Union(_)) { "union" } else { "struct" };
-                out.push(format!("{:width$} {indent}{keyword} {{", ""));
-                layout_members(types, c, bits, level + 1, label, width, out, depth + 1)?;
-                out.push(format!("{:width$} {indent}}};", ""));
-                continue;
+        // Anonymous structs/unions are expanded in place, named or not
+        // (`struct {...} b;` shows its members), as gdb's ptype does.
+        let direct = types.type_by_id(m.ty)?;
+        if let Some(c) = direct.composite().filter(|c| c.name.is_none()) {
+            let keyword = if matches!(direct, Type::Union(_)) { "union" } else { "struct" };
+            out.push(format!("{:width$} {indent}{keyword} {{", ""));
+            // crash labels a named anonymous struct on its closing line and
+            // leaves its members unlabelled.
+            let inner_label: &dyn Fn(u64) -> String = if m.name.is_some() { &no_label } else { label };
+            layout_members(types, c, bits, level + 1, inner_label, width, out, depth + 1)?;
+            match &m.name {
+                Some(name) => out.push(format!("{:>width$} {indent}}} {name};", label(bits / 8))),
+                None => out.push(format!("{:width$} {indent}}};", "")),
             }
+            continue;
         }
-        let mut decl = types.declaration(m.ty, m.name.as_deref().unwrap_or(""));
+        let mut decl = match (&direct, &m.name) {
+            (Type::Enum { name: None, .. }, Some(name)) => format!("{} {name}", types.ptype(m.ty)),
+            _ => types.declaration(m.ty, m.name.as_deref().unwrap_or("")),
+        };
         if let Some(w) = m.bitfield_size {
             decl.push_str(&format!(" : {w}"));
         }
