@@ -148,7 +148,7 @@ fn trees_and_search() {
         let (task, _, _) = panic_task(&d);
         let run = krash_on(&d, &format!("search {task}\n"));
         assert!(
-            run.stdout.lines().any(|l| l.ends_with(&format!(": {task}"))),
+            run.stdout.lines().any(|l| l.trim_end().ends_with(&format!(": {task}"))),
             "{}: the task address is stored somewhere (its parent's children list, the runqueue)\n{}",
             d.label(),
             run.stderr
