@@ -158,7 +158,7 @@ impl Kernel {
         let lookup = if frame.exact { frame.pc } else { frame.pc.wrapping_sub(1) };
         let Some((dwarf, at)) = self.dwarf_for(lookup) else {
             let note = match self.module_containing(lookup) {
-                Some(m) => format!("no DWARF for module {} (mod -s {} loads it)", m.name, m.name),
+                Some(m) => format!("no DWARF for module {}: mod -s {} loads it", m.name, m.name),
                 None => "no DWARF covers this address".to_string(),
             };
             return FrameVariables { note: Some(note), ..Default::default() };
