@@ -4,6 +4,8 @@
 mod args;
 mod line;
 mod repl;
+mod subcommands;
+mod analyze_cli;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::{Command, ExitCode, Stdio};
@@ -16,6 +18,16 @@ use krash_render::{render, Format};
 use crate::line::{parse_line, Sink};
 
 fn main() -> ExitCode {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(result) = subcommands::dispatch(&raw) {
+        return match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(msg) => {
+                eprintln!("krash: {msg}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let args = args::Args::parse();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,6 +3,7 @@
 //! here prints; `krash-render` turns outputs into crash-style text or JSON.
 
 pub mod address;
+pub mod decode;
 pub mod getopt;
 pub mod header;
 pub mod output;

@@ -12,6 +12,8 @@ pub mod list;
 pub mod mm;
 mod nodebuginfo;
 pub mod modules;
+pub mod oops;
+pub mod oops_resolve;
 pub mod percpu;
 pub mod page;
 pub mod printk;

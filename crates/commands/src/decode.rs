@@ -1,0 +1,226 @@
+//! `krash decode [VMLINUX|-] [--module NAME=KO ...] < oops.txt`: oops text
+//! printed back with every `func+0xoff/0xsize` resolved to its source line
+//! and inline chain, and each `Code:` line disassembled with the trapping
+//! instruction marked. Needs no dump.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use krash_arch::disasm::{decode_one, disassemble};
+use krash_core::{Error, Result};
+use krash_kernel::oops::{self, CodeBytes, FrameRef, LineContent};
+use krash_kernel::oops_resolve::{OopsResolver, ResolvedFrame};
+use krash_kernel::symbolize::InlineFrame;
+
+/// Usage text of the subcommand.
+pub const USAGE: &str = "usage: krash decode [VMLINUX|-] [--module NAME=KO ...] < oops.txt";
+
+/// Parsed `decode` arguments.
+#[derive(Debug, Default, Clone)]
+pub struct DecodeArgs {
+    pub vmlinux: Option<PathBuf>,
+    pub modules: Vec<(String, PathBuf)>,
+}
+
+/// Parses the words after `decode`: an optional vmlinux (`-` for none) and
+/// `--module NAME=KO` (or `--module KO`, named after its file).
+pub fn parse_args(args: &[String]) -> Result<DecodeArgs> {
+    let mut out = DecodeArgs::default();
+    let mut words = args.iter();
+    while let Some(word) = words.next() {
+        let module_spec = if word == "--module" || word == "-m" {
+            Some(words.next().ok_or_else(|| Error::Usage(format!("{word} needs NAME=KO\n{USAGE}")))?.as_str())
+        } else {
+            word.strip_prefix("--module=")
+        };
+        if let Some(spec) = module_spec {
+            out.modules.push(module_arg(spec)?);
+        } else if word == "-" {
+            out.vmlinux = None;
+        } else if word.starts_with('-') {
+            return Err(Error::Usage(format!("unknown option {word}\n{USAGE}")));
+        } else if out.vmlinux.is_none() {
+            out.vmlinux = Some(PathBuf::from(word));
+        } else {
+            return Err(Error::Usage(format!("{word}: only one vmlinux can be given\n{USAGE}")));
+        }
+    }
+    Ok(out)
+}
+
+fn module_arg(spec: &str) -> Result<(String, PathBuf)> {
+    if let Some((name, path)) = spec.split_once('=') {
+        return Ok((name.to_string(), PathBuf::from(path)));
+    }
+    let path = PathBuf::from(spec);
+    let file = path.file_name().and_then(|f| f.to_str()).unwrap_or_default();
+    let name = file.split('.').next().unwrap_or_default();
+    if name.is_empty() {
+        return Err(Error::Usage(format!("--module {spec}: expected NAME=KO")));
+    }
+    Ok((name.to_string(), path))
+}
+
+/// Runs `decode` over `input` and returns the annotated text.
+pub fn run(args: &[String], input: &str) -> Result<String> {
+    let args = parse_args(args)?;
+    let resolver = OopsResolver::open(args.vmlinux.as_deref(), &args.modules)?;
+    Ok(decode_text(input, &resolver))
+}
+
+/// The annotated text: input lines unchanged, resolutions appended.
+pub fn decode_text(input: &str, resolver: &OopsResolver) -> String {
+    let mut out = String::new();
+    let mut last_rip: Option<(FrameRef, Option<ResolvedFrame>)> = None;
+    for line in oops::parse(input) {
+        match &line.content {
+            LineContent::Frame(frame) => {
+                let resolved = resolver.resolve(frame);
+                let _ = write!(out, "{}", line.raw.trim_end());
+                match &resolved {
+                    Ok(r) => write_resolution(&mut out, &line.raw, r),
+                    Err(e) => {
+                        let _ = writeln!(out, " (?? {e})");
+                    }
+                }
+                if frame.is_rip {
+                    last_rip = Some((frame.clone(), resolved.ok()));
+                }
+            }
+            LineContent::Code(code) => {
+                let _ = writeln!(out, "{}", line.raw.trim_end());
+                let rip = last_rip.take();
+                write_code(&mut out, code, rip.as_ref(), resolver);
+            }
+            LineContent::Other => {
+                if line.body.trim_start().starts_with("RIP:") {
+                    // A user-space RIP (`0033:0x47b7a0`): its Code is not ours to name.
+                    last_rip = None;
+                }
+                let _ = writeln!(out, "{}", line.raw.trim_end());
+            }
+        }
+    }
+    out
+}
+
+fn location_text(frame: &InlineFrame) -> String {
+    frame
+        .location
+        .as_ref()
+        .map(|l| format!("{}:{}", l.relative, l.line))
+        .unwrap_or_else(|| "??:?".to_string())
+}
+
+/// Appends the innermost source line to the frame's line and, for an
+/// inline chain, one line per level as faddr2line prints it.
+fn write_resolution(out: &mut String, raw: &str, resolved: &ResolvedFrame) {
+    let Some(innermost) = resolved.frames.first() else {
+        let _ = writeln!(out, " ??:?");
+        return;
+    };
+    let _ = writeln!(out, " {}", location_text(innermost));
+    if resolved.frames.len() > 1 {
+        let prefix_len = raw.len().saturating_sub(oops::strip_prefixes(raw).len());
+        let indent = " ".repeat(prefix_len + 4);
+        for (i, frame) in resolved.frames.iter().enumerate() {
+            let by = if i == 0 { "" } else { "(inlined by) " };
+            let _ = writeln!(out, "{indent}{by}{} at {}", frame.function, location_text(frame));
+        }
+    }
+}
+
+/// The first offset from which decoding reaches `trap` exactly, so the
+/// instructions before the trapping one are shown on their boundaries.
+fn aligned_start(bytes: &[u8], trap: usize) -> usize {
+    'starts: for start in 0..trap {
+        let mut at = start;
+        let mut steps = 0usize;
+        while at < trap {
+            let Some(rest) = bytes.get(at..) else { continue 'starts };
+            let Some(instr) = decode_one(rest, at as u64) else { continue 'starts };
+            at += instr.len().max(1);
+            steps += 1;
+            if steps > bytes.len() {
+                continue 'starts;
+            }
+        }
+        if at == trap {
+            return start;
+        }
+    }
+    trap
+}
+
+/// Disassembles a `Code:` line as decodecode does, at the run-time
+/// addresses of the RIP line when it resolved.
+fn write_code(
+    out: &mut String,
+    code: &CodeBytes,
+    rip: Option<&(FrameRef, Option<ResolvedFrame>)>,
+    resolver: &OopsResolver,
+) {
+    let trap = code.trap_index.unwrap_or(0);
+    let start = if code.trap_index.is_some() { aligned_start(&code.bytes, trap) } else { 0 };
+    let resolved = rip.and_then(|(f, r)| r.as_ref().map(|r| (f, r)));
+    // The DWARF-space address of byte 0 when the RIP resolved, else offsets.
+    let base = resolved.map_or(0, |(_, r)| r.addr.wrapping_sub(trap as u64));
+    let object = resolved.and_then(|(f, _)| resolver.object_for(f.module.as_deref()));
+    let symbolize = |addr: u64| -> Option<(String, u64)> {
+        let (sym, off) = object?.symbols.by_addr(addr)?;
+        Some((sym.name.to_string(), off))
+    };
+    let Some(bytes) = code.bytes.get(start..) else { return };
+    let instructions = disassemble(bytes, base.wrapping_add(start as u64), &symbolize);
+    let _ = writeln!(out, "Code disassembly ({} bytes{}):", code.bytes.len(), match resolved {
+        Some((f, _)) => format!(", trapping at {}+{:#x}", f.function, f.offset),
+        None => String::new(),
+    });
+    let trap_addr = base.wrapping_add(trap as u64);
+    for instr in &instructions {
+        let offset = instr.addr.wrapping_sub(base);
+        let hex: Vec<String> = instr.bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let is_trap = code.trap_index.is_some() && instr.addr == trap_addr;
+        let place = match symbolize(instr.addr) {
+            Some((name, off)) if resolved.is_some() => format!(" <{name}+{off:#x}>"),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "  {offset:4x}:{}{place}  {:<24} {}{}",
+            if is_trap { "*" } else { " " },
+            hex.join(" "),
+            instr.text,
+            if is_trap { "\t\t<-- trapping instruction" } else { "" }
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disassembles_code_without_debuginfo() {
+        let text = "Code: 0f 1f 44 00 00 e8 e6 ff ff ff <48> 8b 40 10 c3 cc\n";
+        let out = decode_text(text, &OopsResolver::default());
+        assert!(out.contains("mov    0x10(%rax),%rax"), "{out}");
+        let trap_line = out.lines().find(|l| l.contains("trapping instruction")).unwrap();
+        assert!(trap_line.contains("48 8b 40 10"), "{trap_line}");
+        assert!(out.contains("nopl") || out.contains("nop"), "{out}");
+    }
+
+    #[test]
+    fn parses_arguments() {
+        let args: Vec<String> = ["vmlinux", "--module", "m=/x/m.ko", "--module", "/y/n.ko"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let a = parse_args(&args).unwrap();
+        assert_eq!(a.vmlinux, Some(PathBuf::from("vmlinux")));
+        assert_eq!(a.modules[0], ("m".to_string(), PathBuf::from("/x/m.ko")));
+        assert_eq!(a.modules[1].0, "n");
+        assert!(parse_args(&["-x".to_string()]).is_err());
+        assert!(parse_args(&["-".to_string()]).unwrap().vmlinux.is_none());
+    }
+}

@@ -1,0 +1,284 @@
+//! Oops text (console logs, `vmcore-dmesg.txt`, `dmesg`) read back into
+//! structure: each line's frame reference (`func+0xoff/0xsize [module]`),
+//! `Code:` bytes with the trapping byte, register dumps and the headline
+//! that names what went wrong. Pure text parsing; resolving against
+//! debuginfo is [`crate::oops_resolve`]'s job.
+
+use serde::Serialize;
+
+/// A `func+0xoff/0xsize` reference found in a line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FrameRef {
+    pub function: String,
+    pub offset: u64,
+    pub size: Option<u64>,
+    pub module: Option<String>,
+    /// Printed with a leading `?`: a stale stack word, not a proven frame.
+    pub unreliable: bool,
+    /// From a `RIP:` line: the address is the faulting instruction itself,
+    /// not a return address.
+    pub is_rip: bool,
+}
+
+/// The bytes of a `Code:` line and which one the kernel marked `<..>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CodeBytes {
+    pub bytes: Vec<u8>,
+    /// Index in `bytes` of the byte at the trapping instruction pointer.
+    pub trap_index: Option<usize>,
+}
+
+/// What one line of oops text holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LineContent {
+    Frame(FrameRef),
+    Code(CodeBytes),
+    Other,
+}
+
+/// One input line: the text as given, the text without its timestamp and
+/// log-level prefixes, and what it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OopsLine {
+    pub raw: String,
+    pub body: String,
+    pub content: LineContent,
+}
+
+/// Largest number of bytes a `Code:` line is taken to hold; the kernel
+/// prints 64.
+const MAX_CODE_BYTES: usize = 256;
+
+/// Splits `text` into lines and classifies each.
+pub fn parse(text: &str) -> Vec<OopsLine> {
+    text.lines().map(parse_line).collect()
+}
+
+/// Classifies one line.
+pub fn parse_line(raw: &str) -> OopsLine {
+    let body = strip_prefixes(raw).to_string();
+    let content = if let Some(code) = parse_code(&body) {
+        LineContent::Code(code)
+    } else if let Some(frame) = parse_frame(&body) {
+        LineContent::Frame(frame)
+    } else {
+        LineContent::Other
+    };
+    OopsLine { raw: raw.to_string(), body, content }
+}
+
+/// Drops a syslog level (`<4>`), a `[ 12.345678]` timestamp and a
+/// `[    T1]`/`[  C0]` caller id, in that order, when present.
+pub fn strip_prefixes(line: &str) -> &str {
+    let mut rest = line.trim_end_matches(['\r', '\n']);
+    if let Some(after) = rest.strip_prefix('<') {
+        if let Some((level, tail)) = after.split_once('>') {
+            if !level.is_empty() && level.len() <= 3 && level.bytes().all(|b| b.is_ascii_digit()) {
+                rest = tail;
+            }
+        }
+    }
+    for _ in 0..2 {
+        let trimmed = rest.trim_start();
+        let Some(after) = trimmed.strip_prefix('[') else { break };
+        let Some((inside, tail)) = after.split_once(']') else { break };
+        let inside = inside.trim();
+        let is_time = !inside.is_empty() && inside.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+        let is_caller = inside.len() > 1
+            && (inside.starts_with('T') || inside.starts_with('C'))
+            && inside.bytes().skip(1).all(|b| b.is_ascii_digit());
+        if !(is_time || is_caller) {
+            break;
+        }
+        rest = tail.strip_prefix(' ').unwrap_or(tail);
+    }
+    rest
+}
+
+fn parse_number(text: &str) -> Option<u64> {
+    match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    }
+}
+
+/// Parses `name+0xoff[/0xsize]` (the kernel's `%pS`/`%pB`).
+fn parse_func_offset(token: &str) -> Option<(String, u64, Option<u64>)> {
+    let (name, rest) = token.rsplit_once('+')?;
+    let (off, size) = match rest.split_once('/') {
+        Some((off, size)) => (off, Some(parse_number(size)?)),
+        None => (rest, None),
+    };
+    if !off.starts_with("0x") {
+        return None;
+    }
+    let offset = parse_number(off)?;
+    let valid_name = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'$'));
+    valid_name.then(|| (name.to_string(), offset, size))
+}
+
+fn parse_frame(body: &str) -> Option<FrameRef> {
+    let trimmed = body.trim_start();
+    let (is_rip, rest) = match trimmed.strip_prefix("RIP:") {
+        Some(r) => (true, r.trim_start()),
+        None => (false, trimmed),
+    };
+    let tokens: Vec<&str> = rest.split_whitespace().collect();
+    let mut unreliable = false;
+    for (i, token) in tokens.iter().enumerate() {
+        if *token == "?" {
+            unreliable = true;
+            continue;
+        }
+        // `RIP: 0010:func+0x..` and the old `[<ffffffff..>] func+0x..` forms.
+        let candidate = token.rsplit_once(':').map_or(*token, |(_, t)| t);
+        let Some((function, offset, size)) = parse_func_offset(candidate) else {
+            if token.starts_with("[<") {
+                continue;
+            }
+            if i == 0 && !is_rip {
+                return None;
+            }
+            continue;
+        };
+        let module = tokens
+            .get(i + 1)
+            .and_then(|t| t.strip_prefix('['))
+            .and_then(|t| t.strip_suffix(']'))
+            .filter(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+            .map(str::to_string);
+        return Some(FrameRef { function, offset, size, module, unreliable, is_rip });
+    }
+    None
+}
+
+fn parse_code(body: &str) -> Option<CodeBytes> {
+    let rest = body.trim_start().strip_prefix("Code:")?;
+    let mut bytes = Vec::new();
+    let mut trap_index = None;
+    for token in rest.split_whitespace() {
+        let (hex, marked) = match token.strip_prefix('<').and_then(|t| t.strip_suffix('>')) {
+            Some(inner) => (inner, true),
+            None => match token.strip_prefix('(').and_then(|t| t.strip_suffix(')')) {
+                Some(inner) => (inner, true),
+                None => (token, false),
+            },
+        };
+        if hex.len() != 2 {
+            // "Code: Bad RIP value." and the like hold no bytes.
+            return if bytes.is_empty() { None } else { Some(CodeBytes { bytes, trap_index }) };
+        }
+        let byte = u8::from_str_radix(hex, 16).ok()?;
+        if marked && trap_index.is_none() {
+            trap_index = Some(bytes.len());
+        }
+        bytes.push(byte);
+        if bytes.len() >= MAX_CODE_BYTES {
+            break;
+        }
+    }
+    (!bytes.is_empty()).then_some(CodeBytes { bytes, trap_index })
+}
+
+/// The general-purpose registers of a `RAX: .. RBX: ..` dump, by name
+/// (lower case, `r8` not `r08`).
+pub fn register_values(lines: &[OopsLine]) -> Vec<(String, u64)> {
+    let mut out: Vec<(String, u64)> = Vec::new();
+    for line in lines {
+        let body = line.body.trim_start();
+        let starts_dump = ["RAX:", "RBX:", "RDX:", "RBP:", "R10:", "R13:", "RSP:", "R08:"]
+            .iter()
+            .any(|p| body.starts_with(p));
+        if !starts_dump {
+            continue;
+        }
+        let tokens: Vec<&str> = body.split_whitespace().collect();
+        for pair in tokens.windows(2) {
+            let (Some(name), Some(value)) = (pair.first(), pair.get(1)) else { continue };
+            let Some(name) = name.strip_suffix(':') else { continue };
+            if !matches!(name.len(), 2..=3) || !name.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                continue;
+            }
+            // "RSP: 0018:ffff..": the selector comes first.
+            let value = value.rsplit_once(':').map_or(*value, |(_, v)| v);
+            let Ok(value) = u64::from_str_radix(value, 16) else { continue };
+            let mut name = name.to_ascii_lowercase();
+            if name.starts_with("r0") {
+                name = format!("r{}", name.get(2..).unwrap_or_default());
+            }
+            if let Some(slot) = out.iter_mut().find(|(n, _)| *n == name) {
+                slot.1 = value;
+            } else {
+                out.push((name, value));
+            }
+        }
+    }
+    out
+}
+
+/// The first line whose body contains `needle`.
+pub fn find_line<'a>(lines: &'a [OopsLine], needle: &str) -> Option<&'a OopsLine> {
+    lines.iter().find(|l| l.body.contains(needle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_timestamps_and_levels() {
+        assert_eq!(strip_prefixes("[    7.567234] RIP: 0010:x+0x1/0x2"), "RIP: 0010:x+0x1/0x2");
+        assert_eq!(strip_prefixes("<4>[ 1.0] [  T1] hello"), "hello");
+        assert_eq!(strip_prefixes("plain"), "plain");
+        assert_eq!(strip_prefixes("[abc] kept"), "[abc] kept");
+    }
+
+    #[test]
+    fn parses_frames() {
+        let l = parse_line("[    7.567234]  scenario_null_member+0x27/0x36 [krash_scenarios]");
+        let LineContent::Frame(f) = l.content else { panic!("not a frame") };
+        assert_eq!(f.function, "scenario_null_member");
+        assert_eq!((f.offset, f.size), (0x27, Some(0x36)));
+        assert_eq!(f.module.as_deref(), Some("krash_scenarios"));
+        assert!(!f.unreliable && !f.is_rip);
+
+        let l = parse_line("[    7.5] RIP: 0010:krash_widget_generation+0xa/0x20 [krash_scenarios]");
+        let LineContent::Frame(f) = l.content else { panic!("not a frame") };
+        assert!(f.is_rip);
+        assert_eq!(f.function, "krash_widget_generation");
+
+        let l = parse_line(" ? kmem_cache_free+0x15/0x310");
+        let LineContent::Frame(f) = l.content else { panic!("not a frame") };
+        assert!(f.unreliable);
+
+        let l = parse_line("[ 5234.43] [<ffffffffc04e8756>] __akfs_trace+0x36/0x60 [process]");
+        let LineContent::Frame(f) = l.content else { panic!("not a frame") };
+        assert_eq!(f.function, "__akfs_trace");
+        assert_eq!(f.module.as_deref(), Some("process"));
+
+        assert_eq!(parse_line("CPU: 1 PID: 1 Comm: init").content, LineContent::Other);
+        assert_eq!(parse_line("RIP: 0033:0x47b7a0").content, LineContent::Other);
+    }
+
+    #[test]
+    fn parses_code() {
+        let l = parse_line("Code: 00 e8 e6 <48> 8b 40 10 c3");
+        let LineContent::Code(c) = l.content else { panic!("not code") };
+        assert_eq!(c.bytes, vec![0, 0xe8, 0xe6, 0x48, 0x8b, 0x40, 0x10, 0xc3]);
+        assert_eq!(c.trap_index, Some(3));
+        assert_eq!(parse_line("Code:  Bad RIP value.").content, LineContent::Other);
+    }
+
+    #[test]
+    fn reads_registers() {
+        let lines = parse("RSP: 0018:ffffd2a980013ac0 EFLAGS: 00000246\nRAX: 0000000000000000 RBX: 0000000000000001\nR10: 0000000000000003 R08: 0000000000000010");
+        let regs = register_values(&lines);
+        assert!(regs.contains(&("rsp".to_string(), 0xffffd2a980013ac0)));
+        assert!(regs.contains(&("rbx".to_string(), 1)));
+        assert!(regs.contains(&("r8".to_string(), 0x10)));
+    }
+}
