@@ -231,11 +231,11 @@ impl Kernel {
         let mut out = Vec::with_capacity(st.cpus.len());
         for &(cpu, offset) in &st.cpus {
             let kcc = cache.cpu_slab.wrapping_add(offset);
-            let freelist = mem.read_u64(kcc + st.off.kcc_freelist)?;
-            let slab = mem.read_u64(kcc + st.off.kcc_slab)?;
+            let freelist = mem.read_u64(kcc.wrapping_add(st.off.kcc_freelist))?;
+            let slab = mem.read_u64(kcc.wrapping_add(st.off.kcc_slab))?;
             let mut partial = Vec::new();
             if let Some(p_off) = st.off.kcc_partial {
-                let mut p = mem.read_u64(kcc + p_off)?;
+                let mut p = mem.read_u64(kcc.wrapping_add(p_off))?;
                 while p != 0 && partial.len() < MAX_LIST_SLABS && !partial.contains(&p) {
                     partial.push(p);
                     p = mem.read_u64(p.wrapping_add(st.off.slab_next)).unwrap_or(0);
@@ -255,8 +255,8 @@ impl Kernel {
             if addr == 0 {
                 continue;
             }
-            let read_opt = |off: Option<u64>| off.map(|o| mem.read_u64(addr + o)).transpose();
-            let head = addr + st.off.node_partial;
+            let read_opt = |off: Option<u64>| off.map(|o| mem.read_u64(addr.wrapping_add(o))).transpose();
+            let head = addr.wrapping_add(st.off.node_partial);
             let walk = list::walk(
                 mem,
                 head,
@@ -266,7 +266,7 @@ impl Kernel {
                 node: node as u32,
                 addr,
                 nr_slabs: read_opt(st.off.node_nr_slabs)?.unwrap_or(0),
-                nr_partial: mem.read_u64(addr + st.off.node_nr_partial)?,
+                nr_partial: mem.read_u64(addr.wrapping_add(st.off.node_nr_partial))?,
                 total_objects: read_opt(st.off.node_total_objects)?.unwrap_or(0),
                 partial: walk.nodes.iter().map(|n| n.wrapping_sub(st.off.slab_list)).collect(),
                 partial_break: walk.broken.map(|b| b.to_string()),
@@ -395,7 +395,7 @@ fn read_cache(k: &Kernel, addr: u64, nr_nodes: u32) -> Result<SlabCache> {
     let node_base = k.field_addr(addr, "kmem_cache", "node")?;
     let mut nodes = Vec::with_capacity(nr_nodes as usize);
     for n in 0..u64::from(nr_nodes) {
-        nodes.push(k.memory().read_u64(node_base + n * 8)?);
+        nodes.push(k.memory().read_u64(node_base.wrapping_add(n * 8))?);
     }
     Ok(SlabCache {
         addr,

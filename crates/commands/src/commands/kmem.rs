@@ -381,7 +381,7 @@ fn stack_owner(k: &Kernel, addr: u64) -> Option<TaskContext> {
     let off = k.layouts().offset("task_struct", "stack").ok()?;
     let t = k.tasks().ok()?.iter().find(|t| {
         k.memory()
-            .read_u64(t.addr + off)
+            .read_u64(t.addr.wrapping_add(off))
             .is_ok_and(|s| s != 0 && (s..s.saturating_add(THREAD_SIZE)).contains(&addr))
     })?;
     Some(context(k, t))
@@ -404,7 +404,7 @@ fn vmap_areas(k: &Kernel) -> Result<Vec<VmapRow>> {
         let node_size = l.size_of("vmap_node")?;
         let busy = l.offset("vmap_node", "busy.head")?;
         for i in 0..u64::from(count) {
-            heads.push(nodes + i * node_size + busy);
+            heads.push(nodes.wrapping_add(i.wrapping_mul(node_size)).wrapping_add(busy));
         }
     }
     let va_start = l.offset("vmap_area", "va_start")?;
@@ -417,11 +417,11 @@ fn vmap_areas(k: &Kernel) -> Result<Vec<VmapRow>> {
         let walk = krash_kernel::list::walk(mem, head, krash_kernel::list::WalkOptions { limit: MAX_VMAP_AREAS, ..Default::default() });
         for node in walk.nodes {
             let va = node.wrapping_sub(list_off);
-            let Ok(vm) = mem.read_u64(va + vm_off) else { continue };
-            if vm == 0 || mem.read_u64(va + va_start).is_err() {
+            let Ok(vm) = mem.read_u64(va.wrapping_add(vm_off)) else { continue };
+            if vm == 0 || mem.read_u64(va.wrapping_add(va_start)).is_err() {
                 continue;
             }
-            let (Ok(start), Ok(size)) = (mem.read_u64(vm + vm_addr), mem.read_u64(vm + vm_size)) else { continue };
+            let (Ok(start), Ok(size)) = (mem.read_u64(vm.wrapping_add(vm_addr)), mem.read_u64(vm.wrapping_add(vm_size))) else { continue };
             out.push(VmapRow { vmap_area: va, vm_struct: vm, start, end: start.wrapping_add(size), size });
         }
     }
