@@ -33,11 +33,16 @@ pub fn parse_line(line: &str) -> Result<Option<CommandLine>, String> {
 
 fn split_sink(line: &str) -> Result<(&str, Sink), String> {
     let mut quote: Option<char> = None;
+    let mut prev: Option<char> = None;
     for (i, c) in line.char_indices() {
+        let after = prev;
+        prev = Some(c);
         match (quote, c) {
             (Some(q), c) if c == q => quote = None,
             (Some(_), _) => {}
             (None, '"' | '\'') => quote = Some(c),
+            // `p ptr->member`: an arrow is C, not a redirection.
+            (None, '>') if after == Some('-') => {}
             (None, '|') => {
                 let pipeline = line[i + 1..].trim();
                 if pipeline.is_empty() {
@@ -128,6 +133,15 @@ mod tests {
                 append: false
             }
         );
+    }
+
+    #[test]
+    fn arrows_are_not_redirections() {
+        let l = parse_line("p ((struct task_struct *)0xffff888001)->pid > /tmp/out").unwrap().unwrap();
+        assert_eq!(l.words, vec!["p", "((struct", "task_struct", "*)0xffff888001)->pid"]);
+        assert_eq!(l.sink, Sink::File { path: "/tmp/out".into(), append: false });
+        let l = parse_line("p a->b->c").unwrap().unwrap();
+        assert_eq!(l.sink, Sink::Stdout);
     }
 
     #[test]
