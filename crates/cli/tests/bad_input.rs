@@ -80,3 +80,13 @@ fn truncated_dumps_open_or_fail_clearly() {
         }
     }
 }
+
+#[test]
+fn unreadable_file_is_refused_clearly() {
+    // As root every file is readable, so use one whose read fails:
+    // /proc/self/mem gives EIO at offset 0.
+    let run = krash(&["/proc/self/mem"], "q\n");
+    assert!(!run.success);
+    assert!(run.stderr.starts_with("krash: /proc/self/mem: "), "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+}
