@@ -345,13 +345,17 @@ impl Kernel {
         regs: &X86_64Regs,
     ) -> Option<StartState> {
         let (lo, hi) = self.function_range("crash_nmi_callback")?;
-        let nmi = stacks.of_kind(StackKind::Exception(ExceptionStack::Nmi))?;
         let accept = |w: u64| (lo..hi).contains(&w);
         let goal = |r: &StepResult| {
             matches!(r, StepResult::Regs { regs: saved, .. } if saved.rip == regs.rip && saved.rsp == regs.rsp)
         };
-        find_parked_frame(mem, code, stacks, nmi.base, nmi.top, &accept, &goal)
-            .map(|(state, slot)| StartState { state, slot })
+        // An NMI from kernel mode runs on the NMI stack; one from user mode
+        // switches to the task stack first.
+        [StackKind::Exception(ExceptionStack::Nmi), StackKind::Task].into_iter().find_map(|kind| {
+            let range = stacks.of_kind(kind)?;
+            find_parked_frame(mem, code, stacks, range.base, range.top, &accept, &goal)
+                .map(|(state, slot)| StartState { state, slot })
+        })
     }
 }
 

@@ -55,14 +55,25 @@ fn words_in(mem: &dyn VirtualMemory, lo: u64, hi: u64) -> Vec<(u64, u64)> {
 /// is a plausible return address (direct `call rel32`, or an indirect
 /// `call` through a register or memory operand).
 pub fn looks_like_return_address(mem: &dyn VirtualMemory, addr: u64) -> bool {
+    direct_call_target(mem, addr).is_some() || is_indirect_call_before(mem, addr)
+}
+
+/// Where the direct `call rel32` ending at `ret` goes, if one does.
+pub(crate) fn direct_call_target(mem: &dyn VirtualMemory, ret: u64) -> Option<u64> {
+    let mut call = [0u8; 5];
+    mem.read_virt(ret.wrapping_sub(5), &mut call).ok()?;
+    let [0xe8, a, b, c, d] = call else { return None };
+    Some(ret.wrapping_add(i32::from_le_bytes([a, b, c, d]) as i64 as u64))
+}
+
+/// True if the bytes before `ret` end in an indirect `call` (ff /2 through
+/// a register or memory operand: lengths 2, 3, 6 and 7, with a REX prefix
+/// or SIB).
+pub(crate) fn is_indirect_call_before(mem: &dyn VirtualMemory, ret: u64) -> bool {
     let mut before = [0u8; 7];
-    if mem.read_virt(addr.wrapping_sub(7), &mut before).is_err() {
+    if mem.read_virt(ret.wrapping_sub(7), &mut before).is_err() {
         return false;
     }
-    if before[2] == 0xe8 {
-        return true;
-    }
-    // ff /2: modrm reg field 2, lengths 2, 3, 6 and 7 (with a REX prefix or SIB).
     [5usize, 4, 1, 0].iter().any(|&at| {
         before[at] == 0xff && before.get(at + 1).is_some_and(|modrm| (modrm >> 3) & 7 == 2)
     })

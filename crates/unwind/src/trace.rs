@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::code::{CodeInfo, Symbolized};
 use crate::ptregs::is_user_mode;
-use crate::scan::{find_regs_above, looks_like_return_address, FoundRegs};
+use crate::scan::{direct_call_target, find_regs_above, is_indirect_call_before, looks_like_return_address, FoundRegs};
 use crate::stacks::{StackKind, StackSet};
 use crate::step::{entry_for, step, StepResult, UnwindState};
 use krash_debuginfo::orc::OrcReg;
@@ -237,20 +237,25 @@ fn chain_holds(mem: &dyn VirtualMemory, code: &dyn CodeInfo, stacks: &StackSet, 
 /// Finds the caller of a function ORC does not describe (objtool skips
 /// functions marked as having non-standard frames, such as
 /// `__crash_kexec`): the first return address above `sp` whose own
-/// unwind holds.
+/// unwind holds. When that function (`callee`) is known, a direct call
+/// must target it: its frame may hold copies of older return addresses
+/// (`__crash_kexec` keeps a copy of the oops's `pt_regs`) that would
+/// otherwise pass for its caller.
 fn scan_for_caller(
     mem: &dyn VirtualMemory,
     code: &dyn CodeInfo,
     stacks: &StackSet,
     sp: u64,
     bp: u64,
+    callee: Option<u64>,
 ) -> Option<(UnwindState, u64)> {
     let range = stacks.find(sp)?;
     let end = range.top.min(sp.saturating_add(CALLER_SCAN_WORDS * 8));
     let mut slot = sp & !7;
     while slot < end {
         if let Ok(w) = mem.read_u64(slot) {
-            if code.is_text(w) && looks_like_return_address(mem, w) {
+            let calls_callee = callee.map_or(true, |f| may_call(mem, code, w, f));
+            if code.is_text(w) && looks_like_return_address(mem, w) && calls_callee {
                 let candidate = UnwindState { ip: w, sp: slot + 8, bp, signal: false, regs: None };
                 if chain_holds(mem, code, stacks, candidate) {
                     return Some((candidate, slot));
@@ -260,6 +265,28 @@ fn scan_for_caller(
         slot += 8;
     }
     None
+}
+
+/// Bytes before a function that a patched direct call may target instead
+/// of the function itself (call-depth-tracking thunks in its padding).
+const CALL_PADDING: u64 = 64;
+
+/// True unless the call before return address `ret` is a direct call to
+/// somewhere other than `callee`, the entry address of a function (an
+/// indirect call could reach anything).
+fn may_call(mem: &dyn VirtualMemory, code: &dyn CodeInfo, ret: u64, callee: u64) -> bool {
+    let Some(target) = direct_call_target(mem, ret) else { return true };
+    if is_indirect_call_before(mem, ret) || (callee.saturating_sub(CALL_PADDING)..=callee).contains(&target) {
+        return true;
+    }
+    let name = |addr: u64| code.symbolize(addr).map(|s| (s.name, s.module));
+    name(target).is_some_and(|t| Some(t) == name(callee))
+}
+
+/// The entry address of the function holding `state`'s code address.
+fn function_entry(code: &dyn CodeInfo, state: &UnwindState) -> Option<u64> {
+    let lookup = if state.signal { state.ip } else { state.ip.wrapping_sub(1) };
+    code.symbolize(lookup).and_then(|s| lookup.checked_sub(s.offset))
 }
 
 /// True if ORC covers `state.ip` with an explicit "no information" entry:
@@ -336,7 +363,8 @@ pub fn unwind(mem: &dyn VirtualMemory, code: &dyn CodeInfo, stacks: &StackSet, s
             }
             Err(reason) => {
                 if in_orc_gap(code, &state) {
-                    if let Some((next, slot)) = scan_for_caller(mem, code, stacks, state.sp, state.bp) {
+                    let callee = function_entry(code, &state);
+                    if let Some((next, slot)) = scan_for_caller(mem, code, stacks, state.sp, state.bp, callee) {
                         b.bp_known = false;
                         state = next;
                         b.frame(&state, slot);
@@ -349,7 +377,7 @@ pub fn unwind(mem: &dyn VirtualMemory, code: &dyn CodeInfo, stacks: &StackSet, s
         b.warn(failure);
         let from = state.sp.max(search_floor);
         let Some(found) = recover(mem, code, stacks, from) else {
-            if let Some((next, slot)) = scan_for_caller(mem, code, stacks, from, state.bp) {
+            if let Some((next, slot)) = scan_for_caller(mem, code, stacks, from, state.bp, None) {
                 b.warn(format!("continuing from the return address found at [{slot:016x}] (frames below are recovered)"));
                 b.recovered = true;
                 b.bp_known = false;
