@@ -1,7 +1,8 @@
 //! The debuginfo forms distributions ship, on real files made by the
 //! machine's toolchain: DWARF 4 and 5 from gcc, debug sections compressed
 //! by objcopy (zlib and zstd, SHF_COMPRESSED), and separate `.debug` /
-//! `.ko.debug` files split off with `objcopy --only-keep-debug`.
+//! `.ko.debug` files split off with `objcopy --only-keep-debug`, each for
+//! relocatable objects (like modules) and linked files (like vmlinux).
 //! binutils' `addr2line -fie` is the reference for lines and inline chains.
 
 use std::path::{Path, PathBuf};
@@ -63,6 +64,10 @@ const MODULE_STRUCTS: [&str; 7] = ["widget", "widget_inner", "widget_ops", "list
 /// One frame as addr2line prints it: function, file, line.
 type Frame = (String, String, u32);
 
+/// What a file says about one address: its line (file, line, column) and
+/// its inline chain.
+type AddressInfo = (u64, Option<(String, u32, u32)>, Vec<Frame>);
+
 /// A scratch directory for one test, removed when dropped.
 struct Scratch(PathBuf);
 
@@ -113,6 +118,20 @@ fn compile(scratch: &Scratch, version: u8) -> Option<PathBuf> {
     let object = scratch.path(&format!("packets-dwarf{version}.o"));
     run("gcc", &["-O2", "-g", &format!("-gdwarf-{version}"), "-c", arg(&source), "-o", arg(&object)]);
     Some(object)
+}
+
+/// Links [`SOURCE`] into a shared object with no C library, so that the
+/// DWARF holds final addresses as in a vmlinux (not relocations as in an
+/// object or module).
+fn link(scratch: &Scratch, version: u8) -> Option<PathBuf> {
+    compile(scratch, version)?;
+    let source = scratch.path("packets.c");
+    let linked = scratch.path(&format!("libpackets-dwarf{version}.so"));
+    let flags = ["-O2", "-g", &format!("-gdwarf-{version}"), "-shared", "-fPIC", "-nostdlib"];
+    let mut args: Vec<&str> = flags.to_vec();
+    args.extend([arg(&source), "-o", arg(&linked)]);
+    run("gcc", &args);
+    Some(linked)
 }
 
 /// The DWARF version of the first unit, to be sure gcc did as asked.
@@ -186,7 +205,7 @@ fn our_frames(file: &DwarfFile, addr: u64) -> Vec<Frame> {
 }
 
 /// Lines and inline chains of every address, for comparing two files.
-fn lines_and_frames(file: &DwarfFile, addresses: &[u64]) -> Vec<(u64, Option<(String, u32, u32)>, Vec<Frame>)> {
+fn lines_and_frames(file: &DwarfFile, addresses: &[u64]) -> Vec<AddressInfo> {
     addresses
         .iter()
         .map(|&addr| {
@@ -296,8 +315,12 @@ fn dwarf4_and_dwarf5_agree_with_addr2line() {
     let (Some(v4), Some(v5)) = (compile(&scratch, 4), compile(&scratch, 5)) else {
         return;
     };
+    let (Some(linked4), Some(linked5)) = (link(&scratch, 4), link(&scratch, 5)) else {
+        return;
+    };
     assert_eq!((dwarf_version(&v4), dwarf_version(&v5)), (4, 5));
-    for object in [&v4, &v5] {
+    assert_eq!((dwarf_version(&linked4), dwarf_version(&linked5)), (4, 5));
+    for object in [&v4, &v5, &linked4, &linked5] {
         let file = DwarfFile::open(object).unwrap();
         let addresses = instruction_addresses(object);
         let reference = addr2line_frames(object, &addresses);
@@ -339,12 +362,16 @@ fn compressed_objects_read_like_uncompressed() {
     let (Some(v4), Some(v5)) = (compile(&scratch, 4), compile(&scratch, 5)) else {
         return;
     };
-    for object in [&v4, &v5] {
+    let (Some(linked4), Some(linked5)) = (link(&scratch, 4), link(&scratch, 5)) else {
+        return;
+    };
+    for object in [&v4, &v5, &linked4, &linked5] {
         let addresses = instruction_addresses(object);
         let expected = lines_and_frames(&DwarfFile::open(object).unwrap(), &addresses);
         let expected_layout = layout(&types_of(object), "packet");
         for format in compression_formats() {
-            let compressed = object.with_extension(format!("{format}.o"));
+            let extension = object.extension().unwrap().to_str().unwrap();
+            let compressed = object.with_extension(format!("{format}.{extension}"));
             compress(object, &compressed, format);
             let actual = lines_and_frames(&DwarfFile::open(&compressed).unwrap(), &addresses);
             assert_eq!(expected, actual, "{}", compressed.display());
@@ -368,19 +395,23 @@ fn compressed_lab_module_reads_like_uncompressed() {
 }
 
 #[test]
-fn separate_debug_file_of_an_object() {
+fn separate_debug_files_of_objects_and_linked_files() {
     let scratch = Scratch::new("separate");
-    let Some(object) = compile(&scratch, 5) else { return };
-    let addresses = instruction_addresses(&object);
-    let expected = lines_and_frames(&DwarfFile::open(&object).unwrap(), &addresses);
-    let debug = scratch.path("packets.debug");
-    run("objcopy", &["--only-keep-debug", arg(&object), arg(&debug)]);
-    run("strip", &["-g", arg(&object)]);
-    assert!(matches!(DwarfFile::open(&object), Err(Error::MissingDebuginfo(_))));
-    let actual = lines_and_frames(&DwarfFile::open(&debug).unwrap(), &addresses);
-    assert_eq!(expected, actual);
-    let packet = layout(&types_of(&debug), "packet");
-    assert!(packet.contains("urgent @bit 3 width Some(1)"), "{packet}");
+    let (Some(object), Some(linked)) = (compile(&scratch, 5), link(&scratch, 4)) else {
+        return;
+    };
+    for original in [object, linked] {
+        let addresses = instruction_addresses(&original);
+        let expected = lines_and_frames(&DwarfFile::open(&original).unwrap(), &addresses);
+        let debug = original.with_extension("debug");
+        run("objcopy", &["--only-keep-debug", arg(&original), arg(&debug)]);
+        run("strip", &["-g", arg(&original)]);
+        assert!(matches!(DwarfFile::open(&original), Err(Error::MissingDebuginfo(_))));
+        let actual = lines_and_frames(&DwarfFile::open(&debug).unwrap(), &addresses);
+        assert_eq!(expected, actual, "{}", debug.display());
+        let packet = layout(&types_of(&debug), "packet");
+        assert!(packet.contains("urgent @bit 3 width Some(1)"), "{packet}");
+    }
 }
 
 #[test]
@@ -396,4 +427,9 @@ fn separate_ko_debug_of_the_lab_module() {
     run("strip", &["-g", arg(&module), "-o", arg(&stripped)]);
     assert!(matches!(DwarfFile::open(&stripped), Err(Error::MissingDebuginfo(_))));
     assert_same_module(&module, &debug);
+    for format in compression_formats() {
+        let compressed = scratch.path(&format!("krash_scenarios.ko.{format}.debug"));
+        compress(&debug, &compressed, format);
+        assert_same_module(&module, &compressed);
+    }
 }
