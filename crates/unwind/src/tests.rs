@@ -17,6 +17,19 @@ impl FakeMem {
     fn put(&mut self, addr: u64, value: u64) {
         self.words.insert(addr, value);
     }
+    fn put_bytes(&mut self, addr: u64, bytes: &[u8]) {
+        for (i, b) in bytes.iter().enumerate() {
+            let a = addr + i as u64;
+            let mut word = self.words.get(&(a & !7)).copied().unwrap_or(0).to_le_bytes();
+            word[(a & 7) as usize] = *b;
+            self.put(a & !7, u64::from_le_bytes(word));
+        }
+    }
+    /// A direct `call target` ending at `ret`.
+    fn put_call(&mut self, ret: u64, target: u64) {
+        let rel = (target.wrapping_sub(ret) as i64 as i32).to_le_bytes();
+        self.put_bytes(ret - 5, &[0xe8, rel[0], rel[1], rel[2], rel[3]]);
+    }
     fn put_regs(&mut self, addr: u64, regs: &X86_64Regs) {
         let words = [
             regs.r15, regs.r14, regs.r13, regs.r12, regs.rbp, regs.rbx, regs.r11, regs.r10, regs.r9, regs.r8,
@@ -264,4 +277,30 @@ fn rbp_is_unknown_without_starting_registers() {
     };
     let bt = unwind(&mem, &code, &stacks(), start);
     assert!(bt.frames().all(|f| f.bp.is_none() && f.regs.is_none()));
+}
+
+#[test]
+fn orc_gap_caller_must_call_the_gap_function() {
+    // f1 returns into f2, which ORC leaves undescribed (like __crash_kexec).
+    // f2's frame holds a stale return address into f4 (a call to f6) below
+    // its real caller f3 (a call to f2); f4's own unwind would hold.
+    let mut mem = FakeMem::default();
+    let sp = TASK_TOP - 0x100;
+    mem.put(sp, 0x2010);
+    mem.put(sp + 8, 0x4010);
+    mem.put(sp + 16, 0x3010);
+    mem.put(sp + 24, 0x3010);
+    mem.put_call(0x4010, 0x6000);
+    mem.put_call(0x3010, 0x2000);
+    let code = FakeCode {
+        entries: vec![
+            call_entry(0x1000, 8),
+            OrcEntry { kind: OrcType::Undefined, sp_reg: OrcReg::Undefined, ..call_entry(0x2000, 0) },
+            OrcEntry { kind: OrcType::EndOfStack, sp_reg: OrcReg::Undefined, ..call_entry(0x3000, 0) },
+            call_entry(0x4000, 16),
+        ],
+    };
+    let bt = unwind(&mem, &code, &stacks(), StartState::from_regs(&kernel_regs(0x1010, sp)));
+    assert_eq!(names(&bt), ["f1", "f2", "f3"]);
+    assert_eq!(bt.frames().last().map(|f| f.slot), Some(sp + 16));
 }

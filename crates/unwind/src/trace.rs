@@ -254,7 +254,7 @@ fn scan_for_caller(
     let mut slot = sp & !7;
     while slot < end {
         if let Ok(w) = mem.read_u64(slot) {
-            let calls_callee = callee.map_or(true, |f| may_call(mem, code, w, f));
+            let calls_callee = callee.is_none_or(|f| may_call(mem, code, w, f));
             if code.is_text(w) && looks_like_return_address(mem, w) && calls_callee {
                 let candidate = UnwindState { ip: w, sp: slot + 8, bp, signal: false, regs: None };
                 if chain_holds(mem, code, stacks, candidate) {
