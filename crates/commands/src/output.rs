@@ -24,6 +24,7 @@ pub use crate::header::TaskHeader;
 pub use crate::commands::search::{SearchHit, SearchOutput};
 pub use crate::commands::tree::{TreeEntry, TreeOutput};
 pub use crate::commands::whatis::Whatis;
+pub use krash_kernel::analyze::{BadMember, BlockedTask, CorruptValue, PanicKind, Report};
 pub use krash_kernel::value::{FieldText, ValueText};
 
 /// The data a command produced.
@@ -50,4 +51,5 @@ pub enum Output {
     Search(SearchOutput),
     Tree(TreeOutput),
     Whatis(Whatis),
+    Analyze(Report),
 }

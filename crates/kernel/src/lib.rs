@@ -3,6 +3,7 @@
 //! lists). Commands are built on this crate; it never prints.
 
 pub mod addrspace;
+pub mod analyze;
 pub mod backtrace;
 mod debuginfo;
 pub mod expr;

@@ -1,5 +1,6 @@
 //! One file per command (or family); `ALL` is the table, in `help` order.
 
+pub(crate) mod analyze;
 pub(crate) mod bt;
 pub(crate) mod dis;
 pub(crate) mod foreach;
@@ -26,4 +27,4 @@ pub(crate) static ALL: &[CommandSpec] = &[bt::SPEC, dis::SPEC, help::SPEC, log::
     rd::SPEC,
     set::SPEC, sym::SPEC, sys::SPEC,
     foreach::SPEC, list::SPEC, print::SPEC, print::PX_SPEC, print::PD_SPEC, struct_cmd::SPEC, struct_cmd::UNION_SPEC,
-    search::SPEC, kmem::SPEC, task::SPEC, tree::SPEC, whatis::SPEC, whatis::PTYPE_SPEC];
+    search::SPEC, kmem::SPEC, task::SPEC, tree::SPEC, whatis::SPEC, whatis::PTYPE_SPEC, analyze::SPEC];

@@ -1,4 +1,5 @@
 mod bt;
+mod analyze;
 mod dis;
 mod foreach;
 mod help;
@@ -45,5 +46,6 @@ pub(crate) fn render(output: &Output) -> String {
         Output::Search(s) => search::render(s),
         Output::Tree(t) => tree::render(t),
         Output::Whatis(w) => whatis::render(w),
+        Output::Analyze(a) => analyze::render(a),
     }
 }

@@ -1,0 +1,27 @@
+//! `analyze`: the crash explained (kind, where, why, signature).
+
+use krash_core::{Error, Result};
+
+use crate::{CommandSpec, Output, Session};
+
+pub(crate) const SPEC: CommandSpec = CommandSpec {
+    name: "analyze",
+    aliases: &[],
+    summary: "explain the crash: kind, faulting code, why, signature",
+    synopsis: "analyze",
+    details: "  (no options)  panic kind, panic string, task, CPU, context; the faulting\n\
+              \x20              instruction, source line, module and taint; the bad register,\n\
+              \x20              its value and the struct member it was used for; blocked\n\
+              \x20              tasks for hung-task panics; corrupted values; evidence commands\n\
+              \x20              and a stable signature. --json gives the same fields.",
+    run: run_analyze,
+};
+
+fn run_analyze(session: &mut Session, args: &[String]) -> Result<Output> {
+    if let Some(a) = args.first() {
+        return Err(Error::Usage(format!("analyze: unexpected argument {a}")));
+    }
+    let dump_dir = session.kernel.files().dump.parent().map(|p| p.to_path_buf());
+    let dirs: Vec<&std::path::Path> = dump_dir.iter().map(|p| p.as_path()).collect();
+    Ok(Output::Analyze(session.kernel.analyze(&dirs)?))
+}

@@ -1,0 +1,61 @@
+//! `analyze` as text: what, where, why, evidence, signature.
+
+use std::fmt::Write as _;
+
+use krash_commands::output::Report;
+
+/// Renders the report for a terminal.
+pub fn render(r: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "WHAT:  {} ({})", r.description, r.kind.name());
+    if let Some(h) = &r.headline {
+        let _ = writeln!(out, "       log: {h}");
+    }
+    if let Some(p) = &r.panic_string {
+        let _ = writeln!(out, "       panic: {p}");
+    }
+    let task = match (&r.pid, &r.comm) {
+        (Some(pid), Some(comm)) => format!("PID {pid} \"{comm}\""),
+        _ => "unknown task".into(),
+    };
+    let cpu = r.cpu.map(|c| c.to_string()).unwrap_or_else(|| "?".into());
+    let _ = writeln!(out, "       {task} on CPU {cpu}, {} context", r.context);
+    let _ = writeln!(out, "WHERE: {}", r.faulting_function.as_deref().unwrap_or("unknown"));
+    if let Some(rip) = r.rip {
+        let _ = writeln!(out, "       RIP {rip:#018x}{}", r.instruction.as_ref().map(|i| format!(": {i}")).unwrap_or_default());
+    } else if let Some(i) = &r.instruction {
+        let _ = writeln!(out, "       {i}");
+    }
+    if let Some(s) = &r.source {
+        let _ = writeln!(out, "       source: {s}");
+    }
+    if r.inline_chain.len() > 1 {
+        for (i, f) in r.inline_chain.iter().enumerate() {
+            let _ = writeln!(out, "       {}{f}", if i == 0 { "" } else { "(inlined by) " });
+        }
+    }
+    if let Some(m) = &r.module {
+        let _ = writeln!(out, "       module: {m}{}", r.module_taint.as_ref().map(|t| format!(" (taint {t})")).unwrap_or_default());
+    }
+    if !r.findings.is_empty() {
+        let _ = writeln!(out, "WHY:");
+        for f in &r.findings {
+            let _ = writeln!(out, "       {f}");
+        }
+    }
+    for c in &r.corrupt_values {
+        let _ = writeln!(out, "       %{} = {:#018x}: {}{}", c.register, c.value, c.class, c.text.as_ref().map(|t| format!(" {t:?}")).unwrap_or_default());
+    }
+    if !r.blocked_tasks.is_empty() {
+        let _ = writeln!(out, "BLOCKED (D state):");
+        for b in &r.blocked_tasks {
+            let _ = writeln!(out, "       {:>6} {:<16} {}", b.pid, b.comm, b.frames.join(" <- "));
+        }
+    }
+    let _ = writeln!(out, "EVIDENCE:");
+    for e in &r.evidence {
+        let _ = writeln!(out, "       crash> {e}");
+    }
+    let _ = writeln!(out, "SIGNATURE: {}", r.signature);
+    out
+}
