@@ -386,13 +386,23 @@ impl Kernel {
                         }
                     }
                     report.findings.push(format!(
-                        "{} called a function pointer that was NULL (RIP {:#x}); the call returns to {}+{:#x}",
-                        sym.name, regs.rip, sym.name, sym.offset
+                        "RIP is {:#x}: a call or jump through a NULL function pointer; the return address on the stack is {}+{:#x}",
+                        regs.rip, sym.name, sym.offset
                     ));
                     if let Some(call) = self.call_before(ret) {
                         report.instruction = Some(call.clone());
                         report.findings.push(format!("the call instruction: {call}"));
                     }
+                    // A direct call before the return address means its
+                    // callee jumped through the pointer (a tail call).
+                    if let Some(callee) = self.direct_callee_before(ret) {
+                        report.findings.push(format!(
+                            "{} called {callee}, which jumped through a NULL function pointer (a tail call, so {callee} is not on the stack)",
+                            sym.name
+                        ));
+                        report.faulting_function = Some(callee.clone());
+                        report.evidence.push(format!("dis -l {callee}"));
+                    } else
                     // The call may sit in a function inlined into the symbol.
                     if let Some(inner) = self.inline_frames(ret.wrapping_sub(1)).ok().and_then(|c| c.first().cloned()) {
                         if inner.function != "??" && inner.function != sym.name {
@@ -507,6 +517,20 @@ impl Kernel {
             }
         }
         None
+    }
+
+    /// The target of a direct call ending at `ret`, unless it is a
+    /// retpoline thunk (an indirect call).
+    fn direct_callee_before(&self, ret: u64) -> Option<String> {
+        let start = ret.checked_sub(5)?;
+        let mut buf = [0u8; 5];
+        self.memory().read_virt(start, &mut buf).ok()?;
+        let i = decode_one(&buf, start)?;
+        if i.len() != 5 || i.flow_control() != iced_x86::FlowControl::Call {
+            return None;
+        }
+        let name = self.symbolize(i.near_branch_target())?.name;
+        (!name.starts_with("__x86_indirect_thunk")).then_some(name)
     }
 
     /// When the instruction before `rip` is a direct call and `reg` is
