@@ -12,7 +12,7 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
     synopsis: "ps [-k|-u] [-G] [-S|-p|-c|-t|-l|-a|-g] [pid | task | command] ...",
     details: "  pid      only the task with this PID\n\
               \x20 task     only the task_struct at this hexadecimal address\n\
-              \x20 command  only tasks whose COMM is this name ('name' or a regex in single quotes)\n\
+              \x20 command  only tasks whose COMM is exactly this name\n\
               \x20 -k       kernel threads only\n\
               \x20 -u       user tasks only\n\
               \x20 -G       thread-group leaders only\n\
