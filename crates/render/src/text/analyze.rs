@@ -54,7 +54,7 @@ pub fn render(r: &Report) -> String {
     }
     let _ = writeln!(out, "EVIDENCE:");
     for e in &r.evidence {
-        let _ = writeln!(out, "       crash> {e}");
+        let _ = writeln!(out, "       krash> {e}");
     }
     let _ = writeln!(out, "SIGNATURE: {}", r.signature);
     out
