@@ -24,6 +24,7 @@ pub use crate::header::TaskHeader;
 pub use crate::commands::search::{SearchHit, SearchOutput};
 pub use crate::commands::tree::{TreeEntry, TreeOutput};
 pub use crate::commands::whatis::Whatis;
+pub use crate::commands::vtop::{Conversion, VtopOutput, VtopResult};
 pub use krash_kernel::analyze::{BadMember, BlockedTask, CorruptValue, PanicKind, Report};
 pub use krash_kernel::value::{FieldText, ValueText};
 
@@ -52,4 +53,5 @@ pub enum Output {
     Tree(TreeOutput),
     Whatis(Whatis),
     Analyze(Report),
+    Vtop(VtopOutput),
 }

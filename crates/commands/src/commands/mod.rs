@@ -19,6 +19,7 @@ pub(crate) mod struct_cmd;
 pub(crate) mod sys;
 pub(crate) mod task;
 pub(crate) mod tree;
+pub(crate) mod vtop;
 pub(crate) mod whatis;
 
 use crate::CommandSpec;
@@ -27,4 +28,5 @@ pub(crate) static ALL: &[CommandSpec] = &[bt::SPEC, dis::SPEC, help::SPEC, log::
     rd::SPEC,
     set::SPEC, sym::SPEC, sys::SPEC,
     foreach::SPEC, list::SPEC, print::SPEC, print::PX_SPEC, print::PD_SPEC, struct_cmd::SPEC, struct_cmd::UNION_SPEC,
-    search::SPEC, kmem::SPEC, task::SPEC, tree::SPEC, whatis::SPEC, whatis::PTYPE_SPEC, analyze::SPEC];
+    search::SPEC, kmem::SPEC, task::SPEC, tree::SPEC, whatis::SPEC, whatis::PTYPE_SPEC, analyze::SPEC,
+    vtop::SPEC, vtop::PTOV_SPEC, vtop::BTOP_SPEC, vtop::PTOB_SPEC];

