@@ -11,6 +11,8 @@ pub use crate::commands::kmem::{AddressPart, CacheDetail, CacheRow, CpuDetail, K
 pub use crate::commands::log::{Log, LogTimestamps};
 pub use crate::commands::module::{ModuleOutput, ModuleRow, ModuleTable, TaintRow};
 pub use crate::commands::ps::{Ps, PsRow, TaskArgs, TaskTimes};
+pub use crate::commands::runq::{Runq, RunqCpu};
+pub use krash_kernel::sched::{CfsEntry, CfsQueue, QueuedTask, RunQueue};
 pub use crate::commands::rd::{Display as RdDisplay, MemoryRead, Space, Unit};
 pub use crate::commands::set::Context;
 pub use crate::commands::sym::{render_plain as sym_line_text, Sym, SymEntry, SymLine};
@@ -53,5 +55,6 @@ pub enum Output {
     Tree(TreeOutput),
     Whatis(Whatis),
     Analyze(Report),
+    Runq(Runq),
     Vtop(VtopOutput),
 }

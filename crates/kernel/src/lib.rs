@@ -19,6 +19,7 @@ pub mod percpu;
 pub mod page;
 pub mod printk;
 pub mod rbtree;
+pub mod sched;
 pub mod slab;
 pub mod symbolize;
 pub mod system;

@@ -12,6 +12,7 @@ pub(crate) mod log;
 pub(crate) mod module;
 pub(crate) mod ps;
 pub(crate) mod rd;
+pub(crate) mod runq;
 pub(crate) mod search;
 pub(crate) mod set;
 pub(crate) mod sym;
@@ -29,4 +30,5 @@ pub(crate) static ALL: &[CommandSpec] = &[bt::SPEC, dis::SPEC, help::SPEC, log::
     set::SPEC, sym::SPEC, sys::SPEC,
     foreach::SPEC, list::SPEC, print::SPEC, print::PX_SPEC, print::PD_SPEC, struct_cmd::SPEC, struct_cmd::UNION_SPEC,
     search::SPEC, kmem::SPEC, task::SPEC, tree::SPEC, whatis::SPEC, whatis::PTYPE_SPEC, analyze::SPEC,
-    vtop::SPEC, vtop::PTOV_SPEC, vtop::BTOP_SPEC, vtop::PTOB_SPEC];
+    vtop::SPEC, vtop::PTOV_SPEC, vtop::BTOP_SPEC, vtop::PTOB_SPEC,
+    runq::SPEC];

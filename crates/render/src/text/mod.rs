@@ -10,6 +10,7 @@ mod log;
 mod module;
 mod ps;
 mod rd;
+mod runq;
 mod search;
 mod set;
 mod sym;
@@ -48,6 +49,7 @@ pub(crate) fn render(output: &Output) -> String {
         Output::Tree(t) => tree::render(t),
         Output::Whatis(w) => whatis::render(w),
         Output::Analyze(a) => analyze::render(a),
+        Output::Runq(r) => runq::render(r),
         Output::Vtop(v) => vtop::render(v),
     }
 }

@@ -1,0 +1,75 @@
+//! Lab tests of the scheduler and system-object commands (`runq`, `irq`,
+//! `timer`, `mount`) against `ps` and what the lab's guest set up.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{krash_on, lab_dumps, LabDump};
+
+/// One dump file per kernel and scenario: the formats hold the same memory.
+fn one_per_scenario() -> Vec<LabDump> {
+    let mut seen = BTreeSet::new();
+    lab_dumps()
+        .into_iter()
+        .filter(|d| d.producer == "makedumpfile" && seen.insert((d.kernel.clone(), d.scenario.clone())))
+        .collect()
+}
+
+/// `(pid, task address)` from a `PID: n TASK: addr` fragment.
+fn pid_task(line: &str) -> Option<(i64, String)> {
+    let rest = line.split("PID: ").nth(1)?;
+    let mut words = rest.split_whitespace();
+    let pid = words.next()?.parse().ok()?;
+    let (_, after) = rest.split_once("TASK: ")?;
+    Some((pid, after.split_whitespace().next()?.to_string()))
+}
+
+/// The `ps` rows: task address -> (state, running mark).
+fn ps_rows(text: &str) -> Vec<(String, String, bool)> {
+    text.lines()
+        .filter_map(|l| {
+            let active = l.starts_with('>');
+            let w: Vec<&str> = l.trim_start_matches('>').split_whitespace().collect();
+            let task = w.get(3)?;
+            let state = w.get(4)?;
+            (task.len() == 16 && task.chars().all(|c| c.is_ascii_hexdigit()))
+                .then(|| (task.to_string(), state.to_string(), active))
+        })
+        .collect()
+}
+
+#[test]
+fn runq_current_and_queued_tasks_agree_with_ps() {
+    for d in one_per_scenario() {
+        let run = krash_on(&d, "runq\n");
+        let ps = krash_on(&d, "ps\n");
+        assert!(run.stdout.contains("RUNQUEUE: "), "{}: runq output:\n{}\n{}", d.label(), run.stdout, run.stderr);
+        let rows = ps_rows(&ps.stdout);
+        let running: BTreeSet<String> = rows.iter().filter(|r| r.2).map(|r| r.0.clone()).collect();
+        let current: BTreeSet<String> = run
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("  CURRENT: "))
+            .filter_map(|l| pid_task(l).map(|p| p.1))
+            .collect();
+        assert_eq!(current, running, "{}: runq CURRENT tasks vs ps '>' tasks", d.label());
+        for line in run.stdout.lines().filter(|l| l.trim_start().starts_with('[') && l.contains("PID: ")) {
+            let (_, task) = pid_task(line).expect("queued task line has PID and TASK");
+            let row = rows.iter().find(|r| r.0 == task);
+            assert!(
+                row.is_some_and(|r| r.1 == "RU"),
+                "{}: queued task {task} is not RU in ps: {row:?}",
+                d.label()
+            );
+        }
+        let timed = krash_on(&d, "runq -t\n");
+        assert_eq!(
+            timed.stdout.lines().filter(|l| l.starts_with(" CPU ")).count(),
+            current.len(),
+            "{}: runq -t has a line per CPU:\n{}",
+            d.label(),
+            timed.stdout
+        );
+    }
+}

@@ -1,0 +1,61 @@
+use std::fmt::Write;
+
+use krash_commands::output::{CfsEntry, CfsQueue, QueuedTask, Runq};
+
+pub(crate) fn render(r: &Runq) -> String {
+    let mut out = String::new();
+    if r.timestamps {
+        for q in &r.queues {
+            let _ = writeln!(out, " CPU {}: {}", q.queue.cpu, q.queue.clock);
+            let _ = writeln!(out, "        {}  {}", q.current_last_arrival, task_words(&q.current));
+        }
+        return out;
+    }
+    for (i, q) in r.queues.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let rq = &q.queue;
+        let _ = writeln!(out, "CPU {} RUNQUEUE: {:x}", rq.cpu, rq.rq);
+        let _ = writeln!(out, "  CURRENT: {}", task_words(&q.current));
+        let _ = writeln!(out, "  RT PRIO_ARRAY: {:x}", rq.rt_array);
+        if rq.rt_tasks.is_empty() {
+            out.push_str("     [no tasks queued]\n");
+        }
+        for t in &rq.rt_tasks {
+            let _ = writeln!(out, "     [{:3}] {}", t.prio, task_words(t));
+        }
+        let _ = writeln!(out, "  CFS RB_ROOT: {:x}", rq.cfs.rb_root);
+        cfs(&mut out, &rq.cfs, 5);
+        for p in &rq.problems {
+            let _ = writeln!(out, "  runq: {p}");
+        }
+    }
+    out
+}
+
+fn cfs(out: &mut String, q: &CfsQueue, indent: usize) {
+    let pad = " ".repeat(indent);
+    if q.entries.is_empty() && q.broken.is_none() {
+        let _ = writeln!(out, "{pad}[no tasks queued]");
+    }
+    for e in &q.entries {
+        match e {
+            CfsEntry::Task(t) => {
+                let _ = writeln!(out, "{pad}[{:3}] {}", t.prio, task_words(t));
+            }
+            CfsEntry::Group { cfs_rq, queue } => {
+                let _ = writeln!(out, "{pad}GROUP CFS RB_ROOT: {:x}", queue.rb_root);
+                let _ = cfs_rq;
+                cfs(out, queue, indent + 3);
+            }
+        }
+    }
+    if let Some(b) = &q.broken {
+        let _ = writeln!(out, "{pad}runq: {b}");
+    }
+}
+
+fn task_words(t: &QueuedTask) -> String {
+    format!("PID: {:<6} TASK: {:x}  COMMAND: \"{}\"", t.pid, t.task, t.comm)
+}
