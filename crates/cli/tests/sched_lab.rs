@@ -73,3 +73,23 @@ fn runq_current_and_queued_tasks_agree_with_ps() {
         );
     }
 }
+
+#[test]
+fn mount_lists_the_initramfs_root_and_what_the_lab_init_mounted() {
+    let init = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../lab/guest/init")).unwrap_or_default();
+    for d in one_per_scenario() {
+        let run = krash_on(&d, "mount\n");
+        let rows: Vec<Vec<&str>> = run.stdout.lines().skip(1).map(|l| l.split_whitespace().collect()).collect();
+        let has = |fs: &str, dir: &str| rows.iter().any(|w| w.get(2) == Some(&fs) && w.get(4) == Some(&dir));
+        assert!(has("rootfs", "/"), "{}: no rootfs on /:\n{}\n{}", d.label(), run.stdout, run.stderr);
+        for (fs, dir) in [("proc", "/proc"), ("sysfs", "/sys"), ("devtmpfs", "/dev")] {
+            if init.contains(&format!("mount -t {fs} {fs} {dir}")) {
+                assert!(has(fs, dir), "{}: {fs} on {dir} missing:\n{}", d.label(), run.stdout);
+            }
+        }
+        // Every mount's superblock and struct mount are kernel addresses.
+        for w in &rows {
+            assert!(w.first().is_some_and(|a| a.starts_with("ffff")), "{}: bad MOUNT row {w:?}", d.label());
+        }
+    }
+}

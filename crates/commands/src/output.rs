@@ -12,6 +12,7 @@ pub use crate::commands::log::{Log, LogTimestamps};
 pub use crate::commands::module::{ModuleOutput, ModuleRow, ModuleTable, TaintRow};
 pub use crate::commands::ps::{Ps, PsRow, TaskArgs, TaskTimes};
 pub use crate::commands::runq::{Runq, RunqCpu};
+pub use krash_kernel::mount::{Mount, MountTable};
 pub use krash_kernel::sched::{CfsEntry, CfsQueue, QueuedTask, RunQueue};
 pub use crate::commands::rd::{Display as RdDisplay, MemoryRead, Space, Unit};
 pub use crate::commands::set::Context;
@@ -56,5 +57,6 @@ pub enum Output {
     Whatis(Whatis),
     Analyze(Report),
     Runq(Runq),
+    Mount(MountTable),
     Vtop(VtopOutput),
 }

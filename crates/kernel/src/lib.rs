@@ -13,6 +13,7 @@ pub mod list;
 pub mod mm;
 mod nodebuginfo;
 pub mod modules;
+pub mod mount;
 pub mod oops;
 pub mod oops_resolve;
 pub mod percpu;

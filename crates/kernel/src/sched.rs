@@ -145,7 +145,7 @@ impl Kernel {
 
 /// Sort key giving in-order position from a `root/l/r` path: left subtree,
 /// then the node, then the right subtree.
-fn in_order_key(path: &str) -> Vec<u8> {
+pub(crate) fn in_order_key(path: &str) -> Vec<u8> {
     let mut key: Vec<u8> = path
         .split('/')
         .skip(1)

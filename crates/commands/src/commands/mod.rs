@@ -10,6 +10,7 @@ pub(crate) mod list;
 pub(crate) mod print;
 pub(crate) mod log;
 pub(crate) mod module;
+pub(crate) mod mount;
 pub(crate) mod ps;
 pub(crate) mod rd;
 pub(crate) mod runq;
@@ -31,4 +32,4 @@ pub(crate) static ALL: &[CommandSpec] = &[bt::SPEC, dis::SPEC, help::SPEC, log::
     foreach::SPEC, list::SPEC, print::SPEC, print::PX_SPEC, print::PD_SPEC, struct_cmd::SPEC, struct_cmd::UNION_SPEC,
     search::SPEC, kmem::SPEC, task::SPEC, tree::SPEC, whatis::SPEC, whatis::PTYPE_SPEC, analyze::SPEC,
     vtop::SPEC, vtop::PTOV_SPEC, vtop::BTOP_SPEC, vtop::PTOB_SPEC,
-    runq::SPEC];
+    runq::SPEC, mount::SPEC];

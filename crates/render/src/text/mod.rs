@@ -8,6 +8,7 @@ mod list;
 mod print;
 mod log;
 mod module;
+mod mount;
 mod ps;
 mod rd;
 mod runq;
@@ -50,6 +51,7 @@ pub(crate) fn render(output: &Output) -> String {
         Output::Whatis(w) => whatis::render(w),
         Output::Analyze(a) => analyze::render(a),
         Output::Runq(r) => runq::render(r),
+        Output::Mount(m) => mount::render(m),
         Output::Vtop(v) => vtop::render(v),
     }
 }
