@@ -93,3 +93,22 @@ fn mount_lists_the_initramfs_root_and_what_the_lab_init_mounted() {
         }
     }
 }
+
+#[test]
+fn irq_s_counts_the_timer_and_serial_port_on_6_1() {
+    for d in one_per_scenario().into_iter().filter(|d| d.kernel.starts_with("6.1.")) {
+        let table = krash_on(&d, "irq\n");
+        assert!(table.stdout.starts_with(" IRQ   IRQ_DESC/_DATA      IRQACTION      NAME\n"), "{}: {}", d.label(), table.stderr);
+        assert!(table.stdout.contains("\"timer\"") && table.stdout.contains("\"ttyS0\""), "{}:\n{}", d.label(), table.stdout);
+        let run = krash_on(&d, "irq -s\n");
+        let count_of = |name: &str| -> u64 {
+            run.stdout
+                .lines()
+                .filter(|l| l.split_whitespace().last() == Some(name))
+                .flat_map(|l| l.split_whitespace().skip(1).map_while(|w| w.parse::<u64>().ok()).collect::<Vec<_>>())
+                .sum()
+        };
+        assert!(count_of("timer") > 0, "{}: timer IRQ never counted:\n{}", d.label(), run.stdout);
+        assert!(count_of("ttyS0") > 0, "{}: serial IRQ never counted:\n{}", d.label(), run.stdout);
+    }
+}

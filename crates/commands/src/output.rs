@@ -12,6 +12,8 @@ pub use crate::commands::log::{Log, LogTimestamps};
 pub use crate::commands::module::{ModuleOutput, ModuleRow, ModuleTable, TaintRow};
 pub use crate::commands::ps::{Ps, PsRow, TaskArgs, TaskTimes};
 pub use crate::commands::runq::{Runq, RunqCpu};
+pub use crate::commands::irq::Irq;
+pub use krash_kernel::irq::{IrqAction, IrqDesc, IrqTable};
 pub use krash_kernel::mount::{Mount, MountTable};
 pub use krash_kernel::sched::{CfsEntry, CfsQueue, QueuedTask, RunQueue};
 pub use crate::commands::rd::{Display as RdDisplay, MemoryRead, Space, Unit};
@@ -58,5 +60,6 @@ pub enum Output {
     Analyze(Report),
     Runq(Runq),
     Mount(MountTable),
+    Irq(Irq),
     Vtop(VtopOutput),
 }

@@ -8,6 +8,7 @@ pub mod backtrace;
 mod debuginfo;
 pub mod expr;
 pub mod frame_vars;
+pub mod irq;
 pub mod layout;
 pub mod list;
 pub mod mm;

@@ -5,6 +5,7 @@ pub(crate) mod bt;
 pub(crate) mod dis;
 pub(crate) mod foreach;
 pub(crate) mod help;
+pub(crate) mod irq;
 pub(crate) mod kmem;
 pub(crate) mod list;
 pub(crate) mod print;
@@ -32,4 +33,4 @@ pub(crate) static ALL: &[CommandSpec] = &[bt::SPEC, dis::SPEC, help::SPEC, log::
     foreach::SPEC, list::SPEC, print::SPEC, print::PX_SPEC, print::PD_SPEC, struct_cmd::SPEC, struct_cmd::UNION_SPEC,
     search::SPEC, kmem::SPEC, task::SPEC, tree::SPEC, whatis::SPEC, whatis::PTYPE_SPEC, analyze::SPEC,
     vtop::SPEC, vtop::PTOV_SPEC, vtop::BTOP_SPEC, vtop::PTOB_SPEC,
-    runq::SPEC, mount::SPEC];
+    runq::SPEC, mount::SPEC, irq::SPEC];

@@ -3,6 +3,7 @@ mod analyze;
 mod dis;
 mod foreach;
 mod help;
+mod irq;
 mod kmem;
 mod list;
 mod print;
@@ -52,6 +53,7 @@ pub(crate) fn render(output: &Output) -> String {
         Output::Analyze(a) => analyze::render(a),
         Output::Runq(r) => runq::render(r),
         Output::Mount(m) => mount::render(m),
+        Output::Irq(i) => irq::render(i),
         Output::Vtop(v) => vtop::render(v),
     }
 }
