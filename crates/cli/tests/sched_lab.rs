@@ -112,3 +112,24 @@ fn irq_s_counts_the_timer_and_serial_port_on_6_1() {
         assert!(count_of("ttyS0") > 0, "{}: serial IRQ never counted:\n{}", d.label(), run.stdout);
     }
 }
+
+#[test]
+fn timer_lists_each_cpus_bases_with_consistent_expiry() {
+    for d in one_per_scenario() {
+        let run = krash_on(&d, "timer\n");
+        let mut lines = run.stdout.lines();
+        assert_eq!(lines.next().map(str::trim_end), Some("JIFFIES"), "{}: {}", d.label(), run.stderr);
+        let jiffies: i128 = lines.next().and_then(|l| l.trim().parse().ok()).expect("jiffies value");
+        let bases = run.stdout.lines().filter(|l| l.starts_with("TIMER_BASES[")).count();
+        assert!(bases >= 2, "{}: timer bases missing:\n{}", d.label(), run.stdout);
+        let mut timers = 0;
+        for l in run.stdout.lines().filter(|l| l.ends_with('>')) {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let expires: i128 = w[0].parse().expect("EXPIRES");
+            let tte: i128 = w[1].parse().expect("TTE");
+            assert_eq!(expires - jiffies, tte, "{}: {l}", d.label());
+            timers += 1;
+        }
+        assert!(timers > 0, "{}: no pending timers:\n{}", d.label(), run.stdout);
+    }
+}

@@ -13,6 +13,7 @@ pub use crate::commands::module::{ModuleOutput, ModuleRow, ModuleTable, TaintRow
 pub use crate::commands::ps::{Ps, PsRow, TaskArgs, TaskTimes};
 pub use crate::commands::runq::{Runq, RunqCpu};
 pub use crate::commands::irq::Irq;
+pub use krash_kernel::timer::{PendingTimer, TimerBase, TimerWheel};
 pub use krash_kernel::irq::{IrqAction, IrqDesc, IrqTable};
 pub use krash_kernel::mount::{Mount, MountTable};
 pub use krash_kernel::sched::{CfsEntry, CfsQueue, QueuedTask, RunQueue};
@@ -61,5 +62,6 @@ pub enum Output {
     Runq(Runq),
     Mount(MountTable),
     Irq(Irq),
+    Timer(TimerWheel),
     Vtop(VtopOutput),
 }

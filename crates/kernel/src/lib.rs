@@ -27,6 +27,7 @@ pub mod symbolize;
 pub mod system;
 mod program;
 pub mod task;
+pub mod timer;
 pub mod value;
 pub mod xarray;
 

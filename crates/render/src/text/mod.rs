@@ -19,6 +19,7 @@ mod sym;
 mod struct_cmd;
 mod sys;
 mod task;
+mod timer;
 mod tree;
 mod value;
 mod vtop;
@@ -54,6 +55,7 @@ pub(crate) fn render(output: &Output) -> String {
         Output::Runq(r) => runq::render(r),
         Output::Mount(m) => mount::render(m),
         Output::Irq(i) => irq::render(i),
+        Output::Timer(t) => timer::render(t),
         Output::Vtop(v) => vtop::render(v),
     }
 }
