@@ -69,3 +69,68 @@ fn vtop_agrees_with_physical_reads() {
         }
     }
 }
+
+/// (vma, start, end, path) of each `vm` VMA line.
+fn vma_lines(text: &str) -> Vec<(u64, u64, u64, String)> {
+    text.lines()
+        .skip_while(|l| !l.trim_start().starts_with("VMA "))
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let hex = |i: usize| f.get(i).and_then(|w| u64::from_str_radix(w, 16).ok());
+            Some((hex(0)?, hex(1)?, hex(2)?, f.get(4).unwrap_or(&"").to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn vm_lists_init_areas_in_order() {
+    let dumps = one_per_scenario();
+    if dumps.is_empty() {
+        eprintln!("no lab dumps; skipping");
+        return;
+    }
+    for d in &dumps {
+        let run = krash_on(d, "vm 1\n");
+        assert!(run.stdout.starts_with("PID: 1 "), "{}: {}{}", d.label(), run.stdout, run.stderr);
+        let mm = hex_after(&run.stdout, "TOTAL_VM\n").unwrap_or_else(|| panic!("{}: no MM in {}", d.label(), run.stdout));
+        let vmas = vma_lines(&run.stdout);
+        let count = krash_on(d, &format!("struct mm_struct.map_count {mm:x}\n"));
+        let map_count: usize = count.stdout.split('=').nth(1).and_then(|v| v.trim().trim_end_matches(',').parse().ok()).unwrap_or(0);
+        assert_eq!(vmas.len(), map_count, "{}: VMAs vs mm->map_count: {}", d.label(), run.stdout);
+        let mut prev_end = 0;
+        for (vma, start, end, _) in &vmas {
+            assert!(start < end && *start >= prev_end, "{}: VMA {vma:x} {start:x}-{end:x} after {prev_end:x}", d.label());
+            prev_end = *end;
+        }
+        // The lab's init is a busybox shell script: the first mappings are busybox's.
+        assert!(vmas.first().is_some_and(|v| v.3 == "/bin/busybox"), "{}: {}", d.label(), run.stdout);
+    }
+}
+
+#[test]
+fn files_shows_init_console_descriptors() {
+    let dumps = one_per_scenario();
+    if dumps.is_empty() {
+        eprintln!("no lab dumps; skipping");
+        return;
+    }
+    for d in &dumps {
+        let run = krash_on(d, "files 1\n");
+        assert!(run.stdout.contains("ROOT: /    CWD: /"), "{}: {}", d.label(), run.stdout);
+        for fd in ["0", "2"] {
+            let line = run.stdout.lines().find(|l| l.split_whitespace().next() == Some(fd));
+            assert!(
+                line.is_some_and(|l| l.ends_with(" CHR  /dev/console")),
+                "{}: fd {fd} in {}",
+                d.label(),
+                run.stdout
+            );
+        }
+        // Every path is absolute and every file has a dentry and an inode.
+        for l in run.stdout.lines().skip_while(|l| !l.starts_with(" FD ")).skip(1) {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            assert!(f.len() >= 6 && f[5].starts_with('/'), "{}: {l}", d.label());
+        }
+    }
+}

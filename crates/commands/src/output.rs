@@ -31,6 +31,7 @@ pub use crate::commands::search::{SearchHit, SearchOutput};
 pub use crate::commands::tree::{TreeEntry, TreeOutput};
 pub use crate::commands::whatis::Whatis;
 pub use crate::commands::vtop::{Conversion, VtopOutput, VtopResult};
+pub use crate::commands::vm::{FilesEntry, FilesOutput, VmEntry, VmOutput};
 pub use krash_kernel::analyze::{BadMember, BlockedTask, CorruptValue, PanicKind, Report};
 pub use krash_kernel::value::{FieldText, ValueText};
 
@@ -64,4 +65,6 @@ pub enum Output {
     Irq(Irq),
     Timer(TimerWheel),
     Vtop(VtopOutput),
+    Vm(VmOutput),
+    Files(FilesOutput),
 }

@@ -9,7 +9,9 @@ mod debuginfo;
 pub mod expr;
 pub mod frame_vars;
 pub mod irq;
+pub mod fs;
 pub mod layout;
+pub mod maple;
 pub mod list;
 pub mod mm;
 mod nodebuginfo;
@@ -29,6 +31,7 @@ mod program;
 pub mod task;
 pub mod timer;
 pub mod value;
+pub mod vma;
 pub mod xarray;
 
 pub use addrspace::{KernelLayout, KernelMemory, START_KERNEL_MAP};

@@ -3,7 +3,7 @@
 use krash_core::{Error, Result, VirtualMemory};
 use krash_debuginfo::types::TypeKind;
 use krash_kernel::value::Value;
-use krash_kernel::{rbtree, xarray, Kernel};
+use krash_kernel::{maple, rbtree, xarray, Kernel};
 use serde::Serialize;
 
 use super::list::offset_arg;
@@ -14,8 +14,9 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
     name: "tree",
     aliases: &[],
     summary: "display the entries of a tree",
-    synopsis: "tree -t [rbtree|radix|xarray] [-r offset] [-o offset] [-s struct[.member[,member]]] [-N] [-p] [-x|-d] start",
-    details: "  -t type    rbtree (struct rb_root), radix (struct radix_tree_root) or xarray\n\
+    synopsis: "tree -t [rbtree|radix|xarray|maple] [-r offset] [-o offset] [-s struct[.member[,member]]] [-N] [-p] [-x|-d] start",
+    details: "  -t type    rbtree (struct rb_root), radix (struct radix_tree_root), xarray\n\
+              \x20           or maple (struct maple_tree; -p shows each entry's index range)\n\
               \x20 start      address or symbol of the root (of the top rb_node with -N)\n\
               \x20 -r offset|struct.member  the root is embedded at this offset in start\n\
               \x20 -o offset|struct.member  rbtree: offset of the rb_node in each entry\n\
@@ -82,7 +83,11 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
             let w = xarray::walk(mem, head, layout, MAX_ENTRIES);
             (w.entries.into_iter().map(|e| (e.value, format!("index: {}", e.index))).collect(), w.broken)
         }
-        "maple" | "mt" => return Err(Error::Unsupported("tree -t maple is not implemented yet".into())),
+        "maple" | "mt" => {
+            let head = mem.read_u64(root.wrapping_add(k.layouts().offset("maple_tree", "ma_root").unwrap_or(8)))?;
+            let w = maple::walk(mem, head, MAX_ENTRIES);
+            (w.entries.into_iter().map(|e| (e.value, format!("index: {}-{}", e.first, e.last))).collect(), w.broken)
+        }
         other => return Err(Error::Usage(format!("tree: invalid tree type: {other}"))),
     };
     let shown = match p.value('s').or(p.value('S')) {

@@ -4,6 +4,7 @@
 use krash_arch::paging::TranslateStep;
 use krash_core::{Error, Result};
 use krash_kernel::page::PageInfo;
+use krash_kernel::vma::Vma;
 use krash_kernel::Kernel;
 use serde::Serialize;
 
@@ -65,6 +66,10 @@ pub struct VtopResult {
     pub page_size: Option<u64>,
     /// The `struct page` of the physical page, when there is one.
     pub page: Option<PageInfo>,
+    /// True for a walk of a task's user page tables.
+    pub user: bool,
+    /// For a user address, the task's VMA containing it.
+    pub vma: Option<Vma>,
 }
 
 /// A pair of numbers a conversion command printed (input, result).
@@ -136,7 +141,18 @@ fn translate(k: &Kernel, vaddr: u64, user: bool, task: Option<u64>) -> Result<Vt
         Err(_) => (None, None),
     };
     let page = paddr.and_then(|p| k.phys_to_page(p & !PAGE_MASK).ok()).and_then(|pg| k.page_info(pg).ok());
-    Ok(VtopResult { vaddr, paddr, pgd_virt, steps, page_size, page })
+    let vma = match (user, task) {
+        (true, Some(t)) => containing_vma(k, t, vaddr),
+        _ => None,
+    };
+    Ok(VtopResult { vaddr, paddr, pgd_virt, steps, page_size, page, user, vma })
+}
+
+/// The VMA of task `task` that holds `vaddr`, if any.
+fn containing_vma(k: &Kernel, task: u64, vaddr: u64) -> Option<Vma> {
+    let mm = k.task_by_addr(task).ok()?.mm;
+    let list = k.vmas(mm).ok()?;
+    list.vmas.into_iter().find(|v| (v.start..v.end).contains(&vaddr))
 }
 
 fn hex_args(name: &str, args: &[String], synopsis: &str) -> Result<Vec<u64>> {

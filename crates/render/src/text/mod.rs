@@ -22,6 +22,7 @@ mod task;
 mod timer;
 mod tree;
 mod value;
+mod vm;
 mod vtop;
 mod whatis;
 
@@ -57,5 +58,7 @@ pub(crate) fn render(output: &Output) -> String {
         Output::Irq(i) => irq::render(i),
         Output::Timer(t) => timer::render(t),
         Output::Vtop(v) => vtop::render(v),
+        Output::Vm(v) => vm::render_vm(v),
+        Output::Files(f) => vm::render_files(f),
     }
 }

@@ -30,19 +30,23 @@ pub(crate) fn render(out: &VtopOutput) -> String {
 }
 
 fn walk(s: &mut String, r: &VtopResult) {
-    let _ = writeln!(s, "{:<16}  {:<16}", "VIRTUAL", "PHYSICAL");
+    // crash sizes the address column for user (10) or kernel (16) addresses.
+    let width = if r.user { 10 } else { 16 };
+    let _ = writeln!(s, "{:<width$}  {:<16}", "VIRTUAL", "PHYSICAL");
     match r.paddr {
         Some(p) => {
-            let _ = writeln!(s, "{:<16x}  {:<16x}", r.vaddr, p);
+            let _ = writeln!(s, "{:<width$}  {:<16x}", format!("{:x}", r.vaddr), p);
         }
         None => {
-            let _ = writeln!(s, "{:<16x}  (not mapped)", r.vaddr);
+            let _ = writeln!(s, "{:<width$}  (not mapped)", format!("{:x}", r.vaddr));
         }
     }
     s.push('\n');
-    let _ = writeln!(s, "PGD DIRECTORY: {:x}", r.pgd_virt);
+    if !r.user {
+        let _ = writeln!(s, "PGD DIRECTORY: {:x}", r.pgd_virt);
+    }
     for (i, step) in r.steps.iter().enumerate() {
-        if i == 0 {
+        if i == 0 && !r.user {
             let _ = writeln!(s, "PAGE DIRECTORY: {:x}", step.entry.0);
         } else {
             let _ = writeln!(s, "   {}: {:x} => {:x}", step.level.name(), step.entry_paddr, step.entry.0);
@@ -74,6 +78,11 @@ fn walk(s: &mut String, r: &VtopResult) {
             centered(&phys, phys_width, true),
             last.entry.flag_names().join("|")
         );
+    }
+    if let Some(v) = &r.vma {
+        s.push('\n');
+        s.push_str("      VMA           START       END     FLAGS FILE\n");
+        let _ = writeln!(s, "{:<16x} {:>10x} {:>10x} {:>6x} {}", v.addr, v.start, v.end, v.flags, v.path.as_deref().unwrap_or(""));
     }
     if let Some(page) = &r.page {
         s.push('\n');

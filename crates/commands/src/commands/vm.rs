@@ -1,0 +1,110 @@
+//! `vm` and `files`: a task's memory areas and its open files.
+
+use krash_core::{Error, Result};
+use krash_kernel::fs::OpenFiles;
+use krash_kernel::vma::Vma;
+use krash_kernel::{Kernel, Task};
+use serde::Serialize;
+
+use crate::header::TaskHeader;
+use crate::{getopt, CommandSpec, Output, Session};
+
+pub(crate) const SPEC: CommandSpec = CommandSpec {
+    name: "vm",
+    aliases: &[],
+    summary: "virtual memory",
+    synopsis: "vm [pid | taskp] ...",
+    details: "  pid | taskp  the task(s) to show (default: the current context)\n\
+              \x20 Shows the task header, its mm_struct, pgd, RSS and total size, then\n\
+              \x20 every VMA (from the maple tree mm->mm_mt on 6.1+, the mmap list before)\n\
+              \x20 with start, end, flags and the mapped file's path.",
+    run: run_vm,
+};
+
+pub(crate) const FILES_SPEC: CommandSpec = CommandSpec {
+    name: "files",
+    aliases: &[],
+    summary: "open files",
+    synopsis: "files [pid | taskp] ...",
+    details: "  pid | taskp  the task(s) to show (default: the current context)\n\
+              \x20 Shows the task header, its root and current directories, then every open\n\
+              \x20 file descriptor with its file, dentry, inode, type and path.",
+    run: run_files,
+};
+
+/// One task's address space.
+#[derive(Debug, Clone, Serialize)]
+pub struct VmEntry {
+    pub header: TaskHeader,
+    pub mm: u64,
+    pub pgd: u64,
+    pub rss_kb: u64,
+    pub total_vm_kb: u64,
+    pub vmas: Vec<Vma>,
+    /// Why the VMA walk stopped early, if it did.
+    pub broken: Option<String>,
+}
+
+/// What `vm` printed.
+#[derive(Debug, Clone, Serialize)]
+pub struct VmOutput {
+    pub entries: Vec<VmEntry>,
+}
+
+/// One task's open files.
+#[derive(Debug, Clone, Serialize)]
+pub struct FilesEntry {
+    pub header: TaskHeader,
+    pub files: OpenFiles,
+}
+
+/// What `files` printed.
+#[derive(Debug, Clone, Serialize)]
+pub struct FilesOutput {
+    pub entries: Vec<FilesEntry>,
+}
+
+/// The tasks named on the command line, or the current one.
+fn tasks<'k>(session: &'k Session, command: &str, args: &[String]) -> Result<Vec<&'k Task>> {
+    let p = getopt::parse(command, args, "")?;
+    let k = &session.kernel;
+    if p.args.is_empty() {
+        let current = session.current_task.ok_or_else(|| Error::Usage(format!("{command}: no current task")))?;
+        return Ok(vec![k.task_by_addr(current)?]);
+    }
+    p.args.iter().map(|w| super::task::task_arg(k, w)).collect()
+}
+
+fn run_vm(session: &mut Session, args: &[String]) -> Result<Output> {
+    let k = &session.kernel;
+    let entries = tasks(session, "vm", args)?.into_iter().map(|t| vm_entry(k, t)).collect::<Result<_>>()?;
+    Ok(Output::Vm(VmOutput { entries }))
+}
+
+fn vm_entry(k: &Kernel, t: &Task) -> Result<VmEntry> {
+    let header = TaskHeader::of(t);
+    if t.mm == 0 {
+        return Ok(VmEntry { header, mm: 0, pgd: 0, rss_kb: 0, total_vm_kb: 0, vmas: Vec::new(), broken: None });
+    }
+    let usage = k.mm_usage(t.mm)?;
+    let pgd = k.read_field_u64(t.mm, "mm_struct", "pgd")?;
+    let list = k.vmas(t.mm)?;
+    Ok(VmEntry {
+        header,
+        mm: t.mm,
+        pgd,
+        rss_kb: usage.rss_pages.saturating_mul(4),
+        total_vm_kb: usage.total_vm_pages.saturating_mul(4),
+        vmas: list.vmas,
+        broken: list.broken,
+    })
+}
+
+fn run_files(session: &mut Session, args: &[String]) -> Result<Output> {
+    let k = &session.kernel;
+    let entries = tasks(session, "files", args)?
+        .into_iter()
+        .map(|t| Ok(FilesEntry { header: TaskHeader::of(t), files: k.open_files(t.addr)? }))
+        .collect::<Result<_>>()?;
+    Ok(Output::Files(FilesOutput { entries }))
+}

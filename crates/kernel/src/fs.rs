@@ -1,0 +1,155 @@
+//! Files as the VFS sees them: dentry names joined into paths across mount
+//! points, and a task's open file table (`files`).
+
+use krash_core::{Error, Result, VirtualMemory};
+
+use crate::Kernel;
+
+/// Longest dentry chain followed before giving up (a corrupt or cyclic chain).
+const MAX_PATH_DEPTH: usize = 256;
+/// Longest single name component read.
+const MAX_NAME_LEN: usize = 256;
+/// Highest file-descriptor count believed from an `fdtable`.
+const MAX_FDS: u64 = 1 << 20;
+
+/// One open file descriptor.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OpenFile {
+    pub fd: u64,
+    pub file: u64,
+    pub dentry: u64,
+    pub inode: u64,
+    /// crash's inode type column: REG, DIR, CHR, BLK, FIFO, SOCK, LNK (or "").
+    pub kind: String,
+    pub path: String,
+}
+
+/// A task's root and working directories and its open files.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OpenFiles {
+    pub root: Option<String>,
+    pub cwd: Option<String>,
+    pub files: Vec<OpenFile>,
+}
+
+/// crash's name for the file type in an inode's `i_mode`.
+pub fn inode_kind(mode: u64) -> &'static str {
+    match mode & 0o170000 {
+        0o140000 => "SOCK",
+        0o120000 => "LNK",
+        0o100000 => "REG",
+        0o060000 => "BLK",
+        0o040000 => "DIR",
+        0o020000 => "CHR",
+        0o010000 => "FIFO",
+        _ => "",
+    }
+}
+
+impl Kernel {
+    /// The name of one dentry (`d_name`).
+    pub fn dentry_basename(&self, dentry: u64) -> Result<String> {
+        let name = self.read_field_u64(dentry, "dentry", "d_name.name")?;
+        self.memory().read_cstr(name, MAX_NAME_LEN)
+    }
+
+    /// The full path of `dentry` seen through the mount `vfsmount` (0 when
+    /// unknown: the path then stops at the dentry's filesystem root).
+    pub fn dentry_path(&self, dentry: u64, vfsmount: u64) -> Result<String> {
+        let mnt_in_mount = if vfsmount != 0 { self.layouts().offset("mount", "mnt").ok() } else { None };
+        let mut mount = mnt_in_mount.map(|off| vfsmount.wrapping_sub(off));
+        let mut current = dentry;
+        let mut parts = Vec::new();
+        for _ in 0..MAX_PATH_DEPTH {
+            if current == 0 {
+                break;
+            }
+            let parent = self.read_field_u64(current, "dentry", "d_parent")?;
+            let mount_root = match mount {
+                Some(m) => Some(self.read_field_u64(m, "mount", "mnt.mnt_root")?),
+                None => None,
+            };
+            if Some(current) == mount_root || parent == current {
+                // At the root of this mount: continue from where it is mounted.
+                let Some(m) = mount else { break };
+                let up = self.read_field_u64(m, "mount", "mnt_parent")?;
+                if up == m || up == 0 {
+                    break;
+                }
+                current = self.read_field_u64(m, "mount", "mnt_mountpoint")?;
+                mount = Some(up);
+                continue;
+            }
+            parts.push(self.dentry_basename(current)?);
+            current = parent;
+        }
+        if parts.len() >= MAX_PATH_DEPTH {
+            return Err(Error::bad_data("dentry path", format!("dentry {dentry:x}: chain longer than {MAX_PATH_DEPTH}")));
+        }
+        parts.reverse();
+        Ok(format!("/{}", parts.join("/")))
+    }
+
+    /// The path a `struct path` at `path_addr` names.
+    pub fn struct_path(&self, path_addr: u64) -> Result<String> {
+        let dentry = self.read_field_u64(path_addr, "path", "dentry")?;
+        let mnt = self.read_field_u64(path_addr, "path", "mnt")?;
+        self.dentry_path(dentry, mnt)
+    }
+
+    /// The path of an open `struct file`.
+    pub fn file_path(&self, file: u64) -> Result<String> {
+        self.struct_path(self.field_addr(file, "file", "f_path")?)
+    }
+
+    /// The open files of the task at `task`, with its root and cwd.
+    pub fn open_files(&self, task: u64) -> Result<OpenFiles> {
+        let fs = self.read_field_u64(task, "task_struct", "fs")?;
+        let (root, cwd) = if fs == 0 {
+            (None, None)
+        } else {
+            (
+                self.struct_path(self.field_addr(fs, "fs_struct", "root")?).ok(),
+                self.struct_path(self.field_addr(fs, "fs_struct", "pwd")?).ok(),
+            )
+        };
+        let mut files = Vec::new();
+        let table = self.read_field_u64(task, "task_struct", "files")?;
+        if table != 0 {
+            let fdt = self.read_field_u64(table, "files_struct", "fdt")?;
+            let max_fds = self.read_field(fdt, "fdtable", "max_fds")?;
+            if max_fds > MAX_FDS {
+                return Err(Error::bad_data("fdtable", format!("{fdt:x}: max_fds {max_fds} is implausible")));
+            }
+            let array = self.read_field_u64(fdt, "fdtable", "fd")?;
+            let bytes = self.memory().read_vec(array, (max_fds * 8) as usize)?;
+            for (fd, chunk) in (0u64..).zip(bytes.chunks_exact(8)) {
+                let file = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+                if file != 0 {
+                    files.push(self.open_file(fd, file)?);
+                }
+            }
+        }
+        Ok(OpenFiles { root, cwd, files })
+    }
+
+    fn open_file(&self, fd: u64, file: u64) -> Result<OpenFile> {
+        let dentry = self.read_field_u64(file, "file", "f_path.dentry")?;
+        let inode = if dentry != 0 { self.read_field_u64(dentry, "dentry", "d_inode")? } else { 0 };
+        let kind = if inode != 0 { inode_kind(self.read_field(inode, "inode", "i_mode")?) } else { "" };
+        let path = self.file_path(file).unwrap_or_default();
+        Ok(OpenFile { fd, file, dentry, inode, kind: kind.to_string(), path })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inode_kind;
+
+    #[test]
+    fn inode_kinds() {
+        assert_eq!(inode_kind(0o100644), "REG");
+        assert_eq!(inode_kind(0o020620), "CHR");
+        assert_eq!(inode_kind(0o040755), "DIR");
+    }
+}

@@ -1,0 +1,71 @@
+//! crash's `vm` and `files` layouts.
+
+use std::fmt::Write;
+
+use krash_commands::output::{FilesOutput, VmOutput};
+
+use super::task::header;
+
+const VMA_HEADER: &str = "      VMA           START       END     FLAGS FILE\n";
+const FILES_HEADER: &str = " FD       FILE            DENTRY           INODE       TYPE PATH\n";
+
+/// `text` padded to `width`, an odd spare column going right (crash's CENTER|LJUST).
+fn centered(text: &str, width: usize) -> String {
+    let pad = width.saturating_sub(text.len());
+    format!("{}{}{}", " ".repeat(pad / 2), text, " ".repeat(pad - pad / 2))
+}
+
+pub(crate) fn render_vm(out: &VmOutput) -> String {
+    let mut s = String::new();
+    for e in &out.entries {
+        let _ = writeln!(s, "{}", header(&e.header));
+        let _ = writeln!(s, "{}  {}  {}  {}", centered("MM", 16), centered("PGD", 16), centered("RSS", 6), centered("TOTAL_VM", 8));
+        let _ = writeln!(
+            s,
+            "{}  {}  {}  {}",
+            centered(&format!("{:x}", e.mm), 16),
+            centered(&format!("{:x}", e.pgd), 16),
+            centered(&format!("{}k", e.rss_kb), 6),
+            centered(&format!("{}k", e.total_vm_kb), 8)
+        );
+        if e.mm == 0 {
+            continue;
+        }
+        s.push_str(VMA_HEADER);
+        for v in &e.vmas {
+            let _ = writeln!(
+                s,
+                "{:<16x} {:>10x} {:>10x} {:>6x} {}",
+                v.addr,
+                v.start,
+                v.end,
+                v.flags,
+                v.path.as_deref().unwrap_or("")
+            );
+        }
+        if let Some(why) = &e.broken {
+            let _ = writeln!(s, "vm: VMA walk stopped: {why}");
+        }
+    }
+    s
+}
+
+pub(crate) fn render_files(out: &FilesOutput) -> String {
+    let mut s = String::new();
+    for e in &out.entries {
+        let _ = writeln!(s, "{}", header(&e.header));
+        let f = &e.files;
+        if let (Some(root), Some(cwd)) = (&f.root, &f.cwd) {
+            let _ = writeln!(s, "ROOT: {root}    CWD: {cwd}");
+        }
+        if f.files.is_empty() {
+            s.push_str("No open files\n");
+            continue;
+        }
+        s.push_str(FILES_HEADER);
+        for o in &f.files {
+            let _ = writeln!(s, "{:>3} {:<16x} {:<16x} {:<16x} {:<4} {}", o.fd, o.file, o.dentry, o.inode, o.kind, o.path);
+        }
+    }
+    s
+}
