@@ -84,10 +84,21 @@ impl Kernel {
             }
             return Ok(walk.entries.into_iter().filter(|e| e.index < nr && e.value != 0).map(|e| (e.index, e.value)).collect());
         }
-        if self.symbol_addr("sparse_irqs").is_ok() {
-            return Err(Error::Unsupported(
-                "irq: this kernel keeps IRQ descriptors in the sparse_irqs maple tree, not supported yet".into(),
-            ));
+        if let Ok(tree) = self.symbol_addr("sparse_irqs") {
+            // 6.5 on: a maple tree indexed by IRQ number.
+            let root = mem.read_u64(tree.wrapping_add(l.offset("maple_tree", "ma_root").unwrap_or(8)))?;
+            let walk = crate::maple::walk(mem, root, nr as usize);
+            if let Some(b) = walk.broken {
+                return Err(Error::bad_data("sparse_irqs (IRQ descriptor maple tree)", b));
+            }
+            let mut map = BTreeMap::new();
+            for e in walk.entries.into_iter().filter(|e| e.value != 0) {
+                // Each slot covers one IRQ; a range entry would repeat its descriptor.
+                for irq in e.first..=e.last.min(nr.saturating_sub(1)) {
+                    map.insert(irq, e.value);
+                }
+            }
+            return Ok(map);
         }
         // Without CONFIG_SPARSE_IRQ: a static array `irq_desc[NR_IRQS]`.
         let base = self.symbol_addr("irq_desc")?;

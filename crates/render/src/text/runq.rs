@@ -7,7 +7,9 @@ pub(crate) fn render(r: &Runq) -> String {
     if r.timestamps {
         for q in &r.queues {
             let _ = writeln!(out, " CPU {}: {}", q.queue.cpu, q.queue.clock);
-            let _ = writeln!(out, "        {}  {}", q.current_last_arrival, task_words(&q.current));
+            // crash zero-pads the task's time to the width of the CPU's clock.
+            let width = q.queue.clock.to_string().len();
+            let _ = writeln!(out, "        {:0width$}  {}", q.current_last_arrival, task_words(&q.current));
         }
         return out;
     }
