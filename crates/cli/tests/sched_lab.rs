@@ -114,6 +114,17 @@ fn irq_s_counts_the_timer_and_serial_port_on_6_1() {
 }
 
 #[test]
+fn irq_b_names_the_softirq_handlers() {
+    for d in one_per_scenario() {
+        let run = krash_on(&d, "irq -b\n");
+        assert!(run.stdout.starts_with("SOFTIRQ_VEC      ACTION"), "{}: {}", d.label(), run.stderr);
+        for handler in ["<run_timer_softirq>", "<net_rx_action>", "<tasklet_action>"] {
+            assert!(run.stdout.contains(handler), "{}: {handler} missing:\n{}", d.label(), run.stdout);
+        }
+    }
+}
+
+#[test]
 fn timer_lists_each_cpus_bases_with_consistent_expiry() {
     for d in one_per_scenario() {
         let run = krash_on(&d, "timer\n");

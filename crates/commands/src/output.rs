@@ -14,7 +14,7 @@ pub use crate::commands::ps::{Ps, PsRow, TaskArgs, TaskTimes};
 pub use crate::commands::runq::{Runq, RunqCpu};
 pub use crate::commands::irq::Irq;
 pub use krash_kernel::timer::{PendingTimer, TimerBase, TimerWheel};
-pub use krash_kernel::irq::{IrqAction, IrqDesc, IrqTable};
+pub use krash_kernel::irq::{IrqAction, IrqDesc, IrqTable, SoftirqVector};
 pub use krash_kernel::mount::{Mount, MountTable};
 pub use krash_kernel::sched::{CfsEntry, CfsQueue, QueuedTask, RunQueue};
 pub use crate::commands::rd::{Display as RdDisplay, MemoryRead, Space, Unit};

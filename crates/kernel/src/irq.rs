@@ -38,6 +38,14 @@ pub struct IrqDesc {
     pub counts: Vec<u32>,
 }
 
+/// One softirq vector's handler (`softirq_vec[n].action`).
+#[derive(Debug, Clone, Serialize)]
+pub struct SoftirqVector {
+    pub vector: u64,
+    pub action: u64,
+    pub action_name: Option<String>,
+}
+
 /// Every IRQ number up to `nr_irqs`.
 #[derive(Debug, Clone, Serialize)]
 pub struct IrqTable {
@@ -69,6 +77,23 @@ impl Kernel {
             }
         }
         Ok(IrqTable { cpus, irqs, problems })
+    }
+
+    /// The softirq handlers, by vector (unset vectors left out).
+    pub fn softirq_vectors(&self) -> Result<Vec<SoftirqVector>> {
+        let mem: &dyn VirtualMemory = self.memory();
+        let base = self.symbol_addr("softirq_vec")?;
+        let size = self.layouts().size_of("softirq_action").unwrap_or(8).max(8);
+        let count = self.symbols().by_name("softirq_vec").map(|s| s.size / size).filter(|&n| n > 0).unwrap_or(10).min(64);
+        let mut out = Vec::new();
+        for vector in 0..count {
+            let action = mem.read_u64(base.wrapping_add(vector * size))?;
+            if action != 0 {
+                let action_name = self.symbolize(action).map(|s| s.name);
+                out.push(SoftirqVector { vector, action, action_name });
+            }
+        }
+        Ok(out)
     }
 
     /// IRQ number -> `irq_desc` address, from the sparse-IRQ radix tree.

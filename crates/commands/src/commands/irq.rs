@@ -1,7 +1,7 @@
 use krash_core::{Error, Result};
 use serde::Serialize;
 
-use krash_kernel::irq::IrqTable;
+use krash_kernel::irq::{IrqTable, SoftirqVector};
 
 use crate::{getopt, CommandSpec, Output, Session};
 
@@ -9,27 +9,32 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
     name: "irq",
     aliases: &[],
     summary: "interrupt descriptors, handlers and per-CPU counts",
-    synopsis: "irq [-s] [IRQ]",
+    synopsis: "irq [-s | -b] [IRQ]",
     details: "  (none)  every IRQ number below nr_irqs: its irq_desc, first irqaction and handler\n\
               \x20         name (IRQ IRQ_DESC/_DATA IRQACTION NAME), (unused) where there is none\n\
               \x20 -s      per-CPU interrupt counts of the IRQs with handlers, with chip and flow\n\
               \x20         names, as /proc/interrupts shows them\n\
               \x20 IRQ     only this IRQ number\n\
-              \x20 -a, -b  (affinity, bottom halves) not supported yet",
+              \x20 -b      the softirq vectors and their handlers (SOFTIRQ_VEC ACTION)\n\
+              \x20 -a      (affinity) not supported yet",
     run,
 };
 
 /// What `irq` shows.
 #[derive(Debug, Clone, Serialize)]
-pub struct Irq {
-    pub stats: bool,
-    pub table: IrqTable,
+#[serde(tag = "view", rename_all = "snake_case")]
+pub enum Irq {
+    Table { stats: bool, table: IrqTable },
+    Softirqs { vectors: Vec<SoftirqVector> },
 }
 
 fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     let p = getopt::parse("irq", args, "sab")?;
-    if p.has('a') || p.has('b') {
-        return Err(Error::Unsupported("irq -a and -b are not supported yet".into()));
+    if p.has('a') {
+        return Err(Error::Unsupported("irq -a is not supported yet".into()));
+    }
+    if p.has('b') {
+        return Ok(Output::Irq(Irq::Softirqs { vectors: session.kernel.softirq_vectors()? }));
     }
     let only: Option<u64> = match p.args.first() {
         Some(w) => Some(w.parse().map_err(|_| Error::Usage(format!("irq: invalid IRQ: {w}")))?),
@@ -42,5 +47,5 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
             return Err(Error::Usage(format!("irq: invalid IRQ value: {n}")));
         }
     }
-    Ok(Output::Irq(Irq { stats: p.has('s'), table }))
+    Ok(Output::Irq(Irq::Table { stats: p.has('s'), table }))
 }

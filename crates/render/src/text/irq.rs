@@ -1,13 +1,27 @@
 use std::fmt::Write;
 
-use krash_commands::output::Irq;
+use krash_commands::output::{Irq, IrqTable, SoftirqVector};
 
 pub(crate) fn render(i: &Irq) -> String {
-    if i.stats {
-        return stats(i);
+    match i {
+        Irq::Table { stats: true, table } => stats(table),
+        Irq::Table { stats: false, table } => descriptors(table),
+        Irq::Softirqs { vectors } => softirqs(vectors),
     }
+}
+
+fn softirqs(vectors: &[SoftirqVector]) -> String {
+    let mut out = String::from("SOFTIRQ_VEC      ACTION     \n");
+    for v in vectors {
+        let name = v.action_name.as_deref().map(|n| format!("  <{n}>")).unwrap_or_default();
+        let _ = writeln!(out, "    [{}]     {:016x}{name}", v.vector, v.action);
+    }
+    out
+}
+
+fn descriptors(t: &IrqTable) -> String {
     let mut out = String::from(" IRQ   IRQ_DESC/_DATA      IRQACTION      NAME\n");
-    for d in &i.table.irqs {
+    for d in &t.irqs {
         let number = format!(" {:2}", d.irq);
         let Some(desc) = d.desc else {
             let _ = writeln!(out, "{number:<10}(unused)          (unused)      ");
@@ -22,19 +36,19 @@ pub(crate) fn render(i: &Irq) -> String {
             let _ = writeln!(out, "{:24}{:016x}  \"{}\"", "", a.action, a.name);
         }
     }
-    for p in &i.table.problems {
+    for p in &t.problems {
         let _ = writeln!(out, "irq: {p}");
     }
     out
 }
 
-fn stats(i: &Irq) -> String {
+fn stats(t: &IrqTable) -> String {
     let mut out = String::from("    ");
-    for cpu in &i.table.cpus {
+    for cpu in &t.cpus {
         let _ = write!(out, "{:>11}", format!("CPU{cpu}"));
     }
     out.push_str(" \n");
-    for d in i.table.irqs.iter().filter(|d| !d.actions.is_empty()) {
+    for d in t.irqs.iter().filter(|d| !d.actions.is_empty()) {
         let _ = write!(out, "{:3}:", d.irq);
         for c in &d.counts {
             let _ = write!(out, " {c:10}");
@@ -42,7 +56,7 @@ fn stats(i: &Irq) -> String {
         let names: Vec<&str> = d.actions.iter().map(|a| a.name.as_str()).collect();
         let _ = writeln!(out, " {:>8}-{:<8} {}", d.chip, d.flow, names.join(", "));
     }
-    for p in &i.table.problems {
+    for p in &t.problems {
         let _ = writeln!(out, "irq: {p}");
     }
     out
