@@ -127,6 +127,11 @@ fn files_shows_init_console_descriptors() {
                 run.stdout
             );
         }
+        // `files -d` of fd 0's dentry finds the same inode and path through the mount table.
+        let fd0: Vec<&str> = run.stdout.lines().find(|l| l.split_whitespace().next() == Some("0")).unwrap_or_default().split_whitespace().collect();
+        let by_dentry = krash_on(d, &format!("files -d {}\n", fd0[2]));
+        let row = by_dentry.stdout.lines().nth(1).unwrap_or_default();
+        assert!(row.starts_with(fd0[2]) && row.contains(fd0[3]) && row.ends_with(" CHR  /dev/console"), "{}: {}", d.label(), by_dentry.stdout);
         // Every path is absolute and every file has a dentry and an inode.
         for l in run.stdout.lines().skip_while(|l| !l.starts_with(" FD ")).skip(1) {
             let f: Vec<&str> = l.split_whitespace().collect();

@@ -32,6 +32,18 @@ pub struct OpenFiles {
     pub files: Vec<OpenFile>,
 }
 
+/// What `files -d` shows of one dentry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DentryInfo {
+    pub dentry: u64,
+    pub inode: u64,
+    pub superblock: u64,
+    /// Inode type (REG, DIR, ...); None for a negative dentry.
+    pub kind: Option<String>,
+    /// Full path through a mount of its superblock; empty when none is mounted.
+    pub path: String,
+}
+
 /// crash's name for the file type in an inode's `i_mode`.
 pub fn inode_kind(mode: u64) -> &'static str {
     match mode & 0o170000 {
@@ -131,6 +143,25 @@ impl Kernel {
             }
         }
         Ok(OpenFiles { root, cwd, files })
+    }
+
+    /// A dentry's inode, superblock, type and path (through the last mount
+    /// of the init namespace that shows its superblock, as crash picks it).
+    pub fn dentry_info(&self, dentry: u64) -> Result<DentryInfo> {
+        let inode = self.read_field_u64(dentry, "dentry", "d_inode")?;
+        let superblock = if inode != 0 {
+            self.read_field_u64(inode, "inode", "i_sb")?
+        } else {
+            self.read_field_u64(dentry, "dentry", "d_sb")?
+        };
+        let kind = if inode != 0 { Some(inode_kind(self.read_field(inode, "inode", "i_mode")?).to_string()) } else { None };
+        let mnt_offset = self.layouts().offset("mount", "mnt")?;
+        let mount = self.mounts()?.mounts.iter().rev().find(|m| m.superblock == superblock).map(|m| m.mount);
+        let path = match mount {
+            Some(m) if superblock != 0 => self.dentry_path(dentry, m.wrapping_add(mnt_offset))?,
+            _ => String::new(),
+        };
+        Ok(DentryInfo { dentry, inode, superblock, kind, path })
     }
 
     fn open_file(&self, fd: u64, file: u64) -> Result<OpenFile> {

@@ -1,7 +1,7 @@
 //! `vm` and `files`: a task's memory areas and its open files.
 
 use krash_core::{Error, Result};
-use krash_kernel::fs::OpenFiles;
+use krash_kernel::fs::{DentryInfo, OpenFiles};
 use krash_kernel::vma::Vma;
 use krash_kernel::{Kernel, Task};
 use serde::Serialize;
@@ -25,8 +25,9 @@ pub(crate) const FILES_SPEC: CommandSpec = CommandSpec {
     name: "files",
     aliases: &[],
     summary: "open files",
-    synopsis: "files [pid | taskp] ...",
-    details: "  pid | taskp  the task(s) to show (default: the current context)\n\
+    synopsis: "files [-d dentry] | [pid | taskp] ...",
+    details: "  -d dentry    the dentry's inode, superblock, type and full path\n\
+              \x20 pid | taskp  the task(s) to show (default: the current context)\n\
               \x20 Shows the task header, its root and current directories, then every open\n\
               \x20 file descriptor with its file, dentry, inode, type and path.",
     run: run_files,
@@ -58,10 +59,11 @@ pub struct FilesEntry {
     pub files: OpenFiles,
 }
 
-/// What `files` printed.
+/// What `files` printed: per-task tables, or one dentry (`-d`).
 #[derive(Debug, Clone, Serialize)]
 pub struct FilesOutput {
     pub entries: Vec<FilesEntry>,
+    pub dentry: Option<DentryInfo>,
 }
 
 /// The tasks named on the command line, or the current one.
@@ -102,9 +104,14 @@ fn vm_entry(k: &Kernel, t: &Task) -> Result<VmEntry> {
 
 fn run_files(session: &mut Session, args: &[String]) -> Result<Output> {
     let k = &session.kernel;
+    let p = getopt::parse("files", args, "d:")?;
+    if let Some(word) = p.value('d') {
+        let dentry = crate::parse_hex(word).ok_or_else(|| Error::Usage(format!("files: invalid dentry address: {word}")))?;
+        return Ok(Output::Files(FilesOutput { entries: Vec::new(), dentry: Some(k.dentry_info(dentry)?) }));
+    }
     let entries = tasks(session, "files", args)?
         .into_iter()
         .map(|t| Ok(FilesEntry { header: TaskHeader::of(t), files: k.open_files(t.addr)? }))
         .collect::<Result<_>>()?;
-    Ok(Output::Files(FilesOutput { entries }))
+    Ok(Output::Files(FilesOutput { entries, dentry: None }))
 }

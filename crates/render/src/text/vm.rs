@@ -52,6 +52,18 @@ pub(crate) fn render_vm(out: &VmOutput) -> String {
 
 pub(crate) fn render_files(out: &FilesOutput) -> String {
     let mut s = String::new();
+    if let Some(d) = &out.dentry {
+        let _ = writeln!(s, "{} {} {} TYPE PATH", centered("DENTRY", 16), centered("INODE", 16), centered("SUPERBLK", 16));
+        let _ = writeln!(
+            s,
+            "{:>16x} {:>16x} {} {:<4} {}",
+            d.dentry,
+            d.inode,
+            centered(&format!("{:x}", d.superblock), 16),
+            d.kind.as_deref().unwrap_or("N/A"),
+            d.path
+        );
+    }
     for e in &out.entries {
         let _ = writeln!(s, "{}", header(&e.header));
         let f = &e.files;
