@@ -34,5 +34,5 @@ pub(crate) static ALL: &[CommandSpec] = &[bt::SPEC, dis::SPEC, help::SPEC, log::
     set::SPEC, sym::SPEC, sys::SPEC,
     foreach::SPEC, list::SPEC, print::SPEC, print::PX_SPEC, print::PD_SPEC, struct_cmd::SPEC, struct_cmd::UNION_SPEC,
     search::SPEC, kmem::SPEC, task::SPEC, tree::SPEC, whatis::SPEC, whatis::PTYPE_SPEC, analyze::SPEC,
-    vtop::SPEC, vtop::PTOV_SPEC, vtop::BTOP_SPEC, vtop::PTOB_SPEC, vm::SPEC, vm::FILES_SPEC,
+    vtop::SPEC, vtop::PTOV_SPEC, vtop::BTOP_SPEC, vtop::PTOB_SPEC, vtop::PTE_SPEC, vm::SPEC, vm::FILES_SPEC,
     runq::SPEC, mount::SPEC, irq::SPEC, timer::SPEC];

@@ -1,7 +1,7 @@
 //! `vtop`, `ptov`, `btop`, `ptob`: address translation shown the way crash
 //! shows it, with the page-table walk level by level.
 
-use krash_arch::paging::TranslateStep;
+use krash_arch::paging::{PageTableEntry, TranslateStep};
 use krash_core::{Error, Result};
 use krash_kernel::page::PageInfo;
 use krash_kernel::vma::Vma;
@@ -53,6 +53,16 @@ pub(crate) const PTOB_SPEC: CommandSpec = CommandSpec {
     run: run_ptob,
 };
 
+pub(crate) const PTE_SPEC: CommandSpec = CommandSpec {
+    name: "pte",
+    aliases: &[],
+    summary: "translate a page table entry",
+    synopsis: "pte contents ...",
+    details: "  contents  a page-table entry value (hex), shown with the physical page it\n\
+              \x20          maps and its flag names",
+    run: run_pte,
+};
+
 /// One `vtop` translation: the answer, then how the walk got there.
 #[derive(Debug, Clone, Serialize)]
 pub struct VtopResult {
@@ -87,6 +97,8 @@ pub enum VtopOutput {
     Ptov(Vec<Conversion>),
     Btop(Vec<Conversion>),
     Ptob(Vec<Conversion>),
+    /// Raw page-table entries decoded by `pte`.
+    Pte(Vec<PageTableEntry>),
 }
 
 fn run_vtop(session: &mut Session, args: &[String]) -> Result<Output> {
@@ -187,4 +199,9 @@ fn run_ptob(_session: &mut Session, args: &[String]) -> Result<Output> {
         .map(|p| Conversion { from: p, to: p.wrapping_shl(PAGE_SHIFT) })
         .collect();
     Ok(Output::Vtop(VtopOutput::Ptob(rows)))
+}
+
+fn run_pte(_session: &mut Session, args: &[String]) -> Result<Output> {
+    let rows = hex_args("pte", args, PTE_SPEC.synopsis)?.into_iter().map(PageTableEntry).collect();
+    Ok(Output::Vtop(VtopOutput::Pte(rows)))
 }

@@ -20,6 +20,11 @@ pub(crate) fn render(out: &VtopOutput) -> String {
                 let _ = writeln!(s, "{:<16x}  {:<16x}", c.to, c.from);
             }
         }
+        VtopOutput::Pte(entries) => {
+            for e in entries {
+                pte_table(&mut s, e.0, e.frame_addr(), &e.flag_names());
+            }
+        }
         VtopOutput::Btop(rows) | VtopOutput::Ptob(rows) => {
             for c in rows {
                 let _ = writeln!(s, "{:x}: {:x}", c.from, c.to);
@@ -53,7 +58,7 @@ fn walk(s: &mut String, r: &VtopResult) {
         }
     }
     if let (Some(size), Some(last), Some(p)) = (r.page_size, r.steps.last(), r.paddr) {
-        let frame = p & !(size - 1);
+        let frame = p & !size.wrapping_sub(1);
         match size {
             0x20_0000 => {
                 let _ = writeln!(s, "  PAGE: {frame:x}  (2MB)");
@@ -66,18 +71,7 @@ fn walk(s: &mut String, r: &VtopResult) {
             }
         }
         s.push('\n');
-        let pte = format!("{:x}", last.entry.0);
-        let phys = format!("{frame:x}");
-        let pte_width = pte.len().max(3);
-        let phys_width = phys.len().max(8);
-        let _ = writeln!(s, "{}  {}  FLAGS", centered("PTE", pte_width, false), centered("PHYSICAL", phys_width, false));
-        let _ = writeln!(
-            s,
-            "{}  {}  ({})",
-            centered(&pte, pte_width, true),
-            centered(&phys, phys_width, true),
-            last.entry.flag_names().join("|")
-        );
+        pte_table(s, last.entry.0, frame, &last.entry.flag_names());
     }
     if let Some(v) = &r.vma {
         s.push('\n');
@@ -99,6 +93,16 @@ fn walk(s: &mut String, r: &VtopResult) {
     }
 }
 
+/// crash's PTE / PHYSICAL / FLAGS table, columns sized to the values.
+fn pte_table(s: &mut String, entry: u64, frame: u64, flags: &[&str]) {
+    let pte = format!("{entry:x}");
+    let phys = format!("{frame:x}");
+    let pte_width = pte.len().max(3);
+    let phys_width = phys.len().max(8);
+    let _ = writeln!(s, "{}  {}  FLAGS", centered("PTE", pte_width, false), centered("PHYSICAL", phys_width, false));
+    let _ = writeln!(s, "{}  {}  ({})", centered(&pte, pte_width, true), centered(&phys, phys_width, true), flags.join("|"));
+}
+
 /// `text` centred in `width` columns; an odd leftover space goes left when
 /// `right_leaning` (crash's CENTER|RJUST), right otherwise.
 fn centered(text: &str, width: usize, right_leaning: bool) -> String {
@@ -109,11 +113,18 @@ fn centered(text: &str, width: usize, right_leaning: bool) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::centered;
+    use super::{centered, pte_table};
 
     #[test]
     fn centring_matches_crash_columns() {
         assert_eq!(centered("PTE", 16, false), "      PTE       ");
         assert_eq!(centered("1000000", 8, true), " 1000000");
+    }
+
+    #[test]
+    fn pte_table_sizes_columns_to_values() {
+        let mut s = String::new();
+        pte_table(&mut s, 0x3ea71025, 0x3ea71000, &["PRESENT", "USER", "ACCESSED"]);
+        assert_eq!(s, "  PTE     PHYSICAL  FLAGS\n3ea71025  3ea71000  (PRESENT|USER|ACCESSED)\n");
     }
 }
