@@ -144,3 +144,33 @@ fn timer_lists_each_cpus_bases_with_consistent_expiry() {
         assert!(timers > 0, "{}: no pending timers:\n{}", d.label(), run.stdout);
     }
 }
+
+#[test]
+fn timer_r_lists_hrtimers_with_tte_from_the_current_time() {
+    for d in one_per_scenario() {
+        let run = krash_on(&d, "timer -r\n");
+        assert!(run.stdout.starts_with("CPU: 0  HRTIMER_CPU_BASE: "), "{}: {}", d.label(), run.stderr);
+        let mut current: Option<i128> = None;
+        let mut rows = 0;
+        let mut after_current = false;
+        for l in run.stdout.lines() {
+            if l.trim() == "CURRENT" {
+                after_current = true;
+                continue;
+            }
+            if after_current {
+                current = l.trim().parse().ok();
+                after_current = false;
+                continue;
+            }
+            let w: Vec<&str> = l.split_whitespace().collect();
+            if w.len() == 6 && w[5].starts_with('<') {
+                let (expires, tte): (i128, i128) = (w[1].parse().expect("EXPIRES"), w[2].parse().expect("TTE"));
+                assert_eq!(Some(expires - tte), current, "{}: {l}", d.label());
+                rows += 1;
+            }
+        }
+        assert!(rows > 0, "{}: no hrtimers (every CPU has a tick timer):\n{}", d.label(), run.stdout);
+        assert!(run.stdout.contains("<tick_"), "{}: no tick hrtimer:\n{}", d.label(), run.stdout);
+    }
+}

@@ -14,6 +14,7 @@ pub use crate::commands::ps::{Ps, PsRow, TaskArgs, TaskTimes};
 pub use crate::commands::runq::{Runq, RunqCpu};
 pub use crate::commands::irq::Irq;
 pub use krash_kernel::timer::{PendingTimer, TimerBase, TimerWheel};
+pub use krash_kernel::hrtimer::{HrtimerClock, HrtimerCpu, Hrtimers, QueuedHrtimer};
 pub use krash_kernel::irq::{IrqAction, IrqDesc, IrqTable, SoftirqVector};
 pub use krash_kernel::mount::{Mount, MountTable};
 pub use krash_kernel::sched::{CfsEntry, CfsQueue, QueuedTask, RunQueue};
@@ -64,6 +65,7 @@ pub enum Output {
     Mount(MountTable),
     Irq(Irq),
     Timer(TimerWheel),
+    Hrtimers(Hrtimers),
     Vtop(VtopOutput),
     Vm(VmOutput),
     Files(FilesOutput),

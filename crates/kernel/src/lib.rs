@@ -8,6 +8,7 @@ pub mod backtrace;
 mod debuginfo;
 pub mod expr;
 pub mod frame_vars;
+pub mod hrtimer;
 pub mod irq;
 pub mod fs;
 pub mod layout;

@@ -3,6 +3,7 @@ mod analyze;
 mod dis;
 mod foreach;
 mod help;
+mod hrtimer;
 mod irq;
 mod kmem;
 mod list;
@@ -57,6 +58,7 @@ pub(crate) fn render(output: &Output) -> String {
         Output::Mount(m) => mount::render(m),
         Output::Irq(i) => irq::render(i),
         Output::Timer(t) => timer::render(t),
+        Output::Hrtimers(h) => hrtimer::render(h),
         Output::Vtop(v) => vtop::render(v),
         Output::Vm(v) => vm::render_vm(v),
         Output::Files(f) => vm::render_files(f),
