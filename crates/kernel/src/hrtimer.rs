@@ -11,8 +11,8 @@ use crate::Kernel;
 const MAX_TIMERS: usize = 1 << 16;
 /// Clock bases accepted per CPU (8 since 4.16).
 const MAX_CLOCKS: u64 = 16;
-/// Jiffies start 5 minutes before wrapping the low 32 bits (`INITIAL_JIFFIES`).
-const INITIAL_JIFFIES: u64 = 0x1_0000_0000 - 300 * 250;
+/// Jiffies start this many seconds before wrapping the low 32 bits (`INITIAL_JIFFIES`).
+const INITIAL_JIFFIES_SECONDS: u64 = 300;
 
 /// One queued hrtimer.
 #[derive(Debug, Clone, Serialize)]
@@ -58,7 +58,9 @@ impl Kernel {
         let mem: &dyn VirtualMemory = self.memory();
         let jiffies = mem.read_u64(self.symbol_addr("jiffies")?)?;
         let tick_ns = self.tick_ns()?;
-        let current = (jiffies.wrapping_sub(INITIAL_JIFFIES) as i64).wrapping_mul(tick_ns);
+        let hz = 1_000_000_000 / tick_ns.max(1) as u64;
+        let initial_jiffies = (1u64 << 32).wrapping_sub(INITIAL_JIFFIES_SECONDS * hz);
+        let current = (jiffies.wrapping_sub(initial_jiffies) as i64).wrapping_mul(tick_ns);
         let l = self.layouts();
         let clock_off = l.offset("hrtimer_cpu_base", "clock_base")?;
         let clock_size = l.size_of("hrtimer_clock_base")?;
@@ -81,8 +83,8 @@ impl Kernel {
         let tick = self.memory().read_u64(self.symbol_addr("tick_nsec")?)? as i64;
         [1_000_000i64, 3_333_333, 4_000_000, 10_000_000]
             .into_iter()
-            .min_by_key(|p| (p - tick).abs())
-            .filter(|p| (p - tick).abs() < p / 10)
+            .min_by_key(|p| p.abs_diff(tick))
+            .filter(|p| p.abs_diff(tick) < (p / 10) as u64)
             .ok_or_else(|| Error::bad_data("tick_nsec", format!("{tick} ns per tick matches no HZ")))
     }
 

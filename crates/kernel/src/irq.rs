@@ -87,7 +87,7 @@ impl Kernel {
         let count = self.symbols().by_name("softirq_vec").map(|s| s.size / size).filter(|&n| n > 0).unwrap_or(10).min(64);
         let mut out = Vec::new();
         for vector in 0..count {
-            let action = mem.read_u64(base.wrapping_add(vector * size))?;
+            let action = mem.read_u64(base.wrapping_add(vector.wrapping_mul(size)))?;
             if action != 0 {
                 let action_name = self.symbolize(action).map(|s| s.name);
                 out.push(SoftirqVector { vector, action, action_name });
