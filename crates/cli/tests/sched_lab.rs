@@ -71,6 +71,14 @@ fn runq_current_and_queued_tasks_agree_with_ps() {
             d.label(),
             timed.stdout
         );
+        let running = krash_on(&d, "runq -m\n");
+        let marked: BTreeSet<String> = running
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with(" CPU ") && l.contains("]  PID: "))
+            .filter_map(|l| pid_task(l).map(|p| p.1))
+            .collect();
+        assert_eq!(marked, current, "{}: runq -m tasks:\n{}", d.label(), running.stdout);
     }
 }
 

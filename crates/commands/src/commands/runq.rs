@@ -9,11 +9,13 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
     name: "runq",
     aliases: &[],
     summary: "run queue of each CPU: current task, RT and CFS queued tasks",
-    synopsis: "runq [-t] [-c CPU]",
+    synopsis: "runq [-t | -m] [-c CPU]",
     details: "  (none)  for each CPU: its struct rq, the task running (CURRENT), the RT priority\n\
               \x20         array with its queued tasks by priority, and the CFS red-black tree's\n\
               \x20         tasks in scheduling order ([prio] PID TASK COMMAND), task groups nested\n\
               \x20 -t      timestamps: each CPU's rq->clock and its current task's last arrival\n\
+              \x20 -m      how long each CPU's current task has been running ([days hh:mm:ss.ms],\n\
+              \x20         rq->clock minus the task's last arrival)\n\
               \x20 -c CPU  only this CPU (a number)",
     run,
 };
@@ -22,6 +24,8 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 #[derive(Debug, Clone, Serialize)]
 pub struct Runq {
     pub timestamps: bool,
+    /// `-m`: time each current task has been running.
+    pub running_times: bool,
     pub queues: Vec<RunqCpu>,
 }
 
@@ -35,7 +39,7 @@ pub struct RunqCpu {
 }
 
 fn run(session: &mut Session, args: &[String]) -> Result<Output> {
-    let p = getopt::parse("runq", args, "tc:")?;
+    let p = getopt::parse("runq", args, "tmc:")?;
     if let Some(extra) = p.args.first() {
         return Err(Error::Usage(format!("runq: unexpected argument: {extra}")));
     }
@@ -64,5 +68,5 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
             return Err(Error::Usage(format!("runq: invalid CPU: {c}")));
         }
     }
-    Ok(Output::Runq(Runq { timestamps: p.has('t'), queues }))
+    Ok(Output::Runq(Runq { timestamps: p.has('t'), running_times: p.has('m'), queues }))
 }

@@ -4,6 +4,20 @@ use krash_commands::output::{CfsEntry, CfsQueue, QueuedTask, Runq};
 
 pub(crate) fn render(r: &Runq) -> String {
     let mut out = String::new();
+    if r.running_times {
+        for q in &r.queues {
+            let ms = q.queue.clock.saturating_sub(q.current_last_arrival) / 1_000_000;
+            let (secs, ms) = (ms / 1000, ms % 1000);
+            let (days, hours, mins, secs) = (secs / 86400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+            let _ = writeln!(
+                out,
+                " CPU {}: [{days} {hours:02}:{mins:02}:{secs:02}.{ms:03}]  {}",
+                q.queue.cpu,
+                task_words(&q.current)
+            );
+        }
+        return out;
+    }
     if r.timestamps {
         for q in &r.queues {
             let _ = writeln!(out, " CPU {}: {}", q.queue.cpu, q.queue.clock);
