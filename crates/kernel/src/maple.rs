@@ -157,7 +157,9 @@ impl Walker<'_> {
                     if !is_internal(value) {
                         self.push(MapleEntry { first: low, last: high, value })?;
                     }
-                } else if is_node(value) {
+                } else if value > 4096 {
+                    // Children are encoded nodes (`mt_mk_node`: type bits and
+                    // bit 2), without the root's internal-entry bit 1.
                     self.visit(value, low, high, depth + 1)?;
                 } else {
                     return Err(Error::bad_data("maple tree", format!("node {node:x} slot {i} = {value:x} is not a node")));
@@ -213,8 +215,14 @@ mod tests {
         }
     }
 
+    /// A child pointer as `mt_mk_node` makes it (type bits, bit 2).
     fn enc(node: u64, kind: u64) -> u64 {
-        node | (kind << TYPE_SHIFT) | 2
+        node | (kind << TYPE_SHIFT) | 4
+    }
+
+    /// The root pointer as `mt_mk_root` makes it (bit 1 set too).
+    fn root(node: u64, kind: u64) -> u64 {
+        enc(node, kind) | 2
     }
 
     #[test]
@@ -236,7 +244,7 @@ mod tests {
         m.0.insert(0x1000, leaf_a);
         m.0.insert(0x2000, leaf_b);
         m.0.insert(0x3000, top);
-        let w = walk(&m, enc(0x3000, 2), 100);
+        let w = walk(&m, root(0x3000, 2), 100);
         assert_eq!(w.broken, None);
         assert_eq!(
             w.entries,
@@ -253,7 +261,7 @@ mod tests {
         let mut top = [0u64; 32];
         top[16] = enc(0x3000, 2);
         m.0.insert(0x3000, top);
-        let w = walk(&m, enc(0x3000, 2), 100);
+        let w = walk(&m, root(0x3000, 2), 100);
         assert!(w.broken.unwrap_or_default().contains("twice"));
     }
 }
