@@ -8,7 +8,7 @@ mod common;
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
-use common::{krash_on, lab_dumps, LabDump};
+use common::{krash_on, lab_dumps, one_per_scenario};
 
 /// One `kmem -s` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,14 +44,6 @@ fn cache_lines(text: &str) -> BTreeMap<String, CacheLine> {
     out
 }
 
-/// One dump file per kernel and scenario (the formats hold the same memory).
-fn one_per_scenario() -> Vec<LabDump> {
-    let mut seen = HashSet::new();
-    lab_dumps()
-        .into_iter()
-        .filter(|d| d.is_kdump_boot() && seen.insert((d.kernel.clone(), d.scenario.clone())))
-        .collect()
-}
 
 #[test]
 fn kmem_s_totals_are_consistent() {

@@ -5,16 +5,8 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{krash_on, lab_dumps, LabDump};
+use common::{krash_on, one_per_scenario};
 
-/// One dump file per kernel and scenario: the formats hold the same memory.
-fn one_per_scenario() -> Vec<LabDump> {
-    let mut seen = BTreeSet::new();
-    lab_dumps()
-        .into_iter()
-        .filter(|d| d.producer == "makedumpfile" && seen.insert((d.kernel.clone(), d.scenario.clone())))
-        .collect()
-}
 
 /// `(pid, task address)` from a `PID: n TASK: addr` fragment.
 fn pid_task(line: &str) -> Option<(i64, String)> {

@@ -4,18 +4,9 @@
 
 mod common;
 
-use std::collections::BTreeSet;
 
-use common::{krash_on, lab_dumps, LabDump};
+use common::{krash_on, one_per_scenario};
 
-/// One dump file per kernel and scenario: the format does not change the answers.
-fn one_per_scenario() -> Vec<LabDump> {
-    let mut seen = BTreeSet::new();
-    lab_dumps()
-        .into_iter()
-        .filter(|d| d.producer == "makedumpfile" && seen.insert((d.kernel.clone(), d.scenario.clone())))
-        .collect()
-}
 
 fn hex_after(text: &str, key: &str) -> Option<u64> {
     let rest = &text[text.find(key)? + key.len()..];

@@ -93,6 +93,16 @@ pub fn lab_dumps() -> Vec<LabDump> {
     out
 }
 
+/// One dump file per kernel and scenario, from the kdump boot: the other
+/// formats hold the same memory, so per-scenario checks need only one.
+pub fn one_per_scenario() -> Vec<LabDump> {
+    let mut seen = std::collections::HashSet::new();
+    lab_dumps()
+        .into_iter()
+        .filter(|d| d.is_kdump_boot() && seen.insert((d.kernel.clone(), d.scenario.clone())))
+        .collect()
+}
+
 /// Output of one krash run.
 pub struct Run {
     pub stdout: String,
