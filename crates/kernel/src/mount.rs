@@ -94,7 +94,7 @@ impl Kernel {
                 if up == dentry {
                     break;
                 }
-                parts.push(self.dentry_name(dentry)?);
+                parts.push(self.dentry_basename(dentry)?);
                 dentry = up;
                 steps += 1;
                 if steps > MAX_PATH_DEPTH {
@@ -104,10 +104,5 @@ impl Kernel {
             mount = parent;
         }
         Err(Error::bad_data("mount path", format!("mount {m:x}: parent chain deeper than {MAX_PATH_DEPTH}")))
-    }
-
-    fn dentry_name(&self, dentry: u64) -> Result<String> {
-        let name = self.read_field_u64(dentry, "dentry", "d_name.name")?;
-        self.memory().read_cstr(name, MAX_NAME)
     }
 }
