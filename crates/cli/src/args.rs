@@ -40,8 +40,8 @@ pub enum FileKind {
     Dump,
 }
 
-/// Tells a vmlinux from a dump by its first bytes: ELF ET_CORE and the
-/// kdump/flattened signatures are dumps, other ELF files are kernels.
+/// Tells a vmlinux from a dump by its first bytes: what the dump reader
+/// recognises is a dump, any other ELF file is a kernel.
 pub fn classify(path: &Path) -> Result<FileKind, String> {
     let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if meta.is_dir() {
@@ -51,13 +51,11 @@ pub fn classify(path: &Path) -> Result<FileKind, String> {
     let mut f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let n = read_up_to(&mut f, &mut head).map_err(|e| format!("{}: {e}", path.display()))?;
     let head = &head[..n];
-    if head.starts_with(b"KDUMP   ") || head.starts_with(b"makedumpfile") || head.starts_with(b"DISKDUMP") {
+    if krash_dumpfile::looks_like_dump(head) {
         return Ok(FileKind::Dump);
     }
-    if head.starts_with(b"\x7fELF") && head.len() >= 18 {
-        const ET_CORE: u16 = 4;
-        let e_type = u16::from_le_bytes([head[16], head[17]]);
-        return Ok(if e_type == ET_CORE { FileKind::Dump } else { FileKind::Vmlinux });
+    if head.starts_with(b"\x7fELF") {
+        return Ok(FileKind::Vmlinux);
     }
     if n == 0 {
         return Err(format!("{}: empty file", path.display()));

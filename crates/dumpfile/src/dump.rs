@@ -72,7 +72,7 @@ impl Dump {
             let e = ElfDump::parse(&image)?;
             let format = DumpFormat::Elf { producer: e.producer, flattened: flat };
             (Layout::Elf(e), format)
-        } else if start.as_ref() == b"DISKDUMP" {
+        } else if start.starts_with(DISKDUMP_SIGNATURE) {
             return Err(Error::Unsupported("old diskdump (\"DISKDUMP\") dumps are not supported".into()));
         } else {
             return Err(Error::bad_data("dump", "not a kdump-compressed, flattened or ELF vmcore"));
@@ -266,5 +266,43 @@ impl PhysicalMemory for Dump {
 impl std::fmt::Debug for Dump {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Dump").field("name", &self.name).field("format", &self.format).finish_non_exhaustive()
+    }
+}
+
+/// The old diskdump format's signature (recognised, not read).
+const DISKDUMP_SIGNATURE: &[u8] = b"DISKDUMP";
+
+/// True when a file starting with `prefix` (its first 64 bytes suffice) is
+/// a dump in a format this crate knows: kdump-compressed, flattened, old
+/// diskdump, or an ELF core file. Other ELF files (a vmlinux) are not.
+pub fn looks_like_dump(prefix: &[u8]) -> bool {
+    const ET_CORE: u16 = 4;
+    if prefix.starts_with(crate::kdump::KDUMP_SIGNATURE)
+        || flattened::is_flattened(prefix)
+        || prefix.starts_with(DISKDUMP_SIGNATURE)
+    {
+        return true;
+    }
+    elf::is_elf(prefix) && prefix.get(16..18).is_some_and(|t| u16::from_le_bytes([t[0], t[1]]) == ET_CORE)
+}
+
+#[cfg(test)]
+mod detection_tests {
+    use super::looks_like_dump;
+
+    #[test]
+    fn dump_signatures_and_elf_types() {
+        let mut flat = b"makedumpfile".to_vec();
+        flat.extend_from_slice(&[0; 4]);
+        assert!(looks_like_dump(&flat));
+        assert!(looks_like_dump(b"KDUMP   rest of header"));
+        let mut core = vec![0u8; 64];
+        core[..4].copy_from_slice(b"\x7fELF");
+        core[16] = 4; // ET_CORE
+        assert!(looks_like_dump(&core));
+        core[16] = 2; // ET_EXEC: a vmlinux
+        assert!(!looks_like_dump(&core));
+        assert!(!looks_like_dump(b""));
+        assert!(!looks_like_dump(b"\x7fELF"));
     }
 }

@@ -17,7 +17,7 @@ mod lzo;
 mod notes;
 mod vmcoreinfo;
 
-pub use dump::Dump;
+pub use dump::{looks_like_dump, Dump};
 pub use format::{Compression, DumpFormat, ElfProducer, PageState, Truncation, Utsname};
 pub use notes::{CpuNote, QemuCpuState, QemuSegment};
 pub use vmcoreinfo::VmcoreInfo;
