@@ -154,3 +154,103 @@ pub fn sys_fields(text: &str) -> Vec<(String, String)> {
 pub fn field<'a>(fields: &'a [(String, String)], key: &str) -> Option<&'a str> {
     fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
+
+/// crash's output for every command of `tests/data/crash-peer-commands`
+/// on one dump, keyed by the command line as written in that file.
+pub struct CrashPeer {
+    outputs: std::collections::BTreeMap<String, String>,
+}
+
+impl CrashPeer {
+    /// crash's output for `command` (a line of crash-peer-commands).
+    pub fn output(&self, command: &str) -> Option<&str> {
+        self.outputs.get(command).map(String::as_str)
+    }
+}
+
+fn peer_commands() -> Vec<String> {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/crash-peer-commands");
+    std::fs::read_to_string(&file)
+        .expect("tests/data/crash-peer-commands is readable")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect()
+}
+
+fn fill_placeholders(template: &str, d: &LabDump) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        let end = start + rest[start..].find('}')?;
+        out.push_str(&rest[..start]);
+        let name = &rest[start + 1..end];
+        let value = if name == "module_ko" { &d.manifest["module_ko"] } else { &d.manifest["expected"][name] };
+        match value {
+            Value::String(s) => out.push_str(s),
+            Value::Number(n) => out.push_str(&n.to_string()),
+            _ => return None,
+        }
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// Runs crash (the peer) once per dump file on every command of
+/// crash-peer-commands, each redirected to a file of its own, and caches the
+/// outputs under the lab directory keyed by the dump file and the command
+/// list, so each test run compares with crash on the same file without
+/// starting crash once per test. None where crash cannot open the dump (it
+/// cannot read 6.12 kernels) or is not installed.
+pub fn crash_peer(d: &LabDump) -> Option<CrashPeer> {
+    use std::collections::hash_map::DefaultHasher;
+    use std::hash::{Hash, Hasher};
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    if !d.kernel.starts_with("6.1.") {
+        return None;
+    }
+    let templates = peer_commands();
+    let meta = std::fs::metadata(&d.vmcore).ok()?;
+    let mut hasher = DefaultHasher::new();
+    (d.vmcore.to_string_lossy(), meta.len(), meta.modified().ok(), &templates).hash(&mut hasher);
+    let dir = lab_dir().join("crash-peer").join(format!("{:016x}", hasher.finish()));
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    if !dir.join("done").exists() {
+        let tmp = dir.with_extension(format!("tmp{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).ok()?;
+        let mut script = String::new();
+        for (i, t) in templates.iter().enumerate() {
+            if let Some(cmd) = fill_placeholders(t, d) {
+                script.push_str(&format!("{cmd} > {}/{i}.txt\n", tmp.display()));
+            }
+        }
+        script.push_str("q\n");
+        let mut child = Command::new("crash")
+            .args(["-s", &d.vmlinux.to_string_lossy(), &d.vmcore.to_string_lossy()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(script.as_bytes());
+        }
+        child.wait().ok()?;
+        std::fs::write(tmp.join("commands"), templates.join("\n")).ok()?;
+        std::fs::write(tmp.join("done"), "").ok()?;
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::rename(&tmp, &dir).ok()?;
+    }
+    let outputs = templates
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| Some((t.clone(), std::fs::read_to_string(dir.join(format!("{i}.txt"))).ok()?)))
+        .collect::<std::collections::BTreeMap<_, _>>();
+    // crash that could not open the dump wrote no output for `sys`.
+    outputs.get("sys").filter(|s| s.contains("RELEASE:"))?;
+    Some(CrashPeer { outputs })
+}
