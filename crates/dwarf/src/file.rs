@@ -148,6 +148,19 @@ impl DwarfFile {
         Ok(table.find(addr).and_then(|row| self.source_line(&table, row.file, row.line, row.column)))
     }
 
+    /// The source line of the code at `addr` as gdb reports it (see
+    /// [`LineTable::find_statement`](crate::lines::LineTable::find_statement));
+    /// gdb shows no column, so none is given.
+    pub fn statement_line(&self, addr: u64) -> Result<Option<SourceLine>> {
+        let Some(cu) = self.unit_for(addr)? else {
+            return Ok(None);
+        };
+        let Some(table) = cu.lines(&self.dwarf)? else {
+            return Ok(None);
+        };
+        Ok(table.find_statement(addr).and_then(|row| self.source_line(&table, row.file, row.line, 0)))
+    }
+
     /// Every address in `start..end` where the source line changes, with
     /// the line in effect at `start` first.
     pub fn line_table_for_range(&self, start: u64, end: u64) -> Result<Vec<LineBoundary>> {

@@ -19,6 +19,8 @@ pub struct Row {
     pub line: u32,
     /// 0 for "no column".
     pub column: u32,
+    /// The row starts a statement (a place a debugger would stop).
+    pub is_stmt: bool,
 }
 
 struct Sequence {
@@ -75,6 +77,7 @@ impl LineTable {
                     gimli::ColumnType::LeftEdge => 0,
                     gimli::ColumnType::Column(c) => u32::try_from(c.get()).unwrap_or(u32::MAX),
                 },
+                is_stmt: row.is_stmt(),
             });
         }
         for seq in &mut sequences {
@@ -111,6 +114,23 @@ impl LineTable {
         let seq = self.sequence_for(addr)?;
         let after = seq.rows.partition_point(|r| r.address <= addr);
         after.checked_sub(1).and_then(|i| seq.rows.get(i)).copied()
+    }
+
+    /// The row in effect at `addr` as gdb picks it (and so crash's `sym`
+    /// and `dis -l`): where several rows share an address gdb takes the
+    /// last, unless that one is not a statement and an earlier row at the
+    /// same address is; a plain last-row lookup differs there by a line or two.
+    pub fn find_statement(&self, addr: u64) -> Option<Row> {
+        let rows = &self.sequence_for(addr)?.rows;
+        let last = rows.partition_point(|r| r.address <= addr).checked_sub(1)?;
+        let chosen = rows.get(last).filter(|r| !r.is_stmt).and_then(|row| {
+            rows.get(..last)?
+                .iter()
+                .rev()
+                .take_while(|r| r.address == row.address && r.line != 0)
+                .find(|r| r.is_stmt)
+        });
+        chosen.or_else(|| rows.get(last)).copied().filter(|r| r.line != 0)
     }
 
     /// The row in effect at `start` followed by every row beginning inside

@@ -13,9 +13,7 @@ use serde::Serialize;
 use crate::modules::Module;
 use crate::Kernel;
 
-mod gdb_lines;
 
-use gdb_lines::GdbLineIndex;
 
 pub use krash_debuginfo::{Symbol, SymbolTable};
 pub use krash_dwarf::{Faddr2line, FuncOffset, InlineFrame, SectionBases, SourceLine};
@@ -56,25 +54,12 @@ pub struct ModuleDebuginfo {
     /// Its DWARF placed at the module's run-time addresses; `None` for a
     /// stripped `.ko`.
     pub dwarf: Option<Arc<DwarfFile>>,
-    lines: OnceLock<Option<Arc<GdbLineIndex>>>,
-}
-
-impl ModuleDebuginfo {
-    fn line_index(&self) -> Option<Arc<GdbLineIndex>> {
-        self.lines
-            .get_or_init(|| {
-                let dwarf = self.dwarf.clone()?;
-                GdbLineIndex::build(dwarf, true).ok().map(Arc::new)
-            })
-            .clone()
-    }
 }
 
 /// Lazily opened DWARF, kept for the session.
 #[derive(Default)]
 pub(crate) struct DebugCache {
     vmlinux: OnceLock<Result<Arc<DwarfFile>>>,
-    vmlinux_lines: OnceLock<Result<Arc<GdbLineIndex>>>,
     modules: RwLock<HashMap<String, Arc<ModuleDebuginfo>>>,
 }
 
@@ -177,26 +162,8 @@ impl Kernel {
     /// The source line of the code at `addr` as gdb (and so crash)
     /// reports it, when debuginfo covers it.
     pub fn source_line(&self, addr: u64) -> Option<SourceLine> {
-        let (index, at) = self.line_index_for(addr)?;
-        let (file, line) = index.line(at).ok().flatten()?;
-        let relative = index_dwarf_relative(&index, &file);
-        Some(SourceLine { file, relative, line, column: 0 })
-    }
-
-    fn line_index_for(&self, addr: u64) -> Option<(Arc<GdbLineIndex>, u64)> {
-        if self.in_kernel_image(addr) {
-            let index = self
-                .cache()
-                .debug
-                .vmlinux_lines
-                .get_or_init(|| GdbLineIndex::build(self.vmlinux_dwarf()?, false).map(Arc::new))
-                .clone()
-                .ok()?;
-            return Some((index, addr.wrapping_sub(self.kaslr_offset())));
-        }
-        let module = self.module_containing(addr)?;
-        let loaded = self.module_debuginfo(&module.name)?;
-        Some((loaded.line_index()?, addr))
+        let (dwarf, at) = self.dwarf_for(addr)?;
+        dwarf.statement_line(at).ok().flatten()
     }
 
     /// The inline chain at `addr`, innermost first (faddr2line's answer).
@@ -287,7 +254,7 @@ impl Kernel {
             Err(Error::MissingDebuginfo(_)) => None,
             Err(e) => return Err(e),
         };
-        let loaded = Arc::new(ModuleDebuginfo { path, dwarf, lines: OnceLock::new() });
+        let loaded = Arc::new(ModuleDebuginfo { path, dwarf });
         let mut map = self.cache().debug.modules.write().unwrap_or_else(|p| p.into_inner());
         map.insert(name.to_string(), Arc::clone(&loaded));
         Ok(loaded)
@@ -343,10 +310,6 @@ impl Kernel {
         bases.entry(".text".to_string()).or_insert(module.base);
         bases
     }
-}
-
-fn index_dwarf_relative(index: &GdbLineIndex, file: &str) -> String {
-    index.dwarf().relative_path(file)
 }
 
 /// Finds `NAME.ko`, `NAME.ko.debug` or `NAME.ko.xz` under `dirs` (searched
