@@ -9,14 +9,17 @@ use crate::cache::PageCache;
 use crate::elf::{self, ElfDump};
 use crate::flattened::{self, FlatIndex};
 use crate::format::{DumpFormat, PageState, Truncation, Utsname};
-use crate::image::{Bytes, Image};
+use crate::format::ElfProducer;
+use crate::image::{Bytes, Image, PositionedFile};
 use crate::kdump::{KdumpDump, KDUMP_SIGNATURE};
+use crate::lime::{self, LimeDump};
 use crate::notes::{CpuNote, NoteSummary};
 use crate::vmcoreinfo::VmcoreInfo;
 
 enum Layout {
     Kdump(Box<KdumpDump>),
     Elf(ElfDump),
+    Lime(LimeDump),
 }
 
 /// An open vmcore. Cheap to share across threads; reads are lock-free
@@ -31,18 +34,44 @@ pub struct Dump {
 }
 
 impl Dump {
-    /// Maps the file and detects its format from its content.
+    /// Maps the file and detects its format from its content. A running
+    /// kernel's /proc/kcore (which cannot be mapped) opens as [`Dump::open_live`].
     pub fn open(path: &Path) -> Result<Dump> {
+        if is_kcore(path) {
+            return Dump::open_live(path);
+        }
         let file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
         // SAFETY: the mapping is read-only; a dump being rewritten while we
         // read it can at worst yield wrong bytes, which every parser treats
         // as untrusted anyway.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, &e))?;
         let name = path.display().to_string();
-        Dump::from_storage(Bytes::Mapped(map), name).map_err(|e| match e {
-            Error::BadData { context, detail } => Error::bad_data(format!("{}: {context}", path.display()), detail),
-            other => other,
-        })
+        Dump::from_storage(Bytes::Mapped(map), name).map_err(|e| with_path(path, e))
+    }
+
+    /// Opens a running kernel's /proc/kcore (or any ELF core, for tests)
+    /// with positioned reads: every read goes to the file, so memory is
+    /// seen as it is at the moment of the read. Read-only; needs root.
+    pub fn open_live(path: &Path) -> Result<Dump> {
+        let file = std::fs::File::open(path).map_err(|e| live_open_error(path, &e))?;
+        let len = file.metadata().map_err(|e| Error::io(path, &e))?.len();
+        let image = Image::positioned(PositionedFile::new(file, len));
+        let start = image.read(0, 64).map_err(|_| live_read_error(path))?;
+        if !elf::is_elf(&start) {
+            return Err(Error::bad_data(path.display().to_string(), "not an ELF core file, so not a /proc/kcore"));
+        }
+        let mut e = ElfDump::parse(&image).map_err(|e| with_path(path, e))?;
+        // kcore's one NT_PRSTATUS is a zeroed placeholder, not a CPU's state.
+        e.notes.cpus.clear();
+        e.producer = ElfProducer::Kcore;
+        let format = DumpFormat::Elf { producer: ElfProducer::Kcore, flattened: false };
+        Ok(Dump::assemble(image, Layout::Elf(e), format, path.display().to_string()))
+    }
+
+    /// True for a running kernel's memory (/proc/kcore): the content
+    /// changes between reads, nothing crashed, no CPU states were saved.
+    pub fn is_live(&self) -> bool {
+        matches!(self.format, DumpFormat::Elf { producer: ElfProducer::Kcore, .. })
     }
 
     /// Parses a dump held in memory (tests, fuzzing, dumps fetched elsewhere).
@@ -72,23 +101,30 @@ impl Dump {
             let e = ElfDump::parse(&image)?;
             let format = DumpFormat::Elf { producer: e.producer, flattened: flat };
             (Layout::Elf(e), format)
+        } else if lime::is_lime(&start) {
+            (Layout::Lime(LimeDump::parse(&image)?), DumpFormat::Lime)
         } else if start.starts_with(DISKDUMP_SIGNATURE) {
             return Err(Error::Unsupported("old diskdump (\"DISKDUMP\") dumps are not supported".into()));
         } else {
-            return Err(Error::bad_data("dump", "not a kdump-compressed, flattened or ELF vmcore"));
+            return Err(Error::bad_data("dump", "not a kdump-compressed, flattened, ELF or LiME memory image"));
         };
+        Ok(Dump::assemble(image, layout, format, name))
+    }
+
+    fn assemble(image: Image, layout: Layout, format: DumpFormat, name: String) -> Dump {
         let page_size = match &layout {
             Layout::Kdump(k) => k.page_size,
             Layout::Elf(e) => e.page_size,
+            Layout::Lime(l) => l.page_size,
         };
-        Ok(Dump {
+        Dump {
             cache: PageCache::new(page_size as usize),
             image,
             layout,
             format,
             name,
             truncation: OnceLock::new(),
-        })
+        }
     }
 
     /// The detected format.
@@ -115,6 +151,7 @@ impl Dump {
         match &self.layout {
             Layout::Kdump(k) => k.is_partial(),
             Layout::Elf(e) => e.is_partial(),
+            Layout::Lime(_) => false,
         }
     }
 
@@ -122,10 +159,12 @@ impl Dump {
         match &self.layout {
             Layout::Kdump(k) => &k.notes,
             Layout::Elf(e) => &e.notes,
+            Layout::Lime(l) => &l.notes,
         }
     }
 
-    /// The kernel's VMCOREINFO, when the dump carries it.
+    /// The kernel's VMCOREINFO, when the dump carries it (for a LiME
+    /// image: found by scanning its memory).
     pub fn vmcoreinfo(&self) -> Option<&VmcoreInfo> {
         self.notes().vmcoreinfo.as_ref()
     }
@@ -139,7 +178,7 @@ impl Dump {
     pub fn header_utsname(&self) -> Option<Utsname> {
         match &self.layout {
             Layout::Kdump(k) => Some(k.utsname.clone()),
-            Layout::Elf(_) => None,
+            Layout::Elf(_) | Layout::Lime(_) => None,
         }
     }
 
@@ -156,7 +195,7 @@ impl Dump {
     pub fn nr_cpus(&self) -> Option<u32> {
         match &self.layout {
             Layout::Kdump(k) => u32::try_from(k.nr_cpus).ok(),
-            Layout::Elf(_) => None,
+            Layout::Elf(_) | Layout::Lime(_) => None,
         }
     }
 
@@ -164,7 +203,7 @@ impl Dump {
     pub fn dump_level(&self) -> Option<i32> {
         match &self.layout {
             Layout::Kdump(k) => Some(k.dump_level),
-            Layout::Elf(_) => None,
+            Layout::Elf(_) | Layout::Lime(_) => None,
         }
     }
 
@@ -172,7 +211,7 @@ impl Dump {
     pub fn header_phys_base(&self) -> Option<u64> {
         match &self.layout {
             Layout::Kdump(k) => Some(k.phys_base),
-            Layout::Elf(_) => None,
+            Layout::Elf(_) | Layout::Lime(_) => None,
         }
     }
 
@@ -183,6 +222,8 @@ impl Dump {
             let found = match &self.layout {
                 Layout::Kdump(k) => k.truncation(&self.image),
                 Layout::Elf(e) => e.truncation(&self.image),
+                // A cut-short LiME image is refused when it is opened.
+                Layout::Lime(_) => None,
             };
             // A flattened stream without its end marker lost something even
             // when every page we know of is intact.
@@ -201,6 +242,7 @@ impl Dump {
         match &self.layout {
             Layout::Kdump(k) => k.page_size,
             Layout::Elf(e) => e.page_size,
+            Layout::Lime(l) => l.page_size,
         }
     }
 
@@ -209,6 +251,7 @@ impl Dump {
         match &self.layout {
             Layout::Kdump(k) => k.page_state(&self.image, pfn),
             Layout::Elf(e) => e.page_state(&self.image, pfn),
+            Layout::Lime(l) => l.page_state(pfn),
         }
     }
 
@@ -217,6 +260,7 @@ impl Dump {
         match &self.layout {
             Layout::Kdump(k) => k.max_mapnr,
             Layout::Elf(e) => e.max_pfn(),
+            Layout::Lime(l) => l.max_pfn(),
         }
     }
 
@@ -231,6 +275,7 @@ impl Dump {
                 Ok(n)
             }
             Layout::Elf(e) => e.read_some(&self.image, paddr, out),
+            Layout::Lime(l) => l.read_some(&self.image, paddr, out),
         }
     }
 }
@@ -258,6 +303,7 @@ impl PhysicalMemory for Dump {
                 .map(|(s, e)| (s.saturating_mul(k.page_size), e.saturating_mul(k.page_size)))
                 .collect(),
             Layout::Elf(e) => e.ranges(),
+            Layout::Lime(l) => l.runs(),
         };
         runs.into_iter().map(|(start, end)| PhysRange { start, end }).collect()
     }
@@ -269,17 +315,61 @@ impl std::fmt::Debug for Dump {
     }
 }
 
+fn with_path(path: &Path, e: Error) -> Error {
+    match e {
+        Error::BadData { context, detail } => Error::bad_data(format!("{}: {context}", path.display()), detail),
+        other => other,
+    }
+}
+
+/// The running kernel's memory as procfs shows it.
+fn is_kcore(path: &Path) -> bool {
+    path == Path::new("/proc/kcore") || std::fs::canonicalize(path).is_ok_and(|p| p == Path::new("/proc/kcore"))
+}
+
+fn live_open_error(path: &Path, e: &std::io::Error) -> Error {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => Error::Unsupported(format!(
+            "{}: no such file: this kernel has no /proc/kcore (CONFIG_PROC_KCORE is off)",
+            path.display()
+        )),
+        std::io::ErrorKind::PermissionDenied if is_locked_down() => Error::Unsupported(format!(
+            "{}: kernel lockdown forbids /proc/kcore (see /sys/kernel/security/lockdown)",
+            path.display()
+        )),
+        std::io::ErrorKind::PermissionDenied => Error::Io {
+            path: path.display().to_string(),
+            message: "permission denied: live analysis needs root".into(),
+        },
+        _ => Error::io(path, e),
+    }
+}
+
+fn live_read_error(path: &Path) -> Error {
+    if is_locked_down() {
+        return Error::Unsupported(format!("{}: kernel lockdown forbids /proc/kcore", path.display()));
+    }
+    Error::bad_data(path.display().to_string(), "the ELF header could not be read")
+}
+
+/// True when the kernel's lockdown LSM is in integrity or confidentiality mode.
+fn is_locked_down() -> bool {
+    std::fs::read_to_string("/sys/kernel/security/lockdown")
+        .is_ok_and(|s| !s.contains("[none]") && s.contains('['))
+}
+
 /// The old diskdump format's signature (recognised, not read).
 const DISKDUMP_SIGNATURE: &[u8] = b"DISKDUMP";
 
 /// True when a file starting with `prefix` (its first 64 bytes suffice) is
 /// a dump in a format this crate knows: kdump-compressed, flattened, old
-/// diskdump, or an ELF core file. Other ELF files (a vmlinux) are not.
+/// diskdump, LiME, or an ELF core file. Other ELF files (a vmlinux) are not.
 pub fn looks_like_dump(prefix: &[u8]) -> bool {
     const ET_CORE: u16 = 4;
     if prefix.starts_with(crate::kdump::KDUMP_SIGNATURE)
         || flattened::is_flattened(prefix)
         || prefix.starts_with(DISKDUMP_SIGNATURE)
+        || lime::is_lime(prefix)
     {
         return true;
     }
@@ -304,5 +394,7 @@ mod detection_tests {
         assert!(!looks_like_dump(&core));
         assert!(!looks_like_dump(b""));
         assert!(!looks_like_dump(b"\x7fELF"));
+        assert!(looks_like_dump(b"EMiL\x01\0\0\0"));
+        assert!(!looks_like_dump(b"EMiL\x02\0\0\0"));
     }
 }

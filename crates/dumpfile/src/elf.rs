@@ -5,7 +5,7 @@
 use krash_core::{Error, FaultReason, Result};
 
 use crate::format::{ElfProducer, PageState, Truncation};
-use crate::image::Image;
+use crate::image::{Image, ImageGap};
 use crate::le::{to_usize, Fields};
 use crate::notes::{self, NoteSummary};
 
@@ -20,6 +20,8 @@ const PN_XNUM: u16 = 0xffff;
 const PHDR_SIZE: usize = 56;
 const MAX_NOTE_BYTES: u64 = 64 << 20;
 const MAX_SEGMENTS: u64 = 1 << 22;
+/// p_paddr of a /proc/kcore segment that is not a linear view of RAM.
+const NO_PHYSICAL_ADDRESS: u64 = u64::MAX;
 
 pub(crate) fn is_elf(bytes: &[u8]) -> bool {
     bytes.starts_with(ELF_MAGIC)
@@ -97,6 +99,9 @@ impl ElfDump {
                 memsz: p.u64(at + 40)?,
             };
             match p.u32(at)? {
+                // /proc/kcore gives vmalloc, module and vmemmap segments no
+                // physical address; their memory is reached through RAM.
+                PT_LOAD if seg.paddr == NO_PHYSICAL_ADDRESS => {}
                 PT_LOAD => loads.push(seg),
                 PT_NOTE => {
                     if seg.filesz > MAX_NOTE_BYTES {
@@ -141,7 +146,10 @@ impl ElfDump {
             return Err(FaultReason::ExcludedFromDump);
         }
         let n = (out.len() as u64).min(p.file_end - paddr) as usize;
-        let data = image.read(p.offset + (paddr - p.start), n).map_err(|_| FaultReason::Truncated)?;
+        let data = image.read(p.offset + (paddr - p.start), n).map_err(|gap| match gap {
+            ImageGap::PastEnd => FaultReason::Truncated,
+            ImageGap::ReadFailed => FaultReason::NotInDump,
+        })?;
         out[..n].copy_from_slice(&data);
         Ok(n)
     }

@@ -22,6 +22,8 @@ pub enum DumpFormat {
         /// Read through a makedumpfile flattened stream (`-F -E`).
         flattened: bool,
     },
+    /// A LiME (Linux Memory Extractor) image: raw physical ranges, no notes.
+    Lime,
 }
 
 /// Who wrote an ELF vmcore.
@@ -33,6 +35,8 @@ pub enum ElfProducer {
     Makedumpfile,
     /// QEMU `dump-guest-memory`; `paging` when segments carry guest virtual addresses.
     Qemu { paging: bool },
+    /// A running kernel's /proc/kcore.
+    Kcore,
 }
 
 impl fmt::Display for DumpFormat {
@@ -54,9 +58,11 @@ impl fmt::Display for DumpFormat {
                     ElfProducer::Makedumpfile => "makedumpfile",
                     ElfProducer::Qemu { paging: true } => "QEMU, paging",
                     ElfProducer::Qemu { paging: false } => "QEMU",
+                    ElfProducer::Kcore => "live kernel, /proc/kcore",
                 };
                 write!(f, "ELF ({who}{})", if *flattened { ", flattened" } else { "" })
             }
+            DumpFormat::Lime => f.write_str("LiME"),
         }
     }
 }

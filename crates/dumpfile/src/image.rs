@@ -1,5 +1,6 @@
-//! The byte image a dump format is parsed from: either the file itself, or
-//! the kdump/ELF image that a makedumpfile flattened stream would rebuild.
+//! The byte image a dump format is parsed from: the file itself (mapped,
+//! or read with positioned reads when it cannot be mapped, as /proc/kcore),
+//! or the kdump/ELF image that a makedumpfile flattened stream would rebuild.
 
 use std::borrow::Cow;
 use std::ops::Deref;
@@ -23,27 +24,66 @@ impl Deref for Bytes {
     }
 }
 
+/// A file read with `pread` on every access: nothing is cached, so a file
+/// whose content changes under us (a live kernel's /proc/kcore) is always
+/// read as it is now.
+pub(crate) struct PositionedFile {
+    file: std::fs::File,
+    /// The size the file reports; /proc/kcore reports the end of its highest segment.
+    len: u64,
+}
+
+impl PositionedFile {
+    pub fn new(file: std::fs::File, len: u64) -> Self {
+        PositionedFile { file, len }
+    }
+
+    fn read(&self, at: u64, len: usize) -> Result<Vec<u8>, ImageGap> {
+        use std::os::unix::fs::FileExt;
+        let end = at.checked_add(len as u64).ok_or(ImageGap::PastEnd)?;
+        if end > self.len {
+            return Err(ImageGap::PastEnd);
+        }
+        let mut buf = vec![0u8; len];
+        self.file.read_exact_at(&mut buf, at).map_err(|_| ImageGap::ReadFailed)?;
+        Ok(buf)
+    }
+}
+
 /// Why a range of the image could not be produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ImageGap {
     /// The range runs past the last byte the file holds.
     PastEnd,
+    /// The operating system refused the read (a live kernel's unreadable page).
+    ReadFailed,
+}
+
+/// Where the image bytes come from.
+enum Source {
+    Bytes(Bytes),
+    File(PositionedFile),
 }
 
 /// Random access to the logical dump image.
 pub(crate) struct Image {
-    bytes: Bytes,
+    source: Source,
     flat: Option<FlatIndex>,
 }
 
 impl Image {
     pub fn raw(bytes: Bytes) -> Self {
-        Image { bytes, flat: None }
+        Image { source: Source::Bytes(bytes), flat: None }
+    }
+
+    pub fn positioned(file: PositionedFile) -> Self {
+        Image { source: Source::File(file), flat: None }
     }
 
     pub fn flattened(bytes: Bytes, index: FlatIndex) -> Self {
-        Image { bytes, flat: Some(index) }
+        Image { source: Source::Bytes(bytes), flat: Some(index) }
     }
+
 
     pub fn is_flattened(&self) -> bool {
         self.flat.is_some()
@@ -52,9 +92,10 @@ impl Image {
     /// Size of the logical image: the file length, or for a flattened stream
     /// the end of the furthest record.
     pub fn len(&self) -> u64 {
-        match &self.flat {
-            None => self.bytes.len() as u64,
-            Some(index) => index.image_len(),
+        match (&self.flat, &self.source) {
+            (Some(index), _) => index.image_len(),
+            (None, Source::Bytes(bytes)) => bytes.len() as u64,
+            (None, Source::File(file)) => file.len,
         }
     }
 
@@ -68,27 +109,29 @@ impl Image {
     /// as zeros, as they would in the rebuilt file.
     pub fn read(&self, at: u64, len: usize) -> Result<Cow<'_, [u8]>, ImageGap> {
         let end = at.checked_add(len as u64).ok_or(ImageGap::PastEnd)?;
-        match &self.flat {
-            None => {
+        match (&self.flat, &self.source) {
+            (None, Source::Bytes(bytes)) => {
                 let start = usize::try_from(at).map_err(|_| ImageGap::PastEnd)?;
                 let stop = usize::try_from(end).map_err(|_| ImageGap::PastEnd)?;
-                self.bytes.get(start..stop).map(Cow::Borrowed).ok_or(ImageGap::PastEnd)
+                bytes.get(start..stop).map(Cow::Borrowed).ok_or(ImageGap::PastEnd)
             }
-            Some(index) => index.read(&self.bytes, at, len),
+            (Some(index), Source::Bytes(bytes)) => index.read(bytes, at, len),
+            (_, Source::File(file)) => file.read(at, len).map(Cow::Owned),
         }
     }
 
     /// Like `read`, for header structures: a short image becomes a
     /// descriptive error.
     pub fn read_header(&self, at: u64, len: usize, what: &str) -> krash_core::Result<Cow<'_, [u8]>> {
-        self.read(at, len).map_err(|_| {
-            krash_core::Error::bad_data(
-                what,
-                format!(
+        self.read(at, len).map_err(|gap| {
+            let detail = match gap {
+                ImageGap::PastEnd => format!(
                     "{len} bytes at offset {at:#x} lie past the end of the dump ({} bytes)",
                     self.len()
                 ),
-            )
+                ImageGap::ReadFailed => format!("{len} bytes at offset {at:#x} could not be read"),
+            };
+            krash_core::Error::bad_data(what, detail)
         })
     }
 }

@@ -1,7 +1,8 @@
 //! krash-dumpfile: every common Linux vmcore format — kdump-compressed
 //! (makedumpfile or QEMU, zlib/lzo/snappy/zstd, plain or flattened) and
-//! ELF64 (/proc/vmcore, `makedumpfile -E`, QEMU `dump-guest-memory`) —
-//! exposed as physical memory plus the notes the kernel or QEMU saved.
+//! ELF64 (/proc/vmcore, `makedumpfile -E`, QEMU `dump-guest-memory`), LiME
+//! images, and a running kernel's /proc/kcore — exposed as physical memory
+//! plus the notes the kernel or QEMU saved.
 
 mod bitmap;
 mod cache;
@@ -13,9 +14,11 @@ mod format;
 mod image;
 mod kdump;
 mod le;
+mod lime;
 mod lzo;
 mod notes;
 mod vmcoreinfo;
+mod vmcoreinfo_scan;
 
 pub use dump::{looks_like_dump, Dump};
 pub use format::{Compression, DumpFormat, ElfProducer, PageState, Truncation, Utsname};

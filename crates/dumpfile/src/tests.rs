@@ -4,7 +4,7 @@
 use krash_core::{Error, FaultReason, PhysicalMemory};
 
 use crate::synth::*;
-use crate::{Compression, Dump, DumpFormat, ElfProducer, PageState};
+use crate::{looks_like_dump, Compression, Dump, DumpFormat, ElfProducer, PageState};
 
 fn fault_reason(e: Error) -> FaultReason {
     match e {
@@ -277,4 +277,131 @@ fn sparse_flattened_offsets_do_not_allocate() {
     tail.push(0);
     flat.splice(end..end, tail);
     assert!(Dump::from_bytes(flat).is_err());
+}
+
+/// Physical memory of `pages` pages with the VMCOREINFO text at page 5, as
+/// the kernel keeps it (`vmcoreinfo_data` is a page of its own).
+fn memory_with_vmcoreinfo(first_pfn: u64, pages: u64) -> Vec<u8> {
+    let mut mem: Vec<u8> = (first_pfn..first_pfn + pages).flat_map(page_bytes).collect();
+    // A format string in the image must not be taken for the real text.
+    let format_strings = b"OSRELEASE=%s\n\0PAGESIZE=%ld\n\0";
+    mem[PAGE + 100..PAGE + 100 + format_strings.len()].copy_from_slice(format_strings);
+    let text = b"OSRELEASE=6.1.0-test\nPAGESIZE=4096\nSYMBOL(init_uts_ns)=ffffffff82a12340\nKERNELOFFSET=2c000000\n\0";
+    let at = 5 * PAGE;
+    mem[at..at + text.len()].copy_from_slice(text);
+    mem
+}
+
+#[test]
+fn lime_ranges_gaps_and_scanned_vmcoreinfo() {
+    let low = memory_with_vmcoreinfo(1, 8);
+    let high = (32..36u64).flat_map(page_bytes).collect::<Vec<u8>>();
+    let image = crate::lime::build(&[(PAGE as u64, &low), (32 * PAGE as u64, &high)]);
+    assert!(looks_like_dump(&image[..64]));
+    let dump = Dump::from_bytes(image).unwrap();
+    assert_eq!(dump.format(), &DumpFormat::Lime);
+    assert_eq!(dump.format().to_string(), "LiME");
+    assert!(dump.cpus().is_empty());
+    let info = dump.vmcoreinfo().expect("VMCOREINFO found by the scan");
+    assert_eq!(info.osrelease(), Some("6.1.0-test"));
+    assert_eq!(info.kernel_offset(), Some(0x2c000000));
+    let mut buf = vec![0u8; PAGE * 2];
+    dump.read_phys(3 * PAGE as u64, &mut buf).unwrap();
+    assert!(buf[..PAGE] == page_bytes(3)[..]);
+    dump.read_phys(33 * PAGE as u64, &mut buf).unwrap();
+    assert!(buf[PAGE..] == page_bytes(34)[..]);
+    for pfn in [0u64, 9, 20, 36] {
+        let err = dump.read_phys(pfn * PAGE as u64, &mut buf[..8]).unwrap_err();
+        assert_eq!(fault_reason(err), FaultReason::NotInDump, "pfn {pfn}");
+        assert_eq!(dump.page_state(pfn), PageState::NotInDump);
+    }
+    // A read running off the end of a range stops there.
+    assert!(dump.read_phys(9 * PAGE as u64 - 4, &mut buf[..8]).is_err());
+    assert_eq!(dump.page_state(3), PageState::Present);
+    assert_eq!(dump.max_pfn(), 36);
+    assert_eq!(dump.phys_ranges().len(), 2);
+    assert!(!dump.is_partial() && dump.truncation().is_none());
+}
+
+#[test]
+fn malformed_lime_is_an_error() {
+    let page = page_bytes(0);
+    let good = crate::lime::build(&[(0, &page), (PAGE as u64, &page)]);
+    let err = |bytes: Vec<u8>| Dump::from_bytes(bytes).unwrap_err().to_string();
+    assert!(err(good[..good.len() - 1].to_vec()).contains("truncated image"));
+    assert!(err(good[..PAGE + 40].to_vec()).contains("the file ends"));
+    let overlap = crate::lime::build(&[(0, &page), (PAGE as u64 / 2, &page)]);
+    assert!(err(overlap).contains("overlap"));
+    let mut backwards = good.clone();
+    backwards[16..24].copy_from_slice(&0u64.to_le_bytes());
+    backwards[8..16].copy_from_slice(&100u64.to_le_bytes());
+    assert!(err(backwards).contains("before it starts"));
+    let mut absurd = good.clone();
+    absurd[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
+    assert!(err(absurd).contains("beyond any physical address"));
+    let mut bad_magic = good.clone();
+    bad_magic[PAGE + 32] ^= 1;
+    assert!(err(bad_magic).contains("magic"));
+    let mut version = good;
+    version[4] = 2;
+    assert!(Dump::from_bytes(version).is_err());
+    // No VMCOREINFO in these pages: the image opens, the kernel layer says what is missing.
+    let plain = Dump::from_bytes(crate::lime::build(&[(0, &page)])).unwrap();
+    assert!(plain.vmcoreinfo().is_none());
+}
+
+#[test]
+fn mutated_lime_never_panics() {
+    let mem = memory_with_vmcoreinfo(0, 8);
+    let image = crate::lime::build(&[(0, &mem[..3 * PAGE]), (10 * PAGE as u64, &mem[3 * PAGE..])]);
+    let mut buf = vec![0u8; 64];
+    for i in (0..image.len()).step_by(7).filter(|i| *i < 64 || (3 * PAGE..3 * PAGE + 128).contains(i)) {
+        for v in [0u8, 0xff, 0x80] {
+            let mut m = image.clone();
+            m[i] = v;
+            if let Ok(d) = Dump::from_bytes(m) {
+                for pfn in 0..20 {
+                    let _ = d.read_phys(pfn * PAGE as u64 + 7, &mut buf);
+                }
+            }
+        }
+    }
+}
+
+/// /proc/kcore as the kernel lays it out: RAM segments with physical
+/// addresses, vmalloc/module segments with p_paddr -1, a placeholder
+/// NT_PRSTATUS and VMCOREINFO; read with positioned reads.
+#[test]
+fn kcore_like_file_reads_with_positioned_reads() {
+    let notes = notes_blob(1);
+    let image = build_elf(
+        &[
+            ElfLoad { paddr: 0, vaddr: 0xffff888000000000, file_pages: 8, mem_pages: 8 },
+            ElfLoad { paddr: u64::MAX, vaddr: 0xffffc90000000000, file_pages: 2, mem_pages: 2 },
+        ],
+        &notes,
+    );
+    let dir = std::env::temp_dir().join(format!("krash-kcore-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("kcore");
+    std::fs::write(&path, &image).unwrap();
+    let dump = Dump::open_live(&path).unwrap();
+    assert!(dump.is_live());
+    assert_eq!(dump.format(), &DumpFormat::Elf { producer: ElfProducer::Kcore, flattened: false });
+    assert!(dump.cpus().is_empty(), "kcore's PRSTATUS is a placeholder");
+    assert!(dump.vmcoreinfo().is_some());
+    let mut buf = vec![0u8; PAGE];
+    dump.read_phys(3 * PAGE as u64, &mut buf).unwrap();
+    assert!(buf == page_bytes(3));
+    // The file changes under us: the next read sees the new bytes.
+    let mut changed = image.clone();
+    let at = image.len() - 7 * PAGE; // page 3 of the 8-page RAM segment, before 2 vmalloc pages
+    changed[at..at + 4].copy_from_slice(b"LIVE");
+    std::fs::write(&path, &changed).unwrap();
+    dump.read_phys(3 * PAGE as u64, &mut buf[..4]).unwrap();
+    assert_eq!(&buf[..4], b"LIVE");
+    assert_eq!(dump.phys_ranges().len(), 1);
+    let missing = Dump::open_live(&dir.join("absent")).unwrap_err().to_string();
+    assert!(missing.contains("no such file"), "{missing}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
