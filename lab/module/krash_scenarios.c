@@ -44,6 +44,10 @@ int krash_hung_waiter(void *unused);
 int krash_idle_sleeper(void *unused);
 int krash_d_sleeper(void *unused);
 int krash_spinner(void *unused);
+struct krash_file;
+struct krash_file *krash_open_hook(const char *name, int flags);
+long krash_do_open(const char *name, int flags);
+int krash_live_sleeper(void *unused);
 
 static char *scenario;
 module_param(scenario, charp, 0444);
@@ -346,6 +350,95 @@ static void scenario_sysrq_busy(void)
 		kthread_run(krash_spinner, NULL, "krash_spin/%d", i);
 }
 
+/* ---- err-ptr: a hook returns NULL where its caller only checks IS_ERR ---- */
+
+struct krash_path {
+	void *mnt;
+	void *dentry;
+};
+
+struct krash_file {
+	unsigned int f_mode;
+	unsigned int f_flags;
+	const void *f_op;
+	struct krash_path f_path;	/* f_path.dentry read through NULL */
+	long long f_pos;
+};
+
+static struct krash_file krash_opened_file = { .f_mode = 1 };
+/* Not const: the compiler must not see which path the hook takes. */
+static int krash_hook_denies = 1;
+
+/*
+ * Modelled on a security hook wrapping the kernel's do_filp_open(), which
+ * reports failure as an ERR_PTR: this one returns NULL when it refuses.
+ */
+noinline struct krash_file *krash_open_hook(const char *name, int flags)
+{
+	if (READ_ONCE(krash_hook_denies))
+		return NULL;
+	krash_opened_file.f_flags = flags;
+	return &krash_opened_file;
+}
+
+/* Like do_sys_openat2(): trusts that failure comes back as an ERR_PTR. */
+noinline long krash_do_open(const char *name, int flags)
+{
+	struct krash_file *f = krash_open_hook(name, flags);
+
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	return (long)READ_ONCE(f->f_path.dentry);
+}
+
+static void scenario_err_ptr(void)
+{
+	size_t off = offsetof(struct krash_file, f_path.dentry);
+
+	pr_info("krash-facts: {\"panic_kind\":\"null_deref\",\"faulting_function\":\"krash_do_open\",\"rip_function\":\"krash_do_open\",\"panic_string\":\"BUG: kernel NULL pointer dereference, address: %016zx\",\"panic_message\":\"Fatal exception\",\"null_member\":{\"struct\":\"krash_file\",\"member\":\"f_path.dentry\",\"offset\":%zu},\"null_source\":{\"function\":\"krash_open_hook\",\"returned\":\"NULL\",\"caller_checks\":\"IS_ERR\"}}\n",
+		off, off);
+	pr_info("krash: open returned %ld\n", krash_do_open("/etc/krash.conf", 0));
+}
+
+/* ---- live: a steady state for krash on the running kernel; sysrq-c comes later ---- */
+
+#define KRASH_LIVE_SLEEPERS 4
+#define KRASH_LIVE_LIST_LENGTH 16
+
+struct krash_live_entry {
+	struct list_head node;
+	unsigned long value;
+};
+
+static LIST_HEAD(krash_live_list);
+static unsigned long krash_live_count;
+
+noinline int krash_live_sleeper(void *unused)
+{
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(HZ * 1000);
+	return 0;
+}
+
+static void scenario_live(void)
+{
+	int i;
+
+	for (i = 0; i < KRASH_LIVE_LIST_LENGTH; i++) {
+		struct krash_live_entry *e = kmalloc(sizeof(*e), GFP_KERNEL);
+
+		if (!e)
+			return;
+		e->value = i;
+		list_add_tail(&e->node, &krash_live_list);
+		krash_live_count++;
+	}
+	for (i = 0; i < KRASH_LIVE_SLEEPERS; i++)
+		kthread_run(krash_live_sleeper, NULL, "krash_live/%d", i);
+	pr_info("krash-facts: {\"panic_kind\":\"sysrq\",\"faulting_function\":\"sysrq_handle_crash\",\"panic_string\":\"sysrq triggered crash\",\"panic_message\":\"sysrq triggered crash\",\"live_list\":\"krash_live_list\",\"live_list_length\":%d,\"live_count_symbol\":\"krash_live_count\",\"live_kthread_comm\":\"krash_live/0\",\"live_kthread_function\":\"krash_live_sleeper\",\"live_kthreads\":%d}\n",
+		KRASH_LIVE_LIST_LENGTH, KRASH_LIVE_SLEEPERS);
+}
+
 /* ---- dispatch ---- */
 
 struct krash_scenario {
@@ -361,6 +454,8 @@ static const struct krash_scenario krash_scenarios[] = {
 	{ "timer-bug", scenario_timer_bug },
 	{ "hung-task", scenario_hung_task },
 	{ "sysrq-busy", scenario_sysrq_busy },
+	{ "err-ptr", scenario_err_ptr },
+	{ "live", scenario_live },
 };
 
 static int krash_run_scenario(const char *name)

@@ -69,22 +69,26 @@ def copy_prefix(src, dst, length):
 # early initcalls (seen in jitterentropy's init), before any scenario runs.
 
 
-def kdump_boot(kv, scenario, kernel_root, initramfs, work, with_elf):
+def kdump_boot(kv, scenario, kernel_root, initramfs, work, with_elf, extra_disks=(),
+               timeout=BOOT_TIMEOUT):
     """Boot, crash, capture with kdump.
 
     Leaves vmcore.flattened, vmcore.kdump-zlib, vmcore-dmesg.txt and, with_elf, vmcore.elf.
+    extra_disks, (path, bytes) pairs, are attached after the lab's own and left
+    for the caller to read and delete.
     """
     console = work / "console.log"
     vda, vdb, vdc = work / "vda.img", work / "vdb.img", work / "vdc.img"
     disks = [(vda, 2 << 30), (vdb, 64 << 20)] + ([(vdc, 2 << 30)] if with_elf else [])
-    for img, size in disks:
+    for img, size in disks + list(extra_disks):
         with open(img, "wb") as f:
             f.truncate(size)
     append = (f"console=ttyS0 crashkernel=256M panic=0 "
-              f"krash.mode=kdump krash.scenario={scenario} krash.dumplevel={dump_level(kv)}")
+              f"krash.mode=kdump krash.scenario={scenario} krash.dumplevel={dump_level(kv)} "
+              f"krash.elf={int(with_elf)}")
     qemu_guest.boot_until_exit(
-        kernel_root / f"boot/vmlinuz-{kv}", initramfs, append, console, [d for d, _ in disks],
-        BOOT_TIMEOUT)
+        kernel_root / f"boot/vmlinuz-{kv}", initramfs, append, console,
+        [d for d, _ in disks + list(extra_disks)], timeout)
     files = qemu_guest.read_tar_disk(vdb)
     if "makedumpfile.rc" not in files:
         raise DumpError("capture kernel wrote no results (did kdump fire?)")
