@@ -3,6 +3,7 @@
 
 mod args;
 mod line;
+mod progress;
 mod repl;
 mod subcommands;
 mod analyze_cli;
@@ -53,6 +54,9 @@ fn run(args: args::Args) -> Result<(), String> {
     }
     let format = if args.json { Format::Json } else { Format::Text };
     let mut session = Session::new(kernel);
+    if let Some(bar) = progress::TerminalProgress::for_stderr() {
+        session.progress = std::sync::Arc::new(bar);
+    }
     if !args.silent {
         let banner = Output::Sys(krash_commands::output::sys_info(&session));
         print!("{}", render(&banner, format));

@@ -28,7 +28,7 @@ pub use crate::commands::print::{Print, PrintEntry};
 pub use crate::commands::struct_cmd::{MemberValue, StructBlock, StructOutput};
 pub use crate::commands::task::{TaskEntry, TaskOutput};
 pub use crate::header::TaskHeader;
-pub use crate::commands::search::{SearchHit, SearchOutput};
+pub use crate::commands::search::{ContextLine, SearchGroup, SearchHit, SearchOutput};
 pub use crate::commands::tree::{TreeEntry, TreeOutput};
 pub use crate::commands::whatis::Whatis;
 pub use crate::commands::vtop::{Conversion, VtopOutput, VtopResult};

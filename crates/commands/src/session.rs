@@ -7,6 +7,8 @@ pub struct Session {
     /// Task address of the current context (`set PID|TASK`); starts at the
     /// panic task.
     pub current_task: Option<u64>,
+    /// Where long scans (`search`) report progress; the CLI draws a bar.
+    pub progress: std::sync::Arc<dyn krash_kernel::progress::Progress>,
 }
 
 impl Session {
@@ -15,6 +17,7 @@ impl Session {
         Session {
             kernel,
             current_task,
+            progress: std::sync::Arc::new(krash_kernel::progress::NoProgress),
         }
     }
 }

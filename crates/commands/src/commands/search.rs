@@ -1,26 +1,43 @@
-//! `search`: find values or strings in memory, scanning the dump's pages
-//! in parallel (all of RAM through the direct map by default).
+//! `search`: find values or strings in kernel virtual, user virtual or
+//! physical memory, or in task stacks; the kernel model chooses the
+//! memory (krash_kernel::search) and scans it in parallel.
 
 use krash_core::{Error, PhysicalMemory, Result, VirtualMemory};
-use rayon::prelude::*;
+use krash_kernel::expr::{evaluate, KernelContext};
+use krash_kernel::mapped::MappedExtent;
+use krash_kernel::search::{clip, scan, KernelSpace, Needle};
+use krash_kernel::Kernel;
 use serde::Serialize;
 
+use crate::header::TaskHeader;
 use crate::{getopt, CommandSpec, Output, Session};
 
 pub(crate) const SPEC: CommandSpec = CommandSpec {
     name: "search",
     aliases: &[],
     summary: "search memory",
-    synopsis: "search [-s start] [-e end | -l length] [-m mask] [-k | -p] [-w | -h] [-c] value ...",
-    details: "  value      hexadecimal value(s) to find (strings with -c)\n\
-              \x20 -k         kernel memory: all RAM through the direct map (default)\n\
-              \x20 -p         physical memory; addresses shown are physical\n\
-              \x20 -s start   start of a kernel virtual range (address or symbol)\n\
-              \x20 -e end     end of that range; -l length  its length in bytes\n\
+    synopsis: "search [-s start] [ -[kKV] | -u | -p | -t | -T ] [-e end | -l length] [-m mask]\n\
+              \x20        [-x count] -[cwh] [value | (expression) | symbol | string] ...",
+    details: "  value      hexadecimal value to find; a symbol or (expression) stands for its value\n\
+              \x20            and is named after each match\n\
+              \x20 -k         kernel virtual memory (default): the direct map, vmalloc and the\n\
+              \x20            virtual mem_map, the kernel image and modules; memory mapped at two\n\
+              \x20            addresses (a vmalloc'ed stack is also in the direct map) is reported at both\n\
+              \x20 -K         as -k without vmalloc, mem_map and module memory\n\
+              \x20 -V         as -k without the direct map and the kernel image\n\
+              \x20 -u         the current context's user memory (its VMAs' mapped pages); with -s,\n\
+              \x20            start is a user address\n\
+              \x20 -p         physical memory; addresses are physical\n\
+              \x20 -t         every task's kernel stack, each task's matches under its header\n\
+              \x20 -T         as -t, for the tasks active on a CPU only\n\
+              \x20 -s start   start here (address or symbol) instead of at the space's start\n\
+              \x20 -e end     stop before this address or symbol; -l length  search length bytes\n\
               \x20 -m mask    ignore the bits set in mask when comparing\n\
               \x20 -w / -h    search 32-bit / 16-bit values instead of 64-bit ones\n\
-              \x20 -c         the values are strings\n\
-              Pages missing from the dump are skipped; the scan runs on every core.",
+              \x20 -c         the arguments are strings (quote those with spaces)\n\
+              \x20 -x count   show count units of memory before and after each value found\n\
+              Pages missing from the dump are skipped; the scan runs on every core and shows\n\
+              a progress bar on a terminal.",
     run,
 };
 
@@ -28,73 +45,59 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchHit {
     pub addr: u64,
-    /// The value found (the string for -c).
+    /// The value found (and the symbol or expression searched for), or the
+    /// string window for -c.
     pub text: String,
+    /// With -x: the memory around the match, the match included.
+    pub context: Vec<ContextLine>,
+}
+
+/// One unit of memory shown around a match (-x).
+#[derive(Debug, Clone, Serialize)]
+pub struct ContextLine {
+    pub addr: u64,
+    pub value: u64,
+    /// The unit's bytes, unprintable ones as dots.
+    pub ascii: String,
+    /// True for the unit that matched.
+    pub is_match: bool,
+}
+
+/// The matches of one task's stack (-t), or of the whole search.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchGroup {
+    pub task: Option<TaskHeader>,
+    pub hits: Vec<SearchHit>,
 }
 
 /// What `search` found.
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchOutput {
-    pub hits: Vec<SearchHit>,
+    pub groups: Vec<SearchGroup>,
     /// Unit width in hex digits for value display.
     pub width: usize,
+    /// Messages crash prints before the matches (start rounding).
+    pub notes: Vec<String>,
+    /// True when the hit limit stopped the search.
+    pub truncated: bool,
 }
 
-const PAGE: u64 = 4096;
-/// Characters shown from each string match.
-const STRING_WINDOW: usize = 56;
-/// Pages handed to one worker at a time.
-const PAGES_PER_TASK: u64 = 256;
 /// Most hits reported (a search for 0 would otherwise fill memory).
 const MAX_HITS: usize = 1_000_000;
+/// Largest -x context.
+const MAX_CONTEXT: u64 = 256;
 
-enum Needle {
-    Value { value: u64, mask: u64, size: usize },
-    Bytes(Vec<u8>),
-}
-
-impl Needle {
-    /// Offsets in `page` that match.
-    fn scan(&self, page: &[u8], out: &mut Vec<(usize, String)>) {
-        match self {
-            Needle::Value { value, mask, size } => {
-                for (i, chunk) in page.chunks_exact(*size).enumerate() {
-                    let mut b = [0u8; 8];
-                    b[..*size].copy_from_slice(chunk);
-                    let v = u64::from_le_bytes(b);
-                    if v & !mask == value & !mask {
-                        // crash ends value hits with a space.
-                        out.push((i * size, format!("{v:x} ")));
-                    }
-                }
-            }
-            Needle::Bytes(s) => {
-                if s.is_empty() || s.len() > page.len() {
-                    return;
-                }
-                for i in 0..=page.len() - s.len() {
-                    if page[i..].starts_with(s) {
-                        // crash shows a fixed window from the match, dots for
-                        // unprintable bytes.
-                        let window: String = page[i..]
-                            .iter()
-                            .take(STRING_WINDOW)
-                            .map(|&c| if (0x20..0x7f).contains(&c) { c as char } else { '.' })
-                            .collect();
-                        out.push((i, window));
-                    }
-                }
-            }
-        }
-    }
+/// Where the searched addresses live.
+enum Space {
+    Kernel(KernelSpace),
+    User { pgd: u64, mm: u64 },
+    Physical,
+    Stacks { active_only: bool },
 }
 
 fn run(session: &mut Session, args: &[String]) -> Result<Output> {
-    let p = getopt::parse("search", args, "s:e:l:m:kpwhcuK")?;
+    let p = getopt::parse("search", args, "s:e:l:m:x:kKVupTtwhc")?;
     let k = &session.kernel;
-    if p.has('u') {
-        return Err(Error::Unsupported("search -u (user memory) is not implemented yet".into()));
-    }
     let size = if p.has('w') {
         4
     } else if p.has('h') {
@@ -106,94 +109,179 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         Some(m) => crate::parse_hex(m).ok_or_else(|| Error::Usage(format!("search: invalid mask: {m}")))?,
         None => 0,
     };
+    let context = match p.value('x') {
+        Some(x) if p.has('c') => return Err(Error::Usage(format!("search: -x {x} is not applicable with -c"))),
+        Some(x) => crate::address::parse_number(x)
+            .filter(|&n| n <= MAX_CONTEXT)
+            .ok_or_else(|| Error::Usage(format!("search: invalid -x count: {x} (at most {MAX_CONTEXT})")))?,
+        None => 0,
+    };
     if p.args.is_empty() {
         return Err(Error::Usage(format!("usage: {}", SPEC.synopsis)));
     }
-    let mut needles = Vec::new();
-    for a in &p.args {
-        if p.has('c') {
-            needles.push(Needle::Bytes(a.trim_matches('"').as_bytes().to_vec()));
-        } else {
-            let v = crate::parse_hex(a).ok_or_else(|| Error::Usage(format!("search: invalid value: {a}")))?;
-            needles.push(Needle::Value { value: v, mask, size });
+    let (needles, labels) = needles(k, &p.args, p.has('c'), size, mask)?;
+    let space = space_of(session, &p)?;
+    let mut notes = Vec::new();
+    let start = match p.value('s') {
+        Some(s) => {
+            let addr = match space {
+                Space::Kernel(_) | Space::Stacks { .. } => crate::address::resolve_address(k, s)?,
+                _ => crate::parse_hex(s).ok_or_else(|| Error::Usage(format!("search: invalid start: {s}")))?,
+            };
+            let aligned = if p.has('c') { addr } else { addr & !(size as u64 - 1) };
+            if aligned != addr {
+                notes.push(format!("search: rounding down start address to: {aligned:x}"));
+            }
+            Some(aligned)
         }
-    }
-    let mut hits: Vec<SearchHit> = if let Some(start) = p.value('s') {
-        let start = crate::address::resolve_address(k, start)?;
-        let end = match (p.value('e'), p.value('l')) {
-            (Some(e), _) => crate::address::resolve_address(k, e)?,
-            (None, Some(l)) => start.saturating_add(crate::address::parse_number(l).ok_or_else(|| Error::Usage(format!("search: invalid length: {l}")))?),
-            (None, None) => return Err(Error::Usage("search -s needs -e end or -l length".into())),
-        };
-        let mem: &dyn VirtualMemory = k.memory();
-        scan_pages(start, end, &needles, |addr, buf| mem.read_virt(addr, buf).is_ok())
-    } else {
-        let dump = k.dump();
-        let physical = p.has('p');
-        let mut all = Vec::new();
-        for r in dump.phys_ranges() {
-            let found = scan_pages(r.start, r.end, &needles, |addr, buf| dump.read_phys(addr, buf).is_ok());
-            all.extend(found.into_iter().map(|h| SearchHit {
-                addr: if physical { h.addr } else { k.memory().phys_to_virt(h.addr) },
-                text: h.text,
-            }));
-            if all.len() >= MAX_HITS {
-                break;
-            }
-        }
-        if !physical {
-            // The kernel image and modules are mapped again outside the
-            // direct map; crash reports hits at those addresses too.
-            let mem: &dyn VirtualMemory = k.memory();
-            let mut ranges = Vec::new();
-            if let (Ok(text), Ok(end)) = (k.symbol_addr("_text"), k.symbol_addr("_end")) {
-                ranges.push((text, end));
-            }
-            if let Ok(modules) = k.modules() {
-                ranges.extend(modules.iter().map(|m| (m.base, m.base.saturating_add(m.size))));
-            }
-            for (start, end) in ranges {
-                all.extend(scan_pages(start, end, &needles, |addr, buf| mem.read_virt(addr, buf).is_ok()));
-            }
-        }
-        all.sort_by_key(|h| h.addr);
-        all
+        None => None,
     };
-    hits.truncate(MAX_HITS);
-    Ok(Output::Search(SearchOutput { hits, width: size * 2 }))
-}
-
-/// Scans `[start, end)` page by page in parallel; `read` fills a page and
-/// says whether it could.
-fn scan_pages(start: u64, end: u64, needles: &[Needle], read: impl Fn(u64, &mut [u8]) -> bool + Sync) -> Vec<SearchHit> {
-    let first = start / PAGE;
-    let last = end.div_ceil(PAGE);
-    let tasks: Vec<u64> = (first..last).step_by(PAGES_PER_TASK as usize).collect();
-    let mut hits: Vec<SearchHit> = tasks
-        .par_iter()
-        .flat_map_iter(|&task_first| {
-            let mut found = Vec::new();
-            let mut page = vec![0u8; PAGE as usize];
-            let mut offsets = Vec::new();
-            for pfn in task_first..(task_first + PAGES_PER_TASK).min(last) {
-                let base = pfn * PAGE;
-                if !read(base, &mut page) {
+    let end = match (p.value('e'), p.value('l')) {
+        (Some(e), _) => Some(match space {
+            Space::Kernel(_) | Space::Stacks { .. } => crate::address::resolve_address(k, e)?,
+            _ => crate::parse_hex(e).ok_or_else(|| Error::Usage(format!("search: invalid end: {e}")))?,
+        }),
+        (None, Some(l)) => {
+            let len = crate::address::parse_number(l).ok_or_else(|| Error::Usage(format!("search: invalid length: {l}")))?;
+            let from = start.ok_or_else(|| Error::Usage("search: -l needs -s start".into()))?;
+            Some(from.saturating_add(len))
+        }
+        (None, None) => None,
+    };
+    let bounds = |regions: Vec<MappedExtent>| clip(&regions, start.unwrap_or(0), end.unwrap_or(u64::MAX));
+    let progress = session.progress.as_ref();
+    let mut groups = Vec::new();
+    let mut truncated = false;
+    match &space {
+        Space::Stacks { active_only } => {
+            let tasks: Vec<u64> = if *active_only {
+                k.active_tasks()?.into_iter().map(|(_, t)| t).collect()
+            } else {
+                k.tasks()?.iter().map(|t| t.addr).collect()
+            };
+            for task in tasks {
+                let regions = bounds(k.stack_regions(task)?);
+                let found = scan(k.dump(), &regions, &needles, MAX_HITS, &krash_kernel::progress::NoProgress);
+                if found.hits.is_empty() {
                     continue;
                 }
-                for n in needles {
-                    offsets.clear();
-                    n.scan(&page, &mut offsets);
-                    for (off, text) in offsets.drain(..) {
-                        let addr = base + off as u64;
-                        if addr >= start && addr < end {
-                            found.push(SearchHit { addr, text });
-                        }
-                    }
-                }
+                truncated |= found.truncated;
+                let hits = found.hits.iter().map(|h| hit(k, &space, h, &labels, &needles, context)).collect();
+                groups.push(SearchGroup { task: Some(TaskHeader::of(k.task_by_addr(task)?)), hits });
             }
-            found
-        })
-        .collect();
-    hits.sort_by_key(|h| h.addr);
-    hits
+        }
+        _ => {
+            let regions = match &space {
+                Space::Kernel(which) => k.kernel_regions(*which)?,
+                Space::User { mm, .. } => k.user_regions(*mm)?,
+                _ => k.physical_regions(),
+            };
+            let found = scan(k.dump(), &bounds(regions), &needles, MAX_HITS, progress);
+            truncated = found.truncated;
+            let hits = found.hits.iter().map(|h| hit(k, &space, h, &labels, &needles, context)).collect();
+            groups.push(SearchGroup { task: None, hits });
+        }
+    }
+    Ok(Output::Search(SearchOutput { groups, width: size * 2, notes, truncated }))
+}
+
+/// The needles for the arguments, and for each the name shown after its
+/// matches (symbols and expressions).
+fn needles(k: &Kernel, args: &[String], strings: bool, size: usize, mask: u64) -> Result<(Vec<Needle>, Vec<Option<String>>)> {
+    let mut needles = Vec::new();
+    let mut labels = Vec::new();
+    for a in args {
+        if strings {
+            let s = a.trim_matches('"');
+            if s.is_empty() {
+                return Err(Error::Usage("search: empty string".into()));
+            }
+            needles.push(Needle::Bytes(s.as_bytes().to_vec()));
+            labels.push(None);
+            continue;
+        }
+        let (value, label) = if a.starts_with('(') {
+            let ctx = KernelContext { kernel: k, cpu: None };
+            let v = evaluate(&ctx, &ctx.parse(a)?)?.as_u64(k.type_arena(), k.memory())?;
+            (v, Some(a.clone()))
+        } else if let (Some(v), Err(_)) = (crate::parse_hex(a), k.symbol_addr(a)) {
+            (v, None)
+        } else {
+            (crate::address::resolve_address(k, a)?, Some(a.clone()))
+        };
+        if size < 8 && value >> (size * 8) != 0 {
+            return Err(Error::Usage(format!("search: value {value:x} does not fit in {size} bytes")));
+        }
+        needles.push(Needle::Value { value, mask, size });
+        labels.push(label);
+    }
+    Ok((needles, labels))
+}
+
+/// The memory the options select.
+fn space_of(session: &Session, p: &getopt::Parsed) -> Result<Space> {
+    let k = &session.kernel;
+    let chosen = ['k', 'K', 'V', 'u', 'p', 't', 'T'].iter().filter(|c| p.has(**c)).count();
+    if chosen > 1 {
+        return Err(Error::Usage("search: only one of -k, -K, -V, -u, -p, -t, -T may be given".into()));
+    }
+    Ok(if p.has('u') {
+        let task = session.current_task.ok_or_else(|| Error::NotFound("search: no current task context".into()))?;
+        let t = k.task_by_addr(task)?;
+        if t.mm == 0 {
+            return Err(Error::Usage(format!("search: current context (PID {}) has no user address space", t.pid)));
+        }
+        let pgd = k.virt_to_phys(k.read_field_u64(t.mm, "mm_struct", "pgd")?)?;
+        Space::User { pgd, mm: t.mm }
+    } else if p.has('p') {
+        Space::Physical
+    } else if p.has('t') || p.has('T') {
+        Space::Stacks { active_only: p.has('T') }
+    } else if p.has('K') {
+        Space::Kernel(KernelSpace::Unity)
+    } else if p.has('V') {
+        Space::Kernel(KernelSpace::Mapped)
+    } else {
+        Space::Kernel(KernelSpace::All)
+    })
+}
+
+fn hit(k: &Kernel, space: &Space, h: &krash_kernel::search::Hit, labels: &[Option<String>], needles: &[Needle], context: u64) -> SearchHit {
+    let text = match (needles.get(h.needle), labels.get(h.needle)) {
+        (Some(Needle::Bytes(_)), _) => h.window.clone(),
+        (_, Some(Some(label))) => format!("{:x} ({label})", h.value),
+        _ => format!("{:x} ", h.value),
+    };
+    let size = match needles.get(h.needle) {
+        Some(Needle::Value { size, .. }) => *size as u64,
+        _ => 8,
+    };
+    let context = if context == 0 { Vec::new() } else { context_lines(k, space, h.addr, size, context) };
+    SearchHit { addr: h.addr, text, context }
+}
+
+/// `count` units before and after `addr`, read from the searched space.
+fn context_lines(k: &Kernel, space: &Space, addr: u64, size: u64, count: u64) -> Vec<ContextLine> {
+    let first = addr.saturating_sub(count * size);
+    let mut out = Vec::new();
+    let mut at = first;
+    while at <= addr.saturating_add(count * size) {
+        let mut buf = vec![0u8; size as usize];
+        let ok = match space {
+            Space::Physical => k.dump().read_phys(at, &mut buf).is_ok(),
+            Space::User { pgd, .. } => k.memory().read_user(*pgd, at, &mut buf).is_ok(),
+            _ => k.memory().read_virt(at, &mut buf).is_ok(),
+        };
+        if ok {
+            let mut b = [0u8; 8];
+            b[..buf.len()].copy_from_slice(&buf);
+            let ascii = buf.iter().map(|&c| if (0x20..0x7f).contains(&c) { c as char } else { '.' }).collect();
+            out.push(ContextLine { addr: at, value: u64::from_le_bytes(b), ascii, is_match: at == addr });
+        }
+        at = match at.checked_add(size) {
+            Some(a) => a,
+            None => break,
+        };
+    }
+    out
 }

@@ -1,12 +1,45 @@
 use std::fmt::Write;
 
-use krash_commands::output::SearchOutput;
+use krash_commands::output::{SearchHit, SearchOutput};
 
-/// `ADDR: VALUE` a line.
+use super::task::header;
+
+/// crash's layout: `ADDR: VALUE` a line; with -t each task's matches under
+/// its header, groups apart by a blank line; with -x each match's
+/// surroundings as a block followed by a blank line.
 pub(crate) fn render(s: &SearchOutput) -> String {
-    let mut out = String::with_capacity(s.hits.len() * 36);
-    for h in &s.hits {
-        let _ = writeln!(out, "{:x}: {}", h.addr, h.text);
+    let mut out = String::new();
+    for n in &s.notes {
+        let _ = writeln!(out, "{n}");
+    }
+    for (i, g) in s.groups.iter().enumerate() {
+        if let Some(t) = &g.task {
+            if i > 0 {
+                out.push('\n');
+            }
+            let _ = writeln!(out, "{}", header(t));
+        }
+        for h in &g.hits {
+            render_hit(&mut out, h, s.width);
+        }
+    }
+    if s.truncated {
+        let _ = writeln!(out, "search: stopped after {} matches", s.groups.iter().map(|g| g.hits.len()).sum::<usize>());
     }
     out
+}
+
+fn render_hit(out: &mut String, h: &SearchHit, width: usize) {
+    if h.context.is_empty() {
+        let _ = writeln!(out, "{:x}: {}", h.addr, h.text);
+        return;
+    }
+    for c in &h.context {
+        if c.is_match {
+            let _ = writeln!(out, "{:x}:  {:0width$x} ", c.addr, c.value);
+        } else {
+            let _ = writeln!(out, "{:x}:  {:0width$x}                    {}", c.addr, c.value, c.ascii);
+        }
+    }
+    out.push('\n');
 }
