@@ -3,6 +3,8 @@
 
 use krash_core::{Error, Result, VirtualMemory};
 
+use crate::page::PageInfo;
+use crate::xarray::{self, XaLayout};
 use crate::Kernel;
 
 /// Longest dentry chain followed before giving up (a corrupt or cyclic chain).
@@ -11,6 +13,8 @@ const MAX_PATH_DEPTH: usize = 256;
 const MAX_NAME_LEN: usize = 256;
 /// Highest file-descriptor count believed from an `fdtable`.
 const MAX_FDS: u64 = 1 << 20;
+/// Most page-cache pages listed for one inode (16 GiB of 4 KiB pages).
+const MAX_CACHED_PAGES: usize = 1 << 22;
 
 /// One open file descriptor.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -42,6 +46,20 @@ pub struct DentryInfo {
     pub kind: Option<String>,
     /// Full path through a mount of its superblock; empty when none is mounted.
     pub path: String,
+}
+
+/// An inode's page cache (`inode->i_mapping`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PageCache {
+    pub inode: u64,
+    /// The `address_space` (`i_mapping`).
+    pub mapping: u64,
+    /// `address_space.nrpages`.
+    pub nrpages: u64,
+    /// The cached pages in index order (filled by `inode_pages` only).
+    pub pages: Vec<PageInfo>,
+    /// Why the page walk stopped early or disagrees with `nrpages`.
+    pub problem: Option<String>,
 }
 
 /// crash's name for the file type in an inode's `i_mode`.
@@ -162,6 +180,65 @@ impl Kernel {
             _ => String::new(),
         };
         Ok(DentryInfo { dentry, inode, superblock, kind, path })
+    }
+
+    /// An inode's `address_space` and its page count, without the pages.
+    pub fn inode_page_count(&self, inode: u64) -> Result<PageCache> {
+        let mapping = self.read_field_u64(inode, "inode", "i_mapping")?;
+        let nrpages = if mapping != 0 { self.read_field_u64(mapping, "address_space", "nrpages")? } else { 0 };
+        Ok(PageCache { inode, mapping, nrpages, pages: Vec::new(), problem: None })
+    }
+
+    /// An inode's cached pages from its `i_pages` xarray, as `files -p` shows them.
+    /// A large folio counts as its number of pages, as `nrpages` does.
+    pub fn inode_pages(&self, inode: u64) -> Result<PageCache> {
+        let mut cache = self.inode_page_count(inode)?;
+        if cache.mapping == 0 || cache.nrpages == 0 {
+            return Ok(cache);
+        }
+        let l = self.layouts();
+        let head = self.read_field_u64(cache.mapping, "address_space", "i_pages.xa_head")?;
+        let layout = XaLayout { shift: l.offset("xa_node", "shift")?, slots: l.offset("xa_node", "slots")?, chunk: 64 };
+        let limit = usize::try_from(cache.nrpages).unwrap_or(usize::MAX).min(MAX_CACHED_PAGES);
+        let walk = xarray::walk(self.memory(), head, layout, limit.saturating_add(1));
+        let mut counted = 0u64;
+        // Value entries (bit 0 set) are shadow/swap entries, not pages.
+        for entry in walk.entries.iter().filter(|e| e.value & 1 == 0) {
+            match self.page_info(entry.value) {
+                Ok(page) => {
+                    counted = counted.saturating_add(self.folio_pages(entry.value));
+                    cache.pages.push(page);
+                }
+                Err(e) => {
+                    cache.problem = Some(format!("page {:x} at index {}: {e}", entry.value, entry.index));
+                    break;
+                }
+            }
+        }
+        if let Some(b) = walk.broken {
+            cache.problem.get_or_insert(b);
+        } else if cache.problem.is_none() && counted != cache.nrpages {
+            cache.problem = Some(format!("xarray page count: {counted}  nrpages: {}", cache.nrpages));
+        }
+        Ok(cache)
+    }
+
+    /// Pages in the folio headed by `page` (1 when it is not a large folio).
+    fn folio_pages(&self, page: u64) -> u64 {
+        let head_flag = self.page_flag_mask("head");
+        let is_head = head_flag.is_some_and(|m| self.page_flags(page).is_ok_and(|f| f & m != 0));
+        if !is_head {
+            return 1;
+        }
+        let Ok(page_size) = self.layouts().size_of("page") else { return 1 };
+        // The order lives in the first tail page (`folio->_folio_order` / `compound_order`).
+        let tail = page.wrapping_add(page_size);
+        let order = ["_folio_order", "compound_order"]
+            .iter()
+            .find_map(|m| self.read_field(tail, "page", m).ok())
+            .or_else(|| self.read_field(page, "folio", "_flags_1").ok().map(|f| f & 0xff))
+            .unwrap_or(0);
+        if order >= 32 { 1 } else { 1 << order }
     }
 
     fn open_file(&self, fd: u64, file: u64) -> Result<OpenFile> {

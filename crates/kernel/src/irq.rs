@@ -36,6 +36,8 @@ pub struct IrqDesc {
     pub flow: String,
     /// Count per online CPU, in CPU order.
     pub counts: Vec<u32>,
+    /// CPUs the IRQ may be delivered to (`irq_common_data.affinity`), ascending.
+    pub affinity: Vec<u32>,
 }
 
 /// One softirq vector's handler (`softirq_vec[n].action`).
@@ -68,7 +70,7 @@ impl Kernel {
         let mut irqs = Vec::new();
         for irq in 0..nr {
             let Some(&desc) = descs.get(&irq) else {
-                irqs.push(IrqDesc { irq, desc: None, actions: Vec::new(), chip: String::new(), flow: String::new(), counts: Vec::new() });
+                irqs.push(IrqDesc { irq, desc: None, actions: Vec::new(), chip: String::new(), flow: String::new(), counts: Vec::new(), affinity: Vec::new() });
                 continue;
             };
             match self.irq_desc(irq, desc, &cpus) {
@@ -159,6 +161,29 @@ impl Kernel {
                 p => mem.read_u32(p.wrapping_add(self.percpu_offset(cpu)?))?,
             });
         }
-        Ok(IrqDesc { irq, desc: Some(desc), actions, chip, flow, counts })
+        let affinity = if actions.is_empty() { Vec::new() } else { self.irq_affinity(desc)? };
+        Ok(IrqDesc { irq, desc: Some(desc), actions, chip, flow, counts, affinity })
+    }
+
+    /// The CPUs in an IRQ's affinity mask. With `CONFIG_CPUMASK_OFFSTACK` the
+    /// member is a pointer to the mask (8 bytes); otherwise the mask itself.
+    fn irq_affinity(&self, desc: u64) -> Result<Vec<u32>> {
+        let l = self.layouts();
+        let (struct_name, path) = if l.has_field("irq_desc", "irq_common_data.affinity") {
+            ("irq_desc", "irq_common_data.affinity")
+        } else {
+            ("irq_desc", "irq_data.affinity")
+        };
+        let field = l.field(struct_name, path)?;
+        let member = desc.wrapping_add(field.offset);
+        let mask = if field.size == Some(8) { self.memory().read_u64(member)? } else { member };
+        if mask == 0 {
+            return Ok(Vec::new());
+        }
+        let cpus = self.nr_cpu_ids()?;
+        let words = self.memory().read_vec(mask, (cpus as usize).div_ceil(64).saturating_mul(8))?;
+        Ok((0..cpus)
+            .filter(|&cpu| words.get((cpu / 8) as usize).is_some_and(|b| b >> (cpu % 8) & 1 == 1))
+            .collect())
     }
 }

@@ -1,6 +1,7 @@
 //! `vm` and `files`: a task's memory areas and its open files.
 
 use krash_core::{Error, Result};
+pub use krash_kernel::fs::PageCache;
 use krash_kernel::fs::{DentryInfo, OpenFiles};
 use krash_kernel::vma::Vma;
 use krash_kernel::{Kernel, Task};
@@ -25,8 +26,11 @@ pub(crate) const FILES_SPEC: CommandSpec = CommandSpec {
     name: "files",
     aliases: &[],
     summary: "open files",
-    synopsis: "files [-d dentry] | [pid | taskp] ...",
+    synopsis: "files [-d dentry] | [-p inode] | [-c] [pid | taskp] ...",
     details: "  -d dentry    the dentry's inode, superblock, type and full path\n\
+              \x20 -p inode     the inode's page count and every page in its page cache\n\
+              \x20              (PAGE PHYSICAL MAPPING INDEX CNT FLAGS, from the i_pages xarray)\n\
+              \x20 -c           per open file: the inode, its i_mapping and page-cache pages\n\
               \x20 pid | taskp  the task(s) to show (default: the current context)\n\
               \x20 Shows the task header, its root and current directories, then every open\n\
               \x20 file descriptor with its file, dentry, inode, type and path.",
@@ -57,6 +61,8 @@ pub struct VmOutput {
 pub struct FilesEntry {
     pub header: TaskHeader,
     pub files: OpenFiles,
+    /// `-c`: each open file's page-cache counts, in `files.files` order.
+    pub page_counts: Option<Vec<PageCache>>,
 }
 
 /// What `files` printed: per-task tables, or one dentry (`-d`).
@@ -64,6 +70,8 @@ pub struct FilesEntry {
 pub struct FilesOutput {
     pub entries: Vec<FilesEntry>,
     pub dentry: Option<DentryInfo>,
+    /// `-p`: one inode's page cache.
+    pub page_cache: Option<PageCache>,
 }
 
 /// The tasks named on the command line, or the current one.
@@ -104,14 +112,27 @@ fn vm_entry(k: &Kernel, t: &Task) -> Result<VmEntry> {
 
 fn run_files(session: &mut Session, args: &[String]) -> Result<Output> {
     let k = &session.kernel;
-    let p = getopt::parse("files", args, "d:")?;
+    let p = getopt::parse("files", args, "d:p:c")?;
     if let Some(word) = p.value('d') {
         let dentry = crate::parse_hex(word).ok_or_else(|| Error::Usage(format!("files: invalid dentry address: {word}")))?;
-        return Ok(Output::Files(FilesOutput { entries: Vec::new(), dentry: Some(k.dentry_info(dentry)?) }));
+        return Ok(Output::Files(FilesOutput { entries: Vec::new(), dentry: Some(k.dentry_info(dentry)?), page_cache: None }));
     }
-    let entries = tasks(session, "files", args)?
+    if let Some(word) = p.value('p') {
+        let inode = crate::parse_hex(word).ok_or_else(|| Error::Usage(format!("files: invalid inode address: {word}")))?;
+        return Ok(Output::Files(FilesOutput { entries: Vec::new(), dentry: None, page_cache: Some(k.inode_pages(inode)?) }));
+    }
+    let with_counts = p.has('c');
+    let entries = tasks(session, "files", &p.args)?
         .into_iter()
-        .map(|t| Ok(FilesEntry { header: TaskHeader::of(t), files: k.open_files(t.addr)? }))
+        .map(|t| {
+            let files = k.open_files(t.addr)?;
+            let page_counts = if with_counts {
+                Some(files.files.iter().map(|f| k.inode_page_count(f.inode)).collect::<Result<_>>()?)
+            } else {
+                None
+            };
+            Ok(FilesEntry { header: TaskHeader::of(t), files, page_counts })
+        })
         .collect::<Result<_>>()?;
-    Ok(Output::Files(FilesOutput { entries, dentry: None }))
+    Ok(Output::Files(FilesOutput { entries, dentry: None, page_cache: None }))
 }

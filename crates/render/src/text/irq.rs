@@ -7,6 +7,45 @@ pub(crate) fn render(i: &Irq) -> String {
         Irq::Table { stats: true, table } => stats(table),
         Irq::Table { stats: false, table } => descriptors(table),
         Irq::Softirqs { vectors } => softirqs(vectors),
+        Irq::Affinity { table } => affinity(table),
+    }
+}
+
+fn affinity(t: &IrqTable) -> String {
+    let mut out = String::from("IRQ NAME                 AFFINITY\n");
+    for d in t.irqs.iter().filter(|d| !d.actions.is_empty()) {
+        let names: Vec<&str> = d.actions.iter().map(|a| a.name.as_str()).collect();
+        let _ = writeln!(out, "{:3} {:<20} {}", d.irq, names.join(","), cpu_ranges(&d.affinity));
+    }
+    for p in &t.problems {
+        let _ = writeln!(out, "irq: {p}");
+    }
+    out
+}
+
+/// Ascending CPU numbers as a list of ranges: `0-3,6,8-9`.
+fn cpu_ranges(cpus: &[u32]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while let Some(&start) = cpus.get(i) {
+        let mut end = start;
+        while cpus.get(i + 1).is_some_and(|&next| Some(next) == end.checked_add(1)) {
+            end += 1;
+            i += 1;
+        }
+        parts.push(if start == end { start.to_string() } else { format!("{start}-{end}") });
+        i += 1;
+    }
+    parts.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cpu_ranges_merge_runs() {
+        assert_eq!(super::cpu_ranges(&[0, 1, 2, 5, 7, 8]), "0-2,5,7-8");
+        assert_eq!(super::cpu_ranges(&[3]), "3");
+        assert_eq!(super::cpu_ranges(&[]), "");
     }
 }
 

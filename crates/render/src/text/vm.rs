@@ -2,12 +2,15 @@
 
 use std::fmt::Write;
 
-use krash_commands::output::{FilesOutput, VmOutput};
+use krash_commands::output::{FilesOutput, PageCache, VmOutput};
+
+use super::vtop::{page_row, PAGE_HEADER};
 
 use super::task::header;
 
 const VMA_HEADER: &str = "      VMA           START       END     FLAGS FILE\n";
 const FILES_HEADER: &str = " FD       FILE            DENTRY           INODE       TYPE PATH\n";
+const FILES_PAGES_HEADER: &str = " FD      INODE          I_MAPPING     NRPAGES TYPE PATH\n";
 
 /// `text` padded to `width`, an odd spare column going right (crash's CENTER|LJUST).
 fn centered(text: &str, width: usize) -> String {
@@ -74,10 +77,35 @@ pub(crate) fn render_files(out: &FilesOutput) -> String {
             s.push_str("No open files\n");
             continue;
         }
+        if let Some(counts) = &e.page_counts {
+            s.push_str(FILES_PAGES_HEADER);
+            for (o, c) in f.files.iter().zip(counts) {
+                let _ = writeln!(s, "{:>3} {:<16x} {:<16x} {:>7} {:<4} {}", o.fd, o.inode, c.mapping, c.nrpages, o.kind, o.path);
+            }
+            continue;
+        }
         s.push_str(FILES_HEADER);
         for o in &f.files {
             let _ = writeln!(s, "{:>3} {:<16x} {:<16x} {:<16x} {:<4} {}", o.fd, o.file, o.dentry, o.inode, o.kind, o.path);
         }
     }
+    if let Some(c) = &out.page_cache {
+        page_cache(&mut s, c);
+    }
     s
+}
+
+/// `files -p`: the inode's page count, then its cached pages.
+fn page_cache(s: &mut String, c: &PageCache) {
+    let _ = writeln!(s, "{}  NRPAGES", centered("INODE", 16));
+    let _ = writeln!(s, "{:>16x}  {:>7}\n", c.inode, c.nrpages);
+    if !c.pages.is_empty() {
+        s.push_str(PAGE_HEADER);
+        for page in &c.pages {
+            page_row(s, page);
+        }
+    }
+    if let Some(why) = &c.problem {
+        let _ = writeln!(s, "files: {why}");
+    }
 }

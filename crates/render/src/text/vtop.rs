@@ -2,9 +2,9 @@
 
 use std::fmt::Write;
 
-use krash_commands::output::{VtopOutput, VtopResult};
+use krash_commands::output::{PageInfo, VtopOutput, VtopResult};
 
-const PAGE_HEADER: &str = "      PAGE       PHYSICAL      MAPPING       INDEX CNT FLAGS\n";
+pub(crate) const PAGE_HEADER: &str = "      PAGE       PHYSICAL      MAPPING       INDEX CNT FLAGS\n";
 
 pub(crate) fn render(out: &VtopOutput) -> String {
     let mut s = String::new();
@@ -81,16 +81,21 @@ fn walk(s: &mut String, r: &VtopResult) {
     if let Some(page) = &r.page {
         s.push('\n');
         s.push_str(PAGE_HEADER);
-        let _ = write!(
-            s,
-            "{:<16x} {:>8x} {:>16x} {:>8x} {:>2} {:x}",
-            page.page, page.phys, page.mapping, page.index, page.count, page.flags
-        );
-        if !page.flag_names.is_empty() {
-            let _ = write!(s, " {}", page.flag_names.join(","));
-        }
-        s.push('\n');
+        page_row(s, page);
     }
+}
+
+/// One `struct page` line under [`PAGE_HEADER`], as crash's memory map prints it.
+pub(crate) fn page_row(s: &mut String, page: &PageInfo) {
+    let _ = write!(
+        s,
+        "{:<16x} {:>8x} {:>16x} {:>8x} {:>2} {:x}",
+        page.page, page.phys, page.mapping, page.index, page.count, page.flags
+    );
+    if !page.flag_names.is_empty() {
+        let _ = write!(s, " {}", page.flag_names.join(","));
+    }
+    s.push('\n');
 }
 
 /// crash's PTE / PHYSICAL / FLAGS table, columns sized to the values.
