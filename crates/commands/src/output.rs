@@ -8,6 +8,18 @@ pub use krash_kernel::frame_vars::{FrameVariable, FrameVariables, InlinedCall, V
 pub use crate::commands::dis::{Dis, DisLine};
 pub use crate::commands::help::{Help, HelpEntry, HelpPage};
 pub use crate::commands::kmem::{AddressPart, CacheDetail, CacheRow, CpuDetail, Kmem, KmemOutput, NodeDetail, ObjectRow, PageInfo, SlabDetail, SlabRow, TaskContext, VmapRow};
+pub use crate::commands::dev::{DevMajorRow, DevOutput};
+pub use crate::commands::ipcs::{IpcSection, IpcsOutput};
+pub use crate::commands::net::{NetOutput, TaskSockets};
+pub use crate::commands::sig::{SigOutput, SigTask, ThreadSignals};
+pub use crate::commands::swap::SwapOutput;
+pub use crate::commands::waitq::WaitqOutput;
+pub use krash_kernel::dev::{DiskIo, Resource, ResourceTree};
+pub use krash_kernel::ipc::{IpcKind, IpcObject};
+pub use krash_kernel::net::{Neighbour, NetDevice, NetDevices, OpenSocket};
+pub use krash_kernel::signal::{GroupSignals, Pending, QueuedSignal, SigAction, TaskSignals};
+pub use krash_kernel::swap::SwapArea;
+pub use krash_kernel::waitq::{WaitEntry, WaitQueue};
 pub use crate::commands::log::{Log, LogTimestamps};
 pub use crate::commands::module::{ModuleOutput, ModuleRow, ModuleTable, TaintRow};
 pub use crate::commands::ps::{Ps, PsRow, TaskArgs, TaskTimes};
@@ -69,4 +81,10 @@ pub enum Output {
     Vtop(VtopOutput),
     Vm(VmOutput),
     Files(FilesOutput),
+    Net(NetOutput),
+    Dev(DevOutput),
+    Swap(SwapOutput),
+    Sig(SigOutput),
+    Waitq(WaitqOutput),
+    Ipcs(IpcsOutput),
 }

@@ -5,6 +5,12 @@
 pub mod addrspace;
 pub mod analyze;
 pub mod backtrace;
+pub mod dev;
+pub mod ipc;
+pub mod net;
+pub mod signal;
+pub mod swap;
+pub mod waitq;
 mod debuginfo;
 pub mod expr;
 pub mod frame_vars;

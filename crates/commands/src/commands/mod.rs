@@ -2,6 +2,12 @@
 
 pub(crate) mod analyze;
 pub(crate) mod bt;
+pub(crate) mod dev;
+pub(crate) mod ipcs;
+pub(crate) mod net;
+pub(crate) mod sig;
+pub(crate) mod swap;
+pub(crate) mod waitq;
 pub(crate) mod dis;
 pub(crate) mod foreach;
 pub(crate) mod help;
@@ -35,4 +41,5 @@ pub(crate) static ALL: &[CommandSpec] = &[bt::SPEC, dis::SPEC, help::SPEC, log::
     foreach::SPEC, list::SPEC, print::SPEC, print::PX_SPEC, print::PD_SPEC, struct_cmd::SPEC, struct_cmd::UNION_SPEC,
     search::SPEC, kmem::SPEC, task::SPEC, tree::SPEC, whatis::SPEC, whatis::PTYPE_SPEC, analyze::SPEC,
     vtop::SPEC, vtop::PTOV_SPEC, vtop::BTOP_SPEC, vtop::PTOB_SPEC, vtop::PTE_SPEC, vm::SPEC, vm::FILES_SPEC,
-    runq::SPEC, mount::SPEC, irq::SPEC, timer::SPEC];
+    runq::SPEC, mount::SPEC, irq::SPEC, timer::SPEC,
+    net::SPEC, dev::SPEC, swap::SPEC, sig::SPEC, waitq::SPEC, ipcs::SPEC];

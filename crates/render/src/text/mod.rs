@@ -1,4 +1,10 @@
 mod bt;
+mod dev;
+mod ipcs;
+mod net;
+mod sig;
+mod swap;
+mod waitq;
 mod analyze;
 mod dis;
 mod foreach;
@@ -62,5 +68,11 @@ pub(crate) fn render(output: &Output) -> String {
         Output::Vtop(v) => vtop::render(v),
         Output::Vm(v) => vm::render_vm(v),
         Output::Files(f) => vm::render_files(f),
+        Output::Net(n) => net::render(n),
+        Output::Dev(d) => dev::render(d),
+        Output::Swap(s) => swap::render(s),
+        Output::Sig(s) => sig::render(s),
+        Output::Waitq(w) => waitq::render(w),
+        Output::Ipcs(i) => ipcs::render(i),
     }
 }

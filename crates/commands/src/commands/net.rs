@@ -1,0 +1,75 @@
+//! `net`: network devices, the ARP cache, and a task's open sockets.
+
+use krash_core::{Error, Result};
+use krash_kernel::net::{Neighbour, NetDevices, OpenSocket};
+use serde::Serialize;
+
+use super::task::task_arg;
+use crate::header::TaskHeader;
+use crate::{getopt, CommandSpec, Output, Session};
+
+pub(crate) const SPEC: CommandSpec = CommandSpec {
+    name: "net",
+    aliases: &[],
+    summary: "network command",
+    synopsis: "net [-a] [-n [pid | task]] [-s [pid | task]] [-N addr]",
+    details: "  (none)      network devices of init_net: NET_DEVICE NAME IP ADDRESS(ES)\n\
+              \x20 -n [pid|task]  the devices of the namespace of the current context or task\n\
+              \x20 -a          the ARP cache (arp_tbl): NEIGHBOUR IP ADDRESS HW TYPE HW ADDRESS DEVICE STATE\n\
+              \x20 -s [pid|task]  open sockets of the current context or task: FD SOCKET SOCK\n\
+              \x20             FAMILY:TYPE SOURCE-PORT DESTINATION-PORT\n\
+              \x20 -N addr     an IPv4 address given as a decimal or hex number, in dotted notation",
+    run,
+};
+
+/// One task's sockets.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskSockets {
+    pub header: TaskHeader,
+    pub sockets: Vec<OpenSocket>,
+}
+
+/// What `net` printed.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "view", rename_all = "snake_case")]
+pub enum NetOutput {
+    Devices(NetDevices),
+    Arp { neighbours: Vec<Neighbour> },
+    Sockets(TaskSockets),
+    Address { value: u64, dotted: String },
+}
+
+fn run(session: &mut Session, args: &[String]) -> Result<Output> {
+    let p = getopt::parse("net", args, "ansN:")?;
+    let k = &session.kernel;
+    if let Some(word) = p.value('N') {
+        let value = parse_number(word).ok_or_else(|| Error::Usage(format!("net: invalid address: {word}")))?;
+        let raw = u32::try_from(value).map_err(|_| Error::Usage(format!("net: not an IPv4 address: {word}")))?;
+        return Ok(Output::Net(NetOutput::Address { value, dotted: krash_kernel::net::ipv4_text(raw) }));
+    }
+    if p.has('a') {
+        return Ok(Output::Net(NetOutput::Arp { neighbours: k.arp_cache()? }));
+    }
+    let task = match p.args.first() {
+        Some(word) => Some(task_arg(k, word)?.addr),
+        None => session.current_task,
+    };
+    if p.has('s') {
+        let task = task.ok_or_else(|| Error::NotFound("no current task context".into()))?;
+        let header = TaskHeader::of(k.task_by_addr(task)?);
+        return Ok(Output::Net(NetOutput::Sockets(TaskSockets { header, sockets: k.task_sockets(task)? })));
+    }
+    if !p.args.is_empty() && !p.has('n') {
+        return Err(Error::Usage("net: a pid or task needs -n or -s".into()));
+    }
+    let ns = if p.has('n') { k.net_namespace(task.unwrap_or(0))? } else { k.net_namespace(0)? };
+    Ok(Output::Net(NetOutput::Devices(k.net_devices(ns)?)))
+}
+
+/// A decimal number, or hexadecimal with a 0x prefix.
+fn parse_number(word: &str) -> Option<u64> {
+    match word.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => word.parse().ok(),
+    }
+}
