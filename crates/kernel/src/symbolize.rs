@@ -295,10 +295,23 @@ impl Kernel {
         let mut dirs = Vec::new();
         for root in &roots {
             dirs.push(root.join("usr/lib/debug/lib/modules").join(&release));
+        }
+        // --debug-dir / $KRASH_DEBUG_PATH roots hold lib/modules/RELEASE,
+        // or are themselves a directory of module objects.
+        for root in &self.files().debug_dirs {
+            let tree = root.join("lib/modules").join(&release);
+            dirs.push(if tree.is_dir() { tree } else { root.clone() });
+        }
+        // Out-of-tree modules are often kept next to the dump.
+        if let Some(dir) = self.files().dump.parent() {
+            dirs.push(if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir.to_path_buf() });
+        }
+        for root in &roots {
             dirs.push(root.join("lib/modules").join(&release));
         }
         dirs.retain(|d| d.is_dir());
-        dirs.dedup();
+        let mut seen = std::collections::HashSet::new();
+        dirs.retain(|d| seen.insert(d.clone()));
         dirs
     }
 

@@ -118,6 +118,7 @@ fn load_all(k: &Kernel, dirs: &[PathBuf]) -> Result<ModuleOutput> {
     let mut notes = Vec::new();
     for m in k.modules()? {
         let Some(path) = index.get(&m.name) else {
+            notes.push(format!("mod: cannot find or load object file for {} module", m.name));
             continue;
         };
         if let Err(e) = k.load_module_debuginfo(&m.name, Some(path), dirs) {

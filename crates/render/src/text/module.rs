@@ -16,9 +16,6 @@ const ADDR_WIDTH: usize = 16;
 
 fn render_table(t: &ModuleTable) -> String {
     let mut s = String::new();
-    for note in &t.notes {
-        let _ = writeln!(s, "{note}");
-    }
     let base_title = if t.text_base { "TEXT_BASE" } else { "BASE" };
     let _ = writeln!(
         s,
@@ -48,6 +45,10 @@ fn render_table(t: &ModuleTable) -> String {
             None if r.kallsyms => s.push_str("(not loaded)  [CONFIG_KALLSYMS]\n"),
             None => s.push_str("(not loaded)\n"),
         }
+    }
+    // crash reports the modules it could not load after the table.
+    for note in &t.notes {
+        let _ = writeln!(s, "{note}");
     }
     s
 }
