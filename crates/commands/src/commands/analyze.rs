@@ -11,9 +11,17 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
     synopsis: "analyze",
     details: "  (no options)  panic kind, panic string, task, CPU, context; the faulting\n\
               \x20              instruction, source line, module and taint; the bad register,\n\
-              \x20              its value and the struct member it was used for; blocked\n\
-              \x20              tasks for hung-task panics; corrupted values; evidence commands\n\
-              \x20              and a stable signature. --json gives the same fields.",
+              \x20              its value and the struct member it was used for; where that\n\
+              \x20              register got its value (a walk back through the function's\n\
+              \x20              code to a member load, a call's return value or an argument),\n\
+              \x20              a NULL return value tested only with IS_ERR(), the ops-table\n\
+              \x20              member of a call through a NULL function pointer; for soft\n\
+              \x20              lockups the list the loop walks and its length; for hung\n\
+              \x20              tasks every D-state task, the lock it waits for, the lock's\n\
+              \x20              owner and its stack; for faults in the slab allocator the\n\
+              \x20              cache's freelist state; corrupted values; evidence commands\n\
+              \x20              and a stable signature. --json gives the same fields\n\
+              \x20              (docs/analyze.schema.json).",
     run: run_analyze,
 };
 

@@ -3,7 +3,6 @@
 //! exception frame, the faulting instruction's base register and the
 //! DWARF type it points to, blocked tasks, and corrupted pointer values.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use krash_arch::disasm::{decode_one, disassemble, instruction_details};
@@ -12,8 +11,20 @@ use krash_unwind::{ExceptionFrame, StackKind, TraceItem};
 use serde::Serialize;
 
 use crate::frame_vars::VariableState;
-use crate::task::TaskState;
 use crate::Kernel;
+
+mod hung;
+mod lockup;
+mod null_check;
+mod pointer_source;
+mod provenance;
+mod slab_state;
+
+pub use hung::{LockOwner, LockWait};
+pub use lockup::LoopList;
+pub use null_check::ReturnChecks;
+pub use provenance::{Origin, Provenance, ProvenanceStep};
+pub use slab_state::SlabState;
 
 /// The panic's kind, in stable snake_case for `--json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -116,6 +127,21 @@ pub struct BlockedTask {
     pub comm: String,
     pub task: u64,
     pub frames: Vec<String>,
+    /// The lock it waits for, when its stack holds a waiter entry.
+    pub waits_on: Option<u64>,
+    /// That lock's symbol, when it is a global.
+    pub waits_on_symbol: Option<String>,
+}
+
+/// A NULL pointer that came from a call's return value, and how the
+/// caller tested it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NullSource {
+    pub function: String,
+    /// `NULL`.
+    pub returned: String,
+    /// `IS_ERR`, `NULL`, `IS_ERR and NULL` or `nothing`.
+    pub caller_checks: String,
 }
 
 /// The analysis of one dump.
@@ -143,6 +169,16 @@ pub struct Report {
     pub return_address: Option<u64>,
     pub corrupt_values: Vec<CorruptValue>,
     pub blocked_tasks: Vec<BlockedTask>,
+    /// Where the bad register's value came from.
+    pub provenance: Option<Provenance>,
+    /// The call that returned the NULL that was dereferenced.
+    pub null_source: Option<NullSource>,
+    /// The list a soft-locked loop walks.
+    pub loop_list: Option<LoopList>,
+    /// Locks D-state tasks wait for, with their owners.
+    pub locks: Vec<LockWait>,
+    /// The freelist state of the slab cache the fault happened in.
+    pub slab: Option<SlabState>,
     /// Sentences saying why, in order of confidence.
     pub findings: Vec<String>,
     /// krash commands that show the evidence.
@@ -171,7 +207,7 @@ const PLUMBING_PREFIXES: &[&str] = &[
     "native_safe_halt", "pv_native_safe_halt", "default_idle", "arch_cpu_idle", "default_idle_call",
 ];
 
-fn is_plumbing(name: &str) -> bool {
+pub(super) fn is_plumbing(name: &str) -> bool {
     PLUMBING_PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
@@ -208,6 +244,11 @@ impl Kernel {
             return_address: None,
             corrupt_values: Vec::new(),
             blocked_tasks: Vec::new(),
+            provenance: None,
+            null_source: None,
+            loop_list: None,
+            locks: Vec::new(),
+            slab: None,
             findings: Vec::new(),
             evidence: vec!["log | tail -80".into(), "bt".into()],
             top_frames: Vec::new(),
@@ -271,6 +312,11 @@ impl Kernel {
             _ => {
                 if let Some(e) = exception.as_ref().filter(|_| has_fault_frame(report.kind)) {
                     self.explain_exception(&mut report, e);
+                    match report.kind {
+                        PanicKind::SoftLockup | PanicKind::HardLockup => self.explain_lockup(&mut report, e.regs.rip),
+                        PanicKind::Gpf | PanicKind::PagingFault | PanicKind::NullDeref => self.explain_slab(&mut report, &e.regs),
+                        _ => {}
+                    }
                 }
             }
         }
@@ -414,6 +460,8 @@ impl Kernel {
                         report.source = Some(format!("{}:{}", line.relative, line.line));
                     }
                     report.evidence.push(format!("dis -l {:#x}", ret.wrapping_sub(1)));
+                    let tail_callee = self.direct_callee_before(ret).and_then(|c| self.lookup_symbol(&c)).map(|s| s.addr);
+                    self.explain_fnptr_source(report, ret, tail_callee);
                 }
             }
             return;
@@ -464,6 +512,7 @@ impl Kernel {
             }
         }
         bad.returned_by = self.returned_by(regs.rip, &reg_name);
+        self.explain_pointer_source(report, regs.rip, mem.base, value);
         let value_text = if value == 0 { "NULL".to_string() } else { format!("{value:#x}") };
         let who = bad.variable.clone().unwrap_or_else(|| format!("%{reg_name}"));
         let mut sentence = format!("{who} (in %{reg_name}) is {value_text}");
@@ -552,78 +601,7 @@ impl Kernel {
     /// The member of `struct name` at byte `offset`, from BTF or the
     /// module's DWARF.
     fn member_at(&self, name: &str, offset: u64, module: Option<&str>) -> Option<String> {
-        use krash_debuginfo::types::{Type, TypeKind, TypeOps, TypeProvider};
-        let find = |types: &dyn TypeProvider| -> Option<String> {
-            let id = types.find_type(TypeKind::Struct, name).ok()?;
-            let Type::Struct(c) = types.type_by_id(id).ok()? else { return None };
-            c.members
-                .iter()
-                .filter(|m| m.bit_offset / 8 <= offset)
-                .last()
-                .and_then(|m| m.name.clone())
-        };
-        if let Some(m) = module {
-            if let Some(dwarf) = self.module_debuginfo(m).and_then(|d| d.dwarf.clone()) {
-                let types = krash_dwarf::DwarfTypes::new(dwarf);
-                if let Some(found) = find(&types) {
-                    return Some(found);
-                }
-            }
-        }
-        self.types().and_then(|t| find(t.as_ref()))
-    }
-
-    fn explain_hung(&self, report: &mut Report, extra_dirs: &[&Path]) {
-        let Ok(tasks) = self.tasks() else { return };
-        let blocked: Vec<_> = tasks.iter().filter(|t| t.state == TaskState::UN).cloned().collect();
-        report.evidence.push("ps -S".into());
-        report.evidence.push("foreach UN bt".into());
-        let mut by_function: BTreeMap<String, usize> = BTreeMap::new();
-        for t in blocked.iter().take(MAX_BLOCKED_REPORTED) {
-            let Ok(bt) = self.backtrace(t) else { continue };
-            for f in bt.trace.frames() {
-                if let Some(m) = f.symbol.as_ref().and_then(|s| s.module.clone()) {
-                    self.ensure_module_debuginfo(&m, extra_dirs);
-                }
-            }
-            let frames: Vec<String> = bt
-                .trace
-                .frames()
-                .filter_map(|f| f.symbol.as_ref().map(|s| s.name.clone()))
-                .filter(|n| !is_plumbing(n))
-                .take(4)
-                .collect();
-            if let Some(first) = frames.first() {
-                *by_function.entry(first.clone()).or_default() += 1;
-            }
-            report.blocked_tasks.push(BlockedTask { pid: t.pid, comm: t.comm.clone(), task: t.addr, frames });
-        }
-        if let Some((function, count)) = by_function.iter().max_by_key(|(_, c)| **c) {
-            report.faulting_function = Some(function.clone());
-            report.findings.push(format!(
-                "{} tasks in D state; {count} of them blocked in {function}",
-                blocked.len()
-            ));
-            if let Some(sym) = self.lookup_symbol(function) {
-                report.module = sym.module.clone();
-                if let Some(m) = &sym.module {
-                    if let Ok(module) = self.module_by_name(m) {
-                        report.module_taint = Some(module.taint_letters());
-                    }
-                }
-            }
-        }
-        for b in &report.blocked_tasks {
-            if Some(b.frames.first()) != Some(report.faulting_function.as_ref()) {
-                report.findings.push(format!(
-                    "{} (pid {}) is blocked elsewhere, in {}: it may hold what the others wait for",
-                    b.comm,
-                    b.pid,
-                    b.frames.first().map(String::as_str).unwrap_or("?")
-                ));
-                report.evidence.push(format!("bt {}", b.pid));
-            }
-        }
+        self.member_and_type_at(name, offset, module).map(|m| m.0)
     }
 }
 

@@ -46,10 +46,52 @@ pub fn render(r: &Report) -> String {
     for c in &r.corrupt_values {
         let _ = writeln!(out, "       %{} = {:#018x}: {}{}", c.register, c.value, c.class, c.text.as_ref().map(|t| format!(" {t:?}")).unwrap_or_default());
     }
+    if let Some(p) = &r.provenance {
+        let _ = writeln!(out, "PROVENANCE of %{} in {}:", p.register, p.function);
+        for s in &p.steps {
+            let _ = writeln!(out, "       {:<32} {}", s.location, s.sentence);
+        }
+        if let Some(why) = &p.stopped {
+            let _ = writeln!(out, "       (stopped: {why})");
+        }
+    }
+    if let Some(l) = &r.loop_list {
+        let name = l.head_symbol.clone().unwrap_or_else(|| "list".into());
+        let _ = writeln!(out, "LOOP:  {} walks {name} at {:#x}: {} entries{}", l.function, l.head, l.length,
+            l.broken.as_ref().map(|b| format!(" ({b})")).unwrap_or_default());
+    }
     if !r.blocked_tasks.is_empty() {
         let _ = writeln!(out, "BLOCKED (D state):");
         for b in &r.blocked_tasks {
-            let _ = writeln!(out, "       {:>6} {:<16} {}", b.pid, b.comm, b.frames.join(" <- "));
+            let waits = match (&b.waits_on_symbol, b.waits_on) {
+                (Some(s), _) => format!("  [waits on {s}]"),
+                (None, Some(a)) => format!("  [waits on {a:#x}]"),
+                _ => String::new(),
+            };
+            let _ = writeln!(out, "       {:>6} {:<16} {}{waits}", b.pid, b.comm, b.frames.join(" <- "));
+        }
+    }
+    if !r.locks.is_empty() {
+        let _ = writeln!(out, "LOCKS:");
+        for l in &r.locks {
+            let name = l.symbol.clone().unwrap_or_else(|| format!("{:#x}", l.address));
+            let _ = writeln!(out, "       {} {name} at {:#x}: {} waiter(s) on its wait list", l.kind, l.address, l.waiters);
+            match &l.owner {
+                Some(o) => {
+                    let _ = writeln!(out, "         owner: PID {} \"{}\" task {:#x}", o.pid, o.comm, o.task);
+                    let _ = writeln!(out, "         owner stack: {}", o.frames.join(" <- "));
+                }
+                None => {
+                    let _ = writeln!(out, "         owner: not recorded");
+                }
+            }
+        }
+    }
+    if let Some(s) = &r.slab {
+        let _ = writeln!(out, "SLAB:  cache {} at {:#x}, CPU {} kmem_cache_cpu {:#x}", s.cache, s.cache_addr, s.cpu, s.kmem_cache_cpu);
+        let _ = writeln!(out, "       freelist head {:#018x}, cpu slab {:#x}", s.freelist, s.slab);
+        if let Some(p) = &s.problem {
+            let _ = writeln!(out, "       {p}");
         }
     }
     let _ = writeln!(out, "EVIDENCE:");

@@ -1,0 +1,193 @@
+//! Hung tasks: every D-state task, the sleeping lock it waits for, and
+//! that lock's owner with its stack. A task sleeping on a mutex, rwsem or
+//! semaphore keeps a waiter entry on its own stack (`list`, then `task`)
+//! linked into the lock's `wait_list`; finding that entry on the stack
+//! names the lock even where DWARF lost the `lock` argument.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use krash_core::VirtualMemory;
+use serde::Serialize;
+
+use super::{is_plumbing, BlockedTask, Report, MAX_BLOCKED_REPORTED};
+use crate::list::{self, WalkOptions};
+use crate::task::{Task, TaskState};
+use crate::Kernel;
+
+/// `THREAD_SIZE` on x86-64 without KASAN.
+const THREAD_SIZE: usize = 16 * 1024;
+/// Offset of `task` in `struct mutex_waiter`, `rwsem_waiter` and
+/// `semaphore_waiter` (after the `list_head`), used when the types lack them.
+const WAITER_TASK_OFFSET: u64 = 16;
+/// Bounds the waiters counted on one lock.
+const MAX_WAITERS: usize = 4096;
+/// Low bits of `mutex.owner` / `rw_semaphore.owner` that are flags.
+const OWNER_FLAGS: u64 = 0x7;
+
+/// The task holding a lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LockOwner {
+    pub pid: i32,
+    pub comm: String,
+    pub task: u64,
+    /// Its backtrace, innermost first (function names).
+    pub frames: Vec<String>,
+}
+
+/// A lock D-state tasks wait for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LockWait {
+    pub address: u64,
+    /// `mutex`, `rw_semaphore` or `semaphore`.
+    pub kind: String,
+    pub symbol: Option<String>,
+    pub owner: Option<LockOwner>,
+    /// Tasks on its wait list.
+    pub waiters: usize,
+    /// PIDs of the D-state tasks found waiting for it.
+    pub waiter_pids: Vec<i32>,
+}
+
+impl Kernel {
+    pub(super) fn explain_hung(&self, report: &mut Report, extra_dirs: &[&Path]) {
+        let Ok(tasks) = self.tasks() else { return };
+        let blocked: Vec<_> = tasks.iter().filter(|t| t.state == TaskState::UN).cloned().collect();
+        report.evidence.push("ps -S".into());
+        report.evidence.push("foreach UN bt".into());
+        let mut by_function: BTreeMap<String, usize> = BTreeMap::new();
+        let mut locks: Vec<LockWait> = Vec::new();
+        for t in blocked.iter().take(MAX_BLOCKED_REPORTED) {
+            let Ok(bt) = self.backtrace(t) else { continue };
+            for f in bt.trace.frames() {
+                if let Some(m) = f.symbol.as_ref().and_then(|s| s.module.clone()) {
+                    self.ensure_module_debuginfo(&m, extra_dirs);
+                }
+            }
+            let all: Vec<String> = bt.trace.frames().filter_map(|f| f.symbol.as_ref().map(|s| s.name.clone())).collect();
+            let frames: Vec<String> = all.iter().filter(|n| !is_plumbing(n)).take(4).cloned().collect();
+            if let Some(first) = frames.first() {
+                *by_function.entry(first.clone()).or_default() += 1;
+            }
+            let mut entry = BlockedTask { pid: t.pid, comm: t.comm.clone(), task: t.addr, frames, waits_on: None, waits_on_symbol: None };
+            if let Some(lock) = self.lock_waited_for(t, &lock_kind_from_frames(&all)) {
+                entry.waits_on = Some(lock.address);
+                entry.waits_on_symbol = lock.symbol.clone();
+                match locks.iter_mut().find(|l| l.address == lock.address) {
+                    Some(known) => known.waiter_pids.push(t.pid),
+                    None => locks.push(LockWait { waiter_pids: vec![t.pid], ..lock }),
+                }
+            }
+            report.blocked_tasks.push(entry);
+        }
+        if let Some((function, count)) = by_function.iter().max_by_key(|(_, c)| **c) {
+            report.faulting_function = Some(function.clone());
+            report.findings.push(format!("{} tasks in D state; {count} of them blocked in {function}", blocked.len()));
+            if let Some(sym) = self.lookup_symbol(function) {
+                report.module = sym.module.clone();
+                if let Some(m) = &sym.module {
+                    if let Ok(module) = self.module_by_name(m) {
+                        report.module_taint = Some(module.taint_letters());
+                    }
+                }
+            }
+        }
+        for lock in &locks {
+            let name = lock.symbol.clone().unwrap_or_else(|| format!("{:#x}", lock.address));
+            let mut sentence = format!("{} task(s) wait for {} {name} ({} on its wait list)", lock.waiter_pids.len(), lock.kind, lock.waiters);
+            match &lock.owner {
+                Some(o) => {
+                    sentence.push_str(&format!(
+                        "; it is held by {} (pid {}), which is in {}",
+                        o.comm,
+                        o.pid,
+                        o.frames.iter().find(|f| !is_plumbing(f)).map(String::as_str).unwrap_or("?")
+                    ));
+                    report.evidence.push(format!("bt {}", o.pid));
+                }
+                None => sentence.push_str("; its owner is not recorded"),
+            }
+            report.findings.push(sentence);
+            report.evidence.push(format!("struct {} {:#x}", lock.kind, lock.address));
+        }
+        let owners: Vec<u64> = locks.iter().filter_map(|l| l.owner.as_ref().map(|o| o.task)).collect();
+        for b in &report.blocked_tasks {
+            if Some(b.frames.first()) != Some(report.faulting_function.as_ref()) && !owners.contains(&b.task) {
+                report.findings.push(format!(
+                    "{} (pid {}) is blocked elsewhere, in {}: it may hold what the others wait for",
+                    b.comm,
+                    b.pid,
+                    b.frames.first().map(String::as_str).unwrap_or("?")
+                ));
+                report.evidence.push(format!("bt {}", b.pid));
+            }
+        }
+        report.locks = locks;
+    }
+
+    /// The lock whose wait list holds a waiter entry on `task`'s stack.
+    fn lock_waited_for(&self, task: &Task, kind: &str) -> Option<LockWait> {
+        let stack = self.read_field_u64(task.addr, "task_struct", "stack").ok()?;
+        let bytes = self.memory().read_vec(stack, THREAD_SIZE).ok()?;
+        let task_offset = ["mutex_waiter", "rwsem_waiter", "semaphore_waiter"]
+            .iter()
+            .find_map(|w| self.layouts().offset(w, "task").ok())
+            .unwrap_or(WAITER_TASK_OFFSET);
+        let wait_list_offset = self.layouts().offset(kind, "wait_list").ok()?;
+        let known_task = |addr: u64| self.task_by_addr(addr).is_ok();
+        for (i, word) in bytes.chunks_exact(8).enumerate() {
+            let value = u64::from_le_bytes(word.try_into().ok()?);
+            if value != task.addr {
+                continue;
+            }
+            let Some(node) = stack.checked_add((i as u64).checked_mul(8)?).and_then(|a| a.checked_sub(task_offset)) else { continue };
+            let ring = list::walk(self.memory(), node, WalkOptions { limit: MAX_WAITERS, check_backlinks: true, ..Default::default() });
+            if ring.broken.is_some() || ring.nodes.is_empty() {
+                continue;
+            }
+            // The lock's own list_head is the one node that is not a waiter
+            // (its `task` slot is not a task).
+            let head = ring.nodes.iter().copied().find(|n| {
+                n.checked_add(task_offset).and_then(|a| self.memory().read_u64(a).ok()).is_none_or(|t| !known_task(t))
+            })?;
+            let address = head.checked_sub(wait_list_offset)?;
+            let symbol = self.symbolize(address).filter(|s| s.offset == 0).map(|s| s.name);
+            let owner = self.lock_owner(address, kind);
+            return Some(LockWait {
+                address,
+                kind: kind.to_string(),
+                symbol,
+                owner,
+                waiters: ring.nodes.len(),
+                waiter_pids: Vec::new(),
+            });
+        }
+        None
+    }
+
+    fn lock_owner(&self, lock: u64, kind: &str) -> Option<LockOwner> {
+        let owner = self.read_field_u64(lock, kind, "owner").ok()? & !OWNER_FLAGS;
+        let t = self.task_by_addr(owner).ok()?.clone();
+        let frames = self
+            .backtrace(&t)
+            .map(|bt| bt.trace.frames().filter_map(|f| f.symbol.as_ref().map(|s| s.name.clone())).collect())
+            .unwrap_or_default();
+        Some(LockOwner { pid: t.pid, comm: t.comm.clone(), task: t.addr, frames })
+    }
+}
+
+/// The lock type a blocked task's frames wait in.
+fn lock_kind_from_frames(frames: &[String]) -> String {
+    for f in frames {
+        if f.contains("rwsem") || f.starts_with("down_read") || f.starts_with("down_write") {
+            return "rw_semaphore".into();
+        }
+        if f.contains("mutex") {
+            return "mutex".into();
+        }
+        if f.starts_with("down") || f.starts_with("__down") {
+            return "semaphore".into();
+        }
+    }
+    "mutex".into()
+}

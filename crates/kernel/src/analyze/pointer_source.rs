@@ -1,0 +1,134 @@
+//! The report's "why" for a bad pointer: where the faulting register's
+//! value came from (a member load, a call's return value, an argument),
+//! whether a NULL return value was only tested with IS_ERR(), and for a
+//! call through a NULL function pointer, which ops-table member held it.
+
+use iced_x86::{FlowControl, OpKind, Register};
+
+use super::null_check::return_value_checks;
+use super::provenance::{thunk_register, FunctionCode, Origin, Provenance};
+use super::{BadMember, NullSource, Report};
+use crate::Kernel;
+
+impl Kernel {
+    /// Walks back from the faulting instruction at `rip` for `base` and
+    /// adds the origin (and any IS_ERR/NULL confusion) to the report.
+    pub(super) fn explain_pointer_source(&self, report: &mut Report, rip: u64, base: Register, value: u64) {
+        let Some(code) = self.function_code(rip) else { return };
+        let Some(p) = self.register_provenance(&code, rip, base, report.module.as_deref()) else { return };
+        self.add_provenance(report, &code, &p);
+        if value == 0 {
+            if let Some(source) = null_return_source(&code, &p, rip) {
+                if source.caller_checks == "IS_ERR" {
+                    report.findings.push(format!(
+                        "{}() returned NULL; its caller checks only IS_ERR(), so NULL passes as a valid pointer",
+                        source.function
+                    ));
+                } else if source.caller_checks == "nothing" {
+                    report.findings.push(format!("{}() returned NULL and its caller does not test it", source.function));
+                }
+                report.evidence.push(format!("dis -l {}", source.function));
+                report.null_source = Some(source);
+            }
+        }
+        report.provenance = Some(p);
+    }
+
+    fn add_provenance(&self, report: &mut Report, code: &FunctionCode, p: &Provenance) {
+        let chain: Vec<&str> = p.steps.iter().map(|s| s.sentence.as_str()).collect();
+        if !chain.is_empty() {
+            report.findings.push(format!("provenance of %{}: {}", p.register, chain.join("; ")));
+        }
+        if let Some(why) = &p.stopped {
+            report.findings.push(format!("provenance walk stopped: {why}"));
+        }
+        let dis = format!("dis -l {}", code.name);
+        if !report.evidence.contains(&dis) {
+            report.evidence.push(dis);
+        }
+    }
+
+    /// For a call through a NULL function pointer: the branch in the
+    /// function that made it (the call before `ret`, or for a tail call the
+    /// indirect jump in `tail_callee`), and where its target register was
+    /// loaded from.
+    pub(super) fn explain_fnptr_source(&self, report: &mut Report, ret: u64, tail_callee: Option<u64>) {
+        let (code, branch_addr, reg) = match tail_callee {
+            Some(callee) => {
+                let Some(code) = self.function_code(callee) else { return };
+                let Some((addr, reg)) = last_indirect_jump(self, &code) else { return };
+                (code, addr, reg)
+            }
+            None => {
+                let Some(code) = self.function_code(ret.wrapping_sub(1)) else { return };
+                let Some(i) = code.index_of(ret).and_then(|r| r.checked_sub(1)) else { return };
+                let Some(reg) = code.instrs.get(i).and_then(|x| x.as_ref()).and_then(|ins| indirect_register(self, ins)) else { return };
+                let Some((addr, _)) = code.texts.get(i).cloned() else { return };
+                (code, addr, reg)
+            }
+        };
+        let module = self.symbolize(code.start).and_then(|s| s.module);
+        let Some(p) = self.register_provenance(&code, branch_addr, reg, module.as_deref()) else { return };
+        self.add_provenance(report, &code, &p);
+        if let Some(first) = p.steps.first() {
+            if let Origin::Load { displacement, struct_name, member, .. } = &first.origin {
+                if let (Some(s), Some(m)) = (struct_name, member) {
+                    report.findings.push(format!(
+                        "the function pointer is {}{m} (offset {displacement:#x} of struct {s}), which is NULL",
+                        p.expression.as_ref().and_then(|e| e.strip_suffix(m.as_str())).unwrap_or(&format!("((struct {s} *)%{})->", first.register))
+                    ));
+                    report.evidence.push(format!("struct {s} -o"));
+                }
+                report.bad_member = Some(BadMember {
+                    register: p.register.clone(),
+                    value: 0,
+                    displacement: *displacement,
+                    variable: p.expression.clone(),
+                    struct_name: struct_name.clone(),
+                    member: member.clone(),
+                    returned_by: None,
+                });
+            }
+        }
+        report.provenance = Some(p);
+    }
+}
+
+/// The register an indirect call or jump goes through (`call *%rax`, or a
+/// call/jump to a retpoline thunk).
+fn indirect_register(k: &Kernel, ins: &iced_x86::Instruction) -> Option<Register> {
+    match ins.flow_control() {
+        FlowControl::IndirectCall | FlowControl::IndirectBranch if ins.op0_kind() == OpKind::Register => {
+            Some(ins.op0_register().full_register())
+        }
+        FlowControl::Call | FlowControl::UnconditionalBranch => {
+            let s = k.symbolize(ins.near_branch_target())?;
+            thunk_register(&s.name, s.offset)
+        }
+        _ => None,
+    }
+}
+
+/// The last indirect jump of a function (a tail call through a pointer).
+fn last_indirect_jump(k: &Kernel, code: &FunctionCode) -> Option<(u64, Register)> {
+    code.instrs.iter().enumerate().rev().find_map(|(i, ins)| {
+        let ins = ins.as_ref()?;
+        if !matches!(ins.flow_control(), FlowControl::IndirectBranch | FlowControl::UnconditionalBranch) {
+            return None;
+        }
+        let reg = indirect_register(k, ins)?;
+        Some((code.texts.get(i)?.0, reg))
+    })
+}
+
+/// When the faulting register is a call's return value: the callee and
+/// how the code between the call and `rip` tests the value.
+fn null_return_source(code: &FunctionCode, p: &Provenance, rip: u64) -> Option<NullSource> {
+    // Follow copies to the step that produced the value.
+    let step = p.steps.iter().find(|s| !matches!(s.origin, Origin::Copy { .. }))?;
+    let Origin::ReturnValue { function } = &step.origin else { return None };
+    let call_index = code.index_of(step.address)?;
+    let use_index = code.index_of(rip)?;
+    let checks = return_value_checks(code, call_index, use_index);
+    Some(NullSource { function: function.clone(), returned: "NULL".into(), caller_checks: checks.describe().into() })
+}
