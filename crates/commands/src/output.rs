@@ -8,6 +8,7 @@ pub use krash_kernel::frame_vars::{FrameVariable, FrameVariables, InlinedCall, V
 pub use crate::commands::dis::{Dis, DisLine};
 pub use crate::commands::help::{Help, HelpEntry, HelpPage};
 pub use crate::commands::kmem::{AddressPart, CacheDetail, CacheRow, CpuDetail, Kmem, KmemOutput, NodeDetail, ObjectRow, PageInfo, SlabDetail, SlabRow, TaskContext, VmapRow};
+pub use crate::commands::kmem::memory as kmem_memory;
 pub use crate::commands::dev::{DevMajorRow, DevOutput};
 pub use crate::commands::ipcs::{IpcSection, IpcsOutput};
 pub use crate::commands::net::{NetOutput, TaskSockets};

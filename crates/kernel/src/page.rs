@@ -113,17 +113,36 @@ impl Kernel {
         let phys = self
             .page_to_phys(page)
             .ok_or_else(|| Error::NotFound(format!("{page:x} is not a struct page address")))?;
-        let mem = self.memory();
-        let flags = mem.read_u64(page.wrapping_add(m.flags))?;
-        Ok(PageInfo {
+        let bytes = self.memory().read_vec(page, m.page_struct_size as usize)?;
+        Ok(m.decode(page, phys, &bytes))
+    }
+}
+
+impl PageModel {
+    /// A `struct page`'s fields from its bytes (short input reads as zeros).
+    pub fn decode(&self, page: u64, phys: u64, bytes: &[u8]) -> PageInfo {
+        let word = |off: u64, len: usize| -> u64 {
+            let mut b = [0u8; 8];
+            if let Some(src) = usize::try_from(off).ok().and_then(|o| bytes.get(o..o.checked_add(len)?)) {
+                b[..len].copy_from_slice(src);
+            }
+            u64::from_le_bytes(b)
+        };
+        let flags = word(self.flags, 8);
+        PageInfo {
             page,
             phys,
             flags,
-            mapping: mem.read_u64(page.wrapping_add(m.mapping))?,
-            index: mem.read_u64(page.wrapping_add(m.index))?,
-            count: mem.read_u32(page.wrapping_add(m.refcount))?,
-            flag_names: decode_flags(&m.flag_names, flags),
-        })
+            mapping: word(self.mapping, 8),
+            index: word(self.index, 8),
+            count: word(self.refcount, 4) as u32,
+            flag_names: decode_flags(&self.flag_names, flags),
+        }
+    }
+
+    /// The physical address a struct page in the vmemmap describes.
+    pub fn phys_of(&self, page: u64) -> u64 {
+        (page.wrapping_sub(self.vmemmap) / self.page_struct_size.max(1)) << PAGE_SHIFT
     }
 }
 

@@ -1,7 +1,10 @@
 //! `kmem`: what an address is (slab object, page, symbol, vmalloc area,
 //! task stack) and the SLUB caches (`-s`, `-S`), as crash lays them out.
 //! Corrupt freelists found on the way are reported as notes, with the bad
-//! pointer and what its bytes look like.
+//! pointer and what its bytes look like. Whole-memory views (`-i`, `-f`,
+//! `-V`, `-z`, `-n`, `-o`, `-h`, `-g`, `-p`, `-m`) are in `memory`.
+
+pub mod memory;
 
 use krash_core::{Error, Result, VirtualMemory};
 pub use krash_kernel::page::PageInfo;
@@ -16,7 +19,7 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
     name: "kmem",
     aliases: &[],
     summary: "kernel memory: slab caches, pages and what an address belongs to",
-    synopsis: "kmem [-s|-S] [cache] | -p | -v | address ...",
+    synopsis: "kmem [-s|-S] [cache] | -i | -f|-F [address] | -V | -z | -n | -o | -h | -g flags | -p [address] | -m member[,member] | -v | address ...",
     details: "  address   what the address is: the slab object holding it (cache, slab,\n\
               \x20          object start, FREE or [ALLOCATED]), a kernel symbol, a vmalloc area,\n\
               \x20          a task's task_struct or stack, and its struct page\n\
@@ -24,7 +27,20 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
               \x20 -S cache    as -s, then every cpu slab, per-cpu partial slab and node\n\
               \x20          partial slab with each object FREE or [ALLOCATED]\n\
               \x20 -v       the vmalloc areas (VMAP_AREA VM_STRUCT ADDRESS RANGE SIZE)\n\
-              \x20 -p [page]  struct page of each page, or of the page given\n\
+              \x20 -p [page]  struct page of the page given, or of every page of every\n\
+              \x20          present memory section (PAGE PHYSICAL MAPPING INDEX CNT FLAGS)\n\
+              \x20 -m member[,member]  those struct page members of every page\n\
+              \x20 -i       memory summary: total, free, used, buffers, cached, slab,\n\
+              \x20          huge pages, swap, commit limit and committed pages\n\
+              \x20 -f [addr]  free areas of each zone by order and migrate type;\n\
+              \x20          with an address, the free block holding its page\n\
+              \x20 -F       as -f, listing the first page of every free block\n\
+              \x20 -V       the vm_zone_stat, vm_node_stat and vm_event_states counters\n\
+              \x20 -z       each zone's size, watermarks and vm_stat counters\n\
+              \x20 -n       memory nodes, their zones and the mem_section table\n\
+              \x20 -o       each CPU's __per_cpu_offset\n\
+              \x20 -h       the huge page pools (hstates)\n\
+              \x20 -g flags  the enum pageflags bits set in a page->flags value\n\
               Freelist pointers that do not lead to an object of their slab are\n\
               reported in \"kmem:\" notes with the raw and decoded values and what\n\
               the raw bytes look like (UTF-16 or ASCII text, slab or list poison).",
@@ -140,6 +156,16 @@ pub enum Kmem {
     Address { addresses: Vec<Vec<AddressPart>> },
     Vmalloc { areas: Vec<VmapRow> },
     Pages { pages: Vec<PageInfo> },
+    MemInfo { info: memory::MemInfo },
+    FreeAreas { areas: memory::FreeAreas },
+    FreeSearch { search: memory::FreeSearch },
+    VmStats { stats: memory::VmStats },
+    Zones { zones: Vec<memory::ZoneStat> },
+    MemoryMap { map: memory::MemoryMap },
+    CpuOffsets { cpus: Vec<memory::CpuOffset> },
+    HugePages { pools: Vec<memory::HugePool> },
+    PageFlags { decode: memory::PageFlagDecode },
+    PageMembers { members: Vec<String>, pages: Vec<memory::PageMembers> },
 }
 
 /// kmem's output plus problems found (`kmem: ...` lines).
@@ -150,10 +176,46 @@ pub struct KmemOutput {
 }
 
 fn run(session: &mut Session, args: &[String]) -> Result<Output> {
-    let p = getopt::parse("kmem", args, "sSvp")?;
+    let p = getopt::parse("kmem", args, "sSvpifFVznohg:m:")?;
     let k = &session.kernel;
     let mut notes = Vec::new();
-    let result = if p.has('s') || p.has('S') {
+    let address = |a: &String| parse_hex(a).ok_or_else(|| Error::Usage(format!("kmem: invalid address: {a}")));
+    let result = if p.has('i') {
+        Kmem::MemInfo { info: k.meminfo()? }
+    } else if p.has('f') || p.has('F') {
+        match p.args.first() {
+            Some(a) => Kmem::FreeSearch { search: memory::free_search(k, address(a)?)? },
+            None => {
+                let areas = memory::free_areas(k, p.has('F'))?;
+                notes.extend(areas.problems.iter().cloned());
+                Kmem::FreeAreas { areas }
+            }
+        }
+    } else if p.has('V') {
+        Kmem::VmStats { stats: k.vm_stats()? }
+    } else if p.has('z') {
+        Kmem::Zones { zones: memory::zone_stats(k)? }
+    } else if p.has('n') {
+        Kmem::MemoryMap { map: memory::memory_map(k)? }
+    } else if p.has('o') {
+        Kmem::CpuOffsets { cpus: memory::cpu_offsets(k)? }
+    } else if p.has('h') {
+        Kmem::HugePages { pools: k.huge_pools()? }
+    } else if let Some(flags) = p.value('g') {
+        let flags = parse_hex(flags).ok_or_else(|| Error::Usage(format!("kmem -g: invalid flags value: {flags}")))?;
+        Kmem::PageFlags { decode: memory::page_flag_decode(k, flags)? }
+    } else if let Some(spec) = p.value('m') {
+        let (members, pages) = memory::page_members(k, spec)?;
+        Kmem::PageMembers { members, pages }
+    } else if p.has('p') && p.args.is_empty() {
+        let model = k.page_model()?;
+        let mut pages = Vec::new();
+        memory::for_each_page(k, |page, bytes| {
+            pages.push(model.decode(page, model.phys_of(page), bytes));
+            Ok(())
+        })?;
+        Kmem::Pages { pages }
+    } else if p.has('s') || p.has('S') {
         let caches = selected_caches(k, &p.args)?;
         if p.has('S') {
             let mut out = Vec::new();
@@ -176,9 +238,6 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
             let addr = parse_hex(a).ok_or_else(|| Error::Usage(format!("kmem: invalid address: {a}")))?;
             let page = if k.page_to_phys(addr).is_some() { addr } else { k.virt_to_page(addr).or_else(|_| k.phys_to_page(addr))? };
             pages.push(k.page_info(page)?);
-        }
-        if p.args.is_empty() {
-            return Err(Error::Usage("kmem -p: give a page, physical or virtual address (the whole map is not listed)".into()));
         }
         Kmem::Pages { pages }
     } else {

@@ -1,5 +1,8 @@
 use std::fmt::Write;
 
+#[path = "kmem_memory.rs"]
+mod memory;
+
 use krash_commands::output::{
     sym_line_text, AddressPart, CacheDetail, CacheRow, Kmem, KmemOutput, ObjectRow, PageInfo, SlabRow, TaskContext,
     VmapRow,
@@ -46,6 +49,16 @@ pub(crate) fn render(out: &KmemOutput) -> String {
                 page_line(&mut s, p);
             }
         }
+        Kmem::MemInfo { info } => memory::meminfo(&mut s, info),
+        Kmem::FreeAreas { areas } => memory::free_areas(&mut s, areas),
+        Kmem::FreeSearch { search } => memory::free_search(&mut s, search),
+        Kmem::VmStats { stats } => memory::vm_stats(&mut s, stats),
+        Kmem::Zones { zones } => memory::zones(&mut s, zones),
+        Kmem::MemoryMap { map } => memory::memory_map(&mut s, map),
+        Kmem::CpuOffsets { cpus } => memory::cpu_offsets(&mut s, cpus),
+        Kmem::HugePages { pools } => memory::huge_pools(&mut s, pools),
+        Kmem::PageFlags { decode } => memory::page_flags(&mut s, decode),
+        Kmem::PageMembers { members, pages } => memory::page_members(&mut s, members, pages),
     }
     for n in &out.notes {
         let _ = writeln!(s, "kmem: {n}");
