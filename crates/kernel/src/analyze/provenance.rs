@@ -78,8 +78,6 @@ pub struct Provenance {
     /// The C expression the register holds, when every step is known
     /// (`w->ops->flush`).
     pub expression: Option<String>,
-    /// The struct type and member the register was loaded from, when known.
-    pub loaded_from: Option<(String, String)>,
     /// Why the walk stopped short of an origin, if it did.
     pub stopped: Option<String>,
 }
@@ -178,15 +176,13 @@ impl Kernel {
         let tracer = Tracer { kernel: self, code, module, params };
         let mut steps = Vec::new();
         let mut stopped = None;
-        let mut loaded_from = None;
-        let value = tracer.trace(reg.full_register(), index, 0, &mut steps, &mut stopped, &mut loaded_from);
+        let value = tracer.trace(reg.full_register(), index, 0, &mut steps, &mut stopped);
         Some(Provenance {
             function: code.name.clone(),
             register: register_name(reg.full_register()),
             from_address: from,
             steps,
             expression: value.expression,
-            loaded_from,
             stopped,
         })
     }
@@ -201,14 +197,13 @@ impl Kernel {
     }
 
     /// The member of `struct name` at byte `offset` and its C type, from
-    /// the module's DWARF or the kernel's types.
+    /// the module's DWARF or the kernel's types. A member inside a nested
+    /// struct is named by its path (`f_path.dentry`).
     pub(crate) fn member_and_type_at(&self, name: &str, offset: u64, module: Option<&str>) -> Option<(String, String)> {
-        use krash_debuginfo::types::{Type, TypeKind, TypeOps, TypeProvider};
+        use krash_debuginfo::types::{TypeKind, TypeOps, TypeProvider};
         let find = |types: &dyn TypeProvider| -> Option<(String, String)> {
             let id = types.find_type(TypeKind::Struct, name).ok()?;
-            let (_, Type::Struct(c)) = types.resolve(id).ok()? else { return None };
-            let m = c.members.iter().filter(|m| m.bit_offset / 8 <= offset).last()?;
-            Some((m.name.clone()?, types.type_name(m.ty)))
+            member_path_at(types, id, offset)
         };
         if let Some(m) = module {
             if let Some(dwarf) = self.module_debuginfo(m).and_then(|d| d.dwarf.clone()) {
@@ -220,6 +215,35 @@ impl Kernel {
         }
         self.types().and_then(|t| find(t.as_ref()))
     }
+}
+
+/// Bounds how deep nested structs are followed.
+const MAX_NESTING: usize = 8;
+
+/// The path of the innermost member of aggregate `id` covering byte `offset`, and its type.
+fn member_path_at(types: &dyn krash_debuginfo::types::TypeProvider, id: krash_debuginfo::types::TypeId, offset: u64) -> Option<(String, String)> {
+    use krash_debuginfo::types::{Type, TypeOps};
+    let mut path: Vec<String> = Vec::new();
+    let mut current = id;
+    let mut rest = offset;
+    let mut leaf_type = None;
+    for _ in 0..MAX_NESTING {
+        let composite = match types.resolve(current).ok()? {
+            (_, Type::Struct(c)) | (_, Type::Union(c)) => c,
+            _ => break,
+        };
+        let Some(m) = composite.members.iter().filter(|m| m.bit_offset / 8 <= rest).last() else { break };
+        rest = rest.checked_sub(m.bit_offset / 8)?;
+        if let Some(n) = &m.name {
+            path.push(n.clone());
+        }
+        leaf_type = Some(m.ty);
+        current = m.ty;
+    }
+    if path.is_empty() {
+        return None;
+    }
+    Some((path.join("."), types.type_name(leaf_type?)))
 }
 
 struct Tracer<'a> {
@@ -238,7 +262,6 @@ impl Tracer<'_> {
         depth: u32,
         steps: &mut Vec<ProvenanceStep>,
         stopped: &mut Option<String>,
-        loaded_from: &mut Option<(String, String)>,
     ) -> Value {
         let name = register_name(reg);
         let mut at = before;
@@ -276,7 +299,7 @@ impl Tracer<'_> {
             if !writes_register(instr, reg) {
                 continue;
             }
-            return self.explain_write(instr, reg, at, depth, step, steps, stopped, loaded_from);
+            return self.explain_write(instr, reg, at, depth, step, steps, stopped);
         }
         if let Some(index) = ARGUMENT_REGISTERS.iter().position(|r| *r == reg) {
             let param = self.params.get(index).cloned();
@@ -360,7 +383,6 @@ impl Tracer<'_> {
         step: impl Fn(Origin, String) -> ProvenanceStep,
         steps: &mut Vec<ProvenanceStep>,
         stopped: &mut Option<String>,
-        loaded_from: &mut Option<(String, String)>,
     ) -> Value {
         let name = register_name(reg);
         let is_move = matches!(instr.mnemonic(), Mnemonic::Mov | Mnemonic::Movzx | Mnemonic::Movsxd | Mnemonic::Movsx);
@@ -388,7 +410,7 @@ impl Tracer<'_> {
                 String::new(),
             ));
             let base_value = if depth < MAX_DEPTH {
-                self.trace(base, at, depth + 1, steps, stopped, loaded_from)
+                self.trace(base, at, depth + 1, steps, stopped)
             } else {
                 Value::default()
             };
@@ -418,11 +440,6 @@ impl Tracer<'_> {
             } else if let (Some(s), Some((m, _))) = (&struct_name, &member) {
                 sentence.push_str(&format!(" = ((struct {s} *)%{base_name})->{m}"));
             }
-            if depth == 0 {
-                if let (Some(s), Some((m, _))) = (&struct_name, &member) {
-                    *loaded_from = Some((s.clone(), m.clone()));
-                }
-            }
             if let Some(s) = steps.get_mut(index_in_steps) {
                 s.sentence = sentence;
                 s.origin = Origin::Load {
@@ -438,7 +455,7 @@ impl Tracer<'_> {
             let from = instr.op1_register().full_register();
             steps.push(step(Origin::Copy { from: register_name(from) }, format!("%{name} = %{}", register_name(from))));
             if depth < MAX_DEPTH {
-                return self.trace(from, at, depth + 1, steps, stopped, loaded_from);
+                return self.trace(from, at, depth + 1, steps, stopped);
             }
             return Value::default();
         }

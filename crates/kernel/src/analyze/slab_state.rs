@@ -27,6 +27,10 @@ pub struct SlabState {
     pub slab: u64,
     /// The first bad freelist pointer, as the slab model describes it.
     pub problem: Option<String>,
+    /// Why that pointer cannot be followed (`non-canonical address`...).
+    pub reason: Option<String>,
+    /// The free object whose stored free pointer decoded into the bad one.
+    pub source_object: Option<u64>,
     /// The bytes stored where the bad pointer came from.
     pub raw_value: Option<u64>,
     /// `utf16`, `ascii`, `slab_poison`, `list_poison`, `non_canonical`,
@@ -70,12 +74,18 @@ impl Kernel {
         };
         let Some(state) = cache.and_then(|c| self.cpu_freelist_problem(&c, cpu)) else { return };
         let mut sentence = format!("slab cache {}: CPU {cpu}'s freelist head is {:#018x}", state.cache, state.freelist);
-        if let Some(p) = &state.problem {
-            sentence.push_str(&format!("; {p}"));
+        if let Some(reason) = &state.reason {
+            sentence.push_str(&format!(", {reason}"));
+        }
+        if let Some(src) = state.source_object {
+            sentence.push_str(&format!("; it was decoded from the free pointer of object {src:#x}"));
+        }
+        if let (Some(raw), Some(kind)) = (state.raw_value, &state.corrupt_value_kind) {
+            sentence.push_str(&format!(", which holds {raw:#018x} ({kind})"));
         }
         report.findings.push(sentence);
         if let (Some(kind), Some(text)) = (&state.corrupt_value_kind, &state.corrupt_text) {
-            report.findings.push(format!("the freed objects of {} hold {kind} text {text:?}: a use-after-free writer", state.cache));
+            report.findings.push(format!("freed objects of {} hold {kind} text {text:?}: a use-after-free writer", state.cache));
         }
         report.evidence.push(format!("kmem -s {}", state.cache));
         report.evidence.push(format!("kmem -S {}", state.cache));
@@ -93,6 +103,8 @@ impl Kernel {
             freelist: c.freelist,
             slab: c.slab,
             problem: None,
+            reason: None,
+            source_object: None,
             raw_value: None,
             corrupt_value_kind: None,
             corrupt_text: None,
@@ -108,6 +120,8 @@ impl Kernel {
             .find(|p| matches!(p.owner, FreelistOwner::Cpu { cpu: on, .. } if on == cpu))
             .or(contents.problems.first())?;
         state.problem = Some(problem.to_string());
+        state.reason = Some(problem.reason.to_string());
+        state.source_object = problem.source_object;
         state.raw_value = Some(problem.raw);
         state.corrupt_value_kind = Some(looks_kind(&problem.looks_like).to_string());
         state.corrupt_text = match &problem.looks_like {
