@@ -343,6 +343,8 @@ impl Kernel {
         }
         report.top_frames = top;
         report.signature = signature(report.kind, &report.top_frames);
+        let mut seen = std::collections::HashSet::new();
+        report.evidence.retain(|e| seen.insert(e.clone()));
         report.description = describe(&report);
         Ok(report)
     }
@@ -394,7 +396,9 @@ impl Kernel {
     fn explain_exception(&self, report: &mut Report, e: &ExceptionFrame) {
         let regs = &e.regs;
         report.rip = Some(regs.rip);
-        report.evidence.push(format!("dis -l {:#x}", regs.rip));
+        if regs.rip >= 4096 {
+            report.evidence.push(format!("dis -l {:#x}", regs.rip));
+        }
         if let Some(s) = &e.rip_symbol {
             report.faulting_function = Some(s.name.clone());
             report.module = s.module.clone();
@@ -403,7 +407,12 @@ impl Kernel {
             if let Ok(module) = self.module_by_name(&m) {
                 report.module_taint = Some(module.taint_letters());
             }
-            report.evidence.push(format!("mod -t"));
+            report.evidence.push("mod -t".into());
+            // Module types (for the struct commands below) need its debuginfo.
+            match self.module_debuginfo(&m) {
+                Some(d) => report.evidence.push(format!("mod -s {m} {}", d.path.display())),
+                None => report.evidence.push(format!("mod -s {m}")),
+            }
         }
         if let Some(line) = self.source_line(regs.rip) {
             report.source = Some(format!("{}:{}", line.relative, line.line));
@@ -461,7 +470,7 @@ impl Kernel {
                     }
                     report.evidence.push(format!("dis -l {:#x}", ret.wrapping_sub(1)));
                     let tail_callee = self.direct_callee_before(ret).and_then(|c| self.lookup_symbol(&c)).map(|s| s.addr);
-                    self.explain_fnptr_source(report, ret, tail_callee);
+                    self.explain_fnptr_source(report, regs, ret, tail_callee);
                 }
             }
             return;
@@ -512,13 +521,16 @@ impl Kernel {
             }
         }
         bad.returned_by = self.returned_by(regs.rip, &reg_name);
-        self.explain_pointer_source(report, regs.rip, mem.base, value);
+        self.explain_pointer_source(report, regs, mem.base, value);
         let value_text = if value == 0 { "NULL".to_string() } else { format!("{value:#x}") };
         let who = bad.variable.clone().unwrap_or_else(|| format!("%{reg_name}"));
         let mut sentence = format!("{who} (in %{reg_name}) is {value_text}");
         if let (Some(s), Some(m)) = (&bad.struct_name, &bad.member) {
             sentence.push_str(&format!("; {m} is at offset {displacement:#x} of struct {s}"));
             report.evidence.push(format!("struct {s} -o"));
+            if value >= 4096 && classify_value(value).is_none() {
+                report.evidence.push(format!("struct {s} {value:#x}"));
+            }
         } else if displacement != 0 {
             sentence.push_str(&format!("; the access is at offset {displacement:#x} from it"));
         }

@@ -6,17 +6,20 @@
 use iced_x86::{FlowControl, OpKind, Register};
 
 use super::null_check::return_value_checks;
+use krash_core::X86_64Regs;
+
 use super::provenance::{thunk_register, FunctionCode, Origin, Provenance};
-use super::{BadMember, NullSource, Report};
+use super::{named_registers, BadMember, NullSource, Report};
 use crate::Kernel;
 
 impl Kernel {
     /// Walks back from the faulting instruction at `rip` for `base` and
     /// adds the origin (and any IS_ERR/NULL confusion) to the report.
-    pub(super) fn explain_pointer_source(&self, report: &mut Report, rip: u64, base: Register, value: u64) {
+    pub(super) fn explain_pointer_source(&self, report: &mut Report, regs: &X86_64Regs, base: Register, value: u64) {
+        let rip = regs.rip;
         let Some(code) = self.function_code(rip) else { return };
         let Some(p) = self.register_provenance(&code, rip, base, report.module.as_deref()) else { return };
-        self.add_provenance(report, &code, &p);
+        self.add_provenance(report, &code, &p, regs);
         if value == 0 {
             if let Some(source) = null_return_source(&code, &p, rip) {
                 if source.caller_checks == "IS_ERR" {
@@ -34,7 +37,7 @@ impl Kernel {
         report.provenance = Some(p);
     }
 
-    fn add_provenance(&self, report: &mut Report, code: &FunctionCode, p: &Provenance) {
+    fn add_provenance(&self, report: &mut Report, code: &FunctionCode, p: &Provenance, regs: &X86_64Regs) {
         let chain: Vec<&str> = p.steps.iter().map(|s| s.sentence.as_str()).collect();
         if !chain.is_empty() {
             report.findings.push(format!("provenance of %{}: {}", p.register, chain.join("; ")));
@@ -46,13 +49,25 @@ impl Kernel {
         if !report.evidence.contains(&dis) {
             report.evidence.push(dis);
         }
+        // A struct a load read from, when its pointer is still in the base
+        // register at the crash: a `struct` command shows it whole.
+        for step in &p.steps {
+            let Origin::Load { base, struct_name: Some(s), .. } = &step.origin else { continue };
+            let Some(reg) = named_registers(regs).iter().find(|(n, _)| n == base).map(|(_, v)| *v) else { continue };
+            if reg != 0 && unchanged_since(code, step.address, p.from_address) {
+                let cmd = format!("struct {s} {reg:#x}");
+                if !report.evidence.contains(&cmd) {
+                    report.evidence.push(cmd);
+                }
+            }
+        }
     }
 
     /// For a call through a NULL function pointer: the branch in the
     /// function that made it (the call before `ret`, or for a tail call the
     /// indirect jump in `tail_callee`), and where its target register was
     /// loaded from.
-    pub(super) fn explain_fnptr_source(&self, report: &mut Report, ret: u64, tail_callee: Option<u64>) {
+    pub(super) fn explain_fnptr_source(&self, report: &mut Report, regs: &X86_64Regs, ret: u64, tail_callee: Option<u64>) {
         let (code, branch_addr, reg) = match tail_callee {
             Some(callee) => {
                 let Some(code) = self.function_code(callee) else { return };
@@ -69,7 +84,7 @@ impl Kernel {
         };
         let module = self.symbolize(code.start).and_then(|s| s.module);
         let Some(p) = self.register_provenance(&code, branch_addr, reg, module.as_deref()) else { return };
-        self.add_provenance(report, &code, &p);
+        self.add_provenance(report, &code, &p, regs);
         if let Some(first) = p.steps.first() {
             if let Origin::Load { displacement, struct_name, member, .. } = &first.origin {
                 if let (Some(s), Some(m)) = (struct_name, member) {
@@ -92,6 +107,21 @@ impl Kernel {
         }
         report.provenance = Some(p);
     }
+}
+
+/// True when no instruction after `step` and before `until` writes the
+/// base register of `step`'s load (calls count as writing the caller-saved ones).
+fn unchanged_since(code: &FunctionCode, step: u64, until: u64) -> bool {
+    let (Some(from), Some(to)) = (code.index_of(step), code.index_of(until)) else { return false };
+    let Some(reg) = code.instrs.get(from).and_then(|i| i.as_ref()).map(|i| i.memory_base().full_register()) else { return false };
+    (from + 1..to).all(|i| match code.instrs.get(i).and_then(|x| x.as_ref()) {
+        Some(ins) => {
+            let call = matches!(ins.flow_control(), FlowControl::Call | FlowControl::IndirectCall);
+            let clobbers = call && !matches!(reg, Register::RBX | Register::RBP | Register::R12 | Register::R13 | Register::R14 | Register::R15);
+            !clobbers && !krash_arch::disasm::instruction_details(ins).writes().any(|w| w.full_register() == reg)
+        }
+        None => true,
+    })
 }
 
 /// The register an indirect call or jump goes through (`call *%rax`, or a
