@@ -45,7 +45,9 @@ pub use crate::commands::search::{ContextLine, SearchGroup, SearchHit, SearchOut
 pub use crate::commands::tree::{TreeEntry, TreeOutput};
 pub use crate::commands::whatis::Whatis;
 pub use crate::commands::vtop::{Conversion, VtopOutput, VtopResult};
-pub use crate::commands::vm::{FilesEntry, FilesOutput, PageCache, VmEntry, VmOutput};
+pub use crate::commands::vm::{FilesEntry, FilesOutput, PageCache, VmEntry, VmFlags, VmOutput, VmaPages};
+pub use krash_kernel::user_pages::{PageLocation, SwapEntry, UserPage};
+pub use krash_kernel::vma::Vma;
 pub use krash_kernel::analyze::{BadMember, BlockedTask, CorruptValue, PanicKind, Report};
 pub use krash_kernel::value::{FieldText, ValueText};
 

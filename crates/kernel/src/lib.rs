@@ -43,6 +43,7 @@ mod program;
 pub mod task;
 pub mod timer;
 pub mod value;
+pub mod user_pages;
 pub mod vma;
 pub mod vmstat;
 pub mod xarray;

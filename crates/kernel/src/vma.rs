@@ -17,6 +17,8 @@ pub struct Vma {
     pub end: u64,
     pub flags: u64,
     pub file: u64,
+    /// `vm_pgoff`: the file page mapped at `start`.
+    pub pgoff: u64,
     /// Path of the mapped file, when there is one.
     pub path: Option<String>,
 }
@@ -77,8 +79,9 @@ impl Kernel {
         }
         let flags = self.read_field_u64(addr, "vm_area_struct", "vm_flags")?;
         let file = self.read_field_u64(addr, "vm_area_struct", "vm_file")?;
+        let pgoff = self.read_field_u64(addr, "vm_area_struct", "vm_pgoff")?;
         let path = if file != 0 { self.file_path(file).ok() } else { None };
         let _ = self.memory().read_u64(addr)?;
-        Ok(Vma { addr, start, end, flags, file, path })
+        Ok(Vma { addr, start, end, flags, file, pgoff, path })
     }
 }

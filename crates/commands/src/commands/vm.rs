@@ -3,10 +3,12 @@
 use krash_core::{Error, Result};
 pub use krash_kernel::fs::PageCache;
 use krash_kernel::fs::{DentryInfo, OpenFiles};
+use krash_kernel::user_pages::UserPage;
 use krash_kernel::vma::Vma;
 use krash_kernel::{Kernel, Task};
 use serde::Serialize;
 
+use super::struct_cmd::StructOutput;
 use crate::header::TaskHeader;
 use crate::{getopt, CommandSpec, Output, Session};
 
@@ -14,11 +16,17 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
     name: "vm",
     aliases: &[],
     summary: "virtual memory",
-    synopsis: "vm [pid | taskp] ...",
+    synopsis: "vm [-p | -m | -v | -f flags] [pid | taskp] ...",
     details: "  pid | taskp  the task(s) to show (default: the current context)\n\
               \x20 Shows the task header, its mm_struct, pgd, RSS and total size, then\n\
               \x20 every VMA (from the maple tree mm->mm_mt on 6.1+, the mmap list before)\n\
-              \x20 with start, end, flags and the mapped file's path.",
+              \x20 with start, end, flags and the mapped file's path.\n\
+              \x20 -p        after each VMA, every page of it: its physical address, its swap\n\
+              \x20           area and slot (SWAP: dev  OFFSET: n), the file offset it maps\n\
+              \x20           (FILE: path  OFFSET: hex), or (not mapped)\n\
+              \x20 -m        the task's whole mm_struct, as `struct mm_struct` shows it\n\
+              \x20 -v        each VMA's whole vm_area_struct\n\
+              \x20 -f flags  decode a vm_flags value (hex) into its VM_* names",
     run: run_vm,
 };
 
@@ -48,12 +56,82 @@ pub struct VmEntry {
     pub vmas: Vec<Vma>,
     /// Why the VMA walk stopped early, if it did.
     pub broken: Option<String>,
+    /// `-p`: the pages of each VMA, in `vmas` order.
+    pub pages: Option<Vec<VmaPages>>,
+    /// `-m` / `-v`: the mm_struct or each vm_area_struct, printed whole.
+    pub structs: Option<Vec<StructOutput>>,
+}
+
+/// `vm -p`: one VMA's pages.
+#[derive(Debug, Clone, Serialize)]
+pub struct VmaPages {
+    pub pages: Vec<UserPage>,
+    /// More pages than `MAX_AREA_PAGES`: the list stops there.
+    pub truncated: bool,
+}
+
+/// `vm -f`: a flags value and its names.
+#[derive(Debug, Clone, Serialize)]
+pub struct VmFlags {
+    pub flags: u64,
+    pub names: Vec<&'static str>,
 }
 
 /// What `vm` printed.
 #[derive(Debug, Clone, Serialize)]
 pub struct VmOutput {
     pub entries: Vec<VmEntry>,
+    /// `-f`: the decoded flags instead of any task.
+    pub flags: Option<VmFlags>,
+}
+
+/// `VM_*` bits of `vm_area_struct.vm_flags` (include/linux/mm.h, 6.x; x86's VM_ARCH_1 is VM_PAT).
+const VM_FLAG_NAMES: &[(u64, &str)] = &[
+    (0x1, "READ"),
+    (0x2, "WRITE"),
+    (0x4, "EXEC"),
+    (0x8, "SHARED"),
+    (0x10, "MAYREAD"),
+    (0x20, "MAYWRITE"),
+    (0x40, "MAYEXEC"),
+    (0x80, "MAYSHARE"),
+    (0x100, "GROWSDOWN"),
+    (0x200, "UFFD_MISSING"),
+    (0x400, "PFNMAP"),
+    (0x1000, "UFFD_WP"),
+    (0x2000, "LOCKED"),
+    (0x4000, "IO"),
+    (0x8000, "SEQ_READ"),
+    (0x10000, "RAND_READ"),
+    (0x20000, "DONTCOPY"),
+    (0x40000, "DONTEXPAND"),
+    (0x80000, "LOCKONFAULT"),
+    (0x100000, "ACCOUNT"),
+    (0x200000, "NORESERVE"),
+    (0x400000, "HUGETLB"),
+    (0x800000, "SYNC"),
+    (0x1000000, "PAT"),
+    (0x2000000, "WIPEONFORK"),
+    (0x4000000, "DONTDUMP"),
+    (0x8000000, "SOFTDIRTY"),
+    (0x10000000, "MIXEDMAP"),
+    (0x20000000, "HUGEPAGE"),
+    (0x40000000, "NOHUGEPAGE"),
+    (0x80000000, "MERGEABLE"),
+];
+
+/// The names of the `VM_*` bits set in `flags`, low bit first.
+pub fn vm_flag_names(flags: u64) -> Vec<&'static str> {
+    VM_FLAG_NAMES.iter().filter(|(bit, _)| flags & bit != 0).map(|(_, name)| *name).collect()
+}
+
+/// What `vm` shows besides the VMA table.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum VmView {
+    Areas,
+    Pages,
+    MmStruct,
+    VmaStructs,
 }
 
 /// One task's open files.
@@ -86,28 +164,76 @@ fn tasks<'k>(session: &'k Session, command: &str, args: &[String]) -> Result<Vec
 }
 
 fn run_vm(session: &mut Session, args: &[String]) -> Result<Output> {
-    let k = &session.kernel;
-    let entries = tasks(session, "vm", args)?.into_iter().map(|t| vm_entry(k, t)).collect::<Result<_>>()?;
-    Ok(Output::Vm(VmOutput { entries }))
+    let p = getopt::parse("vm", args, "pmvf:")?;
+    if let Some(word) = p.value('f') {
+        let flags = crate::parse_hex(word).ok_or_else(|| Error::Usage(format!("vm: invalid flags: {word}")))?;
+        return Ok(Output::Vm(VmOutput { entries: Vec::new(), flags: Some(VmFlags { flags, names: vm_flag_names(flags) }) }));
+    }
+    let views = [(p.has('p'), VmView::Pages), (p.has('m'), VmView::MmStruct), (p.has('v'), VmView::VmaStructs)];
+    let chosen: Vec<VmView> = views.iter().filter(|(on, _)| *on).map(|(_, v)| *v).collect();
+    if chosen.len() > 1 {
+        return Err(Error::Usage(format!("usage: {}", SPEC.synopsis)));
+    }
+    let view = chosen.first().copied().unwrap_or(VmView::Areas);
+    let targets: Vec<(TaskHeader, u64)> = tasks(session, "vm", &p.args)?.into_iter().map(|t| (TaskHeader::of(t), t.mm)).collect();
+    let mut entries = Vec::new();
+    for (header, mm) in targets {
+        let mut entry = vm_entry(&session.kernel, header, mm)?;
+        match view {
+            VmView::Areas => {}
+            VmView::Pages if mm != 0 => entry.pages = Some(area_pages(&session.kernel, &entry)?),
+            VmView::MmStruct if mm != 0 => entry.structs = Some(vec![whole_struct(session, "mm_struct", mm)?]),
+            VmView::VmaStructs if mm != 0 => {
+                let addrs: Vec<u64> = entry.vmas.iter().map(|v| v.addr).collect();
+                entry.structs = Some(addrs.into_iter().map(|a| whole_struct(session, "vm_area_struct", a)).collect::<Result<_>>()?);
+            }
+            _ => {}
+        }
+        entries.push(entry);
+    }
+    Ok(Output::Vm(VmOutput { entries, flags: None }))
 }
 
-fn vm_entry(k: &Kernel, t: &Task) -> Result<VmEntry> {
-    let header = TaskHeader::of(t);
-    if t.mm == 0 {
-        return Ok(VmEntry { header, mm: 0, pgd: 0, rss_kb: 0, total_vm_kb: 0, vmas: Vec::new(), broken: None });
+fn vm_entry(k: &Kernel, header: TaskHeader, mm: u64) -> Result<VmEntry> {
+    if mm == 0 {
+        return Ok(VmEntry { header, mm: 0, pgd: 0, rss_kb: 0, total_vm_kb: 0, vmas: Vec::new(), broken: None, pages: None, structs: None });
     }
-    let usage = k.mm_usage(t.mm)?;
-    let pgd = k.read_field_u64(t.mm, "mm_struct", "pgd")?;
-    let list = k.vmas(t.mm)?;
+    let usage = k.mm_usage(mm)?;
+    let pgd = k.read_field_u64(mm, "mm_struct", "pgd")?;
+    let list = k.vmas(mm)?;
     Ok(VmEntry {
         header,
-        mm: t.mm,
+        mm,
         pgd,
         rss_kb: usage.rss_pages.saturating_mul(4),
         total_vm_kb: usage.total_vm_pages.saturating_mul(4),
         vmas: list.vmas,
         broken: list.broken,
+        pages: None,
+        structs: None,
     })
+}
+
+/// Every page of every VMA of `entry`, walked under its pgd.
+fn area_pages(k: &Kernel, entry: &VmEntry) -> Result<Vec<VmaPages>> {
+    let root = k.memory().virt_to_phys(entry.pgd)?;
+    Ok(entry
+        .vmas
+        .iter()
+        .map(|v| {
+            let (pages, truncated) = k.vma_pages(root, v);
+            VmaPages { pages, truncated }
+        })
+        .collect())
+}
+
+/// `struct NAME ADDR` as the struct command prints it.
+fn whole_struct(session: &mut Session, name: &str, addr: u64) -> Result<StructOutput> {
+    let words = [name.to_string(), format!("{addr:x}")];
+    match super::struct_cmd::run_shorthand(session, &words)? {
+        Output::Struct(s) => Ok(s),
+        _ => Err(Error::bad_data("vm", format!("struct {name} {addr:x} gave no structure"))),
+    }
 }
 
 fn run_files(session: &mut Session, args: &[String]) -> Result<Output> {

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use krash_commands::output::{FilesOutput, PageCache, VmOutput};
+use krash_commands::output::{FilesOutput, PageCache, PageLocation, Vma, VmOutput, VmaPages};
 
 use super::vtop::{page_row, PAGE_HEADER};
 
@@ -20,8 +20,17 @@ fn centered(text: &str, width: usize) -> String {
 
 pub(crate) fn render_vm(out: &VmOutput) -> String {
     let mut s = String::new();
+    if let Some(f) = &out.flags {
+        let _ = writeln!(s, "{:x}: ({})", f.flags, f.names.join("|"));
+    }
     for e in &out.entries {
         let _ = writeln!(s, "{}", header(&e.header));
+        if let Some(structs) = &e.structs {
+            for st in structs {
+                s.push_str(&super::struct_cmd::render(st));
+            }
+            continue;
+        }
         let _ = writeln!(s, "{}  {}  {}  {}", centered("MM", 16), centered("PGD", 16), centered("RSS", 6), centered("TOTAL_VM", 8));
         let _ = writeln!(
             s,
@@ -34,23 +43,52 @@ pub(crate) fn render_vm(out: &VmOutput) -> String {
         if e.mm == 0 {
             continue;
         }
-        s.push_str(VMA_HEADER);
-        for v in &e.vmas {
-            let _ = writeln!(
-                s,
-                "{:<16x} {:>10x} {:>10x} {:>6x} {}",
-                v.addr,
-                v.start,
-                v.end,
-                v.flags,
-                v.path.as_deref().unwrap_or("")
-            );
+        match &e.pages {
+            // crash repeats the VMA header before each area's page list.
+            Some(pages) => {
+                for (v, area) in e.vmas.iter().zip(pages) {
+                    s.push_str(VMA_HEADER);
+                    vma_row(&mut s, v);
+                    area_pages(&mut s, area);
+                }
+            }
+            None => {
+                s.push_str(VMA_HEADER);
+                for v in &e.vmas {
+                    vma_row(&mut s, v);
+                }
+            }
         }
         if let Some(why) = &e.broken {
             let _ = writeln!(s, "vm: VMA walk stopped: {why}");
         }
     }
     s
+}
+
+/// One line of crash's VMA table.
+pub(crate) fn vma_row(s: &mut String, v: &Vma) {
+    let _ = writeln!(s, "{:<16x} {:>10x} {:>10x} {:>6x} {}", v.addr, v.start, v.end, v.flags, v.path.as_deref().unwrap_or(""));
+}
+
+/// `vm -p`: each page of one area and where it is.
+fn area_pages(s: &mut String, area: &VmaPages) {
+    let _ = writeln!(s, "{:<10}  {:<8}", "VIRTUAL", "PHYSICAL");
+    for p in &area.pages {
+        let vaddr = format!("{:<10x}", p.vaddr);
+        let _ = match &p.location {
+            PageLocation::Mapped { phys, .. } => writeln!(s, "{vaddr}  {phys:>8x}"),
+            PageLocation::Swap { device, entry } => {
+                let dev = device.clone().unwrap_or_else(|| format!("(swap type {})", entry.kind));
+                writeln!(s, "{vaddr}  SWAP: {dev}  OFFSET: {}", entry.offset)
+            }
+            PageLocation::File { path, offset } => writeln!(s, "{vaddr}  FILE: {path}  OFFSET: {offset:x}"),
+            PageLocation::NotMapped => writeln!(s, "{vaddr}  (not mapped)"),
+        };
+    }
+    if area.truncated {
+        let _ = writeln!(s, "vm: page list cut short after {} pages", area.pages.len());
+    }
 }
 
 pub(crate) fn render_files(out: &FilesOutput) -> String {
