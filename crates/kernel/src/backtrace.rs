@@ -11,7 +11,7 @@ use krash_core::{Error, Result, VirtualMemory, X86_64Regs};
 use krash_debuginfo::orc::{OrcEntry, OrcFormat, OrcTable};
 use krash_dumpfile::CpuNote;
 use krash_unwind::{
-    find_parked_frame, unwind, Backtrace, CodeInfo, ExceptionStack, StackKind, StackRange, StackSet, StartState,
+    find_parked_frame, unwind_with, Backtrace, CfiRow, CfiTable, CodeInfo, Method, ExceptionStack, StackKind, StackRange, StackSet, StartState,
     StepResult, Symbolized, UnwindState,
 };
 use serde::Serialize;
@@ -31,6 +31,8 @@ pub struct OrcTables {
     modules: Vec<(u64, u64, OrcTable)>,
     /// Why the vmlinux table is missing, for messages.
     pub vmlinux_error: Option<String>,
+    /// The vmlinux's DWARF CFI, read when an unwind first needs it.
+    vmlinux_cfi: std::sync::OnceLock<std::result::Result<CfiTable, String>>,
 }
 
 /// How a backtrace found its starting registers.
@@ -90,6 +92,29 @@ impl CodeInfo for KernelCode<'_> {
             .symbolize(addr)
             .map(|s| Symbolized { name: s.name, offset: s.offset, module: s.module })
     }
+
+    fn cfi(&self, ip: u64) -> Option<CfiRow> {
+        if !self.kernel.in_kernel_image(ip) {
+            return None;
+        }
+        self.kernel.cfi_table().ok()?.row(ip)
+    }
+}
+
+/// The vmlinux's `.debug_frame`, already relocated in the linked image.
+fn read_vmlinux_cfi(path: &Path, kaslr: u64) -> Result<CfiTable> {
+    use object::{Object, ObjectSection};
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
+    // SAFETY: read-only map of a file krash never writes; dropped on return.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, &e))?;
+    let elf = object::File::parse(&*map).map_err(|e| Error::bad_data("vmlinux", e.to_string()))?;
+    let section = elf
+        .section_by_name(".debug_frame")
+        .ok_or_else(|| Error::MissingDebuginfo(format!("{} has no .debug_frame", path.display())))?;
+    let data = section
+        .uncompressed_data()
+        .map_err(|e| Error::bad_data("vmlinux .debug_frame", e.to_string()))?;
+    CfiTable::from_debug_frame(&data, kaslr)
 }
 
 fn read_vmlinux_orc(path: &Path, kaslr: u64) -> Result<OrcTable> {
@@ -130,7 +155,20 @@ impl Kernel {
                 modules.push((r.base, r.base.saturating_add(r.size), table.clone()));
             }
         }
-        OrcTables { vmlinux, modules, vmlinux_error }
+        OrcTables { vmlinux, modules, vmlinux_error, vmlinux_cfi: std::sync::OnceLock::new() }
+    }
+
+    /// The vmlinux's DWARF CFI (`.debug_frame`), read on first use; the
+    /// error says why it is unavailable (no vmlinux, no section).
+    pub fn cfi_table(&self) -> std::result::Result<&CfiTable, &str> {
+        self.orc_tables()
+            .vmlinux_cfi
+            .get_or_init(|| match self.files().vmlinux.as_deref() {
+                Some(path) => read_vmlinux_cfi(path, self.kaslr_offset()).map_err(|e| e.to_string()),
+                None => Err("no vmlinux given: DWARF CFI needs its .debug_frame".to_string()),
+            })
+            .as_ref()
+            .map_err(|e| e.as_str())
     }
 
     /// The kernel image's ORC tables as the running kernel has them
@@ -239,16 +277,26 @@ impl Kernel {
         self.backtrace_with_memory(task, self.memory())
     }
 
+    /// [`backtrace`](Self::backtrace) following only the tables `method`
+    /// names (`bt --unwinder`).
+    pub fn backtrace_by(&self, task: &Task, method: Method) -> Result<TaskBacktrace> {
+        self.backtrace_unwound(task, self.memory(), method)
+    }
+
     /// [`backtrace`](Self::backtrace) reading the stacks through `mem`
     /// (tests use an overlay that damages a stack).
     pub fn backtrace_with_memory(&self, task: &Task, mem: &dyn VirtualMemory) -> Result<TaskBacktrace> {
+        self.backtrace_unwound(task, mem, Method::Auto)
+    }
+
+    fn backtrace_unwound(&self, task: &Task, mem: &dyn VirtualMemory, method: Method) -> Result<TaskBacktrace> {
         let stacks = self.task_stacks(task)?;
         let code = self.code_info();
         let (start, start_source) = match task.active.then(|| self.cpu_note(task.cpu)).flatten() {
             Some(note) => self.running_start(task, note, &stacks, &code, mem),
             None => (self.sleeping_start(task, mem)?, StartSource::SwitchFrame),
         };
-        let trace = unwind(mem, &code, &stacks, start);
+        let trace = unwind_with(method, mem, &code, &stacks, start);
         Ok(TaskBacktrace {
             task: task.addr,
             pid: task.pid,

@@ -1,7 +1,9 @@
-//! What the unwinder needs to know about code: ORC entries, which
+//! What the unwinder needs to know about code: ORC entries, DWARF CFI, which
 //! addresses are text, and what to call them.
 
 use krash_debuginfo::orc::OrcEntry;
+
+use crate::cfi::CfiRow;
 use serde::Serialize;
 
 /// A symbol name for a code address, as a frame line shows it.
@@ -22,4 +24,8 @@ pub trait CodeInfo {
     fn is_text(&self, addr: u64) -> bool;
     /// The symbol containing `addr`, if any.
     fn symbolize(&self, addr: u64) -> Option<Symbolized>;
+    /// The DWARF CFI row covering `ip`, where `.debug_frame` is loaded.
+    fn cfi(&self, _ip: u64) -> Option<CfiRow> {
+        None
+    }
 }

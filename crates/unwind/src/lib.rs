@@ -1,4 +1,5 @@
-//! krash-unwind: x86-64 kernel stack unwinding with ORC.
+//! krash-unwind: x86-64 kernel stack unwinding with ORC, DWARF CFI
+//! (`.debug_frame`, where ORC has no entry, or on request) and frame pointers.
 //!
 //! The unwinder knows nothing of the kernel model: it reads memory through
 //! [`krash_core::VirtualMemory`], asks a [`CodeInfo`] for ORC entries,
@@ -8,19 +9,23 @@
 //! Where ORC fails (a damaged stack), it searches the stack for saved
 //! `pt_regs` and continues from them, marking the recovered frames.
 
+mod cfi;
 mod code;
+mod method;
 mod ptregs;
 mod scan;
 mod stacks;
 mod step;
 mod trace;
 
+pub use cfi::{eval_cfa_expression, CfaRule, CfiRow, CfiTable, SavedRule};
 pub use code::{CodeInfo, Symbolized};
+pub use method::{cfi_step, fp_step, step_with, Method};
 pub use ptregs::{is_plausible_kernel_regs, is_user_mode, read_iret_frame, read_pt_regs, PT_REGS_SIZE, PT_REGS_WORDS};
 pub use scan::{find_exception_frames, find_parked_frame, looks_like_return_address, text_words, FoundRegs, TextWord};
 pub use stacks::{ExceptionStack, StackKind, StackRange, StackSet};
 pub use step::{step, StepResult, UnwindState};
-pub use trace::{unwind, Backtrace, ExceptionFrame, Frame, StartState, TraceItem, MAX_FRAMES};
+pub use trace::{unwind, unwind_with, Backtrace, ExceptionFrame, Frame, StartState, TraceItem, MAX_FRAMES};
 
 #[cfg(test)]
 mod tests;

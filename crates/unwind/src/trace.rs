@@ -9,8 +9,8 @@ use crate::code::{CodeInfo, Symbolized};
 use crate::ptregs::is_user_mode;
 use crate::scan::{direct_call_target, find_regs_above, is_indirect_call_before, looks_like_return_address, FoundRegs};
 use crate::stacks::{StackKind, StackSet};
-use crate::step::{entry_for, step, StepResult, UnwindState};
-use krash_debuginfo::orc::OrcReg;
+use crate::method::{bp_known_after, step_with, Method};
+use crate::step::{step, StepResult, UnwindState};
 
 /// Most frames one backtrace prints (a runaway unwind stops here).
 pub const MAX_FRAMES: usize = 256;
@@ -110,6 +110,7 @@ impl Backtrace {
 
 struct Builder<'a> {
     code: &'a dyn CodeInfo,
+    method: Method,
     stacks: &'a StackSet,
     items: Vec<TraceItem>,
     level: usize,
@@ -165,14 +166,12 @@ impl Builder<'_> {
         }
     }
 
-    /// Tracks whether RBP stays known across an ORC step from `state`:
-    /// read from the stack at the caller's SP it is; carried over it stays
-    /// as known as it was; read relative to an unknown RBP it is not.
+    /// Tracks whether RBP stays known across a step from `state`: read
+    /// from the stack at the caller's SP it is; carried over it stays as
+    /// known as it was; read relative to an unknown RBP it is not.
     fn track_bp(&mut self, code: &dyn CodeInfo, state: &UnwindState) {
-        match entry_for(code, state).map(|e| e.bp_reg) {
-            Ok(OrcReg::PrevSp) => self.bp_known = true,
-            Ok(OrcReg::Bp) | Ok(OrcReg::Undefined) => {}
-            _ => self.bp_known = false,
+        if let Some(known) = bp_known_after(self.method, code, state) {
+            self.bp_known = known;
         }
     }
 
@@ -297,10 +296,24 @@ fn in_orc_gap(code: &dyn CodeInfo, state: &UnwindState) -> bool {
         && code.orc(lookup).is_some_and(|e| e.kind == krash_debuginfo::orc::OrcType::Undefined)
 }
 
-/// Unwinds from `start` over `stacks`, producing crash's frame sequence.
+/// Unwinds from `start` over `stacks` (ORC, with the DWARF CFI fallback),
+/// producing crash's frame sequence.
 pub fn unwind(mem: &dyn VirtualMemory, code: &dyn CodeInfo, stacks: &StackSet, start: StartState) -> Backtrace {
+    unwind_with(Method::Auto, mem, code, stacks, start)
+}
+
+/// [`unwind`] following only the tables `method` names (where they fail,
+/// recovery from saved registers still applies, marked as such).
+pub fn unwind_with(
+    method: Method,
+    mem: &dyn VirtualMemory,
+    code: &dyn CodeInfo,
+    stacks: &StackSet,
+    start: StartState,
+) -> Backtrace {
     let mut b = Builder {
         code,
+        method,
         stacks,
         items: Vec::new(),
         level: 0,
@@ -325,7 +338,7 @@ pub fn unwind(mem: &dyn VirtualMemory, code: &dyn CodeInfo, stacks: &StackSet, s
             break;
         }
         seen.push((state.ip, state.sp));
-        let failure = match step(mem, code, stacks, &state) {
+        let failure = match step_with(method, mem, code, stacks, &state) {
             Ok(StepResult::End) => break,
             Ok(StepResult::Call { state: next, slot }) => {
                 if code.is_text(next.ip) {
@@ -362,7 +375,7 @@ pub fn unwind(mem: &dyn VirtualMemory, code: &dyn CodeInfo, stacks: &StackSet, s
                 "possibly bogus exception frame: RIP is not kernel text".to_string()
             }
             Err(reason) => {
-                if in_orc_gap(code, &state) {
+                if matches!(method, Method::Auto | Method::Orc) && in_orc_gap(code, &state) {
                     let callee = function_entry(code, &state);
                     if let Some((next, slot)) = scan_for_caller(mem, code, stacks, state.sp, state.bp, callee) {
                         b.bp_known = false;

@@ -2,8 +2,10 @@
 //! unwinder (crates/unwind via the kernel model), plus the stack views
 //! crash offers under the same command (-t/-T, -e, -r, -v).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use krash_core::{Error, Result, VirtualMemory, X86_64Regs};
-use krash_kernel::backtrace::unwinder::{self, StackKind, StackRange, TraceItem};
+use krash_kernel::backtrace::unwinder::{self, Method, StackKind, StackRange, TraceItem};
 use krash_kernel::backtrace::TaskBacktrace;
 use krash_kernel::frame_vars::FrameVariables;
 use krash_kernel::{Kernel, Task};
@@ -15,7 +17,7 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
     name: "bt",
     aliases: &[],
     summary: "backtrace of a task (ORC unwinding across IRQ and exception stacks)",
-    synopsis: "bt [-a|-c cpu(s)|-g] [-f|-F[F]] [-l] [-s|-x] [-t|-T] [-e] [-r] [-v] [--args] [pid | task] ...",
+    synopsis: "bt [-a|-c cpu(s)|-g] [-f|-F[F]] [-l] [-s|-x] [-t|-T] [-e] [-r] [-v] [-o|-O] [--args] [--unwinder orc|dwarf|fp|auto] [pid | task] ...",
     details: "  pid | task  the task with this PID (all tasks with it, e.g. the idle tasks for 0)\n\
               \x20             or the task_struct at this hexadecimal address; default: the current context\n\
               \x20 -a       the active task on each CPU\n\
@@ -32,6 +34,13 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
               \x20 -e       search the stacks for saved exception frames (pt_regs)\n\
               \x20 -r       the raw stack words of the task stack\n\
               \x20 -v       check every task's stack for an overflow (the end-of-stack magic)\n\
+              \x20 -o       old backtrace method: every kernel text return address found on the\n\
+              \x20          stacks from the starting stack pointer up, stale ones included, with\n\
+              \x20          the exception frames found among them\n\
+              \x20 -O       make -o the default for later bt commands; again: back to unwinding\n\
+              \x20 --unwinder M  which tables to unwind with: auto (default: ORC, and DWARF CFI\n\
+              \x20          where ORC has no entry), orc, dwarf (.debug_frame CFI only: ends at\n\
+              \x20          assembly code, which has none), fp (the RBP chain only)\n\
               \x20 --args   each frame's parameters and local variables with their values where\n\
               \x20          the DWARF locations recover them (vmlinux DWARF; modules after mod -s),\n\
               \x20          or <optimized out: reason>: ORC frames know RSP, RIP, RBP and the CFA,\n\
@@ -60,6 +69,8 @@ pub struct BtOptions {
     pub lines: bool,
     /// `--args`: parameters and locals of each frame.
     pub args: bool,
+    /// `--unwinder`: the unwind tables to follow.
+    pub method: Method,
 }
 
 /// One stack word (`-f`, `-r`), with its symbol when `-F` asked.
@@ -158,6 +169,36 @@ pub struct StackOverflow {
 pub enum Bt {
     Tasks { offsets: OffsetStyle, tasks: Vec<BtTask> },
     StackCheck { overflows: Vec<StackOverflow> },
+    /// `-O`: the default method after the toggle.
+    DefaultMethod { old: bool },
+}
+
+/// `-O`'s toggle: plain `bt` uses the old (stack scan) method. One
+/// session runs per process, so the setting lives for the process.
+static OLD_METHOD_BY_DEFAULT: AtomicBool = AtomicBool::new(false);
+
+/// Splits krash's long options (`--args`, `--unwinder M`) from crash's letters.
+fn long_options(args: &[String]) -> Result<(bool, Method, Vec<String>)> {
+    let mut show_args = false;
+    let mut method = Method::Auto;
+    let mut rest = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let name = if a == "--unwinder" {
+            Some(it.next().ok_or_else(|| Error::Usage("bt: --unwinder needs orc, dwarf, fp or auto".into()))?.as_str())
+        } else {
+            a.strip_prefix("--unwinder=")
+        };
+        if let Some(name) = name {
+            method = Method::from_name(name)
+                .ok_or_else(|| Error::Usage(format!("bt: unknown unwinder {name}: use orc, dwarf, fp or auto")))?;
+        } else if a == "--args" {
+            show_args = true;
+        } else {
+            rest.push(a.clone());
+        }
+    }
+    Ok((show_args, method, rest))
 }
 
 /// `STACK_END_MAGIC`, written at the lowest word of every task stack.
@@ -166,19 +207,24 @@ const STACK_END_MAGIC: u64 = 0x57ac_6e9d;
 const MAX_FRAME_WORDS: u64 = 2048;
 
 fn run(session: &mut Session, args: &[String]) -> Result<Output> {
-    // `--args` is krash's own long option; crash's letters go to getopt.
-    let show_args = args.iter().any(|a| a == "--args");
-    let args: Vec<String> = args.iter().filter(|a| *a != "--args").cloned().collect();
-    let p = getopt::parse("bt", &args, "ac:gfFlsxtTerv")?;
+    let (show_args, method, args) = long_options(args)?;
+    let p = getopt::parse("bt", &args, "ac:gfFlsxtTervoO")?;
     let k = &session.kernel;
     if p.has('v') {
         return Ok(Output::Bt(Bt::StackCheck { overflows: stack_overflows(k)? }));
     }
+    if p.has('O') {
+        let old = !OLD_METHOD_BY_DEFAULT.fetch_xor(true, Ordering::Relaxed);
+        return Ok(Output::Bt(Bt::DefaultMethod { old }));
+    }
+    let explicit_method = args.iter().any(|a| a.starts_with("--unwinder"));
+    let old_method = p.has('o') || (OLD_METHOD_BY_DEFAULT.load(Ordering::Relaxed) && !explicit_method);
     let tasks = select_tasks(k, session.current_task, &p)?;
     let opts = BtOptions {
         frame_data: if p.has('F') { 1 + p.count('F').min(2) as u8 } else { u8::from(p.has('f')) },
         lines: p.has('l'),
         args: show_args,
+        method,
     };
     let offsets = match (p.has('s'), p.has('x')) {
         (_, true) => OffsetStyle::Hex,
@@ -193,6 +239,8 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
             exceptions_view(k, t)?
         } else if p.has('r') {
             raw_view(k, t)?
+        } else if old_method {
+            old_method_view(k, t)?
         } else {
             return_lines(k, t, &opts)?
         };
@@ -207,7 +255,7 @@ fn return_lines(k: &Kernel, t: &Task, opts: &BtOptions) -> Result<BtBody> {
 
 /// One task's backtrace lines, for `bt` and `foreach bt`.
 pub fn task_backtrace(k: &Kernel, t: &Task, opts: &BtOptions) -> Result<BtTask> {
-    let bt = k.backtrace(t)?;
+    let bt = k.backtrace_by(t, opts.method)?;
     let lines = trace_lines(k, &bt, opts);
     Ok(BtTask { pid: t.pid, task: t.addr, cpu: t.cpu, comm: t.comm.clone(), body: BtBody::Trace { lines } })
 }
@@ -397,12 +445,9 @@ fn attach_frame_data(k: &Kernel, bt: &TaskBacktrace, items: &[TraceItem], i: usi
     }
 }
 
-fn text_view(k: &Kernel, t: &Task, whole: bool) -> Result<BtBody> {
-    let bt = k.backtrace(t)?;
-    let code = k.code_info();
-    let first = bt.trace.frames().next();
-    let start = first.map(|f| (f.pc, code_name(k, f.pc)));
-    // Visit stacks in the order the trace used them.
+/// The stacks a backtrace visits, in order, each with the lowest slot it
+/// used (the task stack alone, from the starting SP, if it has no frame).
+fn stacks_in_trace_order(bt: &TaskBacktrace) -> Vec<(StackRange, u64)> {
     let mut order: Vec<(StackRange, u64)> = Vec::new();
     for f in bt.trace.frames() {
         if let Some(s) = bt.stacks.find(f.slot) {
@@ -417,6 +462,15 @@ fn text_view(k: &Kernel, t: &Task, whole: bool) -> Result<BtBody> {
             order.push((*task, bt.start_sp));
         }
     }
+    order
+}
+
+fn text_view(k: &Kernel, t: &Task, whole: bool) -> Result<BtBody> {
+    let bt = k.backtrace(t)?;
+    let code = k.code_info();
+    let first = bt.trace.frames().next();
+    let start = first.map(|f| (f.pc, code_name(k, f.pc)));
+    let order = stacks_in_trace_order(&bt);
     let mut lines = Vec::new();
     for (n, (range, lo)) in order.iter().enumerate() {
         if n > 0 {
@@ -432,19 +486,76 @@ fn text_view(k: &Kernel, t: &Task, whole: bool) -> Result<BtBody> {
     Ok(BtBody::Text { start, lines })
 }
 
+/// The name of a return address: the call before it, offset from `pc`.
+fn return_address_name(k: &Kernel, pc: u64) -> CodeName {
+    let mut name = code_name(k, pc.wrapping_sub(1));
+    if name.name.is_some() {
+        name.offset += 1;
+    }
+    name
+}
+
+/// `-o`: crash's old x86_64 method, a scan rather than an unwind: the
+/// first frame, then every text return address on each stack the trace
+/// visits (from where the trace entered it up), stale ones included, with
+/// the exception frames found on the way in address order.
+fn old_method_view(k: &Kernel, t: &Task) -> Result<BtBody> {
+    let bt = k.backtrace(t)?;
+    let code = k.code_info();
+    let mut lines = Vec::new();
+    let mut level = 0;
+    let first = bt.trace.frames().next();
+    if let Some(f) = first {
+        let func = if f.exact { code_name(k, f.pc) } else { return_address_name(k, f.pc) };
+        lines.push(BtLine::Frame { level, slot: f.slot, pc: f.pc, func, recovered: false, source: None, variables: None, data: Vec::new() });
+        level += 1;
+    }
+    let first_slot = first.map(|f| f.slot);
+    let order = stacks_in_trace_order(&bt);
+    for (n, (range, from)) in order.iter().enumerate() {
+        if let Some((prev, _)) = n.checked_sub(1).and_then(|p| order.get(p)) {
+            lines.push(BtLine::StackSwitch { stack: prev.kind.crash_name().to_string() });
+        }
+        let from = *from;
+        let mut exceptions = unwinder::find_exception_frames(k.memory(), &code, &bt.stacks, range)
+            .into_iter()
+            .filter(|e| e.addr >= from)
+            .peekable();
+        for w in unwinder::text_words(k.memory(), &code, range, from) {
+            while let Some(e) = exceptions.next_if(|e| e.addr < w.addr) {
+                lines.push(BtLine::Exception { block: found_regs_block(k, &e), recovered: false, data: Vec::new() });
+            }
+            if Some(w.addr) == first_slot {
+                continue;
+            }
+            let func = return_address_name(k, w.value);
+            lines.push(BtLine::Frame { level, slot: w.addr, pc: w.value, func, recovered: false, source: None, variables: None, data: Vec::new() });
+            level += 1;
+        }
+        for e in exceptions {
+            lines.push(BtLine::Exception { block: found_regs_block(k, &e), recovered: false, data: Vec::new() });
+        }
+    }
+    Ok(BtBody::Trace { lines })
+}
+
+fn found_regs_block(k: &Kernel, f: &unwinder::FoundRegs) -> RegsBlock {
+    RegsBlock {
+        addr: f.addr,
+        regs: f.regs,
+        user_mode: f.user_mode,
+        partial: false,
+        rip: (!f.user_mode).then(|| code_name(k, f.regs.rip)),
+    }
+}
+
 fn exceptions_view(k: &Kernel, t: &Task) -> Result<BtBody> {
     let stacks = k.task_stacks(t)?;
     let code = k.code_info();
     let mut frames = Vec::new();
     for range in &stacks.stacks {
         for f in unwinder::find_exception_frames(k.memory(), &code, &stacks, range) {
-            frames.push(RegsBlock {
-                addr: f.addr,
-                regs: f.regs,
-                user_mode: f.user_mode,
-                partial: false,
-                rip: (!f.user_mode).then(|| code_name(k, f.regs.rip)),
-            });
+            frames.push(found_regs_block(k, &f));
         }
     }
     Ok(BtBody::Exceptions { frames })

@@ -19,6 +19,10 @@ pub(crate) fn render(bt: &Bt) -> String {
                 let _ = writeln!(s, "  possible stack overflow: {:x}: {:x} != STACK_END_MAGIC", o.addr, o.value);
             }
         }
+        Bt::DefaultMethod { old } => {
+            let method = if *old { "old (stack scan, as bt -o)" } else { "unwinding (ORC, DWARF CFI fallback)" };
+            let _ = writeln!(s, "default backtrace method: {method}");
+        }
         Bt::Tasks { offsets, tasks } => {
             for (i, t) in tasks.iter().enumerate() {
                 if i > 0 {

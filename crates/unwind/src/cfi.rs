@@ -1,0 +1,190 @@
+//! DWARF call frame information (`.debug_frame`) as a fallback to ORC:
+//! an index of FDE ranges built once, and per-address rows reduced to
+//! what a kernel unwind needs (the CFA, the return address, RBP).
+
+use gimli::{
+    BaseAddresses, CieOrFde, DebugFrame, DebugFrameOffset, EndianSlice, LittleEndian, Register, RegisterRule,
+    UnwindContext, UnwindSection,
+};
+use krash_core::{Error, Result};
+
+/// Most FDEs accepted from one `.debug_frame` (the lab vmlinux has ~90k).
+const MAX_FDES: usize = 4_000_000;
+
+/// DWARF register numbers on x86-64 (System V ABI figure 3.36).
+pub const DWARF_RBP: u16 = 6;
+pub const DWARF_RSP: u16 = 7;
+const DWARF_RA: u16 = 16;
+
+/// How to compute the canonical frame address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CfaRule {
+    /// A register (DWARF number) plus an offset.
+    RegisterOffset { register: u16, offset: i64 },
+    /// A DWARF expression (e.g. a realigned stack's `DW_OP_breg6 -8; DW_OP_deref`).
+    Expression(Vec<u8>),
+}
+
+/// Where the caller's value of a register is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SavedRule {
+    /// Not saved by this function: the callee's value is the caller's.
+    Unchanged,
+    /// Saved in the stack slot at CFA + offset.
+    AtCfa(i64),
+    /// The value is lost (for the return address: the outermost frame).
+    Undefined,
+    /// A rule krash does not evaluate (register copies, expressions).
+    Unsupported,
+}
+
+/// The unwind rules at one code address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CfiRow {
+    pub cfa: CfaRule,
+    pub return_address: SavedRule,
+    pub rbp: SavedRule,
+}
+
+/// One FDE's covered range and where it starts in the section.
+#[derive(Debug, Clone, Copy)]
+struct FdeSpan {
+    start: u64,
+    end: u64,
+    offset: usize,
+}
+
+/// A `.debug_frame` section with an address index (one per vmlinux or
+/// module; addresses in the section are link-time, `bias` is added).
+#[derive(Debug, Clone)]
+pub struct CfiTable {
+    data: std::sync::Arc<[u8]>,
+    spans: Vec<FdeSpan>,
+    bias: u64,
+}
+
+fn section(data: &[u8]) -> DebugFrame<EndianSlice<'_, LittleEndian>> {
+    let mut frame = DebugFrame::new(data, LittleEndian);
+    frame.set_address_size(8);
+    frame
+}
+
+fn bad(detail: impl std::fmt::Display) -> Error {
+    Error::bad_data(".debug_frame", detail.to_string())
+}
+
+impl CfiTable {
+    /// Indexes the bytes of a relocated `.debug_frame` section; `bias` is
+    /// the load offset (KASLR slide) added to every address in it.
+    pub fn from_debug_frame(data: &[u8], bias: u64) -> Result<CfiTable> {
+        let frame = section(data);
+        let bases = BaseAddresses::default();
+        let mut entries = frame.entries(&bases);
+        let mut spans = Vec::new();
+        loop {
+            let entry = match entries.next() {
+                Ok(Some(e)) => e,
+                Ok(None) => break,
+                Err(e) => return Err(bad(format!("entry after {} FDEs: {e}", spans.len()))),
+            };
+            let CieOrFde::Fde(partial) = entry else { continue };
+            let Ok(fde) = partial.parse(DebugFrame::cie_from_offset) else { continue };
+            let start = fde.initial_address();
+            // An FDE for discarded code keeps address 0: nothing to find there.
+            if start == 0 || fde.len() == 0 {
+                continue;
+            }
+            if spans.len() >= MAX_FDES {
+                return Err(bad(format!("more than {MAX_FDES} FDEs")));
+            }
+            spans.push(FdeSpan { start, end: start.saturating_add(fde.len()), offset: fde.offset() });
+        }
+        spans.sort_by_key(|s| s.start);
+        Ok(CfiTable { data: data.into(), spans, bias })
+    }
+
+    /// Number of FDEs indexed.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// True if the section had no usable FDE.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// The unwind rules at `addr` (a runtime address), if an FDE covers it.
+    pub fn row(&self, addr: u64) -> Option<CfiRow> {
+        let link = addr.wrapping_sub(self.bias);
+        let i = self.spans.partition_point(|s| s.start <= link).checked_sub(1)?;
+        let span = self.spans.get(i)?;
+        if link >= span.end {
+            return None;
+        }
+        let frame = section(&self.data);
+        let bases = BaseAddresses::default();
+        let fde = frame
+            .fde_from_offset(&bases, DebugFrameOffset(span.offset), DebugFrame::cie_from_offset)
+            .ok()?;
+        let mut ctx = Box::new(UnwindContext::new());
+        let row = fde.unwind_info_for_address(&frame, &bases, &mut ctx, link).ok()?;
+        let cfa = match row.cfa() {
+            gimli::CfaRule::RegisterAndOffset { register, offset } => {
+                CfaRule::RegisterOffset { register: register.0, offset: *offset }
+            }
+            gimli::CfaRule::Expression(e) => CfaRule::Expression(e.get(&frame).ok()?.0.slice().to_vec()),
+        };
+        let saved = |reg: u16, unset: SavedRule| match row.register(Register(reg)) {
+            RegisterRule::Undefined => unset,
+            RegisterRule::SameValue => SavedRule::Unchanged,
+            RegisterRule::Offset(off) => SavedRule::AtCfa(off),
+            _ => SavedRule::Unsupported,
+        };
+        Some(CfiRow {
+            cfa,
+            // The CIE of every kernel C function saves RA at CFA-8; a row
+            // leaving it undefined marks the outermost frame.
+            return_address: saved(DWARF_RA, SavedRule::Undefined),
+            rbp: saved(DWARF_RBP, SavedRule::Unchanged),
+        })
+    }
+}
+
+/// Evaluates the small DWARF expressions compilers use for a CFA
+/// (`DW_OP_bregN off`, `DW_OP_deref`, `DW_OP_plus_uconst`), with `reg`
+/// giving register values and `read` reading memory.
+pub fn eval_cfa_expression(
+    expr: &[u8],
+    reg: &dyn Fn(u16) -> Option<u64>,
+    read: &dyn Fn(u64) -> Option<u64>,
+) -> std::result::Result<u64, String> {
+    const DW_OP_DEREF: u8 = 0x06;
+    const DW_OP_PLUS_UCONST: u8 = 0x23;
+    const DW_OP_BREG0: u8 = 0x70;
+    const DW_OP_BREG31: u8 = 0x8f;
+    let mut input = EndianSlice::new(expr, LittleEndian);
+    let mut stack: Vec<u64> = Vec::new();
+    use gimli::Reader;
+    while !input.is_empty() {
+        let op = input.read_u8().map_err(|e| e.to_string())?;
+        match op {
+            DW_OP_BREG0..=DW_OP_BREG31 => {
+                let offset = input.read_sleb128().map_err(|e| e.to_string())?;
+                let n = u16::from(op - DW_OP_BREG0);
+                let base = reg(n).ok_or_else(|| format!("CFA expression needs register {n}, which is unknown here"))?;
+                stack.push(base.wrapping_add(offset as u64));
+            }
+            DW_OP_DEREF => {
+                let addr = stack.pop().ok_or("CFA expression dereferences an empty stack")?;
+                stack.push(read(addr).ok_or_else(|| format!("CFA expression cannot read {addr:016x}"))?);
+            }
+            DW_OP_PLUS_UCONST => {
+                let add = input.read_uleb128().map_err(|e| e.to_string())?;
+                let top = stack.last_mut().ok_or("CFA expression adds to an empty stack")?;
+                *top = top.wrapping_add(add);
+            }
+            other => return Err(format!("CFA expression uses DWARF op {other:#x}, which krash does not evaluate")),
+        }
+    }
+    stack.pop().ok_or_else(|| "empty CFA expression".to_string())
+}

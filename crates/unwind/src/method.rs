@@ -1,0 +1,227 @@
+//! The unwind methods besides ORC: DWARF CFI steps and frame-pointer
+//! steps, and the choice between them (ORC with a CFI fallback by default).
+
+use krash_core::{VirtualMemory, X86_64Regs};
+use krash_debuginfo::orc::OrcType;
+use serde::Serialize;
+
+use crate::cfi::{eval_cfa_expression, CfaRule, SavedRule, DWARF_RBP, DWARF_RSP};
+use crate::code::CodeInfo;
+use crate::stacks::StackSet;
+use crate::step::{step, StepResult, UnwindState};
+
+/// Which tables an unwind follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// ORC, falling back to DWARF CFI where ORC has no entry for a RIP.
+    #[default]
+    Auto,
+    /// ORC only.
+    Orc,
+    /// DWARF CFI (`.debug_frame`) only.
+    Dwarf,
+    /// The RBP chain only (kernels built with frame pointers).
+    FramePointer,
+}
+
+impl Method {
+    /// Parses `auto`, `orc`, `dwarf` (or `cfi`), `fp`.
+    pub fn from_name(name: &str) -> Option<Method> {
+        Some(match name {
+            "auto" => Method::Auto,
+            "orc" => Method::Orc,
+            "dwarf" | "cfi" => Method::Dwarf,
+            "fp" | "frame-pointer" => Method::FramePointer,
+            _ => return None,
+        })
+    }
+}
+
+fn read(mem: &dyn VirtualMemory, addr: u64, what: &str) -> Result<u64, String> {
+    mem.read_u64(addr).map_err(|e| format!("cannot read {what} at {addr:016x}: {e}"))
+}
+
+/// The lookup address for a state: the call instruction for return
+/// addresses, the instruction itself for interrupted code.
+fn lookup_ip(state: &UnwindState) -> u64 {
+    if state.signal {
+        state.ip
+    } else {
+        state.ip.wrapping_sub(1)
+    }
+}
+
+/// A register by DWARF number from a full register set.
+fn dwarf_register(regs: &X86_64Regs, n: u16) -> Option<u64> {
+    Some(match n {
+        0 => regs.rax,
+        1 => regs.rdx,
+        2 => regs.rcx,
+        3 => regs.rbx,
+        4 => regs.rsi,
+        5 => regs.rdi,
+        6 => regs.rbp,
+        7 => regs.rsp,
+        8 => regs.r8,
+        9 => regs.r9,
+        10 => regs.r10,
+        11 => regs.r11,
+        12 => regs.r12,
+        13 => regs.r13,
+        14 => regs.r14,
+        15 => regs.r15,
+        _ => return None,
+    })
+}
+
+fn name_of(code: &dyn CodeInfo, addr: u64) -> String {
+    code.symbolize(addr).map(|s| s.name).unwrap_or_else(|| format!("{addr:016x}"))
+}
+
+/// Checks a computed return-address slot and caller SP the way ORC steps do.
+fn check_call(stacks: &StackSet, state: &UnwindState, slot: u64, caller_sp: u64) -> Result<(), String> {
+    let Some(slot_stack) = stacks.find(slot) else {
+        return Err(format!("return address slot {slot:016x} is on no known stack"));
+    };
+    let same_stack = Some(slot_stack.kind) == stacks.find(state.sp).map(|s| s.kind);
+    if same_stack && caller_sp <= state.sp {
+        return Err(format!("stack pointer {caller_sp:016x} goes the wrong way (was {:016x})", state.sp));
+    }
+    Ok(())
+}
+
+/// One step by DWARF CFI. Assembly code (the entry code, stack-switching
+/// trampolines) has no CFI in the kernel, so a CFI-only trace ends there.
+pub fn cfi_step(
+    mem: &dyn VirtualMemory,
+    code: &dyn CodeInfo,
+    stacks: &StackSet,
+    state: &UnwindState,
+) -> Result<StepResult, String> {
+    let lookup = lookup_ip(state);
+    if !code.is_text(lookup) {
+        return Err(format!("{:016x} is not a kernel text address", state.ip));
+    }
+    let row = code
+        .cfi(lookup)
+        .ok_or_else(|| format!("no DWARF CFI for {} (assembly code has none)", name_of(code, lookup)))?;
+    let register = |n: u16| match n {
+        DWARF_RSP => Some(state.sp),
+        DWARF_RBP => Some(state.bp),
+        _ => state.regs.as_ref().and_then(|r| dwarf_register(r, n)),
+    };
+    let cfa = match &row.cfa {
+        CfaRule::RegisterOffset { register: n, offset } => register(*n)
+            .ok_or_else(|| format!("DWARF CFI bases the CFA on register {n}, which is unknown here"))?
+            .wrapping_add(*offset as u64),
+        CfaRule::Expression(expr) => eval_cfa_expression(expr, &register, &|a| mem.read_u64(a).ok())?,
+    };
+    let ra_offset = match row.return_address {
+        SavedRule::AtCfa(off) => off,
+        SavedRule::Undefined => return Ok(StepResult::End),
+        other => return Err(format!("DWARF CFI rule {other:?} for the return address of {}", name_of(code, lookup))),
+    };
+    let slot = cfa.wrapping_add(ra_offset as u64);
+    check_call(stacks, state, slot, cfa).map_err(|e| explain_stack_switch(stacks, state, slot, code, lookup, e))?;
+    let ip = read(mem, slot, "return address")?;
+    let bp = match row.rbp {
+        SavedRule::AtCfa(off) => read(mem, cfa.wrapping_add(off as u64), "saved frame pointer")?,
+        _ => state.bp,
+    };
+    Ok(StepResult::Call { state: UnwindState { ip, sp: cfa, bp, signal: false, regs: None }, slot })
+}
+
+/// Bytes above a stack's top where a CFA computed as if no stack switch
+/// happened lands (the callee's frame size on the other stack).
+const SWITCH_SLACK: u64 = 0x1000;
+
+/// Adds why a CFI step may leave every known stack: the kernel switches
+/// to the IRQ stack in inline assembly (`call_on_irqstack`), which the
+/// compiler's CFI for the calling function does not describe.
+fn explain_stack_switch(
+    stacks: &StackSet,
+    state: &UnwindState,
+    slot: u64,
+    code: &dyn CodeInfo,
+    lookup: u64,
+    error: String,
+) -> String {
+    let just_above = stacks.find(state.sp).is_some_and(|s| (s.top..s.top.saturating_add(SWITCH_SLACK)).contains(&slot));
+    if stacks.find(slot).is_none() && just_above {
+        return format!(
+            "{error}: {} switched stacks in inline assembly, which DWARF CFI does not describe",
+            name_of(code, lookup)
+        );
+    }
+    error
+}
+
+/// One step along the RBP chain: the saved RBP at `[rbp]`, the return
+/// address above it. Meaningful only where every function sets up RBP.
+pub fn fp_step(mem: &dyn VirtualMemory, stacks: &StackSet, state: &UnwindState) -> Result<StepResult, String> {
+    let bp = state.bp;
+    if bp == 0 {
+        return Ok(StepResult::End);
+    }
+    if stacks.find(bp).is_none() {
+        return Err(format!("frame pointer {bp:016x} is on no known stack"));
+    }
+    let slot = bp.wrapping_add(8);
+    let caller_sp = bp.wrapping_add(16);
+    check_call(stacks, state, slot, caller_sp)?;
+    let ip = read(mem, slot, "return address")?;
+    let caller_bp = read(mem, bp, "saved frame pointer")?;
+    Ok(StepResult::Call { state: UnwindState { ip, sp: caller_sp, bp: caller_bp, signal: false, regs: None }, slot })
+}
+
+/// True if ORC has nothing usable for `state` (no entry, or objtool's
+/// "undefined" for code it could not follow).
+pub(crate) fn orc_lacks(code: &dyn CodeInfo, state: &UnwindState) -> bool {
+    let lookup = lookup_ip(state);
+    code.is_text(lookup) && code.orc(lookup).is_none_or(|e| e.kind == OrcType::Undefined)
+}
+
+/// One step by `method`.
+pub fn step_with(
+    method: Method,
+    mem: &dyn VirtualMemory,
+    code: &dyn CodeInfo,
+    stacks: &StackSet,
+    state: &UnwindState,
+) -> Result<StepResult, String> {
+    match method {
+        Method::Orc => step(mem, code, stacks, state),
+        Method::Dwarf => cfi_step(mem, code, stacks, state),
+        Method::FramePointer => fp_step(mem, stacks, state),
+        Method::Auto => match step(mem, code, stacks, state) {
+            Err(orc_error) if orc_lacks(code, state) && code.cfi(lookup_ip(state)).is_some() => {
+                cfi_step(mem, code, stacks, state).map_err(|cfi_error| format!("{orc_error}; {cfi_error}"))
+            }
+            other => other,
+        },
+    }
+}
+
+/// Whether RBP is known after stepping out of `state` by `method`:
+/// `Some(true)` read from the stack, `Some(false)` lost, `None` unchanged.
+pub(crate) fn bp_known_after(method: Method, code: &dyn CodeInfo, state: &UnwindState) -> Option<bool> {
+    let cfi_rule = || code.cfi(lookup_ip(state)).map(|r| r.rbp);
+    let orc_rule = || crate::step::entry_for(code, state).ok().map(|e| e.bp_reg);
+    use krash_debuginfo::orc::OrcReg;
+    let from_cfi = |rule: Option<SavedRule>| match rule {
+        Some(SavedRule::AtCfa(_)) => Some(true),
+        Some(SavedRule::Unchanged) => None,
+        _ => Some(false),
+    };
+    match method {
+        Method::FramePointer => Some(true),
+        Method::Dwarf => from_cfi(cfi_rule()),
+        Method::Orc | Method::Auto => match orc_rule() {
+            Some(OrcReg::PrevSp) => Some(true),
+            Some(OrcReg::Bp) | Some(OrcReg::Undefined) if !orc_lacks(code, state) => None,
+            _ if method == Method::Auto && orc_lacks(code, state) => from_cfi(cfi_rule()),
+            _ => Some(false),
+        },
+    }
+}
