@@ -138,3 +138,54 @@ fn damaged_stack_in_a_dump_copy_is_recovered() {
         eprintln!("note: no softlockup ELF lab dump; damaged-stack test skipped");
     }
 }
+
+/// The lab kernels are built without frame pointers (ORC), so RBP is an
+/// ordinary register: the frame-pointer method must never invent a frame.
+/// Every frame it finds on its own must be one ORC finds at the same slot.
+#[test]
+fn frame_pointer_method_invents_no_frames() {
+    let mut failures = Vec::new();
+    for d in common::one_per_scenario() {
+        let Some(k) = open(&d) else { continue };
+        let Some(task) = k.panic_task().and_then(|t| k.task_by_addr(t).ok()) else { continue };
+        let orc = k.backtrace_by(task, Method::Orc).expect("ORC backtrace");
+        let fp = k.backtrace_by(task, Method::FramePointer).expect("FP backtrace");
+        let (frames, stop) = unaided_frames(&fp);
+        eprintln!("{}: FP {:?}; stops: {}", d.label(), frames.iter().map(|f| name(f)).collect::<Vec<_>>(), stop.unwrap_or("(end)"));
+        for f in frames {
+            if !orc.trace.frames().any(|o| o.pc == f.pc && o.slot == f.slot) {
+                failures.push(format!("{}: FP frame {} at {:x} [{:x}] is not a real frame", d.label(), name(f), f.pc, f.slot));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// `bt -o` (crash's old x86_64 method) scans rather than unwinds: it may
+/// show stale return addresses, but never misses a real one, so every
+/// return-address frame of the unwound trace appears in it at its slot.
+/// `bt -O` makes it the default, and again switches back.
+#[test]
+fn old_method_scan_covers_the_unwound_frames_and_toggles() {
+    for d in common::one_per_scenario() {
+        let Some(k) = open(&d) else { continue };
+        let Some(task) = k.panic_task().and_then(|t| k.task_by_addr(t).ok()) else { continue };
+        let unwound = k.backtrace(task).expect("backtrace");
+        let run = common::krash_on(&d, "bt -o\nbt -O\nbt\nbt -O\nbt\n");
+        assert!(run.success, "{}: {}", d.label(), run.stderr);
+        let sections: Vec<&str> = run.stdout.split("default backtrace method: ").collect();
+        let [old, after_first_toggle, after_second_toggle] = sections[..] else {
+            panic!("{}: expected two -O messages in:\n{}", d.label(), run.stdout)
+        };
+        assert!(after_first_toggle.starts_with("old"), "{}: {after_first_toggle}", d.label());
+        assert!(after_second_toggle.starts_with("unwinding"), "{}: {after_second_toggle}", d.label());
+        let old_default = after_first_toggle.split_once('\n').map(|x| x.1).unwrap_or_default();
+        assert_eq!(old.trim_end(), old_default.trim_end(), "{}: bt after -O differs from bt -o", d.label());
+        for f in unwound.trace.frames().filter(|f| !f.exact) {
+            let want = format!("[{:x}] {} at {:x}", f.slot, name(f), f.pc);
+            assert!(old.contains(&want), "{}: bt -o lacks {want}:\n{old}", d.label());
+        }
+        let lines = old.lines().filter(|l| l.trim_start().starts_with('#')).count();
+        eprintln!("{}: bt -o shows {lines} frames for {} unwound", d.label(), unwound.trace.frames().count());
+    }
+}

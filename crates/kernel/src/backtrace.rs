@@ -209,7 +209,19 @@ impl Kernel {
             out.push(StackRange { kind: StackKind::Irq, base: top.wrapping_sub(THREAD_SIZE), top });
         }
         out.extend(self.exception_stacks(cpu));
+        out.extend(self.entry_stack(cpu));
         out
+    }
+
+    /// The CPU's entry (trampoline) stack in its `cpu_entry_area`: on
+    /// x86-64 the TSS's `sp0` points at its top whatever task runs, so an
+    /// interrupt from user mode lands there before the entry code moves
+    /// to the task stack.
+    fn entry_stack(&self, cpu: u32) -> Option<StackRange> {
+        let tss = self.percpu_addr("cpu_tss_rw", cpu).ok()?;
+        let top = self.read_field_u64(tss, "tss_struct", "x86_tss.sp0").ok()?;
+        let size = self.layouts().size_of("entry_stack").ok().filter(|&s| s > 0 && s <= 0x10000)?;
+        (top != 0).then(|| StackRange { kind: StackKind::Entry, base: top.wrapping_sub(size), top })
     }
 
     /// The top of a CPU's hard-IRQ stack: `hardirq_stack_ptr` (6.1) or

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::cfi::{eval_cfa_expression, CfaRule, SavedRule, DWARF_RBP, DWARF_RSP};
 use crate::code::CodeInfo;
+use crate::scan::looks_like_return_address;
 use crate::stacks::StackSet;
 use crate::step::{step, StepResult, UnwindState};
 
@@ -171,6 +172,12 @@ pub fn fp_step(mem: &dyn VirtualMemory, stacks: &StackSet, state: &UnwindState) 
     let caller_sp = bp.wrapping_add(16);
     check_call(stacks, state, slot, caller_sp)?;
     let ip = read(mem, slot, "return address")?;
+    // Without frame pointers RBP is an ordinary register: a word that
+    // does not follow a call is no return address, and saying so beats
+    // inventing a frame.
+    if !looks_like_return_address(mem, ip) {
+        return Err(format!("{ip:016x} at [{slot:016x}] (RBP {bp:016x} + 8) does not follow a call: no frame-pointer chain"));
+    }
     let caller_bp = read(mem, bp, "saved frame pointer")?;
     Ok(StepResult::Call { state: UnwindState { ip, sp: caller_sp, bp: caller_bp, signal: false, regs: None }, slot })
 }

@@ -304,3 +304,85 @@ fn orc_gap_caller_must_call_the_gap_function() {
     assert_eq!(names(&bt), ["f1", "f2", "f3"]);
     assert_eq!(bt.frames().last().map(|f| f.slot), Some(sp + 16));
 }
+
+/// Fake CFI: every function's CFA is RSP + 16 with the return address at
+/// CFA-8 and RBP saved at CFA-16, except f3, which ends the stack.
+struct CfiCode(FakeCode);
+
+impl CodeInfo for CfiCode {
+    fn orc(&self, _ip: u64) -> Option<OrcEntry> {
+        None
+    }
+    fn is_text(&self, addr: u64) -> bool {
+        self.0.is_text(addr)
+    }
+    fn symbolize(&self, addr: u64) -> Option<Symbolized> {
+        self.0.symbolize(addr)
+    }
+    fn cfi(&self, ip: u64) -> Option<CfiRow> {
+        let outermost = ip >> 12 == 3;
+        self.is_text(ip).then(|| CfiRow {
+            cfa: CfaRule::RegisterOffset { register: 7, offset: 16 },
+            return_address: if outermost { SavedRule::Undefined } else { SavedRule::AtCfa(-8) },
+            rbp: SavedRule::AtCfa(-16),
+        })
+    }
+}
+
+#[test]
+fn dwarf_cfi_follows_cfa_and_saved_rbp() {
+    let mut mem = FakeMem::default();
+    let sp = TASK_TOP - 0x100;
+    // f1's frame: saved RBP at sp, return into f2 at sp+8; f2's likewise.
+    mem.put(sp, 0x1111);
+    mem.put(sp + 8, 0x2010);
+    mem.put(sp + 16, 0x2222);
+    mem.put(sp + 24, 0x3010);
+    let code = CfiCode(FakeCode { entries: Vec::new() });
+    let bt = unwind_with(Method::Dwarf, &mem, &code, &stacks(), StartState::from_regs(&kernel_regs(0x1010, sp)));
+    assert_eq!(names(&bt), ["f1", "f2", "f3"]);
+    let slots: Vec<u64> = bt.frames().map(|f| f.slot).collect();
+    assert_eq!(slots, [sp, sp + 8, sp + 24]);
+    let bps: Vec<Option<u64>> = bt.frames().map(|f| f.bp).collect();
+    assert_eq!(bps, [Some(0), Some(0x1111), Some(0x2222)]);
+    // ORC has no entries here: the default method falls back to CFI.
+    let auto = unwind(&mem, &code, &stacks(), StartState::from_regs(&kernel_regs(0x1010, sp)));
+    assert_eq!(names(&auto), ["f1", "f2", "f3"]);
+}
+
+#[test]
+fn cfa_expression_of_a_realigned_stack() {
+    // DW_OP_breg6 -8; DW_OP_deref: the CFA saved below RBP (DRAP).
+    let expr = [0x76, 0x78, 0x06];
+    let reg = |n: u16| (n == 6).then_some(0x5008u64);
+    let read = |a: u64| (a == 0x5000).then_some(0x7000u64);
+    assert_eq!(eval_cfa_expression(&expr, &reg, &read), Ok(0x7000));
+    assert!(eval_cfa_expression(&[0x96], &reg, &read).is_err(), "unknown ops are refused");
+    assert!(eval_cfa_expression(&[0x06], &reg, &read).is_err(), "deref of an empty stack is refused");
+}
+
+#[test]
+fn frame_pointer_chain_and_its_honest_end() {
+    let mut mem = FakeMem::default();
+    let sp = TASK_TOP - 0x100;
+    let bp1 = sp + 0x20;
+    let bp2 = sp + 0x60;
+    mem.put(bp1, bp2);
+    mem.put(bp1 + 8, 0x2010);
+    mem.put_call(0x2010, 0x1000);
+    mem.put(bp2, 0x4242); // not a stack address: the chain ends
+    mem.put(bp2 + 8, 0x3010);
+    mem.put_call(0x3010, 0x2000);
+    let code = FakeCode { entries: Vec::new() };
+    let regs = X86_64Regs { rbp: bp1, ..kernel_regs(0x1010, sp) };
+    let bt = unwind_with(Method::FramePointer, &mem, &code, &stacks(), StartState::from_regs(&regs));
+    let frames: Vec<&Frame> = bt.frames().filter(|f| !f.recovered).collect();
+    let unaided: Vec<String> = frames.iter().map(|f| f.symbol.as_ref().map(|s| s.name.clone()).unwrap_or_default()).collect();
+    assert_eq!(unaided, ["f1", "f2", "f3"]);
+    assert_eq!(frames[1].slot, bp1 + 8);
+    assert!(bt.items.iter().any(|i| matches!(i, TraceItem::Warning { message } if message.contains("frame pointer 0000000000004242"))));
+    // A word that follows no call is not taken as a return address.
+    mem.put(bp1 + 8, 0x2020);
+    let bt = unwind_with(Method::FramePointer, &mem, &code, &stacks(), StartState::from_regs(&regs));
+    assert!(bt.items.iter().any(|i| matches!(i, TraceItem::Warning { message } if message.contains("does not follow a call"))));
+}
