@@ -20,10 +20,19 @@ const THREAD_SIZE: usize = 16 * 1024;
 /// Offset of `task` in `struct mutex_waiter`, `rwsem_waiter` and
 /// `semaphore_waiter` (after the `list_head`), used when the types lack them.
 const WAITER_TASK_OFFSET: u64 = 16;
+/// Offset of `task_list` in `struct swait_queue` (after `task`).
+const SWAIT_LIST_OFFSET: u64 = 8;
 /// Bounds the waiters counted on one lock.
 const MAX_WAITERS: usize = 4096;
 /// Low bits of `mutex.owner` / `rw_semaphore.owner` that are flags.
 const OWNER_FLAGS: u64 = 0x7;
+
+/// Offsets of a waiter entry's `task` and list link, and of the lock's wait list head.
+struct WaiterLayout {
+    task: u64,
+    list: u64,
+    head: u64,
+}
 
 /// The task holding a lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -39,7 +48,7 @@ pub struct LockOwner {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LockWait {
     pub address: u64,
-    /// `mutex`, `rw_semaphore` or `semaphore`.
+    /// `mutex`, `rw_semaphore`, `semaphore` or `completion`.
     pub kind: String,
     pub symbol: Option<String>,
     pub owner: Option<LockOwner>,
@@ -129,30 +138,27 @@ impl Kernel {
     fn lock_waited_for(&self, task: &Task, kind: &str) -> Option<LockWait> {
         let stack = self.read_field_u64(task.addr, "task_struct", "stack").ok()?;
         let bytes = self.memory().read_vec(stack, THREAD_SIZE).ok()?;
-        let task_offset = ["mutex_waiter", "rwsem_waiter", "semaphore_waiter"]
-            .iter()
-            .find_map(|w| self.layouts().offset(w, "task").ok())
-            .unwrap_or(WAITER_TASK_OFFSET);
-        let wait_list_offset = self.layouts().offset(kind, "wait_list").ok()?;
+        let layout = self.waiter_layout(kind)?;
         let known_task = |addr: u64| self.task_by_addr(addr).is_ok();
+        let task_slot = |node: u64| node.checked_sub(layout.list).and_then(|w| w.checked_add(layout.task));
         for (i, word) in bytes.chunks_exact(8).enumerate() {
-            let value = u64::from_le_bytes(word.try_into().ok()?);
-            if value != task.addr {
+            if word != task.addr.to_le_bytes() {
                 continue;
             }
-            let Some(node) = stack.checked_add((i as u64).checked_mul(8)?).and_then(|a| a.checked_sub(task_offset)) else { continue };
+            let slot = stack.checked_add((i as u64).checked_mul(8)?)?;
+            let Some(node) = slot.checked_sub(layout.task).and_then(|w| w.checked_add(layout.list)) else { continue };
             let ring = list::walk(self.memory(), node, WalkOptions { limit: MAX_WAITERS, check_backlinks: true, ..Default::default() });
             if ring.broken.is_some() || ring.nodes.is_empty() {
                 continue;
             }
             // The lock's own list_head is the one node that is not a waiter
             // (its `task` slot is not a task).
-            let head = ring.nodes.iter().copied().find(|n| {
-                n.checked_add(task_offset).and_then(|a| self.memory().read_u64(a).ok()).is_none_or(|t| !known_task(t))
-            })?;
-            let address = head.checked_sub(wait_list_offset)?;
+            let head = ring.nodes.iter().copied().find(|&n| {
+                task_slot(n).and_then(|a| self.memory().read_u64(a).ok()).is_none_or(|t| !known_task(t))
+            });
+            let Some(address) = head.and_then(|h| h.checked_sub(layout.head)) else { continue };
             let symbol = self.symbolize(address).filter(|s| s.offset == 0).map(|s| s.name);
-            let owner = self.lock_owner(address, kind);
+            let owner = if kind == "completion" { None } else { self.lock_owner(address, kind) };
             return Some(LockWait {
                 address,
                 kind: kind.to_string(),
@@ -163,6 +169,29 @@ impl Kernel {
             });
         }
         None
+    }
+
+    /// Where a waiter of `kind` keeps its task and list link, and where
+    /// the lock keeps its wait list.
+    fn waiter_layout(&self, kind: &str) -> Option<WaiterLayout> {
+        let l = self.layouts();
+        if kind == "completion" {
+            return Some(WaiterLayout {
+                task: l.offset("swait_queue", "task").unwrap_or(0),
+                list: l.offset("swait_queue", "task_list").unwrap_or(SWAIT_LIST_OFFSET),
+                head: l.offset("completion", "wait.task_list").ok()?,
+            });
+        }
+        let waiter = match kind {
+            "rw_semaphore" => "rwsem_waiter",
+            "semaphore" => "semaphore_waiter",
+            _ => "mutex_waiter",
+        };
+        Some(WaiterLayout {
+            task: l.offset(waiter, "task").unwrap_or(WAITER_TASK_OFFSET),
+            list: l.offset(waiter, "list").unwrap_or(0),
+            head: l.offset(kind, "wait_list").ok()?,
+        })
     }
 
     fn lock_owner(&self, lock: u64, kind: &str) -> Option<LockOwner> {
@@ -179,6 +208,9 @@ impl Kernel {
 /// The lock type a blocked task's frames wait in.
 fn lock_kind_from_frames(frames: &[String]) -> String {
     for f in frames {
+        if f.contains("wait_for_completion") || f.starts_with("__wait_for_common") {
+            return "completion".into();
+        }
         if f.contains("rwsem") || f.starts_with("down_read") || f.starts_with("down_write") {
             return "rw_semaphore".into();
         }

@@ -393,6 +393,19 @@ impl Kernel {
         if on_irq { "hardirq" } else { "process" }.into()
     }
 
+    /// The module's taint, and evidence commands that show it and load
+    /// its debuginfo (the struct commands need its types).
+    fn note_module(&self, report: &mut Report, m: &str) {
+        if let Ok(module) = self.module_by_name(m) {
+            report.module_taint = Some(module.taint_letters());
+        }
+        report.evidence.push("mod -t".into());
+        match self.module_debuginfo(m) {
+            Some(d) => report.evidence.push(format!("mod -s {m} {}", d.path.display())),
+            None => report.evidence.push(format!("mod -s {m}")),
+        }
+    }
+
     fn explain_exception(&self, report: &mut Report, e: &ExceptionFrame) {
         let regs = &e.regs;
         report.rip = Some(regs.rip);
@@ -404,15 +417,7 @@ impl Kernel {
             report.module = s.module.clone();
         }
         if let Some(m) = report.module.clone() {
-            if let Ok(module) = self.module_by_name(&m) {
-                report.module_taint = Some(module.taint_letters());
-            }
-            report.evidence.push("mod -t".into());
-            // Module types (for the struct commands below) need its debuginfo.
-            match self.module_debuginfo(&m) {
-                Some(d) => report.evidence.push(format!("mod -s {m} {}", d.path.display())),
-                None => report.evidence.push(format!("mod -s {m}")),
-            }
+            self.note_module(report, &m);
         }
         if let Some(line) = self.source_line(regs.rip) {
             report.source = Some(format!("{}:{}", line.relative, line.line));
@@ -436,9 +441,7 @@ impl Kernel {
                     report.faulting_function = Some(sym.name.clone());
                     report.module = sym.module.clone();
                     if let Some(m) = &sym.module {
-                        if let Ok(module) = self.module_by_name(m) {
-                            report.module_taint = Some(module.taint_letters());
-                        }
+                        self.note_module(report, m);
                     }
                     report.findings.push(format!(
                         "RIP is {:#x}: a call or jump through a NULL function pointer; the return address on the stack is {}+{:#x}",
