@@ -1,5 +1,6 @@
-//! Command-line contract: `krash [OPTIONS] [VMLINUX] VMCORE`, files in
-//! either order, told apart by content as crash does.
+//! Command-line contract: `krash [OPTIONS] [VMLINUX] [VMCORE]`, files in
+//! either order, told apart by content as crash does; with no dump (or
+//! `--live`) the running kernel through /proc/kcore.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -26,12 +27,20 @@ pub struct Args {
     /// use only the dump (kallsyms, BTF and ORC from its memory)
     #[arg(long)]
     pub no_search: bool,
-    /// The vmlinux (with symbols) and the dump, in either order; with the
-    /// dump alone, the vmlinux is looked for by the dump's build id under
-    /// /usr/lib/debug and the directories in $KRASH_DEBUG_PATH
-    #[arg(value_name = "FILES", num_args = 1..=2, required = true)]
+    /// Analyse the running kernel (read-only, needs root) through
+    /// /proc/kcore; the same as giving no dump file
+    #[arg(long)]
+    pub live: bool,
+    /// The vmlinux (with symbols) and the dump (kdump, ELF, LiME), in either
+    /// order; with the dump alone, the vmlinux is looked for by the dump's
+    /// build id under /usr/lib/debug and the directories in
+    /// $KRASH_DEBUG_PATH; with no dump, the running kernel (/proc/kcore)
+    #[arg(value_name = "FILES", num_args = 0..=2)]
     pub files: Vec<PathBuf>,
 }
+
+/// The running kernel's memory as an ELF core.
+pub const LIVE_DUMP: &str = "/proc/kcore";
 
 /// What a file given on the command line is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +70,7 @@ pub fn classify(path: &Path) -> Result<FileKind, String> {
         return Err(format!("{}: empty file", path.display()));
     }
     Err(format!(
-        "{}: not a vmlinux (ELF) or a kernel dump (kdump-compressed, flattened or ELF core)",
+        "{}: not a vmlinux (ELF) or a kernel dump (kdump-compressed, flattened, ELF core or LiME)",
         path.display()
     ))
 }
@@ -79,17 +88,39 @@ fn read_up_to(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
 
 /// Sorts the positional files into (vmlinux, dump).
 pub fn assign_files(files: &[PathBuf]) -> Result<(Option<PathBuf>, PathBuf), String> {
+    let (vmlinux, dump) = sort_files(files)?;
+    let dump = dump.ok_or_else(|| "no dump file given (usage: krash [VMLINUX] VMCORE)".to_string())?;
+    Ok((vmlinux, dump))
+}
+
+/// Like [`assign_files`], but with no dump, or with `live`, the dump is
+/// the running kernel's /proc/kcore.
+pub fn assign_files_or_live(files: &[PathBuf], live: bool) -> Result<(Option<PathBuf>, PathBuf), String> {
+    let (vmlinux, dump) = sort_files(files)?;
+    let dump = match dump {
+        Some(d) if live && d != Path::new(LIVE_DUMP) => {
+            return Err(format!("{}: --live analyses the running kernel; give no dump file with it", d.display()))
+        }
+        Some(d) => d,
+        None => PathBuf::from(LIVE_DUMP),
+    };
+    Ok((vmlinux, dump))
+}
+
+fn sort_files(files: &[PathBuf]) -> Result<(Option<PathBuf>, Option<PathBuf>), String> {
     let mut vmlinux = None;
     let mut dump = None;
     for f in files {
-        match classify(f)? {
+        // Opening /proc/kcore says precisely why it cannot be read (root,
+        // lockdown); classifying it here would only say "permission denied".
+        let kind = if f == Path::new(LIVE_DUMP) { FileKind::Dump } else { classify(f)? };
+        match kind {
             FileKind::Vmlinux if vmlinux.is_none() => vmlinux = Some(f.clone()),
             FileKind::Dump if dump.is_none() => dump = Some(f.clone()),
             FileKind::Vmlinux => return Err(format!("{}: a second vmlinux was given", f.display())),
             FileKind::Dump => return Err(format!("{}: a second dump file was given", f.display())),
         }
     }
-    let dump = dump.ok_or_else(|| "no dump file given (usage: krash [VMLINUX] VMCORE)".to_string())?;
     Ok((vmlinux, dump))
 }
 

@@ -40,7 +40,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: args::Args) -> Result<(), String> {
-    let (vmlinux, dump) = args::assign_files(&args.files)?;
+    let (vmlinux, dump) = args::assign_files_or_live(&args.files, args.live)?;
     let debug_dirs = if args.no_search { Vec::new() } else { args::debug_dirs() };
     let kernel = Kernel::open(KernelFiles {
         dump,
@@ -106,6 +106,8 @@ pub(crate) fn run_line(session: &mut Session, text: &str, format: Format) -> Flo
     if matches!(parsed.words[0].as_str(), "q" | "quit" | "exit") {
         return Flow::Quit;
     }
+    // A running kernel changes between commands: each one reads it afresh.
+    session.kernel.refresh_live();
     let rendered = match execute(session, &parsed.words) {
         Ok(out) => render(&out, format),
         Err(e) => {

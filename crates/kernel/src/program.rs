@@ -153,6 +153,28 @@ impl Kernel {
         out
     }
 
+    /// True on a running kernel (/proc/kcore): nothing crashed, memory
+    /// changes between reads, no CPU registers were saved.
+    pub fn is_live(&self) -> bool {
+        self.dump.is_live()
+    }
+
+    /// Forgets what was read from a live kernel's changing state (tasks,
+    /// modules, slab and page models, cached translations), so the next
+    /// command sees the kernel as it is now; debuginfo caches and value
+    /// history stay. Call between commands; a no-op on a dump.
+    pub fn refresh_live(&mut self) {
+        if self.is_live() {
+            let c = &mut self.cache;
+            c.tasks = Default::default();
+            c.task_problems = Default::default();
+            c.modules = Default::default();
+            c.slab = Default::default();
+            c.pages = Default::default();
+            self.mem = KernelMemory::new(Arc::clone(&self.dump), *self.mem.layout());
+        }
+    }
+
     pub(crate) fn cache(&self) -> &KernelCache {
         &self.cache
     }
