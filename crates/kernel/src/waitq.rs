@@ -33,6 +33,8 @@ impl Kernel {
         let mem: &dyn VirtualMemory = self.memory();
         let list_head = self.field_addr(head, "wait_queue_head", "head")?;
         let link = self.layouts().offset("wait_queue_entry", "entry")?;
+        // An unreadable head is a wrong address, not an empty queue.
+        mem.read_u64(list_head)?;
         let walk = list::walk(mem, list_head, WalkOptions { limit: MAX_WAITERS, ..Default::default() });
         let mut entries = Vec::new();
         for node in walk.nodes {

@@ -20,11 +20,12 @@ const SA_RESETHAND: u64 = 0x8000_0000;
 pub(crate) fn render(s: &SigOutput) -> String {
     let mut out = String::new();
     match s {
-        SigOutput::List { signals } | SigOutput::Set { signals, .. } => {
+        SigOutput::List { signals } => {
             for (n, name) in signals {
                 let _ = writeln!(out, "{}[{n}] {name}", if *n < 10 { " " } else { "" });
             }
         }
+        SigOutput::Set { signals, .. } => sigset_names(&mut out, signals),
         SigOutput::Tasks { tasks } => {
             for t in tasks {
                 let _ = writeln!(out, "{}", header(&t.header));
@@ -47,6 +48,28 @@ pub(crate) fn render(s: &SigOutput) -> String {
         }
     }
     out
+}
+
+/// The primary names (no aliases) on lines of at most 80 columns.
+fn sigset_names(out: &mut String, signals: &[(u64, String)]) {
+    if signals.is_empty() {
+        out.push_str("(none)\n");
+        return;
+    }
+    let mut len = 0;
+    for (i, (_, name)) in signals.iter().enumerate() {
+        let primary = name.split('/').next().unwrap_or(name);
+        let word = if i == 0 { primary.to_string() } else { format!(" {primary}") };
+        if len + word.len() > 80 {
+            out.push('\n');
+            out.push_str(word.trim_start());
+            len = word.len() - 1;
+        } else {
+            out.push_str(&word);
+            len += word.len();
+        }
+    }
+    out.push('\n');
 }
 
 fn actions(out: &mut String, g: &GroupSignals) {
