@@ -92,6 +92,8 @@ fn net_shows_loopback_and_dummy_devices() {
         let sockets = run(&d, "net -s 1");
         same_as_crash(&d, &peer, "net -s 1", &sockets);
         assert!(sockets.starts_with("PID: 1 ") && sockets.contains("No open sockets."), "{}: net -s 1:\n{sockets}", d.label());
+        let full = run(&d, "net -S 1");
+        assert!(full.starts_with("PID: 1 ") && full.contains("No open sockets."), "{}: net -S 1:\n{full}", d.label());
         assert_eq!(run(&d, "net -N 0x0100007f").trim(), "127.0.0.1");
     }
 }

@@ -11,7 +11,7 @@ pub use crate::commands::kmem::{AddressPart, CacheDetail, CacheRow, CpuDetail, K
 pub use crate::commands::kmem::memory as kmem_memory;
 pub use crate::commands::dev::{DevMajorRow, DevOutput};
 pub use crate::commands::ipcs::{IpcSection, IpcsOutput};
-pub use crate::commands::net::{NetOutput, TaskSockets};
+pub use crate::commands::net::{NetOutput, SocketDump, TaskSockets};
 pub use crate::commands::sig::{SigOutput, SigTask, ThreadSignals};
 pub use crate::commands::swap::SwapOutput;
 pub use crate::commands::waitq::WaitqOutput;

@@ -1,9 +1,12 @@
 //! `net`: network devices, the ARP cache, and a task's open sockets.
 
 use krash_core::{Error, Result};
+use krash_debuginfo::types::TypeKind;
+use krash_kernel::value::Value;
 use krash_kernel::net::{Neighbour, NetDevices, OpenSocket};
 use serde::Serialize;
 
+use super::struct_cmd::{radix_of, request, StructBlock};
 use super::task::task_arg;
 use crate::header::TaskHeader;
 use crate::{getopt, CommandSpec, Output, Session};
@@ -12,12 +15,14 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
     name: "net",
     aliases: &[],
     summary: "network command",
-    synopsis: "net [-a] [-n [pid | task]] [-s [pid | task]] [-N addr]",
+    synopsis: "net [-a] [-n [pid | task]] [[-s | -S] [-xd] [pid | task]] [-N addr]",
     details: "  (none)      network devices of init_net: NET_DEVICE NAME IP ADDRESS(ES)\n\
               \x20 -n [pid|task]  the devices of the namespace of the current context or task\n\
               \x20 -a          the ARP cache (arp_tbl): NEIGHBOUR IP ADDRESS HW TYPE HW ADDRESS DEVICE STATE\n\
               \x20 -s [pid|task]  open sockets of the current context or task: FD SOCKET SOCK\n\
               \x20             FAMILY:TYPE SOURCE-PORT DESTINATION-PORT\n\
+              \x20 -S [pid|task]  as -s, each socket followed by its struct socket and struct inet_sock\n\
+              \x20 -x / -d     hexadecimal / decimal integers in the -S structures\n\
               \x20 -N addr     an IPv4 address given as a decimal or hex number, in dotted notation",
     run,
 };
@@ -29,6 +34,13 @@ pub struct TaskSockets {
     pub sockets: Vec<OpenSocket>,
 }
 
+/// One socket of `net -S`: its numbers, then `struct socket` and `struct inet_sock`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SocketDump {
+    pub socket: OpenSocket,
+    pub blocks: Vec<StructBlock>,
+}
+
 /// What `net` printed.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "view", rename_all = "snake_case")]
@@ -36,11 +48,12 @@ pub enum NetOutput {
     Devices(NetDevices),
     Arp { neighbours: Vec<Neighbour> },
     Sockets(TaskSockets),
+    SocketStructs { header: TaskHeader, sockets: Vec<SocketDump> },
     Address { value: u64, dotted: String },
 }
 
 fn run(session: &mut Session, args: &[String]) -> Result<Output> {
-    let p = getopt::parse("net", args, "ansN:")?;
+    let p = getopt::parse("net", args, "ansSxdN:")?;
     let k = &session.kernel;
     if let Some(word) = p.value('N') {
         let value = parse_number(word).ok_or_else(|| Error::Usage(format!("net: invalid address: {word}")))?;
@@ -54,6 +67,22 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         Some(word) => Some(task_arg(k, word)?.addr),
         None => session.current_task,
     };
+    if p.has('S') {
+        let task = task.ok_or_else(|| Error::NotFound("no current task context".into()))?;
+        let header = TaskHeader::of(k.task_by_addr(task)?);
+        let radix = radix_of(p.has('x'), p.has('d'));
+        let mut sockets = Vec::new();
+        for socket in k.task_sockets(task)? {
+            let mut blocks = Vec::new();
+            for (name, addr) in [("socket", socket.socket), ("inet_sock", socket.sock)] {
+                let req = request(k, name, TypeKind::Struct, radix)?;
+                let value = Value::at(req.type_id, addr);
+                blocks.push(StructBlock::Object { header: format!("struct {name}"), value: k.value_text(&value, radix) });
+            }
+            sockets.push(SocketDump { socket, blocks });
+        }
+        return Ok(Output::Net(NetOutput::SocketStructs { header, sockets }));
+    }
     if p.has('s') {
         let task = task.ok_or_else(|| Error::NotFound("no current task context".into()))?;
         let header = TaskHeader::of(k.task_by_addr(task)?);

@@ -2,6 +2,7 @@ use std::fmt::Write;
 
 use krash_commands::output::{Neighbour, NetOutput, OpenSocket, TaskSockets};
 
+use super::struct_cmd::render_block;
 use super::task::header;
 
 const ARP_HEADING: &str = "NEIGHBOUR        IP ADDRESS      HW TYPE    HW ADDRESS         DEVICE  STATE";
@@ -23,6 +24,21 @@ pub(crate) fn render(n: &NetOutput) -> String {
         }
         NetOutput::Arp { neighbours } => arp(neighbours),
         NetOutput::Sockets(s) => sockets(s),
+        NetOutput::SocketStructs { header: h, sockets } => {
+            let mut out = format!("{}\n", header(h));
+            if sockets.is_empty() {
+                out.push_str("No open sockets.\n");
+            }
+            for (i, s) in sockets.iter().enumerate() {
+                let gap = if i == 0 { "" } else { "\n" };
+                let _ = writeln!(out, "{gap}FD  {:^16}  {:^16}", "SOCKET", "SOCK");
+                let _ = writeln!(out, "{:2}  {:>16x}  {:>16x}\n", s.socket.fd, s.socket.socket, s.socket.sock);
+                for b in &s.blocks {
+                    render_block(&mut out, b);
+                }
+            }
+            out
+        }
         NetOutput::Address { dotted, .. } => format!("{dotted}\n"),
     }
 }
