@@ -77,6 +77,21 @@ pub fn walk(mem: &dyn VirtualMemory, top: u64, layout: RbLayout, limit: usize) -
     out
 }
 
+/// Puts pre-order entries into in-order (sorted, leftmost first): a
+/// node comes after its left subtree and before its right one.
+pub fn in_order(entries: &mut [RbEntry]) {
+    entries.sort_by_cached_key(|e| {
+        let mut key: Vec<u8> = e
+            .position
+            .split('/')
+            .skip(1)
+            .map(|step| if step == "l" { 0 } else { 2 })
+            .collect();
+        key.push(1);
+        key
+    });
+}
+
 /// The first node of the tree rooted at the `rb_root` at `root`.
 pub fn root_node(mem: &dyn VirtualMemory, root: u64) -> Result<u64> {
     mem.read_u64(root).map_err(|e| Error::bad_data("rb_root", format!("cannot read root {root:x}: {e}")))
@@ -110,5 +125,14 @@ mod tests {
         m.insert(0x100 + 16, 0x200); // left child points back up
         let w = walk(&Words(m), 0x200, RbLayout::default(), 100);
         assert!(w.broken.is_some());
+    }
+
+    #[test]
+    fn in_order_puts_left_subtrees_first() {
+        let mk = |p: &str| RbEntry { node: 0, position: p.to_string() };
+        let mut e = vec![mk("root"), mk("root/l"), mk("root/l/r"), mk("root/r"), mk("root/l/l")];
+        in_order(&mut e);
+        let order: Vec<&str> = e.iter().map(|e| e.position.as_str()).collect();
+        assert_eq!(order, ["root/l/l", "root/l", "root/l/r", "root", "root/r"]);
     }
 }

@@ -48,6 +48,8 @@ pub struct SearchHit {
     /// The value found (and the symbol or expression searched for), or the
     /// string window for -c.
     pub text: String,
+    /// The symbol or expression searched for, when one was.
+    pub label: Option<String>,
     /// With -x: the memory around the match, the match included.
     pub context: Vec<ContextLine>,
 }
@@ -247,6 +249,7 @@ fn space_of(session: &Session, p: &getopt::Parsed) -> Result<Space> {
 }
 
 fn hit(k: &Kernel, space: &Space, h: &krash_kernel::search::Hit, labels: &[Option<String>], needles: &[Needle], context: u64) -> SearchHit {
+    let label = labels.get(h.needle).cloned().flatten();
     let text = match (needles.get(h.needle), labels.get(h.needle)) {
         (Some(Needle::Bytes(_)), _) => h.window.clone(),
         (_, Some(Some(label))) => format!("{:x} ({label})", h.value),
@@ -257,7 +260,7 @@ fn hit(k: &Kernel, space: &Space, h: &krash_kernel::search::Hit, labels: &[Optio
         _ => 8,
     };
     let context = if context == 0 { Vec::new() } else { context_lines(k, space, h.addr, size, context) };
-    SearchHit { addr: h.addr, text, context }
+    SearchHit { addr: h.addr, text, label, context }
 }
 
 /// `count` units before and after `addr`, read from the searched space.

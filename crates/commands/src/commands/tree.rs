@@ -14,13 +14,15 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
     name: "tree",
     aliases: &[],
     summary: "display the entries of a tree",
-    synopsis: "tree -t [rbtree|radix|xarray|maple] [-r offset] [-o offset] [-s struct[.member[,member]]] [-N] [-p] [-x|-d] start",
-    details: "  -t type    rbtree (struct rb_root), radix (struct radix_tree_root), xarray\n\
-              \x20           or maple (struct maple_tree; -p shows each entry's index range)\n\
+    synopsis: "tree [-t [rbtree|radix|xarray|maple]] [-r offset] [-o offset] [-s struct[.member[,member]]] [-l] [-N] [-p] [-x|-d] start",
+    details: "  -t type    rbtree (struct rb_root; the default), radix (struct radix_tree_root),\n\
+              \x20           xarray or maple (struct maple_tree; -p shows each entry's index range);\n\
+              \x20           ra, rb, x and m are accepted too\n\
               \x20 start      address or symbol of the root (of the top rb_node with -N)\n\
               \x20 -r offset|struct.member  the root is embedded at this offset in start\n\
               \x20 -o offset|struct.member  rbtree: offset of the rb_node in each entry\n\
-              \x20 -N         start is the top rb_node rather than an rb_root\n\
+              \x20 -N         start is the top node (rb_node, or radix/xarray xa_node) rather than the root\n\
+              \x20 -l         rbtree: entries in sorted order, leftmost first (default: pre-order)\n\
               \x20 -s struct[.member,...]  show each entry as that struct, or those members\n\
               \x20 -p         the position of each entry (rbtree path, or radix/xarray index)\n\
               \x20 -x / -d    hexadecimal / decimal integers in -s output\n\
@@ -49,7 +51,7 @@ const MAX_ENTRIES: usize = 50_000_000;
 fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     let p = getopt::parse("tree", args, "t:r:o:s:S:Npxdl")?;
     let k = &session.kernel;
-    let kind = p.value('t').ok_or_else(|| Error::Usage("tree: -t rbtree|radix|xarray is required".into()))?;
+    let kind = p.value('t').unwrap_or("rbtree");
     let start_word = p.args.first().ok_or_else(|| Error::Usage(format!("usage: {}", SPEC.synopsis)))?;
     let start = crate::address::resolve_address(k, start_word)
         .or_else(|_| k.lookup_symbol(start_word).map(|s| s.addr).ok_or_else(|| Error::Usage(format!("tree: invalid start: {start_word}"))))?;
@@ -69,12 +71,16 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
                 right: k.layouts().offset("rb_node", "rb_right").unwrap_or(8),
                 left: k.layouts().offset("rb_node", "rb_left").unwrap_or(16),
             };
-            let w = rbtree::walk(mem, top, layout, MAX_ENTRIES);
+            let mut w = rbtree::walk(mem, top, layout, MAX_ENTRIES);
+            if p.has('l') {
+                rbtree::in_order(&mut w.entries);
+            }
             (w.entries.into_iter().map(|e| (e.node.wrapping_sub(node_offset), format!("position: {}", e.position))).collect(), w.broken)
         }
         "radix" | "xarray" | "ra" | "x" => {
             let head_off = k.layouts().offset("xarray", "xa_head").unwrap_or(8);
-            let head = mem.read_u64(root.wrapping_add(head_off))?;
+            // An xa_node pointer is tagged as an internal entry (xa_mk_node).
+            let head = if p.has('N') { root | 2 } else { mem.read_u64(root.wrapping_add(head_off))? };
             let layout = xarray::XaLayout {
                 shift: k.layouts().offset("xa_node", "shift").unwrap_or(0),
                 slots: k.layouts().offset("xa_node", "slots")?,
@@ -83,7 +89,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
             let w = xarray::walk(mem, head, layout, MAX_ENTRIES);
             (w.entries.into_iter().map(|e| (e.value, format!("index: {}", e.index))).collect(), w.broken)
         }
-        "maple" | "mt" => {
+        "maple" | "mt" | "m" => {
             let head = mem.read_u64(root.wrapping_add(k.layouts().offset("maple_tree", "ma_root").unwrap_or(8)))?;
             let w = maple::walk(mem, head, MAX_ENTRIES);
             (w.entries.into_iter().map(|e| (e.value, format!("index: {}-{}", e.first, e.last))).collect(), w.broken)

@@ -36,7 +36,8 @@ fn render_hit(out: &mut String, h: &SearchHit, width: usize) {
     }
     for c in &h.context {
         if c.is_match {
-            let _ = writeln!(out, "{:x}:  {:0width$x} ", c.addr, c.value);
+            let label = h.label.as_deref().map(|l| format!("({l})")).unwrap_or_default();
+            let _ = writeln!(out, "{:x}:  {:0width$x} {label}", c.addr, c.value);
         } else {
             let _ = writeln!(out, "{:x}:  {:0width$x}                    {}", c.addr, c.value, c.ascii);
         }
