@@ -5,7 +5,6 @@
 //! that returns NULL where its callers expect an error pointer.
 
 use iced_x86::{Mnemonic, OpKind, Register};
-use krash_arch::disasm::instruction_details;
 use serde::Serialize;
 
 use super::provenance::FunctionCode;
@@ -71,10 +70,7 @@ pub(crate) fn return_value_checks(code: &FunctionCode, call_index: usize, use_in
                     holders.push(to);
                 }
             }
-            _ => {
-                let written: Vec<Register> = instruction_details(instr).writes().map(|r| r.full_register()).collect();
-                holders.retain(|r| !written.contains(r));
-            }
+            _ => holders.retain(|r| !code.writes(i, *r)),
         }
         if holders.is_empty() {
             break;
@@ -106,7 +102,7 @@ mod tests {
             instrs.push(decode_one(b, addr));
             addr += b.len() as u64;
         }
-        FunctionCode { name: "f".into(), start: 0x1000, texts, instrs, jump_sources: HashMap::new() }
+        FunctionCode::new("f".into(), 0x1000, texts, instrs, HashMap::new())
     }
 
     const CALL: &[u8] = &[0xe8, 0, 0, 0, 0];

@@ -118,7 +118,7 @@ fn unchanged_since(code: &FunctionCode, step: u64, until: u64) -> bool {
         Some(ins) => {
             let call = matches!(ins.flow_control(), FlowControl::Call | FlowControl::IndirectCall);
             let clobbers = call && !matches!(reg, Register::RBX | Register::RBP | Register::R12 | Register::R13 | Register::R14 | Register::R15);
-            !clobbers && !krash_arch::disasm::instruction_details(ins).writes().any(|w| w.full_register() == reg)
+            !clobbers && !code.writes(i, reg)
         }
         None => true,
     })

@@ -18,6 +18,8 @@ use crate::Kernel;
 const MAX_FUNCTION_BYTES: u64 = 64 * 1024;
 /// Bounds how many registers one walk follows (a load's base, its base...).
 const MAX_DEPTH: u32 = 4;
+/// Bounds the instructions one walk steps back over.
+const MAX_WALK_STEPS: usize = 4096;
 /// The System V argument registers, in order.
 const ARGUMENT_REGISTERS: [Register; 6] = [Register::RDI, Register::RSI, Register::RDX, Register::RCX, Register::R8, Register::R9];
 /// Registers a call may change (the System V caller-saved set).
@@ -90,12 +92,37 @@ pub(crate) struct FunctionCode {
     pub instrs: Vec<Option<iced_x86::Instruction>>,
     /// For each branch target inside the function, the branches to it.
     pub jump_sources: HashMap<u64, Vec<usize>>,
+    /// The full registers each instruction writes, computed once.
+    writes: Vec<Vec<Register>>,
 }
 
 impl FunctionCode {
+    /// Wraps decoded instructions, computing what each writes.
+    pub fn new(
+        name: String,
+        start: u64,
+        texts: Vec<(u64, String)>,
+        instrs: Vec<Option<iced_x86::Instruction>>,
+        jump_sources: HashMap<u64, Vec<usize>>,
+    ) -> FunctionCode {
+        let writes = instrs
+            .iter()
+            .map(|i| match i {
+                Some(ins) => instruction_details(ins).writes().map(|r| r.full_register()).collect(),
+                None => Vec::new(),
+            })
+            .collect();
+        FunctionCode { name, start, texts, instrs, jump_sources, writes }
+    }
+
+    /// True when instruction `index` writes (any part of) full register `reg`.
+    pub fn writes(&self, index: usize, reg: Register) -> bool {
+        self.writes.get(index).is_some_and(|w| w.contains(&reg))
+    }
+
     /// The index of the instruction at `addr`.
     pub fn index_of(&self, addr: u64) -> Option<usize> {
-        self.texts.iter().position(|(a, _)| *a == addr)
+        self.texts.binary_search_by_key(&addr, |(a, _)| *a).ok()
     }
 
     fn location(&self, addr: u64) -> String {
@@ -137,10 +164,6 @@ fn parse_register(name: &str) -> Option<Register> {
         .find(|r| register_name(*r) == name)
 }
 
-fn writes_register(instr: &iced_x86::Instruction, reg: Register) -> bool {
-    instruction_details(instr).writes().any(|w| w.full_register() == reg)
-}
-
 impl Kernel {
     /// Decodes the function holding `addr`.
     pub(crate) fn function_code(&self, addr: u64) -> Option<FunctionCode> {
@@ -165,7 +188,7 @@ impl Kernel {
             }
             instrs.push(instr);
         }
-        Some(FunctionCode { name: sym.name, start, texts, instrs, jump_sources })
+        Some(FunctionCode::new(sym.name, start, texts, instrs, jump_sources))
     }
 
     /// Walks back from the instruction at `from` in `code` to where `reg`
@@ -265,7 +288,12 @@ impl Tracer<'_> {
     ) -> Value {
         let name = register_name(reg);
         let mut at = before;
+        let lowest = before.saturating_sub(MAX_WALK_STEPS);
         while at > 0 {
+            if at <= lowest {
+                stopped.get_or_insert(format!("%{name}: gave up after {MAX_WALK_STEPS} instructions"));
+                return Value::default();
+            }
             if let Some(why) = self.merge_point(reg, at) {
                 stopped.get_or_insert(why);
                 return Value::default();
@@ -296,7 +324,7 @@ impl Tracer<'_> {
                 }
                 continue;
             }
-            if !writes_register(instr, reg) {
+            if !self.code.writes(at, reg) {
                 continue;
             }
             return self.explain_write(instr, reg, at, depth, step, steps, stopped);
@@ -343,7 +371,7 @@ impl Tracer<'_> {
             let same_value = src < at
                 && (src + 1..at).all(|i| match self.code.instrs.get(i).and_then(|x| x.as_ref()) {
                     Some(ins) => {
-                        !writes_register(ins, reg)
+                        !self.code.writes(i, reg)
                             && !(matches!(ins.flow_control(), FlowControl::Call | FlowControl::IndirectCall)
                                 && CALL_CLOBBERED.contains(&reg))
                     }
