@@ -98,3 +98,67 @@ impl Kernel {
         Ok(out)
     }
 }
+
+/// Most memory blocks listed.
+const MAX_MEMORY_BLOCKS: usize = 1 << 20;
+
+/// One hot-pluggable memory block (`/sys/devices/system/memory/memoryN`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemoryBlock {
+    pub addr: u64,
+    pub name: String,
+    pub start_section: u64,
+    /// First and last physical byte.
+    pub start: u64,
+    pub end: u64,
+    pub node: i32,
+    pub state: String,
+}
+
+/// `memory_block.state` values (include/linux/memory.h).
+const BLOCK_STATES: [(u64, &str); 6] = [
+    (1 << 0, "ONLINE"),
+    (1 << 1, "GOING_OFFLINE"),
+    (1 << 2, "OFFLINE"),
+    (1 << 3, "GOING_ONLINE"),
+    (1 << 4, "CANCEL_ONLINE"),
+    (1 << 5, "CANCEL_OFFLINE"),
+];
+
+impl Kernel {
+    /// The memory blocks, from the `memory_blocks` xarray (indexed by block id).
+    pub fn memory_blocks(&self) -> Result<Vec<MemoryBlock>> {
+        let l = self.layouts();
+        let head = self.memory().read_u64(self.symbol_addr("memory_blocks")?.wrapping_add(l.offset("xarray", "xa_head")?))?;
+        let layout = crate::xarray::XaLayout { shift: l.offset("xa_node", "shift")?, slots: l.offset("xa_node", "slots")?, chunk: 64 };
+        let walk = crate::xarray::walk(self.memory(), head, layout, MAX_MEMORY_BLOCKS);
+        if let Some(b) = walk.broken {
+            return Err(Error::bad_data("memory_blocks xarray", b));
+        }
+        let section_bytes = self.pages_per_section() << PAGE_SHIFT;
+        let block_bytes = self
+            .symbol_addr("memory_block_size_probed")
+            .and_then(|a| self.memory().read_u64(a))
+            .ok()
+            .filter(|&b| b != 0)
+            .unwrap_or(section_bytes);
+        let mut out = Vec::new();
+        for e in walk.entries {
+            let mb = e.value;
+            let start_section = self.read_field_u64(mb, "memory_block", "start_section_nr")?;
+            let state = self.read_field_u64(mb, "memory_block", "state")?;
+            let name_ptr = self.read_field_u64(mb, "memory_block", "dev.kobj.name")?;
+            let start = start_section.wrapping_mul(section_bytes);
+            out.push(MemoryBlock {
+                addr: mb,
+                name: if name_ptr == 0 { String::new() } else { self.memory().read_cstr(name_ptr, 64)? },
+                start_section,
+                start,
+                end: start.wrapping_add(block_bytes).wrapping_sub(1),
+                node: self.read_field(mb, "memory_block", "nid")? as u32 as i32,
+                state: BLOCK_STATES.iter().find(|(v, _)| *v == state).map_or("UNKNOWN", |(_, n)| n).to_string(),
+            });
+        }
+        Ok(out)
+    }
+}

@@ -255,6 +255,29 @@ pub(crate) fn memory_map(s: &mut String, m: &MemoryMap) {
             sec.nr, sec.addr, sec.coded_mem_map, sec.mem_map, sec.state, sec.start_pfn
         );
     }
+    if m.blocks.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\n{} {}   {}   NODE  STATE   START_SECTION_NO",
+        center("MEM_BLOCK", 16, false),
+        center("NAME", 10, false),
+        center("PHYSICAL RANGE", 18, false)
+    );
+    for b in &m.blocks {
+        let _ = writeln!(
+            s,
+            " {:<16x} {} {:>8x} - {:>8x} {}  {:<7} {:<12}",
+            b.addr,
+            center(&b.name, 12, false),
+            b.start,
+            b.end,
+            center(&b.node.to_string(), 4, false),
+            b.state,
+            b.start_section
+        );
+    }
 }
 
 pub(crate) fn cpu_offsets(s: &mut String, cpus: &[CpuOffset]) {

@@ -9,7 +9,7 @@ use krash_kernel::Kernel;
 use serde::Serialize;
 
 pub use krash_kernel::meminfo::{HugePool, MemInfo};
-pub use krash_kernel::sparse::MemSection;
+pub use krash_kernel::sparse::{MemSection, MemoryBlock};
 pub use krash_kernel::vmstat::{Counter, VmStats};
 pub use krash_kernel::zone::{FreeList, MemoryNode, Zone};
 
@@ -85,6 +85,7 @@ pub struct MemoryMap {
     pub node_mem_maps: Vec<u64>,
     pub zones: Vec<ZoneRow>,
     pub sections: Vec<MemSection>,
+    pub blocks: Vec<MemoryBlock>,
 }
 
 /// One CPU's `__per_cpu_offset`.
@@ -202,7 +203,7 @@ pub(crate) fn memory_map(k: &Kernel) -> Result<MemoryMap> {
     let nodes = k.memory_nodes()?;
     let zones = nodes.iter().flat_map(|n| zone_rows(k, n)).collect();
     let node_mem_maps = nodes.iter().map(|n| k.phys_to_page(n.start_pfn << 12).unwrap_or(0)).collect();
-    Ok(MemoryMap { nodes, node_mem_maps, zones, sections: k.mem_sections()? })
+    Ok(MemoryMap { nodes, node_mem_maps, zones, sections: k.mem_sections()?, blocks: k.memory_blocks().unwrap_or_default() })
 }
 
 /// `kmem -o`.
