@@ -31,9 +31,16 @@ pub struct LoopList {
 }
 
 impl Kernel {
-    pub(super) fn explain_lockup(&self, report: &mut Report, rip: u64) {
-        let Some(code) = self.function_code(rip) else { return };
-        let Some(found) = self.walked_list(&code) else { return };
+    /// `code_addrs`: the interrupted instruction, then its callers, innermost first.
+    pub(super) fn explain_lockup(&self, report: &mut Report, code_addrs: &[u64]) {
+        let Some(found) = code_addrs
+            .iter()
+            .filter_map(|&a| self.function_code(a))
+            .filter(has_loop)
+            .find_map(|code| self.walked_list(&code))
+        else {
+            return;
+        };
         let name = found.head_symbol.clone().unwrap_or_else(|| format!("the list at {:#x}", found.head));
         let mut sentence = format!("{} walks {name} ({} entries)", found.function, found.length);
         if let Some(b) = &found.broken {
@@ -46,9 +53,12 @@ impl Kernel {
     }
 
     /// The list head among the addresses `code` names, walked and counted.
+    /// Addresses a `cmp` uses (the loop's end test) are tried first.
     fn walked_list(&self, code: &FunctionCode) -> Option<LoopList> {
         let mut candidates: Vec<u64> = Vec::new();
-        for instr in code.instrs.iter().flatten() {
+        let compares = code.instrs.iter().flatten().filter(|i| i.mnemonic() == iced_x86::Mnemonic::Cmp);
+        let others = code.instrs.iter().flatten().filter(|i| i.mnemonic() != iced_x86::Mnemonic::Cmp);
+        for instr in compares.chain(others) {
             let mut push = |a: u64| {
                 if !candidates.contains(&a) && candidates.len() < MAX_CANDIDATES {
                     candidates.push(a);
@@ -85,4 +95,11 @@ impl Kernel {
         }
         mem.read_u64(next.wrapping_add(8)).is_ok_and(|p| p == addr) && mem.read_u64(prev).is_ok_and(|n| n == addr)
     }
+}
+
+/// True when some branch in the function jumps backwards (a loop).
+fn has_loop(code: &FunctionCode) -> bool {
+    code.jump_sources
+        .iter()
+        .any(|(target, sources)| sources.iter().any(|&s| code.texts.get(s).is_some_and(|(a, _)| a >= target)))
 }

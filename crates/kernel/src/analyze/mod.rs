@@ -283,23 +283,25 @@ impl Kernel {
                 self.ensure_module_debuginfo(&m, extra_module_dirs);
             }
         }
-        let frames_after: Vec<String> = trace
+        // The frames from the exception on: names, and code addresses
+        // inside each function (a return address is looked up one back).
+        let (frames_after, code_after): (Vec<String>, Vec<u64>) = trace
             .as_ref()
             .map(|t| {
-                let mut names = Vec::new();
+                let mut frames = Vec::new();
                 let mut past_exception = exception.is_none();
                 for item in &t.trace.items {
                     match item {
                         TraceItem::Exception(e) if !e.user_mode => past_exception = true,
                         TraceItem::Frame(f) if past_exception => {
                             if let Some(s) = &f.symbol {
-                                names.push(s.name.clone());
+                                frames.push((s.name.clone(), if f.exact { f.pc } else { f.pc.wrapping_sub(1) }));
                             }
                         }
                         _ => {}
                     }
                 }
-                names
+                frames.into_iter().unzip()
             })
             .unwrap_or_default();
         let all_frames: Vec<String> = trace
@@ -313,7 +315,11 @@ impl Kernel {
                 if let Some(e) = exception.as_ref().filter(|_| has_fault_frame(report.kind)) {
                     self.explain_exception(&mut report, e);
                     match report.kind {
-                        PanicKind::SoftLockup | PanicKind::HardLockup => self.explain_lockup(&mut report, e.regs.rip),
+                        PanicKind::SoftLockup | PanicKind::HardLockup => {
+                            let callers = frames_after.iter().zip(&code_after).filter(|(n, _)| !is_plumbing(n)).map(|(_, pc)| *pc);
+                            let looping: Vec<u64> = std::iter::once(e.regs.rip).chain(callers).take(4).collect();
+                            self.explain_lockup(&mut report, &looping)
+                        }
                         PanicKind::Gpf | PanicKind::PagingFault | PanicKind::NullDeref => self.explain_slab(&mut report, &e.regs),
                         _ => {}
                     }
