@@ -211,11 +211,14 @@ impl Kernel {
             }
         }
         let mut counts = (0, 0);
+        // Hardware queues of a shared tag set all point at the same tags: count those once.
+        let mut seen_tags = Vec::new();
         for hctx in hctxs {
             let tags = self.read_field_u64(hctx, "blk_mq_hw_ctx", "tags")?;
-            if tags == 0 {
+            if tags == 0 || seen_tags.contains(&tags) {
                 continue;
             }
+            seen_tags.push(tags);
             let reserved = self.read_field(tags, "blk_mq_tags", "nr_reserved_tags")?;
             let rqs = self.read_field_u64(tags, "blk_mq_tags", "rqs")?;
             for (member, base) in [("breserved_tags", 0), ("bitmap_tags", reserved)] {
