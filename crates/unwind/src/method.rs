@@ -104,9 +104,12 @@ pub fn cfi_step(
     if !code.is_text(lookup) {
         return Err(format!("{:016x} is not a kernel text address", state.ip));
     }
-    let row = code
-        .cfi(lookup)
-        .ok_or_else(|| format!("no DWARF CFI for {} (assembly code has none)", name_of(code, lookup)))?;
+    let row = code.cfi(lookup).ok_or_else(|| match code.symbolize(lookup) {
+        Some(s) if s.module.is_some() => {
+            format!("no DWARF CFI for {} [{}] (modules' CFI is not read)", s.name, s.module.unwrap_or_default())
+        }
+        _ => format!("no DWARF CFI for {} (assembly code has none)", name_of(code, lookup)),
+    })?;
     let register = |n: u16| match n {
         DWARF_RSP => Some(state.sp),
         DWARF_RBP => Some(state.bp),
@@ -163,7 +166,9 @@ fn explain_stack_switch(
 pub fn fp_step(mem: &dyn VirtualMemory, stacks: &StackSet, state: &UnwindState) -> Result<StepResult, String> {
     let bp = state.bp;
     if bp == 0 {
-        return Ok(StepResult::End);
+        // The outermost frame of a frame-pointer kernel, or an RBP nobody
+        // knows (a parked kdump frame): either way the chain ends here.
+        return Err("RBP is 0: the frame-pointer chain ends here".to_string());
     }
     if stacks.find(bp).is_none() {
         return Err(format!("frame pointer {bp:016x} is on no known stack"));
