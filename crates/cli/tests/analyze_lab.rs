@@ -88,6 +88,11 @@ fn check_fnptr(label: &str, e: &Value, r: &Value) {
     assert_eq!(steps.last().map(|s| s["origin"]["kind"].clone()), Some(Value::from("argument")), "{label}");
     let member = e["ops_member"].as_str().unwrap_or_default();
     assert!(r["provenance"]["expression"].as_str().is_some_and(|x| x.ends_with(&format!("->{member}"))), "{label}: {}", r["provenance"]);
+    // The chain read forward from the argument confirms the slot is NULL.
+    let findings = r["findings"].to_string();
+    assert!(findings.contains(&format!("->{member} = NULL")), "{label}: {findings}");
+    let evidence = r["evidence"].to_string();
+    assert!(evidence.contains(&format!("struct {ops} 0x")), "{label}: {evidence}");
 }
 
 fn check_loop_list(label: &str, e: &Value, r: &Value, text: &str) {

@@ -8,7 +8,7 @@ use iced_x86::{FlowControl, OpKind, Register};
 use super::null_check::return_value_checks;
 use krash_core::X86_64Regs;
 
-use super::provenance::{thunk_register, FunctionCode, Origin, Provenance};
+use super::provenance::{parse_register, thunk_register, FunctionCode, Origin, Provenance};
 use super::{named_registers, BadMember, NullSource, Report};
 use crate::Kernel;
 
@@ -49,6 +49,7 @@ impl Kernel {
         if !report.evidence.contains(&dis) {
             report.evidence.push(dis);
         }
+        self.evaluate_chain(report, code, p, regs);
         // A struct a load read from, when its pointer is still in the base
         // register at the crash: a `struct` command shows it whole.
         for step in &p.steps {
@@ -106,6 +107,67 @@ impl Kernel {
             }
         }
         report.provenance = Some(p);
+    }
+}
+
+impl Kernel {
+    /// When the chain starts at an argument whose value some register
+    /// still holds at the crash (copied, never changed), reads the chain's
+    /// loads forward from it: each struct's address for the evidence, and
+    /// the values the code loaded.
+    fn evaluate_chain(&self, report: &mut Report, code: &FunctionCode, p: &Provenance, regs: &X86_64Regs) {
+        let Some(Origin::Argument { index, name, .. }) = p.steps.last().map(|s| &s.origin) else { return };
+        let Some(mut current) = self.argument_value_at_crash(code, p.from_address, *index, regs) else { return };
+        let mut expression = name.clone().unwrap_or_else(|| format!("argument {index}"));
+        let mut values = vec![format!("{expression} = {}", self.describe_address(current))];
+        for step in p.steps.iter().rev().skip(1) {
+            match &step.origin {
+                Origin::Copy { .. } => {}
+                Origin::Load { displacement, struct_name, member, .. } => {
+                    if let Some(s) = struct_name {
+                        let cmd = format!("struct {s} {current:#x}");
+                        if !report.evidence.contains(&cmd) {
+                            report.evidence.push(cmd);
+                        }
+                    }
+                    let Some(addr) = current.checked_add_signed(*displacement) else { break };
+                    let Ok(v) = krash_core::VirtualMemory::read_u64(self.memory(), addr) else { break };
+                    current = v;
+                    expression = match member {
+                        Some(m) => format!("{expression}->{m}"),
+                        None => format!("*({expression} + {displacement:#x})"),
+                    };
+                    values.push(format!("{expression} = {}", self.describe_address(current)));
+                }
+                _ => break,
+            }
+        }
+        if values.len() > 1 {
+            report.findings.push(format!("read from the dump: {}", values.join("; ")));
+        }
+    }
+
+    /// The value argument `index` had at entry, when a register at
+    /// `from` holds it through copies only.
+    fn argument_value_at_crash(&self, code: &FunctionCode, from: u64, index: u32, regs: &X86_64Regs) -> Option<u64> {
+        named_registers(regs).iter().find_map(|(name, value)| {
+            let reg = parse_register(name)?;
+            let q = self.register_provenance(code, from, reg, None)?;
+            let copies_only = q.steps.iter().all(|s| matches!(s.origin, Origin::Copy { .. } | Origin::Argument { .. }));
+            let from_arg = matches!(q.steps.last().map(|s| &s.origin), Some(Origin::Argument { index: i, .. }) if *i == index);
+            (copies_only && from_arg).then_some(*value)
+        })
+    }
+
+    /// `NULL`, or the address with its symbol when it has one.
+    fn describe_address(&self, v: u64) -> String {
+        if v == 0 {
+            return "NULL".into();
+        }
+        match self.symbolize(v) {
+            Some(s) if s.offset == 0 => format!("{v:#x} ({})", s.name),
+            _ => format!("{v:#x}"),
+        }
     }
 }
 

@@ -21,7 +21,7 @@ const MAX_DEPTH: u32 = 4;
 /// Bounds the instructions one walk steps back over.
 const MAX_WALK_STEPS: usize = 4096;
 /// The System V argument registers, in order.
-const ARGUMENT_REGISTERS: [Register; 6] = [Register::RDI, Register::RSI, Register::RDX, Register::RCX, Register::R8, Register::R9];
+pub(crate) const ARGUMENT_REGISTERS: [Register; 6] = [Register::RDI, Register::RSI, Register::RDX, Register::RCX, Register::R8, Register::R9];
 /// Registers a call may change (the System V caller-saved set).
 const CALL_CLOBBERED: [Register; 9] = [
     Register::RAX, Register::RCX, Register::RDX, Register::RSI, Register::RDI, Register::R8, Register::R9, Register::R10,
@@ -155,7 +155,8 @@ pub(crate) fn thunk_register(name: &str, offset: u64) -> Option<Register> {
     parse_register(reg)
 }
 
-fn parse_register(name: &str) -> Option<Register> {
+/// The register gdb names `name` (`rax`).
+pub(crate) fn parse_register(name: &str) -> Option<Register> {
     ARGUMENT_REGISTERS
         .iter()
         .chain(CALL_CLOBBERED.iter())
