@@ -130,6 +130,12 @@ impl FunctionCode {
     }
 }
 
+/// An operand of an addition.
+enum Operand {
+    Register(Register),
+    Constant(u64),
+}
+
 /// What the walk knows about the value a register holds.
 #[derive(Debug, Clone, Default)]
 struct Value {
@@ -366,18 +372,18 @@ impl Tracer<'_> {
     fn merge_point(&self, reg: Register, at: usize) -> Option<String> {
         let (addr, _) = self.code.texts.get(at)?;
         let sources = self.code.jump_sources.get(addr)?;
+        let keeps = |i: usize| match self.code.instrs.get(i).and_then(|x| x.as_ref()) {
+            Some(ins) => {
+                !self.code.writes(i, reg)
+                    && !(matches!(ins.flow_control(), FlowControl::Call | FlowControl::IndirectCall) && CALL_CLOBBERED.contains(&reg))
+            }
+            None => true,
+        };
         for &src in sources {
             // A forward branch from earlier in the path with no write to
-            // `reg` in between carries the same value: the path still holds.
-            let same_value = src < at
-                && (src + 1..at).all(|i| match self.code.instrs.get(i).and_then(|x| x.as_ref()) {
-                    Some(ins) => {
-                        !self.code.writes(i, reg)
-                            && !(matches!(ins.flow_control(), FlowControl::Call | FlowControl::IndirectCall)
-                                && CALL_CLOBBERED.contains(&reg))
-                    }
-                    None => true,
-                });
+            // `reg` in between carries the same value; so does a loop's back
+            // edge when the loop body never writes `reg`.
+            let same_value = if src < at { (src + 1..at).all(keeps) } else { (at..=src).all(keeps) };
             if !same_value {
                 let from = self.code.texts.get(src).map(|(a, _)| self.code.location(*a)).unwrap_or_default();
                 return Some(format!(
@@ -502,9 +508,73 @@ impl Tracer<'_> {
                 return Value { expression: Some(format!("{value:#x}")), type_name: None };
             }
         }
+        if let Some(v) = self.explain_arithmetic(instr, reg, at, depth, &step, steps, stopped) {
+            return v;
+        }
         let text = self.code.texts.get(at).map(|t| t.1.clone()).unwrap_or_default();
         steps.push(step(Origin::Other, format!("%{name} is computed by `{text}`")));
         Value::default()
+    }
+
+    /// `add %src,%reg`, `add $imm,%reg` and `lea disp(%base),%reg`: the sum,
+    /// with each register operand traced in turn.
+    #[allow(clippy::too_many_arguments)]
+    fn explain_arithmetic(
+        &self,
+        instr: &iced_x86::Instruction,
+        reg: Register,
+        at: usize,
+        depth: u32,
+        step: &impl Fn(Origin, String) -> ProvenanceStep,
+        steps: &mut Vec<ProvenanceStep>,
+        stopped: &mut Option<String>,
+    ) -> Option<Value> {
+        let name = register_name(reg);
+        let operands: Vec<Operand> = match instr.mnemonic() {
+            Mnemonic::Add if instr.op_count() == 2 && instr.op0_kind() == OpKind::Register => {
+                let second = match instr.op1_kind() {
+                    OpKind::Register => Operand::Register(instr.op1_register().full_register()),
+                    _ => Operand::Constant(instr.try_immediate(1).ok()?),
+                };
+                vec![Operand::Register(reg), second]
+            }
+            Mnemonic::Lea if instr.memory_base() != Register::RIP && instr.memory_base() != Register::None => {
+                let mut ops = vec![Operand::Register(instr.memory_base().full_register())];
+                if instr.memory_index() != Register::None {
+                    if instr.memory_index_scale() != 1 {
+                        return None;
+                    }
+                    ops.push(Operand::Register(instr.memory_index().full_register()));
+                }
+                if instr.memory_displacement64() != 0 {
+                    ops.push(Operand::Constant(instr.memory_displacement64()));
+                }
+                ops
+            }
+            _ => return None,
+        };
+        let shown: Vec<String> = operands
+            .iter()
+            .map(|o| match o {
+                Operand::Register(r) => format!("%{}", register_name(*r)),
+                Operand::Constant(c) => format!("{:#x}", *c as i64),
+            })
+            .collect();
+        let index_in_steps = steps.len();
+        steps.push(step(Origin::Other, format!("%{name} = {}", shown.join(" + "))));
+        let mut parts = Vec::new();
+        for o in &operands {
+            match o {
+                Operand::Register(r) if depth < MAX_DEPTH => parts.push(self.trace(*r, at, depth + 1, steps, stopped).expression),
+                Operand::Register(_) => parts.push(None),
+                Operand::Constant(c) => parts.push(Some(format!("{:#x}", *c as i64))),
+            }
+        }
+        let expression = parts.into_iter().collect::<Option<Vec<String>>>().map(|p| p.join(" + "));
+        if let (Some(e), Some(s)) = (&expression, steps.get_mut(index_in_steps)) {
+            s.sentence.push_str(&format!(" = {e}"));
+        }
+        Some(Value { expression, type_name: None })
     }
 }
 
