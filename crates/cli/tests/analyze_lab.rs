@@ -136,6 +136,24 @@ fn check_slab(label: &str, e: &Value, r: &Value) {
     assert!(slab["problem"].is_string(), "{label}");
 }
 
+/// The same crash gets the same signature on both kernels (no addresses,
+/// compiler clones and `_noprof` allocator names folded, idle loops skipped).
+#[test]
+fn signatures_agree_across_kernels() {
+    let mut by_scenario: std::collections::BTreeMap<String, Vec<(String, String)>> = Default::default();
+    for d in one_per_scenario() {
+        let doc = analyze_json(&d);
+        let sig = doc["data"]["signature"].as_str().unwrap_or_default().to_string();
+        assert!(!sig.contains("0x") && !sig.contains("ffff"), "{}: {sig}", d.label());
+        by_scenario.entry(d.scenario.clone()).or_default().push((d.kernel.clone(), sig));
+    }
+    for (scenario, sigs) in by_scenario {
+        if let [(k1, s1), (k2, s2)] = sigs.as_slice() {
+            assert_eq!(s1, s2, "{scenario}: {k1} vs {k2}");
+        }
+    }
+}
+
 #[test]
 fn analyze_json_matches_schema() {
     let schema: Value = serde_json::from_str(

@@ -205,10 +205,13 @@ const PLUMBING_PREFIXES: &[&str] = &[
     "call_timer_fn", "expire_timers", "do_softirq", "__irq_exit_rcu", "common_startup_64",
     "secondary_startup", "start_secondary", "rest_init", "arch_call_rest_init", "start_kernel",
     "native_safe_halt", "pv_native_safe_halt", "default_idle", "arch_cpu_idle", "default_idle_call",
+    "x86_64_start_kernel", "x86_64_start_reservations", "start_kernel", "cpuidle_", "acpi_idle",
 ];
 
 pub(super) fn is_plumbing(name: &str) -> bool {
-    PLUMBING_PREFIXES.iter().any(|p| name.starts_with(p))
+    // Idle loops differ by CPU model (amd_e400_idle, mwait_idle...): a
+    // signature must not depend on the machine an interrupt landed on.
+    PLUMBING_PREFIXES.iter().any(|p| name.starts_with(p)) || name.ends_with("_idle")
 }
 
 /// Bounds the D-state tasks reported in full.
@@ -700,9 +703,12 @@ pub fn signature(kind: PanicKind, frames: &[String]) -> String {
 
 /// The source function a compiler clone belongs to: `f.cold`,
 /// `f.isra.0`, `f.part.1`, `f.constprop.0` are all `f`, so one crash gets
-/// one signature whatever the compiler split.
+/// one signature whatever the compiler split. Allocation-profiling
+/// builds (6.10+) name allocators `kmem_cache_alloc_noprof`: the same
+/// function for a signature.
 fn function_family(name: &str) -> &str {
-    name.split_once('.').map_or(name, |(base, _)| base)
+    let base = name.split_once('.').map_or(name, |(base, _)| base);
+    base.strip_suffix("_noprof").unwrap_or(base)
 }
 
 fn describe(r: &Report) -> String {
@@ -845,5 +851,6 @@ mod tests {
         assert_eq!(l(&["sysrq: Trigger a crash", "Kernel panic - not syncing: sysrq triggered crash"]), PanicKind::Sysrq);
         assert_eq!(l(&["Kernel panic - not syncing: something"]), PanicKind::ExplicitPanic);
         assert_eq!(signature(PanicKind::Bug, &["a.cold".into(), "b".into()]), "bug:a:b");
+        assert_eq!(signature(PanicKind::Gpf, &["kmem_cache_alloc_noprof".into()]), "gpf:kmem_cache_alloc");
     }
 }
