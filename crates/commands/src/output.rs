@@ -24,7 +24,7 @@ pub use krash_kernel::waitq::{WaitEntry, WaitQueue};
 pub use crate::commands::log::{Log, LogTimestamps};
 pub use crate::commands::module::{ModuleOutput, ModuleRow, ModuleTable, TaintRow};
 pub use crate::commands::ps::{Ps, PsRow, TaskArgs, TaskTimes};
-pub use crate::commands::runq::{Runq, RunqCpu};
+pub use crate::commands::runq::{GroupView, Runq, RunqCpu};
 pub use crate::commands::irq::Irq;
 pub use krash_kernel::timer::{PendingTimer, TimerBase, TimerWheel};
 pub use krash_kernel::hrtimer::{HrtimerClock, HrtimerCpu, Hrtimers, QueuedHrtimer};

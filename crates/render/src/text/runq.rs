@@ -1,6 +1,6 @@
 use std::fmt::Write;
 
-use krash_commands::output::{CfsEntry, CfsQueue, QueuedTask, Runq};
+use krash_commands::output::{CfsEntry, CfsQueue, GroupView, QueuedTask, Runq, RunqCpu};
 
 pub(crate) fn render(r: &Runq) -> String {
     let mut out = String::new();
@@ -24,6 +24,15 @@ pub(crate) fn render(r: &Runq) -> String {
             // crash zero-pads the task's time to the width of the CPU's clock.
             let width = q.queue.clock.to_string().len();
             let _ = writeln!(out, "        {:0width$}  {}", q.current_last_arrival, task_words(&q.current));
+        }
+        return out;
+    }
+    if r.groups {
+        for (i, q) in r.queues.iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            by_group(&mut out, q);
         }
         return out;
     }
@@ -68,6 +77,40 @@ fn cfs(out: &mut String, q: &CfsQueue, indent: usize) {
         }
     }
     if let Some(b) = &q.broken {
+        let _ = writeln!(out, "{pad}runq: {b}");
+    }
+}
+
+/// `runq -g`: one CPU's root task group, its current CFS task and queues.
+fn by_group(out: &mut String, q: &RunqCpu) {
+    let _ = writeln!(out, "CPU {}", q.queue.cpu);
+    let _ = writeln!(out, "  CURRENT: {}", task_words(&q.current));
+    let Some(g) = &q.group else { return };
+    let _ = writeln!(out, "  ROOT_TASK_GROUP: {:x}  CFS_RQ: {:x}", g.root_task_group, g.cfs_rq);
+    if let Some(prio) = g.current_prio {
+        let _ = writeln!(out, "     [{prio:3}] {} [CURRENT]", task_words(&q.current));
+    }
+    group_queue(out, &q.queue.cfs, g, 1, g.current_prio.is_none());
+}
+
+fn group_queue(out: &mut String, queue: &CfsQueue, g: &GroupView, depth: usize, say_empty: bool) {
+    let pad = " ".repeat(2 + 3 * depth);
+    if queue.entries.is_empty() && say_empty {
+        let _ = writeln!(out, "{pad}[no tasks queued]");
+    }
+    for e in &queue.entries {
+        match e {
+            CfsEntry::Task(t) => {
+                let _ = writeln!(out, "{pad}[{:3}] {}", t.prio, task_words(t));
+            }
+            CfsEntry::Group { cfs_rq, queue } => {
+                let tg = g.group_of.iter().find(|(rq, _)| rq == cfs_rq).map_or(0, |(_, tg)| *tg);
+                let _ = writeln!(out, "{pad}TASK_GROUP: {tg:x}  CFS_RQ: {cfs_rq:x}");
+                group_queue(out, queue, g, depth + 1, true);
+            }
+        }
+    }
+    if let Some(b) = &queue.broken {
         let _ = writeln!(out, "{pad}runq: {b}");
     }
 }
