@@ -134,11 +134,11 @@ impl Kernel {
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
         if self.files.vmlinux.is_none() {
-            out.push(
-                "no vmlinux: symbols from kallsyms and types from BTF in the dump; \
+            let place = if self.is_live() { "the running kernel's memory" } else { "the dump" };
+            out.push(format!(
+                "no vmlinux: symbols from kallsyms and types from BTF in {place}; \
                  no DWARF: no line numbers, inline chains or local variables"
-                    .to_string(),
-            );
+            ));
         }
         if let Some(t) = self.dump.truncation() {
             out.push(format!(
