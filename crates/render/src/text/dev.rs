@@ -114,6 +114,6 @@ mod tests {
     fn centring() {
         assert_eq!(centered("RANGE", 9, false), "  RANGE  ");
         assert_eq!(centered("SIGACTION", 16, false), "   SIGACTION    ");
-        assert_eq!(centered("7k", 5, true), "   7k");
+        assert_eq!(centered("7k", 5, true), "  7k ");
     }
 }
