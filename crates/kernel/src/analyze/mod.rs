@@ -442,7 +442,11 @@ impl Kernel {
         }
         // A call through NULL (or any non-text address): the caller is the
         // return address the call pushed.
-        if report.kind == PanicKind::NullFnptr || (regs.rip < 4096) {
+        let jumped_to_data = e.rip_symbol.is_none()
+            && !self.is_text_address(regs.rip)
+            && self.memory().read_u64(regs.rsp).is_ok_and(|ret| self.is_text_address(ret));
+        if report.kind == PanicKind::NullFnptr || regs.rip < 4096 || jumped_to_data {
+            let pointer = if regs.rip < 4096 { "a NULL function pointer" } else { "a bad function pointer" };
             if let Ok(ret) = self.memory().read_u64(regs.rsp) {
                 report.return_address = Some(ret);
                 if let Some(sym) = self.symbolize(ret) {
@@ -453,7 +457,7 @@ impl Kernel {
                         self.note_module(report, m);
                     }
                     report.findings.push(format!(
-                        "RIP is {:#x}: a call or jump through a NULL function pointer; the return address on the stack is {}+{:#x}",
+                        "RIP is {:#x}: a call or jump through {pointer}; the return address on the stack is {}+{:#x}",
                         regs.rip, sym.name, sym.offset
                     ));
                     if let Some(call) = self.call_before(ret) {
@@ -464,7 +468,7 @@ impl Kernel {
                     // callee jumped through the pointer (a tail call).
                     if let Some(callee) = self.direct_callee_before(ret) {
                         report.findings.push(format!(
-                            "{} called {callee}, which jumped through a NULL function pointer (a tail call, so {callee} is not on the stack)",
+                            "{} called {callee}, which jumped through {pointer} (a tail call, so {callee} is not on the stack)",
                             sym.name
                         ));
                         report.faulting_function = Some(callee.clone());

@@ -90,14 +90,15 @@ impl Kernel {
             if let Origin::Load { displacement, struct_name, member, .. } = &first.origin {
                 if let (Some(s), Some(m)) = (struct_name, member) {
                     report.findings.push(format!(
-                        "the function pointer is {}{m} (offset {displacement:#x} of struct {s}), which is NULL",
-                        p.expression.as_ref().and_then(|e| e.strip_suffix(m.as_str())).unwrap_or(&format!("((struct {s} *)%{})->", first.register))
+                        "the function pointer is {}{m} (offset {displacement:#x} of struct {s}), which {}",
+                        p.expression.as_ref().and_then(|e| e.strip_suffix(m.as_str())).unwrap_or(&format!("((struct {s} *)%{})->", first.register)),
+                        if regs.rip == 0 { "is NULL".to_string() } else { format!("holds {:#x}, not code", regs.rip) }
                     ));
                     report.evidence.push(format!("struct {s} -o"));
                 }
                 report.bad_member = Some(BadMember {
                     register: p.register.clone(),
-                    value: 0,
+                    value: regs.rip,
                     displacement: *displacement,
                     variable: p.expression.clone(),
                     struct_name: struct_name.clone(),
