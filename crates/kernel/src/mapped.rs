@@ -97,3 +97,60 @@ impl Walk<'_> {
         self.out.push(MappedExtent { vaddr, paddr, len });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use krash_core::{AddrSpace, Error, FaultReason, PhysRange, Result};
+
+    use super::*;
+
+    /// Page-table pages by physical address.
+    struct Tables(HashMap<u64, Vec<u8>>);
+
+    impl Tables {
+        fn set(&mut self, table: u64, index: usize, entry: u64) {
+            let page = self.0.entry(table).or_insert_with(|| vec![0; 4096]);
+            page[index * 8..index * 8 + 8].copy_from_slice(&entry.to_le_bytes());
+        }
+    }
+
+    impl PhysicalMemory for Tables {
+        fn read_phys(&self, paddr: u64, buf: &mut [u8]) -> Result<()> {
+            let page = self.0.get(&paddr).ok_or_else(|| Error::fault(paddr, AddrSpace::Physical, FaultReason::NotInDump))?;
+            buf.copy_from_slice(&page[..buf.len()]);
+            Ok(())
+        }
+        fn phys_ranges(&self) -> Vec<PhysRange> {
+            Vec::new()
+        }
+    }
+
+    #[test]
+    fn extents_merge_pages_and_skip_holes() {
+        // PGD 0x1000 -> PUD 0x2000 -> PMD 0x3000 -> PT 0x4000, for the
+        // kernel half (PGD index 256 maps 0xffff800000000000).
+        let mut t = Tables(HashMap::new());
+        t.set(0x1000, 256, 0x2000 | 1);
+        t.set(0x2000, 0, 0x3000 | 1);
+        t.set(0x3000, 0, 0x4000 | 1);
+        t.set(0x4000, 0, 0x10_0000 | 1);
+        t.set(0x4000, 1, 0x10_1000 | 1);
+        t.set(0x4000, 3, 0x20_0000 | 1);
+        // A 2 MiB page at PMD index 1.
+        t.set(0x3000, 1, 0x40_0000 | 0x80 | 1);
+        let base = 0xffff_8000_0000_0000;
+        let got = mapped_extents(&t, PagingMode::FourLevel, 0x1000, base, base + (4 << 20));
+        assert_eq!(
+            got,
+            vec![
+                MappedExtent { vaddr: base, paddr: 0x10_0000, len: 0x2000 },
+                MappedExtent { vaddr: base + 0x3000, paddr: 0x20_0000, len: 0x1000 },
+                MappedExtent { vaddr: base + (2 << 20), paddr: 0x40_0000, len: 2 << 20 },
+            ]
+        );
+        let clipped = mapped_extents(&t, PagingMode::FourLevel, 0x1000, base + 0x1000, base + 0x1800);
+        assert_eq!(clipped, vec![MappedExtent { vaddr: base + 0x1000, paddr: 0x10_1000, len: 0x800 }]);
+    }
+}

@@ -92,7 +92,10 @@ impl Needle {
                 while let Some(pos) = buf.get(from..limit).and_then(|b| b.iter().position(|&c| c == first)) {
                     let at = from + pos;
                     if buf.get(at..).is_some_and(|rest| rest.starts_with(s)) {
-                        let window = buf[at..]
+                        // The window stops at the page's end, as crash's does,
+                        // unless the match itself runs on.
+                        let window_end = limit.max(at + s.len()).min(buf.len());
+                        let window = buf[at..window_end]
                             .iter()
                             .take(STRING_WINDOW)
                             .map(|&c| if (0x20..0x7f).contains(&c) { c as char } else { '.' })
@@ -116,7 +119,8 @@ impl Needle {
 
 /// Scans `regions` (virtual address, physical address, length) in
 /// parallel, reading pages from `phys`; pages missing from the dump are
-/// skipped. Stops after `limit` hits. Hits are in address order.
+/// skipped. Stops after `limit` hits. Hits are in region order, then
+/// address order.
 pub fn scan(
     phys: &(dyn PhysicalMemory + Sync),
     regions: &[MappedExtent],
@@ -137,6 +141,8 @@ pub fn scan(
     progress.begin("search", bytes, ProgressUnit::Bytes);
     let found = AtomicUsize::new(0);
     let tail = needles.iter().map(Needle::len).max().unwrap_or(1).saturating_sub(1);
+    // Collecting keeps the chunks' order: hits come region by region, in
+    // the order the caller listed the regions.
     let mut hits: Vec<Hit> = chunks
         .par_iter()
         .flat_map_iter(|c| {
@@ -150,7 +156,6 @@ pub fn scan(
         })
         .collect();
     progress.end();
-    hits.sort_by_key(|h| (h.addr, h.needle));
     let truncated = hits.len() > limit || found.load(Ordering::Relaxed) >= limit;
     hits.truncate(limit);
     ScanResult { hits, bytes, truncated }
@@ -184,6 +189,7 @@ fn scan_chunk(phys: &dyn PhysicalMemory, c: &MappedExtent, needles: &[Needle], t
         }
         off += in_page as u64;
     }
+    out.sort_by_key(|h| (h.addr, h.needle));
 }
 
 /// Cuts `regions` down to `[start, end)`.
@@ -210,15 +216,19 @@ impl Kernel {
             .collect()
     }
 
-    /// The parts of kernel virtual space `space` covers, in address order.
-    /// Memory mapped twice (a vmalloc'ed stack is also in the direct map)
-    /// appears at each of its addresses.
+    /// The parts of kernel virtual space `space` covers, in crash's order:
+    /// the direct map, vmalloc space and modules, the virtual memory map,
+    /// then the kernel image. Memory mapped twice (a vmalloc'ed stack is
+    /// also in the direct map) appears at each of its addresses.
     pub fn kernel_regions(&self, space: KernelSpace) -> Result<Vec<MappedExtent>> {
         let layout = *self.memory().layout();
         let phys: &dyn PhysicalMemory = self.dump();
-        let mut out = Vec::new();
+        let walk = |start: u64, end: u64| mapped_extents(phys, layout.paging, layout.kernel_pgt_phys, start, end);
         let unity = space != KernelSpace::Mapped;
         let mapped = space != KernelSpace::Unity;
+        let [(vmalloc_symbol, vmalloc_default, vmalloc_size), (vmemmap_symbol, vmemmap_default, vmemmap_size)] =
+            self.mapped_areas();
+        let mut out = Vec::new();
         if unity {
             out.extend(self.physical_regions().into_iter().map(|r| MappedExtent {
                 vaddr: layout.page_offset.wrapping_add(r.paddr),
@@ -226,28 +236,30 @@ impl Kernel {
             }));
         }
         if mapped {
-            for (base_symbol, default_base, size) in self.mapped_areas() {
-                let base = self.read_symbol_u64(base_symbol).unwrap_or(default_base);
-                let end = base.saturating_add(size);
-                out.extend(mapped_extents(phys, layout.paging, layout.kernel_pgt_phys, base, end));
-            }
+            let vmalloc = self.read_symbol_u64(vmalloc_symbol).unwrap_or(vmalloc_default);
+            out.extend(walk(vmalloc, vmalloc.saturating_add(vmalloc_size)));
+            out.extend(walk(MODULES_VADDR, MODULES_END));
+            let vmemmap = self.read_symbol_u64(vmemmap_symbol).unwrap_or(vmemmap_default);
+            out.extend(walk(vmemmap, vmemmap.saturating_add(vmemmap_size)));
         }
         if unity {
             // Only [_text, _end) (in whole 2 MiB pages) stays mapped after
             // boot; the rest of the image mapping is torn down.
             let text = self.symbol_addr("_text")? & !(PMD_SIZE - 1);
             let end = self.symbol_addr("_end")?;
+            let to_phys = |v: u64| v.wrapping_sub(START_KERNEL_MAP).wrapping_add(layout.phys_base);
+            let (text_phys, end_phys) = (to_phys(text), to_phys(end));
+            let mut image = Vec::new();
             for r in self.physical_regions() {
-                let vaddr = r.paddr.wrapping_sub(layout.phys_base).wrapping_add(START_KERNEL_MAP);
-                if vaddr >= START_KERNEL_MAP {
-                    out.extend(clip(&[MappedExtent { vaddr, ..r }], text, end));
+                let lo = r.paddr.max(text_phys);
+                let hi = r.paddr.saturating_add(r.len).min(end_phys);
+                if lo < hi {
+                    image.push(MappedExtent { vaddr: text.wrapping_add(lo - text_phys), paddr: lo, len: hi - lo });
                 }
             }
+            image.sort_by_key(|r| r.vaddr);
+            out.extend(image);
         }
-        if mapped {
-            out.extend(mapped_extents(phys, layout.paging, layout.kernel_pgt_phys, MODULES_VADDR, MODULES_END));
-        }
-        out.sort_by_key(|r| r.vaddr);
         Ok(out)
     }
 
@@ -313,7 +325,8 @@ mod tests {
         let v = Needle::Value { value: 0xdead_beef, mask: 0, size: 8 };
         assert_eq!(hits(&v, &buf, 32), vec![8]);
         let w = Needle::Value { value: 0xdead_0001, mask: 0xffff, size: 4 };
-        assert_eq!(hits(&w, &buf, 32), vec![20]);
+        // The low half of the 64-bit value matches too once masked.
+        assert_eq!(hits(&w, &buf, 32), vec![8, 20]);
     }
 
     #[test]
