@@ -46,7 +46,7 @@ fn whole_memory_views_equal_crash_on_6_1() {
     for d in one_per_scenario() {
         let Some(peer) = crash_peer(&d) else { continue };
         // Line for line: crash 8.0.2 is right on these.
-        for cmd in ["kmem -f", "kmem -V", "kmem -z", "kmem -n", "kmem -o", "kmem -h", "kmem -g 0x10000"] {
+        for cmd in ["kmem -f", "kmem -F", "kmem -V", "kmem -z", "kmem -n", "kmem -o", "kmem -h", "kmem -g 0x10000"] {
             let Some(theirs) = peer.output(cmd) else { continue };
             let ours = kmem(&d, cmd);
             assert_eq!(ours.trim_end(), theirs.trim_end(), "{}: {cmd} differs from crash", d.label());
@@ -94,6 +94,24 @@ fn whole_memory_views_agree_with_each_other() {
             .sum();
         assert_eq!(listed, free, "{label}: PAGES column of kmem -f");
 
+        // -f ADDR: the second page of a free block is found in that block.
+        let verbose = kmem(&d, "kmem -F");
+        let mut order = 0u32;
+        let mut block = None;
+        for l in verbose.lines() {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() == 3 && f[1].ends_with('k') {
+                order = f[0].parse().unwrap_or(0);
+            } else if f.len() == 1 && order > 0 && f[0].len() == 16 {
+                block = Some((order, u64::from_str_radix(f[0], 16).expect("page address")));
+            }
+        }
+        let (order, first) = block.unwrap_or_else(|| panic!("{label}: no free block of order > 0 in kmem -F"));
+        let second = first + 0x40;
+        let hit = kmem(&d, &format!("kmem -f {second:x}"));
+        let expect = format!("{first:x}  ({second:x} is 2nd of {} pages)", 1u64 << order);
+        assert!(hit.lines().any(|l| l == expect), "{label}: kmem -f {second:x}, expected {expect:?}:\n{hit}");
+
         // -z: each zone's NR_FREE_PAGES adds up to FREE.
         let z = kmem(&d, "kmem -z");
         let zone_free: i64 = z.lines().filter_map(|l| l.trim().strip_prefix("NR_FREE_PAGES: ")?.parse::<i64>().ok()).sum();
@@ -101,7 +119,7 @@ fn whole_memory_views_agree_with_each_other() {
 
         // -p: one line per page of every present section (-n).
         let n = kmem(&d, "kmem -n");
-        let sections = n.lines().skip_while(|l| !l.starts_with("NR      SECTION")).skip(1).filter(|l| l.contains("  P")).count();
+        let sections = n.lines().skip_while(|l| !l.starts_with("NR      SECTION")).skip(1).take_while(|l| !l.is_empty()).filter(|l| l.contains("  P")).count();
         assert!(sections > 0, "{label}: no sections in kmem -n:\n{n}");
         let p = kmem(&d, "kmem -p");
         let pages = p.lines().count() - 1;

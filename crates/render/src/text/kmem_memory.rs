@@ -77,7 +77,7 @@ fn zone_line(s: &mut String, z: &ZoneRow) {
         z.size,
         z.free,
         center(&format!("{:x}", z.mem_map), 16, false),
-        center(&format!("{:x}", z.start_pfn * PAGE_SIZE), 11, true),
+        center(&format!("{:x}", z.start_pfn.wrapping_mul(PAGE_SIZE)), 11, true),
         center(&z.start_mapnr.to_string(), 11, true),
     );
 }
@@ -229,7 +229,7 @@ pub(crate) fn memory_map(s: &mut String, m: &MemoryMap) {
             s,
             "{:x}  {}  {}",
             mem_map,
-            center(&format!("{:x}", n.start_pfn * PAGE_SIZE), 16, true),
+            center(&format!("{:x}", n.start_pfn.wrapping_mul(PAGE_SIZE)), 16, true),
             center(&n.start_pfn.to_string(), 11, false)
         );
     }
@@ -242,7 +242,7 @@ pub(crate) fn memory_map(s: &mut String, m: &MemoryMap) {
             z.name,
             z.size,
             z.mem_map,
-            z.start_pfn * PAGE_SIZE,
+            z.start_pfn.wrapping_mul(PAGE_SIZE),
             z.start_pfn
         );
     }
@@ -318,5 +318,34 @@ pub(crate) fn page_members(s: &mut String, members: &[String], pages: &[PageMemb
             let _ = write!(s, "{}  ", text.join(","));
         }
         s.push('\n');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn centering_puts_the_odd_space_right_unless_right_justified() {
+        assert_eq!(center("1000", 11, true), "    1000   ");
+        assert_eq!(center("1000", 11, false), "   1000    ");
+        assert_eq!(center("1000000", 11, true), "  1000000  ");
+        assert_eq!(center("too long for it", 4, false), "too long for it");
+    }
+
+    #[test]
+    fn page_counts_are_sized_like_crash() {
+        assert_eq!(pages_to_size(0), "0");
+        assert_eq!(pages_to_size(3), "12 KB");
+        assert_eq!(pages_to_size(183553), "717 MB");
+        assert_eq!(pages_to_size(10610), "41.4 MB");
+        assert_eq!(pages_to_size(512), "2 MB");
+        assert_eq!(pages_to_size(1 << 18), "1 GB");
+    }
+
+    #[test]
+    fn ordinals() {
+        let words: Vec<String> = [1u64, 2, 3, 4, 11, 12, 13, 21, 945].iter().map(|n| format!("{n}{}", ordinal_suffix(*n))).collect();
+        assert_eq!(words, ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "945th"]);
     }
 }
