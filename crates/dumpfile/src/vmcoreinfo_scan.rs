@@ -34,7 +34,7 @@ pub(crate) fn find_vmcoreinfo(image: &Image, ranges: &[LimeRange]) -> Option<Vmc
                 }
                 let Some(text) = bytes.get(hit..) else { break };
                 let Some(info) = parse_candidate(text) else { continue };
-                if (paddr + hit as u64) % PAGE == 0 {
+                if (paddr + hit as u64).is_multiple_of(PAGE) {
                     return Some(info);
                 }
                 fallback.get_or_insert(info);

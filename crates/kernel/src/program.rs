@@ -65,9 +65,13 @@ impl Kernel {
     pub fn open(mut files: KernelFiles) -> Result<Kernel> {
         let dump = Arc::new(Dump::open(&files.dump)?);
         let vmcoreinfo = dump.vmcoreinfo().cloned().ok_or_else(|| {
+            let hint = match dump.format() {
+                krash_dumpfile::DumpFormat::Lime => "no page of this LiME image holds the kernel's VMCOREINFO text; \
+                     was the kernel built without CONFIG_VMCORE_INFO?",
+                _ => "for QEMU dumps, load qemu_fw_cfg in the guest and use -device vmcoreinfo",
+            };
             Error::Unsupported(format!(
-                "{}: the dump has no VMCOREINFO; krash needs it to locate the kernel \
-                 (for QEMU dumps, load qemu_fw_cfg in the guest and use -device vmcoreinfo)",
+                "{}: the dump has no VMCOREINFO; krash needs it to locate the kernel ({hint})",
                 files.dump.display()
             ))
         })?;
