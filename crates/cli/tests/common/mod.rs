@@ -155,11 +155,13 @@ pub fn field<'a>(fields: &'a [(String, String)], key: &str) -> Option<&'a str> {
     fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
-/// How long one crash session on a dump may take before it is taken as hung.
-const CRASH_PEER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(240);
+/// How long crash may write nothing before it is taken as hung (its
+/// start-up on a 6.1 dump takes 6-20 s; one command rarely a minute).
+const CRASH_PEER_STALL: std::time::Duration = std::time::Duration::from_secs(150);
 
 /// Runs crash on `commands` (index, command), each redirected to
-/// `dir/INDEX.txt`; false when crash had to be killed for taking too long.
+/// `dir/INDEX.txt`; false when crash had to be killed for writing nothing
+/// for [`CRASH_PEER_STALL`].
 fn run_crash_peer(d: &LabDump, commands: &[(usize, String)], dir: &Path) -> Option<bool> {
     let mut script: String = commands
         .iter()
@@ -176,18 +178,34 @@ fn run_crash_peer(d: &LabDump, commands: &[(usize, String)], dir: &Path) -> Opti
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(script.as_bytes());
     }
-    let started = std::time::Instant::now();
+    let mut progress = (0, 0);
+    let mut last_change = std::time::Instant::now();
     loop {
         if child.try_wait().ok()?.is_some() {
             return Some(true);
         }
-        if started.elapsed() > CRASH_PEER_TIMEOUT {
+        let now = output_progress(dir);
+        if now != progress {
+            progress = now;
+            last_change = std::time::Instant::now();
+        } else if last_change.elapsed() > CRASH_PEER_STALL {
             let _ = child.kill();
             let _ = child.wait();
             return Some(false);
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
+}
+
+/// (files, bytes) written so far in `dir`: crash is alive while this moves.
+fn output_progress(dir: &Path) -> (usize, u64) {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.metadata().ok())
+                .fold((0, 0), |(n, bytes), m| (n + 1, bytes + m.len()))
+        })
+        .unwrap_or_default()
 }
 
 /// crash's output for every command of `tests/data/crash-peer-commands`
@@ -271,10 +289,14 @@ pub fn crash_peer(d: &LabDump) -> Option<CrashPeer> {
             // crash hung on a command (it does on some dumps, e.g. `timer`
             // on the 6.1 timer-bug dump): the last output file it opened is
             // that command's; mark it and go on with the ones after it.
-            let hung = commands[next..]
+            let Some(hung) = commands[next..]
                 .iter()
                 .rposition(|(i, _)| tmp.join(format!("{i}.txt")).exists())
-                .map_or(next, |p| next + p);
+                .map(|p| next + p)
+            else {
+                eprintln!("note: crash hung before its first command on {}", d.label());
+                break;
+            };
             let (i, cmd) = &commands[hung];
             let _ = std::fs::remove_file(tmp.join(format!("{i}.txt")));
             let _ = std::fs::write(tmp.join(format!("{i}.hung")), cmd);
