@@ -110,8 +110,9 @@ pub fn cfi_step(
         }
         _ => format!("no DWARF CFI for {} (assembly code has none)", name_of(code, lookup)),
     })?;
+    let sp = switched_from(mem, stacks, state).unwrap_or(state.sp);
     let register = |n: u16| match n {
-        DWARF_RSP => Some(state.sp),
+        DWARF_RSP => Some(sp),
         DWARF_RBP => Some(state.bp),
         _ => state.regs.as_ref().and_then(|r| dwarf_register(r, n)),
     };
@@ -134,6 +135,20 @@ pub fn cfi_step(
         _ => state.bp,
     };
     Ok(StepResult::Call { state: UnwindState { ip, sp: cfa, bp, signal: false, regs: None }, slot })
+}
+
+/// The stack pointer a function had before it moved to the IRQ stack in
+/// inline assembly (`call_on_irqstack` saves it in the IRQ stack's top
+/// word and restores it after the call): when `state` sits right at that
+/// word and it points into another known stack, the caller's CFI applies
+/// to the saved value, as ORC's indirect SP entries say.
+fn switched_from(mem: &dyn VirtualMemory, stacks: &StackSet, state: &UnwindState) -> Option<u64> {
+    let irq = stacks.find(state.sp).filter(|s| s.kind == crate::stacks::StackKind::Irq)?;
+    if state.sp.checked_add(8) != Some(irq.top) {
+        return None;
+    }
+    let saved = mem.read_u64(state.sp).ok()?;
+    stacks.find(saved).filter(|s| s.kind != irq.kind).map(|_| saved)
 }
 
 /// Bytes above a stack's top where a CFA computed as if no stack switch
