@@ -4,6 +4,7 @@
 use krash_arch::paging::{PageTableEntry, TranslateStep};
 use krash_core::{Error, Result};
 use krash_kernel::page::PageInfo;
+use krash_kernel::user_pages::PageLocation;
 use krash_kernel::vma::Vma;
 use krash_kernel::Kernel;
 use serde::Serialize;
@@ -80,6 +81,8 @@ pub struct VtopResult {
     pub user: bool,
     /// For a user address, the task's VMA containing it.
     pub vma: Option<Vma>,
+    /// For an unmapped user address: its swap slot or file offset, if any.
+    pub elsewhere: Option<PageLocation>,
 }
 
 /// A pair of numbers a conversion command printed (input, result).
@@ -157,7 +160,12 @@ fn translate(k: &Kernel, vaddr: u64, user: bool, task: Option<u64>) -> Result<Vt
         (true, Some(t)) => containing_vma(k, t, vaddr),
         _ => None,
     };
-    Ok(VtopResult { vaddr, paddr, pgd_virt, steps, page_size, page, user, vma })
+    let elsewhere = if user && paddr.is_none() {
+        Some(k.user_page_location(root, vaddr, vma.as_ref())).filter(|l| !matches!(l, PageLocation::NotMapped | PageLocation::Mapped { .. }))
+    } else {
+        None
+    };
+    Ok(VtopResult { vaddr, paddr, pgd_virt, steps, page_size, page, user, vma, elsewhere })
 }
 
 /// The VMA of task `task` that holds `vaddr`, if any.

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use krash_commands::output::{PageInfo, VtopOutput, VtopResult};
+use krash_commands::output::{PageInfo, PageLocation, VtopOutput, VtopResult};
 
 pub(crate) const PAGE_HEADER: &str = "      PAGE       PHYSICAL      MAPPING       INDEX CNT FLAGS\n";
 
@@ -77,6 +77,16 @@ fn walk(s: &mut String, r: &VtopResult) {
         s.push('\n');
         s.push_str("      VMA           START       END     FLAGS FILE\n");
         let _ = writeln!(s, "{:<16x} {:>10x} {:>10x} {:>6x} {}", v.addr, v.start, v.end, v.flags, v.path.as_deref().unwrap_or(""));
+    }
+    match &r.elsewhere {
+        Some(PageLocation::Swap { device, entry }) => {
+            let dev = device.clone().unwrap_or_else(|| format!("(swap type {})", entry.kind));
+            let _ = writeln!(s, "\nSWAP: {dev}  OFFSET: {}", entry.offset);
+        }
+        Some(PageLocation::File { path, offset }) => {
+            let _ = writeln!(s, "\nFILE: {path}  OFFSET: {offset:x}");
+        }
+        _ => {}
     }
     if let Some(page) = &r.page {
         s.push('\n');
