@@ -10,7 +10,7 @@ mod common;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use common::{krash, lab_dumps, sys_fields, field, LabDump};
+use common::{krash, lab_dumps, lab_images, sys_fields, field, LabDump};
 
 const COMMANDS: &str = "sys\nps\nmod\nlog\n";
 
@@ -117,7 +117,7 @@ fn lime_from_elf_matches_the_elf_dump() {
 /// later: the same kernel, modules and early log.
 #[test]
 fn lab_lime_image_matches_its_kdump() {
-    let all = lab_dumps();
+    let all = lab_images();
     let limes: Vec<&LabDump> = all.iter().filter(|d| d.format == "lime").collect();
     if limes.is_empty() {
         eprintln!("note: no lab LiME image yet (the live scenario); skipped");

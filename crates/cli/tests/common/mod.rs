@@ -57,9 +57,16 @@ pub fn lab_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/var/cache/krash-lab"))
 }
 
-/// Every dump file the lab made. With KRASH_REQUIRE_LAB=1 an empty lab
-/// fails the test; otherwise tests skip with a note.
+/// Every crash dump file the lab made (a panic in each). With
+/// KRASH_REQUIRE_LAB=1 an empty lab fails the test; otherwise tests skip
+/// with a note.
 pub fn lab_dumps() -> Vec<LabDump> {
+    lab_images().into_iter().filter(|d| d.producer != "lime").collect()
+}
+
+/// Every memory image the lab made: its crash dumps and the LiME images of
+/// running guests (no panic, no CPU registers).
+pub fn lab_images() -> Vec<LabDump> {
     let index = lab_dir().join("dumps/index.json");
     let mut out = Vec::new();
     if let Ok(text) = std::fs::read_to_string(&index) {
