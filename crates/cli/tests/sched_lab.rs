@@ -174,3 +174,85 @@ fn timer_r_lists_hrtimers_with_tte_from_the_current_time() {
         assert!(run.stdout.contains("<tick_"), "{}: no tick hrtimer:\n{}", d.label(), run.stdout);
     }
 }
+
+/// Lines without trailing blanks, leading and trailing empty lines dropped.
+fn normalized(text: &str) -> Vec<String> {
+    let lines: Vec<String> = text.lines().map(|l| l.trim_end().to_string()).collect();
+    let start = lines.iter().position(|l| !l.is_empty()).unwrap_or(lines.len());
+    let end = lines.iter().rposition(|l| !l.is_empty()).map_or(start, |e| e + 1);
+    lines[start..end].to_vec()
+}
+
+/// Where crash is right on 6.1 (it reads these from global tables, not its
+/// task list), krash prints exactly what crash prints.
+#[test]
+fn irq_mount_and_timer_equal_crash_on_6_1() {
+    for d in one_per_scenario() {
+        let Some(peer) = common::crash_peer(&d) else { continue };
+        for command in ["irq", "irq -b", "irq -s", "timer"] {
+            let Some(crash_text) = peer.output(command) else { continue };
+            let run = krash_on(&d, &format!("{command}\n"));
+            assert_eq!(normalized(&run.stdout), normalized(crash_text), "{}: `{command}` differs from crash\n{}", d.label(), run.stderr);
+        }
+    }
+}
+
+/// crash 8.0.2 reads `irq_common_data.affinity` as an inline mask unless the
+/// symbol `alloc_cpumask_var_node` exists; these kernels have
+/// CONFIG_CPUMASK_OFFSTACK (a pointer) but no such symbol, so crash prints
+/// the pointer's low bits: empty. krash's IRQ and NAME columns equal crash's
+/// and every handled IRQ may go to some online CPU.
+#[test]
+fn irq_a_names_equal_crash_and_masks_name_online_cpus() {
+    for d in one_per_scenario() {
+        let run = krash_on(&d, "irq -a\n");
+        assert!(run.stdout.starts_with("IRQ NAME                 AFFINITY\n"), "{}: {}", d.label(), run.stderr);
+        let cpus = krash_on(&d, "runq -t\n").stdout.lines().filter(|l| l.starts_with(" CPU ")).count();
+        let rows: Vec<(String, String)> = run
+            .stdout
+            .lines()
+            .skip(1)
+            .map(|l| (l.get(..25).unwrap_or(l).trim_end().to_string(), l.get(25..).unwrap_or("").to_string()))
+            .collect();
+        assert!(!rows.is_empty(), "{}: no IRQ with a handler", d.label());
+        for (_, affinity) in &rows {
+            let ok = !affinity.is_empty()
+                && affinity.split(',').all(|part| {
+                    part.split('-').all(|n| n.parse::<usize>().is_ok_and(|n| n < cpus.max(1)))
+                });
+            assert!(ok, "{}: affinity {affinity:?} outside {cpus} CPUs:\n{}", d.label(), run.stdout);
+        }
+        if let Some(crash_text) = common::crash_peer(&d).and_then(|p| p.output("irq -a").map(str::to_string)) {
+            let theirs: Vec<String> = normalized(&crash_text).into_iter().skip(1).map(|l| l.get(..25).unwrap_or(&l).trim_end().to_string()).collect();
+            let ours: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+            assert_eq!(ours, theirs, "{}: IRQ/NAME columns", d.label());
+        }
+    }
+}
+
+/// crash 8.0.2 finds only the tasks in the PID hash it can follow on 6.1 and
+/// skips queued tasks it does not know (docs/COMPAT.md), so only the lines
+/// that do not depend on its task list are compared: CPU, RUNQUEUE,
+/// PRIO_ARRAY, RB_ROOT, ROOT_TASK_GROUP and the current tasks crash knows.
+#[test]
+fn runq_and_runq_g_queue_addresses_equal_crash_on_6_1() {
+    for d in one_per_scenario() {
+        let Some(peer) = common::crash_peer(&d) else { continue };
+        for command in ["runq", "runq -g"] {
+            let Some(crash_text) = peer.output(command) else { continue };
+            let run = krash_on(&d, &format!("{command}\n"));
+            let structural = |text: &str| -> Vec<String> {
+                normalized(text)
+                    .into_iter()
+                    .filter(|l| !l.trim_start().starts_with('[') && !l.contains("CURRENT: ") && !l.trim().is_empty())
+                    .collect()
+            };
+            assert_eq!(structural(&run.stdout), structural(crash_text), "{}: `{command}`\n{}", d.label(), run.stderr);
+            let crash_current: Vec<String> = normalized(crash_text).into_iter().filter(|l| l.contains("CURRENT: PID:")).collect();
+            let ours = normalized(&run.stdout);
+            for line in crash_current {
+                assert!(ours.contains(&line), "{}: `{command}` lacks crash's {line:?}:\n{}", d.label(), run.stdout);
+            }
+        }
+    }
+}
