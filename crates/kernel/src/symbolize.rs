@@ -254,6 +254,9 @@ impl Kernel {
             Err(Error::MissingDebuginfo(_)) => None,
             Err(e) => return Err(e),
         };
+        if let Some(dwarf) = &dwarf {
+            self.type_arena().add_module_types(name, Arc::new(krash_dwarf::DwarfTypes::new(Arc::clone(dwarf))))?;
+        }
         let loaded = Arc::new(ModuleDebuginfo { path, dwarf });
         let mut map = self.cache().debug.modules.write().unwrap_or_else(|p| p.into_inner());
         map.insert(name.to_string(), Arc::clone(&loaded));

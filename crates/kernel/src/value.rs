@@ -36,14 +36,68 @@ pub struct TypeArena {
     /// Types of globals the base lacks (BTF has no types for non-per-cpu
     /// variables; DWARF has): their ids carry [`FALLBACK_TAG`].
     fallback: std::sync::OnceLock<Arc<dyn TypeProvider>>,
+    /// Types of modules whose debuginfo `mod -s` loaded, by module name;
+    /// ids carry [`MODULE_TAG`] and the module's index.
+    modules: RwLock<Vec<(String, Arc<dyn TypeProvider>)>>,
 }
 
 /// Marks ids that belong to the fallback provider.
 const FALLBACK_TAG: u64 = 1 << 61;
+/// Marks ids of a module's types; bits 48..60 hold the module's index.
+const MODULE_TAG: u64 = 1 << 60;
+const MODULE_INDEX_SHIFT: u32 = 48;
+const MODULE_INDEX_MASK: u64 = 0xfff;
+/// Ids a provider may use under a tag (DWARF offsets, BTF ids).
+const UNTAGGED_ID_MASK: u64 = (1 << MODULE_INDEX_SHIFT) - 1;
 
 impl TypeArena {
     pub fn new(base: Option<Arc<dyn TypeProvider>>) -> Self {
-        TypeArena { base, extra: RwLock::new(Vec::new()), fallback: std::sync::OnceLock::new() }
+        TypeArena {
+            base,
+            extra: RwLock::new(Vec::new()),
+            fallback: std::sync::OnceLock::new(),
+            modules: RwLock::new(Vec::new()),
+        }
+    }
+
+    /// Makes `module`'s types (its DWARF, once `mod -s` loaded it) answer
+    /// for names the kernel's types lack; a reload replaces the earlier one.
+    pub fn add_module_types(&self, module: &str, provider: Arc<dyn TypeProvider>) -> Result<()> {
+        let mut modules = self.modules.write().map_err(|_| Error::bad_data("type arena", "lock poisoned"))?;
+        if let Some(slot) = modules.iter_mut().find(|(name, _)| name == module) {
+            slot.1 = provider;
+        } else if (modules.len() as u64) < MODULE_INDEX_MASK {
+            modules.push((module.to_string(), provider));
+        } else {
+            return Err(Error::Unsupported("too many modules with loaded types".into()));
+        }
+        Ok(())
+    }
+
+    fn module_providers(&self) -> Vec<(u64, Arc<dyn TypeProvider>)> {
+        self.modules
+            .read()
+            .map(|m| {
+                m.iter()
+                    .enumerate()
+                    .map(|(i, (_, p))| (MODULE_TAG | ((i as u64) << MODULE_INDEX_SHIFT), Arc::clone(p)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The first answer a module's types give for `ask`, its ids tagged.
+    fn ask_modules<T>(
+        &self,
+        ask: impl Fn(&dyn TypeProvider) -> Result<Option<T>>,
+        tag_answer: impl Fn(T, u64) -> Option<T>,
+    ) -> Result<Option<T>> {
+        for (tag, provider) in self.module_providers() {
+            if let Some(found) = ask(provider.as_ref())?.and_then(|t| tag_answer(t, tag)) {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
     }
 
     /// Sets the provider asked for globals the base does not type (once).
@@ -114,7 +168,14 @@ impl TypeProvider for TypeArena {
         }
         if id.0 & FALLBACK_TAG != 0 {
             let fallback = self.fallback.get().ok_or_else(|| Error::NotFound(format!("type {}", id.0)))?;
-            return Ok(retag(fallback.type_by_id(TypeId(id.0 & !FALLBACK_TAG))?));
+            return Ok(retag(fallback.type_by_id(TypeId(id.0 & !FALLBACK_TAG))?, FALLBACK_TAG));
+        }
+        if id.0 & MODULE_TAG != 0 {
+            let index = (id.0 >> MODULE_INDEX_SHIFT) & MODULE_INDEX_MASK;
+            let modules = self.modules.read().map_err(|_| Error::bad_data("type arena", "lock poisoned"))?;
+            let (_, provider) = modules.get(index as usize).ok_or_else(|| Error::NotFound(format!("type {}", id.0)))?;
+            let tag = id.0 & !UNTAGGED_ID_MASK;
+            return Ok(retag(provider.type_by_id(TypeId(id.0 & UNTAGGED_ID_MASK))?, tag));
         }
         match &self.base {
             Some(base) => base.type_by_id(id),
@@ -123,10 +184,18 @@ impl TypeProvider for TypeArena {
         }
     }
     fn find_types(&self, kind: TypeKind, name: &str) -> Result<Vec<TypeId>> {
-        match &self.base {
-            Some(base) => base.find_types(kind, name),
-            None => Ok(Vec::new()),
+        let found = match &self.base {
+            Some(base) => base.find_types(kind, name)?,
+            None => Vec::new(),
+        };
+        if !found.is_empty() {
+            return Ok(found);
         }
+        let from_modules = self.ask_modules(
+            |p| p.find_types(kind, name).map(|ids| (!ids.is_empty()).then_some(ids)),
+            |ids, t| ids.into_iter().map(|id| tag_with(id, t)).collect::<Option<Vec<_>>>(),
+        )?;
+        Ok(from_modules.unwrap_or_default())
     }
     fn find_variable(&self, name: &str) -> Result<Option<Variable>> {
         if let Some(v) = match &self.base {
@@ -135,10 +204,12 @@ impl TypeProvider for TypeArena {
         } {
             return Ok(Some(v));
         }
-        match self.fallback.get() {
-            Some(f) => Ok(f.find_variable(name)?.map(|v| Variable { ty: tag(v.ty), ..v })),
-            None => Ok(None),
+        if let Some(f) = self.fallback.get() {
+            if let Some(v) = f.find_variable(name)? {
+                return Ok(Some(Variable { ty: tag(v.ty), ..v }));
+            }
         }
+        self.ask_modules(|p| p.find_variable(name), |v, t| Some(Variable { ty: tag_with(v.ty, t)?, ..v }))
     }
     fn find_function(&self, name: &str) -> Result<Option<TypeId>> {
         if let Some(id) = match &self.base {
@@ -147,16 +218,21 @@ impl TypeProvider for TypeArena {
         } {
             return Ok(Some(id));
         }
-        match self.fallback.get() {
-            Some(f) => Ok(f.find_function(name)?.map(tag)),
-            None => Ok(None),
+        if let Some(f) = self.fallback.get() {
+            if let Some(id) = f.find_function(name)? {
+                return Ok(Some(tag(id)));
+            }
         }
+        self.ask_modules(|p| p.find_function(name), tag_with)
     }
     fn find_enumerator(&self, name: &str) -> Result<Option<(TypeId, i128)>> {
-        match &self.base {
-            Some(base) => base.find_enumerator(name),
-            None => Ok(None),
+        if let Some(found) = match &self.base {
+            Some(base) => base.find_enumerator(name)?,
+            None => None,
+        } {
+            return Ok(Some(found));
         }
+        self.ask_modules(|p| p.find_enumerator(name), |(id, v), t| Some((tag_with(id, t)?, v)))
     }
     fn pointer_size(&self) -> u64 {
         8
@@ -164,16 +240,24 @@ impl TypeProvider for TypeArena {
 }
 
 fn tag(id: TypeId) -> TypeId {
+    tag_with(id, FALLBACK_TAG).unwrap_or(id)
+}
+
+/// `id` of the provider marked `t`; None for ids too large to carry a tag.
+fn tag_with(id: TypeId, t: u64) -> Option<TypeId> {
     if id == TypeId::VOID {
-        id
+        Some(id)
+    } else if id.0 & !UNTAGGED_ID_MASK != 0 {
+        None
     } else {
-        TypeId(id.0 | FALLBACK_TAG)
+        Some(TypeId(id.0 | t))
     }
 }
 
-/// The fallback's type with every id it mentions tagged as the fallback's.
-fn retag(ty: Type) -> Type {
+/// A provider's type with every id it mentions tagged as that provider's.
+fn retag(ty: Type, t: u64) -> Type {
     use krash_debuginfo::types::{Member, Param, SectionVar};
+    let tag = |id: TypeId| tag_with(id, t).unwrap_or(TypeId::VOID);
     match ty {
         Type::Pointer { to } => Type::Pointer { to: tag(to) },
         Type::Array { elem, len } => Type::Array { elem: tag(elem), len },
