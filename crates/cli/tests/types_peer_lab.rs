@@ -7,8 +7,10 @@ mod common;
 
 use common::{crash_peer, krash_on, one_per_scenario};
 
-/// Commands of tests/data/crash-peer-commands this test compares.
-const COMMANDS: [&str; 11] = [
+/// Commands of tests/data/crash-peer-commands this test compares. Not
+/// `foreach RU`: crash 8.0.2 finds only the tasks of its PID hash on these
+/// dumps ("active task ... not found in PID hash") and misses running ones.
+const COMMANDS: [&str; 10] = [
     "p jiffies",
     "p init_task.comm",
     "struct task_struct.comm,pid init_task",
@@ -18,7 +20,6 @@ const COMMANDS: [&str; 11] = [
     "tree -t rbtree -o vmap_area.rb_node -p vmap_area_root",
     "tree -l -o vmap_area.rb_node vmap_area_root",
     "task -R pid,comm,on_cpu",
-    "foreach RU task -R pid",
     "foreach active task -R pid",
 ];
 
