@@ -8,7 +8,7 @@
 use std::cell::Cell;
 
 use gimli::Reader as _;
-use krash_core::{VirtualMemory, X86_64Regs};
+use krash_core::VirtualMemory;
 use krash_debuginfo::types::{IntKind, Type, TypeOps};
 use krash_dwarf::{DwarfFile, Function, RegisterAndMemory, Variable, VariableLocation, VariableValue};
 use krash_unwind::Frame;
@@ -75,29 +75,6 @@ pub fn dwarf_register_name(regno: u16) -> String {
     NAMES.get(usize::from(regno)).map_or_else(|| format!("DWARF register {regno}"), |n| n.to_string())
 }
 
-fn register_value(regs: &X86_64Regs, regno: u16) -> Option<u64> {
-    Some(match regno {
-        0 => regs.rax,
-        1 => regs.rdx,
-        2 => regs.rcx,
-        3 => regs.rbx,
-        4 => regs.rsi,
-        5 => regs.rdi,
-        6 => regs.rbp,
-        7 => regs.rsp,
-        8 => regs.r8,
-        9 => regs.r9,
-        10 => regs.r10,
-        11 => regs.r11,
-        12 => regs.r12,
-        13 => regs.r13,
-        14 => regs.r14,
-        15 => regs.r15,
-        16 => regs.rip,
-        _ => return None,
-    })
-}
-
 /// The frame as DWARF evaluation sees it: only what the unwinder knows.
 struct FrameState<'a> {
     mem: &'a dyn VirtualMemory,
@@ -110,7 +87,7 @@ impl RegisterAndMemory for FrameState<'_> {
     fn register(&self, regno: u16) -> Option<u64> {
         let f = self.frame;
         let value = match &f.regs {
-            Some(regs) => register_value(regs, regno),
+            Some(regs) => regs.by_dwarf_number(regno),
             None => match regno {
                 DWARF_RSP => Some(f.sp),
                 DWARF_RBP => f.bp,

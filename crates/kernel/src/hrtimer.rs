@@ -97,7 +97,7 @@ impl Kernel {
         let node_off = l.offset("hrtimer", "node")?;
         let walk = rbtree::walk(mem, rbtree::root_node(mem, root)?, RbLayout::default(), MAX_TIMERS);
         let mut entries = walk.entries;
-        entries.sort_by_cached_key(|e| crate::sched::in_order_key(&e.position));
+        rbtree::in_order(&mut entries);
         let mut timers = Vec::new();
         for e in entries {
             let hrtimer = e.node.wrapping_sub(node_off);

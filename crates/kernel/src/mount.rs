@@ -53,7 +53,7 @@ impl Kernel {
             let link = l.offset("mount", "mnt_node")?;
             let walk = rbtree::walk(mem, rbtree::root_node(mem, root)?, RbLayout::default(), MAX_MOUNTS);
             let mut entries = walk.entries;
-            entries.sort_by_cached_key(|e| crate::sched::in_order_key(&e.position));
+            rbtree::in_order(&mut entries);
             (entries.iter().map(|e| e.node.wrapping_sub(link)).collect(), walk.broken)
         };
         let mut mounts = Vec::new();

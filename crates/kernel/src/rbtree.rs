@@ -80,16 +80,19 @@ pub fn walk(mem: &dyn VirtualMemory, top: u64, layout: RbLayout, limit: usize) -
 /// Puts pre-order entries into in-order (sorted, leftmost first): a
 /// node comes after its left subtree and before its right one.
 pub fn in_order(entries: &mut [RbEntry]) {
-    entries.sort_by_cached_key(|e| {
-        let mut key: Vec<u8> = e
-            .position
-            .split('/')
-            .skip(1)
-            .map(|step| if step == "l" { 0 } else { 2 })
-            .collect();
-        key.push(1);
-        key
-    });
+    entries.sort_by_cached_key(|e| in_order_key(&e.position));
+}
+
+/// Sort key giving in-order position from a `root/l/r` path: left subtree,
+/// then the node, then the right subtree.
+fn in_order_key(path: &str) -> Vec<u8> {
+    let mut key: Vec<u8> = path
+        .split('/')
+        .skip(1)
+        .map(|step| if step == "l" { 0 } else { 2 })
+        .collect();
+    key.push(1);
+    key
 }
 
 /// The first node of the tree rooted at the `rb_root` at `root`.

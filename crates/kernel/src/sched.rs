@@ -120,7 +120,7 @@ impl Kernel {
         let walk = rbtree::walk(mem, top, RbLayout::default(), MAX_QUEUED);
         let mut nodes = walk.entries;
         // The walk is pre-order; the scheduler's order (leftmost first) is in-order.
-        nodes.sort_by_cached_key(|e| in_order_key(&e.position));
+        rbtree::in_order(&mut nodes);
         let mut entries = Vec::new();
         let mut broken = walk.broken;
         for e in nodes {
@@ -140,29 +140,5 @@ impl Kernel {
             }
         }
         Ok(CfsQueue { rb_root, entries, broken })
-    }
-}
-
-/// Sort key giving in-order position from a `root/l/r` path: left subtree,
-/// then the node, then the right subtree.
-pub(crate) fn in_order_key(path: &str) -> Vec<u8> {
-    let mut key: Vec<u8> = path
-        .split('/')
-        .skip(1)
-        .map(|step| if step == "l" { 0 } else { 2 })
-        .collect();
-    key.push(1);
-    key
-}
-
-#[cfg(test)]
-mod tests {
-    use super::in_order_key;
-
-    #[test]
-    fn in_order_sorting() {
-        let mut paths = vec!["root", "root/l", "root/r", "root/l/r", "root/l/l", "root/r/l"];
-        paths.sort_by_key(|p| in_order_key(p));
-        assert_eq!(paths, vec!["root/l/l", "root/l", "root/l/r", "root", "root/r/l", "root/r"]);
     }
 }

@@ -1,7 +1,7 @@
 //! The unwind methods besides ORC: DWARF CFI steps and frame-pointer
 //! steps, and the choice between them (ORC with a CFI fallback by default).
 
-use krash_core::{VirtualMemory, X86_64Regs};
+use krash_core::VirtualMemory;
 use krash_debuginfo::orc::OrcType;
 use serde::Serialize;
 
@@ -53,29 +53,6 @@ fn lookup_ip(state: &UnwindState) -> u64 {
     }
 }
 
-/// A register by DWARF number from a full register set.
-fn dwarf_register(regs: &X86_64Regs, n: u16) -> Option<u64> {
-    Some(match n {
-        0 => regs.rax,
-        1 => regs.rdx,
-        2 => regs.rcx,
-        3 => regs.rbx,
-        4 => regs.rsi,
-        5 => regs.rdi,
-        6 => regs.rbp,
-        7 => regs.rsp,
-        8 => regs.r8,
-        9 => regs.r9,
-        10 => regs.r10,
-        11 => regs.r11,
-        12 => regs.r12,
-        13 => regs.r13,
-        14 => regs.r14,
-        15 => regs.r15,
-        _ => return None,
-    })
-}
-
 fn name_of(code: &dyn CodeInfo, addr: u64) -> String {
     code.symbolize(addr).map(|s| s.name).unwrap_or_else(|| format!("{addr:016x}"))
 }
@@ -114,7 +91,7 @@ pub fn cfi_step(
     let register = |n: u16| match n {
         DWARF_RSP => Some(sp),
         DWARF_RBP => Some(state.bp),
-        _ => state.regs.as_ref().and_then(|r| dwarf_register(r, n)),
+        _ => state.regs.as_ref().filter(|_| n < 16).and_then(|r| r.by_dwarf_number(n)),
     };
     let cfa = match &row.cfa {
         CfaRule::RegisterOffset { register: n, offset } => register(*n)

@@ -2,10 +2,9 @@
 
 use krash_core::{Error, Result};
 use krash_kernel::signal::{signal_name, GroupSignals, TaskSignals, NSIG};
-use krash_kernel::Task;
 use serde::Serialize;
 
-use super::task::task_arg;
+use super::task::tasks_or_current;
 use crate::header::TaskHeader;
 use crate::{getopt, CommandSpec, Output, Session};
 
@@ -62,14 +61,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         let signals = (1..=NSIG).filter(|s| sigset & (1 << (s - 1)) != 0).map(|s| (s, signal_name(s))).collect();
         return Ok(Output::Sig(SigOutput::Set { sigset, signals }));
     }
-    let mut tasks: Vec<&Task> = Vec::new();
-    for a in &p.args {
-        tasks.push(task_arg(k, a)?);
-    }
-    if tasks.is_empty() {
-        let cur = session.current_task.ok_or_else(|| Error::NotFound("no current task context".into()))?;
-        tasks.push(k.task_by_addr(cur)?);
-    }
+    let tasks = tasks_or_current(session, &p.args)?;
     let mut out = Vec::new();
     for t in tasks {
         if p.has('g') {

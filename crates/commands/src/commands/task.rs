@@ -38,14 +38,7 @@ pub struct TaskOutput {
 fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     let p = getopt::parse("task", args, "R:xd")?;
     let k = &session.kernel;
-    let mut tasks: Vec<&Task> = Vec::new();
-    for a in &p.args {
-        tasks.push(task_arg(k, a)?);
-    }
-    if tasks.is_empty() {
-        let cur = session.current_task.ok_or_else(|| Error::NotFound("no current task context".into()))?;
-        tasks.push(k.task_by_addr(cur)?);
-    }
+    let tasks = tasks_or_current(session, &p.args)?;
     let radix = radix_of(p.has('x'), p.has('d'));
     let members: Vec<String> = p
         .opts
@@ -78,6 +71,18 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         entries.push(TaskEntry { header: TaskHeader::of(t), blocks });
     }
     Ok(Output::Task(TaskOutput { entries }))
+}
+
+/// The tasks the arguments name (PIDs or task addresses), else the
+/// current context's task.
+pub(crate) fn tasks_or_current<'s>(session: &'s Session, args: &[String]) -> Result<Vec<&'s Task>> {
+    let k = &session.kernel;
+    let mut tasks = args.iter().map(|a| task_arg(k, a)).collect::<Result<Vec<_>>>()?;
+    if tasks.is_empty() {
+        let cur = session.current_task.ok_or_else(|| Error::NotFound("no current task context".into()))?;
+        tasks.push(k.task_by_addr(cur)?);
+    }
+    Ok(tasks)
 }
 
 /// A PID (decimal) or task address (hex).
