@@ -228,9 +228,19 @@ fn irq_a_names_equal_crash_and_masks_name_online_cpus() {
             assert!(ok, "{}: affinity {affinity:?} outside {cpus} CPUs:\n{}", d.label(), run.stdout);
         }
         if let Some(crash_text) = common::crash_peer(&d).and_then(|p| p.output("irq -a").map(str::to_string)) {
-            let theirs: Vec<String> = normalized(&crash_text).into_iter().skip(1).map(|l| l.get(..25).unwrap_or(&l).trim_end().to_string()).collect();
+            let lines = normalized(&crash_text);
+            // crash gives up at the first page it cannot read (on the live
+            // scenario's dump: "irq: page excluded: ..."); the rows before
+            // that must still equal krash's first rows.
+            let complete: Vec<&String> = lines.iter().skip(1).take_while(|l| !l.starts_with("irq: ")).collect();
+            let crash_stopped = complete.len() + 1 < lines.len();
+            let theirs: Vec<String> = complete.iter().map(|l| l.get(..25).unwrap_or(l).trim_end().to_string()).collect();
             let ours: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
-            assert_eq!(ours, theirs, "{}: IRQ/NAME columns", d.label());
+            if crash_stopped {
+                assert!(ours.starts_with(&theirs), "{}: IRQ/NAME columns before crash's error: {ours:?} vs {theirs:?}", d.label());
+            } else {
+                assert_eq!(ours, theirs, "{}: IRQ/NAME columns", d.label());
+            }
         }
     }
 }
