@@ -33,32 +33,6 @@ pub struct X86_64Regs {
 }
 
 impl X86_64Regs {
-    /// The register DWARF (and so CFI and location expressions) numbers
-    /// `n` in the x86-64 psABI: 0-15 the general registers, 16 the return
-    /// address (the instruction pointer).
-    pub fn by_dwarf_number(&self, n: u16) -> Option<u64> {
-        Some(match n {
-            0 => self.rax,
-            1 => self.rdx,
-            2 => self.rcx,
-            3 => self.rbx,
-            4 => self.rsi,
-            5 => self.rdi,
-            6 => self.rbp,
-            7 => self.rsp,
-            8 => self.r8,
-            9 => self.r9,
-            10 => self.r10,
-            11 => self.r11,
-            12 => self.r12,
-            13 => self.r13,
-            14 => self.r14,
-            15 => self.r15,
-            16 => self.rip,
-            _ => return None,
-        })
-    }
-
     /// Builds from the 27-word `user_regs_struct` layout used by ELF
     /// PRSTATUS `pr_reg` (r15 first, gs last).
     pub fn from_user_regs(words: &[u64]) -> Option<Self> {

@@ -91,7 +91,7 @@ pub fn cfi_step(
     let register = |n: u16| match n {
         DWARF_RSP => Some(sp),
         DWARF_RBP => Some(state.bp),
-        _ => state.regs.as_ref().filter(|_| n < 16).and_then(|r| r.by_dwarf_number(n)),
+        _ => state.regs.as_ref().filter(|_| n < 16).and_then(|r| r.dwarf(n)),
     };
     let cfa = match &row.cfa {
         CfaRule::RegisterOffset { register: n, offset } => register(*n)
