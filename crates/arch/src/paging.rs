@@ -113,11 +113,7 @@ impl PageTableEntry {
             (FLAG_GLOBAL, "GLOBAL"),
             (FLAG_NX, "NX"),
         ];
-        table
-            .iter()
-            .filter(|(bit, _)| self.0 & bit != 0)
-            .map(|&(_, name)| name)
-            .collect()
+        table.iter().filter(|(bit, _)| self.0 & bit != 0).map(|&(_, name)| name).collect()
     }
 }
 
@@ -145,19 +141,9 @@ pub struct Translation {
 ///
 /// A failed walk reports `NotMapped` for a non-present entry; the steps
 /// taken so far are returned by [`walk_partial`] for diagnostics.
-pub fn translate(
-    mem: &dyn PhysicalMemory,
-    mode: PagingMode,
-    root: u64,
-    vaddr: u64,
-) -> Result<Translation> {
+pub fn translate(mem: &dyn PhysicalMemory, mode: PagingMode, root: u64, vaddr: u64) -> Result<Translation> {
     let (steps, outcome) = walk_partial(mem, mode, root, vaddr);
-    outcome.map(|(paddr, page_size)| Translation {
-        vaddr,
-        paddr,
-        page_size,
-        steps,
-    })
+    outcome.map(|(paddr, page_size)| Translation { vaddr, paddr, page_size, steps })
 }
 
 /// Walks as far as possible: every step read, plus the final physical
@@ -168,11 +154,7 @@ pub fn walk_partial(
     root: u64,
     vaddr: u64,
 ) -> (Vec<TranslateStep>, Result<(u64, u64)>) {
-    let space = if vaddr >> 63 == 1 {
-        AddrSpace::KernelVirtual
-    } else {
-        AddrSpace::UserVirtual
-    };
+    let space = if vaddr >> 63 == 1 { AddrSpace::KernelVirtual } else { AddrSpace::UserVirtual };
     let mut steps = Vec::with_capacity(5);
     if !mode.is_canonical(vaddr) {
         return (steps, Err(Error::fault(vaddr, space, FaultReason::NonCanonical)));
@@ -187,11 +169,7 @@ pub fn walk_partial(
             Err(e) => return (steps, Err(e)),
         };
         let entry = PageTableEntry(raw);
-        steps.push(TranslateStep {
-            level,
-            entry_paddr,
-            entry,
-        });
+        steps.push(TranslateStep { level, entry_paddr, entry });
         if !entry.is_present() {
             return (steps, Err(Error::fault(vaddr, space, FaultReason::NotMapped)));
         }
@@ -220,9 +198,10 @@ mod tests {
         fn read_phys(&self, paddr: u64, buf: &mut [u8]) -> Result<()> {
             for (i, b) in buf.iter_mut().enumerate() {
                 let a = paddr + i as u64;
-                let word = self.0.get(&(a & !7)).ok_or_else(|| {
-                    Error::fault(a, AddrSpace::Physical, FaultReason::NotInDump)
-                })?;
+                let word = self
+                    .0
+                    .get(&(a & !7))
+                    .ok_or_else(|| Error::fault(a, AddrSpace::Physical, FaultReason::NotInDump))?;
                 *b = word.to_le_bytes()[(a & 7) as usize];
             }
             Ok(())

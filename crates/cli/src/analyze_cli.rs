@@ -74,7 +74,11 @@ fn run_batch(dirs: &[PathBuf], json: bool) -> Result<(), String> {
         match r {
             Ok(rep) => {
                 if json {
-                    docs.push(format!("{{\"dump\":{:?},\"report\":{}}}", path.display().to_string(), render(&Output::Analyze(rep.clone()), Format::Json).trim()));
+                    docs.push(format!(
+                        "{{\"dump\":{:?},\"report\":{}}}",
+                        path.display().to_string(),
+                        render(&Output::Analyze(rep.clone()), Format::Json).trim()
+                    ));
                 } else {
                     println!("{}  {}  {}", path.display(), rep.kind.name(), rep.signature);
                 }

@@ -127,9 +127,8 @@ fn sort_files(files: &[PathBuf]) -> Result<(Option<PathBuf>, Option<PathBuf>), S
 /// Where to look for a dump's vmlinux: $KRASH_DEBUG_PATH (colon-separated)
 /// first, then the distributions' debuginfo root.
 pub fn debug_dirs() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("KRASH_DEBUG_PATH")
-        .map(|v| std::env::split_paths(&v).collect())
-        .unwrap_or_default();
+    let mut dirs: Vec<PathBuf> =
+        std::env::var_os("KRASH_DEBUG_PATH").map(|v| std::env::split_paths(&v).collect()).unwrap_or_default();
     dirs.push(PathBuf::from("/usr/lib/debug"));
     dirs
 }

@@ -7,7 +7,10 @@ pub enum Sink {
     Stdout,
     /// Fed to `sh -c PIPELINE` on its standard input.
     Pipe(String),
-    File { path: String, append: bool },
+    File {
+        path: String,
+        append: bool,
+    },
 }
 
 /// One command line, split into words and its output destination.
@@ -57,13 +60,7 @@ fn split_sink(line: &str) -> Result<(&str, Sink), String> {
                 if path.is_empty() {
                     return Err("missing file name after '>'".into());
                 }
-                return Ok((
-                    &line[..i],
-                    Sink::File {
-                        path: path.to_string(),
-                        append,
-                    },
-                ));
+                return Ok((&line[..i], Sink::File { path: path.to_string(), append }));
             }
             _ => {}
         }
@@ -118,21 +115,9 @@ mod tests {
         assert_eq!(l.words, vec!["ps"]);
         assert_eq!(l.sink, Sink::Pipe("grep insmod | wc -l".into()));
         let l = parse_line("log >> /tmp/x").unwrap().unwrap();
-        assert_eq!(
-            l.sink,
-            Sink::File {
-                path: "/tmp/x".into(),
-                append: true
-            }
-        );
+        assert_eq!(l.sink, Sink::File { path: "/tmp/x".into(), append: true });
         let l = parse_line("log > out.txt").unwrap().unwrap();
-        assert_eq!(
-            l.sink,
-            Sink::File {
-                path: "out.txt".into(),
-                append: false
-            }
-        );
+        assert_eq!(l.sink, Sink::File { path: "out.txt".into(), append: false });
     }
 
     #[test]

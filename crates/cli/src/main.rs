@@ -1,12 +1,12 @@
 //! The `krash` binary: wires arguments, the kernel model, commands and
 //! rendering; reads commands from a file, a pipe or an interactive prompt.
 
+mod analyze_cli;
 mod args;
 mod line;
 mod progress;
 mod repl;
 mod subcommands;
-mod analyze_cli;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::{Command, ExitCode, Stdio};
@@ -42,13 +42,8 @@ fn main() -> ExitCode {
 fn run(args: args::Args) -> Result<(), String> {
     let (vmlinux, dump) = args::assign_files_or_live(&args.files, args.live)?;
     let debug_dirs = if args.no_search { Vec::new() } else { args::debug_dirs() };
-    let kernel = Kernel::open(KernelFiles {
-        dump,
-        vmlinux,
-        debug_dirs,
-        force: args.force,
-    })
-    .map_err(|e| e.to_string())?;
+    let kernel =
+        Kernel::open(KernelFiles { dump, vmlinux, debug_dirs, force: args.force }).map_err(|e| e.to_string())?;
     for warning in kernel.warnings() {
         eprintln!("WARNING: {warning}");
     }
@@ -149,12 +144,8 @@ fn deliver(sink: &Sink, text: &str) {
             }
         }
         Sink::File { path, append } => {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .write(true)
-                .append(*append)
-                .truncate(!*append)
-                .open(path);
+            let file =
+                std::fs::OpenOptions::new().create(true).write(true).append(*append).truncate(!*append).open(path);
             match file.and_then(|mut f| f.write_all(text.as_bytes())) {
                 Ok(()) => {}
                 Err(e) => eprintln!("krash: {path}: {e}"),

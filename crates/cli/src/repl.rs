@@ -26,10 +26,7 @@ impl Completer for CommandNames {
             .iter()
             .flat_map(|c| std::iter::once(c.name).chain(c.aliases.iter().copied()))
             .filter(|n| n.starts_with(before))
-            .map(|n| Pair {
-                display: n.to_string(),
-                replacement: format!("{n} "),
-            })
+            .map(|n| Pair { display: n.to_string(), replacement: format!("{n} ") })
             .collect();
         Ok((0, names))
     }

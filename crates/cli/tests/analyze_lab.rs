@@ -60,13 +60,18 @@ fn check_null_source(label: &str, e: &Value, r: &Value, text: &str) {
             assert_eq!(&r["null_source"], expected, "{label}");
             let f = expected["function"].as_str().unwrap_or_default();
             assert!(
-                text.contains(&format!("{f}() returned NULL; its caller checks only IS_ERR(), so NULL passes as a valid pointer")),
+                text.contains(&format!(
+                    "{f}() returned NULL; its caller checks only IS_ERR(), so NULL passes as a valid pointer"
+                )),
                 "{label}: {text}"
             );
             assert_eq!(r["provenance"]["steps"][0]["origin"]["kind"], "return_value", "{label}");
         }
         None => {
-            assert_ne!(r["null_source"]["caller_checks"], "IS_ERR", "{label}: IS_ERR confusion reported where there is none");
+            assert_ne!(
+                r["null_source"]["caller_checks"], "IS_ERR",
+                "{label}: IS_ERR confusion reported where there is none"
+            );
             assert!(!text.contains("checks only IS_ERR()"), "{label}: {text}");
             if let Some(helper) = e["helper_returning_null"].as_str() {
                 assert_eq!(r["null_source"]["function"], helper, "{label}");
@@ -87,7 +92,11 @@ fn check_fnptr(label: &str, e: &Value, r: &Value) {
     assert_eq!(steps.first().map(|s| s["origin"]["kind"].clone()), Some(Value::from("load")), "{label}");
     assert_eq!(steps.last().map(|s| s["origin"]["kind"].clone()), Some(Value::from("argument")), "{label}");
     let member = e["ops_member"].as_str().unwrap_or_default();
-    assert!(r["provenance"]["expression"].as_str().is_some_and(|x| x.ends_with(&format!("->{member}"))), "{label}: {}", r["provenance"]);
+    assert!(
+        r["provenance"]["expression"].as_str().is_some_and(|x| x.ends_with(&format!("->{member}"))),
+        "{label}: {}",
+        r["provenance"]
+    );
     // The chain read forward from the argument confirms the slot is NULL.
     let findings = r["findings"].to_string();
     assert!(findings.contains(&format!("->{member} = NULL")), "{label}: {findings}");
@@ -109,7 +118,10 @@ fn check_hung(label: &str, e: &Value, r: &Value, text: &str) {
     let Some(owner_comm) = e["lock_owner_comm"].as_str() else { return };
     let lock_name = e["lock"].as_str().unwrap_or_default();
     let locks = r["locks"].as_array().cloned().unwrap_or_default();
-    let lock = locks.iter().find(|l| l["symbol"] == lock_name).unwrap_or_else(|| panic!("{label}: no lock {lock_name}: {locks:?}"));
+    let lock = locks
+        .iter()
+        .find(|l| l["symbol"] == lock_name)
+        .unwrap_or_else(|| panic!("{label}: no lock {lock_name}: {locks:?}"));
     assert_eq!(lock["kind"], "mutex", "{label}");
     assert_eq!(lock["owner"]["comm"], owner_comm, "{label}");
     assert!(lock["owner"]["frames"].as_array().is_some_and(|f| !f.is_empty()), "{label}: owner without a stack");
@@ -121,7 +133,10 @@ fn check_hung(label: &str, e: &Value, r: &Value, text: &str) {
             assert_eq!(b["waits_on_symbol"], lock_name, "{label}: {b}");
         }
     }
-    assert!(text.contains(&format!("wait for mutex {lock_name}")) && text.contains(&format!("held by {owner_comm}")), "{label}: {text}");
+    assert!(
+        text.contains(&format!("wait for mutex {lock_name}")) && text.contains(&format!("held by {owner_comm}")),
+        "{label}: {text}"
+    );
 }
 
 fn check_slab(label: &str, e: &Value, r: &Value) {
@@ -157,7 +172,8 @@ fn signatures_agree_across_kernels() {
 #[test]
 fn analyze_json_matches_schema() {
     let schema: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/analyze.schema.json")).expect("schema file"),
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/analyze.schema.json"))
+            .expect("schema file"),
     )
     .expect("schema is JSON");
     assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
@@ -202,7 +218,9 @@ mod schema {
                 }
                 "const" if v != rule => errors.push(format!("{at}: {v} is not {rule}")),
                 "const" => {}
-                "enum" if !rule.as_array().is_some_and(|a| a.contains(v)) => errors.push(format!("{at}: {v} not in {rule}")),
+                "enum" if !rule.as_array().is_some_and(|a| a.contains(v)) => {
+                    errors.push(format!("{at}: {v} not in {rule}"))
+                }
                 "enum" => {}
                 "minimum" => {
                     if let (Some(x), Some(min)) = (v.as_f64(), rule.as_f64()) {

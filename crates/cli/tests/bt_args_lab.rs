@@ -33,13 +33,7 @@ fn frame_block(out: &str, function: &str) -> Option<Vec<String>> {
     let lines: Vec<&str> = out.lines().collect();
     let is_frame = |l: &str| l.trim_start().starts_with('#') && l.contains("] ");
     let at = lines.iter().position(|l| is_frame(l) && l.contains(&format!("] {function} at ")))?;
-    Some(
-        lines[at + 1..]
-            .iter()
-            .take_while(|l| !is_frame(l))
-            .map(|l| l.trim().to_string())
-            .collect(),
-    )
+    Some(lines[at + 1..].iter().take_while(|l| !is_frame(l)).map(|l| l.trim().to_string()).collect())
 }
 
 fn has(block: &[String], line: &str) -> bool {
@@ -92,10 +86,8 @@ fn check_null_fnptr(d: &LabDump, out: &str) -> Result<(), String> {
     let widget = symbol_address(out, "krash_detached_widget").ok_or("sym krash_detached_widget failed")?;
     // The NULL call's first argument is the widget: RDI of the exception.
     let lines: Vec<&str> = out.lines().collect();
-    let note = lines
-        .iter()
-        .position(|l| l.contains("call through a NULL function pointer"))
-        .ok_or("no NULL-call note")?;
+    let note =
+        lines.iter().position(|l| l.contains("call through a NULL function pointer")).ok_or("no NULL-call note")?;
     let rdi = lines.get(note + 1).and_then(|l| register(l, "RDI")).ok_or("NULL-call note without RDI")?;
     if rdi != regs.rdi || rdi != widget {
         return Err(format!("NULL call RDI {rdi:x}, exception RDI {:x}, krash_detached_widget {widget:x}", regs.rdi));

@@ -33,7 +33,18 @@ fn sys_agrees_with_crash_and_drgn() {
         if let Some(t) = d.crash_transcript() {
             let theirs = sys_fields(&crash_sys_block(&t));
             // TASKS is not compared: crash 8.0.2 finds 3 tasks on these kernels.
-            for key in ["CPUS", "DATE", "UPTIME", "LOAD AVERAGE", "NODENAME", "RELEASE", "VERSION", "MACHINE", "MEMORY", "PANIC"] {
+            for key in [
+                "CPUS",
+                "DATE",
+                "UPTIME",
+                "LOAD AVERAGE",
+                "NODENAME",
+                "RELEASE",
+                "VERSION",
+                "MACHINE",
+                "MEMORY",
+                "PANIC",
+            ] {
                 // crash 8.0.2 prints an empty PANIC for some oopses (docs/COMPAT.md).
                 // It also matches the lab module's own "krash-facts:" log line.
                 if key == "PANIC" && field(&theirs, key).is_some_and(|p| p == "\"\"" || p.contains("krash-facts")) {
@@ -96,7 +107,13 @@ fn ps_lists_every_task_drgn_knows_plus_idle_tasks() {
             let comm = row[8..].join(" ");
             let comm = comm.trim_start_matches('[').trim_end_matches(']');
             assert_eq!(Some(comm), t["comm"].as_str(), "{}: comm of {addr}", d.label());
-            assert_eq!(drgn_state(&row[4]), t["state"].as_str().unwrap_or_default(), "{}: state of pid {}", d.label(), row[0]);
+            assert_eq!(
+                drgn_state(&row[4]),
+                t["state"].as_str().unwrap_or_default(),
+                "{}: state of pid {}",
+                d.label(),
+                row[0]
+            );
         }
         // Everything else krash lists must be a per-CPU idle task.
         let extra = rows.len() - drgn_tasks.len();

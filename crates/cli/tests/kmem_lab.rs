@@ -44,13 +44,19 @@ fn cache_lines(text: &str) -> BTreeMap<String, CacheLine> {
     out
 }
 
-
 #[test]
 fn kmem_s_totals_are_consistent() {
     for d in one_per_scenario() {
         let run = krash_on(&d, "kmem -s\n");
         let caches = cache_lines(&run.stdout);
-        assert!(caches.len() > 50, "{}: only {} caches in kmem -s:\n{}{}", d.label(), caches.len(), run.stdout, run.stderr);
+        assert!(
+            caches.len() > 50,
+            "{}: only {} caches in kmem -s:\n{}{}",
+            d.label(),
+            caches.len(),
+            run.stdout,
+            run.stderr
+        );
         for c in caches.values() {
             assert!(c.allocated <= c.total, "{}: {c:?}", d.label());
             assert_eq!(c.slabs == 0, c.total == 0, "{}: {c:?}", d.label());
@@ -96,7 +102,11 @@ fn every_task_struct_is_an_allocated_object() {
         let out = krash_on(&d, &cmds).stdout;
         for t in &tasks {
             let object = format!("  [{t}]\n");
-            assert!(out.contains(&object), "{}: kmem {t} shows no allocated object at the task's address:\n{out}", d.label());
+            assert!(
+                out.contains(&object),
+                "{}: kmem {t} shows no allocated object at the task's address:\n{out}",
+                d.label()
+            );
         }
         let task_struct_lines = out.lines().filter(|l| l.ends_with("  task_struct")).count();
         assert_eq!(task_struct_lines, tasks.len(), "{}: every kmem ADDR is in the task_struct cache", d.label());
@@ -117,8 +127,13 @@ fn slab_corruption_is_reported_as_utf16() {
             .unwrap_or_else(|| panic!("{}: no corrupt-freelist note:\n{out}", d.label()));
         assert!(note.contains("non-canonical address"), "{}: {note}", d.label());
         assert!(note.contains("looks like UTF-16 text"), "{}: {note}", d.label());
-        let object_text = note.split("object text \"").nth(1).unwrap_or_default().trim_end_matches('"').replace("\\\\", "\\");
-        assert!(object_text.len() >= 16 && text.starts_with(&object_text), "{}: object text {object_text:?} vs {text:?}", d.label());
+        let object_text =
+            note.split("object text \"").nth(1).unwrap_or_default().trim_end_matches('"').replace("\\\\", "\\");
+        assert!(
+            object_text.len() >= 16 && text.starts_with(&object_text),
+            "{}: object text {object_text:?} vs {text:?}",
+            d.label()
+        );
         // -S repeats the finding once, not per listing.
         assert_eq!(out.lines().filter(|l| *l == note).count(), 2, "{}:\n{out}", d.label());
         checked.insert(d.kernel.clone());

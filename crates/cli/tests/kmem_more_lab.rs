@@ -121,12 +121,19 @@ fn whole_memory_views_agree_with_each_other() {
 
         // -z: each zone's NR_FREE_PAGES adds up to FREE.
         let z = kmem(&d, "kmem -z");
-        let zone_free: i64 = z.lines().filter_map(|l| l.trim().strip_prefix("NR_FREE_PAGES: ")?.parse::<i64>().ok()).sum();
+        let zone_free: i64 =
+            z.lines().filter_map(|l| l.trim().strip_prefix("NR_FREE_PAGES: ")?.parse::<i64>().ok()).sum();
         assert_eq!(zone_free, free as i64, "{label}: kmem -z free pages");
 
         // -p: one line per page of every present section (-n).
         let n = kmem(&d, "kmem -n");
-        let sections = n.lines().skip_while(|l| !l.starts_with("NR      SECTION")).skip(1).take_while(|l| !l.is_empty()).filter(|l| l.contains("  P")).count();
+        let sections = n
+            .lines()
+            .skip_while(|l| !l.starts_with("NR      SECTION"))
+            .skip(1)
+            .take_while(|l| !l.is_empty())
+            .filter(|l| l.contains("  P"))
+            .count();
         assert!(sections > 0, "{label}: no sections in kmem -n:\n{n}");
         let p = kmem(&d, "kmem -p");
         let pages = p.lines().count() - 1;
@@ -138,7 +145,10 @@ fn whole_memory_views_agree_with_each_other() {
             .take_while(|l| !l.is_empty())
             .filter_map(|l| l.split_whitespace().nth(2)?.parse::<u64>().ok())
             .sum();
-        assert!(spanned <= pages as u64 && spanned > info["TOTAL MEM"], "{label}: zones span {spanned} of {pages} pages");
+        assert!(
+            spanned <= pages as u64 && spanned > info["TOTAL MEM"],
+            "{label}: zones span {spanned} of {pages} pages"
+        );
         // 6.12 marks slabs with a page type, not PG_slab.
         if d.kernel.starts_with("6.1.") {
             let slab_pages = p.lines().filter(|l| l.ends_with(" slab") || l.contains(" slab,")).count();
@@ -150,6 +160,9 @@ fn whole_memory_views_agree_with_each_other() {
         assert!(cpus >= 1, "{label}");
         let head_bit = if d.kernel.starts_with("6.1.") { 16 } else { 6 };
         let g = kmem(&d, &format!("kmem -g {:x}", 1u64 << head_bit));
-        assert!(g.lines().any(|l| l.split_whitespace().next() == Some("PG_head") && l.contains(&format!(" {head_bit} "))), "{label}:\n{g}");
+        assert!(
+            g.lines().any(|l| l.split_whitespace().next() == Some("PG_head") && l.contains(&format!(" {head_bit} "))),
+            "{label}:\n{g}"
+        );
     }
 }

@@ -10,7 +10,7 @@ mod common;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use common::{krash, lab_dumps, lab_images, sys_fields, field, LabDump};
+use common::{field, krash, lab_dumps, lab_images, sys_fields, LabDump};
 
 const COMMANDS: &str = "sys\nps\nmod\nlog\n";
 

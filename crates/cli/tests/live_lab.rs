@@ -38,8 +38,11 @@ fn live_host_kernel_or_a_clear_refusal() {
     assert_eq!(field(&fields, "RELEASE"), Some(release.trim()), "sys RELEASE");
     assert_eq!(field(&fields, "DUMPFILE"), Some("/proc/kcore"), "sys DUMPFILE");
     // pid 1 exists on every system.
-    assert!(run.stdout.lines().any(|l| l.split_whitespace().next().map(|w| w.trim_start_matches('>')) == Some("1")
-        || l.split_whitespace().nth(1) == Some("1")), "ps has no pid 1");
+    assert!(
+        run.stdout.lines().any(|l| l.split_whitespace().next().map(|w| w.trim_start_matches('>')) == Some("1")
+            || l.split_whitespace().nth(1) == Some("1")),
+        "ps has no pid 1"
+    );
     // Every module loaded before and after the run appears in `mod`.
     let modules = std::fs::read_to_string("/proc/modules").unwrap_or_default();
     for name in modules.lines().filter_map(|l| l.split_whitespace().next()) {

@@ -33,7 +33,11 @@ fn every_module_object_is_found_without_a_directory() {
         // LiME module) may be reported missing.
         for missing in run.stdout.lines().filter_map(|l| l.strip_prefix("mod: cannot find or load object file for ")) {
             let name = missing.trim_end_matches(" module");
-            assert!(!has_object(std::path::Path::new(&debug_dir), name) && name != "krash_scenarios", "{}: {name} exists but was not loaded", d.label());
+            assert!(
+                !has_object(std::path::Path::new(&debug_dir), name) && name != "krash_scenarios",
+                "{}: {name} exists but was not loaded",
+                d.label()
+            );
         }
         assert!(run.stdout.contains(".c: "), "{}: {func} has a source line once loaded:\n{}", d.label(), run.stdout);
     }
@@ -51,7 +55,13 @@ fn a_module_without_an_object_file_is_named() {
     let _ = std::fs::remove_dir_all(&dir);
     let table_end = run.stdout.rfind("OBJECT FILE").unwrap_or(0);
     let note = run.stdout.find("mod: cannot find or load object file for krash_scenarios module");
-    assert!(note.is_some_and(|n| n > table_end), "{}: the missing module is named after the table:\n{}{}", d.label(), run.stdout, run.stderr);
+    assert!(
+        note.is_some_and(|n| n > table_end),
+        "{}: the missing module is named after the table:\n{}{}",
+        d.label(),
+        run.stdout,
+        run.stderr
+    );
     assert!(!run.stdout.contains("krash_scenarios.ko"), "{}: nothing to load it from:\n{}", d.label(), run.stdout);
 }
 
@@ -60,6 +70,8 @@ fn has_object(dir: &std::path::Path, name: &str) -> bool {
     let Ok(entries) = std::fs::read_dir(dir) else { return false };
     entries.flatten().any(|e| {
         let file = e.file_name().to_string_lossy().replace('-', "_");
-        file == format!("{name}.ko") || file == format!("{name}.ko.debug") || (e.path().is_dir() && has_object(&e.path(), name))
+        file == format!("{name}.ko")
+            || file == format!("{name}.ko.debug")
+            || (e.path().is_dir() && has_object(&e.path(), name))
     })
 }

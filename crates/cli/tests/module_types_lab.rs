@@ -23,7 +23,12 @@ fn module_types_resolve_after_mod_s() {
             before.stdout,
             before.stderr
         );
-        let run = krash_on(&d, &format!("mod -s krash_scenarios {ko}\nstruct widget_inner -o\nstruct widget -o\nptype struct widget_ops\n"));
+        let run = krash_on(
+            &d,
+            &format!(
+                "mod -s krash_scenarios {ko}\nstruct widget_inner -o\nstruct widget -o\nptype struct widget_ops\n"
+            ),
+        );
         assert!(run.success, "{}: {}", d.label(), run.stderr);
         let inner = offset_lines(run.stdout.split("struct widget {").next().unwrap_or_default());
         assert!(
@@ -32,16 +37,25 @@ fn module_types_resolve_after_mod_s() {
             d.label(),
             run.stdout
         );
-        assert!(run.stdout.contains("int (*flush)(struct widget *);"), "{}: ptype widget_ops:\n{}", d.label(), run.stdout);
+        assert!(
+            run.stdout.contains("int (*flush)(struct widget *);"),
+            "{}: ptype widget_ops:\n{}",
+            d.label(),
+            run.stdout
+        );
         if let Some(peer) = crash_peer(&d) {
-            for (cmd, ours) in [
-                ("struct widget_inner -o", "struct widget_inner {"),
-                ("struct widget -o", "struct widget {"),
-            ] {
+            for (cmd, ours) in
+                [("struct widget_inner -o", "struct widget_inner {"), ("struct widget -o", "struct widget {")]
+            {
                 let Some(theirs) = peer.output(cmd) else { continue };
                 let start = run.stdout.find(ours).unwrap_or(0);
-                let block: String = run.stdout[start..].lines().take_while(|l| !l.starts_with("SIZE:")).map(|l| format!("{l}\n")).collect();
-                let crash_block: String = theirs.lines().take_while(|l| !l.starts_with("SIZE:")).map(|l| format!("{l}\n")).collect();
+                let block: String = run.stdout[start..]
+                    .lines()
+                    .take_while(|l| !l.starts_with("SIZE:"))
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                let crash_block: String =
+                    theirs.lines().take_while(|l| !l.starts_with("SIZE:")).map(|l| format!("{l}\n")).collect();
                 assert_eq!(block, crash_block, "{}: `{cmd}` differs from crash", d.label());
             }
         }

@@ -15,11 +15,7 @@ fn run_both(d: &LabDump, commands: &str) -> (String, String) {
     let without = krash(&["-s", "--no-search", &vmcore], commands);
     assert!(with.success, "{}: with vmlinux: {}", d.label(), with.stderr);
     assert!(without.success, "{}: without vmlinux: {}", d.label(), without.stderr);
-    assert!(
-        without.stderr.contains("no DWARF"),
-        "{}: the dump-only session must say once what is missing",
-        d.label()
-    );
+    assert!(without.stderr.contains("no DWARF"), "{}: the dump-only session must say once what is missing", d.label());
     (with.stdout, without.stdout)
 }
 
@@ -38,11 +34,7 @@ fn dump_only_sessions_match_vmlinux_sessions() {
     for d in lab_dumps().into_iter().filter(|d| d.format == "kdump-zlib") {
         // struct ... 0 is replaced by the panic task's address below.
         let (with, _) = run_both(&d, "sys\n");
-        let task = with
-            .lines()
-            .find_map(|l| l.trim_start().strip_prefix("TASK: "))
-            .unwrap_or("0")
-            .to_string();
+        let task = with.lines().find_map(|l| l.trim_start().strip_prefix("TASK: ")).unwrap_or("0").to_string();
         let commands = COMMANDS.replace(" 0\n", &format!(" {task}\n"));
         let (with, without) = run_both(&d, &commands);
         let (a, b) = (comparable(&with), comparable(&without));

@@ -65,7 +65,11 @@ fn dev_lists_the_guests_devices_as_crash_does() {
         let resources = run(&d, "dev -i");
         same_as_crash(&d, &peer, "dev -i", &resources);
         let (ports, memory) = resources.split_once("\n\n").expect("two resource trees");
-        assert!(ports.lines().nth(1).is_some_and(|l| l.ends_with("0000-ffff  PCI IO")), "{}: ioport root:\n{ports}", d.label());
+        assert!(
+            ports.lines().nth(1).is_some_and(|l| l.ends_with("0000-ffff  PCI IO")),
+            "{}: ioport root:\n{ports}",
+            d.label()
+        );
         for needed in ["  System RAM", "  Kernel code", "  Kernel data", "  Crash kernel"] {
             assert!(memory.contains(needed), "{}: iomem lacks {needed:?}", d.label());
         }
@@ -91,7 +95,11 @@ fn net_shows_loopback_and_dummy_devices() {
 
         let sockets = run(&d, "net -s 1");
         same_as_crash(&d, &peer, "net -s 1", &sockets);
-        assert!(sockets.starts_with("PID: 1 ") && sockets.contains("No open sockets."), "{}: net -s 1:\n{sockets}", d.label());
+        assert!(
+            sockets.starts_with("PID: 1 ") && sockets.contains("No open sockets."),
+            "{}: net -s 1:\n{sockets}",
+            d.label()
+        );
         let full = run(&d, "net -S 1");
         assert!(full.starts_with("PID: 1 ") && full.contains("No open sockets."), "{}: net -S 1:\n{full}", d.label());
         assert_eq!(run(&d, "net -N 0x0100007f").trim(), "127.0.0.1");

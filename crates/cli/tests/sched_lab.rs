@@ -7,7 +7,6 @@ use std::collections::BTreeSet;
 
 use common::{krash_on, one_per_scenario};
 
-
 /// `(pid, task address)` from a `PID: n TASK: addr` fragment.
 fn pid_task(line: &str) -> Option<(i64, String)> {
     let rest = line.split("PID: ").nth(1)?;
@@ -81,7 +80,8 @@ fn runq_current_and_queued_tasks_agree_with_ps() {
 
 #[test]
 fn mount_lists_the_initramfs_root_and_what_the_lab_init_mounted() {
-    let init = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../lab/guest/init")).unwrap_or_default();
+    let init =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../lab/guest/init")).unwrap_or_default();
     for d in one_per_scenario() {
         let run = krash_on(&d, "mount\n");
         let rows: Vec<Vec<&str>> = run.stdout.lines().skip(1).map(|l| l.split_whitespace().collect()).collect();
@@ -103,8 +103,18 @@ fn mount_lists_the_initramfs_root_and_what_the_lab_init_mounted() {
 fn irq_s_counts_the_timer_and_serial_port_on_6_1() {
     for d in one_per_scenario().into_iter().filter(|d| d.kernel.starts_with("6.1.")) {
         let table = krash_on(&d, "irq\n");
-        assert!(table.stdout.starts_with(" IRQ   IRQ_DESC/_DATA      IRQACTION      NAME\n"), "{}: {}", d.label(), table.stderr);
-        assert!(table.stdout.contains("\"timer\"") && table.stdout.contains("\"ttyS0\""), "{}:\n{}", d.label(), table.stdout);
+        assert!(
+            table.stdout.starts_with(" IRQ   IRQ_DESC/_DATA      IRQACTION      NAME\n"),
+            "{}: {}",
+            d.label(),
+            table.stderr
+        );
+        assert!(
+            table.stdout.contains("\"timer\"") && table.stdout.contains("\"ttyS0\""),
+            "{}:\n{}",
+            d.label(),
+            table.stdout
+        );
         let run = krash_on(&d, "irq -s\n");
         let count_of = |name: &str| -> u64 {
             run.stdout
@@ -197,7 +207,13 @@ fn irq_mount_and_timer_equal_crash_on_6_1() {
         for command in ["irq", "irq -b", "irq -s", "timer"] {
             let Some(crash_text) = peer.output(command) else { continue };
             let run = krash_on(&d, &format!("{command}\n"));
-            assert_eq!(normalized(&run.stdout), normalized(crash_text), "{}: `{command}` differs from crash\n{}", d.label(), run.stderr);
+            assert_eq!(
+                normalized(&run.stdout),
+                normalized(crash_text),
+                "{}: `{command}` differs from crash\n{}",
+                d.label(),
+                run.stderr
+            );
         }
     }
 }
@@ -222,9 +238,9 @@ fn irq_a_names_equal_crash_and_masks_name_online_cpus() {
         assert!(!rows.is_empty(), "{}: no IRQ with a handler", d.label());
         for (_, affinity) in &rows {
             let ok = !affinity.is_empty()
-                && affinity.split(',').all(|part| {
-                    part.split('-').all(|n| n.parse::<usize>().is_ok_and(|n| n < cpus.max(1)))
-                });
+                && affinity
+                    .split(',')
+                    .all(|part| part.split('-').all(|n| n.parse::<usize>().is_ok_and(|n| n < cpus.max(1))));
             assert!(ok, "{}: affinity {affinity:?} outside {cpus} CPUs:\n{}", d.label(), run.stdout);
         }
         if let Some(crash_text) = common::crash_peer(&d).and_then(|p| p.output("irq -a").map(str::to_string)) {
@@ -234,10 +250,15 @@ fn irq_a_names_equal_crash_and_masks_name_online_cpus() {
             // that must still equal krash's first rows.
             let complete: Vec<&String> = lines.iter().skip(1).take_while(|l| !l.starts_with("irq: ")).collect();
             let crash_stopped = complete.len() + 1 < lines.len();
-            let theirs: Vec<String> = complete.iter().map(|l| l.get(..25).unwrap_or(l).trim_end().to_string()).collect();
+            let theirs: Vec<String> =
+                complete.iter().map(|l| l.get(..25).unwrap_or(l).trim_end().to_string()).collect();
             let ours: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
             if crash_stopped {
-                assert!(ours.starts_with(&theirs), "{}: IRQ/NAME columns before crash's error: {ours:?} vs {theirs:?}", d.label());
+                assert!(
+                    ours.starts_with(&theirs),
+                    "{}: IRQ/NAME columns before crash's error: {ours:?} vs {theirs:?}",
+                    d.label()
+                );
             } else {
                 assert_eq!(ours, theirs, "{}: IRQ/NAME columns", d.label());
             }
@@ -263,7 +284,8 @@ fn runq_and_runq_g_queue_addresses_equal_crash_on_6_1() {
                     .collect()
             };
             assert_eq!(structural(&run.stdout), structural(crash_text), "{}: `{command}`\n{}", d.label(), run.stderr);
-            let crash_current: Vec<String> = normalized(crash_text).into_iter().filter(|l| l.contains("CURRENT: PID:")).collect();
+            let crash_current: Vec<String> =
+                normalized(crash_text).into_iter().filter(|l| l.contains("CURRENT: PID:")).collect();
             let ours = normalized(&run.stdout);
             for line in crash_current {
                 assert!(ours.contains(&line), "{}: `{command}` lacks crash's {line:?}:\n{}", d.label(), run.stdout);

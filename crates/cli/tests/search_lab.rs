@@ -11,7 +11,8 @@ use common::{crash_peer, krash_on, one_per_scenario, LabDump};
 /// to its 2 MiB page.
 fn image_start(d: &LabDump) -> u64 {
     let run = krash_on(d, "sym _text\n");
-    let word = run.stdout.split_whitespace().next().unwrap_or_else(|| panic!("{}: no _text: {}", d.label(), run.stderr));
+    let word =
+        run.stdout.split_whitespace().next().unwrap_or_else(|| panic!("{}: no _text: {}", d.label(), run.stderr));
     u64::from_str_radix(word, 16).expect("sym prints a hex address") & !((1 << 21) - 1)
 }
 
@@ -25,7 +26,15 @@ fn kernel_searches_equal_crash() {
     for d in one_per_scenario() {
         let Some(peer) = crash_peer(&d) else { continue };
         let text = image_start(&d);
-        for cmd in ["search init_task", "search -K init_task", "search -V init_task", "search -p init_task", "search -T init_task", "search -x 1 -V init_task", "search -c {lock}"] {
+        for cmd in [
+            "search init_task",
+            "search -K init_task",
+            "search -V init_task",
+            "search -p init_task",
+            "search -T init_task",
+            "search -x 1 -V init_task",
+            "search -c {lock}",
+        ] {
             let Some(crash) = peer.output(cmd) else { continue };
             let lock = d.manifest["expected"]["lock"].as_str().unwrap_or("");
             let ours = krash_on(&d, &format!("{}\n", cmd.replace("{lock}", lock)));
@@ -37,7 +46,12 @@ fn kernel_searches_equal_crash() {
                 .map(|l| format!("{l}\n"))
                 .collect();
             assert_eq!(ours.stdout, expected, "{}: {cmd}\n{}", d.label(), ours.stderr);
-            assert!(ours.stderr.is_empty(), "{}: {cmd}: no progress bar or errors on a pipe: {}", d.label(), ours.stderr);
+            assert!(
+                ours.stderr.is_empty(),
+                "{}: {cmd}: no progress bar or errors on a pipe: {}",
+                d.label(),
+                ours.stderr
+            );
         }
     }
 }
@@ -53,7 +67,13 @@ fn stack_hits_are_kernel_hits() {
             .unwrap_or_else(|| panic!("{}: no TASK in set", d.label()));
         let stacks = krash_on(&d, &format!("search -t {task}\n"));
         let headers = stacks.stdout.lines().filter(|l| l.starts_with("PID: ")).count();
-        assert!(headers >= 1, "{}: the panic task's own stack holds its address:\n{}{}", d.label(), stacks.stdout, stacks.stderr);
+        assert!(
+            headers >= 1,
+            "{}: the panic task's own stack holds its address:\n{}{}",
+            d.label(),
+            stacks.stdout,
+            stacks.stderr
+        );
         let everywhere = krash_on(&d, &format!("search {task}\n"));
         let all: std::collections::HashSet<u64> = everywhere.stdout.lines().filter_map(hit_addr).collect();
         for a in stacks.stdout.lines().filter_map(hit_addr) {
@@ -71,7 +91,8 @@ fn user_memory_is_searched_through_the_vmas() {
             .lines()
             .filter_map(|l| {
                 let w: Vec<&str> = l.split_whitespace().collect();
-                (w.len() >= 4 && w[0].len() == 16).then(|| Some((u64::from_str_radix(w[1], 16).ok()?, u64::from_str_radix(w[2], 16).ok()?)))?
+                (w.len() >= 4 && w[0].len() == 16)
+                    .then(|| Some((u64::from_str_radix(w[1], 16).ok()?, u64::from_str_radix(w[2], 16).ok()?)))?
             })
             .collect();
         assert!(!vmas.is_empty(), "{}: init's VMAs:\n{}{}", d.label(), run.stdout, run.stderr);

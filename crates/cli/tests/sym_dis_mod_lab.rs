@@ -23,12 +23,7 @@ fn crash_sections(transcript: &str) -> Option<CrashSections> {
     let first = lines.iter().position(|l| l.starts_with(TABLE_HEADER))?;
     let second = first + 1 + lines[first + 1..].iter().position(|l| l.starts_with(TABLE_HEADER))?;
     let sym = lines.get(second + 2)?.to_string();
-    let dis = lines
-        .get(second + 3..)?
-        .iter()
-        .take_while(|l| !l.is_empty())
-        .map(|l| l.to_string())
-        .collect();
+    let dis = lines.get(second + 3..)?.iter().take_while(|l| !l.is_empty()).map(|l| l.to_string()).collect();
     Some(CrashSections {
         modules: lines[first..second].iter().map(|l| l.to_string()).collect(),
         loaded: lines[second..second + 2].iter().map(|l| l.to_string()).collect(),
@@ -55,10 +50,9 @@ fn compare(label: &str, what: &str, ours: &[String], theirs: &[String], failures
 fn check_dump(d: &LabDump, failures: &mut Vec<String>) -> bool {
     let Some(transcript) = d.crash_transcript() else { return false };
     let Some(crash) = crash_sections(&transcript) else { return false };
-    let (Some(ko), Some(function)) = (
-        d.manifest["module_ko"].as_str(),
-        d.manifest["expected"]["faulting_function"].as_str(),
-    ) else {
+    let (Some(ko), Some(function)) =
+        (d.manifest["module_ko"].as_str(), d.manifest["expected"]["faulting_function"].as_str())
+    else {
         return false;
     };
     let label = d.label();
@@ -94,7 +88,8 @@ fn mod_sym_dis_agree_with_crash() {
 fn faddr2line_and_module_listing_work() {
     let Some(d) = lab_dumps().into_iter().find(|d| d.manifest["module_ko"].is_string()) else { return };
     let ko = d.manifest["module_ko"].as_str().unwrap_or_default();
-    let run = krash_on(&d, &format!("mod -s krash_scenarios {ko}\nsym -m krash_scenarios\nmod -t\nsym machine_kexec+0x10\n"));
+    let run =
+        krash_on(&d, &format!("mod -s krash_scenarios {ko}\nsym -m krash_scenarios\nmod -t\nsym machine_kexec+0x10\n"));
     assert!(run.success, "{}", run.stderr);
     assert!(run.stdout.contains(" MODULE START: krash_scenarios"), "{}", run.stdout);
     assert!(run.stdout.contains("krash_scenarios  OE"), "{}", run.stdout);

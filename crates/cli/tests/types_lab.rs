@@ -90,7 +90,12 @@ fn softlockup_list_length_is_exact_and_fast() {
         if run.stdout.contains("list: list broken at") {
             // makedumpfile may have filtered the pages holding the nodes:
             // the walk must then say where and why, not stop silently.
-            assert!(run.stdout.contains("excluded from the dump"), "{}: {}", d.label(), run.stdout.lines().last().unwrap_or(""));
+            assert!(
+                run.stdout.contains("excluded from the dump"),
+                "{}: {}",
+                d.label(),
+                run.stdout.lines().last().unwrap_or("")
+            );
             continue;
         }
         assert_eq!(entries, expected, "{}: list -H {head}: {}", d.label(), run.stderr);
@@ -129,9 +134,17 @@ fn print_whatis_and_percpu() {
         assert!(out.contains("$1 = 16\n"), "{}:\n{out}\n{}", d.label(), run.stderr);
         assert!(out.contains("struct task_struct init_task;\n"), "{}:\n{out}", d.label());
         assert!(out.contains("type = struct list_head {\n    struct list_head *next;\n"), "{}:\n{out}", d.label());
-        assert!(out.contains("PER-CPU DATA TYPE:\n  struct rq runqueues;\nPER-CPU ADDRESSES:\n  [0]: "), "{}:\n{out}", d.label());
+        assert!(
+            out.contains("PER-CPU DATA TYPE:\n  struct rq runqueues;\nPER-CPU ADDRESSES:\n  [0]: "),
+            "{}:\n{out}",
+            d.label()
+        );
         assert!(out.contains("per_cpu(runqueues.cpu, 0) = $2 = 0\n"), "{}:\n{out}", d.label());
-        assert!(out.contains("per_cpu(runqueues.cpu, 0) = $3 = 0\nper_cpu(runqueues.cpu, 1) = $4 = 1\n"), "{}:\n{out}", d.label());
+        assert!(
+            out.contains("per_cpu(runqueues.cpu, 0) = $3 = 0\nper_cpu(runqueues.cpu, 1) = $4 = 1\n"),
+            "{}:\n{out}",
+            d.label()
+        );
         assert!(out.contains("$5 = (struct list_head *) 0x"), "{}:\n{out}", d.label());
         assert!(out.contains("$6 = 0x10\n"), "{}:\n{out}", d.label());
         assert!(out.contains("$7 = 32\n"), "{}:\n{out}", d.label());

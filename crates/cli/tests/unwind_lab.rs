@@ -49,13 +49,23 @@ fn dwarf_cfi_frames_equal_orc_frames_as_far_as_cfi_covers() {
         let orc_frames: Vec<&Frame> = orc.trace.frames().collect();
         let (cfi_frames, stop) = unaided_frames(&cfi);
         let names: Vec<String> = cfi_frames.iter().map(|f| name(f)).collect();
-        eprintln!("{}: CFI {} of {} ORC frames {names:?}; stops: {}", d.label(), cfi_frames.len(), orc_frames.len(), stop.unwrap_or("(end)"));
+        eprintln!(
+            "{}: CFI {} of {} ORC frames {names:?}; stops: {}",
+            d.label(),
+            cfi_frames.len(),
+            orc_frames.len(),
+            stop.unwrap_or("(end)")
+        );
         for (i, f) in cfi_frames.iter().enumerate() {
             match orc_frames.get(i) {
                 Some(o) if o.pc == f.pc && o.slot == f.slot => {}
                 other => failures.push(format!(
                     "{}: CFI frame #{i} {} at {:x} [{:x}] but ORC has {:?}",
-                    d.label(), name(f), f.pc, f.slot, other.map(|o| (name(o), o.pc, o.slot))
+                    d.label(),
+                    name(f),
+                    f.pc,
+                    f.slot,
+                    other.map(|o| (name(o), o.pc, o.slot))
                 )),
             }
         }
@@ -63,7 +73,11 @@ fn dwarf_cfi_frames_equal_orc_frames_as_far_as_cfi_covers() {
         // CFI: the inline-assembly switch to the IRQ stack is crossed.
         let explained = stop.is_none_or(|m| m.contains("no DWARF CFI for"));
         if !explained || cfi_frames.is_empty() {
-            failures.push(format!("{}: CFI trace of {} frames stops unexplained: {stop:?}", d.label(), cfi_frames.len()));
+            failures.push(format!(
+                "{}: CFI trace of {} frames stops unexplained: {stop:?}",
+                d.label(),
+                cfi_frames.len()
+            ));
         }
         checked += 1;
     }
@@ -118,8 +132,13 @@ fn damaged_stack_in_a_dump_copy_is_recovered() {
         let _ = std::fs::remove_dir_all(&dir);
         eprintln!("{}:\n{}", d.label(), run.stdout);
         assert!(run.success, "{}: krash failed: {}", d.label(), run.stderr);
-        let warning = run.stdout.lines().find(|l| l.starts_with("bt: WARNING:")).expect("a warning for the damaged frame");
-        assert!(warning.contains(&format!("{garbage:016x}")), "{}: warning does not name the bad value: {warning}", d.label());
+        let warning =
+            run.stdout.lines().find(|l| l.starts_with("bt: WARNING:")).expect("a warning for the damaged frame");
+        assert!(
+            warning.contains(&format!("{garbage:016x}")),
+            "{}: warning does not name the bad value: {warning}",
+            d.label()
+        );
         let recovered: Vec<&str> = run
             .stdout
             .lines()
@@ -131,7 +150,10 @@ fn damaged_stack_in_a_dump_copy_is_recovered() {
             assert!(recovered.contains(&needed), "{}: {needed} not recovered: {recovered:?}", d.label());
         }
         // Frames before the damage are untouched and not marked.
-        assert!(run.stdout.contains(" panic at ") && !run.stdout.lines().any(|l| l.contains(" panic at ") && l.ends_with("(recovered)")));
+        assert!(
+            run.stdout.contains(" panic at ")
+                && !run.stdout.lines().any(|l| l.contains(" panic at ") && l.ends_with("(recovered)"))
+        );
         tried += 1;
     }
     if tried == 0 {
@@ -152,7 +174,8 @@ fn frame_pointer_method_invents_no_frames() {
         let Ok(tasks) = k.tasks() else { continue };
         let (mut beyond_first, mut total) = (0, 0);
         for task in tasks {
-            let (Ok(orc), Ok(fp)) = (k.backtrace_by(task, Method::Orc), k.backtrace_by(task, Method::FramePointer)) else {
+            let (Ok(orc), Ok(fp)) = (k.backtrace_by(task, Method::Orc), k.backtrace_by(task, Method::FramePointer))
+            else {
                 continue;
             };
             let (frames, _) = unaided_frames(&fp);
@@ -160,7 +183,14 @@ fn frame_pointer_method_invents_no_frames() {
             beyond_first += usize::from(frames.len() > 1);
             for f in frames {
                 if !orc.trace.frames().any(|o| o.pc == f.pc && o.slot == f.slot) {
-                    failures.push(format!("{}: pid {}: FP frame {} at {:x} [{:x}] is not a real frame", d.label(), task.pid, name(f), f.pc, f.slot));
+                    failures.push(format!(
+                        "{}: pid {}: FP frame {} at {:x} [{:x}] is not a real frame",
+                        d.label(),
+                        task.pid,
+                        name(f),
+                        f.pc,
+                        f.slot
+                    ));
                 }
             }
         }

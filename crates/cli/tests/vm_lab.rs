@@ -4,9 +4,7 @@
 
 mod common;
 
-
 use common::{krash_on, one_per_scenario};
-
 
 fn hex_after(text: &str, key: &str) -> Option<u64> {
     let rest = &text[text.find(key)? + key.len()..];
@@ -84,14 +82,20 @@ fn vm_lists_init_areas_in_order() {
     for d in &dumps {
         let run = krash_on(d, "vm 1\n");
         assert!(run.stdout.starts_with("PID: 1 "), "{}: {}{}", d.label(), run.stdout, run.stderr);
-        let mm = hex_after(&run.stdout, "TOTAL_VM\n").unwrap_or_else(|| panic!("{}: no MM in {}", d.label(), run.stdout));
+        let mm =
+            hex_after(&run.stdout, "TOTAL_VM\n").unwrap_or_else(|| panic!("{}: no MM in {}", d.label(), run.stdout));
         let vmas = vma_lines(&run.stdout);
         let count = krash_on(d, &format!("struct mm_struct.map_count {mm:x}\n"));
-        let map_count: usize = count.stdout.split('=').nth(1).and_then(|v| v.trim().trim_end_matches(',').parse().ok()).unwrap_or(0);
+        let map_count: usize =
+            count.stdout.split('=').nth(1).and_then(|v| v.trim().trim_end_matches(',').parse().ok()).unwrap_or(0);
         assert_eq!(vmas.len(), map_count, "{}: VMAs vs mm->map_count: {}", d.label(), run.stdout);
         let mut prev_end = 0;
         for (vma, start, end, _) in &vmas {
-            assert!(start < end && *start >= prev_end, "{}: VMA {vma:x} {start:x}-{end:x} after {prev_end:x}", d.label());
+            assert!(
+                start < end && *start >= prev_end,
+                "{}: VMA {vma:x} {start:x}-{end:x} after {prev_end:x}",
+                d.label()
+            );
             prev_end = *end;
         }
         // The lab's init is a busybox shell script: the first mappings are busybox's.
@@ -119,10 +123,21 @@ fn files_shows_init_console_descriptors() {
             );
         }
         // `files -d` of fd 0's dentry finds the same inode and path through the mount table.
-        let fd0: Vec<&str> = run.stdout.lines().find(|l| l.split_whitespace().next() == Some("0")).unwrap_or_default().split_whitespace().collect();
+        let fd0: Vec<&str> = run
+            .stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some("0"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect();
         let by_dentry = krash_on(d, &format!("files -d {}\n", fd0[2]));
         let row = by_dentry.stdout.lines().nth(1).unwrap_or_default();
-        assert!(row.starts_with(fd0[2]) && row.contains(fd0[3]) && row.ends_with(" CHR  /dev/console"), "{}: {}", d.label(), by_dentry.stdout);
+        assert!(
+            row.starts_with(fd0[2]) && row.contains(fd0[3]) && row.ends_with(" CHR  /dev/console"),
+            "{}: {}",
+            d.label(),
+            by_dentry.stdout
+        );
         // Every path is absolute and every file has a dentry and an inode.
         for l in run.stdout.lines().skip_while(|l| !l.starts_with(" FD ")).skip(1) {
             let f: Vec<&str> = l.split_whitespace().collect();
@@ -166,7 +181,8 @@ fn files_vtop_and_ptov_equal_crash_on_6_1() {
             compared += 1;
         }
     }
-    let on_6_1 = one_per_scenario().iter().any(|d| d.kernel.starts_with("6.1.")) && std::process::Command::new("crash").arg("--version").output().is_ok();
+    let on_6_1 = one_per_scenario().iter().any(|d| d.kernel.starts_with("6.1."))
+        && std::process::Command::new("crash").arg("--version").output().is_ok();
     assert!(!on_6_1 || compared > 0, "no output compared with crash");
 }
 
@@ -183,7 +199,9 @@ fn vm_header_equals_crash_and_rss_counts_every_rss_counter() {
             let theirs = normalized(&crash_text);
             assert_eq!(ours.first(), theirs.first(), "{}: task header", d.label());
             assert_eq!(ours.get(1), theirs.get(1), "{}: MM/PGD header", d.label());
-            let cols = |l: Option<&String>| l.map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>()).unwrap_or_default();
+            let cols = |l: Option<&String>| {
+                l.map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>()).unwrap_or_default()
+            };
             let (o, t) = (cols(ours.get(2)), cols(theirs.get(2)));
             assert!(o.len() == 4 && t.len() == 4, "{}: {o:?} {t:?}", d.label());
             assert_eq!((&o[0], &o[1], &o[3]), (&t[0], &t[1], &t[3]), "{}: MM, PGD, TOTAL_VM", d.label());
@@ -204,7 +222,11 @@ fn vm_header_equals_crash_and_rss_counts_every_rss_counter() {
             .filter(|(i, _)| *i != 2) // MM_SWAPENTS is not resident
             .map(|(_, v)| v)
             .sum();
-        let rss: u64 = ours.get(2).and_then(|l| l.split_whitespace().nth(2)).and_then(|w| w.trim_end_matches('k').parse().ok()).unwrap_or(0);
+        let rss: u64 = ours
+            .get(2)
+            .and_then(|l| l.split_whitespace().nth(2))
+            .and_then(|w| w.trim_end_matches('k').parse().ok())
+            .unwrap_or(0);
         assert_eq!(rss, counters * 4, "{}: RSS vs rss_stat {}", d.label(), stat.stdout);
     }
 }
@@ -220,7 +242,9 @@ fn vm_p_lists_every_page_and_agrees_with_vtop() {
         // Page lines start with a user address (at most 12 hex digits); VMA lines with a 16-digit one.
         for l in run.stdout.lines() {
             let w: Vec<&str> = l.split_whitespace().collect();
-            let Some(va) = w.first().filter(|a| a.len() <= 12).and_then(|a| u64::from_str_radix(a, 16).ok()) else { continue };
+            let Some(va) = w.first().filter(|a| a.len() <= 12).and_then(|a| u64::from_str_radix(a, 16).ok()) else {
+                continue;
+            };
             pages += 1;
             if let Some(pa) = w.get(1).filter(|_| w.len() == 2).and_then(|p| u64::from_str_radix(p, 16).ok()) {
                 mapped.push((va, pa));
@@ -240,7 +264,11 @@ fn vm_p_lists_every_page_and_agrees_with_vtop() {
 fn files_p_lists_the_init_script_pages_of_its_mapping() {
     for d in one_per_scenario() {
         let counts = krash_on(&d, "files -c 1\n");
-        let row = counts.stdout.lines().find(|l| l.ends_with(" REG  /init")).map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>());
+        let row = counts
+            .stdout
+            .lines()
+            .find(|l| l.ends_with(" REG  /init"))
+            .map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>());
         let Some(row) = row else { panic!("{}: /init not open:\n{}", d.label(), counts.stdout) };
         let (inode, mapping, nrpages) = (&row[1], &row[2], row[3].parse::<usize>().unwrap_or(0));
         let run = krash_on(&d, &format!("files -p {inode}\n"));

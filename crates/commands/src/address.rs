@@ -20,9 +20,7 @@ pub fn resolve_address(kernel: &Kernel, word: &str) -> Result<u64> {
             None => (word, 0),
         },
     };
-    let base = kernel
-        .symbol_addr(name)
-        .map_err(|_| Error::NotFound(format!("invalid address or symbol: {word}")))?;
+    let base = kernel.symbol_addr(name).map_err(|_| Error::NotFound(format!("invalid address or symbol: {word}")))?;
     Ok(base.wrapping_add(offset))
 }
 

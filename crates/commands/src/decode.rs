@@ -105,11 +105,7 @@ pub fn decode_text(input: &str, resolver: &OopsResolver) -> String {
 }
 
 fn location_text(frame: &InlineFrame) -> String {
-    frame
-        .location
-        .as_ref()
-        .map(|l| format!("{}:{}", l.relative, l.line))
-        .unwrap_or_else(|| "??:?".to_string())
+    frame.location.as_ref().map(|l| format!("{}:{}", l.relative, l.line)).unwrap_or_else(|| "??:?".to_string())
 }
 
 /// Appends the innermost source line to the frame's line and, for an
@@ -172,10 +168,15 @@ fn write_code(
     };
     let Some(bytes) = code.bytes.get(start..) else { return };
     let instructions = disassemble(bytes, base.wrapping_add(start as u64), &symbolize);
-    let _ = writeln!(out, "Code disassembly ({} bytes{}):", code.bytes.len(), match resolved {
-        Some((f, _)) => format!(", trapping at {}+{:#x}", f.function, f.offset),
-        None => String::new(),
-    });
+    let _ = writeln!(
+        out,
+        "Code disassembly ({} bytes{}):",
+        code.bytes.len(),
+        match resolved {
+            Some((f, _)) => format!(", trapping at {}+{:#x}", f.function, f.offset),
+            None => String::new(),
+        }
+    );
     let trap_addr = base.wrapping_add(trap as u64);
     for instr in &instructions {
         let offset = instr.addr.wrapping_sub(base);
@@ -212,10 +213,8 @@ mod tests {
 
     #[test]
     fn parses_arguments() {
-        let args: Vec<String> = ["vmlinux", "--module", "m=/x/m.ko", "--module", "/y/n.ko"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let args: Vec<String> =
+            ["vmlinux", "--module", "m=/x/m.ko", "--module", "/y/n.ko"].iter().map(|s| s.to_string()).collect();
         let a = parse_args(&args).unwrap();
         assert_eq!(a.vmlinux, Some(PathBuf::from("vmlinux")));
         assert_eq!(a.modules[0], ("m".to_string(), PathBuf::from("/x/m.ko")));

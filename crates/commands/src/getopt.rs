@@ -27,11 +27,7 @@ impl Parsed {
     }
     /// The argument of the last occurrence of `letter`.
     pub fn value(&self, letter: char) -> Option<&str> {
-        self.opts
-            .iter()
-            .rev()
-            .find(|o| o.letter == letter)
-            .and_then(|o| o.arg.as_deref())
+        self.opts.iter().rev().find(|o| o.letter == letter).and_then(|o| o.arg.as_deref())
     }
 }
 
@@ -47,9 +43,7 @@ pub fn parse(command: &str, args: &[String], spec: &str) -> Result<Parsed> {
             parsed.args.extend(iter.by_ref().cloned());
             break;
         }
-        let is_option = word.len() > 1
-            && word.starts_with('-')
-            && !word[1..].starts_with(|c: char| c.is_ascii_digit());
+        let is_option = word.len() > 1 && word.starts_with('-') && !word[1..].starts_with(|c: char| c.is_ascii_digit());
         if !is_option {
             parsed.args.push(word.clone());
             continue;
@@ -60,22 +54,16 @@ pub fn parse(command: &str, args: &[String], spec: &str) -> Result<Parsed> {
             let letter = letters[i];
             let takes_arg = match spec.find(letter) {
                 Some(pos) => spec[pos + letter.len_utf8()..].starts_with(':'),
-                None => {
-                    return Err(Error::Usage(format!(
-                        "{command}: invalid option -- '{letter}'"
-                    )))
-                }
+                None => return Err(Error::Usage(format!("{command}: invalid option -- '{letter}'"))),
             };
             if takes_arg {
                 let rest: String = letters[i + 1..].iter().collect();
                 let arg = if !rest.is_empty() {
                     rest
                 } else {
-                    iter.next().cloned().ok_or_else(|| {
-                        Error::Usage(format!(
-                            "{command}: option requires an argument -- '{letter}'"
-                        ))
-                    })?
+                    iter.next()
+                        .cloned()
+                        .ok_or_else(|| Error::Usage(format!("{command}: option requires an argument -- '{letter}'")))?
                 };
                 parsed.opts.push(Opt { letter, arg: Some(arg) });
                 break;

@@ -16,12 +16,6 @@ pub struct TaskHeader {
 
 impl TaskHeader {
     pub fn of(t: &Task) -> TaskHeader {
-        TaskHeader {
-            pid: t.pid,
-            task: t.addr,
-            cpu: t.cpu,
-            comm: t.comm.clone(),
-            state: t.state.abbrev().to_string(),
-        }
+        TaskHeader { pid: t.pid, task: t.addr, cpu: t.cpu, comm: t.comm.clone(), state: t.state.abbrev().to_string() }
     }
 }

@@ -3,11 +3,11 @@
 //! here prints; `krash-render` turns outputs into crash-style text or JSON.
 
 pub mod address;
+mod commands;
 pub mod decode;
 pub mod getopt;
 pub mod header;
 pub mod output;
-mod commands;
 mod registry;
 mod session;
 
@@ -27,11 +27,8 @@ pub fn execute(session: &mut Session, words: &[String]) -> Result<Output> {
         // crash runs `struct` for a first word naming a struct or union.
         return commands::struct_cmd::run_shorthand(session, words);
     }
-    let spec = lookup(name).ok_or_else(|| {
-        Error::NotFound(format!(
-            "{name}: command not found (\"help\" lists the commands)"
-        ))
-    })?;
+    let spec = lookup(name)
+        .ok_or_else(|| Error::NotFound(format!("{name}: command not found (\"help\" lists the commands)")))?;
     (spec.run)(session, &words[1..])
 }
 

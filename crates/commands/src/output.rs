@@ -3,53 +3,59 @@
 
 use serde::Serialize;
 
-pub use crate::commands::bt::{task_backtrace, Bt, BtBody, BtLine, BtOptions, BtTask, CodeName, OffsetStyle, RegsBlock, StackOverflow, StackWord, TextLine};
-pub use krash_kernel::frame_vars::{FrameVariable, FrameVariables, InlinedCall, VariableState};
-pub use crate::commands::dis::{Dis, DisLine};
-pub use crate::commands::help::{Help, HelpEntry, HelpPage};
-pub use crate::commands::kmem::{AddressPart, CacheDetail, CacheRow, CpuDetail, Kmem, KmemOutput, NodeDetail, ObjectRow, PageInfo, SlabDetail, SlabRow, TaskContext, VmapRow};
-pub use crate::commands::kmem::memory as kmem_memory;
+pub use crate::commands::bt::{
+    task_backtrace, Bt, BtBody, BtLine, BtOptions, BtTask, CodeName, OffsetStyle, RegsBlock, StackOverflow, StackWord,
+    TextLine,
+};
 pub use crate::commands::dev::{DevMajorRow, DevOutput};
+pub use crate::commands::dis::{Dis, DisLine};
+pub use crate::commands::foreach::Foreach;
+pub use crate::commands::help::{Help, HelpEntry, HelpPage};
 pub use crate::commands::ipcs::{IpcSection, IpcsOutput};
-pub use crate::commands::net::{NetOutput, SocketDump, TaskSockets};
-pub use crate::commands::sig::{SigOutput, SigTask, ThreadSignals};
-pub use crate::commands::swap::SwapOutput;
-pub use crate::commands::waitq::WaitqOutput;
-pub use krash_kernel::dev::{DiskIo, Resource, ResourceTree};
-pub use krash_kernel::ipc::{IpcKind, IpcObject};
-pub use krash_kernel::net::{Neighbour, NetDevice, NetDevices, OpenSocket};
-pub use krash_kernel::signal::{GroupSignals, Pending, QueuedSignal, SigAction, TaskSignals};
-pub use krash_kernel::swap::SwapArea;
-pub use krash_kernel::waitq::{WaitEntry, WaitQueue};
+pub use crate::commands::irq::Irq;
+pub use crate::commands::kmem::memory as kmem_memory;
+pub use crate::commands::kmem::{
+    AddressPart, CacheDetail, CacheRow, CpuDetail, Kmem, KmemOutput, NodeDetail, ObjectRow, PageInfo, SlabDetail,
+    SlabRow, TaskContext, VmapRow,
+};
+pub use crate::commands::list::{ListEntry, ListOutput};
 pub use crate::commands::log::{Log, LogTimestamps};
 pub use crate::commands::module::{ModuleOutput, ModuleRow, ModuleTable, TaintRow};
+pub use crate::commands::net::{NetOutput, SocketDump, TaskSockets};
+pub use crate::commands::print::{Print, PrintEntry};
 pub use crate::commands::ps::{Ps, PsRow, TaskArgs, TaskTimes};
-pub use crate::commands::runq::{GroupView, Runq, RunqCpu};
-pub use crate::commands::irq::Irq;
-pub use krash_kernel::timer::{PendingTimer, TimerBase, TimerWheel};
-pub use krash_kernel::hrtimer::{HrtimerClock, HrtimerCpu, Hrtimers, QueuedHrtimer};
-pub use krash_kernel::irq::{IrqAction, IrqDesc, IrqTable, SoftirqVector};
-pub use krash_kernel::mount::{Mount, MountTable};
-pub use krash_kernel::sched::{CfsEntry, CfsQueue, QueuedTask, RunQueue};
 pub use crate::commands::rd::{Display as RdDisplay, MemoryRead, Space, Unit};
+pub use crate::commands::runq::{GroupView, Runq, RunqCpu};
+pub use crate::commands::search::{ContextLine, SearchGroup, SearchHit, SearchOutput};
 pub use crate::commands::set::Context;
+pub use crate::commands::sig::{SigOutput, SigTask, ThreadSignals};
+pub use crate::commands::struct_cmd::{MemberValue, StructBlock, StructOutput};
+pub use crate::commands::swap::SwapOutput;
 pub use crate::commands::sym::{render_plain as sym_line_text, Sym, SymEntry, SymLine};
 pub use crate::commands::sys::{sys_info, PanicTask, SysDetail, SysInfo};
-pub use crate::commands::foreach::Foreach;
-pub use crate::commands::list::{ListEntry, ListOutput};
-pub use crate::commands::print::{Print, PrintEntry};
-pub use crate::commands::struct_cmd::{MemberValue, StructBlock, StructOutput};
 pub use crate::commands::task::{TaskEntry, TaskOutput};
-pub use crate::header::TaskHeader;
-pub use crate::commands::search::{ContextLine, SearchGroup, SearchHit, SearchOutput};
 pub use crate::commands::tree::{TreeEntry, TreeOutput};
-pub use crate::commands::whatis::Whatis;
-pub use crate::commands::vtop::{Conversion, VtopOutput, VtopResult};
 pub use crate::commands::vm::{FilesEntry, FilesOutput, PageCache, VmEntry, VmFlags, VmOutput, VmaPages};
-pub use krash_kernel::user_pages::{PageLocation, SwapEntry, UserPage};
-pub use krash_kernel::vma::Vma;
+pub use crate::commands::vtop::{Conversion, VtopOutput, VtopResult};
+pub use crate::commands::waitq::WaitqOutput;
+pub use crate::commands::whatis::Whatis;
+pub use crate::header::TaskHeader;
 pub use krash_kernel::analyze::{BadMember, BlockedTask, CorruptValue, PanicKind, Report};
+pub use krash_kernel::dev::{DiskIo, Resource, ResourceTree};
+pub use krash_kernel::frame_vars::{FrameVariable, FrameVariables, InlinedCall, VariableState};
+pub use krash_kernel::hrtimer::{HrtimerClock, HrtimerCpu, Hrtimers, QueuedHrtimer};
+pub use krash_kernel::ipc::{IpcKind, IpcObject};
+pub use krash_kernel::irq::{IrqAction, IrqDesc, IrqTable, SoftirqVector};
+pub use krash_kernel::mount::{Mount, MountTable};
+pub use krash_kernel::net::{Neighbour, NetDevice, NetDevices, OpenSocket};
+pub use krash_kernel::sched::{CfsEntry, CfsQueue, QueuedTask, RunQueue};
+pub use krash_kernel::signal::{GroupSignals, Pending, QueuedSignal, SigAction, TaskSignals};
+pub use krash_kernel::swap::SwapArea;
+pub use krash_kernel::timer::{PendingTimer, TimerBase, TimerWheel};
+pub use krash_kernel::user_pages::{PageLocation, SwapEntry, UserPage};
 pub use krash_kernel::value::{FieldText, ValueText};
+pub use krash_kernel::vma::Vma;
+pub use krash_kernel::waitq::{WaitEntry, WaitQueue};
 
 /// The data a command produced.
 #[derive(Debug, Clone, Serialize)]

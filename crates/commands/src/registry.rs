@@ -26,7 +26,5 @@ pub fn registry() -> &'static [CommandSpec] {
 
 /// Finds a command by name or alias.
 pub fn lookup(name: &str) -> Option<&'static CommandSpec> {
-    registry()
-        .iter()
-        .find(|c| c.name == name || c.aliases.contains(&name))
+    registry().iter().find(|c| c.name == name || c.aliases.contains(&name))
 }

@@ -14,10 +14,6 @@ pub struct Session {
 impl Session {
     pub fn new(kernel: Kernel) -> Self {
         let current_task = kernel.panic_task();
-        Session {
-            kernel,
-            current_task,
-            progress: std::sync::Arc::new(krash_kernel::progress::NoProgress),
-        }
+        Session { kernel, current_task, progress: std::sync::Arc::new(krash_kernel::progress::NoProgress) }
     }
 }

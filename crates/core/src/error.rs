@@ -63,11 +63,7 @@ impl fmt::Display for FaultReason {
 #[non_exhaustive]
 pub enum Error {
     #[error("cannot read {space} {addr:#x}: {reason}")]
-    Fault {
-        addr: u64,
-        space: AddrSpace,
-        reason: FaultReason,
-    },
+    Fault { addr: u64, space: AddrSpace, reason: FaultReason },
     /// Debuginfo (a type, a member, line tables, a module's symbols) is absent.
     #[error("{0}")]
     MissingDebuginfo(String),
@@ -91,17 +87,11 @@ impl Error {
     }
 
     pub fn bad_data(context: impl Into<String>, detail: impl Into<String>) -> Self {
-        Error::BadData {
-            context: context.into(),
-            detail: detail.into(),
-        }
+        Error::BadData { context: context.into(), detail: detail.into() }
     }
 
     pub fn io(path: impl AsRef<std::path::Path>, err: &std::io::Error) -> Self {
-        Error::Io {
-            path: path.as_ref().display().to_string(),
-            message: err.to_string(),
-        }
+        Error::Io { path: path.as_ref().display().to_string(), message: err.to_string() }
     }
 
     /// True when the error is a memory fault (callers often skip such

@@ -13,8 +13,8 @@ use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use krash_core::{Error, Result};
 
 use crate::types::{
-    Composite, Enumerator, IntKind, Linkage, Member, Param, Qualifier, SectionVar, Type, TypeId,
-    TypeKind, TypeProvider, Variable,
+    Composite, Enumerator, IntKind, Linkage, Member, Param, Qualifier, SectionVar, Type, TypeId, TypeKind,
+    TypeProvider, Variable,
 };
 
 const BTF_MAGIC: u16 = 0xeb9f;
@@ -110,33 +110,24 @@ impl Btf {
 
     fn parse_with_base(bytes: &[u8], base: Option<Arc<Btf>>) -> Result<Btf> {
         if bytes.len() < HEADER_MIN_LEN {
-            return Err(bad(format!(
-                "{} bytes is too short for a header",
-                bytes.len()
-            )));
+            return Err(bad(format!("{} bytes is too short for a header", bytes.len())));
         }
         let magic = u16::from_le_bytes([bytes[0], bytes[1]]);
         if magic != BTF_MAGIC {
-            return Err(bad(format!(
-                "bad magic {magic:#06x} (big-endian BTF is not supported)"
-            )));
+            return Err(bad(format!("bad magic {magic:#06x} (big-endian BTF is not supported)")));
         }
         if bytes[2] != 1 {
             return Err(bad(format!("unsupported version {}", bytes[2])));
         }
         let field = |at| read_u32(bytes, at).ok_or_else(|| bad("truncated header"));
         let hdr_len = field(4)? as usize;
-        let (type_off, type_len, str_off, str_len) =
-            (field(8)?, field(12)?, field(16)?, field(20)?);
+        let (type_off, type_len, str_off, str_len) = (field(8)?, field(12)?, field(16)?, field(20)?);
         let section = |off: u32, len: u32, what: &str| -> Result<(usize, usize)> {
             let start = hdr_len.checked_add(off as usize);
             let end = start.and_then(|s| s.checked_add(len as usize));
             match (start, end) {
                 (Some(s), Some(e)) if e <= bytes.len() => Ok((s, e)),
-                _ => Err(bad(format!(
-                    "{what} section ({off:#x}+{len:#x}) lies outside the {} bytes",
-                    bytes.len()
-                ))),
+                _ => Err(bad(format!("{what} section ({off:#x}+{len:#x}) lies outside the {} bytes", bytes.len()))),
             }
         };
         if hdr_len < HEADER_MIN_LEN || hdr_len > bytes.len() {
@@ -147,9 +138,7 @@ impl Btf {
         let (first_id, string_base) = match &base {
             Some(b) => (
                 b.next_id(),
-                b.string_base
-                    .checked_add(b.strings_len())
-                    .ok_or_else(|| bad("base string sections exceed 4 GiB"))?,
+                b.string_base.checked_add(b.strings_len()).ok_or_else(|| bad("base string sections exceed 4 GiB"))?,
             ),
             None => (1, 0),
         };
@@ -210,8 +199,7 @@ impl Btf {
     fn head_at(&self, offset: usize) -> Result<RecordHead> {
         let types = self.types();
         let word = |i: usize| {
-            read_u32(types, offset + 4 * i)
-                .ok_or_else(|| bad(format!("type record at {offset:#x} is truncated")))
+            read_u32(types, offset + 4 * i).ok_or_else(|| bad(format!("type record at {offset:#x} is truncated")))
         };
         let info = word(1)?;
         Ok(RecordHead {
@@ -260,9 +248,7 @@ impl Btf {
             let head = self.head_at(at)?;
             let next = at + 12 + Self::extra_len(&head)?;
             if next > len {
-                return Err(bad(format!(
-                    "type record at {at:#x} runs past the type section"
-                )));
+                return Err(bad(format!("type record at {at:#x} runs past the type section")));
             }
             self.offsets.push(at as u32);
             at = next;
@@ -330,22 +316,16 @@ impl Btf {
     /// The NUL-terminated string at `offset` in the (combined) string section.
     fn string(&self, offset: u32) -> Result<&[u8]> {
         if offset < self.string_base {
-            let base = self
-                .base
-                .as_ref()
-                .ok_or_else(|| bad("string offset below a base BTF that is absent"))?;
+            let base = self.base.as_ref().ok_or_else(|| bad("string offset below a base BTF that is absent"))?;
             return base.string(offset);
         }
         let start = self.strings_start + (offset - self.string_base) as usize;
-        let tail = self.data.get(start..self.strings_end).ok_or_else(|| {
-            bad(format!(
-                "string offset {offset:#x} beyond the string section"
-            ))
-        })?;
-        let end = tail
-            .iter()
-            .position(|&b| b == 0)
-            .ok_or_else(|| bad(format!("string at {offset:#x} not terminated")))?;
+        let tail = self
+            .data
+            .get(start..self.strings_end)
+            .ok_or_else(|| bad(format!("string offset {offset:#x} beyond the string section")))?;
+        let end =
+            tail.iter().position(|&b| b == 0).ok_or_else(|| bad(format!("string at {offset:#x} not terminated")))?;
         Ok(&tail[..end])
     }
 
@@ -363,8 +343,7 @@ impl Btf {
 
     /// Locates the blob and record offset defining `id`.
     fn locate(&self, id: TypeId) -> Result<(&Btf, usize)> {
-        let raw = u32::try_from(id.0)
-            .map_err(|_| Error::NotFound(format!("BTF type id {} out of range", id.0)))?;
+        let raw = u32::try_from(id.0).map_err(|_| Error::NotFound(format!("BTF type id {} out of range", id.0)))?;
         if raw < self.first_id {
             return match &self.base {
                 Some(base) => base.locate(id),
@@ -372,10 +351,7 @@ impl Btf {
             };
         }
         let idx = (raw - self.first_id) as usize;
-        let off = self
-            .offsets
-            .get(idx)
-            .ok_or_else(|| Error::NotFound(format!("BTF type id {raw} out of range")))?;
+        let off = self.offsets.get(idx).ok_or_else(|| Error::NotFound(format!("BTF type id {raw} out of range")))?;
         Ok((self, *off as usize))
     }
 
@@ -392,10 +368,8 @@ impl Btf {
         let head = self.head_at(off)?;
         let types = self.types();
         let extra = off + 12;
-        let word = |i: usize| {
-            read_u32(types, extra + 4 * i)
-                .ok_or_else(|| bad(format!("record at {off:#x} truncated")))
-        };
+        let word =
+            |i: usize| read_u32(types, extra + 4 * i).ok_or_else(|| bad(format!("record at {off:#x} truncated")));
         let tid = |v: u32| TypeId(v as u64);
         Ok(match head.kind {
             kind::INT => {
@@ -409,26 +383,13 @@ impl Btf {
                 } else {
                     IntKind::Plain
                 };
-                Type::Int {
-                    name,
-                    size: head.size_or_type as u64,
-                    signed: enc & 1 != 0,
-                    kind: int_kind,
-                }
+                Type::Int { name, size: head.size_or_type as u64, signed: enc & 1 != 0, kind: int_kind }
             }
-            kind::FLOAT => Type::Float {
-                name: self.name_or_empty(head.name_off)?,
-                size: head.size_or_type as u64,
-            },
-            kind::PTR => Type::Pointer {
-                to: tid(head.size_or_type),
-            },
+            kind::FLOAT => Type::Float { name: self.name_or_empty(head.name_off)?, size: head.size_or_type as u64 },
+            kind::PTR => Type::Pointer { to: tid(head.size_or_type) },
             kind::ARRAY => {
                 let nelems = word(2)?;
-                Type::Array {
-                    elem: tid(word(0)?),
-                    len: (nelems != 0).then_some(nelems as u64),
-                }
+                Type::Array { elem: tid(word(0)?), len: (nelems != 0).then_some(nelems as u64) }
             }
             kind::STRUCT | kind::UNION => {
                 let mut members = Vec::with_capacity(head.vlen);
@@ -440,18 +401,9 @@ impl Btf {
                     } else {
                         self.legacy_bitfield(offset as u64, ty)
                     };
-                    members.push(Member {
-                        name: self.name(name_off)?,
-                        ty: tid(ty),
-                        bit_offset,
-                        bitfield_size,
-                    });
+                    members.push(Member { name: self.name(name_off)?, ty: tid(ty), bit_offset, bitfield_size });
                 }
-                let body = Composite {
-                    name: self.name(head.name_off)?,
-                    size: head.size_or_type as u64,
-                    members,
-                };
+                let body = Composite { name: self.name(head.name_off)?, size: head.size_or_type as u64, members };
                 if head.kind == kind::STRUCT {
                     Type::Struct(body)
                 } else {
@@ -481,37 +433,16 @@ impl Btf {
                     };
                     variants.push(Enumerator { name, value });
                 }
-                Type::Enum {
-                    name: self.name(head.name_off)?,
-                    size: head.size_or_type as u64,
-                    signed,
-                    variants,
-                }
+                Type::Enum { name: self.name(head.name_off)?, size: head.size_or_type as u64, signed, variants }
             }
             kind::FWD => Type::Forward {
-                kind: if head.kflag {
-                    TypeKind::Union
-                } else {
-                    TypeKind::Struct
-                },
+                kind: if head.kflag { TypeKind::Union } else { TypeKind::Struct },
                 name: self.name_or_empty(head.name_off)?,
             },
-            kind::TYPEDEF => Type::Typedef {
-                name: self.name_or_empty(head.name_off)?,
-                to: tid(head.size_or_type),
-            },
-            kind::VOLATILE => Type::Qualified {
-                qualifier: Qualifier::Volatile,
-                to: tid(head.size_or_type),
-            },
-            kind::CONST => Type::Qualified {
-                qualifier: Qualifier::Const,
-                to: tid(head.size_or_type),
-            },
-            kind::RESTRICT => Type::Qualified {
-                qualifier: Qualifier::Restrict,
-                to: tid(head.size_or_type),
-            },
+            kind::TYPEDEF => Type::Typedef { name: self.name_or_empty(head.name_off)?, to: tid(head.size_or_type) },
+            kind::VOLATILE => Type::Qualified { qualifier: Qualifier::Volatile, to: tid(head.size_or_type) },
+            kind::CONST => Type::Qualified { qualifier: Qualifier::Const, to: tid(head.size_or_type) },
+            kind::RESTRICT => Type::Qualified { qualifier: Qualifier::Restrict, to: tid(head.size_or_type) },
             kind::TYPE_TAG => Type::Qualified {
                 qualifier: Qualifier::Tag(self.name_or_empty(head.name_off)?),
                 to: tid(head.size_or_type),
@@ -530,17 +461,10 @@ impl Btf {
                     if ty == 0 && name_off == 0 && i + 1 == head.vlen {
                         variadic = true;
                     } else {
-                        params.push(Param {
-                            name: self.name(name_off)?,
-                            ty: tid(ty),
-                        });
+                        params.push(Param { name: self.name(name_off)?, ty: tid(ty) });
                     }
                 }
-                Type::Function {
-                    ret: tid(head.size_or_type),
-                    params,
-                    variadic,
-                }
+                Type::Function { ret: tid(head.size_or_type), params, variadic }
             }
             kind::VAR => Type::Var {
                 name: self.name_or_empty(head.name_off)?,
@@ -556,16 +480,10 @@ impl Btf {
                         size: word(3 * i + 2)? as u64,
                     });
                 }
-                Type::Datasec {
-                    name: self.name_or_empty(head.name_off)?,
-                    size: head.size_or_type as u64,
-                    vars,
-                }
+                Type::Datasec { name: self.name_or_empty(head.name_off)?, size: head.size_or_type as u64, vars }
             }
             kind::DECL_TAG => {
-                return Err(Error::Unsupported(format!(
-                    "BTF record at {off:#x} is a declaration tag, not a type"
-                )))
+                return Err(Error::Unsupported(format!("BTF record at {off:#x} is a declaration tag, not a type")))
             }
             other => return Err(bad(format!("unknown type kind {other} at {off:#x}"))),
         })
@@ -596,36 +514,21 @@ impl Btf {
     }
 
     /// Ids (in this blob, then the base) of named records matching `pred`.
-    fn named(
-        &self,
-        name: &str,
-        pred: &dyn Fn(u8, bool) -> bool,
-        out: &mut Vec<TypeId>,
-    ) -> Result<()> {
+    fn named(&self, name: &str, pred: &dyn Fn(u8, bool) -> bool, out: &mut Vec<TypeId>) -> Result<()> {
         let hash = self.hasher.hash_one(name.as_bytes());
-        let mut cur = self
-            .names
-            .find(hash, |&i| self.name_of_index(i) == Some(name.as_bytes()))
-            .copied();
+        let mut cur = self.names.find(hash, |&i| self.name_of_index(i) == Some(name.as_bytes())).copied();
         let mut budget = self.offsets.len();
         while let Some(idx) = cur {
             if budget == 0 {
                 break;
             }
             budget -= 1;
-            let off = *self
-                .offsets
-                .get(idx as usize)
-                .ok_or_else(|| bad("name index out of range"))?;
+            let off = *self.offsets.get(idx as usize).ok_or_else(|| bad("name index out of range"))?;
             let head = self.head_at(off as usize)?;
             if pred(head.kind, head.kflag) {
                 out.push(TypeId((self.first_id + idx) as u64));
             }
-            cur = self
-                .next_same_name
-                .get(idx as usize)
-                .copied()
-                .filter(|&n| n != u32::MAX);
+            cur = self.next_same_name.get(idx as usize).copied().filter(|&n| n != u32::MAX);
         }
         if let Some(base) = &self.base {
             base.named(name, pred, out)?;
@@ -683,11 +586,7 @@ impl TypeProvider for Btf {
         let mut defs = Vec::new();
         let mut forwards = Vec::new();
         let lookup_name = crate::types::dwarf_base_type_name(name);
-        let lookup_name = if wanted == TypeKind::Base {
-            lookup_name.as_ref()
-        } else {
-            name
-        };
+        let lookup_name = if wanted == TypeKind::Base { lookup_name.as_ref() } else { name };
         self.named(
             lookup_name,
             &|k, _| match wanted {
@@ -701,11 +600,7 @@ impl TypeProvider for Btf {
         )?;
         if matches!(wanted, TypeKind::Struct | TypeKind::Union) {
             let want_union = wanted == TypeKind::Union;
-            self.named(
-                name,
-                &|k, kflag| k == kind::FWD && kflag == want_union,
-                &mut forwards,
-            )?;
+            self.named(name, &|k, kflag| k == kind::FWD && kflag == want_union, &mut forwards)?;
         }
         defs.extend(forwards);
         Ok(defs)
@@ -727,12 +622,7 @@ impl TypeProvider for Btf {
             },
             None => (None, None),
         };
-        Ok(Some(Variable {
-            name,
-            ty,
-            section,
-            section_offset,
-        }))
+        Ok(Some(Variable { name, ty, section, section_offset }))
     }
 
     fn find_function(&self, name: &str) -> Result<Option<TypeId>> {
@@ -761,8 +651,7 @@ impl Btf {
             }
             if let Ok(Type::Enum { variants, .. }) = self.decode(off as usize) {
                 for v in variants {
-                    map.entry(v.name)
-                        .or_insert((self.first_id + idx as u32, v.value));
+                    map.entry(v.name).or_insert((self.first_id + idx as u32, v.value));
                 }
             }
         }
@@ -771,10 +660,7 @@ impl Btf {
 
     fn var_section(&self, id: TypeId) -> Option<(u32, u32)> {
         let raw = u32::try_from(id.0).ok()?;
-        self.var_sections
-            .get(&raw)
-            .copied()
-            .or_else(|| self.base.as_ref().and_then(|b| b.var_section(id)))
+        self.var_sections.get(&raw).copied().or_else(|| self.base.as_ref().and_then(|b| b.var_section(id)))
     }
 }
 
@@ -833,10 +719,7 @@ mod tests {
         let foo = btf.find_type(TypeKind::Struct, "foo").unwrap();
         let b = btf.member_path(foo, "b").unwrap();
         assert_eq!((b.bit_offset, b.bitfield_size), (32, Some(3)));
-        assert_eq!(
-            btf.type_name(btf.member_path(foo, "p").unwrap().ty),
-            "int *"
-        );
+        assert_eq!(btf.type_name(btf.member_path(foo, "p").unwrap().ty), "int *");
         assert_eq!(btf.size_of(foo).unwrap(), 16);
     }
 

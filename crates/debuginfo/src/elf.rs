@@ -22,10 +22,7 @@ pub fn elf_section<'a>(data: &'a [u8], name: &str) -> Result<Option<&'a [u8]>> {
 
 /// Like [`elf_section`], also giving the section's link-time address.
 pub fn elf_section_with_addr<'a>(data: &'a [u8], name: &str) -> Result<Option<ElfSection<'a>>> {
-    Ok(elf_sections(data)?
-        .into_iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, s)| s))
+    Ok(elf_sections(data)?.into_iter().find(|(n, _)| *n == name).map(|(_, s)| s))
 }
 
 /// Every section with contents in the file, by name (NOBITS sections such
@@ -35,9 +32,7 @@ pub fn elf_sections(data: &[u8]) -> Result<Vec<(&str, ElfSection<'_>)>> {
     let endian = LittleEndian;
     let header = elf::FileHeader64::<LittleEndian>::parse(data)
         .map_err(|e| Error::bad_data(ctx, format!("not a 64-bit little-endian ELF: {e}")))?;
-    let sections = header
-        .sections(endian, data)
-        .map_err(|e| Error::bad_data(ctx, e.to_string()))?;
+    let sections = header.sections(endian, data).map_err(|e| Error::bad_data(ctx, e.to_string()))?;
     let mut out = Vec::new();
     for section in sections.iter() {
         if section.sh_type(endian) == elf::SHT_NOBITS {
@@ -49,16 +44,8 @@ pub fn elf_sections(data: &[u8]) -> Result<Vec<(&str, ElfSection<'_>)>> {
         let Ok(name) = std::str::from_utf8(name) else {
             continue;
         };
-        let bytes = section
-            .data(endian, data)
-            .map_err(|e| Error::bad_data(ctx, format!("section {name}: {e}")))?;
-        out.push((
-            name,
-            ElfSection {
-                data: bytes,
-                addr: section.sh_addr(endian),
-            },
-        ));
+        let bytes = section.data(endian, data).map_err(|e| Error::bad_data(ctx, format!("section {name}: {e}")))?;
+        out.push((name, ElfSection { data: bytes, addr: section.sh_addr(endian) }));
     }
     Ok(out)
 }
@@ -79,16 +66,11 @@ impl<'a> ElfMemory<'a> {
         let ctx = "ELF section headers";
         let header = elf::FileHeader64::<LittleEndian>::parse(data)
             .map_err(|e| Error::bad_data(ctx, format!("not a 64-bit little-endian ELF: {e}")))?;
-        let sections = header
-            .sections(endian, data)
-            .map_err(|e| Error::bad_data(ctx, e.to_string()))?;
+        let sections = header.sections(endian, data).map_err(|e| Error::bad_data(ctx, e.to_string()))?;
         let mut regions = Vec::new();
         for section in sections.iter() {
             let allocated = section.sh_flags(endian) & u64::from(elf::SHF_ALLOC) != 0;
-            if !allocated
-                || section.sh_type(endian) == elf::SHT_NOBITS
-                || section.sh_addr(endian) == 0
-            {
+            if !allocated || section.sh_type(endian) == elf::SHT_NOBITS || section.sh_addr(endian) == 0 {
                 continue;
             }
             if let Ok(bytes) = section.data(endian, data) {

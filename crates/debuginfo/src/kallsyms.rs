@@ -60,9 +60,7 @@ impl KallsymsLocation {
     /// table, a dump's VMCOREINFO `SYMBOL()` entries); `source` names the
     /// lookup in the error for a missing table.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<u64>, source: &str) -> Result<Self> {
-        let addr = |name: &str| {
-            lookup(name).ok_or_else(|| Error::MissingDebuginfo(format!("{source} has no {name}")))
-        };
+        let addr = |name: &str| lookup(name).ok_or_else(|| Error::MissingDebuginfo(format!("{source} has no {name}")));
         Ok(KallsymsLocation {
             num_syms: addr("kallsyms_num_syms")?,
             names: addr("kallsyms_names")?,
@@ -87,21 +85,14 @@ struct TokenTable {
 impl TokenTable {
     fn read(loc: &KallsymsLocation, mem: &dyn VirtualMemory) -> Result<Self> {
         let index_bytes = mem.read_vec(loc.token_index, 256 * 2)?;
-        let starts: Vec<usize> = index_bytes
-            .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]) as usize)
-            .collect();
+        let starts: Vec<usize> =
+            index_bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]) as usize).collect();
         let table_len = starts.iter().copied().max().unwrap_or(0) + 256;
         let table = read_prefix(mem, loc.token_table, table_len)?;
         let mut tokens = Vec::with_capacity(256);
         for (i, &start) in starts.iter().enumerate() {
-            let tail = table
-                .get(start..)
-                .ok_or_else(|| bad(format!("token {i} starts outside the token table")))?;
-            let end = tail
-                .iter()
-                .position(|&b| b == 0)
-                .ok_or_else(|| bad(format!("token {i} is not terminated")))?;
+            let tail = table.get(start..).ok_or_else(|| bad(format!("token {i} starts outside the token table")))?;
+            let end = tail.iter().position(|&b| b == 0).ok_or_else(|| bad(format!("token {i} is not terminated")))?;
             tokens.push(tail[..end].to_vec());
         }
         Ok(TokenTable { tokens })
@@ -157,11 +148,7 @@ impl NameStream<'_> {
     /// "big symbol" encoding).
     fn next_name(&mut self, out: &mut Vec<u8>) -> Result<()> {
         let first = self.byte()? as usize;
-        let len = if first & 0x80 != 0 {
-            (first & 0x7f) | ((self.byte()? as usize) << 7)
-        } else {
-            first
-        };
+        let len = if first & 0x80 != 0 { (first & 0x7f) | ((self.byte()? as usize) << 7) } else { first };
         if len > MAX_ENCODED_NAME {
             return Err(bad(format!("encoded name of {len} tokens")));
         }
@@ -183,10 +170,7 @@ pub fn read_kallsyms(loc: &KallsymsLocation, mem: &dyn VirtualMemory) -> Result<
     let count = count as usize;
     let tokens = TokenTable::read(loc, mem)?;
     let offsets = mem.read_vec(loc.offsets, count * 4)?;
-    let offsets: Vec<i32> = offsets
-        .chunks_exact(4)
-        .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
+    let offsets: Vec<i32> = offsets.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     let base = mem.read_u64(loc.relative_base)?;
     let absolute_percpu = match loc.addressing {
         KallsymsAddressing::AbsolutePercpu => true,
@@ -194,26 +178,16 @@ pub fn read_kallsyms(loc: &KallsymsLocation, mem: &dyn VirtualMemory) -> Result<
         KallsymsAddressing::Auto => offsets.iter().any(|&o| o < 0),
     };
 
-    let mut stream = NameStream {
-        mem,
-        next_addr: loc.names,
-        buf: Vec::new(),
-        pos: 0,
-    };
+    let mut stream = NameStream { mem, next_addr: loc.names, buf: Vec::new(), pos: 0 };
     let mut builder = SymbolTableBuilder::new(None);
     builder.reserve(count, count * 24);
     let mut encoded = Vec::new();
     let mut name = Vec::new();
     for (i, &offset) in offsets.iter().enumerate() {
-        stream
-            .next_name(&mut encoded)
-            .map_err(|e| bad(format!("symbol {i}: {e}")))?;
+        stream.next_name(&mut encoded).map_err(|e| bad(format!("symbol {i}: {e}")))?;
         name.clear();
         for &t in &encoded {
-            let token = tokens
-                .tokens
-                .get(t as usize)
-                .ok_or_else(|| bad(format!("symbol {i}: token {t} missing")))?;
+            let token = tokens.tokens.get(t as usize).ok_or_else(|| bad(format!("symbol {i}: token {t} missing")))?;
             name.extend_from_slice(token);
         }
         let Some((&kind, rest)) = name.split_first() else {
@@ -262,10 +236,7 @@ pub fn read_module_kallsyms(
     mem: &dyn VirtualMemory,
 ) -> Result<SymbolTable> {
     if loc.num_symtab > MAX_MODULE_SYMBOLS {
-        return Err(bad(format!(
-            "module {module_name}: implausible num_symtab {}",
-            loc.num_symtab
-        )));
+        return Err(bad(format!("module {module_name}: implausible num_symtab {}", loc.num_symtab)));
     }
     let count = loc.num_symtab as usize;
     let syms = mem.read_vec(loc.symtab, count * ELF64_SYM_SIZE)?;
@@ -285,22 +256,15 @@ pub fn read_module_kallsyms(
     for (i, sym) in syms.chunks_exact(ELF64_SYM_SIZE).enumerate() {
         let name_off = u32::from_le_bytes([sym[0], sym[1], sym[2], sym[3]]) as usize;
         let st_info = sym[4];
-        let value = u64::from_le_bytes([
-            sym[8], sym[9], sym[10], sym[11], sym[12], sym[13], sym[14], sym[15],
-        ]);
-        let size = u64::from_le_bytes([
-            sym[16], sym[17], sym[18], sym[19], sym[20], sym[21], sym[22], sym[23],
-        ]);
+        let value = u64::from_le_bytes([sym[8], sym[9], sym[10], sym[11], sym[12], sym[13], sym[14], sym[15]]);
+        let size = u64::from_le_bytes([sym[16], sym[17], sym[18], sym[19], sym[20], sym[21], sym[22], sym[23]]);
         if name_off == 0 {
             continue;
         }
         let name = match strings.get(name_off..) {
             Some(tail) => {
-                let end = tail
-                    .iter()
-                    .take(MAX_MODULE_NAME)
-                    .position(|&b| b == 0)
-                    .unwrap_or(tail.len().min(MAX_MODULE_NAME));
+                let end =
+                    tail.iter().take(MAX_MODULE_NAME).position(|&b| b == 0).unwrap_or(tail.len().min(MAX_MODULE_NAME));
                 String::from_utf8_lossy(&tail[..end]).into_owned()
             }
             None => mem.read_cstr(loc.strtab.wrapping_add(name_off as u64), MAX_MODULE_NAME)?,
@@ -312,11 +276,7 @@ pub fn read_module_kallsyms(
             Some(t) => t.get(i).copied().unwrap_or(b'?'),
             None => st_info,
         };
-        let kind = if kind.is_ascii_graphic() {
-            kind as char
-        } else {
-            '?'
-        };
+        let kind = if kind.is_ascii_graphic() { kind as char } else { '?' };
         builder.push(&name, value, size, kind)?;
     }
     Ok(builder.build())
@@ -334,13 +294,8 @@ mod tests {
 
     impl VirtualMemory for Flat {
         fn read_virt(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
-            let start = addr
-                .checked_sub(self.base)
-                .ok_or_else(|| not_mapped(addr))? as usize;
-            let src = self
-                .bytes
-                .get(start..start + buf.len())
-                .ok_or_else(|| not_mapped(addr))?;
+            let start = addr.checked_sub(self.base).ok_or_else(|| not_mapped(addr))? as usize;
+            let src = self.bytes.get(start..start + buf.len()).ok_or_else(|| not_mapped(addr))?;
             buf.copy_from_slice(src);
             Ok(())
         }
@@ -351,9 +306,7 @@ mod tests {
         // Tokens: 0 = "T", 1 = "t", 2 = "foo", 3 = "bar", others empty.
         let base = 0x1000u64;
         let mut bytes = vec![0u8; 0x2000];
-        let put = |bytes: &mut Vec<u8>, at: usize, data: &[u8]| {
-            bytes[at..at + data.len()].copy_from_slice(data)
-        };
+        let put = |bytes: &mut Vec<u8>, at: usize, data: &[u8]| bytes[at..at + data.len()].copy_from_slice(data);
         put(&mut bytes, 0x0, &2u32.to_le_bytes()); // num_syms
         put(&mut bytes, 0x10, &[2, 0, 2, 2, 1, 3]); // names: "Tfoo", "tbar"
         put(&mut bytes, 0x100, b"T\0t\0foo\0bar\0\0");
@@ -396,32 +349,20 @@ mod tests {
             s.extend_from_slice(&size.to_le_bytes());
             s
         };
-        let symtab = [
-            sym(0, 0, 0),
-            sym(1, 0xffff_ffff_c000_0000, 0x20),
-            sym(7, 0xffff_ffff_c000_1000, 8),
-        ]
-        .concat();
+        let symtab = [sym(0, 0, 0), sym(1, 0xffff_ffff_c000_0000, 0x20), sym(7, 0xffff_ffff_c000_1000, 8)].concat();
         bytes[..symtab.len()].copy_from_slice(&symtab);
         bytes[0x100..0x10e].copy_from_slice(b"\0my_fn\0my_var\0");
         bytes[0x200..0x203].copy_from_slice(b"UtD");
         let mem = Flat { base, bytes };
-        let loc = ModuleKallsymsLocation {
-            symtab: base,
-            num_symtab: 3,
-            strtab: base + 0x100,
-            typetab: Some(base + 0x200),
-        };
+        let loc =
+            ModuleKallsymsLocation { symtab: base, num_symtab: 3, strtab: base + 0x100, typetab: Some(base + 0x200) };
         let table = read_module_kallsyms("mymod", &loc, &mem).unwrap();
         assert_eq!(table.len(), 2);
         let f = table.by_name("my_fn").unwrap();
         assert_eq!((f.kind, f.size, f.module), ('t', 0x20, Some("mymod")));
         let (v, off) = table.by_addr(0xffff_ffff_c000_1004).unwrap();
         assert_eq!((v.name, v.kind, off), ("my_var", 'D', 4));
-        let absurd = ModuleKallsymsLocation {
-            num_symtab: u64::MAX,
-            ..loc
-        };
+        let absurd = ModuleKallsymsLocation { num_symtab: u64::MAX, ..loc };
         assert!(read_module_kallsyms("mymod", &absurd, &mem).is_err());
     }
 }

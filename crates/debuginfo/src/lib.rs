@@ -37,15 +37,11 @@ mod elf;
 
 pub use btf::Btf;
 pub use elf::{elf_section, elf_section_with_addr, elf_sections, ElfMemory, ElfSection};
-pub use kallsyms::{
-    read_kallsyms, read_module_kallsyms, KallsymsAddressing, KallsymsLocation,
-    ModuleKallsymsLocation,
-};
+pub use kallsyms::{read_kallsyms, read_module_kallsyms, KallsymsAddressing, KallsymsLocation, ModuleKallsymsLocation};
 pub use orc::{OrcEntry, OrcFormat, OrcReg, OrcTable, OrcType};
 pub use symbol_set::SymbolSet;
 pub use symbols::{crash_name, nm_letter, Symbol, SymbolTable, SymbolTableBuilder};
 pub use types::{
-    dwarf_base_type_name, gdb_base_type_name, Composite, Enumerator, IntKind, Linkage, Member,
-    MemberLocation, Param, Qualifier, SectionVar, Type, TypeId, TypeKind, TypeOps, TypeProvider,
-    Variable,
+    dwarf_base_type_name, gdb_base_type_name, Composite, Enumerator, IntKind, Linkage, Member, MemberLocation, Param,
+    Qualifier, SectionVar, Type, TypeId, TypeKind, TypeOps, TypeProvider, Variable,
 };

@@ -35,11 +35,7 @@ impl OrcFormat {
         let mut parts = release.split(|c: char| !c.is_ascii_digit());
         let major: u32 = parts.next()?.parse().ok()?;
         let minor: u32 = parts.next()?.parse().ok()?;
-        Some(if (major, minor) >= (6, 4) {
-            OrcFormat::V6_4
-        } else {
-            OrcFormat::Legacy
-        })
+        Some(if (major, minor) >= (6, 4) { OrcFormat::V6_4 } else { OrcFormat::Legacy })
     }
 }
 
@@ -50,12 +46,8 @@ impl OrcData {
         if self.ips.windows(2).all(|w| w[0] <= w[1]) {
             return;
         }
-        let mut pairs: Vec<(u64, [u8; ORC_ENTRY_SIZE])> = self
-            .ips
-            .iter()
-            .copied()
-            .zip(self.entries.iter().copied())
-            .collect();
+        let mut pairs: Vec<(u64, [u8; ORC_ENTRY_SIZE])> =
+            self.ips.iter().copied().zip(self.entries.iter().copied()).collect();
         pairs.sort_by_key(|p| p.0);
         (self.ips, self.entries) = pairs.into_iter().unzip();
     }
@@ -166,15 +158,7 @@ impl OrcEntry {
                 (kind, (flags >> 11) & 1 == 1)
             }
         };
-        OrcEntry {
-            ip,
-            sp_reg,
-            sp_offset,
-            bp_reg,
-            bp_offset,
-            kind,
-            signal,
-        }
+        OrcEntry { ip, sp_reg, sp_offset, bp_reg, bp_offset, kind, signal }
     }
 }
 
@@ -203,32 +187,19 @@ impl OrcTable {
     pub fn from_vmlinux(elf_bytes: &[u8]) -> Result<Self> {
         let sections = elf_sections(elf_bytes)?;
         let find = |name: &str| sections.iter().find(|(n, _)| *n == name).map(|(_, s)| *s);
-        let ip_section = find(".orc_unwind_ip")
-            .ok_or_else(|| Error::MissingDebuginfo("no .orc_unwind_ip section".into()))?;
-        let unwind = find(".orc_unwind")
-            .ok_or_else(|| Error::MissingDebuginfo("no .orc_unwind section".into()))?;
-        let format = if find(".orc_header").is_some() {
-            OrcFormat::V6_4
-        } else {
-            OrcFormat::Legacy
-        };
+        let ip_section =
+            find(".orc_unwind_ip").ok_or_else(|| Error::MissingDebuginfo("no .orc_unwind_ip section".into()))?;
+        let unwind = find(".orc_unwind").ok_or_else(|| Error::MissingDebuginfo("no .orc_unwind section".into()))?;
+        let format = if find(".orc_header").is_some() { OrcFormat::V6_4 } else { OrcFormat::Legacy };
         Self::from_tables(ip_section.addr, ip_section.data, unwind.data, format)
     }
 
     /// Builds a table from the raw `orc_unwind_ip` bytes (relative s32s,
     /// each relative to its own address, the table starting at
     /// `ip_table_addr`) and the `orc_unwind` bytes.
-    pub fn from_tables(
-        ip_table_addr: u64,
-        ip_bytes: &[u8],
-        unwind_bytes: &[u8],
-        format: OrcFormat,
-    ) -> Result<Self> {
+    pub fn from_tables(ip_table_addr: u64, ip_bytes: &[u8], unwind_bytes: &[u8], format: OrcFormat) -> Result<Self> {
         if ip_bytes.len() & 3 != 0 {
-            return Err(bad(format!(
-                "IP table length {} is not a multiple of 4",
-                ip_bytes.len()
-            )));
+            return Err(bad(format!("IP table length {} is not a multiple of 4", ip_bytes.len())));
         }
         let count = ip_bytes.len() / 4;
         if unwind_bytes.len() != count * ORC_ENTRY_SIZE {
@@ -243,22 +214,14 @@ impl OrcTable {
             .enumerate()
             .map(|(i, c)| {
                 let rel = i32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-                ip_table_addr
-                    .wrapping_add(4 * i as u64)
-                    .wrapping_add(rel as i64 as u64)
+                ip_table_addr.wrapping_add(4 * i as u64).wrapping_add(rel as i64 as u64)
             })
             .collect();
-        let entries: Vec<[u8; ORC_ENTRY_SIZE]> = unwind_bytes
-            .chunks_exact(ORC_ENTRY_SIZE)
-            .map(|c| [c[0], c[1], c[2], c[3], c[4], c[5]])
-            .collect();
+        let entries: Vec<[u8; ORC_ENTRY_SIZE]> =
+            unwind_bytes.chunks_exact(ORC_ENTRY_SIZE).map(|c| [c[0], c[1], c[2], c[3], c[4], c[5]]).collect();
         let mut data = OrcData { ips, entries };
         data.ensure_sorted();
-        Ok(OrcTable {
-            data: Arc::new(data),
-            format,
-            delta: 0,
-        })
+        Ok(OrcTable { data: Arc::new(data), format, delta: 0 })
     }
 
     /// Reads a loaded module's table (`struct module`'s `arch.orc_unwind_ip`,
@@ -271,9 +234,7 @@ impl OrcTable {
         format: OrcFormat,
     ) -> Result<Self> {
         if count > MAX_ORC_ENTRIES {
-            return Err(bad(format!(
-                "implausible entry count {count} (limit {MAX_ORC_ENTRIES})"
-            )));
+            return Err(bad(format!("implausible entry count {count} (limit {MAX_ORC_ENTRIES})")));
         }
         let count = count as usize;
         let ip_bytes = reader.read_vec(ip_table_addr, count * 4)?;
@@ -283,10 +244,7 @@ impl OrcTable {
 
     /// The same table shifted by a KASLR delta (vmlinux tables only).
     pub fn with_offset(&self, kaslr_delta: u64) -> Self {
-        OrcTable {
-            delta: kaslr_delta,
-            ..self.clone()
-        }
+        OrcTable { delta: kaslr_delta, ..self.clone() }
     }
 
     /// The entry layout of this table.
@@ -306,28 +264,17 @@ impl OrcTable {
 
     /// Lowest and highest covered run-time addresses (first and last entry).
     pub fn ip_range(&self) -> Option<(u64, u64)> {
-        Some((
-            self.data.ips.first()?.wrapping_add(self.delta),
-            self.data.ips.last()?.wrapping_add(self.delta),
-        ))
+        Some((self.data.ips.first()?.wrapping_add(self.delta), self.data.ips.last()?.wrapping_add(self.delta)))
     }
 
     /// The entry covering run-time address `ip`: the last one starting at
     /// or below it.
     pub fn find(&self, ip: u64) -> Option<OrcEntry> {
         let link_ip = ip.wrapping_sub(self.delta);
-        let idx = self
-            .data
-            .ips
-            .partition_point(|&start| start <= link_ip)
-            .checked_sub(1)?;
+        let idx = self.data.ips.partition_point(|&start| start <= link_ip).checked_sub(1)?;
         let start = *self.data.ips.get(idx)?;
         let raw = *self.data.entries.get(idx)?;
-        Some(OrcEntry::decode(
-            start.wrapping_add(self.delta),
-            raw,
-            self.format,
-        ))
+        Some(OrcEntry::decode(start.wrapping_add(self.delta), raw, self.format))
     }
 
     /// All entries in address order.
@@ -349,20 +296,11 @@ mod tests {
         // sp_offset 8, bp_offset 0, sp_reg SP(5), bp_reg UNDEFINED, type CALL
         let legacy_call = [8, 0, 0, 0, 0x05, 0x00];
         let e = OrcEntry::decode(0x1000, legacy_call, OrcFormat::Legacy);
-        assert_eq!(
-            (e.sp_reg, e.sp_offset, e.kind, e.signal),
-            (OrcReg::Sp, 8, OrcType::Call, false)
-        );
+        assert_eq!((e.sp_reg, e.sp_offset, e.kind, e.signal), (OrcReg::Sp, 8, OrcType::Call, false));
         let legacy_end = [0, 0, 0, 0, 0x00, 0x04];
-        assert_eq!(
-            OrcEntry::decode(0, legacy_end, OrcFormat::Legacy).kind,
-            OrcType::EndOfStack
-        );
+        assert_eq!(OrcEntry::decode(0, legacy_end, OrcFormat::Legacy).kind, OrcType::EndOfStack);
         let new_call = [8, 0, 0, 0, 0x05, 0x02];
-        assert_eq!(
-            OrcEntry::decode(0, new_call, OrcFormat::V6_4).kind,
-            OrcType::Call
-        );
+        assert_eq!(OrcEntry::decode(0, new_call, OrcFormat::V6_4).kind, OrcType::Call);
         let new_regs_signal = [0, 0, 0, 0, 0x05, 0x0b];
         let e = OrcEntry::decode(0, new_regs_signal, OrcFormat::V6_4);
         assert_eq!((e.kind, e.signal), (OrcType::Regs, true));
@@ -370,18 +308,9 @@ mod tests {
 
     #[test]
     fn format_from_release() {
-        assert_eq!(
-            OrcFormat::for_kernel_release("6.1.0-56-cloud-amd64"),
-            Some(OrcFormat::Legacy)
-        );
-        assert_eq!(
-            OrcFormat::for_kernel_release("6.12.117+deb12-cloud-amd64"),
-            Some(OrcFormat::V6_4)
-        );
-        assert_eq!(
-            OrcFormat::for_kernel_release("5.15.0"),
-            Some(OrcFormat::Legacy)
-        );
+        assert_eq!(OrcFormat::for_kernel_release("6.1.0-56-cloud-amd64"), Some(OrcFormat::Legacy));
+        assert_eq!(OrcFormat::for_kernel_release("6.12.117+deb12-cloud-amd64"), Some(OrcFormat::V6_4));
+        assert_eq!(OrcFormat::for_kernel_release("5.15.0"), Some(OrcFormat::Legacy));
         assert_eq!(OrcFormat::for_kernel_release("banana"), None);
     }
 

@@ -13,19 +13,12 @@ pub struct SymbolSet {
 impl SymbolSet {
     /// A set holding only the kernel image's table.
     pub fn new(kernel: SymbolTable) -> Self {
-        SymbolSet {
-            kernel,
-            modules: Vec::new(),
-        }
+        SymbolSet { kernel, modules: Vec::new() }
     }
 
     /// Adds (or replaces, by module name) one module's table.
     pub fn add_module(&mut self, table: SymbolTable) {
-        match self
-            .modules
-            .iter_mut()
-            .find(|m| m.module() == table.module())
-        {
+        match self.modules.iter_mut().find(|m| m.module() == table.module()) {
             Some(slot) => *slot = table,
             None => self.modules.push(table),
         }
@@ -48,9 +41,7 @@ impl SymbolSet {
 
     /// A symbol by name: the kernel's first, then the modules' in order.
     pub fn by_name(&self, name: &str) -> Option<Symbol<'_>> {
-        self.kernel
-            .by_name(name)
-            .or_else(|| self.modules.iter().find_map(|m| m.by_name(name)))
+        self.kernel.by_name(name).or_else(|| self.modules.iter().find_map(|m| m.by_name(name)))
     }
 
     /// The closest symbol at or below `addr` over all tables (a module
@@ -72,25 +63,15 @@ mod tests {
     #[test]
     fn module_addresses_resolve_to_module_symbols() {
         let mut kernel = SymbolTableBuilder::new(None);
-        kernel
-            .push("schedule", 0xffff_ffff_8100_0000, 0x100, 'T')
-            .unwrap();
+        kernel.push("schedule", 0xffff_ffff_8100_0000, 0x100, 'T').unwrap();
         kernel.push("_end", 0xffff_ffff_8300_0000, 0, 'B').unwrap();
         let mut module = SymbolTableBuilder::new(Some("ext4"));
-        module
-            .push("ext4_fill_super", 0xffff_ffff_c000_1000, 0x400, 't')
-            .unwrap();
+        module.push("ext4_fill_super", 0xffff_ffff_c000_1000, 0x400, 't').unwrap();
         let mut set = SymbolSet::new(kernel.build());
         set.add_module(module.build());
         let (sym, off) = set.by_addr(0xffff_ffff_c000_1010).unwrap();
-        assert_eq!(
-            (sym.name, sym.module, off),
-            ("ext4_fill_super", Some("ext4"), 0x10)
-        );
-        assert_eq!(
-            set.by_addr(0xffff_ffff_8100_0004).unwrap().0.name,
-            "schedule"
-        );
+        assert_eq!((sym.name, sym.module, off), ("ext4_fill_super", Some("ext4"), 0x10));
+        assert_eq!(set.by_addr(0xffff_ffff_8100_0004).unwrap().0.name, "schedule");
         assert_eq!(set.by_name("ext4_fill_super").unwrap().module, Some("ext4"));
         assert!(set.module("ext4").is_some());
     }

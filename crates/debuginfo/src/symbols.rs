@@ -103,10 +103,7 @@ pub struct SymbolTableBuilder {
 impl SymbolTableBuilder {
     /// A builder for the kernel image (`module = None`) or a named module.
     pub fn new(module: Option<&str>) -> Self {
-        SymbolTableBuilder {
-            module: module.map(str::to_owned),
-            ..Default::default()
-        }
+        SymbolTableBuilder { module: module.map(str::to_owned), ..Default::default() }
     }
 
     /// Reserves room for `n` symbols (after the caller sanity-checked `n`).
@@ -118,10 +115,7 @@ impl SymbolTableBuilder {
     /// Adds one symbol at its link-time address.
     pub fn push(&mut self, name: &str, addr: u64, size: u64, kind: char) -> Result<()> {
         if self.entries.len() >= MAX_SYMBOLS {
-            return Err(Error::bad_data(
-                "symbol table",
-                format!("more than {MAX_SYMBOLS} symbols"),
-            ));
+            return Err(Error::bad_data("symbol table", format!("more than {MAX_SYMBOLS} symbols")));
         }
         let too_big = || Error::bad_data("symbol table", "symbol names exceed 4 GiB");
         let name_start = u32::try_from(self.names.len()).map_err(|_| too_big())?;
@@ -149,17 +143,11 @@ impl SymbolTableBuilder {
 
     /// Sorts by address and indexes names.
     pub fn build(self) -> SymbolTable {
-        let SymbolTableBuilder {
-            module,
-            names,
-            mut entries,
-        } = self;
+        let SymbolTableBuilder { module, names, mut entries } = self;
         // Ties sort by name, the order System.map and crash list them in,
         // which decides which alias crash prints for an address.
         entries.sort_unstable_by(|a, b| {
-            a.addr
-                .cmp(&b.addr)
-                .then_with(|| entry_name(&names, a).cmp(entry_name(&names, b)))
+            a.addr.cmp(&b.addr).then_with(|| entry_name(&names, a).cmp(entry_name(&names, b)))
         });
         let hasher = DefaultHashBuilder::default();
         let mut by_name: HashTable<u32> = HashTable::with_capacity(entries.len());
@@ -183,23 +171,11 @@ impl SymbolTableBuilder {
                     }
                 }
                 None => {
-                    by_name.insert_unique(hash, idx, |&i| {
-                        hasher.hash_one(name_of(&entries[i as usize]))
-                    });
+                    by_name.insert_unique(hash, idx, |&i| hasher.hash_one(name_of(&entries[i as usize])));
                 }
             }
         }
-        SymbolTable {
-            inner: Arc::new(Inner {
-                module,
-                names,
-                entries,
-                by_name,
-                next_same_name,
-                hasher,
-            }),
-            delta: 0,
-        }
+        SymbolTable { inner: Arc::new(Inner { module, names, entries, by_name, next_same_name, hasher }), delta: 0 }
     }
 }
 
@@ -267,16 +243,13 @@ impl SymbolTable {
         let endian = LittleEndian;
         let header = elf::FileHeader64::<LittleEndian>::parse(data)
             .map_err(|e| Error::bad_data(ctx, format!("not a 64-bit little-endian ELF: {e}")))?;
-        let sections = header
-            .sections(endian, data)
-            .map_err(|e| Error::bad_data(ctx, format!("section headers: {e}")))?;
+        let sections =
+            header.sections(endian, data).map_err(|e| Error::bad_data(ctx, format!("section headers: {e}")))?;
         let symtab = sections
             .symbols(endian, data, elf::SHT_SYMTAB)
             .map_err(|e| Error::bad_data(ctx, format!(".symtab: {e}")))?;
         if symtab.is_empty() {
-            return Err(Error::MissingDebuginfo(
-                "ELF file has no .symtab (stripped?)".into(),
-            ));
+            return Err(Error::MissingDebuginfo("ELF file has no .symtab (stripped?)".into()));
         }
         let strings = symtab.strings();
         let mut builder = SymbolTableBuilder::new(module);
@@ -304,12 +277,8 @@ impl SymbolTable {
             } else {
                 sections.section(object::SectionIndex(shndx as usize)).ok()
             };
-            let kind = nm_letter(
-                sym.st_bind(),
-                st_type,
-                shndx,
-                section.map(|s| (s.sh_type(endian), s.sh_flags(endian))),
-            );
+            let kind =
+                nm_letter(sym.st_bind(), st_type, shndx, section.map(|s| (s.sh_type(endian), s.sh_flags(endian))));
             builder.push(name, sym.st_value(endian), sym.st_size(endian), kind)?;
         }
         Ok(builder.build())
@@ -327,10 +296,7 @@ impl SymbolTable {
     /// A view of the same symbols shifted by `kaslr_delta` (added, wrapping,
     /// to every address). Replaces, not accumulates, any previous delta.
     pub fn with_offset(&self, kaslr_delta: u64) -> Self {
-        SymbolTable {
-            inner: Arc::clone(&self.inner),
-            delta: kaslr_delta,
-        }
+        SymbolTable { inner: Arc::clone(&self.inner), delta: kaslr_delta }
     }
 
     /// The KASLR delta this view applies.
@@ -371,11 +337,7 @@ impl SymbolTable {
         let entries = &self.inner.entries;
         self.inner
             .by_name
-            .find(hash, |&i| {
-                entries
-                    .get(i as usize)
-                    .is_some_and(|e| crash_name(entry_name(names, e)) == key)
-            })
+            .find(hash, |&i| entries.get(i as usize).is_some_and(|e| crash_name(entry_name(names, e)) == key))
             .copied()
     }
 
@@ -388,12 +350,7 @@ impl SymbolTable {
             }
             budget -= 1;
             let entry = self.inner.entries.get(next as usize)?;
-            next = self
-                .inner
-                .next_same_name
-                .get(next as usize)
-                .copied()
-                .unwrap_or(u32::MAX);
+            next = self.inner.next_same_name.get(next as usize).copied().unwrap_or(u32::MAX);
             Some(entry)
         })
     }
@@ -413,12 +370,8 @@ impl SymbolTable {
     /// whose crash spelling matches), the preferred one first.
     pub fn all_by_name<'a>(&'a self, name: &'a str) -> impl Iterator<Item = Symbol<'a>> + 'a {
         let names = &self.inner.names;
-        let exact = self
-            .chain(name)
-            .filter(move |e| entry_name(names, e) == name);
-        let clones = self
-            .chain(name)
-            .filter(move |e| entry_name(names, e) != name && crash_name(name) == name);
+        let exact = self.chain(name).filter(move |e| entry_name(names, e) == name);
+        let clones = self.chain(name).filter(move |e| entry_name(names, e) != name && crash_name(name) == name);
         exact.chain(clones).map(|e| self.view(e))
     }
 
@@ -434,9 +387,7 @@ impl SymbolTable {
         let mut best = last;
         if entries[last].addr == link_addr {
             let group_start = entries[..last].partition_point(|e| e.addr < link_addr);
-            best = (group_start..=last)
-                .find(|&i| !is_absolute(&entries[i]))
-                .unwrap_or(last);
+            best = (group_start..=last).find(|&i| !is_absolute(&entries[i])).unwrap_or(last);
         }
         let entry = &entries[best];
         Some((self.view(entry), link_addr - entry.addr))

@@ -177,9 +177,7 @@ impl Type {
     /// The tag or typedef name, when the type has one.
     pub fn name(&self) -> Option<&str> {
         match self {
-            Type::Int { name, .. } | Type::Float { name, .. } | Type::Typedef { name, .. } => {
-                Some(name)
-            }
+            Type::Int { name, .. } | Type::Float { name, .. } | Type::Typedef { name, .. } => Some(name),
             Type::Struct(c) | Type::Union(c) => c.name.as_deref(),
             Type::Enum { name, .. } => name.as_deref(),
             Type::Forward { name, .. }
@@ -270,10 +268,7 @@ impl MemberLocation {
 const MAX_TYPE_DEPTH: usize = 64;
 
 fn too_deep(id: TypeId) -> Error {
-    Error::bad_data(
-        "type graph",
-        format!("type {} nests deeper than {MAX_TYPE_DEPTH} levels", id.0),
-    )
+    Error::bad_data("type graph", format!("type {} nests deeper than {MAX_TYPE_DEPTH} levels", id.0))
 }
 
 /// Computations on any [`TypeProvider`]: sizes, typedef resolution, member
@@ -342,14 +337,8 @@ pub trait TypeOps: TypeProvider {
     /// typedefs), if any.
     fn enumerator_name(&self, id: TypeId, value: i128) -> Result<Option<String>> {
         match self.resolve(id)?.1 {
-            Type::Enum { variants, .. } => Ok(variants
-                .into_iter()
-                .find(|v| v.value == value)
-                .map(|v| v.name)),
-            _ => Err(Error::Usage(format!(
-                "{} is not an enum",
-                self.type_name(id)
-            ))),
+            Type::Enum { variants, .. } => Ok(variants.into_iter().find(|v| v.value == value).map(|v| v.name)),
+            _ => Err(Error::Usage(format!("{} is not an enum", self.type_name(id)))),
         }
     }
 
@@ -366,25 +355,21 @@ pub trait TypeOps: TypeProvider {
                 Type::Struct(c) | Type::Union(c) => c.size,
                 Type::Datasec { size, .. } => size,
                 Type::Array { elem, len } => {
-                    multiplier = multiplier.checked_mul(len.unwrap_or(0)).ok_or_else(|| {
-                        Error::bad_data("array type", format!("size of type {} overflows", id.0))
-                    })?;
+                    multiplier = multiplier
+                        .checked_mul(len.unwrap_or(0))
+                        .ok_or_else(|| Error::bad_data("array type", format!("size of type {} overflows", id.0)))?;
                     cur = elem;
                     continue;
                 }
                 Type::Forward { name, .. } => {
-                    return Err(Error::MissingDebuginfo(format!(
-                        "type {name} is only declared, size unknown"
-                    )))
+                    return Err(Error::MissingDebuginfo(format!("type {name} is only declared, size unknown")))
                 }
                 Type::Function { .. } | Type::FunctionDecl { .. } => 1,
-                Type::Typedef { .. } | Type::Qualified { .. } | Type::Var { .. } => {
-                    unreachable_resolved()
-                }
+                Type::Typedef { .. } | Type::Qualified { .. } | Type::Var { .. } => unreachable_resolved(),
             };
-            return multiplier.checked_mul(size).ok_or_else(|| {
-                Error::bad_data("array type", format!("size of type {} overflows", id.0))
-            });
+            return multiplier
+                .checked_mul(size)
+                .ok_or_else(|| Error::bad_data("array type", format!("size of type {} overflows", id.0)));
         }
         Err(too_deep(id))
     }
@@ -393,11 +378,7 @@ pub trait TypeOps: TypeProvider {
     /// inside the aggregate `id`, descending into anonymous struct/union
     /// members the way C name lookup does.
     fn member_path(&self, id: TypeId, path: &str) -> Result<MemberLocation> {
-        let mut loc = MemberLocation {
-            bit_offset: 0,
-            bitfield_size: None,
-            ty: id,
-        };
+        let mut loc = MemberLocation { bit_offset: 0, bitfield_size: None, ty: id };
         if path.is_empty() {
             return Err(Error::Usage("empty member path".into()));
         }
@@ -412,37 +393,22 @@ pub trait TypeOps: TypeProvider {
                     ))
                 })?;
                 let found = self.find_member(composite, name)?.ok_or_else(|| {
-                    Error::MissingDebuginfo(format!(
-                        "{} has no member named {name}",
-                        self.type_name(loc.ty)
-                    ))
+                    Error::MissingDebuginfo(format!("{} has no member named {name}", self.type_name(loc.ty)))
                 })?;
                 loc = MemberLocation {
-                    bit_offset: loc
-                        .bit_offset
-                        .checked_add(found.bit_offset)
-                        .ok_or_else(offset_overflow)?,
+                    bit_offset: loc.bit_offset.checked_add(found.bit_offset).ok_or_else(offset_overflow)?,
                     ..found
                 };
             }
             for index in indices {
                 let (_, ty) = self.resolve(loc.ty)?;
                 let Type::Array { elem, .. } = ty else {
-                    return Err(Error::Usage(format!(
-                        "{component}: {} is not an array",
-                        self.type_name(loc.ty)
-                    )));
+                    return Err(Error::Usage(format!("{component}: {} is not an array", self.type_name(loc.ty))));
                 };
                 let stride = self.size_of(elem)?;
-                let bits = index
-                    .checked_mul(stride)
-                    .and_then(|b| b.checked_mul(8))
-                    .ok_or_else(offset_overflow)?;
+                let bits = index.checked_mul(stride).and_then(|b| b.checked_mul(8)).ok_or_else(offset_overflow)?;
                 loc = MemberLocation {
-                    bit_offset: loc
-                        .bit_offset
-                        .checked_add(bits)
-                        .ok_or_else(offset_overflow)?,
+                    bit_offset: loc.bit_offset.checked_add(bits).ok_or_else(offset_overflow)?,
                     bitfield_size: None,
                     ty: elem,
                 };
@@ -503,39 +469,23 @@ fn find_member_in<P: TypeProvider + ?Sized>(
     work: &mut usize,
 ) -> Result<Option<MemberLocation>> {
     if depth > MAX_TYPE_DEPTH {
-        return Err(Error::bad_data(
-            "type graph",
-            "anonymous members nest too deeply",
-        ));
+        return Err(Error::bad_data("type graph", "anonymous members nest too deeply"));
     }
     for m in &composite.members {
         if m.name.as_deref() == Some(name) {
-            return Ok(Some(MemberLocation {
-                bit_offset: m.bit_offset,
-                bitfield_size: m.bitfield_size,
-                ty: m.ty,
-            }));
+            return Ok(Some(MemberLocation { bit_offset: m.bit_offset, bitfield_size: m.bitfield_size, ty: m.ty }));
         }
     }
     for m in composite.members.iter().filter(|m| m.name.is_none()) {
         if *work == 0 {
-            return Err(Error::bad_data(
-                "type graph",
-                "too many anonymous members to search",
-            ));
+            return Err(Error::bad_data("type graph", "too many anonymous members to search"));
         }
         let (_, ty) = provider.resolve(m.ty)?;
         charge(work, &ty);
         if let Some(inner) = ty.composite() {
             if let Some(found) = find_member_in(provider, inner, name, depth + 1, work)? {
-                let bit_offset = found
-                    .bit_offset
-                    .checked_add(m.bit_offset)
-                    .ok_or_else(offset_overflow)?;
-                return Ok(Some(MemberLocation {
-                    bit_offset,
-                    ..found
-                }));
+                let bit_offset = found.bit_offset.checked_add(m.bit_offset).ok_or_else(offset_overflow)?;
+                return Ok(Some(MemberLocation { bit_offset, ..found }));
             }
         }
     }
@@ -588,10 +538,7 @@ fn render_declaration<P: TypeProvider + ?Sized>(
         charge(work, &ty);
         match ty {
             Type::Pointer { to } => {
-                let quals: String = pending_qualifiers
-                    .drain(..)
-                    .map(|q| format!(" {q}"))
-                    .collect();
+                let quals: String = pending_qualifiers.drain(..).map(|q| format!(" {q}")).collect();
                 declarator = if declarator.is_empty() {
                     format!("*{quals}")
                 } else if quals.is_empty() {
@@ -609,35 +556,19 @@ fn render_declaration<P: TypeProvider + ?Sized>(
                 declarator = format!("{}{dims}", parenthesize(&declarator));
                 cur = elem;
             }
-            Type::Function {
-                ret,
-                params,
-                variadic,
-            } => {
+            Type::Function { ret, params, variadic } => {
                 let mut list = Vec::with_capacity(params.len());
                 for p in &params {
                     if *work == 0 {
                         list.push("<...>".to_string());
                         break;
                     }
-                    list.push(render_declaration(
-                        provider,
-                        p.ty,
-                        "",
-                        0,
-                        0,
-                        depth + 1,
-                        work,
-                    ));
+                    list.push(render_declaration(provider, p.ty, "", 0, 0, depth + 1, work));
                 }
                 if variadic {
                     list.push("...".into());
                 }
-                let list = if list.is_empty() {
-                    "void".to_string()
-                } else {
-                    list.join(", ")
-                };
+                let list = if list.is_empty() { "void".to_string() } else { list.join(", ") };
                 declarator = format!("{}({list})", parenthesize(&declarator));
                 cur = ret;
             }
@@ -656,16 +587,10 @@ fn render_declaration<P: TypeProvider + ?Sized>(
             }
             leaf => {
                 let base = match &leaf {
-                    Type::Struct(c) | Type::Union(c)
-                        if show > 0 || (show == 0 && c.name.is_none()) =>
-                    {
+                    Type::Struct(c) | Type::Union(c) if show > 0 || (show == 0 && c.name.is_none()) => {
                         render_body(provider, &leaf, c, show, level, depth, work)
                     }
-                    Type::Enum {
-                        name: enum_name,
-                        variants,
-                        ..
-                    } if show > 0 || (show == 0 && enum_name.is_none()) => {
+                    Type::Enum { name: enum_name, variants, .. } if show > 0 || (show == 0 && enum_name.is_none()) => {
                         render_enum(enum_name.as_deref(), variants)
                     }
                     _ => leaf_name(&leaf),
@@ -687,11 +612,7 @@ fn render_body<P: TypeProvider + ?Sized>(
     depth: usize,
     work: &mut usize,
 ) -> String {
-    let keyword = if matches!(ty, Type::Union(_)) {
-        "union"
-    } else {
-        "struct"
-    };
+    let keyword = if matches!(ty, Type::Union(_)) { "union" } else { "struct" };
     let mut out = match &body.name {
         Some(name) => format!("{keyword} {name} {{\n"),
         None => format!("{keyword} {{\n"),
@@ -705,15 +626,8 @@ fn render_body<P: TypeProvider + ?Sized>(
             out.push_str(&format!("{indent}<type too large to print>\n"));
             break;
         }
-        let decl = render_declaration(
-            provider,
-            m.ty,
-            m.name.as_deref().unwrap_or(""),
-            show - 1,
-            level + 4,
-            depth + 1,
-            work,
-        );
+        let decl =
+            render_declaration(provider, m.ty, m.name.as_deref().unwrap_or(""), show - 1, level + 4, depth + 1, work);
         match m.bitfield_size {
             Some(bits) => out.push_str(&format!("{indent}{decl} : {bits};\n")),
             None => out.push_str(&format!("{indent}{decl};\n")),
@@ -872,10 +786,7 @@ mod tests {
 
     impl TypeProvider for Fixture {
         fn type_by_id(&self, id: TypeId) -> Result<Type> {
-            self.0
-                .get(id.0 as usize)
-                .cloned()
-                .ok_or_else(|| Error::NotFound(format!("type {}", id.0)))
+            self.0.get(id.0 as usize).cloned().ok_or_else(|| Error::NotFound(format!("type {}", id.0)))
         }
         fn find_types(&self, kind: TypeKind, name: &str) -> Result<Vec<TypeId>> {
             Ok(self
@@ -886,8 +797,7 @@ mod tests {
                     t.name() == Some(name)
                         && matches!(
                             (kind, t),
-                            (TypeKind::Struct, Type::Struct(_))
-                                | (TypeKind::Typedef, Type::Typedef { .. })
+                            (TypeKind::Struct, Type::Struct(_)) | (TypeKind::Typedef, Type::Typedef { .. })
                         )
                 })
                 .map(|(i, _)| TypeId(i as u64))
@@ -909,60 +819,29 @@ mod tests {
             bitfield_size: None,
         };
         Fixture(vec![
-            Type::Void, // 0
-            Type::Int {
-                name: "char".into(),
-                size: 1,
-                signed: true,
-                kind: IntKind::Char,
-            }, // 1
-            Type::Array {
-                elem: TypeId(1),
-                len: Some(16),
-            }, // 2
+            Type::Void,                                                                    // 0
+            Type::Int { name: "char".into(), size: 1, signed: true, kind: IntKind::Char }, // 1
+            Type::Array { elem: TypeId(1), len: Some(16) },                                // 2
             Type::Struct(Composite {
                 name: Some("list_head".into()),
                 size: 16,
                 members: vec![member(Some("next"), 4, 0), member(Some("prev"), 4, 64)],
             }), // 3
-            Type::Pointer { to: TypeId(3) }, // 4
-            Type::Struct(Composite {
-                name: None,
-                size: 16,
-                members: vec![member(Some("inner"), 3, 0)],
-            }), // 5
+            Type::Pointer { to: TypeId(3) },                                               // 4
+            Type::Struct(Composite { name: None, size: 16, members: vec![member(Some("inner"), 3, 0)] }), // 5
             Type::Struct(Composite {
                 name: Some("outer".into()),
                 size: 48,
                 members: vec![member(Some("comm"), 2, 0), member(None, 5, 128)],
             }), // 6
-            Type::Function {
-                ret: TypeId(0),
-                params: vec![Param {
-                    name: None,
-                    ty: TypeId(4),
-                }],
-                variadic: false,
-            }, // 7
-            Type::Pointer { to: TypeId(7) }, // 8
-            Type::Qualified {
-                qualifier: Qualifier::Const,
-                to: TypeId(1),
-            }, // 9
-            Type::Pointer { to: TypeId(9) }, // 10
-            Type::Qualified {
-                qualifier: Qualifier::Const,
-                to: TypeId(10),
-            }, // 11
-            Type::Pointer { to: TypeId(2) }, // 12
-            Type::Array {
-                elem: TypeId(4),
-                len: Some(3),
-            }, // 13
-            Type::Typedef {
-                name: "outer_t".into(),
-                to: TypeId(6),
-            }, // 14
+            Type::Function { ret: TypeId(0), params: vec![Param { name: None, ty: TypeId(4) }], variadic: false }, // 7
+            Type::Pointer { to: TypeId(7) },                                               // 8
+            Type::Qualified { qualifier: Qualifier::Const, to: TypeId(1) },                // 9
+            Type::Pointer { to: TypeId(9) },                                               // 10
+            Type::Qualified { qualifier: Qualifier::Const, to: TypeId(10) },               // 11
+            Type::Pointer { to: TypeId(2) },                                               // 12
+            Type::Array { elem: TypeId(4), len: Some(3) },                                 // 13
+            Type::Typedef { name: "outer_t".into(), to: TypeId(6) },                       // 14
         ])
     }
 
@@ -978,10 +857,7 @@ mod tests {
         assert_eq!(name(12), "char (*)[16]");
         assert_eq!(name(13), "struct list_head *[3]");
         assert_eq!(name(5), "struct {...}");
-        assert_eq!(
-            f.declaration(TypeId(8), "func"),
-            "void (*func)(struct list_head *)"
-        );
+        assert_eq!(f.declaration(TypeId(8), "func"), "void (*func)(struct list_head *)");
         assert_eq!(f.declaration(TypeId(2), "comm"), "char comm[16]");
         assert_eq!(f.declaration(TypeId(4), "next"), "struct list_head *next");
     }
@@ -1003,33 +879,14 @@ mod tests {
     fn hostile_graphs_stay_bounded() {
         // A function whose 1000 parameters point back at itself, and an
         // anonymous struct whose 1000 anonymous members are itself.
-        let params = (0..1000)
-            .map(|_| Param {
-                name: None,
-                ty: TypeId(2),
-            })
-            .collect();
-        let members = (0..1000)
-            .map(|_| Member {
-                name: None,
-                ty: TypeId(3),
-                bit_offset: 0,
-                bitfield_size: None,
-            })
-            .collect();
+        let params = (0..1000).map(|_| Param { name: None, ty: TypeId(2) }).collect();
+        let members =
+            (0..1000).map(|_| Member { name: None, ty: TypeId(3), bit_offset: 0, bitfield_size: None }).collect();
         let f = Fixture(vec![
             Type::Void,
-            Type::Function {
-                ret: TypeId(0),
-                params,
-                variadic: false,
-            },
+            Type::Function { ret: TypeId(0), params, variadic: false },
             Type::Pointer { to: TypeId(1) },
-            Type::Struct(Composite {
-                name: None,
-                size: 8,
-                members,
-            }),
+            Type::Struct(Composite { name: None, size: 8, members }),
         ]);
         let started = std::time::Instant::now();
         let _ = f.type_name(TypeId(2));

@@ -17,11 +17,7 @@ struct GdbStruct {
 }
 
 fn parse_gdb(kv: &str) -> HashMap<String, GdbStruct> {
-    let text = std::fs::read_to_string(format!(
-        "{}/tests/data/gdb-{kv}.txt",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
+    let text = std::fs::read_to_string(format!("{}/tests/data/gdb-{kv}.txt", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let mut out: HashMap<String, GdbStruct> = HashMap::new();
     let mut current: Option<(String, bool)> = None; // (struct, is /o block)
     for line in text.lines() {
@@ -53,17 +49,9 @@ fn parse_gdb(kv: &str) -> HashMap<String, GdbStruct> {
                 let Some((off, size)) = nums.split_once('|') else {
                     continue;
                 };
-                let off: u64 = off
-                    .split(':')
-                    .next()
-                    .unwrap()
-                    .trim()
-                    .parse()
-                    .unwrap_or(u64::MAX);
+                let off: u64 = off.split(':').next().unwrap().trim().parse().unwrap_or(u64::MAX);
                 let size: u64 = size.trim().parse().unwrap_or(u64::MAX);
-                entry
-                    .offsets
-                    .insert(decl.trim_end_matches(';').to_string(), (off, size));
+                entry.offsets.insert(decl.trim_end_matches(';').to_string(), (off, size));
             } else if let Some(total) = line.trim().strip_prefix("/* total size (bytes):") {
                 if line.starts_with("                               /*") {
                     entry.size = total.trim_end_matches("*/").trim().parse().ok();
@@ -89,28 +77,14 @@ fn vmlinux_btf_matches_gdb() {
         let _ = Btf::parse(section).unwrap();
         let t0 = Instant::now();
         let btf = Btf::parse(section).unwrap();
-        println!(
-            "{kv}: {} BTF types ({} bytes) parsed and indexed in {:?}",
-            btf.len(),
-            section.len(),
-            t0.elapsed()
-        );
+        println!("{kv}: {} BTF types ({} bytes) parsed and indexed in {:?}", btf.len(), section.len(), t0.elapsed());
 
         let task = btf.find_type_by_spelling("struct task_struct").unwrap();
         let comm = btf.member_path(task, "comm").unwrap();
         assert_eq!(btf.type_name(comm.ty), "char [16]");
-        assert_eq!(
-            btf.type_name(btf.member_path(task, "tasks").unwrap().ty),
-            "struct list_head"
-        );
-        assert_eq!(
-            btf.type_name(btf.member_path(task, "mm").unwrap().ty),
-            "struct mm_struct *"
-        );
-        assert_eq!(
-            btf.type_name(btf.member_path(task, "sched_class").unwrap().ty),
-            "const struct sched_class *"
-        );
+        assert_eq!(btf.type_name(btf.member_path(task, "tasks").unwrap().ty), "struct list_head");
+        assert_eq!(btf.type_name(btf.member_path(task, "mm").unwrap().ty), "struct mm_struct *");
+        assert_eq!(btf.type_name(btf.member_path(task, "sched_class").unwrap().ty), "const struct sched_class *");
         assert!(btf.member_path(task, "pid").is_ok());
         assert!(btf.offset_of("struct task_struct", "se.run_node").is_ok());
 
@@ -130,26 +104,17 @@ fn vmlinux_btf_matches_gdb() {
                     decl = format!("{decl} : {bits}");
                 }
                 if !expected.plain.is_empty() {
-                    assert!(
-                        expected.plain.contains(&decl),
-                        "{kv}: {spelling}: gdb has no member line '{decl}'"
-                    );
+                    assert!(expected.plain.contains(&decl), "{kv}: {spelling}: gdb has no member line '{decl}'");
                 }
                 let (_, member_ty) = btf.resolve(m.ty).unwrap();
                 if matches!(member_ty, Type::Struct(_) | Type::Union(_)) {
                     continue; // gdb expands these over several lines
                 }
-                let &(off, size) = expected
-                    .offsets
-                    .get(&decl)
-                    .unwrap_or_else(|| panic!("{kv}: {spelling}: no /o line for '{decl}'"));
+                let &(off, size) =
+                    expected.offsets.get(&decl).unwrap_or_else(|| panic!("{kv}: {spelling}: no /o line for '{decl}'"));
                 assert_eq!(m.bit_offset / 8, off, "{kv}: {spelling}.{name} offset");
                 if m.bitfield_size.is_none() {
-                    assert_eq!(
-                        btf.size_of(m.ty).unwrap(),
-                        size,
-                        "{kv}: {spelling}.{name} size"
-                    );
+                    assert_eq!(btf.size_of(m.ty).unwrap(), size, "{kv}: {spelling}.{name} size");
                 }
                 checked += 1;
             }
@@ -164,22 +129,14 @@ fn vmlinux_btf_matches_gdb() {
         assert!(runqueues.is_percpu(), "{runqueues:?}");
         assert_eq!(btf.type_name(runqueues.ty), "struct rq");
         assert_eq!(
-            btf.find_type(TypeKind::Base, "unsigned long")
-                .map(|id| btf.type_name(id))
-                .unwrap(),
+            btf.find_type(TypeKind::Base, "unsigned long").map(|id| btf.type_name(id)).unwrap(),
             "unsigned long"
         );
-        assert!(btf
-            .find_types(TypeKind::Struct, "no_such_struct_xyz")
-            .unwrap()
-            .is_empty());
+        assert!(btf.find_types(TypeKind::Struct, "no_such_struct_xyz").unwrap().is_empty());
         let (pid_type, tgid) = btf.find_enumerator("PIDTYPE_TGID").unwrap().unwrap();
         assert_eq!(tgid, 1);
         assert_eq!(btf.type_name(pid_type), "enum pid_type");
-        assert_eq!(
-            btf.enumerator_name(pid_type, 0).unwrap().as_deref(),
-            Some("PIDTYPE_PID")
-        );
+        assert_eq!(btf.enumerator_name(pid_type, 0).unwrap().as_deref(), Some("PIDTYPE_PID"));
         for id in btf.ids() {
             let _ = btf.type_by_id(id); // every record decodes without panicking
         }
@@ -230,24 +187,13 @@ fn ptype_output_matches_gdb() {
             if ours != expected {
                 for (n, (a, b)) in ours.lines().zip(expected.lines()).enumerate() {
                     if a != b {
-                        panic!(
-                            "{kv}: ptype {spelling}: line {n} differs:\n  ours: {a}\n  gdb:  {b}"
-                        );
+                        panic!("{kv}: ptype {spelling}: line {n} differs:\n  ours: {a}\n  gdb:  {b}");
                     }
                 }
-                panic!(
-                    "{kv}: ptype {spelling}: {} lines vs gdb's {}",
-                    ours.lines().count(),
-                    expected.lines().count()
-                );
+                panic!("{kv}: ptype {spelling}: {} lines vs gdb's {}", ours.lines().count(), expected.lines().count());
             }
         }
-        let comm = btf
-            .member_path(
-                btf.find_type_by_spelling("struct task_struct").unwrap(),
-                "comm",
-            )
-            .unwrap();
+        let comm = btf.member_path(btf.find_type_by_spelling("struct task_struct").unwrap(), "comm").unwrap();
         assert_eq!(btf.pointer_type_name(comm.ty), "char (*)[16]");
     }
 }
@@ -259,33 +205,23 @@ fn module_split_btf_resolves_against_vmlinux() {
             continue;
         };
         let map = common::mmap(&path);
-        let base =
-            std::sync::Arc::new(Btf::parse(elf_section(&map, ".BTF").unwrap().unwrap()).unwrap());
-        let ko = format!("/var/cache/krash-lab/kernels/{kv}/root/usr/lib/debug/lib/modules/{kv}/kernel/net/key/af_key.ko");
+        let base = std::sync::Arc::new(Btf::parse(elf_section(&map, ".BTF").unwrap().unwrap()).unwrap());
+        let ko =
+            format!("/var/cache/krash-lab/kernels/{kv}/root/usr/lib/debug/lib/modules/{kv}/kernel/net/key/af_key.ko");
         let Ok(bytes) = std::fs::read(&ko) else {
             continue;
         };
         let module = Btf::from_elf(&bytes, Some(base.clone())).unwrap();
         assert_eq!(module.ids().next().unwrap().0, base.next_id() as u64);
         let pfkey = module.find_type_by_spelling("struct pfkey_sock").unwrap();
-        assert!(
-            pfkey.0 >= base.next_id() as u64,
-            "pfkey_sock should be a module type"
-        );
+        assert!(pfkey.0 >= base.next_id() as u64, "pfkey_sock should be a module type");
         let sk = module.member_path(pfkey, "sk").unwrap();
         assert_eq!(sk.byte_offset(), 0);
         assert_eq!(module.type_name(sk.ty), "struct sock");
-        assert!(
-            sk.ty.0 < base.next_id() as u64,
-            "struct sock comes from vmlinux"
-        );
+        assert!(sk.ty.0 < base.next_id() as u64, "struct sock comes from vmlinux");
         // Base types stay reachable through the module provider.
         assert!(module.find_type_by_spelling("struct task_struct").is_ok());
         assert!(module.size_of(pfkey).unwrap() > module.size_of(sk.ty).unwrap());
-        println!(
-            "{kv}: af_key.ko: {} split types; {}",
-            module.len(),
-            module.ptype(pfkey).lines().count()
-        );
+        println!("{kv}: af_key.ko: {} split types; {}", module.len(), module.ptype(pfkey).lines().count());
     }
 }

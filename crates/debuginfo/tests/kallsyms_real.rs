@@ -18,42 +18,24 @@ fn kallsyms_decoded_from_vmlinux_match_system_map() {
         let loc = KallsymsLocation::from_symbols(&symtab).unwrap();
         let t0 = Instant::now();
         let kallsyms = read_kallsyms(&loc, &memory).unwrap();
-        println!(
-            "{kv}: {} kallsyms decoded in {:?}",
-            kallsyms.len(),
-            t0.elapsed()
-        );
+        println!("{kv}: {} kallsyms decoded in {:?}", kallsyms.len(), t0.elapsed());
 
         let sysmap = common::read_system_map(&common::system_map(kv).unwrap());
         let mut text = 0;
         for (addr, kind, name) in sysmap.iter().filter(|(_, k, _)| matches!(k, 'T' | 't')) {
             let hit = kallsyms.all_by_name(name).find(|s| s.addr == *addr);
-            let sym = hit.unwrap_or_else(|| {
-                panic!("{kv}: text symbol {name} at {addr:#x} missing from kallsyms")
-            });
+            let sym = hit.unwrap_or_else(|| panic!("{kv}: text symbol {name} at {addr:#x} missing from kallsyms"));
             assert_eq!(sym.kind, *kind, "{kv}: {name}");
             text += 1;
         }
         println!("{kv}: all {text} System.map text symbols found with the same address and letter");
         // Data and per-cpu symbols too (KALLSYMS_ALL, absolute per-cpu values).
         let jiffies = kallsyms.by_name("jiffies").unwrap();
-        assert_eq!(
-            Some(jiffies.addr),
-            symtab.by_name("jiffies").map(|s| s.addr)
-        );
+        assert_eq!(Some(jiffies.addr), symtab.by_name("jiffies").map(|s| s.addr));
         let runqueues = kallsyms.by_name("runqueues").unwrap();
-        assert_eq!(
-            Some(runqueues.addr),
-            symtab.by_name("runqueues").map(|s| s.addr)
-        );
-        assert!(
-            runqueues.addr < 0x10_0000,
-            "per-cpu offset expected, got {:#x}",
-            runqueues.addr
-        );
-        let (sym, off) = kallsyms
-            .by_addr(symtab.by_name("schedule").unwrap().addr + 3)
-            .unwrap();
+        assert_eq!(Some(runqueues.addr), symtab.by_name("runqueues").map(|s| s.addr));
+        assert!(runqueues.addr < 0x10_0000, "per-cpu offset expected, got {:#x}", runqueues.addr);
+        let (sym, off) = kallsyms.by_addr(symtab.by_name("schedule").unwrap().addr + 3).unwrap();
         assert_eq!((sym.name, off), ("schedule", 3));
     }
 }

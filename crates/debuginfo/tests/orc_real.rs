@@ -12,55 +12,29 @@ fn vmlinux_orc_entries_are_sensible() {
         let map = common::mmap(&path);
         let t0 = Instant::now();
         let orc = OrcTable::from_vmlinux(&map).unwrap();
-        println!(
-            "{kv}: {} ORC entries ({:?}) in {:?}",
-            orc.len(),
-            orc.format(),
-            t0.elapsed()
-        );
-        let expected_format = if kv.starts_with("6.1.") {
-            OrcFormat::Legacy
-        } else {
-            OrcFormat::V6_4
-        };
+        println!("{kv}: {} ORC entries ({:?}) in {:?}", orc.len(), orc.format(), t0.elapsed());
+        let expected_format = if kv.starts_with("6.1.") { OrcFormat::Legacy } else { OrcFormat::V6_4 };
         assert_eq!(orc.format(), expected_format);
         let symbols = SymbolTable::from_elf(&map).unwrap();
 
-        for func in [
-            "schedule",
-            "panic",
-            "do_syscall_64",
-            "__schedule",
-            "vfs_read",
-        ] {
+        for func in ["schedule", "panic", "do_syscall_64", "__schedule", "vfs_read"] {
             let addr = symbols.by_name(func).unwrap().addr;
             let entry = orc.find(addr).unwrap();
             println!("{kv}: {func}: {entry:?}");
             // At a function's first instruction only the return address is on the stack.
-            assert_eq!(
-                (entry.kind, entry.sp_reg, entry.sp_offset),
-                (OrcType::Call, OrcReg::Sp, 8),
-                "{func}"
-            );
+            assert_eq!((entry.kind, entry.sp_reg, entry.sp_offset), (OrcType::Call, OrcReg::Sp, 8), "{func}");
             assert!(!entry.signal);
             // Somewhere inside the body the frame has grown.
             let size = symbols.by_name(func).unwrap().size;
-            let grown = (1..size)
-                .filter_map(|off| orc.find(addr + off))
-                .any(|e| e.sp_offset > 8 || e.sp_reg == OrcReg::Bp);
+            let grown =
+                (1..size).filter_map(|off| orc.find(addr + off)).any(|e| e.sp_offset > 8 || e.sp_reg == OrcReg::Bp);
             assert!(grown, "{func}: no entry with a grown frame");
         }
 
-        let hwframe = symbols
-            .by_name("entry_SYSCALL_64_after_hwframe")
-            .unwrap()
-            .addr;
+        let hwframe = symbols.by_name("entry_SYSCALL_64_after_hwframe").unwrap().addr;
         let entry = orc.find(hwframe).unwrap();
         println!("{kv}: entry_SYSCALL_64_after_hwframe: {entry:?}");
-        assert!(matches!(
-            entry.kind,
-            OrcType::Regs | OrcType::RegsPartial | OrcType::EndOfStack | OrcType::Undefined
-        ));
+        assert!(matches!(entry.kind, OrcType::Regs | OrcType::RegsPartial | OrcType::EndOfStack | OrcType::Undefined));
 
         let ret_from_fork = symbols.by_name("ret_from_fork").unwrap().addr;
         println!("{kv}: ret_from_fork: {:?}", orc.find(ret_from_fork));
@@ -70,13 +44,7 @@ fn vmlinux_orc_entries_are_sensible() {
         let addr = symbols.by_name("schedule").unwrap().addr;
         let plain = orc.find(addr).unwrap();
         let moved = shifted.find(addr + 0x1e00_0000).unwrap();
-        assert_eq!(
-            moved,
-            krash_debuginfo::OrcEntry {
-                ip: plain.ip + 0x1e00_0000,
-                ..plain
-            }
-        );
+        assert_eq!(moved, krash_debuginfo::OrcEntry { ip: plain.ip + 0x1e00_0000, ..plain });
     }
 }
 
@@ -86,7 +54,8 @@ fn vmlinux_orc_entries_are_sensible() {
 fn module_orc_after_relocation() {
     use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget};
     for kv in common::KERNELS {
-        let ko = format!("/var/cache/krash-lab/kernels/{kv}/root/usr/lib/debug/lib/modules/{kv}/kernel/net/key/af_key.ko");
+        let ko =
+            format!("/var/cache/krash-lab/kernels/{kv}/root/usr/lib/debug/lib/modules/{kv}/kernel/net/key/af_key.ko");
         let Ok(bytes) = std::fs::read(&ko) else {
             continue;
         };
@@ -98,36 +67,20 @@ fn module_orc_after_relocation() {
         let ip_addr = section_addr(ip_section.index());
         let mut ips = ip_section.data().unwrap().to_vec();
         for (offset, reloc) in ip_section.relocations() {
-            let RelocationTarget::Symbol(sym) = reloc.target() else {
-                panic!("unexpected target")
-            };
+            let RelocationTarget::Symbol(sym) = reloc.target() else { panic!("unexpected target") };
             let sym = file.symbol_by_index(sym).unwrap();
             let target = section_addr(sym.section_index().unwrap()) + sym.address();
             let place = ip_addr + offset;
-            let value = target
-                .wrapping_add(reloc.addend() as u64)
-                .wrapping_sub(place) as i32;
+            let value = target.wrapping_add(reloc.addend() as u64).wrapping_sub(place) as i32;
             ips[offset as usize..offset as usize + 4].copy_from_slice(&value.to_le_bytes());
         }
-        let unwind = file
-            .section_by_name(".orc_unwind")
-            .unwrap()
-            .data()
-            .unwrap()
-            .to_vec();
-        let format = if file.section_by_name(".orc_header").is_some() {
-            OrcFormat::V6_4
-        } else {
-            OrcFormat::Legacy
-        };
+        let unwind = file.section_by_name(".orc_unwind").unwrap().data().unwrap().to_vec();
+        let format = if file.section_by_name(".orc_header").is_some() { OrcFormat::V6_4 } else { OrcFormat::Legacy };
         assert_eq!(Some(format), OrcFormat::for_kernel_release(kv));
         let orc = OrcTable::from_tables(ip_addr, &ips, &unwind, format).unwrap();
 
         let (mut at_entry, mut functions) = (0, 0);
-        for sym in file
-            .symbols()
-            .filter(|s| s.kind() == object::SymbolKind::Text && s.size() > 0)
-        {
+        for sym in file.symbols().filter(|s| s.kind() == object::SymbolKind::Text && s.size() > 0) {
             let Some(section) = sym.section_index() else {
                 continue;
             };
@@ -139,7 +92,10 @@ fn module_orc_after_relocation() {
                 }
             }
         }
-        println!("{kv}: af_key.ko: {} ORC entries, {at_entry}/{functions} functions start with a plain call frame", orc.len());
+        println!(
+            "{kv}: af_key.ko: {} ORC entries, {at_entry}/{functions} functions start with a plain call frame",
+            orc.len()
+        );
         assert!(at_entry * 10 >= functions * 9, "{at_entry}/{functions}");
     }
 }

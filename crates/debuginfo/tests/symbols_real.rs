@@ -28,14 +28,8 @@ fn vmlinux_symtab_matches_system_map() {
                 }
             }
         }
-        println!(
-            "{kv}: {} System.map entries, {mismatched_letters} letter mismatches",
-            sysmap.len()
-        );
-        assert!(
-            mismatched_letters * 1000 < sysmap.len(),
-            "too many letter mismatches"
-        );
+        println!("{kv}: {} System.map entries, {mismatched_letters} letter mismatches", sysmap.len());
+        assert!(mismatched_letters * 1000 < sysmap.len(), "too many letter mismatches");
 
         let schedule = table.by_name("schedule").unwrap();
         assert_eq!(schedule.kind, 'T');
@@ -45,9 +39,7 @@ fn vmlinux_symtab_matches_system_map() {
         let (s, off) = shifted.by_addr(schedule.addr + 0x2200_0000 + 7).unwrap();
         assert_eq!((s.name, off), ("schedule", 7));
         // Text addresses resolve to a text symbol, as crash would print them.
-        let (s, _) = table
-            .by_addr(table.by_name("_stext").unwrap().addr)
-            .unwrap();
+        let (s, _) = table.by_addr(table.by_name("_stext").unwrap().addr).unwrap();
         assert!(s.is_text(), "{s}");
     }
 }
@@ -60,25 +52,16 @@ fn by_addr_agrees_with_crash() {
     let Some(path) = common::vmlinux(kv) else {
         return;
     };
-    let table = SymbolTable::load_elf_file(&path)
-        .unwrap()
-        .with_offset(0x880_0000);
-    let text = std::fs::read_to_string(format!(
-        "{}/tests/data/crash-sym-{kv}.txt",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
+    let table = SymbolTable::load_elf_file(&path).unwrap().with_offset(0x880_0000);
+    let text =
+        std::fs::read_to_string(format!("{}/tests/data/crash-sym-{kv}.txt", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let (mut agree, mut differ) = (0, Vec::new());
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let mut fields = line.split_whitespace();
         let addr = u64::from_str_radix(fields.next().unwrap(), 16).unwrap();
         let expected = fields.nth(1).unwrap();
         let (sym, off) = table.by_addr(addr).unwrap();
-        let ours = if off == 0 {
-            sym.crash_name().to_string()
-        } else {
-            format!("{}+{off}", sym.crash_name())
-        };
+        let ours = if off == 0 { sym.crash_name().to_string() } else { format!("{}+{off}", sym.crash_name()) };
         if ours == expected {
             agree += 1;
         } else {

@@ -21,13 +21,26 @@ fn main() {
         println!("  description: {}", dump.format_description());
         println!("  utsname: {:?}", dump.header_utsname());
         println!("  header phys_base: {:x?}", dump.header_phys_base());
-        println!("  timestamp: {:?}  nr_cpus: {:?}  dump_level: {:?}", dump.timestamp(), dump.nr_cpus(), dump.dump_level());
+        println!(
+            "  timestamp: {:?}  nr_cpus: {:?}  dump_level: {:?}",
+            dump.timestamp(),
+            dump.nr_cpus(),
+            dump.dump_level()
+        );
         println!("  max_pfn: {:#x}  ranges: {}", dump.max_pfn(), dump.phys_ranges().len());
         if let Some(v) = dump.vmcoreinfo() {
-            println!("  OSRELEASE={:?} init_uts_ns={:x?} KERNELOFFSET={:x?}", v.osrelease(), v.symbol("init_uts_ns"), v.kernel_offset());
+            println!(
+                "  OSRELEASE={:?} init_uts_ns={:x?} KERNELOFFSET={:x?}",
+                v.osrelease(),
+                v.symbol("init_uts_ns"),
+                v.kernel_offset()
+            );
         }
         for cpu in dump.cpus() {
-            println!("  cpu {}: pid {:?} rip {:#x} rsp {:#x} cr3 {:x?}", cpu.index, cpu.pid, cpu.regs.rip, cpu.regs.rsp, cpu.regs.cr3);
+            println!(
+                "  cpu {}: pid {:?} rip {:#x} rsp {:#x} cr3 {:x?}",
+                cpu.index, cpu.pid, cpu.regs.rip, cpu.regs.rsp, cpu.regs.cr3
+            );
         }
         let t = Instant::now();
         println!("  truncation: {:?} ({:?})", dump.truncation(), t.elapsed());
@@ -48,7 +61,8 @@ fn main() {
                 PageState::NotInDump => {}
             }
         }
-        let hot: Vec<u64> = (0..dump.max_pfn()).filter(|&p| dump.page_state(p) == PageState::Present).take(256).collect();
+        let hot: Vec<u64> =
+            (0..dump.max_pfn()).filter(|&p| dump.page_state(p) == PageState::Present).take(256).collect();
         if !hot.is_empty() {
             let t = Instant::now();
             let mut word = [0u8; 8];

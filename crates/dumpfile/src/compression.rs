@@ -69,9 +69,8 @@ pub(crate) fn decompress(kind: Compression, input: &[u8], page: &mut [u8]) -> Re
         }
         Compression::Zlib => {
             let mut z = flate2::Decompress::new(true);
-            let status = z
-                .decompress(input, page, flate2::FlushDecompress::Finish)
-                .map_err(|e| format!("zlib: {e}"))?;
+            let status =
+                z.decompress(input, page, flate2::FlushDecompress::Finish).map_err(|e| format!("zlib: {e}"))?;
             if status != flate2::Status::StreamEnd {
                 return Err("zlib: stream does not end within one page".into());
             }

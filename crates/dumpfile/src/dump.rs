@@ -8,8 +8,8 @@ use krash_core::{AddrSpace, Error, FaultReason, PhysRange, PhysicalMemory, Resul
 use crate::cache::PageCache;
 use crate::elf::{self, ElfDump};
 use crate::flattened::{self, FlatIndex};
-use crate::format::{DumpFormat, PageState, Truncation, Utsname};
 use crate::format::ElfProducer;
+use crate::format::{DumpFormat, PageState, Truncation, Utsname};
 use crate::image::{Bytes, Image, PositionedFile};
 use crate::kdump::{KdumpDump, KDUMP_SIGNATURE};
 use crate::lime::{self, LimeDump};
@@ -117,14 +117,7 @@ impl Dump {
             Layout::Elf(e) => e.page_size,
             Layout::Lime(l) => l.page_size,
         };
-        Dump {
-            cache: PageCache::new(page_size as usize),
-            image,
-            layout,
-            format,
-            name,
-            truncation: OnceLock::new(),
-        }
+        Dump { cache: PageCache::new(page_size as usize), image, layout, format, name, truncation: OnceLock::new() }
     }
 
     /// The detected format.
@@ -284,9 +277,11 @@ impl PhysicalMemory for Dump {
     fn read_phys(&self, paddr: u64, buf: &mut [u8]) -> Result<()> {
         let mut done = 0usize;
         while done < buf.len() {
-            let at = paddr
-                .checked_add(done as u64)
-                .ok_or(Error::fault(paddr, AddrSpace::Physical, FaultReason::NotInDump))?;
+            let at = paddr.checked_add(done as u64).ok_or(Error::fault(
+                paddr,
+                AddrSpace::Physical,
+                FaultReason::NotInDump,
+            ))?;
             match self.read_chunk(at, &mut buf[done..]) {
                 Ok(n) => done += n,
                 Err(reason) => return Err(Error::fault(at, AddrSpace::Physical, reason)),
@@ -354,8 +349,7 @@ fn live_read_error(path: &Path) -> Error {
 
 /// True when the kernel's lockdown LSM is in integrity or confidentiality mode.
 fn is_locked_down() -> bool {
-    std::fs::read_to_string("/sys/kernel/security/lockdown")
-        .is_ok_and(|s| !s.contains("[none]") && s.contains('['))
+    std::fs::read_to_string("/sys/kernel/security/lockdown").is_ok_and(|s| !s.contains("[none]") && s.contains('['))
 }
 
 /// The old diskdump format's signature (recognised, not read).

@@ -129,7 +129,12 @@ impl ElfDump {
         } else {
             ElfProducer::Kdump
         };
-        let page_size = summary.vmcoreinfo.as_ref().and_then(|v| v.page_size()).filter(|p| p.is_power_of_two() && (512..=1 << 20).contains(p)).unwrap_or(4096);
+        let page_size = summary
+            .vmcoreinfo
+            .as_ref()
+            .and_then(|v| v.page_size())
+            .filter(|p| p.is_power_of_two() && (512..=1 << 20).contains(p))
+            .unwrap_or(4096);
         Ok(ElfDump { pieces: build_pieces(loads)?, producer, notes: summary, page_size })
     }
 
@@ -160,7 +165,8 @@ impl ElfDump {
             None => PageState::NotInDump,
             Some(p) if paddr >= p.file_end => PageState::Excluded,
             Some(p) => {
-                let stored_end = p.offset.saturating_add(p.file_end.min(paddr.saturating_add(self.page_size)) - p.start);
+                let stored_end =
+                    p.offset.saturating_add(p.file_end.min(paddr.saturating_add(self.page_size)) - p.start);
                 if stored_end > image.len() {
                     PageState::Truncated
                 } else {

@@ -91,13 +91,8 @@ impl FlatIndex {
     /// Records a piece; later records overwrite earlier ones, as when the
     /// stream is replayed into a file.
     fn insert(&mut self, start: u64, end: u64, file_start: u64) {
-        let overlapping: Vec<(u64, Piece)> = self
-            .pieces
-            .range(..end)
-            .rev()
-            .take_while(|(_, p)| p.image_end > start)
-            .map(|(&s, &p)| (s, p))
-            .collect();
+        let overlapping: Vec<(u64, Piece)> =
+            self.pieces.range(..end).rev().take_while(|(_, p)| p.image_end > start).map(|(&s, &p)| (s, p)).collect();
         for (old_start, old) in overlapping {
             self.pieces.remove(&old_start);
             if old_start < start {

@@ -84,7 +84,6 @@ impl Image {
         Image { source: Source::Bytes(bytes), flat: Some(index) }
     }
 
-
     pub fn is_flattened(&self) -> bool {
         self.flat.is_some()
     }
@@ -125,10 +124,9 @@ impl Image {
     pub fn read_header(&self, at: u64, len: usize, what: &str) -> krash_core::Result<Cow<'_, [u8]>> {
         self.read(at, len).map_err(|gap| {
             let detail = match gap {
-                ImageGap::PastEnd => format!(
-                    "{len} bytes at offset {at:#x} lie past the end of the dump ({} bytes)",
-                    self.len()
-                ),
+                ImageGap::PastEnd => {
+                    format!("{len} bytes at offset {at:#x} lie past the end of the dump ({} bytes)", self.len())
+                }
                 ImageGap::ReadFailed => format!("{len} bytes at offset {at:#x} could not be read"),
             };
             krash_core::Error::bad_data(what, detail)

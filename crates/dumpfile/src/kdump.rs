@@ -96,7 +96,8 @@ impl KdumpDump {
         }
         let page_size = block_size as u64;
 
-        let sub_bytes = image.read_header(page_size, SUB_HEADER_SIZE.min(sub_len(header_version)), "kdump sub-header")?;
+        let sub_bytes =
+            image.read_header(page_size, SUB_HEADER_SIZE.min(sub_len(header_version)), "kdump sub-header")?;
         let s = Fields::new(&sub_bytes, "kdump sub-header");
         let phys_base = s.u64(0)?;
         let dump_level = s.i32(8)?;
@@ -109,7 +110,10 @@ impl KdumpDump {
             (true, false) => (s.u64(16)?, s.u64(24)?),
         };
         if first_pfn > end_pfn || end_pfn > max_mapnr {
-            return Err(oob("split range", format!("pfns {first_pfn:#x}..{end_pfn:#x} outside max_mapnr {max_mapnr:#x}")));
+            return Err(oob(
+                "split range",
+                format!("pfns {first_pfn:#x}..{end_pfn:#x} outside max_mapnr {max_mapnr:#x}"),
+            ));
         }
 
         let bitmap_offset = (1 + sub_hdr_blocks as u64) * page_size;
@@ -121,9 +125,9 @@ impl KdumpDump {
                 format!("{bitmap_blocks} blocks hold bitmaps for {} pages, but max_mapnr is {max_mapnr}", half * 8),
             ));
         }
-        let bitmaps = image
-            .read(bitmap_offset, to_usize(bitmap_len, "bitmap size")?)
-            .map_err(|_| oob("bitmaps", format!("{bitmap_len} bytes at {bitmap_offset:#x} lie past the end of the file")))?;
+        let bitmaps = image.read(bitmap_offset, to_usize(bitmap_len, "bitmap size")?).map_err(|_| {
+            oob("bitmaps", format!("{bitmap_len} bytes at {bitmap_offset:#x} lie past the end of the file"))
+        })?;
         let half_usize = to_usize(half, "bitmap size")?;
         let (first, second) = bitmaps.split_at(half_usize);
         let valid = PageBitmap::new(first, max_mapnr);
@@ -171,7 +175,8 @@ impl KdumpDump {
     }
 
     fn descriptor(&self, image: &Image, index: u64) -> Result<PageDesc, FaultReason> {
-        let at = index.checked_mul(DESC_SIZE).and_then(|o| o.checked_add(self.desc_offset)).ok_or(FaultReason::Truncated)?;
+        let at =
+            index.checked_mul(DESC_SIZE).and_then(|o| o.checked_add(self.desc_offset)).ok_or(FaultReason::Truncated)?;
         let bytes = image.read(at, DESC_SIZE as usize).map_err(|_| FaultReason::Truncated)?;
         let f = Fields::new(&bytes, "page descriptor");
         let bad = |e: Error| FaultReason::Corrupt(e.to_string());
@@ -231,9 +236,10 @@ impl KdumpDump {
         let data = image.read(desc.offset as u64, desc.size as usize).map_err(|_| FaultReason::Truncated)?;
         let kind = Compression::from_flags(desc.flags);
         let page_size = self.page_size as usize;
-        let end = offset.checked_add(out.len()).filter(|&e| e <= page_size).ok_or_else(|| {
-            FaultReason::Corrupt(format!("read of {} bytes at page offset {offset}", out.len()))
-        })?;
+        let end = offset
+            .checked_add(out.len())
+            .filter(|&e| e <= page_size)
+            .ok_or_else(|| FaultReason::Corrupt(format!("read of {} bytes at page offset {offset}", out.len())))?;
         if kind == Compression::None {
             let stored = data.get(offset..end).filter(|_| data.len() == page_size).ok_or_else(|| {
                 FaultReason::Corrupt(format!("uncompressed page {pfn:#x} stored in {} bytes", data.len()))

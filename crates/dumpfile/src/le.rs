@@ -16,17 +16,12 @@ impl<'a> Fields<'a> {
     }
 
     pub fn slice(&self, at: usize, len: usize) -> Result<&'a [u8]> {
-        at.checked_add(len)
-            .and_then(|end| self.bytes.get(at..end))
-            .ok_or_else(|| {
-                Error::bad_data(
-                    self.what,
-                    format!(
-                        "field at byte {at} (+{len}) lies past the end ({} bytes)",
-                        self.bytes.len()
-                    ),
-                )
-            })
+        at.checked_add(len).and_then(|end| self.bytes.get(at..end)).ok_or_else(|| {
+            Error::bad_data(
+                self.what,
+                format!("field at byte {at} (+{len}) lies past the end ({} bytes)", self.bytes.len()),
+            )
+        })
     }
 
     fn array<const N: usize>(&self, at: usize) -> Result<[u8; N]> {

@@ -157,13 +157,7 @@ fn read_ranges(image: &Image) -> Result<Vec<LimeRange>> {
             if b.start < a.end {
                 return Err(Error::bad_data(
                     "LiME image",
-                    format!(
-                        "ranges {:#x}-{:#x} and {:#x}-{:#x} overlap",
-                        a.start,
-                        a.end - 1,
-                        b.start,
-                        b.end - 1
-                    ),
+                    format!("ranges {:#x}-{:#x} and {:#x}-{:#x} overlap", a.start, a.end - 1, b.start, b.end - 1),
                 ));
             }
         }

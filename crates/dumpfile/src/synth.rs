@@ -160,8 +160,7 @@ pub fn flatten_ordered(image: &[u8], chunk: usize, headers_last: bool) -> Vec<u8
     out[..12].copy_from_slice(b"makedumpfile");
     out[16..24].copy_from_slice(&1i64.to_be_bytes());
     out[24..32].copy_from_slice(&1i64.to_be_bytes());
-    let mut records: Vec<(usize, &[u8])> =
-        image.chunks(chunk).enumerate().map(|(i, c)| (i * chunk, c)).collect();
+    let mut records: Vec<(usize, &[u8])> = image.chunks(chunk).enumerate().map(|(i, c)| (i * chunk, c)).collect();
     // Headers last, as makedumpfile writes them after the pages.
     let first = if headers_last { 1.min(records.len()) } else { 0 };
     records.rotate_left(first);
@@ -210,7 +209,16 @@ pub fn build_elf(loads: &[ElfLoad], notes: &[u8]) -> Vec<u8> {
     phdr(&mut img, 0, 4, note_off, 0, 0, notes.len() as u64, 0);
     let mut data_at = img.len().next_multiple_of(PAGE);
     for (i, l) in loads.iter().enumerate() {
-        phdr(&mut img, i + 1, 1, data_at as u64, l.vaddr, l.paddr, l.file_pages * PAGE as u64, l.mem_pages * PAGE as u64);
+        phdr(
+            &mut img,
+            i + 1,
+            1,
+            data_at as u64,
+            l.vaddr,
+            l.paddr,
+            l.file_pages * PAGE as u64,
+            l.mem_pages * PAGE as u64,
+        );
         for p in 0..l.file_pages {
             put(&mut img, data_at, &page_bytes(l.paddr / PAGE as u64 + p));
             data_at += PAGE;

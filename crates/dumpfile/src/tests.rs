@@ -43,7 +43,9 @@ fn kdump_every_compression() {
     for kind in [Compression::None, Compression::Zlib, Compression::Lzo, Compression::Snappy, Compression::Zstd] {
         let (img, _) = build_kdump(&KdumpSpec::simple(kind));
         let dump = Dump::from_bytes(img).unwrap();
-        assert!(matches!(dump.format(), DumpFormat::KdumpCompressed { compression, flattened: false, header_version: 6, qemu: false } if *compression == kind));
+        assert!(
+            matches!(dump.format(), DumpFormat::KdumpCompressed { compression, flattened: false, header_version: 6, qemu: false } if *compression == kind)
+        );
         check_kdump_reads(&dump);
         // Twice, to exercise the page cache.
         check_kdump_reads(&dump);

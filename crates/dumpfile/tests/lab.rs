@@ -209,7 +209,10 @@ fn truncated_copy_opens_and_reports() {
             let last_present = (0..dump.max_pfn()).rev().find(|&p| dump.page_state(p) == PageState::Truncated);
             if let Some(pfn) = last_present {
                 let mut buf = [0u8; 8];
-                assert_eq!(fault(dump.read_phys(pfn * dump.page_size(), &mut buf).unwrap_err()), FaultReason::Truncated);
+                assert_eq!(
+                    fault(dump.read_phys(pfn * dump.page_size(), &mut buf).unwrap_err()),
+                    FaultReason::Truncated
+                );
             }
             eprintln!("{}: half copy reports {t:?}", core.display());
         }

@@ -19,11 +19,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let frames_time = t.elapsed();
         println!("{addr:#x}: line {line:?} ({line_time:?})");
         for (i, f) in frames.iter().enumerate() {
-            let loc = f
-                .location
-                .as_ref()
-                .map(|l| format!("{}:{}", l.relative, l.line))
-                .unwrap_or_else(|| "??:0".into());
+            let loc =
+                f.location.as_ref().map(|l| format!("{}:{}", l.relative, l.line)).unwrap_or_else(|| "??:0".into());
             let prefix = if i == 0 { "" } else { " (inlined by) " };
             println!("  {prefix}{} at {loc}", f.function);
         }

@@ -37,7 +37,13 @@ fn main() -> krash_core::Result<()> {
     }
     for var in ["jiffies", "tk_core", "hardirq_stack_ptr", "init_task"] {
         if let Some(v) = types.find_variable_placement(var)? {
-            println!("{var}: {} in {:?}+{:?} at {:?}", types.type_name(v.variable.ty), v.variable.section, v.variable.section_offset, v.address.map(|a| format!("{a:#x}")));
+            println!(
+                "{var}: {} in {:?}+{:?} at {:?}",
+                types.type_name(v.variable.ty),
+                v.variable.section,
+                v.variable.section_offset,
+                v.address.map(|a| format!("{a:#x}"))
+            );
         }
     }
     Ok(())

@@ -32,26 +32,16 @@ impl UnitIndex {
     pub fn build(dwarf: &gimli::Dwarf<Reader>, keep_zero: bool) -> Result<Self> {
         let mut ranges = Vec::new();
         let mut headers = dwarf.debug_aranges.headers();
-        while let Some(header) = headers
-            .next()
-            .map_err(|e| dwarf_error(".debug_aranges", e))?
-        {
+        while let Some(header) = headers.next().map_err(|e| dwarf_error(".debug_aranges", e))? {
             let unit = header.debug_info_offset();
             let mut entries = header.entries();
-            while let Some(entry) = entries
-                .next()
-                .map_err(|e| dwarf_error(".debug_aranges", e))?
-            {
+            while let Some(entry) = entries.next().map_err(|e| dwarf_error(".debug_aranges", e))? {
                 let range = entry.range();
                 // Code discarded at link time is left at address 0.
                 if (range.begin == 0 && !keep_zero) || range.end <= range.begin {
                     continue;
                 }
-                ranges.push(UnitRange {
-                    start: range.begin,
-                    end: range.end,
-                    unit,
-                });
+                ranges.push(UnitRange { start: range.begin, end: range.end, unit });
             }
         }
         if ranges.is_empty() {
@@ -65,21 +55,13 @@ impl UnitIndex {
         let mut unit_offsets: Vec<DebugInfoOffset> = ranges.iter().map(|r| r.unit).collect();
         unit_offsets.sort_by_key(|o| o.0);
         unit_offsets.dedup();
-        UnitIndex {
-            ranges,
-            unit_offsets,
-        }
+        UnitIndex { ranges, unit_offsets }
     }
 
     /// The unit whose code covers `addr`.
     pub fn unit_for(&self, addr: u64) -> Option<DebugInfoOffset> {
         let after = self.ranges.partition_point(|r| r.start <= addr);
-        self.ranges[..after]
-            .iter()
-            .rev()
-            .take(OVERLAP_SCAN)
-            .find(|r| addr < r.end)
-            .map(|r| r.unit)
+        self.ranges[..after].iter().rev().take(OVERLAP_SCAN).find(|r| addr < r.end).map(|r| r.unit)
     }
 
     /// Every unit covering part of `start..end`, in address order.
@@ -125,11 +107,7 @@ fn scan_unit_roots(dwarf: &gimli::Dwarf<Reader>, keep_zero: bool) -> Result<Vec<
             if (range.begin == 0 && !keep_zero) || range.end <= range.begin {
                 continue;
             }
-            out.push(UnitRange {
-                start: range.begin,
-                end: range.end,
-                unit: offset,
-            });
+            out.push(UnitRange { start: range.begin, end: range.end, unit: offset });
         }
     }
     Ok(out)

@@ -28,11 +28,7 @@ impl SectionBytes {
         if end > map.len() {
             return None;
         }
-        Some(SectionBytes::Mapped {
-            map: Arc::clone(map),
-            start,
-            len,
-        })
+        Some(SectionBytes::Mapped { map: Arc::clone(map), start, len })
     }
 
     pub fn empty() -> Self {

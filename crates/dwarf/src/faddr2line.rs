@@ -32,11 +32,7 @@ impl std::str::FromStr for FuncOffset {
         if function.is_empty() {
             return Err(bad());
         }
-        Ok(FuncOffset {
-            function: function.to_string(),
-            offset,
-            size,
-        })
+        Ok(FuncOffset { function: function.to_string(), offset, size })
     }
 }
 
@@ -86,13 +82,10 @@ impl DwarfFile {
                 spec.function, spec.offset
             )));
         }
-        let addr = symbol_start.checked_add(spec.offset).ok_or_else(|| {
-            Error::Usage(format!("{}: offset overflows the address", spec.function))
-        })?;
-        Ok(Faddr2line {
-            addr,
-            frames: self.frames(addr)?,
-        })
+        let addr = symbol_start
+            .checked_add(spec.offset)
+            .ok_or_else(|| Error::Usage(format!("{}: offset overflows the address", spec.function)))?;
+        Ok(Faddr2line { addr, frames: self.frames(addr)? })
     }
 }
 

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use gimli::{DebugInfoOffset, UnitOffset};
 use gimli::Reader as _;
+use gimli::{DebugInfoOffset, UnitOffset};
 use krash_core::{Error, Result};
 use memmap2::Mmap;
 
@@ -96,10 +96,7 @@ impl DwarfFile {
     }
 
     fn index(&self) -> Result<&UnitIndex> {
-        self.index
-            .get_or_init(|| UnitIndex::build(&self.dwarf, self.relocatable))
-            .as_ref()
-            .map_err(Clone::clone)
+        self.index.get_or_init(|| UnitIndex::build(&self.dwarf, self.relocatable)).as_ref().map_err(Clone::clone)
     }
 
     /// The unit starting at `offset`, parsed once.
@@ -192,20 +189,9 @@ impl DwarfFile {
         Ok(out)
     }
 
-    fn source_line(
-        &self,
-        table: &crate::lines::LineTable,
-        file: u64,
-        line: u32,
-        column: u32,
-    ) -> Option<SourceLine> {
+    fn source_line(&self, table: &crate::lines::LineTable, file: u64, line: u32, column: u32) -> Option<SourceLine> {
         let path = table.file(file)?;
-        Some(SourceLine {
-            file: Arc::clone(path),
-            relative: self.relative_path(path),
-            line,
-            column,
-        })
+        Some(SourceLine { file: Arc::clone(path), relative: self.relative_path(path), line, column })
     }
 
     /// `path` as the kernel's faddr2line prints it: relative to the source
@@ -256,25 +242,16 @@ impl DwarfFile {
             self.source_line(t, row.file, row.line, row.column)
         });
         let Some((subprogram, _, _)) = cu.functions(&self.dwarf)?.find(addr) else {
-            return Ok(vec![InlineFrame {
-                function: "??".to_string(),
-                location: innermost_line,
-            }]);
+            return Ok(vec![InlineFrame { function: "??".to_string(), location: innermost_line }]);
         };
         let scopes = scopes_at(&self.dwarf, &cu, subprogram, addr)?;
-        let functions: Vec<UnitOffset> = scopes
-            .iter()
-            .filter(|s| s.kind != ScopeKind::Block)
-            .map(|s| s.offset)
-            .collect();
+        let functions: Vec<UnitOffset> =
+            scopes.iter().filter(|s| s.kind != ScopeKind::Block).map(|s| s.offset).collect();
         let mut frames = Vec::with_capacity(functions.len());
         let mut location = innermost_line;
         for offset in functions.iter().rev() {
             let function = self.die_name(&cu, *offset)?.unwrap_or_else(|| "??".to_string());
-            frames.push(InlineFrame {
-                function,
-                location: location.take(),
-            });
+            frames.push(InlineFrame { function, location: location.take() });
             location = self.call_site(&cu, table.as_deref(), *offset)?;
         }
         Ok(frames)
@@ -287,21 +264,16 @@ impl DwarfFile {
         table: Option<&crate::lines::LineTable>,
         offset: UnitOffset,
     ) -> Result<Option<SourceLine>> {
-        let entry = cu
-            .unit
-            .entry(offset)
-            .map_err(|e| dwarf_error(cu.context(offset), e))?;
+        let entry = cu.unit.entry(offset).map_err(|e| dwarf_error(cu.context(offset), e))?;
         let number = |name| -> Option<u64> {
             match entry.attr_value(name).ok()?? {
                 gimli::AttributeValue::FileIndex(index) => Some(index),
                 other => other.udata_value(),
             }
         };
-        let (Some(file), Some(line), Some(table)) = (
-            number(gimli::DW_AT_call_file),
-            number(gimli::DW_AT_call_line),
-            table,
-        ) else {
+        let (Some(file), Some(line), Some(table)) =
+            (number(gimli::DW_AT_call_file), number(gimli::DW_AT_call_line), table)
+        else {
             return Ok(None);
         };
         let column = number(gimli::DW_AT_call_column).unwrap_or(0);
@@ -337,14 +309,8 @@ impl DwarfFile {
         let mut at = offset;
         for _ in 0..MAX_ORIGIN_HOPS {
             let unit_ref: &CompUnit = owner.as_deref().unwrap_or(cu);
-            let entry = unit_ref
-                .unit
-                .entry(at)
-                .map_err(|e| dwarf_error(unit_ref.context(at), e))?;
-            if let Some(value) = entry
-                .attr_value(name)
-                .map_err(|e| dwarf_error(unit_ref.context(at), e))?
-            {
+            let entry = unit_ref.unit.entry(at).map_err(|e| dwarf_error(unit_ref.context(at), e))?;
+            if let Some(value) = entry.attr_value(name).map_err(|e| dwarf_error(unit_ref.context(at), e))? {
                 let holder = match &owner {
                     Some(o) => Arc::clone(o),
                     None => self.unit_at(cu.offset)?,

@@ -103,14 +103,9 @@ impl DwarfFile {
         let entry_pc = match entry_pc {
             Some(pc) => pc,
             None => {
-                let mut ranges = self
-                    .dwarf
-                    .die_ranges(&cu.unit, &entry)
-                    .map_err(|e| dwarf_error(cu.context(die), e))?;
-                ranges
-                    .next()
-                    .map_err(|e| dwarf_error(cu.context(die), e))?
-                    .map_or(addr, |r| r.begin)
+                let mut ranges =
+                    self.dwarf.die_ranges(&cu.unit, &entry).map_err(|e| dwarf_error(cu.context(die), e))?;
+                ranges.next().map_err(|e| dwarf_error(cu.context(die), e))?.map_or(addr, |r| r.begin)
             }
         };
         let ranges = functions.ranges_of(die);
@@ -119,11 +114,8 @@ impl DwarfFile {
         let mut locals = Vec::new();
         for scope in scopes.iter().take_while(|s| s.kind != ScopeKind::Inlined) {
             for &var in &scope.variables {
-                let is_parameter = cu
-                    .unit
-                    .entry(var)
-                    .map(|e| e.tag() == gimli::DW_TAG_formal_parameter)
-                    .unwrap_or(false);
+                let is_parameter =
+                    cu.unit.entry(var).map(|e| e.tag() == gimli::DW_TAG_formal_parameter).unwrap_or(false);
                 let variable = self.variable(&cu, var)?;
                 if is_parameter {
                     parameters.push(variable);
@@ -132,25 +124,14 @@ impl DwarfFile {
                 }
             }
         }
-        Ok(Some(Function {
-            name,
-            entry_pc,
-            ranges,
-            parameters,
-            locals,
-            unit: cu,
-            die,
-        }))
+        Ok(Some(Function { name, entry_pc, ranges, parameters, locals, unit: cu, die }))
     }
 
     /// The function name and entry pc covering `addr`, for symbolizing as
     /// gdb does (C functions from DWARF win over ELF symbols inside them;
     /// assembler functions are left to the ELF symbols).
     pub fn function_name_at(&self, addr: u64) -> Result<Option<(String, u64)>> {
-        Ok(self
-            .function_at(addr)?
-            .filter(|f| !f.is_assembly())
-            .map(|f| (f.name, f.entry_pc)))
+        Ok(self.function_at(addr)?.filter(|f| !f.is_assembly()).map(|f| (f.name, f.entry_pc)))
     }
 
     fn variable(&self, cu: &Arc<CompUnit>, offset: UnitOffset) -> Result<Variable> {
@@ -163,9 +144,7 @@ impl DwarfFile {
         let location = match entry.attr_value(gimli::DW_AT_location) {
             Ok(Some(gimli::AttributeValue::Exprloc(expr))) => VariableLocation::Expression(expr),
             Ok(Some(gimli::AttributeValue::LocationListsRef(list))) => VariableLocation::List(list),
-            Ok(Some(gimli::AttributeValue::SecOffset(off))) => {
-                VariableLocation::List(gimli::LocationListsOffset(off))
-            }
+            Ok(Some(gimli::AttributeValue::SecOffset(off))) => VariableLocation::List(gimli::LocationListsOffset(off)),
             _ => match entry.attr_value(gimli::DW_AT_const_value) {
                 Ok(Some(gimli::AttributeValue::Block(block))) => {
                     VariableLocation::Constant(block.to_slice().map(|b| b.to_vec()).unwrap_or_default())
@@ -177,11 +156,7 @@ impl DwarfFile {
                 _ => VariableLocation::OptimizedOut,
             },
         };
-        Ok(Variable {
-            name,
-            type_name,
-            location,
-        })
+        Ok(Variable { name, type_name, location })
     }
 
     /// Spells the type a DW_AT_type value points to, as C would.
@@ -235,4 +210,3 @@ impl DwarfFile {
         }
     }
 }
-

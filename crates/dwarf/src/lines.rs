@@ -41,11 +41,7 @@ const OVERLAP_SCAN: usize = 16;
 
 impl LineTable {
     /// Decodes the unit's line program; `None` when the unit has none.
-    pub fn parse(
-        dwarf: &gimli::Dwarf<Reader>,
-        unit: &gimli::Unit<Reader>,
-        comp_dir: &str,
-    ) -> Result<Option<Self>> {
+    pub fn parse(dwarf: &gimli::Dwarf<Reader>, unit: &gimli::Unit<Reader>, comp_dir: &str) -> Result<Option<Self>> {
         let Some(program) = unit.line_program.clone() else {
             return Ok(None);
         };
@@ -59,11 +55,7 @@ impl LineTable {
                     let start = first.address;
                     let end = row.address();
                     if end > start {
-                        sequences.push(Sequence {
-                            start,
-                            end,
-                            rows: std::mem::take(&mut current),
-                        });
+                        sequences.push(Sequence { start, end, rows: std::mem::take(&mut current) });
                     }
                 }
                 current.clear();
@@ -93,9 +85,7 @@ impl LineTable {
         for index in 0..=count as u64 {
             let path = header.file(index).and_then(|entry| {
                 let name = dwarf.attr_string(unit, entry.path_name()).ok()?;
-                let dir = entry
-                    .directory(header)
-                    .and_then(|d| dwarf.attr_string(unit, d).ok());
+                let dir = entry.directory(header).and_then(|d| dwarf.attr_string(unit, d).ok());
                 let dir = dir.as_ref().map(|d| d.to_string_lossy());
                 let dir = match &dir {
                     Some(Ok(d)) => Some(d.as_ref()),
@@ -124,11 +114,7 @@ impl LineTable {
         let rows = &self.sequence_for(addr)?.rows;
         let last = rows.partition_point(|r| r.address <= addr).checked_sub(1)?;
         let chosen = rows.get(last).filter(|r| !r.is_stmt).and_then(|row| {
-            rows.get(..last)?
-                .iter()
-                .rev()
-                .take_while(|r| r.address == row.address && r.line != 0)
-                .find(|r| r.is_stmt)
+            rows.get(..last)?.iter().rev().take_while(|r| r.address == row.address && r.line != 0).find(|r| r.is_stmt)
         });
         chosen.or_else(|| rows.get(last)).copied().filter(|r| r.line != 0)
     }
@@ -160,25 +146,15 @@ impl LineTable {
 
     /// The full path of file `index` as this unit numbers files.
     pub fn file(&self, index: u64) -> Option<&Arc<str>> {
-        usize::try_from(index)
-            .ok()
-            .and_then(|i| self.files.get(i))
-            .and_then(|f| f.as_ref())
+        usize::try_from(index).ok().and_then(|i| self.files.get(i)).and_then(|f| f.as_ref())
     }
 
     fn sequence_for(&self, addr: u64) -> Option<&Sequence> {
         let after = self.sequences.partition_point(|s| s.start <= addr);
-        self.sequences[..after]
-            .iter()
-            .rev()
-            .take(OVERLAP_SCAN)
-            .find(|s| addr < s.end)
+        self.sequences[..after].iter().rev().take(OVERLAP_SCAN).find(|s| addr < s.end)
     }
 }
 
 fn unit_offset(unit: &gimli::Unit<Reader>) -> usize {
-    unit.header
-        .offset()
-        .as_debug_info_offset()
-        .map_or(0, |o| o.0)
+    unit.header.offset().as_debug_info_offset().map_or(0, |o| o.0)
 }

@@ -73,10 +73,7 @@ impl DwarfFile {
     ) -> Result<Option<gimli::Expression<Reader>>> {
         let unit = &function.unit.unit;
         let context = || format!("location list at {:#x}", offset.0);
-        let mut entries = self
-            .dwarf
-            .locations(unit, offset)
-            .map_err(|e| dwarf_error(context(), e))?;
+        let mut entries = self.dwarf.locations(unit, offset).map_err(|e| dwarf_error(context(), e))?;
         while let Some(entry) = entries.next().map_err(|e| dwarf_error(context(), e))? {
             if entry.range.begin <= pc && pc < entry.range.end {
                 return Ok(Some(entry.data));
@@ -124,36 +121,22 @@ impl DwarfFile {
                     };
                     eval.resume_with_call_frame_cfa(cfa)
                 }
-                EvaluationResult::RequiresRelocatedAddress(addr) => {
-                    eval.resume_with_relocated_address(addr)
-                }
+                EvaluationResult::RequiresRelocatedAddress(addr) => eval.resume_with_relocated_address(addr),
                 EvaluationResult::RequiresIndexedAddress { index, .. } => {
-                    let addr = self
-                        .dwarf
-                        .address(unit, index)
-                        .map_err(|e| dwarf_error(context(), e))?;
+                    let addr = self.dwarf.address(unit, index).map_err(|e| dwarf_error(context(), e))?;
                     eval.resume_with_indexed_address(addr)
                 }
-                EvaluationResult::RequiresBaseType(_) => {
-                    eval.resume_with_base_type(gimli::ValueType::Generic)
-                }
+                EvaluationResult::RequiresBaseType(_) => eval.resume_with_base_type(gimli::ValueType::Generic),
                 EvaluationResult::RequiresEntryValue(_) => {
                     return Ok(optimized_out("value at function entry unknown"));
                 }
-                other => {
-                    return Err(Error::Unsupported(format!(
-                        "{}: location needs {other:?}",
-                        context()
-                    )))
-                }
+                other => return Err(Error::Unsupported(format!("{}: location needs {other:?}", context()))),
             }
             .map_err(|e| dwarf_error(context(), e))?;
         }
         let pieces = eval.result();
-        let mut values: Vec<(Option<u64>, VariableValue)> = pieces
-            .into_iter()
-            .map(|piece| (piece.size_in_bits, piece_value(piece.location, frame)))
-            .collect();
+        let mut values: Vec<(Option<u64>, VariableValue)> =
+            pieces.into_iter().map(|piece| (piece.size_in_bits, piece_value(piece.location, frame))).collect();
         Ok(match values.len() {
             0 => optimized_out("empty location"),
             1 if values[0].0.is_none() => values.remove(0).1,
@@ -162,22 +145,13 @@ impl DwarfFile {
     }
 
     /// The function's DW_AT_frame_base evaluated in `frame`.
-    fn frame_base(
-        &self,
-        function: &Function,
-        frame: &dyn RegisterAndMemory,
-        nesting: usize,
-    ) -> Result<Option<u64>> {
+    fn frame_base(&self, function: &Function, frame: &dyn RegisterAndMemory, nesting: usize) -> Result<Option<u64>> {
         if nesting >= MAX_NESTING {
             return Ok(None);
         }
         let cu = &function.unit;
-        let entry = cu
-            .unit
-            .entry(function.die)
-            .map_err(|e| dwarf_error(cu.context(function.die), e))?;
-        let Ok(Some(gimli::AttributeValue::Exprloc(expr))) = entry.attr_value(gimli::DW_AT_frame_base)
-        else {
+        let entry = cu.unit.entry(function.die).map_err(|e| dwarf_error(cu.context(function.die), e))?;
+        let Ok(Some(gimli::AttributeValue::Exprloc(expr))) = entry.attr_value(gimli::DW_AT_frame_base) else {
             return Ok(None);
         };
         Ok(match self.evaluate(function, expr, frame, nesting + 1)? {
@@ -196,18 +170,15 @@ impl DwarfFile {
 }
 
 fn optimized_out(reason: impl Into<String>) -> VariableValue {
-    VariableValue::OptimizedOut {
-        reason: reason.into(),
-    }
+    VariableValue::OptimizedOut { reason: reason.into() }
 }
 
 fn piece_value(location: Location<Reader>, frame: &dyn RegisterAndMemory) -> VariableValue {
     match location {
         Location::Empty => optimized_out("optimized out"),
-        Location::Register { register } => VariableValue::Register {
-            regno: register.0,
-            value: frame.register(register.0),
-        },
+        Location::Register { register } => {
+            VariableValue::Register { regno: register.0, value: frame.register(register.0) }
+        }
         Location::Address { address } => VariableValue::Memory(address),
         Location::Value { value } => {
             let raw = match value {
@@ -224,11 +195,9 @@ fn piece_value(location: Location<Reader>, frame: &dyn RegisterAndMemory) -> Var
             };
             VariableValue::Value(raw.to_le_bytes().to_vec())
         }
-        Location::Bytes { value } => VariableValue::Value(
-            gimli::Reader::to_slice(&value)
-                .map(|b| b.to_vec())
-                .unwrap_or_default(),
-        ),
+        Location::Bytes { value } => {
+            VariableValue::Value(gimli::Reader::to_slice(&value).map(|b| b.to_vec()).unwrap_or_default())
+        }
         Location::ImplicitPointer { .. } => optimized_out("implicit pointer"),
     }
 }

@@ -31,21 +31,13 @@ pub struct Scope {
 const MAX_DEPTH: usize = 128;
 
 /// The scopes from `subprogram` down to the innermost one covering `addr`.
-pub fn scopes_at(
-    dwarf: &gimli::Dwarf<Reader>,
-    cu: &CompUnit,
-    subprogram: UnitOffset,
-    addr: u64,
-) -> Result<Vec<Scope>> {
+pub fn scopes_at(dwarf: &gimli::Dwarf<Reader>, cu: &CompUnit, subprogram: UnitOffset, addr: u64) -> Result<Vec<Scope>> {
     let context = || cu.context(subprogram);
     let mut scopes = Vec::new();
     let mut kind = ScopeKind::Subprogram;
     let mut offset = subprogram;
     loop {
-        let mut tree = cu
-            .unit
-            .entries_tree(Some(offset))
-            .map_err(|e| dwarf_error(context(), e))?;
+        let mut tree = cu.unit.entries_tree(Some(offset)).map_err(|e| dwarf_error(context(), e))?;
         let node = tree.root().map_err(|e| dwarf_error(context(), e))?;
         let mut variables = Vec::new();
         let mut inner = None;
@@ -69,11 +61,7 @@ pub fn scopes_at(
                 _ => {}
             }
         }
-        scopes.push(Scope {
-            kind,
-            offset,
-            variables,
-        });
+        scopes.push(Scope { kind, offset, variables });
         let Some((next_kind, next_offset)) = inner else {
             break;
         };

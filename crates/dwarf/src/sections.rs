@@ -38,10 +38,7 @@ impl AllocSection {
     /// The section holding `addr`, preferring the smallest should
     /// sections overlap.
     pub fn containing(sections: &[AllocSection], addr: u64) -> Option<&AllocSection> {
-        sections
-            .iter()
-            .filter(|s| s.address <= addr && addr - s.address < s.size)
-            .min_by_key(|s| s.size)
+        sections.iter().filter(|s| s.address <= addr && addr - s.address < s.size).min_by_key(|s| s.size)
     }
 }
 
@@ -58,16 +55,9 @@ pub fn load(path: &Path, map: &Arc<Mmap>, bases: &SectionBases) -> Result<Loaded
     let file = object::File::parse(&***map)
         .map_err(|e| Error::bad_data(context(), format!("not a readable ELF file: {e}")))?;
     if file.section_by_name(".debug_info").is_none() {
-        return Err(Error::MissingDebuginfo(format!(
-            "{}: no .debug_info section (stripped?)",
-            context()
-        )));
+        return Err(Error::MissingDebuginfo(format!("{}: no .debug_info section (stripped?)", context())));
     }
-    let endian = if file.is_little_endian() {
-        gimli::RunTimeEndian::Little
-    } else {
-        gimli::RunTimeEndian::Big
-    };
+    let endian = if file.is_little_endian() { gimli::RunTimeEndian::Little } else { gimli::RunTimeEndian::Big };
     let relocatable = file.kind() == object::ObjectKind::Relocatable;
     let laid_out;
     let bases = if relocatable {
@@ -77,13 +67,10 @@ pub fn load(path: &Path, map: &Arc<Mmap>, bases: &SectionBases) -> Result<Loaded
         bases
     };
     let dwarf = gimli::Dwarf::load(|id| -> Result<Reader> {
-        let bytes = section_bytes(&file, map, id.name(), relocatable, bases)
-            .map_err(|e| match e {
-                Error::BadData { detail, .. } => {
-                    Error::bad_data(format!("{} {}", context(), id.name()), detail)
-                }
-                other => other,
-            })?;
+        let bytes = section_bytes(&file, map, id.name(), relocatable, bases).map_err(|e| match e {
+            Error::BadData { detail, .. } => Error::bad_data(format!("{} {}", context(), id.name()), detail),
+            other => other,
+        })?;
         Ok(Reader::new(bytes, endian))
     })?;
     let alloc_sections = file
@@ -142,9 +129,7 @@ fn section_bytes(
     let Some(section) = file.section_by_name(name) else {
         return Ok(SectionBytes::empty());
     };
-    let range = section
-        .compressed_file_range()
-        .map_err(|e| Error::bad_data("", format!("bad section header: {e}")))?;
+    let range = section.compressed_file_range().map_err(|e| Error::bad_data("", format!("bad section header: {e}")))?;
     let has_relocations = relocatable && section.relocations().next().is_some();
     if range.format == object::CompressionFormat::None && !has_relocations {
         return SectionBytes::mapped(map, range.offset, range.uncompressed_size)
@@ -171,20 +156,16 @@ fn apply_relocations(
 ) -> Result<()> {
     let section_base = |index: object::SectionIndex| -> u64 {
         match file.section_by_index(index) {
-            Ok(s) => s
-                .name()
-                .ok()
-                .and_then(|n| bases.get(n).copied())
-                .unwrap_or_else(|| s.address()),
+            Ok(s) => s.name().ok().and_then(|n| bases.get(n).copied()).unwrap_or_else(|| s.address()),
             Err(_) => 0,
         }
     };
     for (offset, reloc) in section.relocations() {
         let target = match reloc.target() {
             RelocationTarget::Symbol(index) => {
-                let symbol = file.symbol_by_index(index).map_err(|e| {
-                    Error::bad_data("", format!("relocation at {offset:#x}: bad symbol: {e}"))
-                })?;
+                let symbol = file
+                    .symbol_by_index(index)
+                    .map_err(|e| Error::bad_data("", format!("relocation at {offset:#x}: bad symbol: {e}")))?;
                 let base = symbol.section_index().map(section_base).unwrap_or(0);
                 base.wrapping_add(symbol.address())
             }
@@ -202,9 +183,7 @@ fn apply_relocations(
         let place = start
             .and_then(|s| Some(s..s.checked_add(width)?))
             .and_then(|r| data.get_mut(r))
-            .ok_or_else(|| {
-                Error::bad_data("", format!("relocation at {offset:#x} is outside the section"))
-            })?;
+            .ok_or_else(|| Error::bad_data("", format!("relocation at {offset:#x} is outside the section")))?;
         let mut value = target.wrapping_add(reloc.addend() as u64);
         if reloc.has_implicit_addend() {
             value = value.wrapping_add(read_le(place));
@@ -215,10 +194,7 @@ fn apply_relocations(
 }
 
 fn read_le(place: &[u8]) -> u64 {
-    place
-        .iter()
-        .rev()
-        .fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
+    place.iter().rev().fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
 }
 
 fn write_le(place: &mut [u8], value: u64) {

@@ -3,8 +3,8 @@
 
 use std::sync::{Arc, OnceLock};
 
-use gimli::{DebugInfoOffset, UnitOffset};
 use gimli::Reader as _;
+use gimli::{DebugInfoOffset, UnitOffset};
 use krash_core::Result;
 
 use crate::bytes::Reader;
@@ -26,40 +26,24 @@ pub struct CompUnit {
 impl CompUnit {
     pub fn parse(dwarf: &gimli::Dwarf<Reader>, offset: DebugInfoOffset) -> Result<Self> {
         let context = || format!(".debug_info unit at {:#x}", offset.0);
-        let header = dwarf
-            .debug_info
-            .header_from_offset(offset)
-            .map_err(|e| dwarf_error(context(), e))?;
+        let header = dwarf.debug_info.header_from_offset(offset).map_err(|e| dwarf_error(context(), e))?;
         let unit = dwarf.unit(header).map_err(|e| dwarf_error(context(), e))?;
         let text = |s: &Option<Reader>| {
-            s.as_ref()
-                .and_then(|r| r.to_string_lossy().ok().map(|c| c.into_owned()))
-                .unwrap_or_default()
+            s.as_ref().and_then(|r| r.to_string_lossy().ok().map(|c| c.into_owned())).unwrap_or_default()
         };
         let comp_dir = text(&unit.comp_dir);
         let name = text(&unit.name);
-        Ok(CompUnit {
-            offset,
-            unit,
-            comp_dir,
-            name,
-            lines: OnceLock::new(),
-            functions: OnceLock::new(),
-        })
+        Ok(CompUnit { offset, unit, comp_dir, name, lines: OnceLock::new(), functions: OnceLock::new() })
     }
 
     /// The unit's line table, decoded on first use.
     pub fn lines(&self, dwarf: &gimli::Dwarf<Reader>) -> Result<Option<Arc<LineTable>>> {
-        self.lines
-            .get_or_init(|| Ok(LineTable::parse(dwarf, &self.unit, &self.comp_dir)?.map(Arc::new)))
-            .clone()
+        self.lines.get_or_init(|| Ok(LineTable::parse(dwarf, &self.unit, &self.comp_dir)?.map(Arc::new))).clone()
     }
 
     /// Address ranges of the unit's concrete functions, decoded on first use.
     pub fn functions(&self, dwarf: &gimli::Dwarf<Reader>) -> Result<Arc<FunctionRanges>> {
-        self.functions
-            .get_or_init(|| FunctionRanges::build(dwarf, &self.unit).map(Arc::new))
-            .clone()
+        self.functions.get_or_init(|| FunctionRanges::build(dwarf, &self.unit).map(Arc::new)).clone()
     }
 
     /// True when the DIE at `offset` has code covering `addr`.
@@ -69,13 +53,9 @@ impl CompUnit {
         entry: &gimli::DebuggingInformationEntry<Reader>,
         addr: u64,
     ) -> Result<bool> {
-        let mut ranges = dwarf
-            .die_ranges(&self.unit, entry)
-            .map_err(|e| dwarf_error(self.context(entry.offset()), e))?;
-        while let Some(range) = ranges
-            .next()
-            .map_err(|e| dwarf_error(self.context(entry.offset()), e))?
-        {
+        let mut ranges =
+            dwarf.die_ranges(&self.unit, entry).map_err(|e| dwarf_error(self.context(entry.offset()), e))?;
+        while let Some(range) = ranges.next().map_err(|e| dwarf_error(self.context(entry.offset()), e))? {
             if range.begin <= addr && addr < range.end {
                 return Ok(true);
             }
@@ -100,21 +80,15 @@ const OVERLAP_SCAN: usize = 64;
 
 impl FunctionRanges {
     fn build(dwarf: &gimli::Dwarf<Reader>, unit: &gimli::Unit<Reader>) -> Result<Self> {
-        let context = || {
-            format!(
-                "functions of unit at {:#x}",
-                unit.header.offset().as_debug_info_offset().map_or(0, |o| o.0)
-            )
-        };
+        let context =
+            || format!("functions of unit at {:#x}", unit.header.offset().as_debug_info_offset().map_or(0, |o| o.0));
         let mut ranges = Vec::new();
         let mut cursor = unit.entries();
         while let Some((_, entry)) = cursor.next_dfs().map_err(|e| dwarf_error(context(), e))? {
             if entry.tag() != gimli::DW_TAG_subprogram {
                 continue;
             }
-            let mut iter = dwarf
-                .die_ranges(unit, entry)
-                .map_err(|e| dwarf_error(context(), e))?;
+            let mut iter = dwarf.die_ranges(unit, entry).map_err(|e| dwarf_error(context(), e))?;
             while let Some(range) = iter.next().map_err(|e| dwarf_error(context(), e))? {
                 if range.begin < range.end {
                     ranges.push((range.begin, range.end, entry.offset()));
@@ -140,10 +114,6 @@ impl FunctionRanges {
 
     /// Every code range of the subprogram at `offset`.
     pub fn ranges_of(&self, offset: UnitOffset) -> Vec<(u64, u64)> {
-        self.ranges
-            .iter()
-            .filter(|r| r.2 == offset)
-            .map(|r| (r.0, r.1))
-            .collect()
+        self.ranges.iter().filter(|r| r.2 == offset).map(|r| (r.0, r.1)).collect()
     }
 }

@@ -59,7 +59,8 @@ int count_urgent(struct packet *p)
 "#;
 
 /// Structs of the lab module whose layout must survive every form.
-const MODULE_STRUCTS: [&str; 7] = ["widget", "widget_inner", "widget_ops", "list_head", "module", "task_struct", "file"];
+const MODULE_STRUCTS: [&str; 7] =
+    ["widget", "widget_inner", "widget_ops", "list_head", "module", "task_struct", "file"];
 
 /// One frame as addr2line prints it: function, file, line.
 type Frame = (String, String, u32);
@@ -242,10 +243,8 @@ fn types_of(path: &Path) -> DwarfTypes {
 fn debug_sections_compressed(path: &Path) -> bool {
     let data = std::fs::read(path).unwrap();
     let elf = object::File::parse(&*data).unwrap();
-    let mut debug = elf
-        .sections()
-        .filter(|s| s.name().is_ok_and(|n| n.starts_with(".debug_") && s.size() > 64))
-        .peekable();
+    let mut debug =
+        elf.sections().filter(|s| s.name().is_ok_and(|n| n.starts_with(".debug_") && s.size() > 64)).peekable();
     debug.peek().is_some()
         && debug.all(|s| s.compressed_file_range().unwrap().format != object::CompressionFormat::None)
 }

@@ -193,10 +193,8 @@ fn module_debug_sections_are_relocated() {
             continue;
         }
         let symbols = common::Symbols::load(&path);
-        let function = ["nfs_updatepage", "nfs_update_folio"]
-            .into_iter()
-            .find(|f| symbols.by_name(f).is_some())
-            .unwrap();
+        let function =
+            ["nfs_updatepage", "nfs_update_folio"].into_iter().find(|f| symbols.by_name(f).is_some()).unwrap();
         let (start, size) = symbols.by_name(function).unwrap();
         let addrs: Vec<u64> = (0..12).map(|i| start + i * size / 12).collect();
         // Sections of a .ko sit at 0 unless the caller says where the module
@@ -231,9 +229,7 @@ fn module_debug_sections_are_relocated() {
 #[test]
 fn lab_module_lines_match_addr2line() {
     for kv in common::KERNELS {
-        let path = std::path::PathBuf::from(format!(
-            "/var/cache/krash-lab/dumps/{kv}/hung-task/krash_scenarios.ko"
-        ));
+        let path = std::path::PathBuf::from(format!("/var/cache/krash-lab/dumps/{kv}/hung-task/krash_scenarios.ko"));
         if !path.exists() {
             eprintln!("skipping: {} not present", path.display());
             continue;
@@ -253,11 +249,8 @@ fn lab_module_lines_match_addr2line() {
             .collect();
         let mut compared = 0;
         for &addr in &addrs {
-            let Ok(out) = Command::new("addr2line")
-                .arg("-fie")
-                .arg(&path)
-                .args(["-j", ".text", &format!("{addr:x}")])
-                .output()
+            let Ok(out) =
+                Command::new("addr2line").arg("-fie").arg(&path).args(["-j", ".text", &format!("{addr:x}")]).output()
             else {
                 return;
             };

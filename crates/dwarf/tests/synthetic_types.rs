@@ -52,17 +52,38 @@ fn build_dwarf() -> Sections<EndianVec<LittleEndian>> {
     let strp_name = dwarf.strings.add("unsigned char");
     {
         let mut b = Builder { unit: dwarf.units.get_mut(first) };
-        let int = b.add(None, dw::DW_TAG_base_type, vec![name("int"), size(4), (dw::DW_AT_encoding, Value::Encoding(dw::DW_ATE_signed))]);
+        let int = b.add(
+            None,
+            dw::DW_TAG_base_type,
+            vec![name("int"), size(4), (dw::DW_AT_encoding, Value::Encoding(dw::DW_ATE_signed))],
+        );
         let uchar = b.add(
             None,
             dw::DW_TAG_base_type,
-            vec![(dw::DW_AT_name, Value::StringRef(strp_name)), size(1), (dw::DW_AT_encoding, Value::Encoding(dw::DW_ATE_unsigned_char))],
+            vec![
+                (dw::DW_AT_name, Value::StringRef(strp_name)),
+                size(1),
+                (dw::DW_AT_encoding, Value::Encoding(dw::DW_ATE_unsigned_char)),
+            ],
         );
-        let ulong = b.add(None, dw::DW_TAG_base_type, vec![name("long unsigned int"), size(8), (dw::DW_AT_encoding, Value::Encoding(dw::DW_ATE_unsigned))]);
+        let ulong = b.add(
+            None,
+            dw::DW_TAG_base_type,
+            vec![name("long unsigned int"), size(8), (dw::DW_AT_encoding, Value::Encoding(dw::DW_ATE_unsigned))],
+        );
 
         // struct flags { int a:3; int b:5; unsigned char c; int grid[2][3]; int tail[]; }
         let flags = b.add(None, dw::DW_TAG_structure_type, vec![name("flags"), size(32)]);
-        b.add(Some(flags), dw::DW_TAG_member, vec![name("a"), ty(int), (dw::DW_AT_bit_size, Value::Udata(3)), (dw::DW_AT_data_bit_offset, Value::Udata(0))]);
+        b.add(
+            Some(flags),
+            dw::DW_TAG_member,
+            vec![
+                name("a"),
+                ty(int),
+                (dw::DW_AT_bit_size, Value::Udata(3)),
+                (dw::DW_AT_data_bit_offset, Value::Udata(0)),
+            ],
+        );
         // DWARF 2 style: bit offset counted from the storage unit's top bit.
         b.add(
             Some(flags),
@@ -78,17 +99,30 @@ fn build_dwarf() -> Sections<EndianVec<LittleEndian>> {
         );
         let mut plus4 = Expression::new();
         plus4.op_plus_uconst(4);
-        b.add(Some(flags), dw::DW_TAG_member, vec![name("c"), ty(uchar), (dw::DW_AT_data_member_location, Value::Exprloc(plus4))]);
+        b.add(
+            Some(flags),
+            dw::DW_TAG_member,
+            vec![name("c"), ty(uchar), (dw::DW_AT_data_member_location, Value::Exprloc(plus4))],
+        );
         let grid = b.add(None, dw::DW_TAG_array_type, vec![ty(int)]);
         b.add(Some(grid), dw::DW_TAG_subrange_type, vec![(dw::DW_AT_upper_bound, Value::Udata(1))]);
         b.add(Some(grid), dw::DW_TAG_subrange_type, vec![(dw::DW_AT_count, Value::Udata(3))]);
-        b.add(Some(flags), dw::DW_TAG_member, vec![name("grid"), ty(grid), (dw::DW_AT_data_member_location, Value::Data1(8))]);
+        b.add(
+            Some(flags),
+            dw::DW_TAG_member,
+            vec![name("grid"), ty(grid), (dw::DW_AT_data_member_location, Value::Data1(8))],
+        );
         let tail = b.add(None, dw::DW_TAG_array_type, vec![ty(int)]);
         b.add(Some(tail), dw::DW_TAG_subrange_type, vec![]);
-        b.add(Some(flags), dw::DW_TAG_member, vec![name("tail"), ty(tail), (dw::DW_AT_data_member_location, Value::Udata(32))]);
+        b.add(
+            Some(flags),
+            dw::DW_TAG_member,
+            vec![name("tail"), ty(tail), (dw::DW_AT_data_member_location, Value::Udata(32))],
+        );
 
         // struct later is only declared here.
-        let later_decl = b.add(None, dw::DW_TAG_structure_type, vec![name("later"), (dw::DW_AT_declaration, Value::Flag(true))]);
+        let later_decl =
+            b.add(None, dw::DW_TAG_structure_type, vec![name("later"), (dw::DW_AT_declaration, Value::Flag(true))]);
         let later_ptr = b.add(None, dw::DW_TAG_pointer_type, vec![size(8), ty(later_decl)]);
         let flags_ptr = b.add(None, dw::DW_TAG_pointer_type, vec![size(8), ty(flags)]);
 
@@ -101,12 +135,20 @@ fn build_dwarf() -> Sections<EndianVec<LittleEndian>> {
 
         // struct outer { struct later *l; union { int x; unsigned char y; }; int (*cb)(...); }
         let outer = b.add(None, dw::DW_TAG_structure_type, vec![name("outer"), size(24)]);
-        b.add(Some(outer), dw::DW_TAG_member, vec![name("l"), ty(later_ptr), (dw::DW_AT_data_member_location, Value::Udata(0))]);
+        b.add(
+            Some(outer),
+            dw::DW_TAG_member,
+            vec![name("l"), ty(later_ptr), (dw::DW_AT_data_member_location, Value::Udata(0))],
+        );
         let anon = b.add(None, dw::DW_TAG_union_type, vec![size(4)]);
         b.add(Some(anon), dw::DW_TAG_member, vec![name("x"), ty(int)]);
         b.add(Some(anon), dw::DW_TAG_member, vec![name("y"), ty(uchar)]);
         b.add(Some(outer), dw::DW_TAG_member, vec![ty(anon), (dw::DW_AT_data_member_location, Value::Udata(8))]);
-        b.add(Some(outer), dw::DW_TAG_member, vec![name("cb"), ty(fnptr), (dw::DW_AT_data_member_location, Value::Udata(16))]);
+        b.add(
+            Some(outer),
+            dw::DW_TAG_member,
+            vec![name("cb"), ty(fnptr), (dw::DW_AT_data_member_location, Value::Udata(16))],
+        );
 
         // Enums: unsigned with a value in a narrow fixed form, signed with a
         // negative one, and 64-bit.
@@ -114,7 +156,11 @@ fn build_dwarf() -> Sections<EndianVec<LittleEndian>> {
         b.add(Some(color), dw::DW_TAG_enumerator, vec![name("RED"), (dw::DW_AT_const_value, Value::Sdata(-1))]);
         b.add(Some(color), dw::DW_TAG_enumerator, vec![name("GREEN"), (dw::DW_AT_const_value, Value::Data1(0x80))]);
         let wide = b.add(None, dw::DW_TAG_enumeration_type, vec![name("wide"), size(8), ty(ulong)]);
-        b.add(Some(wide), dw::DW_TAG_enumerator, vec![name("WIDE_MAX"), (dw::DW_AT_const_value, Value::Data8(u64::MAX))]);
+        b.add(
+            Some(wide),
+            dw::DW_TAG_enumerator,
+            vec![name("WIDE_MAX"), (dw::DW_AT_const_value, Value::Data8(u64::MAX))],
+        );
 
         // typedef const volatile struct flags flags_t;
         let volatile = b.add(None, dw::DW_TAG_volatile_type, vec![ty(flags)]);
@@ -122,7 +168,11 @@ fn build_dwarf() -> Sections<EndianVec<LittleEndian>> {
         b.add(None, dw::DW_TAG_typedef, vec![name("flags_t"), ty(cv)]);
 
         // A function whose body holds a local struct the index skips.
-        let func = b.add(None, dw::DW_TAG_subprogram, vec![name("do_thing"), ty(int), (dw::DW_AT_external, Value::Flag(true))]);
+        let func = b.add(
+            None,
+            dw::DW_TAG_subprogram,
+            vec![name("do_thing"), ty(int), (dw::DW_AT_external, Value::Flag(true))],
+        );
         b.add(Some(func), dw::DW_TAG_formal_parameter, vec![name("arg"), ty(flags_ptr)]);
         b.add(Some(func), dw::DW_TAG_structure_type, vec![name("local_only"), size(1)]);
 
@@ -130,23 +180,53 @@ fn build_dwarf() -> Sections<EndianVec<LittleEndian>> {
         // specification at .data..percpu+0x8.
         let mut at = Expression::new();
         at.op_addr(Address::Constant(0x10));
-        b.add(None, dw::DW_TAG_variable, vec![name("gvar"), ty(int), (dw::DW_AT_external, Value::Flag(true)), (dw::DW_AT_location, Value::Exprloc(at))]);
+        b.add(
+            None,
+            dw::DW_TAG_variable,
+            vec![
+                name("gvar"),
+                ty(int),
+                (dw::DW_AT_external, Value::Flag(true)),
+                (dw::DW_AT_location, Value::Exprloc(at)),
+            ],
+        );
         let decl = b.add(
             None,
             dw::DW_TAG_variable,
-            vec![name("counter"), ty(ulong), (dw::DW_AT_external, Value::Flag(true)), (dw::DW_AT_declaration, Value::Flag(true))],
+            vec![
+                name("counter"),
+                ty(ulong),
+                (dw::DW_AT_external, Value::Flag(true)),
+                (dw::DW_AT_declaration, Value::Flag(true)),
+            ],
         );
         let mut percpu = Expression::new();
         percpu.op_addr(Address::Constant(0x1000 + 8));
-        b.add(None, dw::DW_TAG_variable, vec![(dw::DW_AT_specification, Value::UnitRef(decl)), (dw::DW_AT_location, Value::Exprloc(percpu))]);
-        b.add(None, dw::DW_TAG_variable, vec![name("only_declared"), ty(int), (dw::DW_AT_declaration, Value::Flag(true))]);
+        b.add(
+            None,
+            dw::DW_TAG_variable,
+            vec![(dw::DW_AT_specification, Value::UnitRef(decl)), (dw::DW_AT_location, Value::Exprloc(percpu))],
+        );
+        b.add(
+            None,
+            dw::DW_TAG_variable,
+            vec![name("only_declared"), ty(int), (dw::DW_AT_declaration, Value::Flag(true))],
+        );
     }
     let second = dwarf.units.add(Unit::new(ENCODING, LineProgram::none()));
     {
         let mut b = Builder { unit: dwarf.units.get_mut(second) };
-        let int = b.add(None, dw::DW_TAG_base_type, vec![name("int"), size(4), (dw::DW_AT_encoding, Value::Encoding(dw::DW_ATE_signed))]);
+        let int = b.add(
+            None,
+            dw::DW_TAG_base_type,
+            vec![name("int"), size(4), (dw::DW_AT_encoding, Value::Encoding(dw::DW_ATE_signed))],
+        );
         let later = b.add(None, dw::DW_TAG_structure_type, vec![name("later"), size(16)]);
-        b.add(Some(later), dw::DW_TAG_member, vec![name("value"), ty(int), (dw::DW_AT_data_member_location, Value::Udata(12))]);
+        b.add(
+            Some(later),
+            dw::DW_TAG_member,
+            vec![name("value"), ty(int), (dw::DW_AT_data_member_location, Value::Udata(12))],
+        );
     }
     let mut sections = Sections::new(EndianVec::new(LittleEndian));
     dwarf.write(&mut sections).unwrap();
@@ -204,7 +284,10 @@ fn every_construct_converts() {
     assert_eq!(t.type_name(t.member_path(flags, "grid[1]").unwrap().ty), "int [3]");
     assert_eq!(t.type_name(t.member_path(flags, "tail").unwrap().ty), "int []");
     assert_eq!(t.type_name(t.member_path(flags, "c").unwrap().ty), "unsigned char");
-    assert!(matches!(t.resolve(t.member_path(flags, "c").unwrap().ty).unwrap().1, Type::Int { kind: IntKind::Char, signed: false, .. }));
+    assert!(matches!(
+        t.resolve(t.member_path(flags, "c").unwrap().ty).unwrap().1,
+        Type::Int { kind: IntKind::Char, signed: false, .. }
+    ));
     assert_eq!(
         t.ptype(flags),
         "struct flags {\n    int a : 3;\n    int b : 5;\n    unsigned char c;\n    int grid[2][3];\n    int tail[];\n}"

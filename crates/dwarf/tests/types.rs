@@ -153,7 +153,10 @@ fn global_and_percpu_variables() {
         assert_eq!(tk_core.variable.section.as_deref(), Some(".bss"));
         let timekeeper = dwarf.member_path(tk_core.variable.ty, "timekeeper").unwrap();
         assert_eq!(dwarf.type_name(timekeeper.ty), "struct timekeeper");
-        assert_eq!(dwarf.type_name(dwarf.member_path(tk_core.variable.ty, "seq").unwrap().ty), "seqcount_raw_spinlock_t");
+        assert_eq!(
+            dwarf.type_name(dwarf.member_path(tk_core.variable.ty, "seq").unwrap().ty),
+            "seqcount_raw_spinlock_t"
+        );
         assert!(tk_core.address.unwrap() > 0xffff_ffff_8000_0000);
 
         let init_task = dwarf.find_variable("init_task").unwrap().unwrap();
@@ -190,7 +193,8 @@ fn ptype_matches_gdb() {
         let expected = std::fs::read_to_string(&data).unwrap();
         let dwarf = open(&path);
         let mut ours = String::new();
-        let ptype = |spelling: &str| format!("type = {}\n", dwarf.ptype(dwarf.find_type_by_spelling(spelling).unwrap()));
+        let ptype =
+            |spelling: &str| format!("type = {}\n", dwarf.ptype(dwarf.find_type_by_spelling(spelling).unwrap()));
         for spelling in [
             "struct list_head",
             "struct hlist_node",

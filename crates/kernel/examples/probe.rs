@@ -24,7 +24,16 @@ fn main() {
         Ok(tasks) => {
             eprintln!("{} tasks in {:?}", tasks.len(), t.elapsed());
             for task in tasks.iter().take(400) {
-                println!("{:>6} {:>6} {:>3} {:x} {} {}{}", task.pid, task.ppid, task.cpu, task.addr, task.state.abbrev(), task.comm, if task.active { " (active)" } else { "" });
+                println!(
+                    "{:>6} {:>6} {:>3} {:x} {} {}{}",
+                    task.pid,
+                    task.ppid,
+                    task.cpu,
+                    task.addr,
+                    task.state.abbrev(),
+                    task.comm,
+                    if task.active { " (active)" } else { "" }
+                );
             }
         }
         Err(e) => eprintln!("tasks: {e}"),

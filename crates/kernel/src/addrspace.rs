@@ -45,10 +45,7 @@ struct Tlb {
 
 impl Tlb {
     fn new() -> Self {
-        Tlb {
-            tags: vec![u64::MAX; TLB_ENTRIES],
-            frames: vec![0; TLB_ENTRIES],
-        }
+        Tlb { tags: vec![u64::MAX; TLB_ENTRIES], frames: vec![0; TLB_ENTRIES] }
     }
     fn slot(vpage: u64) -> usize {
         ((vpage >> 12) as usize) % TLB_ENTRIES
@@ -57,11 +54,7 @@ impl Tlb {
 
 impl<M: PhysicalMemory> KernelMemory<M> {
     pub fn new(phys: M, layout: KernelLayout) -> Self {
-        KernelMemory {
-            phys,
-            layout,
-            tlb: Mutex::new(Tlb::new()),
-        }
+        KernelMemory { phys, layout, tlb: Mutex::new(Tlb::new()) }
     }
 
     pub fn layout(&self) -> &KernelLayout {
@@ -134,9 +127,7 @@ impl<M: PhysicalMemory> KernelMemory<M> {
             let in_page = (PAGE_SIZE - (va & (PAGE_SIZE - 1))) as usize;
             let n = in_page.min(buf.len() - done);
             let pa = translate(va)?;
-            self.phys
-                .read_phys(pa, &mut buf[done..done + n])
-                .map_err(|e| relabel_fault(e, va, space))?;
+            self.phys.read_phys(pa, &mut buf[done..done + n]).map_err(|e| relabel_fault(e, va, space))?;
             done += n;
         }
         Ok(())
@@ -148,17 +139,11 @@ impl<M: PhysicalMemory> KernelMemory<M> {
 /// reason), since that is the address they typed.
 fn relabel_fault(err: Error, vaddr: u64, space: AddrSpace) -> Error {
     match err {
-        Error::Fault {
-            addr,
-            space: AddrSpace::Physical,
-            reason,
-        } => Error::Fault {
+        Error::Fault { addr, space: AddrSpace::Physical, reason } => Error::Fault {
             addr: vaddr,
             space,
             reason: match reason {
-                FaultReason::ExcludedFromDump
-                | FaultReason::NotInDump
-                | FaultReason::Truncated => reason,
+                FaultReason::ExcludedFromDump | FaultReason::NotInDump | FaultReason::Truncated => reason,
                 other => FaultReason::Corrupt(format!("physical {addr:#x}: {other}")),
             },
         },

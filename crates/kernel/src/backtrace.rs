@@ -11,8 +11,8 @@ use krash_core::{Error, Result, VirtualMemory, X86_64Regs};
 use krash_debuginfo::orc::{OrcEntry, OrcFormat, OrcTable};
 use krash_dumpfile::CpuNote;
 use krash_unwind::{
-    find_parked_frame, unwind_with, Backtrace, CfiRow, CfiTable, CodeInfo, Method, ExceptionStack, StackKind, StackRange, StackSet, StartState,
-    StepResult, Symbolized, UnwindState,
+    find_parked_frame, unwind_with, Backtrace, CfiRow, CfiTable, CodeInfo, ExceptionStack, Method, StackKind,
+    StackRange, StackSet, StartState, StepResult, Symbolized, UnwindState,
 };
 use serde::Serialize;
 
@@ -76,11 +76,7 @@ impl CodeInfo for KernelCode<'_> {
         if self.kernel.in_kernel_image(ip) {
             return self.orc.vmlinux.as_ref()?.find(ip);
         }
-        self.orc
-            .modules
-            .iter()
-            .find(|(lo, hi, _)| (*lo..*hi).contains(&ip))
-            .and_then(|(_, _, t)| t.find(ip))
+        self.orc.modules.iter().find(|(lo, hi, _)| (*lo..*hi).contains(&ip)).and_then(|(_, _, t)| t.find(ip))
     }
 
     fn is_text(&self, addr: u64) -> bool {
@@ -88,9 +84,7 @@ impl CodeInfo for KernelCode<'_> {
     }
 
     fn symbolize(&self, addr: u64) -> Option<Symbolized> {
-        self.kernel
-            .symbolize(addr)
-            .map(|s| Symbolized { name: s.name, offset: s.offset, module: s.module })
+        self.kernel.symbolize(addr).map(|s| Symbolized { name: s.name, offset: s.offset, module: s.module })
     }
 
     fn cfi(&self, ip: u64) -> Option<CfiRow> {
@@ -111,9 +105,7 @@ fn read_vmlinux_cfi(path: &Path, kaslr: u64) -> Result<CfiTable> {
     let section = elf
         .section_by_name(".debug_frame")
         .ok_or_else(|| Error::MissingDebuginfo(format!("{} has no .debug_frame", path.display())))?;
-    let data = section
-        .uncompressed_data()
-        .map_err(|e| Error::bad_data("vmlinux .debug_frame", e.to_string()))?;
+    let data = section.uncompressed_data().map_err(|e| Error::bad_data("vmlinux .debug_frame", e.to_string()))?;
     CfiTable::from_debug_frame(&data, kaslr)
 }
 
@@ -272,8 +264,7 @@ impl Kernel {
         // CPU even when QEMU's note order differs from the kernel's.
         if let Ok(base) = self.percpu_offset(cpu) {
             let by_gs = self.dump().cpus().iter().find(|n| {
-                base != 0
-                    && (n.regs.gs_base == base || n.qemu.as_ref().and_then(|q| q.kernel_gs_base) == Some(base))
+                base != 0 && (n.regs.gs_base == base || n.qemu.as_ref().and_then(|q| q.kernel_gs_base) == Some(base))
             });
             if by_gs.is_some() {
                 return by_gs;
@@ -406,9 +397,7 @@ impl Kernel {
     ) -> Option<StartState> {
         let (lo, hi) = self.function_range("crash_nmi_callback")?;
         let accept = |w: u64| (lo..hi).contains(&w);
-        let goal = |r: &StepResult| {
-            matches!(r, StepResult::Regs { regs: saved, .. } if saved.rip == regs.rip && saved.rsp == regs.rsp)
-        };
+        let goal = |r: &StepResult| matches!(r, StepResult::Regs { regs: saved, .. } if saved.rip == regs.rip && saved.rsp == regs.rsp);
         // An NMI from kernel mode runs on the NMI stack; one from user mode
         // switches to the task stack first.
         [StackKind::Exception(ExceptionStack::Nmi), StackKind::Task].into_iter().find_map(|kind| {

@@ -33,11 +33,7 @@ pub fn load_vmlinux(path: &Path) -> Result<VmlinuxInfo> {
             path.display()
         )));
     }
-    Ok(VmlinuxInfo {
-        symbols,
-        btf: btf.ok().map(Arc::new),
-        build_id: elf_build_id(&map),
-    })
+    Ok(VmlinuxInfo { symbols, btf: btf.ok().map(Arc::new), build_id: elf_build_id(&map) })
 }
 
 /// The BTF as the shared type-provider interface.
@@ -74,7 +70,10 @@ pub fn check_match(path: &Path, info: &VmlinuxInfo, dump_build_id: Option<&str>)
 /// layouts distributions use, and returns the first whose build id
 /// matches the dump's (or, for dumps without one, whose name has the
 /// release).
-pub fn find_vmlinux(vmcoreinfo: &krash_dumpfile::VmcoreInfo, roots: &[std::path::PathBuf]) -> Option<std::path::PathBuf> {
+pub fn find_vmlinux(
+    vmcoreinfo: &krash_dumpfile::VmcoreInfo,
+    roots: &[std::path::PathBuf],
+) -> Option<std::path::PathBuf> {
     let release = vmcoreinfo.osrelease()?;
     let build_id = vmcoreinfo.build_id().map(str::trim).filter(|b| b.len() > 2);
     for root in roots {

@@ -138,8 +138,12 @@ impl Kernel {
                 let major = self.read_field(entry, "blk_major_name", "major")? as u32;
                 let name = self.read_field_string(entry, "blk_major_name", "name")?;
                 // crash takes the newest disk of the major (the list head's end).
-                let (object, operations) =
-                    disks.iter().rev().find(|d| d.major == major && d.fops != 0).map(|d| (d.gendisk, d.fops)).unwrap_or((0, 0));
+                let (object, operations) = disks
+                    .iter()
+                    .rev()
+                    .find(|d| d.major == major && d.fops != 0)
+                    .map(|d| (d.gendisk, d.fops))
+                    .unwrap_or((0, 0));
                 out.push(DeviceMajor { major, name, object, operations });
                 entry = self.read_field_u64(entry, "blk_major_name", "next")?;
                 steps += 1;

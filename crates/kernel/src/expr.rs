@@ -144,11 +144,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>> {
             while i < bytes.len() && bytes[i].is_ascii_digit() {
                 i += 1;
             }
-            let n = if start == i {
-                None
-            } else {
-                Some(text[start..i].parse().map_err(|_| bad(&text[start..i]))?)
-            };
+            let n = if start == i { None } else { Some(text[start..i].parse().map_err(|_| bad(&text[start..i]))?) };
             out.push(Token::Dollar(n));
             continue;
         }
@@ -160,7 +156,10 @@ fn tokenize(text: &str) -> Result<Vec<Token>> {
         }
         let rest = &text[i..];
         let Some(p) = PUNCTUATION.iter().find(|p| rest.starts_with(**p)) else {
-            return Err(Error::Usage(format!("Invalid character '{}' in expression.", rest.chars().next().unwrap_or('?'))));
+            return Err(Error::Usage(format!(
+                "Invalid character '{}' in expression.",
+                rest.chars().next().unwrap_or('?')
+            )));
         };
         out.push(Token::Punct(p));
         i += p.len();
@@ -196,8 +195,10 @@ fn char_literal(b: &[u8]) -> Option<(u8, usize)> {
     }
 }
 
-const TYPE_KEYWORDS: [&str; 13] =
-    ["struct", "union", "enum", "unsigned", "signed", "int", "long", "short", "char", "void", "_Bool", "const", "volatile"];
+const TYPE_KEYWORDS: [&str; 13] = [
+    "struct", "union", "enum", "unsigned", "signed", "int", "long", "short", "char", "void", "_Bool", "const",
+    "volatile",
+];
 
 struct Parser<'a> {
     tokens: Vec<Token>,
@@ -358,7 +359,10 @@ impl Parser<'_> {
                     break;
                 }
                 Some(Token::Ident(w))
-                    if matches!(w.as_str(), "unsigned" | "signed" | "int" | "long" | "short" | "char" | "void" | "_Bool") =>
+                    if matches!(
+                        w.as_str(),
+                        "unsigned" | "signed" | "int" | "long" | "short" | "char" | "void" | "_Bool"
+                    ) =>
                 {
                     words.push(w.clone());
                     self.pos += 1;
@@ -530,7 +534,9 @@ fn eval(ctx: &dyn ExprContext, e: &Expr, depth: usize) -> Result<Operand> {
             Some(Global::Typed(v)) => v,
             Some(Global::Untyped { name, addr }) => return Ok(Operand::Untyped { name, addr }),
             None => match types.find_enumerator(name)? {
-                Some((ty, v)) => Value::from_bytes(ty, (v as u64).to_le_bytes()[..types.size_of(ty)?.min(8) as usize].to_vec()),
+                Some((ty, v)) => {
+                    Value::from_bytes(ty, (v as u64).to_le_bytes()[..types.size_of(ty)?.min(8) as usize].to_vec())
+                }
                 None => return Err(Error::NotFound(format!("No symbol \"{name}\" in current context."))),
             },
         },
@@ -560,12 +566,15 @@ fn eval(ctx: &dyn ExprContext, e: &Expr, depth: usize) -> Result<Operand> {
         }
         Expr::Unary(UnOp::AddrOf, inner) => match eval(ctx, inner, depth + 1)? {
             Operand::Value(v) => {
-                let addr = v.address().ok_or_else(|| Error::Usage("Attempt to take address of value not located in memory.".into()))?;
+                let addr = v
+                    .address()
+                    .ok_or_else(|| Error::Usage("Attempt to take address of value not located in memory.".into()))?;
                 let ptr = types.pointer_to(v.ty)?;
                 Value::from_u64(types, ptr, addr)?
             }
             Operand::Untyped { addr, .. } => {
-                let unknown = types.intern(Type::Typedef { name: "<data variable, no debug info>".into(), to: TypeId::VOID })?;
+                let unknown =
+                    types.intern(Type::Typedef { name: "<data variable, no debug info>".into(), to: TypeId::VOID })?;
                 Value::from_u64(types, types.pointer_to(unknown)?, addr)?
             }
         },
@@ -636,10 +645,7 @@ fn check_aggregate(types: &TypeArena, ty: TypeId, op: &str) -> Result<()> {
             "Attempt to extract a component of a value that is not a structure: `{}' is a pointer, use ->",
             types.type_name(ty)
         ))),
-        _ => Err(Error::Usage(format!(
-            "The `{op}' operator needs a struct or union, not `{}'",
-            types.type_name(ty)
-        ))),
+        _ => Err(Error::Usage(format!("The `{op}' operator needs a struct or union, not `{}'", types.type_name(ty)))),
     }
 }
 
@@ -676,10 +682,16 @@ fn int_value(types: &TypeArena, spelling: &str, v: i128) -> Result<Value> {
 pub fn resolve_type_name(types: &TypeArena, t: &TypeName) -> Result<TypeId> {
     let mut id = if t.base == "void" {
         TypeId::VOID
-    } else if t.base.split(' ').all(|w| matches!(w, "unsigned" | "signed" | "int" | "long" | "short" | "char" | "_Bool")) {
+    } else if t
+        .base
+        .split(' ')
+        .all(|w| matches!(w, "unsigned" | "signed" | "int" | "long" | "short" | "char" | "_Bool"))
+    {
         types.int_type(&t.base)?
     } else {
-        types.find_type_by_spelling(&t.base).map_err(|_| Error::MissingDebuginfo(format!("No symbol \"{}\" in current context.", t.base)))?
+        types
+            .find_type_by_spelling(&t.base)
+            .map_err(|_| Error::MissingDebuginfo(format!("No symbol \"{}\" in current context.", t.base)))?
     };
     for _ in 0..t.pointers {
         id = types.pointer_to(id)?;
@@ -838,7 +850,12 @@ mod tests {
                 .collect())
         }
         fn find_variable(&self, name: &str) -> Result<Option<Variable>> {
-            Ok((name == "init_thing").then(|| Variable { name: name.into(), ty: TypeId(4), section: None, section_offset: None }))
+            Ok((name == "init_thing").then(|| Variable {
+                name: name.into(),
+                ty: TypeId(4),
+                section: None,
+                section_offset: None,
+            }))
         }
         fn find_function(&self, _: &str) -> Result<Option<TypeId>> {
             Ok(None)
@@ -852,24 +869,29 @@ mod tests {
     /// struct thing { int pid; char comm[8]; struct list_head node; struct thing *next; }
     fn fixture() -> Fixture {
         Fixture(vec![
-            Type::Void,                                                                     // 0
-            Type::Int { name: "int".into(), size: 4, signed: true, kind: IntKind::Plain },  // 1
-            Type::Int { name: "char".into(), size: 1, signed: true, kind: IntKind::Char },  // 2
-            Type::Array { elem: TypeId(2), len: Some(8) },                                  // 3
+            Type::Void,                                                                    // 0
+            Type::Int { name: "int".into(), size: 4, signed: true, kind: IntKind::Plain }, // 1
+            Type::Int { name: "char".into(), size: 1, signed: true, kind: IntKind::Char }, // 2
+            Type::Array { elem: TypeId(2), len: Some(8) },                                 // 3
             Type::Struct(Composite {
                 name: Some("thing".into()),
                 size: 40,
-                members: vec![member("pid", 1, 0), member("comm", 3, 32), member("node", 6, 128), member("next", 5, 256)],
+                members: vec![
+                    member("pid", 1, 0),
+                    member("comm", 3, 32),
+                    member("node", 6, 128),
+                    member("next", 5, 256),
+                ],
             }), // 4
-            Type::Pointer { to: TypeId(4) }, // 5
+            Type::Pointer { to: TypeId(4) },                                               // 5
             Type::Struct(Composite {
                 name: Some("list_head".into()),
                 size: 16,
                 members: vec![member("next", 7, 0), member("prev", 7, 64)],
             }), // 6
-            Type::Pointer { to: TypeId(6) },                                                          // 7
+            Type::Pointer { to: TypeId(6) },                                               // 7
             Type::Int { name: "long unsigned int".into(), size: 8, signed: false, kind: IntKind::Plain }, // 8
-            Type::Typedef { name: "u64".into(), to: TypeId(8) },                                       // 9
+            Type::Typedef { name: "u64".into(), to: TypeId(8) },                           // 9
         ])
     }
 
@@ -1065,7 +1087,9 @@ impl ExprContext for KernelContext<'_> {
                 })?;
                 k.percpu_addr(name, cpu)?
             } else {
-                k.lookup_symbol(name).map(|s| s.addr).ok_or_else(|| Error::NotFound(format!("symbol not found: {name}")))?
+                k.lookup_symbol(name)
+                    .map(|s| s.addr)
+                    .ok_or_else(|| Error::NotFound(format!("symbol not found: {name}")))?
             };
             let ty = sized_by_symbol(types, var.ty, k.lookup_symbol(name).map(|s| s.size).unwrap_or(0))?;
             return Ok(Some(Global::Typed(Value::at(ty, addr))));

@@ -69,8 +69,8 @@ const DW_OP_ADDR: u8 = 0x03;
 /// The register name for a DWARF x86-64 register number.
 pub fn dwarf_register_name(regno: u16) -> String {
     const NAMES: [&str; 17] = [
-        "RAX", "RDX", "RCX", "RBX", "RSI", "RDI", "RBP", "RSP", "R8", "R9", "R10", "R11", "R12", "R13", "R14",
-        "R15", "RIP",
+        "RAX", "RDX", "RCX", "RBX", "RSI", "RDI", "RBP", "RSP", "R8", "R9", "R10", "R11", "R12", "R13", "R14", "R15",
+        "RIP",
     ];
     NAMES.get(usize::from(regno)).map_or_else(|| format!("DWARF register {regno}"), |n| n.to_string())
 }
@@ -114,9 +114,17 @@ impl RegisterAndMemory for FrameState<'_> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Shape {
     Pointer,
-    Int { size: u64, signed: bool, boolean: bool, character: bool },
+    Int {
+        size: u64,
+        signed: bool,
+        boolean: bool,
+        character: bool,
+    },
     /// Enums are shown by number (and name when the type model has them).
-    Enum { size: u64, signed: bool },
+    Enum {
+        size: u64,
+        signed: bool,
+    },
     /// Structs, unions, arrays: shown by address only.
     Aggregate,
     /// A type the vmlinux type model does not know (module-only typedefs).
@@ -143,9 +151,14 @@ impl Kernel {
         let function = match dwarf.function_at(at) {
             Ok(Some(f)) => f,
             Ok(None) => {
-                return FrameVariables { note: Some("no DWARF function covers this address".into()), ..Default::default() }
+                return FrameVariables {
+                    note: Some("no DWARF function covers this address".into()),
+                    ..Default::default()
+                }
             }
-            Err(e) => return FrameVariables { note: Some(format!("cannot read its DWARF: {e}")), ..Default::default() },
+            Err(e) => {
+                return FrameVariables { note: Some(format!("cannot read its DWARF: {e}")), ..Default::default() }
+            }
         };
         let inline_chain = match self.inline_frames(lookup) {
             Ok(chain) if chain.len() > 1 => chain
@@ -189,7 +202,9 @@ impl Kernel {
         let state = match value {
             Ok(VariableValue::OptimizedOut { reason }) => {
                 let reason = match state.missing.get() {
-                    Some(r) => format!("needs {}, which the unwinder does not recover in this frame", dwarf_register_name(r)),
+                    Some(r) => {
+                        format!("needs {}, which the unwinder does not recover in this frame", dwarf_register_name(r))
+                    }
                     None => reason,
                 };
                 VariableState::OptimizedOut { reason }
@@ -235,12 +250,9 @@ impl Kernel {
         let Ok(id) = types.find_type_by_spelling(bare) else { return Shape::Unknown };
         match types.resolve(id).map(|(_, ty)| ty) {
             Ok(Type::Pointer { .. }) => Shape::Pointer,
-            Ok(Type::Int { size, signed, kind, .. }) => Shape::Int {
-                size,
-                signed,
-                boolean: kind == IntKind::Bool,
-                character: kind == IntKind::Char,
-            },
+            Ok(Type::Int { size, signed, kind, .. }) => {
+                Shape::Int { size, signed, boolean: kind == IntKind::Bool, character: kind == IntKind::Char }
+            }
             Ok(Type::Enum { size, signed, .. }) => Shape::Enum { size, signed },
             Ok(Type::Struct(_) | Type::Union(_) | Type::Array { .. }) => Shape::Aggregate,
             _ => Shape::Unknown,

@@ -114,7 +114,10 @@ impl Kernel {
             current = parent;
         }
         if parts.len() >= MAX_PATH_DEPTH {
-            return Err(Error::bad_data("dentry path", format!("dentry {dentry:x}: chain longer than {MAX_PATH_DEPTH}")));
+            return Err(Error::bad_data(
+                "dentry path",
+                format!("dentry {dentry:x}: chain longer than {MAX_PATH_DEPTH}"),
+            ));
         }
         parts.reverse();
         Ok(format!("/{}", parts.join("/")))
@@ -172,7 +175,8 @@ impl Kernel {
         } else {
             self.read_field_u64(dentry, "dentry", "d_sb")?
         };
-        let kind = if inode != 0 { Some(inode_kind(self.read_field(inode, "inode", "i_mode")?).to_string()) } else { None };
+        let kind =
+            if inode != 0 { Some(inode_kind(self.read_field(inode, "inode", "i_mode")?).to_string()) } else { None };
         let mnt_offset = self.layouts().offset("mount", "mnt")?;
         let mount = self.mounts()?.mounts.iter().rev().find(|m| m.superblock == superblock).map(|m| m.mount);
         let path = match mount {
@@ -238,7 +242,11 @@ impl Kernel {
             .find_map(|m| self.read_field(tail, "page", m).ok())
             .or_else(|| self.read_field(page, "folio", "_flags_1").ok().map(|f| f & 0xff))
             .unwrap_or(0);
-        if order >= 32 { 1 } else { 1 << order }
+        if order >= 32 {
+            1
+        } else {
+            1 << order
+        }
     }
 
     fn open_file(&self, fd: u64, file: u64) -> Result<OpenFile> {

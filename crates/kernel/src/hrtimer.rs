@@ -64,7 +64,8 @@ impl Kernel {
         let l = self.layouts();
         let clock_off = l.offset("hrtimer_cpu_base", "clock_base")?;
         let clock_size = l.size_of("hrtimer_clock_base")?;
-        let clocks = l.field("hrtimer_cpu_base", "clock_base")?.size.map_or(8, |s| s / clock_size.max(1)).min(MAX_CLOCKS);
+        let clocks =
+            l.field("hrtimer_cpu_base", "clock_base")?.size.map_or(8, |s| s / clock_size.max(1)).min(MAX_CLOCKS);
         let mut cpus = Vec::new();
         for cpu in self.online_cpus()? {
             let cpu_base = self.percpu_addr("hrtimer_bases", cpu)?;
@@ -105,7 +106,14 @@ impl Kernel {
             let softexpires = self.read_field_u64(hrtimer, "hrtimer", "_softexpires")? as i64;
             let function = self.read_field_u64(hrtimer, "hrtimer", "function")?;
             let function_name = self.symbolize(function).map(|s| s.name);
-            timers.push(QueuedHrtimer { softexpires, expires, tte: expires.wrapping_sub(current), hrtimer, function, function_name });
+            timers.push(QueuedHrtimer {
+                softexpires,
+                expires,
+                tte: expires.wrapping_sub(current),
+                hrtimer,
+                function,
+                function_name,
+            });
         }
         Ok(HrtimerClock { index, base, get_time, timers, broken: walk.broken })
     }

@@ -68,7 +68,9 @@ impl Kernel {
     /// The live objects of one facility in namespace `ns`, in id order.
     pub fn ipc_objects(&self, ns: u64, kind: IpcKind) -> Result<Vec<IpcObject>> {
         let mem: &dyn VirtualMemory = self.memory();
-        let ids = self.field_addr(ns, "ipc_namespace", "ids")?.wrapping_add(kind.index() * self.layouts().size_of("ipc_ids")?);
+        let ids = self
+            .field_addr(ns, "ipc_namespace", "ids")?
+            .wrapping_add(kind.index() * self.layouts().size_of("ipc_ids")?);
         let root = self.field_addr(ids, "ipc_ids", "ipcs_idr.idr_rt")?;
         let head = self.read_field_u64(root, "xarray", "xa_head")?;
         let walk = crate::xarray::walk(mem, head, self.xa_layout()?, MAX_IPC_OBJECTS);
@@ -90,10 +92,9 @@ impl Kernel {
                     self.read_field(addr, "shmid_kernel", "shm_nattch")?,
                 ),
                 IpcKind::Semaphores => (self.read_field(addr, "sem_array", "sem_nsems")?, 0),
-                IpcKind::Messages => (
-                    self.read_field(addr, "msg_queue", "q_cbytes")?,
-                    self.read_field(addr, "msg_queue", "q_qnum")?,
-                ),
+                IpcKind::Messages => {
+                    (self.read_field(addr, "msg_queue", "q_cbytes")?, self.read_field(addr, "msg_queue", "q_qnum")?)
+                }
             };
             out.push(IpcObject {
                 addr,

@@ -70,7 +70,15 @@ impl Kernel {
         let mut irqs = Vec::new();
         for irq in 0..nr {
             let Some(&desc) = descs.get(&irq) else {
-                irqs.push(IrqDesc { irq, desc: None, actions: Vec::new(), chip: String::new(), flow: String::new(), counts: Vec::new(), affinity: Vec::new() });
+                irqs.push(IrqDesc {
+                    irq,
+                    desc: None,
+                    actions: Vec::new(),
+                    chip: String::new(),
+                    flow: String::new(),
+                    counts: Vec::new(),
+                    affinity: Vec::new(),
+                });
                 continue;
             };
             match self.irq_desc(irq, desc, &cpus) {
@@ -86,7 +94,8 @@ impl Kernel {
         let mem: &dyn VirtualMemory = self.memory();
         let base = self.symbol_addr("softirq_vec")?;
         let size = self.layouts().size_of("softirq_action").unwrap_or(8).max(8);
-        let count = self.symbols().by_name("softirq_vec").map(|s| s.size / size).filter(|&n| n > 0).unwrap_or(10).min(64);
+        let count =
+            self.symbols().by_name("softirq_vec").map(|s| s.size / size).filter(|&n| n > 0).unwrap_or(10).min(64);
         let mut out = Vec::new();
         for vector in 0..count {
             let action = mem.read_u64(base.wrapping_add(vector.wrapping_mul(size)))?;
@@ -104,12 +113,18 @@ impl Kernel {
         let l = self.layouts();
         if let Ok(tree) = self.symbol_addr("irq_desc_tree") {
             let head = mem.read_u64(tree.wrapping_add(l.offset("xarray", "xa_head").unwrap_or(8)))?;
-            let layout = XaLayout { shift: l.offset("xa_node", "shift")?, slots: l.offset("xa_node", "slots")?, chunk: 64 };
+            let layout =
+                XaLayout { shift: l.offset("xa_node", "shift")?, slots: l.offset("xa_node", "slots")?, chunk: 64 };
             let walk = xarray::walk(mem, head, layout, nr as usize);
             if let Some(b) = walk.broken {
                 return Err(Error::bad_data("irq_desc_tree", b));
             }
-            return Ok(walk.entries.into_iter().filter(|e| e.index < nr && e.value != 0).map(|e| (e.index, e.value)).collect());
+            return Ok(walk
+                .entries
+                .into_iter()
+                .filter(|e| e.index < nr && e.value != 0)
+                .map(|e| (e.index, e.value))
+                .collect());
         }
         if let Ok(tree) = self.symbol_addr("sparse_irqs") {
             // 6.5 on: a maple tree indexed by IRQ number.
@@ -148,7 +163,11 @@ impl Kernel {
             0 => String::new(),
             p => {
                 let name = self.read_field_u64(p, "irq_chip", "name")?;
-                if name == 0 { String::new() } else { mem.read_cstr(name, MAX_NAME)? }
+                if name == 0 {
+                    String::new()
+                } else {
+                    mem.read_cstr(name, MAX_NAME)?
+                }
             }
         };
         let flow_ptr = self.read_field_u64(desc, "irq_desc", "name")?;
@@ -182,8 +201,6 @@ impl Kernel {
         }
         let cpus = self.nr_cpu_ids()?;
         let words = self.memory().read_vec(mask, (cpus as usize).div_ceil(64).saturating_mul(8))?;
-        Ok((0..cpus)
-            .filter(|&cpu| words.get((cpu / 8) as usize).is_some_and(|b| b >> (cpu % 8) & 1 == 1))
-            .collect())
+        Ok((0..cpus).filter(|&cpu| words.get((cpu / 8) as usize).is_some_and(|b| b >> (cpu % 8) & 1 == 1)).collect())
     }
 }

@@ -30,11 +30,7 @@ pub struct Layouts {
 
 impl Layouts {
     pub fn new(types: Option<Arc<dyn TypeProvider>>, vmcoreinfo: Option<VmcoreInfo>) -> Self {
-        Layouts {
-            types,
-            vmcoreinfo,
-            fields: RwLock::new(HashMap::new()),
-        }
+        Layouts { types, vmcoreinfo, fields: RwLock::new(HashMap::new()) }
     }
 
     pub fn types(&self) -> Option<&Arc<dyn TypeProvider>> {
@@ -80,33 +76,25 @@ impl Layouts {
     }
 
     fn struct_id(&self, types: &dyn TypeProvider, name: &str) -> Result<TypeId> {
-        types
-            .find_type(TypeKind::Struct, name)
-            .or_else(|_| types.find_type(TypeKind::Union, name))
+        types.find_type(TypeKind::Struct, name).or_else(|_| types.find_type(TypeKind::Union, name))
     }
 
     fn resolve_field(&self, name: &str, path: &str) -> Result<Field> {
         if let Some(types) = &self.types {
             let id = self.struct_id(types.as_ref(), name)?;
-            let loc = types.member_path(id, path).map_err(|_| {
-                Error::MissingDebuginfo(format!("struct {name} has no member {path} in this kernel"))
-            })?;
+            let loc = types
+                .member_path(id, path)
+                .map_err(|_| Error::MissingDebuginfo(format!("struct {name} has no member {path} in this kernel")))?;
             let size = types.size_of(loc.ty).ok();
             return Ok(Field {
                 offset: loc.byte_offset(),
                 size,
-                bits: loc
-                    .bitfield_size
-                    .map(|w| ((loc.bit_offset % 8) as u32, w)),
+                bits: loc.bitfield_size.map(|w| ((loc.bit_offset % 8) as u32, w)),
             });
         }
         let vmcoreinfo_key = format!("{name}.{path}");
         match self.vmcoreinfo.as_ref().and_then(|v| v.offset(&vmcoreinfo_key)) {
-            Some(offset) => Ok(Field {
-                offset,
-                size: None,
-                bits: None,
-            }),
+            Some(offset) => Ok(Field { offset, size: None, bits: None }),
             None => Err(Error::MissingDebuginfo(format!(
                 "offset of {name}.{path} unknown: no type information loaded and VMCOREINFO lacks it"
             ))),
@@ -116,10 +104,8 @@ impl Layouts {
     /// Offset of `path` inside global variable `var` (for variables whose
     /// type is anonymous, like `tk_core`).
     pub fn variable_field(&self, var: &str, path: &str) -> Result<Field> {
-        let types = self
-            .types
-            .as_ref()
-            .ok_or_else(|| Error::MissingDebuginfo(format!("no type information for {var}")))?;
+        let types =
+            self.types.as_ref().ok_or_else(|| Error::MissingDebuginfo(format!("no type information for {var}")))?;
         let v = types
             .find_variable(var)?
             .ok_or_else(|| Error::MissingDebuginfo(format!("no type information for variable {var}")))?;

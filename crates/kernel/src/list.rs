@@ -24,10 +24,9 @@ impl std::fmt::Display for ListBreak {
         match self {
             ListBreak::Cycle { at } => write!(f, "list cycle detected at {at:x}: the list never returns to its head"),
             ListBreak::Unreadable { node, error } => write!(f, "list broken at {node:x}: {error}"),
-            ListBreak::BadBacklink { node, next, next_prev } => write!(
-                f,
-                "list corrupted at {node:x}: next {next:x} has prev {next_prev:x}"
-            ),
+            ListBreak::BadBacklink { node, next, next_prev } => {
+                write!(f, "list corrupted at {node:x}: next {next:x} has prev {next_prev:x}")
+            }
             ListBreak::Limit { limit } => write!(f, "list walk stopped after {limit} entries"),
         }
     }
@@ -65,12 +64,7 @@ pub struct WalkOptions {
 
 impl Default for WalkOptions {
     fn default() -> Self {
-        WalkOptions {
-            reverse: false,
-            check_backlinks: false,
-            limit: 16 << 20,
-            next_offset: 0,
-        }
+        WalkOptions { reverse: false, check_backlinks: false, limit: 16 << 20, next_offset: 0 }
     }
 }
 
@@ -94,10 +88,7 @@ pub fn walk_from(mem: &dyn VirtualMemory, start: u64, end: u64, opts: WalkOption
         let next = match link(node) {
             Ok(n) => n,
             Err(e) => {
-                out.broken = Some(ListBreak::Unreadable {
-                    node,
-                    error: e.to_string(),
-                });
+                out.broken = Some(ListBreak::Unreadable { node, error: e.to_string() });
                 return out;
             }
         };
@@ -105,18 +96,11 @@ pub fn walk_from(mem: &dyn VirtualMemory, start: u64, end: u64, opts: WalkOption
             match mem.read_u64(next.wrapping_add(back_off)) {
                 Ok(back) if back == node => {}
                 Ok(back) => {
-                    out.broken = Some(ListBreak::BadBacklink {
-                        node,
-                        next,
-                        next_prev: back,
-                    });
+                    out.broken = Some(ListBreak::BadBacklink { node, next, next_prev: back });
                     return out;
                 }
                 Err(e) => {
-                    out.broken = Some(ListBreak::Unreadable {
-                        node: next,
-                        error: e.to_string(),
-                    });
+                    out.broken = Some(ListBreak::Unreadable { node: next, error: e.to_string() });
                     return out;
                 }
             }
@@ -165,10 +149,7 @@ pub fn walk_bridging(mem: &dyn VirtualMemory, head: u64, opts: WalkOptions) -> L
         }
     }
     nodes.extend(tail);
-    ListWalk {
-        nodes,
-        broken: forward.broken,
-    }
+    ListWalk { nodes, broken: forward.broken }
 }
 
 #[cfg(test)]
@@ -236,10 +217,7 @@ mod tests {
         let mut m = list(4);
         m.0.insert(0x300 + 8, 0x999);
         let w = walk(&m, 0x10, WalkOptions { check_backlinks: true, ..Default::default() });
-        assert_eq!(
-            w.broken,
-            Some(ListBreak::BadBacklink { node: 0x200, next: 0x300, next_prev: 0x999 })
-        );
+        assert_eq!(w.broken, Some(ListBreak::BadBacklink { node: 0x200, next: 0x300, next_prev: 0x999 }));
     }
 
     #[test]

@@ -112,8 +112,9 @@ impl Walker<'_> {
         if !self.seen.insert(node) {
             return Err(Error::bad_data("maple tree", format!("node {node:x} reached twice (cycle)")));
         }
-        let kind = NodeType::of(encoded)
-            .ok_or_else(|| Error::bad_data("maple tree", format!("node pointer {encoded:x} has an unknown node type")))?;
+        let kind = NodeType::of(encoded).ok_or_else(|| {
+            Error::bad_data("maple tree", format!("node pointer {encoded:x} has an unknown node type"))
+        })?;
         let mut bytes = [0u8; NODE_SIZE];
         self.mem.read_virt(node, &mut bytes)?;
         let word = |i: usize| -> u64 {
@@ -162,7 +163,10 @@ impl Walker<'_> {
                     // bit 2), without the root's internal-entry bit 1.
                     self.visit(value, low, high, depth + 1)?;
                 } else {
-                    return Err(Error::bad_data("maple tree", format!("node {node:x} slot {i} = {value:x} is not a node")));
+                    return Err(Error::bad_data(
+                        "maple tree",
+                        format!("node {node:x} slot {i} = {value:x} is not a node"),
+                    ));
                 }
             }
             if high >= max {
@@ -207,7 +211,10 @@ mod tests {
 
     impl VirtualMemory for Nodes {
         fn read_virt(&self, vaddr: u64, buf: &mut [u8]) -> Result<()> {
-            let words = self.0.get(&vaddr).ok_or_else(|| Error::fault(vaddr, AddrSpace::KernelVirtual, FaultReason::NotMapped))?;
+            let words = self
+                .0
+                .get(&vaddr)
+                .ok_or_else(|| Error::fault(vaddr, AddrSpace::KernelVirtual, FaultReason::NotMapped))?;
             for (chunk, w) in buf.chunks_mut(8).zip(words.iter()) {
                 chunk.copy_from_slice(&w.to_le_bytes()[..chunk.len()]);
             }

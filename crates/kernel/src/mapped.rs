@@ -22,7 +22,13 @@ const FRAME_MASK: u64 = 0x000f_ffff_ffff_f000;
 /// The mapped extents of `[start, end)` under the tables rooted at
 /// `root` (physical), in address order; adjacent pages are merged.
 /// Unreadable tables are skipped like absent ones.
-pub fn mapped_extents(mem: &dyn PhysicalMemory, mode: PagingMode, root: u64, start: u64, end: u64) -> Vec<MappedExtent> {
+pub fn mapped_extents(
+    mem: &dyn PhysicalMemory,
+    mode: PagingMode,
+    root: u64,
+    start: u64,
+    end: u64,
+) -> Vec<MappedExtent> {
     let shifts: &[u32] = match mode {
         PagingMode::FourLevel => &[39, 30, 21, 12],
         PagingMode::FiveLevel => &[48, 39, 30, 21, 12],
@@ -118,7 +124,8 @@ mod tests {
 
     impl PhysicalMemory for Tables {
         fn read_phys(&self, paddr: u64, buf: &mut [u8]) -> Result<()> {
-            let page = self.0.get(&paddr).ok_or_else(|| Error::fault(paddr, AddrSpace::Physical, FaultReason::NotInDump))?;
+            let page =
+                self.0.get(&paddr).ok_or_else(|| Error::fault(paddr, AddrSpace::Physical, FaultReason::NotInDump))?;
             buf.copy_from_slice(&page[..buf.len()]);
             Ok(())
         }

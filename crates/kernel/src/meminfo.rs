@@ -79,7 +79,8 @@ impl Kernel {
         let stats = self.vm_stats()?;
         let node = |name: &str| stats.get(name).unwrap_or(0);
         let buffers = self.blockdev_pages().unwrap_or(0);
-        let cached = node("NR_FILE_PAGES").saturating_sub(node("NR_SWAPCACHE")).saturating_sub(buffers as i64).max(0) as u64;
+        let cached =
+            node("NR_FILE_PAGES").saturating_sub(node("NR_SWAPCACHE")).saturating_sub(buffers as i64).max(0) as u64;
         let slab = node("NR_SLAB_RECLAIMABLE_B").saturating_add(node("NR_SLAB_UNRECLAIMABLE_B")).max(0) as u64;
         let pools = self.huge_pools().unwrap_or_default();
         let pages = |n: u64, order: u32| n.checked_shl(order).unwrap_or(u64::MAX);

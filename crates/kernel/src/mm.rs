@@ -29,10 +29,7 @@ impl Kernel {
             .into_iter()
             .sum::<i64>()
             .max(0) as u64;
-        Ok(MmUsage {
-            total_vm_pages,
-            rss_pages,
-        })
+        Ok(MmUsage { total_vm_pages, rss_pages })
     }
 
     /// One RSS counter: an `atomic_long_t` array before 6.2, a

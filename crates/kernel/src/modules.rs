@@ -126,24 +126,14 @@ const TAINT_LETTERS: &[u8] = b"PFSRMBUDAWCIOELKXTN";
 
 /// The letters for set taint bits, in bit order.
 pub fn taint_letters(taints: u64) -> String {
-    TAINT_LETTERS
-        .iter()
-        .enumerate()
-        .filter(|(bit, _)| taints & (1u64 << bit) != 0)
-        .map(|(_, &c)| c as char)
-        .collect()
+    TAINT_LETTERS.iter().enumerate().filter(|(bit, _)| taints & (1u64 << bit) != 0).map(|(_, &c)| c as char).collect()
 }
 
 impl Kernel {
     /// Every loaded module, sorted by base address as crash lists them;
     /// read once. A module whose symbols cannot be read is still listed.
     pub fn modules(&self) -> Result<&[Module]> {
-        self.cache()
-            .modules
-            .get_or_init(|| self.read_modules())
-            .as_ref()
-            .map(Vec::as_slice)
-            .map_err(Clone::clone)
+        self.cache().modules.get_or_init(|| self.read_modules()).as_ref().map(Vec::as_slice).map_err(Clone::clone)
     }
 
     /// The module named `name`.
@@ -163,10 +153,7 @@ impl Kernel {
     fn read_modules(&self) -> Result<Vec<Module>> {
         let head = self.symbol_addr("modules")?;
         let list_offset = self.layouts().offset("module", "list")?;
-        let opts = WalkOptions {
-            limit: MAX_MODULES,
-            ..WalkOptions::default()
-        };
+        let opts = WalkOptions { limit: MAX_MODULES, ..WalkOptions::default() };
         let walked = walk(self.memory(), head, opts);
         if let Some(broken) = &walked.broken {
             if walked.nodes.is_empty() {
@@ -188,20 +175,10 @@ impl Kernel {
             self.memory().read_cstr(addr.wrapping_add(off), MODULE_NAME_LEN)
         })?;
         let has_mem_regions = self.layouts().has_field("module", "mem");
-        let regions = if has_mem_regions {
-            self.read_mem_regions(addr)?
-        } else {
-            self.read_layout_regions(addr)?
-        };
-        let base = regions
-            .iter()
-            .find(|r| matches!(r.kind, RegionKind::Text | RegionKind::Core))
-            .map(|r| r.base)
-            .unwrap_or(0);
-        let size = regions
-            .iter()
-            .filter(|r| !r.kind.is_init())
-            .fold(0u64, |sum, r| sum.saturating_add(r.size));
+        let regions = if has_mem_regions { self.read_mem_regions(addr)? } else { self.read_layout_regions(addr)? };
+        let base =
+            regions.iter().find(|r| matches!(r.kind, RegionKind::Text | RegionKind::Core)).map(|r| r.base).unwrap_or(0);
+        let size = regions.iter().filter(|r| !r.kind.is_init()).fold(0u64, |sum, r| sum.saturating_add(r.size));
         let taints = self.read_field(addr, "module", "taints").unwrap_or(0);
         let (symbols, symbols_error) = match self.read_module_symbols(addr, &name) {
             Ok(table) => (table, None),

@@ -142,9 +142,13 @@ impl Kernel {
         let nht = self.read_field_u64(tbl, "neigh_table", "nht")?;
         let shift = self.read_field(nht, "neigh_hash_table", "hash_shift")?;
         if shift > MAX_HASH_SHIFT {
-            return Err(krash_core::Error::bad_data("arp_tbl", format!("neigh_hash_table {nht:x}: hash_shift {shift} is implausible")));
+            return Err(krash_core::Error::bad_data(
+                "arp_tbl",
+                format!("neigh_hash_table {nht:x}: hash_shift {shift} is implausible"),
+            ));
         }
-        let buckets_member = if self.layouts().has_field("neigh_hash_table", "hash_heads") { "hash_heads" } else { "hash_buckets" };
+        let buckets_member =
+            if self.layouts().has_field("neigh_hash_table", "hash_heads") { "hash_heads" } else { "hash_buckets" };
         let buckets = self.read_field_u64(nht, "neigh_hash_table", buckets_member)?;
         let hash_list = buckets_member == "hash_heads";
         let link = if hash_list { self.layouts().offset("neighbour", "hash")? } else { 0 };
@@ -158,7 +162,11 @@ impl Kernel {
             let mut steps = 0;
             while n != 0 && steps < MAX_BUCKET_CHAIN {
                 out.push(self.neighbour(n, ha_size)?);
-                let next = if hash_list { self.read_field_u64(n, "neighbour", "hash.next")? } else { self.read_field_u64(n, "neighbour", "next")? };
+                let next = if hash_list {
+                    self.read_field_u64(n, "neighbour", "hash.next")?
+                } else {
+                    self.read_field_u64(n, "neighbour", "next")?
+                };
                 n = if hash_list && next != 0 { next.wrapping_sub(link) } else { next };
                 steps += 1;
             }

@@ -41,7 +41,9 @@ pub(crate) fn load_from_dump(
     };
     let btf = match read_btf(&symbols, &mem) {
         Ok(btf) => Ok((btf, format!("BTF in {place}"))),
-        Err(e) if live => read_sys_btf().map(|btf| (btf, SYS_BTF.to_string())).map_err(|sys_err| format!("{e}; {sys_err}")),
+        Err(e) if live => {
+            read_sys_btf().map(|btf| (btf, SYS_BTF.to_string())).map_err(|sys_err| format!("{e}; {sys_err}"))
+        }
         Err(e) => Err(e.to_string()),
     };
     let (types, types_from) = match btf {
@@ -51,10 +53,8 @@ pub(crate) fn load_from_dump(
         }
         Err(e) => (None, format!("none ({e})")),
     };
-    let sources = DebuginfoSources {
-        symbols: format!("{symbols_from} ({} symbols)", symbols.len()),
-        types: types_from,
-    };
+    let sources =
+        DebuginfoSources { symbols: format!("{symbols_from} ({} symbols)", symbols.len()), types: types_from };
     Ok((symbols, types, sources))
 }
 
@@ -70,7 +70,8 @@ pub(crate) fn read_proc_kallsyms(path: &Path) -> Result<SymbolTable> {
     let mut any_address = false;
     for line in text.lines() {
         let mut words = line.split_ascii_whitespace();
-        let (Some(addr), Some(kind), Some(name), None) = (words.next(), words.next(), words.next(), words.next()) else {
+        let (Some(addr), Some(kind), Some(name), None) = (words.next(), words.next(), words.next(), words.next())
+        else {
             continue;
         };
         let Ok(addr) = u64::from_str_radix(addr, 16) else { continue };
@@ -104,10 +105,7 @@ fn kallsyms_location(v: &VmcoreInfo) -> Result<KallsymsLocation> {
 
 fn read_btf(symbols: &SymbolTable, mem: &dyn VirtualMemory) -> Result<Btf> {
     let addr = |name: &str| {
-        symbols
-            .by_name(name)
-            .map(|s| s.addr)
-            .ok_or_else(|| Error::MissingDebuginfo(format!("kallsyms has no {name}")))
+        symbols.by_name(name).map(|s| s.addr).ok_or_else(|| Error::MissingDebuginfo(format!("kallsyms has no {name}")))
     };
     let start = addr("__start_BTF")?;
     let stop = addr("__stop_BTF")?;
@@ -127,7 +125,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("krash-kallsyms-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("kallsyms");
-        std::fs::write(&path, "ffffffff81000000 T _stext\nffffffff81000010 t helper\nffffffffc0000000 t modfn\t[mymod]\n").unwrap();
+        std::fs::write(
+            &path,
+            "ffffffff81000000 T _stext\nffffffff81000010 t helper\nffffffffc0000000 t modfn\t[mymod]\n",
+        )
+        .unwrap();
         let table = read_proc_kallsyms(&path).unwrap();
         assert_eq!(table.by_name("helper").map(|s| s.addr), Some(0xffffffff81000010));
         assert!(table.by_name("modfn").is_none());

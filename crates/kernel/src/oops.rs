@@ -114,10 +114,8 @@ fn parse_func_offset(token: &str) -> Option<(String, u64, Option<u64>)> {
         return None;
     }
     let offset = parse_number(off)?;
-    let valid_name = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'$'));
+    let valid_name =
+        !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'$'));
     valid_name.then(|| (name.to_string(), offset, size))
 }
 
@@ -190,9 +188,8 @@ pub fn register_values(lines: &[OopsLine]) -> Vec<(String, u64)> {
     let mut out: Vec<(String, u64)> = Vec::new();
     for line in lines {
         let body = line.body.trim_start();
-        let starts_dump = ["RAX:", "RBX:", "RDX:", "RBP:", "R10:", "R13:", "RSP:", "R08:"]
-            .iter()
-            .any(|p| body.starts_with(p));
+        let starts_dump =
+            ["RAX:", "RBX:", "RDX:", "RBP:", "R10:", "R13:", "RSP:", "R08:"].iter().any(|p| body.starts_with(p));
         if !starts_dump {
             continue;
         }

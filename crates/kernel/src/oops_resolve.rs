@@ -97,26 +97,19 @@ impl OopsResolver {
                 )))
             }
             (None, _, _) => {
-                return Err(Error::NotFound(format!(
-                    "{}: no such symbol in {}",
-                    frame.function,
-                    object.path.display()
-                )))
+                return Err(Error::NotFound(format!("{}: no such symbol in {}", frame.function, object.path.display())))
             }
         };
-        let addr = symbol.addr.checked_add(frame.offset).ok_or_else(|| {
-            Error::Usage(format!("{}+{:#x}: address overflows", frame.function, frame.offset))
-        })?;
+        let addr = symbol
+            .addr
+            .checked_add(frame.offset)
+            .ok_or_else(|| Error::Usage(format!("{}+{:#x}: address overflows", frame.function, frame.offset)))?;
         let lookup = if frame.is_rip || frame.offset == 0 { addr } else { addr - 1 };
-        let dwarf = object.dwarf.as_ref().ok_or_else(|| {
-            Error::MissingDebuginfo(format!("{}: no DWARF", object.path.display()))
-        })?;
-        Ok(ResolvedFrame {
-            addr,
-            symbol_addr: symbol.addr,
-            symbol_size: symbol.size,
-            frames: dwarf.frames(lookup)?,
-        })
+        let dwarf = object
+            .dwarf
+            .as_ref()
+            .ok_or_else(|| Error::MissingDebuginfo(format!("{}: no DWARF", object.path.display())))?;
+        Ok(ResolvedFrame { addr, symbol_addr: symbol.addr, symbol_size: symbol.size, frames: dwarf.frames(lookup)? })
     }
 }
 

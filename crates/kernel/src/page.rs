@@ -110,9 +110,8 @@ impl Kernel {
     /// One page struct's fields as `kmem -p` prints them.
     pub fn page_info(&self, page: u64) -> Result<PageInfo> {
         let m = self.page_model()?;
-        let phys = self
-            .page_to_phys(page)
-            .ok_or_else(|| Error::NotFound(format!("{page:x} is not a struct page address")))?;
+        let phys =
+            self.page_to_phys(page).ok_or_else(|| Error::NotFound(format!("{page:x} is not a struct page address")))?;
         let bytes = self.memory().read_vec(page, m.page_struct_size as usize)?;
         Ok(m.decode(page, phys, &bytes))
     }

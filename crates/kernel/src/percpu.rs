@@ -13,10 +13,8 @@ pub const MAX_CPUS: u32 = 8192;
 impl Kernel {
     /// The per-cpu offset of a per-cpu variable (its link address).
     pub fn percpu_symbol_offset(&self, name: &str) -> Result<u64> {
-        let sym = self
-            .symbols()
-            .by_name(name)
-            .ok_or_else(|| Error::NotFound(format!("per-cpu symbol not found: {name}")))?;
+        let sym =
+            self.symbols().by_name(name).ok_or_else(|| Error::NotFound(format!("per-cpu symbol not found: {name}")))?;
         // ELF symbols were shifted by the KASLR delta; kallsyms stores
         // per-cpu symbols unshifted (the table's own delta is 0).
         Ok(sym.addr.wrapping_sub(self.symbols().offset()))
@@ -30,9 +28,7 @@ impl Kernel {
 
     /// Address of CPU `cpu`'s copy of the per-cpu variable `name`.
     pub fn percpu_addr(&self, name: &str, cpu: u32) -> Result<u64> {
-        Ok(self
-            .percpu_symbol_offset(name)?
-            .wrapping_add(self.percpu_offset(cpu)?))
+        Ok(self.percpu_symbol_offset(name)?.wrapping_add(self.percpu_offset(cpu)?))
     }
 
     /// Number of possible CPU slots (`nr_cpu_ids`), sanity-checked.

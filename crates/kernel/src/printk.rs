@@ -209,11 +209,8 @@ fn record_text(ring: &[u8], begin: u64, next: u64, text_len: u64) -> &[u8] {
     }
     let begin_off = begin % size;
     let next_off = next % size;
-    let (start, end) = if begin_off < next_off && next.wrapping_sub(begin) <= size {
-        (begin_off, next_off)
-    } else {
-        (0, next_off)
-    };
+    let (start, end) =
+        if begin_off < next_off && next.wrapping_sub(begin) <= size { (begin_off, next_off) } else { (0, next_off) };
     let start = start + 8;
     if start >= end {
         return &[];
@@ -231,10 +228,8 @@ mod tests {
     impl VirtualMemory for Flat {
         fn read_virt(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
             let start = usize::try_from(addr).map_err(|_| not_mapped(addr))?;
-            let src = start
-                .checked_add(buf.len())
-                .and_then(|end| self.0.get(start..end))
-                .ok_or_else(|| not_mapped(addr))?;
+            let src =
+                start.checked_add(buf.len()).and_then(|end| self.0.get(start..end)).ok_or_else(|| not_mapped(addr))?;
             buf.copy_from_slice(src);
             Ok(())
         }

@@ -66,8 +66,10 @@ impl Kernel {
         let dump = Arc::new(Dump::open(&files.dump)?);
         let vmcoreinfo = dump.vmcoreinfo().cloned().ok_or_else(|| {
             let hint = match dump.format() {
-                krash_dumpfile::DumpFormat::Lime => "no page of this LiME image holds the kernel's VMCOREINFO text; \
-                     was the kernel built without CONFIG_VMCORE_INFO?",
+                krash_dumpfile::DumpFormat::Lime => {
+                    "no page of this LiME image holds the kernel's VMCOREINFO text; \
+                     was the kernel built without CONFIG_VMCORE_INFO?"
+                }
                 _ => "for QEMU dumps, load qemu_fw_cfg in the guest and use -device vmcoreinfo",
             };
             Error::Unsupported(format!(
@@ -189,9 +191,7 @@ impl Kernel {
         if let Some(sym) = self.symbols.by_name(name) {
             return Ok(sym.addr);
         }
-        self.vmcoreinfo
-            .symbol(name)
-            .ok_or_else(|| Error::NotFound(format!("symbol not found: {name}")))
+        self.vmcoreinfo.symbol(name).ok_or_else(|| Error::NotFound(format!("symbol not found: {name}")))
     }
 
     /// Reads a u64 at a symbol's address.
@@ -297,28 +297,15 @@ pub(crate) fn discover_layout(dump: &Dump, vmcoreinfo: &VmcoreInfo, symbols: &Sy
     // page_offset_base is a variable in the kernel image: read it through
     // the image mapping, which needs no page tables.
     let kernel_pgt_phys = image_phys(pgt);
-    let from_variable = symbols
-        .by_name("page_offset_base")
-        .map(|sym| dump.read_phys_u64(image_phys(sym.addr)));
+    let from_variable = symbols.by_name("page_offset_base").map(|sym| dump.read_phys_u64(image_phys(sym.addr)));
     let page_offset = match from_variable {
         Some(Ok(v)) => v,
         // The variable's page may be missing (a truncated or filtered dump):
         // the page tables still say where physical 0 is mapped.
         _ => find_direct_map(dump, paging, kernel_pgt_phys).unwrap_or(default_page_offset(paging)),
     };
-    let max_phys = dump
-        .phys_ranges()
-        .iter()
-        .map(|r| r.end)
-        .max()
-        .unwrap_or(0);
-    Ok(KernelLayout {
-        page_offset,
-        phys_base,
-        kernel_pgt_phys,
-        paging,
-        direct_map_size: max_phys,
-    })
+    let max_phys = dump.phys_ranges().iter().map(|r| r.end).max().unwrap_or(0);
+    Ok(KernelLayout { page_offset, phys_base, kernel_pgt_phys, paging, direct_map_size: max_phys })
 }
 
 /// Finds the direct map by walking the kernel half of the top-level page
@@ -326,7 +313,8 @@ pub(crate) fn discover_layout(dump: &Dump, vmcoreinfo: &VmcoreInfo, symbols: &Sy
 fn find_direct_map(dump: &Dump, paging: PagingMode, root: u64) -> Option<u64> {
     let shift = paging.va_bits() - 9;
     for slot in 256u64..512 {
-        let raw = (slot << shift) | if paging == PagingMode::FiveLevel { 0xfe00_0000_0000_0000 } else { 0xffff_0000_0000_0000 };
+        let raw = (slot << shift)
+            | if paging == PagingMode::FiveLevel { 0xfe00_0000_0000_0000 } else { 0xffff_0000_0000_0000 };
         if let Ok(t) = krash_arch::paging::translate(dump, paging, root, raw) {
             if t.paddr == 0 {
                 return Some(raw);

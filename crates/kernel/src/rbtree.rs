@@ -86,11 +86,7 @@ pub fn in_order(entries: &mut [RbEntry]) {
 /// Sort key giving in-order position from a `root/l/r` path: left subtree,
 /// then the node, then the right subtree.
 fn in_order_key(path: &str) -> Vec<u8> {
-    let mut key: Vec<u8> = path
-        .split('/')
-        .skip(1)
-        .map(|step| if step == "l" { 0 } else { 2 })
-        .collect();
+    let mut key: Vec<u8> = path.split('/').skip(1).map(|step| if step == "l" { 0 } else { 2 }).collect();
     key.push(1);
     key
 }

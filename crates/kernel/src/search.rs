@@ -230,10 +230,11 @@ impl Kernel {
             self.mapped_areas();
         let mut out = Vec::new();
         if unity {
-            out.extend(self.physical_regions().into_iter().map(|r| MappedExtent {
-                vaddr: layout.page_offset.wrapping_add(r.paddr),
-                ..r
-            }));
+            out.extend(
+                self.physical_regions()
+                    .into_iter()
+                    .map(|r| MappedExtent { vaddr: layout.page_offset.wrapping_add(r.paddr), ..r }),
+            );
         }
         if mapped {
             let vmalloc = self.read_symbol_u64(vmalloc_symbol).unwrap_or(vmalloc_default);

@@ -257,11 +257,7 @@ impl Kernel {
             }
             let read_opt = |off: Option<u64>| off.map(|o| mem.read_u64(addr.wrapping_add(o))).transpose();
             let head = addr.wrapping_add(st.off.node_partial);
-            let walk = list::walk(
-                mem,
-                head,
-                WalkOptions { limit: MAX_LIST_SLABS, ..WalkOptions::default() },
-            );
+            let walk = list::walk(mem, head, WalkOptions { limit: MAX_LIST_SLABS, ..WalkOptions::default() });
             out.push(NodeSlabs {
                 node: node as u32,
                 addr,
@@ -366,11 +362,7 @@ fn build_state(k: &Kernel) -> Result<SlabState> {
         node_nr_slabs: l.offset("kmem_cache_node", "nr_slabs").ok(),
         node_total_objects: l.offset("kmem_cache_node", "total_objects").ok(),
     };
-    let nr_nodes = k
-        .memory()
-        .read_u32(k.symbol_addr("nr_node_ids")?)
-        .unwrap_or(1)
-        .clamp(1, 1024);
+    let nr_nodes = k.memory().read_u32(k.symbol_addr("nr_node_ids")?).unwrap_or(1).clamp(1, 1024);
     let head = k.symbol_addr("slab_caches")?;
     let list_off = l.offset("kmem_cache", "list")?;
     let walk = list::walk(k.memory(), head, WalkOptions { limit: MAX_CACHES, ..WalkOptions::default() });

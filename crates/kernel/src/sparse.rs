@@ -129,8 +129,13 @@ impl Kernel {
     /// The memory blocks, from the `memory_blocks` xarray (indexed by block id).
     pub fn memory_blocks(&self) -> Result<Vec<MemoryBlock>> {
         let l = self.layouts();
-        let head = self.memory().read_u64(self.symbol_addr("memory_blocks")?.wrapping_add(l.offset("xarray", "xa_head")?))?;
-        let layout = crate::xarray::XaLayout { shift: l.offset("xa_node", "shift")?, slots: l.offset("xa_node", "slots")?, chunk: 64 };
+        let head =
+            self.memory().read_u64(self.symbol_addr("memory_blocks")?.wrapping_add(l.offset("xarray", "xa_head")?))?;
+        let layout = crate::xarray::XaLayout {
+            shift: l.offset("xa_node", "shift")?,
+            slots: l.offset("xa_node", "slots")?,
+            chunk: 64,
+        };
         let walk = crate::xarray::walk(self.memory(), head, layout, MAX_MEMORY_BLOCKS);
         if let Some(b) = walk.broken {
             return Err(Error::bad_data("memory_blocks xarray", b));

@@ -13,8 +13,6 @@ use serde::Serialize;
 use crate::modules::Module;
 use crate::Kernel;
 
-
-
 pub use krash_debuginfo::{Symbol, SymbolTable};
 pub use krash_dwarf::{Faddr2line, FuncOffset, InlineFrame, SectionBases, SourceLine};
 
@@ -92,10 +90,7 @@ impl Kernel {
         if let Some(sym) = self.symbols().by_name(name) {
             return Some(SymbolRef::from_symbol(&sym, 0));
         }
-        self.modules()
-            .ok()?
-            .iter()
-            .find_map(|m| m.symbols.by_name(name).map(|s| SymbolRef::from_symbol(&s, 0)))
+        self.modules().ok()?.iter().find_map(|m| m.symbols.by_name(name).map(|s| SymbolRef::from_symbol(&s, 0)))
     }
 
     /// True if `addr` lies between `_text` and `_end`.
@@ -111,8 +106,7 @@ impl Kernel {
     /// True if `addr` is in the kernel's or a module's code.
     pub fn is_text_address(&self, addr: u64) -> bool {
         if self.in_kernel_image(addr) {
-            return self.is_kernel_text(addr)
-                || self.symbols().by_addr(addr).is_some_and(|(s, _)| s.is_text());
+            return self.is_kernel_text(addr) || self.symbols().by_addr(addr).is_some_and(|(s, _)| s.is_text());
         }
         self.module_containing(addr).is_some_and(|m| m.contains_text(addr))
     }
@@ -124,11 +118,7 @@ impl Kernel {
         if sym.size != 0 {
             return Some((sym.addr, sym.addr.checked_add(sym.size)?));
         }
-        let table = if sym.module.is_some() {
-            &self.module_containing(addr)?.symbols
-        } else {
-            self.symbols()
-        };
+        let table = if sym.module.is_some() { &self.module_containing(addr)?.symbols } else { self.symbols() };
         Some((sym.addr, table.next_addr_after(sym.addr)?))
     }
 
@@ -138,9 +128,11 @@ impl Kernel {
             .debug
             .vmlinux
             .get_or_init(|| {
-                let path = self.files().vmlinux.as_ref().ok_or_else(|| {
-                    Error::MissingDebuginfo("no vmlinux given: no line numbers".into())
-                })?;
+                let path = self
+                    .files()
+                    .vmlinux
+                    .as_ref()
+                    .ok_or_else(|| Error::MissingDebuginfo("no vmlinux given: no line numbers".into()))?;
                 DwarfFile::open(path).map(Arc::new)
             })
             .clone()
@@ -214,10 +206,7 @@ impl Kernel {
             .addr
             .checked_add(spec.offset)
             .ok_or_else(|| Error::Usage(format!("{}: offset overflows the address", spec.function)))?;
-        Ok(Faddr2line {
-            addr,
-            frames: self.inline_frames(addr)?,
-        })
+        Ok(Faddr2line { addr, frames: self.inline_frames(addr)? })
     }
 
     /// Debuginfo loaded for module `name`, if any.
@@ -353,10 +342,7 @@ pub fn index_module_objects(dirs: &[PathBuf]) -> HashMap<String, PathBuf> {
 
 /// The module name a file would hold (`virtio-blk.ko.xz` -> `virtio_blk`).
 fn module_name_of(file_name: &str) -> Option<String> {
-    [".ko.debug", ".ko.xz", ".ko"]
-        .iter()
-        .find_map(|ext| file_name.strip_suffix(ext))
-        .map(|stem| stem.replace('-', "_"))
+    [".ko.debug", ".ko.xz", ".ko"].iter().find_map(|ext| file_name.strip_suffix(ext)).map(|stem| stem.replace('-', "_"))
 }
 
 fn search_dir(dir: &Path, wanted: &str, depth: usize, budget: &mut usize) -> Option<PathBuf> {

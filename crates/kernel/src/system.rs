@@ -177,16 +177,13 @@ impl Kernel {
             Error::NotFound("the kernel was built without CONFIG_IKCONFIG: the dump holds no configuration".into())
         })?;
         let end = self.symbol_addr("kernel_config_data_end")?;
-        let len = end.checked_sub(start).filter(|&l| l <= MAX_IKCONFIG_BYTES).ok_or_else(|| {
-            Error::bad_data("kernel_config_data", "implausible size")
-        })?;
+        let len = end
+            .checked_sub(start)
+            .filter(|&l| l <= MAX_IKCONFIG_BYTES)
+            .ok_or_else(|| Error::bad_data("kernel_config_data", "implausible size"))?;
         let blob = self.memory().read_vec(start, len as usize)?;
         // The gzip stream sits between the "IKCFG_ST" and "IKCFG_ED" markers.
-        let gz = blob
-            .windows(8)
-            .position(|w| w == b"IKCFG_ST")
-            .map(|p| &blob[p + 8..])
-            .unwrap_or(&blob);
+        let gz = blob.windows(8).position(|w| w == b"IKCFG_ST").map(|p| &blob[p + 8..]).unwrap_or(&blob);
         let mut text = String::new();
         std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(gz), &mut text)
             .map_err(|e| Error::bad_data("kernel_config_data", e.to_string()))?;
@@ -224,7 +221,5 @@ pub fn find_panic_message<'a>(lines: impl Iterator<Item = &'a str> + Clone) -> O
         ("BUG: ", true),
         ("sysrq: Trigger a crash", false),
     ];
-    order
-        .iter()
-        .find_map(|&(prefix, see_log)| found(prefix).map(|text| PanicMessage { text, see_log }))
+    order.iter().find_map(|&(prefix, see_log)| found(prefix).map(|text| PanicMessage { text, see_log }))
 }

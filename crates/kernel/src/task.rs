@@ -138,11 +138,7 @@ impl Task {
 impl Kernel {
     /// Every task, in crash's `ps` order (by PID, idle tasks first by CPU).
     pub fn tasks(&self) -> Result<&[Task]> {
-        self.cache()
-            .tasks
-            .get_or_init(|| self.read_tasks())
-            .as_deref()
-            .map_err(Clone::clone)
+        self.cache().tasks.get_or_init(|| self.read_tasks()).as_deref().map_err(Clone::clone)
     }
 
     /// What went wrong while listing tasks (broken links, unreadable
@@ -155,10 +151,7 @@ impl Kernel {
     /// The task with this PID (the thread-group leader wins over none;
     /// idle tasks share PID 0, so 0 gives CPU 0's).
     pub fn task_by_pid(&self, pid: i32) -> Result<&Task> {
-        self.tasks()?
-            .iter()
-            .find(|t| t.pid == pid)
-            .ok_or_else(|| Error::NotFound(format!("no task with PID {pid}")))
+        self.tasks()?.iter().find(|t| t.pid == pid).ok_or_else(|| Error::NotFound(format!("no task with PID {pid}")))
     }
 
     /// The task whose `task_struct` is at `addr`.
@@ -184,11 +177,7 @@ impl Kernel {
     /// else the CPU whose crash-time registers are in a panic path.
     pub fn panic_task(&self) -> Option<u64> {
         let cpu = self.panic_cpu()?;
-        self.active_tasks()
-            .ok()?
-            .into_iter()
-            .find(|&(c, _)| c == cpu)
-            .map(|(_, t)| t)
+        self.active_tasks().ok()?.into_iter().find(|&(c, _)| c == cpu).map(|(_, t)| t)
     }
 
     /// The CPU that called panic() (`panic_cpu`), if any did.
@@ -289,7 +278,7 @@ impl Kernel {
         } else {
             self.read_field(addr, "task_struct", "thread_info.cpu")?
         } as u32;
-                Ok(Task {
+        Ok(Task {
             addr,
             pid: self.read_field(addr, "task_struct", "pid")? as i32,
             tgid: self.read_field(addr, "task_struct", "tgid")? as i32,
@@ -301,9 +290,7 @@ impl Kernel {
             mm: self.read_field_u64(addr, "task_struct", "mm")?,
             active: active.iter().any(|&(_, t)| t == addr),
             idle: idle_cpu.is_some(),
-            last_arrival: self
-                .read_field_u64(addr, "task_struct", "sched_info.last_arrival")
-                .unwrap_or(0),
+            last_arrival: self.read_field_u64(addr, "task_struct", "sched_info.last_arrival").unwrap_or(0),
         })
     }
 }

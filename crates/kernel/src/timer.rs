@@ -60,9 +60,7 @@ impl Kernel {
         let jiffies = mem.read_u64(self.symbol_addr("jiffies")?)?;
         let l = self.layouts();
         let base_size = l.size_of("timer_base")?;
-        let array_size = self
-            .types()
-            .and_then(|t| t.size_of(l.variable_type("timer_bases")?.0).ok());
+        let array_size = self.types().and_then(|t| t.size_of(l.variable_type("timer_bases")?.0).ok());
         let count = match array_size {
             Some(total) if base_size > 0 => total / base_size,
             _ => 2,
@@ -105,7 +103,11 @@ impl Kernel {
                 let expires = self.read_field_u64(timer, "timer_list", "expires")?;
                 let function = self.read_field_u64(timer, "timer_list", "function")?;
                 let function_name = self.symbolize(function).map(|s| {
-                    if s.offset == 0 { s.name } else { format!("{}+{}", s.name, s.offset) }
+                    if s.offset == 0 {
+                        s.name
+                    } else {
+                        format!("{}+{}", s.name, s.offset)
+                    }
                 });
                 let tte = expires.wrapping_sub(jiffies) as i64;
                 timers.push(PendingTimer { expires, tte, timer, function, function_name });

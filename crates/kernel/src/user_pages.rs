@@ -42,12 +42,21 @@ impl SwapEntry {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PageLocation {
     /// In RAM at this physical address (PROT_NONE pages included).
-    Mapped { phys: u64, prot_none: bool },
+    Mapped {
+        phys: u64,
+        prot_none: bool,
+    },
     /// Swapped out: the swap area's path (None when the type names no swap
     /// area, e.g. a migration entry) and the slot.
-    Swap { device: Option<String>, entry: SwapEntry },
+    Swap {
+        device: Option<String>,
+        entry: SwapEntry,
+    },
     /// Not in memory; the area maps this offset of a file.
-    File { path: String, offset: u64 },
+    File {
+        path: String,
+        offset: u64,
+    },
     NotMapped,
 }
 

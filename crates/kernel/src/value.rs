@@ -11,9 +11,7 @@
 use std::sync::{Arc, RwLock};
 
 use krash_core::{Error, Result, VirtualMemory};
-use krash_debuginfo::types::{
-    dwarf_base_type_name, IntKind, Type, TypeId, TypeKind, TypeOps, TypeProvider, Variable,
-};
+use krash_debuginfo::types::{dwarf_base_type_name, IntKind, Type, TypeId, TypeKind, TypeOps, TypeProvider, Variable};
 use serde::Serialize;
 
 /// Ids at or above this are types made up by krash (pointer-to-T, plain
@@ -278,11 +276,9 @@ fn retag(ty: Type, t: u64) -> Type {
         },
         Type::FunctionDecl { name, proto, linkage } => Type::FunctionDecl { name, proto: tag(proto), linkage },
         Type::Var { name, ty, linkage } => Type::Var { name, ty: tag(ty), linkage },
-        Type::Datasec { name, size, vars } => Type::Datasec {
-            name,
-            size,
-            vars: vars.into_iter().map(|v| SectionVar { var: tag(v.var), ..v }).collect(),
-        },
+        Type::Datasec { name, size, vars } => {
+            Type::Datasec { name, size, vars: vars.into_iter().map(|v| SectionVar { var: tag(v.var), ..v }).collect() }
+        }
         other => other,
     }
 }
@@ -811,7 +807,8 @@ impl crate::Kernel {
 
     /// Appends to the value history; returns the value's number (`$N`).
     pub fn record_value(&self, v: Value) -> Result<usize> {
-        let mut h = self.cache().values.history.lock().map_err(|_| Error::bad_data("value history", "lock poisoned"))?;
+        let mut h =
+            self.cache().values.history.lock().map_err(|_| Error::bad_data("value history", "lock poisoned"))?;
         if h.len() >= MAX_HISTORY {
             return Err(Error::Unsupported("value history is full".into()));
         }
@@ -829,9 +826,7 @@ impl crate::Kernel {
         if h.is_empty() {
             return Err(Error::NotFound("History is empty.".into()));
         }
-        h.get(i.wrapping_sub(1))
-            .cloned()
-            .ok_or_else(|| Error::NotFound(format!("History has not yet reached ${i}.")))
+        h.get(i.wrapping_sub(1)).cloned().ok_or_else(|| Error::NotFound(format!("History has not yet reached ${i}.")))
     }
 
     /// A formatter over this kernel's memory: pointers into the kernel

@@ -75,7 +75,10 @@ impl Kernel {
         let start = self.read_field_u64(addr, "vm_area_struct", "vm_start")?;
         let end = self.read_field_u64(addr, "vm_area_struct", "vm_end")?;
         if end < start {
-            return Err(Error::bad_data("vm_area_struct", format!("{addr:x}: vm_end {end:x} below vm_start {start:x}")));
+            return Err(Error::bad_data(
+                "vm_area_struct",
+                format!("{addr:x}: vm_end {end:x} below vm_start {start:x}"),
+            ));
         }
         let flags = self.read_field_u64(addr, "vm_area_struct", "vm_flags")?;
         let file = self.read_field_u64(addr, "vm_area_struct", "vm_file")?;

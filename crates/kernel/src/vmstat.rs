@@ -42,9 +42,8 @@ impl Kernel {
     /// name it repeats wins (`NR_ZONE_INACTIVE_ANON = NR_ZONE_LRU_BASE`):
     /// the later name is the counter's own.
     pub fn enum_names(&self, name: &str, count: &str) -> Result<Vec<String>> {
-        let types = self
-            .types()
-            .ok_or_else(|| Error::MissingDebuginfo(format!("enum {name} needs type information")))?;
+        let types =
+            self.types().ok_or_else(|| Error::MissingDebuginfo(format!("enum {name} needs type information")))?;
         let id = types.find_type(TypeKind::Enum, name)?;
         let Type::Enum { variants, .. } = types.type_by_id(id)? else {
             return Err(Error::bad_data(format!("enum {name}"), "not an enum"));

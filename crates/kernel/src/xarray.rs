@@ -53,7 +53,15 @@ pub fn walk(mem: &dyn VirtualMemory, head: u64, layout: XaLayout, limit: usize) 
     out
 }
 
-fn visit(mem: &dyn VirtualMemory, node: u64, base: u64, layout: XaLayout, limit: usize, depth: usize, out: &mut XaWalk) -> Result<()> {
+fn visit(
+    mem: &dyn VirtualMemory,
+    node: u64,
+    base: u64,
+    layout: XaLayout,
+    limit: usize,
+    depth: usize,
+    out: &mut XaWalk,
+) -> Result<()> {
     if depth > MAX_LEVELS {
         out.broken = Some(format!("xarray deeper than {MAX_LEVELS} levels at node {node:x}: corrupt"));
         return Ok(());

@@ -88,10 +88,20 @@ fn zone_shape(k: &Kernel) -> Result<ZoneShape> {
     };
     Ok(ZoneShape {
         zone_size,
-        zones_per_node: per(l.field("pglist_data", "node_zones")?.size, zone_size, "pglist_data.node_zones", MAX_ZONES)?,
+        zones_per_node: per(
+            l.field("pglist_data", "node_zones")?.size,
+            zone_size,
+            "pglist_data.node_zones",
+            MAX_ZONES,
+        )?,
         free_area_size,
         orders: per(l.field("zone", "free_area")?.size, free_area_size, "zone.free_area", MAX_ORDERS)?,
-        migrate_types: per(l.field("free_area", "free_list")?.size, list_head, "free_area.free_list", MAX_MIGRATE_TYPES)?,
+        migrate_types: per(
+            l.field("free_area", "free_list")?.size,
+            list_head,
+            "free_area.free_list",
+            MAX_MIGRATE_TYPES,
+        )?,
     })
 }
 
@@ -184,7 +194,8 @@ impl Kernel {
             let area = area0.wrapping_add(order * shape.free_area_size);
             for mt in 0..shape.migrate_types {
                 let head = area.wrapping_add(list_off).wrapping_add(mt * list_head);
-                let walk = list::walk(self.memory(), head, WalkOptions { limit: MAX_FREE_LIST_ENTRIES, ..Default::default() });
+                let walk =
+                    list::walk(self.memory(), head, WalkOptions { limit: MAX_FREE_LIST_ENTRIES, ..Default::default() });
                 out.push(FreeList {
                     order: order as u32,
                     migrate_type: mt as u32,

@@ -63,7 +63,10 @@ fn lab_dumps() -> Vec<LabDump> {
         }
     }
     if out.is_empty() {
-        assert!(std::env::var("KRASH_REQUIRE_LAB").as_deref() != Ok("1"), "KRASH_REQUIRE_LAB=1 but no lab dumps under {LAB}");
+        assert!(
+            std::env::var("KRASH_REQUIRE_LAB").as_deref() != Ok("1"),
+            "KRASH_REQUIRE_LAB=1 but no lab dumps under {LAB}"
+        );
         eprintln!("note: no lab dumps under {LAB}; skipping");
     }
     out
@@ -110,9 +113,12 @@ fn console_panic_trace(console: &str) -> Vec<String> {
             }
             let name = entry.split('+').next().unwrap_or_default().to_string();
             names.push(name);
-        } else if ["RIP:", "Code:", "RSP:", "RAX:", "RDX:", "RBP:", "R10:", "R13:", "FS:", "CS:", "CR2:", "DR0:", "DR3:", "PKRU:"]
-            .iter()
-            .any(|p| body.starts_with(p))
+        } else if [
+            "RIP:", "Code:", "RSP:", "RAX:", "RDX:", "RBP:", "R10:", "R13:", "FS:", "CS:", "CR2:", "DR0:", "DR3:",
+            "PKRU:",
+        ]
+        .iter()
+        .any(|p| body.starts_with(p))
         {
             continue;
         } else {
@@ -175,7 +181,13 @@ fn panic_task_matches_console_call_trace_and_every_cpu_unwinds() {
             }
         };
         let ours = frame_names(&bt, true);
-        eprintln!("{}: panic task {} frames {:?} (start {:?})", d.label, panic_task.pid, frame_names(&bt, false), bt.start_source);
+        eprintln!(
+            "{}: panic task {} frames {:?} (start {:?})",
+            d.label,
+            panic_task.pid,
+            frame_names(&bt, false),
+            bt.start_source
+        );
         match expected.first().and_then(|first| ours.iter().position(|n| n == first)) {
             Some(at) if ours[at..] == expected[..] => {}
             _ => failures.push(format!("{}: panic task frames {ours:?}\n   console trace {expected:?}", d.label)),
@@ -199,7 +211,12 @@ fn panic_task_matches_console_call_trace_and_every_cpu_unwinds() {
                 Ok(bt) if bt.trace.frames().count() > 1 && warnings(&bt).is_empty() => {
                     eprintln!("  CPU {cpu}: {:?} ({:?})", frame_names(&bt, false), bt.start_source);
                 }
-                Ok(bt) => failures.push(format!("{}: CPU {cpu}: {:?} warnings {:?}", d.label, frame_names(&bt, false), warnings(&bt))),
+                Ok(bt) => failures.push(format!(
+                    "{}: CPU {cpu}: {:?} warnings {:?}",
+                    d.label,
+                    frame_names(&bt, false),
+                    warnings(&bt)
+                )),
                 Err(e) => failures.push(format!("{}: CPU {cpu}: {e}", d.label)),
             }
         }
@@ -253,7 +270,10 @@ fn damaged_stack_is_recovered_from_saved_registers() {
             .collect();
         // gcc splits scenario_softlockup into a .cold part on 6.1 only.
         for needed in ["krash_list_walk", "scenario_softlockup", "ksys_write", "entry_SYSCALL_64_after_hwframe"] {
-            assert!(recovered.iter().any(|n| n.trim_end_matches(".cold") == needed), "{needed} not recovered: {recovered:?}");
+            assert!(
+                recovered.iter().any(|n| n.trim_end_matches(".cold") == needed),
+                "{needed} not recovered: {recovered:?}"
+            );
         }
         tried += 1;
     }

@@ -123,9 +123,7 @@ impl CfiTable {
         }
         let frame = section(&self.data);
         let bases = BaseAddresses::default();
-        let fde = frame
-            .fde_from_offset(&bases, DebugFrameOffset(span.offset), DebugFrame::cie_from_offset)
-            .ok()?;
+        let fde = frame.fde_from_offset(&bases, DebugFrameOffset(span.offset), DebugFrame::cie_from_offset).ok()?;
         let mut ctx = Box::new(UnwindContext::new());
         let row = fde.unwind_info_for_address(&frame, &bases, &mut ctx, link).ok()?;
         let cfa = match row.cfa() {

@@ -173,7 +173,9 @@ pub fn fp_step(mem: &dyn VirtualMemory, stacks: &StackSet, state: &UnwindState) 
     // does not follow a call is no return address, and saying so beats
     // inventing a frame.
     if !looks_like_return_address(mem, ip) {
-        return Err(format!("{ip:016x} at [{slot:016x}] (RBP {bp:016x} + 8) does not follow a call: no frame-pointer chain"));
+        return Err(format!(
+            "{ip:016x} at [{slot:016x}] (RBP {bp:016x} + 8) does not follow a call: no frame-pointer chain"
+        ));
     }
     let caller_bp = read(mem, bp, "saved frame pointer")?;
     Ok(StepResult::Call { state: UnwindState { ip, sp: caller_sp, bp: caller_bp, signal: false, regs: None }, slot })

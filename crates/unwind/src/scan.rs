@@ -74,9 +74,9 @@ pub(crate) fn is_indirect_call_before(mem: &dyn VirtualMemory, ret: u64) -> bool
     if mem.read_virt(ret.wrapping_sub(7), &mut before).is_err() {
         return false;
     }
-    [5usize, 4, 1, 0].iter().any(|&at| {
-        before[at] == 0xff && before.get(at + 1).is_some_and(|modrm| (modrm >> 3) & 7 == 2)
-    })
+    [5usize, 4, 1, 0]
+        .iter()
+        .any(|&at| before[at] == 0xff && before.get(at + 1).is_some_and(|modrm| (modrm >> 3) & 7 == 2))
 }
 
 /// Text addresses on `range` from `from` up to its top (`bt -t`/`-T`).
@@ -101,8 +101,7 @@ pub(crate) fn plausible_regs_at(
 ) -> Option<FoundRegs> {
     let regs = read_pt_regs(mem, addr).ok()?;
     // RIP 0 is a call through a NULL pointer: the return address is at RSP.
-    let rip_ok = code.is_text(regs.rip)
-        || (regs.rip == 0 && mem.read_u64(regs.rsp).is_ok_and(|ret| code.is_text(ret)));
+    let rip_ok = code.is_text(regs.rip) || (regs.rip == 0 && mem.read_u64(regs.rsp).is_ok_and(|ret| code.is_text(ret)));
     if is_plausible_kernel_regs(&regs) && rip_ok && stacks.find(regs.rsp).is_some() {
         return Some(FoundRegs { addr, regs, user_mode: false });
     }

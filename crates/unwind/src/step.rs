@@ -70,8 +70,7 @@ fn offset(base: u64, off: i16) -> u64 {
 }
 
 fn reg_from(regs: Option<&X86_64Regs>, pick: fn(&X86_64Regs) -> u64, name: &str) -> Result<u64, String> {
-    regs.map(pick)
-        .ok_or_else(|| format!("ORC bases the stack pointer on {name}, but no saved registers are at hand"))
+    regs.map(pick).ok_or_else(|| format!("ORC bases the stack pointer on {name}, but no saved registers are at hand"))
 }
 
 /// Computes the caller's stack pointer (or the `pt_regs` address for
@@ -130,16 +129,14 @@ pub fn step(
             if same_stack && prev_sp <= state.sp {
                 return Err(format!("stack pointer {prev_sp:016x} goes the wrong way (was {:016x})", state.sp));
             }
-            Ok(StepResult::Call {
-                state: UnwindState { ip, sp: prev_sp, bp, signal: false, regs: None },
-                slot,
-            })
+            Ok(StepResult::Call { state: UnwindState { ip, sp: prev_sp, bp, signal: false, regs: None }, slot })
         }
         OrcType::Regs => {
             if stacks.find(prev_sp).is_none() {
                 return Err(format!("exception frame {prev_sp:016x} is on no known stack"));
             }
-            let regs = read_pt_regs(mem, prev_sp).map_err(|err| format!("cannot read pt_regs at {prev_sp:016x}: {err}"))?;
+            let regs =
+                read_pt_regs(mem, prev_sp).map_err(|err| format!("cannot read pt_regs at {prev_sp:016x}: {err}"))?;
             let bp = if e.bp_reg == OrcReg::Undefined { regs.rbp } else { bp };
             Ok(StepResult::Regs {
                 state: UnwindState { ip: regs.rip, sp: regs.rsp, bp, signal: true, regs: Some(regs) },

@@ -32,9 +32,27 @@ impl FakeMem {
     }
     fn put_regs(&mut self, addr: u64, regs: &X86_64Regs) {
         let words = [
-            regs.r15, regs.r14, regs.r13, regs.r12, regs.rbp, regs.rbx, regs.r11, regs.r10, regs.r9, regs.r8,
-            regs.rax, regs.rcx, regs.rdx, regs.rsi, regs.rdi, regs.orig_rax, regs.rip, regs.cs, regs.rflags,
-            regs.rsp, regs.ss,
+            regs.r15,
+            regs.r14,
+            regs.r13,
+            regs.r12,
+            regs.rbp,
+            regs.rbx,
+            regs.r11,
+            regs.r10,
+            regs.r9,
+            regs.r8,
+            regs.rax,
+            regs.rcx,
+            regs.rdx,
+            regs.rsi,
+            regs.rdi,
+            regs.orig_rax,
+            regs.rip,
+            regs.cs,
+            regs.rflags,
+            regs.rsp,
+            regs.ss,
         ];
         for (i, w) in words.iter().enumerate() {
             self.put(addr + 8 * i as u64, *w);
@@ -59,7 +77,15 @@ struct FakeCode {
 }
 
 fn call_entry(ip: u64, sp_offset: i16) -> OrcEntry {
-    OrcEntry { ip, sp_reg: OrcReg::Sp, sp_offset, bp_reg: OrcReg::Undefined, bp_offset: 0, kind: OrcType::Call, signal: false }
+    OrcEntry {
+        ip,
+        sp_reg: OrcReg::Sp,
+        sp_offset,
+        bp_reg: OrcReg::Undefined,
+        bp_offset: 0,
+        kind: OrcType::Call,
+        signal: false,
+    }
 }
 
 impl CodeInfo for FakeCode {
@@ -163,7 +189,7 @@ fn recovers_from_a_damaged_return_address() {
     code.entries.push(call_entry(0x4000, 8));
     code.entries.sort_by_key(|e| e.ip);
     mem.put(sp + 8, 0xdead_beef); // f1's return address is smashed
-    // Further up, an interrupt frame of code in f4 whose caller is f3.
+                                  // Further up, an interrupt frame of code in f4 whose caller is f3.
     let regs_addr = sp + 0x100;
     let f4_sp = TASK_TOP - 0x100;
     mem.put_regs(regs_addr, &kernel_regs(0x4020, f4_sp));
@@ -171,13 +197,22 @@ fn recovers_from_a_damaged_return_address() {
     let bt = unwind(&mem, &code, &stacks(), StartState::from_regs(&kernel_regs(0x1010, sp)));
     assert_eq!(names(&bt), ["f1", "f4", "f3"], "{bt:#?}");
     assert!(bt.frames().skip(1).all(|f| f.recovered));
-    assert!(bt.items.iter().any(|i| matches!(i, TraceItem::Warning { message } if message.contains("not kernel text"))));
+    assert!(bt
+        .items
+        .iter()
+        .any(|i| matches!(i, TraceItem::Warning { message } if message.contains("not kernel text"))));
 }
 
 #[test]
 fn recovers_through_the_irq_back_link() {
     let mut mem = FakeMem::default();
-    let code = FakeCode { entries: vec![call_entry(0x1000, 8), OrcEntry { kind: OrcType::EndOfStack, sp_reg: OrcReg::Undefined, ..call_entry(0x3000, 0) }, call_entry(0x4000, 8)] };
+    let code = FakeCode {
+        entries: vec![
+            call_entry(0x1000, 8),
+            OrcEntry { kind: OrcType::EndOfStack, sp_reg: OrcReg::Undefined, ..call_entry(0x3000, 0) },
+            call_entry(0x4000, 8),
+        ],
+    };
     // On the IRQ stack, f1's return address is garbage.
     mem.put(IRQ_TOP - 16, 0x1234);
     let regs_addr = TASK_TOP - 0x300;
@@ -231,7 +266,10 @@ fn finds_exception_frames_and_parked_frames() {
     mem.put_regs(kregs_addr, &kernel_regs(0x1010, TASK_TOP - 0x200));
     let code = FakeCode { entries: vec![call_entry(0x1000, 16), call_entry(0x2000, 8)] };
     let found = find_exception_frames(&mem, &code, &stacks, &task);
-    assert_eq!(found.iter().map(|f| (f.addr, f.user_mode)).collect::<Vec<_>>(), [(kregs_addr, false), (TASK_TOP - PT_REGS_SIZE, true)]);
+    assert_eq!(
+        found.iter().map(|f| (f.addr, f.user_mode)).collect::<Vec<_>>(),
+        [(kregs_addr, false), (TASK_TOP - PT_REGS_SIZE, true)]
+    );
 
     // A parked function f1 below a saved SP: its frame leads to SP.
     let saved_sp = TASK_BASE + 0x3000;
@@ -271,10 +309,7 @@ fn rbp_is_unknown_without_starting_registers() {
     let mut mem = FakeMem::default();
     let sp = TASK_TOP - 0x100;
     let code = simple_chain(&mut mem, sp);
-    let start = StartState {
-        state: UnwindState { ip: 0x1010, sp, bp: 0, signal: false, regs: None },
-        slot: sp - 8,
-    };
+    let start = StartState { state: UnwindState { ip: 0x1010, sp, bp: 0, signal: false, regs: None }, slot: sp - 8 };
     let bt = unwind(&mem, &code, &stacks(), start);
     assert!(bt.frames().all(|f| f.bp.is_none() && f.regs.is_none()));
 }
@@ -377,12 +412,19 @@ fn frame_pointer_chain_and_its_honest_end() {
     let regs = X86_64Regs { rbp: bp1, ..kernel_regs(0x1010, sp) };
     let bt = unwind_with(Method::FramePointer, &mem, &code, &stacks(), StartState::from_regs(&regs));
     let frames: Vec<&Frame> = bt.frames().filter(|f| !f.recovered).collect();
-    let unaided: Vec<String> = frames.iter().map(|f| f.symbol.as_ref().map(|s| s.name.clone()).unwrap_or_default()).collect();
+    let unaided: Vec<String> =
+        frames.iter().map(|f| f.symbol.as_ref().map(|s| s.name.clone()).unwrap_or_default()).collect();
     assert_eq!(unaided, ["f1", "f2", "f3"]);
     assert_eq!(frames[1].slot, bp1 + 8);
-    assert!(bt.items.iter().any(|i| matches!(i, TraceItem::Warning { message } if message.contains("frame pointer 0000000000004242"))));
+    assert!(bt
+        .items
+        .iter()
+        .any(|i| matches!(i, TraceItem::Warning { message } if message.contains("frame pointer 0000000000004242"))));
     // A word that follows no call is not taken as a return address.
     mem.put(bp1 + 8, 0x2020);
     let bt = unwind_with(Method::FramePointer, &mem, &code, &stacks(), StartState::from_regs(&regs));
-    assert!(bt.items.iter().any(|i| matches!(i, TraceItem::Warning { message } if message.contains("does not follow a call"))));
+    assert!(bt
+        .items
+        .iter()
+        .any(|i| matches!(i, TraceItem::Warning { message } if message.contains("does not follow a call"))));
 }

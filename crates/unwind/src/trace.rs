@@ -6,10 +6,10 @@ use krash_core::{VirtualMemory, X86_64Regs};
 use serde::Serialize;
 
 use crate::code::{CodeInfo, Symbolized};
+use crate::method::{bp_known_after, step_with, Method};
 use crate::ptregs::is_user_mode;
 use crate::scan::{direct_call_target, find_regs_above, is_indirect_call_before, looks_like_return_address, FoundRegs};
 use crate::stacks::{StackKind, StackSet};
-use crate::method::{bp_known_after, step_with, Method};
 use crate::step::{step, StepResult, UnwindState};
 
 /// Most frames one backtrace prints (a runaway unwind stops here).
@@ -87,9 +87,13 @@ pub enum TraceItem {
     Frame(Frame),
     Exception(ExceptionFrame),
     /// The trace leaves this stack (`--- <IRQ stack> ---`).
-    StackSwitch { from: StackKind },
+    StackSwitch {
+        from: StackKind,
+    },
     /// A crash-style warning: why unwinding could not continue normally.
-    Warning { message: String },
+    Warning {
+        message: String,
+    },
 }
 
 /// A task's or CPU's backtrace.
@@ -196,12 +200,7 @@ impl Builder<'_> {
 /// Where to look for saved registers after a failed step at `sp`: the
 /// stack itself from `sp` up, then (from an IRQ stack) the interrupted
 /// stack the IRQ stack's top word links back to.
-fn recover(
-    mem: &dyn VirtualMemory,
-    code: &dyn CodeInfo,
-    stacks: &StackSet,
-    sp: u64,
-) -> Option<FoundRegs> {
+fn recover(mem: &dyn VirtualMemory, code: &dyn CodeInfo, stacks: &StackSet, sp: u64) -> Option<FoundRegs> {
     if let Some(found) = find_regs_above(mem, code, stacks, sp) {
         return Some(found);
     }
@@ -292,8 +291,7 @@ fn function_entry(code: &dyn CodeInfo, state: &UnwindState) -> Option<u64> {
 /// a function objtool deliberately left out, not damage.
 fn in_orc_gap(code: &dyn CodeInfo, state: &UnwindState) -> bool {
     let lookup = if state.signal { state.ip } else { state.ip.wrapping_sub(1) };
-    code.is_text(lookup)
-        && code.orc(lookup).is_some_and(|e| e.kind == krash_debuginfo::orc::OrcType::Undefined)
+    code.is_text(lookup) && code.orc(lookup).is_some_and(|e| e.kind == krash_debuginfo::orc::OrcType::Undefined)
 }
 
 /// Unwinds from `start` over `stacks` (ORC, with the DWARF CFI fallback),
@@ -391,7 +389,9 @@ pub fn unwind_with(
         let from = state.sp.max(search_floor);
         let Some(found) = recover(mem, code, stacks, from) else {
             if let Some((next, slot)) = scan_for_caller(mem, code, stacks, from, state.bp, None) {
-                b.warn(format!("continuing from the return address found at [{slot:016x}] (frames below are recovered)"));
+                b.warn(format!(
+                    "continuing from the return address found at [{slot:016x}] (frames below are recovered)"
+                ));
                 b.recovered = true;
                 b.bp_known = false;
                 state = next;
@@ -402,10 +402,7 @@ pub fn unwind_with(
             break;
         };
         search_floor = found.addr + 8;
-        b.warn(format!(
-            "continuing from registers saved at {:016x} (frames below are recovered)",
-            found.addr
-        ));
+        b.warn(format!("continuing from registers saved at {:016x} (frames below are recovered)", found.addr));
         b.recovered = true;
         b.bp_known = true;
         b.exception(found.addr, &found.regs, false, true);

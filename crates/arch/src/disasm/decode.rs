@@ -29,9 +29,7 @@ pub(super) fn direct_branch_target(instr: &iced_x86::Instruction) -> Option<u64>
         _ => return None,
     }
     match instr.op0_kind() {
-        OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64 => {
-            Some(instr.near_branch_target())
-        }
+        OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64 => Some(instr.near_branch_target()),
         _ => None,
     }
 }
@@ -39,11 +37,7 @@ pub(super) fn direct_branch_target(instr: &iced_x86::Instruction) -> Option<u64>
 /// Decodes all of `bytes` as x86-64 code loaded at `start_addr`. A byte
 /// sequence that is not an instruction becomes a one-byte `(bad)` entry, as
 /// gdb shows it, and decoding resumes after it.
-pub fn disassemble(
-    bytes: &[u8],
-    start_addr: u64,
-    symbolizer: &Symbolizer<'_>,
-) -> Vec<Instruction> {
+pub fn disassemble(bytes: &[u8], start_addr: u64, symbolizer: &Symbolizer<'_>) -> Vec<Instruction> {
     let mut formatters = GdbFormatters::new();
     let mut out = Vec::new();
     let mut offset = 0usize;
@@ -59,11 +53,7 @@ pub fn disassemble(
             len,
             bytes: rest[..len].to_vec(),
             text: format_instruction(&mut formatters, &instr, &rest[..len], symbolizer),
-            branch_target: if instr.is_invalid() {
-                None
-            } else {
-                direct_branch_target(&instr)
-            },
+            branch_target: if instr.is_invalid() { None } else { direct_branch_target(&instr) },
             mnemonic: mnemonic_of(&instr),
         });
         offset += len;

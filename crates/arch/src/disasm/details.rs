@@ -43,17 +43,11 @@ impl InstructionDetails {
 }
 
 fn reads(access: OpAccess) -> bool {
-    matches!(
-        access,
-        OpAccess::Read | OpAccess::CondRead | OpAccess::ReadWrite | OpAccess::ReadCondWrite
-    )
+    matches!(access, OpAccess::Read | OpAccess::CondRead | OpAccess::ReadWrite | OpAccess::ReadCondWrite)
 }
 
 fn writes(access: OpAccess) -> bool {
-    matches!(
-        access,
-        OpAccess::Write | OpAccess::CondWrite | OpAccess::ReadWrite | OpAccess::ReadCondWrite
-    )
+    matches!(access, OpAccess::Write | OpAccess::CondWrite | OpAccess::ReadWrite | OpAccess::ReadCondWrite)
 }
 
 /// Registers read/written and memory operands of `instr`.
@@ -63,11 +57,7 @@ pub fn instruction_details(instr: &iced_x86::Instruction) -> InstructionDetails 
     let registers = info
         .used_registers()
         .iter()
-        .map(|r| RegisterAccess {
-            register: r.register(),
-            read: reads(r.access()),
-            written: writes(r.access()),
-        })
+        .map(|r| RegisterAccess { register: r.register(), read: reads(r.access()), written: writes(r.access()) })
         .collect();
     let memory = info
         .used_memory()

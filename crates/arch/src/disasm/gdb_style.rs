@@ -24,11 +24,7 @@ impl GdbFormatters {
         indexed.options_mut().set_always_show_scale(true);
         let mut string_op = gdb_formatter();
         string_op.options_mut().set_always_show_segment_register(true);
-        GdbFormatters {
-            plain: gdb_formatter(),
-            indexed,
-            string_op,
-        }
+        GdbFormatters { plain: gdb_formatter(), indexed, string_op }
     }
 
     fn for_instruction(&mut self, instr: &iced_x86::Instruction) -> &mut GasFormatter {
@@ -85,11 +81,7 @@ fn gdb_formatter() -> GasFormatter {
 /// `<sym+off>` (decimal offset, as gdb) or nothing when unknown.
 pub fn symbolic_address(addr: u64, symbolizer: &Symbolizer<'_>) -> Option<String> {
     let (name, offset) = symbolizer(addr)?;
-    Some(if offset == 0 {
-        format!("<{name}>")
-    } else {
-        format!("<{name}+{offset}>")
-    })
+    Some(if offset == 0 { format!("<{name}>") } else { format!("<{name}+{offset}>") })
 }
 
 /// The `0xffffffff81234567 <panic+23>:` that starts each line of `dis`
@@ -153,13 +145,8 @@ pub(super) fn format_instruction(
 /// `push`/`pop` of memory; current
 /// binutils (and so gdb) prints them bare.
 fn drop_branch_size_suffix(text: &mut String) {
-    for (with_suffix, bare) in [
-        ("callq", "call"),
-        ("jmpq", "jmp"),
-        ("retq", "ret"),
-        ("pushq", "push"),
-        ("popq", "pop"),
-    ] {
+    for (with_suffix, bare) in [("callq", "call"), ("jmpq", "jmp"), ("retq", "ret"), ("pushq", "push"), ("popq", "pop")]
+    {
         let Some(rest) = text.strip_prefix(with_suffix) else {
             continue;
         };
@@ -205,10 +192,7 @@ fn apply_gdb_operand_quirks(instr: &iced_x86::Instruction, text: &mut String) {
 /// the mnemonic (`data16 cs nopw 0x0(%rax,%rax,1)`, `cs call ...`); iced
 /// folds the segment into the operand or drops it.
 fn spell_padding_prefixes(bytes: &[u8], text: &mut String) {
-    let prefix_len = bytes
-        .iter()
-        .take_while(|b| matches!(b, 0x66 | 0x2e | 0x3e | 0x26 | 0x36 | 0x64 | 0x65))
-        .count();
+    let prefix_len = bytes.iter().take_while(|b| matches!(b, 0x66 | 0x2e | 0x3e | 0x26 | 0x36 | 0x64 | 0x65)).count();
     let prefixes = &bytes[..prefix_len];
     // The last operand-size prefix makes the `w` in `nopw`.
     let size_prefix = prefixes.iter().rposition(|&b| b == 0x66);
@@ -235,10 +219,7 @@ fn spell_padding_prefixes(bytes: &[u8], text: &mut String) {
     if words.is_empty() {
         return;
     }
-    let mut operands = text
-        .split_once(' ')
-        .map(|(_, ops)| ops.trim_start().to_string())
-        .unwrap_or_default();
+    let mut operands = text.split_once(' ').map(|(_, ops)| ops.trim_start().to_string()).unwrap_or_default();
     if let Some(seg) = segment {
         operands = operands.replacen(&format!("%{seg}:"), "", 1);
     }

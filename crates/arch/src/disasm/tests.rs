@@ -12,10 +12,7 @@ fn symbolizer(addr: u64) -> Option<(String, u64)> {
 }
 
 fn text(bytes: &[u8]) -> Vec<String> {
-    disassemble(bytes, 0x1000, &symbolizer)
-        .into_iter()
-        .map(|i| i.text)
-        .collect()
+    disassemble(bytes, 0x1000, &symbolizer).into_iter().map(|i| i.text).collect()
 }
 
 #[test]
@@ -34,10 +31,7 @@ fn common_instructions_print_as_gdb() {
         (&[0xec], "in     (%dx),%al"),
         (&[0x48, 0x69, 0xff, 0x67, 0x66, 0x66, 0x66], "imul   $0x66666667,%rdi,%rdi"),
         (&[0xff, 0x77, 0x28], "push   0x28(%rdi)"),
-        (
-            &[0x66, 0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
-            "data16 cs nopw 0x0(%rax,%rax,1)",
-        ),
+        (&[0x66, 0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00], "data16 cs nopw 0x0(%rax,%rax,1)"),
     ];
     for (bytes, expected) in cases {
         assert_eq!(text(bytes), vec![expected.to_string()], "bytes {bytes:02x?}");

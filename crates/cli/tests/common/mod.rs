@@ -52,9 +52,7 @@ impl LabDump {
 }
 
 pub fn lab_dir() -> PathBuf {
-    std::env::var_os("KRASH_LAB_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/cache/krash-lab"))
+    std::env::var_os("KRASH_LAB_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/cache/krash-lab"))
 }
 
 /// Every crash dump file the lab made (a panic in each). With
@@ -170,10 +168,7 @@ const CRASH_PEER_STALL: std::time::Duration = std::time::Duration::from_secs(150
 /// `dir/INDEX.txt`; false when crash had to be killed for writing nothing
 /// for [`CRASH_PEER_STALL`].
 fn run_crash_peer(d: &LabDump, commands: &[(usize, String)], dir: &Path) -> Option<bool> {
-    let mut script: String = commands
-        .iter()
-        .map(|(i, cmd)| format!("{cmd} > {}/{i}.txt\n", dir.display()))
-        .collect();
+    let mut script: String = commands.iter().map(|(i, cmd)| format!("{cmd} > {}/{i}.txt\n", dir.display())).collect();
     script.push_str("q\n");
     let mut child = Command::new("crash")
         .args(["-s", &d.vmlinux.to_string_lossy(), &d.vmcore.to_string_lossy()])
@@ -208,9 +203,7 @@ fn run_crash_peer(d: &LabDump, commands: &[(usize, String)], dir: &Path) -> Opti
 fn output_progress(dir: &Path) -> (usize, u64) {
     std::fs::read_dir(dir)
         .map(|entries| {
-            entries
-                .filter_map(|e| e.ok()?.metadata().ok())
-                .fold((0, 0), |(n, bytes), m| (n + 1, bytes + m.len()))
+            entries.filter_map(|e| e.ok()?.metadata().ok()).fold((0, 0), |(n, bytes), m| (n + 1, bytes + m.len()))
         })
         .unwrap_or_default()
 }
@@ -282,11 +275,8 @@ pub fn crash_peer(d: &LabDump) -> Option<CrashPeer> {
         let tmp = dir.with_extension(format!("tmp{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).ok()?;
-        let commands: Vec<(usize, String)> = templates
-            .iter()
-            .enumerate()
-            .filter_map(|(i, t)| Some((i, fill_placeholders(t, d)?)))
-            .collect();
+        let commands: Vec<(usize, String)> =
+            templates.iter().enumerate().filter_map(|(i, t)| Some((i, fill_placeholders(t, d)?))).collect();
         let mut next = 0;
         while next < commands.len() {
             let finished = run_crash_peer(d, &commands[next..], &tmp)?;
@@ -296,10 +286,8 @@ pub fn crash_peer(d: &LabDump) -> Option<CrashPeer> {
             // crash hung on a command (it does on some dumps, e.g. `timer`
             // on the 6.1 timer-bug dump): the last output file it opened is
             // that command's; mark it and go on with the ones after it.
-            let Some(hung) = commands[next..]
-                .iter()
-                .rposition(|(i, _)| tmp.join(format!("{i}.txt")).exists())
-                .map(|p| next + p)
+            let Some(hung) =
+                commands[next..].iter().rposition(|(i, _)| tmp.join(format!("{i}.txt")).exists()).map(|p| next + p)
             else {
                 eprintln!("note: crash hung before its first command on {}", d.label());
                 break;

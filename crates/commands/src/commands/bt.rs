@@ -118,10 +118,20 @@ pub enum BtLine {
     },
     /// `--args` at a call through a NULL function pointer: the argument
     /// registers (x86-64 order) exactly as the call passed them.
-    NullCall { registers: Vec<(String, u64)> },
-    Exception { block: RegsBlock, recovered: bool, data: Vec<StackWord> },
-    StackSwitch { stack: String },
-    Warning { message: String },
+    NullCall {
+        registers: Vec<(String, u64)>,
+    },
+    Exception {
+        block: RegsBlock,
+        recovered: bool,
+        data: Vec<StackWord>,
+    },
+    StackSwitch {
+        stack: String,
+    },
+    Warning {
+        message: String,
+    },
 }
 
 /// A text address found on a stack (`-t`, `-T`).
@@ -167,10 +177,17 @@ pub struct StackOverflow {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "mode", rename_all = "snake_case")]
 pub enum Bt {
-    Tasks { offsets: OffsetStyle, tasks: Vec<BtTask> },
-    StackCheck { overflows: Vec<StackOverflow> },
+    Tasks {
+        offsets: OffsetStyle,
+        tasks: Vec<BtTask>,
+    },
+    StackCheck {
+        overflows: Vec<StackOverflow>,
+    },
     /// `-O`: the default method after the toggle.
-    DefaultMethod { old: bool },
+    DefaultMethod {
+        old: bool,
+    },
 }
 
 /// `-O`'s toggle: plain `bt` uses the old (stack scan) method. One
@@ -293,7 +310,8 @@ fn select_tasks<'k>(k: &'k Kernel, current: Option<u64>, p: &getopt::Parsed) -> 
         out.extend(matched);
     }
     if p.args.is_empty() {
-        let addr = current.ok_or_else(|| Error::NotFound("bt: no current context (no panic task): give a PID".into()))?;
+        let addr =
+            current.ok_or_else(|| Error::NotFound("bt: no current context (no panic task): give a PID".into()))?;
         out.push(by_addr(addr).ok_or_else(|| Error::NotFound(format!("bt: {addr:x}: not a task")))?);
     }
     if p.has('g') {
@@ -416,12 +434,17 @@ fn trace_lines(k: &Kernel, bt: &TaskBacktrace, opts: &BtOptions) -> Vec<BtLine> 
 /// After the last line belonging to a frame, the words from just above its
 /// slot up to and including the next frame's slot (crash's `-f`).
 fn attach_frame_data(k: &Kernel, bt: &TaskBacktrace, items: &[TraceItem], i: usize, lines: &mut [BtLine], sym: u8) {
-    let next_is_frame_or_end = |j: usize| matches!(items.get(j), None | Some(TraceItem::Frame(_)) | Some(TraceItem::StackSwitch { .. }));
-    if !next_is_frame_or_end(i + 1) || matches!(items.get(i), Some(TraceItem::StackSwitch { .. }) | Some(TraceItem::Warning { .. })) {
+    let next_is_frame_or_end =
+        |j: usize| matches!(items.get(j), None | Some(TraceItem::Frame(_)) | Some(TraceItem::StackSwitch { .. }));
+    if !next_is_frame_or_end(i + 1)
+        || matches!(items.get(i), Some(TraceItem::StackSwitch { .. }) | Some(TraceItem::Warning { .. }))
+    {
         return;
     }
     // The frame this data belongs to: the nearest frame at or before i.
-    let Some(TraceItem::Frame(f)) = items[..=i].iter().rev().find(|it| matches!(it, TraceItem::Frame(_))) else { return };
+    let Some(TraceItem::Frame(f)) = items[..=i].iter().rev().find(|it| matches!(it, TraceItem::Frame(_))) else {
+        return;
+    };
     if let Some(TraceItem::Exception(e)) = items.get(i) {
         if e.user_mode {
             return;
@@ -507,7 +530,16 @@ fn old_method_view(k: &Kernel, t: &Task) -> Result<BtBody> {
     let first = bt.trace.frames().next();
     if let Some(f) = first {
         let func = if f.exact { code_name(k, f.pc) } else { return_address_name(k, f.pc) };
-        lines.push(BtLine::Frame { level, slot: f.slot, pc: f.pc, func, recovered: false, source: None, variables: None, data: Vec::new() });
+        lines.push(BtLine::Frame {
+            level,
+            slot: f.slot,
+            pc: f.pc,
+            func,
+            recovered: false,
+            source: None,
+            variables: None,
+            data: Vec::new(),
+        });
         level += 1;
     }
     let first_slot = first.map(|f| f.slot);
@@ -529,7 +561,16 @@ fn old_method_view(k: &Kernel, t: &Task) -> Result<BtBody> {
                 continue;
             }
             let func = return_address_name(k, w.value);
-            lines.push(BtLine::Frame { level, slot: w.addr, pc: w.value, func, recovered: false, source: None, variables: None, data: Vec::new() });
+            lines.push(BtLine::Frame {
+                level,
+                slot: w.addr,
+                pc: w.value,
+                func,
+                recovered: false,
+                source: None,
+                variables: None,
+                data: Vec::new(),
+            });
             level += 1;
         }
         for e in exceptions {

@@ -84,10 +84,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     if p.has('s') && p.has('u') {
         return Err(Error::Usage("dis: -s can only be used with kernel addresses".into()));
     }
-    let target = p
-        .args
-        .first()
-        .ok_or_else(|| Error::Usage(format!("usage: {}", SPEC.synopsis)))?;
+    let target = p.args.first().ok_or_else(|| Error::Usage(format!("usage: {}", SPEC.synopsis)))?;
     let count = match p.args.get(1) {
         Some(c) => Some(parse_count(c)?),
         None => None,
@@ -109,10 +106,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         (None, _, _) if whole_function => Span::Function,
         (None, _, _) => Span::Count(1),
     };
-    let options = Style {
-        hex_offsets: p.has('x') || p.has('h'),
-        lines: p.has('l'),
-    };
+    let options = Style { hex_offsets: p.has('x') || p.has('h'), lines: p.has('l') };
     let lines = kernel_code(k, addr, span, count, options)?;
     Ok(Output::Dis(Dis { lines }))
 }
@@ -136,9 +130,7 @@ fn resolve(k: &Kernel, target: &str) -> Result<(u64, bool)> {
         return Ok((sym.addr, is_code(sym.kind)));
     }
     if let Some((name, offset)) = target.split_once('+') {
-        let sym = k
-            .lookup_symbol(name)
-            .ok_or_else(|| Error::NotFound(format!("symbol not found: {name}")))?;
+        let sym = k.lookup_symbol(name).ok_or_else(|| Error::NotFound(format!("symbol not found: {name}")))?;
         let offset = match offset.strip_prefix("0x") {
             Some(hex) => u64::from_str_radix(hex, 16).ok(),
             None => offset.parse().ok(),
@@ -173,10 +165,7 @@ fn kernel_code(k: &Kernel, addr: u64, span: Span, count: Option<u64>, style: Sty
         Span::From => bounds()?,
     };
     if end <= start || end - start > MAX_RANGE {
-        return Err(Error::bad_data(
-            format!("dis {addr:x}"),
-            format!("implausible code range {start:x}-{end:x}"),
-        ));
+        return Err(Error::bad_data(format!("dis {addr:x}"), format!("implausible code range {start:x}-{end:x}")));
     }
     let bytes = read_code(k, start, end)?;
     let symbolizer = |a: u64| k.symbol_at(a).map(|(s, off)| (s.name.to_string(), off));
@@ -201,10 +190,7 @@ fn kernel_code(k: &Kernel, addr: u64, span: Span, count: Option<u64>, style: Sty
     let mut last_source = String::new();
     for insn in chosen {
         if style.lines {
-            let source = k
-                .source_line(insn.addr)
-                .map(|l| format!("{}: {}", l.file, l.line))
-                .unwrap_or_default();
+            let source = k.source_line(insn.addr).map(|l| format!("{}: {}", l.file, l.line)).unwrap_or_default();
             if source != last_source {
                 out.push(DisLine::Source { text: source.clone() });
                 last_source = source;
@@ -398,10 +384,7 @@ mod tests {
     #[test]
     fn cs_nops_are_spelled_as_crash_shows_them() {
         assert_eq!(crash_gdb_segment_spelling("cs nopw 0x0(%rax,%rax,1)"), "nopw   %cs:0x0(%rax,%rax,1)");
-        assert_eq!(
-            crash_gdb_segment_spelling("data16 cs nopw 0x0(%rax,%rax,1)"),
-            "data16 nopw %cs:0x0(%rax,%rax,1)"
-        );
+        assert_eq!(crash_gdb_segment_spelling("data16 cs nopw 0x0(%rax,%rax,1)"), "data16 nopw %cs:0x0(%rax,%rax,1)");
         assert_eq!(crash_gdb_segment_spelling("nopl   0x0(%rax)"), "nopl   0x0(%rax)");
     }
 

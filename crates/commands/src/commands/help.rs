@@ -39,18 +39,12 @@ pub struct HelpPage {
 fn run(_session: &mut Session, args: &[String]) -> Result<Output> {
     let parsed = getopt::parse("help", args, "")?;
     let Some(name) = parsed.args.first() else {
-        let mut commands: Vec<HelpEntry> = registry()
-            .iter()
-            .map(|c| HelpEntry {
-                name: c.name.into(),
-                summary: c.summary.into(),
-            })
-            .collect();
+        let mut commands: Vec<HelpEntry> =
+            registry().iter().map(|c| HelpEntry { name: c.name.into(), summary: c.summary.into() }).collect();
         commands.sort_by(|a, b| a.name.cmp(&b.name));
         return Ok(Output::Help(Help::Index { commands }));
     };
-    let spec = crate::lookup(name)
-        .ok_or_else(|| Error::NotFound(format!("help: no such command: {name}")))?;
+    let spec = crate::lookup(name).ok_or_else(|| Error::NotFound(format!("help: no such command: {name}")))?;
     Ok(Output::Help(Help::Command(page(spec))))
 }
 

@@ -62,7 +62,10 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         None => None,
         Some(w) => Some(match w.parse::<i64>() {
             Ok(id) => (Some(id), None),
-            Err(_) => (None, Some(crate::parse_hex(w).ok_or_else(|| Error::Usage(format!("ipcs: invalid id or address: {w}")))?)),
+            Err(_) => (
+                None,
+                Some(crate::parse_hex(w).ok_or_else(|| Error::Usage(format!("ipcs: invalid id or address: {w}")))?),
+            ),
         }),
     };
     let mut sections = Vec::new();

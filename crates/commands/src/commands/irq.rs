@@ -25,10 +25,17 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "view", rename_all = "snake_case")]
 pub enum Irq {
-    Table { stats: bool, table: IrqTable },
-    Softirqs { vectors: Vec<SoftirqVector> },
+    Table {
+        stats: bool,
+        table: IrqTable,
+    },
+    Softirqs {
+        vectors: Vec<SoftirqVector>,
+    },
     /// `-a`: the table, shown as each handled IRQ's affinity.
-    Affinity { table: IrqTable },
+    Affinity {
+        table: IrqTable,
+    },
 }
 
 fn run(session: &mut Session, args: &[String]) -> Result<Output> {

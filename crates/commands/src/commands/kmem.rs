@@ -236,7 +236,11 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         let mut pages = Vec::new();
         for a in &p.args {
             let addr = parse_hex(a).ok_or_else(|| Error::Usage(format!("kmem: invalid address: {a}")))?;
-            let page = if k.page_to_phys(addr).is_some() { addr } else { k.virt_to_page(addr).or_else(|_| k.phys_to_page(addr))? };
+            let page = if k.page_to_phys(addr).is_some() {
+                addr
+            } else {
+                k.virt_to_page(addr).or_else(|_| k.phys_to_page(addr))?
+            };
             pages.push(k.page_info(page)?);
         }
         Kmem::Pages { pages }
@@ -284,7 +288,13 @@ fn cache_row(k: &Kernel, c: &SlabCache, notes: &mut Vec<String>) -> Result<Cache
     })
 }
 
-fn slab_detail(k: &Kernel, c: &SlabCache, slab_addr: u64, with_objects: bool, notes: &mut Vec<String>) -> Result<SlabDetail> {
+fn slab_detail(
+    k: &Kernel,
+    c: &SlabCache,
+    slab_addr: u64,
+    with_objects: bool,
+    notes: &mut Vec<String>,
+) -> Result<SlabDetail> {
     let slab = k.read_slab(slab_addr, c.addr)?;
     let contents = k.slab_contents(c, &slab)?;
     notes.extend(contents.problems.iter().map(|p| p.to_string()));
@@ -292,7 +302,11 @@ fn slab_detail(k: &Kernel, c: &SlabCache, slab_addr: u64, with_objects: bool, no
         (0..slab.objects)
             .map(|i| {
                 let free = contents.free.get(i as usize).copied().unwrap_or(false);
-                ObjectRow { addr: slab::object_start(c, &slab, i), free, cpu_cache: if free { contents.cpu } else { None } }
+                ObjectRow {
+                    addr: slab::object_start(c, &slab, i),
+                    free,
+                    cpu_cache: if free { contents.cpu } else { None },
+                }
             })
             .collect()
     });
@@ -336,7 +350,14 @@ fn cache_detail(k: &Kernel, c: &SlabCache, notes: &mut Vec<String>) -> Result<Ca
             let slab = k.read_slab(p, c.addr)?;
             partial.push(slab_row(&slab, slab.inuse));
         }
-        nodes.push(NodeDetail { node: n.node, addr: n.addr, slabs: n.nr_slabs, partial_count: n.nr_partial, per_cpu, partial });
+        nodes.push(NodeDetail {
+            node: n.node,
+            addr: n.addr,
+            slabs: n.nr_slabs,
+            partial_count: n.nr_partial,
+            per_cpu,
+            partial,
+        });
     }
     dedup_tail(notes, counted);
     Ok(CacheDetail { row, cpus, nodes })
@@ -367,7 +388,11 @@ fn address_parts(k: &Kernel, addr: u64, notes: &mut Vec<String>) -> Result<Vec<A
     let mut parts = Vec::new();
     if k.in_kernel_image(addr) || k.module_containing(addr).is_some() {
         if let Some((sym, offset)) = k.symbol_at(addr) {
-            let source = if k.is_text_address(addr) { k.source_line(addr).map(|l| format!("{}: {}", l.file, l.line)) } else { None };
+            let source = if k.is_text_address(addr) {
+                k.source_line(addr).map(|l| format!("{}: {}", l.file, l.line))
+            } else {
+                None
+            };
             parts.push(AddressPart::Symbol {
                 line: SymLine {
                     addr,
@@ -398,7 +423,11 @@ fn address_parts(k: &Kernel, addr: u64, notes: &mut Vec<String>) -> Result<Vec<A
             dedup_tail(notes, 0);
             let object = slab::object_index(cache, &slab, addr).map(|i| {
                 let free = contents.free.get(i as usize).copied().unwrap_or(false);
-                ObjectRow { addr: slab::object_start(cache, &slab, i), free, cpu_cache: if free { contents.cpu } else { None } }
+                ObjectRow {
+                    addr: slab::object_start(cache, &slab, i),
+                    free,
+                    cpu_cache: if free { contents.cpu } else { None },
+                }
             });
             parts.push(AddressPart::Slab { cache: row, slab: slab_row(&slab, contents.allocated), object });
         }
@@ -473,14 +502,22 @@ fn vmap_areas(k: &Kernel) -> Result<Vec<VmapRow>> {
     let mem = k.memory();
     let mut out = Vec::new();
     for head in heads {
-        let walk = krash_kernel::list::walk(mem, head, krash_kernel::list::WalkOptions { limit: MAX_VMAP_AREAS, ..Default::default() });
+        let walk = krash_kernel::list::walk(
+            mem,
+            head,
+            krash_kernel::list::WalkOptions { limit: MAX_VMAP_AREAS, ..Default::default() },
+        );
         for node in walk.nodes {
             let va = node.wrapping_sub(list_off);
             let Ok(vm) = mem.read_u64(va.wrapping_add(vm_off)) else { continue };
             if vm == 0 || mem.read_u64(va.wrapping_add(va_start)).is_err() {
                 continue;
             }
-            let (Ok(start), Ok(size)) = (mem.read_u64(vm.wrapping_add(vm_addr)), mem.read_u64(vm.wrapping_add(vm_size))) else { continue };
+            let (Ok(start), Ok(size)) =
+                (mem.read_u64(vm.wrapping_add(vm_addr)), mem.read_u64(vm.wrapping_add(vm_size)))
+            else {
+                continue;
+            };
             out.push(VmapRow { vmap_area: va, vm_struct: vm, start, end: start.wrapping_add(size), size });
         }
     }

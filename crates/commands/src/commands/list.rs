@@ -71,8 +71,9 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         None => 0,
     };
     let resolve = |w: &str| -> Result<u64> {
-        crate::address::resolve_address(k, w)
-            .or_else(|_| k.lookup_symbol(w).map(|s| s.addr).ok_or_else(|| Error::Usage(format!("list: invalid argument: {w}"))))
+        crate::address::resolve_address(k, w).or_else(|_| {
+            k.lookup_symbol(w).map(|s| s.addr).ok_or_else(|| Error::Usage(format!("list: invalid argument: {w}")))
+        })
     };
     let opts = WalkOptions { reverse: p.has('r'), limit: MAX_ENTRIES, ..WalkOptions::default() };
     let (mut entries_nodes, head_is_entry, start_node) = if let Some(h) = p.value('H') {
@@ -133,7 +134,13 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     Ok(Output::List(ListOutput { entries, empty_head, broken }))
 }
 
-fn entry_members(k: &Kernel, req: &super::struct_cmd::Request, base: u64, plain: bool, entry: &mut ListEntry) -> Result<()> {
+fn entry_members(
+    k: &Kernel,
+    req: &super::struct_cmd::Request,
+    base: u64,
+    plain: bool,
+    entry: &mut ListEntry,
+) -> Result<()> {
     let value = Value::at(req.type_id, base);
     if req.members.is_empty() {
         let header = format!("struct {}", req.name);
@@ -154,9 +161,8 @@ pub(crate) fn offset_arg(k: &Kernel, spec: &str) -> Result<u64> {
     if let Some(n) = crate::address::parse_number(spec) {
         return Ok(n);
     }
-    let (name, path) = spec
-        .split_once('.')
-        .ok_or_else(|| Error::Usage(format!("invalid offset or struct.member: {spec}")))?;
+    let (name, path) =
+        spec.split_once('.').ok_or_else(|| Error::Usage(format!("invalid offset or struct.member: {spec}")))?;
     let types = k.type_arena();
     types
         .offset_of(&format!("struct {name}"), path)

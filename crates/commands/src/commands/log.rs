@@ -47,10 +47,5 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         (Some(t), Ok(up)) => Some(t - up as i64),
         _ => None,
     };
-    Ok(Output::Log(Log {
-        records: k.log_records()?,
-        timestamps,
-        show_level: p.has('m'),
-        boot_time,
-    }))
+    Ok(Output::Log(Log { records: k.log_records()?, timestamps, show_level: p.has('m'), boot_time }))
 }

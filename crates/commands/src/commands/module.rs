@@ -68,9 +68,13 @@ pub struct TaintRow {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ModuleOutput {
     Table(ModuleTable),
-    Taints { rows: Vec<TaintRow> },
+    Taints {
+        rows: Vec<TaintRow>,
+    },
     /// `-d`/`-D`: nothing to show.
-    Unloaded { names: Vec<String> },
+    Unloaded {
+        names: Vec<String>,
+    },
 }
 
 fn run(session: &mut Session, args: &[String]) -> Result<Output> {
@@ -126,12 +130,7 @@ fn load_all(k: &Kernel, dirs: &[PathBuf]) -> Result<ModuleOutput> {
         }
     }
     let modules = k.modules()?;
-    Ok(ModuleOutput::Table(table(
-        k,
-        modules,
-        |m| k.module_debuginfo(&m.name).is_some(),
-        notes,
-    )))
+    Ok(ModuleOutput::Table(table(k, modules, |m| k.module_debuginfo(&m.name).is_some(), notes)))
 }
 
 fn table(k: &Kernel, modules: &[Module], show: impl Fn(&Module) -> bool, notes: Vec<String>) -> ModuleTable {
@@ -149,23 +148,14 @@ fn table(k: &Kernel, modules: &[Module], show: impl Fn(&Module) -> bool, notes: 
             kallsyms: !m.symbols.is_empty(),
         })
         .collect();
-    ModuleTable {
-        rows,
-        name_width,
-        size_width,
-        text_base: modules.iter().any(|m| m.has_mem_regions),
-        notes,
-    }
+    ModuleTable { rows, name_width, size_width, text_base: modules.iter().any(|m| m.has_mem_regions), notes }
 }
 
 fn taints(modules: &[Module]) -> ModuleOutput {
     let rows = modules
         .iter()
         .filter(|m| m.taints != 0)
-        .map(|m| TaintRow {
-            name: m.name.clone(),
-            taints: m.taint_letters(),
-        })
+        .map(|m| TaintRow { name: m.name.clone(), taints: m.taint_letters() })
         .collect();
     ModuleOutput::Taints { rows }
 }

@@ -2,8 +2,8 @@
 
 use krash_core::{Error, Result};
 use krash_debuginfo::types::TypeKind;
-use krash_kernel::value::Value;
 use krash_kernel::net::{Neighbour, NetDevices, OpenSocket};
+use krash_kernel::value::Value;
 use serde::Serialize;
 
 use super::struct_cmd::{radix_of, request, StructBlock};
@@ -77,7 +77,8 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
             for (name, addr) in [("socket", socket.socket), ("inet_sock", socket.sock)] {
                 let req = request(k, name, TypeKind::Struct, radix)?;
                 let value = Value::at(req.type_id, addr);
-                blocks.push(StructBlock::Object { header: format!("struct {name}"), value: k.value_text(&value, radix) });
+                blocks
+                    .push(StructBlock::Object { header: format!("struct {name}"), value: k.value_text(&value, radix) });
             }
             sockets.push(SocketDump { socket, blocks });
         }

@@ -49,12 +49,7 @@ pub(crate) const PD_SPEC: CommandSpec = CommandSpec {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PrintEntry {
     /// `[label = ]$N = [prefix ]value`.
-    Value {
-        label: Option<String>,
-        history: usize,
-        prefix: Option<String>,
-        value: ValueText,
-    },
+    Value { label: Option<String>, history: usize, prefix: Option<String>, value: ValueText },
     /// A per-cpu variable named alone: its declaration and each CPU's copy.
     PerCpu { declaration: String, addresses: Vec<(u32, u64)> },
 }

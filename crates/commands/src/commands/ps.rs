@@ -65,18 +65,35 @@ pub struct TaskArgs {
 #[serde(tag = "view", rename_all = "snake_case")]
 pub enum Ps {
     /// `warnings`: problems met while listing tasks (a broken task list).
-    Table { rows: Vec<PsRow>, warnings: Vec<String> },
-    StateSummary { counts: Vec<(String, usize)> },
+    Table {
+        rows: Vec<PsRow>,
+        warnings: Vec<String>,
+    },
+    StateSummary {
+        counts: Vec<(String, usize)>,
+    },
     /// `-p`: for each task, its ancestry from PID 0 down to it.
-    Parents { chains: Vec<Vec<TaskHeader>> },
+    Parents {
+        chains: Vec<Vec<TaskHeader>>,
+    },
     /// `-c`: each task and its children.
-    Children { families: Vec<(TaskHeader, Vec<TaskHeader>)> },
+    Children {
+        families: Vec<(TaskHeader, Vec<TaskHeader>)>,
+    },
     /// `-g`: each thread-group leader and its other threads.
-    ThreadGroups { groups: Vec<(TaskHeader, Vec<TaskHeader>)> },
-    Times { tasks: Vec<TaskTimes> },
+    ThreadGroups {
+        groups: Vec<(TaskHeader, Vec<TaskHeader>)>,
+    },
+    Times {
+        tasks: Vec<TaskTimes>,
+    },
     /// `-l`: (last_arrival ns, task), most recent first.
-    LastRun { tasks: Vec<(u64, TaskHeader)> },
-    Args { tasks: Vec<TaskArgs> },
+    LastRun {
+        tasks: Vec<(u64, TaskHeader)>,
+    },
+    Args {
+        tasks: Vec<TaskArgs>,
+    },
 }
 
 fn run(session: &mut Session, args: &[String]) -> Result<Output> {
@@ -120,11 +137,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
                 cpu: t.cpu,
                 task: t.addr,
                 state: t.state.abbrev().to_string(),
-                mem_percent: if total_pages > 0 {
-                    usage.rss_pages as f64 * 100.0 / total_pages as f64
-                } else {
-                    0.0
-                },
+                mem_percent: if total_pages > 0 { usage.rss_pages as f64 * 100.0 / total_pages as f64 } else { 0.0 },
                 vsz_kb: usage.total_vm_pages * 4,
                 rss_kb: usage.rss_pages * 4,
                 comm: t.comm.clone(),
@@ -183,11 +196,8 @@ fn per_task_view(session: &Session, p: &getopt::Parsed, selected: &[&Task]) -> R
     if p.has('g') {
         let mut groups: Vec<(TaskHeader, Vec<TaskHeader>)> = Vec::new();
         for t in selected.iter().filter(|t| t.is_thread_group_leader() && !t.idle) {
-            let threads = all
-                .iter()
-                .filter(|c| c.tgid == t.tgid && c.addr != t.addr && !c.idle)
-                .map(TaskHeader::of)
-                .collect();
+            let threads =
+                all.iter().filter(|c| c.tgid == t.tgid && c.addr != t.addr && !c.idle).map(TaskHeader::of).collect();
             groups.push((TaskHeader::of(t), threads));
         }
         return Ok(Some(Ps::ThreadGroups { groups }));

@@ -105,15 +105,11 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         Display::Hex
     };
     let k = &session.kernel;
-    let start_word = p
-        .args
-        .first()
-        .ok_or_else(|| Error::Usage("rd: an address or symbol is required".into()))?;
+    let start_word = p.args.first().ok_or_else(|| Error::Usage("rd: an address or symbol is required".into()))?;
     let start = resolve_address(k, start_word)?;
     let len: u64 = if let Some(end) = p.value('e') {
         let end = resolve_address(k, end)?;
-        end.checked_sub(start)
-            .ok_or_else(|| Error::Usage("rd: -e end address is below the start".into()))?
+        end.checked_sub(start).ok_or_else(|| Error::Usage("rd: -e end address is below the start".into()))?
     } else if display == Display::Ascii {
         // A string runs to its NUL; read a page's worth at most by default.
         p.args.get(1).and_then(|c| parse_number(c)).unwrap_or(4096)
@@ -155,11 +151,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
                     })
                 })
                 .flatten();
-            Unit {
-                addr: start + (i * unit_size as usize) as u64,
-                value,
-                symbol,
-            }
+            Unit { addr: start + (i * unit_size as usize) as u64, value, symbol }
         })
         .collect();
     Ok(Output::Rd(MemoryRead {
@@ -179,9 +171,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
 fn read_prefix(session: &Session, space: Space, start: u64, len: usize) -> Result<(Vec<u8>, Option<String>)> {
     let k = &session.kernel;
     let user_pgd = if space == Space::User {
-        let task = session
-            .current_task
-            .ok_or_else(|| Error::NotFound("rd: -u: no current task".into()))?;
+        let task = session.current_task.ok_or_else(|| Error::NotFound("rd: -u: no current task".into()))?;
         let mm = k.read_field_u64(task, "task_struct", "mm")?;
         if mm == 0 {
             return Err(Error::Usage("rd: -u: the current task is a kernel thread (no user memory)".into()));

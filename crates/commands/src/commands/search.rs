@@ -144,7 +144,8 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
             _ => crate::parse_hex(e).ok_or_else(|| Error::Usage(format!("search: invalid end: {e}")))?,
         }),
         (None, Some(l)) => {
-            let len = crate::address::parse_number(l).ok_or_else(|| Error::Usage(format!("search: invalid length: {l}")))?;
+            let len =
+                crate::address::parse_number(l).ok_or_else(|| Error::Usage(format!("search: invalid length: {l}")))?;
             let from = start.ok_or_else(|| Error::Usage("search: -l needs -s start".into()))?;
             Some(from.saturating_add(len))
         }
@@ -189,7 +190,13 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
 
 /// The needles for the arguments, and for each the name shown after its
 /// matches (symbols and expressions).
-fn needles(k: &Kernel, args: &[String], strings: bool, size: usize, mask: u64) -> Result<(Vec<Needle>, Vec<Option<String>>)> {
+fn needles(
+    k: &Kernel,
+    args: &[String],
+    strings: bool,
+    size: usize,
+    mask: u64,
+) -> Result<(Vec<Needle>, Vec<Option<String>>)> {
     let mut needles = Vec::new();
     let mut labels = Vec::new();
     for a in args {
@@ -248,7 +255,14 @@ fn space_of(session: &Session, p: &getopt::Parsed) -> Result<Space> {
     })
 }
 
-fn hit(k: &Kernel, space: &Space, h: &krash_kernel::search::Hit, labels: &[Option<String>], needles: &[Needle], context: u64) -> SearchHit {
+fn hit(
+    k: &Kernel,
+    space: &Space,
+    h: &krash_kernel::search::Hit,
+    labels: &[Option<String>],
+    needles: &[Needle],
+    context: u64,
+) -> SearchHit {
     let label = labels.get(h.needle).cloned().flatten();
     let text = match (needles.get(h.needle), labels.get(h.needle)) {
         (Some(Needle::Bytes(_)), _) => h.window.clone(),

@@ -50,9 +50,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     if let Some(t) = target {
         session.current_task = Some(t);
     }
-    let task_addr = session
-        .current_task
-        .ok_or_else(|| Error::NotFound("set: no current context".into()))?;
+    let task_addr = session.current_task.ok_or_else(|| Error::NotFound("set: no current context".into()))?;
     let k = &session.kernel;
     let t = k.task_by_addr(task_addr)?;
     let panic = k.panic_task() == Some(t.addr);

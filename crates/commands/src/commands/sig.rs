@@ -66,11 +66,17 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     for t in tasks {
         if p.has('g') {
             let leader = k.tasks()?.iter().find(|l| l.pid == t.tgid).unwrap_or(t);
-            let mut threads = vec![ThreadSignals { header: TaskHeader::of(leader), signals: k.task_signals(leader.addr)? }];
+            let mut threads =
+                vec![ThreadSignals { header: TaskHeader::of(leader), signals: k.task_signals(leader.addr)? }];
             for member in k.tasks()?.iter().filter(|m| m.tgid == leader.tgid && m.addr != leader.addr) {
                 threads.push(ThreadSignals { header: TaskHeader::of(member), signals: k.task_signals(member.addr)? });
             }
-            out.push(SigTask { header: TaskHeader::of(leader), group: k.group_signals(leader.addr)?, task: None, threads });
+            out.push(SigTask {
+                header: TaskHeader::of(leader),
+                group: k.group_signals(leader.addr)?,
+                task: None,
+                threads,
+            });
         } else {
             out.push(SigTask {
                 header: TaskHeader::of(t),

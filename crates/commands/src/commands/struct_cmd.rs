@@ -121,7 +121,9 @@ fn run_kind(session: &mut Session, args: &[String], kind: TypeKind) -> Result<Ou
     let address = positional.next();
     let count_word = p.value('c').map(str::to_string).or_else(|| positional.next().cloned());
     let count = match count_word {
-        Some(w) => crate::address::parse_number(&w).ok_or_else(|| Error::Usage(format!("{command}: invalid count: {w}")))?,
+        Some(w) => {
+            crate::address::parse_number(&w).ok_or_else(|| Error::Usage(format!("{command}: invalid count: {w}")))?
+        }
         None => 1,
     };
     let mut blocks = Vec::new();
@@ -201,17 +203,21 @@ pub(crate) fn addresses(k: &Kernel, word: &str) -> Result<Vec<(Option<u32>, u64)
         None => (word, None),
     };
     let Some(cpus) = cpus else {
-        return Ok(vec![(None, crate::address::resolve_address(k, base_word).or_else(|_| {
-            k.lookup_symbol(base_word).map(|s| s.addr).ok_or_else(|| Error::NotFound(format!("invalid address or symbol: {base_word}")))
-        })?)]);
+        return Ok(vec![(
+            None,
+            crate::address::resolve_address(k, base_word).or_else(|_| {
+                k.lookup_symbol(base_word)
+                    .map(|s| s.addr)
+                    .ok_or_else(|| Error::NotFound(format!("invalid address or symbol: {base_word}")))
+            })?,
+        )]);
     };
     let offset = match k.percpu_symbol_offset(base_word) {
         Ok(off) if crate::parse_hex(base_word).is_none() || k.symbol_addr(base_word).is_ok() => off,
-        _ => crate::parse_hex(base_word).ok_or_else(|| Error::NotFound(format!("invalid per-cpu symbol or offset: {base_word}")))?,
+        _ => crate::parse_hex(base_word)
+            .ok_or_else(|| Error::NotFound(format!("invalid per-cpu symbol or offset: {base_word}")))?,
     };
-    cpus.into_iter()
-        .map(|cpu| Ok((Some(cpu), offset.wrapping_add(k.percpu_offset(cpu)?))))
-        .collect()
+    cpus.into_iter().map(|cpu| Ok((Some(cpu), offset.wrapping_add(k.percpu_offset(cpu)?)))).collect()
 }
 
 /// `N`, `N,M`, `N-M`, or `a` (all possible CPUs).
@@ -274,12 +280,16 @@ fn object_block(k: &Kernel, req: &Request, addr: u64, offsets: bool, raw: bool) 
     let value = Value::at(req.type_id, addr);
     if req.members.is_empty() {
         if let Err(e) = k.memory().read_u8(addr) {
-            return Ok(StructBlock::Message { text: format!("{}: invalid kernel virtual address: {addr:x} ({e})", req.keyword) });
+            return Ok(StructBlock::Message {
+                text: format!("{}: invalid kernel virtual address: {addr:x} ({e})", req.keyword),
+            });
         }
         return Ok(StructBlock::Object { header: header(types, req), value: k.value_text(&value, req.radix) });
     }
     if let Err(e) = k.memory().read_u8(addr) {
-        return Ok(StructBlock::Message { text: format!("{}: invalid kernel virtual address: {addr:x} ({e})", req.keyword) });
+        return Ok(StructBlock::Message {
+            text: format!("{}: invalid kernel virtual address: {addr:x} ({e})", req.keyword),
+        });
     }
     let mut members = Vec::new();
     for path in &req.members {

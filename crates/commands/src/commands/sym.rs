@@ -44,11 +44,21 @@ pub struct SymLine {
 pub enum SymEntry {
     Symbol(SymLine),
     /// `addr MODULE START: name` and `MODULE END` markers of listings.
-    ModuleMark { addr: u64, label: String, module: String },
+    ModuleMark {
+        addr: u64,
+        label: String,
+        module: String,
+    },
     /// faddr2line's answer for one specification.
-    Faddr2line { spec: String, addr: u64, chain: Vec<String> },
+    Faddr2line {
+        spec: String,
+        addr: u64,
+        chain: Vec<String>,
+    },
     /// A message line (`symbol not found: x`).
-    Message { text: String },
+    Message {
+        text: String,
+    },
 }
 
 /// What `sym` produced.
@@ -92,11 +102,7 @@ fn one_argument(k: &Kernel, arg: &str, out: &mut Vec<SymEntry>) {
     if arg.contains('+') {
         match k.faddr2line(arg) {
             Ok(found) => {
-                let chain = found
-                    .render()
-                    .lines()
-                    .map(str::to_string)
-                    .collect();
+                let chain = found.render().lines().map(str::to_string).collect();
                 out.push(SymEntry::Faddr2line { spec: arg.to_string(), addr: found.addr, chain });
             }
             Err(e) => out.push(SymEntry::Message { text: e.to_string() }),
@@ -133,19 +139,9 @@ fn one_argument(k: &Kernel, arg: &str, out: &mut Vec<SymEntry>) {
 /// `sym`'s full line for one symbol: with the module and the source line.
 fn described(k: &Kernel, sym_addr: u64, name: &str, kind: char, offset: u64, module: Option<String>) -> SymLine {
     let addr = sym_addr.wrapping_add(offset);
-    let source = if k.is_text_address(addr) {
-        k.source_line(addr).map(|l| format!("{}: {}", l.file, l.line))
-    } else {
-        None
-    };
-    SymLine {
-        addr,
-        kind,
-        name: name.to_string(),
-        offset,
-        module,
-        source,
-    }
+    let source =
+        if k.is_text_address(addr) { k.source_line(addr).map(|l| format!("{}: {}", l.file, l.line)) } else { None };
+    SymLine { addr, kind, name: name.to_string(), offset, module, source }
 }
 
 fn listing_line(sym: &Symbol<'_>) -> SymEntry {

@@ -55,11 +55,13 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         let value = Value::at(req.type_id, t.addr);
         let mut blocks = Vec::new();
         if members.is_empty() {
-            blocks.push(StructBlock::Object { header: "struct task_struct".into(), value: k.value_text(&value, radix) });
+            blocks
+                .push(StructBlock::Object { header: "struct task_struct".into(), value: k.value_text(&value, radix) });
             if let Ok(ti) = request(k, "thread_info", TypeKind::Struct, radix) {
                 let off = k.type_arena().offset_of("struct task_struct", "thread_info").unwrap_or(0);
                 let v = Value::at(ti.type_id, t.addr.wrapping_add(off));
-                blocks.push(StructBlock::Object { header: "struct thread_info".into(), value: k.value_text(&v, radix) });
+                blocks
+                    .push(StructBlock::Object { header: "struct thread_info".into(), value: k.value_text(&v, radix) });
             }
         } else {
             let mut lines = Vec::new();

@@ -53,8 +53,11 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     let k = &session.kernel;
     let kind = p.value('t').unwrap_or("rbtree");
     let start_word = p.args.first().ok_or_else(|| Error::Usage(format!("usage: {}", SPEC.synopsis)))?;
-    let start = crate::address::resolve_address(k, start_word)
-        .or_else(|_| k.lookup_symbol(start_word).map(|s| s.addr).ok_or_else(|| Error::Usage(format!("tree: invalid start: {start_word}"))))?;
+    let start = crate::address::resolve_address(k, start_word).or_else(|_| {
+        k.lookup_symbol(start_word)
+            .map(|s| s.addr)
+            .ok_or_else(|| Error::Usage(format!("tree: invalid start: {start_word}")))
+    })?;
     let root = start.wrapping_add(match p.value('r') {
         Some(r) => offset_arg(k, r)?,
         None => 0,
@@ -75,7 +78,13 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
             if p.has('l') {
                 rbtree::in_order(&mut w.entries);
             }
-            (w.entries.into_iter().map(|e| (e.node.wrapping_sub(node_offset), format!("position: {}", e.position))).collect(), w.broken)
+            (
+                w.entries
+                    .into_iter()
+                    .map(|e| (e.node.wrapping_sub(node_offset), format!("position: {}", e.position)))
+                    .collect(),
+                w.broken,
+            )
         }
         "radix" | "xarray" | "ra" | "x" => {
             let head_off = k.layouts().offset("xarray", "xa_head").unwrap_or(8);

@@ -167,7 +167,10 @@ fn run_vm(session: &mut Session, args: &[String]) -> Result<Output> {
     let p = getopt::parse("vm", args, "pmvf:")?;
     if let Some(word) = p.value('f') {
         let flags = crate::parse_hex(word).ok_or_else(|| Error::Usage(format!("vm: invalid flags: {word}")))?;
-        return Ok(Output::Vm(VmOutput { entries: Vec::new(), flags: Some(VmFlags { flags, names: vm_flag_names(flags) }) }));
+        return Ok(Output::Vm(VmOutput {
+            entries: Vec::new(),
+            flags: Some(VmFlags { flags, names: vm_flag_names(flags) }),
+        }));
     }
     let views = [(p.has('p'), VmView::Pages), (p.has('m'), VmView::MmStruct), (p.has('v'), VmView::VmaStructs)];
     let chosen: Vec<VmView> = views.iter().filter(|(on, _)| *on).map(|(_, v)| *v).collect();
@@ -175,7 +178,8 @@ fn run_vm(session: &mut Session, args: &[String]) -> Result<Output> {
         return Err(Error::Usage(format!("usage: {}", SPEC.synopsis)));
     }
     let view = chosen.first().copied().unwrap_or(VmView::Areas);
-    let targets: Vec<(TaskHeader, u64)> = tasks(session, "vm", &p.args)?.into_iter().map(|t| (TaskHeader::of(t), t.mm)).collect();
+    let targets: Vec<(TaskHeader, u64)> =
+        tasks(session, "vm", &p.args)?.into_iter().map(|t| (TaskHeader::of(t), t.mm)).collect();
     let mut entries = Vec::new();
     for (header, mm) in targets {
         let mut entry = vm_entry(&session.kernel, header, mm)?;
@@ -185,7 +189,8 @@ fn run_vm(session: &mut Session, args: &[String]) -> Result<Output> {
             VmView::MmStruct if mm != 0 => entry.structs = Some(vec![whole_struct(session, "mm_struct", mm)?]),
             VmView::VmaStructs if mm != 0 => {
                 let addrs: Vec<u64> = entry.vmas.iter().map(|v| v.addr).collect();
-                entry.structs = Some(addrs.into_iter().map(|a| whole_struct(session, "vm_area_struct", a)).collect::<Result<_>>()?);
+                entry.structs =
+                    Some(addrs.into_iter().map(|a| whole_struct(session, "vm_area_struct", a)).collect::<Result<_>>()?);
             }
             _ => {}
         }
@@ -196,7 +201,17 @@ fn run_vm(session: &mut Session, args: &[String]) -> Result<Output> {
 
 fn vm_entry(k: &Kernel, header: TaskHeader, mm: u64) -> Result<VmEntry> {
     if mm == 0 {
-        return Ok(VmEntry { header, mm: 0, pgd: 0, rss_kb: 0, total_vm_kb: 0, vmas: Vec::new(), broken: None, pages: None, structs: None });
+        return Ok(VmEntry {
+            header,
+            mm: 0,
+            pgd: 0,
+            rss_kb: 0,
+            total_vm_kb: 0,
+            vmas: Vec::new(),
+            broken: None,
+            pages: None,
+            structs: None,
+        });
     }
     let usage = k.mm_usage(mm)?;
     let pgd = k.read_field_u64(mm, "mm_struct", "pgd")?;
@@ -240,12 +255,22 @@ fn run_files(session: &mut Session, args: &[String]) -> Result<Output> {
     let k = &session.kernel;
     let p = getopt::parse("files", args, "d:p:c")?;
     if let Some(word) = p.value('d') {
-        let dentry = crate::parse_hex(word).ok_or_else(|| Error::Usage(format!("files: invalid dentry address: {word}")))?;
-        return Ok(Output::Files(FilesOutput { entries: Vec::new(), dentry: Some(k.dentry_info(dentry)?), page_cache: None }));
+        let dentry =
+            crate::parse_hex(word).ok_or_else(|| Error::Usage(format!("files: invalid dentry address: {word}")))?;
+        return Ok(Output::Files(FilesOutput {
+            entries: Vec::new(),
+            dentry: Some(k.dentry_info(dentry)?),
+            page_cache: None,
+        }));
     }
     if let Some(word) = p.value('p') {
-        let inode = crate::parse_hex(word).ok_or_else(|| Error::Usage(format!("files: invalid inode address: {word}")))?;
-        return Ok(Output::Files(FilesOutput { entries: Vec::new(), dentry: None, page_cache: Some(k.inode_pages(inode)?) }));
+        let inode =
+            crate::parse_hex(word).ok_or_else(|| Error::Usage(format!("files: invalid inode address: {word}")))?;
+        return Ok(Output::Files(FilesOutput {
+            entries: Vec::new(),
+            dentry: None,
+            page_cache: Some(k.inode_pages(inode)?),
+        }));
     }
     let with_counts = p.has('c');
     let entries = tasks(session, "files", &p.args)?

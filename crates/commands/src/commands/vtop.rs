@@ -161,7 +161,8 @@ fn translate(k: &Kernel, vaddr: u64, user: bool, task: Option<u64>) -> Result<Vt
         _ => None,
     };
     let elsewhere = if user && paddr.is_none() {
-        Some(k.user_page_location(root, vaddr, vma.as_ref())).filter(|l| !matches!(l, PageLocation::NotMapped | PageLocation::Mapped { .. }))
+        Some(k.user_page_location(root, vaddr, vma.as_ref()))
+            .filter(|l| !matches!(l, PageLocation::NotMapped | PageLocation::Mapped { .. }))
     } else {
         None
     };
@@ -179,9 +180,7 @@ fn hex_args(name: &str, args: &[String], synopsis: &str) -> Result<Vec<u64>> {
     if args.is_empty() {
         return Err(Error::Usage(format!("usage: {synopsis}")));
     }
-    args.iter()
-        .map(|w| parse_hex(w).ok_or_else(|| Error::Usage(format!("{name}: invalid address: {w}"))))
-        .collect()
+    args.iter().map(|w| parse_hex(w).ok_or_else(|| Error::Usage(format!("{name}: invalid address: {w}")))).collect()
 }
 
 fn run_ptov(session: &mut Session, args: &[String]) -> Result<Output> {

@@ -37,7 +37,11 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     let (head, name) = if let Some(addr) = crate::parse_hex(first).filter(|_| p.args.len() == 1) {
         (addr, None)
     } else if let Some((st, member)) = first.split_once('.') {
-        let base = p.args.get(1).and_then(|a| crate::parse_hex(a)).ok_or_else(|| Error::Usage(format!("waitq: must supply an address for {st}")))?;
+        let base = p
+            .args
+            .get(1)
+            .and_then(|a| crate::parse_hex(a))
+            .ok_or_else(|| Error::Usage(format!("waitq: must supply an address for {st}")))?;
         (k.field_addr(base, st, member)?, None)
     } else {
         (k.symbol_addr(first)?, Some(first.clone()))

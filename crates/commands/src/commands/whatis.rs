@@ -87,7 +87,9 @@ fn run_ptype(session: &mut Session, args: &[String]) -> Result<Output> {
 }
 
 fn is_identifier(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !s.starts_with(|c: char| c.is_ascii_digit())
+    !s.is_empty()
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !s.starts_with(|c: char| c.is_ascii_digit())
 }
 
 /// `struct x`, `union x`, `enum x`, a typedef, a base type, or a bare

@@ -179,7 +179,9 @@ impl DwarfTypes {
             return Ok((bits, bit_size));
         }
         let bytes = match child.attr_value(gimli::DW_AT_data_member_location) {
-            Ok(Some(AttributeValue::Exprloc(expr))) => plus_uconst(&expr).ok_or_else(|| bad("location is not a constant offset"))?,
+            Ok(Some(AttributeValue::Exprloc(expr))) => {
+                plus_uconst(&expr).ok_or_else(|| bad("location is not a constant offset"))?
+            }
             Ok(Some(value)) => value.udata_value().ok_or_else(|| bad("location has an unexpected form"))?,
             Ok(None) => 0,
             Err(e) => return Err(dwarf_error(die.cu.context(child.offset()), e)),
@@ -224,10 +226,8 @@ impl DwarfTypes {
         })?;
         let signed = underlying_signed
             .unwrap_or_else(|| raw.iter().any(|(_, v)| matches!(v, AttributeValue::Sdata(n) if *n < 0)));
-        let variants = raw
-            .into_iter()
-            .map(|(name, value)| Enumerator { name, value: constant(&value, signed, size) })
-            .collect();
+        let variants =
+            raw.into_iter().map(|(name, value)| Enumerator { name, value: constant(&value, signed, size) }).collect();
         Ok(Type::Enum { name, size, signed, variants })
     }
 
@@ -333,11 +333,8 @@ impl DwarfTypes {
         let Ok(Some(value)) = entry.attr_value(gimli::DW_AT_name) else {
             return Ok(None);
         };
-        let text = self
-            .file
-            .dwarf
-            .attr_string(&cu.unit, value)
-            .map_err(|e| dwarf_error(cu.context(entry.offset()), e))?;
+        let text =
+            self.file.dwarf.attr_string(&cu.unit, value).map_err(|e| dwarf_error(cu.context(entry.offset()), e))?;
         let text = text.to_string_lossy().map_err(|e| dwarf_error(cu.context(entry.offset()), e))?;
         Ok((!text.is_empty()).then(|| text.into_owned()))
     }
@@ -403,10 +400,34 @@ fn constant(value: &AttributeValue<Reader>, signed: bool, enum_size: u64) -> i12
     match *value {
         AttributeValue::Sdata(v) => i128::from(v),
         AttributeValue::Udata(v) => i128::from(v),
-        AttributeValue::Data1(v) => if fills(1) { i128::from(v as i8) } else { i128::from(v) },
-        AttributeValue::Data2(v) => if fills(2) { i128::from(v as i16) } else { i128::from(v) },
-        AttributeValue::Data4(v) => if fills(4) { i128::from(v as i32) } else { i128::from(v) },
-        AttributeValue::Data8(v) => if fills(8) { i128::from(v as i64) } else { i128::from(v) },
+        AttributeValue::Data1(v) => {
+            if fills(1) {
+                i128::from(v as i8)
+            } else {
+                i128::from(v)
+            }
+        }
+        AttributeValue::Data2(v) => {
+            if fills(2) {
+                i128::from(v as i16)
+            } else {
+                i128::from(v)
+            }
+        }
+        AttributeValue::Data4(v) => {
+            if fills(4) {
+                i128::from(v as i32)
+            } else {
+                i128::from(v)
+            }
+        }
+        AttributeValue::Data8(v) => {
+            if fills(8) {
+                i128::from(v as i64)
+            } else {
+                i128::from(v)
+            }
+        }
         _ => 0,
     }
 }

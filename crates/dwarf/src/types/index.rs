@@ -134,7 +134,8 @@ impl<'a> Sections<'a> {
         match value {
             AttributeValue::DebugStrRef(offset) => c_string(self.str, offset.0),
             AttributeValue::DebugStrOffsetsIndex(index) => {
-                let offset = self.dwarf.debug_str_offsets.get_str_offset(base.format, base.str_offsets?, *index).ok()?;
+                let offset =
+                    self.dwarf.debug_str_offsets.get_str_offset(base.format, base.str_offsets?, *index).ok()?;
                 c_string(self.str, offset.0)
             }
             AttributeValue::DebugLineStrRef(offset) => c_string(self.line_str, offset.0),
@@ -250,8 +251,7 @@ impl<'a> Partial<'a> {
 /// each at its lowest offset.
 fn add_candidate(list: &mut Vec<TypeCandidate>, found: TypeCandidate) {
     let same = list.iter().position(|c| {
-        c.declaration == found.declaration
-            && (found.declaration || (c.size == found.size && c.line == found.line))
+        c.declaration == found.declaration && (found.declaration || (c.size == found.size && c.line == found.line))
     });
     if let Some(existing) = same.and_then(|i| list.get_mut(i)) {
         existing.offset = existing.offset.min(found.offset);

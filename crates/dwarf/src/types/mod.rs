@@ -71,10 +71,7 @@ impl DwarfTypes {
     }
 
     fn index(&self) -> Result<&NameIndex> {
-        self.index
-            .get_or_init(|| NameIndex::build(&self.file.dwarf))
-            .as_ref()
-            .map_err(Clone::clone)
+        self.index.get_or_init(|| NameIndex::build(&self.file.dwarf)).as_ref().map_err(Clone::clone)
     }
 
     fn units(&self) -> Result<&[u64]> {
@@ -102,7 +99,8 @@ impl DwarfTypes {
             .ok_or_else(|| Error::NotFound(format!("DWARF type {offset:#x} is before the first unit")))?;
         let local = usize::try_from(offset - start)
             .map_err(|_| Error::NotFound(format!("DWARF type {offset:#x} out of range")))?;
-        let start = usize::try_from(start).map_err(|_| Error::NotFound(format!("DWARF unit {start:#x} out of range")))?;
+        let start =
+            usize::try_from(start).map_err(|_| Error::NotFound(format!("DWARF unit {start:#x} out of range")))?;
         let cu = self.file.unit_at(DebugInfoOffset(start))?;
         Ok(Die { cu, offset: UnitOffset(local) })
     }
@@ -123,7 +121,8 @@ impl DwarfTypes {
         };
         let die = self.locate(offset)?;
         let ty = self.type_via_origin(&die.cu, die.offset)?;
-        let entry = die.cu.unit.entry(die.offset).map_err(|e| crate::sections::dwarf_error(die.cu.context(die.offset), e))?;
+        let entry =
+            die.cu.unit.entry(die.offset).map_err(|e| crate::sections::dwarf_error(die.cu.context(die.offset), e))?;
         let address = match entry.attr_value(gimli::DW_AT_location) {
             Ok(Some(AttributeValue::Exprloc(expr))) => static_address(&expr, die.cu.unit.header.address_size()),
             _ => None,

@@ -9,9 +9,7 @@ pub const KERNELS: [&str; 2] = ["6.1.0-56-cloud-amd64", "6.12.117+deb12-cloud-am
 
 /// The vmlinux of a lab kernel, when this machine has it.
 pub fn vmlinux(kv: &str) -> Option<PathBuf> {
-    let path = PathBuf::from(format!(
-        "/var/cache/krash-lab/kernels/{kv}/root/usr/lib/debug/boot/vmlinux-{kv}"
-    ));
+    let path = PathBuf::from(format!("/var/cache/krash-lab/kernels/{kv}/root/usr/lib/debug/boot/vmlinux-{kv}"));
     if path.exists() {
         Some(path)
     } else {
@@ -50,14 +48,23 @@ impl Symbols {
             }
             for sym in elf.symbols() {
                 let Ok(name) = sym.name() else { continue };
-                if name.is_empty() || sym.kind() == object::SymbolKind::Section || sym.kind() == object::SymbolKind::File {
+                if name.is_empty()
+                    || sym.kind() == object::SymbolKind::Section
+                    || sym.kind() == object::SymbolKind::File
+                {
                     continue;
                 }
                 if sym.section_index().is_none() && !sym.is_undefined() {
                     // absolute symbols (per-cpu offsets are section-based in vmlinux)
                 }
                 entries.push((sym.address(), sym.size(), name.to_string()));
-                let binding = if sym.is_weak() { 1 } else if sym.is_global() { 2 } else { 0 };
+                let binding = if sym.is_weak() {
+                    1
+                } else if sym.is_global() {
+                    2
+                } else {
+                    0
+                };
                 rank.insert((sym.address(), name.to_string()), binding);
                 if let Some(index) = sym.section_index() {
                     entry_sections.insert((sym.address(), name.to_string()), index.0);

@@ -73,12 +73,20 @@ impl Kernel {
                     self.ensure_module_debuginfo(&m, extra_dirs);
                 }
             }
-            let all: Vec<String> = bt.trace.frames().filter_map(|f| f.symbol.as_ref().map(|s| s.name.clone())).collect();
+            let all: Vec<String> =
+                bt.trace.frames().filter_map(|f| f.symbol.as_ref().map(|s| s.name.clone())).collect();
             let frames: Vec<String> = all.iter().filter(|n| !is_plumbing(n)).take(4).cloned().collect();
             if let Some(first) = frames.first() {
                 *by_function.entry(first.clone()).or_default() += 1;
             }
-            let mut entry = BlockedTask { pid: t.pid, comm: t.comm.clone(), task: t.addr, frames, waits_on: None, waits_on_symbol: None };
+            let mut entry = BlockedTask {
+                pid: t.pid,
+                comm: t.comm.clone(),
+                task: t.addr,
+                frames,
+                waits_on: None,
+                waits_on_symbol: None,
+            };
             if let Some(lock) = self.lock_waited_for(t, &lock_kind_from_frames(&all)) {
                 entry.waits_on = Some(lock.address);
                 entry.waits_on_symbol = lock.symbol.clone();
@@ -103,7 +111,12 @@ impl Kernel {
         }
         for lock in &locks {
             let name = lock.symbol.clone().unwrap_or_else(|| format!("{:#x}", lock.address));
-            let mut sentence = format!("{} task(s) wait for {} {name} ({} on its wait list)", lock.waiter_pids.len(), lock.kind, lock.waiters);
+            let mut sentence = format!(
+                "{} task(s) wait for {} {name} ({} on its wait list)",
+                lock.waiter_pids.len(),
+                lock.kind,
+                lock.waiters
+            );
             match &lock.owner {
                 Some(o) => {
                     sentence.push_str(&format!(
@@ -147,15 +160,20 @@ impl Kernel {
             }
             let slot = stack.checked_add((i as u64).checked_mul(8)?)?;
             let Some(node) = slot.checked_sub(layout.task).and_then(|w| w.checked_add(layout.list)) else { continue };
-            let ring = list::walk(self.memory(), node, WalkOptions { limit: MAX_WAITERS, check_backlinks: true, ..Default::default() });
+            let ring = list::walk(
+                self.memory(),
+                node,
+                WalkOptions { limit: MAX_WAITERS, check_backlinks: true, ..Default::default() },
+            );
             if ring.broken.is_some() || ring.nodes.is_empty() {
                 continue;
             }
             // The lock's own list_head is the one node that is not a waiter
             // (its `task` slot is not a task).
-            let head = ring.nodes.iter().copied().find(|&n| {
-                task_slot(n).and_then(|a| self.memory().read_u64(a).ok()).is_none_or(|t| !known_task(t))
-            });
+            let head =
+                ring.nodes.iter().copied().find(|&n| {
+                    task_slot(n).and_then(|a| self.memory().read_u64(a).ok()).is_none_or(|t| !known_task(t))
+                });
             let Some(address) = head.and_then(|h| h.checked_sub(layout.head)) else { continue };
             let symbol = self.symbolize(address).filter(|s| s.offset == 0).map(|s| s.name);
             let owner = if kind == "completion" { None } else { self.lock_owner(address, kind) };

@@ -190,22 +190,104 @@ pub struct Report {
 /// Frames that belong to the crash machinery, exception entry, interrupt
 /// plumbing or sleeping, not to the code that went wrong.
 const PLUMBING_PREFIXES: &[&str] = &[
-    "machine_kexec", "__crash_kexec", "crash_kexec", "panic", "vpanic", "oops_end", "die", "__die",
-    "do_trap", "do_error_trap", "exc_", "asm_exc_", "page_fault_oops", "kernelmode_fixup", "no_context",
-    "__bad_area", "bad_area", "do_user_addr_fault", "do_kern_addr_fault", "handle_page_fault",
-    "__do_page_fault", "do_page_fault", "page_fault", "general_protection", "invalid_op", "handle_bug",
-    "watchdog_timer_fn", "__run_hrtimer", "__hrtimer_run_queues", "hrtimer_interrupt", "__sysvec_",
-    "sysvec_", "asm_sysvec_", "asm_common_interrupt", "irq_exit", "__irq_exit", "call_on_stack",
-    "asm_call_", "schedule", "__schedule", "io_schedule", "preempt_schedule", "__mutex", "mutex_lock",
-    "mutex_unlock", "rwsem", "down", "__down", "rt_mutex", "msleep", "usleep", "wait_for_", "__wait",
-    "context_switch", "__switch_to", "show_", "dump_stack", "__warn", "report_bug", "fixup_exception",
-    "sysrq_handle_crash.cold", "nmi_", "default_do_nmi", "do_nmi", "entry_SYSCALL", "ret_from_fork",
-    "kthread", "do_syscall_64", "x64_sys_call", "__x64_sys", "ksys_", "do_idle", "cpu_startup_entry",
-    "__softirqentry", "__do_softirq", "handle_softirqs", "run_timer_softirq", "__run_timers",
-    "call_timer_fn", "expire_timers", "do_softirq", "__irq_exit_rcu", "common_startup_64",
-    "secondary_startup", "start_secondary", "rest_init", "arch_call_rest_init", "start_kernel",
-    "native_safe_halt", "pv_native_safe_halt", "default_idle", "arch_cpu_idle", "default_idle_call",
-    "x86_64_start_kernel", "x86_64_start_reservations", "start_kernel", "cpuidle_", "acpi_idle",
+    "machine_kexec",
+    "__crash_kexec",
+    "crash_kexec",
+    "panic",
+    "vpanic",
+    "oops_end",
+    "die",
+    "__die",
+    "do_trap",
+    "do_error_trap",
+    "exc_",
+    "asm_exc_",
+    "page_fault_oops",
+    "kernelmode_fixup",
+    "no_context",
+    "__bad_area",
+    "bad_area",
+    "do_user_addr_fault",
+    "do_kern_addr_fault",
+    "handle_page_fault",
+    "__do_page_fault",
+    "do_page_fault",
+    "page_fault",
+    "general_protection",
+    "invalid_op",
+    "handle_bug",
+    "watchdog_timer_fn",
+    "__run_hrtimer",
+    "__hrtimer_run_queues",
+    "hrtimer_interrupt",
+    "__sysvec_",
+    "sysvec_",
+    "asm_sysvec_",
+    "asm_common_interrupt",
+    "irq_exit",
+    "__irq_exit",
+    "call_on_stack",
+    "asm_call_",
+    "schedule",
+    "__schedule",
+    "io_schedule",
+    "preempt_schedule",
+    "__mutex",
+    "mutex_lock",
+    "mutex_unlock",
+    "rwsem",
+    "down",
+    "__down",
+    "rt_mutex",
+    "msleep",
+    "usleep",
+    "wait_for_",
+    "__wait",
+    "context_switch",
+    "__switch_to",
+    "show_",
+    "dump_stack",
+    "__warn",
+    "report_bug",
+    "fixup_exception",
+    "sysrq_handle_crash.cold",
+    "nmi_",
+    "default_do_nmi",
+    "do_nmi",
+    "entry_SYSCALL",
+    "ret_from_fork",
+    "kthread",
+    "do_syscall_64",
+    "x64_sys_call",
+    "__x64_sys",
+    "ksys_",
+    "do_idle",
+    "cpu_startup_entry",
+    "__softirqentry",
+    "__do_softirq",
+    "handle_softirqs",
+    "run_timer_softirq",
+    "__run_timers",
+    "call_timer_fn",
+    "expire_timers",
+    "do_softirq",
+    "__irq_exit_rcu",
+    "common_startup_64",
+    "secondary_startup",
+    "start_secondary",
+    "rest_init",
+    "arch_call_rest_init",
+    "start_kernel",
+    "native_safe_halt",
+    "pv_native_safe_halt",
+    "default_idle",
+    "arch_cpu_idle",
+    "default_idle_call",
+    "x86_64_start_kernel",
+    "x86_64_start_reservations",
+    "start_kernel",
+    "cpuidle_",
+    "acpi_idle",
 ];
 
 pub(super) fn is_plumbing(name: &str) -> bool {
@@ -319,11 +401,17 @@ impl Kernel {
                     self.explain_exception(&mut report, e);
                     match report.kind {
                         PanicKind::SoftLockup | PanicKind::HardLockup => {
-                            let callers = frames_after.iter().zip(&code_after).filter(|(n, _)| !is_plumbing(n)).map(|(_, pc)| *pc);
+                            let callers = frames_after
+                                .iter()
+                                .zip(&code_after)
+                                .filter(|(n, _)| !is_plumbing(n))
+                                .map(|(_, pc)| *pc);
                             let looping: Vec<u64> = std::iter::once(e.regs.rip).chain(callers).take(4).collect();
                             self.explain_lockup(&mut report, &looping)
                         }
-                        PanicKind::Gpf | PanicKind::PagingFault | PanicKind::NullDeref => self.explain_slab(&mut report, &e.regs),
+                        PanicKind::Gpf | PanicKind::PagingFault | PanicKind::NullDeref => {
+                            self.explain_slab(&mut report, &e.regs)
+                        }
                         _ => {}
                     }
                 }
@@ -339,7 +427,8 @@ impl Kernel {
             &frames_after
         };
         if report.kind == PanicKind::HungTask {
-            if let Some(b) = report.blocked_tasks.iter().find(|b| b.frames.first() == report.faulting_function.as_ref()) {
+            if let Some(b) = report.blocked_tasks.iter().find(|b| b.frames.first() == report.faulting_function.as_ref())
+            {
                 top.extend(b.frames.iter().skip(1).cloned());
             }
         } else {
@@ -397,7 +486,9 @@ impl Kernel {
             .into();
         }
         let on_irq = items.is_some_and(|items| {
-            items.iter().any(|i| matches!(i, TraceItem::Frame(f) if matches!(f.stack, StackKind::Irq | StackKind::SoftIrq)))
+            items
+                .iter()
+                .any(|i| matches!(i, TraceItem::Frame(f) if matches!(f.stack, StackKind::Irq | StackKind::SoftIrq)))
         });
         if on_irq { "hardirq" } else { "process" }.into()
     }
@@ -475,9 +566,13 @@ impl Kernel {
                         report.evidence.push(format!("dis -l {callee}"));
                     } else
                     // The call may sit in a function inlined into the symbol.
-                    if let Some(inner) = self.inline_frames(ret.wrapping_sub(1)).ok().and_then(|c| c.first().cloned()) {
+                    if let Some(inner) =
+                        self.inline_frames(ret.wrapping_sub(1)).ok().and_then(|c| c.first().cloned())
+                    {
                         if inner.function != "??" && inner.function != sym.name {
-                            report.findings.push(format!("the call is in {} (inlined into {})", inner.function, sym.name));
+                            report
+                                .findings
+                                .push(format!("the call is in {} (inlined into {})", inner.function, sym.name));
                             report.faulting_function = Some(inner.function.clone());
                         }
                     }
@@ -485,7 +580,8 @@ impl Kernel {
                         report.source = Some(format!("{}:{}", line.relative, line.line));
                     }
                     report.evidence.push(format!("dis -l {:#x}", ret.wrapping_sub(1)));
-                    let tail_callee = self.direct_callee_before(ret).and_then(|c| self.lookup_symbol(&c)).map(|s| s.addr);
+                    let tail_callee =
+                        self.direct_callee_before(ret).and_then(|c| self.lookup_symbol(&c)).map(|s| s.addr);
                     self.explain_fnptr_source(report, regs, ret, tail_callee);
                 }
             }
@@ -501,7 +597,9 @@ impl Kernel {
             report.instruction = Some(text.text.clone());
         }
         let details = instruction_details(&instr);
-        let Some(mem) = details.memory.iter().find(|m| m.base != iced_x86::Register::None && m.base != iced_x86::Register::RIP) else {
+        let Some(mem) =
+            details.memory.iter().find(|m| m.base != iced_x86::Register::None && m.base != iced_x86::Register::RIP)
+        else {
             return;
         };
         let reg_name = format!("{:?}", mem.base).to_lowercase();
@@ -561,7 +659,12 @@ impl Kernel {
                     c.0,
                     c.1.as_ref().map(|t| format!(" {t:?}")).unwrap_or_default()
                 ));
-                report.corrupt_values.push(CorruptValue { register: reg_name.clone(), value, class: c.0.to_string(), text: c.1 });
+                report.corrupt_values.push(CorruptValue {
+                    register: reg_name.clone(),
+                    value,
+                    class: c.0.to_string(),
+                    text: c.1,
+                });
             }
         }
         // Other registers holding text or poison hint at the corruption's source.
@@ -571,7 +674,12 @@ impl Kernel {
             }
             if let Some((class, text)) = classify_value(v) {
                 if class != "non_canonical" {
-                    report.corrupt_values.push(CorruptValue { register: name.to_string(), value: v, class: class.to_string(), text });
+                    report.corrupt_values.push(CorruptValue {
+                        register: name.to_string(),
+                        value: v,
+                        class: class.to_string(),
+                        text,
+                    });
                 }
             }
         }
@@ -586,7 +694,9 @@ impl Kernel {
             self.memory().read_virt(start, &mut buf).ok()?;
             if let Some(i) = decode_one(&buf, start) {
                 let thunk = i.flow_control() == iced_x86::FlowControl::Call
-                    && self.symbolize(i.near_branch_target()).is_some_and(|s| s.name.starts_with("__x86_indirect_thunk"));
+                    && self
+                        .symbolize(i.near_branch_target())
+                        .is_some_and(|s| s.name.starts_with("__x86_indirect_thunk"));
                 if i.len() as u64 == len && (i.flow_control() == iced_x86::FlowControl::IndirectCall || thunk) {
                     let symbolize = |a: u64| self.symbolize(a).map(|s| (s.name, s.offset));
                     return disassemble(&buf, start, &symbolize).first().map(|d| d.text.clone());
@@ -652,9 +762,21 @@ fn has_fault_frame(kind: PanicKind) -> bool {
 
 fn named_registers(r: &X86_64Regs) -> [(&'static str, u64); 15] {
     [
-        ("rax", r.rax), ("rbx", r.rbx), ("rcx", r.rcx), ("rdx", r.rdx), ("rsi", r.rsi), ("rdi", r.rdi),
-        ("rbp", r.rbp), ("r8", r.r8), ("r9", r.r9), ("r10", r.r10), ("r11", r.r11), ("r12", r.r12),
-        ("r13", r.r13), ("r14", r.r14), ("r15", r.r15),
+        ("rax", r.rax),
+        ("rbx", r.rbx),
+        ("rcx", r.rcx),
+        ("rdx", r.rdx),
+        ("rsi", r.rsi),
+        ("rdi", r.rdi),
+        ("rbp", r.rbp),
+        ("r8", r.r8),
+        ("r9", r.r9),
+        ("r10", r.r10),
+        ("r11", r.r11),
+        ("r12", r.r12),
+        ("r13", r.r13),
+        ("r14", r.r14),
+        ("r15", r.r15),
     ]
 }
 
@@ -682,9 +804,11 @@ pub fn classify_value(value: u64) -> Option<(&'static str, Option<String>)> {
     let printable = |b: u8| (0x20..0x7f).contains(&b);
     // UTF-16LE text: printable bytes alternating with zeros.
     let utf16 = bytes.chunks(2).all(|c| matches!(c, [lo, 0] if printable(*lo)))
-        || (bytes.chunks(2).all(|c| matches!(c, [lo, 0] if printable(*lo)) || matches!(c, [_, 0])) && bytes.chunks(2).filter(|c| matches!(c, [lo, 0] if printable(*lo))).count() >= 3);
+        || (bytes.chunks(2).all(|c| matches!(c, [lo, 0] if printable(*lo)) || matches!(c, [_, 0]))
+            && bytes.chunks(2).filter(|c| matches!(c, [lo, 0] if printable(*lo))).count() >= 3);
     if utf16 && value != 0 {
-        let text: String = bytes.chunks(2).filter_map(|c| c.first().copied()).filter(|b| printable(*b)).map(char::from).collect();
+        let text: String =
+            bytes.chunks(2).filter_map(|c| c.first().copied()).filter(|b| printable(*b)).map(char::from).collect();
         return Some(("utf16", Some(text)));
     }
     if bytes.iter().filter(|b| printable(**b)).count() >= 6 && bytes.iter().all(|b| printable(*b) || *b == 0) {
@@ -745,11 +869,8 @@ impl Default for PanicKind {
 pub fn classify_log(lines: &[String]) -> LogVerdict {
     let mut v = LogVerdict::default();
     let bodies: Vec<&str> = lines.iter().map(|l| crate::oops::strip_prefixes(l).trim()).collect();
-    v.panic_string = bodies
-        .iter()
-        .rev()
-        .find_map(|b| b.strip_prefix("Kernel panic - not syncing: "))
-        .map(str::to_string);
+    v.panic_string =
+        bodies.iter().rev().find_map(|b| b.strip_prefix("Kernel panic - not syncing: ")).map(str::to_string);
     let headline_kind = |b: &str| -> Option<PanicKind> {
         let b = b.strip_prefix("Oops: ").unwrap_or(b);
         if b.starts_with("BUG: kernel NULL pointer dereference") {
@@ -790,7 +911,8 @@ pub fn classify_log(lines: &[String]) -> LogVerdict {
                 v.kind = PanicKind::NullDeref;
             }
             // RIP 0: the CPU jumped to address 0, a call through NULL.
-            let rip_zero = bodies.iter().skip(i).take(12).any(|b| *b == "RIP: 0010:0x0" || b.starts_with("RIP: 0010:0x0 "));
+            let rip_zero =
+                bodies.iter().skip(i).take(12).any(|b| *b == "RIP: 0010:0x0" || b.starts_with("RIP: 0010:0x0 "));
             if rip_zero {
                 v.kind = PanicKind::NullFnptr;
             }
@@ -850,9 +972,18 @@ mod tests {
     #[test]
     fn classifies_logs() {
         let l = |s: &[&str]| classify_log(&s.iter().map(|x| x.to_string()).collect::<Vec<_>>()).kind;
-        assert_eq!(l(&["BUG: kernel NULL pointer dereference, address: 0000000000000010", "RIP: 0010:f+0x1/0x2"]), PanicKind::NullDeref);
-        assert_eq!(l(&["BUG: kernel NULL pointer dereference, address: 0000000000000000", "RIP: 0010:0x0"]), PanicKind::NullFnptr);
-        assert_eq!(l(&["sysrq: Trigger a crash", "Kernel panic - not syncing: sysrq triggered crash"]), PanicKind::Sysrq);
+        assert_eq!(
+            l(&["BUG: kernel NULL pointer dereference, address: 0000000000000010", "RIP: 0010:f+0x1/0x2"]),
+            PanicKind::NullDeref
+        );
+        assert_eq!(
+            l(&["BUG: kernel NULL pointer dereference, address: 0000000000000000", "RIP: 0010:0x0"]),
+            PanicKind::NullFnptr
+        );
+        assert_eq!(
+            l(&["sysrq: Trigger a crash", "Kernel panic - not syncing: sysrq triggered crash"]),
+            PanicKind::Sysrq
+        );
         assert_eq!(l(&["Kernel panic - not syncing: something"]), PanicKind::ExplicitPanic);
         assert_eq!(signature(PanicKind::Bug, &["a.cold".into(), "b".into()]), "bug:a:b");
         assert_eq!(signature(PanicKind::Gpf, &["kmem_cache_alloc_noprof".into()]), "gpf:kmem_cache_alloc");

@@ -28,7 +28,9 @@ impl Kernel {
                         source.function
                     ));
                 } else if source.caller_checks == "nothing" {
-                    report.findings.push(format!("{}() returned NULL and its caller does not test it", source.function));
+                    report
+                        .findings
+                        .push(format!("{}() returned NULL and its caller does not test it", source.function));
                 }
                 report.evidence.push(format!("dis -l {}", source.function));
                 report.null_source = Some(source);
@@ -68,7 +70,13 @@ impl Kernel {
     /// function that made it (the call before `ret`, or for a tail call the
     /// indirect jump in `tail_callee`), and where its target register was
     /// loaded from.
-    pub(super) fn explain_fnptr_source(&self, report: &mut Report, regs: &X86_64Regs, ret: u64, tail_callee: Option<u64>) {
+    pub(super) fn explain_fnptr_source(
+        &self,
+        report: &mut Report,
+        regs: &X86_64Regs,
+        ret: u64,
+        tail_callee: Option<u64>,
+    ) {
         let (code, branch_addr, reg) = match tail_callee {
             Some(callee) => {
                 let Some(code) = self.function_code(callee) else { return };
@@ -78,7 +86,11 @@ impl Kernel {
             None => {
                 let Some(code) = self.function_code(ret.wrapping_sub(1)) else { return };
                 let Some(i) = code.index_of(ret).and_then(|r| r.checked_sub(1)) else { return };
-                let Some(reg) = code.instrs.get(i).and_then(|x| x.as_ref()).and_then(|ins| indirect_register(self, ins)) else { return };
+                let Some(reg) =
+                    code.instrs.get(i).and_then(|x| x.as_ref()).and_then(|ins| indirect_register(self, ins))
+                else {
+                    return;
+                };
                 let Some((addr, _)) = code.texts.get(i).cloned() else { return };
                 (code, addr, reg)
             }
@@ -91,7 +103,10 @@ impl Kernel {
                 if let (Some(s), Some(m)) = (struct_name, member) {
                     report.findings.push(format!(
                         "the function pointer is {}{m} (offset {displacement:#x} of struct {s}), which {}",
-                        p.expression.as_ref().and_then(|e| e.strip_suffix(m.as_str())).unwrap_or(&format!("((struct {s} *)%{})->", first.register)),
+                        p.expression
+                            .as_ref()
+                            .and_then(|e| e.strip_suffix(m.as_str()))
+                            .unwrap_or(&format!("((struct {s} *)%{})->", first.register)),
                         if regs.rip == 0 { "is NULL".to_string() } else { format!("holds {:#x}, not code", regs.rip) }
                     ));
                     report.evidence.push(format!("struct {s} -o"));
@@ -155,7 +170,8 @@ impl Kernel {
             let reg = parse_register(name)?;
             let q = self.register_provenance(code, from, reg, None)?;
             let copies_only = q.steps.iter().all(|s| matches!(s.origin, Origin::Copy { .. } | Origin::Argument { .. }));
-            let from_arg = matches!(q.steps.last().map(|s| &s.origin), Some(Origin::Argument { index: i, .. }) if *i == index);
+            let from_arg =
+                matches!(q.steps.last().map(|s| &s.origin), Some(Origin::Argument { index: i, .. }) if *i == index);
             (copies_only && from_arg).then_some(*value)
         })
     }
@@ -176,11 +192,17 @@ impl Kernel {
 /// base register of `step`'s load (calls count as writing the caller-saved ones).
 fn unchanged_since(code: &FunctionCode, step: u64, until: u64) -> bool {
     let (Some(from), Some(to)) = (code.index_of(step), code.index_of(until)) else { return false };
-    let Some(reg) = code.instrs.get(from).and_then(|i| i.as_ref()).map(|i| i.memory_base().full_register()) else { return false };
+    let Some(reg) = code.instrs.get(from).and_then(|i| i.as_ref()).map(|i| i.memory_base().full_register()) else {
+        return false;
+    };
     (from + 1..to).all(|i| match code.instrs.get(i).and_then(|x| x.as_ref()) {
         Some(ins) => {
             let call = matches!(ins.flow_control(), FlowControl::Call | FlowControl::IndirectCall);
-            let clobbers = call && !matches!(reg, Register::RBX | Register::RBP | Register::R12 | Register::R13 | Register::R14 | Register::R15);
+            let clobbers = call
+                && !matches!(
+                    reg,
+                    Register::RBX | Register::RBP | Register::R12 | Register::R13 | Register::R14 | Register::R15
+                );
             !clobbers && !code.writes(i, reg)
         }
         None => true,

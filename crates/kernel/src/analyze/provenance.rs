@@ -21,16 +21,23 @@ const MAX_DEPTH: u32 = 4;
 /// Bounds the instructions one walk steps back over.
 const MAX_WALK_STEPS: usize = 4096;
 /// The System V argument registers, in order.
-pub(crate) const ARGUMENT_REGISTERS: [Register; 6] = [Register::RDI, Register::RSI, Register::RDX, Register::RCX, Register::R8, Register::R9];
+pub(crate) const ARGUMENT_REGISTERS: [Register; 6] =
+    [Register::RDI, Register::RSI, Register::RDX, Register::RCX, Register::R8, Register::R9];
 /// Registers a call may change (the System V caller-saved set).
 const CALL_CLOBBERED: [Register; 9] = [
-    Register::RAX, Register::RCX, Register::RDX, Register::RSI, Register::RDI, Register::R8, Register::R9, Register::R10,
+    Register::RAX,
+    Register::RCX,
+    Register::RDX,
+    Register::RSI,
+    Register::RDI,
+    Register::R8,
+    Register::R9,
+    Register::R10,
     Register::R11,
 ];
 /// The order of `__x86_indirect_thunk_array`'s entries, 32 bytes apart.
-const THUNK_ORDER: [&str; 16] = [
-    "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
-];
+const THUNK_ORDER: [&str; 16] =
+    ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"];
 const THUNK_STRIDE: u64 = 32;
 
 /// How one instruction set the register it is about.
@@ -150,7 +157,8 @@ pub(crate) fn register_name(r: Register) -> String {
 
 /// The register an indirect-branch thunk jumps through.
 pub(crate) fn thunk_register(name: &str, offset: u64) -> Option<Register> {
-    let rest = name.strip_prefix("__x86_indirect_thunk_").or_else(|| name.strip_prefix("__x86_indirect_call_thunk_"))?;
+    let rest =
+        name.strip_prefix("__x86_indirect_thunk_").or_else(|| name.strip_prefix("__x86_indirect_call_thunk_"))?;
     let reg = if rest == "array" {
         *THUNK_ORDER.get(usize::try_from(offset / THUNK_STRIDE).ok()?)?
     } else if offset == 0 {
@@ -166,7 +174,10 @@ pub(crate) fn parse_register(name: &str) -> Option<Register> {
     ARGUMENT_REGISTERS
         .iter()
         .chain(CALL_CLOBBERED.iter())
-        .chain([Register::RBX, Register::RBP, Register::RSP, Register::R12, Register::R13, Register::R14, Register::R15].iter())
+        .chain(
+            [Register::RBX, Register::RBP, Register::RSP, Register::R12, Register::R13, Register::R14, Register::R15]
+                .iter(),
+        )
         .copied()
         .find(|r| register_name(*r) == name)
 }
@@ -200,7 +211,13 @@ impl Kernel {
 
     /// Walks back from the instruction at `from` in `code` to where `reg`
     /// got its value.
-    pub(crate) fn register_provenance(&self, code: &FunctionCode, from: u64, reg: Register, module: Option<&str>) -> Option<Provenance> {
+    pub(crate) fn register_provenance(
+        &self,
+        code: &FunctionCode,
+        from: u64,
+        reg: Register,
+        module: Option<&str>,
+    ) -> Option<Provenance> {
         let index = code.index_of(from)?;
         let params = self.function_parameters(code.start);
         let tracer = Tracer { kernel: self, code, module, params };
@@ -251,7 +268,11 @@ impl Kernel {
 const MAX_NESTING: usize = 8;
 
 /// The path of the innermost member of aggregate `id` covering byte `offset`, and its type.
-fn member_path_at(types: &dyn krash_debuginfo::types::TypeProvider, id: krash_debuginfo::types::TypeId, offset: u64) -> Option<(String, String)> {
+fn member_path_at(
+    types: &dyn krash_debuginfo::types::TypeProvider,
+    id: krash_debuginfo::types::TypeId,
+    offset: u64,
+) -> Option<(String, String)> {
     use krash_debuginfo::types::{Type, TypeOps};
     let mut path: Vec<String> = Vec::new();
     let mut current = id;
@@ -375,7 +396,8 @@ impl Tracer<'_> {
         let keeps = |i: usize| match self.code.instrs.get(i).and_then(|x| x.as_ref()) {
             Some(ins) => {
                 !self.code.writes(i, reg)
-                    && !(matches!(ins.flow_control(), FlowControl::Call | FlowControl::IndirectCall) && CALL_CLOBBERED.contains(&reg))
+                    && !(matches!(ins.flow_control(), FlowControl::Call | FlowControl::IndirectCall)
+                        && CALL_CLOBBERED.contains(&reg))
             }
             None => true,
         };
@@ -444,11 +466,8 @@ impl Tracer<'_> {
                 Origin::Load { base: base_name.clone(), displacement, struct_name: None, member: None },
                 String::new(),
             ));
-            let base_value = if depth < MAX_DEPTH {
-                self.trace(base, at, depth + 1, steps, stopped)
-            } else {
-                Value::default()
-            };
+            let base_value =
+                if depth < MAX_DEPTH { self.trace(base, at, depth + 1, steps, stopped) } else { Value::default() };
             let struct_name = base_value
                 .type_name
                 .as_deref()
@@ -565,7 +584,9 @@ impl Tracer<'_> {
         let mut parts = Vec::new();
         for o in &operands {
             match o {
-                Operand::Register(r) if depth < MAX_DEPTH => parts.push(self.trace(*r, at, depth + 1, steps, stopped).expression),
+                Operand::Register(r) if depth < MAX_DEPTH => {
+                    parts.push(self.trace(*r, at, depth + 1, steps, stopped).expression)
+                }
                 Operand::Register(_) => parts.push(None),
                 Operand::Constant(c) => parts.push(Some(format!("{:#x}", *c as i64))),
             }

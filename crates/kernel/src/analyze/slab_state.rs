@@ -12,7 +12,8 @@ use crate::slab::{FreelistOwner, SlabCache};
 use crate::Kernel;
 
 /// Function and inline names that mean the fault is in the slab allocator.
-const ALLOCATOR_MARKERS: &[&str] = &["kmem_cache_alloc", "kmalloc", "slab_alloc", "get_freepointer", "freelist", "kmem_cache_free", "slab_free"];
+const ALLOCATOR_MARKERS: &[&str] =
+    &["kmem_cache_alloc", "kmalloc", "slab_alloc", "get_freepointer", "freelist", "kmem_cache_free", "slab_free"];
 
 /// A slab cache's freelist state on the faulting CPU.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -85,7 +86,9 @@ impl Kernel {
         }
         report.findings.push(sentence);
         if let (Some(kind), Some(text)) = (&state.corrupt_value_kind, &state.corrupt_text) {
-            report.findings.push(format!("freed objects of {} hold {kind} text {text:?}: a use-after-free writer", state.cache));
+            report
+                .findings
+                .push(format!("freed objects of {} hold {kind} text {text:?}: a use-after-free writer", state.cache));
         }
         report.evidence.push(format!("kmem -s {}", state.cache));
         report.evidence.push(format!("kmem -S {}", state.cache));
@@ -125,7 +128,9 @@ impl Kernel {
         state.raw_value = Some(problem.raw);
         state.corrupt_value_kind = Some(looks_kind(&problem.looks_like).to_string());
         state.corrupt_text = match &problem.looks_like {
-            ValueLooks::Utf16Text(t) | ValueLooks::AsciiText(t) => Some(problem.object_text.clone().unwrap_or_else(|| t.clone())),
+            ValueLooks::Utf16Text(t) | ValueLooks::AsciiText(t) => {
+                Some(problem.object_text.clone().unwrap_or_else(|| t.clone()))
+            }
             _ => problem.object_text.clone(),
         };
         Some(state)

@@ -209,7 +209,15 @@ impl SlabView<'_> {
         out
     }
 
-    fn problem(&self, owner: FreelistOwner, stored_at: u64, raw: u64, decoded: u64, reason: ProblemReason, at_head: bool) -> FreelistProblem {
+    fn problem(
+        &self,
+        owner: FreelistOwner,
+        stored_at: u64,
+        raw: u64,
+        decoded: u64,
+        reason: ProblemReason,
+        at_head: bool,
+    ) -> FreelistProblem {
         // A chain head holds a decoded pointer: find the object whose
         // stored free pointer decodes to it, and report that word instead.
         let source = if at_head { self.source_of(decoded) } else { None };
@@ -253,7 +261,10 @@ impl SlabView<'_> {
         for (object, word_at, word) in candidates {
             if !matches!(
                 looks::classify(word),
-                ValueLooks::Utf16Text(_) | ValueLooks::AsciiText(_) | ValueLooks::SlabPoison(_) | ValueLooks::ListPoison(_)
+                ValueLooks::Utf16Text(_)
+                    | ValueLooks::AsciiText(_)
+                    | ValueLooks::SlabPoison(_)
+                    | ValueLooks::ListPoison(_)
             ) {
                 continue;
             }
@@ -269,15 +280,18 @@ impl SlabView<'_> {
     /// First 8-byte-aligned place in the slab holding `word`.
     fn find_word(&self, word: u64) -> Option<u64> {
         let needle = word.to_le_bytes();
-        self.bytes
-            .chunks_exact(8)
-            .position(|c| c == needle)
-            .map(|i| self.slab.base + i as u64 * 8)
+        self.bytes.chunks_exact(8).position(|c| c == needle).map(|i| self.slab.base + i as u64 * 8)
     }
 }
 
 /// Walks one freelist chain of `slab` (for counting).
-pub(crate) fn walk_one(k: &Kernel, cache: &SlabCache, slab: &Slab, head: u64, owner: FreelistOwner) -> Result<ChainWalk> {
+pub(crate) fn walk_one(
+    k: &Kernel,
+    cache: &SlabCache,
+    slab: &Slab,
+    head: u64,
+    owner: FreelistOwner,
+) -> Result<ChainWalk> {
     if head == 0 {
         return Ok(ChainWalk { count: 0, problems: Vec::new() });
     }
@@ -300,7 +314,8 @@ impl Kernel {
         let view = SlabView { cache, slab, bytes: read_slab_bytes(self, cache, slab)? };
         let mut free = vec![false; slab.objects as usize];
         let mut problems = Vec::new();
-        let slab_walk = view.walk(slab.freelist, head_at(self, slab, FreelistOwner::Slab), FreelistOwner::Slab, &mut free);
+        let slab_walk =
+            view.walk(slab.freelist, head_at(self, slab, FreelistOwner::Slab), FreelistOwner::Slab, &mut free);
         problems.extend(slab_walk.problems);
         let mut cpu = None;
         let mut allocated = slab.inuse;

@@ -8,7 +8,8 @@ use serde::Serialize;
 /// `POISON_INUSE`, `POISON_FREE` and `POISON_END` bytes (include/linux/poison.h).
 const SLAB_POISON_BYTES: [(u8, &str); 3] = [(0x5a, "POISON_INUSE"), (0x6b, "POISON_FREE"), (0xa5, "POISON_END")];
 /// `POISON_POINTER_DELTA` on x86-64 plus the list poison offsets.
-const LIST_POISONS: [(u64, &str); 2] = [(0xdead_0000_0000_0100, "LIST_POISON1"), (0xdead_0000_0000_0122, "LIST_POISON2")];
+const LIST_POISONS: [(u64, &str); 2] =
+    [(0xdead_0000_0000_0100, "LIST_POISON1"), (0xdead_0000_0000_0122, "LIST_POISON2")];
 
 /// A classification of one 64-bit value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -112,9 +113,8 @@ pub fn ascii_text(bytes: &[u8]) -> Option<String> {
 /// The longest UTF-16 or ASCII text in a whole object, for context around
 /// a corrupted word (at least 4 characters, or None).
 pub fn object_text(bytes: &[u8]) -> Option<String> {
-    let utf16: String = longest_run(
-        bytes.chunks_exact(2).map(|c| (c[1] == 0 && printable(c[0])).then_some(c[0] as char)),
-    );
+    let utf16: String =
+        longest_run(bytes.chunks_exact(2).map(|c| (c[1] == 0 && printable(c[0])).then_some(c[0] as char)));
     let ascii: String = longest_run(bytes.iter().map(|&b| printable(b).then_some(b as char)));
     let best = if utf16.len() * 2 >= ascii.len() { utf16 } else { ascii };
     (best.len() >= 4).then_some(best)

@@ -22,7 +22,11 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(out, "       {task} on CPU {cpu}, {} context", r.context);
     let _ = writeln!(out, "WHERE: {}", r.faulting_function.as_deref().unwrap_or("unknown"));
     if let Some(rip) = r.rip {
-        let _ = writeln!(out, "       RIP {rip:#018x}{}", r.instruction.as_ref().map(|i| format!(": {i}")).unwrap_or_default());
+        let _ = writeln!(
+            out,
+            "       RIP {rip:#018x}{}",
+            r.instruction.as_ref().map(|i| format!(": {i}")).unwrap_or_default()
+        );
     } else if let Some(i) = &r.instruction {
         let _ = writeln!(out, "       {i}");
     }
@@ -35,7 +39,11 @@ pub fn render(r: &Report) -> String {
         }
     }
     if let Some(m) = &r.module {
-        let _ = writeln!(out, "       module: {m}{}", r.module_taint.as_ref().map(|t| format!(" (taint {t})")).unwrap_or_default());
+        let _ = writeln!(
+            out,
+            "       module: {m}{}",
+            r.module_taint.as_ref().map(|t| format!(" (taint {t})")).unwrap_or_default()
+        );
     }
     if !r.findings.is_empty() {
         let _ = writeln!(out, "WHY:");
@@ -44,7 +52,14 @@ pub fn render(r: &Report) -> String {
         }
     }
     for c in &r.corrupt_values {
-        let _ = writeln!(out, "       %{} = {:#018x}: {}{}", c.register, c.value, c.class, c.text.as_ref().map(|t| format!(" {t:?}")).unwrap_or_default());
+        let _ = writeln!(
+            out,
+            "       %{} = {:#018x}: {}{}",
+            c.register,
+            c.value,
+            c.class,
+            c.text.as_ref().map(|t| format!(" {t:?}")).unwrap_or_default()
+        );
     }
     if let Some(p) = &r.provenance {
         let _ = writeln!(out, "PROVENANCE of %{} in {}:", p.register, p.function);
@@ -57,8 +72,14 @@ pub fn render(r: &Report) -> String {
     }
     if let Some(l) = &r.loop_list {
         let name = l.head_symbol.clone().unwrap_or_else(|| "list".into());
-        let _ = writeln!(out, "LOOP:  {} walks {name} at {:#x}: {} entries{}", l.function, l.head, l.length,
-            l.broken.as_ref().map(|b| format!(" ({b})")).unwrap_or_default());
+        let _ = writeln!(
+            out,
+            "LOOP:  {} walks {name} at {:#x}: {} entries{}",
+            l.function,
+            l.head,
+            l.length,
+            l.broken.as_ref().map(|b| format!(" ({b})")).unwrap_or_default()
+        );
     }
     if !r.blocked_tasks.is_empty() {
         let _ = writeln!(out, "BLOCKED (D state):");
@@ -75,7 +96,8 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(out, "LOCKS:");
         for l in &r.locks {
             let name = l.symbol.clone().unwrap_or_else(|| format!("{:#x}", l.address));
-            let _ = writeln!(out, "       {} {name} at {:#x}: {} waiter(s) on its wait list", l.kind, l.address, l.waiters);
+            let _ =
+                writeln!(out, "       {} {name} at {:#x}: {} waiter(s) on its wait list", l.kind, l.address, l.waiters);
             match &l.owner {
                 Some(o) => {
                     let _ = writeln!(out, "         owner: PID {} \"{}\" task {:#x}", o.pid, o.comm, o.task);
@@ -88,7 +110,11 @@ pub fn render(r: &Report) -> String {
         }
     }
     if let Some(s) = &r.slab {
-        let _ = writeln!(out, "SLAB:  cache {} at {:#x}, CPU {} kmem_cache_cpu {:#x}", s.cache, s.cache_addr, s.cpu, s.kmem_cache_cpu);
+        let _ = writeln!(
+            out,
+            "SLAB:  cache {} at {:#x}, CPU {} kmem_cache_cpu {:#x}",
+            s.cache, s.cache_addr, s.cpu, s.kmem_cache_cpu
+        );
         let _ = writeln!(out, "       freelist head {:#018x}, cpu slab {:#x}", s.freelist, s.slab);
         if let Some(p) = &s.problem {
             let _ = writeln!(out, "       {p}");

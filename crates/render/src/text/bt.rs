@@ -4,8 +4,8 @@
 
 use std::fmt::Write;
 
-use krash_commands::output::{FrameVariable, FrameVariables, VariableState};
 use krash_commands::output::{Bt, BtBody, BtLine, BtTask, CodeName, OffsetStyle, RegsBlock, StackWord, TextLine};
+use krash_commands::output::{FrameVariable, FrameVariables, VariableState};
 
 pub(crate) fn render(bt: &Bt) -> String {
     let mut s = String::new();
@@ -54,7 +54,12 @@ fn task(s: &mut String, t: &BtTask, offsets: OffsetStyle) {
             for l in lines {
                 match l {
                     TextLine::Word { addr, value, func } => {
-                        let _ = writeln!(s, "  [{addr:x}] {} at {value:x}{}", plain_name(func, *value), module_suffix(func));
+                        let _ = writeln!(
+                            s,
+                            "  [{addr:x}] {} at {value:x}{}",
+                            plain_name(func, *value),
+                            module_suffix(func)
+                        );
                     }
                     TextLine::StackSwitch { stack } => {
                         let _ = writeln!(s, "--- <{stack}> ---");
@@ -93,12 +98,7 @@ fn line(s: &mut String, l: &BtLine, offsets: OffsetStyle) {
                 }
             }
             let mark = if *recovered { " (recovered)" } else { "" };
-            let _ = writeln!(
-                s,
-                "{:>3} [{slot:x}] {name} at {pc:x}{}{mark}",
-                format!("#{level}"),
-                module_suffix(func)
-            );
+            let _ = writeln!(s, "{:>3} [{slot:x}] {name} at {pc:x}{}{mark}", format!("#{level}"), module_suffix(func));
             if let Some(src) = source {
                 let _ = writeln!(s, "    {src}");
             }

@@ -17,7 +17,8 @@ const AREA_COUNT_HEADER: &str = "AREA    SIZE  FREE_AREA_STRUCT  BLOCKS  PAGES\n
 /// left when the column is right-justified.
 fn center(text: &str, width: usize, lean_right: bool) -> String {
     let extra = width.saturating_sub(text.len());
-    let (left, right) = if extra % 2 == 1 && lean_right { (extra / 2 + 1, extra / 2) } else { (extra / 2, extra - extra / 2) };
+    let (left, right) =
+        if extra % 2 == 1 && lean_right { (extra / 2 + 1, extra / 2) } else { (extra / 2, extra - extra / 2) };
     format!("{}{text}{}", " ".repeat(left), " ".repeat(right))
 }
 
@@ -48,7 +49,12 @@ pub(crate) fn meminfo(s: &mut String, m: &MemInfo) {
         let _ = writeln!(s, "{name:>13}  {pages:>7}  {:>11}         ----", pages_to_size(pages));
     };
     let part_line = |s: &mut String, name: &str, pages: u64, of: u64, of_name: &str| {
-        let _ = writeln!(s, "{name:>13}  {pages:>7}  {:>11}  {:>3}% of {of_name}", pages_to_size(pages), percent(pages, of));
+        let _ = writeln!(
+            s,
+            "{name:>13}  {pages:>7}  {:>11}  {:>3}% of {of_name}",
+            pages_to_size(pages),
+            percent(pages, of)
+        );
     };
     total_line(s, "TOTAL MEM", m.total);
     part_line(s, "FREE", m.free, m.total, "TOTAL MEM");
@@ -143,7 +149,14 @@ pub(crate) fn free_search(s: &mut String, f: &FreeSearch) {
         let _ = writeln!(s, "{:x}  ", hit.block);
     } else {
         let nth = hit.page_index + 1;
-        let _ = writeln!(s, "{:x}  ({:x} is {nth}{} of {} pages)", hit.block, f.addr, ordinal_suffix(nth), 1u64 << hit.order);
+        let _ = writeln!(
+            s,
+            "{:x}  ({:x} is {nth}{} of {} pages)",
+            hit.block,
+            f.addr,
+            ordinal_suffix(nth),
+            1u64 << hit.order
+        );
     }
 }
 
@@ -181,7 +194,8 @@ pub(crate) fn vm_stats(s: &mut String, v: &VmStats) {
 pub(crate) fn zones(s: &mut String, zones: &[ZoneStat]) {
     for z in zones {
         let zone = &z.zone;
-        let _ = writeln!(s, "NODE: {}  ZONE: {}  ADDR: {:x}  NAME: \"{}\"", zone.node, zone.index, zone.addr, zone.name);
+        let _ =
+            writeln!(s, "NODE: {}  ZONE: {}  ADDR: {:x}  NAME: \"{}\"", zone.node, zone.index, zone.addr, zone.name);
         if zone.spanned_pages == 0 {
             s.push_str("  [unpopulated]\n\n");
             continue;
@@ -283,7 +297,8 @@ pub(crate) fn memory_map(s: &mut String, m: &MemoryMap) {
 pub(crate) fn cpu_offsets(s: &mut String, cpus: &[CpuOffset]) {
     s.push_str("PER-CPU OFFSET VALUES:\n");
     for c in cpus {
-        let _ = writeln!(s, "{:>7}: {:x}{}", format!("CPU {}", c.cpu), c.offset, if c.online { "" } else { " [OFFLINE]" });
+        let _ =
+            writeln!(s, "{:>7}: {:x}{}", format!("CPU {}", c.cpu), c.offset, if c.online { "" } else { " [OFFLINE]" });
     }
 }
 
@@ -302,7 +317,15 @@ pub(crate) fn page_flags(s: &mut String, d: &PageFlagDecode) {
     }
     let _ = writeln!(s, "{indent}{:<w$} BIT  VALUE", "PAGE-FLAG", w = d.name_width);
     for b in &d.bits {
-        let _ = writeln!(s, "{indent}{:<w$}  {:>2}  {:0digits$x}", b.name, b.bit, 1u64 << b.bit, w = d.name_width, digits = d.value_digits);
+        let _ = writeln!(
+            s,
+            "{indent}{:<w$}  {:>2}  {:0digits$x}",
+            b.name,
+            b.bit,
+            1u64 << b.bit,
+            w = d.name_width,
+            digits = d.value_digits
+        );
     }
     if d.flags != 0 && d.bits.is_empty() {
         s.push_str("  (none found)\n");
@@ -345,7 +368,8 @@ mod tests {
 
     #[test]
     fn ordinals() {
-        let words: Vec<String> = [1u64, 2, 3, 4, 11, 12, 13, 21, 945].iter().map(|n| format!("{n}{}", ordinal_suffix(*n))).collect();
+        let words: Vec<String> =
+            [1u64, 2, 3, 4, 11, 12, 13, 21, 945].iter().map(|n| format!("{n}{}", ordinal_suffix(*n))).collect();
         assert_eq!(words, ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "945th"]);
     }
 }

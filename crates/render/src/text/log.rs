@@ -19,11 +19,7 @@ pub(crate) fn render(log: &Log) -> String {
                 None => format!("[{:>5}.{:06}] ", r.ts_nsec / 1_000_000_000, (r.ts_nsec % 1_000_000_000) / 1000),
             },
         };
-        let level = if log.show_level {
-            format!("<{}>", r.level)
-        } else {
-            String::new()
-        };
+        let level = if log.show_level { format!("<{}>", r.level) } else { String::new() };
         // Continuation lines of a multi-line record are indented under
         // the text, as dmesg and makedumpfile print them.
         let mut lines = r.text.split('\n');

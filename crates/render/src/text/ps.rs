@@ -4,7 +4,6 @@ use krash_commands::output::Ps;
 
 use super::task::header as task_header;
 
-
 /// crash's `ps` table: the `>` mark, right-aligned numbers, kernel threads
 /// in brackets.
 pub(crate) fn render(ps: &Ps) -> String {
@@ -16,11 +15,7 @@ pub(crate) fn render(ps: &Ps) -> String {
             }
             s.push_str("      PID    PPID  CPU       TASK        ST  %MEM      VSZ      RSS  COMM\n");
             for r in rows {
-                let comm = if r.kernel_thread {
-                    format!("[{}]", r.comm)
-                } else {
-                    r.comm.clone()
-                };
+                let comm = if r.kernel_thread { format!("[{}]", r.comm) } else { r.comm.clone() };
                 let _ = writeln!(
                     s,
                     "{} {:>7} {:>7} {:>3}  {:016x}  {:<2} {:>5.1} {:>8} {:>8}  {}",

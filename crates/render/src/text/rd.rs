@@ -44,10 +44,8 @@ fn render_units(m: &MemoryRead, s: &mut String) {
         if m.ascii_column {
             let from = line_no * 16;
             let bytes = m.bytes.get(from..(from + 16).min(m.bytes.len())).unwrap_or_default();
-            let ascii: String = bytes
-                .iter()
-                .map(|&b| if (0x20..0x7f).contains(&b) { b as char } else { '.' })
-                .collect();
+            let ascii: String =
+                bytes.iter().map(|&b| if (0x20..0x7f).contains(&b) { b as char } else { '.' }).collect();
             let _ = write!(s, "   {ascii}");
         }
         s.push('\n');

@@ -74,7 +74,14 @@ fn sigset_names(out: &mut String, signals: &[(u64, String)]) {
 
 fn actions(out: &mut String, g: &GroupSignals) {
     let _ = writeln!(out, "SIGNAL_STRUCT: {:x}  NR_THREADS: {}", g.signal_struct, g.nr_threads);
-    let _ = writeln!(out, " SIG {} {:>10} {} {:<16}", centered("SIGACTION", 16, false), "HANDLER", centered("MASK", 16, false), "FLAGS");
+    let _ = writeln!(
+        out,
+        " SIG {} {:>10} {} {:<16}",
+        centered("SIGACTION", 16, false),
+        "HANDLER",
+        centered("MASK", 16, false),
+        "FLAGS"
+    );
     for a in &g.actions {
         let handler = match a.handler {
             u64::MAX => "SIG_ERR".to_string(),
@@ -82,7 +89,16 @@ fn actions(out: &mut String, g: &GroupSignals) {
             1 => "SIG_IGN".to_string(),
             h => format!("{h:x}"),
         };
-        let _ = write!(out, "{}[{}] {:<10x} {:>10} {:016x} {:x} ", if a.signal < 10 { " " } else { "" }, a.signal, a.sigaction, handler, a.mask, a.flags);
+        let _ = write!(
+            out,
+            "{}[{}] {:<10x} {:>10} {:016x} {:x} ",
+            if a.signal < 10 { " " } else { "" },
+            a.signal,
+            a.sigaction,
+            handler,
+            a.mask,
+            a.flags
+        );
         if a.flags != 0 {
             let mut names: Vec<&str> = SA_FLAGS.iter().filter(|(bit, _)| a.flags & bit != 0).map(|(_, n)| *n).collect();
             if a.flags & SA_RESETHAND != 0 {

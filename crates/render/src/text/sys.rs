@@ -21,19 +21,13 @@ pub(crate) fn render(sys: &SysInfo) -> String {
     };
     let unknown = || "(unknown)".to_string();
     let kernel = if sys.debuginfo_from_dump { "(no vmlinux)" } else { sys.kernel.as_str() };
-    line(
-        "KERNEL",
-        format!("{kernel}{}", if sys.kernel_tainted { "  [TAINTED]" } else { "" }),
-    );
+    line("KERNEL", format!("{kernel}{}", if sys.kernel_tainted { "  [TAINTED]" } else { "" }));
     // Only without a vmlinux, where it matters and crash has no equivalent.
     if sys.debuginfo_from_dump {
         line("SYMBOLS", sys.symbols_from.clone());
         line("TYPES", sys.types_from.clone());
     }
-    line(
-        "DUMPFILE",
-        format!("{}{}", sys.dumpfile, if sys.partial_dump { "  [PARTIAL DUMP]" } else { "" }),
-    );
+    line("DUMPFILE", format!("{}{}", sys.dumpfile, if sys.partial_dump { "  [PARTIAL DUMP]" } else { "" }));
     line(
         "CPUS",
         match sys.cpus {

@@ -15,7 +15,14 @@ pub(crate) fn render(w: &TimerWheel) -> String {
         // The TTE column is as wide as its largest value, plus a sign.
         let tte_width = b.timers.iter().map(|t| t.tte.unsigned_abs().to_string().len()).max().unwrap_or(1) + 1;
         let expires_width = b.timers.iter().map(|t| t.expires.to_string().len()).max().unwrap_or(10).max(10);
-        let _ = writeln!(out, "  {:<ew$}        TTE{:tw$}TIMER_LIST     FUNCTION", "EXPIRES", "", ew = expires_width - 3, tw = tte_width + 2);
+        let _ = writeln!(
+            out,
+            "  {:<ew$}        TTE{:tw$}TIMER_LIST     FUNCTION",
+            "EXPIRES",
+            "",
+            ew = expires_width - 3,
+            tw = tte_width + 2
+        );
         for t in &b.timers {
             let name = t.function_name.as_deref().map(|n| format!("  <{n}>")).unwrap_or_default();
             let _ = writeln!(

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use krash_commands::output::{FilesOutput, PageCache, PageLocation, Vma, VmOutput, VmaPages};
+use krash_commands::output::{FilesOutput, PageCache, PageLocation, VmOutput, Vma, VmaPages};
 
 use super::vtop::{page_row, PAGE_HEADER};
 
@@ -31,7 +31,14 @@ pub(crate) fn render_vm(out: &VmOutput) -> String {
             }
             continue;
         }
-        let _ = writeln!(s, "{}  {}  {}  {}", centered("MM", 16), centered("PGD", 16), centered("RSS", 6), centered("TOTAL_VM", 8));
+        let _ = writeln!(
+            s,
+            "{}  {}  {}  {}",
+            centered("MM", 16),
+            centered("PGD", 16),
+            centered("RSS", 6),
+            centered("TOTAL_VM", 8)
+        );
         let _ = writeln!(
             s,
             "{}  {}  {}  {}",
@@ -68,7 +75,15 @@ pub(crate) fn render_vm(out: &VmOutput) -> String {
 
 /// One line of crash's VMA table.
 pub(crate) fn vma_row(s: &mut String, v: &Vma) {
-    let _ = writeln!(s, "{:<16x} {:>10x} {:>10x} {:>6x} {}", v.addr, v.start, v.end, v.flags, v.path.as_deref().unwrap_or(""));
+    let _ = writeln!(
+        s,
+        "{:<16x} {:>10x} {:>10x} {:>6x} {}",
+        v.addr,
+        v.start,
+        v.end,
+        v.flags,
+        v.path.as_deref().unwrap_or("")
+    );
 }
 
 /// `vm -p`: each page of one area and where it is.
@@ -94,7 +109,8 @@ fn area_pages(s: &mut String, area: &VmaPages) {
 pub(crate) fn render_files(out: &FilesOutput) -> String {
     let mut s = String::new();
     if let Some(d) = &out.dentry {
-        let _ = writeln!(s, "{} {} {} TYPE PATH", centered("DENTRY", 16), centered("INODE", 16), centered("SUPERBLK", 16));
+        let _ =
+            writeln!(s, "{} {} {} TYPE PATH", centered("DENTRY", 16), centered("INODE", 16), centered("SUPERBLK", 16));
         let _ = writeln!(
             s,
             "{:>16x} {:>16x} {} {:<4} {}",
@@ -118,13 +134,18 @@ pub(crate) fn render_files(out: &FilesOutput) -> String {
         if let Some(counts) = &e.page_counts {
             s.push_str(FILES_PAGES_HEADER);
             for (o, c) in f.files.iter().zip(counts) {
-                let _ = writeln!(s, "{:>3} {:<16x} {:<16x} {:>7} {:<4} {}", o.fd, o.inode, c.mapping, c.nrpages, o.kind, o.path);
+                let _ = writeln!(
+                    s,
+                    "{:>3} {:<16x} {:<16x} {:>7} {:<4} {}",
+                    o.fd, o.inode, c.mapping, c.nrpages, o.kind, o.path
+                );
             }
             continue;
         }
         s.push_str(FILES_HEADER);
         for o in &f.files {
-            let _ = writeln!(s, "{:>3} {:<16x} {:<16x} {:<16x} {:<4} {}", o.fd, o.file, o.dentry, o.inode, o.kind, o.path);
+            let _ =
+                writeln!(s, "{:>3} {:<16x} {:<16x} {:<16x} {:<4} {}", o.fd, o.file, o.dentry, o.inode, o.kind, o.path);
         }
     }
     if let Some(c) = &out.page_cache {

@@ -76,7 +76,15 @@ fn walk(s: &mut String, r: &VtopResult) {
     if let Some(v) = &r.vma {
         s.push('\n');
         s.push_str("      VMA           START       END     FLAGS FILE\n");
-        let _ = writeln!(s, "{:<16x} {:>10x} {:>10x} {:>6x} {}", v.addr, v.start, v.end, v.flags, v.path.as_deref().unwrap_or(""));
+        let _ = writeln!(
+            s,
+            "{:<16x} {:>10x} {:>10x} {:>6x} {}",
+            v.addr,
+            v.start,
+            v.end,
+            v.flags,
+            v.path.as_deref().unwrap_or("")
+        );
     }
     match &r.elsewhere {
         Some(PageLocation::Swap { device, entry }) => {
@@ -115,7 +123,13 @@ fn pte_table(s: &mut String, entry: u64, frame: u64, flags: &[&str]) {
     let pte_width = pte.len().max(3);
     let phys_width = phys.len().max(8);
     let _ = writeln!(s, "{}  {}  FLAGS", centered("PTE", pte_width, false), centered("PHYSICAL", phys_width, false));
-    let _ = writeln!(s, "{}  {}  ({})", centered(&pte, pte_width, true), centered(&phys, phys_width, true), flags.join("|"));
+    let _ = writeln!(
+        s,
+        "{}  {}  ({})",
+        centered(&pte, pte_width, true),
+        centered(&phys, phys_width, true),
+        flags.join("|")
+    );
 }
 
 /// `text` centred in `width` columns; an odd leftover space goes left when

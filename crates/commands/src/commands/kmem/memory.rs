@@ -166,7 +166,8 @@ pub(crate) fn free_areas(k: &Kernel, verbose: bool) -> Result<FreeAreas> {
 
 /// `kmem -f ADDR`: the free block holding a page, physical or virtual address.
 pub(crate) fn free_search(k: &Kernel, addr: u64) -> Result<FreeSearch> {
-    let page = if k.page_to_phys(addr).is_some() { addr } else { k.virt_to_page(addr).or_else(|_| k.phys_to_page(addr))? };
+    let page =
+        if k.page_to_phys(addr).is_some() { addr } else { k.virt_to_page(addr).or_else(|_| k.phys_to_page(addr))? };
     let page_size = k.page_model()?.page_struct_size;
     for node in k.memory_nodes()? {
         for (zone, row) in node.zones.iter().zip(zone_rows(k, &node)) {
@@ -203,7 +204,13 @@ pub(crate) fn memory_map(k: &Kernel) -> Result<MemoryMap> {
     let nodes = k.memory_nodes()?;
     let zones = nodes.iter().flat_map(|n| zone_rows(k, n)).collect();
     let node_mem_maps = nodes.iter().map(|n| k.phys_to_page(n.start_pfn << 12).unwrap_or(0)).collect();
-    Ok(MemoryMap { nodes, node_mem_maps, zones, sections: k.mem_sections()?, blocks: k.memory_blocks().unwrap_or_default() })
+    Ok(MemoryMap {
+        nodes,
+        node_mem_maps,
+        zones,
+        sections: k.mem_sections()?,
+        blocks: k.memory_blocks().unwrap_or_default(),
+    })
 }
 
 /// `kmem -o`.
@@ -227,7 +234,9 @@ pub(crate) fn page_flag_decode(k: &Kernel, flags: u64) -> Result<PageFlagDecode>
     let pg: Vec<PageFlagBit> = variants
         .iter()
         .filter(|v| v.name.contains("PG_"))
-        .filter_map(|v| Some(PageFlagBit { name: v.name.clone(), bit: u32::try_from(v.value).ok().filter(|&b| b < 64)? }))
+        .filter_map(|v| {
+            Some(PageFlagBit { name: v.name.clone(), bit: u32::try_from(v.value).ok().filter(|&b| b < 64)? })
+        })
         .collect();
     let largest = pg.iter().map(|b| b.bit as usize).max().unwrap_or(0);
     let bits = pg.into_iter().filter(|b| flags == 0 || flags & (1u64 << b.bit) != 0).collect();
