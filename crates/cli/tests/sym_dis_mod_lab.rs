@@ -65,7 +65,7 @@ fn check_dump(d: &LabDump, failures: &mut Vec<String>) -> bool {
     let load = format!("mod -s krash_scenarios {ko}\n");
     compare(&label, "mod -s", &lines(&load), &crash.loaded, failures);
     let sym = lines(&format!("{load}sym {function}\n"));
-    compare(&label, "sym", sym.get(2..).unwrap_or_default(), &[crash.sym.clone()], failures);
+    compare(&label, "sym", sym.get(2..).unwrap_or_default(), std::slice::from_ref(&crash.sym), failures);
     let dis = lines(&format!("{load}dis -l {function} 20\n"));
     compare(&label, "dis -l", dis.get(2..).unwrap_or_default(), &crash.dis, failures);
     true

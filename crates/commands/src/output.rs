@@ -58,6 +58,9 @@ pub use krash_kernel::vma::Vma;
 pub use krash_kernel::waitq::{WaitEntry, WaitQueue};
 
 /// The data a command produced.
+// One value per command run, moved straight to the renderer: boxing the
+// large variants would only add indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "command", content = "data", rename_all = "snake_case")]
 pub enum Output {

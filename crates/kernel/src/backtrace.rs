@@ -371,7 +371,7 @@ impl Kernel {
         let caller = self.function_range("__crash_kexec");
         let accept = |w: u64| (lo..hi).contains(&w);
         let goal = |r: &StepResult| match r {
-            StepResult::Call { state, .. } => caller.map_or(true, |(clo, chi)| (clo..chi).contains(&state.ip)),
+            StepResult::Call { state, .. } => caller.is_none_or(|(clo, chi)| (clo..chi).contains(&state.ip)),
             _ => false,
         };
         // The saved registers are __crash_kexec's own (panic) or the

@@ -819,6 +819,74 @@ pub fn is_typedef_name(types: &TypeArena, name: &str) -> bool {
     types.find_type(TypeKind::Typedef, name).is_ok()
 }
 
+/// An array declared without a length (`const char linux_banner[]`) gets
+/// its length from the symbol's size, as gdb knows it from the definition.
+fn sized_by_symbol(types: &TypeArena, ty: TypeId, symbol_size: u64) -> Result<TypeId> {
+    match types.resolve(ty)?.1 {
+        Type::Array { elem, len: None | Some(0) } if symbol_size > 0 => {
+            let stride = types.size_of(elem)?.max(1);
+            types.intern(Type::Array { elem, len: Some(symbol_size / stride) })
+        }
+        _ => Ok(ty),
+    }
+}
+
+/// Evaluates expressions against a kernel; `cpu` selects which copy of
+/// per-cpu variables names refer to (crash's `VAR:N`).
+pub struct KernelContext<'k> {
+    pub kernel: &'k crate::Kernel,
+    pub cpu: Option<u32>,
+}
+
+impl KernelContext<'_> {
+    /// Parses with the kernel's typedefs.
+    pub fn parse(&self, text: &str) -> Result<Expr> {
+        let arena = self.kernel.type_arena();
+        parse(text, &|n| is_typedef_name(arena, n))
+    }
+}
+
+impl ExprContext for KernelContext<'_> {
+    fn arena(&self) -> &TypeArena {
+        self.kernel.type_arena()
+    }
+    fn memory(&self) -> &dyn VirtualMemory {
+        self.kernel.memory()
+    }
+    fn global(&self, name: &str) -> Result<Option<Global>> {
+        let k = self.kernel;
+        let types = k.type_arena();
+        let mut var = types.find_variable(name)?;
+        if var.is_none() && k.lookup_symbol(name).is_some() && !types.has_fallback() && k.load_dwarf_fallback() {
+            var = types.find_variable(name)?;
+        }
+        if let Some(var) = var {
+            let addr = if var.is_percpu() {
+                let cpu = self.cpu.ok_or_else(|| {
+                    Error::Usage(format!("{name} is a per-cpu variable: say which CPU with {name}:N"))
+                })?;
+                k.percpu_addr(name, cpu)?
+            } else {
+                k.lookup_symbol(name)
+                    .map(|s| s.addr)
+                    .ok_or_else(|| Error::NotFound(format!("symbol not found: {name}")))?
+            };
+            let ty = sized_by_symbol(types, var.ty, k.lookup_symbol(name).map(|s| s.size).unwrap_or(0))?;
+            return Ok(Some(Global::Typed(Value::at(ty, addr))));
+        }
+        if let Some(sym) = k.lookup_symbol(name) {
+            if let Some(proto) = types.find_function(name)? {
+                return Ok(Some(Global::Typed(Value::at(proto, sym.addr))));
+            }
+            return Ok(Some(Global::Untyped { name: name.to_string(), addr: sym.addr }));
+        }
+        Ok(None)
+    }
+    fn history(&self, index: Option<usize>) -> Result<Value> {
+        self.kernel.history_value(index)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1036,73 +1104,5 @@ mod tests {
         let hex = ValueFormatter { radix: Radix::Hex, ..f };
         let ValueText::Struct { fields } = hex.format(&v) else { panic!("not a struct") };
         assert_eq!(fields[0].value, ValueText::scalar("0x2a"));
-    }
-}
-
-/// An array declared without a length (`const char linux_banner[]`) gets
-/// its length from the symbol's size, as gdb knows it from the definition.
-fn sized_by_symbol(types: &TypeArena, ty: TypeId, symbol_size: u64) -> Result<TypeId> {
-    match types.resolve(ty)?.1 {
-        Type::Array { elem, len: None | Some(0) } if symbol_size > 0 => {
-            let stride = types.size_of(elem)?.max(1);
-            types.intern(Type::Array { elem, len: Some(symbol_size / stride) })
-        }
-        _ => Ok(ty),
-    }
-}
-
-/// Evaluates expressions against a kernel; `cpu` selects which copy of
-/// per-cpu variables names refer to (crash's `VAR:N`).
-pub struct KernelContext<'k> {
-    pub kernel: &'k crate::Kernel,
-    pub cpu: Option<u32>,
-}
-
-impl KernelContext<'_> {
-    /// Parses with the kernel's typedefs.
-    pub fn parse(&self, text: &str) -> Result<Expr> {
-        let arena = self.kernel.type_arena();
-        parse(text, &|n| is_typedef_name(arena, n))
-    }
-}
-
-impl ExprContext for KernelContext<'_> {
-    fn arena(&self) -> &TypeArena {
-        self.kernel.type_arena()
-    }
-    fn memory(&self) -> &dyn VirtualMemory {
-        self.kernel.memory()
-    }
-    fn global(&self, name: &str) -> Result<Option<Global>> {
-        let k = self.kernel;
-        let types = k.type_arena();
-        let mut var = types.find_variable(name)?;
-        if var.is_none() && k.lookup_symbol(name).is_some() && !types.has_fallback() && k.load_dwarf_fallback() {
-            var = types.find_variable(name)?;
-        }
-        if let Some(var) = var {
-            let addr = if var.is_percpu() {
-                let cpu = self.cpu.ok_or_else(|| {
-                    Error::Usage(format!("{name} is a per-cpu variable: say which CPU with {name}:N"))
-                })?;
-                k.percpu_addr(name, cpu)?
-            } else {
-                k.lookup_symbol(name)
-                    .map(|s| s.addr)
-                    .ok_or_else(|| Error::NotFound(format!("symbol not found: {name}")))?
-            };
-            let ty = sized_by_symbol(types, var.ty, k.lookup_symbol(name).map(|s| s.size).unwrap_or(0))?;
-            return Ok(Some(Global::Typed(Value::at(ty, addr))));
-        }
-        if let Some(sym) = k.lookup_symbol(name) {
-            if let Some(proto) = types.find_function(name)? {
-                return Ok(Some(Global::Typed(Value::at(proto, sym.addr))));
-            }
-            return Ok(Some(Global::Untyped { name: name.to_string(), addr: sym.addr }));
-        }
-        Ok(None)
-    }
-    fn history(&self, index: Option<usize>) -> Result<Value> {
-        self.kernel.history_value(index)
     }
 }

@@ -22,10 +22,7 @@ use crate::program::{discover_layout, DebuginfoSources};
 const MAX_BTF_BYTES: u64 = 64 << 20;
 
 /// Symbols, types and their description, from the dump alone.
-pub(crate) fn load_from_dump(
-    dump: &Arc<Dump>,
-    vmcoreinfo: &VmcoreInfo,
-) -> Result<(SymbolTable, Option<Arc<dyn TypeProvider>>, DebuginfoSources)> {
+pub(crate) fn load_from_dump(dump: &Arc<Dump>, vmcoreinfo: &VmcoreInfo) -> Result<crate::program::LoadedDebuginfo> {
     // kallsyms lives in the kernel image, which reads without symbols.
     let layout = discover_layout(dump, vmcoreinfo, &SymbolTable::empty())?;
     let mem = KernelMemory::new(Arc::clone(dump), layout);

@@ -45,6 +45,10 @@ pub struct Kernel {
     cache: KernelCache,
 }
 
+/// Symbols, the type provider (if any) and where each came from: what a
+/// vmlinux or the dump alone gives the kernel model.
+pub(crate) type LoadedDebuginfo = (SymbolTable, Option<Arc<dyn TypeProvider>>, DebuginfoSources);
+
 /// Data read on first use and kept for the session.
 #[derive(Default)]
 pub(crate) struct KernelCache {
@@ -263,7 +267,7 @@ fn load_vmlinux(
     kaslr_offset: u64,
     vmcoreinfo: &VmcoreInfo,
     force: bool,
-) -> Result<(SymbolTable, Option<Arc<dyn TypeProvider>>, DebuginfoSources)> {
+) -> Result<crate::program::LoadedDebuginfo> {
     let info = crate::debuginfo::load_vmlinux(path)?;
     if !force {
         crate::debuginfo::check_match(path, &info, vmcoreinfo.build_id())?;

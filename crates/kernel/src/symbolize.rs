@@ -422,7 +422,7 @@ struct BoundedSink {
 impl std::io::Write for BoundedSink {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         if self.bytes.len().saturating_add(buf.len()) > self.limit {
-            return Err(std::io::Error::new(std::io::ErrorKind::Other, "decompressed module exceeds 1 GiB"));
+            return Err(std::io::Error::other("decompressed module exceeds 1 GiB"));
         }
         self.bytes.extend_from_slice(buf);
         Ok(buf.len())

@@ -24,6 +24,9 @@ pub struct UnwindState {
 }
 
 /// The outcome of one step.
+// Short-lived (one per frame, never stored in bulk): boxing the registers
+// would cost an allocation per frame for no memory saved.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepResult {
     /// An ordinary return: the caller's state and the stack slot that

@@ -233,7 +233,7 @@ fn null_function_pointer_call_continues_at_the_caller() {
     let sp = TASK_TOP - 0x100;
     let code = simple_chain(&mut mem, sp - 8);
     // The faulting call pushed a return into f1; RIP is 0.
-    mem.put(sp - 8 + 0, 0); // unused
+    mem.put(sp - 8, 0); // unused
     mem.put(sp, 0x1010);
     let regs_addr = TASK_TOP - 0x400;
     mem.put_regs(regs_addr, &kernel_regs(0, sp));
@@ -356,7 +356,7 @@ impl CodeInfo for CfiCode {
     }
     fn cfi(&self, ip: u64) -> Option<CfiRow> {
         let outermost = ip >> 12 == 3;
-        self.is_text(ip).then(|| CfiRow {
+        self.is_text(ip).then_some(CfiRow {
             cfa: CfaRule::RegisterOffset { register: 7, offset: 16 },
             return_address: if outermost { SavedRule::Undefined } else { SavedRule::AtCfa(-8) },
             rbp: SavedRule::AtCfa(-16),

@@ -222,7 +222,7 @@ fn per_task_view(session: &Session, p: &getopt::Parsed, selected: &[&Task]) -> R
     }
     if p.has('l') {
         let mut tasks: Vec<(u64, TaskHeader)> = selected.iter().map(|t| (t.last_arrival, TaskHeader::of(t))).collect();
-        tasks.sort_by(|a, b| b.0.cmp(&a.0));
+        tasks.sort_by_key(|t| std::cmp::Reverse(t.0));
         return Ok(Some(Ps::LastRun { tasks }));
     }
     if p.has('a') {

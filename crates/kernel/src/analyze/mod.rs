@@ -29,6 +29,7 @@ pub use slab_state::SlabState;
 /// The panic's kind, in stable snake_case for `--json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(Default)]
 pub enum PanicKind {
     NullDeref,
     NullFnptr,
@@ -45,6 +46,7 @@ pub enum PanicKind {
     Warning,
     Sysrq,
     ExplicitPanic,
+    #[default]
     Unknown,
 }
 
@@ -857,12 +859,6 @@ pub struct LogVerdict {
     pub headline: Option<String>,
     pub panic_string: Option<String>,
     pub fault_address: Option<u64>,
-}
-
-impl Default for PanicKind {
-    fn default() -> Self {
-        PanicKind::Unknown
-    }
 }
 
 /// Classifies from the log lines (the kernel's own words).

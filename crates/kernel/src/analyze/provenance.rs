@@ -283,7 +283,7 @@ fn member_path_at(
             (_, Type::Struct(c)) | (_, Type::Union(c)) => c,
             _ => break,
         };
-        let Some(m) = composite.members.iter().filter(|m| m.bit_offset / 8 <= rest).last() else { break };
+        let Some(m) = composite.members.iter().rfind(|m| m.bit_offset / 8 <= rest) else { break };
         rest = rest.checked_sub(m.bit_offset / 8)?;
         if let Some(n) = &m.name {
             path.push(n.clone());
@@ -395,9 +395,9 @@ impl Tracer<'_> {
         let sources = self.code.jump_sources.get(addr)?;
         let keeps = |i: usize| match self.code.instrs.get(i).and_then(|x| x.as_ref()) {
             Some(ins) => {
-                !self.code.writes(i, reg)
-                    && !(matches!(ins.flow_control(), FlowControl::Call | FlowControl::IndirectCall)
-                        && CALL_CLOBBERED.contains(&reg))
+                let clobbered_by_call = matches!(ins.flow_control(), FlowControl::Call | FlowControl::IndirectCall)
+                    && CALL_CLOBBERED.contains(&reg);
+                !(self.code.writes(i, reg) || clobbered_by_call)
             }
             None => true,
         };

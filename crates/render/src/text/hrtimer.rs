@@ -4,7 +4,7 @@ use krash_commands::output::{HrtimerClock, Hrtimers};
 
 /// crash centres numbers in their column, rounding the left pad up.
 fn center_number(text: &str, width: usize) -> String {
-    let left = (width.saturating_sub(text.len()) + 1) / 2;
+    let left = width.saturating_sub(text.len()).div_ceil(2);
     let right = width.saturating_sub(left + text.len());
     format!("{}{text}{}", " ".repeat(left), " ".repeat(right))
 }

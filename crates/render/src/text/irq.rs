@@ -39,16 +39,6 @@ fn cpu_ranges(cpus: &[u32]) -> String {
     parts.join(",")
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn cpu_ranges_merge_runs() {
-        assert_eq!(super::cpu_ranges(&[0, 1, 2, 5, 7, 8]), "0-2,5,7-8");
-        assert_eq!(super::cpu_ranges(&[3]), "3");
-        assert_eq!(super::cpu_ranges(&[]), "");
-    }
-}
-
 fn softirqs(vectors: &[SoftirqVector]) -> String {
     let mut out = String::from("SOFTIRQ_VEC      ACTION     \n");
     for v in vectors {
@@ -99,4 +89,14 @@ fn stats(t: &IrqTable) -> String {
         let _ = writeln!(out, "irq: {p}");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cpu_ranges_merge_runs() {
+        assert_eq!(super::cpu_ranges(&[0, 1, 2, 5, 7, 8]), "0-2,5,7-8");
+        assert_eq!(super::cpu_ranges(&[3]), "3");
+        assert_eq!(super::cpu_ranges(&[]), "");
+    }
 }

@@ -10,7 +10,7 @@ pub(crate) fn render(s: &SwapOutput) -> String {
     for a in &s.areas {
         let size = a.pages.saturating_mul(kb);
         let used = a.used_pages.saturating_mul(kb);
-        let pct = if size == 0 { 0 } else { used.saturating_mul(100) / size };
+        let pct = used.saturating_mul(100).checked_div(size).unwrap_or(0);
         let _ = writeln!(
             out,
             "{}  {} {} {} {} {:>4}  {}",

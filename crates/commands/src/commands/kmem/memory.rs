@@ -288,7 +288,9 @@ pub(crate) fn page_members(k: &Kernel, spec: &str) -> Result<(Vec<String>, Vec<P
                 b.chunks(8)
                     .map(|w| {
                         let mut word = [0u8; 8];
-                        word.get_mut(..w.len()).map(|d| d.copy_from_slice(w));
+                        if let Some(d) = word.get_mut(..w.len()) {
+                            d.copy_from_slice(w)
+                        }
                         u64::from_le_bytes(word)
                     })
                     .collect()
