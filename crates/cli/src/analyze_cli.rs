@@ -1,9 +1,11 @@
 //! `krash analyze [VMLINUX] VMCORE [--json]` and `krash analyze --batch DIR...`.
 
+use krash_analyze::AnalyzeExt;
 use std::path::{Path, PathBuf};
 
 use krash_commands::Output;
-use krash_kernel::{Kernel, KernelFiles};
+use krash_program::Kernel;
+use krash_program::KernelFiles;
 use krash_render::{render, Format};
 
 /// Runs the subcommand with the words after `analyze`.
@@ -21,7 +23,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-fn analyze_one(vmlinux: Option<PathBuf>, dump: &Path) -> Result<krash_kernel::analyze::Report, String> {
+fn analyze_one(vmlinux: Option<PathBuf>, dump: &Path) -> Result<krash_analyze::Report, String> {
     let kernel = Kernel::open(KernelFiles {
         dump: dump.to_path_buf(),
         vmlinux,

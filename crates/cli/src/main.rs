@@ -13,7 +13,8 @@ use std::process::{Command, ExitCode, Stdio};
 
 use clap::Parser;
 use krash_commands::{execute, Output, Session};
-use krash_kernel::{Kernel, KernelFiles};
+use krash_program::Kernel;
+use krash_program::KernelFiles;
 use krash_render::{render, Format};
 
 use crate::line::{parse_line, Sink};

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use krash_kernel::progress::{Progress, ProgressUnit};
+use krash_program::progress::{Progress, ProgressUnit};
 
 /// Scans smaller than this finish before a bar would be worth drawing.
 const MIN_BYTES: u64 = 256 << 20;

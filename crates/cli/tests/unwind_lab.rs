@@ -3,12 +3,15 @@
 //! stack-scan (`bt -o`) methods must behave as documented, and a stack
 //! deliberately damaged in a copy of a dump must be recovered.
 
+use krash_linux::sched::backtrace::BacktraceExt;
+use krash_linux::sched::task::TaskExt;
 mod common;
 
 use common::{lab_dumps, LabDump};
-use krash_kernel::backtrace::unwinder::{self, Frame, Method, TraceItem};
-use krash_kernel::backtrace::TaskBacktrace;
-use krash_kernel::{Kernel, KernelFiles};
+use krash_linux::sched::backtrace::unwinder::{self, Frame, Method, TraceItem};
+use krash_linux::sched::backtrace::TaskBacktrace;
+use krash_program::Kernel;
+use krash_program::KernelFiles;
 
 fn open(d: &LabDump) -> Option<Kernel> {
     match Kernel::open(KernelFiles { dump: d.vmcore.clone(), vmlinux: Some(d.vmlinux.clone()), ..Default::default() }) {

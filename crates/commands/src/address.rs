@@ -2,7 +2,7 @@
 //! `ffff8880...`, `0xffff...`, `symbol`, `symbol+0x10`, `symbol+16`.
 
 use krash_core::{Error, Result};
-use krash_kernel::Kernel;
+use krash_program::Kernel;
 
 /// Resolves an address argument; symbols come from the kernel's tables.
 pub fn resolve_address(kernel: &Kernel, word: &str) -> Result<u64> {

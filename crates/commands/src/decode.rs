@@ -6,11 +6,11 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use krash_analyze::oops::{self, CodeBytes, FrameRef, LineContent};
+use krash_analyze::oops_resolve::{OopsResolver, ResolvedFrame};
 use krash_arch::disasm::{decode_one, disassemble};
 use krash_core::{Error, Result};
-use krash_kernel::oops::{self, CodeBytes, FrameRef, LineContent};
-use krash_kernel::oops_resolve::{OopsResolver, ResolvedFrame};
-use krash_kernel::symbolize::InlineFrame;
+use krash_program::symbolize::InlineFrame;
 
 /// Usage text of the subcommand.
 pub const USAGE: &str = "usage: krash decode [VMLINUX|-] [--module NAME=KO ...] < oops.txt";

@@ -1,4 +1,4 @@
-use krash_kernel::Task;
+use krash_linux::sched::task::Task;
 use serde::Serialize;
 
 /// The data of crash's per-task header line

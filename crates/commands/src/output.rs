@@ -40,22 +40,22 @@ pub use crate::commands::vtop::{Conversion, VtopOutput, VtopResult};
 pub use crate::commands::waitq::WaitqOutput;
 pub use crate::commands::whatis::Whatis;
 pub use crate::header::TaskHeader;
-pub use krash_kernel::analyze::{BadMember, BlockedTask, CorruptValue, PanicKind, Report};
-pub use krash_kernel::dev::{DiskIo, Resource, ResourceTree};
-pub use krash_kernel::frame_vars::{FrameVariable, FrameVariables, InlinedCall, VariableState};
-pub use krash_kernel::hrtimer::{HrtimerClock, HrtimerCpu, Hrtimers, QueuedHrtimer};
-pub use krash_kernel::ipc::{IpcKind, IpcObject};
-pub use krash_kernel::irq::{IrqAction, IrqDesc, IrqTable, SoftirqVector};
-pub use krash_kernel::mount::{Mount, MountTable};
-pub use krash_kernel::net::{Neighbour, NetDevice, NetDevices, OpenSocket};
-pub use krash_kernel::sched::{CfsEntry, CfsQueue, QueuedTask, RunQueue};
-pub use krash_kernel::signal::{GroupSignals, Pending, QueuedSignal, SigAction, TaskSignals};
-pub use krash_kernel::swap::SwapArea;
-pub use krash_kernel::timer::{PendingTimer, TimerBase, TimerWheel};
-pub use krash_kernel::user_pages::{PageLocation, SwapEntry, UserPage};
-pub use krash_kernel::value::{FieldText, ValueText};
-pub use krash_kernel::vma::Vma;
-pub use krash_kernel::waitq::{WaitEntry, WaitQueue};
+pub use krash_analyze::{BadMember, BlockedTask, CorruptValue, PanicKind, Report};
+pub use krash_eval::frame_vars::{FrameVariable, FrameVariables, InlinedCall, VariableState};
+pub use krash_eval::value::{FieldText, ValueText};
+pub use krash_linux::dev::devices::{DiskIo, Resource, ResourceTree};
+pub use krash_linux::dev::irq::{IrqAction, IrqDesc, IrqTable, SoftirqVector};
+pub use krash_linux::fs::mount::{Mount, MountTable};
+pub use krash_linux::ipc::{IpcKind, IpcObject};
+pub use krash_linux::mm::swap::SwapArea;
+pub use krash_linux::mm::user_pages::{PageLocation, SwapEntry, UserPage};
+pub use krash_linux::mm::vma::Vma;
+pub use krash_linux::net::{Neighbour, NetDevice, NetDevices, OpenSocket};
+pub use krash_linux::sched::runq::{CfsEntry, CfsQueue, QueuedTask, RunQueue};
+pub use krash_linux::sched::signal::{GroupSignals, Pending, QueuedSignal, SigAction, TaskSignals};
+pub use krash_linux::sched::waitq::{WaitEntry, WaitQueue};
+pub use krash_linux::time::hrtimer::{HrtimerClock, HrtimerCpu, Hrtimers, QueuedHrtimer};
+pub use krash_linux::time::timer::{PendingTimer, TimerBase, TimerWheel};
 
 /// The data a command produced.
 // One value per command run, moved straight to the renderer: boxing the

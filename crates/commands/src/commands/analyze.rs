@@ -1,5 +1,6 @@
 //! `analyze`: the crash explained (kind, where, why, signature).
 
+use krash_analyze::AnalyzeExt;
 use krash_core::{Error, Result};
 
 use crate::{CommandSpec, Output, Session};

@@ -2,13 +2,17 @@
 //! unwinder (crates/unwind via the kernel model), plus the stack views
 //! crash offers under the same command (-t/-T, -e, -r, -v).
 
+use krash_eval::frame_vars::FrameVarsExt;
+use krash_linux::sched::backtrace::BacktraceExt;
+use krash_linux::sched::task::TaskExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use krash_core::{Error, Result, VirtualMemory, X86_64Regs};
-use krash_kernel::backtrace::unwinder::{self, Method, StackKind, StackRange, TraceItem};
-use krash_kernel::backtrace::TaskBacktrace;
-use krash_kernel::frame_vars::FrameVariables;
-use krash_kernel::{Kernel, Task};
+use krash_eval::frame_vars::FrameVariables;
+use krash_linux::sched::backtrace::unwinder::{self, Method, StackKind, StackRange, TraceItem};
+use krash_linux::sched::backtrace::TaskBacktrace;
+use krash_linux::sched::task::Task;
+use krash_program::Kernel;
 use serde::Serialize;
 
 use crate::{getopt, CommandSpec, Output, Session};

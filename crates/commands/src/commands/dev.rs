@@ -2,8 +2,9 @@
 //! I/O port and memory resource trees.
 
 use krash_core::{Error, Result};
-use krash_kernel::dev::{DiskIo, ResourceTree};
-use krash_kernel::Kernel;
+use krash_linux::dev::devices::DevicesExt;
+use krash_linux::dev::devices::{DiskIo, ResourceTree};
+use krash_program::Kernel;
 use serde::Serialize;
 
 use crate::{getopt, CommandSpec, Output, Session};
@@ -62,7 +63,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         DevOutput::Disks { disks }
     } else {
         let table = k.device_majors()?;
-        let rows = |v: Vec<krash_kernel::dev::DeviceMajor>| -> Vec<DevMajorRow> {
+        let rows = |v: Vec<krash_linux::dev::devices::DeviceMajor>| -> Vec<DevMajorRow> {
             v.into_iter()
                 .map(|d| DevMajorRow {
                     operations_symbol: symbol_text(k, d.operations),

@@ -1,11 +1,12 @@
 //! `dis`: disassembly as crash (and so gdb) prints it, with source lines
 //! from DWARF, for kernel, module and user code.
 
+use krash_linux::sched::task::TaskExt;
 use std::path::PathBuf;
 
 use krash_arch::disasm::{disassemble, Instruction};
 use krash_core::{Error, Result, VirtualMemory};
-use krash_kernel::Kernel;
+use krash_program::Kernel;
 use serde::Serialize;
 
 use crate::{getopt, parse_hex, CommandSpec, Output, Session};

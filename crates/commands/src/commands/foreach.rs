@@ -2,7 +2,8 @@
 //! PID, task address, name, state or kind.
 
 use krash_core::{Error, Result};
-use krash_kernel::Task;
+use krash_linux::sched::task::Task;
+use krash_linux::sched::task::TaskExt;
 use serde::Serialize;
 
 use crate::{CommandSpec, Output, Session};

@@ -1,7 +1,8 @@
 //! `ipcs`: System V shared memory, semaphores and message queues.
 
 use krash_core::{Error, Result};
-use krash_kernel::ipc::{IpcKind, IpcObject};
+use krash_linux::ipc::IpcExt;
+use krash_linux::ipc::{IpcKind, IpcObject};
 use serde::Serialize;
 
 use super::task::task_arg;

@@ -1,7 +1,8 @@
 use krash_core::{Error, Result};
+use krash_linux::dev::irq::IrqExt;
 use serde::Serialize;
 
-use krash_kernel::irq::{IrqTable, SoftirqVector};
+use krash_linux::dev::irq::{IrqTable, SoftirqVector};
 
 use crate::{getopt, CommandSpec, Output, Session};
 

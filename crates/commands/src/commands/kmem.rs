@@ -4,12 +4,18 @@
 //! pointer and what its bytes look like. Whole-memory views (`-i`, `-f`,
 //! `-V`, `-z`, `-n`, `-o`, `-h`, `-g`, `-p`, `-m`) are in `memory`.
 
+use krash_linux::mm::meminfo::MeminfoExt;
+use krash_linux::mm::page::PageExt;
+use krash_linux::mm::slab::freelist::FreelistExt;
+use krash_linux::mm::slab::SlabExt;
+use krash_linux::mm::vmstat::VmstatExt;
+use krash_linux::sched::task::TaskExt;
 pub mod memory;
 
 use krash_core::{Error, Result, VirtualMemory};
-pub use krash_kernel::page::PageInfo;
-use krash_kernel::slab::{self, SlabCache};
-use krash_kernel::Kernel;
+pub use krash_linux::mm::page::PageInfo;
+use krash_linux::mm::slab::{self, SlabCache};
+use krash_program::Kernel;
 use serde::Serialize;
 
 use crate::commands::sym::SymLine;
@@ -445,7 +451,7 @@ fn address_parts(k: &Kernel, addr: u64, notes: &mut Vec<String>) -> Result<Vec<A
     Ok(parts)
 }
 
-fn context(k: &Kernel, t: &krash_kernel::Task) -> TaskContext {
+fn context(k: &Kernel, t: &krash_linux::sched::task::Task) -> TaskContext {
     TaskContext {
         pid: t.pid,
         comm: t.comm.clone(),
@@ -502,10 +508,10 @@ fn vmap_areas(k: &Kernel) -> Result<Vec<VmapRow>> {
     let mem = k.memory();
     let mut out = Vec::new();
     for head in heads {
-        let walk = krash_kernel::list::walk(
+        let walk = krash_program::list::walk(
             mem,
             head,
-            krash_kernel::list::WalkOptions { limit: MAX_VMAP_AREAS, ..Default::default() },
+            krash_program::list::WalkOptions { limit: MAX_VMAP_AREAS, ..Default::default() },
         );
         for node in walk.nodes {
             let va = node.wrapping_sub(list_off);

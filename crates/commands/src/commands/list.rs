@@ -3,9 +3,10 @@
 
 use krash_core::{Error, Result};
 use krash_debuginfo::types::{TypeKind, TypeOps};
-use krash_kernel::list::{walk_from, ListBreak, WalkOptions};
-use krash_kernel::value::Value;
-use krash_kernel::Kernel;
+use krash_eval::value::Value;
+use krash_eval::value::ValueExt;
+use krash_program::list::{walk_from, ListBreak, WalkOptions};
+use krash_program::Kernel;
 use serde::Serialize;
 
 use super::struct_cmd::{member_line, radix_of, request, MemberValue};
@@ -39,7 +40,7 @@ pub struct ListEntry {
     /// `-s struct.member` lines.
     pub members: Vec<MemberValue>,
     /// `-s struct` (no members): the whole object.
-    pub object: Option<(String, krash_kernel::value::ValueText)>,
+    pub object: Option<(String, krash_eval::value::ValueText)>,
 }
 
 /// What `list` printed.

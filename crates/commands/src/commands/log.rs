@@ -1,5 +1,7 @@
 use krash_core::Result;
-use krash_kernel::printk::LogRecord;
+use krash_linux::printk::LogRecord;
+use krash_linux::printk::PrintkExt;
+use krash_linux::system::SystemExt;
 use serde::Serialize;
 
 use crate::{getopt, CommandSpec, Output, Session};

@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use krash_core::{Error, Result};
-use krash_kernel::symbolize::index_module_objects;
-use krash_kernel::{Kernel, Module};
+use krash_program::modules::Module;
+use krash_program::symbolize::index_module_objects;
+use krash_program::Kernel;
 use serde::Serialize;
 
 use crate::{getopt, CommandSpec, Output, Session};

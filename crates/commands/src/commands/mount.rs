@@ -1,6 +1,7 @@
 use krash_core::{Error, Result};
+use krash_linux::fs::mount::MountExt;
 
-use krash_kernel::mount::MountTable;
+use krash_linux::fs::mount::MountTable;
 
 use crate::{getopt, CommandSpec, Output, Session};
 

@@ -2,8 +2,11 @@
 
 use krash_core::{Error, Result};
 use krash_debuginfo::types::TypeKind;
-use krash_kernel::net::{Neighbour, NetDevices, OpenSocket};
-use krash_kernel::value::Value;
+use krash_eval::value::Value;
+use krash_eval::value::ValueExt;
+use krash_linux::net::NetExt;
+use krash_linux::net::{Neighbour, NetDevices, OpenSocket};
+use krash_linux::sched::task::TaskExt;
 use serde::Serialize;
 
 use super::struct_cmd::{radix_of, request, StructBlock};
@@ -58,7 +61,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     if let Some(word) = p.value('N') {
         let value = parse_number(word).ok_or_else(|| Error::Usage(format!("net: invalid address: {word}")))?;
         let raw = u32::try_from(value).map_err(|_| Error::Usage(format!("net: not an IPv4 address: {word}")))?;
-        return Ok(Output::Net(NetOutput::Address { value, dotted: krash_kernel::net::ipv4_text(raw) }));
+        return Ok(Output::Net(NetOutput::Address { value, dotted: krash_linux::net::ipv4_text(raw) }));
     }
     if p.has('a') {
         return Ok(Output::Net(NetOutput::Arp { neighbours: k.arp_cache()? }));

@@ -4,9 +4,10 @@
 
 use krash_core::{Error, Result};
 use krash_debuginfo::types::{IntKind, Type, TypeOps, TypeProvider};
-use krash_kernel::expr::{evaluate, Expr, KernelContext};
-use krash_kernel::value::{Radix, Value, ValueText};
-use krash_kernel::Kernel;
+use krash_eval::expr::{evaluate, Expr, KernelContext};
+use krash_eval::value::ValueExt;
+use krash_eval::value::{Radix, Value, ValueText};
+use krash_program::Kernel;
 use serde::Serialize;
 
 use crate::{CommandSpec, Output, Session};

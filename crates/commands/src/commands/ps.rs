@@ -1,5 +1,8 @@
 use krash_core::{Error, Result};
-use krash_kernel::Task;
+use krash_linux::mm::rss::RssExt;
+use krash_linux::sched::task::Task;
+use krash_linux::sched::task::TaskExt;
+use krash_linux::system::SystemExt;
 use serde::Serialize;
 
 use crate::header::TaskHeader;

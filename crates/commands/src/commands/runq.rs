@@ -1,7 +1,9 @@
 use krash_core::{Error, Result};
+use krash_linux::sched::runq::RunqExt;
+use krash_linux::sched::task::TaskExt;
 use serde::Serialize;
 
-use krash_kernel::sched::{QueuedTask, RunQueue};
+use krash_linux::sched::runq::{QueuedTask, RunQueue};
 
 use crate::{getopt, CommandSpec, Output, Session};
 
@@ -91,7 +93,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     Ok(Output::Runq(Runq { timestamps: p.has('t'), running_times: p.has('m'), queues, groups: p.has('g') }))
 }
 
-fn group_view(k: &krash_kernel::Kernel, queue: &RunQueue) -> Result<GroupView> {
+fn group_view(k: &krash_program::Kernel, queue: &RunQueue) -> Result<GroupView> {
     let root_task_group = k.symbol_addr("root_task_group").unwrap_or(0);
     let cfs_rq = k.field_addr(queue.rq, "rq", "cfs")?;
     let running = k.read_field_u64(cfs_rq, "cfs_rq", "curr")?;
@@ -106,9 +108,9 @@ fn group_view(k: &krash_kernel::Kernel, queue: &RunQueue) -> Result<GroupView> {
     Ok(GroupView { root_task_group, cfs_rq, current_prio, group_of })
 }
 
-fn collect_groups(k: &krash_kernel::Kernel, q: &krash_kernel::sched::CfsQueue, out: &mut Vec<(u64, u64)>) {
+fn collect_groups(k: &krash_program::Kernel, q: &krash_linux::sched::runq::CfsQueue, out: &mut Vec<(u64, u64)>) {
     for e in &q.entries {
-        if let krash_kernel::sched::CfsEntry::Group { cfs_rq, queue } = e {
+        if let krash_linux::sched::runq::CfsEntry::Group { cfs_rq, queue } = e {
             out.push((*cfs_rq, k.read_field_u64(*cfs_rq, "cfs_rq", "tg").unwrap_or(0)));
             collect_groups(k, queue, out);
         }

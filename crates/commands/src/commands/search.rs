@@ -1,12 +1,14 @@
 //! `search`: find values or strings in kernel virtual, user virtual or
 //! physical memory, or in task stacks; the kernel model chooses the
-//! memory (krash_kernel::search) and scans it in parallel.
+//! memory (krash_linux::mm::search) and scans it in parallel.
 
 use krash_core::{Error, PhysicalMemory, Result, VirtualMemory};
-use krash_kernel::expr::{evaluate, KernelContext};
-use krash_kernel::mapped::MappedExtent;
-use krash_kernel::search::{clip, scan, KernelSpace, Needle};
-use krash_kernel::Kernel;
+use krash_eval::expr::{evaluate, KernelContext};
+use krash_linux::mm::search::SearchExt;
+use krash_linux::mm::search::{clip, scan, KernelSpace, Needle};
+use krash_linux::sched::task::TaskExt;
+use krash_program::mapped::MappedExtent;
+use krash_program::Kernel;
 use serde::Serialize;
 
 use crate::header::TaskHeader;
@@ -164,7 +166,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
             };
             for task in tasks {
                 let regions = bounds(k.stack_regions(task)?);
-                let found = scan(k.dump(), &regions, &needles, MAX_HITS, &krash_kernel::progress::NoProgress);
+                let found = scan(k.dump(), &regions, &needles, MAX_HITS, &krash_program::progress::NoProgress);
                 if found.hits.is_empty() {
                     continue;
                 }
@@ -258,7 +260,7 @@ fn space_of(session: &Session, p: &getopt::Parsed) -> Result<Space> {
 fn hit(
     k: &Kernel,
     space: &Space,
-    h: &krash_kernel::search::Hit,
+    h: &krash_linux::mm::search::Hit,
     labels: &[Option<String>],
     needles: &[Needle],
     context: u64,

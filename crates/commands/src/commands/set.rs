@@ -1,4 +1,5 @@
 use krash_core::{Error, Result};
+use krash_linux::sched::task::TaskExt;
 use serde::Serialize;
 
 use crate::{getopt, CommandSpec, Output, Session};

@@ -1,7 +1,9 @@
 //! `sig`: a task's signal dispositions, blocked and pending signals.
 
 use krash_core::{Error, Result};
-use krash_kernel::signal::{signal_name, GroupSignals, TaskSignals, NSIG};
+use krash_linux::sched::signal::SignalExt;
+use krash_linux::sched::signal::{signal_name, GroupSignals, TaskSignals, NSIG};
+use krash_linux::sched::task::TaskExt;
 use serde::Serialize;
 
 use super::task::tasks_or_current;

@@ -3,8 +3,10 @@
 
 use krash_core::{Error, Result, VirtualMemory};
 use krash_debuginfo::types::{Type, TypeId, TypeKind, TypeOps, TypeProvider};
-use krash_kernel::value::{Radix, TypeArena, Value, ValueText};
-use krash_kernel::Kernel;
+use krash_eval::value::ValueExt;
+use krash_eval::value::{Radix, Value, ValueText};
+use krash_program::type_arena::TypeArena;
+use krash_program::Kernel;
 use serde::Serialize;
 
 use crate::{getopt, CommandSpec, Output, Session};

@@ -1,7 +1,8 @@
 //! `swap`: the active swap areas.
 
 use krash_core::{Error, Result};
-use krash_kernel::swap::SwapArea;
+use krash_linux::mm::swap::SwapArea;
+use krash_linux::mm::swap::SwapExt;
 use serde::Serialize;
 
 use crate::{getopt, CommandSpec, Output, Session};

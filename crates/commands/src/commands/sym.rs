@@ -1,8 +1,8 @@
 //! `sym`: symbols by address or name, symbol listings, and faddr2line.
 
 use krash_core::Result;
-use krash_kernel::symbolize::Symbol;
-use krash_kernel::Kernel;
+use krash_program::symbolize::Symbol;
+use krash_program::Kernel;
 use serde::Serialize;
 
 use crate::{getopt, parse_hex, CommandSpec, Output, Session};

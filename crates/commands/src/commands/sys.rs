@@ -1,4 +1,6 @@
 use krash_core::Result;
+use krash_linux::sched::task::TaskExt;
+use krash_linux::system::SystemExt;
 use serde::Serialize;
 
 use crate::{getopt, CommandSpec, Output, Session};
@@ -36,7 +38,7 @@ pub struct SysInfo {
     pub machine: Option<String>,
     pub cpu_mhz: Option<u64>,
     pub memory_bytes: Option<u64>,
-    pub panic: Option<krash_kernel::system::PanicMessage>,
+    pub panic: Option<krash_linux::system::PanicMessage>,
     pub panic_task: Option<PanicTask>,
     pub symbols_from: String,
     pub types_from: String,
@@ -57,7 +59,7 @@ pub struct PanicTask {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "view", rename_all = "snake_case")]
 pub enum SysDetail {
-    Dmi { fields: Vec<krash_kernel::system::DmiField> },
+    Dmi { fields: Vec<krash_linux::system::DmiField> },
     Config { text: String },
 }
 

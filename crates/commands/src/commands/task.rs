@@ -2,8 +2,11 @@
 
 use krash_core::{Error, Result};
 use krash_debuginfo::types::{TypeKind, TypeOps};
-use krash_kernel::value::Value;
-use krash_kernel::{Kernel, Task};
+use krash_eval::value::Value;
+use krash_eval::value::ValueExt;
+use krash_linux::sched::task::Task;
+use krash_linux::sched::task::TaskExt;
+use krash_program::Kernel;
 use serde::Serialize;
 
 use super::struct_cmd::{member_line, radix_of, request, StructBlock};

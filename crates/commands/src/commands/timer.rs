@@ -1,6 +1,8 @@
 use krash_core::{Error, Result};
+use krash_linux::time::hrtimer::HrtimerExt;
+use krash_linux::time::timer::TimerExt;
 
-use krash_kernel::timer::TimerWheel;
+use krash_linux::time::timer::TimerWheel;
 
 use crate::{getopt, CommandSpec, Output, Session};
 

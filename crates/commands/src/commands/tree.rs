@@ -2,8 +2,12 @@
 
 use krash_core::{Error, Result, VirtualMemory};
 use krash_debuginfo::types::TypeKind;
-use krash_kernel::value::Value;
-use krash_kernel::{maple, rbtree, xarray, Kernel};
+use krash_eval::value::Value;
+use krash_eval::value::ValueExt;
+use krash_program::maple;
+use krash_program::rbtree;
+use krash_program::xarray;
+use krash_program::Kernel;
 use serde::Serialize;
 
 use super::list::offset_arg;

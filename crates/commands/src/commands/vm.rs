@@ -1,11 +1,17 @@
 //! `vm` and `files`: a task's memory areas and its open files.
 
 use krash_core::{Error, Result};
-pub use krash_kernel::fs::PageCache;
-use krash_kernel::fs::{DentryInfo, OpenFiles};
-use krash_kernel::user_pages::UserPage;
-use krash_kernel::vma::Vma;
-use krash_kernel::{Kernel, Task};
+pub use krash_linux::fs::vfs::PageCache;
+use krash_linux::fs::vfs::VfsExt;
+use krash_linux::fs::vfs::{DentryInfo, OpenFiles};
+use krash_linux::mm::rss::RssExt;
+use krash_linux::mm::user_pages::UserPage;
+use krash_linux::mm::user_pages::UserPagesExt;
+use krash_linux::mm::vma::Vma;
+use krash_linux::mm::vma::VmaExt;
+use krash_linux::sched::task::Task;
+use krash_linux::sched::task::TaskExt;
+use krash_program::Kernel;
 use serde::Serialize;
 
 use super::struct_cmd::StructOutput;

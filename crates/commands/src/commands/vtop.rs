@@ -3,10 +3,14 @@
 
 use krash_arch::paging::{PageTableEntry, TranslateStep};
 use krash_core::{Error, Result};
-use krash_kernel::page::PageInfo;
-use krash_kernel::user_pages::PageLocation;
-use krash_kernel::vma::Vma;
-use krash_kernel::Kernel;
+use krash_linux::mm::page::PageExt;
+use krash_linux::mm::page::PageInfo;
+use krash_linux::mm::user_pages::PageLocation;
+use krash_linux::mm::user_pages::UserPagesExt;
+use krash_linux::mm::vma::Vma;
+use krash_linux::mm::vma::VmaExt;
+use krash_linux::sched::task::TaskExt;
+use krash_program::Kernel;
 use serde::Serialize;
 
 use crate::{getopt, parse_hex, CommandSpec, Output, Session};

@@ -1,7 +1,9 @@
 //! `waitq`: the tasks queued on a wait queue.
 
 use krash_core::{Error, Result};
-use krash_kernel::waitq::WaitQueue;
+use krash_linux::sched::task::TaskExt;
+use krash_linux::sched::waitq::WaitQueue;
+use krash_linux::sched::waitq::WaitqExt;
 use serde::Serialize;
 
 use crate::header::TaskHeader;

@@ -2,7 +2,7 @@
 
 use krash_core::{Error, Result};
 use krash_debuginfo::types::{Type, TypeId, TypeOps, TypeProvider};
-use krash_kernel::Kernel;
+use krash_program::Kernel;
 use serde::Serialize;
 
 use crate::{CommandSpec, Output, Session};
@@ -102,6 +102,6 @@ fn named_type(k: &Kernel, text: &str) -> Option<TypeId> {
     if is_variable {
         return None;
     }
-    let parsed = krash_kernel::expr::TypeName { base: base.to_string(), pointers: stars };
-    krash_kernel::expr::resolve_type_name(types, &parsed).ok()
+    let parsed = krash_eval::expr::TypeName { base: base.to_string(), pointers: stars };
+    krash_eval::expr::resolve_type_name(types, &parsed).ok()
 }

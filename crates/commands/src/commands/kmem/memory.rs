@@ -5,13 +5,17 @@
 
 use krash_core::{Error, Result, VirtualMemory};
 use krash_debuginfo::types::{Type, TypeKind, TypeOps};
-use krash_kernel::Kernel;
+use krash_linux::mm::page::PageExt;
+use krash_linux::mm::sparse::SparseExt;
+use krash_linux::mm::vmstat::VmstatExt;
+use krash_linux::mm::zone::ZoneExt;
+use krash_program::Kernel;
 use serde::Serialize;
 
-pub use krash_kernel::meminfo::{HugePool, MemInfo};
-pub use krash_kernel::sparse::{MemSection, MemoryBlock};
-pub use krash_kernel::vmstat::{Counter, VmStats};
-pub use krash_kernel::zone::{FreeList, MemoryNode, Zone};
+pub use krash_linux::mm::meminfo::{HugePool, MemInfo};
+pub use krash_linux::mm::sparse::{MemSection, MemoryBlock};
+pub use krash_linux::mm::vmstat::{Counter, VmStats};
+pub use krash_linux::mm::zone::{FreeList, MemoryNode, Zone};
 
 /// A zone as the `-f` and `-n` tables show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -1,0 +1,1019 @@
+//! Diagnosis, above the subsystems. `analyze`: what killed the kernel,
+//! where, and why, from the dump alone: the log's headline and panic
+//! string, the panic task's backtrace and exception frame, the faulting
+//! instruction's base register and the DWARF type it points to, blocked
+//! tasks, and corrupted pointer values. `oops` and `oops_resolve`: oops
+//! text parsed and resolved against a vmlinux (`krash decode`).
+
+use crate::hung::HungInternal;
+use crate::lockup::LockupInternal;
+use crate::pointer_source::PointerSourceInternal;
+use crate::provenance::ProvenanceInternal;
+use crate::slab_state::SlabStateInternal;
+use krash_eval::frame_vars::FrameVarsExt;
+use krash_linux::printk::PrintkExt;
+use krash_linux::sched::backtrace::BacktraceExt;
+use krash_linux::sched::task::TaskExt;
+use std::path::Path;
+
+use krash_arch::disasm::{decode_one, disassemble, instruction_details};
+use krash_core::{Result, VirtualMemory, X86_64Regs};
+use krash_unwind::{ExceptionFrame, StackKind, TraceItem};
+use serde::Serialize;
+
+use krash_eval::frame_vars::VariableState;
+use krash_program::Kernel;
+
+mod hung;
+mod lockup;
+mod null_check;
+pub mod oops;
+pub mod oops_resolve;
+mod pointer_source;
+mod provenance;
+mod slab_state;
+
+pub use hung::{LockOwner, LockWait};
+pub use lockup::LoopList;
+pub use null_check::ReturnChecks;
+pub use provenance::{Origin, Provenance, ProvenanceStep};
+pub use slab_state::SlabState;
+
+/// The panic's kind, in stable snake_case for `--json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[derive(Default)]
+pub enum PanicKind {
+    NullDeref,
+    NullFnptr,
+    PagingFault,
+    Gpf,
+    StackSegment,
+    Bug,
+    SoftLockup,
+    HardLockup,
+    HungTask,
+    Oom,
+    StackProtector,
+    ListCorruption,
+    Warning,
+    Sysrq,
+    ExplicitPanic,
+    #[default]
+    Unknown,
+}
+
+impl PanicKind {
+    /// The stable name (`null_deref`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            PanicKind::NullDeref => "null_deref",
+            PanicKind::NullFnptr => "null_fnptr",
+            PanicKind::PagingFault => "paging_fault",
+            PanicKind::Gpf => "gpf",
+            PanicKind::StackSegment => "stack_segment",
+            PanicKind::Bug => "bug",
+            PanicKind::SoftLockup => "soft_lockup",
+            PanicKind::HardLockup => "hard_lockup",
+            PanicKind::HungTask => "hung_task",
+            PanicKind::Oom => "oom",
+            PanicKind::StackProtector => "stack_protector",
+            PanicKind::ListCorruption => "list_corruption",
+            PanicKind::Warning => "warning",
+            PanicKind::Sysrq => "sysrq",
+            PanicKind::ExplicitPanic => "explicit_panic",
+            PanicKind::Unknown => "unknown",
+        }
+    }
+
+    /// A phrase for the report's first line.
+    pub fn describe(self) -> &'static str {
+        match self {
+            PanicKind::NullDeref => "NULL pointer dereference",
+            PanicKind::NullFnptr => "call through a NULL function pointer",
+            PanicKind::PagingFault => "paging fault on a bad address",
+            PanicKind::Gpf => "general protection fault",
+            PanicKind::StackSegment => "stack-segment fault",
+            PanicKind::Bug => "BUG() / invalid opcode",
+            PanicKind::SoftLockup => "soft lockup",
+            PanicKind::HardLockup => "hard lockup",
+            PanicKind::HungTask => "hung task",
+            PanicKind::Oom => "out of memory",
+            PanicKind::StackProtector => "stack protector",
+            PanicKind::ListCorruption => "list corruption",
+            PanicKind::Warning => "WARNING with panic_on_warn",
+            PanicKind::Sysrq => "sysrq-triggered crash",
+            PanicKind::ExplicitPanic => "explicit panic",
+            PanicKind::Unknown => "unknown",
+        }
+    }
+}
+
+/// The member a NULL or bad base pointer was dereferenced at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BadMember {
+    pub register: String,
+    pub value: u64,
+    pub displacement: i64,
+    /// The variable DWARF places in that register, when one is.
+    pub variable: Option<String>,
+    pub struct_name: Option<String>,
+    pub member: Option<String>,
+    /// The call whose return value the register holds, when the
+    /// instruction before loads it that way.
+    pub returned_by: Option<String>,
+}
+
+/// A register value that cannot be a pointer, and what it looks like.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CorruptValue {
+    pub register: String,
+    pub value: u64,
+    /// `ascii`, `utf16`, `slab_poison`, `list_poison1`, `list_poison2`,
+    /// `non_canonical`.
+    pub class: String,
+    pub text: Option<String>,
+}
+
+/// A task in D state and the top of its stack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BlockedTask {
+    pub pid: i32,
+    pub comm: String,
+    pub task: u64,
+    pub frames: Vec<String>,
+    /// The lock it waits for, when its stack holds a waiter entry.
+    pub waits_on: Option<u64>,
+    /// That lock's symbol, when it is a global.
+    pub waits_on_symbol: Option<String>,
+}
+
+/// A NULL pointer that came from a call's return value, and how the
+/// caller tested it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NullSource {
+    pub function: String,
+    /// `NULL`.
+    pub returned: String,
+    /// `IS_ERR`, `NULL`, `IS_ERR and NULL` or `nothing`.
+    pub caller_checks: String,
+}
+
+/// The analysis of one dump.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub kind: PanicKind,
+    pub description: String,
+    pub headline: Option<String>,
+    pub panic_string: Option<String>,
+    pub pid: Option<i32>,
+    pub comm: Option<String>,
+    pub task: Option<u64>,
+    pub cpu: Option<u32>,
+    pub context: String,
+    pub faulting_function: Option<String>,
+    pub rip: Option<u64>,
+    pub instruction: Option<String>,
+    pub source: Option<String>,
+    pub inline_chain: Vec<String>,
+    pub module: Option<String>,
+    pub module_taint: Option<String>,
+    pub fault_address: Option<u64>,
+    pub bad_member: Option<BadMember>,
+    pub caller: Option<String>,
+    pub return_address: Option<u64>,
+    pub corrupt_values: Vec<CorruptValue>,
+    pub blocked_tasks: Vec<BlockedTask>,
+    /// Where the bad register's value came from.
+    pub provenance: Option<Provenance>,
+    /// The call that returned the NULL that was dereferenced.
+    pub null_source: Option<NullSource>,
+    /// The list a soft-locked loop walks.
+    pub loop_list: Option<LoopList>,
+    /// Locks D-state tasks wait for, with their owners.
+    pub locks: Vec<LockWait>,
+    /// The freelist state of the slab cache the fault happened in.
+    pub slab: Option<SlabState>,
+    /// Sentences saying why, in order of confidence.
+    pub findings: Vec<String>,
+    /// krash commands that show the evidence.
+    pub evidence: Vec<String>,
+    pub top_frames: Vec<String>,
+    pub signature: String,
+}
+
+/// Frames that belong to the crash machinery, exception entry, interrupt
+/// plumbing or sleeping, not to the code that went wrong.
+const PLUMBING_PREFIXES: &[&str] = &[
+    "machine_kexec",
+    "__crash_kexec",
+    "crash_kexec",
+    "panic",
+    "vpanic",
+    "oops_end",
+    "die",
+    "__die",
+    "do_trap",
+    "do_error_trap",
+    "exc_",
+    "asm_exc_",
+    "page_fault_oops",
+    "kernelmode_fixup",
+    "no_context",
+    "__bad_area",
+    "bad_area",
+    "do_user_addr_fault",
+    "do_kern_addr_fault",
+    "handle_page_fault",
+    "__do_page_fault",
+    "do_page_fault",
+    "page_fault",
+    "general_protection",
+    "invalid_op",
+    "handle_bug",
+    "watchdog_timer_fn",
+    "__run_hrtimer",
+    "__hrtimer_run_queues",
+    "hrtimer_interrupt",
+    "__sysvec_",
+    "sysvec_",
+    "asm_sysvec_",
+    "asm_common_interrupt",
+    "irq_exit",
+    "__irq_exit",
+    "call_on_stack",
+    "asm_call_",
+    "schedule",
+    "__schedule",
+    "io_schedule",
+    "preempt_schedule",
+    "__mutex",
+    "mutex_lock",
+    "mutex_unlock",
+    "rwsem",
+    "down",
+    "__down",
+    "rt_mutex",
+    "msleep",
+    "usleep",
+    "wait_for_",
+    "__wait",
+    "context_switch",
+    "__switch_to",
+    "show_",
+    "dump_stack",
+    "__warn",
+    "report_bug",
+    "fixup_exception",
+    "sysrq_handle_crash.cold",
+    "nmi_",
+    "default_do_nmi",
+    "do_nmi",
+    "entry_SYSCALL",
+    "ret_from_fork",
+    "kthread",
+    "do_syscall_64",
+    "x64_sys_call",
+    "__x64_sys",
+    "ksys_",
+    "do_idle",
+    "cpu_startup_entry",
+    "__softirqentry",
+    "__do_softirq",
+    "handle_softirqs",
+    "run_timer_softirq",
+    "__run_timers",
+    "call_timer_fn",
+    "expire_timers",
+    "do_softirq",
+    "__irq_exit_rcu",
+    "common_startup_64",
+    "secondary_startup",
+    "start_secondary",
+    "rest_init",
+    "arch_call_rest_init",
+    "start_kernel",
+    "native_safe_halt",
+    "pv_native_safe_halt",
+    "default_idle",
+    "arch_cpu_idle",
+    "default_idle_call",
+    "x86_64_start_kernel",
+    "x86_64_start_reservations",
+    "start_kernel",
+    "cpuidle_",
+    "acpi_idle",
+];
+
+pub(crate) fn is_plumbing(name: &str) -> bool {
+    // Idle loops differ by CPU model (amd_e400_idle, mwait_idle...): a
+    // signature must not depend on the machine an interrupt landed on.
+    PLUMBING_PREFIXES.iter().any(|p| name.starts_with(p)) || name.ends_with("_idle")
+}
+
+/// Bounds the D-state tasks reported in full.
+const MAX_BLOCKED_REPORTED: usize = 64;
+
+/// This module's operations on [`Kernel`] (an extension trait: `use` it to call them).
+pub trait AnalyzeExt {
+    /// Explains the crash in this dump. `extra_module_dirs` are searched
+    /// for module objects (`.ko`) besides the usual places (the dump's own
+    /// directory is a good one).
+    fn analyze(&self, extra_module_dirs: &[&Path]) -> Result<Report>;
+}
+
+impl AnalyzeExt for Kernel {
+    fn analyze(&self, extra_module_dirs: &[&Path]) -> Result<Report> {
+        let log: Vec<String> = self.log_records().map(|r| r.into_iter().map(|r| r.text).collect()).unwrap_or_default();
+        let classified = classify_log(&log);
+        let mut report = Report {
+            kind: classified.kind,
+            description: String::new(),
+            headline: classified.headline.clone(),
+            panic_string: classified.panic_string.clone(),
+            pid: None,
+            comm: None,
+            task: None,
+            cpu: self.panic_cpu(),
+            context: "unknown".into(),
+            faulting_function: None,
+            rip: None,
+            instruction: None,
+            source: None,
+            inline_chain: Vec::new(),
+            module: None,
+            module_taint: None,
+            fault_address: classified.fault_address,
+            bad_member: None,
+            caller: None,
+            return_address: None,
+            corrupt_values: Vec::new(),
+            blocked_tasks: Vec::new(),
+            provenance: None,
+            null_source: None,
+            loop_list: None,
+            locks: Vec::new(),
+            slab: None,
+            findings: Vec::new(),
+            evidence: vec!["log | tail -80".into(), "bt".into()],
+            top_frames: Vec::new(),
+            signature: String::new(),
+        };
+        let panic_task = self.panic_task().and_then(|addr| self.task_by_addr(addr).ok().cloned());
+        let mut trace = None;
+        if let Some(task) = &panic_task {
+            report.pid = Some(task.pid);
+            report.comm = Some(task.comm.clone());
+            report.task = Some(task.addr);
+            report.cpu = report.cpu.or(Some(task.cpu));
+            trace = self.backtrace(task).ok();
+        }
+        report.context = self.panic_context(report.cpu, trace.as_ref().map(|t| &t.trace.items));
+        let exception = trace.as_ref().and_then(|t| {
+            t.trace.items.iter().find_map(|i| match i {
+                TraceItem::Exception(e) if !e.user_mode => Some(e.clone()),
+                _ => None,
+            })
+        });
+        // Modules named in the trace get their debuginfo loaded for lines and types.
+        if let Some(t) = &trace {
+            for f in t.trace.frames() {
+                if let Some(m) = f.symbol.as_ref().and_then(|s| s.module.clone()) {
+                    self.ensure_module_debuginfo(&m, extra_module_dirs);
+                }
+            }
+        }
+        if let Some(e) = &exception {
+            if let Some(m) = e.rip_symbol.as_ref().and_then(|s| s.module.clone()) {
+                self.ensure_module_debuginfo(&m, extra_module_dirs);
+            }
+        }
+        // The frames from the exception on: names, and code addresses
+        // inside each function (a return address is looked up one back).
+        let (frames_after, code_after): (Vec<String>, Vec<u64>) = trace
+            .as_ref()
+            .map(|t| {
+                let mut frames = Vec::new();
+                let mut past_exception = exception.is_none();
+                for item in &t.trace.items {
+                    match item {
+                        TraceItem::Exception(e) if !e.user_mode => past_exception = true,
+                        TraceItem::Frame(f) if past_exception => {
+                            if let Some(s) = &f.symbol {
+                                frames.push((s.name.clone(), if f.exact { f.pc } else { f.pc.wrapping_sub(1) }));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                frames.into_iter().unzip()
+            })
+            .unwrap_or_default();
+        let all_frames: Vec<String> = trace
+            .as_ref()
+            .map(|t| t.trace.frames().filter_map(|f| f.symbol.as_ref().map(|s| s.name.clone())).collect())
+            .unwrap_or_default();
+
+        match report.kind {
+            PanicKind::HungTask => self.explain_hung(&mut report, extra_module_dirs),
+            _ => {
+                if let Some(e) = exception.as_ref().filter(|_| has_fault_frame(report.kind)) {
+                    self.explain_exception(&mut report, e);
+                    match report.kind {
+                        PanicKind::SoftLockup | PanicKind::HardLockup => {
+                            let callers = frames_after
+                                .iter()
+                                .zip(&code_after)
+                                .filter(|(n, _)| !is_plumbing(n))
+                                .map(|(_, pc)| *pc);
+                            let looping: Vec<u64> = std::iter::once(e.regs.rip).chain(callers).take(4).collect();
+                            self.explain_lockup(&mut report, &looping)
+                        }
+                        PanicKind::Gpf | PanicKind::PagingFault | PanicKind::NullDeref => {
+                            self.explain_slab(&mut report, &e.regs)
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        let mut top: Vec<String> = Vec::new();
+        if let Some(f) = &report.faulting_function {
+            top.push(f.clone());
+        }
+        let source = if report.kind == PanicKind::HungTask || !has_fault_frame(report.kind) {
+            &all_frames
+        } else {
+            &frames_after
+        };
+        if report.kind == PanicKind::HungTask {
+            if let Some(b) = report.blocked_tasks.iter().find(|b| b.frames.first() == report.faulting_function.as_ref())
+            {
+                top.extend(b.frames.iter().skip(1).cloned());
+            }
+        } else {
+            top.extend(source.iter().filter(|n| !is_plumbing(n)).cloned());
+        }
+        top.dedup();
+        top.truncate(3);
+        if report.faulting_function.is_none() {
+            report.faulting_function = top.first().cloned();
+        }
+        report.top_frames = top;
+        report.signature = signature(report.kind, &report.top_frames);
+        let mut seen = std::collections::HashSet::new();
+        report.evidence.retain(|e| seen.insert(e.clone()));
+        report.description = describe(&report);
+        Ok(report)
+    }
+}
+
+/// Private helpers of this module's extension of [`Kernel`].
+trait AnalyzeHelpers {
+    fn ensure_module_debuginfo(&self, name: &str, extra_dirs: &[&Path]);
+    /// process / softirq / hardirq / NMI from the panic CPU's preempt count,
+    /// else from the stacks the panic trace ran on.
+    fn panic_context(&self, cpu: Option<u32>, items: Option<&Vec<TraceItem>>) -> String;
+    /// The module's taint, and evidence commands that show it and load
+    /// its debuginfo (the struct commands need its types).
+    fn note_module(&self, report: &mut Report, m: &str);
+    fn explain_exception(&self, report: &mut Report, e: &ExceptionFrame);
+    /// The call instruction ending just before `ret`, disassembled.
+    fn call_before(&self, ret: u64) -> Option<String>;
+    /// The target of a direct call ending at `ret`, unless it is a
+    /// retpoline thunk (an indirect call).
+    fn direct_callee_before(&self, ret: u64) -> Option<String>;
+    /// When the instruction before `rip` is a direct call and `reg` is
+    /// %rax, the callee whose return value faulted.
+    fn returned_by(&self, rip: u64, reg: &str) -> Option<String>;
+    /// The member of `struct name` at byte `offset`, from BTF or the
+    /// module's DWARF.
+    fn member_at(&self, name: &str, offset: u64, module: Option<&str>) -> Option<String>;
+}
+
+impl AnalyzeHelpers for Kernel {
+    fn ensure_module_debuginfo(&self, name: &str, extra_dirs: &[&Path]) {
+        if self.module_debuginfo(name).is_some() {
+            return;
+        }
+        let mut dirs: Vec<std::path::PathBuf> = extra_dirs.iter().map(|d| d.to_path_buf()).collect();
+        dirs.extend(self.module_search_dirs());
+        let _ = self.load_module_debuginfo(name, None, &dirs);
+    }
+
+    fn panic_context(&self, cpu: Option<u32>, items: Option<&Vec<TraceItem>>) -> String {
+        const NMI_MASK: u32 = 0x00f0_0000;
+        const HARDIRQ_MASK: u32 = 0x000f_0000;
+        const SOFTIRQ_OFFSET: u32 = 0x0000_0100;
+        let count = cpu.and_then(|cpu| {
+            let addr = match self.percpu_addr("__preempt_count", cpu) {
+                Ok(a) => a,
+                Err(_) => {
+                    let hot = self.percpu_addr("pcpu_hot", cpu).ok()?;
+                    hot.checked_add(self.layouts().offset("pcpu_hot", "preempt_count").ok()?)?
+                }
+            };
+            self.memory().read_u32(addr).ok()
+        });
+        if let Some(count) = count {
+            let count = count & !0x8000_0000; // PREEMPT_NEED_RESCHED, kept inverted
+            return if count & NMI_MASK != 0 {
+                "nmi"
+            } else if count & HARDIRQ_MASK != 0 {
+                "hardirq"
+            } else if count & SOFTIRQ_OFFSET != 0 {
+                "softirq"
+            } else {
+                "process"
+            }
+            .into();
+        }
+        let on_irq = items.is_some_and(|items| {
+            items
+                .iter()
+                .any(|i| matches!(i, TraceItem::Frame(f) if matches!(f.stack, StackKind::Irq | StackKind::SoftIrq)))
+        });
+        if on_irq { "hardirq" } else { "process" }.into()
+    }
+
+    fn note_module(&self, report: &mut Report, m: &str) {
+        if let Ok(module) = self.module_by_name(m) {
+            report.module_taint = Some(module.taint_letters());
+        }
+        report.evidence.push("mod -t".into());
+        match self.module_debuginfo(m) {
+            Some(d) => report.evidence.push(format!("mod -s {m} {}", d.path.display())),
+            None => report.evidence.push(format!("mod -s {m}")),
+        }
+    }
+
+    fn explain_exception(&self, report: &mut Report, e: &ExceptionFrame) {
+        let regs = &e.regs;
+        report.rip = Some(regs.rip);
+        if regs.rip >= 4096 {
+            report.evidence.push(format!("dis -l {:#x}", regs.rip));
+        }
+        if let Some(s) = &e.rip_symbol {
+            report.faulting_function = Some(s.name.clone());
+            report.module = s.module.clone();
+        }
+        if let Some(m) = report.module.clone() {
+            self.note_module(report, &m);
+        }
+        if let Some(line) = self.source_line(regs.rip) {
+            report.source = Some(format!("{}:{}", line.relative, line.line));
+        }
+        if let Ok(chain) = self.inline_frames(regs.rip) {
+            report.inline_chain = chain
+                .iter()
+                .map(|f| match &f.location {
+                    Some(l) => format!("{} at {}:{}", f.function, l.relative, l.line),
+                    None => f.function.clone(),
+                })
+                .collect();
+        }
+        // A call through NULL (or any non-text address): the caller is the
+        // return address the call pushed.
+        let jumped_to_data = e.rip_symbol.is_none()
+            && !self.is_text_address(regs.rip)
+            && self.memory().read_u64(regs.rsp).is_ok_and(|ret| self.is_text_address(ret));
+        if report.kind == PanicKind::NullFnptr || regs.rip < 4096 || jumped_to_data {
+            let pointer = if regs.rip < 4096 { "a NULL function pointer" } else { "a bad function pointer" };
+            if let Ok(ret) = self.memory().read_u64(regs.rsp) {
+                report.return_address = Some(ret);
+                if let Some(sym) = self.symbolize(ret) {
+                    report.caller = Some(sym.name.clone());
+                    report.faulting_function = Some(sym.name.clone());
+                    report.module = sym.module.clone();
+                    if let Some(m) = &sym.module {
+                        self.note_module(report, m);
+                    }
+                    report.findings.push(format!(
+                        "RIP is {:#x}: a call or jump through {pointer}; the return address on the stack is {}+{:#x}",
+                        regs.rip, sym.name, sym.offset
+                    ));
+                    if let Some(call) = self.call_before(ret) {
+                        report.instruction = Some(call.clone());
+                        report.findings.push(format!("the call instruction: {call}"));
+                    }
+                    // A direct call before the return address means its
+                    // callee jumped through the pointer (a tail call).
+                    if let Some(callee) = self.direct_callee_before(ret) {
+                        report.findings.push(format!(
+                            "{} called {callee}, which jumped through {pointer} (a tail call, so {callee} is not on the stack)",
+                            sym.name
+                        ));
+                        report.faulting_function = Some(callee.clone());
+                        report.evidence.push(format!("dis -l {callee}"));
+                    } else
+                    // The call may sit in a function inlined into the symbol.
+                    if let Some(inner) =
+                        self.inline_frames(ret.wrapping_sub(1)).ok().and_then(|c| c.first().cloned())
+                    {
+                        if inner.function != "??" && inner.function != sym.name {
+                            report
+                                .findings
+                                .push(format!("the call is in {} (inlined into {})", inner.function, sym.name));
+                            report.faulting_function = Some(inner.function.clone());
+                        }
+                    }
+                    if let Some(line) = self.source_line(ret.wrapping_sub(1)) {
+                        report.source = Some(format!("{}:{}", line.relative, line.line));
+                    }
+                    report.evidence.push(format!("dis -l {:#x}", ret.wrapping_sub(1)));
+                    let tail_callee =
+                        self.direct_callee_before(ret).and_then(|c| self.lookup_symbol(&c)).map(|s| s.addr);
+                    self.explain_fnptr_source(report, regs, ret, tail_callee);
+                }
+            }
+            return;
+        }
+        let mut code = [0u8; 16];
+        if self.memory().read_virt(regs.rip, &mut code).is_err() {
+            return;
+        }
+        let Some(instr) = decode_one(&code, regs.rip) else { return };
+        let symbolize = |a: u64| self.symbolize(a).map(|s| (s.name, s.offset));
+        if let Some(text) = disassemble(code.get(..instr.len()).unwrap_or(&code), regs.rip, &symbolize).first() {
+            report.instruction = Some(text.text.clone());
+        }
+        let details = instruction_details(&instr);
+        let Some(mem) =
+            details.memory.iter().find(|m| m.base != iced_x86::Register::None && m.base != iced_x86::Register::RIP)
+        else {
+            return;
+        };
+        let reg_name = format!("{:?}", mem.base).to_lowercase();
+        let Some(value) = register_value(regs, &reg_name) else { return };
+        let displacement = mem.displacement as i64;
+        let mut bad = BadMember {
+            register: reg_name.clone(),
+            value,
+            displacement,
+            variable: None,
+            struct_name: None,
+            member: None,
+            returned_by: None,
+        };
+        // The variable DWARF keeps in that register, from the frame's variables.
+        if let Some(t) = self.panic_task().and_then(|a| self.task_by_addr(a).ok().cloned()) {
+            if let Ok(bt) = self.backtrace(&t) {
+                if let Some(frame) = bt.trace.frames().find(|f| f.exact && f.pc == regs.rip) {
+                    let vars = self.frame_variables(frame);
+                    let found = vars.locals.iter().chain(vars.parameters.iter()).find(|v| {
+                        matches!(&v.state, VariableState::Known { bits: Some(b), .. } if *b == value)
+                            && v.type_name.ends_with('*')
+                    });
+                    if let Some(v) = found {
+                        bad.variable = Some(v.name.clone());
+                        let pointee = v.type_name.trim_end_matches('*').trim();
+                        if let Some(name) = pointee.strip_prefix("struct ") {
+                            bad.struct_name = Some(name.to_string());
+                            bad.member = self.member_at(name, displacement.max(0) as u64, report.module.as_deref());
+                        }
+                    }
+                }
+            }
+        }
+        bad.returned_by = self.returned_by(regs.rip, &reg_name);
+        self.explain_pointer_source(report, regs, mem.base, value);
+        let value_text = if value == 0 { "NULL".to_string() } else { format!("{value:#x}") };
+        let who = bad.variable.clone().unwrap_or_else(|| format!("%{reg_name}"));
+        let mut sentence = format!("{who} (in %{reg_name}) is {value_text}");
+        if let (Some(s), Some(m)) = (&bad.struct_name, &bad.member) {
+            sentence.push_str(&format!("; {m} is at offset {displacement:#x} of struct {s}"));
+            report.evidence.push(format!("struct {s} -o"));
+            if value >= 4096 && classify_value(value).is_none() {
+                report.evidence.push(format!("struct {s} {value:#x}"));
+            }
+        } else if displacement != 0 {
+            sentence.push_str(&format!("; the access is at offset {displacement:#x} from it"));
+        }
+        if let Some(f) = &bad.returned_by {
+            sentence.push_str(&format!("; %{reg_name} holds the return value of {f}()"));
+        }
+        report.findings.push(sentence);
+        if value >= 4096 {
+            if let Some(c) = classify_value(value) {
+                report.findings.push(format!(
+                    "%{reg_name} = {value:#018x} is not a pointer: {}{}",
+                    c.0,
+                    c.1.as_ref().map(|t| format!(" {t:?}")).unwrap_or_default()
+                ));
+                report.corrupt_values.push(CorruptValue {
+                    register: reg_name.clone(),
+                    value,
+                    class: c.0.to_string(),
+                    text: c.1,
+                });
+            }
+        }
+        // Other registers holding text or poison hint at the corruption's source.
+        for (name, v) in named_registers(regs) {
+            if name == reg_name {
+                continue;
+            }
+            if let Some((class, text)) = classify_value(v) {
+                if class != "non_canonical" {
+                    report.corrupt_values.push(CorruptValue {
+                        register: name.to_string(),
+                        value: v,
+                        class: class.to_string(),
+                        text,
+                    });
+                }
+            }
+        }
+        report.bad_member = Some(bad);
+    }
+
+    fn call_before(&self, ret: u64) -> Option<String> {
+        for len in [5u64, 6, 3, 2, 7] {
+            let start = ret.checked_sub(len)?;
+            let mut buf = vec![0u8; len as usize];
+            self.memory().read_virt(start, &mut buf).ok()?;
+            if let Some(i) = decode_one(&buf, start) {
+                let thunk = i.flow_control() == iced_x86::FlowControl::Call
+                    && self
+                        .symbolize(i.near_branch_target())
+                        .is_some_and(|s| s.name.starts_with("__x86_indirect_thunk"));
+                if i.len() as u64 == len && (i.flow_control() == iced_x86::FlowControl::IndirectCall || thunk) {
+                    let symbolize = |a: u64| self.symbolize(a).map(|s| (s.name, s.offset));
+                    return disassemble(&buf, start, &symbolize).first().map(|d| d.text.clone());
+                }
+            }
+        }
+        None
+    }
+
+    fn direct_callee_before(&self, ret: u64) -> Option<String> {
+        let start = ret.checked_sub(5)?;
+        let mut buf = [0u8; 5];
+        self.memory().read_virt(start, &mut buf).ok()?;
+        let i = decode_one(&buf, start)?;
+        if i.len() != 5 || i.flow_control() != iced_x86::FlowControl::Call {
+            return None;
+        }
+        let name = self.symbolize(i.near_branch_target())?.name;
+        (!name.starts_with("__x86_indirect_thunk")).then_some(name)
+    }
+
+    fn returned_by(&self, rip: u64, reg: &str) -> Option<String> {
+        if reg != "rax" {
+            return None;
+        }
+        let start = rip.checked_sub(5)?;
+        let mut buf = [0u8; 5];
+        self.memory().read_virt(start, &mut buf).ok()?;
+        let i = decode_one(&buf, start)?;
+        if i.len() != 5 || i.flow_control() != iced_x86::FlowControl::Call {
+            return None;
+        }
+        self.symbolize(i.near_branch_target()).map(|s| s.name)
+    }
+
+    fn member_at(&self, name: &str, offset: u64, module: Option<&str>) -> Option<String> {
+        self.member_and_type_at(name, offset, module).map(|m| m.0)
+    }
+}
+
+fn has_fault_frame(kind: PanicKind) -> bool {
+    matches!(
+        kind,
+        PanicKind::NullDeref
+            | PanicKind::NullFnptr
+            | PanicKind::PagingFault
+            | PanicKind::Gpf
+            | PanicKind::StackSegment
+            | PanicKind::Bug
+            | PanicKind::SoftLockup
+            | PanicKind::HardLockup
+            | PanicKind::Warning
+            | PanicKind::ListCorruption
+            | PanicKind::Unknown
+    )
+}
+
+fn named_registers(r: &X86_64Regs) -> [(&'static str, u64); 15] {
+    [
+        ("rax", r.rax),
+        ("rbx", r.rbx),
+        ("rcx", r.rcx),
+        ("rdx", r.rdx),
+        ("rsi", r.rsi),
+        ("rdi", r.rdi),
+        ("rbp", r.rbp),
+        ("r8", r.r8),
+        ("r9", r.r9),
+        ("r10", r.r10),
+        ("r11", r.r11),
+        ("r12", r.r12),
+        ("r13", r.r13),
+        ("r14", r.r14),
+        ("r15", r.r15),
+    ]
+}
+
+fn register_value(r: &X86_64Regs, name: &str) -> Option<u64> {
+    if name == "rsp" {
+        return Some(r.rsp);
+    }
+    named_registers(r).iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+}
+
+/// What a value that cannot be a kernel pointer looks like.
+pub fn classify_value(value: u64) -> Option<(&'static str, Option<String>)> {
+    const LIST_POISON1: u64 = 0xdead_0000_0000_0100;
+    const LIST_POISON2: u64 = 0xdead_0000_0000_0122;
+    if value == LIST_POISON1 {
+        return Some(("list_poison1", None));
+    }
+    if value == LIST_POISON2 {
+        return Some(("list_poison2", None));
+    }
+    let bytes = value.to_le_bytes();
+    if bytes.iter().filter(|&&b| b == 0x6b).count() >= 6 || value == 0x6b6b_6b6b_6b6b_6b6b {
+        return Some(("slab_poison", None));
+    }
+    let printable = |b: u8| (0x20..0x7f).contains(&b);
+    // UTF-16LE text: printable bytes alternating with zeros.
+    let utf16 = bytes.chunks(2).all(|c| matches!(c, [lo, 0] if printable(*lo)))
+        || (bytes.chunks(2).all(|c| matches!(c, [lo, 0] if printable(*lo)) || matches!(c, [_, 0]))
+            && bytes.chunks(2).filter(|c| matches!(c, [lo, 0] if printable(*lo))).count() >= 3);
+    if utf16 && value != 0 {
+        let text: String =
+            bytes.chunks(2).filter_map(|c| c.first().copied()).filter(|b| printable(*b)).map(char::from).collect();
+        return Some(("utf16", Some(text)));
+    }
+    if bytes.iter().filter(|b| printable(**b)).count() >= 6 && bytes.iter().all(|b| printable(*b) || *b == 0) {
+        let text: String = bytes.iter().filter(|b| printable(**b)).map(|b| char::from(*b)).collect();
+        return Some(("ascii", Some(text)));
+    }
+    let top = value >> 47;
+    if top != 0 && top != 0x1ffff {
+        return Some(("non_canonical", None));
+    }
+    None
+}
+
+/// The stable signature: kind and up to three meaningful frames.
+pub fn signature(kind: PanicKind, frames: &[String]) -> String {
+    let mut parts = vec![kind.name().to_string()];
+    parts.extend(frames.iter().take(3).map(|f| function_family(krash_debuginfo::crash_name(f)).to_string()));
+    parts.join(":")
+}
+
+/// The source function a compiler clone belongs to: `f.cold`,
+/// `f.isra.0`, `f.part.1`, `f.constprop.0` are all `f`, so one crash gets
+/// one signature whatever the compiler split. Allocation-profiling
+/// builds (6.10+) name allocators `kmem_cache_alloc_noprof`: the same
+/// function for a signature.
+fn function_family(name: &str) -> &str {
+    let base = name.split_once('.').map_or(name, |(base, _)| base);
+    base.strip_suffix("_noprof").unwrap_or(base)
+}
+
+fn describe(r: &Report) -> String {
+    let mut s = r.kind.describe().to_string();
+    if let Some(f) = &r.faulting_function {
+        s.push_str(&format!(" in {f}"));
+        if let Some(m) = &r.module {
+            s.push_str(&format!(" [{m}]"));
+        }
+    }
+    s
+}
+
+/// What the log says happened.
+#[derive(Debug, Clone, Default)]
+pub struct LogVerdict {
+    pub kind: PanicKind,
+    pub headline: Option<String>,
+    pub panic_string: Option<String>,
+    pub fault_address: Option<u64>,
+}
+
+/// Classifies from the log lines (the kernel's own words).
+pub fn classify_log(lines: &[String]) -> LogVerdict {
+    let mut v = LogVerdict::default();
+    let bodies: Vec<&str> = lines.iter().map(|l| crate::oops::strip_prefixes(l).trim()).collect();
+    v.panic_string =
+        bodies.iter().rev().find_map(|b| b.strip_prefix("Kernel panic - not syncing: ")).map(str::to_string);
+    let headline_kind = |b: &str| -> Option<PanicKind> {
+        let b = b.strip_prefix("Oops: ").unwrap_or(b);
+        if b.starts_with("BUG: kernel NULL pointer dereference") {
+            Some(PanicKind::NullDeref)
+        } else if b.starts_with("BUG: unable to handle") {
+            Some(PanicKind::PagingFault)
+        } else if b.starts_with("general protection fault") {
+            Some(PanicKind::Gpf)
+        } else if b.starts_with("stack segment") {
+            Some(PanicKind::StackSegment)
+        } else if b.starts_with("kernel BUG at") || b.starts_with("invalid opcode") {
+            Some(PanicKind::Bug)
+        } else if b.starts_with("watchdog: BUG: soft lockup") {
+            Some(PanicKind::SoftLockup)
+        } else if b.contains("Watchdog detected hard LOCKUP") {
+            Some(PanicKind::HardLockup)
+        } else if b.starts_with("INFO: task ") && b.contains("blocked for more than") {
+            Some(PanicKind::HungTask)
+        } else if b.starts_with("sysrq: Trigger a crash") {
+            Some(PanicKind::Sysrq)
+        } else if b.starts_with("list_add corruption") || b.starts_with("list_del corruption") {
+            Some(PanicKind::ListCorruption)
+        } else {
+            None
+        }
+    };
+    let first = bodies.iter().enumerate().find_map(|(i, b)| headline_kind(b).map(|k| (i, k)));
+    if let Some((i, kind)) = first {
+        v.kind = kind;
+        v.headline = bodies.get(i).map(|s| s.to_string());
+        if kind == PanicKind::NullDeref || kind == PanicKind::PagingFault {
+            let addr = bodies
+                .get(i)
+                .and_then(|b| b.rsplit_once("address: ").or_else(|| b.rsplit_once("address ")))
+                .and_then(|(_, a)| u64::from_str_radix(a.trim().trim_start_matches("0x"), 16).ok());
+            v.fault_address = addr;
+            if kind == PanicKind::PagingFault && addr.is_some_and(|a| a < 4096) {
+                v.kind = PanicKind::NullDeref;
+            }
+            // RIP 0: the CPU jumped to address 0, a call through NULL.
+            let rip_zero =
+                bodies.iter().skip(i).take(12).any(|b| *b == "RIP: 0010:0x0" || b.starts_with("RIP: 0010:0x0 "));
+            if rip_zero {
+                v.kind = PanicKind::NullFnptr;
+            }
+        }
+        if kind == PanicKind::Gpf {
+            v.fault_address = bodies
+                .get(i)
+                .and_then(|b| b.split_once("address 0x"))
+                .and_then(|(_, a)| u64::from_str_radix(a.split(|c: char| !c.is_ascii_hexdigit()).next()?, 16).ok());
+        }
+    }
+    if let Some(p) = &v.panic_string {
+        let by_panic = if p.starts_with("sysrq triggered crash") {
+            Some(PanicKind::Sysrq)
+        } else if p.starts_with("softlockup") {
+            Some(PanicKind::SoftLockup)
+        } else if p.starts_with("hung_task") {
+            Some(PanicKind::HungTask)
+        } else if p.contains("hard LOCKUP") {
+            Some(PanicKind::HardLockup)
+        } else if p.contains("stack-protector") {
+            Some(PanicKind::StackProtector)
+        } else if p.contains("Out of memory") || p.contains("out of memory") {
+            Some(PanicKind::Oom)
+        } else if p.contains("panic_on_warn") {
+            Some(PanicKind::Warning)
+        } else {
+            None
+        };
+        match by_panic {
+            Some(k) => v.kind = k,
+            None if v.kind == PanicKind::Unknown => v.kind = PanicKind::ExplicitPanic,
+            None => {}
+        }
+    }
+    if v.headline.is_none() {
+        v.headline = v.panic_string.as_ref().map(|p| format!("Kernel panic - not syncing: {p}"));
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_values() {
+        assert_eq!(classify_value(0xdead000000000122).map(|c| c.0), Some("list_poison2"));
+        assert_eq!(classify_value(0x6b6b6b6b6b6b6b6b).map(|c| c.0), Some("slab_poison"));
+        let (class, text) = classify_value(0x0072_0069_0056_0038).unwrap();
+        assert_eq!(class, "utf16");
+        assert_eq!(text.as_deref(), Some("8Vir"));
+        assert_eq!(classify_value(0xbe946df78d5a5bc1).map(|c| c.0), Some("non_canonical"));
+        assert_eq!(classify_value(0xffff8dc77316a000), None);
+    }
+
+    #[test]
+    fn classifies_logs() {
+        let l = |s: &[&str]| classify_log(&s.iter().map(|x| x.to_string()).collect::<Vec<_>>()).kind;
+        assert_eq!(
+            l(&["BUG: kernel NULL pointer dereference, address: 0000000000000010", "RIP: 0010:f+0x1/0x2"]),
+            PanicKind::NullDeref
+        );
+        assert_eq!(
+            l(&["BUG: kernel NULL pointer dereference, address: 0000000000000000", "RIP: 0010:0x0"]),
+            PanicKind::NullFnptr
+        );
+        assert_eq!(
+            l(&["sysrq: Trigger a crash", "Kernel panic - not syncing: sysrq triggered crash"]),
+            PanicKind::Sysrq
+        );
+        assert_eq!(l(&["Kernel panic - not syncing: something"]), PanicKind::ExplicitPanic);
+        assert_eq!(signature(PanicKind::Bug, &["a.cold".into(), "b".into()]), "bug:a:b");
+        assert_eq!(signature(PanicKind::Gpf, &["kmem_cache_alloc_noprof".into()]), "gpf:kmem_cache_alloc");
+    }
+}

@@ -1,0 +1,258 @@
+//! The report's "why" for a bad pointer: where the faulting register's
+//! value came from (a member load, a call's return value, an argument),
+//! whether a NULL return value was only tested with IS_ERR(), and for a
+//! call through a NULL function pointer, which ops-table member held it.
+
+use crate::provenance::ProvenanceInternal;
+use iced_x86::{FlowControl, OpKind, Register};
+
+use crate::null_check::return_value_checks;
+use krash_core::X86_64Regs;
+
+use crate::provenance::{parse_register, thunk_register, FunctionCode, Origin, Provenance};
+use crate::{named_registers, BadMember, NullSource, Report};
+use krash_program::Kernel;
+
+/// Crate-internal helpers of this module's extension of [`Kernel`].
+pub(crate) trait PointerSourceInternal {
+    /// Walks back from the faulting instruction at `rip` for `base` and
+    /// adds the origin (and any IS_ERR/NULL confusion) to the report.
+    fn explain_pointer_source(&self, report: &mut Report, regs: &X86_64Regs, base: Register, value: u64);
+    /// For a call through a NULL function pointer: the branch in the
+    /// function that made it (the call before `ret`, or for a tail call the
+    /// indirect jump in `tail_callee`), and where its target register was
+    /// loaded from.
+    fn explain_fnptr_source(&self, report: &mut Report, regs: &X86_64Regs, ret: u64, tail_callee: Option<u64>);
+}
+
+impl PointerSourceInternal for Kernel {
+    fn explain_pointer_source(&self, report: &mut Report, regs: &X86_64Regs, base: Register, value: u64) {
+        let rip = regs.rip;
+        let Some(code) = self.function_code(rip) else { return };
+        let Some(p) = self.register_provenance(&code, rip, base, report.module.as_deref()) else { return };
+        self.add_provenance(report, &code, &p, regs);
+        if value == 0 {
+            if let Some(source) = null_return_source(&code, &p, rip) {
+                if source.caller_checks == "IS_ERR" {
+                    report.findings.push(format!(
+                        "{}() returned NULL; its caller checks only IS_ERR(), so NULL passes as a valid pointer",
+                        source.function
+                    ));
+                } else if source.caller_checks == "nothing" {
+                    report
+                        .findings
+                        .push(format!("{}() returned NULL and its caller does not test it", source.function));
+                }
+                report.evidence.push(format!("dis -l {}", source.function));
+                report.null_source = Some(source);
+            }
+        }
+        report.provenance = Some(p);
+    }
+
+    fn explain_fnptr_source(&self, report: &mut Report, regs: &X86_64Regs, ret: u64, tail_callee: Option<u64>) {
+        let (code, branch_addr, reg) = match tail_callee {
+            Some(callee) => {
+                let Some(code) = self.function_code(callee) else { return };
+                let Some((addr, reg)) = last_indirect_jump(self, &code) else { return };
+                (code, addr, reg)
+            }
+            None => {
+                let Some(code) = self.function_code(ret.wrapping_sub(1)) else { return };
+                let Some(i) = code.index_of(ret).and_then(|r| r.checked_sub(1)) else { return };
+                let Some(reg) =
+                    code.instrs.get(i).and_then(|x| x.as_ref()).and_then(|ins| indirect_register(self, ins))
+                else {
+                    return;
+                };
+                let Some((addr, _)) = code.texts.get(i).cloned() else { return };
+                (code, addr, reg)
+            }
+        };
+        let module = self.symbolize(code.start).and_then(|s| s.module);
+        let Some(p) = self.register_provenance(&code, branch_addr, reg, module.as_deref()) else { return };
+        self.add_provenance(report, &code, &p, regs);
+        if let Some(first) = p.steps.first() {
+            if let Origin::Load { displacement, struct_name, member, .. } = &first.origin {
+                if let (Some(s), Some(m)) = (struct_name, member) {
+                    report.findings.push(format!(
+                        "the function pointer is {}{m} (offset {displacement:#x} of struct {s}), which {}",
+                        p.expression
+                            .as_ref()
+                            .and_then(|e| e.strip_suffix(m.as_str()))
+                            .unwrap_or(&format!("((struct {s} *)%{})->", first.register)),
+                        if regs.rip == 0 { "is NULL".to_string() } else { format!("holds {:#x}, not code", regs.rip) }
+                    ));
+                    report.evidence.push(format!("struct {s} -o"));
+                }
+                report.bad_member = Some(BadMember {
+                    register: p.register.clone(),
+                    value: regs.rip,
+                    displacement: *displacement,
+                    variable: p.expression.clone(),
+                    struct_name: struct_name.clone(),
+                    member: member.clone(),
+                    returned_by: None,
+                });
+            }
+        }
+        report.provenance = Some(p);
+    }
+}
+
+/// Private helpers of this module's extension of [`Kernel`].
+trait PointerSourceHelpers {
+    fn add_provenance(&self, report: &mut Report, code: &FunctionCode, p: &Provenance, regs: &X86_64Regs);
+    /// When the chain starts at an argument whose value some register
+    /// still holds at the crash (copied, never changed), reads the chain's
+    /// loads forward from it: each struct's address for the evidence, and
+    /// the values the code loaded.
+    fn evaluate_chain(&self, report: &mut Report, code: &FunctionCode, p: &Provenance, regs: &X86_64Regs);
+    /// The value argument `index` had at entry, when a register at
+    /// `from` holds it through copies only.
+    fn argument_value_at_crash(&self, code: &FunctionCode, from: u64, index: u32, regs: &X86_64Regs) -> Option<u64>;
+    /// `NULL`, or the address with its symbol when it has one.
+    fn describe_address(&self, v: u64) -> String;
+}
+
+impl PointerSourceHelpers for Kernel {
+    fn add_provenance(&self, report: &mut Report, code: &FunctionCode, p: &Provenance, regs: &X86_64Regs) {
+        let chain: Vec<&str> = p.steps.iter().map(|s| s.sentence.as_str()).collect();
+        if !chain.is_empty() {
+            report.findings.push(format!("provenance of %{}: {}", p.register, chain.join("; ")));
+        }
+        if let Some(why) = &p.stopped {
+            report.findings.push(format!("provenance walk stopped: {why}"));
+        }
+        let dis = format!("dis -l {}", code.name);
+        if !report.evidence.contains(&dis) {
+            report.evidence.push(dis);
+        }
+        self.evaluate_chain(report, code, p, regs);
+        // A struct a load read from, when its pointer is still in the base
+        // register at the crash: a `struct` command shows it whole.
+        for step in &p.steps {
+            let Origin::Load { base, struct_name: Some(s), .. } = &step.origin else { continue };
+            let Some(reg) = named_registers(regs).iter().find(|(n, _)| n == base).map(|(_, v)| *v) else { continue };
+            if reg != 0 && unchanged_since(code, step.address, p.from_address) {
+                let cmd = format!("struct {s} {reg:#x}");
+                if !report.evidence.contains(&cmd) {
+                    report.evidence.push(cmd);
+                }
+            }
+        }
+    }
+
+    fn evaluate_chain(&self, report: &mut Report, code: &FunctionCode, p: &Provenance, regs: &X86_64Regs) {
+        let Some(Origin::Argument { index, name, .. }) = p.steps.last().map(|s| &s.origin) else { return };
+        let Some(mut current) = self.argument_value_at_crash(code, p.from_address, *index, regs) else { return };
+        let mut expression = name.clone().unwrap_or_else(|| format!("argument {index}"));
+        let mut values = vec![format!("{expression} = {}", self.describe_address(current))];
+        for step in p.steps.iter().rev().skip(1) {
+            match &step.origin {
+                Origin::Copy { .. } => {}
+                Origin::Load { displacement, struct_name, member, .. } => {
+                    if let Some(s) = struct_name {
+                        let cmd = format!("struct {s} {current:#x}");
+                        if !report.evidence.contains(&cmd) {
+                            report.evidence.push(cmd);
+                        }
+                    }
+                    let Some(addr) = current.checked_add_signed(*displacement) else { break };
+                    let Ok(v) = krash_core::VirtualMemory::read_u64(self.memory(), addr) else { break };
+                    current = v;
+                    expression = match member {
+                        Some(m) => format!("{expression}->{m}"),
+                        None => format!("*({expression} + {displacement:#x})"),
+                    };
+                    values.push(format!("{expression} = {}", self.describe_address(current)));
+                }
+                _ => break,
+            }
+        }
+        if values.len() > 1 {
+            report.findings.push(format!("read from the dump: {}", values.join("; ")));
+        }
+    }
+
+    fn argument_value_at_crash(&self, code: &FunctionCode, from: u64, index: u32, regs: &X86_64Regs) -> Option<u64> {
+        named_registers(regs).iter().find_map(|(name, value)| {
+            let reg = parse_register(name)?;
+            let q = self.register_provenance(code, from, reg, None)?;
+            let copies_only = q.steps.iter().all(|s| matches!(s.origin, Origin::Copy { .. } | Origin::Argument { .. }));
+            let from_arg =
+                matches!(q.steps.last().map(|s| &s.origin), Some(Origin::Argument { index: i, .. }) if *i == index);
+            (copies_only && from_arg).then_some(*value)
+        })
+    }
+
+    fn describe_address(&self, v: u64) -> String {
+        if v == 0 {
+            return "NULL".into();
+        }
+        match self.symbolize(v) {
+            Some(s) if s.offset == 0 => format!("{v:#x} ({})", s.name),
+            _ => format!("{v:#x}"),
+        }
+    }
+}
+
+/// True when no instruction after `step` and before `until` writes the
+/// base register of `step`'s load (calls count as writing the caller-saved ones).
+fn unchanged_since(code: &FunctionCode, step: u64, until: u64) -> bool {
+    let (Some(from), Some(to)) = (code.index_of(step), code.index_of(until)) else { return false };
+    let Some(reg) = code.instrs.get(from).and_then(|i| i.as_ref()).map(|i| i.memory_base().full_register()) else {
+        return false;
+    };
+    (from + 1..to).all(|i| match code.instrs.get(i).and_then(|x| x.as_ref()) {
+        Some(ins) => {
+            let call = matches!(ins.flow_control(), FlowControl::Call | FlowControl::IndirectCall);
+            let clobbers = call
+                && !matches!(
+                    reg,
+                    Register::RBX | Register::RBP | Register::R12 | Register::R13 | Register::R14 | Register::R15
+                );
+            !clobbers && !code.writes(i, reg)
+        }
+        None => true,
+    })
+}
+
+/// The register an indirect call or jump goes through (`call *%rax`, or a
+/// call/jump to a retpoline thunk).
+fn indirect_register(k: &Kernel, ins: &iced_x86::Instruction) -> Option<Register> {
+    match ins.flow_control() {
+        FlowControl::IndirectCall | FlowControl::IndirectBranch if ins.op0_kind() == OpKind::Register => {
+            Some(ins.op0_register().full_register())
+        }
+        FlowControl::Call | FlowControl::UnconditionalBranch => {
+            let s = k.symbolize(ins.near_branch_target())?;
+            thunk_register(&s.name, s.offset)
+        }
+        _ => None,
+    }
+}
+
+/// The last indirect jump of a function (a tail call through a pointer).
+fn last_indirect_jump(k: &Kernel, code: &FunctionCode) -> Option<(u64, Register)> {
+    code.instrs.iter().enumerate().rev().find_map(|(i, ins)| {
+        let ins = ins.as_ref()?;
+        if !matches!(ins.flow_control(), FlowControl::IndirectBranch | FlowControl::UnconditionalBranch) {
+            return None;
+        }
+        let reg = indirect_register(k, ins)?;
+        Some((code.texts.get(i)?.0, reg))
+    })
+}
+
+/// When the faulting register is a call's return value: the callee and
+/// how the code between the call and `rip` tests the value.
+fn null_return_source(code: &FunctionCode, p: &Provenance, rip: u64) -> Option<NullSource> {
+    // Follow copies to the step that produced the value.
+    let step = p.steps.iter().find(|s| !matches!(s.origin, Origin::Copy { .. }))?;
+    let Origin::ReturnValue { function } = &step.origin else { return None };
+    let call_index = code.index_of(step.address)?;
+    let use_index = code.index_of(rip)?;
+    let checks = return_value_checks(code, call_index, use_index);
+    Some(NullSource { function: function.clone(), returned: "NULL".into(), caller_checks: checks.describe().into() })
+}

@@ -1,0 +1,628 @@
+//! Where a register's value came from: a walk back through the function's
+//! machine code, from one instruction to the load, call, or argument that
+//! set the register. The walk follows one straight path; a label another
+//! branch reaches with a different value in the register ends it, and the
+//! report says so rather than guessing which path ran.
+
+use std::collections::HashMap;
+
+use iced_x86::{FlowControl, Mnemonic, OpKind, Register};
+use krash_arch::disasm::{decode_one, disassemble, instruction_details};
+use krash_core::VirtualMemory;
+use serde::Serialize;
+
+use krash_program::Kernel;
+
+/// Bounds the bytes decoded for one function (the largest kernel functions
+/// are a few tens of KiB).
+const MAX_FUNCTION_BYTES: u64 = 64 * 1024;
+/// Bounds how many registers one walk follows (a load's base, its base...).
+const MAX_DEPTH: u32 = 4;
+/// Bounds the instructions one walk steps back over.
+const MAX_WALK_STEPS: usize = 4096;
+/// The System V argument registers, in order.
+pub(crate) const ARGUMENT_REGISTERS: [Register; 6] =
+    [Register::RDI, Register::RSI, Register::RDX, Register::RCX, Register::R8, Register::R9];
+/// Registers a call may change (the System V caller-saved set).
+const CALL_CLOBBERED: [Register; 9] = [
+    Register::RAX,
+    Register::RCX,
+    Register::RDX,
+    Register::RSI,
+    Register::RDI,
+    Register::R8,
+    Register::R9,
+    Register::R10,
+    Register::R11,
+];
+/// The order of `__x86_indirect_thunk_array`'s entries, 32 bytes apart.
+const THUNK_ORDER: [&str; 16] =
+    ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"];
+const THUNK_STRIDE: u64 = 32;
+
+/// How one instruction set the register it is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Origin {
+    /// `mov disp(%base),%reg`: a load through another register.
+    Load { base: String, displacement: i64, struct_name: Option<String>, member: Option<String> },
+    /// A load from a global variable (RIP-relative).
+    Global { symbol: String },
+    /// A copy of another register.
+    Copy { from: String },
+    /// The return value of a call.
+    ReturnValue { function: String },
+    /// The register held the function's argument at entry.
+    Argument { index: u32, name: Option<String>, type_name: Option<String> },
+    /// An immediate.
+    Constant { value: u64 },
+    /// Anything else (arithmetic, a stack pop, an address computation).
+    Other,
+}
+
+/// One step of the walk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProvenanceStep {
+    /// The instruction that set the register (the function's entry for an argument).
+    pub address: u64,
+    /// `FUNC+0xoff`.
+    pub location: String,
+    pub instruction: Option<String>,
+    pub register: String,
+    pub origin: Origin,
+    /// `%rax = *(%rbx + 0x8) = w->inner`.
+    pub sentence: String,
+}
+
+/// Where the faulting instruction's base register got its value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Provenance {
+    pub function: String,
+    pub register: String,
+    /// The instruction the walk started from.
+    pub from_address: u64,
+    /// Outermost first: the register's own origin, then the origins of the
+    /// registers that origin used.
+    pub steps: Vec<ProvenanceStep>,
+    /// The C expression the register holds, when every step is known
+    /// (`w->ops->flush`).
+    pub expression: Option<String>,
+    /// Why the walk stopped short of an origin, if it did.
+    pub stopped: Option<String>,
+}
+
+/// One function's instructions, decoded once.
+pub(crate) struct FunctionCode {
+    pub name: String,
+    pub start: u64,
+    pub texts: Vec<(u64, String)>,
+    pub instrs: Vec<Option<iced_x86::Instruction>>,
+    /// For each branch target inside the function, the branches to it.
+    pub jump_sources: HashMap<u64, Vec<usize>>,
+    /// The full registers each instruction writes, computed once.
+    writes: Vec<Vec<Register>>,
+}
+
+impl FunctionCode {
+    /// Wraps decoded instructions, computing what each writes.
+    pub fn new(
+        name: String,
+        start: u64,
+        texts: Vec<(u64, String)>,
+        instrs: Vec<Option<iced_x86::Instruction>>,
+        jump_sources: HashMap<u64, Vec<usize>>,
+    ) -> FunctionCode {
+        let writes = instrs
+            .iter()
+            .map(|i| match i {
+                Some(ins) => instruction_details(ins).writes().map(|r| r.full_register()).collect(),
+                None => Vec::new(),
+            })
+            .collect();
+        FunctionCode { name, start, texts, instrs, jump_sources, writes }
+    }
+
+    /// True when instruction `index` writes (any part of) full register `reg`.
+    pub fn writes(&self, index: usize, reg: Register) -> bool {
+        self.writes.get(index).is_some_and(|w| w.contains(&reg))
+    }
+
+    /// The index of the instruction at `addr`.
+    pub fn index_of(&self, addr: u64) -> Option<usize> {
+        self.texts.binary_search_by_key(&addr, |(a, _)| *a).ok()
+    }
+
+    fn location(&self, addr: u64) -> String {
+        format!("{}+{:#x}", self.name, addr.wrapping_sub(self.start))
+    }
+}
+
+/// An operand of an addition.
+enum Operand {
+    Register(Register),
+    Constant(u64),
+}
+
+/// What the walk knows about the value a register holds.
+#[derive(Debug, Clone, Default)]
+struct Value {
+    expression: Option<String>,
+    type_name: Option<String>,
+}
+
+/// The register name gdb and crash print (`rax`).
+pub(crate) fn register_name(r: Register) -> String {
+    format!("{r:?}").to_lowercase()
+}
+
+/// The register an indirect-branch thunk jumps through.
+pub(crate) fn thunk_register(name: &str, offset: u64) -> Option<Register> {
+    let rest =
+        name.strip_prefix("__x86_indirect_thunk_").or_else(|| name.strip_prefix("__x86_indirect_call_thunk_"))?;
+    let reg = if rest == "array" {
+        *THUNK_ORDER.get(usize::try_from(offset / THUNK_STRIDE).ok()?)?
+    } else if offset == 0 {
+        THUNK_ORDER.iter().copied().find(|r| *r == rest)?
+    } else {
+        return None;
+    };
+    parse_register(reg)
+}
+
+/// The register gdb names `name` (`rax`).
+pub(crate) fn parse_register(name: &str) -> Option<Register> {
+    ARGUMENT_REGISTERS
+        .iter()
+        .chain(CALL_CLOBBERED.iter())
+        .chain(
+            [Register::RBX, Register::RBP, Register::RSP, Register::R12, Register::R13, Register::R14, Register::R15]
+                .iter(),
+        )
+        .copied()
+        .find(|r| register_name(*r) == name)
+}
+
+/// Crate-internal helpers of this module's extension of [`Kernel`].
+pub(crate) trait ProvenanceInternal {
+    /// Decodes the function holding `addr`.
+    fn function_code(&self, addr: u64) -> Option<FunctionCode>;
+    /// Walks back from the instruction at `from` in `code` to where `reg`
+    /// got its value.
+    fn register_provenance(
+        &self,
+        code: &FunctionCode,
+        from: u64,
+        reg: Register,
+        module: Option<&str>,
+    ) -> Option<Provenance>;
+    /// The names and C types of the parameters of the function at `entry`, from DWARF.
+    fn function_parameters(&self, entry: u64) -> Vec<(String, String)>;
+    /// The member of `struct name` at byte `offset` and its C type, from
+    /// the module's DWARF or the kernel's types. A member inside a nested
+    /// struct is named by its path (`f_path.dentry`).
+    fn member_and_type_at(&self, name: &str, offset: u64, module: Option<&str>) -> Option<(String, String)>;
+}
+
+impl ProvenanceInternal for Kernel {
+    fn function_code(&self, addr: u64) -> Option<FunctionCode> {
+        let sym = self.symbolize(addr)?;
+        let (start, end) = self.function_bounds(addr)?;
+        let len = end.checked_sub(start)?.min(MAX_FUNCTION_BYTES);
+        let bytes = self.memory().read_vec(start, usize::try_from(len).ok()?).ok()?;
+        let symbolize = |a: u64| self.symbolize(a).map(|s| (s.name, s.offset));
+        let decoded = disassemble(&bytes, start, &symbolize);
+        let mut texts = Vec::with_capacity(decoded.len());
+        let mut instrs = Vec::with_capacity(decoded.len());
+        let mut jump_sources: HashMap<u64, Vec<usize>> = HashMap::new();
+        for (i, d) in decoded.iter().enumerate() {
+            texts.push((d.addr, d.text.clone()));
+            let instr = decode_one(&d.bytes, d.addr);
+            if let Some(ins) = &instr {
+                if matches!(ins.flow_control(), FlowControl::ConditionalBranch | FlowControl::UnconditionalBranch) {
+                    if let Some(t) = d.branch_target.filter(|t| (start..end).contains(t)) {
+                        jump_sources.entry(t).or_default().push(i);
+                    }
+                }
+            }
+            instrs.push(instr);
+        }
+        Some(FunctionCode::new(sym.name, start, texts, instrs, jump_sources))
+    }
+
+    fn register_provenance(
+        &self,
+        code: &FunctionCode,
+        from: u64,
+        reg: Register,
+        module: Option<&str>,
+    ) -> Option<Provenance> {
+        let index = code.index_of(from)?;
+        let params = self.function_parameters(code.start);
+        let tracer = Tracer { kernel: self, code, module, params };
+        let mut steps = Vec::new();
+        let mut stopped = None;
+        let value = tracer.trace(reg.full_register(), index, 0, &mut steps, &mut stopped);
+        Some(Provenance {
+            function: code.name.clone(),
+            register: register_name(reg.full_register()),
+            from_address: from,
+            steps,
+            expression: value.expression,
+            stopped,
+        })
+    }
+
+    fn function_parameters(&self, entry: u64) -> Vec<(String, String)> {
+        let Some((dwarf, at)) = self.dwarf_for(entry) else { return Vec::new() };
+        match dwarf.function_at(at) {
+            Ok(Some(f)) => f.parameters.iter().map(|p| (p.name.clone(), p.type_name.clone())).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn member_and_type_at(&self, name: &str, offset: u64, module: Option<&str>) -> Option<(String, String)> {
+        use krash_debuginfo::types::{TypeKind, TypeOps, TypeProvider};
+        let find = |types: &dyn TypeProvider| -> Option<(String, String)> {
+            let id = types.find_type(TypeKind::Struct, name).ok()?;
+            member_path_at(types, id, offset)
+        };
+        if let Some(m) = module {
+            if let Some(dwarf) = self.module_debuginfo(m).and_then(|d| d.dwarf.clone()) {
+                let types = krash_dwarf::DwarfTypes::new(dwarf);
+                if let Some(found) = find(&types) {
+                    return Some(found);
+                }
+            }
+        }
+        self.types().and_then(|t| find(t.as_ref()))
+    }
+}
+
+/// Bounds how deep nested structs are followed.
+const MAX_NESTING: usize = 8;
+
+/// The path of the innermost member of aggregate `id` covering byte `offset`, and its type.
+fn member_path_at(
+    types: &dyn krash_debuginfo::types::TypeProvider,
+    id: krash_debuginfo::types::TypeId,
+    offset: u64,
+) -> Option<(String, String)> {
+    use krash_debuginfo::types::{Type, TypeOps};
+    let mut path: Vec<String> = Vec::new();
+    let mut current = id;
+    let mut rest = offset;
+    let mut leaf_type = None;
+    for _ in 0..MAX_NESTING {
+        let composite = match types.resolve(current).ok()? {
+            (_, Type::Struct(c)) | (_, Type::Union(c)) => c,
+            _ => break,
+        };
+        let Some(m) = composite.members.iter().rfind(|m| m.bit_offset / 8 <= rest) else { break };
+        rest = rest.checked_sub(m.bit_offset / 8)?;
+        if let Some(n) = &m.name {
+            path.push(n.clone());
+        }
+        leaf_type = Some(m.ty);
+        current = m.ty;
+    }
+    if path.is_empty() {
+        return None;
+    }
+    Some((path.join("."), types.type_name(leaf_type?)))
+}
+
+struct Tracer<'a> {
+    kernel: &'a Kernel,
+    code: &'a FunctionCode,
+    module: Option<&'a str>,
+    params: Vec<(String, String)>,
+}
+
+impl Tracer<'_> {
+    /// The value `reg` holds just before instruction `before` runs.
+    fn trace(
+        &self,
+        reg: Register,
+        before: usize,
+        depth: u32,
+        steps: &mut Vec<ProvenanceStep>,
+        stopped: &mut Option<String>,
+    ) -> Value {
+        let name = register_name(reg);
+        let mut at = before;
+        let lowest = before.saturating_sub(MAX_WALK_STEPS);
+        while at > 0 {
+            if at <= lowest {
+                stopped.get_or_insert(format!("%{name}: gave up after {MAX_WALK_STEPS} instructions"));
+                return Value::default();
+            }
+            if let Some(why) = self.merge_point(reg, at) {
+                stopped.get_or_insert(why);
+                return Value::default();
+            }
+            at -= 1;
+            let Some(instr) = self.code.instrs.get(at).and_then(|i| i.as_ref()) else { continue };
+            let (addr, text) = self.code.texts.get(at).cloned().unwrap_or_default();
+            let step = |origin: Origin, sentence: String| ProvenanceStep {
+                address: addr,
+                location: self.code.location(addr),
+                instruction: Some(text.clone()),
+                register: name.clone(),
+                origin,
+                sentence,
+            };
+            if matches!(instr.flow_control(), FlowControl::Call | FlowControl::IndirectCall) {
+                if reg == Register::RAX {
+                    let callee = self.callee_name(instr);
+                    steps.push(step(
+                        Origin::ReturnValue { function: callee.clone() },
+                        format!("%{name} = return value of {callee}()"),
+                    ));
+                    return Value { expression: Some(format!("{callee}()")), type_name: None };
+                }
+                if CALL_CLOBBERED.contains(&reg) {
+                    stopped.get_or_insert(format!("%{name} is changed by the call at {}", self.code.location(addr)));
+                    return Value::default();
+                }
+                continue;
+            }
+            if !self.code.writes(at, reg) {
+                continue;
+            }
+            return self.explain_write(instr, reg, at, depth, step, steps, stopped);
+        }
+        if let Some(index) = ARGUMENT_REGISTERS.iter().position(|r| *r == reg) {
+            let param = self.params.get(index).cloned();
+            let ordinal = index + 1;
+            let suffix = match ordinal {
+                1 => "st",
+                2 => "nd",
+                3 => "rd",
+                _ => "th",
+            };
+            let sentence = match &param {
+                Some((p, t)) => format!("%{name} = {ordinal}{suffix} argument {p} ({t})"),
+                None => format!("%{name} = {ordinal}{suffix} argument"),
+            };
+            steps.push(ProvenanceStep {
+                address: self.code.start,
+                location: self.code.name.clone(),
+                instruction: None,
+                register: name,
+                origin: Origin::Argument {
+                    index: ordinal as u32,
+                    name: param.as_ref().map(|p| p.0.clone()),
+                    type_name: param.as_ref().map(|p| p.1.clone()),
+                },
+                sentence,
+            });
+            return Value { expression: param.as_ref().map(|p| p.0.clone()), type_name: param.map(|p| p.1) };
+        }
+        stopped.get_or_insert(format!("%{name} is not set in {} before this point", self.code.name));
+        Value::default()
+    }
+
+    /// Why the walk cannot step back over the label at instruction `at`:
+    /// a branch from elsewhere reaches it and `reg` may differ on that path.
+    fn merge_point(&self, reg: Register, at: usize) -> Option<String> {
+        let (addr, _) = self.code.texts.get(at)?;
+        let sources = self.code.jump_sources.get(addr)?;
+        let keeps = |i: usize| match self.code.instrs.get(i).and_then(|x| x.as_ref()) {
+            Some(ins) => {
+                let clobbered_by_call = matches!(ins.flow_control(), FlowControl::Call | FlowControl::IndirectCall)
+                    && CALL_CLOBBERED.contains(&reg);
+                !(self.code.writes(i, reg) || clobbered_by_call)
+            }
+            None => true,
+        };
+        for &src in sources {
+            // A forward branch from earlier in the path with no write to
+            // `reg` in between carries the same value; so does a loop's back
+            // edge when the loop body never writes `reg`.
+            let same_value = if src < at { (src + 1..at).all(keeps) } else { (at..=src).all(keeps) };
+            if !same_value {
+                let from = self.code.texts.get(src).map(|(a, _)| self.code.location(*a)).unwrap_or_default();
+                return Some(format!(
+                    "{} is a jump target (from {from}): %{} may come from that path, the walk stops there",
+                    self.code.location(*addr),
+                    register_name(reg)
+                ));
+            }
+        }
+        None
+    }
+
+    fn callee_name(&self, instr: &iced_x86::Instruction) -> String {
+        if instr.flow_control() == FlowControl::Call {
+            if let Some(s) = self.kernel.symbolize(instr.near_branch_target()) {
+                if let Some(r) = thunk_register(&s.name, s.offset) {
+                    return format!("the function pointer in %{}", register_name(r));
+                }
+                return s.name;
+            }
+        }
+        "an indirect call".into()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn explain_write(
+        &self,
+        instr: &iced_x86::Instruction,
+        reg: Register,
+        at: usize,
+        depth: u32,
+        step: impl Fn(Origin, String) -> ProvenanceStep,
+        steps: &mut Vec<ProvenanceStep>,
+        stopped: &mut Option<String>,
+    ) -> Value {
+        let name = register_name(reg);
+        let is_move = matches!(instr.mnemonic(), Mnemonic::Mov | Mnemonic::Movzx | Mnemonic::Movsxd | Mnemonic::Movsx);
+        if is_move && instr.op_count() == 2 && instr.op1_kind() == OpKind::Memory {
+            if instr.is_ip_rel_memory_operand() {
+                let target = instr.ip_rel_memory_address();
+                let symbol = match self.kernel.symbolize(target) {
+                    Some(s) if s.offset == 0 => s.name,
+                    Some(s) => format!("{}+{:#x}", s.name, s.offset),
+                    None => format!("{target:#x}"),
+                };
+                steps.push(step(Origin::Global { symbol: symbol.clone() }, format!("%{name} = the value of {symbol}")));
+                return Value { expression: Some(symbol), type_name: None };
+            }
+            let base = instr.memory_base().full_register();
+            let displacement = instr.memory_displacement64() as i64;
+            if base == Register::None || instr.memory_index() != Register::None {
+                steps.push(step(Origin::Other, format!("%{name} is loaded from an indexed address")));
+                return Value::default();
+            }
+            let base_name = register_name(base);
+            let index_in_steps = steps.len();
+            steps.push(step(
+                Origin::Load { base: base_name.clone(), displacement, struct_name: None, member: None },
+                String::new(),
+            ));
+            let base_value =
+                if depth < MAX_DEPTH { self.trace(base, at, depth + 1, steps, stopped) } else { Value::default() };
+            let struct_name = base_value
+                .type_name
+                .as_deref()
+                .and_then(|t| t.trim().strip_suffix('*'))
+                .and_then(|t| t.trim().strip_prefix("struct "))
+                .map(|s| s.trim().to_string());
+            let member = struct_name
+                .as_deref()
+                .and_then(|s| self.kernel.member_and_type_at(s, u64::try_from(displacement).ok()?, self.module));
+            let address = if displacement == 0 {
+                format!("*%{base_name}")
+            } else if displacement < 0 {
+                format!("*(%{base_name} - {:#x})", displacement.unsigned_abs())
+            } else {
+                format!("*(%{base_name} + {displacement:#x})")
+            };
+            let expression = match (&base_value.expression, &member) {
+                (Some(b), Some((m, _))) => Some(format!("{b}->{m}")),
+                _ => None,
+            };
+            let mut sentence = format!("%{name} = {address}");
+            if let Some(e) = &expression {
+                sentence.push_str(&format!(" = {e}"));
+            } else if let (Some(s), Some((m, _))) = (&struct_name, &member) {
+                sentence.push_str(&format!(" = ((struct {s} *)%{base_name})->{m}"));
+            }
+            if let Some(s) = steps.get_mut(index_in_steps) {
+                s.sentence = sentence;
+                s.origin = Origin::Load {
+                    base: base_name,
+                    displacement,
+                    struct_name: struct_name.clone(),
+                    member: member.as_ref().map(|m| m.0.clone()),
+                };
+            }
+            return Value { expression, type_name: member.map(|m| m.1) };
+        }
+        if instr.mnemonic() == Mnemonic::Mov && instr.op_count() == 2 && instr.op1_kind() == OpKind::Register {
+            let from = instr.op1_register().full_register();
+            steps.push(step(Origin::Copy { from: register_name(from) }, format!("%{name} = %{}", register_name(from))));
+            if depth < MAX_DEPTH {
+                return self.trace(from, at, depth + 1, steps, stopped);
+            }
+            return Value::default();
+        }
+        if instr.mnemonic() == Mnemonic::Xor
+            && instr.op_count() == 2
+            && instr.op1_kind() == OpKind::Register
+            && instr.op0_register() == instr.op1_register()
+        {
+            steps.push(step(Origin::Constant { value: 0 }, format!("%{name} = 0")));
+            return Value { expression: Some("0".into()), type_name: None };
+        }
+        if instr.mnemonic() == Mnemonic::Mov && instr.op_count() == 2 {
+            if let Ok(value) = instr.try_immediate(1) {
+                steps.push(step(Origin::Constant { value }, format!("%{name} = {value:#x}")));
+                return Value { expression: Some(format!("{value:#x}")), type_name: None };
+            }
+        }
+        if let Some(v) = self.explain_arithmetic(instr, reg, at, depth, &step, steps, stopped) {
+            return v;
+        }
+        let text = self.code.texts.get(at).map(|t| t.1.clone()).unwrap_or_default();
+        steps.push(step(Origin::Other, format!("%{name} is computed by `{text}`")));
+        Value::default()
+    }
+
+    /// `add %src,%reg`, `add $imm,%reg` and `lea disp(%base),%reg`: the sum,
+    /// with each register operand traced in turn.
+    #[allow(clippy::too_many_arguments)]
+    fn explain_arithmetic(
+        &self,
+        instr: &iced_x86::Instruction,
+        reg: Register,
+        at: usize,
+        depth: u32,
+        step: &impl Fn(Origin, String) -> ProvenanceStep,
+        steps: &mut Vec<ProvenanceStep>,
+        stopped: &mut Option<String>,
+    ) -> Option<Value> {
+        let name = register_name(reg);
+        let operands: Vec<Operand> = match instr.mnemonic() {
+            Mnemonic::Add if instr.op_count() == 2 && instr.op0_kind() == OpKind::Register => {
+                let second = match instr.op1_kind() {
+                    OpKind::Register => Operand::Register(instr.op1_register().full_register()),
+                    _ => Operand::Constant(instr.try_immediate(1).ok()?),
+                };
+                vec![Operand::Register(reg), second]
+            }
+            Mnemonic::Lea if instr.memory_base() != Register::RIP && instr.memory_base() != Register::None => {
+                let mut ops = vec![Operand::Register(instr.memory_base().full_register())];
+                if instr.memory_index() != Register::None {
+                    if instr.memory_index_scale() != 1 {
+                        return None;
+                    }
+                    ops.push(Operand::Register(instr.memory_index().full_register()));
+                }
+                if instr.memory_displacement64() != 0 {
+                    ops.push(Operand::Constant(instr.memory_displacement64()));
+                }
+                ops
+            }
+            _ => return None,
+        };
+        let shown: Vec<String> = operands
+            .iter()
+            .map(|o| match o {
+                Operand::Register(r) => format!("%{}", register_name(*r)),
+                Operand::Constant(c) => format!("{:#x}", *c as i64),
+            })
+            .collect();
+        let index_in_steps = steps.len();
+        steps.push(step(Origin::Other, format!("%{name} = {}", shown.join(" + "))));
+        let mut parts = Vec::new();
+        for o in &operands {
+            match o {
+                Operand::Register(r) if depth < MAX_DEPTH => {
+                    parts.push(self.trace(*r, at, depth + 1, steps, stopped).expression)
+                }
+                Operand::Register(_) => parts.push(None),
+                Operand::Constant(c) => parts.push(Some(format!("{:#x}", *c as i64))),
+            }
+        }
+        let expression = parts.into_iter().collect::<Option<Vec<String>>>().map(|p| p.join(" + "));
+        if let (Some(e), Some(s)) = (&expression, steps.get_mut(index_in_steps)) {
+            s.sentence.push_str(&format!(" = {e}"));
+        }
+        Some(Value { expression, type_name: None })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thunk_registers() {
+        assert_eq!(thunk_register("__x86_indirect_thunk_array", 0), Some(Register::RAX));
+        assert_eq!(thunk_register("__x86_indirect_thunk_array", 64), Some(Register::RDX));
+        assert_eq!(thunk_register("__x86_indirect_thunk_r11", 0), Some(Register::R11));
+        assert_eq!(thunk_register("__x86_indirect_thunk_array", 16 * 32), None);
+        assert_eq!(thunk_register("memcpy", 0), None);
+    }
+}

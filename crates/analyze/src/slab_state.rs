@@ -1,0 +1,152 @@
+//! The slab freelist state of the cache a fault in the allocator involved:
+//! which cache, the faulting CPU's lockless freelist head, and the first
+//! bad freelist pointer with what its bytes look like (the slab model's
+//! classification: UTF-16 or ASCII text, poison, non-canonical).
+
+use krash_core::X86_64Regs;
+use krash_linux::mm::slab::freelist::FreelistExt;
+use krash_linux::mm::slab::SlabExt;
+use serde::Serialize;
+
+use crate::{named_registers, Report};
+use krash_linux::mm::slab::looks::ValueLooks;
+use krash_linux::mm::slab::{FreelistOwner, SlabCache};
+use krash_program::Kernel;
+
+/// Function and inline names that mean the fault is in the slab allocator.
+const ALLOCATOR_MARKERS: &[&str] =
+    &["kmem_cache_alloc", "kmalloc", "slab_alloc", "get_freepointer", "freelist", "kmem_cache_free", "slab_free"];
+
+/// A slab cache's freelist state on the faulting CPU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SlabState {
+    pub cache: String,
+    pub cache_addr: u64,
+    pub cpu: u32,
+    pub kmem_cache_cpu: u64,
+    /// `kmem_cache_cpu.freelist`, the next object the CPU hands out.
+    pub freelist: u64,
+    /// The cpu slab (`struct slab`), 0 when none.
+    pub slab: u64,
+    /// The first bad freelist pointer, as the slab model describes it.
+    pub problem: Option<String>,
+    /// Why that pointer cannot be followed (`non-canonical address`...).
+    pub reason: Option<String>,
+    /// The free object whose stored free pointer decoded into the bad one.
+    pub source_object: Option<u64>,
+    /// The bytes stored where the bad pointer came from.
+    pub raw_value: Option<u64>,
+    /// `utf16`, `ascii`, `slab_poison`, `list_poison`, `non_canonical`,
+    /// `kernel_address`, `null` or `other`.
+    pub corrupt_value_kind: Option<String>,
+    /// The text the bad value (or its object) holds, when it is text.
+    pub corrupt_text: Option<String>,
+}
+
+/// The short name of a classification, as `--json` gives it.
+fn looks_kind(l: &ValueLooks) -> &'static str {
+    match l {
+        ValueLooks::Null => "null",
+        ValueLooks::Utf16Text(_) => "utf16",
+        ValueLooks::AsciiText(_) => "ascii",
+        ValueLooks::SlabPoison(_) => "slab_poison",
+        ValueLooks::ListPoison(_) => "list_poison",
+        ValueLooks::NonCanonical => "non_canonical",
+        ValueLooks::KernelAddress => "kernel_address",
+        ValueLooks::Other => "other",
+    }
+}
+
+/// Crate-internal helpers of this module's extension of [`Kernel`].
+pub(crate) trait SlabStateInternal {
+    fn explain_slab(&self, report: &mut Report, regs: &X86_64Regs);
+}
+
+impl SlabStateInternal for Kernel {
+    fn explain_slab(&self, report: &mut Report, regs: &X86_64Regs) {
+        let in_allocator = report
+            .faulting_function
+            .iter()
+            .chain(report.inline_chain.iter())
+            .any(|f| ALLOCATOR_MARKERS.iter().any(|m| f.contains(m)));
+        if !in_allocator {
+            return;
+        }
+        let Some(cpu) = report.cpu else { return };
+        let from_registers = named_registers(regs).iter().find_map(|(_, v)| self.slab_cache_at(*v).cloned());
+        let cache = match from_registers {
+            Some(c) => Some(c),
+            None => self.slab_caches().ok().and_then(|caches| {
+                caches.iter().find(|c| self.cpu_freelist_problem(c, cpu).is_some_and(|s| s.problem.is_some())).cloned()
+            }),
+        };
+        let Some(state) = cache.and_then(|c| self.cpu_freelist_problem(&c, cpu)) else { return };
+        let mut sentence = format!("slab cache {}: CPU {cpu}'s freelist head is {:#018x}", state.cache, state.freelist);
+        if let Some(reason) = &state.reason {
+            sentence.push_str(&format!(", {reason}"));
+        }
+        if let Some(src) = state.source_object {
+            sentence.push_str(&format!("; it was decoded from the free pointer of object {src:#x}"));
+        }
+        if let (Some(raw), Some(kind)) = (state.raw_value, &state.corrupt_value_kind) {
+            sentence.push_str(&format!(", which holds {raw:#018x} ({kind})"));
+        }
+        report.findings.push(sentence);
+        if let (Some(kind), Some(text)) = (&state.corrupt_value_kind, &state.corrupt_text) {
+            report
+                .findings
+                .push(format!("freed objects of {} hold {kind} text {text:?}: a use-after-free writer", state.cache));
+        }
+        report.evidence.push(format!("kmem -s {}", state.cache));
+        report.evidence.push(format!("kmem -S {}", state.cache));
+        report.slab = Some(state);
+    }
+}
+
+/// Private helpers of this module's extension of [`Kernel`].
+trait SlabStateHelpers {
+    /// `cache`'s freelist state on `cpu`, with the first problem of its cpu slab.
+    fn cpu_freelist_problem(&self, cache: &SlabCache, cpu: u32) -> Option<SlabState>;
+}
+
+impl SlabStateHelpers for Kernel {
+    fn cpu_freelist_problem(&self, cache: &SlabCache, cpu: u32) -> Option<SlabState> {
+        let c = self.cache_cpu_slabs(cache).ok()?.into_iter().find(|c| c.cpu == cpu)?;
+        let mut state = SlabState {
+            cache: cache.name.clone(),
+            cache_addr: cache.addr,
+            cpu,
+            kmem_cache_cpu: c.kmem_cache_cpu,
+            freelist: c.freelist,
+            slab: c.slab,
+            problem: None,
+            reason: None,
+            source_object: None,
+            raw_value: None,
+            corrupt_value_kind: None,
+            corrupt_text: None,
+        };
+        if c.slab == 0 {
+            return Some(state);
+        }
+        let slab = self.read_slab(c.slab, cache.addr).ok()?;
+        let contents = self.slab_contents(cache, &slab).ok()?;
+        let problem = contents
+            .problems
+            .iter()
+            .find(|p| matches!(p.owner, FreelistOwner::Cpu { cpu: on, .. } if on == cpu))
+            .or(contents.problems.first())?;
+        state.problem = Some(problem.to_string());
+        state.reason = Some(problem.reason.to_string());
+        state.source_object = problem.source_object;
+        state.raw_value = Some(problem.raw);
+        state.corrupt_value_kind = Some(looks_kind(&problem.looks_like).to_string());
+        state.corrupt_text = match &problem.looks_like {
+            ValueLooks::Utf16Text(t) | ValueLooks::AsciiText(t) => {
+                Some(problem.object_text.clone().unwrap_or_else(|| t.clone()))
+            }
+            _ => problem.object_text.clone(),
+        };
+        Some(state)
+    }
+}

@@ -1,0 +1,4 @@
+//! Filesystems: dentry paths, a task's open files, and the mount table.
+
+pub mod mount;
+pub mod vfs;

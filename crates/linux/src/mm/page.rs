@@ -1,0 +1,212 @@
+//! `struct page` as SPARSEMEM_VMEMMAP lays it out on x86-64: page N lives
+//! at `vmemmap_base + N * sizeof(struct page)`. Compound pages (slabs,
+//! folios) are named by their head page; tail pages point to it through
+//! `compound_head` with bit 0 set. Flag names come from the kernel's own
+//! `pageflag_names` table so they match the running kernel's numbering.
+
+use krash_core::{Error, PhysicalMemory, Result, VirtualMemory};
+use serde::Serialize;
+
+use krash_program::Kernel;
+
+const PAGE_SHIFT: u64 = 12;
+/// Longest `pageflag_names` table krash reads (the kernel's has ~30).
+const MAX_PAGE_FLAG_NAMES: u64 = 128;
+
+/// Where `struct page` members are, resolved once.
+#[derive(Debug, Clone)]
+pub struct PageModel {
+    pub vmemmap: u64,
+    pub page_struct_size: u64,
+    /// One past the highest page frame number the dump covers.
+    pub max_pfn: u64,
+    flags: u64,
+    compound_head: u64,
+    mapping: u64,
+    index: u64,
+    refcount: u64,
+    page_type: Option<u64>,
+    /// `pageflag_names`: (mask, name), in the kernel's order.
+    pub flag_names: Vec<(u64, String)>,
+}
+
+/// One `struct page` as `kmem -p` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PageInfo {
+    pub page: u64,
+    pub phys: u64,
+    pub flags: u64,
+    pub mapping: u64,
+    pub index: u64,
+    pub count: u32,
+    /// Names of the set flags, from `pageflag_names`.
+    pub flag_names: Vec<String>,
+}
+
+/// The page model as read from the dump, kept in the kernel's state cache.
+struct CachedPageModel(Result<PageModel>);
+
+/// This module's operations on [`Kernel`] (an extension trait: `use` it to call them).
+pub trait PageExt {
+    /// The page model (vmemmap base, member offsets, flag names).
+    fn page_model(&self) -> Result<&PageModel>;
+    /// The `struct page` of a physical address.
+    fn phys_to_page(&self, paddr: u64) -> Result<u64>;
+    /// The `struct page` of a mapped kernel virtual address.
+    fn virt_to_page(&self, vaddr: u64) -> Result<u64>;
+    /// The physical address a `struct page` describes, if `page` is one.
+    fn page_to_phys(&self, page: u64) -> Option<u64>;
+    /// The direct-map address of the memory a `struct page` describes.
+    fn page_to_virt(&self, page: u64) -> Option<u64>;
+    /// The head page of a compound page (the page itself when not a tail).
+    fn compound_head(&self, page: u64) -> Result<u64>;
+    /// `page->flags`.
+    fn page_flags(&self, page: u64) -> Result<u64>;
+    /// `page->page_type` (the slab marker on kernels that moved PG_slab there).
+    fn page_type(&self, page: u64) -> Result<Option<u32>>;
+    /// The mask of a flag by its `pageflag_names` name ("slab", "head").
+    fn page_flag_mask(&self, name: &str) -> Option<u64>;
+    /// One page struct's fields as `kmem -p` prints them.
+    fn page_info(&self, page: u64) -> Result<PageInfo>;
+}
+
+impl PageExt for Kernel {
+    fn page_model(&self) -> Result<&PageModel> {
+        self.cached(|| CachedPageModel(build_model(self))).0.as_ref().map_err(Clone::clone)
+    }
+
+    fn phys_to_page(&self, paddr: u64) -> Result<u64> {
+        let m = self.page_model()?;
+        let pfn = paddr >> PAGE_SHIFT;
+        if pfn >= m.max_pfn {
+            return Err(Error::NotFound(format!("physical address {paddr:x} is beyond the memory map")));
+        }
+        Ok(m.vmemmap.wrapping_add(pfn.wrapping_mul(m.page_struct_size)))
+    }
+
+    fn virt_to_page(&self, vaddr: u64) -> Result<u64> {
+        self.phys_to_page(self.virt_to_phys(vaddr)?)
+    }
+
+    fn page_to_phys(&self, page: u64) -> Option<u64> {
+        let m = self.page_model().ok()?;
+        let rel = page.checked_sub(m.vmemmap)?;
+        if rel % m.page_struct_size != 0 || rel / m.page_struct_size >= m.max_pfn {
+            return None;
+        }
+        Some((rel / m.page_struct_size) << PAGE_SHIFT)
+    }
+
+    fn page_to_virt(&self, page: u64) -> Option<u64> {
+        Some(self.memory().layout().page_offset.wrapping_add(self.page_to_phys(page)?))
+    }
+
+    fn compound_head(&self, page: u64) -> Result<u64> {
+        let m = self.page_model()?;
+        let head = self.memory().read_u64(page.wrapping_add(m.compound_head))?;
+        Ok(if head & 1 == 1 { head - 1 } else { page })
+    }
+
+    fn page_flags(&self, page: u64) -> Result<u64> {
+        let m = self.page_model()?;
+        self.memory().read_u64(page.wrapping_add(m.flags))
+    }
+
+    fn page_type(&self, page: u64) -> Result<Option<u32>> {
+        let m = self.page_model()?;
+        match m.page_type {
+            Some(off) => Ok(Some(self.memory().read_u32(page.wrapping_add(off))?)),
+            None => Ok(None),
+        }
+    }
+
+    fn page_flag_mask(&self, name: &str) -> Option<u64> {
+        let m = self.page_model().ok()?;
+        m.flag_names.iter().find(|(_, n)| n == name).map(|(mask, _)| *mask)
+    }
+
+    fn page_info(&self, page: u64) -> Result<PageInfo> {
+        let m = self.page_model()?;
+        let phys =
+            self.page_to_phys(page).ok_or_else(|| Error::NotFound(format!("{page:x} is not a struct page address")))?;
+        let bytes = self.memory().read_vec(page, m.page_struct_size as usize)?;
+        Ok(m.decode(page, phys, &bytes))
+    }
+}
+
+impl PageModel {
+    /// A `struct page`'s fields from its bytes (short input reads as zeros).
+    pub fn decode(&self, page: u64, phys: u64, bytes: &[u8]) -> PageInfo {
+        let word = |off: u64, len: usize| -> u64 {
+            let mut b = [0u8; 8];
+            if let Some(src) = usize::try_from(off).ok().and_then(|o| bytes.get(o..o.checked_add(len)?)) {
+                b[..len].copy_from_slice(src);
+            }
+            u64::from_le_bytes(b)
+        };
+        let flags = word(self.flags, 8);
+        PageInfo {
+            page,
+            phys,
+            flags,
+            mapping: word(self.mapping, 8),
+            index: word(self.index, 8),
+            count: word(self.refcount, 4) as u32,
+            flag_names: decode_flags(&self.flag_names, flags),
+        }
+    }
+
+    /// The physical address a struct page in the vmemmap describes.
+    pub fn phys_of(&self, page: u64) -> u64 {
+        (page.wrapping_sub(self.vmemmap) / self.page_struct_size.max(1)) << PAGE_SHIFT
+    }
+}
+
+/// Names of the flags set in `flags`, in table order.
+pub fn decode_flags(names: &[(u64, String)], flags: u64) -> Vec<String> {
+    names.iter().filter(|(mask, _)| flags & mask != 0).map(|(_, n)| n.clone()).collect()
+}
+
+fn build_model(k: &Kernel) -> Result<PageModel> {
+    let l = k.layouts();
+    let vmemmap = k.read_symbol_u64("vmemmap_base").or_else(|_| {
+        k.vmcoreinfo()
+            .number("VMEMMAP_START")
+            .map(|v| v as u64)
+            .ok_or_else(|| Error::NotFound("neither vmemmap_base nor VMEMMAP_START is known".into()))
+    })?;
+    let page_struct_size = l.size_of("page")?;
+    if !(32..=256).contains(&page_struct_size) {
+        return Err(Error::bad_data("struct page", format!("implausible size {page_struct_size}")));
+    }
+    let max_phys = k.dump().phys_ranges().iter().map(|r| r.end).max().unwrap_or(0);
+    Ok(PageModel {
+        vmemmap,
+        page_struct_size,
+        max_pfn: max_phys.div_ceil(1 << PAGE_SHIFT),
+        flags: l.offset("page", "flags")?,
+        compound_head: l.offset("page", "compound_head")?,
+        mapping: l.offset("page", "mapping")?,
+        index: l.offset("page", "index")?,
+        refcount: l.offset("page", "_refcount")?,
+        page_type: l.offset("page", "page_type").ok(),
+        flag_names: read_flag_names(k).unwrap_or_default(),
+    })
+}
+
+/// `pageflag_names[]`: `struct trace_print_flags { unsigned long mask; const char *name; }`,
+/// ended by an entry with a NULL name.
+fn read_flag_names(k: &Kernel) -> Result<Vec<(u64, String)>> {
+    let base = k.symbol_addr("pageflag_names")?;
+    let mut out = Vec::new();
+    for i in 0..MAX_PAGE_FLAG_NAMES {
+        let entry = base + i * 16;
+        let mask = k.memory().read_u64(entry)?;
+        let name = k.memory().read_u64(entry + 8)?;
+        if name == 0 {
+            break;
+        }
+        out.push((mask, k.memory().read_cstr(name, 32)?));
+    }
+    Ok(out)
+}

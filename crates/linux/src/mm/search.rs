@@ -1,0 +1,364 @@
+//! Searching memory for values or strings: which memory a search covers
+//! (kernel virtual space by kind, user space through a process's VMAs,
+//! physical memory, task stacks), and the parallel scan of it.
+
+use crate::mm::vma::VmaExt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use krash_core::{PhysicalMemory, Result};
+use rayon::prelude::*;
+
+use krash_program::addrspace::START_KERNEL_MAP;
+use krash_program::mapped::{mapped_extents, MappedExtent};
+use krash_program::progress::{Progress, ProgressUnit};
+use krash_program::Kernel;
+
+const PAGE: u64 = 4096;
+/// Bytes handed to one worker at a time.
+const CHUNK: u64 = 256 * PAGE;
+/// Characters shown from each string match.
+pub const STRING_WINDOW: usize = 56;
+/// `THREAD_SIZE` on x86-64 without KASAN (16 KiB stacks).
+pub const THREAD_SIZE: u64 = 4 * PAGE;
+/// Start of module space (`MODULES_VADDR`): right after the 1 GiB image mapping.
+const MODULES_VADDR: u64 = START_KERNEL_MAP + (1 << 30);
+/// End of module space (`MODULES_END`).
+const MODULES_END: u64 = 0xffff_ffff_ff00_0000;
+/// 2 MiB: the image mapping is kept in whole large pages around `_text`.. `_end`.
+const PMD_SIZE: u64 = 1 << 21;
+
+/// What to look for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Needle {
+    /// A `size`-byte little-endian value, ignoring the bits set in `mask`.
+    Value { value: u64, mask: u64, size: usize },
+    /// A byte string, at any byte offset.
+    Bytes(Vec<u8>),
+}
+
+/// One match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    /// Address in the searched space (virtual, or physical for `-p`).
+    pub addr: u64,
+    /// Index of the needle that matched.
+    pub needle: usize,
+    /// The unit found (values), zero for strings.
+    pub value: u64,
+    /// For strings: the bytes from the match on, unprintable ones as dots.
+    pub window: String,
+}
+
+/// Which parts of kernel virtual space a search covers (crash's -k, -K, -V).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelSpace {
+    /// Everything mapped: direct map, vmalloc, vmemmap, kernel image, modules.
+    All,
+    /// The direct map and the kernel image only.
+    Unity,
+    /// vmalloc, vmemmap and modules only.
+    Mapped,
+}
+
+/// The scanned memory and how the scan ended.
+#[derive(Debug, Clone, Default)]
+pub struct ScanResult {
+    pub hits: Vec<Hit>,
+    /// Bytes covered by the regions (present in the dump or not).
+    pub bytes: u64,
+    /// True when the hit limit stopped the scan.
+    pub truncated: bool,
+}
+
+impl Needle {
+    /// Matches in `buf` (which starts at offset 0 of a page run); `scan_len`
+    /// bounds where a match may start, the rest of `buf` only completes strings.
+    fn scan(&self, index: usize, buf: &[u8], scan_len: usize, out: &mut Vec<(usize, Hit)>) {
+        match self {
+            Needle::Value { value, mask, size } => {
+                let size = (*size).clamp(1, 8);
+                let want = value & !mask;
+                for (i, chunk) in buf[..scan_len.min(buf.len())].chunks_exact(size).enumerate() {
+                    let mut b = [0u8; 8];
+                    b[..size].copy_from_slice(chunk);
+                    let v = u64::from_le_bytes(b);
+                    if v & !mask == want {
+                        out.push((i * size, Hit { addr: 0, needle: index, value: v, window: String::new() }));
+                    }
+                }
+            }
+            Needle::Bytes(s) => {
+                let Some(&first) = s.first() else { return };
+                let limit = scan_len.min(buf.len());
+                let mut from = 0;
+                while let Some(pos) = buf.get(from..limit).and_then(|b| b.iter().position(|&c| c == first)) {
+                    let at = from + pos;
+                    if buf.get(at..).is_some_and(|rest| rest.starts_with(s)) {
+                        // The window stops at the page's end, as crash's does,
+                        // unless the match itself runs on.
+                        let window_end = limit.max(at + s.len()).min(buf.len());
+                        let window = buf[at..window_end]
+                            .iter()
+                            .take(STRING_WINDOW)
+                            .map(|&c| if (0x20..0x7f).contains(&c) { c as char } else { '.' })
+                            .collect();
+                        out.push((at, Hit { addr: 0, needle: index, value: 0, window }));
+                    }
+                    from = at + 1;
+                }
+            }
+        }
+    }
+
+    /// Longest match in bytes (how far a match may run past its page).
+    fn len(&self) -> usize {
+        match self {
+            Needle::Value { size, .. } => *size,
+            Needle::Bytes(s) => s.len(),
+        }
+    }
+}
+
+/// Scans `regions` (virtual address, physical address, length) in
+/// parallel, reading pages from `phys`; pages missing from the dump are
+/// skipped. Stops after `limit` hits. Hits are in region order, then
+/// address order.
+pub fn scan(
+    phys: &(dyn PhysicalMemory + Sync),
+    regions: &[MappedExtent],
+    needles: &[Needle],
+    limit: usize,
+    progress: &dyn Progress,
+) -> ScanResult {
+    let mut chunks = Vec::new();
+    for r in regions {
+        let mut off = 0;
+        while off < r.len {
+            let len = (r.len - off).min(CHUNK - r.vaddr.wrapping_add(off) % CHUNK);
+            chunks.push(MappedExtent { vaddr: r.vaddr.wrapping_add(off), paddr: r.paddr.wrapping_add(off), len });
+            off += len;
+        }
+    }
+    let bytes: u64 = regions.iter().map(|r| r.len).sum();
+    progress.begin("search", bytes, ProgressUnit::Bytes);
+    let found = AtomicUsize::new(0);
+    let tail = needles.iter().map(Needle::len).max().unwrap_or(1).saturating_sub(1);
+    // Collecting keeps the chunks' order: hits come region by region, in
+    // the order the caller listed the regions.
+    let mut hits: Vec<Hit> = chunks
+        .par_iter()
+        .flat_map_iter(|c| {
+            let mut out = Vec::new();
+            if found.load(Ordering::Relaxed) < limit {
+                scan_chunk(phys, c, needles, tail, &mut out);
+                found.fetch_add(out.len(), Ordering::Relaxed);
+            }
+            progress.advance(c.len);
+            out
+        })
+        .collect();
+    progress.end();
+    let truncated = hits.len() > limit || found.load(Ordering::Relaxed) >= limit;
+    hits.truncate(limit);
+    ScanResult { hits, bytes, truncated }
+}
+
+/// One chunk: each readable page (plus, for strings, the start of the
+/// next one so matches may cross the page boundary).
+fn scan_chunk(phys: &dyn PhysicalMemory, c: &MappedExtent, needles: &[Needle], tail: usize, out: &mut Vec<Hit>) {
+    let mut page = vec![0u8; PAGE as usize + tail];
+    let mut found = Vec::new();
+    let mut off = 0;
+    while off < c.len {
+        let in_page = (PAGE - (c.paddr.wrapping_add(off) % PAGE)).min(c.len - off) as usize;
+        let pa = c.paddr.wrapping_add(off);
+        if phys.read_phys(pa, &mut page[..in_page]).is_ok() {
+            let mut len = in_page;
+            if tail > 0 && off + (in_page as u64) < c.len {
+                let next = pa.wrapping_add(in_page as u64);
+                if phys.read_phys(next, &mut page[in_page..in_page + tail]).is_ok() {
+                    len += tail;
+                }
+            }
+            for (i, n) in needles.iter().enumerate() {
+                found.clear();
+                n.scan(i, &page[..len], in_page, &mut found);
+                for (at, mut hit) in found.drain(..) {
+                    hit.addr = c.vaddr.wrapping_add(off).wrapping_add(at as u64);
+                    out.push(hit);
+                }
+            }
+        }
+        off += in_page as u64;
+    }
+    out.sort_by_key(|h| (h.addr, h.needle));
+}
+
+/// Cuts `regions` down to `[start, end)`.
+pub fn clip(regions: &[MappedExtent], start: u64, end: u64) -> Vec<MappedExtent> {
+    regions
+        .iter()
+        .filter_map(|r| {
+            let lo = r.vaddr.max(start);
+            let hi = r.vaddr.saturating_add(r.len).min(end);
+            (lo < hi).then(|| MappedExtent { vaddr: lo, paddr: r.paddr.wrapping_add(lo - r.vaddr), len: hi - lo })
+        })
+        .collect()
+}
+
+/// This module's operations on [`Kernel`] (an extension trait: `use` it to call them).
+pub trait SearchExt {
+    /// Physical memory present in the dump, as regions whose virtual
+    /// address is the physical one.
+    fn physical_regions(&self) -> Vec<MappedExtent>;
+    /// The parts of kernel virtual space `space` covers, in crash's order:
+    /// the direct map, vmalloc space and modules, the virtual memory map,
+    /// then the kernel image. Memory mapped twice (a vmalloc'ed stack is
+    /// also in the direct map) appears at each of its addresses.
+    fn kernel_regions(&self, space: KernelSpace) -> Result<Vec<MappedExtent>>;
+    /// The user memory of the `mm_struct` at `mm`: the pages of its VMAs
+    /// that its page tables map, in address order.
+    fn user_regions(&self, mm: u64) -> Result<Vec<MappedExtent>>;
+    /// The kernel stack of the task at `task`, page by page; pages that
+    /// do not translate are left out.
+    fn stack_regions(&self, task: u64) -> Result<Vec<MappedExtent>>;
+}
+
+impl SearchExt for Kernel {
+    fn physical_regions(&self) -> Vec<MappedExtent> {
+        self.dump()
+            .phys_ranges()
+            .into_iter()
+            .filter(|r| r.end > r.start)
+            .map(|r| MappedExtent { vaddr: r.start, paddr: r.start, len: r.end - r.start })
+            .collect()
+    }
+
+    fn kernel_regions(&self, space: KernelSpace) -> Result<Vec<MappedExtent>> {
+        let layout = *self.memory().layout();
+        let phys: &dyn PhysicalMemory = self.dump();
+        let walk = |start: u64, end: u64| mapped_extents(phys, layout.paging, layout.kernel_pgt_phys, start, end);
+        let unity = space != KernelSpace::Mapped;
+        let mapped = space != KernelSpace::Unity;
+        let [(vmalloc_symbol, vmalloc_default, vmalloc_size), (vmemmap_symbol, vmemmap_default, vmemmap_size)] =
+            self.mapped_areas();
+        let mut out = Vec::new();
+        if unity {
+            out.extend(
+                self.physical_regions()
+                    .into_iter()
+                    .map(|r| MappedExtent { vaddr: layout.page_offset.wrapping_add(r.paddr), ..r }),
+            );
+        }
+        if mapped {
+            let vmalloc = self.read_symbol_u64(vmalloc_symbol).unwrap_or(vmalloc_default);
+            out.extend(walk(vmalloc, vmalloc.saturating_add(vmalloc_size)));
+            out.extend(walk(MODULES_VADDR, MODULES_END));
+            let vmemmap = self.read_symbol_u64(vmemmap_symbol).unwrap_or(vmemmap_default);
+            out.extend(walk(vmemmap, vmemmap.saturating_add(vmemmap_size)));
+        }
+        if unity {
+            // Only [_text, _end) (in whole 2 MiB pages) stays mapped after
+            // boot; the rest of the image mapping is torn down.
+            let text = self.symbol_addr("_text")? & !(PMD_SIZE - 1);
+            let end = self.symbol_addr("_end")?;
+            let to_phys = |v: u64| v.wrapping_sub(START_KERNEL_MAP).wrapping_add(layout.phys_base);
+            let (text_phys, end_phys) = (to_phys(text), to_phys(end));
+            let mut image = Vec::new();
+            for r in self.physical_regions() {
+                let lo = r.paddr.max(text_phys);
+                let hi = r.paddr.saturating_add(r.len).min(end_phys);
+                if lo < hi {
+                    image.push(MappedExtent { vaddr: text.wrapping_add(lo - text_phys), paddr: lo, len: hi - lo });
+                }
+            }
+            image.sort_by_key(|r| r.vaddr);
+            out.extend(image);
+        }
+        Ok(out)
+    }
+
+    fn user_regions(&self, mm: u64) -> Result<Vec<MappedExtent>> {
+        let pgd = self.virt_to_phys(self.read_field_u64(mm, "mm_struct", "pgd")?)?;
+        let paging = self.memory().layout().paging;
+        let vmas = self.vmas(mm)?;
+        let mut out = Vec::new();
+        for v in &vmas.vmas {
+            out.extend(mapped_extents(self.dump(), paging, pgd, v.start, v.end));
+        }
+        Ok(out)
+    }
+
+    fn stack_regions(&self, task: u64) -> Result<Vec<MappedExtent>> {
+        let stack = self.read_field_u64(task, "task_struct", "stack")?;
+        let mut out = Vec::new();
+        let mut off = 0;
+        while off < THREAD_SIZE {
+            let vaddr = stack.wrapping_add(off);
+            if let Ok(paddr) = self.virt_to_phys(vaddr) {
+                out.push(MappedExtent { vaddr, paddr, len: PAGE });
+            }
+            off += PAGE;
+        }
+        Ok(out)
+    }
+}
+
+/// Private helpers of this module's extension of [`Kernel`].
+trait SearchHelpers {
+    /// vmalloc space and the virtual memory map: (base variable, its
+    /// default without KASLR, size), for the paging mode in use.
+    fn mapped_areas(&self) -> [(&'static str, u64, u64); 2];
+}
+
+impl SearchHelpers for Kernel {
+    fn mapped_areas(&self) -> [(&'static str, u64, u64); 2] {
+        const TB: u64 = 1 << 40;
+        match self.memory().layout().paging {
+            krash_arch::paging::PagingMode::FourLevel => {
+                [("vmalloc_base", 0xffff_c900_0000_0000, 32 * TB), ("vmemmap_base", 0xffff_ea00_0000_0000, TB)]
+            }
+            krash_arch::paging::PagingMode::FiveLevel => {
+                [("vmalloc_base", 0xffa0_0000_0000_0000, 12800 * TB), ("vmemmap_base", 0xffd4_0000_0000_0000, 512 * TB)]
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hits(n: &Needle, buf: &[u8], scan_len: usize) -> Vec<usize> {
+        let mut out = Vec::new();
+        n.scan(0, buf, scan_len, &mut out);
+        out.into_iter().map(|(at, _)| at).collect()
+    }
+
+    #[test]
+    fn values_match_at_their_alignment_under_the_mask() {
+        let mut buf = vec![0u8; 32];
+        buf[8..16].copy_from_slice(&0xdead_beef_u64.to_le_bytes());
+        buf[20..24].copy_from_slice(&0xdead_0000_u32.to_le_bytes());
+        let v = Needle::Value { value: 0xdead_beef, mask: 0, size: 8 };
+        assert_eq!(hits(&v, &buf, 32), vec![8]);
+        let w = Needle::Value { value: 0xdead_0001, mask: 0xffff, size: 4 };
+        // The low half of the 64-bit value matches too once masked.
+        assert_eq!(hits(&w, &buf, 32), vec![8, 20]);
+    }
+
+    #[test]
+    fn strings_may_run_past_the_scanned_part() {
+        let buf = b"xxabcdef";
+        let s = Needle::Bytes(b"cdef".to_vec());
+        assert_eq!(hits(&s, buf, 5), vec![4]);
+        assert_eq!(hits(&s, buf, 4), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn clipping_keeps_physical_offsets() {
+        let r = [MappedExtent { vaddr: 0x1000, paddr: 0x9000, len: 0x3000 }];
+        assert_eq!(clip(&r, 0x2000, 0x2800), vec![MappedExtent { vaddr: 0x2000, paddr: 0xa000, len: 0x800 }]);
+        assert!(clip(&r, 0x5000, 0x6000).is_empty());
+    }
+}

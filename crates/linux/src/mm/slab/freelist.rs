@@ -1,0 +1,342 @@
+//! SLUB freelists: a chain of free objects, each holding the next one's
+//! address at `cache.offset`. Under CONFIG_SLAB_FREELIST_HARDENED the stored
+//! word is `next ^ s->random ^ swab(address of the word)` (the same formula
+//! on 6.1 and 6.12); the chain heads (`kmem_cache_cpu.freelist`,
+//! `slab.freelist`) hold plain pointers.
+//!
+//! Every pointer is checked before it is followed: it must be the start of
+//! an object of the same slab, not yet seen. A pointer that is not is a
+//! [`FreelistProblem`] naming where it was stored, its raw and decoded
+//! values and what the raw bytes look like, so a use-after-free that wrote
+//! text over a freed object is recognisable at once.
+
+use crate::mm::slab::SlabExt;
+use krash_core::Result;
+use serde::Serialize;
+
+use super::looks::{self, ValueLooks};
+use super::{object_index, read_slab_bytes, u64_at, Slab, SlabCache};
+use krash_program::Kernel;
+
+/// Which freelist a problem was found on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FreelistOwner {
+    /// The lockless per-cpu freelist of the cpu slab.
+    Cpu { cpu: u32, kmem_cache_cpu: u64 },
+    /// `slab->freelist`.
+    Slab,
+}
+
+/// Why a freelist pointer cannot be followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemReason {
+    NonCanonical,
+    OutsideSlab,
+    /// Inside the slab but not at an object's start.
+    Misaligned,
+    /// An object already on a freelist: the chain loops or two chains share it.
+    Duplicate,
+}
+
+impl std::fmt::Display for ProblemReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ProblemReason::NonCanonical => "non-canonical address",
+            ProblemReason::OutsideSlab => "points outside the slab",
+            ProblemReason::Misaligned => "not the start of an object",
+            ProblemReason::Duplicate => "object already on a freelist (cycle)",
+        })
+    }
+}
+
+/// A freelist pointer that does not lead to a free object of its slab.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FreelistProblem {
+    pub cache: String,
+    pub slab: u64,
+    pub owner: FreelistOwner,
+    /// Address of the word holding the bad pointer.
+    pub stored_at: u64,
+    /// The bytes at `stored_at` (encoded when stored in an object).
+    pub raw: u64,
+    /// The pointer after decoding.
+    pub decoded: u64,
+    pub reason: ProblemReason,
+    /// What `raw` looks like.
+    pub looks_like: ValueLooks,
+    /// For a bad chain head: the free object whose free pointer was decoded
+    /// into it (found by re-encoding the head for every object).
+    pub source_object: Option<u64>,
+    /// The source object's free pointer no longer holds the value (the
+    /// object was handed out and overwritten since); the raw value was
+    /// inferred by re-encoding, and `witness` holds the same bytes.
+    pub inferred: bool,
+    /// Another place in the slab holding the same raw bytes (the pattern
+    /// written over several freed objects).
+    pub witness: Option<u64>,
+    /// Text found in the object holding the bad word (or the witness), if any.
+    pub object_text: Option<String>,
+}
+
+impl std::fmt::Display for FreelistProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list = match self.owner {
+            FreelistOwner::Cpu { cpu, kmem_cache_cpu } => {
+                format!("CPU {cpu} freelist (kmem_cache_cpu {kmem_cache_cpu:x})")
+            }
+            FreelistOwner::Slab => "slab freelist".to_string(),
+        };
+        write!(
+            f,
+            "{}: slab {:x}: corrupt {list}: {:016x} ({}) stored at {:x}",
+            self.cache, self.slab, self.decoded, self.reason, self.stored_at
+        )?;
+        if let Some(src) = self.source_object {
+            write!(f, ", decoded from the free pointer of object {src:x}")?;
+            if self.inferred {
+                write!(f, " (reallocated since; raw value inferred)")?;
+            }
+        }
+        write!(f, "; raw value {:016x} [{}] looks like {}", self.raw, byte_string(self.raw), self.looks_like)?;
+        if let Some(w) = self.witness {
+            write!(f, "; the same bytes are at {w:x}")?;
+        }
+        if let Some(t) = &self.object_text {
+            write!(f, "; object text {t:?}")?;
+        }
+        Ok(())
+    }
+}
+
+fn byte_string(v: u64) -> String {
+    v.to_le_bytes().iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+}
+
+/// Objects of one slab, free or allocated, from both of its freelists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SlabContents {
+    pub slab: Slab,
+    /// The CPU whose cpu slab this is.
+    pub cpu: Option<u32>,
+    /// `free[i]`: object i is on a freelist.
+    pub free: Vec<bool>,
+    /// ALLOCATED as crash's slab line shows it.
+    pub allocated: u32,
+    pub problems: Vec<FreelistProblem>,
+}
+
+/// Where a bad chain head came from.
+struct Source {
+    object: u64,
+    word_at: u64,
+    word: u64,
+    inferred: bool,
+    witness: Option<u64>,
+}
+
+/// The result of walking one chain.
+pub(crate) struct ChainWalk {
+    pub count: u64,
+    pub problems: Vec<FreelistProblem>,
+}
+
+/// One slab's memory plus the cache parameters a walk needs.
+struct SlabView<'a> {
+    cache: &'a SlabCache,
+    slab: &'a Slab,
+    bytes: Vec<u8>,
+}
+
+impl SlabView<'_> {
+    fn decode(&self, raw: u64, stored_at: u64) -> u64 {
+        raw ^ self.cache.random ^ if self.cache.random != 0 { stored_at.swap_bytes() } else { 0 }
+    }
+
+    fn word_at(&self, addr: u64) -> Option<u64> {
+        u64_at(&self.bytes, addr.checked_sub(self.slab.base)?)
+    }
+
+    /// The object index `p` starts, or why it is not an object start.
+    fn check(&self, p: u64) -> std::result::Result<u32, ProblemReason> {
+        if !looks::is_canonical(p) {
+            return Err(ProblemReason::NonCanonical);
+        }
+        let index = object_index(self.cache, self.slab, p).ok_or(ProblemReason::OutsideSlab)?;
+        if p < self.slab.base || super::object_start(self.cache, self.slab, index) != p {
+            return Err(ProblemReason::Misaligned);
+        }
+        Ok(index)
+    }
+
+    /// Text of the object holding `addr`, for the report.
+    fn text_around(&self, addr: u64) -> Option<String> {
+        let index = object_index(self.cache, self.slab, addr)?;
+        let start = u64::from(index) * u64::from(self.cache.size);
+        let end = start + u64::from(self.cache.size);
+        looks::object_text(self.bytes.get(start as usize..end as usize)?)
+    }
+
+    /// Walks the chain starting at `head` (stored at `head_at`), marking
+    /// free objects; stops at NULL or the first bad pointer.
+    fn walk(&self, head: u64, head_at: u64, owner: FreelistOwner, free: &mut [bool]) -> ChainWalk {
+        let mut out = ChainWalk { count: 0, problems: Vec::new() };
+        let (mut p, mut stored_at, mut raw) = (head, head_at, head);
+        for _ in 0..=self.slab.objects {
+            if p == 0 {
+                break;
+            }
+            let reason = match self.check(p) {
+                Ok(i) if free.get(i as usize).copied().unwrap_or(true) => Some(ProblemReason::Duplicate),
+                Ok(_) => None,
+                Err(r) => Some(r),
+            };
+            if let Some(reason) = reason {
+                out.problems.push(self.problem(owner, stored_at, raw, p, reason, stored_at == head_at));
+                break;
+            }
+            if let Ok(i) = self.check(p) {
+                if let Some(slot) = free.get_mut(i as usize) {
+                    *slot = true;
+                }
+            }
+            out.count += 1;
+            stored_at = p + u64::from(self.cache.offset);
+            let Some(word) = self.word_at(stored_at) else { break };
+            raw = word;
+            p = self.decode(word, stored_at);
+        }
+        out
+    }
+
+    fn problem(
+        &self,
+        owner: FreelistOwner,
+        stored_at: u64,
+        raw: u64,
+        decoded: u64,
+        reason: ProblemReason,
+        at_head: bool,
+    ) -> FreelistProblem {
+        // A chain head holds a decoded pointer: find the object whose
+        // stored free pointer decodes to it, and report that word instead.
+        let source = if at_head { self.source_of(decoded) } else { None };
+        let witness = source.as_ref().and_then(|s| s.witness);
+        let (shown_raw, text) = match &source {
+            Some(s) => (s.word, self.text_around(witness.unwrap_or(s.word_at))),
+            None => (raw, self.text_around(stored_at)),
+        };
+        FreelistProblem {
+            cache: self.cache.name.clone(),
+            slab: self.slab.addr,
+            owner,
+            stored_at,
+            raw: shown_raw,
+            decoded,
+            reason,
+            looks_like: looks::classify(shown_raw),
+            source_object: source.as_ref().map(|s| s.object),
+            inferred: source.as_ref().is_some_and(|s| s.inferred),
+            witness,
+            object_text: text,
+        }
+    }
+
+    /// The object whose free pointer decodes to `decoded`: one whose
+    /// memory still holds it, else (the object was reallocated and
+    /// cleared) the object whose re-encoded value looks like data, best one
+    /// whose bytes also appear elsewhere in the slab.
+    fn source_of(&self, decoded: u64) -> Option<Source> {
+        let candidates = (0..self.slab.objects).map(|i| {
+            let object = super::object_start(self.cache, self.slab, i);
+            let word_at = object + u64::from(self.cache.offset);
+            let encoded = self.decode(decoded, word_at);
+            (object, word_at, encoded)
+        });
+        let exact = candidates.clone().find(|&(_, at, enc)| self.word_at(at) == Some(enc));
+        if let Some((object, word_at, word)) = exact {
+            return Some(Source { object, word_at, word, inferred: false, witness: None });
+        }
+        let mut best: Option<(u32, Source)> = None;
+        for (object, word_at, word) in candidates {
+            if !matches!(
+                looks::classify(word),
+                ValueLooks::Utf16Text(_)
+                    | ValueLooks::AsciiText(_)
+                    | ValueLooks::SlabPoison(_)
+                    | ValueLooks::ListPoison(_)
+            ) {
+                continue;
+            }
+            let witness = self.find_word(word);
+            let score = 1 + u32::from(witness.is_some());
+            if best.as_ref().is_none_or(|(b, _)| score > *b) {
+                best = Some((score, Source { object, word_at, word, inferred: true, witness }));
+            }
+        }
+        best.map(|(_, s)| s)
+    }
+
+    /// First 8-byte-aligned place in the slab holding `word`.
+    fn find_word(&self, word: u64) -> Option<u64> {
+        let needle = word.to_le_bytes();
+        self.bytes.chunks_exact(8).position(|c| c == needle).map(|i| self.slab.base + i as u64 * 8)
+    }
+}
+
+/// Walks one freelist chain of `slab` (for counting).
+pub(crate) fn walk_one(
+    k: &Kernel,
+    cache: &SlabCache,
+    slab: &Slab,
+    head: u64,
+    owner: FreelistOwner,
+) -> Result<ChainWalk> {
+    if head == 0 {
+        return Ok(ChainWalk { count: 0, problems: Vec::new() });
+    }
+    let view = SlabView { cache, slab, bytes: read_slab_bytes(k, cache, slab)? };
+    let mut free = vec![false; slab.objects as usize];
+    Ok(view.walk(head, head_at(k, slab, owner), owner, &mut free))
+}
+
+fn head_at(k: &Kernel, slab: &Slab, owner: FreelistOwner) -> u64 {
+    match owner {
+        FreelistOwner::Cpu { kmem_cache_cpu, .. } => kmem_cache_cpu,
+        FreelistOwner::Slab => k.field_addr(slab.addr, "slab", "freelist").unwrap_or(slab.addr),
+    }
+}
+
+/// This module's operations on [`Kernel`] (an extension trait: `use` it to call them).
+pub trait FreelistExt {
+    /// Every object of `slab` with its state, from the slab's freelist and,
+    /// for a cpu slab, that CPU's lockless freelist.
+    fn slab_contents(&self, cache: &SlabCache, slab: &Slab) -> Result<SlabContents>;
+}
+
+impl FreelistExt for Kernel {
+    fn slab_contents(&self, cache: &SlabCache, slab: &Slab) -> Result<SlabContents> {
+        let view = SlabView { cache, slab, bytes: read_slab_bytes(self, cache, slab)? };
+        let mut free = vec![false; slab.objects as usize];
+        let mut problems = Vec::new();
+        let slab_walk =
+            view.walk(slab.freelist, head_at(self, slab, FreelistOwner::Slab), FreelistOwner::Slab, &mut free);
+        problems.extend(slab_walk.problems);
+        let mut cpu = None;
+        let mut allocated = slab.inuse;
+        for c in self.cache_cpu_slabs(cache)? {
+            if c.slab != slab.addr {
+                continue;
+            }
+            let owner = FreelistOwner::Cpu { cpu: c.cpu, kmem_cache_cpu: c.kmem_cache_cpu };
+            let w = view.walk(c.freelist, c.kmem_cache_cpu, owner, &mut free);
+            problems.extend(w.problems);
+            let remote = if slab.freelist != 0 { slab.objects.saturating_sub(slab.inuse) } else { 0 };
+            allocated = slab.objects.saturating_sub(w.count as u32 + remote);
+            cpu = Some(c.cpu);
+            break;
+        }
+        Ok(SlabContents { slab: *slab, cpu, free, allocated, problems })
+    }
+}

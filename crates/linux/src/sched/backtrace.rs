@@ -1,0 +1,463 @@
+//! Backtraces of tasks: the inputs krash-unwind needs, gathered from the
+//! kernel model. ORC tables come from the vmlinux and from each loaded
+//! module's `struct module` in the dump; stacks from the task and its
+//! CPU's per-cpu IRQ and exception stack pointers; starting registers from
+//! the dump's CPU notes for running tasks and from `thread.sp` for
+//! sleeping ones.
+
+use crate::sched::task::TaskExt;
+use std::path::Path;
+
+use krash_core::{Error, Result, VirtualMemory, X86_64Regs};
+use krash_debuginfo::orc::{OrcEntry, OrcFormat, OrcTable};
+use krash_dumpfile::CpuNote;
+use krash_unwind::{
+    find_parked_frame, unwind_with, Backtrace, CfiRow, CfiTable, CodeInfo, ExceptionStack, Method, StackKind,
+    StackRange, StackSet, StartState, StepResult, Symbolized, UnwindState,
+};
+use serde::Serialize;
+
+use crate::sched::task::Task;
+use krash_program::Kernel;
+
+/// x86-64 THREAD_SIZE and IRQ_STACK_SIZE without KASAN.
+const THREAD_SIZE: u64 = 0x4000;
+/// How far below the saved stack pointer the parked frame of a kdump
+/// CPU (machine_kexec, crash_nmi_callback) may lie.
+const PARKED_SEARCH_SPAN: u64 = 0x1000;
+
+/// ORC tables for the kernel image and every loaded module.
+pub struct OrcTables {
+    vmlinux: Option<OrcTable>,
+    /// `[start, end)` of a module's text and its table.
+    modules: Vec<(u64, u64, OrcTable)>,
+    /// Why the vmlinux table is missing, for messages.
+    pub vmlinux_error: Option<String>,
+    /// The vmlinux's DWARF CFI, read when an unwind first needs it.
+    vmlinux_cfi: std::sync::OnceLock<std::result::Result<CfiTable, String>>,
+}
+
+/// How a backtrace found its starting registers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartSource {
+    /// The CPU's crash-time registers as the dump notes record them.
+    CpuNote,
+    /// kdump's panicking CPU: the `machine_kexec` frame below the saved registers.
+    KexecFrame,
+    /// A CPU kdump stopped by NMI: the `crash_nmi_callback` frame on its NMI stack.
+    NmiCallbackFrame,
+    /// A sleeping task: `thread.sp` and its `inactive_task_frame`.
+    SwitchFrame,
+}
+
+/// One task's backtrace with the context it was computed in.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskBacktrace {
+    pub task: u64,
+    pub pid: i32,
+    pub cpu: u32,
+    pub comm: String,
+    /// Running on its CPU when the dump was taken.
+    pub active: bool,
+    pub stacks: StackSet,
+    pub start_source: StartSource,
+    /// The stack pointer the trace starts from.
+    pub start_sp: u64,
+    pub trace: Backtrace,
+}
+
+/// The kernel's code as krash-unwind sees it.
+pub struct KernelCode<'k> {
+    kernel: &'k Kernel,
+    orc: &'k OrcTables,
+}
+
+impl CodeInfo for KernelCode<'_> {
+    fn orc(&self, ip: u64) -> Option<OrcEntry> {
+        if self.kernel.in_kernel_image(ip) {
+            return self.orc.vmlinux.as_ref()?.find(ip);
+        }
+        self.orc.modules.iter().find(|(lo, hi, _)| (*lo..*hi).contains(&ip)).and_then(|(_, _, t)| t.find(ip))
+    }
+
+    fn is_text(&self, addr: u64) -> bool {
+        self.kernel.is_text_address(addr)
+    }
+
+    fn symbolize(&self, addr: u64) -> Option<Symbolized> {
+        self.kernel.symbolize(addr).map(|s| Symbolized { name: s.name, offset: s.offset, module: s.module })
+    }
+
+    fn cfi(&self, ip: u64) -> Option<CfiRow> {
+        if !self.kernel.in_kernel_image(ip) {
+            return None;
+        }
+        self.kernel.cfi_table().ok()?.row(ip)
+    }
+}
+
+/// The vmlinux's `.debug_frame`, already relocated in the linked image.
+fn read_vmlinux_cfi(path: &Path, kaslr: u64) -> Result<CfiTable> {
+    use object::{Object, ObjectSection};
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
+    // SAFETY: read-only map of a file krash never writes; dropped on return.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, &e))?;
+    let elf = object::File::parse(&*map).map_err(|e| Error::bad_data("vmlinux", e.to_string()))?;
+    let section = elf
+        .section_by_name(".debug_frame")
+        .ok_or_else(|| Error::MissingDebuginfo(format!("{} has no .debug_frame", path.display())))?;
+    let data = section.uncompressed_data().map_err(|e| Error::bad_data("vmlinux .debug_frame", e.to_string()))?;
+    CfiTable::from_debug_frame(&data, kaslr)
+}
+
+fn read_vmlinux_orc(path: &Path, kaslr: u64) -> Result<OrcTable> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
+    // SAFETY: read-only map of a file krash never writes; dropped on return.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, &e))?;
+    Ok(OrcTable::from_vmlinux(&map)?.with_offset(kaslr))
+}
+
+/// This module's operations on [`Kernel`] (an extension trait: `use` it to call them).
+pub trait BacktraceExt {
+    /// ORC tables (vmlinux and modules), read on first use.
+    fn orc_tables(&self) -> &OrcTables;
+    /// The vmlinux's DWARF CFI (`.debug_frame`), read on first use; the
+    /// error says why it is unavailable (no vmlinux, no section).
+    fn cfi_table(&self) -> std::result::Result<&CfiTable, &str>;
+    /// The unwinder's view of this kernel's code.
+    fn code_info(&self) -> KernelCode<'_>;
+    /// The stacks a task may be unwound over: its own, plus its CPU's IRQ
+    /// and exception stacks when it was running.
+    fn task_stacks(&self, task: &Task) -> Result<StackSet>;
+    /// A CPU's IRQ and IST exception stacks (those that can be found).
+    fn cpu_stacks(&self, cpu: u32) -> Vec<StackRange>;
+    /// The dump's crash-time register note for a CPU (notes are written
+    /// for online CPUs in order).
+    fn cpu_note(&self, cpu: u32) -> Option<&CpuNote>;
+    /// The backtrace of one task (what `bt`, `bt -a` and `foreach bt` show).
+    fn backtrace(&self, task: &Task) -> Result<TaskBacktrace>;
+    /// [`backtrace`](Self::backtrace) following only the tables `method`
+    /// names (`bt --unwinder`).
+    fn backtrace_by(&self, task: &Task, method: Method) -> Result<TaskBacktrace>;
+    /// [`backtrace`](Self::backtrace) reading the stacks through `mem`
+    /// (tests use an overlay that damages a stack).
+    fn backtrace_with_memory(&self, task: &Task, mem: &dyn VirtualMemory) -> Result<TaskBacktrace>;
+}
+
+impl BacktraceExt for Kernel {
+    fn orc_tables(&self) -> &OrcTables {
+        self.session_cached(|| self.read_orc_tables())
+    }
+
+    fn cfi_table(&self) -> std::result::Result<&CfiTable, &str> {
+        self.orc_tables()
+            .vmlinux_cfi
+            .get_or_init(|| match self.files().vmlinux.as_deref() {
+                Some(path) => read_vmlinux_cfi(path, self.kaslr_offset()).map_err(|e| e.to_string()),
+                None => Err("no vmlinux given: DWARF CFI needs its .debug_frame".to_string()),
+            })
+            .as_ref()
+            .map_err(|e| e.as_str())
+    }
+
+    fn code_info(&self) -> KernelCode<'_> {
+        KernelCode { kernel: self, orc: self.orc_tables() }
+    }
+
+    fn task_stacks(&self, task: &Task) -> Result<StackSet> {
+        let base = self.read_field_u64(task.addr, "task_struct", "stack")?;
+        let mut stacks = vec![StackRange { kind: StackKind::Task, base, top: base.wrapping_add(THREAD_SIZE) }];
+        if task.active {
+            stacks.extend(self.cpu_stacks(task.cpu));
+        }
+        Ok(StackSet { stacks })
+    }
+
+    fn cpu_stacks(&self, cpu: u32) -> Vec<StackRange> {
+        let mut out = Vec::new();
+        if let Some(top) = self.hardirq_stack_top(cpu) {
+            out.push(StackRange { kind: StackKind::Irq, base: top.wrapping_sub(THREAD_SIZE), top });
+        }
+        out.extend(self.exception_stacks(cpu));
+        out.extend(self.entry_stack(cpu));
+        out
+    }
+
+    fn cpu_note(&self, cpu: u32) -> Option<&CpuNote> {
+        // In kernel mode GS holds the CPU's per-cpu base; QEMU records it
+        // (and swaps it into kernel_gs_base in user mode), which names the
+        // CPU even when QEMU's note order differs from the kernel's.
+        if let Ok(base) = self.percpu_offset(cpu) {
+            let by_gs = self.dump().cpus().iter().find(|n| {
+                base != 0 && (n.regs.gs_base == base || n.qemu.as_ref().and_then(|q| q.kernel_gs_base) == Some(base))
+            });
+            if by_gs.is_some() {
+                return by_gs;
+            }
+        }
+        let online = self.online_cpus().ok()?;
+        let index = online.iter().position(|&c| c == cpu)?;
+        self.dump().cpus().iter().find(|n| n.index == index)
+    }
+
+    fn backtrace(&self, task: &Task) -> Result<TaskBacktrace> {
+        self.backtrace_with_memory(task, self.memory())
+    }
+
+    fn backtrace_by(&self, task: &Task, method: Method) -> Result<TaskBacktrace> {
+        self.backtrace_unwound(task, self.memory(), method)
+    }
+
+    fn backtrace_with_memory(&self, task: &Task, mem: &dyn VirtualMemory) -> Result<TaskBacktrace> {
+        self.backtrace_unwound(task, mem, Method::Auto)
+    }
+}
+
+/// Private helpers of this module's extension of [`Kernel`].
+trait BacktraceHelpers {
+    fn read_orc_tables(&self) -> OrcTables;
+    /// The kernel image's ORC tables as the running kernel has them
+    /// (`__start_orc_unwind_ip`..), for dumps opened without a vmlinux.
+    fn read_memory_orc(&self) -> Result<OrcTable>;
+    /// The CPU's entry (trampoline) stack in its `cpu_entry_area`: on
+    /// x86-64 the TSS's `sp0` points at its top whatever task runs, so an
+    /// interrupt from user mode lands there before the entry code moves
+    /// to the task stack.
+    fn entry_stack(&self, cpu: u32) -> Option<StackRange>;
+    /// The top of a CPU's hard-IRQ stack: `hardirq_stack_ptr` (6.1) or
+    /// `pcpu_hot.hardirq_stack_ptr` (6.2+) points at its last word.
+    fn hardirq_stack_top(&self, cpu: u32) -> Option<u64>;
+    /// The IST stacks of `struct cea_exception_stacks` for a CPU.
+    fn exception_stacks(&self, cpu: u32) -> Vec<StackRange>;
+    fn backtrace_unwound(&self, task: &Task, mem: &dyn VirtualMemory, method: Method) -> Result<TaskBacktrace>;
+    /// A sleeping task resumes at `inactive_task_frame.ret_addr`, with its
+    /// stack just above that frame.
+    fn sleeping_start(&self, task: &Task, mem: &dyn VirtualMemory) -> Result<StartState>;
+    /// Where a running task's trace starts. QEMU notes are the live CPU
+    /// state; kdump's notes are the registers saved when the crash began,
+    /// below which the CPU parked (in machine_kexec on the panicking CPU,
+    /// in crash_nmi_callback on the others), and crash shows those frames.
+    fn running_start(
+        &self,
+        task: &Task,
+        note: &CpuNote,
+        stacks: &StackSet,
+        code: &KernelCode<'_>,
+        mem: &dyn VirtualMemory,
+    ) -> (StartState, StartSource);
+    fn function_range(&self, name: &str) -> Option<(u64, u64)>;
+    fn kexec_frame(
+        &self,
+        stacks: &StackSet,
+        code: &KernelCode<'_>,
+        mem: &dyn VirtualMemory,
+        regs: &X86_64Regs,
+    ) -> Option<StartState>;
+    fn nmi_callback_frame(
+        &self,
+        stacks: &StackSet,
+        code: &KernelCode<'_>,
+        mem: &dyn VirtualMemory,
+        regs: &X86_64Regs,
+    ) -> Option<StartState>;
+}
+
+impl BacktraceHelpers for Kernel {
+    fn read_orc_tables(&self) -> OrcTables {
+        let (vmlinux, vmlinux_error) = match self.files().vmlinux.as_deref() {
+            Some(path) => match read_vmlinux_orc(path, self.kaslr_offset()) {
+                Ok(t) => (Some(t), None),
+                Err(e) => (None, Some(e.to_string())),
+            },
+            None => match self.read_memory_orc() {
+                Ok(t) => (Some(t), None),
+                Err(e) => (None, Some(format!("no vmlinux given, and the ORC tables in the dump are unreadable: {e}"))),
+            },
+        };
+        let format = vmlinux.as_ref().map(|t| t.format()).unwrap_or(OrcFormat::Legacy);
+        let mut modules = Vec::new();
+        for m in self.modules().unwrap_or_default() {
+            let table = (|| -> Result<OrcTable> {
+                let count = self.read_field(m.addr, "module", "arch.num_orcs")?;
+                let ips = self.read_field_u64(m.addr, "module", "arch.orc_unwind_ip")?;
+                let entries = self.read_field_u64(m.addr, "module", "arch.orc_unwind")?;
+                OrcTable::from_memory(ips, entries, count, self.memory(), format)
+            })();
+            let Ok(table) = table else { continue };
+            for r in m.regions.iter().filter(|r| r.kind.holds_text()) {
+                modules.push((r.base, r.base.saturating_add(r.size), table.clone()));
+            }
+        }
+        OrcTables { vmlinux, modules, vmlinux_error, vmlinux_cfi: std::sync::OnceLock::new() }
+    }
+
+    fn read_memory_orc(&self) -> Result<OrcTable> {
+        let ip_start = self.symbol_addr("__start_orc_unwind_ip")?;
+        let ip_stop = self.symbol_addr("__stop_orc_unwind_ip")?;
+        let unwind = self.symbol_addr("__start_orc_unwind")?;
+        let count = ip_stop
+            .checked_sub(ip_start)
+            .ok_or_else(|| krash_core::Error::bad_data("ORC tables", "__stop_orc_unwind_ip below its start"))?
+            / 4;
+        let release = self.vmcoreinfo().osrelease().unwrap_or_default();
+        let format = OrcFormat::for_kernel_release(release).unwrap_or(OrcFormat::Legacy);
+        OrcTable::from_memory(ip_start, unwind, count, self.memory(), format)
+    }
+
+    fn entry_stack(&self, cpu: u32) -> Option<StackRange> {
+        let tss = self.percpu_addr("cpu_tss_rw", cpu).ok()?;
+        let top = self.read_field_u64(tss, "tss_struct", "x86_tss.sp0").ok()?;
+        let size = self.layouts().size_of("entry_stack").ok().filter(|&s| s > 0 && s <= 0x10000)?;
+        (top != 0).then(|| StackRange { kind: StackKind::Entry, base: top.wrapping_sub(size), top })
+    }
+
+    fn hardirq_stack_top(&self, cpu: u32) -> Option<u64> {
+        let slot = match self.percpu_addr("hardirq_stack_ptr", cpu) {
+            Ok(a) => a,
+            Err(_) => {
+                let hot = self.percpu_addr("pcpu_hot", cpu).ok()?;
+                hot.wrapping_add(self.layouts().offset("pcpu_hot", "hardirq_stack_ptr").ok()?)
+            }
+        };
+        let ptr = self.memory().read_u64(slot).ok()?;
+        (ptr != 0).then(|| ptr.wrapping_add(8))
+    }
+
+    fn exception_stacks(&self, cpu: u32) -> Vec<StackRange> {
+        const STACKS: [(&str, ExceptionStack); 6] = [
+            ("DF_stack", ExceptionStack::DoubleFault),
+            ("NMI_stack", ExceptionStack::Nmi),
+            ("DB_stack", ExceptionStack::Debug),
+            ("MCE_stack", ExceptionStack::MachineCheck),
+            ("VC_stack", ExceptionStack::Vc),
+            ("VC2_stack", ExceptionStack::Vc2),
+        ];
+        let Ok(slot) = self.percpu_addr("cea_exception_stacks", cpu) else { return Vec::new() };
+        let Ok(area) = self.memory().read_u64(slot) else { return Vec::new() };
+        if area == 0 {
+            return Vec::new();
+        }
+        STACKS
+            .iter()
+            .filter_map(|&(member, kind)| {
+                let f = self.layouts().field("cea_exception_stacks", member).ok()?;
+                let base = area.wrapping_add(f.offset);
+                let size = f.size.filter(|&s| s > 0 && s <= 0x10000)?;
+                Some(StackRange { kind: StackKind::Exception(kind), base, top: base.wrapping_add(size) })
+            })
+            .collect()
+    }
+
+    fn backtrace_unwound(&self, task: &Task, mem: &dyn VirtualMemory, method: Method) -> Result<TaskBacktrace> {
+        let stacks = self.task_stacks(task)?;
+        let code = self.code_info();
+        let (start, start_source) = match task.active.then(|| self.cpu_note(task.cpu)).flatten() {
+            Some(note) => self.running_start(task, note, &stacks, &code, mem),
+            None => (self.sleeping_start(task, mem)?, StartSource::SwitchFrame),
+        };
+        let trace = unwind_with(method, mem, &code, &stacks, start);
+        Ok(TaskBacktrace {
+            task: task.addr,
+            pid: task.pid,
+            cpu: task.cpu,
+            comm: task.comm.clone(),
+            active: task.active,
+            stacks,
+            start_source,
+            start_sp: start.state.sp,
+            trace,
+        })
+    }
+
+    fn sleeping_start(&self, task: &Task, mem: &dyn VirtualMemory) -> Result<StartState> {
+        let sp = self.read_field_u64(task.addr, "task_struct", "thread.sp")?;
+        let l = self.layouts();
+        let ret_off = l.offset("inactive_task_frame", "ret_addr")?;
+        let bp = mem.read_u64(sp.wrapping_add(l.offset("inactive_task_frame", "bp")?))?;
+        let ip = mem.read_u64(sp.wrapping_add(ret_off))?;
+        let frame_size = l.size_of("inactive_task_frame")?;
+        Ok(StartState {
+            state: UnwindState { ip, sp: sp.wrapping_add(frame_size), bp, signal: false, regs: None },
+            slot: sp.wrapping_add(ret_off),
+        })
+    }
+
+    fn running_start(
+        &self,
+        task: &Task,
+        note: &CpuNote,
+        stacks: &StackSet,
+        code: &KernelCode<'_>,
+        mem: &dyn VirtualMemory,
+    ) -> (StartState, StartSource) {
+        let regs = note.regs;
+        let from_note = (StartState::from_regs(&regs), StartSource::CpuNote);
+        if note.qemu.is_some() {
+            return from_note;
+        }
+        if Some(task.cpu) == self.panic_cpu() {
+            if let Some(start) = self.kexec_frame(stacks, code, mem, &regs) {
+                return (start, StartSource::KexecFrame);
+            }
+        } else if let Some(start) = self.nmi_callback_frame(stacks, code, mem, &regs) {
+            return (start, StartSource::NmiCallbackFrame);
+        }
+        from_note
+    }
+
+    fn function_range(&self, name: &str) -> Option<(u64, u64)> {
+        let addr = self.symbol_addr(name).ok()?;
+        self.function_bounds(addr)
+    }
+
+    fn kexec_frame(
+        &self,
+        stacks: &StackSet,
+        code: &KernelCode<'_>,
+        mem: &dyn VirtualMemory,
+        regs: &X86_64Regs,
+    ) -> Option<StartState> {
+        let (lo, hi) = self.function_range("machine_kexec")?;
+        let caller = self.function_range("__crash_kexec");
+        let accept = |w: u64| (lo..hi).contains(&w);
+        let goal = |r: &StepResult| match r {
+            StepResult::Call { state, .. } => caller.is_none_or(|(clo, chi)| (clo..chi).contains(&state.ip)),
+            _ => false,
+        };
+        // The saved registers are __crash_kexec's own (panic) or the
+        // oops's (crash_kexec(regs)); search below them first, then every
+        // stack of the CPU from its top.
+        let mut ranges: Vec<(u64, u64)> = Vec::new();
+        if let Some(s) = stacks.find(regs.rsp) {
+            ranges.push((regs.rsp.saturating_sub(PARKED_SEARCH_SPAN).max(s.base), regs.rsp));
+        }
+        ranges.extend(stacks.stacks.iter().map(|s| (s.base, s.top)));
+        ranges.into_iter().find_map(|(from, to)| {
+            find_parked_frame(mem, code, stacks, from, to, &accept, &goal)
+                .map(|(state, slot)| StartState { state, slot })
+        })
+    }
+
+    fn nmi_callback_frame(
+        &self,
+        stacks: &StackSet,
+        code: &KernelCode<'_>,
+        mem: &dyn VirtualMemory,
+        regs: &X86_64Regs,
+    ) -> Option<StartState> {
+        let (lo, hi) = self.function_range("crash_nmi_callback")?;
+        let accept = |w: u64| (lo..hi).contains(&w);
+        let goal = |r: &StepResult| matches!(r, StepResult::Regs { regs: saved, .. } if saved.rip == regs.rip && saved.rsp == regs.rsp);
+        // An NMI from kernel mode runs on the NMI stack; one from user mode
+        // switches to the task stack first.
+        [StackKind::Exception(ExceptionStack::Nmi), StackKind::Task].into_iter().find_map(|kind| {
+            let range = stacks.of_kind(kind)?;
+            find_parked_frame(mem, code, stacks, range.base, range.top, &accept, &goal)
+                .map(|(state, slot)| StartState { state, slot })
+        })
+    }
+}
+
+/// The unwinder's types and searches, for commands built on backtraces.
+pub use krash_unwind as unwinder;

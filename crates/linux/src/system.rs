@@ -1,0 +1,197 @@
+//! System-wide facts for `sys` and the banner: utsname, CPUs, time,
+//! uptime, load average, memory size, and the panic message.
+
+use crate::printk::PrintkExt;
+use krash_core::{Error, Result, VirtualMemory};
+use serde::Serialize;
+
+use krash_program::Kernel;
+
+/// The kernel's `uname` strings, read by the program core.
+pub use krash_dumpfile::Utsname;
+
+/// This module's operations on [`Kernel`] (an extension trait: `use` it to call them).
+pub trait SystemExt {
+    /// Crash time as seconds since the epoch: the dump header, else
+    /// VMCOREINFO's CRASHTIME, else the kernel's wall clock.
+    fn crash_time(&self) -> Option<i64>;
+    /// The tick rate, derived from `tick_nsec` (the kernel does not export HZ).
+    fn hz(&self) -> Result<u64>;
+    /// Seconds since boot, from `jiffies_64` as crash computes it.
+    fn uptime_secs(&self) -> Result<u64>;
+    /// The three load averages as (integer, hundredths), as /proc/loadavg.
+    fn load_average(&self) -> Result<[(u64, u64); 3]>;
+    /// CPU clock in MHz (`cpu_khz`).
+    fn cpu_mhz(&self) -> Option<u64>;
+    /// Bytes of RAM: the highest physical page frame the kernel manages.
+    fn memory_size(&self) -> Result<u64>;
+    /// The panic message as crash's `sys` shows it: the first line of the
+    /// log that says why the kernel died, and whether to "check log".
+    fn panic_message(&self) -> Option<PanicMessage>;
+    /// The firmware's DMI strings (`dmi_ident[]`, named by `enum dmi_field`).
+    fn dmi_strings(&self) -> Result<Vec<DmiField>>;
+    /// The kernel's own configuration (`CONFIG_IKCONFIG`), as text.
+    fn kernel_config(&self) -> Result<String>;
+}
+
+impl SystemExt for Kernel {
+    fn crash_time(&self) -> Option<i64> {
+        if let Some((secs, _)) = self.dump().timestamp() {
+            if secs > 0 {
+                return Some(secs);
+            }
+        }
+        if let Some(t) = self.vmcoreinfo().crash_time() {
+            return Some(t);
+        }
+        let tk = self.symbol_addr("tk_core").ok()?;
+        let l = self.layouts();
+        let off = match l.variable_field("tk_core", "timekeeper.xtime_sec") {
+            Ok(f) => f.offset,
+            // BTF does not describe tk_core's anonymous struct: it is
+            // `{ seqcount_raw_spinlock_t seq; struct timekeeper timekeeper; }`,
+            // so the timekeeper starts at seq's size rounded up to 8 bytes.
+            Err(_) => {
+                let seq = l.size_of("seqcount_raw_spinlock").ok()?;
+                seq.div_ceil(8) * 8 + l.offset("timekeeper", "xtime_sec").ok()?
+            }
+        };
+        self.memory().read_u64(tk + off).ok().map(|v| v as i64)
+    }
+
+    fn hz(&self) -> Result<u64> {
+        let tick_nsec = self.read_symbol_u64("tick_nsec")?;
+        if tick_nsec == 0 || tick_nsec > 1_000_000_000 {
+            return Err(Error::bad_data("tick_nsec", format!("implausible value {tick_nsec}")));
+        }
+        Ok((1_000_000_000 + tick_nsec / 2) / tick_nsec)
+    }
+
+    fn uptime_secs(&self) -> Result<u64> {
+        let hz = self.hz()?;
+        let jiffies = self.read_symbol_u64("jiffies_64")?;
+        // INITIAL_JIFFIES: jiffies start 5 minutes before wrapping 32 bits.
+        let initial = u64::from((-300i64 * hz as i64) as u32);
+        Ok(jiffies.wrapping_sub(initial) / hz)
+    }
+
+    fn load_average(&self) -> Result<[(u64, u64); 3]> {
+        const FSHIFT: u32 = 11;
+        const FIXED_1: u64 = 1 << FSHIFT;
+        let base = self.symbol_addr("avenrun")?;
+        let mut out = [(0, 0); 3];
+        for (i, slot) in out.iter_mut().enumerate() {
+            let raw = self.memory().read_u64(base + i as u64 * 8)? + FIXED_1 / 200;
+            *slot = (raw >> FSHIFT, ((raw & (FIXED_1 - 1)) * 100) >> FSHIFT);
+        }
+        Ok(out)
+    }
+
+    fn cpu_mhz(&self) -> Option<u64> {
+        let khz = self.memory().read_u32(self.symbol_addr("cpu_khz").ok()?).ok()?;
+        Some(u64::from(khz) / 1000)
+    }
+
+    fn memory_size(&self) -> Result<u64> {
+        let max_pfn = self.read_symbol_u64("max_pfn")?;
+        Ok(max_pfn.saturating_mul(4096))
+    }
+
+    fn panic_message(&self) -> Option<PanicMessage> {
+        let records = self.log_records().ok()?;
+        find_panic_message(records.iter().map(|r| r.text.as_str()))
+    }
+
+    fn dmi_strings(&self) -> Result<Vec<DmiField>> {
+        use krash_debuginfo::types::{Type, TypeKind, TypeOps};
+        let types = self
+            .types()
+            .ok_or_else(|| Error::MissingDebuginfo("sys -i needs type information for enum dmi_field".into()))?;
+        let id = types.find_type(TypeKind::Enum, "dmi_field")?;
+        let Type::Enum { variants, .. } = types.type_by_id(id)? else {
+            return Err(Error::bad_data("enum dmi_field", "not an enum"));
+        };
+        let table = self.symbol_addr("dmi_ident")?;
+        // dmi_ident[] has DMI_STRING_MAX slots; later enumerators
+        // (DMI_OEM_STRING) are not in it.
+        let slots = variants
+            .iter()
+            .find(|v| v.name == "DMI_STRING_MAX")
+            .and_then(|v| u64::try_from(v.value).ok())
+            .filter(|&n| n <= 64)
+            .ok_or_else(|| Error::bad_data("enum dmi_field", "no plausible DMI_STRING_MAX"))?;
+        let mut out = Vec::new();
+        for v in variants.iter().filter(|v| v.name != "DMI_NONE") {
+            let Ok(index) = u64::try_from(v.value) else { continue };
+            if index >= slots {
+                continue;
+            }
+            let ptr = self.memory().read_u64(table + index * 8)?;
+            let value = if ptr == 0 { String::new() } else { self.memory().read_cstr(ptr, 256)? };
+            out.push(DmiField { name: v.name.clone(), value });
+        }
+        Ok(out)
+    }
+
+    fn kernel_config(&self) -> Result<String> {
+        let start = self.symbol_addr("kernel_config_data").map_err(|_| {
+            Error::NotFound("the kernel was built without CONFIG_IKCONFIG: the dump holds no configuration".into())
+        })?;
+        let end = self.symbol_addr("kernel_config_data_end")?;
+        let len = end
+            .checked_sub(start)
+            .filter(|&l| l <= MAX_IKCONFIG_BYTES)
+            .ok_or_else(|| Error::bad_data("kernel_config_data", "implausible size"))?;
+        let blob = self.memory().read_vec(start, len as usize)?;
+        // The gzip stream sits between the "IKCFG_ST" and "IKCFG_ED" markers.
+        let gz = blob.windows(8).position(|w| w == b"IKCFG_ST").map(|p| &blob[p + 8..]).unwrap_or(&blob);
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(gz), &mut text)
+            .map_err(|e| Error::bad_data("kernel_config_data", e.to_string()))?;
+        Ok(text)
+    }
+}
+
+/// One DMI identification string (`sys -i`).
+#[derive(Debug, Clone, Serialize)]
+pub struct DmiField {
+    /// The `enum dmi_field` name, e.g. `DMI_SYS_VENDOR`.
+    pub name: String,
+    pub value: String,
+}
+
+/// Largest embedded kernel configuration krash inflates.
+const MAX_IKCONFIG_BYTES: u64 = 4 << 20;
+
+/// A panic reason found in the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PanicMessage {
+    pub text: String,
+    /// The message is a summary (an oops header): details are in the log.
+    pub see_log: bool,
+}
+
+/// Searches log lines for the panic reason in crash's order: a sysrq
+/// crash, an oops header, `kernel BUG at`, then the panic() message; krash
+/// adds general protection faults and `BUG:` lines, for which crash 8.0.2
+/// prints an empty string.
+pub fn find_panic_message<'a>(lines: impl Iterator<Item = &'a str> + Clone) -> Option<PanicMessage> {
+    let found = |prefix: &str| {
+        lines
+            .clone()
+            .flat_map(|l| l.lines())
+            .map(|l| l.strip_prefix("watchdog: ").unwrap_or(l))
+            .find(|l| l.starts_with(prefix))
+            .map(|l| l.trim_end().to_string())
+    };
+    let order: [(&str, bool); 7] = [
+        ("SysRq : Trigger a crash", false),
+        ("Oops: ", true),
+        ("kernel BUG at ", false),
+        ("Kernel panic - not syncing: ", false),
+        ("general protection fault", true),
+        ("BUG: ", true),
+        ("sysrq: Trigger a crash", false),
+    ];
+    order.iter().find_map(|&(prefix, see_log)| found(prefix).map(|text| PanicMessage { text, see_log }))
+}

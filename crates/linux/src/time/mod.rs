@@ -1,0 +1,4 @@
+//! Time: the timer wheels and the hrtimer bases.
+
+pub mod hrtimer;
+pub mod timer;

@@ -1,0 +1,366 @@
+//! [`Kernel`]: one opened dump with its debuginfo, seen as the kernel's
+//! memory, symbols and types. Everything the commands need starts here.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use krash_arch::PagingMode;
+use krash_core::{Error, PhysicalMemory, Result, VirtualMemory};
+use krash_debuginfo::types::TypeProvider;
+use krash_debuginfo::SymbolTable;
+use krash_dumpfile::{Dump, VmcoreInfo};
+
+use crate::addrspace::{KernelLayout, KernelMemory, START_KERNEL_MAP};
+use crate::cache::TypedCache;
+use crate::layout::Layouts;
+use crate::type_arena::TypeArena;
+
+/// What the user gave on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct KernelFiles {
+    pub dump: PathBuf,
+    pub vmlinux: Option<PathBuf>,
+    /// Debuginfo roots to search for the dump's vmlinux by build id when
+    /// none is given (`/usr/lib/debug` and the like); empty: no search.
+    pub debug_dirs: Vec<PathBuf>,
+    /// Accept a vmlinux whose build id differs from the dump's.
+    pub force: bool,
+}
+
+/// Where symbols and types came from, for the banner.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DebuginfoSources {
+    pub symbols: String,
+    pub types: String,
+}
+
+/// An opened dump, ready for commands.
+pub struct Kernel {
+    files: KernelFiles,
+    dump: Arc<Dump>,
+    mem: KernelMemory<Arc<Dump>>,
+    symbols: SymbolTable,
+    layouts: Layouts,
+    vmcoreinfo: VmcoreInfo,
+    kaslr_offset: u64,
+    sources: DebuginfoSources,
+    /// What subsystems read from the kernel's state (tasks, modules, slab
+    /// model, ...): dropped by [`Kernel::refresh_live`].
+    state: TypedCache,
+    /// What stays for the session whatever the kernel does: debuginfo
+    /// loaded on request, the type arena, value history.
+    session: TypedCache,
+}
+
+/// Symbols, the type provider (if any) and where each came from: what a
+/// vmlinux or the dump alone gives the kernel model.
+pub(crate) type LoadedDebuginfo = (SymbolTable, Option<Arc<dyn TypeProvider>>, DebuginfoSources);
+
+impl Kernel {
+    /// Opens the dump and (optionally) the vmlinux. Only what every command
+    /// needs is done here; per-command data (tasks, log, modules) is read
+    /// on first use.
+    pub fn open(mut files: KernelFiles) -> Result<Kernel> {
+        let dump = Arc::new(Dump::open(&files.dump)?);
+        let vmcoreinfo = dump.vmcoreinfo().cloned().ok_or_else(|| {
+            let hint = match dump.format() {
+                krash_dumpfile::DumpFormat::Lime => {
+                    "no page of this LiME image holds the kernel's VMCOREINFO text; \
+                     was the kernel built without CONFIG_VMCORE_INFO?"
+                }
+                _ => "for QEMU dumps, load qemu_fw_cfg in the guest and use -device vmcoreinfo",
+            };
+            Error::Unsupported(format!(
+                "{}: the dump has no VMCOREINFO; krash needs it to locate the kernel ({hint})",
+                files.dump.display()
+            ))
+        })?;
+        let kaslr_offset = vmcoreinfo.kernel_offset().unwrap_or(0);
+        let mut found_by_search = false;
+        if files.vmlinux.is_none() {
+            files.vmlinux = crate::vmlinux_search::find_vmlinux(&vmcoreinfo, &files.debug_dirs);
+            found_by_search = files.vmlinux.is_some();
+        }
+
+        let (symbols, types, mut sources) = match &files.vmlinux {
+            Some(path) => load_vmlinux(path, kaslr_offset, &vmcoreinfo, files.force)?,
+            None => crate::nodebuginfo::load_from_dump(&dump, &vmcoreinfo)?,
+        };
+
+        if found_by_search {
+            sources.symbols.push_str(", found by the dump's build id");
+        }
+        let layout = discover_layout(&dump, &vmcoreinfo, &symbols)?;
+        let mem = KernelMemory::new(Arc::clone(&dump), layout);
+        let layouts = Layouts::new(types, Some(vmcoreinfo.clone()));
+        Ok(Kernel {
+            files,
+            dump,
+            mem,
+            symbols,
+            layouts,
+            vmcoreinfo,
+            kaslr_offset,
+            sources,
+            state: TypedCache::default(),
+            session: TypedCache::default(),
+        })
+    }
+
+    pub fn files(&self) -> &KernelFiles {
+        &self.files
+    }
+    pub fn dump(&self) -> &Dump {
+        &self.dump
+    }
+    pub fn memory(&self) -> &KernelMemory<Arc<Dump>> {
+        &self.mem
+    }
+    pub fn symbols(&self) -> &SymbolTable {
+        &self.symbols
+    }
+    pub fn layouts(&self) -> &Layouts {
+        &self.layouts
+    }
+    pub fn types(&self) -> Option<&Arc<dyn TypeProvider>> {
+        self.layouts.types()
+    }
+    pub fn vmcoreinfo(&self) -> &VmcoreInfo {
+        &self.vmcoreinfo
+    }
+    pub fn kaslr_offset(&self) -> u64 {
+        self.kaslr_offset
+    }
+    pub fn sources(&self) -> &DebuginfoSources {
+        &self.sources
+    }
+    /// Problems with the inputs that do not stop the session, worded for
+    /// the user (a truncated dump, say); printed once at start-up.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.files.vmlinux.is_none() {
+            let place = if self.is_live() { "the running kernel's memory" } else { "the dump" };
+            out.push(format!(
+                "no vmlinux: symbols from kallsyms and types from BTF in {place}; \
+                 no DWARF: no line numbers, inline chains or local variables"
+            ));
+        }
+        if let Some(t) = self.dump.truncation() {
+            out.push(format!(
+                "{}: the dump file is truncated: {} of {} bytes present, {} pages missing; \
+                 reads of those pages fail with \"dump file is truncated\"",
+                self.files.dump.display(),
+                t.actual_bytes,
+                t.expected_bytes,
+                t.pages_missing
+            ));
+        }
+        out
+    }
+
+    /// True on a running kernel (/proc/kcore): nothing crashed, memory
+    /// changes between reads, no CPU registers were saved.
+    pub fn is_live(&self) -> bool {
+        self.dump.is_live()
+    }
+
+    /// Forgets what was read from a live kernel's changing state (tasks,
+    /// modules, slab and page models, cached translations), so the next
+    /// command sees the kernel as it is now; debuginfo caches and value
+    /// history stay. Call between commands; a no-op on a dump.
+    pub fn refresh_live(&mut self) {
+        if self.is_live() {
+            self.state = TypedCache::default();
+            self.mem = KernelMemory::new(Arc::clone(&self.dump), *self.mem.layout());
+        }
+    }
+
+    /// A subsystem's view of the kernel's state, read by `init` on first
+    /// use and kept until a live refresh. Key it by a type of your own.
+    pub fn cached<T: std::any::Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> &T {
+        self.state.get_or_init(init)
+    }
+
+    /// [`cached`](Self::cached)'s value if it was read already.
+    pub fn cached_if_read<T: std::any::Any + Send + Sync>(&self) -> Option<&T> {
+        self.state.get()
+    }
+
+    /// Session state that outlives live refreshes (debuginfo loaded on
+    /// request, value history), made by `init` on first use.
+    pub fn session_cached<T: std::any::Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> &T {
+        self.session.get_or_init(init)
+    }
+
+    /// [`session_cached`](Self::session_cached) for types with a default.
+    pub fn session_cache<T: std::any::Any + Send + Sync + Default>(&self) -> &T {
+        self.session.get_or_init(T::default)
+    }
+
+    /// The session's types with derived types added.
+    pub fn type_arena(&self) -> &TypeArena {
+        self.session_cached(|| TypeArena::new(self.types().cloned()))
+    }
+
+    /// Makes the vmlinux's DWARF answer for globals BTF does not type
+    /// (its name index is built on first use: a few seconds, once).
+    pub fn load_dwarf_fallback(&self) -> bool {
+        let arena = self.type_arena();
+        if arena.has_fallback() {
+            return true;
+        }
+        match self.vmlinux_dwarf() {
+            Ok(file) => {
+                arena.set_fallback(Arc::new(krash_dwarf::DwarfTypes::new(file)));
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Address of a kernel symbol (KASLR applied), or a NotFound error
+    /// naming it.
+    pub fn symbol_addr(&self, name: &str) -> Result<u64> {
+        if let Some(sym) = self.symbols.by_name(name) {
+            return Ok(sym.addr);
+        }
+        self.vmcoreinfo.symbol(name).ok_or_else(|| Error::NotFound(format!("symbol not found: {name}")))
+    }
+
+    /// Reads a u64 at a symbol's address.
+    pub fn read_symbol_u64(&self, name: &str) -> Result<u64> {
+        self.mem.read_u64(self.symbol_addr(name)?)
+    }
+
+    /// Reads the `u64` member `path` of the `struct name` at `addr`.
+    pub fn read_field_u64(&self, addr: u64, name: &str, path: &str) -> Result<u64> {
+        let f = self.layouts.field(name, path)?;
+        self.read_sized(addr.wrapping_add(f.offset), f.size.unwrap_or(8))
+    }
+
+    /// Reads an unsigned integer of `size` bytes (1, 2, 4, 8).
+    pub fn read_sized(&self, addr: u64, size: u64) -> Result<u64> {
+        Ok(match size {
+            1 => self.mem.read_u8(addr)? as u64,
+            2 => self.mem.read_u16(addr)? as u64,
+            4 => self.mem.read_u32(addr)? as u64,
+            _ => self.mem.read_u64(addr)?,
+        })
+    }
+
+    /// Reads an integer member, honouring its size and bitfield position.
+    pub fn read_field(&self, addr: u64, name: &str, path: &str) -> Result<u64> {
+        let f = self.layouts.field(name, path)?;
+        let raw = self.read_sized(addr.wrapping_add(f.offset), f.size.unwrap_or(8))?;
+        Ok(match f.bits {
+            Some((shift, width)) if width < 64 => (raw >> shift) & ((1u64 << width) - 1),
+            _ => raw,
+        })
+    }
+
+    /// Address of member `path` of the struct at `addr` (`&p->path`).
+    pub fn field_addr(&self, addr: u64, name: &str, path: &str) -> Result<u64> {
+        Ok(addr.wrapping_add(self.layouts.offset(name, path)?))
+    }
+
+    /// Reads a fixed-size char array member as a string (e.g. `comm`).
+    pub fn read_field_string(&self, addr: u64, name: &str, path: &str) -> Result<String> {
+        let f = self.layouts.field(name, path)?;
+        let len = f.size.unwrap_or(16) as usize;
+        self.mem.read_cstr(addr.wrapping_add(f.offset), len)
+    }
+
+    /// Physical address of a kernel virtual address.
+    pub fn virt_to_phys(&self, vaddr: u64) -> Result<u64> {
+        self.mem.virt_to_phys(vaddr)
+    }
+
+    /// True if `addr` lies in the kernel image or module text.
+    pub fn is_kernel_text(&self, addr: u64) -> bool {
+        let Ok(stext) = self.symbol_addr("_stext") else {
+            return false;
+        };
+        let etext = self.symbol_addr("_etext").unwrap_or(stext);
+        (stext..etext).contains(&addr)
+    }
+}
+
+impl VirtualMemory for Kernel {
+    fn read_virt(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
+        self.mem.read_virt(addr, buf)
+    }
+}
+
+fn load_vmlinux(
+    path: &Path,
+    kaslr_offset: u64,
+    vmcoreinfo: &VmcoreInfo,
+    force: bool,
+) -> Result<crate::kernel::LoadedDebuginfo> {
+    let info = crate::vmlinux_search::load_vmlinux(path)?;
+    if !force {
+        crate::vmlinux_search::check_match(path, &info, vmcoreinfo.build_id())?;
+    }
+    let types = info.btf.as_ref().map(crate::vmlinux_search::as_provider);
+    let sources = DebuginfoSources {
+        symbols: format!("{} (ELF symbols)", path.display()),
+        types: match &types {
+            Some(_) => format!("{} (BTF; DWARF on demand)", path.display()),
+            None => "none".into(),
+        },
+    };
+    Ok((info.symbols.with_offset(kaslr_offset), types, sources))
+}
+
+/// Finds the page-table root, the direct-map base and the paging mode.
+pub(crate) fn discover_layout(dump: &Dump, vmcoreinfo: &VmcoreInfo, symbols: &SymbolTable) -> Result<KernelLayout> {
+    let phys_base = vmcoreinfo.number("phys_base").unwrap_or(0) as u64;
+    let paging = if vmcoreinfo.number("pgtable_l5_enabled").unwrap_or(0) != 0 {
+        PagingMode::FiveLevel
+    } else {
+        PagingMode::FourLevel
+    };
+    let image_phys = |vaddr: u64| vaddr.wrapping_sub(START_KERNEL_MAP).wrapping_add(phys_base);
+
+    let pgt = vmcoreinfo
+        .symbol("init_top_pgt")
+        .or_else(|| symbols.by_name("init_top_pgt").map(|s| s.addr))
+        .ok_or_else(|| Error::NotFound("neither VMCOREINFO nor the symbol table has init_top_pgt".into()))?;
+
+    // page_offset_base is a variable in the kernel image: read it through
+    // the image mapping, which needs no page tables.
+    let kernel_pgt_phys = image_phys(pgt);
+    let from_variable = symbols.by_name("page_offset_base").map(|sym| dump.read_phys_u64(image_phys(sym.addr)));
+    let page_offset = match from_variable {
+        Some(Ok(v)) => v,
+        // The variable's page may be missing (a truncated or filtered dump):
+        // the page tables still say where physical 0 is mapped.
+        _ => find_direct_map(dump, paging, kernel_pgt_phys).unwrap_or(default_page_offset(paging)),
+    };
+    let max_phys = dump.phys_ranges().iter().map(|r| r.end).max().unwrap_or(0);
+    Ok(KernelLayout { page_offset, phys_base, kernel_pgt_phys, paging, direct_map_size: max_phys })
+}
+
+/// Finds the direct map by walking the kernel half of the top-level page
+/// table for the first slot whose first page maps physical address 0.
+fn find_direct_map(dump: &Dump, paging: PagingMode, root: u64) -> Option<u64> {
+    let shift = paging.va_bits() - 9;
+    for slot in 256u64..512 {
+        let raw = (slot << shift)
+            | if paging == PagingMode::FiveLevel { 0xfe00_0000_0000_0000 } else { 0xffff_0000_0000_0000 };
+        if let Ok(t) = krash_arch::paging::translate(dump, paging, root, raw) {
+            if t.paddr == 0 {
+                return Some(raw);
+            }
+        }
+    }
+    None
+}
+
+/// The direct-map base without KASLR (`__PAGE_OFFSET_BASE_L4/L5`).
+fn default_page_offset(paging: PagingMode) -> u64 {
+    match paging {
+        PagingMode::FourLevel => 0xffff_8880_0000_0000,
+        PagingMode::FiveLevel => 0xff11_0000_0000_0000,
+    }
+}

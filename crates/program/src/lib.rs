@@ -1,0 +1,27 @@
+//! The program core: one opened dump with its debuginfo, seen as the
+//! running kernel's memory. It holds the [`Kernel`] handle, the kernel's
+//! address space, symbols and their source lines, type layouts, the
+//! session's type arena, modules, per-CPU data, the kernel's generic data
+//! structures (lists, rbtrees, xarrays, maple trees), and a typed cache in
+//! which subsystem helpers keep their own state. It knows no subsystem:
+//! tasks, slabs, files and the rest live in `krash-linux` above it.
+
+pub mod addrspace;
+pub mod cache;
+mod kernel;
+pub mod layout;
+pub mod list;
+pub mod maple;
+pub mod mapped;
+pub mod modules;
+mod nodebuginfo;
+pub mod percpu;
+pub mod progress;
+pub mod rbtree;
+pub mod symbolize;
+pub mod type_arena;
+pub mod utsname;
+mod vmlinux_search;
+pub mod xarray;
+
+pub use kernel::{DebuginfoSources, Kernel, KernelFiles};

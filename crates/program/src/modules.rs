@@ -1,0 +1,328 @@
+//! Loaded kernel modules, read from the `modules` list in the dump: each
+//! module's name, memory regions, kallsyms symbols, taints, section
+//! addresses and BTF location. Works on both module layouts: `core_layout`
+//! (before 6.4) and `mem[MOD_*]` (6.4 and later).
+
+use krash_core::{Error, Result, VirtualMemory};
+use krash_debuginfo::kallsyms::{read_module_kallsyms, ModuleKallsymsLocation};
+use krash_debuginfo::{SymbolTable, SymbolTableBuilder};
+use serde::Serialize;
+
+use crate::list::{walk, WalkOptions};
+use crate::Kernel;
+
+/// `MODULE_NAME_LEN` on 64-bit kernels.
+const MODULE_NAME_LEN: usize = 56;
+/// More modules than any system loads; bounds the list walk.
+const MAX_MODULES: usize = 65_536;
+/// More sections than any `.ko` has; bounds `sect_attrs`.
+const MAX_SECTIONS: u64 = 4096;
+/// Longest section name read from `sect_attrs`.
+const MAX_SECTION_NAME: usize = 256;
+
+/// The kind of a module memory region, in the kernel's `enum mod_mem_type`
+/// order (6.4+); older kernels have the core region (text, data and
+/// read-only data together) and the init region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegionKind {
+    Text,
+    Data,
+    Rodata,
+    RoAfterInit,
+    InitText,
+    InitData,
+    InitRodata,
+    /// `core_layout` of pre-6.4 kernels: text first, then data.
+    Core,
+    /// `init_layout` of pre-6.4 kernels.
+    Init,
+}
+
+impl RegionKind {
+    /// The `mem[]` index order of 6.4+ kernels.
+    const MEM_TYPES: [RegionKind; 7] = [
+        RegionKind::Text,
+        RegionKind::Data,
+        RegionKind::Rodata,
+        RegionKind::RoAfterInit,
+        RegionKind::InitText,
+        RegionKind::InitData,
+        RegionKind::InitRodata,
+    ];
+
+    /// True for regions freed once the module finished loading.
+    pub fn is_init(self) -> bool {
+        matches!(self, RegionKind::InitText | RegionKind::InitData | RegionKind::InitRodata | RegionKind::Init)
+    }
+
+    /// True for regions that hold code.
+    pub fn holds_text(self) -> bool {
+        matches!(self, RegionKind::Text | RegionKind::InitText | RegionKind::Core | RegionKind::Init)
+    }
+}
+
+/// One memory region of a module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Region {
+    pub kind: RegionKind,
+    pub base: u64,
+    pub size: u64,
+}
+
+impl Region {
+    /// True if `addr` lies inside the region.
+    pub fn contains(&self, addr: u64) -> bool {
+        addr >= self.base && addr - self.base < self.size
+    }
+}
+
+/// A loaded module as the dump records it.
+#[derive(Debug, Clone)]
+pub struct Module {
+    /// Address of its `struct module`.
+    pub addr: u64,
+    pub name: String,
+    /// Start of its code (`mem[MOD_TEXT].base` or `core_layout.base`):
+    /// crash's BASE column.
+    pub base: u64,
+    /// Size of its core memory without init regions: crash's SIZE column.
+    pub size: u64,
+    /// Every non-empty region.
+    pub regions: Vec<Region>,
+    /// True when the kernel lays modules out in `mem[]` (6.4+), where crash
+    /// titles the BASE column TEXT_BASE.
+    pub has_mem_regions: bool,
+    /// `module->taints` bits (`TAINT_*`).
+    pub taints: u64,
+    /// Symbols from the module's own kallsyms tables, empty when unreadable.
+    pub symbols: SymbolTable,
+    /// Why the symbols could not be read, if they could not.
+    pub symbols_error: Option<String>,
+    /// Address and size of the module's BTF (`btf_data`), when it has one.
+    pub btf: Option<(u64, u64)>,
+}
+
+impl Module {
+    /// True if `addr` lies in any of the module's regions.
+    pub fn contains(&self, addr: u64) -> bool {
+        self.regions.iter().any(|r| r.contains(addr))
+    }
+
+    /// True if `addr` lies in one of the module's code regions.
+    pub fn contains_text(&self, addr: u64) -> bool {
+        self.regions.iter().any(|r| r.kind.holds_text() && r.contains(addr))
+    }
+
+    /// The taint letters the kernel prints for this module (`OE`).
+    pub fn taint_letters(&self) -> String {
+        taint_letters(self.taints)
+    }
+}
+
+/// The kernel's taint letters by bit number (`taint_flags[]`, stable since
+/// 4.x): bit 0 is `P`, bit 12 `O`, bit 13 `E`...
+const TAINT_LETTERS: &[u8] = b"PFSRMBUDAWCIOELKXTN";
+
+/// The letters for set taint bits, in bit order.
+pub fn taint_letters(taints: u64) -> String {
+    TAINT_LETTERS.iter().enumerate().filter(|(bit, _)| taints & (1u64 << bit) != 0).map(|(_, &c)| c as char).collect()
+}
+
+/// The module list as read from the dump, cached in the kernel's state.
+struct ModuleList(Result<Vec<Module>>);
+
+impl Kernel {
+    /// Every loaded module, sorted by base address as crash lists them;
+    /// read once. A module whose symbols cannot be read is still listed.
+    pub fn modules(&self) -> Result<&[Module]> {
+        self.cached(|| ModuleList(self.read_modules())).0.as_ref().map(Vec::as_slice).map_err(Clone::clone)
+    }
+
+    /// The module named `name`.
+    pub fn module_by_name(&self, name: &str) -> Result<&Module> {
+        self.modules()?
+            .iter()
+            .find(|m| m.name == name)
+            .ok_or_else(|| Error::NotFound(format!("{name}: module not loaded")))
+    }
+
+    /// The module whose memory holds `addr`. Cheap: a range check per
+    /// module, no allocation.
+    pub fn module_containing(&self, addr: u64) -> Option<&Module> {
+        self.modules().ok()?.iter().find(|m| m.contains(addr))
+    }
+
+    fn read_modules(&self) -> Result<Vec<Module>> {
+        let head = self.symbol_addr("modules")?;
+        let list_offset = self.layouts().offset("module", "list")?;
+        let opts = WalkOptions { limit: MAX_MODULES, ..WalkOptions::default() };
+        let walked = walk(self.memory(), head, opts);
+        if let Some(broken) = &walked.broken {
+            if walked.nodes.is_empty() {
+                return Err(Error::bad_data("modules list", broken.to_string()));
+            }
+        }
+        let mut modules = Vec::with_capacity(walked.nodes.len());
+        for node in walked.nodes {
+            let addr = node.wrapping_sub(list_offset);
+            modules.push(self.read_module(addr)?);
+        }
+        modules.sort_by_key(|m| m.base);
+        Ok(modules)
+    }
+
+    fn read_module(&self, addr: u64) -> Result<Module> {
+        let name = self.read_field_string(addr, "module", "name").or_else(|_| {
+            let off = self.layouts().offset("module", "name")?;
+            self.memory().read_cstr(addr.wrapping_add(off), MODULE_NAME_LEN)
+        })?;
+        let has_mem_regions = self.layouts().has_field("module", "mem");
+        let regions = if has_mem_regions { self.read_mem_regions(addr)? } else { self.read_layout_regions(addr)? };
+        let base =
+            regions.iter().find(|r| matches!(r.kind, RegionKind::Text | RegionKind::Core)).map(|r| r.base).unwrap_or(0);
+        let size = regions.iter().filter(|r| !r.kind.is_init()).fold(0u64, |sum, r| sum.saturating_add(r.size));
+        let taints = self.read_field(addr, "module", "taints").unwrap_or(0);
+        let (symbols, symbols_error) = match self.read_module_symbols(addr, &name) {
+            Ok(table) => (table, None),
+            Err(e) => (SymbolTable::empty(), Some(e.to_string())),
+        };
+        let btf = self.read_module_btf(addr);
+        Ok(Module {
+            addr,
+            name,
+            base,
+            size,
+            regions: regions.into_iter().filter(|r| r.size != 0).collect(),
+            has_mem_regions,
+            taints,
+            symbols,
+            symbols_error,
+            btf,
+        })
+    }
+
+    /// 6.4+: `struct module_memory mem[MOD_MEM_NUM_TYPES]`.
+    fn read_mem_regions(&self, addr: u64) -> Result<Vec<Region>> {
+        let mem = self.layouts().offset("module", "mem")?;
+        let stride = self.layouts().size_of("module_memory")?;
+        let base_field = self.layouts().field("module_memory", "base")?;
+        let size_field = self.layouts().field("module_memory", "size")?;
+        let mut regions = Vec::with_capacity(RegionKind::MEM_TYPES.len());
+        for (index, kind) in RegionKind::MEM_TYPES.iter().enumerate() {
+            let entry = addr.wrapping_add(mem).wrapping_add(stride.wrapping_mul(index as u64));
+            let base = self.read_sized(entry.wrapping_add(base_field.offset), base_field.size.unwrap_or(8))?;
+            let size = self.read_sized(entry.wrapping_add(size_field.offset), size_field.size.unwrap_or(4))?;
+            regions.push(Region { kind: *kind, base, size });
+        }
+        Ok(regions)
+    }
+
+    /// Before 6.4: `core_layout` and `init_layout`.
+    fn read_layout_regions(&self, addr: u64) -> Result<Vec<Region>> {
+        let mut regions = Vec::with_capacity(2);
+        for (member, kind) in [("core_layout", RegionKind::Core), ("init_layout", RegionKind::Init)] {
+            let base = self.read_field(addr, "module", &format!("{member}.base"))?;
+            let size = self.read_field(addr, "module", &format!("{member}.size"))?;
+            regions.push(Region { kind, base, size });
+        }
+        Ok(regions)
+    }
+
+    fn read_module_symbols(&self, addr: u64, name: &str) -> Result<SymbolTable> {
+        let kallsyms = self.read_field_u64(addr, "module", "kallsyms")?;
+        if kallsyms == 0 {
+            return Err(Error::NotFound(format!("module {name} has no kallsyms")));
+        }
+        let typetab = if self.layouts().has_field("mod_kallsyms", "typetab") {
+            Some(self.read_field_u64(kallsyms, "mod_kallsyms", "typetab")?)
+        } else {
+            None
+        };
+        let loc = ModuleKallsymsLocation {
+            symtab: self.read_field_u64(kallsyms, "mod_kallsyms", "symtab")?,
+            num_symtab: self.read_field(kallsyms, "mod_kallsyms", "num_symtab")?,
+            strtab: self.read_field_u64(kallsyms, "mod_kallsyms", "strtab")?,
+            typetab: typetab.filter(|&t| t != 0),
+        };
+        let table = read_module_kallsyms(name, &loc, self.memory())?;
+        self.case_by_binding(name, &loc, table)
+    }
+
+    /// Module typetab letters are all lower case (the kernel upper-cases
+    /// exported ones only when printing /proc/kallsyms); crash, like nm on
+    /// the `.ko`, upper-cases global symbols, so the binding in each
+    /// `Elf64_Sym.st_info` decides the case here.
+    fn case_by_binding(&self, name: &str, loc: &ModuleKallsymsLocation, table: SymbolTable) -> Result<SymbolTable> {
+        const SYM_SIZE: u64 = 24;
+        const STB_GLOBAL: u8 = 1;
+        let raw = self.memory().read_vec(loc.symtab, loc.num_symtab.saturating_mul(SYM_SIZE) as usize)?;
+        let globals: std::collections::HashSet<u64> = raw
+            .chunks_exact(SYM_SIZE as usize)
+            .filter(|s| s.get(4).is_some_and(|info| info >> 4 == STB_GLOBAL))
+            .filter_map(|s| s.get(8..16).and_then(|v| v.try_into().ok()).map(u64::from_le_bytes))
+            .collect();
+        let mut builder = SymbolTableBuilder::new(Some(name));
+        builder.reserve(table.len(), table.len() * 24);
+        for sym in table.iter() {
+            let kind = if globals.contains(&sym.addr) { sym.kind.to_ascii_uppercase() } else { sym.kind };
+            builder.push(sym.name, sym.addr, sym.size, kind)?;
+        }
+        Ok(builder.build())
+    }
+
+    fn read_module_btf(&self, addr: u64) -> Option<(u64, u64)> {
+        let data = self.read_field_u64(addr, "module", "btf_data").ok()?;
+        let size = self.read_field(addr, "module", "btf_data_size").ok()?;
+        (data != 0 && size != 0).then_some((data, size))
+    }
+
+    /// The run-time address of each of a module's ELF sections, from
+    /// `module->sect_attrs` (what /sys/module/NAME/sections shows); used to
+    /// place a `.ko`'s DWARF at the addresses the module ran at.
+    pub fn module_sections(&self, module: &Module) -> Result<Vec<(String, u64)>> {
+        let attrs = self.read_field_u64(module.addr, "module", "sect_attrs")?;
+        if attrs == 0 {
+            return Err(Error::NotFound(format!("module {} has no section attributes", module.name)));
+        }
+        let count = self.read_field(attrs, "module_sect_attrs", "nsections")?;
+        if count > MAX_SECTIONS {
+            return Err(Error::bad_data(
+                format!("module {} sect_attrs", module.name),
+                format!("implausible section count {count}"),
+            ));
+        }
+        let first = self.field_addr(attrs, "module_sect_attrs", "attrs")?;
+        let stride = self.layouts().size_of("module_sect_attr")?;
+        let name_offset = self.layouts().offset("module_sect_attr", "battr.attr.name")?;
+        let address_offset = self.layouts().offset("module_sect_attr", "address")?;
+        let mut sections = Vec::with_capacity(count as usize);
+        for index in 0..count {
+            let attr = first.wrapping_add(stride.wrapping_mul(index));
+            let name_ptr = self.memory().read_u64(attr.wrapping_add(name_offset))?;
+            let name = self.memory().read_cstr(name_ptr, MAX_SECTION_NAME)?;
+            let address = self.memory().read_u64(attr.wrapping_add(address_offset))?;
+            sections.push((name, address));
+        }
+        Ok(sections)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taint_letters_follow_bit_order() {
+        assert_eq!(taint_letters((1 << 12) | (1 << 13)), "OE");
+        assert_eq!(taint_letters(1), "P");
+        assert_eq!(taint_letters(0), "");
+    }
+
+    #[test]
+    fn region_contains_is_half_open() {
+        let r = Region { kind: RegionKind::Text, base: 0x1000, size: 0x10 };
+        assert!(r.contains(0x1000) && r.contains(0x100f));
+        assert!(!r.contains(0x1010) && !r.contains(0xfff));
+    }
+}
