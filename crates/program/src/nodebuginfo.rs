@@ -120,9 +120,8 @@ mod tests {
 
     #[test]
     fn proc_kallsyms_text() {
-        let dir = std::env::temp_dir().join(format!("krash-kallsyms-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("kallsyms");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kallsyms");
         std::fs::write(
             &path,
             "ffffffff81000000 T _stext\nffffffff81000010 t helper\nffffffffc0000000 t modfn\t[mymod]\n",
@@ -134,6 +133,5 @@ mod tests {
         std::fs::write(&path, "0000000000000000 T _stext\n0000000000000000 t helper\n").unwrap();
         let err = read_proc_kallsyms(&path).unwrap_err().to_string();
         assert!(err.contains("every address reads 0"), "{err}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
