@@ -7,8 +7,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use krash_arch::{LayoutValue, RegisterRole};
 use krash_core::{Error, FaultReason, PhysicalMemory};
-use krash_dumpfile::{Dump, DumpFormat, ElfProducer, PageState};
+use krash_dumpfile::{Dump, DumpFormat, ElfProducer, Machine, PageState};
 
 const START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
 
@@ -97,6 +98,13 @@ fn every_lab_dump_opens_with_notes_and_kernel_data() {
             if is_qemu(dump.format()) {
                 assert!(dump.cpus().iter().all(|c| c.regs.cr3.is_some()), "{name}: QEMU notes carry cr3");
             }
+            assert_eq!(dump.machine(), Some(Machine::X86_64), "{name}: machine");
+            assert_eq!(dump.page_size(), 4096, "{name}: page size");
+            for cpu in dump.cpus() {
+                // The generic registers and the x86-64 record agree.
+                let regs = cpu.registers.unwrap_or_else(|| panic!("{name}: CPU {} has no registers", cpu.index));
+                assert_eq!(krash_arch::x86_64::to_x86_64_regs(&regs), Some(cpu.regs), "{name}: CPU {}", cpu.index);
+            }
             assert_eq!(dump.truncation(), None, "{name}: complete dump reported truncated");
             let Some(uts) = info.symbol("init_uts_ns") else { continue };
             // QEMU knows no phys_base; walk the saved page tables instead.
@@ -114,27 +122,17 @@ fn every_lab_dump_opens_with_notes_and_kernel_data() {
     }
 }
 
-/// Minimal x86-64 page walk (4- or 5-level) from CPU 0's saved cr3.
+/// The arch layer's walk from CPU 0's saved page-table root, in the paging
+/// mode VMCOREINFO names.
 fn translate(dump: &Dump, vaddr: u64) -> Option<u64> {
-    let cpu = dump.cpus().first()?;
-    let la57 = cpu.qemu.as_ref().is_some_and(|q| q.cr4 & (1 << 12) != 0);
-    let mut table = cpu.regs.cr3? & 0x000f_ffff_ffff_f000;
-    let levels: &[u32] = if la57 { &[48, 39, 30, 21, 12] } else { &[39, 30, 21, 12] };
-    for &shift in levels {
-        let index = (vaddr >> shift) & 0x1ff;
-        let entry = dump.read_phys_u64(table + index * 8).ok()?;
-        if entry & 1 == 0 {
-            return None;
-        }
-        let frame = entry & 0x000f_ffff_ffff_f000;
-        let large = shift != 12 && entry & 0x80 != 0;
-        if shift == 12 || large {
-            let mask = (1u64 << shift) - 1;
-            return Some((frame & !mask) | (vaddr & mask));
-        }
-        table = frame;
-    }
-    None
+    let arch = dump.arch().ok()?;
+    let info = dump.vmcoreinfo()?;
+    let lookup = |v: LayoutValue| match v {
+        LayoutValue::VmcoreinfoNumber(name) => info.number(name).and_then(|n| u64::try_from(n).ok()),
+        _ => None,
+    };
+    let root = dump.cpus().first()?.registers?.by_role(RegisterRole::PageTableRoot)?;
+    arch.address_space(&lookup)?.paging.translate(dump, root, vaddr).ok().map(|t| t.paddr)
 }
 
 fn fault(e: Error) -> FaultReason {
