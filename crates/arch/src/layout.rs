@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use krash_core::VirtualMemory;
+
 use crate::registers::{RegisterFile, RegisterId, RegisterSet};
 
 /// One register's place in a structure: little-endian, `size` bytes
@@ -218,6 +220,36 @@ pub struct SavedRegsLayout {
 }
 
 impl SavedRegsLayout {
+    /// Reads a whole saved frame (`struct pt_regs`) at `addr`.
+    pub fn read_from(&self, mem: &dyn VirtualMemory, addr: u64) -> krash_core::Result<RegisterFile> {
+        let bytes = mem.read_vec(addr, self.full.size)?;
+        Ok(self.full.read(&bytes)?)
+    }
+
+    /// Reads only the hardware-saved part at `addr` (its own start, e.g.
+    /// `&pt_regs->ip`) over `current`: the other registers keep their
+    /// values, as in an ORC "partial regs" frame. Without a hardware frame
+    /// in the layout, `current` is returned unchanged.
+    pub fn read_hw_frame_from(
+        &self,
+        mem: &dyn VirtualMemory,
+        addr: u64,
+        current: &RegisterFile,
+    ) -> krash_core::Result<RegisterFile> {
+        let mut regs = *current;
+        let Some((_, frame)) = self.hw_frame else { return Ok(regs) };
+        let bytes = mem.read_vec(addr, frame.size)?;
+        for (_, id, value) in frame.read(&bytes)?.iter() {
+            regs.set_value(id, value);
+        }
+        Ok(regs)
+    }
+
+    /// Where the hardware frame starts inside the whole frame.
+    pub fn hw_frame_offset(&self) -> Option<usize> {
+        self.hw_frame.map(|(at, _)| at)
+    }
+
     /// True if `regs` were saved in user mode.
     pub fn is_user_mode(&self, regs: &RegisterFile) -> bool {
         RegisterCheck::all(self.user_mode, regs)

@@ -214,3 +214,83 @@ fn selector_returns_x86_64_and_refuses_arm64_for_now() {
     assert_eq!(arch.decoder.decode(&[0xe8, 0, 0, 0, 0], 0x1000).unwrap().branch_target, Some(0x1005));
     let _: Slot = X86_64.prstatus.regs.slots[0];
 }
+
+/// Kernel memory over a byte vector at a base address.
+struct Bytes(u64, Vec<u8>);
+
+impl krash_core::VirtualMemory for Bytes {
+    fn read_virt(&self, addr: u64, buf: &mut [u8]) -> krash_core::Result<()> {
+        let at = addr.checked_sub(self.0).map(|a| a as usize);
+        let src = at.and_then(|a| self.1.get(a..a + buf.len())).ok_or_else(|| krash_core::memory::not_mapped(addr))?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+}
+
+#[test]
+fn pt_regs_and_iret_frames_read_from_memory() {
+    let words: [u64; 21] = std::array::from_fn(|i| 0x100 + i as u64);
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    let mem = Bytes(0xffff_c900_0000_0000, bytes);
+    let regs = X86_64.saved_regs.read_from(&mem, 0xffff_c900_0000_0000).unwrap();
+    assert_eq!(to_x86_64_regs(&regs), X86_64Regs::from_user_regs(&words));
+    assert!(X86_64.saved_regs.read_from(&mem, 0xffff_c900_0000_0008).is_err(), "runs off the end");
+
+    let mut current = X86_64.new_registers();
+    current.set_value(RBX, 7);
+    current.set_value(RIP, 1);
+    let at = 0xffff_c900_0000_0000 + X86_64.saved_regs.hw_frame_offset().unwrap() as u64;
+    let partial = X86_64.saved_regs.read_hw_frame_from(&mem, at, &current).unwrap();
+    assert_eq!(partial.get(RBX), Some(7), "general registers are kept");
+    assert_eq!(partial.pc(), Some(0x100 + 16));
+    assert_eq!(partial.sp(), Some(0x100 + 19));
+    assert_eq!(partial.get(SS), Some(0x100 + 20));
+}
+
+#[test]
+fn short_and_random_note_bytes_never_panic() {
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for len in 0..520 {
+        let bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        let pr = X86_64.prstatus.parse(&bytes);
+        assert_eq!(pr.is_ok(), len >= 328, "PRSTATUS of {len} bytes");
+        assert_eq!(parse_qemu_cpu_state(&bytes).is_ok(), len >= 432, "QEMU note of {len} bytes");
+        assert_eq!(X86_64.saved_regs.full.read(&bytes).is_ok(), len >= 168, "pt_regs of {len} bytes");
+    }
+}
+
+#[test]
+fn decoder_trait_reports_flow_and_calls_before_returns() {
+    use crate::decoder::FlowKind;
+    let d = X86_64.decoder;
+    assert_eq!(d.max_instruction_len(), 15);
+    let call = d.decode(&[0xe8, 0x10, 0, 0, 0], 0x1000).unwrap();
+    assert_eq!((call.len, call.flow, call.branch_target), (5, FlowKind::Call, Some(0x1015)));
+    assert_eq!(d.decode(&[0xff, 0xd0], 0).unwrap().flow, FlowKind::IndirectCall);
+    assert_eq!(d.decode(&[0xc3], 0).unwrap().flow, FlowKind::Return);
+    assert_eq!(d.decode(&[0x0f, 0x0b], 0).unwrap().flow, FlowKind::Trap);
+    assert_eq!(d.decode(&[0x74, 0x02], 0).unwrap().flow, FlowKind::ConditionalJump);
+    assert_eq!(d.decode(&[0xeb, 0x02], 0).unwrap().flow, FlowKind::Jump);
+    assert_eq!(d.decode(&[0x90], 0).unwrap().flow, FlowKind::Sequential);
+    assert!(d.decode(&[0x48], 0).is_none());
+    // A return address after `call rel32`, and after `call *%rax`.
+    let mut before = vec![0x90u8; 10];
+    before.extend([0xe8, 0xfb, 0xff, 0xff, 0xff]);
+    let found = d.call_ending_at(&before, 0x2000).unwrap();
+    assert_eq!((found.addr, found.branch_target), (0x2000 - 5, Some(0x2000 - 5)));
+    let found = d.call_ending_at(&[0x90, 0x90, 0xff, 0xd0], 0x2000).unwrap();
+    assert_eq!((found.addr, found.flow), (0x1ffe, FlowKind::IndirectCall));
+    assert!(d.call_ending_at(&[0x90, 0x90, 0x90], 0x2000).is_none());
+    assert!(d.call_ending_at(&[], 0).is_none());
+    let insns = d.disassemble(&[0x55, 0xc3], 0x1000, &|_| None);
+    assert_eq!(
+        insns.iter().map(|i| (i.text.as_str(), i.flow)).collect::<Vec<_>>(),
+        [("push   %rbp", FlowKind::Sequential), ("ret", FlowKind::Return)]
+    );
+}
