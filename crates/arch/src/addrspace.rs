@@ -55,6 +55,8 @@ pub enum LayoutValue {
     /// The `unsigned long` value of a kernel variable (`page_offset_base`).
     Variable(&'static str),
     /// VMCOREINFO's `NUMBER(name)` (or a bare key such as `KERNELOFFSET`).
+    /// The kernel writes these signed (`phys_base` may be negative): answer
+    /// with the two's-complement `u64`.
     VmcoreinfoNumber(&'static str),
     /// One past the highest physical address of RAM.
     PhysicalEnd,

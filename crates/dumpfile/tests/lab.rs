@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use krash_arch::{LayoutValue, RegisterRole};
+use krash_arch::{LayoutValue, RegionKind, RegisterRole};
 use krash_core::{Error, FaultReason, PhysicalMemory};
 use krash_dumpfile::{Dump, DumpFormat, ElfProducer, Machine, PageState};
 
@@ -113,6 +113,7 @@ fn every_lab_dump_opens_with_notes_and_kernel_data() {
                 (false, Some(base)) => uts.wrapping_sub(START_KERNEL_MAP).wrapping_add(base),
                 (false, None) => continue,
             };
+            check_arch_layout(dump, uts, paddr);
             let mut buf = vec![0u8; 8192];
             dump.read_phys(paddr & !0xfff, &mut buf).unwrap_or_else(|e| panic!("{name}: init_uts_ns page: {e}"));
             let needle = kernel.as_bytes();
@@ -122,15 +123,38 @@ fn every_lab_dump_opens_with_notes_and_kernel_data() {
     }
 }
 
+/// VMCOREINFO's numbers for the arch layer's layout rules; NUMBER values
+/// are written signed (`phys_base` may be negative): two's complement.
+fn vmcoreinfo_lookup(dump: &Dump) -> impl Fn(LayoutValue) -> Option<u64> + '_ {
+    move |v| match v {
+        LayoutValue::VmcoreinfoNumber(name) => dump.vmcoreinfo()?.number(name).map(|n| n as u64),
+        _ => None,
+    }
+}
+
+/// The arch layer's layout maps `vaddr` (in the kernel image) to `paddr`
+/// linearly, and its walker agrees through the kernel's own page tables.
+fn check_arch_layout(dump: &Dump, vaddr: u64, paddr: u64) {
+    let name = dump.format_description();
+    let lookup = vmcoreinfo_lookup(dump);
+    let spec = dump.arch().unwrap().address_space(&lookup).unwrap();
+    let layout = spec.resolve(&lookup);
+    assert_eq!(layout.region_of(vaddr).map(|r| r.kind), Some(RegionKind::KernelImage), "{name}");
+    assert_eq!(layout.linear_phys(vaddr), Some(paddr), "{name}: image mapping");
+    let info = dump.vmcoreinfo().unwrap();
+    let root = spec.kernel_root_symbols.iter().find_map(|s| info.symbol(s)).expect("kernel root symbol");
+    let root = layout.linear_phys(root).expect("the kernel root is in the image");
+    let walked = spec.paging.translate(dump, root, vaddr).unwrap_or_else(|e| panic!("{name}: walk: {e}"));
+    assert_eq!(walked.paddr, paddr, "{name}: walk vs image mapping");
+    let extents = spec.paging.mapped_extents(dump, root, vaddr & !0xfff, (vaddr & !0xfff) + 0x2000, Default::default());
+    assert!(extents.complete && extents.extents.first().is_some_and(|e| e.paddr == paddr & !0xfff), "{name}: extents");
+}
+
 /// The arch layer's walk from CPU 0's saved page-table root, in the paging
 /// mode VMCOREINFO names.
 fn translate(dump: &Dump, vaddr: u64) -> Option<u64> {
     let arch = dump.arch().ok()?;
-    let info = dump.vmcoreinfo()?;
-    let lookup = |v: LayoutValue| match v {
-        LayoutValue::VmcoreinfoNumber(name) => info.number(name).and_then(|n| u64::try_from(n).ok()),
-        _ => None,
-    };
+    let lookup = vmcoreinfo_lookup(dump);
     let root = dump.cpus().first()?.registers?.by_role(RegisterRole::PageTableRoot)?;
     arch.address_space(&lookup)?.paging.translate(dump, root, vaddr).ok().map(|t| t.paddr)
 }
