@@ -89,6 +89,13 @@ pub trait Decoder: Send + Sync {
     /// shows them, and decoding resumes after them.
     fn disassemble(&self, bytes: &[u8], addr: u64, symbolizer: &Symbolizer<'_>) -> Vec<Instruction>;
 
+    /// The instruction at the start of `bytes` with its text; `None` when
+    /// the bytes are not a complete valid instruction.
+    fn instruction(&self, bytes: &[u8], addr: u64, symbolizer: &Symbolizer<'_>) -> Option<Instruction> {
+        let decoded = self.decode(bytes, addr)?;
+        self.disassemble(bytes.get(..decoded.len)?, addr, symbolizer).into_iter().next()
+    }
+
     /// The call instruction that ends exactly at `ret`, if the bytes just
     /// before it (`before`, ending at `ret`) hold one: `ret` is then a
     /// plausible return address. Longer encodings are tried first.

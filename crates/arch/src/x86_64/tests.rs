@@ -288,6 +288,9 @@ fn decoder_trait_reports_flow_and_calls_before_returns() {
     assert_eq!((found.addr, found.flow), (0x1ffe, FlowKind::IndirectCall));
     assert!(d.call_ending_at(&[0x90, 0x90, 0x90], 0x2000).is_none());
     assert!(d.call_ending_at(&[], 0).is_none());
+    let one = d.instruction(&[0xe8, 0x10, 0, 0, 0, 0x90], 0x1000, &|a| Some(("f".to_string(), a - 0x1000))).unwrap();
+    assert_eq!((one.text.as_str(), one.len, one.flow), ("call   0x1015 <f+21>", 5, FlowKind::Call));
+    assert!(d.instruction(&[0x48], 0x1000, &|_| None).is_none());
     let insns = d.disassemble(&[0x55, 0xc3], 0x1000, &|_| None);
     assert_eq!(
         insns.iter().map(|i| (i.text.as_str(), i.flow)).collect::<Vec<_>>(),
