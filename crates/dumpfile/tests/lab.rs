@@ -7,8 +7,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use krash_arch::{LayoutValue, RegionKind, RegisterRole};
 use krash_core::{Error, FaultReason, PhysicalMemory};
-use krash_dumpfile::{Dump, DumpFormat, ElfProducer, PageState};
+use krash_dumpfile::{Dump, DumpFormat, ElfProducer, Machine, PageState};
 
 const START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
 
@@ -97,6 +98,13 @@ fn every_lab_dump_opens_with_notes_and_kernel_data() {
             if is_qemu(dump.format()) {
                 assert!(dump.cpus().iter().all(|c| c.regs.cr3.is_some()), "{name}: QEMU notes carry cr3");
             }
+            assert_eq!(dump.machine(), Some(Machine::X86_64), "{name}: machine");
+            assert_eq!(dump.page_size(), 4096, "{name}: page size");
+            for cpu in dump.cpus() {
+                // The generic registers and the x86-64 record agree.
+                let regs = cpu.registers.unwrap_or_else(|| panic!("{name}: CPU {} has no registers", cpu.index));
+                assert_eq!(krash_arch::x86_64::to_x86_64_regs(&regs), Some(cpu.regs), "{name}: CPU {}", cpu.index);
+            }
             assert_eq!(dump.truncation(), None, "{name}: complete dump reported truncated");
             let Some(uts) = info.symbol("init_uts_ns") else { continue };
             // QEMU knows no phys_base; walk the saved page tables instead.
@@ -105,6 +113,7 @@ fn every_lab_dump_opens_with_notes_and_kernel_data() {
                 (false, Some(base)) => uts.wrapping_sub(START_KERNEL_MAP).wrapping_add(base),
                 (false, None) => continue,
             };
+            check_arch_layout(dump, uts, paddr);
             let mut buf = vec![0u8; 8192];
             dump.read_phys(paddr & !0xfff, &mut buf).unwrap_or_else(|e| panic!("{name}: init_uts_ns page: {e}"));
             let needle = kernel.as_bytes();
@@ -114,27 +123,40 @@ fn every_lab_dump_opens_with_notes_and_kernel_data() {
     }
 }
 
-/// Minimal x86-64 page walk (4- or 5-level) from CPU 0's saved cr3.
-fn translate(dump: &Dump, vaddr: u64) -> Option<u64> {
-    let cpu = dump.cpus().first()?;
-    let la57 = cpu.qemu.as_ref().is_some_and(|q| q.cr4 & (1 << 12) != 0);
-    let mut table = cpu.regs.cr3? & 0x000f_ffff_ffff_f000;
-    let levels: &[u32] = if la57 { &[48, 39, 30, 21, 12] } else { &[39, 30, 21, 12] };
-    for &shift in levels {
-        let index = (vaddr >> shift) & 0x1ff;
-        let entry = dump.read_phys_u64(table + index * 8).ok()?;
-        if entry & 1 == 0 {
-            return None;
-        }
-        let frame = entry & 0x000f_ffff_ffff_f000;
-        let large = shift != 12 && entry & 0x80 != 0;
-        if shift == 12 || large {
-            let mask = (1u64 << shift) - 1;
-            return Some((frame & !mask) | (vaddr & mask));
-        }
-        table = frame;
+/// VMCOREINFO's numbers for the arch layer's layout rules; NUMBER values
+/// are written signed (`phys_base` may be negative): two's complement.
+fn vmcoreinfo_lookup(dump: &Dump) -> impl Fn(LayoutValue) -> Option<u64> + '_ {
+    move |v| match v {
+        LayoutValue::VmcoreinfoNumber(name) => dump.vmcoreinfo()?.number(name).map(|n| n as u64),
+        _ => None,
     }
-    None
+}
+
+/// The arch layer's layout maps `vaddr` (in the kernel image) to `paddr`
+/// linearly, and its walker agrees through the kernel's own page tables.
+fn check_arch_layout(dump: &Dump, vaddr: u64, paddr: u64) {
+    let name = dump.format_description();
+    let lookup = vmcoreinfo_lookup(dump);
+    let spec = dump.arch().unwrap().address_space(&lookup).unwrap();
+    let layout = spec.resolve(&lookup);
+    assert_eq!(layout.region_of(vaddr).map(|r| r.kind), Some(RegionKind::KernelImage), "{name}");
+    assert_eq!(layout.linear_phys(vaddr), Some(paddr), "{name}: image mapping");
+    let info = dump.vmcoreinfo().unwrap();
+    let root = spec.kernel_root_symbols.iter().find_map(|s| info.symbol(s)).expect("kernel root symbol");
+    let root = layout.linear_phys(root).expect("the kernel root is in the image");
+    let walked = spec.paging.translate(dump, root, vaddr).unwrap_or_else(|e| panic!("{name}: walk: {e}"));
+    assert_eq!(walked.paddr, paddr, "{name}: walk vs image mapping");
+    let extents = spec.paging.mapped_extents(dump, root, vaddr & !0xfff, (vaddr & !0xfff) + 0x2000, Default::default());
+    assert!(extents.complete && extents.extents.first().is_some_and(|e| e.paddr == paddr & !0xfff), "{name}: extents");
+}
+
+/// The arch layer's walk from CPU 0's saved page-table root, in the paging
+/// mode VMCOREINFO names.
+fn translate(dump: &Dump, vaddr: u64) -> Option<u64> {
+    let arch = dump.arch().ok()?;
+    let lookup = vmcoreinfo_lookup(dump);
+    let root = dump.cpus().first()?.registers?.by_role(RegisterRole::PageTableRoot)?;
+    arch.address_space(&lookup)?.paging.translate(dump, root, vaddr).ok().map(|t| t.paddr)
 }
 
 fn fault(e: Error) -> FaultReason {
