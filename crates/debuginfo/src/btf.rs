@@ -774,6 +774,52 @@ mod tests {
     }
 
     #[test]
+    fn absurd_header_sizes_are_errors() {
+        let good = blob(&[1, info(kind::INT, 0, false), 4, 32], b"\0int\0");
+        Btf::parse(&good).unwrap();
+        // Header words: hdr_len at 4, type_off 8, type_len 12, str_off 16, str_len 20.
+        for (at, value) in [
+            (4, u32::MAX),
+            (4, 23),
+            (8, u32::MAX),
+            (8, 0x8000_0000),
+            (12, u32::MAX),
+            (12, 0xffff_fff0),
+            (16, u32::MAX),
+            (20, u32::MAX),
+            (20, 0x8000_0000),
+        ] {
+            let mut bytes = good.clone();
+            bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
+            assert!(Btf::parse(&bytes).is_err(), "header word at {at} = {value:#x}");
+        }
+    }
+
+    #[test]
+    fn records_claiming_too_much_are_errors() {
+        let strings = b"\0int\0s\0";
+        // A struct claiming 0xffff members in a 12-byte record.
+        assert!(Btf::parse(&blob(&[5, info(kind::STRUCT, 0xffff, false), 8], strings)).is_err());
+        // A name offset far past the string section.
+        assert!(Btf::parse(&blob(&[0xffff_fff0, info(kind::INT, 0, false), 4, 32], strings)).is_err());
+        // An unknown kind.
+        assert!(Btf::parse(&blob(&[0, info(31, 0, false), 0], strings)).is_err());
+        // A member whose name offset is past the strings: parses (members
+        // are decoded lazily) but decoding it is an error, not a panic.
+        let types = [1, info(kind::INT, 0, false), 4, 32, 5, info(kind::STRUCT, 1, false), 4, u32::MAX, 1, 0];
+        let btf = Btf::parse(&blob(&types, strings)).unwrap();
+        assert!(btf.type_by_id(TypeId(2)).is_err());
+        // Member types pointing at ids past the table stay unresolvable.
+        let types = [1, info(kind::INT, 0, false), 4, 32, 5, info(kind::STRUCT, 1, false), 4, 1, u32::MAX, 0];
+        let btf = Btf::parse(&blob(&types, strings)).unwrap();
+        let s = btf.find_type(TypeKind::Struct, "s").unwrap();
+        assert!(btf.member_path(s, "int.x").is_err());
+        assert!(btf.ptype(s).contains(&format!("<unknown type {}> int;", u32::MAX)), "{}", btf.ptype(s));
+        assert_eq!(btf.type_name(TypeId(u32::MAX as u64)), format!("<unknown type {}>", u32::MAX));
+        assert!(btf.type_by_id(TypeId(u64::MAX)).is_err());
+    }
+
+    #[test]
     fn rejects_garbage() {
         assert!(Btf::parse(b"").is_err());
         assert!(Btf::parse(&[0u8; 64]).is_err());

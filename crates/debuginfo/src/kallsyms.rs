@@ -337,8 +337,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn decodes_synthetic_tables() {
+    /// Two symbols in 0x2000 bytes at 0x1000 (see `decodes_synthetic_tables`).
+    fn synthetic() -> (Vec<u8>, KallsymsLocation) {
         // Tokens: 0 = "T", 1 = "t", 2 = "foo", 3 = "bar", others empty.
         let base = 0x1000u64;
         let mut bytes = vec![0u8; 0x2000];
@@ -357,7 +357,6 @@ mod tests {
         put(&mut bytes, 0x400, &(-1i32).to_le_bytes()); // base - 1 - (-1) = base
         put(&mut bytes, 0x404, &(-0x11i32).to_le_bytes()); // base + 0x10
         put(&mut bytes, 0x500, &0xffff_ffff_8100_0000u64.to_le_bytes());
-        let mem = Flat { base, bytes };
         let loc = KallsymsLocation {
             num_syms: base,
             names: base + 0x10,
@@ -367,10 +366,81 @@ mod tests {
             relative_base: base + 0x500,
             addressing: KallsymsAddressing::Auto,
         };
+        (bytes, loc)
+    }
+
+    #[test]
+    fn decodes_synthetic_tables() {
+        let (bytes, loc) = synthetic();
+        let mem = Flat { base: 0x1000, bytes };
         let table = read_kallsyms(&loc, &mem).unwrap();
         let foo = table.by_name("foo").unwrap();
         assert_eq!((foo.addr, foo.kind), (0xffff_ffff_8100_0000, 'T'));
         assert_eq!(table.by_name("bar").unwrap().addr, 0xffff_ffff_8100_0010);
+    }
+
+    #[test]
+    fn tables_pointing_past_their_ends_are_errors() {
+        let corrupt = |patch: &dyn Fn(&mut Vec<u8>, &mut KallsymsLocation)| {
+            let (mut bytes, mut loc) = synthetic();
+            patch(&mut bytes, &mut loc);
+            read_kallsyms(&loc, &Flat { base: 0x1000, bytes })
+        };
+        // A token starting past the end of the token table (and of memory).
+        assert!(corrupt(&|b, _| b[0x200..0x202].copy_from_slice(&0xffffu16.to_le_bytes())).is_err());
+        // A token with no terminator before memory ends.
+        assert!(corrupt(&|b, _| {
+            let end = b.len();
+            b[0x200..0x202].copy_from_slice(&((end - 0x100 - 4) as u16).to_le_bytes());
+            b[end - 4..].fill(b'x');
+        })
+        .is_err());
+        // More symbols than the offsets table (and memory) holds.
+        assert!(corrupt(&|b, _| b[0..4].copy_from_slice(&(MAX_KALLSYMS).to_le_bytes())).is_err());
+        assert!(corrupt(&|b, _| b[0..4].copy_from_slice(&u32::MAX.to_le_bytes())).is_err());
+        // A name running past the end of the names stream.
+        assert!(corrupt(&|b, loc| {
+            let end = b.len();
+            b[end - 1] = 0x7f;
+            loc.names = 0x1000 + end as u64 - 1;
+        })
+        .is_err());
+        // A two-byte name length beyond any real name.
+        assert!(corrupt(&|b, _| b[0x10..0x12].copy_from_slice(&[0xff, 0xff])).is_err());
+        // A token index beyond the 256 tokens cannot occur (u8), but the
+        // offsets table may sit at the very end of the address space.
+        assert!(corrupt(&|_, loc| loc.offsets = u64::MAX - 3).is_err());
+    }
+
+    /// Zeros everywhere except `flat`, counting the bytes read.
+    struct ZerosAround {
+        flat: Flat,
+        bytes_read: std::sync::atomic::AtomicUsize,
+    }
+
+    impl VirtualMemory for ZerosAround {
+        fn read_virt(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
+            self.bytes_read.fetch_add(buf.len(), std::sync::atomic::Ordering::Relaxed);
+            if self.flat.read_virt(addr, buf).is_err() {
+                buf.fill(0);
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn corrupt_module_name_offset_reads_a_bounded_string_table() {
+        // One symbol whose st_name is 4 GiB into the string table, in
+        // memory that reads (as zeros) everywhere: the string table read
+        // used to grow to the whole 4 GiB, page by page.
+        let mut sym = vec![0u8; ELF64_SYM_SIZE];
+        sym[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        let mem = ZerosAround { flat: Flat { base: 0x10_0000, bytes: sym }, bytes_read: Default::default() };
+        let loc = ModuleKallsymsLocation { symtab: 0x10_0000, num_symtab: 1, strtab: 0x20_0000, typetab: None };
+        let table = read_module_kallsyms("mymod", &loc, &mem).unwrap();
+        assert!(table.is_empty());
+        let read = mem.bytes_read.into_inner();
+        assert!(read <= MAX_MODULE_STRTAB + 0x1000, "read {read} bytes");
     }
 
     #[test]

@@ -321,6 +321,38 @@ mod tests {
     }
 
     #[test]
+    fn mismatched_counts_and_absurd_sizes_are_errors() {
+        let ips = [0u8; 8]; // two IPs
+        for unwind_len in [0, 6, 11, 13, 18] {
+            let unwind = vec![0u8; unwind_len];
+            assert!(OrcTable::from_tables(0, &ips, &unwind, OrcFormat::Legacy).is_err(), "{unwind_len}");
+        }
+        assert!(OrcTable::from_tables(0, &ips[..7], &[0; 6], OrcFormat::Legacy).is_err());
+
+        struct Unmapped;
+        impl VirtualMemory for Unmapped {
+            fn read_virt(&self, addr: u64, _buf: &mut [u8]) -> Result<()> {
+                Err(krash_core::memory::not_mapped(addr))
+            }
+        }
+        for count in [u64::MAX, MAX_ORC_ENTRIES + 1, 1] {
+            assert!(OrcTable::from_memory(0, 0, count, &Unmapped, OrcFormat::V6_4).is_err(), "{count}");
+        }
+    }
+
+    #[test]
+    fn ips_wrap_around_the_address_space() {
+        // At the very top of the address space, relative IPs wrap modulo
+        // 2^64 as the kernel computes them, and the table is re-sorted.
+        let mut ips = Vec::new();
+        ips.extend_from_slice(&i32::MAX.to_le_bytes());
+        ips.extend_from_slice(&i32::MIN.to_le_bytes());
+        let t = OrcTable::from_tables(u64::MAX - 3, &ips, &[0; 12], OrcFormat::Legacy).unwrap();
+        assert_eq!(t.ip_range(), Some((0x7fff_fffb, 0xffff_ffff_8000_0000)));
+        assert_eq!(t.with_offset(u64::MAX).find(0x7fff_fffa).map(|e| e.ip), Some(0x7fff_fffa));
+    }
+
+    #[test]
     fn lookup_uses_relative_ips_and_sorts() {
         // Table at 0x100: entries for 0x200 (rel 0x100 at 0x100) and 0x180 (rel 0x7c at 0x104).
         let mut ips = Vec::new();
