@@ -125,8 +125,7 @@ fn read_prefix(mem: &dyn VirtualMemory, addr: u64, len: usize) -> Result<Vec<u8>
 
 /// Bytes from `addr` to the end of its 4 KiB page (1 to 0x1000).
 fn bytes_to_page_end(addr: u64) -> usize {
-    // `addr & 0xfff` is at most 0xfff, so this neither underflows nor
-    // exceeds 0x1000.
+    // `addr & 0xfff` is at most 0xfff, so this is 1..=0x1000 and cannot underflow.
     #[allow(clippy::arithmetic_side_effects)]
     let n = 0x1000 - (addr & 0xfff);
     n as usize
