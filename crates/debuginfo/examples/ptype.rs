@@ -24,7 +24,7 @@ fn main() {
         }
         return;
     }
-    for spelling in &args[2..] {
+    for spelling in args.iter().skip(2) {
         match btf.find_type_by_spelling(spelling) {
             Ok(id) => println!("type = {}", btf.ptype(id)),
             Err(e) => println!("{e}"),

@@ -34,6 +34,7 @@ pub mod symbols;
 pub mod types;
 
 mod elf;
+mod read;
 
 pub use btf::Btf;
 pub use elf::{elf_section, elf_section_with_addr, elf_sections, ElfMemory, ElfSection};

@@ -42,7 +42,9 @@ impl Deref for SectionBytes {
         match self {
             // The window was checked against the mapping length in `mapped`
             // and neither field changes afterwards.
-            SectionBytes::Mapped { map, start, len } => &map[*start..*start + *len],
+            SectionBytes::Mapped { map, start, len } => {
+                map.get(*start..).and_then(|tail| tail.get(..*len)).unwrap_or_default()
+            }
             SectionBytes::Owned(bytes) => bytes,
         }
     }

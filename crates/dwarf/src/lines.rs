@@ -81,7 +81,8 @@ impl LineTable {
 
         let header = rows.header();
         let count = header.file_names().len();
-        let mut files = Vec::with_capacity(count + 1);
+        // A capacity hint: clamping it loses nothing.
+        let mut files = Vec::with_capacity(count.saturating_add(1));
         for index in 0..=count as u64 {
             let path = header.file(index).and_then(|entry| {
                 let name = dwarf.attr_string(unit, entry.path_name()).ok()?;
@@ -151,7 +152,7 @@ impl LineTable {
 
     fn sequence_for(&self, addr: u64) -> Option<&Sequence> {
         let after = self.sequences.partition_point(|s| s.start <= addr);
-        self.sequences[..after].iter().rev().take(OVERLAP_SCAN).find(|s| addr < s.end)
+        self.sequences.get(..after)?.iter().rev().take(OVERLAP_SCAN).find(|s| addr < s.end)
     }
 }
 

@@ -38,7 +38,7 @@ impl AllocSection {
     /// The section holding `addr`, preferring the smallest should
     /// sections overlap.
     pub fn containing(sections: &[AllocSection], addr: u64) -> Option<&AllocSection> {
-        sections.iter().filter(|s| s.address <= addr && addr - s.address < s.size).min_by_key(|s| s.size)
+        sections.iter().filter(|s| addr.checked_sub(s.address).is_some_and(|off| off < s.size)).min_by_key(|s| s.size)
     }
 }
 
@@ -110,7 +110,8 @@ fn lay_out_sections(file: &object::File<'_>, given: &SectionBases) -> SectionBas
         if bases.contains_key(&name) {
             continue;
         }
-        let Some(start) = next.checked_add(align - 1).map(|n| n / align * align) else {
+        // `align` is at least 1 (see above).
+        let Some(start) = next.checked_next_multiple_of(align) else {
             break;
         };
         bases.insert(name, start);
@@ -179,6 +180,11 @@ fn apply_relocations(
             continue;
         }
         let width = usize::from(reloc.size() / 8);
+        if width > 8 {
+            // Wider than a u64: no such absolute relocation exists for
+            // the architectures krash reads, so this is corrupt input.
+            continue;
+        }
         let start = usize::try_from(offset).ok();
         let place = start
             .and_then(|s| Some(s..s.checked_add(width)?))
@@ -198,8 +204,8 @@ fn read_le(place: &[u8]) -> u64 {
 }
 
 fn write_le(place: &mut [u8], value: u64) {
-    for (i, byte) in place.iter_mut().enumerate() {
-        *byte = (value >> (8 * i)) as u8;
+    for (byte, src) in place.iter_mut().zip(value.to_le_bytes()) {
+        *byte = src;
     }
 }
 
