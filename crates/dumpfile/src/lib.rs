@@ -27,5 +27,7 @@ pub use vmcoreinfo::VmcoreInfo;
 
 #[cfg(test)]
 mod synth;
+#[cfg(any(test, feature = "synthetic"))]
+pub mod synthetic;
 #[cfg(test)]
 mod tests;
