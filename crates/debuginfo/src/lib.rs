@@ -31,6 +31,7 @@ pub mod kallsyms;
 pub mod orc;
 pub mod symbol_set;
 pub mod symbols;
+pub mod type_table;
 pub mod types;
 
 mod elf;

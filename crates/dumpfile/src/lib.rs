@@ -31,5 +31,7 @@ pub use krash_arch::Machine;
 
 #[cfg(test)]
 mod synth;
+#[cfg(any(test, feature = "synthetic"))]
+pub mod synthetic;
 #[cfg(test)]
 mod tests;
