@@ -1,4 +1,12 @@
 //! One unit's line-number program, decoded once into sorted sequences.
+//!
+//! Written over gimli rather than taken from `addr2line`: crash's `dis -l`
+//! and `sym` print the line gdb picks, which follows gdb's rule for
+//! statement rows (`is_stmt`) and for rows at the same address, while
+//! addr2line answers with the last row of an address. Inline chains and
+//! function ranges come from our own DIE index (`functions.rs`), which the
+//! type model and frame variables share, so addr2line would index every
+//! unit a second time.
 
 use std::sync::Arc;
 
