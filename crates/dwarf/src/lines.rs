@@ -2,8 +2,8 @@
 //!
 //! Written over gimli rather than taken from `addr2line`: crash's `dis -l`
 //! and `sym` print the line gdb picks, which follows gdb's rule for
-//! statement rows (`is_stmt`) and for rows at the same address, while
-//! addr2line answers with the last row of an address. Inline chains and
+//! statement rows (`is_stmt`) and for rows at the same address, a choice
+//! addr2line's lookup does not let the caller make. Inline chains and
 //! function ranges come from our own DIE index (`functions.rs`), which the
 //! type model and frame variables share, so addr2line would index every
 //! unit a second time.
