@@ -9,8 +9,7 @@
 //! ```no_run
 //! use krash_debuginfo::{elf_section, Btf, OrcTable, SymbolTable, TypeOps};
 //! # fn main() -> krash_core::Result<()> {
-//! let file = std::fs::File::open("vmlinux").unwrap();
-//! let map = unsafe { memmap2::Mmap::map(&file) }.unwrap();
+//! let map = krash_core::MappedFile::open("vmlinux".as_ref())?;
 //! let symbols = SymbolTable::from_elf(&map)?.with_offset(0x880_0000); // KASLR delta
 //! let (sym, offset) = symbols.by_addr(0xffff_ffff_89a1_2345).unwrap();
 //! println!("{}+{offset:#x}", sym.crash_name());

@@ -288,11 +288,7 @@ impl SymbolTable {
 
     /// Memory-maps an ELF file and reads its symbol table.
     pub fn load_elf_file(path: &Path) -> Result<Self> {
-        let file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
-        // SAFETY: the map is read-only and dropped before returning; a file
-        // truncated underneath us would fault, as with any mmap reader.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, &e))?;
-        Self::from_elf(&map)
+        Self::from_elf(&krash_core::MappedFile::open(path)?)
     }
 
     /// A view of the same symbols shifted by `kaslr_delta` (added, wrapping,

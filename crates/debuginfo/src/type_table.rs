@@ -26,8 +26,9 @@ impl TypeTable {
 
     /// Adds a type; its id is its position.
     pub fn add(&mut self, ty: Type) -> TypeId {
+        let id = TypeId(self.types.len() as u64);
         self.types.push(ty);
-        TypeId(self.types.len() as u64 - 1)
+        id
     }
 
     /// An integer base type spelled as the compiler spells it

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use krash_core::MappedFile;
 use krash_core::{Error, Result};
-use memmap2::Mmap;
 use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget};
 
 use crate::bytes::{Reader, SectionBytes};
@@ -42,15 +42,11 @@ impl AllocSection {
     }
 }
 
-pub fn map_file(path: &Path) -> Result<Arc<Mmap>> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
-    // SAFETY: the mapping is read-only; a debug file being rewritten while
-    // we read it is outside what this tool supports, as for gdb.
-    let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, &e))?;
-    Ok(Arc::new(map))
+pub fn map_file(path: &Path) -> Result<Arc<MappedFile>> {
+    MappedFile::open(path)
 }
 
-pub fn load(path: &Path, map: &Arc<Mmap>, bases: &SectionBases) -> Result<LoadedDwarf> {
+pub fn load(path: &Path, map: &Arc<MappedFile>, bases: &SectionBases) -> Result<LoadedDwarf> {
     let context = || path.display().to_string();
     let file = object::File::parse(&***map)
         .map_err(|e| Error::bad_data(context(), format!("not a readable ELF file: {e}")))?;
@@ -122,7 +118,7 @@ fn lay_out_sections(file: &object::File<'_>, given: &SectionBases) -> SectionBas
 
 fn section_bytes(
     file: &object::File<'_>,
-    map: &Arc<Mmap>,
+    map: &Arc<MappedFile>,
     name: &str,
     relocatable: bool,
     bases: &SectionBases,
