@@ -73,8 +73,8 @@ fn stack_hits_are_kernel_hits() {
         let ret = bt
             .stdout
             .lines()
-            .filter(|l| l.trim_start().starts_with('#') && !l.trim_start().starts_with("#0 "))
-            .last()
+            .rev()
+            .find(|l| l.trim_start().starts_with('#') && !l.trim_start().starts_with("#0 "))
             .and_then(|l| l.split_whitespace().skip_while(|w| *w != "at").nth(1).map(str::to_string))
             .unwrap_or_else(|| panic!("{}: no frame past #0 in bt:\n{}", d.label(), bt.stdout));
         let stacks = krash_on(&d, &format!("search -t {ret}\n"));
