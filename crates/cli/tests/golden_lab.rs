@@ -40,8 +40,7 @@ const UNSET_ENV: [&str; 2] = ["KRASH_DEBUG_PATH", "KRASH_SOURCE_PATH"];
 const DIFF_LINES: usize = 12;
 
 fn golden_dir() -> PathBuf {
-    std::env::var_os("KRASH_GOLDEN_DIR")
-        .map_or_else(|| common::lab_dir().join("golden").join(BASELINE), PathBuf::from)
+    std::env::var_os("KRASH_GOLDEN_DIR").map_or_else(|| common::lab_dir().join("golden").join(BASELINE), PathBuf::from)
 }
 
 // ------------------------------------------------------------------ transcripts
@@ -281,9 +280,8 @@ fn read_fixes() -> Vec<Fix> {
         if line.starts_with('#') {
             continue;
         }
-        let (key, value) = line
-            .split_once(':')
-            .unwrap_or_else(|| panic!("{}:{}: expected `field: value`", path.display(), n + 1));
+        let (key, value) =
+            line.split_once(':').unwrap_or_else(|| panic!("{}:{}: expected `field: value`", path.display(), n + 1));
         let previous = fields.insert(key.trim().to_string(), value.trim().to_string());
         assert!(previous.is_none(), "{}:{}: {} given twice in one entry", path.display(), n + 1, key.trim());
     }
@@ -366,17 +364,20 @@ fn json_docs(data: &[u8]) -> Result<Vec<Value>, String> {
     serde_json::Deserializer::from_slice(data).into_iter::<Value>().collect::<Result<_, _>>().map_err(|e| e.to_string())
 }
 
-/// What one comparison found.
-#[derive(Default)]
-struct Report {
+/// What the comparison of one transcript found.
+struct Report<'a> {
+    fixes: &'a [Fix],
+    /// KERNEL/SCENARIO/FORMAT:MODE
+    label: String,
     compared: usize,
     known: usize,
     failures: Vec<String>,
 }
 
-impl Report {
+impl Report<'_> {
     /// Compares one part; a difference not covered by a fix is a failure.
-    fn part(&mut self, fixes: &[Fix], label: &str, command: &str, part: &str, golden: &[u8], now: &[u8], json: bool) {
+    fn part(&mut self, command: &str, part: &str, golden: &[u8], now: &[u8], json: bool) {
+        let label = &self.label;
         self.compared += 1;
         let mut notes = Vec::new();
         if json {
@@ -393,7 +394,7 @@ impl Report {
         } else if golden == now {
             return;
         }
-        if let Some(fix) = fixes.iter().find(|f| f.covers(command, label)) {
+        if let Some(fix) = self.fixes.iter().find(|f| f.covers(command, label)) {
             fix.used.fetch_add(1, Ordering::Relaxed);
             self.known += 1;
             return;
@@ -403,38 +404,32 @@ impl Report {
     }
 }
 
-fn compare(d: &LabDump, t: &Transcript, fixes: &[Fix]) -> Report {
+fn compare<'a>(d: &LabDump, t: &Transcript, fixes: &'a [Fix]) -> Report<'a> {
     let label = format!("{}:{}", d.label(), t.mode);
     let args = args_for(d, &t.mode);
-    let lines: Vec<(usize, String)> =
-        t.commands.iter().filter_map(|c| Some((c.index, c.line.clone()?))).collect();
+    let lines: Vec<(usize, String)> = t.commands.iter().filter_map(|c| Some((c.index, c.line.clone()?))).collect();
     let now = run_krash(&args, &lines);
-    let mut report = Report::default();
+    let mut report = Report { fixes, label, compared: 0, known: 0, failures: Vec::new() };
     if args != t.args {
-        report.failures.push(format!("{label}: recorded with arguments {:?}, now {args:?}", t.args));
+        report.failures.push(format!("{}: recorded with arguments {:?}, now {args:?}", report.label, t.args));
     }
     let (golden, json) = (&t.outcome, t.mode == "json");
-    report.part(fixes, &label, "<exit>", "exit status", golden.exit.to_string().as_bytes(), now.exit.to_string().as_bytes(), false);
-    report.part(fixes, &label, "<prologue>", "stderr before the first command", &golden.prologue, &now.prologue, false);
+    let (golden_exit, now_exit) = (golden.exit.to_string(), now.exit.to_string());
+    report.part("<exit>", "exit status", golden_exit.as_bytes(), now_exit.as_bytes(), false);
+    report.part("<prologue>", "stderr before the first command", &golden.prologue, &now.prologue, false);
     for c in t.commands.iter().filter(|c| c.line.is_some()) {
-        let (g_out, n_out) = (&golden.stdout[&c.index], &now.stdout[&c.index]);
-        match (g_out, n_out) {
-            (Some(g), Some(n)) => report.part(fixes, &label, &c.template, "stdout", g, n, json),
+        match (&golden.stdout[&c.index], &now.stdout[&c.index]) {
+            (Some(g), Some(n)) => report.part(&c.template, "stdout", g, n, json),
             (None, None) => report.compared += 1,
-            (g, n) => report.part(
-                fixes,
-                &label,
-                &c.template,
-                "stdout (whether krash wrote any)",
-                if g.is_some() { b"output" } else { b"no output" },
-                if n.is_some() { b"output" } else { b"no output" },
-                false,
-            ),
+            (g, n) => {
+                let wrote = |o: &Option<Vec<u8>>| if o.is_some() { &b"output"[..] } else { &b"no output"[..] };
+                report.part(&c.template, "stdout (whether krash wrote any)", wrote(g), wrote(n), false)
+            }
         }
-        report.part(fixes, &label, &c.template, "stderr", &golden.stderr[&c.index], &now.stderr[&c.index], false);
+        report.part(&c.template, "stderr", &golden.stderr[&c.index], &now.stderr[&c.index], false);
     }
-    report.part(fixes, &label, "<end>", "stderr after the last command", &golden.end, &now.end, false);
-    report.part(fixes, &label, "<stray>", "stdout outside the commands", &golden.stray, &now.stray, false);
+    report.part("<end>", "stderr after the last command", &golden.end, &now.end, false);
+    report.part("<stray>", "stdout outside the commands", &golden.stray, &now.stray, false);
     report
 }
 
@@ -487,7 +482,11 @@ fn current_krash_says_what_the_baseline_said() {
         }
     }
     if !problems.is_empty() {
-        krash_labtest::skip_or_fail(format!("{} golden transcripts unusable:\n{}", problems.len(), problems.join("\n")));
+        krash_labtest::skip_or_fail(format!(
+            "{} golden transcripts unusable:\n{}",
+            problems.len(),
+            problems.join("\n")
+        ));
     }
 
     let started = std::time::Instant::now();
@@ -515,7 +514,10 @@ fn current_krash_says_what_the_baseline_said() {
         failures.len()
     );
     for fix in fixes.iter().filter(|f| f.used.load(Ordering::Relaxed) == 0) {
-        eprintln!("note: golden-fixes entry `{}` on `{}` matched no difference ({})", fix.command, fix.dumps, fix.reason);
+        eprintln!(
+            "note: golden-fixes entry `{}` on `{}` matched no difference ({})",
+            fix.command, fix.dumps, fix.reason
+        );
     }
     assert!(
         failures.is_empty(),
@@ -550,7 +552,7 @@ fn globs_and_fix_matching() {
 #[test]
 fn transcripts_parse_and_diffs_are_short() {
     let text = b"krash-golden 1\ndump k/s/f\nmode text\ndump-id 1:2\narg -s\nexit 0\nbody prologue-stderr 0\n\n\
-                 command 0\ntemplate sys\nline sys\nbody stdout 3\na\nb\n\nbody stderr 0\n\n\
+                 command 0\ntemplate sys\nline sys\nbody stdout 4\na\nb\n\nbody stderr 0\n\n\
                  command 1\ntemplate p {x}\nskipped no x\n\
                  command 2\ntemplate bad\nline bad\nstdout none\nbody stderr 5\nbad!\n\n\
                  body end-stderr 0\n\nbody stray-stdout 0\n\n";

@@ -222,13 +222,7 @@ fn ptype_matches_gdb() {
 }
 
 fn lab_module(kv: &str) -> Option<PathBuf> {
-    let path = PathBuf::from(format!("/var/cache/krash-lab/dumps/{kv}/null-member/krash_scenarios.ko"));
-    if path.exists() {
-        Some(path)
-    } else {
-        eprintln!("skipping: {} not present", path.display());
-        None
-    }
+    krash_labtest::scenario_module(kv, "null-member")
 }
 
 #[test]

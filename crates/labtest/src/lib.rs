@@ -20,7 +20,9 @@ pub const KERNELS: [&str; 2] = ["6.1.0-56-cloud-amd64", "6.12.117+deb12-cloud-am
 
 /// The lab directory: `$KRASH_LAB_DIR`, or [`DEFAULT_LAB_DIR`].
 pub fn lab_dir() -> PathBuf {
-    std::env::var_os("KRASH_LAB_DIR").filter(|v| !v.is_empty()).map_or_else(|| PathBuf::from(DEFAULT_LAB_DIR), PathBuf::from)
+    std::env::var_os("KRASH_LAB_DIR")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from(DEFAULT_LAB_DIR), PathBuf::from)
 }
 
 /// Whether the lab must be there (`KRASH_REQUIRE_LAB=1`): then nothing may be skipped.
@@ -119,8 +121,8 @@ pub fn manifests() -> Vec<(PathBuf, Value)> {
     for entry in index["manifests"].as_array().into_iter().flatten() {
         let Some(path) = entry["manifest"].as_str().map(PathBuf::from) else { continue };
         let Ok(text) = std::fs::read_to_string(&path) else { continue };
-        let manifest: Value = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("{}: not valid JSON: {e}", path.display()));
+        let manifest: Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: not valid JSON: {e}", path.display()));
         out.push((path, manifest));
     }
     out

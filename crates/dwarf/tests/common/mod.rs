@@ -5,17 +5,14 @@ use std::path::PathBuf;
 
 use object::{Object, ObjectSection, ObjectSymbol};
 
-pub const KERNELS: [&str; 2] = ["6.1.0-56-cloud-amd64", "6.12.117+deb12-cloud-amd64"];
+// The examples include this file too and use only part of it.
+#[allow(unused_imports)]
+pub use krash_labtest::KERNELS;
 
-/// The vmlinux of a lab kernel, when this machine has it.
+/// The vmlinux of a lab kernel; `None` (after a skip note, or a failure
+/// under KRASH_REQUIRE_LAB=1) when this machine has not got it.
 pub fn vmlinux(kv: &str) -> Option<PathBuf> {
-    let path = PathBuf::from(format!("/var/cache/krash-lab/kernels/{kv}/root/usr/lib/debug/boot/vmlinux-{kv}"));
-    if path.exists() {
-        Some(path)
-    } else {
-        eprintln!("skipping: {} not present", path.display());
-        None
-    }
+    krash_labtest::vmlinux(kv)
 }
 
 /// Function and object symbols of an ELF file, sorted by address, for
