@@ -39,8 +39,21 @@ fn vmlinux_orc_entries_are_sensible() {
         println!("{kv}: entry_SYSCALL_64_after_hwframe: {entry:?}");
         assert!(matches!(entry.kind, OrcType::Regs | OrcType::RegsPartial | OrcType::EndOfStack | OrcType::Undefined));
 
-        let ret_from_fork = symbols.by_name("ret_from_fork").unwrap().addr;
-        println!("{kv}: ret_from_fork: {:?}", orc.find(ret_from_fork));
+        // A new task's stack starts where fork returns: unwinding ends
+        // there. 6.1's ret_from_fork is that assembly; 6.4+ moved it to
+        // ret_from_fork_asm, which calls the C function ret_from_fork.
+        let entry_of = |name: &str| orc.find(symbols.by_name(name).unwrap().addr).unwrap();
+        let ret_from_fork = entry_of("ret_from_fork");
+        println!("{kv}: ret_from_fork: {ret_from_fork:?}");
+        if expected_format == OrcFormat::Legacy {
+            assert_eq!(ret_from_fork.kind, OrcType::EndOfStack, "{kv}: ret_from_fork");
+        } else {
+            assert_eq!(
+                (ret_from_fork.kind, ret_from_fork.sp_reg, ret_from_fork.sp_offset),
+                (OrcType::Call, OrcReg::Sp, 8)
+            );
+            assert_eq!(entry_of("ret_from_fork_asm").kind, OrcType::EndOfStack, "{kv}: ret_from_fork_asm");
+        }
 
         // KASLR view finds the same entry at the shifted address.
         let shifted = orc.with_offset(0x1e00_0000);
@@ -57,11 +70,10 @@ fn vmlinux_orc_entries_are_sensible() {
 fn module_orc_after_relocation() {
     use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget};
     for kv in common::KERNELS {
-        let ko =
-            format!("/var/cache/krash-lab/kernels/{kv}/root/usr/lib/debug/lib/modules/{kv}/kernel/net/key/af_key.ko");
-        let Ok(bytes) = std::fs::read(&ko) else {
+        let Some(ko) = krash_labtest::kernel_module(kv, "net/key/af_key.ko") else {
             continue;
         };
+        let bytes = std::fs::read(&ko).unwrap_or_else(|e| panic!("{}: {e}", ko.display()));
         let file = object::File::parse(&*bytes).unwrap();
         // Lay the sections out one page apart.
         let base = 0xffff_ffff_c000_0000u64;
