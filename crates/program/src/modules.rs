@@ -1,7 +1,8 @@
 //! Loaded kernel modules, read from the `modules` list in the dump: each
 //! module's name, memory regions, kallsyms symbols, taints, section
 //! addresses and BTF location. Works on both module layouts: `core_layout`
-//! (before 6.4) and `mem[MOD_*]` (6.4 and later).
+//! (before 6.4) and `mem[MOD_*]` (6.4 and later), told apart by
+//! [`ModuleLayout`](crate::probes::ModuleLayout).
 
 use krash_core::{Error, Result, VirtualMemory};
 use krash_debuginfo::kallsyms::{read_module_kallsyms, ModuleKallsymsLocation};
@@ -9,6 +10,7 @@ use krash_debuginfo::{SymbolTable, SymbolTableBuilder};
 use serde::Serialize;
 
 use crate::list::{walk, WalkOptions};
+use crate::probes::ModuleLayout;
 use crate::Kernel;
 
 /// `MODULE_NAME_LEN` on 64-bit kernels.
@@ -40,17 +42,6 @@ pub enum RegionKind {
 }
 
 impl RegionKind {
-    /// The `mem[]` index order of 6.4+ kernels.
-    const MEM_TYPES: [RegionKind; 7] = [
-        RegionKind::Text,
-        RegionKind::Data,
-        RegionKind::Rodata,
-        RegionKind::RoAfterInit,
-        RegionKind::InitText,
-        RegionKind::InitData,
-        RegionKind::InitRodata,
-    ];
-
     /// True for regions freed once the module finished loading.
     pub fn is_init(self) -> bool {
         matches!(self, RegionKind::InitText | RegionKind::InitData | RegionKind::InitRodata | RegionKind::Init)
@@ -177,8 +168,10 @@ impl Kernel {
             let off = self.layouts().offset("module", "name")?;
             self.memory().read_cstr(addr.wrapping_add(off), MODULE_NAME_LEN)
         })?;
-        let has_mem_regions = self.layouts().has_field("module", "mem");
-        let regions = if has_mem_regions { self.read_mem_regions(addr)? } else { self.read_layout_regions(addr)? };
+        let (has_mem_regions, regions) = match self.module_layout()? {
+            ModuleLayout::MemArray { slots, .. } => (true, self.read_mem_regions(addr, slots)?),
+            ModuleLayout::CoreAndInit => (false, self.read_layout_regions(addr)?),
+        };
         let base =
             regions.iter().find(|r| matches!(r.kind, RegionKind::Text | RegionKind::Core)).map(|r| r.base).unwrap_or(0);
         let size = regions.iter().filter(|r| !r.kind.is_init()).fold(0u64, |sum, r| sum.saturating_add(r.size));
@@ -202,14 +195,16 @@ impl Kernel {
         })
     }
 
-    /// 6.4+: `struct module_memory mem[MOD_MEM_NUM_TYPES]`.
-    fn read_mem_regions(&self, addr: u64) -> Result<Vec<Region>> {
+    /// 6.4+: `struct module_memory mem[MOD_MEM_NUM_TYPES]`, slot kinds
+    /// from `enum mod_mem_type`.
+    fn read_mem_regions(&self, addr: u64, slots: &[Option<RegionKind>]) -> Result<Vec<Region>> {
         let mem = self.layouts().offset("module", "mem")?;
         let stride = self.layouts().size_of("module_memory")?;
         let base_field = self.layouts().field("module_memory", "base")?;
         let size_field = self.layouts().field("module_memory", "size")?;
-        let mut regions = Vec::with_capacity(RegionKind::MEM_TYPES.len());
-        for (index, kind) in RegionKind::MEM_TYPES.iter().enumerate() {
+        let mut regions = Vec::with_capacity(slots.len());
+        for (index, kind) in slots.iter().enumerate() {
+            let Some(kind) = kind else { continue };
             let entry = addr.wrapping_add(mem).wrapping_add(stride.wrapping_mul(index as u64));
             let base = self.read_sized(entry.wrapping_add(base_field.offset), base_field.size.unwrap_or(8))?;
             let size = self.read_sized(entry.wrapping_add(size_field.offset), size_field.size.unwrap_or(4))?;
