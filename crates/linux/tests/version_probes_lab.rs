@@ -24,7 +24,7 @@ use krash_linux::printk::{LogVariant, PrintkExt};
 use krash_linux::sched::backtrace::BacktraceExt;
 use krash_linux::sched::task::{TaskExt, TaskStateSource};
 use krash_program::layout::{Layouts, TypeSource};
-use krash_program::modules::RegionKind;
+use krash_program::modules::{RegionKind, SectionAttrs};
 use krash_program::probes::{ModuleLayout, PercpuAddressing};
 use krash_program::{Kernel, KernelFiles};
 
@@ -133,6 +133,7 @@ fn lab_kernels_get_their_variants() {
             );
             assert_eq!(k.page_model().unwrap().head_encoding, CompoundHead::Pointer, "{label}");
             assert_eq!(k.log_variant().unwrap(), LogVariant::LocklessRing, "{label}");
+            assert_eq!(SectionAttrs::probe(k.layouts()).unwrap(), SectionAttrs::Counted, "{label}");
 
             match &k.task_states().source {
                 TaskStateSource::Array { entries } => {
@@ -215,6 +216,7 @@ fn linux_5_10_types_and_tables() {
     assert_eq!(CompoundHead::probe(&v.layouts).unwrap(), CompoundHead::Pointer);
     assert_eq!(LogVariant::probe(|n| v.has_symbol(n)).unwrap(), LogVariant::LocklessRing);
     assert_eq!(v.orc_probe(), (Some(OrcFlags::TypeEnd), OrcFormat::BEFORE_6_4));
+    assert_eq!(SectionAttrs::probe(&v.layouts).unwrap(), SectionAttrs::Counted);
     // The slab counters sit in struct page's counters word.
     let counters = v.layouts.offset("page", "counters").unwrap();
     let objects = v.layouts.field("page", "objects").unwrap();
@@ -239,6 +241,7 @@ fn linux_7_2_types_and_tables() {
     assert_eq!(CompoundHead::probe(&v.layouts).unwrap(), CompoundHead::Info);
     assert_eq!(LogVariant::probe(|n| v.has_symbol(n)).unwrap(), LogVariant::LocklessRing);
     assert_eq!(v.orc_probe(), (Some(OrcFlags::TypeSignal), OrcFormat::SINCE_7));
+    assert_eq!(SectionAttrs::probe(&v.layouts).unwrap(), SectionAttrs::BinAttributes);
     // Without the types' help the table alone tells the same.
     assert_eq!(v.orc.probe_format(&v.function_starts(), None).unwrap().format, OrcFormat::SINCE_7);
 }

@@ -280,26 +280,77 @@ impl Kernel {
         if attrs == 0 {
             return Err(Error::NotFound(format!("module {} has no section attributes", module.name)));
         }
-        let count = self.read_field(attrs, "module_sect_attrs", "nsections")?;
-        if count > MAX_SECTIONS {
-            return Err(Error::bad_data(
-                format!("module {} sect_attrs", module.name),
-                format!("implausible section count {count}"),
-            ));
-        }
-        let first = self.field_addr(attrs, "module_sect_attrs", "attrs")?;
-        let stride = self.layouts().size_of("module_sect_attr")?;
-        let name_offset = self.layouts().offset("module_sect_attr", "battr.attr.name")?;
-        let address_offset = self.layouts().offset("module_sect_attr", "address")?;
-        let mut sections = Vec::with_capacity(count as usize);
-        for index in 0..count {
-            let attr = first.wrapping_add(stride.wrapping_mul(index));
+        let l = self.layouts();
+        // (address of each attribute, offset of its name pointer, offset of its address)
+        let (entries, name_offset, address_offset) = match SectionAttrs::probe(l)? {
+            SectionAttrs::Counted => {
+                let count = self.read_field(attrs, "module_sect_attrs", "nsections")?;
+                if count > MAX_SECTIONS {
+                    return Err(Error::bad_data(
+                        format!("module {} sect_attrs", module.name),
+                        format!("implausible section count {count}"),
+                    ));
+                }
+                let first = self.field_addr(attrs, "module_sect_attrs", "attrs")?;
+                let stride = l.size_of("module_sect_attr")?;
+                let entries = (0..count).map(|i| first.wrapping_add(stride.wrapping_mul(i))).collect::<Vec<_>>();
+                (entries, l.offset("module_sect_attr", "battr.attr.name")?, l.offset("module_sect_attr", "address")?)
+            }
+            SectionAttrs::BinAttributes => {
+                let list = self.read_field_u64(attrs, "module_sect_attrs", "grp.bin_attrs")?;
+                let mut entries = Vec::new();
+                for i in 0..=MAX_SECTIONS {
+                    let attr = self.memory().read_u64(list.wrapping_add(i.wrapping_mul(8)))?;
+                    if attr == 0 {
+                        break;
+                    }
+                    if i == MAX_SECTIONS {
+                        return Err(Error::bad_data(
+                            format!("module {} sect_attrs", module.name),
+                            format!("more than {MAX_SECTIONS} sections"),
+                        ));
+                    }
+                    entries.push(attr);
+                }
+                (entries, l.offset("bin_attribute", "attr.name")?, l.offset("bin_attribute", "private")?)
+            }
+        };
+        let mut sections = Vec::with_capacity(entries.len());
+        for attr in entries {
             let name_ptr = self.memory().read_u64(attr.wrapping_add(name_offset))?;
             let name = self.memory().read_cstr(name_ptr, MAX_SECTION_NAME)?;
             let address = self.memory().read_u64(attr.wrapping_add(address_offset))?;
-            sections.push((name, address));
+            sections.push((name, address))
         }
         Ok(sections)
+    }
+}
+
+/// How `module->sect_attrs` lists a module's section addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SectionAttrs {
+    /// Up to 6.x: `nsections` entries of `struct module_sect_attr
+    /// { struct bin_attribute battr; unsigned long address; }`.
+    Counted,
+    /// 7.x: `struct bin_attribute attrs[]`, listed NULL-terminated in
+    /// `grp.bin_attrs`, each section's address in the attribute's
+    /// `private` pointer.
+    BinAttributes,
+}
+
+impl SectionAttrs {
+    /// Tells the two apart by the members `struct module_sect_attrs` has.
+    pub fn probe(l: &crate::layout::Layouts) -> Result<SectionAttrs> {
+        if l.has_field("module_sect_attrs", "nsections") {
+            Ok(SectionAttrs::Counted)
+        } else if l.has_field("module_sect_attrs", "grp.bin_attrs") && l.has_field("bin_attribute", "private") {
+            Ok(SectionAttrs::BinAttributes)
+        } else {
+            Err(Error::MissingDebuginfo(
+                "struct module_sect_attrs has neither nsections nor grp.bin_attrs: unknown section list".into(),
+            ))
+        }
     }
 }
 

@@ -248,8 +248,9 @@ trait BacktraceHelpers {
     /// interrupt from user mode lands there before the entry code moves
     /// to the task stack.
     fn entry_stack(&self, cpu: u32) -> Option<StackRange>;
-    /// The top of a CPU's hard-IRQ stack: `hardirq_stack_ptr` (6.1) or
-    /// `pcpu_hot.hardirq_stack_ptr` (6.2+) points at its last word.
+    /// The top of a CPU's hard-IRQ stack: the per-cpu `hardirq_stack_ptr`
+    /// (up to 6.1, and again in 7.x) or `pcpu_hot.hardirq_stack_ptr` (6.2
+    /// to 6.x) points at its last word.
     fn hardirq_stack_top(&self, cpu: u32) -> Option<u64>;
     /// The IST stacks of `struct cea_exception_stacks` for a CPU.
     fn exception_stacks(&self, cpu: u32) -> Vec<StackRange>;
