@@ -366,6 +366,22 @@ mod tests {
     }
 
     #[test]
+    fn section_attrs_are_probed() {
+        use crate::layout::{Layouts, TypeSource};
+        use crate::probes::synthetic::{member, SyntheticTypes as T};
+        let layouts = |t: T| Layouts::new(Some(std::sync::Arc::new(t)), TypeSource::Btf, None);
+        let mut t = T::new();
+        t.structure("module_sect_attrs", 64, vec![member("nsections", T::UINT, 40), member("attrs", T::ULONG, 48)]);
+        assert_eq!(SectionAttrs::probe(&layouts(t)).unwrap(), SectionAttrs::Counted);
+        let mut t = T::new();
+        let group = t.structure("attribute_group", 40, vec![member("bin_attrs", T::PTR, 24)]);
+        t.structure("module_sect_attrs", 40, vec![member("grp", group, 0)]);
+        t.structure("bin_attribute", 64, vec![member("private", T::PTR, 32)]);
+        assert_eq!(SectionAttrs::probe(&layouts(t)).unwrap(), SectionAttrs::BinAttributes);
+        assert!(SectionAttrs::probe(&layouts(T::new())).is_err());
+    }
+
+    #[test]
     fn region_contains_is_half_open() {
         let r = Region { kind: RegionKind::Text, base: 0x1000, size: 0x10 };
         assert!(r.contains(0x1000) && r.contains(0x100f));

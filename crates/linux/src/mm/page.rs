@@ -262,7 +262,24 @@ fn read_flag_names(k: &Kernel) -> Result<Vec<(u64, String)>> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use krash_program::layout::{Layouts, TypeSource};
+    use krash_program::probes::synthetic::{member, SyntheticTypes as T};
+
     use super::CompoundHead;
+
+    #[test]
+    fn compound_head_member_is_probed() {
+        let page = |name: &str| {
+            let mut t = T::new();
+            t.structure("page", 64, vec![member("flags", T::ULONG, 0), member(name, T::ULONG, 8)]);
+            Layouts::new(Some(Arc::new(t)), TypeSource::Btf, None)
+        };
+        assert_eq!(CompoundHead::probe(&page("compound_head")).unwrap(), CompoundHead::Pointer);
+        assert_eq!(CompoundHead::probe(&page("compound_info")).unwrap(), CompoundHead::Info);
+        assert!(CompoundHead::probe(&page("lru")).is_err());
+    }
 
     #[test]
     fn compound_heads_by_pointer_and_by_mask() {
