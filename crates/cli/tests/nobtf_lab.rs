@@ -8,7 +8,8 @@
 //!
 //! Differences that are expected, and checked as such:
 //! - `sys`'s KERNEL line names the file given (the copy's path);
-//! - the copy's session warns once that its types come from DWARF.
+//! - the copy's session warns once that its types come from DWARF, and
+//!   `sys` says so in its TYPES source (`types_from` in JSON).
 
 mod common;
 
@@ -158,6 +159,15 @@ fn dwarf_types_give_the_output_btf_gives() {
             without.stderr
         );
         assert!(!with.stderr.contains("no BTF"), "{}: {}", d.label(), with.stderr);
+        // The session's type source, as `sys` reports it (its TYPES line).
+        for (vmlinux, source) in
+            [(&d.vmlinux, "(BTF; DWARF on demand)"), (&stripped, "(DWARF; the vmlinux has no BTF)")]
+        {
+            let run = krash(&["--json", "-s", &vmlinux.to_string_lossy(), &d.vmcore.to_string_lossy()], "sys\n");
+            assert!(run.success, "{}: {}", d.label(), run.stderr);
+            let types_from = format!("\"types_from\":\"{} {source}\"", vmlinux.display());
+            assert!(run.stdout.contains(&types_from), "{}: no {types_from} in {}", d.label(), run.stdout);
+        }
         let stderr_btf: Vec<&str> = with.stderr.lines().collect();
         let stderr_dwarf: Vec<&str> =
             without.stderr.lines().filter(|l| !l.contains("no BTF; types come from")).collect();
