@@ -1,4 +1,4 @@
-use krash_linux::sched::task::Task;
+use krash_linux::sched::task::{Task, TaskState};
 use serde::Serialize;
 
 /// The data of crash's per-task header line
@@ -10,12 +10,12 @@ pub struct TaskHeader {
     pub task: u64,
     pub cpu: u32,
     pub comm: String,
-    /// crash's two-letter state (RU, IN, UN, ...).
-    pub state: String,
+    /// The scheduler state (crash shows its two letters: RU, IN, UN, ...).
+    pub state: TaskState,
 }
 
 impl TaskHeader {
     pub fn of(t: &Task) -> TaskHeader {
-        TaskHeader { pid: t.pid, task: t.addr, cpu: t.cpu, comm: t.comm.clone(), state: t.state.abbrev().to_string() }
+        TaskHeader { pid: t.pid, task: t.addr, cpu: t.cpu, comm: t.comm.clone(), state: t.state }
     }
 }

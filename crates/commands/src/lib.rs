@@ -10,6 +10,7 @@ pub mod header;
 pub mod output;
 mod registry;
 mod session;
+pub mod source;
 
 pub use output::Output;
 pub use registry::{lookup, registry, CommandSpec};

@@ -9,7 +9,7 @@ use krash_linux::net::{Neighbour, NetDevices, OpenSocket};
 use krash_linux::sched::task::TaskExt;
 use serde::Serialize;
 
-use super::struct_cmd::{radix_of, request, StructBlock};
+use super::struct_cmd::{radix_of, request, Aggregate, ObjectValue, StructBlock, TypeHeader};
 use super::task::task_arg;
 use crate::header::TaskHeader;
 use crate::{getopt, CommandSpec, Output, Session};
@@ -80,8 +80,8 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
             for (name, addr) in [("socket", socket.socket), ("inet_sock", socket.sock)] {
                 let req = request(k, name, TypeKind::Struct, radix)?;
                 let value = Value::at(req.type_id, addr);
-                blocks
-                    .push(StructBlock::Object { header: format!("struct {name}"), value: k.value_text(&value, radix) });
+                let header = TypeHeader { keyword: Aggregate::Struct, name: name.to_string() };
+                blocks.push(StructBlock::Object(ObjectValue { header, value: k.value_text(&value, radix) }));
             }
             sockets.push(SocketDump { socket, blocks });
         }

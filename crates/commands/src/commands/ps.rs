@@ -1,7 +1,7 @@
 use krash_core::{Error, Result};
 use krash_linux::mm::rss::RssExt;
-use krash_linux::sched::task::Task;
 use krash_linux::sched::task::TaskExt;
+use krash_linux::sched::task::{Task, TaskState};
 use krash_linux::system::SystemExt;
 use serde::Serialize;
 
@@ -38,7 +38,7 @@ pub struct PsRow {
     pub ppid: i32,
     pub cpu: u32,
     pub task: u64,
-    pub state: String,
+    pub state: TaskState,
     pub mem_percent: f64,
     pub vsz_kb: u64,
     pub rss_kb: u64,
@@ -72,8 +72,9 @@ pub enum Ps {
         rows: Vec<PsRow>,
         warnings: Vec<String>,
     },
+    /// `-S`: how many tasks are in each state, in order of first appearance.
     StateSummary {
-        counts: Vec<(String, usize)>,
+        counts: Vec<(TaskState, usize)>,
     },
     /// `-p`: for each task, its ancestry from PID 0 down to it.
     Parents {
@@ -118,10 +119,11 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     }
     let k = &session.kernel;
     if p.has('S') {
-        let mut counts: Vec<(String, usize)> = Vec::new();
+        let mut counts: Vec<(TaskState, usize)> = Vec::new();
         for t in &selected {
-            let s = t.state.abbrev().to_string();
-            match counts.iter_mut().find(|(name, _)| *name == s) {
+            // crash counts by the two letters it shows: every unknown state is one `??`.
+            let s = t.state;
+            match counts.iter_mut().find(|(state, _)| state.abbrev() == s.abbrev()) {
                 Some((_, n)) => *n += 1,
                 None => counts.push((s, 1)),
             }
@@ -139,7 +141,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
                 ppid: t.ppid,
                 cpu: t.cpu,
                 task: t.addr,
-                state: t.state.abbrev().to_string(),
+                state: t.state,
                 mem_percent: if total_pages > 0 { usage.rss_pages as f64 * 100.0 / total_pages as f64 } else { 0.0 },
                 vsz_kb: usage.total_vm_pages * 4,
                 rss_kb: usage.rss_pages * 4,

@@ -2,6 +2,7 @@ use krash_core::{Error, Result, VirtualMemory};
 use serde::Serialize;
 
 use crate::address::{parse_number, resolve_address};
+use crate::source::SymbolRef;
 use crate::{getopt, CommandSpec, Output, Session};
 
 pub(crate) const SPEC: CommandSpec = CommandSpec {
@@ -47,8 +48,8 @@ pub enum Display {
 pub struct Unit {
     pub addr: u64,
     pub value: u64,
-    /// `symbol+offset` when the value points at a symbol (with -s).
-    pub symbol: Option<String>,
+    /// The symbol the value points into (with -s).
+    pub symbol: Option<SymbolRef>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -142,13 +143,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
             }
             let symbol = (display == Display::Symbols && unit_size == 8)
                 .then(|| {
-                    k.symbols().containing(value).map(|(s, off)| {
-                        if off == 0 {
-                            s.name.to_string()
-                        } else {
-                            format!("{}+{}", s.name, off)
-                        }
-                    })
+                    k.symbols().containing(value).map(|(s, offset)| SymbolRef { name: s.name.to_string(), offset })
                 })
                 .flatten();
             Unit { addr: start + (i * unit_size as usize) as u64, value, symbol }

@@ -1,5 +1,5 @@
 use krash_core::{Error, Result};
-use krash_linux::sched::task::TaskExt;
+use krash_linux::sched::task::{TaskExt, TaskState};
 use serde::Serialize;
 
 use crate::{getopt, CommandSpec, Output, Session};
@@ -24,7 +24,8 @@ pub struct Context {
     pub command: String,
     pub task: u64,
     pub cpu: u32,
-    pub state: String,
+    /// crash shows the long name (TASK_RUNNING, ...).
+    pub state: TaskState,
     pub panic: bool,
 }
 
@@ -55,14 +56,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     let k = &session.kernel;
     let t = k.task_by_addr(task_addr)?;
     let panic = k.panic_task() == Some(t.addr);
-    Ok(Output::Set(Context {
-        pid: t.pid,
-        command: t.comm.clone(),
-        task: t.addr,
-        cpu: t.cpu,
-        state: t.state.long_name().to_string(),
-        panic,
-    }))
+    Ok(Output::Set(Context { pid: t.pid, command: t.comm.clone(), task: t.addr, cpu: t.cpu, state: t.state, panic }))
 }
 
 /// A PID (decimal) or task address (hex), as crash accepts.

@@ -1,5 +1,5 @@
 use krash_core::Result;
-use krash_linux::sched::task::TaskExt;
+use krash_linux::sched::task::{TaskExt, TaskState};
 use krash_linux::system::SystemExt;
 use serde::Serialize;
 
@@ -52,7 +52,8 @@ pub struct PanicTask {
     pub command: String,
     pub task: u64,
     pub cpu: u32,
-    pub state: String,
+    /// crash shows the long name followed by `(PANIC)`.
+    pub state: TaskState,
 }
 
 /// `sys -i` and `sys config` outputs.
@@ -88,13 +89,7 @@ pub fn sys_info(session: &Session) -> SysInfo {
     };
     let panic_task = k.panic_task().and_then(|addr| {
         let t = k.task_by_addr(addr).ok()?;
-        Some(PanicTask {
-            pid: t.pid,
-            command: t.comm.clone(),
-            task: t.addr,
-            cpu: t.cpu,
-            state: format!("{} (PANIC)", t.state.long_name()),
-        })
+        Some(PanicTask { pid: t.pid, command: t.comm.clone(), task: t.addr, cpu: t.cpu, state: t.state })
     });
     SysInfo {
         kernel: k.files().vmlinux.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),

@@ -4,7 +4,9 @@
 
 use std::fmt::Write;
 
-use krash_commands::output::{Bt, BtBody, BtLine, BtTask, CodeName, OffsetStyle, RegsBlock, StackWord, TextLine};
+use krash_commands::output::{
+    Bt, BtBody, BtLine, BtTask, CodeName, OffsetStyle, RegsBlock, StackWord, TextLine, WordAnnotation,
+};
 use krash_commands::output::{FrameVariable, FrameVariables, VariableState};
 
 pub(crate) fn render(bt: &Bt) -> String {
@@ -62,7 +64,7 @@ fn task(s: &mut String, t: &BtTask, offsets: OffsetStyle) {
                         );
                     }
                     TextLine::StackSwitch { stack } => {
-                        let _ = writeln!(s, "--- <{stack}> ---");
+                        let _ = writeln!(s, "--- <{}> ---", stack.crash_name());
                     }
                 }
             }
@@ -100,7 +102,7 @@ fn line(s: &mut String, l: &BtLine, offsets: OffsetStyle) {
             let mark = if *recovered { " (recovered)" } else { "" };
             let _ = writeln!(s, "{:>3} [{slot:x}] {name} at {pc:x}{}{mark}", format!("#{level}"), module_suffix(func));
             if let Some(src) = source {
-                let _ = writeln!(s, "    {src}");
+                let _ = writeln!(s, "    {}", super::sym::crash_source(src));
             }
             if let Some(vars) = variables {
                 frame_variables(s, vars);
@@ -119,7 +121,7 @@ fn line(s: &mut String, l: &BtLine, offsets: OffsetStyle) {
             stack_data(s, data, false);
         }
         BtLine::StackSwitch { stack } => {
-            let _ = writeln!(s, "--- <{stack}> ---");
+            let _ = writeln!(s, "--- <{}> ---", stack.crash_name());
         }
         BtLine::Warning { message } => {
             let _ = writeln!(s, "bt: WARNING: {message}");
@@ -160,9 +162,9 @@ fn stack_data(s: &mut String, words: &[StackWord], raw: bool) {
             let _ = write!(s, "{:x}:  ", first.addr);
         }
         for w in pair {
-            match &w.symbol {
-                Some(sym) => {
-                    let _ = write!(s, "{sym:<16} ");
+            match &w.annotation {
+                Some(a) => {
+                    let _ = write!(s, "{:<16} ", annotation(w.value, a));
                 }
                 None => {
                     let _ = write!(s, "{:016x} ", w.value);
@@ -170,6 +172,17 @@ fn stack_data(s: &mut String, words: &[StackWord], raw: bool) {
             }
         }
         s.push('\n');
+    }
+}
+
+/// A word's annotation as crash shows it: `name+off` (decimal offset),
+/// `[cache]`, or `[value:cache]` for `-FF`.
+fn annotation(value: u64, a: &WordAnnotation) -> String {
+    match a {
+        WordAnnotation::Symbol { name, offset: 0 } => name.clone(),
+        WordAnnotation::Symbol { name, offset } => format!("{name}+{offset}"),
+        WordAnnotation::Slab { cache, show_value: true } => format!("[{value:x}:{cache}]"),
+        WordAnnotation::Slab { cache, show_value: false } => format!("[{cache}]"),
     }
 }
 

@@ -47,8 +47,11 @@ fn render_table(t: &ModuleTable) -> String {
         }
     }
     // crash reports the modules it could not load after the table.
-    for note in &t.notes {
-        let _ = writeln!(s, "{note}");
+    for p in &t.problems {
+        let _ = match &p.error {
+            None => writeln!(s, "mod: cannot find or load object file for {} module", p.module),
+            Some(e) => writeln!(s, "mod: {}: {e}", p.module),
+        };
     }
     s
 }

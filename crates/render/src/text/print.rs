@@ -1,6 +1,6 @@
 use std::fmt::Write;
 
-use krash_commands::output::{Print, PrintEntry};
+use krash_commands::output::{Print, PrintEntry, PrintLabel};
 
 use super::value::write_value;
 
@@ -9,21 +9,27 @@ pub(crate) fn render(p: &Print) -> String {
     let mut out = String::new();
     for e in &p.entries {
         match e {
-            PrintEntry::Value { label, history, prefix, value } => {
-                if let Some(l) = label {
-                    let _ = write!(out, "{l} = ");
+            PrintEntry::Value { label, history, pointer_type, value } => {
+                match label {
+                    Some(PrintLabel::Variable { name }) => {
+                        let _ = write!(out, "{name} = ");
+                    }
+                    Some(PrintLabel::PerCpu { expression, cpu }) => {
+                        let _ = write!(out, "per_cpu({expression}, {cpu}) = ");
+                    }
+                    None => {}
                 }
                 let _ = write!(out, "${history} = ");
-                if let Some(pre) = prefix {
-                    let _ = write!(out, "{pre} ");
+                if let Some(ty) = pointer_type {
+                    let _ = write!(out, "({ty}) ");
                 }
                 write_value(&mut out, value, 0);
                 out.push('\n');
             }
             PrintEntry::PerCpu { declaration, addresses } => {
-                let _ = writeln!(out, "PER-CPU DATA TYPE:\n  {declaration}\nPER-CPU ADDRESSES:");
-                for (cpu, addr) in addresses {
-                    let _ = writeln!(out, "  [{cpu}]: {addr:x}");
+                let _ = writeln!(out, "PER-CPU DATA TYPE:\n  {declaration};\nPER-CPU ADDRESSES:");
+                for a in addresses {
+                    let _ = writeln!(out, "  [{}]: {:x}", a.cpu, a.addr);
                 }
             }
         }

@@ -1,6 +1,6 @@
 use std::fmt::Write;
 
-use krash_commands::output::{SearchHit, SearchOutput};
+use krash_commands::output::{Found, SearchHit, SearchOutput};
 
 use super::task::header;
 
@@ -9,8 +9,8 @@ use super::task::header;
 /// surroundings as a block followed by a blank line.
 pub(crate) fn render(s: &SearchOutput) -> String {
     let mut out = String::new();
-    for n in &s.notes {
-        let _ = writeln!(out, "{n}");
+    if let Some(start) = s.rounded_start {
+        let _ = writeln!(out, "search: rounding down start address to: {start:x}");
     }
     for (i, g) in s.groups.iter().enumerate() {
         if let Some(t) = &g.task {
@@ -30,13 +30,21 @@ pub(crate) fn render(s: &SearchOutput) -> String {
 }
 
 fn render_hit(out: &mut String, h: &SearchHit, width: usize) {
+    let label = match &h.found {
+        Found::Value { label, .. } => label.as_deref(),
+        Found::String { .. } => None,
+    };
     if h.context.is_empty() {
-        let _ = writeln!(out, "{:x}: {}", h.addr, h.text);
+        let _ = match (&h.found, label) {
+            (Found::String { window }, _) => writeln!(out, "{:x}: {window}", h.addr),
+            (Found::Value { value, .. }, Some(label)) => writeln!(out, "{:x}: {value:x} ({label})", h.addr),
+            (Found::Value { value, .. }, None) => writeln!(out, "{:x}: {value:x} ", h.addr),
+        };
         return;
     }
     for c in &h.context {
         if c.is_match {
-            let label = h.label.as_deref().map(|l| format!("({l})")).unwrap_or_default();
+            let label = label.map(|l| format!("({l})")).unwrap_or_default();
             let _ = writeln!(out, "{:x}:  {:0width$x} {label}", c.addr, c.value);
         } else {
             let _ = writeln!(out, "{:x}:  {:0width$x}                    {}", c.addr, c.value, c.ascii);

@@ -64,7 +64,18 @@ pub struct FreeAreas {
     /// Pages found on the free lists.
     pub found: u64,
     /// Problems met on the free lists.
-    pub problems: Vec<String>,
+    pub problems: Vec<FreeAreaProblem>,
+}
+
+/// A free list whose walk stopped early.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FreeAreaProblem {
+    pub zone: String,
+    pub order: u32,
+    /// The list head.
+    pub list: u64,
+    /// Why the walk stopped.
+    pub problem: String,
 }
 
 /// `kmem -f ADDR`.
@@ -159,7 +170,12 @@ pub(crate) fn free_areas(k: &Kernel, verbose: bool) -> Result<FreeAreas> {
             for l in &lists {
                 found = found.saturating_add(l.pages());
                 if let Some(b) = &l.broken {
-                    problems.push(format!("{} order {} list {:x}: {b}", zone.name, l.order, l.addr));
+                    problems.push(FreeAreaProblem {
+                        zone: zone.name.clone(),
+                        order: l.order,
+                        list: l.addr,
+                        problem: b.clone(),
+                    });
                 }
             }
             zones.push(ZoneFreeAreas { row, lists });
