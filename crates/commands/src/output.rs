@@ -15,8 +15,8 @@ pub use crate::commands::ipcs::{IpcSection, IpcsOutput};
 pub use crate::commands::irq::Irq;
 pub use crate::commands::kmem::memory as kmem_memory;
 pub use crate::commands::kmem::{
-    AddressPart, CacheDetail, CacheRow, CpuDetail, Kmem, KmemNote, KmemOutput, NodeDetail, ObjectRow, PageInfo,
-    SlabDetail, SlabRow, TaskContext, VmapRow,
+    AddressInfo, AddressPart, CacheDetail, CacheRow, CpuDetail, Kmem, KmemNote, KmemOutput, NodeDetail, ObjectRow,
+    PageInfo, SlabDetail, SlabRow, TaskContext, VmapRow,
 };
 pub use crate::commands::list::{ListEntry, ListOutput};
 pub use crate::commands::log::{Log, LogTimestamps};

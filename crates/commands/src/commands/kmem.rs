@@ -156,13 +156,20 @@ pub enum AddressPart {
     NotFound { addr: u64 },
 }
 
+/// What `kmem ADDR` found for one address, in crash's order.
+#[derive(Debug, Clone, Serialize)]
+pub struct AddressInfo {
+    pub addr: u64,
+    pub parts: Vec<AddressPart>,
+}
+
 /// What `kmem` produced.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "mode", rename_all = "snake_case")]
 pub enum Kmem {
     Caches { rows: Vec<CacheRow> },
     CacheDetail { caches: Vec<CacheDetail> },
-    Address { addresses: Vec<Vec<AddressPart>> },
+    Address { addresses: Vec<AddressInfo> },
     Vmalloc { areas: Vec<VmapRow> },
     Pages { pages: Vec<PageInfo> },
     MemInfo { info: memory::MemInfo },
@@ -270,7 +277,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         let mut addresses = Vec::new();
         for a in &p.args {
             let addr = parse_hex(a).ok_or_else(|| Error::Usage(format!("kmem: invalid address: {a}")))?;
-            addresses.push(address_parts(k, addr, &mut notes)?);
+            addresses.push(AddressInfo { addr, parts: address_parts(k, addr, &mut notes)? });
         }
         Kmem::Address { addresses }
     };

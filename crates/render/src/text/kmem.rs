@@ -29,11 +29,11 @@ pub(crate) fn render(out: &KmemOutput) -> String {
             }
         }
         Kmem::Address { addresses } => {
-            for (i, parts) in addresses.iter().enumerate() {
+            for (i, info) in addresses.iter().enumerate() {
                 if i > 0 {
                     s.push('\n');
                 }
-                address(&mut s, parts);
+                address(&mut s, &info.parts);
             }
         }
         Kmem::Vmalloc { areas } => {
