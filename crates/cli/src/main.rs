@@ -42,6 +42,10 @@ fn main() -> ExitCode {
 }
 
 fn run(args: args::Args) -> Result<(), String> {
+    if args.json_schema {
+        print!("{}", krash_commands::schema::json_schema_text());
+        return Ok(());
+    }
     let (vmlinux, dump) = args::assign_files_or_live(&args.files, args.live)?;
     let debug_dirs = if args.no_search { Vec::new() } else { args::debug_dirs() };
     let kernel =

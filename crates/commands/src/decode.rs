@@ -9,7 +9,6 @@ use krash_analyze::oops::{self, CodeBytes, FrameRef, LineContent};
 use krash_analyze::oops_resolve::{OopsResolver, ResolvedFrame};
 use krash_arch::disasm::{decode_one, disassemble};
 use krash_core::{Error, Result};
-use serde::Serialize;
 
 use crate::source::{InlineLocation, SymbolRef};
 
@@ -63,8 +62,7 @@ fn module_arg(spec: &str) -> Result<(String, PathBuf)> {
 }
 
 /// One line of the oops text and what `decode` adds to it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodedLine {
     /// A line decode has nothing to add to (trailing spaces dropped).
     Text { raw: String },
@@ -78,7 +76,7 @@ pub enum DecodedLine {
 }
 
 /// The disassembly of a `Code:` line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeDisassembly {
     /// How many bytes the line holds.
     pub length: usize,
@@ -89,7 +87,7 @@ pub struct CodeDisassembly {
 }
 
 /// One instruction of a `Code:` line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeInstruction {
     /// Offset from the line's first byte.
     pub offset: u64,
@@ -102,7 +100,7 @@ pub struct CodeInstruction {
 }
 
 /// What `decode` produced, one entry per input line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decoded {
     pub lines: Vec<DecodedLine>,
 }

@@ -1,10 +1,9 @@
 use krash_linux::sched::task::{Task, TaskState};
-use serde::Serialize;
 
 /// The data of crash's per-task header line
 /// (`PID: 1        TASK: ffff...  CPU: 0    COMMAND: "init"`), shared by
 /// every command that prints one (ps views, task, foreach, bt).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct TaskHeader {
     pub pid: i32,
     pub task: u64,

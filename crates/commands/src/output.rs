@@ -1,7 +1,7 @@
-//! Every command's result type. Renderers match on [`Output`]; JSON is the
-//! serde form of the same values.
-
-use serde::Serialize;
+//! Every command's result type: data only. The text renderer matches on
+//! [`Output`]; `--json` documents are converted from it by
+//! [`crate::schema`], the public schema (these types are not serialized,
+//! so they can change without changing the JSON).
 
 pub use crate::commands::bt::{
     task_backtrace, Bt, BtBody, BtLine, BtOptions, BtTask, CodeName, OffsetStyle, RegsBlock, StackOverflow, StackWord,
@@ -66,8 +66,7 @@ pub use krash_linux::time::timer::{PendingTimer, TimerBase, TimerWheel};
 // One value per command run, moved straight to the renderer: boxing the
 // large variants would only add indirection.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "command", content = "data", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum Output {
     Bt(Bt),
     Dis(Dis),

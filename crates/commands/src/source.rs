@@ -3,10 +3,9 @@
 //! `dis -l`, `sym`; `path:line` for faddr2line and `krash decode`).
 
 use krash_program::symbolize::{InlineFrame, SourceLine};
-use serde::Serialize;
 
 /// A source line of kernel or module code, from DWARF.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceLocation {
     /// The full path (the compilation directory joined), as gdb and crash show it.
     pub file: String,
@@ -36,7 +35,7 @@ impl SourceLocation {
 }
 
 /// One level of an inline chain: `function` runs at `location`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InlineLocation {
     pub function: String,
     pub location: Option<SourceLocation>,
@@ -50,7 +49,7 @@ impl InlineLocation {
 
 /// A symbol plus an offset into it: crash shows `name` or `name+offset`
 /// (offset in decimal).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SymbolRef {
     pub name: String,
     pub offset: u64,

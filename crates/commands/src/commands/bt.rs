@@ -13,7 +13,6 @@ use krash_linux::sched::backtrace::unwinder::{self, Method, StackKind, StackRang
 use krash_linux::sched::backtrace::TaskBacktrace;
 use krash_linux::sched::task::Task;
 use krash_program::Kernel;
-use serde::Serialize;
 
 use crate::source::SourceLocation;
 use crate::{getopt, CommandSpec, Output, Session};
@@ -58,8 +57,7 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// How frame lines show the symbol offset (`-s`, `-x`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OffsetStyle {
     None,
     Decimal,
@@ -79,7 +77,7 @@ pub struct BtOptions {
 }
 
 /// One stack word (`-f`, `-r`), with what it points at when `-F` asked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StackWord {
     pub addr: u64,
     pub value: u64,
@@ -87,8 +85,7 @@ pub struct StackWord {
 }
 
 /// What a stack word's value points at (`bt -F`, `-FF`, `-r`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WordAnnotation {
     /// A kernel or module symbol's address plus `offset`.
     Symbol { name: String, offset: u64 },
@@ -98,7 +95,7 @@ pub enum WordAnnotation {
 }
 
 /// The name of a code address: function, offset, module.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeName {
     pub name: Option<String>,
     pub offset: u64,
@@ -106,7 +103,7 @@ pub struct CodeName {
 }
 
 /// A register block (exception frame or user-mode entry frame).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegsBlock {
     pub addr: u64,
     pub regs: X86_64Regs,
@@ -116,8 +113,7 @@ pub struct RegsBlock {
 }
 
 /// One element of a backtrace in output order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BtLine {
     Frame {
         level: usize,
@@ -128,7 +124,6 @@ pub enum BtLine {
         /// The source line for `-l`.
         source: Option<SourceLocation>,
         /// `--args`: the frame's parameters and locals.
-        #[serde(skip_serializing_if = "Option::is_none")]
         variables: Option<FrameVariables>,
         data: Vec<StackWord>,
     },
@@ -152,16 +147,14 @@ pub enum BtLine {
 }
 
 /// A text address found on a stack (`-t`, `-T`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TextLine {
     Word { addr: u64, value: u64, func: CodeName },
     StackSwitch { stack: StackKind },
 }
 
 /// What `bt` shows for one task.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "view", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BtBody {
     Trace { lines: Vec<BtLine> },
     Text { start: Option<(u64, CodeName)>, lines: Vec<TextLine> },
@@ -170,7 +163,7 @@ pub enum BtBody {
 }
 
 /// One task's `bt` output.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BtTask {
     pub pid: i32,
     pub task: u64,
@@ -180,7 +173,7 @@ pub struct BtTask {
 }
 
 /// A task whose stack end magic is overwritten (`bt -v`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StackOverflow {
     pub pid: i32,
     pub task: u64,
@@ -191,8 +184,7 @@ pub struct StackOverflow {
 }
 
 /// The `bt` command's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "mode", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Bt {
     Tasks {
         offsets: OffsetStyle,

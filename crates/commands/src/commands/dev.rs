@@ -5,7 +5,6 @@ use krash_core::{Error, Result};
 use krash_linux::dev::devices::DevicesExt;
 use krash_linux::dev::devices::{DiskIo, ResourceTree};
 use krash_program::Kernel;
-use serde::Serialize;
 
 use crate::source::SymbolRef;
 use crate::{getopt, CommandSpec, Output, Session};
@@ -25,7 +24,7 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// One device major with its operations symbol.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct DevMajorRow {
     pub major: u32,
     pub name: String,
@@ -37,8 +36,7 @@ pub struct DevMajorRow {
 }
 
 /// What `dev` printed.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "view", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum DevOutput {
     Majors { char_devices: Vec<DevMajorRow>, block_devices: Vec<DevMajorRow> },
     Disks { disks: Vec<DiskIo> },

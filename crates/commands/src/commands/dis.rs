@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use krash_arch::disasm::{disassemble, Instruction};
 use krash_core::{Error, Result, VirtualMemory};
 use krash_program::Kernel;
-use serde::Serialize;
 
 use crate::source::SourceLocation;
 use crate::{getopt, parse_hex, CommandSpec, Output, Session};
@@ -34,8 +33,7 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// One line of `dis` output for kernel or module code.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum DisLine {
     /// `-l`: the source line of the instructions that follow changed (None:
     /// they have none).
@@ -54,7 +52,7 @@ pub enum DisLine {
 }
 
 /// One instruction of user code (`dis -u`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct UserInstruction {
     pub addr: u64,
     pub text: String,
@@ -62,7 +60,7 @@ pub struct UserInstruction {
 }
 
 /// One line of source code (`dis -s`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct SourceText {
     pub number: u32,
     pub text: String,
@@ -71,8 +69,7 @@ pub struct SourceText {
 }
 
 /// What `dis` produced.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "view", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum Dis {
     /// Kernel or module code; `hex_offsets` (`-x`) shows symbol offsets in hex.
     Code { hex_offsets: bool, lines: Vec<DisLine> },

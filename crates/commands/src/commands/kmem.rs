@@ -17,7 +17,6 @@ pub use krash_linux::mm::page::PageInfo;
 use krash_linux::mm::slab::freelist::FreelistProblem;
 use krash_linux::mm::slab::{self, SlabCache};
 use krash_program::Kernel;
-use serde::Serialize;
 
 use crate::commands::sym::SymLine;
 use crate::source::SourceLocation;
@@ -56,7 +55,7 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// One `kmem -s` line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheRow {
     pub cache: u64,
     pub objsize: u32,
@@ -68,7 +67,7 @@ pub struct CacheRow {
 }
 
 /// A slab line: `SLAB MEMORY NODE TOTAL ALLOCATED FREE`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlabRow {
     pub slab: u64,
     pub memory: u64,
@@ -79,7 +78,7 @@ pub struct SlabRow {
 }
 
 /// One object line under `FREE / [ALLOCATED]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectRow {
     pub addr: u64,
     pub free: bool,
@@ -88,14 +87,14 @@ pub struct ObjectRow {
 }
 
 /// A slab with its objects (`-S`; empty objects for partial-list lines).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlabDetail {
     pub row: SlabRow,
     pub objects: Option<Vec<ObjectRow>>,
 }
 
 /// One CPU's part of `kmem -S`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CpuDetail {
     pub cpu: u32,
     pub kmem_cache_cpu: u64,
@@ -104,7 +103,7 @@ pub struct CpuDetail {
 }
 
 /// One node's part of `kmem -S`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeDetail {
     pub node: u32,
     pub addr: u64,
@@ -115,7 +114,7 @@ pub struct NodeDetail {
 }
 
 /// `kmem -S` for one cache.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheDetail {
     pub row: CacheRow,
     pub cpus: Vec<CpuDetail>,
@@ -123,7 +122,7 @@ pub struct CacheDetail {
 }
 
 /// A task an address belongs to (its task_struct or stack).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskContext {
     pub pid: i32,
     pub comm: String,
@@ -135,7 +134,7 @@ pub struct TaskContext {
 }
 
 /// One `kmem -v` line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VmapRow {
     pub vmap_area: u64,
     pub vm_struct: u64,
@@ -145,8 +144,7 @@ pub struct VmapRow {
 }
 
 /// One part of `kmem ADDR`'s answer, in crash's order.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum AddressPart {
     Symbol { line: SymLine },
     Slab { cache: CacheRow, slab: SlabRow, object: Option<ObjectRow> },
@@ -157,15 +155,14 @@ pub enum AddressPart {
 }
 
 /// What `kmem ADDR` found for one address, in crash's order.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct AddressInfo {
     pub addr: u64,
     pub parts: Vec<AddressPart>,
 }
 
 /// What `kmem` produced.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "mode", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum Kmem {
     Caches { rows: Vec<CacheRow> },
     CacheDetail { caches: Vec<CacheDetail> },
@@ -185,8 +182,7 @@ pub enum Kmem {
 }
 
 /// A problem met while reading slabs or free lists (a `kmem: ...` line).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KmemNote {
     /// A SLUB freelist pointer that does not lead to a free object.
     Freelist(FreelistProblem),
@@ -195,7 +191,7 @@ pub enum KmemNote {
 }
 
 /// kmem's output plus problems found (`kmem: ...` lines).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct KmemOutput {
     pub result: Kmem,
     pub notes: Vec<KmemNote>,

@@ -7,7 +7,6 @@ use krash_eval::value::Value;
 use krash_eval::value::ValueExt;
 use krash_program::list::{walk_from, ListBreak, WalkOptions};
 use krash_program::Kernel;
-use serde::Serialize;
 
 use super::struct_cmd::{member_line, radix_of, request, Aggregate, MemberValue, ObjectValue, TypeHeader};
 use crate::{getopt, CommandSpec, Output, Session};
@@ -34,7 +33,7 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// One entry and the members asked for.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ListEntry {
     pub addr: u64,
     /// `-s struct.member` lines.
@@ -44,7 +43,7 @@ pub struct ListEntry {
 }
 
 /// What `list` printed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ListOutput {
     pub entries: Vec<ListEntry>,
     /// An empty `-H` list prints `(empty)`.

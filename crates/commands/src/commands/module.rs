@@ -7,7 +7,6 @@ use krash_core::{Error, Result};
 use krash_program::modules::Module;
 use krash_program::symbolize::index_module_objects;
 use krash_program::Kernel;
-use serde::Serialize;
 
 use crate::{getopt, CommandSpec, Output, Session};
 
@@ -31,7 +30,7 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// One row of crash's module table.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ModuleRow {
     /// Address of `struct module`.
     pub module: u64,
@@ -46,7 +45,7 @@ pub struct ModuleRow {
 
 /// The module table; widths are computed over every module, as crash does,
 /// even when only some rows are shown.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ModuleTable {
     pub rows: Vec<ModuleRow>,
     pub name_width: usize,
@@ -58,7 +57,7 @@ pub struct ModuleTable {
 }
 
 /// A module whose object file `mod -S` could not load.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct LoadProblem {
     pub module: String,
     /// Why loading failed; None when no object file was found.
@@ -66,15 +65,14 @@ pub struct LoadProblem {
 }
 
 /// One tainted module for `mod -t`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct TaintRow {
     pub name: String,
     pub taints: String,
 }
 
 /// What `mod` produced.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum ModuleOutput {
     Table(ModuleTable),
     Taints {

@@ -8,7 +8,6 @@ use krash_eval::expr::{evaluate, Expr, KernelContext};
 use krash_eval::value::ValueExt;
 use krash_eval::value::{Radix, Value, ValueText};
 use krash_program::Kernel;
-use serde::Serialize;
 
 use crate::{CommandSpec, Output, Session};
 
@@ -46,8 +45,7 @@ pub(crate) const PD_SPEC: CommandSpec = CommandSpec {
 };
 
 /// What a printed value is named after.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PrintLabel {
     /// The variable the expression is.
     Variable { name: String },
@@ -56,15 +54,14 @@ pub enum PrintLabel {
 }
 
 /// One CPU's copy of a per-cpu variable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CpuAddress {
     pub cpu: u32,
     pub addr: u64,
 }
 
 /// One printed value or per-cpu listing.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum PrintEntry {
     /// `[label = ]$N = [(pointer_type) ]value`.
     Value {
@@ -80,7 +77,7 @@ pub enum PrintEntry {
 }
 
 /// What `p` printed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Print {
     pub entries: Vec<PrintEntry>,
 }

@@ -3,7 +3,6 @@ use krash_linux::mm::rss::RssExt;
 use krash_linux::sched::task::TaskExt;
 use krash_linux::sched::task::{Task, TaskState};
 use krash_linux::system::SystemExt;
-use serde::Serialize;
 
 use crate::header::TaskHeader;
 use crate::{getopt, CommandSpec, Output, Session};
@@ -31,7 +30,7 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// One `ps` line.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct PsRow {
     pub active: bool,
     pub pid: i32,
@@ -47,7 +46,7 @@ pub struct PsRow {
 }
 
 /// `ps -t` times, in nanoseconds except where named.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct TaskTimes {
     pub task: TaskHeader,
     pub run_time_secs: Option<u64>,
@@ -57,15 +56,14 @@ pub struct TaskTimes {
 }
 
 /// `ps -a`: a process's argv and environment, or why they are unreadable.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct TaskArgs {
     pub task: TaskHeader,
     pub args: Result<Vec<String>, String>,
     pub env: Result<Vec<String>, String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "view", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum Ps {
     /// `warnings`: problems met while listing tasks (a broken task list).
     Table {

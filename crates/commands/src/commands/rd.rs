@@ -1,5 +1,4 @@
 use krash_core::{Error, Result, VirtualMemory};
-use serde::Serialize;
 
 use crate::address::{parse_number, resolve_address};
 use crate::source::SymbolRef;
@@ -25,8 +24,7 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// Which address space the read used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Space {
     Kernel,
     Physical,
@@ -34,8 +32,7 @@ pub enum Space {
 }
 
 /// How each unit is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Display {
     Hex,
     Decimal,
@@ -44,7 +41,7 @@ pub enum Display {
 }
 
 /// One memory unit read.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Unit {
     pub addr: u64,
     pub value: u64,
@@ -52,7 +49,7 @@ pub struct Unit {
     pub symbol: Option<SymbolRef>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct MemoryRead {
     pub space: Space,
     pub start: u64,

@@ -9,7 +9,6 @@ use krash_linux::mm::search::{clip, scan, KernelSpace, Needle};
 use krash_linux::sched::task::TaskExt;
 use krash_program::mapped::MappedExtent;
 use krash_program::Kernel;
-use serde::Serialize;
 
 use crate::header::TaskHeader;
 use crate::{getopt, CommandSpec, Output, Session};
@@ -44,8 +43,7 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// What was found at a match.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Found {
     /// A value; `label` is the symbol or expression searched for, when one was.
     Value { value: u64, label: Option<String> },
@@ -54,7 +52,7 @@ pub enum Found {
 }
 
 /// One match.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct SearchHit {
     pub addr: u64,
     pub found: Found,
@@ -63,7 +61,7 @@ pub struct SearchHit {
 }
 
 /// One unit of memory shown around a match (-x).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ContextLine {
     pub addr: u64,
     pub value: u64,
@@ -74,14 +72,14 @@ pub struct ContextLine {
 }
 
 /// The matches of one task's stack (-t), or of the whole search.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct SearchGroup {
     pub task: Option<TaskHeader>,
     pub hits: Vec<SearchHit>,
 }
 
 /// What `search` found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct SearchOutput {
     pub groups: Vec<SearchGroup>,
     /// Unit width in hex digits for value display.

@@ -1,6 +1,5 @@
 use krash_core::{Error, Result};
 use krash_linux::sched::task::{TaskExt, TaskState};
-use serde::Serialize;
 
 use crate::{getopt, CommandSpec, Output, Session};
 
@@ -18,7 +17,7 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// The current context, as `set` shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Context {
     pub pid: i32,
     pub command: String,

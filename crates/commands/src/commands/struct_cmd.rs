@@ -7,7 +7,6 @@ use krash_eval::value::ValueExt;
 use krash_eval::value::{Radix, Value, ValueText};
 use krash_program::type_arena::TypeArena;
 use krash_program::Kernel;
-use serde::Serialize;
 
 use crate::{getopt, CommandSpec, Output, Session};
 
@@ -42,8 +41,7 @@ pub(crate) const UNION_SPEC: CommandSpec = CommandSpec {
 };
 
 /// `struct` or `union`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Aggregate {
     Struct,
     Union,
@@ -59,22 +57,21 @@ impl Aggregate {
 }
 
 /// The type an object is shown as: `struct NAME` / `union NAME`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TypeHeader {
     pub keyword: Aggregate,
     pub name: String,
 }
 
 /// One whole object: its type and its value.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ObjectValue {
     pub header: TypeHeader,
     pub value: ValueText,
 }
 
 /// One line of crash's `-o` layout.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OffsetLine {
     /// A member at `offset` (bytes from the start of the type); `depth` is
     /// how many anonymous structs/unions enclose it; `labelled` is false
@@ -89,7 +86,7 @@ pub enum OffsetLine {
 }
 
 /// crash's `-o` layout of a type, or of an object at an address.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OffsetLayout {
     pub keyword: Aggregate,
     /// The struct or union tag, None for an anonymous one.
@@ -108,8 +105,7 @@ pub struct OffsetLayout {
 }
 
 /// One block of `struct` output.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum StructBlock {
     /// The type's declaration (`struct x {...}`, as gdb's ptype shows it)
     /// and its size (`hex`: shown in hexadecimal).
@@ -129,7 +125,7 @@ pub enum StructBlock {
 }
 
 /// One `name = value` member line.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct MemberValue {
     pub name: String,
     pub value: ValueText,
@@ -141,7 +137,7 @@ pub struct MemberValue {
 }
 
 /// What `struct` printed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct StructOutput {
     pub blocks: Vec<StructBlock>,
     /// Blank line between consecutive objects (count > 1).

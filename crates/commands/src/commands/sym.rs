@@ -3,7 +3,6 @@
 use krash_core::Result;
 use krash_program::symbolize::Symbol;
 use krash_program::Kernel;
-use serde::Serialize;
 
 use crate::source::{InlineLocation, SourceLocation};
 use crate::{getopt, parse_hex, CommandSpec, Output, Session};
@@ -26,7 +25,7 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// One symbol line: `addr (T) name+off [module] file: line`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct SymLine {
     /// The address shown (symbol address plus offset).
     pub addr: u64,
@@ -41,16 +40,14 @@ pub struct SymLine {
 }
 
 /// Which end of a module a listing marks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModuleEdge {
     Start,
     End,
 }
 
 /// One line (or group of lines) of `sym` output.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum SymEntry {
     Symbol(SymLine),
     /// `addr MODULE START: name` and `MODULE END` markers of listings.
@@ -82,7 +79,7 @@ pub enum SymEntry {
 }
 
 /// What `sym` produced.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Sym {
     pub entries: Vec<SymEntry>,
 }

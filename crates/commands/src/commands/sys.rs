@@ -1,7 +1,6 @@
 use krash_core::Result;
 use krash_linux::sched::task::{TaskExt, TaskState};
 use krash_linux::system::SystemExt;
-use serde::Serialize;
 
 use crate::{getopt, CommandSpec, Output, Session};
 
@@ -19,7 +18,7 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// Everything `sys` shows; fields the dump cannot answer are `None`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct SysInfo {
     pub kernel: String,
     pub kernel_tainted: bool,
@@ -46,7 +45,7 @@ pub struct SysInfo {
     pub debuginfo_from_dump: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct PanicTask {
     pub pid: i32,
     pub command: String,
@@ -57,8 +56,7 @@ pub struct PanicTask {
 }
 
 /// `sys -i` and `sys config` outputs.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "view", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum SysDetail {
     Dmi { fields: Vec<krash_linux::system::DmiField> },
     Config { text: String },

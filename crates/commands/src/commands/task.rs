@@ -7,7 +7,6 @@ use krash_eval::value::ValueExt;
 use krash_linux::sched::task::Task;
 use krash_linux::sched::task::TaskExt;
 use krash_program::Kernel;
-use serde::Serialize;
 
 use super::struct_cmd::{member_line, radix_of, request, Aggregate, ObjectValue, StructBlock, TypeHeader};
 use crate::{getopt, CommandSpec, Output, Session};
@@ -26,14 +25,14 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 pub use crate::header::TaskHeader;
 
 /// One task's part of the output.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct TaskEntry {
     pub header: TaskHeader,
     pub blocks: Vec<StructBlock>,
 }
 
 /// What `task` printed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct TaskOutput {
     pub entries: Vec<TaskEntry>,
 }

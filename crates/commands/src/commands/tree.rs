@@ -7,7 +7,6 @@ use krash_eval::value::ValueExt;
 use krash_program::maple;
 use krash_program::rbtree;
 use krash_program::xarray;
-use serde::Serialize;
 
 use super::list::offset_arg;
 use super::struct_cmd::{member_line, radix_of, request, Aggregate, MemberValue, ObjectValue, TypeHeader};
@@ -34,7 +33,7 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// One tree entry.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct TreeEntry {
     pub addr: u64,
     /// `-p`: where the entry is in the tree.
@@ -46,8 +45,7 @@ pub struct TreeEntry {
 }
 
 /// Where an entry is in its tree (`tree -p`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TreePosition {
     /// An rbtree node's path from the root (`root/l/r`).
     Path { path: String },
@@ -58,7 +56,7 @@ pub enum TreePosition {
 }
 
 /// What `tree` printed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct TreeOutput {
     pub entries: Vec<TreeEntry>,
     pub broken: Option<String>,

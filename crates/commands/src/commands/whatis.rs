@@ -3,7 +3,6 @@
 use krash_core::{Error, Result};
 use krash_debuginfo::types::{Type, TypeId, TypeOps, TypeProvider};
 use krash_program::Kernel;
-use serde::Serialize;
 
 use crate::{CommandSpec, Output, Session};
 
@@ -29,8 +28,7 @@ pub(crate) const PTYPE_SPEC: CommandSpec = CommandSpec {
 };
 
 /// What `whatis`/`ptype` found; the C text is gdb's.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum Whatis {
     /// A named type: its C definition and size (None when unknown).
     Type { definition: String, size: Option<u64> },

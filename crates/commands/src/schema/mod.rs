@@ -374,9 +374,35 @@ pub fn json_schema() -> Value {
     })
 }
 
+/// [`json_schema`] as committed in docs/json.schema.json: pretty-printed,
+/// newline-terminated.
+pub fn json_schema_text() -> String {
+    let mut text = serde_json::to_string_pretty(&json_schema()).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// docs/json.schema.json is what the types say. After changing them:
+    /// `KRASH_BLESS=1 cargo test -p krash-commands committed_json_schema`
+    /// (or `krash --json-schema > docs/json.schema.json`).
+    #[test]
+    fn committed_json_schema_is_up_to_date() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/json.schema.json");
+        let want = json_schema_text();
+        if std::env::var_os("KRASH_BLESS").is_some() {
+            std::fs::write(&path, &want).expect("docs/json.schema.json is writable");
+            return;
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            have == want,
+            "docs/json.schema.json is out of date: KRASH_BLESS=1 cargo test -p krash-commands committed_json_schema"
+        );
+    }
 
     /// Every command of the registry has a document shape.
     #[test]

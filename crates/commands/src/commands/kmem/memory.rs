@@ -10,7 +10,6 @@ use krash_linux::mm::sparse::SparseExt;
 use krash_linux::mm::vmstat::VmstatExt;
 use krash_linux::mm::zone::ZoneExt;
 use krash_program::Kernel;
-use serde::Serialize;
 
 pub use krash_linux::mm::meminfo::{HugePool, MemInfo};
 pub use krash_linux::mm::sparse::{MemSection, MemoryBlock};
@@ -18,7 +17,7 @@ pub use krash_linux::mm::vmstat::{Counter, VmStats};
 pub use krash_linux::mm::zone::{FreeList, MemoryNode, Zone};
 
 /// A zone as the `-f` and `-n` tables show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZoneRow {
     pub node: u32,
     pub index: u32,
@@ -34,14 +33,14 @@ pub struct ZoneRow {
 }
 
 /// One zone of `kmem -f`: its row and, when it has free pages, its lists.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ZoneFreeAreas {
     pub row: ZoneRow,
     pub lists: Vec<FreeList>,
 }
 
 /// Where `kmem -f ADDR` found the address: a free block of a zone.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct FreeBlockHit {
     pub row: ZoneRow,
     pub order: u32,
@@ -53,7 +52,7 @@ pub struct FreeBlockHit {
 }
 
 /// `kmem -f` / `-F` / `-f ADDR`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct FreeAreas {
     /// More than one node: each node gets a `NODE` header.
     pub multi_node: bool,
@@ -68,7 +67,7 @@ pub struct FreeAreas {
 }
 
 /// A free list whose walk stopped early.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FreeAreaProblem {
     pub zone: String,
     pub order: u32,
@@ -79,21 +78,21 @@ pub struct FreeAreaProblem {
 }
 
 /// `kmem -f ADDR`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct FreeSearch {
     pub addr: u64,
     pub hit: Option<FreeBlockHit>,
 }
 
 /// One zone of `kmem -z`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ZoneStat {
     pub zone: Zone,
     pub vm_stat: Vec<Counter>,
 }
 
 /// `kmem -n`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct MemoryMap {
     pub nodes: Vec<MemoryNode>,
     /// The struct page of each node's first frame.
@@ -104,7 +103,7 @@ pub struct MemoryMap {
 }
 
 /// One CPU's `__per_cpu_offset`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct CpuOffset {
     pub cpu: u32,
     pub offset: u64,
@@ -112,14 +111,14 @@ pub struct CpuOffset {
 }
 
 /// One `enum pageflags` bit.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct PageFlagBit {
     pub name: String,
     pub bit: u32,
 }
 
 /// `kmem -g FLAGS`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct PageFlagDecode {
     pub flags: u64,
     /// The bits set in `flags` (every PG_ bit when `flags` is 0).
@@ -131,7 +130,7 @@ pub struct PageFlagDecode {
 }
 
 /// One page of `kmem -m`: the members' values, hex words joined by ','.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct PageMembers {
     pub page: u64,
     pub values: Vec<Vec<u64>>,
