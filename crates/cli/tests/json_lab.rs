@@ -173,7 +173,7 @@ fn check_dump(d: &LabDump, schema: &Value) -> Vec<String> {
 
 fn check_envelope(doc: &Value, command: &str) -> Vec<String> {
     let mut p = Vec::new();
-    if doc["schema"] != Value::from(1) {
+    if doc["schema"] != 1 {
         p.push(format!("schema is {}", doc["schema"]));
     }
     if doc["command"] != expected_command(command) {
@@ -494,7 +494,7 @@ mod validator {
                 let d = s.strip_prefix('-').unwrap_or(s);
                 (1..=19).contains(&d.len()) && d.chars().all(|c| c.is_ascii_digit())
             }
-            "^([0-9a-f]{2})*$" => s.len() % 2 == 0 && s.chars().all(hex),
+            "^([0-9a-f]{2})*$" => s.len().is_multiple_of(2) && s.chars().all(hex),
             _ => return None,
         })
     }

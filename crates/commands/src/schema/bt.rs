@@ -59,7 +59,7 @@ pub struct TextStart {
 /// The name of a code address.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct CodeName {
-    /// The function, None when no symbol covers the address.
+    /// The function, null when no symbol covers the address.
     pub name: Option<String>,
     pub offset: u64,
     pub module: Option<String>,
@@ -166,7 +166,7 @@ pub struct RegsBlock {
     pub user_mode: bool,
     /// Only RIP, CS, RFLAGS, RSP and SS were saved (an IRET frame).
     pub partial: bool,
-    /// The kernel function RIP is in (None for user mode).
+    /// The kernel function RIP is in (null for user mode).
     pub rip: Option<CodeName>,
 }
 

@@ -146,7 +146,7 @@ pub enum Value {
     },
 }
 
-/// One field of a struct value (`name` is None for an anonymous member).
+/// One field of a struct value (`name` is null for an anonymous member).
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Field {
     pub name: Option<String>,

@@ -121,7 +121,7 @@ impl From<&out::ObjectRow> for SlabObject {
     }
 }
 
-/// A slab with its objects (None for node partial-list slabs).
+/// A slab with its objects (null for node partial-list slabs).
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct SlabDetail {
     pub slab: SlabRow,
@@ -215,7 +215,7 @@ pub enum AddressPart {
     Symbol {
         symbol: super::system::SymbolLine,
     },
-    /// A slab object: its cache, slab and object (None past the last object).
+    /// A slab object: its cache, slab and object (null past the last object).
     Slab {
         cache: CacheRow,
         slab: SlabRow,

@@ -18,6 +18,7 @@ pub mod bt;
 pub mod common;
 pub mod devices;
 pub mod kmem;
+pub mod markdown;
 pub mod numbers;
 pub mod system;
 pub mod tasks;
@@ -401,6 +402,24 @@ mod tests {
         assert!(
             have == want,
             "docs/json.schema.json is out of date: KRASH_BLESS=1 cargo test -p krash-commands committed_json_schema"
+        );
+    }
+
+    /// docs/json.md's reference part is what the types say. After changing
+    /// them: `KRASH_BLESS=1 cargo test -p krash-commands committed_json`.
+    #[test]
+    fn committed_json_md_reference_is_up_to_date() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/json.md");
+        let text = std::fs::read_to_string(&path).expect("docs/json.md");
+        let (intro, generated) = text.split_once(markdown::MARKER).expect("docs/json.md has the generated marker");
+        let want = format!("\n\n{}", markdown::reference());
+        if std::env::var_os("KRASH_BLESS").is_some() {
+            std::fs::write(&path, format!("{intro}{}{want}", markdown::MARKER)).expect("docs/json.md is writable");
+            return;
+        }
+        assert!(
+            generated == want,
+            "docs/json.md is out of date: KRASH_BLESS=1 cargo test -p krash-commands committed_json"
         );
     }
 

@@ -228,7 +228,7 @@ pub struct ModuleRow {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ModuleLoadProblem {
     pub module: String,
-    /// Why; None when no object file was found.
+    /// Why; null when no object file was found.
     pub error: Option<String>,
 }
 
