@@ -1,8 +1,110 @@
-//! x86-64 knowledge that does not depend on a particular kernel build:
-//! the page-table format and virtual-address layout, and instruction
-//! decoding for `dis`.
+//! The architecture layer: what krash must know about a machine that does
+//! not depend on a particular kernel build or dump.
+//!
+//! Each architecture is one static [`Arch`] value (x86-64:
+//! [`x86_64::X86_64`]) made of tables: its registers with their roles
+//! ([`RegisterSet`]), where the dump's `NT_PRSTATUS` note, a hypervisor's
+//! CPU-state note and `struct pt_regs` keep them ([`layout`]), its
+//! page-table formats ([`PageTableFormat`]) and kernel address-space
+//! layouts ([`AddressSpaceSpec`]), and its stacks ([`StackSpec`]); plus
+//! one piece of behaviour, its instruction [`Decoder`].
+//!
+//! Why tables and not a trait with a method per question: what differs
+//! between architectures here is numbers (offsets, shifts, bit masks,
+//! names), so each question is answered by one generic interpreter — one
+//! page-table walker, one register-layout reader — written and tested
+//! once, and a new architecture is a new set of tables checked by the same
+//! tests (memflow describes MMUs this way). Tables are also inspectable:
+//! a consumer can list every stack kind or region without knowing the
+//! architecture. Only decoding instructions is code by nature, so it is a
+//! trait object the table points at.
+//!
+//! [`for_machine`] picks the implementation for a dump's [`Machine`], or
+//! says clearly that krash does not support it yet.
+//!
+//! This crate depends on `krash-core` alone; dump readers use its note
+//! layouts, and the kernel model resolves its layouts with the symbols and
+//! VMCOREINFO it has (see [`LayoutValue`]).
 
-pub mod paging;
+#![warn(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
-pub use paging::{PageTableEntry, PagingMode, TranslateStep, Translation};
+pub mod addrspace;
+pub mod decoder;
 pub mod disasm;
+pub mod layout;
+pub mod machine;
+pub mod paging;
+pub mod registers;
+pub mod stacks;
+pub mod x86_64;
+
+use std::fmt;
+
+pub use addrspace::{AddressSpaceSpec, LayoutValue, Region, RegionKind, VirtualLayout};
+pub use decoder::{Decoded, Decoder, FlowKind, Instruction, Symbolizer};
+pub use layout::{CpuStateNote, LayoutError, Prstatus, PrstatusLayout, RegisterLayout, SavedRegsLayout};
+pub use machine::{Machine, UnknownMachine, UnsupportedMachine};
+pub use paging::{
+    ExtentLimits, MappedExtent, MappedExtents, NotPresent, PageTableEntry, PageTableFormat, PagingMode, TranslateStep,
+    Translation,
+};
+pub use registers::{RegisterDesc, RegisterFile, RegisterId, RegisterRole, RegisterSet};
+pub use stacks::{StackClass, StackKind, StackLocator, StackSpec};
+
+/// One architecture, described as data.
+pub struct Arch {
+    pub machine: Machine,
+    pub registers: &'static RegisterSet,
+    /// The ELF `NT_PRSTATUS` note's layout.
+    pub prstatus: &'static PrstatusLayout,
+    /// A hypervisor's extra per-CPU note (QEMU's on x86-64), if any.
+    pub cpu_state_note: Option<&'static CpuStateNote>,
+    /// `struct pt_regs` and how to judge saved frames.
+    pub saved_regs: &'static SavedRegsLayout,
+    /// The paging modes' address-space layouts; the first whose
+    /// conditions hold is in use (so the unconditional default is last).
+    pub address_spaces: &'static [&'static AddressSpaceSpec],
+    pub stacks: &'static StackSpec,
+    pub decoder: &'static dyn Decoder,
+}
+
+impl Arch {
+    /// The name `uname -m` prints.
+    pub fn name(&self) -> &'static str {
+        self.machine.name()
+    }
+
+    /// An empty register file of this architecture.
+    pub fn new_registers(&self) -> RegisterFile {
+        RegisterFile::new(self.registers)
+    }
+
+    /// The address-space layout (and so paging format) in use, given what
+    /// `lookup` knows of the kernel (VMCOREINFO numbers, variables).
+    pub fn address_space(&self, lookup: &dyn Fn(LayoutValue) -> Option<u64>) -> Option<&'static AddressSpaceSpec> {
+        self.address_spaces.iter().copied().find(|spec| spec.applies(lookup))
+    }
+
+    /// The base page size, when every paging mode agrees on one (x86-64:
+    /// always 4 KiB; arm64 kernels choose 4, 16 or 64 KiB).
+    pub fn base_page_size(&self) -> Option<u64> {
+        let mut sizes = self.address_spaces.iter().map(|s| s.paging.base_page_size());
+        let first = sizes.next()?;
+        sizes.all(|s| s == first).then_some(first)
+    }
+}
+
+impl fmt::Debug for Arch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Arch").field("machine", &self.machine).finish_non_exhaustive()
+    }
+}
+
+/// Every architecture krash implements.
+pub static ARCHES: &[&Arch] = &[&x86_64::X86_64];
+
+/// The implementation for `machine`, or an error saying krash does not
+/// support it yet.
+pub fn for_machine(machine: Machine) -> Result<&'static Arch, UnsupportedMachine> {
+    ARCHES.iter().copied().find(|a| a.machine == machine).ok_or(UnsupportedMachine(machine))
+}

@@ -82,6 +82,10 @@ fn drgn_state(crash_state: &str) -> &'static str {
         "TR" => "t",
         "ZO" => "Z",
         "DE" => "X",
+        "PA" => "P",
+        // TASK_WAKING lies outside TASK_REPORT, so /proc and drgn report a
+        // task caught mid-wakeup as running; crash shows WA.
+        "WA" => "R",
         _ => "?",
     }
 }

@@ -6,9 +6,11 @@
 //! This crate imports no other krash crate; everything else may import it.
 
 pub mod error;
+pub mod mapped;
 pub mod memory;
 pub mod regs;
 
 pub use error::{AddrSpace, Error, FaultReason, Result};
+pub use mapped::MappedFile;
 pub use memory::{PhysRange, PhysicalMemory, VirtualMemory};
 pub use regs::X86_64Regs;

@@ -18,6 +18,8 @@ fn main() {
         };
         println!("{}: opened in {:?}", path.display(), t.elapsed());
         println!("  format: {}", dump.format());
+        let machine = dump.machine().map_or_else(|| "unknown".to_string(), |m| m.to_string());
+        println!("  machine: {machine}  page size: {}", dump.page_size());
         println!("  description: {}", dump.format_description());
         println!("  utsname: {:?}", dump.header_utsname());
         println!("  header phys_base: {:x?}", dump.header_phys_base());

@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
+use krash_arch::{Arch, Machine};
 use krash_core::{AddrSpace, Error, FaultReason, PhysRange, PhysicalMemory, Result};
 
 use crate::cache::PageCache;
@@ -40,11 +41,7 @@ impl Dump {
         if is_kcore(path) {
             return Dump::open_live(path);
         }
-        let file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
-        // SAFETY: the mapping is read-only; a dump being rewritten while we
-        // read it can at worst yield wrong bytes, which every parser treats
-        // as untrusted anyway.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, &e))?;
+        let map = krash_core::MappedFile::open(path)?;
         let name = path.display().to_string();
         Dump::from_storage(Bytes::Mapped(map), name).map_err(|e| with_path(path, e))
     }
@@ -162,6 +159,27 @@ impl Dump {
         self.notes().vmcoreinfo.as_ref()
     }
 
+    /// The machine the dump was taken on: from the ELF header's
+    /// `e_machine` or the kdump header's `uname -m`, else from VMCOREINFO
+    /// (LiME images); `None` when nothing says. Opening a dump of a
+    /// machine krash does not know fails; one it knows but does not
+    /// implement yet (arm64) opens, and [`Dump::arch`] refuses it.
+    pub fn machine(&self) -> Option<Machine> {
+        self.notes().machine
+    }
+
+    /// The architecture implementation for the dump's machine, or an
+    /// `Unsupported` error naming the machine.
+    pub fn arch(&self) -> Result<&'static Arch> {
+        let machine = self.machine().ok_or_else(|| {
+            Error::Unsupported(format!(
+                "{}: the dump does not say which machine it was taken on, and its VMCOREINFO does not tell",
+                self.name
+            ))
+        })?;
+        Ok(krash_arch::for_machine(machine)?)
+    }
+
     /// Saved CPU states, one per CPU note, in CPU order.
     pub fn cpus(&self) -> &[CpuNote] {
         &self.notes().cpus
@@ -230,7 +248,8 @@ impl Dump {
         })
     }
 
-    /// Page size the dump is organised in (the kdump block size).
+    /// The kernel's page size as the dump gives it: the kdump header's
+    /// block size, else VMCOREINFO's `PAGESIZE`, else the machine's.
     pub fn page_size(&self) -> u64 {
         match &self.layout {
             Layout::Kdump(k) => k.page_size,

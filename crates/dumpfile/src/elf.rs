@@ -2,6 +2,7 @@
 //! `dump-guest-memory`. PT_LOAD p_paddr gives the physical address; bytes
 //! past p_filesz (up to p_memsz) exist but were left out of the file.
 
+use krash_arch::Machine;
 use krash_core::{Error, FaultReason, Result};
 
 use crate::format::{ElfProducer, PageState, Truncation};
@@ -69,6 +70,9 @@ impl ElfDump {
         if e_type != ET_CORE {
             return Err(Error::bad_data("ELF header", format!("e_type {e_type} is not ET_CORE")));
         }
+        // A machine krash does not know is refused here; EM_NONE leaves it
+        // to VMCOREINFO.
+        let machine = Machine::from_elf_machine(h.u16(18)?)?;
         let phoff = h.u64(32)?;
         let shoff = h.u64(40)?;
         let phentsize = usize::from(h.u16(54)?);
@@ -117,7 +121,7 @@ impl ElfDump {
         for bytes in &note_bytes {
             all_notes.extend(notes::parse_notes(bytes)?);
         }
-        let summary = notes::summarize(&all_notes)?;
+        let summary = notes::summarize(&all_notes, machine, None)?;
         if loads.is_empty() {
             return Err(Error::bad_data("ELF program headers", "no PT_LOAD segment: the dump holds no memory"));
         }
@@ -129,12 +133,7 @@ impl ElfDump {
         } else {
             ElfProducer::Kdump
         };
-        let page_size = summary
-            .vmcoreinfo
-            .as_ref()
-            .and_then(|v| v.page_size())
-            .filter(|p| p.is_power_of_two() && (512..=1 << 20).contains(p))
-            .unwrap_or(4096);
+        let page_size = notes::page_size(&summary);
         Ok(ElfDump { pieces: build_pieces(loads)?, producer, notes: summary, page_size })
     }
 

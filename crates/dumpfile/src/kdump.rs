@@ -2,6 +2,7 @@
 //! (with VMCOREINFO and ELF notes), two page bitmaps (RAM that exists, pages
 //! that were dumped), one descriptor per dumped page, then page data.
 
+use krash_arch::Machine;
 use krash_core::{Error, FaultReason, Result};
 
 use crate::bitmap::PageBitmap;
@@ -136,21 +137,29 @@ impl KdumpDump {
         let desc_count = dumped.rank(end_pfn) - rank_base;
         let desc_offset = bitmap_offset + bitmap_len;
 
-        let mut summary = NoteSummary::default();
-        if at_least(4) {
-            let (off, size) = (s.i64(48)?, s.u64(56)?);
-            if size > 0 {
-                let bytes = region(image, off, size, "ELF notes")?;
-                summary = notes::summarize(&notes::parse_notes(&bytes)?)?;
-            }
-        }
+        // A machine krash does not know is refused; an empty name is
+        // left to VMCOREINFO.
+        let machine = Machine::from_uname(&utsname.machine)?;
+        let mut vmcoreinfo = None;
         if at_least(3) {
             let (off, size) = (s.i64(32)?, s.u64(40)?);
             if size > 0 {
                 let bytes = region(image, off, size, "VMCOREINFO")?;
-                summary.vmcoreinfo = Some(VmcoreInfo::parse(&bytes));
+                vmcoreinfo = Some(VmcoreInfo::parse(&bytes));
             }
         }
+        let mut note_bytes = None;
+        if at_least(4) {
+            let (off, size) = (s.i64(48)?, s.u64(56)?);
+            if size > 0 {
+                note_bytes = Some(region(image, off, size, "ELF notes")?);
+            }
+        }
+        let all_notes = match &note_bytes {
+            Some(bytes) => notes::parse_notes(bytes)?,
+            None => Vec::new(),
+        };
+        let summary = notes::summarize(&all_notes, machine, vmcoreinfo)?;
 
         Ok(KdumpDump {
             header_version,

@@ -25,7 +25,13 @@ pub use format::{Compression, DumpFormat, ElfProducer, PageState, Truncation, Ut
 pub use notes::{CpuNote, QemuCpuState, QemuSegment};
 pub use vmcoreinfo::VmcoreInfo;
 
+/// The machine type a dump names; defined with the architecture
+/// descriptions, which the dump readers use for note layouts.
+pub use krash_arch::Machine;
+
 #[cfg(test)]
 mod synth;
+#[cfg(any(test, feature = "synthetic"))]
+pub mod synthetic;
 #[cfg(test)]
 mod tests;

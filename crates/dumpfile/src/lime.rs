@@ -8,7 +8,7 @@ use krash_core::{Error, FaultReason, Result};
 use crate::format::PageState;
 use crate::image::{Image, ImageGap};
 use crate::le::Fields;
-use crate::notes::NoteSummary;
+use crate::notes::{self, NoteSummary};
 
 /// "LiME" read as a little-endian u32.
 const LIME_MAGIC: u32 = 0x4C69_4D45;
@@ -18,7 +18,6 @@ const HEADER_SIZE: u64 = 32;
 const MAX_RANGES: usize = 1 << 16;
 /// x86-64 physical addresses have at most 52 bits.
 const MAX_PHYS_ADDR: u64 = 1 << 52;
-const PAGE_SIZE: u64 = 4096;
 
 /// True when `prefix` starts with a LiME range header.
 pub(crate) fn is_lime(prefix: &[u8]) -> bool {
@@ -47,17 +46,11 @@ impl LimeDump {
     /// range and its file offset.
     pub fn parse(image: &Image) -> Result<LimeDump> {
         let ranges = read_ranges(image)?;
-        let notes = NoteSummary {
-            cpus: Vec::new(),
-            vmcoreinfo: crate::vmcoreinfo_scan::find_vmcoreinfo(image, &ranges),
-            from_qemu: false,
-        };
-        let page_size = notes
-            .vmcoreinfo
-            .as_ref()
-            .and_then(|v| v.page_size())
-            .filter(|p| p.is_power_of_two() && (512..=1 << 20).contains(p))
-            .unwrap_or(PAGE_SIZE);
+        let vmcoreinfo = crate::vmcoreinfo_scan::find_vmcoreinfo(image, &ranges);
+        // LiME records no machine: VMCOREINFO's architecture keys may name it.
+        let machine = vmcoreinfo.as_ref().and_then(notes::machine_from_vmcoreinfo);
+        let notes = NoteSummary { cpus: Vec::new(), vmcoreinfo, from_qemu: false, machine };
+        let page_size = notes::page_size(&notes);
         Ok(LimeDump { ranges, notes, page_size })
     }
 

@@ -1,7 +1,12 @@
 //! ELF notes carried by every vmcore format: per-CPU `CORE`/NT_PRSTATUS,
-//! QEMU's per-CPU `QEMU` state, and the `VMCOREINFO` text.
+//! QEMU's per-CPU `QEMU` state, and the `VMCOREINFO` text. Where the
+//! registers sit inside a CPU note is the architecture's knowledge: the
+//! layouts come from `krash-arch`, chosen by the dump's machine.
 
+use krash_arch::{Arch, Machine, RegisterFile};
 use krash_core::{Result, X86_64Regs};
+
+pub use krash_arch::x86_64::{QemuCpuState, QemuSegment};
 
 use crate::le::Fields;
 use crate::vmcoreinfo::VmcoreInfo;
@@ -9,11 +14,6 @@ use crate::vmcoreinfo::VmcoreInfo;
 const NT_PRSTATUS: u32 = 1;
 /// Notes per dump are one per CPU plus a few; more than this is corrupt.
 const MAX_NOTES: usize = 1 << 16;
-
-/// Byte offset of `pr_pid` and `pr_reg` in the x86-64 `struct elf_prstatus`.
-const PRSTATUS_PID: usize = 32;
-const PRSTATUS_REGS: usize = 112;
-const USER_REGS_WORDS: usize = 27;
 
 /// One ELF note: its name (without NUL), type and payload.
 #[derive(Debug, Clone, Copy)]
@@ -63,141 +63,85 @@ pub struct CpuNote {
     pub index: usize,
     /// `pr_pid` from NT_PRSTATUS: the task running on that CPU (0 = idle).
     pub pid: Option<u32>,
-    /// General registers; `cr3` is set when QEMU recorded it.
+    /// General registers in x86-64 form (all zero on other machines); `cr3`
+    /// is set when QEMU recorded it. Kept for callers not yet reading
+    /// [`CpuNote::registers`].
     pub regs: X86_64Regs,
     /// QEMU's extra CPU state (control registers, segment bases), when present.
     pub qemu: Option<QemuCpuState>,
+    /// The registers in the architecture's generic form: PRSTATUS's, with
+    /// the registers only a hypervisor note has (QEMU's control registers)
+    /// added. `None` when krash does not implement the dump's machine yet.
+    pub registers: Option<RegisterFile>,
 }
 
-/// A segment register as QEMU records it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct QemuSegment {
-    pub selector: u32,
-    pub limit: u32,
-    pub flags: u32,
-    pub base: u64,
-}
-
-/// QEMU's `QEMUCPUState` note (name "QEMU"): registers the ELF PRSTATUS
-/// lacks, notably the control registers.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct QemuCpuState {
-    pub version: u32,
-    pub rip: u64,
-    pub rsp: u64,
-    pub rflags: u64,
-    pub cs: QemuSegment,
-    pub ds: QemuSegment,
-    pub es: QemuSegment,
-    pub fs: QemuSegment,
-    pub gs: QemuSegment,
-    pub ss: QemuSegment,
-    pub ldt: QemuSegment,
-    pub tr: QemuSegment,
-    pub gdt: QemuSegment,
-    pub idt: QemuSegment,
-    pub cr0: u64,
-    pub cr2: u64,
-    pub cr3: u64,
-    pub cr4: u64,
-    /// The swapped-out GS base (version 2 and later).
-    pub kernel_gs_base: Option<u64>,
-    /// General registers in `X86_64Regs` form.
-    pub regs: X86_64Regs,
-}
-
-fn parse_qemu_state(desc: &[u8]) -> Result<QemuCpuState> {
-    let f = Fields::new(desc, "QEMU CPU state note");
-    let gpr = |i: usize| f.u64(8 + 8 * i);
-    let segment = |i: usize| -> Result<QemuSegment> {
-        let at = 152 + 24 * i;
-        Ok(QemuSegment { selector: f.u32(at)?, limit: f.u32(at + 4)?, flags: f.u32(at + 8)?, base: f.u64(at + 16)? })
-    };
-    let cr = |i: usize| f.u64(392 + 8 * i);
-    let (fs, gs) = (segment(3)?, segment(4)?);
-    let regs = X86_64Regs {
-        rax: gpr(0)?,
-        rbx: gpr(1)?,
-        rcx: gpr(2)?,
-        rdx: gpr(3)?,
-        rsi: gpr(4)?,
-        rdi: gpr(5)?,
-        rsp: gpr(6)?,
-        rbp: gpr(7)?,
-        r8: gpr(8)?,
-        r9: gpr(9)?,
-        r10: gpr(10)?,
-        r11: gpr(11)?,
-        r12: gpr(12)?,
-        r13: gpr(13)?,
-        r14: gpr(14)?,
-        r15: gpr(15)?,
-        rip: gpr(16)?,
-        rflags: gpr(17)?,
-        cs: u64::from(segment(0)?.selector),
-        ss: u64::from(segment(5)?.selector),
-        fs_base: fs.base,
-        gs_base: gs.base,
-        orig_rax: 0,
-        cr3: Some(cr(3)?),
-    };
-    Ok(QemuCpuState {
-        version: f.u32(0)?,
-        rip: regs.rip,
-        rsp: regs.rsp,
-        rflags: regs.rflags,
-        cs: segment(0)?,
-        ds: segment(1)?,
-        es: segment(2)?,
-        fs,
-        gs,
-        ss: segment(5)?,
-        ldt: segment(6)?,
-        tr: segment(7)?,
-        gdt: segment(8)?,
-        idt: segment(9)?,
-        cr0: cr(0)?,
-        cr2: cr(2)?,
-        cr3: cr(3)?,
-        cr4: cr(4)?,
-        kernel_gs_base: f.u64(432).ok(),
-        regs,
-    })
-}
-
-fn parse_prstatus(desc: &[u8]) -> Result<(u32, X86_64Regs)> {
-    let f = Fields::new(desc, "NT_PRSTATUS note");
-    let pid = f.u32(PRSTATUS_PID)?;
-    let mut words = [0u64; USER_REGS_WORDS];
-    for (i, w) in words.iter_mut().enumerate() {
-        *w = f.u64(PRSTATUS_REGS + 8 * i)?;
-    }
-    let regs = X86_64Regs::from_user_regs(&words)
-        .ok_or_else(|| krash_core::Error::bad_data("NT_PRSTATUS note", "register set too short"))?;
-    Ok((pid, regs))
-}
-
-/// What a dump's notes say: CPU states, VMCOREINFO, and whether QEMU wrote them.
+/// What a dump's notes say: CPU states, VMCOREINFO, the machine, and
+/// whether QEMU wrote them.
 #[derive(Debug, Default)]
 pub(crate) struct NoteSummary {
     pub cpus: Vec<CpuNote>,
     pub vmcoreinfo: Option<VmcoreInfo>,
     pub from_qemu: bool,
+    /// The header's machine, or the one VMCOREINFO names.
+    pub machine: Option<Machine>,
 }
 
-/// Collects CPU states and VMCOREINFO. QEMU writes all PRSTATUS notes, then
+/// Page size when neither the dump nor its machine states one: 4 KiB,
+/// the smallest page of every machine krash knows.
+const FALLBACK_PAGE_SIZE: u64 = 4096;
+
+/// The kernel's page size: VMCOREINFO's `PAGESIZE`, else the machine's
+/// only page size (x86-64's 4 KiB), else [`FALLBACK_PAGE_SIZE`].
+pub(crate) fn page_size(summary: &NoteSummary) -> u64 {
+    summary
+        .vmcoreinfo
+        .as_ref()
+        .and_then(|v| v.page_size())
+        .filter(|p| p.is_power_of_two() && (512..=1 << 20).contains(p))
+        .or_else(|| summary.machine.and_then(|m| krash_arch::for_machine(m).ok()).and_then(|a| a.base_page_size()))
+        .unwrap_or(FALLBACK_PAGE_SIZE)
+}
+
+/// The machine VMCOREINFO's architecture-specific keys name.
+pub(crate) fn machine_from_vmcoreinfo(info: &VmcoreInfo) -> Option<Machine> {
+    Machine::from_vmcoreinfo(|key| info.get(key).is_some())
+}
+
+/// Collects CPU states and VMCOREINFO (`vmcoreinfo` when the format keeps
+/// it outside the notes). `machine` is the header's; without one, the
+/// machine VMCOREINFO names is used. QEMU writes all PRSTATUS notes, then
 /// all QEMU notes, each in CPU order, so the n-th of each belong together.
-pub(crate) fn summarize(notes: &[Note<'_>]) -> Result<NoteSummary> {
+pub(crate) fn summarize(
+    notes: &[Note<'_>],
+    machine: Option<Machine>,
+    vmcoreinfo: Option<VmcoreInfo>,
+) -> Result<NoteSummary> {
+    // The last VMCOREINFO note wins, and one kept outside the notes over it.
+    let from_notes = notes.iter().rfind(|n| n.name == b"VMCOREINFO");
+    let vmcoreinfo = vmcoreinfo.or_else(|| from_notes.map(|n| VmcoreInfo::parse(n.desc)));
+    let machine = machine.or_else(|| vmcoreinfo.as_ref().and_then(machine_from_vmcoreinfo));
+    let arch: Option<&Arch> = machine.and_then(|m| krash_arch::for_machine(m).ok());
     let mut prstatus = Vec::new();
     let mut qemu = Vec::new();
-    let mut vmcoreinfo = None;
     for note in notes {
-        match (note.name, note.kind) {
-            (b"CORE", NT_PRSTATUS) => prstatus.push(parse_prstatus(note.desc)?),
-            (b"QEMU", _) => qemu.push(parse_qemu_state(note.desc)?),
-            (b"VMCOREINFO", _) => vmcoreinfo = Some(VmcoreInfo::parse(note.desc)),
-            _ => {}
+        let Some(arch) = arch else { break };
+        if note.name == b"CORE" && note.kind == NT_PRSTATUS {
+            let p = arch.prstatus.parse(note.desc)?;
+            prstatus.push((Some(p.pid), Some(p.regs)));
+        } else if let Some(layout) = arch.cpu_state_note.filter(|n| n.name.as_bytes() == note.name) {
+            let regs = layout.regs.read(note.desc)?;
+            // QEMU's x86-64 note also describes segments; keep that whole.
+            let state = match arch.machine {
+                Machine::X86_64 => Some(krash_arch::x86_64::parse_qemu_cpu_state(note.desc)?.1),
+                _ => None,
+            };
+            qemu.push((regs, state));
         }
+    }
+    // A machine krash does not implement yet still shows its CPU count.
+    if arch.is_none() {
+        let count = notes.iter().filter(|n| n.name == b"CORE" && n.kind == NT_PRSTATUS).count();
+        prstatus.resize(count, (None, None));
     }
     let from_qemu = !qemu.is_empty();
     let count = prstatus.len().max(qemu.len());
@@ -205,20 +149,40 @@ pub(crate) fn summarize(notes: &[Note<'_>]) -> Result<NoteSummary> {
     let mut prstatus = prstatus.into_iter();
     let cpus = (0..count)
         .map(|index| {
-            let pr = prstatus.next();
+            let (pid, pr_regs) = prstatus.next().unwrap_or((None, None));
             let q = qemu.next();
-            let mut regs = match (&pr, &q) {
-                (Some((_, r)), _) => *r,
-                (None, Some(q)) => q.regs,
-                (None, None) => X86_64Regs::default(),
+            let registers = match (pr_regs, &q) {
+                (Some(mut regs), Some((qemu_regs, _))) => {
+                    regs.fill_missing_from(qemu_regs);
+                    Some(regs)
+                }
+                (Some(regs), None) => Some(regs),
+                (None, Some((qemu_regs, _))) => Some(*qemu_regs),
+                (None, None) => None,
             };
-            if let Some(q) = &q {
-                regs.cr3 = Some(q.cr3);
-            }
-            CpuNote { index, pid: pr.map(|(pid, _)| pid), regs, qemu: q }
+            let (regs, qemu) = legacy_view(pr_regs, q);
+            CpuNote { index, pid, regs, qemu, registers }
         })
         .collect();
-    Ok(NoteSummary { cpus, vmcoreinfo, from_qemu })
+    Ok(NoteSummary { cpus, vmcoreinfo, from_qemu, machine })
+}
+
+/// The x86-64 record as CpuNote has always carried it: PRSTATUS's
+/// registers (else QEMU's), with QEMU's CR3.
+fn legacy_view(
+    prstatus: Option<RegisterFile>,
+    qemu: Option<(RegisterFile, Option<QemuCpuState>)>,
+) -> (X86_64Regs, Option<QemuCpuState>) {
+    let state = qemu.and_then(|(_, state)| state);
+    let mut regs = match (prstatus.as_ref().and_then(krash_arch::x86_64::to_x86_64_regs), &state) {
+        (Some(r), _) => r,
+        (None, Some(q)) => q.regs,
+        (None, None) => X86_64Regs::default(),
+    };
+    if let Some(q) = &state {
+        regs.cr3 = Some(q.cr3);
+    }
+    (regs, state)
 }
 
 #[cfg(test)]
@@ -243,10 +207,12 @@ pub(crate) mod tests {
         v
     }
 
+    /// An x86-64 PRSTATUS descriptor (336 bytes, as the kernel writes it).
     pub fn prstatus(pid: u32, rip: u64) -> Vec<u8> {
+        let layout = &krash_arch::x86_64::PRSTATUS;
         let mut d = vec![0u8; 336];
-        d[PRSTATUS_PID..PRSTATUS_PID + 4].copy_from_slice(&pid.to_le_bytes());
-        let rip_at = PRSTATUS_REGS + 16 * 8;
+        d[layout.pid_offset..layout.pid_offset + 4].copy_from_slice(&pid.to_le_bytes());
+        let rip_at = layout.regs_offset + layout.regs.offset_of(krash_arch::x86_64::RIP).unwrap();
         d[rip_at..rip_at + 8].copy_from_slice(&rip.to_le_bytes());
         d
     }
@@ -261,13 +227,51 @@ pub(crate) mod tests {
         bytes.extend(note("VMCOREINFO", 0, b"OSRELEASE=6.1\n"));
         bytes.extend([0u8; 24]);
         let notes = parse_notes(&bytes).unwrap();
-        let s = summarize(&notes).unwrap();
+        let s = summarize(&notes, Some(Machine::X86_64), None).unwrap();
         assert!(s.from_qemu);
         assert_eq!(s.cpus.len(), 1);
         assert_eq!(s.cpus[0].pid, Some(42));
         assert_eq!(s.cpus[0].regs.rip, 0xffffffff81000000);
         assert_eq!(s.cpus[0].regs.cr3, Some(0x1234000));
         assert_eq!(s.vmcoreinfo.unwrap().osrelease(), Some("6.1"));
+        // The generic registers: PRSTATUS's plus QEMU's control registers.
+        let regs = s.cpus[0].registers.unwrap();
+        assert_eq!(regs.pc(), Some(0xffffffff81000000));
+        assert_eq!(regs.by_name("cr3"), Some(0x1234000));
+        assert_eq!(krash_arch::x86_64::to_x86_64_regs(&regs), Some(s.cpus[0].regs));
+    }
+
+    #[test]
+    fn machine_comes_from_vmcoreinfo_without_a_header() {
+        let mut bytes = note("CORE", 1, &prstatus(7, 0xffffffff81000010));
+        bytes.extend(note("VMCOREINFO", 0, b"SYMBOL(init_top_pgt)=ffffffff82a0a000\n"));
+        let s = summarize(&parse_notes(&bytes).unwrap(), None, None).unwrap();
+        assert_eq!(s.machine, Some(Machine::X86_64));
+        assert_eq!(s.cpus[0].pid, Some(7));
+        // Without any clue the CPU notes are counted but not decoded.
+        let bytes = note("CORE", 1, &prstatus(7, 1));
+        let s = summarize(&parse_notes(&bytes).unwrap(), None, None).unwrap();
+        assert_eq!((s.machine, s.cpus.len(), s.cpus[0].pid, s.cpus[0].registers), (None, 1, None, None));
+    }
+
+    #[test]
+    fn arm64_notes_are_counted_until_arm64_is_implemented() {
+        let bytes = note("CORE", 1, &[0u8; 392]);
+        let s = summarize(&parse_notes(&bytes).unwrap(), Some(Machine::Aarch64), None).unwrap();
+        assert_eq!(s.cpus.len(), 1);
+        assert!(s.cpus[0].registers.is_none());
+        assert_eq!(s.cpus[0].regs, X86_64Regs::default());
+    }
+
+    #[test]
+    fn vmcoreinfo_outside_the_notes_wins() {
+        let mut bytes = note("VMCOREINFO", 0, b"OSRELEASE=old\n");
+        bytes.extend(note("VMCOREINFO", 0, b"OSRELEASE=newer\n"));
+        let notes = parse_notes(&bytes).unwrap();
+        let s = summarize(&notes, None, None).unwrap();
+        assert_eq!(s.vmcoreinfo.unwrap().osrelease(), Some("newer"));
+        let s = summarize(&notes, None, Some(VmcoreInfo::parse(b"OSRELEASE=region\n"))).unwrap();
+        assert_eq!(s.vmcoreinfo.unwrap().osrelease(), Some("region"));
     }
 
     #[test]
@@ -276,6 +280,8 @@ pub(crate) mod tests {
         bytes[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(parse_notes(&bytes).is_err());
         let short = note("CORE", 1, &[0u8; 20]);
-        assert!(summarize(&parse_notes(&short).unwrap()).is_err());
+        assert!(summarize(&parse_notes(&short).unwrap(), Some(Machine::X86_64), None).is_err());
+        let short_qemu = note("QEMU", 0, &[0u8; 100]);
+        assert!(summarize(&parse_notes(&short_qemu).unwrap(), Some(Machine::X86_64), None).is_err());
     }
 }

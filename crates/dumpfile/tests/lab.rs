@@ -1,25 +1,22 @@
-//! Checks every lab dump under $KRASH_LAB_DIR (default /var/cache/krash-lab):
-//! each format opens, carries the right VMCOREINFO and CPU notes, finds
-//! init_uts_ns, and formats of one scenario agree byte for byte where they
-//! hold the same pages. Skips with a note when there are no dumps, unless
-//! KRASH_REQUIRE_LAB=1.
+//! Checks every lab dump under $KRASH_LAB_DIR (default /var/cache/krash-lab;
+//! krash-labtest finds it): each format opens, carries the right VMCOREINFO
+//! and CPU notes, finds init_uts_ns, and formats of one scenario agree byte
+//! for byte where they hold the same pages. Skips with a note when there are
+//! no dumps, unless KRASH_REQUIRE_LAB=1.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use krash_arch::{LayoutValue, RegionKind, RegisterRole};
 use krash_core::{Error, FaultReason, PhysicalMemory};
-use krash_dumpfile::{Dump, DumpFormat, ElfProducer, PageState};
+use krash_dumpfile::{Dump, DumpFormat, ElfProducer, Machine, PageState};
 
 const START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
-
-fn lab_dir() -> PathBuf {
-    std::env::var_os("KRASH_LAB_DIR").map_or_else(|| PathBuf::from("/var/cache/krash-lab"), PathBuf::from)
-}
 
 /// Scenario directory → its vmcore.* files.
 fn scenarios() -> BTreeMap<PathBuf, Vec<PathBuf>> {
     let mut out: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
-    let dumps = lab_dir().join("dumps");
+    let dumps = krash_labtest::lab_dir().join("dumps");
     let Ok(kernels) = std::fs::read_dir(&dumps) else { return out };
     for kernel in kernels.flatten() {
         let Ok(scens) = std::fs::read_dir(kernel.path()) else { continue };
@@ -61,10 +58,7 @@ fn is_qemu(format: &DumpFormat) -> bool {
 fn lab_or_skip() -> Option<BTreeMap<PathBuf, Vec<PathBuf>>> {
     let found = scenarios();
     if found.is_empty() {
-        if std::env::var("KRASH_REQUIRE_LAB").as_deref() == Ok("1") {
-            panic!("KRASH_REQUIRE_LAB=1 but no lab dumps under {}", lab_dir().display());
-        }
-        eprintln!("note: no lab dumps under {}; skipping", lab_dir().display());
+        krash_labtest::skip_or_fail("no lab dumps");
         return None;
     }
     Some(found)
@@ -97,14 +91,22 @@ fn every_lab_dump_opens_with_notes_and_kernel_data() {
             if is_qemu(dump.format()) {
                 assert!(dump.cpus().iter().all(|c| c.regs.cr3.is_some()), "{name}: QEMU notes carry cr3");
             }
+            assert_eq!(dump.machine(), Some(Machine::X86_64), "{name}: machine");
+            assert_eq!(dump.page_size(), 4096, "{name}: page size");
+            for cpu in dump.cpus() {
+                // The generic registers and the x86-64 record agree.
+                let regs = cpu.registers.unwrap_or_else(|| panic!("{name}: CPU {} has no registers", cpu.index));
+                assert_eq!(krash_arch::x86_64::to_x86_64_regs(&regs), Some(cpu.regs), "{name}: CPU {}", cpu.index);
+            }
             assert_eq!(dump.truncation(), None, "{name}: complete dump reported truncated");
-            let Some(uts) = info.symbol("init_uts_ns") else { continue };
+            let uts = info.symbol("init_uts_ns").unwrap_or_else(|| panic!("{name}: no init_uts_ns in VMCOREINFO"));
             // QEMU knows no phys_base; walk the saved page tables instead.
             let paddr = match (is_qemu(dump.format()), phys_base) {
                 (true, _) => translate(dump, uts).unwrap_or_else(|| panic!("{name}: cannot translate init_uts_ns")),
                 (false, Some(base)) => uts.wrapping_sub(START_KERNEL_MAP).wrapping_add(base),
-                (false, None) => continue,
+                (false, None) => panic!("{name}: no dump of this scenario gives phys_base"),
             };
+            check_arch_layout(dump, uts, paddr);
             let mut buf = vec![0u8; 8192];
             dump.read_phys(paddr & !0xfff, &mut buf).unwrap_or_else(|e| panic!("{name}: init_uts_ns page: {e}"));
             let needle = kernel.as_bytes();
@@ -114,27 +116,40 @@ fn every_lab_dump_opens_with_notes_and_kernel_data() {
     }
 }
 
-/// Minimal x86-64 page walk (4- or 5-level) from CPU 0's saved cr3.
-fn translate(dump: &Dump, vaddr: u64) -> Option<u64> {
-    let cpu = dump.cpus().first()?;
-    let la57 = cpu.qemu.as_ref().is_some_and(|q| q.cr4 & (1 << 12) != 0);
-    let mut table = cpu.regs.cr3? & 0x000f_ffff_ffff_f000;
-    let levels: &[u32] = if la57 { &[48, 39, 30, 21, 12] } else { &[39, 30, 21, 12] };
-    for &shift in levels {
-        let index = (vaddr >> shift) & 0x1ff;
-        let entry = dump.read_phys_u64(table + index * 8).ok()?;
-        if entry & 1 == 0 {
-            return None;
-        }
-        let frame = entry & 0x000f_ffff_ffff_f000;
-        let large = shift != 12 && entry & 0x80 != 0;
-        if shift == 12 || large {
-            let mask = (1u64 << shift) - 1;
-            return Some((frame & !mask) | (vaddr & mask));
-        }
-        table = frame;
+/// VMCOREINFO's numbers for the arch layer's layout rules; NUMBER values
+/// are written signed (`phys_base` may be negative): two's complement.
+fn vmcoreinfo_lookup(dump: &Dump) -> impl Fn(LayoutValue) -> Option<u64> + '_ {
+    move |v| match v {
+        LayoutValue::VmcoreinfoNumber(name) => dump.vmcoreinfo()?.number(name).map(|n| n as u64),
+        _ => None,
     }
-    None
+}
+
+/// The arch layer's layout maps `vaddr` (in the kernel image) to `paddr`
+/// linearly, and its walker agrees through the kernel's own page tables.
+fn check_arch_layout(dump: &Dump, vaddr: u64, paddr: u64) {
+    let name = dump.format_description();
+    let lookup = vmcoreinfo_lookup(dump);
+    let spec = dump.arch().unwrap().address_space(&lookup).unwrap();
+    let layout = spec.resolve(&lookup);
+    assert_eq!(layout.region_of(vaddr).map(|r| r.kind), Some(RegionKind::KernelImage), "{name}");
+    assert_eq!(layout.linear_phys(vaddr), Some(paddr), "{name}: image mapping");
+    let info = dump.vmcoreinfo().unwrap();
+    let root = spec.kernel_root_symbols.iter().find_map(|s| info.symbol(s)).expect("kernel root symbol");
+    let root = layout.linear_phys(root).expect("the kernel root is in the image");
+    let walked = spec.paging.translate(dump, root, vaddr).unwrap_or_else(|e| panic!("{name}: walk: {e}"));
+    assert_eq!(walked.paddr, paddr, "{name}: walk vs image mapping");
+    let extents = spec.paging.mapped_extents(dump, root, vaddr & !0xfff, (vaddr & !0xfff) + 0x2000, Default::default());
+    assert!(extents.complete && extents.extents.first().is_some_and(|e| e.paddr == paddr & !0xfff), "{name}: extents");
+}
+
+/// The arch layer's walk from CPU 0's saved page-table root, in the paging
+/// mode VMCOREINFO names.
+fn translate(dump: &Dump, vaddr: u64) -> Option<u64> {
+    let arch = dump.arch().ok()?;
+    let lookup = vmcoreinfo_lookup(dump);
+    let root = dump.cpus().first()?.registers?.by_role(RegisterRole::PageTableRoot)?;
+    arch.address_space(&lookup)?.paging.translate(dump, root, vaddr).ok().map(|t| t.paddr)
 }
 
 fn fault(e: Error) -> FaultReason {
@@ -147,6 +162,7 @@ fn fault(e: Error) -> FaultReason {
 #[test]
 fn formats_of_one_scenario_agree() {
     let Some(lab) = lab_or_skip() else { return };
+    let mut groups = 0;
     for (_, cores) in lab {
         let dumps: Vec<(String, Dump)> =
             cores.iter().map(|p| (p.display().to_string(), Dump::open(p).expect("opens"))).collect();
@@ -183,8 +199,13 @@ fn formats_of_one_scenario_agree() {
                 }
             }
             eprintln!("{} formats agree on {compared} sampled pages", group.len());
+            if group.len() > 1 {
+                assert!(compared > 0, "{ref_name}: no page compared with the {} other formats", group.len() - 1);
+                groups += 1;
+            }
         }
     }
+    krash_labtest::assert_compared(groups, "groups of formats holding the same memory");
 }
 
 #[test]

@@ -1,6 +1,9 @@
 //! The DWARF type model against the BTF model of the same vmlinux (pahole
 //! derives BTF from this DWARF, so layouts and spellings must agree), gdb's
 //! ptype, and the lab module's own types.
+// Test code: fixtures and real-kernel checks index known data, and a
+// panic is a test failure, so the untrusted-input lints do not apply.
+#![allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
 mod common;
 
@@ -33,9 +36,7 @@ fn open(path: &Path) -> DwarfTypes {
 }
 
 fn btf(path: &Path) -> Btf {
-    let file = std::fs::File::open(path).unwrap();
-    let map = unsafe { memmap2::Mmap::map(&file) }.unwrap();
-    Btf::from_elf(&map, None).unwrap()
+    Btf::from_elf(&krash_core::MappedFile::open(path).unwrap(), None).unwrap()
 }
 
 /// Heap memory of this process in MiB (the mapped file is not counted).
@@ -222,13 +223,7 @@ fn ptype_matches_gdb() {
 }
 
 fn lab_module(kv: &str) -> Option<PathBuf> {
-    let path = PathBuf::from(format!("/var/cache/krash-lab/dumps/{kv}/null-member/krash_scenarios.ko"));
-    if path.exists() {
-        Some(path)
-    } else {
-        eprintln!("skipping: {} not present", path.display());
-        None
-    }
+    krash_labtest::scenario_module(kv, "null-member")
 }
 
 #[test]

@@ -16,9 +16,12 @@ pub mod mapped;
 pub mod modules;
 mod nodebuginfo;
 pub mod percpu;
+pub mod probes;
 pub mod progress;
 pub mod rbtree;
 pub mod symbolize;
+#[cfg(any(test, feature = "synthetic"))]
+pub mod synthetic;
 pub mod type_arena;
 pub mod utsname;
 mod vmlinux_search;

@@ -17,6 +17,7 @@ use krash_dumpfile::{Dump, VmcoreInfo};
 
 use crate::addrspace::KernelMemory;
 use crate::kernel::discover_layout;
+use crate::layout::TypeSource;
 use crate::DebuginfoSources;
 
 /// The kernel's BTF is a few MB; refuse absurd sizes from corrupt symbols.
@@ -53,7 +54,13 @@ pub(crate) fn load_from_dump(dump: &Arc<Dump>, vmcoreinfo: &VmcoreInfo) -> Resul
     };
     let sources =
         DebuginfoSources { symbols: format!("{symbols_from} ({} symbols)", symbols.len()), types: types_from };
-    Ok((symbols, types, sources))
+    Ok(crate::kernel::LoadedDebuginfo {
+        symbols,
+        type_source: if types.is_some() { TypeSource::Btf } else { TypeSource::None },
+        types,
+        sources,
+        dwarf: None,
+    })
 }
 
 const PROC_KALLSYMS: &str = "/proc/kallsyms";
@@ -120,9 +127,8 @@ mod tests {
 
     #[test]
     fn proc_kallsyms_text() {
-        let dir = std::env::temp_dir().join(format!("krash-kallsyms-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("kallsyms");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kallsyms");
         std::fs::write(
             &path,
             "ffffffff81000000 T _stext\nffffffff81000010 t helper\nffffffffc0000000 t modfn\t[mymod]\n",
@@ -134,6 +140,5 @@ mod tests {
         std::fs::write(&path, "0000000000000000 T _stext\n0000000000000000 t helper\n").unwrap();
         let err = read_proc_kallsyms(&path).unwrap_err().to_string();
         assert!(err.contains("every address reads 0"), "{err}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

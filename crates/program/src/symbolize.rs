@@ -122,6 +122,12 @@ impl Kernel {
         Some((sym.addr, table.next_addr_after(sym.addr)?))
     }
 
+    /// Makes `file` the session's vmlinux DWARF (opened already for the
+    /// types of a vmlinux without BTF).
+    pub(crate) fn share_vmlinux_dwarf(&self, file: Arc<DwarfFile>) {
+        let _ = self.session_cache::<DebugCache>().vmlinux.set(Ok(file));
+    }
+
     /// The vmlinux's DWARF, opened on first use.
     pub fn vmlinux_dwarf(&self) -> Result<Arc<DwarfFile>> {
         self.session_cache::<DebugCache>()
@@ -399,15 +405,17 @@ fn open_module_dwarf(path: &Path, bases: &SectionBases) -> Result<DwarfFile> {
     lzma_rs::xz_decompress(&mut input, &mut bytes)
         .map_err(|e| Error::bad_data(path.display().to_string(), format!("xz decompression failed: {e}")))?;
     let bytes = bytes.bytes;
-    let temp = std::env::temp_dir().join(format!(
-        "krash-{}-{}",
-        std::process::id(),
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("module.ko.xz").trim_end_matches(".xz")
-    ));
-    std::fs::write(&temp, &bytes).map_err(|e| Error::io(&temp, &e))?;
-    let opened = DwarfFile::open_with_bases(&temp, bases);
-    // The file stays mapped; its name is no longer needed.
-    let _ = std::fs::remove_file(&temp);
+    // A file of our own with a random name, created exclusively and
+    // readable by us only: a guessable name in /tmp would let another user
+    // plant a symlink there when krash runs as root.
+    let mut temp = tempfile::Builder::new()
+        .prefix("krash-module-")
+        .suffix(".ko")
+        .tempfile()
+        .map_err(|e| Error::io(Path::new("temporary module file"), &e))?;
+    std::io::Write::write_all(&mut temp, &bytes).map_err(|e| Error::io(temp.path(), &e))?;
+    // The mapping outlives the file's name, which `temp` removes when dropped.
+    let opened = DwarfFile::open_with_bases(temp.path(), bases);
     opened
 }
 

@@ -1,22 +1,58 @@
 //! Decoding a byte run into gdb-formatted instructions.
 
-use iced_x86::{Decoder, DecoderOptions, FlowControl, OpKind};
+use iced_x86::{DecoderOptions, FlowControl, OpKind};
 
 use super::gdb_style::{format_instruction, GdbFormatters};
-use super::Symbolizer;
+use crate::decoder::{Decoded, Decoder, FlowKind, Instruction, Symbolizer};
 
-/// One decoded instruction as `dis` shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Instruction {
-    pub addr: u64,
-    pub len: usize,
-    pub bytes: Vec<u8>,
-    /// gdb's text: mnemonic and operands, with symbolic annotations.
-    pub text: String,
-    /// The destination of a direct call, jump or conditional jump.
-    pub branch_target: Option<u64>,
-    /// The bare mnemonic (`call`, `mov`), lowercase.
-    pub mnemonic: String,
+/// Longest x86-64 instruction.
+const MAX_INSTRUCTION_LEN: usize = 15;
+
+/// The x86-64 [`Decoder`]: iced-x86, printed in gdb's AT&T syntax.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct X86_64Decoder;
+
+impl Decoder for X86_64Decoder {
+    fn max_instruction_len(&self) -> usize {
+        MAX_INSTRUCTION_LEN
+    }
+    fn alignment(&self) -> usize {
+        1
+    }
+    fn syntax(&self) -> &'static str {
+        "AT&T, as gdb prints it"
+    }
+    fn decode(&self, bytes: &[u8], addr: u64) -> Option<Decoded> {
+        let instr = decode_one(bytes, addr)?;
+        Some(Decoded {
+            addr,
+            len: instr.len(),
+            flow: flow_kind(&instr),
+            branch_target: direct_branch_target(&instr),
+            mnemonic: mnemonic_of(&instr),
+        })
+    }
+    fn disassemble(&self, bytes: &[u8], addr: u64, symbolizer: &Symbolizer<'_>) -> Vec<Instruction> {
+        disassemble(bytes, addr, symbolizer)
+    }
+}
+
+/// iced's flow control in the architecture-neutral terms.
+pub fn flow_kind(instr: &iced_x86::Instruction) -> FlowKind {
+    if instr.is_invalid() {
+        return FlowKind::Invalid;
+    }
+    match instr.flow_control() {
+        FlowControl::Next => FlowKind::Sequential,
+        FlowControl::UnconditionalBranch => FlowKind::Jump,
+        FlowControl::IndirectBranch => FlowKind::IndirectJump,
+        FlowControl::ConditionalBranch | FlowControl::XbeginXabortXend => FlowKind::ConditionalJump,
+        FlowControl::Return => FlowKind::Return,
+        FlowControl::Call => FlowKind::Call,
+        FlowControl::IndirectCall => FlowKind::IndirectCall,
+        FlowControl::Interrupt => FlowKind::Interrupt,
+        FlowControl::Exception => FlowKind::Trap,
+    }
 }
 
 /// The destination of a direct (relative) branch.
@@ -41,22 +77,23 @@ pub fn disassemble(bytes: &[u8], start_addr: u64, symbolizer: &Symbolizer<'_>) -
     let mut formatters = GdbFormatters::new();
     let mut out = Vec::new();
     let mut offset = 0usize;
-    while offset < bytes.len() {
-        let rest = &bytes[offset..];
+    while let Some(rest) = bytes.get(offset..).filter(|r| !r.is_empty()) {
         let addr = start_addr.wrapping_add(offset as u64);
-        let mut decoder = Decoder::with_ip(64, rest, addr, DecoderOptions::NONE);
+        let mut decoder = iced_x86::Decoder::with_ip(64, rest, addr, DecoderOptions::NONE);
         let instr = decoder.decode();
         let len = if instr.is_invalid() { 1 } else { instr.len().max(1) };
         let len = len.min(rest.len());
+        let own = rest.get(..len).unwrap_or(rest);
         out.push(Instruction {
             addr,
             len,
-            bytes: rest[..len].to_vec(),
-            text: format_instruction(&mut formatters, &instr, &rest[..len], symbolizer),
+            bytes: own.to_vec(),
+            text: format_instruction(&mut formatters, &instr, own, symbolizer),
             branch_target: if instr.is_invalid() { None } else { direct_branch_target(&instr) },
             mnemonic: mnemonic_of(&instr),
+            flow: flow_kind(&instr),
         });
-        offset += len;
+        offset = offset.saturating_add(len);
     }
     out
 }
@@ -64,7 +101,7 @@ pub fn disassemble(bytes: &[u8], start_addr: u64, symbolizer: &Symbolizer<'_>) -
 /// Decodes the single instruction at the start of `bytes`; `None` when the
 /// bytes are not a complete valid instruction.
 pub fn decode_one(bytes: &[u8], addr: u64) -> Option<iced_x86::Instruction> {
-    let mut decoder = Decoder::with_ip(64, bytes, addr, DecoderOptions::NONE);
+    let mut decoder = iced_x86::Decoder::with_ip(64, bytes, addr, DecoderOptions::NONE);
     let instr = decoder.decode();
     (!instr.is_invalid()).then_some(instr)
 }

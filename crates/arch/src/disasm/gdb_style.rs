@@ -166,9 +166,7 @@ fn drop_branch_size_suffix(text: &mut String) {
 fn apply_gdb_operand_quirks(instr: &iced_x86::Instruction, text: &mut String) {
     let code = format!("{:?}", instr.code());
     if code.ends_with("_1") && instr.op_count() == 2 && instr.op1_kind() == OpKind::Immediate8 {
-        if let Some(at) = text.find("$0x1,") {
-            text.replace_range(at..at + "$0x1,".len(), "");
-        }
+        *text = text.replacen("$0x1,", "", 1);
     }
     // iced writes `imul $k,%r,%r` in its two-operand shorthand.
     if code.starts_with("Imul_r")
@@ -193,7 +191,7 @@ fn apply_gdb_operand_quirks(instr: &iced_x86::Instruction, text: &mut String) {
 /// folds the segment into the operand or drops it.
 fn spell_padding_prefixes(bytes: &[u8], text: &mut String) {
     let prefix_len = bytes.iter().take_while(|b| matches!(b, 0x66 | 0x2e | 0x3e | 0x26 | 0x36 | 0x64 | 0x65)).count();
-    let prefixes = &bytes[..prefix_len];
+    let prefixes = bytes.get(..prefix_len).unwrap_or(bytes);
     // The last operand-size prefix makes the `w` in `nopw`.
     let size_prefix = prefixes.iter().rposition(|&b| b == 0x66);
     let mut words: Vec<&str> = Vec::new();
@@ -229,6 +227,6 @@ fn spell_padding_prefixes(bytes: &[u8], text: &mut String) {
     *text = if operands.is_empty() {
         head
     } else {
-        format!("{head:<width$} {operands}", width = FIRST_OPERAND_COLUMN as usize - 1)
+        format!("{head:<width$} {operands}", width = (FIRST_OPERAND_COLUMN as usize).saturating_sub(1))
     };
 }

@@ -9,13 +9,12 @@ mod decode;
 mod details;
 mod gdb_style;
 
-pub use decode::{decode_one, disassemble, Instruction};
+pub use crate::decoder::{Instruction, Symbolizer};
+pub use decode::{decode_one, disassemble, flow_kind, X86_64Decoder};
 pub use details::{instruction_details, InstructionDetails, MemoryOperand, RegisterAccess};
 pub use gdb_style::{address_prefix, symbolic_address};
 
-/// Maps an address to the symbol containing it and the offset into it, as
-/// the caller's symbol table knows it.
-pub type Symbolizer<'a> = dyn Fn(u64) -> Option<(String, u64)> + 'a;
-
 #[cfg(test)]
+// Tests index the synthetic buffers they build; a panic there is a failed test.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 mod tests;
