@@ -233,3 +233,55 @@ fn variable(s: &mut String, v: &FrameVariable) {
     };
     let _ = writeln!(s, "      {declaration} = {value}");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn word(addr: u64, value: u64, annotation: Option<WordAnnotation>) -> StackWord {
+        StackWord { addr, value, annotation }
+    }
+
+    #[test]
+    fn stack_words_with_annotations() {
+        let words = [
+            word(0x1000, 0xffffffff81000010, Some(WordAnnotation::Symbol { name: "f".into(), offset: 16 })),
+            word(
+                0x1008,
+                0xffff888000001000,
+                Some(WordAnnotation::Slab { cache: "kmalloc-64".into(), show_value: true }),
+            ),
+            word(0x1010, 0xffff888000002000, Some(WordAnnotation::Slab { cache: "dentry".into(), show_value: false })),
+            word(0x1018, 0x2a, None),
+        ];
+        let mut s = String::new();
+        stack_data(&mut s, &words, false);
+        assert_eq!(
+            s,
+            "    1000: f+16             [ffff888000001000:kmalloc-64] \n\
+             \x20   1010: [dentry]         000000000000002a \n"
+        );
+    }
+
+    #[test]
+    fn source_lines_and_stack_switches() {
+        use krash_commands::output::{SourceLocation, StackKind};
+        let frame = BtLine::Frame {
+            level: 0,
+            slot: 0xffffc90000013a38,
+            pc: 0xffffffff81000010,
+            func: CodeName { name: Some("f".into()), offset: 16, module: Some("m".into()) },
+            recovered: true,
+            source: Some(SourceLocation { file: "/b/x.c".into(), relative: "x.c".into(), line: 7, column: None }),
+            variables: None,
+            data: Vec::new(),
+        };
+        let mut s = String::new();
+        line(&mut s, &frame, OffsetStyle::Hex);
+        line(&mut s, &BtLine::StackSwitch { stack: StackKind::Irq }, OffsetStyle::Hex);
+        assert_eq!(
+            s,
+            " #0 [ffffc90000013a38] f+0x10 at ffffffff81000010 [m] (recovered)\n    /b/x.c: 7\n--- <IRQ stack> ---\n"
+        );
+    }
+}

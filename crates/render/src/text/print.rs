@@ -36,3 +36,35 @@ pub(crate) fn render(p: &Print) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use krash_commands::output::{CpuAddress, ValueText};
+
+    #[test]
+    fn labels_pointer_types_and_per_cpu() {
+        let value = |label, pointer_type: Option<&str>| PrintEntry::Value {
+            label,
+            history: 3,
+            pointer_type: pointer_type.map(str::to_string),
+            value: ValueText::Scalar { text: "0xffff888000001000".into() },
+        };
+        let p = Print {
+            entries: vec![
+                value(Some(PrintLabel::Variable { name: "x".into() }), None),
+                value(Some(PrintLabel::PerCpu { expression: "rq.nr".into(), cpu: 1 }), Some("struct rq *")),
+                PrintEntry::PerCpu {
+                    declaration: "struct rq runqueues".into(),
+                    addresses: vec![CpuAddress { cpu: 0, addr: 0xffff88803fc2c300 }],
+                },
+            ],
+        };
+        assert_eq!(
+            render(&p),
+            "x = $3 = 0xffff888000001000\n\
+             per_cpu(rq.nr, 1) = $3 = (struct rq *) 0xffff888000001000\n\
+             PER-CPU DATA TYPE:\n  struct rq runqueues;\nPER-CPU ADDRESSES:\n  [0]: ffff88803fc2c300\n"
+        );
+    }
+}

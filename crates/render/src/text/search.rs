@@ -52,3 +52,40 @@ fn render_hit(out: &mut String, h: &SearchHit, width: usize) {
     }
     out.push('\n');
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use krash_commands::output::{ContextLine, SearchGroup};
+
+    #[test]
+    fn hits_values_labels_strings_and_context() {
+        let hit = |found| SearchHit { addr: 0x1000, found, context: Vec::new() };
+        let out = SearchOutput {
+            groups: vec![SearchGroup {
+                task: None,
+                hits: vec![
+                    hit(Found::Value { value: 0xffff, label: None }),
+                    hit(Found::Value { value: 0xffff, label: Some("init_task".into()) }),
+                    hit(Found::String { window: "abc".into() }),
+                ],
+            }],
+            width: 16,
+            rounded_start: Some(0xff0),
+            truncated: false,
+        };
+        assert_eq!(
+            render(&out),
+            "search: rounding down start address to: ff0\n1000: ffff \n1000: ffff (init_task)\n1000: abc\n"
+        );
+        let ctx = |addr, is_match| ContextLine { addr, value: 7, ascii: "........".into(), is_match };
+        let with_context = SearchHit {
+            addr: 0x1008,
+            found: Found::Value { value: 7, label: Some("x".into()) },
+            context: vec![ctx(0x1000, false), ctx(0x1008, true)],
+        };
+        let mut s = String::new();
+        render_hit(&mut s, &with_context, 16);
+        assert_eq!(s, "1000:  0000000000000007                    ........\n1008:  0000000000000007 (x)\n\n");
+    }
+}

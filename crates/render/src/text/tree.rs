@@ -39,3 +39,30 @@ pub(crate) fn render(t: &TreeOutput) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use krash_commands::output::{Aggregate, ObjectValue, TreeEntry, TypeHeader, ValueText};
+
+    #[test]
+    fn positions_and_objects() {
+        let entry = |position, object| TreeEntry { addr: 0x10, position, members: Vec::new(), object };
+        let object = ObjectValue {
+            header: TypeHeader { keyword: Aggregate::Struct, name: "vmap_area".into() },
+            value: ValueText::Scalar { text: "{}".into() },
+        };
+        let t = TreeOutput {
+            entries: vec![
+                entry(Some(TreePosition::Path { path: "root/l".into() }), None),
+                entry(Some(TreePosition::Index { index: 3 }), None),
+                entry(Some(TreePosition::Range { first: 4, last: 7 }), Some(object)),
+            ],
+            broken: Some("cycle at 10".into()),
+        };
+        assert_eq!(
+            render(&t),
+            "10\n  position: root/l\n10\n  index: 3\n10\n  index: 4-7\n  struct vmap_area = {}\ntree: cycle at 10\n"
+        );
+    }
+}
