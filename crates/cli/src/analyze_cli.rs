@@ -3,10 +3,11 @@
 use krash_analyze::AnalyzeExt;
 use std::path::{Path, PathBuf};
 
+use krash_commands::schema::{AnalyzeBatch, AnalyzeBatchEntry, SCHEMA_VERSION};
 use krash_commands::Output;
 use krash_program::Kernel;
 use krash_program::KernelFiles;
-use krash_render::{render, Format};
+use krash_render::{json_line, render, Format};
 
 /// Runs the subcommand with the words after `analyze`.
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
@@ -19,7 +20,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let (vmlinux, dump) = crate::args::assign_files(&files)?;
     let report = analyze_one(vmlinux, &dump)?;
     let format = if json { Format::Json } else { Format::Text };
-    print!("{}", render(&Output::Analyze(report), format));
+    print!("{}", render(&Output::Analyze(report), format, "analyze", None));
     Ok(())
 }
 
@@ -70,32 +71,23 @@ fn run_batch(dirs: &[PathBuf], json: bool) -> Result<(), String> {
     });
     let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
     results.sort_by(|a, b| a.0.cmp(&b.0));
+    if json {
+        let dumps = results
+            .iter()
+            .map(|(path, r)| AnalyzeBatchEntry::new(&path.display().to_string(), r.as_ref().map_err(String::as_str)))
+            .collect();
+        print!("{}", json_line(&AnalyzeBatch { schema: SCHEMA_VERSION, dumps }));
+        return Ok(());
+    }
     let mut groups: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-    let mut docs = Vec::new();
     for (path, r) in &results {
         match r {
             Ok(rep) => {
-                if json {
-                    docs.push(format!(
-                        "{{\"dump\":{:?},\"report\":{}}}",
-                        path.display().to_string(),
-                        render(&Output::Analyze(rep.clone()), Format::Json).trim()
-                    ));
-                } else {
-                    println!("{}  {}  {}", path.display(), rep.kind.name(), rep.signature);
-                }
+                println!("{}  {}  {}", path.display(), rep.kind.name(), rep.signature);
                 groups.entry(rep.signature.clone()).or_default().push(path.display().to_string());
             }
-            Err(e) => {
-                if !json {
-                    println!("{}  error  {e}", path.display());
-                }
-            }
+            Err(e) => println!("{}  error  {e}", path.display()),
         }
-    }
-    if json {
-        println!("[{}]", docs.join(","));
-        return Ok(());
     }
     println!("\n{} dumps, {} signatures:", results.len(), groups.len());
     for (sig, members) in &groups {

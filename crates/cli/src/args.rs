@@ -20,6 +20,9 @@ pub struct Args {
     /// Print every command's output as one JSON document
     #[arg(long)]
     pub json: bool,
+    /// Print the JSON Schema of every --json document (docs/json.schema.json) and exit
+    #[arg(long)]
+    pub json_schema: bool,
     /// Use the given vmlinux even if its build id differs from the dump's
     #[arg(long)]
     pub force: bool,

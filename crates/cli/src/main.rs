@@ -12,10 +12,11 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::process::{Command, ExitCode, Stdio};
 
 use clap::Parser;
-use krash_commands::{execute, Output, Session};
+use krash_commands::schema::{ErrorDocument, ErrorKind};
+use krash_commands::{command_name, execute, Output, Session};
 use krash_program::Kernel;
 use krash_program::KernelFiles;
-use krash_render::{render, Format};
+use krash_render::{json_line, render, Format};
 
 use crate::line::{parse_line, Sink};
 
@@ -41,6 +42,10 @@ fn main() -> ExitCode {
 }
 
 fn run(args: args::Args) -> Result<(), String> {
+    if args.json_schema {
+        print!("{}", krash_commands::schema::json_schema_text());
+        return Ok(());
+    }
     let (vmlinux, dump) = args::assign_files_or_live(&args.files, args.live)?;
     let debug_dirs = if args.no_search { Vec::new() } else { args::debug_dirs() };
     let kernel =
@@ -55,7 +60,7 @@ fn run(args: args::Args) -> Result<(), String> {
     }
     if !args.silent {
         let banner = Output::Sys(krash_commands::output::sys_info(&session));
-        print!("{}", render(&banner, format));
+        print!("{}", render(&banner, format, "sys", None));
         if format == Format::Text {
             println!();
         }
@@ -89,13 +94,21 @@ pub(crate) enum Flow {
 }
 
 /// Runs one line: parse, execute, render, send to its sink. Errors are
-/// printed in crash's style (`cmd: message`) and never end the session.
+/// printed in crash's style (`cmd: message`), or as an error document with
+/// `--json`, and never end the session.
 pub(crate) fn run_line(session: &mut Session, text: &str, format: Format) -> Flow {
+    let input = text.trim();
     let parsed = match parse_line(text) {
         Ok(Some(p)) => p,
         Ok(None) => return Flow::Continue,
         Err(e) => {
-            eprintln!("krash: {e}");
+            if format == Format::Json {
+                let word = input.split_whitespace().next().unwrap_or_default();
+                let doc = ErrorDocument::new(word, Some(input), ErrorKind::Usage, &e);
+                deliver(&Sink::Stdout, &json_line(&doc));
+            } else {
+                eprintln!("krash: {e}");
+            }
             return Flow::Continue;
         }
     };
@@ -105,13 +118,13 @@ pub(crate) fn run_line(session: &mut Session, text: &str, format: Format) -> Flo
     // A running kernel changes between commands: each one reads it afresh.
     session.kernel.refresh_live();
     let rendered = match execute(session, &parsed.words) {
-        Ok(out) => render(&out, format),
+        Ok(out) => render(&out, format, &command_name(session, &parsed.words), Some(input)),
         Err(e) => {
             let msg = e.to_string();
             let name = &parsed.words[0];
             if format == Format::Json {
-                let doc = format!("{{\"command\":{:?},\"error\":{:?}}}\n", name, msg);
-                deliver(&parsed.sink, &doc);
+                let doc = ErrorDocument::of(&command_name(session, &parsed.words), Some(input), &e);
+                deliver(&parsed.sink, &json_line(&doc));
             } else if msg.starts_with(&format!("{name}:")) {
                 eprintln!("{msg}");
             } else {

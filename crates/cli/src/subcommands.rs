@@ -23,7 +23,7 @@ fn decode(args: &[String]) -> Result<(), String> {
     let mut bytes = Vec::new();
     std::io::stdin().read_to_end(&mut bytes).map_err(|e| format!("reading standard input: {e}"))?;
     input.push_str(&String::from_utf8_lossy(&bytes));
-    let text = krash_commands::decode::run(args, &input).map_err(|e| e.to_string())?;
-    print!("{text}");
+    let decoded = krash_commands::decode::run(args, &input).map_err(|e| e.to_string())?;
+    print!("{}", krash_render::render_decoded(&decoded));
     Ok(())
 }

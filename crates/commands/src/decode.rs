@@ -3,14 +3,14 @@
 //! and inline chain, and each `Code:` line disassembled with the trapping
 //! instruction marked. Needs no dump.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use krash_analyze::oops::{self, CodeBytes, FrameRef, LineContent};
 use krash_analyze::oops_resolve::{OopsResolver, ResolvedFrame};
 use krash_arch::disasm::{decode_one, disassemble};
 use krash_core::{Error, Result};
-use krash_program::symbolize::InlineFrame;
+
+use crate::source::{InlineLocation, SymbolRef};
 
 /// Usage text of the subcommand.
 pub const USAGE: &str = "usage: krash decode [VMLINUX|-] [--module NAME=KO ...] < oops.txt";
@@ -61,69 +61,91 @@ fn module_arg(spec: &str) -> Result<(String, PathBuf)> {
     Ok((name.to_string(), path))
 }
 
-/// Runs `decode` over `input` and returns the annotated text.
-pub fn run(args: &[String], input: &str) -> Result<String> {
-    let args = parse_args(args)?;
-    let resolver = OopsResolver::open(args.vmlinux.as_deref(), &args.modules)?;
-    Ok(decode_text(input, &resolver))
+/// One line of the oops text and what `decode` adds to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodedLine {
+    /// A line decode has nothing to add to (trailing spaces dropped).
+    Text { raw: String },
+    /// A stack frame (`func+0xoff/0xsize`): where it resolved, as an
+    /// inline chain innermost first, or why it did not. `prefix_len` is the
+    /// length of the log prefixes (level, timestamp, caller) before the
+    /// message, which the inline chain is indented past.
+    Frame { raw: String, prefix_len: usize, resolution: Result<Vec<InlineLocation>, String> },
+    /// A `Code:` line and its disassembly.
+    Code { raw: String, disassembly: Option<CodeDisassembly> },
 }
 
-/// The annotated text: input lines unchanged, resolutions appended.
-pub fn decode_text(input: &str, resolver: &OopsResolver) -> String {
-    let mut out = String::new();
+/// The disassembly of a `Code:` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeDisassembly {
+    /// How many bytes the line holds.
+    pub length: usize,
+    /// The RIP line's `function+offset`, when it resolved (instructions are
+    /// then at their DWARF-space addresses and named).
+    pub trapping_at: Option<SymbolRef>,
+    pub instructions: Vec<CodeInstruction>,
+}
+
+/// One instruction of a `Code:` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeInstruction {
+    /// Offset from the line's first byte.
+    pub offset: u64,
+    /// The instruction at the trapping instruction pointer (`<..>` in the line).
+    pub trapping: bool,
+    /// The symbol it is in, when the RIP line resolved.
+    pub symbol: Option<SymbolRef>,
+    pub bytes: Vec<u8>,
+    pub text: String,
+}
+
+/// What `decode` produced, one entry per input line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decoded {
+    pub lines: Vec<DecodedLine>,
+}
+
+/// Runs `decode` over `input`.
+pub fn run(args: &[String], input: &str) -> Result<Decoded> {
+    let args = parse_args(args)?;
+    let resolver = OopsResolver::open(args.vmlinux.as_deref(), &args.modules)?;
+    Ok(decode(input, &resolver))
+}
+
+/// Every input line with its resolutions.
+pub fn decode(input: &str, resolver: &OopsResolver) -> Decoded {
+    let mut lines = Vec::new();
     let mut last_rip: Option<(FrameRef, Option<ResolvedFrame>)> = None;
     for line in oops::parse(input) {
+        let raw = line.raw.trim_end().to_string();
         match &line.content {
             LineContent::Frame(frame) => {
                 let resolved = resolver.resolve(frame);
-                let _ = write!(out, "{}", line.raw.trim_end());
-                match &resolved {
-                    Ok(r) => write_resolution(&mut out, &line.raw, r),
-                    Err(e) => {
-                        let _ = writeln!(out, " (?? {e})");
-                    }
-                }
+                let prefix_len = line.raw.len().saturating_sub(oops::strip_prefixes(&line.raw).len());
+                let resolution = match &resolved {
+                    Ok(r) => Ok(r.frames.iter().map(InlineLocation::of).collect()),
+                    Err(e) => Err(e.to_string()),
+                };
+                lines.push(DecodedLine::Frame { raw, prefix_len, resolution });
                 if frame.is_rip {
                     last_rip = Some((frame.clone(), resolved.ok()));
                 }
             }
             LineContent::Code(code) => {
-                let _ = writeln!(out, "{}", line.raw.trim_end());
                 let rip = last_rip.take();
-                write_code(&mut out, code, rip.as_ref(), resolver);
+                let disassembly = disassemble_code(code, rip.as_ref(), resolver);
+                lines.push(DecodedLine::Code { raw, disassembly });
             }
             LineContent::Other => {
                 if line.body.trim_start().starts_with("RIP:") {
                     // A user-space RIP (`0033:0x47b7a0`): its Code is not ours to name.
                     last_rip = None;
                 }
-                let _ = writeln!(out, "{}", line.raw.trim_end());
+                lines.push(DecodedLine::Text { raw });
             }
         }
     }
-    out
-}
-
-fn location_text(frame: &InlineFrame) -> String {
-    frame.location.as_ref().map(|l| format!("{}:{}", l.relative, l.line)).unwrap_or_else(|| "??:?".to_string())
-}
-
-/// Appends the innermost source line to the frame's line and, for an
-/// inline chain, one line per level as faddr2line prints it.
-fn write_resolution(out: &mut String, raw: &str, resolved: &ResolvedFrame) {
-    let Some(innermost) = resolved.frames.first() else {
-        let _ = writeln!(out, " ??:?");
-        return;
-    };
-    let _ = writeln!(out, " {}", location_text(innermost));
-    if resolved.frames.len() > 1 {
-        let prefix_len = raw.len().saturating_sub(oops::strip_prefixes(raw).len());
-        let indent = " ".repeat(prefix_len + 4);
-        for (i, frame) in resolved.frames.iter().enumerate() {
-            let by = if i == 0 { "" } else { "(inlined by) " };
-            let _ = writeln!(out, "{indent}{by}{} at {}", frame.function, location_text(frame));
-        }
-    }
+    Decoded { lines }
 }
 
 /// The first offset from which decoding reaches `trap` exactly, so the
@@ -150,12 +172,11 @@ fn aligned_start(bytes: &[u8], trap: usize) -> usize {
 
 /// Disassembles a `Code:` line as decodecode does, at the run-time
 /// addresses of the RIP line when it resolved.
-fn write_code(
-    out: &mut String,
+fn disassemble_code(
     code: &CodeBytes,
     rip: Option<&(FrameRef, Option<ResolvedFrame>)>,
     resolver: &OopsResolver,
-) {
+) -> Option<CodeDisassembly> {
     let trap = code.trap_index.unwrap_or(0);
     let start = if code.trap_index.is_some() { aligned_start(&code.bytes, trap) } else { 0 };
     let resolved = rip.and_then(|(f, r)| r.as_ref().map(|r| (f, r)));
@@ -166,35 +187,27 @@ fn write_code(
         let (sym, off) = object?.symbols.by_addr(addr)?;
         Some((sym.name.to_string(), off))
     };
-    let Some(bytes) = code.bytes.get(start..) else { return };
-    let instructions = disassemble(bytes, base.wrapping_add(start as u64), &symbolize);
-    let _ = writeln!(
-        out,
-        "Code disassembly ({} bytes{}):",
-        code.bytes.len(),
-        match resolved {
-            Some((f, _)) => format!(", trapping at {}+{:#x}", f.function, f.offset),
-            None => String::new(),
-        }
-    );
+    let bytes = code.bytes.get(start..)?;
+    let decoded = disassemble(bytes, base.wrapping_add(start as u64), &symbolize);
     let trap_addr = base.wrapping_add(trap as u64);
-    for instr in &instructions {
-        let offset = instr.addr.wrapping_sub(base);
-        let hex: Vec<String> = instr.bytes.iter().map(|b| format!("{b:02x}")).collect();
-        let is_trap = code.trap_index.is_some() && instr.addr == trap_addr;
-        let place = match symbolize(instr.addr) {
-            Some((name, off)) if resolved.is_some() => format!(" <{name}+{off:#x}>"),
-            _ => String::new(),
-        };
-        let _ = writeln!(
-            out,
-            "  {offset:4x}:{}{place}  {:<24} {}{}",
-            if is_trap { "*" } else { " " },
-            hex.join(" "),
-            instr.text,
-            if is_trap { "\t\t<-- trapping instruction" } else { "" }
-        );
-    }
+    let instructions = decoded
+        .iter()
+        .map(|instr| CodeInstruction {
+            offset: instr.addr.wrapping_sub(base),
+            trapping: code.trap_index.is_some() && instr.addr == trap_addr,
+            symbol: match symbolize(instr.addr) {
+                Some((name, offset)) if resolved.is_some() => Some(SymbolRef { name, offset }),
+                _ => None,
+            },
+            bytes: instr.bytes.clone(),
+            text: instr.text.clone(),
+        })
+        .collect();
+    Some(CodeDisassembly {
+        length: code.bytes.len(),
+        trapping_at: resolved.map(|(f, _)| SymbolRef { name: f.function.clone(), offset: f.offset }),
+        instructions,
+    })
 }
 
 #[cfg(test)]
@@ -204,11 +217,16 @@ mod tests {
     #[test]
     fn disassembles_code_without_debuginfo() {
         let text = "Code: 0f 1f 44 00 00 e8 e6 ff ff ff <48> 8b 40 10 c3 cc\n";
-        let out = decode_text(text, &OopsResolver::default());
-        assert!(out.contains("mov    0x10(%rax),%rax"), "{out}");
-        let trap_line = out.lines().find(|l| l.contains("trapping instruction")).unwrap();
-        assert!(trap_line.contains("48 8b 40 10"), "{trap_line}");
-        assert!(out.contains("nopl") || out.contains("nop"), "{out}");
+        let out = decode(text, &OopsResolver::default());
+        let Some(DecodedLine::Code { raw, disassembly: Some(d) }) = out.lines.first() else { panic!("{out:?}") };
+        assert_eq!(raw, text.trim_end());
+        assert_eq!(d.length, 16);
+        assert!(d.trapping_at.is_none());
+        let trap = d.instructions.iter().find(|i| i.trapping).expect("a trapping instruction");
+        assert_eq!(trap.bytes, [0x48, 0x8b, 0x40, 0x10]);
+        assert_eq!(trap.text, "mov    0x10(%rax),%rax");
+        assert_eq!(trap.offset, 10);
+        assert!(d.instructions.iter().any(|i| i.text.starts_with("nop")), "{d:?}");
     }
 
     #[test]

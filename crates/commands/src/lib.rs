@@ -9,7 +9,9 @@ pub mod getopt;
 pub mod header;
 pub mod output;
 mod registry;
+pub mod schema;
 mod session;
+pub mod source;
 
 pub use output::Output;
 pub use registry::{lookup, registry, CommandSpec};
@@ -30,6 +32,21 @@ pub fn execute(session: &mut Session, words: &[String]) -> Result<Output> {
     let spec = lookup(name)
         .ok_or_else(|| Error::NotFound(format!("{name}: command not found (\"help\" lists the commands)")))?;
     (spec.run)(session, &words[1..])
+}
+
+/// The name of the command a line runs, as `help` lists it: the registry
+/// name for a command or alias (`print` runs `p`), `struct` for crash's
+/// `TYPE.member ADDR` shorthand, else the first word as typed. `--json`
+/// documents and errors carry it as `command`.
+pub fn command_name(session: &Session, words: &[String]) -> String {
+    let Some(name) = words.first() else { return String::new() };
+    if let Some(spec) = lookup(name) {
+        return spec.name.to_string();
+    }
+    if commands::struct_cmd::names_aggregate(session, name) {
+        return "struct".to_string();
+    }
+    name.clone()
 }
 
 /// Parses a hexadecimal address as crash accepts it (`ffff8880...`,

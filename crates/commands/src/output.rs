@@ -1,45 +1,48 @@
-//! Every command's result type. Renderers match on [`Output`]; JSON is the
-//! serde form of the same values.
-
-use serde::Serialize;
+//! Every command's result type: data only. The text renderer matches on
+//! [`Output`]; `--json` documents are converted from it by
+//! [`crate::schema`], the public schema (these types are not serialized,
+//! so they can change without changing the JSON).
 
 pub use crate::commands::bt::{
     task_backtrace, Bt, BtBody, BtLine, BtOptions, BtTask, CodeName, OffsetStyle, RegsBlock, StackOverflow, StackWord,
-    TextLine,
+    TextLine, WordAnnotation,
 };
 pub use crate::commands::dev::{DevMajorRow, DevOutput};
-pub use crate::commands::dis::{Dis, DisLine};
+pub use crate::commands::dis::{Dis, DisLine, SourceText, UserInstruction};
 pub use crate::commands::foreach::Foreach;
 pub use crate::commands::help::{Help, HelpEntry, HelpPage};
 pub use crate::commands::ipcs::{IpcSection, IpcsOutput};
 pub use crate::commands::irq::Irq;
 pub use crate::commands::kmem::memory as kmem_memory;
 pub use crate::commands::kmem::{
-    AddressPart, CacheDetail, CacheRow, CpuDetail, Kmem, KmemOutput, NodeDetail, ObjectRow, PageInfo, SlabDetail,
-    SlabRow, TaskContext, VmapRow,
+    AddressInfo, AddressPart, CacheDetail, CacheRow, CpuDetail, Kmem, KmemNote, KmemOutput, NodeDetail, ObjectRow,
+    PageInfo, SlabDetail, SlabRow, TaskContext, VmapRow,
 };
 pub use crate::commands::list::{ListEntry, ListOutput};
 pub use crate::commands::log::{Log, LogTimestamps};
-pub use crate::commands::module::{ModuleOutput, ModuleRow, ModuleTable, TaintRow};
+pub use crate::commands::module::{LoadProblem, ModuleOutput, ModuleRow, ModuleTable, TaintRow};
 pub use crate::commands::net::{NetOutput, SocketDump, TaskSockets};
-pub use crate::commands::print::{Print, PrintEntry};
+pub use crate::commands::print::{CpuAddress, Print, PrintEntry, PrintLabel};
 pub use crate::commands::ps::{Ps, PsRow, TaskArgs, TaskTimes};
 pub use crate::commands::rd::{Display as RdDisplay, MemoryRead, Space, Unit};
 pub use crate::commands::runq::{GroupView, Runq, RunqCpu};
-pub use crate::commands::search::{ContextLine, SearchGroup, SearchHit, SearchOutput};
+pub use crate::commands::search::{ContextLine, Found, SearchGroup, SearchHit, SearchOutput};
 pub use crate::commands::set::Context;
 pub use crate::commands::sig::{SigOutput, SigTask, ThreadSignals};
-pub use crate::commands::struct_cmd::{MemberValue, StructBlock, StructOutput};
+pub use crate::commands::struct_cmd::{
+    Aggregate, MemberValue, ObjectValue, OffsetLayout, OffsetLine, StructBlock, StructOutput, TypeHeader,
+};
 pub use crate::commands::swap::SwapOutput;
-pub use crate::commands::sym::{render_plain as sym_line_text, Sym, SymEntry, SymLine};
+pub use crate::commands::sym::{ModuleEdge, Sym, SymEntry, SymLine};
 pub use crate::commands::sys::{sys_info, PanicTask, SysDetail, SysInfo};
 pub use crate::commands::task::{TaskEntry, TaskOutput};
-pub use crate::commands::tree::{TreeEntry, TreeOutput};
+pub use crate::commands::tree::{TreeEntry, TreeOutput, TreePosition};
 pub use crate::commands::vm::{FilesEntry, FilesOutput, PageCache, VmEntry, VmFlags, VmOutput, VmaPages};
 pub use crate::commands::vtop::{Conversion, VtopOutput, VtopResult};
 pub use crate::commands::waitq::WaitqOutput;
 pub use crate::commands::whatis::Whatis;
 pub use crate::header::TaskHeader;
+pub use crate::source::{InlineLocation, SourceLocation, SymbolRef};
 pub use krash_analyze::{BadMember, BlockedTask, CorruptValue, PanicKind, Report};
 pub use krash_eval::frame_vars::{FrameVariable, FrameVariables, InlinedCall, VariableState};
 pub use krash_eval::value::{FieldText, ValueText};
@@ -51,8 +54,10 @@ pub use krash_linux::mm::swap::SwapArea;
 pub use krash_linux::mm::user_pages::{PageLocation, SwapEntry, UserPage};
 pub use krash_linux::mm::vma::Vma;
 pub use krash_linux::net::{Neighbour, NetDevice, NetDevices, OpenSocket};
+pub use krash_linux::sched::backtrace::unwinder::{ExceptionStack, StackKind};
 pub use krash_linux::sched::runq::{CfsEntry, CfsQueue, QueuedTask, RunQueue};
 pub use krash_linux::sched::signal::{GroupSignals, Pending, QueuedSignal, SigAction, TaskSignals};
+pub use krash_linux::sched::task::TaskState;
 pub use krash_linux::sched::waitq::{WaitEntry, WaitQueue};
 pub use krash_linux::time::hrtimer::{HrtimerClock, HrtimerCpu, Hrtimers, QueuedHrtimer};
 pub use krash_linux::time::timer::{PendingTimer, TimerBase, TimerWheel};
@@ -61,8 +66,7 @@ pub use krash_linux::time::timer::{PendingTimer, TimerBase, TimerWheel};
 // One value per command run, moved straight to the renderer: boxing the
 // large variants would only add indirection.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "command", content = "data", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum Output {
     Bt(Bt),
     Dis(Dis),

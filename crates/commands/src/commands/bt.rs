@@ -13,8 +13,8 @@ use krash_linux::sched::backtrace::unwinder::{self, Method, StackKind, StackRang
 use krash_linux::sched::backtrace::TaskBacktrace;
 use krash_linux::sched::task::Task;
 use krash_program::Kernel;
-use serde::Serialize;
 
+use crate::source::SourceLocation;
 use crate::{getopt, CommandSpec, Output, Session};
 
 pub(crate) const SPEC: CommandSpec = CommandSpec {
@@ -57,8 +57,7 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// How frame lines show the symbol offset (`-s`, `-x`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OffsetStyle {
     None,
     Decimal,
@@ -77,16 +76,26 @@ pub struct BtOptions {
     pub method: Method,
 }
 
-/// One stack word (`-f`, `-r`), with its symbol when `-F` asked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One stack word (`-f`, `-r`), with what it points at when `-F` asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StackWord {
     pub addr: u64,
     pub value: u64,
-    pub symbol: Option<String>,
+    pub annotation: Option<WordAnnotation>,
+}
+
+/// What a stack word's value points at (`bt -F`, `-FF`, `-r`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WordAnnotation {
+    /// A kernel or module symbol's address plus `offset`.
+    Symbol { name: String, offset: u64 },
+    /// Memory of a slab cache's object; `show_value` is `-FF` (crash then
+    /// shows the value beside the cache name).
+    Slab { cache: String, show_value: bool },
 }
 
 /// The name of a code address: function, offset, module.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeName {
     pub name: Option<String>,
     pub offset: u64,
@@ -94,7 +103,7 @@ pub struct CodeName {
 }
 
 /// A register block (exception frame or user-mode entry frame).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegsBlock {
     pub addr: u64,
     pub regs: X86_64Regs,
@@ -104,8 +113,7 @@ pub struct RegsBlock {
 }
 
 /// One element of a backtrace in output order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BtLine {
     Frame {
         level: usize,
@@ -113,10 +121,9 @@ pub enum BtLine {
         pc: u64,
         func: CodeName,
         recovered: bool,
-        /// `file: line` for `-l`.
-        source: Option<String>,
+        /// The source line for `-l`.
+        source: Option<SourceLocation>,
         /// `--args`: the frame's parameters and locals.
-        #[serde(skip_serializing_if = "Option::is_none")]
         variables: Option<FrameVariables>,
         data: Vec<StackWord>,
     },
@@ -130,8 +137,9 @@ pub enum BtLine {
         recovered: bool,
         data: Vec<StackWord>,
     },
+    /// The trace leaves `stack` for the next one.
     StackSwitch {
-        stack: String,
+        stack: StackKind,
     },
     Warning {
         message: String,
@@ -139,16 +147,14 @@ pub enum BtLine {
 }
 
 /// A text address found on a stack (`-t`, `-T`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TextLine {
     Word { addr: u64, value: u64, func: CodeName },
-    StackSwitch { stack: String },
+    StackSwitch { stack: StackKind },
 }
 
 /// What `bt` shows for one task.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "view", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BtBody {
     Trace { lines: Vec<BtLine> },
     Text { start: Option<(u64, CodeName)>, lines: Vec<TextLine> },
@@ -157,7 +163,7 @@ pub enum BtBody {
 }
 
 /// One task's `bt` output.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BtTask {
     pub pid: i32,
     pub task: u64,
@@ -167,7 +173,7 @@ pub struct BtTask {
 }
 
 /// A task whose stack end magic is overwritten (`bt -v`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StackOverflow {
     pub pid: i32,
     pub task: u64,
@@ -178,8 +184,7 @@ pub struct StackOverflow {
 }
 
 /// The `bt` command's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "mode", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Bt {
     Tasks {
         offsets: OffsetStyle,
@@ -351,9 +356,9 @@ fn code_name(k: &Kernel, addr: u64) -> CodeName {
     }
 }
 
-fn symbolic(k: &Kernel, value: u64) -> Option<String> {
+fn symbolic(k: &Kernel, value: u64) -> Option<WordAnnotation> {
     let s = k.symbolize(value)?;
-    Some(if s.offset == 0 { s.name } else { format!("{}+{}", s.name, s.offset) })
+    Some(WordAnnotation::Symbol { name: s.name, offset: s.offset })
 }
 
 /// `stack_words` level for `-r`: symbols only, no slab names (crash's rd -s).
@@ -369,10 +374,13 @@ fn stack_words(k: &Kernel, from: u64, to: u64, symbolic_words: u8) -> Vec<StackW
         .map(|(addr, value)| StackWord {
             addr,
             value,
-            symbol: match symbolic_words {
+            annotation: match symbolic_words {
                 0 | 1 => None,
                 RAW_SYMBOLS => symbolic(k, value),
-                level => symbolic(k, value).or_else(|| super::kmem::slab_annotation(k, value, level > 2)),
+                level => symbolic(k, value).or_else(|| {
+                    super::kmem::slab_cache_name(k, value)
+                        .map(|cache| WordAnnotation::Slab { cache, show_value: level > 2 })
+                }),
             },
         })
         .collect()
@@ -403,7 +411,7 @@ fn trace_lines(k: &Kernel, bt: &TaskBacktrace, opts: &BtOptions) -> Vec<BtLine> 
             TraceItem::Frame(f) => {
                 let source = opts.lines.then(|| {
                     let at = if f.exact { f.pc } else { f.pc.wrapping_sub(1) };
-                    k.source_line(at).map(|l| format!("{}: {}", l.file, l.line))
+                    k.source_line(at).map(|l| SourceLocation::of(&l))
                 });
                 lines.push(BtLine::Frame {
                     level: f.level,
@@ -425,7 +433,7 @@ fn trace_lines(k: &Kernel, bt: &TaskBacktrace, opts: &BtOptions) -> Vec<BtLine> 
                     lines.push(null_call(&e.regs));
                 }
             }
-            TraceItem::StackSwitch { from } => lines.push(BtLine::StackSwitch { stack: from.crash_name().to_string() }),
+            TraceItem::StackSwitch { from } => lines.push(BtLine::StackSwitch { stack: *from }),
             TraceItem::Warning { message } => lines.push(BtLine::Warning { message: message.clone() }),
         }
         if opts.frame_data > 0 {
@@ -502,7 +510,7 @@ fn text_view(k: &Kernel, t: &Task, whole: bool) -> Result<BtBody> {
     for (n, (range, lo)) in order.iter().enumerate() {
         if n > 0 {
             if let Some((prev, _)) = order.get(n - 1) {
-                lines.push(TextLine::StackSwitch { stack: prev.kind.crash_name().to_string() });
+                lines.push(TextLine::StackSwitch { stack: prev.kind });
             }
         }
         let from = if whole || (n > 0 && range.kind == StackKind::Task) { range.base } else { *lo };
@@ -550,7 +558,7 @@ fn old_method_view(k: &Kernel, t: &Task) -> Result<BtBody> {
     let order = stacks_in_trace_order(&bt);
     for (n, (range, from)) in order.iter().enumerate() {
         if let Some((prev, _)) = n.checked_sub(1).and_then(|p| order.get(p)) {
-            lines.push(BtLine::StackSwitch { stack: prev.kind.crash_name().to_string() });
+            lines.push(BtLine::StackSwitch { stack: prev.kind });
         }
         let from = *from;
         let mut exceptions = unwinder::find_exception_frames(k.memory(), &code, &bt.stacks, range)

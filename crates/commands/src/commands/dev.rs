@@ -5,8 +5,8 @@ use krash_core::{Error, Result};
 use krash_linux::dev::devices::DevicesExt;
 use krash_linux::dev::devices::{DiskIo, ResourceTree};
 use krash_program::Kernel;
-use serde::Serialize;
 
+use crate::source::SymbolRef;
 use crate::{getopt, CommandSpec, Output, Session};
 
 pub(crate) const SPEC: CommandSpec = CommandSpec {
@@ -24,20 +24,19 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// One device major with its operations symbol.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct DevMajorRow {
     pub major: u32,
     pub name: String,
     /// The cdev (character) or gendisk (block), 0 if none was found.
     pub object: u64,
     pub operations: u64,
-    /// `operations` as `symbol` or `symbol+offset`.
-    pub operations_symbol: Option<String>,
+    /// The symbol `operations` points into.
+    pub operations_symbol: Option<SymbolRef>,
 }
 
 /// What `dev` printed.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "view", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum DevOutput {
     Majors { char_devices: Vec<DevMajorRow>, block_devices: Vec<DevMajorRow> },
     Disks { disks: Vec<DiskIo> },
@@ -66,7 +65,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         let rows = |v: Vec<krash_linux::dev::devices::DeviceMajor>| -> Vec<DevMajorRow> {
             v.into_iter()
                 .map(|d| DevMajorRow {
-                    operations_symbol: symbol_text(k, d.operations),
+                    operations_symbol: symbol_ref(k, d.operations),
                     major: d.major,
                     name: d.name,
                     object: d.object,
@@ -79,11 +78,11 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     Ok(Output::Dev(out))
 }
 
-/// `addr` as crash's symbolic value: `name`, or `name+offset`.
-pub(crate) fn symbol_text(k: &Kernel, addr: u64) -> Option<String> {
+/// The symbol `addr` points into, by the name crash shows.
+pub(crate) fn symbol_ref(k: &Kernel, addr: u64) -> Option<SymbolRef> {
     if addr == 0 {
         return None;
     }
-    let (sym, off) = k.symbol_at(addr)?;
-    Some(if off == 0 { sym.crash_name().to_string() } else { format!("{}+{off}", sym.crash_name()) })
+    let (sym, offset) = k.symbol_at(addr)?;
+    Some(SymbolRef { name: sym.crash_name().to_string(), offset })
 }

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use krash_arch::disasm::{disassemble, Instruction};
 use krash_core::{Error, Result, VirtualMemory};
 use krash_program::Kernel;
-use serde::Serialize;
 
+use crate::source::SourceLocation;
 use crate::{getopt, parse_hex, CommandSpec, Output, Session};
 
 pub(crate) const SPEC: CommandSpec = CommandSpec {
@@ -32,22 +32,51 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
     run,
 };
 
-/// One line of `dis` output.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+/// One line of `dis` output for kernel or module code.
+#[derive(Debug, Clone)]
 pub enum DisLine {
-    /// `file: line` before instructions where the source line changes.
-    Source { text: String },
-    /// `label` is `0xaddr <sym+off>:`; `text` gdb's instruction text.
-    Instruction { addr: u64, label: String, text: String, bytes: Vec<u8> },
-    /// Other text (source listings, user-space lines).
-    Text { text: String },
+    /// `-l`: the source line of the instructions that follow changed (None:
+    /// they have none).
+    Source { location: Option<SourceLocation> },
+    /// One instruction: its address, the symbol it is in with the offset
+    /// into it, and gdb's text as crash shows it.
+    Instruction {
+        addr: u64,
+        symbol: Option<String>,
+        offset: u64,
+        text: String,
+        /// The 5-byte NOP ftrace patches at a function's entry (crash marks it).
+        ftrace_nop: bool,
+        bytes: Vec<u8>,
+    },
+}
+
+/// One instruction of user code (`dis -u`).
+#[derive(Debug, Clone)]
+pub struct UserInstruction {
+    pub addr: u64,
+    pub text: String,
+    pub bytes: Vec<u8>,
+}
+
+/// One line of source code (`dis -s`).
+#[derive(Debug, Clone)]
+pub struct SourceText {
+    pub number: u32,
+    pub text: String,
+    /// The line of the address asked about.
+    pub current: bool,
 }
 
 /// What `dis` produced.
-#[derive(Debug, Clone, Serialize)]
-pub struct Dis {
-    pub lines: Vec<DisLine>,
+#[derive(Debug, Clone)]
+pub enum Dis {
+    /// Kernel or module code; `hex_offsets` (`-x`) shows symbol offsets in hex.
+    Code { hex_offsets: bool, lines: Vec<DisLine> },
+    /// `-u`: user code of the current context's task.
+    User { instructions: Vec<UserInstruction> },
+    /// `-s`: the source around the address's line.
+    Source { location: SourceLocation, lines: Vec<SourceText> },
 }
 
 /// Longest x86-64 instruction.
@@ -93,12 +122,12 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     let k = &session.kernel;
     if p.has('u') {
         let addr = parse_hex(target).ok_or_else(|| Error::Usage(format!("dis -u: invalid address: {target}")))?;
-        let lines = user_code(k, session.current_task, addr, count.unwrap_or(1))?;
-        return Ok(Output::Dis(Dis { lines }));
+        let instructions = user_code(k, session.current_task, addr, count.unwrap_or(1))?;
+        return Ok(Output::Dis(Dis::User { instructions }));
     }
     let (addr, whole_function) = resolve(k, target)?;
     if p.has('s') {
-        return Ok(Output::Dis(Dis { lines: source_listing(k, target, addr, count)? }));
+        return Ok(Output::Dis(source_listing(k, target, addr, count)?));
     }
     let span = match (count, p.has('r'), p.has('f')) {
         (_, true, _) => Span::UpTo,
@@ -109,7 +138,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     };
     let options = Style { hex_offsets: p.has('x') || p.has('h'), lines: p.has('l') };
     let lines = kernel_code(k, addr, span, count, options)?;
-    Ok(Output::Dis(Dis { lines }))
+    Ok(Output::Dis(Dis::Code { hex_offsets: options.hex_offsets, lines }))
 }
 
 fn parse_count(text: &str) -> Result<u64> {
@@ -188,27 +217,27 @@ fn kernel_code(k: &Kernel, addr: u64, span: Span, count: Option<u64>, style: Sty
         Span::From => decoded.iter().filter(|i| i.addr >= addr && i.addr < end).collect(),
     };
     let mut out = Vec::with_capacity(chosen.len() * 2);
-    let mut last_source = String::new();
+    let mut last_source: Option<SourceLocation> = None;
     for insn in chosen {
         if style.lines {
-            let source = k.source_line(insn.addr).map(|l| format!("{}: {}", l.file, l.line)).unwrap_or_default();
-            if source != last_source {
-                out.push(DisLine::Source { text: source.clone() });
+            let source = k.source_line(insn.addr).map(|l| SourceLocation::of(&l));
+            let changed = match (&source, &last_source) {
+                (Some(a), Some(b)) => !a.same_line(b),
+                (a, b) => a.is_some() != b.is_some(),
+            };
+            if changed {
+                out.push(DisLine::Source { location: source.clone() });
                 last_source = source;
             }
         }
-        let (label, at_symbol_start) = label(k, insn.addr, style.hex_offsets);
-        let mut text = if style.hex_offsets { hex_offsets(&insn.text) } else { insn.text.clone() };
-        text = crash_gdb_segment_spelling(&text);
-        if !text.contains(' ') && text != "nop" {
-            // gdb pads a bare mnemonic to the operand column too (`ret    `),
-            // except the one-byte `nop`, which binutils prints bare.
-            text = format!("{text:<6} ");
-        }
-        if at_symbol_start && is_ftrace_nop(&text) {
-            text.push_str(" [FTRACE NOP]");
-        }
-        out.push(DisLine::Instruction { addr: insn.addr, label, text, bytes: insn.bytes.clone() });
+        let (symbol, offset) = match k.symbol_at(insn.addr) {
+            Some((sym, off)) => (Some(sym.name.to_string()), off),
+            None => (None, 0),
+        };
+        let text = if style.hex_offsets { hex_offsets(&insn.text) } else { insn.text.clone() };
+        let text = crash_gdb_segment_spelling(&text);
+        let ftrace_nop = symbol.is_some() && offset == 0 && is_ftrace_nop(&text);
+        out.push(DisLine::Instruction { addr: insn.addr, symbol, offset, text, ftrace_nop, bytes: insn.bytes.clone() });
     }
     Ok(out)
 }
@@ -242,16 +271,6 @@ fn crash_gdb_segment_spelling(text: &str) -> String {
     format!("{mnemonic:<6} %cs:{operand}")
 }
 
-/// `0xaddr <sym+off>:` and whether `addr` starts its symbol.
-fn label(k: &Kernel, addr: u64, hex: bool) -> (String, bool) {
-    match k.symbol_at(addr) {
-        Some((sym, 0)) => (format!("{addr:#x} <{}>:", sym.name), true),
-        Some((sym, off)) if hex => (format!("{addr:#x} <{}+{off:#x}>:", sym.name), false),
-        Some((sym, off)) => (format!("{addr:#x} <{}+{off}>:", sym.name), false),
-        None => (format!("{addr:#x}:"), false),
-    }
-}
-
 /// The 5-byte NOP ftrace patches at function entry, as crash flags it.
 fn is_ftrace_nop(text: &str) -> bool {
     text.contains("nopl   0x0(%rax,%rax,1)") || text.contains("data32 data32 data32 xchg %ax,%ax")
@@ -276,7 +295,7 @@ fn hex_offsets(text: &str) -> String {
 }
 
 /// `dis -u`: user code of the current task, read through its page tables.
-fn user_code(k: &Kernel, task: Option<u64>, addr: u64, count: u64) -> Result<Vec<DisLine>> {
+fn user_code(k: &Kernel, task: Option<u64>, addr: u64, count: u64) -> Result<Vec<UserInstruction>> {
     let task = task.ok_or_else(|| Error::NotFound("dis -u: no current task (use set PID)".into()))?;
     let task = k.task_by_addr(task)?;
     if task.mm == 0 {
@@ -304,13 +323,13 @@ fn user_code(k: &Kernel, task: Option<u64>, addr: u64, count: u64) -> Result<Vec
     Ok(decoded
         .iter()
         .take(count as usize)
-        .map(|i| DisLine::Text { text: format!("   {:#x}:\t{}", i.addr, i.text) })
+        .map(|i| UserInstruction { addr: i.addr, text: i.text.clone(), bytes: i.bytes.clone() })
         .collect())
 }
 
 /// `dis -s`: the source around the address's line, from the file DWARF
 /// names (or the same relative path under $KRASH_SOURCE_PATH).
-fn source_listing(k: &Kernel, target: &str, addr: u64, count: Option<u64>) -> Result<Vec<DisLine>> {
+fn source_listing(k: &Kernel, target: &str, addr: u64, count: Option<u64>) -> Result<Dis> {
     if !k.is_text_address(addr) {
         return Err(Error::Usage(format!("{addr:x}: not a kernel text address")));
     }
@@ -331,11 +350,7 @@ fn source_listing(k: &Kernel, target: &str, addr: u64, count: Option<u64>) -> Re
             line.file
         ))
     })?;
-    let mut out = vec![
-        DisLine::Text { text: format!("FILE: {}", line.file) },
-        DisLine::Text { text: format!("LINE: {}", line.line) },
-        DisLine::Text { text: String::new() },
-    ];
+    let mut out = Vec::new();
     let first = line.line.saturating_sub(5).max(1);
     let last_allowed = match count {
         Some(n) => line.line.saturating_add(u32::try_from(n).unwrap_or(u32::MAX)),
@@ -349,13 +364,12 @@ fn source_listing(k: &Kernel, target: &str, addr: u64, count: Option<u64>) -> Re
         if number > last_allowed {
             break;
         }
-        let marker = if number == line.line { "* " } else { "  " };
-        out.push(DisLine::Text { text: format!("{marker}{number}\t{source}") });
+        out.push(SourceText { number, text: source.to_string(), current: number == line.line });
         if count.is_none() && number > line.line && source.trim_end() == "}" {
             break;
         }
     }
-    Ok(out)
+    Ok(Dis::Source { location: SourceLocation::of(&line), lines: out })
 }
 
 fn read_source(full: &str, relative: &str) -> Option<String> {

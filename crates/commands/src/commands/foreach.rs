@@ -4,7 +4,6 @@
 use krash_core::{Error, Result};
 use krash_linux::sched::task::Task;
 use krash_linux::sched::task::TaskExt;
-use serde::Serialize;
 
 use crate::{CommandSpec, Output, Session};
 
@@ -23,7 +22,7 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// What `foreach` printed: each task's command output, in `ps` order.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Foreach {
     pub command: String,
     pub outputs: Vec<Output>,

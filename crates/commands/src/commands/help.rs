@@ -1,5 +1,4 @@
 use krash_core::{Error, Result};
-use serde::Serialize;
 
 use crate::{getopt, registry, CommandSpec, Output, Session};
 
@@ -14,20 +13,19 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// `help` output: the command table, or one command's page.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum Help {
     Index { commands: Vec<HelpEntry> },
     Command(HelpPage),
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct HelpEntry {
     pub name: String,
     pub summary: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct HelpPage {
     pub name: String,
     pub aliases: Vec<String>,

@@ -3,7 +3,6 @@
 use krash_core::{Error, Result};
 use krash_linux::ipc::IpcExt;
 use krash_linux::ipc::{IpcKind, IpcObject};
-use serde::Serialize;
 
 use super::task::task_arg;
 use crate::{getopt, CommandSpec, Output, Session};
@@ -23,14 +22,14 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// One facility's objects.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct IpcSection {
     pub kind: IpcKind,
     pub objects: Vec<IpcObject>,
 }
 
 /// What `ipcs` printed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct IpcsOutput {
     pub namespace: u64,
     /// True when one object was asked for (crash then prints a header per match).

@@ -1,6 +1,5 @@
 use krash_core::{Error, Result};
 use krash_linux::dev::irq::IrqExt;
-use serde::Serialize;
 
 use krash_linux::dev::irq::{IrqTable, SoftirqVector};
 
@@ -23,8 +22,7 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// What `irq` shows.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "view", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum Irq {
     Table {
         stats: bool,

@@ -9,16 +9,17 @@ use krash_linux::mm::page::PageExt;
 use krash_linux::mm::slab::freelist::FreelistExt;
 use krash_linux::mm::slab::SlabExt;
 use krash_linux::mm::vmstat::VmstatExt;
-use krash_linux::sched::task::TaskExt;
+use krash_linux::sched::task::{TaskExt, TaskState};
 pub mod memory;
 
 use krash_core::{Error, Result, VirtualMemory};
 pub use krash_linux::mm::page::PageInfo;
+use krash_linux::mm::slab::freelist::FreelistProblem;
 use krash_linux::mm::slab::{self, SlabCache};
 use krash_program::Kernel;
-use serde::Serialize;
 
 use crate::commands::sym::SymLine;
+use crate::source::SourceLocation;
 use crate::{getopt, parse_hex, CommandSpec, Output, Session};
 
 pub(crate) const SPEC: CommandSpec = CommandSpec {
@@ -54,7 +55,7 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// One `kmem -s` line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheRow {
     pub cache: u64,
     pub objsize: u32,
@@ -66,7 +67,7 @@ pub struct CacheRow {
 }
 
 /// A slab line: `SLAB MEMORY NODE TOTAL ALLOCATED FREE`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlabRow {
     pub slab: u64,
     pub memory: u64,
@@ -77,7 +78,7 @@ pub struct SlabRow {
 }
 
 /// One object line under `FREE / [ALLOCATED]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectRow {
     pub addr: u64,
     pub free: bool,
@@ -86,14 +87,14 @@ pub struct ObjectRow {
 }
 
 /// A slab with its objects (`-S`; empty objects for partial-list lines).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlabDetail {
     pub row: SlabRow,
     pub objects: Option<Vec<ObjectRow>>,
 }
 
 /// One CPU's part of `kmem -S`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CpuDetail {
     pub cpu: u32,
     pub kmem_cache_cpu: u64,
@@ -102,7 +103,7 @@ pub struct CpuDetail {
 }
 
 /// One node's part of `kmem -S`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeDetail {
     pub node: u32,
     pub addr: u64,
@@ -113,7 +114,7 @@ pub struct NodeDetail {
 }
 
 /// `kmem -S` for one cache.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheDetail {
     pub row: CacheRow,
     pub cpus: Vec<CpuDetail>,
@@ -121,18 +122,19 @@ pub struct CacheDetail {
 }
 
 /// A task an address belongs to (its task_struct or stack).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskContext {
     pub pid: i32,
     pub comm: String,
     pub task: u64,
     pub cpu: u32,
-    pub state: String,
+    /// crash shows the long name (TASK_RUNNING, ...).
+    pub state: TaskState,
     pub panic: bool,
 }
 
 /// One `kmem -v` line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VmapRow {
     pub vmap_area: u64,
     pub vm_struct: u64,
@@ -142,8 +144,7 @@ pub struct VmapRow {
 }
 
 /// One part of `kmem ADDR`'s answer, in crash's order.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum AddressPart {
     Symbol { line: SymLine },
     Slab { cache: CacheRow, slab: SlabRow, object: Option<ObjectRow> },
@@ -153,13 +154,19 @@ pub enum AddressPart {
     NotFound { addr: u64 },
 }
 
+/// What `kmem ADDR` found for one address, in crash's order.
+#[derive(Debug, Clone)]
+pub struct AddressInfo {
+    pub addr: u64,
+    pub parts: Vec<AddressPart>,
+}
+
 /// What `kmem` produced.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "mode", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum Kmem {
     Caches { rows: Vec<CacheRow> },
     CacheDetail { caches: Vec<CacheDetail> },
-    Address { addresses: Vec<Vec<AddressPart>> },
+    Address { addresses: Vec<AddressInfo> },
     Vmalloc { areas: Vec<VmapRow> },
     Pages { pages: Vec<PageInfo> },
     MemInfo { info: memory::MemInfo },
@@ -174,11 +181,20 @@ pub enum Kmem {
     PageMembers { members: Vec<String>, pages: Vec<memory::PageMembers> },
 }
 
+/// A problem met while reading slabs or free lists (a `kmem: ...` line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KmemNote {
+    /// A SLUB freelist pointer that does not lead to a free object.
+    Freelist(FreelistProblem),
+    /// A buddy free list that could not be walked to its end.
+    FreeArea(memory::FreeAreaProblem),
+}
+
 /// kmem's output plus problems found (`kmem: ...` lines).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct KmemOutput {
     pub result: Kmem,
-    pub notes: Vec<String>,
+    pub notes: Vec<KmemNote>,
 }
 
 fn run(session: &mut Session, args: &[String]) -> Result<Output> {
@@ -193,7 +209,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
             Some(a) => Kmem::FreeSearch { search: memory::free_search(k, address(a)?)? },
             None => {
                 let areas = memory::free_areas(k, p.has('F'))?;
-                notes.extend(areas.problems.iter().cloned());
+                notes.extend(areas.problems.iter().cloned().map(KmemNote::FreeArea));
                 Kmem::FreeAreas { areas }
             }
         }
@@ -257,7 +273,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         let mut addresses = Vec::new();
         for a in &p.args {
             let addr = parse_hex(a).ok_or_else(|| Error::Usage(format!("kmem: invalid address: {a}")))?;
-            addresses.push(address_parts(k, addr, &mut notes)?);
+            addresses.push(AddressInfo { addr, parts: address_parts(k, addr, &mut notes)? });
         }
         Kmem::Address { addresses }
     };
@@ -280,9 +296,9 @@ fn selected_caches<'k>(k: &'k Kernel, args: &[String]) -> Result<Vec<&'k SlabCac
     Ok(out)
 }
 
-fn cache_row(k: &Kernel, c: &SlabCache, notes: &mut Vec<String>) -> Result<CacheRow> {
+fn cache_row(k: &Kernel, c: &SlabCache, notes: &mut Vec<KmemNote>) -> Result<CacheRow> {
     let t = k.cache_totals(c)?;
-    notes.extend(t.problems.iter().map(|p| p.to_string()));
+    notes.extend(t.problems.iter().cloned().map(KmemNote::Freelist));
     Ok(CacheRow {
         cache: c.addr,
         objsize: c.object_size,
@@ -299,11 +315,11 @@ fn slab_detail(
     c: &SlabCache,
     slab_addr: u64,
     with_objects: bool,
-    notes: &mut Vec<String>,
+    notes: &mut Vec<KmemNote>,
 ) -> Result<SlabDetail> {
     let slab = k.read_slab(slab_addr, c.addr)?;
     let contents = k.slab_contents(c, &slab)?;
-    notes.extend(contents.problems.iter().map(|p| p.to_string()));
+    notes.extend(contents.problems.iter().cloned().map(KmemNote::Freelist));
     let objects = with_objects.then(|| {
         (0..slab.objects)
             .map(|i| {
@@ -330,7 +346,7 @@ fn slab_row(slab: &slab::Slab, allocated: u32) -> SlabRow {
     }
 }
 
-fn cache_detail(k: &Kernel, c: &SlabCache, notes: &mut Vec<String>) -> Result<CacheDetail> {
+fn cache_detail(k: &Kernel, c: &SlabCache, notes: &mut Vec<KmemNote>) -> Result<CacheDetail> {
     let row = cache_row(k, c, notes)?;
     // The counting pass already reported the per-cpu freelists.
     let counted = notes.len();
@@ -370,7 +386,7 @@ fn cache_detail(k: &Kernel, c: &SlabCache, notes: &mut Vec<String>) -> Result<Ca
 }
 
 /// Drops notes after `from` that repeat one already present.
-fn dedup_tail(notes: &mut Vec<String>, from: usize) {
+fn dedup_tail(notes: &mut Vec<KmemNote>, from: usize) {
     let mut i = from.min(notes.len());
     while i < notes.len() {
         if notes[..i].contains(&notes[i]) {
@@ -381,24 +397,20 @@ fn dedup_tail(notes: &mut Vec<String>, from: usize) {
     }
 }
 
-/// `bt -F`'s annotation of a stack word pointing into slab memory:
-/// `[cache]`, or `[value:cache]` for `-FF`.
-pub(crate) fn slab_annotation(k: &Kernel, value: u64, with_value: bool) -> Option<String> {
-    let cache = k.slab_cache_of(value)?;
-    Some(if with_value { format!("[{value:x}:{}]", cache.name) } else { format!("[{}]", cache.name) })
+/// The name of the slab cache whose memory `value` points into, for
+/// `bt -F`'s annotation of stack words.
+pub(crate) fn slab_cache_name(k: &Kernel, value: u64) -> Option<String> {
+    Some(k.slab_cache_of(value)?.name.clone())
 }
 
 /// crash's `kmem ADDR` order: symbol, vmalloc (with the owning task's
 /// stack), slab object, the task whose task_struct or stack holds it, page.
-fn address_parts(k: &Kernel, addr: u64, notes: &mut Vec<String>) -> Result<Vec<AddressPart>> {
+fn address_parts(k: &Kernel, addr: u64, notes: &mut Vec<KmemNote>) -> Result<Vec<AddressPart>> {
     let mut parts = Vec::new();
     if k.in_kernel_image(addr) || k.module_containing(addr).is_some() {
         if let Some((sym, offset)) = k.symbol_at(addr) {
-            let source = if k.is_text_address(addr) {
-                k.source_line(addr).map(|l| format!("{}: {}", l.file, l.line))
-            } else {
-                None
-            };
+            let source =
+                if k.is_text_address(addr) { k.source_line(addr).map(|l| SourceLocation::of(&l)) } else { None };
             parts.push(AddressPart::Symbol {
                 line: SymLine {
                     addr,
@@ -425,7 +437,7 @@ fn address_parts(k: &Kernel, addr: u64, notes: &mut Vec<String>) -> Result<Vec<A
         if let Some(cache) = k.slab_cache_at(slab.cache) {
             let row = cache_row(k, cache, notes)?;
             let contents = k.slab_contents(cache, &slab)?;
-            notes.extend(contents.problems.iter().map(|p| p.to_string()));
+            notes.extend(contents.problems.iter().cloned().map(KmemNote::Freelist));
             dedup_tail(notes, 0);
             let object = slab::object_index(cache, &slab, addr).map(|i| {
                 let free = contents.free.get(i as usize).copied().unwrap_or(false);
@@ -457,7 +469,7 @@ fn context(k: &Kernel, t: &krash_linux::sched::task::Task) -> TaskContext {
         comm: t.comm.clone(),
         task: t.addr,
         cpu: t.cpu,
-        state: t.state.long_name().to_string(),
+        state: t.state,
         panic: k.panic_task() == Some(t.addr),
     }
 }

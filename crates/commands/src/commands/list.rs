@@ -7,9 +7,8 @@ use krash_eval::value::Value;
 use krash_eval::value::ValueExt;
 use krash_program::list::{walk_from, ListBreak, WalkOptions};
 use krash_program::Kernel;
-use serde::Serialize;
 
-use super::struct_cmd::{member_line, radix_of, request, MemberValue};
+use super::struct_cmd::{member_line, radix_of, request, Aggregate, MemberValue, ObjectValue, TypeHeader};
 use crate::{getopt, CommandSpec, Output, Session};
 
 pub(crate) const SPEC: CommandSpec = CommandSpec {
@@ -34,17 +33,17 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// One entry and the members asked for.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ListEntry {
     pub addr: u64,
     /// `-s struct.member` lines.
     pub members: Vec<MemberValue>,
     /// `-s struct` (no members): the whole object.
-    pub object: Option<(String, krash_eval::value::ValueText)>,
+    pub object: Option<ObjectValue>,
 }
 
 /// What `list` printed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ListOutput {
     pub entries: Vec<ListEntry>,
     /// An empty `-H` list prints `(empty)`.
@@ -144,8 +143,8 @@ fn entry_members(
 ) -> Result<()> {
     let value = Value::at(req.type_id, base);
     if req.members.is_empty() {
-        let header = format!("struct {}", req.name);
-        entry.object = Some((header, k.value_text(&value, req.radix)));
+        let header = TypeHeader { keyword: Aggregate::Struct, name: req.name.clone() };
+        entry.object = Some(ObjectValue { header, value: k.value_text(&value, req.radix) });
         return Ok(());
     }
     for path in &req.members {

@@ -2,7 +2,6 @@ use krash_core::Result;
 use krash_linux::printk::LogRecord;
 use krash_linux::printk::PrintkExt;
 use krash_linux::system::SystemExt;
-use serde::Serialize;
 
 use crate::{getopt, CommandSpec, Output, Session};
 
@@ -18,15 +17,14 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// How to show each record's time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogTimestamps {
     Seconds,
     Human,
     None,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Log {
     pub records: Vec<LogRecord>,
     pub timestamps: LogTimestamps,

@@ -7,7 +7,6 @@ use krash_core::{Error, Result};
 use krash_program::modules::Module;
 use krash_program::symbolize::index_module_objects;
 use krash_program::Kernel;
-use serde::Serialize;
 
 use crate::{getopt, CommandSpec, Output, Session};
 
@@ -31,7 +30,7 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// One row of crash's module table.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ModuleRow {
     /// Address of `struct module`.
     pub module: u64,
@@ -46,27 +45,34 @@ pub struct ModuleRow {
 
 /// The module table; widths are computed over every module, as crash does,
 /// even when only some rows are shown.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ModuleTable {
     pub rows: Vec<ModuleRow>,
     pub name_width: usize,
     pub size_width: usize,
     /// 6.4+ kernels: crash titles the base column TEXT_BASE.
     pub text_base: bool,
-    /// Problems met while loading (`mod -S`), one line each.
-    pub notes: Vec<String>,
+    /// Modules `mod -S` could not load.
+    pub problems: Vec<LoadProblem>,
+}
+
+/// A module whose object file `mod -S` could not load.
+#[derive(Debug, Clone)]
+pub struct LoadProblem {
+    pub module: String,
+    /// Why loading failed; None when no object file was found.
+    pub error: Option<String>,
 }
 
 /// One tainted module for `mod -t`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct TaintRow {
     pub name: String,
     pub taints: String,
 }
 
 /// What `mod` produced.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum ModuleOutput {
     Table(ModuleTable),
     Taints {
@@ -123,18 +129,18 @@ fn load_all(k: &Kernel, dirs: &[PathBuf]) -> Result<ModuleOutput> {
     let mut notes = Vec::new();
     for m in k.modules()? {
         let Some(path) = index.get(&m.name) else {
-            notes.push(format!("mod: cannot find or load object file for {} module", m.name));
+            notes.push(LoadProblem { module: m.name.clone(), error: None });
             continue;
         };
         if let Err(e) = k.load_module_debuginfo(&m.name, Some(path), dirs) {
-            notes.push(format!("mod: {}: {e}", m.name));
+            notes.push(LoadProblem { module: m.name.clone(), error: Some(e.to_string()) });
         }
     }
     let modules = k.modules()?;
     Ok(ModuleOutput::Table(table(k, modules, |m| k.module_debuginfo(&m.name).is_some(), notes)))
 }
 
-fn table(k: &Kernel, modules: &[Module], show: impl Fn(&Module) -> bool, notes: Vec<String>) -> ModuleTable {
+fn table(k: &Kernel, modules: &[Module], show: impl Fn(&Module) -> bool, problems: Vec<LoadProblem>) -> ModuleTable {
     let name_width = modules.iter().map(|m| m.name.len()).max().unwrap_or(0);
     let size_width = modules.iter().map(|m| m.size.to_string().len()).max().unwrap_or(0);
     let rows = modules
@@ -149,7 +155,7 @@ fn table(k: &Kernel, modules: &[Module], show: impl Fn(&Module) -> bool, notes: 
             kallsyms: !m.symbols.is_empty(),
         })
         .collect();
-    ModuleTable { rows, name_width, size_width, text_base: modules.iter().any(|m| m.has_mem_regions), notes }
+    ModuleTable { rows, name_width, size_width, text_base: modules.iter().any(|m| m.has_mem_regions), problems }
 }
 
 fn taints(modules: &[Module]) -> ModuleOutput {

@@ -7,9 +7,8 @@ use krash_eval::value::ValueExt;
 use krash_linux::net::NetExt;
 use krash_linux::net::{Neighbour, NetDevices, OpenSocket};
 use krash_linux::sched::task::TaskExt;
-use serde::Serialize;
 
-use super::struct_cmd::{radix_of, request, StructBlock};
+use super::struct_cmd::{radix_of, request, Aggregate, ObjectValue, StructBlock, TypeHeader};
 use super::task::task_arg;
 use crate::header::TaskHeader;
 use crate::{getopt, CommandSpec, Output, Session};
@@ -31,22 +30,21 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// One task's sockets.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct TaskSockets {
     pub header: TaskHeader,
     pub sockets: Vec<OpenSocket>,
 }
 
 /// One socket of `net -S`: its numbers, then `struct socket` and `struct inet_sock`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct SocketDump {
     pub socket: OpenSocket,
     pub blocks: Vec<StructBlock>,
 }
 
 /// What `net` printed.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "view", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum NetOutput {
     Devices(NetDevices),
     Arp { neighbours: Vec<Neighbour> },
@@ -80,8 +78,8 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
             for (name, addr) in [("socket", socket.socket), ("inet_sock", socket.sock)] {
                 let req = request(k, name, TypeKind::Struct, radix)?;
                 let value = Value::at(req.type_id, addr);
-                blocks
-                    .push(StructBlock::Object { header: format!("struct {name}"), value: k.value_text(&value, radix) });
+                let header = TypeHeader { keyword: Aggregate::Struct, name: name.to_string() };
+                blocks.push(StructBlock::Object(ObjectValue { header, value: k.value_text(&value, radix) }));
             }
             sockets.push(SocketDump { socket, blocks });
         }

@@ -8,7 +8,6 @@ use krash_eval::expr::{evaluate, Expr, KernelContext};
 use krash_eval::value::ValueExt;
 use krash_eval::value::{Radix, Value, ValueText};
 use krash_program::Kernel;
-use serde::Serialize;
 
 use crate::{CommandSpec, Output, Session};
 
@@ -45,18 +44,40 @@ pub(crate) const PD_SPEC: CommandSpec = CommandSpec {
     run: run_decimal,
 };
 
+/// What a printed value is named after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrintLabel {
+    /// The variable the expression is.
+    Variable { name: String },
+    /// The expression evaluated with CPU `cpu`'s per-cpu variables.
+    PerCpu { expression: String, cpu: u32 },
+}
+
+/// One CPU's copy of a per-cpu variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpuAddress {
+    pub cpu: u32,
+    pub addr: u64,
+}
+
 /// One printed value or per-cpu listing.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum PrintEntry {
-    /// `[label = ]$N = [prefix ]value`.
-    Value { label: Option<String>, history: usize, prefix: Option<String>, value: ValueText },
-    /// A per-cpu variable named alone: its declaration and each CPU's copy.
-    PerCpu { declaration: String, addresses: Vec<(u32, u64)> },
+    /// `[label = ]$N = [(pointer_type) ]value`.
+    Value {
+        label: Option<PrintLabel>,
+        /// The value history number (`$N`).
+        history: usize,
+        /// A pointer's type, which gdb shows before its value.
+        pointer_type: Option<String>,
+        value: ValueText,
+    },
+    /// A per-cpu variable named alone: its C declaration and each CPU's copy.
+    PerCpu { declaration: String, addresses: Vec<CpuAddress> },
 }
 
 /// What `p` printed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Print {
     pub entries: Vec<PrintEntry>,
 }
@@ -101,14 +122,14 @@ fn run(session: &mut Session, args: &[String], mut radix: Radix) -> Result<Outpu
                 }
             }
             let value = evaluate(&base, &expr)?;
-            let label = expr.as_ident().map(str::to_string);
+            let label = expr.as_ident().map(|name| PrintLabel::Variable { name: name.to_string() });
             entries.push(print_value(k, value, label, radix)?);
         }
         Some(cpus) => {
             for cpu in cpus {
                 let ctx = KernelContext { kernel: k, cpu: Some(cpu) };
                 let value = evaluate(&ctx, &expr)?;
-                let label = Some(format!("per_cpu({expr_text}, {cpu})"));
+                let label = Some(PrintLabel::PerCpu { expression: expr_text.to_string(), cpu });
                 entries.push(print_value(k, value, label, radix)?);
             }
         }
@@ -137,28 +158,28 @@ fn percpu_listing(k: &Kernel, name: &str) -> Result<Option<PrintEntry>> {
     if !var.is_percpu() {
         return Ok(None);
     }
-    let declaration = format!("{};", types.declaration(var.ty, name));
+    let declaration = types.declaration(var.ty, name);
     let mut addresses = Vec::new();
     for cpu in k.possible_cpus()? {
-        addresses.push((cpu, k.percpu_addr(name, cpu)?));
+        addresses.push(CpuAddress { cpu, addr: k.percpu_addr(name, cpu)? });
     }
     Ok(Some(PrintEntry::PerCpu { declaration, addresses }))
 }
 
 /// Records `value` in the history and lays it out.
-fn print_value(k: &Kernel, value: Value, label: Option<String>, radix: Radix) -> Result<PrintEntry> {
+fn print_value(k: &Kernel, value: Value, label: Option<PrintLabel>, radix: Radix) -> Result<PrintEntry> {
     let types = k.type_arena();
-    let prefix = match types.resolve(value.ty)?.1 {
+    let pointer_type = match types.resolve(value.ty)?.1 {
         Type::Pointer { to } => {
             let char_target = matches!(types.resolve(to)?.1, Type::Int { size: 1, kind: IntKind::Char, .. });
-            (!char_target).then(|| format!("({})", types.type_name(value.ty)))
+            (!char_target).then(|| types.type_name(value.ty))
         }
         _ => None,
     };
     // Snapshot memory values so `$N` keeps meaning what was printed.
     let text = k.value_text(&value, radix);
     let history = k.record_value(value)?;
-    Ok(PrintEntry::Value { label, history, prefix, value: text })
+    Ok(PrintEntry::Value { label, history, pointer_type, value: text })
 }
 
 /// Evaluates `text` (for other commands taking an expression).

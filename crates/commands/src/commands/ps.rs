@@ -1,9 +1,8 @@
 use krash_core::{Error, Result};
 use krash_linux::mm::rss::RssExt;
-use krash_linux::sched::task::Task;
 use krash_linux::sched::task::TaskExt;
+use krash_linux::sched::task::{Task, TaskState};
 use krash_linux::system::SystemExt;
-use serde::Serialize;
 
 use crate::header::TaskHeader;
 use crate::{getopt, CommandSpec, Output, Session};
@@ -31,14 +30,14 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// One `ps` line.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct PsRow {
     pub active: bool,
     pub pid: i32,
     pub ppid: i32,
     pub cpu: u32,
     pub task: u64,
-    pub state: String,
+    pub state: TaskState,
     pub mem_percent: f64,
     pub vsz_kb: u64,
     pub rss_kb: u64,
@@ -47,7 +46,7 @@ pub struct PsRow {
 }
 
 /// `ps -t` times, in nanoseconds except where named.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct TaskTimes {
     pub task: TaskHeader,
     pub run_time_secs: Option<u64>,
@@ -57,23 +56,23 @@ pub struct TaskTimes {
 }
 
 /// `ps -a`: a process's argv and environment, or why they are unreadable.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct TaskArgs {
     pub task: TaskHeader,
     pub args: Result<Vec<String>, String>,
     pub env: Result<Vec<String>, String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "view", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum Ps {
     /// `warnings`: problems met while listing tasks (a broken task list).
     Table {
         rows: Vec<PsRow>,
         warnings: Vec<String>,
     },
+    /// `-S`: how many tasks are in each state, in order of first appearance.
     StateSummary {
-        counts: Vec<(String, usize)>,
+        counts: Vec<(TaskState, usize)>,
     },
     /// `-p`: for each task, its ancestry from PID 0 down to it.
     Parents {
@@ -118,10 +117,11 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     }
     let k = &session.kernel;
     if p.has('S') {
-        let mut counts: Vec<(String, usize)> = Vec::new();
+        let mut counts: Vec<(TaskState, usize)> = Vec::new();
         for t in &selected {
-            let s = t.state.abbrev().to_string();
-            match counts.iter_mut().find(|(name, _)| *name == s) {
+            // crash counts by the two letters it shows: every unknown state is one `??`.
+            let s = t.state;
+            match counts.iter_mut().find(|(state, _)| state.abbrev() == s.abbrev()) {
                 Some((_, n)) => *n += 1,
                 None => counts.push((s, 1)),
             }
@@ -139,7 +139,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
                 ppid: t.ppid,
                 cpu: t.cpu,
                 task: t.addr,
-                state: t.state.abbrev().to_string(),
+                state: t.state,
                 mem_percent: if total_pages > 0 { usage.rss_pages as f64 * 100.0 / total_pages as f64 } else { 0.0 },
                 vsz_kb: usage.total_vm_pages * 4,
                 rss_kb: usage.rss_pages * 4,

@@ -1,7 +1,7 @@
 use krash_core::{Error, Result, VirtualMemory};
-use serde::Serialize;
 
 use crate::address::{parse_number, resolve_address};
+use crate::source::SymbolRef;
 use crate::{getopt, CommandSpec, Output, Session};
 
 pub(crate) const SPEC: CommandSpec = CommandSpec {
@@ -24,8 +24,7 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// Which address space the read used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Space {
     Kernel,
     Physical,
@@ -33,8 +32,7 @@ pub enum Space {
 }
 
 /// How each unit is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Display {
     Hex,
     Decimal,
@@ -43,15 +41,15 @@ pub enum Display {
 }
 
 /// One memory unit read.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Unit {
     pub addr: u64,
     pub value: u64,
-    /// `symbol+offset` when the value points at a symbol (with -s).
-    pub symbol: Option<String>,
+    /// The symbol the value points into (with -s).
+    pub symbol: Option<SymbolRef>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct MemoryRead {
     pub space: Space,
     pub start: u64,
@@ -142,13 +140,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
             }
             let symbol = (display == Display::Symbols && unit_size == 8)
                 .then(|| {
-                    k.symbols().containing(value).map(|(s, off)| {
-                        if off == 0 {
-                            s.name.to_string()
-                        } else {
-                            format!("{}+{}", s.name, off)
-                        }
-                    })
+                    k.symbols().containing(value).map(|(s, offset)| SymbolRef { name: s.name.to_string(), offset })
                 })
                 .flatten();
             Unit { addr: start + (i * unit_size as usize) as u64, value, symbol }

@@ -1,7 +1,6 @@
 use krash_core::{Error, Result};
 use krash_linux::sched::runq::RunqExt;
 use krash_linux::sched::task::TaskExt;
-use serde::Serialize;
 
 use krash_linux::sched::runq::{QueuedTask, RunQueue};
 
@@ -26,7 +25,7 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// What `runq` shows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Runq {
     pub timestamps: bool,
     /// `-m`: time each current task has been running.
@@ -37,7 +36,7 @@ pub struct Runq {
 }
 
 /// `runq -g`: what one CPU's task-group view adds to its queue.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct GroupView {
     pub root_task_group: u64,
     /// The root `cfs_rq` (`&rq->cfs`).
@@ -49,7 +48,7 @@ pub struct GroupView {
 }
 
 /// One CPU's queue with its current task's name and timestamp.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct RunqCpu {
     pub queue: RunQueue,
     pub current: QueuedTask,

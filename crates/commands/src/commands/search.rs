@@ -9,7 +9,6 @@ use krash_linux::mm::search::{clip, scan, KernelSpace, Needle};
 use krash_linux::sched::task::TaskExt;
 use krash_program::mapped::MappedExtent;
 use krash_program::Kernel;
-use serde::Serialize;
 
 use crate::header::TaskHeader;
 use crate::{getopt, CommandSpec, Output, Session};
@@ -43,21 +42,26 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
     run,
 };
 
+/// What was found at a match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// A value; `label` is the symbol or expression searched for, when one was.
+    Value { value: u64, label: Option<String> },
+    /// `-c`: the string and the text around it.
+    String { window: String },
+}
+
 /// One match.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct SearchHit {
     pub addr: u64,
-    /// The value found (and the symbol or expression searched for), or the
-    /// string window for -c.
-    pub text: String,
-    /// The symbol or expression searched for, when one was.
-    pub label: Option<String>,
+    pub found: Found,
     /// With -x: the memory around the match, the match included.
     pub context: Vec<ContextLine>,
 }
 
 /// One unit of memory shown around a match (-x).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ContextLine {
     pub addr: u64,
     pub value: u64,
@@ -68,20 +72,20 @@ pub struct ContextLine {
 }
 
 /// The matches of one task's stack (-t), or of the whole search.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct SearchGroup {
     pub task: Option<TaskHeader>,
     pub hits: Vec<SearchHit>,
 }
 
 /// What `search` found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct SearchOutput {
     pub groups: Vec<SearchGroup>,
     /// Unit width in hex digits for value display.
     pub width: usize,
-    /// Messages crash prints before the matches (start rounding).
-    pub notes: Vec<String>,
+    /// The start address given, rounded down to the unit size (crash says so).
+    pub rounded_start: Option<u64>,
     /// True when the hit limit stopped the search.
     pub truncated: bool,
 }
@@ -125,7 +129,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     }
     let (needles, labels) = needles(k, &p.args, p.has('c'), size, mask)?;
     let space = space_of(session, &p)?;
-    let mut notes = Vec::new();
+    let mut rounded_start = None;
     let start = match p.value('s') {
         Some(s) => {
             let addr = match space {
@@ -134,7 +138,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
             };
             let aligned = if p.has('c') { addr } else { addr & !(size as u64 - 1) };
             if aligned != addr {
-                notes.push(format!("search: rounding down start address to: {aligned:x}"));
+                rounded_start = Some(aligned);
             }
             Some(aligned)
         }
@@ -187,7 +191,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
             groups.push(SearchGroup { task: None, hits });
         }
     }
-    Ok(Output::Search(SearchOutput { groups, width: size * 2, notes, truncated }))
+    Ok(Output::Search(SearchOutput { groups, width: size * 2, rounded_start, truncated }))
 }
 
 /// The needles for the arguments, and for each the name shown after its
@@ -266,17 +270,16 @@ fn hit(
     context: u64,
 ) -> SearchHit {
     let label = labels.get(h.needle).cloned().flatten();
-    let text = match (needles.get(h.needle), labels.get(h.needle)) {
-        (Some(Needle::Bytes(_)), _) => h.window.clone(),
-        (_, Some(Some(label))) => format!("{:x} ({label})", h.value),
-        _ => format!("{:x} ", h.value),
+    let found = match needles.get(h.needle) {
+        Some(Needle::Bytes(_)) => Found::String { window: h.window.clone() },
+        _ => Found::Value { value: h.value, label },
     };
     let size = match needles.get(h.needle) {
         Some(Needle::Value { size, .. }) => *size as u64,
         _ => 8,
     };
     let context = if context == 0 { Vec::new() } else { context_lines(k, space, h.addr, size, context) };
-    SearchHit { addr: h.addr, text, label, context }
+    SearchHit { addr: h.addr, found, context }
 }
 
 /// `count` units before and after `addr`, read from the searched space.

@@ -1,6 +1,5 @@
 use krash_core::{Error, Result};
-use krash_linux::sched::task::TaskExt;
-use serde::Serialize;
+use krash_linux::sched::task::{TaskExt, TaskState};
 
 use crate::{getopt, CommandSpec, Output, Session};
 
@@ -18,13 +17,14 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// The current context, as `set` shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Context {
     pub pid: i32,
     pub command: String,
     pub task: u64,
     pub cpu: u32,
-    pub state: String,
+    /// crash shows the long name (TASK_RUNNING, ...).
+    pub state: TaskState,
     pub panic: bool,
 }
 
@@ -55,14 +55,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     let k = &session.kernel;
     let t = k.task_by_addr(task_addr)?;
     let panic = k.panic_task() == Some(t.addr);
-    Ok(Output::Set(Context {
-        pid: t.pid,
-        command: t.comm.clone(),
-        task: t.addr,
-        cpu: t.cpu,
-        state: t.state.long_name().to_string(),
-        panic,
-    }))
+    Ok(Output::Set(Context { pid: t.pid, command: t.comm.clone(), task: t.addr, cpu: t.cpu, state: t.state, panic }))
 }
 
 /// A PID (decimal) or task address (hex), as crash accepts.

@@ -4,7 +4,6 @@ use krash_core::{Error, Result};
 use krash_linux::sched::signal::SignalExt;
 use krash_linux::sched::signal::{signal_name, GroupSignals, TaskSignals, NSIG};
 use krash_linux::sched::task::TaskExt;
-use serde::Serialize;
 
 use super::task::tasks_or_current;
 use crate::header::TaskHeader;
@@ -25,14 +24,14 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// One thread's part of `sig -g`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ThreadSignals {
     pub header: TaskHeader,
     pub signals: TaskSignals,
 }
 
 /// One task (or thread group) shown by `sig`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct SigTask {
     pub header: TaskHeader,
     /// None when the task has no signal_struct.
@@ -44,8 +43,7 @@ pub struct SigTask {
 }
 
 /// What `sig` printed.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "view", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum SigOutput {
     List { signals: Vec<(u64, String)> },
     Set { sigset: u64, signals: Vec<(u64, String)> },

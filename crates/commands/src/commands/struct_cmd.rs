@@ -7,7 +7,6 @@ use krash_eval::value::ValueExt;
 use krash_eval::value::{Radix, Value, ValueText};
 use krash_program::type_arena::TypeArena;
 use krash_program::Kernel;
-use serde::Serialize;
 
 use crate::{getopt, CommandSpec, Output, Session};
 
@@ -41,28 +40,92 @@ pub(crate) const UNION_SPEC: CommandSpec = CommandSpec {
     run: run_union,
 };
 
+/// `struct` or `union`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aggregate {
+    Struct,
+    Union,
+}
+
+impl Aggregate {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Aggregate::Struct => "struct",
+            Aggregate::Union => "union",
+        }
+    }
+}
+
+/// The type an object is shown as: `struct NAME` / `union NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeHeader {
+    pub keyword: Aggregate,
+    pub name: String,
+}
+
+/// One whole object: its type and its value.
+#[derive(Debug, Clone)]
+pub struct ObjectValue {
+    pub header: TypeHeader,
+    pub value: ValueText,
+}
+
+/// One line of crash's `-o` layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OffsetLine {
+    /// A member at `offset` (bytes from the start of the type); `depth` is
+    /// how many anonymous structs/unions enclose it; `labelled` is false
+    /// inside a named anonymous struct, whose members crash shows without
+    /// their offsets.
+    Member { offset: u64, labelled: bool, depth: usize, declaration: String, bit_width: Option<u32> },
+    /// An anonymous struct or union opens.
+    Open { depth: usize, keyword: Aggregate },
+    /// It closes; with the member name when it has one (`} b;`), labelled
+    /// with its offset.
+    Close { depth: usize, offset: u64, labelled: bool, name: Option<String> },
+}
+
+/// crash's `-o` layout of a type, or of an object at an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsetLayout {
+    pub keyword: Aggregate,
+    /// The struct or union tag, None for an anonymous one.
+    pub name: Option<String>,
+    /// The typedef naming it, when the type was named by a typedef.
+    pub typedef: Option<String>,
+    /// With an address: members are labelled with their addresses.
+    pub base: Option<u64>,
+    /// Offsets in hexadecimal (`-x`).
+    pub hex: bool,
+    /// The type's size (the label column is as wide as its label).
+    pub type_size: u64,
+    pub lines: Vec<OffsetLine>,
+    /// `SIZE:` after the layout (no address given).
+    pub size: Option<u64>,
+}
+
 /// One block of `struct` output.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum StructBlock {
-    /// The type's declaration (`struct x {...}` and `SIZE: n`).
-    Definition { text: String, size: String },
-    /// The layout with offsets (`-o`): lines already laid out.
-    Offsets { lines: Vec<String>, size: Option<String> },
+    /// The type's declaration (`struct x {...}`, as gdb's ptype shows it)
+    /// and its size (`hex`: shown in hexadecimal).
+    Definition { text: String, size: u64, hex: bool },
+    /// The layout with offsets (`-o`).
+    Offsets(OffsetLayout),
     /// One whole object: `struct x {...}` with values.
-    Object { header: String, value: ValueText },
+    Object(ObjectValue),
     /// Chosen members of one object: `  name = value,` lines.
     Members { members: Vec<MemberValue> },
-    /// Raw words (`-r`).
-    Raw { lines: Vec<String> },
+    /// Raw memory of one object (`-r`).
+    Raw { addr: u64, bytes: Vec<u8> },
     /// `[N]: ADDR` label of a per-cpu copy.
     CpuLabel { cpu: u32, addr: u64 },
-    /// A message in the middle of output (a read that failed).
-    Message { text: String },
+    /// The object at `addr` cannot be read.
+    Unreadable { keyword: Aggregate, addr: u64, error: String },
 }
 
 /// One `name = value` member line.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct MemberValue {
     pub name: String,
     pub value: ValueText,
@@ -74,7 +137,7 @@ pub struct MemberValue {
 }
 
 /// What `struct` printed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct StructOutput {
     pub blocks: Vec<StructBlock>,
     /// Blank line between consecutive objects (count > 1).
@@ -106,7 +169,7 @@ pub(crate) fn run_shorthand(session: &mut Session, words: &[String]) -> Result<O
 /// The parsed `struct` request.
 pub(crate) struct Request {
     pub type_id: TypeId,
-    pub keyword: &'static str,
+    pub keyword: Aggregate,
     pub name: String,
     /// Member paths, empty for the whole object.
     pub members: Vec<String>,
@@ -178,12 +241,12 @@ pub(crate) fn request(k: &Kernel, spec: &str, kind: TypeKind, radix: Radix) -> R
     if !types.has_debuginfo() {
         return Err(Error::MissingDebuginfo("no type information loaded: the vmlinux has no BTF or DWARF".into()));
     }
-    let keyword = if kind == TypeKind::Union { "union" } else { "struct" };
+    let keyword = if kind == TypeKind::Union { Aggregate::Union } else { Aggregate::Struct };
     let type_id = types
         .find_type(kind, name)
         .or_else(|_| types.find_type(TypeKind::Typedef, name))
         .or_else(|_| types.find_type(if kind == TypeKind::Union { TypeKind::Struct } else { TypeKind::Union }, name))
-        .map_err(|_| Error::NotFound(format!("{keyword}: invalid data structure reference: {name}")))?;
+        .map_err(|_| Error::NotFound(format!("{}: invalid data structure reference: {name}", keyword.keyword())))?;
     Ok(Request { type_id, keyword, name: name.to_string(), members, radix })
 }
 
@@ -251,17 +314,16 @@ pub(crate) fn parse_cpus(k: &Kernel, spec: &str) -> Result<Vec<u32>> {
 fn definition(k: &Kernel, req: &Request, offsets: bool, hex: bool) -> Result<StructBlock> {
     let types = k.type_arena();
     let size = types.size_of(req.type_id)?;
-    let size_text = if hex { format!("{size:#x}") } else { size.to_string() };
     if offsets {
-        let mut lines = Vec::new();
-        offset_layout(types, req, None, hex, &mut lines)?;
-        return Ok(StructBlock::Offsets { lines, size: Some(size_text) });
+        let mut layout = offset_layout(types, req, None, hex)?;
+        layout.size = Some(size);
+        return Ok(StructBlock::Offsets(layout));
     }
     let mut text = types.ptype(req.type_id);
     if let Type::Typedef { name, .. } = types.type_by_id(req.type_id)? {
         text = format!("typedef {text} {name};");
     }
-    Ok(StructBlock::Definition { text, size: size_text })
+    Ok(StructBlock::Definition { text, size, hex })
 }
 
 /// One object at `addr`: whole, chosen members, offsets or raw.
@@ -269,29 +331,30 @@ fn object_block(k: &Kernel, req: &Request, addr: u64, offsets: bool, raw: bool) 
     let types = k.type_arena();
     if raw {
         let size = types.size_of(req.type_id)?;
-        return Ok(StructBlock::Raw { lines: raw_lines(k.memory(), addr, size)? });
+        let len = usize::try_from(size).map_err(|_| Error::Usage("object too large".into()))?;
+        return Ok(StructBlock::Raw { addr, bytes: k.memory().read_vec(addr, len)? });
     }
     if offsets {
         if req.members.len() > 1 {
-            return Err(Error::Usage(format!("{}: -o option not valid with multiple member format", req.keyword)));
+            return Err(Error::Usage(format!(
+                "{}: -o option not valid with multiple member format",
+                req.keyword.keyword()
+            )));
         }
-        let mut lines = Vec::new();
-        offset_layout(types, req, Some(addr), false, &mut lines)?;
-        return Ok(StructBlock::Offsets { lines, size: None });
+        return Ok(StructBlock::Offsets(offset_layout(types, req, Some(addr), false)?));
     }
     let value = Value::at(req.type_id, addr);
     if req.members.is_empty() {
         if let Err(e) = k.memory().read_u8(addr) {
-            return Ok(StructBlock::Message {
-                text: format!("{}: invalid kernel virtual address: {addr:x} ({e})", req.keyword),
-            });
+            return Ok(StructBlock::Unreadable { keyword: req.keyword, addr, error: e.to_string() });
         }
-        return Ok(StructBlock::Object { header: header(types, req), value: k.value_text(&value, req.radix) });
+        return Ok(StructBlock::Object(ObjectValue {
+            header: header(types, req),
+            value: k.value_text(&value, req.radix),
+        }));
     }
     if let Err(e) = k.memory().read_u8(addr) {
-        return Ok(StructBlock::Message {
-            text: format!("{}: invalid kernel virtual address: {addr:x} ({e})", req.keyword),
-        });
+        return Ok(StructBlock::Unreadable { keyword: req.keyword, addr, error: e.to_string() });
     }
     let mut members = Vec::new();
     for path in &req.members {
@@ -301,11 +364,15 @@ fn object_block(k: &Kernel, req: &Request, addr: u64, offsets: bool, raw: bool) 
 }
 
 /// `struct x` / `union x` as crash heads an object.
-fn header(types: &TypeArena, req: &Request) -> String {
+fn header(types: &TypeArena, req: &Request) -> TypeHeader {
     match types.resolve(req.type_id) {
-        Ok((_, Type::Union(c))) => format!("union {}", c.name.unwrap_or_else(|| req.name.clone())),
-        Ok((_, Type::Struct(c))) => format!("struct {}", c.name.unwrap_or_else(|| req.name.clone())),
-        _ => format!("{} {}", req.keyword, req.name),
+        Ok((_, Type::Union(c))) => {
+            TypeHeader { keyword: Aggregate::Union, name: c.name.unwrap_or_else(|| req.name.clone()) }
+        }
+        Ok((_, Type::Struct(c))) => {
+            TypeHeader { keyword: Aggregate::Struct, name: c.name.unwrap_or_else(|| req.name.clone()) }
+        }
+        _ => TypeHeader { keyword: req.keyword, name: req.name.clone() },
     }
 }
 
@@ -378,108 +445,67 @@ fn find_placement(
     Ok(None)
 }
 
-/// Hex words with ASCII, 16 bytes a line (`struct -r`).
-pub(crate) fn raw_lines(mem: &dyn VirtualMemory, addr: u64, size: u64) -> Result<Vec<String>> {
-    let len = usize::try_from(size).map_err(|_| Error::Usage("object too large".into()))?;
-    let bytes = mem.read_vec(addr, len)?;
-    let mut lines = Vec::new();
-    for (i, chunk) in bytes.chunks(16).enumerate() {
-        let mut words = String::new();
-        for w in chunk.chunks(8) {
-            let mut b = [0u8; 8];
-            b[..w.len()].copy_from_slice(w);
-            words.push_str(&format!("{:016x} ", u64::from_le_bytes(b)));
-        }
-        let ascii: String = chunk.iter().map(|&c| if (0x20..0x7f).contains(&c) { c as char } else { '.' }).collect();
-        lines.push(format!("{:x}:  {:<34}  {ascii}", addr.wrapping_add(i as u64 * 16), words));
-    }
-    Ok(lines)
-}
-
-/// crash's `-o` layout: each member with its offset (or absolute address)
-/// in brackets, anonymous structs/unions expanded in place.
-fn offset_layout(types: &TypeArena, req: &Request, base: Option<u64>, hex: bool, out: &mut Vec<String>) -> Result<()> {
+/// crash's `-o` layout: each member with its offset (or absolute address),
+/// anonymous structs/unions expanded in place.
+fn offset_layout(types: &TypeArena, req: &Request, base: Option<u64>, hex: bool) -> Result<OffsetLayout> {
     let (_, ty) = types.resolve(req.type_id)?;
     let body = ty.composite().ok_or_else(|| Error::Usage(format!("{} is not a struct or union", req.name)))?;
-    let size = body.size;
-    let label = |off: u64| match base {
-        Some(b) => format!("[{:x}]", b.wrapping_add(off)),
-        None if hex => format!("[{off:#x}]"),
-        None => format!("[{off}]"),
-    };
-    let width = label(size).len() + 2;
-    let keyword = if matches!(ty, Type::Union(_)) { "union" } else { "struct" };
+    let keyword = if matches!(ty, Type::Union(_)) { Aggregate::Union } else { Aggregate::Struct };
     let typedef = match types.type_by_id(req.type_id)? {
         Type::Typedef { name, .. } => Some(name),
         _ => None,
     };
-    let title = match &body.name {
-        Some(n) => format!("{keyword} {n} {{"),
-        None => format!("{keyword} {{"),
-    };
-    out.push(if typedef.is_some() { format!("typedef {title}") } else { title });
+    let mut lines = Vec::new();
     if req.members.is_empty() {
-        layout_members(types, body, 0, 1, &label, width, out, 0)?;
+        layout_members(types, body, 0, 0, true, &mut lines)?;
     } else {
         for path in &req.members {
             let loc = types.member_path(req.type_id, path)?;
             let name = path.rsplit('.').next().unwrap_or(path);
-            let decl = types.declaration(loc.ty, name);
-            out.push(format!("{:>width$} {decl};", label(loc.byte_offset())));
+            let declaration = types.declaration(loc.ty, name);
+            lines.push(OffsetLine::Member {
+                offset: loc.byte_offset(),
+                labelled: true,
+                depth: 0,
+                declaration,
+                bit_width: None,
+            });
         }
     }
-    out.push(match typedef {
-        Some(n) => format!("}} {n};"),
-        None => "}".to_string(),
-    });
-    Ok(())
+    Ok(OffsetLayout { keyword, name: body.name.clone(), typedef, base, hex, type_size: body.size, lines, size: None })
 }
 
-fn no_label(_: u64) -> String {
-    String::new()
-}
-
-#[allow(clippy::too_many_arguments)]
 fn layout_members(
     types: &TypeArena,
     body: &krash_debuginfo::types::Composite,
     base_bits: u64,
-    level: usize,
-    label: &dyn Fn(u64) -> String,
-    width: usize,
-    out: &mut Vec<String>,
     depth: usize,
+    labelled: bool,
+    out: &mut Vec<OffsetLine>,
 ) -> Result<()> {
     if depth > 32 {
         return Err(Error::bad_data("type graph", "anonymous members nest too deeply"));
     }
-    let indent = " ".repeat((level - 1) * 4);
     for m in &body.members {
         let bits = base_bits.checked_add(m.bit_offset).ok_or_else(|| Error::bad_data("member", "offset overflows"))?;
         // Anonymous structs/unions are expanded in place, named or not
         // (`struct {...} b;` shows its members), as gdb's ptype does.
         let direct = types.type_by_id(m.ty)?;
         if let Some(c) = direct.composite().filter(|c| c.name.is_none()) {
-            let keyword = if matches!(direct, Type::Union(_)) { "union" } else { "struct" };
-            out.push(format!("{:width$} {indent}{keyword} {{", ""));
+            let keyword = if matches!(direct, Type::Union(_)) { Aggregate::Union } else { Aggregate::Struct };
+            out.push(OffsetLine::Open { depth, keyword });
             // crash labels a named anonymous struct on its closing line and
             // leaves its members unlabelled.
-            let inner_label: &dyn Fn(u64) -> String = if m.name.is_some() { &no_label } else { label };
-            layout_members(types, c, bits, level + 1, inner_label, width, out, depth + 1)?;
-            match &m.name {
-                Some(name) => out.push(format!("{:>width$} {indent}}} {name};", label(bits / 8))),
-                None => out.push(format!("{:width$} {indent}}};", "")),
-            }
+            let inner_labelled = m.name.is_none() && labelled;
+            layout_members(types, c, bits, depth + 1, inner_labelled, out)?;
+            out.push(OffsetLine::Close { depth, offset: bits / 8, labelled, name: m.name.clone() });
             continue;
         }
-        let mut decl = match (&direct, &m.name) {
+        let declaration = match (&direct, &m.name) {
             (Type::Enum { name: None, .. }, Some(name)) => format!("{} {name}", types.ptype(m.ty)),
             _ => types.declaration(m.ty, m.name.as_deref().unwrap_or("")),
         };
-        if let Some(w) = m.bitfield_size {
-            decl.push_str(&format!(" : {w}"));
-        }
-        out.push(format!("{:>width$} {indent}{decl};", label(bits / 8)));
+        out.push(OffsetLine::Member { offset: bits / 8, labelled, depth, declaration, bit_width: m.bitfield_size });
     }
     Ok(())
 }

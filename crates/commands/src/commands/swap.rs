@@ -3,7 +3,6 @@
 use krash_core::{Error, Result};
 use krash_linux::mm::swap::SwapArea;
 use krash_linux::mm::swap::SwapExt;
-use serde::Serialize;
 
 use crate::{getopt, CommandSpec, Output, Session};
 
@@ -19,7 +18,7 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// What `swap` printed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct SwapOutput {
     pub page_size: u64,
     pub areas: Vec<SwapArea>,

@@ -3,8 +3,8 @@
 use krash_core::Result;
 use krash_program::symbolize::Symbol;
 use krash_program::Kernel;
-use serde::Serialize;
 
+use crate::source::{InlineLocation, SourceLocation};
 use crate::{getopt, parse_hex, CommandSpec, Output, Session};
 
 pub(crate) const SPEC: CommandSpec = CommandSpec {
@@ -25,44 +25,61 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// One symbol line: `addr (T) name+off [module] file: line`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct SymLine {
     /// The address shown (symbol address plus offset).
     pub addr: u64,
+    /// The symbol type letter (`T`, `t`, `D`, ...).
     pub kind: char,
     pub name: String,
     pub offset: u64,
-    /// Shown as ` [module]` when set.
+    /// The module holding the symbol, if any.
     pub module: Option<String>,
-    /// `file: line`, when debuginfo covers the address.
-    pub source: Option<String>,
+    /// The source line, when debuginfo covers the address.
+    pub source: Option<SourceLocation>,
 }
 
-/// One line of `sym` output.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+/// Which end of a module a listing marks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModuleEdge {
+    Start,
+    End,
+}
+
+/// One line (or group of lines) of `sym` output.
+#[derive(Debug, Clone)]
 pub enum SymEntry {
     Symbol(SymLine),
     /// `addr MODULE START: name` and `MODULE END` markers of listings.
     ModuleMark {
         addr: u64,
-        label: String,
+        edge: ModuleEdge,
         module: String,
     },
-    /// faddr2line's answer for one specification.
+    /// faddr2line's answer for one specification: the inline chain,
+    /// innermost first.
     Faddr2line {
         spec: String,
         addr: u64,
-        chain: Vec<String>,
+        chain: Vec<InlineLocation>,
     },
-    /// A message line (`symbol not found: x`).
-    Message {
-        text: String,
+    /// A `func+off` specification faddr2line could not resolve.
+    Faddr2lineError {
+        spec: String,
+        message: String,
+    },
+    /// No symbol has this name or address.
+    NotFound {
+        name: String,
+    },
+    /// Symbols whose names contain a name that was not found.
+    Alternatives {
+        symbols: Vec<SymLine>,
     },
 }
 
 /// What `sym` produced.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Sym {
     pub entries: Vec<SymEntry>,
 }
@@ -102,10 +119,10 @@ fn one_argument(k: &Kernel, arg: &str, out: &mut Vec<SymEntry>) {
     if arg.contains('+') {
         match k.faddr2line(arg) {
             Ok(found) => {
-                let chain = found.render().lines().map(str::to_string).collect();
+                let chain = found.frames.iter().map(InlineLocation::of).collect();
                 out.push(SymEntry::Faddr2line { spec: arg.to_string(), addr: found.addr, chain });
             }
-            Err(e) => out.push(SymEntry::Message { text: e.to_string() }),
+            Err(e) => out.push(SymEntry::Faddr2lineError { spec: arg.to_string(), message: e.to_string() }),
         }
         return;
     }
@@ -115,32 +132,27 @@ fn one_argument(k: &Kernel, arg: &str, out: &mut Vec<SymEntry>) {
                 let line = described(k, sym.addr, sym.name, sym.kind, offset, sym.module.map(str::to_string));
                 out.push(SymEntry::Symbol(line));
             }
-            None => out.push(SymEntry::Message { text: format!("symbol not found: {arg}") }),
+            None => out.push(SymEntry::NotFound { name: arg.to_string() }),
         }
         return;
     }
-    out.push(SymEntry::Message { text: format!("symbol not found: {arg}") });
-    out.push(SymEntry::Message { text: "possible alternatives:".into() });
-    let before = out.len();
-    query(k, arg, out);
-    if out.len() == before {
-        out.push(SymEntry::Message { text: "  (none found)".into() });
-    } else {
-        let found: Vec<SymEntry> = out.drain(before..).collect();
-        for entry in found {
-            out.push(match entry {
-                SymEntry::Symbol(line) => SymEntry::Message { text: format!("  {}", render_plain(&line)) },
-                other => other,
-            });
-        }
-    }
+    out.push(SymEntry::NotFound { name: arg.to_string() });
+    let mut found = Vec::new();
+    query(k, arg, &mut found);
+    let symbols = found
+        .into_iter()
+        .filter_map(|e| match e {
+            SymEntry::Symbol(line) => Some(line),
+            _ => None,
+        })
+        .collect();
+    out.push(SymEntry::Alternatives { symbols });
 }
 
 /// `sym`'s full line for one symbol: with the module and the source line.
 fn described(k: &Kernel, sym_addr: u64, name: &str, kind: char, offset: u64, module: Option<String>) -> SymLine {
     let addr = sym_addr.wrapping_add(offset);
-    let source =
-        if k.is_text_address(addr) { k.source_line(addr).map(|l| format!("{}: {}", l.file, l.line)) } else { None };
+    let source = if k.is_text_address(addr) { k.source_line(addr).map(|l| SourceLocation::of(&l)) } else { None };
     SymLine { addr, kind, name: name.to_string(), offset, module, source }
 }
 
@@ -160,11 +172,11 @@ fn list_modules(k: &Kernel, only: Option<&str>, out: &mut Vec<SymEntry>) -> Resu
         if only.is_some_and(|name| name != m.name) {
             continue;
         }
-        out.push(SymEntry::ModuleMark { addr: m.base, label: "MODULE START".into(), module: m.name.clone() });
+        out.push(SymEntry::ModuleMark { addr: m.base, edge: ModuleEdge::Start, module: m.name.clone() });
         out.extend(m.symbols.iter().map(|s| listing_line(&s)));
         out.push(SymEntry::ModuleMark {
             addr: m.base.wrapping_add(m.size),
-            label: "MODULE END".into(),
+            edge: ModuleEdge::End,
             module: m.name.clone(),
         });
     }
@@ -188,20 +200,4 @@ fn query(k: &Kernel, text: &str, out: &mut Vec<SymEntry>) {
             }
         }
     }
-}
-
-/// The text of one symbol line (shared with the renderer's layout).
-pub fn render_plain(line: &SymLine) -> String {
-    let mut s = format!("{:x} ({}) {}", line.addr, line.kind, line.name);
-    if line.offset != 0 {
-        s.push_str(&format!("+{}", line.offset));
-    }
-    if let Some(m) = &line.module {
-        s.push_str(&format!(" [{m}]"));
-    }
-    if let Some(src) = &line.source {
-        s.push(' ');
-        s.push_str(src);
-    }
-    s
 }

@@ -1,7 +1,6 @@
 use krash_core::Result;
-use krash_linux::sched::task::TaskExt;
+use krash_linux::sched::task::{TaskExt, TaskState};
 use krash_linux::system::SystemExt;
-use serde::Serialize;
 
 use crate::{getopt, CommandSpec, Output, Session};
 
@@ -19,7 +18,7 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// Everything `sys` shows; fields the dump cannot answer are `None`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct SysInfo {
     pub kernel: String,
     pub kernel_tainted: bool,
@@ -46,18 +45,18 @@ pub struct SysInfo {
     pub debuginfo_from_dump: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct PanicTask {
     pub pid: i32,
     pub command: String,
     pub task: u64,
     pub cpu: u32,
-    pub state: String,
+    /// crash shows the long name followed by `(PANIC)`.
+    pub state: TaskState,
 }
 
 /// `sys -i` and `sys config` outputs.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "view", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum SysDetail {
     Dmi { fields: Vec<krash_linux::system::DmiField> },
     Config { text: String },
@@ -88,13 +87,7 @@ pub fn sys_info(session: &Session) -> SysInfo {
     };
     let panic_task = k.panic_task().and_then(|addr| {
         let t = k.task_by_addr(addr).ok()?;
-        Some(PanicTask {
-            pid: t.pid,
-            command: t.comm.clone(),
-            task: t.addr,
-            cpu: t.cpu,
-            state: format!("{} (PANIC)", t.state.long_name()),
-        })
+        Some(PanicTask { pid: t.pid, command: t.comm.clone(), task: t.addr, cpu: t.cpu, state: t.state })
     });
     SysInfo {
         kernel: k.files().vmlinux.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),

@@ -7,9 +7,8 @@ use krash_eval::value::ValueExt;
 use krash_linux::sched::task::Task;
 use krash_linux::sched::task::TaskExt;
 use krash_program::Kernel;
-use serde::Serialize;
 
-use super::struct_cmd::{member_line, radix_of, request, StructBlock};
+use super::struct_cmd::{member_line, radix_of, request, Aggregate, ObjectValue, StructBlock, TypeHeader};
 use crate::{getopt, CommandSpec, Output, Session};
 
 pub(crate) const SPEC: CommandSpec = CommandSpec {
@@ -26,14 +25,14 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 pub use crate::header::TaskHeader;
 
 /// One task's part of the output.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct TaskEntry {
     pub header: TaskHeader,
     pub blocks: Vec<StructBlock>,
 }
 
 /// What `task` printed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct TaskOutput {
     pub entries: Vec<TaskEntry>,
 }
@@ -58,13 +57,13 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         let value = Value::at(req.type_id, t.addr);
         let mut blocks = Vec::new();
         if members.is_empty() {
-            blocks
-                .push(StructBlock::Object { header: "struct task_struct".into(), value: k.value_text(&value, radix) });
+            let header = TypeHeader { keyword: Aggregate::Struct, name: "task_struct".into() };
+            blocks.push(StructBlock::Object(ObjectValue { header, value: k.value_text(&value, radix) }));
             if let Ok(ti) = request(k, "thread_info", TypeKind::Struct, radix) {
                 let off = k.type_arena().offset_of("struct task_struct", "thread_info").unwrap_or(0);
                 let v = Value::at(ti.type_id, t.addr.wrapping_add(off));
-                blocks
-                    .push(StructBlock::Object { header: "struct thread_info".into(), value: k.value_text(&v, radix) });
+                let header = TypeHeader { keyword: Aggregate::Struct, name: "thread_info".into() };
+                blocks.push(StructBlock::Object(ObjectValue { header, value: k.value_text(&v, radix) }));
             }
         } else {
             let mut lines = Vec::new();

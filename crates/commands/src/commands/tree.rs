@@ -7,11 +7,9 @@ use krash_eval::value::ValueExt;
 use krash_program::maple;
 use krash_program::rbtree;
 use krash_program::xarray;
-use krash_program::Kernel;
-use serde::Serialize;
 
 use super::list::offset_arg;
-use super::struct_cmd::{member_line, radix_of, request, MemberValue};
+use super::struct_cmd::{member_line, radix_of, request, Aggregate, MemberValue, ObjectValue, TypeHeader};
 use crate::{getopt, CommandSpec, Output, Session};
 
 pub(crate) const SPEC: CommandSpec = CommandSpec {
@@ -35,16 +33,30 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// One tree entry.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct TreeEntry {
     pub addr: u64,
-    /// `root/l/r` for rbtrees, the index for radix trees and XArrays.
-    pub position: Option<String>,
+    /// `-p`: where the entry is in the tree.
+    pub position: Option<TreePosition>,
+    /// `-s struct.member,...`: those members.
     pub members: Vec<MemberValue>,
+    /// `-s struct`: the whole object.
+    pub object: Option<ObjectValue>,
+}
+
+/// Where an entry is in its tree (`tree -p`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TreePosition {
+    /// An rbtree node's path from the root (`root/l/r`).
+    Path { path: String },
+    /// A radix tree or XArray index.
+    Index { index: u64 },
+    /// A maple tree entry's index range.
+    Range { first: u64, last: u64 },
 }
 
 /// What `tree` printed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct TreeOutput {
     pub entries: Vec<TreeEntry>,
     pub broken: Option<String>,
@@ -71,7 +83,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         None => 0,
     };
     let mem: &dyn VirtualMemory = k.memory();
-    let (raw, broken): (Vec<(u64, String)>, Option<String>) = match kind {
+    let (raw, broken): (Vec<(u64, TreePosition)>, Option<String>) = match kind {
         "rbtree" | "rb" => {
             let top = if p.has('N') { root } else { rbtree::root_node(mem, root)? };
             let layout = rbtree::RbLayout {
@@ -85,7 +97,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
             (
                 w.entries
                     .into_iter()
-                    .map(|e| (e.node.wrapping_sub(node_offset), format!("position: {}", e.position)))
+                    .map(|e| (e.node.wrapping_sub(node_offset), TreePosition::Path { path: e.position.to_string() }))
                     .collect(),
                 w.broken,
             )
@@ -100,12 +112,14 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
                 chunk: 64,
             };
             let w = xarray::walk(mem, head, layout, MAX_ENTRIES);
-            (w.entries.into_iter().map(|e| (e.value, format!("index: {}", e.index))).collect(), w.broken)
+            (w.entries.into_iter().map(|e| (e.value, TreePosition::Index { index: e.index })).collect(), w.broken)
         }
         "maple" | "mt" | "m" => {
             let head = mem.read_u64(root.wrapping_add(k.layouts().offset("maple_tree", "ma_root").unwrap_or(8)))?;
             let w = maple::walk(mem, head, MAX_ENTRIES);
-            (w.entries.into_iter().map(|e| (e.value, format!("index: {}-{}", e.first, e.last))).collect(), w.broken)
+            let entries =
+                w.entries.into_iter().map(|e| (e.value, TreePosition::Range { first: e.first, last: e.last }));
+            (entries.collect(), w.broken)
         }
         other => return Err(Error::Usage(format!("tree: invalid tree type: {other}"))),
     };
@@ -115,24 +129,19 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     };
     let mut entries = Vec::with_capacity(raw.len());
     for (addr, position) in raw {
-        let mut members = Vec::new();
+        let mut entry = TreeEntry { addr, position: p.has('p').then_some(position), members: Vec::new(), object: None };
         if let Some(req) = &shown {
-            members = entry_members(k, req, addr)?;
+            let value = Value::at(req.type_id, addr);
+            if req.members.is_empty() {
+                let header = TypeHeader { keyword: Aggregate::Struct, name: req.name.clone() };
+                entry.object = Some(ObjectValue { header, value: k.value_text(&value, req.radix) });
+            } else {
+                for m in &req.members {
+                    entry.members.push(member_line(k, &value, m, req.radix)?);
+                }
+            }
         }
-        entries.push(TreeEntry { addr, position: p.has('p').then_some(position), members });
+        entries.push(entry);
     }
     Ok(Output::Tree(TreeOutput { entries, broken }))
-}
-
-fn entry_members(k: &Kernel, req: &super::struct_cmd::Request, addr: u64) -> Result<Vec<MemberValue>> {
-    let value = Value::at(req.type_id, addr);
-    if req.members.is_empty() {
-        return Ok(vec![MemberValue {
-            name: format!("struct {}", req.name),
-            value: k.value_text(&value, req.radix),
-            depth: 0,
-            last: true,
-        }]);
-    }
-    req.members.iter().map(|m| member_line(k, &value, m, req.radix)).collect()
 }

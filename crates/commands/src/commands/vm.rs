@@ -12,7 +12,6 @@ use krash_linux::mm::vma::VmaExt;
 use krash_linux::sched::task::Task;
 use krash_linux::sched::task::TaskExt;
 use krash_program::Kernel;
-use serde::Serialize;
 
 use super::struct_cmd::StructOutput;
 use crate::header::TaskHeader;
@@ -52,7 +51,7 @@ pub(crate) const FILES_SPEC: CommandSpec = CommandSpec {
 };
 
 /// One task's address space.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct VmEntry {
     pub header: TaskHeader,
     pub mm: u64,
@@ -69,7 +68,7 @@ pub struct VmEntry {
 }
 
 /// `vm -p`: one VMA's pages.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct VmaPages {
     pub pages: Vec<UserPage>,
     /// More pages than `MAX_AREA_PAGES`: the list stops there.
@@ -77,14 +76,14 @@ pub struct VmaPages {
 }
 
 /// `vm -f`: a flags value and its names.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct VmFlags {
     pub flags: u64,
     pub names: Vec<&'static str>,
 }
 
 /// What `vm` printed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct VmOutput {
     pub entries: Vec<VmEntry>,
     /// `-f`: the decoded flags instead of any task.
@@ -141,7 +140,7 @@ enum VmView {
 }
 
 /// One task's open files.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct FilesEntry {
     pub header: TaskHeader,
     pub files: OpenFiles,
@@ -150,7 +149,7 @@ pub struct FilesEntry {
 }
 
 /// What `files` printed: per-task tables, or one dentry (`-d`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct FilesOutput {
     pub entries: Vec<FilesEntry>,
     pub dentry: Option<DentryInfo>,

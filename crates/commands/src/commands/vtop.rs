@@ -11,7 +11,6 @@ use krash_linux::mm::vma::Vma;
 use krash_linux::mm::vma::VmaExt;
 use krash_linux::sched::task::TaskExt;
 use krash_program::Kernel;
-use serde::Serialize;
 
 use crate::{getopt, parse_hex, CommandSpec, Output, Session};
 
@@ -69,7 +68,7 @@ pub(crate) const PTE_SPEC: CommandSpec = CommandSpec {
 };
 
 /// One `vtop` translation: the answer, then how the walk got there.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct VtopResult {
     pub vaddr: u64,
     /// None when the address is not mapped.
@@ -90,15 +89,14 @@ pub struct VtopResult {
 }
 
 /// A pair of numbers a conversion command printed (input, result).
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy)]
 pub struct Conversion {
     pub from: u64,
     pub to: u64,
 }
 
 /// What `vtop` and the conversion commands produced.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "kind", content = "rows", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum VtopOutput {
     Vtop(Vec<VtopResult>),
     Ptov(Vec<Conversion>),

@@ -4,7 +4,6 @@ use krash_core::{Error, Result};
 use krash_linux::sched::task::TaskExt;
 use krash_linux::sched::waitq::WaitQueue;
 use krash_linux::sched::waitq::WaitqExt;
-use serde::Serialize;
 
 use crate::header::TaskHeader;
 use crate::{getopt, CommandSpec, Output, Session};
@@ -22,7 +21,7 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 };
 
 /// What `waitq` printed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct WaitqOutput {
     /// The symbol named on the command line, if one was.
     pub name: Option<String>,

@@ -3,7 +3,6 @@
 use krash_core::{Error, Result};
 use krash_debuginfo::types::{Type, TypeId, TypeOps, TypeProvider};
 use krash_program::Kernel;
-use serde::Serialize;
 
 use crate::{CommandSpec, Output, Session};
 
@@ -28,10 +27,17 @@ pub(crate) const PTYPE_SPEC: CommandSpec = CommandSpec {
     run: run_ptype,
 };
 
-/// What `whatis`/`ptype` printed: lines of text, since the shapes are gdb's.
-#[derive(Debug, Clone, Serialize)]
-pub struct Whatis {
-    pub text: String,
+/// What `whatis`/`ptype` found; the C text is gdb's.
+#[derive(Debug, Clone)]
+pub enum Whatis {
+    /// A named type: its C definition and size (None when unknown).
+    Type { definition: String, size: Option<u64> },
+    /// A variable or function: its C declaration.
+    Declaration { declaration: String },
+    /// The type of an expression.
+    Expression { type_name: String },
+    /// `ptype`: the type with struct, union and enum bodies expanded.
+    Ptype { definition: String },
 }
 
 fn run_whatis(session: &mut Session, args: &[String]) -> Result<Output> {
@@ -42,25 +48,25 @@ fn run_whatis(session: &mut Session, args: &[String]) -> Result<Output> {
     }
     let types = k.type_arena();
     if let Some(id) = named_type(k, &text) {
-        let size = types.size_of(id).map(|s| s.to_string()).unwrap_or_else(|_| "(unknown)".into());
-        let body = match types.type_by_id(id)? {
+        let size = types.size_of(id).ok();
+        let definition = match types.type_by_id(id)? {
             Type::Typedef { name, to } if matches!(types.resolve(to)?.1, Type::Struct(_) | Type::Union(_)) => {
                 format!("typedef {} {name};", types.ptype(id))
             }
             Type::Typedef { name, to } => format!("typedef {};", types.declaration(to, &name)),
             _ => types.ptype(id),
         };
-        return Ok(Output::Whatis(Whatis { text: format!("{body}\nSIZE: {size}") }));
+        return Ok(Output::Whatis(Whatis::Type { definition, size }));
     }
     if is_identifier(&text) {
         if k.lookup_symbol(&text).is_some() && types.find_variable(&text)?.is_none() {
             k.load_dwarf_fallback();
         }
         if let Some(var) = types.find_variable(&text)? {
-            return Ok(Output::Whatis(Whatis { text: format!("{};", types.declaration(var.ty, &text)) }));
+            return Ok(Output::Whatis(Whatis::Declaration { declaration: types.declaration(var.ty, &text) }));
         }
         if let Some(proto) = types.find_function(&text)? {
-            return Ok(Output::Whatis(Whatis { text: format!("{};", types.declaration(proto, &text)) }));
+            return Ok(Output::Whatis(Whatis::Declaration { declaration: types.declaration(proto, &text) }));
         }
         if k.lookup_symbol(&text).is_some() {
             return Err(Error::MissingDebuginfo(format!(
@@ -69,7 +75,7 @@ fn run_whatis(session: &mut Session, args: &[String]) -> Result<Output> {
         }
     }
     let (_, v) = super::print::eval_expression(k, &text)?;
-    Ok(Output::Whatis(Whatis { text: types.type_name(v.ty) }))
+    Ok(Output::Whatis(Whatis::Expression { type_name: types.type_name(v.ty) }))
 }
 
 fn run_ptype(session: &mut Session, args: &[String]) -> Result<Output> {
@@ -83,7 +89,7 @@ fn run_ptype(session: &mut Session, args: &[String]) -> Result<Output> {
         Some(id) => id,
         None => super::print::eval_expression(k, &text)?.1.ty,
     };
-    Ok(Output::Whatis(Whatis { text: format!("type = {}", types.ptype(id)) }))
+    Ok(Output::Whatis(Whatis::Ptype { definition: types.ptype(id) }))
 }
 
 fn is_identifier(s: &str) -> bool {

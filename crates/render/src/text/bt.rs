@@ -4,7 +4,9 @@
 
 use std::fmt::Write;
 
-use krash_commands::output::{Bt, BtBody, BtLine, BtTask, CodeName, OffsetStyle, RegsBlock, StackWord, TextLine};
+use krash_commands::output::{
+    Bt, BtBody, BtLine, BtTask, CodeName, OffsetStyle, RegsBlock, StackWord, TextLine, WordAnnotation,
+};
 use krash_commands::output::{FrameVariable, FrameVariables, VariableState};
 
 pub(crate) fn render(bt: &Bt) -> String {
@@ -62,7 +64,7 @@ fn task(s: &mut String, t: &BtTask, offsets: OffsetStyle) {
                         );
                     }
                     TextLine::StackSwitch { stack } => {
-                        let _ = writeln!(s, "--- <{stack}> ---");
+                        let _ = writeln!(s, "--- <{}> ---", stack.crash_name());
                     }
                 }
             }
@@ -100,7 +102,7 @@ fn line(s: &mut String, l: &BtLine, offsets: OffsetStyle) {
             let mark = if *recovered { " (recovered)" } else { "" };
             let _ = writeln!(s, "{:>3} [{slot:x}] {name} at {pc:x}{}{mark}", format!("#{level}"), module_suffix(func));
             if let Some(src) = source {
-                let _ = writeln!(s, "    {src}");
+                let _ = writeln!(s, "    {}", super::sym::crash_source(src));
             }
             if let Some(vars) = variables {
                 frame_variables(s, vars);
@@ -119,7 +121,7 @@ fn line(s: &mut String, l: &BtLine, offsets: OffsetStyle) {
             stack_data(s, data, false);
         }
         BtLine::StackSwitch { stack } => {
-            let _ = writeln!(s, "--- <{stack}> ---");
+            let _ = writeln!(s, "--- <{}> ---", stack.crash_name());
         }
         BtLine::Warning { message } => {
             let _ = writeln!(s, "bt: WARNING: {message}");
@@ -160,9 +162,9 @@ fn stack_data(s: &mut String, words: &[StackWord], raw: bool) {
             let _ = write!(s, "{:x}:  ", first.addr);
         }
         for w in pair {
-            match &w.symbol {
-                Some(sym) => {
-                    let _ = write!(s, "{sym:<16} ");
+            match &w.annotation {
+                Some(a) => {
+                    let _ = write!(s, "{:<16} ", annotation(w.value, a));
                 }
                 None => {
                     let _ = write!(s, "{:016x} ", w.value);
@@ -170,6 +172,17 @@ fn stack_data(s: &mut String, words: &[StackWord], raw: bool) {
             }
         }
         s.push('\n');
+    }
+}
+
+/// A word's annotation as crash shows it: `name+off` (decimal offset),
+/// `[cache]`, or `[value:cache]` for `-FF`.
+fn annotation(value: u64, a: &WordAnnotation) -> String {
+    match a {
+        WordAnnotation::Symbol { name, offset: 0 } => name.clone(),
+        WordAnnotation::Symbol { name, offset } => format!("{name}+{offset}"),
+        WordAnnotation::Slab { cache, show_value: true } => format!("[{value:x}:{cache}]"),
+        WordAnnotation::Slab { cache, show_value: false } => format!("[{cache}]"),
     }
 }
 
@@ -219,4 +232,56 @@ fn variable(s: &mut String, v: &FrameVariable) {
         VariableState::OptimizedOut { reason } => format!("<optimized out: {reason}>"),
     };
     let _ = writeln!(s, "      {declaration} = {value}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn word(addr: u64, value: u64, annotation: Option<WordAnnotation>) -> StackWord {
+        StackWord { addr, value, annotation }
+    }
+
+    #[test]
+    fn stack_words_with_annotations() {
+        let words = [
+            word(0x1000, 0xffffffff81000010, Some(WordAnnotation::Symbol { name: "f".into(), offset: 16 })),
+            word(
+                0x1008,
+                0xffff888000001000,
+                Some(WordAnnotation::Slab { cache: "kmalloc-64".into(), show_value: true }),
+            ),
+            word(0x1010, 0xffff888000002000, Some(WordAnnotation::Slab { cache: "dentry".into(), show_value: false })),
+            word(0x1018, 0x2a, None),
+        ];
+        let mut s = String::new();
+        stack_data(&mut s, &words, false);
+        assert_eq!(
+            s,
+            "    1000: f+16             [ffff888000001000:kmalloc-64] \n\
+             \x20   1010: [dentry]         000000000000002a \n"
+        );
+    }
+
+    #[test]
+    fn source_lines_and_stack_switches() {
+        use krash_commands::output::{SourceLocation, StackKind};
+        let frame = BtLine::Frame {
+            level: 0,
+            slot: 0xffffc90000013a38,
+            pc: 0xffffffff81000010,
+            func: CodeName { name: Some("f".into()), offset: 16, module: Some("m".into()) },
+            recovered: true,
+            source: Some(SourceLocation { file: "/b/x.c".into(), relative: "x.c".into(), line: 7, column: None }),
+            variables: None,
+            data: Vec::new(),
+        };
+        let mut s = String::new();
+        line(&mut s, &frame, OffsetStyle::Hex);
+        line(&mut s, &BtLine::StackSwitch { stack: StackKind::Irq }, OffsetStyle::Hex);
+        assert_eq!(
+            s,
+            " #0 [ffffc90000013a38] f+0x10 at ffffffff81000010 [m] (recovered)\n    /b/x.c: 7\n--- <IRQ stack> ---\n"
+        );
+    }
 }

@@ -42,7 +42,10 @@ fn major_row(out: &mut String, r: &DevMajorRow) {
     if r.operations == 0 {
         let _ = writeln!(out, " {}", centered("(none)", 16, false));
     } else {
-        let ops = r.operations_symbol.clone().unwrap_or_else(|| format!("{:x}", r.operations));
+        let ops = match &r.operations_symbol {
+            Some(sym) => super::sym::symbol_ref(sym),
+            None => format!("{:x}", r.operations),
+        };
         let _ = writeln!(out, " {:>16x}  {}", r.object, ops);
     }
 }

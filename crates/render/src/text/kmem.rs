@@ -4,8 +4,7 @@ use std::fmt::Write;
 mod memory;
 
 use krash_commands::output::{
-    sym_line_text, AddressPart, CacheDetail, CacheRow, Kmem, KmemOutput, ObjectRow, PageInfo, SlabRow, TaskContext,
-    VmapRow,
+    AddressPart, CacheDetail, CacheRow, Kmem, KmemNote, KmemOutput, ObjectRow, PageInfo, SlabRow, TaskContext, VmapRow,
 };
 
 const CACHE_HEADER: &str = "CACHE             OBJSIZE  ALLOCATED     TOTAL  SLABS  SSIZE  NAME\n";
@@ -30,11 +29,11 @@ pub(crate) fn render(out: &KmemOutput) -> String {
             }
         }
         Kmem::Address { addresses } => {
-            for (i, parts) in addresses.iter().enumerate() {
+            for (i, info) in addresses.iter().enumerate() {
                 if i > 0 {
                     s.push('\n');
                 }
-                address(&mut s, parts);
+                address(&mut s, &info.parts);
             }
         }
         Kmem::Vmalloc { areas } => {
@@ -61,7 +60,14 @@ pub(crate) fn render(out: &KmemOutput) -> String {
         Kmem::PageMembers { members, pages } => memory::page_members(&mut s, members, pages),
     }
     for n in &out.notes {
-        let _ = writeln!(s, "kmem: {n}");
+        match n {
+            KmemNote::Freelist(p) => {
+                let _ = writeln!(s, "kmem: {p}");
+            }
+            KmemNote::FreeArea(p) => {
+                let _ = writeln!(s, "kmem: {} order {} list {:x}: {}", p.zone, p.order, p.list, p.problem);
+            }
+        }
     }
     s
 }
@@ -146,7 +152,7 @@ fn context(s: &mut String, c: &TaskContext) {
     let _ = writeln!(s, "COMMAND: \"{}\"", c.comm);
     let _ = writeln!(s, "   TASK: {:x}  [THREAD_INFO: {:x}]", c.task, c.task);
     let _ = writeln!(s, "    CPU: {}", c.cpu);
-    let _ = writeln!(s, "  STATE: {}{}", c.state, if c.panic { " (PANIC)" } else { "" });
+    let _ = writeln!(s, "  STATE: {}{}", c.state.long_name(), if c.panic { " (PANIC)" } else { "" });
 }
 
 fn vmap_line(s: &mut String, a: &VmapRow) {
@@ -165,7 +171,7 @@ fn address(s: &mut String, parts: &[AddressPart]) {
     for part in parts {
         match part {
             AddressPart::Symbol { line } => {
-                let _ = writeln!(s, "{}\n", sym_line_text(line));
+                let _ = writeln!(s, "{}\n", super::sym::sym_line(line));
             }
             AddressPart::Slab { cache, slab, object } => {
                 s.push_str(CACHE_HEADER);

@@ -2,7 +2,7 @@ use std::fmt::Write;
 
 use krash_commands::output::ListOutput;
 
-use super::value::{write_members, write_value};
+use super::value::{write_members, write_object};
 
 /// One address a line, each followed by its `-s` members; `(empty)` for
 /// an empty list; the reason when the walk stopped early.
@@ -13,11 +13,8 @@ pub(crate) fn render(l: &ListOutput) -> String {
     }
     for e in &l.entries {
         let _ = writeln!(out, "{:x}", e.addr);
-        if let Some((header, value)) = &e.object {
-            out.push_str(header);
-            out.push(' ');
-            write_value(&mut out, value, 0);
-            out.push('\n');
+        if let Some(o) = &e.object {
+            write_object(&mut out, o);
         }
         write_members(&mut out, &e.members);
     }

@@ -1,5 +1,6 @@
 mod analyze;
 mod bt;
+pub(crate) mod decode;
 mod dev;
 mod dis;
 mod foreach;

@@ -47,8 +47,11 @@ fn render_table(t: &ModuleTable) -> String {
         }
     }
     // crash reports the modules it could not load after the table.
-    for note in &t.notes {
-        let _ = writeln!(s, "{note}");
+    for p in &t.problems {
+        let _ = match &p.error {
+            None => writeln!(s, "mod: cannot find or load object file for {} module", p.module),
+            Some(e) => writeln!(s, "mod: {}: {e}", p.module),
+        };
     }
     s
 }
@@ -70,4 +73,38 @@ fn render_taints(rows: &[TaintRow]) -> String {
         let _ = writeln!(s, "{:<width$}  {}", r.name, r.taints);
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use krash_commands::output::{LoadProblem, ModuleRow};
+
+    #[test]
+    fn table_and_load_problems() {
+        let t = ModuleTable {
+            rows: vec![ModuleRow {
+                module: 0xffffffffc0400000,
+                name: "m".into(),
+                base: 0xffffffffc0401000,
+                size: 4096,
+                object_file: None,
+                kallsyms: true,
+            }],
+            name_width: 1,
+            size_width: 4,
+            text_base: false,
+            problems: vec![
+                LoadProblem { module: "a".into(), error: None },
+                LoadProblem { module: "b".into(), error: Some("bad ELF".into()) },
+            ],
+        };
+        assert_eq!(
+            render(&ModuleOutput::Table(t)),
+            "     MODULE       NAME        BASE        SIZE  OBJECT FILE\n\
+             ffffffffc0400000  m  ffffffffc0401000  4096  (not loaded)  [CONFIG_KALLSYMS]\n\
+             mod: cannot find or load object file for a module\n\
+             mod: b: bad ELF\n"
+        );
+    }
 }

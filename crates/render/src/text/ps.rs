@@ -24,7 +24,7 @@ pub(crate) fn render(ps: &Ps) -> String {
                     r.ppid,
                     r.cpu,
                     r.task,
-                    r.state,
+                    r.state.abbrev(),
                     r.mem_percent,
                     r.vsz_kb,
                     r.rss_kb,
@@ -34,7 +34,7 @@ pub(crate) fn render(ps: &Ps) -> String {
         }
         Ps::StateSummary { counts } => {
             for (state, n) in counts {
-                let _ = writeln!(s, "  {state}: {n}");
+                let _ = writeln!(s, "  {}: {n}", state.abbrev());
             }
         }
         Ps::Parents { chains } => {
@@ -70,7 +70,7 @@ pub(crate) fn render(ps: &Ps) -> String {
         }
         Ps::LastRun { tasks } => {
             for (ts, t) in tasks {
-                let _ = writeln!(s, "[{ts}] [{}]  {}", t.state, task_header(t));
+                let _ = writeln!(s, "[{ts}] [{}]  {}", t.state.abbrev(), task_header(t));
             }
         }
         Ps::Args { tasks } => {

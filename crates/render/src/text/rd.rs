@@ -29,7 +29,7 @@ fn render_units(m: &MemoryRead, s: &mut String) {
         let mut cells: Vec<String> = line
             .iter()
             .map(|u| match (&u.symbol, m.display) {
-                (Some(sym), RdDisplay::Symbols) => format!("{sym:<width$}"),
+                (Some(sym), RdDisplay::Symbols) => format!("{:<width$}", super::sym::symbol_ref(sym)),
                 (_, RdDisplay::Decimal) => format!("{:>width$}", signed(u.value, size)),
                 _ => format!("{:0width$x}", u.value),
             })

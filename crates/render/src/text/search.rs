@@ -1,6 +1,6 @@
 use std::fmt::Write;
 
-use krash_commands::output::{SearchHit, SearchOutput};
+use krash_commands::output::{Found, SearchHit, SearchOutput};
 
 use super::task::header;
 
@@ -9,8 +9,8 @@ use super::task::header;
 /// surroundings as a block followed by a blank line.
 pub(crate) fn render(s: &SearchOutput) -> String {
     let mut out = String::new();
-    for n in &s.notes {
-        let _ = writeln!(out, "{n}");
+    if let Some(start) = s.rounded_start {
+        let _ = writeln!(out, "search: rounding down start address to: {start:x}");
     }
     for (i, g) in s.groups.iter().enumerate() {
         if let Some(t) = &g.task {
@@ -30,17 +30,62 @@ pub(crate) fn render(s: &SearchOutput) -> String {
 }
 
 fn render_hit(out: &mut String, h: &SearchHit, width: usize) {
+    let label = match &h.found {
+        Found::Value { label, .. } => label.as_deref(),
+        Found::String { .. } => None,
+    };
     if h.context.is_empty() {
-        let _ = writeln!(out, "{:x}: {}", h.addr, h.text);
+        let _ = match (&h.found, label) {
+            (Found::String { window }, _) => writeln!(out, "{:x}: {window}", h.addr),
+            (Found::Value { value, .. }, Some(label)) => writeln!(out, "{:x}: {value:x} ({label})", h.addr),
+            (Found::Value { value, .. }, None) => writeln!(out, "{:x}: {value:x} ", h.addr),
+        };
         return;
     }
     for c in &h.context {
         if c.is_match {
-            let label = h.label.as_deref().map(|l| format!("({l})")).unwrap_or_default();
+            let label = label.map(|l| format!("({l})")).unwrap_or_default();
             let _ = writeln!(out, "{:x}:  {:0width$x} {label}", c.addr, c.value);
         } else {
             let _ = writeln!(out, "{:x}:  {:0width$x}                    {}", c.addr, c.value, c.ascii);
         }
     }
     out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use krash_commands::output::{ContextLine, SearchGroup};
+
+    #[test]
+    fn hits_values_labels_strings_and_context() {
+        let hit = |found| SearchHit { addr: 0x1000, found, context: Vec::new() };
+        let out = SearchOutput {
+            groups: vec![SearchGroup {
+                task: None,
+                hits: vec![
+                    hit(Found::Value { value: 0xffff, label: None }),
+                    hit(Found::Value { value: 0xffff, label: Some("init_task".into()) }),
+                    hit(Found::String { window: "abc".into() }),
+                ],
+            }],
+            width: 16,
+            rounded_start: Some(0xff0),
+            truncated: false,
+        };
+        assert_eq!(
+            render(&out),
+            "search: rounding down start address to: ff0\n1000: ffff \n1000: ffff (init_task)\n1000: abc\n"
+        );
+        let ctx = |addr, is_match| ContextLine { addr, value: 7, ascii: "........".into(), is_match };
+        let with_context = SearchHit {
+            addr: 0x1008,
+            found: Found::Value { value: 7, label: Some("x".into()) },
+            context: vec![ctx(0x1000, false), ctx(0x1008, true)],
+        };
+        let mut s = String::new();
+        render_hit(&mut s, &with_context, 16);
+        assert_eq!(s, "1000:  0000000000000007                    ........\n1008:  0000000000000007 (x)\n\n");
+    }
 }

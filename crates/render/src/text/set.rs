@@ -9,6 +9,6 @@ pub(crate) fn render(c: &Context) -> String {
     let _ = writeln!(s, "COMMAND: \"{}\"", c.command);
     let _ = writeln!(s, "   TASK: {:x}", c.task);
     let _ = writeln!(s, "    CPU: {}", c.cpu);
-    let _ = writeln!(s, "  STATE: {}{}", c.state, if c.panic { " (PANIC)" } else { "" });
+    let _ = writeln!(s, "  STATE: {}{}", c.state.long_name(), if c.panic { " (PANIC)" } else { "" });
     s
 }

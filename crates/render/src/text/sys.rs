@@ -70,7 +70,7 @@ pub(crate) fn render(sys: &SysInfo) -> String {
         line("COMMAND", format!("\"{}\"", t.command));
         line("TASK", format!("{:x}", t.task));
         line("CPU", t.cpu.to_string());
-        line("STATE", t.state.clone());
+        line("STATE", format!("{} (PANIC)", t.state.long_name()));
     }
     s
 }

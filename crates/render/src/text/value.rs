@@ -1,8 +1,8 @@
 //! gdb's `print` layout (with `pretty on`, as crash sets it) for the
 //! value trees commands produce.
 
-use krash_commands::output::MemberValue;
 use krash_commands::output::ValueText;
+use krash_commands::output::{MemberValue, ObjectValue};
 
 /// Appends `v` as gdb prints it when the line it starts on is indented by
 /// `indent` spaces.
@@ -40,6 +40,16 @@ pub(crate) fn write_value(out: &mut String, v: &ValueText, indent: usize) {
             out.push('}');
         }
     }
+}
+
+/// `struct x {...}`: an object headed by its type.
+pub(crate) fn write_object(out: &mut String, o: &ObjectValue) {
+    out.push_str(o.header.keyword.keyword());
+    out.push(' ');
+    out.push_str(&o.header.name);
+    out.push(' ');
+    write_value(out, &o.value, 0);
+    out.push('\n');
 }
 
 /// `  name = value,` lines (crash's member display).

@@ -10,7 +10,6 @@ use krash_linux::mm::sparse::SparseExt;
 use krash_linux::mm::vmstat::VmstatExt;
 use krash_linux::mm::zone::ZoneExt;
 use krash_program::Kernel;
-use serde::Serialize;
 
 pub use krash_linux::mm::meminfo::{HugePool, MemInfo};
 pub use krash_linux::mm::sparse::{MemSection, MemoryBlock};
@@ -18,7 +17,7 @@ pub use krash_linux::mm::vmstat::{Counter, VmStats};
 pub use krash_linux::mm::zone::{FreeList, MemoryNode, Zone};
 
 /// A zone as the `-f` and `-n` tables show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZoneRow {
     pub node: u32,
     pub index: u32,
@@ -34,14 +33,14 @@ pub struct ZoneRow {
 }
 
 /// One zone of `kmem -f`: its row and, when it has free pages, its lists.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ZoneFreeAreas {
     pub row: ZoneRow,
     pub lists: Vec<FreeList>,
 }
 
 /// Where `kmem -f ADDR` found the address: a free block of a zone.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct FreeBlockHit {
     pub row: ZoneRow,
     pub order: u32,
@@ -53,7 +52,7 @@ pub struct FreeBlockHit {
 }
 
 /// `kmem -f` / `-F` / `-f ADDR`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct FreeAreas {
     /// More than one node: each node gets a `NODE` header.
     pub multi_node: bool,
@@ -64,25 +63,36 @@ pub struct FreeAreas {
     /// Pages found on the free lists.
     pub found: u64,
     /// Problems met on the free lists.
-    pub problems: Vec<String>,
+    pub problems: Vec<FreeAreaProblem>,
+}
+
+/// A free list whose walk stopped early.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FreeAreaProblem {
+    pub zone: String,
+    pub order: u32,
+    /// The list head.
+    pub list: u64,
+    /// Why the walk stopped.
+    pub problem: String,
 }
 
 /// `kmem -f ADDR`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct FreeSearch {
     pub addr: u64,
     pub hit: Option<FreeBlockHit>,
 }
 
 /// One zone of `kmem -z`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ZoneStat {
     pub zone: Zone,
     pub vm_stat: Vec<Counter>,
 }
 
 /// `kmem -n`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct MemoryMap {
     pub nodes: Vec<MemoryNode>,
     /// The struct page of each node's first frame.
@@ -93,7 +103,7 @@ pub struct MemoryMap {
 }
 
 /// One CPU's `__per_cpu_offset`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct CpuOffset {
     pub cpu: u32,
     pub offset: u64,
@@ -101,14 +111,14 @@ pub struct CpuOffset {
 }
 
 /// One `enum pageflags` bit.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct PageFlagBit {
     pub name: String,
     pub bit: u32,
 }
 
 /// `kmem -g FLAGS`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct PageFlagDecode {
     pub flags: u64,
     /// The bits set in `flags` (every PG_ bit when `flags` is 0).
@@ -120,7 +130,7 @@ pub struct PageFlagDecode {
 }
 
 /// One page of `kmem -m`: the members' values, hex words joined by ','.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct PageMembers {
     pub page: u64,
     pub values: Vec<Vec<u64>>,
@@ -159,7 +169,12 @@ pub(crate) fn free_areas(k: &Kernel, verbose: bool) -> Result<FreeAreas> {
             for l in &lists {
                 found = found.saturating_add(l.pages());
                 if let Some(b) = &l.broken {
-                    problems.push(format!("{} order {} list {:x}: {b}", zone.name, l.order, l.addr));
+                    problems.push(FreeAreaProblem {
+                        zone: zone.name.clone(),
+                        order: l.order,
+                        list: l.addr,
+                        problem: b.clone(),
+                    });
                 }
             }
             zones.push(ZoneFreeAreas { row, lists });

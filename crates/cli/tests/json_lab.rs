@@ -1,0 +1,528 @@
+//! `--json` on every lab dump: every command of tests/data/crash-peer-commands
+//! (and a few more, aliases and bad commands among them) runs in one batch
+//! per dump; every line of output is one JSON document that serde_json
+//! parses, whose envelope names the schema version, the command and the line
+//! typed, which follows docs/json.schema.json (checked strictly: every field
+//! documented), and in which no number is too large for a double, so
+//! addresses are strings.
+
+mod common;
+
+use std::path::Path;
+
+use common::{lab_dumps, LabDump};
+use serde_json::Value;
+
+/// Commands beyond crash-peer-commands, so every document shape and the
+/// alias and error paths are covered. `{name}` is filled from the dump's
+/// manifest, as in crash-peer-commands; lines whose value is missing are
+/// left out.
+const MORE_COMMANDS: &[&str] = &[
+    "bt",
+    "bt -f",
+    "bt -FF",
+    "bt -l",
+    "bt -t",
+    "bt -e",
+    "bt -v",
+    "bt -o",
+    "bt --args",
+    "ps",
+    "ps -S",
+    "ps -p 1",
+    "ps -c 1",
+    "ps -g 1",
+    "ps -t 1",
+    "ps -l",
+    "ps -a 1",
+    "log -m",
+    "dmesg",
+    "dis -l {faulting_function}",
+    "dis -s {faulting_function}",
+    "sym {faulting_function}",
+    "sym {faulting_function}+0x10",
+    "sym -m krash_scenarios",
+    "sym nosuchsymbolxyz",
+    "kmem -v",
+    "kmem -S kmalloc-64",
+    "set",
+    "set -p",
+    "help",
+    "help bt",
+    "h p",
+    "whatis task_struct",
+    "whatis jiffies",
+    "ptype struct list_head",
+    "struct task_struct.pid,comm -o",
+    "task_struct.pid,comm init_task",
+    "union",
+    "task",
+    "analyze",
+    "mount",
+    "timer -r",
+    "btop 1000",
+    "ptob 1",
+    "pte 8000000001e00063",
+    "mod",
+    "mod -t",
+    "sys -i",
+    "sys config",
+    "rd -s jiffies 4",
+    "rd -a linux_banner",
+    "p runqueues",
+    "print jiffies",
+    "px jiffies",
+    "p cpu_number:a",
+    "vm -f 8000875",
+    "net -N 16777343",
+    "nosuchcommand",
+    "bt 999999",
+    "p nosuchvariable",
+    "kmem xyz",
+    "rd",
+    "p \"abc",
+];
+
+/// The command name each document must carry: the typed word, except for
+/// aliases and the struct shorthand.
+fn expected_command(line: &str) -> &str {
+    let word = line.split_whitespace().next().unwrap_or_default();
+    match word {
+        "dmesg" => "log",
+        "h" => "help",
+        "print" => "p",
+        w if w.starts_with("task_struct.") => "struct",
+        w => w,
+    }
+}
+
+fn commands_for(d: &LabDump) -> Vec<String> {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/crash-peer-commands");
+    let peer = std::fs::read_to_string(file).expect("crash-peer-commands is readable");
+    peer.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .chain(MORE_COMMANDS.iter().copied())
+        .filter_map(|t| fill(t, d))
+        .collect()
+}
+
+/// `{name}` from the manifest's "expected" values (or `{module_ko}`).
+fn fill(template: &str, d: &LabDump) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        let end = start + rest[start..].find('}')?;
+        out.push_str(&rest[..start]);
+        let name = &rest[start + 1..end];
+        let value = if name == "module_ko" { &d.manifest["module_ko"] } else { &d.manifest["expected"][name] };
+        match value {
+            Value::String(s) => out.push_str(s),
+            Value::Number(n) => out.push_str(&n.to_string()),
+            _ => return None,
+        }
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+fn schema() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/json.schema.json");
+    serde_json::from_str(&std::fs::read_to_string(path).expect("docs/json.schema.json")).expect("schema is JSON")
+}
+
+/// Runs the batch on one dump and checks every document; returns the
+/// problems found.
+fn check_dump(d: &LabDump, schema: &Value) -> Vec<String> {
+    let commands = commands_for(d);
+    let script: String = commands.iter().map(|c| format!("{c}\n")).collect();
+    let vmlinux = d.vmlinux.to_string_lossy().into_owned();
+    let vmcore = d.vmcore.to_string_lossy().into_owned();
+    let run = common::krash(&["-s", "--json", &vmlinux, &vmcore], &script);
+    let label = d.label();
+    let mut problems = Vec::new();
+    if !run.success {
+        problems.push(format!("{label}: krash failed: {}", run.stderr));
+        return problems;
+    }
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    if lines.len() != commands.len() {
+        problems.push(format!("{label}: {} commands but {} output lines", commands.len(), lines.len()));
+        return problems;
+    }
+    for (command, line) in commands.iter().zip(&lines) {
+        let at = format!("{label}: `{command}`");
+        let doc: Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            Err(e) => {
+                problems.push(format!("{at}: not JSON ({e}): {line:.300}"));
+                continue;
+            }
+        };
+        problems.extend(check_envelope(&doc, command).into_iter().map(|p| format!("{at}: {p}")));
+        let mut errors = Vec::new();
+        validator::validate(schema, schema, &doc, "$", &mut errors);
+        problems.extend(errors.into_iter().take(5).map(|e| format!("{at}: schema: {e}")));
+        let mut big = Vec::new();
+        large_numbers(&doc, "$", &mut big);
+        problems.extend(big.into_iter().take(5).map(|e| format!("{at}: number past 2^53 at {e}")));
+    }
+    problems
+}
+
+fn check_envelope(doc: &Value, command: &str) -> Vec<String> {
+    let mut p = Vec::new();
+    if doc["schema"] != 1 {
+        p.push(format!("schema is {}", doc["schema"]));
+    }
+    if doc["command"] != expected_command(command) {
+        p.push(format!("command is {}, want {}", doc["command"], expected_command(command)));
+    }
+    if doc["input"] != command {
+        p.push(format!("input is {}", doc["input"]));
+    }
+    let (data, error) = (doc.get("data").is_some(), doc.get("error").is_some());
+    if data == error {
+        p.push("want exactly one of data and error".into());
+    }
+    if let Some(e) = doc.get("error") {
+        let kinds = ["usage", "not_found", "missing_debuginfo", "fault", "bad_data", "unsupported", "io", "other"];
+        if !e["kind"].as_str().is_some_and(|k| kinds.contains(&k)) || !e["message"].is_string() {
+            p.push(format!("bad error object {e}"));
+        }
+    }
+    p
+}
+
+/// JSON numbers a double cannot hold exactly (jq 1.6, JavaScript).
+fn large_numbers(v: &Value, at: &str, out: &mut Vec<String>) {
+    const LIMIT: u64 = 1 << 53;
+    match v {
+        Value::Number(n) => {
+            let too_big = match (n.as_u64(), n.as_i64()) {
+                (Some(u), _) => u > LIMIT,
+                (None, Some(i)) => i.unsigned_abs() > LIMIT,
+                _ => false,
+            };
+            if too_big {
+                out.push(format!("{at} = {n}"));
+            }
+        }
+        Value::Array(a) => a.iter().enumerate().for_each(|(i, x)| large_numbers(x, &format!("{at}[{i}]"), out)),
+        Value::Object(o) => o.iter().for_each(|(k, x)| large_numbers(x, &format!("{at}.{k}"), out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_peer_command_gives_a_valid_json_document() {
+    // KRASH_JSON_LAB_ONLY=6.12 (a part of the label) runs only those dumps.
+    let only = std::env::var("KRASH_JSON_LAB_ONLY").unwrap_or_default();
+    let dumps: Vec<LabDump> = lab_dumps().into_iter().filter(|d| d.label().contains(&only)).collect();
+    if dumps.is_empty() {
+        return;
+    }
+    let schema = schema();
+    // Two workers: each krash maps its dump and the machine is small.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let problems = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(d) = dumps.get(i) else { break };
+                let found = check_dump(d, &schema);
+                problems.lock().unwrap_or_else(|e| e.into_inner()).extend(found);
+            });
+        }
+    });
+    let problems = problems.into_inner().unwrap_or_else(|e| e.into_inner());
+    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+}
+
+/// Error documents: one per failing command, on stdout, naming the command
+/// (the registry name for an alias) and the error kind.
+#[test]
+fn bad_commands_give_error_documents() {
+    let Some(d) = lab_dumps().into_iter().find(|d| d.is_kdump_boot()) else { return };
+    let vmlinux = d.vmlinux.to_string_lossy().into_owned();
+    let vmcore = d.vmcore.to_string_lossy().into_owned();
+    let script = "nosuchcommand -x\nprint nosuchvariable\nbt 999999\nkmem xyz\np \"abc\nps\n";
+    let run = common::krash(&["-s", "--json", &vmlinux, &vmcore], script);
+    assert!(run.success, "{}", run.stderr);
+    assert!(run.stderr.is_empty(), "errors go to stdout as documents: {}", run.stderr);
+    let docs: Vec<Value> = run.stdout.lines().map(|l| serde_json::from_str(l).expect("a JSON document")).collect();
+    let summary: Vec<(String, String, String)> = docs
+        .iter()
+        .map(|d| {
+            let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+            (s(&d["command"]), s(&d["input"]), s(&d["error"]["kind"]))
+        })
+        .collect();
+    let want = [
+        ("nosuchcommand", "nosuchcommand -x", "not_found"),
+        ("p", "print nosuchvariable", "not_found"),
+        ("bt", "bt 999999", "not_found"),
+        ("kmem", "kmem xyz", "usage"),
+        ("p", "p \"abc", "usage"),
+        ("ps", "ps", ""),
+    ];
+    let want: Vec<(String, String, String)> =
+        want.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
+    assert_eq!(summary, want);
+    for doc in &docs[..5] {
+        assert_eq!(doc["schema"], 1);
+        let message = doc["error"]["message"].as_str().unwrap_or_default();
+        assert!(!message.is_empty() && !message.contains('\u{1b}'), "{doc}");
+    }
+    assert!(docs[5]["data"]["rows"].as_array().is_some_and(|r| !r.is_empty()));
+}
+
+/// The analyze batch is one document from serde_json, failures included.
+#[test]
+fn analyze_batch_json_is_one_document() {
+    let Some(d) = lab_dumps().into_iter().find(|d| d.scenario == "null-member" && d.is_kdump_boot()) else { return };
+    let run = common::krash(&["analyze", "--batch", "--json", &d.dir.to_string_lossy()], "");
+    assert!(run.success, "{}", run.stderr);
+    let doc: Value = serde_json::from_str(&run.stdout).expect("one JSON document");
+    assert_eq!(doc["schema"], 1);
+    let dumps = doc["dumps"].as_array().expect("dumps");
+    assert!(!dumps.is_empty());
+    for entry in dumps {
+        assert!(entry["dump"].is_string(), "{entry}");
+        assert!(entry["report"].is_object() != entry["error"].is_string(), "{entry}");
+    }
+    let mut errors = Vec::new();
+    let schema = schema();
+    validator::validate(&schema, &schema, &doc, "$", &mut errors);
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+/// The committed schema rejects what the rules forbid: a number for an
+/// address, an undocumented field, a wrong schema version, an unknown state.
+#[test]
+fn schema_rejects_rule_breaking_documents() {
+    let schema = schema();
+    let good = serde_json::json!({
+        "schema": 1, "command": "set", "input": "set",
+        "data": { "pid": 1, "command": "init", "task": "0xffff8df4411f9800", "cpu": 0, "state": "RU", "panic": true }
+    });
+    let errors = |doc: &Value| {
+        let mut e = Vec::new();
+        validator::validate(&schema, &schema, doc, "$", &mut e);
+        e
+    };
+    assert_eq!(errors(&good), Vec::<String>::new());
+    for (path, bad) in [
+        ("/data/task", serde_json::json!(18446614824203812864u64)),
+        ("/data/task", serde_json::json!("ffff8df4411f9800")),
+        ("/data/state", serde_json::json!("TASK_RUNNING")),
+        ("/schema", serde_json::json!(2)),
+        ("/command", serde_json::json!("ps")),
+    ] {
+        let mut doc = good.clone();
+        if let Some(slot) = doc.pointer_mut(path) {
+            *slot = bad.clone();
+        }
+        assert!(!errors(&doc).is_empty(), "{path} = {bad} passed");
+    }
+    let mut extra = good.clone();
+    extra["data"]["extra"] = serde_json::json!(1);
+    assert!(!errors(&extra).is_empty(), "an undocumented field passed");
+}
+
+/// A validator for the JSON Schema 2020-12 keywords docs/json.schema.json
+/// uses ($ref, type, const, enum, properties, required, items, oneOf,
+/// anyOf, minimum, maximum, format, pattern), stricter than the standard in
+/// one way: an object may hold only the properties its schema lists, so no
+/// field goes undocumented. Any other keyword is an error, so the schema
+/// cannot silently use something unchecked.
+mod validator {
+    use serde_json::Value;
+
+    const ANNOTATIONS: &[&str] = &["$schema", "$id", "$defs", "title", "description"];
+
+    pub fn validate(root: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<String>) {
+        let Some(obj) = schema.as_object() else {
+            errors.push(format!("{at}: schema is not an object"));
+            return;
+        };
+        for (key, rule) in obj {
+            match key.as_str() {
+                k if ANNOTATIONS.contains(&k) => {}
+                "$ref" => match rule.as_str().and_then(|r| r.strip_prefix('#')).and_then(|p| root.pointer(p)) {
+                    Some(target) => validate(root, target, v, at, errors),
+                    None => errors.push(format!("{at}: unresolvable $ref {rule}")),
+                },
+                "type" => {
+                    let types: Vec<&str> = match rule {
+                        Value::String(s) => vec![s.as_str()],
+                        Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+                        _ => vec![],
+                    };
+                    if !types.iter().any(|t| has_type(v, t)) {
+                        errors.push(format!("{at}: {:.80} is not of type {types:?}", v.to_string()));
+                    }
+                }
+                "const" => {
+                    if v != rule {
+                        errors.push(format!("{at}: {v} is not {rule}"));
+                    }
+                }
+                "enum" => {
+                    if !rule.as_array().is_some_and(|a| a.contains(v)) {
+                        errors.push(format!("{at}: {v} not in {rule}"));
+                    }
+                }
+                "minimum" | "maximum" => {
+                    if let (Some(x), Some(bound)) = (v.as_f64(), rule.as_f64()) {
+                        if (key == "minimum" && x < bound) || (key == "maximum" && x > bound) {
+                            errors.push(format!("{at}: {v} breaks {key} {rule}"));
+                        }
+                    }
+                }
+                "format" => {
+                    if let Some(problem) = format_problem(rule.as_str().unwrap_or_default(), v) {
+                        errors.push(format!("{at}: {problem}"));
+                    }
+                }
+                "pattern" => {
+                    if let Some(s) = v.as_str() {
+                        match matches_pattern(rule.as_str().unwrap_or_default(), s) {
+                            Some(true) => {}
+                            Some(false) => errors.push(format!("{at}: {s:?} does not match {rule}")),
+                            None => errors.push(format!("{at}: unknown pattern {rule}")),
+                        }
+                    }
+                }
+                "required" => {
+                    if let Some(o) = v.as_object() {
+                        for name in rule.as_array().into_iter().flatten().filter_map(Value::as_str) {
+                            if !o.contains_key(name) {
+                                errors.push(format!("{at}: missing required {name}"));
+                            }
+                        }
+                    }
+                }
+                "properties" => {
+                    if let (Some(o), Some(props)) = (v.as_object(), rule.as_object()) {
+                        for (name, x) in o {
+                            match props.get(name) {
+                                Some(sub) => validate(root, sub, x, &format!("{at}.{name}"), errors),
+                                None => errors.push(format!("{at}: undocumented field {name}")),
+                            }
+                        }
+                    }
+                }
+                "items" => {
+                    for (i, x) in v.as_array().into_iter().flatten().enumerate() {
+                        validate(root, rule, x, &format!("{at}[{i}]"), errors);
+                    }
+                }
+                "oneOf" | "anyOf" => {
+                    let branches: Vec<&Value> = rule.as_array().into_iter().flatten().collect();
+                    let mut failures = Vec::new();
+                    let matching = branches
+                        .iter()
+                        .filter(|s| {
+                            let mut sub = Vec::new();
+                            validate(root, s, v, at, &mut sub);
+                            let ok = sub.is_empty();
+                            failures.push(sub);
+                            ok
+                        })
+                        .count();
+                    let ok = if key == "oneOf" { matching == 1 } else { matching >= 1 };
+                    if !ok {
+                        // The branch that came closest says most.
+                        let closest = failures.into_iter().min_by_key(Vec::len).unwrap_or_default();
+                        errors.push(format!(
+                            "{at}: {matching} {key} branches match {:.120}; closest: {closest:?}",
+                            v.to_string()
+                        ));
+                    }
+                }
+                other => errors.push(format!("{at}: unsupported keyword {other}")),
+            }
+        }
+    }
+
+    fn has_type(v: &Value, t: &str) -> bool {
+        match t {
+            "null" => v.is_null(),
+            "boolean" => v.is_boolean(),
+            "object" => v.is_object(),
+            "array" => v.is_array(),
+            "string" => v.is_string(),
+            "integer" => v.is_i64() || v.is_u64(),
+            "number" => v.is_number(),
+            _ => false,
+        }
+    }
+
+    fn format_problem(format: &str, v: &Value) -> Option<String> {
+        if !v.is_number() {
+            return None;
+        }
+        let in_range = |lo: i128, hi: i128| {
+            let x = v.as_i64().map(i128::from).or(v.as_u64().map(i128::from));
+            x.is_some_and(|x| (lo..=hi).contains(&x))
+        };
+        let ok = match format {
+            "uint8" => in_range(0, u8::MAX.into()),
+            "uint16" => in_range(0, u16::MAX.into()),
+            "uint32" => in_range(0, u32::MAX.into()),
+            "uint64" | "uint" => in_range(0, u64::MAX.into()),
+            "int32" => in_range(i32::MIN.into(), i32::MAX.into()),
+            "int64" => in_range(i64::MIN.into(), i64::MAX.into()),
+            "double" => true,
+            other => return Some(format!("unknown format {other}")),
+        };
+        (!ok).then(|| format!("{v} is not a {format}"))
+    }
+
+    /// The patterns the schema uses, checked by hand (no regex crate here).
+    fn matches_pattern(pattern: &str, s: &str) -> Option<bool> {
+        let hex = |c: char| c.is_ascii_digit() || ('a'..='f').contains(&c);
+        Some(match pattern {
+            "^0x[0-9a-f]{1,16}$" => s.strip_prefix("0x").is_some_and(|h| {
+                (1..=16).contains(&h.len()) && h.chars().all(hex) && (h == "0" || !h.starts_with('0'))
+            }),
+            "^[0-9]{1,20}$" => (1..=20).contains(&s.len()) && s.chars().all(|c| c.is_ascii_digit()),
+            "^-?[0-9]{1,19}$" => {
+                let d = s.strip_prefix('-').unwrap_or(s);
+                (1..=19).contains(&d.len()) && d.chars().all(|c| c.is_ascii_digit())
+            }
+            "^([0-9a-f]{2})*$" => s.len().is_multiple_of(2) && s.chars().all(hex),
+            _ => return None,
+        })
+    }
+
+    #[test]
+    fn validator_is_strict() {
+        let schema = serde_json::json!({
+            "$defs": { "Hex": { "type": "string", "pattern": "^0x[0-9a-f]{1,16}$" } },
+            "type": "object",
+            "required": ["a"],
+            "properties": {
+                "a": { "$ref": "#/$defs/Hex" },
+                "b": { "anyOf": [{ "type": "null" }, { "type": "integer", "format": "uint8" }] },
+                "c": { "oneOf": [{ "const": 1 }, { "enum": [1, 2] }] }
+            }
+        });
+        let errors = |v: Value| {
+            let mut e = Vec::new();
+            validate(&schema, &schema, &v, "$", &mut e);
+            e.len()
+        };
+        assert_eq!(errors(serde_json::json!({"a": "0xff", "b": null, "c": 2})), 0);
+        assert_eq!(errors(serde_json::json!({"a": "0x0", "b": 255})), 0);
+        assert_eq!(errors(serde_json::json!({"a": "0x0ff"})), 1, "leading zero");
+        assert_eq!(errors(serde_json::json!({"a": 255})), 1, "a number is not a Hex");
+        assert_eq!(errors(serde_json::json!({"a": "0x1", "b": 256})), 1, "uint8");
+        assert_eq!(errors(serde_json::json!({"a": "0x1", "c": 1})), 1, "oneOf: two branches");
+        assert_eq!(errors(serde_json::json!({"a": "0x1", "d": 1})), 1, "undocumented field");
+        assert_eq!(errors(serde_json::json!({})), 1, "required");
+    }
+}

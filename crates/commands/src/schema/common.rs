@@ -1,0 +1,377 @@
+//! Pieces many commands' documents share: tasks, source lines, symbols,
+//! values, pages, VMAs, registers.
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use super::numbers::{hex, opt_hex, Hex};
+use crate::output as out;
+
+/// A task's scheduler state as crash abbreviates it (`??`: a state value
+/// no known bit explains).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+pub enum TaskState {
+    #[serde(rename = "RU")]
+    Running,
+    #[serde(rename = "IN")]
+    Interruptible,
+    #[serde(rename = "UN")]
+    Uninterruptible,
+    #[serde(rename = "ST")]
+    Stopped,
+    #[serde(rename = "TR")]
+    Traced,
+    #[serde(rename = "ZO")]
+    Zombie,
+    #[serde(rename = "DE")]
+    Dead,
+    #[serde(rename = "PA")]
+    Parked,
+    #[serde(rename = "WA")]
+    Waking,
+    #[serde(rename = "ID")]
+    Idle,
+    #[serde(rename = "NE")]
+    New,
+    #[serde(rename = "??")]
+    Unknown,
+}
+
+impl From<out::TaskState> for TaskState {
+    fn from(s: out::TaskState) -> Self {
+        use out::TaskState as S;
+        match s {
+            S::RU => TaskState::Running,
+            S::IN => TaskState::Interruptible,
+            S::UN => TaskState::Uninterruptible,
+            S::ST => TaskState::Stopped,
+            S::TR => TaskState::Traced,
+            S::ZO => TaskState::Zombie,
+            S::DE => TaskState::Dead,
+            S::PA => TaskState::Parked,
+            S::WA => TaskState::Waking,
+            S::ID => TaskState::Idle,
+            S::NE => TaskState::New,
+            S::Unknown(_) => TaskState::Unknown,
+        }
+    }
+}
+
+/// A task, as crash's `PID: ... TASK: ... CPU: ... COMMAND: ...` line names it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Task {
+    pub pid: i32,
+    /// The task_struct.
+    pub task: Hex,
+    pub cpu: u32,
+    pub comm: String,
+    pub state: TaskState,
+}
+
+impl From<&out::TaskHeader> for Task {
+    fn from(h: &out::TaskHeader) -> Self {
+        Task { pid: h.pid, task: hex(h.task), cpu: h.cpu, comm: h.comm.clone(), state: h.state.into() }
+    }
+}
+
+pub(crate) fn tasks(v: &[out::TaskHeader]) -> Vec<Task> {
+    v.iter().map(Task::from).collect()
+}
+
+/// A source line of kernel or module code, from DWARF.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct SourceLocation {
+    /// The full path (compilation directory joined), as gdb and crash show it.
+    pub file: String,
+    /// The path as the kernel's scripts/faddr2line shows it (relative to the
+    /// source tree where DWARF allows; otherwise the same as `file`).
+    pub relative: String,
+    pub line: u32,
+    /// The column, when DWARF records one.
+    pub column: Option<u32>,
+}
+
+impl From<&out::SourceLocation> for SourceLocation {
+    fn from(l: &out::SourceLocation) -> Self {
+        SourceLocation { file: l.file.clone(), relative: l.relative.clone(), line: l.line, column: l.column }
+    }
+}
+
+pub(crate) fn source(l: &Option<out::SourceLocation>) -> Option<SourceLocation> {
+    l.as_ref().map(SourceLocation::from)
+}
+
+/// One level of an inline chain: `function` runs at `location`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct InlineLocation {
+    pub function: String,
+    pub location: Option<SourceLocation>,
+}
+
+impl From<&out::InlineLocation> for InlineLocation {
+    fn from(l: &out::InlineLocation) -> Self {
+        InlineLocation { function: l.function.clone(), location: source(&l.location) }
+    }
+}
+
+/// A symbol and an offset into it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct SymbolRef {
+    pub name: String,
+    pub offset: u64,
+}
+
+impl From<&out::SymbolRef> for SymbolRef {
+    fn from(s: &out::SymbolRef) -> Self {
+        SymbolRef { name: s.name.clone(), offset: s.offset }
+    }
+}
+
+/// A value as gdb prints it: a scalar's text, a struct's fields, or an
+/// array's elements.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Value {
+    /// gdb's text of a scalar (`0x0`, `1234`, `"init"`, `0xffffffff81000000 <_text>`).
+    Scalar {
+        text: String,
+    },
+    Struct {
+        fields: Vec<Field>,
+    },
+    /// `truncated`: gdb stopped after its element limit.
+    Array {
+        elements: Vec<Value>,
+        truncated: bool,
+    },
+}
+
+/// One field of a struct value (`name` is null for an anonymous member).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Field {
+    pub name: Option<String>,
+    pub value: Value,
+}
+
+impl From<&out::ValueText> for Value {
+    fn from(v: &out::ValueText) -> Self {
+        match v {
+            out::ValueText::Scalar { text } => Value::Scalar { text: text.clone() },
+            out::ValueText::Struct { fields } => Value::Struct {
+                fields: fields.iter().map(|f| Field { name: f.name.clone(), value: (&f.value).into() }).collect(),
+            },
+            out::ValueText::Array { elements, truncated } => {
+                Value::Array { elements: elements.iter().map(Value::from).collect(), truncated: *truncated }
+            }
+        }
+    }
+}
+
+/// `struct` or `union`.
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Aggregate {
+    Struct,
+    Union,
+}
+
+impl From<out::Aggregate> for Aggregate {
+    fn from(a: out::Aggregate) -> Self {
+        match a {
+            out::Aggregate::Struct => Aggregate::Struct,
+            out::Aggregate::Union => Aggregate::Union,
+        }
+    }
+}
+
+/// One member of an object (`struct x.a,b ADDR`, `-s struct.member`).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Member {
+    /// The member path as given (`se.load`).
+    pub name: String,
+    pub value: Value,
+}
+
+pub(crate) fn members(v: &[out::MemberValue]) -> Vec<Member> {
+    v.iter().map(|m| Member { name: m.name.clone(), value: (&m.value).into() }).collect()
+}
+
+/// A whole object: its type and value.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Object {
+    pub keyword: Aggregate,
+    /// The struct or union name.
+    pub name: String,
+    pub value: Value,
+}
+
+impl From<&out::ObjectValue> for Object {
+    fn from(o: &out::ObjectValue) -> Self {
+        Object { keyword: o.header.keyword.into(), name: o.header.name.clone(), value: (&o.value).into() }
+    }
+}
+
+/// A `struct page`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Page {
+    /// The struct page.
+    pub page: Hex,
+    /// The physical address of the page frame.
+    pub phys: Hex,
+    /// `page->flags`.
+    pub flags: Hex,
+    pub mapping: Hex,
+    /// `page->index` (a raw word: its meaning depends on the page's use).
+    pub index: Hex,
+    /// `page->_refcount`.
+    pub count: u32,
+    /// The `PG_` flags set, without the prefix.
+    pub flag_names: Vec<String>,
+}
+
+impl From<&out::PageInfo> for Page {
+    fn from(p: &out::PageInfo) -> Self {
+        Page {
+            page: hex(p.page),
+            phys: hex(p.phys),
+            flags: hex(p.flags),
+            mapping: hex(p.mapping),
+            index: hex(p.index),
+            count: p.count,
+            flag_names: p.flag_names.clone(),
+        }
+    }
+}
+
+pub(crate) fn pages(v: &[out::PageInfo]) -> Vec<Page> {
+    v.iter().map(Page::from).collect()
+}
+
+/// A virtual memory area (`vm_area_struct`).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Vma {
+    /// The vm_area_struct.
+    pub addr: Hex,
+    pub start: Hex,
+    pub end: Hex,
+    /// `vm_flags`.
+    pub flags: Hex,
+    /// The mapped `struct file` (0x0 for anonymous memory).
+    pub file: Hex,
+    /// `vm_pgoff`, in pages.
+    pub pgoff: u64,
+    /// The mapped file's path.
+    pub path: Option<String>,
+}
+
+impl From<&out::Vma> for Vma {
+    fn from(v: &out::Vma) -> Self {
+        Vma {
+            addr: hex(v.addr),
+            start: hex(v.start),
+            end: hex(v.end),
+            flags: hex(v.flags),
+            file: hex(v.file),
+            pgoff: v.pgoff,
+            path: v.path.clone(),
+        }
+    }
+}
+
+/// Where a user page is.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PageLocation {
+    /// In memory at `phys` (`prot_none`: mapped PROT_NONE).
+    Mapped {
+        phys: Hex,
+        prot_none: bool,
+    },
+    /// Swapped out to slot `offset` of swap area `swap_type` (its device, when known).
+    Swap {
+        device: Option<String>,
+        swap_type: u64,
+        offset: u64,
+    },
+    /// A file page not faulted in: the file and the byte offset in it.
+    File {
+        path: String,
+        offset: u64,
+    },
+    NotMapped,
+}
+
+impl From<&out::PageLocation> for PageLocation {
+    fn from(l: &out::PageLocation) -> Self {
+        match l {
+            out::PageLocation::Mapped { phys, prot_none } => {
+                PageLocation::Mapped { phys: hex(*phys), prot_none: *prot_none }
+            }
+            out::PageLocation::Swap { device, entry } => {
+                PageLocation::Swap { device: device.clone(), swap_type: entry.kind, offset: entry.offset }
+            }
+            out::PageLocation::File { path, offset } => PageLocation::File { path: path.clone(), offset: *offset },
+            out::PageLocation::NotMapped => PageLocation::NotMapped,
+        }
+    }
+}
+
+/// x86-64 registers (a pt_regs or a CPU's saved state).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Registers {
+    pub rip: Hex,
+    pub rsp: Hex,
+    pub rflags: Hex,
+    pub rax: Hex,
+    pub rbx: Hex,
+    pub rcx: Hex,
+    pub rdx: Hex,
+    pub rsi: Hex,
+    pub rdi: Hex,
+    pub rbp: Hex,
+    pub r8: Hex,
+    pub r9: Hex,
+    pub r10: Hex,
+    pub r11: Hex,
+    pub r12: Hex,
+    pub r13: Hex,
+    pub r14: Hex,
+    pub r15: Hex,
+    pub orig_rax: Hex,
+    pub cs: Hex,
+    pub ss: Hex,
+    pub fs_base: Hex,
+    pub gs_base: Hex,
+    pub cr3: Option<Hex>,
+}
+
+impl From<&krash_core::X86_64Regs> for Registers {
+    fn from(r: &krash_core::X86_64Regs) -> Self {
+        Registers {
+            rip: hex(r.rip),
+            rsp: hex(r.rsp),
+            rflags: hex(r.rflags),
+            rax: hex(r.rax),
+            rbx: hex(r.rbx),
+            rcx: hex(r.rcx),
+            rdx: hex(r.rdx),
+            rsi: hex(r.rsi),
+            rdi: hex(r.rdi),
+            rbp: hex(r.rbp),
+            r8: hex(r.r8),
+            r9: hex(r.r9),
+            r10: hex(r.r10),
+            r11: hex(r.r11),
+            r12: hex(r.r12),
+            r13: hex(r.r13),
+            r14: hex(r.r14),
+            r15: hex(r.r15),
+            orig_rax: hex(r.orig_rax),
+            cs: hex(r.cs),
+            ss: hex(r.ss),
+            fs_base: hex(r.fs_base),
+            gs_base: hex(r.gs_base),
+            cr3: opt_hex(r.cr3),
+        }
+    }
+}

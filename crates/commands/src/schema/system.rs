@@ -1,0 +1,854 @@
+//! Documents of `sys`, `log`, `help`, `mod`, `set`, `sym`, `dis` and `analyze`.
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use super::common::{InlineLocation, SourceLocation, TaskState};
+use super::numbers::{hex, opt_hex, Hex, HexBytes, U64Decimal};
+use crate::output as out;
+
+/// `sys` (and the start-up banner), `sys -i`, `sys config`.
+// One value per document, serialized at once: boxing would only add indirection.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(tag = "view", rename_all = "snake_case")]
+pub enum SysData {
+    /// Everything `sys` shows; what the dump cannot tell is null.
+    Summary {
+        /// The vmlinux path ("" without one).
+        kernel: String,
+        kernel_tainted: bool,
+        dumpfile: String,
+        dump_format: String,
+        /// makedumpfile left pages out.
+        partial_dump: bool,
+        cpus: Option<u32>,
+        cpus_offline: u32,
+        /// The crash time, seconds since the epoch (UTC).
+        crash_time: Option<i64>,
+        uptime_secs: Option<u64>,
+        /// The 1, 5 and 15 minute load averages.
+        load_average: Option<Vec<f64>>,
+        tasks: Option<usize>,
+        nodename: Option<String>,
+        release: Option<String>,
+        version: Option<String>,
+        machine: Option<String>,
+        cpu_mhz: Option<u64>,
+        memory_bytes: Option<u64>,
+        panic: Option<PanicMessage>,
+        panic_task: Option<PanicTask>,
+        /// Where symbols and types came from.
+        symbols_from: String,
+        types_from: String,
+        /// No vmlinux: symbols and types were read from the dump itself.
+        debuginfo_from_dump: bool,
+    },
+    /// `-i`: the DMI identification strings.
+    Dmi { fields: Vec<DmiField> },
+    /// `config`: the kernel configuration (CONFIG_IKCONFIG).
+    Config { text: String },
+}
+
+/// The panic message.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct PanicMessage {
+    pub text: String,
+    /// The message is a summary: the log has the details.
+    pub see_log: bool,
+}
+
+/// The task that panicked.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct PanicTask {
+    pub pid: i32,
+    pub command: String,
+    pub task: Hex,
+    pub cpu: u32,
+    pub state: TaskState,
+}
+
+/// One DMI field.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct DmiField {
+    pub name: String,
+    pub value: String,
+}
+
+impl From<&out::SysInfo> for SysData {
+    fn from(s: &out::SysInfo) -> Self {
+        SysData::Summary {
+            kernel: s.kernel.clone(),
+            kernel_tainted: s.kernel_tainted,
+            dumpfile: s.dumpfile.clone(),
+            dump_format: s.dump_format.clone(),
+            partial_dump: s.partial_dump,
+            cpus: s.cpus,
+            cpus_offline: s.cpus_offline,
+            crash_time: s.crash_time,
+            uptime_secs: s.uptime_secs,
+            load_average: s
+                .load_average
+                .map(|l| l.iter().map(|(int, frac)| *int as f64 + *frac as f64 / 100.0).collect()),
+            tasks: s.tasks,
+            nodename: s.nodename.clone(),
+            release: s.release.clone(),
+            version: s.version.clone(),
+            machine: s.machine.clone(),
+            cpu_mhz: s.cpu_mhz,
+            memory_bytes: s.memory_bytes,
+            panic: s.panic.as_ref().map(|p| PanicMessage { text: p.text.clone(), see_log: p.see_log }),
+            panic_task: s.panic_task.as_ref().map(|t| PanicTask {
+                pid: t.pid,
+                command: t.command.clone(),
+                task: hex(t.task),
+                cpu: t.cpu,
+                state: t.state.into(),
+            }),
+            symbols_from: s.symbols_from.clone(),
+            types_from: s.types_from.clone(),
+            debuginfo_from_dump: s.debuginfo_from_dump,
+        }
+    }
+}
+
+impl From<&out::SysDetail> for SysData {
+    fn from(d: &out::SysDetail) -> Self {
+        match d {
+            out::SysDetail::Dmi { fields } => SysData::Dmi {
+                fields: fields.iter().map(|f| DmiField { name: f.name.clone(), value: f.value.clone() }).collect(),
+            },
+            out::SysDetail::Config { text } => SysData::Config { text: text.clone() },
+        }
+    }
+}
+
+/// `log`: the kernel message buffer.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct LogData {
+    pub records: Vec<LogRecord>,
+    /// Wall-clock seconds since the epoch at boot (crash time minus uptime), for `-T`.
+    pub boot_time: Option<i64>,
+}
+
+/// One printk record.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct LogRecord {
+    pub seq: u64,
+    /// Nanoseconds since boot.
+    pub timestamp_ns: U64Decimal,
+    pub level: u8,
+    pub facility: u8,
+    /// The printk caller id (thread or CPU).
+    pub caller_id: u32,
+    pub text: String,
+}
+
+impl From<&out::Log> for LogData {
+    fn from(l: &out::Log) -> Self {
+        LogData {
+            records: l
+                .records
+                .iter()
+                .map(|r| LogRecord {
+                    seq: r.seq,
+                    timestamp_ns: U64Decimal(r.ts_nsec),
+                    level: r.level,
+                    facility: r.facility,
+                    caller_id: r.caller_id,
+                    text: r.text.clone(),
+                })
+                .collect(),
+            boot_time: l.boot_time,
+        }
+    }
+}
+
+/// `help`: the command table, or one command's page.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum HelpData {
+    Index { commands: Vec<HelpEntry> },
+    Command { name: String, aliases: Vec<String>, summary: String, synopsis: String, details: String },
+}
+
+/// One command of the table.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct HelpEntry {
+    pub name: String,
+    pub summary: String,
+}
+
+impl From<&out::Help> for HelpData {
+    fn from(h: &out::Help) -> Self {
+        match h {
+            out::Help::Index { commands } => HelpData::Index {
+                commands: commands
+                    .iter()
+                    .map(|c| HelpEntry { name: c.name.clone(), summary: c.summary.clone() })
+                    .collect(),
+            },
+            out::Help::Command(p) => HelpData::Command {
+                name: p.name.clone(),
+                aliases: p.aliases.clone(),
+                summary: p.summary.clone(),
+                synopsis: p.synopsis.clone(),
+                details: p.details.clone(),
+            },
+        }
+    }
+}
+
+/// `mod`: the module table (also after `-s`/`-S`), taints (`-t`), or the
+/// modules whose debuginfo was dropped (`-d`/`-D`).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ModData {
+    Table { rows: Vec<ModuleRow>, problems: Vec<ModuleLoadProblem> },
+    Taints { rows: Vec<ModuleTaints> },
+    Unloaded { names: Vec<String> },
+}
+
+/// One loaded module.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ModuleRow {
+    /// The struct module.
+    pub module: Hex,
+    pub name: String,
+    /// The base of its code.
+    pub base: Hex,
+    pub size: u64,
+    /// The object file loaded with `mod -s`.
+    pub object_file: Option<String>,
+    /// The dump holds the module's kallsyms symbols.
+    pub kallsyms: bool,
+}
+
+/// A module `mod -S` could not load.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ModuleLoadProblem {
+    pub module: String,
+    /// Why; null when no object file was found.
+    pub error: Option<String>,
+}
+
+/// A tainted module and its taint letters.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ModuleTaints {
+    pub name: String,
+    pub taints: String,
+}
+
+impl From<&out::ModuleOutput> for ModData {
+    fn from(m: &out::ModuleOutput) -> Self {
+        match m {
+            out::ModuleOutput::Table(t) => ModData::Table {
+                rows: t
+                    .rows
+                    .iter()
+                    .map(|r| ModuleRow {
+                        module: hex(r.module),
+                        name: r.name.clone(),
+                        base: hex(r.base),
+                        size: r.size,
+                        object_file: r.object_file.clone(),
+                        kallsyms: r.kallsyms,
+                    })
+                    .collect(),
+                problems: t
+                    .problems
+                    .iter()
+                    .map(|p| ModuleLoadProblem { module: p.module.clone(), error: p.error.clone() })
+                    .collect(),
+            },
+            out::ModuleOutput::Taints { rows } => ModData::Taints {
+                rows: rows.iter().map(|r| ModuleTaints { name: r.name.clone(), taints: r.taints.clone() }).collect(),
+            },
+            out::ModuleOutput::Unloaded { names } => ModData::Unloaded { names: names.clone() },
+        }
+    }
+}
+
+/// `set`: the current context.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct SetData {
+    pub pid: i32,
+    pub command: String,
+    pub task: Hex,
+    pub cpu: u32,
+    pub state: TaskState,
+    /// The context is the panic task.
+    pub panic: bool,
+}
+
+impl From<&out::Context> for SetData {
+    fn from(c: &out::Context) -> Self {
+        SetData {
+            pid: c.pid,
+            command: c.command.clone(),
+            task: hex(c.task),
+            cpu: c.cpu,
+            state: c.state.into(),
+            panic: c.panic,
+        }
+    }
+}
+
+/// `sym`: symbol lines, module markers, faddr2line answers.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct SymData {
+    pub entries: Vec<SymEntry>,
+}
+
+/// A symbol (with the source line of an address, when DWARF covers it).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct SymbolLine {
+    /// The symbol's address plus `offset`.
+    pub addr: Hex,
+    /// The symbol type letter (`T`, `t`, `D`, `b`, ...).
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    pub offset: u64,
+    pub module: Option<String>,
+    pub source: Option<SourceLocation>,
+}
+
+impl From<&out::SymLine> for SymbolLine {
+    fn from(l: &out::SymLine) -> Self {
+        SymbolLine {
+            addr: hex(l.addr),
+            kind: l.kind.to_string(),
+            name: l.name.clone(),
+            offset: l.offset,
+            module: l.module.clone(),
+            source: super::common::source(&l.source),
+        }
+    }
+}
+
+/// One entry of `sym` output.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SymEntry {
+    Symbol {
+        symbol: SymbolLine,
+    },
+    /// The start or end of a module in a listing.
+    ModuleMark {
+        addr: Hex,
+        edge: ModuleEdge,
+        module: String,
+    },
+    /// A `func+0xoff/0xsize` resolved: its address and inline chain, innermost first.
+    Faddr2line {
+        spec: String,
+        addr: Hex,
+        chain: Vec<InlineLocation>,
+    },
+    Faddr2lineError {
+        spec: String,
+        message: String,
+    },
+    /// No symbol has this name or address.
+    NotFound {
+        name: String,
+    },
+    /// Symbols whose names contain the name not found.
+    Alternatives {
+        symbols: Vec<SymbolLine>,
+    },
+}
+
+/// Which end of a module.
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ModuleEdge {
+    Start,
+    End,
+}
+
+impl From<&out::Sym> for SymData {
+    fn from(s: &out::Sym) -> Self {
+        let entries = s
+            .entries
+            .iter()
+            .map(|e| match e {
+                out::SymEntry::Symbol(l) => SymEntry::Symbol { symbol: l.into() },
+                out::SymEntry::ModuleMark { addr, edge, module } => SymEntry::ModuleMark {
+                    addr: hex(*addr),
+                    edge: match edge {
+                        out::ModuleEdge::Start => ModuleEdge::Start,
+                        out::ModuleEdge::End => ModuleEdge::End,
+                    },
+                    module: module.clone(),
+                },
+                out::SymEntry::Faddr2line { spec, addr, chain } => SymEntry::Faddr2line {
+                    spec: spec.clone(),
+                    addr: hex(*addr),
+                    chain: chain.iter().map(InlineLocation::from).collect(),
+                },
+                out::SymEntry::Faddr2lineError { spec, message } => {
+                    SymEntry::Faddr2lineError { spec: spec.clone(), message: message.clone() }
+                }
+                out::SymEntry::NotFound { name } => SymEntry::NotFound { name: name.clone() },
+                out::SymEntry::Alternatives { symbols } => {
+                    SymEntry::Alternatives { symbols: symbols.iter().map(SymbolLine::from).collect() }
+                }
+            })
+            .collect();
+        SymData { entries }
+    }
+}
+
+/// `dis`: kernel or module code, user code (`-u`), or source (`-s`).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(tag = "view", rename_all = "snake_case")]
+pub enum DisData {
+    Code {
+        lines: Vec<DisLine>,
+    },
+    User {
+        instructions: Vec<UserInstruction>,
+    },
+    /// The source around the address's line.
+    Source {
+        location: SourceLocation,
+        lines: Vec<SourceText>,
+    },
+}
+
+/// One line of disassembly.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DisLine {
+    /// `-l`: the source line of the instructions that follow (null: none).
+    Source { location: Option<SourceLocation> },
+    Instruction {
+        addr: Hex,
+        /// The symbol the instruction is in, and the offset into it.
+        symbol: Option<String>,
+        offset: u64,
+        /// gdb's text, as crash shows it.
+        text: String,
+        /// The ftrace NOP at a function's entry.
+        ftrace_nop: bool,
+        bytes: HexBytes,
+    },
+}
+
+/// One instruction of user code.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct UserInstruction {
+    pub addr: Hex,
+    pub text: String,
+    pub bytes: HexBytes,
+}
+
+/// One source line.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct SourceText {
+    pub number: u32,
+    pub text: String,
+    /// The line of the address.
+    pub current: bool,
+}
+
+impl From<&out::Dis> for DisData {
+    fn from(d: &out::Dis) -> Self {
+        match d {
+            out::Dis::Code { lines, .. } => DisData::Code {
+                lines: lines
+                    .iter()
+                    .map(|l| match l {
+                        out::DisLine::Source { location } => {
+                            DisLine::Source { location: super::common::source(location) }
+                        }
+                        out::DisLine::Instruction { addr, symbol, offset, text, ftrace_nop, bytes } => {
+                            DisLine::Instruction {
+                                addr: hex(*addr),
+                                symbol: symbol.clone(),
+                                offset: *offset,
+                                text: text.clone(),
+                                ftrace_nop: *ftrace_nop,
+                                bytes: HexBytes(bytes.clone()),
+                            }
+                        }
+                    })
+                    .collect(),
+            },
+            out::Dis::User { instructions } => DisData::User {
+                instructions: instructions
+                    .iter()
+                    .map(|i| UserInstruction {
+                        addr: hex(i.addr),
+                        text: i.text.clone(),
+                        bytes: HexBytes(i.bytes.clone()),
+                    })
+                    .collect(),
+            },
+            out::Dis::Source { location, lines } => DisData::Source {
+                location: location.into(),
+                lines: lines
+                    .iter()
+                    .map(|l| SourceText { number: l.number, text: l.text.clone(), current: l.current })
+                    .collect(),
+            },
+        }
+    }
+}
+
+/// `analyze`: the crash explained. The same fields as
+/// docs/analyze.schema.json describes.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct AnalyzeData {
+    pub kind: PanicKind,
+    /// One line: the kind, the function, the module.
+    pub description: String,
+    /// The log line that announced the crash.
+    pub headline: Option<String>,
+    /// The text after `Kernel panic - not syncing: `.
+    pub panic_string: Option<String>,
+    pub pid: Option<i32>,
+    pub comm: Option<String>,
+    pub task: Option<Hex>,
+    pub cpu: Option<u32>,
+    /// process, softirq, hardirq, nmi or unknown.
+    pub context: String,
+    pub faulting_function: Option<String>,
+    pub rip: Option<Hex>,
+    /// The faulting instruction in gdb syntax.
+    pub instruction: Option<String>,
+    /// `file:line` of the faulting instruction.
+    pub source: Option<String>,
+    /// Innermost first: `function at file:line`.
+    pub inline_chain: Vec<String>,
+    pub module: Option<String>,
+    pub module_taint: Option<String>,
+    pub fault_address: Option<Hex>,
+    pub bad_member: Option<BadMember>,
+    pub caller: Option<String>,
+    pub return_address: Option<Hex>,
+    pub corrupt_values: Vec<CorruptValue>,
+    pub blocked_tasks: Vec<BlockedTask>,
+    pub provenance: Option<Provenance>,
+    pub null_source: Option<NullSource>,
+    pub loop_list: Option<LoopList>,
+    pub locks: Vec<LockWait>,
+    pub slab: Option<SlabState>,
+    /// Sentences saying why, most certain first.
+    pub findings: Vec<String>,
+    /// krash commands that show the evidence.
+    pub evidence: Vec<String>,
+    pub top_frames: Vec<String>,
+    /// `kind:frame:frame:frame`, no addresses: the same crash gets the same signature.
+    pub signature: String,
+}
+
+/// The panic's kind.
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PanicKind {
+    NullDeref,
+    NullFnptr,
+    PagingFault,
+    Gpf,
+    StackSegment,
+    Bug,
+    SoftLockup,
+    HardLockup,
+    HungTask,
+    Oom,
+    StackProtector,
+    ListCorruption,
+    Warning,
+    Sysrq,
+    ExplicitPanic,
+    Unknown,
+}
+
+/// The member a bad base pointer was dereferenced at.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct BadMember {
+    pub register: String,
+    pub value: Hex,
+    pub displacement: i64,
+    pub variable: Option<String>,
+    pub struct_name: Option<String>,
+    /// A dotted path for nested members (f_path.dentry).
+    pub member: Option<String>,
+    pub returned_by: Option<String>,
+}
+
+/// A register value that cannot be a pointer.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct CorruptValue {
+    pub register: String,
+    pub value: Hex,
+    /// ascii, utf16, slab_poison, list_poison1, list_poison2, non_canonical.
+    pub class: String,
+    pub text: Option<String>,
+}
+
+/// A task in D state.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct BlockedTask {
+    pub pid: i32,
+    pub comm: String,
+    pub task: Hex,
+    pub frames: Vec<String>,
+    pub waits_on: Option<Hex>,
+    pub waits_on_symbol: Option<String>,
+}
+
+/// Where the bad register's value came from.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Provenance {
+    pub function: String,
+    pub register: String,
+    pub from_address: Hex,
+    /// Outermost first.
+    pub steps: Vec<ProvenanceStep>,
+    /// The C expression the register holds (`w->ops->flush`).
+    pub expression: Option<String>,
+    pub stopped: Option<String>,
+}
+
+/// One step of the provenance walk.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ProvenanceStep {
+    pub address: Hex,
+    /// `FUNC+0xoff`.
+    pub location: String,
+    pub instruction: Option<String>,
+    pub register: String,
+    pub origin: Origin,
+    pub sentence: String,
+}
+
+/// Where a register got its value.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Origin {
+    Load { base: String, displacement: i64, struct_name: Option<String>, member: Option<String> },
+    Global { symbol: String },
+    Copy { from: String },
+    ReturnValue { function: String },
+    Argument { index: u32, name: Option<String>, type_name: Option<String> },
+    Constant { value: Hex },
+    Other,
+}
+
+/// A NULL that came from a call's return value.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct NullSource {
+    pub function: String,
+    pub returned: String,
+    /// IS_ERR, NULL, IS_ERR and NULL, or nothing.
+    pub caller_checks: String,
+}
+
+/// The list a soft-locked loop walks.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct LoopList {
+    pub function: String,
+    pub head: Hex,
+    pub head_symbol: Option<String>,
+    pub length: usize,
+    pub broken: Option<String>,
+}
+
+/// A lock D-state tasks wait for.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct LockWait {
+    pub address: Hex,
+    /// mutex, rw_semaphore, semaphore or completion.
+    pub kind: String,
+    pub symbol: Option<String>,
+    pub owner: Option<LockOwner>,
+    pub waiters: usize,
+    pub waiter_pids: Vec<i32>,
+}
+
+/// A lock's owner.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct LockOwner {
+    pub pid: i32,
+    pub comm: String,
+    pub task: Hex,
+    pub frames: Vec<String>,
+}
+
+/// The freelist state of the slab cache the fault happened in.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct SlabState {
+    pub cache: String,
+    pub cache_addr: Hex,
+    pub cpu: u32,
+    pub kmem_cache_cpu: Hex,
+    pub freelist: Hex,
+    pub slab: Hex,
+    pub problem: Option<String>,
+    pub reason: Option<String>,
+    pub source_object: Option<Hex>,
+    pub raw_value: Option<Hex>,
+    pub corrupt_value_kind: Option<String>,
+    pub corrupt_text: Option<String>,
+}
+
+impl From<&out::Report> for AnalyzeData {
+    fn from(r: &out::Report) -> Self {
+        use krash_analyze::Origin as O;
+        use krash_analyze::PanicKind as K;
+        AnalyzeData {
+            kind: match r.kind {
+                K::NullDeref => PanicKind::NullDeref,
+                K::NullFnptr => PanicKind::NullFnptr,
+                K::PagingFault => PanicKind::PagingFault,
+                K::Gpf => PanicKind::Gpf,
+                K::StackSegment => PanicKind::StackSegment,
+                K::Bug => PanicKind::Bug,
+                K::SoftLockup => PanicKind::SoftLockup,
+                K::HardLockup => PanicKind::HardLockup,
+                K::HungTask => PanicKind::HungTask,
+                K::Oom => PanicKind::Oom,
+                K::StackProtector => PanicKind::StackProtector,
+                K::ListCorruption => PanicKind::ListCorruption,
+                K::Warning => PanicKind::Warning,
+                K::Sysrq => PanicKind::Sysrq,
+                K::ExplicitPanic => PanicKind::ExplicitPanic,
+                K::Unknown => PanicKind::Unknown,
+            },
+            description: r.description.clone(),
+            headline: r.headline.clone(),
+            panic_string: r.panic_string.clone(),
+            pid: r.pid,
+            comm: r.comm.clone(),
+            task: opt_hex(r.task),
+            cpu: r.cpu,
+            context: r.context.clone(),
+            faulting_function: r.faulting_function.clone(),
+            rip: opt_hex(r.rip),
+            instruction: r.instruction.clone(),
+            source: r.source.clone(),
+            inline_chain: r.inline_chain.clone(),
+            module: r.module.clone(),
+            module_taint: r.module_taint.clone(),
+            fault_address: opt_hex(r.fault_address),
+            bad_member: r.bad_member.as_ref().map(|b| BadMember {
+                register: b.register.clone(),
+                value: hex(b.value),
+                displacement: b.displacement,
+                variable: b.variable.clone(),
+                struct_name: b.struct_name.clone(),
+                member: b.member.clone(),
+                returned_by: b.returned_by.clone(),
+            }),
+            caller: r.caller.clone(),
+            return_address: opt_hex(r.return_address),
+            corrupt_values: r
+                .corrupt_values
+                .iter()
+                .map(|c| CorruptValue {
+                    register: c.register.clone(),
+                    value: hex(c.value),
+                    class: c.class.clone(),
+                    text: c.text.clone(),
+                })
+                .collect(),
+            blocked_tasks: r
+                .blocked_tasks
+                .iter()
+                .map(|b| BlockedTask {
+                    pid: b.pid,
+                    comm: b.comm.clone(),
+                    task: hex(b.task),
+                    frames: b.frames.clone(),
+                    waits_on: opt_hex(b.waits_on),
+                    waits_on_symbol: b.waits_on_symbol.clone(),
+                })
+                .collect(),
+            provenance: r.provenance.as_ref().map(|p| Provenance {
+                function: p.function.clone(),
+                register: p.register.clone(),
+                from_address: hex(p.from_address),
+                steps: p
+                    .steps
+                    .iter()
+                    .map(|s| ProvenanceStep {
+                        address: hex(s.address),
+                        location: s.location.clone(),
+                        instruction: s.instruction.clone(),
+                        register: s.register.clone(),
+                        origin: match &s.origin {
+                            O::Load { base, displacement, struct_name, member } => Origin::Load {
+                                base: base.clone(),
+                                displacement: *displacement,
+                                struct_name: struct_name.clone(),
+                                member: member.clone(),
+                            },
+                            O::Global { symbol } => Origin::Global { symbol: symbol.clone() },
+                            O::Copy { from } => Origin::Copy { from: from.clone() },
+                            O::ReturnValue { function } => Origin::ReturnValue { function: function.clone() },
+                            O::Argument { index, name, type_name } => {
+                                Origin::Argument { index: *index, name: name.clone(), type_name: type_name.clone() }
+                            }
+                            O::Constant { value } => Origin::Constant { value: hex(*value) },
+                            O::Other => Origin::Other,
+                        },
+                        sentence: s.sentence.clone(),
+                    })
+                    .collect(),
+                expression: p.expression.clone(),
+                stopped: p.stopped.clone(),
+            }),
+            null_source: r.null_source.as_ref().map(|n| NullSource {
+                function: n.function.clone(),
+                returned: n.returned.clone(),
+                caller_checks: n.caller_checks.clone(),
+            }),
+            loop_list: r.loop_list.as_ref().map(|l| LoopList {
+                function: l.function.clone(),
+                head: hex(l.head),
+                head_symbol: l.head_symbol.clone(),
+                length: l.length,
+                broken: l.broken.clone(),
+            }),
+            locks: r
+                .locks
+                .iter()
+                .map(|l| LockWait {
+                    address: hex(l.address),
+                    kind: l.kind.clone(),
+                    symbol: l.symbol.clone(),
+                    owner: l.owner.as_ref().map(|o| LockOwner {
+                        pid: o.pid,
+                        comm: o.comm.clone(),
+                        task: hex(o.task),
+                        frames: o.frames.clone(),
+                    }),
+                    waiters: l.waiters,
+                    waiter_pids: l.waiter_pids.clone(),
+                })
+                .collect(),
+            slab: r.slab.as_ref().map(|s| SlabState {
+                cache: s.cache.clone(),
+                cache_addr: hex(s.cache_addr),
+                cpu: s.cpu,
+                kmem_cache_cpu: hex(s.kmem_cache_cpu),
+                freelist: hex(s.freelist),
+                slab: hex(s.slab),
+                problem: s.problem.clone(),
+                reason: s.reason.clone(),
+                source_object: opt_hex(s.source_object),
+                raw_value: opt_hex(s.raw_value),
+                corrupt_value_kind: s.corrupt_value_kind.clone(),
+                corrupt_text: s.corrupt_text.clone(),
+            }),
+            findings: r.findings.clone(),
+            evidence: r.evidence.clone(),
+            top_frames: r.top_frames.clone(),
+            signature: r.signature.clone(),
+        }
+    }
+}
