@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use krash_arch::PagingMode;
+use krash_arch::{Arch, PagingMode};
 use krash_core::{Error, PhysicalMemory, Result, VirtualMemory};
 use krash_debuginfo::types::TypeProvider;
 use krash_debuginfo::SymbolTable;
@@ -12,6 +12,7 @@ use krash_dumpfile::{Dump, VmcoreInfo};
 
 use crate::addrspace::{KernelLayout, KernelMemory, START_KERNEL_MAP};
 use crate::cache::TypedCache;
+use crate::cpus::CpuState;
 use crate::layout::Layouts;
 use crate::type_arena::TypeArena;
 
@@ -38,6 +39,8 @@ pub struct DebuginfoSources {
 pub struct Kernel {
     files: KernelFiles,
     dump: Arc<Dump>,
+    arch: &'static Arch,
+    cpus: Vec<CpuState>,
     mem: KernelMemory<Arc<Dump>>,
     symbols: SymbolTable,
     layouts: Layouts,
@@ -75,6 +78,9 @@ impl Kernel {
                 files.dump.display()
             ))
         })?;
+        // A machine krash does not implement yet is refused here.
+        let arch = crate::cpus::arch_of(&dump, &files.dump)?;
+        let cpus = crate::cpus::cpu_states(&dump, arch)?;
         let kaslr_offset = vmcoreinfo.kernel_offset().unwrap_or(0);
         let mut found_by_search = false;
         if files.vmlinux.is_none() {
@@ -96,6 +102,8 @@ impl Kernel {
         Ok(Kernel {
             files,
             dump,
+            arch,
+            cpus,
             mem,
             symbols,
             layouts,
@@ -112,6 +120,15 @@ impl Kernel {
     }
     pub fn dump(&self) -> &Dump {
         &self.dump
+    }
+    /// The dump's machine.
+    pub fn arch(&self) -> &'static Arch {
+        self.arch
+    }
+    /// Each CPU's saved registers, in the dump's CPU-note order (none for
+    /// a live kernel).
+    pub fn cpu_states(&self) -> &[CpuState] {
+        &self.cpus
     }
     pub fn memory(&self) -> &KernelMemory<Arc<Dump>> {
         &self.mem

@@ -8,6 +8,7 @@
 
 pub mod addrspace;
 pub mod cache;
+pub mod cpus;
 mod kernel;
 pub mod layout;
 pub mod list;
@@ -24,4 +25,5 @@ pub mod utsname;
 mod vmlinux_search;
 pub mod xarray;
 
+pub use cpus::CpuState;
 pub use kernel::{DebuginfoSources, Kernel, KernelFiles};

@@ -8,9 +8,10 @@
 use crate::sched::task::TaskExt;
 use std::path::Path;
 
+use krash_arch::RegisterRole;
 use krash_core::{Error, Result, VirtualMemory, X86_64Regs};
 use krash_debuginfo::orc::{OrcEntry, OrcFormat, OrcTable};
-use krash_dumpfile::CpuNote;
+use krash_program::CpuState;
 use krash_unwind::{
     find_parked_frame, unwind_with, Backtrace, CfiRow, CfiTable, CodeInfo, ExceptionStack, Method, StackKind,
     StackRange, StackSet, StartState, StepResult, Symbolized, UnwindState,
@@ -134,7 +135,7 @@ pub trait BacktraceExt {
     fn cpu_stacks(&self, cpu: u32) -> Vec<StackRange>;
     /// The dump's crash-time register note for a CPU (notes are written
     /// for online CPUs in order).
-    fn cpu_note(&self, cpu: u32) -> Option<&CpuNote>;
+    fn cpu_note(&self, cpu: u32) -> Option<&CpuState>;
     /// The backtrace of one task (what `bt`, `bt -a` and `foreach bt` show).
     fn backtrace(&self, task: &Task) -> Result<TaskBacktrace>;
     /// [`backtrace`](Self::backtrace) following only the tables `method`
@@ -184,13 +185,16 @@ impl BacktraceExt for Kernel {
         out
     }
 
-    fn cpu_note(&self, cpu: u32) -> Option<&CpuNote> {
+    fn cpu_note(&self, cpu: u32) -> Option<&CpuState> {
         // In kernel mode GS holds the CPU's per-cpu base; QEMU records it
         // (and swaps it into kernel_gs_base in user mode), which names the
         // CPU even when QEMU's note order differs from the kernel's.
         if let Ok(base) = self.percpu_offset(cpu) {
-            let by_gs = self.dump().cpus().iter().find(|n| {
-                base != 0 && (n.regs.gs_base == base || n.qemu.as_ref().and_then(|q| q.kernel_gs_base) == Some(base))
+            let by_gs = self.cpu_states().iter().find(|n| {
+                let regs = &n.registers;
+                base != 0
+                    && (regs.by_role(RegisterRole::PerCpuBase).unwrap_or(0) == base
+                        || regs.by_name("kernel_gs_base") == Some(base))
             });
             if by_gs.is_some() {
                 return by_gs;
@@ -198,7 +202,7 @@ impl BacktraceExt for Kernel {
         }
         let online = self.online_cpus().ok()?;
         let index = online.iter().position(|&c| c == cpu)?;
-        self.dump().cpus().iter().find(|n| n.index == index)
+        self.cpu_states().iter().find(|n| n.index == index)
     }
 
     fn backtrace(&self, task: &Task) -> Result<TaskBacktrace> {
@@ -241,7 +245,7 @@ trait BacktraceHelpers {
     fn running_start(
         &self,
         task: &Task,
-        note: &CpuNote,
+        note: &CpuState,
         stacks: &StackSet,
         code: &KernelCode<'_>,
         mem: &dyn VirtualMemory,
@@ -386,14 +390,14 @@ impl BacktraceHelpers for Kernel {
     fn running_start(
         &self,
         task: &Task,
-        note: &CpuNote,
+        note: &CpuState,
         stacks: &StackSet,
         code: &KernelCode<'_>,
         mem: &dyn VirtualMemory,
     ) -> (StartState, StartSource) {
-        let regs = note.regs;
+        let regs = krash_arch::x86_64::to_x86_64_regs(&note.registers).unwrap_or_default();
         let from_note = (StartState::from_regs(&regs), StartSource::CpuNote);
-        if note.qemu.is_some() {
+        if note.from_hypervisor {
             return from_note;
         }
         if Some(task.cpu) == self.panic_cpu() {
