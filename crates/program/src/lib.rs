@@ -13,7 +13,6 @@ mod kernel;
 pub mod layout;
 pub mod list;
 pub mod maple;
-pub mod mapped;
 pub mod modules;
 mod nodebuginfo;
 pub mod percpu;

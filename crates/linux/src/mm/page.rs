@@ -98,7 +98,7 @@ impl PageExt for Kernel {
     }
 
     fn page_to_virt(&self, page: u64) -> Option<u64> {
-        Some(self.memory().layout().page_offset.wrapping_add(self.page_to_phys(page)?))
+        Some(self.memory().layout().page_offset().wrapping_add(self.page_to_phys(page)?))
     }
 
     fn compound_head(&self, page: u64) -> Result<u64> {
