@@ -21,8 +21,6 @@ use serde::Serialize;
 use crate::sched::task::Task;
 use krash_program::Kernel;
 
-/// x86-64 THREAD_SIZE and IRQ_STACK_SIZE without KASAN.
-const THREAD_SIZE: u64 = 0x4000;
 /// How far below the saved stack pointer the parked frame of a kdump
 /// CPU (machine_kexec, crash_nmi_callback) may lie.
 const PARKED_SEARCH_SPAN: u64 = 0x1000;
@@ -168,7 +166,8 @@ impl BacktraceExt for Kernel {
 
     fn task_stacks(&self, task: &Task) -> Result<StackSet> {
         let base = self.read_field_u64(task.addr, "task_struct", "stack")?;
-        let mut stacks = vec![StackRange { kind: StackKind::Task, base, top: base.wrapping_add(THREAD_SIZE) }];
+        let thread_size = self.arch().stacks.thread_size;
+        let mut stacks = vec![StackRange { kind: StackKind::Task, base, top: base.wrapping_add(thread_size) }];
         if task.active {
             stacks.extend(self.cpu_stacks(task.cpu));
         }
@@ -178,7 +177,9 @@ impl BacktraceExt for Kernel {
     fn cpu_stacks(&self, cpu: u32) -> Vec<StackRange> {
         let mut out = Vec::new();
         if let Some(top) = self.hardirq_stack_top(cpu) {
-            out.push(StackRange { kind: StackKind::Irq, base: top.wrapping_sub(THREAD_SIZE), top });
+            // IRQ stacks are THREAD_SIZE too (IRQ_STACK_SIZE).
+            let size = self.arch().stacks.thread_size;
+            out.push(StackRange { kind: StackKind::Irq, base: top.wrapping_sub(size), top });
         }
         out.extend(self.exception_stacks(cpu));
         out.extend(self.entry_stack(cpu));
@@ -312,7 +313,8 @@ impl BacktraceHelpers for Kernel {
     fn entry_stack(&self, cpu: u32) -> Option<StackRange> {
         let tss = self.percpu_addr("cpu_tss_rw", cpu).ok()?;
         let top = self.read_field_u64(tss, "tss_struct", "x86_tss.sp0").ok()?;
-        let size = self.layouts().size_of("entry_stack").ok().filter(|&s| s > 0 && s <= 0x10000)?;
+        let max = self.arch().stacks.max_stack_size;
+        let size = self.layouts().size_of("entry_stack").ok().filter(|&s| s > 0 && s <= max)?;
         (top != 0).then(|| StackRange { kind: StackKind::Entry, base: top.wrapping_sub(size), top })
     }
 
@@ -347,7 +349,7 @@ impl BacktraceHelpers for Kernel {
             .filter_map(|&(member, kind)| {
                 let f = self.layouts().field("cea_exception_stacks", member).ok()?;
                 let base = area.wrapping_add(f.offset);
-                let size = f.size.filter(|&s| s > 0 && s <= 0x10000)?;
+                let size = f.size.filter(|&s| s > 0 && s <= self.arch().stacks.max_stack_size)?;
                 Some(StackRange { kind: StackKind::Exception(kind), base, top: base.wrapping_add(size) })
             })
             .collect()
