@@ -7,10 +7,12 @@
 
 pub mod error;
 pub mod machine;
+pub mod mapped;
 pub mod memory;
 pub mod regs;
 
 pub use error::{AddrSpace, Error, FaultReason, Result};
 pub use machine::{Machine, UnknownMachine};
+pub use mapped::MappedFile;
 pub use memory::{PhysRange, PhysicalMemory, VirtualMemory};
 pub use regs::X86_64Regs;

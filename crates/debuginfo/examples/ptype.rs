@@ -9,9 +9,7 @@ fn main() {
         eprintln!("usage: ptype VMLINUX (--list | TYPE...)");
         std::process::exit(2);
     };
-    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    // SAFETY: read-only map of a file nobody writes while we run.
-    let map = unsafe { memmap2::Mmap::map(&file) }.unwrap_or_else(|e| panic!("{path}: {e}"));
+    let map = krash_core::MappedFile::open(path.as_ref()).unwrap_or_else(|e| panic!("{path}: {e}"));
     let section = elf_section(&map, ".BTF").ok().flatten().expect("no .BTF section");
     let btf = Btf::parse(section).unwrap_or_else(|e| panic!("{e}"));
     if args.get(2).map(String::as_str) == Some("--list") {
@@ -24,7 +22,7 @@ fn main() {
         }
         return;
     }
-    for spelling in &args[2..] {
+    for spelling in args.iter().skip(2) {
         match btf.find_type_by_spelling(spelling) {
             Ok(id) => println!("type = {}", btf.ptype(id)),
             Err(e) => println!("{e}"),

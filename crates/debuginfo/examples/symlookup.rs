@@ -6,12 +6,12 @@ use krash_debuginfo::SymbolTable;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.len() != 3 {
+    let [_, vmlinux, delta] = args.as_slice() else {
         eprintln!("usage: symlookup VMLINUX KASLR_DELTA_HEX < addresses");
         std::process::exit(2);
-    }
-    let delta = u64::from_str_radix(args[2].trim_start_matches("0x"), 16).expect("hex delta");
-    let table = match SymbolTable::load_elf_file(std::path::Path::new(&args[1])) {
+    };
+    let delta = u64::from_str_radix(delta.trim_start_matches("0x"), 16).expect("hex delta");
+    let table = match SymbolTable::load_elf_file(std::path::Path::new(vmlinux)) {
         Ok(t) => t.with_offset(delta),
         Err(e) => {
             eprintln!("{e}");

@@ -7,11 +7,13 @@
 //! range against the base (vmlinux) BTF.
 
 use std::hash::BuildHasher;
+use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use krash_core::{Error, Result};
 
+use crate::read;
 use crate::types::{
     Composite, Enumerator, IntKind, Linkage, Member, Param, Qualifier, SectionVar, Type, TypeId, TypeKind,
     TypeProvider, Variable,
@@ -19,6 +21,8 @@ use crate::types::{
 
 const BTF_MAGIC: u16 = 0xeb9f;
 const HEADER_MIN_LEN: usize = 24;
+/// Size of the common prefix of every type record.
+const RECORD_HEAD_LEN: usize = 12;
 /// BTF ids are 20-bit per the format (BTF_MAX_TYPE); more records means corruption.
 const MAX_TYPES: usize = 0x000f_ffff;
 
@@ -59,16 +63,22 @@ struct RecordHead {
 #[derive(Debug)]
 pub struct Btf {
     data: Vec<u8>,
-    types_start: usize,
-    types_end: usize,
-    strings_start: usize,
-    strings_end: usize,
+    /// The type and string sections, as byte ranges of `data` (checked
+    /// against its length at parse time).
+    types: Range<usize>,
+    strings: Range<usize>,
     /// Id of the first record here: 1 for base BTF, base count for split.
     first_id: u32,
+    /// One past the last id here (`first_id` plus the record count,
+    /// checked not to overflow at parse time).
+    next_id: u32,
     /// String offsets below this refer to the base's string section.
     string_base: u32,
+    /// One past the last string offset here (`string_base` plus the
+    /// string section's length, checked at parse time).
+    string_end: u32,
     base: Option<Arc<Btf>>,
-    /// Byte offset (from `types_start`) of each record.
+    /// Byte offset (from the start of the type section) of each record.
     offsets: Vec<u32>,
     /// Name -> head of the chain of records (indices into `offsets`).
     names: HashTable<u32>,
@@ -84,9 +94,44 @@ fn bad(detail: impl Into<String>) -> Error {
     Error::bad_data("BTF", detail)
 }
 
-fn read_u32(data: &[u8], at: usize) -> Option<u32> {
-    let bytes = data.get(at..at.checked_add(4)?)?;
-    Some(u32::from_le_bytes(bytes.try_into().ok()?))
+/// Bytes following the 12-byte head, by kind: (fixed bytes, bytes per
+/// `vlen` entry).
+fn trailer_layout(kind: u8) -> Result<(usize, usize)> {
+    Ok(match kind {
+        kind::INT | kind::VAR | kind::DECL_TAG => (4, 0),
+        kind::ARRAY => (12, 0),
+        kind::STRUCT | kind::UNION | kind::ENUM64 | kind::DATASEC => (0, 12),
+        kind::ENUM | kind::FUNC_PROTO => (0, 8),
+        kind::PTR
+        | kind::FWD
+        | kind::TYPEDEF
+        | kind::VOLATILE
+        | kind::CONST
+        | kind::RESTRICT
+        | kind::FUNC
+        | kind::FLOAT
+        | kind::TYPE_TAG => (0, 0),
+        other => return Err(bad(format!("unknown type kind {other}"))),
+    })
+}
+
+/// Total size of the record `head` starts.
+fn record_len(head: &RecordHead) -> Result<usize> {
+    let (fixed, per_entry) = trailer_layout(head.kind)?;
+    per_entry
+        .checked_mul(head.vlen)
+        .and_then(|n| n.checked_add(fixed))
+        .and_then(|n| n.checked_add(RECORD_HEAD_LEN))
+        .ok_or_else(|| bad(format!("record of kind {} with {} entries overflows", head.kind, head.vlen)))
+}
+
+/// Chains `idx` into the same-name list right after `head_idx`.
+fn chain_after(next_same_name: &mut [u32], head_idx: usize, idx: u32) -> Result<()> {
+    let missing = || bad("name index out of range");
+    let after_head = *next_same_name.get(head_idx).ok_or_else(missing)?;
+    *next_same_name.get_mut(idx as usize).ok_or_else(missing)? = after_head;
+    *next_same_name.get_mut(head_idx).ok_or_else(missing)? = idx;
+    Ok(())
 }
 
 impl Btf {
@@ -112,44 +157,43 @@ impl Btf {
         if bytes.len() < HEADER_MIN_LEN {
             return Err(bad(format!("{} bytes is too short for a header", bytes.len())));
         }
-        let magic = u16::from_le_bytes([bytes[0], bytes[1]]);
+        let field = |at| read::u32_at(bytes, at).ok_or_else(|| bad("truncated header"));
+        let magic = read::u16_at(bytes, 0).ok_or_else(|| bad("truncated header"))?;
         if magic != BTF_MAGIC {
             return Err(bad(format!("bad magic {magic:#06x} (big-endian BTF is not supported)")));
         }
-        if bytes[2] != 1 {
-            return Err(bad(format!("unsupported version {}", bytes[2])));
+        let version = bytes.get(2).copied().ok_or_else(|| bad("truncated header"))?;
+        if version != 1 {
+            return Err(bad(format!("unsupported version {version}")));
         }
-        let field = |at| read_u32(bytes, at).ok_or_else(|| bad("truncated header"));
         let hdr_len = field(4)? as usize;
         let (type_off, type_len, str_off, str_len) = (field(8)?, field(12)?, field(16)?, field(20)?);
-        let section = |off: u32, len: u32, what: &str| -> Result<(usize, usize)> {
+        let section = |off: u32, len: u32, what: &str| -> Result<Range<usize>> {
             let start = hdr_len.checked_add(off as usize);
             let end = start.and_then(|s| s.checked_add(len as usize));
             match (start, end) {
-                (Some(s), Some(e)) if e <= bytes.len() => Ok((s, e)),
+                (Some(s), Some(e)) if e <= bytes.len() => Ok(s..e),
                 _ => Err(bad(format!("{what} section ({off:#x}+{len:#x}) lies outside the {} bytes", bytes.len()))),
             }
         };
         if hdr_len < HEADER_MIN_LEN || hdr_len > bytes.len() {
             return Err(bad(format!("bad header length {hdr_len}")));
         }
-        let (types_start, types_end) = section(type_off, type_len, "type")?;
-        let (strings_start, strings_end) = section(str_off, str_len, "string")?;
+        let types = section(type_off, type_len, "type")?;
+        let strings = section(str_off, str_len, "string")?;
         let (first_id, string_base) = match &base {
-            Some(b) => (
-                b.next_id(),
-                b.string_base.checked_add(b.strings_len()).ok_or_else(|| bad("base string sections exceed 4 GiB"))?,
-            ),
+            Some(b) => (b.next_id, b.string_end),
             None => (1, 0),
         };
+        let string_end = string_base.checked_add(str_len).ok_or_else(|| bad("string sections exceed 4 GiB"))?;
         let mut btf = Btf {
             data: bytes.to_vec(),
-            types_start,
-            types_end,
-            strings_start,
-            strings_end,
+            types,
+            strings,
             first_id,
+            next_id: first_id,
             string_base,
+            string_end,
             base,
             offsets: Vec::new(),
             names: HashTable::new(),
@@ -163,17 +207,19 @@ impl Btf {
     }
 
     fn types(&self) -> &[u8] {
-        &self.data[self.types_start..self.types_end]
+        // The range was checked against `data` at parse time.
+        self.data.get(self.types.clone()).unwrap_or_default()
     }
 
-    fn strings_len(&self) -> u32 {
-        (self.strings_end - self.strings_start) as u32
+    fn strings(&self) -> &[u8] {
+        // The range was checked against `data` at parse time.
+        self.data.get(self.strings.clone()).unwrap_or_default()
     }
 
     /// One past the highest type id defined here (the first id of a split
     /// BTF built on top of this one).
     pub fn next_id(&self) -> u32 {
-        self.first_id + self.offsets.len() as u32
+        self.next_id
     }
 
     /// Number of type records in this blob (not counting a base).
@@ -193,66 +239,69 @@ impl Btf {
 
     /// Ids of all types this blob defines (excluding the base's).
     pub fn ids(&self) -> impl Iterator<Item = TypeId> {
-        (self.first_id..self.next_id()).map(|id| TypeId(id as u64))
+        (self.first_id..self.next_id).map(|id| TypeId(id as u64))
+    }
+
+    /// The type id of the record at `idx` in `offsets`.
+    fn id_of_index(&self, idx: usize) -> Result<u32> {
+        u32::try_from(idx)
+            .ok()
+            .and_then(|i| self.first_id.checked_add(i))
+            .filter(|&id| id < self.next_id)
+            .ok_or_else(|| bad(format!("type index {idx} out of range")))
     }
 
     fn head_at(&self, offset: usize) -> Result<RecordHead> {
-        let types = self.types();
-        let word = |i: usize| {
-            read_u32(types, offset + 4 * i).ok_or_else(|| bad(format!("type record at {offset:#x} is truncated")))
-        };
-        let info = word(1)?;
+        let [name_off, info, size_or_type] = self
+            .types()
+            .get(offset..)
+            .and_then(read::u32_array)
+            .ok_or_else(|| bad(format!("type record at {offset:#x} is truncated")))?;
         Ok(RecordHead {
-            name_off: word(0)?,
+            name_off,
             kind: ((info >> 24) & 0x1f) as u8,
             kflag: info >> 31 == 1,
             vlen: (info & 0xffff) as usize,
-            size_or_type: word(2)?,
+            size_or_type,
         })
     }
 
-    /// Bytes following the 12-byte head for each kind.
-    fn extra_len(head: &RecordHead) -> Result<usize> {
-        Ok(match head.kind {
-            kind::INT => 4,
-            kind::ARRAY => 12,
-            kind::STRUCT | kind::UNION => 12 * head.vlen,
-            kind::ENUM => 8 * head.vlen,
-            kind::ENUM64 => 12 * head.vlen,
-            kind::FUNC_PROTO => 8 * head.vlen,
-            kind::VAR => 4,
-            kind::DATASEC => 12 * head.vlen,
-            kind::DECL_TAG => 4,
-            kind::PTR
-            | kind::FWD
-            | kind::TYPEDEF
-            | kind::VOLATILE
-            | kind::CONST
-            | kind::RESTRICT
-            | kind::FUNC
-            | kind::FLOAT
-            | kind::TYPE_TAG => 0,
-            other => return Err(bad(format!("unknown type kind {other}"))),
-        })
+    /// The bytes after the 12-byte head of the record at `off`, to the end
+    /// of the type section.
+    fn trailer(&self, off: usize) -> Option<&[u8]> {
+        self.types().get(off..)?.get(RECORD_HEAD_LEN..)
+    }
+
+    /// The `vlen` entries of `stride` bytes (a non-zero constant) that
+    /// follow the head of the record at `off`.
+    fn vlen_entries(&self, off: usize, vlen: usize, stride: usize) -> Result<std::slice::ChunksExact<'_, u8>> {
+        let truncated = || bad(format!("record at {off:#x} truncated"));
+        let len = stride.checked_mul(vlen).ok_or_else(truncated)?;
+        let bytes = self.trailer(off).and_then(|t| t.get(..len)).ok_or_else(truncated)?;
+        Ok(bytes.chunks_exact(stride))
     }
 
     fn index(&mut self) -> Result<()> {
-        let len = self.types_end - self.types_start;
+        let types = self.types();
         // Each record is at least 12 bytes, which bounds the count.
-        self.offsets.reserve(len / 12);
+        let mut offsets = Vec::with_capacity(types.len() / RECORD_HEAD_LEN);
         let mut at = 0usize;
-        while at < len {
-            if self.offsets.len() >= MAX_TYPES {
+        while at < types.len() {
+            if offsets.len() >= MAX_TYPES {
                 return Err(bad(format!("more than {MAX_TYPES} types")));
             }
             let head = self.head_at(at)?;
-            let next = at + 12 + Self::extra_len(&head)?;
-            if next > len {
-                return Err(bad(format!("type record at {at:#x} runs past the type section")));
-            }
-            self.offsets.push(at as u32);
+            let next = at
+                .checked_add(record_len(&head)?)
+                .filter(|&next| next <= types.len())
+                .ok_or_else(|| bad(format!("type record at {at:#x} runs past the type section")))?;
+            // `at` < the type section's length, which came from a u32.
+            offsets.push(at as u32);
             at = next;
         }
+        let count = u32::try_from(offsets.len()).map_err(|_| bad("too many types"))?;
+        self.next_id = self.first_id.checked_add(count).ok_or_else(|| bad("type ids exceed 32 bits"))?;
+        self.offsets = offsets;
 
         // The name index is built in locals so its closures can read the
         // records through `self` while the table grows.
@@ -260,13 +309,13 @@ impl Btf {
         let mut next_same_name = vec![u32::MAX; self.offsets.len()];
         let mut datasecs = Vec::new();
         let hasher = self.hasher;
-        for idx in 0..self.offsets.len() {
-            let head = self.head_at(self.offsets[idx] as usize)?;
+        for (idx, &off) in self.offsets.iter().enumerate() {
+            let head = self.head_at(off as usize)?;
             if head.name_off == 0 || !is_named_kind(head.kind) {
                 continue;
             }
             if head.kind == kind::DATASEC {
-                datasecs.push((idx, head));
+                datasecs.push((idx, off as usize, head));
             }
             let name = self.string(head.name_off)?;
             let hash = hasher.hash_one(name);
@@ -278,55 +327,45 @@ impl Btf {
             match entry {
                 hashbrown::hash_table::Entry::Occupied(found) => {
                     // Append after the head so chains keep file order.
-                    let head_idx = *found.get() as usize;
-                    next_same_name[idx] = next_same_name[head_idx];
-                    next_same_name[head_idx] = idx as u32;
+                    // (idx < MAX_TYPES, so it fits a u32.)
+                    chain_after(&mut next_same_name, *found.get() as usize, idx as u32)?;
                 }
                 hashbrown::hash_table::Entry::Vacant(slot) => {
                     slot.insert(idx as u32);
                 }
             }
         }
+        let mut var_sections = HashMap::new();
+        for (idx, off, head) in datasecs {
+            let datasec_id = self.id_of_index(idx)?;
+            for entry in self.vlen_entries(off, head.vlen, 12)? {
+                let [var, offset] = read::u32_array(entry).ok_or_else(|| bad("truncated DATASEC"))?;
+                var_sections.insert(var, (datasec_id, offset));
+            }
+        }
         self.names = names;
         self.next_same_name = next_same_name;
-        for (idx, head) in datasecs {
-            self.index_datasec(idx, &head)?;
-        }
-        Ok(())
-    }
-
-    fn index_datasec(&mut self, idx: usize, head: &RecordHead) -> Result<()> {
-        let base = self.offsets[idx] as usize + 12;
-        let datasec_id = self.first_id + idx as u32;
-        for i in 0..head.vlen {
-            let at = base + 12 * i;
-            let var = read_u32(self.types(), at).ok_or_else(|| bad("truncated DATASEC"))?;
-            let offset = read_u32(self.types(), at + 4).ok_or_else(|| bad("truncated DATASEC"))?;
-            self.var_sections.insert(var, (datasec_id, offset));
-        }
+        self.var_sections = var_sections;
         Ok(())
     }
 
     fn name_of_index(&self, idx: u32) -> Option<&[u8]> {
         let off = *self.offsets.get(idx as usize)? as usize;
-        let name_off = read_u32(self.types(), off)?;
+        let name_off = read::u32_at(self.types(), off)?;
         self.string(name_off).ok()
     }
 
     /// The NUL-terminated string at `offset` in the (combined) string section.
     fn string(&self, offset: u32) -> Result<&[u8]> {
-        if offset < self.string_base {
+        let Some(rel) = offset.checked_sub(self.string_base) else {
             let base = self.base.as_ref().ok_or_else(|| bad("string offset below a base BTF that is absent"))?;
             return base.string(offset);
-        }
-        let start = self.strings_start + (offset - self.string_base) as usize;
+        };
         let tail = self
-            .data
-            .get(start..self.strings_end)
+            .strings()
+            .get(rel as usize..)
             .ok_or_else(|| bad(format!("string offset {offset:#x} beyond the string section")))?;
-        let end =
-            tail.iter().position(|&b| b == 0).ok_or_else(|| bad(format!("string at {offset:#x} not terminated")))?;
-        Ok(&tail[..end])
+        read::cstr(tail).ok_or_else(|| bad(format!("string at {offset:#x} not terminated")))
     }
 
     fn name(&self, offset: u32) -> Result<Option<String>> {
@@ -344,14 +383,14 @@ impl Btf {
     /// Locates the blob and record offset defining `id`.
     fn locate(&self, id: TypeId) -> Result<(&Btf, usize)> {
         let raw = u32::try_from(id.0).map_err(|_| Error::NotFound(format!("BTF type id {} out of range", id.0)))?;
-        if raw < self.first_id {
+        let Some(idx) = raw.checked_sub(self.first_id) else {
             return match &self.base {
                 Some(base) => base.locate(id),
                 None => Err(Error::NotFound(format!("BTF type id {raw} out of range"))),
             };
-        }
-        let idx = (raw - self.first_id) as usize;
-        let off = self.offsets.get(idx).ok_or_else(|| Error::NotFound(format!("BTF type id {raw} out of range")))?;
+        };
+        let off =
+            self.offsets.get(idx as usize).ok_or_else(|| Error::NotFound(format!("BTF type id {raw} out of range")))?;
         Ok((self, *off as usize))
     }
 
@@ -366,14 +405,12 @@ impl Btf {
 
     fn decode(&self, off: usize) -> Result<Type> {
         let head = self.head_at(off)?;
-        let types = self.types();
-        let extra = off + 12;
-        let word =
-            |i: usize| read_u32(types, extra + 4 * i).ok_or_else(|| bad(format!("record at {off:#x} truncated")));
+        let truncated = || bad(format!("record at {off:#x} truncated"));
+        let trailer = self.trailer(off).ok_or_else(truncated)?;
         let tid = |v: u32| TypeId(v as u64);
         Ok(match head.kind {
             kind::INT => {
-                let encoding = word(0)?;
+                let [encoding] = read::u32_array(trailer).ok_or_else(truncated)?;
                 let enc = (encoding >> 24) & 0xf;
                 let name = self.name_or_empty(head.name_off)?;
                 let int_kind = if enc & 4 != 0 || name == "_Bool" {
@@ -388,18 +425,18 @@ impl Btf {
             kind::FLOAT => Type::Float { name: self.name_or_empty(head.name_off)?, size: head.size_or_type as u64 },
             kind::PTR => Type::Pointer { to: tid(head.size_or_type) },
             kind::ARRAY => {
-                let nelems = word(2)?;
-                Type::Array { elem: tid(word(0)?), len: (nelems != 0).then_some(nelems as u64) }
+                let [elem, _index_type, nelems] = read::u32_array(trailer).ok_or_else(truncated)?;
+                Type::Array { elem: tid(elem), len: (nelems != 0).then_some(nelems as u64) }
             }
             kind::STRUCT | kind::UNION => {
                 let mut members = Vec::with_capacity(head.vlen);
-                for i in 0..head.vlen {
-                    let (name_off, ty, offset) = (word(3 * i)?, word(3 * i + 1)?, word(3 * i + 2)?);
+                for entry in self.vlen_entries(off, head.vlen, 12)? {
+                    let [name_off, ty, offset] = read::u32_array(entry).ok_or_else(truncated)?;
                     let (bit_offset, bitfield_size) = if head.kflag {
                         let size = offset >> 24;
                         ((offset & 0x00ff_ffff) as u64, (size != 0).then_some(size))
                     } else {
-                        self.legacy_bitfield(offset as u64, ty)
+                        self.legacy_bitfield(offset, ty)?
                     };
                     members.push(Member { name: self.name(name_off)?, ty: tid(ty), bit_offset, bitfield_size });
                 }
@@ -412,11 +449,11 @@ impl Btf {
             }
             kind::ENUM | kind::ENUM64 => {
                 let signed = head.kflag;
-                let stride = if head.kind == kind::ENUM { 2 } else { 3 };
+                let stride = if head.kind == kind::ENUM { 8 } else { 12 };
                 let mut variants = Vec::with_capacity(head.vlen);
-                for i in 0..head.vlen {
-                    let name = self.name_or_empty(word(stride * i)?)?;
-                    let lo = word(stride * i + 1)?;
+                for entry in self.vlen_entries(off, head.vlen, stride)? {
+                    let [name_off, lo] = read::u32_array(entry).ok_or_else(truncated)?;
+                    let name = self.name_or_empty(name_off)?;
                     let value = if head.kind == kind::ENUM {
                         if signed {
                             lo as i32 as i128
@@ -424,7 +461,8 @@ impl Btf {
                             lo as i128
                         }
                     } else {
-                        let raw = ((word(stride * i + 2)? as u64) << 32) | lo as u64;
+                        let [_, _, hi] = read::u32_array(entry).ok_or_else(truncated)?;
+                        let raw = ((hi as u64) << 32) | lo as u64;
                         if signed {
                             raw as i64 as i128
                         } else {
@@ -455,10 +493,11 @@ impl Btf {
             kind::FUNC_PROTO => {
                 let mut params = Vec::with_capacity(head.vlen);
                 let mut variadic = false;
-                for i in 0..head.vlen {
-                    let (name_off, ty) = (word(2 * i)?, word(2 * i + 1)?);
+                let mut entries = self.vlen_entries(off, head.vlen, 8)?;
+                while let Some(entry) = entries.next() {
+                    let [name_off, ty] = read::u32_array(entry).ok_or_else(truncated)?;
                     // A trailing unnamed void parameter marks `...`.
-                    if ty == 0 && name_off == 0 && i + 1 == head.vlen {
+                    if ty == 0 && name_off == 0 && entries.len() == 0 {
                         variadic = true;
                     } else {
                         params.push(Param { name: self.name(name_off)?, ty: tid(ty) });
@@ -466,19 +505,19 @@ impl Btf {
                 }
                 Type::Function { ret: tid(head.size_or_type), params, variadic }
             }
-            kind::VAR => Type::Var {
-                name: self.name_or_empty(head.name_off)?,
-                ty: tid(head.size_or_type),
-                linkage: linkage(word(0)?),
-            },
+            kind::VAR => {
+                let [raw_linkage] = read::u32_array(trailer).ok_or_else(truncated)?;
+                Type::Var {
+                    name: self.name_or_empty(head.name_off)?,
+                    ty: tid(head.size_or_type),
+                    linkage: linkage(raw_linkage),
+                }
+            }
             kind::DATASEC => {
                 let mut vars = Vec::with_capacity(head.vlen);
-                for i in 0..head.vlen {
-                    vars.push(SectionVar {
-                        var: tid(word(3 * i)?),
-                        offset: word(3 * i + 1)? as u64,
-                        size: word(3 * i + 2)? as u64,
-                    });
+                for entry in self.vlen_entries(off, head.vlen, 12)? {
+                    let [var, offset, size] = read::u32_array(entry).ok_or_else(truncated)?;
+                    vars.push(SectionVar { var: tid(var), offset: offset as u64, size: size as u64 });
                 }
                 Type::Datasec { name: self.name_or_empty(head.name_off)?, size: head.size_or_type as u64, vars }
             }
@@ -491,25 +530,30 @@ impl Btf {
 
     /// Old-style (kflag 0) bitfields live in the INT member type's own
     /// offset/bits encoding.
-    fn legacy_bitfield(&self, offset: u64, ty: u32) -> (u64, Option<u32>) {
+    fn legacy_bitfield(&self, offset: u32, ty: u32) -> Result<(u64, Option<u32>)> {
+        let plain = (offset as u64, None);
         let Ok((blob, off)) = self.locate(TypeId(ty as u64)) else {
-            return (offset, None);
+            return Ok(plain);
         };
         let Ok(head) = blob.head_at(off) else {
-            return (offset, None);
+            return Ok(plain);
         };
         if head.kind != kind::INT {
-            return (offset, None);
+            return Ok(plain);
         }
-        let Some(encoding) = read_u32(blob.types(), off + 12) else {
-            return (offset, None);
+        let Some(encoding) = blob.trailer(off).and_then(|t| read::u32_at(t, 0)) else {
+            return Ok(plain);
         };
         let bits = encoding & 0xff;
-        let extra_offset = ((encoding >> 16) & 0xff) as u64;
-        if bits as u64 == (head.size_or_type as u64) * 8 && extra_offset == 0 {
-            (offset, None)
+        let extra_offset = (encoding >> 16) & 0xff;
+        let full_width = (head.size_or_type as u64).checked_mul(8);
+        if Some(bits as u64) == full_width && extra_offset == 0 {
+            Ok(plain)
         } else {
-            (offset + extra_offset, Some(bits))
+            let bit_offset = (offset as u64)
+                .checked_add(extra_offset as u64)
+                .ok_or_else(|| bad(format!("bitfield offset {offset:#x} overflows")))?;
+            Ok((bit_offset, Some(bits)))
         }
     }
 
@@ -517,16 +561,16 @@ impl Btf {
     fn named(&self, name: &str, pred: &dyn Fn(u8, bool) -> bool, out: &mut Vec<TypeId>) -> Result<()> {
         let hash = self.hasher.hash_one(name.as_bytes());
         let mut cur = self.names.find(hash, |&i| self.name_of_index(i) == Some(name.as_bytes())).copied();
-        let mut budget = self.offsets.len();
-        while let Some(idx) = cur {
-            if budget == 0 {
+        // A chain visits each record at most once unless corrupt; the
+        // record count bounds a cycle.
+        for _ in 0..self.offsets.len() {
+            let Some(idx) = cur else {
                 break;
-            }
-            budget -= 1;
+            };
             let off = *self.offsets.get(idx as usize).ok_or_else(|| bad("name index out of range"))?;
             let head = self.head_at(off as usize)?;
             if pred(head.kind, head.kflag) {
-                out.push(TypeId((self.first_id + idx) as u64));
+                out.push(TypeId(self.id_of_index(idx as usize)? as u64));
             }
             cur = self.next_same_name.get(idx as usize).copied().filter(|&n| n != u32::MAX);
         }
@@ -649,9 +693,12 @@ impl Btf {
             if head.kind != kind::ENUM && head.kind != kind::ENUM64 {
                 continue;
             }
+            let Ok(id) = self.id_of_index(idx) else {
+                continue;
+            };
             if let Ok(Type::Enum { variants, .. }) = self.decode(off as usize) {
                 for v in variants {
-                    map.entry(v.name).or_insert((self.first_id + idx as u32, v.value));
+                    map.entry(v.name).or_insert((id, v.value));
                 }
             }
         }
@@ -665,6 +712,9 @@ impl Btf {
 }
 
 #[cfg(test)]
+// Fixtures build known-good blobs by hand; overflow and bounds panics are
+// test failures here, not input handling.
+#[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use crate::types::TypeOps;
@@ -721,6 +771,52 @@ mod tests {
         assert_eq!((b.bit_offset, b.bitfield_size), (32, Some(3)));
         assert_eq!(btf.type_name(btf.member_path(foo, "p").unwrap().ty), "int *");
         assert_eq!(btf.size_of(foo).unwrap(), 16);
+    }
+
+    #[test]
+    fn absurd_header_sizes_are_errors() {
+        let good = blob(&[1, info(kind::INT, 0, false), 4, 32], b"\0int\0");
+        Btf::parse(&good).unwrap();
+        // Header words: hdr_len at 4, type_off 8, type_len 12, str_off 16, str_len 20.
+        for (at, value) in [
+            (4, u32::MAX),
+            (4, 23),
+            (8, u32::MAX),
+            (8, 0x8000_0000),
+            (12, u32::MAX),
+            (12, 0xffff_fff0),
+            (16, u32::MAX),
+            (20, u32::MAX),
+            (20, 0x8000_0000),
+        ] {
+            let mut bytes = good.clone();
+            bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
+            assert!(Btf::parse(&bytes).is_err(), "header word at {at} = {value:#x}");
+        }
+    }
+
+    #[test]
+    fn records_claiming_too_much_are_errors() {
+        let strings = b"\0int\0s\0";
+        // A struct claiming 0xffff members in a 12-byte record.
+        assert!(Btf::parse(&blob(&[5, info(kind::STRUCT, 0xffff, false), 8], strings)).is_err());
+        // A name offset far past the string section.
+        assert!(Btf::parse(&blob(&[0xffff_fff0, info(kind::INT, 0, false), 4, 32], strings)).is_err());
+        // An unknown kind.
+        assert!(Btf::parse(&blob(&[0, info(31, 0, false), 0], strings)).is_err());
+        // A member whose name offset is past the strings: parses (members
+        // are decoded lazily) but decoding it is an error, not a panic.
+        let types = [1, info(kind::INT, 0, false), 4, 32, 5, info(kind::STRUCT, 1, false), 4, u32::MAX, 1, 0];
+        let btf = Btf::parse(&blob(&types, strings)).unwrap();
+        assert!(btf.type_by_id(TypeId(2)).is_err());
+        // Member types pointing at ids past the table stay unresolvable.
+        let types = [1, info(kind::INT, 0, false), 4, 32, 5, info(kind::STRUCT, 1, false), 4, 1, u32::MAX, 0];
+        let btf = Btf::parse(&blob(&types, strings)).unwrap();
+        let s = btf.find_type(TypeKind::Struct, "s").unwrap();
+        assert!(btf.member_path(s, "int.x").is_err());
+        assert!(btf.ptype(s).contains(&format!("<unknown type {}> int;", u32::MAX)), "{}", btf.ptype(s));
+        assert_eq!(btf.type_name(TypeId(u32::MAX as u64)), format!("<unknown type {}>", u32::MAX));
+        assert!(btf.type_by_id(TypeId(u64::MAX)).is_err());
     }
 
     #[test]

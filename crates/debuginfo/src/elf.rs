@@ -84,21 +84,23 @@ impl<'a> ElfMemory<'a> {
 
 impl krash_core::VirtualMemory for ElfMemory<'_> {
     fn read_virt(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
-        let mut done = 0usize;
-        while done < buf.len() {
-            let at = addr.wrapping_add(done as u64);
+        let mut rest = buf;
+        let mut at = addr;
+        while !rest.is_empty() {
             let idx = self.regions.partition_point(|r| r.0 <= at);
             let region = idx.checked_sub(1).and_then(|i| self.regions.get(i));
-            let Some(&(start, bytes)) = region else {
-                return Err(krash_core::memory::not_mapped(at));
-            };
-            let rel = (at - start) as usize;
-            let Some(avail) = bytes.get(rel..).filter(|b| !b.is_empty()) else {
-                return Err(krash_core::memory::not_mapped(at));
-            };
-            let n = avail.len().min(buf.len() - done);
-            buf[done..done + n].copy_from_slice(&avail[..n]);
-            done += n;
+            // The region found starts at or below `at`.
+            let avail = region
+                .and_then(|&(start, bytes)| bytes.get(usize::try_from(at.checked_sub(start)?).ok()?..))
+                .filter(|b| !b.is_empty())
+                .ok_or_else(|| krash_core::memory::not_mapped(at))?;
+            let n = avail.len().min(rest.len());
+            let not_mapped = || krash_core::memory::not_mapped(at);
+            let (dst, tail) = std::mem::take(&mut rest).split_at_mut_checked(n).ok_or_else(not_mapped)?;
+            let (src, _) = avail.split_at_checked(n).ok_or_else(not_mapped)?;
+            dst.copy_from_slice(src);
+            rest = tail;
+            at = at.wrapping_add(n as u64);
         }
         Ok(())
     }

@@ -16,6 +16,7 @@
 
 use krash_core::{Error, Result, VirtualMemory};
 
+use crate::read;
 use crate::symbols::{SymbolTable, SymbolTableBuilder};
 
 /// Largest symbol count believed (vmlinux has ~200k).
@@ -85,15 +86,16 @@ struct TokenTable {
 impl TokenTable {
     fn read(loc: &KallsymsLocation, mem: &dyn VirtualMemory) -> Result<Self> {
         let index_bytes = mem.read_vec(loc.token_index, 256 * 2)?;
-        let starts: Vec<usize> =
-            index_bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]) as usize).collect();
-        let table_len = starts.iter().copied().max().unwrap_or(0) + 256;
+        let starts: Vec<usize> = read::u16s(&index_bytes).map(usize::from).collect();
+        // The last token starts at most 64 KiB in and is far shorter than 256 bytes.
+        let last_start = starts.iter().copied().max().unwrap_or(0);
+        let table_len = last_start.checked_add(256).ok_or_else(|| bad("token table too large"))?;
         let table = read_prefix(mem, loc.token_table, table_len)?;
         let mut tokens = Vec::with_capacity(256);
         for (i, &start) in starts.iter().enumerate() {
             let tail = table.get(start..).ok_or_else(|| bad(format!("token {i} starts outside the token table")))?;
-            let end = tail.iter().position(|&b| b == 0).ok_or_else(|| bad(format!("token {i} is not terminated")))?;
-            tokens.push(tail[..end].to_vec());
+            let token = read::cstr(tail).ok_or_else(|| bad(format!("token {i} is not terminated")))?;
+            tokens.push(token.to_vec());
         }
         Ok(TokenTable { tokens })
     }
@@ -107,8 +109,8 @@ fn read_prefix(mem: &dyn VirtualMemory, addr: u64, len: usize) -> Result<Vec<u8>
         Err(first) => {
             let mut out = Vec::new();
             let mut at = addr;
-            while out.len() < len {
-                let n = (0x1000 - (at & 0xfff) as usize).min(len - out.len());
+            while let Some(wanted) = len.checked_sub(out.len()).filter(|&n| n > 0) {
+                let n = bytes_to_page_end(at).min(wanted);
                 match mem.read_vec(at, n) {
                     Ok(chunk) => out.extend_from_slice(&chunk),
                     Err(_) if !out.is_empty() => break,
@@ -121,27 +123,31 @@ fn read_prefix(mem: &dyn VirtualMemory, addr: u64, len: usize) -> Result<Vec<u8>
     }
 }
 
+/// Bytes from `addr` to the end of its 4 KiB page (1 to 0x1000).
+fn bytes_to_page_end(addr: u64) -> usize {
+    // `addr & 0xfff` is at most 0xfff, so this is 1..=0x1000 and cannot underflow.
+    #[allow(clippy::arithmetic_side_effects)]
+    let n = 0x1000 - (addr & 0xfff);
+    n as usize
+}
+
 /// A sequential reader over the compressed names stream.
 struct NameStream<'m> {
     mem: &'m dyn VirtualMemory,
     next_addr: u64,
-    buf: Vec<u8>,
-    pos: usize,
+    /// The unread rest of the current chunk.
+    buf: std::vec::IntoIter<u8>,
 }
 
 impl NameStream<'_> {
     fn byte(&mut self) -> Result<u8> {
-        if self.pos >= self.buf.len() {
-            self.buf = read_prefix(self.mem, self.next_addr, NAMES_CHUNK)?;
-            self.next_addr = self.next_addr.wrapping_add(self.buf.len() as u64);
-            self.pos = 0;
-            if self.buf.is_empty() {
-                return Err(bad("names stream ends early"));
-            }
+        if let Some(b) = self.buf.next() {
+            return Ok(b);
         }
-        let b = self.buf[self.pos];
-        self.pos += 1;
-        Ok(b)
+        let chunk = read_prefix(self.mem, self.next_addr, NAMES_CHUNK)?;
+        self.next_addr = self.next_addr.wrapping_add(chunk.len() as u64);
+        self.buf = chunk.into_iter();
+        self.buf.next().ok_or_else(|| bad("names stream ends early"))
     }
 
     /// One name's token indices; lengths >= 0x80 take a second byte (6.1+
@@ -169,8 +175,9 @@ pub fn read_kallsyms(loc: &KallsymsLocation, mem: &dyn VirtualMemory) -> Result<
     }
     let count = count as usize;
     let tokens = TokenTable::read(loc, mem)?;
-    let offsets = mem.read_vec(loc.offsets, count * 4)?;
-    let offsets: Vec<i32> = offsets.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let offsets_len = count.checked_mul(4).ok_or_else(|| bad(format!("{count} offsets overflow")))?;
+    let offsets = mem.read_vec(loc.offsets, offsets_len)?;
+    let offsets: Vec<i32> = read::u32s(&offsets).map(|o| o as i32).collect();
     let base = mem.read_u64(loc.relative_base)?;
     let absolute_percpu = match loc.addressing {
         KallsymsAddressing::AbsolutePercpu => true,
@@ -178,9 +185,10 @@ pub fn read_kallsyms(loc: &KallsymsLocation, mem: &dyn VirtualMemory) -> Result<
         KallsymsAddressing::Auto => offsets.iter().any(|&o| o < 0),
     };
 
-    let mut stream = NameStream { mem, next_addr: loc.names, buf: Vec::new(), pos: 0 };
+    let mut stream = NameStream { mem, next_addr: loc.names, buf: Vec::new().into_iter() };
     let mut builder = SymbolTableBuilder::new(None);
-    builder.reserve(count, count * 24);
+    // A capacity hint: clamping it loses nothing.
+    builder.reserve(count, count.saturating_mul(24));
     let mut encoded = Vec::new();
     let mut name = Vec::new();
     for (i, &offset) in offsets.iter().enumerate() {
@@ -227,6 +235,9 @@ const ELF64_SYM_SIZE: usize = 24;
 const MAX_MODULE_SYMBOLS: u64 = 1 << 20;
 /// Longest symbol name read from a module's string table.
 const MAX_MODULE_NAME: usize = 512;
+/// Most of a module's string table read in one piece (real ones are well
+/// under 1 MiB); names past it are read one by one.
+const MAX_MODULE_STRTAB: usize = 16 << 20;
 
 /// Reads one loaded module's symbols from memory into a table named
 /// after the module.
@@ -239,33 +250,32 @@ pub fn read_module_kallsyms(
         return Err(bad(format!("module {module_name}: implausible num_symtab {}", loc.num_symtab)));
     }
     let count = loc.num_symtab as usize;
-    let syms = mem.read_vec(loc.symtab, count * ELF64_SYM_SIZE)?;
+    let syms_len =
+        count.checked_mul(ELF64_SYM_SIZE).ok_or_else(|| bad(format!("module {module_name}: symtab size")))?;
+    let syms = mem.read_vec(loc.symtab, syms_len)?;
     let types = match loc.typetab {
         Some(addr) => Some(mem.read_vec(addr, count)?),
         None => None,
     };
-    let max_name = syms
-        .chunks_exact(ELF64_SYM_SIZE)
-        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]) as usize)
-        .max()
-        .unwrap_or(0);
-    let strings = read_prefix(mem, loc.strtab, max_name.saturating_add(MAX_MODULE_NAME))?;
+    let syms: Vec<ElfSym> = read::arrays::<ELF64_SYM_SIZE>(&syms).map(ElfSym::decode).collect();
+    // One read covers every name unless an offset is corrupt (a huge
+    // st_name must not turn into a multi-GiB read).
+    let max_name = syms.iter().map(|s| s.name_off as usize).max().unwrap_or(0);
+    let strings = read_prefix(mem, loc.strtab, max_name.saturating_add(MAX_MODULE_NAME).min(MAX_MODULE_STRTAB))?;
 
     let mut builder = SymbolTableBuilder::new(Some(module_name));
-    builder.reserve(count, count * 24);
-    for (i, sym) in syms.chunks_exact(ELF64_SYM_SIZE).enumerate() {
-        let name_off = u32::from_le_bytes([sym[0], sym[1], sym[2], sym[3]]) as usize;
-        let st_info = sym[4];
-        let value = u64::from_le_bytes([sym[8], sym[9], sym[10], sym[11], sym[12], sym[13], sym[14], sym[15]]);
-        let size = u64::from_le_bytes([sym[16], sym[17], sym[18], sym[19], sym[20], sym[21], sym[22], sym[23]]);
+    // A capacity hint: clamping it loses nothing.
+    builder.reserve(count, count.saturating_mul(24));
+    for (i, sym) in syms.iter().enumerate() {
+        let ElfSym { name_off, st_info, value, size } = *sym;
         if name_off == 0 {
             continue;
         }
-        let name = match strings.get(name_off..) {
+        let name = match strings.get(name_off as usize..) {
             Some(tail) => {
-                let end =
-                    tail.iter().take(MAX_MODULE_NAME).position(|&b| b == 0).unwrap_or(tail.len().min(MAX_MODULE_NAME));
-                String::from_utf8_lossy(&tail[..end]).into_owned()
+                let tail = tail.get(..MAX_MODULE_NAME).unwrap_or(tail);
+                let name = read::cstr(tail).unwrap_or(tail);
+                String::from_utf8_lossy(name).into_owned()
             }
             None => mem.read_cstr(loc.strtab.wrapping_add(name_off as u64), MAX_MODULE_NAME)?,
         };
@@ -282,7 +292,32 @@ pub fn read_module_kallsyms(
     Ok(builder.build())
 }
 
+/// The fields of an `Elf64_Sym` a module symbol table needs.
+#[derive(Debug, Clone, Copy)]
+struct ElfSym {
+    name_off: u32,
+    st_info: u8,
+    value: u64,
+    size: u64,
+}
+
+impl ElfSym {
+    fn decode(raw: [u8; ELF64_SYM_SIZE]) -> Self {
+        let [n0, n1, n2, n3, st_info, _other, _shndx @ .., v0, v1, v2, v3, v4, v5, v6, v7, s0, s1, s2, s3, s4, s5, s6, s7] =
+            raw;
+        ElfSym {
+            name_off: u32::from_le_bytes([n0, n1, n2, n3]),
+            st_info,
+            value: u64::from_le_bytes([v0, v1, v2, v3, v4, v5, v6, v7]),
+            size: u64::from_le_bytes([s0, s1, s2, s3, s4, s5, s6, s7]),
+        }
+    }
+}
+
 #[cfg(test)]
+// Fixtures lay out known-good tables by hand; overflow and bounds panics
+// are test failures here, not input handling.
+#[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use krash_core::memory::not_mapped;
@@ -301,8 +336,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn decodes_synthetic_tables() {
+    /// Two symbols in 0x2000 bytes at 0x1000 (see `decodes_synthetic_tables`).
+    fn synthetic() -> (Vec<u8>, KallsymsLocation) {
         // Tokens: 0 = "T", 1 = "t", 2 = "foo", 3 = "bar", others empty.
         let base = 0x1000u64;
         let mut bytes = vec![0u8; 0x2000];
@@ -321,7 +356,6 @@ mod tests {
         put(&mut bytes, 0x400, &(-1i32).to_le_bytes()); // base - 1 - (-1) = base
         put(&mut bytes, 0x404, &(-0x11i32).to_le_bytes()); // base + 0x10
         put(&mut bytes, 0x500, &0xffff_ffff_8100_0000u64.to_le_bytes());
-        let mem = Flat { base, bytes };
         let loc = KallsymsLocation {
             num_syms: base,
             names: base + 0x10,
@@ -331,10 +365,81 @@ mod tests {
             relative_base: base + 0x500,
             addressing: KallsymsAddressing::Auto,
         };
+        (bytes, loc)
+    }
+
+    #[test]
+    fn decodes_synthetic_tables() {
+        let (bytes, loc) = synthetic();
+        let mem = Flat { base: 0x1000, bytes };
         let table = read_kallsyms(&loc, &mem).unwrap();
         let foo = table.by_name("foo").unwrap();
         assert_eq!((foo.addr, foo.kind), (0xffff_ffff_8100_0000, 'T'));
         assert_eq!(table.by_name("bar").unwrap().addr, 0xffff_ffff_8100_0010);
+    }
+
+    #[test]
+    fn tables_pointing_past_their_ends_are_errors() {
+        let corrupt = |patch: &dyn Fn(&mut Vec<u8>, &mut KallsymsLocation)| {
+            let (mut bytes, mut loc) = synthetic();
+            patch(&mut bytes, &mut loc);
+            read_kallsyms(&loc, &Flat { base: 0x1000, bytes })
+        };
+        // A token starting past the end of the token table (and of memory).
+        assert!(corrupt(&|b, _| b[0x200..0x202].copy_from_slice(&0xffffu16.to_le_bytes())).is_err());
+        // A token with no terminator before memory ends.
+        assert!(corrupt(&|b, _| {
+            let end = b.len();
+            b[0x200..0x202].copy_from_slice(&((end - 0x100 - 4) as u16).to_le_bytes());
+            b[end - 4..].fill(b'x');
+        })
+        .is_err());
+        // More symbols than the offsets table (and memory) holds.
+        assert!(corrupt(&|b, _| b[0..4].copy_from_slice(&(MAX_KALLSYMS).to_le_bytes())).is_err());
+        assert!(corrupt(&|b, _| b[0..4].copy_from_slice(&u32::MAX.to_le_bytes())).is_err());
+        // A name running past the end of the names stream.
+        assert!(corrupt(&|b, loc| {
+            let end = b.len();
+            b[end - 1] = 0x7f;
+            loc.names = 0x1000 + end as u64 - 1;
+        })
+        .is_err());
+        // A two-byte name length beyond any real name.
+        assert!(corrupt(&|b, _| b[0x10..0x12].copy_from_slice(&[0xff, 0xff])).is_err());
+        // A token index beyond the 256 tokens cannot occur (u8), but the
+        // offsets table may sit at the very end of the address space.
+        assert!(corrupt(&|_, loc| loc.offsets = u64::MAX - 3).is_err());
+    }
+
+    /// Zeros everywhere except `flat`, counting the bytes read.
+    struct ZerosAround {
+        flat: Flat,
+        bytes_read: std::sync::atomic::AtomicUsize,
+    }
+
+    impl VirtualMemory for ZerosAround {
+        fn read_virt(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
+            self.bytes_read.fetch_add(buf.len(), std::sync::atomic::Ordering::Relaxed);
+            if self.flat.read_virt(addr, buf).is_err() {
+                buf.fill(0);
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn corrupt_module_name_offset_reads_a_bounded_string_table() {
+        // One symbol whose st_name is 4 GiB into the string table, in
+        // memory that reads (as zeros) everywhere: the string table read
+        // used to grow to the whole 4 GiB, page by page.
+        let mut sym = vec![0u8; ELF64_SYM_SIZE];
+        sym[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        let mem = ZerosAround { flat: Flat { base: 0x10_0000, bytes: sym }, bytes_read: Default::default() };
+        let loc = ModuleKallsymsLocation { symtab: 0x10_0000, num_symtab: 1, strtab: 0x20_0000, typetab: None };
+        let table = read_module_kallsyms("mymod", &loc, &mem).unwrap();
+        assert!(table.is_empty());
+        let read = mem.bytes_read.into_inner();
+        assert!(read <= MAX_MODULE_STRTAB + 0x1000, "read {read} bytes");
     }
 
     #[test]

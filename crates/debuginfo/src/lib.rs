@@ -9,8 +9,7 @@
 //! ```no_run
 //! use krash_debuginfo::{elf_section, Btf, OrcTable, SymbolTable, TypeOps};
 //! # fn main() -> krash_core::Result<()> {
-//! let file = std::fs::File::open("vmlinux").unwrap();
-//! let map = unsafe { memmap2::Mmap::map(&file) }.unwrap();
+//! let map = krash_core::MappedFile::open("vmlinux".as_ref())?;
 //! let symbols = SymbolTable::from_elf(&map)?.with_offset(0x880_0000); // KASLR delta
 //! let (sym, offset) = symbols.by_addr(0xffff_ffff_89a1_2345).unwrap();
 //! println!("{}+{offset:#x}", sym.crash_name());
@@ -31,9 +30,11 @@ pub mod kallsyms;
 pub mod orc;
 pub mod symbol_set;
 pub mod symbols;
+pub mod type_table;
 pub mod types;
 
 mod elf;
+mod read;
 
 pub use btf::Btf;
 pub use elf::{elf_section, elf_section_with_addr, elf_sections, ElfMemory, ElfSection};

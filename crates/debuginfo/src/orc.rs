@@ -12,6 +12,7 @@ use std::sync::Arc;
 use krash_core::{Error, Result, VirtualMemory};
 
 use crate::elf::elf_sections;
+use crate::read;
 
 /// Size of one `struct orc_entry` on disk.
 const ORC_ENTRY_SIZE: usize = 6;
@@ -43,7 +44,7 @@ impl OrcData {
     /// The kernel sorts tables at build or load time; a table read from an
     /// unexpected place is sorted here rather than trusted.
     fn ensure_sorted(&mut self) {
-        if self.ips.windows(2).all(|w| w[0] <= w[1]) {
+        if self.ips.windows(2).all(|w| matches!(w, [a, b] if a <= b)) {
             return;
         }
         let mut pairs: Vec<(u64, [u8; ORC_ENTRY_SIZE])> =
@@ -202,23 +203,23 @@ impl OrcTable {
             return Err(bad(format!("IP table length {} is not a multiple of 4", ip_bytes.len())));
         }
         let count = ip_bytes.len() / 4;
-        if unwind_bytes.len() != count * ORC_ENTRY_SIZE {
+        let whole_entries = unwind_bytes.chunks_exact(ORC_ENTRY_SIZE);
+        if !whole_entries.remainder().is_empty() || whole_entries.len() != count {
             return Err(bad(format!(
-                "{count} IPs but {} bytes of entries (expected {})",
+                "{count} IPs but {} bytes of entries ({} entries of {ORC_ENTRY_SIZE} bytes expected)",
                 unwind_bytes.len(),
-                count * ORC_ENTRY_SIZE
+                count,
             )));
         }
-        let ips: Vec<u64> = ip_bytes
-            .chunks_exact(4)
+        // Each s32 is relative to its own address; the kernel adds them
+        // modulo 2^64, and so does this.
+        let ips: Vec<u64> = read::u32s(ip_bytes)
             .enumerate()
-            .map(|(i, c)| {
-                let rel = i32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-                ip_table_addr.wrapping_add(4 * i as u64).wrapping_add(rel as i64 as u64)
+            .map(|(i, rel)| {
+                ip_table_addr.wrapping_add((i as u64).wrapping_mul(4)).wrapping_add(rel as i32 as i64 as u64)
             })
             .collect();
-        let entries: Vec<[u8; ORC_ENTRY_SIZE]> =
-            unwind_bytes.chunks_exact(ORC_ENTRY_SIZE).map(|c| [c[0], c[1], c[2], c[3], c[4], c[5]]).collect();
+        let entries: Vec<[u8; ORC_ENTRY_SIZE]> = read::arrays(unwind_bytes).collect();
         let mut data = OrcData { ips, entries };
         data.ensure_sorted();
         Ok(OrcTable { data: Arc::new(data), format, delta: 0 })
@@ -237,8 +238,10 @@ impl OrcTable {
             return Err(bad(format!("implausible entry count {count} (limit {MAX_ORC_ENTRIES})")));
         }
         let count = count as usize;
-        let ip_bytes = reader.read_vec(ip_table_addr, count * 4)?;
-        let unwind_bytes = reader.read_vec(unwind_table_addr, count * ORC_ENTRY_SIZE)?;
+        let too_big = || bad(format!("entry count {count} overflows"));
+        let ip_bytes = reader.read_vec(ip_table_addr, count.checked_mul(4).ok_or_else(too_big)?)?;
+        let unwind_bytes =
+            reader.read_vec(unwind_table_addr, count.checked_mul(ORC_ENTRY_SIZE).ok_or_else(too_big)?)?;
         Self::from_tables(ip_table_addr, &ip_bytes, &unwind_bytes, format)
     }
 
@@ -288,6 +291,9 @@ impl OrcTable {
 }
 
 #[cfg(test)]
+// Fixtures build known-good tables by hand; overflow and bounds panics are
+// test failures here, not input handling.
+#[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -312,6 +318,38 @@ mod tests {
         assert_eq!(OrcFormat::for_kernel_release("6.12.117+deb12-cloud-amd64"), Some(OrcFormat::V6_4));
         assert_eq!(OrcFormat::for_kernel_release("5.15.0"), Some(OrcFormat::Legacy));
         assert_eq!(OrcFormat::for_kernel_release("banana"), None);
+    }
+
+    #[test]
+    fn mismatched_counts_and_absurd_sizes_are_errors() {
+        let ips = [0u8; 8]; // two IPs
+        for unwind_len in [0, 6, 11, 13, 18] {
+            let unwind = vec![0u8; unwind_len];
+            assert!(OrcTable::from_tables(0, &ips, &unwind, OrcFormat::Legacy).is_err(), "{unwind_len}");
+        }
+        assert!(OrcTable::from_tables(0, &ips[..7], &[0; 6], OrcFormat::Legacy).is_err());
+
+        struct Unmapped;
+        impl VirtualMemory for Unmapped {
+            fn read_virt(&self, addr: u64, _buf: &mut [u8]) -> Result<()> {
+                Err(krash_core::memory::not_mapped(addr))
+            }
+        }
+        for count in [u64::MAX, MAX_ORC_ENTRIES + 1, 1] {
+            assert!(OrcTable::from_memory(0, 0, count, &Unmapped, OrcFormat::V6_4).is_err(), "{count}");
+        }
+    }
+
+    #[test]
+    fn ips_wrap_around_the_address_space() {
+        // At the very top of the address space, relative IPs wrap modulo
+        // 2^64 as the kernel computes them, and the table is re-sorted.
+        let mut ips = Vec::new();
+        ips.extend_from_slice(&i32::MAX.to_le_bytes());
+        ips.extend_from_slice(&i32::MIN.to_le_bytes());
+        let t = OrcTable::from_tables(u64::MAX - 3, &ips, &[0; 12], OrcFormat::Legacy).unwrap();
+        assert_eq!(t.ip_range(), Some((0x7fff_fffb, 0xffff_ffff_8000_0000)));
+        assert_eq!(t.with_offset(u64::MAX).find(0x7fff_fffa).map(|e| e.ip), Some(0x7fff_fffa));
     }
 
     #[test]

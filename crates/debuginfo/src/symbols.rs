@@ -154,24 +154,33 @@ impl SymbolTableBuilder {
         let mut next_same_name = vec![u32::MAX; entries.len()];
         // Keyed by the crash spelling, so `foo` finds `foo.isra.0` too.
         let name_of = |e: &Entry| crash_name(entry_name(&names, e));
+        // Indices stored in the table and chains always come from
+        // `entries`, so the lookups below cannot miss.
+        let name_at = |i: u32| entries.get(i as usize).map(name_of).unwrap_or("");
+        let set_next = |next: &mut [u32], i: u32, to: u32| {
+            if let Some(slot) = next.get_mut(i as usize) {
+                *slot = to;
+            }
+        };
         for (idx, entry) in entries.iter().enumerate() {
             let idx = idx as u32; // entries.len() <= MAX_SYMBOLS < u32::MAX
             let name = name_of(entry);
             let hash = hasher.hash_one(name);
-            match by_name.find_mut(hash, |&i| name_of(&entries[i as usize]) == name) {
+            match by_name.find_mut(hash, |&i| name_at(i) == name) {
                 Some(slot) => {
                     // Keep the preferred entry at the head of the chain.
                     let head = *slot;
-                    if rank(entry) > rank(&entries[head as usize]) {
-                        next_same_name[idx as usize] = head;
+                    if Some(rank(entry)) > entries.get(head as usize).map(rank) {
+                        set_next(&mut next_same_name, idx, head);
                         *slot = idx;
                     } else {
-                        next_same_name[idx as usize] = next_same_name[head as usize];
-                        next_same_name[head as usize] = idx;
+                        let after_head = next_same_name.get(head as usize).copied().unwrap_or(u32::MAX);
+                        set_next(&mut next_same_name, idx, after_head);
+                        set_next(&mut next_same_name, head, idx);
                     }
                 }
                 None => {
-                    by_name.insert_unique(hash, idx, |&i| hasher.hash_one(name_of(&entries[i as usize])));
+                    by_name.insert_unique(hash, idx, |&i| hasher.hash_one(name_at(i)));
                 }
             }
         }
@@ -195,7 +204,7 @@ pub fn crash_name(name: &str) -> &str {
 
 fn entry_name<'a>(names: &'a str, e: &Entry) -> &'a str {
     let start = e.name_start as usize;
-    names.get(start..start + e.name_len as usize).unwrap_or("")
+    start.checked_add(e.name_len as usize).and_then(|end| names.get(start..end)).unwrap_or("")
 }
 
 /// Absolute symbols holding plain values (sizes, constants) rather than
@@ -209,20 +218,12 @@ fn is_absolute(e: &Entry) -> bool {
 /// markers.
 fn rank(e: &Entry) -> u8 {
     let kind = e.kind as char;
-    let mut score = 0;
-    if !matches!(kind, 'A' | 'a' | 'U' | 'u' | '?') {
-        score += 8;
-    }
-    if kind.is_ascii_uppercase() {
-        score += 4;
-    }
-    if matches!(kind, 'T' | 't' | 'W' | 'w') {
-        score += 2;
-    }
-    if e.size != 0 {
-        score += 1;
-    }
-    score
+    let located = !matches!(kind, 'A' | 'a' | 'U' | 'u' | '?');
+    let global = kind.is_ascii_uppercase();
+    let code = matches!(kind, 'T' | 't' | 'W' | 'w');
+    let sized = e.size != 0;
+    // One bit per criterion, most important highest.
+    (u8::from(located) << 3) | (u8::from(global) << 2) | (u8::from(code) << 1) | u8::from(sized)
 }
 
 impl SymbolTable {
@@ -253,7 +254,8 @@ impl SymbolTable {
         }
         let strings = symtab.strings();
         let mut builder = SymbolTableBuilder::new(module);
-        builder.reserve(symtab.len(), symtab.len() * 24);
+        // A capacity hint: clamping it loses nothing.
+        builder.reserve(symtab.len(), symtab.len().saturating_mul(24));
         for sym in symtab.symbols() {
             let st_type = sym.st_type();
             if matches!(st_type, elf::STT_SECTION | elf::STT_FILE) {
@@ -286,11 +288,7 @@ impl SymbolTable {
 
     /// Memory-maps an ELF file and reads its symbol table.
     pub fn load_elf_file(path: &Path) -> Result<Self> {
-        let file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
-        // SAFETY: the map is read-only and dropped before returning; a file
-        // truncated underneath us would fault, as with any mmap reader.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, &e))?;
-        Self::from_elf(&map)
+        Self::from_elf(&krash_core::MappedFile::open(path)?)
     }
 
     /// A view of the same symbols shifted by `kaslr_delta` (added, wrapping,
@@ -345,10 +343,8 @@ impl SymbolTable {
         let mut next = self.find_chain(name).unwrap_or(u32::MAX);
         let mut budget = self.inner.entries.len();
         std::iter::from_fn(move || {
-            if budget == 0 {
-                return None;
-            }
-            budget -= 1;
+            // The entry count bounds a chain a corrupt index made cyclic.
+            budget = budget.checked_sub(1)?;
             let entry = self.inner.entries.get(next as usize)?;
             next = self.inner.next_same_name.get(next as usize).copied().unwrap_or(u32::MAX);
             Some(entry)
@@ -382,15 +378,17 @@ impl SymbolTable {
     pub fn by_addr(&self, addr: u64) -> Option<(Symbol<'_>, u64)> {
         let link_addr = addr.wrapping_sub(self.delta);
         let entries = &self.inner.entries;
-        let end = entries.partition_point(|e| e.addr <= link_addr);
-        let last = entries[..end].iter().rposition(|e| !is_absolute(e))?;
-        let mut best = last;
-        if entries[last].addr == link_addr {
-            let group_start = entries[..last].partition_point(|e| e.addr < link_addr);
-            best = (group_start..=last).find(|&i| !is_absolute(&entries[i])).unwrap_or(last);
+        let (at_or_below, _) = entries.split_at_checked(entries.partition_point(|e| e.addr <= link_addr))?;
+        let last = at_or_below.iter().rposition(|e| !is_absolute(e))?;
+        let (before_last, from_last) = at_or_below.split_at_checked(last)?;
+        let mut entry = from_last.first()?;
+        if entry.addr == link_addr {
+            let group_start = before_last.partition_point(|e| e.addr < link_addr);
+            let (_, group) = before_last.split_at_checked(group_start)?;
+            entry = group.iter().find(|e| !is_absolute(e)).unwrap_or(entry);
         }
-        let entry = &entries[best];
-        Some((self.view(entry), link_addr - entry.addr))
+        // Every entry considered lies at or below `link_addr`.
+        Some((self.view(entry), link_addr.checked_sub(entry.addr)?))
     }
 
     /// Like [`by_addr`](Self::by_addr) but only when `addr` lies inside the
@@ -411,7 +409,7 @@ impl SymbolTable {
         let entries = &self.inner.entries;
         let first = entries.partition_point(|e| e.addr < lo);
         let last = entries.partition_point(|e| e.addr < hi).max(first);
-        entries[first..last].iter().map(|e| self.view(e))
+        entries.get(first..last).unwrap_or_default().iter().map(|e| self.view(e))
     }
 
     /// The address following `sym`'s among distinct symbol addresses, used
@@ -467,6 +465,9 @@ pub fn nm_letter(bind: u8, st_type: u8, shndx: u16, section: Option<(u32, u64)>)
 }
 
 #[cfg(test)]
+// Fixtures use known-good data; overflow and bounds panics are test
+// failures here, not input handling.
+#[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

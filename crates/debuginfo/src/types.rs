@@ -483,7 +483,9 @@ fn find_member_in<P: TypeProvider + ?Sized>(
         let (_, ty) = provider.resolve(m.ty)?;
         charge(work, &ty);
         if let Some(inner) = ty.composite() {
-            if let Some(found) = find_member_in(provider, inner, name, depth + 1, work)? {
+            // `depth` is checked against MAX_TYPE_DEPTH on entry, so it
+            // stays tiny; saturating keeps that check meaningful regardless.
+            if let Some(found) = find_member_in(provider, inner, name, depth.saturating_add(1), work)? {
                 let bit_offset = found.bit_offset.checked_add(m.bit_offset).ok_or_else(offset_overflow)?;
                 return Ok(Some(MemberLocation { bit_offset, ..found }));
             }
@@ -502,7 +504,8 @@ fn charge(work: &mut usize, ty: &Type) {
         Type::Datasec { vars, .. } => vars.len(),
         _ => 0,
     };
-    *work = work.saturating_sub(size + 1);
+    // The budget bottoms out at zero, which stops the walk.
+    *work = work.saturating_sub(size).saturating_sub(1);
 }
 
 /// Most type records one rendering or member search may visit (gdb's
@@ -563,7 +566,7 @@ fn render_declaration<P: TypeProvider + ?Sized>(
                         list.push("<...>".to_string());
                         break;
                     }
-                    list.push(render_declaration(provider, p.ty, "", 0, 0, depth + 1, work));
+                    list.push(render_declaration(provider, p.ty, "", 0, 0, depth.saturating_add(1), work));
                 }
                 if variadic {
                     list.push("...".into());
@@ -617,7 +620,9 @@ fn render_body<P: TypeProvider + ?Sized>(
         Some(name) => format!("{keyword} {name} {{\n"),
         None => format!("{keyword} {{\n"),
     };
-    let indent = " ".repeat(level + 4);
+    // `level` grows by 4 per nesting step, which MAX_TYPE_DEPTH bounds.
+    let inner_level = level.saturating_add(4);
+    let indent = " ".repeat(inner_level);
     if body.members.is_empty() {
         out.push_str(&format!("{indent}<no data fields>\n"));
     }
@@ -626,8 +631,16 @@ fn render_body<P: TypeProvider + ?Sized>(
             out.push_str(&format!("{indent}<type too large to print>\n"));
             break;
         }
-        let decl =
-            render_declaration(provider, m.ty, m.name.as_deref().unwrap_or(""), show - 1, level + 4, depth + 1, work);
+        let name = m.name.as_deref().unwrap_or("");
+        let decl = render_declaration(
+            provider,
+            m.ty,
+            name,
+            show.saturating_sub(1),
+            inner_level,
+            depth.saturating_add(1),
+            work,
+        );
         match m.bitfield_size {
             Some(bits) => out.push_str(&format!("{indent}{decl} : {bits};\n")),
             None => out.push_str(&format!("{indent}{decl};\n")),
@@ -682,15 +695,15 @@ fn split_indices(component: &str) -> Result<(&str, Vec<u64>)> {
     let mut indices = Vec::new();
     while !rest.is_empty() {
         let inner = rest.strip_prefix('[').ok_or_else(bad)?;
-        let close = inner.find(']').ok_or_else(bad)?;
-        let text = inner[..close].trim();
+        let (text, after) = inner.split_once(']').ok_or_else(bad)?;
+        let text = text.trim();
         let value = match text.strip_prefix("0x") {
             Some(hex) => u64::from_str_radix(hex, 16),
             None => text.parse(),
         }
         .map_err(|_| bad())?;
         indices.push(value);
-        rest = &inner[close + 1..];
+        rest = after;
     }
     if name.is_empty() && indices.is_empty() {
         return Err(bad());

@@ -40,11 +40,7 @@ impl Dump {
         if is_kcore(path) {
             return Dump::open_live(path);
         }
-        let file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
-        // SAFETY: the mapping is read-only; a dump being rewritten while we
-        // read it can at worst yield wrong bytes, which every parser treats
-        // as untrusted anyway.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, &e))?;
+        let map = krash_core::MappedFile::open(path)?;
         let name = path.display().to_string();
         Dump::from_storage(Bytes::Mapped(map), name).map_err(|e| with_path(path, e))
     }

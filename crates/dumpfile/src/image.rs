@@ -10,7 +10,7 @@ use crate::flattened::FlatIndex;
 
 /// Owned dump bytes: a read-only mapping of the file or a shared buffer.
 pub(crate) enum Bytes {
-    Mapped(memmap2::Mmap),
+    Mapped(std::sync::Arc<krash_core::MappedFile>),
     Shared(Arc<[u8]>),
 }
 

@@ -30,5 +30,7 @@ pub use krash_core::Machine;
 
 #[cfg(test)]
 mod synth;
+#[cfg(any(test, feature = "synthetic"))]
+pub mod synthetic;
 #[cfg(test)]
 mod tests;

@@ -61,7 +61,7 @@ impl UnitIndex {
     /// The unit whose code covers `addr`.
     pub fn unit_for(&self, addr: u64) -> Option<DebugInfoOffset> {
         let after = self.ranges.partition_point(|r| r.start <= addr);
-        self.ranges[..after].iter().rev().take(OVERLAP_SCAN).find(|r| addr < r.end).map(|r| r.unit)
+        self.ranges.get(..after)?.iter().rev().take(OVERLAP_SCAN).find(|r| addr < r.end).map(|r| r.unit)
     }
 
     /// Every unit covering part of `start..end`, in address order.

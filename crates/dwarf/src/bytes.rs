@@ -3,7 +3,7 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use memmap2::Mmap;
+use krash_core::MappedFile;
 
 /// The bytes of one debug section: either a window into the mapped file
 /// (the common, uncompressed case) or an owned buffer (after decompression
@@ -12,7 +12,7 @@ use memmap2::Mmap;
 pub enum SectionBytes {
     /// `start..start + len` of the mapping, bounds checked at construction.
     Mapped {
-        map: Arc<Mmap>,
+        map: Arc<MappedFile>,
         start: usize,
         len: usize,
     },
@@ -21,7 +21,7 @@ pub enum SectionBytes {
 
 impl SectionBytes {
     /// A window into `map`, or `None` when the window does not fit.
-    pub fn mapped(map: &Arc<Mmap>, start: u64, len: u64) -> Option<Self> {
+    pub fn mapped(map: &Arc<MappedFile>, start: u64, len: u64) -> Option<Self> {
         let start = usize::try_from(start).ok()?;
         let len = usize::try_from(len).ok()?;
         let end = start.checked_add(len)?;
@@ -42,7 +42,9 @@ impl Deref for SectionBytes {
         match self {
             // The window was checked against the mapping length in `mapped`
             // and neither field changes afterwards.
-            SectionBytes::Mapped { map, start, len } => &map[*start..*start + *len],
+            SectionBytes::Mapped { map, start, len } => {
+                map.get(*start..).and_then(|tail| tail.get(..*len)).unwrap_or_default()
+            }
             SectionBytes::Owned(bytes) => bytes,
         }
     }

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use gimli::Reader as _;
 use gimli::{DebugInfoOffset, UnitOffset};
+use krash_core::MappedFile;
 use krash_core::{Error, Result};
-use memmap2::Mmap;
 
 use crate::aranges::UnitIndex;
 use crate::bytes::Reader;
@@ -45,7 +45,7 @@ pub struct LineBoundary {
 /// all caches are internally synchronized.
 pub struct DwarfFile {
     path: PathBuf,
-    _map: Arc<Mmap>,
+    _map: Arc<MappedFile>,
     pub(crate) dwarf: gimli::Dwarf<Reader>,
     relocatable: bool,
     alloc_sections: Vec<AllocSection>,

@@ -182,7 +182,9 @@ impl DwarfFile {
         };
         let name = self.die_name(&owner, offset).ok().flatten();
         let inner = || match entry.attr_value(gimli::DW_AT_type) {
-            Ok(Some(v)) => self.type_name_of(&owner, v, depth + 1),
+            // `depth` is checked against MAX_TYPE_DEPTH on entry; saturating
+            // keeps that check meaningful regardless.
+            Ok(Some(v)) => self.type_name_of(&owner, v, depth.saturating_add(1)),
             _ => "void".to_string(),
         };
         let tagged = |keyword: &str| match &name {

@@ -1,4 +1,12 @@
 //! One unit's line-number program, decoded once into sorted sequences.
+//!
+//! Written over gimli rather than taken from `addr2line`: crash's `dis -l`
+//! and `sym` print the line gdb picks, which follows gdb's rule for
+//! statement rows (`is_stmt`) and for rows at the same address, a choice
+//! addr2line's lookup does not let the caller make. Inline chains and
+//! function ranges come from our own DIE index (`functions.rs`), which the
+//! type model and frame variables share, so addr2line would index every
+//! unit a second time.
 
 use std::sync::Arc;
 
@@ -81,7 +89,8 @@ impl LineTable {
 
         let header = rows.header();
         let count = header.file_names().len();
-        let mut files = Vec::with_capacity(count + 1);
+        // A capacity hint: clamping it loses nothing.
+        let mut files = Vec::with_capacity(count.saturating_add(1));
         for index in 0..=count as u64 {
             let path = header.file(index).and_then(|entry| {
                 let name = dwarf.attr_string(unit, entry.path_name()).ok()?;
@@ -151,7 +160,7 @@ impl LineTable {
 
     fn sequence_for(&self, addr: u64) -> Option<&Sequence> {
         let after = self.sequences.partition_point(|s| s.start <= addr);
-        self.sequences[..after].iter().rev().take(OVERLAP_SCAN).find(|s| addr < s.end)
+        self.sequences.get(..after)?.iter().rev().take(OVERLAP_SCAN).find(|s| addr < s.end)
     }
 }
 

@@ -104,9 +104,10 @@ impl DwarfFile {
                     eval.resume_with_register(gimli::Value::Generic(value))
                 }
                 EvaluationResult::RequiresMemory { address, size, .. } => {
-                    let width = usize::from(size.clamp(1, 8));
                     let mut buf = [0u8; 8];
-                    frame.read(address, &mut buf[..width])?;
+                    // The width is clamped to the buffer's 8 bytes.
+                    let (value_bytes, _) = buf.split_at_mut(usize::from(size.clamp(1, 8)));
+                    frame.read(address, value_bytes)?;
                     eval.resume_with_memory(gimli::Value::Generic(u64::from_le_bytes(buf)))
                 }
                 EvaluationResult::RequiresFrameBase => {
@@ -137,24 +138,24 @@ impl DwarfFile {
         let pieces = eval.result();
         let mut values: Vec<(Option<u64>, VariableValue)> =
             pieces.into_iter().map(|piece| (piece.size_in_bits, piece_value(piece.location, frame))).collect();
-        Ok(match values.len() {
-            0 => optimized_out("empty location"),
-            1 if values[0].0.is_none() => values.remove(0).1,
+        Ok(match values.as_slice() {
+            [] => optimized_out("empty location"),
+            [(None, _)] => values.pop().map_or_else(|| optimized_out("empty location"), |(_, value)| value),
             _ => VariableValue::Pieces(values),
         })
     }
 
     /// The function's DW_AT_frame_base evaluated in `frame`.
     fn frame_base(&self, function: &Function, frame: &dyn RegisterAndMemory, nesting: usize) -> Result<Option<u64>> {
-        if nesting >= MAX_NESTING {
+        let Some(nesting) = nesting.checked_add(1).filter(|&n| n <= MAX_NESTING) else {
             return Ok(None);
-        }
+        };
         let cu = &function.unit;
         let entry = cu.unit.entry(function.die).map_err(|e| dwarf_error(cu.context(function.die), e))?;
         let Ok(Some(gimli::AttributeValue::Exprloc(expr))) = entry.attr_value(gimli::DW_AT_frame_base) else {
             return Ok(None);
         };
-        Ok(match self.evaluate(function, expr, frame, nesting + 1)? {
+        Ok(match self.evaluate(function, expr, frame, nesting)? {
             VariableValue::Memory(addr) => Some(addr),
             VariableValue::Register { value, .. } => value,
             VariableValue::Value(bytes) => {

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use krash_core::MappedFile;
 use krash_core::{Error, Result};
-use memmap2::Mmap;
 use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget};
 
 use crate::bytes::{Reader, SectionBytes};
@@ -38,19 +38,15 @@ impl AllocSection {
     /// The section holding `addr`, preferring the smallest should
     /// sections overlap.
     pub fn containing(sections: &[AllocSection], addr: u64) -> Option<&AllocSection> {
-        sections.iter().filter(|s| s.address <= addr && addr - s.address < s.size).min_by_key(|s| s.size)
+        sections.iter().filter(|s| addr.checked_sub(s.address).is_some_and(|off| off < s.size)).min_by_key(|s| s.size)
     }
 }
 
-pub fn map_file(path: &Path) -> Result<Arc<Mmap>> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
-    // SAFETY: the mapping is read-only; a debug file being rewritten while
-    // we read it is outside what this tool supports, as for gdb.
-    let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, &e))?;
-    Ok(Arc::new(map))
+pub fn map_file(path: &Path) -> Result<Arc<MappedFile>> {
+    MappedFile::open(path)
 }
 
-pub fn load(path: &Path, map: &Arc<Mmap>, bases: &SectionBases) -> Result<LoadedDwarf> {
+pub fn load(path: &Path, map: &Arc<MappedFile>, bases: &SectionBases) -> Result<LoadedDwarf> {
     let context = || path.display().to_string();
     let file = object::File::parse(&***map)
         .map_err(|e| Error::bad_data(context(), format!("not a readable ELF file: {e}")))?;
@@ -110,7 +106,8 @@ fn lay_out_sections(file: &object::File<'_>, given: &SectionBases) -> SectionBas
         if bases.contains_key(&name) {
             continue;
         }
-        let Some(start) = next.checked_add(align - 1).map(|n| n / align * align) else {
+        // `align` is at least 1 (see above).
+        let Some(start) = next.checked_next_multiple_of(align) else {
             break;
         };
         bases.insert(name, start);
@@ -121,7 +118,7 @@ fn lay_out_sections(file: &object::File<'_>, given: &SectionBases) -> SectionBas
 
 fn section_bytes(
     file: &object::File<'_>,
-    map: &Arc<Mmap>,
+    map: &Arc<MappedFile>,
     name: &str,
     relocatable: bool,
     bases: &SectionBases,
@@ -179,6 +176,11 @@ fn apply_relocations(
             continue;
         }
         let width = usize::from(reloc.size() / 8);
+        if width > 8 {
+            // Wider than a u64: no such absolute relocation exists for
+            // the architectures krash reads, so this is corrupt input.
+            continue;
+        }
         let start = usize::try_from(offset).ok();
         let place = start
             .and_then(|s| Some(s..s.checked_add(width)?))
@@ -198,8 +200,8 @@ fn read_le(place: &[u8]) -> u64 {
 }
 
 fn write_le(place: &mut [u8], value: u64) {
-    for (i, byte) in place.iter_mut().enumerate() {
-        *byte = (value >> (8 * i)) as u8;
+    for (byte, src) in place.iter_mut().zip(value.to_le_bytes()) {
+        *byte = src;
     }
 }
 

@@ -103,12 +103,14 @@ impl FunctionRanges {
     /// ranges overlap).
     pub fn find(&self, addr: u64) -> Option<(UnitOffset, u64, u64)> {
         let after = self.ranges.partition_point(|r| r.0 <= addr);
-        self.ranges[..after]
+        self.ranges
+            .get(..after)?
             .iter()
             .rev()
             .take(OVERLAP_SCAN)
             .filter(|r| addr < r.1)
-            .min_by_key(|r| r.1 - r.0)
+            // r.0 <= addr < r.1 here, so the length never wraps.
+            .min_by_key(|r| r.1.wrapping_sub(r.0))
             .map(|r| (r.2, r.0, r.1))
     }
 

@@ -4,6 +4,9 @@
 //! `.ko.debug` files split off with `objcopy --only-keep-debug`, each for
 //! relocatable objects (like modules) and linked files (like vmlinux).
 //! binutils' `addr2line -fie` is the reference for lines and inline chains.
+// Test code: fixtures and real-kernel checks index known data, and a
+// panic is a test failure, so the untrusted-input lints do not apply.
+#![allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,6 +1,9 @@
 //! The DWARF type model against the BTF model of the same vmlinux (pahole
 //! derives BTF from this DWARF, so layouts and spellings must agree), gdb's
 //! ptype, and the lab module's own types.
+// Test code: fixtures and real-kernel checks index known data, and a
+// panic is a test failure, so the untrusted-input lints do not apply.
+#![allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
 mod common;
 

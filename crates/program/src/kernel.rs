@@ -78,9 +78,9 @@ impl Kernel {
                 files.dump.display()
             ))
         })?;
-        // A machine krash does not implement yet is refused here.
+        // A machine krash does not implement yet is refused here, before
+        // any debuginfo is loaded.
         let arch = crate::cpus::arch_of(&dump, &files.dump)?;
-        let cpus = crate::cpus::cpu_states(&dump, arch)?;
         let kaslr_offset = vmcoreinfo.kernel_offset().unwrap_or(0);
         let mut found_by_search = false;
         if files.vmlinux.is_none() {
@@ -96,6 +96,33 @@ impl Kernel {
         if found_by_search {
             sources.symbols.push_str(", found by the dump's build id");
         }
+        Self::assemble(files, dump, vmcoreinfo, (symbols, types, sources))
+    }
+
+    /// A kernel over a dump already in memory, with symbols and types the
+    /// caller made (tests and fuzzing build these synthetically; see the
+    /// `synthetic` feature). The dump must carry VMCOREINFO.
+    pub fn from_parts(dump: Dump, symbols: SymbolTable, types: Option<Arc<dyn TypeProvider>>) -> Result<Kernel> {
+        let dump = Arc::new(dump);
+        let vmcoreinfo =
+            dump.vmcoreinfo().cloned().ok_or_else(|| Error::Unsupported("the dump has no VMCOREINFO".into()))?;
+        let sources = DebuginfoSources {
+            symbols: "given by the caller".into(),
+            types: if types.is_some() { "given by the caller" } else { "none" }.into(),
+        };
+        let files = KernelFiles { dump: PathBuf::from("<memory>"), ..KernelFiles::default() };
+        Self::assemble(files, dump, vmcoreinfo, (symbols, types, sources))
+    }
+
+    fn assemble(
+        files: KernelFiles,
+        dump: Arc<Dump>,
+        vmcoreinfo: VmcoreInfo,
+        (symbols, types, sources): LoadedDebuginfo,
+    ) -> Result<Kernel> {
+        let kaslr_offset = vmcoreinfo.kernel_offset().unwrap_or(0);
+        let arch = crate::cpus::arch_of(&dump, &files.dump)?;
+        let cpus = crate::cpus::cpu_states(&dump, arch)?;
         let layout = discover_layout(&dump, arch, &vmcoreinfo, &symbols)?;
         let mem = KernelMemory::new(Arc::clone(&dump), layout);
         let layouts = Layouts::new(types, Some(vmcoreinfo.clone()));

@@ -19,6 +19,8 @@ pub mod percpu;
 pub mod progress;
 pub mod rbtree;
 pub mod symbolize;
+#[cfg(any(test, feature = "synthetic"))]
+pub mod synthetic;
 pub mod type_arena;
 pub mod utsname;
 mod vmlinux_search;

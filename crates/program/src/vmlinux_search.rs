@@ -19,9 +19,7 @@ pub struct VmlinuxInfo {
 /// Reads symbols and BTF from a vmlinux. A vmlinux without BTF still
 /// gives symbols; one without a symbol table is refused.
 pub fn load_vmlinux(path: &Path) -> Result<VmlinuxInfo> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
-    // SAFETY: read-only map of a file krash never writes; dropped on return.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, &e))?;
+    let map = krash_core::MappedFile::open(path)?;
     if !map.starts_with(b"\x7fELF") {
         return Err(Error::bad_data(path.display().to_string(), "not an ELF file"));
     }
@@ -99,9 +97,7 @@ pub fn find_vmlinux(
 }
 
 fn file_matches(path: &Path, dump_build_id: Option<&str>) -> bool {
-    let Ok(file) = std::fs::File::open(path) else { return false };
-    // SAFETY: read-only map of a file krash never writes; dropped on return.
-    let Ok(map) = (unsafe { memmap2::Mmap::map(&file) }) else { return false };
+    let Ok(map) = krash_core::MappedFile::open(path) else { return false };
     match (dump_build_id, elf_build_id(&map)) {
         (Some(dumps), Some(ours)) => dumps.starts_with(&ours),
         (None, _) => map.starts_with(b"\x7fELF"),

@@ -168,7 +168,7 @@ pub fn eval_cfa_expression(
         match op {
             DW_OP_BREG0..=DW_OP_BREG31 => {
                 let offset = input.read_sleb128().map_err(|e| e.to_string())?;
-                let n = u16::from(op - DW_OP_BREG0);
+                let n = op.checked_sub(DW_OP_BREG0).map(u16::from).ok_or_else(|| format!("bad DW_OP_breg {op:#x}"))?;
                 let base = reg(n).ok_or_else(|| format!("CFA expression needs register {n}, which is unknown here"))?;
                 stack.push(base.wrapping_add(offset as u64));
             }

@@ -26,10 +26,15 @@ const RFLAGS_RESERVED: u64 = !0x3f_ffff;
 pub fn read_pt_regs(mem: &dyn VirtualMemory, addr: u64) -> Result<X86_64Regs> {
     let mut bytes = [0u8; PT_REGS_SIZE as usize];
     mem.read_virt(addr, &mut bytes)?;
-    let words: Vec<u64> =
-        bytes.chunks_exact(8).map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])).collect();
+    let words: Vec<u64> = le_words(&bytes).collect();
     // 21 words always decode; the Option only guards shorter inputs.
     Ok(X86_64Regs::from_user_regs(&words).unwrap_or_default())
+}
+
+/// Every whole little-endian u64 of `bytes` (a partial tail is dropped).
+pub(crate) fn le_words(bytes: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    // Every chunk `chunks_exact(8)` yields is 8 bytes long, so none is dropped.
+    bytes.chunks_exact(8).filter_map(|c| c.first_chunk().copied()).map(u64::from_le_bytes)
 }
 
 /// Reads only the hardware iret frame at `addr` (`&pt_regs->ip`); the

@@ -6,7 +6,7 @@ use krash_core::{VirtualMemory, X86_64Regs};
 use serde::Serialize;
 
 use crate::code::CodeInfo;
-use crate::ptregs::{is_plausible_kernel_regs, is_plausible_user_regs, read_pt_regs, PT_REGS_SIZE};
+use crate::ptregs::{is_plausible_kernel_regs, is_plausible_user_regs, le_words, read_pt_regs, PT_REGS_SIZE};
 use crate::stacks::{StackKind, StackRange, StackSet};
 use crate::step::{step, StepResult, UnwindState};
 
@@ -31,24 +31,17 @@ pub struct TextWord {
 /// Most stack words one search reads (a 16 KiB stack has 2048).
 const MAX_SCAN_WORDS: u64 = 1 << 16;
 
+/// The whole aligned words in `[lo, hi)` (at most MAX_SCAN_WORDS of
+/// them), as (address, value).
 fn words_in(mem: &dyn VirtualMemory, lo: u64, hi: u64) -> Vec<(u64, u64)> {
     let lo = lo & !7;
-    let count = hi.saturating_sub(lo) / 8;
-    let count = count.min(MAX_SCAN_WORDS);
-    let Ok(bytes) = mem.read_vec(lo, (count * 8) as usize) else {
+    let len = (hi.saturating_sub(lo) & !7).min(MAX_SCAN_WORDS * 8);
+    let slots = (lo..hi).step_by(8).take((len / 8) as usize);
+    let Ok(bytes) = mem.read_vec(lo, len as usize) else {
         // Part of the range is unreadable: fall back to word-by-word reads.
-        return (0..count)
-            .filter_map(|i| {
-                let a = lo + i * 8;
-                mem.read_u64(a).ok().map(|v| (a, v))
-            })
-            .collect();
+        return slots.filter_map(|a| mem.read_u64(a).ok().map(|v| (a, v))).collect();
     };
-    bytes
-        .chunks_exact(8)
-        .enumerate()
-        .map(|(i, c)| (lo + i as u64 * 8, u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])))
-        .collect()
+    slots.zip(le_words(&bytes)).collect()
 }
 
 /// True if the bytes before `addr` end in a call instruction, so `addr`
@@ -74,9 +67,9 @@ pub(crate) fn is_indirect_call_before(mem: &dyn VirtualMemory, ret: u64) -> bool
     if mem.read_virt(ret.wrapping_sub(7), &mut before).is_err() {
         return false;
     }
-    [5usize, 4, 1, 0]
-        .iter()
-        .any(|&at| before[at] == 0xff && before.get(at + 1).is_some_and(|modrm| (modrm >> 3) & 7 == 2))
+    let [b0, b1, b2, _, b4, b5, b6] = before;
+    // (opcode, ModRM) of a call 7, 6, 3 or 2 bytes long.
+    [(b0, b1), (b1, b2), (b4, b5), (b5, b6)].iter().any(|&(op, modrm)| op == 0xff && (modrm >> 3) & 7 == 2)
 }
 
 /// Text addresses on `range` from `from` up to its top (`bt -t`/`-T`).
@@ -119,15 +112,14 @@ pub fn find_exception_frames(
     let mut found: Vec<FoundRegs> = Vec::new();
     let mut next_free = range.base;
     let last = range.top.saturating_sub(PT_REGS_SIZE);
-    let mut addr = range.base;
-    while addr <= last {
+    for addr in (range.base..=last).step_by(8) {
         if addr >= next_free {
             if let Some(f) = plausible_regs_at(mem, code, stacks, addr) {
-                next_free = addr + PT_REGS_SIZE;
+                // addr <= top - PT_REGS_SIZE, so this does not saturate.
+                next_free = addr.saturating_add(PT_REGS_SIZE);
                 found.push(f);
             }
         }
-        addr += 8;
     }
     found
 }
@@ -141,14 +133,8 @@ pub(crate) fn find_regs_above(
 ) -> Option<FoundRegs> {
     let range = stacks.find(from)?;
     let last = range.top.checked_sub(PT_REGS_SIZE)?;
-    let mut addr = (from + 7) & !7;
-    while addr <= last {
-        if let Some(f) = plausible_regs_at(mem, code, stacks, addr) {
-            return Some(f);
-        }
-        addr += 8;
-    }
-    None
+    let first = from.checked_add(7)? & !7;
+    (first..=last).step_by(8).find_map(|addr| plausible_regs_at(mem, code, stacks, addr))
 }
 
 /// Steps allowed between a parked frame and the state it must reach.
@@ -174,7 +160,8 @@ pub fn find_parked_frame(
         if !accept(value) {
             continue;
         }
-        let start = UnwindState { ip: value, sp: slot + 8, bp: 0, signal: false, regs: None };
+        // The return address pops off: sp moves past the slot, modulo 2^64.
+        let start = UnwindState { ip: value, sp: slot.wrapping_add(8), bp: 0, signal: false, regs: None };
         let mut state = start;
         for _ in 0..PARK_CHAIN_STEPS {
             match step(mem, code, stacks, &state) {

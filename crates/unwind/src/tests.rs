@@ -428,3 +428,28 @@ fn frame_pointer_chain_and_its_honest_end() {
         .iter()
         .any(|i| matches!(i, TraceItem::Warning { message } if message.contains("does not follow a call"))));
 }
+
+#[test]
+fn stacks_at_the_top_of_the_address_space() {
+    // A corrupt stack range ending at 2^64 - 1 with SP in its last word:
+    // the searches for saved registers and callers must stop at the end
+    // (they used to step 8 bytes past u64::MAX), and the SP past a popped
+    // return address wraps as the CPU's would.
+    let top_stack = StackRange { kind: StackKind::Task, base: u64::MAX - 0xfff, top: u64::MAX };
+    let stacks = StackSet { stacks: vec![top_stack] };
+    let mut mem = FakeMem::default();
+    let last_slot = u64::MAX - 7;
+    mem.put(last_slot, 0x2010);
+    mem.put_call(0x2010, 0x1000);
+    let code = FakeCode { entries: vec![call_entry(0x1000, 16), call_entry(0x2000, 8)] };
+    for sp in [u64::MAX - 2, last_slot, last_slot - 8] {
+        let bt = unwind(&mem, &code, &stacks, StartState::from_regs(&kernel_regs(0x1010, sp)));
+        assert_eq!(names(&bt).first().map(String::as_str), Some("f1"), "{bt:#?}");
+    }
+    assert_eq!(crate::scan::find_regs_above(&mem, &code, &stacks, u64::MAX - 2), None);
+    assert!(find_exception_frames(&mem, &code, &stacks, &top_stack).is_empty());
+    mem.put(last_slot - 8, 0x2010);
+    let parked = find_parked_frame(&mem, &code, &stacks, u64::MAX - 0x100, u64::MAX, &|w| w == 0x2010, &|_| true);
+    // The candidate's caller SP would wrap to 0, which the step refuses.
+    assert_eq!(parked, None);
+}

@@ -144,7 +144,8 @@ impl Builder<'_> {
         let symbol = if state.signal {
             self.code.symbolize(state.ip)
         } else {
-            self.code.symbolize(state.ip.wrapping_sub(1)).map(|s| Symbolized { offset: s.offset + 1, ..s })
+            // The offset of ip itself: (ip - 1 - symbol) + 1, modulo 2^64 like ip - 1.
+            self.code.symbolize(state.ip.wrapping_sub(1)).map(|s| Symbolized { offset: s.offset.wrapping_add(1), ..s })
         };
         self.current_frame = Some(self.items.len());
         self.items.push(TraceItem::Frame(Frame {
@@ -160,7 +161,8 @@ impl Builder<'_> {
             regs: if state.signal { state.regs } else { None },
             bp: self.bp_known.then_some(state.bp),
         }));
-        self.level += 1;
+        // Frames are capped at MAX_FRAMES, far below the type's limit.
+        self.level = self.level.saturating_add(1);
     }
 
     /// Records the CFA an ORC step computed for the current frame.
@@ -249,18 +251,17 @@ fn scan_for_caller(
 ) -> Option<(UnwindState, u64)> {
     let range = stacks.find(sp)?;
     let end = range.top.min(sp.saturating_add(CALLER_SCAN_WORDS * 8));
-    let mut slot = sp & !7;
-    while slot < end {
+    for slot in ((sp & !7)..end).step_by(8) {
         if let Ok(w) = mem.read_u64(slot) {
             let calls_callee = callee.is_none_or(|f| may_call(mem, code, w, f));
             if code.is_text(w) && looks_like_return_address(mem, w) && calls_callee {
-                let candidate = UnwindState { ip: w, sp: slot + 8, bp, signal: false, regs: None };
+                // The return address pops off: sp moves past the slot, modulo 2^64.
+                let candidate = UnwindState { ip: w, sp: slot.wrapping_add(8), bp, signal: false, regs: None };
                 if chain_holds(mem, code, stacks, candidate) {
                     return Some((candidate, slot));
                 }
             }
         }
-        slot += 8;
     }
     None
 }
@@ -401,7 +402,8 @@ pub fn unwind_with(
             b.warn("no saved registers or return addresses found further up the stack: the backtrace ends here".into());
             break;
         };
-        search_floor = found.addr + 8;
+        // found.addr <= top - PT_REGS_SIZE, so this does not saturate.
+        search_floor = found.addr.saturating_add(8);
         b.warn(format!("continuing from registers saved at {:016x} (frames below are recovered)", found.addr));
         b.recovered = true;
         b.bp_known = true;

@@ -114,7 +114,8 @@ impl DwarfTypes {
         if let Some(offset) = definition {
             if depth < MAX_DECLARATION_HOPS {
                 let target = self.locate(offset)?;
-                let resolved = self.convert(&target, extra, depth + 1)?;
+                // depth < MAX_DECLARATION_HOPS, checked just above.
+                let resolved = self.convert(&target, extra, depth.saturating_add(1))?;
                 if !matches!(resolved, Type::Forward { .. }) {
                     return Ok(Some(resolved));
                 }
@@ -300,10 +301,10 @@ impl DwarfTypes {
         let mut children = root.children();
         let mut seen = 0usize;
         while let Some(child) = children.next().map_err(|e| dwarf_error(context(), e))? {
-            seen += 1;
-            if seen > MAX_CHILDREN {
-                return Err(Error::bad_data(context(), format!("more than {MAX_CHILDREN} children")));
-            }
+            seen = seen
+                .checked_add(1)
+                .filter(|&n| n <= MAX_CHILDREN)
+                .ok_or_else(|| Error::bad_data(context(), format!("more than {MAX_CHILDREN} children")))?;
             visit(child.entry())?;
         }
         Ok(())

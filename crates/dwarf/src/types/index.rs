@@ -90,7 +90,8 @@ impl NameIndex {
             .par_iter()
             .fold(Partial::default, |mut partial, header| {
                 if scan_unit(&sections, header, &mut partial).is_err() {
-                    partial.bad_units += 1;
+                    // A count of units: it cannot reach usize::MAX.
+                    partial.bad_units = partial.bad_units.saturating_add(1);
                 }
                 partial
             })
@@ -214,7 +215,7 @@ impl<'a> Partial<'a> {
         for (name, offset) in other.enumerators {
             self.enumerators.entry(name).and_modify(|o| *o = (*o).min(offset)).or_insert(offset);
         }
-        self.bad_units += other.bad_units;
+        self.bad_units = self.bad_units.saturating_add(other.bad_units);
         self
     }
 
@@ -449,14 +450,16 @@ fn scan_enumerators<'a>(
 /// Skips the children of the DIE just read (which has children), ending
 /// after their terminating null entry.
 fn skip_subtree(raw: &mut gimli::EntriesRaw<'_, '_, Reader>) -> std::result::Result<(), gimli::Error> {
+    // Each level opened consumes at least a byte of the section, so the
+    // depth cannot approach usize::MAX; the loop ends when it reaches 0.
     let mut depth = 1usize;
     while depth > 0 && !raw.is_empty() {
         match raw.read_abbreviation()? {
-            None => depth -= 1,
+            None => depth = depth.saturating_sub(1),
             Some(abbrev) => {
                 raw.skip_attributes(abbrev.attributes())?;
                 if abbrev.has_children() {
-                    depth += 1;
+                    depth = depth.saturating_add(1);
                 }
             }
         }

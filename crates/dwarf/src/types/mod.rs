@@ -97,8 +97,10 @@ impl DwarfTypes {
             .and_then(|i| units.get(i))
             .copied()
             .ok_or_else(|| Error::NotFound(format!("DWARF type {offset:#x} is before the first unit")))?;
-        let local = usize::try_from(offset - start)
-            .map_err(|_| Error::NotFound(format!("DWARF type {offset:#x} out of range")))?;
+        let local = offset
+            .checked_sub(start)
+            .and_then(|local| usize::try_from(local).ok())
+            .ok_or_else(|| Error::NotFound(format!("DWARF type {offset:#x} out of range")))?;
         let start =
             usize::try_from(start).map_err(|_| Error::NotFound(format!("DWARF unit {start:#x} out of range")))?;
         let cu = self.file.unit_at(DebugInfoOffset(start))?;
@@ -132,7 +134,7 @@ impl DwarfTypes {
             name: name.to_string(),
             ty,
             section: section.map(|s| s.name.clone()),
-            section_offset: section.zip(address).map(|(s, a)| a - s.address),
+            section_offset: section.zip(address).and_then(|(s, a)| a.checked_sub(s.address)),
         };
         Ok(Some(VariablePlacement { variable, address }))
     }

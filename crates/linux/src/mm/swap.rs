@@ -68,3 +68,56 @@ impl SwapExt for Kernel {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use krash_program::synthetic::SyntheticKernel;
+
+    /// `swap_info[]` with `n` slots and a `swap_info_struct` type.
+    fn kernel_with_swap(nr_swapfiles: u32, areas: &[(u64, i16, u64, u64)]) -> Kernel {
+        let mut s = SyntheticKernel::new();
+        let ulong = s.types().int("long unsigned int", 8, false);
+        let short = s.types().int("short int", 2, true);
+        let uint = s.types().int("unsigned int", 4, false);
+        s.types().structure(
+            "swap_info_struct",
+            48,
+            &[
+                ("flags", ulong, 0),
+                ("prio", short, 8),
+                ("swap_file", ulong, 16),
+                ("pages", uint, 24),
+                ("inuse_pages", uint, 28),
+            ],
+        );
+        let count = s.global("nr_swapfiles", 4);
+        s.write_u32(count, nr_swapfiles);
+        let table = s.global("swap_info", 8 * 32);
+        for (i, &(flags, prio, pages, used)) in areas.iter().enumerate() {
+            let si = s.alloc(48);
+            s.write_u64(si, flags);
+            s.write(si + 8, &prio.to_le_bytes());
+            s.write_u32(si + 24, pages as u32);
+            s.write_u32(si + 28, used as u32);
+            s.write_u64(table + 8 * i as u64, si);
+        }
+        s.build().unwrap()
+    }
+
+    #[test]
+    fn used_areas_are_listed_with_signed_priorities() {
+        let k = kernel_with_swap(2, &[(SWP_USED, -2, 262_144, 1_000), (0, 5, 10, 0)]);
+        let areas = k.swap_areas().unwrap();
+        assert_eq!(areas.len(), 1, "the unused slot is skipped");
+        assert_eq!((areas[0].priority, areas[0].pages, areas[0].used_pages), (-2, 262_144, 1_000));
+        assert_eq!(areas[0].filename, "(unknown)");
+    }
+
+    #[test]
+    fn an_implausible_count_is_bad_data_not_a_long_loop() {
+        let k = kernel_with_swap(1_000_000, &[]);
+        let err = k.swap_areas().unwrap_err().to_string();
+        assert!(err.contains("implausible"), "{err}");
+    }
+}

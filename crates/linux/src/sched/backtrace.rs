@@ -99,10 +99,8 @@ impl CodeInfo for KernelCode<'_> {
 /// The vmlinux's `.debug_frame`, already relocated in the linked image.
 fn read_vmlinux_cfi(path: &Path, kaslr: u64) -> Result<CfiTable> {
     use object::{Object, ObjectSection};
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
-    // SAFETY: read-only map of a file krash never writes; dropped on return.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, &e))?;
-    let elf = object::File::parse(&*map).map_err(|e| Error::bad_data("vmlinux", e.to_string()))?;
+    let map = krash_core::MappedFile::open(path)?;
+    let elf = object::File::parse(&**map).map_err(|e| Error::bad_data("vmlinux", e.to_string()))?;
     let section = elf
         .section_by_name(".debug_frame")
         .ok_or_else(|| Error::MissingDebuginfo(format!("{} has no .debug_frame", path.display())))?;
@@ -111,9 +109,7 @@ fn read_vmlinux_cfi(path: &Path, kaslr: u64) -> Result<CfiTable> {
 }
 
 fn read_vmlinux_orc(path: &Path, kaslr: u64) -> Result<OrcTable> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
-    // SAFETY: read-only map of a file krash never writes; dropped on return.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, &e))?;
+    let map = krash_core::MappedFile::open(path)?;
     Ok(OrcTable::from_vmlinux(&map)?.with_offset(kaslr))
 }
 

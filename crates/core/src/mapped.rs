@@ -1,0 +1,126 @@
+//! Read-only file mappings, shared. The vmlinux alone is read for its
+//! symbols, BTF, ORC, CFI and DWARF by different layers; each asks for the
+//! file by path and all get the one mapping that is alive, so a session
+//! maps a file once however many readers it has. The only `unsafe` needed
+//! to map a file lives here.
+//!
+//! Mappings are remembered weakly: when the last reader drops its handle
+//! the file is unmapped. A file replaced on disk (another inode, size or
+//! modification time) gets a new mapping.
+
+use std::collections::HashMap;
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::SystemTime;
+
+use crate::{Error, Result};
+
+/// A file mapped read-only; derefs to its bytes.
+#[derive(Debug)]
+pub struct MappedFile {
+    map: memmap2::Mmap,
+    path: PathBuf,
+}
+
+impl MappedFile {
+    /// The mapping of `path`, shared with every other live reader of it.
+    pub fn open(path: &Path) -> Result<Arc<MappedFile>> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
+        let meta = file.metadata().map_err(|e| Error::io(path, &e))?;
+        let key = Identity::of(&meta);
+        let mut live = live_mappings().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        live.retain(|_, (_, weak)| weak.strong_count() > 0);
+        if let Some((identity, weak)) = live.get(path) {
+            if *identity == key {
+                if let Some(shared) = weak.upgrade() {
+                    return Ok(shared);
+                }
+            }
+        }
+        // SAFETY: the mapping is read-only and krash never writes the files
+        // it maps. A file truncated or rewritten by someone else while it
+        // is mapped can fault or change under us, as for gdb or crash; its
+        // bytes are parsed as untrusted input either way.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, &e))?;
+        let shared = Arc::new(MappedFile { map, path: path.to_path_buf() });
+        live.insert(path.to_path_buf(), (key, Arc::downgrade(&shared)));
+        Ok(shared)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Deref for MappedFile {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.map
+    }
+}
+
+impl AsRef<[u8]> for MappedFile {
+    fn as_ref(&self) -> &[u8] {
+        &self.map
+    }
+}
+
+/// What tells one version of a file from another at the same path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Identity {
+    len: u64,
+    modified: Option<SystemTime>,
+    #[cfg(unix)]
+    inode: (u64, u64),
+}
+
+impl Identity {
+    fn of(meta: &std::fs::Metadata) -> Identity {
+        Identity {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            #[cfg(unix)]
+            inode: {
+                use std::os::unix::fs::MetadataExt;
+                (meta.dev(), meta.ino())
+            },
+        }
+    }
+}
+
+type LiveMappings = Mutex<HashMap<PathBuf, (Identity, Weak<MappedFile>)>>;
+
+fn live_mappings() -> &'static LiveMappings {
+    static LIVE: OnceLock<LiveMappings> = OnceLock::new();
+    LIVE.get_or_init(Default::default)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readers_of_one_file_share_one_mapping_until_it_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vmlinux");
+        std::fs::write(&path, b"\x7fELF one").unwrap();
+        let a = MappedFile::open(&path).unwrap();
+        let b = MappedFile::open(&path).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(&a[..], b"\x7fELF one");
+        // Replaced on disk: a new file (new inode), so a new mapping.
+        let replacement = dir.path().join("new");
+        std::fs::write(&replacement, b"\x7fELF two!").unwrap();
+        std::fs::rename(&replacement, &path).unwrap();
+        let c = MappedFile::open(&path).unwrap();
+        assert!(!Arc::ptr_eq(&a, &c));
+        assert_eq!(&c[..], b"\x7fELF two!");
+    }
+
+    #[test]
+    fn a_missing_file_names_its_path() {
+        let err = MappedFile::open(Path::new("/nonexistent/krash-vmlinux")).unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/krash-vmlinux"), "{err}");
+    }
+}
