@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use krash_analyze::oops::{self, CodeBytes, FrameRef, LineContent};
 use krash_analyze::oops_resolve::{OopsResolver, ResolvedFrame};
-use krash_arch::disasm::{decode_one, disassemble};
+use krash_arch::{Arch, Decoder, Machine};
 use krash_core::{Error, Result};
 use krash_program::symbolize::InlineFrame;
 
@@ -65,11 +65,31 @@ fn module_arg(spec: &str) -> Result<(String, PathBuf)> {
 pub fn run(args: &[String], input: &str) -> Result<String> {
     let args = parse_args(args)?;
     let resolver = OopsResolver::open(args.vmlinux.as_deref(), &args.modules)?;
-    Ok(decode_text(input, &resolver))
+    let arch = vmlinux_arch(args.vmlinux.as_deref())?;
+    Ok(decode_text(input, &resolver, arch.decoder))
 }
 
-/// The annotated text: input lines unchanged, resolutions appended.
-pub fn decode_text(input: &str, resolver: &OopsResolver) -> String {
+/// The architecture of the vmlinux's ELF `e_machine`; without a vmlinux
+/// (or one that does not say), x86-64, the only one krash implements.
+fn vmlinux_arch(vmlinux: Option<&std::path::Path>) -> Result<&'static Arch> {
+    let machine = match vmlinux {
+        Some(path) => {
+            let mut header = [0u8; 20];
+            let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
+            std::io::Read::read_exact(&mut file, &mut header).map_err(|e| Error::io(path, &e))?;
+            // EI_DATA (byte 5): 2 is big-endian.
+            let bytes = [header[18], header[19]];
+            let e_machine = if header[5] == 2 { u16::from_be_bytes(bytes) } else { u16::from_le_bytes(bytes) };
+            Machine::from_elf_machine(e_machine)?
+        }
+        None => None,
+    };
+    Ok(krash_arch::for_machine(machine.unwrap_or(Machine::X86_64))?)
+}
+
+/// The annotated text: input lines unchanged, resolutions appended; code
+/// lines disassembled with `decoder`.
+pub fn decode_text(input: &str, resolver: &OopsResolver, decoder: &dyn Decoder) -> String {
     let mut out = String::new();
     let mut last_rip: Option<(FrameRef, Option<ResolvedFrame>)> = None;
     for line in oops::parse(input) {
@@ -90,7 +110,7 @@ pub fn decode_text(input: &str, resolver: &OopsResolver) -> String {
             LineContent::Code(code) => {
                 let _ = writeln!(out, "{}", line.raw.trim_end());
                 let rip = last_rip.take();
-                write_code(&mut out, code, rip.as_ref(), resolver);
+                write_code(&mut out, code, rip.as_ref(), resolver, decoder);
             }
             LineContent::Other => {
                 if line.body.trim_start().starts_with("RIP:") {
@@ -128,14 +148,14 @@ fn write_resolution(out: &mut String, raw: &str, resolved: &ResolvedFrame) {
 
 /// The first offset from which decoding reaches `trap` exactly, so the
 /// instructions before the trapping one are shown on their boundaries.
-fn aligned_start(bytes: &[u8], trap: usize) -> usize {
+fn aligned_start(decoder: &dyn Decoder, bytes: &[u8], trap: usize) -> usize {
     'starts: for start in 0..trap {
         let mut at = start;
         let mut steps = 0usize;
         while at < trap {
             let Some(rest) = bytes.get(at..) else { continue 'starts };
-            let Some(instr) = decode_one(rest, at as u64) else { continue 'starts };
-            at += instr.len().max(1);
+            let Some(instr) = decoder.decode(rest, at as u64) else { continue 'starts };
+            at += instr.len.max(1);
             steps += 1;
             if steps > bytes.len() {
                 continue 'starts;
@@ -155,9 +175,10 @@ fn write_code(
     code: &CodeBytes,
     rip: Option<&(FrameRef, Option<ResolvedFrame>)>,
     resolver: &OopsResolver,
+    decoder: &dyn Decoder,
 ) {
     let trap = code.trap_index.unwrap_or(0);
-    let start = if code.trap_index.is_some() { aligned_start(&code.bytes, trap) } else { 0 };
+    let start = if code.trap_index.is_some() { aligned_start(decoder, &code.bytes, trap) } else { 0 };
     let resolved = rip.and_then(|(f, r)| r.as_ref().map(|r| (f, r)));
     // The DWARF-space address of byte 0 when the RIP resolved, else offsets.
     let base = resolved.map_or(0, |(_, r)| r.addr.wrapping_sub(trap as u64));
@@ -167,7 +188,7 @@ fn write_code(
         Some((sym.name.to_string(), off))
     };
     let Some(bytes) = code.bytes.get(start..) else { return };
-    let instructions = disassemble(bytes, base.wrapping_add(start as u64), &symbolize);
+    let instructions = decoder.disassemble(bytes, base.wrapping_add(start as u64), &symbolize);
     let _ = writeln!(
         out,
         "Code disassembly ({} bytes{}):",
@@ -204,7 +225,7 @@ mod tests {
     #[test]
     fn disassembles_code_without_debuginfo() {
         let text = "Code: 0f 1f 44 00 00 e8 e6 ff ff ff <48> 8b 40 10 c3 cc\n";
-        let out = decode_text(text, &OopsResolver::default());
+        let out = decode_text(text, &OopsResolver::default(), krash_arch::x86_64::X86_64.decoder);
         assert!(out.contains("mov    0x10(%rax),%rax"), "{out}");
         let trap_line = out.lines().find(|l| l.contains("trapping instruction")).unwrap();
         assert!(trap_line.contains("48 8b 40 10"), "{trap_line}");
