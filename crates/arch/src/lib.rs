@@ -47,8 +47,7 @@ pub use decoder::{Decoded, Decoder, FlowKind, Instruction, Symbolizer};
 pub use layout::{CpuStateNote, LayoutError, Prstatus, PrstatusLayout, RegisterLayout, SavedRegsLayout};
 pub use machine::{Machine, UnknownMachine, UnsupportedMachine};
 pub use paging::{
-    ExtentLimits, MappedExtent, MappedExtents, NotPresent, PageTableEntry, PageTableFormat, PagingMode, TranslateStep,
-    Translation,
+    ExtentLimits, MappedExtent, MappedExtents, NotPresent, PageTableEntry, PageTableFormat, TranslateStep, Translation,
 };
 pub use registers::{RegisterDesc, RegisterFile, RegisterId, RegisterRole, RegisterSet};
 pub use stacks::{StackClass, StackKind, StackLocator, StackSpec};
