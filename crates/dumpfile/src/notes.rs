@@ -1,3 +1,4 @@
+#![warn(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 //! ELF notes carried by every vmcore format: per-CPU `CORE`/NT_PRSTATUS,
 //! QEMU's per-CPU `QEMU` state, and the `VMCOREINFO` text. The CPU notes
 //! are kept as the raw descriptors: where the registers sit inside them is
@@ -26,24 +27,21 @@ pub(crate) struct Note<'a> {
 pub(crate) fn parse_notes(bytes: &[u8]) -> Result<Vec<Note<'_>>> {
     let mut notes = Vec::new();
     let mut at = 0usize;
-    while at + 12 <= bytes.len() && notes.len() < MAX_NOTES {
+    while at.checked_add(12).is_some_and(|end| end <= bytes.len()) && notes.len() < MAX_NOTES {
         let f = Fields::new(bytes, "ELF note");
         let namesz = f.u32(at)? as usize;
-        let descsz = f.u32(at + 4)? as usize;
-        let kind = f.u32(at + 8)?;
+        let descsz = f.u32(at.saturating_add(4))? as usize;
+        let kind = f.u32(at.saturating_add(8))?;
         if namesz == 0 && descsz == 0 && kind == 0 {
             break;
         }
-        let name_at = at + 12;
+        let name_at = at.saturating_add(12);
         let desc_at = name_at
             .checked_add(align4(namesz))
             .ok_or_else(|| krash_core::Error::bad_data("ELF note", "name size overflows"))?;
         let name = f.slice(name_at, namesz)?;
         let desc = f.slice(desc_at, descsz)?;
-        let name = match name.iter().position(|&b| b == 0) {
-            Some(nul) => &name[..nul],
-            None => name,
-        };
+        let name = name.split(|&b| b == 0).next().unwrap_or(name);
         notes.push(Note { name, kind, desc });
         at = desc_at.saturating_add(align4(descsz));
     }
@@ -140,6 +138,8 @@ pub(crate) fn summarize(
 }
 
 #[cfg(test)]
+// Tests index the synthetic buffers they build; a panic there is a failed test.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 pub(crate) mod tests {
     use super::*;
 
