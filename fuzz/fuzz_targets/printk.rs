@@ -4,7 +4,7 @@
 #![no_main]
 
 use krash_core::{memory::not_mapped, Result, VirtualMemory};
-use krash_kernel::printk::{read_ring, RingLayout};
+use krash_linux::printk::{read_ring, RingLayout};
 use libfuzzer_sys::fuzz_target;
 
 struct Flat<'a>(&'a [u8]);

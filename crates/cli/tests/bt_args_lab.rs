@@ -119,6 +119,6 @@ fn bt_args_shows_the_faulting_frames_variables() {
             failures.push(format!("{}: {e}", d.label()));
         }
     }
-    eprintln!("bt --args checked on {checked} dumps");
+    krash_labtest::assert_compared(checked, "bt --args on the null-member and null-fnptr dumps");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -66,7 +66,7 @@ fn whole_memory_views_equal_crash_on_6_1() {
         }
         compared += 1;
     }
-    eprintln!("kmem -i/-f/-V/-z/-n/-o/-h/-g compared with crash on {compared} dumps");
+    krash_labtest::assert_compared(compared, "kmem -i/-f/-V/-z/-n/-o/-h/-g against crash on 6.1 dumps");
 }
 
 #[test]

@@ -80,7 +80,7 @@ fn mod_sym_dis_agree_with_crash() {
             compared += 1;
         }
     }
-    eprintln!("compared mod/sym/dis with crash on {compared} dump files");
+    krash_labtest::assert_compared(compared, "mod/sym/dis against crash's transcripts");
     assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
 }
 

@@ -84,7 +84,7 @@ fn dwarf_cfi_frames_equal_orc_frames_as_far_as_cfi_covers() {
         }
         checked += 1;
     }
-    eprintln!("checked {checked} dumps");
+    krash_labtest::assert_compared(checked, "DWARF CFI against ORC on the panic tasks");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -159,9 +159,7 @@ fn damaged_stack_in_a_dump_copy_is_recovered() {
         );
         tried += 1;
     }
-    if tried == 0 {
-        eprintln!("note: no softlockup ELF lab dump; damaged-stack test skipped");
-    }
+    krash_labtest::assert_compared(tried, "damaged stacks in copies of the softlockup ELF dumps");
 }
 
 /// The lab kernels are built without frame pointers (ORC), so RBP is an
@@ -172,6 +170,7 @@ fn damaged_stack_in_a_dump_copy_is_recovered() {
 #[test]
 fn frame_pointer_method_invents_no_frames() {
     let mut failures = Vec::new();
+    let mut checked = 0;
     for d in common::one_per_scenario() {
         let Some(k) = open(&d) else { continue };
         let Ok(tasks) = k.tasks() else { continue };
@@ -198,8 +197,11 @@ fn frame_pointer_method_invents_no_frames() {
             }
         }
         eprintln!("{}: the RBP chain went past the first frame in {beyond_first} of {total} tasks", d.label());
+        assert!(total > 0, "{}: no task had both an ORC and a frame-pointer backtrace", d.label());
+        checked += 1;
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    krash_labtest::assert_compared(checked, "frame-pointer frames against ORC frames");
 }
 
 /// `bt -o` (crash's old x86_64 method) scans rather than unwinds: it may
@@ -208,6 +210,7 @@ fn frame_pointer_method_invents_no_frames() {
 /// `bt -O` makes it the default, and again switches back.
 #[test]
 fn old_method_scan_covers_the_unwound_frames_and_toggles() {
+    let mut checked = 0;
     for d in common::one_per_scenario() {
         let Some(k) = open(&d) else { continue };
         let Some(task) = k.panic_task().and_then(|t| k.task_by_addr(t).ok()) else { continue };
@@ -232,5 +235,8 @@ fn old_method_scan_covers_the_unwound_frames_and_toggles() {
         }
         let lines = old.lines().filter(|l| l.trim_start().starts_with('#')).count();
         eprintln!("{}: bt -o shows {lines} frames for {} unwound", d.label(), unwound.trace.frames().count());
+        assert!(lines > 0, "{}: bt -o shows no frame:\n{old}", d.label());
+        checked += 1;
     }
+    krash_labtest::assert_compared(checked, "bt -o against the unwound panic tasks");
 }

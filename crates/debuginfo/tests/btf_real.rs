@@ -209,11 +209,10 @@ fn module_split_btf_resolves_against_vmlinux() {
         };
         let map = common::mmap(&path);
         let base = std::sync::Arc::new(Btf::parse(elf_section(&map, ".BTF").unwrap().unwrap()).unwrap());
-        let ko =
-            format!("/var/cache/krash-lab/kernels/{kv}/root/usr/lib/debug/lib/modules/{kv}/kernel/net/key/af_key.ko");
-        let Ok(bytes) = std::fs::read(&ko) else {
+        let Some(ko) = krash_labtest::kernel_module(kv, "net/key/af_key.ko") else {
             continue;
         };
+        let bytes = std::fs::read(&ko).unwrap_or_else(|e| panic!("{}: {e}", ko.display()));
         let module = Btf::from_elf(&bytes, Some(base.clone())).unwrap();
         assert_eq!(module.ids().next().unwrap().0, base.next_id() as u64);
         let pfkey = module.find_type_by_spelling("struct pfkey_sock").unwrap();

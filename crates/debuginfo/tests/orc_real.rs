@@ -16,9 +16,15 @@ fn vmlinux_orc_entries_are_sensible() {
         let t0 = Instant::now();
         let orc = OrcTable::from_vmlinux(&map).unwrap();
         println!("{kv}: {} ORC entries ({:?}) in {:?}", orc.len(), orc.format(), t0.elapsed());
-        let expected_format = if kv.starts_with("6.1.") { OrcFormat::Legacy } else { OrcFormat::V6_4 };
+        let expected_format = if kv.starts_with("6.1.") { OrcFormat::BEFORE_6_4 } else { OrcFormat::SINCE_6_4 };
         assert_eq!(orc.format(), expected_format);
         let symbols = SymbolTable::from_elf(&map).unwrap();
+        // The table alone, checked at every function's first instruction,
+        // tells the same format.
+        let starts: Vec<u64> = symbols.iter().filter(|s| s.is_text()).map(|s| s.addr).collect();
+        let probe = orc.probe_format(&starts, None).unwrap();
+        println!("{kv}: format probe: {probe:?}");
+        assert_eq!(probe.format, expected_format);
 
         for func in ["schedule", "panic", "do_syscall_64", "__schedule", "vfs_read"] {
             let addr = symbols.by_name(func).unwrap().addr;
@@ -39,8 +45,21 @@ fn vmlinux_orc_entries_are_sensible() {
         println!("{kv}: entry_SYSCALL_64_after_hwframe: {entry:?}");
         assert!(matches!(entry.kind, OrcType::Regs | OrcType::RegsPartial | OrcType::EndOfStack | OrcType::Undefined));
 
-        let ret_from_fork = symbols.by_name("ret_from_fork").unwrap().addr;
-        println!("{kv}: ret_from_fork: {:?}", orc.find(ret_from_fork));
+        // A new task's stack starts where fork returns: unwinding ends
+        // there. 6.1's ret_from_fork is that assembly; 6.4+ moved it to
+        // ret_from_fork_asm, which calls the C function ret_from_fork.
+        let entry_of = |name: &str| orc.find(symbols.by_name(name).unwrap().addr).unwrap();
+        let ret_from_fork = entry_of("ret_from_fork");
+        println!("{kv}: ret_from_fork: {ret_from_fork:?}");
+        if expected_format == OrcFormat::BEFORE_6_4 {
+            assert_eq!(ret_from_fork.kind, OrcType::EndOfStack, "{kv}: ret_from_fork");
+        } else {
+            assert_eq!(
+                (ret_from_fork.kind, ret_from_fork.sp_reg, ret_from_fork.sp_offset),
+                (OrcType::Call, OrcReg::Sp, 8)
+            );
+            assert_eq!(entry_of("ret_from_fork_asm").kind, OrcType::EndOfStack, "{kv}: ret_from_fork_asm");
+        }
 
         // KASLR view finds the same entry at the shifted address.
         let shifted = orc.with_offset(0x1e00_0000);
@@ -57,11 +76,10 @@ fn vmlinux_orc_entries_are_sensible() {
 fn module_orc_after_relocation() {
     use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget};
     for kv in common::KERNELS {
-        let ko =
-            format!("/var/cache/krash-lab/kernels/{kv}/root/usr/lib/debug/lib/modules/{kv}/kernel/net/key/af_key.ko");
-        let Ok(bytes) = std::fs::read(&ko) else {
+        let Some(ko) = krash_labtest::kernel_module(kv, "net/key/af_key.ko") else {
             continue;
         };
+        let bytes = std::fs::read(&ko).unwrap_or_else(|e| panic!("{}: {e}", ko.display()));
         let file = object::File::parse(&*bytes).unwrap();
         // Lay the sections out one page apart.
         let base = 0xffff_ffff_c000_0000u64;
@@ -78,9 +96,15 @@ fn module_orc_after_relocation() {
             ips[offset as usize..offset as usize + 4].copy_from_slice(&value.to_le_bytes());
         }
         let unwind = file.section_by_name(".orc_unwind").unwrap().data().unwrap().to_vec();
-        let format = if file.section_by_name(".orc_header").is_some() { OrcFormat::V6_4 } else { OrcFormat::Legacy };
-        assert_eq!(Some(format), OrcFormat::for_kernel_release(kv));
+        let format =
+            if file.section_by_name(".orc_header").is_some() { OrcFormat::SINCE_6_4 } else { OrcFormat::BEFORE_6_4 };
         let orc = OrcTable::from_tables(ip_addr, &ips, &unwind, format).unwrap();
+        let starts: Vec<u64> = file
+            .symbols()
+            .filter(|s| s.kind() == object::SymbolKind::Text && s.size() > 0)
+            .filter_map(|s| Some(section_addr(s.section_index()?) + s.address()))
+            .collect();
+        assert_eq!(orc.probe_format(&starts, None).unwrap().format, format, "{kv}");
 
         let (mut at_entry, mut functions) = (0, 0);
         for sym in file.symbols().filter(|s| s.kind() == object::SymbolKind::Text && s.size() > 0) {

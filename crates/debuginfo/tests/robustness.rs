@@ -82,7 +82,7 @@ fn corrupted_orc_never_panics() {
         let n = (rng.next() % 64) as usize;
         let ips: Vec<u8> = (0..n * 4).map(|_| rng.next() as u8).collect();
         let unwind: Vec<u8> = (0..n * 6 + (rng.next() % 2) as usize).map(|_| rng.next() as u8).collect();
-        for format in [OrcFormat::Legacy, OrcFormat::V6_4] {
+        for format in [OrcFormat::BEFORE_6_4, OrcFormat::SINCE_6_4, OrcFormat::SINCE_7] {
             if let Ok(t) = OrcTable::from_tables(rng.next(), &ips, &unwind, format) {
                 let _ = t.find(rng.next());
                 let _ = t.iter().count();

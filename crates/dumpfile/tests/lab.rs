@@ -1,8 +1,8 @@
-//! Checks every lab dump under $KRASH_LAB_DIR (default /var/cache/krash-lab):
-//! each format opens, carries the right VMCOREINFO and CPU notes, finds
-//! init_uts_ns, and formats of one scenario agree byte for byte where they
-//! hold the same pages. Skips with a note when there are no dumps, unless
-//! KRASH_REQUIRE_LAB=1.
+//! Checks every lab dump under $KRASH_LAB_DIR (default /var/cache/krash-lab;
+//! krash-labtest finds it): each format opens, carries the right VMCOREINFO
+//! and CPU notes, finds init_uts_ns, and formats of one scenario agree byte
+//! for byte where they hold the same pages. Skips with a note when there are
+//! no dumps, unless KRASH_REQUIRE_LAB=1.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,14 +13,10 @@ use krash_dumpfile::{Dump, DumpFormat, ElfProducer, Machine, PageState};
 
 const START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
 
-fn lab_dir() -> PathBuf {
-    std::env::var_os("KRASH_LAB_DIR").map_or_else(|| PathBuf::from("/var/cache/krash-lab"), PathBuf::from)
-}
-
 /// Scenario directory → its vmcore.* files.
 fn scenarios() -> BTreeMap<PathBuf, Vec<PathBuf>> {
     let mut out: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
-    let dumps = lab_dir().join("dumps");
+    let dumps = krash_labtest::lab_dir().join("dumps");
     let Ok(kernels) = std::fs::read_dir(&dumps) else { return out };
     for kernel in kernels.flatten() {
         let Ok(scens) = std::fs::read_dir(kernel.path()) else { continue };
@@ -62,10 +58,7 @@ fn is_qemu(format: &DumpFormat) -> bool {
 fn lab_or_skip() -> Option<BTreeMap<PathBuf, Vec<PathBuf>>> {
     let found = scenarios();
     if found.is_empty() {
-        if std::env::var("KRASH_REQUIRE_LAB").as_deref() == Ok("1") {
-            panic!("KRASH_REQUIRE_LAB=1 but no lab dumps under {}", lab_dir().display());
-        }
-        eprintln!("note: no lab dumps under {}; skipping", lab_dir().display());
+        krash_labtest::skip_or_fail("no lab dumps");
         return None;
     }
     Some(found)
@@ -106,12 +99,12 @@ fn every_lab_dump_opens_with_notes_and_kernel_data() {
                 }
             }
             assert_eq!(dump.truncation(), None, "{name}: complete dump reported truncated");
-            let Some(uts) = info.symbol("init_uts_ns") else { continue };
+            let uts = info.symbol("init_uts_ns").unwrap_or_else(|| panic!("{name}: no init_uts_ns in VMCOREINFO"));
             // QEMU knows no phys_base; walk the saved page tables instead.
             let paddr = match (is_qemu(dump.format()), phys_base) {
                 (true, _) => translate(dump, uts).unwrap_or_else(|| panic!("{name}: cannot translate init_uts_ns")),
                 (false, Some(base)) => uts.wrapping_sub(START_KERNEL_MAP).wrapping_add(base),
-                (false, None) => continue,
+                (false, None) => panic!("{name}: no dump of this scenario gives phys_base"),
             };
             check_arch_layout(dump, uts, paddr);
             let mut buf = vec![0u8; 8192];
@@ -182,6 +175,7 @@ fn fault(e: Error) -> FaultReason {
 #[test]
 fn formats_of_one_scenario_agree() {
     let Some(lab) = lab_or_skip() else { return };
+    let mut groups = 0;
     for (_, cores) in lab {
         let dumps: Vec<(String, Dump)> =
             cores.iter().map(|p| (p.display().to_string(), Dump::open(p).expect("opens"))).collect();
@@ -218,8 +212,13 @@ fn formats_of_one_scenario_agree() {
                 }
             }
             eprintln!("{} formats agree on {compared} sampled pages", group.len());
+            if group.len() > 1 {
+                assert!(compared > 0, "{ref_name}: no page compared with the {} other formats", group.len() - 1);
+                groups += 1;
+            }
         }
     }
+    krash_labtest::assert_compared(groups, "groups of formats holding the same memory");
 }
 
 #[test]

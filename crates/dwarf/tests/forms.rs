@@ -17,8 +17,6 @@ use krash_debuginfo::{TypeKind, TypeOps};
 use krash_dwarf::{DwarfFile, DwarfTypes};
 use object::{Object, ObjectSection, ObjectSymbol};
 
-const LAB_MODULE: &str = "/var/cache/krash-lab/dumps/6.1.0-56-cloud-amd64/null-member/krash_scenarios.ko";
-
 /// A struct with bitfields, a static function gcc inlines at -O2 into two
 /// callers, and loops around both calls.
 const SOURCE: &str = r#"
@@ -270,15 +268,10 @@ fn compress(input: &Path, output: &Path, format: &str) {
     assert!(debug_sections_compressed(output), "{} has uncompressed debug sections", output.display());
 }
 
-/// The lab module, or `None` (a failure under KRASH_REQUIRE_LAB=1).
+/// The lab module (6.1's null-member build), or `None` (a failure under
+/// KRASH_REQUIRE_LAB=1).
 fn lab_module() -> Option<PathBuf> {
-    let path = PathBuf::from(LAB_MODULE);
-    if path.exists() {
-        return Some(path);
-    }
-    assert!(std::env::var("KRASH_REQUIRE_LAB").as_deref() != Ok("1"), "{LAB_MODULE} is missing");
-    eprintln!("skipping: {LAB_MODULE} not present");
-    None
+    krash_labtest::scenario_module(krash_labtest::KERNELS[0], "null-member")
 }
 
 /// Every byte address of the module's code sections as laid out.

@@ -188,13 +188,7 @@ fn disassembly_matches_gdb() {
 #[test]
 fn module_debug_sections_are_relocated() {
     for kv in common::KERNELS {
-        let path = std::path::PathBuf::from(format!(
-            "/var/cache/krash-lab/kernels/{kv}/root/usr/lib/debug/lib/modules/{kv}/kernel/fs/nfs/nfs.ko"
-        ));
-        if !path.exists() {
-            eprintln!("skipping: {} not present", path.display());
-            continue;
-        }
+        let Some(path) = krash_labtest::kernel_module(kv, "fs/nfs/nfs.ko") else { continue };
         let symbols = common::Symbols::load(&path);
         let function =
             ["nfs_updatepage", "nfs_update_folio"].into_iter().find(|f| symbols.by_name(f).is_some()).unwrap();
@@ -232,11 +226,7 @@ fn module_debug_sections_are_relocated() {
 #[test]
 fn lab_module_lines_match_addr2line() {
     for kv in common::KERNELS {
-        let path = std::path::PathBuf::from(format!("/var/cache/krash-lab/dumps/{kv}/hung-task/krash_scenarios.ko"));
-        if !path.exists() {
-            eprintln!("skipping: {} not present", path.display());
-            continue;
-        }
+        let Some(path) = krash_labtest::scenario_module(kv, "hung-task") else { continue };
         let dwarf = DwarfFile::open(&path).unwrap();
         // .text offsets; .init.text and .exit.text also start at 0 in the
         // file, which is what this guards against.

@@ -36,9 +36,7 @@ fn open(path: &Path) -> DwarfTypes {
 }
 
 fn btf(path: &Path) -> Btf {
-    let file = std::fs::File::open(path).unwrap();
-    let map = unsafe { memmap2::Mmap::map(&file) }.unwrap();
-    Btf::from_elf(&map, None).unwrap()
+    Btf::from_elf(&krash_core::MappedFile::open(path).unwrap(), None).unwrap()
 }
 
 /// Heap memory of this process in MiB (the mapped file is not counted).
@@ -225,13 +223,7 @@ fn ptype_matches_gdb() {
 }
 
 fn lab_module(kv: &str) -> Option<PathBuf> {
-    let path = PathBuf::from(format!("/var/cache/krash-lab/dumps/{kv}/null-member/krash_scenarios.ko"));
-    if path.exists() {
-        Some(path)
-    } else {
-        eprintln!("skipping: {} not present", path.display());
-        None
-    }
+    krash_labtest::scenario_module(kv, "null-member")
 }
 
 #[test]

@@ -4,8 +4,8 @@
 //! offset this needs (the same ones makedumpfile uses).
 //!
 //! Kernels before 5.10 keep a `log_buf` of variable-length `struct
-//! printk_log` records; that reader belongs beside this one as a second
-//! [`LogSource`] and is not written yet.
+//! printk_log` records; [`LogVariant`] tells the two apart, and the old
+//! format is refused with an error naming it (its reader is not written).
 
 use krash_core::{Error, Result, VirtualMemory};
 use serde::Serialize;
@@ -33,9 +33,33 @@ pub struct LogRecord {
 
 /// Which log format the kernel uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum LogSource {
-    /// The lockless ring buffer (`prb`, 5.10+).
+#[serde(rename_all = "snake_case")]
+pub enum LogVariant {
+    /// 5.10 and later: the lockless ring buffer `prb` (descriptor ring
+    /// plus text data ring). These kernels still have a `log_buf`
+    /// variable: it is the text ring's storage.
     LocklessRing,
+    /// Before 5.10: `log_buf` holds variable-length `struct printk_log`
+    /// records between `log_first_idx` and `log_next_idx`.
+    LegacyLogBuf,
+}
+
+impl LogVariant {
+    /// Tells the formats apart by the symbols each defines (`prb`, or
+    /// `log_first_idx` without it); `has` answers whether a symbol exists.
+    pub fn probe(has: impl Fn(&str) -> bool) -> Result<LogVariant> {
+        if has("prb") {
+            Ok(LogVariant::LocklessRing)
+        } else if has("log_first_idx") && has("log_buf") {
+            Ok(LogVariant::LegacyLogBuf)
+        } else {
+            Err(Error::NotFound(
+                "kernel log: neither the printk ring buffer (prb, 5.10+) nor log_buf/log_first_idx \
+                 (before 5.10) is in the symbol table"
+                    .into(),
+            ))
+        }
+    }
 }
 
 /// Offsets and sizes the ring reader needs, from types or VMCOREINFO.
@@ -68,10 +92,23 @@ pub struct RingLayout {
 pub trait PrintkExt {
     /// Every record still in the log, oldest first.
     fn log_records(&self) -> Result<Vec<LogRecord>>;
+    /// Which log format this kernel has.
+    fn log_variant(&self) -> Result<LogVariant>;
 }
 
 impl PrintkExt for Kernel {
+    fn log_variant(&self) -> Result<LogVariant> {
+        LogVariant::probe(|name| self.symbol_addr(name).is_ok())
+    }
+
     fn log_records(&self) -> Result<Vec<LogRecord>> {
+        if self.log_variant()? == LogVariant::LegacyLogBuf {
+            return Err(Error::Unsupported(
+                "kernel log: this kernel (before 5.10) keeps struct printk_log records in log_buf \
+                 (log_first_idx/log_next_idx), a format krash does not read yet"
+                    .into(),
+            ));
+        }
         let l = self.ring_layout()?;
         let prb = self.memory().read_u64(self.symbol_addr("prb")?)?;
         read_ring(self.memory(), &l, prb)
@@ -234,7 +271,20 @@ fn record_text(ring: &[u8], begin: u64, next: u64, text_len: u64) -> &[u8] {
 
 #[cfg(test)]
 mod tests {
-    use super::{read_ring, record_text, RingLayout};
+    use super::{read_ring, record_text, LogVariant, RingLayout};
+
+    #[test]
+    fn log_variant_from_symbols() {
+        let with = |names: &'static [&'static str]| move |n: &str| names.contains(&n);
+        // 5.10+ keep log_buf (the text ring's storage) beside prb.
+        assert_eq!(LogVariant::probe(with(&["prb", "log_buf"])).unwrap(), LogVariant::LocklessRing);
+        assert_eq!(
+            LogVariant::probe(with(&["log_buf", "log_first_idx", "log_next_idx"])).unwrap(),
+            LogVariant::LegacyLogBuf
+        );
+        let e = LogVariant::probe(with(&["log_buf"])).unwrap_err().to_string();
+        assert!(e.contains("neither"), "{e}");
+    }
     use krash_core::{memory::not_mapped, Result, VirtualMemory};
 
     struct Flat(Vec<u8>);

@@ -13,7 +13,7 @@ use krash_dumpfile::{Dump, VmcoreInfo};
 use crate::addrspace::{KernelLayout, KernelMemory};
 use crate::cache::TypedCache;
 use crate::cpus::CpuState;
-use crate::layout::Layouts;
+use crate::layout::{Layouts, TypeSource};
 use crate::type_arena::TypeArena;
 
 /// What the user gave on the command line.
@@ -55,9 +55,16 @@ pub struct Kernel {
     session: TypedCache,
 }
 
-/// Symbols, the type provider (if any) and where each came from: what a
-/// vmlinux or the dump alone gives the kernel model.
-pub(crate) type LoadedDebuginfo = (SymbolTable, Option<Arc<dyn TypeProvider>>, DebuginfoSources);
+/// What a vmlinux or the dump alone gives the kernel model: symbols, the
+/// type provider (if any) and which producer it is, where each came from,
+/// and the vmlinux's DWARF when it was opened to provide the types.
+pub(crate) struct LoadedDebuginfo {
+    pub symbols: SymbolTable,
+    pub types: Option<Arc<dyn TypeProvider>>,
+    pub type_source: TypeSource,
+    pub sources: DebuginfoSources,
+    pub dwarf: Option<Arc<krash_dwarf::DwarfFile>>,
+}
 
 impl Kernel {
     /// Opens the dump and (optionally) the vmlinux. Only what every command
@@ -88,15 +95,15 @@ impl Kernel {
             found_by_search = files.vmlinux.is_some();
         }
 
-        let (symbols, types, mut sources) = match &files.vmlinux {
+        let mut loaded = match &files.vmlinux {
             Some(path) => load_vmlinux(path, kaslr_offset, &vmcoreinfo, files.force)?,
             None => crate::nodebuginfo::load_from_dump(&dump, arch, &vmcoreinfo)?,
         };
 
         if found_by_search {
-            sources.symbols.push_str(", found by the dump's build id");
+            loaded.sources.symbols.push_str(", found by the dump's build id");
         }
-        Self::assemble(files, dump, vmcoreinfo, (symbols, types, sources))
+        Self::assemble(files, dump, vmcoreinfo, loaded)
     }
 
     /// A kernel over a dump already in memory, with symbols and types the
@@ -111,22 +118,24 @@ impl Kernel {
             types: if types.is_some() { "given by the caller" } else { "none" }.into(),
         };
         let files = KernelFiles { dump: PathBuf::from("<memory>"), ..KernelFiles::default() };
-        Self::assemble(files, dump, vmcoreinfo, (symbols, types, sources))
+        // Types a caller builds are BTF-like: complete, and asked first.
+        let type_source = if types.is_some() { TypeSource::Btf } else { TypeSource::None };
+        Self::assemble(files, dump, vmcoreinfo, LoadedDebuginfo { symbols, types, type_source, sources, dwarf: None })
     }
 
     fn assemble(
         files: KernelFiles,
         dump: Arc<Dump>,
         vmcoreinfo: VmcoreInfo,
-        (symbols, types, sources): LoadedDebuginfo,
+        LoadedDebuginfo { symbols, types, type_source, sources, dwarf }: LoadedDebuginfo,
     ) -> Result<Kernel> {
         let kaslr_offset = vmcoreinfo.kernel_offset().unwrap_or(0);
         let arch = crate::cpus::arch_of(&dump, &files.dump)?;
         let cpus = crate::cpus::cpu_states(&dump, arch)?;
         let layout = discover_layout(&dump, arch, &vmcoreinfo, &symbols)?;
         let mem = KernelMemory::new(Arc::clone(&dump), layout);
-        let layouts = Layouts::new(types, Some(vmcoreinfo.clone()));
-        Ok(Kernel {
+        let layouts = Layouts::new(types, type_source, Some(vmcoreinfo.clone()));
+        let kernel = Kernel {
             files,
             dump,
             arch,
@@ -139,7 +148,13 @@ impl Kernel {
             sources,
             state: TypedCache::default(),
             session: TypedCache::default(),
-        })
+        };
+        if let Some(dwarf) = dwarf {
+            // The DWARF opened for the types also answers line and frame
+            // questions: open the file once.
+            kernel.share_vmlinux_dwarf(dwarf);
+        }
+        Ok(kernel)
     }
 
     pub fn files(&self) -> &KernelFiles {
@@ -188,6 +203,14 @@ impl Kernel {
                 "no vmlinux: symbols from kallsyms and types from BTF in {place}; \
                  no DWARF: no line numbers, inline chains or local variables"
             ));
+        }
+        match (&self.files.vmlinux, self.layouts.type_source()) {
+            (Some(path), TypeSource::Dwarf) => out.push(format!(
+                "{}: no BTF; types come from its DWARF (indexed on first use, a few seconds)",
+                path.display()
+            )),
+            (Some(_), TypeSource::None) => out.push(format!("types: {}", self.sources.types)),
+            _ => {}
         }
         if let Some(t) = self.dump.truncation() {
             out.push(format!(
@@ -247,10 +270,11 @@ impl Kernel {
     }
 
     /// Makes the vmlinux's DWARF answer for globals BTF does not type
-    /// (its name index is built on first use: a few seconds, once).
+    /// (its name index is built on first use: a few seconds, once). True
+    /// at once when the types already are that DWARF.
     pub fn load_dwarf_fallback(&self) -> bool {
         let arena = self.type_arena();
-        if arena.has_fallback() {
+        if arena.has_fallback() || self.layouts.type_source() == TypeSource::Dwarf {
             return true;
         }
         match self.vmlinux_dwarf() {
@@ -335,25 +359,55 @@ impl VirtualMemory for Kernel {
     }
 }
 
-fn load_vmlinux(
-    path: &Path,
-    kaslr_offset: u64,
-    vmcoreinfo: &VmcoreInfo,
-    force: bool,
-) -> Result<crate::kernel::LoadedDebuginfo> {
+/// Symbols and types from a vmlinux: its BTF when it has `.BTF`, else its
+/// DWARF (see [`crate::layout`] for the provider chain).
+fn load_vmlinux(path: &Path, kaslr_offset: u64, vmcoreinfo: &VmcoreInfo, force: bool) -> Result<LoadedDebuginfo> {
     let info = crate::vmlinux_search::load_vmlinux(path)?;
     if !force {
         crate::vmlinux_search::check_match(path, &info, vmcoreinfo.build_id())?;
     }
-    let types = info.btf.as_ref().map(crate::vmlinux_search::as_provider);
-    let sources = DebuginfoSources {
-        symbols: format!("{} (ELF symbols)", path.display()),
-        types: match &types {
-            Some(_) => format!("{} (BTF; DWARF on demand)", path.display()),
-            None => "none".into(),
-        },
-    };
-    Ok((info.symbols.with_offset(kaslr_offset), types, sources))
+    let symbols = info.symbols.with_offset(kaslr_offset);
+    let symbols_from = format!("{} (ELF symbols)", path.display());
+    if let Some(btf) = info.btf.as_ref() {
+        return Ok(LoadedDebuginfo {
+            symbols,
+            types: Some(crate::vmlinux_search::as_provider(btf)),
+            type_source: TypeSource::Btf,
+            sources: DebuginfoSources {
+                symbols: symbols_from,
+                types: format!("{} (BTF; DWARF on demand)", path.display()),
+            },
+            dwarf: None,
+        });
+    }
+    // No BTF: the DWARF gives the same types (its name index is built on
+    // the first lookup, in parallel).
+    match krash_dwarf::DwarfFile::open(path) {
+        Ok(file) => {
+            let file = Arc::new(file);
+            let types: Arc<dyn TypeProvider> = Arc::new(krash_dwarf::DwarfTypes::new(Arc::clone(&file)));
+            Ok(LoadedDebuginfo {
+                symbols,
+                types: Some(types),
+                type_source: TypeSource::Dwarf,
+                sources: DebuginfoSources {
+                    symbols: symbols_from,
+                    types: format!("{} (DWARF; the vmlinux has no BTF)", path.display()),
+                },
+                dwarf: Some(file),
+            })
+        }
+        Err(e) => Ok(LoadedDebuginfo {
+            symbols,
+            types: None,
+            type_source: TypeSource::None,
+            sources: DebuginfoSources {
+                symbols: symbols_from,
+                types: format!("none: {} has no BTF, and its DWARF is unusable ({e}); VMCOREINFO only", path.display()),
+            },
+            dwarf: None,
+        }),
+    }
 }
 
 /// Resolves the architecture's address-space layout for this kernel and

@@ -1,8 +1,22 @@
 //! Struct layouts as the kernel model needs them: member offsets and sizes
-//! resolved once per (struct, member) and cached. Types (BTF or DWARF) are
-//! asked first; the dump's VMCOREINFO `OFFSET()`/`SIZE()` entries answer
-//! when no type information is loaded. A member a kernel lacks is an error
-//! for the one caller that needs it, naming the member.
+//! resolved once per (struct, member) and cached.
+//!
+//! The answers come from a chain of providers, asked in order:
+//!
+//! 1. **BTF** (`.BTF` of the vmlinux, or the dump's own BTF when no
+//!    vmlinux is given): fast to load, every struct and union of the build.
+//! 2. **DWARF** (`.debug_info` of the vmlinux), when the vmlinux has no BTF
+//!    (kernels before 5.2 and distribution kernels built without
+//!    CONFIG_DEBUG_INFO_BTF). BTF is pahole's translation of this same
+//!    DWARF, so when BTF is loaded a struct it lacks is not looked for in
+//!    DWARF again (that would only cost the DWARF name index's seconds);
+//!    DWARF still answers for globals through the session's type arena.
+//! 3. **VMCOREINFO** `OFFSET()`/`SIZE()` entries, for a struct no loaded
+//!    type information describes (and for dumps with no types at all).
+//!
+//! A member a kernel lacks is an error for the one caller that needs it,
+//! naming the member: the first provider that knows the struct is
+//! authoritative about its members.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -10,6 +24,29 @@ use std::sync::{Arc, RwLock};
 use krash_core::{Error, Result};
 use krash_debuginfo::types::{Type, TypeId, TypeKind, TypeOps, TypeProvider};
 use krash_dumpfile::VmcoreInfo;
+
+/// Which producer the kernel model's types come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TypeSource {
+    /// BTF (the vmlinux's `.BTF`, or BTF read from the dump).
+    Btf,
+    /// The vmlinux's DWARF, for a vmlinux without BTF.
+    Dwarf,
+    /// No type information: layouts come from VMCOREINFO alone.
+    None,
+}
+
+impl TypeSource {
+    /// How the banner names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            TypeSource::Btf => "BTF",
+            TypeSource::Dwarf => "DWARF",
+            TypeSource::None => "none",
+        }
+    }
+}
 
 /// Location of a member inside its struct.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,17 +61,26 @@ pub struct Field {
 /// Resolves and caches member offsets and struct sizes.
 pub struct Layouts {
     types: Option<Arc<dyn TypeProvider>>,
+    source: TypeSource,
     vmcoreinfo: Option<VmcoreInfo>,
     fields: RwLock<HashMap<(String, String), Result<Field>>>,
 }
 
 impl Layouts {
-    pub fn new(types: Option<Arc<dyn TypeProvider>>, vmcoreinfo: Option<VmcoreInfo>) -> Self {
-        Layouts { types, vmcoreinfo, fields: RwLock::new(HashMap::new()) }
+    /// Layouts over `types` (produced by `source`; `None` for no types)
+    /// with VMCOREINFO behind it.
+    pub fn new(types: Option<Arc<dyn TypeProvider>>, source: TypeSource, vmcoreinfo: Option<VmcoreInfo>) -> Self {
+        let source = if types.is_some() { source } else { TypeSource::None };
+        Layouts { types, source, vmcoreinfo, fields: RwLock::new(HashMap::new()) }
     }
 
     pub fn types(&self) -> Option<&Arc<dyn TypeProvider>> {
         self.types.as_ref()
+    }
+
+    /// Which producer [`types`](Self::types) is.
+    pub fn type_source(&self) -> TypeSource {
+        self.source
     }
 
     /// Offset of `path` (`"tasks"`, `"mm.pgd"`, `"se.on_rq"`) in `struct name`.
@@ -81,24 +127,38 @@ impl Layouts {
 
     fn resolve_field(&self, name: &str, path: &str) -> Result<Field> {
         if let Some(types) = &self.types {
-            let id = self.struct_id(types.as_ref(), name)?;
-            let loc = types
-                .member_path(id, path)
-                .map_err(|_| Error::MissingDebuginfo(format!("struct {name} has no member {path} in this kernel")))?;
-            let size = types.size_of(loc.ty).ok();
-            return Ok(Field {
-                offset: loc.byte_offset(),
-                size,
-                bits: loc.bitfield_size.map(|w| ((loc.bit_offset % 8) as u32, w)),
-            });
+            match self.struct_id(types.as_ref(), name) {
+                Ok(id) => return Self::member_field(types.as_ref(), id, name, path),
+                // The types lack the struct: VMCOREINFO may still know it.
+                Err(e) => {
+                    if let Some(f) = self.vmcoreinfo_field(name, path) {
+                        return Ok(f);
+                    }
+                    return Err(e);
+                }
+            }
         }
-        let vmcoreinfo_key = format!("{name}.{path}");
-        match self.vmcoreinfo.as_ref().and_then(|v| v.offset(&vmcoreinfo_key)) {
-            Some(offset) => Ok(Field { offset, size: None, bits: None }),
-            None => Err(Error::MissingDebuginfo(format!(
+        self.vmcoreinfo_field(name, path).ok_or_else(|| {
+            Error::MissingDebuginfo(format!(
                 "offset of {name}.{path} unknown: no type information loaded and VMCOREINFO lacks it"
-            ))),
-        }
+            ))
+        })
+    }
+
+    fn vmcoreinfo_field(&self, name: &str, path: &str) -> Option<Field> {
+        let offset = self.vmcoreinfo.as_ref()?.offset(&format!("{name}.{path}"))?;
+        Some(Field { offset, size: None, bits: None })
+    }
+
+    fn member_field(types: &dyn TypeProvider, id: TypeId, name: &str, path: &str) -> Result<Field> {
+        let loc = types
+            .member_path(id, path)
+            .map_err(|_| Error::MissingDebuginfo(format!("struct {name} has no member {path} in this kernel")))?;
+        Ok(Field {
+            offset: loc.byte_offset(),
+            size: types.size_of(loc.ty).ok(),
+            bits: loc.bitfield_size.map(|w| ((loc.bit_offset % 8) as u32, w)),
+        })
     }
 
     /// Offset of `path` inside global variable `var` (for variables whose

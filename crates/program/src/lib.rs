@@ -16,6 +16,7 @@ pub mod maple;
 pub mod modules;
 mod nodebuginfo;
 pub mod percpu;
+pub mod probes;
 pub mod progress;
 pub mod rbtree;
 pub mod symbolize;

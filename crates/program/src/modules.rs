@@ -1,7 +1,8 @@
 //! Loaded kernel modules, read from the `modules` list in the dump: each
 //! module's name, memory regions, kallsyms symbols, taints, section
 //! addresses and BTF location. Works on both module layouts: `core_layout`
-//! (before 6.4) and `mem[MOD_*]` (6.4 and later).
+//! (before 6.4) and `mem[MOD_*]` (6.4 and later), told apart by
+//! [`ModuleLayout`](crate::probes::ModuleLayout).
 
 use krash_core::{Error, Result, VirtualMemory};
 use krash_debuginfo::kallsyms::{read_module_kallsyms, ModuleKallsymsLocation};
@@ -9,6 +10,7 @@ use krash_debuginfo::{SymbolTable, SymbolTableBuilder};
 use serde::Serialize;
 
 use crate::list::{walk, WalkOptions};
+use crate::probes::ModuleLayout;
 use crate::Kernel;
 
 /// `MODULE_NAME_LEN` on 64-bit kernels.
@@ -40,17 +42,6 @@ pub enum RegionKind {
 }
 
 impl RegionKind {
-    /// The `mem[]` index order of 6.4+ kernels.
-    const MEM_TYPES: [RegionKind; 7] = [
-        RegionKind::Text,
-        RegionKind::Data,
-        RegionKind::Rodata,
-        RegionKind::RoAfterInit,
-        RegionKind::InitText,
-        RegionKind::InitData,
-        RegionKind::InitRodata,
-    ];
-
     /// True for regions freed once the module finished loading.
     pub fn is_init(self) -> bool {
         matches!(self, RegionKind::InitText | RegionKind::InitData | RegionKind::InitRodata | RegionKind::Init)
@@ -177,8 +168,10 @@ impl Kernel {
             let off = self.layouts().offset("module", "name")?;
             self.memory().read_cstr(addr.wrapping_add(off), MODULE_NAME_LEN)
         })?;
-        let has_mem_regions = self.layouts().has_field("module", "mem");
-        let regions = if has_mem_regions { self.read_mem_regions(addr)? } else { self.read_layout_regions(addr)? };
+        let (has_mem_regions, regions) = match self.module_layout()? {
+            ModuleLayout::MemArray { slots, .. } => (true, self.read_mem_regions(addr, slots)?),
+            ModuleLayout::CoreAndInit => (false, self.read_layout_regions(addr)?),
+        };
         let base =
             regions.iter().find(|r| matches!(r.kind, RegionKind::Text | RegionKind::Core)).map(|r| r.base).unwrap_or(0);
         let size = regions.iter().filter(|r| !r.kind.is_init()).fold(0u64, |sum, r| sum.saturating_add(r.size));
@@ -202,14 +195,16 @@ impl Kernel {
         })
     }
 
-    /// 6.4+: `struct module_memory mem[MOD_MEM_NUM_TYPES]`.
-    fn read_mem_regions(&self, addr: u64) -> Result<Vec<Region>> {
+    /// 6.4+: `struct module_memory mem[MOD_MEM_NUM_TYPES]`, slot kinds
+    /// from `enum mod_mem_type`.
+    fn read_mem_regions(&self, addr: u64, slots: &[Option<RegionKind>]) -> Result<Vec<Region>> {
         let mem = self.layouts().offset("module", "mem")?;
         let stride = self.layouts().size_of("module_memory")?;
         let base_field = self.layouts().field("module_memory", "base")?;
         let size_field = self.layouts().field("module_memory", "size")?;
-        let mut regions = Vec::with_capacity(RegionKind::MEM_TYPES.len());
-        for (index, kind) in RegionKind::MEM_TYPES.iter().enumerate() {
+        let mut regions = Vec::with_capacity(slots.len());
+        for (index, kind) in slots.iter().enumerate() {
+            let Some(kind) = kind else { continue };
             let entry = addr.wrapping_add(mem).wrapping_add(stride.wrapping_mul(index as u64));
             let base = self.read_sized(entry.wrapping_add(base_field.offset), base_field.size.unwrap_or(8))?;
             let size = self.read_sized(entry.wrapping_add(size_field.offset), size_field.size.unwrap_or(4))?;
@@ -285,26 +280,77 @@ impl Kernel {
         if attrs == 0 {
             return Err(Error::NotFound(format!("module {} has no section attributes", module.name)));
         }
-        let count = self.read_field(attrs, "module_sect_attrs", "nsections")?;
-        if count > MAX_SECTIONS {
-            return Err(Error::bad_data(
-                format!("module {} sect_attrs", module.name),
-                format!("implausible section count {count}"),
-            ));
-        }
-        let first = self.field_addr(attrs, "module_sect_attrs", "attrs")?;
-        let stride = self.layouts().size_of("module_sect_attr")?;
-        let name_offset = self.layouts().offset("module_sect_attr", "battr.attr.name")?;
-        let address_offset = self.layouts().offset("module_sect_attr", "address")?;
-        let mut sections = Vec::with_capacity(count as usize);
-        for index in 0..count {
-            let attr = first.wrapping_add(stride.wrapping_mul(index));
+        let l = self.layouts();
+        // (address of each attribute, offset of its name pointer, offset of its address)
+        let (entries, name_offset, address_offset) = match SectionAttrs::probe(l)? {
+            SectionAttrs::Counted => {
+                let count = self.read_field(attrs, "module_sect_attrs", "nsections")?;
+                if count > MAX_SECTIONS {
+                    return Err(Error::bad_data(
+                        format!("module {} sect_attrs", module.name),
+                        format!("implausible section count {count}"),
+                    ));
+                }
+                let first = self.field_addr(attrs, "module_sect_attrs", "attrs")?;
+                let stride = l.size_of("module_sect_attr")?;
+                let entries = (0..count).map(|i| first.wrapping_add(stride.wrapping_mul(i))).collect::<Vec<_>>();
+                (entries, l.offset("module_sect_attr", "battr.attr.name")?, l.offset("module_sect_attr", "address")?)
+            }
+            SectionAttrs::BinAttributes => {
+                let list = self.read_field_u64(attrs, "module_sect_attrs", "grp.bin_attrs")?;
+                let mut entries = Vec::new();
+                for i in 0..=MAX_SECTIONS {
+                    let attr = self.memory().read_u64(list.wrapping_add(i.wrapping_mul(8)))?;
+                    if attr == 0 {
+                        break;
+                    }
+                    if i == MAX_SECTIONS {
+                        return Err(Error::bad_data(
+                            format!("module {} sect_attrs", module.name),
+                            format!("more than {MAX_SECTIONS} sections"),
+                        ));
+                    }
+                    entries.push(attr);
+                }
+                (entries, l.offset("bin_attribute", "attr.name")?, l.offset("bin_attribute", "private")?)
+            }
+        };
+        let mut sections = Vec::with_capacity(entries.len());
+        for attr in entries {
             let name_ptr = self.memory().read_u64(attr.wrapping_add(name_offset))?;
             let name = self.memory().read_cstr(name_ptr, MAX_SECTION_NAME)?;
             let address = self.memory().read_u64(attr.wrapping_add(address_offset))?;
-            sections.push((name, address));
+            sections.push((name, address))
         }
         Ok(sections)
+    }
+}
+
+/// How `module->sect_attrs` lists a module's section addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SectionAttrs {
+    /// Up to 6.x: `nsections` entries of `struct module_sect_attr
+    /// { struct bin_attribute battr; unsigned long address; }`.
+    Counted,
+    /// 7.x: `struct bin_attribute attrs[]`, listed NULL-terminated in
+    /// `grp.bin_attrs`, each section's address in the attribute's
+    /// `private` pointer.
+    BinAttributes,
+}
+
+impl SectionAttrs {
+    /// Tells the two apart by the members `struct module_sect_attrs` has.
+    pub fn probe(l: &crate::layout::Layouts) -> Result<SectionAttrs> {
+        if l.has_field("module_sect_attrs", "nsections") {
+            Ok(SectionAttrs::Counted)
+        } else if l.has_field("module_sect_attrs", "grp.bin_attrs") && l.has_field("bin_attribute", "private") {
+            Ok(SectionAttrs::BinAttributes)
+        } else {
+            Err(Error::MissingDebuginfo(
+                "struct module_sect_attrs has neither nsections nor grp.bin_attrs: unknown section list".into(),
+            ))
+        }
     }
 }
 
@@ -317,6 +363,22 @@ mod tests {
         assert_eq!(taint_letters((1 << 12) | (1 << 13)), "OE");
         assert_eq!(taint_letters(1), "P");
         assert_eq!(taint_letters(0), "");
+    }
+
+    #[test]
+    fn section_attrs_are_probed() {
+        use crate::layout::{Layouts, TypeSource};
+        use crate::probes::synthetic::{member, SyntheticTypes as T};
+        let layouts = |t: T| Layouts::new(Some(std::sync::Arc::new(t)), TypeSource::Btf, None);
+        let mut t = T::new();
+        t.structure("module_sect_attrs", 64, vec![member("nsections", T::UINT, 40), member("attrs", T::ULONG, 48)]);
+        assert_eq!(SectionAttrs::probe(&layouts(t)).unwrap(), SectionAttrs::Counted);
+        let mut t = T::new();
+        let group = t.structure("attribute_group", 40, vec![member("bin_attrs", T::PTR, 24)]);
+        t.structure("module_sect_attrs", 40, vec![member("grp", group, 0)]);
+        t.structure("bin_attribute", 64, vec![member("private", T::PTR, 32)]);
+        assert_eq!(SectionAttrs::probe(&layouts(t)).unwrap(), SectionAttrs::BinAttributes);
+        assert!(SectionAttrs::probe(&layouts(T::new())).is_err());
     }
 
     #[test]

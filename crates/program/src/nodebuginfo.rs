@@ -18,6 +18,7 @@ use krash_dumpfile::{Dump, VmcoreInfo};
 
 use crate::addrspace::KernelMemory;
 use crate::kernel::discover_layout;
+use crate::layout::TypeSource;
 use crate::DebuginfoSources;
 
 /// The kernel's BTF is a few MB; refuse absurd sizes from corrupt symbols.
@@ -58,7 +59,13 @@ pub(crate) fn load_from_dump(
     };
     let sources =
         DebuginfoSources { symbols: format!("{symbols_from} ({} symbols)", symbols.len()), types: types_from };
-    Ok((symbols, types, sources))
+    Ok(crate::kernel::LoadedDebuginfo {
+        symbols,
+        type_source: if types.is_some() { TypeSource::Btf } else { TypeSource::None },
+        types,
+        sources,
+        dwarf: None,
+    })
 }
 
 const PROC_KALLSYMS: &str = "/proc/kallsyms";

@@ -1,6 +1,7 @@
-//! Per-cpu variables: on x86-64 SMP a per-cpu symbol's link address is an
-//! offset into the per-cpu area; CPU N's copy lives at that offset plus
-//! `__per_cpu_offset[N]`. KASLR does not move these offsets.
+//! Per-cpu variables: CPU N's copy of a per-cpu variable lives at a base
+//! taken from the variable's symbol plus `__per_cpu_offset[N]`. What the
+//! base is (a KASLR-independent offset, or the symbol's run-time address)
+//! depends on the kernel: see [`PercpuAddressing`](crate::probes::PercpuAddressing).
 
 use krash_core::{Error, Result, VirtualMemory};
 
@@ -11,19 +12,29 @@ use crate::Kernel;
 pub const MAX_CPUS: u32 = 8192;
 
 impl Kernel {
-    /// The per-cpu offset of a per-cpu variable (its link address).
+    /// What `__per_cpu_offset[N]` is added to for a per-cpu variable: its
+    /// link address on zero-based per-cpu sections, its run-time address
+    /// where the section is part of the image
+    /// ([`PercpuAddressing`](crate::probes::PercpuAddressing)).
     pub fn percpu_symbol_offset(&self, name: &str) -> Result<u64> {
         let sym =
             self.symbols().by_name(name).ok_or_else(|| Error::NotFound(format!("per-cpu symbol not found: {name}")))?;
-        // ELF symbols were shifted by the KASLR delta; kallsyms stores
-        // per-cpu symbols unshifted (the table's own delta is 0).
-        Ok(sym.addr.wrapping_sub(self.symbols().offset()))
+        Ok(self.percpu_addressing()?.symbol_base(sym.addr, self.symbols()))
     }
 
     /// `__per_cpu_offset[cpu]`.
     pub fn percpu_offset(&self, cpu: u32) -> Result<u64> {
+        if cpu >= MAX_CPUS {
+            return Err(Error::NotFound(format!("CPU {cpu} is beyond any kernel's CPU count")));
+        }
         let base = self.symbol_addr("__per_cpu_offset")?;
-        self.memory().read_u64(base + u64::from(cpu) * 8)
+        self.memory().read_u64(base.wrapping_add(u64::from(cpu) * 8))
+    }
+
+    /// The addressing variant, for callers that hold a per-cpu symbol's
+    /// address rather than its name.
+    pub fn percpu_base_of(&self, addr: u64) -> Result<u64> {
+        Ok(self.percpu_addressing()?.symbol_base(addr, self.symbols()))
     }
 
     /// Address of CPU `cpu`'s copy of the per-cpu variable `name`.

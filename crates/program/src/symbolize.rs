@@ -122,6 +122,12 @@ impl Kernel {
         Some((sym.addr, table.next_addr_after(sym.addr)?))
     }
 
+    /// Makes `file` the session's vmlinux DWARF (opened already for the
+    /// types of a vmlinux without BTF).
+    pub(crate) fn share_vmlinux_dwarf(&self, file: Arc<DwarfFile>) {
+        let _ = self.session_cache::<DebugCache>().vmlinux.set(Ok(file));
+    }
+
     /// The vmlinux's DWARF, opened on first use.
     pub fn vmlinux_dwarf(&self) -> Result<Arc<DwarfFile>> {
         self.session_cache::<DebugCache>()

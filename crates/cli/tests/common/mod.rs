@@ -51,8 +51,9 @@ impl LabDump {
     }
 }
 
+/// The lab directory ($KRASH_LAB_DIR or the default; see krash-labtest).
 pub fn lab_dir() -> PathBuf {
-    std::env::var_os("KRASH_LAB_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/cache/krash-lab"))
+    krash_labtest::lab_dir()
 }
 
 /// Every crash dump file the lab made (a panic in each). With
@@ -90,10 +91,7 @@ pub fn lab_images() -> Vec<LabDump> {
         }
     }
     if out.is_empty() {
-        if std::env::var("KRASH_REQUIRE_LAB").as_deref() == Ok("1") {
-            panic!("no lab dumps under {} (run lab/build)", lab_dir().display());
-        }
-        eprintln!("note: no lab dumps under {}; lab tests skipped", lab_dir().display());
+        krash_labtest::skip_or_fail(format!("no lab dumps under {}", lab_dir().display()));
     }
     out
 }

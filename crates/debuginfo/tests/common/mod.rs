@@ -1,32 +1,21 @@
-//! Locations of the lab kernels; tests skip (with a note) when absent.
+//! The lab kernels' files (krash-labtest finds them); a missing one is a
+//! skip with a note, or a failure under KRASH_REQUIRE_LAB=1.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
 
-pub const KERNELS: [&str; 2] = ["6.1.0-56-cloud-amd64", "6.12.117+deb12-cloud-amd64"];
-
-fn root(kv: &str) -> PathBuf {
-    PathBuf::from(format!("/var/cache/krash-lab/kernels/{kv}/root"))
-}
+pub use krash_labtest::KERNELS;
 
 pub fn vmlinux(kv: &str) -> Option<PathBuf> {
-    let p = root(kv).join(format!("usr/lib/debug/boot/vmlinux-{kv}"));
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("skipping: {} not present", p.display());
-        None
-    }
+    krash_labtest::vmlinux(kv)
 }
 
 pub fn system_map(kv: &str) -> Option<PathBuf> {
-    let p = root(kv).join(format!("usr/lib/debug/boot/System.map-{kv}"));
-    p.exists().then_some(p)
+    krash_labtest::system_map(kv)
 }
 
-pub fn mmap(path: &std::path::Path) -> memmap2::Mmap {
-    let f = std::fs::File::open(path).unwrap();
-    unsafe { memmap2::Mmap::map(&f).unwrap() }
+pub fn mmap(path: &std::path::Path) -> std::sync::Arc<krash_core::MappedFile> {
+    krash_core::MappedFile::open(path).unwrap()
 }
 
 /// (address, type letter, name) lines of a System.map.

@@ -8,17 +8,14 @@ use std::path::PathBuf;
 
 use object::{Object, ObjectSection, ObjectSymbol};
 
-pub const KERNELS: [&str; 2] = ["6.1.0-56-cloud-amd64", "6.12.117+deb12-cloud-amd64"];
+// The examples include this file too and use only part of it.
+#[allow(unused_imports)]
+pub use krash_labtest::KERNELS;
 
-/// The vmlinux of a lab kernel, when this machine has it.
+/// The vmlinux of a lab kernel; `None` (after a skip note, or a failure
+/// under KRASH_REQUIRE_LAB=1) when this machine has not got it.
 pub fn vmlinux(kv: &str) -> Option<PathBuf> {
-    let path = PathBuf::from(format!("/var/cache/krash-lab/kernels/{kv}/root/usr/lib/debug/boot/vmlinux-{kv}"));
-    if path.exists() {
-        Some(path)
-    } else {
-        eprintln!("skipping: {} not present", path.display());
-        None
-    }
+    krash_labtest::vmlinux(kv)
 }
 
 /// Function and object symbols of an ELF file, sorted by address, for
@@ -30,19 +27,18 @@ pub struct Symbols {
     /// Allocated sections' (start, end), to keep a symbol from naming an
     /// address in another section.
     sections: Vec<(u64, u64, usize)>,
-    data: memmap2::Mmap,
+    data: std::sync::Arc<krash_core::MappedFile>,
 }
 
 impl Symbols {
     pub fn load(path: &std::path::Path) -> Symbols {
-        let file = std::fs::File::open(path).unwrap();
-        let data = unsafe { memmap2::Mmap::map(&file) }.unwrap();
+        let data = krash_core::MappedFile::open(path).unwrap();
         let mut entries = Vec::new();
         let mut sections = Vec::new();
         let mut entry_sections = std::collections::HashMap::new();
         let mut rank = std::collections::HashMap::new();
         {
-            let elf = object::File::parse(&*data).unwrap();
+            let elf = object::File::parse(&data[..]).unwrap();
             for section in elf.sections() {
                 let alloc = matches!(section.flags(), object::SectionFlags::Elf { sh_flags } if sh_flags & 2 != 0);
                 if alloc && section.size() != 0 {
@@ -145,7 +141,7 @@ impl Symbols {
 
     /// The file bytes backing `len` bytes at virtual address `addr`.
     pub fn bytes_at(&self, addr: u64, len: u64) -> Vec<u8> {
-        let elf = object::File::parse(&*self.data).unwrap();
+        let elf = object::File::parse(&self.data[..]).unwrap();
         for section in elf.sections() {
             if section.address() <= addr && addr + len <= section.address() + section.size() {
                 let data = section.data().unwrap();

@@ -1,7 +1,8 @@
 //! `struct page` as SPARSEMEM_VMEMMAP lays it out (x86-64's layout): page N lives
 //! at `vmemmap_base + N * sizeof(struct page)`. Compound pages (slabs,
 //! folios) are named by their head page; tail pages point to it through
-//! `compound_head` with bit 0 set. Flag names come from the kernel's own
+//! `compound_head` with bit 0 set (7.x: `compound_info`, see
+//! [`CompoundHead`]). Flag names come from the kernel's own
 //! `pageflag_names` table so they match the running kernel's numbering.
 
 use krash_core::{Error, PhysicalMemory, Result, VirtualMemory};
@@ -23,12 +24,53 @@ pub struct PageModel {
     pub max_pfn: u64,
     flags: u64,
     compound_head: u64,
+    /// How a tail page names its head.
+    pub head_encoding: CompoundHead,
     mapping: u64,
     index: u64,
     refcount: u64,
     page_type: Option<u64>,
     /// `pageflag_names`: (mask, name), in the kernel's order.
     pub flag_names: Vec<(u64, String)>,
+}
+
+/// How a tail page's first word names its compound head page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompoundHead {
+    /// Up to 6.x: `page.compound_head` holds the head page's address | 1.
+    Pointer,
+    /// 7.x: `page.compound_info` holds either the head's address | 1, or
+    /// (HugeTLB vmemmap optimisation with a power-of-two `struct page`) a
+    /// mask | 1 of high ones and low zeros that, and-ed with the tail
+    /// page's own address, gives the head's. Each value says which it is.
+    Info,
+}
+
+impl CompoundHead {
+    /// Which member a kernel's `struct page` has.
+    pub fn probe(l: &krash_program::layout::Layouts) -> Result<CompoundHead> {
+        if l.has_field("page", "compound_head") {
+            Ok(CompoundHead::Pointer)
+        } else if l.has_field("page", "compound_info") {
+            Ok(CompoundHead::Info)
+        } else {
+            Err(Error::MissingDebuginfo("struct page has neither compound_head nor compound_info".into()))
+        }
+    }
+
+    /// The head of `page`, whose first word is `word`.
+    pub fn head_of(self, page: u64, word: u64) -> u64 {
+        if word & 1 == 0 {
+            return page;
+        }
+        let value = word & !1;
+        let is_mask = value != 0 && value.leading_ones().saturating_add(value.trailing_zeros()) == 64;
+        match self {
+            CompoundHead::Info if is_mask => page & value,
+            _ => value,
+        }
+    }
 }
 
 /// One `struct page` as `kmem -p` shows it.
@@ -104,8 +146,8 @@ impl PageExt for Kernel {
 
     fn compound_head(&self, page: u64) -> Result<u64> {
         let m = self.page_model()?;
-        let head = self.memory().read_u64(page.wrapping_add(m.compound_head))?;
-        Ok(if head & 1 == 1 { head - 1 } else { page })
+        let word = self.memory().read_u64(page.wrapping_add(m.compound_head))?;
+        Ok(m.head_encoding.head_of(page, word))
     }
 
     fn page_flags(&self, page: u64) -> Result<u64> {
@@ -182,15 +224,22 @@ fn build_model(k: &Kernel) -> Result<PageModel> {
     }
     let max_phys = k.dump().phys_ranges().iter().map(|r| r.end).max().unwrap_or(0);
     let page_shift = k.memory().layout().paging().page_shift();
+    let head_encoding = CompoundHead::probe(l)?;
+    let compound_head = match head_encoding {
+        CompoundHead::Pointer => l.offset("page", "compound_head")?,
+        CompoundHead::Info => l.offset("page", "compound_info")?,
+    };
     Ok(PageModel {
         vmemmap,
         page_struct_size,
         page_shift,
         max_pfn: max_phys.div_ceil(1 << page_shift),
         flags: l.offset("page", "flags")?,
-        compound_head: l.offset("page", "compound_head")?,
+        compound_head,
+        head_encoding,
         mapping: l.offset("page", "mapping")?,
-        index: l.offset("page", "index")?,
+        // 7.x renamed `index` (now reached through folios) `__folio_index`.
+        index: l.offset("page", "index").or_else(|e| l.offset("page", "__folio_index").map_err(|_| e))?,
         refcount: l.offset("page", "_refcount")?,
         page_type: l.offset("page", "page_type").ok(),
         flag_names: read_flag_names(k).unwrap_or_default(),
@@ -212,4 +261,36 @@ fn read_flag_names(k: &Kernel) -> Result<Vec<(u64, String)>> {
         out.push((mask, k.memory().read_cstr(name, 32)?));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use krash_program::layout::{Layouts, TypeSource};
+    use krash_program::probes::synthetic::{member, SyntheticTypes as T};
+
+    use super::CompoundHead;
+
+    #[test]
+    fn compound_head_member_is_probed() {
+        let page = |name: &str| {
+            let mut t = T::new();
+            t.structure("page", 64, vec![member("flags", T::ULONG, 0), member(name, T::ULONG, 8)]);
+            Layouts::new(Some(Arc::new(t)), TypeSource::Btf, None)
+        };
+        assert_eq!(CompoundHead::probe(&page("compound_head")).unwrap(), CompoundHead::Pointer);
+        assert_eq!(CompoundHead::probe(&page("compound_info")).unwrap(), CompoundHead::Info);
+        assert!(CompoundHead::probe(&page("lru")).is_err());
+    }
+
+    #[test]
+    fn compound_heads_by_pointer_and_by_mask() {
+        let tail = 0xffff_ea00_0012_3440u64;
+        assert_eq!(CompoundHead::Pointer.head_of(tail, 0), tail, "not a tail");
+        assert_eq!(CompoundHead::Pointer.head_of(tail, 0xffff_ea00_0012_3401), 0xffff_ea00_0012_3400);
+        assert_eq!(CompoundHead::Info.head_of(tail, 0xffff_ea00_0012_3401), 0xffff_ea00_0012_3400);
+        // A mask for an order-3 folio of 64-byte pages: GENMASK(63, 9) | 1.
+        assert_eq!(CompoundHead::Info.head_of(tail, 0xffff_ffff_ffff_fe01), 0xffff_ea00_0012_3400);
+    }
 }

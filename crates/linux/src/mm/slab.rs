@@ -1,13 +1,16 @@
 //! The SLUB allocator as a dump shows it: caches from `slab_caches`, slabs
-//! (a `struct slab` overlaying the head `struct page`), per-cpu
-//! `kmem_cache_cpu` freelists and partial lists, per-node partial lists.
-//! Free objects are found by walking the freelists; a pointer that does not
-//! lead to an object of the same slab is reported (see [`freelist`]), never
-//! silently ending the walk.
+//! (a `struct slab` overlaying the head `struct page`, or the head page
+//! itself before 5.17), per-cpu `kmem_cache_cpu` freelists and partial
+//! lists (or 7.x's per-cpu sheaves), per-node partial lists. Free objects
+//! are found by walking the freelists; a pointer that does not lead to an
+//! object of the same slab is reported (see [`freelist`]), never silently
+//! ending the walk.
 //!
-//! Both lab kernels (6.1 and 6.12) share the layout krash relies on; the
-//! differences (PG_slab flag vs. page type, `freelist_tid`) are resolved
-//! through the type information and `pageflag_names`.
+//! Kernels differ in where all this lives; [`SlabVariants`] names the
+//! differences, probed once from the types, and the model reads through
+//! the offsets resolved for them. The slab marker (PG_slab flag or
+//! `PGTY_slab` page type), the counters' bitfields and the red-zone flag
+//! come from the kernel's `pageflag_names` and types too.
 
 use crate::mm::page::PageExt;
 use crate::mm::slab::freelist::FreelistExt;
@@ -19,6 +22,7 @@ use std::collections::HashMap;
 use krash_core::{Error, Result, VirtualMemory};
 use serde::Serialize;
 
+use krash_program::layout::Layouts;
 use krash_program::list::{self, WalkOptions};
 use krash_program::Kernel;
 
@@ -31,10 +35,11 @@ const MAX_CACHES: usize = 1 << 14;
 const MAX_LIST_SLABS: usize = 1 << 20;
 /// Largest slab krash reads whole (order 10 of 4 KiB pages).
 const MAX_SLAB_BYTES: u64 = 4 << 20;
-/// `SLAB_RED_ZONE` in `kmem_cache.flags`.
-const SLAB_RED_ZONE: u64 = 0x400;
-/// `PGTY_slab`: the top byte of `page_type` for slab pages (6.10+).
+/// `PGTY_slab` of 6.10 through 7.2 (`enum pagetype`, the top byte of
+/// `page_type` for slab pages), for types that lack the enum.
 const PAGE_TYPE_SLAB: u32 = 0xf5;
+/// Most sheaves walked on one node's barn list (7.x).
+const MAX_BARN_SHEAVES: usize = 1 << 16;
 
 /// One `struct kmem_cache`.
 #[derive(Debug, Clone, Serialize)]
@@ -52,8 +57,11 @@ pub struct SlabCache {
     /// `CONFIG_SLAB_FREELIST_HARDENED` key (0 when not hardened).
     pub random: u64,
     pub flags: u64,
+    /// `SLAB_RED_ZONE` is set in `flags` (its bit is this kernel's).
+    pub red_zone: bool,
     pub red_left_pad: u32,
-    /// The per-cpu `kmem_cache_cpu` pointer (an offset into per-cpu areas).
+    /// The per-cpu `kmem_cache_cpu` pointer (an offset into per-cpu
+    /// areas); 7.x's `cpu_sheaves` pointer there.
     pub cpu_slab: u64,
     /// `kmem_cache_node` pointers, index = node id (0 where absent).
     pub nodes: Vec<u64>,
@@ -67,7 +75,7 @@ impl SlabCache {
 
     /// Bytes before each object's start (the left red zone under SLAB_RED_ZONE).
     pub fn left_pad(&self) -> u64 {
-        if self.flags & SLAB_RED_ZONE != 0 {
+        if self.red_zone {
             u64::from(self.red_left_pad)
         } else {
             0
@@ -136,31 +144,240 @@ pub struct CacheTotals {
     pub problems: Vec<FreelistProblem>,
 }
 
-/// Member offsets the slab code needs, resolved once.
+/// Which struct holds a slab's SLUB fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlabVariant {
+    /// 5.17 and later: `struct slab` (mm/slab.h), overlaying the head
+    /// `struct page`: `slab_cache`, `freelist`, `counters` (with the
+    /// `inuse:16, objects:15, frozen:1` bitfields), `slab_list`, `next`.
+    SlabStruct,
+    /// Before 5.17: the same members inside `struct page`'s slab union
+    /// (`page.slab_cache`, `page.freelist`, `page.counters`,
+    /// `page.slab_list`, `page.next`).
+    PageStruct,
+}
+
+impl SlabVariant {
+    /// The struct the model reads slab members from.
+    pub fn struct_name(self) -> &'static str {
+        match self {
+            SlabVariant::SlabStruct => "slab",
+            SlabVariant::PageStruct => "page",
+        }
+    }
+}
+
+/// Where a cache keeps what each CPU holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CpuCacheVariant {
+    /// Up to 6.x: `kmem_cache.cpu_slab`, a per-cpu `struct
+    /// kmem_cache_cpu` with a cpu slab (`slab`, `page` before 5.17), its
+    /// lockless `freelist` and (CONFIG_SLUB_CPU_PARTIAL) a `partial` chain.
+    CpuSlab,
+    /// 7.x: `kmem_cache.cpu_sheaves`, a per-cpu `struct
+    /// slub_percpu_sheaves` whose `main` and `spare` sheaves
+    /// (`struct slab_sheaf`: `size`, `objects[]`) hold free objects; there
+    /// is no cpu slab and no per-cpu partial list.
+    Sheaves,
+}
+
+/// Where a cache keeps its per-node `struct kmem_cache_node`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeVariant {
+    /// Up to 6.x: `struct kmem_cache_node *node[MAX_NUMNODES]`.
+    NodeArray,
+    /// 7.x: `struct kmem_cache_per_node_ptrs per_node[MAX_NUMNODES]`,
+    /// each with `node` and the node's sheaf `barn`.
+    PerNode,
+}
+
+/// The SLUB layout variants a kernel has, each probed from its types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SlabVariants {
+    pub slab: SlabVariant,
+    pub cpu: CpuCacheVariant,
+    pub node: NodeVariant,
+}
+
+impl SlabVariants {
+    /// The variants a kernel with these layouts has (the probe the slab
+    /// model runs once, exposed for tests and reports).
+    pub fn probe(l: &Layouts) -> Result<SlabVariants> {
+        Ok(SlabLayout::probe(l)?.variants)
+    }
+}
+
+/// A bitfield of the counters word: `width` bits from bit `shift`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Counter {
+    shift: u32,
+    width: u32,
+}
+
+impl Counter {
+    fn get(self, word: u64) -> u64 {
+        let mask = if self.width >= 64 { u64::MAX } else { (1u64 << self.width) - 1 };
+        word.checked_shr(self.shift).unwrap_or(0) & mask
+    }
+}
+
+/// What a cache's per-CPU state looks like, resolved once.
 #[derive(Debug, Clone)]
-pub(crate) struct SlabOffsets {
+pub(crate) enum CpuLayout {
+    CpuSlab { freelist: u64, slab: u64, partial: Option<u64> },
+    Sheaves { main: u64, spare: u64, sheaf_size: u64 },
+}
+
+/// Every member offset the SLUB model reads, resolved once per kernel for
+/// its [`SlabVariants`]; the code paths read through it.
+#[derive(Debug, Clone)]
+pub(crate) struct SlabLayout {
+    variants: SlabVariants,
     slab_cache: u64,
     slab_freelist: u64,
     slab_counters: u64,
     slab_list: u64,
-    slab_next: u64,
-    kcc_freelist: u64,
-    kcc_slab: u64,
-    kcc_partial: Option<u64>,
+    /// Link of the per-cpu partial chain (`next`), when the kernel has one.
+    slab_next: Option<u64>,
+    inuse: Counter,
+    objects: Counter,
+    frozen: Option<Counter>,
+    cpu: CpuLayout,
+    /// `kmem_cache.node` or `kmem_cache.per_node`, the entry stride, and
+    /// where the `kmem_cache_node` pointer sits in an entry.
+    node_array: u64,
+    node_stride: u64,
+    node_ptr: u64,
+    /// `kmem_cache_per_node_ptrs.barn` (7.x).
+    node_barn: Option<u64>,
     node_nr_partial: u64,
     node_partial: u64,
     node_nr_slabs: Option<u64>,
     node_total_objects: Option<u64>,
+    /// The `SLAB_RED_ZONE` bit of `kmem_cache.flags`.
+    red_zone_flag: u64,
+}
+
+/// `SLAB_RED_ZONE` while it was a plain `#define` (up to 6.8); 6.9 made it
+/// `1 << _SLAB_RED_ZONE` of `enum _slab_flag_bits` (bit 1 on 6.12 and 7.2).
+const SLAB_RED_ZONE_DEFINE: u64 = 0x400;
+
+impl SlabLayout {
+    /// Probes the variants from the types and resolves their members.
+    pub(crate) fn probe(l: &Layouts) -> Result<SlabLayout> {
+        let cpu_variant = if l.has_field("kmem_cache", "cpu_slab") {
+            CpuCacheVariant::CpuSlab
+        } else if l.has_field("kmem_cache", "cpu_sheaves") {
+            CpuCacheVariant::Sheaves
+        } else {
+            return Err(Error::Unsupported(
+                "struct kmem_cache has neither cpu_slab nor cpu_sheaves: not a SLUB kernel \
+                 (the SLAB and SLOB allocators are not supported)"
+                    .into(),
+            ));
+        };
+        let slab = if l.has_field("slab", "slab_cache") {
+            SlabVariant::SlabStruct
+        } else if l.has_field("page", "slab_cache") {
+            SlabVariant::PageStruct
+        } else {
+            return Err(Error::MissingDebuginfo(
+                "neither struct slab (5.17+) nor struct page (before 5.17) has slab_cache".into(),
+            ));
+        };
+        let node = if l.has_field("kmem_cache", "node") {
+            NodeVariant::NodeArray
+        } else if l.has_field("kmem_cache", "per_node") {
+            NodeVariant::PerNode
+        } else {
+            return Err(Error::MissingDebuginfo("struct kmem_cache has neither node[] nor per_node[]".into()));
+        };
+        let s = slab.struct_name();
+        let slab_counters = l.offset(s, "counters")?;
+        let counter = |name: &str| -> Result<Counter> {
+            let f = l.field(s, name)?;
+            let (bit, width) =
+                f.bits.ok_or_else(|| Error::bad_data(format!("struct {s}"), format!("{name} is not a bitfield")))?;
+            let shift = f
+                .offset
+                .checked_sub(slab_counters)
+                .and_then(|bytes| bytes.checked_mul(8))
+                .and_then(|bits| bits.checked_add(u64::from(bit)))
+                .and_then(|shift| u32::try_from(shift).ok())
+                .filter(|&shift| width > 0 && shift.checked_add(width).is_some_and(|end| end <= 64))
+                .ok_or_else(|| {
+                    Error::bad_data(format!("struct {s}"), format!("{name} does not lie in the counters word"))
+                })?;
+            Ok(Counter { shift, width })
+        };
+        let cpu = match cpu_variant {
+            CpuCacheVariant::CpuSlab => {
+                let slab_member = if l.has_field("kmem_cache_cpu", "slab") { "slab" } else { "page" };
+                CpuLayout::CpuSlab {
+                    freelist: l.offset("kmem_cache_cpu", "freelist")?,
+                    slab: l.offset("kmem_cache_cpu", slab_member)?,
+                    partial: l.offset("kmem_cache_cpu", "partial").ok(),
+                }
+            }
+            CpuCacheVariant::Sheaves => CpuLayout::Sheaves {
+                main: l.offset("slub_percpu_sheaves", "main")?,
+                spare: l.offset("slub_percpu_sheaves", "spare")?,
+                sheaf_size: l.offset("slab_sheaf", "size")?,
+            },
+        };
+        let (node_array, node_stride, node_ptr, node_barn) = match node {
+            NodeVariant::NodeArray => (l.offset("kmem_cache", "node")?, 8, 0, None),
+            NodeVariant::PerNode => (
+                l.offset("kmem_cache", "per_node")?,
+                l.size_of("kmem_cache_per_node_ptrs")?,
+                l.offset("kmem_cache_per_node_ptrs", "node")?,
+                l.offset("kmem_cache_per_node_ptrs", "barn").ok(),
+            ),
+        };
+        let red_zone_flag = match l.types().map(|t| t.find_enumerator("_SLAB_RED_ZONE")) {
+            Some(Ok(Some((_, bit)))) => u32::try_from(bit)
+                .ok()
+                .and_then(|b| 1u64.checked_shl(b))
+                .ok_or_else(|| Error::bad_data("enum _slab_flag_bits", format!("_SLAB_RED_ZONE is {bit}")))?,
+            _ => SLAB_RED_ZONE_DEFINE,
+        };
+        Ok(SlabLayout {
+            variants: SlabVariants { slab, cpu: cpu_variant, node },
+            slab_cache: l.offset(s, "slab_cache")?,
+            slab_freelist: l.offset(s, "freelist")?,
+            slab_counters,
+            slab_list: l.offset(s, "slab_list")?,
+            slab_next: l.offset(s, "next").ok(),
+            inuse: counter("inuse")?,
+            objects: counter("objects")?,
+            frozen: counter("frozen").ok(),
+            cpu,
+            node_array,
+            node_stride,
+            node_ptr,
+            node_barn,
+            node_nr_partial: l.offset("kmem_cache_node", "nr_partial")?,
+            node_partial: l.offset("kmem_cache_node", "partial")?,
+            node_nr_slabs: l.offset("kmem_cache_node", "nr_slabs").ok(),
+            node_total_objects: l.offset("kmem_cache_node", "total_objects").ok(),
+            red_zone_flag,
+        })
+    }
 }
 
 /// The cache list and layout, read on first use.
 pub(crate) struct SlabState {
-    off: SlabOffsets,
+    off: SlabLayout,
     caches: Vec<SlabCache>,
     by_addr: HashMap<u64, usize>,
     cpus: Vec<(u32, u64)>,
     /// `pageflag_names` mask of "slab" (kernels before 6.10).
     pg_slab: Option<u64>,
+    /// `PGTY_slab` (6.10+), from `enum pagetype` when the types have it.
+    page_type_slab: u32,
 }
 
 /// The slab model as read from the dump, kept in the kernel's state cache.
@@ -192,6 +409,10 @@ pub trait SlabExt {
     fn cache_totals(&self, cache: &SlabCache) -> Result<CacheTotals>;
     /// Reads the `struct slab` at `addr` (of cache `cache`).
     fn read_slab(&self, addr: u64, cache: u64) -> Result<Slab>;
+    /// Which SLUB layout this kernel has.
+    fn slab_variants(&self) -> Result<SlabVariants>;
+    /// Address of the `freelist` member of the slab at `addr`.
+    fn slab_freelist_slot(&self, addr: u64) -> Result<u64>;
 }
 
 impl SlabExt for Kernel {
@@ -248,18 +469,22 @@ impl SlabExt for Kernel {
 
     fn cache_cpu_slabs(&self, cache: &SlabCache) -> Result<Vec<CpuSlabs>> {
         let st = self.slab_state()?;
+        let CpuLayout::CpuSlab { freelist: freelist_off, slab: slab_off, partial: partial_off } = st.off.cpu else {
+            // 7.x: per-cpu sheaves hold objects, not slabs.
+            return Ok(Vec::new());
+        };
         let mem = self.memory();
         let mut out = Vec::with_capacity(st.cpus.len());
         for &(cpu, offset) in &st.cpus {
             let kcc = cache.cpu_slab.wrapping_add(offset);
-            let freelist = mem.read_u64(kcc.wrapping_add(st.off.kcc_freelist))?;
-            let slab = mem.read_u64(kcc.wrapping_add(st.off.kcc_slab))?;
+            let freelist = mem.read_u64(kcc.wrapping_add(freelist_off))?;
+            let slab = mem.read_u64(kcc.wrapping_add(slab_off))?;
             let mut partial = Vec::new();
-            if let Some(p_off) = st.off.kcc_partial {
+            if let (Some(p_off), Some(next_off)) = (partial_off, st.off.slab_next) {
                 let mut p = mem.read_u64(kcc.wrapping_add(p_off))?;
                 while p != 0 && partial.len() < MAX_LIST_SLABS && !partial.contains(&p) {
                     partial.push(p);
-                    p = mem.read_u64(p.wrapping_add(st.off.slab_next)).unwrap_or(0);
+                    p = mem.read_u64(p.wrapping_add(next_off)).unwrap_or(0);
                 }
             }
             out.push(CpuSlabs { cpu, kmem_cache_cpu: kcc, freelist, slab, partial });
@@ -308,6 +533,7 @@ impl SlabExt for Kernel {
                 free += u64::from(slab.objects.saturating_sub(slab.inuse));
             }
         }
+        free = free.saturating_add(self.sheaf_objects(cache)?);
         let (mut total, mut slabs) = (0u64, 0u64);
         for node in self.cache_node_slabs(cache)? {
             total += node.total_objects;
@@ -327,16 +553,25 @@ impl SlabExt for Kernel {
         let base = self
             .page_to_virt(addr)
             .ok_or_else(|| Error::bad_data("slab", format!("{addr:x} is not a struct page address")))?;
+        let narrow = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
         Ok(Slab {
             addr,
             cache,
             base,
-            inuse: (counters & 0xffff) as u32,
-            objects: ((counters >> 16) & 0x7fff) as u32,
-            frozen: (counters >> 31) & 1 == 1,
+            inuse: narrow(st.off.inuse.get(counters)),
+            objects: narrow(st.off.objects.get(counters)),
+            frozen: st.off.frozen.is_some_and(|f| f.get(counters) == 1),
             freelist: mem.read_u64(addr.wrapping_add(st.off.slab_freelist))?,
             node: 0,
         })
+    }
+
+    fn slab_variants(&self) -> Result<SlabVariants> {
+        Ok(self.slab_state()?.off.variants)
+    }
+
+    fn slab_freelist_slot(&self, addr: u64) -> Result<u64> {
+        Ok(addr.wrapping_add(self.slab_state()?.off.slab_freelist))
     }
 }
 
@@ -344,6 +579,9 @@ impl SlabExt for Kernel {
 trait SlabHelpers {
     fn slab_state(&self) -> Result<&SlabState>;
     fn is_slab_head(&self, head: u64, st: &SlabState) -> Result<bool>;
+    /// 7.x: free objects a cache holds in sheaves (every CPU's `main` and
+    /// `spare`, every node's barn of full sheaves); 0 on other kernels.
+    fn sheaf_objects(&self, cache: &SlabCache) -> Result<u64>;
 }
 
 impl SlabHelpers for Kernel {
@@ -356,9 +594,49 @@ impl SlabHelpers for Kernel {
             return Ok(self.page_flags(head)? & mask != 0);
         }
         Ok(match self.page_type(head)? {
-            Some(t) => t >> 24 == PAGE_TYPE_SLAB,
+            Some(t) => t >> 24 == st.page_type_slab,
             None => true,
         })
+    }
+
+    fn sheaf_objects(&self, cache: &SlabCache) -> Result<u64> {
+        let st = self.slab_state()?;
+        let CpuLayout::Sheaves { main, spare, sheaf_size } = st.off.cpu else {
+            return Ok(0);
+        };
+        let mem = self.memory();
+        let size_of = |sheaf: u64| -> Result<u64> {
+            if sheaf == 0 {
+                return Ok(0);
+            }
+            Ok(u64::from(mem.read_u32(sheaf.wrapping_add(sheaf_size))?))
+        };
+        let mut free = 0u64;
+        for &(_, offset) in &st.cpus {
+            let pcs = cache.cpu_slab.wrapping_add(offset);
+            for member in [main, spare] {
+                free = free.saturating_add(size_of(mem.read_u64(pcs.wrapping_add(member))?)?);
+            }
+        }
+        let Some(barn_off) = st.off.node_barn else { return Ok(free) };
+        let full = self.layouts().offset("node_barn", "sheaves_full")?;
+        let link = self.layouts().offset("slab_sheaf", "barn_list")?;
+        for n in 0..cache.nodes.len() as u64 {
+            let entry = cache.addr.wrapping_add(st.off.node_array).wrapping_add(n.wrapping_mul(st.off.node_stride));
+            let barn = mem.read_u64(entry.wrapping_add(barn_off))?;
+            if barn == 0 {
+                continue;
+            }
+            let walk = list::walk(
+                mem,
+                barn.wrapping_add(full),
+                WalkOptions { limit: MAX_BARN_SHEAVES, ..WalkOptions::default() },
+            );
+            for node in walk.nodes {
+                free = free.saturating_add(size_of(node.wrapping_sub(link))?);
+            }
+        }
+        Ok(free)
     }
 }
 
@@ -376,27 +654,14 @@ pub fn object_start(cache: &SlabCache, slab: &Slab, index: u32) -> u64 {
 
 fn build_state(k: &Kernel) -> Result<SlabState> {
     let l = k.layouts();
-    let off = SlabOffsets {
-        slab_cache: l.offset("slab", "slab_cache")?,
-        slab_freelist: l.offset("slab", "freelist")?,
-        slab_counters: l.offset("slab", "counters")?,
-        slab_list: l.offset("slab", "slab_list")?,
-        slab_next: l.offset("slab", "next")?,
-        kcc_freelist: l.offset("kmem_cache_cpu", "freelist")?,
-        kcc_slab: l.offset("kmem_cache_cpu", "slab")?,
-        kcc_partial: l.offset("kmem_cache_cpu", "partial").ok(),
-        node_nr_partial: l.offset("kmem_cache_node", "nr_partial")?,
-        node_partial: l.offset("kmem_cache_node", "partial")?,
-        node_nr_slabs: l.offset("kmem_cache_node", "nr_slabs").ok(),
-        node_total_objects: l.offset("kmem_cache_node", "total_objects").ok(),
-    };
+    let off = SlabLayout::probe(l)?;
     let nr_nodes = k.memory().read_u32(k.symbol_addr("nr_node_ids")?).unwrap_or(1).clamp(1, 1024);
     let head = k.symbol_addr("slab_caches")?;
     let list_off = l.offset("kmem_cache", "list")?;
     let walk = list::walk(k.memory(), head, WalkOptions { limit: MAX_CACHES, ..WalkOptions::default() });
     let mut caches = Vec::with_capacity(walk.nodes.len());
     for node in walk.nodes {
-        if let Ok(c) = read_cache(k, node.wrapping_sub(list_off), nr_nodes) {
+        if let Ok(c) = read_cache(k, &off, node.wrapping_sub(list_off), nr_nodes) {
             caches.push(c);
         }
     }
@@ -405,30 +670,41 @@ fn build_state(k: &Kernel) -> Result<SlabState> {
     for cpu in k.possible_cpus()? {
         cpus.push((cpu, k.percpu_offset(cpu)?));
     }
-    Ok(SlabState { off, caches, by_addr, cpus, pg_slab: k.page_flag_mask("slab") })
+    let page_type_slab = match l.types().map(|t| t.find_enumerator("PGTY_slab")) {
+        Some(Ok(Some((_, v)))) => u32::try_from(v).unwrap_or(PAGE_TYPE_SLAB),
+        _ => PAGE_TYPE_SLAB,
+    };
+    Ok(SlabState { off, caches, by_addr, cpus, pg_slab: k.page_flag_mask("slab"), page_type_slab })
 }
 
-fn read_cache(k: &Kernel, addr: u64, nr_nodes: u32) -> Result<SlabCache> {
+fn read_cache(k: &Kernel, off: &SlabLayout, addr: u64, nr_nodes: u32) -> Result<SlabCache> {
     let f = |m: &str| k.read_field(addr, "kmem_cache", m);
     let oo = f("oo.x")?;
     let name_ptr = f("name")?;
-    let node_base = k.field_addr(addr, "kmem_cache", "node")?;
     let mut nodes = Vec::with_capacity(nr_nodes as usize);
     for n in 0..u64::from(nr_nodes) {
-        nodes.push(k.memory().read_u64(node_base.wrapping_add(n * 8))?);
+        let entry = addr.wrapping_add(off.node_array).wrapping_add(n.wrapping_mul(off.node_stride));
+        nodes.push(k.memory().read_u64(entry.wrapping_add(off.node_ptr))?);
     }
+    let cpu_member = match off.variants.cpu {
+        CpuCacheVariant::CpuSlab => "cpu_slab",
+        CpuCacheVariant::Sheaves => "cpu_sheaves",
+    };
+    let flags = f("flags")?;
     Ok(SlabCache {
         addr,
         name: k.memory().read_cstr(name_ptr, 64).unwrap_or_else(|_| "(unknown)".into()),
         object_size: f("object_size")? as u32,
         size: f("size")? as u32,
         offset: f("offset")? as u32,
+        // OO_SHIFT is 16 from 2.6.x through 7.2 (a #define in mm/slub.c).
         objects_per_slab: (oo & 0xffff) as u32,
         order: (oo >> 16) as u32,
         random: f("random").unwrap_or(0),
-        flags: f("flags")?,
+        flags,
+        red_zone: flags & off.red_zone_flag != 0,
         red_left_pad: f("red_left_pad").unwrap_or(0) as u32,
-        cpu_slab: f("cpu_slab")?,
+        cpu_slab: f(cpu_member)?,
         nodes,
     })
 }
@@ -450,4 +726,158 @@ pub(crate) fn read_slab_bytes(k: &Kernel, cache: &SlabCache, slab: &Slab) -> Res
         ));
     }
     k.memory().read_vec(slab.base, len as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use krash_program::layout::{Layouts, TypeSource};
+    use krash_program::probes::synthetic::{anonymous, bitfield, member, SyntheticTypes as T};
+
+    use super::*;
+
+    /// `inuse:16, objects:15, frozen:1` in a union with `counters`.
+    fn counters_union(t: &mut T) -> krash_debuginfo::types::TypeId {
+        let bits = t.structure(
+            "",
+            4,
+            vec![
+                bitfield("inuse", T::UINT, 0, 16),
+                bitfield("objects", T::UINT, 16, 15),
+                bitfield("frozen", T::UINT, 31, 1),
+            ],
+        );
+        t.union("", 8, vec![member("counters", T::ULONG, 0), anonymous(bits, 0)])
+    }
+
+    fn node_struct(t: &mut T) {
+        t.structure(
+            "kmem_cache_node",
+            64,
+            vec![member("nr_partial", T::ULONG, 8), member("partial", T::ULONG, 16), member("nr_slabs", T::ULONG, 32)],
+        );
+    }
+
+    fn probe(t: T) -> Result<SlabLayout> {
+        SlabLayout::probe(&Layouts::new(Some(Arc::new(t)), TypeSource::Btf, None))
+    }
+
+    /// 6.1/6.12: `struct slab`, `kmem_cache_cpu.slab`, `node[]`.
+    fn six_x() -> T {
+        let mut t = T::new();
+        let c = counters_union(&mut t);
+        t.structure(
+            "slab",
+            64,
+            vec![
+                member("__page_flags", T::ULONG, 0),
+                member("slab_cache", T::PTR, 8),
+                member("slab_list", T::ULONG, 16),
+                member("next", T::PTR, 16),
+                member("freelist", T::PTR, 32),
+                anonymous(c, 40),
+            ],
+        );
+        t.structure(
+            "kmem_cache_cpu",
+            32,
+            vec![member("freelist", T::PTR, 0), member("slab", T::PTR, 16), member("partial", T::PTR, 24)],
+        );
+        let nodes = t.array(T::PTR, 64);
+        t.structure("kmem_cache", 600, vec![member("cpu_slab", T::PTR, 0), member("node", nodes, 88)]);
+        node_struct(&mut t);
+        t
+    }
+
+    #[test]
+    fn slab_struct_kernels() {
+        let l = probe(six_x()).unwrap();
+        let v = l.variants;
+        assert_eq!(
+            (v.slab, v.cpu, v.node),
+            (SlabVariant::SlabStruct, CpuCacheVariant::CpuSlab, NodeVariant::NodeArray)
+        );
+        assert_eq!((l.slab_cache, l.slab_freelist, l.slab_counters, l.slab_next), (8, 32, 40, Some(16)));
+        // counters = inuse 5, objects 32, frozen.
+        let word = 5 | (32 << 16) | (1 << 31);
+        assert_eq!((l.inuse.get(word), l.objects.get(word), l.frozen.map(|f| f.get(word))), (5, 32, Some(1)));
+        assert_eq!((l.node_array, l.node_stride, l.node_ptr), (88, 8, 0));
+        assert_eq!(l.red_zone_flag, SLAB_RED_ZONE_DEFINE);
+    }
+
+    #[test]
+    fn page_struct_kernels() {
+        // 5.10: the slab members live in struct page; kmem_cache_cpu.page.
+        let mut t = T::new();
+        let c = counters_union(&mut t);
+        t.structure(
+            "page",
+            64,
+            vec![
+                member("flags", T::ULONG, 0),
+                member("slab_list", T::ULONG, 8),
+                member("next", T::PTR, 8),
+                member("slab_cache", T::PTR, 24),
+                member("freelist", T::PTR, 32),
+                anonymous(c, 40),
+            ],
+        );
+        t.structure(
+            "kmem_cache_cpu",
+            32,
+            vec![member("freelist", T::PTR, 0), member("page", T::PTR, 16), member("partial", T::PTR, 24)],
+        );
+        let nodes = t.array(T::PTR, 64);
+        t.structure("kmem_cache", 600, vec![member("cpu_slab", T::PTR, 0), member("node", nodes, 88)]);
+        node_struct(&mut t);
+        let l = probe(t).unwrap();
+        assert_eq!(l.variants.slab, SlabVariant::PageStruct);
+        assert_eq!(l.variants.slab.struct_name(), "page");
+        assert_eq!((l.slab_cache, l.slab_freelist, l.slab_counters), (24, 32, 40));
+        assert!(matches!(l.cpu, CpuLayout::CpuSlab { slab: 16, .. }));
+    }
+
+    #[test]
+    fn sheaves_kernels() {
+        // 7.x: no kmem_cache_cpu; per_node[] of {barn, node}; the red-zone
+        // flag from enum _slab_flag_bits; counters behind an anonymous
+        // struct freelist_counters.
+        let mut t = T::new();
+        let c = counters_union(&mut t);
+        let fc = t.structure("freelist_counters", 16, vec![member("freelist", T::PTR, 0), anonymous(c, 8)]);
+        t.structure(
+            "slab",
+            64,
+            vec![
+                member("flags", T::ULONG, 0),
+                member("slab_cache", T::PTR, 8),
+                member("slab_list", T::ULONG, 16),
+                anonymous(fc, 32),
+            ],
+        );
+        t.structure("slub_percpu_sheaves", 32, vec![member("main", T::PTR, 8), member("spare", T::PTR, 16)]);
+        t.structure("slab_sheaf", 40, vec![member("size", T::UINT, 24)]);
+        let pn =
+            t.structure("kmem_cache_per_node_ptrs", 16, vec![member("barn", T::PTR, 0), member("node", T::PTR, 8)]);
+        let per_node = t.array(pn, 64);
+        t.structure("kmem_cache", 2000, vec![member("cpu_sheaves", T::PTR, 0), member("per_node", per_node, 200)]);
+        node_struct(&mut t);
+        t.enumeration("_slab_flag_bits", &[("_SLAB_CONSISTENCY_CHECKS", 0), ("_SLAB_RED_ZONE", 1)]);
+        let l = probe(t).unwrap();
+        let v = l.variants;
+        assert_eq!((v.slab, v.cpu, v.node), (SlabVariant::SlabStruct, CpuCacheVariant::Sheaves, NodeVariant::PerNode));
+        assert_eq!((l.slab_freelist, l.slab_counters, l.slab_next), (32, 40, None));
+        assert_eq!((l.node_array, l.node_stride, l.node_ptr, l.node_barn), (200, 16, 8, Some(0)));
+        assert!(matches!(l.cpu, CpuLayout::Sheaves { main: 8, spare: 16, sheaf_size: 24 }));
+        assert_eq!(l.red_zone_flag, 0x2);
+    }
+
+    #[test]
+    fn not_slub_is_named() {
+        let mut t = T::new();
+        t.structure("kmem_cache", 200, vec![member("array", T::PTR, 0)]);
+        let e = probe(t).unwrap_err().to_string();
+        assert!(e.contains("not a SLUB kernel"), "{e}");
+    }
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use krash_arch::RegisterRole;
 use krash_core::{Error, Result, VirtualMemory, X86_64Regs};
-use krash_debuginfo::orc::{OrcEntry, OrcFormat, OrcTable};
+use krash_debuginfo::orc::{OrcEntry, OrcFlags, OrcFormat, OrcTable};
 use krash_program::CpuState;
 use krash_unwind::{
     find_parked_frame, unwind_with, Backtrace, CfiRow, CfiTable, CodeInfo, ExceptionStack, Method, StackKind,
@@ -28,12 +28,31 @@ const PARKED_SEARCH_SPAN: u64 = 0x1000;
 /// ORC tables for the kernel image and every loaded module.
 pub struct OrcTables {
     vmlinux: Option<OrcTable>,
+    /// How the entry format was settled (the same for every table).
+    pub format: OrcFormatProbe,
     /// `[start, end)` of a module's text and its table.
     modules: Vec<(u64, u64, OrcTable)>,
     /// Why the vmlinux table is missing, for messages.
     pub vmlinux_error: Option<String>,
     /// The vmlinux's DWARF CFI, read when an unwind first needs it.
     vmlinux_cfi: std::sync::OnceLock<std::result::Result<CfiTable, String>>,
+}
+
+/// How the ORC entry format of a kernel was found: the flag bits from
+/// `struct orc_entry` in the types (when loaded), the register numbering
+/// (and the flag bits, without types) from the vmlinux table's entries at
+/// function entry points. See [`krash_debuginfo::orc`] for the formats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrcFormatProbe {
+    /// The format every table is decoded with.
+    pub format: OrcFormat,
+    /// The flag layout the types gave, if they describe `struct orc_entry`.
+    pub flags_from_types: Option<OrcFlags>,
+    /// Function entry points checked, and how many agree with `format`;
+    /// `None` when the table probe failed (see `problem`).
+    pub samples: Option<(usize, usize)>,
+    /// Why the format is a fallback, when it is one.
+    pub problem: Option<String>,
 }
 
 /// How a backtrace found its starting registers.
@@ -218,6 +237,10 @@ impl BacktraceExt for Kernel {
 /// Private helpers of this module's extension of [`Kernel`].
 trait BacktraceHelpers {
     fn read_orc_tables(&self) -> OrcTables;
+    /// Settles the ORC entry format: flag bits from the types' `struct
+    /// orc_entry`, register numbering (and flag bits without types) from
+    /// the vmlinux table checked at every function entry point.
+    fn probe_orc_format(&self, table: Option<&OrcTable>) -> OrcFormatProbe;
     /// The kernel image's ORC tables as the running kernel has them
     /// (`__start_orc_unwind_ip`..), for dumps opened without a vmlinux.
     fn read_memory_orc(&self) -> Result<OrcTable>;
@@ -226,8 +249,9 @@ trait BacktraceHelpers {
     /// interrupt from user mode lands there before the entry code moves
     /// to the task stack.
     fn entry_stack(&self, cpu: u32) -> Option<StackRange>;
-    /// The top of a CPU's hard-IRQ stack: `hardirq_stack_ptr` (6.1) or
-    /// `pcpu_hot.hardirq_stack_ptr` (6.2+) points at its last word.
+    /// The top of a CPU's hard-IRQ stack: the per-cpu `hardirq_stack_ptr`
+    /// (up to 6.1, and again in 7.x) or `pcpu_hot.hardirq_stack_ptr` (6.2
+    /// to 6.x) points at its last word.
     fn hardirq_stack_top(&self, cpu: u32) -> Option<u64>;
     /// The IST stacks of `struct cea_exception_stacks` for a CPU.
     fn exception_stacks(&self, cpu: u32) -> Vec<StackRange>;
@@ -276,21 +300,67 @@ impl BacktraceHelpers for Kernel {
                 Err(e) => (None, Some(format!("no vmlinux given, and the ORC tables in the dump are unreadable: {e}"))),
             },
         };
-        let format = vmlinux.as_ref().map(|t| t.format()).unwrap_or(OrcFormat::Legacy);
+        let format = self.probe_orc_format(vmlinux.as_ref());
+        let vmlinux = vmlinux.map(|t| t.with_format(format.format));
         let mut modules = Vec::new();
         for m in self.modules().unwrap_or_default() {
             let table = (|| -> Result<OrcTable> {
                 let count = self.read_field(m.addr, "module", "arch.num_orcs")?;
                 let ips = self.read_field_u64(m.addr, "module", "arch.orc_unwind_ip")?;
                 let entries = self.read_field_u64(m.addr, "module", "arch.orc_unwind")?;
-                OrcTable::from_memory(ips, entries, count, self.memory(), format)
+                OrcTable::from_memory(ips, entries, count, self.memory(), format.format)
             })();
             let Ok(table) = table else { continue };
             for r in m.regions.iter().filter(|r| r.kind.holds_text()) {
                 modules.push((r.base, r.base.saturating_add(r.size), table.clone()));
             }
         }
-        OrcTables { vmlinux, modules, vmlinux_error, vmlinux_cfi: std::sync::OnceLock::new() }
+        OrcTables { vmlinux, format, modules, vmlinux_error, vmlinux_cfi: std::sync::OnceLock::new() }
+    }
+
+    fn probe_orc_format(&self, table: Option<&OrcTable>) -> OrcFormatProbe {
+        let (flags_from_types, types_problem) = match self.types().map(|t| OrcFlags::from_types(t.as_ref())) {
+            Some(Ok(flags)) => (flags, None),
+            Some(Err(e)) => (None, Some(e.to_string())),
+            None => (None, None),
+        };
+        // Without a table or a verdict, the flag layout the types (or the
+        // vmlinux's sections) suggest, with the classic registers.
+        let guess = |flags: Option<OrcFlags>| {
+            let flags = flags.or(table.map(|t| t.format().flags)).unwrap_or(OrcFlags::TypeSignal);
+            OrcFormat { flags, ..OrcFormat::SINCE_6_4 }
+        };
+        let Some(table) = table else {
+            return OrcFormatProbe {
+                format: guess(flags_from_types),
+                flags_from_types,
+                samples: None,
+                problem: Some("no vmlinux ORC table to check".into()),
+            };
+        };
+        let starts: Vec<u64> = self
+            .symbols()
+            .iter()
+            .filter(|s| s.is_text() && s.module.is_none() && self.in_kernel_image(s.addr))
+            .map(|s| s.addr)
+            .collect();
+        match table.probe_format(&starts, flags_from_types) {
+            Ok(p) => OrcFormatProbe {
+                format: p.format,
+                flags_from_types,
+                samples: Some((p.samples, p.agreeing)),
+                problem: types_problem,
+            },
+            Err(e) => OrcFormatProbe {
+                format: guess(flags_from_types),
+                flags_from_types,
+                samples: None,
+                problem: Some(match types_problem {
+                    Some(t) => format!("{t}; {e}"),
+                    None => e.to_string(),
+                }),
+            },
+        }
     }
 
     fn read_memory_orc(&self) -> Result<OrcTable> {
@@ -301,9 +371,8 @@ impl BacktraceHelpers for Kernel {
             .checked_sub(ip_start)
             .ok_or_else(|| krash_core::Error::bad_data("ORC tables", "__stop_orc_unwind_ip below its start"))?
             / 4;
-        let release = self.vmcoreinfo().osrelease().unwrap_or_default();
-        let format = OrcFormat::for_kernel_release(release).unwrap_or(OrcFormat::Legacy);
-        OrcTable::from_memory(ip_start, unwind, count, self.memory(), format)
+        // The format is settled by probe_orc_format once the table is read.
+        OrcTable::from_memory(ip_start, unwind, count, self.memory(), OrcFormat::SINCE_6_4)
     }
 
     fn entry_stack(&self, cpu: u32) -> Option<StackRange> {

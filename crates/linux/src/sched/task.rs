@@ -32,38 +32,11 @@ pub enum TaskState {
 }
 
 impl TaskState {
-    /// Decodes `__state` (or `state`) and `exit_state` with the kernel's bit values.
+    /// Decodes `__state` (or `state`) and `exit_state` with the bit values
+    /// of 4.14 through 7.2 ([`TaskStateTable::fallback`]); a kernel's own
+    /// values come from [`TaskStateTable::from_array`].
     pub fn decode(state: u64, exit_state: u64) -> TaskState {
-        const INTERRUPTIBLE: u64 = 0x1;
-        const UNINTERRUPTIBLE: u64 = 0x2;
-        const STOPPED: u64 = 0x4;
-        const TRACED: u64 = 0x8;
-        const EXIT_DEAD: u64 = 0x10;
-        const EXIT_ZOMBIE: u64 = 0x20;
-        const PARKED: u64 = 0x40;
-        const DEAD: u64 = 0x80;
-        const WAKING: u64 = 0x200;
-        const NOLOAD: u64 = 0x400;
-        const NEW: u64 = 0x800;
-        if exit_state & EXIT_ZOMBIE != 0 {
-            return TaskState::ZO;
-        }
-        if exit_state & EXIT_DEAD != 0 {
-            return TaskState::DE;
-        }
-        match state {
-            0 => TaskState::RU,
-            s if s & UNINTERRUPTIBLE != 0 && s & NOLOAD != 0 => TaskState::ID,
-            s if s & INTERRUPTIBLE != 0 => TaskState::IN,
-            s if s & UNINTERRUPTIBLE != 0 => TaskState::UN,
-            s if s & STOPPED != 0 => TaskState::ST,
-            s if s & TRACED != 0 => TaskState::TR,
-            s if s & PARKED != 0 => TaskState::PA,
-            s if s & DEAD != 0 => TaskState::DE,
-            s if s & WAKING != 0 => TaskState::WA,
-            s if s & NEW != 0 => TaskState::NE,
-            s => TaskState::Unknown(s),
-        }
+        TaskStateTable::fallback("").decode(state, exit_state)
     }
 
     /// The two-letter form crash prints.
@@ -102,6 +75,240 @@ impl TaskState {
         }
     }
 }
+
+/// Where a [`TaskStateTable`]'s bits came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum TaskStateSource {
+    /// The kernel's own `task_state_array` (fs/proc/array.c), as read
+    /// from the dump: entry i names the state of bit i-1.
+    Array { entries: Vec<String> },
+    /// The array could not be read; the bit values of 4.14 through 7.2.
+    Fallback { reason: String },
+}
+
+/// The state bits of one kernel. `task_state_array` holds the states
+/// /proc reports ("R (running)", "S (sleeping)", ...), entry i for bit
+/// i-1, plus "I (idle)" beyond them (TASK_REPORT_IDLE, which is
+/// TASK_UNINTERRUPTIBLE|TASK_NOLOAD, no bit of its own). Before 4.14 the
+/// array had no "I" and named every bit the kernel had, reported or not
+/// ("x (dead)", "K (wakekill)", "W (waking)", "N (noload)", "n (new)");
+/// since then the unreported bits follow the reported ones in
+/// `include/linux/sched.h`, unchanged from 4.14 to 7.2, and are taken
+/// from [`UNREPORTED_BITS`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskStateTable {
+    pub source: TaskStateSource,
+    interruptible: u64,
+    uninterruptible: u64,
+    stopped: u64,
+    traced: u64,
+    exit_dead: u64,
+    exit_zombie: u64,
+    parked: u64,
+    dead: u64,
+    waking: u64,
+    noload: u64,
+    new: u64,
+    /// TASK_RTLOCK_WAIT (5.15+) and TASK_FROZEN (6.1+): the kernel
+    /// reports both as "D".
+    reported_uninterruptible: u64,
+}
+
+/// The state bits `task_state_array` has not named since 4.14, as
+/// include/linux/sched.h defines them from 4.14 through 7.2 (checked
+/// against 5.10, 6.1, 6.12 and 7.2): TASK_DEAD, TASK_WAKEKILL (a modifier,
+/// never a state of its own), TASK_WAKING, TASK_NOLOAD, TASK_NEW,
+/// TASK_RTLOCK_WAIT (5.15+), TASK_FROZEN (6.1+).
+pub const UNREPORTED_BITS: [(&str, u64); 7] = [
+    ("TASK_DEAD", 0x80),
+    ("TASK_WAKEKILL", 0x100),
+    ("TASK_WAKING", 0x200),
+    ("TASK_NOLOAD", 0x400),
+    ("TASK_NEW", 0x800),
+    ("TASK_RTLOCK_WAIT", 0x1000),
+    ("TASK_FROZEN", 0x8000),
+];
+
+/// The reported states of 4.14 through 7.2, for the fallback table.
+const REPORTED_ARRAY: [&str; 9] = [
+    "R (running)",
+    "S (sleeping)",
+    "D (disk sleep)",
+    "T (stopped)",
+    "t (tracing stop)",
+    "X (dead)",
+    "Z (zombie)",
+    "P (parked)",
+    "I (idle)",
+];
+
+/// Longest `task_state_array` accepted (4.x had 13 entries).
+const MAX_TASK_STATES: u64 = 24;
+
+fn unreported(name: &str) -> u64 {
+    UNREPORTED_BITS.iter().find(|(n, _)| *n == name).map(|(_, b)| *b).unwrap_or(0)
+}
+
+impl TaskStateTable {
+    /// The table of 4.14 through 7.2, for when the kernel's array cannot
+    /// be read (`reason` says why).
+    pub fn fallback(reason: &str) -> TaskStateTable {
+        let entries: Vec<String> = REPORTED_ARRAY.iter().map(|s| s.to_string()).collect();
+        let mut t = Self::from_entries(&entries).unwrap_or_else(|_| Self::empty());
+        t.source = TaskStateSource::Fallback { reason: reason.to_string() };
+        t
+    }
+
+    fn empty() -> TaskStateTable {
+        TaskStateTable {
+            source: TaskStateSource::Fallback { reason: String::new() },
+            interruptible: 0,
+            uninterruptible: 0,
+            stopped: 0,
+            traced: 0,
+            exit_dead: 0,
+            exit_zombie: 0,
+            parked: 0,
+            dead: 0,
+            waking: 0,
+            noload: 0,
+            new: 0,
+            reported_uninterruptible: 0,
+        }
+    }
+
+    /// The table of a kernel whose `task_state_array` holds `entries`.
+    pub fn from_array(entries: &[String]) -> Result<TaskStateTable> {
+        let mut t = Self::from_entries(entries)?;
+        t.source = TaskStateSource::Array { entries: entries.to_vec() };
+        Ok(t)
+    }
+
+    fn from_entries(entries: &[String]) -> Result<TaskStateTable> {
+        let bad = |detail: String| Error::bad_data("task_state_array", detail);
+        let mut t = Self::empty();
+        let first = entries.first().ok_or_else(|| bad("empty".into()))?;
+        if !first.starts_with("R ") {
+            return Err(bad(format!("entry 0 is {first:?}, not the running state")));
+        }
+        let mut highest = 0u64;
+        for (i, entry) in entries.iter().enumerate().skip(1) {
+            let (letter, name) = parse_state(entry).ok_or_else(|| bad(format!("entry {i} is {entry:?}")))?;
+            let bit = 1u64.checked_shl(u32::try_from(i - 1).unwrap_or(u32::MAX)).unwrap_or(0);
+            let slot = match (letter, name) {
+                // Beyond the reported bits: TASK_UNINTERRUPTIBLE|TASK_NOLOAD.
+                ('I', _) => continue,
+                ('S', _) => &mut t.interruptible,
+                ('D', _) => &mut t.uninterruptible,
+                // 2.6 kernels had "T (tracing stop)" beside "T (stopped)".
+                ('T' | 't', n) if n.contains("trac") => &mut t.traced,
+                ('T', _) => &mut t.stopped,
+                ('X', _) => &mut t.exit_dead,
+                ('Z', _) => &mut t.exit_zombie,
+                ('x', _) => &mut t.dead,
+                ('W', _) => &mut t.waking,
+                ('P', _) => &mut t.parked,
+                ('N', _) => &mut t.noload,
+                ('n', _) => &mut t.new,
+                // TASK_WAKEKILL ("K (wakekill)") modifies other states.
+                _ => {
+                    highest = highest.max(bit);
+                    continue;
+                }
+            };
+            *slot = bit;
+            highest = highest.max(bit);
+        }
+        if t.interruptible == 0 || t.uninterruptible == 0 {
+            return Err(bad("no sleeping or disk-sleep state".into()));
+        }
+        // An array ending in "I (idle)" (4.14+) names only the reported
+        // bits; the others sit above them, as UNREPORTED_BITS has them.
+        // Older arrays name every bit the kernel has.
+        let names_only_reported = entries.last().is_some_and(|e| e.starts_with("I "));
+        let fill = |slot: &mut u64, name: &str| {
+            if names_only_reported && *slot == 0 && unreported(name) > highest {
+                *slot = unreported(name);
+            }
+        };
+        fill(&mut t.dead, "TASK_DEAD");
+        fill(&mut t.waking, "TASK_WAKING");
+        fill(&mut t.noload, "TASK_NOLOAD");
+        fill(&mut t.new, "TASK_NEW");
+        let mut extra = 0;
+        fill(&mut extra, "TASK_RTLOCK_WAIT");
+        let mut frozen = 0;
+        fill(&mut frozen, "TASK_FROZEN");
+        t.reported_uninterruptible = extra | frozen;
+        Ok(t)
+    }
+
+    /// The state of a task with these `__state` (or `state`) and
+    /// `exit_state` values, as crash names it.
+    pub fn decode(&self, state: u64, exit_state: u64) -> TaskState {
+        let has = |bits: u64| bits != 0 && state & bits != 0;
+        if self.exit_zombie != 0 && exit_state & self.exit_zombie != 0 {
+            return TaskState::ZO;
+        }
+        if self.exit_dead != 0 && exit_state & self.exit_dead != 0 {
+            return TaskState::DE;
+        }
+        match state {
+            0 => TaskState::RU,
+            _ if has(self.uninterruptible) && has(self.noload) => TaskState::ID,
+            _ if has(self.interruptible) => TaskState::IN,
+            _ if has(self.uninterruptible) => TaskState::UN,
+            _ if has(self.stopped) => TaskState::ST,
+            _ if has(self.traced) => TaskState::TR,
+            _ if has(self.parked) => TaskState::PA,
+            _ if has(self.dead) => TaskState::DE,
+            _ if has(self.waking) => TaskState::WA,
+            _ if has(self.new) => TaskState::NE,
+            _ if has(self.reported_uninterruptible) => TaskState::UN,
+            s => TaskState::Unknown(s),
+        }
+    }
+}
+
+/// "X (name)" as the letter and the name.
+fn parse_state(entry: &str) -> Option<(char, &str)> {
+    let mut chars = entry.chars();
+    let letter = chars.next().filter(char::is_ascii_alphabetic)?;
+    let rest = chars.as_str().strip_prefix(" (")?.strip_suffix(')')?;
+    (!rest.is_empty() && rest.chars().all(|c| c.is_ascii_lowercase() || c == ' ')).then_some((letter, rest))
+}
+
+/// The kernel's `task_state_array`: `static const char * const []`. Its
+/// length comes from the symbol's size, else the types, else from reading
+/// until an entry is not a state string.
+fn read_task_state_array(k: &Kernel) -> Result<Vec<String>> {
+    let addr = k.symbol_addr("task_state_array")?;
+    let by_size = k.symbols().by_name("task_state_array").map(|s| s.size).filter(|&s| s != 0 && s % 8 == 0);
+    let by_type = || match k.layouts().variable_type("task_state_array") {
+        Some((_, krash_debuginfo::types::Type::Array { len, .. })) => len,
+        _ => None,
+    };
+    let count = by_size.map(|s| s / 8).or_else(by_type);
+    if count.is_some_and(|n| n == 0 || n > MAX_TASK_STATES) {
+        return Err(Error::bad_data("task_state_array", format!("implausible length {count:?}")));
+    }
+    let mut out = Vec::new();
+    for i in 0..count.unwrap_or(MAX_TASK_STATES) {
+        let text = k.memory().read_u64(addr.wrapping_add(i * 8)).and_then(|p| k.memory().read_cstr(p, 32));
+        match text {
+            Ok(s) if parse_state(&s).is_some() => out.push(s),
+            // Unknown length: the array ends where the state strings do.
+            _ if count.is_none() && !out.is_empty() => break,
+            Ok(s) => return Err(Error::bad_data("task_state_array", format!("entry {i} is {s:?}"))),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// The task-state table, read once per session.
+struct CachedTaskStates(TaskStateTable);
 
 /// What `ps` and friends need to know about one task.
 #[derive(Debug, Clone, Serialize)]
@@ -160,6 +367,8 @@ pub trait TaskExt {
     fn panic_task(&self) -> Option<u64>;
     /// The CPU that called panic() (`panic_cpu`), if any did.
     fn panic_cpu(&self) -> Option<u32>;
+    /// This kernel's task-state bits, from its `task_state_array`.
+    fn task_states(&self) -> &TaskStateTable;
 }
 
 impl TaskExt for Kernel {
@@ -208,6 +417,17 @@ impl TaskExt for Kernel {
     fn panic_cpu(&self) -> Option<u32> {
         let v = self.memory().read_u32(self.symbol_addr("panic_cpu").ok()?).ok()?;
         (v != u32::MAX && v < krash_program::percpu::MAX_CPUS).then_some(v)
+    }
+
+    fn task_states(&self) -> &TaskStateTable {
+        &self
+            .session_cached(|| {
+                CachedTaskStates(match read_task_state_array(self).and_then(|e| TaskStateTable::from_array(&e)) {
+                    Ok(t) => t,
+                    Err(e) => TaskStateTable::fallback(&e.to_string()),
+                })
+            })
+            .0
     }
 }
 
@@ -260,6 +480,12 @@ impl TaskHelpers for Kernel {
             }
         }
 
+        if let TaskStateSource::Fallback { reason } = &self.task_states().source {
+            problems.push(format!(
+                "task states: the kernel's task_state_array is unreadable ({reason}); \
+                 decoding states with the bit values of 4.14-7.2"
+            ));
+        }
         let active = self.active_tasks().unwrap_or_default();
         let mut idle_cpus: Vec<(u32, u64)> = Vec::new();
         if let Ok(idle_off) = l.offset("rq", "idle") {
@@ -315,7 +541,7 @@ impl TaskHelpers for Kernel {
             ppid,
             parent,
             comm: self.read_field_string(addr, "task_struct", "comm")?,
-            state: TaskState::decode(state, exit_state),
+            state: self.task_states().decode(state, exit_state),
             cpu: idle_cpu.unwrap_or(cpu),
             mm: self.read_field_u64(addr, "task_struct", "mm")?,
             active: active.iter().any(|&(_, t)| t == addr),
@@ -327,7 +553,73 @@ impl TaskHelpers for Kernel {
 
 #[cfg(test)]
 mod tests {
-    use super::TaskState;
+    use super::{TaskState, TaskStateSource, TaskStateTable};
+
+    fn strings(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// The array of 4.14 through 7.2 (read from 5.10, 6.1, 6.12 and 7.2).
+    const MODERN: [&str; 9] = [
+        "R (running)",
+        "S (sleeping)",
+        "D (disk sleep)",
+        "T (stopped)",
+        "t (tracing stop)",
+        "X (dead)",
+        "Z (zombie)",
+        "P (parked)",
+        "I (idle)",
+    ];
+
+    #[test]
+    fn modern_array_gives_todays_bits() {
+        let t = TaskStateTable::from_array(&strings(&MODERN)).unwrap();
+        assert!(matches!(t.source, TaskStateSource::Array { .. }));
+        let f = TaskStateTable::fallback("test");
+        for (state, exit) in [(0, 0), (1, 0), (2, 0), (0x402, 0), (0x104, 0), (0x80, 0x20), (0x40, 0), (0x200, 0)] {
+            assert_eq!(t.decode(state, exit), f.decode(state, exit), "{state:#x}/{exit:#x}");
+        }
+        assert_eq!(t.decode(0x2001, 0), TaskState::IN, "TASK_FREEZABLE is a modifier");
+        assert_eq!(t.decode(0x1000, 0), TaskState::UN, "TASK_RTLOCK_WAIT is reported as D");
+        assert_eq!(t.decode(0x8000, 0), TaskState::UN, "TASK_FROZEN is reported as D");
+        assert_eq!(t.decode(0x10000, 0), TaskState::Unknown(0x10000));
+        assert_eq!(t.decode(0, 0x10), TaskState::DE);
+    }
+
+    #[test]
+    fn old_array_names_every_bit() {
+        // 3.x: zombie before dead, and the unreported bits named too.
+        let old = strings(&[
+            "R (running)",
+            "S (sleeping)",
+            "D (disk sleep)",
+            "T (stopped)",
+            "t (tracing stop)",
+            "Z (zombie)",
+            "X (dead)",
+            "x (dead)",
+            "K (wakekill)",
+            "W (waking)",
+            "P (parked)",
+        ]);
+        let t = TaskStateTable::from_array(&old).unwrap();
+        assert_eq!(t.decode(0, 0x10), TaskState::ZO);
+        assert_eq!(t.decode(0, 0x20), TaskState::DE);
+        assert_eq!(t.decode(0x40, 0), TaskState::DE);
+        assert_eq!(t.decode(0x100, 0), TaskState::WA);
+        assert_eq!(t.decode(0x200, 0), TaskState::PA);
+        // No TASK_NOLOAD in this kernel: no idle state.
+        assert_eq!(t.decode(0x402, 0), TaskState::UN);
+    }
+
+    #[test]
+    fn bad_arrays_are_refused() {
+        assert!(TaskStateTable::from_array(&[]).is_err());
+        assert!(TaskStateTable::from_array(&strings(&["S (sleeping)"])).is_err());
+        assert!(TaskStateTable::from_array(&strings(&["R (running)", "garbage"])).is_err());
+        assert!(TaskStateTable::from_array(&strings(&["R (running)", "S (sleeping)"])).is_err());
+    }
 
     #[test]
     fn state_decoding_matches_kernel_bits() {

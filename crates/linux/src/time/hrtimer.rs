@@ -105,8 +105,12 @@ impl HrtimerHelpers for Kernel {
     fn hrtimer_clock(&self, index: u64, base: u64, current: i64) -> Result<HrtimerClock> {
         let mem: &dyn VirtualMemory = self.memory();
         let l = self.layouts();
-        let get_time = self.read_field_u64(base, "hrtimer_clock_base", "get_time")?;
-        let get_time = self.symbolize(get_time).map(|s| s.name);
+        // 7.x dropped the per-base clock function pointer.
+        let get_time = match self.read_field_u64(base, "hrtimer_clock_base", "get_time") {
+            Ok(f) => self.symbolize(f).map(|s| s.name),
+            Err(e) if self.layouts().has_field("hrtimer_clock_base", "get_time") => return Err(e),
+            Err(_) => None,
+        };
         let root = base.wrapping_add(l.offset("hrtimer_clock_base", "active.rb_root")?);
         let node_off = l.offset("hrtimer", "node")?;
         let walk = rbtree::walk(mem, rbtree::root_node(mem, root)?, RbLayout::default(), MAX_TIMERS);

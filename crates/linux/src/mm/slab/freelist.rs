@@ -304,7 +304,7 @@ pub(crate) fn walk_one(
 fn head_at(k: &Kernel, slab: &Slab, owner: FreelistOwner) -> u64 {
     match owner {
         FreelistOwner::Cpu { kmem_cache_cpu, .. } => kmem_cache_cpu,
-        FreelistOwner::Slab => k.field_addr(slab.addr, "slab", "freelist").unwrap_or(slab.addr),
+        FreelistOwner::Slab => k.slab_freelist_slot(slab.addr).unwrap_or(slab.addr),
     }
 }
 

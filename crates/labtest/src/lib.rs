@@ -1,0 +1,150 @@
+//! Where krash's dump lab is (`lab/build`), for the workspace's tests; a
+//! dev-dependency only, depending on no krash crate.
+//!
+//! The lab lives in `$KRASH_LAB_DIR` (default `/var/cache/krash-lab`). A
+//! test that finds what it needs missing calls [`skip_or_fail`]: with
+//! `KRASH_REQUIRE_LAB=1` (what `scripts/test` sets) that is a failure,
+//! otherwise a note on stderr and the test goes on without it. A lab test
+//! that ends having compared nothing calls [`assert_compared`].
+
+use std::fmt::Display;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+/// Where the lab is when `$KRASH_LAB_DIR` is unset.
+pub const DEFAULT_LAB_DIR: &str = "/var/cache/krash-lab";
+
+/// The lab's kernels (`KERNELS` in `lab/build`), oldest first.
+pub const KERNELS: [&str; 2] = ["6.1.0-56-cloud-amd64", "6.12.117+deb12-cloud-amd64"];
+
+/// The lab directory: `$KRASH_LAB_DIR`, or [`DEFAULT_LAB_DIR`].
+pub fn lab_dir() -> PathBuf {
+    std::env::var_os("KRASH_LAB_DIR")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from(DEFAULT_LAB_DIR), PathBuf::from)
+}
+
+/// Whether the lab must be there (`KRASH_REQUIRE_LAB=1`): then nothing may be skipped.
+pub fn required() -> bool {
+    std::env::var("KRASH_REQUIRE_LAB").as_deref() == Ok("1")
+}
+
+/// A lab test cannot do (part of) its work: panics when the lab is
+/// required, otherwise prints a note saying what was skipped.
+#[track_caller]
+pub fn skip_or_fail(reason: impl Display) {
+    if required() {
+        panic!("KRASH_REQUIRE_LAB=1: {reason} (lab: {}; run lab/build)", lab_dir().display());
+    }
+    eprintln!("note: skipped: {reason} (lab: {})", lab_dir().display());
+}
+
+/// `path` when it exists; otherwise [`skip_or_fail`] and `None`.
+#[track_caller]
+pub fn present(path: PathBuf) -> Option<PathBuf> {
+    if path.exists() {
+        Some(path)
+    } else {
+        skip_or_fail(format_args!("{} not present", path.display()));
+        None
+    }
+}
+
+/// Ends a lab test that counts what it compared: comparing nothing fails
+/// when the lab is required or holds dumps (the test's filter found none of
+/// what it looks for), and is a skip note only when there is no lab at all.
+#[track_caller]
+pub fn assert_compared(compared: usize, what: impl Display) {
+    if compared > 0 {
+        eprintln!("{what}: {compared} compared");
+        return;
+    }
+    if required() || lab_dir().join("dumps/index.json").exists() {
+        panic!("{what}: nothing compared (lab: {})", lab_dir().display());
+    }
+    eprintln!("note: skipped: {what}: no lab under {}", lab_dir().display());
+}
+
+/// The extracted packages of kernel `kv` (`linux-image-<kv>-unsigned` and `-dbg`).
+pub fn kernel_root(kv: &str) -> PathBuf {
+    lab_dir().join("kernels").join(kv).join("root")
+}
+
+/// Where the vmlinux (with DWARF) of kernel `kv` is, present or not.
+pub fn vmlinux_path(kv: &str) -> PathBuf {
+    kernel_root(kv).join(format!("usr/lib/debug/boot/vmlinux-{kv}"))
+}
+
+/// The vmlinux of kernel `kv`, or `None` after [`skip_or_fail`].
+#[track_caller]
+pub fn vmlinux(kv: &str) -> Option<PathBuf> {
+    present(vmlinux_path(kv))
+}
+
+/// The System.map of kernel `kv`, or `None` after [`skip_or_fail`].
+#[track_caller]
+pub fn system_map(kv: &str) -> Option<PathBuf> {
+    present(kernel_root(kv).join(format!("usr/lib/debug/boot/System.map-{kv}")))
+}
+
+/// The directory of kernel `kv`'s modules with debug info (`-dbg` package).
+pub fn module_debug_dir(kv: &str) -> PathBuf {
+    kernel_root(kv).join(format!("usr/lib/debug/lib/modules/{kv}"))
+}
+
+/// A stock module of kernel `kv` with its debug info, by its path under
+/// `kernel/` (e.g. `net/key/af_key.ko`), or `None` after [`skip_or_fail`].
+#[track_caller]
+pub fn kernel_module(kv: &str, rel: &str) -> Option<PathBuf> {
+    present(module_debug_dir(kv).join("kernel").join(rel))
+}
+
+/// The directory of one scenario's dumps, manifest and module.
+pub fn scenario_dir(kv: &str, scenario: &str) -> PathBuf {
+    lab_dir().join("dumps").join(kv).join(scenario)
+}
+
+/// The lab's own module (`krash_scenarios.ko`, with DWARF) as loaded in
+/// `scenario` on kernel `kv`, or `None` after [`skip_or_fail`].
+#[track_caller]
+pub fn scenario_module(kv: &str, scenario: &str) -> Option<PathBuf> {
+    present(scenario_dir(kv, scenario).join("krash_scenarios.ko"))
+}
+
+/// Every scenario manifest listed in `dumps/index.json`: (its path, its
+/// content). Empty when the lab has no index; unreadable entries are left out.
+pub fn manifests() -> Vec<(PathBuf, Value)> {
+    let Ok(text) = std::fs::read_to_string(lab_dir().join("dumps/index.json")) else { return Vec::new() };
+    let index: Value = serde_json::from_str(&text).expect("the lab's dumps/index.json is valid JSON");
+    let mut out = Vec::new();
+    for entry in index["manifests"].as_array().into_iter().flatten() {
+        let Some(path) = entry["manifest"].as_str().map(PathBuf::from) else { continue };
+        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        let manifest: Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: not valid JSON: {e}", path.display()));
+        out.push((path, manifest));
+    }
+    out
+}
+
+/// The directory a manifest describes (where its dump files are).
+pub fn manifest_dir(manifest_path: &Path) -> PathBuf {
+    manifest_path.parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_follow_the_lab_layout() {
+        let kv = KERNELS[0];
+        let root = kernel_root(kv);
+        assert!(root.starts_with(lab_dir()));
+        assert_eq!(vmlinux_path(kv), root.join("usr/lib/debug/boot/vmlinux-6.1.0-56-cloud-amd64"));
+        assert_eq!(module_debug_dir(kv), root.join("usr/lib/debug/lib/modules/6.1.0-56-cloud-amd64"));
+        assert_eq!(scenario_dir(kv, "hung-task"), lab_dir().join("dumps/6.1.0-56-cloud-amd64/hung-task"));
+        assert_eq!(manifest_dir(Path::new("/a/b/manifest.json")), PathBuf::from("/a/b"));
+    }
+}

@@ -1,0 +1,245 @@
+//! Which variant every version probe picks on the lab's kernels, with and
+//! without the vmlinux, and on the types and tables of vmlinux files of
+//! other versions (5.10 and 7.2) that have no dump in the lab.
+//!
+//! The dumps: KRASH_LAB_DIR (default /var/cache/krash-lab), `dumps/KERNEL/
+//! null-member/vmcore.kdump-zlib`; a missing lab skips with a note, a
+//! failure with KRASH_REQUIRE_LAB=1. The other versions' vmlinux files
+//! are looked for in `vmlinux-only/vmlinux-RELEASE` under the lab
+//! directory (the `-dbg` packages' files: `apt-get download
+//! linux-image-5.10.0-43-cloud-amd64-dbg linux-image-7.2.13+deb14-cloud-amd64-dbg`
+//! with the private-apt recipe of LAB-NOTES.md); missing ones skip.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use krash_core::VirtualMemory;
+
+use krash_debuginfo::orc::{OrcFlags, OrcFormat, OrcTable};
+use krash_debuginfo::types::TypeProvider;
+use krash_debuginfo::{Btf, SymbolTable};
+use krash_linux::mm::page::{CompoundHead, PageExt};
+use krash_linux::mm::slab::{CpuCacheVariant, NodeVariant, SlabExt, SlabVariant, SlabVariants};
+use krash_linux::printk::{LogVariant, PrintkExt};
+use krash_linux::sched::backtrace::BacktraceExt;
+use krash_linux::sched::task::{TaskExt, TaskStateSource};
+use krash_program::layout::{Layouts, TypeSource};
+use krash_program::modules::{RegionKind, SectionAttrs};
+use krash_program::probes::{ModuleLayout, PercpuAddressing};
+use krash_program::{Kernel, KernelFiles};
+
+fn lab_dir() -> PathBuf {
+    std::env::var_os("KRASH_LAB_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/cache/krash-lab"))
+}
+
+fn require_lab() -> bool {
+    std::env::var("KRASH_REQUIRE_LAB").as_deref() == Ok("1")
+}
+
+/// The `"vmlinux": "..."` value of a manifest.
+fn manifest_vmlinux(manifest: &str) -> Option<PathBuf> {
+    let rest = &manifest[manifest.find("\"vmlinux\"")? + 9..];
+    let start = rest.find('"')? + 1;
+    let len = rest[start..].find('"')?;
+    Some(PathBuf::from(&rest[start..start + len]))
+}
+
+/// (kernel release, dump, vmlinux) of each lab kernel's null-member kdump.
+fn lab_kernels() -> Vec<(String, PathBuf, PathBuf)> {
+    let mut out = Vec::new();
+    let dumps = lab_dir().join("dumps");
+    if let Ok(entries) = std::fs::read_dir(&dumps) {
+        let mut kernels: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+        kernels.sort();
+        for k in kernels {
+            let scenario = k.join("null-member");
+            let Ok(manifest) = std::fs::read_to_string(scenario.join("manifest.json")) else { continue };
+            let (Some(vmlinux), dump) = (manifest_vmlinux(&manifest), scenario.join("vmcore.kdump-zlib")) else {
+                continue;
+            };
+            if dump.is_file() {
+                let name = k.file_name().unwrap_or_default().to_string_lossy().into_owned();
+                out.push((name, dump, vmlinux));
+            }
+        }
+    }
+    if out.is_empty() {
+        assert!(!require_lab(), "no lab dumps under {}", dumps.display());
+        eprintln!("note: no lab dumps under {}; skipped", dumps.display());
+    }
+    out
+}
+
+fn open(dump: &Path, vmlinux: Option<&Path>) -> Kernel {
+    Kernel::open(KernelFiles {
+        dump: dump.to_path_buf(),
+        vmlinux: vmlinux.map(Path::to_path_buf),
+        debug_dirs: Vec::new(),
+        force: false,
+    })
+    .unwrap_or_else(|e| panic!("{}: {e}", dump.display()))
+}
+
+/// The 6.4+ `enum mod_mem_type` order, as the lab's 6.12 has it.
+fn mem_slots_of_6_12() -> Vec<Option<RegionKind>> {
+    [
+        RegionKind::Text,
+        RegionKind::Data,
+        RegionKind::Rodata,
+        RegionKind::RoAfterInit,
+        RegionKind::InitText,
+        RegionKind::InitData,
+        RegionKind::InitRodata,
+    ]
+    .into_iter()
+    .map(Some)
+    .collect()
+}
+
+#[test]
+fn lab_kernels_get_their_variants() {
+    for (release, dump, vmlinux) in lab_kernels() {
+        let is_6_1 = release.starts_with("6.1.");
+        for with_vmlinux in [true, false] {
+            let k = open(&dump, with_vmlinux.then_some(vmlinux.as_path()));
+            let label = format!("{release} ({})", if with_vmlinux { "vmlinux" } else { "dump only" });
+
+            assert_eq!(k.percpu_addressing().unwrap(), PercpuAddressing::ZeroBased, "{label}");
+            // The per-cpu probe agrees with the kernel: CPU N's this_cpu_off is __per_cpu_offset[N].
+            for cpu in k.possible_cpus().unwrap() {
+                let own = k.memory().read_u64(k.percpu_addr("this_cpu_off", cpu).unwrap()).unwrap();
+                assert_eq!(own, k.percpu_offset(cpu).unwrap(), "{label}: this_cpu_off of CPU {cpu}");
+            }
+
+            let modules = k.module_layout().unwrap().clone();
+            if is_6_1 {
+                assert_eq!(modules, ModuleLayout::CoreAndInit, "{label}");
+            } else {
+                assert_eq!(
+                    modules,
+                    ModuleLayout::MemArray { slots: mem_slots_of_6_12(), kinds_from_enum: true },
+                    "{label}"
+                );
+            }
+
+            assert_eq!(
+                k.slab_variants().unwrap(),
+                SlabVariants {
+                    slab: SlabVariant::SlabStruct,
+                    cpu: CpuCacheVariant::CpuSlab,
+                    node: NodeVariant::NodeArray
+                },
+                "{label}"
+            );
+            assert_eq!(k.page_model().unwrap().head_encoding, CompoundHead::Pointer, "{label}");
+            assert_eq!(k.log_variant().unwrap(), LogVariant::LocklessRing, "{label}");
+            assert_eq!(SectionAttrs::probe(k.layouts()).unwrap(), SectionAttrs::Counted, "{label}");
+
+            match &k.task_states().source {
+                TaskStateSource::Array { entries } => {
+                    assert_eq!(entries.len(), 9, "{label}: {entries:?}");
+                    assert_eq!(entries.last().map(String::as_str), Some("I (idle)"), "{label}");
+                }
+                other => panic!("{label}: task states not from the kernel: {other:?}"),
+            }
+            assert!(k.task_list_problems().iter().all(|p| !p.contains("task_state_array")), "{label}");
+
+            let orc = &k.orc_tables().format;
+            let (expected, flags) = if is_6_1 {
+                (OrcFormat::BEFORE_6_4, OrcFlags::TypeEnd)
+            } else {
+                (OrcFormat::SINCE_6_4, OrcFlags::TypeSignal)
+            };
+            assert_eq!(orc.format, expected, "{label}: {orc:?}");
+            assert_eq!(orc.flags_from_types, Some(flags), "{label}: struct orc_entry in the types");
+            let (samples, agreeing) = orc.samples.unwrap_or_else(|| panic!("{label}: {orc:?}"));
+            assert!(samples > 10_000 && agreeing * 100 >= samples * 99, "{label}: {orc:?}");
+            assert!(orc.problem.is_none(), "{label}: {orc:?}");
+            eprintln!("{label}: ORC {:?}, {agreeing}/{samples} function entries agree", orc.format);
+        }
+    }
+}
+
+/// A vmlinux of a version the lab has no dump of: its BTF, symbols and
+/// ORC table.
+struct OtherVersion {
+    release: &'static str,
+    layouts: Layouts,
+    symbols: SymbolTable,
+    orc: OrcTable,
+}
+
+fn other_version(release: &'static str) -> Option<OtherVersion> {
+    let path = lab_dir().join("vmlinux-only").join(format!("vmlinux-{release}"));
+    let Ok(map) = krash_core::MappedFile::open(&path) else {
+        eprintln!("note: {} absent; the {release} probes are not checked", path.display());
+        return None;
+    };
+    let btf = Btf::from_elf(&map, None).expect("the vmlinux has BTF");
+    let types: Arc<dyn TypeProvider> = Arc::new(btf);
+    Some(OtherVersion {
+        release,
+        layouts: Layouts::new(Some(types), TypeSource::Btf, None),
+        symbols: SymbolTable::from_elf(&map).expect("symbols"),
+        orc: OrcTable::from_vmlinux(&map).expect("ORC tables"),
+    })
+}
+
+impl OtherVersion {
+    fn function_starts(&self) -> Vec<u64> {
+        self.symbols.iter().filter(|s| s.is_text()).map(|s| s.addr).collect()
+    }
+
+    fn orc_probe(&self) -> (Option<OrcFlags>, OrcFormat) {
+        let flags = OrcFlags::from_types(self.layouts.types().expect("types").as_ref()).expect("orc_entry layout");
+        let probe = self.orc.probe_format(&self.function_starts(), flags).expect("ORC probe");
+        eprintln!("{}: ORC {probe:?}", self.release);
+        (flags, probe.format)
+    }
+
+    fn has_symbol(&self, name: &str) -> bool {
+        self.symbols.by_name(name).is_some()
+    }
+}
+
+#[test]
+fn linux_5_10_types_and_tables() {
+    let Some(v) = other_version("5.10.0-43-cloud-amd64") else { return };
+    assert_eq!(PercpuAddressing::probe(&v.symbols).unwrap(), PercpuAddressing::ZeroBased);
+    assert_eq!(ModuleLayout::probe(&v.layouts).unwrap(), ModuleLayout::CoreAndInit);
+    assert_eq!(
+        SlabVariants::probe(&v.layouts).unwrap(),
+        SlabVariants { slab: SlabVariant::PageStruct, cpu: CpuCacheVariant::CpuSlab, node: NodeVariant::NodeArray }
+    );
+    assert_eq!(CompoundHead::probe(&v.layouts).unwrap(), CompoundHead::Pointer);
+    assert_eq!(LogVariant::probe(|n| v.has_symbol(n)).unwrap(), LogVariant::LocklessRing);
+    assert_eq!(v.orc_probe(), (Some(OrcFlags::TypeEnd), OrcFormat::BEFORE_6_4));
+    assert_eq!(SectionAttrs::probe(&v.layouts).unwrap(), SectionAttrs::Counted);
+    // The slab counters sit in struct page's counters word.
+    let counters = v.layouts.offset("page", "counters").unwrap();
+    let objects = v.layouts.field("page", "objects").unwrap();
+    assert_eq!((objects.offset - counters) * 8 + u64::from(objects.bits.unwrap().0), 16);
+}
+
+#[test]
+fn linux_7_2_types_and_tables() {
+    let Some(v) = other_version("7.2.13+deb14-cloud-amd64") else { return };
+    assert_eq!(PercpuAddressing::probe(&v.symbols).unwrap(), PercpuAddressing::ImageRelative);
+    match ModuleLayout::probe(&v.layouts).unwrap() {
+        ModuleLayout::MemArray { slots, kinds_from_enum } => {
+            assert!(kinds_from_enum);
+            assert_eq!(slots, mem_slots_of_6_12());
+        }
+        other => panic!("7.2 modules: {other:?}"),
+    }
+    assert_eq!(
+        SlabVariants::probe(&v.layouts).unwrap(),
+        SlabVariants { slab: SlabVariant::SlabStruct, cpu: CpuCacheVariant::Sheaves, node: NodeVariant::PerNode }
+    );
+    assert_eq!(CompoundHead::probe(&v.layouts).unwrap(), CompoundHead::Info);
+    assert_eq!(LogVariant::probe(|n| v.has_symbol(n)).unwrap(), LogVariant::LocklessRing);
+    assert_eq!(v.orc_probe(), (Some(OrcFlags::TypeSignal), OrcFormat::SINCE_7));
+    assert_eq!(SectionAttrs::probe(&v.layouts).unwrap(), SectionAttrs::BinAttributes);
+    // Without the types' help the table alone tells the same.
+    assert_eq!(v.orc.probe_format(&v.function_starts(), None).unwrap().format, OrcFormat::SINCE_7);
+}
