@@ -22,9 +22,11 @@
 //! [`for_machine`] picks the implementation for a dump's [`Machine`], or
 //! says clearly that krash does not support it yet.
 //!
-//! This crate depends on `krash-core` alone; dump readers use its note
-//! layouts, and the kernel model resolves its layouts with the symbols and
-//! VMCOREINFO it has (see [`LayoutValue`]).
+//! This crate depends on `krash-core` alone and sits above the dump
+//! readers without importing them: a dump names its [`Machine`] and hands
+//! over each CPU's raw notes, which [`Arch::cpu_registers`] decodes with
+//! the layouts here; the kernel model resolves the address-space layouts
+//! with the symbols and VMCOREINFO it has (see [`LayoutValue`]).
 
 #![warn(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
@@ -45,8 +47,7 @@ pub use decoder::{Decoded, Decoder, FlowKind, Instruction, Symbolizer};
 pub use layout::{CpuStateNote, LayoutError, Prstatus, PrstatusLayout, RegisterLayout, SavedRegsLayout};
 pub use machine::{Machine, UnknownMachine, UnsupportedMachine};
 pub use paging::{
-    ExtentLimits, MappedExtent, MappedExtents, NotPresent, PageTableEntry, PageTableFormat, PagingMode, TranslateStep,
-    Translation,
+    ExtentLimits, MappedExtent, MappedExtents, NotPresent, PageTableEntry, PageTableFormat, TranslateStep, Translation,
 };
 pub use registers::{RegisterDesc, RegisterFile, RegisterId, RegisterRole, RegisterSet};
 pub use stacks::{StackClass, StackKind, StackLocator, StackSpec};
@@ -83,6 +84,32 @@ impl Arch {
     /// `lookup` knows of the kernel (VMCOREINFO numbers, variables).
     pub fn address_space(&self, lookup: &dyn Fn(LayoutValue) -> Option<u64>) -> Option<&'static AddressSpaceSpec> {
         self.address_spaces.iter().copied().find(|spec| spec.applies(lookup))
+    }
+
+    /// One CPU's registers from the dump's raw notes for it: `prstatus`,
+    /// the `NT_PRSTATUS` descriptor, and `cpu_state`, a hypervisor's CPU
+    /// state descriptor (QEMU's), whose registers PRSTATUS lacks (the
+    /// control registers) are added to PRSTATUS's. `None` when neither
+    /// note is there (or the hypervisor note is one this architecture
+    /// does not describe); an error when a note is too short for its layout.
+    pub fn cpu_registers(
+        &self,
+        prstatus: Option<&[u8]>,
+        cpu_state: Option<&[u8]>,
+    ) -> Result<Option<RegisterFile>, LayoutError> {
+        let from_prstatus = prstatus.map(|desc| self.prstatus.parse(desc)).transpose()?.map(|p| p.regs);
+        let from_state = match (cpu_state, self.cpu_state_note) {
+            (Some(desc), Some(note)) => Some(note.regs.read(desc)?),
+            _ => None,
+        };
+        Ok(match (from_prstatus, from_state) {
+            (Some(mut regs), Some(state)) => {
+                regs.fill_missing_from(&state);
+                Some(regs)
+            }
+            (Some(regs), None) => Some(regs),
+            (None, state) => state,
+        })
     }
 
     /// The base page size, when every paging mode agrees on one (x86-64:

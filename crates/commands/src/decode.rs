@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use krash_analyze::oops::{self, CodeBytes, FrameRef, LineContent};
 use krash_analyze::oops_resolve::{OopsResolver, ResolvedFrame};
-use krash_arch::disasm::{decode_one, disassemble};
+use krash_arch::{Arch, Decoder, Machine};
 use krash_core::{Error, Result};
 
 use crate::source::{InlineLocation, SymbolRef};
@@ -109,11 +109,30 @@ pub struct Decoded {
 pub fn run(args: &[String], input: &str) -> Result<Decoded> {
     let args = parse_args(args)?;
     let resolver = OopsResolver::open(args.vmlinux.as_deref(), &args.modules)?;
-    Ok(decode(input, &resolver))
+    let arch = vmlinux_arch(args.vmlinux.as_deref())?;
+    Ok(decode(input, &resolver, arch.decoder))
+}
+
+/// The architecture of the vmlinux's ELF `e_machine`; without a vmlinux
+/// (or one that does not say), x86-64, the only one krash implements.
+fn vmlinux_arch(vmlinux: Option<&std::path::Path>) -> Result<&'static Arch> {
+    let machine = match vmlinux {
+        Some(path) => {
+            let mut header = [0u8; 20];
+            let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
+            std::io::Read::read_exact(&mut file, &mut header).map_err(|e| Error::io(path, &e))?;
+            // EI_DATA (byte 5): 2 is big-endian.
+            let bytes = [header[18], header[19]];
+            let e_machine = if header[5] == 2 { u16::from_be_bytes(bytes) } else { u16::from_le_bytes(bytes) };
+            Machine::from_elf_machine(e_machine)?
+        }
+        None => None,
+    };
+    Ok(krash_arch::for_machine(machine.unwrap_or(Machine::X86_64))?)
 }
 
 /// Every input line with its resolutions.
-pub fn decode(input: &str, resolver: &OopsResolver) -> Decoded {
+pub fn decode(input: &str, resolver: &OopsResolver, decoder: &dyn Decoder) -> Decoded {
     let mut lines = Vec::new();
     let mut last_rip: Option<(FrameRef, Option<ResolvedFrame>)> = None;
     for line in oops::parse(input) {
@@ -133,7 +152,7 @@ pub fn decode(input: &str, resolver: &OopsResolver) -> Decoded {
             }
             LineContent::Code(code) => {
                 let rip = last_rip.take();
-                let disassembly = disassemble_code(code, rip.as_ref(), resolver);
+                let disassembly = disassemble_code(code, rip.as_ref(), resolver, decoder);
                 lines.push(DecodedLine::Code { raw, disassembly });
             }
             LineContent::Other => {
@@ -150,14 +169,14 @@ pub fn decode(input: &str, resolver: &OopsResolver) -> Decoded {
 
 /// The first offset from which decoding reaches `trap` exactly, so the
 /// instructions before the trapping one are shown on their boundaries.
-fn aligned_start(bytes: &[u8], trap: usize) -> usize {
+fn aligned_start(decoder: &dyn Decoder, bytes: &[u8], trap: usize) -> usize {
     'starts: for start in 0..trap {
         let mut at = start;
         let mut steps = 0usize;
         while at < trap {
             let Some(rest) = bytes.get(at..) else { continue 'starts };
-            let Some(instr) = decode_one(rest, at as u64) else { continue 'starts };
-            at += instr.len().max(1);
+            let Some(instr) = decoder.decode(rest, at as u64) else { continue 'starts };
+            at += instr.len.max(1);
             steps += 1;
             if steps > bytes.len() {
                 continue 'starts;
@@ -176,9 +195,10 @@ fn disassemble_code(
     code: &CodeBytes,
     rip: Option<&(FrameRef, Option<ResolvedFrame>)>,
     resolver: &OopsResolver,
+    decoder: &dyn Decoder,
 ) -> Option<CodeDisassembly> {
     let trap = code.trap_index.unwrap_or(0);
-    let start = if code.trap_index.is_some() { aligned_start(&code.bytes, trap) } else { 0 };
+    let start = if code.trap_index.is_some() { aligned_start(decoder, &code.bytes, trap) } else { 0 };
     let resolved = rip.and_then(|(f, r)| r.as_ref().map(|r| (f, r)));
     // The DWARF-space address of byte 0 when the RIP resolved, else offsets.
     let base = resolved.map_or(0, |(_, r)| r.addr.wrapping_sub(trap as u64));
@@ -188,7 +208,7 @@ fn disassemble_code(
         Some((sym.name.to_string(), off))
     };
     let bytes = code.bytes.get(start..)?;
-    let decoded = disassemble(bytes, base.wrapping_add(start as u64), &symbolize);
+    let decoded = decoder.disassemble(bytes, base.wrapping_add(start as u64), &symbolize);
     let trap_addr = base.wrapping_add(trap as u64);
     let instructions = decoded
         .iter()
@@ -217,7 +237,7 @@ mod tests {
     #[test]
     fn disassembles_code_without_debuginfo() {
         let text = "Code: 0f 1f 44 00 00 e8 e6 ff ff ff <48> 8b 40 10 c3 cc\n";
-        let out = decode(text, &OopsResolver::default());
+        let out = decode(text, &OopsResolver::default(), krash_arch::x86_64::X86_64.decoder);
         let Some(DecodedLine::Code { raw, disassembly: Some(d) }) = out.lines.first() else { panic!("{out:?}") };
         assert_eq!(raw, text.trim_end());
         assert_eq!(d.length, 16);

@@ -38,10 +38,18 @@ fn main() {
                 v.kernel_offset()
             );
         }
+        // Registers are the architecture layer's to decode.
+        let arch = dump.machine().and_then(|m| krash_arch::for_machine(m).ok());
         for cpu in dump.cpus() {
+            let regs = arch.and_then(|a| a.cpu_registers(cpu.prstatus.as_deref(), cpu.qemu_state.as_deref()).ok());
+            let regs = regs.flatten();
             println!(
-                "  cpu {}: pid {:?} rip {:#x} rsp {:#x} cr3 {:x?}",
-                cpu.index, cpu.pid, cpu.regs.rip, cpu.regs.rsp, cpu.regs.cr3
+                "  cpu {}: pid {:?} pc {:x?} sp {:x?} cr3 {:x?}",
+                cpu.index,
+                cpu.pid,
+                regs.and_then(|r| r.pc()),
+                regs.and_then(|r| r.sp()),
+                regs.and_then(|r| r.by_name("cr3"))
             );
         }
         let t = Instant::now();

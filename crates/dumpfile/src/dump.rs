@@ -3,8 +3,7 @@
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use krash_arch::{Arch, Machine};
-use krash_core::{AddrSpace, Error, FaultReason, PhysRange, PhysicalMemory, Result};
+use krash_core::{AddrSpace, Error, FaultReason, Machine, PhysRange, PhysicalMemory, Result};
 
 use crate::cache::PageCache;
 use crate::elf::{self, ElfDump};
@@ -163,24 +162,13 @@ impl Dump {
     /// `e_machine` or the kdump header's `uname -m`, else from VMCOREINFO
     /// (LiME images); `None` when nothing says. Opening a dump of a
     /// machine krash does not know fails; one it knows but does not
-    /// implement yet (arm64) opens, and [`Dump::arch`] refuses it.
+    /// implement yet (arm64) opens, and the architecture layer refuses it.
     pub fn machine(&self) -> Option<Machine> {
         self.notes().machine
     }
 
-    /// The architecture implementation for the dump's machine, or an
-    /// `Unsupported` error naming the machine.
-    pub fn arch(&self) -> Result<&'static Arch> {
-        let machine = self.machine().ok_or_else(|| {
-            Error::Unsupported(format!(
-                "{}: the dump does not say which machine it was taken on, and its VMCOREINFO does not tell",
-                self.name
-            ))
-        })?;
-        Ok(krash_arch::for_machine(machine)?)
-    }
-
-    /// Saved CPU states, one per CPU note, in CPU order.
+    /// Saved CPU states, one per CPU note, in CPU order, undecoded (the
+    /// architecture layer reads their registers).
     pub fn cpus(&self) -> &[CpuNote] {
         &self.notes().cpus
     }
@@ -249,7 +237,7 @@ impl Dump {
     }
 
     /// The kernel's page size as the dump gives it: the kdump header's
-    /// block size, else VMCOREINFO's `PAGESIZE`, else the machine's.
+    /// block size, else VMCOREINFO's `PAGESIZE`, else 4 KiB.
     pub fn page_size(&self) -> u64 {
         match &self.layout {
             Layout::Kdump(k) => k.page_size,

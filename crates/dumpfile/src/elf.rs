@@ -2,8 +2,7 @@
 //! `dump-guest-memory`. PT_LOAD p_paddr gives the physical address; bytes
 //! past p_filesz (up to p_memsz) exist but were left out of the file.
 
-use krash_arch::Machine;
-use krash_core::{Error, FaultReason, Result};
+use krash_core::{Error, FaultReason, Machine, Result};
 
 use crate::format::{ElfProducer, PageState, Truncation};
 use crate::image::{Image, ImageGap};

@@ -1,3 +1,4 @@
+#![warn(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 //! makedumpfile's flattened stream (`makedumpfile -F`): a 4 KiB header
 //! followed by (image offset, length, data) records, ending with a (-1, -1)
 //! marker. Instead of rebuilding the image on disk we index the records once
@@ -20,7 +21,7 @@ const END_MARKER: i64 = -1;
 
 /// True when `bytes` start like a flattened stream.
 pub(crate) fn is_flattened(bytes: &[u8]) -> bool {
-    bytes.len() >= 16 && bytes.starts_with(FLAT_SIGNATURE) && bytes[12..16].iter().all(|&b| b == 0)
+    bytes.starts_with(FLAT_SIGNATURE) && bytes.get(12..16).is_some_and(|pad| pad.iter().all(|&b| b == 0))
 }
 
 /// One run of image bytes stored contiguously in the flattened file.
@@ -57,7 +58,8 @@ impl FlatIndex {
         // Each record needs at least its header plus one byte, which bounds
         // the loop by the file size.
         while at.saturating_add(RECORD_HEADER_SIZE) <= file_len {
-            let rec = Fields::new(&file[at as usize..], "flattened dump record");
+            let rest = usize::try_from(at).ok().and_then(|at| file.get(at..)).unwrap_or_default();
+            let rec = Fields::new(rest, "flattened dump record");
             let offset = rec.i64_be(0)?;
             let size = rec.i64_be(8)?;
             if offset == END_MARKER && size == END_MARKER {
@@ -70,8 +72,9 @@ impl FlatIndex {
                     format!("record at file offset {at:#x} has offset {offset} and size {size}"),
                 ));
             }
-            let data_start = at + RECORD_HEADER_SIZE;
-            let available = file_len - data_start;
+            // The loop condition keeps the record header inside the file.
+            let data_start = at.saturating_add(RECORD_HEADER_SIZE);
+            let available = file_len.saturating_sub(data_start);
             let stored = (size as u64).min(available);
             let image_start = offset as u64;
             let image_end = image_start.checked_add(stored).ok_or_else(|| {
@@ -83,7 +86,8 @@ impl FlatIndex {
             if stored < size as u64 {
                 break;
             }
-            at = data_start + stored;
+            // stored <= available, so this stays within the file.
+            at = data_start.saturating_add(stored);
         }
         Ok(index)
     }
@@ -99,8 +103,10 @@ impl FlatIndex {
                 self.pieces.insert(old_start, Piece { image_end: start, file_start: old.file_start });
             }
             if old.image_end > end {
-                let skip = end - old_start;
-                self.pieces.insert(end, Piece { image_end: old.image_end, file_start: old.file_start + skip });
+                // old_start < end: the piece overlaps [start, end).
+                let skip = end.saturating_sub(old_start);
+                let file_start = old.file_start.saturating_add(skip);
+                self.pieces.insert(end, Piece { image_end: old.image_end, file_start });
             }
         }
         self.pieces.insert(start, Piece { image_end: end, file_start });
@@ -119,7 +125,7 @@ impl FlatIndex {
         // Fast path: the whole range sits in one piece.
         if let Some((&start, piece)) = self.pieces.range(..=at).next_back() {
             if piece.image_end >= end {
-                let from = piece.file_start + (at - start);
+                let from = piece.file_start.checked_add(at.saturating_sub(start)).ok_or(ImageGap::PastEnd)?;
                 return slice(file, from, len).map(Cow::Borrowed);
             }
         }
@@ -136,9 +142,12 @@ impl FlatIndex {
             if lo >= hi {
                 continue;
             }
-            let src = slice(file, piece.file_start + (lo - start), (hi - lo) as usize)?;
-            let dst_from = (lo - at) as usize;
-            out[dst_from..dst_from + src.len()].copy_from_slice(src);
+            // at <= lo < hi <= end, and start <= lo.
+            let from = piece.file_start.checked_add(lo.saturating_sub(start)).ok_or(ImageGap::PastEnd)?;
+            let src = slice(file, from, hi.saturating_sub(lo) as usize)?;
+            let dst_from = lo.saturating_sub(at) as usize;
+            let dst = dst_from.checked_add(src.len()).and_then(|to| out.get_mut(dst_from..to));
+            dst.ok_or(ImageGap::PastEnd)?.copy_from_slice(src);
         }
         Ok(Cow::Owned(out))
     }

@@ -2,8 +2,7 @@
 //! (with VMCOREINFO and ELF notes), two page bitmaps (RAM that exists, pages
 //! that were dumped), one descriptor per dumped page, then page data.
 
-use krash_arch::Machine;
-use krash_core::{Error, FaultReason, Result};
+use krash_core::{Error, FaultReason, Machine, Result};
 
 use crate::bitmap::PageBitmap;
 use crate::cache::PageCache;

@@ -1,3 +1,4 @@
+#![warn(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 //! Bounds-checked little/big-endian field reads from untrusted header bytes.
 
 use krash_core::{Error, Result};
@@ -53,8 +54,8 @@ impl<'a> Fields<'a> {
 
 /// A NUL-terminated (or full-width) C string field, lossily decoded.
 pub(crate) fn c_string(bytes: &[u8]) -> String {
-    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    String::from_utf8_lossy(&bytes[..end]).into_owned()
+    let text = bytes.split(|&b| b == 0).next().unwrap_or(bytes);
+    String::from_utf8_lossy(text).into_owned()
 }
 
 /// Converts a file-supplied 64-bit quantity to usize or says what overflowed.

@@ -22,12 +22,11 @@ mod vmcoreinfo_scan;
 
 pub use dump::{looks_like_dump, Dump};
 pub use format::{Compression, DumpFormat, ElfProducer, PageState, Truncation, Utsname};
-pub use notes::{CpuNote, QemuCpuState, QemuSegment};
+pub use notes::CpuNote;
 pub use vmcoreinfo::VmcoreInfo;
 
-/// The machine type a dump names; defined with the architecture
-/// descriptions, which the dump readers use for note layouts.
-pub use krash_arch::Machine;
+/// The machine type a dump names (shared vocabulary from `krash-core`).
+pub use krash_core::Machine;
 
 #[cfg(test)]
 mod synth;

@@ -1,3 +1,4 @@
+#![warn(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 //! LiME (Linux Memory Extractor) images: a sequence of physical ranges,
 //! each a 32-byte header followed by the range's bytes. No notes: the
 //! kernel's VMCOREINFO is found by scanning the memory (see
@@ -63,12 +64,16 @@ impl LimeDump {
     /// Copies as much as one range holds, returning the bytes copied.
     pub fn read_some(&self, image: &Image, paddr: u64, out: &mut [u8]) -> Result<usize, FaultReason> {
         let r = self.range(paddr).ok_or(FaultReason::NotInDump)?;
-        let n = (out.len() as u64).min(r.end - paddr) as usize;
-        let data = image.read(r.offset + (paddr - r.start), n).map_err(|gap| match gap {
+        // `range` found paddr in [start, end).
+        let n = (out.len() as u64).min(r.end.saturating_sub(paddr)) as usize;
+        let offset = r.offset.checked_add(paddr.saturating_sub(r.start)).ok_or(FaultReason::NotInDump)?;
+        let data = image.read(offset, n).map_err(|gap| match gap {
             ImageGap::PastEnd => FaultReason::Truncated,
             ImageGap::ReadFailed => FaultReason::NotInDump,
         })?;
-        out[..n].copy_from_slice(&data);
+        let dst = out.get_mut(..n).ok_or(FaultReason::NotInDump)?;
+        let src = data.get(..n).ok_or(FaultReason::Truncated)?;
+        dst.copy_from_slice(src);
         Ok(n)
     }
 
@@ -106,7 +111,10 @@ fn read_ranges(image: &Image) -> Result<Vec<LimeRange>> {
         }
         let what = format!("LiME range {} header at offset {at:#x}", ranges.len());
         let bytes = image.read_header(at, HEADER_SIZE as usize, "LiME range header").map_err(|_| {
-            Error::bad_data(&what, format!("the file ends {} bytes into the 32-byte header", file_len - at))
+            Error::bad_data(
+                &what,
+                format!("the file ends {} bytes into the 32-byte header", file_len.saturating_sub(at)),
+            )
         })?;
         let f = Fields::new(&bytes, "LiME range header");
         let (magic, version, start, last) = (f.u32(0)?, f.u32(4)?, f.u64(8)?, f.u64(16)?);
@@ -122,19 +130,21 @@ fn read_ranges(image: &Image) -> Result<Vec<LimeRange>> {
         if last >= MAX_PHYS_ADDR {
             return Err(Error::bad_data(&what, format!("range end {last:#x} is beyond any physical address")));
         }
-        // last < 2^52, so neither sum can overflow.
-        let end = last + 1;
-        let data = at + HEADER_SIZE;
-        let next = data
-            .checked_add(end - start)
-            .ok_or_else(|| Error::bad_data(&what, "range size overflows the file offset"))?;
+        // last < 2^52, so `end` cannot overflow; `at` is below the file's length.
+        let end = last.saturating_add(1);
+        let size = end.saturating_sub(start);
+        let data = at
+            .checked_add(HEADER_SIZE)
+            .ok_or_else(|| Error::bad_data(&what, "header offset overflows the file offset"))?;
+        let next =
+            data.checked_add(size).ok_or_else(|| Error::bad_data(&what, "range size overflows the file offset"))?;
         if next > file_len {
             return Err(Error::bad_data(
                 &what,
                 format!(
                     "range {start:#x}-{last:#x} needs {} bytes but the file ends after {} (truncated image)",
-                    end - start,
-                    file_len - data.min(file_len)
+                    size,
+                    file_len.saturating_sub(data)
                 ),
             ));
         }
@@ -150,7 +160,13 @@ fn read_ranges(image: &Image) -> Result<Vec<LimeRange>> {
             if b.start < a.end {
                 return Err(Error::bad_data(
                     "LiME image",
-                    format!("ranges {:#x}-{:#x} and {:#x}-{:#x} overlap", a.start, a.end - 1, b.start, b.end - 1),
+                    format!(
+                        "ranges {:#x}-{:#x} and {:#x}-{:#x} overlap",
+                        a.start,
+                        a.end.saturating_sub(1),
+                        b.start,
+                        b.end.saturating_sub(1)
+                    ),
                 ));
             }
         }
@@ -160,6 +176,8 @@ fn read_ranges(image: &Image) -> Result<Vec<LimeRange>> {
 
 /// Builds a LiME image from (physical start, bytes) pairs; for tests.
 #[cfg(test)]
+// Tests index the synthetic buffers they build; a panic there is a failed test.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 pub(crate) fn build(ranges: &[(u64, &[u8])]) -> Vec<u8> {
     let mut out = Vec::new();
     for (start, bytes) in ranges {

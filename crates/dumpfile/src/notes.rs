@@ -1,12 +1,11 @@
+#![warn(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 //! ELF notes carried by every vmcore format: per-CPU `CORE`/NT_PRSTATUS,
-//! QEMU's per-CPU `QEMU` state, and the `VMCOREINFO` text. Where the
-//! registers sit inside a CPU note is the architecture's knowledge: the
-//! layouts come from `krash-arch`, chosen by the dump's machine.
+//! QEMU's per-CPU `QEMU` state, and the `VMCOREINFO` text. The CPU notes
+//! are kept as the raw descriptors: where the registers sit inside them is
+//! the architecture's knowledge (`krash-arch` decodes them), and this layer
+//! sits below the architectures.
 
-use krash_arch::{Arch, Machine, RegisterFile};
-use krash_core::{Result, X86_64Regs};
-
-pub use krash_arch::x86_64::{QemuCpuState, QemuSegment};
+use krash_core::{Machine, Result};
 
 use crate::le::Fields;
 use crate::vmcoreinfo::VmcoreInfo;
@@ -28,24 +27,21 @@ pub(crate) struct Note<'a> {
 pub(crate) fn parse_notes(bytes: &[u8]) -> Result<Vec<Note<'_>>> {
     let mut notes = Vec::new();
     let mut at = 0usize;
-    while at + 12 <= bytes.len() && notes.len() < MAX_NOTES {
+    while at.checked_add(12).is_some_and(|end| end <= bytes.len()) && notes.len() < MAX_NOTES {
         let f = Fields::new(bytes, "ELF note");
         let namesz = f.u32(at)? as usize;
-        let descsz = f.u32(at + 4)? as usize;
-        let kind = f.u32(at + 8)?;
+        let descsz = f.u32(at.saturating_add(4))? as usize;
+        let kind = f.u32(at.saturating_add(8))?;
         if namesz == 0 && descsz == 0 && kind == 0 {
             break;
         }
-        let name_at = at + 12;
+        let name_at = at.saturating_add(12);
         let desc_at = name_at
             .checked_add(align4(namesz))
             .ok_or_else(|| krash_core::Error::bad_data("ELF note", "name size overflows"))?;
         let name = f.slice(name_at, namesz)?;
         let desc = f.slice(desc_at, descsz)?;
-        let name = match name.iter().position(|&b| b == 0) {
-            Some(nul) => &name[..nul],
-            None => name,
-        };
+        let name = name.split(|&b| b == 0).next().unwrap_or(name);
         notes.push(Note { name, kind, desc });
         at = desc_at.saturating_add(align4(descsz));
     }
@@ -56,23 +52,18 @@ fn align4(n: usize) -> usize {
     n.saturating_add(3) & !3
 }
 
-/// The saved state of one CPU at crash time.
+/// The saved state of one CPU at crash time, as the dump holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CpuNote {
     /// Position among the dump's CPU notes (the kernel writes online CPUs in order).
     pub index: usize,
     /// `pr_pid` from NT_PRSTATUS: the task running on that CPU (0 = idle).
     pub pid: Option<u32>,
-    /// General registers in x86-64 form (all zero on other machines); `cr3`
-    /// is set when QEMU recorded it. Kept for callers not yet reading
-    /// [`CpuNote::registers`].
-    pub regs: X86_64Regs,
-    /// QEMU's extra CPU state (control registers, segment bases), when present.
-    pub qemu: Option<QemuCpuState>,
-    /// The registers in the architecture's generic form: PRSTATUS's, with
-    /// the registers only a hypervisor note has (QEMU's control registers)
-    /// added. `None` when krash does not implement the dump's machine yet.
-    pub registers: Option<RegisterFile>,
+    /// The NT_PRSTATUS descriptor (`struct elf_prstatus`), undecoded.
+    pub prstatus: Option<Vec<u8>>,
+    /// QEMU's CPU-state descriptor (`QEMUCPUState`, note name "QEMU"),
+    /// undecoded: the registers PRSTATUS lacks (control registers).
+    pub qemu_state: Option<Vec<u8>>,
 }
 
 /// What a dump's notes say: CPU states, VMCOREINFO, the machine, and
@@ -86,19 +77,22 @@ pub(crate) struct NoteSummary {
     pub machine: Option<Machine>,
 }
 
-/// Page size when neither the dump nor its machine states one: 4 KiB,
-/// the smallest page of every machine krash knows.
+/// Page size when the dump does not state one: 4 KiB, the smallest page
+/// of every machine krash knows (and x86-64's only one).
 const FALLBACK_PAGE_SIZE: u64 = 4096;
 
-/// The kernel's page size: VMCOREINFO's `PAGESIZE`, else the machine's
-/// only page size (x86-64's 4 KiB), else [`FALLBACK_PAGE_SIZE`].
+/// Offset of `pr_pid` in a 64-bit `struct elf_prstatus`: it follows the
+/// common `elf_siginfo`, `pr_cursig` and the two signal masks on every
+/// 64-bit Linux machine, ahead of the machine's registers.
+const PRSTATUS_PID_OFFSET: usize = 32;
+
+/// The kernel's page size: VMCOREINFO's `PAGESIZE`, else [`FALLBACK_PAGE_SIZE`].
 pub(crate) fn page_size(summary: &NoteSummary) -> u64 {
     summary
         .vmcoreinfo
         .as_ref()
         .and_then(|v| v.page_size())
         .filter(|p| p.is_power_of_two() && (512..=1 << 20).contains(p))
-        .or_else(|| summary.machine.and_then(|m| krash_arch::for_machine(m).ok()).and_then(|a| a.base_page_size()))
         .unwrap_or(FALLBACK_PAGE_SIZE)
 }
 
@@ -120,28 +114,15 @@ pub(crate) fn summarize(
     let from_notes = notes.iter().rfind(|n| n.name == b"VMCOREINFO");
     let vmcoreinfo = vmcoreinfo.or_else(|| from_notes.map(|n| VmcoreInfo::parse(n.desc)));
     let machine = machine.or_else(|| vmcoreinfo.as_ref().and_then(machine_from_vmcoreinfo));
-    let arch: Option<&Arch> = machine.and_then(|m| krash_arch::for_machine(m).ok());
     let mut prstatus = Vec::new();
     let mut qemu = Vec::new();
     for note in notes {
-        let Some(arch) = arch else { break };
         if note.name == b"CORE" && note.kind == NT_PRSTATUS {
-            let p = arch.prstatus.parse(note.desc)?;
-            prstatus.push((Some(p.pid), Some(p.regs)));
-        } else if let Some(layout) = arch.cpu_state_note.filter(|n| n.name.as_bytes() == note.name) {
-            let regs = layout.regs.read(note.desc)?;
-            // QEMU's x86-64 note also describes segments; keep that whole.
-            let state = match arch.machine {
-                Machine::X86_64 => Some(krash_arch::x86_64::parse_qemu_cpu_state(note.desc)?.1),
-                _ => None,
-            };
-            qemu.push((regs, state));
+            let pid = Fields::new(note.desc, "NT_PRSTATUS note").u32(PRSTATUS_PID_OFFSET)?;
+            prstatus.push((pid, note.desc.to_vec()));
+        } else if note.name == b"QEMU" {
+            qemu.push(note.desc.to_vec());
         }
-    }
-    // A machine krash does not implement yet still shows its CPU count.
-    if arch.is_none() {
-        let count = notes.iter().filter(|n| n.name == b"CORE" && n.kind == NT_PRSTATUS).count();
-        prstatus.resize(count, (None, None));
     }
     let from_qemu = !qemu.is_empty();
     let count = prstatus.len().max(qemu.len());
@@ -149,43 +130,16 @@ pub(crate) fn summarize(
     let mut prstatus = prstatus.into_iter();
     let cpus = (0..count)
         .map(|index| {
-            let (pid, pr_regs) = prstatus.next().unwrap_or((None, None));
-            let q = qemu.next();
-            let registers = match (pr_regs, &q) {
-                (Some(mut regs), Some((qemu_regs, _))) => {
-                    regs.fill_missing_from(qemu_regs);
-                    Some(regs)
-                }
-                (Some(regs), None) => Some(regs),
-                (None, Some((qemu_regs, _))) => Some(*qemu_regs),
-                (None, None) => None,
-            };
-            let (regs, qemu) = legacy_view(pr_regs, q);
-            CpuNote { index, pid, regs, qemu, registers }
+            let (pid, prstatus) = prstatus.next().map_or((None, None), |(pid, desc)| (Some(pid), Some(desc)));
+            CpuNote { index, pid, prstatus, qemu_state: qemu.next() }
         })
         .collect();
     Ok(NoteSummary { cpus, vmcoreinfo, from_qemu, machine })
 }
 
-/// The x86-64 record as CpuNote has always carried it: PRSTATUS's
-/// registers (else QEMU's), with QEMU's CR3.
-fn legacy_view(
-    prstatus: Option<RegisterFile>,
-    qemu: Option<(RegisterFile, Option<QemuCpuState>)>,
-) -> (X86_64Regs, Option<QemuCpuState>) {
-    let state = qemu.and_then(|(_, state)| state);
-    let mut regs = match (prstatus.as_ref().and_then(krash_arch::x86_64::to_x86_64_regs), &state) {
-        (Some(r), _) => r,
-        (None, Some(q)) => q.regs,
-        (None, None) => X86_64Regs::default(),
-    };
-    if let Some(q) = &state {
-        regs.cr3 = Some(q.cr3);
-    }
-    (regs, state)
-}
-
 #[cfg(test)]
+// Tests index the synthetic buffers they build; a panic there is a failed test.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 pub(crate) mod tests {
     use super::*;
 
@@ -207,13 +161,12 @@ pub(crate) mod tests {
         v
     }
 
-    /// An x86-64 PRSTATUS descriptor (336 bytes, as the kernel writes it).
+    /// An x86-64 PRSTATUS descriptor (336 bytes, as the kernel writes it):
+    /// `pr_pid` at 32, `pr_reg` at 112 with `rip` its 17th word.
     pub fn prstatus(pid: u32, rip: u64) -> Vec<u8> {
-        let layout = &krash_arch::x86_64::PRSTATUS;
         let mut d = vec![0u8; 336];
-        d[layout.pid_offset..layout.pid_offset + 4].copy_from_slice(&pid.to_le_bytes());
-        let rip_at = layout.regs_offset + layout.regs.offset_of(krash_arch::x86_64::RIP).unwrap();
-        d[rip_at..rip_at + 8].copy_from_slice(&rip.to_le_bytes());
+        d[32..36].copy_from_slice(&pid.to_le_bytes());
+        d[112 + 16 * 8..112 + 17 * 8].copy_from_slice(&rip.to_le_bytes());
         d
     }
 
@@ -222,7 +175,8 @@ pub(crate) mod tests {
         let mut q = vec![0u8; 440];
         q[0..4].copy_from_slice(&1u32.to_le_bytes());
         q[416..424].copy_from_slice(&0x1234000u64.to_le_bytes());
-        let mut bytes = note("CORE", 1, &prstatus(42, 0xffffffff81000000));
+        let pr = prstatus(42, 0xffffffff81000000);
+        let mut bytes = note("CORE", 1, &pr);
         bytes.extend(note("QEMU", 0, &q));
         bytes.extend(note("VMCOREINFO", 0, b"OSRELEASE=6.1\n"));
         bytes.extend([0u8; 24]);
@@ -231,14 +185,10 @@ pub(crate) mod tests {
         assert!(s.from_qemu);
         assert_eq!(s.cpus.len(), 1);
         assert_eq!(s.cpus[0].pid, Some(42));
-        assert_eq!(s.cpus[0].regs.rip, 0xffffffff81000000);
-        assert_eq!(s.cpus[0].regs.cr3, Some(0x1234000));
+        // The descriptors are kept whole, for the architecture to decode.
+        assert_eq!(s.cpus[0].prstatus.as_deref(), Some(&pr[..]));
+        assert_eq!(s.cpus[0].qemu_state.as_deref(), Some(&q[..]));
         assert_eq!(s.vmcoreinfo.unwrap().osrelease(), Some("6.1"));
-        // The generic registers: PRSTATUS's plus QEMU's control registers.
-        let regs = s.cpus[0].registers.unwrap();
-        assert_eq!(regs.pc(), Some(0xffffffff81000000));
-        assert_eq!(regs.by_name("cr3"), Some(0x1234000));
-        assert_eq!(krash_arch::x86_64::to_x86_64_regs(&regs), Some(s.cpus[0].regs));
     }
 
     #[test]
@@ -248,19 +198,18 @@ pub(crate) mod tests {
         let s = summarize(&parse_notes(&bytes).unwrap(), None, None).unwrap();
         assert_eq!(s.machine, Some(Machine::X86_64));
         assert_eq!(s.cpus[0].pid, Some(7));
-        // Without any clue the CPU notes are counted but not decoded.
+        // Without any clue the CPU notes are still there, undecoded.
         let bytes = note("CORE", 1, &prstatus(7, 1));
         let s = summarize(&parse_notes(&bytes).unwrap(), None, None).unwrap();
-        assert_eq!((s.machine, s.cpus.len(), s.cpus[0].pid, s.cpus[0].registers), (None, 1, None, None));
+        assert_eq!((s.machine, s.cpus.len(), s.cpus[0].pid), (None, 1, Some(7)));
     }
 
     #[test]
-    fn arm64_notes_are_counted_until_arm64_is_implemented() {
+    fn arm64_notes_are_kept_for_the_architecture() {
         let bytes = note("CORE", 1, &[0u8; 392]);
         let s = summarize(&parse_notes(&bytes).unwrap(), Some(Machine::Aarch64), None).unwrap();
         assert_eq!(s.cpus.len(), 1);
-        assert!(s.cpus[0].registers.is_none());
-        assert_eq!(s.cpus[0].regs, X86_64Regs::default());
+        assert_eq!(s.cpus[0].prstatus.as_ref().map(Vec::len), Some(392));
     }
 
     #[test]
@@ -279,9 +228,8 @@ pub(crate) mod tests {
         let mut bytes = note("CORE", 1, &prstatus(1, 2));
         bytes[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(parse_notes(&bytes).is_err());
+        // Too short to hold pr_pid.
         let short = note("CORE", 1, &[0u8; 20]);
         assert!(summarize(&parse_notes(&short).unwrap(), Some(Machine::X86_64), None).is_err());
-        let short_qemu = note("QEMU", 0, &[0u8; 100]);
-        assert!(summarize(&parse_notes(&short_qemu).unwrap(), Some(Machine::X86_64), None).is_err());
     }
 }

@@ -1,3 +1,4 @@
+#![warn(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 //! Finding VMCOREINFO in raw physical memory, for images that carry no
 //! notes (LiME). The kernel keeps the text in a page of its own
 //! (`vmcoreinfo_data`) starting "OSRELEASE=", and a copy inside the ELF
@@ -26,15 +27,16 @@ pub(crate) fn find_vmcoreinfo(image: &Image, ranges: &[LimeRange]) -> Option<Vmc
         let mut paddr = r.start;
         while paddr < r.end {
             // Overlap chunks by a page of text so a match across a boundary is seen whole.
-            let len = (r.end - paddr).min((CHUNK + MAX_TEXT) as u64) as usize;
-            let Ok(bytes) = image.read(r.offset + (paddr - r.start), len) else { break };
+            let len = r.end.saturating_sub(paddr).min(CHUNK.saturating_add(MAX_TEXT) as u64) as usize;
+            let Some(offset) = r.offset.checked_add(paddr.saturating_sub(r.start)) else { break };
+            let Ok(bytes) = image.read(offset, len) else { break };
             for hit in finder.find_iter(&bytes) {
                 if hit >= CHUNK {
                     break;
                 }
                 let Some(text) = bytes.get(hit..) else { break };
                 let Some(info) = parse_candidate(text) else { continue };
-                if (paddr + hit as u64).is_multiple_of(PAGE) {
+                if paddr.wrapping_add(hit as u64).is_multiple_of(PAGE) {
                     return Some(info);
                 }
                 fallback.get_or_insert(info);
@@ -46,15 +48,16 @@ pub(crate) fn find_vmcoreinfo(image: &Image, ranges: &[LimeRange]) -> Option<Vmc
 }
 
 fn parse_candidate(text: &[u8]) -> Option<VmcoreInfo> {
-    let text = &text[..text.len().min(MAX_TEXT)];
-    let end = memchr::memchr(0, text).unwrap_or(text.len());
-    let text = &text[..end];
+    let text = text.get(..MAX_TEXT).unwrap_or(text);
+    let text = text.split(|&b| b == 0).next().unwrap_or(text);
     let has = |key: &[u8]| memmem::find(text, key).is_some();
     let looks_real = has(b"\nPAGESIZE=") && (has(b"\nKERNELOFFSET=") || has(b"\nNUMBER(phys_base)="));
     looks_real.then(|| VmcoreInfo::parse(text))
 }
 
 #[cfg(test)]
+// Tests index the synthetic buffers they build; a panic there is a failed test.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

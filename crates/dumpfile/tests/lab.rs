@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use krash_arch::{LayoutValue, RegionKind, RegisterRole};
+use krash_arch::{Arch, LayoutValue, RegionKind, RegisterFile, RegisterRole};
 use krash_core::{Error, FaultReason, PhysicalMemory};
 use krash_dumpfile::{Dump, DumpFormat, ElfProducer, Machine, PageState};
 
@@ -88,15 +88,15 @@ fn every_lab_dump_opens_with_notes_and_kernel_data() {
             if let Some(n) = dump.nr_cpus() {
                 assert_eq!(dump.cpus().len(), n as usize, "{name}: CPU notes vs header nr_cpus");
             }
-            if is_qemu(dump.format()) {
-                assert!(dump.cpus().iter().all(|c| c.regs.cr3.is_some()), "{name}: QEMU notes carry cr3");
-            }
             assert_eq!(dump.machine(), Some(Machine::X86_64), "{name}: machine");
             assert_eq!(dump.page_size(), 4096, "{name}: page size");
-            for cpu in dump.cpus() {
-                // The generic registers and the x86-64 record agree.
-                let regs = cpu.registers.unwrap_or_else(|| panic!("{name}: CPU {} has no registers", cpu.index));
-                assert_eq!(krash_arch::x86_64::to_x86_64_regs(&regs), Some(cpu.regs), "{name}: CPU {}", cpu.index);
+            for (index, regs) in registers(dump).into_iter().enumerate() {
+                // The architecture decodes every CPU's raw notes.
+                let regs = regs.unwrap_or_else(|| panic!("{name}: CPU {index} has no registers"));
+                assert!(regs.pc().is_some() && regs.sp().is_some(), "{name}: CPU {index}");
+                if is_qemu(dump.format()) {
+                    assert!(regs.by_name("cr3").is_some(), "{name}: QEMU notes carry cr3");
+                }
             }
             assert_eq!(dump.truncation(), None, "{name}: complete dump reported truncated");
             let uts = info.symbol("init_uts_ns").unwrap_or_else(|| panic!("{name}: no init_uts_ns in VMCOREINFO"));
@@ -116,6 +116,19 @@ fn every_lab_dump_opens_with_notes_and_kernel_data() {
     }
 }
 
+fn arch(dump: &Dump) -> &'static Arch {
+    krash_arch::for_machine(dump.machine().expect("the dump names its machine")).expect("implemented")
+}
+
+/// Each CPU's registers as the architecture layer decodes the dump's notes.
+fn registers(dump: &Dump) -> Vec<Option<RegisterFile>> {
+    let arch = arch(dump);
+    dump.cpus()
+        .iter()
+        .map(|c| arch.cpu_registers(c.prstatus.as_deref(), c.qemu_state.as_deref()).expect("CPU notes decode"))
+        .collect()
+}
+
 /// VMCOREINFO's numbers for the arch layer's layout rules; NUMBER values
 /// are written signed (`phys_base` may be negative): two's complement.
 fn vmcoreinfo_lookup(dump: &Dump) -> impl Fn(LayoutValue) -> Option<u64> + '_ {
@@ -130,7 +143,7 @@ fn vmcoreinfo_lookup(dump: &Dump) -> impl Fn(LayoutValue) -> Option<u64> + '_ {
 fn check_arch_layout(dump: &Dump, vaddr: u64, paddr: u64) {
     let name = dump.format_description();
     let lookup = vmcoreinfo_lookup(dump);
-    let spec = dump.arch().unwrap().address_space(&lookup).unwrap();
+    let spec = arch(dump).address_space(&lookup).unwrap();
     let layout = spec.resolve(&lookup);
     assert_eq!(layout.region_of(vaddr).map(|r| r.kind), Some(RegionKind::KernelImage), "{name}");
     assert_eq!(layout.linear_phys(vaddr), Some(paddr), "{name}: image mapping");
@@ -146,9 +159,9 @@ fn check_arch_layout(dump: &Dump, vaddr: u64, paddr: u64) {
 /// The arch layer's walk from CPU 0's saved page-table root, in the paging
 /// mode VMCOREINFO names.
 fn translate(dump: &Dump, vaddr: u64) -> Option<u64> {
-    let arch = dump.arch().ok()?;
+    let arch = arch(dump);
     let lookup = vmcoreinfo_lookup(dump);
-    let root = dump.cpus().first()?.registers?.by_role(RegisterRole::PageTableRoot)?;
+    let root = registers(dump).first().copied()??.by_role(RegisterRole::PageTableRoot)?;
     arch.address_space(&lookup)?.paging.translate(dump, root, vaddr).ok().map(|t| t.paddr)
 }
 

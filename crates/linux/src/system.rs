@@ -94,7 +94,7 @@ impl SystemExt for Kernel {
 
     fn memory_size(&self) -> Result<u64> {
         let max_pfn = self.read_symbol_u64("max_pfn")?;
-        Ok(max_pfn.saturating_mul(4096))
+        Ok(max_pfn.saturating_mul(self.dump().page_size()))
     }
 
     fn panic_message(&self) -> Option<PanicMessage> {

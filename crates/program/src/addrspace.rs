@@ -6,34 +6,42 @@
 
 use std::sync::Mutex;
 
-use krash_arch::paging::{self, PagingMode, TranslateStep};
+use krash_arch::{PageTableFormat, RegionKind, TranslateStep, VirtualLayout};
 use krash_core::{AddrSpace, Error, FaultReason, PhysicalMemory, Result, VirtualMemory};
 
-/// Base of the kernel image mapping on x86-64 (`__START_KERNEL_map`).
-pub const START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
-/// `KERNEL_IMAGE_SIZE`: the image mapping ends where module space begins.
-const KERNEL_IMAGE_SIZE: u64 = 1 << 30;
-const PAGE_SIZE: u64 = 4096;
 const TLB_ENTRIES: usize = 256;
 
-/// Where the kernel put things at boot (KASLR makes all of these vary).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+/// Where the kernel put things at boot (KASLR makes the bases vary): the
+/// architecture's address-space layout resolved for this kernel, and the
+/// kernel's page-table root.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct KernelLayout {
-    /// `page_offset_base`: start of the direct map of all physical memory.
-    pub page_offset: u64,
-    /// `phys_base`: physical address the image was loaded at, minus its link address.
-    pub phys_base: u64,
+    /// The regions (direct map at `page_offset_base`, the kernel image
+    /// at `phys_base`, ...) and the paging format in use. The direct map
+    /// spans the dump's physical memory: bytes to trust without a walk.
+    pub virt: VirtualLayout,
     /// Physical address of the kernel's top-level page table (`init_top_pgt`).
     pub kernel_pgt_phys: u64,
-    pub paging: PagingMode,
-    /// Bytes of direct map to trust without a walk (max physical address).
-    pub direct_map_size: u64,
+}
+
+impl KernelLayout {
+    /// The page-table format in use.
+    pub fn paging(&self) -> &'static PageTableFormat {
+        self.virt.paging
+    }
+
+    /// Start of the direct map of all physical memory (`page_offset_base`).
+    pub fn page_offset(&self) -> u64 {
+        self.virt.region(RegionKind::DirectMap).map_or(0, |r| r.start)
+    }
 }
 
 /// Kernel virtual memory, implementing [`VirtualMemory`].
 pub struct KernelMemory<M> {
     phys: M,
     layout: KernelLayout,
+    /// The base page size (TLB tags, page-at-a-time reads).
+    page_size: u64,
     tlb: Mutex<Tlb>,
 }
 
@@ -47,14 +55,15 @@ impl Tlb {
     fn new() -> Self {
         Tlb { tags: vec![u64::MAX; TLB_ENTRIES], frames: vec![0; TLB_ENTRIES] }
     }
-    fn slot(vpage: u64) -> usize {
-        ((vpage >> 12) as usize) % TLB_ENTRIES
+    fn slot(vpage: u64, page_shift: u32) -> usize {
+        ((vpage >> page_shift) as usize) % TLB_ENTRIES
     }
 }
 
 impl<M: PhysicalMemory> KernelMemory<M> {
     pub fn new(phys: M, layout: KernelLayout) -> Self {
-        KernelMemory { phys, layout, tlb: Mutex::new(Tlb::new()) }
+        let page_size = layout.paging().base_page_size();
+        KernelMemory { phys, layout, page_size, tlb: Mutex::new(Tlb::new()) }
     }
 
     pub fn layout(&self) -> &KernelLayout {
@@ -70,47 +79,46 @@ impl<M: PhysicalMemory> KernelMemory<M> {
         if let Some(p) = self.linear_phys(vaddr) {
             return Ok(p);
         }
-        let vpage = vaddr & !(PAGE_SIZE - 1);
-        let slot = Tlb::slot(vpage);
+        let page_mask = self.page_size - 1;
+        let vpage = vaddr & !page_mask;
+        let slot = Tlb::slot(vpage, self.page_size.trailing_zeros());
         if let Ok(tlb) = self.tlb.lock() {
             if tlb.tags[slot] == vpage {
-                return Ok(tlb.frames[slot] | (vaddr & (PAGE_SIZE - 1)));
+                return Ok(tlb.frames[slot] | (vaddr & page_mask));
             }
         }
-        let t = paging::translate(&self.phys, self.layout.paging, self.layout.kernel_pgt_phys, vaddr)?;
+        let t = self.layout.paging().translate(&self.phys, self.layout.kernel_pgt_phys, vaddr)?;
         if let Ok(mut tlb) = self.tlb.lock() {
             tlb.tags[slot] = vpage;
-            tlb.frames[slot] = t.paddr & !(PAGE_SIZE - 1);
+            tlb.frames[slot] = t.paddr & !page_mask;
         }
         Ok(t.paddr)
     }
 
     /// The page-table walk for `vaddr` with every level, for `vtop`.
     pub fn walk(&self, root_phys: u64, vaddr: u64) -> (Vec<TranslateStep>, Result<(u64, u64)>) {
-        paging::walk_partial(&self.phys, self.layout.paging, root_phys, vaddr)
+        self.layout.paging().walk(&self.phys, root_phys, vaddr)
     }
 
     /// Translation that needs no page-table walk: the image and direct maps.
     fn linear_phys(&self, vaddr: u64) -> Option<u64> {
-        if (START_KERNEL_MAP..START_KERNEL_MAP + KERNEL_IMAGE_SIZE).contains(&vaddr) {
-            return Some((vaddr - START_KERNEL_MAP).wrapping_add(self.layout.phys_base));
-        }
-        let l = &self.layout;
-        if vaddr >= l.page_offset && vaddr - l.page_offset < l.direct_map_size {
-            return Some(vaddr - l.page_offset);
-        }
-        None
+        self.layout.virt.linear_phys(vaddr)
     }
 
     /// Direct-map virtual address of a physical address (`__va`).
     pub fn phys_to_virt(&self, paddr: u64) -> u64 {
-        paddr.wrapping_add(self.layout.page_offset)
+        paddr.wrapping_add(self.layout.page_offset())
+    }
+
+    /// The base page size.
+    pub fn page_size(&self) -> u64 {
+        self.page_size
     }
 
     /// Reads user memory of a process whose page-table root is `pgd_phys`.
     pub fn read_user(&self, pgd_phys: u64, vaddr: u64, buf: &mut [u8]) -> Result<()> {
         self.read_paged(buf, vaddr, AddrSpace::UserVirtual, |va| {
-            paging::translate(&self.phys, self.layout.paging, pgd_phys, va).map(|t| t.paddr)
+            self.layout.paging().translate(&self.phys, pgd_phys, va).map(|t| t.paddr)
         })
     }
 
@@ -124,7 +132,7 @@ impl<M: PhysicalMemory> KernelMemory<M> {
         let mut done = 0usize;
         while done < buf.len() {
             let va = vaddr.wrapping_add(done as u64);
-            let in_page = (PAGE_SIZE - (va & (PAGE_SIZE - 1))) as usize;
+            let in_page = (self.page_size - (va & (self.page_size - 1))) as usize;
             let n = in_page.min(buf.len() - done);
             let pa = translate(va)?;
             self.phys.read_phys(pa, &mut buf[done..done + n]).map_err(|e| relabel_fault(e, va, space))?;

@@ -4,14 +4,15 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use krash_arch::PagingMode;
+use krash_arch::{Arch, LayoutValue, PageTableFormat, RegionKind};
 use krash_core::{Error, PhysicalMemory, Result, VirtualMemory};
 use krash_debuginfo::types::TypeProvider;
 use krash_debuginfo::SymbolTable;
 use krash_dumpfile::{Dump, VmcoreInfo};
 
-use crate::addrspace::{KernelLayout, KernelMemory, START_KERNEL_MAP};
+use crate::addrspace::{KernelLayout, KernelMemory};
 use crate::cache::TypedCache;
+use crate::cpus::CpuState;
 use crate::layout::{Layouts, TypeSource};
 use crate::type_arena::TypeArena;
 
@@ -38,6 +39,8 @@ pub struct DebuginfoSources {
 pub struct Kernel {
     files: KernelFiles,
     dump: Arc<Dump>,
+    arch: &'static Arch,
+    cpus: Vec<CpuState>,
     mem: KernelMemory<Arc<Dump>>,
     symbols: SymbolTable,
     layouts: Layouts,
@@ -82,6 +85,9 @@ impl Kernel {
                 files.dump.display()
             ))
         })?;
+        // A machine krash does not implement yet is refused here, before
+        // any debuginfo is loaded.
+        let arch = crate::cpus::arch_of(&dump, &files.dump)?;
         let kaslr_offset = vmcoreinfo.kernel_offset().unwrap_or(0);
         let mut found_by_search = false;
         if files.vmlinux.is_none() {
@@ -91,7 +97,7 @@ impl Kernel {
 
         let mut loaded = match &files.vmlinux {
             Some(path) => load_vmlinux(path, kaslr_offset, &vmcoreinfo, files.force)?,
-            None => crate::nodebuginfo::load_from_dump(&dump, &vmcoreinfo)?,
+            None => crate::nodebuginfo::load_from_dump(&dump, arch, &vmcoreinfo)?,
         };
 
         if found_by_search {
@@ -124,12 +130,16 @@ impl Kernel {
         LoadedDebuginfo { symbols, types, type_source, sources, dwarf }: LoadedDebuginfo,
     ) -> Result<Kernel> {
         let kaslr_offset = vmcoreinfo.kernel_offset().unwrap_or(0);
-        let layout = discover_layout(&dump, &vmcoreinfo, &symbols)?;
+        let arch = crate::cpus::arch_of(&dump, &files.dump)?;
+        let cpus = crate::cpus::cpu_states(&dump, arch)?;
+        let layout = discover_layout(&dump, arch, &vmcoreinfo, &symbols)?;
         let mem = KernelMemory::new(Arc::clone(&dump), layout);
         let layouts = Layouts::new(types, type_source, Some(vmcoreinfo.clone()));
         let kernel = Kernel {
             files,
             dump,
+            arch,
+            cpus,
             mem,
             symbols,
             layouts,
@@ -152,6 +162,15 @@ impl Kernel {
     }
     pub fn dump(&self) -> &Dump {
         &self.dump
+    }
+    /// The dump's machine.
+    pub fn arch(&self) -> &'static Arch {
+        self.arch
+    }
+    /// Each CPU's saved registers, in the dump's CPU-note order (none for
+    /// a live kernel).
+    pub fn cpu_states(&self) -> &[CpuState] {
+        &self.cpus
     }
     pub fn memory(&self) -> &KernelMemory<Arc<Dump>> {
         &self.mem
@@ -219,7 +238,7 @@ impl Kernel {
     pub fn refresh_live(&mut self) {
         if self.is_live() {
             self.state = TypedCache::default();
-            self.mem = KernelMemory::new(Arc::clone(&self.dump), *self.mem.layout());
+            self.mem = KernelMemory::new(Arc::clone(&self.dump), self.mem.layout().clone());
         }
     }
 
@@ -391,55 +410,61 @@ fn load_vmlinux(path: &Path, kaslr_offset: u64, vmcoreinfo: &VmcoreInfo, force: 
     }
 }
 
-/// Finds the page-table root, the direct-map base and the paging mode.
-pub(crate) fn discover_layout(dump: &Dump, vmcoreinfo: &VmcoreInfo, symbols: &SymbolTable) -> Result<KernelLayout> {
-    let phys_base = vmcoreinfo.number("phys_base").unwrap_or(0) as u64;
-    let paging = if vmcoreinfo.number("pgtable_l5_enabled").unwrap_or(0) != 0 {
-        PagingMode::FiveLevel
-    } else {
-        PagingMode::FourLevel
-    };
-    let image_phys = |vaddr: u64| vaddr.wrapping_sub(START_KERNEL_MAP).wrapping_add(phys_base);
-
-    let pgt = vmcoreinfo
-        .symbol("init_top_pgt")
-        .or_else(|| symbols.by_name("init_top_pgt").map(|s| s.addr))
-        .ok_or_else(|| Error::NotFound("neither VMCOREINFO nor the symbol table has init_top_pgt".into()))?;
-
-    // page_offset_base is a variable in the kernel image: read it through
-    // the image mapping, which needs no page tables.
-    let kernel_pgt_phys = image_phys(pgt);
-    let from_variable = symbols.by_name("page_offset_base").map(|sym| dump.read_phys_u64(image_phys(sym.addr)));
-    let page_offset = match from_variable {
-        Some(Ok(v)) => v,
-        // The variable's page may be missing (a truncated or filtered dump):
-        // the page tables still say where physical 0 is mapped.
-        _ => find_direct_map(dump, paging, kernel_pgt_phys).unwrap_or(default_page_offset(paging)),
-    };
+/// Resolves the architecture's address-space layout for this kernel and
+/// finds its page-table root. Variables (the KASLR bases) live in the
+/// kernel image, so the layout is resolved twice: first without them (the
+/// image's linear mapping then comes from VMCOREINFO's `phys_base`), then
+/// with them read through that mapping, which needs no page tables.
+pub(crate) fn discover_layout(
+    dump: &Dump,
+    arch: &'static Arch,
+    vmcoreinfo: &VmcoreInfo,
+    symbols: &SymbolTable,
+) -> Result<KernelLayout> {
     let max_phys = dump.phys_ranges().iter().map(|r| r.end).max().unwrap_or(0);
-    Ok(KernelLayout { page_offset, phys_base, kernel_pgt_phys, paging, direct_map_size: max_phys })
+    // NUMBER values are written signed (`phys_base` may be negative).
+    let numbers = |value: LayoutValue| match value {
+        LayoutValue::VmcoreinfoNumber(name) => vmcoreinfo.number(name).map(|n| n as u64),
+        LayoutValue::PhysicalEnd => Some(max_phys),
+        LayoutValue::Variable(_) => None,
+    };
+    let spec = arch.address_space(&numbers).ok_or_else(|| {
+        Error::Unsupported(format!("no {} address-space layout fits this kernel's VMCOREINFO", arch.name()))
+    })?;
+    let first = spec.resolve(&numbers);
+
+    let root_name = spec.kernel_root_symbols.first().copied().unwrap_or("the kernel page table");
+    let pgt = spec
+        .kernel_root_symbols
+        .iter()
+        .find_map(|name| vmcoreinfo.symbol(name).or_else(|| symbols.by_name(name).map(|s| s.addr)))
+        .ok_or_else(|| Error::NotFound(format!("neither VMCOREINFO nor the symbol table has {root_name}")))?;
+    let kernel_pgt_phys = first
+        .linear_phys(pgt)
+        .ok_or_else(|| Error::NotFound(format!("{root_name} ({pgt:#x}) is outside the kernel image mapping")))?;
+
+    // A variable's page may be missing (a truncated or filtered dump): the
+    // direct map's base is then where the page tables map physical 0.
+    let direct_map_base = spec.regions.iter().find(|r| r.kind == RegionKind::DirectMap).and_then(|r| r.start_from);
+    let read_variable = |name: &str| {
+        let sym = symbols.by_name(name)?;
+        dump.read_phys_u64(first.linear_phys(sym.addr)?).ok()
+    };
+    let lookup = |value: LayoutValue| match value {
+        LayoutValue::Variable(name) => read_variable(name).or_else(|| {
+            (Some(value) == direct_map_base).then(|| find_direct_map(dump, spec.paging, kernel_pgt_phys)).flatten()
+        }),
+        other => numbers(other),
+    };
+    Ok(KernelLayout { virt: spec.resolve(&lookup), kernel_pgt_phys })
 }
 
 /// Finds the direct map by walking the kernel half of the top-level page
 /// table for the first slot whose first page maps physical address 0.
-fn find_direct_map(dump: &Dump, paging: PagingMode, root: u64) -> Option<u64> {
-    let shift = paging.va_bits() - 9;
-    for slot in 256u64..512 {
-        let raw = (slot << shift)
-            | if paging == PagingMode::FiveLevel { 0xfe00_0000_0000_0000 } else { 0xffff_0000_0000_0000 };
-        if let Ok(t) = krash_arch::paging::translate(dump, paging, root, raw) {
-            if t.paddr == 0 {
-                return Some(raw);
-            }
-        }
-    }
-    None
-}
-
-/// The direct-map base without KASLR (`__PAGE_OFFSET_BASE_L4/L5`).
-fn default_page_offset(paging: PagingMode) -> u64 {
-    match paging {
-        PagingMode::FourLevel => 0xffff_8880_0000_0000,
-        PagingMode::FiveLevel => 0xff11_0000_0000_0000,
-    }
+fn find_direct_map(dump: &Dump, paging: &PageTableFormat, root: u64) -> Option<u64> {
+    let top = paging.levels.first()?;
+    let entries = top.entries();
+    (entries / 2..entries)
+        .map(|slot| paging.canonicalize(slot << top.shift))
+        .find(|&vaddr| paging.translate(dump, root, vaddr).is_ok_and(|t| t.paddr == 0))
 }

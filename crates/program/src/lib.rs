@@ -8,11 +8,11 @@
 
 pub mod addrspace;
 pub mod cache;
+pub mod cpus;
 mod kernel;
 pub mod layout;
 pub mod list;
 pub mod maple;
-pub mod mapped;
 pub mod modules;
 mod nodebuginfo;
 pub mod percpu;
@@ -27,4 +27,5 @@ pub mod utsname;
 mod vmlinux_search;
 pub mod xarray;
 
+pub use cpus::CpuState;
 pub use kernel::{DebuginfoSources, Kernel, KernelFiles};

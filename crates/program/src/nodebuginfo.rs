@@ -10,6 +10,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use krash_arch::Arch;
 use krash_core::{Error, Result, VirtualMemory};
 use krash_debuginfo::types::TypeProvider;
 use krash_debuginfo::{read_kallsyms, Btf, KallsymsLocation, SymbolTable, SymbolTableBuilder};
@@ -24,9 +25,13 @@ use crate::DebuginfoSources;
 const MAX_BTF_BYTES: u64 = 64 << 20;
 
 /// Symbols, types and their description, from the dump alone.
-pub(crate) fn load_from_dump(dump: &Arc<Dump>, vmcoreinfo: &VmcoreInfo) -> Result<crate::kernel::LoadedDebuginfo> {
+pub(crate) fn load_from_dump(
+    dump: &Arc<Dump>,
+    arch: &'static Arch,
+    vmcoreinfo: &VmcoreInfo,
+) -> Result<crate::kernel::LoadedDebuginfo> {
     // kallsyms lives in the kernel image, which reads without symbols.
-    let layout = discover_layout(dump, vmcoreinfo, &SymbolTable::empty())?;
+    let layout = discover_layout(dump, arch, vmcoreinfo, &SymbolTable::empty())?;
     let mem = KernelMemory::new(Arc::clone(dump), layout);
     let live = dump.is_live();
     let place = if live { "the live kernel's memory" } else { "the dump" };

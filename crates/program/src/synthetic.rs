@@ -27,8 +27,8 @@ use krash_debuginfo::type_table::TypeTable;
 use krash_dumpfile::synthetic::{ElfVmcoreBuilder, SyntheticCpu};
 use krash_dumpfile::Dump;
 
-use crate::addrspace::START_KERNEL_MAP;
 use crate::Kernel;
+use krash_arch::x86_64::START_KERNEL_MAP;
 
 /// Physical address of the kernel image (its link address is
 /// `START_KERNEL_MAP + IMAGE_PHYS`, as on a kernel loaded at 16 MiB).

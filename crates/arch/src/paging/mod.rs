@@ -282,34 +282,6 @@ impl PageTableFormat {
     }
 }
 
-/// 4-level (48-bit) or 5-level (57-bit, LA57) x86-64 paging; see
-/// [`PagingMode::format`] for the data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub enum PagingMode {
-    FourLevel,
-    FiveLevel,
-}
-
-impl PagingMode {
-    /// The page-table format of this mode.
-    pub fn format(self) -> &'static PageTableFormat {
-        match self {
-            PagingMode::FourLevel => &crate::x86_64::PAGING_4_LEVEL,
-            PagingMode::FiveLevel => &crate::x86_64::PAGING_5_LEVEL,
-        }
-    }
-
-    /// Number of significant virtual-address bits.
-    pub fn va_bits(self) -> u32 {
-        self.format().va_bits
-    }
-
-    /// True when `addr` is sign-extended from the top implemented bit.
-    pub fn is_canonical(self, addr: u64) -> bool {
-        self.format().is_canonical(addr)
-    }
-}
-
 /// A raw x86-64 page-table entry with its flag decoding, as `vtop` and
 /// `pte` show it. Generic code asks its [`PageTableFormat`] instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -317,7 +289,7 @@ pub struct PageTableEntry(pub u64);
 
 impl PageTableEntry {
     fn x86() -> &'static PageTableFormat {
-        PagingMode::FourLevel.format()
+        &crate::x86_64::PAGING_4_LEVEL
     }
     pub fn is_present(self) -> bool {
         Self::x86().is_present(self.0)
@@ -352,21 +324,4 @@ pub struct Translation {
     /// on x86-64).
     pub page_size: u64,
     pub steps: Vec<TranslateStep>,
-}
-
-/// Walks the x86-64 tables rooted at physical address `root` (CR3; the
-/// PCID and flag bits are masked) for `vaddr`. Kept for existing callers:
-/// it is [`PageTableFormat::translate`] of the mode's format.
-pub fn translate(mem: &dyn PhysicalMemory, mode: PagingMode, root: u64, vaddr: u64) -> Result<Translation> {
-    mode.format().translate(mem, root, vaddr)
-}
-
-/// [`PageTableFormat::walk`] of the mode's format, for existing callers.
-pub fn walk_partial(
-    mem: &dyn PhysicalMemory,
-    mode: PagingMode,
-    root: u64,
-    vaddr: u64,
-) -> (Vec<TranslateStep>, Result<(u64, u64)>) {
-    mode.format().walk(mem, root, vaddr)
 }

@@ -46,11 +46,11 @@ const TABLE: u64 = 0x63; // PRESENT | RW | ACCESSED | DIRTY
 const LARGE: u64 = 0xe3; // ... | PSE
 
 fn four() -> &'static PageTableFormat {
-    PagingMode::FourLevel.format()
+    &crate::x86_64::PAGING_4_LEVEL
 }
 
 fn five() -> &'static PageTableFormat {
-    PagingMode::FiveLevel.format()
+    &crate::x86_64::PAGING_5_LEVEL
 }
 
 #[test]
@@ -70,9 +70,7 @@ fn four_level_4k_page_records_every_level() {
     assert_eq!(t.steps[0].entry_paddr, 0x1000 + ((va >> 39) & 0x1ff) * 8);
     assert_eq!(t.steps[3].entry.flag_names(), ["PRESENT", "RW", "ACCESSED", "DIRTY", "NX"]);
     assert_eq!(four().flag_names(t.steps[3].entry.0), t.steps[3].entry.flag_names());
-    // The compatibility entry points give the same answer.
-    assert_eq!(translate(&m, PagingMode::FourLevel, 0x1000, va).unwrap(), t);
-    assert_eq!(walk_partial(&m, PagingMode::FourLevel, 0x1000, va).1.unwrap(), (0xabc_d678, 4096));
+    assert_eq!(four().walk(&m, 0x1000, va).1.unwrap(), (0xabc_d678, 4096));
 }
 
 #[test]
@@ -254,6 +252,6 @@ fn page_table_entry_view_matches_the_format() {
     assert_eq!(e.frame_addr(), 0x1234_5000);
     assert_eq!(e.flag_names(), ["PRESENT", "RW", "ACCESSED", "DIRTY", "PSE", "NX"]);
     assert!(four().no_execute.matches(e.0) && four().writable.matches(e.0) && !four().user.matches(e.0));
-    assert_eq!(PagingMode::FiveLevel.va_bits(), 57);
-    assert!(PagingMode::FourLevel.is_canonical(0xffff_8000_0000_0000));
+    assert_eq!(five().va_bits, 57);
+    assert!(four().is_canonical(0xffff_8000_0000_0000));
 }

@@ -148,6 +148,26 @@ fn qemu_note_gives_control_registers_and_segments() {
 }
 
 #[test]
+fn cpu_registers_pair_prstatus_with_qemu_control_registers() {
+    let words: [u64; 27] = std::array::from_fn(|i| 0x1000 + i as u64);
+    let pr = prstatus_bytes(42, &words);
+    let mut q = vec![0u8; 440];
+    q[0..4].copy_from_slice(&1u32.to_le_bytes());
+    q[8 + 16 * 8..8 + 17 * 8].copy_from_slice(&0xdead_u64.to_le_bytes());
+    q[416..424].copy_from_slice(&0x1234000u64.to_le_bytes());
+    // PRSTATUS's registers win; QEMU adds what PRSTATUS lacks.
+    let regs = X86_64.cpu_registers(Some(&pr), Some(&q)).unwrap().unwrap();
+    assert_eq!(regs.pc(), Some(0x1000 + 16));
+    assert_eq!(regs.by_name("cr3"), Some(0x1234000));
+    let only_qemu = X86_64.cpu_registers(None, Some(&q)).unwrap().unwrap();
+    assert_eq!(only_qemu.pc(), Some(0xdead));
+    assert_eq!(X86_64.cpu_registers(Some(&pr), None).unwrap().unwrap().by_name("cr3"), None);
+    assert_eq!(X86_64.cpu_registers(None, None).unwrap(), None);
+    assert!(X86_64.cpu_registers(Some(&pr[..200]), None).is_err());
+    assert!(X86_64.cpu_registers(Some(&pr), Some(&q[..100])).is_err());
+}
+
+#[test]
 fn address_space_defaults_and_overrides() {
     let none = |_: LayoutValue| None;
     let spec = X86_64.address_space(&none).unwrap();

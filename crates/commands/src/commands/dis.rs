@@ -4,7 +4,7 @@
 use krash_linux::sched::task::TaskExt;
 use std::path::PathBuf;
 
-use krash_arch::disasm::{disassemble, Instruction};
+use krash_arch::Instruction;
 use krash_core::{Error, Result, VirtualMemory};
 use krash_program::Kernel;
 
@@ -79,8 +79,6 @@ pub enum Dis {
     Source { location: SourceLocation, lines: Vec<SourceText> },
 }
 
-/// Longest x86-64 instruction.
-const MAX_INSN_LEN: u64 = 15;
 /// Largest range `dis` decodes at once.
 const MAX_RANGE: u64 = 1 << 20;
 /// Most instructions a count may ask for.
@@ -188,10 +186,12 @@ fn kernel_code(k: &Kernel, addr: u64, span: Span, count: Option<u64>, style: Sty
         k.function_bounds(addr)
             .ok_or_else(|| Error::NotFound(format!("{addr:x}: cannot find the function holding this address")))
     };
+    let decoder = k.arch().decoder;
+    let max_insn_len = decoder.max_instruction_len() as u64;
     let (start, end) = match span {
-        Span::Count(n) => (addr, addr.saturating_add(n.saturating_mul(MAX_INSN_LEN))),
+        Span::Count(n) => (addr, addr.saturating_add(n.saturating_mul(max_insn_len))),
         Span::Function => bounds()?,
-        Span::UpTo => (bounds()?.0, addr.saturating_add(MAX_INSN_LEN)),
+        Span::UpTo => (bounds()?.0, addr.saturating_add(max_insn_len)),
         Span::From => bounds()?,
     };
     if end <= start || end - start > MAX_RANGE {
@@ -199,7 +199,7 @@ fn kernel_code(k: &Kernel, addr: u64, span: Span, count: Option<u64>, style: Sty
     }
     let bytes = read_code(k, start, end)?;
     let symbolizer = |a: u64| k.symbol_at(a).map(|(s, off)| (s.name.to_string(), off));
-    let decoded = disassemble(&bytes, start, &symbolizer);
+    let decoded = decoder.disassemble(&bytes, start, &symbolizer);
     let chosen: Vec<&Instruction> = match span {
         Span::Count(n) => decoded.iter().take(n as usize).collect(),
         Span::Function => decoded.iter().filter(|i| i.addr < end).collect(),
@@ -249,7 +249,7 @@ fn read_code(k: &Kernel, start: u64, end: u64) -> Result<Vec<u8>> {
     match k.memory().read_vec(start, len) {
         Ok(bytes) => Ok(bytes),
         Err(first_error) => {
-            let page_end = (start | 0xfff).saturating_add(1);
+            let page_end = (start | (k.memory().page_size() - 1)).saturating_add(1);
             let short = (page_end.min(end) - start) as usize;
             k.memory().read_vec(start, short).map_err(|_| first_error)
         }
@@ -306,11 +306,12 @@ fn user_code(k: &Kernel, task: Option<u64>, addr: u64, count: u64) -> Result<Vec
     }
     let pgd = k.read_field_u64(task.mm, "mm_struct", "pgd")?;
     let pgd_phys = k.virt_to_phys(pgd)?;
-    let len = count.saturating_mul(MAX_INSN_LEN) as usize;
+    let decoder = k.arch().decoder;
+    let len = count.saturating_mul(decoder.max_instruction_len() as u64) as usize;
     let mut bytes = vec![0u8; len];
     let mut readable = len;
     if k.memory().read_user(pgd_phys, addr, &mut bytes).is_err() {
-        let page_end = (addr | 0xfff).saturating_add(1);
+        let page_end = (addr | (k.memory().page_size() - 1)).saturating_add(1);
         readable = ((page_end - addr) as usize).min(len);
         bytes.truncate(readable);
         k.memory()
@@ -319,7 +320,7 @@ fn user_code(k: &Kernel, task: Option<u64>, addr: u64, count: u64) -> Result<Vec
     }
     bytes.truncate(readable);
     let none = |_: u64| None;
-    let decoded = disassemble(&bytes, addr, &none);
+    let decoded = decoder.disassemble(&bytes, addr, &none);
     Ok(decoded
         .iter()
         .take(count as usize)

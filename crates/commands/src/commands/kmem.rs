@@ -480,15 +480,13 @@ fn task_struct_owner(k: &Kernel, addr: u64) -> Option<TaskContext> {
     Some(context(k, t))
 }
 
-/// x86-64 THREAD_SIZE (16 KiB, no KASAN).
-const THREAD_SIZE: u64 = 16 << 10;
-
 fn stack_owner(k: &Kernel, addr: u64) -> Option<TaskContext> {
     let off = k.layouts().offset("task_struct", "stack").ok()?;
+    let thread_size = k.arch().stacks.thread_size;
     let t = k.tasks().ok()?.iter().find(|t| {
         k.memory()
             .read_u64(t.addr.wrapping_add(off))
-            .is_ok_and(|s| s != 0 && (s..s.saturating_add(THREAD_SIZE)).contains(&addr))
+            .is_ok_and(|s| s != 0 && (s..s.saturating_add(thread_size)).contains(&addr))
     })?;
     Some(context(k, t))
 }

@@ -2,12 +2,12 @@
 //! physical memory, or in task stacks; the kernel model chooses the
 //! memory (krash_linux::mm::search) and scans it in parallel.
 
+use krash_arch::MappedExtent;
 use krash_core::{Error, PhysicalMemory, Result, VirtualMemory};
 use krash_eval::expr::{evaluate, KernelContext};
 use krash_linux::mm::search::SearchExt;
 use krash_linux::mm::search::{clip, scan, KernelSpace, Needle};
 use krash_linux::sched::task::TaskExt;
-use krash_program::mapped::MappedExtent;
 use krash_program::Kernel;
 
 use crate::header::TaskHeader;
@@ -170,7 +170,14 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
             };
             for task in tasks {
                 let regions = bounds(k.stack_regions(task)?);
-                let found = scan(k.dump(), &regions, &needles, MAX_HITS, &krash_program::progress::NoProgress);
+                let found = scan(
+                    k.dump(),
+                    k.memory().page_size(),
+                    &regions,
+                    &needles,
+                    MAX_HITS,
+                    &krash_program::progress::NoProgress,
+                );
                 if found.hits.is_empty() {
                     continue;
                 }
@@ -185,7 +192,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
                 Space::User { mm, .. } => k.user_regions(*mm)?,
                 _ => k.physical_regions(),
             };
-            let found = scan(k.dump(), &bounds(regions), &needles, MAX_HITS, progress);
+            let found = scan(k.dump(), k.memory().page_size(), &bounds(regions), &needles, MAX_HITS, progress);
             truncated = found.truncated;
             let hits = found.hits.iter().map(|h| hit(k, &space, h, &labels, &needles, context)).collect();
             groups.push(SearchGroup { task: None, hits });

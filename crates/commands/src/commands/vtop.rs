@@ -14,9 +14,6 @@ use krash_program::Kernel;
 
 use crate::{getopt, parse_hex, CommandSpec, Output, Session};
 
-const PAGE_SHIFT: u32 = 12;
-const PAGE_MASK: u64 = (1 << PAGE_SHIFT) - 1;
-
 pub(crate) const SPEC: CommandSpec = CommandSpec {
     name: "vtop",
     aliases: &[],
@@ -124,7 +121,7 @@ fn run_vtop(session: &mut Session, args: &[String]) -> Result<Output> {
         } else if parsed.has('k') {
             false
         } else {
-            vaddr >> 63 == 0
+            k.memory().layout().paging().space_of(vaddr) == krash_core::AddrSpace::UserVirtual
         };
         rows.push(translate(k, vaddr, user, task)?);
     }
@@ -157,7 +154,8 @@ fn translate(k: &Kernel, vaddr: u64, user: bool, task: Option<u64>) -> Result<Vt
         Err(_) if !user => (k.memory().virt_to_phys(vaddr).ok(), None),
         Err(_) => (None, None),
     };
-    let page = paddr.and_then(|p| k.phys_to_page(p & !PAGE_MASK).ok()).and_then(|pg| k.page_info(pg).ok());
+    let page_mask = k.memory().page_size() - 1;
+    let page = paddr.and_then(|p| k.phys_to_page(p & !page_mask).ok()).and_then(|pg| k.page_info(pg).ok());
     let vma = match (user, task) {
         (true, Some(t)) => containing_vma(k, t, vaddr),
         _ => None,
@@ -194,18 +192,20 @@ fn run_ptov(session: &mut Session, args: &[String]) -> Result<Output> {
     Ok(Output::Vtop(VtopOutput::Ptov(rows)))
 }
 
-fn run_btop(_session: &mut Session, args: &[String]) -> Result<Output> {
+fn run_btop(session: &mut Session, args: &[String]) -> Result<Output> {
+    let page_shift = session.kernel.memory().layout().paging().page_shift();
     let rows = hex_args("btop", args, BTOP_SPEC.synopsis)?
         .into_iter()
-        .map(|b| Conversion { from: b, to: b >> PAGE_SHIFT })
+        .map(|b| Conversion { from: b, to: b >> page_shift })
         .collect();
     Ok(Output::Vtop(VtopOutput::Btop(rows)))
 }
 
-fn run_ptob(_session: &mut Session, args: &[String]) -> Result<Output> {
+fn run_ptob(session: &mut Session, args: &[String]) -> Result<Output> {
+    let page_shift = session.kernel.memory().layout().paging().page_shift();
     let rows = hex_args("ptob", args, PTOB_SPEC.synopsis)?
         .into_iter()
-        .map(|p| Conversion { from: p, to: p.wrapping_shl(PAGE_SHIFT) })
+        .map(|p| Conversion { from: p, to: p.wrapping_shl(page_shift) })
         .collect();
     Ok(Output::Vtop(VtopOutput::Ptob(rows)))
 }

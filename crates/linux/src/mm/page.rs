@@ -1,4 +1,4 @@
-//! `struct page` as SPARSEMEM_VMEMMAP lays it out on x86-64: page N lives
+//! `struct page` as SPARSEMEM_VMEMMAP lays it out (x86-64's layout): page N lives
 //! at `vmemmap_base + N * sizeof(struct page)`. Compound pages (slabs,
 //! folios) are named by their head page; tail pages point to it through
 //! `compound_head` with bit 0 set (7.x: `compound_info`, see
@@ -10,7 +10,6 @@ use serde::Serialize;
 
 use krash_program::Kernel;
 
-const PAGE_SHIFT: u64 = 12;
 /// Longest `pageflag_names` table krash reads (the kernel's has ~30).
 const MAX_PAGE_FLAG_NAMES: u64 = 128;
 
@@ -19,6 +18,8 @@ const MAX_PAGE_FLAG_NAMES: u64 = 128;
 pub struct PageModel {
     pub vmemmap: u64,
     pub page_struct_size: u64,
+    /// log2 of the page size (the page-table format's).
+    pub page_shift: u32,
     /// One past the highest page frame number the dump covers.
     pub max_pfn: u64,
     flags: u64,
@@ -119,7 +120,7 @@ impl PageExt for Kernel {
 
     fn phys_to_page(&self, paddr: u64) -> Result<u64> {
         let m = self.page_model()?;
-        let pfn = paddr >> PAGE_SHIFT;
+        let pfn = paddr >> m.page_shift;
         if pfn >= m.max_pfn {
             return Err(Error::NotFound(format!("physical address {paddr:x} is beyond the memory map")));
         }
@@ -136,11 +137,11 @@ impl PageExt for Kernel {
         if rel % m.page_struct_size != 0 || rel / m.page_struct_size >= m.max_pfn {
             return None;
         }
-        Some((rel / m.page_struct_size) << PAGE_SHIFT)
+        Some((rel / m.page_struct_size) << m.page_shift)
     }
 
     fn page_to_virt(&self, page: u64) -> Option<u64> {
-        Some(self.memory().layout().page_offset.wrapping_add(self.page_to_phys(page)?))
+        Some(self.memory().layout().page_offset().wrapping_add(self.page_to_phys(page)?))
     }
 
     fn compound_head(&self, page: u64) -> Result<u64> {
@@ -200,7 +201,7 @@ impl PageModel {
 
     /// The physical address a struct page in the vmemmap describes.
     pub fn phys_of(&self, page: u64) -> u64 {
-        (page.wrapping_sub(self.vmemmap) / self.page_struct_size.max(1)) << PAGE_SHIFT
+        (page.wrapping_sub(self.vmemmap) / self.page_struct_size.max(1)) << self.page_shift
     }
 }
 
@@ -222,6 +223,7 @@ fn build_model(k: &Kernel) -> Result<PageModel> {
         return Err(Error::bad_data("struct page", format!("implausible size {page_struct_size}")));
     }
     let max_phys = k.dump().phys_ranges().iter().map(|r| r.end).max().unwrap_or(0);
+    let page_shift = k.memory().layout().paging().page_shift();
     let head_encoding = CompoundHead::probe(l)?;
     let compound_head = match head_encoding {
         CompoundHead::Pointer => l.offset("page", "compound_head")?,
@@ -230,7 +232,8 @@ fn build_model(k: &Kernel) -> Result<PageModel> {
     Ok(PageModel {
         vmemmap,
         page_struct_size,
-        max_pfn: max_phys.div_ceil(1 << PAGE_SHIFT),
+        page_shift,
+        max_pfn: max_phys.div_ceil(1 << page_shift),
         flags: l.offset("page", "flags")?,
         compound_head,
         head_encoding,

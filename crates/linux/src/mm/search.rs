@@ -8,24 +8,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use krash_core::{PhysicalMemory, Result};
 use rayon::prelude::*;
 
-use krash_program::addrspace::START_KERNEL_MAP;
-use krash_program::mapped::{mapped_extents, MappedExtent};
+use krash_arch::{ExtentLimits, MappedExtent, PageTableFormat, RegionKind};
 use krash_program::progress::{Progress, ProgressUnit};
 use krash_program::Kernel;
 
-const PAGE: u64 = 4096;
-/// Bytes handed to one worker at a time.
-const CHUNK: u64 = 256 * PAGE;
+/// Bytes handed to one worker at a time (1 MiB).
+const CHUNK: u64 = 1 << 20;
 /// Characters shown from each string match.
 pub const STRING_WINDOW: usize = 56;
-/// `THREAD_SIZE` on x86-64 without KASAN (16 KiB stacks).
-pub const THREAD_SIZE: u64 = 4 * PAGE;
-/// Start of module space (`MODULES_VADDR`): right after the 1 GiB image mapping.
-const MODULES_VADDR: u64 = START_KERNEL_MAP + (1 << 30);
-/// End of module space (`MODULES_END`).
-const MODULES_END: u64 = 0xffff_ffff_ff00_0000;
-/// 2 MiB: the image mapping is kept in whole large pages around `_text`.. `_end`.
-const PMD_SIZE: u64 = 1 << 21;
 
 /// What to look for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,11 +110,12 @@ impl Needle {
 }
 
 /// Scans `regions` (virtual address, physical address, length) in
-/// parallel, reading pages from `phys`; pages missing from the dump are
-/// skipped. Stops after `limit` hits. Hits are in region order, then
-/// address order.
+/// parallel, reading `page_size` pages from `phys`; pages missing from the
+/// dump are skipped. Stops after `limit` hits. Hits are in region order,
+/// then address order.
 pub fn scan(
     phys: &(dyn PhysicalMemory + Sync),
+    page_size: u64,
     regions: &[MappedExtent],
     needles: &[Needle],
     limit: usize,
@@ -150,7 +141,7 @@ pub fn scan(
         .flat_map_iter(|c| {
             let mut out = Vec::new();
             if found.load(Ordering::Relaxed) < limit {
-                scan_chunk(phys, c, needles, tail, &mut out);
+                scan_chunk(phys, page_size, c, needles, tail, &mut out);
                 found.fetch_add(out.len(), Ordering::Relaxed);
             }
             progress.advance(c.len);
@@ -165,12 +156,19 @@ pub fn scan(
 
 /// One chunk: each readable page (plus, for strings, the start of the
 /// next one so matches may cross the page boundary).
-fn scan_chunk(phys: &dyn PhysicalMemory, c: &MappedExtent, needles: &[Needle], tail: usize, out: &mut Vec<Hit>) {
-    let mut page = vec![0u8; PAGE as usize + tail];
+fn scan_chunk(
+    phys: &dyn PhysicalMemory,
+    page_size: u64,
+    c: &MappedExtent,
+    needles: &[Needle],
+    tail: usize,
+    out: &mut Vec<Hit>,
+) {
+    let mut page = vec![0u8; page_size as usize + tail];
     let mut found = Vec::new();
     let mut off = 0;
     while off < c.len {
-        let in_page = (PAGE - (c.paddr.wrapping_add(off) % PAGE)).min(c.len - off) as usize;
+        let in_page = (page_size - (c.paddr.wrapping_add(off) % page_size)).min(c.len - off) as usize;
         let pa = c.paddr.wrapping_add(off);
         if phys.read_phys(pa, &mut page[..in_page]).is_ok() {
             let mut len = in_page;
@@ -235,34 +233,37 @@ impl SearchExt for Kernel {
     }
 
     fn kernel_regions(&self, space: KernelSpace) -> Result<Vec<MappedExtent>> {
-        let layout = *self.memory().layout();
+        let layout = self.memory().layout();
         let phys: &dyn PhysicalMemory = self.dump();
-        let walk = |start: u64, end: u64| mapped_extents(phys, layout.paging, layout.kernel_pgt_phys, start, end);
+        let paging = layout.paging();
+        let walk = |start: u64, end: u64| walk_extents(phys, paging, layout.kernel_pgt_phys, start, end);
         let unity = space != KernelSpace::Mapped;
         let mapped = space != KernelSpace::Unity;
-        let [(vmalloc_symbol, vmalloc_default, vmalloc_size), (vmemmap_symbol, vmemmap_default, vmemmap_size)] =
-            self.mapped_areas();
         let mut out = Vec::new();
         if unity {
             out.extend(
                 self.physical_regions()
                     .into_iter()
-                    .map(|r| MappedExtent { vaddr: layout.page_offset.wrapping_add(r.paddr), ..r }),
+                    .map(|r| MappedExtent { vaddr: layout.page_offset().wrapping_add(r.paddr), ..r }),
             );
         }
         if mapped {
-            let vmalloc = self.read_symbol_u64(vmalloc_symbol).unwrap_or(vmalloc_default);
-            out.extend(walk(vmalloc, vmalloc.saturating_add(vmalloc_size)));
-            out.extend(walk(MODULES_VADDR, MODULES_END));
-            let vmemmap = self.read_symbol_u64(vmemmap_symbol).unwrap_or(vmemmap_default);
-            out.extend(walk(vmemmap, vmemmap.saturating_add(vmemmap_size)));
+            // vmalloc space, module space, the virtual memory map.
+            for kind in [RegionKind::Vmalloc, RegionKind::Modules, RegionKind::Vmemmap] {
+                if let Some(region) = layout.virt.region(kind) {
+                    out.extend(walk(region.start, region.end));
+                }
+            }
         }
         if unity {
-            // Only [_text, _end) (in whole 2 MiB pages) stays mapped after
-            // boot; the rest of the image mapping is torn down.
-            let text = self.symbol_addr("_text")? & !(PMD_SIZE - 1);
+            // Only [_text, _end) (in whole large pages, 2 MiB on x86-64)
+            // stays mapped after boot; the rest of the image mapping is torn down.
+            let large_page = paging.page_sizes().get(1).copied().unwrap_or(paging.base_page_size());
+            let text = self.symbol_addr("_text")? & !(large_page - 1);
             let end = self.symbol_addr("_end")?;
-            let to_phys = |v: u64| v.wrapping_sub(START_KERNEL_MAP).wrapping_add(layout.phys_base);
+            let image_map = layout.virt.region(RegionKind::KernelImage);
+            let (image_start, image_phys) = image_map.map_or((0, 0), |r| (r.start, r.phys.unwrap_or(0)));
+            let to_phys = |v: u64| v.wrapping_sub(image_start).wrapping_add(image_phys);
             let (text_phys, end_phys) = (to_phys(text), to_phys(end));
             let mut image = Vec::new();
             for r in self.physical_regions() {
@@ -280,49 +281,40 @@ impl SearchExt for Kernel {
 
     fn user_regions(&self, mm: u64) -> Result<Vec<MappedExtent>> {
         let pgd = self.virt_to_phys(self.read_field_u64(mm, "mm_struct", "pgd")?)?;
-        let paging = self.memory().layout().paging;
+        let paging = self.memory().layout().paging();
         let vmas = self.vmas(mm)?;
         let mut out = Vec::new();
         for v in &vmas.vmas {
-            out.extend(mapped_extents(self.dump(), paging, pgd, v.start, v.end));
+            out.extend(walk_extents(self.dump(), paging, pgd, v.start, v.end));
         }
         Ok(out)
     }
 
     fn stack_regions(&self, task: u64) -> Result<Vec<MappedExtent>> {
         let stack = self.read_field_u64(task, "task_struct", "stack")?;
+        let page = self.memory().page_size();
         let mut out = Vec::new();
         let mut off = 0;
-        while off < THREAD_SIZE {
+        while off < self.arch().stacks.thread_size {
             let vaddr = stack.wrapping_add(off);
             if let Ok(paddr) = self.virt_to_phys(vaddr) {
-                out.push(MappedExtent { vaddr, paddr, len: PAGE });
+                out.push(MappedExtent { vaddr, paddr, len: page });
             }
-            off += PAGE;
+            off += page;
         }
         Ok(out)
     }
 }
 
-/// Private helpers of this module's extension of [`Kernel`].
-trait SearchHelpers {
-    /// vmalloc space and the virtual memory map: (base variable, its
-    /// default without KASLR, size), for the paging mode in use.
-    fn mapped_areas(&self) -> [(&'static str, u64, u64); 2];
-}
-
-impl SearchHelpers for Kernel {
-    fn mapped_areas(&self) -> [(&'static str, u64, u64); 2] {
-        const TB: u64 = 1 << 40;
-        match self.memory().layout().paging {
-            krash_arch::paging::PagingMode::FourLevel => {
-                [("vmalloc_base", 0xffff_c900_0000_0000, 32 * TB), ("vmemmap_base", 0xffff_ea00_0000_0000, TB)]
-            }
-            krash_arch::paging::PagingMode::FiveLevel => {
-                [("vmalloc_base", 0xffa0_0000_0000_0000, 12800 * TB), ("vmemmap_base", 0xffd4_0000_0000_0000, 512 * TB)]
-            }
-        }
-    }
+/// The mapped extents of `[start, end)` under the tables rooted at `root`.
+fn walk_extents(
+    mem: &dyn PhysicalMemory,
+    paging: &PageTableFormat,
+    root: u64,
+    start: u64,
+    end: u64,
+) -> Vec<MappedExtent> {
+    paging.mapped_extents(mem, root, start, end, ExtentLimits::default()).extents
 }
 
 #[cfg(test)]

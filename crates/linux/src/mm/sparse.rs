@@ -9,7 +9,6 @@ use serde::Serialize;
 
 use krash_program::Kernel;
 
-const PAGE_SHIFT: u64 = 12;
 /// x86-64's SECTION_SIZE_BITS when VMCOREINFO does not say.
 const DEFAULT_SECTION_SIZE_BITS: u64 = 27;
 /// Most sections looked at (2^52 bytes of 128 MiB sections).
@@ -51,23 +50,26 @@ pub trait SparseExt {
 
 impl SparseExt for Kernel {
     fn pages_per_section(&self) -> u64 {
+        let page_shift = u64::from(self.memory().layout().paging().page_shift());
         let bits = self
             .vmcoreinfo()
             .number("SECTION_SIZE_BITS")
             .and_then(|b| u64::try_from(b).ok())
-            .filter(|b| (PAGE_SHIFT..40).contains(b))
+            .filter(|b| (page_shift..40).contains(b))
             .unwrap_or(DEFAULT_SECTION_SIZE_BITS);
-        1 << (bits - PAGE_SHIFT)
+        1 << (bits - page_shift)
     }
 
     fn mem_sections(&self) -> Result<Vec<MemSection>> {
         let mem = self.memory();
         let roots = self.read_symbol_u64("mem_section")?;
         let size = self.layouts().size_of("mem_section")?;
-        if !(8..=4096).contains(&size) {
+        // SECTIONS_PER_ROOT: one page of `struct mem_section`.
+        let page_size = self.memory().page_size();
+        if !(8..=page_size).contains(&size) {
             return Err(Error::bad_data("struct mem_section", format!("implausible size {size}")));
         }
-        let per_root = 4096 / size;
+        let per_root = page_size / size;
         let highest = mem.read_u64(self.symbol_addr("__highest_present_section_nr")?)?;
         if highest >= MAX_SECTIONS {
             return Err(Error::bad_data("__highest_present_section_nr", format!("implausible {highest}")));
@@ -121,7 +123,7 @@ impl SparseExt for Kernel {
         if let Some(b) = walk.broken {
             return Err(Error::bad_data("memory_blocks xarray", b));
         }
-        let section_bytes = self.pages_per_section() << PAGE_SHIFT;
+        let section_bytes = self.pages_per_section() << self.memory().layout().paging().page_shift();
         let block_bytes = self
             .symbol_addr("memory_block_size_probed")
             .and_then(|a| self.memory().read_u64(a))

@@ -1,27 +1,19 @@
 //! Where each page of a user memory area is: in RAM, in a swap area, only in
-//! its file, or nowhere yet. Not-present x86-64 PTEs are decoded the way the
-//! kernel encodes them (swap entries, L1TF-inverted PROT_NONE frames).
+//! its file, or nowhere yet. Not-present PTEs are decoded the way the
+//! kernel encodes them (swap entries, x86-64's L1TF-inverted PROT_NONE
+//! frames), by the architecture's page-table format.
 
 use crate::fs::vfs::VfsExt;
 use crate::mm::vma::Vma;
+use krash_arch::NotPresent;
 use krash_program::Kernel;
 
-const PAGE_SIZE: u64 = 4096;
-const PAGE_SHIFT: u32 = 12;
-const PTE_PRESENT: u64 = 1;
-/// `_PAGE_PROTNONE`: a present-but-inaccessible page (shares the GLOBAL bit).
-const PTE_PROTNONE: u64 = 1 << 8;
-/// Physical frame bits of a PTE (bits 12..51).
-const PTE_FRAME_MASK: u64 = 0x000f_ffff_ffff_f000;
-/// Swap entry layout: type in the top `SWP_TYPE_BITS`, inverted offset from bit 9.
-const SWP_TYPE_BITS: u32 = 5;
-const SWP_OFFSET_SHIFT: u32 = 9 + SWP_TYPE_BITS;
 /// Most pages listed for one area (64 GiB of 4 KiB pages).
 pub const MAX_AREA_PAGES: u64 = 1 << 24;
 /// Longest swap device path read.
 const MAX_PATH: usize = 4096;
 
-/// A not-present, non-zero PTE read as a swap entry.
+/// A not-present, non-zero, non-PROT_NONE PTE read as a swap entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct SwapEntry {
     /// Index into `swap_info[]`; values past the swap areas are migration,
@@ -29,13 +21,6 @@ pub struct SwapEntry {
     pub kind: u64,
     /// Page slot within the swap area.
     pub offset: u64,
-}
-
-impl SwapEntry {
-    /// Decodes a PTE that is neither present nor PROT_NONE.
-    pub fn from_pte(pte: u64) -> Self {
-        SwapEntry { kind: pte >> (64 - SWP_TYPE_BITS), offset: (!pte << SWP_TYPE_BITS) >> SWP_OFFSET_SHIFT }
-    }
 }
 
 /// Where one user page is.
@@ -87,14 +72,17 @@ impl UserPagesExt for Kernel {
             return PageLocation::Mapped { phys, prot_none: false };
         }
         let pte = steps.last().map(|s| s.entry.0).unwrap_or(0);
-        if pte & PTE_PRESENT == 0 && pte & PTE_PROTNONE != 0 {
-            // L1TF mitigation stores PROT_NONE frames inverted.
-            let frame = !pte & PTE_FRAME_MASK;
-            return PageLocation::Mapped { phys: frame | (vaddr & (PAGE_SIZE - 1)), prot_none: true };
-        }
-        if pte != 0 && pte & PTE_PRESENT == 0 {
-            let entry = SwapEntry::from_pte(pte);
-            return PageLocation::Swap { device: self.swap_device(entry.kind), entry };
+        let paging = self.memory().layout().paging();
+        match paging.decode_not_present(pte) {
+            NotPresent::ProtNone { frame } => {
+                let in_page = vaddr & (paging.base_page_size() - 1);
+                return PageLocation::Mapped { phys: frame | in_page, prot_none: true };
+            }
+            NotPresent::Swap { kind, offset } => {
+                let entry = SwapEntry { kind, offset };
+                return PageLocation::Swap { device: self.swap_device(entry.kind), entry };
+            }
+            NotPresent::Empty => {}
         }
         match vma.and_then(|v| self.vma_file_offset(v, vaddr)) {
             Some((path, offset)) => PageLocation::File { path, offset },
@@ -103,11 +91,12 @@ impl UserPagesExt for Kernel {
     }
 
     fn vma_pages(&self, root: u64, vma: &Vma) -> (Vec<UserPage>, bool) {
-        let pages = vma.end.saturating_sub(vma.start) >> PAGE_SHIFT;
+        let page_shift = self.memory().layout().paging().page_shift();
+        let pages = vma.end.saturating_sub(vma.start) >> page_shift;
         let truncated = pages > MAX_AREA_PAGES;
         let out = (0..pages.min(MAX_AREA_PAGES))
             .map(|i| {
-                let vaddr = vma.start.wrapping_add(i << PAGE_SHIFT);
+                let vaddr = vma.start.wrapping_add(i << page_shift);
                 UserPage { vaddr, location: self.user_page_location(root, vaddr, Some(vma)) }
             })
             .collect();
@@ -142,8 +131,9 @@ trait UserPagesHelpers {
 impl UserPagesHelpers for Kernel {
     fn vma_file_offset(&self, vma: &Vma, vaddr: u64) -> Option<(String, u64)> {
         let path = vma.path.clone().filter(|p| !p.is_empty())?;
-        let page = (vaddr.checked_sub(vma.start)? >> PAGE_SHIFT).checked_add(vma.pgoff)?;
-        Some((path, page.checked_mul(PAGE_SIZE)?))
+        let paging = self.memory().layout().paging();
+        let page = (vaddr.checked_sub(vma.start)? >> paging.page_shift()).checked_add(vma.pgoff)?;
+        Some((path, page.checked_mul(paging.base_page_size())?))
     }
 
     fn memory_u32(&self, symbol: &str) -> Option<u32> {
@@ -156,18 +146,5 @@ pub fn mapped_phys(location: &PageLocation) -> Option<u64> {
     match location {
         PageLocation::Mapped { phys, .. } => Some(*phys),
         _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::SwapEntry;
-
-    #[test]
-    fn swap_entry_round_trips_the_kernel_encoding() {
-        // __swp_entry(type, offset): ~offset << 14 >> 5 | type << 59.
-        let (kind, offset) = (1u64, 0x1234u64);
-        let pte = ((!offset) << 14 >> 5) | (kind << 59);
-        assert_eq!(SwapEntry::from_pte(pte), SwapEntry { kind, offset });
     }
 }

@@ -8,9 +8,10 @@
 use crate::sched::task::TaskExt;
 use std::path::Path;
 
+use krash_arch::RegisterRole;
 use krash_core::{Error, Result, VirtualMemory, X86_64Regs};
 use krash_debuginfo::orc::{OrcEntry, OrcFlags, OrcFormat, OrcTable};
-use krash_dumpfile::CpuNote;
+use krash_program::CpuState;
 use krash_unwind::{
     find_parked_frame, unwind_with, Backtrace, CfiRow, CfiTable, CodeInfo, ExceptionStack, Method, StackKind,
     StackRange, StackSet, StartState, StepResult, Symbolized, UnwindState,
@@ -20,8 +21,6 @@ use serde::Serialize;
 use crate::sched::task::Task;
 use krash_program::Kernel;
 
-/// x86-64 THREAD_SIZE and IRQ_STACK_SIZE without KASAN.
-const THREAD_SIZE: u64 = 0x4000;
 /// How far below the saved stack pointer the parked frame of a kdump
 /// CPU (machine_kexec, crash_nmi_callback) may lie.
 const PARKED_SEARCH_SPAN: u64 = 0x1000;
@@ -149,7 +148,7 @@ pub trait BacktraceExt {
     fn cpu_stacks(&self, cpu: u32) -> Vec<StackRange>;
     /// The dump's crash-time register note for a CPU (notes are written
     /// for online CPUs in order).
-    fn cpu_note(&self, cpu: u32) -> Option<&CpuNote>;
+    fn cpu_note(&self, cpu: u32) -> Option<&CpuState>;
     /// The backtrace of one task (what `bt`, `bt -a` and `foreach bt` show).
     fn backtrace(&self, task: &Task) -> Result<TaskBacktrace>;
     /// [`backtrace`](Self::backtrace) following only the tables `method`
@@ -182,7 +181,8 @@ impl BacktraceExt for Kernel {
 
     fn task_stacks(&self, task: &Task) -> Result<StackSet> {
         let base = self.read_field_u64(task.addr, "task_struct", "stack")?;
-        let mut stacks = vec![StackRange { kind: StackKind::Task, base, top: base.wrapping_add(THREAD_SIZE) }];
+        let thread_size = self.arch().stacks.thread_size;
+        let mut stacks = vec![StackRange { kind: StackKind::Task, base, top: base.wrapping_add(thread_size) }];
         if task.active {
             stacks.extend(self.cpu_stacks(task.cpu));
         }
@@ -192,20 +192,25 @@ impl BacktraceExt for Kernel {
     fn cpu_stacks(&self, cpu: u32) -> Vec<StackRange> {
         let mut out = Vec::new();
         if let Some(top) = self.hardirq_stack_top(cpu) {
-            out.push(StackRange { kind: StackKind::Irq, base: top.wrapping_sub(THREAD_SIZE), top });
+            // IRQ stacks are THREAD_SIZE too (IRQ_STACK_SIZE).
+            let size = self.arch().stacks.thread_size;
+            out.push(StackRange { kind: StackKind::Irq, base: top.wrapping_sub(size), top });
         }
         out.extend(self.exception_stacks(cpu));
         out.extend(self.entry_stack(cpu));
         out
     }
 
-    fn cpu_note(&self, cpu: u32) -> Option<&CpuNote> {
+    fn cpu_note(&self, cpu: u32) -> Option<&CpuState> {
         // In kernel mode GS holds the CPU's per-cpu base; QEMU records it
         // (and swaps it into kernel_gs_base in user mode), which names the
         // CPU even when QEMU's note order differs from the kernel's.
         if let Ok(base) = self.percpu_offset(cpu) {
-            let by_gs = self.dump().cpus().iter().find(|n| {
-                base != 0 && (n.regs.gs_base == base || n.qemu.as_ref().and_then(|q| q.kernel_gs_base) == Some(base))
+            let by_gs = self.cpu_states().iter().find(|n| {
+                let regs = &n.registers;
+                base != 0
+                    && (regs.by_role(RegisterRole::PerCpuBase).unwrap_or(0) == base
+                        || regs.by_name("kernel_gs_base") == Some(base))
             });
             if by_gs.is_some() {
                 return by_gs;
@@ -213,7 +218,7 @@ impl BacktraceExt for Kernel {
         }
         let online = self.online_cpus().ok()?;
         let index = online.iter().position(|&c| c == cpu)?;
-        self.dump().cpus().iter().find(|n| n.index == index)
+        self.cpu_states().iter().find(|n| n.index == index)
     }
 
     fn backtrace(&self, task: &Task) -> Result<TaskBacktrace> {
@@ -261,7 +266,7 @@ trait BacktraceHelpers {
     fn running_start(
         &self,
         task: &Task,
-        note: &CpuNote,
+        note: &CpuState,
         stacks: &StackSet,
         code: &KernelCode<'_>,
         mem: &dyn VirtualMemory,
@@ -373,7 +378,8 @@ impl BacktraceHelpers for Kernel {
     fn entry_stack(&self, cpu: u32) -> Option<StackRange> {
         let tss = self.percpu_addr("cpu_tss_rw", cpu).ok()?;
         let top = self.read_field_u64(tss, "tss_struct", "x86_tss.sp0").ok()?;
-        let size = self.layouts().size_of("entry_stack").ok().filter(|&s| s > 0 && s <= 0x10000)?;
+        let max = self.arch().stacks.max_stack_size;
+        let size = self.layouts().size_of("entry_stack").ok().filter(|&s| s > 0 && s <= max)?;
         (top != 0).then(|| StackRange { kind: StackKind::Entry, base: top.wrapping_sub(size), top })
     }
 
@@ -408,7 +414,7 @@ impl BacktraceHelpers for Kernel {
             .filter_map(|&(member, kind)| {
                 let f = self.layouts().field("cea_exception_stacks", member).ok()?;
                 let base = area.wrapping_add(f.offset);
-                let size = f.size.filter(|&s| s > 0 && s <= 0x10000)?;
+                let size = f.size.filter(|&s| s > 0 && s <= self.arch().stacks.max_stack_size)?;
                 Some(StackRange { kind: StackKind::Exception(kind), base, top: base.wrapping_add(size) })
             })
             .collect()
@@ -451,14 +457,14 @@ impl BacktraceHelpers for Kernel {
     fn running_start(
         &self,
         task: &Task,
-        note: &CpuNote,
+        note: &CpuState,
         stacks: &StackSet,
         code: &KernelCode<'_>,
         mem: &dyn VirtualMemory,
     ) -> (StartState, StartSource) {
-        let regs = note.regs;
+        let regs = krash_arch::x86_64::to_x86_64_regs(&note.registers).unwrap_or_default();
         let from_note = (StartState::from_regs(&regs), StartSource::CpuNote);
-        if note.qemu.is_some() {
+        if note.from_hypervisor {
             return from_note;
         }
         if Some(task.cpu) == self.panic_cpu() {
