@@ -3,8 +3,8 @@
 //! CPU's active task must unwind without warnings, and a deliberately
 //! damaged stack must be recovered from saved registers.
 //!
-//! Skips with a note when no lab dumps exist; KRASH_REQUIRE_LAB=1 makes
-//! that a failure.
+//! The lab is found through krash-labtest (KRASH_LAB_DIR); without dumps
+//! the tests skip with a note, or fail under KRASH_REQUIRE_LAB=1.
 
 use krash_linux::sched::backtrace::BacktraceExt;
 use krash_linux::sched::task::TaskExt;
@@ -16,8 +16,6 @@ use krash_linux::sched::backtrace::TaskBacktrace;
 use krash_program::Kernel;
 use krash_program::KernelFiles;
 use krash_unwind::TraceItem;
-
-const LAB: &str = "/var/cache/krash-lab/dumps";
 
 struct LabDump {
     label: String,
@@ -36,7 +34,11 @@ fn manifest_vmlinux(manifest: &str) -> Option<PathBuf> {
 
 fn lab_dumps() -> Vec<LabDump> {
     let mut out = Vec::new();
-    let Ok(kernels) = std::fs::read_dir(LAB) else { return out };
+    let lab = krash_labtest::lab_dir().join("dumps");
+    let Ok(kernels) = std::fs::read_dir(&lab) else {
+        krash_labtest::skip_or_fail(format!("no lab dumps under {}", lab.display()));
+        return out;
+    };
     let mut kernels: Vec<PathBuf> = kernels.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
     kernels.sort();
     for kdir in kernels {
@@ -66,11 +68,7 @@ fn lab_dumps() -> Vec<LabDump> {
         }
     }
     if out.is_empty() {
-        assert!(
-            std::env::var("KRASH_REQUIRE_LAB").as_deref() != Ok("1"),
-            "KRASH_REQUIRE_LAB=1 but no lab dumps under {LAB}"
-        );
-        eprintln!("note: no lab dumps under {LAB}; skipping");
+        krash_labtest::skip_or_fail(format!("no lab dumps under {}", lab.display()));
     }
     out
 }
