@@ -7,8 +7,8 @@
 //! to date) and [`SCHEMA_VERSION`] describe.
 //!
 //! Rules (docs/json.md): every document is one line, an object with
-//! `schema` (this version), `command` (the command's name as `help` lists
-//! it, also for an alias), `input` (the line as typed; null for the
+//! `command` (the command's name as `help` lists it, also for an alias),
+//! `schema` (this version), `input` (the line as typed; null for the
 //! start-up banner) and either `data` (the command's document, whose shape
 //! `command` decides) or `error` (`kind` and `message`). Addresses and raw
 //! 64-bit words are `"0x..."` strings, nanosecond clocks decimal strings
@@ -38,11 +38,12 @@ use crate::output::Output;
 /// or enum values does not change it.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// One command's document: `{"schema":1,"command":...,"input":...,"data":...}`.
+/// One command's document: `{"command":...,"schema":1,"input":...,"data":...}`.
+/// `command` comes first so a line says at once what it answers.
 #[derive(Debug, Clone, Serialize)]
 pub struct Document {
-    pub schema: u32,
     pub command: String,
+    pub schema: u32,
     pub input: Option<String>,
     pub data: CommandData,
 }
@@ -60,11 +61,11 @@ impl Document {
     }
 }
 
-/// A command that failed: `{"schema":1,"command":...,"input":...,"error":{...}}`.
+/// A command that failed: `{"command":...,"schema":1,"input":...,"error":{...}}`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ErrorDocument {
-    pub schema: u32,
     pub command: String,
+    pub schema: u32,
     pub input: Option<String>,
     pub error: ErrorInfo,
 }
@@ -442,7 +443,7 @@ mod tests {
         let json = serde_json::to_string(&doc).unwrap();
         assert_eq!(
             json,
-            r#"{"schema":1,"command":"p","input":"p x","error":{"kind":"not_found","message":"p: No symbol \"x\" in current context."}}"#
+            r#"{"command":"p","schema":1,"input":"p x","error":{"kind":"not_found","message":"p: No symbol \"x\" in current context."}}"#
         );
     }
 
