@@ -103,28 +103,8 @@ fn commands_for(d: &LabDump) -> Vec<String> {
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .chain(MORE_COMMANDS.iter().copied())
-        .filter_map(|t| fill(t, d))
+        .filter_map(|t| common::fill_placeholders(t, d))
         .collect()
-}
-
-/// `{name}` from the manifest's "expected" values (or `{module_ko}`).
-fn fill(template: &str, d: &LabDump) -> Option<String> {
-    let mut out = String::new();
-    let mut rest = template;
-    while let Some(start) = rest.find('{') {
-        let end = start + rest[start..].find('}')?;
-        out.push_str(&rest[..start]);
-        let name = &rest[start + 1..end];
-        let value = if name == "module_ko" { &d.manifest["module_ko"] } else { &d.manifest["expected"][name] };
-        match value {
-            Value::String(s) => out.push_str(s),
-            Value::Number(n) => out.push_str(&n.to_string()),
-            _ => return None,
-        }
-        rest = &rest[end + 1..];
-    }
-    out.push_str(rest);
-    Some(out)
 }
 
 fn schema() -> Value {

@@ -18,7 +18,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{krash, one_per_scenario, LabDump};
-use serde_json::Value;
 
 /// Commands beyond crash-peer-commands that lean on types the most.
 const EXTRA_COMMANDS: &[&str] = &[
@@ -46,28 +45,9 @@ fn peer_commands(d: &LabDump) -> Vec<String> {
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| fill(l, d))
+        .filter_map(|l| common::fill_placeholders(l, d))
         .chain(EXTRA_COMMANDS.iter().map(|c| c.to_string()))
         .collect()
-}
-
-fn fill(template: &str, d: &LabDump) -> Option<String> {
-    let mut out = String::new();
-    let mut rest = template;
-    while let Some(start) = rest.find('{') {
-        let end = start + rest[start..].find('}')?;
-        out.push_str(&rest[..start]);
-        let name = &rest[start + 1..end];
-        let value = if name == "module_ko" { &d.manifest["module_ko"] } else { &d.manifest["expected"][name] };
-        match value {
-            Value::String(s) => out.push_str(s),
-            Value::Number(n) => out.push_str(&n.to_string()),
-            _ => return None,
-        }
-        rest = &rest[end + 1..];
-    }
-    out.push_str(rest);
-    Some(out)
 }
 
 /// A copy of `vmlinux` without `.BTF` in `dir`. Relocation sections go

@@ -230,7 +230,10 @@ fn peer_commands() -> Vec<String> {
         .collect()
 }
 
-fn fill_placeholders(template: &str, d: &LabDump) -> Option<String> {
+/// A command template with its `{name}` placeholders filled from the dump's
+/// manifest ("expected" values, or `{module_ko}`); `None` when the manifest
+/// lacks a value.
+pub fn fill_placeholders(template: &str, d: &LabDump) -> Option<String> {
     let mut out = String::new();
     let mut rest = template;
     while let Some(start) = rest.find('{') {
