@@ -36,6 +36,8 @@ const BASELINE: &str = "b907fa7";
 const MARK: &str = "krash-golden-mark-";
 /// Environment variables that change what krash reads: lab/golden removes them.
 const UNSET_ENV: [&str; 2] = ["KRASH_DEBUG_PATH", "KRASH_SOURCE_PATH"];
+/// One krash run (every command on one dump) may take this long (lab/golden's RUN_TIMEOUT).
+const RUN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(900);
 /// Lines of a diff shown per differing pair.
 const DIFF_LINES: usize = 12;
 
@@ -76,6 +78,8 @@ struct Outcome {
     stray: Vec<u8>,
     stdout: BTreeMap<usize, Option<Vec<u8>>>,
     stderr: BTreeMap<usize, Vec<u8>>,
+    /// krash was killed after [`RUN_TIMEOUT`] (not part of a transcript).
+    timed_out: bool,
 }
 
 fn parse_transcript(bytes: &[u8]) -> Result<Transcript, String> {
@@ -181,13 +185,40 @@ fn run_krash(args: &[String], lines: &[(usize, String)]) -> Outcome {
         // krash may exit before reading everything: a broken pipe is its answer.
         let _ = stdin.write_all(script.as_bytes());
     });
-    let out = child.wait_with_output().expect("krash finishes");
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut data = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut data);
+            }
+            data
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
+    let started = std::time::Instant::now();
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("krash can be waited for") {
+            break status;
+        }
+        if started.elapsed() > RUN_TIMEOUT {
+            timed_out = true;
+            let _ = child.kill();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
     let _ = writer.join();
+    let out = std::process::Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    };
     let exit = match out.status.code() {
         Some(code) => i64::from(code),
         None => -i64::from(std::os::unix::process::ExitStatusExt::signal(&out.status).unwrap_or(0)),
     };
-    let mut outcome = Outcome { exit, ..Outcome::default() };
+    let mut outcome = Outcome { exit, timed_out, ..Outcome::default() };
     let mut current: Option<usize> = None;
     let mut after_end = false;
     for line in lines_of(&out.stderr) {
@@ -410,6 +441,9 @@ fn compare<'a>(d: &LabDump, t: &Transcript, fixes: &'a [Fix]) -> Report<'a> {
     let lines: Vec<(usize, String)> = t.commands.iter().filter_map(|c| Some((c.index, c.line.clone()?))).collect();
     let now = run_krash(&args, &lines);
     let mut report = Report { fixes, label, compared: 0, known: 0, failures: Vec::new() };
+    if now.timed_out {
+        report.failures.push(format!("{}: krash killed after running for {RUN_TIMEOUT:?}", report.label));
+    }
     if args != t.args {
         report.failures.push(format!("{}: recorded with arguments {:?}, now {args:?}", report.label, t.args));
     }
