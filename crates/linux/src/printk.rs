@@ -3,14 +3,18 @@
 //! come from types when loaded, else from VMCOREINFO, which exports every
 //! offset this needs (the same ones makedumpfile uses).
 //!
-//! Kernels before 5.10 keep a `log_buf` of variable-length `struct
-//! printk_log` records; [`LogVariant`] tells the two apart, and the old
-//! format is refused with an error naming it (its reader is not written).
+//! Kernels 3.5 through 5.9 keep a `log_buf` of variable-length `struct
+//! printk_log` records instead, read by [`legacy`]; [`LogVariant`] tells
+//! the two apart.
 
 use krash_core::{Error, Result, VirtualMemory};
 use serde::Serialize;
 
 use krash_program::Kernel;
+
+pub mod legacy;
+
+use legacy::{ByteBits, LogBufLayout, LogBufRead, LogBufState};
 
 /// Descriptor-ring size bits beyond which a dump is treated as corrupt
 /// (the kernel's CONFIG_LOG_BUF_SHIFT tops out at 25).
@@ -88,10 +92,23 @@ pub struct RingLayout {
     pub info_level: u64,
 }
 
+/// The log as read: its records and, when a corrupt or unreadable part
+/// ended the walk early, why (the records before it are kept).
+#[derive(Debug, Clone)]
+pub struct LogRead {
+    pub records: Vec<LogRecord>,
+    pub stopped: Option<Error>,
+}
+
 /// This module's operations on [`Kernel`] (an extension trait: `use` it to call them).
 pub trait PrintkExt {
-    /// Every record still in the log, oldest first.
+    /// Every record still in the log, oldest first. A walk that a corrupt
+    /// record ended gives the records before it; it is an error only when
+    /// not one record could be read (see [`log_read`](Self::log_read) for
+    /// the reason a walk stopped).
     fn log_records(&self) -> Result<Vec<LogRecord>>;
+    /// The records and why the walk stopped early, if it did.
+    fn log_read(&self) -> Result<LogRead>;
     /// Which log format this kernel has.
     fn log_variant(&self) -> Result<LogVariant>;
 }
@@ -101,17 +118,27 @@ impl PrintkExt for Kernel {
         LogVariant::probe(|name| self.symbol_addr(name).is_ok())
     }
 
-    fn log_records(&self) -> Result<Vec<LogRecord>> {
-        if self.log_variant()? == LogVariant::LegacyLogBuf {
-            return Err(Error::Unsupported(
-                "kernel log: this kernel (before 5.10) keeps struct printk_log records in log_buf \
-                 (log_first_idx/log_next_idx), a format krash does not read yet"
-                    .into(),
-            ));
+    fn log_read(&self) -> Result<LogRead> {
+        match self.log_variant()? {
+            LogVariant::LocklessRing => {
+                let l = self.ring_layout()?;
+                let prb = self.memory().read_u64(self.symbol_addr("prb")?)?;
+                Ok(LogRead { records: read_ring(self.memory(), &l, prb)?, stopped: None })
+            }
+            LogVariant::LegacyLogBuf => {
+                let layout = self.log_buf_layout()?;
+                let state = self.log_buf_state()?;
+                let LogBufRead { records, stopped } = legacy::read_log_buf(self.memory(), &layout, &state);
+                Ok(LogRead { records, stopped })
+            }
         }
-        let l = self.ring_layout()?;
-        let prb = self.memory().read_u64(self.symbol_addr("prb")?)?;
-        read_ring(self.memory(), &l, prb)
+    }
+
+    fn log_records(&self) -> Result<Vec<LogRecord>> {
+        match self.log_read()? {
+            LogRead { records, stopped: Some(e) } if records.is_empty() => Err(e),
+            read => Ok(read.records),
+        }
     }
 }
 
@@ -122,6 +149,16 @@ trait PrintkHelpers {
     /// the u16 `text_len` (the layout every 5.10+ kernel has).
     fn info_level_offset(&self, info_text_len: u64) -> u64;
     fn ring_layout(&self) -> Result<RingLayout>;
+    /// `struct printk_log` (`struct log` before 3.11) from types, else
+    /// from VMCOREINFO as makedumpfile reads it.
+    fn log_buf_layout(&self) -> Result<LogBufLayout>;
+    /// `log_buf`, `log_buf_len`, `log_first_idx`, `log_next_idx` (from the
+    /// symbol table, else VMCOREINFO's SYMBOL() entries), and the sequence
+    /// numbers when the symbol table has them.
+    fn log_buf_state(&self) -> Result<LogBufState>;
+    /// A one-byte bitfield of `struct name`, from types (VMCOREINFO has
+    /// no bitfields).
+    fn byte_bits(&self, name: &str, member: &str) -> Option<ByteBits>;
 }
 
 impl PrintkHelpers for Kernel {
@@ -158,7 +195,53 @@ impl PrintkHelpers for Kernel {
             info_level: self.info_level_offset(o("printk_info", "text_len")?),
         })
     }
+
+    fn log_buf_layout(&self) -> Result<LogBufLayout> {
+        let y = self.layouts();
+        let name = LOG_BUF_STRUCTS.into_iter().find(|n| y.has_field(n, "text_len")).ok_or_else(|| {
+            Error::MissingDebuginfo(
+                "kernel log: neither types nor VMCOREINFO describe struct printk_log (or struct log)".into(),
+            )
+        })?;
+        let o = |m: &str| y.offset(name, m);
+        LogBufLayout::from_parts(
+            y.size_of(name)?,
+            o("ts_nsec")?,
+            o("len")?,
+            o("text_len")?,
+            o("dict_len").ok(),
+            o("facility").ok(),
+            self.byte_bits(name, "flags"),
+            self.byte_bits(name, "level"),
+            o("caller_id").ok(),
+        )
+    }
+
+    fn log_buf_state(&self) -> Result<LogBufState> {
+        let mem = self.memory();
+        let u32_at = |name: &str| self.symbol_addr(name).and_then(|a| mem.read_u32(a));
+        let u64_at = |name: &str| self.symbol_addr(name).and_then(|a| mem.read_u64(a));
+        let first_seq = u64_at("log_first_seq").ok();
+        let next_seq = u64_at("log_next_seq").ok();
+        Ok(LogBufState {
+            buf: u64_at("log_buf")?,
+            buf_len: u32_at("log_buf_len")?,
+            first_idx: u32_at("log_first_idx")?,
+            next_idx: u32_at("log_next_idx")?,
+            first_seq: first_seq.unwrap_or(0),
+            stored: first_seq.zip(next_seq).map(|(first, next)| next.wrapping_sub(first)),
+        })
+    }
+
+    fn byte_bits(&self, name: &str, member: &str) -> Option<ByteBits> {
+        let f = self.layouts().field(name, member).ok()?;
+        let (shift, width) = f.bits?;
+        Some(ByteBits { byte: f.offset, shift, width })
+    }
 }
+
+/// The header struct's names: `printk_log` from 3.11, `log` in 3.5-3.10.
+const LOG_BUF_STRUCTS: [&str; 2] = ["printk_log", "log"];
 
 impl RingLayout {
     /// The layout of x86-64 Linux 6.1 (as its VMCOREINFO states), for
