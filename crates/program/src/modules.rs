@@ -1,7 +1,8 @@
 //! Loaded kernel modules, read from the `modules` list in the dump: each
 //! module's name, memory regions, kallsyms symbols, taints, section
-//! addresses and BTF location. Works on both module layouts: `core_layout`
-//! (before 6.4) and `mem[MOD_*]` (6.4 and later), told apart by
+//! addresses and BTF location. Works on the three module layouts:
+//! `module_core`/`module_init` (before 4.5), `core_layout`/`init_layout`
+//! (4.5 to 6.3) and `mem[MOD_*]` (6.4 and later), told apart by
 //! [`ModuleLayout`](crate::probes::ModuleLayout).
 
 use krash_core::{Error, Result, VirtualMemory};
@@ -35,9 +36,10 @@ pub enum RegionKind {
     InitText,
     InitData,
     InitRodata,
-    /// `core_layout` of pre-6.4 kernels: text first, then data.
+    /// `core_layout` of 4.5 to 6.3 (`module_core` before 4.5): text
+    /// first, then data.
     Core,
-    /// `init_layout` of pre-6.4 kernels.
+    /// `init_layout` of 4.5 to 6.3 (`module_init` before 4.5).
     Init,
 }
 
@@ -120,6 +122,15 @@ pub fn taint_letters(taints: u64) -> String {
     TAINT_LETTERS.iter().enumerate().filter(|(bit, _)| taints & (1u64 << bit) != 0).map(|(_, &c)| c as char).collect()
 }
 
+/// Where 4.5 to 6.3 keep the core and init regions: (kind, base, size).
+const CORE_AND_INIT_LAYOUTS: [(RegionKind, &str, &str); 2] = [
+    (RegionKind::Core, "core_layout.base", "core_layout.size"),
+    (RegionKind::Init, "init_layout.base", "init_layout.size"),
+];
+/// Where kernels before 4.5 keep them.
+const MODULE_CORE_AND_INIT: [(RegionKind, &str, &str); 2] =
+    [(RegionKind::Core, "module_core", "core_size"), (RegionKind::Init, "module_init", "init_size")];
+
 /// The module list as read from the dump, cached in the kernel's state.
 struct ModuleList(Result<Vec<Module>>);
 
@@ -170,7 +181,8 @@ impl Kernel {
         })?;
         let (has_mem_regions, regions) = match self.module_layout()? {
             ModuleLayout::MemArray { slots, .. } => (true, self.read_mem_regions(addr, slots)?),
-            ModuleLayout::CoreAndInit => (false, self.read_layout_regions(addr)?),
+            ModuleLayout::CoreAndInit => (false, self.read_core_and_init(addr, CORE_AND_INIT_LAYOUTS)?),
+            ModuleLayout::ModuleCore => (false, self.read_core_and_init(addr, MODULE_CORE_AND_INIT)?),
         };
         let base =
             regions.iter().find(|r| matches!(r.kind, RegionKind::Text | RegionKind::Core)).map(|r| r.base).unwrap_or(0);
@@ -213,31 +225,41 @@ impl Kernel {
         Ok(regions)
     }
 
-    /// Before 6.4: `core_layout` and `init_layout`.
-    fn read_layout_regions(&self, addr: u64) -> Result<Vec<Region>> {
-        let mut regions = Vec::with_capacity(2);
-        for (member, kind) in [("core_layout", RegionKind::Core), ("init_layout", RegionKind::Init)] {
-            let base = self.read_field(addr, "module", &format!("{member}.base"))?;
-            let size = self.read_field(addr, "module", &format!("{member}.size"))?;
+    /// Before 6.4: the core and init regions, each a base pointer and a
+    /// size at the `struct module` members `places` names.
+    fn read_core_and_init(&self, addr: u64, places: [(RegionKind, &str, &str); 2]) -> Result<Vec<Region>> {
+        let mut regions = Vec::with_capacity(places.len());
+        for (kind, base, size) in places {
+            let base = self.read_field(addr, "module", base)?;
+            let size = self.read_field(addr, "module", size)?;
             regions.push(Region { kind, base, size });
         }
         Ok(regions)
     }
 
     fn read_module_symbols(&self, addr: u64, name: &str) -> Result<SymbolTable> {
-        let kallsyms = self.read_field_u64(addr, "module", "kallsyms")?;
-        if kallsyms == 0 {
-            return Err(Error::NotFound(format!("module {name} has no kallsyms")));
-        }
-        let typetab = if self.layouts().has_field("mod_kallsyms", "typetab") {
-            Some(self.read_field_u64(kallsyms, "mod_kallsyms", "typetab")?)
+        // The struct holding symtab, num_symtab and strtab, and its address.
+        let (holder, at) = if self.layouts().has_field("module", "kallsyms") {
+            // 4.6 and later: module->kallsyms points at a struct mod_kallsyms.
+            let kallsyms = self.read_field_u64(addr, "module", "kallsyms")?;
+            if kallsyms == 0 {
+                return Err(Error::NotFound(format!("module {name} has no kallsyms")));
+            }
+            ("mod_kallsyms", kallsyms)
+        } else {
+            // Before 4.6 they are struct module's own members (pointing at
+            // the core copies once the module finished loading).
+            ("module", addr)
+        };
+        let typetab = if self.layouts().has_field(holder, "typetab") {
+            Some(self.read_field_u64(at, holder, "typetab")?)
         } else {
             None
         };
         let loc = ModuleKallsymsLocation {
-            symtab: self.read_field_u64(kallsyms, "mod_kallsyms", "symtab")?,
-            num_symtab: self.read_field(kallsyms, "mod_kallsyms", "num_symtab")?,
-            strtab: self.read_field_u64(kallsyms, "mod_kallsyms", "strtab")?,
+            symtab: self.read_field_u64(at, holder, "symtab")?,
+            num_symtab: self.read_field(at, holder, "num_symtab")?,
+            strtab: self.read_field_u64(at, holder, "strtab")?,
             typetab: typetab.filter(|&t| t != 0),
         };
         let table = read_module_kallsyms(name, &loc, self.memory())?;
@@ -379,6 +401,84 @@ mod tests {
         t.structure("bin_attribute", 64, vec![member("private", T::PTR, 32)]);
         assert_eq!(SectionAttrs::probe(&layouts(t)).unwrap(), SectionAttrs::BinAttributes);
         assert!(SectionAttrs::probe(&layouts(T::new())).is_err());
+    }
+
+    /// A 4.4 kernel with one module: `struct module` holds the regions'
+    /// pointers and sizes itself (`module_core`, `core_size`...) and, as
+    /// before 4.6, its own `symtab`, `num_symtab` and `strtab`.
+    #[test]
+    fn modules_before_4_5_read_regions_and_symbols_from_struct_module() {
+        use crate::synthetic::SyntheticKernel;
+        const CORE: u64 = 0xffff_ffff_c000_0000;
+        const INIT: u64 = 0xffff_ffff_c002_0000;
+        let mut s = SyntheticKernel::new();
+        let t = s.types();
+        let ptr = t.pointer(krash_debuginfo::types::TypeId::VOID);
+        let uint = t.int("unsigned int", 4, false);
+        let ch = t.int("char", 1, true);
+        let list_head = t.structure("list_head", 16, &[("next", ptr, 0), ("prev", ptr, 8)]);
+        let name = t.array(ch, MODULE_NAME_LEN as u64);
+        t.structure(
+            "module",
+            640,
+            &[
+                ("list", list_head, 8),
+                ("name", name, 24),
+                ("module_init", ptr, 320),
+                ("module_core", ptr, 328),
+                ("init_size", uint, 336),
+                ("core_size", uint, 340),
+                ("init_text_size", uint, 344),
+                ("core_text_size", uint, 348),
+                ("symtab", ptr, 400),
+                ("num_symtab", uint, 408),
+                ("strtab", ptr, 416),
+            ],
+        );
+        let head = s.global("modules", 16);
+        let module = s.alloc(640);
+        s.write(head, &[(module + 8).to_le_bytes(), (module + 8).to_le_bytes()].concat());
+        s.write(module + 8, &[head.to_le_bytes(), head.to_le_bytes()].concat());
+        s.write_str(module + 24, "floppy");
+        s.write_u64(module + 320, INIT);
+        s.write_u64(module + 328, CORE);
+        s.write_u32(module + 336, 0x1000);
+        s.write_u32(module + 340, 0x5000);
+        // Elf64_Sym: st_name u32, st_info u8, st_other u8, st_shndx u16,
+        // st_value u64, st_size u64; entry 0 is the null symbol. Kernels
+        // without mod_kallsyms.typetab store the nm letter in st_info.
+        let symtab = s.alloc(48);
+        let global_func = b'T';
+        let sym: Vec<u8> = [
+            &1u32.to_le_bytes()[..],
+            &[global_func, 0],
+            &1u16.to_le_bytes(),
+            &(CORE + 0x10).to_le_bytes(),
+            &0x40u64.to_le_bytes(),
+        ]
+        .concat();
+        s.write(symtab + 24, &sym);
+        let strtab = s.alloc(16);
+        s.write(strtab, b"\0floppy_init\0");
+        s.write_u64(module + 400, symtab);
+        s.write_u32(module + 408, 2);
+        s.write_u64(module + 416, strtab);
+        let k = s.build().unwrap();
+
+        assert_eq!(k.module_layout().unwrap(), &ModuleLayout::ModuleCore);
+        let m = k.module_by_name("floppy").unwrap();
+        assert_eq!(
+            m.regions,
+            [
+                Region { kind: RegionKind::Core, base: CORE, size: 0x5000 },
+                Region { kind: RegionKind::Init, base: INIT, size: 0x1000 }
+            ]
+        );
+        assert_eq!((m.base, m.size, m.has_mem_regions), (CORE, 0x5000, false));
+        assert!(m.contains_text(CORE + 0x4fff) && !m.contains(CORE + 0x5000));
+        assert_eq!(m.symbols_error, None);
+        let f = m.symbols.by_name("floppy_init").expect("symbol from module->symtab");
+        assert_eq!((f.addr, f.kind), (CORE + 0x10, 'T'));
     }
 
     #[test]

@@ -90,8 +90,13 @@ pub enum ModuleLayout {
         /// order of 6.4 through 7.2 was assumed.
         kinds_from_enum: bool,
     },
-    /// Before 6.4: `struct module_layout core_layout, init_layout`.
+    /// 4.5 to 6.3: `struct module_layout core_layout, init_layout`.
     CoreAndInit,
+    /// Before 4.5: the same two regions as members of `struct module`
+    /// itself: `void *module_core` with `unsigned int core_size` (and
+    /// `core_text_size`, `core_ro_size` within it), `void *module_init`
+    /// with `init_size`.
+    ModuleCore,
 }
 
 /// The enumerators of `enum mod_mem_type` krash knows, with their kinds.
@@ -119,8 +124,13 @@ impl ModuleLayout {
         if layouts.has_field("module", "core_layout") {
             return Ok(ModuleLayout::CoreAndInit);
         }
+        if layouts.has_field("module", "module_core") {
+            return Ok(ModuleLayout::ModuleCore);
+        }
         Err(Error::MissingDebuginfo(
-            "struct module has neither mem[] (6.4+) nor core_layout (before 6.4): unknown module layout".into(),
+            "struct module has none of mem[] (6.4+), core_layout (4.5-6.3), module_core (before 4.5): \
+             unknown module layout"
+                .into(),
         ))
     }
 
@@ -304,6 +314,32 @@ mod tests {
         let mut t = SyntheticTypes::new();
         t.structure("module", 64, vec![member("name", SyntheticTypes::CHAR, 0)]);
         let e = ModuleLayout::probe(&layouts(t)).unwrap_err().to_string();
-        assert!(e.contains("neither mem[]"), "{e}");
+        assert!(e.contains("none of mem[]"), "{e}");
+    }
+
+    #[test]
+    fn module_core_pointers_before_4_5() {
+        // 4.4's struct module: the regions' pointers and sizes directly
+        // in it (offsets as on x86-64 4.4, where module_init is
+        // cacheline-aligned).
+        let mut t = SyntheticTypes::new();
+        t.structure(
+            "module",
+            640,
+            vec![
+                member("module_init", SyntheticTypes::PTR, 320),
+                member("module_core", SyntheticTypes::PTR, 328),
+                member("init_size", SyntheticTypes::UINT, 336),
+                member("core_size", SyntheticTypes::UINT, 340),
+                member("init_text_size", SyntheticTypes::UINT, 344),
+                member("core_text_size", SyntheticTypes::UINT, 348),
+            ],
+        );
+        assert_eq!(ModuleLayout::probe(&layouts(t)).unwrap(), ModuleLayout::ModuleCore);
+        // VMCOREINFO alone does not describe struct module's regions (it
+        // exports only list and name): no layout rather than a guess.
+        let v = krash_dumpfile::VmcoreInfo::parse(b"OFFSET(module.list)=8\nOFFSET(module.name)=24\n");
+        let e = ModuleLayout::probe(&Layouts::new(None, TypeSource::None, Some(v))).unwrap_err().to_string();
+        assert!(e.contains("unknown module layout"), "{e}");
     }
 }
