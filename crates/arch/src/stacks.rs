@@ -26,17 +26,32 @@ pub enum StackClass {
 pub enum StackLocator {
     /// `task_struct.stack`, `thread_size` bytes.
     TaskStack,
-    /// A per-CPU pointer to the stack's last word; tried in order:
-    /// (variable, member) where a member names a field of the variable's
-    /// struct (6.2+ moved `hardirq_stack_ptr` into `pcpu_hot`). The stack
-    /// is `thread_size` bytes below the word after it.
-    PerCpuTopPointer { places: &'static [(&'static str, Option<&'static str>)] },
+    /// A per-CPU pointer at or near the stack's top, kept in different
+    /// places by different kernels: the places are tried in order and the
+    /// first that holds a non-zero pointer gives the top. The stack is
+    /// `thread_size` bytes below its top.
+    PerCpuTopPointer { places: &'static [TopPointerPlace] },
     /// A member of the struct a per-CPU pointer points at; the member's
     /// size is the stack's.
     PerCpuPointerMember { pointer: &'static str, struct_name: &'static str, member: &'static str },
     /// A per-CPU struct's field holding the stack's top; the size is
     /// `sizeof(struct size_of)`.
     PerCpuTopField { variable: &'static str, struct_name: &'static str, member: &'static str, size_of: &'static str },
+}
+
+/// One place a per-CPU pointer to a stack's top may be kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopPointerPlace {
+    /// The per-CPU variable.
+    pub variable: &'static str,
+    /// The member of the variable's struct (a struct named like the
+    /// variable) that holds the pointer; `None` when the variable is the
+    /// pointer.
+    pub member: Option<&'static str>,
+    /// Bytes from the address the pointer holds to the stack's top as the
+    /// unwinder takes it: the word just below that top holds the stack
+    /// pointer the CPU was on before it switched to this stack.
+    pub top_past_pointer: u64,
 }
 
 /// One kind of stack.

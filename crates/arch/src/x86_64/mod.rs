@@ -12,7 +12,7 @@ use crate::addrspace::{AddressSpaceSpec, Extent, LayoutValue, RegionKind, Region
 use crate::disasm::X86_64Decoder;
 use crate::machine::Machine;
 use crate::paging::{BitField, BitTest, Level, LevelFormat, NotPresentFormat, PageTableFormat};
-use crate::stacks::{StackClass, StackKind, StackLocator, StackSpec};
+use crate::stacks::{StackClass, StackKind, StackLocator, StackSpec, TopPointerPlace};
 use crate::Arch;
 
 /// Bits 12..51 of an entry (and of CR3) hold a physical address; bits
@@ -223,6 +223,28 @@ const fn ist(key: &'static str, crash_name: &'static str, member: &'static str) 
     }
 }
 
+/// Where x86-64 kernels keep the pointer to the top of a CPU's hard-IRQ
+/// stack, newest first.
+const IRQ_STACK_TOP: &[TopPointerPlace] = &[
+    // 5.2 and later (and again from 7.x): `hardirq_stack_ptr`. Since 5.12
+    // (irq_64.c `map_irq_stack`) it holds the stack's last word,
+    // `va + IRQ_STACK_SIZE - 8`, where `call_on_irqstack` saves the
+    // interrupted stack pointer; 5.2 to 5.11 stored `va + IRQ_STACK_SIZE`,
+    // so there the top found is 8 bytes high.
+    TopPointerPlace { variable: "hardirq_stack_ptr", member: None, top_past_pointer: 8 },
+    // 6.2 to 6.x: the same pointer in `struct pcpu_hot`.
+    TopPointerPlace { variable: "pcpu_hot", member: Some("hardirq_stack_ptr"), top_past_pointer: 8 },
+    // Before 5.2: `irq_stack_ptr`, set by setup_percpu.c to the top of
+    // `irq_stack_union.irq_stack` (4.9 to 5.1) or 64 bytes below it
+    // (earlier kernels: a gap the stack never used). The entry code
+    // (ENTER_IRQ_STACK, or `cmovzq irq_stack_ptr, %rsp` in 3.x) loads it
+    // into %rsp and pushes the interrupted stack pointer, so the word
+    // below the pointer holds it: the pointer is the top the unwinder
+    // needs (on the older kernels the range found is 64 bytes low, all of
+    // it below the gap where the frames are).
+    TopPointerPlace { variable: "irq_stack_ptr", member: None, top_past_pointer: 0 },
+];
+
 /// The task stack, the hard-IRQ stack (softirqs run on it too on
 /// x86-64), the IST exception stacks of `struct cea_exception_stacks`, and
 /// the entry trampoline stack whose top the TSS's `sp0` holds.
@@ -240,9 +262,7 @@ pub static STACKS: StackSpec = StackSpec {
             class: StackClass::Irq,
             key: "irq",
             crash_name: "IRQ stack",
-            locator: StackLocator::PerCpuTopPointer {
-                places: &[("hardirq_stack_ptr", None), ("pcpu_hot", Some("hardirq_stack_ptr"))],
-            },
+            locator: StackLocator::PerCpuTopPointer { places: IRQ_STACK_TOP },
         },
         ist("double_fault", "DOUBLEFAULT exception stack", "DF_stack"),
         ist("nmi", "NMI exception stack", "NMI_stack"),

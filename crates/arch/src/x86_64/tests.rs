@@ -221,6 +221,19 @@ fn stacks_named_as_crash_names_them() {
     assert_eq!(X86_64.stacks.kind("nmi").unwrap().class, crate::StackClass::Exception);
     assert_eq!(X86_64.stacks.of_class(crate::StackClass::Irq).unwrap().crash_name, "IRQ stack");
     assert_eq!(X86_64.stacks.thread_size, 16384);
+    // The IRQ stack's top: hardirq_stack_ptr (5.2+) points at the last
+    // word, pcpu_hot's copy (6.2-6.x) likewise, irq_stack_ptr (before
+    // 5.2) at the top itself; tried newest first.
+    let crate::StackLocator::PerCpuTopPointer { places } =
+        X86_64.stacks.of_class(crate::StackClass::Irq).unwrap().locator
+    else {
+        panic!("the IRQ stack is found through a per-cpu top pointer");
+    };
+    let places: Vec<_> = places.iter().map(|p| (p.variable, p.member, p.top_past_pointer)).collect();
+    assert_eq!(
+        places,
+        [("hardirq_stack_ptr", None, 8), ("pcpu_hot", Some("hardirq_stack_ptr"), 8), ("irq_stack_ptr", None, 0)]
+    );
     assert_eq!(serde_json::to_string(X86_64.stacks.kind("double_fault").unwrap()).unwrap(), "\"double_fault\"");
 }
 

@@ -249,9 +249,9 @@ trait BacktraceHelpers {
     /// interrupt from user mode lands there before the entry code moves
     /// to the task stack.
     fn entry_stack(&self, cpu: u32) -> Option<StackRange>;
-    /// The top of a CPU's hard-IRQ stack: the per-cpu `hardirq_stack_ptr`
-    /// (up to 6.1, and again in 7.x) or `pcpu_hot.hardirq_stack_ptr` (6.2
-    /// to 6.x) points at its last word.
+    /// The top of a CPU's hard-IRQ stack, from the first of the places
+    /// the architecture lists (`hardirq_stack_ptr`, `pcpu_hot`'s copy,
+    /// `irq_stack_ptr` before 5.2 on x86-64) that this kernel has.
     fn hardirq_stack_top(&self, cpu: u32) -> Option<u64>;
     /// The IST stacks of `struct cea_exception_stacks` for a CPU.
     fn exception_stacks(&self, cpu: u32) -> Vec<StackRange>;
@@ -384,15 +384,17 @@ impl BacktraceHelpers for Kernel {
     }
 
     fn hardirq_stack_top(&self, cpu: u32) -> Option<u64> {
-        let slot = match self.percpu_addr("hardirq_stack_ptr", cpu) {
-            Ok(a) => a,
-            Err(_) => {
-                let hot = self.percpu_addr("pcpu_hot", cpu).ok()?;
-                hot.wrapping_add(self.layouts().offset("pcpu_hot", "hardirq_stack_ptr").ok()?)
-            }
-        };
-        let ptr = self.memory().read_u64(slot).ok()?;
-        (ptr != 0).then(|| ptr.wrapping_add(8))
+        let irq = self.arch().stacks.of_class(krash_arch::StackClass::Irq)?;
+        let krash_arch::StackLocator::PerCpuTopPointer { places } = irq.locator else { return None };
+        places.iter().find_map(|place| {
+            let var = self.percpu_addr(place.variable, cpu).ok()?;
+            let slot = match place.member {
+                Some(member) => var.wrapping_add(self.layouts().offset(place.variable, member).ok()?),
+                None => var,
+            };
+            let ptr = self.memory().read_u64(slot).ok()?;
+            (ptr != 0).then(|| ptr.wrapping_add(place.top_past_pointer))
+        })
     }
 
     fn exception_stacks(&self, cpu: u32) -> Vec<StackRange> {
