@@ -14,7 +14,7 @@ use krash_program::Kernel;
 
 pub mod legacy;
 
-use legacy::{ByteBits, LogBufLayout, LogBufRead, LogBufState};
+use legacy::{ByteBits, LogBufLayout, LogBufMembers, LogBufRead, LogBufState};
 
 /// Descriptor-ring size bits beyond which a dump is treated as corrupt
 /// (the kernel's CONFIG_LOG_BUF_SHIFT tops out at 25).
@@ -204,17 +204,17 @@ impl PrintkHelpers for Kernel {
             )
         })?;
         let o = |m: &str| y.offset(name, m);
-        LogBufLayout::from_parts(
-            y.size_of(name)?,
-            o("ts_nsec")?,
-            o("len")?,
-            o("text_len")?,
-            o("dict_len").ok(),
-            o("facility").ok(),
-            self.byte_bits(name, "flags"),
-            self.byte_bits(name, "level"),
-            o("caller_id").ok(),
-        )
+        LogBufLayout::from_members(&LogBufMembers {
+            header_size: y.size_of(name)?,
+            ts_nsec: o("ts_nsec")?,
+            len: o("len")?,
+            text_len: o("text_len")?,
+            dict_len: o("dict_len").ok(),
+            facility: o("facility").ok(),
+            flags: self.byte_bits(name, "flags"),
+            level: self.byte_bits(name, "level"),
+            caller_id: o("caller_id").ok(),
+        })
     }
 
     fn log_buf_state(&self) -> Result<LogBufState> {

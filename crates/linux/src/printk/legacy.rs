@@ -101,33 +101,23 @@ impl LogBufLayout {
     pub const LINUX_5_1_CALLER: LogBufLayout =
         LogBufLayout { header_size: 20, caller_id: Some(16), ..LogBufLayout::LINUX_3_10 };
 
-    /// The layout from a struct description: `header_size` and the offsets
-    /// of `ts_nsec`, `len` and `text_len` are required; `dict_len`,
-    /// `facility`, the level byte follow `text_len` when not given.
-    pub fn from_parts(
-        header_size: u64,
-        ts_nsec: u64,
-        len: u64,
-        text_len: u64,
-        dict_len: Option<u64>,
-        facility: Option<u64>,
-        flags: Option<ByteBits>,
-        level: Option<ByteBits>,
-        caller_id: Option<u64>,
-    ) -> Result<LogBufLayout> {
-        let dict_len = dict_len.unwrap_or(text_len.saturating_add(2));
-        let facility = facility.unwrap_or(dict_len.saturating_add(2));
+    /// The layout from what types or VMCOREINFO say of the struct, the
+    /// members they do not give placed after `text_len` as every kernel
+    /// has them; refused unless every member lies inside the header.
+    pub fn from_members(m: &LogBufMembers) -> Result<LogBufLayout> {
+        let dict_len = m.dict_len.unwrap_or(m.text_len.saturating_add(2));
+        let facility = m.facility.unwrap_or(dict_len.saturating_add(2));
         let level_byte = facility.saturating_add(1);
         let layout = LogBufLayout {
-            header_size,
-            ts_nsec,
-            len,
-            text_len,
+            header_size: m.header_size,
+            ts_nsec: m.ts_nsec,
+            len: m.len,
+            text_len: m.text_len,
             dict_len,
             facility,
-            flags: flags.unwrap_or(ByteBits { byte: level_byte, shift: 0, width: 5 }),
-            level: level.unwrap_or(ByteBits { byte: level_byte, shift: 5, width: 3 }),
-            caller_id,
+            flags: m.flags.unwrap_or(ByteBits { byte: level_byte, shift: 0, width: 5 }),
+            level: m.level.unwrap_or(ByteBits { byte: level_byte, shift: 5, width: 3 }),
+            caller_id: m.caller_id,
         };
         layout.check()?;
         Ok(layout)
@@ -152,6 +142,21 @@ impl LogBufLayout {
             Err(Error::bad_data("struct printk_log", format!("implausible layout {self:?}")))
         }
     }
+}
+
+/// What types or VMCOREINFO say of `struct printk_log`: the size and the
+/// three offsets VMCOREINFO always exports, and the members it may omit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogBufMembers {
+    pub header_size: u64,
+    pub ts_nsec: u64,
+    pub len: u64,
+    pub text_len: u64,
+    pub dict_len: Option<u64>,
+    pub facility: Option<u64>,
+    pub flags: Option<ByteBits>,
+    pub level: Option<ByteBits>,
+    pub caller_id: Option<u64>,
 }
 
 /// The buffer and its indices, as the kernel's variables hold them.
@@ -783,14 +788,19 @@ mod tests {
     }
 
     #[test]
-    fn layouts_from_parts_fill_in_and_check() {
-        let l = LogBufLayout::from_parts(16, 0, 8, 10, None, None, None, None, None).unwrap();
-        assert_eq!(l, LogBufLayout::LINUX_3_10);
-        let l = LogBufLayout::from_parts(20, 0, 8, 10, Some(12), None, None, None, Some(16)).unwrap();
-        assert_eq!(l, LogBufLayout::LINUX_5_1_CALLER);
-        assert!(LogBufLayout::from_parts(16, 0, 8, 10, None, None, None, None, Some(16)).is_err());
-        assert!(LogBufLayout::from_parts(4096, 0, 8, 10, None, None, None, None, None).is_err());
-        assert!(LogBufLayout::from_parts(16, 12, 8, 10, None, None, None, None, None).is_err());
+    fn layouts_from_members_fill_in_and_check() {
+        let vmcoreinfo_3_10 = LogBufMembers { header_size: 16, ts_nsec: 0, len: 8, text_len: 10, ..Default::default() };
+        assert_eq!(LogBufLayout::from_members(&vmcoreinfo_3_10).unwrap(), LogBufLayout::LINUX_3_10);
+        let vmcoreinfo_5_1 =
+            LogBufMembers { header_size: 20, dict_len: Some(12), caller_id: Some(16), ..vmcoreinfo_3_10 };
+        assert_eq!(LogBufLayout::from_members(&vmcoreinfo_5_1).unwrap(), LogBufLayout::LINUX_5_1_CALLER);
+        // A caller id past a 16-byte header, an absurd header, a ts_nsec
+        // overlapping the end, a bitfield wider than its byte.
+        assert!(LogBufLayout::from_members(&LogBufMembers { caller_id: Some(16), ..vmcoreinfo_3_10 }).is_err());
+        assert!(LogBufLayout::from_members(&LogBufMembers { header_size: 4096, ..vmcoreinfo_3_10 }).is_err());
+        assert!(LogBufLayout::from_members(&LogBufMembers { ts_nsec: 12, ..vmcoreinfo_3_10 }).is_err());
+        let wide = ByteBits { byte: 15, shift: 5, width: 5 };
+        assert!(LogBufLayout::from_members(&LogBufMembers { level: Some(wide), ..vmcoreinfo_3_10 }).is_err());
     }
 
     /// Random buffers and states: records or a stop reason, never a panic
