@@ -71,7 +71,10 @@ fn kmem_s_totals_are_consistent() {
 fn kmem_s_equals_recorded_crash() {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/crash-kmem");
     let mut compared = 0;
-    for d in one_per_scenario().into_iter().filter(|d| d.kernel.starts_with("6.1.")) {
+    // Every kernel crash opens (it cannot read 6.12 and later); its output on
+    // the 6.1 dumps is also recorded in tests/data/crash-kmem, used while
+    // the dump file is the one recorded on (same size).
+    for d in one_per_scenario().into_iter().filter(|d| crash_peer(d).is_some()) {
         let recorded = std::fs::read_to_string(data.join(format!("{}.txt", d.scenario))).unwrap_or_default();
         let vmcore = d.dir.join("vmcore.kdump-zlib");
         let bytes = std::fs::metadata(&vmcore).map(|m| m.len()).unwrap_or(0);
@@ -80,7 +83,7 @@ fn kmem_s_equals_recorded_crash() {
         let recorded = if recorded.lines().next() == Some(format!("# bytes: {bytes}").as_str()) {
             recorded
         } else {
-            let peer = crash_peer(&d).unwrap_or_else(|| panic!("{}: crash cannot open this 6.1 dump", d.label()));
+            let peer = crash_peer(&d).unwrap_or_else(|| panic!("{}: crash cannot open this dump", d.label()));
             peer.output("kmem -s").unwrap_or_else(|| panic!("{}: crash gave no kmem -s output", d.label())).to_string()
         };
         let ours = cache_lines(&krash_on(&d, "kmem -s\n").stdout);
@@ -89,7 +92,7 @@ fn kmem_s_equals_recorded_crash() {
         assert_eq!(ours, theirs, "{}: kmem -s differs from crash", d.label());
         compared += 1;
     }
-    krash_labtest::assert_compared(compared, "kmem -s against crash on 6.1 dumps");
+    krash_labtest::assert_compared(compared, "kmem -s against crash on the dumps it opens");
 }
 
 #[test]
