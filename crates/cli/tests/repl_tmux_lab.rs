@@ -175,11 +175,12 @@ fn ctrl_c_the_pager_and_the_session_in_a_terminal() {
     // Ctrl-C while a command runs: `repeat -1` runs until Ctrl-C.
     t.blank();
     t.line("repeat -1 p jiffies");
-    t.wait_for("repeat's first run", STEP_TIMEOUT, |s| s.contains("jiffies = $2 = "));
+    // $1 was the p above: $3 is the second run, a second after the first.
+    t.wait_for("repeat's second run", STEP_TIMEOUT, |s| s.contains("jiffies = $3 = "));
     t.key("C-c");
     t.wait_prompt("Ctrl-C during repeat -1 p jiffies");
     let runs = t.history().lines().filter(|l| l.starts_with("jiffies = $")).count();
-    assert!(runs >= 1, "repeat ran before Ctrl-C");
+    assert!(runs >= 2, "repeat ran twice before Ctrl-C");
 
     // Ctrl-C while a command prints a long output: the rest is dropped.
     // `sym -l` prints every kernel symbol; twenty times over takes far
@@ -190,7 +191,8 @@ fn ctrl_c_the_pager_and_the_session_in_a_terminal() {
     t.wait_for("sym -l output", STEP_TIMEOUT, |s| s.lines().filter(|l| l.contains(" (T) ")).count() > 10);
     t.key("C-c");
     let took = t.wait_prompt("Ctrl-C during repeat 20 sym -l");
-    assert!(took < Duration::from_secs(10), "the output stopped {took:?} after Ctrl-C");
+    // Printing all of it takes some 14 s in a debug build (0.7 s per sym -l).
+    assert!(took < Duration::from_secs(5), "the output stopped {took:?} after Ctrl-C");
 
     // Ctrl-C during a long scan of memory: back at the prompt.
     t.blank();

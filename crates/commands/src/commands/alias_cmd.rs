@@ -3,7 +3,7 @@
 use krash_core::{Error, Result};
 
 use crate::alias::Alias;
-use crate::{getopt, lookup, CommandSpec, Output, Session};
+use crate::{lookup, CommandSpec, Output, Session};
 
 pub(crate) const SPEC: CommandSpec = CommandSpec {
     name: "alias",
@@ -33,8 +33,9 @@ pub enum AliasOutput {
 }
 
 fn run(session: &mut Session, args: &[String]) -> Result<Output> {
-    let p = getopt::parse("alias", args, "")?;
-    let out = match p.args.as_slice() {
+    // No option parsing: the command string's own options (`alias kp kmem
+    // -p`) belong to it.
+    let out = match args {
         [] => AliasOutput::List { aliases: session.aliases.all().to_vec(), missing: None },
         [name] => listing(session, name),
         [name, command @ ..] => {
