@@ -23,7 +23,10 @@ pub(crate) struct Delivery {
 
 enum Target {
     Stdout,
-    Child { child: Child, stdin: Option<ChildStdin> },
+    Child {
+        child: Child,
+        stdin: Option<ChildStdin>,
+    },
     File(std::fs::File),
     /// The reader went away, the file could not be opened, or the user
     /// interrupted: the rest is dropped.
@@ -39,12 +42,8 @@ impl Delivery {
             (Sink::Stdout, Some(pager)) => spawn(pager),
             (Sink::Pipe(pipeline), _) => spawn(pipeline),
             (Sink::File { path, append }, _) => {
-                let file = std::fs::OpenOptions::new()
-                    .create(true)
-                    .write(true)
-                    .append(*append)
-                    .truncate(!*append)
-                    .open(path);
+                let file =
+                    std::fs::OpenOptions::new().create(true).write(true).append(*append).truncate(!*append).open(path);
                 match file {
                     Ok(f) => Target::File(f),
                     Err(e) => {

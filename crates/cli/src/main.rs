@@ -178,14 +178,7 @@ pub(crate) fn run_line(session: &mut Session, text: &str, front: &Frontend) -> F
     Flow::Continue
 }
 
-fn report_error(
-    session: &Session,
-    words: &[String],
-    sink: &Sink,
-    input: &str,
-    format: Format,
-    e: &krash_core::Error,
-) {
+fn report_error(session: &Session, words: &[String], sink: &Sink, input: &str, format: Format, e: &krash_core::Error) {
     if krash_commands::interrupt::is_interrupted(e) || session.interrupted() {
         return;
     }
@@ -218,11 +211,17 @@ fn deliver(session: &Session, sink: &Sink, text: &str, page: bool) {
 
 /// `repeat`: each run's output goes out as it is made, all into the line's
 /// one sink; Ctrl-C (or an error) ends the repetition.
-fn run_repeat(session: &mut Session, plan: &krash_commands::output::RepeatPlan, sink: &Sink, input: &str, front: &Frontend) {
+fn run_repeat(
+    session: &mut Session,
+    plan: &krash_commands::output::RepeatPlan,
+    sink: &Sink,
+    input: &str,
+    front: &Frontend,
+) {
     let mut out = Delivery::open(sink, None);
     let name = command_name(session, &plan.command);
     let mut runs: u64 = 0;
-    while plan.count.map_or(true, |count| runs < count) && !session.interrupted() {
+    while plan.count.is_none_or(|count| runs < count) && !session.interrupted() {
         if runs > 0 {
             if let Some(interval) = plan.interval {
                 sleep_unless_interrupted(session, interval);

@@ -55,7 +55,9 @@ fn help(topic: &[String]) -> Result<(), String> {
             println!("{}", krash_commands::decode::USAGE);
             Ok(())
         }
-        Some(other) => Err(format!("help: no subcommand {other} (analyze, decode; \"help\" at the krash> prompt lists commands)")),
+        Some(other) => {
+            Err(format!("help: no subcommand {other} (analyze, decode; \"help\" at the krash> prompt lists commands)"))
+        }
     }
 }
 

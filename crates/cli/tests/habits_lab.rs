@@ -13,7 +13,8 @@ const OLD: &str = "6.1.0-56-cloud-amd64";
 const NEW: &str = "6.12.117+deb12-cloud-amd64";
 
 fn dump_of(kernel: &str) -> Option<LabDump> {
-    let found = one_per_scenario().into_iter().find(|d| d.kernel == kernel && d.dir.join("krash_scenarios.ko").is_file());
+    let found =
+        one_per_scenario().into_iter().find(|d| d.kernel == kernel && d.dir.join("krash_scenarios.ko").is_file());
     if found.is_none() {
         krash_labtest::skip_or_fail(format!("no {kernel} dump with krash_scenarios.ko in the lab"));
     }
@@ -53,11 +54,7 @@ fn mod_s_loads_the_right_object_and_refuses_the_wrong_ones() {
     // The 6.12 build of the same module in a 6.1 dump: its build id differs;
     // both ids are shown.
     let run = krash_on(&d, &format!("mod -s krash_scenarios {}\nmod\n", show(&newer)));
-    let ids: Vec<&str> = run
-        .stderr
-        .split(|c: char| !c.is_ascii_hexdigit())
-        .filter(|w| w.len() == 40)
-        .collect();
+    let ids: Vec<&str> = run.stderr.split(|c: char| !c.is_ascii_hexdigit()).filter(|w| w.len() == 40).collect();
     assert!(run.stderr.contains("build id") && ids.len() == 2 && ids[0] != ids[1], "{}", run.stderr);
     assert!(row(&run.stdout, "krash_scenarios").contains("(not loaded)"), "{}", run.stdout);
 
@@ -108,7 +105,10 @@ fn eval_alias_repeat_radix_and_usage() {
                     ps -Q\n";
     let run = krash_on(&d, commands);
     let out = &run.stdout;
-    assert!(out.contains("hexadecimal: 8000000  (128MB)\n    decimal: 134217728  \n      octal: 1000000000\n"), "{out}");
+    assert!(
+        out.contains("hexadecimal: 8000000  (128MB)\n    decimal: 134217728  \n      octal: 1000000000\n"),
+        "{out}"
+    );
     assert!(out.contains("hexadecimal: 100000000  (4GB)\n    decimal: 4294967296  \n"), "{out}");
     assert!(out.contains("   bits set: 26 20 19 18 16 15 14 6 5 2 0 \n"), "{out}");
     assert!(out.contains("hexadecimal: 10  \n    decimal: 16  \n"), "a symbol minus itself: {out}");
@@ -128,7 +128,8 @@ fn eval_alias_repeat_radix_and_usage() {
     assert!(out.contains("            scroll: on") && out.contains("             radix: 10 (decimal)"), "{out}");
     // A wrong option: the error, then the usage, as crash's cmd_usage.
     assert!(
-        run.stderr.contains("ps: invalid option -- 'Q'\nUsage:\n  ps ") && run.stderr.contains("Enter \"help ps\" for details."),
+        run.stderr.contains("ps: invalid option -- 'Q'\nUsage:\n  ps ")
+            && run.stderr.contains("Enter \"help ps\" for details."),
         "{}",
         run.stderr
     );

@@ -206,7 +206,8 @@ fn ctrl_c_the_pager_and_the_session_in_a_terminal() {
     let row = out.lines().find(|l| l.contains(" krash_scenarios ")).unwrap_or_default();
     assert!(row.contains(&ko.display().to_string()), "mod after Ctrl-C keeps the loaded module:\n{out}");
     let out = t.command("p jiffies");
-    let number: Option<u32> = out.split("jiffies = $").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok());
+    let number: Option<u32> =
+        out.split("jiffies = $").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok());
     assert!(number.is_some_and(|n| n > runs as u32 + 1), "the value history goes on after Ctrl-C:\n{out}");
     let out = t.command("eval 128m");
     assert!(out.contains("hexadecimal: 8000000  (128MB)"), "eval after Ctrl-C:\n{out}");

@@ -40,10 +40,9 @@ pub fn execute(session: &mut Session, words: &[String]) -> Result<Output> {
 /// A wrong option also shows the command's usage, as crash does.
 fn with_usage(spec: &CommandSpec, e: Error) -> Error {
     match e {
-        Error::Usage(msg) if getopt::is_option_error(&msg) => Error::Usage(format!(
-            "{msg}\nUsage:\n  {}\nEnter \"help {}\" for details.",
-            spec.synopsis, spec.name
-        )),
+        Error::Usage(msg) if getopt::is_option_error(&msg) => {
+            Error::Usage(format!("{msg}\nUsage:\n  {}\nEnter \"help {}\" for details.", spec.synopsis, spec.name))
+        }
         other => other,
     }
 }

@@ -132,7 +132,9 @@ pub(crate) fn verdict(name: &str, object: &ObjectIdentity, loaded: &LoadedIdenti
         (_, None) => "the dump does not show the module's build id",
         _ => "no build id",
     };
-    Verdict::Unverified(format!("{missing} and no srcversion to compare: cannot tell whether it matches the loaded module"))
+    Verdict::Unverified(format!(
+        "{missing} and no srcversion to compare: cannot tell whether it matches the loaded module"
+    ))
 }
 
 /// Module names treat `-` and `_` alike.
@@ -195,7 +197,10 @@ mod tests {
             Verdict::Differs { what: "module name", .. }
         ));
         // `-` and `_` are the same in module names.
-        assert_eq!(verdict("virtio_blk", &object(None, "virtio-blk", Some("S"), r), &loaded(None, Some("S"), r)), Verdict::Matches);
+        assert_eq!(
+            verdict("virtio_blk", &object(None, "virtio-blk", Some("S"), r), &loaded(None, Some("S"), r)),
+            Verdict::Matches
+        );
         assert!(matches!(
             verdict("m", &object(None, "m", None, "6.12.117+deb12-cloud-amd64"), &loaded(None, None, r)),
             Verdict::Differs { what: "kernel release (vermagic)", .. }
@@ -204,6 +209,9 @@ mod tests {
             verdict("m", &object(None, "m", Some("A"), r), &loaded(None, Some("B"), r)),
             Verdict::Differs { what: "srcversion", .. }
         ));
-        assert!(matches!(verdict("m", &object(None, "m", None, r), &loaded(Some("aa"), None, r)), Verdict::Unverified(_)));
+        assert!(matches!(
+            verdict("m", &object(None, "m", None, r), &loaded(Some("aa"), None, r)),
+            Verdict::Unverified(_)
+        ));
     }
 }

@@ -211,8 +211,12 @@ pub enum ModData {
         /// id or srcversion to compare), or despite a mismatch (`--force`).
         warnings: Vec<String>,
     },
-    Taints { rows: Vec<ModuleTaints> },
-    Unloaded { names: Vec<String> },
+    Taints {
+        rows: Vec<ModuleTaints>,
+    },
+    Unloaded {
+        names: Vec<String>,
+    },
 }
 
 /// One loaded module.

@@ -14,11 +14,11 @@ pub(crate) fn render(e: &Eval) -> String {
     let mut s = String::new();
     let _ = write!(s, "hexadecimal: {v:x}  ");
     if v >= KB {
-        if v % GB == 0 {
+        if v.is_multiple_of(GB) {
             let _ = write!(s, "({}GB)", v / GB);
-        } else if v % MB == 0 {
+        } else if v.is_multiple_of(MB) {
             let _ = write!(s, "({}MB)", v / MB);
-        } else if v % KB == 0 {
+        } else if v.is_multiple_of(KB) {
             let _ = write!(s, "({}KB)", v / KB);
         }
     }
@@ -79,7 +79,8 @@ mod tests {
         assert!(lines.len() > 1);
         assert!(lines.iter().all(|l| l.len() <= 80), "{lines:?}");
         assert!(lines[1].starts_with("             "));
-        let listed: usize = lines.iter().map(|l| l.split_whitespace().filter(|w| w.parse::<u32>().is_ok()).count()).sum();
+        let listed: usize =
+            lines.iter().map(|l| l.split_whitespace().filter(|w| w.parse::<u32>().is_ok()).count()).sum();
         assert_eq!(listed, 64);
     }
 }
