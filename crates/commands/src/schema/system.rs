@@ -280,11 +280,11 @@ impl From<&out::ModuleOutput> for ModData {
     }
 }
 
-/// `set`: the current context (`view` `context`), or krash's internal
-/// variables (`view` `variables`: `set -v`, `set scroll`, `set radix`,
-/// and the `hex`/`dec`/`sn`/`sf` aliases).
+/// `set`: the current context, or krash's internal variables (`set -v`,
+/// `set scroll`, `set radix`, and the `hex`/`dec`/`sn`/`sf` aliases): an
+/// object with `variables` only.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-#[serde(tag = "view", rename_all = "snake_case")]
+#[serde(untagged)]
 pub enum SetData {
     Context {
         pid: i32,
