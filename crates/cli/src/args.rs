@@ -9,7 +9,7 @@ use clap::Parser;
 
 /// krash: a Linux kernel crash-dump analyzer that speaks crash's language.
 #[derive(Debug, Parser)]
-#[command(name = "krash", version, about, long_about = None)]
+#[command(name = "krash", version, about, long_about = None, after_help = crate::subcommands::SUBCOMMANDS)]
 pub struct Args {
     /// Do not print the start-up banner (the `sys` block)
     #[arg(short = 's')]

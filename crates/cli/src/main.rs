@@ -3,13 +3,16 @@
 
 mod analyze_cli;
 mod args;
+mod delivery;
 mod line;
+mod pager;
 mod progress;
 mod repl;
 mod subcommands;
 
-use std::io::{BufRead, IsTerminal, Write};
-use std::process::{Command, ExitCode, Stdio};
+use std::io::{BufRead, IsTerminal};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 use krash_commands::schema::{ErrorDocument, ErrorKind};
@@ -18,6 +21,7 @@ use krash_program::Kernel;
 use krash_program::KernelFiles;
 use krash_render::{json_line, render, Format};
 
+use crate::delivery::Delivery;
 use crate::line::{parse_line, Sink};
 
 fn main() -> ExitCode {
@@ -58,6 +62,16 @@ fn run(args: args::Args) -> Result<(), String> {
     if let Some(bar) = progress::TerminalProgress::for_stderr() {
         session.progress = std::sync::Arc::new(bar);
     }
+    let interactive = std::io::stdin().is_terminal();
+    if interactive {
+        // At the prompt Ctrl-C stops the running command, not the session.
+        // In a pipe or script it keeps its usual meaning (stop krash).
+        signal_hook::flag::register(signal_hook::consts::SIGINT, session.interrupt.flag())
+            .map_err(|e| format!("cannot handle Ctrl-C: {e}"))?;
+    }
+    // crash turns scrolling off with -s; scripts and pipes are never paged.
+    let pages = interactive && !args.silent && format == Format::Text && std::io::stdout().is_terminal();
+    session.settings.pager = if pages { pager::pager_command() } else { None };
     if !args.silent {
         let banner = Output::Sys(krash_commands::output::sys_info(&session));
         print!("{}", render(&banner, format, "sys", None));
@@ -65,25 +79,36 @@ fn run(args: args::Args) -> Result<(), String> {
             println!();
         }
     }
+    let mut plain = Frontend { format, pages: false };
     if let Some(path) = &args.input_file {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         for line in text.lines() {
-            if run_line(&mut session, line, format) == Flow::Quit {
+            if run_line(&mut session, line, &plain) == Flow::Quit {
                 return Ok(());
             }
         }
     }
-    if std::io::stdin().is_terminal() {
-        repl::run(&mut session, format);
+    if interactive {
+        plain.pages = pages;
+        repl::run(&mut session, &plain);
     } else {
         for line in std::io::stdin().lock().lines() {
             let Ok(line) = line else { break };
-            if run_line(&mut session, &line, format) == Flow::Quit {
+            if run_line(&mut session, &line, &plain) == Flow::Quit {
                 break;
             }
         }
     }
     Ok(())
+}
+
+/// How the front end shows output.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Frontend {
+    pub format: Format,
+    /// Output longer than the screen may go through the pager (typed at the
+    /// prompt, text, standard output a terminal; `set scroll` decides).
+    pub pages: bool,
 }
 
 /// Whether to keep reading commands.
@@ -93,19 +118,32 @@ pub(crate) enum Flow {
     Quit,
 }
 
-/// Runs one line: parse, execute, render, send to its sink. Errors are
-/// printed in crash's style (`cmd: message`), or as an error document with
-/// `--json`, and never end the session.
-pub(crate) fn run_line(session: &mut Session, text: &str, format: Format) -> Flow {
-    let input = text.trim();
-    let parsed = match parse_line(text) {
+/// Runs one line: `!` shell escapes, alias expansion, parse, execute (or
+/// `repeat`), render, send to its sink. Errors are printed in crash's style
+/// (`cmd: message`), or as an error document with `--json`, and never end
+/// the session; nor does Ctrl-C, which drops what the command had not yet
+/// printed.
+pub(crate) fn run_line(session: &mut Session, text: &str, front: &Frontend) -> Flow {
+    session.interrupt.clear();
+    let typed = text.trim();
+    if let Some(command) = typed.strip_prefix('!') {
+        shell_escape(command);
+        return Flow::Continue;
+    }
+    let expanded = session.aliases.expand(typed);
+    let input = expanded.as_deref().unwrap_or(typed);
+    if let Some(command) = input.strip_prefix('!') {
+        shell_escape(command);
+        return Flow::Continue;
+    }
+    let parsed = match parse_line(input) {
         Ok(Some(p)) => p,
         Ok(None) => return Flow::Continue,
         Err(e) => {
-            if format == Format::Json {
+            if front.format == Format::Json {
                 let word = input.split_whitespace().next().unwrap_or_default();
-                let doc = ErrorDocument::new(word, Some(input), ErrorKind::Usage, &e);
-                deliver(&Sink::Stdout, &json_line(&doc));
+                let doc = ErrorDocument::new(word, Some(typed), ErrorKind::Usage, &e);
+                deliver(session, &Sink::Stdout, &json_line(&doc), false);
             } else {
                 eprintln!("krash: {e}");
             }
@@ -115,55 +153,123 @@ pub(crate) fn run_line(session: &mut Session, text: &str, format: Format) -> Flo
     if matches!(parsed.words[0].as_str(), "q" | "quit" | "exit") {
         return Flow::Quit;
     }
+    if parsed.words[0] == "repeat" {
+        match krash_commands::repeat_plan(&parsed.words[1..]) {
+            Ok(plan) => run_repeat(session, &plan, &parsed.sink, typed, front),
+            Err(e) => report_error(session, &parsed.words, &parsed.sink, typed, front.format, &e),
+        }
+        return Flow::Continue;
+    }
     // A running kernel changes between commands: each one reads it afresh.
     session.kernel.refresh_live();
-    let rendered = match execute(session, &parsed.words) {
-        Ok(out) => render(&out, format, &command_name(session, &parsed.words), Some(input)),
-        Err(e) => {
-            let msg = e.to_string();
-            let name = &parsed.words[0];
-            if format == Format::Json {
-                let doc = ErrorDocument::of(&command_name(session, &parsed.words), Some(input), &e);
-                deliver(&parsed.sink, &json_line(&doc));
-            } else if msg.starts_with(&format!("{name}:")) {
-                eprintln!("{msg}");
-            } else {
-                eprintln!("{name}: {msg}");
-            }
-            return Flow::Continue;
+    let result = execute(session, &parsed.words);
+    if session.interrupted() {
+        // Ctrl-C: whatever the command got to is dropped.
+        return Flow::Continue;
+    }
+    match result {
+        Ok(out) => {
+            let rendered = render(&out, front.format, &command_name(session, &parsed.words), Some(typed));
+            let page = front.pages && session.settings.scroll && parsed.sink == Sink::Stdout;
+            deliver(session, &parsed.sink, &rendered, page);
         }
-    };
-    deliver(&parsed.sink, &rendered);
+        Err(e) => report_error(session, &parsed.words, &parsed.sink, typed, front.format, &e),
+    }
     Flow::Continue
 }
 
-fn deliver(sink: &Sink, text: &str) {
-    match sink {
-        Sink::Stdout => {
-            let mut out = std::io::stdout().lock();
-            // A closed pipe (`krash ... | head`) is not an error worth reporting.
-            let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
-        }
-        Sink::Pipe(pipeline) => {
-            let _ = std::io::stdout().flush();
-            let child = Command::new("sh").arg("-c").arg(pipeline).stdin(Stdio::piped()).spawn();
-            match child {
-                Ok(mut child) => {
-                    if let Some(mut stdin) = child.stdin.take() {
-                        let _ = stdin.write_all(text.as_bytes());
-                    }
-                    let _ = child.wait();
+fn report_error(session: &Session, words: &[String], sink: &Sink, input: &str, format: Format, e: &krash_core::Error) {
+    if krash_commands::interrupt::is_interrupted(e) || session.interrupted() {
+        return;
+    }
+    let msg = e.to_string();
+    let name = words.first().map(String::as_str).unwrap_or_default();
+    if format == Format::Json {
+        let doc = ErrorDocument::of(&command_name(session, words), Some(input), e);
+        deliver(session, sink, &json_line(&doc), false);
+    } else if msg.starts_with(&format!("{name}:")) {
+        eprintln!("{msg}");
+    } else {
+        eprintln!("{name}: {msg}");
+    }
+}
+
+/// Sends one command's output to its sink; through the pager when `page`
+/// and it is longer than the screen.
+fn deliver(session: &Session, sink: &Sink, text: &str, page: bool) {
+    let pager = if page {
+        session.settings.pager.as_deref().filter(|_| {
+            pager::terminal_size().is_some_and(|(rows, columns)| pager::exceeds_screen(text, rows, columns))
+        })
+    } else {
+        None
+    };
+    let mut out = Delivery::open(sink, pager);
+    out.write(text, &session.interrupt);
+    out.finish();
+}
+
+/// `repeat`: each run's output goes out as it is made, all into the line's
+/// one sink; Ctrl-C (or an error) ends the repetition.
+fn run_repeat(
+    session: &mut Session,
+    plan: &krash_commands::output::RepeatPlan,
+    sink: &Sink,
+    input: &str,
+    front: &Frontend,
+) {
+    let mut out = Delivery::open(sink, None);
+    let name = command_name(session, &plan.command);
+    let mut runs: u64 = 0;
+    while plan.count.is_none_or(|count| runs < count) && !session.interrupted() {
+        if runs > 0 {
+            if let Some(interval) = plan.interval {
+                sleep_unless_interrupted(session, interval);
+                if session.interrupted() {
+                    break;
                 }
-                Err(e) => eprintln!("krash: cannot run pipeline '{pipeline}': {e}"),
             }
         }
-        Sink::File { path, append } => {
-            let file =
-                std::fs::OpenOptions::new().create(true).write(true).append(*append).truncate(!*append).open(path);
-            match file.and_then(|mut f| f.write_all(text.as_bytes())) {
-                Ok(()) => {}
-                Err(e) => eprintln!("krash: {path}: {e}"),
+        session.kernel.refresh_live();
+        match execute(session, &plan.command) {
+            Ok(output) => {
+                if !out.write(&render(&output, front.format, &name, Some(input)), &session.interrupt) {
+                    break;
+                }
+            }
+            Err(e) => {
+                report_error(session, &plan.command, sink, input, front.format, &e);
+                break;
             }
         }
+        runs = runs.saturating_add(1);
+    }
+    out.finish();
+}
+
+/// Sleeps `total`, waking early when the user presses Ctrl-C.
+fn sleep_unless_interrupted(session: &Session, total: Duration) {
+    let end = Instant::now() + total;
+    while !session.interrupted() {
+        let now = Instant::now();
+        if now >= end {
+            break;
+        }
+        std::thread::sleep((end - now).min(Duration::from_millis(50)));
+    }
+}
+
+/// crash's `!`: `!command` runs a shell command line, a bare `!` an
+/// interactive shell ($SHELL); krash waits for it to end.
+fn shell_escape(command: &str) {
+    let command = command.trim();
+    let status = if command.is_empty() {
+        let shell = std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".to_string());
+        Command::new(shell).status()
+    } else {
+        Command::new("sh").arg("-c").arg(command).status()
+    };
+    if let Err(e) = status {
+        eprintln!("krash: cannot run the shell: {e}");
     }
 }

@@ -2,7 +2,6 @@
 //! completion of command names from the command table.
 
 use krash_commands::{registry, Session};
-use krash_render::Format;
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
 use rustyline::highlight::Highlighter;
@@ -10,7 +9,7 @@ use rustyline::hint::Hinter;
 use rustyline::validate::Validator;
 use rustyline::{Context, Editor, Helper};
 
-use crate::{run_line, Flow};
+use crate::{run_line, Flow, Frontend};
 
 struct CommandNames;
 
@@ -38,7 +37,7 @@ impl Highlighter for CommandNames {}
 impl Validator for CommandNames {}
 impl Helper for CommandNames {}
 
-pub(crate) fn run(session: &mut Session, format: Format) {
+pub(crate) fn run(session: &mut Session, front: &Frontend) {
     let mut editor: Editor<CommandNames, rustyline::history::DefaultHistory> = match Editor::new() {
         Ok(e) => e,
         Err(e) => {
@@ -57,10 +56,12 @@ pub(crate) fn run(session: &mut Session, format: Format) {
                 if !line.trim().is_empty() {
                     let _ = editor.add_history_entry(line.as_str());
                 }
-                if run_line(session, &line, format) == Flow::Quit {
+                if run_line(session, &line, front) == Flow::Quit {
                     break;
                 }
             }
+            // Ctrl-C at the prompt: a fresh prompt, as in crash (leaving is
+            // q, exit or Ctrl-D).
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => break,
             Err(e) => {

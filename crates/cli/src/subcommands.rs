@@ -1,7 +1,27 @@
-//! Subcommands that are not a session: `krash decode` (oops text, no dump)
-//! and `krash analyze` (a dump explained, or many with `--batch`).
+//! Subcommands that are not a session: `krash decode` (oops text, no dump),
+//! `krash analyze` (a dump explained, or many with `--batch`) and `krash
+//! help`.
 
 use std::io::Read;
+
+use clap::CommandFactory;
+
+/// The subcommands, for `krash --help` (one line each).
+pub(crate) const SUBCOMMANDS: &str = "Subcommands:
+  krash analyze [VMLINUX] VMCORE [--json]   explain a dump: panic, culprit, evidence
+  krash analyze --batch DIR... [--json]     explain every dump under the directories
+  krash decode [VMLINUX|-] [--module NAME=KO] < OOPS
+                                            resolve an oops or panic text, no dump needed
+  krash help [analyze | decode]             this help, or a subcommand's
+
+At the krash> prompt, \"help\" lists crash's commands and \"help CMD\" shows one.";
+
+const ANALYZE_USAGE: &str = "usage: krash analyze [VMLINUX] VMCORE [--json]
+       krash analyze --batch DIR... [--json]
+
+Explains a dump: what panicked, the culprit and the evidence for it. With
+--batch, every dump file found under the directories (by content), one
+report each. --json prints the report as a JSON document (docs/json.md).";
 
 /// Runs the subcommand named by the first argument, if it is one;
 /// `None` means the arguments are a normal session's.
@@ -9,13 +29,40 @@ pub(crate) fn dispatch(args: &[String]) -> Option<Result<(), String>> {
     let (first, rest) = args.split_first()?;
     match first.as_str() {
         "decode" => Some(decode(rest)),
+        "analyze" if wants_help(rest) => {
+            println!("{ANALYZE_USAGE}");
+            Some(Ok(()))
+        }
         "analyze" => Some(crate::analyze_cli::run(rest)),
+        // `krash help` is a question, not a dump file named "help".
+        "help" => Some(help(rest)),
         _ => None,
     }
 }
 
+fn wants_help(args: &[String]) -> bool {
+    args.iter().any(|a| a == "-h" || a == "--help")
+}
+
+fn help(topic: &[String]) -> Result<(), String> {
+    match topic.first().map(String::as_str) {
+        None => crate::args::Args::command().print_help().map_err(|e| e.to_string()),
+        Some("analyze") => {
+            println!("{ANALYZE_USAGE}");
+            Ok(())
+        }
+        Some("decode") => {
+            println!("{}", krash_commands::decode::USAGE);
+            Ok(())
+        }
+        Some(other) => {
+            Err(format!("help: no subcommand {other} (analyze, decode; \"help\" at the krash> prompt lists commands)"))
+        }
+    }
+}
+
 fn decode(args: &[String]) -> Result<(), String> {
-    if args.iter().any(|a| a == "-h" || a == "--help") {
+    if wants_help(args) {
         println!("{}", krash_commands::decode::USAGE);
         return Ok(());
     }

@@ -75,6 +75,12 @@ pub fn parse(command: &str, args: &[String], spec: &str) -> Result<Parsed> {
     Ok(parsed)
 }
 
+/// True for the messages [`parse`] gives for an unknown option or a
+/// missing option argument (the ones that call for the usage line).
+pub fn is_option_error(message: &str) -> bool {
+    message.contains(": invalid option -- '") || message.contains(": option requires an argument -- '")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,8 +103,11 @@ mod tests {
     fn errors_name_the_option() {
         let e = parse("ps", &words("-q"), "ab").unwrap_err();
         assert_eq!(e.to_string(), "ps: invalid option -- 'q'");
+        assert!(is_option_error(&e.to_string()));
         let e = parse("bt", &words("-c"), "c:").unwrap_err();
         assert!(e.to_string().contains("requires an argument"));
+        assert!(is_option_error(&e.to_string()));
+        assert!(!is_option_error("ps: invalid task or pid value: x"));
     }
 
     #[test]

@@ -3,19 +3,22 @@
 //! here prints; `krash-render` turns outputs into crash-style text or JSON.
 
 pub mod address;
+pub mod alias;
 mod commands;
 pub mod decode;
 pub mod getopt;
 pub mod header;
+pub mod interrupt;
 pub mod output;
 mod registry;
 pub mod schema;
 mod session;
 pub mod source;
 
+pub use commands::repeat::plan as repeat_plan;
 pub use output::Output;
 pub use registry::{lookup, registry, CommandSpec};
-pub use session::Session;
+pub use session::{OutputRadix, Session, Settings};
 
 use krash_core::{Error, Result};
 
@@ -31,7 +34,17 @@ pub fn execute(session: &mut Session, words: &[String]) -> Result<Output> {
     }
     let spec = lookup(name)
         .ok_or_else(|| Error::NotFound(format!("{name}: command not found (\"help\" lists the commands)")))?;
-    (spec.run)(session, &words[1..])
+    (spec.run)(session, &words[1..]).map_err(|e| with_usage(spec, e))
+}
+
+/// A wrong option also shows the command's usage, as crash does.
+fn with_usage(spec: &CommandSpec, e: Error) -> Error {
+    match e {
+        Error::Usage(msg) if getopt::is_option_error(&msg) => {
+            Error::Usage(format!("{msg}\nUsage:\n  {}\nEnter \"help {}\" for details.", spec.synopsis, spec.name))
+        }
+        other => other,
+    }
 }
 
 /// The name of the command a line runs, as `help` lists it: the registry

@@ -3,12 +3,15 @@
 //! [`crate::schema`], the public schema (these types are not serialized,
 //! so they can change without changing the JSON).
 
+pub use crate::alias::{Alias, AliasOrigin};
+pub use crate::commands::alias_cmd::AliasOutput;
 pub use crate::commands::bt::{
     task_backtrace, Bt, BtBody, BtLine, BtOptions, BtTask, CodeName, OffsetStyle, RegsBlock, StackOverflow, StackWord,
     TextLine, WordAnnotation,
 };
 pub use crate::commands::dev::{DevMajorRow, DevOutput};
 pub use crate::commands::dis::{Dis, DisLine, SourceText, UserInstruction};
+pub use crate::commands::eval::Eval;
 pub use crate::commands::foreach::Foreach;
 pub use crate::commands::help::{Help, HelpEntry, HelpPage};
 pub use crate::commands::ipcs::{IpcSection, IpcsOutput};
@@ -25,9 +28,10 @@ pub use crate::commands::net::{NetOutput, SocketDump, TaskSockets};
 pub use crate::commands::print::{CpuAddress, Print, PrintEntry, PrintLabel};
 pub use crate::commands::ps::{Ps, PsRow, TaskArgs, TaskTimes};
 pub use crate::commands::rd::{Display as RdDisplay, MemoryRead, Space, Unit};
+pub use crate::commands::repeat::{Repeat, RepeatPlan};
 pub use crate::commands::runq::{GroupView, Runq, RunqCpu};
 pub use crate::commands::search::{ContextLine, Found, SearchGroup, SearchHit, SearchOutput};
-pub use crate::commands::set::Context;
+pub use crate::commands::set::{Context, Variable, Variables};
 pub use crate::commands::sig::{SigOutput, SigTask, ThreadSignals};
 pub use crate::commands::struct_cmd::{
     Aggregate, MemberValue, ObjectValue, OffsetLayout, OffsetLine, StructBlock, StructOutput, TypeHeader,
@@ -103,4 +107,9 @@ pub enum Output {
     Sig(SigOutput),
     Waitq(WaitqOutput),
     Ipcs(IpcsOutput),
+    Eval(Eval),
+    Alias(AliasOutput),
+    Repeat(Repeat),
+    /// `set -v`, `set scroll`, `set radix` (`hex`, `dec`).
+    SetVariables(Variables),
 }

@@ -79,6 +79,9 @@ pub enum Error {
     Io { path: String, message: String },
     #[error("{0}")]
     Usage(String),
+    /// The user interrupted the command (Ctrl-C); front ends print nothing for it.
+    #[error("interrupted")]
+    Interrupted,
 }
 
 impl Error {

@@ -10,6 +10,11 @@ pub trait Progress: Send + Sync {
     fn advance(&self, done: u64);
     /// The operation ended (finished, or stopped early).
     fn end(&self);
+    /// True when whoever waits has given up (Ctrl-C): the operation should
+    /// stop at its next convenient point and return what it has.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// What a progress total counts.

@@ -393,18 +393,31 @@ fn collect_dir(dir: &Path, depth: usize, budget: &mut usize, index: &mut HashMap
     }
 }
 
+/// A module object file's bytes (`.ko`, `.ko.debug`, or `.ko.xz`
+/// decompressed), for callers that read its ELF sections themselves.
+pub fn read_module_object(path: &Path) -> Result<Vec<u8>> {
+    if path.extension().and_then(|e| e.to_str()) == Some("xz") {
+        return decompress_xz(path);
+    }
+    std::fs::read(path).map_err(|e| Error::io(path, &e))
+}
+
+fn decompress_xz(path: &Path) -> Result<Vec<u8>> {
+    let compressed = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
+    let mut input = std::io::BufReader::new(compressed);
+    let mut bytes = BoundedSink { bytes: Vec::new(), limit: MAX_DECOMPRESSED_MODULE as usize };
+    lzma_rs::xz_decompress(&mut input, &mut bytes)
+        .map_err(|e| Error::bad_data(path.display().to_string(), format!("xz decompression failed: {e}")))?;
+    Ok(bytes.bytes)
+}
+
 /// Opens a module object's DWARF; an `.xz` file is decompressed to a
 /// private temporary file first (the mapping outlives the file's name).
 fn open_module_dwarf(path: &Path, bases: &SectionBases) -> Result<DwarfFile> {
     if path.extension().and_then(|e| e.to_str()) != Some("xz") {
         return DwarfFile::open_with_bases(path, bases);
     }
-    let compressed = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
-    let mut input = std::io::BufReader::new(compressed);
-    let mut bytes = BoundedSink { bytes: Vec::new(), limit: MAX_DECOMPRESSED_MODULE as usize };
-    lzma_rs::xz_decompress(&mut input, &mut bytes)
-        .map_err(|e| Error::bad_data(path.display().to_string(), format!("xz decompression failed: {e}")))?;
-    let bytes = bytes.bytes;
+    let bytes = decompress_xz(path)?;
     // A file of our own with a random name, created exclusively and
     // readable by us only: a guessable name in /tmp would let another user
     // plant a symlink there when krash runs as root.

@@ -89,6 +89,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     }
     let mut outputs = Vec::with_capacity(tasks.len());
     for addr in tasks {
+        session.interrupt.check()?;
         let mut words: Vec<String> = command.to_vec();
         words.push(format!("{addr:x}"));
         // The bt implementation (commands/bt.rs) takes a task address like

@@ -116,13 +116,14 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     let empty_head = !head_is_entry && entries_nodes.is_empty() && broken.is_none();
 
     let show = p.value('s').or(p.value('S'));
-    let radix = radix_of(p.has('x'), p.has('d'));
+    let radix = radix_of(session, p.has('x'), p.has('d'));
     let shown = match show {
         Some(spec) => Some(request(k, spec, TypeKind::Struct, radix)?),
         None => None,
     };
     let mut entries = Vec::with_capacity(entries_nodes.len());
     for node in entries_nodes {
+        session.interrupt.check()?;
         let addr = node.wrapping_sub(offset);
         let mut entry = ListEntry { addr, members: Vec::new(), object: None };
         if let Some(req) = &shown {

@@ -1,9 +1,11 @@
 //! One file per command (or family); `ALL` is the table, in `help` order.
 
+pub(crate) mod alias_cmd;
 pub(crate) mod analyze;
 pub(crate) mod bt;
 pub(crate) mod dev;
 pub(crate) mod dis;
+pub(crate) mod eval;
 pub(crate) mod foreach;
 pub(crate) mod help;
 pub(crate) mod ipcs;
@@ -12,11 +14,13 @@ pub(crate) mod kmem;
 pub(crate) mod list;
 pub(crate) mod log;
 pub(crate) mod module;
+pub(crate) mod module_check;
 pub(crate) mod mount;
 pub(crate) mod net;
 pub(crate) mod print;
 pub(crate) mod ps;
 pub(crate) mod rd;
+pub(crate) mod repeat;
 pub(crate) mod runq;
 pub(crate) mod search;
 pub(crate) mod set;
@@ -77,4 +81,7 @@ pub(crate) static ALL: &[CommandSpec] = &[
     sig::SPEC,
     waitq::SPEC,
     ipcs::SPEC,
+    eval::SPEC,
+    alias_cmd::SPEC,
+    repeat::SPEC,
 ];

@@ -71,7 +71,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     if p.has('S') {
         let task = task.ok_or_else(|| Error::NotFound("no current task context".into()))?;
         let header = TaskHeader::of(k.task_by_addr(task)?);
-        let radix = radix_of(p.has('x'), p.has('d'));
+        let radix = radix_of(session, p.has('x'), p.has('d'));
         let mut sockets = Vec::new();
         for socket in k.task_sockets(task)? {
             let mut blocks = Vec::new();

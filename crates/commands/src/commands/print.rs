@@ -83,7 +83,9 @@ pub struct Print {
 }
 
 fn run_natural(session: &mut Session, args: &[String]) -> Result<Output> {
-    run(session, args, Radix::Natural)
+    // `set radix 16` (`hex`) makes a plain `p` print hex, as in crash.
+    let radix = session.settings.radix.default_value_radix();
+    run(session, args, radix)
 }
 fn run_hex(session: &mut Session, args: &[String]) -> Result<Output> {
     run(session, args, Radix::Hex)

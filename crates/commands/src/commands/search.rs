@@ -158,7 +158,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         (None, None) => None,
     };
     let bounds = |regions: Vec<MappedExtent>| clip(&regions, start.unwrap_or(0), end.unwrap_or(u64::MAX));
-    let progress = session.progress.as_ref();
+    let progress = &crate::interrupt::Interruptible { inner: session.progress.as_ref(), interrupt: &session.interrupt };
     let mut groups = Vec::new();
     let mut truncated = false;
     match &space {
@@ -169,6 +169,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
                 k.tasks()?.iter().map(|t| t.addr).collect()
             };
             for task in tasks {
+                session.interrupt.check()?;
                 let regions = bounds(k.stack_regions(task)?);
                 let found = scan(
                     k.dump(),
@@ -193,6 +194,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
                 _ => k.physical_regions(),
             };
             let found = scan(k.dump(), k.memory().page_size(), &bounds(regions), &needles, MAX_HITS, progress);
+            session.interrupt.check()?;
             truncated = found.truncated;
             let hits = found.hits.iter().map(|h| hit(k, &space, h, &labels, &needles, context)).collect();
             groups.push(SearchGroup { task: None, hits });

@@ -182,7 +182,7 @@ fn run_kind(session: &mut Session, args: &[String], kind: TypeKind) -> Result<Ou
     let mut positional = p.args.iter();
     let spec = positional.next().ok_or_else(|| Error::Usage(format!("usage: {}", SPEC.synopsis)))?;
     let k = &session.kernel;
-    let req = request(k, spec, kind, radix_of(p.has('x'), p.has('d')))?;
+    let req = request(k, spec, kind, radix_of(session, p.has('x'), p.has('d')))?;
     let address = positional.next();
     let count_word = p.value('c').map(str::to_string).or_else(|| positional.next().cloned());
     let count = match count_word {
@@ -221,14 +221,8 @@ fn run_kind(session: &mut Session, args: &[String], kind: TypeKind) -> Result<Ou
 /// Most consecutive objects one command shows.
 const MAX_COUNT: u64 = 1 << 20;
 
-pub(crate) fn radix_of(hex: bool, dec: bool) -> Radix {
-    if hex {
-        Radix::Hex
-    } else if dec {
-        Radix::Decimal
-    } else {
-        Radix::Natural
-    }
+pub(crate) fn radix_of(session: &Session, hex: bool, dec: bool) -> Radix {
+    session.value_radix(hex, dec)
 }
 
 /// Parses `name[.m1,m2]` into a request.

@@ -41,7 +41,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     let p = getopt::parse("task", args, "R:xd")?;
     let k = &session.kernel;
     let tasks = tasks_or_current(session, &p.args)?;
-    let radix = radix_of(p.has('x'), p.has('d'));
+    let radix = radix_of(session, p.has('x'), p.has('d'));
     let members: Vec<String> = p
         .opts
         .iter()

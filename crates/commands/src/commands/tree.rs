@@ -124,7 +124,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         other => return Err(Error::Usage(format!("tree: invalid tree type: {other}"))),
     };
     let shown = match p.value('s').or(p.value('S')) {
-        Some(spec) => Some(request(k, spec, TypeKind::Struct, radix_of(p.has('x'), p.has('d')))?),
+        Some(spec) => Some(request(k, spec, TypeKind::Struct, radix_of(session, p.has('x'), p.has('d')))?),
         None => None,
     };
     let mut entries = Vec::with_capacity(raw.len());

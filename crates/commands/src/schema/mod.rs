@@ -17,6 +17,7 @@
 pub mod bt;
 pub mod common;
 pub mod devices;
+pub mod habits;
 pub mod kmem;
 pub mod markdown;
 pub mod numbers;
@@ -256,6 +257,9 @@ command_data! {
     Sig(tasks::SigData) = ["sig"],
     Waitq(tasks::WaitqData) = ["waitq"],
     Ipcs(devices::IpcsData) = ["ipcs"],
+    Eval(habits::EvalData) = ["eval"],
+    Alias(habits::AliasData) = ["alias"],
+    Repeat(habits::RepeatData) = ["repeat"],
 }
 
 impl From<&Output> for CommandData {
@@ -307,6 +311,10 @@ impl From<&Output> for CommandData {
             Output::Sig(s) => D::Sig(s.into()),
             Output::Waitq(w) => D::Waitq(w.into()),
             Output::Ipcs(i) => D::Ipcs(i.into()),
+            Output::Eval(e) => D::Eval(e.into()),
+            Output::Alias(a) => D::Alias(a.into()),
+            Output::Repeat(r) => D::Repeat(r.into()),
+            Output::SetVariables(v) => D::Set(v.into()),
         }
     }
 }

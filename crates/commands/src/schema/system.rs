@@ -204,9 +204,19 @@ impl From<&out::Help> for HelpData {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ModData {
-    Table { rows: Vec<ModuleRow>, problems: Vec<ModuleLoadProblem> },
-    Taints { rows: Vec<ModuleTaints> },
-    Unloaded { names: Vec<String> },
+    Table {
+        rows: Vec<ModuleRow>,
+        problems: Vec<ModuleLoadProblem>,
+        /// Object files loaded without a decisive identity check (no build
+        /// id or srcversion to compare), or despite a mismatch (`--force`).
+        warnings: Vec<String>,
+    },
+    Taints {
+        rows: Vec<ModuleTaints>,
+    },
+    Unloaded {
+        names: Vec<String>,
+    },
 }
 
 /// One loaded module.
@@ -260,6 +270,7 @@ impl From<&out::ModuleOutput> for ModData {
                     .iter()
                     .map(|p| ModuleLoadProblem { module: p.module.clone(), error: p.error.clone() })
                     .collect(),
+                warnings: t.warnings.clone(),
             },
             out::ModuleOutput::Taints { rows } => ModData::Taints {
                 rows: rows.iter().map(|r| ModuleTaints { name: r.name.clone(), taints: r.taints.clone() }).collect(),
@@ -269,21 +280,29 @@ impl From<&out::ModuleOutput> for ModData {
     }
 }
 
-/// `set`: the current context.
+/// `set`: the current context, or krash's internal variables (`set -v`,
+/// `set scroll`, `set radix`, and the `hex`/`dec`/`sn`/`sf` aliases): an
+/// object with `variables` only.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct SetData {
-    pub pid: i32,
-    pub command: String,
-    pub task: Hex,
-    pub cpu: u32,
-    pub state: TaskState,
-    /// The context is the panic task.
-    pub panic: bool,
+#[serde(untagged)]
+pub enum SetData {
+    Context {
+        pid: i32,
+        command: String,
+        task: Hex,
+        cpu: u32,
+        state: TaskState,
+        /// The context is the panic task.
+        panic: bool,
+    },
+    Variables {
+        variables: Vec<super::habits::SetVariable>,
+    },
 }
 
 impl From<&out::Context> for SetData {
     fn from(c: &out::Context) -> Self {
-        SetData {
+        SetData::Context {
             pid: c.pid,
             command: c.command.clone(),
             task: hex(c.task),
@@ -291,6 +310,12 @@ impl From<&out::Context> for SetData {
             state: c.state.into(),
             panic: c.panic,
         }
+    }
+}
+
+impl From<&out::Variables> for SetData {
+    fn from(v: &out::Variables) -> Self {
+        SetData::Variables { variables: v.variables.iter().map(Into::into).collect() }
     }
 }
 

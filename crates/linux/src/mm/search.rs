@@ -140,7 +140,7 @@ pub fn scan(
         .par_iter()
         .flat_map_iter(|c| {
             let mut out = Vec::new();
-            if found.load(Ordering::Relaxed) < limit {
+            if found.load(Ordering::Relaxed) < limit && !progress.cancelled() {
                 scan_chunk(phys, page_size, c, needles, tail, &mut out);
                 found.fetch_add(out.len(), Ordering::Relaxed);
             }

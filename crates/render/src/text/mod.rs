@@ -1,8 +1,10 @@
+mod alias;
 mod analyze;
 mod bt;
 pub(crate) mod decode;
 mod dev;
 mod dis;
+mod eval;
 mod foreach;
 mod help;
 mod hrtimer;
@@ -17,6 +19,7 @@ mod net;
 mod print;
 mod ps;
 mod rd;
+mod repeat;
 mod runq;
 mod search;
 mod set;
@@ -29,6 +32,7 @@ mod task;
 mod timer;
 mod tree;
 mod value;
+mod variables;
 mod vm;
 mod vtop;
 mod waitq;
@@ -75,5 +79,9 @@ pub(crate) fn render(output: &Output) -> String {
         Output::Sig(s) => sig::render(s),
         Output::Waitq(w) => waitq::render(w),
         Output::Ipcs(i) => ipcs::render(i),
+        Output::Eval(e) => eval::render(e),
+        Output::Alias(a) => alias::render(a),
+        Output::Repeat(r) => repeat::render(r),
+        Output::SetVariables(v) => variables::render(v),
     }
 }

@@ -53,6 +53,9 @@ fn render_table(t: &ModuleTable) -> String {
             Some(e) => writeln!(s, "mod: {}: {e}", p.module),
         };
     }
+    for w in &t.warnings {
+        let _ = writeln!(s, "mod: WARNING: {w}");
+    }
     s
 }
 
@@ -94,6 +97,7 @@ mod tests {
             name_width: 1,
             size_width: 4,
             text_base: false,
+            warnings: vec!["x.ko: the object file has no build id".into()],
             problems: vec![
                 LoadProblem { module: "a".into(), error: None },
                 LoadProblem { module: "b".into(), error: Some("bad ELF".into()) },
@@ -104,7 +108,8 @@ mod tests {
             "     MODULE       NAME        BASE        SIZE  OBJECT FILE\n\
              ffffffffc0400000  m  ffffffffc0401000  4096  (not loaded)  [CONFIG_KALLSYMS]\n\
              mod: cannot find or load object file for a module\n\
-             mod: b: bad ELF\n"
+             mod: b: bad ELF\n\
+             mod: WARNING: x.ko: the object file has no build id\n"
         );
     }
 }
