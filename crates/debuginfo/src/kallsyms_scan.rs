@@ -1,0 +1,672 @@
+//! Finding the kernel's kallsyms tables in its image when nothing says
+//! where they are (VMCOREINFO names them only since 6.0).
+//!
+//! The anchor is `kallsyms_token_table`: 256 NUL-terminated tokens in code
+//! order, in which every character that occurs in a symbol name stands for
+//! itself, so the digits show up as the bytes `0\0 1\0 ... 9\0` (tokens
+//! 0x30..=0x39). `kallsyms_token_index` (256 u16 offsets into the token
+//! table) follows the token table in every layout, padded to the tables'
+//! alignment; the two check each other token by token.
+//!
+//! The other tables are found from there, by the order `scripts/kallsyms.c`
+//! writes them in (sources read: 5.10, 6.1, 6.12, 7.2):
+//! - [`KallsymsLayout::OffsetsFirst`] (5.10, 6.1): offsets, relative_base,
+//!   num_syms, names, markers, [seqs_of_names: Debian's 6.1, upstream 6.2],
+//!   token_table, token_index; each 8-aligned;
+//! - [`KallsymsLayout::TokensFirst`] (6.12): num_syms, names, markers,
+//!   token_table, token_index, offsets, relative_base, seqs_of_names;
+//!   8-aligned;
+//! - [`KallsymsLayout::PcRelative`] (7.2): as 6.12 without relative_base
+//!   (each offset is relative to its own address); 4-aligned.
+//!
+//! Nothing is taken on trust: the markers (the names-stream offset of every
+//! 256th name) must start at 0 and agree with the name lengths decoded at
+//! both ends of the stream, `kallsyms_num_syms` must fit the markers'
+//! count, `kallsyms_seqs_of_names` (where the layout puts it before the
+//! tokens) must be a permutation, and the decoded addresses must be sorted,
+//! as the kernel sorts them. A candidate that fails any of these is
+//! dropped and the search goes on.
+//!
+//! [`check_against`] then compares the decoded table with what the caller
+//! knows independently (VMCOREINFO's `SYMBOL()` entries).
+
+use std::ops::Range;
+
+use krash_core::{Error, Result, VirtualMemory};
+
+use crate::kallsyms::{bytes_to_page_end, KallsymsAddressing, KallsymsLocation, OffsetDecoding, MAX_KALLSYMS};
+use crate::read;
+use crate::symbols::SymbolTable;
+
+/// Tokens 0x30..=0x39: the digits, each standing for itself.
+const DIGIT_TOKENS: &[u8] = b"0\x001\x002\x003\x004\x005\x006\x007\x008\x009\x00";
+/// The token code of `'0'`.
+const FIRST_DIGIT_TOKEN: usize = 0x30;
+const TOKENS: usize = 256;
+/// Bytes of `kallsyms_token_index`.
+const TOKEN_INDEX_BYTES: u64 = 2 * TOKENS as u64;
+/// Token offsets are u16: the token table is shorter than 64 KiB.
+const MAX_TOKEN_TABLE: u64 = 0x1_0000;
+/// Names per `kallsyms_markers` entry.
+const NAMES_PER_MARKER: u64 = 256;
+/// Most markers a plausible table has.
+const MAX_MARKERS: u64 = (MAX_KALLSYMS as u64).div_ceil(NAMES_PER_MARKER);
+/// Fewest bytes one encoded name takes: a length byte and one token.
+const MIN_ENCODED_NAME: u64 = 2;
+/// Most bytes one encoded name takes: a two-byte length and one token per
+/// character of the type letter and a name shorter than KSYM_NAME_LEN (512).
+const MAX_ENCODED_NAME: u64 = 2 + 512;
+/// Bytes between consecutive markers: 256 names, each 2 to 514 bytes.
+const MIN_MARKER_STEP: u64 = MIN_ENCODED_NAME * NAMES_PER_MARKER;
+const MAX_MARKER_STEP: u64 = MAX_ENCODED_NAME * NAMES_PER_MARKER;
+/// Bytes of image searched per read.
+const SEARCH_CHUNK: u64 = 1 << 20;
+/// How far before the token table `kallsyms_seqs_of_names` (3 bytes a
+/// symbol) and the markers may start, tried in turn.
+const SEQS_WINDOWS: [u64; 2] = [1 << 20, 3 * MAX_KALLSYMS as u64 + 4 * MAX_MARKERS + 16];
+
+/// The order the tables are in (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KallsymsLayout {
+    /// Offsets and relative base before the names (5.10, 6.1);
+    /// `seqs_of_names` between markers and tokens where there is one.
+    OffsetsFirst { seqs_of_names: bool },
+    /// Offsets, relative base and `seqs_of_names` after the tokens (6.12).
+    TokensFirst,
+    /// As `TokensFirst`, offsets relative to themselves, no base (7.2).
+    PcRelative,
+}
+
+impl std::fmt::Display for KallsymsLayout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            KallsymsLayout::OffsetsFirst { .. } => "offsets before names",
+            KallsymsLayout::TokensFirst => "offsets after tokens",
+            KallsymsLayout::PcRelative => "self-relative offsets",
+        })
+    }
+}
+
+/// Kallsyms tables found by [`scan_kallsyms`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KallsymsScan {
+    /// Where each table the decoder needs is.
+    pub location: KallsymsLocation,
+    /// `kallsyms_markers`.
+    pub markers: u64,
+    /// `kallsyms_seqs_of_names`, where there is one and it checked out.
+    pub seqs_of_names: Option<u64>,
+    /// The value of `kallsyms_num_syms`.
+    pub num_syms: u32,
+    pub layout: KallsymsLayout,
+    /// Bytes of the search ranges read before the tables were found.
+    pub bytes_searched: u64,
+}
+
+/// Searches `ranges` of `mem` (the kernel image's read-only data; whole
+/// image ranges work, slower), in order, for the kallsyms tables. Bounded:
+/// reads each range once in 1 MiB steps plus a few windows per candidate.
+pub fn scan_kallsyms(mem: &dyn VirtualMemory, ranges: &[Range<u64>]) -> Result<KallsymsScan> {
+    let mut bytes_searched = 0u64;
+    let mut rejected: Vec<(u64, &'static str)> = Vec::new();
+    let overlap = DIGIT_TOKENS.len() as u64;
+    for range in ranges {
+        let mut at = range.start;
+        while at < range.end {
+            let len = range.end.saturating_sub(at).min(SEARCH_CHUNK);
+            let chunk = read_lenient(mem, at, len);
+            bytes_searched = bytes_searched.saturating_add(len);
+            for hit in memchr::memmem::find_iter(&chunk, DIGIT_TOKENS) {
+                // A hit at 0 in a later chunk was seen whole at the end of the previous one.
+                let preceded_by_nul = match hit.checked_sub(1) {
+                    Some(before) => chunk.get(before) == Some(&0),
+                    None => at == range.start && mem.read_u8(at.wrapping_sub(1)).ok() == Some(0),
+                };
+                if !preceded_by_nul {
+                    continue;
+                }
+                let digits = at.saturating_add(hit as u64);
+                match tables_from_digit_tokens(mem, digits) {
+                    Ok(mut found) => {
+                        found.bytes_searched = bytes_searched;
+                        return Ok(found);
+                    }
+                    Err(why) => rejected.push((digits, why)),
+                }
+            }
+            if len < SEARCH_CHUNK || len <= overlap {
+                break;
+            }
+            at = at.saturating_add(len.saturating_sub(overlap));
+        }
+    }
+    let searched: Vec<String> = ranges.iter().map(|r| format!("{:#x}-{:#x}", r.start, r.end)).collect();
+    let detail = match rejected.first() {
+        None => format!("no kallsyms token table in {} ({bytes_searched} bytes)", searched.join(", ")),
+        Some((at, why)) => format!(
+            "{} token-table candidate(s) in {} ({bytes_searched} bytes), none checked out (at {at:#x}: {why})",
+            rejected.len(),
+            searched.join(", ")
+        ),
+    };
+    Err(Error::MissingDebuginfo(format!("kallsyms scan: {detail}")))
+}
+
+/// Why a candidate was dropped (kept for the error when none is left).
+type Rejection = &'static str;
+
+/// `kallsyms_token_table` and `kallsyms_token_index`.
+struct Tokens {
+    table: u64,
+    index: u64,
+}
+
+/// Everything found from the digit tokens at `digits`, or why not.
+fn tables_from_digit_tokens(mem: &dyn VirtualMemory, digits: u64) -> std::result::Result<KallsymsScan, Rejection> {
+    let tokens = tokens_around(mem, digits)?;
+    let mut why = "no kallsyms_markers before the token table";
+    let mut try_markers = |candidates: Vec<Markers>| {
+        for markers in candidates {
+            let found = names_before(mem, &markers).and_then(|names| offsets_for(mem, &tokens, &markers, &names));
+            match found {
+                Ok(found) => return Some(found),
+                Err(e) => why = e,
+            }
+        }
+        None
+    };
+    if let Some(found) = try_markers(markers_right_before(mem, tokens.table)) {
+        return Ok(found);
+    }
+    for size in SEQS_WINDOWS {
+        let window = Window::read_before(mem, tokens.table, size);
+        if let Some(found) = try_markers(markers_then_seqs(&window, tokens.table)) {
+            return Ok(found);
+        }
+        if window.start() == 0 {
+            break;
+        }
+    }
+    Err(why)
+}
+
+/// Checks the tokens around the digits against the token index after them.
+fn tokens_around(mem: &dyn VirtualMemory, digits: u64) -> std::result::Result<Tokens, Rejection> {
+    let tail = Window::read(mem, digits, MAX_TOKEN_TABLE.saturating_add(TOKEN_INDEX_BYTES).saturating_add(8));
+    // Lengths (with the NUL) of tokens 0x30..=0xff, read forward from '0'.
+    let mut lengths = [0u64; TOKENS];
+    let mut tokens_end = digits;
+    for length in lengths.iter_mut().skip(FIRST_DIGIT_TOKEN) {
+        let rest = tail.from(tokens_end).ok_or("the token table runs out of readable memory")?;
+        let nul = memchr::memchr(0, rest).ok_or("a token is not terminated")?;
+        *length = (nul as u64).saturating_add(1);
+        tokens_end = tokens_end.saturating_add(*length);
+        if tokens_end.saturating_sub(digits) > MAX_TOKEN_TABLE {
+            return Err("the tokens after the digits are longer than a token table");
+        }
+    }
+    let mut tried = Vec::with_capacity(4);
+    for align in [1u64, 2, 4, 8] {
+        let index = align_up(tokens_end, align).ok_or("address overflow")?;
+        if tried.contains(&index) {
+            continue;
+        }
+        tried.push(index);
+        let padding = tail.slice(tokens_end, index.saturating_sub(tokens_end)).ok_or("token index unreadable")?;
+        if padding.iter().any(|&b| b != 0) {
+            continue;
+        }
+        let Some(index_bytes) = tail.slice(index, TOKEN_INDEX_BYTES) else { continue };
+        let mut offsets = [0u16; TOKENS];
+        for (slot, offset) in offsets.iter_mut().zip(read::u16s(index_bytes)) {
+            *slot = offset;
+        }
+        if let Some(table) = check_token_index(mem, &offsets, &lengths, digits, tokens_end) {
+            return Ok(Tokens { table, index });
+        }
+    }
+    Err("no token index after the tokens agrees with them")
+}
+
+/// The token table's address when `offsets` (a candidate token index) fits
+/// the tokens: token 0 at 0, the digits where they were found, each token
+/// ending where the next starts.
+fn check_token_index(
+    mem: &dyn VirtualMemory,
+    offsets: &[u16; TOKENS],
+    lengths: &[u64; TOKENS],
+    digits: u64,
+    tokens_end: u64,
+) -> Option<u64> {
+    if offsets.first() != Some(&0) {
+        return None;
+    }
+    let table = digits.checked_sub(u64::from(*offsets.get(FIRST_DIGIT_TOKEN)?))?;
+    let starts = |i: usize| offsets.get(i).map(|&o| table.saturating_add(u64::from(o)));
+    // Where each token ends: where the next one starts, the last at the index.
+    let ends = |i: usize| match i.checked_add(1) {
+        Some(next) if next < TOKENS => starts(next),
+        _ => Some(tokens_end),
+    };
+    // Tokens from the digits on: lengths known from the forward read.
+    for i in FIRST_DIGIT_TOKEN..TOKENS {
+        if starts(i)?.checked_add(*lengths.get(i)?)? != ends(i)? {
+            return None;
+        }
+    }
+    // Tokens before the digits: each one's bytes must end at its NUL.
+    let head = Window::read(mem, table, digits.checked_sub(table)?);
+    for i in 0..FIRST_DIGIT_TOKEN {
+        let (start, end) = (starts(i)?, ends(i)?);
+        let token = head.slice(start, end.checked_sub(start)?)?;
+        let (last, body) = token.split_last()?;
+        if *last != 0 || body.contains(&0) {
+            return None;
+        }
+    }
+    Some(table)
+}
+
+/// A `kallsyms_markers` candidate.
+struct Markers {
+    addr: u64,
+    values: Vec<u32>,
+    /// `kallsyms_seqs_of_names` between the markers and the tokens, with
+    /// the symbol count its size gives.
+    seqs_of_names: Option<(u64, u32)>,
+}
+
+impl Markers {
+    /// Symbol counts these markers allow: (256 * (count - 1), 256 * count].
+    fn symbol_counts(&self) -> Range<u64> {
+        let count = self.values.len() as u64;
+        let low = count.saturating_sub(1).saturating_mul(NAMES_PER_MARKER).saturating_add(1);
+        low..count.saturating_mul(NAMES_PER_MARKER).saturating_add(1)
+    }
+
+    fn allows(&self, num_syms: u32) -> bool {
+        match self.seqs_of_names {
+            Some((_, n)) => n == num_syms,
+            None => self.symbol_counts().contains(&u64::from(num_syms)),
+        }
+    }
+}
+
+/// Markers ending right before the token table, but for padding (6.12,
+/// 7.2, and 5.10/6.1 without `seqs_of_names`).
+fn markers_right_before(mem: &dyn VirtualMemory, token_table: u64) -> Vec<Markers> {
+    let near = Window::read_before(mem, token_table, MAX_MARKERS.saturating_mul(4).saturating_add(8));
+    [token_table, token_table.wrapping_sub(4)]
+        .into_iter()
+        .filter(|&end| near.slice(end, token_table.saturating_sub(end)).is_some_and(|p| p.iter().all(|&b| b == 0)))
+        .filter_map(|end| markers_ending_at(&near, end))
+        .collect()
+}
+
+/// The markers array whose last entry ends at `end`: read backwards, values
+/// fall by at least one minimal group of names each step, down to a 0.
+fn markers_ending_at(window: &Window, end: u64) -> Option<Markers> {
+    let mut values = Vec::new();
+    let mut at = end;
+    loop {
+        at = at.checked_sub(4)?;
+        let value = window.u32_at(at)?;
+        if let Some(&next) = values.last() {
+            let step = u64::from(next).checked_sub(u64::from(value))?;
+            if !(MIN_MARKER_STEP..=MAX_MARKER_STEP).contains(&step) {
+                return None;
+            }
+        }
+        values.push(value);
+        if value == 0 {
+            break;
+        }
+        if values.len() as u64 >= MAX_MARKERS {
+            return None;
+        }
+    }
+    values.reverse();
+    Some(Markers { addr: at, values, seqs_of_names: None })
+}
+
+/// Markers followed (8-aligned) by `seqs_of_names` (3 bytes per symbol)
+/// ending right before the token table: for each place the markers could
+/// end, the symbol count is fixed by the bytes left, hence the markers'
+/// count and start; the seqs must then be a permutation of the symbols.
+fn markers_then_seqs(window: &Window, token_table: u64) -> Vec<Markers> {
+    let mut found = Vec::new();
+    let Some(mut end) = token_table.checked_sub(8).map(|e| e & !3) else { return found };
+    while end > window.start() {
+        if let Some(seqs) = align_up(end, 8) {
+            let room = token_table.saturating_sub(seqs);
+            // 3n bytes of seqs, then at most 7 of padding.
+            for n in room.saturating_sub(7).div_ceil(3)..=room / 3 {
+                if let Some(m) = markers_with_seqs(window, end, seqs, n, token_table) {
+                    found.push(m);
+                }
+            }
+        }
+        end = end.saturating_sub(4);
+    }
+    found
+}
+
+fn markers_with_seqs(window: &Window, end: u64, seqs: u64, n: u64, token_table: u64) -> Option<Markers> {
+    if n == 0 || n > u64::from(MAX_KALLSYMS) {
+        return None;
+    }
+    let count = n.div_ceil(NAMES_PER_MARKER);
+    let start = end.checked_sub(count.checked_mul(4)?)?;
+    // The cheap tests first: the first marker is 0, the last is not.
+    if window.u32_at(start)? != 0 || (count > 1 && window.u32_at(end.checked_sub(4)?)? == 0) {
+        return None;
+    }
+    let markers = markers_ending_at(window, end).filter(|m| m.addr == start)?;
+    let seqs_end = seqs.checked_add(n.checked_mul(3)?)?;
+    let seqs_bytes = window.slice(seqs, seqs_end.checked_sub(seqs)?)?;
+    let gaps =
+        [window.slice(end, seqs.checked_sub(end)?)?, window.slice(seqs_end, token_table.checked_sub(seqs_end)?)?];
+    if gaps.iter().any(|g| g.iter().any(|&b| b != 0)) || !is_permutation(seqs_bytes, n) {
+        return None;
+    }
+    Some(Markers { seqs_of_names: Some((seqs, u32::try_from(n).ok()?)), ..markers })
+}
+
+/// True when `bytes` are `n` big-endian 3-byte values taking each of 0..n once.
+fn is_permutation(bytes: &[u8], n: u64) -> bool {
+    let Ok(n) = usize::try_from(n) else { return false };
+    let mut seen = vec![false; n];
+    for triple in read::arrays::<3>(bytes) {
+        let [a, b, c] = triple;
+        let value = usize::from(a) << 16 | usize::from(b) << 8 | usize::from(c);
+        match seen.get_mut(value) {
+            Some(slot) if !*slot => *slot = true,
+            _ => return false,
+        }
+    }
+    bytes.len() == n.saturating_mul(3)
+}
+
+/// `kallsyms_names` and `kallsyms_num_syms`.
+struct Names {
+    addr: u64,
+    num_syms_addr: u64,
+    num_syms: u32,
+}
+
+/// Finds where the names stream starts: `kallsyms_num_syms` sits right
+/// before it in every layout, its value must fit the markers, and decoding
+/// name lengths from there must meet the first marker and end (padded) at
+/// the markers.
+fn names_before(mem: &dyn VirtualMemory, markers: &Markers) -> std::result::Result<Names, Rejection> {
+    let last = u64::from(*markers.values.last().ok_or("no markers")?);
+    let last_group_max = NAMES_PER_MARKER.saturating_mul(MAX_ENCODED_NAME);
+    // The last group's bytes, up to the markers.
+    let tail = Window::read_before(mem, markers.addr, last_group_max.saturating_add(8));
+    // Around where the stream can start: before `markers - last - 2`.
+    let latest_start = markers.addr.checked_sub(last.saturating_add(MIN_ENCODED_NAME)).ok_or("markers too large")?;
+    let earliest_start = latest_start.saturating_sub(last_group_max);
+    let first_group = markers.values.get(1).map_or(0, |&m| u64::from(m));
+    let head_start = earliest_start.saturating_sub(8);
+    let head = Window::read(mem, head_start, latest_start.saturating_add(first_group).saturating_sub(head_start));
+    let mut start = latest_start & !3;
+    while start >= earliest_start && start > head_start {
+        for num_syms_addr in [start.wrapping_sub(8), start.wrapping_sub(4)] {
+            // 8-aligned num_syms is followed by 4 bytes of padding.
+            if num_syms_addr == start.wrapping_sub(8)
+                && (start & 7 != 0 || head.u32_at(start.wrapping_sub(4)) != Some(0))
+            {
+                continue;
+            }
+            let Some(num_syms) = head.u32_at(num_syms_addr) else { continue };
+            if num_syms == 0 || !markers.allows(num_syms) {
+                continue;
+            }
+            if names_fit_markers(&head, &tail, start, num_syms, markers) {
+                return Ok(Names { addr: start, num_syms_addr, num_syms });
+            }
+        }
+        start = start.saturating_sub(4);
+    }
+    Err("no kallsyms_num_syms and names stream fit the markers")
+}
+
+/// Name lengths decoded from `start`: the first 256 end at the second
+/// marker, the last group ends where the markers begin (but for padding).
+fn names_fit_markers(head: &Window, tail: &Window, start: u64, num_syms: u32, markers: &Markers) -> bool {
+    let groups = markers.values.len() as u64;
+    let first_group_names = u64::from(num_syms).min(NAMES_PER_MARKER);
+    if let Some(&second) = markers.values.get(1) {
+        let Some(end) = skip_names(head, start, first_group_names) else { return false };
+        if end != start.saturating_add(u64::from(second)) {
+            return false;
+        }
+    }
+    let Some(&last) = markers.values.last() else { return false };
+    let last_group_start = start.saturating_add(u64::from(last));
+    let last_group_names =
+        u64::from(num_syms).saturating_sub(groups.saturating_sub(1).saturating_mul(NAMES_PER_MARKER));
+    let Some(end) = skip_names(tail, last_group_start, last_group_names) else { return false };
+    let Some(padding) = markers.addr.checked_sub(end) else { return false };
+    padding < 8 && tail.slice(end, padding).is_some_and(|p| p.iter().all(|&b| b == 0))
+}
+
+/// Where `count` encoded names starting at `at` end; `None` if one has
+/// length 0 (none does) or runs out of the window.
+fn skip_names(window: &Window, mut at: u64, count: u64) -> Option<u64> {
+    for _ in 0..count {
+        let first = window.u8_at(at)?;
+        let (header, len) = if first & 0x80 != 0 {
+            let second = window.u8_at(at.checked_add(1)?)?;
+            (2, u64::from(first & 0x7f) | u64::from(second) << 7)
+        } else {
+            (1, u64::from(first))
+        };
+        if len == 0 {
+            return None;
+        }
+        at = at.checked_add(header)?.checked_add(len)?;
+    }
+    Some(at)
+}
+
+/// Tries each layout's place for `kallsyms_offsets` (and the relative
+/// base): the right one decodes to sorted addresses.
+fn offsets_for(
+    mem: &dyn VirtualMemory,
+    tokens: &Tokens,
+    markers: &Markers,
+    names: &Names,
+) -> std::result::Result<KallsymsScan, Rejection> {
+    let n = u64::from(names.num_syms);
+    let offsets_bytes = n.checked_mul(4).ok_or("symbol count overflows")?;
+    let after_index = tokens.index.checked_add(TOKEN_INDEX_BYTES).ok_or("address overflow")?;
+    let mut candidates: Vec<(KallsymsLayout, u64, Option<u64>)> = Vec::with_capacity(3);
+    if names.num_syms_addr & 7 == 0 {
+        let base = names.num_syms_addr.wrapping_sub(8);
+        let offsets = align_up(offsets_bytes, 8).and_then(|len| base.checked_sub(len));
+        if let Some(offsets) = offsets {
+            let seqs_of_names = markers.seqs_of_names.is_some();
+            candidates.push((KallsymsLayout::OffsetsFirst { seqs_of_names }, offsets, Some(base)));
+        }
+    }
+    if markers.seqs_of_names.is_none() {
+        if let Some(base) = after_index.checked_add(offsets_bytes).and_then(|e| align_up(e, 8)) {
+            candidates.push((KallsymsLayout::TokensFirst, after_index, Some(base)));
+        }
+        candidates.push((KallsymsLayout::PcRelative, after_index, None));
+    }
+    for (layout, offsets, relative_base) in candidates {
+        let location = KallsymsLocation {
+            num_syms: names.num_syms_addr,
+            names: names.addr,
+            token_table: tokens.table,
+            token_index: tokens.index,
+            offsets,
+            relative_base,
+            addressing: KallsymsAddressing::Auto,
+        };
+        if !addresses_sorted(mem, &location, n) {
+            continue;
+        }
+        let seqs_of_names = match (layout, markers.seqs_of_names) {
+            (_, Some((seqs, _))) => Some(seqs),
+            (KallsymsLayout::OffsetsFirst { .. }, None) => None,
+            _ => seqs_after_offsets(mem, &location, relative_base, n),
+        };
+        return Ok(KallsymsScan {
+            location,
+            markers: markers.addr,
+            seqs_of_names,
+            num_syms: names.num_syms,
+            layout,
+            bytes_searched: 0,
+        });
+    }
+    Err("no place for kallsyms_offsets decodes to sorted addresses")
+}
+
+/// True when the offsets at `loc` decode to non-decreasing addresses
+/// ending in the kernel's (upper) half: the kernel writes them sorted.
+fn addresses_sorted(mem: &dyn VirtualMemory, loc: &KallsymsLocation, n: u64) -> bool {
+    let Some(bytes) = usize::try_from(n).ok().and_then(|n| n.checked_mul(4)) else { return false };
+    let Ok(raw) = mem.read_vec(loc.offsets, bytes) else { return false };
+    let base = match loc.relative_base {
+        Some(at) => match mem.read_u64(at) {
+            Ok(base) if base >> 63 == 1 => Some(base),
+            _ => return false,
+        },
+        None => None,
+    };
+    let offsets: Vec<i32> = read::u32s(&raw).map(|o| o as i32).collect();
+    let decoding = OffsetDecoding::new(loc, base, &offsets);
+    let mut previous = 0u64;
+    for (i, &offset) in offsets.iter().enumerate() {
+        let addr = decoding.address(i, offset);
+        if addr < previous {
+            return false;
+        }
+        previous = addr;
+    }
+    previous >> 63 == 1
+}
+
+/// `kallsyms_seqs_of_names` after the offsets (and base), if it is there.
+fn seqs_after_offsets(mem: &dyn VirtualMemory, loc: &KallsymsLocation, base: Option<u64>, n: u64) -> Option<u64> {
+    let end_of_previous = match base {
+        Some(base) => base.checked_add(8)?,
+        None => loc.offsets.checked_add(n.checked_mul(4)?)?,
+    };
+    [1u64, 4, 8].iter().filter_map(|&a| align_up(end_of_previous, a)).find(|&seqs| {
+        usize::try_from(n.saturating_mul(3))
+            .ok()
+            .and_then(|len| mem.read_vec(seqs, len).ok())
+            .is_some_and(|bytes| is_permutation(&bytes, n))
+    })
+}
+
+/// What the decoded table says of names the caller knows independently.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SymbolAgreement {
+    /// Names the table has at the expected address.
+    pub agree: Vec<String>,
+    /// (name, expected address, the table's addresses for it).
+    pub disagree: Vec<(String, u64, Vec<u64>)>,
+    /// Names the table does not have (macros such as `swapper_pg_dir`).
+    pub unknown: Vec<String>,
+}
+
+impl SymbolAgreement {
+    /// Names the table knows.
+    pub fn checked(&self) -> usize {
+        self.agree.len().saturating_add(self.disagree.len())
+    }
+}
+
+/// Compares `symbols` with independently known `(name, address)` pairs:
+/// a name agrees when one of the table's symbols of that name has the
+/// address (static symbols repeat names).
+pub fn check_against<'a>(symbols: &SymbolTable, known: impl IntoIterator<Item = (&'a str, u64)>) -> SymbolAgreement {
+    let mut out = SymbolAgreement::default();
+    for (name, addr) in known {
+        let found: Vec<u64> = symbols.all_by_name(name).map(|s| s.addr).collect();
+        if found.is_empty() {
+            out.unknown.push(name.to_string());
+        } else if found.contains(&addr) {
+            out.agree.push(name.to_string());
+        } else {
+            out.disagree.push((name.to_string(), addr, found));
+        }
+    }
+    out
+}
+
+/// `addr` rounded up to a multiple of `align` (a power of two).
+fn align_up(addr: u64, align: u64) -> Option<u64> {
+    let mask = align.checked_sub(1)?;
+    Some(addr.checked_add(mask)? & !mask)
+}
+
+/// Reads `len` bytes at `addr`, unreadable pages as zeros (which match no
+/// anchor and fail every check that needs real data).
+fn read_lenient(mem: &dyn VirtualMemory, addr: u64, len: u64) -> Vec<u8> {
+    let Ok(len) = usize::try_from(len) else { return Vec::new() };
+    if let Ok(bytes) = mem.read_vec(addr, len) {
+        return bytes;
+    }
+    let mut out = vec![0u8; len];
+    let mut done = 0usize;
+    while let Some(page) = out.get_mut(done..).filter(|rest| !rest.is_empty()) {
+        let at = addr.wrapping_add(done as u64);
+        let n = bytes_to_page_end(at).min(page.len());
+        if let Some(piece) = page.get_mut(..n) {
+            // An unreadable page stays zero-filled.
+            let _ = mem.read_virt(at, piece);
+        }
+        done = done.saturating_add(n);
+    }
+    out
+}
+
+/// Bytes read from one stretch of memory, addressed by their address.
+struct Window {
+    start: u64,
+    bytes: Vec<u8>,
+}
+
+impl Window {
+    fn read(mem: &dyn VirtualMemory, start: u64, len: u64) -> Window {
+        Window { start, bytes: read_lenient(mem, start, len) }
+    }
+
+    /// The `len` bytes before `end` (fewer near address 0).
+    fn read_before(mem: &dyn VirtualMemory, end: u64, len: u64) -> Window {
+        let start = end.saturating_sub(len);
+        Window::read(mem, start, end.saturating_sub(start))
+    }
+
+    fn start(&self) -> u64 {
+        self.start
+    }
+
+    fn offset(&self, addr: u64) -> Option<usize> {
+        usize::try_from(addr.checked_sub(self.start)?).ok()
+    }
+
+    fn slice(&self, addr: u64, len: u64) -> Option<&[u8]> {
+        let from = self.offset(addr)?;
+        self.bytes.get(from..from.checked_add(usize::try_from(len).ok()?)?)
+    }
+
+    fn from(&self, addr: u64) -> Option<&[u8]> {
+        self.bytes.get(self.offset(addr)?..)
+    }
+
+    fn u8_at(&self, addr: u64) -> Option<u8> {
+        self.bytes.get(self.offset(addr)?).copied()
+    }
+
+    fn u32_at(&self, addr: u64) -> Option<u32> {
+        read::u32_at(&self.bytes, self.offset(addr)?)
+    }
+}
