@@ -296,7 +296,9 @@ impl Markers {
 /// 7.2, and 5.10/6.1 without `seqs_of_names`).
 fn markers_right_before(mem: &dyn VirtualMemory, token_table: u64) -> Vec<Markers> {
     let near = Window::read_before(mem, token_table, MAX_MARKERS.saturating_mul(4).saturating_add(8));
-    [token_table, token_table.wrapping_sub(4)]
+    // A zero right before the tokens is padding, or the only marker (a
+    // table of at most 256 names): padding first, as real tables have more.
+    [token_table.wrapping_sub(4), token_table]
         .into_iter()
         .filter(|&end| near.slice(end, token_table.saturating_sub(end)).is_some_and(|p| p.iter().all(|&b| b == 0)))
         .filter_map(|end| markers_ending_at(&near, end))
@@ -668,5 +670,360 @@ impl Window {
 
     fn u32_at(&self, addr: u64) -> Option<u32> {
         read::u32_at(&self.bytes, self.offset(addr)?)
+    }
+}
+
+#[cfg(test)]
+// Fixtures lay out known-good tables by hand; overflow and bounds panics
+// are test failures here, not input handling.
+#[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::kallsyms::read_kallsyms;
+    use krash_core::memory::not_mapped;
+
+    /// Memory at `base`, with optional holes that fail to read.
+    pub(crate) struct Flat {
+        pub base: u64,
+        pub bytes: Vec<u8>,
+        pub holes: Vec<Range<u64>>,
+    }
+
+    impl VirtualMemory for Flat {
+        fn read_virt(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
+            let end = addr.checked_add(buf.len() as u64).ok_or_else(|| not_mapped(addr))?;
+            if self.holes.iter().any(|h| h.start < end && addr < h.end) {
+                return Err(not_mapped(addr));
+            }
+            let start = addr.checked_sub(self.base).ok_or_else(|| not_mapped(addr))? as usize;
+            let src = self.bytes.get(start..start + buf.len()).ok_or_else(|| not_mapped(addr))?;
+            buf.copy_from_slice(src);
+            Ok(())
+        }
+    }
+
+    const BASE: u64 = 0xffff_ffff_8200_0000;
+    const TEXT: u64 = 0xffff_ffff_8100_0000;
+    /// Multi-character tokens (codes 0x80..), as the kernel's compressor makes.
+    const PAIRS: [&str; 3] = ["sym_", "per", "cpu"];
+
+    /// What [`build`] laid out, and where.
+    pub(crate) struct Built {
+        pub mem: Flat,
+        pub expected: KallsymsScan,
+        pub symbols: Vec<(String, char, u64)>,
+    }
+
+    fn tokens() -> Vec<Vec<u8>> {
+        (0..256usize)
+            .map(|code| match code {
+                0x21..=0x7e => vec![code as u8],
+                0x80..=0x82 => PAIRS[code - 0x80].as_bytes().to_vec(),
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+
+    fn encode(text: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut rest = text;
+        while let Some(c) = rest.chars().next() {
+            match PAIRS.iter().position(|p| rest.starts_with(p)) {
+                Some(i) => {
+                    out.push(0x80 + i as u8);
+                    rest = &rest[PAIRS[i].len()..];
+                }
+                None => {
+                    out.push(c as u8);
+                    rest = &rest[1..];
+                }
+            }
+        }
+        out
+    }
+
+    fn pad(bytes: &mut Vec<u8>, align: usize) {
+        while bytes.len() % align != 0 {
+            bytes.push(0);
+        }
+    }
+
+    /// `count` symbols (`percpu` absolute per-cpu ones first) in `layout`,
+    /// between stretches of non-zero filler.
+    pub(crate) fn build(layout: KallsymsLayout, count: usize, percpu: usize) -> Built {
+        let align = if layout == KallsymsLayout::PcRelative { 4 } else { 8 };
+        let mut symbols: Vec<(String, char, u64)> = (0..count)
+            .map(|i| {
+                if i < percpu {
+                    (format!("percpu_{i}"), 'D', i as u64 * 0x40)
+                } else {
+                    (format!("sym_{i:05}"), if i % 3 == 0 { 'T' } else { 't' }, TEXT + 0x1000 + i as u64 * 0x10)
+                }
+            })
+            .collect();
+        // One name over 127 tokens: a two-byte length.
+        if count > 10 {
+            symbols[10].0 = format!("sym_{}", "x".repeat(200));
+        }
+        let relative_base = TEXT;
+        let mut names = Vec::new();
+        let mut markers = Vec::new();
+        for (i, (name, kind, _)) in symbols.iter().enumerate() {
+            if i % 256 == 0 {
+                markers.push(names.len() as u32);
+            }
+            let encoded = encode(&format!("{kind}{name}"));
+            if encoded.len() > 0x7f {
+                names.push((encoded.len() & 0x7f) as u8 | 0x80);
+                names.push((encoded.len() >> 7) as u8);
+            } else {
+                names.push(encoded.len() as u8);
+            }
+            names.extend_from_slice(&encoded);
+        }
+        let mut by_name: Vec<usize> = (0..count).collect();
+        by_name.sort_by(|&a, &b| symbols[a].0.cmp(&symbols[b].0));
+        let seqs: Vec<u8> = by_name.iter().flat_map(|&i| [(i >> 16) as u8, (i >> 8) as u8, i as u8]).collect();
+        let mut token_table = Vec::new();
+        let mut token_index = Vec::new();
+        for token in tokens() {
+            token_index.extend_from_slice(&(token_table.len() as u16).to_le_bytes());
+            token_table.extend_from_slice(&token);
+            token_table.push(0);
+        }
+
+        // Filler that holds no table: "text" before, "data" after.
+        let mut bytes: Vec<u8> = (0..0x3000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8 | 1).collect();
+        let at = |bytes: &Vec<u8>| BASE + bytes.len() as u64;
+        let mut loc = KallsymsLocation {
+            num_syms: 0,
+            names: 0,
+            token_table: 0,
+            token_index: 0,
+            offsets: 0,
+            relative_base: None,
+            addressing: KallsymsAddressing::Auto,
+        };
+        let mut markers_at = 0;
+        let mut seqs_at = None;
+        let offsets_bytes = |table_at: u64| -> Vec<u8> {
+            symbols
+                .iter()
+                .enumerate()
+                .flat_map(|(i, &(_, _, addr))| {
+                    let value = match layout {
+                        KallsymsLayout::PcRelative => addr.wrapping_sub(table_at + 4 * i as u64) as i32,
+                        _ if percpu > 0 && i < percpu => addr as i32,
+                        _ if percpu > 0 => (relative_base as i64 - addr as i64 - 1) as i32,
+                        _ => (addr - relative_base) as i32,
+                    };
+                    value.to_le_bytes()
+                })
+                .collect()
+        };
+        let mut put = |bytes: &mut Vec<u8>, data: &[u8]| {
+            pad(bytes, align);
+            let addr = at(bytes);
+            bytes.extend_from_slice(data);
+            addr
+        };
+        let with_seqs = matches!(layout, KallsymsLayout::OffsetsFirst { seqs_of_names: true });
+        if let KallsymsLayout::OffsetsFirst { .. } = layout {
+            pad(&mut bytes, align);
+            loc.offsets = put(&mut bytes, &offsets_bytes(at(&bytes)));
+            loc.relative_base = Some(put(&mut bytes, &relative_base.to_le_bytes()));
+        }
+        loc.num_syms = put(&mut bytes, &(count as u32).to_le_bytes());
+        loc.names = put(&mut bytes, &names);
+        markers_at = put(&mut bytes, &markers.iter().flat_map(|m| m.to_le_bytes()).collect::<Vec<_>>()).max(markers_at);
+        if with_seqs {
+            seqs_at = Some(put(&mut bytes, &seqs));
+        }
+        loc.token_table = put(&mut bytes, &token_table);
+        loc.token_index = put(&mut bytes, &token_index);
+        if !matches!(layout, KallsymsLayout::OffsetsFirst { .. }) {
+            pad(&mut bytes, align);
+            loc.offsets = put(&mut bytes, &offsets_bytes(at(&bytes)));
+            if layout == KallsymsLayout::TokensFirst {
+                loc.relative_base = Some(put(&mut bytes, &relative_base.to_le_bytes()));
+            }
+            seqs_at = Some(put(&mut bytes, &seqs));
+        }
+        pad(&mut bytes, align);
+        bytes.extend((0..0x2000u32).map(|i| (i.wrapping_mul(40_503) >> 8) as u8 | 0x80));
+        let expected = KallsymsScan {
+            location: loc,
+            markers: markers_at,
+            seqs_of_names: seqs_at,
+            num_syms: count as u32,
+            layout,
+            bytes_searched: 0,
+        };
+        Built { mem: Flat { base: BASE, bytes, holes: Vec::new() }, expected, symbols }
+    }
+
+    fn whole(mem: &Flat) -> Vec<Range<u64>> {
+        vec![mem.base..mem.base + mem.bytes.len() as u64]
+    }
+
+    const LAYOUTS: [(KallsymsLayout, usize); 5] = [
+        (KallsymsLayout::OffsetsFirst { seqs_of_names: false }, 3),
+        (KallsymsLayout::OffsetsFirst { seqs_of_names: true }, 3),
+        (KallsymsLayout::TokensFirst, 3),
+        (KallsymsLayout::TokensFirst, 0),
+        (KallsymsLayout::PcRelative, 0),
+    ];
+
+    #[test]
+    fn finds_and_decodes_every_layout() {
+        for (layout, percpu) in LAYOUTS {
+            for count in [1, 200, 256, 257, 700] {
+                let built = build(layout, count, percpu.min(count));
+                let mut found = scan_kallsyms(&built.mem, &whole(&built.mem))
+                    .unwrap_or_else(|e| panic!("{layout:?} with {count} symbols: {e}"));
+                assert!(found.bytes_searched > 0);
+                found.bytes_searched = 0;
+                assert_eq!(found, built.expected, "{layout:?} with {count} symbols");
+                let table = read_kallsyms(&found.location, &built.mem).unwrap();
+                assert_eq!(table.len(), count);
+                for (name, kind, addr) in &built.symbols {
+                    let sym = table.by_name(name).unwrap_or_else(|| panic!("{layout:?}: {name} missing"));
+                    assert_eq!((sym.addr, sym.kind), (*addr, *kind), "{layout:?}: {name}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unreadable_pages_elsewhere_do_not_hide_the_tables() {
+        let mut built = build(KallsymsLayout::TokensFirst, 700, 3);
+        built.mem.holes.push(BASE + 0x1000..BASE + 0x2000);
+        // The search starts in the hole.
+        let found = scan_kallsyms(&built.mem, &[BASE + 0x1800..BASE + built.mem.bytes.len() as u64]).unwrap();
+        assert_eq!(found.location, built.expected.location);
+    }
+
+    /// Scans a corrupted copy of a good table: an error, never a panic.
+    fn scan_corrupted(layout: KallsymsLayout, patch: impl Fn(&mut Vec<u8>, &KallsymsScan)) -> Result<KallsymsScan> {
+        let mut built = build(layout, 700, 3);
+        patch(&mut built.mem.bytes, &built.expected);
+        let ranges = whole(&built.mem);
+        scan_kallsyms(&built.mem, &ranges)
+    }
+
+    fn offset_of(addr: u64) -> usize {
+        (addr - BASE) as usize
+    }
+
+    #[test]
+    fn malformed_tables_are_not_found() {
+        for (layout, _) in LAYOUTS {
+            // A token index that is not increasing.
+            let err = scan_corrupted(layout, |b, e| {
+                let at = offset_of(e.location.token_index) + 2 * 100;
+                b[at..at + 2].copy_from_slice(&0u16.to_le_bytes());
+            });
+            assert!(err.is_err(), "{layout:?}: decreasing token index accepted");
+            // A token index that disagrees with the tokens' lengths.
+            let err = scan_corrupted(layout, |b, e| {
+                let at = offset_of(e.location.token_index) + 2 * 0x41;
+                let v = u16::from_le_bytes([b[at], b[at + 1]]);
+                b[at..at + 2].copy_from_slice(&(v + 1).to_le_bytes());
+            });
+            assert!(err.is_err(), "{layout:?}: inconsistent token index accepted");
+            // An absurd symbol count.
+            let err = scan_corrupted(layout, |b, e| {
+                let at = offset_of(e.location.num_syms);
+                b[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+            });
+            assert!(err.is_err(), "{layout:?}: absurd num_syms accepted");
+            // A count one too high for the names (and within the markers' range).
+            let err = scan_corrupted(layout, |b, e| {
+                let at = offset_of(e.location.num_syms);
+                b[at..at + 4].copy_from_slice(&701u32.to_le_bytes());
+            });
+            assert!(err.is_err(), "{layout:?}: num_syms beyond the names accepted");
+            // A truncated name: its length runs past the next marker.
+            let err = scan_corrupted(layout, |b, e| {
+                b[offset_of(e.location.names)] += 1;
+            });
+            assert!(err.is_err(), "{layout:?}: a name longer than its group accepted");
+            // A zero-length name.
+            let err = scan_corrupted(layout, |b, e| {
+                b[offset_of(e.location.names)] = 0;
+            });
+            assert!(err.is_err(), "{layout:?}: an empty name accepted");
+            // Markers that do not start at 0.
+            let err = scan_corrupted(layout, |b, e| {
+                b[offset_of(e.markers)] = 1;
+            });
+            assert!(err.is_err(), "{layout:?}: markers not starting at 0 accepted");
+            // Offsets out of order.
+            let err = scan_corrupted(layout, |b, e| {
+                let at = offset_of(e.location.offsets) + 4 * 400;
+                b[at..at + 8].copy_from_slice(&[0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x08]);
+            });
+            assert!(err.is_err(), "{layout:?}: unsorted offsets accepted");
+        }
+        // seqs_of_names that is no permutation.
+        let err = scan_corrupted(KallsymsLayout::OffsetsFirst { seqs_of_names: true }, |b, e| {
+            let at = offset_of(e.seqs_of_names.unwrap());
+            b[at..at + 3].copy_from_slice(&b[at + 3..at + 6].to_vec());
+        });
+        assert!(err.is_err(), "a repeated seqs_of_names entry accepted");
+    }
+
+    #[test]
+    fn truncated_memory_is_an_error() {
+        for (layout, _) in LAYOUTS {
+            let built = build(layout, 700, 3);
+            for cut in [built.expected.location.names + 0x100, built.expected.location.token_index + 100] {
+                let mut mem = Flat { base: BASE, bytes: built.mem.bytes.clone(), holes: Vec::new() };
+                mem.bytes.truncate(offset_of(cut));
+                let ranges = whole(&mem);
+                assert!(scan_kallsyms(&mem, &ranges).is_err(), "{layout:?} cut at {cut:#x}");
+            }
+        }
+    }
+
+    #[test]
+    fn memory_without_tables_says_what_was_searched() {
+        let mem = Flat {
+            base: BASE,
+            bytes: b"0\x001\x002\x003\x004\x005\x006\x007\x008\x009\x00".repeat(300),
+            holes: vec![],
+        };
+        let err = scan_kallsyms(&mem, &whole(&mem)).unwrap_err().to_string();
+        assert!(err.contains("none checked out"), "{err}");
+        let empty = Flat { base: BASE, bytes: vec![0; 0x10000], holes: vec![] };
+        let err = scan_kallsyms(&empty, &whole(&empty)).unwrap_err().to_string();
+        assert!(err.contains("no kallsyms token table") && err.contains("65536 bytes"), "{err}");
+    }
+
+    #[test]
+    fn agreement_names_each_disagreement() {
+        let built = build(KallsymsLayout::TokensFirst, 300, 0);
+        let table = read_kallsyms(&built.expected.location, &built.mem).unwrap();
+        let (name, _, addr) = built.symbols[100].clone();
+        let known = [(name.as_str(), addr), ("sym_00101", 0x1234), ("swapper_pg_dir", 0x5678)];
+        let agreement = check_against(&table, known);
+        assert_eq!(agreement.agree, vec![name.clone()]);
+        assert_eq!(agreement.disagree, vec![("sym_00101".to_string(), 0x1234, vec![built.symbols[101].2])]);
+        assert_eq!(agreement.unknown, vec!["swapper_pg_dir".to_string()]);
+        assert_eq!(agreement.checked(), 2);
+    }
+
+    #[test]
+    fn permutations_and_name_lengths() {
+        assert!(is_permutation(&[0, 0, 1, 0, 0, 0], 2));
+        assert!(!is_permutation(&[0, 0, 1, 0, 0, 1], 2));
+        assert!(!is_permutation(&[0, 0, 2, 0, 0, 0], 2));
+        assert!(!is_permutation(&[0, 0, 0], 2));
+        let window = Window { start: 0x100, bytes: vec![1, b'x', 0x81, 0x01, 0, 0] };
+        // 0x81 0x01: 129 tokens, which the window does not hold.
+        assert_eq!(skip_names(&window, 0x100, 1), Some(0x102));
+        assert_eq!(skip_names(&window, 0x100, 2), None);
+        assert_eq!(skip_names(&window, 0x104, 1), None, "a zero length");
+        assert_eq!(skip_names(&window, u64::MAX, 1), None);
     }
 }
