@@ -59,6 +59,8 @@ const MAX_ENCODED_NAME: u64 = 2 + 512;
 /// Bytes between consecutive markers: 256 names, each 2 to 514 bytes.
 const MIN_MARKER_STEP: u64 = MIN_ENCODED_NAME * NAMES_PER_MARKER;
 const MAX_MARKER_STEP: u64 = MAX_ENCODED_NAME * NAMES_PER_MARKER;
+/// Below this many symbols, sorted addresses do not tell layouts apart.
+const FEW_SYMBOLS: u64 = 2 * NAMES_PER_MARKER;
 /// Bytes of image searched per read.
 const SEARCH_CHUNK: u64 = 1 << 20;
 /// How far before the token table `kallsyms_seqs_of_names` (3 bytes a
@@ -359,8 +361,9 @@ fn markers_with_seqs(window: &Window, end: u64, seqs: u64, n: u64, token_table: 
     }
     let count = n.div_ceil(NAMES_PER_MARKER);
     let start = end.checked_sub(count.checked_mul(4)?)?;
-    // The cheap tests first: the first marker is 0, the last is not.
-    if window.u32_at(start)? != 0 || (count > 1 && window.u32_at(end.checked_sub(4)?)? == 0) {
+    // The cheap tests first: the markers are 8-aligned in this layout, the
+    // first is 0, the last is not.
+    if start & 7 != 0 || window.u32_at(start)? != 0 || (count > 1 && window.u32_at(end.checked_sub(4)?)? == 0) {
         return None;
     }
     let markers = markers_ending_at(window, end).filter(|m| m.addr == start)?;
@@ -464,10 +467,11 @@ fn skip_names(window: &Window, mut at: u64, count: u64) -> Option<u64> {
         } else {
             (1, u64::from(first))
         };
-        if len == 0 {
+        let size = len.saturating_add(header);
+        if len == 0 || window.slice(at, size).is_none() {
             return None;
         }
-        at = at.checked_add(header)?.checked_add(len)?;
+        at = at.checked_add(size)?;
     }
     Some(at)
 }
@@ -498,6 +502,10 @@ fn offsets_for(
         }
         candidates.push((KallsymsLayout::PcRelative, after_index, None));
     }
+    // The first layout that decodes to sorted addresses; for a table of a
+    // few symbols, where sortedness proves little, one whose seqs_of_names
+    // checks out is preferred.
+    let mut fits = Vec::with_capacity(candidates.len());
     for (layout, offsets, relative_base) in candidates {
         let location = KallsymsLocation {
             num_syms: names.num_syms_addr,
@@ -516,7 +524,7 @@ fn offsets_for(
             (KallsymsLayout::OffsetsFirst { .. }, None) => None,
             _ => seqs_after_offsets(mem, &location, relative_base, n),
         };
-        return Ok(KallsymsScan {
+        fits.push(KallsymsScan {
             location,
             markers: markers.addr,
             seqs_of_names,
@@ -524,12 +532,21 @@ fn offsets_for(
             layout,
             bytes_searched: 0,
         });
+        if seqs_of_names.is_some() || n >= FEW_SYMBOLS {
+            break;
+        }
     }
-    Err("no place for kallsyms_offsets decodes to sorted addresses")
+    let with_seqs = fits.iter().position(|f| f.seqs_of_names.is_some()).unwrap_or(0);
+    if with_seqs < fits.len() {
+        Ok(fits.swap_remove(with_seqs))
+    } else {
+        Err("no place for kallsyms_offsets decodes to sorted addresses")
+    }
 }
 
 /// True when the offsets at `loc` decode to non-decreasing addresses
-/// ending in the kernel's (upper) half: the kernel writes them sorted.
+/// ending in the kernel's (upper) half: the kernel writes them sorted, and
+/// takes the relative base from the first symbol that is not absolute.
 fn addresses_sorted(mem: &dyn VirtualMemory, loc: &KallsymsLocation, n: u64) -> bool {
     let Some(bytes) = usize::try_from(n).ok().and_then(|n| n.checked_mul(4)) else { return false };
     let Ok(raw) = mem.read_vec(loc.offsets, bytes) else { return false };
@@ -543,14 +560,16 @@ fn addresses_sorted(mem: &dyn VirtualMemory, loc: &KallsymsLocation, n: u64) -> 
     let offsets: Vec<i32> = read::u32s(&raw).map(|o| o as i32).collect();
     let decoding = OffsetDecoding::new(loc, base, &offsets);
     let mut previous = 0u64;
+    let mut base_seen = base.is_none();
     for (i, &offset) in offsets.iter().enumerate() {
         let addr = decoding.address(i, offset);
         if addr < previous {
             return false;
         }
+        base_seen |= Some(addr) == base;
         previous = addr;
     }
-    previous >> 63 == 1
+    base_seen && previous >> 63 == 1
 }
 
 /// `kallsyms_seqs_of_names` after the offsets (and base), if it is there.
@@ -676,7 +695,7 @@ impl Window {
 #[cfg(test)]
 // Fixtures lay out known-good tables by hand; overflow and bounds panics
 // are test failures here, not input handling.
-#[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+#[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing, clippy::single_range_in_vec_init)]
 mod tests {
     use super::*;
     use crate::kallsyms::read_kallsyms;
@@ -743,9 +762,7 @@ mod tests {
     }
 
     fn pad(bytes: &mut Vec<u8>, align: usize) {
-        while bytes.len() % align != 0 {
-            bytes.push(0);
-        }
+        bytes.resize(bytes.len().next_multiple_of(align), 0);
     }
 
     /// `count` symbols (`percpu` absolute per-cpu ones first) in `layout`,
@@ -765,7 +782,8 @@ mod tests {
         if count > 10 {
             symbols[10].0 = format!("sym_{}", "x".repeat(200));
         }
-        let relative_base = TEXT;
+        // As the kernel does: the first symbol that is not absolute.
+        let relative_base = symbols.get(percpu).map_or(TEXT, |s| s.2);
         let mut names = Vec::new();
         let mut markers = Vec::new();
         for (i, (name, kind, _)) in symbols.iter().enumerate() {
@@ -821,7 +839,7 @@ mod tests {
                 })
                 .collect()
         };
-        let mut put = |bytes: &mut Vec<u8>, data: &[u8]| {
+        let put = |bytes: &mut Vec<u8>, data: &[u8]| {
             pad(bytes, align);
             let addr = at(bytes);
             bytes.extend_from_slice(data);
@@ -830,7 +848,8 @@ mod tests {
         let with_seqs = matches!(layout, KallsymsLayout::OffsetsFirst { seqs_of_names: true });
         if let KallsymsLayout::OffsetsFirst { .. } = layout {
             pad(&mut bytes, align);
-            loc.offsets = put(&mut bytes, &offsets_bytes(at(&bytes)));
+            let offsets = offsets_bytes(at(&bytes));
+            loc.offsets = put(&mut bytes, &offsets);
             loc.relative_base = Some(put(&mut bytes, &relative_base.to_le_bytes()));
         }
         loc.num_syms = put(&mut bytes, &(count as u32).to_le_bytes());
@@ -843,7 +862,8 @@ mod tests {
         loc.token_index = put(&mut bytes, &token_index);
         if !matches!(layout, KallsymsLayout::OffsetsFirst { .. }) {
             pad(&mut bytes, align);
-            loc.offsets = put(&mut bytes, &offsets_bytes(at(&bytes)));
+            let offsets = offsets_bytes(at(&bytes));
+            loc.offsets = put(&mut bytes, &offsets);
             if layout == KallsymsLayout::TokensFirst {
                 loc.relative_base = Some(put(&mut bytes, &relative_base.to_le_bytes()));
             }
@@ -878,7 +898,8 @@ mod tests {
     fn finds_and_decodes_every_layout() {
         for (layout, percpu) in LAYOUTS {
             for count in [1, 200, 256, 257, 700] {
-                let built = build(layout, count, percpu.min(count));
+                // A table of per-cpu symbols alone reads as relative: no negative offset says otherwise.
+                let built = build(layout, count, if count > percpu { percpu } else { 0 });
                 let mut found = scan_kallsyms(&built.mem, &whole(&built.mem))
                     .unwrap_or_else(|e| panic!("{layout:?} with {count} symbols: {e}"));
                 assert!(found.bytes_searched > 0);
@@ -968,7 +989,7 @@ mod tests {
         // seqs_of_names that is no permutation.
         let err = scan_corrupted(KallsymsLayout::OffsetsFirst { seqs_of_names: true }, |b, e| {
             let at = offset_of(e.seqs_of_names.unwrap());
-            b[at..at + 3].copy_from_slice(&b[at + 3..at + 6].to_vec());
+            b.copy_within(at + 3..at + 6, at);
         });
         assert!(err.is_err(), "a repeated seqs_of_names entry accepted");
     }

@@ -1,6 +1,6 @@
 // Test code: real-kernel checks index known data, and a panic is a test
 // failure, so the untrusted-input lints do not apply.
-#![allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+#![allow(clippy::arithmetic_side_effects, clippy::indexing_slicing, clippy::single_range_in_vec_init)]
 //! The kallsyms scanner on the lab kernels' vmlinux images (sections served
 //! as memory): it must find the tables where the ELF symbol table says they
 //! are, and decode to System.map.
