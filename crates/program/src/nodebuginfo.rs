@@ -151,16 +151,40 @@ fn image_kallsyms<M: krash_core::PhysicalMemory>(
         (KallsymsFinder::VmcoreinfoFirst, Err(e)) => format!("{e} (kernels before 6.0 export no kallsyms there)"),
         (KallsymsFinder::Scan, _) => format!("{KALLSYMS_ENV}=scan"),
     };
-    let image = image_search(v, mem);
-    let scan = scan_kallsyms(mem, &image.ranges).map_err(|e| {
-        Error::MissingDebuginfo(format!("no vmlinux given, {vmcoreinfo_error}, and {e}: give the vmlinux"))
+    let scanned = scan_image_kallsyms(v, mem).map_err(|e| match e {
+        Error::MissingDebuginfo(e) => {
+            Error::MissingDebuginfo(format!("no vmlinux given, {vmcoreinfo_error}, and {e}: give the vmlinux"))
+        }
+        other => other,
     })?;
+    let from = format!(
+        "kallsyms found by scanning the kernel image in {place} ({} symbols; {})",
+        scanned.symbols.len(),
+        scanned.confidence
+    );
+    Ok((scanned.symbols, from))
+}
+
+/// Kallsyms found by scanning the kernel image, decoded and checked.
+pub(crate) struct ScannedKallsyms {
+    pub scan: KallsymsScan,
+    pub symbols: SymbolTable,
+    /// How many VMCOREINFO symbols agree, in words.
+    pub confidence: String,
+}
+
+/// Scans the kernel image for the kallsyms tables (whatever VMCOREINFO
+/// says of them), decodes them and checks them against VMCOREINFO.
+pub(crate) fn scan_image_kallsyms<M: krash_core::PhysicalMemory>(
+    v: &VmcoreInfo,
+    mem: &KernelMemory<M>,
+) -> Result<ScannedKallsyms> {
+    let image = image_search(v, mem);
+    let scan = scan_kallsyms(mem, &image.ranges)?;
     let symbols = read_kallsyms(&scan.location, mem)
         .map_err(|e| Error::MissingDebuginfo(format!("kallsyms found by scanning the kernel image: {e}")))?;
     let confidence = vmcoreinfo_agreement(v, &symbols, &scan, image.region.as_ref())?;
-    let from =
-        format!("kallsyms found by scanning the kernel image in {place} ({} symbols; {confidence})", symbols.len());
-    Ok((symbols, from))
+    Ok(ScannedKallsyms { scan, symbols, confidence })
 }
 
 /// Where to scan for kallsyms, and the image's address range.
