@@ -424,6 +424,19 @@ mod tests {
     }
 
     #[test]
+    fn no_relative_base_means_self_relative_offsets() {
+        // 7.2's VMCOREINFO names five tables: no kallsyms_relative_base.
+        let loc = KallsymsLocation::from_lookup(|n| (n != "kallsyms_relative_base").then_some(0x1000), "x").unwrap();
+        assert_eq!(loc.relative_base, None);
+        let decoding = OffsetDecoding::new(&loc, None, &[]);
+        // Entry 2 sits at 0x1008; -8 from there is the table's start.
+        assert_eq!(decoding.address(2, -8), 0x1000);
+        assert_eq!(decoding.address(0, 0x10), 0x1010);
+        let err = KallsymsLocation::from_lookup(|n| (n != "kallsyms_names").then_some(0x1000), "VMCOREINFO");
+        assert!(err.unwrap_err().to_string().contains("VMCOREINFO has no kallsyms_names"));
+    }
+
+    #[test]
     fn tables_pointing_past_their_ends_are_errors() {
         let corrupt = |patch: &dyn Fn(&mut Vec<u8>, &mut KallsymsLocation)| {
             let (mut bytes, mut loc) = synthetic();

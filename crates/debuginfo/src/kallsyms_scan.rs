@@ -106,10 +106,12 @@ pub struct KallsymsScan {
 }
 
 /// Searches `ranges` of `mem` (the kernel image's read-only data; whole
-/// image ranges work, slower), in order, for the kallsyms tables. Bounded:
-/// reads each range once in 1 MiB steps plus a few windows per candidate.
+/// image ranges work, slower), in order, for the kallsyms tables; none of
+/// them is looked for below the lowest start of `ranges`. Bounded: reads
+/// each range once in 1 MiB steps plus a few windows per candidate.
 pub fn scan_kallsyms(mem: &dyn VirtualMemory, ranges: &[Range<u64>]) -> Result<KallsymsScan> {
     let mut bytes_searched = 0u64;
+    let floor = ranges.iter().map(|r| r.start).min().unwrap_or(0);
     let mut rejected: Vec<(u64, &'static str)> = Vec::new();
     let overlap = DIGIT_TOKENS.len() as u64;
     for range in ranges {
@@ -128,7 +130,7 @@ pub fn scan_kallsyms(mem: &dyn VirtualMemory, ranges: &[Range<u64>]) -> Result<K
                     continue;
                 }
                 let digits = at.saturating_add(hit as u64);
-                match tables_from_digit_tokens(mem, digits) {
+                match tables_from_digit_tokens(mem, digits, floor) {
                     Ok(mut found) => {
                         found.bytes_searched = bytes_searched;
                         return Ok(found);
@@ -164,7 +166,13 @@ struct Tokens {
 }
 
 /// Everything found from the digit tokens at `digits`, or why not.
-fn tables_from_digit_tokens(mem: &dyn VirtualMemory, digits: u64) -> std::result::Result<KallsymsScan, Rejection> {
+/// The tables are not looked for below `floor` (so a table of millions of
+/// symbols is looked for no further back than the image goes).
+fn tables_from_digit_tokens(
+    mem: &dyn VirtualMemory,
+    digits: u64,
+    floor: u64,
+) -> std::result::Result<KallsymsScan, Rejection> {
     let tokens = tokens_around(mem, digits)?;
     let mut why = "no kallsyms_markers before the token table";
     let mut try_markers = |candidates: Vec<Markers>| {
@@ -181,11 +189,12 @@ fn tables_from_digit_tokens(mem: &dyn VirtualMemory, digits: u64) -> std::result
         return Ok(found);
     }
     for size in SEQS_WINDOWS {
-        let window = Window::read_before(mem, tokens.table, size);
+        let start = tokens.table.saturating_sub(size).max(floor);
+        let window = Window::read(mem, start, tokens.table.saturating_sub(start));
         if let Some(found) = try_markers(markers_then_seqs(&window, tokens.table)) {
             return Ok(found);
         }
-        if window.start() == 0 {
+        if start == floor {
             break;
         }
     }
@@ -992,6 +1001,37 @@ mod tests {
             b.copy_within(at + 3..at + 6, at);
         });
         assert!(err.is_err(), "a repeated seqs_of_names entry accepted");
+    }
+
+    /// Random corruption of good tables (a deterministic stand-in for the
+    /// fuzz target): never a panic; whatever is accepted decodes or errs.
+    #[test]
+    fn random_corruption_never_panics() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for (layout, percpu) in LAYOUTS {
+            let good = build(layout, 300, percpu);
+            for _ in 0..60 {
+                let mut mem = Flat { base: BASE, bytes: good.mem.bytes.clone(), holes: Vec::new() };
+                for _ in 0..1 + next() % 8 {
+                    let at = (next() % mem.bytes.len() as u64) as usize;
+                    mem.bytes[at] = next() as u8;
+                }
+                if next() % 4 == 0 {
+                    let keep = (next() % mem.bytes.len() as u64) as usize;
+                    mem.bytes.truncate(keep);
+                }
+                let ranges = whole(&mem);
+                if let Ok(found) = scan_kallsyms(&mem, &ranges) {
+                    let _ = read_kallsyms(&found.location, &mem);
+                }
+            }
+        }
     }
 
     #[test]

@@ -10,24 +10,10 @@ use std::time::Instant;
 
 use krash_debuginfo::{read_kallsyms, scan_kallsyms, ElfMemory, KallsymsLayout, SymbolTable};
 
-/// The lab's kernels, and any other kernel unpacked beside them in the
-/// same layout (5.10 and 7.2 were checked that way).
-fn kernels() -> Vec<String> {
-    let mut out: Vec<String> = common::KERNELS.iter().map(|k| k.to_string()).collect();
-    let extra = std::fs::read_dir(krash_labtest::lab_dir().join("kernels")).into_iter().flatten().flatten();
-    for entry in extra {
-        let kv = entry.file_name().to_string_lossy().into_owned();
-        if !out.contains(&kv) && krash_labtest::vmlinux_path(&kv).exists() {
-            out.push(kv);
-        }
-    }
-    out
-}
-
 #[test]
 fn scan_finds_the_tables_the_symbol_table_names() {
     let mut compared = 0;
-    for kv in kernels() {
+    for kv in common::kernels_with_extra() {
         let kv = kv.as_str();
         let Some(path) = common::vmlinux(kv) else { continue };
         let map = common::mmap(&path);
