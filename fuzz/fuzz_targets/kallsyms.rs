@@ -29,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
         token_table: at(2),
         token_index: at(3),
         offsets: at(4),
-        relative_base: at(5),
+        relative_base: (data.get(1).copied().unwrap_or(0) & 1 == 0).then(|| at(5)),
         addressing: KallsymsAddressing::Auto,
     };
     let _ = read_kallsyms(&loc, &mem);

@@ -68,3 +68,164 @@ fn vmlinux_is_found_by_build_id() {
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains("no vmlinux"), "{}: the vmlinux was not found: {stderr}", d.label());
 }
+
+/// Runs krash with `env` added to its environment.
+fn krash_with_env(env: &[(&str, &str)], args: &[&str], commands: &str) -> common::Run {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_krash"));
+    child.envs(env.iter().copied()).args(args);
+    child.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = child.spawn().expect("krash runs");
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(commands.as_bytes());
+    }
+    let out = child.wait_with_output().expect("krash finishes");
+    common::Run {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        success: out.status.success(),
+    }
+}
+
+/// The kallsyms scan (what dump-only mode does where VMCOREINFO names no
+/// tables, e.g. before 6.0) on every lab kernel, VMCOREINFO's kallsyms
+/// entries ignored: it must find the tables VMCOREINFO and the vmlinux
+/// name, and decode to the vmlinux's System.map.
+#[test]
+fn kallsyms_scan_finds_the_tables_vmcoreinfo_and_the_vmlinux_name() {
+    let mut compared = 0;
+    for d in lab_dumps().into_iter().filter(|d| d.format == "kdump-zlib") {
+        let label = d.label();
+        let files = krash_program::KernelFiles {
+            dump: d.vmcore.clone(),
+            vmlinux: Some(d.vmlinux.clone()),
+            ..Default::default()
+        };
+        let kernel = krash_program::Kernel::open(files).unwrap_or_else(|e| panic!("{label}: {e}"));
+        let t0 = std::time::Instant::now();
+        let (scan, table, confidence) = kernel.scan_image_kallsyms().unwrap_or_else(|e| panic!("{label}: {e}"));
+        let elapsed = t0.elapsed();
+        let loc = scan.location;
+        let v = kernel.vmcoreinfo();
+        let vmlinux = |name: &str| kernel.symbols().by_name(name).map(|s| s.addr);
+        let tables = [
+            ("kallsyms_names", Some(loc.names)),
+            ("kallsyms_num_syms", Some(loc.num_syms)),
+            ("kallsyms_token_table", Some(loc.token_table)),
+            ("kallsyms_token_index", Some(loc.token_index)),
+            ("kallsyms_offsets", Some(loc.offsets)),
+            ("kallsyms_relative_base", loc.relative_base),
+            ("kallsyms_markers", Some(scan.markers)),
+            ("kallsyms_seqs_of_names", scan.seqs_of_names),
+        ];
+        let mut named_by_vmcoreinfo = 0;
+        for (name, found) in tables {
+            assert_eq!(found, vmlinux(name), "{label}: {name}: the scan and the vmlinux differ");
+            if let Some(want) = v.symbol(name) {
+                assert_eq!(found, Some(want), "{label}: {name}: the scan and VMCOREINFO differ");
+                named_by_vmcoreinfo += 1;
+            }
+        }
+        // 6.0+ VMCOREINFO names five or six of them; on older kernels the
+        // comparison with the vmlinux above is what remains.
+        assert!(named_by_vmcoreinfo == 0 || named_by_vmcoreinfo >= 5, "{label}: {named_by_vmcoreinfo}");
+        let agreed: Vec<usize> =
+            confidence.split(" of ").flat_map(|part| part.split_whitespace().filter_map(|w| w.parse().ok())).collect();
+        assert!(matches!(agreed[..], [a, b] if a == b && a >= 2 + named_by_vmcoreinfo), "{label}: {confidence}");
+
+        // The decoded symbols: the count kallsyms_num_syms says, and
+        // System.map's text symbols and a sample of others where the
+        // vmlinux (KASLR applied) has them.
+        assert_eq!(table.len(), scan.num_syms as usize, "{label}");
+        let sysmap = std::fs::read_to_string(
+            krash_labtest::system_map(&d.kernel).unwrap_or_else(|| panic!("{label}: no System.map")),
+        )
+        .unwrap();
+        let mut text = 0;
+        for line in sysmap.lines() {
+            let mut words = line.split_whitespace();
+            let (Some(_), Some(kind), Some(name)) = (words.next(), words.next(), words.next()) else { continue };
+            if !matches!(kind, "T" | "t") {
+                continue;
+            }
+            let want = vmlinux(name).unwrap_or_else(|| panic!("{label}: vmlinux has no {name}"));
+            assert!(table.all_by_name(name).any(|s| s.addr == want), "{label}: text symbol {name} not at {want:#x}");
+            text += 1;
+        }
+        assert!(text > 10_000, "{label}: {text} text symbols");
+        // System.map's link-time addresses move by the KASLR offset, but for
+        // per-cpu offsets (zero-based up to 6.12), which stay small.
+        for name in ["_stext", "panic", "jiffies", "init_task", "init_uts_ns", "__start_BTF", "runqueues"] {
+            let linked = sysmap
+                .lines()
+                .find_map(|l| l.strip_suffix(name)?.strip_suffix(' ')?.split_whitespace().next())
+                .and_then(|a| u64::from_str_radix(a, 16).ok())
+                .unwrap_or_else(|| panic!("{label}: System.map has no {name}"));
+            let want = if linked >> 63 == 1 { linked.wrapping_add(kernel.kaslr_offset()) } else { linked };
+            assert!(table.all_by_name(name).any(|s| s.addr == want), "{label}: {name} not at {want:#x}");
+        }
+        // What the scan costs over decoding the tables VMCOREINFO names (timings only).
+        if let Ok(listed) = krash_debuginfo::KallsymsLocation::from_lookup(|n| v.symbol(n), "VMCOREINFO") {
+            let time = |f: &dyn Fn()| {
+                let t0 = std::time::Instant::now();
+                f();
+                t0.elapsed()
+            };
+            let decode = (0..3)
+                .map(|_| time(&|| drop(krash_debuginfo::read_kallsyms(&listed, kernel.memory()))))
+                .min()
+                .unwrap_or_default();
+            let scan_and_decode =
+                (0..3).map(|_| time(&|| drop(kernel.scan_image_kallsyms()))).min().unwrap_or_default();
+            eprintln!("{label}: decoding VMCOREINFO's tables {decode:?}, scanning and decoding {scan_and_decode:?}");
+        }
+        eprintln!(
+            "{label}: first scan {elapsed:?} ({} layout, {} bytes searched); {confidence}",
+            scan.layout, scan.bytes_searched
+        );
+        compared += 1;
+    }
+    krash_labtest::assert_compared(compared, "kallsyms scans of lab dumps");
+}
+
+/// Dump-only sessions with the tables found by the scan
+/// (`KRASH_KALLSYMS=scan`) print what sessions with VMCOREINFO's tables
+/// print, but for the line that says where the symbols came from.
+#[test]
+fn dump_only_sessions_with_the_kallsyms_scan_match() {
+    let mut compared = 0;
+    for d in lab_dumps().into_iter().filter(|d| d.format == "kdump-zlib") {
+        let label = d.label();
+        let vmcore = d.vmcore.to_string_lossy().into_owned();
+        let commands = "sys\nps\nlog\nbt -a\nmod\n";
+        let args = ["--no-search", vmcore.as_str()];
+        let listed = krash_with_env(&[("KRASH_KALLSYMS", "auto")], &args, commands);
+        let scanned = krash_with_env(&[("KRASH_KALLSYMS", "scan")], &args, commands);
+        assert!(listed.success, "{label}: {}", listed.stderr);
+        assert!(scanned.success, "{label}: {}", scanned.stderr);
+        let symbols_line =
+            |text: &str| text.lines().find(|l| l.trim_start().starts_with("SYMBOLS: ")).map(str::to_owned);
+        let line = symbols_line(&scanned.stdout).unwrap_or_else(|| panic!("{label}: no SYMBOLS line"));
+        assert!(line.contains("kallsyms found by scanning the kernel image in the dump"), "{label}: {line}");
+        assert!(line.contains("VMCOREINFO symbols agree"), "{label}: {line}");
+        let listed_line = symbols_line(&listed.stdout).unwrap_or_default();
+        assert!(listed_line.contains("kallsyms in the dump ("), "{label}: {listed_line}");
+        let (a, b) = (comparable(&listed.stdout), comparable(&scanned.stdout));
+        assert!(a.len() > 100, "{label}: only {} lines", a.len());
+        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+            assert_eq!(x, y, "{label}: line {i} differs with the scan");
+        }
+        assert_eq!(a.len(), b.len(), "{label}: output lengths differ");
+        compared += 1;
+    }
+    krash_labtest::assert_compared(compared, "dump-only sessions with the kallsyms scan");
+}
+
+#[test]
+fn a_bad_kallsyms_setting_is_refused() {
+    let Some(d) = lab_dumps().into_iter().find(|d| d.format == "kdump-zlib") else { return };
+    let vmcore = d.vmcore.to_string_lossy().into_owned();
+    let run = krash_with_env(&[("KRASH_KALLSYMS", "guess")], &["-s", "--no-search", &vmcore], "sys\n");
+    assert!(!run.success);
+    assert!(run.stderr.contains("KRASH_KALLSYMS=guess: expected `scan` or `auto`"), "{}", run.stderr);
+}

@@ -7,6 +7,9 @@
 //! type letter. Addresses are 32-bit offsets from `kallsyms_relative_base`;
 //! with `CONFIG_KALLSYMS_ABSOLUTE_PERCPU` a non-negative offset is an
 //! absolute (per-cpu) value and a negative one is `base - 1 - offset`.
+//! Kernels after 6.12 (7.2 checked; `scripts/kallsyms --pc-relative`) have
+//! no `kallsyms_relative_base`: each offset is relative to its own place in
+//! `kallsyms_offsets` (the kernel's `offset_to_ptr`).
 //!
 //! The whole table is decoded in one pass, so `kallsyms_markers` and
 //! `kallsyms_seqs_of_names` (6.2+, also in Debian's 6.1), which only speed
@@ -20,7 +23,7 @@ use crate::read;
 use crate::symbols::{SymbolTable, SymbolTableBuilder};
 
 /// Largest symbol count believed (vmlinux has ~200k).
-const MAX_KALLSYMS: u32 = 4 << 20;
+pub(crate) const MAX_KALLSYMS: u32 = 4 << 20;
 /// Bytes of compressed names read per chunk while decoding.
 const NAMES_CHUNK: usize = 64 << 10;
 /// Longest encoded name (KSYM_NAME_LEN is 512 since 6.1).
@@ -38,7 +41,7 @@ pub enum KallsymsAddressing {
 }
 
 /// Where the kallsyms tables are (from vmcoreinfo `SYMBOL(kallsyms_*)`
-/// entries or a symbol table), as run-time addresses.
+/// entries, a symbol table, or [`crate::kallsyms_scan`]), as run-time addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KallsymsLocation {
     pub num_syms: u64,
@@ -46,7 +49,10 @@ pub struct KallsymsLocation {
     pub token_table: u64,
     pub token_index: u64,
     pub offsets: u64,
-    pub relative_base: u64,
+    /// `kallsyms_relative_base`; `None` where offsets are relative to
+    /// their own address (no such table: kernels after 6.12).
+    pub relative_base: Option<u64>,
+    /// How offsets from `relative_base` become addresses (unused without one).
     pub addressing: KallsymsAddressing,
 }
 
@@ -59,7 +65,9 @@ impl KallsymsLocation {
 
     /// Locates the tables through any name-to-address lookup (a symbol
     /// table, a dump's VMCOREINFO `SYMBOL()` entries); `source` names the
-    /// lookup in the error for a missing table.
+    /// lookup in the error for a missing table. No `kallsyms_relative_base`
+    /// means offsets relative to their own address (kernels after 6.12
+    /// have none, and their VMCOREINFO exports the other five).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<u64>, source: &str) -> Result<Self> {
         let addr = |name: &str| lookup(name).ok_or_else(|| Error::MissingDebuginfo(format!("{source} has no {name}")));
         Ok(KallsymsLocation {
@@ -68,9 +76,55 @@ impl KallsymsLocation {
             token_table: addr("kallsyms_token_table")?,
             token_index: addr("kallsyms_token_index")?,
             offsets: addr("kallsyms_offsets")?,
-            relative_base: addr("kallsyms_relative_base")?,
+            relative_base: lookup("kallsyms_relative_base"),
             addressing: KallsymsAddressing::Auto,
         })
+    }
+}
+
+/// How a table's 32-bit offsets become addresses: decided once per table
+/// (absolute per-cpu or not), then applied to each entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OffsetDecoding {
+    /// `base + (u32)offset`.
+    Relative { base: u64 },
+    /// Non-negative: the value itself; negative: `base - 1 - offset`.
+    AbsolutePercpu { base: u64 },
+    /// `&kallsyms_offsets[i] + (i32)offset`, with the table at `table`.
+    PcRelative { table: u64 },
+}
+
+impl OffsetDecoding {
+    /// The decoding for `offsets` read from `loc` (`base` is the value of
+    /// `kallsyms_relative_base`, when the kernel has one).
+    pub(crate) fn new(loc: &KallsymsLocation, base: Option<u64>, offsets: &[i32]) -> Self {
+        match base {
+            None => OffsetDecoding::PcRelative { table: loc.offsets },
+            Some(base) => {
+                let absolute_percpu = match loc.addressing {
+                    KallsymsAddressing::AbsolutePercpu => true,
+                    KallsymsAddressing::Relative => false,
+                    KallsymsAddressing::Auto => offsets.iter().any(|&o| o < 0),
+                };
+                if absolute_percpu {
+                    OffsetDecoding::AbsolutePercpu { base }
+                } else {
+                    OffsetDecoding::Relative { base }
+                }
+            }
+        }
+    }
+
+    /// The address of entry `index`, whose offset is `offset`.
+    pub(crate) fn address(self, index: usize, offset: i32) -> u64 {
+        match self {
+            OffsetDecoding::Relative { base } => base.wrapping_add(offset as u32 as u64),
+            OffsetDecoding::AbsolutePercpu { .. } if offset >= 0 => offset as u64,
+            OffsetDecoding::AbsolutePercpu { base } => base.wrapping_sub(1).wrapping_sub(offset as i64 as u64),
+            OffsetDecoding::PcRelative { table } => {
+                table.wrapping_add((index as u64).wrapping_mul(4)).wrapping_add(offset as i64 as u64)
+            }
+        }
     }
 }
 
@@ -124,7 +178,7 @@ fn read_prefix(mem: &dyn VirtualMemory, addr: u64, len: usize) -> Result<Vec<u8>
 }
 
 /// Bytes from `addr` to the end of its 4 KiB page (1 to 0x1000).
-fn bytes_to_page_end(addr: u64) -> usize {
+pub(crate) fn bytes_to_page_end(addr: u64) -> usize {
     // `addr & 0xfff` is at most 0xfff, so this is 1..=0x1000 and cannot underflow.
     #[allow(clippy::arithmetic_side_effects)]
     let n = 0x1000 - (addr & 0xfff);
@@ -178,12 +232,11 @@ pub fn read_kallsyms(loc: &KallsymsLocation, mem: &dyn VirtualMemory) -> Result<
     let offsets_len = count.checked_mul(4).ok_or_else(|| bad(format!("{count} offsets overflow")))?;
     let offsets = mem.read_vec(loc.offsets, offsets_len)?;
     let offsets: Vec<i32> = read::u32s(&offsets).map(|o| o as i32).collect();
-    let base = mem.read_u64(loc.relative_base)?;
-    let absolute_percpu = match loc.addressing {
-        KallsymsAddressing::AbsolutePercpu => true,
-        KallsymsAddressing::Relative => false,
-        KallsymsAddressing::Auto => offsets.iter().any(|&o| o < 0),
+    let base = match loc.relative_base {
+        Some(at) => Some(mem.read_u64(at)?),
+        None => None,
     };
+    let decoding = OffsetDecoding::new(loc, base, &offsets);
 
     let mut stream = NameStream { mem, next_addr: loc.names, buf: Vec::new().into_iter() };
     let mut builder = SymbolTableBuilder::new(None);
@@ -201,15 +254,7 @@ pub fn read_kallsyms(loc: &KallsymsLocation, mem: &dyn VirtualMemory) -> Result<
         let Some((&kind, rest)) = name.split_first() else {
             continue;
         };
-        let addr = if absolute_percpu {
-            if offset >= 0 {
-                offset as u64
-            } else {
-                base.wrapping_sub(1).wrapping_sub(offset as i64 as u64)
-            }
-        } else {
-            base.wrapping_add(offset as u32 as u64)
-        };
+        let addr = decoding.address(i, offset);
         let text = String::from_utf8_lossy(rest);
         builder.push(&text, addr, 0, kind as char)?;
     }
@@ -362,7 +407,7 @@ mod tests {
             token_table: base + 0x100,
             token_index: base + 0x200,
             offsets: base + 0x400,
-            relative_base: base + 0x500,
+            relative_base: Some(base + 0x500),
             addressing: KallsymsAddressing::Auto,
         };
         (bytes, loc)
@@ -376,6 +421,19 @@ mod tests {
         let foo = table.by_name("foo").unwrap();
         assert_eq!((foo.addr, foo.kind), (0xffff_ffff_8100_0000, 'T'));
         assert_eq!(table.by_name("bar").unwrap().addr, 0xffff_ffff_8100_0010);
+    }
+
+    #[test]
+    fn no_relative_base_means_self_relative_offsets() {
+        // 7.2's VMCOREINFO names five tables: no kallsyms_relative_base.
+        let loc = KallsymsLocation::from_lookup(|n| (n != "kallsyms_relative_base").then_some(0x1000), "x").unwrap();
+        assert_eq!(loc.relative_base, None);
+        let decoding = OffsetDecoding::new(&loc, None, &[]);
+        // Entry 2 sits at 0x1008; -8 from there is the table's start.
+        assert_eq!(decoding.address(2, -8), 0x1000);
+        assert_eq!(decoding.address(0, 0x10), 0x1010);
+        let err = KallsymsLocation::from_lookup(|n| (n != "kallsyms_names").then_some(0x1000), "VMCOREINFO");
+        assert!(err.unwrap_err().to_string().contains("VMCOREINFO has no kallsyms_names"));
     }
 
     #[test]

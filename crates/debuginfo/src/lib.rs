@@ -27,6 +27,7 @@
 
 pub mod btf;
 pub mod kallsyms;
+pub mod kallsyms_scan;
 pub mod orc;
 pub mod symbol_set;
 pub mod symbols;
@@ -39,6 +40,7 @@ mod read;
 pub use btf::Btf;
 pub use elf::{elf_section, elf_section_with_addr, elf_sections, ElfMemory, ElfSection};
 pub use kallsyms::{read_kallsyms, read_module_kallsyms, KallsymsAddressing, KallsymsLocation, ModuleKallsymsLocation};
+pub use kallsyms_scan::{check_against, scan_kallsyms, KallsymsLayout, KallsymsScan, SymbolAgreement};
 pub use orc::{OrcEntry, OrcFormat, OrcReg, OrcTable, OrcType};
 pub use symbol_set::SymbolSet;
 pub use symbols::{crash_name, nm_letter, Symbol, SymbolTable, SymbolTableBuilder};

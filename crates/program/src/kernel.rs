@@ -286,6 +286,16 @@ impl Kernel {
         }
     }
 
+    /// Finds the kernel image's kallsyms tables by scanning the image, as
+    /// dump-only mode does where VMCOREINFO does not name them, whatever
+    /// this session's symbols came from: the tables, their symbols, and how
+    /// many VMCOREINFO symbols agree (in words). Tests compare it with the
+    /// vmlinux and VMCOREINFO.
+    pub fn scan_image_kallsyms(&self) -> Result<(krash_debuginfo::KallsymsScan, SymbolTable, String)> {
+        let found = crate::nodebuginfo::scan_image_kallsyms(&self.vmcoreinfo, &self.mem)?;
+        Ok((found.scan, found.symbols, found.confidence))
+    }
+
     /// Address of a kernel symbol (KASLR applied), or a NotFound error
     /// naming it.
     pub fn symbol_addr(&self, name: &str) -> Result<u64> {
