@@ -143,11 +143,15 @@ fn image_kallsyms<M: krash_core::PhysicalMemory>(
 ) -> Result<(SymbolTable, String)> {
     let from_vmcoreinfo = KallsymsLocation::from_lookup(|name| v.symbol(name), "the dump's VMCOREINFO");
     let vmcoreinfo_error = match (kallsyms_finder()?, from_vmcoreinfo) {
-        (KallsymsFinder::VmcoreinfoFirst, Ok(loc)) => {
-            let symbols = read_kallsyms(&loc, mem)?;
-            let from = format!("kallsyms in {place} ({} symbols)", symbols.len());
-            return Ok((symbols, from));
-        }
+        // Tables VMCOREINFO names but that do not decode (a page missing
+        // from the dump, say) leave the scan to try.
+        (KallsymsFinder::VmcoreinfoFirst, Ok(loc)) => match read_kallsyms(&loc, mem) {
+            Ok(symbols) => {
+                let from = format!("kallsyms in {place} ({} symbols)", symbols.len());
+                return Ok((symbols, from));
+            }
+            Err(e) => format!("the kallsyms tables VMCOREINFO names do not decode ({e})"),
+        },
         (KallsymsFinder::VmcoreinfoFirst, Err(e)) => format!("{e} (kernels before 6.0 export no kallsyms there)"),
         (KallsymsFinder::Scan, _) => format!("{KALLSYMS_ENV}=scan"),
     };
