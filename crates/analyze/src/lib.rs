@@ -18,7 +18,7 @@ use std::path::Path;
 
 use krash_arch::disasm::{decode_one, disassemble, instruction_details};
 use krash_core::{Result, VirtualMemory, X86_64Regs};
-use krash_unwind::{ExceptionFrame, StackKind, TraceItem};
+use krash_unwind::{ExceptionFrame, StackClass, TraceItem};
 use serde::Serialize;
 
 use krash_eval::frame_vars::VariableState;
@@ -531,7 +531,7 @@ impl AnalyzeHelpers for Kernel {
         let on_irq = items.is_some_and(|items| {
             items
                 .iter()
-                .any(|i| matches!(i, TraceItem::Frame(f) if matches!(f.stack, StackKind::Irq | StackKind::SoftIrq)))
+                .any(|i| matches!(i, TraceItem::Frame(f) if f.stack.is_some_and(|s| matches!(s.class, StackClass::Irq | StackClass::SoftIrq))))
         });
         if on_irq { "hardirq" } else { "process" }.into()
     }

@@ -23,7 +23,7 @@ pub use code::{CodeInfo, Symbolized};
 pub use method::{cfi_step, fp_step, step_with, Method};
 pub use ptregs::{is_plausible_kernel_regs, is_user_mode, read_iret_frame, read_pt_regs, PT_REGS_SIZE, PT_REGS_WORDS};
 pub use scan::{find_exception_frames, find_parked_frame, looks_like_return_address, text_words, FoundRegs, TextWord};
-pub use stacks::{ExceptionStack, StackKind, StackRange, StackSet};
+pub use stacks::{StackClass, StackKind, StackRange, StackSet};
 pub use step::{step, StepResult, UnwindState};
 pub use trace::{unwind, unwind_with, Backtrace, ExceptionFrame, Frame, StartState, TraceItem, MAX_FRAMES};
 

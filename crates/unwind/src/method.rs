@@ -120,7 +120,7 @@ pub fn cfi_step(
 /// word and it points into another known stack, the caller's CFI applies
 /// to the saved value, as ORC's indirect SP entries say.
 fn switched_from(mem: &dyn VirtualMemory, stacks: &StackSet, state: &UnwindState) -> Option<u64> {
-    let irq = stacks.find(state.sp).filter(|s| s.kind == crate::stacks::StackKind::Irq)?;
+    let irq = stacks.find(state.sp).filter(|s| s.is(crate::stacks::StackClass::Irq))?;
     if state.sp.checked_add(8) != Some(irq.top) {
         return None;
     }

@@ -25,7 +25,7 @@ pub struct FoundRegs {
 pub struct TextWord {
     pub addr: u64,
     pub value: u64,
-    pub stack: StackKind,
+    pub stack: &'static StackKind,
 }
 
 /// Most stack words one search reads (a 16 KiB stack has 2048).

@@ -105,11 +105,15 @@ const TASK_TOP: u64 = TASK_BASE + 0x4000;
 const IRQ_BASE: u64 = 0xffff_c900_0000_0000;
 const IRQ_TOP: u64 = IRQ_BASE + 0x4000;
 
+fn kind(class: StackClass) -> &'static StackKind {
+    krash_arch::x86_64::X86_64.stacks.of_class(class).unwrap()
+}
+
 fn stacks() -> StackSet {
     StackSet {
         stacks: vec![
-            StackRange { kind: StackKind::Task, base: TASK_BASE, top: TASK_TOP },
-            StackRange { kind: StackKind::Irq, base: IRQ_BASE, top: IRQ_TOP },
+            StackRange { kind: kind(StackClass::Task), base: TASK_BASE, top: TASK_TOP },
+            StackRange { kind: kind(StackClass::Irq), base: IRQ_BASE, top: IRQ_TOP },
         ],
     }
 }
@@ -175,7 +179,8 @@ fn crosses_irq_stack_and_exception_frame() {
     let start = StartState::from_regs(&kernel_regs(0x8020, IRQ_TOP - 16));
     let bt = unwind(&mem, &code, &stacks(), start);
     assert_eq!(names(&bt), ["f8", "f7", "f6", "f5", "f2", "f3"], "{bt:#?}");
-    let switch = bt.items.iter().position(|i| matches!(i, TraceItem::StackSwitch { from: StackKind::Irq }));
+    let switch =
+        bt.items.iter().position(|i| matches!(i, TraceItem::StackSwitch { from } if from.class == StackClass::Irq));
     let f6 = bt.items.iter().position(|i| matches!(i, TraceItem::Frame(f) if f.pc == 0x6010));
     assert!(switch.is_some() && switch < f6);
     assert!(bt.items.iter().any(|i| matches!(i, TraceItem::Exception(e) if e.addr == regs_addr && !e.user_mode)));
@@ -435,7 +440,7 @@ fn stacks_at_the_top_of_the_address_space() {
     // the searches for saved registers and callers must stop at the end
     // (they used to step 8 bytes past u64::MAX), and the SP past a popped
     // return address wraps as the CPU's would.
-    let top_stack = StackRange { kind: StackKind::Task, base: u64::MAX - 0xfff, top: u64::MAX };
+    let top_stack = StackRange { kind: kind(StackClass::Task), base: u64::MAX - 0xfff, top: u64::MAX };
     let stacks = StackSet { stacks: vec![top_stack] };
     let mut mem = FakeMem::default();
     let last_slot = u64::MAX - 7;

@@ -9,7 +9,7 @@ use crate::code::{CodeInfo, Symbolized};
 use crate::method::{bp_known_after, step_with, Method};
 use crate::ptregs::is_user_mode;
 use crate::scan::{direct_call_target, find_regs_above, is_indirect_call_before, looks_like_return_address, FoundRegs};
-use crate::stacks::{StackKind, StackSet};
+use crate::stacks::{StackClass, StackKind, StackSet};
 use crate::step::{step, StepResult, UnwindState};
 
 /// Most frames one backtrace prints (a runaway unwind stops here).
@@ -51,7 +51,9 @@ pub struct Frame {
     pub symbol: Option<Symbolized>,
     /// `pc` is the interrupted instruction (from saved registers).
     pub exact: bool,
-    pub stack: StackKind,
+    /// The stack the slot is on (the last known one when it is on none;
+    /// `None` only when no stack is known at all).
+    pub stack: Option<&'static StackKind>,
     /// Reached only after recovering registers from a damaged stack.
     pub recovered: bool,
     /// The canonical frame address (the stack pointer before the call into
@@ -88,7 +90,8 @@ pub enum TraceItem {
     Exception(ExceptionFrame),
     /// The trace leaves this stack (`--- <IRQ stack> ---`).
     StackSwitch {
-        from: StackKind,
+        /// Serialized as the kind's key (`"irq"`).
+        from: &'static StackKind,
     },
     /// A crash-style warning: why unwinding could not continue normally.
     Warning {
@@ -118,7 +121,7 @@ struct Builder<'a> {
     stacks: &'a StackSet,
     items: Vec<TraceItem>,
     level: usize,
-    current_stack: Option<StackKind>,
+    current_stack: Option<&'static StackKind>,
     recovered: bool,
     /// The unwind state's RBP is the real register value.
     bp_known: bool,
@@ -155,7 +158,7 @@ impl Builder<'_> {
             sp: state.sp,
             symbol,
             exact: state.signal,
-            stack: self.current_stack.unwrap_or(StackKind::Task),
+            stack: self.current_stack.or_else(|| self.stacks.task().map(|t| t.kind)),
             recovered: self.recovered,
             cfa: None,
             regs: if state.signal { state.regs } else { None },
@@ -207,9 +210,9 @@ fn recover(mem: &dyn VirtualMemory, code: &dyn CodeInfo, stacks: &StackSet, sp: 
         return Some(found);
     }
     let range = stacks.find(sp)?;
-    if range.kind == StackKind::Irq {
+    if range.is(StackClass::Irq) {
         let back_link = mem.read_u64(range.top.checked_sub(8)?).ok()?;
-        if stacks.find(back_link).is_some_and(|s| s.kind != StackKind::Irq) {
+        if stacks.find(back_link).is_some_and(|s| !s.is(StackClass::Irq)) {
             return find_regs_above(mem, code, stacks, back_link);
         }
     }

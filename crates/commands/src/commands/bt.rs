@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use krash_core::{Error, Result, VirtualMemory, X86_64Regs};
 use krash_eval::frame_vars::FrameVariables;
-use krash_linux::sched::backtrace::unwinder::{self, Method, StackKind, StackRange, TraceItem};
+use krash_linux::sched::backtrace::unwinder::{self, Method, StackClass, StackKind, StackRange, TraceItem};
 use krash_linux::sched::backtrace::TaskBacktrace;
 use krash_linux::sched::task::Task;
 use krash_program::Kernel;
@@ -139,7 +139,7 @@ pub enum BtLine {
     },
     /// The trace leaves `stack` for the next one.
     StackSwitch {
-        stack: StackKind,
+        stack: &'static StackKind,
     },
     Warning {
         message: String,
@@ -150,7 +150,7 @@ pub enum BtLine {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TextLine {
     Word { addr: u64, value: u64, func: CodeName },
-    StackSwitch { stack: StackKind },
+    StackSwitch { stack: &'static StackKind },
 }
 
 /// What `bt` shows for one task.
@@ -513,7 +513,7 @@ fn text_view(k: &Kernel, t: &Task, whole: bool) -> Result<BtBody> {
                 lines.push(TextLine::StackSwitch { stack: prev.kind });
             }
         }
-        let from = if whole || (n > 0 && range.kind == StackKind::Task) { range.base } else { *lo };
+        let from = if whole || (n > 0 && range.is(StackClass::Task)) { range.base } else { *lo };
         for w in unwinder::text_words(k.memory(), &code, range, from) {
             lines.push(TextLine::Word { addr: w.addr, value: w.value, func: code_name(k, w.value) });
         }

@@ -8,13 +8,13 @@
 use crate::sched::task::TaskExt;
 use std::path::Path;
 
-use krash_arch::RegisterRole;
+use krash_arch::{RegisterRole, StackLocator};
 use krash_core::{Error, Result, VirtualMemory, X86_64Regs};
 use krash_debuginfo::orc::{OrcEntry, OrcFlags, OrcFormat, OrcTable};
 use krash_program::CpuState;
 use krash_unwind::{
-    find_parked_frame, unwind_with, Backtrace, CfiRow, CfiTable, CodeInfo, ExceptionStack, Method, StackKind,
-    StackRange, StackSet, StartState, StepResult, Symbolized, UnwindState,
+    find_parked_frame, unwind_with, Backtrace, CfiRow, CfiTable, CodeInfo, Method, StackKind, StackRange, StackSet,
+    StartState, StepResult, Symbolized, UnwindState,
 };
 use serde::Serialize;
 
@@ -24,6 +24,9 @@ use krash_program::Kernel;
 /// How far below the saved stack pointer the parked frame of a kdump
 /// CPU (machine_kexec, crash_nmi_callback) may lie.
 const PARKED_SEARCH_SPAN: u64 = 0x1000;
+/// The key of x86-64's NMI exception stack (`krash_arch::x86_64::STACKS`),
+/// where `crash_nmi_callback` parks the CPUs kdump stops.
+const NMI_STACK: &str = "nmi";
 
 /// ORC tables for the kernel image and every loaded module.
 pub struct OrcTables {
@@ -144,7 +147,8 @@ pub trait BacktraceExt {
     /// The stacks a task may be unwound over: its own, plus its CPU's IRQ
     /// and exception stacks when it was running.
     fn task_stacks(&self, task: &Task) -> Result<StackSet>;
-    /// A CPU's IRQ and IST exception stacks (those that can be found).
+    /// A CPU's own stacks (IRQ, exception, entry: every kind the
+    /// architecture lists but the task stack), those that can be found.
     fn cpu_stacks(&self, cpu: u32) -> Vec<StackRange>;
     /// The dump's crash-time register note for a CPU (notes are written
     /// for online CPUs in order).
@@ -180,25 +184,22 @@ impl BacktraceExt for Kernel {
     }
 
     fn task_stacks(&self, task: &Task) -> Result<StackSet> {
-        let base = self.read_field_u64(task.addr, "task_struct", "stack")?;
-        let thread_size = self.arch().stacks.thread_size;
-        let mut stacks = vec![StackRange { kind: StackKind::Task, base, top: base.wrapping_add(thread_size) }];
-        if task.active {
-            stacks.extend(self.cpu_stacks(task.cpu));
+        let spec = self.arch().stacks;
+        let mut stacks = Vec::with_capacity(spec.kinds.len());
+        for kind in spec.kinds {
+            if kind.locator == StackLocator::TaskStack {
+                let base = self.read_field_u64(task.addr, "task_struct", "stack")?;
+                stacks.push(StackRange { kind, base, top: base.wrapping_add(spec.thread_size) });
+            } else if task.active {
+                stacks.extend(self.cpu_stack(kind, task.cpu));
+            }
         }
         Ok(StackSet { stacks })
     }
 
     fn cpu_stacks(&self, cpu: u32) -> Vec<StackRange> {
-        let mut out = Vec::new();
-        if let Some(top) = self.hardirq_stack_top(cpu) {
-            // IRQ stacks are THREAD_SIZE too (IRQ_STACK_SIZE).
-            let size = self.arch().stacks.thread_size;
-            out.push(StackRange { kind: StackKind::Irq, base: top.wrapping_sub(size), top });
-        }
-        out.extend(self.exception_stacks(cpu));
-        out.extend(self.entry_stack(cpu));
-        out
+        let kinds = self.arch().stacks.kinds.iter();
+        kinds.filter(|k| k.locator != StackLocator::TaskStack).filter_map(|k| self.cpu_stack(k, cpu)).collect()
     }
 
     fn cpu_note(&self, cpu: u32) -> Option<&CpuState> {
@@ -244,17 +245,18 @@ trait BacktraceHelpers {
     /// The kernel image's ORC tables as the running kernel has them
     /// (`__start_orc_unwind_ip`..), for dumps opened without a vmlinux.
     fn read_memory_orc(&self) -> Result<OrcTable>;
-    /// The CPU's entry (trampoline) stack in its `cpu_entry_area`: on
-    /// x86-64 the TSS's `sp0` points at its top whatever task runs, so an
-    /// interrupt from user mode lands there before the entry code moves
-    /// to the task stack.
-    fn entry_stack(&self, cpu: u32) -> Option<StackRange>;
-    /// The top of a CPU's hard-IRQ stack: the per-cpu `hardirq_stack_ptr`
-    /// (up to 6.1, and again in 7.x) or `pcpu_hot.hardirq_stack_ptr` (6.2
-    /// to 6.x) points at its last word.
-    fn hardirq_stack_top(&self, cpu: u32) -> Option<u64>;
-    /// The IST stacks of `struct cea_exception_stacks` for a CPU.
-    fn exception_stacks(&self, cpu: u32) -> Vec<StackRange>;
+    /// One of a CPU's stacks, found as the architecture's locator for
+    /// `kind` says (x86-64: the hard-IRQ stack through the per-cpu
+    /// `hardirq_stack_ptr`, up to 6.1 and again in 7.x, or
+    /// `pcpu_hot.hardirq_stack_ptr`, 6.2 to 6.x; the IST stacks of
+    /// `struct cea_exception_stacks`; the entry trampoline stack, whose top
+    /// the TSS's `sp0` holds whatever task runs, so that an interrupt from
+    /// user mode lands there before the entry code moves to the task
+    /// stack). `None` when the kernel does not have it or it cannot be read.
+    fn cpu_stack(&self, kind: &'static StackKind, cpu: u32) -> Option<StackRange>;
+    /// The address of `member` of per-cpu variable `variable` on `cpu`
+    /// (the variable itself without a member).
+    fn percpu_member_addr(&self, variable: &str, member: Option<&str>, cpu: u32) -> Option<u64>;
     fn backtrace_unwound(&self, task: &Task, mem: &dyn VirtualMemory, method: Method) -> Result<TaskBacktrace>;
     /// A sleeping task resumes at `inactive_task_frame.ret_addr`, with its
     /// stack just above that frame.
@@ -375,49 +377,46 @@ impl BacktraceHelpers for Kernel {
         OrcTable::from_memory(ip_start, unwind, count, self.memory(), OrcFormat::SINCE_6_4)
     }
 
-    fn entry_stack(&self, cpu: u32) -> Option<StackRange> {
-        let tss = self.percpu_addr("cpu_tss_rw", cpu).ok()?;
-        let top = self.read_field_u64(tss, "tss_struct", "x86_tss.sp0").ok()?;
-        let max = self.arch().stacks.max_stack_size;
-        let size = self.layouts().size_of("entry_stack").ok().filter(|&s| s > 0 && s <= max)?;
-        (top != 0).then(|| StackRange { kind: StackKind::Entry, base: top.wrapping_sub(size), top })
-    }
-
-    fn hardirq_stack_top(&self, cpu: u32) -> Option<u64> {
-        let slot = match self.percpu_addr("hardirq_stack_ptr", cpu) {
-            Ok(a) => a,
-            Err(_) => {
-                let hot = self.percpu_addr("pcpu_hot", cpu).ok()?;
-                hot.wrapping_add(self.layouts().offset("pcpu_hot", "hardirq_stack_ptr").ok()?)
+    fn cpu_stack(&self, kind: &'static StackKind, cpu: u32) -> Option<StackRange> {
+        let spec = self.arch().stacks;
+        // A size read from kernel data is believed only within the arch's cap.
+        let believable = |size: u64| size > 0 && size <= spec.max_stack_size;
+        match kind.locator {
+            StackLocator::TaskStack => None,
+            StackLocator::PerCpuTopPointer { places } => {
+                let slot =
+                    places.iter().find_map(|&(variable, member)| self.percpu_member_addr(variable, member, cpu))?;
+                let last_word = self.memory().read_u64(slot).ok().filter(|&p| p != 0)?;
+                let top = last_word.wrapping_add(8);
+                Some(StackRange { kind, base: top.wrapping_sub(spec.thread_size), top })
             }
-        };
-        let ptr = self.memory().read_u64(slot).ok()?;
-        (ptr != 0).then(|| ptr.wrapping_add(8))
+            StackLocator::PerCpuPointerMember { pointer, struct_name, member } => {
+                let slot = self.percpu_addr(pointer, cpu).ok()?;
+                let area = self.memory().read_u64(slot).ok().filter(|&a| a != 0)?;
+                let field = self.layouts().field(struct_name, member).ok()?;
+                let size = field.size.filter(|&s| believable(s))?;
+                let base = area.wrapping_add(field.offset);
+                Some(StackRange { kind, base, top: base.wrapping_add(size) })
+            }
+            StackLocator::PerCpuTopField { variable, struct_name, member, size_of } => {
+                let at = self.percpu_addr(variable, cpu).ok()?;
+                let top = self.read_field_u64(at, struct_name, member).ok().filter(|&t| t != 0)?;
+                let size = self.layouts().size_of(size_of).ok().filter(|&s| believable(s))?;
+                Some(StackRange { kind, base: top.wrapping_sub(size), top })
+            }
+        }
     }
 
-    fn exception_stacks(&self, cpu: u32) -> Vec<StackRange> {
-        const STACKS: [(&str, ExceptionStack); 6] = [
-            ("DF_stack", ExceptionStack::DoubleFault),
-            ("NMI_stack", ExceptionStack::Nmi),
-            ("DB_stack", ExceptionStack::Debug),
-            ("MCE_stack", ExceptionStack::MachineCheck),
-            ("VC_stack", ExceptionStack::Vc),
-            ("VC2_stack", ExceptionStack::Vc2),
-        ];
-        let Ok(slot) = self.percpu_addr("cea_exception_stacks", cpu) else { return Vec::new() };
-        let Ok(area) = self.memory().read_u64(slot) else { return Vec::new() };
-        if area == 0 {
-            return Vec::new();
-        }
-        STACKS
-            .iter()
-            .filter_map(|&(member, kind)| {
-                let f = self.layouts().field("cea_exception_stacks", member).ok()?;
-                let base = area.wrapping_add(f.offset);
-                let size = f.size.filter(|&s| s > 0 && s <= self.arch().stacks.max_stack_size)?;
-                Some(StackRange { kind: StackKind::Exception(kind), base, top: base.wrapping_add(size) })
-            })
-            .collect()
+    fn percpu_member_addr(&self, variable: &str, member: Option<&str>, cpu: u32) -> Option<u64> {
+        let at = self.percpu_addr(variable, cpu).ok()?;
+        let Some(member) = member else { return Some(at) };
+        // The variable's struct is named like it (`struct pcpu_hot pcpu_hot`)
+        // where the kernel has one; otherwise its type says.
+        let offset = match self.layouts().offset(variable, member) {
+            Ok(offset) => offset,
+            Err(_) => self.layouts().variable_field(variable, member).ok()?.offset,
+        };
+        Some(at.wrapping_add(offset))
     }
 
     fn backtrace_unwound(&self, task: &Task, mem: &dyn VirtualMemory, method: Method) -> Result<TaskBacktrace> {
@@ -522,8 +521,7 @@ impl BacktraceHelpers for Kernel {
         let goal = |r: &StepResult| matches!(r, StepResult::Regs { regs: saved, .. } if saved.rip == regs.rip && saved.rsp == regs.rsp);
         // An NMI from kernel mode runs on the NMI stack; one from user mode
         // switches to the task stack first.
-        [StackKind::Exception(ExceptionStack::Nmi), StackKind::Task].into_iter().find_map(|kind| {
-            let range = stacks.of_kind(kind)?;
+        [stacks.of_key(NMI_STACK), stacks.task()].into_iter().flatten().find_map(|range| {
             find_parked_frame(mem, code, stacks, range.base, range.top, &accept, &goal)
                 .map(|(state, slot)| StartState { state, slot })
         })

@@ -64,7 +64,7 @@ fn task(s: &mut String, t: &BtTask, offsets: OffsetStyle) {
                         );
                     }
                     TextLine::StackSwitch { stack } => {
-                        let _ = writeln!(s, "--- <{}> ---", stack.crash_name());
+                        let _ = writeln!(s, "--- <{}> ---", stack.crash_name);
                     }
                 }
             }
@@ -121,7 +121,7 @@ fn line(s: &mut String, l: &BtLine, offsets: OffsetStyle) {
             stack_data(s, data, false);
         }
         BtLine::StackSwitch { stack } => {
-            let _ = writeln!(s, "--- <{}> ---", stack.crash_name());
+            let _ = writeln!(s, "--- <{}> ---", stack.crash_name);
         }
         BtLine::Warning { message } => {
             let _ = writeln!(s, "bt: WARNING: {message}");
@@ -265,7 +265,7 @@ mod tests {
 
     #[test]
     fn source_lines_and_stack_switches() {
-        use krash_commands::output::{SourceLocation, StackKind};
+        use krash_commands::output::{SourceLocation, StackClass};
         let frame = BtLine::Frame {
             level: 0,
             slot: 0xffffc90000013a38,
@@ -278,7 +278,8 @@ mod tests {
         };
         let mut s = String::new();
         line(&mut s, &frame, OffsetStyle::Hex);
-        line(&mut s, &BtLine::StackSwitch { stack: StackKind::Irq }, OffsetStyle::Hex);
+        let irq = krash_arch::x86_64::X86_64.stacks.of_class(StackClass::Irq).unwrap();
+        line(&mut s, &BtLine::StackSwitch { stack: irq }, OffsetStyle::Hex);
         assert_eq!(
             s,
             " #0 [ffffc90000013a38] f+0x10 at ffffffff81000010 [m] (recovered)\n    /b/x.c: 7\n--- <IRQ stack> ---\n"
