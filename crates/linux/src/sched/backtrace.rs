@@ -8,8 +8,8 @@
 use crate::sched::task::TaskExt;
 use std::path::Path;
 
-use krash_arch::{RegisterRole, StackLocator};
-use krash_core::{Error, Result, VirtualMemory, X86_64Regs};
+use krash_arch::{Arch, RegisterFile, RegisterRole, StackLocator};
+use krash_core::{Error, Result, VirtualMemory};
 use krash_debuginfo::orc::{OrcEntry, OrcFlags, OrcFormat, OrcTable};
 use krash_program::CpuState;
 use krash_unwind::{
@@ -95,6 +95,10 @@ pub struct KernelCode<'k> {
 }
 
 impl CodeInfo for KernelCode<'_> {
+    fn arch(&self) -> &'static Arch {
+        self.kernel.arch()
+    }
+
     fn orc(&self, ip: u64) -> Option<OrcEntry> {
         if self.kernel.in_kernel_image(ip) {
             return self.orc.vmlinux.as_ref()?.find(ip);
@@ -119,7 +123,7 @@ impl CodeInfo for KernelCode<'_> {
 }
 
 /// The vmlinux's `.debug_frame`, already relocated in the linked image.
-fn read_vmlinux_cfi(path: &Path, kaslr: u64) -> Result<CfiTable> {
+fn read_vmlinux_cfi(path: &Path, kaslr: u64, arch: &Arch) -> Result<CfiTable> {
     use object::{Object, ObjectSection};
     let map = krash_core::MappedFile::open(path)?;
     let elf = object::File::parse(&**map).map_err(|e| Error::bad_data("vmlinux", e.to_string()))?;
@@ -127,7 +131,7 @@ fn read_vmlinux_cfi(path: &Path, kaslr: u64) -> Result<CfiTable> {
         .section_by_name(".debug_frame")
         .ok_or_else(|| Error::MissingDebuginfo(format!("{} has no .debug_frame", path.display())))?;
     let data = section.uncompressed_data().map_err(|e| Error::bad_data("vmlinux .debug_frame", e.to_string()))?;
-    CfiTable::from_debug_frame(&data, kaslr)
+    CfiTable::from_debug_frame(&data, kaslr, arch.registers)
 }
 
 fn read_vmlinux_orc(path: &Path, kaslr: u64) -> Result<OrcTable> {
@@ -172,7 +176,7 @@ impl BacktraceExt for Kernel {
         self.orc_tables()
             .vmlinux_cfi
             .get_or_init(|| match self.files().vmlinux.as_deref() {
-                Some(path) => read_vmlinux_cfi(path, self.kaslr_offset()).map_err(|e| e.to_string()),
+                Some(path) => read_vmlinux_cfi(path, self.kaslr_offset(), self.arch()).map_err(|e| e.to_string()),
                 None => Err("no vmlinux given: DWARF CFI needs its .debug_frame".to_string()),
             })
             .as_ref()
@@ -279,14 +283,14 @@ trait BacktraceHelpers {
         stacks: &StackSet,
         code: &KernelCode<'_>,
         mem: &dyn VirtualMemory,
-        regs: &X86_64Regs,
+        regs: &RegisterFile,
     ) -> Option<StartState>;
     fn nmi_callback_frame(
         &self,
         stacks: &StackSet,
         code: &KernelCode<'_>,
         mem: &dyn VirtualMemory,
-        regs: &X86_64Regs,
+        regs: &RegisterFile,
     ) -> Option<StartState>;
 }
 
@@ -461,16 +465,16 @@ impl BacktraceHelpers for Kernel {
         code: &KernelCode<'_>,
         mem: &dyn VirtualMemory,
     ) -> (StartState, StartSource) {
-        let regs = krash_arch::x86_64::to_x86_64_regs(&note.registers).unwrap_or_default();
-        let from_note = (StartState::from_regs(&regs), StartSource::CpuNote);
+        let regs = &note.registers;
+        let from_note = (StartState::from_regs(regs), StartSource::CpuNote);
         if note.from_hypervisor {
             return from_note;
         }
         if Some(task.cpu) == self.panic_cpu() {
-            if let Some(start) = self.kexec_frame(stacks, code, mem, &regs) {
+            if let Some(start) = self.kexec_frame(stacks, code, mem, regs) {
                 return (start, StartSource::KexecFrame);
             }
-        } else if let Some(start) = self.nmi_callback_frame(stacks, code, mem, &regs) {
+        } else if let Some(start) = self.nmi_callback_frame(stacks, code, mem, regs) {
             return (start, StartSource::NmiCallbackFrame);
         }
         from_note
@@ -486,7 +490,7 @@ impl BacktraceHelpers for Kernel {
         stacks: &StackSet,
         code: &KernelCode<'_>,
         mem: &dyn VirtualMemory,
-        regs: &X86_64Regs,
+        regs: &RegisterFile,
     ) -> Option<StartState> {
         let (lo, hi) = self.function_range("machine_kexec")?;
         let caller = self.function_range("__crash_kexec");
@@ -499,8 +503,8 @@ impl BacktraceHelpers for Kernel {
         // oops's (crash_kexec(regs)); search below them first, then every
         // stack of the CPU from its top.
         let mut ranges: Vec<(u64, u64)> = Vec::new();
-        if let Some(s) = stacks.find(regs.rsp) {
-            ranges.push((regs.rsp.saturating_sub(PARKED_SEARCH_SPAN).max(s.base), regs.rsp));
+        if let Some((sp, s)) = regs.sp().and_then(|sp| Some((sp, stacks.find(sp)?))) {
+            ranges.push((sp.saturating_sub(PARKED_SEARCH_SPAN).max(s.base), sp));
         }
         ranges.extend(stacks.stacks.iter().map(|s| (s.base, s.top)));
         ranges.into_iter().find_map(|(from, to)| {
@@ -514,11 +518,12 @@ impl BacktraceHelpers for Kernel {
         stacks: &StackSet,
         code: &KernelCode<'_>,
         mem: &dyn VirtualMemory,
-        regs: &X86_64Regs,
+        regs: &RegisterFile,
     ) -> Option<StartState> {
         let (lo, hi) = self.function_range("crash_nmi_callback")?;
         let accept = |w: u64| (lo..hi).contains(&w);
-        let goal = |r: &StepResult| matches!(r, StepResult::Regs { regs: saved, .. } if saved.rip == regs.rip && saved.rsp == regs.rsp);
+        let (pc, sp) = (regs.pc()?, regs.sp()?);
+        let goal = |r: &StepResult| matches!(r, StepResult::Regs { regs: saved, .. } if saved.pc() == Some(pc) && saved.sp() == Some(sp));
         // An NMI from kernel mode runs on the NMI stack; one from user mode
         // switches to the task stack first.
         [stacks.of_key(NMI_STACK), stacks.task()].into_iter().flatten().find_map(|range| {
