@@ -116,6 +116,9 @@ pub struct RegsBlock {
 }
 
 /// One element of a backtrace in output order.
+// A few dozen per task, made once and rendered: boxing the register block
+// would add an allocation per exception frame and save little.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BtLine {
     Frame {
@@ -445,7 +448,7 @@ fn trace_lines(k: &Kernel, bt: &TaskBacktrace, opts: &BtOptions) -> Vec<BtLine> 
                     lines.push(null_call(&e.regs));
                 }
             }
-            TraceItem::StackSwitch { from } => lines.push(BtLine::StackSwitch { stack: *from }),
+            TraceItem::StackSwitch { from } => lines.push(BtLine::StackSwitch { stack: from }),
             TraceItem::Warning { message } => lines.push(BtLine::Warning { message: message.clone() }),
         }
         if opts.frame_data > 0 {
