@@ -146,6 +146,15 @@ def host_variants(kv, work):
     return made
 
 
+def kdump_formats(kv, work):
+    """The kdump boot's own formats kept for kv: the kdump-compressed file, and on the
+    kernel with every format (kernels.py `variants`) the flattened stream it came from too."""
+    if kernels.spec(kv)["variants"]:
+        return ["kdump-zlib", "flattened"]
+    (work / "vmcore.flattened").unlink(missing_ok=True)
+    return ["kdump-zlib"]
+
+
 def parse_facts(console_text):
     facts = None
     for line in console_text.splitlines():
@@ -210,8 +219,7 @@ def make_dumps(kv, scenario, kernel_root, initramfs, ko, work, with_variants, lo
         step = "check console"
         seen_rip = check_console((work / "console.log").read_text(errors="replace"), "console.log")
         shutil.copy(ko, work / "krash_scenarios.ko")
-        dumps = [("kdump-zlib", "makedumpfile", "console.log"),
-                 ("flattened", "makedumpfile", "console.log")]
+        dumps = [(fmt, "makedumpfile", "console.log") for fmt in kdump_formats(kv, work)]
         if with_variants:
             dumps.append(("elf", "makedumpfile", "console.log"))
             step = "host variants"
