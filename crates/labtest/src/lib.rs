@@ -17,12 +17,8 @@ pub const DEFAULT_LAB_DIR: &str = "/var/cache/krash-lab";
 
 /// The lab's kernels (`KERNELS` in `lab/tools/kernels.py`), oldest first: Debian's
 /// cloud-amd64 5.10 (bullseye-security), 6.1 (bookworm), 6.12 (bookworm) and 7.2 (sid).
-pub const KERNELS: [&str; 4] = [
-    "5.10.0-43-cloud-amd64",
-    "6.1.0-56-cloud-amd64",
-    "6.12.117+deb12-cloud-amd64",
-    "7.2.13+deb14-cloud-amd64",
-];
+pub const KERNELS: [&str; 4] =
+    ["5.10.0-43-cloud-amd64", "6.1.0-56-cloud-amd64", "6.12.117+deb12-cloud-amd64", "7.2.13+deb14-cloud-amd64"];
 
 /// The kernels with golden transcripts (`GOLDEN_KERNELS` in `lab/build` and
 /// `lab/golden`): the baseline krash that recorded them predates the others.
