@@ -17,8 +17,9 @@ use krash_linux::sched::task::TaskExt;
 use std::path::Path;
 
 use krash_arch::disasm::{decode_one, disassemble, instruction_details};
-use krash_core::{Result, VirtualMemory, X86_64Regs};
-use krash_unwind::{ExceptionFrame, StackKind, TraceItem};
+use krash_arch::RegisterFile;
+use krash_core::{Result, VirtualMemory};
+use krash_unwind::{ExceptionFrame, StackClass, TraceItem};
 use serde::Serialize;
 
 use krash_eval::frame_vars::VariableState;
@@ -426,7 +427,7 @@ impl AnalyzeExt for Kernel {
                                 .zip(&code_after)
                                 .filter(|(n, _)| !is_plumbing(n))
                                 .map(|(_, pc)| *pc);
-                            let looping: Vec<u64> = std::iter::once(e.regs.rip).chain(callers).take(4).collect();
+                            let looping: Vec<u64> = e.regs.pc().into_iter().chain(callers).take(4).collect();
                             self.explain_lockup(&mut report, &looping)
                         }
                         PanicKind::Gpf | PanicKind::PagingFault | PanicKind::NullDeref => {
@@ -531,7 +532,7 @@ impl AnalyzeHelpers for Kernel {
         let on_irq = items.is_some_and(|items| {
             items
                 .iter()
-                .any(|i| matches!(i, TraceItem::Frame(f) if matches!(f.stack, StackKind::Irq | StackKind::SoftIrq)))
+                .any(|i| matches!(i, TraceItem::Frame(f) if f.stack.is_some_and(|s| matches!(s.class, StackClass::Irq | StackClass::SoftIrq))))
         });
         if on_irq { "hardirq" } else { "process" }.into()
     }
@@ -549,9 +550,10 @@ impl AnalyzeHelpers for Kernel {
 
     fn explain_exception(&self, report: &mut Report, e: &ExceptionFrame) {
         let regs = &e.regs;
-        report.rip = Some(regs.rip);
-        if regs.rip >= 4096 {
-            report.evidence.push(format!("dis -l {:#x}", regs.rip));
+        let (Some(rip), Some(rsp)) = (regs.pc(), regs.sp()) else { return };
+        report.rip = Some(rip);
+        if rip >= 4096 {
+            report.evidence.push(format!("dis -l {:#x}", rip));
         }
         if let Some(s) = &e.rip_symbol {
             report.faulting_function = Some(s.name.clone());
@@ -560,10 +562,10 @@ impl AnalyzeHelpers for Kernel {
         if let Some(m) = report.module.clone() {
             self.note_module(report, &m);
         }
-        if let Some(line) = self.source_line(regs.rip) {
+        if let Some(line) = self.source_line(rip) {
             report.source = Some(format!("{}:{}", line.relative, line.line));
         }
-        if let Ok(chain) = self.inline_frames(regs.rip) {
+        if let Ok(chain) = self.inline_frames(rip) {
             report.inline_chain = chain
                 .iter()
                 .map(|f| match &f.location {
@@ -575,11 +577,11 @@ impl AnalyzeHelpers for Kernel {
         // A call through NULL (or any non-text address): the caller is the
         // return address the call pushed.
         let jumped_to_data = e.rip_symbol.is_none()
-            && !self.is_text_address(regs.rip)
-            && self.memory().read_u64(regs.rsp).is_ok_and(|ret| self.is_text_address(ret));
-        if report.kind == PanicKind::NullFnptr || regs.rip < 4096 || jumped_to_data {
-            let pointer = if regs.rip < 4096 { "a NULL function pointer" } else { "a bad function pointer" };
-            if let Ok(ret) = self.memory().read_u64(regs.rsp) {
+            && !self.is_text_address(rip)
+            && self.memory().read_u64(rsp).is_ok_and(|ret| self.is_text_address(ret));
+        if report.kind == PanicKind::NullFnptr || rip < 4096 || jumped_to_data {
+            let pointer = if rip < 4096 { "a NULL function pointer" } else { "a bad function pointer" };
+            if let Ok(ret) = self.memory().read_u64(rsp) {
                 report.return_address = Some(ret);
                 if let Some(sym) = self.symbolize(ret) {
                     report.caller = Some(sym.name.clone());
@@ -590,7 +592,7 @@ impl AnalyzeHelpers for Kernel {
                     }
                     report.findings.push(format!(
                         "RIP is {:#x}: a call or jump through {pointer}; the return address on the stack is {}+{:#x}",
-                        regs.rip, sym.name, sym.offset
+                        rip, sym.name, sym.offset
                     ));
                     if let Some(call) = self.call_before(ret) {
                         report.instruction = Some(call.clone());
@@ -629,12 +631,12 @@ impl AnalyzeHelpers for Kernel {
             return;
         }
         let mut code = [0u8; 16];
-        if self.memory().read_virt(regs.rip, &mut code).is_err() {
+        if self.memory().read_virt(rip, &mut code).is_err() {
             return;
         }
-        let Some(instr) = decode_one(&code, regs.rip) else { return };
+        let Some(instr) = decode_one(&code, rip) else { return };
         let symbolize = |a: u64| self.symbolize(a).map(|s| (s.name, s.offset));
-        if let Some(text) = disassemble(code.get(..instr.len()).unwrap_or(&code), regs.rip, &symbolize).first() {
+        if let Some(text) = disassemble(code.get(..instr.len()).unwrap_or(&code), rip, &symbolize).first() {
             report.instruction = Some(text.text.clone());
         }
         let details = instruction_details(&instr);
@@ -658,7 +660,7 @@ impl AnalyzeHelpers for Kernel {
         // The variable DWARF keeps in that register, from the frame's variables.
         if let Some(t) = self.panic_task().and_then(|a| self.task_by_addr(a).ok().cloned()) {
             if let Ok(bt) = self.backtrace(&t) {
-                if let Some(frame) = bt.trace.frames().find(|f| f.exact && f.pc == regs.rip) {
+                if let Some(frame) = bt.trace.frames().find(|f| f.exact && f.pc == rip) {
                     let vars = self.frame_variables(frame);
                     let found = vars.locals.iter().chain(vars.parameters.iter()).find(|v| {
                         matches!(&v.state, VariableState::Known { bits: Some(b), .. } if *b == value)
@@ -675,7 +677,7 @@ impl AnalyzeHelpers for Kernel {
                 }
             }
         }
-        bad.returned_by = self.returned_by(regs.rip, &reg_name);
+        bad.returned_by = self.returned_by(rip, &reg_name);
         self.explain_pointer_source(report, regs, mem.base, value);
         let value_text = if value == 0 { "NULL".to_string() } else { format!("{value:#x}") };
         let who = bad.variable.clone().unwrap_or_else(|| format!("%{reg_name}"));
@@ -794,31 +796,20 @@ fn has_fault_frame(kind: PanicKind) -> bool {
     )
 }
 
-fn named_registers(r: &X86_64Regs) -> [(&'static str, u64); 15] {
-    [
-        ("rax", r.rax),
-        ("rbx", r.rbx),
-        ("rcx", r.rcx),
-        ("rdx", r.rdx),
-        ("rsi", r.rsi),
-        ("rdi", r.rdi),
-        ("rbp", r.rbp),
-        ("r8", r.r8),
-        ("r9", r.r9),
-        ("r10", r.r10),
-        ("r11", r.r11),
-        ("r12", r.r12),
-        ("r13", r.r13),
-        ("r14", r.r14),
-        ("r15", r.r15),
-    ]
+/// The x86-64 general registers but RSP, as iced names them (lowercased),
+/// with their values where the frame saved them: the registers a faulting
+/// instruction's operands and the pointer-provenance analysis follow.
+fn named_registers(r: &RegisterFile) -> Vec<(&'static str, u64)> {
+    const GENERAL: [&str; 15] =
+        ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"];
+    GENERAL.iter().filter_map(|&name| Some((name, r.by_name(name)?))).collect()
 }
 
-fn register_value(r: &X86_64Regs, name: &str) -> Option<u64> {
+fn register_value(r: &RegisterFile, name: &str) -> Option<u64> {
     if name == "rsp" {
-        return Some(r.rsp);
+        return r.sp();
     }
-    named_registers(r).iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    named_registers(r).into_iter().find(|(n, _)| *n == name).map(|(_, v)| v)
 }
 
 /// What a value that cannot be a kernel pointer looks like.

@@ -7,7 +7,7 @@ use crate::provenance::ProvenanceInternal;
 use iced_x86::{FlowControl, OpKind, Register};
 
 use crate::null_check::return_value_checks;
-use krash_core::X86_64Regs;
+use krash_arch::RegisterFile;
 
 use crate::provenance::{parse_register, thunk_register, FunctionCode, Origin, Provenance};
 use crate::{named_registers, BadMember, NullSource, Report};
@@ -17,17 +17,17 @@ use krash_program::Kernel;
 pub(crate) trait PointerSourceInternal {
     /// Walks back from the faulting instruction at `rip` for `base` and
     /// adds the origin (and any IS_ERR/NULL confusion) to the report.
-    fn explain_pointer_source(&self, report: &mut Report, regs: &X86_64Regs, base: Register, value: u64);
+    fn explain_pointer_source(&self, report: &mut Report, regs: &RegisterFile, base: Register, value: u64);
     /// For a call through a NULL function pointer: the branch in the
     /// function that made it (the call before `ret`, or for a tail call the
     /// indirect jump in `tail_callee`), and where its target register was
     /// loaded from.
-    fn explain_fnptr_source(&self, report: &mut Report, regs: &X86_64Regs, ret: u64, tail_callee: Option<u64>);
+    fn explain_fnptr_source(&self, report: &mut Report, regs: &RegisterFile, ret: u64, tail_callee: Option<u64>);
 }
 
 impl PointerSourceInternal for Kernel {
-    fn explain_pointer_source(&self, report: &mut Report, regs: &X86_64Regs, base: Register, value: u64) {
-        let rip = regs.rip;
+    fn explain_pointer_source(&self, report: &mut Report, regs: &RegisterFile, base: Register, value: u64) {
+        let Some(rip) = regs.pc() else { return };
         let Some(code) = self.function_code(rip) else { return };
         let Some(p) = self.register_provenance(&code, rip, base, report.module.as_deref()) else { return };
         self.add_provenance(report, &code, &p, regs);
@@ -50,7 +50,8 @@ impl PointerSourceInternal for Kernel {
         report.provenance = Some(p);
     }
 
-    fn explain_fnptr_source(&self, report: &mut Report, regs: &X86_64Regs, ret: u64, tail_callee: Option<u64>) {
+    fn explain_fnptr_source(&self, report: &mut Report, regs: &RegisterFile, ret: u64, tail_callee: Option<u64>) {
+        let Some(rip) = regs.pc() else { return };
         let (code, branch_addr, reg) = match tail_callee {
             Some(callee) => {
                 let Some(code) = self.function_code(callee) else { return };
@@ -81,13 +82,13 @@ impl PointerSourceInternal for Kernel {
                             .as_ref()
                             .and_then(|e| e.strip_suffix(m.as_str()))
                             .unwrap_or(&format!("((struct {s} *)%{})->", first.register)),
-                        if regs.rip == 0 { "is NULL".to_string() } else { format!("holds {:#x}, not code", regs.rip) }
+                        if rip == 0 { "is NULL".to_string() } else { format!("holds {rip:#x}, not code") }
                     ));
                     report.evidence.push(format!("struct {s} -o"));
                 }
                 report.bad_member = Some(BadMember {
                     register: p.register.clone(),
-                    value: regs.rip,
+                    value: rip,
                     displacement: *displacement,
                     variable: p.expression.clone(),
                     struct_name: struct_name.clone(),
@@ -102,21 +103,21 @@ impl PointerSourceInternal for Kernel {
 
 /// Private helpers of this module's extension of [`Kernel`].
 trait PointerSourceHelpers {
-    fn add_provenance(&self, report: &mut Report, code: &FunctionCode, p: &Provenance, regs: &X86_64Regs);
+    fn add_provenance(&self, report: &mut Report, code: &FunctionCode, p: &Provenance, regs: &RegisterFile);
     /// When the chain starts at an argument whose value some register
     /// still holds at the crash (copied, never changed), reads the chain's
     /// loads forward from it: each struct's address for the evidence, and
     /// the values the code loaded.
-    fn evaluate_chain(&self, report: &mut Report, code: &FunctionCode, p: &Provenance, regs: &X86_64Regs);
+    fn evaluate_chain(&self, report: &mut Report, code: &FunctionCode, p: &Provenance, regs: &RegisterFile);
     /// The value argument `index` had at entry, when a register at
     /// `from` holds it through copies only.
-    fn argument_value_at_crash(&self, code: &FunctionCode, from: u64, index: u32, regs: &X86_64Regs) -> Option<u64>;
+    fn argument_value_at_crash(&self, code: &FunctionCode, from: u64, index: u32, regs: &RegisterFile) -> Option<u64>;
     /// `NULL`, or the address with its symbol when it has one.
     fn describe_address(&self, v: u64) -> String;
 }
 
 impl PointerSourceHelpers for Kernel {
-    fn add_provenance(&self, report: &mut Report, code: &FunctionCode, p: &Provenance, regs: &X86_64Regs) {
+    fn add_provenance(&self, report: &mut Report, code: &FunctionCode, p: &Provenance, regs: &RegisterFile) {
         let chain: Vec<&str> = p.steps.iter().map(|s| s.sentence.as_str()).collect();
         if !chain.is_empty() {
             report.findings.push(format!("provenance of %{}: {}", p.register, chain.join("; ")));
@@ -143,7 +144,7 @@ impl PointerSourceHelpers for Kernel {
         }
     }
 
-    fn evaluate_chain(&self, report: &mut Report, code: &FunctionCode, p: &Provenance, regs: &X86_64Regs) {
+    fn evaluate_chain(&self, report: &mut Report, code: &FunctionCode, p: &Provenance, regs: &RegisterFile) {
         let Some(Origin::Argument { index, name, .. }) = p.steps.last().map(|s| &s.origin) else { return };
         let Some(mut current) = self.argument_value_at_crash(code, p.from_address, *index, regs) else { return };
         let mut expression = name.clone().unwrap_or_else(|| format!("argument {index}"));
@@ -175,7 +176,7 @@ impl PointerSourceHelpers for Kernel {
         }
     }
 
-    fn argument_value_at_crash(&self, code: &FunctionCode, from: u64, index: u32, regs: &X86_64Regs) -> Option<u64> {
+    fn argument_value_at_crash(&self, code: &FunctionCode, from: u64, index: u32, regs: &RegisterFile) -> Option<u64> {
         named_registers(regs).iter().find_map(|(name, value)| {
             let reg = parse_register(name)?;
             let q = self.register_provenance(code, from, reg, None)?;

@@ -3,7 +3,7 @@
 //! bad freelist pointer with what its bytes look like (the slab model's
 //! classification: UTF-16 or ASCII text, poison, non-canonical).
 
-use krash_core::X86_64Regs;
+use krash_arch::RegisterFile;
 use krash_linux::mm::slab::freelist::FreelistExt;
 use krash_linux::mm::slab::SlabExt;
 use serde::Serialize;
@@ -59,11 +59,11 @@ fn looks_kind(l: &ValueLooks) -> &'static str {
 
 /// Crate-internal helpers of this module's extension of [`Kernel`].
 pub(crate) trait SlabStateInternal {
-    fn explain_slab(&self, report: &mut Report, regs: &X86_64Regs);
+    fn explain_slab(&self, report: &mut Report, regs: &RegisterFile);
 }
 
 impl SlabStateInternal for Kernel {
-    fn explain_slab(&self, report: &mut Report, regs: &X86_64Regs) {
+    fn explain_slab(&self, report: &mut Report, regs: &RegisterFile) {
         let in_allocator = report
             .faulting_function
             .iter()

@@ -94,6 +94,12 @@ impl RegisterSet {
         self.position(|d| d.roles.contains(&role))
     }
 
+    /// The DWARF number of the first register with `role` (the CFA and
+    /// frame-pointer columns of call frame information).
+    pub fn dwarf_number(&self, role: RegisterRole) -> Option<u16> {
+        self.desc(self.with_role(role)?)?.dwarf
+    }
+
     /// The integer argument registers in ABI order.
     pub fn arguments(&self) -> Vec<RegisterId> {
         (0u8..=u8::MAX).map_while(|n| self.with_role(RegisterRole::Argument(n))).collect()
@@ -283,6 +289,9 @@ mod tests {
         assert_eq!(r.argument(1), None, "known only once set");
         assert_eq!(r.sp(), None);
         assert_eq!(SET.arguments(), vec![RegisterId(0), RegisterId(1)]);
+        assert_eq!(SET.dwarf_number(RegisterRole::StackPointer), Some(2));
+        assert_eq!(SET.dwarf_number(RegisterRole::ProgramCounter), None, "pc has no DWARF number here");
+        assert_eq!(SET.dwarf_number(RegisterRole::FramePointer), None, "no register has the role");
         assert!(r.fp().is_none() && !r.set_role(RegisterRole::FramePointer, 1));
         // Ids beyond the set are refused, never a panic.
         assert!(!r.set_value(RegisterId(4), 1));

@@ -395,6 +395,16 @@ mod validator {
                         }
                     }
                 }
+                "additionalProperties" => {
+                    // A map (registers by name): every field `properties`
+                    // does not name is a value of this schema.
+                    let named = obj.get("properties").and_then(Value::as_object);
+                    for (name, x) in v.as_object().into_iter().flatten() {
+                        if !named.is_some_and(|p| p.contains_key(name)) {
+                            validate(root, rule, x, &format!("{at}.{name}"), errors);
+                        }
+                    }
+                }
                 "items" => {
                     for (i, x) in v.as_array().into_iter().flatten().enumerate() {
                         validate(root, rule, x, &format!("{at}[{i}]"), errors);
@@ -504,5 +514,18 @@ mod validator {
         assert_eq!(errors(serde_json::json!({"a": "0x1", "c": 1})), 1, "oneOf: two branches");
         assert_eq!(errors(serde_json::json!({"a": "0x1", "d": 1})), 1, "undocumented field");
         assert_eq!(errors(serde_json::json!({})), 1, "required");
+        // A map: every value follows additionalProperties.
+        let map = serde_json::json!({
+            "$defs": { "Hex": { "type": "string", "pattern": "^0x[0-9a-f]{1,16}$" } },
+            "type": "object",
+            "additionalProperties": { "$ref": "#/$defs/Hex" }
+        });
+        let map_errors = |v: Value| {
+            let mut e = Vec::new();
+            validate(&map, &map, &v, "$", &mut e);
+            e.len()
+        };
+        assert_eq!(map_errors(serde_json::json!({"rip": "0x1", "cs": "0x10"})), 0);
+        assert_eq!(map_errors(serde_json::json!({"rip": 1, "cs": "0x010"})), 2, "a number and a leading zero");
     }
 }

@@ -228,7 +228,8 @@ fn old_method_scan_covers_the_unwound_frames_and_toggles() {
         // The startup code enters the idle loop with `lretq`, not a call:
         // that outermost "return address" follows no call, and a scan
         // for return addresses rightly passes it over.
-        let follows_call = |pc: u64| unwinder::looks_like_return_address(k.memory(), pc);
+        let code = k.code_info();
+        let follows_call = |pc: u64| unwinder::looks_like_return_address(k.memory(), &code, pc);
         for f in unwound.trace.frames().filter(|f| !f.exact && follows_call(f.pc)) {
             let want = format!("[{:x}] {} at {:x}", f.slot, name(f), f.pc);
             assert!(old.contains(&want), "{}: bt -o lacks {want}:\n{old}", d.label());

@@ -58,7 +58,7 @@ pub use krash_linux::mm::swap::SwapArea;
 pub use krash_linux::mm::user_pages::{PageLocation, SwapEntry, UserPage};
 pub use krash_linux::mm::vma::Vma;
 pub use krash_linux::net::{Neighbour, NetDevice, NetDevices, OpenSocket};
-pub use krash_linux::sched::backtrace::unwinder::{ExceptionStack, StackKind};
+pub use krash_linux::sched::backtrace::unwinder::{StackClass, StackKind};
 pub use krash_linux::sched::runq::{CfsEntry, CfsQueue, QueuedTask, RunQueue};
 pub use krash_linux::sched::signal::{GroupSignals, Pending, QueuedSignal, SigAction, TaskSignals};
 pub use krash_linux::sched::task::TaskState;

@@ -1,7 +1,7 @@
 //! Vocabulary shared by every krash layer: error kinds that say which address
 //! failed and why, the memory-source traits that dump formats implement and
-//! that unwinders, symbol readers and kernel helpers consume, the machine a
-//! dump names, and the x86-64 register set carried in crash notes.
+//! that unwinders, symbol readers and kernel helpers consume, and the
+//! machine a dump names (registers are the architecture layer's, krash-arch).
 //!
 //! This crate imports no other krash crate; everything else may import it.
 
@@ -9,10 +9,8 @@ pub mod error;
 pub mod machine;
 pub mod mapped;
 pub mod memory;
-pub mod regs;
 
 pub use error::{AddrSpace, Error, FaultReason, Result};
 pub use machine::{Machine, UnknownMachine};
 pub use mapped::MappedFile;
 pub use memory::{PhysRange, PhysicalMemory, VirtualMemory};
-pub use regs::X86_64Regs;

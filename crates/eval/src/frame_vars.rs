@@ -87,7 +87,7 @@ impl RegisterAndMemory for FrameState<'_> {
     fn register(&self, regno: u16) -> Option<u64> {
         let f = self.frame;
         let value = match &f.regs {
-            Some(regs) => regs.dwarf(regno),
+            Some(regs) => regs.by_dwarf(regno),
             None => match regno {
                 DWARF_RSP => Some(f.sp),
                 DWARF_RBP => f.bp,

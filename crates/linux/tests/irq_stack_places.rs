@@ -2,9 +2,9 @@
 //! (`hardirq_stack_ptr`) is found from the architecture's list of places,
 //! on synthetic kernels that have only one of them.
 
+use krash_arch::StackClass;
 use krash_linux::sched::backtrace::BacktraceExt;
 use krash_program::synthetic::SyntheticKernel;
-use krash_unwind::StackKind;
 
 const STACK_SIZE: u64 = 16384;
 
@@ -20,7 +20,7 @@ fn kernel_with(name: &str, value: u64) -> krash_program::Kernel {
 }
 
 fn irq_stack(k: &krash_program::Kernel) -> Option<(u64, u64)> {
-    k.cpu_stacks(0).iter().find(|r| r.kind == StackKind::Irq).map(|r| (r.base, r.top))
+    k.cpu_stacks(0).iter().find(|r| r.kind.class == StackClass::Irq).map(|r| (r.base, r.top))
 }
 
 #[test]

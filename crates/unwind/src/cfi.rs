@@ -1,20 +1,17 @@
 //! DWARF call frame information (`.debug_frame`) as a fallback to ORC:
 //! an index of FDE ranges built once, and per-address rows reduced to
-//! what a kernel unwind needs (the CFA, the return address, RBP).
+//! what a kernel unwind needs (the CFA, the return address, the frame
+//! pointer).
 
 use gimli::{
     BaseAddresses, CieOrFde, DebugFrame, DebugFrameOffset, EndianSlice, LittleEndian, Register, RegisterRule,
     UnwindContext, UnwindSection,
 };
+use krash_arch::{RegisterRole, RegisterSet};
 use krash_core::{Error, Result};
 
 /// Most FDEs accepted from one `.debug_frame` (the lab vmlinux has ~90k).
 const MAX_FDES: usize = 4_000_000;
-
-/// DWARF register numbers on x86-64 (System V ABI figure 3.36).
-pub const DWARF_RBP: u16 = 6;
-pub const DWARF_RSP: u16 = 7;
-const DWARF_RA: u16 = 16;
 
 /// How to compute the canonical frame address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +40,8 @@ pub enum SavedRule {
 pub struct CfiRow {
     pub cfa: CfaRule,
     pub return_address: SavedRule,
-    pub rbp: SavedRule,
+    /// The frame pointer's rule (x86-64: RBP).
+    pub fp: SavedRule,
 }
 
 /// One FDE's covered range and where it starts in the section.
@@ -61,6 +59,8 @@ pub struct CfiTable {
     data: std::sync::Arc<[u8]>,
     spans: Vec<FdeSpan>,
     bias: u64,
+    /// The DWARF number of the architecture's frame pointer.
+    fp_column: Option<u16>,
 }
 
 fn section(data: &[u8]) -> DebugFrame<EndianSlice<'_, LittleEndian>> {
@@ -75,8 +75,9 @@ fn bad(detail: impl std::fmt::Display) -> Error {
 
 impl CfiTable {
     /// Indexes the bytes of a relocated `.debug_frame` section; `bias` is
-    /// the load offset (KASLR slide) added to every address in it.
-    pub fn from_debug_frame(data: &[u8], bias: u64) -> Result<CfiTable> {
+    /// the load offset (KASLR slide) added to every address in it;
+    /// `registers` are the architecture's (for the frame pointer's number).
+    pub fn from_debug_frame(data: &[u8], bias: u64, registers: &RegisterSet) -> Result<CfiTable> {
         let frame = section(data);
         let bases = BaseAddresses::default();
         let mut entries = frame.entries(&bases);
@@ -100,7 +101,7 @@ impl CfiTable {
             spans.push(FdeSpan { start, end: start.saturating_add(fde.len()), offset: fde.offset() });
         }
         spans.sort_by_key(|s| s.start);
-        Ok(CfiTable { data: data.into(), spans, bias })
+        Ok(CfiTable { data: data.into(), spans, bias, fp_column: registers.dwarf_number(RegisterRole::FramePointer) })
     }
 
     /// Number of FDEs indexed.
@@ -132,7 +133,7 @@ impl CfiTable {
             }
             gimli::CfaRule::Expression(e) => CfaRule::Expression(e.get(&frame).ok()?.0.slice().to_vec()),
         };
-        let saved = |reg: u16, unset: SavedRule| match row.register(Register(reg)) {
+        let saved = |reg: Register, unset: SavedRule| match row.register(reg) {
             RegisterRule::Undefined => unset,
             RegisterRule::SameValue => SavedRule::Unchanged,
             RegisterRule::Offset(off) => SavedRule::AtCfa(off),
@@ -140,10 +141,11 @@ impl CfiTable {
         };
         Some(CfiRow {
             cfa,
-            // The CIE of every kernel C function saves RA at CFA-8; a row
-            // leaving it undefined marks the outermost frame.
-            return_address: saved(DWARF_RA, SavedRule::Undefined),
-            rbp: saved(DWARF_RBP, SavedRule::Unchanged),
+            // The CIE names the return-address column (x86-64: 16, RIP);
+            // every kernel C function saves it at CFA-8, and a row leaving
+            // it undefined marks the outermost frame.
+            return_address: saved(fde.cie().return_address_register(), SavedRule::Undefined),
+            fp: self.fp_column.map_or(SavedRule::Unsupported, |n| saved(Register(n), SavedRule::Unchanged)),
         })
     }
 }

@@ -1,6 +1,7 @@
 //! What the unwinder needs to know about code: ORC entries, DWARF CFI, which
 //! addresses are text, and what to call them.
 
+use krash_arch::Arch;
 use krash_debuginfo::orc::OrcEntry;
 
 use crate::cfi::CfiRow;
@@ -18,6 +19,9 @@ pub struct Symbolized {
 
 /// Code knowledge for one kernel: vmlinux plus loaded modules.
 pub trait CodeInfo {
+    /// The architecture the code is for: its registers, how it saves them
+    /// on an exception (`struct pt_regs`), its instruction decoder.
+    fn arch(&self) -> &'static Arch;
     /// The ORC entry covering `ip` (vmlinux or a module table).
     fn orc(&self, ip: u64) -> Option<OrcEntry>;
     /// True if `addr` lies in kernel or module text.

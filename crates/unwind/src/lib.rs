@@ -1,10 +1,12 @@
-//! krash-unwind: x86-64 kernel stack unwinding with ORC, DWARF CFI
+//! krash-unwind: kernel stack unwinding with ORC (x86-64), DWARF CFI
 //! (`.debug_frame`, where ORC has no entry, or on request) and frame pointers.
 //!
 //! The unwinder knows nothing of the kernel model: it reads memory through
 //! [`krash_core::VirtualMemory`], asks a [`CodeInfo`] for ORC entries,
-//! text ranges and symbol names, and is told which stacks a CPU or task
-//! owns ([`StackSet`]). It produces a [`Backtrace`]: frames, exception
+//! text ranges, symbol names and the architecture ([`krash_arch::Arch`]:
+//! registers as a [`krash_arch::RegisterFile`], the saved-register frame
+//! layout, the instruction decoder), and is told which stacks a CPU or
+//! task owns ([`StackSet`]). It produces a [`Backtrace`]: frames, exception
 //! register blocks, stack-switch markers and warnings, in crash's order.
 //! Where ORC fails (a damaged stack), it searches the stack for saved
 //! `pt_regs` and continues from them, marking the recovered frames.
@@ -12,7 +14,6 @@
 mod cfi;
 mod code;
 mod method;
-mod ptregs;
 mod scan;
 mod stacks;
 mod step;
@@ -21,9 +22,10 @@ mod trace;
 pub use cfi::{eval_cfa_expression, CfaRule, CfiRow, CfiTable, SavedRule};
 pub use code::{CodeInfo, Symbolized};
 pub use method::{cfi_step, fp_step, step_with, Method};
-pub use ptregs::{is_plausible_kernel_regs, is_user_mode, read_iret_frame, read_pt_regs, PT_REGS_SIZE, PT_REGS_WORDS};
-pub use scan::{find_exception_frames, find_parked_frame, looks_like_return_address, text_words, FoundRegs, TextWord};
-pub use stacks::{ExceptionStack, StackKind, StackRange, StackSet};
+pub use scan::{
+    call_before, find_exception_frames, find_parked_frame, looks_like_return_address, text_words, FoundRegs, TextWord,
+};
+pub use stacks::{StackClass, StackKind, StackRange, StackSet};
 pub use step::{step, StepResult, UnwindState};
 pub use trace::{unwind, unwind_with, Backtrace, ExceptionFrame, Frame, StartState, TraceItem, MAX_FRAMES};
 

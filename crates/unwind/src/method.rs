@@ -5,7 +5,9 @@ use krash_core::VirtualMemory;
 use krash_debuginfo::orc::OrcType;
 use serde::Serialize;
 
-use crate::cfi::{eval_cfa_expression, CfaRule, SavedRule, DWARF_RBP, DWARF_RSP};
+use krash_arch::RegisterRole;
+
+use crate::cfi::{eval_cfa_expression, CfaRule, SavedRule};
 use crate::code::CodeInfo;
 use crate::scan::looks_like_return_address;
 use crate::stacks::StackSet;
@@ -22,7 +24,7 @@ pub enum Method {
     Orc,
     /// DWARF CFI (`.debug_frame`) only.
     Dwarf,
-    /// The RBP chain only (kernels built with frame pointers).
+    /// The frame-pointer chain only (kernels built with frame pointers).
     FramePointer,
 }
 
@@ -88,10 +90,17 @@ pub fn cfi_step(
         _ => format!("no DWARF CFI for {} (assembly code has none)", name_of(code, lookup)),
     })?;
     let sp = switched_from(mem, stacks, state).unwrap_or(state.sp);
-    let register = |n: u16| match n {
-        DWARF_RSP => Some(sp),
-        DWARF_RBP => Some(state.bp),
-        _ => state.regs.as_ref().filter(|_| n < 16).and_then(|r| r.dwarf(n)),
+    let set = code.arch().registers;
+    let (sp_column, fp_column) =
+        (set.dwarf_number(RegisterRole::StackPointer), set.dwarf_number(RegisterRole::FramePointer));
+    let register = |n: u16| {
+        if Some(n) == sp_column {
+            Some(sp)
+        } else if Some(n) == fp_column {
+            Some(state.bp)
+        } else {
+            state.regs.as_ref().and_then(|r| r.by_dwarf(n))
+        }
     };
     let cfa = match &row.cfa {
         CfaRule::RegisterOffset { register: n, offset } => register(*n)
@@ -107,7 +116,7 @@ pub fn cfi_step(
     let slot = cfa.wrapping_add(ra_offset as u64);
     check_call(stacks, state, slot, cfa).map_err(|e| explain_stack_switch(stacks, state, slot, code, lookup, e))?;
     let ip = read(mem, slot, "return address")?;
-    let bp = match row.rbp {
+    let bp = match row.fp {
         SavedRule::AtCfa(off) => read(mem, cfa.wrapping_add(off as u64), "saved frame pointer")?,
         _ => state.bp,
     };
@@ -120,7 +129,7 @@ pub fn cfi_step(
 /// word and it points into another known stack, the caller's CFI applies
 /// to the saved value, as ORC's indirect SP entries say.
 fn switched_from(mem: &dyn VirtualMemory, stacks: &StackSet, state: &UnwindState) -> Option<u64> {
-    let irq = stacks.find(state.sp).filter(|s| s.kind == crate::stacks::StackKind::Irq)?;
+    let irq = stacks.find(state.sp).filter(|s| s.is(crate::stacks::StackClass::Irq))?;
     if state.sp.checked_add(8) != Some(irq.top) {
         return None;
     }
@@ -155,7 +164,12 @@ fn explain_stack_switch(
 
 /// One step along the RBP chain: the saved RBP at `[rbp]`, the return
 /// address above it. Meaningful only where every function sets up RBP.
-pub fn fp_step(mem: &dyn VirtualMemory, stacks: &StackSet, state: &UnwindState) -> Result<StepResult, String> {
+pub fn fp_step(
+    mem: &dyn VirtualMemory,
+    code: &dyn CodeInfo,
+    stacks: &StackSet,
+    state: &UnwindState,
+) -> Result<StepResult, String> {
     let bp = state.bp;
     if bp == 0 {
         // The outermost frame of a frame-pointer kernel, or an RBP nobody
@@ -172,7 +186,7 @@ pub fn fp_step(mem: &dyn VirtualMemory, stacks: &StackSet, state: &UnwindState) 
     // Without frame pointers RBP is an ordinary register: a word that
     // does not follow a call is no return address, and saying so beats
     // inventing a frame.
-    if !looks_like_return_address(mem, ip) {
+    if !looks_like_return_address(mem, code, ip) {
         return Err(format!(
             "{ip:016x} at [{slot:016x}] (RBP {bp:016x} + 8) does not follow a call: no frame-pointer chain"
         ));
@@ -199,7 +213,7 @@ pub fn step_with(
     match method {
         Method::Orc => step(mem, code, stacks, state),
         Method::Dwarf => cfi_step(mem, code, stacks, state),
-        Method::FramePointer => fp_step(mem, stacks, state),
+        Method::FramePointer => fp_step(mem, code, stacks, state),
         Method::Auto => match step(mem, code, stacks, state) {
             Err(orc_error) if orc_lacks(code, state) && code.cfi(lookup_ip(state)).is_some() => {
                 cfi_step(mem, code, stacks, state).map_err(|cfi_error| format!("{orc_error}; {cfi_error}"))
@@ -212,7 +226,7 @@ pub fn step_with(
 /// Whether RBP is known after stepping out of `state` by `method`:
 /// `Some(true)` read from the stack, `Some(false)` lost, `None` unchanged.
 pub(crate) fn bp_known_after(method: Method, code: &dyn CodeInfo, state: &UnwindState) -> Option<bool> {
-    let cfi_rule = || code.cfi(lookup_ip(state)).map(|r| r.rbp);
+    let cfi_rule = || code.cfi(lookup_ip(state)).map(|r| r.fp);
     let orc_rule = || crate::step::entry_for(code, state).ok().map(|e| e.bp_reg);
     use krash_debuginfo::orc::OrcReg;
     let from_cfi = |rule: Option<SavedRule>| match rule {

@@ -1,12 +1,12 @@
-//! Searches of raw stack words: saved `pt_regs` (for `bt -e` and for
-//! recovering past a damaged frame), text addresses (`bt -t`), and the
-//! frame a CPU was parked in when the dump was taken.
+//! Searches of raw stack words: saved register frames (`pt_regs`, for
+//! `bt -e` and for recovering past a damaged frame), text addresses
+//! (`bt -t`), and the frame a CPU was parked in when the dump was taken.
 
-use krash_core::{VirtualMemory, X86_64Regs};
+use krash_arch::{Decoded, RegisterFile, RegisterRole};
+use krash_core::VirtualMemory;
 use serde::Serialize;
 
 use crate::code::CodeInfo;
-use crate::ptregs::{is_plausible_kernel_regs, is_plausible_user_regs, le_words, read_pt_regs, PT_REGS_SIZE};
 use crate::stacks::{StackKind, StackRange, StackSet};
 use crate::step::{step, StepResult, UnwindState};
 
@@ -15,7 +15,7 @@ use crate::step::{step, StepResult, UnwindState};
 pub struct FoundRegs {
     /// Address of the `struct pt_regs`.
     pub addr: u64,
-    pub regs: X86_64Regs,
+    pub regs: RegisterFile,
     /// Interrupted in user mode (the syscall/interrupt entry frame).
     pub user_mode: bool,
 }
@@ -25,11 +25,21 @@ pub struct FoundRegs {
 pub struct TextWord {
     pub addr: u64,
     pub value: u64,
-    pub stack: StackKind,
+    pub stack: &'static StackKind,
 }
 
 /// Most stack words one search reads (a 16 KiB stack has 2048).
 const MAX_SCAN_WORDS: u64 = 1 << 16;
+
+/// Bytes read before a candidate return address: at least the longest
+/// instruction of any architecture krash implements (x86-64: 15).
+const CALL_WINDOW: usize = 16;
+
+/// Every whole little-endian u64 of `bytes` (a partial tail is dropped).
+fn le_words(bytes: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    // Every chunk `chunks_exact(8)` yields is 8 bytes long, so none is dropped.
+    bytes.chunks_exact(8).filter_map(|c| c.first_chunk().copied()).map(u64::from_le_bytes)
+}
 
 /// The whole aligned words in `[lo, hi)` (at most MAX_SCAN_WORDS of
 /// them), as (address, value).
@@ -44,32 +54,29 @@ fn words_in(mem: &dyn VirtualMemory, lo: u64, hi: u64) -> Vec<(u64, u64)> {
     slots.zip(le_words(&bytes)).collect()
 }
 
+/// The call instruction that ends at `ret`, if one does (direct, or
+/// through a register or memory): `ret` is then a plausible return
+/// address. The architecture's decoder reads the bytes before `ret`.
+pub fn call_before(mem: &dyn VirtualMemory, code: &dyn CodeInfo, ret: u64) -> Option<Decoded> {
+    let decoder = code.arch().decoder;
+    let mut window = [0u8; CALL_WINDOW];
+    let longest = decoder.max_instruction_len().min(CALL_WINDOW);
+    // Fewer bytes where the longest window would reach into an unreadable
+    // page before `ret` (code at the start of a mapping).
+    let len = (1..=longest).rev().find(|&len| {
+        let start = u64::try_from(len).ok().and_then(|n| ret.checked_sub(n));
+        match (start, window.get_mut(..len)) {
+            (Some(start), Some(buf)) => mem.read_virt(start, buf).is_ok(),
+            _ => false,
+        }
+    })?;
+    decoder.call_ending_at(window.get(..len)?, ret)
+}
+
 /// True if the bytes before `addr` end in a call instruction, so `addr`
-/// is a plausible return address (direct `call rel32`, or an indirect
-/// `call` through a register or memory operand).
-pub fn looks_like_return_address(mem: &dyn VirtualMemory, addr: u64) -> bool {
-    direct_call_target(mem, addr).is_some() || is_indirect_call_before(mem, addr)
-}
-
-/// Where the direct `call rel32` ending at `ret` goes, if one does.
-pub(crate) fn direct_call_target(mem: &dyn VirtualMemory, ret: u64) -> Option<u64> {
-    let mut call = [0u8; 5];
-    mem.read_virt(ret.wrapping_sub(5), &mut call).ok()?;
-    let [0xe8, a, b, c, d] = call else { return None };
-    Some(ret.wrapping_add(i32::from_le_bytes([a, b, c, d]) as i64 as u64))
-}
-
-/// True if the bytes before `ret` end in an indirect `call` (ff /2 through
-/// a register or memory operand: lengths 2, 3, 6 and 7, with a REX prefix
-/// or SIB).
-pub(crate) fn is_indirect_call_before(mem: &dyn VirtualMemory, ret: u64) -> bool {
-    let mut before = [0u8; 7];
-    if mem.read_virt(ret.wrapping_sub(7), &mut before).is_err() {
-        return false;
-    }
-    let [b0, b1, b2, _, b4, b5, b6] = before;
-    // (opcode, ModRM) of a call 7, 6, 3 or 2 bytes long.
-    [(b0, b1), (b1, b2), (b4, b5), (b5, b6)].iter().any(|&(op, modrm)| op == 0xff && (modrm >> 3) & 7 == 2)
+/// is a plausible return address.
+pub fn looks_like_return_address(mem: &dyn VirtualMemory, code: &dyn CodeInfo, addr: u64) -> bool {
+    call_before(mem, code, addr).is_some()
 }
 
 /// Text addresses on `range` from `from` up to its top (`bt -t`/`-T`).
@@ -77,29 +84,49 @@ pub fn text_words(mem: &dyn VirtualMemory, code: &dyn CodeInfo, range: &StackRan
     let from = from.max(range.base);
     words_in(mem, from, range.top)
         .into_iter()
-        .filter(|&(_, v)| code.is_text(v) && looks_like_return_address(mem, v))
+        .filter(|&(_, v)| code.is_text(v) && looks_like_return_address(mem, code, v))
         .map(|(addr, value)| TextWord { addr, value, stack: range.kind })
         .collect()
 }
 
+/// Bytes of the architecture's whole saved-register frame (`pt_regs`).
+fn saved_frame_size(code: &dyn CodeInfo) -> u64 {
+    u64::try_from(code.arch().saved_regs.full.size).unwrap_or(u64::MAX)
+}
+
+/// Where a call through a NULL pointer left its return address: in the
+/// return-address register where the architecture has one (arm64's x30),
+/// else on the stack at SP (x86-64's `call` pushes it).
+fn null_call_return(mem: &dyn VirtualMemory, regs: &RegisterFile) -> Option<u64> {
+    match regs.set().with_role(RegisterRole::ReturnAddress) {
+        Some(id) => regs.get(id),
+        None => mem.read_u64(regs.sp()?).ok(),
+    }
+}
+
 /// The saved registers at `addr` if they look like an entry frame: a
-/// kernel-mode frame needs kernel selectors, text RIP and an RSP on a
-/// known stack; a user-mode frame must sit at the very top of the task
-/// stack, where the entry code puts it.
+/// kernel-mode frame needs the architecture's kernel-mode marks (x86-64:
+/// selectors, RFLAGS), a text pc and an sp on a known stack; a user-mode
+/// frame must sit at the very top of the task stack, where the entry code
+/// puts it.
 pub(crate) fn plausible_regs_at(
     mem: &dyn VirtualMemory,
     code: &dyn CodeInfo,
     stacks: &StackSet,
     addr: u64,
 ) -> Option<FoundRegs> {
-    let regs = read_pt_regs(mem, addr).ok()?;
-    // RIP 0 is a call through a NULL pointer: the return address is at RSP.
-    let rip_ok = code.is_text(regs.rip) || (regs.rip == 0 && mem.read_u64(regs.rsp).is_ok_and(|ret| code.is_text(ret)));
-    if is_plausible_kernel_regs(&regs) && rip_ok && stacks.find(regs.rsp).is_some() {
-        return Some(FoundRegs { addr, regs, user_mode: false });
+    let layout = code.arch().saved_regs;
+    let regs = layout.read_from(mem, addr).ok()?;
+    let (pc, sp) = (regs.pc()?, regs.sp()?);
+    if layout.is_plausible_kernel_frame(&regs) && stacks.find(sp).is_some() {
+        // pc 0 is a call through a NULL pointer: its caller must be text.
+        let pc_ok = code.is_text(pc) || (pc == 0 && null_call_return(mem, &regs).is_some_and(|ret| code.is_text(ret)));
+        if pc_ok {
+            return Some(FoundRegs { addr, regs, user_mode: false });
+        }
     }
-    let at_task_top = stacks.task().is_some_and(|t| addr.checked_add(PT_REGS_SIZE) == Some(t.top));
-    (at_task_top && is_plausible_user_regs(&regs)).then_some(FoundRegs { addr, regs, user_mode: true })
+    let at_task_top = stacks.task().is_some_and(|t| addr.checked_add(saved_frame_size(code)) == Some(t.top));
+    (at_task_top && layout.is_plausible_user_frame(&regs)).then_some(FoundRegs { addr, regs, user_mode: true })
 }
 
 /// Every plausible `pt_regs` on `range` (`bt -e`), lowest address first.
@@ -111,12 +138,13 @@ pub fn find_exception_frames(
 ) -> Vec<FoundRegs> {
     let mut found: Vec<FoundRegs> = Vec::new();
     let mut next_free = range.base;
-    let last = range.top.saturating_sub(PT_REGS_SIZE);
+    let size = saved_frame_size(code);
+    let last = range.top.saturating_sub(size);
     for addr in (range.base..=last).step_by(8) {
         if addr >= next_free {
             if let Some(f) = plausible_regs_at(mem, code, stacks, addr) {
-                // addr <= top - PT_REGS_SIZE, so this does not saturate.
-                next_free = addr.saturating_add(PT_REGS_SIZE);
+                // addr <= top - size, so this does not saturate.
+                next_free = addr.saturating_add(size);
                 found.push(f);
             }
         }
@@ -132,7 +160,7 @@ pub(crate) fn find_regs_above(
     from: u64,
 ) -> Option<FoundRegs> {
     let range = stacks.find(from)?;
-    let last = range.top.checked_sub(PT_REGS_SIZE)?;
+    let last = range.top.checked_sub(saved_frame_size(code))?;
     let first = from.checked_add(7)? & !7;
     (first..=last).step_by(8).find_map(|addr| plausible_regs_at(mem, code, stacks, addr))
 }

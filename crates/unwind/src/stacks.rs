@@ -1,58 +1,17 @@
 //! The stacks a CPU or task owns, so the unwinder can tell a legitimate
 //! stack switch from a wild pointer and name the switch as crash does.
+//! Which kinds of stack there are is the architecture's to say
+//! ([`krash_arch::StackSpec::kinds`]); a range points at its kind there.
 
 use serde::Serialize;
 
-/// Which kind of stack an address is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StackKind {
-    /// The task's own kernel stack.
-    Task,
-    /// The CPU's hard-IRQ stack (`hardirq_stack_ptr`).
-    Irq,
-    /// The CPU's soft-IRQ stack on kernels that have a separate one.
-    SoftIrq,
-    /// An IST exception stack (`cpu_entry_area` exception stacks).
-    Exception(ExceptionStack),
-    /// The per-CPU entry (trampoline) stack.
-    Entry,
-}
-
-/// The IST exception stacks of x86-64.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ExceptionStack {
-    DoubleFault,
-    Nmi,
-    Debug,
-    MachineCheck,
-    Vc,
-    Vc2,
-}
-
-impl StackKind {
-    /// The name crash prints in `--- <name> ---` when the trace leaves it.
-    pub fn crash_name(self) -> &'static str {
-        match self {
-            StackKind::Task => "process stack",
-            StackKind::Irq => "IRQ stack",
-            StackKind::SoftIrq => "soft IRQ stack",
-            StackKind::Exception(ExceptionStack::DoubleFault) => "DOUBLEFAULT exception stack",
-            StackKind::Exception(ExceptionStack::Nmi) => "NMI exception stack",
-            StackKind::Exception(ExceptionStack::Debug) => "DEBUG exception stack",
-            StackKind::Exception(ExceptionStack::MachineCheck) => "MCE exception stack",
-            StackKind::Exception(ExceptionStack::Vc) => "VC exception stack",
-            StackKind::Exception(ExceptionStack::Vc2) => "VC2 exception stack",
-            StackKind::Entry => "ENTRY TRAMPOLINE stack",
-        }
-    }
-}
+pub use krash_arch::{StackClass, StackKind};
 
 /// One stack: addresses `[base, top)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct StackRange {
-    pub kind: StackKind,
+    /// Serialized as the kind's key (`"irq"`, `"nmi"`).
+    pub kind: &'static StackKind,
     pub base: u64,
     pub top: u64,
 }
@@ -61,6 +20,11 @@ impl StackRange {
     /// True if `addr` lies in the stack (the top itself excluded).
     pub fn contains(&self, addr: u64) -> bool {
         (self.base..self.top).contains(&addr)
+    }
+
+    /// True if the stack is of `class`.
+    pub fn is(&self, class: StackClass) -> bool {
+        self.kind.class == class
     }
 }
 
@@ -79,11 +43,21 @@ impl StackSet {
 
     /// The task stack, if described.
     pub fn task(&self) -> Option<&StackRange> {
-        self.stacks.iter().find(|s| s.kind == StackKind::Task)
+        self.of_class(StackClass::Task)
     }
 
     /// The first stack of this kind.
-    pub fn of_kind(&self, kind: StackKind) -> Option<&StackRange> {
+    pub fn of_kind(&self, kind: &StackKind) -> Option<&StackRange> {
         self.stacks.iter().find(|s| s.kind == kind)
+    }
+
+    /// The first stack of this class.
+    pub fn of_class(&self, class: StackClass) -> Option<&StackRange> {
+        self.stacks.iter().find(|s| s.is(class))
+    }
+
+    /// The first stack whose kind has `key` (`"nmi"`).
+    pub fn of_key(&self, key: &str) -> Option<&StackRange> {
+        self.stacks.iter().find(|s| s.kind.key == key)
     }
 }

@@ -1,11 +1,14 @@
 //! One ORC unwind step: from a frame's (ip, sp, bp) to its caller's, or to
-//! the registers an exception saved.
+//! the registers an exception saved. ORC exists only on x86-64, so the
+//! registers it names are x86-64's; the saved-register frames it points at
+//! are read with the architecture's `pt_regs` layout.
 
-use krash_core::{VirtualMemory, X86_64Regs};
+use krash_arch::x86_64::{R10, R13, RDI, RDX};
+use krash_arch::{RegisterFile, RegisterId};
+use krash_core::VirtualMemory;
 use krash_debuginfo::orc::{OrcEntry, OrcReg, OrcType};
 
 use crate::code::CodeInfo;
-use crate::ptregs::{read_iret_frame, read_pt_regs, IRET_FRAME_OFFSET};
 use crate::stacks::StackSet;
 
 /// Where the unwinder stands in one frame.
@@ -19,8 +22,22 @@ pub struct UnwindState {
     pub signal: bool,
     /// The full register set valid in this frame (the starting registers
     /// or a just-read `pt_regs`), needed when ORC bases SP on R10, R13,
-    /// DI or DX.
-    pub regs: Option<X86_64Regs>,
+    /// DI or DX, or DWARF CFI on another register.
+    pub regs: Option<RegisterFile>,
+}
+
+impl UnwindState {
+    /// The state a full register set describes: interrupted exactly at
+    /// its pc (registers that are unknown read as 0).
+    pub fn from_regs(regs: &RegisterFile) -> Self {
+        UnwindState {
+            ip: regs.pc().unwrap_or(0),
+            sp: regs.sp().unwrap_or(0),
+            bp: regs.fp().unwrap_or(0),
+            signal: true,
+            regs: Some(*regs),
+        }
+    }
 }
 
 /// The outcome of one step.
@@ -34,7 +51,7 @@ pub enum StepResult {
     Call { state: UnwindState, slot: u64 },
     /// An exception or interrupt frame: registers saved at `addr`
     /// (`partial` when only the hardware iret frame is valid).
-    Regs { state: UnwindState, addr: u64, regs: X86_64Regs, partial: bool },
+    Regs { state: UnwindState, addr: u64, regs: RegisterFile, partial: bool },
     /// ORC marks the outermost frame.
     End,
 }
@@ -72,8 +89,9 @@ fn offset(base: u64, off: i16) -> u64 {
     base.wrapping_add(off as i64 as u64)
 }
 
-fn reg_from(regs: Option<&X86_64Regs>, pick: fn(&X86_64Regs) -> u64, name: &str) -> Result<u64, String> {
-    regs.map(pick).ok_or_else(|| format!("ORC bases the stack pointer on {name}, but no saved registers are at hand"))
+fn reg_from(regs: Option<&RegisterFile>, id: RegisterId, name: &str) -> Result<u64, String> {
+    regs.and_then(|r| r.get(id))
+        .ok_or_else(|| format!("ORC bases the stack pointer on {name}, but no saved registers are at hand"))
 }
 
 /// Computes the caller's stack pointer (or the `pt_regs` address for
@@ -85,10 +103,10 @@ fn previous_sp(mem: &dyn VirtualMemory, e: &OrcEntry, s: &UnwindState) -> Result
         OrcReg::Bp => offset(s.bp, e.sp_offset),
         OrcReg::SpIndirect => offset(read(mem, s.sp, "indirect stack pointer")?, e.sp_offset),
         OrcReg::BpIndirect => read(mem, offset(s.bp, e.sp_offset), "indirect stack pointer")?,
-        OrcReg::R10 => offset(reg_from(regs, |r| r.r10, "R10")?, e.sp_offset),
-        OrcReg::R13 => offset(reg_from(regs, |r| r.r13, "R13")?, e.sp_offset),
-        OrcReg::Di => offset(reg_from(regs, |r| r.rdi, "DI")?, e.sp_offset),
-        OrcReg::Dx => offset(reg_from(regs, |r| r.rdx, "DX")?, e.sp_offset),
+        OrcReg::R10 => offset(reg_from(regs, R10, "R10")?, e.sp_offset),
+        OrcReg::R13 => offset(reg_from(regs, R13, "R13")?, e.sp_offset),
+        OrcReg::Di => offset(reg_from(regs, RDI, "DI")?, e.sp_offset),
+        OrcReg::Dx => offset(reg_from(regs, RDX, "DX")?, e.sp_offset),
         other => return Err(format!("ORC entry at {:016x} has an unusable SP base {other:?}", e.ip)),
     })
 }
@@ -138,26 +156,32 @@ pub fn step(
             if stacks.find(prev_sp).is_none() {
                 return Err(format!("exception frame {prev_sp:016x} is on no known stack"));
             }
-            let regs =
-                read_pt_regs(mem, prev_sp).map_err(|err| format!("cannot read pt_regs at {prev_sp:016x}: {err}"))?;
-            let bp = if e.bp_reg == OrcReg::Undefined { regs.rbp } else { bp };
-            Ok(StepResult::Regs {
-                state: UnwindState { ip: regs.rip, sp: regs.rsp, bp, signal: true, regs: Some(regs) },
-                addr: prev_sp,
-                regs,
-                partial: false,
-            })
+            let regs = code
+                .arch()
+                .saved_regs
+                .read_from(mem, prev_sp)
+                .map_err(|err| format!("cannot read pt_regs at {prev_sp:016x}: {err}"))?;
+            let mut state = UnwindState::from_regs(&regs);
+            if e.bp_reg != OrcReg::Undefined {
+                state.bp = bp;
+            }
+            Ok(StepResult::Regs { state, addr: prev_sp, regs, partial: false })
         }
         OrcType::RegsPartial => {
             if stacks.find(prev_sp).is_none() {
                 return Err(format!("interrupt frame {prev_sp:016x} is on no known stack"));
             }
-            let base = state.regs.unwrap_or_else(|| X86_64Regs { rbp: state.bp, ..Default::default() });
-            let regs = read_iret_frame(mem, prev_sp, &base)
+            // Only what the hardware saved is known of the interrupted
+            // state; the frame pointer carries over as ORC says.
+            let saved_regs = code.arch().saved_regs;
+            let regs = saved_regs
+                .read_hw_frame_from(mem, prev_sp, &code.arch().new_registers())
                 .map_err(|err| format!("cannot read the interrupt frame at {prev_sp:016x}: {err}"))?;
+            // The frame is the tail of a whole saved frame: report where that starts.
+            let hw_offset = saved_regs.hw_frame_offset().and_then(|o| u64::try_from(o).ok()).unwrap_or(0);
             Ok(StepResult::Regs {
-                state: UnwindState { ip: regs.rip, sp: regs.rsp, bp, signal: true, regs: None },
-                addr: prev_sp.wrapping_sub(IRET_FRAME_OFFSET),
+                state: UnwindState { bp, regs: None, ..UnwindState::from_regs(&regs) },
+                addr: prev_sp.wrapping_sub(hw_offset),
                 regs,
                 partial: true,
             })

@@ -2,8 +2,10 @@
 
 use std::collections::BTreeMap;
 
+use krash_arch::x86_64::{CS, RBP, RDI, RFLAGS, RIP, RSP, SS, X86_64};
+use krash_arch::{Arch, RegisterFile, RegisterId};
 use krash_core::memory::not_mapped;
-use krash_core::{Result, VirtualMemory, X86_64Regs};
+use krash_core::{Result, VirtualMemory};
 use krash_debuginfo::orc::{OrcEntry, OrcReg, OrcType};
 
 use crate::*;
@@ -30,33 +32,12 @@ impl FakeMem {
         let rel = (target.wrapping_sub(ret) as i64 as i32).to_le_bytes();
         self.put_bytes(ret - 5, &[0xe8, rel[0], rel[1], rel[2], rel[3]]);
     }
-    fn put_regs(&mut self, addr: u64, regs: &X86_64Regs) {
-        let words = [
-            regs.r15,
-            regs.r14,
-            regs.r13,
-            regs.r12,
-            regs.rbp,
-            regs.rbx,
-            regs.r11,
-            regs.r10,
-            regs.r9,
-            regs.r8,
-            regs.rax,
-            regs.rcx,
-            regs.rdx,
-            regs.rsi,
-            regs.rdi,
-            regs.orig_rax,
-            regs.rip,
-            regs.cs,
-            regs.rflags,
-            regs.rsp,
-            regs.ss,
-        ];
-        for (i, w) in words.iter().enumerate() {
-            self.put(addr + 8 * i as u64, *w);
-        }
+    /// A whole `pt_regs` at `addr` (registers `regs` does not know are 0).
+    fn put_regs(&mut self, addr: u64, regs: &RegisterFile) {
+        let layout = &X86_64.saved_regs.full;
+        let mut bytes = vec![0u8; layout.size];
+        layout.write(regs, &mut bytes).unwrap();
+        self.put_bytes(addr, &bytes);
     }
 }
 
@@ -89,6 +70,9 @@ fn call_entry(ip: u64, sp_offset: i16) -> OrcEntry {
 }
 
 impl CodeInfo for FakeCode {
+    fn arch(&self) -> &'static Arch {
+        &X86_64
+    }
     fn orc(&self, ip: u64) -> Option<OrcEntry> {
         self.entries.iter().rev().find(|e| e.ip <= ip).copied()
     }
@@ -105,11 +89,15 @@ const TASK_TOP: u64 = TASK_BASE + 0x4000;
 const IRQ_BASE: u64 = 0xffff_c900_0000_0000;
 const IRQ_TOP: u64 = IRQ_BASE + 0x4000;
 
+fn kind(class: StackClass) -> &'static StackKind {
+    krash_arch::x86_64::X86_64.stacks.of_class(class).unwrap()
+}
+
 fn stacks() -> StackSet {
     StackSet {
         stacks: vec![
-            StackRange { kind: StackKind::Task, base: TASK_BASE, top: TASK_TOP },
-            StackRange { kind: StackKind::Irq, base: IRQ_BASE, top: IRQ_TOP },
+            StackRange { kind: kind(StackClass::Task), base: TASK_BASE, top: TASK_TOP },
+            StackRange { kind: kind(StackClass::Irq), base: IRQ_BASE, top: IRQ_TOP },
         ],
     }
 }
@@ -118,8 +106,21 @@ fn names(bt: &Backtrace) -> Vec<String> {
     bt.frames().map(|f| f.symbol.as_ref().map(|s| s.name.clone()).unwrap_or_default()).collect()
 }
 
-fn kernel_regs(ip: u64, sp: u64) -> X86_64Regs {
-    X86_64Regs { rip: ip, rsp: sp, cs: 0x10, ss: 0x18, rflags: 0x246, ..Default::default() }
+fn regs(values: &[(RegisterId, u64)]) -> RegisterFile {
+    let mut r = X86_64.new_registers();
+    for &(id, v) in values {
+        assert!(r.set_value(id, v));
+    }
+    r
+}
+
+fn kernel_regs(ip: u64, sp: u64) -> RegisterFile {
+    regs(&[(RIP, ip), (RSP, sp), (CS, 0x10), (SS, 0x18), (RFLAGS, 0x246)])
+}
+
+fn with(mut r: RegisterFile, id: RegisterId, v: u64) -> RegisterFile {
+    assert!(r.set_value(id, v));
+    r
 }
 
 /// f1 (frame 16) <- f2 (frame 8) <- f3 (end of stack).
@@ -175,7 +176,8 @@ fn crosses_irq_stack_and_exception_frame() {
     let start = StartState::from_regs(&kernel_regs(0x8020, IRQ_TOP - 16));
     let bt = unwind(&mem, &code, &stacks(), start);
     assert_eq!(names(&bt), ["f8", "f7", "f6", "f5", "f2", "f3"], "{bt:#?}");
-    let switch = bt.items.iter().position(|i| matches!(i, TraceItem::StackSwitch { from: StackKind::Irq }));
+    let switch =
+        bt.items.iter().position(|i| matches!(i, TraceItem::StackSwitch { from } if from.class == StackClass::Irq));
     let f6 = bt.items.iter().position(|i| matches!(i, TraceItem::Frame(f) if f.pc == 0x6010));
     assert!(switch.is_some() && switch < f6);
     assert!(bt.items.iter().any(|i| matches!(i, TraceItem::Exception(e) if e.addr == regs_addr && !e.user_mode)));
@@ -260,15 +262,16 @@ fn finds_exception_frames_and_parked_frames() {
     for a in (task.base..task.top).step_by(8) {
         mem.put(a, 0);
     }
-    let user = X86_64Regs { rip: 0x40_0000, rsp: 0x7fff_0000, cs: 0x33, ss: 0x2b, rflags: 0x202, ..Default::default() };
-    mem.put_regs(TASK_TOP - PT_REGS_SIZE, &user);
+    let user = regs(&[(RIP, 0x40_0000), (RSP, 0x7fff_0000), (CS, 0x33), (SS, 0x2b), (RFLAGS, 0x202)]);
+    let pt_regs_size = X86_64.saved_regs.full.size as u64;
+    mem.put_regs(TASK_TOP - pt_regs_size, &user);
     let kregs_addr = TASK_BASE + 0x1000;
     mem.put_regs(kregs_addr, &kernel_regs(0x1010, TASK_TOP - 0x200));
     let code = FakeCode { entries: vec![call_entry(0x1000, 16), call_entry(0x2000, 8)] };
     let found = find_exception_frames(&mem, &code, &stacks, &task);
     assert_eq!(
         found.iter().map(|f| (f.addr, f.user_mode)).collect::<Vec<_>>(),
-        [(kregs_addr, false), (TASK_TOP - PT_REGS_SIZE, true)]
+        [(kregs_addr, false), (TASK_TOP - pt_regs_size, true)]
     );
 
     // A parked function f1 below a saved SP: its frame leads to SP.
@@ -291,7 +294,7 @@ fn frames_record_cfa_and_known_registers() {
     let mut mem = FakeMem::default();
     let sp = TASK_TOP - 0x100;
     let code = simple_chain(&mut mem, sp);
-    let regs = X86_64Regs { rbp: 0xb0b0, rdi: 0xd1, ..kernel_regs(0x1010, sp) };
+    let regs = with(with(kernel_regs(0x1010, sp), RBP, 0xb0b0), RDI, 0xd1);
     let bt = unwind(&mem, &code, &stacks(), StartState::from_regs(&regs));
     let frames: Vec<&Frame> = bt.frames().collect();
     // The CFA is the return-address slot of each frame + 8.
@@ -299,7 +302,7 @@ fn frames_record_cfa_and_known_registers() {
     assert_eq!(cfas, [Some(sp + 16), Some(sp + 24), None]);
     // Only the frame entered from registers knows them all; RBP stays
     // known because no function saved it (ORC carries it unchanged).
-    assert_eq!(frames[0].regs.map(|r| r.rdi), Some(0xd1));
+    assert_eq!(frames[0].regs.and_then(|r| r.argument(0)), Some(0xd1));
     assert!(frames[1].regs.is_none() && frames[2].regs.is_none());
     assert!(frames.iter().all(|f| f.bp == Some(0xb0b0)));
 }
@@ -345,6 +348,9 @@ fn orc_gap_caller_must_call_the_gap_function() {
 struct CfiCode(FakeCode);
 
 impl CodeInfo for CfiCode {
+    fn arch(&self) -> &'static Arch {
+        &X86_64
+    }
     fn orc(&self, _ip: u64) -> Option<OrcEntry> {
         None
     }
@@ -359,7 +365,7 @@ impl CodeInfo for CfiCode {
         self.is_text(ip).then_some(CfiRow {
             cfa: CfaRule::RegisterOffset { register: 7, offset: 16 },
             return_address: if outermost { SavedRule::Undefined } else { SavedRule::AtCfa(-8) },
-            rbp: SavedRule::AtCfa(-16),
+            fp: SavedRule::AtCfa(-16),
         })
     }
 }
@@ -409,7 +415,7 @@ fn frame_pointer_chain_and_its_honest_end() {
     mem.put(bp2 + 8, 0x3010);
     mem.put_call(0x3010, 0x2000);
     let code = FakeCode { entries: Vec::new() };
-    let regs = X86_64Regs { rbp: bp1, ..kernel_regs(0x1010, sp) };
+    let regs = with(kernel_regs(0x1010, sp), RBP, bp1);
     let bt = unwind_with(Method::FramePointer, &mem, &code, &stacks(), StartState::from_regs(&regs));
     let frames: Vec<&Frame> = bt.frames().filter(|f| !f.recovered).collect();
     let unaided: Vec<String> =
@@ -435,7 +441,7 @@ fn stacks_at_the_top_of_the_address_space() {
     // the searches for saved registers and callers must stop at the end
     // (they used to step 8 bytes past u64::MAX), and the SP past a popped
     // return address wraps as the CPU's would.
-    let top_stack = StackRange { kind: StackKind::Task, base: u64::MAX - 0xfff, top: u64::MAX };
+    let top_stack = StackRange { kind: kind(StackClass::Task), base: u64::MAX - 0xfff, top: u64::MAX };
     let stacks = StackSet { stacks: vec![top_stack] };
     let mut mem = FakeMem::default();
     let last_slot = u64::MAX - 7;
@@ -452,4 +458,39 @@ fn stacks_at_the_top_of_the_address_space() {
     let parked = find_parked_frame(&mem, &code, &stacks, u64::MAX - 0x100, u64::MAX, &|w| w == 0x2010, &|_| true);
     // The candidate's caller SP would wrap to 0, which the step refuses.
     assert_eq!(parked, None);
+}
+
+#[test]
+fn partial_register_frame_holds_the_hardware_frame_only() {
+    // f6 is entry code whose ORC entry says only an iret frame is at SP
+    // (UNWIND_HINT_IRET_REGS); it interrupted f5, which returns into f2.
+    let mut mem = FakeMem::default();
+    let interrupted_sp = TASK_TOP - 0x100;
+    let mut code = simple_chain(&mut mem, interrupted_sp - 8);
+    code.entries.push(call_entry(0x5000, 8));
+    code.entries.push(OrcEntry { kind: OrcType::RegsPartial, ..call_entry(0x6000, 0) });
+    code.entries.sort_by_key(|e| e.ip);
+    mem.put(interrupted_sp, 0x2010);
+    let iret_at = TASK_TOP - 0x400;
+    for (i, w) in [0x5020, 0x10, 0x246, interrupted_sp, 0x18].into_iter().enumerate() {
+        mem.put(iret_at + 8 * i as u64, w);
+    }
+    let start = StartState::from_regs(&with(kernel_regs(0x6010, iret_at), RBP, 0xb0));
+    let bt = unwind(&mem, &code, &stacks(), start);
+    assert_eq!(names(&bt), ["f6", "f5", "f2", "f3"], "{bt:#?}");
+    let e = bt
+        .items
+        .iter()
+        .find_map(|i| match i {
+            TraceItem::Exception(e) => Some(e),
+            _ => None,
+        })
+        .unwrap();
+    let offset = X86_64.saved_regs.hw_frame_offset().unwrap() as u64;
+    assert_eq!((e.addr, e.partial, e.user_mode), (iret_at - offset, true, false));
+    let known: Vec<&str> = e.regs.iter().map(|(d, _, _)| d.name).collect();
+    assert_eq!(known, ["rsp", "rip", "rflags", "cs", "ss"]);
+    assert_eq!((e.regs.pc(), e.regs.sp()), (Some(0x5020), Some(interrupted_sp)));
+    // The frame pointer is not in the iret frame: ORC carries it over.
+    assert_eq!(bt.frames().nth(1).and_then(|f| f.bp), Some(0xb0));
 }

@@ -2,14 +2,14 @@
 //! into crash's sequence of frames, exception blocks and stack switches,
 //! with recovery from saved registers where a step fails.
 
-use krash_core::{VirtualMemory, X86_64Regs};
+use krash_arch::{FlowKind, RegisterFile};
+use krash_core::VirtualMemory;
 use serde::Serialize;
 
 use crate::code::{CodeInfo, Symbolized};
 use crate::method::{bp_known_after, step_with, Method};
-use crate::ptregs::is_user_mode;
-use crate::scan::{direct_call_target, find_regs_above, is_indirect_call_before, looks_like_return_address, FoundRegs};
-use crate::stacks::{StackKind, StackSet};
+use crate::scan::{call_before, find_regs_above, FoundRegs};
+use crate::stacks::{StackClass, StackKind, StackSet};
 use crate::step::{step, StepResult, UnwindState};
 
 /// Most frames one backtrace prints (a runaway unwind stops here).
@@ -26,11 +26,9 @@ pub struct StartState {
 
 impl StartState {
     /// Starts from a full register set (crash-time CPU registers).
-    pub fn from_regs(regs: &X86_64Regs) -> Self {
-        StartState {
-            state: UnwindState { ip: regs.rip, sp: regs.rsp, bp: regs.rbp, signal: true, regs: Some(*regs) },
-            slot: regs.rsp,
-        }
+    pub fn from_regs(regs: &RegisterFile) -> Self {
+        let state = UnwindState::from_regs(regs);
+        StartState { state, slot: state.sp }
     }
 }
 
@@ -51,7 +49,9 @@ pub struct Frame {
     pub symbol: Option<Symbolized>,
     /// `pc` is the interrupted instruction (from saved registers).
     pub exact: bool,
-    pub stack: StackKind,
+    /// The stack the slot is on (the last known one when it is on none;
+    /// `None` only when no stack is known at all).
+    pub stack: Option<&'static StackKind>,
     /// Reached only after recovering registers from a damaged stack.
     pub recovered: bool,
     /// The canonical frame address (the stack pointer before the call into
@@ -59,9 +59,10 @@ pub struct Frame {
     /// step out of this frame computed it.
     pub cfa: Option<u64>,
     /// Every register, for a frame entered from saved registers (`exact`).
-    pub regs: Option<X86_64Regs>,
-    /// RBP when the unwinder knows it here (ORC tracks where each function
-    /// saves it); other callee-saved registers are unknown in ORC frames.
+    pub regs: Option<RegisterFile>,
+    /// The frame pointer (RBP) when the unwinder knows it here (ORC tracks
+    /// where each function saves it); other callee-saved registers are
+    /// unknown in ORC frames.
     pub bp: Option<u64>,
 }
 
@@ -70,8 +71,9 @@ pub struct Frame {
 pub struct ExceptionFrame {
     /// Address of the `struct pt_regs`.
     pub addr: u64,
-    pub regs: X86_64Regs,
-    /// Only the hardware iret frame is valid (ORC REGS_PARTIAL).
+    pub regs: RegisterFile,
+    /// Only the hardware iret frame was saved (ORC REGS_PARTIAL): `regs`
+    /// holds just its registers.
     pub partial: bool,
     pub user_mode: bool,
     /// The interrupted function (kernel mode only).
@@ -88,7 +90,8 @@ pub enum TraceItem {
     Exception(ExceptionFrame),
     /// The trace leaves this stack (`--- <IRQ stack> ---`).
     StackSwitch {
-        from: StackKind,
+        /// Serialized as the kind's key (`"irq"`).
+        from: &'static StackKind,
     },
     /// A crash-style warning: why unwinding could not continue normally.
     Warning {
@@ -118,7 +121,7 @@ struct Builder<'a> {
     stacks: &'a StackSet,
     items: Vec<TraceItem>,
     level: usize,
-    current_stack: Option<StackKind>,
+    current_stack: Option<&'static StackKind>,
     recovered: bool,
     /// The unwind state's RBP is the real register value.
     bp_known: bool,
@@ -155,7 +158,7 @@ impl Builder<'_> {
             sp: state.sp,
             symbol,
             exact: state.signal,
-            stack: self.current_stack.unwrap_or(StackKind::Task),
+            stack: self.current_stack.or_else(|| self.stacks.task().map(|t| t.kind)),
             recovered: self.recovered,
             cfa: None,
             regs: if state.signal { state.regs } else { None },
@@ -181,9 +184,9 @@ impl Builder<'_> {
         }
     }
 
-    fn exception(&mut self, addr: u64, regs: &X86_64Regs, partial: bool, recovered: bool) {
-        let user_mode = is_user_mode(regs);
-        let rip_symbol = if user_mode { None } else { self.code.symbolize(regs.rip) };
+    fn exception(&mut self, addr: u64, regs: &RegisterFile, partial: bool, recovered: bool) {
+        let user_mode = self.code.arch().saved_regs.is_user_mode(regs);
+        let rip_symbol = if user_mode { None } else { regs.pc().and_then(|pc| self.code.symbolize(pc)) };
         self.items.push(TraceItem::Exception(ExceptionFrame {
             addr,
             regs: *regs,
@@ -207,9 +210,9 @@ fn recover(mem: &dyn VirtualMemory, code: &dyn CodeInfo, stacks: &StackSet, sp: 
         return Some(found);
     }
     let range = stacks.find(sp)?;
-    if range.kind == StackKind::Irq {
+    if range.is(StackClass::Irq) {
         let back_link = mem.read_u64(range.top.checked_sub(8)?).ok()?;
-        if stacks.find(back_link).is_some_and(|s| s.kind != StackKind::Irq) {
+        if stacks.find(back_link).is_some_and(|s| !s.is(StackClass::Irq)) {
             return find_regs_above(mem, code, stacks, back_link);
         }
     }
@@ -254,7 +257,7 @@ fn scan_for_caller(
     for slot in ((sp & !7)..end).step_by(8) {
         if let Ok(w) = mem.read_u64(slot) {
             let calls_callee = callee.is_none_or(|f| may_call(mem, code, w, f));
-            if code.is_text(w) && looks_like_return_address(mem, w) && calls_callee {
+            if code.is_text(w) && call_before(mem, code, w).is_some() && calls_callee {
                 // The return address pops off: sp moves past the slot, modulo 2^64.
                 let candidate = UnwindState { ip: w, sp: slot.wrapping_add(8), bp, signal: false, regs: None };
                 if chain_holds(mem, code, stacks, candidate) {
@@ -274,8 +277,9 @@ const CALL_PADDING: u64 = 64;
 /// somewhere other than `callee`, the entry address of a function (an
 /// indirect call could reach anything).
 fn may_call(mem: &dyn VirtualMemory, code: &dyn CodeInfo, ret: u64, callee: u64) -> bool {
-    let Some(target) = direct_call_target(mem, ret) else { return true };
-    if is_indirect_call_before(mem, ret) || (callee.saturating_sub(CALL_PADDING)..=callee).contains(&target) {
+    let direct = call_before(mem, code, ret).filter(|c| c.flow == FlowKind::Call).and_then(|c| c.branch_target);
+    let Some(target) = direct else { return true };
+    if (callee.saturating_sub(CALL_PADDING)..=callee).contains(&target) {
         return true;
     }
     let name = |addr: u64| code.symbolize(addr).map(|s| (s.name, s.module));
@@ -351,7 +355,7 @@ pub fn unwind_with(
             }
             Ok(StepResult::Regs { state: next, addr, regs, partial }) => {
                 b.exception(addr, &regs, partial, false);
-                if is_user_mode(&regs) {
+                if code.arch().saved_regs.is_user_mode(&regs) {
                     break;
                 }
                 if partial {
@@ -361,14 +365,14 @@ pub fn unwind_with(
                 }
                 b.current_frame = None;
                 state = next;
-                if regs.rip == 0 {
-                    // A call through a NULL pointer: the next step reads
-                    // the caller's return address at RSP.
-                    b.enter_stack(regs.rsp);
+                if state.ip == 0 {
+                    // A call through a NULL pointer: the next step finds
+                    // the caller's return address where the call left it.
+                    b.enter_stack(state.sp);
                     continue;
                 }
-                if code.is_text(regs.rip) {
-                    b.frame(&state, regs.rsp);
+                if code.is_text(state.ip) {
+                    b.frame(&state, state.sp);
                     continue;
                 }
                 "possibly bogus exception frame: RIP is not kernel text".to_string()
@@ -402,7 +406,7 @@ pub fn unwind_with(
             b.warn("no saved registers or return addresses found further up the stack: the backtrace ends here".into());
             break;
         };
-        // found.addr <= top - PT_REGS_SIZE, so this does not saturate.
+        // found.addr <= top - the frame's size, so this does not saturate.
         search_floor = found.addr.saturating_add(8);
         b.warn(format!("continuing from registers saved at {:016x} (frames below are recovered)", found.addr));
         b.recovered = true;
@@ -411,14 +415,8 @@ pub fn unwind_with(
         if found.user_mode {
             break;
         }
-        state = UnwindState {
-            ip: found.regs.rip,
-            sp: found.regs.rsp,
-            bp: found.regs.rbp,
-            signal: true,
-            regs: Some(found.regs),
-        };
-        b.frame(&state, found.regs.rsp);
+        state = UnwindState::from_regs(&found.regs);
+        b.frame(&state, state.sp);
     }
     Backtrace { items: b.items }
 }

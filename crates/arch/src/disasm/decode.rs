@@ -23,17 +23,31 @@ impl Decoder for X86_64Decoder {
         "AT&T, as gdb prints it"
     }
     fn decode(&self, bytes: &[u8], addr: u64) -> Option<Decoded> {
-        let instr = decode_one(bytes, addr)?;
-        Some(Decoded {
-            addr,
-            len: instr.len(),
-            flow: flow_kind(&instr),
-            branch_target: direct_branch_target(&instr),
-            mnemonic: mnemonic_of(&instr),
+        Some(decoded(&decode_one(bytes, addr)?, addr))
+    }
+    /// As the trait's, without naming the instructions of the windows that
+    /// are no call: the unwinder asks this of many stack words.
+    fn call_ending_at(&self, before: &[u8], ret: u64) -> Option<Decoded> {
+        let longest = MAX_INSTRUCTION_LEN.min(before.len());
+        (1..=longest).rev().find_map(|len| {
+            let start = before.len().checked_sub(len)?;
+            let addr = ret.checked_sub(u64::try_from(len).ok()?)?;
+            let instr = decode_one(before.get(start..)?, addr)?;
+            (instr.len() == len && flow_kind(&instr).is_call()).then(|| decoded(&instr, addr))
         })
     }
     fn disassemble(&self, bytes: &[u8], addr: u64, symbolizer: &Symbolizer<'_>) -> Vec<Instruction> {
         disassemble(bytes, addr, symbolizer)
+    }
+}
+
+fn decoded(instr: &iced_x86::Instruction, addr: u64) -> Decoded {
+    Decoded {
+        addr,
+        len: instr.len(),
+        flow: flow_kind(instr),
+        branch_target: direct_branch_target(instr),
+        mnemonic: mnemonic_of(instr),
     }
 }
 

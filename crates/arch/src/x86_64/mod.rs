@@ -5,7 +5,7 @@
 mod qemu;
 mod registers;
 
-pub use qemu::{parse_qemu_cpu_state, QemuCpuState, QemuSegment, QEMU_CPU_STATE};
+pub use qemu::QEMU_CPU_STATE;
 pub use registers::*;
 
 use crate::addrspace::{AddressSpaceSpec, Extent, LayoutValue, RegionKind, RegionSpec, Start};

@@ -3,11 +3,8 @@
 //! again, the segment registers with their descriptors, and the control
 //! registers PRSTATUS lacks (CR3 above all: the page-table root).
 
-use krash_core::X86_64Regs;
-
 use super::registers::*;
-use crate::layout::{CpuStateNote, LayoutError, RegisterLayout, Slot};
-use crate::registers::RegisterFile;
+use crate::layout::{CpuStateNote, RegisterLayout, Slot};
 
 /// Offset of the general registers (after `version` and `size`), in the
 /// order rax rbx rcx rdx rsi rdi rsp rbp r8..r15 rip rflags.
@@ -70,101 +67,3 @@ pub static QEMU_CPU_STATE: CpuStateNote = CpuStateNote {
     name: "QEMU",
     regs: RegisterLayout { what: "QEMU CPU state note", set: &REGISTERS, size: KERNEL_GS_BASE_AT + 8, slots: &SLOTS },
 };
-
-/// A segment register as QEMU records it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct QemuSegment {
-    pub selector: u32,
-    pub limit: u32,
-    pub flags: u32,
-    pub base: u64,
-}
-
-/// QEMU's `QEMUCPUState` note (name "QEMU"): registers the ELF PRSTATUS
-/// lacks, notably the control registers.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct QemuCpuState {
-    pub version: u32,
-    pub rip: u64,
-    pub rsp: u64,
-    pub rflags: u64,
-    pub cs: QemuSegment,
-    pub ds: QemuSegment,
-    pub es: QemuSegment,
-    pub fs: QemuSegment,
-    pub gs: QemuSegment,
-    pub ss: QemuSegment,
-    pub ldt: QemuSegment,
-    pub tr: QemuSegment,
-    pub gdt: QemuSegment,
-    pub idt: QemuSegment,
-    pub cr0: u64,
-    pub cr2: u64,
-    pub cr3: u64,
-    pub cr4: u64,
-    /// The swapped-out GS base (version 2 and later).
-    pub kernel_gs_base: Option<u64>,
-    /// General registers in `X86_64Regs` form.
-    pub regs: X86_64Regs,
-}
-
-fn le_u32(bytes: &[u8], at: usize) -> Option<u32> {
-    let b = bytes.get(at..at.checked_add(4)?)?;
-    Some(u32::from_le_bytes(b.try_into().ok()?))
-}
-
-fn le_u64(bytes: &[u8], at: usize) -> Option<u64> {
-    let b = bytes.get(at..at.checked_add(8)?)?;
-    Some(u64::from_le_bytes(b.try_into().ok()?))
-}
-
-fn read_segment(desc: &[u8], i: usize) -> Option<QemuSegment> {
-    let at = segment(i);
-    Some(QemuSegment {
-        selector: le_u32(desc, at)?,
-        limit: le_u32(desc, at.checked_add(4)?)?,
-        flags: le_u32(desc, at.checked_add(8)?)?,
-        base: le_u64(desc, at.checked_add(SEGMENT_BASE)?)?,
-    })
-}
-
-/// Parses a QEMU note: the registers (for merging with PRSTATUS's) and
-/// the whole state.
-pub fn parse_qemu_cpu_state(desc: &[u8]) -> Result<(RegisterFile, QemuCpuState), LayoutError> {
-    let regs = QEMU_CPU_STATE.regs.read(desc)?;
-    let too_short = LayoutError::TooShort { what: "QEMU CPU state note", needed: CRS + 40, len: desc.len() };
-    let mut segments = [QemuSegment::default(); 10];
-    for (i, s) in segments.iter_mut().enumerate() {
-        *s = read_segment(desc, i).ok_or(too_short)?;
-    }
-    let [cs, ds, es, fs, gs, ss, ldt, tr, gdt, idt] = segments;
-    let value = |id| regs.get(id).unwrap_or(0);
-    let mut x86 = to_x86_64_regs(&regs).unwrap_or_default();
-    // The general-register view carries no QEMU-only state but CR3.
-    x86.orig_rax = 0;
-    Ok((
-        regs,
-        QemuCpuState {
-            version: le_u32(desc, 0).ok_or(too_short)?,
-            rip: value(RIP),
-            rsp: value(RSP),
-            rflags: value(RFLAGS),
-            cs,
-            ds,
-            es,
-            fs,
-            gs,
-            ss,
-            ldt,
-            tr,
-            gdt,
-            idt,
-            cr0: value(CR0),
-            cr2: value(CR2),
-            cr3: value(CR3),
-            cr4: value(CR4),
-            kernel_gs_base: regs.get(KERNEL_GS_BASE),
-            regs: x86,
-        },
-    ))
-}

@@ -3,10 +3,8 @@
 //! the hardware iret frame inside it, and how a saved frame's selectors
 //! and flags tell kernel from user mode.
 
-use krash_core::X86_64Regs;
-
 use crate::layout::{PrstatusLayout, RegisterCheck, RegisterLayout, SavedRegsLayout, Slot};
-use crate::registers::{RegisterDesc, RegisterFile, RegisterId, RegisterRole as Role, RegisterSet};
+use crate::registers::{RegisterDesc, RegisterId, RegisterRole as Role, RegisterSet};
 
 macro_rules! ids {
     ($($name:ident = $n:expr),* $(,)?) => { $(pub const $name: RegisterId = RegisterId($n);)* };
@@ -151,71 +149,3 @@ pub static PT_REGS: SavedRegsLayout = SavedRegsLayout {
         RegisterCheck::Below { reg: RIP, limit: USER_END },
     ],
 };
-
-/// The fields of [`X86_64Regs`] against register ids, in one table for
-/// both conversions (`cr3`, optional there, is handled apart).
-fn fields(r: &mut X86_64Regs) -> [(RegisterId, &mut u64); 23] {
-    [
-        (R15, &mut r.r15),
-        (R14, &mut r.r14),
-        (R13, &mut r.r13),
-        (R12, &mut r.r12),
-        (RBP, &mut r.rbp),
-        (RBX, &mut r.rbx),
-        (R11, &mut r.r11),
-        (R10, &mut r.r10),
-        (R9, &mut r.r9),
-        (R8, &mut r.r8),
-        (RAX, &mut r.rax),
-        (RCX, &mut r.rcx),
-        (RDX, &mut r.rdx),
-        (RSI, &mut r.rsi),
-        (RDI, &mut r.rdi),
-        (ORIG_RAX, &mut r.orig_rax),
-        (RIP, &mut r.rip),
-        (CS, &mut r.cs),
-        (RFLAGS, &mut r.rflags),
-        (RSP, &mut r.rsp),
-        (SS, &mut r.ss),
-        (FS_BASE, &mut r.fs_base),
-        (GS_BASE, &mut r.gs_base),
-    ]
-}
-
-/// The generic form of the x86-64 record: every field known (`cr3` when set).
-pub fn from_x86_64_regs(regs: &X86_64Regs) -> RegisterFile {
-    let mut file = RegisterFile::new(&REGISTERS);
-    let mut copy = *regs;
-    for (id, value) in fields(&mut copy) {
-        file.set_value(id, *value);
-    }
-    if let Some(cr3) = regs.cr3 {
-        file.set_value(CR3, cr3);
-    }
-    file
-}
-
-/// The x86-64 record of a register file (unknown registers read as 0);
-/// `None` when the file is not x86-64's.
-pub fn to_x86_64_regs(file: &RegisterFile) -> Option<X86_64Regs> {
-    if !std::ptr::eq(file.set(), &REGISTERS) {
-        return None;
-    }
-    let mut regs = X86_64Regs { cr3: file.get(CR3), ..X86_64Regs::default() };
-    for (id, value) in fields(&mut regs) {
-        *value = file.get(id).unwrap_or(0);
-    }
-    Some(regs)
-}
-
-impl From<&X86_64Regs> for RegisterFile {
-    fn from(regs: &X86_64Regs) -> Self {
-        from_x86_64_regs(regs)
-    }
-}
-
-impl From<X86_64Regs> for RegisterFile {
-    fn from(regs: X86_64Regs) -> Self {
-        from_x86_64_regs(&regs)
-    }
-}

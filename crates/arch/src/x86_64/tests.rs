@@ -1,8 +1,6 @@
 //! The x86-64 tables against the kernel's own layouts and the previous
 //! hand-written decoders.
 
-use krash_core::X86_64Regs;
-
 use super::*;
 use crate::layout::Slot;
 use crate::registers::{RegisterFile, RegisterRole};
@@ -19,14 +17,27 @@ fn prstatus_bytes(pid: u32, words: &[u64; 27]) -> Vec<u8> {
     d
 }
 
+/// `struct user_regs_struct` (arch/x86/include/asm/user_64.h), member by member.
+const USER_REGS_STRUCT: [&str; 27] = [
+    "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi", "rdi", "orig_rax",
+    "rip", "cs", "rflags", "rsp", "ss", "fs_base", "gs_base", "ds", "es", "fs", "gs",
+];
+
+/// Every register of `regs` is word `i` of `words`, where `USER_REGS_STRUCT`
+/// names it; and none else is known.
+fn assert_user_regs(regs: &RegisterFile, words: &[u64]) {
+    for (name, &w) in USER_REGS_STRUCT.iter().zip(words) {
+        assert_eq!(regs.by_name(name), Some(w), "{name}");
+    }
+    assert_eq!(regs.iter().count(), words.len());
+}
+
 #[test]
 fn prstatus_matches_user_regs_struct() {
     let words: [u64; 27] = std::array::from_fn(|i| 0x1000 + i as u64);
     let p = X86_64.prstatus.parse(&prstatus_bytes(42, &words)).unwrap();
     assert_eq!(p.pid, 42);
-    // The previous decoder, from core, agrees on every field.
-    let old = X86_64Regs::from_user_regs(&words).unwrap();
-    assert_eq!(to_x86_64_regs(&p.regs), Some(old));
+    assert_user_regs(&p.regs, &words);
     assert_eq!(p.regs.pc(), Some(0x1000 + 16));
     assert_eq!(p.regs.sp(), Some(0x1000 + 19));
     assert_eq!(p.regs.by_name("gs"), Some(0x1000 + 26));
@@ -77,31 +88,17 @@ fn roles_and_dwarf_numbers_follow_the_psabi() {
     assert_eq!(set.with_role(RegisterRole::FramePointer), Some(RBP));
     assert_eq!(set.with_role(RegisterRole::ReturnAddress), None);
     assert_eq!(set.with_role(RegisterRole::PageTableRoot), Some(CR3));
-    // The DWARF mapping agrees with core's for every number it knows.
-    let regs = X86_64Regs {
-        rax: 1,
-        rdx: 2,
-        rcx: 3,
-        rbx: 4,
-        rsi: 5,
-        rdi: 6,
-        rbp: 7,
-        rsp: 8,
-        r8: 9,
-        r9: 10,
-        r10: 11,
-        r11: 12,
-        r12: 13,
-        r13: 14,
-        r14: 15,
-        r15: 16,
-        rip: 17,
-        ..X86_64Regs::default()
-    };
-    let file = from_x86_64_regs(&regs);
-    for n in 0..=16 {
-        assert_eq!(file.by_dwarf(n), regs.dwarf(n), "DWARF {n}");
+    // The psABI's DWARF numbers 0-16 (figure 3.36; 16 is the return
+    // address column, RIP).
+    let psabi = [
+        "rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+        "rip",
+    ];
+    for (n, name) in psabi.iter().enumerate() {
+        assert_eq!(set.by_dwarf(n as u16), set.id(name), "DWARF {n}");
     }
+    assert_eq!(set.dwarf_number(RegisterRole::StackPointer), Some(7));
+    assert_eq!(set.dwarf_number(RegisterRole::FramePointer), Some(6));
     assert!(set.registers.len() <= crate::registers::MAX_REGISTERS);
     // Ids are the table positions their names say.
     for id in set.ids() {
@@ -110,15 +107,13 @@ fn roles_and_dwarf_numbers_follow_the_psabi() {
 }
 
 #[test]
-fn x86_64_regs_round_trip() {
-    let regs =
-        X86_64Regs { rip: 0xffff_ffff_8100_0000, cs: 0x10, gs_base: 7, cr3: Some(0x1234_5000), ..Default::default() };
-    let file = RegisterFile::from(&regs);
+fn register_files_serialize_by_name() {
+    let mut file = X86_64.new_registers();
+    file.set_value(RIP, 0xffff_ffff_8100_0000);
+    file.set_value(CR3, 0x1234_5000);
     assert_eq!(file.by_role(RegisterRole::PageTableRoot), Some(0x1234_5000));
-    assert_eq!(to_x86_64_regs(&file), Some(regs));
-    let no_cr3 = X86_64Regs { cr3: None, ..regs };
-    assert_eq!(to_x86_64_regs(&RegisterFile::from(no_cr3)), Some(no_cr3));
-    assert_eq!(serde_json::to_value(file).unwrap()["rip"], 0xffff_ffff_8100_0000u64);
+    let json = serde_json::to_value(file).unwrap();
+    assert_eq!(json, serde_json::json!({"rip": 0xffff_ffff_8100_0000u64, "cr3": 0x1234_5000}));
 }
 
 #[test]
@@ -130,21 +125,17 @@ fn qemu_note_gives_control_registers_and_segments() {
     q[248 + 16..248 + 24].copy_from_slice(&0xffff_8880_7fc0_0000u64.to_le_bytes());
     q[416..424].copy_from_slice(&0x1234000u64.to_le_bytes());
     q[432..440].copy_from_slice(&0x55u64.to_le_bytes());
-    let (regs, state) = parse_qemu_cpu_state(&q).unwrap();
-    assert_eq!(state.version, 1);
-    assert_eq!(state.cr3, 0x1234000);
-    assert_eq!(state.regs.cr3, Some(0x1234000));
-    assert_eq!(state.rip, 0xffff_ffff_8100_0010);
-    assert_eq!(state.cs.selector, 0x10);
-    assert_eq!(state.gs.base, 0xffff_8880_7fc0_0000);
-    assert_eq!(state.regs.gs_base, 0xffff_8880_7fc0_0000);
-    assert_eq!(state.kernel_gs_base, Some(0x55));
-    assert_eq!(regs.by_name("cr3"), Some(0x1234000));
+    let regs = X86_64.cpu_registers(None, Some(&q)).unwrap().unwrap();
+    assert_eq!(regs.by_role(RegisterRole::PageTableRoot), Some(0x1234000));
+    assert_eq!(regs.pc(), Some(0xffff_ffff_8100_0010));
+    assert_eq!(regs.get(CS), Some(0x10));
+    assert_eq!(regs.by_role(RegisterRole::PerCpuBase), Some(0xffff_8880_7fc0_0000));
+    assert_eq!(regs.by_name("kernel_gs_base"), Some(0x55));
     // Version 1 notes may end before kernel_gs_base.
-    let (_, v1) = parse_qemu_cpu_state(&q[..432]).unwrap();
-    assert_eq!(v1.kernel_gs_base, None);
-    assert!(parse_qemu_cpu_state(&q[..400]).is_err());
-    assert!(parse_qemu_cpu_state(&[]).is_err());
+    let v1 = QEMU_CPU_STATE.regs.read(&q[..432]).unwrap();
+    assert_eq!((v1.by_name("kernel_gs_base"), v1.by_name("cr3")), (None, Some(0x1234000)));
+    assert!(QEMU_CPU_STATE.regs.read(&q[..400]).is_err());
+    assert!(X86_64.cpu_registers(None, Some(&[])).is_err());
 }
 
 #[test]
@@ -266,7 +257,7 @@ fn pt_regs_and_iret_frames_read_from_memory() {
     let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
     let mem = Bytes(0xffff_c900_0000_0000, bytes);
     let regs = X86_64.saved_regs.read_from(&mem, 0xffff_c900_0000_0000).unwrap();
-    assert_eq!(to_x86_64_regs(&regs), X86_64Regs::from_user_regs(&words));
+    assert_user_regs(&regs, &words);
     assert!(X86_64.saved_regs.read_from(&mem, 0xffff_c900_0000_0008).is_err(), "runs off the end");
 
     let mut current = X86_64.new_registers();
@@ -293,7 +284,7 @@ fn short_and_random_note_bytes_never_panic() {
         let bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
         let pr = X86_64.prstatus.parse(&bytes);
         assert_eq!(pr.is_ok(), len >= 328, "PRSTATUS of {len} bytes");
-        assert_eq!(parse_qemu_cpu_state(&bytes).is_ok(), len >= 432, "QEMU note of {len} bytes");
+        assert_eq!(QEMU_CPU_STATE.regs.read(&bytes).is_ok(), len >= 432, "QEMU note of {len} bytes");
         assert_eq!(X86_64.saved_regs.full.read(&bytes).is_ok(), len >= 168, "pt_regs of {len} bytes");
     }
 }

@@ -7,9 +7,10 @@ use krash_linux::sched::backtrace::BacktraceExt;
 use krash_linux::sched::task::TaskExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use krash_core::{Error, Result, VirtualMemory, X86_64Regs};
+use krash_arch::RegisterFile;
+use krash_core::{Error, Result, VirtualMemory};
 use krash_eval::frame_vars::FrameVariables;
-use krash_linux::sched::backtrace::unwinder::{self, Method, StackKind, StackRange, TraceItem};
+use krash_linux::sched::backtrace::unwinder::{self, Method, StackClass, StackKind, StackRange, TraceItem};
 use krash_linux::sched::backtrace::TaskBacktrace;
 use krash_linux::sched::task::Task;
 use krash_program::Kernel;
@@ -106,13 +107,18 @@ pub struct CodeName {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegsBlock {
     pub addr: u64,
-    pub regs: X86_64Regs,
+    /// The architecture's registers; a `partial` block knows only those
+    /// the hardware saved.
+    pub regs: RegisterFile,
     pub user_mode: bool,
     pub partial: bool,
     pub rip: Option<CodeName>,
 }
 
 /// One element of a backtrace in output order.
+// A few dozen per task, made once and rendered: boxing the register block
+// would add an allocation per exception frame and save little.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BtLine {
     Frame {
@@ -128,7 +134,8 @@ pub enum BtLine {
         data: Vec<StackWord>,
     },
     /// `--args` at a call through a NULL function pointer: the argument
-    /// registers (x86-64 order) exactly as the call passed them.
+    /// registers (in the ABI's order, named as crash prints them) exactly
+    /// as the call passed them.
     NullCall {
         registers: Vec<(String, u64)>,
     },
@@ -139,7 +146,7 @@ pub enum BtLine {
     },
     /// The trace leaves `stack` for the next one.
     StackSwitch {
-        stack: StackKind,
+        stack: &'static StackKind,
     },
     Warning {
         message: String,
@@ -150,7 +157,7 @@ pub enum BtLine {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TextLine {
     Word { addr: u64, value: u64, func: CodeName },
-    StackSwitch { stack: StackKind },
+    StackSwitch { stack: &'static StackKind },
 }
 
 /// What `bt` shows for one task.
@@ -388,9 +395,17 @@ fn stack_words(k: &Kernel, from: u64, to: u64, symbolic_words: u8) -> Vec<StackW
 
 /// The argument registers of a call that jumped to address 0: nothing ran
 /// there, so they hold exactly what the caller passed.
-fn null_call(r: &X86_64Regs) -> BtLine {
-    let registers = [("RDI", r.rdi), ("RSI", r.rsi), ("RDX", r.rdx), ("RCX", r.rcx), ("R8", r.r8), ("R9", r.r9)];
-    BtLine::NullCall { registers: registers.iter().map(|(n, v)| (n.to_string(), *v)).collect() }
+fn null_call(r: &RegisterFile) -> BtLine {
+    let set = r.set();
+    let registers =
+        set.arguments().into_iter().filter_map(|id| Some((set.desc(id)?.name.to_uppercase(), r.get(id)?))).collect();
+    BtLine::NullCall { registers }
+}
+
+/// The function a saved pc is in (kernel mode only: a user pc means nothing
+/// to the kernel's symbols).
+fn pc_name(k: &Kernel, regs: &RegisterFile, user_mode: bool) -> Option<CodeName> {
+    regs.pc().filter(|_| !user_mode).map(|pc| code_name(k, pc))
 }
 
 fn regs_block(k: &Kernel, e: &unwinder::ExceptionFrame) -> RegsBlock {
@@ -399,7 +414,7 @@ fn regs_block(k: &Kernel, e: &unwinder::ExceptionFrame) -> RegsBlock {
         regs: e.regs,
         user_mode: e.user_mode,
         partial: e.partial,
-        rip: (!e.user_mode).then(|| code_name(k, e.regs.rip)),
+        rip: pc_name(k, &e.regs, e.user_mode),
     }
 }
 
@@ -429,11 +444,11 @@ fn trace_lines(k: &Kernel, bt: &TaskBacktrace, opts: &BtOptions) -> Vec<BtLine> 
             }
             TraceItem::Exception(e) => {
                 lines.push(BtLine::Exception { block: regs_block(k, e), recovered: e.recovered, data: Vec::new() });
-                if opts.args && !e.user_mode && !e.partial && e.regs.rip == 0 {
+                if opts.args && !e.user_mode && !e.partial && e.regs.pc() == Some(0) {
                     lines.push(null_call(&e.regs));
                 }
             }
-            TraceItem::StackSwitch { from } => lines.push(BtLine::StackSwitch { stack: *from }),
+            TraceItem::StackSwitch { from } => lines.push(BtLine::StackSwitch { stack: from }),
             TraceItem::Warning { message } => lines.push(BtLine::Warning { message: message.clone() }),
         }
         if opts.frame_data > 0 {
@@ -513,7 +528,7 @@ fn text_view(k: &Kernel, t: &Task, whole: bool) -> Result<BtBody> {
                 lines.push(TextLine::StackSwitch { stack: prev.kind });
             }
         }
-        let from = if whole || (n > 0 && range.kind == StackKind::Task) { range.base } else { *lo };
+        let from = if whole || (n > 0 && range.is(StackClass::Task)) { range.base } else { *lo };
         for w in unwinder::text_words(k.memory(), &code, range, from) {
             lines.push(TextLine::Word { addr: w.addr, value: w.value, func: code_name(k, w.value) });
         }
@@ -598,7 +613,7 @@ fn found_regs_block(k: &Kernel, f: &unwinder::FoundRegs) -> RegsBlock {
         regs: f.regs,
         user_mode: f.user_mode,
         partial: false,
-        rip: (!f.user_mode).then(|| code_name(k, f.regs.rip)),
+        rip: pc_name(k, &f.regs, f.user_mode),
     }
 }
 

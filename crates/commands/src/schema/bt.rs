@@ -71,37 +71,17 @@ impl From<&out::CodeName> for CodeName {
     }
 }
 
-/// The stack a trace leaves (`--- <IRQ stack> ---`).
+/// The stack a trace leaves (`--- <IRQ stack> ---`): the key of one of
+/// the architecture's stack kinds. x86-64 has `task`, `irq`,
+/// `double_fault`, `nmi`, `debug`, `machine_check`, `vc`, `vc2` (the IST
+/// exception stacks) and `entry` (the entry trampoline stack).
 #[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum StackKind {
-    Task,
-    Irq,
-    SoftIrq,
-    DoubleFault,
-    Nmi,
-    Debug,
-    MachineCheck,
-    Vc,
-    Vc2,
-    Entry,
-}
+#[serde(transparent)]
+pub struct StackKind(pub &'static str);
 
-impl From<out::StackKind> for StackKind {
-    fn from(k: out::StackKind) -> Self {
-        use out::{ExceptionStack as E, StackKind as K};
-        match k {
-            K::Task => StackKind::Task,
-            K::Irq => StackKind::Irq,
-            K::SoftIrq => StackKind::SoftIrq,
-            K::Exception(E::DoubleFault) => StackKind::DoubleFault,
-            K::Exception(E::Nmi) => StackKind::Nmi,
-            K::Exception(E::Debug) => StackKind::Debug,
-            K::Exception(E::MachineCheck) => StackKind::MachineCheck,
-            K::Exception(E::Vc) => StackKind::Vc,
-            K::Exception(E::Vc2) => StackKind::Vc2,
-            K::Entry => StackKind::Entry,
-        }
+impl From<&out::StackKind> for StackKind {
+    fn from(k: &out::StackKind) -> Self {
+        StackKind(k.key)
     }
 }
 

@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::numbers::{hex, opt_hex, Hex};
+use super::numbers::{hex, Hex};
 use crate::output as out;
 
 /// A task's scheduler state as crash abbreviates it (`??`: a state value
@@ -316,62 +316,44 @@ impl From<&out::PageLocation> for PageLocation {
     }
 }
 
-/// x86-64 registers (a pt_regs or a CPU's saved state).
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct Registers {
-    pub rip: Hex,
-    pub rsp: Hex,
-    pub rflags: Hex,
-    pub rax: Hex,
-    pub rbx: Hex,
-    pub rcx: Hex,
-    pub rdx: Hex,
-    pub rsi: Hex,
-    pub rdi: Hex,
-    pub rbp: Hex,
-    pub r8: Hex,
-    pub r9: Hex,
-    pub r10: Hex,
-    pub r11: Hex,
-    pub r12: Hex,
-    pub r13: Hex,
-    pub r14: Hex,
-    pub r15: Hex,
-    pub orig_rax: Hex,
-    pub cs: Hex,
-    pub ss: Hex,
-    pub fs_base: Hex,
-    pub gs_base: Hex,
-    pub cr3: Option<Hex>,
+/// Registers by name (a saved register frame or a CPU's saved state):
+/// each register the source saved, under its lowercase name as gdb
+/// spells it (x86-64: `rip`, `rsp`, `rflags`, `rax` ... `r15`, `orig_rax`,
+/// `cs`, `ss`, `fs_base`, `gs_base`, and `cr3` where the source has
+/// control registers), in the architecture's order. A register the source
+/// did not save is absent: an x86-64 iret frame has only `rip`, `cs`,
+/// `rflags`, `rsp` and `ss`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registers(pub Vec<(&'static str, Hex)>);
+
+impl Serialize for Registers {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
 }
 
-impl From<&krash_core::X86_64Regs> for Registers {
-    fn from(r: &krash_core::X86_64Regs) -> Self {
-        Registers {
-            rip: hex(r.rip),
-            rsp: hex(r.rsp),
-            rflags: hex(r.rflags),
-            rax: hex(r.rax),
-            rbx: hex(r.rbx),
-            rcx: hex(r.rcx),
-            rdx: hex(r.rdx),
-            rsi: hex(r.rsi),
-            rdi: hex(r.rdi),
-            rbp: hex(r.rbp),
-            r8: hex(r.r8),
-            r9: hex(r.r9),
-            r10: hex(r.r10),
-            r11: hex(r.r11),
-            r12: hex(r.r12),
-            r13: hex(r.r13),
-            r14: hex(r.r14),
-            r15: hex(r.r15),
-            orig_rax: hex(r.orig_rax),
-            cs: hex(r.cs),
-            ss: hex(r.ss),
-            fs_base: hex(r.fs_base),
-            gs_base: hex(r.gs_base),
-            cr3: opt_hex(r.cr3),
-        }
+impl JsonSchema for Registers {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Registers".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let value = generator.subschema_for::<Hex>();
+        schemars::json_schema!({
+            "type": "object",
+            "additionalProperties": value,
+            "description": "Registers by name (a saved register frame or a CPU's saved state): each register the source saved, under its lowercase name as gdb spells it (x86-64: rip, rsp, rflags, rax ... r15, orig_rax, cs, ss, fs_base, gs_base, and cr3 where the source has control registers), in the architecture's order. A register the source did not save is absent: an x86-64 iret frame has only rip, cs, rflags, rsp and ss."
+        })
+    }
+}
+
+impl From<&krash_arch::RegisterFile> for Registers {
+    fn from(r: &krash_arch::RegisterFile) -> Self {
+        Registers(r.iter().map(|(desc, _, value)| (desc.name, hex(value))).collect())
     }
 }

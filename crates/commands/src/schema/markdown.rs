@@ -134,6 +134,9 @@ fn type_expr(s: &Value) -> String {
                 None => "integer".to_string(),
             },
             "number" => "number".to_string(),
+            "object" if s.get("additionalProperties").is_some_and(Value::is_object) => {
+                format!("object: name to {}", type_expr(&s["additionalProperties"]))
+            }
             other => other.to_string(),
         })
         .collect();

@@ -8,13 +8,13 @@
 use crate::sched::task::TaskExt;
 use std::path::Path;
 
-use krash_arch::RegisterRole;
-use krash_core::{Error, Result, VirtualMemory, X86_64Regs};
+use krash_arch::{Arch, RegisterFile, RegisterRole, StackLocator};
+use krash_core::{Error, Result, VirtualMemory};
 use krash_debuginfo::orc::{OrcEntry, OrcFlags, OrcFormat, OrcTable};
 use krash_program::CpuState;
 use krash_unwind::{
-    find_parked_frame, unwind_with, Backtrace, CfiRow, CfiTable, CodeInfo, ExceptionStack, Method, StackKind,
-    StackRange, StackSet, StartState, StepResult, Symbolized, UnwindState,
+    find_parked_frame, unwind_with, Backtrace, CfiRow, CfiTable, CodeInfo, Method, StackKind, StackRange, StackSet,
+    StartState, StepResult, Symbolized, UnwindState,
 };
 use serde::Serialize;
 
@@ -24,6 +24,9 @@ use krash_program::Kernel;
 /// How far below the saved stack pointer the parked frame of a kdump
 /// CPU (machine_kexec, crash_nmi_callback) may lie.
 const PARKED_SEARCH_SPAN: u64 = 0x1000;
+/// The key of x86-64's NMI exception stack (`krash_arch::x86_64::STACKS`),
+/// where `crash_nmi_callback` parks the CPUs kdump stops.
+const NMI_STACK: &str = "nmi";
 
 /// ORC tables for the kernel image and every loaded module.
 pub struct OrcTables {
@@ -92,6 +95,10 @@ pub struct KernelCode<'k> {
 }
 
 impl CodeInfo for KernelCode<'_> {
+    fn arch(&self) -> &'static Arch {
+        self.kernel.arch()
+    }
+
     fn orc(&self, ip: u64) -> Option<OrcEntry> {
         if self.kernel.in_kernel_image(ip) {
             return self.orc.vmlinux.as_ref()?.find(ip);
@@ -116,7 +123,7 @@ impl CodeInfo for KernelCode<'_> {
 }
 
 /// The vmlinux's `.debug_frame`, already relocated in the linked image.
-fn read_vmlinux_cfi(path: &Path, kaslr: u64) -> Result<CfiTable> {
+fn read_vmlinux_cfi(path: &Path, kaslr: u64, arch: &Arch) -> Result<CfiTable> {
     use object::{Object, ObjectSection};
     let map = krash_core::MappedFile::open(path)?;
     let elf = object::File::parse(&**map).map_err(|e| Error::bad_data("vmlinux", e.to_string()))?;
@@ -124,7 +131,7 @@ fn read_vmlinux_cfi(path: &Path, kaslr: u64) -> Result<CfiTable> {
         .section_by_name(".debug_frame")
         .ok_or_else(|| Error::MissingDebuginfo(format!("{} has no .debug_frame", path.display())))?;
     let data = section.uncompressed_data().map_err(|e| Error::bad_data("vmlinux .debug_frame", e.to_string()))?;
-    CfiTable::from_debug_frame(&data, kaslr)
+    CfiTable::from_debug_frame(&data, kaslr, arch.registers)
 }
 
 fn read_vmlinux_orc(path: &Path, kaslr: u64) -> Result<OrcTable> {
@@ -144,7 +151,8 @@ pub trait BacktraceExt {
     /// The stacks a task may be unwound over: its own, plus its CPU's IRQ
     /// and exception stacks when it was running.
     fn task_stacks(&self, task: &Task) -> Result<StackSet>;
-    /// A CPU's IRQ and IST exception stacks (those that can be found).
+    /// A CPU's own stacks (IRQ, exception, entry: every kind the
+    /// architecture lists but the task stack), those that can be found.
     fn cpu_stacks(&self, cpu: u32) -> Vec<StackRange>;
     /// The dump's crash-time register note for a CPU (notes are written
     /// for online CPUs in order).
@@ -168,7 +176,7 @@ impl BacktraceExt for Kernel {
         self.orc_tables()
             .vmlinux_cfi
             .get_or_init(|| match self.files().vmlinux.as_deref() {
-                Some(path) => read_vmlinux_cfi(path, self.kaslr_offset()).map_err(|e| e.to_string()),
+                Some(path) => read_vmlinux_cfi(path, self.kaslr_offset(), self.arch()).map_err(|e| e.to_string()),
                 None => Err("no vmlinux given: DWARF CFI needs its .debug_frame".to_string()),
             })
             .as_ref()
@@ -180,25 +188,22 @@ impl BacktraceExt for Kernel {
     }
 
     fn task_stacks(&self, task: &Task) -> Result<StackSet> {
-        let base = self.read_field_u64(task.addr, "task_struct", "stack")?;
-        let thread_size = self.arch().stacks.thread_size;
-        let mut stacks = vec![StackRange { kind: StackKind::Task, base, top: base.wrapping_add(thread_size) }];
-        if task.active {
-            stacks.extend(self.cpu_stacks(task.cpu));
+        let spec = self.arch().stacks;
+        let mut stacks = Vec::with_capacity(spec.kinds.len());
+        for kind in spec.kinds {
+            if kind.locator == StackLocator::TaskStack {
+                let base = self.read_field_u64(task.addr, "task_struct", "stack")?;
+                stacks.push(StackRange { kind, base, top: base.wrapping_add(spec.thread_size) });
+            } else if task.active {
+                stacks.extend(self.cpu_stack(kind, task.cpu));
+            }
         }
         Ok(StackSet { stacks })
     }
 
     fn cpu_stacks(&self, cpu: u32) -> Vec<StackRange> {
-        let mut out = Vec::new();
-        if let Some(top) = self.hardirq_stack_top(cpu) {
-            // IRQ stacks are THREAD_SIZE too (IRQ_STACK_SIZE).
-            let size = self.arch().stacks.thread_size;
-            out.push(StackRange { kind: StackKind::Irq, base: top.wrapping_sub(size), top });
-        }
-        out.extend(self.exception_stacks(cpu));
-        out.extend(self.entry_stack(cpu));
-        out
+        let kinds = self.arch().stacks.kinds.iter();
+        kinds.filter(|k| k.locator != StackLocator::TaskStack).filter_map(|k| self.cpu_stack(k, cpu)).collect()
     }
 
     fn cpu_note(&self, cpu: u32) -> Option<&CpuState> {
@@ -244,17 +249,19 @@ trait BacktraceHelpers {
     /// The kernel image's ORC tables as the running kernel has them
     /// (`__start_orc_unwind_ip`..), for dumps opened without a vmlinux.
     fn read_memory_orc(&self) -> Result<OrcTable>;
-    /// The CPU's entry (trampoline) stack in its `cpu_entry_area`: on
-    /// x86-64 the TSS's `sp0` points at its top whatever task runs, so an
-    /// interrupt from user mode lands there before the entry code moves
-    /// to the task stack.
-    fn entry_stack(&self, cpu: u32) -> Option<StackRange>;
-    /// The top of a CPU's hard-IRQ stack, from the first of the places
-    /// the architecture lists (`hardirq_stack_ptr`, `pcpu_hot`'s copy,
-    /// `irq_stack_ptr` before 5.2 on x86-64) that this kernel has.
-    fn hardirq_stack_top(&self, cpu: u32) -> Option<u64>;
-    /// The IST stacks of `struct cea_exception_stacks` for a CPU.
-    fn exception_stacks(&self, cpu: u32) -> Vec<StackRange>;
+    /// One of a CPU's stacks, found as the architecture's locator for
+    /// `kind` says (x86-64: the hard-IRQ stack through the per-cpu
+    /// `hardirq_stack_ptr`, up to 6.1 and again in 7.x,
+    /// `pcpu_hot.hardirq_stack_ptr`, 6.2 to 6.x, or `irq_stack_ptr` before
+    /// 5.2; the IST stacks of
+    /// `struct cea_exception_stacks`; the entry trampoline stack, whose top
+    /// the TSS's `sp0` holds whatever task runs, so that an interrupt from
+    /// user mode lands there before the entry code moves to the task
+    /// stack). `None` when the kernel does not have it or it cannot be read.
+    fn cpu_stack(&self, kind: &'static StackKind, cpu: u32) -> Option<StackRange>;
+    /// The address of `member` of per-cpu variable `variable` on `cpu`
+    /// (the variable itself without a member).
+    fn percpu_member_addr(&self, variable: &str, member: Option<&str>, cpu: u32) -> Option<u64>;
     fn backtrace_unwound(&self, task: &Task, mem: &dyn VirtualMemory, method: Method) -> Result<TaskBacktrace>;
     /// A sleeping task resumes at `inactive_task_frame.ret_addr`, with its
     /// stack just above that frame.
@@ -277,14 +284,14 @@ trait BacktraceHelpers {
         stacks: &StackSet,
         code: &KernelCode<'_>,
         mem: &dyn VirtualMemory,
-        regs: &X86_64Regs,
+        regs: &RegisterFile,
     ) -> Option<StartState>;
     fn nmi_callback_frame(
         &self,
         stacks: &StackSet,
         code: &KernelCode<'_>,
         mem: &dyn VirtualMemory,
-        regs: &X86_64Regs,
+        regs: &RegisterFile,
     ) -> Option<StartState>;
 }
 
@@ -375,51 +382,49 @@ impl BacktraceHelpers for Kernel {
         OrcTable::from_memory(ip_start, unwind, count, self.memory(), OrcFormat::SINCE_6_4)
     }
 
-    fn entry_stack(&self, cpu: u32) -> Option<StackRange> {
-        let tss = self.percpu_addr("cpu_tss_rw", cpu).ok()?;
-        let top = self.read_field_u64(tss, "tss_struct", "x86_tss.sp0").ok()?;
-        let max = self.arch().stacks.max_stack_size;
-        let size = self.layouts().size_of("entry_stack").ok().filter(|&s| s > 0 && s <= max)?;
-        (top != 0).then(|| StackRange { kind: StackKind::Entry, base: top.wrapping_sub(size), top })
-    }
-
-    fn hardirq_stack_top(&self, cpu: u32) -> Option<u64> {
-        let irq = self.arch().stacks.of_class(krash_arch::StackClass::Irq)?;
-        let krash_arch::StackLocator::PerCpuTopPointer { places } = irq.locator else { return None };
-        places.iter().find_map(|place| {
-            let var = self.percpu_addr(place.variable, cpu).ok()?;
-            let slot = match place.member {
-                Some(member) => var.wrapping_add(self.layouts().offset(place.variable, member).ok()?),
-                None => var,
-            };
-            let ptr = self.memory().read_u64(slot).ok()?;
-            (ptr != 0).then(|| ptr.wrapping_add(place.top_past_pointer))
-        })
-    }
-
-    fn exception_stacks(&self, cpu: u32) -> Vec<StackRange> {
-        const STACKS: [(&str, ExceptionStack); 6] = [
-            ("DF_stack", ExceptionStack::DoubleFault),
-            ("NMI_stack", ExceptionStack::Nmi),
-            ("DB_stack", ExceptionStack::Debug),
-            ("MCE_stack", ExceptionStack::MachineCheck),
-            ("VC_stack", ExceptionStack::Vc),
-            ("VC2_stack", ExceptionStack::Vc2),
-        ];
-        let Ok(slot) = self.percpu_addr("cea_exception_stacks", cpu) else { return Vec::new() };
-        let Ok(area) = self.memory().read_u64(slot) else { return Vec::new() };
-        if area == 0 {
-            return Vec::new();
+    fn cpu_stack(&self, kind: &'static StackKind, cpu: u32) -> Option<StackRange> {
+        let spec = self.arch().stacks;
+        // A size read from kernel data is believed only within the arch's cap.
+        let believable = |size: u64| size > 0 && size <= spec.max_stack_size;
+        match kind.locator {
+            StackLocator::TaskStack => None,
+            StackLocator::PerCpuTopPointer { places } => {
+                // The first place this kernel has, holding a non-zero pointer
+                // (`top_past_pointer` says how far the top lies past it).
+                let top = places.iter().find_map(|place| {
+                    let slot = self.percpu_member_addr(place.variable, place.member, cpu)?;
+                    let pointer = self.memory().read_u64(slot).ok().filter(|&p| p != 0)?;
+                    Some(pointer.wrapping_add(place.top_past_pointer))
+                })?;
+                Some(StackRange { kind, base: top.wrapping_sub(spec.thread_size), top })
+            }
+            StackLocator::PerCpuPointerMember { pointer, struct_name, member } => {
+                let slot = self.percpu_addr(pointer, cpu).ok()?;
+                let area = self.memory().read_u64(slot).ok().filter(|&a| a != 0)?;
+                let field = self.layouts().field(struct_name, member).ok()?;
+                let size = field.size.filter(|&s| believable(s))?;
+                let base = area.wrapping_add(field.offset);
+                Some(StackRange { kind, base, top: base.wrapping_add(size) })
+            }
+            StackLocator::PerCpuTopField { variable, struct_name, member, size_of } => {
+                let at = self.percpu_addr(variable, cpu).ok()?;
+                let top = self.read_field_u64(at, struct_name, member).ok().filter(|&t| t != 0)?;
+                let size = self.layouts().size_of(size_of).ok().filter(|&s| believable(s))?;
+                Some(StackRange { kind, base: top.wrapping_sub(size), top })
+            }
         }
-        STACKS
-            .iter()
-            .filter_map(|&(member, kind)| {
-                let f = self.layouts().field("cea_exception_stacks", member).ok()?;
-                let base = area.wrapping_add(f.offset);
-                let size = f.size.filter(|&s| s > 0 && s <= self.arch().stacks.max_stack_size)?;
-                Some(StackRange { kind: StackKind::Exception(kind), base, top: base.wrapping_add(size) })
-            })
-            .collect()
+    }
+
+    fn percpu_member_addr(&self, variable: &str, member: Option<&str>, cpu: u32) -> Option<u64> {
+        let at = self.percpu_addr(variable, cpu).ok()?;
+        let Some(member) = member else { return Some(at) };
+        // The variable's struct is named like it (`struct pcpu_hot pcpu_hot`)
+        // where the kernel has one; otherwise its type says.
+        let offset = match self.layouts().offset(variable, member) {
+            Ok(offset) => offset,
+            Err(_) => self.layouts().variable_field(variable, member).ok()?.offset,
+        };
+        Some(at.wrapping_add(offset))
     }
 
     fn backtrace_unwound(&self, task: &Task, mem: &dyn VirtualMemory, method: Method) -> Result<TaskBacktrace> {
@@ -464,16 +469,16 @@ impl BacktraceHelpers for Kernel {
         code: &KernelCode<'_>,
         mem: &dyn VirtualMemory,
     ) -> (StartState, StartSource) {
-        let regs = krash_arch::x86_64::to_x86_64_regs(&note.registers).unwrap_or_default();
-        let from_note = (StartState::from_regs(&regs), StartSource::CpuNote);
+        let regs = &note.registers;
+        let from_note = (StartState::from_regs(regs), StartSource::CpuNote);
         if note.from_hypervisor {
             return from_note;
         }
         if Some(task.cpu) == self.panic_cpu() {
-            if let Some(start) = self.kexec_frame(stacks, code, mem, &regs) {
+            if let Some(start) = self.kexec_frame(stacks, code, mem, regs) {
                 return (start, StartSource::KexecFrame);
             }
-        } else if let Some(start) = self.nmi_callback_frame(stacks, code, mem, &regs) {
+        } else if let Some(start) = self.nmi_callback_frame(stacks, code, mem, regs) {
             return (start, StartSource::NmiCallbackFrame);
         }
         from_note
@@ -489,7 +494,7 @@ impl BacktraceHelpers for Kernel {
         stacks: &StackSet,
         code: &KernelCode<'_>,
         mem: &dyn VirtualMemory,
-        regs: &X86_64Regs,
+        regs: &RegisterFile,
     ) -> Option<StartState> {
         let (lo, hi) = self.function_range("machine_kexec")?;
         let caller = self.function_range("__crash_kexec");
@@ -502,8 +507,8 @@ impl BacktraceHelpers for Kernel {
         // oops's (crash_kexec(regs)); search below them first, then every
         // stack of the CPU from its top.
         let mut ranges: Vec<(u64, u64)> = Vec::new();
-        if let Some(s) = stacks.find(regs.rsp) {
-            ranges.push((regs.rsp.saturating_sub(PARKED_SEARCH_SPAN).max(s.base), regs.rsp));
+        if let Some((sp, s)) = regs.sp().and_then(|sp| Some((sp, stacks.find(sp)?))) {
+            ranges.push((sp.saturating_sub(PARKED_SEARCH_SPAN).max(s.base), sp));
         }
         ranges.extend(stacks.stacks.iter().map(|s| (s.base, s.top)));
         ranges.into_iter().find_map(|(from, to)| {
@@ -517,15 +522,15 @@ impl BacktraceHelpers for Kernel {
         stacks: &StackSet,
         code: &KernelCode<'_>,
         mem: &dyn VirtualMemory,
-        regs: &X86_64Regs,
+        regs: &RegisterFile,
     ) -> Option<StartState> {
         let (lo, hi) = self.function_range("crash_nmi_callback")?;
         let accept = |w: u64| (lo..hi).contains(&w);
-        let goal = |r: &StepResult| matches!(r, StepResult::Regs { regs: saved, .. } if saved.rip == regs.rip && saved.rsp == regs.rsp);
+        let (pc, sp) = (regs.pc()?, regs.sp()?);
+        let goal = |r: &StepResult| matches!(r, StepResult::Regs { regs: saved, .. } if saved.pc() == Some(pc) && saved.sp() == Some(sp));
         // An NMI from kernel mode runs on the NMI stack; one from user mode
         // switches to the task stack first.
-        [StackKind::Exception(ExceptionStack::Nmi), StackKind::Task].into_iter().find_map(|kind| {
-            let range = stacks.of_kind(kind)?;
+        [stacks.of_key(NMI_STACK), stacks.task()].into_iter().flatten().find_map(|range| {
             find_parked_frame(mem, code, stacks, range.base, range.top, &accept, &goal)
                 .map(|(state, slot)| StartState { state, slot })
         })

@@ -4,6 +4,8 @@
 
 use std::fmt::Write;
 
+use krash_arch::Machine;
+
 use krash_commands::output::{
     Bt, BtBody, BtLine, BtTask, CodeName, OffsetStyle, RegsBlock, StackWord, TextLine, WordAnnotation,
 };
@@ -64,7 +66,7 @@ fn task(s: &mut String, t: &BtTask, offsets: OffsetStyle) {
                         );
                     }
                     TextLine::StackSwitch { stack } => {
-                        let _ = writeln!(s, "--- <{}> ---", stack.crash_name());
+                        let _ = writeln!(s, "--- <{}> ---", stack.crash_name);
                     }
                 }
             }
@@ -121,7 +123,7 @@ fn line(s: &mut String, l: &BtLine, offsets: OffsetStyle) {
             stack_data(s, data, false);
         }
         BtLine::StackSwitch { stack } => {
-            let _ = writeln!(s, "--- <{}> ---", stack.crash_name());
+            let _ = writeln!(s, "--- <{}> ---", stack.crash_name);
         }
         BtLine::Warning { message } => {
             let _ = writeln!(s, "bt: WARNING: {message}");
@@ -130,7 +132,6 @@ fn line(s: &mut String, l: &BtLine, offsets: OffsetStyle) {
 }
 
 fn regs(s: &mut String, b: &RegsBlock) {
-    let r = &b.regs;
     if let Some(func) = &b.rip {
         let what = match &func.name {
             Some(n) if func.offset == 0 => n.clone(),
@@ -139,18 +140,85 @@ fn regs(s: &mut String, b: &RegsBlock) {
         };
         let _ = writeln!(s, "    [exception RIP: {what}]");
     }
-    let _ = writeln!(s, "    RIP: {:016x}  RSP: {:016x}  RFLAGS: {:08x}", r.rip, r.rsp, r.rflags);
-    if !b.partial {
-        let _ = writeln!(s, "    RAX: {:016x}  RBX: {:016x}  RCX: {:016x}", r.rax, r.rbx, r.rcx);
-        let _ = writeln!(s, "    RDX: {:016x}  RSI: {:016x}  RDI: {:016x}", r.rdx, r.rsi, r.rdi);
-        let _ = writeln!(s, "    RBP: {:016x}   R8: {:016x}   R9: {:016x}", r.rbp, r.r8, r.r9);
-        let _ = writeln!(s, "    R10: {:016x}  R11: {:016x}  R12: {:016x}", r.r10, r.r11, r.r12);
-        let _ = writeln!(s, "    R13: {:016x}  R14: {:016x}  R15: {:016x}", r.r13, r.r14, r.r15);
-        let _ = writeln!(s, "    ORIG_RAX: {:016x}  CS: {:04x}  SS: {:04x}", r.orig_rax, r.cs, r.ss);
-    } else {
-        let _ = writeln!(s, "    CS: {:04x}  SS: {:04x}", r.cs, r.ss);
+    let r = &b.regs;
+    let Some(rows) = REGISTER_BLOCKS.iter().find(|(m, _)| m.name() == r.set().arch).map(|(_, rows)| *rows) else {
+        // An architecture without a table: every known register, three a line.
+        let cells: Vec<String> =
+            r.iter().map(|(desc, _, v)| format!("{}: {v:016x}", desc.name.to_uppercase())).collect();
+        for line in cells.chunks(3) {
+            let _ = writeln!(s, "    {}", line.join("  "));
+        }
+        return;
+    };
+    for row in rows.iter().filter(|row| row.shown.applies(b.partial)) {
+        let cells: Vec<String> = row
+            .cells
+            .iter()
+            .map(|c| match r.by_name(c.reg) {
+                Some(v) => format!("{}: {v:0width$x}", c.label, width = c.digits),
+                // Not saved: say so rather than print a zero.
+                None => format!("{}: {:-<width$}", c.label, "", width = c.digits),
+            })
+            .collect();
+        let _ = writeln!(s, "    {}", cells.join("  "));
     }
 }
+
+/// One value of crash's register block: the label as crash prints it
+/// (alignment spaces included), the register's name, the hex digits shown.
+struct RegisterCell {
+    label: &'static str,
+    reg: &'static str,
+    digits: usize,
+}
+
+/// Which register blocks a line belongs to.
+#[derive(Clone, Copy)]
+enum Shown {
+    Always,
+    /// A whole saved frame (`pt_regs`).
+    Whole,
+    /// A frame of only what the hardware saved (x86-64's iret frame).
+    Partial,
+}
+
+impl Shown {
+    fn applies(self, partial: bool) -> bool {
+        match self {
+            Shown::Always => true,
+            Shown::Whole => !partial,
+            Shown::Partial => partial,
+        }
+    }
+}
+
+struct RegisterLine {
+    shown: Shown,
+    cells: &'static [RegisterCell],
+}
+
+const fn cell(label: &'static str, reg: &'static str, digits: usize) -> RegisterCell {
+    RegisterCell { label, reg, digits }
+}
+
+const fn line_of(shown: Shown, cells: &'static [RegisterCell]) -> RegisterLine {
+    RegisterLine { shown, cells }
+}
+
+/// crash's x86-64 exception-frame block.
+const X86_64_BLOCK: &[RegisterLine] = &[
+    line_of(Shown::Always, &[cell("RIP", "rip", 16), cell("RSP", "rsp", 16), cell("RFLAGS", "rflags", 8)]),
+    line_of(Shown::Whole, &[cell("RAX", "rax", 16), cell("RBX", "rbx", 16), cell("RCX", "rcx", 16)]),
+    line_of(Shown::Whole, &[cell("RDX", "rdx", 16), cell("RSI", "rsi", 16), cell("RDI", "rdi", 16)]),
+    line_of(Shown::Whole, &[cell("RBP", "rbp", 16), cell(" R8", "r8", 16), cell(" R9", "r9", 16)]),
+    line_of(Shown::Whole, &[cell("R10", "r10", 16), cell("R11", "r11", 16), cell("R12", "r12", 16)]),
+    line_of(Shown::Whole, &[cell("R13", "r13", 16), cell("R14", "r14", 16), cell("R15", "r15", 16)]),
+    line_of(Shown::Whole, &[cell("ORIG_RAX", "orig_rax", 16), cell("CS", "cs", 4), cell("SS", "ss", 4)]),
+    line_of(Shown::Partial, &[cell("CS", "cs", 4), cell("SS", "ss", 4)]),
+];
+
+/// The register block's layout for each machine crash prints one for.
+const REGISTER_BLOCKS: &[(Machine, &[RegisterLine])] = &[(Machine::X86_64, X86_64_BLOCK)];
 
 /// Two words per line, each followed by a space; symbolic words padded to 16.
 fn stack_data(s: &mut String, words: &[StackWord], raw: bool) {
@@ -264,8 +332,45 @@ mod tests {
     }
 
     #[test]
+    fn x86_64_register_blocks_as_crash_prints_them() {
+        use krash_arch::x86_64::*;
+        let mut r = X86_64.new_registers();
+        let ids = [RIP, RSP, RFLAGS, RAX, RBX, RCX, RDX, RSI, RDI, RBP, R8, R9, R10, R11, R12, R13, R14, R15];
+        for (i, id) in ids.into_iter().enumerate() {
+            r.set_value(id, 0x1000 + i as u64);
+        }
+        r.set_value(ORIG_RAX, u64::MAX);
+        r.set_value(CS, 0x10);
+        r.set_value(SS, 0x18);
+        let rip = Some(CodeName { name: Some("f".into()), offset: 3, module: None });
+        let block = RegsBlock { addr: 0x2000, regs: r, user_mode: false, partial: false, rip };
+        let mut s = String::new();
+        regs(&mut s, &block);
+        assert_eq!(
+            s,
+            "    [exception RIP: f+3]\n\
+             \x20   RIP: 0000000000001000  RSP: 0000000000001001  RFLAGS: 00001002\n\
+             \x20   RAX: 0000000000001003  RBX: 0000000000001004  RCX: 0000000000001005\n\
+             \x20   RDX: 0000000000001006  RSI: 0000000000001007  RDI: 0000000000001008\n\
+             \x20   RBP: 0000000000001009   R8: 000000000000100a   R9: 000000000000100b\n\
+             \x20   R10: 000000000000100c  R11: 000000000000100d  R12: 000000000000100e\n\
+             \x20   R13: 000000000000100f  R14: 0000000000001010  R15: 0000000000001011\n\
+             \x20   ORIG_RAX: ffffffffffffffff  CS: 0010  SS: 0018\n"
+        );
+        // An iret frame: what the hardware saved; an unsaved one is dashes.
+        let mut iret = X86_64.new_registers();
+        for (id, v) in [(RIP, 0xffffffff81000000), (RFLAGS, 0x246), (CS, 0x10)] {
+            iret.set_value(id, v);
+        }
+        let block = RegsBlock { addr: 0x2000, regs: iret, user_mode: false, partial: true, rip: None };
+        let mut s = String::new();
+        regs(&mut s, &block);
+        assert_eq!(s, "    RIP: ffffffff81000000  RSP: ----------------  RFLAGS: 00000246\n    CS: 0010  SS: ----\n");
+    }
+
+    #[test]
     fn source_lines_and_stack_switches() {
-        use krash_commands::output::{SourceLocation, StackKind};
+        use krash_commands::output::{SourceLocation, StackClass};
         let frame = BtLine::Frame {
             level: 0,
             slot: 0xffffc90000013a38,
@@ -278,7 +383,8 @@ mod tests {
         };
         let mut s = String::new();
         line(&mut s, &frame, OffsetStyle::Hex);
-        line(&mut s, &BtLine::StackSwitch { stack: StackKind::Irq }, OffsetStyle::Hex);
+        let irq = krash_arch::x86_64::X86_64.stacks.of_class(StackClass::Irq).unwrap();
+        line(&mut s, &BtLine::StackSwitch { stack: irq }, OffsetStyle::Hex);
         assert_eq!(
             s,
             " #0 [ffffc90000013a38] f+0x10 at ffffffff81000010 [m] (recovered)\n    /b/x.c: 7\n--- <IRQ stack> ---\n"
