@@ -202,6 +202,33 @@ struct krash_record {
 
 static struct kmem_cache *krash_record_cache;
 
+/*
+ * Where caches have per-CPU sheaves by default (the kernels that define
+ * SLAB_NO_SHEAVES), a freed object goes into an array and the next allocation
+ * takes it from there without following its freelist pointer: the scribble
+ * would go unnoticed.  A cache without sheaves (SLAB_NOLEAKTRACE gives none)
+ * allocates from the slab's freelist, as every cache did before.
+ */
+#ifdef SLAB_NO_SHEAVES
+#define KRASH_RECORD_CACHE_FLAGS SLAB_NOLEAKTRACE
+#else
+#define KRASH_RECORD_CACHE_FLAGS 0
+#endif
+
+/*
+ * Where the corrupt freelist pointer is followed: in the allocation fast path
+ * while CPUs had a slab of their own (kmem_cache_alloc, renamed _noprof in
+ * 6.10); on the kernels with sheaves for every cache there is no per-CPU slab
+ * and the refill from a partial slab follows it.
+ */
+#if defined(SLAB_NO_SHEAVES)
+#define KRASH_SLAB_FAULT_FUNCTION "get_from_partial_node"
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0)
+#define KRASH_SLAB_FAULT_FUNCTION "kmem_cache_alloc_noprof"
+#else
+#define KRASH_SLAB_FAULT_FUNCTION "kmem_cache_alloc"
+#endif
+
 static const char krash_utf16_text[] = "C:\\Windows\\System32\\drivers\\krash.sys";
 
 noinline void krash_record_scribble(void *obj, size_t size)
@@ -221,16 +248,12 @@ static void scenario_slab_corrupt(void)
 
 	/* A usercopy region keeps the cache from being merged with kmalloc-64. */
 	krash_record_cache = kmem_cache_create_usercopy("krash_record",
-		sizeof(struct krash_record), 0, 0, 0,
+		sizeof(struct krash_record), 0, KRASH_RECORD_CACHE_FLAGS, 0,
 		sizeof(struct krash_record), NULL);
 	if (!krash_record_cache)
 		return;
 	pr_info("krash-facts: {\"panic_kind\":\"gpf\",\"faulting_function\":\"%s\",\"rip_function\":\"%s\",\"panic_string\":\"general protection fault, probably for non-canonical address\",\"panic_message\":\"Fatal exception\",\"cache\":\"krash_record\",\"object_size\":%zu,\"corrupt_value_kind\":\"utf16\",\"corrupt_text\":\"C:\\\\Windows\\\\System32\\\\drivers\\\\krash.sys\"}\n",
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0)
-		"kmem_cache_alloc_noprof", "kmem_cache_alloc_noprof",
-#else
-		"kmem_cache_alloc", "kmem_cache_alloc",
-#endif
+		KRASH_SLAB_FAULT_FUNCTION, KRASH_SLAB_FAULT_FUNCTION,
 		sizeof(struct krash_record));
 
 	preempt_disable();

@@ -11,20 +11,18 @@ import time
 from pathlib import Path
 
 import kdump_recode
+import kernels
 import qemu_guest
 
 BOOT_TIMEOUT = 420
 
-# makedumpfile 1.7.2 predates 6.12's page_type encoding and takes 6.12's slab
-# pages for free pages, so -d 31 (which drops free pages) loses every task_struct.
-# On 6.12 only zero pages are dropped.
-DUMP_LEVEL = {"6.1.0-56-cloud-amd64": 31}
-DEFAULT_DUMP_LEVEL = 1
+# What the guest's /init prints just before it triggers the scenario.
+SCENARIO_MARKER = "krash-init: triggering "
 
 
 def dump_level(kv):
-    """The makedumpfile -d level that is safe for this kernel."""
-    return DUMP_LEVEL.get(kv, DEFAULT_DUMP_LEVEL)
+    """The makedumpfile -d level that is safe for this kernel (lab/tools/kernels.py says why)."""
+    return kernels.dump_level(kv)
 
 
 class DumpError(Exception):
@@ -88,7 +86,7 @@ def kdump_boot(kv, scenario, kernel_root, initramfs, work, with_elf, extra_disks
               f"krash.elf={int(with_elf)}")
     qemu_guest.boot_until_exit(
         kernel_root / f"boot/vmlinuz-{kv}", initramfs, append, console,
-        [d for d, _ in disks + list(extra_disks)], timeout)
+        [d for d, _ in disks + list(extra_disks)], timeout, SCENARIO_MARKER)
     files = qemu_guest.read_tar_disk(vdb)
     if "makedumpfile.rc" not in files:
         raise DumpError("capture kernel wrote no results (did kdump fire?)")
@@ -146,6 +144,15 @@ def host_variants(kv, work):
         kdump_recode.recode(src, work / f"vmcore.{fmt}", fmt.split("-")[1])
         made.append(fmt)
     return made
+
+
+def kdump_formats(kv, work):
+    """The kdump boot's own formats kept for kv: the kdump-compressed file, and on the
+    kernel with every format (kernels.py `variants`) the flattened stream it came from too."""
+    if kernels.spec(kv)["variants"]:
+        return ["kdump-zlib", "flattened"]
+    (work / "vmcore.flattened").unlink(missing_ok=True)
+    return ["kdump-zlib"]
 
 
 def parse_facts(console_text):
@@ -212,8 +219,7 @@ def make_dumps(kv, scenario, kernel_root, initramfs, ko, work, with_variants, lo
         step = "check console"
         seen_rip = check_console((work / "console.log").read_text(errors="replace"), "console.log")
         shutil.copy(ko, work / "krash_scenarios.ko")
-        dumps = [("kdump-zlib", "makedumpfile", "console.log"),
-                 ("flattened", "makedumpfile", "console.log")]
+        dumps = [(fmt, "makedumpfile", "console.log") for fmt in kdump_formats(kv, work)]
         if with_variants:
             dumps.append(("elf", "makedumpfile", "console.log"))
             step = "host variants"

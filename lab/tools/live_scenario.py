@@ -56,7 +56,8 @@ def lime_ranges(path):
 
 
 def make_dumps(kv, scenario, kernel_root, initramfs, ko, work, log):
-    """vmcore.kdump-zlib, vmcore.flattened, vmcore.lime and krash-live.txt into work."""
+    """vmcore.kdump-zlib (and vmcore.flattened, see dumpmaker.kdump_formats), vmcore.lime and
+    krash-live.txt into work."""
     timings = {}
     step = "live kdump boot"
     lime_disk, transcript_disk = work / "vdc-lime.img", work / "vdd-live.img"
@@ -89,8 +90,7 @@ def make_dumps(kv, scenario, kernel_root, initramfs, ko, work, log):
         for disk in (lime_disk, transcript_disk):
             disk.unlink()
         entries = []
-        for fmt, producer in (("kdump-zlib", "makedumpfile"), ("flattened", "makedumpfile"),
-                              ("lime", "lime")):
+        for fmt, producer in [(f, "makedumpfile") for f in dumpmaker.kdump_formats(kv, work)] + [("lime", "lime")]:
             f = work / f"vmcore.{fmt}"
             size = f.stat().st_size if f.exists() else 0
             if size == 0:

@@ -24,16 +24,32 @@ def qemu_command(vmlinuz, initramfs, append, console, disks=(), extra=()):
     return cmd + list(extra)
 
 
-def boot_until_exit(vmlinuz, initramfs, append, console, disks, timeout):
-    """Boot and wait for the guest to power itself off."""
+def boot_until_exit(vmlinuz, initramfs, append, console, disks, timeout, started_marker=None):
+    """Boot and wait for the guest to power itself off.
+
+    started_marker: a console line the guest prints once its scenario runs; a
+    kernel panic on the console before it means the boot itself died (the guest
+    then hangs with panic=0): stop at once instead of waiting for the timeout.
+    """
     proc = subprocess.Popen(qemu_command(vmlinuz, initramfs, append, console, disks),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        raise GuestError(f"guest still running after {timeout}s (no kdump capture?)") from None
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            out, _ = proc.communicate(timeout=1)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        died = False
+        if started_marker:
+            text = Path(console).read_text(errors="replace") if Path(console).exists() else ""
+            died = PANIC_END in text and started_marker not in text
+        if died or time.monotonic() > deadline:
+            proc.kill()
+            proc.communicate()
+            if died:
+                raise GuestError("the guest panicked before its scenario started")
+            raise GuestError(f"guest still running after {timeout}s (no kdump capture?)") from None
     if proc.returncode != 0:
         raise GuestError(f"qemu exited with {proc.returncode}: {out.decode(errors='replace')[-1500:]}")
 

@@ -15,8 +15,18 @@ use serde_json::Value;
 /// Where the lab is when `$KRASH_LAB_DIR` is unset.
 pub const DEFAULT_LAB_DIR: &str = "/var/cache/krash-lab";
 
-/// The lab's kernels (`KERNELS` in `lab/build`), oldest first.
-pub const KERNELS: [&str; 2] = ["6.1.0-56-cloud-amd64", "6.12.117+deb12-cloud-amd64"];
+/// The lab's kernels (`KERNELS` in `lab/tools/kernels.py`), oldest first: Debian's
+/// cloud-amd64 5.10 (bullseye-security), 6.1 (bookworm), 6.12 (bookworm) and 7.2 (sid).
+pub const KERNELS: [&str; 4] =
+    ["5.10.0-43-cloud-amd64", "6.1.0-56-cloud-amd64", "6.12.117+deb12-cloud-amd64", "7.2.13+deb14-cloud-amd64"];
+
+/// The kernels with golden transcripts (`GOLDEN_KERNELS` in `lab/build` and
+/// `lab/golden`): the baseline krash that recorded them predates the others.
+pub const GOLDEN_KERNELS: [&str; 2] = ["6.1.0-56-cloud-amd64", "6.12.117+deb12-cloud-amd64"];
+
+/// The one kernel whose scenarios have every dump format (compression
+/// variants, ELF, QEMU's dumps); the others have the main kdump only.
+pub const VARIANT_KERNEL: &str = "6.1.0-56-cloud-amd64";
 
 /// The lab directory: `$KRASH_LAB_DIR`, or [`DEFAULT_LAB_DIR`].
 pub fn lab_dir() -> PathBuf {
@@ -139,12 +149,24 @@ mod tests {
 
     #[test]
     fn paths_follow_the_lab_layout() {
-        let kv = KERNELS[0];
+        let kv = KERNELS[1];
         let root = kernel_root(kv);
         assert!(root.starts_with(lab_dir()));
         assert_eq!(vmlinux_path(kv), root.join("usr/lib/debug/boot/vmlinux-6.1.0-56-cloud-amd64"));
         assert_eq!(module_debug_dir(kv), root.join("usr/lib/debug/lib/modules/6.1.0-56-cloud-amd64"));
         assert_eq!(scenario_dir(kv, "hung-task"), lab_dir().join("dumps/6.1.0-56-cloud-amd64/hung-task"));
         assert_eq!(manifest_dir(Path::new("/a/b/manifest.json")), PathBuf::from("/a/b"));
+    }
+
+    #[test]
+    fn golden_and_variant_kernels_are_lab_kernels() {
+        assert!(GOLDEN_KERNELS.iter().all(|kv| KERNELS.contains(kv)));
+        assert!(KERNELS.contains(&VARIANT_KERNEL));
+        let mut sorted = KERNELS;
+        sorted.sort_by_key(|kv| {
+            let mut parts = kv.split(['.', '-', '+']).map(|p| p.parse::<u32>().unwrap_or(0));
+            (parts.next(), parts.next(), parts.next())
+        });
+        assert_eq!(sorted, KERNELS, "KERNELS is oldest first");
     }
 }
