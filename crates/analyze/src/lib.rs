@@ -398,6 +398,15 @@ impl AnalyzeExt for Kernel {
                 let mut past_exception = exception.is_none();
                 for item in &t.trace.items {
                     match item {
+                        // A second boundary (another exception frame, or the
+                        // trace leaving an interrupt stack) starts the context
+                        // the fault interrupted: whatever happened to run there
+                        // is not part of this crash.
+                        TraceItem::Exception(_) | TraceItem::StackSwitch { .. }
+                            if past_exception && exception.is_some() && !frames.is_empty() =>
+                        {
+                            break
+                        }
                         TraceItem::Exception(e) if !e.user_mode => past_exception = true,
                         TraceItem::Frame(f) if past_exception => {
                             if let Some(s) = &f.symbol {

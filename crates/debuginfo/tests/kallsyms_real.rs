@@ -11,8 +11,7 @@ use krash_debuginfo::{read_kallsyms, ElfMemory, KallsymsLocation, SymbolTable};
 /// memory) and checks it against System.map.
 #[test]
 fn kallsyms_decoded_from_vmlinux_match_system_map() {
-    for kv in common::kernels_with_extra() {
-        let kv = kv.as_str();
+    for kv in common::KERNELS {
         let Some(path) = common::vmlinux(kv) else {
             continue;
         };

@@ -13,8 +13,7 @@ use krash_debuginfo::{read_kallsyms, scan_kallsyms, ElfMemory, KallsymsLayout, S
 #[test]
 fn scan_finds_the_tables_the_symbol_table_names() {
     let mut compared = 0;
-    for kv in common::kernels_with_extra() {
-        let kv = kv.as_str();
+    for kv in common::KERNELS {
         let Some(path) = common::vmlinux(kv) else { continue };
         let map = common::mmap(&path);
         let symtab = SymbolTable::from_elf(&map).unwrap();

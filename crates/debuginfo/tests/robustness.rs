@@ -20,7 +20,7 @@ impl Rng {
 
 #[test]
 fn corrupted_btf_never_panics() {
-    let Some(path) = common::vmlinux(common::KERNELS[0]) else {
+    let Some(path) = common::vmlinux(krash_labtest::VARIANT_KERNEL) else {
         return;
     };
     let map = common::mmap(&path);

@@ -51,7 +51,7 @@ fn vmlinux_symtab_matches_system_map() {
 /// `sym ADDR` answers on a real dump (tests/data/crash-sym-*.txt).
 #[test]
 fn by_addr_agrees_with_crash() {
-    let kv = common::KERNELS[0];
+    let kv = krash_labtest::VARIANT_KERNEL;
     let Some(path) = common::vmlinux(kv) else {
         return;
     };

@@ -271,7 +271,7 @@ fn compress(input: &Path, output: &Path, format: &str) {
 /// The lab module (6.1's null-member build), or `None` (a failure under
 /// KRASH_REQUIRE_LAB=1).
 fn lab_module() -> Option<PathBuf> {
-    krash_labtest::scenario_module(krash_labtest::KERNELS[0], "null-member")
+    krash_labtest::scenario_module(krash_labtest::VARIANT_KERNEL, "null-member")
 }
 
 /// Every byte address of the module's code sections as laid out.

@@ -6,20 +6,6 @@ use std::path::PathBuf;
 
 pub use krash_labtest::KERNELS;
 
-/// The lab's kernels, and any other kernel unpacked beside them in the
-/// same layout (5.10 and 7.2 were checked that way).
-pub fn kernels_with_extra() -> Vec<String> {
-    let mut out: Vec<String> = KERNELS.iter().map(|k| k.to_string()).collect();
-    let extra = std::fs::read_dir(krash_labtest::lab_dir().join("kernels")).into_iter().flatten().flatten();
-    for entry in extra {
-        let kv = entry.file_name().to_string_lossy().into_owned();
-        if !out.contains(&kv) && krash_labtest::vmlinux_path(&kv).exists() {
-            out.push(kv);
-        }
-    }
-    out
-}
-
 pub fn vmlinux(kv: &str) -> Option<PathBuf> {
     krash_labtest::vmlinux(kv)
 }
