@@ -1,6 +1,6 @@
 #![no_main]
 //! kallsyms and module-kallsyms decoding over arbitrary "kernel memory".
-use krash_core::{memory::not_mapped, Result, VirtualMemory};
+use krash_core::memory::BytesAt;
 use krash_debuginfo::{
     read_kallsyms, read_module_kallsyms, KallsymsAddressing, KallsymsLocation, ModuleKallsymsLocation,
 };
@@ -8,20 +8,8 @@ use libfuzzer_sys::fuzz_target;
 
 const BASE: u64 = 0xffff_ffff_8200_0000;
 
-struct Bytes<'a>(&'a [u8]);
-
-impl VirtualMemory for Bytes<'_> {
-    fn read_virt(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
-        let start = addr.checked_sub(BASE).ok_or_else(|| not_mapped(addr))? as usize;
-        let end = start.checked_add(buf.len()).ok_or_else(|| not_mapped(addr))?;
-        let src = self.0.get(start..end).ok_or_else(|| not_mapped(addr))?;
-        buf.copy_from_slice(src);
-        Ok(())
-    }
-}
-
 fuzz_target!(|data: &[u8]| {
-    let mem = Bytes(data);
+    let mem = BytesAt { base: BASE, bytes: data };
     let at = |i: u64| BASE + (i * 64) % (data.len().max(1) as u64);
     let loc = KallsymsLocation {
         num_syms: at(0),

@@ -475,7 +475,8 @@ fn current_krash_says_what_the_baseline_said() {
         return; // lab_dumps() has failed or noted it already
     }
     // The baseline that recorded the transcripts predates the other kernels.
-    let dumps: Vec<_> = all.into_iter().filter(|d| krash_labtest::GOLDEN_KERNELS.contains(&d.kernel.as_str())).collect();
+    let dumps: Vec<_> =
+        all.into_iter().filter(|d| krash_labtest::GOLDEN_KERNELS.contains(&d.kernel.as_str())).collect();
     if !dir.join("recorded.json").exists() {
         krash_labtest::skip_or_fail(format!("no golden transcripts in {} (lab/build records them)", dir.display()));
         return;

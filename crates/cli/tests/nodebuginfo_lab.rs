@@ -105,19 +105,9 @@ fn kallsyms_scan_finds_the_tables_vmcoreinfo_and_the_vmlinux_name() {
         let t0 = std::time::Instant::now();
         let (scan, table, confidence) = kernel.scan_image_kallsyms().unwrap_or_else(|e| panic!("{label}: {e}"));
         let elapsed = t0.elapsed();
-        let loc = scan.location;
         let v = kernel.vmcoreinfo();
         let vmlinux = |name: &str| kernel.symbols().by_name(name).map(|s| s.addr);
-        let tables = [
-            ("kallsyms_names", Some(loc.names)),
-            ("kallsyms_num_syms", Some(loc.num_syms)),
-            ("kallsyms_token_table", Some(loc.token_table)),
-            ("kallsyms_token_index", Some(loc.token_index)),
-            ("kallsyms_offsets", Some(loc.offsets)),
-            ("kallsyms_relative_base", loc.relative_base),
-            ("kallsyms_markers", Some(scan.markers)),
-            ("kallsyms_seqs_of_names", scan.seqs_of_names),
-        ];
+        let tables = scan.tables();
         let mut named_by_vmcoreinfo = 0;
         for (name, found) in tables {
             assert_eq!(found, vmlinux(name), "{label}: {name}: the scan and the vmlinux differ");

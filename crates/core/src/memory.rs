@@ -106,6 +106,26 @@ pub fn not_mapped(addr: u64) -> Error {
     Error::fault(addr, AddrSpace::KernelVirtual, FaultReason::NotMapped)
 }
 
+/// Virtual memory that is one run of bytes at `base` and nothing else:
+/// what unit tests and fuzz targets hand a parser that reads kernel memory.
+#[derive(Debug, Clone)]
+pub struct BytesAt<B> {
+    pub base: u64,
+    pub bytes: B,
+}
+
+impl<B: AsRef<[u8]> + Send + Sync> VirtualMemory for BytesAt<B> {
+    fn read_virt(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
+        let src = addr
+            .checked_sub(self.base)
+            .and_then(|offset| usize::try_from(offset).ok())
+            .and_then(|start| self.bytes.as_ref().get(start..start.checked_add(buf.len())?))
+            .ok_or_else(|| not_mapped(addr))?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+}
+
 impl<T: PhysicalMemory + ?Sized> PhysicalMemory for std::sync::Arc<T> {
     fn read_phys(&self, paddr: u64, buf: &mut [u8]) -> Result<()> {
         (**self).read_phys(paddr, buf)

@@ -365,21 +365,7 @@ impl ElfSym {
 #[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 mod tests {
     use super::*;
-    use krash_core::memory::not_mapped;
-
-    struct Flat {
-        base: u64,
-        bytes: Vec<u8>,
-    }
-
-    impl VirtualMemory for Flat {
-        fn read_virt(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
-            let start = addr.checked_sub(self.base).ok_or_else(|| not_mapped(addr))? as usize;
-            let src = self.bytes.get(start..start + buf.len()).ok_or_else(|| not_mapped(addr))?;
-            buf.copy_from_slice(src);
-            Ok(())
-        }
-    }
+    use krash_core::memory::BytesAt;
 
     /// Two symbols in 0x2000 bytes at 0x1000 (see `decodes_synthetic_tables`).
     fn synthetic() -> (Vec<u8>, KallsymsLocation) {
@@ -416,7 +402,7 @@ mod tests {
     #[test]
     fn decodes_synthetic_tables() {
         let (bytes, loc) = synthetic();
-        let mem = Flat { base: 0x1000, bytes };
+        let mem = BytesAt { base: 0x1000, bytes };
         let table = read_kallsyms(&loc, &mem).unwrap();
         let foo = table.by_name("foo").unwrap();
         assert_eq!((foo.addr, foo.kind), (0xffff_ffff_8100_0000, 'T'));
@@ -441,7 +427,7 @@ mod tests {
         let corrupt = |patch: &dyn Fn(&mut Vec<u8>, &mut KallsymsLocation)| {
             let (mut bytes, mut loc) = synthetic();
             patch(&mut bytes, &mut loc);
-            read_kallsyms(&loc, &Flat { base: 0x1000, bytes })
+            read_kallsyms(&loc, &BytesAt { base: 0x1000, bytes })
         };
         // A token starting past the end of the token table (and of memory).
         assert!(corrupt(&|b, _| b[0x200..0x202].copy_from_slice(&0xffffu16.to_le_bytes())).is_err());
@@ -471,7 +457,7 @@ mod tests {
 
     /// Zeros everywhere except `flat`, counting the bytes read.
     struct ZerosAround {
-        flat: Flat,
+        flat: BytesAt<Vec<u8>>,
         bytes_read: std::sync::atomic::AtomicUsize,
     }
 
@@ -492,7 +478,7 @@ mod tests {
         // used to grow to the whole 4 GiB, page by page.
         let mut sym = vec![0u8; ELF64_SYM_SIZE];
         sym[..4].copy_from_slice(&u32::MAX.to_le_bytes());
-        let mem = ZerosAround { flat: Flat { base: 0x10_0000, bytes: sym }, bytes_read: Default::default() };
+        let mem = ZerosAround { flat: BytesAt { base: 0x10_0000, bytes: sym }, bytes_read: Default::default() };
         let loc = ModuleKallsymsLocation { symtab: 0x10_0000, num_symtab: 1, strtab: 0x20_0000, typetab: None };
         let table = read_module_kallsyms("mymod", &loc, &mem).unwrap();
         assert!(table.is_empty());
@@ -516,7 +502,7 @@ mod tests {
         bytes[..symtab.len()].copy_from_slice(&symtab);
         bytes[0x100..0x10e].copy_from_slice(b"\0my_fn\0my_var\0");
         bytes[0x200..0x203].copy_from_slice(b"UtD");
-        let mem = Flat { base, bytes };
+        let mem = BytesAt { base, bytes };
         let loc =
             ModuleKallsymsLocation { symtab: base, num_symtab: 3, strtab: base + 0x100, typetab: Some(base + 0x200) };
         let table = read_module_kallsyms("mymod", &loc, &mem).unwrap();

@@ -105,6 +105,25 @@ pub struct KallsymsScan {
     pub bytes_searched: u64,
 }
 
+impl KallsymsScan {
+    /// Each table found, by the kernel's symbol name for it (what
+    /// VMCOREINFO's `SYMBOL()` lines and the vmlinux call it); `None` where
+    /// this kernel's layout has no such table.
+    pub fn tables(&self) -> [(&'static str, Option<u64>); 8] {
+        let loc = &self.location;
+        [
+            ("kallsyms_names", Some(loc.names)),
+            ("kallsyms_num_syms", Some(loc.num_syms)),
+            ("kallsyms_token_table", Some(loc.token_table)),
+            ("kallsyms_token_index", Some(loc.token_index)),
+            ("kallsyms_offsets", Some(loc.offsets)),
+            ("kallsyms_relative_base", loc.relative_base),
+            ("kallsyms_markers", Some(self.markers)),
+            ("kallsyms_seqs_of_names", self.seqs_of_names),
+        ]
+    }
+}
+
 /// Searches `ranges` of `mem` (the kernel image's read-only data; whole
 /// image ranges work, slower), in order, for the kallsyms tables; none of
 /// them is looked for below the lowest start of `ranges`. Bounded: reads
@@ -708,7 +727,7 @@ impl Window {
 mod tests {
     use super::*;
     use crate::kallsyms::read_kallsyms;
-    use krash_core::memory::not_mapped;
+    use krash_core::memory::{not_mapped, BytesAt};
 
     /// Memory at `base`, with optional holes that fail to read.
     pub(crate) struct Flat {
@@ -723,10 +742,7 @@ mod tests {
             if self.holes.iter().any(|h| h.start < end && addr < h.end) {
                 return Err(not_mapped(addr));
             }
-            let start = addr.checked_sub(self.base).ok_or_else(|| not_mapped(addr))? as usize;
-            let src = self.bytes.get(start..start + buf.len()).ok_or_else(|| not_mapped(addr))?;
-            buf.copy_from_slice(src);
-            Ok(())
+            BytesAt { base: self.base, bytes: &self.bytes[..] }.read_virt(addr, buf)
         }
     }
 

@@ -368,18 +368,7 @@ mod tests {
         let e = LogVariant::probe(with(&["log_buf"])).unwrap_err().to_string();
         assert!(e.contains("neither"), "{e}");
     }
-    use krash_core::{memory::not_mapped, Result, VirtualMemory};
-
-    struct Flat(Vec<u8>);
-    impl VirtualMemory for Flat {
-        fn read_virt(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
-            let start = usize::try_from(addr).map_err(|_| not_mapped(addr))?;
-            let src =
-                start.checked_add(buf.len()).and_then(|end| self.0.get(start..end)).ok_or_else(|| not_mapped(addr))?;
-            buf.copy_from_slice(src);
-            Ok(())
-        }
-    }
+    use krash_core::memory::BytesAt;
 
     /// A tiny fuzz run that needs no nightly toolchain: random and
     /// mutated rings must give records or errors, never panic.
@@ -404,7 +393,7 @@ mod tests {
                 mem[0] = (next() % 6) as u8;
                 mem[48] = (next() % 12) as u8;
             }
-            let _ = read_ring(&Flat(mem), &RingLayout::LINUX_6_1, 0);
+            let _ = read_ring(&BytesAt { base: 0, bytes: mem }, &RingLayout::LINUX_6_1, 0);
         }
     }
 

@@ -267,14 +267,7 @@ fn vmcoreinfo_agreement(
     known.sort_unstable();
     let agreement = check_against(symbols, known.iter().copied());
     let loc = &scan.location;
-    let tables = [
-        ("kallsyms_names", Some(loc.names)),
-        ("kallsyms_num_syms", Some(loc.num_syms)),
-        ("kallsyms_token_table", Some(loc.token_table)),
-        ("kallsyms_token_index", Some(loc.token_index)),
-        ("kallsyms_offsets", Some(loc.offsets)),
-        ("kallsyms_relative_base", loc.relative_base),
-    ];
+    let tables = scan.tables();
     let mut agree = agreement.agree.len();
     let mut disagree: Vec<String> = agreement
         .disagree

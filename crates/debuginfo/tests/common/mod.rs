@@ -1,6 +1,6 @@
 //! The lab kernels' files (krash-labtest finds them); a missing one is a
 //! skip with a note, or a failure under KRASH_REQUIRE_LAB=1.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::path::PathBuf;
 

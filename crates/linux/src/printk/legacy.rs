@@ -362,25 +362,7 @@ fn read_header(mem: &dyn VirtualMemory, layout: &LogBufLayout, buf: u64, idx: u3
 #[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 mod tests {
     use super::*;
-    use krash_core::memory::not_mapped;
-
-    /// Memory with `bytes` at `base` and nothing else.
-    struct At {
-        base: u64,
-        bytes: Vec<u8>,
-    }
-
-    impl VirtualMemory for At {
-        fn read_virt(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
-            let start = addr.checked_sub(self.base).and_then(|o| usize::try_from(o).ok()).ok_or(not_mapped(addr))?;
-            let src = start
-                .checked_add(buf.len())
-                .and_then(|end| self.bytes.get(start..end))
-                .ok_or_else(|| not_mapped(addr))?;
-            buf.copy_from_slice(src);
-            Ok(())
-        }
-    }
+    use krash_core::memory::BytesAt;
 
     const BUF: u64 = 0xffff_8880_0100_0000;
 
@@ -476,7 +458,7 @@ mod tests {
     }
 
     fn read(b: &Builder) -> LogBufRead {
-        read_log_buf(&At { base: BUF, bytes: b.buf.clone() }, &b.layout, &b.state(BUF))
+        read_log_buf(&BytesAt { base: BUF, bytes: b.buf.clone() }, &b.layout, &b.state(BUF))
     }
 
     fn texts(r: &LogBufRead) -> Vec<&str> {
@@ -585,13 +567,13 @@ mod tests {
         b.store(2, 6, LOG_NEWLINE, "second, whose text is cut off", "");
         b.store(3, 6, LOG_NEWLINE, "third", "");
         // The dump holds only the first 40 bytes of the buffer.
-        let mem = At { base: BUF, bytes: b.buf[..40].to_vec() };
+        let mem = BytesAt { base: BUF, bytes: b.buf[..40].to_vec() };
         let r = read_log_buf(&mem, &b.layout, &b.state(BUF));
         assert_eq!(texts(&r), ["first"]);
         let e = r.stopped.expect("stopped").to_string();
         assert!(e.contains("index 0x18") && e.contains("cannot read the record's text"), "{e}");
         // Cut inside a header.
-        let mem = At { base: BUF, bytes: b.buf[..30].to_vec() };
+        let mem = BytesAt { base: BUF, bytes: b.buf[..30].to_vec() };
         let e = read_log_buf(&mem, &b.layout, &b.state(BUF)).stopped.expect("stopped").to_string();
         assert!(e.contains("cannot read the record header at index 0x18"), "{e}");
     }
@@ -608,11 +590,11 @@ mod tests {
         assert!(e.contains("wrap marker where the records cannot wrap"), "{e}");
         // Indices beyond the buffer.
         let state = LogBufState { first_idx: 200, ..b.state(BUF) };
-        let r = read_log_buf(&At { base: BUF, bytes: b.buf.clone() }, &b.layout, &state);
+        let r = read_log_buf(&BytesAt { base: BUF, bytes: b.buf.clone() }, &b.layout, &state);
         assert!(r.stopped.expect("stopped").to_string().contains("implausible log_buf_len"));
         // A next_idx the records step over.
         let state = LogBufState { next_idx: 24, ..b.state(BUF) };
-        let r = read_log_buf(&At { base: BUF, bytes: b.buf.clone() }, &b.layout, &state);
+        let r = read_log_buf(&BytesAt { base: BUF, bytes: b.buf.clone() }, &b.layout, &state);
         assert_eq!(texts(&r), ["a"]);
         let e = r.stopped.expect("stopped").to_string();
         assert!(e.contains("index 0x14") && e.contains("runs past log_next_idx 0x18"), "{e}");
@@ -631,7 +613,7 @@ mod tests {
         // log_next_idx both at 20, two records stored: "b", then "c".
         assert_eq!(b.buf[40 + 8..40 + 10], [0, 0]);
         let full = LogBufState { first_idx: 20, next_idx: 20, first_seq: 1, stored: Some(2), ..b.state(BUF) };
-        let mem = At { base: BUF, bytes: b.buf.clone() };
+        let mem = BytesAt { base: BUF, bytes: b.buf.clone() };
         let r = read_log_buf(&mem, &b.layout, &full);
         assert!(r.stopped.is_none(), "{:?}", r.stopped);
         assert_eq!(texts(&r), ["b", "c"]);
@@ -835,7 +817,7 @@ mod tests {
                 first_seq: next(),
                 stored: (round % 4 == 0).then(|| next() % 4),
             };
-            let r = read_log_buf(&At { base: BUF, bytes }, &layout, &state);
+            let r = read_log_buf(&BytesAt { base: BUF, bytes }, &layout, &state);
             assert!(r.records.len() <= len / 16 + 1);
         }
     }
