@@ -17,7 +17,8 @@ pub trait SystemExt {
     fn crash_time(&self) -> Option<i64>;
     /// The tick rate, derived from `tick_nsec` (the kernel does not export HZ).
     fn hz(&self) -> Result<u64>;
-    /// Seconds since boot, from `jiffies_64` as crash computes it.
+    /// Seconds since boot: from `jiffies_64` as crash computes it where
+    /// the kernel tells its tick rate, else the timekeeper's boot time.
     fn uptime_secs(&self) -> Result<u64>;
     /// The three load averages as (integer, hundredths), as /proc/loadavg.
     fn load_average(&self) -> Result<[(u64, u64); 3]>;
@@ -44,19 +45,9 @@ impl SystemExt for Kernel {
         if let Some(t) = self.vmcoreinfo().crash_time() {
             return Some(t);
         }
-        let tk = self.symbol_addr("tk_core").ok()?;
-        let l = self.layouts();
-        let off = match l.variable_field("tk_core", "timekeeper.xtime_sec") {
-            Ok(f) => f.offset,
-            // BTF does not describe tk_core's anonymous struct: it is
-            // `{ seqcount_raw_spinlock_t seq; struct timekeeper timekeeper; }`,
-            // so the timekeeper starts at seq's size rounded up to 8 bytes.
-            Err(_) => {
-                let seq = l.size_of("seqcount_raw_spinlock").ok()?;
-                seq.div_ceil(8) * 8 + l.offset("timekeeper", "xtime_sec").ok()?
-            }
-        };
-        self.memory().read_u64(tk + off).ok().map(|v| v as i64)
+        let tk = core_timekeeper(self).ok()?;
+        let off = self.layouts().offset("timekeeper", "xtime_sec").ok()?;
+        self.memory().read_u64(tk.checked_add(off)?).ok().map(|v| v as i64)
     }
 
     fn hz(&self) -> Result<u64> {
@@ -68,11 +59,16 @@ impl SystemExt for Kernel {
     }
 
     fn uptime_secs(&self) -> Result<u64> {
-        let hz = self.hz()?;
-        let jiffies = self.read_symbol_u64("jiffies_64")?;
-        // INITIAL_JIFFIES: jiffies start 5 minutes before wrapping 32 bits.
-        let initial = u64::from((-300i64 * hz as i64) as u32);
-        Ok(jiffies.wrapping_sub(initial) / hz)
+        match UptimeSource::probe(self) {
+            UptimeSource::Jiffies => {
+                let hz = self.hz()?;
+                let jiffies = self.read_symbol_u64("jiffies_64")?;
+                // INITIAL_JIFFIES: jiffies start 5 minutes before wrapping 32 bits.
+                let initial = u64::from((-300i64 * hz as i64) as u32);
+                Ok(jiffies.wrapping_sub(initial) / hz)
+            }
+            UptimeSource::Timekeeper => Ok(boot_time_ns(self)? / 1_000_000_000),
+        }
     }
 
     fn load_average(&self) -> Result<[(u64, u64); 3]> {
@@ -150,6 +146,69 @@ impl SystemExt for Kernel {
             .map_err(|e| Error::bad_data("kernel_config_data", e.to_string()))?;
         Ok(text)
     }
+}
+
+/// Where `uptime_secs` comes from: a named probe, because 7.x removed
+/// `tick_nsec` (and with it the only in-memory statement of HZ).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UptimeSource {
+    /// `jiffies_64` over HZ from `tick_nsec`, as crash computes it (up to 6.x).
+    Jiffies,
+    /// The core timekeeper's monotonic base plus its boot offset: what
+    /// `ktime_get_boottime()` (and /proc/uptime) said at the last tick.
+    Timekeeper,
+}
+
+impl UptimeSource {
+    pub fn probe(k: &Kernel) -> UptimeSource {
+        if k.symbol_addr("tick_nsec").is_ok() {
+            UptimeSource::Jiffies
+        } else {
+            UptimeSource::Timekeeper
+        }
+    }
+}
+
+/// The address of the core `struct timekeeper`: inside `tk_core`, an
+/// anonymous `{ seqcount_raw_spinlock_t seq; struct timekeeper timekeeper; }`
+/// (up to 6.x), or in `timekeeper_data[TIMEKEEPER_CORE]`, a `struct tk_data`
+/// (7.x, where auxiliary clocks have timekeepers of their own).
+pub fn core_timekeeper(k: &Kernel) -> Result<u64> {
+    let l = k.layouts();
+    if let Ok(data) = k.symbol_addr("timekeeper_data") {
+        let index = match k.types().map(|t| t.find_enumerator("TIMEKEEPER_CORE")) {
+            Some(Ok(Some((_, v)))) => u64::try_from(v).map_err(|_| Error::bad_data("TIMEKEEPER_CORE", "negative"))?,
+            _ => 0,
+        };
+        let at = index
+            .checked_mul(l.size_of("tk_data")?)
+            .and_then(|o| o.checked_add(l.offset("tk_data", "timekeeper").ok()?))
+            .and_then(|o| data.checked_add(o))
+            .ok_or_else(|| Error::bad_data("timekeeper_data", "core timekeeper beyond the address space"))?;
+        return Ok(at);
+    }
+    let tk = k.symbol_addr("tk_core")?;
+    let off = match l.variable_field("tk_core", "timekeeper") {
+        Ok(f) => f.offset,
+        // BTF does not describe tk_core's anonymous struct: the timekeeper
+        // starts at the seqcount's size rounded up to 8 bytes.
+        Err(_) => l.size_of("seqcount_raw_spinlock")?.div_ceil(8) * 8,
+    };
+    tk.checked_add(off).ok_or_else(|| Error::bad_data("tk_core", "beyond the address space"))
+}
+
+/// Nanoseconds since boot at the timekeeper's last update (suspend included).
+pub fn boot_time_ns(k: &Kernel) -> Result<u64> {
+    let tk = core_timekeeper(k)?;
+    let l = k.layouts();
+    let base_off = l.offset("timekeeper", "tkr_mono")?.checked_add(l.offset("tk_read_base", "base")?);
+    let base_off = base_off.ok_or_else(|| Error::bad_data("struct timekeeper", "tkr_mono.base offset overflows"))?;
+    let mono = k.memory().read_u64(tk.wrapping_add(base_off))?;
+    let boot = k.memory().read_u64(tk.wrapping_add(l.offset("timekeeper", "offs_boot")?))?;
+    // ktime_t is signed; a negative or absurd sum is not a time since boot.
+    let ns = (mono as i64).checked_add(boot as i64).filter(|&ns| ns >= 0);
+    ns.map(|ns| ns as u64)
+        .ok_or_else(|| Error::bad_data("timekeeper", format!("boot time {mono:#x} + {boot:#x} is negative")))
 }
 
 /// One DMI identification string (`sys -i`).

@@ -1,14 +1,11 @@
-//! Which variant every version probe picks on the lab's kernels, with and
-//! without the vmlinux, and on the types and tables of vmlinux files of
-//! other versions (5.10 and 7.2) that have no dump in the lab.
+//! Which variant every version probe picks on each lab kernel (5.10, 6.1,
+//! 6.12, 7.2), with and without the vmlinux, and the facts behind the
+//! probes read straight from the 5.10 and 7.2 vmlinux files' types and
+//! tables.
 //!
 //! The dumps: KRASH_LAB_DIR (default /var/cache/krash-lab), `dumps/KERNEL/
 //! null-member/vmcore.kdump-zlib`; a missing lab skips with a note, a
-//! failure with KRASH_REQUIRE_LAB=1. The other versions' vmlinux files
-//! are looked for in `vmlinux-only/vmlinux-RELEASE` under the lab
-//! directory (the `-dbg` packages' files: `apt-get download
-//! linux-image-5.10.0-43-cloud-amd64-dbg linux-image-7.2.13+deb14-cloud-amd64-dbg`
-//! with the private-apt recipe of LAB-NOTES.md); missing ones skip.
+//! failure with KRASH_REQUIRE_LAB=1.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,6 +20,7 @@ use krash_linux::mm::slab::{CpuCacheVariant, NodeVariant, SlabExt, SlabVariant, 
 use krash_linux::printk::{LogVariant, PrintkExt};
 use krash_linux::sched::backtrace::BacktraceExt;
 use krash_linux::sched::task::{TaskExt, TaskStateSource};
+use krash_linux::system::{boot_time_ns, SystemExt, UptimeSource};
 use krash_program::layout::{Layouts, TypeSource};
 use krash_program::modules::{RegionKind, SectionAttrs};
 use krash_program::probes::{ModuleLayout, PercpuAddressing};
@@ -96,44 +94,89 @@ fn mem_slots_of_6_12() -> Vec<Option<RegionKind>> {
     .collect()
 }
 
+/// What each probe must pick on a lab kernel: facts of these Debian builds,
+/// read off their sources and types once.
+struct Expected {
+    percpu: PercpuAddressing,
+    modules: ModuleLayout,
+    slab: SlabVariants,
+    head: CompoundHead,
+    orc: (OrcFormat, OrcFlags),
+    attrs: SectionAttrs,
+    uptime: UptimeSource,
+}
+
+fn expected(release: &str) -> Expected {
+    let mem_array = ModuleLayout::MemArray { slots: mem_slots_of_6_12(), kinds_from_enum: true };
+    let slub = |slab, cpu, node| SlabVariants { slab, cpu, node };
+    let (v5_10, v6_1, v6_12, v7_2) = (
+        &krash_labtest::KERNELS[0],
+        &krash_labtest::KERNELS[1],
+        &krash_labtest::KERNELS[2],
+        &krash_labtest::KERNELS[3],
+    );
+    match release {
+        r if r == *v5_10 => Expected {
+            percpu: PercpuAddressing::ZeroBased,
+            modules: ModuleLayout::CoreAndInit,
+            slab: slub(SlabVariant::PageStruct, CpuCacheVariant::CpuSlab, NodeVariant::NodeArray),
+            head: CompoundHead::Pointer,
+            orc: (OrcFormat::BEFORE_6_4, OrcFlags::TypeEnd),
+            attrs: SectionAttrs::Counted,
+            uptime: UptimeSource::Jiffies,
+        },
+        r if r == *v6_1 => Expected {
+            percpu: PercpuAddressing::ZeroBased,
+            modules: ModuleLayout::CoreAndInit,
+            slab: slub(SlabVariant::SlabStruct, CpuCacheVariant::CpuSlab, NodeVariant::NodeArray),
+            head: CompoundHead::Pointer,
+            orc: (OrcFormat::BEFORE_6_4, OrcFlags::TypeEnd),
+            attrs: SectionAttrs::Counted,
+            uptime: UptimeSource::Jiffies,
+        },
+        r if r == *v6_12 => Expected {
+            percpu: PercpuAddressing::ZeroBased,
+            modules: mem_array,
+            slab: slub(SlabVariant::SlabStruct, CpuCacheVariant::CpuSlab, NodeVariant::NodeArray),
+            head: CompoundHead::Pointer,
+            orc: (OrcFormat::SINCE_6_4, OrcFlags::TypeSignal),
+            attrs: SectionAttrs::Counted,
+            uptime: UptimeSource::Jiffies,
+        },
+        r if r == *v7_2 => Expected {
+            percpu: PercpuAddressing::ImageRelative,
+            modules: mem_array,
+            slab: slub(SlabVariant::SlabStruct, CpuCacheVariant::Sheaves, NodeVariant::PerNode),
+            head: CompoundHead::Info,
+            orc: (OrcFormat::SINCE_7, OrcFlags::TypeSignal),
+            attrs: SectionAttrs::BinAttributes,
+            uptime: UptimeSource::Timekeeper,
+        },
+        other => panic!("{other}: not a lab kernel (krash_labtest::KERNELS)"),
+    }
+}
+
 #[test]
 fn lab_kernels_get_their_variants() {
+    let mut seen = Vec::new();
     for (release, dump, vmlinux) in lab_kernels() {
-        let is_6_1 = release.starts_with("6.1.");
+        let want = expected(&release);
         for with_vmlinux in [true, false] {
             let k = open(&dump, with_vmlinux.then_some(vmlinux.as_path()));
             let label = format!("{release} ({})", if with_vmlinux { "vmlinux" } else { "dump only" });
 
-            assert_eq!(k.percpu_addressing().unwrap(), PercpuAddressing::ZeroBased, "{label}");
+            assert_eq!(k.percpu_addressing().unwrap(), want.percpu, "{label}");
             // The per-cpu probe agrees with the kernel: CPU N's this_cpu_off is __per_cpu_offset[N].
             for cpu in k.possible_cpus().unwrap() {
                 let own = k.memory().read_u64(k.percpu_addr("this_cpu_off", cpu).unwrap()).unwrap();
                 assert_eq!(own, k.percpu_offset(cpu).unwrap(), "{label}: this_cpu_off of CPU {cpu}");
             }
-
-            let modules = k.module_layout().unwrap().clone();
-            if is_6_1 {
-                assert_eq!(modules, ModuleLayout::CoreAndInit, "{label}");
-            } else {
-                assert_eq!(
-                    modules,
-                    ModuleLayout::MemArray { slots: mem_slots_of_6_12(), kinds_from_enum: true },
-                    "{label}"
-                );
-            }
-
-            assert_eq!(
-                k.slab_variants().unwrap(),
-                SlabVariants {
-                    slab: SlabVariant::SlabStruct,
-                    cpu: CpuCacheVariant::CpuSlab,
-                    node: NodeVariant::NodeArray
-                },
-                "{label}"
-            );
-            assert_eq!(k.page_model().unwrap().head_encoding, CompoundHead::Pointer, "{label}");
+            assert_eq!(k.module_layout().unwrap(), &want.modules, "{label}");
+            assert_eq!(k.slab_variants().unwrap(), want.slab, "{label}");
+            assert_eq!(k.page_model().unwrap().head_encoding, want.head, "{label}");
             assert_eq!(k.log_variant().unwrap(), LogVariant::LocklessRing, "{label}");
-            assert_eq!(SectionAttrs::probe(k.layouts()).unwrap(), SectionAttrs::Counted, "{label}");
+            assert_eq!(SectionAttrs::probe(k.layouts()).unwrap(), want.attrs, "{label}");
+            assert_eq!(UptimeSource::probe(&k), want.uptime, "{label}");
 
             match &k.task_states().source {
                 TaskStateSource::Array { entries } => {
@@ -145,23 +188,33 @@ fn lab_kernels_get_their_variants() {
             assert!(k.task_list_problems().iter().all(|p| !p.contains("task_state_array")), "{label}");
 
             let orc = &k.orc_tables().format;
-            let (expected, flags) = if is_6_1 {
-                (OrcFormat::BEFORE_6_4, OrcFlags::TypeEnd)
-            } else {
-                (OrcFormat::SINCE_6_4, OrcFlags::TypeSignal)
-            };
-            assert_eq!(orc.format, expected, "{label}: {orc:?}");
-            assert_eq!(orc.flags_from_types, Some(flags), "{label}: struct orc_entry in the types");
+            assert_eq!(orc.format, want.orc.0, "{label}: {orc:?}");
+            assert_eq!(orc.flags_from_types, Some(want.orc.1), "{label}: struct orc_entry in the types");
             let (samples, agreeing) = orc.samples.unwrap_or_else(|| panic!("{label}: {orc:?}"));
             assert!(samples > 10_000 && agreeing * 100 >= samples * 99, "{label}: {orc:?}");
             assert!(orc.problem.is_none(), "{label}: {orc:?}");
             eprintln!("{label}: ORC {:?}, {agreeing}/{samples} function entries agree", orc.format);
+
+            // Both uptime sources where both exist: the timekeeper's boot
+            // time and the jiffies agree to the second; and the kernel's
+            // last log line was stamped before the dump was taken.
+            let uptime = k.uptime_secs().unwrap_or_else(|e| panic!("{label}: uptime: {e}"));
+            let boot_ns = boot_time_ns(&k).unwrap_or_else(|e| panic!("{label}: timekeeper: {e}"));
+            assert!(uptime.abs_diff(boot_ns / 1_000_000_000) <= 1, "{label}: {uptime} s vs {boot_ns} ns");
+            let last = k.log_records().unwrap().last().map(|r| r.ts_nsec).unwrap_or_default();
+            assert!(
+                last / 1_000_000_000 <= uptime + 1 && uptime <= last / 1_000_000_000 + 60,
+                "{label}: {last} ns vs {uptime} s"
+            );
         }
+        seen.push(release);
+    }
+    if krash_labtest::required() {
+        assert_eq!(seen, krash_labtest::KERNELS, "every lab kernel has a null-member dump");
     }
 }
 
-/// A vmlinux of a version the lab has no dump of: its BTF, symbols and
-/// ORC table.
+/// A lab kernel's vmlinux read on its own: its BTF, symbols and ORC table.
 struct OtherVersion {
     release: &'static str,
     layouts: Layouts,
@@ -170,11 +223,8 @@ struct OtherVersion {
 }
 
 fn other_version(release: &'static str) -> Option<OtherVersion> {
-    let path = lab_dir().join("vmlinux-only").join(format!("vmlinux-{release}"));
-    let Ok(map) = krash_core::MappedFile::open(&path) else {
-        eprintln!("note: {} absent; the {release} probes are not checked", path.display());
-        return None;
-    };
+    let path = krash_labtest::vmlinux(release)?;
+    let map = krash_core::MappedFile::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let btf = Btf::from_elf(&map, None).expect("the vmlinux has BTF");
     let types: Arc<dyn TypeProvider> = Arc::new(btf);
     Some(OtherVersion {
