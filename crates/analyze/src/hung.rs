@@ -2,7 +2,10 @@
 //! that lock's owner with its stack. A task sleeping on a mutex, rwsem or
 //! semaphore keeps a waiter entry on its own stack (`list`, then `task`)
 //! linked into the lock's `wait_list`; finding that entry on the stack
-//! names the lock even where DWARF lost the `lock` argument.
+//! names the lock even where DWARF lost the `lock` argument. Kernels that
+//! record a sleeping task's mutex (`task_struct.blocked_on`, 6.16+; 7.x's
+//! mutex keeps a `first_waiter` ring instead of a `wait_list`) are read
+//! directly.
 
 use crate::AnalyzeHelpers;
 use krash_linux::sched::backtrace::BacktraceExt;
@@ -164,10 +167,18 @@ trait HungHelpers {
     /// the lock keeps its wait list.
     fn waiter_layout(&self, kind: &str) -> Option<WaiterLayout>;
     fn lock_owner(&self, lock: u64, kind: &str) -> Option<LockOwner>;
+    /// The mutex a task sleeps on, where the kernel records it in
+    /// `task_struct.blocked_on` (6.16+, for proxy execution): read, not searched for.
+    fn mutex_blocked_on(&self, task: &Task) -> Option<LockWait>;
 }
 
 impl HungHelpers for Kernel {
     fn lock_waited_for(&self, task: &Task, kind: &str) -> Option<LockWait> {
+        if kind == "mutex" {
+            if let Some(lock) = self.mutex_blocked_on(task) {
+                return Some(lock);
+            }
+        }
         let stack = self.read_field_u64(task.addr, "task_struct", "stack").ok()?;
         let bytes = self.memory().read_vec(stack, THREAD_SIZE).ok()?;
         let layout = self.waiter_layout(kind)?;
@@ -226,6 +237,31 @@ impl HungHelpers for Kernel {
             task: l.offset(waiter, "task").unwrap_or(WAITER_TASK_OFFSET),
             list: l.offset(waiter, "list").unwrap_or(0),
             head: l.offset(kind, "wait_list").ok()?,
+        })
+    }
+
+    fn mutex_blocked_on(&self, task: &Task) -> Option<LockWait> {
+        let address = self.read_field_u64(task.addr, "task_struct", "blocked_on").ok().filter(|&a| a != 0)?;
+        let l = self.layouts();
+        let list_off = l.offset("mutex_waiter", "list").ok()?;
+        let opts = WalkOptions { limit: MAX_WAITERS, check_backlinks: true, ..Default::default() };
+        let waiters = if l.has_field("mutex", "first_waiter") {
+            // 7.x: the waiters form a ring of their own; the lock points at the first.
+            match self.read_field_u64(address, "mutex", "first_waiter").ok()? {
+                0 => 0,
+                first => list::walk(self.memory(), first.checked_add(list_off)?, opts).nodes.len().saturating_add(1),
+            }
+        } else {
+            let head = address.checked_add(l.offset("mutex", "wait_list").ok()?)?;
+            list::walk(self.memory(), head, opts).nodes.len()
+        };
+        Some(LockWait {
+            address,
+            kind: "mutex".into(),
+            symbol: self.symbolize(address).filter(|s| s.offset == 0).map(|s| s.name),
+            owner: self.lock_owner(address, "mutex"),
+            waiters,
+            waiter_pids: Vec::new(),
         })
     }
 

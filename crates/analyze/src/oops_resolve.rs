@@ -81,8 +81,15 @@ impl OopsResolver {
         let kallsyms_size = |addr: u64, size: u64| -> u64 {
             object.symbols.next_addr_after(addr).map_or(size, |next| next.saturating_sub(addr))
         };
+        // The last function of a section ends where the loader put the next
+        // section, which this layout need not match: the kernel's size is
+        // then the exact one plus the padding to that section's alignment.
+        const MAX_SECTION_PADDING: u64 = 64;
         let size_matches = |addr: u64, size: u64| -> bool {
-            frame.size.is_none_or(|want| want == size || want == kallsyms_size(addr, size))
+            frame.size.is_none_or(|want| {
+                let spans = kallsyms_size(addr, size);
+                want == size || want == spans || (want > size && want < spans && want - size < MAX_SECTION_PADDING)
+            })
         };
         let candidates: Vec<_> = object.symbols.all_by_name(&frame.function).collect();
         let symbol = candidates.iter().find(|s| size_matches(s.addr, s.size));

@@ -1,6 +1,5 @@
-use krash_core::Result;
-use krash_linux::printk::LogRecord;
-use krash_linux::printk::PrintkExt;
+use krash_core::{Error, Result};
+use krash_linux::printk::{LogRecord, LogVariant, PrintkExt};
 use krash_linux::system::SystemExt;
 
 use crate::{getopt, CommandSpec, Output, Session};
@@ -9,10 +8,11 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
     name: "log",
     aliases: &["dmesg"],
     summary: "the kernel message buffer",
-    synopsis: "log [-T | -t] [-m]",
+    synopsis: "log [-T | -t] [-m] [-c]",
     details: "  -T  human-readable timestamps (derived from the crash time and uptime)\n\
               \x20 -t  no timestamps\n\
-              \x20 -m  prefix each message with its log level <N>",
+              \x20 -m  prefix each message with its log level <N>\n\
+              \x20 -c  show who logged each message: [Tpid] a task, [Ccpu] a CPU outside task context",
     run,
 };
 
@@ -29,12 +29,14 @@ pub struct Log {
     pub records: Vec<LogRecord>,
     pub timestamps: LogTimestamps,
     pub show_level: bool,
+    /// `-c`: each record's caller (`T<pid>` or `C<cpu>`).
+    pub show_caller: bool,
     /// Wall-clock seconds at boot, for `-T`.
     pub boot_time: Option<i64>,
 }
 
 fn run(session: &mut Session, args: &[String]) -> Result<Output> {
-    let p = getopt::parse("log", args, "Ttm")?;
+    let p = getopt::parse("log", args, "Ttmc")?;
     let k = &session.kernel;
     let timestamps = if p.has('t') {
         LogTimestamps::None
@@ -47,5 +49,14 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         (Some(t), Ok(up)) => Some(t - up as i64),
         _ => None,
     };
-    Ok(Output::Log(Log { records: k.log_records()?, timestamps, show_level: p.has('m'), boot_time }))
+    let records = k.log_records()?;
+    let show_caller = p.has('c');
+    // The ring (5.10+) always records the caller; log_buf records only on
+    // CONFIG_PRINTK_CALLER kernels (5.1-5.9), where some id is never 0.
+    if show_caller && k.log_variant()? == LogVariant::LegacyLogBuf && records.iter().all(|r| r.caller_id == 0) {
+        return Err(Error::Unsupported(
+            "log -c: this kernel's log_buf records carry no caller id (CONFIG_PRINTK_CALLER, 5.1 to 5.9)".into(),
+        ));
+    }
+    Ok(Output::Log(Log { records, timestamps, show_level: p.has('m'), show_caller, boot_time }))
 }

@@ -19,6 +19,7 @@ pub(crate) fn render(log: &Log) -> String {
                 None => format!("[{:>5}.{:06}] ", r.ts_nsec / 1_000_000_000, (r.ts_nsec % 1_000_000_000) / 1000),
             },
         };
+        let prefix = if log.show_caller { format!("{prefix}[{:>6}] ", caller(r.caller_id)) } else { prefix };
         let level = if log.show_level { format!("<{}>", r.level) } else { String::new() };
         // Continuation lines of a multi-line record are indented under
         // the text, as dmesg and makedumpfile print them.
@@ -31,4 +32,14 @@ pub(crate) fn render(log: &Log) -> String {
         }
     }
     s
+}
+
+/// The kernel's caller field: `T<pid>`, or `C<cpu>` with the top bit set.
+fn caller(id: u32) -> String {
+    const CPU_CONTEXT: u32 = 0x8000_0000;
+    if id & CPU_CONTEXT != 0 {
+        format!("C{}", id & !CPU_CONTEXT)
+    } else {
+        format!("T{id}")
+    }
 }
