@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::{named_registers, Report};
 use krash_linux::mm::slab::looks::ValueLooks;
-use krash_linux::mm::slab::{FreelistOwner, SlabCache};
+use krash_linux::mm::slab::{FreelistOwner, FreelistProblem, SlabCache};
 use krash_program::Kernel;
 
 /// Function and inline names that mean the fault is in the slab allocator.
@@ -80,8 +80,24 @@ impl SlabStateInternal for Kernel {
                 caches.iter().find(|c| self.cpu_freelist_problem(c, cpu).is_some_and(|s| s.problem.is_some())).cloned()
             }),
         };
-        let Some(state) = cache.and_then(|c| self.cpu_freelist_problem(&c, cpu)) else { return };
-        let mut sentence = format!("slab cache {}: CPU {cpu}'s freelist head is {:#018x}", state.cache, state.freelist);
+        // The faulting CPU's freelist first; else (7.x sheaves have no cpu
+        // slab, or the bad head sits on a partial slab) any freelist of the
+        // cache that the slab model finds corrupt.
+        let Some(state) = cache.and_then(|c| {
+            let on_cpu = self.cpu_freelist_problem(&c, cpu);
+            match on_cpu {
+                Some(s) if s.problem.is_some() => Some(s),
+                other => self.cache_freelist_problem(&c, cpu).or(other),
+            }
+        }) else {
+            return;
+        };
+        let head = if state.kmem_cache_cpu != 0 {
+            format!("CPU {cpu}'s freelist head")
+        } else {
+            format!("the freelist head of slab {:#x}", state.slab)
+        };
+        let mut sentence = format!("slab cache {}: {head} is {:#018x}", state.cache, state.freelist);
         if let Some(reason) = &state.reason {
             sentence.push_str(&format!(", {reason}"));
         }
@@ -107,6 +123,8 @@ impl SlabStateInternal for Kernel {
 trait SlabStateHelpers {
     /// `cache`'s freelist state on `cpu`, with the first problem of its cpu slab.
     fn cpu_freelist_problem(&self, cache: &SlabCache, cpu: u32) -> Option<SlabState>;
+    /// The first freelist problem anywhere in `cache` (CPU or partial slabs).
+    fn cache_freelist_problem(&self, cache: &SlabCache, cpu: u32) -> Option<SlabState>;
 }
 
 impl SlabStateHelpers for Kernel {
@@ -136,17 +154,47 @@ impl SlabStateHelpers for Kernel {
             .iter()
             .find(|p| matches!(p.owner, FreelistOwner::Cpu { cpu: on, .. } if on == cpu))
             .or(contents.problems.first())?;
-        state.problem = Some(problem.to_string());
-        state.reason = Some(problem.reason.to_string());
-        state.source_object = problem.source_object;
-        state.raw_value = Some(problem.raw);
-        state.corrupt_value_kind = Some(looks_kind(&problem.looks_like).to_string());
-        state.corrupt_text = match &problem.looks_like {
-            ValueLooks::Utf16Text(t) | ValueLooks::AsciiText(t) => {
-                Some(problem.object_text.clone().unwrap_or_else(|| t.clone()))
-            }
-            _ => problem.object_text.clone(),
-        };
+        describe_problem(&mut state, problem);
         Some(state)
     }
+
+    fn cache_freelist_problem(&self, cache: &SlabCache, cpu: u32) -> Option<SlabState> {
+        let totals = self.cache_totals(cache).ok()?;
+        let problem = totals.problems.first()?;
+        let kmem_cache_cpu = match problem.owner {
+            FreelistOwner::Cpu { kmem_cache_cpu, .. } => kmem_cache_cpu,
+            FreelistOwner::Slab => 0,
+        };
+        let mut state = SlabState {
+            cache: cache.name.clone(),
+            cache_addr: cache.addr,
+            cpu,
+            kmem_cache_cpu,
+            freelist: problem.decoded,
+            slab: problem.slab,
+            problem: None,
+            reason: None,
+            source_object: None,
+            raw_value: None,
+            corrupt_value_kind: None,
+            corrupt_text: None,
+        };
+        describe_problem(&mut state, problem);
+        Some(state)
+    }
+}
+
+/// Fills `state` with what the slab model says of `problem`.
+fn describe_problem(state: &mut SlabState, problem: &FreelistProblem) {
+    state.problem = Some(problem.to_string());
+    state.reason = Some(problem.reason.to_string());
+    state.source_object = problem.source_object;
+    state.raw_value = Some(problem.raw);
+    state.corrupt_value_kind = Some(looks_kind(&problem.looks_like).to_string());
+    state.corrupt_text = match &problem.looks_like {
+        ValueLooks::Utf16Text(t) | ValueLooks::AsciiText(t) => {
+            Some(problem.object_text.clone().unwrap_or_else(|| t.clone()))
+        }
+        _ => problem.object_text.clone(),
+    };
 }

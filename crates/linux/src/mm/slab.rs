@@ -413,6 +413,9 @@ pub trait SlabExt {
     fn slab_variants(&self) -> Result<SlabVariants>;
     /// Address of the `freelist` member of the slab at `addr`.
     fn slab_freelist_slot(&self, addr: u64) -> Result<u64>;
+    /// The problem with a partial slab's freelist head, if it does not
+    /// point into the slab.
+    fn partial_head_problems(&self, cache: &SlabCache, slab: &Slab) -> Result<Vec<FreelistProblem>>;
 }
 
 impl SlabExt for Kernel {
@@ -531,6 +534,7 @@ impl SlabExt for Kernel {
             for &p in &cpu.partial {
                 let slab = self.read_slab(p, cache.addr)?;
                 free += u64::from(slab.objects.saturating_sub(slab.inuse));
+                problems.extend(self.partial_head_problems(cache, &slab)?);
             }
         }
         free = free.saturating_add(self.sheaf_objects(cache)?);
@@ -541,9 +545,21 @@ impl SlabExt for Kernel {
             for &p in &node.partial {
                 let slab = self.read_slab(p, cache.addr)?;
                 free += u64::from(slab.objects.saturating_sub(slab.inuse));
+                problems.extend(self.partial_head_problems(cache, &slab)?);
             }
         }
         Ok(CacheTotals { allocated: total.saturating_sub(free), total, slabs, problems })
+    }
+
+    fn partial_head_problems(&self, cache: &SlabCache, slab: &Slab) -> Result<Vec<FreelistProblem>> {
+        // A partial slab's counters say how many objects are free, so its
+        // chain is not walked to count them; but a head outside the slab is
+        // corruption the next allocation will trip on: the walk names it.
+        let inside = slab.freelist >= slab.base && slab.freelist - slab.base < cache.slab_bytes();
+        if slab.freelist == 0 || inside {
+            return Ok(Vec::new());
+        }
+        Ok(freelist::walk_one(self, cache, slab, slab.freelist, FreelistOwner::Slab)?.problems)
     }
 
     fn read_slab(&self, addr: u64, cache: u64) -> Result<Slab> {
