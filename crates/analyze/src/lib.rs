@@ -747,7 +747,7 @@ impl AnalyzeHelpers for Kernel {
                 let thunk = i.flow_control() == iced_x86::FlowControl::Call
                     && self
                         .symbolize(i.near_branch_target())
-                        .is_some_and(|s| s.name.starts_with("__x86_indirect_thunk"));
+                        .is_some_and(|s| crate::provenance::thunk_name(&s.name).is_some());
                 if i.len() as u64 == len && (i.flow_control() == iced_x86::FlowControl::IndirectCall || thunk) {
                     let symbolize = |a: u64| self.symbolize(a).map(|s| (s.name, s.offset));
                     return disassemble(&buf, start, &symbolize).first().map(|d| d.text.clone());
@@ -766,7 +766,7 @@ impl AnalyzeHelpers for Kernel {
             return None;
         }
         let name = self.symbolize(i.near_branch_target())?.name;
-        (!name.starts_with("__x86_indirect_thunk")).then_some(name)
+        crate::provenance::thunk_name(&name).is_none().then_some(name)
     }
 
     fn returned_by(&self, rip: u64, reg: &str) -> Option<String> {

@@ -52,10 +52,21 @@ impl PointerSourceInternal for Kernel {
 
     fn explain_fnptr_source(&self, report: &mut Report, regs: &RegisterFile, ret: u64, tail_callee: Option<u64>) {
         let Some(rip) = regs.pc() else { return };
+        let module_of = |code: &FunctionCode| self.symbolize(code.start).and_then(|s| s.module);
         let (code, branch_addr, reg) = match tail_callee {
             Some(callee) => {
                 let Some(code) = self.function_code(callee) else { return };
-                let Some((addr, reg)) = last_indirect_jump(self, &code) else { return };
+                // A function may tail-call through several jumps (gcc 16
+                // duplicates the tail for a devirtualised fast path): the
+                // one whose pointer is traced back to an argument explains
+                // the crash; else the last one.
+                let jumps = indirect_jumps(self, &code);
+                let module = module_of(&code);
+                let traced = jumps.iter().find(|(addr, reg)| {
+                    self.register_provenance(&code, *addr, *reg, module.as_deref())
+                        .is_some_and(|p| p.steps.last().is_some_and(|s| matches!(s.origin, Origin::Argument { .. })))
+                });
+                let Some(&(addr, reg)) = traced.or(jumps.first()) else { return };
                 (code, addr, reg)
             }
             None => {
@@ -70,7 +81,7 @@ impl PointerSourceInternal for Kernel {
                 (code, addr, reg)
             }
         };
-        let module = self.symbolize(code.start).and_then(|s| s.module);
+        let module = module_of(&code);
         let Some(p) = self.register_provenance(&code, branch_addr, reg, module.as_deref()) else { return };
         self.add_provenance(report, &code, &p, regs);
         if let Some(first) = p.steps.first() {
@@ -234,16 +245,21 @@ fn indirect_register(k: &Kernel, ins: &iced_x86::Instruction) -> Option<Register
     }
 }
 
-/// The last indirect jump of a function (a tail call through a pointer).
-fn last_indirect_jump(k: &Kernel, code: &FunctionCode) -> Option<(u64, Register)> {
-    code.instrs.iter().enumerate().rev().find_map(|(i, ins)| {
-        let ins = ins.as_ref()?;
-        if !matches!(ins.flow_control(), FlowControl::IndirectBranch | FlowControl::UnconditionalBranch) {
-            return None;
-        }
-        let reg = indirect_register(k, ins)?;
-        Some((code.texts.get(i)?.0, reg))
-    })
+/// A function's indirect jumps (tail calls through a pointer), last first.
+fn indirect_jumps(k: &Kernel, code: &FunctionCode) -> Vec<(u64, Register)> {
+    code.instrs
+        .iter()
+        .enumerate()
+        .rev()
+        .filter_map(|(i, ins)| {
+            let ins = ins.as_ref()?;
+            if !matches!(ins.flow_control(), FlowControl::IndirectBranch | FlowControl::UnconditionalBranch) {
+                return None;
+            }
+            let reg = indirect_register(k, ins)?;
+            Some((code.texts.get(i)?.0, reg))
+        })
+        .collect()
 }
 
 /// When the faulting register is a call's return value: the callee and

@@ -157,6 +157,7 @@ pub(crate) fn register_name(r: Register) -> String {
 
 /// The register an indirect-branch thunk jumps through.
 pub(crate) fn thunk_register(name: &str, offset: u64) -> Option<Register> {
+    let name = thunk_name(name)?;
     let rest =
         name.strip_prefix("__x86_indirect_thunk_").or_else(|| name.strip_prefix("__x86_indirect_call_thunk_"))?;
     let reg = if rest == "array" {
@@ -167,6 +168,14 @@ pub(crate) fn thunk_register(name: &str, offset: u64) -> Option<Register> {
         return None;
     };
     parse_register(reg)
+}
+
+/// An indirect-branch thunk's name without 7.x's `__pi_` alias prefix
+/// (the position-independent copy shares the address), or `None` when
+/// `name` is not a thunk.
+pub(crate) fn thunk_name(name: &str) -> Option<&str> {
+    let name = name.strip_prefix("__pi_").unwrap_or(name);
+    name.starts_with("__x86_indirect_").then_some(name)
 }
 
 /// The register gdb names `name` (`rax`).
@@ -623,6 +632,7 @@ mod tests {
         assert_eq!(thunk_register("__x86_indirect_thunk_array", 64), Some(Register::RDX));
         assert_eq!(thunk_register("__x86_indirect_thunk_r11", 0), Some(Register::R11));
         assert_eq!(thunk_register("__x86_indirect_thunk_array", 16 * 32), None);
+        assert_eq!(thunk_register("__pi___x86_indirect_thunk_rax", 0), Some(Register::RAX));
         assert_eq!(thunk_register("memcpy", 0), None);
     }
 }

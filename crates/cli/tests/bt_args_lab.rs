@@ -57,6 +57,19 @@ fn written_count(d: &LabDump) -> String {
     format!("size_t count = {}", d.scenario.len() + 1)
 }
 
+/// `count` of krash_proc_write with its value; or, where the compiler kept
+/// it in a callee-saved register other than RBP (gcc 10 on 5.10: RBX),
+/// which ORC frames do not recover, the honest statement naming the
+/// register, with the local `len` (the same number) shown.
+fn count_shown(d: &LabDump, writer: &[String]) -> bool {
+    let n = d.scenario.len() + 1;
+    has(writer, &written_count(d))
+        || (writer.iter().any(|l| {
+            l.starts_with("size_t count = <optimized out: in R")
+                && l.ends_with(", which the unwinder does not recover in this frame>")
+        }) && has(writer, &format!("size_t len = {n}")))
+}
+
 fn check_null_member(d: &LabDump, out: &str) -> Result<(), String> {
     let regs = exception_regs(out, "krash_widget_generation+").ok_or("no exception in krash_widget_generation")?;
     let faulting = frame_block(out, "krash_widget_generation").ok_or("no krash_widget_generation frame")?;
@@ -75,7 +88,7 @@ fn check_null_member(d: &LabDump, out: &str) -> Result<(), String> {
         return Err(format!("caller scenario_null_member: {caller:?}"));
     }
     let writer = frame_block(out, "krash_proc_write").ok_or("no krash_proc_write frame")?;
-    if !has(&writer, &written_count(d)) {
+    if !count_shown(d, &writer) {
         return Err(format!("krash_proc_write: expected `{}` in {writer:?}", written_count(d)));
     }
     Ok(())
@@ -97,7 +110,7 @@ fn check_null_fnptr(d: &LabDump, out: &str) -> Result<(), String> {
         return Err(format!("caller scenario_null_fnptr: {caller:?}"));
     }
     let writer = frame_block(out, "krash_proc_write").ok_or("no krash_proc_write frame")?;
-    if !has(&writer, &written_count(d)) {
+    if !count_shown(d, &writer) {
         return Err(format!("krash_proc_write: expected `{}` in {writer:?}", written_count(d)));
     }
     Ok(())
