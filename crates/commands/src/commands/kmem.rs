@@ -188,6 +188,11 @@ pub enum KmemNote {
     Freelist(FreelistProblem),
     /// A buddy free list that could not be walked to its end.
     FreeArea(memory::FreeAreaProblem),
+    /// A cache whose slabs could not be read (a page filtered out of the
+    /// dump): left out of the listing, the others shown.
+    UnreadableCache { cache: String, error: String },
+    /// The cache list itself could not be read whole.
+    CacheList { problem: String },
 }
 
 /// kmem's output plus problems found (`kmem: ...` lines).
@@ -239,16 +244,27 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         Kmem::Pages { pages }
     } else if p.has('s') || p.has('S') {
         let caches = selected_caches(k, &p.args)?;
+        if p.args.is_empty() {
+            notes.extend(
+                k.slab_cache_list_problems()?.iter().map(|problem| KmemNote::CacheList { problem: problem.clone() }),
+            );
+        }
         if p.has('S') {
             let mut out = Vec::new();
             for c in caches {
-                out.push(cache_detail(k, c, &mut notes)?);
+                match cache_detail(k, c, &mut notes) {
+                    Ok(detail) => out.push(detail),
+                    Err(e) => notes.push(unreadable(c, e)?),
+                }
             }
             Kmem::CacheDetail { caches: out }
         } else {
             let mut rows = Vec::new();
             for c in caches {
-                rows.push(cache_row(k, c, &mut notes)?);
+                match cache_row(k, c, &mut notes) {
+                    Ok(row) => rows.push(row),
+                    Err(e) => notes.push(unreadable(c, e)?),
+                }
             }
             Kmem::Caches { rows }
         }
@@ -294,6 +310,14 @@ fn selected_caches<'k>(k: &'k Kernel, args: &[String]) -> Result<Vec<&'k SlabCac
         out.push(found.ok_or_else(|| Error::NotFound(format!("kmem: invalid kmem_cache: {a}")))?);
     }
     Ok(out)
+}
+
+/// The note for a cache whose slabs cannot be read; an interrupt is not one.
+fn unreadable(c: &SlabCache, e: Error) -> Result<KmemNote> {
+    match e {
+        Error::Interrupted => Err(e),
+        e => Ok(KmemNote::UnreadableCache { cache: c.name.clone(), error: e.to_string() }),
+    }
 }
 
 fn cache_row(k: &Kernel, c: &SlabCache, notes: &mut Vec<KmemNote>) -> Result<CacheRow> {

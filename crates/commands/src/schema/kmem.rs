@@ -568,6 +568,10 @@ pub enum KmemNote {
     },
     /// A buddy free list whose walk stopped early.
     FreeArea { zone: String, order: u32, list: Hex, problem: String },
+    /// A cache left out because its slabs could not be read (`error` says where and why).
+    UnreadableCache { cache: String, error: String },
+    /// The cache list could not be read whole: a broken link or a cache left out.
+    CacheList { problem: String },
 }
 
 /// Which freelist.
@@ -651,6 +655,10 @@ fn note(n: &out::KmemNote) -> KmemNote {
         out::KmemNote::FreeArea(p) => {
             KmemNote::FreeArea { zone: p.zone.clone(), order: p.order, list: hex(p.list), problem: p.problem.clone() }
         }
+        out::KmemNote::UnreadableCache { cache, error } => {
+            KmemNote::UnreadableCache { cache: cache.clone(), error: error.clone() }
+        }
+        out::KmemNote::CacheList { problem } => KmemNote::CacheList { problem: problem.clone() },
     }
 }
 

@@ -378,6 +378,9 @@ pub(crate) struct SlabState {
     pg_slab: Option<u64>,
     /// `PGTY_slab` (6.10+), from `enum pagetype` when the types have it.
     page_type_slab: u32,
+    /// What the walk of `slab_caches` could not read: a broken link, a
+    /// `kmem_cache` left out (a page filtered out of the dump).
+    list_problems: Vec<String>,
 }
 
 /// The slab model as read from the dump, kept in the kernel's state cache.
@@ -387,6 +390,8 @@ struct CachedSlabState(Result<SlabState>);
 pub trait SlabExt {
     /// Every cache on `slab_caches`, in list order (newest first).
     fn slab_caches(&self) -> Result<&[SlabCache]>;
+    /// What the walk of the cache list could not read (empty when whole).
+    fn slab_cache_list_problems(&self) -> Result<&[String]>;
     /// The cache whose `struct kmem_cache` is at `addr`.
     fn slab_cache_at(&self, addr: u64) -> Option<&SlabCache>;
     /// The cache named `name`.
@@ -421,6 +426,10 @@ pub trait SlabExt {
 impl SlabExt for Kernel {
     fn slab_caches(&self) -> Result<&[SlabCache]> {
         Ok(&self.slab_state()?.caches)
+    }
+
+    fn slab_cache_list_problems(&self) -> Result<&[String]> {
+        Ok(&self.slab_state()?.list_problems)
     }
 
     fn slab_cache_at(&self, addr: u64) -> Option<&SlabCache> {
@@ -674,11 +683,16 @@ fn build_state(k: &Kernel) -> Result<SlabState> {
     let nr_nodes = k.memory().read_u32(k.symbol_addr("nr_node_ids")?).unwrap_or(1).clamp(1, 1024);
     let head = k.symbol_addr("slab_caches")?;
     let list_off = l.offset("kmem_cache", "list")?;
-    let walk = list::walk(k.memory(), head, WalkOptions { limit: MAX_CACHES, ..WalkOptions::default() });
+    // A kmem_cache in a page the dump lacks breaks the list: the rest is
+    // reached backwards from the head, and what was lost is said.
+    let walk = list::walk_bridging(k.memory(), head, WalkOptions { limit: MAX_CACHES, ..WalkOptions::default() });
+    let mut list_problems: Vec<String> = walk.broken.iter().map(|b| format!("slab_caches list: {b}")).collect();
     let mut caches = Vec::with_capacity(walk.nodes.len());
     for node in walk.nodes {
-        if let Ok(c) = read_cache(k, &off, node.wrapping_sub(list_off), nr_nodes) {
-            caches.push(c);
+        let addr = node.wrapping_sub(list_off);
+        match read_cache(k, &off, addr, nr_nodes) {
+            Ok(c) => caches.push(c),
+            Err(e) => list_problems.push(format!("kmem_cache {addr:x} left out: {e}")),
         }
     }
     let by_addr = caches.iter().enumerate().map(|(i, c)| (c.addr, i)).collect();
@@ -690,7 +704,7 @@ fn build_state(k: &Kernel) -> Result<SlabState> {
         Some(Ok(Some((_, v)))) => u32::try_from(v).unwrap_or(PAGE_TYPE_SLAB),
         _ => PAGE_TYPE_SLAB,
     };
-    Ok(SlabState { off, caches, by_addr, cpus, pg_slab: k.page_flag_mask("slab"), page_type_slab })
+    Ok(SlabState { off, caches, by_addr, cpus, pg_slab: k.page_flag_mask("slab"), page_type_slab, list_problems })
 }
 
 fn read_cache(k: &Kernel, off: &SlabLayout, addr: u64, nr_nodes: u32) -> Result<SlabCache> {

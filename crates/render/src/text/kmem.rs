@@ -67,6 +67,12 @@ pub(crate) fn render(out: &KmemOutput) -> String {
             KmemNote::FreeArea(p) => {
                 let _ = writeln!(s, "kmem: {} order {} list {:x}: {}", p.zone, p.order, p.list, p.problem);
             }
+            KmemNote::UnreadableCache { cache, error } => {
+                let _ = writeln!(s, "kmem: {cache}: not shown: {error}");
+            }
+            KmemNote::CacheList { problem } => {
+                let _ = writeln!(s, "kmem: {problem}");
+            }
         }
     }
     s
