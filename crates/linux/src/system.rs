@@ -197,13 +197,20 @@ pub fn core_timekeeper(k: &Kernel) -> Result<u64> {
     tk.checked_add(off).ok_or_else(|| Error::bad_data("tk_core", "beyond the address space"))
 }
 
-/// Nanoseconds since boot at the timekeeper's last update (suspend included).
-pub fn boot_time_ns(k: &Kernel) -> Result<u64> {
+/// CLOCK_MONOTONIC at the timekeeper's last update (ns; suspend excluded).
+pub fn monotonic_ns(k: &Kernel) -> Result<i64> {
     let tk = core_timekeeper(k)?;
     let l = k.layouts();
     let base_off = l.offset("timekeeper", "tkr_mono")?.checked_add(l.offset("tk_read_base", "base")?);
     let base_off = base_off.ok_or_else(|| Error::bad_data("struct timekeeper", "tkr_mono.base offset overflows"))?;
-    let mono = k.memory().read_u64(tk.wrapping_add(base_off))?;
+    Ok(k.memory().read_u64(tk.wrapping_add(base_off))? as i64)
+}
+
+/// Nanoseconds since boot at the timekeeper's last update (suspend included).
+pub fn boot_time_ns(k: &Kernel) -> Result<u64> {
+    let tk = core_timekeeper(k)?;
+    let l = k.layouts();
+    let mono = monotonic_ns(k)? as u64;
     let boot = k.memory().read_u64(tk.wrapping_add(l.offset("timekeeper", "offs_boot")?))?;
     // ktime_t is signed; a negative or absurd sum is not a time since boot.
     let ns = (mono as i64).checked_add(boot as i64).filter(|&ns| ns >= 0);

@@ -67,7 +67,9 @@ pub trait IrqExt {
 impl IrqExt for Kernel {
     fn irqs(&self) -> Result<IrqTable> {
         let mem: &dyn VirtualMemory = self.memory();
-        let nr = u64::from(mem.read_u32(self.symbol_addr("nr_irqs")?)?);
+        // 7.x renamed the count (`total_nr_irqs`, read by irq_get_nr_irqs()).
+        let count = self.symbol_addr("nr_irqs").or_else(|_| self.symbol_addr("total_nr_irqs"))?;
+        let nr = u64::from(mem.read_u32(count)?);
         if nr > MAX_IRQS {
             return Err(Error::bad_data("nr_irqs", format!("{nr} IRQs is not plausible")));
         }

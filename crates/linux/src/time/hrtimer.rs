@@ -1,6 +1,7 @@
 //! High-resolution timers: each CPU's `hrtimer_bases` and the timers queued
 //! on every clock base, in expiry order.
 
+use crate::system::{monotonic_ns, UptimeSource};
 use krash_core::{Error, Result, VirtualMemory};
 use serde::Serialize;
 
@@ -47,7 +48,8 @@ pub struct HrtimerCpu {
 /// The hrtimers of every online CPU and the monotonic time they are measured from.
 #[derive(Debug, Clone, Serialize)]
 pub struct Hrtimers {
-    /// Monotonic time at the dump, from jiffies (ns, tick resolution).
+    /// Monotonic time at the dump (ns): from jiffies at tick resolution as
+    /// crash computes it, or the timekeeper's where HZ is unknown (7.x).
     pub current: i64,
     pub cpus: Vec<HrtimerCpu>,
 }
@@ -61,11 +63,18 @@ pub trait HrtimerExt {
 impl HrtimerExt for Kernel {
     fn hrtimers(&self) -> Result<Hrtimers> {
         let mem: &dyn VirtualMemory = self.memory();
-        let jiffies = mem.read_u64(self.symbol_addr("jiffies")?)?;
-        let tick_ns = self.tick_ns()?;
-        let hz = 1_000_000_000 / tick_ns.max(1) as u64;
-        let initial_jiffies = (1u64 << 32).wrapping_sub(INITIAL_JIFFIES_SECONDS * hz);
-        let current = (jiffies.wrapping_sub(initial_jiffies) as i64).wrapping_mul(tick_ns);
+        // crash's "current" time: jiffies at tick resolution, where the
+        // kernel states HZ; 7.x does not, and its timekeeper says it.
+        let current = match UptimeSource::probe(self) {
+            UptimeSource::Jiffies => {
+                let jiffies = mem.read_u64(self.symbol_addr("jiffies")?)?;
+                let tick_ns = self.tick_ns()?;
+                let hz = 1_000_000_000 / tick_ns.max(1) as u64;
+                let initial_jiffies = (1u64 << 32).wrapping_sub(INITIAL_JIFFIES_SECONDS * hz);
+                (jiffies.wrapping_sub(initial_jiffies) as i64).wrapping_mul(tick_ns)
+            }
+            UptimeSource::Timekeeper => monotonic_ns(self)?,
+        };
         let l = self.layouts();
         let clock_off = l.offset("hrtimer_cpu_base", "clock_base")?;
         let clock_size = l.size_of("hrtimer_clock_base")?;
