@@ -95,7 +95,13 @@ pub fn vmlinux(kv: &str) -> Option<PathBuf> {
 /// The System.map of kernel `kv`, or `None` after [`skip_or_fail`].
 #[track_caller]
 pub fn system_map(kv: &str) -> Option<PathBuf> {
-    present(kernel_root(kv).join(format!("usr/lib/debug/boot/System.map-{kv}")))
+    let root = kernel_root(kv);
+    // 7.x's -dbg package keeps it beside the vmlinux under lib/modules.
+    let beside_vmlinux = root.join(format!("usr/lib/debug/lib/modules/{kv}/System.map"));
+    if beside_vmlinux.exists() {
+        return Some(beside_vmlinux);
+    }
+    present(root.join(format!("usr/lib/debug/boot/System.map-{kv}")))
 }
 
 /// The directory of kernel `kv`'s modules with debug info (`-dbg` package).
