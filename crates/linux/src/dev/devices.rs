@@ -153,6 +153,9 @@ trait DevicesHelpers {
     fn char_devices(&self) -> Result<Vec<DeviceMajor>>;
     /// The cdev registered in `cdev_map` for exactly (major, minor), and its ops.
     fn cdev_map_lookup(&self, major: u32, minor: u32) -> Option<(u64, u64)>;
+    /// The `data` of the first `kobj_map` probe for `major` (and `minor`,
+    /// if given) in the map `map_symbol` points to.
+    fn kobj_map_data(&self, map_symbol: &str, major: u32, minor: Option<u32>) -> Option<u64>;
     fn block_devices(&self) -> Result<Vec<DeviceMajor>>;
     /// Whole disks (a gendisk's `part0`), oldest first, found through the
     /// block-device inodes of the bdev pseudo filesystem.
@@ -195,8 +198,14 @@ impl DevicesHelpers for Kernel {
     }
 
     fn cdev_map_lookup(&self, major: u32, minor: u32) -> Option<(u64, u64)> {
+        let cdev = self.kobj_map_data("cdev_map", major, Some(minor))?;
+        let ops = self.read_field_u64(cdev, "cdev", "ops").ok()?;
+        Some((cdev, ops))
+    }
+
+    fn kobj_map_data(&self, map_symbol: &str, major: u32, minor: Option<u32>) -> Option<u64> {
         let mem: &dyn VirtualMemory = self.memory();
-        let map = self.read_symbol_u64("cdev_map").ok()?;
+        let map = self.read_symbol_u64(map_symbol).ok()?;
         let probes = self.field_addr(map, "kobj_map", "probes").ok()?;
         let mut probe = mem.read_u64(probes + u64::from(major) % MAJOR_HASH_SIZE * 8).ok()?;
         for _ in 0..MAX_CHAIN {
@@ -204,10 +213,8 @@ impl DevicesHelpers for Kernel {
                 return None;
             }
             let dev = self.read_field(probe, "probe", "dev").ok()?;
-            if dev >> 20 == u64::from(major) && dev & 0xfffff == u64::from(minor) {
-                let cdev = self.read_field_u64(probe, "probe", "data").ok()?;
-                let ops = self.read_field_u64(cdev, "cdev", "ops").ok()?;
-                return Some((cdev, ops));
+            if dev >> 20 == u64::from(major) && minor.is_none_or(|m| dev & 0xfffff == u64::from(m)) {
+                return self.read_field_u64(probe, "probe", "data").ok().filter(|&d| d != 0);
             }
             probe = self.read_field_u64(probe, "probe", "next").ok()?;
         }
@@ -226,11 +233,17 @@ impl DevicesHelpers for Kernel {
                 let major = self.read_field(entry, "blk_major_name", "major")? as u32;
                 let name = self.read_field_string(entry, "blk_major_name", "name")?;
                 // crash takes the newest disk of the major (the list head's end).
+                // Before 5.11 the disks are not block_device inodes' part0
+                // but regions of `bdev_map`, whose probe data is the gendisk.
                 let (object, operations) = disks
                     .iter()
                     .rev()
                     .find(|d| d.major == major && d.fops != 0)
                     .map(|d| (d.gendisk, d.fops))
+                    .or_else(|| {
+                        let disk = self.kobj_map_data("bdev_map", major, None)?;
+                        Some((disk, self.read_field_u64(disk, "gendisk", "fops").ok()?))
+                    })
                     .unwrap_or((0, 0));
                 out.push(DeviceMajor { major, name, object, operations });
                 entry = self.read_field_u64(entry, "blk_major_name", "next")?;
