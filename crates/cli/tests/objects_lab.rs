@@ -21,8 +21,28 @@ fn peer_text<'p>(peer: &'p Option<CrashPeer>, command: &str) -> Option<&'p str> 
     (!text.starts_with(&format!("{name}: "))).then_some(text)
 }
 
+/// Known differences from crash, by command and kernel release prefix,
+/// with why (also in docs/COMPAT.md). Each is asserted to still differ,
+/// so a fix must remove its entry.
+const KNOWN_GAPS: &[(&str, &str, &str)] = &[(
+    "dev -d",
+    "5.10.",
+    "crash 8.0.2 heads the in-flight columns ASYNC/SYNC on 5.10; krash counts reads and writes and heads them so",
+)];
+
 /// Asserts krash and crash print the same lines for `command`, where crash could.
 fn same_as_crash(d: &LabDump, peer: &Option<CrashPeer>, command: &str, krash: &str) {
+    let gap = KNOWN_GAPS.iter().find(|(c, k, _)| *c == command && d.kernel.starts_with(k));
+    if let (Some((_, _, why)), Some(crash)) = (gap, peer_text(peer, command)) {
+        assert_ne!(
+            krash.trim_end(),
+            crash.trim_end(),
+            "{}: `{command}` now equals crash: remove its known gap",
+            d.label()
+        );
+        eprintln!("{}: `{command}` differs from crash (known gap: {why})", d.label());
+        return;
+    }
     if let Some(crash) = peer_text(peer, command) {
         assert_eq!(krash.trim_end(), crash.trim_end(), "{}: `{command}` differs from crash", d.label());
     }

@@ -156,6 +156,8 @@ trait DevicesHelpers {
     /// The `data` of the first `kobj_map` probe for `major` (and `minor`,
     /// if given) in the map `map_symbol` points to.
     fn kobj_map_data(&self, map_symbol: &str, major: u32, minor: Option<u32>) -> Option<u64>;
+    /// Disks registered as `bdev_map` regions (before 5.11), oldest first per major.
+    fn bdev_map_disks(&self) -> Result<Vec<DiskRef>>;
     fn block_devices(&self) -> Result<Vec<DeviceMajor>>;
     /// Whole disks (a gendisk's `part0`), oldest first, found through the
     /// block-device inodes of the bdev pseudo filesystem.
@@ -261,12 +263,20 @@ impl DevicesHelpers for Kernel {
         let vfs_inode = self.layouts().offset("bdev_inode", "vfs_inode")?;
         let bdev_in = self.layouts().offset("bdev_inode", "bdev")?;
         let walk = list::walk(mem, head, WalkOptions { limit: MAX_BDEV_INODES, ..Default::default() });
+        let part0_is_pointer = self.layouts().field("gendisk", "part0")?.size == Some(8);
         let mut disks = Vec::new();
         // New inodes are added at the head: walk backwards for registration order.
         for node in walk.nodes.iter().rev() {
             let bdev = node.wrapping_sub(link).wrapping_sub(vfs_inode).wrapping_add(bdev_in);
             let Ok(disk) = self.read_field_u64(bdev, "block_device", "bd_disk") else { continue };
-            if disk == 0 || self.read_field_u64(disk, "gendisk", "part0").ok() != Some(bdev) {
+            // A whole disk: 5.11+ point the gendisk's part0 at it; before,
+            // part0 is an embedded hd_struct and the device is partition 0.
+            let whole = if part0_is_pointer {
+                self.read_field_u64(disk, "gendisk", "part0").ok() == Some(bdev)
+            } else {
+                self.read_field(bdev, "block_device", "bd_partno").ok() == Some(0)
+            };
+            if disk == 0 || !whole {
                 continue;
             }
             if disks.iter().any(|d: &DiskRef| d.gendisk == disk) {
@@ -275,6 +285,41 @@ impl DevicesHelpers for Kernel {
             let major = self.read_field(disk, "gendisk", "major")? as u32;
             let fops = self.read_field_u64(disk, "gendisk", "fops")?;
             disks.push(DiskRef { gendisk: disk, major, fops });
+        }
+        if disks.is_empty() && !part0_is_pointer {
+            disks = self.bdev_map_disks()?;
+        }
+        Ok(disks)
+    }
+
+    fn bdev_map_disks(&self) -> Result<Vec<DiskRef>> {
+        let mem: &dyn VirtualMemory = self.memory();
+        let map = self.read_symbol_u64("bdev_map")?;
+        let probes = self.field_addr(map, "kobj_map", "probes")?;
+        let mut disks: Vec<DiskRef> = Vec::new();
+        for slot in 0..MAJOR_HASH_SIZE {
+            let mut probe = mem.read_u64(probes.wrapping_add(slot * 8))?;
+            let mut chain = Vec::new();
+            for _ in 0..MAX_CHAIN {
+                if probe == 0 {
+                    break;
+                }
+                let dev = self.read_field(probe, "probe", "dev")?;
+                let disk = self.read_field_u64(probe, "probe", "data")?;
+                // The data of a disk's region is its gendisk (the catch-all
+                // base probe has none); its major must agree.
+                if disk != 0 && self.read_field(disk, "gendisk", "major").ok() == Some(dev >> 20) {
+                    let fops = self.read_field_u64(disk, "gendisk", "fops")?;
+                    chain.push(DiskRef { gendisk: disk, major: (dev >> 20) as u32, fops });
+                }
+                probe = self.read_field_u64(probe, "probe", "next")?;
+            }
+            // Equal ranges are inserted newest first: oldest first, as registered.
+            for d in chain.into_iter().rev() {
+                if !disks.iter().any(|x| x.gendisk == d.gendisk) {
+                    disks.push(d);
+                }
+            }
         }
         Ok(disks)
     }
