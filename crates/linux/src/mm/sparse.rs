@@ -38,6 +38,11 @@ const STATE_LETTERS: [(&str, char); 5] = [
     ("SECTION_TAINT_ZONE_DEVICE_BIT", 'D'),
 ];
 
+/// The state bits while they were `#define`s (up to 5.10): present, mem
+/// map, online, early; SECTION_MAP_LAST_BIT was bit 4.
+const PRE_ENUM_STATE_BITS: [(u64, char); 4] = [(0, 'P'), (1, 'M'), (2, 'O'), (3, 'E')];
+const PRE_ENUM_MAP_LAST_BIT: u64 = 4;
+
 /// This module's operations on [`Kernel`] (an extension trait: `use` it to call them).
 pub trait SparseExt {
     /// Page frames per section.
@@ -74,11 +79,18 @@ impl SparseExt for Kernel {
         if highest >= MAX_SECTIONS {
             return Err(Error::bad_data("__highest_present_section_nr", format!("implausible {highest}")));
         }
-        let last_bit = self.enumerator_value("SECTION_MAP_LAST_BIT").filter(|&b| b < 12).unwrap_or(5);
-        let letters: Vec<(u64, char)> = STATE_LETTERS
-            .iter()
-            .filter_map(|(name, c)| Some((1u64 << self.enumerator_value(name).filter(|&b| b < 12)?, *c)))
-            .collect();
+        let (last_bit, letters): (u64, Vec<(u64, char)>) = match self.enumerator_value("SECTION_MAP_LAST_BIT") {
+            Some(last) if last < 12 => (
+                last,
+                STATE_LETTERS
+                    .iter()
+                    .filter_map(|(name, c)| Some((1u64 << self.enumerator_value(name).filter(|&b| b < 12)?, *c)))
+                    .collect(),
+            ),
+            // Before the enum (5.10 and older) the bits were #defines, which
+            // no debuginfo carries: include/linux/mmzone.h's values.
+            _ => (PRE_ENUM_MAP_LAST_BIT, PRE_ENUM_STATE_BITS.iter().map(|&(bit, c)| (1u64 << bit, c)).collect()),
+        };
         let present_bit = letters.first().map(|(b, _)| *b).unwrap_or(1);
         let page_size = self.page_model()?.page_struct_size;
         let per_section = self.pages_per_section();
