@@ -406,6 +406,8 @@ fn counters(v: &[mem::Counter]) -> Vec<Counter> {
 pub struct VmStats {
     pub zone: Vec<Counter>,
     pub node: Vec<Counter>,
+    /// `vm_numa_stat` (kernels up to 5.13); empty on later kernels.
+    pub numa: Vec<Counter>,
     pub events: Vec<Counter>,
 }
 
@@ -735,6 +737,7 @@ fn result(k: &out::Kmem) -> KmemResult {
             stats: VmStats {
                 zone: counters(&stats.zone),
                 node: counters(&stats.node),
+                numa: counters(&stats.numa),
                 events: counters(&stats.events),
             },
         },

@@ -25,6 +25,9 @@ pub struct Counter {
 pub struct VmStats {
     pub zone: Vec<Counter>,
     pub node: Vec<Counter>,
+    /// The global NUMA counters `vm_numa_stat` (up to 5.13; later kernels
+    /// count NUMA events per CPU and crash shows none): empty where absent.
+    pub numa: Vec<Counter>,
     /// Per-CPU event counts summed over the online CPUs.
     pub events: Vec<Counter>,
 }
@@ -32,7 +35,13 @@ pub struct VmStats {
 impl VmStats {
     /// A counter by name, searched in zone, node then event counters.
     pub fn get(&self, name: &str) -> Option<i64> {
-        self.zone.iter().chain(&self.node).chain(&self.events).find(|c| c.name == name).map(|c| c.value)
+        self.zone
+            .iter()
+            .chain(&self.node)
+            .chain(&self.numa)
+            .chain(&self.events)
+            .find(|c| c.name == name)
+            .map(|c| c.value)
     }
 }
 
@@ -83,7 +92,11 @@ impl VmstatExt for Kernel {
             self.symbol_addr("vm_node_stat")?,
             self.enum_names("node_stat_item", "NR_VM_NODE_STAT_ITEMS")?,
         )?;
-        Ok(VmStats { zone, node, events: self.vm_events().unwrap_or_default() })
+        let numa = match self.symbol_addr("vm_numa_stat") {
+            Ok(addr) => self.read_counters(addr, self.enum_names("numa_stat_item", "NR_VM_NUMA_STAT_ITEMS")?)?,
+            Err(_) => Vec::new(),
+        };
+        Ok(VmStats { zone, node, numa, events: self.vm_events().unwrap_or_default() })
     }
 
     fn vm_events(&self) -> Result<Vec<Counter>> {

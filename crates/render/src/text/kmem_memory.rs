@@ -177,11 +177,15 @@ fn counters(s: &mut String, list: &[Counter], width: usize) {
 }
 
 pub(crate) fn vm_stats(s: &mut String, v: &VmStats) {
-    let width = v.zone.iter().chain(&v.node).map(|c| c.name.len()).max().unwrap_or(0);
+    let width = v.zone.iter().chain(&v.node).chain(&v.numa).map(|c| c.name.len()).max().unwrap_or(0);
     s.push_str("  VM_ZONE_STAT:\n");
     counters(s, &v.zone, width);
     s.push_str("\n  VM_NODE_STAT:\n");
     counters(s, &v.node, width);
+    if !v.numa.is_empty() {
+        s.push_str("\n  VM_NUMA_STAT:\n");
+        counters(s, &v.numa, width);
+    }
     if !v.events.is_empty() {
         s.push_str("\n  VM_EVENT_STATES:\n");
         let width = v.events.iter().map(|c| c.name.len()).max().unwrap_or(0);
