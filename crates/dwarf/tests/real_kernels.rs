@@ -162,7 +162,7 @@ fn parameters_evaluate_at_function_entry() {
 
 #[test]
 fn disassembly_matches_gdb() {
-    for kv in common::KERNELS {
+    for kv in krash_labtest::TRANSCRIPT_KERNELS {
         let Some(path) = common::vmlinux(kv) else { continue };
         let expected_path = format!("{}/tests/data/gdb-x-i-{kv}.txt", env!("CARGO_MANIFEST_DIR"));
         let expected = std::fs::read_to_string(expected_path).unwrap();

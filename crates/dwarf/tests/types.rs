@@ -188,7 +188,7 @@ fn global_and_percpu_variables() {
 /// `tests/data/gdb-ptype.sh`.
 #[test]
 fn ptype_matches_gdb() {
-    for kv in common::KERNELS {
+    for kv in krash_labtest::TRANSCRIPT_KERNELS {
         let Some(path) = common::vmlinux(kv) else { continue };
         let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/gdb-ptype-{kv}.txt"));
         let expected = std::fs::read_to_string(&data).unwrap();

@@ -24,6 +24,11 @@ pub const KERNELS: [&str; 4] =
 /// `lab/golden`): the baseline krash that recorded them predates the others.
 pub const GOLDEN_KERNELS: [&str; 2] = ["6.1.0-56-cloud-amd64", "6.12.117+deb12-cloud-amd64"];
 
+/// The kernels whose gdb and crash transcripts are recorded in the
+/// crates' `tests/data` (taken before the lab had other kernels): the
+/// tests comparing with them run on these.
+pub const TRANSCRIPT_KERNELS: [&str; 2] = GOLDEN_KERNELS;
+
 /// The one kernel whose scenarios have every dump format (compression
 /// variants, ELF, QEMU's dumps); the others have the main kdump only.
 pub const VARIANT_KERNEL: &str = "6.1.0-56-cloud-amd64";
