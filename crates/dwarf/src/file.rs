@@ -219,8 +219,12 @@ impl DwarfFile {
                 };
                 let full = paths::normalize(full);
                 let name = paths::normalize(&cu.name);
+                // A file entry that is the bare name (DWARF 4's directory 0
+                // is the unit's comp_dir, which a relative comp_dir such as
+                // 5.10 Debian's `debian/build/build_amd64_none_cloud-amd64`
+                // does not reveal) says nothing: look further.
                 if let Some(root) = full.strip_suffix(name.as_str()) {
-                    if root.is_empty() || root.ends_with('/') {
+                    if root.ends_with('/') {
                         return Some(root.to_string());
                     }
                 }

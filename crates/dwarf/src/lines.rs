@@ -94,7 +94,13 @@ impl LineTable {
         for index in 0..=count as u64 {
             let path = header.file(index).and_then(|entry| {
                 let name = dwarf.attr_string(unit, entry.path_name()).ok()?;
-                let dir = entry.directory(header).and_then(|d| dwarf.attr_string(unit, d).ok());
+                // Before DWARF 5, directory 0 is the unit's comp_dir, which
+                // join_path adds itself (twice would double a relative one).
+                let dir = if header.version() < 5 && entry.directory_index() == 0 {
+                    None
+                } else {
+                    entry.directory(header).and_then(|d| dwarf.attr_string(unit, d).ok())
+                };
                 let dir = dir.as_ref().map(|d| d.to_string_lossy());
                 let dir = match &dir {
                     Some(Ok(d)) => Some(d.as_ref()),

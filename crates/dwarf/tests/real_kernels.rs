@@ -68,7 +68,7 @@ fn inline_chains_match_binutils_addr2line() {
             .args(addrs.iter().map(|a| format!("{a:x}")))
             .output()
             .unwrap();
-        let expected = String::from_utf8(out.stdout).unwrap();
+        let expected = without_discriminators(&String::from_utf8(out.stdout).unwrap());
         let mut ours = String::new();
         let mut saw_chain = false;
         for &addr in &addrs {
@@ -90,7 +90,8 @@ fn line_boundaries_cover_a_function() {
         let Some(path) = common::vmlinux(kv) else { continue };
         let symbols = common::Symbols::load(&path);
         let dwarf = DwarfFile::open(&path).unwrap();
-        let (start, size) = symbols.by_name("panic").unwrap();
+        // A big function on every kernel (7.x's panic is a thin wrapper of vpanic).
+        let (start, size) = symbols.by_name("__schedule").unwrap();
         let table = dwarf.line_table_for_range(start, start + size).unwrap();
         assert!(table.len() > 10, "{kv}: {} boundaries", table.len());
         assert_eq!(table[0].addr, start);
@@ -219,7 +220,7 @@ fn module_debug_sections_are_relocated() {
         else {
             continue;
         };
-        assert_eq!(ours, String::from_utf8(out.stdout).unwrap(), "{kv}");
+        assert_eq!(ours, without_discriminators(&String::from_utf8(out.stdout).unwrap()), "{kv}");
     }
 }
 
@@ -247,7 +248,7 @@ fn lab_module_lines_match_addr2line() {
             else {
                 return;
             };
-            let expected = String::from_utf8(out.stdout).unwrap();
+            let expected = without_discriminators(&String::from_utf8(out.stdout).unwrap());
             // Function padding (6.12's __pfx_ symbols) belongs to no DWARF
             // function; addr2line names it from the symbol table.
             if expected.contains(":?") || expected.starts_with("__pfx_") {
@@ -263,4 +264,10 @@ fn lab_module_lines_match_addr2line() {
         }
         assert!(compared >= 3, "{kv}: too few module addresses with lines");
     }
+}
+
+/// binutils addr2line's output without its ` (discriminator N)` suffixes:
+/// krash reports file and line, which discriminators do not change.
+fn without_discriminators(text: &str) -> String {
+    text.lines().map(|l| l.split(" (discriminator ").next().unwrap_or(l).to_string() + "\n").collect()
 }
