@@ -195,7 +195,13 @@ fn global_and_percpu_variables() {
         for name in percpu {
             let d = dwarf.find_variable(name).unwrap().unwrap_or_else(|| panic!("{kv}: {name}"));
             assert!(d.is_percpu(), "{kv}: {name} {d:?}");
-            let b = btf.find_variable(name).unwrap().unwrap();
+            // pahole put per-cpu variables in BTF from 1.18 (Debian's 5.10
+            // build has none): DWARF alone then.
+            let Some(b) = btf.find_variable(name).unwrap() else {
+                assert!(btf.find_variable("runqueues").unwrap().is_none(), "{kv}: BTF lacks only {name}");
+                assert_eq!(kv, krash_labtest::KERNELS[0], "{kv}: BTF without per-cpu variables");
+                continue;
+            };
             assert_eq!(d.section_offset, b.section_offset, "{kv}: {name}");
             assert_eq!(dwarf.type_name(d.ty), btf.type_name(b.ty), "{kv}: {name}");
         }
