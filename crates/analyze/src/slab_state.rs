@@ -43,6 +43,26 @@ pub struct SlabState {
     pub corrupt_text: Option<String>,
 }
 
+impl SlabState {
+    /// The state of one freelist head, before any problem is described.
+    fn new(cache: &SlabCache, cpu: u32, kmem_cache_cpu: u64, freelist: u64, slab: u64) -> SlabState {
+        SlabState {
+            cache: cache.name.clone(),
+            cache_addr: cache.addr,
+            cpu,
+            kmem_cache_cpu,
+            freelist,
+            slab,
+            problem: None,
+            reason: None,
+            source_object: None,
+            raw_value: None,
+            corrupt_value_kind: None,
+            corrupt_text: None,
+        }
+    }
+}
+
 /// The short name of a classification, as `--json` gives it.
 fn looks_kind(l: &ValueLooks) -> &'static str {
     match l {
@@ -130,20 +150,7 @@ trait SlabStateHelpers {
 impl SlabStateHelpers for Kernel {
     fn cpu_freelist_problem(&self, cache: &SlabCache, cpu: u32) -> Option<SlabState> {
         let c = self.cache_cpu_slabs(cache).ok()?.into_iter().find(|c| c.cpu == cpu)?;
-        let mut state = SlabState {
-            cache: cache.name.clone(),
-            cache_addr: cache.addr,
-            cpu,
-            kmem_cache_cpu: c.kmem_cache_cpu,
-            freelist: c.freelist,
-            slab: c.slab,
-            problem: None,
-            reason: None,
-            source_object: None,
-            raw_value: None,
-            corrupt_value_kind: None,
-            corrupt_text: None,
-        };
+        let mut state = SlabState::new(cache, cpu, c.kmem_cache_cpu, c.freelist, c.slab);
         if c.slab == 0 {
             return Some(state);
         }
@@ -165,20 +172,7 @@ impl SlabStateHelpers for Kernel {
             FreelistOwner::Cpu { kmem_cache_cpu, .. } => kmem_cache_cpu,
             FreelistOwner::Slab => 0,
         };
-        let mut state = SlabState {
-            cache: cache.name.clone(),
-            cache_addr: cache.addr,
-            cpu,
-            kmem_cache_cpu,
-            freelist: problem.decoded,
-            slab: problem.slab,
-            problem: None,
-            reason: None,
-            source_object: None,
-            raw_value: None,
-            corrupt_value_kind: None,
-            corrupt_text: None,
-        };
+        let mut state = SlabState::new(cache, cpu, kmem_cache_cpu, problem.decoded, problem.slab);
         describe_problem(&mut state, problem);
         Some(state)
     }
