@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use krash_core::VirtualMemory;
-use serde::Serialize;
 
 use crate::{is_plumbing, BlockedTask, Report, MAX_BLOCKED_REPORTED};
 use krash_linux::sched::task::{Task, TaskState};
@@ -41,7 +40,7 @@ struct WaiterLayout {
 }
 
 /// The task holding a lock.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockOwner {
     pub pid: i32,
     pub comm: String,
@@ -51,7 +50,7 @@ pub struct LockOwner {
 }
 
 /// A lock D-state tasks wait for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockWait {
     pub address: u64,
     /// `mutex`, `rw_semaphore`, `semaphore` or `completion`.

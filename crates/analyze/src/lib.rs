@@ -20,9 +20,9 @@ use krash_arch::disasm::{decode_one, disassemble, instruction_details};
 use krash_arch::RegisterFile;
 use krash_core::{Result, VirtualMemory};
 use krash_unwind::{ExceptionFrame, StackClass, TraceItem};
-use serde::Serialize;
 
 use krash_eval::frame_vars::VariableState;
+use krash_program::symbolize::{InlineFrame, SourceLine};
 use krash_program::Kernel;
 
 mod hung;
@@ -41,8 +41,7 @@ pub use provenance::{Origin, Provenance, ProvenanceStep};
 pub use slab_state::SlabState;
 
 /// The panic's kind, in stable snake_case for `--json`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[derive(Default)]
 pub enum PanicKind {
     NullDeref,
@@ -111,7 +110,7 @@ impl PanicKind {
 }
 
 /// The member a NULL or bad base pointer was dereferenced at.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadMember {
     pub register: String,
     pub value: u64,
@@ -126,7 +125,7 @@ pub struct BadMember {
 }
 
 /// A register value that cannot be a pointer, and what it looks like.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CorruptValue {
     pub register: String,
     pub value: u64,
@@ -137,7 +136,7 @@ pub struct CorruptValue {
 }
 
 /// A task in D state and the top of its stack.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockedTask {
     pub pid: i32,
     pub comm: String,
@@ -151,7 +150,7 @@ pub struct BlockedTask {
 
 /// A NULL pointer that came from a call's return value, and how the
 /// caller tested it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NullSource {
     pub function: String,
     /// `NULL`.
@@ -161,7 +160,7 @@ pub struct NullSource {
 }
 
 /// The analysis of one dump.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Report {
     pub kind: PanicKind,
     pub description: String,
@@ -175,8 +174,10 @@ pub struct Report {
     pub faulting_function: Option<String>,
     pub rip: Option<u64>,
     pub instruction: Option<String>,
-    pub source: Option<String>,
-    pub inline_chain: Vec<String>,
+    /// The faulting instruction's source line (the call's, for a call through NULL).
+    pub source: Option<SourceLine>,
+    /// The functions inlined at the faulting instruction, innermost first.
+    pub inline_chain: Vec<InlineFrame>,
     pub module: Option<String>,
     pub module_taint: Option<String>,
     pub fault_address: Option<u64>,
@@ -572,16 +573,10 @@ impl AnalyzeHelpers for Kernel {
             self.note_module(report, &m);
         }
         if let Some(line) = self.source_line(rip) {
-            report.source = Some(format!("{}:{}", line.relative, line.line));
+            report.source = Some(line);
         }
         if let Ok(chain) = self.inline_frames(rip) {
-            report.inline_chain = chain
-                .iter()
-                .map(|f| match &f.location {
-                    Some(l) => format!("{} at {}:{}", f.function, l.relative, l.line),
-                    None => f.function.clone(),
-                })
-                .collect();
+            report.inline_chain = chain;
         }
         // A call through NULL (or any non-text address): the caller is the
         // return address the call pushed.
@@ -629,7 +624,7 @@ impl AnalyzeHelpers for Kernel {
                         }
                     }
                     if let Some(line) = self.source_line(ret.wrapping_sub(1)) {
-                        report.source = Some(format!("{}:{}", line.relative, line.line));
+                        report.source = Some(line);
                     }
                     report.evidence.push(format!("dis -l {:#x}", ret.wrapping_sub(1)));
                     let tail_callee =

@@ -6,7 +6,6 @@
 
 use crate::provenance::ProvenanceInternal;
 use krash_core::VirtualMemory;
-use serde::Serialize;
 
 use crate::provenance::FunctionCode;
 use crate::Report;
@@ -20,7 +19,7 @@ const MAX_LIST_ENTRIES: usize = 16 << 20;
 const MAX_CANDIDATES: usize = 64;
 
 /// A list a looping function walks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoopList {
     pub function: String,
     pub head: u64,

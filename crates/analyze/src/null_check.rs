@@ -5,7 +5,6 @@
 //! that returns NULL where its callers expect an error pointer.
 
 use iced_x86::{Mnemonic, OpKind, Register};
-use serde::Serialize;
 
 use crate::provenance::FunctionCode;
 
@@ -14,7 +13,7 @@ use crate::provenance::FunctionCode;
 const IS_ERR_LOWEST: u64 = 0xffff_ffff_ffff_f000;
 
 /// The tests a return value meets between the call and its use.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReturnChecks {
     pub is_err: bool,
     pub null: bool,

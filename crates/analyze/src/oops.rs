@@ -4,10 +4,9 @@
 //! that names what went wrong. Pure text parsing; resolving against
 //! debuginfo is [`crate::oops_resolve`]'s job.
 
-use serde::Serialize;
 
 /// A `func+0xoff/0xsize` reference found in a line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FrameRef {
     pub function: String,
     pub offset: u64,
@@ -21,7 +20,7 @@ pub struct FrameRef {
 }
 
 /// The bytes of a `Code:` line and which one the kernel marked `<..>`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeBytes {
     pub bytes: Vec<u8>,
     /// Index in `bytes` of the byte at the trapping instruction pointer.
@@ -29,8 +28,7 @@ pub struct CodeBytes {
 }
 
 /// What one line of oops text holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LineContent {
     Frame(FrameRef),
     Code(CodeBytes),
@@ -39,7 +37,7 @@ pub enum LineContent {
 
 /// One input line: the text as given, the text without its timestamp and
 /// log-level prefixes, and what it holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OopsLine {
     pub raw: String,
     pub body: String,

@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use iced_x86::{FlowControl, Mnemonic, OpKind, Register};
 use krash_arch::disasm::{decode_one, disassemble, instruction_details};
 use krash_core::VirtualMemory;
-use serde::Serialize;
 
 use krash_program::Kernel;
 
@@ -41,8 +40,7 @@ const THUNK_ORDER: [&str; 16] =
 const THUNK_STRIDE: u64 = 32;
 
 /// How one instruction set the register it is about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
     /// `mov disp(%base),%reg`: a load through another register.
     Load { base: String, displacement: i64, struct_name: Option<String>, member: Option<String> },
@@ -61,12 +59,14 @@ pub enum Origin {
 }
 
 /// One step of the walk.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProvenanceStep {
     /// The instruction that set the register (the function's entry for an argument).
     pub address: u64,
-    /// `FUNC+0xoff`.
-    pub location: String,
+    /// The function the instruction is in.
+    pub function: String,
+    /// The instruction's offset into `function` (0 for an argument: the entry).
+    pub offset: u64,
     pub instruction: Option<String>,
     pub register: String,
     pub origin: Origin,
@@ -75,7 +75,7 @@ pub struct ProvenanceStep {
 }
 
 /// Where the faulting instruction's base register got its value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Provenance {
     pub function: String,
     pub register: String,
@@ -133,7 +133,11 @@ impl FunctionCode {
     }
 
     fn location(&self, addr: u64) -> String {
-        format!("{}+{:#x}", self.name, addr.wrapping_sub(self.start))
+        format!("{}+{:#x}", self.name, self.offset(addr))
+    }
+
+    fn offset(&self, addr: u64) -> u64 {
+        addr.wrapping_sub(self.start)
     }
 }
 
@@ -354,7 +358,8 @@ impl Tracer<'_> {
             let (addr, text) = self.code.texts.get(at).cloned().unwrap_or_default();
             let step = |origin: Origin, sentence: String| ProvenanceStep {
                 address: addr,
-                location: self.code.location(addr),
+                function: self.code.name.clone(),
+                offset: self.code.offset(addr),
                 instruction: Some(text.clone()),
                 register: name.clone(),
                 origin,
@@ -395,7 +400,8 @@ impl Tracer<'_> {
             };
             steps.push(ProvenanceStep {
                 address: self.code.start,
-                location: self.code.name.clone(),
+                function: self.code.name.clone(),
+                offset: 0,
                 instruction: None,
                 register: name,
                 origin: Origin::Argument {

@@ -6,7 +6,6 @@
 use krash_arch::RegisterFile;
 use krash_linux::mm::slab::freelist::FreelistExt;
 use krash_linux::mm::slab::SlabExt;
-use serde::Serialize;
 
 use crate::{named_registers, Report};
 use krash_linux::mm::slab::looks::ValueLooks;
@@ -18,7 +17,7 @@ const ALLOCATOR_MARKERS: &[&str] =
     &["kmem_cache_alloc", "kmalloc", "slab_alloc", "get_freepointer", "freelist", "kmem_cache_free", "slab_free"];
 
 /// A slab cache's freelist state on the faulting CPU.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlabState {
     pub cache: String,
     pub cache_addr: u64,
@@ -87,7 +86,7 @@ impl SlabStateInternal for Kernel {
         let in_allocator = report
             .faulting_function
             .iter()
-            .chain(report.inline_chain.iter())
+            .chain(report.inline_chain.iter().map(|f| &f.function))
             .any(|f| ALLOCATOR_MARKERS.iter().any(|m| f.contains(m)));
         if !in_allocator {
             return;

@@ -544,10 +544,11 @@ pub struct AnalyzeData {
     pub rip: Option<Hex>,
     /// The faulting instruction in gdb syntax.
     pub instruction: Option<String>,
-    /// `file:line` of the faulting instruction.
-    pub source: Option<String>,
-    /// Innermost first: `function at file:line`.
-    pub inline_chain: Vec<String>,
+    /// The source line of the faulting instruction (of the call, for a call
+    /// through a bad function pointer).
+    pub source: Option<SourceLocation>,
+    /// The functions inlined at the faulting instruction, innermost first.
+    pub inline_chain: Vec<InlineLocation>,
     pub module: Option<String>,
     pub module_taint: Option<String>,
     pub fault_address: Option<Hex>,
@@ -643,8 +644,10 @@ pub struct Provenance {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ProvenanceStep {
     pub address: Hex,
-    /// `FUNC+0xoff`.
-    pub location: String,
+    /// The function the instruction is in.
+    pub function: String,
+    /// The instruction's offset into `function` (0 for an argument: the entry).
+    pub offset: u64,
     pub instruction: Option<String>,
     pub register: String,
     pub origin: Origin,
@@ -755,8 +758,8 @@ impl From<&out::Report> for AnalyzeData {
             faulting_function: r.faulting_function.clone(),
             rip: opt_hex(r.rip),
             instruction: r.instruction.clone(),
-            source: r.source.clone(),
-            inline_chain: r.inline_chain.clone(),
+            source: r.source.as_ref().map(|l| (&out::SourceLocation::of(l)).into()),
+            inline_chain: r.inline_chain.iter().map(|f| (&out::InlineLocation::of(f)).into()).collect(),
             module: r.module.clone(),
             module_taint: r.module_taint.clone(),
             fault_address: opt_hex(r.fault_address),
@@ -802,7 +805,8 @@ impl From<&out::Report> for AnalyzeData {
                     .iter()
                     .map(|s| ProvenanceStep {
                         address: hex(s.address),
-                        location: s.location.clone(),
+                        function: s.function.clone(),
+                        offset: s.offset,
                         instruction: s.instruction.clone(),
                         register: s.register.clone(),
                         origin: match &s.origin {

@@ -31,11 +31,16 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(out, "       {i}");
     }
     if let Some(s) = &r.source {
-        let _ = writeln!(out, "       source: {s}");
+        let _ = writeln!(out, "       source: {}:{}", s.relative, s.line);
     }
     if r.inline_chain.len() > 1 {
         for (i, f) in r.inline_chain.iter().enumerate() {
-            let _ = writeln!(out, "       {}{f}", if i == 0 { "" } else { "(inlined by) " });
+            let by = if i == 0 { "" } else { "(inlined by) " };
+            match &f.location {
+                Some(l) => writeln!(out, "       {by}{} at {}:{}", f.function, l.relative, l.line),
+                None => writeln!(out, "       {by}{}", f.function),
+            }
+            .ok();
         }
     }
     if let Some(m) = &r.module {
@@ -64,7 +69,12 @@ pub fn render(r: &Report) -> String {
     if let Some(p) = &r.provenance {
         let _ = writeln!(out, "PROVENANCE of %{} in {}:", p.register, p.function);
         for s in &p.steps {
-            let _ = writeln!(out, "       {:<32} {}", s.location, s.sentence);
+            // An argument has no instruction: it is the function's entry.
+            let location = match s.instruction {
+                Some(_) => format!("{}+{:#x}", s.function, s.offset),
+                None => s.function.clone(),
+            };
+            let _ = writeln!(out, "       {location:<32} {}", s.sentence);
         }
         if let Some(why) = &p.stopped {
             let _ = writeln!(out, "       (stopped: {why})");
