@@ -18,20 +18,27 @@ impl PageBitmap {
         let words: Vec<u64> = bytes
             .chunks(8)
             .map(|c| {
+                // The last chunk may be short; missing bytes read as zero.
                 let mut w = [0u8; 8];
-                w[..c.len()].copy_from_slice(c);
+                for (dst, &src) in w.iter_mut().zip(c) {
+                    *dst = src;
+                }
                 u64::from_le_bytes(w)
             })
             .collect();
-        let mut block_ranks = Vec::with_capacity(words.len() / WORDS_PER_BLOCK + 1);
+        // A capacity hint only; `words.len()` is far below usize::MAX.
+        let mut block_ranks = Vec::with_capacity((words.len() / WORDS_PER_BLOCK).saturating_add(1));
         let mut total = 0u64;
         for block in words.chunks(WORDS_PER_BLOCK) {
             block_ranks.push(total);
-            total += block.iter().map(|w| u64::from(w.count_ones())).sum::<u64>();
+            // `total` counts set bits of an in-memory bitmap, so it stays below
+            // 8 * bytes.len() and cannot overflow.
+            total = total.saturating_add(popcount(block));
         }
         // A final entry so rank() at the very end needs no special case.
         block_ranks.push(total);
-        PageBitmap { words, block_ranks, bits: bits.min(bytes.len() as u64 * 8) }
+        // Saturating is right for a clamp: no in-memory bitmap has u64::MAX bits.
+        PageBitmap { words, block_ranks, bits: bits.min((bytes.len() as u64).saturating_mul(8)) }
     }
 
     pub fn get(&self, pfn: u64) -> bool {
@@ -47,17 +54,16 @@ impl PageBitmap {
         let pfn = pfn.min(self.bits);
         let word_idx = (pfn / 64) as usize;
         let block = word_idx / WORDS_PER_BLOCK;
-        let mut count = self.block_ranks.get(block).copied().unwrap_or(0);
-        let first = block * WORDS_PER_BLOCK;
-        for w in self.words.get(first..word_idx).unwrap_or(&[]) {
-            count += u64::from(w.count_ones());
-        }
+        let count = self.block_ranks.get(block).copied().unwrap_or(0);
+        // block * WORDS_PER_BLOCK <= word_idx, so this cannot overflow.
+        let first = block.saturating_mul(WORDS_PER_BLOCK);
+        let whole = popcount(self.words.get(first..word_idx).unwrap_or(&[]));
         let bit = pfn % 64;
-        if bit != 0 {
-            let w = self.words.get(word_idx).copied().unwrap_or(0);
-            count += u64::from((w & ((1u64 << bit) - 1)).count_ones());
-        }
-        count
+        let w = self.words.get(word_idx).copied().unwrap_or(0);
+        // Bits below `bit` in the last word (none when bit == 0).
+        let below = w & !u64::MAX.checked_shl(bit as u32).unwrap_or(0);
+        // At most the bitmap's bit count in total: no overflow.
+        count.saturating_add(whole).saturating_add(u64::from(below.count_ones()))
     }
 
     /// Maximal runs of set bits as half-open pfn ranges.
@@ -65,7 +71,8 @@ impl PageBitmap {
         let mut runs = Vec::new();
         let mut start = None;
         for (i, &w) in self.words.iter().enumerate() {
-            let base = i as u64 * 64;
+            // Saturating: a saturated base is past `bits` and ends the walk.
+            let base = (i as u64).saturating_mul(64);
             if base >= self.bits {
                 break;
             }
@@ -73,7 +80,8 @@ impl PageBitmap {
                 continue;
             }
             for b in 0..64 {
-                let pfn = base + b;
+                // Saturating: base + b > bits only at the end, which stops the walk.
+                let pfn = base.saturating_add(b);
                 if pfn >= self.bits {
                     break;
                 }
@@ -94,7 +102,14 @@ impl PageBitmap {
     }
 }
 
+/// Set bits in `words`; at most 64 * words.len(), which cannot overflow.
+fn popcount(words: &[u64]) -> u64 {
+    words.iter().map(|w| u64::from(w.count_ones())).fold(0u64, u64::saturating_add)
+}
+
 #[cfg(test)]
+// Tests index the synthetic buffers they build; a panic there is a failed test.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

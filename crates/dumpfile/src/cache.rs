@@ -53,22 +53,25 @@ pub(crate) struct PageCache {
 
 impl PageCache {
     pub fn new(page_size: usize) -> PageCache {
-        let slots_per_shard = (BUDGET_BYTES / page_size.max(1) / SHARDS).max(4);
+        let pages = BUDGET_BYTES.checked_div(page_size).unwrap_or(BUDGET_BYTES);
+        let slots_per_shard = (pages / SHARDS).max(4);
         PageCache { shards: (0..SHARDS).map(|_| Mutex::default()).collect(), slots_per_shard }
     }
 
-    fn shard(&self, pfn: u64) -> &Mutex<Shard> {
-        &self.shards[(pfn % SHARDS as u64) as usize]
+    fn shard(&self, pfn: u64) -> Option<&Mutex<Shard>> {
+        // There are always SHARDS shards, so this finds one.
+        pfn.checked_rem(SHARDS as u64).and_then(|i| self.shards.get(i as usize))
     }
 
     /// Copies `out.len()` bytes from `offset` of the cached page; false on a miss.
     pub fn copy_out(&self, pfn: u64, offset: usize, out: &mut [u8]) -> bool {
-        let mut shard = match self.shard(pfn).lock() {
+        let Some(shard) = self.shard(pfn) else { return false };
+        let mut shard = match shard.lock() {
             Ok(s) => s,
             Err(poisoned) => poisoned.into_inner(),
         };
         let Some(&i) = shard.index.get(&pfn) else { return false };
-        let slot = &mut shard.slots[i];
+        let Some(slot) = shard.slots.get_mut(i) else { return false };
         let Some(src) = offset.checked_add(out.len()).and_then(|end| slot.page.get(offset..end)) else {
             return false;
         };
@@ -78,13 +81,16 @@ impl PageCache {
     }
 
     pub fn insert(&self, pfn: u64, page: Box<[u8]>) {
-        let mut guard = match self.shard(pfn).lock() {
+        let Some(shard) = self.shard(pfn) else { return };
+        let mut guard = match shard.lock() {
             Ok(s) => s,
             Err(poisoned) => poisoned.into_inner(),
         };
         let shard = &mut *guard;
         if let Some(&i) = shard.index.get(&pfn) {
-            shard.slots[i].page = page;
+            if let Some(slot) = shard.slots.get_mut(i) {
+                slot.page = page;
+            }
             return;
         }
         if shard.slots.len() < self.slots_per_shard {
@@ -94,16 +100,19 @@ impl PageCache {
         }
         // CLOCK: give referenced pages a second chance; bounded by two sweeps.
         let n = shard.slots.len();
-        for _ in 0..2 * n {
-            let i = shard.hand % n;
-            shard.hand = (i + 1) % n;
-            if shard.slots[i].referenced {
-                shard.slots[i].referenced = false;
+        for _ in 0..n.saturating_mul(2) {
+            // The hand runs over 0..n and wraps to the first slot.
+            let i = if shard.hand < n { shard.hand } else { 0 };
+            // i < n, so this cannot overflow.
+            shard.hand = i.saturating_add(1);
+            let Some(slot) = shard.slots.get_mut(i) else { return };
+            if slot.referenced {
+                slot.referenced = false;
                 continue;
             }
-            let old = shard.slots[i].pfn;
+            let old = slot.pfn;
+            *slot = Slot { pfn, page, referenced: false };
             shard.index.remove(&old);
-            shard.slots[i] = Slot { pfn, page, referenced: false };
             shard.index.insert(pfn, i);
             return;
         }

@@ -102,6 +102,8 @@ pub(crate) fn decompress(kind: Compression, input: &[u8], page: &mut [u8]) -> Re
 }
 
 #[cfg(test)]
+// Tests index the synthetic buffers they build; a panic there is a failed test.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
     use std::io::Write;

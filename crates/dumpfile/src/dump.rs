@@ -12,6 +12,7 @@ use crate::format::ElfProducer;
 use crate::format::{DumpFormat, PageState, Truncation, Utsname};
 use crate::image::{Bytes, Image, PositionedFile};
 use crate::kdump::{KdumpDump, KDUMP_SIGNATURE};
+use crate::le::Fields;
 use crate::lime::{self, LimeDump};
 use crate::notes::{CpuNote, NoteSummary};
 use crate::vmcoreinfo::VmcoreInfo;
@@ -268,10 +269,15 @@ impl Dump {
     fn read_chunk(&self, paddr: u64, out: &mut [u8]) -> Result<usize, FaultReason> {
         match &self.layout {
             Layout::Kdump(k) => {
-                let pfn = paddr / k.page_size;
-                let offset = (paddr % k.page_size) as usize;
-                let n = out.len().min(k.page_size as usize - offset);
-                k.read_in_page(&self.image, &self.cache, pfn, offset, &mut out[..n])?;
+                // The header check keeps page_size a power of two of at least 512.
+                let (Some(pfn), Some(offset)) = (paddr.checked_div(k.page_size), paddr.checked_rem(k.page_size)) else {
+                    return Err(FaultReason::Corrupt("page size 0".into()));
+                };
+                let offset = offset as usize;
+                // offset < page_size: at least one byte of the page is left.
+                let n = out.len().min((k.page_size as usize).saturating_sub(offset));
+                let dst = out.get_mut(..n).ok_or(FaultReason::NotInDump)?;
+                k.read_in_page(&self.image, &self.cache, pfn, offset, dst)?;
                 Ok(n)
             }
             Layout::Elf(e) => e.read_some(&self.image, paddr, out),
@@ -283,14 +289,15 @@ impl Dump {
 impl PhysicalMemory for Dump {
     fn read_phys(&self, paddr: u64, buf: &mut [u8]) -> Result<()> {
         let mut done = 0usize;
-        while done < buf.len() {
+        while let Some(rest) = buf.get_mut(done..).filter(|rest| !rest.is_empty()) {
             let at = paddr.checked_add(done as u64).ok_or(Error::fault(
                 paddr,
                 AddrSpace::Physical,
                 FaultReason::NotInDump,
             ))?;
-            match self.read_chunk(at, &mut buf[done..]) {
-                Ok(n) => done += n,
+            match self.read_chunk(at, rest) {
+                // A chunk is at most `rest`, so `done` stays within buf.len().
+                Ok(n) => done = done.saturating_add(n),
                 Err(reason) => return Err(Error::fault(at, AddrSpace::Physical, reason)),
             }
         }
@@ -374,10 +381,12 @@ pub fn looks_like_dump(prefix: &[u8]) -> bool {
     {
         return true;
     }
-    elf::is_elf(prefix) && prefix.get(16..18).is_some_and(|t| u16::from_le_bytes([t[0], t[1]]) == ET_CORE)
+    elf::is_elf(prefix) && Fields::new(prefix, "ELF header").u16(16).is_ok_and(|t| t == ET_CORE)
 }
 
 #[cfg(test)]
+// Tests index the synthetic buffers they build; a panic there is a failed test.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 mod detection_tests {
     use super::looks_like_dump;
 

@@ -58,11 +58,10 @@ impl ElfDump {
     pub fn parse(image: &Image) -> Result<ElfDump> {
         let ehdr = image.read_header(0, 64, "ELF header")?;
         let h = Fields::new(&ehdr, "ELF header");
-        let ident = h.slice(0, 16)?;
-        if &ident[..4] != ELF_MAGIC {
+        if h.slice(0, 4)? != ELF_MAGIC {
             return Err(Error::bad_data("ELF header", "no ELF magic"));
         }
-        if ident[4] != ELFCLASS64 || ident[5] != ELFDATA2LSB {
+        if h.slice(4, 2)? != [ELFCLASS64, ELFDATA2LSB] {
             return Err(Error::Unsupported("only little-endian ELF64 vmcores are supported".into()));
         }
         let e_type = h.u16(16)?;
@@ -86,22 +85,27 @@ impl ElfDump {
         if phentsize < PHDR_SIZE || phnum > MAX_SEGMENTS {
             return Err(Error::bad_data("ELF header", format!("{phnum} program headers of {phentsize} bytes")));
         }
-        let table_len = to_usize(phnum * phentsize as u64, "program header table")?;
-        let table = image.read_header(phoff, table_len, "ELF program headers")?;
+        let table_len = phnum
+            .checked_mul(phentsize as u64)
+            .ok_or_else(|| Error::bad_data("ELF header", "program header table size overflows"))?;
+        let table = image.read_header(phoff, to_usize(table_len, "program header table")?, "ELF program headers")?;
+        let table = Fields::new(&table, "ELF program headers");
 
         let mut loads = Vec::new();
         let mut note_bytes = Vec::new();
         for i in 0..phnum as usize {
-            let p = Fields::new(&table, "ELF program header");
-            let at = i * phentsize;
+            let at = i
+                .checked_mul(phentsize)
+                .ok_or_else(|| Error::bad_data("ELF program headers", format!("entry {i} lies past the table")))?;
+            let p = Fields::new(table.slice(at, PHDR_SIZE)?, "ELF program header");
             let seg = Segment {
-                offset: p.u64(at + 8)?,
-                vaddr: p.u64(at + 16)?,
-                paddr: p.u64(at + 24)?,
-                filesz: p.u64(at + 32)?,
-                memsz: p.u64(at + 40)?,
+                offset: p.u64(8)?,
+                vaddr: p.u64(16)?,
+                paddr: p.u64(24)?,
+                filesz: p.u64(32)?,
+                memsz: p.u64(40)?,
             };
-            match p.u32(at)? {
+            match p.u32(0)? {
                 // /proc/kcore gives vmalloc, module and vmemmap segments no
                 // physical address; their memory is reached through RAM.
                 PT_LOAD if seg.paddr == NO_PHYSICAL_ADDRESS => {}
@@ -148,12 +152,16 @@ impl ElfDump {
         if paddr >= p.file_end {
             return Err(FaultReason::ExcludedFromDump);
         }
-        let n = (out.len() as u64).min(p.file_end - paddr) as usize;
-        let data = image.read(p.offset + (paddr - p.start), n).map_err(|gap| match gap {
+        // `piece` found paddr in [start, mem_end) and it is below file_end.
+        let n = (out.len() as u64).min(p.file_end.saturating_sub(paddr)) as usize;
+        let offset = p.offset.checked_add(paddr.saturating_sub(p.start)).ok_or(FaultReason::NotInDump)?;
+        let data = image.read(offset, n).map_err(|gap| match gap {
             ImageGap::PastEnd => FaultReason::Truncated,
             ImageGap::ReadFailed => FaultReason::NotInDump,
         })?;
-        out[..n].copy_from_slice(&data);
+        let dst = out.get_mut(..n).ok_or(FaultReason::NotInDump)?;
+        let src = data.get(..n).ok_or(FaultReason::Truncated)?;
+        dst.copy_from_slice(src);
         Ok(n)
     }
 
@@ -163,8 +171,9 @@ impl ElfDump {
             None => PageState::NotInDump,
             Some(p) if paddr >= p.file_end => PageState::Excluded,
             Some(p) => {
-                let stored_end =
-                    p.offset.saturating_add(p.file_end.min(paddr.saturating_add(self.page_size)) - p.start);
+                // start <= paddr < file_end, so the stored part of the page starts at `start` or later.
+                let stored = p.file_end.min(paddr.saturating_add(self.page_size)).saturating_sub(p.start);
+                let stored_end = p.offset.saturating_add(stored);
                 if stored_end > image.len() {
                     PageState::Truncated
                 } else {
@@ -198,11 +207,13 @@ impl ElfDump {
         let mut expected = 0u64;
         let mut missing = 0u64;
         for p in &self.pieces {
-            let stored = p.file_end - p.start;
+            // build_pieces keeps start <= file_end.
+            let stored = p.file_end.saturating_sub(p.start);
             let end = p.offset.saturating_add(stored);
             expected = expected.max(end);
             if end > len {
-                let lost = end - len.max(p.offset);
+                // end >= offset, and here end > len.
+                let lost = end.saturating_sub(len.max(p.offset));
                 missing = missing.saturating_add(lost.div_ceil(self.page_size));
             }
         }
@@ -220,20 +231,23 @@ fn build_pieces(mut loads: Vec<Segment>) -> Result<Vec<Piece>> {
     let mut covered_to = 0u64;
     for s in loads {
         let filesz = s.filesz.min(s.memsz);
-        let mem_end = s.paddr.checked_add(s.memsz).ok_or_else(|| {
-            Error::bad_data("ELF PT_LOAD", format!("segment at {:#x} of {:#x} bytes wraps", s.paddr, s.memsz))
-        })?;
+        let wraps =
+            || Error::bad_data("ELF PT_LOAD", format!("segment at {:#x} of {:#x} bytes wraps", s.paddr, s.memsz));
+        let mem_end = s.paddr.checked_add(s.memsz).ok_or_else(wraps)?;
+        // filesz <= memsz, so this cannot wrap when mem_end did not.
+        let file_end = s.paddr.checked_add(filesz).ok_or_else(wraps)?;
         s.offset.checked_add(filesz).ok_or_else(|| Error::bad_data("ELF PT_LOAD", "file range wraps"))?;
         let start = s.paddr.max(covered_to);
         if start >= mem_end {
             continue;
         }
-        let skip = start - s.paddr;
+        // start >= paddr; offset + filesz was checked above.
+        let skip = start.saturating_sub(s.paddr);
         pieces.push(Piece {
             start,
-            file_end: (s.paddr + filesz).max(start),
+            file_end: file_end.max(start),
             mem_end,
-            offset: s.offset + skip.min(filesz),
+            offset: s.offset.saturating_add(skip.min(filesz)),
         });
         covered_to = mem_end;
     }

@@ -1,4 +1,3 @@
-#![warn(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 //! makedumpfile's flattened stream (`makedumpfile -F`): a 4 KiB header
 //! followed by (image offset, length, data) records, ending with a (-1, -1)
 //! marker. Instead of rebuilding the image on disk we index the records once

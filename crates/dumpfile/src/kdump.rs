@@ -19,6 +19,9 @@ const MAIN_HEADER_SIZE: usize = 464;
 const SUB_HEADER_SIZE: usize = 104;
 const DESC_SIZE: u64 = 24;
 const UTSNAME_FIELD: usize = 65;
+/// `struct new_utsname`: six fields, right after the signature and version.
+const UTSNAME_AT: usize = 12;
+const UTSNAME_SIZE: usize = 6 * UTSNAME_FIELD;
 /// Header status bit: the dump tool stopped before writing every page.
 const STATUS_INCOMPLETE: u32 = 0x8;
 /// Notes and VMCOREINFO are a few KiB; anything past this is corrupt.
@@ -68,15 +71,11 @@ impl KdumpDump {
             return Err(Error::bad_data("kdump main header", "no \"KDUMP   \" signature"));
         }
         let header_version = h.i32(8)?;
-        let uts = |i: usize| h.slice(12 + i * UTSNAME_FIELD, UTSNAME_FIELD).map(c_string);
-        let utsname = Utsname {
-            sysname: uts(0)?,
-            nodename: uts(1)?,
-            release: uts(2)?,
-            version: uts(3)?,
-            machine: uts(4)?,
-            domainname: uts(5)?,
+        let uts: Vec<String> = h.slice(UTSNAME_AT, UTSNAME_SIZE)?.chunks_exact(UTSNAME_FIELD).map(c_string).collect();
+        let Ok([sysname, nodename, release, version, machine, domainname]) = <[String; 6]>::try_from(uts) else {
+            return Err(Error::bad_data("kdump main header", "utsname is not six fields"));
         };
+        let utsname = Utsname { sysname, nodename, release, version, machine, domainname };
         let timestamp = (h.i64(408)?, h.i64(416)?);
         let status = h.u32(424)?;
         let block_size = h.i32(428)?;
@@ -116,25 +115,40 @@ impl KdumpDump {
             ));
         }
 
-        let bitmap_offset = (1 + sub_hdr_blocks as u64) * page_size;
-        let bitmap_len = u64::from(bitmap_blocks) * page_size;
+        // sub_hdr_blocks < 2^31 and bitmap_blocks < 2^32 blocks of at most
+        // 1 MiB: neither product can overflow, but say so if it did.
+        let bitmap_offset = (sub_hdr_blocks as u64)
+            .checked_add(1)
+            .and_then(|blocks| blocks.checked_mul(page_size))
+            .ok_or_else(|| oob("sub_hdr_size", format!("{sub_hdr_blocks} blocks overflow the file offset")))?;
+        let bitmap_len = u64::from(bitmap_blocks)
+            .checked_mul(page_size)
+            .ok_or_else(|| oob("bitmap_blocks", format!("{bitmap_blocks} blocks overflow the bitmap size")))?;
         let half = bitmap_len / 2;
         if max_mapnr.div_ceil(8) > half {
             return Err(oob(
                 "bitmap_blocks",
-                format!("{bitmap_blocks} blocks hold bitmaps for {} pages, but max_mapnr is {max_mapnr}", half * 8),
+                format!(
+                    "{bitmap_blocks} blocks hold bitmaps for {} pages, but max_mapnr is {max_mapnr}",
+                    half.saturating_mul(8)
+                ),
             ));
         }
         let bitmaps = image.read(bitmap_offset, to_usize(bitmap_len, "bitmap size")?).map_err(|_| {
             oob("bitmaps", format!("{bitmap_len} bytes at {bitmap_offset:#x} lie past the end of the file"))
         })?;
         let half_usize = to_usize(half, "bitmap size")?;
-        let (first, second) = bitmaps.split_at(half_usize);
+        let (first, second) = bitmaps
+            .split_at_checked(half_usize)
+            .ok_or_else(|| oob("bitmaps", format!("{} bytes read of {bitmap_len}", bitmaps.len())))?;
         let valid = PageBitmap::new(first, max_mapnr);
         let dumped = PageBitmap::new(second, max_mapnr);
         let rank_base = dumped.rank(first_pfn);
-        let desc_count = dumped.rank(end_pfn) - rank_base;
-        let desc_offset = bitmap_offset + bitmap_len;
+        // rank() never decreases and first_pfn <= end_pfn.
+        let desc_count = dumped.rank(end_pfn).saturating_sub(rank_base);
+        let desc_offset = bitmap_offset.checked_add(bitmap_len).ok_or_else(|| {
+            oob("bitmaps", format!("{bitmap_len} bytes at {bitmap_offset:#x} overflow the file offset"))
+        })?;
 
         // A machine krash does not know is refused; an empty name is
         // left to VMCOREINFO.
@@ -202,7 +216,8 @@ impl KdumpDump {
         if pfn < self.first_pfn || pfn >= self.end_pfn {
             return Err(FaultReason::NotInDump);
         }
-        let desc = self.descriptor(image, self.dumped.rank(pfn) - self.rank_base)?;
+        // pfn >= first_pfn, so its rank is at least rank_base.
+        let desc = self.descriptor(image, self.dumped.rank(pfn).saturating_sub(self.rank_base))?;
         // A zeroed descriptor was reserved but never filled in.
         if desc.offset == 0 && desc.size == 0 {
             return Err(FaultReason::Truncated);
@@ -258,7 +273,11 @@ impl KdumpDump {
         let mut page = vec![0u8; page_size].into_boxed_slice();
         compression::decompress(kind, &data, &mut page)
             .map_err(|why| FaultReason::Corrupt(format!("pfn {pfn:#x}: {why}")))?;
-        out.copy_from_slice(&page[offset..end]);
+        // end <= page_size was checked above.
+        let wanted = page
+            .get(offset..end)
+            .ok_or_else(|| FaultReason::Corrupt(format!("read of {} bytes at page offset {offset}", out.len())))?;
+        out.copy_from_slice(wanted);
         cache.insert(pfn, page);
         Ok(())
     }
@@ -274,19 +293,19 @@ impl KdumpDump {
         let in_file = image.len().saturating_sub(self.desc_offset) / DESC_SIZE;
         let readable = self.desc_count.min(in_file);
         let mut expected = table_end;
-        let mut missing = self.desc_count - readable;
+        // `missing` counts descriptors, at most desc_count: it cannot overflow.
+        let mut missing = self.desc_count.saturating_sub(readable);
         for i in 0..readable {
-            match self.descriptor(image, i) {
-                Ok(d) if d.offset == 0 && d.size == 0 => missing += 1,
+            let lost = match self.descriptor(image, i) {
+                Ok(d) if d.offset == 0 && d.size == 0 => true,
                 Ok(d) => {
                     let end = (d.offset.max(0) as u64).saturating_add(u64::from(d.size));
                     expected = expected.max(end);
-                    if end > image.len() {
-                        missing += 1;
-                    }
+                    end > image.len()
                 }
-                Err(_) => missing += 1,
-            }
+                Err(_) => true,
+            };
+            missing = missing.saturating_add(u64::from(lost));
         }
         let incomplete = self.status & STATUS_INCOMPLETE != 0;
         if missing == 0 && expected <= image.len() && !incomplete {

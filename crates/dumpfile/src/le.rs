@@ -1,4 +1,3 @@
-#![warn(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 //! Bounds-checked little/big-endian field reads from untrusted header bytes.
 
 use krash_core::{Error, Result};

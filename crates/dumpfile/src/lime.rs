@@ -1,4 +1,3 @@
-#![warn(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 //! LiME (Linux Memory Extractor) images: a sequence of physical ranges,
 //! each a 32-byte header followed by the range's bytes. No notes: the
 //! kernel's VMCOREINFO is found by scanning the memory (see

@@ -4,59 +4,51 @@
 
 /// Decodes an LZO1X stream into `out`, returning the number of bytes written.
 pub(crate) fn decompress(input: &[u8], out: &mut [u8]) -> Result<usize, &'static str> {
-    let mut d = Decoder { input, ip: 0, out, op: 0 };
+    let mut d = Decoder { input, out, op: 0 };
     // After-instruction state: 0 = expect a literal run, 1..=3 = that many
     // literals just followed a match, 4 = a literal run of 4+ just ended.
     let mut state = 0usize;
-    if let Some(&first) = input.first() {
-        if first > 17 {
-            d.ip = 1;
-            let run = usize::from(first - 17);
-            d.literals(run)?;
-            state = if run < 4 { run } else { 4 };
-        }
+    // A first byte above 17 is a literal run of (byte - 17) bytes.
+    if let Some(run) = input.first().and_then(|&first| first.checked_sub(17)).filter(|&run| run > 0) {
+        d.byte()?;
+        let run = usize::from(run);
+        d.literals(run)?;
+        state = if run < 4 { run } else { 4 };
     }
     loop {
         let t = d.byte()?;
         let (len, dist, trailing) = if t >= 64 {
             let h = usize::from(d.byte()?);
-            (usize::from(t >> 5) + 1, 1 + usize::from((t >> 2) & 7) + (h << 3), usize::from(t & 3))
+            // Bit fields of one or two bytes: len <= 8, dist <= 2048.
+            (add(usize::from(t >> 5), 1)?, distance(usize::from((t >> 2) & 7) | (h << 3), 1)?, usize::from(t & 3))
         } else if t >= 32 {
-            let len = match usize::from(t & 31) {
-                0 => 31 + d.extended_length()?,
-                n => n,
-            } + 2;
+            let len = d.length(usize::from(t & 31), 31, 2)?;
             let word = d.le16()?;
-            (len, 1 + (word >> 2), word & 3)
+            (len, distance(word >> 2, 1)?, word & 3)
         } else if t >= 16 {
-            let len = match usize::from(t & 7) {
-                0 => 7 + d.extended_length()?,
-                n => n,
-            } + 2;
+            let len = d.length(usize::from(t & 7), 7, 2)?;
             let word = d.le16()?;
-            let far = (usize::from(t & 8) << 11) + (word >> 2);
+            // Bit 3 of t is bit 14 of the distance.
+            let far = (usize::from(t & 8) << 11) | (word >> 2);
             if far == 0 {
                 return Ok(d.op);
             }
-            (len, far + 0x4000, word & 3)
+            (len, distance(far, 0x4000)?, word & 3)
         } else {
             match state {
                 0 => {
-                    let run = match usize::from(t) {
-                        0 => 15 + d.extended_length()?,
-                        n => n,
-                    } + 3;
+                    let run = d.length(usize::from(t), 15, 3)?;
                     d.literals(run)?;
                     state = 4;
                     continue;
                 }
                 1..=3 => {
                     let h = usize::from(d.byte()?);
-                    (2, 1 + usize::from(t >> 2) + (h << 2), usize::from(t & 3))
+                    (2, distance(usize::from(t >> 2) | (h << 2), 1)?, usize::from(t & 3))
                 }
                 _ => {
                     let h = usize::from(d.byte()?);
-                    (3, 0x801 + usize::from(t >> 2) + (h << 2), usize::from(t & 3))
+                    (3, distance(usize::from(t >> 2) | (h << 2), 0x801)?, usize::from(t & 3))
                 }
             }
         };
@@ -66,17 +58,26 @@ pub(crate) fn decompress(input: &[u8], out: &mut [u8]) -> Result<usize, &'static
     }
 }
 
+fn add(a: usize, b: usize) -> Result<usize, &'static str> {
+    a.checked_add(b).ok_or("length overflows")
+}
+
+/// A match distance: bit fields plus the instruction's bias.
+fn distance(bits: usize, bias: usize) -> Result<usize, &'static str> {
+    bits.checked_add(bias).ok_or("match distance overflows")
+}
+
 struct Decoder<'a, 'b> {
+    /// The input not yet decoded.
     input: &'a [u8],
-    ip: usize,
     out: &'b mut [u8],
     op: usize,
 }
 
 impl Decoder<'_, '_> {
     fn byte(&mut self) -> Result<u8, &'static str> {
-        let b = *self.input.get(self.ip).ok_or("input ends inside an instruction")?;
-        self.ip += 1;
+        let (&b, rest) = self.input.split_first().ok_or("input ends inside an instruction")?;
+        self.input = rest;
         Ok(b)
     }
 
@@ -86,45 +87,51 @@ impl Decoder<'_, '_> {
         Ok(lo | (hi << 8))
     }
 
+    /// A length field `n` of an instruction: zero means `base` plus an
+    /// extended length follows. `bias` is added either way.
+    fn length(&mut self, n: usize, base: usize, bias: usize) -> Result<usize, &'static str> {
+        let n = if n == 0 { add(base, self.extended_length()?)? } else { n };
+        add(n, bias)
+    }
+
     /// Zero bytes each add 255, the first non-zero byte ends the count.
     fn extended_length(&mut self) -> Result<usize, &'static str> {
         let mut extra = 0usize;
         loop {
             match self.byte()? {
-                0 => extra = extra.checked_add(255).ok_or("length overflows")?,
-                b => return extra.checked_add(usize::from(b)).ok_or("length overflows"),
+                0 => extra = add(extra, 255)?,
+                b => return add(extra, usize::from(b)),
             }
         }
     }
 
     fn literals(&mut self, n: usize) -> Result<(), &'static str> {
-        let src = self
-            .ip
-            .checked_add(n)
-            .and_then(|end| self.input.get(self.ip..end))
-            .ok_or("literal run past the end of the input")?;
-        let dst = self
-            .op
-            .checked_add(n)
-            .and_then(|end| self.out.get_mut(self.op..end))
-            .ok_or("output larger than one page")?;
+        let (src, rest) = self.input.split_at_checked(n).ok_or("literal run past the end of the input")?;
+        let end = self.op.checked_add(n).ok_or("output larger than one page")?;
+        let dst = self.out.get_mut(self.op..end).ok_or("output larger than one page")?;
         dst.copy_from_slice(src);
-        self.ip += n;
-        self.op += n;
+        self.input = rest;
+        self.op = end;
         Ok(())
     }
 
     fn copy_match(&mut self, dist: usize, len: usize) -> Result<(), &'static str> {
-        if dist > self.op {
-            return Err("match reaches before the start of the output");
-        }
+        let from = self.op.checked_sub(dist).ok_or("match reaches before the start of the output")?;
         let end = self.op.checked_add(len).ok_or("match length overflows")?;
-        if end > self.out.len() {
-            return Err("output larger than one page");
-        }
-        // Byte by byte: a match may overlap the bytes it produces.
-        for i in self.op..end {
-            self.out[i] = self.out[i - dist];
+        let window = self.out.get_mut(from..end).ok_or("output larger than one page")?;
+        // The match repeats the `dist` bytes before it; when it is longer
+        // than `dist` it overlaps the bytes it produces, so it is that
+        // pattern over and over.
+        let (pattern, dst) = window.split_at_mut_checked(dist).ok_or("match distance past the window")?;
+        match pattern {
+            // Every instruction's distance is at least 1; never loop on 0.
+            [] => return Err("match distance 0"),
+            [b] => dst.fill(*b),
+            _ => {
+                for chunk in dst.chunks_mut(dist) {
+                    chunk.copy_from_slice(pattern.get(..chunk.len()).ok_or("match distance past the window")?);
+                }
+            }
         }
         self.op = end;
         Ok(())
@@ -132,6 +139,8 @@ impl Decoder<'_, '_> {
 }
 
 #[cfg(test)]
+// Tests index the synthetic buffers they build; a panic there is a failed test.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

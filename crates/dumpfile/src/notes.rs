@@ -1,4 +1,3 @@
-#![warn(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 //! ELF notes carried by every vmcore format: per-CPU `CORE`/NT_PRSTATUS,
 //! QEMU's per-CPU `QEMU` state, and the `VMCOREINFO` text. The CPU notes
 //! are kept as the raw descriptors: where the registers sit inside them is

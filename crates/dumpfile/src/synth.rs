@@ -1,5 +1,7 @@
 //! Synthetic dumps for unit tests: small kdump-compressed, flattened and
 //! ELF images built from a page-content function.
+// Test-only builders over their own known-good layouts; a panic here is a failed test.
+#![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use std::io::Write;
 

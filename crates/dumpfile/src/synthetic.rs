@@ -4,6 +4,8 @@
 //! real dump. The image has the shape kdump's ELF vmcores have: one
 //! PT_NOTE (VMCOREINFO and one NT_PRSTATUS per CPU) and one PT_LOAD per
 //! run of physical memory.
+// A builder of made-up images from the caller's own small inputs; it never parses dump bytes.
+#![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 /// x86-64 `struct elf_prstatus` size and where its fields are.
 const PRSTATUS_SIZE: usize = 336;

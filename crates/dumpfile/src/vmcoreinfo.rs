@@ -1,4 +1,3 @@
-#![warn(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 //! The kernel's VMCOREINFO text: `KEY=VALUE` lines such as
 //! `OSRELEASE=6.1.0-56-cloud-amd64`, `SYMBOL(init_uts_ns)=ffffffff82a12340`,
 //! `SIZE(page)=64`, `OFFSET(list_head.next)=0`, `NUMBER(phys_base)=...`,

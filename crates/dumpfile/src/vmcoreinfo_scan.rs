@@ -1,4 +1,3 @@
-#![warn(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 //! Finding VMCOREINFO in raw physical memory, for images that carry no
 //! notes (LiME). The kernel keeps the text in a page of its own
 //! (`vmcoreinfo_data`) starting "OSRELEASE=", and a copy inside the ELF

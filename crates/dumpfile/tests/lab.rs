@@ -3,6 +3,8 @@
 //! and CPU notes, finds init_uts_ns, and formats of one scenario agree byte
 //! for byte where they hold the same pages. Skips with a note when there are
 //! no dumps, unless KRASH_REQUIRE_LAB=1.
+// Tests index the dumps' known-good data; a panic here is a failed test.
+#![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
