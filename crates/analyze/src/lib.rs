@@ -41,8 +41,7 @@ pub use provenance::{Origin, Provenance, ProvenanceStep};
 pub use slab_state::SlabState;
 
 /// The panic's kind, in stable snake_case for `--json`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[derive(Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PanicKind {
     NullDeref,
     NullFnptr,

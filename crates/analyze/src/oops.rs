@@ -4,7 +4,6 @@
 //! that names what went wrong. Pure text parsing; resolving against
 //! debuginfo is [`crate::oops_resolve`]'s job.
 
-
 /// A `func+0xoff/0xsize` reference found in a line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FrameRef {

@@ -27,10 +27,8 @@ pub struct SlabState {
     pub freelist: u64,
     /// The cpu slab (`struct slab`), 0 when none.
     pub slab: u64,
-    /// The first bad freelist pointer, as the slab model describes it.
-    pub problem: Option<String>,
-    /// Why that pointer cannot be followed (`non-canonical address`...).
-    pub reason: Option<String>,
+    /// The first bad freelist pointer, as the slab model found it.
+    pub problem: Option<FreelistProblem>,
     /// The free object whose stored free pointer decoded into the bad one.
     pub source_object: Option<u64>,
     /// The bytes stored where the bad pointer came from.
@@ -53,7 +51,6 @@ impl SlabState {
             freelist,
             slab,
             problem: None,
-            reason: None,
             source_object: None,
             raw_value: None,
             corrupt_value_kind: None,
@@ -117,8 +114,8 @@ impl SlabStateInternal for Kernel {
             format!("the freelist head of slab {:#x}", state.slab)
         };
         let mut sentence = format!("slab cache {}: {head} is {:#018x}", state.cache, state.freelist);
-        if let Some(reason) = &state.reason {
-            sentence.push_str(&format!(", {reason}"));
+        if let Some(p) = &state.problem {
+            sentence.push_str(&format!(", {}", p.reason));
         }
         if let Some(src) = state.source_object {
             sentence.push_str(&format!("; it was decoded from the free pointer of object {src:#x}"));
@@ -179,8 +176,7 @@ impl SlabStateHelpers for Kernel {
 
 /// Fills `state` with what the slab model says of `problem`.
 fn describe_problem(state: &mut SlabState, problem: &FreelistProblem) {
-    state.problem = Some(problem.to_string());
-    state.reason = Some(problem.reason.to_string());
+    state.problem = Some(problem.clone());
     state.source_object = problem.source_object;
     state.raw_value = Some(problem.raw);
     state.corrupt_value_kind = Some(looks_kind(&problem.looks_like).to_string());

@@ -27,22 +27,22 @@ use crate::line::{parse_line, Sink};
 fn main() -> ExitCode {
     let raw: Vec<String> = std::env::args().skip(1).collect();
     if let Some(result) = subcommands::dispatch(&raw) {
-        return match result {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(msg) => {
-                eprintln!("krash: {msg}");
-                ExitCode::FAILURE
-            }
-        };
+        let subcommand = raw.first().map(String::as_str).unwrap_or_default();
+        return result.map_or_else(|msg| fail(&raw, subcommand, &msg), |()| ExitCode::SUCCESS);
     }
     let args = args::Args::parse();
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(msg) => {
-            eprintln!("krash: {msg}");
-            ExitCode::FAILURE
-        }
+    run(args).map_or_else(|msg| fail(&raw, "krash", &msg), |()| ExitCode::SUCCESS)
+}
+
+/// Ends krash on an error that stops it: the message on standard error,
+/// and with --json an error document on standard output too, so a script
+/// reading the JSON sees why there is nothing else.
+fn fail(raw: &[String], command: &str, msg: &str) -> ExitCode {
+    if raw.iter().any(|a| a == "--json") {
+        print!("{}", json_line(&ErrorDocument::new(command, None, ErrorKind::Other, msg)));
     }
+    eprintln!("krash: {msg}");
+    ExitCode::FAILURE
 }
 
 fn run(args: args::Args) -> Result<(), String> {

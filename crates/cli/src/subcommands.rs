@@ -5,12 +5,14 @@
 use std::io::Read;
 
 use clap::CommandFactory;
+use krash_commands::Output;
+use krash_render::{render, Format};
 
 /// The subcommands, for `krash --help` (one line each).
 pub(crate) const SUBCOMMANDS: &str = "Subcommands:
   krash analyze [VMLINUX] VMCORE [--json]   explain a dump: panic, culprit, evidence
   krash analyze --batch DIR... [--json]     explain every dump under the directories
-  krash decode [VMLINUX|-] [--module NAME=KO] < OOPS
+  krash decode [VMLINUX|-] [--module NAME=KO] [--json] < OOPS
                                             resolve an oops or panic text, no dump needed
   krash help [analyze | decode]             this help, or a subcommand's
 
@@ -62,7 +64,9 @@ fn help(topic: &[String]) -> Result<(), String> {
 }
 
 fn decode(args: &[String]) -> Result<(), String> {
-    if wants_help(args) {
+    let json = args.iter().any(|a| a == "--json");
+    let args: Vec<String> = args.iter().filter(|a| *a != "--json").cloned().collect();
+    if wants_help(&args) {
         println!("{}", krash_commands::decode::USAGE);
         return Ok(());
     }
@@ -70,7 +74,8 @@ fn decode(args: &[String]) -> Result<(), String> {
     let mut bytes = Vec::new();
     std::io::stdin().read_to_end(&mut bytes).map_err(|e| format!("reading standard input: {e}"))?;
     input.push_str(&String::from_utf8_lossy(&bytes));
-    let decoded = krash_commands::decode::run(args, &input).map_err(|e| e.to_string())?;
-    print!("{}", krash_render::render_decoded(&decoded));
+    let decoded = krash_commands::decode::run(&args, &input).map_err(|e| e.to_string())?;
+    let format = if json { Format::Json } else { Format::Text };
+    print!("{}", render(&Output::Decode(decoded), format, "decode", None));
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! `krash analyze` and `krash decode` against every lab dump's manifest,
-//! and `analyze --json` against docs/analyze.schema.json.
+//! and `analyze --json` against docs/json.schema.json.
 
 mod common;
 
@@ -148,7 +148,14 @@ fn check_slab(label: &str, e: &Value, r: &Value) {
     let expected = e["corrupt_text"].as_str().unwrap_or_default();
     let found = slab["corrupt_text"].as_str().unwrap_or_default();
     assert!(found.len() >= 16 && expected.starts_with(found), "{label}: {found:?} vs {expected:?}");
-    assert!(slab["problem"].is_string(), "{label}");
+    // The bad pointer as data: the cache, why it cannot be followed, and the
+    // same classification of its bytes as the summary's.
+    let problem = &slab["problem"];
+    assert_eq!(problem["cache"], cache, "{label}: {problem}");
+    assert!(problem["reason"].is_string() && problem["stored_at"].is_string(), "{label}: {problem}");
+    let looks = problem["looks_like"]["kind"].as_str().unwrap_or_default();
+    let kind = e["corrupt_value_kind"].as_str().unwrap_or("?");
+    assert!(looks.starts_with(kind), "{label}: {looks} is not {kind}");
 }
 
 /// The same crash gets the same signature on both kernels (no addresses,
@@ -176,160 +183,13 @@ fn signatures_agree_across_kernels() {
 
 #[test]
 fn analyze_json_matches_schema() {
-    let schema: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/analyze.schema.json"))
-            .expect("schema file"),
-    )
-    .expect("schema is JSON");
-    assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    // The same schema, and the same strict check, as every other document.
+    let schema = common::json_schema::committed();
     for d in lab_dumps() {
         let doc = analyze_json(&d);
-        let mut errors = Vec::new();
-        schema::validate(&schema, &schema, &doc, "$", &mut errors);
+        assert_eq!(doc["command"], "analyze", "{}", d.label());
+        let errors = common::json_schema::problems(&schema, &doc);
         assert!(errors.is_empty(), "{}: {errors:#?}", d.label());
-    }
-}
-
-/// A validator for the subset of JSON Schema 2020-12 the schema uses:
-/// type, const, enum, properties, required, additionalProperties: false,
-/// items, oneOf, minimum, maximum and local $ref. Any other keyword is an
-/// error, so the schema cannot silently use something unchecked.
-mod schema {
-    use serde_json::Value;
-
-    const ANNOTATIONS: &[&str] = &["$schema", "$id", "$defs", "title", "description"];
-
-    pub fn validate(root: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<String>) {
-        let Some(obj) = schema.as_object() else {
-            errors.push(format!("{at}: schema is not an object"));
-            return;
-        };
-        for (key, rule) in obj {
-            match key.as_str() {
-                k if ANNOTATIONS.contains(&k) => {}
-                "$ref" => match rule.as_str().and_then(|r| r.strip_prefix("#/")).map(|p| pointer(root, p)) {
-                    Some(Some(target)) => validate(root, target, v, at, errors),
-                    _ => errors.push(format!("{at}: unresolvable $ref {rule}")),
-                },
-                "type" => {
-                    let types: Vec<&str> = match rule {
-                        Value::String(s) => vec![s.as_str()],
-                        Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
-                        _ => vec![],
-                    };
-                    if !types.iter().any(|t| has_type(v, t)) {
-                        errors.push(format!("{at}: {v} is not of type {types:?}"));
-                    }
-                }
-                "const" if v != rule => errors.push(format!("{at}: {v} is not {rule}")),
-                "const" => {}
-                "enum" if !rule.as_array().is_some_and(|a| a.contains(v)) => {
-                    errors.push(format!("{at}: {v} not in {rule}"))
-                }
-                "enum" => {}
-                "minimum" => {
-                    if let (Some(x), Some(min)) = (v.as_f64(), rule.as_f64()) {
-                        if x < min {
-                            errors.push(format!("{at}: {v} < {rule}"));
-                        }
-                    }
-                }
-                "maximum" => {
-                    if let (Some(x), Some(max)) = (v.as_u64().map(|x| x as f64).or(v.as_f64()), rule.as_f64()) {
-                        if x > max {
-                            errors.push(format!("{at}: {v} > {rule}"));
-                        }
-                    }
-                }
-                "required" => {
-                    if let Some(o) = v.as_object() {
-                        for name in rule.as_array().into_iter().flatten().filter_map(Value::as_str) {
-                            if !o.contains_key(name) {
-                                errors.push(format!("{at}: missing required {name}"));
-                            }
-                        }
-                    }
-                }
-                "properties" => {
-                    if let (Some(o), Some(props)) = (v.as_object(), rule.as_object()) {
-                        for (name, sub) in props {
-                            if let Some(x) = o.get(name) {
-                                validate(root, sub, x, &format!("{at}.{name}"), errors);
-                            }
-                        }
-                    }
-                }
-                "additionalProperties" => {
-                    if rule != &Value::Bool(false) {
-                        errors.push(format!("{at}: only additionalProperties: false is supported"));
-                    } else if let Some(o) = v.as_object() {
-                        let props = obj.get("properties").and_then(Value::as_object);
-                        for name in o.keys() {
-                            if !props.is_some_and(|p| p.contains_key(name)) {
-                                errors.push(format!("{at}: unexpected field {name}"));
-                            }
-                        }
-                    }
-                }
-                "items" => {
-                    for (i, x) in v.as_array().into_iter().flatten().enumerate() {
-                        validate(root, rule, x, &format!("{at}[{i}]"), errors);
-                    }
-                }
-                "oneOf" => {
-                    let matching = rule
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter(|s| {
-                            let mut sub = Vec::new();
-                            validate(root, s, v, at, &mut sub);
-                            sub.is_empty()
-                        })
-                        .count();
-                    if matching != 1 {
-                        errors.push(format!("{at}: {matching} oneOf branches match {v}"));
-                    }
-                }
-                other => errors.push(format!("{at}: unsupported keyword {other}")),
-            }
-        }
-    }
-
-    fn pointer<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
-        root.pointer(&format!("/{path}"))
-    }
-
-    fn has_type(v: &Value, t: &str) -> bool {
-        match t {
-            "null" => v.is_null(),
-            "boolean" => v.is_boolean(),
-            "object" => v.is_object(),
-            "array" => v.is_array(),
-            "string" => v.is_string(),
-            "integer" => v.is_i64() || v.is_u64(),
-            "number" => v.is_number(),
-            _ => false,
-        }
-    }
-
-    #[test]
-    fn validator_rejects_what_it_should() {
-        let schema: Value = serde_json::json!({
-            "type": "object", "additionalProperties": false, "required": ["a"],
-            "properties": { "a": { "$ref": "#/$defs/n" }, "b": { "oneOf": [{ "type": "null" }, { "enum": ["x"] }] } },
-            "$defs": { "n": { "type": "integer", "minimum": 0 } }
-        });
-        let check = |v: Value| {
-            let mut e = Vec::new();
-            validate(&schema, &schema, &v, "$", &mut e);
-            e.len()
-        };
-        assert_eq!(check(serde_json::json!({"a": 1, "b": null})), 0);
-        assert_eq!(check(serde_json::json!({"a": 1, "b": "x"})), 0);
-        assert_eq!(check(serde_json::json!({"a": -1})), 1);
-        assert_eq!(check(serde_json::json!({"b": "y"})), 2);
-        assert_eq!(check(serde_json::json!({"a": 1, "c": 0})), 1);
     }
 }
 
@@ -354,5 +214,45 @@ fn decode_resolves_console_logs() {
         if d.console_log().contains("Code: ") && d.console_log().contains('<') {
             assert!(run.stdout.contains("<-- trapping instruction"), "{}", d.label());
         }
+        decode_json_agrees(&d, &[&v, "--module", &module], &run.stdout);
     }
+    // A failure is an error document too.
+    let run = krash(&["decode", "/nonexistent/vmlinux", "--json"], "");
+    assert!(!run.success);
+    let doc: Value = serde_json::from_str(&run.stdout).expect("error document");
+    assert_eq!((doc["command"].as_str(), doc["error"]["kind"].as_str()), (Some("decode"), Some("other")));
+    assert!(common::json_schema::problems(&common::json_schema::committed(), &doc).is_empty());
+}
+
+/// `decode --json` follows the schema and holds what the text shows: one
+/// entry per input line, the same frames resolved, the same trapping
+/// instruction.
+fn decode_json_agrees(d: &LabDump, args: &[&str], text: &str) {
+    let mut words = vec!["decode", "--json"];
+    words.extend_from_slice(args);
+    let run = krash(&words, &d.console_log());
+    assert!(run.success, "{}: {}", d.label(), run.stderr);
+    let doc: Value = serde_json::from_str(&run.stdout).expect("decode --json is one document");
+    let errors = common::json_schema::problems(&common::json_schema::committed(), &doc);
+    assert!(errors.is_empty(), "{}: {errors:#?}", d.label());
+    let lines = doc["data"]["lines"].as_array().expect("lines");
+    assert_eq!(lines.len(), d.console_log().lines().count(), "{}", d.label());
+    let frames: Vec<&Value> = lines.iter().filter(|l| l["kind"] == "frame").collect();
+    assert!(!frames.is_empty(), "{}: no frame lines", d.label());
+    for f in &frames {
+        let raw = f["raw"].as_str().unwrap_or_default();
+        let innermost = f["inline_chain"][0]["location"]["line"].as_u64();
+        let shown = text.lines().find(|l| l.starts_with(raw)).expect("the frame's text line");
+        match innermost {
+            Some(line) => assert!(shown.ends_with(&format!(":{line}")), "{}: {shown} vs line {line}", d.label()),
+            None => assert!(f["unresolved"].is_string() || f["inline_chain"][0]["location"].is_null(), "{raw}"),
+        }
+    }
+    let trapping = lines
+        .iter()
+        .filter_map(|l| l["disassembly"]["instructions"].as_array())
+        .flatten()
+        .filter(|i| i["trapping"] == true)
+        .count();
+    assert_eq!(trapping, text.matches("<-- trapping instruction").count(), "{}", d.label());
 }

@@ -13,7 +13,7 @@ use krash_core::{Error, Result};
 use crate::source::{InlineLocation, SymbolRef};
 
 /// Usage text of the subcommand.
-pub const USAGE: &str = "usage: krash decode [VMLINUX|-] [--module NAME=KO ...] < oops.txt";
+pub const USAGE: &str = "usage: krash decode [VMLINUX|-] [--module NAME=KO ...] [--json] < oops.txt";
 
 /// Parsed `decode` arguments.
 #[derive(Debug, Default, Clone)]

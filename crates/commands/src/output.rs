@@ -54,6 +54,8 @@ pub use krash_linux::dev::devices::{DiskIo, Resource, ResourceTree};
 pub use krash_linux::dev::irq::{IrqAction, IrqDesc, IrqTable, SoftirqVector};
 pub use krash_linux::fs::mount::{Mount, MountTable};
 pub use krash_linux::ipc::{IpcKind, IpcObject};
+pub use krash_linux::mm::slab::freelist::{FreelistOwner, FreelistProblem, ProblemReason};
+pub use krash_linux::mm::slab::looks::ValueLooks;
 pub use krash_linux::mm::swap::SwapArea;
 pub use krash_linux::mm::user_pages::{PageLocation, SwapEntry, UserPage};
 pub use krash_linux::mm::vma::Vma;
@@ -93,6 +95,8 @@ pub enum Output {
     Tree(TreeOutput),
     Whatis(Whatis),
     Analyze(Report),
+    /// `krash decode`: an oops resolved without a dump.
+    Decode(crate::decode::Decoded),
     Runq(Runq),
     Mount(MountTable),
     Irq(Irq),

@@ -44,8 +44,3 @@ pub fn json_line<T: Serialize>(doc: &T) -> String {
 }
 
 pub use text::{format_crash_date, format_uptime};
-
-/// `krash decode`'s text: the oops back with its resolutions.
-pub fn render_decoded(d: &krash_commands::decode::Decoded) -> String {
-    text::decode::render(d)
-}

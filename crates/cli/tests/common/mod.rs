@@ -7,6 +7,8 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
+pub mod json_schema;
+
 /// One dump file of one lab scenario.
 #[derive(Debug, Clone)]
 pub struct LabDump {

@@ -22,7 +22,7 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
               \x20              owner and its stack; for faults in the slab allocator the\n\
               \x20              cache's freelist state; corrupted values; evidence commands\n\
               \x20              and a stable signature. --json gives the same fields\n\
-              \x20              (docs/analyze.schema.json).",
+              \x20              (docs/json.md).",
     run: run_analyze,
 };
 

@@ -546,34 +546,38 @@ pub struct PageMembers {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum KmemNote {
     /// A SLUB freelist pointer that does not lead to a free object of its slab.
-    Freelist {
-        cache: String,
-        slab: Hex,
-        owner: FreelistOwner,
-        /// The word holding the bad pointer.
-        stored_at: Hex,
-        /// Its bytes (encoded when the freelist is hardened).
-        raw: Hex,
-        /// The pointer after decoding.
-        decoded: Hex,
-        reason: FreelistReason,
-        /// What the raw bytes look like.
-        looks_like: ValueLooks,
-        /// For a bad chain head: the free object whose free pointer decoded into it.
-        source_object: Option<Hex>,
-        /// The raw value was inferred (the source object was reused since).
-        inferred: bool,
-        /// Another place in the slab holding the same bytes.
-        witness: Option<Hex>,
-        /// Text found in the object holding the bad word.
-        object_text: Option<String>,
-    },
+    Freelist(FreelistProblem),
     /// A buddy free list whose walk stopped early.
     FreeArea { zone: String, order: u32, list: Hex, problem: String },
     /// A cache left out because its slabs could not be read (`error` says where and why).
     UnreadableCache { cache: String, error: String },
     /// The cache list could not be read whole: a broken link or a cache left out.
     CacheList { problem: String },
+}
+
+/// A SLUB freelist pointer that does not lead to a free object of its slab.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct FreelistProblem {
+    pub cache: String,
+    pub slab: Hex,
+    pub owner: FreelistOwner,
+    /// The word holding the bad pointer.
+    pub stored_at: Hex,
+    /// Its bytes (encoded when the freelist is hardened).
+    pub raw: Hex,
+    /// The pointer after decoding.
+    pub decoded: Hex,
+    pub reason: FreelistReason,
+    /// What the raw bytes look like.
+    pub looks_like: ValueLooks,
+    /// For a bad chain head: the free object whose free pointer decoded into it.
+    pub source_object: Option<Hex>,
+    /// The raw value was inferred (the source object was reused since).
+    pub inferred: bool,
+    /// Another place in the slab holding the same bytes.
+    pub witness: Option<Hex>,
+    /// Text found in the object holding the bad word.
+    pub object_text: Option<String>,
 }
 
 /// Which freelist.
@@ -619,11 +623,11 @@ pub enum ValueLooks {
     Other,
 }
 
-fn note(n: &out::KmemNote) -> KmemNote {
-    use krash_linux::mm::slab::freelist::{FreelistOwner as O, ProblemReason as R};
-    use krash_linux::mm::slab::looks::ValueLooks as L;
-    match n {
-        out::KmemNote::Freelist(p) => KmemNote::Freelist {
+impl From<&krash_linux::mm::slab::freelist::FreelistProblem> for FreelistProblem {
+    fn from(p: &krash_linux::mm::slab::freelist::FreelistProblem) -> Self {
+        use krash_linux::mm::slab::freelist::{FreelistOwner as O, ProblemReason as R};
+        use krash_linux::mm::slab::looks::ValueLooks as L;
+        FreelistProblem {
             cache: p.cache.clone(),
             slab: hex(p.slab),
             owner: match p.owner {
@@ -653,7 +657,13 @@ fn note(n: &out::KmemNote) -> KmemNote {
             inferred: p.inferred,
             witness: opt_hex(p.witness),
             object_text: p.object_text.clone(),
-        },
+        }
+    }
+}
+
+fn note(n: &out::KmemNote) -> KmemNote {
+    match n {
+        out::KmemNote::Freelist(p) => KmemNote::Freelist(p.into()),
         out::KmemNote::FreeArea(p) => {
             KmemNote::FreeArea { zone: p.zone.clone(), order: p.order, list: hex(p.list), problem: p.problem.clone() }
         }

@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::common::{InlineLocation, SourceLocation, TaskState};
+use super::common::{InlineLocation, SourceLocation, SymbolRef, TaskState};
 use super::numbers::{hex, opt_hex, Hex, HexBytes, U64Decimal};
 use crate::output as out;
 
@@ -523,8 +523,8 @@ impl From<&out::Dis> for DisData {
     }
 }
 
-/// `analyze`: the crash explained. The same fields as
-/// docs/analyze.schema.json describes.
+/// `analyze`: the crash explained: what happened, where, why, and the
+/// commands that show the evidence.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct AnalyzeData {
     pub kind: PanicKind,
@@ -716,8 +716,8 @@ pub struct SlabState {
     pub kmem_cache_cpu: Hex,
     pub freelist: Hex,
     pub slab: Hex,
-    pub problem: Option<String>,
-    pub reason: Option<String>,
+    /// The first bad freelist pointer.
+    pub problem: Option<super::kmem::FreelistProblem>,
     pub source_object: Option<Hex>,
     pub raw_value: Option<Hex>,
     pub corrupt_value_kind: Option<String>,
@@ -867,8 +867,7 @@ impl From<&out::Report> for AnalyzeData {
                 kmem_cache_cpu: hex(s.kmem_cache_cpu),
                 freelist: hex(s.freelist),
                 slab: hex(s.slab),
-                problem: s.problem.clone(),
-                reason: s.reason.clone(),
+                problem: s.problem.as_ref().map(Into::into),
                 source_object: opt_hex(s.source_object),
                 raw_value: opt_hex(s.raw_value),
                 corrupt_value_kind: s.corrupt_value_kind.clone(),
@@ -879,5 +878,87 @@ impl From<&out::Report> for AnalyzeData {
             top_frames: r.top_frames.clone(),
             signature: r.signature.clone(),
         }
+    }
+}
+
+/// `krash decode`: the oops text, line by line, with what decode found for
+/// each frame and `Code:` line.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct DecodeData {
+    /// One entry per input line, in order.
+    pub lines: Vec<DecodedLine>,
+}
+
+/// One line of the oops text and what decode adds to it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DecodedLine {
+    /// A line decode has nothing to add to.
+    Text { raw: String },
+    /// A stack frame line (`func+0xoff/0xsize`): its inline chain, innermost
+    /// first, or why it did not resolve.
+    Frame { raw: String, inline_chain: Option<Vec<InlineLocation>>, unresolved: Option<String> },
+    /// A `Code:` line and its disassembly, when its bytes decode.
+    Code { raw: String, disassembly: Option<CodeDisassembly> },
+}
+
+/// The disassembly of a `Code:` line.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct CodeDisassembly {
+    /// How many bytes the line holds.
+    pub length: u64,
+    /// Where the trapping instruction is, when the RIP line resolved.
+    pub trapping_at: Option<SymbolRef>,
+    pub instructions: Vec<CodeInstruction>,
+}
+
+/// One instruction of a `Code:` line.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct CodeInstruction {
+    /// Offset from the line's first byte.
+    pub offset: u64,
+    /// The instruction the kernel marked as trapping (`<..>`).
+    pub trapping: bool,
+    /// The symbol it is in, when the RIP line resolved.
+    pub symbol: Option<SymbolRef>,
+    pub bytes: HexBytes,
+    /// The instruction in the decoder's syntax (gdb's, as `dis` prints it).
+    pub text: String,
+}
+
+impl From<&crate::decode::Decoded> for DecodeData {
+    fn from(d: &crate::decode::Decoded) -> Self {
+        use crate::decode::DecodedLine as L;
+        let lines = d
+            .lines
+            .iter()
+            .map(|line| match line {
+                L::Text { raw } => DecodedLine::Text { raw: raw.clone() },
+                L::Frame { raw, resolution, .. } => DecodedLine::Frame {
+                    raw: raw.clone(),
+                    inline_chain: resolution.as_ref().ok().map(|c| c.iter().map(InlineLocation::from).collect()),
+                    unresolved: resolution.as_ref().err().cloned(),
+                },
+                L::Code { raw, disassembly } => DecodedLine::Code {
+                    raw: raw.clone(),
+                    disassembly: disassembly.as_ref().map(|d| CodeDisassembly {
+                        length: d.length as u64,
+                        trapping_at: d.trapping_at.as_ref().map(SymbolRef::from),
+                        instructions: d
+                            .instructions
+                            .iter()
+                            .map(|i| CodeInstruction {
+                                offset: i.offset,
+                                trapping: i.trapping,
+                                symbol: i.symbol.as_ref().map(SymbolRef::from),
+                                bytes: HexBytes(i.bytes.clone()),
+                                text: i.text.clone(),
+                            })
+                            .collect(),
+                    }),
+                },
+            })
+            .collect();
+        DecodeData { lines }
     }
 }

@@ -127,7 +127,7 @@ pub fn render(r: &Report) -> String {
         );
         let _ = writeln!(out, "       freelist head {:#018x}, cpu slab {:#x}", s.freelist, s.slab);
         if let Some(p) = &s.problem {
-            let _ = writeln!(out, "       {p}");
+            let _ = writeln!(out, "       {}", super::kmem::freelist_problem(p));
         }
     }
     let _ = writeln!(out, "EVIDENCE:");

@@ -4,7 +4,8 @@ use std::fmt::Write;
 mod memory;
 
 use krash_commands::output::{
-    AddressPart, CacheDetail, CacheRow, Kmem, KmemNote, KmemOutput, ObjectRow, PageInfo, SlabRow, TaskContext, VmapRow,
+    AddressPart, CacheDetail, CacheRow, FreelistOwner, FreelistProblem, Kmem, KmemNote, KmemOutput, ObjectRow,
+    PageInfo, SlabRow, TaskContext, ValueLooks, VmapRow,
 };
 
 const CACHE_HEADER: &str = "CACHE             OBJSIZE  ALLOCATED     TOTAL  SLABS  SSIZE  NAME\n";
@@ -62,7 +63,7 @@ pub(crate) fn render(out: &KmemOutput) -> String {
     for n in &out.notes {
         match n {
             KmemNote::Freelist(p) => {
-                let _ = writeln!(s, "kmem: {p}");
+                let _ = writeln!(s, "kmem: {}", freelist_problem(p));
             }
             KmemNote::FreeArea(p) => {
                 let _ = writeln!(s, "kmem: {} order {} list {:x}: {}", p.zone, p.order, p.list, p.problem);
@@ -207,5 +208,48 @@ fn address(s: &mut String, parts: &[AddressPart]) {
                 let _ = writeln!(s, "{addr:x}: kernel virtual address not found in mem map");
             }
         }
+    }
+}
+
+/// A corrupt freelist pointer in one line: where it was, what it decoded
+/// to and why it cannot be followed, where it came from and what its bytes
+/// look like (text, poison), so a use-after-free writer is recognisable.
+pub(crate) fn freelist_problem(p: &FreelistProblem) -> String {
+    let list = match p.owner {
+        FreelistOwner::Cpu { cpu, kmem_cache_cpu } => format!("CPU {cpu} freelist (kmem_cache_cpu {kmem_cache_cpu:x})"),
+        FreelistOwner::Slab => "slab freelist".to_string(),
+    };
+    let mut s = format!(
+        "{}: slab {:x}: corrupt {list}: {:016x} ({}) stored at {:x}",
+        p.cache, p.slab, p.decoded, p.reason, p.stored_at
+    );
+    if let Some(src) = p.source_object {
+        let _ = write!(s, ", decoded from the free pointer of object {src:x}");
+        if p.inferred {
+            s.push_str(" (reallocated since; raw value inferred)");
+        }
+    }
+    let bytes: Vec<String> = p.raw.to_le_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let _ = write!(s, "; raw value {:016x} [{}] looks like {}", p.raw, bytes.join(" "), value_looks(&p.looks_like));
+    if let Some(w) = p.witness {
+        let _ = write!(s, "; the same bytes are at {w:x}");
+    }
+    if let Some(t) = &p.object_text {
+        let _ = write!(s, "; object text {t:?}");
+    }
+    s
+}
+
+/// What a suspicious value looks like, in words.
+fn value_looks(l: &ValueLooks) -> String {
+    match l {
+        ValueLooks::Null => "NULL".to_string(),
+        ValueLooks::Utf16Text(t) => format!("UTF-16 text {t:?}"),
+        ValueLooks::AsciiText(t) => format!("ASCII text {t:?}"),
+        ValueLooks::SlabPoison(name) => format!("slab poison ({name})"),
+        ValueLooks::ListPoison(name) => format!("list poison ({name})"),
+        ValueLooks::NonCanonical => "a non-canonical address".to_string(),
+        ValueLooks::KernelAddress => "a kernel address".to_string(),
+        ValueLooks::Other => "no known pattern".to_string(),
     }
 }

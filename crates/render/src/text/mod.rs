@@ -65,6 +65,7 @@ pub(crate) fn render(output: &Output) -> String {
         Output::Tree(t) => tree::render(t),
         Output::Whatis(w) => whatis::render(w),
         Output::Analyze(a) => analyze::render(a),
+        Output::Decode(d) => decode::render(d),
         Output::Runq(r) => runq::render(r),
         Output::Mount(m) => mount::render(m),
         Output::Irq(i) => irq::render(i),

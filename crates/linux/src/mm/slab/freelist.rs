@@ -80,40 +80,6 @@ pub struct FreelistProblem {
     pub object_text: Option<String>,
 }
 
-impl std::fmt::Display for FreelistProblem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let list = match self.owner {
-            FreelistOwner::Cpu { cpu, kmem_cache_cpu } => {
-                format!("CPU {cpu} freelist (kmem_cache_cpu {kmem_cache_cpu:x})")
-            }
-            FreelistOwner::Slab => "slab freelist".to_string(),
-        };
-        write!(
-            f,
-            "{}: slab {:x}: corrupt {list}: {:016x} ({}) stored at {:x}",
-            self.cache, self.slab, self.decoded, self.reason, self.stored_at
-        )?;
-        if let Some(src) = self.source_object {
-            write!(f, ", decoded from the free pointer of object {src:x}")?;
-            if self.inferred {
-                write!(f, " (reallocated since; raw value inferred)")?;
-            }
-        }
-        write!(f, "; raw value {:016x} [{}] looks like {}", self.raw, byte_string(self.raw), self.looks_like)?;
-        if let Some(w) = self.witness {
-            write!(f, "; the same bytes are at {w:x}")?;
-        }
-        if let Some(t) = &self.object_text {
-            write!(f, "; object text {t:?}")?;
-        }
-        Ok(())
-    }
-}
-
-fn byte_string(v: u64) -> String {
-    v.to_le_bytes().iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
-}
-
 /// Objects of one slab, free or allocated, from both of its freelists.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SlabContents {

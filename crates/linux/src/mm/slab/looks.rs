@@ -29,21 +29,6 @@ pub enum ValueLooks {
     Other,
 }
 
-impl std::fmt::Display for ValueLooks {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ValueLooks::Null => f.write_str("NULL"),
-            ValueLooks::Utf16Text(t) => write!(f, "UTF-16 text {t:?}"),
-            ValueLooks::AsciiText(t) => write!(f, "ASCII text {t:?}"),
-            ValueLooks::SlabPoison(name) => write!(f, "slab poison ({name})"),
-            ValueLooks::ListPoison(name) => write!(f, "list poison ({name})"),
-            ValueLooks::NonCanonical => f.write_str("a non-canonical address"),
-            ValueLooks::KernelAddress => f.write_str("a kernel address"),
-            ValueLooks::Other => f.write_str("no known pattern"),
-        }
-    }
-}
-
 fn printable(b: u8) -> bool {
     (0x20..0x7f).contains(&b)
 }
