@@ -27,11 +27,14 @@ pub struct ExtentLimits {
 }
 
 impl Default for ExtentLimits {
-    /// A terabyte of 4 KiB pages, and the tables that map 2 TiB of them:
-    /// more than any real kernel or process range, far less than a loop
-    /// in corrupt tables would visit.
+    /// 4 Mi separate extents (16 GiB of scattered 4 KiB pages, at most
+    /// 96 MiB of results; contiguous mappings merge into one extent) and
+    /// 256 Ki tables (512 GiB of 4 KiB mappings). Tables shared by many
+    /// entries in corrupt (or fuzzed) page tables are not cycles, yet would
+    /// otherwise multiply the walk: 2^20 tables of 512 unmergeable extents
+    /// each took gigabytes (fuzz/artifacts: page_walk's OOM).
     fn default() -> Self {
-        ExtentLimits { max_extents: 1 << 28, max_tables: 1 << 20 }
+        ExtentLimits { max_extents: 1 << 22, max_tables: 1 << 18 }
     }
 }
 

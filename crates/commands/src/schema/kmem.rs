@@ -546,7 +546,12 @@ pub struct PageMembers {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum KmemNote {
     /// A SLUB freelist pointer that does not lead to a free object of its slab.
-    Freelist(FreelistProblem),
+    Freelist {
+        // Flattened (not a newtype variant) so the schema lists the fields
+        // beside `kind` in one object.
+        #[serde(flatten)]
+        problem: FreelistProblem,
+    },
     /// A buddy free list whose walk stopped early.
     FreeArea { zone: String, order: u32, list: Hex, problem: String },
     /// A cache left out because its slabs could not be read (`error` says where and why).
@@ -663,7 +668,7 @@ impl From<&krash_linux::mm::slab::freelist::FreelistProblem> for FreelistProblem
 
 fn note(n: &out::KmemNote) -> KmemNote {
     match n {
-        out::KmemNote::Freelist(p) => KmemNote::Freelist(p.into()),
+        out::KmemNote::Freelist(p) => KmemNote::Freelist { problem: p.into() },
         out::KmemNote::FreeArea(p) => {
             KmemNote::FreeArea { zone: p.zone.clone(), order: p.order, list: hex(p.list), problem: p.problem.clone() }
         }
