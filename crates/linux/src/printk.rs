@@ -98,6 +98,33 @@ pub struct RingLayout {
 pub struct LogRead {
     pub records: Vec<LogRecord>,
     pub stopped: Option<Error>,
+    /// Records of the ring that could not be read (a descriptor, its info
+    /// or its text on a page missing from the dump); the others are kept.
+    pub lost: Option<LostRecords>,
+}
+
+/// Records left out of a log because their memory could not be read.
+#[derive(Debug, Clone)]
+pub struct LostRecords {
+    pub count: u64,
+    /// Why the first of them could not be read.
+    pub first_error: Error,
+}
+
+/// A ring read record by record: what was read and what was lost.
+#[derive(Debug, Clone, Default)]
+pub struct RingRead {
+    pub records: Vec<LogRecord>,
+    pub lost: Option<LostRecords>,
+}
+
+impl RingRead {
+    fn lose(&mut self, e: Error) {
+        match &mut self.lost {
+            Some(l) => l.count = l.count.saturating_add(1),
+            None => self.lost = Some(LostRecords { count: 1, first_error: e }),
+        }
+    }
 }
 
 /// This module's operations on [`Kernel`] (an extension trait: `use` it to call them).
@@ -123,20 +150,22 @@ impl PrintkExt for Kernel {
             LogVariant::LocklessRing => {
                 let l = self.ring_layout()?;
                 let prb = self.memory().read_u64(self.symbol_addr("prb")?)?;
-                Ok(LogRead { records: read_ring(self.memory(), &l, prb)?, stopped: None })
+                let RingRead { records, lost } = read_ring(self.memory(), &l, prb)?;
+                Ok(LogRead { records, stopped: None, lost })
             }
             LogVariant::LegacyLogBuf => {
                 let layout = self.log_buf_layout()?;
                 let state = self.log_buf_state()?;
                 let LogBufRead { records, stopped } = legacy::read_log_buf(self.memory(), &layout, &state);
-                Ok(LogRead { records, stopped })
+                Ok(LogRead { records, stopped, lost: None })
             }
         }
     }
 
     fn log_records(&self) -> Result<Vec<LogRecord>> {
         match self.log_read()? {
-            LogRead { records, stopped: Some(e) } if records.is_empty() => Err(e),
+            LogRead { records, stopped: Some(e), .. } if records.is_empty() => Err(e),
+            LogRead { records, lost: Some(l), .. } if records.is_empty() => Err(l.first_error),
             read => Ok(read.records),
         }
     }
@@ -272,8 +301,11 @@ impl RingLayout {
 
 /// Decodes the ring buffer at `prb` through `mem`. Every count read from
 /// memory is bounded before use, so corrupt rings give errors or short
-/// logs, never huge allocations or endless loops.
-pub fn read_ring(mem: &dyn VirtualMemory, l: &RingLayout, prb: u64) -> Result<Vec<LogRecord>> {
+/// logs, never huge allocations or endless loops. A record whose
+/// descriptor, info or text cannot be read (a page missing from the dump)
+/// is counted as lost and the walk goes on with the next; only the ring's
+/// header is needed whole.
+pub fn read_ring(mem: &dyn VirtualMemory, l: &RingLayout, prb: u64) -> Result<RingRead> {
     let desc_ring = prb.wrapping_add(l.desc_ring);
     let text_ring = prb.wrapping_add(l.text_ring);
     let count_bits = u64::from(mem.read_u32(desc_ring.wrapping_add(l.count_bits))?);
@@ -294,34 +326,42 @@ pub fn read_ring(mem: &dyn VirtualMemory, l: &RingLayout, prb: u64) -> Result<Ve
     // The state occupies the top two bits of state_var; the rest is the id.
     let id_mask = u64::MAX >> 2;
 
-    // Whole text ring in one read: it is a few hundred KB and every
-    // record needs a piece of it.
-    let text = mem.read_vec(data, data_size as usize)?;
+    // Whole text ring, read page by page: a few hundred KB that every
+    // record needs a piece of; pages missing from the dump are noted.
+    let text = PartialRing::read(mem, data, data_size)?;
     let level_byte = l.info_level;
 
-    let mut out = Vec::new();
+    let mut out = RingRead::default();
     let mut id = tail & id_mask;
     for _ in 0..count {
         let slot = id % count;
         let desc = descs.wrapping_add(slot.wrapping_mul(l.desc_size));
-        let state_var = mem.read_u64(desc.wrapping_add(l.state_var))?;
-        let state = state_var >> 62;
-        // 1 = committed, 2 = finalized: readable records.
-        if (state == 1 || state == 2) && state_var & id_mask == id {
+        let record = || -> Result<Option<LogRecord>> {
+            let state_var = mem.read_u64(desc.wrapping_add(l.state_var))?;
+            let state = state_var >> 62;
+            // 1 = committed, 2 = finalized: readable records.
+            if !((state == 1 || state == 2) && state_var & id_mask == id) {
+                return Ok(None);
+            }
             let info = infos.wrapping_add(slot.wrapping_mul(l.info_size));
             let begin = mem.read_u64(desc.wrapping_add(l.text_blk_lpos).wrapping_add(l.lpos_begin))?;
             let next = mem.read_u64(desc.wrapping_add(l.text_blk_lpos).wrapping_add(l.lpos_next))?;
             let text_len = u64::from(mem.read_u16(info.wrapping_add(l.info_text_len))?);
-            let body = record_text(&text, begin, next, text_len);
+            let body = text.record(begin, next, text_len)?;
             let level_bits = mem.read_u8(info.wrapping_add(level_byte))?;
-            out.push(LogRecord {
+            Ok(Some(LogRecord {
                 seq: mem.read_u64(info.wrapping_add(l.info_seq))?,
                 ts_nsec: mem.read_u64(info.wrapping_add(l.info_ts))?,
                 level: level_bits >> 5,
                 facility: mem.read_u8(info.wrapping_add(level_byte.saturating_sub(1)))?,
                 caller_id: mem.read_u32(info.wrapping_add(l.info_caller))?,
                 text: String::from_utf8_lossy(body).into_owned(),
-            });
+            }))
+        };
+        match record() {
+            Ok(Some(r)) => out.records.push(r),
+            Ok(None) => {}
+            Err(e) => out.lose(e),
         }
         if id == head & id_mask {
             break;
@@ -331,14 +371,62 @@ pub fn read_ring(mem: &dyn VirtualMemory, l: &RingLayout, prb: u64) -> Result<Ve
     Ok(out)
 }
 
+/// The text ring with the pages that could not be read marked.
+struct PartialRing {
+    bytes: Vec<u8>,
+    /// `(offset, error)` of each unreadable page-sized piece.
+    missing: Vec<(u64, Error)>,
+}
+
+/// Pieces of the text ring read at a time (a page: what a dump leaves out).
+const RING_PIECE: u64 = 4096;
+
+impl PartialRing {
+    fn read(mem: &dyn VirtualMemory, start: u64, size: u64) -> Result<PartialRing> {
+        let mut ring = PartialRing { bytes: vec![0; size as usize], missing: Vec::new() };
+        let mut at = 0u64;
+        while at < size {
+            // Pieces end on page boundaries of the ring's address.
+            let piece = (RING_PIECE - start.wrapping_add(at) % RING_PIECE).min(size - at);
+            let range = at as usize..(at + piece) as usize;
+            if let Some(buf) = ring.bytes.get_mut(range) {
+                if let Err(e) = mem.read_virt(start.wrapping_add(at), buf) {
+                    ring.missing.push((at, e));
+                }
+            }
+            at += piece;
+        }
+        if ring.missing.len() as u64 == size.div_ceil(RING_PIECE) && size > 0 {
+            let (_, e) = ring.missing.swap_remove(0);
+            return Err(e);
+        }
+        Ok(ring)
+    }
+
+    /// The text of one record, or why its bytes cannot be read.
+    fn record(&self, begin: u64, next: u64, text_len: u64) -> Result<&[u8]> {
+        let Some((start, end)) = record_span(self.bytes.len() as u64, begin, next, text_len) else { return Ok(&[]) };
+        let (first, last) = (start as u64, end as u64);
+        if let Some((_, e)) = self.missing.iter().find(|(at, _)| *at < last && at + RING_PIECE > first) {
+            return Err(e.clone());
+        }
+        Ok(self.bytes.get(start..end).unwrap_or(&[]))
+    }
+}
+
 /// The text of one record from the data ring. A data block starts with
 /// the owning descriptor id (8 bytes); a block that would wrap is stored
 /// at the ring's start instead. `begin`/`next` with the low bit set mark
 /// records without data.
+#[cfg(test)]
 fn record_text(ring: &[u8], begin: u64, next: u64, text_len: u64) -> &[u8] {
-    let size = ring.len() as u64;
+    record_span(ring.len() as u64, begin, next, text_len).and_then(|(start, end)| ring.get(start..end)).unwrap_or(&[])
+}
+
+/// Where [`record_text`] finds a record's text in a ring of `size` bytes.
+fn record_span(size: u64, begin: u64, next: u64, text_len: u64) -> Option<(usize, usize)> {
     if size == 0 || begin & 1 != 0 || next & 1 != 0 || begin == next {
-        return &[];
+        return None;
     }
     let begin_off = begin % size;
     let next_off = next % size;
@@ -346,10 +434,10 @@ fn record_text(ring: &[u8], begin: u64, next: u64, text_len: u64) -> &[u8] {
         if begin_off < next_off && next.wrapping_sub(begin) <= size { (begin_off, next_off) } else { (0, next_off) };
     let start = start + 8;
     if start >= end {
-        return &[];
+        return None;
     }
     let len = text_len.min(end - start);
-    ring.get(start as usize..(start + len) as usize).unwrap_or(&[])
+    Some((start as usize, (start + len) as usize))
 }
 
 #[cfg(test)]
@@ -395,6 +483,79 @@ mod tests {
             }
             let _ = read_ring(&BytesAt { base: 0, bytes: mem }, &RingLayout::LINUX_6_1, 0);
         }
+    }
+
+    /// Memory with a hole: reads touching `hole` fail as a page missing
+    /// from the dump would.
+    struct Holed {
+        inner: BytesAt<Vec<u8>>,
+        hole: std::ops::Range<u64>,
+    }
+
+    impl krash_core::memory::VirtualMemory for Holed {
+        fn read_virt(&self, addr: u64, buf: &mut [u8]) -> krash_core::Result<()> {
+            let end = addr + buf.len() as u64;
+            if addr < self.hole.end && end > self.hole.start {
+                return Err(krash_core::Error::bad_data(
+                    "test memory",
+                    format!("page {:#x} excluded", self.hole.start),
+                ));
+            }
+            self.inner.read_virt(addr, buf)
+        }
+    }
+
+    /// A 6.1 ring of four records, the third one's text on a page of its
+    /// own, with the rings at: header 0, descriptors 0x100, infos 0x400,
+    /// text 0x1000 (two pages).
+    fn ring_with_four_records() -> Vec<u8> {
+        let l = RingLayout::LINUX_6_1;
+        let mut m = vec![0u8; 0x3000];
+        let put = |m: &mut Vec<u8>, at: u64, v: &[u8]| m[at as usize..at as usize + v.len()].copy_from_slice(v);
+        put(&mut m, l.desc_ring + l.count_bits, &2u32.to_le_bytes());
+        put(&mut m, l.desc_ring + l.descs, &0x100u64.to_le_bytes());
+        put(&mut m, l.desc_ring + l.infos, &0x400u64.to_le_bytes());
+        put(&mut m, l.desc_ring + l.tail_id, &0u64.to_le_bytes());
+        put(&mut m, l.desc_ring + l.head_id, &3u64.to_le_bytes());
+        put(&mut m, l.text_ring + l.size_bits, &13u32.to_le_bytes());
+        put(&mut m, l.text_ring + l.data, &0x1000u64.to_le_bytes());
+        // Text blocks: [id][text], records 0, 1 and 3 on the ring's first
+        // page, record 2 on the second.
+        let blocks = [(0u64, 0x000u64, "zero"), (1, 0x040, "one"), (2, 0x1000, "two"), (3, 0x080, "three")];
+        for (id, at, text) in blocks {
+            let desc = 0x100 + id * l.desc_size;
+            put(&mut m, desc + l.state_var, &(id | (2 << 62)).to_le_bytes());
+            put(&mut m, desc + l.text_blk_lpos + l.lpos_begin, &at.to_le_bytes());
+            put(&mut m, desc + l.text_blk_lpos + l.lpos_next, &(at + 0x40).to_le_bytes());
+            let info = 0x400 + id * l.info_size;
+            put(&mut m, info + l.info_seq, &(100 + id).to_le_bytes());
+            put(&mut m, info + l.info_text_len, &(text.len() as u16).to_le_bytes());
+            put(&mut m, 0x1000 + at, &id.to_le_bytes());
+            put(&mut m, 0x1000 + at + 8, text.as_bytes());
+        }
+        m
+    }
+
+    #[test]
+    fn records_around_a_missing_page_are_kept_and_the_lost_counted() {
+        let bytes = ring_with_four_records();
+        let whole = read_ring(&BytesAt { base: 0, bytes: bytes.clone() }, &RingLayout::LINUX_6_1, 0).unwrap();
+        let texts: Vec<&str> = whole.records.iter().map(|r| r.text.as_str()).collect();
+        assert_eq!(texts, ["zero", "one", "two", "three"]);
+        assert!(whole.lost.is_none());
+        // The text ring's second page is missing: record 2's text is lost.
+        let holed = Holed { inner: BytesAt { base: 0, bytes: bytes.clone() }, hole: 0x2000..0x3000 };
+        let read = read_ring(&holed, &RingLayout::LINUX_6_1, 0).unwrap();
+        let texts: Vec<&str> = read.records.iter().map(|r| r.text.as_str()).collect();
+        assert_eq!(texts, ["zero", "one", "three"]);
+        let lost = read.lost.expect("lost records");
+        assert_eq!(lost.count, 1);
+        assert!(lost.first_error.to_string().contains("0x2000 excluded"), "{}", lost.first_error);
+        // A missing info page loses every record whose info is on it.
+        let holed = Holed { inner: BytesAt { base: 0, bytes }, hole: 0x400..0x500 };
+        let read = read_ring(&holed, &RingLayout::LINUX_6_1, 0).unwrap();
+        assert_eq!(read.records.iter().map(|r| r.seq).collect::<Vec<_>>(), [103]);
+        assert_eq!(read.lost.map(|l| l.count), Some(3));
     }
 
     #[test]

@@ -33,6 +33,18 @@ pub struct Log {
     pub show_caller: bool,
     /// Wall-clock seconds at boot, for `-T`.
     pub boot_time: Option<i64>,
+    /// What could not be read: records lost to missing pages, or the
+    /// corrupt part that ended the walk (the records before it are shown).
+    pub unread: Option<LogUnread>,
+}
+
+/// The part of the log krash could not read.
+#[derive(Debug, Clone)]
+pub struct LogUnread {
+    /// Records left out (None: the walk stopped, how many follow is unknown).
+    pub lost_records: Option<u64>,
+    /// Why (the first record's error, or what ended the walk).
+    pub reason: String,
 }
 
 fn run(session: &mut Session, args: &[String]) -> Result<Output> {
@@ -49,7 +61,18 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         (Some(t), Ok(up)) => Some(t - up as i64),
         _ => None,
     };
-    let records = k.log_records()?;
+    let read = k.log_read()?;
+    let (lost_records, first_error) = match (read.lost, read.stopped) {
+        (Some(l), _) => (Some(l.count), Some(l.first_error)),
+        (None, stopped) => (None, stopped),
+    };
+    let records = read.records;
+    let unread = match first_error {
+        // Nothing readable at all: the error itself, as for any command.
+        Some(e) if records.is_empty() => return Err(e),
+        Some(e) => Some(LogUnread { lost_records, reason: e.to_string() }),
+        None => None,
+    };
     let show_caller = p.has('c');
     // The ring (5.10+) always records the caller; log_buf records only on
     // CONFIG_PRINTK_CALLER kernels (5.1-5.9), where some id is never 0.
@@ -58,5 +81,5 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
             "log -c: this kernel's log_buf records carry no caller id (CONFIG_PRINTK_CALLER, 5.1 to 5.9)".into(),
         ));
     }
-    Ok(Output::Log(Log { records, timestamps, show_level: p.has('m'), show_caller, boot_time }))
+    Ok(Output::Log(Log { records, timestamps, show_level: p.has('m'), show_caller, boot_time, unread }))
 }

@@ -129,6 +129,19 @@ pub struct LogData {
     pub records: Vec<LogRecord>,
     /// Wall-clock seconds since the epoch at boot (crash time minus uptime), for `-T`.
     pub boot_time: Option<i64>,
+    /// What could not be read (null when the whole log was read).
+    pub unread: Option<LogUnread>,
+}
+
+/// The part of the log that could not be read; the records around it are
+/// in `records`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct LogUnread {
+    /// Records left out because their memory could not be read; null when
+    /// a corrupt part ended the walk and how many follow it is unknown.
+    pub lost_records: Option<u64>,
+    /// Why (the first lost record's error, or what ended the walk).
+    pub reason: String,
 }
 
 /// One printk record.
@@ -160,6 +173,7 @@ impl From<&out::Log> for LogData {
                 })
                 .collect(),
             boot_time: l.boot_time,
+            unread: l.unread.as_ref().map(|u| LogUnread { lost_records: u.lost_records, reason: u.reason.clone() }),
         }
     }
 }

@@ -31,6 +31,13 @@ pub(crate) fn render(log: &Log) -> String {
             let _ = writeln!(s, "{indent}{level}{line}");
         }
     }
+    if let Some(u) = &log.unread {
+        match u.lost_records {
+            Some(n) => writeln!(s, "log: {n} record(s) could not be read: {}", u.reason),
+            None => writeln!(s, "log: the log ends early: {}", u.reason),
+        }
+        .ok();
+    }
     s
 }
 
