@@ -30,12 +30,9 @@ fn files_that_are_not_dumps() {
     std::fs::write(&empty, b"").expect("write");
     let random = tmp("random");
     let mut bytes = vec![0u8; 1 << 20];
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rng = krash_labtest::XorShift(0x9e37_79b9_7f4a_7c15);
     for b in bytes.iter_mut() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
+        *b = rng.next() as u8;
     }
     std::fs::write(&random, &bytes).expect("write");
     assert_clean_failure(&[dir.to_str().unwrap_or_default()], "is a directory");

@@ -20,6 +20,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::LabDump;
+use krash_labtest::XorShift as Rng;
 
 /// Commands that read headers, registers, the task list, the log and slab.
 const COMMANDS: &str = "sys\nbt\nps\nlog\nkmem -s\nq\n";
@@ -138,26 +139,6 @@ fn hash_file(path: &Path) -> (u64, u64) {
         len += n as u64;
     }
     (len, h.finish())
-}
-
-/// A deterministic generator (xorshift), so a failing variant is the same
-/// on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            0
-        } else {
-            self.next() % n
-        }
-    }
 }
 
 /// A working copy of one dump: change bytes, run, put them back.

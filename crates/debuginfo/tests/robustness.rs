@@ -6,17 +6,7 @@ mod common;
 
 use krash_debuginfo::{elf_section, Btf, OrcFormat, OrcTable, TypeKind, TypeOps, TypeProvider};
 
-/// Deterministic xorshift so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
+use krash_labtest::XorShift as Rng;
 
 #[test]
 fn corrupted_btf_never_panics() {

@@ -181,3 +181,29 @@ mod tests {
         assert_eq!(sorted, KERNELS, "KERNELS is oldest first");
     }
 }
+
+/// A deterministic pseudo-random generator (xorshift64) for tests that
+/// damage or invent input: the same seed gives the same inputs, so a
+/// failure reproduces.
+#[derive(Debug, Clone)]
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    /// The next 64 random bits (the seed must not be 0).
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number below `n` (0 when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            self.next() % n
+        }
+    }
+}
