@@ -49,6 +49,16 @@ struct Outcome {
     stderr: String,
 }
 
+/// The krash under test: this build's, or `KRASH_DAMAGE_BIN` (a debug
+/// build, whose overflow checks turn any unchecked arithmetic on damaged
+/// data into a panic: `cargo build -p krash` then
+/// `KRASH_DAMAGE_BIN=target/debug/krash cargo test --release --test damage_lab`).
+fn krash_binary() -> PathBuf {
+    std::env::var_os("KRASH_DAMAGE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_krash")))
+}
+
 /// Runs krash on `dump` (with `vmlinux` when given) until it exits or
 /// RUN_LIMIT passes, and measures its peak memory with wait4.
 fn run_krash(label: &str, vmlinux: Option<&Path>, dump: &Path, scratch: &Path) -> Outcome {
@@ -61,7 +71,7 @@ fn run_krash(label: &str, vmlinux: Option<&Path>, dump: &Path, scratch: &Path) -
     args.push(dump.as_os_str());
     // Reaped by wait4 below (std's wait gives no peak memory).
     #[allow(clippy::zombie_processes)]
-    let mut child = Command::new(env!("CARGO_BIN_EXE_krash"))
+    let mut child = Command::new(krash_binary())
         .args(&args)
         .stdin(Stdio::piped())
         .stdout(File::create(&out_path).expect("stdout file"))
