@@ -116,7 +116,15 @@ pub struct LostRecords {
 pub struct RingRead {
     pub records: Vec<LogRecord>,
     pub lost: Option<LostRecords>,
+    /// Set when so many records in a row could not be read that the rest
+    /// of the ring was given up (a corrupt header, not a missing page).
+    pub stopped: Option<Error>,
 }
+
+/// Records in a row that may fail before the walk gives up: many pages of
+/// descriptors (170 a page) or infos (46 a page), far fewer than a corrupt
+/// header's 2^28 slots.
+const MAX_FAILURES_IN_A_ROW: u32 = 4096;
 
 impl RingRead {
     fn lose(&mut self, e: Error) {
@@ -150,8 +158,8 @@ impl PrintkExt for Kernel {
             LogVariant::LocklessRing => {
                 let l = self.ring_layout()?;
                 let prb = self.memory().read_u64(self.symbol_addr("prb")?)?;
-                let RingRead { records, lost } = read_ring(self.memory(), &l, prb)?;
-                Ok(LogRead { records, stopped: None, lost })
+                let RingRead { records, lost, stopped } = read_ring(self.memory(), &l, prb)?;
+                Ok(LogRead { records, stopped, lost })
             }
             LogVariant::LegacyLogBuf => {
                 let layout = self.log_buf_layout()?;
@@ -326,12 +334,13 @@ pub fn read_ring(mem: &dyn VirtualMemory, l: &RingLayout, prb: u64) -> Result<Ri
     // The state occupies the top two bits of state_var; the rest is the id.
     let id_mask = u64::MAX >> 2;
 
-    // Whole text ring, read page by page: a few hundred KB that every
-    // record needs a piece of; pages missing from the dump are noted.
-    let text = PartialRing::read(mem, data, data_size)?;
+    // The whole text ring in one read when it can be (a few hundred KB
+    // that every record needs a piece of), else each record's piece.
+    let text = TextRing::read(mem, data, data_size);
     let level_byte = l.info_level;
 
     let mut out = RingRead::default();
+    let mut failures_in_a_row = 0u32;
     let mut id = tail & id_mask;
     for _ in 0..count {
         let slot = id % count;
@@ -347,7 +356,7 @@ pub fn read_ring(mem: &dyn VirtualMemory, l: &RingLayout, prb: u64) -> Result<Ri
             let begin = mem.read_u64(desc.wrapping_add(l.text_blk_lpos).wrapping_add(l.lpos_begin))?;
             let next = mem.read_u64(desc.wrapping_add(l.text_blk_lpos).wrapping_add(l.lpos_next))?;
             let text_len = u64::from(mem.read_u16(info.wrapping_add(l.info_text_len))?);
-            let body = text.record(begin, next, text_len)?;
+            let body = text.record(mem, begin, next, text_len)?;
             let level_bits = mem.read_u8(info.wrapping_add(level_byte))?;
             Ok(Some(LogRecord {
                 seq: mem.read_u64(info.wrapping_add(l.info_seq))?,
@@ -355,13 +364,25 @@ pub fn read_ring(mem: &dyn VirtualMemory, l: &RingLayout, prb: u64) -> Result<Ri
                 level: level_bits >> 5,
                 facility: mem.read_u8(info.wrapping_add(level_byte.saturating_sub(1)))?,
                 caller_id: mem.read_u32(info.wrapping_add(l.info_caller))?,
-                text: String::from_utf8_lossy(body).into_owned(),
+                text: String::from_utf8_lossy(&body).into_owned(),
             }))
         };
         match record() {
-            Ok(Some(r)) => out.records.push(r),
-            Ok(None) => {}
-            Err(e) => out.lose(e),
+            Ok(r) => {
+                failures_in_a_row = 0;
+                out.records.extend(r);
+            }
+            Err(e) => {
+                failures_in_a_row += 1;
+                if failures_in_a_row > MAX_FAILURES_IN_A_ROW {
+                    out.stopped = Some(Error::bad_data(
+                        "printk ring buffer",
+                        format!("{MAX_FAILURES_IN_A_ROW} records in a row unreadable ({e}); the rest is not read"),
+                    ));
+                    break;
+                }
+                out.lose(e);
+            }
         }
         if id == head & id_mask {
             break;
@@ -371,46 +392,30 @@ pub fn read_ring(mem: &dyn VirtualMemory, l: &RingLayout, prb: u64) -> Result<Ri
     Ok(out)
 }
 
-/// The text ring with the pages that could not be read marked.
-struct PartialRing {
-    bytes: Vec<u8>,
-    /// `(offset, error)` of each unreadable page-sized piece.
-    missing: Vec<(u64, Error)>,
+/// The text ring: read whole, or (when that fails: a page missing from the
+/// dump, or a corrupt size) one record's piece at a time.
+enum TextRing {
+    Whole(Vec<u8>),
+    PerRecord { start: u64, size: u64 },
 }
 
-/// Pieces of the text ring read at a time (a page: what a dump leaves out).
-const RING_PIECE: u64 = 4096;
-
-impl PartialRing {
-    fn read(mem: &dyn VirtualMemory, start: u64, size: u64) -> Result<PartialRing> {
-        let mut ring = PartialRing { bytes: vec![0; size as usize], missing: Vec::new() };
-        let mut at = 0u64;
-        while at < size {
-            // Pieces end on page boundaries of the ring's address.
-            let piece = (RING_PIECE - start.wrapping_add(at) % RING_PIECE).min(size - at);
-            let range = at as usize..(at + piece) as usize;
-            if let Some(buf) = ring.bytes.get_mut(range) {
-                if let Err(e) = mem.read_virt(start.wrapping_add(at), buf) {
-                    ring.missing.push((at, e));
-                }
-            }
-            at += piece;
+impl TextRing {
+    fn read(mem: &dyn VirtualMemory, start: u64, size: u64) -> TextRing {
+        match usize::try_from(size).ok().and_then(|n| mem.read_vec(start, n).ok()) {
+            Some(bytes) => TextRing::Whole(bytes),
+            None => TextRing::PerRecord { start, size },
         }
-        if ring.missing.len() as u64 == size.div_ceil(RING_PIECE) && size > 0 {
-            let (_, e) = ring.missing.swap_remove(0);
-            return Err(e);
-        }
-        Ok(ring)
     }
 
     /// The text of one record, or why its bytes cannot be read.
-    fn record(&self, begin: u64, next: u64, text_len: u64) -> Result<&[u8]> {
-        let Some((start, end)) = record_span(self.bytes.len() as u64, begin, next, text_len) else { return Ok(&[]) };
-        let (first, last) = (start as u64, end as u64);
-        if let Some((_, e)) = self.missing.iter().find(|(at, _)| *at < last && at + RING_PIECE > first) {
-            return Err(e.clone());
+    fn record(&self, mem: &dyn VirtualMemory, begin: u64, next: u64, text_len: u64) -> Result<Vec<u8>> {
+        match self {
+            TextRing::Whole(bytes) => Ok(record_text(bytes, begin, next, text_len).to_vec()),
+            TextRing::PerRecord { start, size } => match record_span(*size, begin, next, text_len) {
+                Some((from, to)) => mem.read_vec(start.wrapping_add(from as u64), to.saturating_sub(from)),
+                None => Ok(Vec::new()),
+            },
         }
-        Ok(self.bytes.get(start..end).unwrap_or(&[]))
     }
 }
 
@@ -418,7 +423,6 @@ impl PartialRing {
 /// the owning descriptor id (8 bytes); a block that would wrap is stored
 /// at the ring's start instead. `begin`/`next` with the low bit set mark
 /// records without data.
-#[cfg(test)]
 fn record_text(ring: &[u8], begin: u64, next: u64, text_len: u64) -> &[u8] {
     record_span(ring.len() as u64, begin, next, text_len).and_then(|(start, end)| ring.get(start..end)).unwrap_or(&[])
 }
