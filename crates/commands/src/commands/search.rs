@@ -6,7 +6,7 @@ use krash_arch::MappedExtent;
 use krash_core::{Error, PhysicalMemory, Result, VirtualMemory};
 use krash_eval::expr::{evaluate, KernelContext};
 use krash_linux::mm::search::SearchExt;
-use krash_linux::mm::search::{clip, scan, KernelSpace, Needle};
+use krash_linux::mm::search::{clip, scan, KernelSpace, Needle, Regions};
 use krash_linux::sched::task::TaskExt;
 use krash_program::Kernel;
 
@@ -88,6 +88,9 @@ pub struct SearchOutput {
     pub rounded_start: Option<u64>,
     /// True when the hit limit stopped the search.
     pub truncated: bool,
+    /// `[start, end)` ranges searched only in part: their page tables could
+    /// not be walked to the end.
+    pub incomplete: Vec<(u64, u64)>,
 }
 
 /// Most hits reported (a search for 0 would otherwise fill memory).
@@ -161,6 +164,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     let progress = &crate::interrupt::Interruptible { inner: session.progress.as_ref(), interrupt: &session.interrupt };
     let mut groups = Vec::new();
     let mut truncated = false;
+    let mut incomplete = Vec::new();
     match &space {
         Space::Stacks { active_only } => {
             let tasks: Vec<u64> = if *active_only {
@@ -191,16 +195,17 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
             let regions = match &space {
                 Space::Kernel(which) => k.kernel_regions(*which)?,
                 Space::User { mm, .. } => k.user_regions(*mm)?,
-                _ => k.physical_regions(),
+                _ => Regions { extents: k.physical_regions(), incomplete: Vec::new() },
             };
-            let found = scan(k.dump(), k.memory().page_size(), &bounds(regions), &needles, MAX_HITS, progress);
+            incomplete = regions.incomplete;
+            let found = scan(k.dump(), k.memory().page_size(), &bounds(regions.extents), &needles, MAX_HITS, progress);
             session.interrupt.check()?;
             truncated = found.truncated;
             let hits = found.hits.iter().map(|h| hit(k, &space, h, &labels, &needles, context)).collect();
             groups.push(SearchGroup { task: None, hits });
         }
     }
-    Ok(Output::Search(SearchOutput { groups, width: size * 2, rounded_start, truncated }))
+    Ok(Output::Search(SearchOutput { groups, width: size * 2, rounded_start, truncated, incomplete }))
 }
 
 /// The needles for the arguments, and for each the name shown after its

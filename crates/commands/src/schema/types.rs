@@ -421,6 +421,9 @@ pub struct SearchData {
     pub rounded_start: Option<Hex>,
     /// The hit limit stopped the search.
     pub truncated: bool,
+    /// Ranges searched only in part (`[start, end)`): their page tables
+    /// could not be walked to the end (corrupt or absurdly large).
+    pub incomplete: Vec<AddressRange>,
 }
 
 /// One task's matches (`-t`), or all of them.
@@ -495,6 +498,18 @@ impl From<&out::SearchOutput> for SearchData {
             unit_size: s.width / 2,
             rounded_start: s.rounded_start.map(Hex),
             truncated: s.truncated,
+            incomplete: s
+                .incomplete
+                .iter()
+                .map(|(start, end)| AddressRange { start: hex(*start), end: hex(*end) })
+                .collect(),
         }
     }
+}
+
+/// A range of addresses, `[start, end)`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct AddressRange {
+    pub start: Hex,
+    pub end: Hex,
 }

@@ -204,6 +204,25 @@ pub fn clip(regions: &[MappedExtent], start: u64, end: u64) -> Vec<MappedExtent>
         .collect()
 }
 
+/// Memory to search, and the ranges whose page tables could not be walked
+/// to the end (a walk limit reached: corrupt or absurdly large tables).
+#[derive(Debug, Clone, Default)]
+pub struct Regions {
+    pub extents: Vec<MappedExtent>,
+    /// `[start, end)` ranges only partly listed in `extents`.
+    pub incomplete: Vec<(u64, u64)>,
+}
+
+impl Regions {
+    fn walk(&mut self, mem: &dyn PhysicalMemory, paging: &PageTableFormat, root: u64, start: u64, end: u64) {
+        let walked = paging.mapped_extents(mem, root, start, end, ExtentLimits::default());
+        if !walked.complete {
+            self.incomplete.push((start, end));
+        }
+        self.extents.extend(walked.extents);
+    }
+}
+
 /// This module's operations on [`Kernel`] (an extension trait: `use` it to call them).
 pub trait SearchExt {
     /// Physical memory present in the dump, as regions whose virtual
@@ -213,10 +232,10 @@ pub trait SearchExt {
     /// the direct map, vmalloc space and modules, the virtual memory map,
     /// then the kernel image. Memory mapped twice (a vmalloc'ed stack is
     /// also in the direct map) appears at each of its addresses.
-    fn kernel_regions(&self, space: KernelSpace) -> Result<Vec<MappedExtent>>;
+    fn kernel_regions(&self, space: KernelSpace) -> Result<Regions>;
     /// The user memory of the `mm_struct` at `mm`: the pages of its VMAs
     /// that its page tables map, in address order.
-    fn user_regions(&self, mm: u64) -> Result<Vec<MappedExtent>>;
+    fn user_regions(&self, mm: u64) -> Result<Regions>;
     /// The kernel stack of the task at `task`, page by page; pages that
     /// do not translate are left out.
     fn stack_regions(&self, task: u64) -> Result<Vec<MappedExtent>>;
@@ -232,16 +251,15 @@ impl SearchExt for Kernel {
             .collect()
     }
 
-    fn kernel_regions(&self, space: KernelSpace) -> Result<Vec<MappedExtent>> {
+    fn kernel_regions(&self, space: KernelSpace) -> Result<Regions> {
         let layout = self.memory().layout();
         let phys: &dyn PhysicalMemory = self.dump();
         let paging = layout.paging();
-        let walk = |start: u64, end: u64| walk_extents(phys, paging, layout.kernel_pgt_phys, start, end);
         let unity = space != KernelSpace::Mapped;
         let mapped = space != KernelSpace::Unity;
-        let mut out = Vec::new();
+        let mut regions = Regions::default();
         if unity {
-            out.extend(
+            regions.extents.extend(
                 self.physical_regions()
                     .into_iter()
                     .map(|r| MappedExtent { vaddr: layout.page_offset().wrapping_add(r.paddr), ..r }),
@@ -251,7 +269,7 @@ impl SearchExt for Kernel {
             // vmalloc space, module space, the virtual memory map.
             for kind in [RegionKind::Vmalloc, RegionKind::Modules, RegionKind::Vmemmap] {
                 if let Some(region) = layout.virt.region(kind) {
-                    out.extend(walk(region.start, region.end));
+                    regions.walk(phys, paging, layout.kernel_pgt_phys, region.start, region.end);
                 }
             }
         }
@@ -274,20 +292,20 @@ impl SearchExt for Kernel {
                 }
             }
             image.sort_by_key(|r| r.vaddr);
-            out.extend(image);
+            regions.extents.extend(image);
         }
-        Ok(out)
+        Ok(regions)
     }
 
-    fn user_regions(&self, mm: u64) -> Result<Vec<MappedExtent>> {
+    fn user_regions(&self, mm: u64) -> Result<Regions> {
         let pgd = self.virt_to_phys(self.read_field_u64(mm, "mm_struct", "pgd")?)?;
         let paging = self.memory().layout().paging();
         let vmas = self.vmas(mm)?;
-        let mut out = Vec::new();
+        let mut regions = Regions::default();
         for v in &vmas.vmas {
-            out.extend(walk_extents(self.dump(), paging, pgd, v.start, v.end));
+            regions.walk(self.dump(), paging, pgd, v.start, v.end);
         }
-        Ok(out)
+        Ok(regions)
     }
 
     fn stack_regions(&self, task: u64) -> Result<Vec<MappedExtent>> {
@@ -304,17 +322,6 @@ impl SearchExt for Kernel {
         }
         Ok(out)
     }
-}
-
-/// The mapped extents of `[start, end)` under the tables rooted at `root`.
-fn walk_extents(
-    mem: &dyn PhysicalMemory,
-    paging: &PageTableFormat,
-    root: u64,
-    start: u64,
-    end: u64,
-) -> Vec<MappedExtent> {
-    paging.mapped_extents(mem, root, start, end, ExtentLimits::default()).extents
 }
 
 #[cfg(test)]

@@ -26,6 +26,12 @@ pub(crate) fn render(s: &SearchOutput) -> String {
     if s.truncated {
         let _ = writeln!(out, "search: stopped after {} matches", s.groups.iter().map(|g| g.hits.len()).sum::<usize>());
     }
+    for (start, end) in &s.incomplete {
+        let _ = writeln!(
+            out,
+            "search: {start:x}-{end:x} searched only in part: its page tables could not be walked to the end"
+        );
+    }
     out
 }
 
@@ -73,11 +79,17 @@ mod tests {
             width: 16,
             rounded_start: Some(0xff0),
             truncated: false,
+            incomplete: Vec::new(),
         };
         assert_eq!(
             render(&out),
             "search: rounding down start address to: ff0\n1000: ffff \n1000: ffff (init_task)\n1000: abc\n"
         );
+        // What could not be searched is named, after the hits.
+        let partly = SearchOutput { incomplete: vec![(0xffffc90000000000, 0xffffe8ffffffffff)], ..out };
+        assert!(render(&partly).ends_with(
+            "search: ffffc90000000000-ffffe8ffffffffff searched only in part: its page tables could not be walked to the end\n"
+        ));
         let ctx = |addr, is_match| ContextLine { addr, value: 7, ascii: "........".into(), is_match };
         let with_context = SearchHit {
             addr: 0x1008,
