@@ -9,29 +9,54 @@ use krash_program::Kernel;
 use krash_program::KernelFiles;
 use krash_render::{json_line, render, Format};
 
+/// The words after `analyze`, sorted out.
+struct AnalyzeArgs {
+    json: bool,
+    batch: bool,
+    /// `--debug-dir DIR` (repeatable): searched before the usual places.
+    debug_dirs: Vec<PathBuf>,
+    files: Vec<PathBuf>,
+}
+
+fn parse_args(args: &[String]) -> Result<AnalyzeArgs, String> {
+    let mut parsed = AnalyzeArgs { json: false, batch: false, debug_dirs: Vec::new(), files: Vec::new() };
+    let mut words = args.iter();
+    while let Some(word) = words.next() {
+        match word.as_str() {
+            "--json" => parsed.json = true,
+            "--batch" => parsed.batch = true,
+            "--debug-dir" => {
+                let dir = words.next().ok_or("--debug-dir needs a directory")?;
+                parsed.debug_dirs.push(PathBuf::from(dir));
+            }
+            other if other.starts_with("--") => return Err(format!("analyze: unknown option {other}")),
+            file => parsed.files.push(PathBuf::from(file)),
+        }
+    }
+    let mut dirs = std::mem::take(&mut parsed.debug_dirs);
+    dirs.extend(crate::args::debug_dirs());
+    parsed.debug_dirs = dirs;
+    Ok(parsed)
+}
+
 /// Runs the subcommand with the words after `analyze`.
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    let json = args.iter().any(|a| a == "--json");
-    let batch = args.iter().any(|a| a == "--batch");
-    let files: Vec<PathBuf> = args.iter().filter(|a| !a.starts_with("--")).map(PathBuf::from).collect();
-    if batch {
-        return run_batch(&files, json);
+    let args = parse_args(args)?;
+    let json = args.json;
+    if args.batch {
+        return run_batch(&args.files, json, &args.debug_dirs);
     }
-    let (vmlinux, dump) = crate::args::assign_files(&files)?;
-    let report = analyze_one(vmlinux, &dump)?;
+    let (vmlinux, dump) = crate::args::assign_files(&args.files)?;
+    let report = analyze_one(vmlinux, &dump, &args.debug_dirs)?;
     let format = if json { Format::Json } else { Format::Text };
     print!("{}", render(&Output::Analyze(report), format, "analyze", None));
     Ok(())
 }
 
-fn analyze_one(vmlinux: Option<PathBuf>, dump: &Path) -> Result<krash_analyze::Report, String> {
-    let kernel = Kernel::open(KernelFiles {
-        dump: dump.to_path_buf(),
-        vmlinux,
-        debug_dirs: crate::args::debug_dirs(),
-        force: false,
-    })
-    .map_err(|e| format!("{}: {e}", dump.display()))?;
+fn analyze_one(vmlinux: Option<PathBuf>, dump: &Path, debug_dirs: &[PathBuf]) -> Result<krash_analyze::Report, String> {
+    let kernel =
+        Kernel::open(KernelFiles { dump: dump.to_path_buf(), vmlinux, debug_dirs: debug_dirs.to_vec(), force: false })
+            .map_err(|e| format!("{}: {e}", dump.display()))?;
     let dir = dump.parent().map(Path::to_path_buf);
     let dirs: Vec<&Path> = dir.iter().map(PathBuf::as_path).collect();
     kernel.analyze(&dirs).map_err(|e| format!("{}: {e}", dump.display()))
@@ -50,12 +75,43 @@ fn find_dumps(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
     }
 }
 
-fn run_batch(dirs: &[PathBuf], json: bool) -> Result<(), String> {
+/// The vmlinux beside a dump, as crash-dump collections keep them: a file
+/// named vmlinux* in the dump's directory that is a kernel, not a dump.
+fn vmlinux_beside(dump: &Path) -> Option<PathBuf> {
+    let entries = std::fs::read_dir(dump.parent()?).ok()?;
+    let mut candidates: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("vmlinux")))
+        .filter(|p| crate::args::classify(p) == Ok(crate::args::FileKind::Vmlinux))
+        .collect();
+    candidates.sort();
+    candidates.into_iter().next()
+}
+
+fn run_batch(paths: &[PathBuf], json: bool, debug_dirs: &[PathBuf]) -> Result<(), String> {
+    if paths.is_empty() {
+        return Err("analyze --batch: give the dump files or directories to analyze".into());
+    }
     let mut dumps = Vec::new();
-    for d in dirs {
-        find_dumps(d, 0, &mut dumps);
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        if meta.is_dir() {
+            find_dumps(p, 0, &mut dumps);
+        } else {
+            match crate::args::classify(p)? {
+                crate::args::FileKind::Dump => dumps.push(p.clone()),
+                crate::args::FileKind::Vmlinux => {
+                    return Err(format!(
+                        "{}: a vmlinux, not a dump (--batch finds the vmlinux beside each dump)",
+                        p.display()
+                    ))
+                }
+            }
+        }
     }
     dumps.sort();
+    dumps.dedup();
     // Two workers: each dump maps its own files and the machine is small.
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results = std::sync::Mutex::new(Vec::new());
@@ -64,7 +120,7 @@ fn run_batch(dirs: &[PathBuf], json: bool) -> Result<(), String> {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(dump) = dumps.get(i) else { break };
-                let r = analyze_one(None, dump);
+                let r = analyze_one(vmlinux_beside(dump), dump, debug_dirs);
                 results.lock().unwrap_or_else(|p| p.into_inner()).push((dump.clone(), r));
             });
         }

@@ -11,19 +11,23 @@ use krash_render::{render, Format};
 /// The subcommands, for `krash --help` (one line each).
 pub(crate) const SUBCOMMANDS: &str = "Subcommands:
   krash analyze [VMLINUX] VMCORE [--json]   explain a dump: panic, culprit, evidence
-  krash analyze --batch DIR... [--json]     explain every dump under the directories
+  krash analyze --batch PATH... [--json]    explain every dump given or under the directories
   krash decode [VMLINUX|-] [--module NAME=KO] [--json] < OOPS
                                             resolve an oops or panic text, no dump needed
   krash help [analyze | decode]             this help, or a subcommand's
 
 At the krash> prompt, \"help\" lists crash's commands and \"help CMD\" shows one.";
 
-const ANALYZE_USAGE: &str = "usage: krash analyze [VMLINUX] VMCORE [--json]
-       krash analyze --batch DIR... [--json]
+const ANALYZE_USAGE: &str = "usage: krash analyze [VMLINUX] VMCORE [--json] [--debug-dir DIR]
+       krash analyze --batch PATH... [--json] [--debug-dir DIR]
 
 Explains a dump: what panicked, the culprit and the evidence for it. With
---batch, every dump file found under the directories (by content), one
-report each. --json prints the report as a JSON document (docs/json.md).";
+--batch, every dump file given or found under the directories (by content),
+one report each, with the vmlinux beside each dump (a vmlinux* file in its
+directory) when there is one. --debug-dir (repeatable) is searched for
+debuginfo before KRASH_DEBUG_PATH and /usr/lib/debug. --json prints the
+report as a JSON document (docs/json.md). A path that does not exist is an
+error.";
 
 /// Runs the subcommand named by the first argument, if it is one;
 /// `None` means the arguments are a normal session's.

@@ -256,3 +256,33 @@ fn decode_json_agrees(d: &LabDump, args: &[&str], text: &str) {
         .count();
     assert_eq!(trapping, text.matches("<-- trapping instruction").count(), "{}", d.label());
 }
+
+/// `analyze --batch` takes files and directories, uses the vmlinux that
+/// sits beside each dump (another kernel's vmlinux there is refused, so
+/// the dump's entry is an error naming it), and fails, non-zero, on a path
+/// that does not exist.
+#[test]
+fn batch_uses_the_vmlinux_beside_each_dump() {
+    let dumps: Vec<LabDump> =
+        lab_dumps().into_iter().filter(|d| d.scenario == "null-member" && d.format == "kdump-zlib").collect();
+    let (Some(d), Some(other)) = (dumps.first(), dumps.iter().find(|o| o.kernel != dumps[0].kernel)) else {
+        return;
+    };
+    let entry = |vmlinux: &std::path::Path| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::os::unix::fs::symlink(&d.vmcore, dir.path().join("vmcore")).expect("link the dump");
+        std::os::unix::fs::symlink(vmlinux, dir.path().join("vmlinux-test")).expect("link the vmlinux");
+        let run = krash(&["analyze", "--batch", "--json", &dir.path().to_string_lossy()], "");
+        assert!(run.success, "{}: {}", d.label(), run.stderr);
+        let doc: Value = serde_json::from_str(&run.stdout).expect("one document");
+        assert_eq!(doc["dumps"].as_array().map(Vec::len), Some(1), "{doc}");
+        doc["dumps"][0].clone()
+    };
+    let right = entry(&d.vmlinux);
+    assert!(right["report"]["signature"].is_string(), "{}: {right}", d.label());
+    let wrong = entry(&other.vmlinux);
+    assert!(wrong["report"].is_null(), "{}: analyzed with {}'s vmlinux: {wrong}", d.label(), other.kernel);
+    assert!(wrong["error"].as_str().is_some_and(|e| !e.is_empty()), "{wrong}");
+    let missing = krash(&["analyze", "--batch", "/nonexistent/krash-dumps"], "");
+    assert!(!missing.success && missing.stderr.contains("No such file"), "{}", missing.stderr);
+}
