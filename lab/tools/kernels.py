@@ -15,9 +15,17 @@ Fields:
                 gone from the mirror (sid moves; the newest 5.10 -dbg may 404).
   packaging     "image": linux-image-KV-unsigned (boot/vmlinuz-KV, lib/modules);
                 "binary+modules": linux-binary-unsigned-KV
-                (usr/lib/modules/KV/vmlinuz.unsigned) + linux-modules-KV.
+                (usr/lib/modules/KV/vmlinuz.unsigned) + linux-modules-KV;
+                "source": built by the lab from Debian's `source_package`
+                (linux-source-X.Y) with the configuration fragment `config`
+                (lab/kernel/) over allnoconfig; the release is the source's
+                version plus the fragment's CONFIG_LOCALVERSION.
+  flavor        "cloud": Debian's cloud-amd64 build (BTF, ORC, SLUB, KASLR);
+                "fp-slab": no BTF, the frame-pointer unwinder, SLAB, no KASLR
+                (the shape of RHEL 7/8.0, Ubuntu 20.04 and Debian 10 kernels).
   build_root    None: modules build with the host's gcc and
-                /usr/src/linux-headers-KV (host package); else the suite of a
+                /usr/src/linux-headers-KV (host package; for a "source"
+                kernel, its own build tree); else the suite of a
                 debootstrap root (lab/tools/aptroot.py) whose toolchain and
                 headers build them (bullseye's gcc-10 for 5.10, sid's for 7.x).
   guest_tools   where kexec and makedumpfile in the guest come from: None for
@@ -36,7 +44,9 @@ Fields:
   stock_modules modules the guest loads, in dependency order (no modules.dep
                 in the debs).
 """
+import hashlib
 import json
+from pathlib import Path
 
 LIVE = "live"
 
@@ -85,7 +95,22 @@ KERNELS = [
             "drivers/md/dm-mod", "drivers/net/dummy",
         ],
     },
+    {
+        # Listed after the cloud kernels: it is the newest 6.1 but the oldest shape.
+        "release": "6.1.192-krash-fp", "apt": "host", "suite": "bookworm-security",
+        "series": None, "packaging": "source", "source_package": "linux-source-6.1",
+        "config": "kernel/fp-slab.config", "flavor": "fp-slab",
+        "build_root": None, "guest_tools": None, "lime_from": "host",
+        "dump_level": 31, "variants": False, "golden": False,
+        "stock_modules": [
+            "drivers/block/virtio_blk", "drivers/firmware/qemu_fw_cfg", "drivers/block/loop",
+            "drivers/md/dm-mod", "drivers/net/dummy",
+        ],
+    },
 ]
+
+for _k in KERNELS:
+    _k.setdefault("flavor", "cloud")
 
 BY_RELEASE = {k["release"]: k for k in KERNELS}
 
@@ -97,8 +122,16 @@ GOLDEN_KERNELS = [k["release"] for k in KERNELS if k["golden"]]
 VARIANT_KERNELS = [k["release"] for k in KERNELS if k["variants"]]
 
 # Scenarios a kernel cannot have, with the reason (recorded in dumps/index.json):
-# {release: {scenario: reason}}.  Empty: every scenario exists on every kernel.
-SKIPPED_SCENARIOS = {}
+# {release: {scenario: reason}}.
+SKIPPED_SCENARIOS = {
+    "6.1.192-krash-fp": {
+        "slab-corrupt": "SLAB (the allocator) keeps the indexes of free objects in an array outside "
+                        "them: text written over freed objects breaks no allocator state, the next "
+                        "allocations hand the objects back and nothing crashes",
+        "live": "LiME (the live scenario's memory image) needs the kernel's crypto hash API, "
+                "which the flavor's small configuration leaves out",
+    },
+}
 
 
 def alias(pinned, release):
@@ -122,12 +155,18 @@ def dump_level(kv):
 def dump_spec(kv):
     """What of kv's entry decides its dumps' bytes (part of the dump cache key)."""
     s = spec(kv)
-    return json.dumps({k: s[k] for k in ("release", "packaging", "guest_tools", "dump_level",
-                                          "stock_modules")}, sort_keys=True)
+    key = {k: s[k] for k in ("release", "packaging", "guest_tools", "dump_level", "stock_modules")}
+    if s["packaging"] == "source":
+        # A built kernel's bytes follow its configuration fragment.
+        fragment = Path(__file__).resolve().parent.parent / s["config"]
+        key["config"] = hashlib.sha256(fragment.read_bytes()).hexdigest()
+    return json.dumps(key, sort_keys=True)
 
 
 def package_names(kv):
-    """The packages holding kv's bootable image, modules and debug info."""
+    """The packages holding kv's bootable image, modules and debug info (its source, if built here)."""
+    if spec(kv)["packaging"] == "source":
+        return [spec(kv)["source_package"]]
     if spec(kv)["packaging"] == "binary+modules":
         return [f"linux-binary-unsigned-{kv}", f"linux-modules-{kv}", f"linux-image-{kv}-dbg"]
     return [f"linux-image-{kv}-unsigned", f"linux-image-{kv}-dbg"]

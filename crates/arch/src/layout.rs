@@ -217,6 +217,11 @@ pub struct SavedRegsLayout {
     pub kernel_frame: &'static [RegisterCheck],
     /// Plausible user-mode entry frame.
     pub user_frame: &'static [RegisterCheck],
+    /// The bit a frame-pointer kernel's entry code sets in the frame
+    /// pointer when it points at saved registers instead of a frame record
+    /// (x86-64's `ENCODE_FRAME_POINTER`), so a frame-pointer walk can cross
+    /// interrupts and exceptions; `None` where the convention is not used.
+    pub frame_pointer_regs_tag: Option<u64>,
 }
 
 impl SavedRegsLayout {

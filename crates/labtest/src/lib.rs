@@ -20,6 +20,12 @@ pub const DEFAULT_LAB_DIR: &str = "/var/cache/krash-lab";
 pub const KERNELS: [&str; 4] =
     ["5.10.0-43-cloud-amd64", "6.1.0-56-cloud-amd64", "6.12.117+deb12-cloud-amd64", "7.2.13+deb14-cloud-amd64"];
 
+/// The lab's no-BTF, frame-pointer, SLAB-allocator kernel (`flavor:
+/// fp-slab` in `lab/tools/kernels.py`), built by the lab from Debian's
+/// `linux-source-6.1`: the shape of RHEL 7/8.0, Ubuntu 20.04 and Debian 10
+/// kernels. Its dumps are in the index with the others.
+pub const FP_SLAB_KERNEL: &str = "6.1.192-krash-fp";
+
 /// The kernels with golden transcripts (`GOLDEN_KERNELS` in `lab/build` and
 /// `lab/golden`): the baseline krash that recorded them predates the others.
 pub const GOLDEN_KERNELS: [&str; 2] = ["6.1.0-56-cloud-amd64", "6.12.117+deb12-cloud-amd64"];

@@ -16,7 +16,7 @@ use krash_debuginfo::orc::{OrcFlags, OrcFormat, OrcTable};
 use krash_debuginfo::types::TypeProvider;
 use krash_debuginfo::{Btf, SymbolTable};
 use krash_linux::mm::page::{CompoundHead, PageExt};
-use krash_linux::mm::slab::{CpuCacheVariant, NodeVariant, SlabExt, SlabVariant, SlabVariants};
+use krash_linux::mm::slab::{Allocator, CpuCacheVariant, NodeVariant, SlabExt, SlabVariant, SlabVariants};
 use krash_linux::printk::{LogVariant, PrintkExt};
 use krash_linux::sched::backtrace::BacktraceExt;
 use krash_linux::sched::task::{TaskExt, TaskStateSource};
@@ -108,7 +108,7 @@ struct Expected {
 
 fn expected(release: &str) -> Expected {
     let mem_array = ModuleLayout::MemArray { slots: mem_slots_of_6_12(), kinds_from_enum: true };
-    let slub = |slab, cpu, node| SlabVariants { slab, cpu, node };
+    let slub = |slab, cpu, node| SlabVariants { allocator: Allocator::Slub, slab, cpu, node };
     let (v5_10, v6_1, v6_12, v7_2) = (
         &krash_labtest::KERNELS[0],
         &krash_labtest::KERNELS[1],
@@ -259,7 +259,12 @@ fn linux_5_10_types_and_tables() {
     assert_eq!(ModuleLayout::probe(&v.layouts).unwrap(), ModuleLayout::CoreAndInit);
     assert_eq!(
         SlabVariants::probe(&v.layouts).unwrap(),
-        SlabVariants { slab: SlabVariant::PageStruct, cpu: CpuCacheVariant::CpuSlab, node: NodeVariant::NodeArray }
+        SlabVariants {
+            allocator: Allocator::Slub,
+            slab: SlabVariant::PageStruct,
+            cpu: CpuCacheVariant::CpuSlab,
+            node: NodeVariant::NodeArray,
+        }
     );
     assert_eq!(CompoundHead::probe(&v.layouts).unwrap(), CompoundHead::Pointer);
     assert_eq!(LogVariant::probe(|n| v.has_symbol(n)).unwrap(), LogVariant::LocklessRing);
@@ -284,7 +289,12 @@ fn linux_7_2_types_and_tables() {
     }
     assert_eq!(
         SlabVariants::probe(&v.layouts).unwrap(),
-        SlabVariants { slab: SlabVariant::SlabStruct, cpu: CpuCacheVariant::Sheaves, node: NodeVariant::PerNode }
+        SlabVariants {
+            allocator: Allocator::Slub,
+            slab: SlabVariant::SlabStruct,
+            cpu: CpuCacheVariant::Sheaves,
+            node: NodeVariant::PerNode,
+        }
     );
     assert_eq!(CompoundHead::probe(&v.layouts).unwrap(), CompoundHead::Info);
     assert_eq!(LogVariant::probe(|n| v.has_symbol(n)).unwrap(), LogVariant::LocklessRing);

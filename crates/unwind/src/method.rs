@@ -171,10 +171,28 @@ pub fn fp_step(
     state: &UnwindState,
 ) -> Result<StepResult, String> {
     let bp = state.bp;
+    let saved_regs = code.arch().saved_regs;
+    if let Some(regs) = user_entry_regs(mem, stacks, state, saved_regs) {
+        // The system-call entry saved the user registers at the top of the
+        // task stack and called in without a frame record of its own: its
+        // pt_regs are the last frame, as in the kernel's own unwinder.
+        return Ok(StepResult::Regs { state: UnwindState::from_regs(&regs), addr: state.sp, regs, partial: false });
+    }
     if bp == 0 {
         // The outermost frame of a frame-pointer kernel, or an RBP nobody
         // knows (a parked kdump frame): either way the chain ends here.
         return Err("RBP is 0: the frame-pointer chain ends here".to_string());
+    }
+    if let Some(tag) = saved_regs.frame_pointer_regs_tag.filter(|&tag| bp & tag != 0) {
+        // Entry code pointed RBP at the registers it saved: the walk goes on
+        // in the interrupted context, as the kernel's own unwinder does.
+        let addr = bp & !tag;
+        if stacks.find(addr).is_none() {
+            return Err(format!("encoded frame pointer {bp:016x}: saved registers on no known stack"));
+        }
+        let regs =
+            saved_regs.read_from(mem, addr).map_err(|err| format!("cannot read pt_regs at {addr:016x}: {err}"))?;
+        return Ok(StepResult::Regs { state: UnwindState::from_regs(&regs), addr, regs, partial: false });
     }
     if stacks.find(bp).is_none() {
         return Err(format!("frame pointer {bp:016x} is on no known stack"));
@@ -193,6 +211,23 @@ pub fn fp_step(
     }
     let caller_bp = read(mem, bp, "saved frame pointer")?;
     Ok(StepResult::Call { state: UnwindState { ip, sp: caller_sp, bp: caller_bp, signal: false, regs: None }, slot })
+}
+
+/// The user-mode registers saved at the very top of the stack `state.sp`
+/// is on, when `state.sp` is where they start (entry code's frame).
+fn user_entry_regs(
+    mem: &dyn VirtualMemory,
+    stacks: &StackSet,
+    state: &UnwindState,
+    saved_regs: &krash_arch::SavedRegsLayout,
+) -> Option<krash_arch::RegisterFile> {
+    let stack = stacks.find(state.sp)?;
+    let size = u64::try_from(saved_regs.full.size).ok()?;
+    if state.sp.checked_add(size)? != stack.top {
+        return None;
+    }
+    let regs = saved_regs.read_from(mem, state.sp).ok()?;
+    saved_regs.is_user_mode(&regs).then_some(regs)
 }
 
 /// True if ORC has nothing usable for `state` (no entry, or objtool's
@@ -218,6 +253,12 @@ pub fn step_with(
             Err(orc_error) if orc_lacks(code, state) && code.cfi(lookup_ip(state)).is_some() => {
                 cfi_step(mem, code, stacks, state).map_err(|cfi_error| format!("{orc_error}; {cfi_error}"))
             }
+            // Neither ORC nor CFI for this code (a frame-pointer kernel read
+            // without its vmlinux, or code the tables miss): the RBP chain,
+            // which such kernels keep everywhere but in entry code.
+            Err(orc_error) if orc_lacks(code, state) => {
+                fp_step(mem, code, stacks, state).map_err(|fp_error| format!("{orc_error}; {fp_error}"))
+            }
             other => other,
         },
     }
@@ -240,7 +281,10 @@ pub(crate) fn bp_known_after(method: Method, code: &dyn CodeInfo, state: &Unwind
         Method::Orc | Method::Auto => match orc_rule() {
             Some(OrcReg::PrevSp) => Some(true),
             Some(OrcReg::Bp) | Some(OrcReg::Undefined) if !orc_lacks(code, state) => None,
-            _ if method == Method::Auto && orc_lacks(code, state) => from_cfi(cfi_rule()),
+            _ if method == Method::Auto && orc_lacks(code, state) => match cfi_rule() {
+                None => Some(true),
+                rule => from_cfi(rule),
+            },
             _ => Some(false),
         },
     }

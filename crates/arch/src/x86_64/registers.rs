@@ -148,4 +148,6 @@ pub static PT_REGS: SavedRegsLayout = SavedRegsLayout {
         RFLAGS_CHECK,
         RegisterCheck::Below { reg: RIP, limit: USER_END },
     ],
+    // entry_64.S: `leaq 1(%rsp), %rbp` after saving pt_regs (CONFIG_FRAME_POINTER).
+    frame_pointer_regs_tag: Some(1),
 };

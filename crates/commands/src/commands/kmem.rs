@@ -323,9 +323,14 @@ fn unreadable(c: &SlabCache, e: Error) -> Result<KmemNote> {
 fn cache_row(k: &Kernel, c: &SlabCache, notes: &mut Vec<KmemNote>) -> Result<CacheRow> {
     let t = k.cache_totals(c)?;
     notes.extend(t.problems.iter().cloned().map(KmemNote::Freelist));
+    notes.extend(t.list_problems.iter().map(|problem| KmemNote::CacheList { problem: problem.clone() }));
     Ok(CacheRow {
         cache: c.addr,
-        objsize: c.object_size,
+        // crash's OBJSIZE under SLAB is the buffer size (the stride), under SLUB the object's.
+        objsize: match k.slab_variants().map(|v| v.allocator) {
+            Ok(slab::Allocator::Slab) => c.size,
+            _ => c.object_size,
+        },
         allocated: t.allocated,
         total: t.total,
         slabs: t.slabs,

@@ -212,12 +212,15 @@ pub fn decode_flags(names: &[(u64, String)], flags: u64) -> Vec<String> {
 
 fn build_model(k: &Kernel) -> Result<PageModel> {
     let l = k.layouts();
-    let vmemmap = k.read_symbol_u64("vmemmap_base").or_else(|_| {
-        k.vmcoreinfo()
-            .number("VMEMMAP_START")
-            .map(|v| v as u64)
-            .ok_or_else(|| Error::NotFound("neither vmemmap_base nor VMEMMAP_START is known".into()))
-    })?;
+    // Where KASLR moves it, `vmemmap_base` says; VMCOREINFO's VMEMMAP_START
+    // where the kernel exports it; else (no KASLR) the architecture's fixed
+    // place, which the address-space layout holds.
+    let vmemmap = k
+        .read_symbol_u64("vmemmap_base")
+        .ok()
+        .or_else(|| k.vmcoreinfo().number("VMEMMAP_START").map(|v| v as u64))
+        .or_else(|| k.memory().layout().virt.region(krash_arch::RegionKind::Vmemmap).map(|r| r.start))
+        .ok_or_else(|| Error::NotFound("neither vmemmap_base, VMEMMAP_START nor a vmemmap region is known".into()))?;
     let page_struct_size = l.size_of("page")?;
     if !(32..=256).contains(&page_struct_size) {
         return Err(Error::bad_data("struct page", format!("implausible size {page_struct_size}")));

@@ -1,10 +1,17 @@
-//! The SLUB allocator as a dump shows it: caches from `slab_caches`, slabs
+//! The slab allocators as a dump shows them. SLUB: caches from `slab_caches`, slabs
 //! (a `struct slab` overlaying the head `struct page`, or the head page
 //! itself before 5.17), per-cpu `kmem_cache_cpu` freelists and partial
 //! lists (or 7.x's per-cpu sheaves), per-node partial lists. Free objects
 //! are found by walking the freelists; a pointer that does not lead to an
 //! object of the same slab is reported (see [`freelist`]), never silently
 //! ending the walk.
+//!
+//! SLAB (the allocator before SLUB became the only one, gone in 6.8; the
+//! shape of RHEL 7 and other older or smaller kernels): the same cache list;
+//! a slab's objects start at `s_mem`, `active` of them are handed out and the
+//! indexes of the others are `freelist[active..num]`; the per-cpu and
+//! per-node `array_cache`s hold freed objects that their slab still counts
+//! as active; every slab is on its node's full, partial or free list.
 //!
 //! Kernels differ in where all this lives; [`SlabVariants`] names the
 //! differences, probed once from the types, and the model reads through
@@ -38,8 +45,20 @@ const MAX_SLAB_BYTES: u64 = 4 << 20;
 /// `PGTY_slab` of 6.10 through 7.2 (`enum pagetype`, the top byte of
 /// `page_type` for slab pages), for types that lack the enum.
 const PAGE_TYPE_SLAB: u32 = 0xf5;
+/// Most entries read from one SLAB `array_cache` (real limits are in the hundreds).
+const MAX_ARRAY_CACHE: u32 = 1 << 16;
 /// Most sheaves walked on one node's barn list (7.x).
 const MAX_BARN_SHEAVES: usize = 1 << 16;
+
+/// Which allocator the kernel was built with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Allocator {
+    /// CONFIG_SLUB (every kernel since 6.8, and most distribution kernels).
+    Slub,
+    /// CONFIG_SLAB (up to 6.7): `kmem_cache.cpu_cache` and `num`.
+    Slab,
+}
 
 /// One `struct kmem_cache`.
 #[derive(Debug, Clone, Serialize)]
@@ -65,6 +84,9 @@ pub struct SlabCache {
     pub cpu_slab: u64,
     /// `kmem_cache_node` pointers, index = node id (0 where absent).
     pub nodes: Vec<u64>,
+    /// SLAB: bytes of one entry of a slab's free-index array
+    /// (`freelist_size / num`: 1 or 2); 0 under SLUB.
+    pub free_index_size: u32,
 }
 
 impl SlabCache {
@@ -142,6 +164,8 @@ pub struct CacheTotals {
     pub slabs: u64,
     /// Problems met while counting (bad per-cpu freelists).
     pub problems: Vec<FreelistProblem>,
+    /// Slab lists that could not be walked to their end (SLAB).
+    pub list_problems: Vec<String>,
 }
 
 /// Which struct holds a slab's SLUB fields.
@@ -181,6 +205,9 @@ pub enum CpuCacheVariant {
     /// (`struct slab_sheaf`: `size`, `objects[]`) hold free objects; there
     /// is no cpu slab and no per-cpu partial list.
     Sheaves,
+    /// SLAB: `kmem_cache.cpu_cache`, a per-cpu `struct array_cache` of
+    /// freed object pointers (`avail`, `entry[]`), and one shared per node.
+    ArrayCache,
 }
 
 /// Where a cache keeps its per-node `struct kmem_cache_node`.
@@ -194,9 +221,10 @@ pub enum NodeVariant {
     PerNode,
 }
 
-/// The SLUB layout variants a kernel has, each probed from its types.
+/// The slab layout variants a kernel has, each probed from its types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct SlabVariants {
+    pub allocator: Allocator,
     pub slab: SlabVariant,
     pub cpu: CpuCacheVariant,
     pub node: NodeVariant,
@@ -229,6 +257,18 @@ impl Counter {
 pub(crate) enum CpuLayout {
     CpuSlab { freelist: u64, slab: u64, partial: Option<u64> },
     Sheaves { main: u64, spare: u64, sheaf_size: u64 },
+    ArrayCache { avail: u64, limit: u64, entry: u64 },
+}
+
+/// What only SLAB (the allocator) has, resolved once.
+#[derive(Debug, Clone)]
+pub(crate) struct ClassicLayout {
+    /// `slab.s_mem`, the first object.
+    slab_s_mem: u64,
+    /// `kmem_cache_node.slabs_partial`, `slabs_full`, `slabs_free`.
+    node_lists: [u64; 3],
+    /// `kmem_cache_node.shared` (an `array_cache` pointer).
+    node_shared: u64,
 }
 
 /// Every member offset the SLUB model reads, resolved once per kernel for
@@ -253,12 +293,15 @@ pub(crate) struct SlabLayout {
     node_ptr: u64,
     /// `kmem_cache_per_node_ptrs.barn` (7.x).
     node_barn: Option<u64>,
-    node_nr_partial: u64,
+    /// `kmem_cache_node.nr_partial` (SLUB only).
+    node_nr_partial: Option<u64>,
     node_partial: u64,
     node_nr_slabs: Option<u64>,
     node_total_objects: Option<u64>,
     /// The `SLAB_RED_ZONE` bit of `kmem_cache.flags`.
     red_zone_flag: u64,
+    /// SLAB's own members (None under SLUB).
+    classic: Option<ClassicLayout>,
 }
 
 /// `SLAB_RED_ZONE` while it was a plain `#define` (up to 6.8); 6.9 made it
@@ -268,14 +311,17 @@ const SLAB_RED_ZONE_DEFINE: u64 = 0x400;
 impl SlabLayout {
     /// Probes the variants from the types and resolves their members.
     pub(crate) fn probe(l: &Layouts) -> Result<SlabLayout> {
+        if l.has_field("kmem_cache", "cpu_cache") && l.has_field("kmem_cache", "num") {
+            return Self::probe_classic(l);
+        }
         let cpu_variant = if l.has_field("kmem_cache", "cpu_slab") {
             CpuCacheVariant::CpuSlab
         } else if l.has_field("kmem_cache", "cpu_sheaves") {
             CpuCacheVariant::Sheaves
         } else {
             return Err(Error::Unsupported(
-                "struct kmem_cache has neither cpu_slab nor cpu_sheaves: not a SLUB kernel \
-                 (the SLAB and SLOB allocators are not supported)"
+                "struct kmem_cache has neither cpu_slab, cpu_sheaves (SLUB) nor cpu_cache (SLAB): \
+                 the SLOB allocator is not supported"
                     .into(),
             ));
         };
@@ -327,6 +373,10 @@ impl SlabLayout {
                 spare: l.offset("slub_percpu_sheaves", "spare")?,
                 sheaf_size: l.offset("slab_sheaf", "size")?,
             },
+            // Probed above as SLAB, which probe_classic resolves.
+            CpuCacheVariant::ArrayCache => {
+                return Err(Error::bad_data("struct kmem_cache", "SLAB's cpu_cache in a SLUB layout"))
+            }
         };
         let (node_array, node_stride, node_ptr, node_barn) = match node {
             NodeVariant::NodeArray => (l.offset("kmem_cache", "node")?, 8, 0, None),
@@ -345,7 +395,7 @@ impl SlabLayout {
             _ => SLAB_RED_ZONE_DEFINE,
         };
         Ok(SlabLayout {
-            variants: SlabVariants { slab, cpu: cpu_variant, node },
+            variants: SlabVariants { allocator: Allocator::Slub, slab, cpu: cpu_variant, node },
             slab_cache: l.offset(s, "slab_cache")?,
             slab_freelist: l.offset(s, "freelist")?,
             slab_counters,
@@ -359,11 +409,67 @@ impl SlabLayout {
             node_stride,
             node_ptr,
             node_barn,
-            node_nr_partial: l.offset("kmem_cache_node", "nr_partial")?,
+            node_nr_partial: Some(l.offset("kmem_cache_node", "nr_partial")?),
             node_partial: l.offset("kmem_cache_node", "partial")?,
             node_nr_slabs: l.offset("kmem_cache_node", "nr_slabs").ok(),
             node_total_objects: l.offset("kmem_cache_node", "total_objects").ok(),
             red_zone_flag,
+            classic: None,
+        })
+    }
+
+    /// SLAB (the allocator): `struct slab` (5.17+, or `struct page` before)
+    /// with `s_mem`, `active` and the free-index array in `freelist`.
+    fn probe_classic(l: &Layouts) -> Result<SlabLayout> {
+        let slab = if l.has_field("slab", "s_mem") {
+            SlabVariant::SlabStruct
+        } else if l.has_field("page", "s_mem") {
+            SlabVariant::PageStruct
+        } else {
+            return Err(Error::MissingDebuginfo("SLAB kernel: neither struct slab nor struct page has s_mem".into()));
+        };
+        let s = slab.struct_name();
+        let active = l.offset(s, "active")?;
+        let partial = l.offset("kmem_cache_node", "slabs_partial")?;
+        Ok(SlabLayout {
+            variants: SlabVariants {
+                allocator: Allocator::Slab,
+                slab,
+                cpu: CpuCacheVariant::ArrayCache,
+                node: NodeVariant::NodeArray,
+            },
+            slab_cache: l.offset(s, "slab_cache")?,
+            slab_freelist: l.offset(s, "freelist")?,
+            // `active` is an unsigned int: read as the low half of the word.
+            slab_counters: active,
+            slab_list: l.offset(s, "slab_list").or_else(|_| l.offset(s, "lru"))?,
+            slab_next: None,
+            inuse: Counter { shift: 0, width: 32 },
+            objects: Counter { shift: 0, width: 0 },
+            frozen: None,
+            cpu: CpuLayout::ArrayCache {
+                avail: l.offset("array_cache", "avail")?,
+                limit: l.offset("array_cache", "limit")?,
+                entry: l.offset("array_cache", "entry")?,
+            },
+            node_array: l.offset("kmem_cache", "node")?,
+            node_stride: 8,
+            node_ptr: 0,
+            node_barn: None,
+            node_nr_partial: None,
+            node_partial: partial,
+            node_nr_slabs: l.offset("kmem_cache_node", "total_slabs").ok(),
+            node_total_objects: None,
+            red_zone_flag: SLAB_RED_ZONE_DEFINE,
+            classic: Some(ClassicLayout {
+                slab_s_mem: l.offset(s, "s_mem")?,
+                node_lists: [
+                    partial,
+                    l.offset("kmem_cache_node", "slabs_full")?,
+                    l.offset("kmem_cache_node", "slabs_free")?,
+                ],
+                node_shared: l.offset("kmem_cache_node", "shared")?,
+            }),
         })
     }
 }
@@ -421,6 +527,10 @@ pub trait SlabExt {
     /// The problem with a partial slab's freelist head, if it does not
     /// point into the slab.
     fn partial_head_problems(&self, cache: &SlabCache, slab: &Slab) -> Result<Vec<FreelistProblem>>;
+    /// Freed objects a cache holds outside its slabs' own free lists: SLAB's
+    /// per-cpu and shared `array_cache` entries (their addresses), or 7.x's
+    /// sheaves (as many zeros as they hold objects); empty otherwise.
+    fn cached_free_objects(&self, cache: &SlabCache) -> Result<Vec<u64>>;
 }
 
 impl SlabExt for Kernel {
@@ -482,7 +592,7 @@ impl SlabExt for Kernel {
     fn cache_cpu_slabs(&self, cache: &SlabCache) -> Result<Vec<CpuSlabs>> {
         let st = self.slab_state()?;
         let CpuLayout::CpuSlab { freelist: freelist_off, slab: slab_off, partial: partial_off } = st.off.cpu else {
-            // 7.x: per-cpu sheaves hold objects, not slabs.
+            // 7.x's sheaves and SLAB's array caches hold objects, not slabs.
             return Ok(Vec::new());
         };
         let mem = self.memory();
@@ -515,12 +625,21 @@ impl SlabExt for Kernel {
             let read_opt = |off: Option<u64>| off.map(|o| mem.read_u64(addr.wrapping_add(o))).transpose();
             let head = addr.wrapping_add(st.off.node_partial);
             let walk = list::walk(mem, head, WalkOptions { limit: MAX_LIST_SLABS, ..WalkOptions::default() });
+            let nr_slabs = read_opt(st.off.node_nr_slabs)?.unwrap_or(0);
+            let total_objects = match st.off.node_total_objects {
+                Some(o) => mem.read_u64(addr.wrapping_add(o))?,
+                // SLAB keeps no object count: every slab holds `num`.
+                None => nr_slabs.saturating_mul(u64::from(cache.objects_per_slab)),
+            };
             out.push(NodeSlabs {
                 node: node as u32,
                 addr,
-                nr_slabs: read_opt(st.off.node_nr_slabs)?.unwrap_or(0),
-                nr_partial: mem.read_u64(addr.wrapping_add(st.off.node_nr_partial))?,
-                total_objects: read_opt(st.off.node_total_objects)?.unwrap_or(0),
+                nr_slabs,
+                nr_partial: match st.off.node_nr_partial {
+                    Some(o) => mem.read_u64(addr.wrapping_add(o))?,
+                    None => walk.nodes.len() as u64,
+                },
+                total_objects,
                 partial: walk.nodes.iter().map(|n| n.wrapping_sub(st.off.slab_list)).collect(),
                 partial_break: walk.broken.map(|b| b.to_string()),
             });
@@ -529,6 +648,9 @@ impl SlabExt for Kernel {
     }
 
     fn cache_totals(&self, cache: &SlabCache) -> Result<CacheTotals> {
+        if let Some(classic) = &self.slab_state()?.off.classic {
+            return self.classic_totals(cache, classic);
+        }
         let mut free = 0u64;
         let mut problems = Vec::new();
         for cpu in self.cache_cpu_slabs(cache)? {
@@ -546,7 +668,7 @@ impl SlabExt for Kernel {
                 problems.extend(self.partial_head_problems(cache, &slab)?);
             }
         }
-        free = free.saturating_add(self.sheaf_objects(cache)?);
+        free = free.saturating_add(self.cached_free_objects(cache)?.len() as u64);
         let (mut total, mut slabs) = (0u64, 0u64);
         for node in self.cache_node_slabs(cache)? {
             total += node.total_objects;
@@ -557,7 +679,7 @@ impl SlabExt for Kernel {
                 problems.extend(self.partial_head_problems(cache, &slab)?);
             }
         }
-        Ok(CacheTotals { allocated: total.saturating_sub(free), total, slabs, problems })
+        Ok(CacheTotals { allocated: total.saturating_sub(free), total, slabs, problems, list_problems: Vec::new() })
     }
 
     fn partial_head_problems(&self, cache: &SlabCache, slab: &Slab) -> Result<Vec<FreelistProblem>> {
@@ -574,6 +696,19 @@ impl SlabExt for Kernel {
     fn read_slab(&self, addr: u64, cache: u64) -> Result<Slab> {
         let st = self.slab_state()?;
         let mem = self.memory();
+        if let Some(classic) = &st.off.classic {
+            let objects = st.by_addr.get(&cache).and_then(|&i| st.caches.get(i)).map_or(0, |c| c.objects_per_slab);
+            return Ok(Slab {
+                addr,
+                cache,
+                base: mem.read_u64(addr.wrapping_add(classic.slab_s_mem))?,
+                objects,
+                inuse: mem.read_u32(addr.wrapping_add(st.off.slab_counters))?,
+                frozen: false,
+                freelist: mem.read_u64(addr.wrapping_add(st.off.slab_freelist))?,
+                node: 0,
+            });
+        }
         let counters = mem.read_u64(addr.wrapping_add(st.off.slab_counters))?;
         let base = self
             .page_to_virt(addr)
@@ -598,6 +733,29 @@ impl SlabExt for Kernel {
     fn slab_freelist_slot(&self, addr: u64) -> Result<u64> {
         Ok(addr.wrapping_add(self.slab_state()?.off.slab_freelist))
     }
+
+    fn cached_free_objects(&self, cache: &SlabCache) -> Result<Vec<u64>> {
+        let st = self.slab_state()?;
+        match st.off.cpu {
+            CpuLayout::ArrayCache { avail, limit, entry } => {
+                let classic = st.off.classic.as_ref().ok_or_else(|| Error::bad_data("slab layout", "no SLAB part"))?;
+                let mut out = Vec::new();
+                for &(_, offset) in &st.cpus {
+                    let ac = cache.cpu_slab.wrapping_add(offset);
+                    self.array_cache_entries(ac, (avail, limit, entry), &mut out)?;
+                }
+                for &node in cache.nodes.iter().filter(|&&n| n != 0) {
+                    let shared = self.memory().read_u64(node.wrapping_add(classic.node_shared))?;
+                    if shared != 0 {
+                        self.array_cache_entries(shared, (avail, limit, entry), &mut out)?;
+                    }
+                }
+                Ok(out)
+            }
+            // Sheaves are counted, not listed (their objects are not needed one by one).
+            _ => Ok(vec![0; usize::try_from(self.sheaf_objects(cache)?).unwrap_or(0)]),
+        }
+    }
 }
 
 /// Private helpers of this module's extension of [`Kernel`].
@@ -607,6 +765,13 @@ trait SlabHelpers {
     /// 7.x: free objects a cache holds in sheaves (every CPU's `main` and
     /// `spare`, every node's barn of full sheaves); 0 on other kernels.
     fn sheaf_objects(&self, cache: &SlabCache) -> Result<u64>;
+    /// SLAB: appends the `avail` entries of the `array_cache` at `ac`
+    /// (offsets of `avail`, `limit`, `entry`), `avail` capped by `limit`.
+    fn array_cache_entries(&self, ac: u64, off: (u64, u64, u64), out: &mut Vec<u64>) -> Result<()>;
+    /// SLAB: crash's `kmem -s` numbers, from every slab on the node lists:
+    /// ALLOCATED is the sum of `active` less the freed objects the array
+    /// caches hold (their slabs still count them as active).
+    fn classic_totals(&self, cache: &SlabCache, classic: &ClassicLayout) -> Result<CacheTotals>;
 }
 
 impl SlabHelpers for Kernel {
@@ -621,6 +786,48 @@ impl SlabHelpers for Kernel {
         Ok(match self.page_type(head)? {
             Some(t) => t >> 24 == st.page_type_slab,
             None => true,
+        })
+    }
+
+    fn array_cache_entries(&self, ac: u64, (avail, limit, entry): (u64, u64, u64), out: &mut Vec<u64>) -> Result<()> {
+        let mem = self.memory();
+        let n = mem.read_u32(ac.wrapping_add(avail))?.min(mem.read_u32(ac.wrapping_add(limit))?).min(MAX_ARRAY_CACHE);
+        for i in 0..u64::from(n) {
+            out.push(mem.read_u64(ac.wrapping_add(entry).wrapping_add(i.wrapping_mul(8)))?);
+        }
+        Ok(())
+    }
+
+    fn classic_totals(&self, cache: &SlabCache, classic: &ClassicLayout) -> Result<CacheTotals> {
+        let st = self.slab_state()?;
+        let mem = self.memory();
+        let (mut active, mut slabs) = (0u64, 0u64);
+        let mut problems = Vec::new();
+        for &node in cache.nodes.iter().filter(|&&n| n != 0) {
+            for list_off in classic.node_lists {
+                let walk = list::walk(
+                    mem,
+                    node.wrapping_add(list_off),
+                    WalkOptions { limit: MAX_LIST_SLABS, ..WalkOptions::default() },
+                );
+                if let Some(b) = walk.broken {
+                    problems.push(format!("{}: node {node:x} slab list: {b}", cache.name));
+                }
+                for link in walk.nodes {
+                    let slab = link.wrapping_sub(st.off.slab_list);
+                    active = active.saturating_add(u64::from(mem.read_u32(slab.wrapping_add(st.off.slab_counters))?));
+                    slabs = slabs.saturating_add(1);
+                }
+            }
+        }
+        let cached = self.cached_free_objects(cache)?.len() as u64;
+        let total = slabs.saturating_mul(u64::from(cache.objects_per_slab));
+        Ok(CacheTotals {
+            allocated: active.saturating_sub(cached),
+            total,
+            slabs,
+            problems: Vec::new(),
+            list_problems: problems,
         })
     }
 
@@ -680,7 +887,11 @@ pub fn object_start(cache: &SlabCache, slab: &Slab, index: u32) -> u64 {
 fn build_state(k: &Kernel) -> Result<SlabState> {
     let l = k.layouts();
     let off = SlabLayout::probe(l)?;
-    let nr_nodes = k.memory().read_u32(k.symbol_addr("nr_node_ids")?).unwrap_or(1).clamp(1, 1024);
+    // Without CONFIG_NUMA nr_node_ids is a constant 1, not a variable.
+    let nr_nodes = match k.symbol_addr("nr_node_ids") {
+        Ok(addr) => k.memory().read_u32(addr).unwrap_or(1).clamp(1, 1024),
+        Err(_) => 1,
+    };
     let head = k.symbol_addr("slab_caches")?;
     let list_off = l.offset("kmem_cache", "list")?;
     // A kmem_cache in a page the dump lacks breaks the list: the rest is
@@ -709,21 +920,45 @@ fn build_state(k: &Kernel) -> Result<SlabState> {
 
 fn read_cache(k: &Kernel, off: &SlabLayout, addr: u64, nr_nodes: u32) -> Result<SlabCache> {
     let f = |m: &str| k.read_field(addr, "kmem_cache", m);
-    let oo = f("oo.x")?;
     let name_ptr = f("name")?;
+    let name = k.memory().read_cstr(name_ptr, 64).unwrap_or_else(|_| "(unknown)".into());
     let mut nodes = Vec::with_capacity(nr_nodes as usize);
     for n in 0..u64::from(nr_nodes) {
         let entry = addr.wrapping_add(off.node_array).wrapping_add(n.wrapping_mul(off.node_stride));
         nodes.push(k.memory().read_u64(entry.wrapping_add(off.node_ptr))?);
     }
-    let cpu_member = match off.variants.cpu {
-        CpuCacheVariant::CpuSlab => "cpu_slab",
-        CpuCacheVariant::Sheaves => "cpu_sheaves",
-    };
     let flags = f("flags")?;
+    if off.classic.is_some() {
+        let num = u32::try_from(f("num")?).unwrap_or(0);
+        // CONFIG_DEBUG_SLAB puts a red zone (and the caller's address) before
+        // each object: the object proper starts `obj_offset` bytes in.
+        let obj_offset = f("obj_offset").unwrap_or(0) as u32;
+        let free_index_size = u32::try_from(f("freelist_size")?).unwrap_or(0).checked_div(num).unwrap_or(0);
+        return Ok(SlabCache {
+            addr,
+            name,
+            object_size: f("object_size")? as u32,
+            size: f("size")? as u32,
+            offset: 0,
+            objects_per_slab: num,
+            order: f("gfporder")? as u32,
+            random: 0,
+            flags,
+            red_zone: obj_offset != 0,
+            red_left_pad: obj_offset,
+            cpu_slab: f("cpu_cache")?,
+            nodes,
+            free_index_size,
+        });
+    }
+    let oo = f("oo.x")?;
+    let cpu_member = match off.variants.cpu {
+        CpuCacheVariant::Sheaves => "cpu_sheaves",
+        CpuCacheVariant::CpuSlab | CpuCacheVariant::ArrayCache => "cpu_slab",
+    };
     Ok(SlabCache {
         addr,
-        name: k.memory().read_cstr(name_ptr, 64).unwrap_or_else(|_| "(unknown)".into()),
+        name,
         object_size: f("object_size")? as u32,
         size: f("size")? as u32,
         offset: f("offset")? as u32,
@@ -736,6 +971,7 @@ fn read_cache(k: &Kernel, off: &SlabLayout, addr: u64, nr_nodes: u32) -> Result<
         red_left_pad: f("red_left_pad").unwrap_or(0) as u32,
         cpu_slab: f(cpu_member)?,
         nodes,
+        free_index_size: 0,
     })
 }
 
@@ -897,6 +1133,7 @@ mod tests {
         let l = probe(t).unwrap();
         let v = l.variants;
         assert_eq!((v.slab, v.cpu, v.node), (SlabVariant::SlabStruct, CpuCacheVariant::Sheaves, NodeVariant::PerNode));
+        assert_eq!(v.allocator, Allocator::Slub);
         assert_eq!((l.slab_freelist, l.slab_counters, l.slab_next), (32, 40, None));
         assert_eq!((l.node_array, l.node_stride, l.node_ptr, l.node_barn), (200, 16, 8, Some(0)));
         assert!(matches!(l.cpu, CpuLayout::Sheaves { main: 8, spare: 16, sheaf_size: 24 }));
@@ -904,10 +1141,64 @@ mod tests {
     }
 
     #[test]
-    fn not_slub_is_named() {
+    fn slob_is_named() {
         let mut t = T::new();
         t.structure("kmem_cache", 200, vec![member("array", T::PTR, 0)]);
         let e = probe(t).unwrap_err().to_string();
-        assert!(e.contains("not a SLUB kernel"), "{e}");
+        assert!(e.contains("SLOB allocator is not supported"), "{e}");
+    }
+
+    #[test]
+    fn slab_allocator_kernels() {
+        // 6.1 with CONFIG_SLAB: struct slab with s_mem and active; array caches;
+        // kmem_cache_node's three slab lists.
+        let mut t = T::new();
+        t.structure(
+            "slab",
+            64,
+            vec![
+                member("__page_flags", T::ULONG, 0),
+                member("slab_list", T::ULONG, 8),
+                member("slab_cache", T::PTR, 24),
+                member("freelist", T::PTR, 32),
+                member("s_mem", T::PTR, 40),
+                member("active", T::UINT, 48),
+            ],
+        );
+        t.structure(
+            "array_cache",
+            16,
+            vec![member("avail", T::UINT, 0), member("limit", T::UINT, 4), member("entry", T::PTR, 16)],
+        );
+        let nodes = t.array(T::PTR, 64);
+        t.structure(
+            "kmem_cache",
+            400,
+            vec![member("cpu_cache", T::PTR, 0), member("num", T::UINT, 24), member("node", nodes, 128)],
+        );
+        t.structure(
+            "kmem_cache_node",
+            128,
+            vec![
+                member("slabs_partial", T::ULONG, 8),
+                member("slabs_full", T::ULONG, 24),
+                member("slabs_free", T::ULONG, 40),
+                member("total_slabs", T::ULONG, 56),
+                member("shared", T::PTR, 96),
+            ],
+        );
+        let l = probe(t).unwrap();
+        let v = l.variants;
+        assert_eq!(
+            (v.allocator, v.slab, v.cpu, v.node),
+            (Allocator::Slab, SlabVariant::SlabStruct, CpuCacheVariant::ArrayCache, NodeVariant::NodeArray)
+        );
+        assert_eq!((l.slab_cache, l.slab_freelist, l.slab_counters, l.slab_list), (24, 32, 48, 8));
+        assert!(matches!(l.cpu, CpuLayout::ArrayCache { avail: 0, limit: 4, entry: 16 }));
+        let c = l.classic.unwrap();
+        assert_eq!((c.slab_s_mem, c.node_lists, c.node_shared), (40, [8, 24, 40], 96));
+        assert_eq!((l.node_partial, l.node_nr_slabs, l.node_nr_partial), (8, Some(56), None));
+        // `active` is the low 32 bits of the word read at its offset.
+        assert_eq!(l.inuse.get(0xdead_beef_0000_0007), 7);
     }
 }

@@ -11,7 +11,7 @@
 //! text over a freed object is recognisable at once.
 
 use crate::mm::slab::SlabExt;
-use krash_core::Result;
+use krash_core::{Result, VirtualMemory};
 use serde::Serialize;
 
 use super::looks::{self, ValueLooks};
@@ -283,6 +283,9 @@ pub trait FreelistExt {
 
 impl FreelistExt for Kernel {
     fn slab_contents(&self, cache: &SlabCache, slab: &Slab) -> Result<SlabContents> {
+        if cache.free_index_size != 0 {
+            return classic_contents(self, cache, slab);
+        }
         let view = SlabView { cache, slab, bytes: read_slab_bytes(self, cache, slab)? };
         let mut free = vec![false; slab.objects as usize];
         let mut problems = Vec::new();
@@ -305,4 +308,54 @@ impl FreelistExt for Kernel {
         }
         Ok(SlabContents { slab: *slab, cpu, free, allocated, problems })
     }
+}
+
+/// SLAB (the allocator): object `i` is free when its index is in the
+/// slab's free-index array past `active`, or when an array cache holds it
+/// (freed, but still counted active by the slab). An index beyond the slab
+/// is reported, as a bad SLUB pointer is.
+fn classic_contents(k: &Kernel, cache: &SlabCache, slab: &Slab) -> Result<SlabContents> {
+    let objects = slab.objects as usize;
+    let mut free = vec![false; objects];
+    let mut problems = Vec::new();
+    let active = slab.inuse.min(slab.objects);
+    let width = u64::from(cache.free_index_size);
+    let slots = u64::from(slab.objects - active);
+    let bytes = k
+        .memory()
+        .read_vec(slab.freelist.wrapping_add(u64::from(active).wrapping_mul(width)), (slots * width) as usize)?;
+    for (i, chunk) in bytes.chunks_exact(cache.free_index_size as usize).enumerate() {
+        let index = match chunk {
+            [b] => u64::from(*b),
+            [lo, hi] => u64::from(u16::from_le_bytes([*lo, *hi])),
+            _ => break,
+        };
+        let stored_at = slab.freelist.wrapping_add((u64::from(active) + i as u64).wrapping_mul(width));
+        match free.get_mut(index as usize) {
+            Some(slot) if !*slot => *slot = true,
+            other => problems.push(FreelistProblem {
+                cache: cache.name.clone(),
+                slab: slab.addr,
+                owner: FreelistOwner::Slab,
+                stored_at,
+                raw: index,
+                decoded: index,
+                reason: if other.is_some() { ProblemReason::Duplicate } else { ProblemReason::OutsideSlab },
+                looks_like: looks::classify(index),
+                source_object: None,
+                inferred: false,
+                witness: None,
+                object_text: None,
+            }),
+        }
+    }
+    for addr in k.cached_free_objects(cache)? {
+        if let Some(i) = object_index(cache, slab, addr) {
+            if let Some(slot) = free.get_mut(i as usize) {
+                *slot = true;
+            }
+        }
+    }
+    let allocated = slab.objects.saturating_sub(free.iter().filter(|&&f| f).count() as u32);
+    Ok(SlabContents { slab: *slab, cpu: None, free, allocated, problems })
 }

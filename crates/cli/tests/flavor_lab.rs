@@ -1,0 +1,194 @@
+//! The lab's no-BTF, frame-pointer, SLAB-allocator kernel (`FP_SLAB_KERNEL`,
+//! built by `lab/build` from Debian's linux-source-6.1): the shape of RHEL 7,
+//! RHEL 8.0-8.1, Ubuntu 20.04 and Debian 10 kernels. The other lab tests run
+//! on its dumps as on every other; these check what only it has:
+//!
+//! - `kmem -s` on SLAB caches against crash 9.0.2 (run from the lab's sid
+//!   root): crash 8.0.2 cannot walk 6.1's SLAB (`struct slab` has no
+//!   `slab_list` for it), crash 9 can;
+//! - frame-pointer backtraces through the IRQ stack against the kernel's own
+//!   Call Trace, where crash 8.0.2 reports a bogus exception frame;
+//! - with the dump alone (no BTF in such a kernel), what still works and the
+//!   refusal of what cannot.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use common::{krash, krash_on, one_per_scenario, LabDump};
+use krash_labtest::FP_SLAB_KERNEL;
+
+fn flavor_dumps() -> Vec<LabDump> {
+    one_per_scenario().into_iter().filter(|d| d.kernel == FP_SLAB_KERNEL).collect()
+}
+
+/// `kmem -s` cache lines by name: (OBJSIZE, ALLOCATED, TOTAL, SLABS, SSIZE).
+fn cache_lines(text: &str) -> BTreeMap<String, [String; 5]> {
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() != 7 || !f[0].starts_with("ffff") {
+                return None;
+            }
+            Some((f[6].to_string(), [f[1], f[2], f[3], f[4], f[5]].map(str::to_string)))
+        })
+        .collect()
+}
+
+/// crash 9.0.2, installed in the lab's sid root, on a dump: the same
+/// chroot with bind mounts the lab's oracles use (lab/tools/aptroot.py).
+fn crash9(d: &LabDump, commands: &str) -> Option<String> {
+    let root = krash_labtest::lab_dir().join("roots/sid");
+    if !root.join("usr/bin/crash").exists() {
+        return None;
+    }
+    let dir = tempfile::tempdir().ok()?;
+    let script = dir.path().join("commands");
+    std::fs::write(&script, format!("{commands}q\n")).ok()?;
+    let binds = [d.dir.clone(), d.vmlinux.parent()?.to_path_buf(), dir.path().to_path_buf()];
+    let mut steps = vec!["set -e".to_string()];
+    for b in &binds {
+        let inside = format!("{}{}", root.display(), b.display());
+        steps.push(format!("mkdir -p '{inside}'"));
+        steps.push(format!("mount --bind '{}' '{inside}'", b.display()));
+    }
+    steps.push(format!("mount -t proc proc '{}/proc'", root.display()));
+    steps.push(format!(
+        "exec chroot '{}' env -i PATH=/usr/bin:/bin crash -s -i '{}' '{}' '{}'",
+        root.display(),
+        script.display(),
+        d.vmlinux.display(),
+        d.vmcore.display()
+    ));
+    let out =
+        Command::new("unshare").args(["--mount", "--propagation", "private", "sh", "-c", &steps.join("; ")]).output();
+    let out = out.ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn kmem_s_on_slab_equals_crash_9() {
+    let mut compared = 0;
+    for d in flavor_dumps() {
+        let ours = krash_on(&d, "kmem -s\n");
+        let ours = cache_lines(&ours.stdout);
+        let Some(theirs) = crash9(&d, "kmem -s\n") else {
+            krash_labtest::skip_or_fail(format!("{}: crash 9 (the lab's sid root) did not run", d.label()));
+            continue;
+        };
+        let theirs = cache_lines(&theirs);
+        assert!(theirs.len() > 50, "{}: crash 9 listed {} caches", d.label(), theirs.len());
+        assert_eq!(ours, theirs, "{}: kmem -s differs from crash 9.0.2", d.label());
+        // SLAB's numbers are not SLUB's: a kmalloc cache's stride (crash's
+        // OBJSIZE there) exceeds its name's size only on SLAB.
+        assert!(ours.values().any(|v| v[2] != "0"), "{}: no objects at all", d.label());
+        compared += 1;
+    }
+    krash_labtest::assert_compared(compared, "kmem -s on the SLAB flavor against crash 9");
+}
+
+/// Function names of the reliable frames of a Call Trace block of the
+/// console (after `from`), up to the end of that stack (`</IRQ>`, `</TASK>`
+/// or a register line).
+fn console_trace(console: &str, from: &str) -> Vec<String> {
+    let Some(start) = console.find(from) else { return Vec::new() };
+    console[start..]
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.contains("</IRQ>") && !l.contains("</TASK>") && !l.starts_with("RIP:"))
+        .filter_map(|l| {
+            let l = l.trim();
+            // "? " marks what the kernel's unwinder found by scanning, not by
+            // following the chain: a stale return address, not a frame.
+            if l.starts_with("? ") {
+                return None;
+            }
+            let name = l.split('+').next()?;
+            (!name.is_empty() && !name.contains(' ') && l.contains("/0x")).then(|| name.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn frame_pointer_backtrace_crosses_the_irq_stack_where_crash_8_is_bogus() {
+    let mut checked = 0;
+    for d in flavor_dumps().into_iter().filter(|d| d.scenario == "softlockup") {
+        let bt = krash_on(&d, "bt\n").stdout;
+        assert!(!bt.contains("bt: WARNING"), "{}: the frame-pointer walk needed recovery:\n{bt}", d.label());
+        // The watchdog interrupted krash_list_walk: the exception frame names it.
+        let facts = &d.manifest["expected"];
+        let rip = facts["rip_function"].as_str().unwrap_or("krash_list_walk");
+        assert!(bt.contains(&format!("[exception RIP: {rip}+")), "{}: no exception frame at {rip}:\n{bt}", d.label());
+        // Below it, the task's frames are the console's Call Trace after the IRQ.
+        let console = d.console_log();
+        let task_frames = console_trace(&console, "<TASK>");
+        let ours: Vec<&str> = bt
+            .lines()
+            .skip_while(|l| !l.contains("[exception RIP:"))
+            .filter_map(|l| l.split_once("] ").map(|(_, rest)| rest))
+            .filter_map(|rest| rest.split(" at ").next())
+            .collect();
+        assert!(task_frames.len() >= 5, "{}: short console trace {task_frames:?}", d.label());
+        for name in &task_frames {
+            assert!(ours.contains(&name.as_str()), "{}: console frame {name} missing from bt:\n{bt}", d.label());
+        }
+        // The user registers the system call saved end the trace.
+        assert!(bt.contains("CS: 0033  SS: 002b"), "{}: no user-mode frame at the end:\n{bt}", d.label());
+        // crash 8.0.2 reads a bogus exception frame on the IRQ stack of this dump.
+        if let Some(transcript) = d.crash_transcript() {
+            assert!(
+                transcript.contains("WARNING: possibly bogus exception frame"),
+                "{}: crash 8.0.2 now gets this right: update docs/COMPAT.md",
+                d.label()
+            );
+        }
+        checked += 1;
+    }
+    krash_labtest::assert_compared(checked, "softlockup backtraces on the frame-pointer flavor");
+}
+
+#[test]
+fn the_dump_alone_says_what_a_kernel_without_btf_cannot_give() {
+    let mut checked = 0;
+    for d in flavor_dumps().into_iter().filter(|d| d.scenario == "null-member") {
+        let vmcore = d.vmcore.to_string_lossy().into_owned();
+        let run = krash(&["-s", &vmcore], "sys\nps\nlog\n");
+        let text = format!("{}{}", run.stdout, run.stderr);
+        // What needs no types: the release and the log (VMCOREINFO's printk offsets).
+        assert!(text.contains(&format!("RELEASE: {FP_SLAB_KERNEL}")), "{}:\n{text}", d.label());
+        assert!(text.contains("TYPES: none"), "{}: sys does not say there are no types:\n{text}", d.label());
+        let dmesg = std::fs::read_to_string(d.dir.join("vmcore-dmesg.txt")).unwrap_or_default();
+        let first = dmesg.lines().find(|l| l.contains("Linux version")).map(|l| l.split("] ").last().unwrap_or(l));
+        assert!(first.is_some_and(|l| text.contains(l)), "{}: log does not show the boot line", d.label());
+        // What does: refused, naming what is missing.
+        assert!(
+            text.contains("ps: offset of task_struct.tasks unknown: no type information loaded"),
+            "{}: ps is not refused with the reason:\n{text}",
+            d.label()
+        );
+        checked += 1;
+    }
+    krash_labtest::assert_compared(checked, "dump-alone sessions on the no-BTF flavor");
+}
+
+#[test]
+fn the_flavor_is_what_it_claims() {
+    let Some(vmlinux) = krash_labtest::vmlinux(FP_SLAB_KERNEL) else { return };
+    let bytes = std::fs::read(&vmlinux).unwrap_or_default();
+    let config = std::fs::read_to_string(
+        krash_labtest::kernel_root(FP_SLAB_KERNEL).join(format!("boot/config-{FP_SLAB_KERNEL}")),
+    )
+    .unwrap_or_default();
+    use object::{Object, ObjectSection};
+    let elf = object::File::parse(&*bytes).expect("the flavor's vmlinux is an ELF file");
+    for absent in [".BTF", ".orc_unwind", ".orc_unwind_ip"] {
+        assert!(elf.section_by_name(absent).is_none(), "the flavor's vmlinux has {absent}");
+    }
+    assert!(elf.section_by_name(".debug_info").is_some_and(|s| s.size() > 0), "no DWARF");
+    for line in ["CONFIG_SLAB=y", "CONFIG_UNWINDER_FRAME_POINTER=y", "# CONFIG_RANDOMIZE_BASE is not set"] {
+        assert!(config.lines().any(|l| l == line), "the flavor's config lacks {line}");
+    }
+    assert!(Path::new(&vmlinux).exists());
+}
