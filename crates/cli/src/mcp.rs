@@ -154,7 +154,14 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             let _ = started_tx.send(Ok(()));
             // Ends when the server drops its sender: the client has gone.
             for job in queue {
-                let reply = worker.run(job.request, job.paging, &job.interrupt);
+                let tool = job.request.tool();
+                // A bug that panics in one command must not end the agent's
+                // session: the call gets an error document, the next call
+                // runs as usual (the message is on standard error too).
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    worker.run(job.request, job.paging, &job.interrupt)
+                }));
+                let reply = run.unwrap_or_else(|panic| panicked(tool, panic.as_ref()));
                 let _ = job.reply.send(reply);
             }
         })
@@ -178,6 +185,18 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     drop(runtime);
     let _ = worker.join();
     served
+}
+
+/// The reply to a call whose command panicked.
+fn panicked(tool: &str, panic: &(dyn std::any::Any + Send)) -> Reply {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_string());
+    let msg = format!("krash failed inside (a bug; please report it): {what}");
+    let doc = ErrorDocument::new(tool, None, ErrorKind::Other, &msg);
+    Reply { text: json_text(&doc), is_error: true, note: None, warnings: Vec::new() }
 }
 
 /// The output a `command` call asks for.
@@ -836,6 +855,16 @@ mod tests {
         assert_eq!(doc["command"], "command");
         let whole = page_of(&request, full("{}", true), Paging { page: 1, max_bytes: 1024 });
         assert_eq!((whole.text.as_str(), whole.is_error, whole.note), ("{}", true, None));
+    }
+
+    #[test]
+    fn a_panic_is_an_error_document() {
+        let panic = std::panic::catch_unwind(|| panic!("boom {}", 7)).expect_err("it panics");
+        let reply = panicked("command", panic.as_ref());
+        assert!(reply.is_error);
+        let doc: Value = serde_json::from_str(&reply.text).expect("an error document");
+        assert_eq!((doc["command"].as_str(), doc["error"]["kind"].as_str()), (Some("command"), Some("other")));
+        assert!(doc["error"]["message"].as_str().is_some_and(|m| m.contains("boom 7")), "{doc}");
     }
 
     #[test]
