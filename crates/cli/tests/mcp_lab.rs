@@ -25,6 +25,8 @@ const BAD_LINE: &str = "nosuchcommand";
 /// Asked for in pages of PAGED_MAX_BYTES: its JSON is several times that.
 const PAGED_LINE: &str = "ps";
 const PAGED_MAX_BYTES: usize = 4096;
+/// Megabytes of JSON (every symbol): must come a bounded page at a time.
+const FLOOD_LINE: &str = "sym -l";
 
 /// The Python with the MCP SDK, or None after skip_or_fail.
 fn mcp_python() -> Option<PathBuf> {
@@ -63,6 +65,7 @@ fn run_client(python: &PathBuf, d: &LabDump, dir: &std::path::Path) -> Value {
         "bad_line": BAD_LINE,
         "paged_line": PAGED_LINE,
         "paged_max_bytes": PAGED_MAX_BYTES,
+        "flood_line": FLOOD_LINE,
         "out": out,
     });
     let config_path = dir.join("mcp-config.json");
@@ -131,6 +134,12 @@ fn compare_with_cli(d: &LabDump, mcp: &Value) -> usize {
     let paged = &mcp["paged"];
     let pages = paged["pages"].as_u64().unwrap_or(0);
     assert!(pages > 1, "{label}: {PAGED_LINE} came in {pages} page(s) of {PAGED_MAX_BYTES} bytes");
+    let flood = mcp["flood"].as_array().expect("the flood check ran");
+    assert_eq!(flood.len(), 2, "{label}: {FLOOD_LINE} at the default and the largest page size");
+    for note in flood {
+        let page = note["max_bytes"].as_u64().unwrap_or(u64::MAX);
+        assert!(page <= 1 << 20, "{label}: {FLOOD_LINE}: pages of {page} bytes");
+    }
     compared
 }
 

@@ -169,6 +169,24 @@ async def first_session(cfg, out):
             check(joined == whole, f"{line}: the pages joined are the whole document")
             out["paged"] = {"line": line, "pages": pages, "bytes": len(whole.encode()), "max_bytes": max_bytes}
 
+            # Never a flood: a result of megabytes comes 64 KiB at a time by
+            # default, and at most 1 MiB however much is asked for.
+            line = cfg["flood_line"]
+            for asked, limit in ((None, 65536), (10**9, 1048576)):
+                args = {"line": line} if asked is None else {"line": line, "max_bytes": asked}
+                first = await call(session, "command", args)
+                parts = texts(first)
+                check(not first.is_error and len(parts) == 2, f"{line}: a page and a note")
+                note = json.loads(parts[1])
+                size = len(parts[0].encode())
+                check(note["max_bytes"] == limit and size <= limit, f"{line}: page of {size} bytes, note {note}")
+                check(note["total_bytes"] > 1048576, f"{line}: {note['total_bytes']} bytes is more than a page can hold")
+                check(note["pages"] * limit >= note["total_bytes"] and note["pages"] > 1, f"{line}: {note}")
+                last = await call(session, "command", dict(args, page=note["pages"]))
+                last_note = json.loads(texts(last)[1])
+                check("next_page" not in last_note, f"{line}: the last page names no next: {last_note}")
+                out.setdefault("flood", []).append(note)
+
 
 async def second_session(cfg, out):
     # The dump given on krash mcp's command line is open from the start.
