@@ -408,7 +408,8 @@ struct Worker {
 
 impl Worker {
     /// Opens `dump` as the session, replacing the one open; returns the
-    /// kernel's warnings.
+    /// kernel's warnings. A dump that does not open leaves the session as
+    /// it was: a mistyped path costs the agent nothing.
     fn open(&mut self, dump: &Path, vmlinux: Option<PathBuf>, force: bool) -> krash_core::Result<Vec<String>> {
         let files = KernelFiles {
             dump: dump.to_path_buf(),
@@ -416,8 +417,6 @@ impl Worker {
             debug_dirs: self.config.debug_dirs.clone(),
             force: force || self.config.force,
         };
-        // The old dump's memory maps go before the new one's are made.
-        self.session = None;
         let kernel = Kernel::open(files)?;
         let warnings = kernel.warnings().iter().map(ToString::to_string).collect();
         self.session = Some(Session::new(kernel));

@@ -152,6 +152,12 @@ async def first_session(cfg, out):
             out["bad"] = json.loads(texts(bad)[0])
             check("error" in out["bad"] and "data" not in out["bad"], f"an error document: {out['bad']}")
 
+            # A dump that does not open leaves the open one in place.
+            missing = await call(session, "open", {"path": cfg["vmcore"] + ".missing"})
+            check(missing.is_error, "opening a missing file is an error")
+            still = await call(session, "command", {"line": "sys"})
+            check(not still.is_error, "the session survives a failed open")
+
             for line in ("ps | wc -l", "!id", "log > /tmp/krash-mcp-log"):
                 refused = await call(session, "command", {"line": line})
                 check(refused.is_error, f"{line} is refused")
