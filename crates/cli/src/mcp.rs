@@ -737,13 +737,33 @@ struct KrashServer {
     jobs: mpsc::Sender<Job>,
 }
 
-/// Sets a request's interrupt when the client cancels it; stops watching
-/// when dropped (the request answered or abandoned).
-struct CancelWatch(tokio::task::JoinHandle<()>);
+/// Stops a request's command when the client cancels it, or when the
+/// request is dropped unanswered (the client went away): its command would
+/// otherwise run on, and keep krash from exiting, for no one.
+struct CancelWatch {
+    watcher: tokio::task::JoinHandle<()>,
+    interrupt: Interrupt,
+    answered: bool,
+}
+
+impl CancelWatch {
+    /// `cancelled` ends when the client cancels the request.
+    fn new(cancelled: impl std::future::Future<Output = ()> + Send + 'static, interrupt: Interrupt) -> CancelWatch {
+        let set = interrupt.clone();
+        let watcher = tokio::spawn(async move {
+            cancelled.await;
+            set.set();
+        });
+        CancelWatch { watcher, interrupt, answered: false }
+    }
+}
 
 impl Drop for CancelWatch {
     fn drop(&mut self) {
-        self.0.abort();
+        self.watcher.abort();
+        if !self.answered {
+            self.interrupt.set();
+        }
     }
 }
 
@@ -795,12 +815,9 @@ impl ServerHandler for KrashServer {
         let (reply_tx, reply_rx) = tokio::sync::oneshot::channel();
         let job = Job { request, paging, interrupt: interrupt.clone(), reply: reply_tx };
         self.jobs.send(job).map_err(|_| McpError::internal_error("the krash session has ended", None))?;
-        let cancelled = context.ct.clone();
-        let _watch = CancelWatch(tokio::spawn(async move {
-            cancelled.cancelled().await;
-            interrupt.set();
-        }));
+        let mut watch = CancelWatch::new(context.ct.clone().cancelled_owned(), interrupt);
         let reply = reply_rx.await.map_err(|_| McpError::internal_error("the krash session has ended", None))?;
+        watch.answered = true;
         Ok(tool_result(reply).into())
     }
 }
