@@ -430,7 +430,8 @@ impl Worker {
             Some(full) => full,
             None => {
                 let full = self.full_result(&request, interrupt);
-                self.last = Some(Cached { request: request.clone(), full: full.clone() });
+                // A cancelled run is no result to page through.
+                self.last = (!interrupt.is_set()).then(|| Cached { request: request.clone(), full: full.clone() });
                 full
             }
         };
@@ -960,6 +961,18 @@ mod tests {
             joined.push_str(&reply.text);
         }
         assert_eq!(joined, commands_list().text);
+    }
+
+    #[test]
+    fn a_cancelled_run_is_not_kept_for_paging() {
+        let mut worker =
+            Worker { session: None, config: OpenConfig { debug_dirs: Vec::new(), force: false }, last: None };
+        let cancelled = Interrupt::new();
+        cancelled.set();
+        worker.run(Request::Commands, Paging::new(None, None), &cancelled);
+        assert!(worker.last.is_none());
+        worker.run(Request::Commands, Paging::new(None, None), &Interrupt::new());
+        assert!(worker.last.as_ref().is_some_and(|c| c.request == Request::Commands));
     }
 
     #[test]
