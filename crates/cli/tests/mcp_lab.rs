@@ -19,6 +19,9 @@ use serde_json::{json, Value};
 /// (kthreadd; the lab panics in init) then `bt` checks that session state
 /// carries from call to call.
 const LINES: &[&str] = &["sys", "ps", "bt", "kmem -s", "bt -a", "set 2", "bt"];
+/// Lines that may fail on some lab kernel (`kmem -s` on the SLAB kernel),
+/// as long as they fail over MCP exactly as in krash --json.
+const MAY_FAIL: &[&str] = &["kmem -s"];
 /// Run with `format: "text"` before LINES; compared with `krash -s`.
 const TEXT_LINES: &[&str] = &["ps"];
 const BAD_LINE: &str = "nosuchcommand";
@@ -105,6 +108,9 @@ fn compare_with_cli(d: &LabDump, mcp: &Value) -> usize {
         assert_eq!(lines[i]["line"], *line);
         assert_eq!(lines[i]["doc"], cli[i + 1], "{label}: `{line}` over MCP differs from krash --json");
         assert_eq!(lines[i]["doc"]["input"], *line, "{label}: `{line}`: the document names its line");
+        let failed = cli[i + 1].get("error").is_some();
+        assert_eq!(lines[i]["is_error"], failed, "{label}: `{line}`: isError is whether krash --json failed");
+        assert!(!failed || MAY_FAIL.contains(line), "{label}: `{line}` failed: {}", cli[i + 1]);
         compared += 1;
     }
     // State carried: `bt` after `set 2` is pid 2's, not the panic task's.
