@@ -1,5 +1,6 @@
 //! Subcommands that are not a session: `krash decode` (oops text, no dump),
-//! `krash analyze` (a dump explained, or many with `--batch`) and `krash
+//! `krash analyze` (a dump explained, or many with `--batch`), `krash mcp`
+//! (a session for an agent, over the Model Context Protocol) and `krash
 //! help`.
 
 use std::io::Read;
@@ -14,7 +15,9 @@ pub(crate) const SUBCOMMANDS: &str = "Subcommands:
   krash analyze --batch PATH... [--json]    explain every dump given or under the directories
   krash decode [VMLINUX|-] [--module NAME=KO] [--json] < OOPS
                                             resolve an oops or panic text, no dump needed
-  krash help [analyze | decode]             this help, or a subcommand's
+  krash mcp [VMCORE] [-k VMLINUX]           serve an agent: MCP on stdio (tools: open,
+                                            command, analyze, commands)
+  krash help [analyze | decode | mcp]       this help, or a subcommand's
 
 At the krash> prompt, \"help\" lists crash's commands and \"help CMD\" shows one.";
 
@@ -40,6 +43,11 @@ pub(crate) fn dispatch(args: &[String]) -> Option<Result<(), String>> {
             Some(Ok(()))
         }
         "analyze" => Some(crate::analyze_cli::run(rest)),
+        "mcp" if wants_help(rest) => {
+            println!("{}", crate::mcp::USAGE);
+            Some(Ok(()))
+        }
+        "mcp" => Some(crate::mcp::run(rest)),
         // `krash help` is a question, not a dump file named "help".
         "help" => Some(help(rest)),
         _ => None,
@@ -61,9 +69,13 @@ fn help(topic: &[String]) -> Result<(), String> {
             println!("{}", krash_commands::decode::USAGE);
             Ok(())
         }
-        Some(other) => {
-            Err(format!("help: no subcommand {other} (analyze, decode; \"help\" at the krash> prompt lists commands)"))
+        Some("mcp") => {
+            println!("{}", crate::mcp::USAGE);
+            Ok(())
         }
+        Some(other) => Err(format!(
+            "help: no subcommand {other} (analyze, decode, mcp; \"help\" at the krash> prompt lists commands)"
+        )),
     }
 }
 
