@@ -504,7 +504,7 @@ const RAW_SYMBOLS: u8 = u8::MAX;
 fn stack_words(k: &Kernel, from: u64, to: u64, symbolic_words: u8) -> Vec<StackWord> {
     let count = (to.saturating_sub(from) / 8).min(MAX_FRAME_WORDS);
     (0..count)
-        .map(|i| from + i * 8)
+        .map(|i| from.wrapping_add(i * 8))
         .map_while(|addr| k.memory().read_u64(addr).ok().map(|value| (addr, value)))
         .map(|(addr, value)| StackWord {
             addr,

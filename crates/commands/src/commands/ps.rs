@@ -266,6 +266,10 @@ fn per_task_view(session: &Session, p: &getopt::Parsed, selected: &[&Task]) -> R
         return Ok(Some(Ps::Times { tasks }));
     }
     if p.has('m') {
+        // Without CONFIG_SCHED_INFO there is no arrival time to measure from.
+        if !k.layouts().has_field("sched_info", "last_arrival") {
+            return Err(Error::NotFound("ps: last-run timestamps do not exist in this kernel".into()));
+        }
         return Ok(Some(Ps::SinceLastRun { blocks: since_last_run(k, p.value('C'), selected)? }));
     }
     if p.has('l') {
