@@ -395,8 +395,9 @@ fn exception_search(k: &Kernel, cpus: Option<&[u32]>) -> Result<Vec<SearchedStac
     for class in [StackClass::Irq, StackClass::Exception] {
         for (cpu, set) in &per_cpu {
             for range in set.stacks.iter().filter(|s| s.is(class)) {
-                // An unmapped stack (VC without SEV) has nothing to search.
-                if k.memory().read_u64(range.top.wrapping_sub(8)).is_err() {
+                // An unmapped stack (VC without SEV) has nothing to search. Its
+                // lowest word tells: the top found is 8 bytes high on 5.2-5.11.
+                if k.memory().read_u64(range.base).is_err() {
                     continue;
                 }
                 let frames = unwinder::find_exception_frames(k.memory(), &code, set, range)

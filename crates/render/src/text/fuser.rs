@@ -21,13 +21,25 @@ pub(crate) fn render(f: &FuserOutput) -> String {
         s.push_str(HEADER);
         for u in &t.users {
             let uses: String = u.uses.iter().map(|x| format!("{} ", x.name())).collect();
-            // crash pads the quoted name to 16 columns; a longer one is
-            // shown whole here rather than cut (crash loses its last letters).
-            let comm = format!("\"{}\"", u.task.comm);
-            let _ = writeln!(s, "{:>5}  {:>16x}  {comm:<16} {uses}", u.task.pid, u.task.task);
+            let _ = writeln!(s, "{:>5}  {:>16x}  {} {uses}", u.task.pid, u.task.task, comm_column(&u.task.comm));
         }
     }
     s
+}
+
+/// crash's COMM column: the quoted name in 16 columns. A quoted name of 16
+/// or more characters keeps its first 15 and a space (crash copies 16
+/// characters and blanks the last, losing the closing quote and, for a
+/// 15-character name, its last letter); the JSON document has the whole name.
+fn comm_column(comm: &str) -> String {
+    let quoted = format!("\"{comm}\"");
+    if quoted.chars().count() >= 16 {
+        let mut cut: String = quoted.chars().take(15).collect();
+        cut.push(' ');
+        cut
+    } else {
+        format!("{quoted:<16}")
+    }
 }
 
 #[cfg(test)]
@@ -48,6 +60,9 @@ mod tests {
                     users: vec![
                         user(1, "systemd", vec![FileUse::Fd, FileUse::Mmap]),
                         user(231, "agetty", vec![FileUse::Root, FileUse::Cwd]),
+                        user(9, "rcu_tasks_rude_", vec![FileUse::Root]),
+                        user(53, "blkcg_punt_bio", vec![FileUse::Cwd]),
+                        user(61, "ipv6_addrconf", vec![FileUse::Cwd]),
                     ],
                     problems: vec![],
                 },
@@ -59,6 +74,9 @@ mod tests {
             " PID         TASK        COMM             USAGE\n\
              \x20   1  ffff888003a1c000  \"systemd\"        fd mmap \n\
              \x20 231  ffff888003a1c000  \"agetty\"         root cwd \n\
+             \x20   9  ffff888003a1c000  \"rcu_tasks_rude  root \n\
+             \x20  53  ffff888003a1c000  \"blkcg_punt_bio  cwd \n\
+             \x20  61  ffff888003a1c000  \"ipv6_addrconf\"  cwd \n\
              No users of /nothing found\n"
         );
     }
