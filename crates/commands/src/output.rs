@@ -6,13 +6,14 @@
 pub use crate::alias::{Alias, AliasOrigin};
 pub use crate::commands::alias_cmd::AliasOutput;
 pub use crate::commands::bt::{
-    task_backtrace, Bt, BtBody, BtLine, BtOptions, BtTask, CodeName, OffsetStyle, RegsBlock, StackOverflow, StackWord,
-    TextLine, WordAnnotation,
+    task_backtrace, Bt, BtBody, BtLine, BtOptions, BtTask, CodeName, OffsetStyle, RegsBlock, SearchedStack,
+    StackOverflow, StackWord, TextLine, WordAnnotation,
 };
 pub use crate::commands::dev::{DevMajorRow, DevOutput};
 pub use crate::commands::dis::{Dis, DisLine, SourceText, UserInstruction};
 pub use crate::commands::eval::Eval;
 pub use crate::commands::foreach::Foreach;
+pub use crate::commands::fuser::{FileUser, FuserOutput, FuserTarget};
 pub use crate::commands::help::{Help, HelpEntry, HelpPage};
 pub use crate::commands::ipcs::{IpcSection, IpcsOutput};
 pub use crate::commands::irq::Irq;
@@ -26,7 +27,7 @@ pub use crate::commands::log::{Log, LogTimestamps};
 pub use crate::commands::module::{LoadProblem, ModuleOutput, ModuleRow, ModuleTable, TaintRow};
 pub use crate::commands::net::{NetOutput, SocketDump, TaskSockets};
 pub use crate::commands::print::{CpuAddress, Print, PrintEntry, PrintLabel};
-pub use crate::commands::ps::{Ps, PsRow, TaskArgs, TaskTimes};
+pub use crate::commands::ps::{Ps, PsRow, SinceLastRun, SinceLastRunBlock, TaskArgs, TaskTimes};
 pub use crate::commands::rd::{Display as RdDisplay, MemoryRead, Space, Unit};
 pub use crate::commands::repeat::{Repeat, RepeatPlan};
 pub use crate::commands::runq::{GroupView, Runq, RunqCpu};
@@ -53,6 +54,7 @@ pub use krash_eval::value::{FieldText, ValueText};
 pub use krash_linux::dev::devices::{DiskIo, Resource, ResourceTree};
 pub use krash_linux::dev::irq::{IrqAction, IrqDesc, IrqTable, SoftirqVector};
 pub use krash_linux::fs::mount::{Mount, MountTable};
+pub use krash_linux::fs::users::FileUse;
 pub use krash_linux::ipc::{IpcKind, IpcObject};
 pub use krash_linux::mm::slab::freelist::{FreelistOwner, FreelistProblem, ProblemReason};
 pub use krash_linux::mm::slab::looks::ValueLooks;
@@ -105,6 +107,7 @@ pub enum Output {
     Vtop(VtopOutput),
     Vm(VmOutput),
     Files(FilesOutput),
+    Fuser(FuserOutput),
     Net(NetOutput),
     Dev(DevOutput),
     Swap(SwapOutput),

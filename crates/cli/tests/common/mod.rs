@@ -266,6 +266,21 @@ fn crash_installed() -> bool {
 }
 
 pub fn crash_peer(d: &LabDump) -> Option<CrashPeer> {
+    crash_peer_on(d, peer_commands())
+}
+
+/// crash's output for `commands` (templates as in crash-peer-commands, with
+/// `sys` added first when missing: it tells whether crash opened the dump)
+/// on one dump, cached like [`crash_peer`]'s under a key of its own. For
+/// tests whose commands are not in crash-peer-commands (their output is not
+/// deterministic enough for the golden transcripts, or depends on the dump).
+pub fn crash_outputs(d: &LabDump, commands: &[String]) -> Option<CrashPeer> {
+    let mut templates = vec!["sys".to_string()];
+    templates.extend(commands.iter().filter(|c| c.as_str() != "sys").cloned());
+    crash_peer_on(d, templates)
+}
+
+fn crash_peer_on(d: &LabDump, templates: Vec<String>) -> Option<CrashPeer> {
     use std::collections::hash_map::DefaultHasher;
     use std::hash::{Hash, Hasher};
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -273,7 +288,6 @@ pub fn crash_peer(d: &LabDump) -> Option<CrashPeer> {
     if !crash_installed() {
         return None;
     }
-    let templates = peer_commands();
     let meta = std::fs::metadata(&d.vmcore).ok()?;
     let mut hasher = DefaultHasher::new();
     ("hung-command-aware", d.vmcore.to_string_lossy(), meta.len(), meta.modified().ok(), &templates).hash(&mut hasher);

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use krash_arch::RegisterFile;
 use krash_core::{Error, Result, VirtualMemory};
 use krash_eval::frame_vars::FrameVariables;
-use krash_linux::sched::backtrace::unwinder::{self, Method, StackClass, StackKind, StackRange, TraceItem};
+use krash_linux::sched::backtrace::unwinder::{self, Method, StackClass, StackKind, StackRange, StackSet, TraceItem};
 use krash_linux::sched::backtrace::TaskBacktrace;
 use krash_linux::sched::task::Task;
 use krash_program::Kernel;
@@ -22,13 +22,15 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
     name: "bt",
     aliases: &[],
     summary: "backtrace of a task (ORC unwinding across IRQ and exception stacks)",
-    synopsis: "bt [-a|-c cpu(s)|-g] [-f|-F[F]] [-l] [-s|-x] [-t|-T] [-e] [-r] [-v] [-o|-O] [--args] [--unwinder orc|dwarf|fp|auto] [pid | task] ...",
+    synopsis: "bt [-a|-c cpu(s)|-g] [-f|-F[F]] [-l] [-s|-x] [-t|-T] [-e|-E] [-r] [-v] [-o|-O] [-R ref] [-S sp] [--args] [--unwinder orc|dwarf|fp|auto] [pid | task] ...",
     details: "  pid | task  the task with this PID (all tasks with it, e.g. the idle tasks for 0)\n\
               \x20             or the task_struct at this hexadecimal address; default: the current context\n\
               \x20 -a       the active task on each CPU\n\
               \x20 -c cpu   the active task on these CPUs (\"1\", \"0,2\", \"1-3\")\n\
               \x20 -g       every thread in the task's thread group\n\
-              \x20 -f       the stack words of each frame, two per line\n\
+              \x20 -f       the stack words of each frame, two per line: from above its slot up to the\n\
+              \x20          next frame's slot, when that frame is on the same stack (after a register\n\
+              \x20          block, the saved registers' words); none where the trace leaves a stack\n\
               \x20 -F       as -f, with words that are symbol addresses shown symbolically and words\n\
               \x20          pointing into slab objects as [cache] (-FF: [address:cache])\n\
               \x20 -l       the source file and line of each frame (vmlinux DWARF; modules after mod -s)\n\
@@ -37,6 +39,16 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
               \x20 -t       text addresses found on the stack from the starting stack pointer up\n\
               \x20 -T       text addresses found on the whole stack\n\
               \x20 -e       search the stacks for saved exception frames (pt_regs)\n\
+              \x20 -E       search every CPU's IRQ stack, then every CPU's exception stacks (NMI,\n\
+              \x20          DEBUG, ...), for saved exception frames; with -c, only those CPUs'\n\
+              \x20          stacks; task arguments and other options are ignored\n\
+              \x20 -R ref   only the backtraces that reference ref: a symbol (a frame's function\n\
+              \x20          or an exception RIP's) or a hexadecimal value (a frame's code address,\n\
+              \x20          any saved register, an exception RIP's function start); with -a, the\n\
+              \x20          task list or the current context; each shown trace ends in a blank line\n\
+              \x20 -S sp    start at this stack address instead of the saved stack pointer: frame #0\n\
+              \x20          is the first return address at or above sp on that stack (the task's, or\n\
+              \x20          its CPU's IRQ or exception stack when it was running)\n\
               \x20 -r       the raw stack words of the task stack\n\
               \x20 -v       check every task's stack for an overflow (the end-of-stack magic)\n\
               \x20 -o       old backtrace method: every kernel text return address found on the\n\
@@ -193,9 +205,15 @@ pub struct StackOverflow {
 /// The `bt` command's result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Bt {
+    /// `reference`: `-R`'s argument; only the tasks that reference it are listed.
     Tasks {
         offsets: OffsetStyle,
         tasks: Vec<BtTask>,
+        reference: Option<String>,
+    },
+    /// `-E`: the exception frames found on each CPU's IRQ and exception stacks.
+    ExceptionSearch {
+        stacks: Vec<SearchedStack>,
     },
     StackCheck {
         overflows: Vec<StackOverflow>,
@@ -241,8 +259,12 @@ const MAX_FRAME_WORDS: u64 = 2048;
 
 fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     let (show_args, method, args) = long_options(args)?;
-    let p = getopt::parse("bt", &args, "ac:gfFlsxtTervoO")?;
+    let p = getopt::parse("bt", &args, "ac:gfFlsxtTervoOR:ES:")?;
     let k = &session.kernel;
+    if p.has('E') {
+        let cpus: Option<Vec<u32>> = p.value('c').map(parse_cpus).transpose()?;
+        return Ok(Output::Bt(Bt::ExceptionSearch { stacks: exception_search(k, cpus.as_deref())? }));
+    }
     if p.has('v') {
         return Ok(Output::Bt(Bt::StackCheck { overflows: stack_overflows(k)? }));
     }
@@ -253,6 +275,14 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     let explicit_method = args.iter().any(|a| a.starts_with("--unwinder"));
     let old_method = p.has('o') || (OLD_METHOD_BY_DEFAULT.load(Ordering::Relaxed) && !explicit_method);
     let tasks = select_tasks(k, session.current_task, &p)?;
+    let reference = p.value('R').map(Reference::parse);
+    let start_sp = match p.value('S') {
+        Some(word) => match crate::parse_hex(word) {
+            Some(0) | None => return Err(Error::Usage(format!("bt: invalid stack address for this task: {word}"))),
+            Some(sp) => Some(sp),
+        },
+        None => None,
+    };
     let opts = BtOptions {
         frame_data: if p.has('F') { 1 + p.count('F').min(2) as u8 } else { u8::from(p.has('f')) },
         lines: p.has('l'),
@@ -272,14 +302,113 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
             exceptions_view(k, t)?
         } else if p.has('r') {
             raw_view(k, t)?
+        } else if let Some(sp) = start_sp {
+            let bt = k.backtrace_from_stack(t, sp, opts.method).map_err(|e| Error::NotFound(format!("bt: {e}")))?;
+            BtBody::Trace { lines: trace_lines(k, &bt, &opts) }
         } else if old_method {
             old_method_view(k, t)?
         } else {
             return_lines(k, t, &opts)?
         };
+        if reference.as_ref().is_some_and(|r| !r.found_in(&body)) {
+            continue;
+        }
         out.push(BtTask { pid: t.pid, task: t.addr, cpu: t.cpu, comm: t.comm.clone(), body });
     }
-    Ok(Output::Bt(Bt::Tasks { offsets, tasks: out }))
+    let reference = p.value('R').map(str::to_string);
+    Ok(Output::Bt(Bt::Tasks { offsets, tasks: out, reference }))
+}
+
+/// What `-R` looks for, as crash reads the argument: a hexadecimal value
+/// (a text address, or any saved register's value), else a symbol name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Reference {
+    Value(u64),
+    Symbol(String),
+}
+
+impl Reference {
+    fn parse(word: &str) -> Reference {
+        match crate::parse_hex(word) {
+            Some(v) => Reference::Value(v),
+            None => Reference::Symbol(word.to_string()),
+        }
+    }
+
+    /// A frame's function by name or its code address by value; an
+    /// exception frame's RIP function by name, or by value any register
+    /// it saved or the start of the function RIP is in (crash's checks).
+    fn found_in(&self, body: &BtBody) -> bool {
+        let named = |c: &CodeName| matches!(self, Reference::Symbol(s) if c.name.as_deref() == Some(s.as_str()));
+        let valued = |v: u64| matches!(self, Reference::Value(x) if *x == v);
+        let regs = |b: &RegsBlock| {
+            b.rip.as_ref().is_some_and(|f| {
+                named(f) || (f.name.is_some() && b.regs.pc().is_some_and(|pc| valued(pc.wrapping_sub(f.offset))))
+            }) || b.regs.iter().any(|(_, _, v)| valued(v))
+        };
+        match body {
+            BtBody::Trace { lines } => lines.iter().any(|l| match l {
+                BtLine::Frame { pc, func, .. } => named(func) || valued(*pc),
+                BtLine::Exception { block, .. } => regs(block),
+                _ => false,
+            }),
+            BtBody::Text { start, lines } => {
+                start.as_ref().is_some_and(|(pc, func)| named(func) || valued(*pc))
+                    || lines
+                        .iter()
+                        .any(|l| matches!(l, TextLine::Word { value, func, .. } if named(func) || valued(*value)))
+            }
+            BtBody::Exceptions { frames } => frames.iter().any(regs),
+            BtBody::Raw { .. } => false,
+        }
+    }
+}
+
+/// One CPU stack searched by `-E` and the exception frames found on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchedStack {
+    pub cpu: u32,
+    pub stack: &'static StackKind,
+    pub frames: Vec<RegsBlock>,
+}
+
+/// `-E`: every CPU's IRQ stack, then each CPU's exception stacks, searched
+/// for saved registers (crash's order). The register blocks found must
+/// point into a stack: the CPU's own, or the stack of the task active on it.
+fn exception_search(k: &Kernel, cpus: Option<&[u32]>) -> Result<Vec<SearchedStack>> {
+    let code = k.code_info();
+    let active = k.active_tasks()?;
+    let all = k.tasks()?;
+    let mut per_cpu = Vec::new();
+    for cpu in k.present_cpus()? {
+        if cpus.is_some_and(|c| !c.contains(&cpu)) {
+            continue;
+        }
+        let mut set = StackSet { stacks: k.cpu_stacks(cpu) };
+        let task = active.iter().find(|(c, _)| *c == cpu).and_then(|(_, addr)| all.iter().find(|t| t.addr == *addr));
+        if let Some(task_stack) = task.and_then(|t| k.task_stacks(t).ok()).and_then(|s| s.task().copied()) {
+            set.stacks.push(task_stack);
+        }
+        per_cpu.push((cpu, set));
+    }
+    let mut out = Vec::new();
+    for class in [StackClass::Irq, StackClass::Exception] {
+        for (cpu, set) in &per_cpu {
+            for range in set.stacks.iter().filter(|s| s.is(class)) {
+                // An unmapped stack (VC without SEV) has nothing to search. Its
+                // lowest word tells: the top found is 8 bytes high on 5.2-5.11.
+                if k.memory().read_u64(range.base).is_err() {
+                    continue;
+                }
+                let frames = unwinder::find_exception_frames(k.memory(), &code, set, range)
+                    .iter()
+                    .map(|f| found_regs_block(k, f))
+                    .collect();
+                out.push(SearchedStack { cpu: *cpu, stack: range.kind, frames });
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn return_lines(k: &Kernel, t: &Task, opts: &BtOptions) -> Result<BtBody> {
@@ -338,7 +467,7 @@ fn select_tasks<'k>(k: &'k Kernel, current: Option<u64>, p: &getopt::Parsed) -> 
 }
 
 /// `-c` values: "1", "0,2", "1-3".
-fn parse_cpus(spec: &str) -> Result<Vec<u32>> {
+pub(crate) fn parse_cpus(spec: &str) -> Result<Vec<u32>> {
     let bad = || Error::Usage(format!("bt: invalid CPU list: {spec}"));
     let mut cpus = Vec::new();
     for part in spec.split(',') {
@@ -376,7 +505,7 @@ const RAW_SYMBOLS: u8 = u8::MAX;
 fn stack_words(k: &Kernel, from: u64, to: u64, symbolic_words: u8) -> Vec<StackWord> {
     let count = (to.saturating_sub(from) / 8).min(MAX_FRAME_WORDS);
     (0..count)
-        .map(|i| from + i * 8)
+        .map(|i| from.wrapping_add(i * 8))
         .map_while(|addr| k.memory().read_u64(addr).ok().map(|value| (addr, value)))
         .map(|(addr, value)| StackWord {
             addr,
@@ -421,9 +550,18 @@ fn regs_block(k: &Kernel, e: &unwinder::ExceptionFrame) -> RegsBlock {
 fn trace_lines(k: &Kernel, bt: &TaskBacktrace, opts: &BtOptions) -> Vec<BtLine> {
     let items = &bt.trace.items;
     let mut lines: Vec<BtLine> = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
+    // The slot of the frame before, while the trace has stayed on its stack.
+    let mut previous_slot: Option<u64> = None;
+    for item in items {
         match item {
             TraceItem::Frame(f) => {
+                if opts.frame_data > 0 {
+                    if let Some(prev) = previous_slot {
+                        let words = frame_words(k, bt, prev, f.slot, opts.frame_data);
+                        attach_frame_data(&mut lines, words);
+                    }
+                    previous_slot = Some(f.slot);
+                }
                 let source = opts.lines.then(|| {
                     let at = if f.exact { f.pc } else { f.pc.wrapping_sub(1) };
                     k.source_line(at).map(|l| SourceLocation::of(&l))
@@ -448,46 +586,39 @@ fn trace_lines(k: &Kernel, bt: &TaskBacktrace, opts: &BtOptions) -> Vec<BtLine> 
                     lines.push(null_call(&e.regs));
                 }
             }
-            TraceItem::StackSwitch { from } => lines.push(BtLine::StackSwitch { stack: from }),
-            TraceItem::Warning { message } => lines.push(BtLine::Warning { message: message.clone() }),
-        }
-        if opts.frame_data > 0 {
-            attach_frame_data(k, bt, items, i, &mut lines, opts.frame_data);
+            TraceItem::StackSwitch { from } => {
+                previous_slot = None;
+                lines.push(BtLine::StackSwitch { stack: from });
+            }
+            TraceItem::Warning { message } => {
+                previous_slot = None;
+                lines.push(BtLine::Warning { message: message.clone() });
+            }
         }
     }
     lines
 }
 
-/// After the last line belonging to a frame, the words from just above its
-/// slot up to and including the next frame's slot (crash's `-f`).
-fn attach_frame_data(k: &Kernel, bt: &TaskBacktrace, items: &[TraceItem], i: usize, lines: &mut [BtLine], sym: u8) {
-    let next_is_frame_or_end =
-        |j: usize| matches!(items.get(j), None | Some(TraceItem::Frame(_)) | Some(TraceItem::StackSwitch { .. }));
-    if !next_is_frame_or_end(i + 1)
-        || matches!(items.get(i), Some(TraceItem::StackSwitch { .. }) | Some(TraceItem::Warning { .. }))
-    {
+/// crash's `-f` words between two frames: from just above the previous
+/// frame's slot up to and including this frame's slot, when both are on
+/// the same stack. They are shown under the previous frame's lines (after
+/// its register block, at an exception), so each frame shows only its own
+/// words: none when the trace leaves the stack after it or ends, none when
+/// the next frame shares its slot (a frame entered from saved registers).
+fn frame_words(k: &Kernel, bt: &TaskBacktrace, previous: u64, slot: u64, level: u8) -> Vec<StackWord> {
+    let (Some(a), Some(b)) = (bt.stacks.find(previous), bt.stacks.find(slot)) else { return Vec::new() };
+    let from = previous.wrapping_add(8);
+    if a.base != b.base || slot < from {
+        return Vec::new();
+    }
+    stack_words(k, from, slot.wrapping_add(8), level)
+}
+
+/// Gives `words` to the last frame or register block (a NULL-call note may follow it).
+fn attach_frame_data(lines: &mut [BtLine], words: Vec<StackWord>) {
+    if words.is_empty() {
         return;
     }
-    // The frame this data belongs to: the nearest frame at or before i.
-    let Some(TraceItem::Frame(f)) = items[..=i].iter().rev().find(|it| matches!(it, TraceItem::Frame(_))) else {
-        return;
-    };
-    if let Some(TraceItem::Exception(e)) = items.get(i) {
-        if e.user_mode {
-            return;
-        }
-    }
-    let Some(stack) = bt.stacks.find(f.slot) else { return };
-    let next_slot = items[i + 1..].iter().find_map(|it| match it {
-        TraceItem::Frame(n) => Some(n.slot),
-        _ => None,
-    });
-    let end = match next_slot {
-        Some(n) if stack.contains(n) && n > f.slot => n + 8,
-        _ => stack.top,
-    };
-    let words = stack_words(k, f.slot + 8, end, sym);
-    // The last frame or register block (a NULL-call note may follow it).
     let owner = lines.iter_mut().rev().find(|l| matches!(l, BtLine::Frame { .. } | BtLine::Exception { .. }));
     match owner {
         Some(BtLine::Frame { data, .. }) | Some(BtLine::Exception { data, .. }) => *data = words,

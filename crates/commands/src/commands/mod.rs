@@ -7,6 +7,7 @@ pub(crate) mod dev;
 pub(crate) mod dis;
 pub(crate) mod eval;
 pub(crate) mod foreach;
+pub(crate) mod fuser;
 pub(crate) mod help;
 pub(crate) mod ipcs;
 pub(crate) mod irq;
@@ -71,6 +72,7 @@ pub(crate) static ALL: &[CommandSpec] = &[
     vtop::PTE_SPEC,
     vm::SPEC,
     vm::FILES_SPEC,
+    fuser::SPEC,
     runq::SPEC,
     mount::SPEC,
     irq::SPEC,

@@ -1,8 +1,11 @@
+use std::collections::BTreeMap;
+
 use krash_core::{Error, Result};
 use krash_linux::mm::rss::RssExt;
 use krash_linux::sched::task::TaskExt;
 use krash_linux::sched::task::{Task, TaskState};
 use krash_linux::system::SystemExt;
+use krash_program::Kernel;
 
 use crate::header::TaskHeader;
 use crate::{getopt, CommandSpec, Output, Session};
@@ -11,7 +14,7 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
     name: "ps",
     aliases: &[],
     summary: "process status: every task and thread",
-    synopsis: "ps [-k|-u] [-G] [-S|-p|-c|-t|-l|-a|-g] [pid | task | command] ...",
+    synopsis: "ps [-k|-u] [-G] [-S|-p|-c|-t|-l|-m [-C cpus]|-a|-g] [pid | task | command] ...",
     details: "  pid      only the task with this PID\n\
               \x20 task     only the task_struct at this hexadecimal address\n\
               \x20 command  only tasks whose COMM is exactly this name\n\
@@ -23,6 +26,10 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
               \x20 -c       each task's children\n\
               \x20 -t       run time, start time, user and system time\n\
               \x20 -l       last-run timestamps (sched_info.last_arrival, ns), most recent first\n\
+              \x20 -m       as -l, but the time since the task last ran, [days hh:mm:ss.ms]: its\n\
+              \x20          CPU's run-queue clock (rq.clock) minus its last_arrival\n\
+              \x20 -C cpus  with -m: one block per CPU (\"1,3\", \"0-2\", \"all\" or \"a\"), each\n\
+              \x20          CPU's tasks most recent first, the days padded to its clock's\n\
               \x20 -a       command-line arguments and environment (from user memory)\n\
               \x20 -g       the threads of each task's thread group\n\
               The '>' mark flags the task active on each CPU.",
@@ -63,6 +70,27 @@ pub struct TaskArgs {
     pub env: Result<Vec<String>, String>,
 }
 
+/// One task of `ps -m`.
+#[derive(Debug, Clone)]
+pub struct SinceLastRun {
+    /// The run-queue clock of the task's CPU minus its last arrival, ns
+    /// (0 when the arrival is later than the clock, as crash clamps it).
+    pub since_ns: u64,
+    /// `sched_info.last_arrival`, ns.
+    pub last_arrival_ns: u64,
+    pub task: TaskHeader,
+}
+
+/// A block of `ps -m`: every task, or (`-C`) one CPU's.
+#[derive(Debug, Clone)]
+pub struct SinceLastRunBlock {
+    /// The CPU of a `-C` block.
+    pub cpu: Option<u32>,
+    /// That CPU's `rq->clock` (ns), which sets the days column's width.
+    pub rq_clock_ns: Option<u64>,
+    pub tasks: Vec<SinceLastRun>,
+}
+
 #[derive(Debug, Clone)]
 pub enum Ps {
     /// `warnings`: problems met while listing tasks (a broken task list).
@@ -93,13 +121,27 @@ pub enum Ps {
     LastRun {
         tasks: Vec<(u64, TaskHeader)>,
     },
+    /// `-m`: how long before the crash each task last ran. Without `-C`
+    /// one block (`cpu` None) of every task; with it one block per CPU.
+    SinceLastRun {
+        blocks: Vec<SinceLastRunBlock>,
+    },
     Args {
         tasks: Vec<TaskArgs>,
     },
 }
 
 fn run(session: &mut Session, args: &[String]) -> Result<Output> {
-    let p = getopt::parse("ps", args, "kuGSpctlag")?;
+    let p = getopt::parse("ps", args, "kuGSpctlagmC:")?;
+    if p.has('C') && !p.has('m') {
+        return Err(Error::Usage("ps: -C is supported with -m only".into()));
+    }
+    if p.has('m') && p.has('G') {
+        return Err(Error::Usage("ps: -G not supported with -m option".into()));
+    }
+    if p.has('C') && !p.args.is_empty() {
+        return Err(Error::Usage("ps: -C option is not applicable with specified tasks".into()));
+    }
     let k = &session.kernel;
     let tasks = k.tasks()?;
     let selected: Vec<&Task> = tasks
@@ -223,6 +265,13 @@ fn per_task_view(session: &Session, p: &getopt::Parsed, selected: &[&Task]) -> R
             .collect();
         return Ok(Some(Ps::Times { tasks }));
     }
+    if p.has('m') {
+        // Without CONFIG_SCHED_INFO there is no arrival time to measure from.
+        if !k.layouts().has_field("sched_info", "last_arrival") {
+            return Err(Error::NotFound("ps: last-run timestamps do not exist in this kernel".into()));
+        }
+        return Ok(Some(Ps::SinceLastRun { blocks: since_last_run(k, p.value('C'), selected)? }));
+    }
     if p.has('l') {
         let mut tasks: Vec<(u64, TaskHeader)> = selected.iter().map(|t| (t.last_arrival, TaskHeader::of(t))).collect();
         tasks.sort_by_key(|t| std::cmp::Reverse(t.0));
@@ -243,6 +292,56 @@ fn per_task_view(session: &Session, p: &getopt::Parsed, selected: &[&Task]) -> R
         return Ok(Some(Ps::Args { tasks }));
     }
     Ok(None)
+}
+
+/// `ps -m`: each task's CPU's `rq->clock` minus its last arrival, in the
+/// order of `-l` (most recent arrival first, as crash sorts them); with
+/// `-C`, one block per listed CPU.
+fn since_last_run(k: &Kernel, cpus: Option<&str>, selected: &[&Task]) -> Result<Vec<SinceLastRunBlock>> {
+    let present = k.present_cpus()?;
+    // One read per CPU: `rq->clock`, crash's rq timestamp on current kernels.
+    let clocks: BTreeMap<u32, u64> = present
+        .iter()
+        .filter_map(|&cpu| {
+            let rq = k.percpu_addr("runqueues", cpu).ok()?;
+            Some((cpu, k.read_field_u64(rq, "rq", "clock").ok()?))
+        })
+        .collect();
+    let mut sorted: Vec<&Task> = selected.to_vec();
+    // Stable: tasks with equal arrivals keep the task list's order.
+    sorted.sort_by_key(|t| std::cmp::Reverse(t.last_arrival));
+    let entry = |t: &Task| -> Result<SinceLastRun> {
+        let clock = clocks
+            .get(&t.cpu)
+            .ok_or_else(|| Error::NotFound(format!("ps: cannot read the run queue clock of CPU {}", t.cpu)))?;
+        Ok(SinceLastRun {
+            since_ns: clock.saturating_sub(t.last_arrival),
+            last_arrival_ns: t.last_arrival,
+            task: TaskHeader::of(t),
+        })
+    };
+    let Some(spec) = cpus else {
+        let tasks = sorted.iter().map(|t| entry(t)).collect::<Result<_>>()?;
+        return Ok(vec![SinceLastRunBlock { cpu: None, rq_clock_ns: None, tasks }]);
+    };
+    let wanted: Vec<u32> = if spec == "all" || spec == "a" {
+        present.clone()
+    } else {
+        let mut list =
+            super::bt::parse_cpus(spec).map_err(|_| Error::Usage(format!("ps: invalid CPU list: {spec}")))?;
+        list.sort_unstable();
+        list.dedup();
+        list
+    };
+    let mut blocks = Vec::new();
+    for cpu in wanted {
+        if !present.contains(&cpu) {
+            return Err(Error::Usage(format!("ps: invalid cpu: {cpu}")));
+        }
+        let tasks = sorted.iter().filter(|t| t.cpu == cpu).map(|t| entry(t)).collect::<Result<_>>()?;
+        blocks.push(SinceLastRunBlock { cpu: Some(cpu), rq_clock_ns: clocks.get(&cpu).copied(), tasks });
+    }
+    Ok(blocks)
 }
 
 /// crash's filter rules: a decimal PID, a hex task address, or a command

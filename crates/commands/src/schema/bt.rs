@@ -14,15 +14,17 @@ use crate::output as out;
 pub enum BtData {
     Tasks {
         tasks: Vec<BtTask>,
+        /// `-R`: the symbol or value asked for; only the tasks whose
+        /// backtrace references it are listed (null without `-R`).
+        reference: Option<String>,
     },
+    /// `-E`: each CPU's IRQ stack, then each CPU's exception stacks, with
+    /// the saved register blocks found on them.
+    ExceptionSearch { stacks: Vec<SearchedStack> },
     /// `-v`: tasks whose stack end magic is overwritten.
-    StackCheck {
-        overflows: Vec<StackOverflow>,
-    },
+    StackCheck { overflows: Vec<StackOverflow> },
     /// `-O`: whether plain `bt` now uses the old stack-scan method.
-    DefaultMethod {
-        old: bool,
-    },
+    DefaultMethod { old: bool },
 }
 
 /// One task's part of `bt`.
@@ -286,6 +288,15 @@ fn inlined_call(c: &out::InlinedCall) -> InlinedCall {
     InlinedCall { function: c.function.clone(), file, line }
 }
 
+/// One CPU stack `bt -E` searched.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct SearchedStack {
+    pub cpu: u32,
+    pub stack: StackKind,
+    /// The register blocks found, lowest address first.
+    pub frames: Vec<RegsBlock>,
+}
+
 /// A task whose stack end magic is overwritten (`bt -v`).
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct StackOverflow {
@@ -348,7 +359,19 @@ pub(crate) fn task(t: &out::BtTask) -> BtTask {
 impl From<&out::Bt> for BtData {
     fn from(b: &out::Bt) -> Self {
         match b {
-            out::Bt::Tasks { tasks, .. } => BtData::Tasks { tasks: tasks.iter().map(task).collect() },
+            out::Bt::Tasks { tasks, reference, .. } => {
+                BtData::Tasks { tasks: tasks.iter().map(task).collect(), reference: reference.clone() }
+            }
+            out::Bt::ExceptionSearch { stacks } => BtData::ExceptionSearch {
+                stacks: stacks
+                    .iter()
+                    .map(|s| SearchedStack {
+                        cpu: s.cpu,
+                        stack: s.stack.into(),
+                        frames: s.frames.iter().map(RegsBlock::from).collect(),
+                    })
+                    .collect(),
+            },
             out::Bt::StackCheck { overflows } => BtData::StackCheck {
                 overflows: overflows
                     .iter()

@@ -1,5 +1,5 @@
 //! Documents of `irq`, `timer`, `dev`, `net`, `ipcs`, `mount`, `swap`,
-//! `vm`, `files` and the address translations (`vtop`, `ptov`, `btop`,
+//! `vm`, `files`, `fuser` and the address translations (`vtop`, `ptov`, `btop`,
 //! `ptob`, `pte`).
 
 use schemars::JsonSchema;
@@ -936,5 +936,72 @@ pub(crate) fn vtop(v: &out::VtopOutput) -> super::CommandData {
                 })
                 .collect(),
         }),
+    }
+}
+
+/// `fuser`: the users of each file argument.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct FuserData {
+    pub targets: Vec<FuserTarget>,
+}
+
+/// The tasks using one file.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct FuserTarget {
+    /// The argument: a full path, or an inode address in hex (without `0x`).
+    pub spec: String,
+    pub users: Vec<FileUser>,
+    /// Tasks whose files or memory areas could not be read, and why.
+    pub problems: Vec<String>,
+}
+
+/// A task using the file.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct FileUser {
+    pub task: Task,
+    /// How, in crash's order: `root` and `cwd` (its root or working
+    /// directory), `fd` (an open file descriptor), `mmap` (a mapping).
+    pub uses: Vec<FileUse>,
+}
+
+/// One way a task uses a file.
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FileUse {
+    Root,
+    Cwd,
+    Fd,
+    Mmap,
+}
+
+impl From<&out::FuserOutput> for FuserData {
+    fn from(f: &out::FuserOutput) -> Self {
+        FuserData {
+            targets: f
+                .targets
+                .iter()
+                .map(|t| FuserTarget {
+                    spec: t.spec.clone(),
+                    users: t
+                        .users
+                        .iter()
+                        .map(|u| FileUser {
+                            task: (&u.task).into(),
+                            uses: u
+                                .uses
+                                .iter()
+                                .map(|x| match x {
+                                    out::FileUse::Root => FileUse::Root,
+                                    out::FileUse::Cwd => FileUse::Cwd,
+                                    out::FileUse::Fd => FileUse::Fd,
+                                    out::FileUse::Mmap => FileUse::Mmap,
+                                })
+                                .collect(),
+                        })
+                        .collect(),
+                    problems: t.problems.clone(),
+                })
+                .collect(),
+        }
     }
 }

@@ -27,6 +27,31 @@ pub enum PsData {
     LastRun { tasks: Vec<LastRun> },
     /// `-a`: arguments and environment.
     Args { tasks: Vec<TaskArgs> },
+    /// `-m`: how long before the crash each task last ran; one block
+    /// (`cpu` null) without `-C`, one per CPU with it.
+    SinceLastRun { blocks: Vec<SinceLastRunBlock> },
+}
+
+/// A block of `ps -m`: every task, or one CPU's (`-C`).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct SinceLastRunBlock {
+    /// The CPU of a `-C` block; null for the block of every task.
+    pub cpu: Option<u32>,
+    /// That CPU's run-queue clock (`rq->clock`), nanoseconds.
+    pub rq_clock_ns: Option<U64Decimal>,
+    /// Most recent arrival first.
+    pub tasks: Vec<SinceLastRun>,
+}
+
+/// How long before the crash a task last ran.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct SinceLastRun {
+    /// Its CPU's `rq->clock` minus `last_arrival_ns`, nanoseconds (0 when
+    /// the arrival is the later, as crash clamps it).
+    pub since_ns: U64Decimal,
+    /// `sched_info.last_arrival`, nanoseconds.
+    pub last_arrival_ns: U64Decimal,
+    pub task: Task,
 }
 
 /// One `ps` line.
@@ -145,6 +170,24 @@ impl From<&out::Ps> for PsData {
             },
             out::Ps::LastRun { tasks: t } => PsData::LastRun {
                 tasks: t.iter().map(|(ns, h)| LastRun { last_arrival_ns: U64Decimal(*ns), task: h.into() }).collect(),
+            },
+            out::Ps::SinceLastRun { blocks } => PsData::SinceLastRun {
+                blocks: blocks
+                    .iter()
+                    .map(|b| SinceLastRunBlock {
+                        cpu: b.cpu,
+                        rq_clock_ns: b.rq_clock_ns.map(U64Decimal),
+                        tasks: b
+                            .tasks
+                            .iter()
+                            .map(|t| SinceLastRun {
+                                since_ns: U64Decimal(t.since_ns),
+                                last_arrival_ns: U64Decimal(t.last_arrival_ns),
+                                task: (&t.task).into(),
+                            })
+                            .collect(),
+                    })
+                    .collect(),
             },
             out::Ps::Args { tasks: t } => PsData::Args {
                 tasks: t

@@ -1,4 +1,5 @@
 //! Filesystems: dentry paths, a task's open files, and the mount table.
 
 pub mod mount;
+pub mod users;
 pub mod vfs;

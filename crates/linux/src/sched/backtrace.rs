@@ -14,7 +14,7 @@ use krash_debuginfo::orc::{OrcEntry, OrcFlags, OrcFormat, OrcTable};
 use krash_program::CpuState;
 use krash_unwind::{
     find_parked_frame, unwind_with, Backtrace, CfiRow, CfiTable, CodeInfo, Method, StackKind, StackRange, StackSet,
-    StartState, StepResult, Symbolized, UnwindState,
+    StartState, StepResult, Symbolized, TraceItem, UnwindState,
 };
 use serde::Serialize;
 
@@ -70,6 +70,9 @@ pub enum StartSource {
     NmiCallbackFrame,
     /// A sleeping task: `thread.sp` and its `inactive_task_frame`.
     SwitchFrame,
+    /// A stack address the user gave (`bt -S`): the first return address
+    /// at or above it.
+    GivenStackAddress,
 }
 
 /// One task's backtrace with the context it was computed in.
@@ -165,6 +168,12 @@ pub trait BacktraceExt {
     /// [`backtrace`](Self::backtrace) reading the stacks through `mem`
     /// (tests use an overlay that damages a stack).
     fn backtrace_with_memory(&self, task: &Task, mem: &dyn VirtualMemory) -> Result<TaskBacktrace>;
+    /// The backtrace of `task` starting at stack address `sp` instead of
+    /// its saved stack pointer (`bt -S`): the first word at or above `sp`
+    /// on that stack that is a return address (text just after a call) is
+    /// frame #0, and the unwind goes on from there. `sp` must be on one of
+    /// the task's stacks (its own, or its CPU's when it was running).
+    fn backtrace_from_stack(&self, task: &Task, sp: u64, method: Method) -> Result<TaskBacktrace>;
 }
 
 impl BacktraceExt for Kernel {
@@ -236,6 +245,53 @@ impl BacktraceExt for Kernel {
 
     fn backtrace_with_memory(&self, task: &Task, mem: &dyn VirtualMemory) -> Result<TaskBacktrace> {
         self.backtrace_unwound(task, mem, Method::Auto)
+    }
+
+    fn backtrace_from_stack(&self, task: &Task, sp: u64, method: Method) -> Result<TaskBacktrace> {
+        let stacks = self.task_stacks(task)?;
+        let range = *stacks.find(sp).ok_or_else(|| {
+            Error::NotFound(format!("unrecognized stack address for this task: {sp:x} (pid {})", task.pid))
+        })?;
+        let code = self.code_info();
+        let first = krash_unwind::text_words(self.memory(), &code, &range, sp).into_iter().next().ok_or_else(|| {
+            Error::NotFound(format!("no return address on the {} from {sp:x} up", range.kind.crash_name))
+        })?;
+        // Where the task's own trace passes that slot, it is that trace from
+        // there: it knows the registers ORC may need (RBP in functions that
+        // keep a frame pointer), which a start from a bare stack word does not.
+        let from_own_trace = self.backtrace_by(task, method).ok().and_then(|own| {
+            let items = own.trace.items;
+            let at = items
+                .iter()
+                .position(|i| matches!(i, TraceItem::Frame(f) if f.slot == first.addr && f.pc == first.value))?;
+            let base = match items.get(at) {
+                Some(TraceItem::Frame(f)) => f.level,
+                _ => 0,
+            };
+            let mut tail: Vec<TraceItem> = items.into_iter().skip(at).collect();
+            for item in &mut tail {
+                if let TraceItem::Frame(f) = item {
+                    f.level = f.level.saturating_sub(base);
+                }
+            }
+            Some(Backtrace { items: tail })
+        });
+        let trace = from_own_trace.unwrap_or_else(|| {
+            let state =
+                UnwindState { ip: first.value, sp: first.addr.wrapping_add(8), bp: 0, signal: false, regs: None };
+            unwind_with(method, self.memory(), &code, &stacks, StartState { state, slot: first.addr })
+        });
+        Ok(TaskBacktrace {
+            task: task.addr,
+            pid: task.pid,
+            cpu: task.cpu,
+            comm: task.comm.clone(),
+            active: task.active,
+            stacks,
+            start_source: StartSource::GivenStackAddress,
+            start_sp: sp,
+            trace,
+        })
     }
 }
 

@@ -27,12 +27,30 @@ pub(crate) fn render(bt: &Bt) -> String {
             let method = if *old { "old (stack scan, as bt -o)" } else { "unwinding (ORC, DWARF CFI fallback)" };
             let _ = writeln!(s, "default backtrace method: {method}");
         }
-        Bt::Tasks { offsets, tasks } => {
+        Bt::Tasks { offsets, tasks, reference } => {
             for (i, t) in tasks.iter().enumerate() {
-                if i > 0 {
+                if i > 0 && reference.is_none() {
                     s.push('\n');
                 }
                 task(&mut s, t, *offsets);
+                // crash ends each trace that -R selected with a blank line.
+                if reference.is_some() {
+                    s.push('\n');
+                }
+            }
+        }
+        Bt::ExceptionSearch { stacks } => {
+            for st in stacks {
+                let _ = writeln!(s, "CPU {} {}:", st.cpu, st.stack.crash_name.to_uppercase());
+                if st.frames.is_empty() {
+                    s.push_str("(none found)\n\n");
+                    continue;
+                }
+                for f in &st.frames {
+                    s.push('\n');
+                    exception_frame(&mut s, f);
+                }
+                s.push('\n');
             }
         }
     }
@@ -73,13 +91,18 @@ fn task(s: &mut String, t: &BtTask, offsets: OffsetStyle) {
         }
         BtBody::Exceptions { frames } => {
             for f in frames {
-                let kind = if f.user_mode { "USER" } else { "KERNEL" };
-                let _ = writeln!(s, "  {kind}-MODE EXCEPTION FRAME AT: {:x}", f.addr);
-                regs(s, f);
+                exception_frame(s, f);
             }
         }
         BtBody::Raw { words } => stack_data(s, words, true),
     }
+}
+
+/// A register block found by searching a stack (`-e`, `-E`).
+fn exception_frame(s: &mut String, f: &RegsBlock) {
+    let kind = if f.user_mode { "USER" } else { "KERNEL" };
+    let _ = writeln!(s, "  {kind}-MODE EXCEPTION FRAME AT: {:x}", f.addr);
+    regs(s, f);
 }
 
 fn plain_name(func: &CodeName, addr: u64) -> String {

@@ -6,6 +6,7 @@ mod dev;
 mod dis;
 mod eval;
 mod foreach;
+mod fuser;
 mod help;
 mod hrtimer;
 mod ipcs;
@@ -74,6 +75,7 @@ pub(crate) fn render(output: &Output) -> String {
         Output::Vtop(v) => vtop::render(v),
         Output::Vm(v) => vm::render_vm(v),
         Output::Files(f) => vm::render_files(f),
+        Output::Fuser(f) => fuser::render(f),
         Output::Net(n) => net::render(n),
         Output::Dev(d) => dev::render(d),
         Output::Swap(s) => swap::render(s),

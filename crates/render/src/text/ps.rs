@@ -73,6 +73,26 @@ pub(crate) fn render(ps: &Ps) -> String {
                 let _ = writeln!(s, "[{ts}] [{}]  {}", t.state.abbrev(), task_header(t));
             }
         }
+        Ps::SinceLastRun { blocks } => {
+            for (i, b) in blocks.iter().enumerate() {
+                if let Some(cpu) = b.cpu {
+                    let _ = writeln!(s, "{}CPU: {cpu}", if i > 0 { "\n" } else { "" });
+                }
+                // Per CPU, crash pads the days to the width of the clock's.
+                let width = b.rq_clock_ns.map_or(0, |c| days_width(&since(c)));
+                for t in &b.tasks {
+                    let text = since(t.since_ns);
+                    let pad = width.saturating_sub(days_width(&text));
+                    let _ = writeln!(
+                        s,
+                        "[{}{text}] [{}]  {}",
+                        " ".repeat(pad),
+                        t.task.state.abbrev(),
+                        task_header(&t.task)
+                    );
+                }
+            }
+        }
         Ps::Args { tasks } => {
             for t in tasks {
                 let _ = writeln!(s, "{}", task_header(&t.task));
@@ -97,4 +117,47 @@ pub(crate) fn render(ps: &Ps) -> String {
         }
     }
     s
+}
+
+/// Nanoseconds as crash's `ps -m` shows them: `days hh:mm:ss.ms`.
+fn since(ns: u64) -> String {
+    let ms = ns / 1_000_000;
+    let secs = ms / 1000;
+    let (mins, hours) = (secs / 60, secs / 3600);
+    format!("{} {:02}:{:02}:{:02}.{:03}", hours / 24, hours % 24, mins % 60, secs % 60, ms % 1000)
+}
+
+/// The width of the days field of [`since`]'s text.
+fn days_width(text: &str) -> usize {
+    text.find(' ').unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use krash_commands::output::{SinceLastRun, SinceLastRunBlock, TaskHeader, TaskState};
+
+    #[test]
+    fn since_last_run_as_crash_prints_it() {
+        assert_eq!(since(0), "0 00:00:00.000");
+        assert_eq!(since(3_000_000), "0 00:00:00.003");
+        // 1 day, 2 h, 3 min, 4.567 s.
+        let ns = ((((24 + 2) * 60 + 3) * 60 + 4) * 1000 + 567) * 1_000_000u64;
+        assert_eq!(since(ns), "1 02:03:04.567");
+        let header = |pid| TaskHeader { pid, task: 0xffff888000001000, cpu: 0, comm: "t".into(), state: TaskState::IN };
+        let task = |since_ns, pid| SinceLastRun { since_ns, last_arrival_ns: 0, task: header(pid) };
+        let ps = Ps::SinceLastRun {
+            blocks: vec![SinceLastRunBlock {
+                cpu: Some(0),
+                rq_clock_ns: Some(12 * 86_400_000_000_000),
+                tasks: vec![task(5_000_000, 7), task(ns, 8)],
+            }],
+        };
+        assert_eq!(
+            render(&ps),
+            "CPU: 0\n\
+             [ 0 00:00:00.005] [IN]  PID: 7        TASK: ffff888000001000  CPU: 0    COMMAND: \"t\"\n\
+             [ 1 02:03:04.567] [IN]  PID: 8        TASK: ffff888000001000  CPU: 0    COMMAND: \"t\"\n"
+        );
+    }
 }
