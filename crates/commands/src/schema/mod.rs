@@ -37,9 +37,9 @@ use crate::output::Output;
 /// changes when a field is removed, renamed or changes its type or meaning,
 /// or when the encoding of numbers changes; adding fields, commands, views
 /// or enum values does not change it.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
-/// One command's document: `{"command":...,"schema":2,"input":...,"data":...}`.
+/// One command's document: `{"command":...,"schema":3,"input":...,"data":...}`.
 /// `command` comes first so a line says at once what it answers.
 #[derive(Debug, Clone, Serialize)]
 pub struct Document {
@@ -62,7 +62,7 @@ impl Document {
     }
 }
 
-/// A command that failed: `{"command":...,"schema":2,"input":...,"error":{...}}`.
+/// A command that failed: `{"command":...,"schema":3,"input":...,"error":{...}}`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ErrorDocument {
     pub command: String,
@@ -461,7 +461,7 @@ mod tests {
         let json = serde_json::to_string(&doc).unwrap();
         assert_eq!(
             json,
-            r#"{"command":"p","schema":2,"input":"p x","error":{"kind":"not_found","message":"p: No symbol \"x\" in current context."}}"#
+            r#"{"command":"p","schema":3,"input":"p x","error":{"kind":"not_found","message":"p: No symbol \"x\" in current context."}}"#
         );
     }
 
