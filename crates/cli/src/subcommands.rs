@@ -11,7 +11,9 @@ use krash_render::{render, Format};
 /// The subcommands, for `krash --help` (one line each).
 pub(crate) const SUBCOMMANDS: &str = "Subcommands:
   krash analyze [VMLINUX] VMCORE [--json]   explain a dump: panic, culprit, evidence
-  krash analyze --batch PATH... [--json]    explain every dump given or under the directories
+  krash analyze --batch PATH... [--json | --json-lines] [-j N]
+                                            explain every dump given or under the directories,
+                                            in parallel, grouped by signature
   krash decode [VMLINUX|-] [--module NAME=KO] [--json] < OOPS
                                             resolve an oops or panic text, no dump needed
   krash help [analyze | decode]             this help, or a subcommand's
@@ -19,15 +21,27 @@ pub(crate) const SUBCOMMANDS: &str = "Subcommands:
 At the krash> prompt, \"help\" lists crash's commands and \"help CMD\" shows one.";
 
 const ANALYZE_USAGE: &str = "usage: krash analyze [VMLINUX] VMCORE [--json] [--debug-dir DIR]
-       krash analyze --batch PATH... [--json] [--debug-dir DIR]
+       krash analyze --batch PATH... [--json | --json-lines] [-j N] [--debug-dir DIR]
 
-Explains a dump: what panicked, the culprit and the evidence for it. With
---batch, every dump file given or found under the directories (by content),
-one report each, with the vmlinux beside each dump (a vmlinux* file in its
-directory) when there is one. --debug-dir (repeatable) is searched for
-debuginfo before KRASH_DEBUG_PATH and /usr/lib/debug. --json prints the
-report as a JSON document (docs/json.md). A path that does not exist is an
-error.";
+Explains a dump: what panicked, the culprit and the evidence for it.
+
+With --batch, every dump file given or found under the directories (by
+content) is analysed, with the vmlinux beside each dump (a vmlinux* file in
+its directory) when there is one. The dumps are analysed in parallel, on
+every core (-j N, --jobs N: N at a time). The text output is a line per dump
+(path, panic kind, signature) in path order, then the bucket table: each
+signature with its number of dumps, the first and last crash time (UTC,
+from each dump: sys's DATE, not the file's time) and the kernel releases,
+most dumps first.
+
+--json prints one document at the end (dumps in path order, then the
+buckets). --json-lines (with --batch) prints one line per dump as soon as
+that dump is done, so in completion order (each line names its dump), a
+dump that could not be analysed included with its error, then a summary
+line with the buckets (docs/json.md).
+
+--debug-dir (repeatable) is searched for debuginfo before KRASH_DEBUG_PATH
+and /usr/lib/debug. A path that does not exist is an error.";
 
 /// Runs the subcommand named by the first argument, if it is one;
 /// `None` means the arguments are a normal session's.
