@@ -1,6 +1,6 @@
 //! Subcommands that are not a session: `krash decode` (oops text, no dump),
-//! `krash analyze` (a dump explained, or many with `--batch`) and `krash
-//! help`.
+//! `krash analyze` (a dump explained, or many with `--batch`), `krash
+//! help`, and `krash completions` / `krash man` ([`crate::manual`]).
 
 use std::io::Read;
 
@@ -16,6 +16,8 @@ pub(crate) const SUBCOMMANDS: &str = "Subcommands:
                                             in parallel, grouped by signature
   krash decode [VMLINUX|-] [--module NAME=KO] [--json] < OOPS
                                             resolve an oops or panic text, no dump needed
+  krash completions bash|zsh|fish           print a shell completion script
+  krash man                                 print the man page (roff)
   krash help [analyze | decode]             this help, or a subcommand's
 
 At the krash> prompt, \"help\" lists crash's commands and \"help CMD\" shows one.";
@@ -56,6 +58,8 @@ pub(crate) fn dispatch(args: &[String]) -> Option<Result<(), String>> {
         "analyze" => Some(crate::analyze_cli::run(rest)),
         // `krash help` is a question, not a dump file named "help".
         "help" => Some(help(rest)),
+        "completions" => Some(crate::manual::completions(rest)),
+        "man" => Some(crate::manual::man(rest)),
         _ => None,
     }
 }
@@ -75,8 +79,16 @@ fn help(topic: &[String]) -> Result<(), String> {
             println!("{}", krash_commands::decode::USAGE);
             Ok(())
         }
+        Some("completions") => {
+            println!("usage: krash completions bash|zsh|fish|elvish|powershell");
+            Ok(())
+        }
+        Some("man") => {
+            println!("usage: krash man    (the man page, in roff: krash man | man -l -)");
+            Ok(())
+        }
         Some(other) => {
-            Err(format!("help: no subcommand {other} (analyze, decode; \"help\" at the krash> prompt lists commands)"))
+            Err(format!("help: no subcommand {other} (analyze, decode, completions, man; \"help\" at the krash> prompt lists commands)"))
         }
     }
 }
