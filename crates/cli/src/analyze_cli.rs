@@ -236,7 +236,7 @@ fn run_batch(
 
 fn dump_line(r: &Analysed) -> AnalyzeBatchLine {
     let (report, error) = match &r.outcome {
-        Ok(rep) => (Some(rep.into()), None),
+        Ok(rep) => (Some(Box::new(rep.into())), None),
         Err(e) => (None, Some(e.clone())),
     };
     AnalyzeBatchLine::Dump {

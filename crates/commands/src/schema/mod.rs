@@ -231,7 +231,7 @@ pub fn buckets(dumps: &[BucketInput<'_>]) -> Vec<Bucket> {
         b.dumps.sort();
     }
     // Stable sort: equal counts stay in signature order.
-    out.sort_by(|a, b| b.count.cmp(&a.count));
+    out.sort_by_key(|b| std::cmp::Reverse(b.count));
     out
 }
 
@@ -248,7 +248,8 @@ pub enum AnalyzeBatchLine {
         crash_time: Option<i64>,
         /// The dumped kernel's release (`uname -r`).
         release: Option<String>,
-        report: Option<system::AnalyzeData>,
+        // Boxed: a report is large beside the summary variant.
+        report: Option<Box<system::AnalyzeData>>,
         error: Option<ErrorInfo>,
     },
     /// The last line: how many dumps, which failed, and the buckets.
