@@ -5,6 +5,7 @@ mod analyze_cli;
 mod args;
 mod delivery;
 mod line;
+mod manual;
 mod mcp;
 mod pager;
 mod progress;

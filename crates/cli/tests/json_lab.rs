@@ -78,6 +78,9 @@ const MORE_COMMANDS: &[&str] = &[
     "rd -a linux_banner",
     "p runqueues",
     "print jiffies",
+    "p init_mm",
+    "p &init_task",
+    "p init_task.sched_class",
     "px jiffies",
     "p cpu_number:a",
     "vm -f 8000875",
@@ -159,7 +162,7 @@ fn check_dump(d: &LabDump, schema: &Value) -> Vec<String> {
 
 fn check_envelope(doc: &Value, command: &str) -> Vec<String> {
     let mut p = Vec::new();
-    if doc["schema"] != 2 {
+    if doc["schema"] != 3 {
         p.push(format!("schema is {}", doc["schema"]));
     }
     if doc["command"] != expected_command(command) {
@@ -258,7 +261,7 @@ fn bad_commands_give_error_documents() {
         want.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
     assert_eq!(summary, want);
     for doc in &docs[..5] {
-        assert_eq!(doc["schema"], 2);
+        assert_eq!(doc["schema"], 3);
         let message = doc["error"]["message"].as_str().unwrap_or_default();
         assert!(!message.is_empty() && !message.contains('\u{1b}'), "{doc}");
     }
@@ -272,7 +275,7 @@ fn analyze_batch_json_is_one_document() {
     let run = common::krash(&["analyze", "--batch", "--json", &d.dir.to_string_lossy()], "");
     assert!(run.success, "{}", run.stderr);
     let doc: Value = serde_json::from_str(&run.stdout).expect("one JSON document");
-    assert_eq!(doc["schema"], 2);
+    assert_eq!(doc["schema"], 3);
     let dumps = doc["dumps"].as_array().expect("dumps");
     assert!(!dumps.is_empty());
     for entry in dumps {
@@ -291,7 +294,7 @@ fn analyze_batch_json_is_one_document() {
 fn schema_rejects_rule_breaking_documents() {
     let schema = schema();
     let good = serde_json::json!({
-        "schema": 2, "command": "set", "input": "set",
+        "schema": 3, "command": "set", "input": "set",
         "data": { "pid": 1, "command": "init", "task": "0xffff8df4411f9800", "cpu": 0, "state": "RU", "panic": true }
     });
     let errors = |doc: &Value| {
@@ -304,7 +307,7 @@ fn schema_rejects_rule_breaking_documents() {
         ("/data/task", serde_json::json!(18446614824203812864u64)),
         ("/data/task", serde_json::json!("ffff8df4411f9800")),
         ("/data/state", serde_json::json!("TASK_RUNNING")),
-        ("/schema", serde_json::json!(1)),
+        ("/schema", serde_json::json!(2)),
         ("/command", serde_json::json!("ps")),
     ] {
         let mut doc = good.clone();

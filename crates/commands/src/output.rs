@@ -5,6 +5,7 @@
 
 pub use crate::alias::{Alias, AliasOrigin};
 pub use crate::commands::alias_cmd::AliasOutput;
+pub use crate::commands::analyze::{dump_facts, DumpFacts};
 pub use crate::commands::bt::{
     task_backtrace, Bt, BtBody, BtLine, BtOptions, BtTask, CodeName, OffsetStyle, RegsBlock, SearchedStack,
     StackOverflow, StackWord, TextLine, WordAnnotation,

@@ -1096,16 +1096,26 @@ mod tests {
 
     #[test]
     fn formatting_structs_and_strings() {
-        use crate::value::{Radix, ValueFormatter, ValueText};
+        use crate::value::{Radix, ScalarData, ValueFormatter, ValueText};
         let c = ctx();
         let f = ValueFormatter { types: &c.arena, mem: &c.mem, radix: Radix::Natural, symbolize: &|_| None };
         let v = Value::at(TypeId(4), THING);
-        let ValueText::Struct { fields } = f.format(&v) else { panic!("not a struct") };
-        assert_eq!(fields[0].value, ValueText::scalar("42"));
-        assert_eq!(fields[1].value, ValueText::scalar(r#""init\000\000\000""#));
-        assert_eq!(fields[3].value, ValueText::scalar("0x2000"));
+        let ValueText::Struct { fields, .. } = f.format(&v) else { panic!("not a struct") };
+        assert_eq!(fields[0].value.text(), Some("42"));
+        assert_eq!(fields[1].value.text(), Some(r#""init\000\000\000""#));
+        assert_eq!(fields[3].value.text(), Some("0x2000"));
+        // The typed facts behind the text: the number, the type, the offset.
+        let ValueText::Scalar { data: Some(ScalarData::Integer { value: 42, .. }), .. } = &fields[0].value else {
+            panic!("pid is not a typed integer: {:?}", fields[0].value)
+        };
+        assert!(fields[0].value.type_name().is_some());
+        assert!(matches!(
+            fields[3].value,
+            ValueText::Scalar { data: Some(ScalarData::Pointer { address: 0x2000, .. }), .. }
+        ));
+        assert!(fields[1].offset > fields[0].offset);
         let hex = ValueFormatter { radix: Radix::Hex, ..f };
-        let ValueText::Struct { fields } = hex.format(&v) else { panic!("not a struct") };
-        assert_eq!(fields[0].value, ValueText::scalar("0x2a"));
+        let ValueText::Struct { fields, .. } = hex.format(&v) else { panic!("not a struct") };
+        assert_eq!(fields[0].value.text(), Some("0x2a"));
     }
 }

@@ -179,29 +179,80 @@ pub enum Radix {
     Decimal,
 }
 
-/// A value laid out for display: what gdb's `print` shows, as data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A value laid out for display: what gdb's `print` shows, as data, with
+/// the typed facts behind the text (`--json` publishes both; the text
+/// renderer reads only the text).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ValueText {
     /// A number, pointer, string, enum name, or an `<error: ...>`.
-    Scalar { text: String },
+    Scalar {
+        text: String,
+        /// The C type as gdb names it (`unsigned long`, `struct mm_struct *`);
+        /// None where the formatter has no type (nesting limit).
+        ty: Option<String>,
+        /// What the text shows, as numbers: None for text that is not one
+        /// number (strings, char arrays, `{<No data fields>}`, `void`).
+        data: Option<ScalarData>,
+    },
     /// A struct or union's members in order (`name: None` for anonymous
     /// members).
-    Struct { fields: Vec<FieldText> },
+    Struct { ty: Option<String>, fields: Vec<FieldText> },
     /// Array elements; `truncated` when gdb's element limit cut it short.
-    Array { elements: Vec<ValueText>, truncated: bool },
+    Array { ty: Option<String>, elements: Vec<ValueText>, truncated: bool },
+}
+
+/// The number behind a scalar's text, read from the value's bytes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ScalarData {
+    /// An integer (also `char`, `_Bool`): `value` sign-extended when the
+    /// type is signed; `bits` its width (a bitfield's own width).
+    Integer { value: i128, bits: u64 },
+    /// An enum: its value, the enumerator it equals, or the flag
+    /// enumerators it is made of (gdb's `(A | B)`).
+    Enum { value: i128, bits: u64, name: Option<String>, flags: Vec<String> },
+    /// A pointer and the kernel symbol (`name`, offset) it points into.
+    Pointer { address: u64, symbol: Option<(String, u64)> },
+    /// A function (`{int (void)} 0x... <name>`): its address and symbol.
+    Function { address: u64, symbol: Option<(String, u64)> },
+    /// A float or double (None for a size other than 4 or 8 bytes).
+    Float { value: Option<f64> },
+    /// The value could not be read (`text` is gdb's `<error: ...>`).
+    Error { message: String },
 }
 
 impl ValueText {
+    /// A scalar known only by its text (no type, no number).
     pub fn scalar(text: impl Into<String>) -> ValueText {
-        ValueText::Scalar { text: text.into() }
+        ValueText::Scalar { text: text.into(), ty: None, data: None }
+    }
+
+    /// A scalar's text (None for structs and arrays).
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            ValueText::Scalar { text, .. } => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The C type name of the value, when known.
+    pub fn type_name(&self) -> Option<&str> {
+        match self {
+            ValueText::Scalar { ty, .. } | ValueText::Struct { ty, .. } | ValueText::Array { ty, .. } => ty.as_deref(),
+        }
     }
 }
 
-/// One member of a displayed struct.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One member of a displayed struct: where it is in the struct and its value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FieldText {
     pub name: Option<String>,
+    /// Byte offset in the struct (for a bitfield, of the byte holding its
+    /// first bit).
+    pub offset: u64,
+    /// A bitfield's bit offset from the struct's start and width in bits.
+    pub bitfield: Option<(u64, u32)>,
     pub value: ValueText,
 }
 
@@ -210,13 +261,22 @@ pub struct ValueFormatter<'a> {
     pub types: &'a dyn TypeProvider,
     pub mem: &'a dyn VirtualMemory,
     pub radix: Radix,
-    /// `<symbol+off>` for an address gdb would annotate (kernel image
-    /// symbols), or None.
-    pub symbolize: &'a dyn Fn(u64) -> Option<String>,
+    /// The symbol and offset gdb would annotate an address with (kernel
+    /// image and module symbols), or None.
+    pub symbolize: &'a dyn Fn(u64) -> Option<(String, u64)>,
 }
 
 /// Deepest struct nesting displayed before giving up (hostile types).
 const MAX_DISPLAY_DEPTH: usize = 48;
+
+/// `sym` or `sym+off`, as gdb writes inside `<...>`.
+fn symbol_text((name, off): &(String, u64)) -> String {
+    if *off == 0 {
+        name.clone()
+    } else {
+        format!("{name}+{off}")
+    }
+}
 
 impl ValueFormatter<'_> {
     /// The display of `value`.
@@ -227,7 +287,13 @@ impl ValueFormatter<'_> {
     fn format_depth(&self, value: &Value, depth: usize) -> ValueText {
         match self.try_format(value, depth) {
             Ok(t) => t,
-            Err(e) => ValueText::scalar(error_text(&e)),
+            // The type is still known when the bytes are not: a reader of
+            // the JSON sees what failed to be read, not just a message.
+            Err(e) => ValueText::Scalar {
+                text: error_text(&e),
+                ty: Some(self.types.type_name(value.ty)),
+                data: Some(ScalarData::Error { message: e.to_string() }),
+            },
         }
     }
 
@@ -236,31 +302,51 @@ impl ValueFormatter<'_> {
             return Ok(ValueText::scalar("<nested too deeply>"));
         }
         let (_, ty) = self.types.resolve(value.ty)?;
+        let type_name = || Some(self.types.type_name(value.ty));
+        let text_only = |text: String| ValueText::Scalar { text, ty: type_name(), data: None };
         match ty {
-            Type::Struct(c) | Type::Union(c) if c.members.is_empty() => Ok(ValueText::scalar("{<No data fields>}")),
+            Type::Struct(c) | Type::Union(c) if c.members.is_empty() => Ok(text_only("{<No data fields>}".into())),
             Type::Struct(c) | Type::Union(c) => {
                 let mut fields = Vec::with_capacity(c.members.len());
                 for m in &c.members {
                     let bits = m.bitfield_size.map(|w| ((m.bit_offset % 8) as u32, w));
                     let member = value.sub(m.ty, m.bit_offset / 8, bits)?;
-                    fields.push(FieldText { name: m.name.clone(), value: self.format_depth(&member, depth + 1) });
+                    fields.push(FieldText {
+                        name: m.name.clone(),
+                        offset: m.bit_offset / 8,
+                        bitfield: m.bitfield_size.map(|w| (m.bit_offset, w)),
+                        value: self.format_depth(&member, depth + 1),
+                    });
                 }
-                Ok(ValueText::Struct { fields })
+                Ok(ValueText::Struct { ty: type_name(), fields })
             }
             Type::Array { elem, len } => self.format_array(value, elem, len.unwrap_or(0), depth),
-            Type::Forward { name, .. } => Ok(ValueText::scalar(format!("<incomplete type {name}>"))),
-            Type::Void => Ok(ValueText::scalar("void")),
+            Type::Forward { name, .. } => Ok(text_only(format!("<incomplete type {name}>"))),
+            Type::Void => Ok(text_only("void".into())),
             Type::Function { .. } | Type::FunctionDecl { .. } => {
                 let addr = value.address().unwrap_or(0);
-                let sym = (self.symbolize)(addr).map(|s| format!(" <{s}>")).unwrap_or_default();
-                Ok(ValueText::scalar(format!("{{{}}} {addr:#x}{sym}", self.types.type_name(value.ty))))
+                let symbol = (self.symbolize)(addr);
+                let sym = symbol.as_ref().map(|s| format!(" <{}>", symbol_text(s))).unwrap_or_default();
+                Ok(ValueText::Scalar {
+                    text: format!("{{{}}} {addr:#x}{sym}", self.types.type_name(value.ty)),
+                    ty: type_name(),
+                    data: Some(ScalarData::Function { address: addr, symbol }),
+                })
             }
-            _ => Ok(ValueText::scalar(self.scalar_text(value, &ty)?)),
+            _ => {
+                let (text, data) = self.scalar(value, &ty)?;
+                Ok(ValueText::Scalar { text, ty: type_name(), data })
+            }
         }
     }
 
     /// The text of a scalar (integer, enum, pointer, float).
     pub fn scalar_text(&self, value: &Value, ty: &Type) -> Result<String> {
+        Ok(self.scalar(value, ty)?.0)
+    }
+
+    /// The text of a scalar and the number it shows.
+    fn scalar(&self, value: &Value, ty: &Type) -> Result<(String, Option<ScalarData>)> {
         match ty {
             Type::Pointer { to } => {
                 let v = value.as_u64(self.types, self.mem)?;
@@ -268,23 +354,25 @@ impl ValueFormatter<'_> {
                     Radix::Decimal => v.to_string(),
                     _ => format!("{v:#x}"),
                 };
-                if v == 0 || self.radix == Radix::Decimal {
-                    return Ok(text);
+                // The symbol is looked up for the data even where gdb's
+                // text leaves it out (decimal radix).
+                let symbol = if v == 0 { None } else { (self.symbolize)(v) };
+                if v != 0 && self.radix != Radix::Decimal {
+                    if let Some(sym) = &symbol {
+                        text.push_str(&format!(" <{}>", symbol_text(sym)));
+                    }
+                    if self.is_char(*to)? {
+                        text.push(' ');
+                        text.push_str(&self.c_string_at(v));
+                    }
                 }
-                if let Some(sym) = (self.symbolize)(v) {
-                    text.push_str(&format!(" <{sym}>"));
-                }
-                if self.is_char(*to)? {
-                    text.push(' ');
-                    text.push_str(&self.c_string_at(v));
-                }
-                Ok(text)
+                Ok((text, Some(ScalarData::Pointer { address: v, symbol })))
             }
             Type::Int { size, signed, kind, .. } => {
                 let width = value.bitfield.map(|b| b.1 as u64).unwrap_or(size * 8);
                 let raw = value.as_u64(self.types, self.mem)?;
                 let v = extend(raw, width, *signed);
-                Ok(match (self.radix, kind) {
+                let text = match (self.radix, kind) {
                     (Radix::Hex, _) => hex_of(v, width),
                     (Radix::Decimal, _) => v.to_string(),
                     (Radix::Natural, IntKind::Bool) => match v {
@@ -294,30 +382,43 @@ impl ValueFormatter<'_> {
                     },
                     (Radix::Natural, IntKind::Char) => format!("{v} {}", char_literal(raw as u8)),
                     (Radix::Natural, IntKind::Plain) => v.to_string(),
-                })
+                };
+                Ok((text, Some(ScalarData::Integer { value: v, bits: width })))
             }
             Type::Enum { size, signed, variants, .. } => {
                 let width = value.bitfield.map(|b| b.1 as u64).unwrap_or(size * 8);
                 let v = extend(value.as_u64(self.types, self.mem)?, width, *signed);
+                let name = variants.iter().find(|e| e.value == v).map(|e| e.name.clone());
+                let flags = if name.is_none() { flag_enum_names(variants, v) } else { None };
                 // crash's -x/-d change gdb's output radix, which leaves enum
                 // names alone; only unnamed values follow the radix.
-                Ok(match variants.iter().find(|e| e.value == v) {
-                    Some(e) => e.name.clone(),
-                    None => flag_enum_text(variants, v).unwrap_or_else(|| match self.radix {
+                let text = match (&name, &flags) {
+                    (Some(n), _) => n.clone(),
+                    (None, Some(f)) => flag_enum_text(f),
+                    (None, None) => match self.radix {
                         Radix::Hex => hex_of(v, width),
                         _ => v.to_string(),
-                    }),
-                })
+                    },
+                };
+                let flags = flags.map(|f| f.names).unwrap_or_default();
+                Ok((text, Some(ScalarData::Enum { value: v, bits: width, name, flags })))
             }
             Type::Float { size, .. } => {
                 let bytes = value.bytes(self.mem, *size)?;
-                Ok(match bytes.len() {
-                    4 => f32::from_le_bytes(bytes.try_into().unwrap_or([0; 4])).to_string(),
-                    8 => f64::from_le_bytes(bytes.try_into().unwrap_or([0; 8])).to_string(),
-                    _ => "<unsupported float>".into(),
-                })
+                let number = match bytes.len() {
+                    4 => bytes.try_into().ok().map(|b| f64::from(f32::from_le_bytes(b))),
+                    8 => bytes.try_into().ok().map(f64::from_le_bytes),
+                    _ => None,
+                };
+                // f32 text as f32 prints it (widening would add digits).
+                let text = match (*size, number) {
+                    (4, Some(n)) => (n as f32).to_string(),
+                    (_, Some(n)) => n.to_string(),
+                    (_, None) => "<unsupported float>".into(),
+                };
+                Ok((text, Some(ScalarData::Float { value: number })))
             }
-            _ => Ok(format!("<{}>", self.types.type_name(value.ty))),
+            _ => Ok((format!("<{}>", self.types.type_name(value.ty)), None)),
         }
     }
 
@@ -330,15 +431,19 @@ impl ValueFormatter<'_> {
             // A flexible array: gdb shows where it starts (and the string
             // there, for chars).
             let addr = value.address().unwrap_or(0);
-            if self.is_char(elem)? {
-                return Ok(ValueText::scalar(format!("{addr:#x} {}", self.c_string_at(addr))));
-            }
-            return Ok(ValueText::scalar(format!("{addr:#x}")));
+            let text = if self.is_char(elem)? {
+                format!("{addr:#x} {}", self.c_string_at(addr))
+            } else {
+                format!("{addr:#x}")
+            };
+            let data = Some(ScalarData::Pointer { address: addr, symbol: (self.symbolize)(addr) });
+            return Ok(ValueText::Scalar { text, ty: Some(self.types.type_name(value.ty)), data });
         }
         if self.is_char(elem)? {
             let shown = len.min(PRINT_ELEMENTS as u64 + 1);
             let bytes = value.bytes(self.mem, shown)?;
-            return Ok(ValueText::scalar(char_array_text(&bytes, len)));
+            let text = char_array_text(&bytes, len);
+            return Ok(ValueText::Scalar { text, ty: Some(self.types.type_name(value.ty)), data: None });
         }
         let stride = self.types.size_of(elem)?;
         let shown = len.min(PRINT_ELEMENTS as u64);
@@ -348,7 +453,7 @@ impl ValueFormatter<'_> {
             let e = value.sub(elem, offset, None)?;
             elements.push(self.format_depth(&e, depth + 1));
         }
-        Ok(ValueText::Array { elements, truncated: len > shown })
+        Ok(ValueText::Array { ty: Some(self.types.type_name(value.ty)), elements, truncated: len > shown })
     }
 
     /// A NUL-terminated string in memory as gdb shows `char *` targets.
@@ -384,8 +489,14 @@ pub fn hex_of(v: i128, bits: u64) -> String {
     format!("{:#x}", (v as u128) & mask)
 }
 
-/// `(A | B)` for a value made of flag-enum constants, like gdb.
-fn flag_enum_text(variants: &[krash_debuginfo::types::Enumerator], v: i128) -> Option<String> {
+/// The flag enumerators a value is made of, and the bits none explains.
+struct FlagNames {
+    names: Vec<String>,
+    rest: i128,
+}
+
+/// The flag-enum constants `v` is made of, for gdb's `(A | B)`.
+fn flag_enum_names(variants: &[krash_debuginfo::types::Enumerator], v: i128) -> Option<FlagNames> {
     if v <= 0 {
         return None;
     }
@@ -394,20 +505,26 @@ fn flag_enum_text(variants: &[krash_debuginfo::types::Enumerator], v: i128) -> O
         return None;
     }
     let mut rest = v;
-    let mut parts = Vec::new();
+    let mut names = Vec::new();
     for e in variants {
         if rest & e.value != 0 {
-            parts.push(e.name.clone());
+            names.push(e.name.clone());
             rest &= !e.value;
         }
     }
-    if parts.is_empty() {
+    if names.is_empty() {
         return None;
     }
-    if rest != 0 {
-        parts.push(format!("unknown: {rest:#x}"));
+    Some(FlagNames { names, rest })
+}
+
+/// `(A | B)` (`| unknown: 0x..` for bits no constant explains), like gdb.
+fn flag_enum_text(f: &FlagNames) -> String {
+    let mut parts = f.names.clone();
+    if f.rest != 0 {
+        parts.push(format!("unknown: {:#x}", f.rest));
     }
-    Some(format!("({})", parts.join(" | ")))
+    format!("({})", parts.join(" | "))
 }
 
 /// A char array as gdb prints it: the whole array (less one trailing NUL),
@@ -523,6 +640,8 @@ pub trait ValueExt {
     /// `sym+off` for an address inside the kernel image or a module, as gdb
     /// annotates pointers.
     fn data_symbol(&self, addr: u64) -> Option<String>;
+    /// The same symbol as (name, offset).
+    fn data_symbol_ref(&self, addr: u64) -> Option<(String, u64)>;
 }
 
 impl ValueExt for Kernel {
@@ -560,7 +679,7 @@ impl ValueExt for Kernel {
     /// A formatter over this kernel's memory: pointers into the kernel
     /// image are annotated `<symbol+off>` as gdb does.
     fn value_text(&self, v: &Value, radix: Radix) -> ValueText {
-        let symbolize = |addr: u64| self.data_symbol(addr);
+        let symbolize = |addr: u64| self.data_symbol_ref(addr);
         let f = ValueFormatter { types: self.type_arena(), mem: self.memory(), radix, symbolize: &symbolize };
         f.format(v)
     }
@@ -568,6 +687,10 @@ impl ValueExt for Kernel {
     /// `sym+off` for an address inside the kernel image or a module, as gdb
     /// annotates pointers.
     fn data_symbol(&self, addr: u64) -> Option<String> {
+        self.data_symbol_ref(addr).map(|s| symbol_text(&s))
+    }
+
+    fn data_symbol_ref(&self, addr: u64) -> Option<(String, u64)> {
         let (sym, off) = self.symbol_at(addr)?;
         if !self.in_kernel_image(addr) && self.module_containing(addr).is_none() {
             return None;
@@ -576,6 +699,6 @@ impl ValueExt for Kernel {
         if !sym.is_text() && (sym.size == 0 || off >= sym.size) {
             return None;
         }
-        Some(if off == 0 { sym.name.to_string() } else { format!("{}+{off}", sym.name) })
+        Some((sym.name.to_string(), off))
     }
 }

@@ -183,6 +183,12 @@ fn matches_pattern(pattern: &str, s: &str) -> Option<bool> {
             let d = s.strip_prefix('-').unwrap_or(s);
             (1..=19).contains(&d.len()) && d.chars().all(|c| c.is_ascii_digit())
         }
+        // A C integer (IntDecimal): also the 20 digits of a large unsigned
+        // 64-bit value.
+        "^-?[0-9]{1,20}$" => {
+            let d = s.strip_prefix('-').unwrap_or(s);
+            (1..=20).contains(&d.len()) && d.chars().all(|c| c.is_ascii_digit())
+        }
         "^([0-9a-f]{2})*$" => s.len().is_multiple_of(2) && s.chars().all(hex),
         _ => return None,
     })

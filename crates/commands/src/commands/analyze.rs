@@ -34,3 +34,20 @@ fn run_analyze(session: &mut Session, args: &[String]) -> Result<Output> {
     let dirs: Vec<&std::path::Path> = dump_dir.iter().map(|p| p.as_path()).collect();
     Ok(Output::Analyze(session.kernel.analyze(&dirs)?))
 }
+
+/// What a fleet report (`krash analyze --batch`) groups a dump by beside
+/// its signature: when it crashed and which kernel it ran.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DumpFacts {
+    /// The crash time, seconds since the epoch (UTC), as `sys` shows it in
+    /// DATE: the dump header's, else VMCOREINFO's, else the kernel's clock.
+    pub crash_time: Option<i64>,
+    /// `uname -r` of the dumped kernel.
+    pub release: Option<String>,
+}
+
+/// The [`DumpFacts`] of an open dump.
+pub fn dump_facts(k: &krash_program::Kernel) -> DumpFacts {
+    use krash_linux::system::SystemExt;
+    DumpFacts { crash_time: k.crash_time(), release: k.utsname().ok().map(|u| u.release) }
+}

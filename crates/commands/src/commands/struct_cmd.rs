@@ -2,7 +2,7 @@
 //! layout, or the objects at an address, printed as gdb would.
 
 use krash_core::{Error, Result, VirtualMemory};
-use krash_debuginfo::types::{Type, TypeId, TypeKind, TypeOps, TypeProvider};
+use krash_debuginfo::types::{MemberLocation, Type, TypeId, TypeKind, TypeOps, TypeProvider};
 use krash_eval::value::ValueExt;
 use krash_eval::value::{Radix, Value, ValueText};
 use krash_program::type_arena::TypeArena;
@@ -129,6 +129,11 @@ pub enum StructBlock {
 pub struct MemberValue {
     pub name: String,
     pub value: ValueText,
+    /// Where the member is in the object: None for a path through a
+    /// pointer (`mm.pgd`), which leaves the object.
+    pub location: Option<MemberLocation>,
+    /// The member's address (None for a bitfield).
+    pub address: Option<u64>,
     /// Anonymous structs/unions around the member (crash indents it as it
     /// sits in the whole object's display).
     pub depth: usize,
@@ -392,7 +397,8 @@ pub(crate) fn member_line(k: &Kernel, base: &Value, path: &str, radix: Radix) ->
     // crash names a nested member by the whole path (`se.load = {`).
     let name = path.to_string();
     let (depth, last) = placement(k.type_arena(), base.ty, path).unwrap_or((0, false));
-    Ok(MemberValue { name, value: k.value_text(&v, radix), depth, last })
+    let location = k.type_arena().member_path(base.ty, path).ok();
+    Ok(MemberValue { name, value: k.value_text(&v, radix), location, address: v.address(), depth, last })
 }
 
 /// How deep in anonymous members the leaf of `path` sits, and whether it

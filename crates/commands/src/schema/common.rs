@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::numbers::{hex, Hex};
+use super::numbers::{hex, Hex, IntDecimal};
 use crate::output as out;
 
 /// A task's scheduler state as crash abbreviates it (`??`: a state value
@@ -127,42 +127,160 @@ impl From<&out::SymbolRef> for SymbolRef {
     }
 }
 
-/// A value as gdb prints it: a scalar's text, a struct's fields, or an
-/// array's elements.
+/// A C value: its type as gdb names it, gdb's text of it (what `p` and
+/// `struct` print) and, read from the value's bytes, the number behind the
+/// text, a struct's fields with their offsets, or an array's elements.
+/// `type` is null only past krash's nesting limit.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Value {
-    /// gdb's text of a scalar (`0x0`, `1234`, `"init"`, `0xffffffff81000000 <_text>`).
-    Scalar {
+    /// An integer type (`char` and `_Bool` included; a bitfield too).
+    Integer {
+        r#type: Option<String>,
+        text: String,
+        /// The value, sign-extended when the type is signed.
+        value: IntDecimal,
+        /// Its bits (`bits` of them) as stored, zero-extended.
+        raw: Hex,
+        /// The width in bits (a bitfield's own width).
+        bits: u64,
+    },
+    /// An enum.
+    Enum {
+        r#type: Option<String>,
+        text: String,
+        value: IntDecimal,
+        raw: Hex,
+        bits: u64,
+        /// The enumerator the value equals.
+        enumerator: Option<String>,
+        /// A value made of flag enumerators (gdb's `(A | B)`): those
+        /// enumerators; empty otherwise.
+        flags: Vec<String>,
+    },
+    /// A pointer (or a flexible array member: where it starts).
+    Pointer {
+        r#type: Option<String>,
+        text: String,
+        address: Hex,
+        /// The kernel or module symbol the pointer points into.
+        symbol: Option<SymbolRef>,
+    },
+    /// A function (its code, not a pointer to it).
+    Function {
+        r#type: Option<String>,
+        text: String,
+        address: Hex,
+        symbol: Option<SymbolRef>,
+    },
+    /// A `float` or `double` (null: a size krash does not decode).
+    Float {
+        r#type: Option<String>,
+        text: String,
+        value: Option<f64>,
+    },
+    /// gdb's text with no single number behind it: a char array's string,
+    /// `{<No data fields>}`, `void`, an incomplete type.
+    Text {
+        r#type: Option<String>,
         text: String,
     },
+    /// The value could not be read: `text` is gdb's `<error: ...>`.
+    Unreadable {
+        r#type: Option<String>,
+        text: String,
+        error: String,
+    },
     Struct {
+        r#type: Option<String>,
         fields: Vec<Field>,
     },
     /// `truncated`: gdb stopped after its element limit.
     Array {
+        r#type: Option<String>,
         elements: Vec<Value>,
         truncated: bool,
     },
 }
 
-/// One field of a struct value (`name` is null for an anonymous member).
+/// One field of a struct or union value (`name` is null for an anonymous
+/// member). Its C type is `value.type`.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Field {
     pub name: Option<String>,
+    /// Byte offset in the struct (`struct -o`'s offset); for a bitfield, of
+    /// the byte holding its first bit.
+    pub offset: u64,
+    /// A bitfield's offset in bits from the struct's start.
+    pub bit_offset: Option<u64>,
+    /// A bitfield's width in bits.
+    pub bit_size: Option<u32>,
     pub value: Value,
+}
+
+/// The low `bits` bits of `v` (two's complement for negative values).
+fn raw_bits(v: i128, bits: u64) -> Hex {
+    let mask = if bits == 0 || bits >= 64 { u64::MAX } else { (1u64 << bits) - 1 };
+    hex((v as u64) & mask)
+}
+
+fn symbol_ref(s: &Option<(String, u64)>) -> Option<SymbolRef> {
+    s.as_ref().map(|(name, offset)| SymbolRef { name: name.clone(), offset: *offset })
 }
 
 impl From<&out::ValueText> for Value {
     fn from(v: &out::ValueText) -> Self {
+        use krash_eval::value::ScalarData as D;
         match v {
-            out::ValueText::Scalar { text } => Value::Scalar { text: text.clone() },
-            out::ValueText::Struct { fields } => Value::Struct {
-                fields: fields.iter().map(|f| Field { name: f.name.clone(), value: (&f.value).into() }).collect(),
-            },
-            out::ValueText::Array { elements, truncated } => {
-                Value::Array { elements: elements.iter().map(Value::from).collect(), truncated: *truncated }
+            out::ValueText::Scalar { text, ty, data } => {
+                let (r#type, text) = (ty.clone(), text.clone());
+                match data {
+                    None => Value::Text { r#type, text },
+                    Some(D::Integer { value, bits }) => Value::Integer {
+                        r#type,
+                        text,
+                        value: IntDecimal(*value),
+                        raw: raw_bits(*value, *bits),
+                        bits: *bits,
+                    },
+                    Some(D::Enum { value, bits, name, flags }) => Value::Enum {
+                        r#type,
+                        text,
+                        value: IntDecimal(*value),
+                        raw: raw_bits(*value, *bits),
+                        bits: *bits,
+                        enumerator: name.clone(),
+                        flags: flags.clone(),
+                    },
+                    Some(D::Pointer { address, symbol }) => {
+                        Value::Pointer { r#type, text, address: hex(*address), symbol: symbol_ref(symbol) }
+                    }
+                    Some(D::Function { address, symbol }) => {
+                        Value::Function { r#type, text, address: hex(*address), symbol: symbol_ref(symbol) }
+                    }
+                    // JSON has no NaN or infinity: those are null.
+                    Some(D::Float { value }) => Value::Float { r#type, text, value: value.filter(|f| f.is_finite()) },
+                    Some(D::Error { message }) => Value::Unreadable { r#type, text, error: message.clone() },
+                }
             }
+            out::ValueText::Struct { ty, fields } => Value::Struct {
+                r#type: ty.clone(),
+                fields: fields
+                    .iter()
+                    .map(|f| Field {
+                        name: f.name.clone(),
+                        offset: f.offset,
+                        bit_offset: f.bitfield.map(|b| b.0),
+                        bit_size: f.bitfield.map(|b| b.1),
+                        value: (&f.value).into(),
+                    })
+                    .collect(),
+            },
+            out::ValueText::Array { ty, elements, truncated } => Value::Array {
+                r#type: ty.clone(),
+                elements: elements.iter().map(Value::from).collect(),
+                truncated: *truncated,
+            },
         }
     }
 }
@@ -189,11 +307,33 @@ impl From<out::Aggregate> for Aggregate {
 pub struct Member {
     /// The member path as given (`se.load`).
     pub name: String,
+    /// Byte offset in the object (null for a path through a pointer,
+    /// `mm.pgd`, which leaves the object); for a bitfield, of the byte
+    /// holding its first bit.
+    pub offset: Option<u64>,
+    /// A bitfield's offset in bits from the object's start.
+    pub bit_offset: Option<u64>,
+    /// A bitfield's width in bits.
+    pub bit_size: Option<u32>,
+    /// The member's address (null for a bitfield).
+    pub address: Option<Hex>,
     pub value: Value,
 }
 
 pub(crate) fn members(v: &[out::MemberValue]) -> Vec<Member> {
-    v.iter().map(|m| Member { name: m.name.clone(), value: (&m.value).into() }).collect()
+    v.iter()
+        .map(|m| {
+            let bitfield = m.location.and_then(|l| l.bitfield_size.map(|w| (l.bit_offset, w)));
+            Member {
+                name: m.name.clone(),
+                offset: m.location.map(|l| l.byte_offset()),
+                bit_offset: bitfield.map(|b| b.0),
+                bit_size: bitfield.map(|b| b.1),
+                address: m.address.map(hex),
+                value: (&m.value).into(),
+            }
+        })
+        .collect()
 }
 
 /// A whole object: its type and value.

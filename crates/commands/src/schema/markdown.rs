@@ -31,7 +31,8 @@ pub fn reference() -> String {
     }
     out.push_str(
         "\nAn error document has `error` ([ErrorInfo](#ErrorInfo)) instead of `data`; \
-         `krash analyze --batch --json` prints one [AnalyzeBatch](#AnalyzeBatch).\n\n",
+         `krash analyze --batch --json` prints one [AnalyzeBatch](#AnalyzeBatch), \
+         `krash analyze --batch --json-lines` an [AnalyzeBatchLine](#AnalyzeBatchLine) per line.\n\n",
     );
     out.push_str("## Types\n\nIn alphabetical order. A field marked *optional* may be absent; every other field is always present (null where the type says so).\n");
     for (name, def) in &defs {

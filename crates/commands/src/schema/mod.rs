@@ -37,9 +37,9 @@ use crate::output::Output;
 /// changes when a field is removed, renamed or changes its type or meaning,
 /// or when the encoding of numbers changes; adding fields, commands, views
 /// or enum values does not change it.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
-/// One command's document: `{"command":...,"schema":2,"input":...,"data":...}`.
+/// One command's document: `{"command":...,"schema":3,"input":...,"data":...}`.
 /// `command` comes first so a line says at once what it answers.
 #[derive(Debug, Clone, Serialize)]
 pub struct Document {
@@ -62,7 +62,7 @@ impl Document {
     }
 }
 
-/// A command that failed: `{"command":...,"schema":2,"input":...,"error":{...}}`.
+/// A command that failed: `{"command":...,"schema":3,"input":...,"error":{...}}`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ErrorDocument {
     pub command: String,
@@ -133,28 +133,134 @@ impl ErrorKind {
 }
 
 /// `krash analyze --batch --json`: every dump found and its report, or why
-/// it could not be analysed.
+/// it could not be analysed, then the dumps grouped by signature.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct AnalyzeBatch {
     pub schema: u32,
     pub dumps: Vec<AnalyzeBatchEntry>,
+    /// The analysed dumps grouped by signature, most dumps first.
+    pub buckets: Vec<Bucket>,
 }
 
 /// One dump of a batch.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct AnalyzeBatchEntry {
     pub dump: String,
+    /// The crash time (seconds since the epoch, UTC), as `sys` shows it in
+    /// DATE: from the dump header, VMCOREINFO or the kernel's clock.
+    pub crash_time: Option<i64>,
+    /// The dumped kernel's release (`uname -r`).
+    pub release: Option<String>,
     pub report: Option<system::AnalyzeData>,
     pub error: Option<String>,
 }
 
 impl AnalyzeBatchEntry {
-    pub fn new(dump: &str, result: Result<&krash_analyze::Report, &str>) -> AnalyzeBatchEntry {
-        match result {
-            Ok(r) => AnalyzeBatchEntry { dump: dump.to_string(), report: Some(r.into()), error: None },
-            Err(e) => AnalyzeBatchEntry { dump: dump.to_string(), report: None, error: Some(e.to_string()) },
+    pub fn new(
+        dump: &str,
+        facts: &crate::output::DumpFacts,
+        result: Result<&krash_analyze::Report, &str>,
+    ) -> AnalyzeBatchEntry {
+        let (report, error) = match result {
+            Ok(r) => (Some(r.into()), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        AnalyzeBatchEntry {
+            dump: dump.to_string(),
+            crash_time: facts.crash_time,
+            release: facts.release.clone(),
+            report,
+            error,
         }
     }
+}
+
+/// Dumps that crashed the same way: one signature, how many dumps, when
+/// the first and the last crashed, and on which kernels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Bucket {
+    pub signature: String,
+    pub count: usize,
+    /// The earliest crash time (seconds since the epoch, UTC) among the
+    /// dumps that have one.
+    pub first_crash: Option<i64>,
+    /// The latest.
+    pub last_crash: Option<i64>,
+    /// The kernel releases the dumps ran, sorted, each once.
+    pub releases: Vec<String>,
+    /// The dumps, sorted.
+    pub dumps: Vec<String>,
+}
+
+/// One analysed dump, as [`buckets`] groups it.
+#[derive(Debug, Clone, Copy)]
+pub struct BucketInput<'a> {
+    pub dump: &'a str,
+    pub signature: &'a str,
+    pub crash_time: Option<i64>,
+    pub release: Option<&'a str>,
+}
+
+/// Groups dumps by signature: most dumps first, then by signature.
+pub fn buckets(dumps: &[BucketInput<'_>]) -> Vec<Bucket> {
+    let mut by_signature: std::collections::BTreeMap<&str, Bucket> = Default::default();
+    for d in dumps {
+        let b = by_signature.entry(d.signature).or_insert_with(|| Bucket {
+            signature: d.signature.to_string(),
+            count: 0,
+            first_crash: None,
+            last_crash: None,
+            releases: Vec::new(),
+            dumps: Vec::new(),
+        });
+        b.count += 1;
+        if let Some(t) = d.crash_time {
+            b.first_crash = Some(b.first_crash.map_or(t, |f| f.min(t)));
+            b.last_crash = Some(b.last_crash.map_or(t, |l| l.max(t)));
+        }
+        if let Some(r) = d.release {
+            if !b.releases.iter().any(|x| x == r) {
+                b.releases.push(r.to_string());
+            }
+        }
+        b.dumps.push(d.dump.to_string());
+    }
+    let mut out: Vec<Bucket> = by_signature.into_values().collect();
+    for b in &mut out {
+        b.releases.sort();
+        b.dumps.sort();
+    }
+    // Stable sort: equal counts stay in signature order.
+    out.sort_by_key(|b| std::cmp::Reverse(b.count));
+    out
+}
+
+/// `krash analyze --batch --json-lines`: one line per dump as soon as it
+/// is analysed, then one summary line.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AnalyzeBatchLine {
+    /// One dump: its report, or the error that stopped its analysis.
+    Dump {
+        schema: u32,
+        dump: String,
+        /// The crash time (seconds since the epoch, UTC), as in `sys`'s DATE.
+        crash_time: Option<i64>,
+        /// The dumped kernel's release (`uname -r`).
+        release: Option<String>,
+        // Boxed: a report is large beside the summary variant.
+        report: Option<Box<system::AnalyzeData>>,
+        error: Option<ErrorInfo>,
+    },
+    /// The last line: how many dumps, which failed, and the buckets.
+    Summary {
+        schema: u32,
+        /// Dumps found.
+        total: usize,
+        /// The dumps that could not be analysed, sorted.
+        failed: Vec<String>,
+        buckets: Vec<Bucket>,
+    },
 }
 
 /// `foreach`: the command run for each task and each run's document.
@@ -378,6 +484,8 @@ pub fn json_schema() -> Value {
     }));
     let batch = generator.subschema_for::<AnalyzeBatch>().to_value();
     documents.push(batch);
+    let line = generator.subschema_for::<AnalyzeBatchLine>().to_value();
+    documents.push(line);
     let definitions = generator.take_definitions(true);
     serde_json::json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -403,6 +511,23 @@ pub fn json_schema_text() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn buckets_count_time_and_kernels() {
+        let d = |dump, signature, crash_time, release| BucketInput { dump, signature, crash_time, release };
+        let b = buckets(&[
+            d("c", "oops:a", Some(30), Some("6.1")),
+            d("a", "oops:b", Some(10), Some("5.10")),
+            d("b", "oops:a", Some(20), Some("5.10")),
+            d("d", "oops:a", None, Some("6.1")),
+        ]);
+        assert_eq!(b.len(), 2);
+        assert_eq!((b[0].signature.as_str(), b[0].count), ("oops:a", 3));
+        assert_eq!((b[0].first_crash, b[0].last_crash), (Some(20), Some(30)));
+        assert_eq!(b[0].releases, ["5.10", "6.1"]);
+        assert_eq!(b[0].dumps, ["b", "c", "d"]);
+        assert_eq!((b[1].signature.as_str(), b[1].count, b[1].first_crash), ("oops:b", 1, Some(10)));
+    }
 
     /// docs/json.schema.json is what the types say. After changing them:
     /// `KRASH_BLESS=1 cargo test -p krash-commands committed_json_schema`
@@ -463,7 +588,7 @@ mod tests {
         let json = serde_json::to_string(&doc).unwrap();
         assert_eq!(
             json,
-            r#"{"command":"p","schema":2,"input":"p x","error":{"kind":"not_found","message":"p: No symbol \"x\" in current context."}}"#
+            r#"{"command":"p","schema":3,"input":"p x","error":{"kind":"not_found","message":"p: No symbol \"x\" in current context."}}"#
         );
     }
 

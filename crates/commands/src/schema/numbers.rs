@@ -91,6 +91,32 @@ impl JsonSchema for I64Decimal {
     }
 }
 
+/// A C integer's value (any width up to 64 bits, signed or unsigned):
+/// decimal digits with an optional `-`, in a string, since 64-bit values
+/// pass 2^53.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IntDecimal(pub i128);
+
+impl Serialize for IntDecimal {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+impl JsonSchema for IntDecimal {
+    fn schema_name() -> Cow<'static, str> {
+        "IntDecimal".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": "^-?[0-9]{1,20}$",
+            "description": "A C integer's value (signed or unsigned, up to 64 bits, so it may exceed 2^53): decimal digits, - for negative values."
+        })
+    }
+}
+
 /// Raw bytes in memory order, two lowercase hex digits each, no prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HexBytes(pub Vec<u8>);
@@ -143,8 +169,13 @@ mod tests {
             U64Decimal(u64::MAX),
             I64Decimal(-5),
             HexBytes(vec![0, 0xab, 7]),
+            IntDecimal(u64::MAX as i128),
+            IntDecimal(i64::MIN as i128),
         ))
         .unwrap();
-        assert_eq!(json, r#"["0xffffffffc04902a6","0x0","18446744073709551615","-5","00ab07"]"#);
+        assert_eq!(
+            json,
+            r#"["0xffffffffc04902a6","0x0","18446744073709551615","-5","00ab07","18446744073709551615","-9223372036854775808"]"#
+        );
     }
 }

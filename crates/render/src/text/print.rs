@@ -48,7 +48,7 @@ mod tests {
             label,
             history: 3,
             pointer_type: pointer_type.map(str::to_string),
-            value: ValueText::Scalar { text: "0xffff888000001000".into() },
+            value: ValueText::scalar("0xffff888000001000"),
         };
         let p = Print {
             entries: vec![

@@ -50,7 +50,7 @@ mod tests {
         let entry = |position, object| TreeEntry { addr: 0x10, position, members: Vec::new(), object };
         let object = ObjectValue {
             header: TypeHeader { keyword: Aggregate::Struct, name: "vmap_area".into() },
-            value: ValueText::Scalar { text: "{}".into() },
+            value: ValueText::scalar("{}"),
         };
         let t = TreeOutput {
             entries: vec![

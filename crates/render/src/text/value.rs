@@ -8,8 +8,8 @@ use krash_commands::output::{MemberValue, ObjectValue};
 /// `indent` spaces.
 pub(crate) fn write_value(out: &mut String, v: &ValueText, indent: usize) {
     match v {
-        ValueText::Scalar { text } => out.push_str(text),
-        ValueText::Struct { fields } => {
+        ValueText::Scalar { text, .. } => out.push_str(text),
+        ValueText::Struct { fields, .. } => {
             out.push_str("{\n");
             for (i, f) in fields.iter().enumerate() {
                 push_spaces(out, indent + 2);
@@ -26,7 +26,7 @@ pub(crate) fn write_value(out: &mut String, v: &ValueText, indent: usize) {
             push_spaces(out, indent);
             out.push('}');
         }
-        ValueText::Array { elements, truncated } => {
+        ValueText::Array { elements, truncated, .. } => {
             out.push('{');
             for (i, e) in elements.iter().enumerate() {
                 if i > 0 {
