@@ -74,7 +74,11 @@ fn kmem_s_equals_recorded_crash() {
     // Every kernel crash opens (it cannot read 6.12 and later); its output on
     // the 6.1 dumps is also recorded in tests/data/crash-kmem, used while
     // the dump file is the one recorded on (same size).
-    for d in one_per_scenario().into_iter().filter(|d| crash_peer(d).is_some()) {
+    // crash 8.0.2 cannot walk 6.1's SLAB caches (`invalid structure member
+    // offset: slab_list`): flavor_lab compares that kernel with crash 9.0.2.
+    for d in
+        one_per_scenario().into_iter().filter(|d| d.kernel != krash_labtest::FP_SLAB_KERNEL && crash_peer(d).is_some())
+    {
         let recorded = std::fs::read_to_string(data.join(format!("{}.txt", d.scenario))).unwrap_or_default();
         let vmcore = d.dir.join("vmcore.kdump-zlib");
         let bytes = std::fs::metadata(&vmcore).map(|m| m.len()).unwrap_or(0);
@@ -86,9 +90,26 @@ fn kmem_s_equals_recorded_crash() {
             let peer = crash_peer(&d).unwrap_or_else(|| panic!("{}: crash cannot open this dump", d.label()));
             peer.output("kmem -s").unwrap_or_else(|| panic!("{}: crash gave no kmem -s output", d.label())).to_string()
         };
-        let ours = cache_lines(&krash_on(&d, "kmem -s\n").stdout);
-        let theirs = cache_lines(&recorded);
+        let run = krash_on(&d, "kmem -s\n");
+        let ours = cache_lines(&run.stdout);
+        let mut theirs = cache_lines(&recorded);
         assert!(!theirs.is_empty(), "{}: empty recording", d.label());
+        // A per-cpu freelist whose head is not a pointer into the slab (the
+        // slab-corrupt scenario's text) holds no free object; crash counts
+        // the bad head as one. Only there, and only by one, may they differ.
+        for line in run.stdout.lines().chain(run.stderr.lines()) {
+            let Some(rest) = line.strip_prefix("kmem: ") else { continue };
+            let Some((cache, why)) = rest.split_once(": ") else { continue };
+            if !why.contains("corrupt CPU") {
+                continue;
+            }
+            for (key, theirs_line) in theirs.iter_mut() {
+                let ours_line = ours.get(key);
+                if theirs_line.name == cache && ours_line.is_some_and(|o| o.allocated == theirs_line.allocated + 1) {
+                    theirs_line.allocated += 1;
+                }
+            }
+        }
         assert_eq!(ours, theirs, "{}: kmem -s differs from crash", d.label());
         compared += 1;
     }

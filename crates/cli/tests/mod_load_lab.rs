@@ -39,7 +39,14 @@ fn every_module_object_is_found_without_a_directory() {
                 d.label()
             );
         }
-        assert!(run.stdout.contains(".c: "), "{}: {func} has a source line once loaded:\n{}", d.label(), run.stdout);
+        // The first instruction may belong to an inlined header function
+        // (the frame-pointer flavor's sysrq_handle_crash starts in rcupdate.h).
+        assert!(
+            run.stdout.contains(".c: ") || run.stdout.contains(".h: "),
+            "{}: {func} has a source line once loaded:\n{}",
+            d.label(),
+            run.stdout
+        );
     }
 }
 

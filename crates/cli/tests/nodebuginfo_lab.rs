@@ -31,7 +31,9 @@ fn comparable(text: &str) -> Vec<&str> {
 
 #[test]
 fn dump_only_sessions_match_vmlinux_sessions() {
-    for d in lab_dumps().into_iter().filter(|d| d.format == "kdump-zlib") {
+    // A kernel without BTF has no types in the dump: alone it answers only
+    // what needs none (flavor_lab checks which, and the refusals).
+    for d in lab_dumps().into_iter().filter(|d| d.format == "kdump-zlib" && d.kernel != krash_labtest::FP_SLAB_KERNEL) {
         // struct ... 0 is replaced by the panic task's address below.
         let (with, _) = run_both(&d, "sys\n");
         let task = with.lines().find_map(|l| l.trim_start().strip_prefix("TASK: ")).unwrap_or("0").to_string();

@@ -5,7 +5,7 @@ use krash_core::VirtualMemory;
 use krash_debuginfo::orc::OrcType;
 use serde::Serialize;
 
-use krash_arch::RegisterRole;
+use krash_arch::{FlowKind, RegisterRole};
 
 use crate::cfi::{eval_cfa_expression, CfaRule, SavedRule};
 use crate::code::CodeInfo;
@@ -178,6 +178,17 @@ pub fn fp_step(
         // pt_regs are the last frame, as in the kernel's own unwinder.
         return Ok(StepResult::Regs { state: UnwindState::from_regs(&regs), addr: state.sp, regs, partial: false });
     }
+    if state.signal && at_frame_epilogue(mem, code, state.ip) {
+        // Interrupted between `pop %rbp` and `ret`: RBP is already the
+        // caller's, and the return address is the word at SP (the kernel's
+        // own unwinder prints this caller with a "?").
+        let slot = state.sp;
+        let ip = read(mem, slot, "return address")?;
+        if looks_like_return_address(mem, code, ip) {
+            let next = UnwindState { ip, sp: slot.wrapping_add(8), bp, signal: false, regs: None };
+            return Ok(StepResult::Call { state: next, slot });
+        }
+    }
     if bp == 0 {
         // The outermost frame of a frame-pointer kernel, or an RBP nobody
         // knows (a parked kdump frame): either way the chain ends here.
@@ -211,6 +222,32 @@ pub fn fp_step(
     }
     let caller_bp = read(mem, bp, "saved frame pointer")?;
     Ok(StepResult::Call { state: UnwindState { ip, sp: caller_sp, bp: caller_bp, signal: false, regs: None }, slot })
+}
+
+/// Most instructions looked at between an interrupted pc and its `ret`.
+const EPILOGUE_INSTRUCTIONS: usize = 8;
+
+/// True if `ip` lies after a function's frame was taken down: the code
+/// from `ip` reaches `ret` without touching the stack or the frame pointer
+/// (no push, pop, leave, call, branch or stack arithmetic on the way).
+fn at_frame_epilogue(mem: &dyn VirtualMemory, code: &dyn CodeInfo, ip: u64) -> bool {
+    let decoder = code.arch().decoder;
+    let Ok(bytes) = mem.read_vec(ip, EPILOGUE_INSTRUCTIONS * decoder.max_instruction_len()) else { return false };
+    let mut at = 0usize;
+    for _ in 0..EPILOGUE_INSTRUCTIONS {
+        let Some(d) = bytes.get(at..).and_then(|b| decoder.decode(b, ip.wrapping_add(at as u64))) else { return false };
+        match d.flow {
+            FlowKind::Return => return true,
+            FlowKind::Sequential
+                if !matches!(
+                    d.mnemonic.as_str(),
+                    "push" | "pop" | "leave" | "enter" | "sub" | "add" | "lea" | "xchg"
+                ) => {}
+            _ => return false,
+        }
+        at = at.saturating_add(d.len);
+    }
+    false
 }
 
 /// The user-mode registers saved at the very top of the stack `state.sp`

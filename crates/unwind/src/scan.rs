@@ -168,6 +168,31 @@ pub(crate) fn find_regs_above(
 /// Steps allowed between a parked frame and the state it must reach.
 const PARK_CHAIN_STEPS: usize = 8;
 
+/// The frame pointer of the function a return address at `slot` returns
+/// into, on a frame-pointer kernel: the first frame record above the slot
+/// (a saved RBP pointing higher on the same stack, followed by a return
+/// address). The callee may have saved no RBP of its own (assembly code),
+/// so the record is searched for instead of read below the slot.
+fn frame_record_above(mem: &dyn VirtualMemory, code: &dyn CodeInfo, stacks: &StackSet, slot: u64) -> u64 {
+    let Some(stack) = stacks.find(slot) else { return 0 };
+    let mut at = slot.wrapping_add(8);
+    for _ in 0..FRAME_RECORD_SEARCH_WORDS {
+        if !stack.contains(at.wrapping_add(8)) {
+            break;
+        }
+        let saved = mem.read_u64(at).unwrap_or(0);
+        let ret = mem.read_u64(at.wrapping_add(8)).unwrap_or(0);
+        if saved > at && stack.contains(saved) && looks_like_return_address(mem, code, ret) {
+            return at;
+        }
+        at = at.wrapping_add(8);
+    }
+    0
+}
+
+/// Words above a return address searched for its function's frame record.
+const FRAME_RECORD_SEARCH_WORDS: usize = 128;
+
 /// Finds the frame a CPU was stopped in after its registers were saved
 /// (kdump saves them before calling `machine_kexec`, and in the NMI
 /// handler that then parks the other CPUs). Scans `[lo, hi)` downward for
@@ -188,11 +213,19 @@ pub fn find_parked_frame(
         if !accept(value) {
             continue;
         }
+        // Code without ORC (a frame-pointer kernel) is followed by its
+        // frame-pointer chain: the callee that returns to `value` saved its
+        // caller's RBP just below the return address.
+        let bp = if code.orc(value).is_none() { frame_record_above(mem, code, stacks, slot) } else { 0 };
         // The return address pops off: sp moves past the slot, modulo 2^64.
-        let start = UnwindState { ip: value, sp: slot.wrapping_add(8), bp: 0, signal: false, regs: None };
+        let start = UnwindState { ip: value, sp: slot.wrapping_add(8), bp, signal: false, regs: None };
         let mut state = start;
         for _ in 0..PARK_CHAIN_STEPS {
-            match step(mem, code, stacks, &state) {
+            let stepped = match step(mem, code, stacks, &state) {
+                Err(_) if code.orc(state.ip).is_none() => crate::method::fp_step(mem, code, stacks, &state),
+                other => other,
+            };
+            match stepped {
                 Ok(r) if goal(&r) => return Some((start, slot)),
                 Ok(StepResult::Call { state: next, .. }) => state = next,
                 _ => break,
