@@ -274,6 +274,14 @@ pub(crate) fn orc_lacks(code: &dyn CodeInfo, state: &UnwindState) -> bool {
     code.is_text(lookup) && code.orc(lookup).is_none_or(|e| e.kind == OrcType::Undefined)
 }
 
+/// True if no ORC table covers the code of `state` at all (a frame-pointer
+/// kernel or module), as opposed to ORC's "undefined" for code objtool
+/// could not follow.
+pub(crate) fn has_no_orc(code: &dyn CodeInfo, state: &UnwindState) -> bool {
+    let lookup = lookup_ip(state);
+    code.is_text(lookup) && code.orc(lookup).is_none()
+}
+
 /// One step by `method`.
 pub fn step_with(
     method: Method,
@@ -290,10 +298,11 @@ pub fn step_with(
             Err(orc_error) if orc_lacks(code, state) && code.cfi(lookup_ip(state)).is_some() => {
                 cfi_step(mem, code, stacks, state).map_err(|cfi_error| format!("{orc_error}; {cfi_error}"))
             }
-            // Neither ORC nor CFI for this code (a frame-pointer kernel read
-            // without its vmlinux, or code the tables miss): the RBP chain,
-            // which such kernels keep everywhere but in entry code.
-            Err(orc_error) if orc_lacks(code, state) => {
+            // Neither ORC nor CFI for this code (a frame-pointer kernel, which
+            // has no ORC table, read without its vmlinux): the RBP chain,
+            // which such kernels keep everywhere but in entry code. Not where
+            // ORC marks code undefined: there RBP is an ordinary register.
+            Err(orc_error) if has_no_orc(code, state) => {
                 fp_step(mem, code, stacks, state).map_err(|fp_error| format!("{orc_error}; {fp_error}"))
             }
             other => other,
@@ -319,7 +328,7 @@ pub(crate) fn bp_known_after(method: Method, code: &dyn CodeInfo, state: &Unwind
             Some(OrcReg::PrevSp) => Some(true),
             Some(OrcReg::Bp) | Some(OrcReg::Undefined) if !orc_lacks(code, state) => None,
             _ if method == Method::Auto && orc_lacks(code, state) => match cfi_rule() {
-                None => Some(true),
+                None if has_no_orc(code, state) => Some(true),
                 rule => from_cfi(rule),
             },
             _ => Some(false),
