@@ -116,10 +116,7 @@ fn generate() -> String {
          Cells: `yes` - the command gave its answer; `no: KIND` - krash's error document of that kind \
          (docs/json.md); `error` - crash printed its own complaint for the command; `no output` - the tool wrote \
          nothing for it (it stopped early or hung); `cannot open` - the tool cannot open this kernel's dumps; `-` - the command needs a value this \
-         dump's scenario lacks.\n\n\
-         Kernels: Debian's cloud-amd64 builds, and `6.1.192-krash-fp`, the lab's own build of Debian's \
-         linux-source-6.1 without BTF, with the frame-pointer unwinder and the SLAB allocator (lab/README.md): \
-         with the dump alone it has no types, so only what needs none answers.\n\n",
+         dump's scenario lacks.\n\n",
     );
     let mut summary = String::from(
         "| kernel | machine | krash with vmlinux | krash, dump alone | crash 8.0.2 | drgn 0.3.0 |\n|---|---|---|---|---|---|\n",

@@ -66,8 +66,25 @@ pub fn lab_dumps() -> Vec<LabDump> {
 }
 
 /// Every memory image the lab made: its crash dumps and the LiME images of
-/// running guests (no panic, no CPU registers).
+/// running guests (no panic, no CPU registers) — but those of the
+/// frame-pointer SLAB flavor (`krash_labtest::FP_SLAB_KERNEL`), which
+/// `flavor_lab` checks and the rest of the suite does not run on yet
+/// (docs/COMPAT.md says what works there).
 pub fn lab_images() -> Vec<LabDump> {
+    all_lab_images().into_iter().filter(|d| d.kernel != krash_labtest::FP_SLAB_KERNEL).collect()
+}
+
+/// The in-guest kdump of each scenario of the frame-pointer SLAB flavor.
+pub fn fp_slab_dumps() -> Vec<LabDump> {
+    let mut seen = std::collections::HashSet::new();
+    all_lab_images()
+        .into_iter()
+        .filter(|d| d.kernel == krash_labtest::FP_SLAB_KERNEL && d.is_kdump_boot() && seen.insert(d.scenario.clone()))
+        .collect()
+}
+
+/// Every memory image of every lab kernel, the flavor's included.
+pub fn all_lab_images() -> Vec<LabDump> {
     let index = lab_dir().join("dumps/index.json");
     let mut out = Vec::new();
     if let Ok(text) = std::fs::read_to_string(&index) {
