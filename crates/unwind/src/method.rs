@@ -232,7 +232,8 @@ const EPILOGUE_INSTRUCTIONS: usize = 8;
 /// (no push, pop, leave, call, branch or stack arithmetic on the way).
 fn at_frame_epilogue(mem: &dyn VirtualMemory, code: &dyn CodeInfo, ip: u64) -> bool {
     let decoder = code.arch().decoder;
-    let Ok(bytes) = mem.read_vec(ip, EPILOGUE_INSTRUCTIONS * decoder.max_instruction_len()) else { return false };
+    let len = EPILOGUE_INSTRUCTIONS.saturating_mul(decoder.max_instruction_len());
+    let Ok(bytes) = mem.read_vec(ip, len) else { return false };
     let mut at = 0usize;
     for _ in 0..EPILOGUE_INSTRUCTIONS {
         let Some(d) = bytes.get(at..).and_then(|b| decoder.decode(b, ip.wrapping_add(at as u64))) else { return false };
