@@ -13,7 +13,8 @@ fn run(d: &LabDump, command: &str) -> String {
     let errors: Vec<&str> = r
         .stderr
         .lines()
-        .filter(|l| !l.trim().is_empty() && !(l.starts_with("WARNING: ") && l.contains("no BTF")))
+        .filter(|l| !l.trim().is_empty())
+        .filter(|l| !(l.starts_with("WARNING: ") && l.contains("no BTF")))
         .collect();
     assert!(errors.is_empty(), "{}: `{command}` wrote to stderr:\n{}", d.label(), r.stderr);
     r.stdout
