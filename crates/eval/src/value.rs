@@ -697,7 +697,12 @@ impl ValueExt for Kernel {
         }
         // gdb annotates only addresses inside a sized data object (or code).
         if !sym.is_text() && (sym.size == 0 || off >= sym.size) {
-            return None;
+            // A linker marker (5.10's `__begin_sched_classes`, size 0) may
+            // share its address with the object itself (`idle_sched_class`).
+            let table =
+                if self.in_kernel_image(addr) { self.symbols() } else { &self.module_containing(addr)?.symbols };
+            let sized = table.range(addr, addr.saturating_add(1)).find(|s| s.addr == addr && s.size > 0)?;
+            return Some((sized.name.to_string(), 0));
         }
         Some((sym.name.to_string(), off))
     }
