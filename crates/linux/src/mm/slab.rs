@@ -45,6 +45,8 @@ const MAX_SLAB_BYTES: u64 = 4 << 20;
 /// `PGTY_slab` of 6.10 through 7.2 (`enum pagetype`, the top byte of
 /// `page_type` for slab pages), for types that lack the enum.
 const PAGE_TYPE_SLAB: u32 = 0xf5;
+/// Most objects a SLAB slab can hold (16-bit free indexes).
+const MAX_CLASSIC_OBJECTS: u32 = 1 << 16;
 /// Most entries read from one SLAB `array_cache` (real limits are in the hundreds).
 const MAX_ARRAY_CACHE: u32 = 1 << 16;
 /// Most sheaves walked on one node's barn list (7.x).
@@ -929,7 +931,11 @@ fn read_cache(k: &Kernel, off: &SlabLayout, addr: u64, nr_nodes: u32) -> Result<
     }
     let flags = f("flags")?;
     if off.classic.is_some() {
-        let num = u32::try_from(f("num")?).unwrap_or(0);
+        let num = u32::try_from(f("num")?).unwrap_or(u32::MAX);
+        // SLAB_OBJ_MAX_NUM: a free-index entry is at most 16 bits wide.
+        if num > MAX_CLASSIC_OBJECTS {
+            return Err(Error::bad_data(format!("kmem_cache {addr:x} ({name})"), format!("{num} objects per slab")));
+        }
         // CONFIG_DEBUG_SLAB puts a red zone (and the caller's address) before
         // each object: the object proper starts `obj_offset` bytes in.
         let obj_offset = f("obj_offset").unwrap_or(0) as u32;
