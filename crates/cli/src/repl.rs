@@ -1,51 +1,61 @@
 //! The interactive prompt: line editing, history in ~/.krash_history, and
-//! completion of command names from the command table.
+//! Tab completion (candidates from `krash_commands::complete`: command
+//! names, symbols, struct/union names and members, PIDs; file paths from
+//! the file system). A second Tab lists the candidates, as in bash.
 
-use krash_commands::{registry, Session};
-use rustyline::completion::{Completer, Pair};
+use std::cell::RefCell;
+
+use krash_commands::complete::{complete, Completion};
+use krash_commands::Session;
+use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::error::ReadlineError;
 use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::validate::Validator;
-use rustyline::{Context, Editor, Helper};
+use rustyline::{CompletionType, Config, Context, Editor, Helper};
 
 use crate::{run_line, Flow, Frontend};
 
-struct CommandNames;
+/// The line editor's helper: it reads the session (never while a command
+/// runs: the prompt and the commands take turns).
+struct Completions<'a> {
+    session: &'a RefCell<&'a mut Session>,
+    files: FilenameCompleter,
+}
 
-impl Completer for CommandNames {
+impl Completer for Completions<'_> {
     type Candidate = Pair;
-    fn complete(&self, line: &str, pos: usize, _: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
-        let before = &line[..pos];
-        // Only the first word is a command name.
-        if before.contains(char::is_whitespace) {
+    fn complete(&self, line: &str, pos: usize, ctx: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let Ok(session) = self.session.try_borrow() else {
             return Ok((pos, Vec::new()));
+        };
+        match complete(&session, line, pos) {
+            Completion::Words { start, candidates } => {
+                let pairs = candidates.into_iter().map(|c| Pair { display: c.clone(), replacement: c }).collect();
+                Ok((start, pairs))
+            }
+            Completion::Path { .. } => self.files.complete(line, pos, ctx),
         }
-        let names = registry()
-            .iter()
-            .flat_map(|c| std::iter::once(c.name).chain(c.aliases.iter().copied()))
-            .filter(|n| n.starts_with(before))
-            .map(|n| Pair { display: n.to_string(), replacement: format!("{n} ") })
-            .collect();
-        Ok((0, names))
     }
 }
-impl Hinter for CommandNames {
+impl Hinter for Completions<'_> {
     type Hint = String;
 }
-impl Highlighter for CommandNames {}
-impl Validator for CommandNames {}
-impl Helper for CommandNames {}
+impl Highlighter for Completions<'_> {}
+impl Validator for Completions<'_> {}
+impl Helper for Completions<'_> {}
 
 pub(crate) fn run(session: &mut Session, front: &Frontend) {
-    let mut editor: Editor<CommandNames, rustyline::history::DefaultHistory> = match Editor::new() {
+    let config = Config::builder().completion_type(CompletionType::List).build();
+    let mut editor: Editor<Completions<'_>, rustyline::history::DefaultHistory> = match Editor::with_config(config) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("krash: cannot start the line editor: {e}");
             return;
         }
     };
-    editor.set_helper(Some(CommandNames));
+    let session = RefCell::new(session);
+    editor.set_helper(Some(Completions { session: &session, files: FilenameCompleter::new() }));
     let history = std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".krash_history"));
     if let Some(h) = &history {
         let _ = editor.load_history(h);
@@ -56,7 +66,8 @@ pub(crate) fn run(session: &mut Session, front: &Frontend) {
                 if !line.trim().is_empty() {
                     let _ = editor.add_history_entry(line.as_str());
                 }
-                if run_line(session, &line, front) == Flow::Quit {
+                let flow = run_line(&mut session.borrow_mut(), &line, front);
+                if flow == Flow::Quit {
                     break;
                 }
             }

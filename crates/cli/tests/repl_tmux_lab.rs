@@ -3,7 +3,9 @@
 //! prompt with the session intact (loaded module, value history); Ctrl-C
 //! at an empty prompt gives a new prompt; long output goes through the
 //! pager with `set scroll on` (and Ctrl-C or q in the pager returns to the
-//! prompt) and straight to the terminal with `set scroll off`.
+//! prompt) and straight to the terminal with `set scroll off`; Tab
+//! completes symbols, struct names, members, PIDs and paths, and lists the
+//! candidates on a second Tab.
 
 mod common;
 
@@ -25,8 +27,10 @@ struct Tmux {
 }
 
 impl Tmux {
-    fn start(command: &str, dir: &Path) -> Tmux {
-        let socket = format!("krash-test-{}", std::process::id());
+    /// `name` tells this test's tmux server from the others' running at
+    /// the same time.
+    fn start(name: &str, command: &str, dir: &Path) -> Tmux {
+        let socket = format!("krash-test-{name}-{}", std::process::id());
         let conf = dir.join("tmux.conf");
         // A long history keeps every line krash printed; a dead pane stays
         // visible so a krash that died is seen, not a vanished session.
@@ -157,7 +161,7 @@ fn ctrl_c_the_pager_and_the_session_in_a_terminal() {
         d.vmlinux.display(),
         d.vmcore.display()
     );
-    let t = Tmux::start(&command, &dir);
+    let t = Tmux::start("session", &command, &dir);
     t.wait_for("the first prompt", START_TIMEOUT, at_prompt);
 
     // The session: a module's debuginfo and a value in the history.
@@ -193,6 +197,16 @@ fn ctrl_c_the_pager_and_the_session_in_a_terminal() {
     let took = t.wait_prompt("Ctrl-C during repeat 20 sym -l");
     // Printing all of it takes some 14 s in a debug build (0.7 s per sym -l).
     assert!(took < Duration::from_secs(5), "the output stopped {took:?} after Ctrl-C");
+
+    // Ctrl-C during a long `list`: every task_struct of the task list,
+    // twenty times over, is stopped at once.
+    t.blank();
+    t.line("repeat 20 list task_struct.tasks -s task_struct -h init_task");
+    // The screen scrolls past any one member: look in the history.
+    t.wait_for("list output", STEP_TIMEOUT, |_| t.history().contains("  static_prio = "));
+    t.key("C-c");
+    let took = t.wait_prompt("Ctrl-C during repeat 20 list");
+    assert!(took < Duration::from_secs(5), "the list output stopped {took:?} after Ctrl-C");
 
     // Ctrl-C during a long scan of memory: back at the prompt.
     t.blank();
@@ -242,4 +256,83 @@ fn ctrl_c_the_pager_and_the_session_in_a_terminal() {
         assert!(start.elapsed() < STEP_TIMEOUT, "krash did not exit on q:\n{}", t.screen());
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The dump and a session started on it in tmux, for the tests here.
+fn session_in_tmux(name: &str) -> Option<(Tmux, common::LabDump)> {
+    let Some(d) = one_per_scenario().into_iter().find(|d| d.kernel == KERNEL) else {
+        krash_labtest::skip_or_fail(format!("no {KERNEL} dump in the lab"));
+        return None;
+    };
+    if !tmux_available() {
+        krash_labtest::skip_or_fail("tmux is not installed (scripts/test installs it)");
+        return None;
+    }
+    let dir = std::env::temp_dir().join(format!("krash-tmux-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let command = format!(
+        "env HOME={} {} {} {}",
+        dir.display(),
+        env!("CARGO_BIN_EXE_krash"),
+        d.vmlinux.display(),
+        d.vmcore.display()
+    );
+    let t = Tmux::start(name, &command, &dir);
+    t.wait_for("the first prompt", START_TIMEOUT, at_prompt);
+    Some((t, d))
+}
+
+/// The prompt line as the screen shows it now.
+fn prompt_line(screen: &str) -> String {
+    screen.lines().rev().find(|l| l.starts_with("krash>")).unwrap_or_default().trim_end().to_string()
+}
+
+#[test]
+fn tab_completes_symbols_types_members_pids_and_paths() {
+    let Some((t, d)) = session_in_tmux("complete") else { return };
+    // Types `text`, presses Tab (twice when `list`), and returns the
+    // screen once it has settled with the prompt line in `want`.
+    let tab = |text: &str, list: bool, want: &dyn Fn(&str) -> bool| -> String {
+        t.blank();
+        t.run(&["send-keys", "-t", "t", "-l", text]);
+        t.key("Tab");
+        if list {
+            // The second Tab lists: let the first one finish first.
+            std::thread::sleep(Duration::from_millis(300));
+            t.key("Tab");
+        }
+        let screen = t.wait_for(&format!("completion of {text:?}"), STEP_TIMEOUT, want);
+        // Drop the typed line before the next one.
+        t.key("C-u");
+        screen
+    };
+
+    // A symbol completes to the longest common prefix, and the second Tab
+    // lists every candidate.
+    tab("sym schedule_timeout_kil", false, &|s| prompt_line(s) == "krash> sym schedule_timeout_killable");
+    let screen = tab("sym schedule_timeo", true, &|s| s.contains("schedule_timeout_killable"));
+    assert_eq!(prompt_line(&screen), "krash> sym schedule_timeout", "{screen}");
+    for name in ["schedule_timeout_idle", "schedule_timeout_interruptible", "schedule_timeout_uninterruptible"] {
+        assert!(screen.contains(name), "{name} is listed:\n{screen}");
+    }
+
+    // A struct name, then a member of it, then a member of a member.
+    tab("struct task_stru", false, &|s| prompt_line(s) == "krash> struct task_struct");
+    let screen = tab("struct mm_struct.pg", true, &|s| s.contains("pgtables_bytes"));
+    assert!(screen.lines().any(|l| l.contains("pgd") && l.contains("pgtables_bytes")), "{screen}");
+    tab("struct task_struct.se.vrun", false, &|s| prompt_line(s) == "krash> struct task_struct.se.vruntime");
+
+    // A global's member for `p`, through its type from the debuginfo.
+    tab("p init_task.se.vrun", false, &|s| prompt_line(s) == "krash> p init_task.se.vruntime");
+
+    // PIDs for `bt`: PID 1 and the others starting with 1.
+    let screen = tab("bt 1", true, &|s| s.lines().any(|l| l.split_whitespace().any(|w| w == "10")));
+    assert!(screen.lines().any(|l| l.split_whitespace().next() == Some("1")), "PID 1 is listed:\n{screen}");
+
+    // A path for `mod -S`: the dump's directory completes to itself.
+    let parent = d.dir.parent().expect("a dump directory has a parent");
+    let name = d.dir.file_name().expect("a dump directory has a name").to_string_lossy().into_owned();
+    let typed = format!("mod -S {}/{}", parent.display(), &name[..name.len() - 1]);
+    let want = format!("krash> mod -S {}/", d.dir.display());
+    tab(&typed, false, &|s| prompt_line(s) == want);
 }

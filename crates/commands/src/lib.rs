@@ -5,6 +5,7 @@
 pub mod address;
 pub mod alias;
 mod commands;
+pub mod complete;
 pub mod decode;
 pub mod getopt;
 pub mod header;

@@ -650,6 +650,29 @@ impl TypeProvider for Btf {
         Ok(defs)
     }
 
+    fn type_names(&self, wanted: TypeKind) -> Result<Vec<String>> {
+        let mut names = match &self.base {
+            Some(base) => base.type_names(wanted)?,
+            None => Vec::new(),
+        };
+        for &off in &self.offsets {
+            let head = self.head_at(off as usize)?;
+            let matches = match wanted {
+                TypeKind::Struct => head.kind == kind::STRUCT,
+                TypeKind::Union => head.kind == kind::UNION,
+                TypeKind::Enum => head.kind == kind::ENUM || head.kind == kind::ENUM64,
+                TypeKind::Typedef => head.kind == kind::TYPEDEF,
+                TypeKind::Base => head.kind == kind::INT || head.kind == kind::FLOAT,
+            };
+            if matches && head.name_off != 0 {
+                if let Ok(name) = self.string(head.name_off) {
+                    names.push(String::from_utf8_lossy(name).into_owned());
+                }
+            }
+        }
+        Ok(names)
+    }
+
     fn find_variable(&self, name: &str) -> Result<Option<Variable>> {
         let mut ids = Vec::new();
         self.named(name, &|k, _| k == kind::VAR, &mut ids)?;

@@ -244,6 +244,14 @@ pub trait TypeProvider: Send + Sync {
     fn pointer_size(&self) -> u64 {
         8
     }
+
+    /// Every name a type of `kind` has here, unsorted and possibly
+    /// repeated (for completion and listings). Providers that cannot list
+    /// their names give none.
+    fn type_names(&self, kind: TypeKind) -> Result<Vec<String>> {
+        let _ = kind;
+        Ok(Vec::new())
+    }
 }
 
 /// Where a (possibly nested) member lies inside an aggregate.

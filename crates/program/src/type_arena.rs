@@ -225,6 +225,16 @@ impl TypeProvider for TypeArena {
     fn pointer_size(&self) -> u64 {
         8
     }
+    fn type_names(&self, kind: TypeKind) -> Result<Vec<String>> {
+        let mut names = match &self.base {
+            Some(base) => base.type_names(kind)?,
+            None => Vec::new(),
+        };
+        for (_, provider) in self.module_providers() {
+            names.extend(provider.type_names(kind)?);
+        }
+        Ok(names)
+    }
 }
 
 fn tag(id: TypeId) -> TypeId {

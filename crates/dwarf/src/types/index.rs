@@ -61,6 +61,11 @@ impl NameIndex {
         self.types.get(&TypeKey(kind, name)).map_or(&[], Vec::as_slice)
     }
 
+    /// Every type name of `kind` in the file.
+    pub fn type_names(&self, kind: TypeKind) -> impl Iterator<Item = &str> {
+        self.types.keys().filter(move |(k, _)| *k == kind).map(|(_, name)| &**name)
+    }
+
     /// The best DIE for a global variable: an external definition with a
     /// location, else a static one, else a declaration.
     pub fn variable(&self, name: &str) -> Option<u64> {

@@ -181,6 +181,10 @@ impl TypeProvider for DwarfTypes {
         Ok(self.find_variable_placement(name)?.map(|p| p.variable))
     }
 
+    fn type_names(&self, kind: TypeKind) -> Result<Vec<String>> {
+        Ok(self.index()?.type_names(kind).map(str::to_string).collect())
+    }
+
     fn find_function(&self, name: &str) -> Result<Option<TypeId>> {
         Ok(self.index()?.function(name).map(TypeId))
     }
