@@ -140,29 +140,9 @@ fn pager_prompt(screen: &str) -> bool {
 
 #[test]
 fn ctrl_c_the_pager_and_the_session_in_a_terminal() {
-    let Some(d) = one_per_scenario().into_iter().find(|d| d.kernel == KERNEL) else {
-        krash_labtest::skip_or_fail(format!("no {KERNEL} dump in the lab"));
-        return;
-    };
-    if !tmux_available() {
-        krash_labtest::skip_or_fail("tmux is not installed (scripts/test installs it)");
-        return;
-    }
+    let Some((t, d)) = session_in_tmux("session") else { return };
     let ko = d.dir.join("krash_scenarios.ko");
     assert!(ko.is_file(), "{}: no {}", d.label(), ko.display());
-    let dir = std::env::temp_dir().join(format!("krash-tmux-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    // No PAGER from the environment: the default pager (less -XFRK) is
-    // what is tested; HOME keeps the history file out of the user's.
-    let command = format!(
-        "env -u PAGER -u KRASH_PAGER HOME={} LESS= {} {} {}",
-        dir.display(),
-        env!("CARGO_BIN_EXE_krash"),
-        d.vmlinux.display(),
-        d.vmcore.display()
-    );
-    let t = Tmux::start("session", &command, &dir);
-    t.wait_for("the first prompt", START_TIMEOUT, at_prompt);
 
     // The session: a module's debuginfo and a value in the history.
     let out = t.command(&format!("mod -s krash_scenarios {}", ko.display()));
@@ -270,8 +250,10 @@ fn session_in_tmux(name: &str) -> Option<(Tmux, common::LabDump)> {
     }
     let dir = std::env::temp_dir().join(format!("krash-tmux-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
+    // No PAGER from the environment: the default pager (less -XFRK) is
+    // what is tested; HOME keeps the history file out of the user's.
     let command = format!(
-        "env HOME={} {} {} {}",
+        "env -u PAGER -u KRASH_PAGER HOME={} LESS= {} {} {}",
         dir.display(),
         env!("CARGO_BIN_EXE_krash"),
         d.vmlinux.display(),
