@@ -14,7 +14,7 @@ use krash_commands::schema::{
 use krash_commands::Output;
 use krash_program::Kernel;
 use krash_program::KernelFiles;
-use krash_render::{json_line, render, Format};
+use krash_render::{format_sortable_date, json_line, render, Format};
 use rayon::prelude::*;
 
 /// The words after `analyze`, sorted out.
@@ -283,7 +283,7 @@ fn batch_text(results: &[Analysed], table: &[Bucket]) -> String {
     if table.is_empty() {
         return out;
     }
-    let time = |t: Option<i64>| t.map(format_time).unwrap_or_else(|| "-".into());
+    let time = |t: Option<i64>| t.map(format_sortable_date).unwrap_or_else(|| "-".into());
     let rows: Vec<[String; 5]> = table
         .iter()
         .map(|b| {
@@ -314,34 +314,4 @@ fn batch_text(results: &[Analysed], table: &[Bucket]) -> String {
         line([&r[0], &r[1], &r[2], &r[3], &r[4]]);
     }
     out
-}
-
-/// `2026-12-03 14:06:07` (UTC): sortable, and one word wide less than
-/// `sys`'s DATE.
-fn format_time(epoch: i64) -> String {
-    let days = epoch.div_euclid(86_400);
-    let secs = epoch.rem_euclid(86_400);
-    // Days since 1970-01-01 to a proleptic Gregorian date (Hinnant's civil_from_days).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_are_utc_dates() {
-        assert_eq!(format_time(0), "1970-01-01 00:00:00");
-        assert_eq!(format_time(1_709_251_199), "2024-02-29 23:59:59");
-        assert_eq!(format_time(1_796_220_367), "2026-12-02 14:06:07");
-    }
 }

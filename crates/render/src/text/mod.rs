@@ -41,7 +41,7 @@ mod whatis;
 
 use krash_commands::Output;
 
-pub use sys::{format_crash_date, format_uptime};
+pub use sys::{format_crash_date, format_sortable_date, format_uptime};
 
 pub(crate) fn render(output: &Output) -> String {
     match output {

@@ -95,6 +95,13 @@ pub fn format_crash_date(epoch: i64) -> String {
     )
 }
 
+/// `2026-12-03 14:06:07` (UTC): sortable, for tables of many dumps.
+pub fn format_sortable_date(epoch: i64) -> String {
+    let secs = epoch.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(epoch.div_euclid(86_400));
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
 fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
@@ -136,6 +143,14 @@ fn format_memory(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[test]
+    fn sortable_dates_are_utc() {
+        assert_eq!(format_sortable_date(0), "1970-01-01 00:00:00");
+        assert_eq!(format_sortable_date(1_709_251_199), "2024-02-29 23:59:59");
+        assert_eq!(format_sortable_date(1_796_220_367), "2026-12-02 14:06:07");
+    }
 
     #[test]
     fn dates_and_uptimes() {
