@@ -112,6 +112,17 @@ fn console_trace(console: &str, from: &str) -> Vec<String> {
         .collect()
 }
 
+/// The frames the kernel's unwinder marked "? " in the same block.
+fn console_guessed_frames(console: &str, from: &str) -> Vec<String> {
+    let Some(start) = console.find(from) else { return Vec::new() };
+    console[start..]
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.contains("</IRQ>") && !l.contains("</TASK>") && !l.starts_with("RIP:"))
+        .filter_map(|l| Some(l.trim().strip_prefix("? ")?.split('+').next()?.to_string()))
+        .collect()
+}
+
 #[test]
 fn frame_pointer_backtrace_crosses_the_irq_stack_where_crash_8_is_bogus() {
     let mut checked = 0;
@@ -134,6 +145,20 @@ fn frame_pointer_backtrace_crosses_the_irq_stack_where_crash_8_is_bogus() {
         assert!(task_frames.len() >= 5, "{}: short console trace {task_frames:?}", d.label());
         for name in &task_frames {
             assert!(ours.contains(&name.as_str()), "{}: console frame {name} missing from bt:\n{bt}", d.label());
+        }
+        // krash_list_walk is a leaf without a frame record: its caller,
+        // which the kernel's unwinder could only guess ("? "), is read from
+        // the word at RSP and comes right after it.
+        let guessed = console_guessed_frames(&console, "<TASK>");
+        assert!(guessed.iter().any(|g| g.starts_with("scenario_softlockup")), "{}: {guessed:?}", d.label());
+        let walk = ours.iter().position(|f| *f == rip);
+        for name in &guessed {
+            let at = ours.iter().position(|f| f == name);
+            assert!(
+                at.is_some() && at == walk.map(|w| w + 1),
+                "{}: {name}, guessed by the kernel, is not the caller of {rip}:\n{bt}",
+                d.label()
+            );
         }
         // The user registers the system call saved end the trace.
         assert!(bt.contains("CS: 0033  SS: 002b"), "{}: no user-mode frame at the end:\n{bt}", d.label());

@@ -98,7 +98,10 @@ pub fn complete(session: &Session, line: &str, pos: usize) -> Completion {
 /// Where the last `|` or `>` of the line is, but the `>` of a member
 /// access (`mm->pgd`).
 fn last_pipe_or_redirect(text: &str) -> Option<usize> {
-    text.char_indices().filter(|&(i, c)| c == '|' || (c == '>' && !text[..i].ends_with('-'))).map(|(i, _)| i).last()
+    text.char_indices()
+        .filter(|&(i, c)| c == '|' || (c == '>' && !text[..i].ends_with('-')))
+        .map(|(i, _)| i)
+        .next_back()
 }
 
 /// Start of the word the cursor is in.

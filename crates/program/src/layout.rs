@@ -161,6 +161,16 @@ impl Layouts {
         })
     }
 
+    /// The type of member `path` of `struct name`, through typedefs and
+    /// qualifiers (`cpumask_var_t` is a pointer with CPUMASK_OFFSTACK and
+    /// an array without); None without types that know it.
+    pub fn member_type(&self, name: &str, path: &str) -> Option<Type> {
+        let types = self.types.as_ref()?;
+        let id = self.struct_id(types.as_ref(), name).ok()?;
+        let loc = types.member_path(id, path).ok()?;
+        types.resolve(loc.ty).ok().map(|(_, ty)| ty)
+    }
+
     /// Offset of `path` inside global variable `var` (for variables whose
     /// type is anonymous, like `tk_core`).
     pub fn variable_field(&self, var: &str, path: &str) -> Result<Field> {

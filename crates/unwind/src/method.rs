@@ -189,6 +189,20 @@ pub fn fp_step(
             return Ok(StepResult::Call { state: next, slot });
         }
     }
+    if state.signal {
+        if let Some(slot) = frameless_return_slot(mem, code, state) {
+            // Interrupted where the function has not (or never) set up its
+            // frame: a leaf compiled without one, or a prologue cut short.
+            // RBP is still the caller's; the return address is above the
+            // words pushed so far. The kernel's unwinder shows this caller
+            // with a "?".
+            let ip = read(mem, slot, "return address")?;
+            if looks_like_return_address(mem, code, ip) {
+                let next = UnwindState { ip, sp: slot.wrapping_add(8), bp, signal: false, regs: None };
+                return Ok(StepResult::Call { state: next, slot });
+            }
+        }
+    }
     if bp == 0 {
         // The outermost frame of a frame-pointer kernel, or an RBP nobody
         // knows (a parked kdump frame): either way the chain ends here.
@@ -249,6 +263,47 @@ fn at_frame_epilogue(mem: &dyn VirtualMemory, code: &dyn CodeInfo, ip: u64) -> b
         at = at.saturating_add(d.len);
     }
     false
+}
+
+/// Most bytes of a function looked at before an interrupted pc.
+const PROLOGUE_BYTES: u64 = 4096;
+
+/// Where the return address of an interrupted function lies when the code
+/// from its entry up to the pc leaves RBP alone and moves the stack pointer
+/// by pushes only: above those pushes. None when any instruction there
+/// writes RSP or RBP otherwise (the frame record then says where), or when
+/// the function cannot be read whole.
+fn frameless_return_slot(mem: &dyn VirtualMemory, code: &dyn CodeInfo, state: &UnwindState) -> Option<u64> {
+    let sym = code.symbolize(state.ip)?;
+    if sym.offset > PROLOGUE_BYTES {
+        return None;
+    }
+    let start = state.ip.checked_sub(sym.offset)?;
+    let decoder = code.arch().decoder;
+    let len = usize::try_from(sym.offset).ok()?;
+    let bytes = mem.read_vec(start, len.checked_add(decoder.max_instruction_len())?).ok()?;
+    let no_symbols: &krash_arch::Symbolizer<'_> = &|_| None;
+    let mut at = 0usize;
+    let mut pushed = 0u64;
+    while at < len {
+        let insn = decoder.instruction(bytes.get(at..)?, start.wrapping_add(at as u64), no_symbols)?;
+        match insn.mnemonic.as_str() {
+            "push" => pushed = pushed.checked_add(8)?,
+            "pop" | "leave" | "enter" => return None,
+            _ if writes_stack_or_frame_register(&insn.text) => return None,
+            _ => {}
+        }
+        at = at.checked_add(insn.len)?;
+    }
+    state.sp.checked_add(pushed)
+}
+
+/// True if an AT&T instruction's destination (its last operand) is the
+/// stack or frame pointer register.
+fn writes_stack_or_frame_register(text: &str) -> bool {
+    let operands = text.split_once(char::is_whitespace).map_or("", |(_, rest)| rest.trim());
+    let last = operands.rsplit(',').next().unwrap_or_default().trim();
+    matches!(last, "%rsp" | "%esp" | "%sp" | "%rbp" | "%ebp" | "%bp")
 }
 
 /// The user-mode registers saved at the very top of the stack `state.sp`

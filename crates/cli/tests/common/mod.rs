@@ -66,12 +66,10 @@ pub fn lab_dumps() -> Vec<LabDump> {
 }
 
 /// Every memory image the lab made: its crash dumps and the LiME images of
-/// running guests (no panic, no CPU registers) — but those of the
-/// frame-pointer SLAB flavor (`krash_labtest::FP_SLAB_KERNEL`), which
-/// `flavor_lab` checks and the rest of the suite does not run on yet
-/// (docs/COMPAT.md says what works there).
+/// running guests (no panic, no CPU registers), the frame-pointer SLAB
+/// flavor's (`krash_labtest::FP_SLAB_KERNEL`) included.
 pub fn lab_images() -> Vec<LabDump> {
-    all_lab_images().into_iter().filter(|d| d.kernel != krash_labtest::FP_SLAB_KERNEL).collect()
+    all_lab_images()
 }
 
 /// The in-guest kdump of each scenario of the frame-pointer SLAB flavor.

@@ -111,6 +111,9 @@ pub struct NodeDetail {
     pub partial_count: u64,
     pub per_cpu: u64,
     pub partial: Vec<SlabRow>,
+    /// SLAB's full and free lists; None under SLUB, which tracks neither.
+    pub full: Option<Vec<SlabRow>>,
+    pub free: Option<Vec<SlabRow>>,
 }
 
 /// `kmem -S` for one cache.
@@ -193,6 +196,9 @@ pub enum KmemNote {
     UnreadableCache { cache: String, error: String },
     /// The cache list itself could not be read whole.
     CacheList { problem: String },
+    /// A node's slab list (`slabs_partial`, ...) whose walk stopped early:
+    /// the slabs before the break are shown.
+    SlabListBreak { cache: String, node: u32, why: String },
 }
 
 /// kmem's output plus problems found (`kmem: ...` lines).
@@ -396,12 +402,29 @@ fn cache_detail(k: &Kernel, c: &SlabCache, notes: &mut Vec<KmemNote>) -> Result<
     }
     let mut nodes = Vec::new();
     for n in k.cache_node_slabs(c)? {
-        let mut partial = Vec::new();
-        for &p in &n.partial {
-            let slab = k.read_slab(p, c.addr)?;
-            partial.push(slab_row(&slab, slab.inuse));
+        let rows = |slabs: &[u64]| -> Result<Vec<SlabRow>> {
+            slabs.iter().map(|&p| k.read_slab(p, c.addr).map(|slab| slab_row(&slab, slab.inuse))).collect()
+        };
+        let partial = rows(&n.partial)?;
+        if let Some(why) = &n.partial_break {
+            notes.push(KmemNote::SlabListBreak {
+                cache: c.name.clone(),
+                node: n.node,
+                why: format!("slabs_partial: {why}"),
+            });
         }
+        let (full, free) = match &n.classic {
+            Some(lists) => {
+                for broken in &lists.broken {
+                    notes.push(KmemNote::SlabListBreak { cache: c.name.clone(), node: n.node, why: broken.clone() });
+                }
+                (Some(rows(&lists.full)?), Some(rows(&lists.free)?))
+            }
+            None => (None, None),
+        };
         nodes.push(NodeDetail {
+            full,
+            free,
             node: n.node,
             addr: n.addr,
             slabs: n.nr_slabs,

@@ -93,7 +93,15 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
 }
 
 fn group_view(k: &krash_program::Kernel, queue: &RunQueue) -> Result<GroupView> {
-    let root_task_group = k.symbol_addr("root_task_group").unwrap_or(0);
+    // A kernel built without CONFIG_CGROUP_SCHED has no task groups: -g
+    // has nothing to show there (crash refuses too).
+    let root_task_group = k.symbol_addr("root_task_group").map_err(|_| {
+        Error::Usage(
+            "runq: -g is not applicable: this kernel has no task groups (no root_task_group: built without \
+             CONFIG_CGROUP_SCHED)"
+                .into(),
+        )
+    })?;
     let cfs_rq = k.field_addr(queue.rq, "rq", "cfs")?;
     let running = k.read_field_u64(cfs_rq, "cfs_rq", "curr")?;
     let current_se = k.field_addr(queue.current, "task_struct", "se")?;

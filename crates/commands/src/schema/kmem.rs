@@ -167,6 +167,10 @@ pub struct NodeSlabs {
     /// CPUs with a cpu slab.
     pub per_cpu: u64,
     pub partial: Vec<SlabRow>,
+    /// SLAB's full slabs; absent under SLUB, which does not track them.
+    pub full: Option<Vec<SlabRow>>,
+    /// SLAB's free slabs; absent under SLUB.
+    pub free: Option<Vec<SlabRow>>,
 }
 
 impl From<&out::CacheDetail> for CacheDetail {
@@ -193,6 +197,8 @@ impl From<&out::CacheDetail> for CacheDetail {
                     partial_count: n.partial_count,
                     per_cpu: n.per_cpu,
                     partial: n.partial.iter().map(SlabRow::from).collect(),
+                    full: n.full.as_ref().map(|v| v.iter().map(SlabRow::from).collect()),
+                    free: n.free.as_ref().map(|v| v.iter().map(SlabRow::from).collect()),
                 })
                 .collect(),
         }
@@ -558,6 +564,9 @@ pub enum KmemNote {
     UnreadableCache { cache: String, error: String },
     /// The cache list could not be read whole: a broken link or a cache left out.
     CacheList { problem: String },
+    /// A node's slab list whose walk stopped early (`why` names the list
+    /// and the break); the slabs before it are shown.
+    SlabListBreak { cache: String, node: u32, why: String },
 }
 
 /// A SLUB freelist pointer that does not lead to a free object of its slab.
@@ -676,6 +685,9 @@ fn note(n: &out::KmemNote) -> KmemNote {
             KmemNote::UnreadableCache { cache: cache.clone(), error: error.clone() }
         }
         out::KmemNote::CacheList { problem } => KmemNote::CacheList { problem: problem.clone() },
+        out::KmemNote::SlabListBreak { cache, node, why } => {
+            KmemNote::SlabListBreak { cache: cache.clone(), node: *node, why: why.clone() }
+        }
     }
 }
 

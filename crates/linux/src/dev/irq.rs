@@ -212,7 +212,15 @@ impl IrqHelpers for Kernel {
         };
         let field = l.field(struct_name, path)?;
         let member = desc.wrapping_add(field.offset);
-        let mask = if field.size == Some(8) { self.memory().read_u64(member)? } else { member };
+        // `cpumask_var_t` points to the mask with CPUMASK_OFFSTACK and is
+        // the mask itself without; the type says which (a mask of at most
+        // 64 CPUs is 8 bytes too). Without types, a pointer-sized member
+        // is taken for the pointer.
+        let is_pointer = match l.member_type(struct_name, path) {
+            Some(ty) => matches!(ty, krash_debuginfo::types::Type::Pointer { .. }),
+            None => field.size == Some(8),
+        };
+        let mask = if is_pointer { self.memory().read_u64(member)? } else { member };
         if mask == 0 {
             return Ok(Vec::new());
         }

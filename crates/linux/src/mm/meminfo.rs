@@ -54,7 +54,14 @@ pub trait MeminfoExt {
 
 impl MeminfoExt for Kernel {
     fn huge_pools(&self) -> Result<Vec<HugePool>> {
-        let base = self.symbol_addr("hstates")?;
+        // A kernel built without CONFIG_HUGETLBFS has no huge page pools.
+        let base = self.symbol_addr("hstates").map_err(|_| {
+            Error::Usage(
+                "kmem: -h is not applicable: this kernel has no huge page pools (no hstates: built without \
+                 CONFIG_HUGETLBFS)"
+                    .into(),
+            )
+        })?;
         let size = self.layouts().size_of("hstate")?;
         let count = self
             .layouts()

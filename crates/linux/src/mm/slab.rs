@@ -156,6 +156,17 @@ pub struct NodeSlabs {
     pub partial: Vec<u64>,
     /// Why the partial list walk stopped early, if it did.
     pub partial_break: Option<String>,
+    /// SLAB's full and free slab lists (SLUB tracks neither).
+    pub classic: Option<ClassicNodeLists>,
+}
+
+/// The slab lists a SLAB node keeps besides the partial one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClassicNodeLists {
+    pub full: Vec<u64>,
+    pub free: Vec<u64>,
+    /// Why a walk stopped early (`slabs_full: ...`), if one did.
+    pub broken: Vec<String>,
 }
 
 /// A cache's object counts as crash's `kmem -s` computes them.
@@ -633,7 +644,26 @@ impl SlabExt for Kernel {
                 // SLAB keeps no object count: every slab holds `num`.
                 None => nr_slabs.saturating_mul(u64::from(cache.objects_per_slab)),
             };
+            let classic = st.off.classic.as_ref().map(|c| {
+                let [_, full_list, free_list] = c.node_lists;
+                let mut broken = Vec::new();
+                let mut slabs_on = |offset: u64, name: &str| {
+                    let walk = list::walk(
+                        mem,
+                        addr.wrapping_add(offset),
+                        WalkOptions { limit: MAX_LIST_SLABS, ..WalkOptions::default() },
+                    );
+                    if let Some(b) = walk.broken {
+                        broken.push(format!("{name}: {b}"));
+                    }
+                    walk.nodes.iter().map(|n| n.wrapping_sub(st.off.slab_list)).collect::<Vec<u64>>()
+                };
+                let full = slabs_on(full_list, "slabs_full");
+                let free = slabs_on(free_list, "slabs_free");
+                ClassicNodeLists { full, free, broken }
+            });
             out.push(NodeSlabs {
+                classic,
                 node: node as u32,
                 addr,
                 nr_slabs,

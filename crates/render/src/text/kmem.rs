@@ -74,6 +74,9 @@ pub(crate) fn render(out: &KmemOutput) -> String {
             KmemNote::CacheList { problem } => {
                 let _ = writeln!(s, "kmem: {problem}");
             }
+            KmemNote::SlabListBreak { cache, node, why } => {
+                let _ = writeln!(s, "kmem: {cache}: node {node}: {why}");
+            }
         }
     }
     s
@@ -140,18 +143,29 @@ fn cache_detail(s: &mut String, c: &CacheDetail) {
     for n in &c.nodes {
         s.push_str("KMEM_CACHE_NODE   NODE  SLABS  PARTIAL  PER-CPU\n");
         let _ = writeln!(s, "{:x}  {:>4}  {:>5}  {:>7}  {:>7}", n.addr, n.node, n.slabs, n.partial_count, n.per_cpu);
-        let _ = writeln!(s, "NODE {} PARTIAL:", n.node);
-        if n.partial.is_empty() {
-            s.push_str("  (empty)\n");
-        } else {
-            s.push_str(SLAB_HEADER);
+        node_list(s, n.node, "PARTIAL", Some(&n.partial));
+        node_list(s, n.node, "FULL", n.full.as_deref());
+        // SLUB has no free list: its empty slabs go back to the page allocator.
+        if let Some(free) = &n.free {
+            node_list(s, n.node, "FREE", Some(free));
         }
-        for r in &n.partial {
-            slab_line(s, r);
-        }
-        let _ = writeln!(s, "NODE {} FULL:\n  (not tracked)", n.node);
     }
     s.push('\n');
+}
+
+/// One of a node's slab lists; `None` for one the allocator does not keep.
+fn node_list(s: &mut String, node: u32, name: &str, slabs: Option<&[SlabRow]>) {
+    let _ = writeln!(s, "NODE {node} {name}:");
+    match slabs {
+        None => s.push_str("  (not tracked)\n"),
+        Some([]) => s.push_str("  (empty)\n"),
+        Some(rows) => {
+            s.push_str(SLAB_HEADER);
+            for r in rows {
+                slab_line(s, r);
+            }
+        }
+    }
 }
 
 fn context(s: &mut String, c: &TaskContext) {
