@@ -349,3 +349,23 @@ fn crash_peer_on(d: &LabDump, templates: Vec<String>) -> Option<CrashPeer> {
     outputs.get("sys").filter(|s| s.contains("RELEASE:"))?;
     Some(CrashPeer { outputs })
 }
+
+/// When crash refused `command` as not applicable to the kernel (a
+/// feature the kernel was built without), checks that krash refuses it
+/// too, printing nothing on stdout and saying what the kernel lacks, and
+/// returns true; false when crash answered.
+#[allow(dead_code)]
+pub fn refused_as_crash_does(d: &LabDump, command: &str, crash_text: &str) -> bool {
+    if !crash_text.contains("option not supported or applicable") {
+        return false;
+    }
+    let run = krash_on(d, &format!("{command}\n"));
+    assert!(
+        run.stdout.trim().is_empty() && run.stderr.contains("is not applicable: this kernel has no"),
+        "{}: {command}: crash refuses, krash gave:\n{}{}",
+        d.label(),
+        run.stdout,
+        run.stderr
+    );
+    true
+}

@@ -167,9 +167,9 @@ pub struct NodeSlabs {
     /// CPUs with a cpu slab.
     pub per_cpu: u64,
     pub partial: Vec<SlabRow>,
-    /// SLAB's full slabs; absent under SLUB, which does not track them.
+    /// SLAB's full slabs; null under SLUB, which does not track them.
     pub full: Option<Vec<SlabRow>>,
-    /// SLAB's free slabs; absent under SLUB.
+    /// SLAB's free slabs; null under SLUB, which keeps none.
     pub free: Option<Vec<SlabRow>>,
 }
 
