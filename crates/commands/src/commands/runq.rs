@@ -96,7 +96,7 @@ fn group_view(k: &krash_program::Kernel, queue: &RunQueue) -> Result<GroupView> 
     // A kernel built without CONFIG_CGROUP_SCHED has no task groups: -g
     // has nothing to show there (crash refuses too).
     let root_task_group = k.symbol_addr("root_task_group").map_err(|_| {
-        Error::Usage(
+        Error::Unsupported(
             "runq: -g is not applicable: this kernel has no task groups (no root_task_group: built without \
              CONFIG_CGROUP_SCHED)"
                 .into(),

@@ -56,7 +56,7 @@ impl MeminfoExt for Kernel {
     fn huge_pools(&self) -> Result<Vec<HugePool>> {
         // A kernel built without CONFIG_HUGETLBFS has no huge page pools.
         let base = self.symbol_addr("hstates").map_err(|_| {
-            Error::Usage(
+            Error::Unsupported(
                 "kmem: -h is not applicable: this kernel has no huge page pools (no hstates: built without \
                  CONFIG_HUGETLBFS)"
                     .into(),
