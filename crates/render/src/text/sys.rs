@@ -145,7 +145,6 @@ mod tests {
     use super::*;
 
     #[test]
-    #[test]
     fn sortable_dates_are_utc() {
         assert_eq!(format_sortable_date(0), "1970-01-01 00:00:00");
         assert_eq!(format_sortable_date(1_709_251_199), "2024-02-29 23:59:59");
