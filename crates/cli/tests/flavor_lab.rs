@@ -93,12 +93,19 @@ fn kmem_s_on_slab_equals_crash_9() {
 /// Function names of the reliable frames of a Call Trace block of the
 /// console (after `from`), up to the end of that stack (`</IRQ>`, `</TASK>`
 /// or a register line).
-fn console_trace(console: &str, from: &str) -> Vec<String> {
+/// The lines of the console's Call Trace block that starts at `from`.
+fn console_block<'a>(console: &'a str, from: &str) -> Vec<&'a str> {
     let Some(start) = console.find(from) else { return Vec::new() };
     console[start..]
         .lines()
         .skip(1)
         .take_while(|l| !l.contains("</IRQ>") && !l.contains("</TASK>") && !l.starts_with("RIP:"))
+        .collect()
+}
+
+fn console_trace(console: &str, from: &str) -> Vec<String> {
+    console_block(console, from)
+        .into_iter()
         .filter_map(|l| {
             let l = l.trim();
             // "? " marks what the kernel's unwinder found by scanning, not by
@@ -114,11 +121,8 @@ fn console_trace(console: &str, from: &str) -> Vec<String> {
 
 /// The frames the kernel's unwinder marked "? " in the same block.
 fn console_guessed_frames(console: &str, from: &str) -> Vec<String> {
-    let Some(start) = console.find(from) else { return Vec::new() };
-    console[start..]
-        .lines()
-        .skip(1)
-        .take_while(|l| !l.contains("</IRQ>") && !l.contains("</TASK>") && !l.starts_with("RIP:"))
+    console_block(console, from)
+        .into_iter()
         .filter_map(|l| Some(l.trim().strip_prefix("? ")?.split('+').next()?.to_string()))
         .collect()
 }
