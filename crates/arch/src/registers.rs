@@ -46,6 +46,9 @@ pub enum RegisterRole {
     PerCpuBase,
     /// The system-call number as saved at kernel entry (orig_rax).
     SyscallNumber,
+    /// Preserved across calls by the C calling convention: a callee that
+    /// uses it saves it first (on x86-64, with a push in its prologue).
+    CalleeSaved,
 }
 
 /// One register of an architecture.

@@ -92,7 +92,8 @@ impl RegisterAndMemory for FrameState<'_> {
                 DWARF_RSP => Some(f.sp),
                 DWARF_RBP => f.bp,
                 DWARF_RIP => Some(f.pc),
-                _ => None,
+                // What the callee's prologue pushed (RBX, R12-R15).
+                _ => f.saved.as_ref().and_then(|s| s.by_dwarf(regno)),
             },
         };
         if value.is_none() {

@@ -32,4 +32,9 @@ pub trait CodeInfo {
     fn cfi(&self, _ip: u64) -> Option<CfiRow> {
         None
     }
+    /// The address of the function `name` in `module` (the kernel image
+    /// for `None`), to find the whole function a `.cold` part belongs to.
+    fn function_named(&self, _name: &str, _module: Option<&str>) -> Option<u64> {
+        None
+    }
 }

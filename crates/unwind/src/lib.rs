@@ -11,6 +11,7 @@
 //! Where ORC fails (a damaged stack), it searches the stack for saved
 //! `pt_regs` and continues from them, marking the recovered frames.
 
+mod callee_saved;
 mod cfi;
 mod code;
 mod method;

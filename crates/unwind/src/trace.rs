@@ -64,6 +64,9 @@ pub struct Frame {
     /// where each function saves it); other callee-saved registers are
     /// unknown in ORC frames.
     pub bp: Option<u64>,
+    /// Callee-saved registers this frame's callee pushed in its prologue,
+    /// read back from the stack (`None` when none were found).
+    pub saved: Option<RegisterFile>,
 }
 
 /// Registers saved by an exception, interrupt or system call entry.
@@ -163,6 +166,7 @@ impl Builder<'_> {
             cfa: None,
             regs: if state.signal { state.regs } else { None },
             bp: self.bp_known.then_some(state.bp),
+            saved: None,
         }));
         // Frames are capped at MAX_FRAMES, far below the type's limit.
         self.level = self.level.saturating_add(1);
@@ -418,5 +422,7 @@ pub fn unwind_with(
         state = UnwindState::from_regs(&found.regs);
         b.frame(&state, state.sp);
     }
-    Backtrace { items: b.items }
+    let mut items = b.items;
+    crate::callee_saved::recover(mem, code, &mut items);
+    Backtrace { items }
 }

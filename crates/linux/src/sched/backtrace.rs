@@ -123,6 +123,13 @@ impl CodeInfo for KernelCode<'_> {
         }
         self.kernel.cfi_table().ok()?.row(ip)
     }
+
+    fn function_named(&self, name: &str, module: Option<&str>) -> Option<u64> {
+        match module {
+            None => self.kernel.symbols().by_name(name).map(|s| s.addr),
+            Some(m) => self.kernel.modules().ok()?.iter().find(|x| x.name == m)?.symbols.by_name(name).map(|s| s.addr),
+        }
+    }
 }
 
 /// The vmlinux's `.debug_frame`, already relocated in the linked image.
