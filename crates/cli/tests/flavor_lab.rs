@@ -16,7 +16,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use common::{krash, krash_on, LabDump};
 use krash_labtest::FP_SLAB_KERNEL;
@@ -38,48 +37,17 @@ fn cache_lines(text: &str) -> BTreeMap<String, [String; 5]> {
         .collect()
 }
 
-/// crash 9.0.2, installed in the lab's sid root, on a dump: the same
-/// chroot with bind mounts the lab's oracles use (lab/tools/aptroot.py).
-fn crash9(d: &LabDump, commands: &str) -> Option<String> {
-    let root = krash_labtest::lab_dir().join("roots/sid");
-    if !root.join("usr/bin/crash").exists() {
-        return None;
-    }
-    let dir = tempfile::tempdir().ok()?;
-    let script = dir.path().join("commands");
-    std::fs::write(&script, format!("{commands}q\n")).ok()?;
-    let binds = [d.dir.clone(), d.vmlinux.parent()?.to_path_buf(), dir.path().to_path_buf()];
-    let mut steps = vec!["set -e".to_string()];
-    for b in &binds {
-        let inside = format!("{}{}", root.display(), b.display());
-        steps.push(format!("mkdir -p '{inside}'"));
-        steps.push(format!("mount --bind '{}' '{inside}'", b.display()));
-    }
-    steps.push(format!("mount -t proc proc '{}/proc'", root.display()));
-    steps.push(format!(
-        "exec chroot '{}' env -i PATH=/usr/bin:/bin crash -s -i '{}' '{}' '{}'",
-        root.display(),
-        script.display(),
-        d.vmlinux.display(),
-        d.vmcore.display()
-    ));
-    let out =
-        Command::new("unshare").args(["--mount", "--propagation", "private", "sh", "-c", &steps.join("; ")]).output();
-    let out = out.ok()?;
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 #[test]
 fn kmem_s_on_slab_equals_crash_9() {
     let mut compared = 0;
     for d in flavor_dumps() {
         let ours = krash_on(&d, "kmem -s\n");
         let ours = cache_lines(&ours.stdout);
-        let Some(theirs) = crash9(&d, "kmem -s\n") else {
+        let Some(theirs) = common::crash9_outputs(&d, &["kmem -s".to_string()]) else {
             krash_labtest::skip_or_fail(format!("{}: crash 9 (the lab's sid root) did not run", d.label()));
             continue;
         };
-        let theirs = cache_lines(&theirs);
+        let theirs = cache_lines(theirs.output("kmem -s").unwrap_or_default());
         assert!(theirs.len() > 50, "{}: crash 9 listed {} caches", d.label(), theirs.len());
         assert_eq!(ours, theirs, "{}: kmem -s differs from crash 9.0.2", d.label());
         // SLAB's numbers are not SLUB's: a kmalloc cache's stride (crash's
@@ -90,10 +58,8 @@ fn kmem_s_on_slab_equals_crash_9() {
     krash_labtest::assert_compared(compared, "kmem -s on the SLAB flavor against crash 9");
 }
 
-/// Function names of the reliable frames of a Call Trace block of the
-/// console (after `from`), up to the end of that stack (`</IRQ>`, `</TASK>`
-/// or a register line).
-/// The lines of the console's Call Trace block that starts at `from`.
+/// The lines of the console's Call Trace block that starts at `from`, up
+/// to the end of that stack (`</IRQ>`, `</TASK>` or a register line).
 fn console_block<'a>(console: &'a str, from: &str) -> Vec<&'a str> {
     let Some(start) = console.find(from) else { return Vec::new() };
     console[start..]
@@ -103,6 +69,7 @@ fn console_block<'a>(console: &'a str, from: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// Function names of the reliable frames of a Call Trace block.
 fn console_trace(console: &str, from: &str) -> Vec<String> {
     console_block(console, from)
         .into_iter()

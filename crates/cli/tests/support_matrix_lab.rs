@@ -1,7 +1,8 @@
 //! The support matrix, `docs/support-matrix.md`: for every lab kernel, every
 //! command of tests/data/crash-peer-commands, whether krash answers it (with
-//! the vmlinux, and with the dump alone) and whether each peer does, all on
-//! the same dump file in the same run.
+//! the vmlinux, and with the dump alone) and whether each peer does (crash
+//! 8.0.2 on the host, crash 9.0.2 from the lab's sid root, drgn 0.3.0), all
+//! on the same dump file in the same run.
 //!
 //! The file is generated here, never written by hand: the test builds the
 //! matrix from the lab and fails when the committed file differs, so the
@@ -119,7 +120,7 @@ fn generate() -> String {
          dump's scenario lacks.\n\n",
     );
     let mut summary = String::from(
-        "| kernel | machine | krash with vmlinux | krash, dump alone | crash 8.0.2 | drgn 0.3.0 |\n|---|---|---|---|---|---|\n",
+        "| kernel | machine | krash with vmlinux | krash, dump alone | crash 8.0.2 | crash 9.0.2 | drgn 0.3.0 |\n|---|---|---|---|---|---|---|\n",
     );
     let mut tables = String::new();
     for d in dumps() {
@@ -130,34 +131,35 @@ fn generate() -> String {
         let with = krash_column(&[&vmlinux, &vmcore], &runnable);
         let alone = krash_column(&["--no-search", &vmcore], &runnable);
         let peer = crash_peer(&d);
+        let peer9 = common::crash9_peer(&d);
         let drgn_opened = d.drgn().is_some();
         let machine = with.machine.as_deref().unwrap_or("unknown machine");
         let _ = writeln!(
             summary,
-            "| {} | {machine} | {} | {} | {} | {} |",
+            "| {} | {machine} | {} | {} | {} | {} | {} |",
             d.kernel,
             opens(with.opened),
             opens(alone.opened),
             opens(peer.is_some()),
+            opens(peer9.is_some()),
             opens(drgn_opened)
         );
         let _ = writeln!(tables, "\n## {} ({machine})\n", d.kernel);
-        tables.push_str("| command | krash | krash, dump alone | crash 8.0.2 |\n|---|---|---|---|\n");
+        tables.push_str("| command | krash | krash, dump alone | crash 8.0.2 | crash 9.0.2 |\n|---|---|---|---|---|\n");
         let mut at = 0;
         for (template, command) in templates.iter().zip(&commands) {
             let row = match command {
-                None => ["-".to_string(), "-".to_string(), "-".to_string()],
+                None => ["-".to_string(), "-".to_string(), "-".to_string(), "-".to_string()],
                 Some(command) => {
-                    let cells = [
-                        with.cells[at].clone(),
-                        alone.cells[at].clone(),
-                        peer.as_ref().map_or_else(|| "cannot open".into(), |p| crash_cell(p.output(template), command)),
-                    ];
+                    let crash = |p: &Option<common::CrashPeer>| {
+                        p.as_ref().map_or_else(|| "cannot open".into(), |p| crash_cell(p.output(template), command))
+                    };
+                    let cells = [with.cells[at].clone(), alone.cells[at].clone(), crash(&peer), crash(&peer9)];
                     at += 1;
                     cells
                 }
             };
-            let _ = writeln!(tables, "| `{template}` | {} | {} | {} |", row[0], row[1], row[2]);
+            let _ = writeln!(tables, "| `{template}` | {} | {} | {} | {} |", row[0], row[1], row[2], row[3]);
         }
     }
     md.push_str(&summary);

@@ -191,11 +191,7 @@ mod tests {
 
     fn names(code: &Code, limit: Option<u64>) -> Vec<&'static str> {
         let set = X86_64.registers;
-        prologue_pushes(code, code, START, limit)
-            .unwrap()
-            .into_iter()
-            .map(|id| set.desc(id).unwrap().name)
-            .collect()
+        prologue_pushes(code, code, START, limit).unwrap().into_iter().map(|id| set.desc(id).unwrap().name).collect()
     }
 
     #[test]

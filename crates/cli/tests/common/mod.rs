@@ -196,16 +196,11 @@ const CRASH_PEER_STALL: std::time::Duration = std::time::Duration::from_secs(150
 /// Runs crash on `commands` (index, command), each redirected to
 /// `dir/INDEX.txt`; false when crash had to be killed for writing nothing
 /// for [`CRASH_PEER_STALL`].
-fn run_crash_peer(d: &LabDump, commands: &[(usize, String)], dir: &Path) -> Option<bool> {
+fn run_crash_peer(d: &LabDump, commands: &[(usize, String)], dir: &Path, peer: PeerCrash) -> Option<bool> {
     let mut script: String = commands.iter().map(|(i, cmd)| format!("{cmd} > {}/{i}.txt\n", dir.display())).collect();
     script.push_str("q\n");
-    let mut child = Command::new("crash")
-        .args(["-s", &d.vmlinux.to_string_lossy(), &d.vmcore.to_string_lossy()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
+    let mut child =
+        peer.command(d, dir).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok()?;
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(script.as_bytes());
     }
@@ -294,8 +289,68 @@ fn crash_installed() -> bool {
     std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|p| p.join("crash").is_file()))
 }
 
+/// Which crash runs as a peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerCrash {
+    /// crash 8.0.2, the host's Debian package.
+    Host,
+    /// crash 9.0.2, Debian sid's package in the lab's sid root (never
+    /// installed on the host), run under chroot in a private mount
+    /// namespace as the lab's oracles run it (lab/tools/aptroot.py).
+    Sid,
+}
+
+impl PeerCrash {
+    fn sid_root() -> PathBuf {
+        lab_dir().join("roots/sid")
+    }
+
+    fn installed(self) -> bool {
+        match self {
+            PeerCrash::Host => crash_installed(),
+            PeerCrash::Sid => Self::sid_root().join("usr/bin/crash").is_file(),
+        }
+    }
+
+    /// crash on `d`, able to write into `out`.
+    fn command(self, d: &LabDump, out: &Path) -> Command {
+        let (vmlinux, vmcore) = (d.vmlinux.to_string_lossy(), d.vmcore.to_string_lossy());
+        match self {
+            PeerCrash::Host => {
+                let mut c = Command::new("crash");
+                c.args(["-s", &vmlinux, &vmcore]);
+                c
+            }
+            PeerCrash::Sid => {
+                let root = Self::sid_root();
+                let vmlinux_dir = d.vmlinux.parent().unwrap_or(Path::new("/")).to_path_buf();
+                let mut steps = vec!["set -e".to_string()];
+                for bind in [d.dir.as_path(), vmlinux_dir.as_path(), out] {
+                    let inside = format!("{}{}", root.display(), bind.display());
+                    steps.push(format!("mkdir -p '{inside}'"));
+                    steps.push(format!("mount --bind '{}' '{inside}'", bind.display()));
+                }
+                steps.push(format!("mount -t proc proc '{}/proc'", root.display()));
+                steps.push(format!(
+                    "exec chroot '{}' env -i PATH=/usr/bin:/bin crash -s '{vmlinux}' '{vmcore}'",
+                    root.display()
+                ));
+                let mut c = Command::new("unshare");
+                c.args(["--mount", "--propagation", "private", "sh", "-c", &steps.join("; ")]);
+                c
+            }
+        }
+    }
+}
+
 pub fn crash_peer(d: &LabDump) -> Option<CrashPeer> {
-    crash_peer_on(d, peer_commands())
+    crash_peer_on(d, peer_commands(), PeerCrash::Host)
+}
+
+/// [`crash_peer`] with crash 9.0.2 from the sid root.
+#[allow(dead_code)]
+pub fn crash9_peer(d: &LabDump) -> Option<CrashPeer> {
+    crash_peer_on(d, peer_commands(), PeerCrash::Sid)
 }
 
 /// crash's output for `commands` (templates as in crash-peer-commands, with
@@ -306,20 +361,32 @@ pub fn crash_peer(d: &LabDump) -> Option<CrashPeer> {
 pub fn crash_outputs(d: &LabDump, commands: &[String]) -> Option<CrashPeer> {
     let mut templates = vec!["sys".to_string()];
     templates.extend(commands.iter().filter(|c| c.as_str() != "sys").cloned());
-    crash_peer_on(d, templates)
+    crash_peer_on(d, templates, PeerCrash::Host)
 }
 
-fn crash_peer_on(d: &LabDump, templates: Vec<String>) -> Option<CrashPeer> {
+/// [`crash_outputs`] with crash 9.0.2 from the sid root.
+#[allow(dead_code)]
+pub fn crash9_outputs(d: &LabDump, commands: &[String]) -> Option<CrashPeer> {
+    let mut templates = vec!["sys".to_string()];
+    templates.extend(commands.iter().filter(|c| c.as_str() != "sys").cloned());
+    crash_peer_on(d, templates, PeerCrash::Sid)
+}
+
+fn crash_peer_on(d: &LabDump, templates: Vec<String>, peer: PeerCrash) -> Option<CrashPeer> {
     use std::collections::hash_map::DefaultHasher;
     use std::hash::{Hash, Hasher};
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-    if !crash_installed() {
+    if !peer.installed() {
         return None;
     }
     let meta = std::fs::metadata(&d.vmcore).ok()?;
     let mut hasher = DefaultHasher::new();
     ("hung-command-aware", d.vmcore.to_string_lossy(), meta.len(), meta.modified().ok(), &templates).hash(&mut hasher);
+    // The host crash's key stays what it was (its cached outputs stay valid).
+    if peer == PeerCrash::Sid {
+        "crash 9.0.2 in the sid root".hash(&mut hasher);
+    }
     let dir = lab_dir().join("crash-peer").join(format!("{:016x}", hasher.finish()));
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     if !dir.join("done").exists() {
@@ -330,7 +397,7 @@ fn crash_peer_on(d: &LabDump, templates: Vec<String>) -> Option<CrashPeer> {
             templates.iter().enumerate().filter_map(|(i, t)| Some((i, fill_placeholders(t, d)?))).collect();
         let mut next = 0;
         while next < commands.len() {
-            let finished = run_crash_peer(d, &commands[next..], &tmp)?;
+            let finished = run_crash_peer(d, &commands[next..], &tmp, peer)?;
             if finished {
                 break;
             }
