@@ -33,7 +33,7 @@ pub(crate) fn recover(mem: &dyn VirtualMemory, code: &dyn CodeInfo, items: &mut 
             TraceItem::Frame(frame) => {
                 if !frame.exact {
                     if let Some(c) = &callee {
-                        frame.saved = pushed_by_callee(mem, code, frame, c);
+                        frame.saved = pushed_by_callee(mem, code, frame, c).map(Box::new);
                     }
                 }
                 callee = frame.symbol.as_ref().map(|s| Callee {
@@ -167,7 +167,7 @@ mod tests {
     impl VirtualMemory for Code {
         fn read_virt(&self, addr: u64, buf: &mut [u8]) -> krash_core::Result<()> {
             for (i, b) in buf.iter_mut().enumerate() {
-                let at = (addr + i as u64).wrapping_sub(START) as usize;
+                let at = addr.wrapping_add(i as u64).wrapping_sub(START) as usize;
                 *b = self.0.get(at).copied().unwrap_or(0xcc);
             }
             Ok(())
@@ -185,7 +185,7 @@ mod tests {
             addr >= START
         }
         fn symbolize(&self, addr: u64) -> Option<Symbolized> {
-            Some(Symbolized { name: "f".into(), offset: addr - START, module: None })
+            Some(Symbolized { name: "f".into(), offset: addr.wrapping_sub(START), module: None })
         }
     }
 

@@ -65,8 +65,9 @@ pub struct Frame {
     /// unknown in ORC frames.
     pub bp: Option<u64>,
     /// Callee-saved registers this frame's callee pushed in its prologue,
-    /// read back from the stack (`None` when none were found).
-    pub saved: Option<RegisterFile>,
+    /// read back from the stack (`None` when none were found). Boxed: most
+    /// frames have none, and a register file is large.
+    pub saved: Option<Box<RegisterFile>>,
 }
 
 /// Registers saved by an exception, interrupt or system call entry.
