@@ -99,7 +99,9 @@ fn softlockup_list_length_is_exact_and_fast() {
             continue;
         }
         assert_eq!(entries, expected, "{}: list -H {head}: {}", d.label(), run.stderr);
-        assert!(elapsed.as_secs_f64() < 2.0, "{}: listing took {elapsed:?}", d.label());
+        // A bound that catches a walk gone quadratic or stuck, not a
+        // benchmark (the machine may be busy): speed is scripts/bench's.
+        assert!(elapsed.as_secs_f64() < 20.0, "{}: listing took {elapsed:?}", d.label());
         exact.insert(d.kernel.clone());
     }
     assert_eq!(exact, kernels, "every kernel has a dump where the whole list is readable");
