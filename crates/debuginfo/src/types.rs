@@ -547,6 +547,10 @@ fn render_declaration<P: TypeProvider + ?Sized>(
             Err(_) => return join_decl(&format!("<unknown type {}>", cur.0), &declarator),
         };
         charge(work, &ty);
+        // Text grows with each step; charging for it keeps a pathological
+        // graph (pointers and arrays of function types, nested) from
+        // copying ever longer strings for the whole budget.
+        *work = work.saturating_sub(declarator.len() / 32);
         match ty {
             Type::Pointer { to } => {
                 let quals: String = pending_qualifiers.drain(..).map(|q| format!(" {q}")).collect();
@@ -914,5 +918,17 @@ mod tests {
         let _ = f.ptype(TypeId(3));
         assert!(f.member_path(TypeId(3), "missing").is_err());
         assert!(started.elapsed() < std::time::Duration::from_secs(10));
+
+        // Two parameters that point back at their function: a binary tree
+        // of declarations as deep as the budget allows. The text is charged
+        // to the budget too, so the name stays printable (it was 900 KB,
+        // built by copying ever longer strings; fuzzing ran at 1 700/s).
+        let f = Fixture(vec![
+            Type::Void,
+            Type::Function { ret: TypeId(2), params: vec![Param { name: None, ty: TypeId(2) }; 2], variadic: false },
+            Type::Pointer { to: TypeId(1) },
+        ]);
+        let name = f.type_name(TypeId(2));
+        assert!(name.len() < 1 << 17, "{} bytes", name.len());
     }
 }
