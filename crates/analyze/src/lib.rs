@@ -30,8 +30,10 @@ mod lockup;
 mod null_check;
 pub mod oops;
 pub mod oops_resolve;
+pub mod owners;
 mod pointer_source;
 mod provenance;
+pub mod signature;
 mod slab_state;
 
 pub use hung::{LockOwner, LockWait};
@@ -201,115 +203,16 @@ pub struct Report {
     pub evidence: Vec<String>,
     pub top_frames: Vec<String>,
     pub signature: String,
+    /// Who to call (filled by [`owners::attach_owner`], which needs the
+    /// kernel's MAINTAINERS file).
+    pub owner: Option<owners::Owner>,
 }
 
 /// Frames that belong to the crash machinery, exception entry, interrupt
-/// plumbing or sleeping, not to the code that went wrong.
-const PLUMBING_PREFIXES: &[&str] = &[
-    "machine_kexec",
-    "__crash_kexec",
-    "crash_kexec",
-    "panic",
-    "vpanic",
-    "oops_end",
-    "die",
-    "__die",
-    "do_trap",
-    "do_error_trap",
-    "exc_",
-    "asm_exc_",
-    "page_fault_oops",
-    "kernelmode_fixup",
-    "no_context",
-    "__bad_area",
-    "bad_area",
-    "do_user_addr_fault",
-    "do_kern_addr_fault",
-    "handle_page_fault",
-    "__do_page_fault",
-    "do_page_fault",
-    "page_fault",
-    "general_protection",
-    "invalid_op",
-    "handle_bug",
-    "watchdog_timer_fn",
-    "__run_hrtimer",
-    "__hrtimer_run_queues",
-    "hrtimer_interrupt",
-    "__sysvec_",
-    "sysvec_",
-    "asm_sysvec_",
-    "asm_common_interrupt",
-    "irq_exit",
-    "__irq_exit",
-    "call_on_stack",
-    "asm_call_",
-    "schedule",
-    "__schedule",
-    "io_schedule",
-    "preempt_schedule",
-    "__mutex",
-    "mutex_lock",
-    "mutex_unlock",
-    "rwsem",
-    "down",
-    "__down",
-    "rt_mutex",
-    "msleep",
-    "usleep",
-    "wait_for_",
-    "__wait",
-    "context_switch",
-    "__switch_to",
-    "show_",
-    "dump_stack",
-    "__warn",
-    "report_bug",
-    "fixup_exception",
-    "sysrq_handle_crash.cold",
-    "nmi_",
-    "default_do_nmi",
-    "do_nmi",
-    "entry_SYSCALL",
-    "ret_from_fork",
-    "kthread",
-    "do_syscall_64",
-    "x64_sys_call",
-    "__x64_sys",
-    "ksys_",
-    "do_idle",
-    "cpu_startup_entry",
-    "__softirqentry",
-    "__do_softirq",
-    "handle_softirqs",
-    "run_timer_softirq",
-    "__run_timers",
-    "call_timer_fn",
-    "expire_timers",
-    "do_softirq",
-    "__irq_exit_rcu",
-    "common_startup_64",
-    "secondary_startup",
-    "start_secondary",
-    "rest_init",
-    "arch_call_rest_init",
-    "start_kernel",
-    "native_safe_halt",
-    "pv_native_safe_halt",
-    "default_idle",
-    "arch_cpu_idle",
-    "default_idle_call",
-    "x86_64_start_kernel",
-    "x86_64_start_reservations",
-    "start_kernel",
-    "cpuidle_",
-    "acpi_idle",
-];
-
+/// plumbing, locking or sleeping, not to the code that went wrong: the
+/// signature rules' irrelevant frames (data/signature-rules).
 pub(crate) fn is_plumbing(name: &str) -> bool {
-    // Idle loops differ by CPU model (amd_e400_idle, mwait_idle...): a
-    // signature must not depend on the machine an interrupt landed on.
-    PLUMBING_PREFIXES.iter().any(|p| name.starts_with(p)) || name.ends_with("_idle")
+    signature::rules().is_irrelevant(name)
 }
 
 /// Bounds the D-state tasks reported in full.
@@ -359,6 +262,7 @@ impl AnalyzeExt for Kernel {
             evidence: vec!["log | tail -80".into(), "bt".into()],
             top_frames: Vec::new(),
             signature: String::new(),
+            owner: None,
         };
         let panic_task = self.panic_task().and_then(|addr| self.task_by_addr(addr).ok().cloned());
         let mut trace = None;
@@ -462,15 +366,19 @@ impl AnalyzeExt for Kernel {
                 top.extend(b.frames.iter().skip(1).cloned());
             }
         } else {
-            top.extend(source.iter().filter(|n| !is_plumbing(n)).cloned());
+            top.extend(source.iter().cloned());
         }
+        // The signature rules see every frame (prefix frames add to it);
+        // the report's top frames are the first three that matter.
+        let signature_frames = top.clone();
+        top.retain(|n| !is_plumbing(n));
         top.dedup();
         top.truncate(3);
         if report.faulting_function.is_none() {
             report.faulting_function = top.first().cloned();
         }
         report.top_frames = top;
-        report.signature = signature(report.kind, &report.top_frames);
+        report.signature = signature(report.kind, &signature_frames);
         let mut seen = std::collections::HashSet::new();
         report.evidence.retain(|e| seen.insert(e.clone()));
         report.description = describe(&report);
@@ -850,21 +758,11 @@ pub fn classify_value(value: u64) -> Option<(&'static str, Option<String>)> {
     None
 }
 
-/// The stable signature: kind and up to three meaningful frames.
+/// The stable signature of a crash whose frames are `frames` (faulting
+/// function first), by the signature rules in force (data/signature-rules
+/// and the user's).
 pub fn signature(kind: PanicKind, frames: &[String]) -> String {
-    let mut parts = vec![kind.name().to_string()];
-    parts.extend(frames.iter().take(3).map(|f| function_family(krash_debuginfo::crash_name(f)).to_string()));
-    parts.join(":")
-}
-
-/// The source function a compiler clone belongs to: `f.cold`,
-/// `f.isra.0`, `f.part.1`, `f.constprop.0` are all `f`, so one crash gets
-/// one signature whatever the compiler split. Allocation-profiling
-/// builds (6.10+) name allocators `kmem_cache_alloc_noprof`: the same
-/// function for a signature.
-fn function_family(name: &str) -> &str {
-    let base = name.split_once('.').map_or(name, |(base, _)| base);
-    base.strip_suffix("_noprof").unwrap_or(base)
+    signature::rules().signature(kind, frames)
 }
 
 fn describe(r: &Report) -> String {

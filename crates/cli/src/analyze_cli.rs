@@ -2,7 +2,7 @@
 //! PATH...`: one dump explained, or a fleet of them analysed in parallel
 //! and grouped by signature.
 
-use krash_analyze::AnalyzeExt;
+use krash_commands::analyze_report;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
@@ -27,6 +27,8 @@ struct AnalyzeArgs {
     jobs: Option<usize>,
     /// `--debug-dir DIR` (repeatable): searched before the usual places.
     debug_dirs: Vec<PathBuf>,
+    /// `--maintainers FILE`: the kernel's MAINTAINERS, for who to call.
+    maintainers: Option<PathBuf>,
     files: Vec<PathBuf>,
 }
 
@@ -37,6 +39,7 @@ fn parse_args(args: &[String]) -> Result<AnalyzeArgs, String> {
         batch: false,
         jobs: None,
         debug_dirs: Vec::new(),
+        maintainers: None,
         files: Vec::new(),
     };
     let mut words = args.iter();
@@ -54,6 +57,10 @@ fn parse_args(args: &[String]) -> Result<AnalyzeArgs, String> {
             "--debug-dir" => {
                 let dir = words.next().ok_or("--debug-dir needs a directory")?;
                 parsed.debug_dirs.push(PathBuf::from(dir));
+            }
+            "--maintainers" => {
+                let file = words.next().ok_or("--maintainers needs a file")?;
+                parsed.maintainers = Some(PathBuf::from(file));
             }
             other if other.starts_with("--") => return Err(format!("analyze: unknown option {other}")),
             file => parsed.files.push(PathBuf::from(file)),
@@ -80,10 +87,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             (_, true) => BatchOutput::JsonLines,
             _ => BatchOutput::Text,
         };
-        return run_batch(&args.files, output, args.jobs, &args.debug_dirs);
+        return run_batch(&args.files, output, args.jobs, &args.debug_dirs, args.maintainers.as_deref());
     }
     let (vmlinux, dump) = crate::args::assign_files(&args.files)?;
-    let report = analyze_one(vmlinux, &dump, &args.debug_dirs).outcome.map_err(|e| e.message)?;
+    let report =
+        analyze_one(vmlinux, &dump, &args.debug_dirs, args.maintainers.as_deref()).outcome.map_err(|e| e.message)?;
     let format = if args.json { Format::Json } else { Format::Text };
     print!("{}", render(&Output::Analyze(report), format, "analyze", None));
     Ok(())
@@ -97,7 +105,7 @@ struct Analysed {
     outcome: Result<krash_analyze::Report, ErrorInfo>,
 }
 
-fn analyze_one(vmlinux: Option<PathBuf>, dump: &Path, debug_dirs: &[PathBuf]) -> Analysed {
+fn analyze_one(vmlinux: Option<PathBuf>, dump: &Path, debug_dirs: &[PathBuf], maintainers: Option<&Path>) -> Analysed {
     let failed =
         |e: &krash_core::Error| ErrorInfo { kind: ErrorKind::of(e), message: format!("{}: {e}", dump.display()) };
     let files = KernelFiles { dump: dump.to_path_buf(), vmlinux, debug_dirs: debug_dirs.to_vec(), force: false };
@@ -106,9 +114,7 @@ fn analyze_one(vmlinux: Option<PathBuf>, dump: &Path, debug_dirs: &[PathBuf]) ->
         Err(e) => return Analysed { dump: dump.to_path_buf(), facts: DumpFacts::default(), outcome: Err(failed(&e)) },
     };
     let facts = dump_facts(&kernel);
-    let dir = dump.parent().map(Path::to_path_buf);
-    let dirs: Vec<&Path> = dir.iter().map(PathBuf::as_path).collect();
-    let outcome = kernel.analyze(&dirs).map_err(|e| failed(&e));
+    let outcome = analyze_report(&kernel, maintainers).map_err(|e| failed(&e));
     Analysed { dump: dump.to_path_buf(), facts, outcome }
 }
 
@@ -183,6 +189,7 @@ fn run_batch(
     output: BatchOutput,
     jobs: Option<usize>,
     debug_dirs: &[PathBuf],
+    maintainers: Option<&Path>,
 ) -> Result<(), String> {
     let dumps = collect_dumps(paths)?;
     let mut pool = rayon::ThreadPoolBuilder::new();
@@ -199,7 +206,7 @@ fn run_batch(
             pool.install(|| {
                 dumps.par_iter().for_each_with(tx, |tx, dump| {
                     // The receiver lives until every sender is gone.
-                    let _ = tx.send(analyze_one(vmlinux_beside(dump), dump, debug_dirs));
+                    let _ = tx.send(analyze_one(vmlinux_beside(dump), dump, debug_dirs, maintainers));
                 })
             })
         });

@@ -286,3 +286,73 @@ fn batch_uses_the_vmlinux_beside_each_dump() {
     let missing = krash(&["analyze", "--batch", "/nonexistent/krash-dumps"], "");
     assert!(!missing.success && missing.stderr.contains("No such file"), "{}", missing.stderr);
 }
+
+/// The kernel's own scripts/get_maintainer.pl on `file` in the source tree
+/// `src`: the subsystems it names, in its order.
+fn get_maintainer_subsystems(src: &std::path::Path, file: &str) -> Vec<String> {
+    let out = std::process::Command::new("perl")
+        .args(["scripts/get_maintainer.pl", "--no-git", "--no-git-fallback", "--no-email", "--no-l"])
+        .args(["--no-status", "--subsystem", "--no-rolestats", "-f", file])
+        .current_dir(src)
+        .output()
+        .expect("perl runs scripts/get_maintainer.pl");
+    assert!(out.status.success(), "get_maintainer.pl -f {file}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).filter(|l| !l.is_empty()).collect()
+}
+
+/// Who to call. The lab keeps one kernel tree, linux-source-6.1 (the
+/// flavor is built from it; 6.1.192, the cloud 6.1 kernel's version too):
+/// on the 6.1 dumps, the sections krash names for the guilty function's
+/// file are the ones the tree's scripts/get_maintainer.pl names, in its
+/// order (it may add sections matched by keywords in the file's text,
+/// which krash does not read). On every kernel, a crash in the lab's
+/// module names the module, out of tree, with its taint.
+#[test]
+fn owner_is_who_get_maintainer_names() {
+    let src = common::lab_dir().join("kernels").join(krash_labtest::FP_SLAB_KERNEL).join("src");
+    let maintainers = src.join("MAINTAINERS");
+    if !maintainers.is_file() {
+        krash_labtest::skip_or_fail(format!("{} is missing (the flavor's source tree)", maintainers.display()));
+        return;
+    }
+    let m = maintainers.to_string_lossy().into_owned();
+    let (mut subsystems, mut modules) = (0, 0);
+    for d in one_per_scenario() {
+        let (v, c) = (d.vmlinux.to_string_lossy().into_owned(), d.vmcore.to_string_lossy().into_owned());
+        let run = krash(&["analyze", &v, &c, "--json", "--maintainers", &m], "");
+        assert!(run.success, "{}: {}", d.label(), run.stderr);
+        let doc: Value = serde_json::from_str(&run.stdout).expect("analyze --json parses");
+        let owner = &doc["data"]["owner"];
+        let label = d.label();
+        match owner["kind"].as_str() {
+            Some("module") => {
+                assert_eq!(owner["module"], "krash_scenarios", "{label}: {owner}");
+                assert_eq!(owner["out_of_tree"], true, "{label}: {owner}");
+                assert!(owner["taint"].as_str().is_some_and(|t| t.contains('O')), "{label}: {owner}");
+                modules += 1;
+            }
+            Some("subsystem") => {
+                let file = owner["file"].as_str().expect("a subsystem owner names its file");
+                if !d.kernel.starts_with("6.1.") {
+                    // Another kernel's file, looked up in 6.1's MAINTAINERS:
+                    // named, but not comparable with this tree's script.
+                    continue;
+                }
+                let ours: Vec<String> = std::iter::once(&owner["section"])
+                    .chain(owner["broader"].as_array().into_iter().flatten())
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect();
+                let theirs = get_maintainer_subsystems(&src, file);
+                assert!(
+                    theirs.starts_with(&ours),
+                    "{label}: {file}: krash names {ours:?}, get_maintainer.pl {theirs:?}"
+                );
+                assert!(!owner["maintainers"].as_array().is_none_or(Vec::is_empty), "{label}: {owner}");
+                subsystems += 1;
+            }
+            _ => panic!("{label}: no owner with a MAINTAINERS file given: {owner}"),
+        }
+    }
+    krash_labtest::assert_compared(subsystems, "owners against get_maintainer.pl");
+    krash_labtest::assert_compared(modules, "owners of crashes in the lab's module");
+}

@@ -1,12 +1,15 @@
 //! The lab's no-BTF, frame-pointer, SLAB-allocator kernel (`FP_SLAB_KERNEL`,
 //! built by `lab/build` from Debian's linux-source-6.1): the shape of RHEL 7,
-//! RHEL 8.0-8.1, Ubuntu 20.04 and Debian 10 kernels. The rest of the lab
-//! suite does not run on its dumps yet (`common::lab_images` leaves them
-//! out); these check what krash already does there:
+//! RHEL 8.0-8.1, Ubuntu 20.04 and Debian 10 kernels. The whole lab suite
+//! runs on its dumps too (`common::lab_images`); these check what is its
+//! own:
 //!
 //! - `kmem -s` on SLAB caches against crash 9.0.2 (run from the lab's sid
 //!   root): crash 8.0.2 cannot walk 6.1's SLAB (`struct slab` has no
 //!   `slab_list` for it), crash 9 can;
+//! - `kmem -S` on SLAB caches, which neither crash lists there: every
+//!   allocated object against drgn's, and the array caches' entries shown
+//!   as the free objects they are;
 //! - frame-pointer backtraces through the IRQ stack against the kernel's own
 //!   Call Trace, where crash 8.0.2 reports a bogus exception frame;
 //! - with the dump alone (no BTF in such a kernel), what still works and the
@@ -56,6 +59,112 @@ fn kmem_s_on_slab_equals_crash_9() {
         compared += 1;
     }
     krash_labtest::assert_compared(compared, "kmem -s on the SLAB flavor against crash 9");
+}
+
+/// Caches whose objects `kmem -S` is checked against drgn on SLAB: small
+/// and large objects, one-byte and two-byte free indexes, a busy cache.
+const OBJECT_CACHES: [&str; 4] = ["kmalloc-64", "kmalloc-1k", "task_struct", "dentry"];
+
+/// drgn's allocated objects of each cache (`slab_cache_for_each_allocated_object`,
+/// which knows SLAB's array caches), as hex addresses.
+fn drgn_allocated_objects(d: &LabDump, caches: &[&str]) -> Option<BTreeMap<String, Vec<String>>> {
+    let script = r#"
+import sys, json, drgn
+from drgn.helpers.linux.slab import find_slab_cache, slab_cache_for_each_allocated_object
+prog = drgn.Program()
+prog.set_core_dump(sys.argv[2])
+prog.load_debug_info([sys.argv[1]])
+out = {}
+for name in sys.argv[3:]:
+    c = find_slab_cache(prog, name)
+    out[name] = [format(o.value_(), "x") for o in slab_cache_for_each_allocated_object(c, "char")]
+print(json.dumps(out))
+"#;
+    let mut args = vec!["-c".to_string(), script.to_string()];
+    args.extend([d.vmlinux.to_string_lossy().into_owned(), d.vmcore.to_string_lossy().into_owned()]);
+    args.extend(caches.iter().map(|c| c.to_string()));
+    let out = std::process::Command::new("python3").args(&args).output().ok()?;
+    if !out.status.success() {
+        eprintln!("{}: drgn failed: {}", d.label(), String::from_utf8_lossy(&out.stderr));
+        return None;
+    }
+    serde_json::from_slice(&out.stdout).ok()
+}
+
+/// What `kmem -S CACHE` lists: allocated objects, free objects an array
+/// cache holds, and the array caches' entries.
+#[derive(Default)]
+struct ListedObjects {
+    allocated: Vec<String>,
+    array_cached: Vec<String>,
+    array_entries: Vec<String>,
+}
+
+fn listed_objects(text: &str) -> ListedObjects {
+    let mut out = ListedObjects::default();
+    let mut in_array_cache = false;
+    for line in text.lines() {
+        if line.ends_with("ARRAY_CACHE:") {
+            in_array_cache = true;
+            continue;
+        }
+        if !line.starts_with("   ") {
+            // An array cache's header and row keep its entry list going;
+            // any other line ends it.
+            let array_cache_row = line.starts_with("  ARRAY_CACHE") || line.starts_with("  ffff");
+            in_array_cache &= array_cache_row;
+            if let Some(addr) = line.strip_prefix("  [").and_then(|l| l.strip_suffix(']')) {
+                out.allocated.push(addr.to_string());
+            }
+            continue;
+        }
+        let addr = line.split_whitespace().next().unwrap_or_default().to_string();
+        if in_array_cache {
+            out.array_entries.push(addr);
+        } else if line.ends_with(" cache)") {
+            out.array_cached.push(addr);
+        }
+    }
+    out
+}
+
+#[test]
+fn kmem_big_s_on_slab_lists_the_objects_drgn_finds_allocated() {
+    let (mut compared, mut array_cached) = (0, 0);
+    for d in flavor_dumps() {
+        let Some(drgn) = drgn_allocated_objects(&d, &OBJECT_CACHES) else {
+            krash_labtest::skip_or_fail(format!("{}: drgn did not list the slab objects", d.label()));
+            continue;
+        };
+        let script: String = OBJECT_CACHES.iter().map(|c| format!("kmem -S {c}\nkmem -s {c}\n")).collect();
+        let run = krash_on(&d, &script);
+        assert!(run.stderr.is_empty(), "{}: {}", d.label(), run.stderr);
+        // Each `kmem -S` starts with the cache header; `kmem -s` repeats it.
+        let parts: Vec<&str> = run.stdout.split("CACHE             OBJSIZE").skip(1).collect();
+        assert_eq!(parts.len(), 2 * OBJECT_CACHES.len(), "{}: {}", d.label(), run.stdout);
+        for (i, cache) in OBJECT_CACHES.iter().enumerate() {
+            let listed = listed_objects(parts[2 * i]);
+            let mut ours = listed.allocated.clone();
+            ours.sort();
+            let mut theirs = drgn[*cache].clone();
+            theirs.sort();
+            assert!(!theirs.is_empty(), "{}: drgn found no {cache} object", d.label());
+            assert_eq!(ours, theirs, "{}: {cache}: allocated objects differ from drgn's", d.label());
+            // Every array-cache entry is shown as a free object of its slab, once.
+            let (mut cached, mut entries) = (listed.array_cached.clone(), listed.array_entries.clone());
+            cached.sort();
+            entries.sort();
+            assert_eq!(cached, entries, "{}: {cache}: array-cache entries vs objects marked cached", d.label());
+            array_cached += cached.len();
+            // kmem -s counts what kmem -S lists.
+            let line = cache_lines(parts[2 * i + 1]);
+            assert_eq!(line[*cache][1], ours.len().to_string(), "{}: {cache}: kmem -s ALLOCATED", d.label());
+            compared += 1;
+        }
+    }
+    krash_labtest::assert_compared(compared, "kmem -S objects on the SLAB flavor against drgn");
+    // A busy kernel always has freed objects waiting in its array caches.
+    assert!(array_cached > 0 || compared == 0, "no object in any array cache");
 }
 
 /// The lines of the console's Call Trace block that starts at `from`, up

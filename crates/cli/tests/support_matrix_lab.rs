@@ -1,8 +1,8 @@
 //! The support matrix, `docs/support-matrix.md`: for every lab kernel, every
 //! command of tests/data/crash-peer-commands, whether krash answers it (with
 //! the vmlinux, and with the dump alone) and whether each peer does (crash
-//! 8.0.2 on the host, crash 9.0.2 from the lab's sid root, drgn 0.3.0), all
-//! on the same dump file in the same run.
+//! 8.0.2 on the host, crash 9.0.2 from the lab's sid root, drgn 0.3.0 and
+//! its crash mode drgn-crash), all on the same dump file in the same run.
 //!
 //! The file is generated here, never written by hand: the test builds the
 //! matrix from the lab and fails when the committed file differs, so the
@@ -12,7 +12,8 @@
 //! `error` with its kind), so it does not depend on the text layout. A crash
 //! cell comes from crash's own output for that command (`crash_peer`): no
 //! output, or a first line that is crash's `COMMAND: ...` complaint, is an
-//! error. Cells hold no addresses or counts, so they are the same on every
+//! error. drgn-crash prints its complaints on its terminal, not into the
+//! command's file; anything it printed there for a command is an error. Cells hold no addresses or counts, so they are the same on every
 //! rebuild of the lab.
 
 mod common;
@@ -87,9 +88,14 @@ fn krash_column(args: &[&str], commands: &[String]) -> KrashColumn {
     KrashColumn { opened, machine: machine.map(str::to_string), cells }
 }
 
-/// crash's answer to one command (a line of crash-peer-commands).
-fn crash_cell(output: Option<&str>, command: &str) -> String {
+/// A crash-like peer's answer to one command (a line of
+/// crash-peer-commands): its output file, and what it printed on its
+/// terminal instead (drgn-crash's complaints).
+fn crash_cell(output: Option<&str>, complaint: Option<&str>, command: &str) -> String {
     let verb = command.split_whitespace().next().unwrap_or_default();
+    if complaint.is_some() {
+        return "error".into();
+    }
     match output {
         None => "no output".into(),
         Some(text) => {
@@ -115,7 +121,7 @@ fn generate() -> String {
          `null-member` scenario on each kernel); do not edit by hand. `KRASH_BLESS=1 cargo test --release -p krash \
          --test support_matrix_lab` rewrites it, and the test fails when this file and the lab disagree.\n\n\
          Cells: `yes` - the command gave its answer; `no: KIND` - krash's error document of that kind \
-         (docs/json.md); `error` - crash printed its own complaint for the command; `no output` - the tool wrote \
+         (docs/json.md); `error` - crash or drgn-crash printed its own complaint for the command; `no output` - the tool wrote \
          nothing for it (it stopped early or hung); `cannot open` - the tool cannot open this kernel's dumps; `-` - the command needs a value this \
          dump's scenario lacks.\n\n",
     );
@@ -132,6 +138,7 @@ fn generate() -> String {
         let alone = krash_column(&["--no-search", &vmcore], &runnable);
         let peer = crash_peer(&d);
         let peer9 = common::crash9_peer(&d);
+        let drgn_crash = common::drgn_crash_peer(&d);
         let drgn_opened = d.drgn().is_some();
         let machine = with.machine.as_deref().unwrap_or("unknown machine");
         let _ = writeln!(
@@ -145,21 +152,32 @@ fn generate() -> String {
             opens(drgn_opened)
         );
         let _ = writeln!(tables, "\n## {} ({machine})\n", d.kernel);
-        tables.push_str("| command | krash | krash, dump alone | crash 8.0.2 | crash 9.0.2 |\n|---|---|---|---|---|\n");
+        tables.push_str(
+            "| command | krash | krash, dump alone | crash 8.0.2 | crash 9.0.2 | drgn-crash 0.3.0 |\n|---|---|---|---|---|---|\n",
+        );
         let mut at = 0;
         for (template, command) in templates.iter().zip(&commands) {
             let row = match command {
-                None => ["-".to_string(), "-".to_string(), "-".to_string(), "-".to_string()],
+                None => ["-", "-", "-", "-", "-"].map(String::from),
                 Some(command) => {
                     let crash = |p: &Option<common::CrashPeer>| {
-                        p.as_ref().map_or_else(|| "cannot open".into(), |p| crash_cell(p.output(template), command))
+                        p.as_ref().map_or_else(
+                            || "cannot open".into(),
+                            |p| crash_cell(p.output(template), p.complaint(template), command),
+                        )
                     };
-                    let cells = [with.cells[at].clone(), alone.cells[at].clone(), crash(&peer), crash(&peer9)];
+                    let cells = [
+                        with.cells[at].clone(),
+                        alone.cells[at].clone(),
+                        crash(&peer),
+                        crash(&peer9),
+                        crash(&drgn_crash),
+                    ];
                     at += 1;
                     cells
                 }
             };
-            let _ = writeln!(tables, "| `{template}` | {} | {} | {} | {} |", row[0], row[1], row[2], row[3]);
+            let _ = writeln!(tables, "| `{template}` | {} |", row.join(" | "));
         }
     }
     md.push_str(&summary);

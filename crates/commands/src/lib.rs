@@ -16,6 +16,7 @@ pub mod schema;
 mod session;
 pub mod source;
 
+pub use commands::analyze::analyze_report;
 pub use commands::repeat::plan as repeat_plan;
 pub use output::Output;
 pub use registry::{lookup, registry, CommandSpec};

@@ -199,8 +199,17 @@ const CRASH_PEER_STALL: std::time::Duration = std::time::Duration::from_secs(150
 fn run_crash_peer(d: &LabDump, commands: &[(usize, String)], dir: &Path, peer: PeerCrash) -> Option<bool> {
     let mut script: String = commands.iter().map(|(i, cmd)| format!("{cmd} > {}/{i}.txt\n", dir.display())).collect();
     script.push_str("q\n");
-    let mut child =
-        peer.command(d, dir).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok()?;
+    let mut command = peer.command(d, dir);
+    command.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
+    // drgn-crash writes a command's complaint to the terminal, never to its
+    // `> file`: its terminal is kept, one transcript per run, and cut at its
+    // prompts afterwards (PYTHONUNBUFFERED keeps both streams in order).
+    let transcript = dir.join(format!("transcript-{}", commands.first().map_or(0, |(i, _)| *i)));
+    if peer == PeerCrash::DrgnCrash {
+        let file = std::fs::File::create(&transcript).ok()?;
+        command.stdout(file.try_clone().ok()?).stderr(file);
+    }
+    let mut child = command.spawn().ok()?;
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(script.as_bytes());
     }
@@ -208,6 +217,9 @@ fn run_crash_peer(d: &LabDump, commands: &[(usize, String)], dir: &Path, peer: P
     let mut last_change = std::time::Instant::now();
     loop {
         if child.try_wait().ok()?.is_some() {
+            if peer == PeerCrash::DrgnCrash {
+                keep_drgn_crash_complaints(&transcript, commands, dir);
+            }
             return Some(true);
         }
         let now = output_progress(dir);
@@ -220,6 +232,28 @@ fn run_crash_peer(d: &LabDump, commands: &[(usize, String)], dir: &Path, peer: P
             return Some(false);
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// drgn-crash's prompt; what it prints between two prompts answers the
+/// command typed at the first.
+const DRGN_CRASH_PROMPT: &str = "%crash> ";
+
+/// Saves what drgn-crash printed on its terminal for each command (its
+/// complaints; the answers went to the files) as `dir/INDEX.err`.
+fn keep_drgn_crash_complaints(transcript: &Path, commands: &[(usize, String)], dir: &Path) {
+    let text = std::fs::read_to_string(transcript).unwrap_or_default();
+    // The first piece is start-up (warnings and its own `sys`).
+    for ((i, _), said) in commands.iter().zip(text.split(DRGN_CRASH_PROMPT).skip(1)) {
+        // `debug:` and `info:` lines narrate its search for module debuginfo
+        // (`mod -s`); they are not complaints.
+        let complaint: Vec<&str> = said
+            .lines()
+            .filter(|l| !l.starts_with("debug: ") && !l.starts_with("info: ") && !l.trim().is_empty())
+            .collect();
+        if !complaint.is_empty() {
+            let _ = std::fs::write(dir.join(format!("{i}.err")), complaint.join("\n"));
+        }
     }
 }
 
@@ -236,12 +270,20 @@ fn output_progress(dir: &Path) -> (usize, u64) {
 /// on one dump, keyed by the command line as written in that file.
 pub struct CrashPeer {
     outputs: std::collections::BTreeMap<String, String>,
+    complaints: std::collections::BTreeMap<String, String>,
 }
 
 impl CrashPeer {
     /// crash's output for `command` (a line of crash-peer-commands).
     pub fn output(&self, command: &str) -> Option<&str> {
         self.outputs.get(command).map(String::as_str)
+    }
+
+    /// What the peer printed on its terminal instead of into the command's
+    /// file (drgn-crash's complaints; crash puts its own into the file).
+    #[allow(dead_code)]
+    pub fn complaint(&self, command: &str) -> Option<&str> {
+        self.complaints.get(command).map(String::as_str)
     }
 }
 
@@ -286,7 +328,11 @@ pub fn fill_placeholders(template: &str, d: &LabDump) -> Option<String> {
 /// (crash 8.0.2 cannot read 6.12 and later kernels; that is found by trying,
 /// and the failed attempt is cached too) or is not installed.
 fn crash_installed() -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|p| p.join("crash").is_file()))
+    on_path("crash")
+}
+
+fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|p| p.join(tool).is_file()))
 }
 
 /// Which crash runs as a peer.
@@ -298,6 +344,9 @@ pub enum PeerCrash {
     /// installed on the host), run under chroot in a private mount
     /// namespace as the lab's oracles run it (lab/tools/aptroot.py).
     Sid,
+    /// drgn 0.3.0's `drgn-crash` (crash's command language on drgn), from
+    /// the host's pip install.
+    DrgnCrash,
 }
 
 impl PeerCrash {
@@ -309,6 +358,7 @@ impl PeerCrash {
         match self {
             PeerCrash::Host => crash_installed(),
             PeerCrash::Sid => Self::sid_root().join("usr/bin/crash").is_file(),
+            PeerCrash::DrgnCrash => on_path("drgn-crash"),
         }
     }
 
@@ -339,6 +389,11 @@ impl PeerCrash {
                 c.args(["--mount", "--propagation", "private", "sh", "-c", &steps.join("; ")]);
                 c
             }
+            PeerCrash::DrgnCrash => {
+                let mut c = Command::new("drgn-crash");
+                c.args([&*vmlinux, &*vmcore]).env("PYTHONUNBUFFERED", "1");
+                c
+            }
         }
     }
 }
@@ -364,6 +419,12 @@ pub fn crash_outputs(d: &LabDump, commands: &[String]) -> Option<CrashPeer> {
     crash_peer_on(d, templates, PeerCrash::Host)
 }
 
+/// [`crash_peer`] with drgn 0.3.0's drgn-crash.
+#[allow(dead_code)]
+pub fn drgn_crash_peer(d: &LabDump) -> Option<CrashPeer> {
+    crash_peer_on(d, peer_commands(), PeerCrash::DrgnCrash)
+}
+
 /// [`crash_outputs`] with crash 9.0.2 from the sid root.
 #[allow(dead_code)]
 pub fn crash9_outputs(d: &LabDump, commands: &[String]) -> Option<CrashPeer> {
@@ -384,8 +445,10 @@ fn crash_peer_on(d: &LabDump, templates: Vec<String>, peer: PeerCrash) -> Option
     let mut hasher = DefaultHasher::new();
     ("hung-command-aware", d.vmcore.to_string_lossy(), meta.len(), meta.modified().ok(), &templates).hash(&mut hasher);
     // The host crash's key stays what it was (its cached outputs stay valid).
-    if peer == PeerCrash::Sid {
-        "crash 9.0.2 in the sid root".hash(&mut hasher);
+    match peer {
+        PeerCrash::Host => {}
+        PeerCrash::Sid => "crash 9.0.2 in the sid root".hash(&mut hasher),
+        PeerCrash::DrgnCrash => "drgn-crash 0.3.0, complaints kept without debug or info lines".hash(&mut hasher),
     }
     let dir = lab_dir().join("crash-peer").join(format!("{:016x}", hasher.finish()));
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
@@ -426,9 +489,14 @@ fn crash_peer_on(d: &LabDump, templates: Vec<String>, peer: PeerCrash) -> Option
         .enumerate()
         .filter_map(|(i, t)| Some((t.clone(), std::fs::read_to_string(dir.join(format!("{i}.txt"))).ok()?)))
         .collect::<std::collections::BTreeMap<_, _>>();
+    let complaints = templates
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| Some((t.clone(), std::fs::read_to_string(dir.join(format!("{i}.err"))).ok()?)))
+        .collect();
     // crash that could not open the dump wrote no output for `sys`.
     outputs.get("sys").filter(|s| s.contains("RELEASE:"))?;
-    Some(CrashPeer { outputs })
+    Some(CrashPeer { outputs, complaints })
 }
 
 /// When crash refused `command` as not applicable to the kernel (a

@@ -82,8 +82,11 @@ pub struct SlabRow {
 pub struct ObjectRow {
     pub addr: u64,
     pub free: bool,
-    /// Free on this CPU's lockless freelist.
+    /// Free on this CPU's lockless freelist (SLUB) or in its array cache
+    /// (SLAB).
     pub cpu_cache: Option<u32>,
+    /// SLAB: free in its node's shared array cache.
+    pub shared_cache: bool,
 }
 
 /// A slab with its objects (`-S`; empty objects for partial-list lines).
@@ -110,10 +113,12 @@ pub struct NodeDetail {
     pub slabs: u64,
     pub partial_count: u64,
     pub per_cpu: u64,
-    pub partial: Vec<SlabRow>,
+    /// The node's slabs; under SLAB each with its objects, as crash shows
+    /// them (its slabs are all on these lists).
+    pub partial: Vec<SlabDetail>,
     /// SLAB's full and free lists; None under SLUB, which tracks neither.
-    pub full: Option<Vec<SlabRow>>,
-    pub free: Option<Vec<SlabRow>>,
+    pub full: Option<Vec<SlabDetail>>,
+    pub free: Option<Vec<SlabDetail>>,
 }
 
 /// `kmem -S` for one cache.
@@ -121,6 +126,8 @@ pub struct NodeDetail {
 pub struct CacheDetail {
     pub row: CacheRow,
     pub cpus: Vec<CpuDetail>,
+    /// SLAB's per-cpu and shared array caches (none under SLUB).
+    pub array_caches: Vec<slab::ArrayCache>,
     pub nodes: Vec<NodeDetail>,
 }
 
@@ -355,19 +362,25 @@ fn slab_detail(
     let slab = k.read_slab(slab_addr, c.addr)?;
     let contents = k.slab_contents(c, &slab)?;
     notes.extend(contents.problems.iter().cloned().map(KmemNote::Freelist));
-    let objects = with_objects.then(|| {
-        (0..slab.objects)
-            .map(|i| {
-                let free = contents.free.get(i as usize).copied().unwrap_or(false);
-                ObjectRow {
-                    addr: slab::object_start(c, &slab, i),
-                    free,
-                    cpu_cache: if free { contents.cpu } else { None },
-                }
-            })
-            .collect()
-    });
+    let objects = with_objects.then(|| (0..slab.objects).map(|i| object_row(c, &contents, i)).collect());
     Ok(SlabDetail { row: slab_row(&slab, contents.allocated), objects })
+}
+
+/// Object `index` of a slab whose contents were read, and where it is free.
+fn object_row(c: &SlabCache, contents: &slab::freelist::SlabContents, index: u32) -> ObjectRow {
+    let free = contents.free.get(index as usize).copied().unwrap_or(false);
+    let holder = contents.array_cached.iter().find(|(i, _)| *i == index).map(|(_, h)| *h);
+    let cpu_cache = match holder {
+        Some(slab::ArrayCacheHolder::Cpu(cpu)) => Some(cpu),
+        Some(slab::ArrayCacheHolder::Shared { .. }) => None,
+        None => contents.cpu.filter(|_| free),
+    };
+    ObjectRow {
+        addr: slab::object_start(c, &contents.slab, index),
+        free,
+        cpu_cache,
+        shared_cache: matches!(holder, Some(slab::ArrayCacheHolder::Shared { .. })),
+    }
 }
 
 fn slab_row(slab: &slab::Slab, allocated: u32) -> SlabRow {
@@ -401,11 +414,25 @@ fn cache_detail(k: &Kernel, c: &SlabCache, notes: &mut Vec<KmemNote>) -> Result<
         cpus.push(CpuDetail { cpu: cpu.cpu, kmem_cache_cpu: cpu.kmem_cache_cpu, slab, partial });
     }
     let mut nodes = Vec::new();
+    let array_caches = k.cache_array_caches(c)?;
     for n in k.cache_node_slabs(c)? {
-        let rows = |slabs: &[u64]| -> Result<Vec<SlabRow>> {
-            slabs.iter().map(|&p| k.read_slab(p, c.addr).map(|slab| slab_row(&slab, slab.inuse))).collect()
+        // SLAB's slabs are all on the node lists, so their objects are shown
+        // there; SLUB's node slabs are rows only, as in crash.
+        let with_objects = n.classic.is_some();
+        let rows = |slabs: &[u64], notes: &mut Vec<KmemNote>| -> Result<Vec<SlabDetail>> {
+            slabs
+                .iter()
+                .map(|&p| {
+                    if with_objects {
+                        slab_detail(k, c, p, true, notes)
+                    } else {
+                        k.read_slab(p, c.addr)
+                            .map(|slab| SlabDetail { row: slab_row(&slab, slab.inuse), objects: None })
+                    }
+                })
+                .collect()
         };
-        let partial = rows(&n.partial)?;
+        let partial = rows(&n.partial, notes)?;
         if let Some(why) = &n.partial_break {
             notes.push(KmemNote::SlabListBreak {
                 cache: c.name.clone(),
@@ -418,7 +445,7 @@ fn cache_detail(k: &Kernel, c: &SlabCache, notes: &mut Vec<KmemNote>) -> Result<
                 for broken in &lists.broken {
                     notes.push(KmemNote::SlabListBreak { cache: c.name.clone(), node: n.node, why: broken.clone() });
                 }
-                (Some(rows(&lists.full)?), Some(rows(&lists.free)?))
+                (Some(rows(&lists.full, notes)?), Some(rows(&lists.free, notes)?))
             }
             None => (None, None),
         };
@@ -434,7 +461,7 @@ fn cache_detail(k: &Kernel, c: &SlabCache, notes: &mut Vec<KmemNote>) -> Result<
         });
     }
     dedup_tail(notes, counted);
-    Ok(CacheDetail { row, cpus, nodes })
+    Ok(CacheDetail { row, cpus, array_caches, nodes })
 }
 
 /// Drops notes after `from` that repeat one already present.
@@ -491,14 +518,7 @@ fn address_parts(k: &Kernel, addr: u64, notes: &mut Vec<KmemNote>) -> Result<Vec
             let contents = k.slab_contents(cache, &slab)?;
             notes.extend(contents.problems.iter().cloned().map(KmemNote::Freelist));
             dedup_tail(notes, 0);
-            let object = slab::object_index(cache, &slab, addr).map(|i| {
-                let free = contents.free.get(i as usize).copied().unwrap_or(false);
-                ObjectRow {
-                    addr: slab::object_start(cache, &slab, i),
-                    free,
-                    cpu_cache: if free { contents.cpu } else { None },
-                }
-            });
+            let object = slab::object_index(cache, &slab, addr).map(|i| object_row(cache, &contents, i));
             parts.push(AddressPart::Slab { cache: row, slab: slab_row(&slab, contents.allocated), object });
         }
     }

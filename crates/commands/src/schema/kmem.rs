@@ -7,6 +7,7 @@ use super::common::{Page, TaskState};
 use super::numbers::{hex, hexes, opt_hex, Hex};
 use crate::output as out;
 use crate::output::kmem_memory as mem;
+use krash_linux::mm::slab::{ArrayCache as ArrayCacheData, ArrayCacheHolder};
 
 /// `kmem`: one view (by `mode`) and the problems met on the way.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -111,13 +112,42 @@ impl From<&out::SlabRow> for SlabRow {
 pub struct SlabObject {
     pub addr: Hex,
     pub free: bool,
-    /// Free on this CPU's lockless freelist.
+    /// Free on this CPU's lockless freelist (SLUB) or in its array cache
+    /// (SLAB).
     pub cpu_cache: Option<u32>,
+    /// SLAB: free in its node's shared array cache.
+    pub shared_cache: bool,
 }
 
 impl From<&out::ObjectRow> for SlabObject {
     fn from(o: &out::ObjectRow) -> Self {
-        SlabObject { addr: hex(o.addr), free: o.free, cpu_cache: o.cpu_cache }
+        SlabObject { addr: hex(o.addr), free: o.free, cpu_cache: o.cpu_cache, shared_cache: o.shared_cache }
+    }
+}
+
+/// One of SLAB's array caches: objects freed but still counted active by
+/// their slabs.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ArrayCache {
+    /// The CPU whose own cache this is; null for a node's shared cache.
+    pub cpu: Option<u32>,
+    /// The node whose shared cache this is; null for a CPU's.
+    pub shared_node: Option<u32>,
+    /// The `struct array_cache`.
+    pub addr: Hex,
+    pub avail: u32,
+    pub limit: u32,
+    /// The objects it holds (`avail` of them, at most `limit`).
+    pub entries: Vec<Hex>,
+}
+
+impl From<&ArrayCacheData> for ArrayCache {
+    fn from(a: &ArrayCacheData) -> Self {
+        let (cpu, shared_node) = match a.holder {
+            ArrayCacheHolder::Cpu(cpu) => (Some(cpu), None),
+            ArrayCacheHolder::Shared { node } => (None, Some(node)),
+        };
+        ArrayCache { cpu, shared_node, addr: hex(a.addr), avail: a.avail, limit: a.limit, entries: hexes(&a.entries) }
     }
 }
 
@@ -142,6 +172,8 @@ impl From<&out::SlabDetail> for SlabDetail {
 pub struct CacheDetail {
     pub cache: CacheRow,
     pub cpus: Vec<CpuSlabs>,
+    /// SLAB's per-cpu and shared array caches; empty under SLUB.
+    pub array_caches: Vec<ArrayCache>,
     pub nodes: Vec<NodeSlabs>,
 }
 
@@ -171,6 +203,9 @@ pub struct NodeSlabs {
     pub full: Option<Vec<SlabRow>>,
     /// SLAB's free slabs; null under SLUB, which keeps none.
     pub free: Option<Vec<SlabRow>>,
+    /// SLAB: every slab of the lists above with its objects (crash shows
+    /// them there); empty under SLUB.
+    pub slab_objects: Vec<SlabDetail>,
 }
 
 impl From<&out::CacheDetail> for CacheDetail {
@@ -187,18 +222,24 @@ impl From<&out::CacheDetail> for CacheDetail {
                     partial: cpu.partial.iter().map(SlabDetail::from).collect(),
                 })
                 .collect(),
+            array_caches: c.array_caches.iter().map(ArrayCache::from).collect(),
             nodes: c
                 .nodes
                 .iter()
-                .map(|n| NodeSlabs {
-                    node: n.node,
-                    addr: hex(n.addr),
-                    slabs: n.slabs,
-                    partial_count: n.partial_count,
-                    per_cpu: n.per_cpu,
-                    partial: n.partial.iter().map(SlabRow::from).collect(),
-                    full: n.full.as_ref().map(|v| v.iter().map(SlabRow::from).collect()),
-                    free: n.free.as_ref().map(|v| v.iter().map(SlabRow::from).collect()),
+                .map(|n| {
+                    let rows = |v: &[out::SlabDetail]| v.iter().map(|d| SlabRow::from(&d.row)).collect::<Vec<_>>();
+                    let all = n.partial.iter().chain(n.full.iter().flatten()).chain(n.free.iter().flatten());
+                    NodeSlabs {
+                        node: n.node,
+                        addr: hex(n.addr),
+                        slabs: n.slabs,
+                        partial_count: n.partial_count,
+                        per_cpu: n.per_cpu,
+                        partial: rows(&n.partial),
+                        full: n.full.as_deref().map(rows),
+                        free: n.free.as_deref().map(rows),
+                        slab_objects: all.filter(|d| d.objects.is_some()).map(SlabDetail::from).collect(),
+                    }
                 })
                 .collect(),
         }

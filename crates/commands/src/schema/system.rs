@@ -583,6 +583,50 @@ pub struct AnalyzeData {
     pub top_frames: Vec<String>,
     /// `kind:frame:frame:frame`, no addresses: the same crash gets the same signature.
     pub signature: String,
+    /// Who to call: the guilty function's MAINTAINERS section, or its module.
+    pub owner: Option<Owner>,
+}
+
+/// Who to call about a crash (WinDbg's "followup"), for its guilty
+/// function: the signature's first frame.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Owner {
+    /// The most specific MAINTAINERS section that covers the function's
+    /// source file, as the kernel's scripts/get_maintainer.pl picks it.
+    Subsystem {
+        function: String,
+        /// The kernel-relative source file.
+        file: String,
+        section: String,
+        /// `S:` (Supported, Maintained, Odd Fixes, Orphan, ...).
+        status: Option<String>,
+        maintainers: Vec<String>,
+        reviewers: Vec<String>,
+        /// Mailing lists, as MAINTAINERS writes them.
+        lists: Vec<String>,
+        /// Broader sections that cover the file too, most specific first.
+        broader: Vec<String>,
+    },
+    /// A module without kernel-tree source: its vendor, for an out-of-tree one.
+    Module { function: String, module: String, taint: Option<String>, out_of_tree: bool },
+    /// Why no owner could be named (no MAINTAINERS file, no line information, ...).
+    Unknown { function: Option<String>, why: String },
+}
+
+impl From<&krash_analyze::owners::Owner> for Owner {
+    fn from(o: &krash_analyze::owners::Owner) -> Self {
+        use krash_analyze::owners::Owner as O;
+        match o.clone() {
+            O::Subsystem { function, file, section, status, maintainers, reviewers, lists, broader } => {
+                Owner::Subsystem { function, file, section, status, maintainers, reviewers, lists, broader }
+            }
+            O::Module { function, module, taint, out_of_tree } => {
+                Owner::Module { function, module, taint, out_of_tree }
+            }
+            O::Unknown { function, why } => Owner::Unknown { function, why },
+        }
+    }
 }
 
 /// The panic's kind.
@@ -891,6 +935,7 @@ impl From<&out::Report> for AnalyzeData {
             evidence: r.evidence.clone(),
             top_frames: r.top_frames.clone(),
             signature: r.signature.clone(),
+            owner: r.owner.as_ref().map(Owner::from),
         }
     }
 }

@@ -22,9 +22,13 @@
 use crate::mm::page::PageExt;
 use crate::mm::slab::freelist::FreelistExt;
 pub mod freelist;
+#[cfg(test)]
+mod fuzz_regressions;
 pub mod looks;
+#[cfg(test)]
+pub(crate) mod testkit;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use krash_core::{Error, Result, VirtualMemory};
 use serde::Serialize;
@@ -51,6 +55,9 @@ const MAX_CLASSIC_OBJECTS: u32 = 1 << 16;
 const MAX_ARRAY_CACHE: u32 = 1 << 16;
 /// Most sheaves walked on one node's barn list (7.x).
 const MAX_BARN_SHEAVES: usize = 1 << 16;
+/// Most objects listed from one cache's sheaves (7.x; real sheaves hold
+/// tens of objects, and a cache has a few per CPU and node).
+const MAX_SHEAF_OBJECTS: usize = 1 << 20;
 
 /// Which allocator the kernel was built with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -167,6 +174,27 @@ pub struct ClassicNodeLists {
     pub free: Vec<u64>,
     /// Why a walk stopped early (`slabs_full: ...`), if one did.
     pub broken: Vec<String>,
+}
+
+/// Who owns one of SLAB's `array_cache`s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ArrayCacheHolder {
+    /// A CPU's own cache (`kmem_cache.cpu_cache`).
+    Cpu(u32),
+    /// A node's cache shared by its CPUs (`kmem_cache_node.shared`).
+    Shared { node: u32 },
+}
+
+/// One SLAB `array_cache`: objects freed but still counted active by their
+/// slabs, handed out again before the slabs are looked at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArrayCache {
+    pub holder: ArrayCacheHolder,
+    pub addr: u64,
+    pub avail: u32,
+    pub limit: u32,
+    /// The `avail` entries (at most `limit`), most recently freed last.
+    pub entries: Vec<u64>,
 }
 
 /// A cache's object counts as crash's `kmem -s` computes them.
@@ -541,9 +569,13 @@ pub trait SlabExt {
     /// point into the slab.
     fn partial_head_problems(&self, cache: &SlabCache, slab: &Slab) -> Result<Vec<FreelistProblem>>;
     /// Freed objects a cache holds outside its slabs' own free lists: SLAB's
-    /// per-cpu and shared `array_cache` entries (their addresses), or 7.x's
-    /// sheaves (as many zeros as they hold objects); empty otherwise.
+    /// per-cpu and shared `array_cache` entries, or the objects of 7.x's
+    /// sheaves (at most `MAX_SHEAF_OBJECTS` of them), by address; empty
+    /// otherwise.
     fn cached_free_objects(&self, cache: &SlabCache) -> Result<Vec<u64>>;
+    /// SLAB: the cache's per-cpu `array_cache`s, then each node's shared
+    /// one; empty under SLUB.
+    fn cache_array_caches(&self, cache: &SlabCache) -> Result<Vec<ArrayCache>>;
 }
 
 impl SlabExt for Kernel {
@@ -617,7 +649,9 @@ impl SlabExt for Kernel {
             let mut partial = Vec::new();
             if let (Some(p_off), Some(next_off)) = (partial_off, st.off.slab_next) {
                 let mut p = mem.read_u64(kcc.wrapping_add(p_off))?;
-                while p != 0 && partial.len() < MAX_LIST_SLABS && !partial.contains(&p) {
+                // A set, not `partial.contains`: a long chain was quadratic.
+                let mut seen = HashSet::new();
+                while p != 0 && partial.len() < MAX_LIST_SLABS && seen.insert(p) {
                     partial.push(p);
                     p = mem.read_u64(p.wrapping_add(next_off)).unwrap_or(0);
                 }
@@ -688,26 +722,27 @@ impl SlabExt for Kernel {
         for cpu in self.cache_cpu_slabs(cache)? {
             if cpu.slab != 0 {
                 let slab = self.read_slab(cpu.slab, cache.addr)?;
-                free += u64::from(slab.objects.saturating_sub(slab.inuse));
+                free = free.saturating_add(u64::from(slab.objects.saturating_sub(slab.inuse)));
                 let owner = FreelistOwner::Cpu { cpu: cpu.cpu, kmem_cache_cpu: cpu.kmem_cache_cpu };
                 let walk = freelist::walk_one(self, cache, &slab, cpu.freelist, owner)?;
-                free += walk.count;
+                free = free.saturating_add(walk.count);
                 problems.extend(walk.problems);
             }
             for &p in &cpu.partial {
                 let slab = self.read_slab(p, cache.addr)?;
-                free += u64::from(slab.objects.saturating_sub(slab.inuse));
+                free = free.saturating_add(u64::from(slab.objects.saturating_sub(slab.inuse)));
                 problems.extend(self.partial_head_problems(cache, &slab)?);
             }
         }
-        free = free.saturating_add(self.cached_free_objects(cache)?.len() as u64);
+        // Sheaves are counted, not listed: their sizes are all that is needed.
+        free = free.saturating_add(self.sheaf_objects(cache)?);
         let (mut total, mut slabs) = (0u64, 0u64);
         for node in self.cache_node_slabs(cache)? {
-            total += node.total_objects;
-            slabs += node.nr_slabs;
+            total = total.saturating_add(node.total_objects);
+            slabs = slabs.saturating_add(node.nr_slabs);
             for &p in &node.partial {
                 let slab = self.read_slab(p, cache.addr)?;
-                free += u64::from(slab.objects.saturating_sub(slab.inuse));
+                free = free.saturating_add(u64::from(slab.objects.saturating_sub(slab.inuse)));
                 problems.extend(self.partial_head_problems(cache, &slab)?);
             }
         }
@@ -767,26 +802,33 @@ impl SlabExt for Kernel {
     }
 
     fn cached_free_objects(&self, cache: &SlabCache) -> Result<Vec<u64>> {
-        let st = self.slab_state()?;
-        match st.off.cpu {
-            CpuLayout::ArrayCache { avail, limit, entry } => {
-                let classic = st.off.classic.as_ref().ok_or_else(|| Error::bad_data("slab layout", "no SLAB part"))?;
-                let mut out = Vec::new();
-                for &(_, offset) in &st.cpus {
-                    let ac = cache.cpu_slab.wrapping_add(offset);
-                    self.array_cache_entries(ac, (avail, limit, entry), &mut out)?;
-                }
-                for &node in cache.nodes.iter().filter(|&&n| n != 0) {
-                    let shared = self.memory().read_u64(node.wrapping_add(classic.node_shared))?;
-                    if shared != 0 {
-                        self.array_cache_entries(shared, (avail, limit, entry), &mut out)?;
-                    }
-                }
-                Ok(out)
+        match self.slab_state()?.off.cpu {
+            CpuLayout::ArrayCache { .. } => {
+                Ok(self.cache_array_caches(cache)?.into_iter().flat_map(|ac| ac.entries).collect())
             }
-            // Sheaves are counted, not listed (their objects are not needed one by one).
-            _ => Ok(vec![0; usize::try_from(self.sheaf_objects(cache)?).unwrap_or(0)]),
+            _ => self.sheaf_entries(cache),
         }
+    }
+
+    fn cache_array_caches(&self, cache: &SlabCache) -> Result<Vec<ArrayCache>> {
+        let st = self.slab_state()?;
+        let (&CpuLayout::ArrayCache { avail, limit, entry }, Some(classic)) = (&st.off.cpu, st.off.classic.as_ref())
+        else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for &(cpu, offset) in &st.cpus {
+            let ac = cache.cpu_slab.wrapping_add(offset);
+            out.push(self.array_cache(ArrayCacheHolder::Cpu(cpu), ac, (avail, limit, entry))?);
+        }
+        for (node, &addr) in cache.nodes.iter().enumerate().filter(|(_, &n)| n != 0) {
+            let shared = self.memory().read_u64(addr.wrapping_add(classic.node_shared))?;
+            if shared != 0 {
+                let holder = ArrayCacheHolder::Shared { node: u32::try_from(node).unwrap_or(u32::MAX) };
+                out.push(self.array_cache(holder, shared, (avail, limit, entry))?);
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -797,9 +839,15 @@ trait SlabHelpers {
     /// 7.x: free objects a cache holds in sheaves (every CPU's `main` and
     /// `spare`, every node's barn of full sheaves); 0 on other kernels.
     fn sheaf_objects(&self, cache: &SlabCache) -> Result<u64>;
-    /// SLAB: appends the `avail` entries of the `array_cache` at `ac`
-    /// (offsets of `avail`, `limit`, `entry`), `avail` capped by `limit`.
-    fn array_cache_entries(&self, ac: u64, off: (u64, u64, u64), out: &mut Vec<u64>) -> Result<()>;
+    /// 7.x: the objects the cache's sheaves hold (`objects[0..size]` of
+    /// each), at most `MAX_SHEAF_OBJECTS`; empty on other kernels.
+    fn sheaf_entries(&self, cache: &SlabCache) -> Result<Vec<u64>>;
+    /// 7.x: calls `visit` with every sheaf of the cache (each CPU's `main`
+    /// and `spare`, each node's barn of full sheaves) until it returns false.
+    fn visit_sheaves(&self, cache: &SlabCache, visit: &mut dyn FnMut(u64) -> Result<bool>) -> Result<()>;
+    /// SLAB: the `array_cache` at `ac` (offsets of `avail`, `limit`,
+    /// `entry`), its entries `avail` capped by `limit`.
+    fn array_cache(&self, holder: ArrayCacheHolder, ac: u64, off: (u64, u64, u64)) -> Result<ArrayCache>;
     /// SLAB: crash's `kmem -s` numbers, from every slab on the node lists:
     /// ALLOCATED is the sum of `active` less the freed objects the array
     /// caches hold (their slabs still count them as active).
@@ -821,13 +869,19 @@ impl SlabHelpers for Kernel {
         })
     }
 
-    fn array_cache_entries(&self, ac: u64, (avail, limit, entry): (u64, u64, u64), out: &mut Vec<u64>) -> Result<()> {
+    fn array_cache(
+        &self,
+        holder: ArrayCacheHolder,
+        ac: u64,
+        (avail, limit, entry): (u64, u64, u64),
+    ) -> Result<ArrayCache> {
         let mem = self.memory();
-        let n = mem.read_u32(ac.wrapping_add(avail))?.min(mem.read_u32(ac.wrapping_add(limit))?).min(MAX_ARRAY_CACHE);
-        for i in 0..u64::from(n) {
-            out.push(mem.read_u64(ac.wrapping_add(entry).wrapping_add(i.wrapping_mul(8)))?);
-        }
-        Ok(())
+        let (avail, limit) = (mem.read_u32(ac.wrapping_add(avail))?, mem.read_u32(ac.wrapping_add(limit))?);
+        let n = avail.min(limit).min(MAX_ARRAY_CACHE);
+        let entries = (0..u64::from(n))
+            .map(|i| mem.read_u64(ac.wrapping_add(entry).wrapping_add(i.wrapping_mul(8))))
+            .collect::<Result<Vec<u64>>>()?;
+        Ok(ArrayCache { holder, addr: ac, avail, limit, entries })
     }
 
     fn classic_totals(&self, cache: &SlabCache, classic: &ClassicLayout) -> Result<CacheTotals> {
@@ -864,25 +918,51 @@ impl SlabHelpers for Kernel {
     }
 
     fn sheaf_objects(&self, cache: &SlabCache) -> Result<u64> {
-        let st = self.slab_state()?;
-        let CpuLayout::Sheaves { main, spare, sheaf_size } = st.off.cpu else {
+        let CpuLayout::Sheaves { sheaf_size, .. } = self.slab_state()?.off.cpu else {
             return Ok(0);
         };
         let mem = self.memory();
-        let size_of = |sheaf: u64| -> Result<u64> {
-            if sheaf == 0 {
-                return Ok(0);
-            }
-            Ok(u64::from(mem.read_u32(sheaf.wrapping_add(sheaf_size))?))
-        };
         let mut free = 0u64;
+        self.visit_sheaves(cache, &mut |sheaf| {
+            free = free.saturating_add(u64::from(mem.read_u32(sheaf.wrapping_add(sheaf_size))?));
+            Ok(true)
+        })?;
+        Ok(free)
+    }
+
+    fn sheaf_entries(&self, cache: &SlabCache) -> Result<Vec<u64>> {
+        let CpuLayout::Sheaves { sheaf_size, .. } = self.slab_state()?.off.cpu else {
+            return Ok(Vec::new());
+        };
+        let objects = self.layouts().offset("slab_sheaf", "objects")?;
+        let mem = self.memory();
+        let mut out = Vec::new();
+        self.visit_sheaves(cache, &mut |sheaf| {
+            let size = usize::try_from(mem.read_u32(sheaf.wrapping_add(sheaf_size))?).unwrap_or(usize::MAX);
+            let n = size.min(MAX_SHEAF_OBJECTS.saturating_sub(out.len()));
+            let bytes = mem.read_vec(sheaf.wrapping_add(objects), n.saturating_mul(8))?;
+            out.extend(bytes.chunks_exact(8).filter_map(|c| c.try_into().ok()).map(u64::from_le_bytes));
+            Ok(out.len() < MAX_SHEAF_OBJECTS)
+        })?;
+        Ok(out)
+    }
+
+    fn visit_sheaves(&self, cache: &SlabCache, visit: &mut dyn FnMut(u64) -> Result<bool>) -> Result<()> {
+        let st = self.slab_state()?;
+        let CpuLayout::Sheaves { main, spare, .. } = st.off.cpu else {
+            return Ok(());
+        };
+        let mem = self.memory();
         for &(_, offset) in &st.cpus {
             let pcs = cache.cpu_slab.wrapping_add(offset);
             for member in [main, spare] {
-                free = free.saturating_add(size_of(mem.read_u64(pcs.wrapping_add(member))?)?);
+                let sheaf = mem.read_u64(pcs.wrapping_add(member))?;
+                if sheaf != 0 && !visit(sheaf)? {
+                    return Ok(());
+                }
             }
         }
-        let Some(barn_off) = st.off.node_barn else { return Ok(free) };
+        let Some(barn_off) = st.off.node_barn else { return Ok(()) };
         let full = self.layouts().offset("node_barn", "sheaves_full")?;
         let link = self.layouts().offset("slab_sheaf", "barn_list")?;
         for n in 0..cache.nodes.len() as u64 {
@@ -897,10 +977,12 @@ impl SlabHelpers for Kernel {
                 WalkOptions { limit: MAX_BARN_SHEAVES, ..WalkOptions::default() },
             );
             for node in walk.nodes {
-                free = free.saturating_add(size_of(node.wrapping_sub(link))?);
+                if !visit(node.wrapping_sub(link))? {
+                    return Ok(());
+                }
             }
         }
-        Ok(free)
+        Ok(())
     }
 }
 
@@ -911,9 +993,10 @@ pub fn object_index(cache: &SlabCache, slab: &Slab, addr: u64) -> Option<u32> {
     (index < u64::from(slab.objects)).then_some(index as u32)
 }
 
-/// Start of object `index` as crash prints it (after any left red zone).
+/// Start of object `index` as crash prints it (after any left red zone);
+/// wraps like the kernel's pointer arithmetic on a corrupt slab base.
 pub fn object_start(cache: &SlabCache, slab: &Slab, index: u32) -> u64 {
-    slab.base + u64::from(index) * u64::from(cache.size) + cache.left_pad()
+    slab.base.wrapping_add(u64::from(index) * u64::from(cache.size)).wrapping_add(cache.left_pad())
 }
 
 fn build_state(k: &Kernel) -> Result<SlabState> {

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use krash_commands::output::Report;
+use krash_commands::output::{Owner, Report};
 
 /// Renders the report for a terminal.
 pub fn render(r: &Report) -> String {
@@ -135,5 +135,34 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(out, "       krash> {e}");
     }
     let _ = writeln!(out, "SIGNATURE: {}", r.signature);
+    if let Some(o) = &r.owner {
+        owner(&mut out, o);
+    }
     out
+}
+
+/// Who to call, after the signature a fleet buckets by.
+fn owner(out: &mut String, o: &Owner) {
+    match o {
+        Owner::Subsystem { function, file, section, status, maintainers, reviewers, lists, broader } => {
+            let status = status.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
+            let _ = writeln!(out, "OWNER: {section}{status}: {function} is in {file}");
+            for (what, who) in [("maintainer", maintainers), ("reviewer", reviewers), ("list", lists)] {
+                for w in who {
+                    let _ = writeln!(out, "       {what}: {w}");
+                }
+            }
+            if !broader.is_empty() {
+                let _ = writeln!(out, "       also covered by: {}", broader.join(", "));
+            }
+        }
+        Owner::Module { function, module, taint, out_of_tree } => {
+            let taint = taint.as_deref().map(|t| format!(", taint {t}")).unwrap_or_default();
+            let whose = if *out_of_tree { "an out-of-tree module: its vendor" } else { "a module" };
+            let _ = writeln!(out, "OWNER: {function} is in {module} ({whose}{taint})");
+        }
+        Owner::Unknown { why, .. } => {
+            let _ = writeln!(out, "OWNER: unknown: {why}");
+        }
+    }
 }

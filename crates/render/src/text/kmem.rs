@@ -4,8 +4,8 @@ use std::fmt::Write;
 mod memory;
 
 use krash_commands::output::{
-    AddressPart, CacheDetail, CacheRow, FreelistOwner, FreelistProblem, Kmem, KmemNote, KmemOutput, ObjectRow,
-    PageInfo, SlabRow, TaskContext, ValueLooks, VmapRow,
+    AddressPart, ArrayCacheHolder, CacheDetail, CacheRow, FreelistOwner, FreelistProblem, Kmem, KmemNote, KmemOutput,
+    ObjectRow, PageInfo, SlabDetail, SlabRow, TaskContext, ValueLooks, VmapRow,
 };
 
 const CACHE_HEADER: &str = "CACHE             OBJSIZE  ALLOCATED     TOTAL  SLABS  SSIZE  NAME\n";
@@ -103,6 +103,8 @@ fn object_line(s: &mut String, o: &ObjectRow) {
         let _ = write!(s, "   {:x}  ", o.addr);
         if let Some(cpu) = o.cpu_cache {
             let _ = write!(s, "(cpu {cpu} cache)");
+        } else if o.shared_cache {
+            s.push_str("(shared cache)");
         }
         s.push('\n');
     } else {
@@ -140,6 +142,21 @@ fn cache_detail(s: &mut String, c: &CacheDetail) {
             }
         }
     }
+    for a in &c.array_caches {
+        match a.holder {
+            ArrayCacheHolder::Cpu(cpu) => {
+                let _ = writeln!(s, "CPU {cpu} ARRAY_CACHE:");
+            }
+            ArrayCacheHolder::Shared { node } => {
+                let _ = writeln!(s, "NODE {node} SHARED ARRAY_CACHE:");
+            }
+        }
+        s.push_str("  ARRAY_CACHE       AVAIL  LIMIT\n");
+        let _ = writeln!(s, "  {:<16x}  {:>5}  {:>5}", a.addr, a.avail, a.limit);
+        for e in &a.entries {
+            let _ = writeln!(s, "   {e:x}");
+        }
+    }
     for n in &c.nodes {
         s.push_str("KMEM_CACHE_NODE   NODE  SLABS  PARTIAL  PER-CPU\n");
         let _ = writeln!(s, "{:x}  {:>4}  {:>5}  {:>7}  {:>7}", n.addr, n.node, n.slabs, n.partial_count, n.per_cpu);
@@ -154,15 +171,24 @@ fn cache_detail(s: &mut String, c: &CacheDetail) {
 }
 
 /// One of a node's slab lists; `None` for one the allocator does not keep.
-fn node_list(s: &mut String, node: u32, name: &str, slabs: Option<&[SlabRow]>) {
+/// Slabs listed with their objects (SLAB's) each get their own header.
+fn node_list(s: &mut String, node: u32, name: &str, slabs: Option<&[SlabDetail]>) {
     let _ = writeln!(s, "NODE {node} {name}:");
     match slabs {
         None => s.push_str("  (not tracked)\n"),
         Some([]) => s.push_str("  (empty)\n"),
         Some(rows) => {
-            s.push_str(SLAB_HEADER);
-            for r in rows {
-                slab_line(s, r);
+            for (i, d) in rows.iter().enumerate() {
+                if i == 0 || d.objects.is_some() {
+                    s.push_str(SLAB_HEADER);
+                }
+                slab_line(s, &d.row);
+                if let Some(objects) = &d.objects {
+                    s.push_str(OBJECT_HEADER);
+                    for o in objects {
+                        object_line(s, o);
+                    }
+                }
             }
         }
     }

@@ -10,12 +10,14 @@
 //! values and what the raw bytes look like, so a use-after-free that wrote
 //! text over a freed object is recognisable at once.
 
+use std::collections::{HashMap, HashSet};
+
 use crate::mm::slab::SlabExt;
-use krash_core::{Result, VirtualMemory};
+use krash_core::{Error, Result, VirtualMemory};
 use serde::Serialize;
 
 use super::looks::{self, ValueLooks};
-use super::{object_index, read_slab_bytes, u64_at, Slab, SlabCache};
+use super::{object_index, read_slab_bytes, u64_at, ArrayCacheHolder, Slab, SlabCache};
 use krash_program::Kernel;
 
 /// Which freelist a problem was found on.
@@ -88,6 +90,8 @@ pub struct SlabContents {
     pub cpu: Option<u32>,
     /// `free[i]`: object i is on a freelist.
     pub free: Vec<bool>,
+    /// SLAB: objects (by index) freed into an array cache, and whose.
+    pub array_cached: Vec<(u32, ArrayCacheHolder)>,
     /// ALLOCATED as crash's slab line shows it.
     pub allocated: u32,
     pub problems: Vec<FreelistProblem>,
@@ -168,7 +172,7 @@ impl SlabView<'_> {
                 }
             }
             out.count += 1;
-            stored_at = p + u64::from(self.cache.offset);
+            stored_at = p.wrapping_add(u64::from(self.cache.offset));
             let Some(word) = self.word_at(stored_at) else { break };
             raw = word;
             p = self.decode(word, stored_at);
@@ -216,7 +220,7 @@ impl SlabView<'_> {
     fn source_of(&self, decoded: u64) -> Option<Source> {
         let candidates = (0..self.slab.objects).map(|i| {
             let object = super::object_start(self.cache, self.slab, i);
-            let word_at = object + u64::from(self.cache.offset);
+            let word_at = object.wrapping_add(u64::from(self.cache.offset));
             let encoded = self.decode(decoded, word_at);
             (object, word_at, encoded)
         });
@@ -224,18 +228,21 @@ impl SlabView<'_> {
         if let Some((object, word_at, word)) = exact {
             return Some(Source { object, word_at, word, inferred: false, witness: None });
         }
+        let data_like: Vec<(u64, u64, u64)> = candidates
+            .filter(|&(_, _, word)| {
+                matches!(
+                    looks::classify(word),
+                    ValueLooks::Utf16Text(_)
+                        | ValueLooks::AsciiText(_)
+                        | ValueLooks::SlabPoison(_)
+                        | ValueLooks::ListPoison(_)
+                )
+            })
+            .collect();
+        let witnesses = self.find_words(data_like.iter().map(|&(_, _, word)| word));
         let mut best: Option<(u32, Source)> = None;
-        for (object, word_at, word) in candidates {
-            if !matches!(
-                looks::classify(word),
-                ValueLooks::Utf16Text(_)
-                    | ValueLooks::AsciiText(_)
-                    | ValueLooks::SlabPoison(_)
-                    | ValueLooks::ListPoison(_)
-            ) {
-                continue;
-            }
-            let witness = self.find_word(word);
+        for (object, word_at, word) in data_like {
+            let witness = witnesses.get(&word).copied();
             let score = 1 + u32::from(witness.is_some());
             if best.as_ref().is_none_or(|(b, _)| score > *b) {
                 best = Some((score, Source { object, word_at, word, inferred: true, witness }));
@@ -244,10 +251,22 @@ impl SlabView<'_> {
         best.map(|(_, s)| s)
     }
 
-    /// First 8-byte-aligned place in the slab holding `word`.
-    fn find_word(&self, word: u64) -> Option<u64> {
-        let needle = word.to_le_bytes();
-        self.bytes.chunks_exact(8).position(|c| c == needle).map(|i| self.slab.base + i as u64 * 8)
+    /// The first 8-byte-aligned place in the slab holding each of `words`
+    /// that the slab holds, in one pass over the slab (a search per word
+    /// was quadratic: every object of a 4 MiB slab against every word).
+    fn find_words(&self, words: impl Iterator<Item = u64>) -> HashMap<u64, u64> {
+        let mut wanted: HashSet<u64> = words.collect();
+        let mut found = HashMap::new();
+        for (i, chunk) in self.bytes.chunks_exact(8).enumerate() {
+            if wanted.is_empty() {
+                break;
+            }
+            let word = chunk.try_into().map_or(0, u64::from_le_bytes);
+            if wanted.remove(&word) {
+                found.insert(word, self.slab.base.wrapping_add(i as u64 * 8));
+            }
+        }
+        found
     }
 }
 
@@ -283,7 +302,7 @@ pub trait FreelistExt {
 
 impl FreelistExt for Kernel {
     fn slab_contents(&self, cache: &SlabCache, slab: &Slab) -> Result<SlabContents> {
-        if cache.free_index_size != 0 {
+        if self.slab_variants()?.allocator == super::Allocator::Slab {
             return classic_contents(self, cache, slab);
         }
         let view = SlabView { cache, slab, bytes: read_slab_bytes(self, cache, slab)? };
@@ -306,7 +325,7 @@ impl FreelistExt for Kernel {
             cpu = Some(c.cpu);
             break;
         }
-        Ok(SlabContents { slab: *slab, cpu, free, allocated, problems })
+        Ok(SlabContents { slab: *slab, cpu, free, array_cached: Vec::new(), allocated, problems })
     }
 }
 
@@ -315,6 +334,15 @@ impl FreelistExt for Kernel {
 /// (freed, but still counted active by the slab). An index beyond the slab
 /// is reported, as a bad SLUB pointer is.
 fn classic_contents(k: &Kernel, cache: &SlabCache, slab: &Slab) -> Result<SlabContents> {
+    // `freelist_size / num`: a free index is one byte (slabs of at most 256
+    // objects) or two; any other width is a corrupt kmem_cache, whose
+    // index array could be read as hundreds of megabytes.
+    if !matches!(cache.free_index_size, 1 | 2) {
+        return Err(Error::bad_data(
+            format!("kmem_cache {:x} ({})", cache.addr, cache.name),
+            format!("{}-byte free indexes (freelist_size / num is neither 1 nor 2)", cache.free_index_size),
+        ));
+    }
     let objects = slab.objects as usize;
     let mut free = vec![false; objects];
     let mut problems = Vec::new();
@@ -349,13 +377,17 @@ fn classic_contents(k: &Kernel, cache: &SlabCache, slab: &Slab) -> Result<SlabCo
             }),
         }
     }
-    for addr in k.cached_free_objects(cache)? {
-        if let Some(i) = object_index(cache, slab, addr) {
-            if let Some(slot) = free.get_mut(i as usize) {
-                *slot = true;
+    let mut array_cached = Vec::new();
+    for ac in k.cache_array_caches(cache)? {
+        for &addr in &ac.entries {
+            if let Some(i) = object_index(cache, slab, addr) {
+                if let Some(slot) = free.get_mut(i as usize) {
+                    *slot = true;
+                    array_cached.push((i, ac.holder));
+                }
             }
         }
     }
     let allocated = slab.objects.saturating_sub(free.iter().filter(|&&f| f).count() as u32);
-    Ok(SlabContents { slab: *slab, cpu: None, free, allocated, problems })
+    Ok(SlabContents { slab: *slab, cpu: None, free, array_cached, allocated, problems })
 }
