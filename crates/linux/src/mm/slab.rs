@@ -55,9 +55,11 @@ const MAX_CLASSIC_OBJECTS: u32 = 1 << 16;
 const MAX_ARRAY_CACHE: u32 = 1 << 16;
 /// Most sheaves walked on one node's barn list (7.x).
 const MAX_BARN_SHEAVES: usize = 1 << 16;
-/// Most objects listed from one cache's sheaves (7.x; real sheaves hold
-/// tens of objects, and a cache has a few per CPU and node).
-const MAX_SHEAF_OBJECTS: usize = 1 << 20;
+/// Most freed objects listed from one cache's array caches (SLAB) or
+/// sheaves (7.x): real ones hold tens to hundreds of objects, and a cache
+/// has a few per CPU and node; 8192 CPUs with full 64 Ki-entry array caches
+/// (corrupt per-cpu offsets all leading to one) would list 4 GiB.
+const MAX_CACHED_OBJECTS: usize = 1 << 20;
 
 /// Which allocator the kernel was built with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -193,7 +195,9 @@ pub struct ArrayCache {
     pub addr: u64,
     pub avail: u32,
     pub limit: u32,
-    /// The `avail` entries (at most `limit`), most recently freed last.
+    /// The `avail` entries (at most `limit`), most recently freed last;
+    /// fewer when the cache's array caches hold more than
+    /// `MAX_CACHED_OBJECTS` in all.
     pub entries: Vec<u64>,
 }
 
@@ -570,7 +574,7 @@ pub trait SlabExt {
     fn partial_head_problems(&self, cache: &SlabCache, slab: &Slab) -> Result<Vec<FreelistProblem>>;
     /// Freed objects a cache holds outside its slabs' own free lists: SLAB's
     /// per-cpu and shared `array_cache` entries, or the objects of 7.x's
-    /// sheaves (at most `MAX_SHEAF_OBJECTS` of them), by address; empty
+    /// sheaves (at most `MAX_CACHED_OBJECTS` of them), by address; empty
     /// otherwise.
     fn cached_free_objects(&self, cache: &SlabCache) -> Result<Vec<u64>>;
     /// SLAB: the cache's per-cpu `array_cache`s, then each node's shared
@@ -816,17 +820,24 @@ impl SlabExt for Kernel {
         else {
             return Ok(Vec::new());
         };
-        let mut out = Vec::new();
-        for &(cpu, offset) in &st.cpus {
-            let ac = cache.cpu_slab.wrapping_add(offset);
-            out.push(self.array_cache(ArrayCacheHolder::Cpu(cpu), ac, (avail, limit, entry))?);
-        }
+        let mut holders: Vec<(ArrayCacheHolder, u64)> = st
+            .cpus
+            .iter()
+            .map(|&(cpu, offset)| (ArrayCacheHolder::Cpu(cpu), cache.cpu_slab.wrapping_add(offset)))
+            .collect();
         for (node, &addr) in cache.nodes.iter().enumerate().filter(|(_, &n)| n != 0) {
             let shared = self.memory().read_u64(addr.wrapping_add(classic.node_shared))?;
             if shared != 0 {
-                let holder = ArrayCacheHolder::Shared { node: u32::try_from(node).unwrap_or(u32::MAX) };
-                out.push(self.array_cache(holder, shared, (avail, limit, entry))?);
+                holders.push((ArrayCacheHolder::Shared { node: u32::try_from(node).unwrap_or(u32::MAX) }, shared));
             }
+        }
+        // All of them list at most MAX_CACHED_OBJECTS entries.
+        let mut out = Vec::with_capacity(holders.len());
+        let mut listed = 0usize;
+        for (holder, ac) in holders {
+            let ac = self.array_cache(holder, ac, (avail, limit, entry), MAX_CACHED_OBJECTS.saturating_sub(listed))?;
+            listed = listed.saturating_add(ac.entries.len());
+            out.push(ac);
         }
         Ok(out)
     }
@@ -840,14 +851,14 @@ trait SlabHelpers {
     /// `spare`, every node's barn of full sheaves); 0 on other kernels.
     fn sheaf_objects(&self, cache: &SlabCache) -> Result<u64>;
     /// 7.x: the objects the cache's sheaves hold (`objects[0..size]` of
-    /// each), at most `MAX_SHEAF_OBJECTS`; empty on other kernels.
+    /// each), at most `MAX_CACHED_OBJECTS`; empty on other kernels.
     fn sheaf_entries(&self, cache: &SlabCache) -> Result<Vec<u64>>;
     /// 7.x: calls `visit` with every sheaf of the cache (each CPU's `main`
     /// and `spare`, each node's barn of full sheaves) until it returns false.
     fn visit_sheaves(&self, cache: &SlabCache, visit: &mut dyn FnMut(u64) -> Result<bool>) -> Result<()>;
     /// SLAB: the `array_cache` at `ac` (offsets of `avail`, `limit`,
-    /// `entry`), its entries `avail` capped by `limit`.
-    fn array_cache(&self, holder: ArrayCacheHolder, ac: u64, off: (u64, u64, u64)) -> Result<ArrayCache>;
+    /// `entry`), its entries `avail` capped by `limit` and by `room`.
+    fn array_cache(&self, holder: ArrayCacheHolder, ac: u64, off: (u64, u64, u64), room: usize) -> Result<ArrayCache>;
     /// SLAB: crash's `kmem -s` numbers, from every slab on the node lists:
     /// ALLOCATED is the sum of `active` less the freed objects the array
     /// caches hold (their slabs still count them as active).
@@ -874,13 +885,13 @@ impl SlabHelpers for Kernel {
         holder: ArrayCacheHolder,
         ac: u64,
         (avail, limit, entry): (u64, u64, u64),
+        room: usize,
     ) -> Result<ArrayCache> {
         let mem = self.memory();
         let (avail, limit) = (mem.read_u32(ac.wrapping_add(avail))?, mem.read_u32(ac.wrapping_add(limit))?);
-        let n = avail.min(limit).min(MAX_ARRAY_CACHE);
-        let entries = (0..u64::from(n))
-            .map(|i| mem.read_u64(ac.wrapping_add(entry).wrapping_add(i.wrapping_mul(8))))
-            .collect::<Result<Vec<u64>>>()?;
+        let n = usize::try_from(avail.min(limit).min(MAX_ARRAY_CACHE)).unwrap_or(0).min(room);
+        let bytes = mem.read_vec(ac.wrapping_add(entry), n.saturating_mul(8))?;
+        let entries = bytes.chunks_exact(8).filter_map(|c| c.try_into().ok()).map(u64::from_le_bytes).collect();
         Ok(ArrayCache { holder, addr: ac, avail, limit, entries })
     }
 
@@ -939,10 +950,10 @@ impl SlabHelpers for Kernel {
         let mut out = Vec::new();
         self.visit_sheaves(cache, &mut |sheaf| {
             let size = usize::try_from(mem.read_u32(sheaf.wrapping_add(sheaf_size))?).unwrap_or(usize::MAX);
-            let n = size.min(MAX_SHEAF_OBJECTS.saturating_sub(out.len()));
+            let n = size.min(MAX_CACHED_OBJECTS.saturating_sub(out.len()));
             let bytes = mem.read_vec(sheaf.wrapping_add(objects), n.saturating_mul(8))?;
             out.extend(bytes.chunks_exact(8).filter_map(|c| c.try_into().ok()).map(u64::from_le_bytes));
-            Ok(out.len() < MAX_SHEAF_OBJECTS)
+            Ok(out.len() < MAX_CACHED_OBJECTS)
         })?;
         Ok(out)
     }

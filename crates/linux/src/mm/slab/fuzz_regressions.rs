@@ -53,10 +53,10 @@ fn a_sheaf_claiming_four_billion_objects_is_counted_not_allocated() {
     let cache = named(&k, "kmalloc-64");
     let totals = k.cache_totals(cache).unwrap();
     assert_eq!(totals.allocated, 10_000_000_000 - u64::from(u32::MAX) - 2);
-    // Listing them reads at most MAX_SHEAF_OBJECTS entries: here past the
+    // Listing them reads at most MAX_CACHED_OBJECTS entries: here past the
     // end of memory, an error rather than gigabytes.
     let listed = k.cached_free_objects(cache);
-    assert!(listed.as_ref().map_or(true, |l| l.len() <= MAX_SHEAF_OBJECTS), "{listed:?}");
+    assert!(listed.as_ref().map_or(true, |l| l.len() <= MAX_CACHED_OBJECTS), "{listed:?}");
 }
 
 #[test]
@@ -183,6 +183,24 @@ fn a_slab_cache_whose_free_indexes_are_not_one_or_two_bytes_is_refused() {
         let e = k.slab_contents(cache, &slab).unwrap_err().to_string();
         assert!(e.contains(&format!("{width}-byte free indexes")), "{e}");
     }
+}
+
+#[test]
+fn array_caches_list_at_most_a_million_objects_in_all() {
+    // 8192 possible CPUs whose per-cpu offsets all lead to one full array
+    // cache of 65 536 entries listed 4 GiB of object addresses.
+    let mut m = SlabMachine::new(Flavor::Classic, 0x1000 + 16 + 8 * 65_536);
+    m.cpus(8192);
+    let c = m.cache(0x800, "size-128", 128, 30);
+    let ac = m.heap + 0x1000;
+    m.s.write_u64(c + cache::CPU, ac);
+    m.s.write_u32(ac, 65_536); // avail
+    m.s.write_u32(ac + 4, 65_536); // limit
+    let k = m.build();
+    let caches = k.cache_array_caches(named(&k, "size-128")).unwrap();
+    assert_eq!(caches.len(), 8192);
+    assert_eq!(caches.iter().map(|ac| ac.entries.len()).sum::<usize>(), MAX_CACHED_OBJECTS);
+    assert_eq!((caches[0].entries.len(), caches[8191].avail, caches[8191].entries.len()), (65_536, 65_536, 0));
 }
 
 #[test]

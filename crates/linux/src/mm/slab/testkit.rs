@@ -50,6 +50,8 @@ pub(crate) struct SlabMachine {
     pub heap: u64,
     pub flavor: Flavor,
     head: u64,
+    nr_cpu_ids: u64,
+    possible: u64,
     nr_node_ids: u64,
     caches: Vec<u64>,
 }
@@ -191,10 +193,11 @@ impl SlabMachine {
         let head = s.global("slab_caches", 16);
         s.write_u64(head, head);
         s.write_u64(head + 8, head);
-        s.global("__per_cpu_offset", 8);
+        // Room for every CPU a kernel may have; all their offsets are 0.
+        s.global("__per_cpu_offset", 8 * 8192);
         let nr_cpu_ids = s.global("nr_cpu_ids", 4);
         s.write_u32(nr_cpu_ids, 1);
-        let possible = s.global("__cpu_possible_mask", 8);
+        let possible = s.global("__cpu_possible_mask", 8192 / 8);
         s.write_u64(possible, 1);
         let nr_node_ids = s.global("nr_node_ids", 4);
         s.write_u32(nr_node_ids, 1);
@@ -206,7 +209,19 @@ impl SlabMachine {
         let table = s.global("pageflag_names", 32);
         s.write_u64(table, PG_SLAB);
         s.write_u64(table + 8, name);
-        SlabMachine { s, heap, flavor, head, nr_node_ids, caches: Vec::new() }
+        SlabMachine { s, heap, flavor, head, nr_cpu_ids, possible, nr_node_ids, caches: Vec::new() }
+    }
+
+    /// Makes CPUs `0..n` (at most 8192) possible, every one's per-cpu
+    /// offset 0: their per-cpu data is all the same (as when the offsets
+    /// are corrupt).
+    pub(crate) fn cpus(&mut self, n: u32) {
+        self.s.write_u32(self.nr_cpu_ids, n);
+        let mut mask = vec![0u8; 8192 / 8];
+        for cpu in 0..n.min(8192) as usize {
+            mask[cpu / 8] |= 1 << (cpu % 8);
+        }
+        self.s.write(self.possible, &mask);
     }
 
     /// Makes `nr_node_ids` `n` (caches made later get a node only on node 0).
