@@ -10,7 +10,7 @@ use krash_core::MappedFile;
 use krash_core::{Error, Result};
 
 use crate::aranges::UnitIndex;
-use crate::bytes::Reader;
+use crate::bytes::{Reader, SectionBytes};
 use crate::lines::Row;
 use crate::paths;
 use crate::scopes::{scopes_at, ScopeKind};
@@ -45,7 +45,8 @@ pub struct LineBoundary {
 /// all caches are internally synchronized.
 pub struct DwarfFile {
     path: PathBuf,
-    _map: Arc<MappedFile>,
+    /// The mapped file the sections borrow from (none for in-memory sections).
+    _map: Option<Arc<MappedFile>>,
     pub(crate) dwarf: gimli::Dwarf<Reader>,
     relocatable: bool,
     alloc_sections: Vec<AllocSection>,
@@ -71,10 +72,36 @@ impl DwarfFile {
         let loaded = sections::load(path, &map, bases)?;
         Ok(DwarfFile {
             path: path.to_path_buf(),
-            _map: map,
+            _map: Some(map),
             dwarf: loaded.dwarf,
             relocatable: loaded.relocatable,
             alloc_sections: loaded.alloc_sections,
+            index: OnceLock::new(),
+            units: Mutex::new(HashMap::new()),
+            source_root: OnceLock::new(),
+        })
+    }
+
+    /// DWARF whose sections are already in memory, with no ELF container:
+    /// `sections` pairs names (`.debug_info`, `.debug_abbrev`,
+    /// `.debug_loclists`...) with little-endian bytes; a section not named
+    /// is empty. Addresses are link-time ones, as in a linked file. `name`
+    /// stands for the file in messages. Tests and fuzz targets build DWARF
+    /// by hand with it; every query then runs as on a mapped file.
+    pub fn from_sections(name: impl Into<PathBuf>, sections: &[(&str, &[u8])]) -> Result<Self> {
+        let dwarf = gimli::Dwarf::load(|id| -> Result<Reader> {
+            let bytes = sections
+                .iter()
+                .find(|(n, _)| *n == id.name())
+                .map_or_else(SectionBytes::empty, |(_, b)| SectionBytes::Owned(Arc::from(*b)));
+            Ok(Reader::new(bytes, gimli::RunTimeEndian::Little))
+        })?;
+        Ok(DwarfFile {
+            path: name.into(),
+            _map: None,
+            dwarf,
+            relocatable: false,
+            alloc_sections: Vec::new(),
             index: OnceLock::new(),
             units: Mutex::new(HashMap::new()),
             source_root: OnceLock::new(),

@@ -124,6 +124,11 @@ impl DwarfFile {
                 }
                 EvaluationResult::RequiresRelocatedAddress(addr) => eval.resume_with_relocated_address(addr),
                 EvaluationResult::RequiresIndexedAddress { index, .. } => {
+                    // gimli multiplies the index by the address size unchecked.
+                    let size = u64::from(unit.encoding().address_size);
+                    if u64::try_from(index.0).ok().and_then(|i| i.checked_mul(size)).is_none() {
+                        return Err(Error::bad_data(context(), format!("address index {:#x} out of range", index.0)));
+                    }
                     let addr = self.dwarf.address(unit, index).map_err(|e| dwarf_error(context(), e))?;
                     eval.resume_with_indexed_address(addr)
                 }
@@ -200,5 +205,98 @@ fn piece_value(location: Location<Reader>, frame: &dyn RegisterAndMemory) -> Var
             VariableValue::Value(gimli::Reader::to_slice(&value).map(|b| b.to_vec()).unwrap_or_default())
         }
         Location::ImplicitPointer { .. } => optimized_out("implicit pointer"),
+    }
+}
+
+#[cfg(test)]
+// A hand-built unit: fixtures index and size their own known-good bytes.
+#[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    const LOW_PC: u64 = 0xffff_ffff_8100_0000;
+    const CFA: u64 = 0xffff_c900_0000_1000;
+
+    /// A DWARF 5 unit with one function at `LOW_PC` (0x100 bytes) whose
+    /// frame base is `frame_base`, and one parameter located by
+    /// `location`; `.debug_addr` holds `addresses`.
+    fn unit(frame_base: &[u8], location: &[u8], addresses: &[u64]) -> DwarfFile {
+        const DW_FORM_ADDR: u8 = 0x01;
+        const DW_FORM_DATA8: u8 = 0x07;
+        const DW_FORM_STRING: u8 = 0x08;
+        const DW_FORM_EXPRLOC: u8 = 0x18;
+        let abbrev = [
+            &[1, 0x11, 1, 0x03, DW_FORM_STRING, 0x11, DW_FORM_ADDR, 0x12, DW_FORM_DATA8, 0, 0][..],
+            &[2, 0x2e, 1, 0x03, DW_FORM_STRING, 0x11, DW_FORM_ADDR, 0x12, DW_FORM_DATA8, 0x40, DW_FORM_EXPRLOC, 0, 0],
+            &[3, 0x05, 0, 0x03, DW_FORM_STRING, 0x02, DW_FORM_EXPRLOC, 0, 0],
+            &[0],
+        ]
+        .concat();
+        let mut dies = vec![1];
+        dies.extend(b"t.c\0");
+        dies.extend(LOW_PC.to_le_bytes());
+        dies.extend(0x100u64.to_le_bytes());
+        dies.push(2);
+        dies.extend(b"f\0");
+        dies.extend(LOW_PC.to_le_bytes());
+        dies.extend(0x100u64.to_le_bytes());
+        dies.push(frame_base.len() as u8);
+        dies.extend(frame_base);
+        dies.push(3);
+        dies.extend(b"p\0");
+        dies.push(location.len() as u8);
+        dies.extend(location);
+        dies.extend([0, 0]);
+        let mut info = ((8 + dies.len()) as u32).to_le_bytes().to_vec();
+        // Version 5, DW_UT_compile, 8-byte addresses, abbreviations at 0.
+        info.extend([5, 0, 1, 8, 0, 0, 0, 0]);
+        info.extend(dies);
+        let addr: Vec<u8> = addresses.iter().flat_map(|a| a.to_le_bytes()).collect();
+        let sections: [(&str, &[u8]); 3] = [(".debug_info", &info), (".debug_abbrev", &abbrev), (".debug_addr", &addr)];
+        DwarfFile::from_sections("unit", &sections).unwrap()
+    }
+
+    struct Frame;
+    impl RegisterAndMemory for Frame {
+        fn register(&self, _: u16) -> Option<u64> {
+            None
+        }
+        fn read(&self, addr: u64, _: &mut [u8]) -> krash_core::Result<()> {
+            Err(krash_core::memory::not_mapped(addr))
+        }
+        fn call_frame_cfa(&self) -> Option<u64> {
+            Some(CFA)
+        }
+    }
+
+    fn evaluate(dwarf: &DwarfFile) -> Result<VariableValue> {
+        let function = dwarf.function_at(LOW_PC + 0x10).unwrap().expect("the function");
+        assert_eq!((function.name.as_str(), function.parameters.len()), ("f", 1));
+        dwarf.evaluate_variable(&function, &function.parameters[0], LOW_PC + 0x10, &Frame)
+    }
+
+    const DW_OP_CALL_FRAME_CFA: u8 = 0x9c;
+    const DW_OP_FBREG: u8 = 0x91;
+    const DW_OP_ADDRX: u8 = 0xa1;
+
+    #[test]
+    fn in_memory_sections_evaluate_as_a_mapped_file_does() {
+        // DW_OP_fbreg -16 with the CFA as frame base.
+        let dwarf = unit(&[DW_OP_CALL_FRAME_CFA], &[DW_OP_FBREG, 0x70], &[]);
+        assert_eq!(evaluate(&dwarf).unwrap(), VariableValue::Memory(CFA - 16));
+        // DW_OP_addrx 1: the second `.debug_addr` entry.
+        let dwarf = unit(&[DW_OP_CALL_FRAME_CFA], &[DW_OP_ADDRX, 1], &[0x1000, 0x2000]);
+        assert_eq!(evaluate(&dwarf).unwrap(), VariableValue::Memory(0x2000));
+    }
+
+    /// Regression (fuzz target dwarf_steps): a DW_OP_addrx index whose
+    /// byte offset does not fit 64 bits overflowed in gimli's lookup.
+    #[test]
+    fn an_address_index_beyond_the_address_space_is_an_error() {
+        // ULEB128 of 2^61: times 8 is 2^64.
+        let index = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20];
+        let dwarf = unit(&[DW_OP_CALL_FRAME_CFA], &[&[DW_OP_ADDRX][..], &index].concat(), &[0x1000]);
+        let err = evaluate(&dwarf).unwrap_err();
+        assert!(err.to_string().contains("out of range"), "{err}");
     }
 }

@@ -404,7 +404,7 @@ impl TaskExt for Kernel {
         let mut out = Vec::new();
         for cpu in self.present_cpus()? {
             let rq = self.percpu_addr("runqueues", cpu)?;
-            out.push((cpu, self.memory().read_u64(rq + curr_off)?));
+            out.push((cpu, self.memory().read_u64(rq.wrapping_add(curr_off))?));
         }
         Ok(out)
     }
@@ -447,22 +447,44 @@ impl TaskHelpers for Kernel {
         let thread_head_off = l.offset("signal_struct", "thread_head")?;
         let mem: &dyn VirtualMemory = self.memory();
 
-        let walk = list::walk_bridging(mem, init_task + tasks_off, WalkOptions::default());
+        // Addresses come from the dump: list nodes may be anywhere, so the
+        // arithmetic on them wraps (a wrapped address fails to read).
+        let walk = list::walk_bridging(mem, init_task.wrapping_add(tasks_off), WalkOptions::default());
         if let Some(b) = &walk.broken {
             problems.push(format!("task list (init_task.tasks): {b}; the tasks beyond it were reached backwards"));
         }
         let leaders = walk.nodes;
         let mut addrs: Vec<u64> = vec![init_task];
         let mut seen: HashSet<u64> = HashSet::from([init_task]);
+        // Each thread group's list is walked once, and all of them together
+        // yield at most MAX_TASKS threads: a corrupt dump whose leaders share
+        // one `signal_struct` (or lists sharing one long chain) would
+        // otherwise cost leaders x threads steps.
+        let mut walked_signals: HashSet<u64> = HashSet::new();
+        let mut thread_budget = MAX_TASKS;
+        let mut budget_spent = false;
         for node in leaders {
-            let leader = node - tasks_off;
-            let threads = match mem.read_u64(leader + signal_off) {
-                Ok(signal) if signal != 0 => {
-                    let w = list::walk_bridging(mem, signal + thread_head_off, WalkOptions::default());
-                    if let Some(b) = &w.broken {
-                        problems.push(format!("threads of task {leader:x}: {b}"));
+            let leader = node.wrapping_sub(tasks_off);
+            let threads = match mem.read_u64(leader.wrapping_add(signal_off)) {
+                Ok(signal) if signal != 0 && walked_signals.insert(signal) => {
+                    if thread_budget == 0 {
+                        if !budget_spent {
+                            budget_spent = true;
+                            problems.push(format!(
+                                "thread lists: more than {MAX_TASKS} threads; task {leader:x} and the thread \
+                                 groups after it are listed by their leaders only"
+                            ));
+                        }
+                        Vec::new()
+                    } else {
+                        let opts = WalkOptions { limit: thread_budget, ..WalkOptions::default() };
+                        let w = list::walk_bridging(mem, signal.wrapping_add(thread_head_off), opts);
+                        thread_budget = thread_budget.saturating_sub(w.nodes.len());
+                        if let Some(b) = &w.broken {
+                            problems.push(format!("threads of task {leader:x}: {b}"));
+                        }
+                        w.nodes
                     }
-                    w.nodes
                 }
                 _ => Vec::new(),
             };
@@ -470,7 +492,7 @@ impl TaskHelpers for Kernel {
                 addrs.push(leader);
             }
             for t in threads {
-                let task = t - thread_node_off;
+                let task = t.wrapping_sub(thread_node_off);
                 if seen.insert(task) {
                     addrs.push(task);
                 }
@@ -491,7 +513,7 @@ impl TaskHelpers for Kernel {
         if let Ok(idle_off) = l.offset("rq", "idle") {
             for cpu in self.present_cpus().unwrap_or_default() {
                 if let Ok(rq) = self.percpu_addr("runqueues", cpu) {
-                    if let Ok(idle) = mem.read_u64(rq + idle_off) {
+                    if let Ok(idle) = mem.read_u64(rq.wrapping_add(idle_off)) {
                         idle_cpus.push((cpu, idle));
                         if seen.insert(idle) {
                             addrs.push(idle);
@@ -553,7 +575,9 @@ impl TaskHelpers for Kernel {
 
 #[cfg(test)]
 mod tests {
-    use super::{TaskState, TaskStateSource, TaskStateTable};
+    use super::{TaskExt, TaskState, TaskStateSource, TaskStateTable};
+    use krash_program::synthetic::SyntheticKernel;
+    use krash_program::Kernel;
 
     fn strings(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| s.to_string()).collect()
@@ -630,5 +654,126 @@ mod tests {
         assert_eq!(TaskState::decode(0x104, 0), TaskState::ST);
         assert_eq!(TaskState::decode(0x80, 0x20), TaskState::ZO);
         assert_eq!(TaskState::decode(0x40, 0), TaskState::PA);
+    }
+
+    /// A kernel with `init_task` and one more task `T` on the task list,
+    /// `T`'s thread group a `signal_struct` of its own (thread list: `T`);
+    /// `change` then rewrites links. Returns the kernel and `(init, T)`.
+    fn two_tasks(change: impl FnOnce(&mut SyntheticKernel, u64, u64, u64)) -> (Kernel, u64, u64) {
+        use krash_debuginfo::types::TypeId;
+        let mut s = SyntheticKernel::new();
+        let t = s.types();
+        let ptr = t.pointer(TypeId::VOID);
+        let int = t.int("int", 4, true);
+        let uint = t.int("unsigned int", 4, false);
+        let ch = t.int("char", 1, true);
+        let list_head = t.structure("list_head", 16, &[("next", ptr, 0), ("prev", ptr, 8)]);
+        let comm = t.array(ch, 16);
+        t.structure(
+            "task_struct",
+            TASK_SIZE,
+            &[
+                ("__state", uint, 0),
+                ("cpu", uint, 4),
+                ("tasks", list_head, TASKS),
+                ("mm", ptr, 0x18),
+                ("exit_state", int, 0x20),
+                ("pid", int, 0x24),
+                ("tgid", int, 0x28),
+                ("real_parent", ptr, 0x30),
+                ("thread_node", list_head, THREAD_NODE),
+                ("comm", comm, 0x48),
+                ("signal", ptr, SIGNAL),
+            ],
+        );
+        t.structure("signal_struct", 0x18, &[("nr_threads", int, 0), ("thread_head", list_head, THREAD_HEAD)]);
+        let init = s.global("init_task", TASK_SIZE);
+        let task = s.alloc(TASK_SIZE);
+        let signal = s.alloc(0x18);
+        s.write_str(init + 0x48, "swapper/0");
+        s.write_u32(task + 0x24, 1);
+        s.write_u32(task + 0x28, 1);
+        s.write_str(task + 0x48, "init");
+        for (node, other) in [(init + TASKS, task + TASKS), (task + TASKS, init + TASKS)] {
+            s.write_u64(node, other);
+            s.write_u64(node + 8, other);
+        }
+        s.write_u64(task + SIGNAL, signal);
+        for (node, other) in [(signal + THREAD_HEAD, task + THREAD_NODE), (task + THREAD_NODE, signal + THREAD_HEAD)] {
+            s.write_u64(node, other);
+            s.write_u64(node + 8, other);
+        }
+        change(&mut s, init, task, signal);
+        (s.build().unwrap(), init, task)
+    }
+
+    const TASK_SIZE: u64 = 0x68;
+    const TASKS: u64 = 0x08;
+    const THREAD_NODE: u64 = 0x38;
+    const SIGNAL: u64 = 0x60;
+    const THREAD_HEAD: u64 = 8;
+
+    #[test]
+    fn a_sound_two_task_list_reads_back() {
+        let (k, init, task) = two_tasks(|_, _, _, _| {});
+        let addrs: Vec<u64> = k.tasks().unwrap().iter().map(|t| t.addr).collect();
+        assert_eq!(addrs, [init, task]);
+        assert_eq!(k.task_by_pid(1).unwrap().comm, "init");
+    }
+
+    /// Regression (fuzz target kernel_lists): list links to the very
+    /// bottom or top of the address space made the node-to-task
+    /// arithmetic overflow. Such tasks are unreadable: skipped and named
+    /// in the problems.
+    #[test]
+    fn task_and_thread_links_at_the_ends_of_the_address_space_are_skipped() {
+        // A forward break makes the walk go backwards from the head, where
+        // the first `prev` is the odd link.
+        let odd_links = [0x10, u64::MAX - 7];
+        for odd in odd_links {
+            let (k, init, _) = two_tasks(|s, init, _, _| {
+                s.write_u64(init + TASKS, 0x20);
+                s.write_u64(init + TASKS + 8, odd);
+            });
+            let tasks = k.tasks().unwrap();
+            assert!(tasks.iter().any(|t| t.addr == init), "{odd:#x}: {tasks:x?}");
+            assert!(k.task_list_problems().iter().any(|p| p.contains("skipped")), "{odd:#x}");
+        }
+        for odd in odd_links {
+            let (k, _, task) = two_tasks(|s, _, _, signal| {
+                s.write_u64(signal + THREAD_HEAD, 0x20);
+                s.write_u64(signal + THREAD_HEAD + 8, odd);
+            });
+            assert!(k.tasks().unwrap().iter().any(|t| t.addr == task), "{odd:#x}");
+            assert!(k.task_list_problems().iter().any(|p| p.contains("threads of task")), "{odd:#x}");
+        }
+        // A signal pointer at the top of the address space.
+        let (k, _, task) = two_tasks(|s, _, task, _| s.write_u64(task + SIGNAL, u64::MAX - 3));
+        assert!(k.tasks().unwrap().iter().any(|t| t.addr == task));
+    }
+
+    /// Regression (a crafted kernel_lists input: 669 leaders sharing one
+    /// `signal_struct` of 2 007 threads took 1.3M list steps): a shared
+    /// thread list was walked once per leader, with a problem line each.
+    #[test]
+    fn a_signal_struct_shared_by_leaders_is_walked_once() {
+        let (k, _, task) = two_tasks(|s, init, task, signal| {
+            let other = s.alloc(TASK_SIZE);
+            s.write_u32(other + 0x24, 2);
+            s.write_u32(other + 0x28, 2);
+            // init -> task -> other -> init, `other` in `task`'s group.
+            s.write_u64(task + TASKS, other + TASKS);
+            s.write_u64(other + TASKS, init + TASKS);
+            s.write_u64(other + TASKS + 8, task + TASKS);
+            s.write_u64(init + TASKS + 8, other + TASKS);
+            s.write_u64(other + SIGNAL, signal);
+            // The group's thread list breaks after its first thread.
+            s.write_u64(task + THREAD_NODE, 0x20);
+        });
+        let pids: Vec<i32> = k.tasks().unwrap().iter().map(|t| t.pid).collect();
+        assert_eq!(pids, [0, 1, 2]);
+        let broken: Vec<&String> = k.task_list_problems().iter().filter(|p| p.contains("threads of task")).collect();
+        assert_eq!(broken.len(), 1, "{broken:?}");
+        assert!(broken[0].contains(&format!("{task:x}")), "{broken:?}");
     }
 }
