@@ -228,15 +228,23 @@ impl SlabView<'_> {
         if let Some((object, word_at, word)) = exact {
             return Some(Source { object, word_at, word, inferred: false, witness: None });
         }
+        // Without a hardening key every candidate re-encodes to the same
+        // word: it is classified once, not once per object.
+        let mut last: Option<(u64, bool)> = None;
         let data_like: Vec<(u64, u64, u64)> = candidates
-            .filter(|&(_, _, word)| {
-                matches!(
-                    looks::classify(word),
-                    ValueLooks::Utf16Text(_)
-                        | ValueLooks::AsciiText(_)
-                        | ValueLooks::SlabPoison(_)
-                        | ValueLooks::ListPoison(_)
-                )
+            .filter(|&(_, _, word)| match last {
+                Some((w, like)) if w == word => like,
+                _ => {
+                    let like = matches!(
+                        looks::classify(word),
+                        ValueLooks::Utf16Text(_)
+                            | ValueLooks::AsciiText(_)
+                            | ValueLooks::SlabPoison(_)
+                            | ValueLooks::ListPoison(_)
+                    );
+                    last = Some((word, like));
+                    like
+                }
             })
             .collect();
         let witnesses = self.find_words(data_like.iter().map(|&(_, _, word)| word));
