@@ -191,10 +191,15 @@ pub enum Owner {
 }
 
 /// The owner of the crash `report` explains: its guilty function is the
-/// signature's first frame (or the faulting function), looked up in
+/// first of its top frames that is not a signature prefix frame (or the
+/// faulting function), looked up in
 /// `maintainers` by the function's source file.
 pub fn crash_owner(k: &Kernel, report: &Report, maintainers: Option<&Maintainers>) -> Owner {
-    let Some(function) = report.top_frames.first().or(report.faulting_function.as_ref()).cloned() else {
+    // Socorro's culprit: the first frame that is not a prefix frame (the bug
+    // is rarely in memcpy or the allocator that tripped over it).
+    let rules = crate::signature::rules();
+    let culprit = report.top_frames.iter().find(|f| !rules.is_prefix(f)).or(report.top_frames.first());
+    let Some(function) = culprit.or(report.faulting_function.as_ref()).cloned() else {
         return Owner::Unknown { function: None, why: "no guilty function: the backtrace has none".into() };
     };
     let Some(symbol) = k.lookup_symbol(&function) else {
@@ -203,7 +208,7 @@ pub fn crash_owner(k: &Kernel, report: &Report, maintainers: Option<&Maintainers
     let file = k.source_line(symbol.addr).map(|l| l.file.to_string());
     let in_tree = file.as_deref().and_then(tree_relative);
     if let (Some(module), None) = (&symbol.module, &in_tree) {
-        let taint = (report.module.as_ref() == Some(module)).then(|| report.module_taint.clone()).flatten();
+        let taint = k.module_by_name(module).ok().map(|m| m.taint_letters());
         let out_of_tree = taint.as_deref().is_some_and(|t| t.contains('O'));
         return Owner::Module { function, module: module.clone(), taint, out_of_tree };
     }

@@ -98,8 +98,10 @@ impl SignatureRules {
         self.irrelevant.iter().any(|p| p.matches(name) || p.matches(family))
     }
 
-    fn is_prefix(&self, name: &str) -> bool {
-        self.prefix.iter().any(|p| p.matches(name))
+    /// Whether a frame is one the bug is rarely in (joined with the next).
+    pub fn is_prefix(&self, name: &str) -> bool {
+        let family = function_family(name);
+        self.prefix.iter().any(|p| p.matches(name) || p.matches(family))
     }
 
     fn is_sentinel(&self, name: &str) -> bool {

@@ -588,7 +588,7 @@ pub struct AnalyzeData {
 }
 
 /// Who to call about a crash (WinDbg's "followup"), for its guilty
-/// function: the signature's first frame.
+/// function: the first top frame that is not a signature prefix frame.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Owner {
