@@ -1,9 +1,10 @@
 //! The task list and module list as `ps`, `foreach`, `task`, `mod` and
 //! `mod -s` read them, over a synthetic kernel whose memory is the input.
 //!
-//! The input is the direct-map heap at `H = PAGE_OFFSET + 0x400_0000`
-//! (where tasks, signal structs, mm structs, modules and their kallsyms
-//! live), and it also gives the contents of the kernel image's globals:
+//! The input (its first 4 KiB; the rest is ignored) is the direct-map heap
+//! at `H = PAGE_OFFSET + 0x400_0000` (where tasks, signal structs, mm
+//! structs, modules and their kallsyms live), and it also gives the
+//! contents of the kernel image's globals:
 //! from offset 8 on, in this order, `init_task` (a `task_struct`, 0xa0
 //! bytes), `modules` (a `list_head`), `runqueues` (CPU 0's `rq`:
 //! `curr`, `idle`), `__per_cpu_offset[4]`, `nr_cpu_ids`, the present,
@@ -56,6 +57,10 @@ const GLOBALS: [(&str, u64); 10] = [
 const GLOBALS_AT: usize = 8;
 const TASK_SIZE: u64 = 0xa0;
 const MODULE_SIZE: u64 = 0x100;
+/// Bytes of the input used (the rest is ignored): room for some twenty
+/// tasks with their threads, mm and signal structs and a few modules, and
+/// few enough list nodes to keep a run short.
+const MAX_HEAP: usize = 4096;
 /// Tasks whose memory use is read (as `ps` does for every task).
 const MM_READS: usize = 8;
 
@@ -213,7 +218,7 @@ fn walk_modules(k: &Kernel) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some(k) = kernel_over(data) else { return };
+    let Some(k) = kernel_over(&data[..data.len().min(MAX_HEAP)]) else { return };
     walk_tasks(&k);
     walk_modules(&k);
 });
