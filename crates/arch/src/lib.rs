@@ -31,6 +31,7 @@
 #![warn(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
 pub mod addrspace;
+pub mod arm64;
 pub mod decoder;
 pub mod disasm;
 pub mod layout;
