@@ -39,6 +39,28 @@ pub const TRANSCRIPT_KERNELS: [&str; 2] = GOLDEN_KERNELS;
 /// variants, ELF, QEMU's dumps); the others have the main kdump only.
 pub const VARIANT_KERNEL: &str = "6.1.0-56-cloud-amd64";
 
+/// The lab's arm64 kernels (`arch: arm64` in `lab/tools/kernels.py`), oldest
+/// first: Debian's cloud-arm64 6.1 and 6.12 (bookworm), booted under
+/// `qemu-system-aarch64 -M virt -cpu max,pauth-impdef=on` (TCG; pointer
+/// authentication on). Their dumps are apart from the others: see
+/// [`arm64_manifests`]; [`manifests`] never lists them.
+pub const ARM64_KERNELS: [&str; 2] = ["6.1.0-56-cloud-arm64", "6.12.117+deb12-cloud-arm64"];
+
+/// The arm64 kernel whose scenarios have every arm64 format (kdump-zlib,
+/// flattened, makedumpfile's ELF, QEMU's ELF and kdump files). The other's
+/// (6.12: VA_BITS 52, which makedumpfile 1.7.2 refuses) have one dump, the
+/// ELF file the capture kernel's `/proc/vmcore` was (format `elf`, producer
+/// `/proc/vmcore`): a manifest's `main_format` says which dump is the main one.
+pub const ARM64_VARIANT_KERNEL: &str = "6.1.0-56-cloud-arm64";
+
+/// A manifest's architecture when it names none (manifests written before arm64).
+pub const DEFAULT_ARCH: &str = "x86_64";
+
+/// The lab's guest architectures, and where `dumps/index.json` lists each one's
+/// manifests: the x86-64 ones stay in `manifests`, where the tests written
+/// before arm64 (some reading the index directly) look.
+pub const ARCH_INDEX_LISTS: [(&str, &str); 2] = [("x86_64", "manifests"), ("arm64", "arm64_manifests")];
+
 /// The lab directory: `$KRASH_LAB_DIR`, or [`DEFAULT_LAB_DIR`].
 pub fn lab_dir() -> PathBuf {
     std::env::var_os("KRASH_LAB_DIR")
@@ -139,18 +161,46 @@ pub fn scenario_module(kv: &str, scenario: &str) -> Option<PathBuf> {
     present(scenario_dir(kv, scenario).join("krash_scenarios.ko"))
 }
 
-/// Every scenario manifest listed in `dumps/index.json`: (its path, its
-/// content). Empty when the lab has no index; unreadable entries are left out.
+/// Every x86-64 scenario manifest listed in `dumps/index.json`: (its path,
+/// its content). Empty when the lab has no index; unreadable entries are left
+/// out. The arm64 ones are [`arm64_manifests`].
 pub fn manifests() -> Vec<(PathBuf, Value)> {
-    let Ok(text) = std::fs::read_to_string(lab_dir().join("dumps/index.json")) else { return Vec::new() };
+    manifests_for_arch(DEFAULT_ARCH)
+}
+
+/// Every arm64 scenario manifest listed in `dumps/index.json` (kernels
+/// [`ARM64_KERNELS`]), as [`manifests`] lists the x86-64 ones.
+pub fn arm64_manifests() -> Vec<(PathBuf, Value)> {
+    manifests_for_arch("arm64")
+}
+
+/// The scenario manifests of one guest architecture (`"x86_64"` or
+/// `"arm64"`) in the lab's `dumps/index.json`.
+pub fn manifests_for_arch(arch: &str) -> Vec<(PathBuf, Value)> {
+    manifests_in(&lab_dir(), arch)
+}
+
+/// A manifest's guest architecture: its `arch`, [`DEFAULT_ARCH`] when it names none.
+pub fn manifest_arch(manifest: &Value) -> &str {
+    manifest["arch"].as_str().unwrap_or(DEFAULT_ARCH)
+}
+
+fn manifests_in(lab: &Path, arch: &str) -> Vec<(PathBuf, Value)> {
+    let Some(&(_, list)) = ARCH_INDEX_LISTS.iter().find(|(a, _)| *a == arch) else {
+        panic!("no lab architecture {arch:?} (the lab's: {ARCH_INDEX_LISTS:?})")
+    };
+    let Ok(text) = std::fs::read_to_string(lab.join("dumps/index.json")) else { return Vec::new() };
     let index: Value = serde_json::from_str(&text).expect("the lab's dumps/index.json is valid JSON");
     let mut out = Vec::new();
-    for entry in index["manifests"].as_array().into_iter().flatten() {
+    for entry in index[list].as_array().into_iter().flatten() {
         let Some(path) = entry["manifest"].as_str().map(PathBuf::from) else { continue };
         let Ok(text) = std::fs::read_to_string(&path) else { continue };
         let manifest: Value =
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: not valid JSON: {e}", path.display()));
-        out.push((path, manifest));
+        // The index keeps the architectures apart; a manifest says its own too.
+        if manifest_arch(&manifest) == arch {
+            out.push((path, manifest));
+        }
     }
     out
 }
@@ -175,16 +225,83 @@ mod tests {
         assert_eq!(manifest_dir(Path::new("/a/b/manifest.json")), PathBuf::from("/a/b"));
     }
 
-    #[test]
-    fn golden_and_variant_kernels_are_lab_kernels() {
-        assert!(GOLDEN_KERNELS.iter().all(|kv| KERNELS.contains(kv)));
-        assert!(KERNELS.contains(&VARIANT_KERNEL));
-        let mut sorted = KERNELS;
+    fn oldest_first<const N: usize>(kernels: [&str; N]) -> [&str; N] {
+        let mut sorted = kernels;
         sorted.sort_by_key(|kv| {
             let mut parts = kv.split(['.', '-', '+']).map(|p| p.parse::<u32>().unwrap_or(0));
             (parts.next(), parts.next(), parts.next())
         });
-        assert_eq!(sorted, KERNELS, "KERNELS is oldest first");
+        sorted
+    }
+
+    #[test]
+    fn golden_and_variant_kernels_are_lab_kernels() {
+        assert!(GOLDEN_KERNELS.iter().all(|kv| KERNELS.contains(kv)));
+        assert!(KERNELS.contains(&VARIANT_KERNEL));
+        assert_eq!(oldest_first(KERNELS), KERNELS, "KERNELS is oldest first");
+    }
+
+    #[test]
+    fn arm64_kernels_are_apart_from_the_others() {
+        assert!(ARM64_KERNELS.iter().all(|kv| kv.ends_with("-arm64")));
+        assert!(ARM64_KERNELS.iter().all(|kv| !KERNELS.contains(kv) && *kv != FP_SLAB_KERNEL));
+        assert!(ARM64_KERNELS.contains(&ARM64_VARIANT_KERNEL));
+        assert_eq!(oldest_first(ARM64_KERNELS), ARM64_KERNELS, "ARM64_KERNELS is oldest first");
+    }
+
+    /// A lab directory of its own under the system's temporary directory, removed on drop.
+    struct ScratchLab(PathBuf);
+
+    impl ScratchLab {
+        fn new(name: &str) -> ScratchLab {
+            let dir = std::env::temp_dir().join(format!("krash-labtest-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(dir.join("dumps")).expect("make a scratch lab directory");
+            ScratchLab(dir)
+        }
+
+        fn manifest(&self, name: &str, content: &str) -> String {
+            let path = self.0.join("dumps").join(name);
+            std::fs::write(&path, content).expect("write a scratch manifest");
+            path.display().to_string()
+        }
+    }
+
+    impl Drop for ScratchLab {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn manifests_are_listed_by_architecture() {
+        let lab = ScratchLab::new("arch");
+        let old = lab.manifest("old.json", r#"{"kernel": "6.1.0-56-cloud-amd64"}"#);
+        let x86 = lab.manifest("x86.json", r#"{"kernel": "6.12.117+deb12-cloud-amd64", "arch": "x86_64"}"#);
+        let arm64 = lab.manifest("arm64.json", r#"{"kernel": "6.1.0-56-cloud-arm64", "arch": "arm64"}"#);
+        // An arm64 manifest in the x86-64 list is still not an x86-64 dump.
+        let misplaced = lab.manifest("misplaced.json", r#"{"kernel": "6.12.117+deb12-cloud-arm64", "arch": "arm64"}"#);
+        let index = serde_json::json!({
+            "manifests": [{"manifest": old}, {"manifest": x86}, {"manifest": misplaced}],
+            "arm64_manifests": [{"manifest": arm64}],
+        });
+        std::fs::write(lab.0.join("dumps/index.json"), index.to_string()).expect("write a scratch index");
+        let kernels = |arch| {
+            manifests_in(&lab.0, arch)
+                .iter()
+                .map(|(_, m)| m["kernel"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(kernels("x86_64"), ["6.1.0-56-cloud-amd64", "6.12.117+deb12-cloud-amd64"]);
+        assert_eq!(kernels("arm64"), ["6.1.0-56-cloud-arm64"]);
+        assert_eq!(manifest_arch(&serde_json::json!({})), "x86_64");
+    }
+
+    #[test]
+    fn no_index_no_manifests() {
+        let lab = ScratchLab::new("empty");
+        assert!(manifests_in(&lab.0, "arm64").is_empty());
+        assert!(manifests_in(&lab.0, "x86_64").is_empty());
     }
 }
 
