@@ -3,6 +3,7 @@
 use yaxpeax_arch::{Decoder as _, U8Reader};
 use yaxpeax_arm::armv8::a64::{InstDecoder, Opcode};
 
+use super::extra;
 use super::format::{format, Text};
 use super::valid::reserved;
 use crate::decoder::{Decoded, Decoder, FlowKind, Instruction, Symbolizer};
@@ -11,7 +12,8 @@ use crate::disasm::symbolic_address;
 /// Every AArch64 instruction is one 32-bit little-endian word.
 pub const INSTRUCTION_LEN: usize = 4;
 
-/// The arm64 [`Decoder`]: yaxpeax-arm decodes, the text is GNU objdump's
+/// The arm64 [`Decoder`]: yaxpeax-arm decodes (with the few kernel
+/// instructions it lacks decoded by `extra`), the text is GNU objdump's
 /// (which gdb, and so crash's `dis`, prints).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Arm64Decoder;
@@ -83,8 +85,16 @@ impl Decoder for Arm64Decoder {
     }
     fn decode(&self, bytes: &[u8], addr: u64) -> Option<Decoded> {
         let word = read_word(bytes)?;
-        let inst = decode_word(word)?;
-        Some(decoded(word, &inst, addr))
+        match decode_word(word) {
+            Some(inst) => Some(decoded(word, &inst, addr)),
+            None => extra::decode(word).map(|e| Decoded {
+                addr,
+                len: INSTRUCTION_LEN,
+                flow: FlowKind::Sequential,
+                branch_target: None,
+                mnemonic: e.text.mnemonic,
+            }),
+        }
     }
     /// Only the word just before `ret` can be the call: every instruction
     /// is 4 bytes.
@@ -141,6 +151,17 @@ fn instruction_at(chunk: &[u8], addr: u64, symbolizer: &Symbolizer<'_>) -> Instr
         };
     };
     let Some(inst) = decode_word(word) else {
+        if let Some(e) = extra::decode(word) {
+            return Instruction {
+                addr,
+                len: INSTRUCTION_LEN,
+                bytes: chunk.to_vec(),
+                text: e.text.render(None),
+                branch_target: None,
+                mnemonic: e.text.mnemonic,
+                flow: FlowKind::Sequential,
+            };
+        }
         return Instruction {
             addr,
             len: INSTRUCTION_LEN,

@@ -11,6 +11,7 @@
 use yaxpeax_arm::armv8::a64::{Opcode, Operand, SIMDSizeCode, ShiftStyle, SizeCode};
 
 use super::decode::{decode_word, flow_of};
+use super::extra;
 use super::format::{bits, format};
 use crate::decoder::FlowKind;
 
@@ -321,7 +322,21 @@ fn reads_flags(opcode: Opcode) -> bool {
 /// The details of the instruction `word` at `addr`; `None` when the word is
 /// no instruction.
 pub fn details(word: u32, addr: u64) -> Option<Arm64Details> {
-    let inst = decode_word(word)?;
+    let Some(inst) = decode_word(word) else {
+        // SVE fills and spills and the like: registers only (an SVE
+        // register `zN` is reported as `V(N)`, predicates not at all).
+        let e = extra::decode(word)?;
+        return Some(Arm64Details {
+            mnemonic: e.text.mnemonic,
+            flow: FlowKind::Sequential,
+            branch_target: None,
+            pc_relative: None,
+            reads: e.reads,
+            writes: e.writes,
+            memory: None,
+            add_immediate: None,
+        });
+    };
     let text = format(word, &inst, addr);
     let flow = flow_of(&inst);
     let opcode = inst.opcode;

@@ -22,6 +22,7 @@
 
 mod decode;
 mod details;
+mod extra;
 mod format;
 mod tables;
 mod valid;

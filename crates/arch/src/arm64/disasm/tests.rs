@@ -134,7 +134,7 @@ fn live_objdump_agrees_when_installed() {
     };
     let forms_o = dir.join("forms.o");
     run(Command::new("aarch64-linux-gnu-as")
-        .arg("-march=armv8.5-a+lse+crc+crypto+memtag+rcpc+pauth")
+        .arg("-march=armv8.7-a+lse+crc+crypto+memtag+rcpc+pauth+sve")
         .arg(src.join("forms.s"))
         .arg("-o")
         .arg(&forms_o));

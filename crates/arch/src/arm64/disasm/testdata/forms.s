@@ -599,6 +599,19 @@ forms:
 	cfinv
 	axflag
 	rmif	x0, #3, #2
+	// SVE state save/restore and WFxT (decoded by extra.rs)
+	str	z0, [x0, #-34, mul vl]
+	ldr	z31, [x1]
+	ldr	z7, [sp, #255, mul vl]
+	str	p15, [x0, #-16, mul vl]
+	ldr	p0, [x0]
+	pfalse	p3.b
+	rdffr	p0.b
+	wrffr	p1.b
+	rdvl	x0, #1
+	rdvl	x2, #-32
+	.inst	0xd5031015	// wfet x21
+	.inst	0xd5031020	// wfit x0
 	.inst	0x00000000
 	.inst	0xffffffff
 	.inst	0xd503201f

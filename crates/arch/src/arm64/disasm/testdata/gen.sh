@@ -10,7 +10,7 @@ oracle() { # oracle BIN BASE: "addr<TAB>word<TAB>text" per instruction
 	aarch64-linux-gnu-objdump -D -b binary -m aarch64 --adjust-vma="$2" "$1" |
 		grep -P '^ *[0-9a-f]+:\t' | sed -E 's/^ *([0-9a-f]+):\t([0-9a-f]{8}) \t/\1\t\2\t/'
 }
-aarch64-linux-gnu-as -march=armv8.5-a+lse+crc+crypto+memtag+rcpc+pauth forms.s -o "$TMP/forms.o"
+aarch64-linux-gnu-as -march=armv8.7-a+lse+crc+crypto+memtag+rcpc+pauth+sve forms.s -o "$TMP/forms.o"
 aarch64-linux-gnu-ld -Ttext=0xffff800008010000 -e forms "$TMP/forms.o" -o "$TMP/forms.elf"
 aarch64-linux-gnu-objcopy -O binary -j .text "$TMP/forms.elf" "$TMP/forms.bin"
 oracle "$TMP/forms.bin" 0xffff800008010000 > forms.objdump
@@ -36,3 +36,4 @@ write("pstate.bin", [0xd500401f | (op1 << 16) | (crm << 8) | (op2 << 5) for op1 
 PY
 for t in sysreg sys pstate; do oracle "$TMP/$t.bin" 0 > "$TMP/$t.objd"; done
 (cd "$TMP" && python3 "$OLDPWD/gen_tables.py") > ../tables.rs
+rustfmt --edition 2021 --config max_width=120,use_small_heuristics=Max ../tables.rs
