@@ -485,27 +485,36 @@ fn generic(inst: &yaxpeax_arm::armv8::a64::Instruction, addr: u64, style: ImmSty
     t
 }
 
+/// Hints (`CRn` = 2), barriers (3) and PSTATE writes (4) with `Rt` = 31:
+/// objdump's exact text by word, else its generic `hint #imm` or
+/// `msr s0_op1_cn_cm_op2, xzr`.
+pub(super) fn system_word(word: u32) -> Option<Text> {
+    let hint = word & 0xffff_f01f == 0xd503_201f;
+    if !(hint || word & 0xfff8_f01f == 0xd500_401f || word & 0xffff_f01f == 0xd503_301f) {
+        return None;
+    }
+    if let Ok(i) = SYSTEM_WORDS.binary_search_by_key(&word, |(w, _)| *w) {
+        if let Some((_, text)) = SYSTEM_WORDS.get(i) {
+            return Some(match text.split_once('\t') {
+                Some((m, o)) => Text::with(m, o),
+                None => Text::new(*text),
+            });
+        }
+    }
+    Some(if hint {
+        Text::with("hint", format!("#{:#x}", bits(word, 5, 7)))
+    } else {
+        Text::with(
+            "msr",
+            format!("s0_{}_c{}_c{}_{}, xzr", bits(word, 16, 3), bits(word, 12, 4), bits(word, 8, 4), bits(word, 5, 3)),
+        )
+    })
+}
+
 /// The text of `word`, decoded by yaxpeax as `inst`, at `addr`.
 pub(super) fn format(word: u32, inst: &yaxpeax_arm::armv8::a64::Instruction, addr: u64) -> Text {
-    // Hints, barriers and PSTATE writes: objdump's exact text by word.
-    if word & 0xfff8_f01f == 0xd500_401f || word & 0xffff_f01f == 0xd503_201f || word & 0xffff_f01f == 0xd503_301f {
-        if let Ok(i) = SYSTEM_WORDS.binary_search_by_key(&word, |(w, _)| *w) {
-            if let Some((_, text)) = SYSTEM_WORDS.get(i) {
-                return match text.split_once('\t') {
-                    Some((m, o)) => Text::with(m, o),
-                    None => Text::new(*text),
-                };
-            }
-        }
-        if word & 0xffff_f01f == 0xd503_201f {
-            return Text::with("hint", format!("#{:#x}", bits(word, 5, 7)));
-        }
-        if word & 0xfff8_f01f == 0xd500_401f {
-            return Text::with(
-                "msr",
-                format!("s0_{}_c4_c{}_{}, xzr", bits(word, 16, 3), bits(word, 8, 4), bits(word, 5, 3)),
-            );
-        }
+    if let Some(text) = system_word(word) {
+        return text;
     }
     let is64 = bit(word, 31);
     let rd = bits(word, 0, 5);

@@ -184,6 +184,41 @@ fn live_objdump_agrees_when_installed() {
         // with objdump's text of whatever it produced.
         assert_table("live kernel_like", &live, 300);
     }
+
+    // Every system-register, `sys`, hint, barrier and PSTATE encoding, and
+    // pseudo-random words of the data-processing classes (immediate and
+    // register), where every word must print as objdump prints it.
+    let mut words: Vec<u32> = Vec::new();
+    for rw in [0xd530_0000u32, 0xd510_0000] {
+        words.extend((0..1u32 << 15).map(|enc| rw | (enc << 5)));
+    }
+    for rt in [0u32, 31] {
+        words.extend((0..1u32 << 14).map(|enc| 0xd508_0000 | (enc << 5) | rt));
+    }
+    words.extend((0..1u32 << 14).map(|enc| 0xd528_0000 | (enc << 5)));
+    words.extend((0..1u32 << 10).map(|i| 0xd500_401f | ((i >> 7) << 16) | (((i >> 3) & 15) << 8) | ((i & 7) << 5)));
+    words.extend((0..1u32 << 8).map(|i| 0xd503_201f | ((i >> 7) << 8) | ((i & 127) << 5)));
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut classes = [0usize; 2];
+    while classes.iter().any(|&n| n < 20_000) {
+        let w = xorshift(&mut state);
+        let op0 = (w >> 25) & 15;
+        let class = if op0 & 14 == 8 {
+            0
+        } else if op0 & 7 == 5 {
+            1
+        } else {
+            continue;
+        };
+        if classes[class] < 20_000 {
+            classes[class] += 1;
+            words.push(w);
+        }
+    }
+    let bin = dir.join("words.bin");
+    std::fs::write(&bin, words.iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
+    let live = objdump(&bin, "0xffff800010000000");
+    assert_table("live system spaces and data processing", &live, words.len() - 100);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
