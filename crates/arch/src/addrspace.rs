@@ -60,6 +60,11 @@ pub enum LayoutValue {
     VmcoreinfoNumber(&'static str),
     /// One past the highest physical address of RAM.
     PhysicalEnd,
+    /// The address of a kernel symbol (`_text`), from VMCOREINFO's
+    /// `SYMBOL()` or the symbol table, KASLR applied.
+    Symbol(&'static str),
+    /// The kernel's base page size (VMCOREINFO's `PAGESIZE`).
+    PageSize,
 }
 
 /// Where a region starts.
@@ -76,6 +81,20 @@ pub enum Extent {
     Size(u64),
     /// Up to (not including) a fixed address.
     EndAt(u64),
+    /// Up to (not including) the address `value` answers (`_end`), or
+    /// `default_size` bytes when nobody can.
+    UpTo { value: LayoutValue, default_size: u64 },
+}
+
+/// The physical address a linearly mapped region's start maps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinearPhys {
+    /// `value` when the caller knows it (x86-64's `phys_base`, arm64's
+    /// `PHYS_OFFSET`), else `default`.
+    At { default: u64, value: Option<LayoutValue> },
+    /// The region's start minus `offset` (arm64's kernel image:
+    /// `__kimg_to_phys(addr) = addr - kimage_voffset`).
+    StartMinus(LayoutValue),
 }
 
 /// One region's defaults and overrides.
@@ -90,7 +109,7 @@ pub struct RegionSpec {
     pub size_from: Option<LayoutValue>,
     /// For a linearly mapped region, the physical address its start maps
     /// (`phys_base` for the x86-64 image, 0 for its direct map).
-    pub phys: Option<(u64, Option<LayoutValue>)>,
+    pub phys: Option<LinearPhys>,
 }
 
 /// The layout rules of one paging mode.
@@ -159,9 +178,19 @@ impl AddressSpaceSpec {
             let size = match spec.extent {
                 Extent::Size(s) => s,
                 Extent::EndAt(end) => end.saturating_sub(start),
+                Extent::UpTo { value, default_size } => {
+                    lookup(value).map_or(default_size, |end| end.saturating_sub(start))
+                }
             };
             let size = spec.size_from.and_then(lookup).unwrap_or(size);
-            let phys = spec.phys.map(|(default, from)| from.and_then(lookup).unwrap_or(default));
+            let phys = match spec.phys {
+                None => None,
+                Some(LinearPhys::At { default, value }) => Some(value.and_then(lookup).unwrap_or(default)),
+                Some(LinearPhys::StartMinus(offset)) => {
+                    let Some(offset) = lookup(offset) else { continue };
+                    Some(start.wrapping_sub(offset))
+                }
+            };
             regions.push(Region { kind: spec.kind, start, end: start.saturating_add(size), phys });
         }
         VirtualLayout { name: self.name, paging: self.paging, regions }

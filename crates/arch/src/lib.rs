@@ -43,12 +43,12 @@ pub mod x86_64;
 
 use std::fmt;
 
-pub use addrspace::{AddressSpaceSpec, LayoutValue, Region, RegionKind, VirtualLayout};
+pub use addrspace::{AddressSpaceSpec, LayoutValue, LinearPhys, Region, RegionKind, VirtualLayout};
 pub use decoder::{Decoded, Decoder, FlowKind, Instruction, Symbolizer};
 pub use layout::{CpuStateNote, LayoutError, Prstatus, PrstatusLayout, RegisterLayout, SavedRegsLayout};
 pub use machine::{Machine, UnknownMachine, UnsupportedMachine};
 pub use paging::{
-    ExtentLimits, MappedExtent, MappedExtents, NotPresent, PageTableEntry, PageTableFormat, TranslateStep, Translation,
+    AddressExtension, AddressHalves, ExtentLimits, MappedExtent, MappedExtents, NotPresent, PageTableEntry, PageTableFormat, TranslateStep, Translation,
 };
 pub use registers::{RegisterDesc, RegisterFile, RegisterId, RegisterRole, RegisterSet};
 pub use stacks::{StackClass, StackKind, StackLocator, StackSpec};
@@ -129,7 +129,7 @@ impl fmt::Debug for Arch {
 }
 
 /// Every architecture krash implements.
-pub static ARCHES: &[&Arch] = &[&x86_64::X86_64];
+pub static ARCHES: &[&Arch] = &[&x86_64::X86_64, &arm64::ARM64];
 
 /// The implementation for `machine`, or an error saying krash does not
 /// support it yet.

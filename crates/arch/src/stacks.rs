@@ -34,6 +34,12 @@ pub enum StackLocator {
     /// A member of the struct a per-CPU pointer points at; the member's
     /// size is the stack's.
     PerCpuPointerMember { pointer: &'static str, struct_name: &'static str, member: &'static str },
+    /// A per-CPU pointer to the stack's lowest address (arm64's
+    /// `irq_stack_ptr`); the stack is `thread_size` bytes from there.
+    PerCpuBasePointer { variable: &'static str },
+    /// A per-CPU array that is itself the stack (arm64's
+    /// `overflow_stack`); its size is the variable's.
+    PerCpuArray { variable: &'static str },
     /// A per-CPU struct's field holding the stack's top; the size is
     /// `sizeof(struct size_of)`.
     PerCpuTopField { variable: &'static str, struct_name: &'static str, member: &'static str, size_of: &'static str },

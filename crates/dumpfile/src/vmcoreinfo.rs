@@ -61,11 +61,15 @@ impl VmcoreInfo {
         self.get(&format!("LENGTH({name})")).and_then(|v| v.parse().ok())
     }
 
-    /// `NUMBER(name)` (decimal, may be negative); for a bare key such as
-    /// `KERNELOFFSET`, which the kernel writes in hex, the hex value.
+    /// `NUMBER(name)` (decimal, may be negative; arm64 writes its
+    /// addresses as `0x...` hex, read as the same 64 bits); for a bare key
+    /// such as `KERNELOFFSET`, which the kernel writes in hex, the hex value.
     pub fn number(&self, name: &str) -> Option<i64> {
         if let Some(v) = self.get(&format!("NUMBER({name})")) {
-            return v.parse().ok();
+            return match v.strip_prefix("0x") {
+                Some(hex) => u64::from_str_radix(hex, 16).ok().map(|n| n as i64),
+                None => v.parse().ok(),
+            };
         }
         self.get(name).and_then(parse_hex).map(|v| v as i64)
     }

@@ -436,6 +436,8 @@ pub(crate) fn discover_layout(
     let numbers = |value: LayoutValue| match value {
         LayoutValue::VmcoreinfoNumber(name) => vmcoreinfo.number(name).map(|n| n as u64),
         LayoutValue::PhysicalEnd => Some(max_phys),
+        LayoutValue::PageSize => vmcoreinfo.page_size(),
+        LayoutValue::Symbol(name) => vmcoreinfo.symbol(name).or_else(|| symbols.by_name(name).map(|s| s.addr)),
         LayoutValue::Variable(_) => None,
     };
     let spec = arch.address_space(&numbers).ok_or_else(|| {

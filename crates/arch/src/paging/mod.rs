@@ -151,6 +151,18 @@ pub enum NotPresent {
     Swap { kind: u64, offset: u64 },
 }
 
+/// How an address's bits above the implemented ones must look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressHalves {
+    /// Copies of the top implemented bit (x86-64: one table tree; the
+    /// upper half's addresses have bit 47, or 56, set).
+    SignExtended,
+    /// All zero (user, TTBR0) or all one (kernel, TTBR1): each half has
+    /// its own tables and uses every implemented bit (arm64, where the
+    /// linear map starts at 0xffff_0000_0000_0000 with 48-bit VAs).
+    SelectedByTopBit,
+}
+
 /// An architecture's page-table format.
 #[derive(Debug, PartialEq, Eq)]
 pub struct PageTableFormat {
@@ -158,9 +170,10 @@ pub struct PageTableFormat {
     pub name: &'static str,
     /// Top level first; the last level always maps pages.
     pub levels: &'static [LevelFormat],
-    /// Significant virtual-address bits; addresses are sign-extended from
-    /// the top one.
+    /// Significant virtual-address bits.
     pub va_bits: u32,
+    /// How the bits above `va_bits` must look.
+    pub halves: AddressHalves,
     /// The bits of the root register (CR3, TTBR) holding the top table's
     /// physical address.
     pub root_mask: u64,
@@ -179,6 +192,26 @@ pub struct PageTableFormat {
     /// (bit, name) in the order crash prints an entry's flags.
     pub flag_names: &'static [(u64, &'static str)],
     pub not_present: Option<NotPresentFormat>,
+    /// Output-address bits kept outside `address_mask` (arm64's 52-bit
+    /// physical addresses: PA[51:48] in bits 15:12 with 64 KiB pages,
+    /// PA[51:50] in bits 9:8 under LPA2).
+    pub address_extension: Option<AddressExtension>,
+}
+
+/// Physical-address bits an entry keeps in a field of their own: `bits`
+/// bits at entry bit `entry_shift` are the address's bits from `pa_shift`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddressExtension {
+    pub entry_shift: u32,
+    pub bits: u32,
+    pub pa_shift: u32,
+}
+
+impl AddressExtension {
+    fn high_bits(&self, entry: u64) -> u64 {
+        let field = BitField { shift: self.entry_shift, bits: self.bits, inverted: false }.get(entry);
+        field.checked_shl(self.pa_shift).unwrap_or(0)
+    }
 }
 
 impl PageTableFormat {
@@ -205,14 +238,28 @@ impl PageTableFormat {
         sizes
     }
 
-    /// `addr` sign-extended from the top implemented bit.
+    /// `addr` with the bits above the implemented ones set as the format
+    /// wants them: copies of the top implemented bit, or of bit 63.
     pub fn canonicalize(&self, addr: u64) -> u64 {
         let unused = 64u32.saturating_sub(self.va_bits);
-        let shifted = addr.checked_shl(unused).unwrap_or(0) as i64;
-        shifted.checked_shr(unused).unwrap_or(0) as u64
+        match self.halves {
+            AddressHalves::SignExtended => {
+                let shifted = addr.checked_shl(unused).unwrap_or(0) as i64;
+                shifted.checked_shr(unused).unwrap_or(0) as u64
+            }
+            AddressHalves::SelectedByTopBit => {
+                let high = u64::MAX.checked_shl(self.va_bits).unwrap_or(0);
+                if addr >> 63 == 1 {
+                    addr | high
+                } else {
+                    addr & !high
+                }
+            }
+        }
     }
 
-    /// True when `addr` is sign-extended from the top implemented bit.
+    /// True when the bits above the implemented ones are as the format
+    /// wants them.
     pub fn is_canonical(&self, addr: u64) -> bool {
         self.canonicalize(addr) == addr
     }
@@ -233,7 +280,8 @@ impl PageTableFormat {
 
     /// The physical address an entry points at (table or page).
     pub fn entry_address(&self, entry: u64) -> u64 {
-        entry & self.address_mask
+        let high = self.address_extension.map_or(0, |ext| ext.high_bits(entry));
+        (entry & self.address_mask) | high
     }
 
     /// Names of the flags set in `entry`, in crash's order.

@@ -8,10 +8,10 @@ mod registers;
 pub use qemu::QEMU_CPU_STATE;
 pub use registers::*;
 
-use crate::addrspace::{AddressSpaceSpec, Extent, LayoutValue, RegionKind, RegionSpec, Start};
+use crate::addrspace::{AddressSpaceSpec, Extent, LayoutValue, LinearPhys, RegionKind, RegionSpec, Start};
 use crate::disasm::X86_64Decoder;
 use crate::machine::Machine;
-use crate::paging::{BitField, BitTest, Level, LevelFormat, NotPresentFormat, PageTableFormat};
+use crate::paging::{AddressHalves, BitField, BitTest, Level, LevelFormat, NotPresentFormat, PageTableFormat};
 use crate::stacks::{StackClass, StackKind, StackLocator, StackSpec, TopPointerPlace};
 use crate::Arch;
 
@@ -54,6 +54,7 @@ const fn format(name: &'static str, levels: &'static [LevelFormat], va_bits: u32
         name,
         levels,
         va_bits,
+        halves: AddressHalves::SignExtended,
         root_mask: ADDRESS_MASK,
         address_mask: ADDRESS_MASK,
         present: BitTest::set(0),
@@ -66,6 +67,7 @@ const fn format(name: &'static str, levels: &'static [LevelFormat], va_bits: u32
         global: BitTest::set(8),
         flag_names: FLAG_NAMES,
         not_present: Some(NOT_PRESENT),
+        address_extension: None,
     }
 }
 
@@ -140,7 +142,7 @@ const fn regions(user_size: u64, direct: (u64, u64), vmalloc: (u64, u64), vmemma
             extent: Extent::Size(direct.1),
             start_from: Some(LayoutValue::Variable("page_offset_base")),
             size_from: Some(LayoutValue::PhysicalEnd),
-            phys: Some((0, None)),
+            phys: Some(LinearPhys::At { default: 0, value: None }),
         },
         linear(RegionKind::Vmalloc, vmalloc.0, vmalloc.1, "vmalloc_base"),
         linear(RegionKind::Vmemmap, vmemmap.0, vmemmap.1, "vmemmap_base"),
@@ -158,7 +160,7 @@ const fn regions(user_size: u64, direct: (u64, u64), vmalloc: (u64, u64), vmemma
             extent: Extent::Size(KERNEL_IMAGE_SIZE),
             start_from: None,
             size_from: Some(LayoutValue::VmcoreinfoNumber("KERNEL_IMAGE_SIZE")),
-            phys: Some((0, Some(LayoutValue::VmcoreinfoNumber("phys_base")))),
+            phys: Some(LinearPhys::At { default: 0, value: Some(LayoutValue::VmcoreinfoNumber("phys_base")) }),
         },
         RegionSpec {
             kind: RegionKind::Modules,

@@ -461,6 +461,17 @@ impl BacktraceHelpers for Kernel {
                 })?;
                 Some(StackRange { kind, base: top.wrapping_sub(spec.thread_size), top })
             }
+            StackLocator::PerCpuBasePointer { variable } => {
+                let slot = self.percpu_addr(variable, cpu).ok()?;
+                let base = self.memory().read_u64(slot).ok().filter(|&p| p != 0)?;
+                Some(StackRange { kind, base, top: base.wrapping_add(spec.thread_size) })
+            }
+            StackLocator::PerCpuArray { variable } => {
+                let base = self.percpu_addr(variable, cpu).ok()?;
+                let (ty, _) = self.layouts().variable_type(variable)?;
+                let size = krash_debuginfo::types::TypeOps::size_of(&**self.layouts().types()?, ty).ok().filter(|&s| believable(s))?;
+                Some(StackRange { kind, base, top: base.wrapping_add(size) })
+            }
             StackLocator::PerCpuPointerMember { pointer, struct_name, member } => {
                 let slot = self.percpu_addr(pointer, cpu).ok()?;
                 let area = self.memory().read_u64(slot).ok().filter(|&a| a != 0)?;
