@@ -49,6 +49,36 @@ struct krash_file *krash_open_hook(const char *name, int flags);
 long krash_do_open(const char *name, int flags);
 int krash_live_sleeper(void *unused);
 
+/*
+ * The kernel's own words for a bad kernel access differ by architecture: x86
+ * prints a "BUG:" line naming a NULL address and a general protection fault
+ * for a non-canonical one; arm64 says "Unable to handle kernel ..." for both,
+ * and an address outside both halves of the address space (a scribbled
+ * freelist pointer) is a paging request, not a #GP.  The facts carry the words
+ * of the architecture the module was built for.
+ */
+#ifdef CONFIG_ARM64
+#define KRASH_NULL_DEREF_TEXT "Unable to handle kernel NULL pointer dereference at virtual address "
+#define KRASH_BAD_ADDRESS_KIND "paging_request"
+#define KRASH_BAD_ADDRESS_TEXT "Unable to handle kernel paging request at virtual address"
+#else
+#define KRASH_NULL_DEREF_TEXT "BUG: kernel NULL pointer dereference, address: "
+#define KRASH_BAD_ADDRESS_KIND "gpf"
+#define KRASH_BAD_ADDRESS_TEXT "general protection fault, probably for non-canonical address"
+#endif
+
+/*
+ * The panic message after an oops: arm64's die() puts its own headline
+ * ("Oops", or "Oops - BUG" for BUG()) before x86's words.
+ */
+#ifdef CONFIG_ARM64
+#define KRASH_OOPS_PANIC "Oops: Fatal exception"
+#define KRASH_BUG_IN_INTERRUPT_PANIC "Oops - BUG: Fatal exception in interrupt"
+#else
+#define KRASH_OOPS_PANIC "Fatal exception"
+#define KRASH_BUG_IN_INTERRUPT_PANIC "Fatal exception in interrupt"
+#endif
+
 static char *scenario;
 module_param(scenario, charp, 0444);
 MODULE_PARM_DESC(scenario, "scenario to trigger at load time");
@@ -121,7 +151,7 @@ static void scenario_null_member(void)
 {
 	size_t off = offsetof(struct widget_inner, generation);
 
-	pr_info("krash-facts: {\"panic_kind\":\"null_deref\",\"faulting_function\":\"krash_widget_generation\",\"rip_function\":\"krash_widget_generation\",\"panic_string\":\"BUG: kernel NULL pointer dereference, address: %016zx\",\"panic_message\":\"Fatal exception\",\"null_member\":{\"struct\":\"widget_inner\",\"member\":\"generation\",\"offset\":%zu},\"helper_returning_null\":\"krash_widget_lookup_inner\"}\n",
+	pr_info("krash-facts: {\"panic_kind\":\"null_deref\",\"faulting_function\":\"krash_widget_generation\",\"rip_function\":\"krash_widget_generation\",\"panic_string\":\"" KRASH_NULL_DEREF_TEXT "%016zx\",\"panic_message\":\"" KRASH_OOPS_PANIC "\",\"null_member\":{\"struct\":\"widget_inner\",\"member\":\"generation\",\"offset\":%zu},\"helper_returning_null\":\"krash_widget_lookup_inner\"}\n",
 		off, off);
 	pr_info("krash: widget generation %lu\n",
 		krash_widget_generation(READ_ONCE(krash_widget_ptr)));
@@ -140,7 +170,7 @@ noinline int krash_widget_flush(struct widget *w)
 
 static void scenario_null_fnptr(void)
 {
-	pr_info("krash-facts: {\"panic_kind\":\"null_fnptr\",\"faulting_function\":\"krash_widget_flush\",\"panic_string\":\"BUG: kernel NULL pointer dereference, address: 0000000000000000\",\"panic_message\":\"Fatal exception\",\"ops_struct\":\"widget_ops\",\"ops_member\":\"flush\",\"ops_offset\":%zu}\n",
+	pr_info("krash-facts: {\"panic_kind\":\"null_fnptr\",\"faulting_function\":\"krash_widget_flush\",\"panic_string\":\"" KRASH_NULL_DEREF_TEXT "0000000000000000\",\"panic_message\":\"" KRASH_OOPS_PANIC "\",\"ops_struct\":\"widget_ops\",\"ops_member\":\"flush\",\"ops_offset\":%zu}\n",
 		offsetof(struct widget_ops, flush));
 	pr_info("krash: flush returned %d\n",
 		krash_widget_flush(READ_ONCE(krash_widget_ptr)));
@@ -252,7 +282,7 @@ static void scenario_slab_corrupt(void)
 		sizeof(struct krash_record), NULL);
 	if (!krash_record_cache)
 		return;
-	pr_info("krash-facts: {\"panic_kind\":\"gpf\",\"faulting_function\":\"%s\",\"rip_function\":\"%s\",\"panic_string\":\"general protection fault, probably for non-canonical address\",\"panic_message\":\"Fatal exception\",\"cache\":\"krash_record\",\"object_size\":%zu,\"corrupt_value_kind\":\"utf16\",\"corrupt_text\":\"C:\\\\Windows\\\\System32\\\\drivers\\\\krash.sys\"}\n",
+	pr_info("krash-facts: {\"panic_kind\":\"" KRASH_BAD_ADDRESS_KIND "\",\"faulting_function\":\"%s\",\"rip_function\":\"%s\",\"panic_string\":\"" KRASH_BAD_ADDRESS_TEXT "\",\"panic_message\":\"" KRASH_OOPS_PANIC "\",\"cache\":\"krash_record\",\"object_size\":%zu,\"corrupt_value_kind\":\"utf16\",\"corrupt_text\":\"C:\\\\Windows\\\\System32\\\\drivers\\\\krash.sys\"}\n",
 		KRASH_SLAB_FAULT_FUNCTION, KRASH_SLAB_FAULT_FUNCTION,
 		sizeof(struct krash_record));
 
@@ -284,7 +314,7 @@ noinline void krash_timer_fire(struct timer_list *t)
 
 static void scenario_timer_bug(void)
 {
-	pr_info("krash-facts: {\"panic_kind\":\"bug\",\"faulting_function\":\"krash_timer_fire\",\"rip_function\":\"krash_timer_fire\",\"panic_string\":\"kernel BUG at\",\"panic_message\":\"Fatal exception in interrupt\",\"context\":\"softirq\",\"timer\":\"krash_timer\"}\n");
+	pr_info("krash-facts: {\"panic_kind\":\"bug\",\"faulting_function\":\"krash_timer_fire\",\"rip_function\":\"krash_timer_fire\",\"panic_string\":\"kernel BUG at\",\"panic_message\":\"" KRASH_BUG_IN_INTERRUPT_PANIC "\",\"context\":\"softirq\",\"timer\":\"krash_timer\"}\n");
 	timer_setup(&krash_timer, krash_timer_fire, 0);
 	mod_timer(&krash_timer, jiffies + 2);
 }
@@ -418,7 +448,7 @@ static void scenario_err_ptr(void)
 {
 	size_t off = offsetof(struct krash_file, f_path.dentry);
 
-	pr_info("krash-facts: {\"panic_kind\":\"null_deref\",\"faulting_function\":\"krash_do_open\",\"rip_function\":\"krash_do_open\",\"panic_string\":\"BUG: kernel NULL pointer dereference, address: %016zx\",\"panic_message\":\"Fatal exception\",\"null_member\":{\"struct\":\"krash_file\",\"member\":\"f_path.dentry\",\"offset\":%zu},\"null_source\":{\"function\":\"krash_open_hook\",\"returned\":\"NULL\",\"caller_checks\":\"IS_ERR\"}}\n",
+	pr_info("krash-facts: {\"panic_kind\":\"null_deref\",\"faulting_function\":\"krash_do_open\",\"rip_function\":\"krash_do_open\",\"panic_string\":\"" KRASH_NULL_DEREF_TEXT "%016zx\",\"panic_message\":\"" KRASH_OOPS_PANIC "\",\"null_member\":{\"struct\":\"krash_file\",\"member\":\"f_path.dentry\",\"offset\":%zu},\"null_source\":{\"function\":\"krash_open_hook\",\"returned\":\"NULL\",\"caller_checks\":\"IS_ERR\"}}\n",
 		off, off);
 	pr_info("krash: open returned %ld\n", krash_do_open("/etc/krash.conf", 0));
 }

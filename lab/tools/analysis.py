@@ -18,6 +18,7 @@ from types import SimpleNamespace
 
 import aptroot
 import dumpmaker
+import kernels
 
 # Set by configure(): lab_dir, lab_src, sid_root (a function returning the sid
 # root, made on first use), log.
@@ -27,9 +28,6 @@ CONTEXT = SimpleNamespace(lab_dir=None, lab_src=None, sid_root=None, log=print)
 def configure(lab_dir, lab_src, sid_root, log):
     CONTEXT.lab_dir, CONTEXT.lab_src, CONTEXT.sid_root, CONTEXT.log = Path(lab_dir), Path(lab_src), sid_root, log
 
-
-# The dump every oracle runs on; the second peers (crash 9, drgn-crash) run on it only.
-MAIN_FORMAT = "kdump-zlib"
 
 CRASH_TIMEOUT = 300
 DRGN_TIMEOUT = 300
@@ -41,9 +39,23 @@ NO_ORACLE_FORMATS = {"lime": "crash 8.0.2, crash 9.0.2 and drgn 0.3.0 do not rea
 # (9.0.2), run in the sid root; `drgn` is lab/oracle/drgn_oracle.py (pip's drgn);
 # `drgn-crash` is drgn's crash-language CLI fed lab/oracle/crash-commands.
 ORACLES = ("crash", "crash-9", "drgn", "drgn-crash")
-# Formats each oracle runs on (None: every format but NO_ORACLE_FORMATS): the
-# second peers on the main dump only (the time budget; the variants hold the same memory).
-ORACLE_FORMATS = {"crash": None, "drgn": None, "crash-9": {MAIN_FORMAT}, "drgn-crash": {MAIN_FORMAT}}
+# The second peers run on the main dump only (the time budget; the variants
+# hold the same memory); the others on every format but NO_ORACLE_FORMATS.
+# The main dump is the first of a scenario's: kdump-zlib, or the ELF copy of
+# /proc/vmcore where makedumpfile cannot read the kernel (capture "copy").
+MAIN_DUMP_ONLY = {"crash-9", "drgn-crash"}
+
+# Peers that cannot read a guest architecture at all: not run on its dumps
+# (oracle_status says skipped, known_oracle_failures why).  Debian builds crash
+# for its own architecture only; drgn reads arm64 dumps on this host.
+ARCH_LIMITED_PEERS = {
+    "arm64": {
+        "crash": "crash 8.0.2 (Debian bookworm's, built for x86-64) reads dumps of its own architecture "
+                 "only: not run on arm64 dumps",
+        "crash-9": "crash 9.0.2 (Debian sid's, built for x86-64) reads dumps of its own architecture "
+                   "only: not run on arm64 dumps",
+    },
+}
 
 # What a peer prints when it meets a limitation of its own, and the reason the
 # lab records (known_oracle_failures) when a run fails with it: facts about the
@@ -79,22 +91,30 @@ KERNEL_WIDE_LIMITS = {"crash", "crash-9"}
 _tools = {}
 _tools_lock = threading.Lock()
 
-def oracle_tools():
-    """Name and version of each peer, for the manifests."""
-    def probe():
+
+def probe_tool(tool):
+    """Name and version of one peer (crash 9's needs the sid root, made on first use)."""
+    if tool == "crash":
         crash = subprocess.run(["crash", "--version"], capture_output=True, text=True).stdout
         crash_version = next((line.strip() for line in crash.splitlines() if line.startswith("crash ")), "crash ?")
-        sid = aptroot.root_package_version(CONTEXT.sid_root(), "crash")
-        drgn_version = subprocess.run([sys.executable, "-c", "import drgn; print(drgn.__version__)"],
-                                      capture_output=True, text=True).stdout.strip()
-        return {"crash": f"{crash_version} (the host's Debian package)",
-                "crash-9": f"crash {sid} (Debian sid's package, run in the sid root)",
-                "drgn": f"drgn {drgn_version} (lab/oracle/drgn_oracle.py)",
-                "drgn-crash": f"drgn {drgn_version} drgn-crash (crash's commands on drgn)"}
+        return f"{crash_version} (the host's Debian package)"
+    if tool == "crash-9":
+        version = aptroot.root_package_version(CONTEXT.sid_root(), "crash")
+        return f"crash {version} (Debian sid's package, run in the sid root)"
+    drgn_version = subprocess.run([sys.executable, "-c", "import drgn; print(drgn.__version__)"],
+                                  capture_output=True, text=True).stdout.strip()
+    if tool == "drgn":
+        return f"drgn {drgn_version} (lab/oracle/drgn_oracle.py)"
+    return f"drgn {drgn_version} drgn-crash (crash's commands on drgn)"
+
+
+def oracle_tools(tools=ORACLES):
+    """Name and version of each of the peers, for the manifests."""
     with _tools_lock:
-        if not _tools:
-            _tools.update(probe())
-        return dict(_tools)
+        for tool in tools:
+            if tool not in _tools:
+                _tools[tool] = probe_tool(tool)
+        return {tool: _tools[tool] for tool in tools}
 
 
 def crash_commands(module_ko, facts):
@@ -233,6 +253,8 @@ def run_oracles(kv, work, vmlinux, dumps, facts):
     paths = {tool: {} for tool in ORACLES}
     status = {tool: {} for tool in ORACLES}
     known = {tool: {} for tool in ORACLES}
+    main_format = dumps[0]["format"]
+    cannot_read_arch = ARCH_LIMITED_PEERS.get(kernels.arch(kv), {})
     for d in dumps:
         fmt, f = d["format"], work / d["file"]
         for tool in ORACLES:
@@ -240,9 +262,12 @@ def run_oracles(kv, work, vmlinux, dumps, facts):
                 status[tool][fmt] = {"skipped": NO_ORACLE_FORMATS[fmt]}
                 known[tool][fmt] = NO_ORACLE_FORMATS[fmt]
                 continue
-            only = ORACLE_FORMATS[tool]
-            if only is not None and fmt not in only:
-                status[tool][fmt] = {"skipped": f"{tool} runs on the {', '.join(sorted(only))} dump only"}
+            if tool in cannot_read_arch:
+                status[tool][fmt] = {"skipped": cannot_read_arch[tool]}
+                known[tool][fmt] = cannot_read_arch[tool]
+                continue
+            if tool in MAIN_DUMP_ONLY and fmt != main_format:
+                status[tool][fmt] = {"skipped": f"{tool} runs on the {main_format} dump only"}
                 continue
             rel = oracle_file(tool, fmt)
             out = oracle_dir / Path(rel).name
@@ -292,14 +317,16 @@ def analyse(kv, scenario, kernel_root, out):
     expected = dict(facts)
     expected["rip_function_seen"] = made["rip_function_seen"]
     expected["makedumpfile_dump_level"] = made.get("dump_level")
+    ran = [tool for tool in ORACLES if tool not in ARCH_LIMITED_PEERS.get(kernels.arch(kv), {})]
     manifest = {
-        "kernel": kv, "scenario": scenario, "vmlinux": str(vmlinux),
+        "kernel": kv, "arch": kernels.arch(kv), "scenario": scenario, "vmlinux": str(vmlinux),
         "module_ko": str(out / "krash_scenarios.ko"),
         "module_debug_dir": str(kernel_root / f"usr/lib/debug/lib/modules/{kv}"),
         "console_log": "console.log", "dmesg": "vmcore-dmesg.txt",
         "dump_level": made.get("dump_level"), "boot_attempts": made.get("boot_attempts", 1),
+        "main_format": made["dumps"][0]["format"], "capture": made.get("capture", {"method": "makedumpfile"}),
         "dumps": made["dumps"], "oracles": oracles, "oracle_status": oracle_status,
-        "oracle_tools": oracle_tools(), "known_oracle_failures": known,
+        "oracle_tools": oracle_tools(ran), "known_oracle_failures": known,
         "expected": expected, "timings_seconds": timings,
     }
     if made.get("live_transcript"):

@@ -26,6 +26,8 @@ DEFAULT_MIRROR = "http://deb.debian.org/debian"
 
 # suite -> (archive: "debian" or "debian-security", suite name in that archive)
 SUITES = {
+    "bookworm": ("debian", "bookworm"),
+    "bookworm-security": ("debian-security", "bookworm-security"),
     "bullseye": ("debian", "bullseye"),
     "bullseye-security": ("debian-security", "bullseye-security"),
     "sid": ("debian", "sid"),
@@ -74,21 +76,31 @@ def source_lines(suites):
 
 
 class PrivateApt:
-    """apt-get and apt-cache of other suites, with state under `base` only."""
+    """apt-get and apt-cache of other suites (or other architectures), with state under `base` only.
 
-    def __init__(self, base, suites, log):
+    architectures: None for the host's; else a list, the first apt's own
+    (packages named without ":arch" are of it), the others beside it.
+    """
+
+    def __init__(self, base, suites, log, architectures=None):
         self.base = Path(base)
         self.suites = list(suites)
         self.log = log
+        self.architectures = list(architectures or [])
         self._lock = threading.Lock()
         self._updated = False
 
     def options(self):
         b = self.base
+        arch = []
+        if self.architectures:
+            arch = ["-o", f"APT::Architecture={self.architectures[0]}"]
+            for a in self.architectures:
+                arch += ["-o", f"APT::Architectures::={a}"]
         return ["-o", f"Dir::Etc::sourcelist={b / 'sources.list'}", "-o", "Dir::Etc::sourceparts=/nonexistent",
                 "-o", f"Dir::State::Lists={b / 'lists'}", "-o", f"Dir::Cache={b / 'cache'}",
                 "-o", "Dir::Cache::pkgcache=", "-o", "Dir::Cache::srcpkgcache=",
-                "-o", "APT::Sandbox::User=root"]
+                "-o", "APT::Sandbox::User=root", *arch]
 
     def update(self):
         """apt-get update of the private lists, once per run (sid moves: fresh lists each time)."""

@@ -51,15 +51,29 @@ def flattened_stream_length(path):
             pos += size
 
 
-def copy_prefix(src, dst, length):
+def copy_prefix(src, dst, length, sparse=False):
+    """The first length bytes of src into dst; sparse: blocks of zeros become holes
+    (a whole-memory ELF is mostly free pages: 840 MB apparent, ~290 MB on disk)."""
+    block = 1 << 16
+    zeros = bytes(block)
     with open(src, "rb") as fi, open(dst, "wb") as fo:
         left = length
         while left:
-            chunk = fi.read(min(left, 1 << 20))
+            chunk = fi.read(min(left, block if sparse else 1 << 20))
             if not chunk:
-                raise ValueError("short read copying the flattened stream")
-            fo.write(chunk)
+                raise ValueError(f"short read copying the first {length} bytes of {Path(src).name}")
+            if sparse and chunk == zeros[:len(chunk)]:
+                fo.seek(len(chunk), 1)
+            else:
+                fo.write(chunk)
             left -= len(chunk)
+        fo.truncate(length)
+
+
+def dig_holes(path):
+    """Blocks of zeros in path become holes (same bytes, less disk): QEMU writes
+    every page of guest memory, free ones too."""
+    subprocess.run(["fallocate", "--dig-holes", str(path)], check=True)
 
 
 # softlockup_panic and watchdog_thresh are set by /init as sysctls, not on the
@@ -67,13 +81,40 @@ def copy_prefix(src, dst, length):
 # early initcalls (seen in jitterentropy's init), before any scenario runs.
 
 
+def stext_offset(kernel_root, kv):
+    """_stext - _text of kv, from the System.map of its -dbg package."""
+    symbols = {}
+    for line in (kernel_root / f"usr/lib/debug/boot/System.map-{kv}").read_text().splitlines():
+        address, _, name = line.split(maxsplit=2)
+        if name in ("_text", "_stext"):
+            symbols[name] = int(address, 16)
+    return symbols["_stext"] - symbols["_text"]
+
+
+def kdump_command_line(kv, scenario, kernel_root, with_elf):
+    """The kdump boot's kernel command line (/init reads the krash.* words)."""
+    capture = kernels.spec(kv)["capture"]
+    words = [f"console={qemu_guest.serial_console(kernels.arch(kv))}", "crashkernel=256M", "panic=0",
+             "krash.mode=kdump", f"krash.scenario={scenario}"]
+    words.append("krash.capture=copy" if capture == "copy" else f"krash.dumplevel={dump_level(kv)}")
+    words.append(f"krash.elf={int(with_elf)}")
+    if kernels.arch(kv) == "arm64":
+        # arm64's kexec-tools wants _text in /proc/kallsyms, which lacks it without
+        # KALLSYMS_ALL: /init adds it from _stext (see add_text_symbol there).
+        words.append(f"krash.stext_offset={stext_offset(kernel_root, kv):#x}")
+    return " ".join(words)
+
+
 def kdump_boot(kv, scenario, kernel_root, initramfs, work, with_elf, extra_disks=(),
                timeout=BOOT_TIMEOUT):
     """Boot, crash, capture with kdump.
 
-    Leaves vmcore.flattened, vmcore.kdump-zlib, vmcore-dmesg.txt and, with_elf, vmcore.elf.
-    extra_disks, (path, bytes) pairs, are attached after the lab's own and left
-    for the caller to read and delete.
+    Leaves vmcore.flattened, vmcore.kdump-zlib, vmcore-dmesg.txt and, with_elf, vmcore.elf;
+    with capture "copy" (kernels.py), vmcore.elf (the capture kernel's /proc/vmcore) and
+    vmcore-dmesg.txt.  extra_disks, (path, bytes) pairs, are attached after the lab's
+    own and left for the caller to read and delete.  Returns how the dump was captured
+    (for the manifest): {"method": "makedumpfile"}, or {"method": "copy",
+    "makedumpfile_refused": its words}.
     """
     console = work / "console.log"
     vda, vdb, vdc = work / "vda.img", work / "vdb.img", work / "vdc.img"
@@ -81,24 +122,30 @@ def kdump_boot(kv, scenario, kernel_root, initramfs, work, with_elf, extra_disks
     for img, size in disks + list(extra_disks):
         with open(img, "wb") as f:
             f.truncate(size)
-    append = (f"console=ttyS0 crashkernel=256M panic=0 "
-              f"krash.mode=kdump krash.scenario={scenario} krash.dumplevel={dump_level(kv)} "
-              f"krash.elf={int(with_elf)}")
     qemu_guest.boot_until_exit(
-        kernel_root / f"boot/vmlinuz-{kv}", initramfs, append, console,
-        [d for d, _ in disks + list(extra_disks)], timeout, SCENARIO_MARKER)
+        kernel_root / f"boot/vmlinuz-{kv}", initramfs, kdump_command_line(kv, scenario, kernel_root, with_elf),
+        console, [d for d, _ in disks + list(extra_disks)], timeout, SCENARIO_MARKER, kernels.arch(kv))
     files = qemu_guest.read_tar_disk(vdb)
-    if "makedumpfile.rc" not in files:
+    tool = "copy" if kernels.spec(kv)["capture"] == "copy" else "makedumpfile"
+    if f"{tool}.rc" not in files:
         raise DumpError("capture kernel wrote no results (did kdump fire?)")
-    rc = files["makedumpfile.rc"].decode().strip()
+    rc = files[f"{tool}.rc"].decode().strip()
     if rc != "0":
-        raise DumpError(f"makedumpfile in the capture kernel failed (rc {rc}):\n"
-                        + files.get("makedumpfile.log", b"").decode(errors="replace")[-2000:])
+        raise DumpError(f"{tool} in the capture kernel failed (rc {rc}):\n"
+                        + files.get(f"{tool}.log", b"").decode(errors="replace")[-2000:])
     dmesg = files.get("vmcore-dmesg.txt", b"")
     if not dmesg:
         raise DumpError("capture kernel wrote an empty vmcore-dmesg.txt")
     (work / "vmcore-dmesg.txt").write_bytes(dmesg)
-    rebuild_flattened(vda, work / "vmcore.kdump-zlib").rename(work / "vmcore.flattened")
+    capture = {"method": tool}
+    if tool == "copy":
+        # Copied because makedumpfile cannot read the kernel: when it can, the copy is a waste.
+        if files.get("makedumpfile.rc", b"").decode().strip() == "0":
+            raise DumpError("makedumpfile reads this kernel now: give it capture \"makedumpfile\" in kernels.py")
+        capture["makedumpfile_refused"] = files.get("makedumpfile.log", b"").decode(errors="replace").strip()
+        copy_prefix(vda, work / "vmcore.elf", int(files["vmcore.bytes"]), sparse=True)
+    else:
+        rebuild_flattened(vda, work / "vmcore.kdump-zlib").rename(work / "vmcore.flattened")
     if with_elf:
         if files.get("makedumpfile-elf.rc", b"").decode().strip() != "0":
             raise DumpError("makedumpfile -E in the capture kernel failed:\n"
@@ -106,6 +153,7 @@ def kdump_boot(kv, scenario, kernel_root, initramfs, work, with_elf, extra_disks
         rebuild_flattened(vdc, work / "vmcore.elf").unlink()
     for img, _ in disks:
         img.unlink()
+    return capture
 
 
 def qemu_dump_boot(kv, scenario, kernel_root, initramfs, work):
@@ -115,12 +163,14 @@ def qemu_dump_boot(kv, scenario, kernel_root, initramfs, work):
     vmcore.qemu-flattened and rebuilt into vmcore.qemu-kdump-zlib.
     """
     console = work / "console.qemu.log"
-    append = (f"console=ttyS0 panic=0 "
+    arch = kernels.arch(kv)
+    append = (f"console={qemu_guest.serial_console(arch)} panic=0 "
               f"krash.mode=qemu krash.scenario={scenario}")
     dumps = [("vmcore.qemu-elf", {"paging": False}),
              ("vmcore.qemu-flattened", {"paging": False, "format": "kdump-zlib"})]
     qemu_guest.boot_and_dump(kernel_root / f"boot/vmlinuz-{kv}", initramfs, append, console,
-                             work, dumps, BOOT_TIMEOUT)
+                             work, dumps, BOOT_TIMEOUT, arch)
+    dig_holes(work / "vmcore.qemu-elf")
     flat = work / "vmcore.qemu-flattened"
     flattened_stream_length(flat)  # the whole stream, end marker included
     rebuild_flattened(flat, work / "vmcore.qemu-kdump-zlib").unlink()
@@ -147,12 +197,26 @@ def host_variants(kv, work):
 
 
 def kdump_formats(kv, work):
-    """The kdump boot's own formats kept for kv: the kdump-compressed file, and on the
-    kernel with every format (kernels.py `variants`) the flattened stream it came from too."""
+    """The kdump boot's own formats kept for kv, the main one first: the kdump-compressed
+    file, and on a kernel with every format (kernels.py `variants`) the flattened stream
+    it came from too; with capture "copy", the ELF file /proc/vmcore was."""
+    if kernels.spec(kv)["capture"] == "copy":
+        return ["elf"]
     if kernels.spec(kv)["variants"]:
         return ["kdump-zlib", "flattened"]
     (work / "vmcore.flattened").unlink(missing_ok=True)
     return ["kdump-zlib"]
+
+
+def capture_producer(kv):
+    """Who wrote the kdump boot's dump: makedumpfile, or the kernel itself (/proc/vmcore, copied)."""
+    return "/proc/vmcore" if kernels.spec(kv)["capture"] == "copy" else "makedumpfile"
+
+
+# The host's makedumpfile re-filters a kdump file with the code of its own
+# architecture only ("Can't convert a virtual address" on arm64 dumps): the
+# compression variants are made for x86-64 kernels.
+HOST_VARIANT_ARCHES = {"x86_64"}
 
 
 def parse_facts(console_text):
@@ -164,12 +228,18 @@ def parse_facts(console_text):
     return facts
 
 
+# Where an oops names the faulting instruction: x86's "RIP: 0010:func+0x1a/0x30",
+# arm64's "pc : func+0x18/0x30 [module]".
+PC_LINE_PREFIXES = ("RIP: 0010:", "pc : ")
+
+
 def rip_function(console_text):
-    """The function named in the oops' first RIP line, if any."""
+    """The function named in the oops' first RIP (x86) or pc (arm64) line, if any."""
     for line in console_text.splitlines():
-        i = line.find("RIP: 0010:")
-        if i >= 0:
-            return line[i + len("RIP: 0010:"):].split("+")[0].strip()
+        for prefix in PC_LINE_PREFIXES:
+            i = line.find(prefix)
+            if i >= 0:
+                return line[i + len(prefix):].split("+")[0].strip()
     return None
 
 
@@ -214,20 +284,21 @@ def make_dumps(kv, scenario, kernel_root, initramfs, ko, work, with_variants, lo
     try:
         t = time.monotonic()
         log(step)
-        kdump_boot(kv, scenario, kernel_root, initramfs, work, with_variants)
+        capture = kdump_boot(kv, scenario, kernel_root, initramfs, work, with_variants)
         timings[step] = round(time.monotonic() - t, 1)
         step = "check console"
         seen_rip = check_console((work / "console.log").read_text(errors="replace"), "console.log")
         shutil.copy(ko, work / "krash_scenarios.ko")
-        dumps = [(fmt, "makedumpfile", "console.log") for fmt in kdump_formats(kv, work)]
+        dumps = [(fmt, capture_producer(kv), "console.log") for fmt in kdump_formats(kv, work)]
         if with_variants:
             dumps.append(("elf", "makedumpfile", "console.log"))
-            step = "host variants"
-            t = time.monotonic()
-            for fmt in host_variants(kv, work):
-                producer = "lab kdump_recode" if fmt in ("kdump-snappy", "kdump-zstd") else "makedumpfile"
-                dumps.append((fmt, producer, "console.log"))
-            timings[step] = round(time.monotonic() - t, 1)
+            if kernels.arch(kv) in HOST_VARIANT_ARCHES:
+                step = "host variants"
+                t = time.monotonic()
+                for fmt in host_variants(kv, work):
+                    producer = "lab kdump_recode" if fmt in ("kdump-snappy", "kdump-zstd") else "makedumpfile"
+                    dumps.append((fmt, producer, "console.log"))
+                timings[step] = round(time.monotonic() - t, 1)
             step = "qemu dump boot"
             t = time.monotonic()
             log(step)
@@ -248,4 +319,5 @@ def make_dumps(kv, scenario, kernel_root, initramfs, ko, work, with_variants, lo
     except Exception as e:  # noqa: BLE001 - name the step that failed
         raise DumpError(f"step '{step}': {e}") from e
     (work / "dumps.json").write_text(json.dumps(
-        {"dumps": entries, "dump_level": dump_level(kv), "timings_seconds": timings, "rip_function_seen": seen_rip}, indent=1) + "\n")
+        {"dumps": entries, "dump_level": dump_level(kv), "capture": capture, "timings_seconds": timings,
+         "rip_function_seen": seen_rip}, indent=1) + "\n")

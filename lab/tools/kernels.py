@@ -7,9 +7,15 @@ Rust tests.  Everything a dump's bytes depend on is in a kernel's entry, and
 
 Fields:
   release       the kernel release (uname -r); the version pinned.
+  arch          "x86_64" (the default) or "arm64": the guest's architecture.
+                arm64 kernels boot under qemu-system-aarch64 (TCG) on this
+                x86-64 host; their dumps are listed apart in dumps/index.json
+                (`arm64_manifests`), so the x86-64 tests never see them.
   apt           "host": the host's own apt sources (bookworm and its security
                 suite); "private": the lab's private apt configuration
-                (lab/tools/aptroot.py), never the host's.
+                (lab/tools/aptroot.py), never the host's; "private-arm64":
+                a private apt of the host's own suites for arm64 packages
+                (with amd64 for the host-side kbuild tools), never the host's.
   series        the `apt-cache search` pattern of this kernel line's -dbg
                 packages, newest first: used when the pinned release is
                 gone from the mirror (sid moves; the newest 5.10 -dbg may 404).
@@ -25,20 +31,33 @@ Fields:
                 (the shape of RHEL 7/8.0, Ubuntu 20.04 and Debian 10 kernels).
   build_root    None: modules build with the host's gcc and
                 /usr/src/linux-headers-KV (host package; for a "source"
-                kernel, its own build tree); else the suite of a
-                debootstrap root (lab/tools/aptroot.py) whose toolchain and
-                headers build them (bullseye's gcc-10 for 5.10, sid's for 7.x).
-  guest_tools   where kexec and makedumpfile in the guest come from: None for
-                the host's, else a root's suite.
+                kernel, its own build tree; for a "cross_compile" kernel,
+                its own headers packages extracted in its root); else the
+                suite of a debootstrap root (lab/tools/aptroot.py) whose
+                toolchain and headers build them (bullseye's gcc-10 for 5.10,
+                sid's for 7.x).
+  cross_compile the CROSS_COMPILE prefix of a kernel of another architecture
+                (the host's gcc-aarch64-linux-gnu for arm64): its modules
+                build against its own linux-headers packages, whose scripts
+                are the host's (amd64) linux-kbuild of the same version.
+  guest_tools   where kexec and makedumpfile (and busybox) in the guest come
+                from: None for the host's, "arm64-debs" for Debian bookworm's
+                arm64 packages (lab/tools/arm64_guest.py), else a root's suite.
   lime_from     where LiME's source package comes from: "host" apt, or a suite
-                of the private apt (newer kernels need a newer LiME).
+                of the private apt (newer kernels need a newer LiME); None
+                where the kernel has no live scenario.
+  capture       how the capture kernel saves /proc/vmcore: "makedumpfile"
+                (the default: -F -c -d dump_level) or "copy" (/proc/vmcore
+                itself, an ELF file) where makedumpfile cannot read the
+                kernel at all.
   dump_level    makedumpfile -d: 31 where makedumpfile reads the page flags
                 right; 1 (zero pages only) where it takes slab pages for free
                 pages and would drop every task_struct (6.12's page_type
-                encoding and later).
-  variants      True on exactly one kernel: it alone gets every dump format
-                (compression variants, ELF, QEMU's dumps); the others get the
-                main kdump of each scenario.
+                encoding and later); None with capture "copy".
+  variants      the scenarios that get every dump format on this kernel (ELF,
+                QEMU's dumps; on x86-64 also the compression variants); the
+                other scenarios get the main dump.  One kernel per
+                architecture has any (the time budget).
   golden        True where lab/golden records the baseline's transcripts (the
                 baseline krash predates the other kernels).
   stock_modules modules the guest loads, in dependency order (no modules.dep
@@ -50,12 +69,18 @@ from pathlib import Path
 
 LIVE = "live"
 
+# The x86-64 kernel with every format gets it on these scenarios (two boots each).
+X86_VARIANT_SCENARIOS = {"null-member", "softlockup"}
+# Every scenario but live (arm64 has no live scenario: see SKIPPED_SCENARIOS).
+ARM64_VARIANT_SCENARIOS = {"null-member", "null-fnptr", "softlockup", "slab-corrupt", "timer-bug",
+                           "hung-task", "sysrq-busy", "err-ptr"}
+
 KERNELS = [
     {
         "release": "5.10.0-43-cloud-amd64", "apt": "private", "suite": "bullseye-security",
         "series": r"^linux-image-5\.10\.0-[0-9]+-cloud-amd64-dbg$",
         "packaging": "image", "build_root": "bullseye", "guest_tools": None, "lime_from": "host",
-        "dump_level": 31, "variants": False, "golden": False,
+        "dump_level": 31, "variants": set(), "golden": False,
         # virtio_pci carries the modern transport itself before 5.12.
         "stock_modules": [
             "drivers/virtio/virtio_ring", "drivers/virtio/virtio", "drivers/virtio/virtio_pci",
@@ -67,7 +92,7 @@ KERNELS = [
         "release": "6.1.0-56-cloud-amd64", "apt": "host", "suite": "bookworm-security",
         "series": r"^linux-image-6\.1\.0-[0-9]+-cloud-amd64-dbg$",
         "packaging": "image", "build_root": None, "guest_tools": None, "lime_from": "host",
-        "dump_level": 31, "variants": True, "golden": True,
+        "dump_level": 31, "variants": X86_VARIANT_SCENARIOS, "golden": True,
         "stock_modules": [
             "drivers/virtio/virtio_ring", "drivers/virtio/virtio", "drivers/virtio/virtio_pci_modern_dev",
             "drivers/virtio/virtio_pci_legacy_dev", "drivers/virtio/virtio_pci", "drivers/block/virtio_blk",
@@ -78,7 +103,7 @@ KERNELS = [
         "release": "6.12.117+deb12-cloud-amd64", "apt": "host", "suite": "bookworm-security",
         "series": r"^linux-image-6\.12\.[0-9]+\+deb12-cloud-amd64-dbg$",
         "packaging": "image", "build_root": None, "guest_tools": None, "lime_from": "host",
-        "dump_level": 1, "variants": False, "golden": True,
+        "dump_level": 1, "variants": set(), "golden": True,
         # virtio core and virtio_pci are built in from 6.12 on.
         "stock_modules": [
             "drivers/block/virtio_blk", "drivers/firmware/qemu_fw_cfg", "drivers/block/loop",
@@ -89,7 +114,7 @@ KERNELS = [
         "release": "7.2.13+deb14-cloud-amd64", "apt": "private", "suite": "sid",
         "series": r"^linux-image-7\.[0-9]+\.[0-9]+\+deb14-cloud-amd64-dbg$",
         "packaging": "binary+modules", "build_root": "sid", "guest_tools": "sid", "lime_from": "sid",
-        "dump_level": 1, "variants": False, "golden": False,
+        "dump_level": 1, "variants": set(), "golden": False,
         "stock_modules": [
             "drivers/block/virtio_blk", "drivers/firmware/qemu_fw_cfg", "drivers/block/loop",
             "drivers/md/dm-mod", "drivers/net/dummy",
@@ -101,7 +126,37 @@ KERNELS = [
         "series": None, "packaging": "source", "source_package": "linux-source-6.1",
         "config": "kernel/fp-slab.config", "flavor": "fp-slab",
         "build_root": None, "guest_tools": None, "lime_from": "host",
-        "dump_level": 31, "variants": False, "golden": False,
+        "dump_level": 31, "variants": set(), "golden": False,
+        "stock_modules": [
+            "drivers/block/virtio_blk", "drivers/firmware/qemu_fw_cfg", "drivers/block/loop",
+            "drivers/md/dm-mod", "drivers/net/dummy",
+        ],
+    },
+    # arm64: Debian's cloud-arm64 builds of the same releases as the x86-64 6.1
+    # and 6.12 (pointer authentication, 4K pages; 6.1 has VA_BITS 48 and no
+    # KALLSYMS_ALL, 6.12 VA_BITS 52 with 5-level page tables).
+    {
+        "release": "6.1.0-56-cloud-arm64", "arch": "arm64", "apt": "private-arm64",
+        "suite": "bookworm-security", "series": r"^linux-image-6\.1\.0-[0-9]+-cloud-arm64-dbg$",
+        "packaging": "image", "build_root": None, "cross_compile": "aarch64-linux-gnu-",
+        "guest_tools": "arm64-debs", "lime_from": None,
+        "dump_level": 31, "variants": ARM64_VARIANT_SCENARIOS, "golden": False,
+        # The virtio stack is modular, as on x86-64; dm-mod needs dax (built in there).
+        "stock_modules": [
+            "drivers/virtio/virtio_ring", "drivers/virtio/virtio", "drivers/virtio/virtio_pci_modern_dev",
+            "drivers/virtio/virtio_pci_legacy_dev", "drivers/virtio/virtio_pci", "drivers/block/virtio_blk",
+            "drivers/firmware/qemu_fw_cfg", "drivers/block/loop", "drivers/dax/dax", "drivers/md/dm-mod",
+            "drivers/net/dummy",
+        ],
+    },
+    {
+        "release": "6.12.117+deb12-cloud-arm64", "arch": "arm64", "apt": "private-arm64",
+        "suite": "bookworm-security", "series": r"^linux-image-6\.12\.[0-9]+\+deb12-cloud-arm64-dbg$",
+        "packaging": "image", "build_root": None, "cross_compile": "aarch64-linux-gnu-",
+        "guest_tools": "arm64-debs", "lime_from": None,
+        # makedumpfile 1.7.2 refuses the kernel ("VA Bits 52 not supported").
+        "capture": "copy", "dump_level": None, "variants": set(), "golden": False,
+        # virtio core and virtio_pci are built in, dax too.
         "stock_modules": [
             "drivers/block/virtio_blk", "drivers/firmware/qemu_fw_cfg", "drivers/block/loop",
             "drivers/md/dm-mod", "drivers/net/dummy",
@@ -111,6 +166,9 @@ KERNELS = [
 
 for _k in KERNELS:
     _k.setdefault("flavor", "cloud")
+    _k.setdefault("arch", "x86_64")
+    _k.setdefault("cross_compile", None)
+    _k.setdefault("capture", "makedumpfile")
 
 BY_RELEASE = {k["release"]: k for k in KERNELS}
 
@@ -118,8 +176,10 @@ BY_RELEASE = {k["release"]: k for k in KERNELS}
 RELEASES = [k["release"] for k in KERNELS]
 # Where lab/golden records the baseline's transcripts.
 GOLDEN_KERNELS = [k["release"] for k in KERNELS if k["golden"]]
-# The one kernel with every dump format.
+# The kernels with every dump format on some scenarios (one per architecture).
 VARIANT_KERNELS = [k["release"] for k in KERNELS if k["variants"]]
+# The guests' architectures, the host's first.
+ARCHES = ["x86_64", "arm64"]
 
 # Scenarios a kernel cannot have, with the reason (recorded in dumps/index.json):
 # {release: {scenario: reason}}.
@@ -131,6 +191,8 @@ SKIPPED_SCENARIOS = {
         "live": "LiME (the live scenario's memory image) needs the kernel's crypto hash API, "
                 "which the flavor's small configuration leaves out",
     },
+    **{kv: {"live": "the live scenario runs krash inside the guest, and the krash built here is an "
+                    "x86-64 binary"} for kv in ("6.1.0-56-cloud-arm64", "6.12.117+deb12-cloud-arm64")},
 }
 
 
@@ -152,10 +214,21 @@ def dump_level(kv):
     return spec(kv)["dump_level"]
 
 
+def arch(kv):
+    return spec(kv)["arch"]
+
+
+def releases_of(arch_name):
+    """The releases of one architecture, oldest first."""
+    return [k["release"] for k in KERNELS if k["arch"] == arch_name]
+
+
 def dump_spec(kv):
     """What of kv's entry decides its dumps' bytes (part of the dump cache key)."""
     s = spec(kv)
     key = {k: s[k] for k in ("release", "packaging", "guest_tools", "dump_level", "stock_modules")}
+    if s["arch"] != "x86_64":
+        key.update(arch=s["arch"], capture=s["capture"])
     if s["packaging"] == "source":
         # A built kernel's bytes follow its configuration fragment.
         fragment = Path(__file__).resolve().parent.parent / s["config"]
@@ -169,4 +242,8 @@ def package_names(kv):
         return [spec(kv)["source_package"]]
     if spec(kv)["packaging"] == "binary+modules":
         return [f"linux-binary-unsigned-{kv}", f"linux-modules-{kv}", f"linux-image-{kv}-dbg"]
+    if spec(kv)["cross_compile"]:
+        # Its modules build against its own headers (their -common and the
+        # host's linux-kbuild follow from the headers' dependencies).
+        return [f"linux-image-{kv}-unsigned", f"linux-image-{kv}-dbg", f"linux-headers-{kv}"]
     return [f"linux-image-{kv}-unsigned", f"linux-image-{kv}-dbg"]
