@@ -17,6 +17,15 @@ pub struct Symbolized {
     pub module: Option<String>,
 }
 
+/// `struct pt_regs` as this kernel builds it, for the frame-record unwinder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SavedRegsGeometry {
+    /// `sizeof(struct pt_regs)`.
+    pub size: u64,
+    /// `offsetof(struct pt_regs, stackframe)`.
+    pub frame_record_offset: u64,
+}
+
 /// Code knowledge for one kernel: vmlinux plus loaded modules.
 pub trait CodeInfo {
     /// The architecture the code is for: its registers, how it saves them
@@ -30,6 +39,18 @@ pub trait CodeInfo {
     fn symbolize(&self, addr: u64) -> Option<Symbolized>;
     /// The DWARF CFI row covering `ip`, where `.debug_frame` is loaded.
     fn cfi(&self, _ip: u64) -> Option<CfiRow> {
+        None
+    }
+    /// The code address a saved return address holds: arm64 kernels sign
+    /// return addresses (pointer authentication), and the signature bits
+    /// must go before the address is looked up.
+    fn return_address(&self, raw: u64) -> u64 {
+        raw
+    }
+    /// Where a frame-record architecture's entry code keeps a frame record
+    /// inside `struct pt_regs` (arm64's `stackframe`), from the kernel's
+    /// types; `None` where there is no such record or the types are unknown.
+    fn saved_regs_geometry(&self) -> Option<SavedRegsGeometry> {
         None
     }
     /// The address of the function `name` in `module` (the kernel image

@@ -346,6 +346,11 @@ pub fn step_with(
     stacks: &StackSet,
     state: &UnwindState,
 ) -> Result<StepResult, String> {
+    if code.arch().registers.with_role(RegisterRole::ReturnAddress).is_some() && method != Method::Dwarf {
+        // A link-register architecture (arm64): no ORC, and its frame
+        // pointers are frame records with exception records inside pt_regs.
+        return crate::frame_record::step(mem, code, stacks, state);
+    }
     match method {
         Method::Orc => step(mem, code, stacks, state),
         Method::Dwarf => cfi_step(mem, code, stacks, state),

@@ -13,8 +13,8 @@ use krash_core::{Error, Result, VirtualMemory};
 use krash_debuginfo::orc::{OrcEntry, OrcFlags, OrcFormat, OrcTable};
 use krash_program::CpuState;
 use krash_unwind::{
-    find_parked_frame, unwind_with, Backtrace, CfiRow, CfiTable, CodeInfo, Method, StackKind, StackRange, StackSet,
-    StartState, StepResult, Symbolized, TraceItem, UnwindState,
+    find_parked_frame, unwind_with, Backtrace, CfiRow, CfiTable, CodeInfo, Method, SavedRegsGeometry, StackKind,
+    StackRange, StackSet, StartState, StepResult, Symbolized, TraceItem, UnwindState,
 };
 use serde::Serialize;
 
@@ -122,6 +122,22 @@ impl CodeInfo for KernelCode<'_> {
             return None;
         }
         self.kernel.cfi_table().ok()?.row(ip)
+    }
+
+    fn return_address(&self, raw: u64) -> u64 {
+        if self.kernel.arch().machine != krash_arch::Machine::Aarch64 {
+            return raw;
+        }
+        let mask = self.kernel.vmcoreinfo().number("KERNELPACMASK").map(|m| m as u64);
+        krash_arch::arm64::strip_pac(raw, mask)
+    }
+
+    fn saved_regs_geometry(&self) -> Option<SavedRegsGeometry> {
+        let layouts = self.kernel.layouts();
+        Some(SavedRegsGeometry {
+            size: layouts.size_of("pt_regs").ok()?,
+            frame_record_offset: layouts.offset("pt_regs", "stackframe").ok()?,
+        })
     }
 
     fn function_named(&self, name: &str, module: Option<&str>) -> Option<u64> {
@@ -236,6 +252,31 @@ impl BacktraceExt for Kernel {
             if by_gs.is_some() {
                 return by_gs;
             }
+        }
+        // Without such a register (arm64), the stack a note's SP is on
+        // names its CPU: one of the CPU's own stacks (an IPI stopped it),
+        // or the stack of the task current on it. Note order cannot: the
+        // CPUs a stop IPI parked have left the online mask by then, and
+        // QEMU writes its notes in vCPU order.
+        let mut own_stacks = self.cpu_stacks(cpu);
+        if let Ok(tasks) = self.tasks() {
+            for t in tasks.iter().filter(|t| t.active && t.cpu == cpu) {
+                if let Ok(base) = self.read_field_u64(t.addr, "task_struct", "stack") {
+                    let kind = self.arch().stacks.of_class(krash_arch::StackClass::Task);
+                    own_stacks.extend(kind.map(|kind| StackRange {
+                        kind,
+                        base,
+                        top: base.wrapping_add(self.arch().stacks.thread_size),
+                    }));
+                }
+            }
+        }
+        let by_stack = self
+            .cpu_states()
+            .iter()
+            .find(|n| n.registers.sp().is_some_and(|sp| own_stacks.iter().any(|s| (s.base..s.top).contains(&sp))));
+        if by_stack.is_some() {
+            return by_stack;
         }
         let online = self.online_cpus().ok()?;
         let index = online.iter().position(|&c| c == cpu)?;
@@ -469,7 +510,9 @@ impl BacktraceHelpers for Kernel {
             StackLocator::PerCpuArray { variable } => {
                 let base = self.percpu_addr(variable, cpu).ok()?;
                 let (ty, _) = self.layouts().variable_type(variable)?;
-                let size = krash_debuginfo::types::TypeOps::size_of(&**self.layouts().types()?, ty).ok().filter(|&s| believable(s))?;
+                let size = krash_debuginfo::types::TypeOps::size_of(&**self.layouts().types()?, ty)
+                    .ok()
+                    .filter(|&s| believable(s))?;
                 Some(StackRange { kind, base, top: base.wrapping_add(size) })
             }
             StackLocator::PerCpuPointerMember { pointer, struct_name, member } => {
@@ -523,6 +566,16 @@ impl BacktraceHelpers for Kernel {
     }
 
     fn sleeping_start(&self, task: &Task, mem: &dyn VirtualMemory) -> Result<StartState> {
+        if self.layouts().has_field("task_struct", "thread.cpu_context.pc") {
+            // arm64: cpu_switch_to saved the callee-saved registers, its
+            // caller's frame pointer and its return address (into
+            // __switch_to) in thread.cpu_context.
+            let field =
+                |name: &str| self.read_field_u64(task.addr, "task_struct", &format!("thread.cpu_context.{name}"));
+            let (pc, sp, fp) = (field("pc")?, field("sp")?, field("fp")?);
+            let ip = self.code_info().return_address(pc);
+            return Ok(StartState { state: UnwindState { ip, sp, bp: fp, signal: false, regs: None }, slot: sp });
+        }
         let sp = self.read_field_u64(task.addr, "task_struct", "thread.sp")?;
         let l = self.layouts();
         let ret_off = l.offset("inactive_task_frame", "ret_addr")?;
