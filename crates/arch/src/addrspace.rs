@@ -83,7 +83,10 @@ pub enum Extent {
     EndAt(u64),
     /// Up to (not including) the address `value` answers (`_end`), or
     /// `default_size` bytes when nobody can.
-    UpTo { value: LayoutValue, default_size: u64 },
+    UpTo {
+        value: LayoutValue,
+        default_size: u64,
+    },
 }
 
 /// The physical address a linearly mapped region's start maps.

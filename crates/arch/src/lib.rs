@@ -48,7 +48,8 @@ pub use decoder::{Decoded, Decoder, FlowKind, Instruction, Symbolizer};
 pub use layout::{CpuStateNote, LayoutError, Prstatus, PrstatusLayout, RegisterLayout, SavedRegsLayout};
 pub use machine::{Machine, UnknownMachine, UnsupportedMachine};
 pub use paging::{
-    AddressExtension, AddressHalves, ExtentLimits, MappedExtent, MappedExtents, NotPresent, PageTableEntry, PageTableFormat, TranslateStep, Translation,
+    AddressExtension, AddressHalves, ExtentLimits, MappedExtent, MappedExtents, NotPresent, PageTableEntry,
+    PageTableFormat, TranslateStep, Translation,
 };
 pub use registers::{RegisterDesc, RegisterFile, RegisterId, RegisterRole, RegisterSet};
 pub use stacks::{StackClass, StackKind, StackLocator, StackSpec};

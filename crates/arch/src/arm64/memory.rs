@@ -19,7 +19,9 @@
 #![allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
 use crate::addrspace::{AddressSpaceSpec, Extent, LayoutValue, LinearPhys, RegionKind, RegionSpec, Start};
-use crate::paging::{AddressExtension, AddressHalves, BitField, BitTest, Level, LevelFormat, NotPresentFormat, PageTableFormat};
+use crate::paging::{
+    AddressExtension, AddressHalves, BitField, BitTest, Level, LevelFormat, NotPresentFormat, PageTableFormat,
+};
 
 /// Entry flags in the order crash's arm64 `vtop` prints them.
 const FLAG_NAMES: &[(u64, &str)] = &[
@@ -101,7 +103,13 @@ enum HighAddress {
     Lpa2,
 }
 
-const fn format(name: &'static str, page_shift: u32, levels: &'static [LevelFormat], va_bits: u32, high: HighAddress) -> PageTableFormat {
+const fn format(
+    name: &'static str,
+    page_shift: u32,
+    levels: &'static [LevelFormat],
+    va_bits: u32,
+    high: HighAddress,
+) -> PageTableFormat {
     let (address_mask, address_extension) = match high {
         HighAddress::None => (address_bits(page_shift, 47), None),
         HighAddress::Lpa => {
@@ -293,7 +301,15 @@ const fn bits_in_use(bits: u64) -> (LayoutValue, u64) {
     (LayoutValue::VmcoreinfoNumber("TCR_EL1_T1SZ"), 64 - bits)
 }
 
-address_space!(SPACE_4K_52, "arm64 4K 52-bit", PAGING_4K_52, 12, 52, 52, &[page_size(12), va_bits(52), bits_in_use(52)]);
+address_space!(
+    SPACE_4K_52,
+    "arm64 4K 52-bit",
+    PAGING_4K_52,
+    12,
+    52,
+    52,
+    &[page_size(12), va_bits(52), bits_in_use(52)]
+);
 address_space!(
     /// A 52-bit 4 KiB kernel on a CPU without LPA2: 48 bits in use.
     SPACE_4K_52_ON_48, "arm64 4K 52-bit kernel, 48 bits in use", PAGING_4K_48, 12, 52, 48,
@@ -301,7 +317,15 @@ address_space!(
 );
 address_space!(SPACE_4K_48, "arm64 4K 48-bit", PAGING_4K_48, 12, 48, 48, &[page_size(12), va_bits(48)]);
 address_space!(SPACE_4K_39, "arm64 4K 39-bit", PAGING_4K_39, 12, 39, 39, &[page_size(12), va_bits(39)]);
-address_space!(SPACE_16K_52, "arm64 16K 52-bit", PAGING_16K_52, 14, 52, 52, &[page_size(14), va_bits(52), bits_in_use(52)]);
+address_space!(
+    SPACE_16K_52,
+    "arm64 16K 52-bit",
+    PAGING_16K_52,
+    14,
+    52,
+    52,
+    &[page_size(14), va_bits(52), bits_in_use(52)]
+);
 address_space!(
     /// A 52-bit 16 KiB kernel on a CPU without LPA2.
     SPACE_16K_52_ON_48, "arm64 16K 52-bit kernel, 48 bits in use", PAGING_16K_48, 14, 52, 48,
@@ -310,7 +334,15 @@ address_space!(
 address_space!(SPACE_16K_48, "arm64 16K 48-bit", PAGING_16K_48, 14, 48, 48, &[page_size(14), va_bits(48)]);
 address_space!(SPACE_16K_47, "arm64 16K 47-bit", PAGING_16K_47, 14, 47, 47, &[page_size(14), va_bits(47)]);
 address_space!(SPACE_16K_36, "arm64 16K 36-bit", PAGING_16K_36, 14, 36, 36, &[page_size(14), va_bits(36)]);
-address_space!(SPACE_64K_52, "arm64 64K 52-bit", PAGING_64K_52, 16, 52, 52, &[page_size(16), va_bits(52), bits_in_use(52)]);
+address_space!(
+    SPACE_64K_52,
+    "arm64 64K 52-bit",
+    PAGING_64K_52,
+    16,
+    52,
+    52,
+    &[page_size(16), va_bits(52), bits_in_use(52)]
+);
 address_space!(
     /// A 52-bit 64 KiB kernel on a CPU without LVA.
     SPACE_64K_52_ON_48, "arm64 64K 52-bit kernel, 48 bits in use", PAGING_64K_48, 16, 52, 48,

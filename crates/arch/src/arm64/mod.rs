@@ -52,7 +52,12 @@ pub static STACKS: StackSpec = StackSpec {
     thread_size: THREAD_SIZE,
     max_stack_size: 0x10000,
     kinds: &[
-        StackKind { class: StackClass::Task, key: "task", crash_name: "process stack", locator: StackLocator::TaskStack },
+        StackKind {
+            class: StackClass::Task,
+            key: "task",
+            crash_name: "process stack",
+            locator: StackLocator::TaskStack,
+        },
         StackKind {
             class: StackClass::Irq,
             key: "irq",

@@ -133,7 +133,11 @@ pub static PT_REGS: SavedRegsLayout = SavedRegsLayout {
         one_of: &[PSR_MODE_EL1H, PSR_MODE_EL1T],
     }],
     user_frame: &[
-        RegisterCheck::Masked { reg: PSTATE, mask: PSR_MODE_BITS | PSTATE_RES0, one_of: &[PSR_MODE_EL0T, PSR_AA32_MODE_USR] },
+        RegisterCheck::Masked {
+            reg: PSTATE,
+            mask: PSR_MODE_BITS | PSTATE_RES0,
+            one_of: &[PSR_MODE_EL0T, PSR_AA32_MODE_USR],
+        },
         RegisterCheck::Below { reg: PC, limit: USER_END },
         RegisterCheck::Below { reg: SP, limit: USER_END },
     ],
