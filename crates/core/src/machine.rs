@@ -80,11 +80,13 @@ impl Machine {
     }
 
     /// The machine of a `uname -m` string (`"x86_64"`, `"aarch64"` or
-    /// `"arm64"`); `Ok(None)` for an empty one.
+    /// `"arm64"`); `Ok(None)` for an empty one, or QEMU's `"Unknown"`
+    /// (its kdump-compressed dumps of arm64 guests name no machine: the
+    /// VMCOREINFO then says).
     pub fn from_uname(name: &str) -> Result<Option<Machine>, UnknownMachine> {
         let name = name.trim();
         match name {
-            "" => Ok(None),
+            "" | "Unknown" => Ok(None),
             "x86_64" | "amd64" => Ok(Some(Machine::X86_64)),
             "aarch64" | "arm64" => Ok(Some(Machine::Aarch64)),
             other => Err(UnknownMachine::Uname(other.chars().take(64).collect())),
@@ -153,6 +155,7 @@ mod tests {
         assert_eq!(Machine::from_uname("x86_64"), Ok(Some(Machine::X86_64)));
         assert_eq!(Machine::from_uname("arm64"), Ok(Some(Machine::Aarch64)));
         assert_eq!(Machine::from_uname(""), Ok(None));
+        assert_eq!(Machine::from_uname("Unknown"), Ok(None));
         assert!(Machine::from_uname("s390x").unwrap_err().to_string().contains("\"s390x\""));
     }
 

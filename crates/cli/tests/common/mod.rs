@@ -81,13 +81,23 @@ pub fn fp_slab_dumps() -> Vec<LabDump> {
         .collect()
 }
 
-/// Every memory image of every lab kernel, the flavor's included.
+/// Every memory image of every x86-64 lab kernel, the flavor's included.
 pub fn all_lab_images() -> Vec<LabDump> {
+    images_listed_in("manifests")
+}
+
+/// Every dump of the lab's arm64 kernels (`krash_labtest::ARM64_KERNELS`).
+pub fn arm64_lab_dumps() -> Vec<LabDump> {
+    images_listed_in("arm64_manifests")
+}
+
+/// The images of the manifests one list of `dumps/index.json` names.
+fn images_listed_in(list: &str) -> Vec<LabDump> {
     let index = lab_dir().join("dumps/index.json");
     let mut out = Vec::new();
     if let Ok(text) = std::fs::read_to_string(&index) {
         let v: Value = serde_json::from_str(&text).expect("lab index.json is valid JSON");
-        for entry in v["manifests"].as_array().cloned().unwrap_or_default() {
+        for entry in v[list].as_array().cloned().unwrap_or_default() {
             let Some(mpath) = entry["manifest"].as_str() else { continue };
             let Ok(mtext) = std::fs::read_to_string(mpath) else { continue };
             let manifest: Value = serde_json::from_str(&mtext).expect("manifest is valid JSON");
@@ -108,7 +118,7 @@ pub fn all_lab_images() -> Vec<LabDump> {
         }
     }
     if out.is_empty() {
-        krash_labtest::skip_or_fail(format!("no lab dumps under {}", lab_dir().display()));
+        krash_labtest::skip_or_fail(format!("no lab dumps ({list}) under {}", lab_dir().display()));
     }
     out
 }
