@@ -17,7 +17,7 @@ use krash_linux::sched::task::TaskExt;
 use std::path::Path;
 
 use krash_arch::disasm::{decode_one, disassemble, instruction_details};
-use krash_arch::RegisterFile;
+use krash_arch::{Machine, RegisterFile, RegisterRole};
 use krash_core::{Result, VirtualMemory};
 use krash_unwind::{ExceptionFrame, StackClass, TraceItem};
 
@@ -230,6 +230,9 @@ impl AnalyzeExt for Kernel {
     fn analyze(&self, extra_module_dirs: &[&Path]) -> Result<Report> {
         let log: Vec<String> = self.log_records().map(|r| r.into_iter().map(|r| r.text).collect()).unwrap_or_default();
         let classified = classify_log(&log);
+        // The code-reading parts (faulting instruction, pointer provenance,
+        // lockup loops) know x86-64 code only.
+        let x86 = self.arch().machine == Machine::X86_64;
         let mut report = Report {
             kind: classified.kind,
             description: String::new(),
@@ -334,7 +337,7 @@ impl AnalyzeExt for Kernel {
                 if let Some(e) = exception.as_ref().filter(|_| has_fault_frame(report.kind)) {
                     self.explain_exception(&mut report, e);
                     match report.kind {
-                        PanicKind::SoftLockup | PanicKind::HardLockup => {
+                        PanicKind::SoftLockup | PanicKind::HardLockup if x86 => {
                             let callers = frames_after
                                 .iter()
                                 .zip(&code_after)
@@ -484,6 +487,15 @@ impl AnalyzeHelpers for Kernel {
         }
         if let Ok(chain) = self.inline_frames(rip) {
             report.inline_chain = chain;
+        }
+        // What follows reads x86-64 code (iced-x86) and x86-64 registers
+        // and calling conventions (a call pushes its return address).
+        if self.arch().machine != Machine::X86_64 {
+            report.findings.push(format!(
+                "the faulting instruction, its registers and where their values came from are not analysed on {}                  yet (x86-64 only): see `dis -l {rip:#x}` and `bt -f`",
+                self.arch().name()
+            ));
+            return;
         }
         // A call through NULL (or any non-text address): the caller is the
         // return address the call pushed.
@@ -709,11 +721,27 @@ fn has_fault_frame(kind: PanicKind) -> bool {
 
 /// The x86-64 general registers but RSP, as iced names them (lowercased),
 /// with their values where the frame saved them: the registers a faulting
-/// instruction's operands and the pointer-provenance analysis follow.
+/// instruction's operands and the pointer-provenance analysis follow. On
+/// another architecture, every saved register a value can sit in (not the
+/// pc, stack pointer, flags, page-table root or per-cpu base).
 fn named_registers(r: &RegisterFile) -> Vec<(&'static str, u64)> {
     const GENERAL: [&str; 15] =
         ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"];
-    GENERAL.iter().filter_map(|&name| Some((name, r.by_name(name)?))).collect()
+    if r.set().arch == krash_arch::x86_64::X86_64.name() {
+        return GENERAL.iter().filter_map(|&name| Some((name, r.by_name(name)?))).collect();
+    }
+    let special = |role: &RegisterRole| {
+        matches!(
+            role,
+            RegisterRole::ProgramCounter
+                | RegisterRole::StackPointer
+                | RegisterRole::Status
+                | RegisterRole::PageTableRoot
+                | RegisterRole::PerCpuBase
+                | RegisterRole::SyscallNumber
+        )
+    };
+    r.iter().filter(|(d, _, _)| !d.roles.iter().any(special)).map(|(d, _, v)| (d.name, v)).collect()
 }
 
 fn register_value(r: &RegisterFile, name: &str) -> Option<u64> {
@@ -793,15 +821,21 @@ pub fn classify_log(lines: &[String]) -> LogVerdict {
         bodies.iter().rev().find_map(|b| b.strip_prefix("Kernel panic - not syncing: ")).map(str::to_string);
     let headline_kind = |b: &str| -> Option<PanicKind> {
         let b = b.strip_prefix("Oops: ").unwrap_or(b);
-        if b.starts_with("BUG: kernel NULL pointer dereference") {
+        // arm64 says "Unable to handle kernel ... at virtual address X".
+        if b.starts_with("BUG: kernel NULL pointer dereference")
+            || b.starts_with("Unable to handle kernel NULL pointer dereference")
+        {
             Some(PanicKind::NullDeref)
-        } else if b.starts_with("BUG: unable to handle") {
+        } else if b.starts_with("BUG: unable to handle") || b.starts_with("Unable to handle kernel paging request") {
             Some(PanicKind::PagingFault)
         } else if b.starts_with("general protection fault") {
             Some(PanicKind::Gpf)
         } else if b.starts_with("stack segment") {
             Some(PanicKind::StackSegment)
-        } else if b.starts_with("kernel BUG at") || b.starts_with("invalid opcode") {
+        } else if b.starts_with("kernel BUG at")
+            || b.starts_with("invalid opcode")
+            || b.starts_with("Internal error: Oops - BUG")
+        {
             Some(PanicKind::Bug)
         } else if b.starts_with("watchdog: BUG: soft lockup") {
             Some(PanicKind::SoftLockup)
@@ -877,6 +911,36 @@ pub fn classify_log(lines: &[String]) -> LogVerdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arm64_oops_headlines() {
+        let log = |lines: &[&str]| classify_log(&lines.iter().map(|l| l.to_string()).collect::<Vec<_>>());
+        let v = log(&[
+            "Unable to handle kernel NULL pointer dereference at virtual address 0000000000000010",
+            "Mem abort info:",
+            "Internal error: Oops: 0000000096000006 [#1] SMP",
+            "Kernel panic - not syncing: Oops: Fatal exception",
+        ]);
+        assert_eq!((v.kind, v.fault_address), (PanicKind::NullDeref, Some(0x10)));
+        let v = log(&["Unable to handle kernel paging request at virtual address dead000000000108"]);
+        assert_eq!((v.kind, v.fault_address), (PanicKind::PagingFault, Some(0xdead_0000_0000_0108)));
+        let v = log(&["Unable to handle kernel paging request at virtual address 0000000000000008"]);
+        assert_eq!(v.kind, PanicKind::NullDeref);
+        let v = log(&["Internal error: Oops - BUG: 00000000f2000800 [#1] SMP"]);
+        assert_eq!(v.kind, PanicKind::Bug);
+    }
+
+    #[test]
+    fn arm64_registers_that_can_hold_values() {
+        let mut r = krash_arch::arm64::ARM64.new_registers();
+        let x0 = r.set().id("x0").unwrap();
+        let sp = r.set().id("sp").unwrap();
+        let pc = r.set().id("pc").unwrap();
+        r.set_value(x0, 0x10);
+        r.set_value(sp, 0xffff_8000_0802_b8d0);
+        r.set_value(pc, 0xffff_b1f8_06fd_c4f8);
+        assert_eq!(named_registers(&r), vec![("x0", 0x10)]);
+    }
 
     #[test]
     fn classifies_values() {

@@ -44,7 +44,7 @@ pub use crate::commands::sys::{sys_info, PanicTask, SysDetail, SysInfo};
 pub use crate::commands::task::{TaskEntry, TaskOutput};
 pub use crate::commands::tree::{TreeEntry, TreeOutput, TreePosition};
 pub use crate::commands::vm::{FilesEntry, FilesOutput, PageCache, VmEntry, VmFlags, VmOutput, VmaPages};
-pub use crate::commands::vtop::{Conversion, VtopOutput, VtopResult};
+pub use crate::commands::vtop::{Conversion, DecodedEntry, VtopOutput, VtopResult};
 pub use crate::commands::waitq::WaitqOutput;
 pub use crate::commands::whatis::Whatis;
 pub use crate::header::TaskHeader;

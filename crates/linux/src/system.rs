@@ -1,6 +1,7 @@
 //! System-wide facts for `sys` and the banner: utsname, CPUs, time,
 //! uptime, load average, memory size, and the panic message.
 
+use crate::mm::zone::ZoneExt;
 use crate::printk::PrintkExt;
 use krash_core::{Error, Result, VirtualMemory};
 use serde::Serialize;
@@ -24,7 +25,11 @@ pub trait SystemExt {
     fn load_average(&self) -> Result<[(u64, u64); 3]>;
     /// CPU clock in MHz (`cpu_khz`).
     fn cpu_mhz(&self) -> Option<u64>;
-    /// Bytes of RAM: the highest physical page frame the kernel manages.
+    /// Bytes of RAM as crash counts them: every memory node's present
+    /// pages (its spanned pages where none are counted present), else
+    /// the highest page frame when the nodes cannot be read. Not the
+    /// highest frame first: RAM need not start at 0 (arm64's QEMU `virt`
+    /// machine has it at 1 GiB, so a 1 GiB guest's highest frame is at 2 GiB).
     fn memory_size(&self) -> Result<u64>;
     /// The panic message as crash's `sys` shows it: the first line of the
     /// log that says why the kernel died, and whether to "check log".
@@ -89,8 +94,18 @@ impl SystemExt for Kernel {
     }
 
     fn memory_size(&self) -> Result<u64> {
+        let page_size = self.memory().page_size();
+        if let Ok(nodes) = self.memory_nodes() {
+            let pages = nodes
+                .iter()
+                .map(|n| if n.present_pages != 0 { n.present_pages } else { n.spanned_pages })
+                .fold(0u64, u64::saturating_add);
+            if pages != 0 {
+                return Ok(pages.saturating_mul(page_size));
+            }
+        }
         let max_pfn = self.read_symbol_u64("max_pfn")?;
-        Ok(max_pfn.saturating_mul(self.dump().page_size()))
+        Ok(max_pfn.saturating_mul(page_size))
     }
 
     fn panic_message(&self) -> Option<PanicMessage> {
@@ -238,26 +253,94 @@ pub struct PanicMessage {
 }
 
 /// Searches log lines for the panic reason in crash's order: a sysrq
-/// crash, an oops header, `kernel BUG at`, then the panic() message; krash
+/// crash, an oops, `kernel BUG at`, then the panic() message; krash
 /// adds general protection faults and `BUG:` lines, for which crash 8.0.2
-/// prints an empty string.
+/// prints an empty string. Within a group the first line of the log that
+/// starts with one of its messages wins, as crash takes the first line
+/// holding any of them: on arm64 the fault's own line ("Unable to handle
+/// kernel NULL pointer dereference at ...") comes before its
+/// "Internal error: Oops: ..." line. An oops's summary line (one with
+/// "Oops: ") means "check the log for details".
 pub fn find_panic_message<'a>(lines: impl Iterator<Item = &'a str> + Clone) -> Option<PanicMessage> {
-    let found = |prefix: &str| {
+    let found = |prefixes: &[&str]| {
         lines
             .clone()
             .flat_map(|l| l.lines())
             .map(|l| l.strip_prefix("watchdog: ").unwrap_or(l))
-            .find(|l| l.starts_with(prefix))
+            .find(|l| prefixes.iter().any(|p| l.starts_with(p)))
             .map(|l| l.trim_end().to_string())
     };
-    let order: [(&str, bool); 7] = [
-        ("SysRq : Trigger a crash", false),
-        ("Oops: ", true),
-        ("kernel BUG at ", false),
-        ("Kernel panic - not syncing: ", false),
-        ("general protection fault", true),
-        ("BUG: ", true),
-        ("sysrq: Trigger a crash", false),
+    // (messages, whether to "check log for details": None where crash
+    // decides, by the line holding "Oops: "; always for krash's additions).
+    let order: [(&[&str], Option<bool>); 7] = [
+        (&["SysRq : Trigger a crash"], None),
+        (
+            &[
+                "Oops: ",
+                "Internal error: Oops: ",
+                "Unable to handle kernel paging request",
+                "Unable to handle kernel NULL pointer dereference",
+                "BUG: unable to handle kernel ",
+            ],
+            None,
+        ),
+        (&["kernel BUG at "], None),
+        (&["Kernel panic - not syncing: "], None),
+        (&["general protection fault"], Some(true)),
+        (&["BUG: "], Some(true)),
+        (&["sysrq: Trigger a crash"], None),
     ];
-    order.iter().find_map(|&(prefix, see_log)| found(prefix).map(|text| PanicMessage { text, see_log }))
+    order.iter().find_map(|&(prefixes, check_log)| {
+        let text = found(prefixes)?;
+        let see_log = check_log.unwrap_or_else(|| text.contains("Oops: "));
+        Some(PanicMessage { text, see_log })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn panic_of(log: &str) -> Option<(String, bool)> {
+        find_panic_message(log.lines()).map(|p| (p.text, p.see_log))
+    }
+
+    #[test]
+    fn an_arm64_oops_is_its_fault_line_as_crash_finds_it() {
+        let log = "krash-facts: scenario=null-member\n\
+                   Unable to handle kernel NULL pointer dereference at virtual address 0000000000000010\n\
+                   Mem abort info:\n\
+                   Internal error: Oops: 0000000096000006 [#1] SMP\n\
+                   Kernel panic - not syncing: Oops: Fatal exception\n";
+        assert_eq!(
+            panic_of(log),
+            Some((
+                "Unable to handle kernel NULL pointer dereference at virtual address 0000000000000010".into(),
+                false
+            ))
+        );
+        // Without the fault line, the oops summary (and "check log").
+        let log = "Unable to handle kernel execute from non-executable memory at virtual address ffff0000\n\
+                   Internal error: Oops: 000000008600000f [#1] SMP\n";
+        assert_eq!(panic_of(log), Some(("Internal error: Oops: 000000008600000f [#1] SMP".into(), true)));
+        // An arm64 BUG(): its "Oops - BUG" summary is no "Oops: " line.
+        let log = "kernel BUG at mm/slub.c:123!\nInternal error: Oops - BUG: 00000000f2000800 [#1] SMP\n";
+        assert_eq!(panic_of(log), Some(("kernel BUG at mm/slub.c:123!".into(), false)));
+    }
+
+    #[test]
+    fn an_x86_oops_is_its_summary_line() {
+        let log = "BUG: kernel NULL pointer dereference, address: 0000000000000010\n\
+                   #PF: supervisor read access in kernel mode\n\
+                   Oops: 0000 [#1] PREEMPT SMP NOPTI\n";
+        assert_eq!(panic_of(log), Some(("Oops: 0000 [#1] PREEMPT SMP NOPTI".into(), true)));
+        // Older kernels: crash takes the first of the group, without "check log".
+        let log = "BUG: unable to handle kernel NULL pointer dereference at 0000000000000010\nOops: 0000 [#1] SMP\n";
+        assert_eq!(
+            panic_of(log),
+            Some(("BUG: unable to handle kernel NULL pointer dereference at 0000000000000010".into(), false))
+        );
+        let log = "general protection fault, probably for non-canonical address 0xdead: 0000 [#1]\n";
+        assert_eq!(panic_of(log).map(|p| p.1), Some(true));
+    }
 }

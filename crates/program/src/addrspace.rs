@@ -31,8 +31,17 @@ impl KernelLayout {
     }
 
     /// Start of the direct map of all physical memory (`page_offset_base`).
+    /// It maps the physical address [`Self::linear_phys_base`], which is 0
+    /// on x86-64 but `PHYS_OFFSET` (where RAM starts) on arm64: convert
+    /// with [`KernelMemory::phys_to_virt`], not by adding this.
     pub fn page_offset(&self) -> u64 {
         self.virt.region(RegionKind::DirectMap).map_or(0, |r| r.start)
+    }
+
+    /// The physical address the direct map's start maps (x86-64: 0;
+    /// arm64: `PHYS_OFFSET`).
+    pub fn linear_phys_base(&self) -> u64 {
+        self.virt.region(RegionKind::DirectMap).and_then(|r| r.phys).unwrap_or(0)
     }
 }
 
@@ -105,9 +114,11 @@ impl<M: PhysicalMemory> KernelMemory<M> {
         self.layout.virt.linear_phys(vaddr)
     }
 
-    /// Direct-map virtual address of a physical address (`__va`).
+    /// Direct-map virtual address of a physical address (`__va`:
+    /// `paddr - PHYS_OFFSET + PAGE_OFFSET`), computed as the kernel and
+    /// crash's `ptov` do, whether or not RAM is there.
     pub fn phys_to_virt(&self, paddr: u64) -> u64 {
-        paddr.wrapping_add(self.layout.page_offset())
+        paddr.wrapping_sub(self.layout.linear_phys_base()).wrapping_add(self.layout.page_offset())
     }
 
     /// The base page size.
@@ -162,5 +173,40 @@ fn relabel_fault(err: Error, vaddr: u64, space: AddrSpace) -> Error {
 impl<M: PhysicalMemory> VirtualMemory for KernelMemory<M> {
     fn read_virt(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
         self.read_paged(buf, addr, AddrSpace::KernelVirtual, |va| self.virt_to_phys(va))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use krash_arch::LayoutValue;
+    use krash_core::PhysRange;
+
+    struct NoMemory;
+    impl PhysicalMemory for NoMemory {
+        fn read_phys(&self, paddr: u64, _: &mut [u8]) -> Result<()> {
+            Err(Error::fault(paddr, AddrSpace::Physical, FaultReason::NotInDump))
+        }
+        fn phys_ranges(&self) -> Vec<PhysRange> {
+            Vec::new()
+        }
+    }
+
+    #[test]
+    fn the_arm64_direct_map_starts_at_phys_offset() {
+        let lookup = |v: LayoutValue| match v {
+            LayoutValue::VmcoreinfoNumber("PHYS_OFFSET") => Some(0x4000_0000),
+            LayoutValue::VmcoreinfoNumber("kimage_voffset") => Some(0xffff_b1f7_f020_0000 - 0x4020_0000),
+            LayoutValue::Symbol("_text") => Some(0xffff_b1f8_3040_0000),
+            _ => None,
+        };
+        let virt = krash_arch::arm64::SPACE_4K_48.resolve(&lookup);
+        let mem = KernelMemory::new(NoMemory, KernelLayout { virt, kernel_pgt_phys: 0 });
+        assert_eq!(mem.layout().page_offset(), 0xffff_0000_0000_0000);
+        assert_eq!(mem.layout().linear_phys_base(), 0x4000_0000);
+        assert_eq!(mem.phys_to_virt(0x41a1_3b38), 0xffff_0000_01a1_3b38);
+        assert_eq!(mem.virt_to_phys(0xffff_0000_01a1_3b38).unwrap(), 0x41a1_3b38);
+        // Below RAM, as crash's ptov computes it.
+        assert_eq!(mem.phys_to_virt(0x100_0000), 0xfffe_ffff_c100_0000);
     }
 }

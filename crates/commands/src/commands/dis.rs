@@ -72,7 +72,10 @@ pub struct SourceText {
 #[derive(Debug, Clone)]
 pub enum Dis {
     /// Kernel or module code; `hex_offsets` (`-x`) shows symbol offsets in hex.
-    Code { hex_offsets: bool, lines: Vec<DisLine> },
+    /// `pad_bare_mnemonics`: gdb's x86-64 (AT&T) text pads an instruction
+    /// without operands to the operand column (`ret    `); its arm64 text
+    /// does not (`ret`, `paciasp`).
+    Code { hex_offsets: bool, pad_bare_mnemonics: bool, lines: Vec<DisLine> },
     /// `-u`: user code of the current context's task.
     User { instructions: Vec<UserInstruction> },
     /// `-s`: the source around the address's line.
@@ -136,7 +139,8 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     };
     let options = Style { hex_offsets: p.has('x') || p.has('h'), lines: p.has('l') };
     let lines = kernel_code(k, addr, span, count, options)?;
-    Ok(Output::Dis(Dis::Code { hex_offsets: options.hex_offsets, lines }))
+    let pad_bare_mnemonics = k.arch().machine == krash_arch::Machine::X86_64;
+    Ok(Output::Dis(Dis::Code { hex_offsets: options.hex_offsets, pad_bare_mnemonics, lines }))
 }
 
 fn parse_count(text: &str) -> Result<u64> {

@@ -175,9 +175,12 @@ fn read_prefix(session: &Session, space: Space, start: u64, len: usize) -> Resul
     };
     let mut out = vec![0u8; len];
     let mut done = 0usize;
+    // Page by page (the kernel's page size), so a read stops at the first
+    // page that is not there.
+    let page = k.memory().page_size().max(1);
     while done < len {
         let at = start.wrapping_add(done as u64);
-        let n = ((0x1000 - (at & 0xfff)) as usize).min(len - done);
+        let n = ((page - (at & (page - 1))) as usize).min(len - done);
         let buf = &mut out[done..done + n];
         let r = match space {
             Space::Kernel => k.memory().read_virt(at, buf),

@@ -29,5 +29,5 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     if let Some(extra) = p.args.first() {
         return Err(Error::Usage(format!("swap: unexpected argument: {extra}")));
     }
-    Ok(Output::Swap(SwapOutput { page_size: 4096, areas: session.kernel.swap_areas()? }))
+    Ok(Output::Swap(SwapOutput { page_size: session.kernel.memory().page_size(), areas: session.kernel.swap_areas()? }))
 }

@@ -1,7 +1,7 @@
 //! `vtop`, `ptov`, `btop`, `ptob`: address translation shown the way crash
 //! shows it, with the page-table walk level by level.
 
-use krash_arch::paging::{PageTableEntry, TranslateStep};
+use krash_arch::paging::TranslateStep;
 use krash_core::{Error, Result};
 use krash_linux::mm::page::PageExt;
 use krash_linux::mm::page::PageInfo;
@@ -70,9 +70,19 @@ pub struct VtopResult {
     pub vaddr: u64,
     /// None when the address is not mapped.
     pub paddr: Option<u64>,
-    /// Virtual address of the top-level table walked (crash's `PGD DIRECTORY`).
+    /// Virtual address of the top-level table walked (crash's `PGD
+    /// DIRECTORY` on x86-64, `PAGE DIRECTORY` on arm64).
     pub pgd_virt: u64,
     pub steps: Vec<TranslateStep>,
+    /// The kernel virtual address of each step's entry (crash's arm64
+    /// walk shows these: the top table's through the address it was
+    /// walked from, the others through the direct map).
+    pub entry_virt: Vec<u64>,
+    /// The last entry's frame and flag names, decoded by the kernel's own
+    /// page-table format, in crash's order.
+    pub last_entry: Option<DecodedEntry>,
+    /// Whose layout crash uses for the walk.
+    pub machine: krash_arch::Machine,
     /// Size of the mapped page when the walk reached one (4 KiB, 2 MiB, 1 GiB).
     pub page_size: Option<u64>,
     /// The `struct page` of the physical page, when there is one.
@@ -83,6 +93,27 @@ pub struct VtopResult {
     pub vma: Option<Vma>,
     /// For an unmapped user address: its swap slot or file offset, if any.
     pub elsewhere: Option<PageLocation>,
+}
+
+/// A page-table entry as the kernel's paging format reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodedEntry {
+    pub entry: u64,
+    pub present: bool,
+    /// The physical address it points at (table or page).
+    pub frame: u64,
+    pub flags: Vec<&'static str>,
+}
+
+impl DecodedEntry {
+    pub fn new(paging: &krash_arch::PageTableFormat, entry: u64) -> DecodedEntry {
+        DecodedEntry {
+            entry,
+            present: paging.is_present(entry),
+            frame: paging.entry_address(entry),
+            flags: paging.flag_names(entry),
+        }
+    }
 }
 
 /// A pair of numbers a conversion command printed (input, result).
@@ -99,8 +130,8 @@ pub enum VtopOutput {
     Ptov(Vec<Conversion>),
     Btop(Vec<Conversion>),
     Ptob(Vec<Conversion>),
-    /// Raw page-table entries decoded by `pte`.
-    Pte(Vec<PageTableEntry>),
+    /// Raw page-table entries decoded by `pte` (the kernel's format).
+    Pte(Vec<DecodedEntry>),
 }
 
 fn run_vtop(session: &mut Session, args: &[String]) -> Result<Output> {
@@ -132,7 +163,11 @@ fn run_vtop(session: &mut Session, args: &[String]) -> Result<Output> {
 fn walk_root(k: &Kernel, user: bool, task: Option<u64>) -> Result<(u64, u64)> {
     if !user {
         let phys = k.memory().layout().kernel_pgt_phys;
-        let virt = k.symbol_addr("init_top_pgt").unwrap_or_else(|_| k.memory().phys_to_virt(phys));
+        // The symbol the layout found the root by (`init_top_pgt`,
+        // `swapper_pg_dir`).
+        let name = k.memory().layout().virt.name;
+        let roots = k.arch().address_spaces.iter().find(|s| s.name == name).map_or(&[][..], |s| s.kernel_root_symbols);
+        let virt = roots.iter().find_map(|r| k.symbol_addr(r).ok()).unwrap_or_else(|| k.memory().phys_to_virt(phys));
         return Ok((virt, phys));
     }
     let task = task.ok_or_else(|| Error::Usage("vtop: no current task for a user address".into()))?;
@@ -166,7 +201,31 @@ fn translate(k: &Kernel, vaddr: u64, user: bool, task: Option<u64>) -> Result<Vt
     } else {
         None
     };
-    Ok(VtopResult { vaddr, paddr, pgd_virt, steps, page_size, page, user, vma, elsewhere })
+    let paging = k.memory().layout().paging();
+    let entry_virt = steps
+        .iter()
+        .enumerate()
+        .map(|(i, step)| match i {
+            0 => pgd_virt.wrapping_add(step.entry_paddr.wrapping_sub(root)),
+            _ => k.memory().phys_to_virt(step.entry_paddr),
+        })
+        .collect();
+    let last_entry = steps.last().map(|step| DecodedEntry::new(paging, step.entry.0));
+    let machine = k.arch().machine;
+    Ok(VtopResult {
+        vaddr,
+        paddr,
+        pgd_virt,
+        steps,
+        entry_virt,
+        last_entry,
+        machine,
+        page_size,
+        page,
+        user,
+        vma,
+        elsewhere,
+    })
 }
 
 /// The VMA of task `task` that holds `vaddr`, if any.
@@ -210,7 +269,8 @@ fn run_ptob(session: &mut Session, args: &[String]) -> Result<Output> {
     Ok(Output::Vtop(VtopOutput::Ptob(rows)))
 }
 
-fn run_pte(_session: &mut Session, args: &[String]) -> Result<Output> {
-    let rows = hex_args("pte", args, PTE_SPEC.synopsis)?.into_iter().map(PageTableEntry).collect();
+fn run_pte(session: &mut Session, args: &[String]) -> Result<Output> {
+    let paging = session.kernel.memory().layout().paging();
+    let rows = hex_args("pte", args, PTE_SPEC.synopsis)?.into_iter().map(|e| DecodedEntry::new(paging, e)).collect();
     Ok(Output::Vtop(VtopOutput::Pte(rows)))
 }

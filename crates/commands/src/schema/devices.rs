@@ -929,10 +929,10 @@ pub(crate) fn vtop(v: &out::VtopOutput) -> super::CommandData {
             entries: entries
                 .iter()
                 .map(|e| PteEntry {
-                    entry: hex(e.0),
-                    present: e.is_present(),
-                    frame: hex(e.frame_addr()),
-                    flags: e.flag_names().iter().map(|f| f.to_string()).collect(),
+                    entry: hex(e.entry),
+                    present: e.present,
+                    frame: hex(e.frame),
+                    flags: e.flags.iter().map(|f| f.to_string()).collect(),
                 })
                 .collect(),
         }),

@@ -20,6 +20,8 @@ const MAX_BDEV_INODES: usize = 1 << 20;
 pub struct HugePool {
     pub hstate: u64,
     pub order: u32,
+    /// Bytes of one huge page: the base page size shifted by `order`.
+    pub size: u64,
     pub free: u64,
     pub total: u64,
     pub name: String,
@@ -39,6 +41,8 @@ pub struct MemInfo {
     pub swap_used: u64,
     pub commit_limit: u64,
     pub committed: u64,
+    /// The kernel's base page size, what the counts are in.
+    pub page_size: u64,
 }
 
 /// This module's operations on [`Kernel`] (an extension trait: `use` it to call them).
@@ -82,6 +86,7 @@ impl MeminfoExt for Kernel {
             out.push(HugePool {
                 hstate: h,
                 order,
+                size: self.memory().page_size().checked_shl(order).unwrap_or(0),
                 free: self.read_field_u64(h, "hstate", "free_huge_pages")?,
                 total: self.read_field_u64(h, "hstate", "nr_huge_pages")?,
                 name: self.read_field_string(h, "hstate", "name")?,
@@ -131,6 +136,7 @@ impl MeminfoExt for Kernel {
             swap_used,
             commit_limit: limit.saturating_add(swap_total),
             committed,
+            page_size: self.memory().page_size(),
         })
     }
 

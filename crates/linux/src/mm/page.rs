@@ -95,6 +95,8 @@ pub trait PageExt {
     fn page_model(&self) -> Result<&PageModel>;
     /// The `struct page` of a physical address.
     fn phys_to_page(&self, paddr: u64) -> Result<u64>;
+    /// The `struct page` of a page frame number (whatever the page size).
+    fn pfn_to_page(&self, pfn: u64) -> Result<u64>;
     /// The `struct page` of a mapped kernel virtual address.
     fn virt_to_page(&self, vaddr: u64) -> Result<u64>;
     /// The physical address a `struct page` describes, if `page` is one.
@@ -120,9 +122,16 @@ impl PageExt for Kernel {
 
     fn phys_to_page(&self, paddr: u64) -> Result<u64> {
         let m = self.page_model()?;
-        let pfn = paddr >> m.page_shift;
-        if pfn >= m.max_pfn {
+        if paddr >> m.page_shift >= m.max_pfn {
             return Err(Error::NotFound(format!("physical address {paddr:x} is beyond the memory map")));
+        }
+        self.pfn_to_page(paddr >> m.page_shift)
+    }
+
+    fn pfn_to_page(&self, pfn: u64) -> Result<u64> {
+        let m = self.page_model()?;
+        if pfn >= m.max_pfn {
+            return Err(Error::NotFound(format!("page frame {pfn:x} is beyond the memory map")));
         }
         Ok(m.vmemmap.wrapping_add(pfn.wrapping_mul(m.page_struct_size)))
     }
@@ -141,7 +150,7 @@ impl PageExt for Kernel {
     }
 
     fn page_to_virt(&self, page: u64) -> Option<u64> {
-        Some(self.memory().layout().page_offset().wrapping_add(self.page_to_phys(page)?))
+        self.memory().layout().virt.direct_map_virt(self.page_to_phys(page)?)
     }
 
     fn compound_head(&self, page: u64) -> Result<u64> {
@@ -212,21 +221,34 @@ pub fn decode_flags(names: &[(u64, String)], flags: u64) -> Vec<String> {
 
 fn build_model(k: &Kernel) -> Result<PageModel> {
     let l = k.layouts();
-    // Where KASLR moves it, `vmemmap_base` says; VMCOREINFO's VMEMMAP_START
-    // where the kernel exports it; else (no KASLR) the architecture's fixed
-    // place, which the address-space layout holds.
-    let vmemmap = k
-        .read_symbol_u64("vmemmap_base")
-        .ok()
-        .or_else(|| k.vmcoreinfo().number("VMEMMAP_START").map(|v| v as u64))
-        .or_else(|| k.memory().layout().virt.region(krash_arch::RegionKind::Vmemmap).map(|r| r.start))
-        .ok_or_else(|| Error::NotFound("neither vmemmap_base, VMEMMAP_START nor a vmemmap region is known".into()))?;
     let page_struct_size = l.size_of("page")?;
     if !(32..=256).contains(&page_struct_size) {
         return Err(Error::bad_data("struct page", format!("implausible size {page_struct_size}")));
     }
-    let max_phys = k.dump().phys_ranges().iter().map(|r| r.end).max().unwrap_or(0);
     let page_shift = k.memory().layout().paging().page_shift();
+    // Where KASLR moves it, `vmemmap_base` says (x86-64). Else the start
+    // of the vmemmap region (VMCOREINFO's VMEMMAP_START where the kernel
+    // exports it, the architecture's fixed place otherwise) holds the
+    // page of the first frame of the linear map, which is not frame 0
+    // where RAM starts higher (arm64: `vmemmap = VMEMMAP_START -
+    // (memstart_addr >> PAGE_SHIFT)`).
+    let vmemmap = match k.read_symbol_u64("vmemmap_base") {
+        Ok(base) => base,
+        Err(_) => {
+            let start = k
+                .vmcoreinfo()
+                .number("VMEMMAP_START")
+                .map(|v| v as u64)
+                .or_else(|| k.memory().layout().virt.region(krash_arch::RegionKind::Vmemmap).map(|r| r.start))
+                .ok_or_else(|| {
+                    Error::NotFound("neither vmemmap_base, VMEMMAP_START nor a vmemmap region is known".into())
+                })?;
+            let linear_phys =
+                k.memory().layout().virt.region(krash_arch::RegionKind::DirectMap).and_then(|r| r.phys).unwrap_or(0);
+            vmemmap_base(start, linear_phys, page_shift, page_struct_size)
+        }
+    };
+    let max_phys = k.dump().phys_ranges().iter().map(|r| r.end).max().unwrap_or(0);
     let head_encoding = CompoundHead::probe(l)?;
     let compound_head = match head_encoding {
         CompoundHead::Pointer => l.offset("page", "compound_head")?,
@@ -247,6 +269,15 @@ fn build_model(k: &Kernel) -> Result<PageModel> {
         page_type: l.offset("page", "page_type").ok(),
         flag_names: read_flag_names(k).unwrap_or_default(),
     })
+}
+
+/// The address of frame 0's `struct page` (the kernel's `vmemmap`) when
+/// the vmemmap region starts with the page of the linear map's first
+/// frame, `linear_phys`. The kernel's `memstart_addr` is signed (a 52-bit
+/// arm64 kernel on a 48-bit CPU makes it negative): shifted as such.
+pub fn vmemmap_base(vmemmap_start: u64, linear_phys: u64, page_shift: u32, page_struct_size: u64) -> u64 {
+    let first_pfn = (linear_phys as i64).checked_shr(page_shift).unwrap_or(0) as u64;
+    vmemmap_start.wrapping_sub(first_pfn.wrapping_mul(page_struct_size))
 }
 
 /// `pageflag_names[]`: `struct trace_print_flags { unsigned long mask; const char *name; }`,
@@ -274,6 +305,19 @@ mod tests {
     use krash_program::probes::synthetic::{member, SyntheticTypes as T};
 
     use super::CompoundHead;
+
+    #[test]
+    fn vmemmap_is_frame_zeros_page() {
+        // x86-64: the direct map starts at physical 0.
+        assert_eq!(super::vmemmap_base(0xffff_ea00_0000_0000, 0, 12, 64), 0xffff_ea00_0000_0000);
+        // arm64, RAM at 1 GiB (QEMU virt), 4 KiB pages: VMEMMAP_START
+        // holds pfn 0x40000's page.
+        assert_eq!(super::vmemmap_base(0xffff_fc00_0000_0000, 0x4000_0000, 12, 64), 0xffff_fbff_ff00_0000);
+        // 64 KiB pages: pfn 0x4000.
+        assert_eq!(super::vmemmap_base(0xffff_fc00_0000_0000, 0x4000_0000, 16, 64), 0xffff_fbff_fff0_0000);
+        // A negative memstart_addr moves it up.
+        assert_eq!(super::vmemmap_base(0xffff_fc00_0000_0000, (-0x1000_i64) as u64, 12, 64), 0xffff_fc00_0000_0040);
+    }
 
     #[test]
     fn compound_head_member_is_probed() {

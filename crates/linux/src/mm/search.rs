@@ -223,6 +223,14 @@ impl Regions {
     }
 }
 
+/// `[start, end)` without the part `hole` covers: zero, one or two ranges.
+fn without(start: u64, end: u64, hole: Option<(u64, u64)>) -> Vec<(u64, u64)> {
+    let Some((lo, hi)) = hole.filter(|&(lo, hi)| lo < end && hi > start) else {
+        return vec![(start, end)];
+    };
+    [(start, lo.max(start)), (hi.min(end), end)].into_iter().filter(|(s, e)| s < e).collect()
+}
+
 /// This module's operations on [`Kernel`] (an extension trait: `use` it to call them).
 pub trait SearchExt {
     /// Physical memory present in the dump, as regions whose virtual
@@ -259,17 +267,25 @@ impl SearchExt for Kernel {
         let mapped = space != KernelSpace::Unity;
         let mut regions = Regions::default();
         if unity {
+            // `__va(paddr)`: the direct map starts at the first frame of
+            // RAM (0 on x86-64, PHYS_OFFSET on arm64); memory outside it
+            // (below PHYS_OFFSET) has no direct-map address.
             regions.extents.extend(
                 self.physical_regions()
                     .into_iter()
-                    .map(|r| MappedExtent { vaddr: layout.page_offset().wrapping_add(r.paddr), ..r }),
+                    .filter_map(|r| Some(MappedExtent { vaddr: layout.virt.direct_map_virt(r.paddr)?, ..r })),
             );
         }
         if mapped {
-            // vmalloc space, module space, the virtual memory map.
+            // vmalloc space, module space, the virtual memory map; not the
+            // kernel image where it lies inside vmalloc space (arm64's
+            // KASLR puts it there): it is searched as unity-mapped memory.
+            let image = layout.virt.region(RegionKind::KernelImage).map(|r| (r.start, r.end));
             for kind in [RegionKind::Vmalloc, RegionKind::Modules, RegionKind::Vmemmap] {
                 if let Some(region) = layout.virt.region(kind) {
-                    regions.walk(phys, paging, layout.kernel_pgt_phys, region.start, region.end);
+                    for (start, end) in without(region.start, region.end, image) {
+                        regions.walk(phys, paging, layout.kernel_pgt_phys, start, end);
+                    }
                 }
             }
         }
@@ -332,6 +348,16 @@ mod tests {
         let mut out = Vec::new();
         n.scan(0, buf, scan_len, &mut out);
         out.into_iter().map(|(at, _)| at).collect()
+    }
+
+    #[test]
+    fn a_range_without_a_hole() {
+        assert_eq!(without(0x100, 0x200, None), vec![(0x100, 0x200)]);
+        assert_eq!(without(0x100, 0x200, Some((0x140, 0x180))), vec![(0x100, 0x140), (0x180, 0x200)]);
+        assert_eq!(without(0x100, 0x200, Some((0x80, 0x180))), vec![(0x180, 0x200)]);
+        assert_eq!(without(0x100, 0x200, Some((0x180, 0x280))), vec![(0x100, 0x180)]);
+        assert_eq!(without(0x100, 0x200, Some((0x200, 0x280))), vec![(0x100, 0x200)]);
+        assert_eq!(without(0x100, 0x200, Some((0x80, 0x280))), vec![]);
     }
 
     #[test]

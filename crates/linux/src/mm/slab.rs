@@ -98,12 +98,15 @@ pub struct SlabCache {
     /// SLAB: bytes of one entry of a slab's free-index array
     /// (`freelist_size / num`: 1 or 2); 0 under SLUB.
     pub free_index_size: u32,
+    /// The kernel's base page size (4, 16 or 64 KiB on arm64): a slab of
+    /// order N is `page_size << N` bytes.
+    pub page_size: u64,
 }
 
 impl SlabCache {
     /// Bytes in one slab of the cache's default order.
     pub fn slab_bytes(&self) -> u64 {
-        4096u64 << self.order.min(20)
+        self.page_size << self.order.min(20)
     }
 
     /// Bytes before each object's start (the left red zone under SLAB_RED_ZONE).
@@ -601,7 +604,7 @@ impl SlabExt for Kernel {
     }
 
     fn slab_of(&self, vaddr: u64) -> Option<Slab> {
-        if !looks::is_canonical(vaddr) || vaddr >> 63 == 0 {
+        if !looks::is_canonical(vaddr, self.memory().layout().paging()) || vaddr >> 63 == 0 {
             return None;
         }
         let page = self.virt_to_page(vaddr).ok()?;
@@ -1079,6 +1082,7 @@ fn read_cache(k: &Kernel, off: &SlabLayout, addr: u64, nr_nodes: u32) -> Result<
             cpu_slab: f("cpu_cache")?,
             nodes,
             free_index_size,
+            page_size: k.memory().page_size(),
         });
     }
     let oo = f("oo.x")?;
@@ -1102,6 +1106,7 @@ fn read_cache(k: &Kernel, off: &SlabLayout, addr: u64, nr_nodes: u32) -> Result<
         cpu_slab: f(cpu_member)?,
         nodes,
         free_index_size: 0,
+        page_size: k.memory().page_size(),
     })
 }
 

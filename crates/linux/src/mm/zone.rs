@@ -182,6 +182,12 @@ impl ZoneHelpers for Kernel {
         let Ok(table) = self.symbol_addr("node_data") else {
             return Ok(vec![(0, self.symbol_addr("contig_page_data")?)]);
         };
+        // `node_data[MAX_NUMNODES]`: its length from its type, else from
+        // its symbol's size (BTF types only per-cpu variables, and
+        // MAX_NUMNODES is 1 << CONFIG_NODES_SHIFT: 16 on Debian's arm64,
+        // 1024 on its x86-64). Reading past the array would take the
+        // next variable's words for nodes.
+        let from_symbol = self.symbols().by_name("node_data").map(|s| s.size / 8).filter(|&n| n > 0);
         let slots = self
             .layouts()
             .variable_type("node_data")
@@ -189,6 +195,7 @@ impl ZoneHelpers for Kernel {
                 krash_debuginfo::types::Type::Array { len, .. } => len,
                 _ => None,
             })
+            .or(from_symbol)
             .unwrap_or(MAX_NODES)
             .min(MAX_NODES);
         let mut out = Vec::new();
@@ -240,5 +247,25 @@ impl ZoneHelpers for Kernel {
             watermarks: [mem.read_u64(wm)?, mem.read_u64(wm.wrapping_add(8))?, mem.read_u64(wm.wrapping_add(16))?],
             free_pages: (mem.read_u64(vm_stat.wrapping_add(free_index.wrapping_mul(8)))? as i64).max(0) as u64,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use krash_program::synthetic::SyntheticKernel;
+
+    #[test]
+    fn node_data_is_as_long_as_its_symbol_when_no_type_says() {
+        // BTF has no type for node_data: its symbol's 16 bytes are two
+        // slots, and the variable after it (0xa7) is no node.
+        let mut s = SyntheticKernel::new();
+        let table = s.global("node_data", 16);
+        let after = s.global("next_variable", 8);
+        let pgdat = s.alloc(64);
+        s.write_u64(table, pgdat);
+        s.write_u64(after, 0xa7);
+        let k = s.build().unwrap();
+        assert_eq!(k.pgdat_addresses().unwrap(), vec![(0, pgdat)]);
     }
 }

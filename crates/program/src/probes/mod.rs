@@ -20,7 +20,7 @@ use crate::modules::RegionKind;
 use crate::Kernel;
 
 /// How the address of CPU N's copy of a per-cpu variable is formed on
-/// x86-64 SMP kernels.
+/// SMP kernels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PercpuAddressing {
@@ -33,9 +33,9 @@ pub enum PercpuAddressing {
     /// (`__per_cpu_start` lies between `_text` and `_end`): a per-cpu
     /// symbol is a kernel address that KASLR moves like any other, and CPU
     /// N's copy is at the symbol's run-time address plus
-    /// `__per_cpu_offset[N]`. The 7.2 sources link it so (its
-    /// vmlinux.lds.S no longer has `PERCPU_VADDR(..., 0, ...)`); the
-    /// change came between 6.12 and 7.2.
+    /// `__per_cpu_offset[N]`. The 7.2 sources link it so on x86-64 (its
+    /// vmlinux.lds.S no longer has `PERCPU_VADDR(..., 0, ...)`; the
+    /// change came between 6.12 and 7.2), and every arm64 kernel does.
     ImageRelative,
 }
 
@@ -56,8 +56,9 @@ impl PercpuAddressing {
         let end = symbols.by_name("_end");
         let image_relative = match (text, end) {
             (Some(t), Some(e)) => (t.addr..=e.addr).contains(&marker.addr),
-            // No image bounds: a zero-based symbol keeps its small link value.
-            _ => marker.addr.wrapping_sub(symbols.offset()) >= KERNEL_HALF,
+            // No image bounds: a zero-based symbol keeps its small link value
+            // (kernel addresses have bit 63 set on x86-64 and arm64 alike).
+            _ => marker.addr.wrapping_sub(symbols.offset()) >> 63 == 1,
         };
         Ok(if image_relative { PercpuAddressing::ImageRelative } else { PercpuAddressing::ZeroBased })
     }
@@ -72,9 +73,6 @@ impl PercpuAddressing {
         }
     }
 }
-
-/// Start of the kernel half of the x86-64 address space.
-const KERNEL_HALF: u64 = 0xffff_8000_0000_0000;
 
 /// Where `struct module` keeps the addresses of a module's memory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -6,7 +6,7 @@ use krash_commands::output::{Dis, DisLine};
 pub(crate) fn render(dis: &Dis) -> String {
     let mut s = String::new();
     match dis {
-        Dis::Code { hex_offsets, lines } => {
+        Dis::Code { hex_offsets, pad_bare_mnemonics, lines } => {
             for line in lines {
                 match line {
                     DisLine::Source { location } => {
@@ -21,7 +21,11 @@ pub(crate) fn render(dis: &Dis) -> String {
                             (None, _) => write!(s, "{addr:#x}:"),
                         };
                         s.push('\t');
-                        instruction_text(&mut s, text);
+                        if *pad_bare_mnemonics {
+                            instruction_text(&mut s, text);
+                        } else {
+                            s.push_str(text);
+                        }
                         if *ftrace_nop {
                             s.push_str(" [FTRACE NOP]");
                         }
@@ -77,6 +81,7 @@ mod tests {
         let loc = SourceLocation { file: "/b/kernel/x.c".into(), relative: "kernel/x.c".into(), line: 9, column: None };
         let dis = Dis::Code {
             hex_offsets: false,
+            pad_bare_mnemonics: true,
             lines: vec![
                 DisLine::Source { location: Some(loc) },
                 insn(Some("f"), 0, "nopl   0x0(%rax,%rax,1)", true),
@@ -92,7 +97,15 @@ mod tests {
              0xffffffff81000010 <f+42>:\tret    \n\
              0xffffffff81000010:\tnop\n\n"
         );
-        let hex = Dis::Code { hex_offsets: true, lines: vec![insn(Some("f"), 42, "ret", false)] };
+        let hex =
+            Dis::Code { hex_offsets: true, pad_bare_mnemonics: true, lines: vec![insn(Some("f"), 42, "ret", false)] };
         assert_eq!(render(&hex), "0xffffffff81000010 <f+0x2a>:\tret    \n");
+    }
+
+    #[test]
+    fn arm64_text_is_not_padded() {
+        let lines = vec![insn(Some("f"), 0, "paciasp", false), insn(Some("f"), 4, "br\tx16", false)];
+        let dis = Dis::Code { hex_offsets: false, pad_bare_mnemonics: false, lines };
+        assert_eq!(render(&dis), "0xffffffff81000010 <f>:\tpaciasp\n0xffffffff81000010 <f+4>:\tbr\tx16\n");
     }
 }

@@ -8,7 +8,6 @@ use krash_commands::output::kmem_memory::{
     ZoneRow, ZoneStat,
 };
 
-const PAGE_SIZE: u64 = 4096;
 const ZONE_HEADER: &str = "ZONE  NAME        SIZE    FREE      MEM_MAP       START_PADDR  START_MAPNR\n";
 const AREA_HEADER: &str = "AREA    SIZE  FREE_AREA_STRUCT\n";
 const AREA_COUNT_HEADER: &str = "AREA    SIZE  FREE_AREA_STRUCT  BLOCKS  PAGES\n";
@@ -23,11 +22,15 @@ fn center(text: &str, width: usize, lean_right: bool) -> String {
 }
 
 /// A page count as crash sizes it: "0", "12 KB", "41.4 MB", "1 GB".
-fn pages_to_size(pages: u64) -> String {
-    if pages == 0 {
+fn pages_to_size(pages: u64, page_size: u64) -> String {
+    bytes_to_size(pages as f64 * page_size as f64)
+}
+
+/// A byte count as crash sizes it.
+fn bytes_to_size(bytes: f64) -> String {
+    if bytes == 0.0 {
         return "0".into();
     }
-    let bytes = pages as f64 * PAGE_SIZE as f64;
     let (value, unit) = if bytes >= (1u64 << 30) as f64 {
         (bytes / (1u64 << 30) as f64, "GB")
     } else if bytes >= (1u64 << 20) as f64 {
@@ -44,6 +47,7 @@ fn percent(part: u64, whole: u64) -> u64 {
 }
 
 pub(crate) fn meminfo(s: &mut String, m: &MemInfo) {
+    let pages_to_size = |pages| pages_to_size(pages, m.page_size);
     s.push_str("                 PAGES        TOTAL      PERCENTAGE\n");
     let total_line = |s: &mut String, name: &str, pages: u64| {
         let _ = writeln!(s, "{name:>13}  {pages:>7}  {:>11}         ----", pages_to_size(pages));
@@ -83,13 +87,13 @@ fn zone_line(s: &mut String, z: &ZoneRow) {
         z.size,
         z.free,
         center(&format!("{:x}", z.mem_map), 16, false),
-        center(&format!("{:x}", z.start_pfn.wrapping_mul(PAGE_SIZE)), 11, true),
+        center(&format!("{:x}", z.start_paddr), 11, true),
         center(&z.start_mapnr.to_string(), 11, true),
     );
 }
 
-fn block_size(order: u32) -> String {
-    format!("{}k", (PAGE_SIZE << order) / 1024)
+fn block_size(order: u32, page_size: u64) -> String {
+    format!("{}k", page_size.checked_shl(order).unwrap_or(0) / 1024)
 }
 
 pub(crate) fn free_areas(s: &mut String, f: &FreeAreas) {
@@ -117,7 +121,7 @@ pub(crate) fn free_areas(s: &mut String, f: &FreeAreas) {
             if f.verbose {
                 s.push_str(AREA_HEADER);
             }
-            let _ = write!(s, "{:>3}  {:>7}  {:x}  ", l.order, block_size(l.order), l.addr);
+            let _ = write!(s, "{:>3}  {:>7}  {:x}  ", l.order, block_size(l.order, f.page_size), l.addr);
             if f.verbose {
                 s.push('\n');
                 for b in &l.blocks {
@@ -144,7 +148,7 @@ pub(crate) fn free_search(s: &mut String, f: &FreeSearch) {
     s.push_str(ZONE_HEADER);
     zone_line(s, &hit.row);
     s.push_str(AREA_HEADER);
-    let _ = writeln!(s, "{:>3}  {:>7}  {:x}  ", hit.order, block_size(hit.order), hit.list);
+    let _ = writeln!(s, "{:>3}  {:>7}  {:x}  ", hit.order, block_size(hit.order, f.page_size), hit.list);
     if hit.page_index == 0 {
         let _ = writeln!(s, "{:x}  ", hit.block);
     } else {
@@ -247,7 +251,7 @@ pub(crate) fn memory_map(s: &mut String, m: &MemoryMap) {
             s,
             "{:x}  {}  {}",
             mem_map,
-            center(&format!("{:x}", n.start_pfn.wrapping_mul(PAGE_SIZE)), 16, true),
+            center(&format!("{:x}", n.start_pfn.wrapping_mul(m.page_size)), 16, true),
             center(&n.start_pfn.to_string(), 11, false)
         );
     }
@@ -256,12 +260,7 @@ pub(crate) fn memory_map(s: &mut String, m: &MemoryMap) {
         let _ = writeln!(
             s,
             " {:>2}   {:<9} {:>7}  {:>16x}  {:>11x}  {:>11}",
-            z.index,
-            z.name,
-            z.size,
-            z.mem_map,
-            z.start_pfn.wrapping_mul(PAGE_SIZE),
-            z.start_pfn
+            z.index, z.name, z.size, z.mem_map, z.start_paddr, z.start_pfn
         );
     }
     let _ = writeln!(s, "\n{}\n", "-".repeat(67));
@@ -309,7 +308,7 @@ pub(crate) fn cpu_offsets(s: &mut String, cpus: &[CpuOffset]) {
 pub(crate) fn huge_pools(s: &mut String, pools: &[HugePool]) {
     let _ = writeln!(s, "{}   SIZE    FREE   TOTAL  NAME", center("HSTATE", 16, false));
     for p in pools {
-        let size = pages_to_size(1u64 << p.order).replacen(' ', "", 1);
+        let size = bytes_to_size(p.size as f64).replacen(' ', "", 1);
         let _ = writeln!(s, "{:x}  {:>5}  {:>6}  {:>6}  {}", p.hstate, size, p.free, p.total, p.name);
     }
 }
@@ -362,12 +361,17 @@ mod tests {
 
     #[test]
     fn page_counts_are_sized_like_crash() {
-        assert_eq!(pages_to_size(0), "0");
-        assert_eq!(pages_to_size(3), "12 KB");
-        assert_eq!(pages_to_size(183553), "717 MB");
-        assert_eq!(pages_to_size(10610), "41.4 MB");
-        assert_eq!(pages_to_size(512), "2 MB");
-        assert_eq!(pages_to_size(1 << 18), "1 GB");
+        assert_eq!(pages_to_size(0, 4096), "0");
+        assert_eq!(pages_to_size(3, 4096), "12 KB");
+        assert_eq!(pages_to_size(183553, 4096), "717 MB");
+        assert_eq!(pages_to_size(10610, 4096), "41.4 MB");
+        assert_eq!(pages_to_size(512, 4096), "2 MB");
+        assert_eq!(pages_to_size(1 << 18, 4096), "1 GB");
+        // 64 KiB pages (arm64): a page count is 16 times the memory.
+        assert_eq!(pages_to_size(3, 65536), "192 KB");
+        assert_eq!(pages_to_size(16384, 65536), "1 GB");
+        assert_eq!(block_size(0, 65536), "64k");
+        assert_eq!(block_size(10, 4096), "4096k");
     }
 
     #[test]

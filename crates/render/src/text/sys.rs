@@ -126,18 +126,26 @@ pub fn format_uptime(secs: u64) -> String {
     }
 }
 
-/// crash's memory size: whole GB/MB when that is what it is, else one decimal.
+/// crash's memory size (`get_memory_size`): up to the next whole GB when
+/// at most 64 MB short of it (firmware holes), then one decimal, ".0"
+/// dropped (`pages_to_size`).
 fn format_memory(bytes: u64) -> String {
-    const GB: f64 = (1u64 << 30) as f64;
-    const MB: f64 = (1u64 << 20) as f64;
-    let b = bytes as f64;
-    // Memory just short of a unit (firmware holes) still reads as that unit.
-    let (v, unit) = if b >= 0.95 * GB { (b / GB, "GB") } else { (b / MB, "MB") };
-    if (v - v.round()).abs() < 0.05 {
-        format!("{} {unit}", v.round() as u64)
-    } else {
-        format!("{v:.1} {unit}")
+    const GB: u64 = 1 << 30;
+    const MB: u64 = 1 << 20;
+    let next_gig = bytes.div_ceil(GB).saturating_mul(GB);
+    let total = if next_gig.saturating_sub(bytes) <= 64 * MB { next_gig } else { bytes };
+    if total == 0 {
+        return "0".into();
     }
+    let b = total as f64;
+    let text = if total >= GB {
+        format!("{:.1} GB", b / GB as f64)
+    } else if total >= MB {
+        format!("{:.1} MB", b / MB as f64)
+    } else {
+        format!("{} KB", total / 1024)
+    };
+    text.replacen(".0 ", " ", 1)
 }
 
 #[cfg(test)]
@@ -158,5 +166,11 @@ mod tests {
         assert_eq!(format_uptime(4), "00:00:04");
         assert_eq!(format_uptime(90_061), "1 days, 01:01:01");
         assert_eq!(format_memory(0x3ffda000), "1 GB");
+        // 262 144 present pages of 4 KiB: 1 GiB (the arm64 guest).
+        assert_eq!(format_memory(262_144 * 4096), "1 GB");
+        assert_eq!(format_memory(3584 << 20), "3.5 GB");
+        assert_eq!(format_memory((2048 - 65) << 20), "1.9 GB");
+        assert_eq!(format_memory(512 << 20), "512 MB");
+        assert_eq!(format_memory(0), "0");
     }
 }

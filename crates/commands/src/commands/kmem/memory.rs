@@ -28,6 +28,8 @@ pub struct ZoneRow {
     /// The struct page of the zone's first frame (0 for an empty zone).
     pub mem_map: u64,
     pub start_pfn: u64,
+    /// The physical address of the zone's first frame (0 for an empty zone).
+    pub start_paddr: u64,
     /// The zone's first frame counted from its node's first frame.
     pub start_mapnr: u64,
 }
@@ -64,6 +66,8 @@ pub struct FreeAreas {
     pub found: u64,
     /// Problems met on the free lists.
     pub problems: Vec<FreeAreaProblem>,
+    /// The kernel's base page size (a block of order N is `page_size << N` bytes).
+    pub page_size: u64,
 }
 
 /// A free list whose walk stopped early.
@@ -82,6 +86,8 @@ pub struct FreeAreaProblem {
 pub struct FreeSearch {
     pub addr: u64,
     pub hit: Option<FreeBlockHit>,
+    /// The kernel's base page size.
+    pub page_size: u64,
 }
 
 /// One zone of `kmem -z`.
@@ -100,6 +106,8 @@ pub struct MemoryMap {
     pub zones: Vec<ZoneRow>,
     pub sections: Vec<MemSection>,
     pub blocks: Vec<MemoryBlock>,
+    /// The kernel's base page size (a frame number times it is its address).
+    pub page_size: u64,
 }
 
 /// One CPU's `__per_cpu_offset`.
@@ -138,10 +146,11 @@ pub struct PageMembers {
 
 /// The zone rows of every node (the `-f` / `-n` tables).
 pub(crate) fn zone_rows(k: &Kernel, node: &MemoryNode) -> Vec<ZoneRow> {
+    let page_size = k.memory().page_size();
     node.zones
         .iter()
         .map(|z| {
-            let mem_map = if z.spanned_pages == 0 { 0 } else { k.phys_to_page(z.start_pfn << 12).unwrap_or(0) };
+            let mem_map = if z.spanned_pages == 0 { 0 } else { k.pfn_to_page(z.start_pfn).unwrap_or(0) };
             ZoneRow {
                 node: z.node,
                 index: z.index,
@@ -150,6 +159,7 @@ pub(crate) fn zone_rows(k: &Kernel, node: &MemoryNode) -> Vec<ZoneRow> {
                 free: z.free_pages,
                 mem_map,
                 start_pfn: if z.spanned_pages == 0 { 0 } else { z.start_pfn },
+                start_paddr: if z.spanned_pages == 0 { 0 } else { z.start_pfn.wrapping_mul(page_size) },
                 start_mapnr: if z.spanned_pages == 0 { 0 } else { z.start_pfn.saturating_sub(node.start_pfn) },
             }
         })
@@ -180,30 +190,39 @@ pub(crate) fn free_areas(k: &Kernel, verbose: bool) -> Result<FreeAreas> {
             zones.push(ZoneFreeAreas { row, lists });
         }
     }
-    Ok(FreeAreas { multi_node: nodes.len() > 1, verbose, zones, nr_free_pages: total, found, problems })
+    Ok(FreeAreas {
+        multi_node: nodes.len() > 1,
+        verbose,
+        zones,
+        nr_free_pages: total,
+        found,
+        problems,
+        page_size: k.memory().page_size(),
+    })
 }
 
 /// `kmem -f ADDR`: the free block holding a page, physical or virtual address.
 pub(crate) fn free_search(k: &Kernel, addr: u64) -> Result<FreeSearch> {
     let page =
         if k.page_to_phys(addr).is_some() { addr } else { k.virt_to_page(addr).or_else(|_| k.phys_to_page(addr))? };
-    let page_size = k.page_model()?.page_struct_size;
+    let struct_size = k.page_model()?.page_struct_size;
+    let page_size = k.memory().page_size();
     for node in k.memory_nodes()? {
         for (zone, row) in node.zones.iter().zip(zone_rows(k, &node)) {
             if row.free == 0 {
                 continue;
             }
             for l in k.zone_free_lists(zone)? {
-                let span = (1u64 << l.order).saturating_mul(page_size);
+                let span = (1u64 << l.order).saturating_mul(struct_size);
                 if let Some(&block) = l.blocks.iter().find(|&&b| (b..b.saturating_add(span)).contains(&page)) {
-                    let page_index = (page - block) / page_size;
+                    let page_index = (page - block) / struct_size;
                     let hit = FreeBlockHit { row, order: l.order, list: l.addr, block, page_index };
-                    return Ok(FreeSearch { addr, hit: Some(hit) });
+                    return Ok(FreeSearch { addr, hit: Some(hit), page_size });
                 }
             }
         }
     }
-    Ok(FreeSearch { addr, hit: None })
+    Ok(FreeSearch { addr, hit: None, page_size })
 }
 
 /// `kmem -z`.
@@ -222,13 +241,14 @@ pub(crate) fn zone_stats(k: &Kernel) -> Result<Vec<ZoneStat>> {
 pub(crate) fn memory_map(k: &Kernel) -> Result<MemoryMap> {
     let nodes = k.memory_nodes()?;
     let zones = nodes.iter().flat_map(|n| zone_rows(k, n)).collect();
-    let node_mem_maps = nodes.iter().map(|n| k.phys_to_page(n.start_pfn << 12).unwrap_or(0)).collect();
+    let node_mem_maps = nodes.iter().map(|n| k.pfn_to_page(n.start_pfn).unwrap_or(0)).collect();
     Ok(MemoryMap {
         nodes,
         node_mem_maps,
         zones,
         sections: k.mem_sections()?,
         blocks: k.memory_blocks().unwrap_or_default(),
+        page_size: k.memory().page_size(),
     })
 }
 

@@ -13,6 +13,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::mm::slab::SlabExt;
+use krash_arch::PageTableFormat;
 use krash_core::{Error, Result, VirtualMemory};
 use serde::Serialize;
 
@@ -117,6 +118,8 @@ struct SlabView<'a> {
     cache: &'a SlabCache,
     slab: &'a Slab,
     bytes: Vec<u8>,
+    /// Which addresses are canonical.
+    paging: &'static PageTableFormat,
 }
 
 impl SlabView<'_> {
@@ -130,7 +133,7 @@ impl SlabView<'_> {
 
     /// The object index `p` starts, or why it is not an object start.
     fn check(&self, p: u64) -> std::result::Result<u32, ProblemReason> {
-        if !looks::is_canonical(p) {
+        if !looks::is_canonical(p, self.paging) {
             return Err(ProblemReason::NonCanonical);
         }
         let index = object_index(self.cache, self.slab, p).ok_or(ProblemReason::OutsideSlab)?;
@@ -205,7 +208,7 @@ impl SlabView<'_> {
             raw: shown_raw,
             decoded,
             reason,
-            looks_like: looks::classify(shown_raw),
+            looks_like: looks::classify(shown_raw, self.paging),
             source_object: source.as_ref().map(|s| s.object),
             inferred: source.as_ref().is_some_and(|s| s.inferred),
             witness,
@@ -236,7 +239,7 @@ impl SlabView<'_> {
                 Some((w, like)) if w == word => like,
                 _ => {
                     let like = matches!(
-                        looks::classify(word),
+                        looks::classify(word, self.paging),
                         ValueLooks::Utf16Text(_)
                             | ValueLooks::AsciiText(_)
                             | ValueLooks::SlabPoison(_)
@@ -289,7 +292,7 @@ pub(crate) fn walk_one(
     if head == 0 {
         return Ok(ChainWalk { count: 0, problems: Vec::new() });
     }
-    let view = SlabView { cache, slab, bytes: read_slab_bytes(k, cache, slab)? };
+    let view = SlabView { cache, slab, bytes: read_slab_bytes(k, cache, slab)?, paging: k.memory().layout().paging() };
     let mut free = vec![false; slab.objects as usize];
     Ok(view.walk(head, head_at(k, slab, owner), owner, &mut free))
 }
@@ -313,7 +316,12 @@ impl FreelistExt for Kernel {
         if self.slab_variants()?.allocator == super::Allocator::Slab {
             return classic_contents(self, cache, slab);
         }
-        let view = SlabView { cache, slab, bytes: read_slab_bytes(self, cache, slab)? };
+        let view = SlabView {
+            cache,
+            slab,
+            bytes: read_slab_bytes(self, cache, slab)?,
+            paging: self.memory().layout().paging(),
+        };
         let mut free = vec![false; slab.objects as usize];
         let mut problems = Vec::new();
         let slab_walk =
@@ -377,7 +385,7 @@ fn classic_contents(k: &Kernel, cache: &SlabCache, slab: &Slab) -> Result<SlabCo
                 raw: index,
                 decoded: index,
                 reason: if other.is_some() { ProblemReason::Duplicate } else { ProblemReason::OutsideSlab },
-                looks_like: looks::classify(index),
+                looks_like: looks::classify(index, k.memory().layout().paging()),
                 source_object: None,
                 inferred: false,
                 witness: None,

@@ -78,6 +78,7 @@ fn an_object_start_wraps_on_a_corrupt_slab_base() {
         cpu_slab: 0,
         nodes: Vec::new(),
         free_index_size: 1,
+        page_size: 4096,
     };
     let slab =
         Slab { addr: 0, cache: 0, base: u64::MAX - 200, objects: 30, inuse: 0, frozen: false, freelist: 0, node: 0 };

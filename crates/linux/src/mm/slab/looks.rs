@@ -3,11 +3,13 @@
 //! UTF-16 from Windows-facing drivers), slab poison or list poison. Naming
 //! that pattern points at the culprit faster than the raw number does.
 
+use krash_arch::PageTableFormat;
 use serde::Serialize;
 
 /// `POISON_INUSE`, `POISON_FREE` and `POISON_END` bytes (include/linux/poison.h).
 const SLAB_POISON_BYTES: [(u8, &str); 3] = [(0x5a, "POISON_INUSE"), (0x6b, "POISON_FREE"), (0xa5, "POISON_END")];
-/// `POISON_POINTER_DELTA` on x86-64 plus the list poison offsets.
+/// `POISON_POINTER_DELTA` (`CONFIG_ILLEGAL_POINTER_VALUE`, the same
+/// 0xdead000000000000 on x86-64 and arm64) plus the list poison offsets.
 const LIST_POISONS: [(u64, &str); 2] =
     [(0xdead_0000_0000_0100, "LIST_POISON1"), (0xdead_0000_0000_0122, "LIST_POISON2")];
 
@@ -33,14 +35,17 @@ fn printable(b: u8) -> bool {
     (0x20..0x7f).contains(&b)
 }
 
-/// True for an x86-64 address whose top 17 bits agree (4-level paging).
-pub fn is_canonical(v: u64) -> bool {
-    let top = v >> 47;
-    top == 0 || top == 0x1ffff
+/// True for an address the kernel's paging format can map: on x86-64 the
+/// bits above the implemented ones copy the top one (0xffff8880_00000000
+/// is, 0xffff0000_00000000 is not); on arm64 they are all ones or all
+/// zeros (0xffff0000_00000000, the start of the 48-bit linear map, is).
+pub fn is_canonical(v: u64, paging: &PageTableFormat) -> bool {
+    paging.is_canonical(v)
 }
 
-/// Classifies `value` as its little-endian bytes would read in memory.
-pub fn classify(value: u64) -> ValueLooks {
+/// Classifies `value` as its little-endian bytes would read in memory,
+/// addresses judged by the kernel's paging format.
+pub fn classify(value: u64, paging: &PageTableFormat) -> ValueLooks {
     if value == 0 {
         return ValueLooks::Null;
     }
@@ -57,7 +62,7 @@ pub fn classify(value: u64) -> ValueLooks {
     if let Some(text) = ascii_text(&bytes) {
         return ValueLooks::AsciiText(text);
     }
-    if !is_canonical(value) {
+    if !is_canonical(value, paging) {
         return ValueLooks::NonCanonical;
     }
     if value >> 63 == 1 {
@@ -128,6 +133,12 @@ fn longest_run(chars: impl Iterator<Item = Option<char>>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use krash_arch::arm64::{PAGING_4K_48, PAGING_4K_52};
+    use krash_arch::x86_64::PAGING_4_LEVEL;
+
+    fn classify(value: u64) -> ValueLooks {
+        super::classify(value, &PAGING_4_LEVEL)
+    }
 
     #[test]
     fn utf16_path_fragment() {
@@ -155,5 +166,20 @@ mod tests {
         }
         obj.extend_from_slice(&[0xff; 6]);
         assert_eq!(object_text(&obj).as_deref(), Some("C:\\Windows\\System32"));
+    }
+
+    #[test]
+    fn canonical_follows_the_paging_format() {
+        // arm64's 48-bit linear map starts at 0xffff0000_00000000: a
+        // kernel address there, not the non-canonical x86-64 hole.
+        let linear = 0xffff_0000_0942_7e00;
+        assert_eq!(super::classify(linear, &PAGING_4K_48), ValueLooks::KernelAddress);
+        assert_eq!(super::classify(linear, &PAGING_4K_52), ValueLooks::KernelAddress);
+        assert_eq!(classify(linear), ValueLooks::NonCanonical);
+        // Bits above 48 neither all ones nor all zeros.
+        assert_eq!(super::classify(0x00ff_0000_0942_7e00, &PAGING_4K_48), ValueLooks::NonCanonical);
+        assert!(is_canonical(0xffff_8880_0000_1000, &PAGING_4_LEVEL));
+        assert!(is_canonical(0x0000_ffff_903f_a000, &PAGING_4K_48));
+        assert!(!is_canonical(0x0000_ffff_903f_a000, &PAGING_4_LEVEL));
     }
 }
