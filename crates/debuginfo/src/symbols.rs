@@ -386,6 +386,15 @@ impl SymbolTable {
             let group_start = before_last.partition_point(|e| e.addr < link_addr);
             let (_, group) = before_last.split_at_checked(group_start)?;
             entry = group.iter().find(|e| !is_absolute(e)).unwrap_or(entry);
+        } else if entry.size == 0 {
+            // Inside a function that shares its address with a size-0
+            // marker (`__softirqentry_text_start` and `__do_softirq`): the
+            // function whose size covers the address names it, as the
+            // kernel's own traces do.
+            let group_start = before_last.partition_point(|e| e.addr < entry.addr);
+            let (_, group) = before_last.split_at_checked(group_start)?;
+            let covers = |e: &&Entry| !is_absolute(e) && link_addr.wrapping_sub(e.addr) < e.size;
+            entry = group.iter().find(covers).unwrap_or(entry);
         }
         // Every entry considered lies at or below `link_addr`.
         Some((self.view(entry), link_addr.checked_sub(entry.addr)?))
@@ -500,5 +509,18 @@ mod tests {
         assert!(shifted.containing(0x1000_2100).is_none());
         assert_eq!(shifted.iter().count(), 7);
         assert_eq!(shifted.range(0x1000_1000, 0x1000_2001).count(), 4);
+    }
+
+    #[test]
+    fn a_function_beats_a_size_0_marker_at_its_address_inside_it() {
+        let mut b = SymbolTableBuilder::new(None);
+        b.push("__softirqentry_text_start", 0x6000, 0, 'T').unwrap();
+        b.push("__do_softirq", 0x6000, 40, 'T').unwrap();
+        b.push("__entry_text_start", 0x6028, 0, 'T').unwrap();
+        let t = b.build();
+        // Inside the function: the function (the marker sorts last by name).
+        assert_eq!(t.by_addr(0x6010).map(|(s, o)| (s.name, o)), Some(("__do_softirq", 0x10)));
+        // Past its size the marker after it answers.
+        assert_eq!(t.by_addr(0x6030).map(|(s, o)| (s.name, o)), Some(("__entry_text_start", 8)));
     }
 }
