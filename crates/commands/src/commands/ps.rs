@@ -171,6 +171,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         return Ok(Output::Ps(Ps::StateSummary { counts }));
     }
     let total_pages = k.read_symbol_u64("_totalram_pages").unwrap_or(0);
+    let page_size = k.memory().page_size();
     let rows = selected
         .into_iter()
         .map(|t| {
@@ -183,8 +184,8 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
                 task: t.addr,
                 state: t.state,
                 mem_percent: if total_pages > 0 { usage.rss_pages as f64 * 100.0 / total_pages as f64 } else { 0.0 },
-                vsz_kb: usage.total_vm_pages * 4,
-                rss_kb: usage.rss_pages * 4,
+                vsz_kb: pages_to_kb(usage.total_vm_pages, page_size),
+                rss_kb: pages_to_kb(usage.rss_pages, page_size),
                 comm: t.comm.clone(),
                 kernel_thread: t.is_kernel_thread(),
             }
@@ -192,6 +193,12 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         .collect();
     let warnings = k.task_list_problems().to_vec();
     Ok(Output::Ps(Ps::Table { rows, warnings }))
+}
+
+/// Kilobytes in `pages` pages of `page_size` bytes (arm64 kernels use 4,
+/// 16 or 64 KiB pages).
+pub(crate) fn pages_to_kb(pages: u64, page_size: u64) -> u64 {
+    pages.saturating_mul(page_size / 1024)
 }
 
 /// The `-p -c -g -t -l -a` views, or None for the plain table.
@@ -356,4 +363,14 @@ fn matches_filter(t: &Task, arg: &str) -> bool {
         }
     }
     t.comm == arg
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_follow_the_page_size() {
+        assert_eq!(super::pages_to_kb(364, 4096), 1456);
+        assert_eq!(super::pages_to_kb(364, 65536), 23296);
+        assert_eq!(super::pages_to_kb(3, 16384), 48);
+    }
 }

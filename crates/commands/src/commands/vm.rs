@@ -125,9 +125,26 @@ const VM_FLAG_NAMES: &[(u64, &str)] = &[
     (0x80000000, "MERGEABLE"),
 ];
 
-/// The names of the `VM_*` bits set in `flags`, low bit first.
-pub fn vm_flag_names(flags: u64) -> Vec<&'static str> {
-    VM_FLAG_NAMES.iter().filter(|(bit, _)| flags & bit != 0).map(|(_, name)| *name).collect()
+/// `VM_ARCH_1` and the high architecture bits as arm64 names them
+/// (`VM_ARM64_BTI`, `VM_MTE`, `VM_MTE_ALLOWED`).
+const ARM64_VM_FLAG_NAMES: &[(u64, &str)] = &[(0x1000000, "ARM64_BTI"), (1 << 32, "MTE"), (1 << 33, "MTE_ALLOWED")];
+
+/// The names of the `VM_*` bits set in `flags`, low bit first, with the
+/// architecture-specific bits as `machine`'s kernel names them.
+pub fn vm_flag_names(flags: u64, machine: krash_arch::Machine) -> Vec<&'static str> {
+    let arch: &[(u64, &str)] = match machine {
+        krash_arch::Machine::Aarch64 => ARM64_VM_FLAG_NAMES,
+        _ => &[],
+    };
+    let mut names: Vec<(u64, &str)> = VM_FLAG_NAMES
+        .iter()
+        .filter(|(bit, _)| !arch.iter().any(|(b, _)| b == bit))
+        .chain(arch)
+        .filter(|(bit, _)| flags & bit != 0)
+        .copied()
+        .collect();
+    names.sort_by_key(|&(bit, _)| bit);
+    names.into_iter().map(|(_, name)| name).collect()
 }
 
 /// What `vm` shows besides the VMA table.
@@ -174,7 +191,7 @@ fn run_vm(session: &mut Session, args: &[String]) -> Result<Output> {
         let flags = crate::parse_hex(word).ok_or_else(|| Error::Usage(format!("vm: invalid flags: {word}")))?;
         return Ok(Output::Vm(VmOutput {
             entries: Vec::new(),
-            flags: Some(VmFlags { flags, names: vm_flag_names(flags) }),
+            flags: Some(VmFlags { flags, names: vm_flag_names(flags, session.kernel.arch().machine) }),
         }));
     }
     let views = [(p.has('p'), VmView::Pages), (p.has('m'), VmView::MmStruct), (p.has('v'), VmView::VmaStructs)];
@@ -225,8 +242,8 @@ fn vm_entry(k: &Kernel, header: TaskHeader, mm: u64) -> Result<VmEntry> {
         header,
         mm,
         pgd,
-        rss_kb: usage.rss_pages.saturating_mul(4),
-        total_vm_kb: usage.total_vm_pages.saturating_mul(4),
+        rss_kb: super::ps::pages_to_kb(usage.rss_pages, k.memory().page_size()),
+        total_vm_kb: super::ps::pages_to_kb(usage.total_vm_pages, k.memory().page_size()),
         vmas: list.vmas,
         broken: list.broken,
         pages: None,
@@ -291,4 +308,21 @@ fn run_files(session: &mut Session, args: &[String]) -> Result<Output> {
         })
         .collect::<Result<_>>()?;
     Ok(Output::Files(FilesOutput { entries, dentry: None, page_cache: None }))
+}
+
+#[cfg(test)]
+mod tests {
+    use krash_arch::Machine;
+
+    #[test]
+    fn architecture_bits_are_named_as_the_kernel_does() {
+        assert_eq!(
+            super::vm_flag_names(0x1000073, Machine::X86_64),
+            ["READ", "WRITE", "MAYREAD", "MAYWRITE", "MAYEXEC", "PAT"]
+        );
+        assert_eq!(
+            super::vm_flag_names(0x3_0100_0075, Machine::Aarch64),
+            ["READ", "EXEC", "MAYREAD", "MAYWRITE", "MAYEXEC", "ARM64_BTI", "MTE", "MTE_ALLOWED"]
+        );
+    }
 }

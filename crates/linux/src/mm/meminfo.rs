@@ -114,7 +114,8 @@ impl MeminfoExt for Kernel {
         let swap_used = swap_total.saturating_sub(swap_free);
         let kbytes = self.read_symbol_u64("sysctl_overcommit_kbytes").unwrap_or(0);
         let limit = if kbytes != 0 {
-            kbytes >> 2
+            // vm_commit_limit(): kilobytes >> (PAGE_SHIFT - 10).
+            kbytes >> self.memory().layout().paging().page_shift().saturating_sub(10)
         } else {
             let ratio = u64::from(mem.read_u32(self.symbol_addr("sysctl_overcommit_ratio")?)?);
             total.saturating_sub(huge_total).saturating_mul(ratio) / 100
