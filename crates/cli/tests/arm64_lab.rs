@@ -75,10 +75,11 @@ fn frames_by_pid(text: &str) -> BTreeMap<u64, Vec<String>> {
             current = rest.split_whitespace().next().and_then(|p| p.parse().ok());
             // Idle tasks share PID 0: keep the first CPU's.
             if let Some(pid) = current {
-                if out.contains_key(&pid) {
-                    current = None;
-                } else {
-                    out.insert(pid, Vec::new());
+                match out.entry(pid) {
+                    std::collections::btree_map::Entry::Occupied(_) => current = None,
+                    std::collections::btree_map::Entry::Vacant(slot) => {
+                        slot.insert(Vec::new());
+                    }
                 }
             }
             continue;
