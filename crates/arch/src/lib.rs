@@ -30,6 +30,13 @@
 
 #![warn(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
+/// Declares an architecture's register ids: `NAME = index` into its
+/// [`RegisterSet`], one `pub const` each.
+macro_rules! register_ids {
+    ($($name:ident = $n:expr),* $(,)?) => { $(pub const $name: $crate::RegisterId = $crate::RegisterId($n);)* };
+}
+pub(crate) use register_ids;
+
 pub mod addrspace;
 pub mod arm64;
 pub mod decoder;

@@ -6,12 +6,8 @@
 use crate::layout::{PrstatusLayout, RegisterCheck, RegisterLayout, SavedRegsLayout, Slot};
 use crate::registers::{RegisterDesc, RegisterId, RegisterRole as Role, RegisterSet};
 
-macro_rules! ids {
-    ($($name:ident = $n:expr),* $(,)?) => { $(pub const $name: RegisterId = RegisterId($n);)* };
-}
-
 // Ids index REGISTERS below; x0..x30 and sp follow the DWARF numbering.
-ids! {
+crate::register_ids! {
     X0 = 0, X1 = 1, X2 = 2, X3 = 3, X4 = 4, X5 = 5, X6 = 6, X7 = 7,
     X8 = 8, X9 = 9, X10 = 10, X11 = 11, X12 = 12, X13 = 13, X14 = 14, X15 = 15,
     X16 = 16, X17 = 17, X18 = 18, X19 = 19, X20 = 20, X21 = 21, X22 = 22, X23 = 23,

@@ -4,14 +4,10 @@
 //! and flags tell kernel from user mode.
 
 use crate::layout::{PrstatusLayout, RegisterCheck, RegisterLayout, SavedRegsLayout, Slot};
-use crate::registers::{RegisterDesc, RegisterId, RegisterRole as Role, RegisterSet};
-
-macro_rules! ids {
-    ($($name:ident = $n:expr),* $(,)?) => { $(pub const $name: RegisterId = RegisterId($n);)* };
-}
+use crate::registers::{RegisterDesc, RegisterRole as Role, RegisterSet};
 
 // Ids index REGISTERS below; the general registers follow DWARF order.
-ids! {
+crate::register_ids! {
     RAX = 0, RDX = 1, RCX = 2, RBX = 3, RSI = 4, RDI = 5, RBP = 6, RSP = 7,
     R8 = 8, R9 = 9, R10 = 10, R11 = 11, R12 = 12, R13 = 13, R14 = 14, R15 = 15,
     RIP = 16, RFLAGS = 17, CS = 18, SS = 19, DS = 20, ES = 21, FS = 22, GS = 23,
