@@ -20,8 +20,6 @@ use krash_linux::sched::task::{Task, TaskState};
 use krash_program::list::{self, WalkOptions};
 use krash_program::Kernel;
 
-/// `THREAD_SIZE` on x86-64 without KASAN.
-const THREAD_SIZE: usize = 16 * 1024;
 /// Offset of `task` in `struct mutex_waiter`, `rwsem_waiter` and
 /// `semaphore_waiter` (after the `list_head`), used when the types lack them.
 const WAITER_TASK_OFFSET: u64 = 16;
@@ -179,7 +177,9 @@ impl HungHelpers for Kernel {
             }
         }
         let stack = self.read_field_u64(task.addr, "task_struct", "stack").ok()?;
-        let bytes = self.memory().read_vec(stack, THREAD_SIZE).ok()?;
+        // The architecture's THREAD_SIZE (16 KiB on x86-64 and arm64 without KASAN).
+        let thread_size = usize::try_from(self.arch().stacks.thread_size).ok()?;
+        let bytes = self.memory().read_vec(stack, thread_size).ok()?;
         let layout = self.waiter_layout(kind)?;
         let known_task = |addr: u64| self.task_by_addr(addr).is_ok();
         let task_slot = |node: u64| node.checked_sub(layout.list).and_then(|w| w.checked_add(layout.task));

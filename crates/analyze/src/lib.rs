@@ -276,7 +276,7 @@ impl AnalyzeExt for Kernel {
             report.cpu = report.cpu.or(Some(task.cpu));
             trace = self.backtrace(task).ok();
         }
-        report.context = self.panic_context(report.cpu, trace.as_ref().map(|t| &t.trace.items));
+        report.context = self.panic_context(report.cpu, report.task, trace.as_ref().map(|t| &t.trace.items));
         let exception = trace.as_ref().and_then(|t| {
             t.trace.items.iter().find_map(|i| match i {
                 TraceItem::Exception(e) if !e.user_mode => Some(e.clone()),
@@ -392,9 +392,11 @@ impl AnalyzeExt for Kernel {
 /// Private helpers of this module's extension of [`Kernel`].
 trait AnalyzeHelpers {
     fn ensure_module_debuginfo(&self, name: &str, extra_dirs: &[&Path]);
-    /// process / softirq / hardirq / NMI from the panic CPU's preempt count,
-    /// else from the stacks the panic trace ran on.
-    fn panic_context(&self, cpu: Option<u32>, items: Option<&Vec<TraceItem>>) -> String;
+    /// process / softirq / hardirq / NMI from the panic CPU's preempt count
+    /// (x86-64's per-cpu `__preempt_count`; elsewhere the panic task's
+    /// `thread_info.preempt_count`), else from the stacks the panic trace
+    /// ran on.
+    fn panic_context(&self, cpu: Option<u32>, task: Option<u64>, items: Option<&Vec<TraceItem>>) -> String;
     /// The module's taint, and evidence commands that show it and load
     /// its debuginfo (the struct commands need its types).
     fn note_module(&self, report: &mut Report, m: &str);
@@ -422,7 +424,7 @@ impl AnalyzeHelpers for Kernel {
         let _ = self.load_module_debuginfo(name, None, &dirs);
     }
 
-    fn panic_context(&self, cpu: Option<u32>, items: Option<&Vec<TraceItem>>) -> String {
+    fn panic_context(&self, cpu: Option<u32>, task: Option<u64>, items: Option<&Vec<TraceItem>>) -> String {
         const NMI_MASK: u32 = 0x00f0_0000;
         const HARDIRQ_MASK: u32 = 0x000f_0000;
         const SOFTIRQ_OFFSET: u32 = 0x0000_0100;
@@ -435,6 +437,12 @@ impl AnalyzeHelpers for Kernel {
                 }
             };
             self.memory().read_u32(addr).ok()
+        });
+        // arm64 keeps the count in thread_info (a u64 whose low half is
+        // the count, its high half need_resched).
+        let count = count.or_else(|| {
+            let field = self.layouts().field("task_struct", "thread_info.preempt_count").ok()?;
+            self.memory().read_u32(task?.checked_add(field.offset)?).ok()
         });
         if let Some(count) = count {
             let count = count & !0x8000_0000; // PREEMPT_NEED_RESCHED, kept inverted

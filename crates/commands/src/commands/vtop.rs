@@ -20,7 +20,8 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
     summary: "virtual to physical",
     synopsis: "vtop [-c [pid | taskp]] [-u|-k] address ...",
     details: "  address  a virtual address (hex); kernel addresses walk the kernel page table\n\
-              \x20         (init_top_pgt), user addresses the task's mm->pgd\n\
+              \x20         (init_top_pgt on x86-64, swapper_pg_dir on arm64), user addresses\n\
+              \x20         the task's mm->pgd\n\
               \x20 -c pid | taskp  the task whose user page tables are walked (default: current)\n\
               \x20 -u       treat the address as a user virtual address\n\
               \x20 -k       treat the address as a kernel virtual address",
