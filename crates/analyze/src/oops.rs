@@ -13,12 +13,14 @@ pub struct FrameRef {
     pub module: Option<String>,
     /// Printed with a leading `?`: a stale stack word, not a proven frame.
     pub unreliable: bool,
-    /// From a `RIP:` line: the address is the faulting instruction itself,
-    /// not a return address.
+    /// From a `RIP:` line (arm64: `pc :`): the address is the faulting
+    /// instruction itself, not a return address.
     pub is_rip: bool,
 }
 
-/// The bytes of a `Code:` line and which one the kernel marked `<..>`.
+/// The bytes of a `Code:` line and which one the kernel marked `<..>`
+/// (x86-64 prints bytes; arm64 prints 32-bit instruction words, `(..)`
+/// around the one at the pc, kept here as their little-endian bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeBytes {
     pub bytes: Vec<u8>,
@@ -116,10 +118,18 @@ fn parse_func_offset(token: &str) -> Option<(String, u64, Option<u64>)> {
     valid_name.then(|| (name.to_string(), offset, size))
 }
 
+/// The faulting-pc line's prefix: x86-64's `RIP:`, arm64's `pc :`.
+pub fn pc_line(body: &str) -> Option<&str> {
+    let trimmed = body.trim_start();
+    trimmed.strip_prefix("RIP:").or_else(|| trimmed.strip_prefix("pc : ")).map(str::trim_start)
+}
+
 fn parse_frame(body: &str) -> Option<FrameRef> {
     let trimmed = body.trim_start();
-    let (is_rip, rest) = match trimmed.strip_prefix("RIP:") {
-        Some(r) => (true, r.trim_start()),
+    // arm64's link register line names a return address, as a stack frame does.
+    let trimmed = trimmed.strip_prefix("lr : ").unwrap_or(trimmed);
+    let (is_rip, rest) = match pc_line(trimmed) {
+        Some(r) => (true, r),
         None => (false, trimmed),
     };
     let tokens: Vec<&str> = rest.split_whitespace().collect();
@@ -163,6 +173,18 @@ fn parse_code(body: &str) -> Option<CodeBytes> {
                 None => (token, false),
             },
         };
+        // arm64: one 32-bit instruction word, stored as memory holds it.
+        if hex.len() == 8 && (bytes.is_empty() || bytes.len() % 4 == 0) {
+            let word = u32::from_str_radix(hex, 16).ok()?;
+            if marked && trap_index.is_none() {
+                trap_index = Some(bytes.len());
+            }
+            bytes.extend_from_slice(&word.to_le_bytes());
+            if bytes.len() >= MAX_CODE_BYTES {
+                break;
+            }
+            continue;
+        }
         if hex.len() != 2 {
             // "Code: Bad RIP value." and the like hold no bytes.
             return if bytes.is_empty() { None } else { Some(CodeBytes { bytes, trap_index }) };
@@ -265,6 +287,27 @@ mod tests {
         assert_eq!(c.bytes, vec![0, 0xe8, 0xe6, 0x48, 0x8b, 0x40, 0x10, 0xc3]);
         assert_eq!(c.trap_index, Some(3));
         assert_eq!(parse_line("Code:  Bad RIP value.").content, LineContent::Other);
+    }
+
+    #[test]
+    fn parses_arm64_oops_lines() {
+        let l = parse_line("[   15.114739] pc : krash_widget_generation+0x18/0x30 [krash_scenarios]");
+        let LineContent::Frame(f) = l.content else { panic!("not a frame") };
+        assert!(f.is_rip);
+        assert_eq!((f.function.as_str(), f.offset, f.size), ("krash_widget_generation", 0x18, Some(0x30)));
+        assert_eq!(f.module.as_deref(), Some("krash_scenarios"));
+        let l = parse_line("[   15.115399] lr : scenario_null_member+0x38/0x54 [krash_scenarios]");
+        let LineContent::Frame(f) = l.content else { panic!("not a frame") };
+        assert!(!f.is_rip);
+        assert_eq!(f.function, "scenario_null_member");
+        // A user pc is no kernel frame.
+        assert_eq!(parse_line("pc : 0x44a7cc").content, LineContent::Other);
+        assert_eq!(parse_line("sp : ffff80000802b8d0").content, LineContent::Other);
+        let l = parse_line("[   15.120304] Code: d503233f a9bf7bfd 910003fd 97fffff3 (f9400800)");
+        let LineContent::Code(c) = l.content else { panic!("not code") };
+        assert_eq!(c.bytes.len(), 20);
+        assert_eq!(c.bytes.get(16..), Some(&[0x00, 0x08, 0x40, 0xf9][..]));
+        assert_eq!(c.trap_index, Some(16));
     }
 
     #[test]

@@ -156,8 +156,9 @@ pub fn decode(input: &str, resolver: &OopsResolver, decoder: &dyn Decoder) -> De
                 lines.push(DecodedLine::Code { raw, disassembly });
             }
             LineContent::Other => {
-                if line.body.trim_start().starts_with("RIP:") {
-                    // A user-space RIP (`0033:0x47b7a0`): its Code is not ours to name.
+                if oops::pc_line(&line.body).is_some() {
+                    // A user-space pc (`RIP: 0033:0x47b7a0`, arm64's
+                    // `pc : 0x44a7cc`): its Code is not ours to name.
                     last_rip = None;
                 }
                 lines.push(DecodedLine::Text { raw });
@@ -247,6 +248,18 @@ mod tests {
         assert_eq!(trap.text, "mov    0x10(%rax),%rax");
         assert_eq!(trap.offset, 10);
         assert!(d.instructions.iter().any(|i| i.text.starts_with("nop")), "{d:?}");
+    }
+
+    #[test]
+    fn disassembles_arm64_code_words() {
+        let text = "pc : 0x44a7cc\nCode: d503233f a9bf7bfd 910003fd 97fffff3 (f9400800)\n";
+        let out = decode(text, &OopsResolver::default(), krash_arch::arm64::ARM64.decoder);
+        let Some(DecodedLine::Code { disassembly: Some(d), .. }) = out.lines.get(1) else { panic!("{out:?}") };
+        assert_eq!(d.length, 20);
+        let texts: Vec<(&str, bool)> = d.instructions.iter().map(|i| (i.text.as_str(), i.trapping)).collect();
+        assert_eq!(texts.first(), Some(&("paciasp", false)));
+        assert_eq!(texts.last(), Some(&("ldr\tx0, [x0, #16]", true)));
+        assert_eq!(d.instructions.last().map(|i| i.offset), Some(16));
     }
 
     #[test]
