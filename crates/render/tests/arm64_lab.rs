@@ -14,8 +14,9 @@
 //! - every memory section's coded mem_map is the page model's vmemmap
 //!   (`VMEMMAP_START - (PHYS_OFFSET >> PAGE_SHIFT)` pages);
 //! - `search` hits hold what was searched for (direct-map hits are where
-//!   `__va` puts them), `ptov` undoes `vtop`, which walks as crash's arm64
-//!   vtop prints it;
+//!   `__va` puts them; vmalloc'ed stacks are searched through the kernel's
+//!   upper-half tables), `ptov` undoes `vtop`, which walks as crash's
+//!   arm64 vtop prints it;
 //! - `dis` text carries no x86 padding; no mapping symbol (`$x`, `$d`)
 //!   names an address;
 //! - `analyze` classifies the oops and does not read arm64 code as x86.
@@ -241,8 +242,13 @@ fn search_and_translations_use_the_linear_maps_physical_base() {
             );
         }
         assert!(direct > 0, "{}: no direct-map hit:\n{hits}", d.label);
-        // vtop, then ptov back.
+        // vmalloc space: the panicking task's stack holds its task pointer.
         let task = s.kernel.panic_task().unwrap();
+        let mapped = run(&mut s, &format!("search -V {task:x}"));
+        let vmalloc = s.kernel.memory().layout().virt.region(krash_arch::RegionKind::Vmalloc).copied().unwrap();
+        let in_vmalloc = mapped.lines().filter_map(|l| u64::from_str_radix(l.split(':').next()?.trim(), 16).ok());
+        assert!(in_vmalloc.filter(|a| vmalloc.contains(*a)).count() > 0, "{}: search -V found:\n{mapped}", d.label);
+        // vtop, then ptov back.
         let vtop = run(&mut s, &format!("vtop {task:x}"));
         assert!(vtop.contains("PAGE DIRECTORY: ") && vtop.contains("   PGD: "), "{}: {vtop}", d.label);
         assert!(!vtop.contains("PGD DIRECTORY"), "{}: x86's layout:\n{vtop}", d.label);

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use krash_core::{PhysicalMemory, Result};
 use rayon::prelude::*;
 
-use krash_arch::{ExtentLimits, MappedExtent, PageTableFormat, RegionKind};
+use krash_arch::{AddressHalves, ExtentLimits, MappedExtent, MappedExtents, PageTableFormat, RegionKind};
 use krash_program::progress::{Progress, ProgressUnit};
 use krash_program::Kernel;
 
@@ -215,12 +215,44 @@ pub struct Regions {
 
 impl Regions {
     fn walk(&mut self, mem: &dyn PhysicalMemory, paging: &PageTableFormat, root: u64, start: u64, end: u64) {
-        let walked = paging.mapped_extents(mem, root, start, end, ExtentLimits::default());
+        let mut walked = paging.mapped_extents(mem, root, start, end, ExtentLimits::default());
+        if walked.extents.is_empty() {
+            if let Some(upper) = upper_half_walk(mem, paging, root, start, end) {
+                walked = upper;
+            }
+        }
         if !walked.complete {
             self.incomplete.push((start, end));
         }
         self.extents.extend(walked.extents);
     }
+}
+
+/// The extents of an upper-half range of a format whose halves have
+/// tables of their own (arm64's TTBR1 kernel tables), where the walker
+/// names each entry by its lower-half address: slot N of the kernel's
+/// top table maps both `N << shift` and its upper-half copy. The range is
+/// walked as its lower-half copy and the extents lifted back. `None`
+/// where that does not apply (x86-64's single tree, lower-half ranges).
+fn upper_half_walk(
+    mem: &dyn PhysicalMemory,
+    paging: &PageTableFormat,
+    root: u64,
+    start: u64,
+    end: u64,
+) -> Option<MappedExtents> {
+    if paging.halves != AddressHalves::SelectedByTopBit {
+        return None;
+    }
+    let mask = 1u64.checked_shl(paging.va_bits)?.wrapping_sub(1);
+    let high = !mask;
+    if start & high != high || end <= start {
+        return None;
+    }
+    let (low_start, low_end) = (start & mask, (end.wrapping_sub(1) & mask).wrapping_add(1));
+    let walked = paging.mapped_extents(mem, root, low_start, low_end, ExtentLimits::default());
+    let extents = walked.extents.into_iter().map(|e| MappedExtent { vaddr: e.vaddr | high, ..e }).collect();
+    Some(MappedExtents { extents, complete: walked.complete })
 }
 
 /// `[start, end)` without the part `hole` covers: zero, one or two ranges.
@@ -348,6 +380,48 @@ mod tests {
         let mut out = Vec::new();
         n.scan(0, buf, scan_len, &mut out);
         out.into_iter().map(|(at, _)| at).collect()
+    }
+
+    /// Physical memory of whole 4 KiB pages.
+    struct Pages(std::collections::HashMap<u64, Vec<u8>>);
+
+    impl PhysicalMemory for Pages {
+        fn read_phys(&self, paddr: u64, buf: &mut [u8]) -> Result<()> {
+            let page = self.0.get(&(paddr & !0xfff)).ok_or_else(|| krash_core::memory::not_mapped(paddr))?;
+            let at = (paddr & 0xfff) as usize;
+            buf.copy_from_slice(&page[at..at + buf.len()]);
+            Ok(())
+        }
+        fn phys_ranges(&self) -> Vec<krash_core::PhysRange> {
+            Vec::new()
+        }
+    }
+
+    #[test]
+    fn arm64_kernel_tables_map_the_upper_half() {
+        // swapper_pg_dir at 0x1000 maps ffff800008028000 (a vmalloc'ed
+        // stack page) to 0x4218_6000 through tables at 0x2000..0x4000.
+        let paging = &krash_arch::arm64::PAGING_4K_48;
+        let vaddr: u64 = 0xffff_8000_0802_8000;
+        let mut pages = std::collections::HashMap::new();
+        let mut table = |at: u64, index: u64, entry: u64| {
+            let page = pages.entry(at).or_insert_with(|| vec![0u8; 4096]);
+            page[(index * 8) as usize..(index * 8 + 8) as usize].copy_from_slice(&entry.to_le_bytes());
+        };
+        let index = |shift: u32| (vaddr >> shift) & 511;
+        table(0x1000, index(39), 0x2000 | 3);
+        table(0x2000, index(30), 0x3000 | 3);
+        table(0x3000, index(21), 0x4000 | 3);
+        table(0x4000, index(12), 0x4218_6000 | 0x703);
+        let mem = Pages(pages);
+        let mut regions = Regions::default();
+        regions.walk(&mem, paging, 0x1000, 0xffff_8000_0800_0000, 0xffff_fbff_f000_0000);
+        assert_eq!(regions.extents, vec![MappedExtent { vaddr, paddr: 0x4218_6000, len: 0x1000 }]);
+        assert!(regions.incomplete.is_empty());
+        // Nothing is made up outside the range.
+        let mut none = Regions::default();
+        none.walk(&mem, paging, 0x1000, 0xffff_fc00_0000_0000, 0xffff_fe00_0000_0000);
+        assert!(none.extents.is_empty());
     }
 
     #[test]
