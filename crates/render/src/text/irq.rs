@@ -83,7 +83,17 @@ fn stats(t: &IrqTable) -> String {
             let _ = write!(out, " {c:10}");
         }
         let names: Vec<&str> = d.actions.iter().map(|a| a.name.as_str()).collect();
-        let _ = writeln!(out, " {:>8}-{:<8} {}", d.chip, d.flow, names.join(", "));
+        // crash prints the chip's name and "-" with the flow handler's
+        // only when each has one: arm64's GIC chips print their name
+        // through a callback (no `name`), and its flow handlers are unnamed.
+        let mut chip = String::new();
+        if !d.chip.is_empty() {
+            let _ = write!(chip, "{:>8}", d.chip);
+        }
+        if !d.flow.is_empty() {
+            let _ = write!(chip, "-{:<8}", d.flow);
+        }
+        let _ = writeln!(out, " {chip} {}", names.join(", "));
     }
     for p in &t.problems {
         let _ = writeln!(out, "irq: {p}");
@@ -93,6 +103,37 @@ fn stats(t: &IrqTable) -> String {
 
 #[cfg(test)]
 mod tests {
+    use krash_commands::output::{IrqAction, IrqDesc, IrqTable};
+
+    #[test]
+    fn stats_name_chip_and_flow_only_where_the_kernel_does() {
+        let desc = |irq, chip: &str, flow: &str, name: &str| IrqDesc {
+            irq,
+            desc: Some(0xffff_0000_0210_8600),
+            actions: vec![IrqAction { action: 0xffff_0000_0215_9180, name: name.into() }],
+            chip: chip.into(),
+            flow: flow.into(),
+            counts: vec![38, 37],
+            affinity: vec![0, 1],
+        };
+        let t = IrqTable {
+            cpus: vec![0, 1],
+            irqs: vec![
+                desc(1, "IO-APIC", "edge", "i8042"),
+                desc(2, "", "", "IPI"),
+                desc(20, "MSI", "", "virtio0-config"),
+            ],
+            problems: Vec::new(),
+        };
+        assert_eq!(
+            super::stats(&t),
+            "           CPU0       CPU1 \n\
+             \x20 1:         38         37  IO-APIC-edge     i8042\n\
+             \x20 2:         38         37  IPI\n\
+             \x2020:         38         37      MSI virtio0-config\n"
+        );
+    }
+
     #[test]
     fn cpu_ranges_merge_runs() {
         assert_eq!(super::cpu_ranges(&[0, 1, 2, 5, 7, 8]), "0-2,5,7-8");
