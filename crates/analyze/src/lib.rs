@@ -277,11 +277,14 @@ impl AnalyzeExt for Kernel {
             trace = self.backtrace(task).ok();
         }
         report.context = self.panic_context(report.cpu, report.task, trace.as_ref().map(|t| &t.trace.items));
-        let exception = trace.as_ref().and_then(|t| {
-            t.trace.items.iter().find_map(|i| match i {
-                TraceItem::Exception(e) if !e.user_mode => Some(e.clone()),
-                _ => None,
-            })
+        let exception = trace.as_ref().and_then(|t| fault_exception(&t.trace.items).cloned());
+        // arm64's die() hands the exception's own registers to the crash
+        // kernel: the trace starts at the faulting instruction, and the
+        // first exception frame is one the fault interrupted (the idle
+        // loop under a timer's BUG() in softirq), on another stack.
+        let exception = exception.filter(|_| {
+            x86 || !synchronous_fault(classified.kind)
+                || !trace.as_ref().is_some_and(|t| starts_at_fault_before_switch(&t.trace.items))
         });
         // Modules named in the trace get their debuginfo loaded for lines and types.
         if let Some(t) = &trace {
@@ -500,7 +503,8 @@ impl AnalyzeHelpers for Kernel {
         // and calling conventions (a call pushes its return address).
         if self.arch().machine != Machine::X86_64 {
             report.findings.push(format!(
-                "the faulting instruction, its registers and where their values came from are not analysed on {}                  yet (x86-64 only): see `dis -l {rip:#x}` and `bt -f`",
+                "the faulting instruction, its registers and where their values came from are not analysed on {} yet \
+                 (x86-64 only): see `dis -l {rip:#x}` and `bt -f`",
                 self.arch().name()
             ));
             return;
@@ -710,6 +714,68 @@ impl AnalyzeHelpers for Kernel {
     }
 }
 
+/// The exception frame of the fault: the first kernel-mode one, passing
+/// over one that interrupted panic() itself (a CPU caught spinning in
+/// panic's delay loop by an interrupt, as QEMU's arm64 dumps catch it).
+fn fault_exception(items: &[TraceItem]) -> Option<&ExceptionFrame> {
+    let exceptions: Vec<(usize, &ExceptionFrame)> = items
+        .iter()
+        .enumerate()
+        .filter_map(|(n, i)| match i {
+            TraceItem::Exception(e) if !e.user_mode => Some((n, e)),
+            _ => None,
+        })
+        .collect();
+    let interrupts_panic = |at: usize| {
+        items
+            .iter()
+            .skip(at + 1)
+            .take_while(|i| !matches!(i, TraceItem::Exception(_)))
+            .filter_map(|i| match i {
+                TraceItem::Frame(f) => f.symbol.as_ref().map(|s| s.name.as_str()),
+                _ => None,
+            })
+            .any(|name| name == "panic" || name == "vpanic")
+    };
+    let later_fault = |n: usize| exceptions.iter().any(|&(m, _)| m > n);
+    exceptions.iter().find(|&&(n, _)| !(interrupts_panic(n) && later_fault(n))).or(exceptions.first()).map(|&(_, e)| e)
+}
+
+/// A fault the faulting instruction itself raised (not a lockup, whose
+/// interrupted context is the one to explain).
+fn synchronous_fault(kind: PanicKind) -> bool {
+    matches!(
+        kind,
+        PanicKind::NullDeref
+            | PanicKind::NullFnptr
+            | PanicKind::PagingFault
+            | PanicKind::Gpf
+            | PanicKind::StackSegment
+            | PanicKind::Bug
+            | PanicKind::ListCorruption
+    )
+}
+
+/// The trace starts in the code that went wrong (not in the crash
+/// machinery) and leaves that stack before meeting any exception frame.
+fn starts_at_fault_before_switch(items: &[TraceItem]) -> bool {
+    let first = items.iter().find_map(|i| match i {
+        TraceItem::Frame(f) => Some(f.symbol.as_ref().map(|s| s.name.as_str())),
+        _ => None,
+    });
+    if first.flatten().is_none_or(is_plumbing) {
+        return false;
+    }
+    for item in items {
+        match item {
+            TraceItem::Exception(_) => return false,
+            TraceItem::StackSwitch { .. } => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
 fn has_fault_frame(kind: PanicKind) -> bool {
     matches!(
         kind,
@@ -872,9 +938,10 @@ pub fn classify_log(lines: &[String]) -> LogVerdict {
             if kind == PanicKind::PagingFault && addr.is_some_and(|a| a < 4096) {
                 v.kind = PanicKind::NullDeref;
             }
-            // RIP 0: the CPU jumped to address 0, a call through NULL.
-            let rip_zero =
-                bodies.iter().skip(i).take(12).any(|b| *b == "RIP: 0010:0x0" || b.starts_with("RIP: 0010:0x0 "));
+            // RIP 0 (arm64: pc 0): the CPU jumped to address 0, a call through NULL.
+            let rip_zero = bodies.iter().skip(i).take(16).any(|b| {
+                ["RIP: 0010:0x0", "pc : 0x0"].iter().any(|zero| b == zero || b.starts_with(&format!("{zero} ")))
+            });
             if rip_zero {
                 v.kind = PanicKind::NullFnptr;
             }
@@ -934,8 +1001,79 @@ mod tests {
         assert_eq!((v.kind, v.fault_address), (PanicKind::PagingFault, Some(0xdead_0000_0000_0108)));
         let v = log(&["Unable to handle kernel paging request at virtual address 0000000000000008"]);
         assert_eq!(v.kind, PanicKind::NullDeref);
+        let v = log(&[
+            "Unable to handle kernel NULL pointer dereference at virtual address 0000000000000000",
+            "Mem abort info:",
+            "pc : 0x0",
+            "lr : krash_widget_flush+0x38/0x50 [krash_scenarios]",
+        ]);
+        assert_eq!(v.kind, PanicKind::NullFnptr);
         let v = log(&["Internal error: Oops - BUG: 00000000f2000800 [#1] SMP"]);
         assert_eq!(v.kind, PanicKind::Bug);
+    }
+
+    #[test]
+    fn a_trace_that_starts_at_the_fault_leaves_interrupted_frames_alone() {
+        use krash_unwind::{Frame, Symbolized};
+        let frame = |name: &str| {
+            TraceItem::Frame(Frame {
+                level: 0,
+                slot: 0,
+                pc: 0,
+                sp: 0,
+                symbol: Some(Symbolized { name: name.into(), offset: 0, module: None }),
+                exact: false,
+                stack: None,
+                recovered: false,
+                cfa: None,
+                regs: None,
+                bp: None,
+                saved: None,
+            })
+        };
+        let irq = krash_arch::arm64::ARM64.stacks.of_class(StackClass::Irq).unwrap();
+        let interrupted = TraceItem::Exception(ExceptionFrame {
+            addr: 0,
+            regs: krash_arch::arm64::ARM64.new_registers(),
+            partial: false,
+            user_mode: false,
+            rip_symbol: None,
+            recovered: false,
+        });
+        // QEMU's arm64 dump: an interrupt caught panic()'s delay loop; the
+        // fault is the next exception frame.
+        let mut in_panic = interrupted.clone();
+        if let TraceItem::Exception(e) = &mut in_panic {
+            e.addr = 1;
+        }
+        let qemu = [
+            frame("el1_interrupt"),
+            in_panic,
+            frame("__delay_cycles"),
+            frame("panic"),
+            frame("die"),
+            interrupted.clone(),
+            frame("kmem_cache_alloc"),
+        ];
+        assert_eq!(fault_exception(&qemu).map(|e| e.addr), Some(0));
+        let alone = [frame("x"), interrupted.clone(), frame("panic")];
+        assert_eq!(fault_exception(&alone).map(|e| e.addr), Some(0), "no later frame: the only one");
+        // arm64 timer BUG() in softirq: the fault's registers start the trace.
+        let timer_bug = [
+            frame("krash_timer_fire"),
+            frame("call_timer_fn"),
+            TraceItem::StackSwitch { from: irq },
+            frame("el1h_64_irq"),
+            interrupted.clone(),
+            frame("arch_cpu_idle"),
+        ];
+        assert!(starts_at_fault_before_switch(&timer_bug));
+        // The exception frame comes first (x86-64, or QEMU's dump in panic()).
+        let through_exception = [frame("panic"), frame("die"), interrupted.clone(), frame("krash_timer_fire")];
+        assert!(!starts_at_fault_before_switch(&through_exception));
+        // The crash machinery first: the interrupted context is the story.
+        let from_panic = [frame("panic"), TraceItem::StackSwitch { from: irq }, interrupted, frame("krash_list_walk")];
+        assert!(!starts_at_fault_before_switch(&from_panic));
     }
 
     #[test]

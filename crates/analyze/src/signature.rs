@@ -186,6 +186,38 @@ mod tests {
     }
 
     #[test]
+    fn arm64_entry_and_softirq_frames_are_plumbing() {
+        let rules = SignatureRules::builtin();
+        let f = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        // A timer's BUG() in softirq on arm64 (6.1), then under panic()'s delay loop.
+        let timer = f(&[
+            "krash_timer_fire",
+            "call_timer_fn",
+            "__run_timers",
+            "run_timer_softirq",
+            "handle_softirqs",
+            "__do_softirq",
+            "____do_softirq",
+            "call_on_irq_stack",
+            "do_softirq_own_stack",
+            "el1_interrupt",
+            "el1h_64_irq_handler",
+            "el1h_64_irq",
+            "arch_cpu_idle",
+            "secondary_start_kernel",
+            "__secondary_switched",
+        ]);
+        assert_eq!(rules.signature(PanicKind::Bug, &timer), "bug:krash_timer_fire");
+        // 6.12 runs the timer wheel from __run_timer_base; a fault goes through do_bad_area.
+        assert_eq!(rules.signature(PanicKind::Bug, &f(&["t", "call_timer_fn", "__run_timer_base"])), "bug:t");
+        assert_eq!(rules.signature(PanicKind::PagingFault, &f(&["do_bad_area", "g"])), "paging_fault:g");
+        let sysrq = f(&["vectors", "__delay_cycles", "__delay", "__const_udelay", "panic", "sysrq_handle_crash"]);
+        assert_eq!(rules.signature(PanicKind::Sysrq, &sysrq), "sysrq:sysrq_handle_crash");
+        let syscall = f(&["f", "ksys_write", "__arm64_sys_write", "invoke_syscall", "el0_svc_common", "el0t_64_sync"]);
+        assert_eq!(rules.signature(PanicKind::NullDeref, &syscall), "null_deref:f");
+    }
+
+    #[test]
     fn socorro_rules() {
         let rules =
             SignatureRules::parse("[sentinel]\nreport_*\n[irrelevant]\npanic*\nasm_*\n[prefix]\nmemcpy*\nkfree\n")
