@@ -317,7 +317,10 @@ impl AnalyzeExt for Kernel {
                         {
                             break
                         }
-                        TraceItem::Exception(e) if !e.user_mode => past_exception = true,
+                        // The fault's own frame (not one of panic()'s, before it).
+                        TraceItem::Exception(e) if !e.user_mode && exception.as_ref() == Some(e) => {
+                            past_exception = true
+                        }
                         TraceItem::Frame(f) if past_exception => {
                             if let Some(s) = &f.symbol {
                                 frames.push((s.name.clone(), if f.exact { f.pc } else { f.pc.wrapping_sub(1) }));

@@ -49,6 +49,9 @@ struct Arm64Dump {
     dmesg: String,
     /// drgn's view of this file, when drgn could open it.
     drgn: Option<Value>,
+    /// The manifest's `expected` facts (the scenario module's own account
+    /// of the crash), `Null` for the scratch dumps.
+    expected: Value,
 }
 
 fn read_json(path: &Path) -> Option<Value> {
@@ -76,6 +79,7 @@ fn dumps() -> Vec<Arm64Dump> {
                 scenario: scenario.clone(),
                 dmesg: dmesg.unwrap_or_default(),
                 drgn,
+                expected: m["expected"].clone(),
             });
         }
     }
@@ -94,6 +98,7 @@ fn dumps() -> Vec<Arm64Dump> {
                 scenario: "null-member".into(),
                 dmesg,
                 drgn: read_json(&dir.join(format!("drgn.{format}.json"))),
+                expected: Value::Null,
             });
         }
     }
@@ -307,5 +312,35 @@ fn analyze_names_the_oops_without_reading_arm64_code_as_x86() {
             assert!(text.starts_with("WHAT:  NULL pointer dereference"), "{}: {text}", d.label);
         }
         assert!(!text.contains("%r"), "{}: x86 registers in an arm64 analysis:\n{text}", d.label);
+    }
+}
+
+#[test]
+fn analyze_agrees_with_the_scenarios_and_across_formats_and_kernels() {
+    let mut by_scenario: std::collections::BTreeMap<String, Vec<(String, String)>> = Default::default();
+    let mut compared = 0;
+    for d in dumps() {
+        let s = open(&d);
+        let report = krash_commands::analyze_report(&s.kernel, None).unwrap_or_else(|e| panic!("{}: {e}", d.label));
+        if let Some(kind) = d.expected["panic_kind"].as_str() {
+            // The module says "paging_request" for arm64's "Unable to handle
+            // kernel paging request".
+            let kind = if kind == "paging_request" { "paging_fault" } else { kind };
+            assert_eq!(report.kind.name(), kind, "{}", d.label);
+        }
+        // A call through NULL names the caller on x86-64 only (the return
+        // address on the stack); arm64's link register is not read yet.
+        if let (Some(f), false) = (d.expected["faulting_function"].as_str(), d.scenario == "null-fnptr") {
+            assert_eq!(report.faulting_function.as_deref(), Some(f), "{}", d.label);
+        }
+        by_scenario.entry(d.scenario.clone()).or_default().push((d.label.clone(), report.signature));
+        compared += 1;
+    }
+    krash_labtest::assert_compared(compared, "arm64 analyze");
+    for (scenario, sigs) in by_scenario {
+        let Some((first, sig)) = sigs.first() else { continue };
+        for (label, other) in &sigs[1..] {
+            assert_eq!(sig, other, "{scenario}: {first} vs {label}");
+        }
     }
 }
