@@ -44,7 +44,12 @@ fn lab_dumps() -> Vec<LabDump> {
     let mut kernels: Vec<PathBuf> = kernels
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.is_dir() && !p.ends_with(krash_labtest::FP_SLAB_KERNEL))
+        // x86-64 dumps only: the arm64 ones are crates/cli/tests/arm64_lab.rs's.
+        .filter(|p| {
+            p.is_dir()
+                && !p.ends_with(krash_labtest::FP_SLAB_KERNEL)
+                && !krash_labtest::ARM64_KERNELS.iter().any(|k| p.ends_with(k))
+        })
         .collect();
     kernels.sort();
     for kdir in kernels {
