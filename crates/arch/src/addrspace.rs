@@ -73,6 +73,14 @@ pub enum Start {
     At(u64),
     /// Where another (earlier resolved) region ends.
     EndOf(RegionKind),
+    /// A link-time address (what `base_from` answers, else `base`) moved
+    /// by what `slide` answers (KASLR's `KERNELOFFSET`): where a
+    /// randomized image starts when no symbol says so (no vmlinux).
+    Slid {
+        base: u64,
+        base_from: Option<LayoutValue>,
+        slide: LayoutValue,
+    },
 }
 
 /// How far a region extends.
@@ -176,6 +184,10 @@ impl AddressSpaceSpec {
             let default_start = match spec.start {
                 Start::At(a) => Some(a),
                 Start::EndOf(kind) => regions.iter().find(|r| r.kind == kind).map(|r| r.end),
+                Start::Slid { base, base_from, slide } => {
+                    let base = base_from.and_then(lookup).unwrap_or(base);
+                    Some(lookup(slide).map_or(base, |by| base.wrapping_add(by)))
+                }
             };
             let Some(start) = spec.start_from.and_then(lookup).or(default_start) else { continue };
             let size = match spec.extent {

@@ -213,6 +213,21 @@ fn is_absolute(e: &Entry) -> bool {
     matches!(e.kind, b'A' | b'a') && (e.addr as i64) >= 0
 }
 
+/// A name the linker script provides to mark a section's bounds, by the
+/// test the kernel's `scripts/kallsyms` applies when it orders aliases:
+/// `__start_X`, `__stop_X`, `__end_X`, `__X_start` and `__X_end`.
+fn is_linker_script_marker(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("__") else {
+        return false;
+    };
+    name.len() >= 8
+        && (rest.starts_with("start_")
+            || rest.starts_with("stop_")
+            || rest.starts_with("end_")
+            || rest.ends_with("_start")
+            || rest.ends_with("_end"))
+}
+
 /// How strongly an entry should answer for its address or name: real code
 /// and data beat local aliases, which beat absolute values and size-0
 /// markers.
@@ -386,15 +401,17 @@ impl SymbolTable {
             let group_start = before_last.partition_point(|e| e.addr < link_addr);
             let (_, group) = before_last.split_at_checked(group_start)?;
             entry = group.iter().find(|e| !is_absolute(e)).unwrap_or(entry);
-        } else if entry.size == 0 {
-            // Inside a function that shares its address with a size-0
-            // marker (`__softirqentry_text_start` and `__do_softirq`): the
-            // function whose size covers the address names it, as the
-            // kernel's own traces do.
+        } else if is_linker_script_marker(entry_name(&self.inner.names, entry)) {
+            // Past the address of a section marker that shares it with an
+            // object (`__softirqentry_text_start` and `__do_softirq`,
+            // `__stop__bpf_raw_tp` and the string after that section): the
+            // object names the address, as in the kernel's own traces.
+            // The rule is by name, so kallsyms and the ELF symtab agree.
             let group_start = before_last.partition_point(|e| e.addr < entry.addr);
             let (_, group) = before_last.split_at_checked(group_start)?;
-            let covers = |e: &&Entry| !is_absolute(e) && link_addr.wrapping_sub(e.addr) < e.size;
-            entry = group.iter().find(covers).unwrap_or(entry);
+            let names = &self.inner.names;
+            let object = |e: &&Entry| !is_absolute(e) && !is_linker_script_marker(entry_name(names, e));
+            entry = group.iter().find(object).unwrap_or(entry);
         }
         // Every entry considered lies at or below `link_addr`.
         Some((self.view(entry), link_addr.checked_sub(entry.addr)?))
@@ -512,7 +529,7 @@ mod tests {
     }
 
     #[test]
-    fn a_function_beats_a_size_0_marker_at_its_address_inside_it() {
+    fn an_object_beats_a_section_marker_at_its_address_inside_it() {
         let mut b = SymbolTableBuilder::new(None);
         b.push("__softirqentry_text_start", 0x6000, 0, 'T').unwrap();
         b.push("__do_softirq", 0x6000, 40, 'T').unwrap();
@@ -520,6 +537,13 @@ mod tests {
         let t = b.build();
         // Inside the function: the function (the marker sorts last by name).
         assert_eq!(t.by_addr(0x6010).map(|(s, o)| (s.name, o)), Some(("__do_softirq", 0x10)));
+        // Two objects at one address: the last by name, as crash has it.
+        let mut b = SymbolTableBuilder::new(None);
+        b.push("__x86_indirect_thunk_array", 0x7000, 0, 'T').unwrap();
+        b.push("__x86_indirect_thunk_rax", 0x7000, 32, 'T').unwrap();
+        assert_eq!(b.build().by_addr(0x7003).map(|(s, _)| s.name), Some("__x86_indirect_thunk_rax"));
+        assert!(is_linker_script_marker("__stop__bpf_raw_tp") && is_linker_script_marker("__bss_start"));
+        assert!(!is_linker_script_marker("__do_softirq") && !is_linker_script_marker("_stext"));
         // Past its size the marker after it answers.
         assert_eq!(t.by_addr(0x6030).map(|(s, o)| (s.name, o)), Some(("__entry_text_start", 8)));
     }

@@ -58,21 +58,42 @@ fn by_addr_agrees_with_crash() {
     let table = SymbolTable::load_elf_file(&path).unwrap().with_offset(0x880_0000);
     let text =
         std::fs::read_to_string(format!("{}/tests/data/crash-sym-{kv}.txt", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    let (mut agree, mut differ) = (0, Vec::new());
+    let (mut agree, mut explained, mut differ) = (0, Vec::new(), Vec::new());
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let mut fields = line.split_whitespace();
         let addr = u64::from_str_radix(fields.next().unwrap(), 16).unwrap();
         let expected = fields.nth(1).unwrap();
         let (sym, off) = table.by_addr(addr).unwrap();
         let ours = if off == 0 { sym.crash_name().to_string() } else { format!("{}+{off}", sym.crash_name()) };
+        let crash_symbol = expected.split('+').next().unwrap_or(expected);
+        let line = format!("{addr:x}: crash {expected}, krash {ours}");
         if ours == expected {
             agree += 1;
+        } else if crash_symbol.starts_with('.') || (section_marker(crash_symbol) && !section_marker(sym.name)) {
+            // Known, documented in docs/COMPAT.md: crash keeps ELF section
+            // symbols (".data", ".bss"), and past a section marker it names
+            // the marker where krash (and the kernel) name the object there.
+            explained.push(line);
         } else {
-            differ.push(format!("{addr:x}: crash {expected}, krash {ours}"));
+            differ.push(line);
         }
     }
-    println!("{agree} agree; differences:\n{}", differ.join("\n"));
-    // Known differences: crash also keeps ELF section symbols (".data",
-    // ".bss") and prefers io_schedule_timeout over __sched_text_start.
-    assert!(differ.len() <= 10, "{} differences", differ.len());
+    println!("{agree} agree; explained differences:\n{}", explained.join("\n"));
+    assert!(agree >= 450, "only {agree} addresses agree");
+    // crash prefers io_schedule_timeout over __sched_text_start at their
+    // shared address; krash names the first alias by name there.
+    assert!(
+        differ.len() <= 1 && differ.iter().all(|d| d.contains("crash io_schedule_timeout")),
+        "unexplained differences from crash:\n{}",
+        differ.join("\n")
+    );
+}
+
+/// The kernel's test for a linker-script section bound (scripts/kallsyms).
+fn section_marker(name: &str) -> bool {
+    name.strip_prefix("__").is_some_and(|rest| {
+        ["start_", "stop_", "end_"].iter().any(|p| rest.starts_with(p))
+            || rest.ends_with("_start")
+            || rest.ends_with("_end")
+    })
 }

@@ -10,6 +10,8 @@ use crate::le::Fields;
 use crate::vmcoreinfo::VmcoreInfo;
 
 const NT_PRSTATUS: u32 = 1;
+/// `struct user_fpsimd_state` (arm64) or `user_i387_struct` (x86-64) in a core file.
+const NT_PRFPREG: u32 = 2;
 /// Notes per dump are one per CPU plus a few; more than this is corrupt.
 const MAX_NOTES: usize = 1 << 16;
 
@@ -115,15 +117,20 @@ pub(crate) fn summarize(
     let machine = machine.or_else(|| vmcoreinfo.as_ref().and_then(machine_from_vmcoreinfo));
     let mut prstatus = Vec::new();
     let mut qemu = Vec::new();
+    // The kernel's crash notes hold NT_PRSTATUS only; QEMU adds each CPU's
+    // floating-point state on arm64, where it writes no "QEMU" note.
+    let mut fp_state = false;
     for note in notes {
         if note.name == b"CORE" && note.kind == NT_PRSTATUS {
             let pid = Fields::new(note.desc, "NT_PRSTATUS note").u32(PRSTATUS_PID_OFFSET)?;
             prstatus.push((pid, note.desc.to_vec()));
         } else if note.name == b"QEMU" {
             qemu.push(note.desc.to_vec());
+        } else if note.name == b"CORE" && note.kind == NT_PRFPREG {
+            fp_state = true;
         }
     }
-    let from_qemu = !qemu.is_empty();
+    let from_qemu = !qemu.is_empty() || fp_state;
     let count = prstatus.len().max(qemu.len());
     let mut qemu = qemu.into_iter();
     let mut prstatus = prstatus.into_iter();
@@ -188,6 +195,19 @@ pub(crate) mod tests {
         assert_eq!(s.cpus[0].prstatus.as_deref(), Some(&pr[..]));
         assert_eq!(s.cpus[0].qemu_state.as_deref(), Some(&q[..]));
         assert_eq!(s.vmcoreinfo.unwrap().osrelease(), Some("6.1"));
+    }
+
+    #[test]
+    fn qemu_arm64_notes_are_known_by_their_fp_state() {
+        let pr = vec![0u8; 392];
+        let kernel = note("CORE", NT_PRSTATUS, &pr);
+        let s = summarize(&parse_notes(&kernel).unwrap(), Some(Machine::Aarch64), None).unwrap();
+        assert!(!s.from_qemu, "the kernel writes NT_PRSTATUS only");
+        let mut qemu = kernel.clone();
+        qemu.extend(note("CORE", NT_PRFPREG, &[0u8; 528]));
+        let s = summarize(&parse_notes(&qemu).unwrap(), Some(Machine::Aarch64), None).unwrap();
+        assert!(s.from_qemu);
+        assert_eq!(s.cpus.len(), 1);
     }
 
     #[test]

@@ -44,10 +44,22 @@ fn scenarios() -> BTreeMap<PathBuf, Vec<PathBuf>> {
     out
 }
 
-fn manifest_kernel(dir: &Path) -> String {
+fn manifest(dir: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("manifest.json")).expect("manifest readable");
-    let json: serde_json::Value = serde_json::from_str(&text).expect("manifest is JSON");
-    json["kernel"].as_str().expect("manifest names its kernel").to_string()
+    serde_json::from_str(&text).expect("manifest is JSON")
+}
+
+fn manifest_kernel(dir: &Path) -> String {
+    manifest(dir)["kernel"].as_str().expect("manifest names its kernel").to_string()
+}
+
+/// The machine the lab booted (manifests before arm64 have no "arch").
+fn manifest_machine(dir: &Path) -> Machine {
+    match manifest(dir)["arch"].as_str() {
+        None | Some("x86_64") => Machine::X86_64,
+        Some("arm64") => Machine::Aarch64,
+        Some(other) => panic!("{}: unknown lab arch {other}", dir.display()),
+    }
 }
 
 fn is_qemu(format: &DumpFormat) -> bool {
@@ -71,6 +83,7 @@ fn every_lab_dump_opens_with_notes_and_kernel_data() {
     let Some(lab) = lab_or_skip() else { return };
     for (dir, cores) in lab {
         let kernel = manifest_kernel(&dir);
+        let machine = manifest_machine(&dir);
         let mut phys_base = None;
         let dumps: Vec<(PathBuf, Dump)> = cores
             .iter()
@@ -90,13 +103,24 @@ fn every_lab_dump_opens_with_notes_and_kernel_data() {
             if let Some(n) = dump.nr_cpus() {
                 assert_eq!(dump.cpus().len(), n as usize, "{name}: CPU notes vs header nr_cpus");
             }
-            assert_eq!(dump.machine(), Some(Machine::X86_64), "{name}: machine");
-            assert_eq!(dump.page_size(), 4096, "{name}: page size");
+            assert_eq!(dump.machine(), Some(machine), "{name}: machine");
+            let kernel_page = info.page_size().unwrap_or_else(|| panic!("{name}: no PAGESIZE"));
+            if is_qemu(dump.format()) {
+                // QEMU writes arm64 guests' kdump files in 64 KiB pages,
+                // whatever granule the guest uses.
+                assert!(
+                    dump.page_size().is_power_of_two() && dump.page_size() >= kernel_page,
+                    "{name}: page size {}",
+                    dump.page_size()
+                );
+            } else {
+                assert_eq!(dump.page_size(), kernel_page, "{name}: page size");
+            }
             for (index, regs) in registers(dump).into_iter().enumerate() {
                 // The architecture decodes every CPU's raw notes.
                 let regs = regs.unwrap_or_else(|| panic!("{name}: CPU {index} has no registers"));
                 assert!(regs.pc().is_some() && regs.sp().is_some(), "{name}: CPU {index}");
-                if is_qemu(dump.format()) {
+                if is_qemu(dump.format()) && machine == Machine::X86_64 {
                     assert!(regs.by_name("cr3").is_some(), "{name}: QEMU notes carry cr3");
                 }
             }
@@ -104,6 +128,12 @@ fn every_lab_dump_opens_with_notes_and_kernel_data() {
             let uts = info.symbol("init_uts_ns").unwrap_or_else(|| panic!("{name}: no init_uts_ns in VMCOREINFO"));
             // QEMU knows no phys_base; walk the saved page tables instead.
             let paddr = match (is_qemu(dump.format()), phys_base) {
+                // arm64's image is linear by kimage_voffset, which every
+                // arm64 dump's VMCOREINFO gives (QEMU's notes hold no TTBR).
+                _ if machine == Machine::Aarch64 => {
+                    let voffset = info.number("kimage_voffset").unwrap_or_else(|| panic!("{name}: no kimage_voffset"));
+                    uts.wrapping_sub(voffset as u64)
+                }
                 (true, _) => translate(dump, uts).unwrap_or_else(|| panic!("{name}: cannot translate init_uts_ns")),
                 (false, Some(base)) => uts.wrapping_sub(START_KERNEL_MAP).wrapping_add(base),
                 (false, None) => panic!("{name}: no dump of this scenario gives phys_base"),
@@ -136,6 +166,11 @@ fn registers(dump: &Dump) -> Vec<Option<RegisterFile>> {
 fn vmcoreinfo_lookup(dump: &Dump) -> impl Fn(LayoutValue) -> Option<u64> + '_ {
     move |v| match v {
         LayoutValue::VmcoreinfoNumber(name) => dump.vmcoreinfo()?.number(name).map(|n| n as u64),
+        LayoutValue::PageSize => dump.vmcoreinfo()?.page_size(),
+        // arm64's VMCOREINFO has `_stext` only; the image starts at the 2 MiB
+        // boundary below it (MIN_KIMG_ALIGN).
+        LayoutValue::Symbol("_text") => dump.vmcoreinfo()?.symbol("_stext").map(|s| s & !0x1f_ffff),
+        LayoutValue::Symbol(name) => dump.vmcoreinfo()?.symbol(name),
         _ => None,
     }
 }
@@ -186,29 +221,32 @@ fn formats_of_one_scenario_agree() {
         for when in 0..3u8 {
             let group: Vec<&(String, Dump)> = dumps.iter().filter(|(_, d)| moment(d.format()) == when).collect();
             let Some((ref_name, reference)) = group.first().copied() else { continue };
-            let page = reference.page_size();
-            let max = group.iter().map(|(_, d)| d.max_pfn()).max().unwrap_or(0);
-            let step = (max / 4000).max(1);
-            let mut a = vec![0u8; page as usize];
-            let mut b = vec![0u8; page as usize];
+            // Formats of one capture may use other page sizes (QEMU's arm64
+            // kdump files: 64 KiB): sample at the largest, read the smallest.
+            let sample = group.iter().map(|(_, d)| d.page_size()).max().unwrap_or(4096);
+            let read = group.iter().map(|(_, d)| d.page_size()).min().unwrap_or(4096);
+            let end = group.iter().map(|(_, d)| d.max_pfn() * d.page_size()).max().unwrap_or(0);
+            let step = (end / sample / 4000).max(1) * sample;
+            let mut a = vec![0u8; read as usize];
+            let mut b = vec![0u8; read as usize];
             let mut compared = 0u64;
-            for pfn in (0..max).step_by(step as usize) {
+            for paddr in (0..end).step_by(step as usize) {
                 for (name, d) in &group {
-                    let state = d.page_state(pfn);
-                    let read = d.read_phys(pfn * page, &mut b);
+                    let state = d.page_state(paddr / d.page_size());
+                    let read = d.read_phys(paddr, &mut b);
                     match state {
-                        PageState::Present => read.unwrap_or_else(|e| panic!("{name}: pfn {pfn:#x}: {e}")),
+                        PageState::Present => read.unwrap_or_else(|e| panic!("{name}: {paddr:#x}: {e}")),
                         PageState::Excluded => assert_eq!(fault(read.unwrap_err()), FaultReason::ExcludedFromDump),
                         PageState::NotInDump => assert_eq!(fault(read.unwrap_err()), FaultReason::NotInDump),
-                        PageState::Truncated => panic!("{name}: pfn {pfn:#x} truncated"),
+                        PageState::Truncated => panic!("{name}: {paddr:#x} truncated"),
                     }
                 }
-                if reference.read_phys(pfn * page, &mut a).is_err() {
+                if reference.read_phys(paddr, &mut a).is_err() {
                     continue;
                 }
                 for (name, d) in &group[1..] {
-                    if d.read_phys(pfn * page, &mut b).is_ok() {
-                        assert!(a == b, "{ref_name} and {name} differ at pfn {pfn:#x}");
+                    if d.read_phys(paddr, &mut b).is_ok() {
+                        assert!(a == b, "{ref_name} and {name} differ at {paddr:#x}");
                         compared += 1;
                     }
                 }

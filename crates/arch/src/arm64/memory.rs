@@ -237,7 +237,13 @@ const fn regions(page_shift: u32, va_bits: u32, in_use: u32) -> [RegionSpec; 7] 
     [
         RegionSpec {
             kind: RegionKind::KernelImage,
-            start: Start::At(modules_end),
+            // _text is linked at KIMAGE_VADDR (MODULES_END) and KASLR
+            // moves it by KERNELOFFSET; the symbol, where known, decides.
+            start: Start::Slid {
+                base: modules_end,
+                base_from: Some(LayoutValue::VmcoreinfoNumber("MODULES_END")),
+                slide: LayoutValue::VmcoreinfoNumber("KERNELOFFSET"),
+            },
             extent: Extent::UpTo { value: LayoutValue::Symbol("_end"), default_size: KERNEL_IMAGE_DEFAULT_SIZE },
             start_from: Some(LayoutValue::Symbol("_text")),
             size_from: None,

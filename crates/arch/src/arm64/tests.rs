@@ -164,6 +164,23 @@ fn walks_4k_48_pages_and_blocks() {
     assert!(matches!(r, Err(Error::Fault { reason: FaultReason::NotMapped, .. })), "{r:?}");
     // Not sign-extended from bit 47: non-canonical.
     assert!(f.translate(&m, root, 0xff00_0000_0000_0000).is_err());
+
+    // The kernel's (TTBR1) tree lists its extents at upper-half addresses,
+    // below bit 47 (the linear map) as above it.
+    let all = f.mapped_extents(&m, root, 0xffff_0000_0000_0000, u64::MAX, Default::default());
+    assert!(all.complete);
+    let found: Vec<(u64, u64, u64)> = all.extents.iter().map(|e| (e.vaddr, e.paddr, e.len)).collect();
+    // Both PUD slots point at one PMD table, so each mapping appears twice.
+    let expected = [
+        (0xffff_0000_0020_0000, 0x9000_0000, 2 << 20),
+        (0xffff_0000_1234_5000, 0x8765_4000, 4096),
+        (0xffff_0000_4020_0000, 0x9000_0000, 2 << 20),
+        (0xffff_0000_5234_5000, 0x8765_4000, 4096),
+    ];
+    assert_eq!(found, expected);
+    // The same tree as a user (TTBR0) root names them in the lower half.
+    let low = f.mapped_extents(&m, root, 0, 1 << 48, Default::default());
+    assert_eq!(low.extents.get(1).map(|e| e.vaddr), Some(0x1234_5000));
 }
 
 #[test]
@@ -261,6 +278,27 @@ fn a_52_bit_kernel_without_lpa2_walks_48_bits_in_a_52_bit_layout() {
     assert_eq!(ARM64.address_space(&sixteen).unwrap().name, "arm64 16K 47-bit");
     // Nothing known: the common configuration, said to be assumed.
     assert!(ARM64.address_space(&|_| None).unwrap().name.contains("assumed"));
+}
+
+#[test]
+fn without_symbols_the_image_starts_at_kimage_vaddr_plus_kerneloffset() {
+    // The dump alone: VMCOREINFO has _stext but not _text or _end.
+    let no_vmlinux = |v: LayoutValue| match v {
+        LayoutValue::Symbol(_) => None,
+        LayoutValue::VmcoreinfoNumber("KERNELOFFSET") => Some(0x55ca_1480_0000),
+        other => vmcoreinfo_6_1(other),
+    };
+    let layout = ARM64.address_space(&no_vmlinux).unwrap().resolve(&no_vmlinux);
+    let image = layout.region(RegionKind::KernelImage).unwrap();
+    assert_eq!(image.start, 0xffff_8000_0800_0000 + 0x55ca_1480_0000);
+    // 6.5+ moved KIMAGE_VADDR up with a 2 GiB module area: VMCOREINFO's
+    // MODULES_END says where.
+    let since_6_5 = |v: LayoutValue| match v {
+        LayoutValue::VmcoreinfoNumber("MODULES_END") => Some(0xffff_8000_8000_0000),
+        other => no_vmlinux(other),
+    };
+    let layout = ARM64.address_space(&since_6_5).unwrap().resolve(&since_6_5);
+    assert_eq!(layout.region(RegionKind::KernelImage).unwrap().start, 0xffff_8000_8000_0000 + 0x55ca_1480_0000);
 }
 
 #[test]

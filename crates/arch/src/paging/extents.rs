@@ -7,7 +7,7 @@
 
 use krash_core::PhysicalMemory;
 
-use super::{PageTableFormat, ENTRY_SIZE};
+use super::{AddressHalves, PageTableFormat, ENTRY_SIZE};
 
 /// One run of virtually and physically contiguous mapped memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -57,9 +57,17 @@ pub(super) fn mapped_extents(
     end: u64,
     limits: ExtentLimits,
 ) -> MappedExtents {
+    // With one tree per half (arm64), the root serves the half `start` is
+    // in: its entries are named with that half's high bits. Bit 63 picks
+    // the half; a sign-extended format shifts it out in `canonicalize`.
+    let half = match format.halves {
+        AddressHalves::SelectedByTopBit => start & (1 << 63),
+        AddressHalves::SignExtended => 0,
+    };
     let mut walk = Walk {
         format,
         mem,
+        half,
         start,
         end,
         limits,
@@ -77,6 +85,8 @@ pub(super) fn mapped_extents(
 struct Walk<'a> {
     format: &'a PageTableFormat,
     mem: &'a dyn PhysicalMemory,
+    /// Bit 63 of the half the root maps, for formats with a tree per half.
+    half: u64,
     start: u64,
     end: u64,
     limits: ExtentLimits,
@@ -115,7 +125,7 @@ impl Walk<'_> {
             let Ok(bytes) = <[u8; 8]>::try_from(raw) else { continue };
             let entry = u64::from_le_bytes(bytes);
             let lo = base | index.checked_shl(level.shift).unwrap_or(0);
-            let vaddr = self.format.canonicalize(lo);
+            let vaddr = self.format.canonicalize(lo | self.half);
             // An entry is visited when its span meets [start, end); a span
             // reaching the top of the address space has no end to compare.
             let below_start = vaddr.checked_add(span).is_some_and(|vend| vend <= self.start);

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use krash_core::{PhysicalMemory, Result};
 use rayon::prelude::*;
 
-use krash_arch::{AddressHalves, ExtentLimits, MappedExtent, MappedExtents, PageTableFormat, RegionKind};
+use krash_arch::{ExtentLimits, MappedExtent, PageTableFormat, RegionKind};
 use krash_program::progress::{Progress, ProgressUnit};
 use krash_program::Kernel;
 
@@ -85,8 +85,9 @@ impl Needle {
                     let at = from + pos;
                     if buf.get(at..).is_some_and(|rest| rest.starts_with(s)) {
                         // The window stops at the page's end, as crash's does,
-                        // unless the match itself runs on.
-                        let window_end = limit.max(at + s.len()).min(buf.len());
+                        // unless the match itself runs on into the next page:
+                        // then it takes the whole window from there, as crash.
+                        let window_end = if at + s.len() > limit { buf.len() } else { limit };
                         let window = buf[at..window_end]
                             .iter()
                             .take(STRING_WINDOW)
@@ -100,11 +101,12 @@ impl Needle {
         }
     }
 
-    /// Longest match in bytes (how far a match may run past its page).
-    fn len(&self) -> usize {
+    /// How many bytes of the next page a match starting in this one may
+    /// need: a string's window runs on there when the string does.
+    fn reach(&self) -> usize {
         match self {
             Needle::Value { size, .. } => *size,
-            Needle::Bytes(s) => s.len(),
+            Needle::Bytes(s) => s.len().max(STRING_WINDOW),
         }
     }
 }
@@ -126,22 +128,25 @@ pub fn scan(
         let mut off = 0;
         while off < r.len {
             let len = (r.len - off).min(CHUNK - r.vaddr.wrapping_add(off) % CHUNK);
-            chunks.push(MappedExtent { vaddr: r.vaddr.wrapping_add(off), paddr: r.paddr.wrapping_add(off), len });
+            let chunk = MappedExtent { vaddr: r.vaddr.wrapping_add(off), paddr: r.paddr.wrapping_add(off), len };
             off += len;
+            // A string may run on from a chunk's last page into the next
+            // chunk of the same (contiguous) region.
+            chunks.push((chunk, off < r.len));
         }
     }
     let bytes: u64 = regions.iter().map(|r| r.len).sum();
     progress.begin("search", bytes, ProgressUnit::Bytes);
     let found = AtomicUsize::new(0);
-    let tail = needles.iter().map(Needle::len).max().unwrap_or(1).saturating_sub(1);
+    let tail = needles.iter().map(Needle::reach).max().unwrap_or(1).saturating_sub(1);
     // Collecting keeps the chunks' order: hits come region by region, in
     // the order the caller listed the regions.
     let mut hits: Vec<Hit> = chunks
         .par_iter()
-        .flat_map_iter(|c| {
+        .flat_map_iter(|(c, continues)| {
             let mut out = Vec::new();
             if found.load(Ordering::Relaxed) < limit && !progress.cancelled() {
-                scan_chunk(phys, page_size, c, needles, tail, &mut out);
+                scan_chunk(phys, page_size, c, *continues, needles, tail, &mut out);
                 found.fetch_add(out.len(), Ordering::Relaxed);
             }
             progress.advance(c.len);
@@ -155,11 +160,13 @@ pub fn scan(
 }
 
 /// One chunk: each readable page (plus, for strings, the start of the
-/// next one so matches may cross the page boundary).
+/// next one so matches may cross the page boundary). `continues`: the
+/// region goes on, physically contiguous, past the chunk's end.
 fn scan_chunk(
     phys: &dyn PhysicalMemory,
     page_size: u64,
     c: &MappedExtent,
+    continues: bool,
     needles: &[Needle],
     tail: usize,
     out: &mut Vec<Hit>,
@@ -172,7 +179,7 @@ fn scan_chunk(
         let pa = c.paddr.wrapping_add(off);
         if phys.read_phys(pa, &mut page[..in_page]).is_ok() {
             let mut len = in_page;
-            if tail > 0 && off + (in_page as u64) < c.len {
+            if tail > 0 && (continues || off + (in_page as u64) < c.len) {
                 let next = pa.wrapping_add(in_page as u64);
                 if phys.read_phys(next, &mut page[in_page..in_page + tail]).is_ok() {
                     len += tail;
@@ -215,44 +222,12 @@ pub struct Regions {
 
 impl Regions {
     fn walk(&mut self, mem: &dyn PhysicalMemory, paging: &PageTableFormat, root: u64, start: u64, end: u64) {
-        let mut walked = paging.mapped_extents(mem, root, start, end, ExtentLimits::default());
-        if walked.extents.is_empty() {
-            if let Some(upper) = upper_half_walk(mem, paging, root, start, end) {
-                walked = upper;
-            }
-        }
+        let walked = paging.mapped_extents(mem, root, start, end, ExtentLimits::default());
         if !walked.complete {
             self.incomplete.push((start, end));
         }
         self.extents.extend(walked.extents);
     }
-}
-
-/// The extents of an upper-half range of a format whose halves have
-/// tables of their own (arm64's TTBR1 kernel tables), where the walker
-/// names each entry by its lower-half address: slot N of the kernel's
-/// top table maps both `N << shift` and its upper-half copy. The range is
-/// walked as its lower-half copy and the extents lifted back. `None`
-/// where that does not apply (x86-64's single tree, lower-half ranges).
-fn upper_half_walk(
-    mem: &dyn PhysicalMemory,
-    paging: &PageTableFormat,
-    root: u64,
-    start: u64,
-    end: u64,
-) -> Option<MappedExtents> {
-    if paging.halves != AddressHalves::SelectedByTopBit {
-        return None;
-    }
-    let mask = 1u64.checked_shl(paging.va_bits)?.wrapping_sub(1);
-    let high = !mask;
-    if start & high != high || end <= start {
-        return None;
-    }
-    let (low_start, low_end) = (start & mask, (end.wrapping_sub(1) & mask).wrapping_add(1));
-    let walked = paging.mapped_extents(mem, root, low_start, low_end, ExtentLimits::default());
-    let extents = walked.extents.into_iter().map(|e| MappedExtent { vaddr: e.vaddr | high, ..e }).collect();
-    Some(MappedExtents { extents, complete: walked.complete })
 }
 
 /// `[start, end)` without the part `hole` covers: zero, one or two ranges.
@@ -452,6 +427,31 @@ mod tests {
         let s = Needle::Bytes(b"cdef".to_vec());
         assert_eq!(hits(&s, buf, 5), vec![4]);
         assert_eq!(hits(&s, buf, 4), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn string_windows_end_at_the_page_unless_the_string_runs_on() {
+        // Three pages mapped at 0x10_0000 (a chunk boundary, 1 MiB, after
+        // the first): "abcd" near each page end.
+        let mut pages = std::collections::HashMap::new();
+        for (i, at) in [0xf_f000u64, 0x10_0000, 0x10_1000].into_iter().enumerate() {
+            let mut page = vec![b'z'; 4096];
+            page[4090 - i..4094 - i].copy_from_slice(b"abcd");
+            pages.insert(0x50_0000 + (at - 0xf_f000), page);
+        }
+        let mem = Pages(pages);
+        let region = [MappedExtent { vaddr: 0xf_f000, paddr: 0x50_0000, len: 0x3000 }];
+        let found =
+            scan(&mem, 4096, &region, &[Needle::Bytes(b"abcd".to_vec())], 10, &krash_program::progress::NoProgress);
+        let windows: Vec<(u64, usize)> = found.hits.iter().map(|h| (h.addr, h.window.len())).collect();
+        // Inside its page: up to the page end (6, 7 and 8 bytes) as crash.
+        assert_eq!(windows, vec![(0xf_fffa, 6), (0x10_0ff9, 7), (0x10_1ff8, 8)]);
+        // A string crossing into the next page (across the chunk boundary
+        // too) takes the whole window from there.
+        let eight = [Needle::Bytes(b"abcdzzzz".to_vec())];
+        let found = scan(&mem, 4096, &region, &eight, 10, &krash_program::progress::NoProgress);
+        let windows: Vec<(u64, usize)> = found.hits.iter().map(|h| (h.addr, h.window.len())).collect();
+        assert_eq!(windows, vec![(0xf_fffa, STRING_WINDOW), (0x10_0ff9, STRING_WINDOW), (0x10_1ff8, 8)]);
     }
 
     #[test]
