@@ -16,10 +16,12 @@ use krash_linux::sched::backtrace::BacktraceExt;
 use krash_linux::sched::task::TaskExt;
 use std::path::Path;
 
+use krash_arch::arm64::esr::{decode_syndrome, Syndrome};
 use krash_arch::disasm::{decode_one, disassemble, instruction_details};
 use krash_arch::{Machine, RegisterFile, RegisterRole};
 use krash_core::{Result, VirtualMemory};
-use krash_unwind::{ExceptionFrame, StackClass, TraceItem};
+use krash_linux::sched::backtrace::{StartSource, TaskBacktrace};
+use krash_unwind::{ExceptionFrame, StackClass, Symbolized, TraceItem};
 
 use krash_eval::frame_vars::VariableState;
 use krash_program::symbolize::{InlineFrame, SourceLine};
@@ -174,7 +176,12 @@ pub struct Report {
     pub context: String,
     pub faulting_function: Option<String>,
     pub rip: Option<u64>,
+    /// What the architecture calls the program counter, as crash prints
+    /// it in register dumps (`RIP`, `PC`).
+    pub pc_label: String,
     pub instruction: Option<String>,
+    /// The exception syndrome the kernel logged (arm64's ESR), decoded.
+    pub syndrome: Option<Syndrome>,
     /// The faulting instruction's source line (the call's, for a call through NULL).
     pub source: Option<SourceLine>,
     /// The functions inlined at the faulting instruction, innermost first.
@@ -245,7 +252,13 @@ impl AnalyzeExt for Kernel {
             context: "unknown".into(),
             faulting_function: None,
             rip: None,
+            pc_label: {
+                let registers = &self.arch().registers;
+                let pc = registers.with_role(RegisterRole::ProgramCounter).and_then(|id| registers.desc(id));
+                pc.map_or_else(|| "PC".to_string(), |d| d.name.to_uppercase())
+            },
             instruction: None,
+            syndrome: classified.syndrome.filter(|_| self.arch().machine == Machine::Aarch64).map(decode_syndrome),
             source: None,
             inline_chain: Vec::new(),
             module: None,
@@ -337,10 +350,23 @@ impl AnalyzeExt for Kernel {
             .map(|t| t.trace.frames().filter_map(|f| f.symbol.as_ref().map(|s| s.name.clone())).collect())
             .unwrap_or_default();
 
+        // arm64's die() path: no exception frame on the stack, but the
+        // panicking CPU's note holds the fault's own registers.
+        let fault_frame = match &exception {
+            Some(e) => Some(e.clone()),
+            None if !x86 && synchronous_fault(classified.kind) => {
+                trace.as_ref().and_then(|t| self.fault_from_cpu_note(t))
+            }
+            None => None,
+        };
+        // The hardware's own account of the fault comes first.
+        if let Some(syndrome) = &report.syndrome {
+            report.findings.push(syndrome.describe());
+        }
         match report.kind {
             PanicKind::HungTask => self.explain_hung(&mut report, extra_module_dirs),
             _ => {
-                if let Some(e) = exception.as_ref().filter(|_| has_fault_frame(report.kind)) {
+                if let Some(e) = fault_frame.as_ref().filter(|_| has_fault_frame(report.kind)) {
                     self.explain_exception(&mut report, e);
                     match report.kind {
                         PanicKind::SoftLockup | PanicKind::HardLockup if x86 => {
@@ -406,6 +432,9 @@ trait AnalyzeHelpers {
     /// The module's taint, and evidence commands that show it and load
     /// its debuginfo (the struct commands need its types).
     fn note_module(&self, report: &mut Report, m: &str);
+    /// The fault as an exception frame made of the panicking CPU's note,
+    /// where the trace starts at the faulting instruction (arm64's die()).
+    fn fault_from_cpu_note(&self, t: &TaskBacktrace) -> Option<ExceptionFrame>;
     fn explain_exception(&self, report: &mut Report, e: &ExceptionFrame);
     /// The call instruction ending just before `ret`, disassembled.
     fn call_before(&self, ret: u64) -> Option<String>;
@@ -482,6 +511,28 @@ impl AnalyzeHelpers for Kernel {
         }
     }
 
+    fn fault_from_cpu_note(&self, t: &TaskBacktrace) -> Option<ExceptionFrame> {
+        if t.start_source != StartSource::CpuNote {
+            return None;
+        }
+        let regs = self.cpu_note(t.cpu)?.registers.clone();
+        let pc = regs.pc()?;
+        let first = t.trace.frames().next()?.symbol.as_ref()?;
+        if is_plumbing(&first.name) {
+            return None;
+        }
+        let rip_symbol = match self.symbolize(pc) {
+            // The note must be the trace's own start: its pc in the first frame's function.
+            Some(symbol) if symbol.name == first.name => {
+                Some(Symbolized { name: symbol.name, offset: symbol.offset, module: symbol.module })
+            }
+            // A jump to NULL: the trace starts at the caller, from the link register.
+            None if pc < 4096 => None,
+            _ => return None,
+        };
+        Some(ExceptionFrame { addr: 0, regs, partial: false, user_mode: false, rip_symbol, recovered: false })
+    }
+
     fn explain_exception(&self, report: &mut Report, e: &ExceptionFrame) {
         let regs = &e.regs;
         let (Some(rip), Some(rsp)) = (regs.pc(), regs.sp()) else { return };
@@ -505,6 +556,33 @@ impl AnalyzeHelpers for Kernel {
         // What follows reads x86-64 code (iced-x86) and x86-64 registers
         // and calling conventions (a call pushes its return address).
         if self.arch().machine != Machine::X86_64 {
+            let decoder = self.arch().decoder;
+            let mut code = vec![0u8; decoder.max_instruction_len()];
+            if self.memory().read_virt(rip, &mut code).is_ok() {
+                let symbolizer = |a: u64| self.symbolize(a).map(|s| (s.name, s.offset));
+                report.instruction = decoder.instruction(&code, rip, &symbolizer).map(|i| i.text);
+            }
+            // A branch to NULL on a link-register machine: the caller is
+            // where the link register points (the branch-and-link's return).
+            let link = regs.by_role(RegisterRole::ReturnAddress).map(|lr| self.strip_return_address(lr));
+            if let (true, Some(ret)) = (rip < 4096, link) {
+                report.return_address = Some(ret);
+                if let Some(sym) = self.symbolize(ret) {
+                    report.findings.push(format!(
+                        "{} branched to {rip:#x}: a call through a NULL function pointer, returning to {}+{:#x}",
+                        sym.name, sym.name, sym.offset
+                    ));
+                    report.caller = Some(sym.name.clone());
+                    report.faulting_function = Some(sym.name.clone());
+                    report.module = sym.module.clone();
+                    if let Some(m) = &sym.module {
+                        self.note_module(report, m);
+                    }
+                    report.evidence.push(format!("dis -l {ret:#x}"));
+                    report.source = self.source_line(ret.wrapping_sub(4));
+                }
+                return;
+            }
             report.findings.push(format!(
                 "the faulting instruction, its registers and where their values came from are not analysed on {} yet \
                  (x86-64 only): see `dis -l {rip:#x}` and `bt -f`",
@@ -888,6 +966,8 @@ pub struct LogVerdict {
     pub headline: Option<String>,
     pub panic_string: Option<String>,
     pub fault_address: Option<u64>,
+    /// arm64's `Internal error: Oops[ - BUG]: <ESR> [#1]`: the syndrome.
+    pub syndrome: Option<u64>,
 }
 
 /// Classifies from the log lines (the kernel's own words).
@@ -928,6 +1008,10 @@ pub fn classify_log(lines: &[String]) -> LogVerdict {
             None
         }
     };
+    v.syndrome = bodies.iter().find_map(|b| {
+        let (_, value) = b.strip_prefix("Internal error: ")?.rsplit_once(": ")?;
+        u64::from_str_radix(value.split(" [#").next()?.trim(), 16).ok()
+    });
     let first = bodies.iter().enumerate().find_map(|(i, b)| headline_kind(b).map(|k| (i, k)));
     if let Some((i, kind)) = first {
         v.kind = kind;

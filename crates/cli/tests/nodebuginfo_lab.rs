@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{krash, lab_dumps, LabDump};
+use common::{arm64_lab_dumps, krash, lab_dumps, LabDump};
 
 const COMMANDS: &str = "sys\nps\nlog\nbt -a\nmod\nstruct task_struct.pid,comm,tgid 0\n";
 
@@ -46,6 +46,38 @@ fn dump_only_sessions_match_vmlinux_sessions() {
         }
         assert_eq!(a.len(), b.len(), "{}: output lengths differ", d.label());
     }
+}
+
+/// arm64: the dump alone finds the KASLR'd image from VMCOREINFO
+/// (`MODULES_END` + `KERNELOFFSET`). Debian's 6.12 arm64 has KALLSYMS_ALL and
+/// BTF, so every session equals the vmlinux one; 6.1 arm64 lacks
+/// KALLSYMS_ALL: its log equals the vmlinux session's, and `ps` says which
+/// symbol it lacks.
+#[test]
+fn arm64_dump_only_sessions() {
+    let dumps: Vec<LabDump> =
+        arm64_lab_dumps().into_iter().filter(|d| d.manifest["main_format"] == d.format.as_str()).collect();
+    let mut compared = 0;
+    for d in &dumps {
+        if d.kernel == krash_labtest::ARM64_KERNELS[0] {
+            let (with, without) = run_both(d, "log\n");
+            assert_eq!(comparable(&with), comparable(&without), "{}: log", d.label());
+            let vmcore = d.vmcore.to_string_lossy().into_owned();
+            let ps = krash(&["-s", "--no-search", &vmcore], "ps\n");
+            assert!(ps.stderr.contains("init_task"), "{}: ps without data symbols: {}", d.label(), ps.stderr);
+        } else {
+            let (with, _) = run_both(d, "sys\n");
+            let task = with.lines().find_map(|l| l.trim_start().strip_prefix("TASK: ")).unwrap_or("0").to_string();
+            let (with, without) = run_both(d, &COMMANDS.replace(" 0\n", &format!(" {task}\n")));
+            let (a, b) = (comparable(&with), comparable(&without));
+            for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+                assert_eq!(x, y, "{}: line {i} differs between the two modes", d.label());
+            }
+            assert_eq!(a.len(), b.len(), "{}: output lengths differ", d.label());
+        }
+        compared += 1;
+    }
+    krash_labtest::assert_compared(compared, "arm64 dumps opened alone");
 }
 
 /// The ORC warning of a dump-only `bt` at a function the kernel's own ORC

@@ -48,6 +48,7 @@ fn dumps() -> Vec<LabDump> {
     let mut seen = std::collections::HashSet::new();
     let mut out: Vec<LabDump> = common::lab_dumps()
         .into_iter()
+        .chain(common::arm64_lab_dumps())
         .filter(|d| d.scenario == SCENARIO && d.is_kdump_boot() && seen.insert(d.kernel.clone()))
         .collect();
     out.sort_by_key(|d| kernel_order(&d.kernel));
@@ -56,7 +57,8 @@ fn dumps() -> Vec<LabDump> {
 
 /// Position of a kernel in the lab's list (unknown kernels last, by name).
 fn kernel_order(kernel: &str) -> (usize, String) {
-    let pos = krash_labtest::KERNELS.iter().position(|k| *k == kernel).unwrap_or(usize::MAX);
+    let mut lab = krash_labtest::KERNELS.iter().chain(&krash_labtest::ARM64_KERNELS);
+    let pos = lab.position(|k| *k == kernel).unwrap_or(usize::MAX);
     (pos, kernel.to_string())
 }
 
@@ -122,7 +124,8 @@ fn generate() -> String {
          --test support_matrix_lab` rewrites it, and the test fails when this file and the lab disagree.\n\n\
          Cells: `yes` - the command gave its answer; `no: KIND` - krash's error document of that kind \
          (docs/json.md); `error` - crash or drgn-crash printed its own complaint for the command; `no output` - the tool wrote \
-         nothing for it (it stopped early or hung); `cannot open` - the tool cannot open this kernel's dumps; `-` - the command needs a value this \
+         nothing for it (it stopped early or hung); `cannot open` - the tool cannot open this kernel's dumps (the lab's crash \
+         binaries are x86-64 builds, and crash reads only dumps of the machine it was built for); `-` - the command needs a value this \
          dump's scenario lacks.\n\n",
     );
     let mut summary = String::from(

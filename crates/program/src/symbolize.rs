@@ -80,6 +80,17 @@ impl Kernel {
         module.symbols.by_addr(addr)
     }
 
+    /// A return address as saved (in a register or a frame record) made a
+    /// plain code address: arm64's pointer-authentication code removed
+    /// with VMCOREINFO's `KERNELPACMASK`; other machines' are plain already.
+    pub fn strip_return_address(&self, raw: u64) -> u64 {
+        if self.arch().machine != krash_arch::Machine::Aarch64 {
+            return raw;
+        }
+        let mask = self.vmcoreinfo().number("KERNELPACMASK").map(|m| m as u64);
+        krash_arch::arm64::strip_pac(raw, mask)
+    }
+
     /// [`symbol_at`](Self::symbol_at) as an owned value.
     pub fn symbolize(&self, addr: u64) -> Option<SymbolRef> {
         self.symbol_at(addr).map(|(sym, off)| SymbolRef::from_symbol(&sym, off))

@@ -328,10 +328,37 @@ fn analyze_agrees_with_the_scenarios_and_across_formats_and_kernels() {
             let kind = if kind == "paging_request" { "paging_fault" } else { kind };
             assert_eq!(report.kind.name(), kind, "{}", d.label);
         }
-        // A call through NULL names the caller on x86-64 only (the return
-        // address on the stack); arm64's link register is not read yet.
-        if let (Some(f), false) = (d.expected["faulting_function"].as_str(), d.scenario == "null-fnptr") {
+        // A call through NULL names the caller: x86-64's return address on
+        // the stack, arm64's link register.
+        if let Some(f) = d.expected["faulting_function"].as_str() {
             assert_eq!(report.faulting_function.as_deref(), Some(f), "{}", d.label);
+        }
+        // The syndrome the kernel logged, decoded, is the kind of fault the
+        // scenario makes; and the faulting instruction is read where the
+        // fault's registers are known.
+        use krash_arch::arm64::esr::{BrkMeaning, SyndromeDetail};
+        let detail = report.syndrome.as_ref().map(|s| s.detail.clone());
+        let is_abort = |fetch: bool| matches!(detail, Some(SyndromeDetail::Abort { fetch: f, .. }) if f == fetch);
+        match d.scenario.as_str() {
+            "null-member" | "err-ptr" | "slab-corrupt" => {
+                assert!(is_abort(false), "{}: {detail:?}", d.label);
+                let load = report.instruction.as_deref().unwrap_or_default();
+                assert!(load.starts_with("ldr"), "{}: faulting instruction {load:?}", d.label);
+            }
+            "null-fnptr" => assert!(is_abort(true), "{}: {detail:?}", d.label),
+            "timer-bug" => {
+                assert_eq!(
+                    detail,
+                    Some(SyndromeDetail::Brk { immediate: 0x800, meaning: BrkMeaning::Bug }),
+                    "{}",
+                    d.label
+                );
+                assert_eq!(report.instruction.as_deref(), Some("brk\t#0x800"), "{}", d.label);
+            }
+            _ => {}
+        }
+        if let Some(syndrome) = &report.syndrome {
+            assert_eq!(report.findings.first(), Some(&syndrome.describe()), "{}: the syndrome comes first", d.label);
         }
         by_scenario.entry(d.scenario.clone()).or_default().push((d.label.clone(), report.signature));
         compared += 1;

@@ -10,6 +10,7 @@
 //! symbolizes an address.
 
 pub mod disasm;
+pub mod esr;
 mod memory;
 mod registers;
 

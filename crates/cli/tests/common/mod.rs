@@ -45,7 +45,9 @@ impl LabDump {
     /// True for dumps of the kdump boot, which console.log and
     /// vmcore-dmesg.txt describe (QEMU's dumps come from a boot of their own).
     pub fn is_kdump_boot(&self) -> bool {
-        self.producer == "makedumpfile"
+        // makedumpfile's files, or /proc/vmcore copied as it is (arm64
+        // 6.12, whose 52-bit VAs makedumpfile refuses).
+        self.producer == "makedumpfile" || self.producer == "/proc/vmcore"
     }
 
     pub fn console_log(&self) -> String {

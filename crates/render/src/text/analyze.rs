@@ -24,7 +24,8 @@ pub fn render(r: &Report) -> String {
     if let Some(rip) = r.rip {
         let _ = writeln!(
             out,
-            "       RIP {rip:#018x}{}",
+            "       {} {rip:#018x}{}",
+            r.pc_label,
             r.instruction.as_ref().map(|i| format!(": {i}")).unwrap_or_default()
         );
     } else if let Some(i) = &r.instruction {
