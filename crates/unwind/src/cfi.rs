@@ -1,13 +1,23 @@
-//! DWARF call frame information (`.debug_frame`) as a fallback to ORC:
-//! an index of FDE ranges built once, and per-address rows reduced to
-//! what a kernel unwind needs (the CFA, the return address, the frame
-//! pointer).
+//! DWARF call frame information (`.debug_frame`): on x86-64 a fallback
+//! to ORC, on arm64 the tables `bt --unwinder dwarf` follows. An index of
+//! FDE ranges built once, and per-address rows reduced to what a kernel
+//! unwind needs (the CFA, the return address, the frame pointer).
+//!
+//! arm64 differs in two ways the reduction hides from the unwinder: the
+//! return address lives in the link register (x30) until a prologue saves
+//! it, so a return-address column without a rule means "still in x30"
+//! (x86-64's CIE always says where the return address is, and no rule
+//! there means the outermost frame); and pointer-authenticated kernels
+//! mark signed return addresses with `DW_CFA_AARCH64_negate_ra_state`
+//! (0x2d), an opcode that exists only in the AArch64 vendor set (gimli
+//! refuses it otherwise, which would leave every signing function
+//! without a row).
 
 use gimli::{
     BaseAddresses, CieOrFde, DebugFrame, DebugFrameOffset, EndianSlice, LittleEndian, Register, RegisterRule,
-    UnwindContext, UnwindSection,
+    UnwindContext, UnwindSection, Vendor,
 };
-use krash_arch::{RegisterRole, RegisterSet};
+use krash_arch::{Arch, Machine, RegisterRole};
 use krash_core::{Error, Result};
 
 /// Most FDEs accepted from one `.debug_frame` (the lab vmlinux has ~90k).
@@ -26,6 +36,9 @@ pub enum CfaRule {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SavedRule {
     /// Not saved by this function: the callee's value is the caller's.
+    /// For the return address of a link-register architecture: still in
+    /// the link register (a leaf, or code before the prologue's save or
+    /// after the epilogue's reload).
     Unchanged,
     /// Saved in the stack slot at CFA + offset.
     AtCfa(i64),
@@ -40,8 +53,12 @@ pub enum SavedRule {
 pub struct CfiRow {
     pub cfa: CfaRule,
     pub return_address: SavedRule,
-    /// The frame pointer's rule (x86-64: RBP).
+    /// The frame pointer's rule (x86-64: RBP, arm64: x29).
     pub fp: SavedRule,
+    /// The return address is signed here (arm64 pointer authentication,
+    /// between `paciasp` and `autiasp`): its upper bits are a signature,
+    /// to strip before the address is used.
+    pub return_address_signed: bool,
 }
 
 /// One FDE's covered range and where it starts in the section.
@@ -61,11 +78,21 @@ pub struct CfiTable {
     bias: u64,
     /// The DWARF number of the architecture's frame pointer.
     fp_column: Option<u16>,
+    /// The DWARF number of the link register, where calls leave the
+    /// return address in one (arm64's x30).
+    link_register_column: Option<u16>,
+    /// Which vendor opcodes the section may use.
+    vendor: Vendor,
 }
 
-fn section(data: &[u8]) -> DebugFrame<EndianSlice<'_, LittleEndian>> {
+/// The pseudo-register AArch64 CFI keeps the return-address signing
+/// state in (`RA_SIGN_STATE`, toggled by `DW_CFA_AARCH64_negate_ra_state`).
+const AARCH64_RA_SIGN_STATE: Register = gimli::AArch64::RA_SIGN_STATE;
+
+fn section(data: &[u8], vendor: Vendor) -> DebugFrame<EndianSlice<'_, LittleEndian>> {
     let mut frame = DebugFrame::new(data, LittleEndian);
     frame.set_address_size(8);
+    frame.set_vendor(vendor);
     frame
 }
 
@@ -75,10 +102,15 @@ fn bad(detail: impl std::fmt::Display) -> Error {
 
 impl CfiTable {
     /// Indexes the bytes of a relocated `.debug_frame` section; `bias` is
-    /// the load offset (KASLR slide) added to every address in it;
-    /// `registers` are the architecture's (for the frame pointer's number).
-    pub fn from_debug_frame(data: &[u8], bias: u64, registers: &RegisterSet) -> Result<CfiTable> {
-        let frame = section(data);
+    /// the load offset (KASLR slide) added to every address in it; `arch`
+    /// gives the frame pointer's and link register's numbers and the
+    /// vendor opcodes (AArch64's for arm64).
+    pub fn from_debug_frame(data: &[u8], bias: u64, arch: &Arch) -> Result<CfiTable> {
+        let vendor = match arch.machine {
+            Machine::Aarch64 => Vendor::AArch64,
+            _ => Vendor::Default,
+        };
+        let frame = section(data, vendor);
         let bases = BaseAddresses::default();
         let mut entries = frame.entries(&bases);
         let mut spans = Vec::new();
@@ -101,7 +133,14 @@ impl CfiTable {
             spans.push(FdeSpan { start, end: start.saturating_add(fde.len()), offset: fde.offset() });
         }
         spans.sort_by_key(|s| s.start);
-        Ok(CfiTable { data: data.into(), spans, bias, fp_column: registers.dwarf_number(RegisterRole::FramePointer) })
+        Ok(CfiTable {
+            data: data.into(),
+            spans,
+            bias,
+            fp_column: arch.registers.dwarf_number(RegisterRole::FramePointer),
+            link_register_column: arch.registers.dwarf_number(RegisterRole::ReturnAddress),
+            vendor,
+        })
     }
 
     /// Number of FDEs indexed.
@@ -122,7 +161,7 @@ impl CfiTable {
         if link >= span.end {
             return None;
         }
-        let frame = section(&self.data);
+        let frame = section(&self.data, self.vendor);
         let bases = BaseAddresses::default();
         let fde = frame.fde_from_offset(&bases, DebugFrameOffset(span.offset), DebugFrame::cie_from_offset).ok()?;
         let mut ctx = Box::new(UnwindContext::new());
@@ -139,13 +178,22 @@ impl CfiTable {
             RegisterRule::Offset(off) => SavedRule::AtCfa(off),
             _ => SavedRule::Unsupported,
         };
+        // The CIE names the return-address column. x86-64 (16, RIP): every
+        // kernel C function has it at CFA-8, and a row leaving it undefined
+        // marks the outermost frame. arm64 (30, x30): the CIE gives it no
+        // rule, so no rule means the value is still in the link register.
+        let ra_column = fde.cie().return_address_register();
+        let ra_unset = match self.link_register_column {
+            Some(n) if n == ra_column.0 => SavedRule::Unchanged,
+            _ => SavedRule::Undefined,
+        };
+        let signed = self.vendor == Vendor::AArch64
+            && matches!(row.register(AARCH64_RA_SIGN_STATE), RegisterRule::Constant(state) if state & 1 == 1);
         Some(CfiRow {
             cfa,
-            // The CIE names the return-address column (x86-64: 16, RIP);
-            // every kernel C function saves it at CFA-8, and a row leaving
-            // it undefined marks the outermost frame.
-            return_address: saved(fde.cie().return_address_register(), SavedRule::Undefined),
+            return_address: saved(ra_column, ra_unset),
             fp: self.fp_column.map_or(SavedRule::Unsupported, |n| saved(Register(n), SavedRule::Unchanged)),
+            return_address_signed: signed,
         })
     }
 }

@@ -72,25 +72,48 @@ fn check_call(stacks: &StackSet, state: &UnwindState, slot: u64, caller_sp: u64)
 }
 
 /// One step by DWARF CFI. Assembly code (the entry code, stack-switching
-/// trampolines) has no CFI in the kernel, so a CFI-only trace ends there.
+/// trampolines) has no CFI in the kernel, so on x86-64 a CFI-only trace
+/// ends there. On arm64 such code, module code (whose CFI krash does not
+/// read) and frames whose return address CFI cannot place are stepped by
+/// their frame records instead: that is how the trace crosses exception
+/// frames (the record the entry code builds inside `pt_regs`) and the IRQ
+/// stack (`call_on_irq_stack`'s record), down to the user registers.
 pub fn cfi_step(
     mem: &dyn VirtualMemory,
     code: &dyn CodeInfo,
     stacks: &StackSet,
     state: &UnwindState,
 ) -> Result<StepResult, String> {
+    let set = code.arch().registers;
+    let link_register = set.with_role(RegisterRole::ReturnAddress);
+    if link_register.is_some() && state.signal && state.ip == 0 {
+        // A call through a NULL pointer: nothing ran at 0, so the caller's
+        // return address is still in the link register and the stack
+        // pointer is the caller's.
+        return Ok(from_link_register(code, state, state.sp)
+            .ok_or("a call through a NULL pointer, with no link register at hand")?);
+    }
     let lookup = lookup_ip(state);
     if !code.is_text(lookup) {
         return Err(format!("{:016x} is not a kernel text address", state.ip));
     }
-    let row = code.cfi(lookup).ok_or_else(|| match code.symbolize(lookup) {
-        Some(s) if s.module.is_some() => {
-            format!("no DWARF CFI for {} [{}] (modules' CFI is not read)", s.name, s.module.unwrap_or_default())
+    let Some(row) = code.cfi(lookup) else {
+        if link_register.is_some() {
+            return frame_record_step(mem, code, stacks, state);
         }
-        _ => format!("no DWARF CFI for {} (assembly code has none)", name_of(code, lookup)),
-    })?;
-    let sp = switched_from(mem, stacks, state).unwrap_or(state.sp);
-    let set = code.arch().registers;
+        return Err(match code.symbolize(lookup) {
+            Some(s) if s.module.is_some() => {
+                format!("no DWARF CFI for {} [{}] (modules' CFI is not read)", s.name, s.module.unwrap_or_default())
+            }
+            _ => format!("no DWARF CFI for {} (assembly code has none)", name_of(code, lookup)),
+        });
+    };
+    // Only x86-64 switches to the IRQ stack in inline assembly the CFI
+    // does not describe; arm64's `call_on_irq_stack` keeps a frame record.
+    let sp = match link_register {
+        None => switched_from(mem, stacks, state).unwrap_or(state.sp),
+        Some(_) => state.sp,
+    };
     let (sp_column, fp_column) =
         (set.dwarf_number(RegisterRole::StackPointer), set.dwarf_number(RegisterRole::FramePointer));
     let register = |n: u16| {
@@ -108,19 +131,100 @@ pub fn cfi_step(
             .wrapping_add(*offset as u64),
         CfaRule::Expression(expr) => eval_cfa_expression(expr, &register, &|a| mem.read_u64(a).ok())?,
     };
-    let ra_offset = match row.return_address {
-        SavedRule::AtCfa(off) => off,
+    let (ip, slot) = match row.return_address {
+        SavedRule::AtCfa(off) => {
+            let slot = cfa.wrapping_add(off as u64);
+            check_call(stacks, state, slot, cfa)
+                .map_err(|e| explain_stack_switch(stacks, state, slot, code, lookup, e))?;
+            // Signed or not, the stripped address is the code address
+            // (stripping leaves an unsigned kernel address as it is).
+            (code.return_address(read(mem, slot, "return address")?), slot)
+        }
+        SavedRule::Unchanged if link_register.is_some() => {
+            // Still in the link register: known only in a frame entered
+            // from saved registers (an interrupted leaf or prologue). In a
+            // frame reached by a return, the function has called out, so
+            // it must have saved the link register: the row is wrong
+            // there, and the frame record knows better.
+            if stacks.find(cfa).is_some() && cfa < state.sp {
+                return Err(format!("CFA {cfa:016x} lies below the stack pointer {:016x}", state.sp));
+            }
+            return match from_link_register(code, state, cfa) {
+                Some(StepResult::Call { state: next, slot }) => {
+                    let bp = caller_frame_pointer(mem, &row.fp, cfa, state.bp)?;
+                    Ok(StepResult::Call { state: UnwindState { bp, ..next }, slot })
+                }
+                _ => frame_record_step(mem, code, stacks, state),
+            };
+        }
+        SavedRule::Undefined if link_register.is_some() => return frame_record_step(mem, code, stacks, state),
         SavedRule::Undefined => return Ok(StepResult::End),
         other => return Err(format!("DWARF CFI rule {other:?} for the return address of {}", name_of(code, lookup))),
     };
-    let slot = cfa.wrapping_add(ra_offset as u64);
-    check_call(stacks, state, slot, cfa).map_err(|e| explain_stack_switch(stacks, state, slot, code, lookup, e))?;
-    let ip = read(mem, slot, "return address")?;
-    let bp = match row.fp {
-        SavedRule::AtCfa(off) => read(mem, cfa.wrapping_add(off as u64), "saved frame pointer")?,
-        _ => state.bp,
-    };
+    let bp = caller_frame_pointer(mem, &row.fp, cfa, state.bp)?;
     Ok(StepResult::Call { state: UnwindState { ip, sp: cfa, bp, signal: false, regs: None }, slot })
+}
+
+/// The caller's frame pointer by its CFI rule: saved at a CFA-relative
+/// slot, or (any other rule) the register as it is.
+fn caller_frame_pointer(mem: &dyn VirtualMemory, rule: &SavedRule, cfa: u64, bp: u64) -> Result<u64, String> {
+    match rule {
+        SavedRule::AtCfa(off) => read(mem, cfa.wrapping_add(*off as u64), "saved frame pointer"),
+        _ => Ok(bp),
+    }
+}
+
+/// The caller of a frame entered from saved registers whose return
+/// address is still in the link register; `caller_sp` is the stack
+/// pointer after the return. The slot shown is the stack pointer, as for
+/// any frame without a saved return address.
+fn from_link_register(code: &dyn CodeInfo, state: &UnwindState, caller_sp: u64) -> Option<StepResult> {
+    let link_register = code.arch().registers.with_role(RegisterRole::ReturnAddress)?;
+    let raw = state.regs.as_ref().filter(|_| state.signal)?.get(link_register)?;
+    let ip = code.return_address(raw);
+    Some(StepResult::Call {
+        state: UnwindState { ip, sp: caller_sp, bp: state.bp, signal: false, regs: None },
+        slot: state.sp,
+    })
+}
+
+/// A frame-record step (arm64) for code CFI does not describe, with the
+/// caller's stack pointer re-derived from the caller's CFI: a record says
+/// where the caller's record is (its x29), not how far the caller's frame
+/// reaches below it, and the caller's CFA rule is relative to its SP.
+fn frame_record_step(
+    mem: &dyn VirtualMemory,
+    code: &dyn CodeInfo,
+    stacks: &StackSet,
+    state: &UnwindState,
+) -> Result<StepResult, String> {
+    match crate::frame_record::step(mem, code, stacks, state)? {
+        StepResult::Call { state: mut next, slot } => {
+            if let Some(sp) = sp_from_frame_record(code, stacks, &next) {
+                next.sp = sp;
+            }
+            Ok(StepResult::Call { state: next, slot })
+        }
+        other => Ok(other),
+    }
+}
+
+/// The stack pointer of a frame reached by a frame-record step: x29 points
+/// at the frame's own record (the AAPCS64 rule), whose first word is the
+/// saved x29, so where the CFI saves x29 at CFA + k the CFA is x29 - k,
+/// and an SP-relative CFA rule (SP + n) gives SP = CFA - n. `None` where
+/// the CFI does not have that shape, or the result is on no known stack.
+fn sp_from_frame_record(code: &dyn CodeInfo, stacks: &StackSet, next: &UnwindState) -> Option<u64> {
+    let row = code.cfi(lookup_ip(next))?;
+    let SavedRule::AtCfa(fp_offset) = row.fp else { return None };
+    let CfaRule::RegisterOffset { register, offset } = row.cfa else { return None };
+    if Some(register) != code.arch().registers.dwarf_number(RegisterRole::StackPointer) {
+        return None;
+    }
+    let cfa = next.bp.checked_add_signed(fp_offset.checked_neg()?)?;
+    let sp = cfa.checked_add_signed(offset.checked_neg()?)?;
+    let same_stack = stacks.find(sp).map(|s| s.kind) == stacks.find(next.bp).map(|s| s.kind);
+    (same_stack && stacks.find(sp).is_some()).then_some(sp)
 }
 
 /// The stack pointer a function had before it moved to the IRQ stack in
@@ -382,8 +486,14 @@ pub(crate) fn bp_known_after(method: Method, code: &dyn CodeInfo, state: &Unwind
         Some(SavedRule::Unchanged) => None,
         _ => Some(false),
     };
+    let link_register_arch = code.arch().registers.with_role(krash_arch::RegisterRole::ReturnAddress).is_some();
     match method {
         Method::FramePointer => Some(true),
+        // Without CFI, arm64 steps by frame records, which read x29.
+        Method::Dwarf if link_register_arch => match cfi_rule() {
+            None => Some(true),
+            rule => from_cfi(rule),
+        },
         Method::Dwarf => from_cfi(cfi_rule()),
         Method::Orc | Method::Auto => match orc_rule() {
             Some(OrcReg::PrevSp) => Some(true),

@@ -366,6 +366,7 @@ impl CodeInfo for CfiCode {
             cfa: CfaRule::RegisterOffset { register: 7, offset: 16 },
             return_address: if outermost { SavedRule::Undefined } else { SavedRule::AtCfa(-8) },
             fp: SavedRule::AtCfa(-16),
+            return_address_signed: false,
         })
     }
 }
@@ -493,4 +494,212 @@ fn partial_register_frame_holds_the_hardware_frame_only() {
     assert_eq!((e.regs.pc(), e.regs.sp()), (Some(0x5020), Some(interrupted_sp)));
     // The frame pointer is not in the iret frame: ORC carries it over.
     assert_eq!(bt.frames().nth(1).and_then(|f| f.bp), Some(0xb0));
+}
+
+// arm64: DWARF CFI from a synthetic `.debug_frame` in the shape GCC gives
+// a pointer-authenticated kernel function:
+//   +0x00 paciasp                     (DW_CFA_AARCH64_negate_ra_state)
+//   +0x04 stp x29, x30, [sp, #-32]!   (CFA sp+32, x29 at CFA-32, x30 at CFA-24)
+//   +0x08 mov x29, sp
+//   ...   bl ... (returns to +0x20)
+//   +0x28 ldp x29, x30, [sp], #32     (both restored, CFA sp+0)
+//   +0x2c autiasp                     (signing state negated back)
+//   +0x30 ret
+mod arm64_cfi {
+    use super::*;
+    use krash_arch::arm64::{ARM64, LR, PC, SP, X29};
+
+    const TEXT: u64 = 0xffff_8000_8001_0000;
+    /// Where the synthetic section's link-time addresses land (a KASLR slide).
+    const SLIDE: u64 = 0x0000_0000_0120_0000;
+    const PAC_MASK: u64 = 0xff7f_0000_0000_0000;
+    const STACK_BASE: u64 = 0xffff_8000_8200_0000;
+    const STACK_TOP: u64 = STACK_BASE + 0x4000;
+
+    fn func(n: u64) -> u64 {
+        TEXT + n * 0x1000
+    }
+
+    /// `addr` with a pointer-authentication signature in its upper bits.
+    fn signed(addr: u64) -> u64 {
+        addr & !PAC_MASK | 0x5a25_0000_0000_0000 & PAC_MASK
+    }
+
+    const PROLOGUE_EPILOGUE: [u8; 15] = [
+        0x41, // DW_CFA_advance_loc 1 (x4): +0x04
+        0x2d, // DW_CFA_AARCH64_negate_ra_state
+        0x41, // +0x08
+        0x0e, 0x20, // DW_CFA_def_cfa_offset 32
+        0x9d, 0x04, // DW_CFA_offset x29, 4 * -8
+        0x9e, 0x03, // DW_CFA_offset x30, 3 * -8
+        0x48, // +0x28
+        0xde, // DW_CFA_restore x30
+        0xdd, // DW_CFA_restore x29
+        0x0e, 0x00, // DW_CFA_def_cfa_offset 0
+        0x41, // +0x2c, then:
+    ];
+
+    /// A version-1 CIE at offset 0 (code alignment 4, data alignment -8,
+    /// return address x30, CFA = sp) and one FDE per function in `covered`.
+    fn debug_frame(covered: &[u64]) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&12u32.to_le_bytes());
+        out.extend_from_slice(&0xffff_ffffu32.to_le_bytes());
+        out.extend_from_slice(&[1, 0, 4, 0x78, 30, 0x0c, 31, 0]);
+        for &n in covered {
+            let mut body = Vec::new();
+            body.extend_from_slice(&0u32.to_le_bytes());
+            body.extend_from_slice(&(func(n) - SLIDE).to_le_bytes());
+            body.extend_from_slice(&0x34u64.to_le_bytes());
+            body.extend_from_slice(&PROLOGUE_EPILOGUE);
+            body.push(0x2d); // autiasp
+            while (body.len() + 4) % 8 != 0 {
+                body.push(0); // DW_CFA_nop
+            }
+            out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+            out.extend_from_slice(&body);
+        }
+        out
+    }
+
+    struct ArmCode {
+        cfi: CfiTable,
+    }
+
+    impl CodeInfo for ArmCode {
+        fn arch(&self) -> &'static Arch {
+            &ARM64
+        }
+        fn orc(&self, _ip: u64) -> Option<OrcEntry> {
+            None
+        }
+        fn is_text(&self, addr: u64) -> bool {
+            (func(1)..func(9)).contains(&addr) && addr & 0xfff < 0x100
+        }
+        fn symbolize(&self, addr: u64) -> Option<Symbolized> {
+            self.is_text(addr).then(|| Symbolized {
+                name: format!("f{}", (addr - TEXT) >> 12),
+                offset: addr & 0xfff,
+                module: None,
+            })
+        }
+        fn cfi(&self, ip: u64) -> Option<CfiRow> {
+            self.cfi.row(ip)
+        }
+        fn return_address(&self, raw: u64) -> u64 {
+            krash_arch::arm64::strip_pac(raw, Some(PAC_MASK))
+        }
+    }
+
+    fn arm_stacks() -> StackSet {
+        let task = ARM64.stacks.of_class(StackClass::Task).unwrap();
+        StackSet { stacks: vec![StackRange { kind: task, base: STACK_BASE, top: STACK_TOP }] }
+    }
+
+    fn arm_regs(pc: u64, sp: u64, fp: u64, lr: u64) -> RegisterFile {
+        let mut r = ARM64.new_registers();
+        for (id, v) in [(PC, pc), (SP, sp), (X29, fp), (LR, lr)] {
+            assert!(r.set_value(id, v));
+        }
+        r
+    }
+
+    #[test]
+    fn aarch64_rows_follow_the_prologue_and_the_signing_state() {
+        let table = CfiTable::from_debug_frame(&debug_frame(&[1]), SLIDE, &ARM64).unwrap();
+        assert_eq!(table.len(), 1);
+        let sp_plus = |offset| CfaRule::RegisterOffset { register: 31, offset };
+        let row = |off: u64| table.row(func(1) + off).unwrap();
+        // Entry: nothing saved, the return address in x30, unsigned.
+        let entry = CfiRow {
+            cfa: sp_plus(0),
+            return_address: SavedRule::Unchanged,
+            fp: SavedRule::Unchanged,
+            return_address_signed: false,
+        };
+        assert_eq!(row(0), entry);
+        // After paciasp: still in x30, now signed.
+        assert_eq!(row(4), CfiRow { return_address_signed: true, ..entry.clone() });
+        // After the stp: the frame record at CFA-32, x30 at CFA-24.
+        let body = CfiRow {
+            cfa: sp_plus(32),
+            return_address: SavedRule::AtCfa(-24),
+            fp: SavedRule::AtCfa(-32),
+            return_address_signed: true,
+        };
+        assert_eq!(row(8), body);
+        assert_eq!(row(0x1f), body);
+        // After the ldp: back in x30 (signed until autiasp), then unsigned.
+        assert_eq!(row(0x28), CfiRow { return_address_signed: true, ..entry.clone() });
+        assert_eq!(row(0x2c), entry);
+        assert_eq!(table.row(func(1) + 0x34), None, "past the FDE");
+        assert_eq!(table.row(func(2)), None, "no FDE");
+        // Read without the AArch64 vendor set, 0x2d is an unknown opcode:
+        // every row after it would be lost.
+        let x86 = CfiTable::from_debug_frame(&debug_frame(&[1]), SLIDE, &X86_64).unwrap();
+        assert_eq!(x86.row(func(1) + 8), None);
+    }
+
+    /// f1 and f2 have CFI, f3 (module code, say) none, f4 CFI again, f5
+    /// none, with a zeroed x29: the outermost frame.
+    #[test]
+    fn dwarf_unwind_strips_signatures_and_steps_frame_records_where_cfi_has_no_row() {
+        let s = STACK_TOP - 0x400;
+        let mut mem = FakeMem::default();
+        // f1's frame [s, s+32): its record (f2's x29, signed return into f2).
+        mem.put(s, s + 32);
+        mem.put(s + 8, signed(func(2) + 0x20));
+        // f2's frame [s+32, s+64): record pointing at f3's.
+        mem.put(s + 32, s + 64);
+        mem.put(s + 40, signed(func(3) + 0x20));
+        // f3 (no CFI): a 64-byte frame with its record at the bottom.
+        mem.put(s + 64, s + 128);
+        mem.put(s + 72, signed(func(4) + 0x20));
+        // f4's frame [s+128, s+160): the last record.
+        mem.put(s + 128, 0);
+        mem.put(s + 136, signed(func(5) + 0x20));
+        let code = ArmCode { cfi: CfiTable::from_debug_frame(&debug_frame(&[1, 2, 4]), SLIDE, &ARM64).unwrap() };
+        // Interrupted in f1's body (x30 is stale there).
+        let start = StartState::from_regs(&arm_regs(func(1) + 0x10, s, s, 0xdead));
+        let bt = unwind_with(Method::Dwarf, &mem, &code, &arm_stacks(), start);
+        assert_eq!(names(&bt), ["f1", "f2", "f3", "f4", "f5"]);
+        let sps: Vec<u64> = bt.frames().map(|f| f.sp).collect();
+        // f4's SP comes from its CFI and its record (x29 - 32 + 32), not
+        // from f3's record + 16, which would miss f3's 64-byte frame.
+        assert_eq!(sps, [s, s + 32, s + 64, s + 128, s + 160]);
+        let pcs: Vec<u64> = bt.frames().skip(1).map(|f| f.pc).collect();
+        assert_eq!(pcs, [func(2) + 0x20, func(3) + 0x20, func(4) + 0x20, func(5) + 0x20], "signatures stripped");
+        let slots: Vec<u64> = bt.frames().map(|f| f.slot).collect();
+        assert_eq!(slots, [s, s + 8, s + 40, s + 64, s + 136]);
+        assert!(!bt.items.iter().any(|i| matches!(i, TraceItem::Warning { .. })), "{:?}", bt.items);
+    }
+
+    #[test]
+    fn a_function_interrupted_before_saving_x30_returns_through_it() {
+        let s = STACK_TOP - 0x200;
+        let mem = FakeMem::default();
+        let code = ArmCode { cfi: CfiTable::from_debug_frame(&debug_frame(&[1, 2]), SLIDE, &ARM64).unwrap() };
+        // Before paciasp, and between paciasp and the stp: x30 holds the
+        // (signed, in the second case) return into f2; SP and x29 are f2's.
+        for (at, lr) in [(0, func(2) + 0x20), (4, signed(func(2) + 0x20))] {
+            let state = UnwindState::from_regs(&arm_regs(func(1) + at, s, s + 0x40, lr));
+            let expected = UnwindState { ip: func(2) + 0x20, sp: s, bp: s + 0x40, signal: false, regs: None };
+            assert_eq!(
+                cfi_step(&mem, &code, &arm_stacks(), &state),
+                Ok(StepResult::Call { state: expected, slot: s }),
+                "interrupted at +{at:#x}"
+            );
+        }
+        // A call through a NULL pointer: the caller is in x30 alike.
+        let state = UnwindState::from_regs(&arm_regs(0, s, s + 0x40, signed(func(2) + 0x20)));
+        let Ok(StepResult::Call { state: next, .. }) = cfi_step(&mem, &code, &arm_stacks(), &state) else {
+            panic!("no step from a NULL call")
+        };
+        assert_eq!((next.ip, next.sp), (func(2) + 0x20, s));
+        // A frame reached by a return cannot have its return address in
+        // x30 (it called out): with no record either, the step fails
+        // instead of inventing a caller.
+        let returned = UnwindState { ip: func(1) + 4, sp: s, bp: 0x10, signal: false, regs: None };
+        assert!(cfi_step(&mem, &code, &arm_stacks(), &returned).is_err());
+    }
 }

@@ -148,7 +148,9 @@ impl CodeInfo for KernelCode<'_> {
     }
 }
 
-/// The vmlinux's `.debug_frame`, already relocated in the linked image.
+/// The vmlinux's `.debug_frame`, already relocated in the linked image
+/// (read with the architecture's vendor opcodes: arm64's pointer
+/// authentication marks).
 fn read_vmlinux_cfi(path: &Path, kaslr: u64, arch: &Arch) -> Result<CfiTable> {
     use object::{Object, ObjectSection};
     let map = krash_core::MappedFile::open(path)?;
@@ -157,7 +159,7 @@ fn read_vmlinux_cfi(path: &Path, kaslr: u64, arch: &Arch) -> Result<CfiTable> {
         .section_by_name(".debug_frame")
         .ok_or_else(|| Error::MissingDebuginfo(format!("{} has no .debug_frame", path.display())))?;
     let data = section.uncompressed_data().map_err(|e| Error::bad_data("vmlinux .debug_frame", e.to_string()))?;
-    CfiTable::from_debug_frame(&data, kaslr, arch.registers)
+    CfiTable::from_debug_frame(&data, kaslr, arch)
 }
 
 fn read_vmlinux_orc(path: &Path, kaslr: u64) -> Result<OrcTable> {
