@@ -201,9 +201,17 @@ impl ZoneHelpers for Kernel {
         let mut out = Vec::new();
         for i in 0..slots {
             let pgdat = self.memory().read_u64(table.wrapping_add(i * 8))?;
-            if pgdat != 0 {
-                out.push((i as u32, pgdat));
+            if pgdat == 0 {
+                continue;
             }
+            // Without the array's type, its length is a guess from the
+            // distance to the next symbol (kallsyms has no sizes): a node
+            // knows its own id, and the first word that is no node of
+            // this slot is past the array.
+            if self.read_field(pgdat, "pglist_data", "node_id").ok() != Some(i) {
+                break;
+            }
+            out.push((i as u32, pgdat));
         }
         if out.is_empty() {
             return Err(Error::NotFound("node_data[] holds no memory node".into()));
