@@ -566,6 +566,11 @@ mod arm64_cfi {
         cfi: CfiTable,
     }
 
+    /// `struct pt_regs` as the fake kernel lays it out: registers, then
+    /// the entry code's frame record (`stackframe`).
+    const PT_REGS_SIZE: u64 = 0x150;
+    const STACKFRAME_OFFSET: u64 = 0x140;
+
     impl CodeInfo for ArmCode {
         fn arch(&self) -> &'static Arch {
             &ARM64
@@ -588,6 +593,9 @@ mod arm64_cfi {
         }
         fn return_address(&self, raw: u64) -> u64 {
             krash_arch::arm64::strip_pac(raw, Some(PAC_MASK))
+        }
+        fn saved_regs_geometry(&self) -> Option<SavedRegsGeometry> {
+            Some(SavedRegsGeometry { size: PT_REGS_SIZE, frame_record_offset: STACKFRAME_OFFSET })
         }
     }
 
@@ -701,5 +709,48 @@ mod arm64_cfi {
         // instead of inventing a caller.
         let returned = UnwindState { ip: func(1) + 4, sp: s, bp: 0x10, signal: false, regs: None };
         assert!(cfi_step(&mem, &code, &arm_stacks(), &returned).is_err());
+    }
+
+    /// An interrupt in f1's body: the entry code (f6, no CFI) saved
+    /// `pt_regs` with its frame record, and called the handler f2 (CFI),
+    /// where the dump caught the CPU.
+    #[test]
+    fn dwarf_unwind_crosses_an_exception_by_the_record_in_pt_regs() {
+        let handler_sp = STACK_TOP - 0x400;
+        let pt_regs = handler_sp + 32;
+        let interrupted_sp = pt_regs + PT_REGS_SIZE;
+        let mut mem = FakeMem::default();
+        // f2's frame: its record links to the one inside pt_regs.
+        mem.put(handler_sp, pt_regs + STACKFRAME_OFFSET);
+        mem.put(handler_sp + 8, signed(func(6) + 0x20));
+        // The interrupted registers: f1 at +0x10 (its record at its SP),
+        // EL1h, and the entry code's record of x29 and pc.
+        let mut interrupted = arm_regs(func(1) + 0x10, interrupted_sp, interrupted_sp, 0xdead);
+        assert!(interrupted.set_value(krash_arch::arm64::PSTATE, 0x6000_0005));
+        let mut bytes = vec![0u8; PT_REGS_SIZE as usize];
+        ARM64.saved_regs.full.write(&interrupted, &mut bytes).unwrap();
+        mem.put_bytes(pt_regs, &bytes);
+        mem.put(pt_regs + STACKFRAME_OFFSET, interrupted_sp);
+        mem.put(pt_regs + STACKFRAME_OFFSET + 8, func(1) + 0x10);
+        // f1's frame: the outermost record, returning into f3 (no CFI).
+        mem.put(interrupted_sp, 0);
+        mem.put(interrupted_sp + 8, signed(func(3) + 0x20));
+        let code = ArmCode { cfi: CfiTable::from_debug_frame(&debug_frame(&[1, 2]), SLIDE, &ARM64).unwrap() };
+        let start = StartState::from_regs(&arm_regs(func(2) + 0x10, handler_sp, handler_sp, 0xdead));
+        let bt = unwind_with(Method::Dwarf, &mem, &code, &arm_stacks(), start);
+        assert_eq!(names(&bt), ["f2", "f6", "f1", "f3"]);
+        let exceptions: Vec<u64> = bt
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                TraceItem::Exception(e) => Some(e.addr),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(exceptions, [pt_regs]);
+        let interrupted_frame = bt.frames().nth(2).unwrap();
+        assert!(interrupted_frame.exact);
+        assert_eq!(bt.frames().last().map(|f| f.sp), Some(interrupted_sp + 32), "f1's CFA");
+        assert!(!bt.items.iter().any(|i| matches!(i, TraceItem::Warning { .. })), "{:?}", bt.items);
     }
 }
