@@ -515,7 +515,7 @@ impl AnalyzeHelpers for Kernel {
         if t.start_source != StartSource::CpuNote {
             return None;
         }
-        let regs = self.cpu_note(t.cpu)?.registers.clone();
+        let regs = self.cpu_note(t.cpu)?.registers;
         let pc = regs.pc()?;
         let first = t.trace.frames().next()?.symbol.as_ref()?;
         if is_plumbing(&first.name) {

@@ -1,6 +1,7 @@
 //! Shared by the lab tests: finding the lab's dumps and running krash on them.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -529,4 +530,82 @@ pub fn refused_as_crash_does(d: &LabDump, command: &str, crash_text: &str) -> bo
         run.stderr
     );
     true
+}
+
+/// `kmem -s` cache lines by name: (OBJSIZE, ALLOCATED, TOTAL, SLABS, SSIZE).
+pub fn cache_lines(text: &str) -> BTreeMap<String, [String; 5]> {
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            // A kernel address: ffff... or, with 52-bit VAs, fff0...
+            let address = f.first().is_some_and(|a| a.len() == 16 && a.starts_with("fff"));
+            if f.len() != 7 || !address {
+                return None;
+            }
+            Some((f[6].to_string(), [f[1], f[2], f[3], f[4], f[5]].map(str::to_string)))
+        })
+        .collect()
+}
+
+/// drgn's allocated objects of each cache (`slab_cache_for_each_allocated_object`,
+/// which knows SLUB's per-cpu freelists and SLAB's array caches), as hex addresses.
+pub fn drgn_allocated_objects(d: &LabDump, caches: &[&str]) -> Option<BTreeMap<String, Vec<String>>> {
+    let script = r#"
+import sys, json, drgn
+from drgn.helpers.linux.slab import find_slab_cache, slab_cache_for_each_allocated_object
+prog = drgn.Program()
+prog.set_core_dump(sys.argv[2])
+prog.load_debug_info([sys.argv[1]])
+out = {}
+for name in sys.argv[3:]:
+    c = find_slab_cache(prog, name)
+    out[name] = [format(o.value_(), "x") for o in slab_cache_for_each_allocated_object(c, "char")]
+print(json.dumps(out))
+"#;
+    let mut args = vec!["-c".to_string(), script.to_string()];
+    args.extend([d.vmlinux.to_string_lossy().into_owned(), d.vmcore.to_string_lossy().into_owned()]);
+    args.extend(caches.iter().map(|c| c.to_string()));
+    let out = std::process::Command::new("python3").args(&args).output().ok()?;
+    if !out.status.success() {
+        eprintln!("{}: drgn failed: {}", d.label(), String::from_utf8_lossy(&out.stderr));
+        return None;
+    }
+    serde_json::from_slice(&out.stdout).ok()
+}
+
+/// What `kmem -S CACHE` lists: allocated objects, free objects an array
+/// cache holds, and the array caches' entries.
+#[derive(Default)]
+pub struct ListedObjects {
+    pub allocated: Vec<String>,
+    pub array_cached: Vec<String>,
+    pub array_entries: Vec<String>,
+}
+
+pub fn listed_objects(text: &str) -> ListedObjects {
+    let mut out = ListedObjects::default();
+    let mut in_array_cache = false;
+    for line in text.lines() {
+        if line.ends_with("ARRAY_CACHE:") {
+            in_array_cache = true;
+            continue;
+        }
+        if !line.starts_with("   ") {
+            // An array cache's header and row keep its entry list going;
+            // any other line ends it.
+            let array_cache_row = line.starts_with("  ARRAY_CACHE") || line.starts_with("  ffff");
+            in_array_cache &= array_cache_row;
+            if let Some(addr) = line.strip_prefix("  [").and_then(|l| l.strip_suffix(']')) {
+                out.allocated.push(addr.to_string());
+            }
+            continue;
+        }
+        let addr = line.split_whitespace().next().unwrap_or_default().to_string();
+        if in_array_cache {
+            out.array_entries.push(addr);
+        } else if line.ends_with(" cache)") {
+            out.array_cached.push(addr);
+        }
+    }
+    out
 }

@@ -198,6 +198,8 @@ impl ZoneHelpers for Kernel {
             .or(from_symbol)
             .unwrap_or(MAX_NODES)
             .min(MAX_NODES);
+        // Types without `node_id` (synthetic kernels) leave slots unchecked.
+        let ids_known = self.layouts().offset("pglist_data", "node_id").is_ok();
         let mut out = Vec::new();
         for i in 0..slots {
             let pgdat = self.memory().read_u64(table.wrapping_add(i * 8))?;
@@ -208,7 +210,7 @@ impl ZoneHelpers for Kernel {
             // distance to the next symbol (kallsyms has no sizes): a node
             // knows its own id, and the first word that is no node of
             // this slot is past the array.
-            if self.read_field(pgdat, "pglist_data", "node_id").ok() != Some(i) {
+            if ids_known && self.read_field(pgdat, "pglist_data", "node_id").ok() != Some(i) {
                 break;
             }
             out.push((i as u32, pgdat));
