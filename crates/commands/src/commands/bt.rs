@@ -56,8 +56,9 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
               \x20          the exception frames found among them\n\
               \x20 -O       make -o the default for later bt commands; again: back to unwinding\n\
               \x20 --unwinder M  which tables to unwind with: auto (default: ORC, and DWARF CFI\n\
-              \x20          where ORC has no entry), orc, dwarf (.debug_frame CFI only: ends at\n\
-              \x20          assembly code, which has none), fp (the RBP chain only)\n\
+              \x20          where ORC has no entry; arm64: frame records), orc, dwarf\n\
+              \x20          (.debug_frame CFI; x86-64: ends at assembly code, which has none;\n\
+              \x20          arm64: frame records step code without CFI), fp (the RBP chain)\n\
               \x20 --args   each frame's parameters and local variables with their values where\n\
               \x20          the DWARF locations recover them (vmlinux DWARF; modules after mod -s),\n\
               \x20          or <optimized out: reason>: ORC frames know RSP, RIP, RBP and the CFA,\n\
