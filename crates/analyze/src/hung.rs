@@ -177,8 +177,7 @@ impl HungHelpers for Kernel {
             }
         }
         let stack = self.read_field_u64(task.addr, "task_struct", "stack").ok()?;
-        // The architecture's THREAD_SIZE (16 KiB on x86-64 and arm64 without KASAN).
-        let thread_size = usize::try_from(self.arch().stacks.thread_size).ok()?;
+        let thread_size = usize::try_from(self.thread_size()).ok()?;
         let bytes = self.memory().read_vec(stack, thread_size).ok()?;
         let layout = self.waiter_layout(kind)?;
         let known_task = |addr: u64| self.task_by_addr(addr).is_ok();

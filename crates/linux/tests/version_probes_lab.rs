@@ -194,6 +194,11 @@ fn lab_kernels_get_their_variants() {
                 continue;
             }
 
+            // THREAD_SIZE from the boot stack's linker symbols (16 KiB on
+            // every lab kernel: no KASAN, 4 KiB pages), not the arch default.
+            let end = ["__end_init_stack", "__end_init_task"].iter().find_map(|n| k.symbols().by_name(n));
+            assert!(k.symbols().by_name("init_stack").is_some() && end.is_some(), "{label}: boot stack symbols");
+            assert_eq!(k.thread_size(), 16 << 10, "{label}: THREAD_SIZE");
             assert_eq!(k.percpu_addressing().unwrap(), want.percpu, "{label}");
             // The per-cpu probe agrees with the kernel: CPU N's this_cpu_off
             // is __per_cpu_offset[N] (x86-64; arm64 keeps it in TPIDR_EL1).

@@ -16,6 +16,12 @@ use crate::cpus::CpuState;
 use crate::layout::{Layouts, TypeSource};
 use crate::type_arena::TypeArena;
 
+/// Kernel stacks are at least a page (x86-64's 4 KiB of old) and at most
+/// 256 KiB (64 KiB pages with KASAN's doubling, twice over): anything else
+/// is a misread.
+const MIN_THREAD_SIZE: u64 = 4 << 10;
+const MAX_THREAD_SIZE: u64 = 256 << 10;
+
 /// What the user gave on the command line.
 #[derive(Debug, Clone, Default)]
 pub struct KernelFiles {
@@ -305,6 +311,25 @@ impl Kernel {
         self.vmcoreinfo.symbol(name).ok_or_else(|| Error::NotFound(format!("symbol not found: {name}")))
     }
 
+    /// `THREAD_SIZE`, the size of a task's kernel stack, as the kernel
+    /// laid out its boot task's: from `init_stack` to `__end_init_stack`
+    /// (`__end_init_task` before 6.x), both placed by the linker script.
+    /// It is larger with KASAN and with arm64's 64 KiB pages. Where the
+    /// symbols are missing (6.1 arm64's kallsyms has functions only), the
+    /// architecture's usual size.
+    pub fn thread_size(&self) -> u64 {
+        let symbols = self.symbols();
+        let start = symbols.by_name("init_stack").map(|s| s.addr);
+        let end = ["__end_init_stack", "__end_init_task"].iter().find_map(|n| symbols.by_name(n).map(|s| s.addr));
+        match (start, end) {
+            (Some(start), Some(end)) => end
+                .checked_sub(start)
+                .filter(|size| size.is_power_of_two() && (MIN_THREAD_SIZE..=MAX_THREAD_SIZE).contains(size))
+                .unwrap_or(self.arch.stacks.thread_size),
+            _ => self.arch.stacks.thread_size,
+        }
+    }
+
     /// Reads a u64 at a symbol's address.
     pub fn read_symbol_u64(&self, name: &str) -> Result<u64> {
         self.mem.read_u64(self.symbol_addr(name)?)
@@ -479,4 +504,31 @@ fn find_direct_map(dump: &Dump, paging: &PageTableFormat, root: u64) -> Option<u
     (entries / 2..entries)
         .map(|slot| paging.canonicalize(slot << top.shift))
         .find(|&vaddr| paging.translate(dump, root, vaddr).is_ok_and(|t| t.paddr == 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::synthetic::SyntheticKernel;
+
+    #[test]
+    fn thread_size_is_the_boot_stack_the_linker_laid_out() {
+        // A 32 KiB stack (KASAN), `__end_init_stack` right after it.
+        let mut s = SyntheticKernel::new();
+        s.global("init_stack", 32 << 10);
+        s.global("__end_init_stack", 8);
+        assert_eq!(s.build().unwrap().thread_size(), 32 << 10);
+        // Before 6.x the end is `__end_init_task`.
+        let mut s = SyntheticKernel::new();
+        s.global("init_stack", 64 << 10);
+        s.global("__end_init_task", 8);
+        assert_eq!(s.build().unwrap().thread_size(), 64 << 10);
+        // No symbols, or a size no stack has: the architecture's.
+        let k = SyntheticKernel::new().build().unwrap();
+        assert_eq!(k.thread_size(), k.arch().stacks.thread_size);
+        let mut s = SyntheticKernel::new();
+        s.global("init_stack", 24 << 10);
+        s.global("__end_init_stack", 8);
+        let k = s.build().unwrap();
+        assert_eq!(k.thread_size(), k.arch().stacks.thread_size);
+    }
 }

@@ -41,8 +41,10 @@ pub fn strip_pac(addr: u64, pac_mask: Option<u64>) -> u64 {
     }
 }
 
-/// `THREAD_SIZE`: 16 KiB task and IRQ stacks (`THREAD_SHIFT` 14 without
-/// KASAN, with 4 and 16 KiB pages; one 64 KiB page with 64 KiB pages).
+/// `THREAD_SIZE` where the kernel's own symbols do not say
+/// (`Kernel::thread_size` reads the boot stack's bounds): 16 KiB task and
+/// IRQ stacks (`THREAD_SHIFT` 14 without KASAN, with 4 and 16 KiB pages;
+/// one 64 KiB page with 64 KiB pages).
 const THREAD_SIZE: u64 = 16 << 10;
 
 /// The task stack; the per-CPU IRQ stack (`irq_stack_ptr` holds its

@@ -554,7 +554,7 @@ fn task_struct_owner(k: &Kernel, addr: u64) -> Option<TaskContext> {
 
 fn stack_owner(k: &Kernel, addr: u64) -> Option<TaskContext> {
     let off = k.layouts().offset("task_struct", "stack").ok()?;
-    let thread_size = k.arch().stacks.thread_size;
+    let thread_size = k.thread_size();
     let t = k.tasks().ok()?.iter().find(|t| {
         k.memory()
             .read_u64(t.addr.wrapping_add(off))

@@ -336,7 +336,8 @@ impl SearchExt for Kernel {
         let page = self.memory().page_size();
         let mut out = Vec::new();
         let mut off = 0;
-        while off < self.arch().stacks.thread_size {
+        let thread_size = self.thread_size();
+        while off < thread_size {
             let vaddr = stack.wrapping_add(off);
             if let Ok(paddr) = self.virt_to_phys(vaddr) {
                 out.push(MappedExtent { vaddr, paddr, len: page });

@@ -227,7 +227,7 @@ impl BacktraceExt for Kernel {
         for kind in spec.kinds {
             if kind.locator == StackLocator::TaskStack {
                 let base = self.read_field_u64(task.addr, "task_struct", "stack")?;
-                stacks.push(StackRange { kind, base, top: base.wrapping_add(spec.thread_size) });
+                stacks.push(StackRange { kind, base, top: base.wrapping_add(self.thread_size()) });
             } else if task.active {
                 stacks.extend(self.cpu_stack(kind, task.cpu));
             }
@@ -268,7 +268,7 @@ impl BacktraceExt for Kernel {
                     own_stacks.extend(kind.map(|kind| StackRange {
                         kind,
                         base,
-                        top: base.wrapping_add(self.arch().stacks.thread_size),
+                        top: base.wrapping_add(self.thread_size()),
                     }));
                 }
             }
@@ -502,12 +502,12 @@ impl BacktraceHelpers for Kernel {
                     let pointer = self.memory().read_u64(slot).ok().filter(|&p| p != 0)?;
                     Some(pointer.wrapping_add(place.top_past_pointer))
                 })?;
-                Some(StackRange { kind, base: top.wrapping_sub(spec.thread_size), top })
+                Some(StackRange { kind, base: top.wrapping_sub(self.thread_size()), top })
             }
             StackLocator::PerCpuBasePointer { variable } => {
                 let slot = self.percpu_addr(variable, cpu).ok()?;
                 let base = self.memory().read_u64(slot).ok().filter(|&p| p != 0)?;
-                Some(StackRange { kind, base, top: base.wrapping_add(spec.thread_size) })
+                Some(StackRange { kind, base, top: base.wrapping_add(self.thread_size()) })
             }
             StackLocator::PerCpuArray { variable } => {
                 let base = self.percpu_addr(variable, cpu).ok()?;
