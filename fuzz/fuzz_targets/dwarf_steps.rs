@@ -28,10 +28,13 @@
 //! (b) indexes the first string with `CfiTable::from_debug_frame` (its FDEs
 //! give link-time addresses near `TEXT`), then unwinds from the pc with the
 //! DWARF method alone: one `cfi_step`, or a whole trace when flags bit 1 is
-//! set (bit 0: the pc was interrupted, not a return address). Every walk
-//! must end on its own without a panic.
+//! set (bit 0: the pc was interrupted, not a return address). Flags bit 3
+//! makes it arm64's (the AArch64 CFA opcodes such as `negate_ra_state`; the
+//! 17 registers are x0-x13, x29, x30 and sp). Every walk must end on its
+//! own without a panic.
 #![no_main]
 
+use krash_arch::arm64::ARM64;
 use krash_arch::x86_64::X86_64;
 use krash_arch::{Arch, RegisterFile, StackClass};
 use krash_core::memory::BytesAt;
@@ -273,11 +276,12 @@ fn variables(input: &Input<'_>) {
 
 struct Code<'a> {
     table: &'a CfiTable,
+    arch: &'static Arch,
 }
 
 impl CodeInfo for Code<'_> {
     fn arch(&self) -> &'static Arch {
-        &X86_64
+        self.arch
     }
     fn orc(&self, _ip: u64) -> Option<OrcEntry> {
         None
@@ -295,16 +299,19 @@ impl CodeInfo for Code<'_> {
 }
 
 fn cfi(input: &Input<'_>) {
-    let Ok(table) = CfiTable::from_debug_frame(input.first, 0, X86_64.registers) else { return };
-    let code = Code { table: &table };
-    let Some(task) = X86_64.stacks.of_class(StackClass::Task) else { return };
+    let arch: &'static Arch = if input.flags & 8 != 0 { &ARM64 } else { &X86_64 };
+    let Ok(table) = CfiTable::from_debug_frame(input.first, 0, arch) else { return };
+    let code = Code { table: &table, arch };
+    let Some(task) = arch.stacks.of_class(StackClass::Task) else { return };
     let mem = &input.mem;
     let top = MEM + mem.bytes.len() as u64;
     let stacks = StackSet { stacks: vec![StackRange { kind: task, base: MEM, top }] };
     let regs = (input.known & (1 << 17) != 0).then(|| {
-        let mut file = RegisterFile::new(X86_64.registers);
+        let mut file = RegisterFile::new(arch.registers);
         for n in 0..DWARF_REGISTERS as u16 {
-            if let (Some(value), Some(id)) = (input.register(n), X86_64.registers.by_dwarf(n)) {
+            // arm64: the last three slots are x29, x30 and sp.
+            let number = if arch.machine == ARM64.machine && n >= 14 { n + 15 } else { n };
+            if let (Some(value), Some(id)) = (input.register(n), arch.registers.by_dwarf(number)) {
                 file.set_value(id, value);
             }
         }
@@ -313,7 +320,8 @@ fn cfi(input: &Input<'_>) {
     let state = UnwindState {
         ip: TEXT.wrapping_add(u64::from(input.pc)),
         sp: MEM.wrapping_add(input.cfa as i64 as u64),
-        bp: input.register(6).unwrap_or(0),
+        // The frame pointer: RBP (DWARF 6), or arm64's x29 (slot 14).
+        bp: input.register(if arch.machine == ARM64.machine { 14 } else { 6 }).unwrap_or(0),
         signal: input.flags & 1 != 0,
         regs,
     };

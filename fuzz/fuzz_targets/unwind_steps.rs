@@ -2,23 +2,31 @@
 //! steps (frame records, the epilogue and frameless-code rules, encoded
 //! frame pointers, user registers at the stack top), the stack scans that
 //! recover from a failed step, and the read-back of callee-saved registers
-//! from decoded prologues.
+//! from decoded prologues; on arm64, frame-record steps (x29/x30 records,
+//! a leaf's or prologue's caller from the link register read off its
+//! decoded code, exception records inside `pt_regs`).
 //!
 //! The input after a 32-byte header is mapped twice: as code at `CODE`
 //! (functions every 0x100 bytes, every fourth a `.cold` part of the one
 //! before) and as the task stack at `STACK`. The header gives the start:
-//! `ip` and `sp` offsets into the input, a raw RBP, and a flags byte
-//! (bit 0: interrupted at `ip`, bit 1: the frame-pointer method alone, else
-//! auto; no ORC table exists, so auto falls back to frame pointers).
+//! `ip` and `sp` offsets into the input, a raw RBP (arm64: x29), and a
+//! flags byte (bit 0: interrupted at `ip`, bit 1: the frame-pointer method
+//! alone, else auto; no ORC table exists, so auto falls back to frame
+//! pointers; bit 2: arm64; bit 3: a full register file whose link register
+//! is the header's last word).
 //! Every walk must end on its own, bounded, without a panic.
 #![no_main]
 
+use krash_arch::arm64::ARM64;
 use krash_arch::x86_64::X86_64;
+use krash_arch::RegisterRole;
 use krash_arch::{Arch, StackClass};
 use krash_core::memory::not_mapped;
 use krash_core::VirtualMemory;
 use krash_debuginfo::orc::OrcEntry;
-use krash_unwind::{unwind_with, CodeInfo, Method, StackRange, StackSet, StartState, Symbolized, UnwindState};
+use krash_unwind::{
+    unwind_with, CodeInfo, Method, SavedRegsGeometry, StackRange, StackSet, StartState, Symbolized, UnwindState,
+};
 use libfuzzer_sys::fuzz_target;
 
 const CODE: u64 = 0xffff_ffff_c000_0000;
@@ -26,7 +34,7 @@ const STACK: u64 = 0xffff_c900_0000_0000;
 const HEADER: usize = 32;
 const FUNCTION: u64 = 0x100;
 
-struct Input<'a>(&'a [u8]);
+struct Input<'a>(&'a [u8], &'static Arch);
 
 impl Input<'_> {
     fn offset(&self, addr: u64) -> Option<usize> {
@@ -36,6 +44,9 @@ impl Input<'_> {
             .map(|o| o as usize)
     }
 }
+
+/// arm64's `struct pt_regs` (6.1): 336 bytes, the frame record at 304.
+const ARM64_PT_REGS: SavedRegsGeometry = SavedRegsGeometry { size: 336, frame_record_offset: 304 };
 
 impl VirtualMemory for Input<'_> {
     fn read_virt(&self, addr: u64, buf: &mut [u8]) -> krash_core::Result<()> {
@@ -49,7 +60,10 @@ impl VirtualMemory for Input<'_> {
 
 impl CodeInfo for Input<'_> {
     fn arch(&self) -> &'static Arch {
-        &X86_64
+        self.1
+    }
+    fn saved_regs_geometry(&self) -> Option<SavedRegsGeometry> {
+        (self.1.machine == ARM64.machine).then_some(ARM64_PT_REGS)
     }
     fn orc(&self, _ip: u64) -> Option<OrcEntry> {
         None
@@ -74,18 +88,23 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let word = |i: usize| u64::from_le_bytes(data[i..i + 8].try_into().unwrap_or_default());
-    let input = Input(&data[HEADER..]);
-    let len = input.0.len() as u64;
-    let Some(task) = X86_64.stacks.of_class(StackClass::Task) else { return };
-    let stacks = StackSet { stacks: vec![StackRange { kind: task, base: STACK, top: STACK + len }] };
     let flags = data[24];
-    let state = UnwindState {
-        ip: CODE + word(0) % len,
-        sp: STACK + (word(8) % len & !7),
-        bp: word(16),
-        signal: flags & 1 != 0,
-        regs: None,
-    };
+    let arch: &'static Arch = if flags & 4 != 0 { &ARM64 } else { &X86_64 };
+    let input = Input(&data[HEADER..], arch);
+    let len = input.0.len() as u64;
+    let Some(task) = arch.stacks.of_class(StackClass::Task) else { return };
+    let stacks = StackSet { stacks: vec![StackRange { kind: task, base: STACK, top: STACK + len }] };
+    let (ip, sp, bp) = (CODE + word(0) % len, STACK + (word(8) % len & !7), word(16));
+    let regs = (flags & 8 != 0).then(|| {
+        let mut file = arch.new_registers();
+        file.set_role(RegisterRole::ProgramCounter, ip);
+        file.set_role(RegisterRole::StackPointer, sp);
+        file.set_role(RegisterRole::FramePointer, bp);
+        // The link register where the machine has one; x86-64 ignores it.
+        file.set_role(RegisterRole::ReturnAddress, CODE.wrapping_add(u64::from(data[25]) << 4));
+        file
+    });
+    let state = UnwindState { ip, sp, bp, signal: flags & 1 != 0, regs };
     let method = if flags & 2 != 0 { Method::FramePointer } else { Method::Auto };
     let trace = unwind_with(method, &input, &input, &stacks, StartState { state, slot: state.sp });
     assert!(trace.frames().count() <= krash_unwind::MAX_FRAMES);
