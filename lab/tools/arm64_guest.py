@@ -52,12 +52,13 @@ def deb_glob(package):
 
 
 def headers_dependencies(headers_deb):
-    """The packages a linux-headers-KV .deb needs beside it: its -common (arch all) and
-    the linux-kbuild of its version, taken for amd64 (its scripts run on the host)."""
+    """The packages a linux-headers-KV .deb needs beside it: its -common (arch all;
+    -common-rt for the rt flavor) and the linux-kbuild of its version, taken for
+    amd64 (its scripts run on the host)."""
     depends = subprocess.run(["dpkg-deb", "-f", str(headers_deb), "Depends"], check=True,
                              capture_output=True, text=True).stdout
     names = [re.match(r"\s*([^\s(|]+)", alt).group(1) for alt in depends.split(",")]
-    common = [n for n in names if n.startswith("linux-headers-") and n.endswith("-common")]
+    common = [n for n in names if re.fullmatch(r"linux-headers-.*-common(-rt)?", n)]
     kbuild = [n for n in names if n.startswith("linux-kbuild-")]
     if len(common) != 1 or len(kbuild) != 1:
         raise Arm64Error(f"{headers_deb.name}: cannot tell its -common and linux-kbuild from Depends: {depends}")

@@ -26,7 +26,9 @@ Fields:
                 (linux-source-X.Y) with the configuration fragment `config`
                 (lab/kernel/) over allnoconfig; the release is the source's
                 version plus the fragment's CONFIG_LOCALVERSION.
-  flavor        "cloud": Debian's cloud-amd64 build (BTF, ORC, SLUB, KASLR);
+  flavor        "cloud": Debian's cloud-amd64/-arm64 build (BTF, ORC, SLUB, KASLR);
+                "arm64-16k", "rt": Debian's generic arm64 builds with 16 KiB
+                pages or PREEMPT_RT;
                 "fp-slab": no BTF, the frame-pointer unwinder, SLAB, no KASLR
                 (the shape of RHEL 7/8.0, Ubuntu 20.04 and Debian 10 kernels).
   build_root    None: modules build with the host's gcc and
@@ -46,6 +48,15 @@ Fields:
   lime_from     where LiME's source package comes from: "host" apt, or a suite
                 of the private apt (newer kernels need a newer LiME); None
                 where the kernel has no live scenario.
+  crashkernel   the capture kernel's reservation (256M; 512M for Debian's
+                generic arm64 builds, whose capture kernel also reserves 64 MiB
+                of CMA and then cannot unpack the 52 MB initramfs in 256M:
+                "Initramfs unpacking failed: write error", no /init).
+  console       "synchronous": an oops is on the serial console before kdump
+                starts; "deferred" (PREEMPT_RT): a printing thread writes the
+                console, and an oops kexecs into the capture kernel before it
+                runs, so the kernel's own text of the crash (the facts line,
+                the oops, its Call trace) is read from vmcore-dmesg.txt too.
   capture       how the capture kernel saves /proc/vmcore: "makedumpfile"
                 (the default: -F -c -d dump_level) or "copy" (/proc/vmcore
                 itself, an ELF file) where makedumpfile cannot read the
@@ -68,6 +79,10 @@ import json
 from pathlib import Path
 
 LIVE = "live"
+
+# The capture kernel's memory (crashkernel=): enough for the cloud kernels and
+# the flavor, whose capture kernel unpacks a copy of the ~40 MB initramfs.
+DEFAULT_CRASHKERNEL = "256M"
 
 # The x86-64 kernel with every format gets it on these scenarios (two boots each).
 X86_VARIANT_SCENARIOS = {"null-member", "softlockup"}
@@ -162,6 +177,33 @@ KERNELS = [
             "drivers/md/dm-mod", "drivers/net/dummy",
         ],
     },
+    # Debian's other arm64 flavors of the same 6.12 (generic configuration, every
+    # driver): 16 KiB pages (52-bit VA by LPA2, 4 table levels, THREAD_SIZE 16K)
+    # and PREEMPT_RT (4 KiB pages, sleeping spinlocks, mutexes over rt_mutex).
+    # Each runs the scenarios its difference touches (the time budget: their
+    # -dbg packages are 1 GB each); the cloud kernels run the rest.
+    {
+        "release": "6.12.117+deb12-arm64-16k", "arch": "arm64", "apt": "private-arm64", "crashkernel": "512M",
+        "suite": "bookworm-security", "series": r"^linux-image-6\.12\.[0-9]+\+deb12-arm64-16k-dbg$",
+        "packaging": "image", "build_root": None, "cross_compile": "aarch64-linux-gnu-",
+        "guest_tools": "arm64-debs", "lime_from": None, "flavor": "arm64-16k",
+        "capture": "copy", "dump_level": None, "variants": set(), "golden": False,
+        "stock_modules": [
+            "drivers/block/virtio_blk", "drivers/firmware/qemu_fw_cfg", "drivers/block/loop",
+            "drivers/md/dm-mod", "drivers/net/dummy",
+        ],
+    },
+    {
+        "release": "6.12.117+deb12-rt-arm64", "arch": "arm64", "apt": "private-arm64", "crashkernel": "512M",
+        "suite": "bookworm-security", "series": r"^linux-image-6\.12\.[0-9]+\+deb12-rt-arm64-dbg$",
+        "packaging": "image", "build_root": None, "cross_compile": "aarch64-linux-gnu-",
+        "guest_tools": "arm64-debs", "lime_from": None, "flavor": "rt", "console": "deferred",
+        "capture": "copy", "dump_level": None, "variants": set(), "golden": False,
+        "stock_modules": [
+            "drivers/block/virtio_blk", "drivers/firmware/qemu_fw_cfg", "drivers/block/loop",
+            "drivers/md/dm-mod", "drivers/net/dummy",
+        ],
+    },
 ]
 
 for _k in KERNELS:
@@ -169,6 +211,8 @@ for _k in KERNELS:
     _k.setdefault("arch", "x86_64")
     _k.setdefault("cross_compile", None)
     _k.setdefault("capture", "makedumpfile")
+    _k.setdefault("crashkernel", DEFAULT_CRASHKERNEL)
+    _k.setdefault("console", "synchronous")
 
 BY_RELEASE = {k["release"]: k for k in KERNELS}
 
@@ -193,6 +237,15 @@ SKIPPED_SCENARIOS = {
     },
     **{kv: {"live": "the live scenario runs krash inside the guest, and the krash built here is an "
                     "x86-64 binary"} for kv in ("6.1.0-56-cloud-arm64", "6.12.117+deb12-cloud-arm64")},
+    **{kv: dict({s: f"the {flavor} flavor runs the scenarios its difference touches ({kept}); "
+                    f"the cloud-arm64 kernels run the others (the lab's arm64 time budget)"
+                 for s in ("null-fnptr", "softlockup", "slab-corrupt", "timer-bug", "hung-task",
+                           "sysrq-busy", "err-ptr") if s not in kept.split(", ")},
+                live="the live scenario runs krash inside the guest, and the krash built here is an "
+                     "x86-64 binary")
+       for kv, flavor, kept in (
+           ("6.12.117+deb12-arm64-16k", "16 KiB-page", "null-member, slab-corrupt"),
+           ("6.12.117+deb12-rt-arm64", "PREEMPT_RT", "null-member, hung-task"))},
 }
 
 
@@ -229,6 +282,8 @@ def dump_spec(kv):
     key = {k: s[k] for k in ("release", "packaging", "guest_tools", "dump_level", "stock_modules")}
     if s["arch"] != "x86_64":
         key.update(arch=s["arch"], capture=s["capture"])
+    if s["crashkernel"] != DEFAULT_CRASHKERNEL:
+        key.update(crashkernel=s["crashkernel"])
     if s["packaging"] == "source":
         # A built kernel's bytes follow its configuration fragment.
         fragment = Path(__file__).resolve().parent.parent / s["config"]

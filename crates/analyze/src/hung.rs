@@ -5,7 +5,9 @@
 //! names the lock even where DWARF lost the `lock` argument. Kernels that
 //! record a sleeping task's mutex (`task_struct.blocked_on`, 6.16+; 7.x's
 //! mutex keeps a `first_waiter` ring instead of a `wait_list`) are read
-//! directly.
+//! directly, and so are locks built on the rt_mutex core (PREEMPT_RT's
+//! mutex and rwsem, PI futexes): the sleeper's `task_struct.pi_blocked_on`
+//! names its `rt_mutex_waiter`, whose `lock` is the `rt_mutex_base`.
 
 use crate::AnalyzeHelpers;
 use krash_linux::sched::backtrace::BacktraceExt;
@@ -18,6 +20,7 @@ use krash_core::VirtualMemory;
 use crate::{is_plumbing, BlockedTask, Report, MAX_BLOCKED_REPORTED};
 use krash_linux::sched::task::{Task, TaskState};
 use krash_program::list::{self, WalkOptions};
+use krash_program::rbtree::{self, RbLayout};
 use krash_program::Kernel;
 
 /// Offset of `task` in `struct mutex_waiter`, `rwsem_waiter` and
@@ -29,6 +32,8 @@ const SWAIT_LIST_OFFSET: u64 = 8;
 const MAX_WAITERS: usize = 4096;
 /// Low bits of `mutex.owner` / `rw_semaphore.owner` that are flags.
 const OWNER_FLAGS: u64 = 0x7;
+/// `rt_mutex_base.owner`'s low bit: the lock has waiters (RT_MUTEX_HAS_WAITERS).
+const RT_MUTEX_OWNER_FLAGS: u64 = 0x1;
 
 /// Offsets of a waiter entry's `task` and list link, and of the lock's wait list head.
 struct WaiterLayout {
@@ -164,6 +169,11 @@ trait HungHelpers {
     /// the lock keeps its wait list.
     fn waiter_layout(&self, kind: &str) -> Option<WaiterLayout>;
     fn lock_owner(&self, lock: u64, kind: &str) -> Option<LockOwner>;
+    /// A lock owner from its task's address (None where it is no task).
+    fn task_as_owner(&self, owner: u64) -> Option<LockOwner>;
+    /// The lock a task sleeps on through the rt_mutex core, where the
+    /// kernel records it in `task_struct.pi_blocked_on`.
+    fn rt_mutex_blocked_on(&self, task: &Task, kind: &str) -> Option<LockWait>;
     /// The mutex a task sleeps on, where the kernel records it in
     /// `task_struct.blocked_on` (6.16+, for proxy execution): read, not searched for.
     fn mutex_blocked_on(&self, task: &Task) -> Option<LockWait>;
@@ -175,6 +185,9 @@ impl HungHelpers for Kernel {
             if let Some(lock) = self.mutex_blocked_on(task) {
                 return Some(lock);
             }
+        }
+        if let Some(lock) = self.rt_mutex_blocked_on(task, kind) {
+            return Some(lock);
         }
         let stack = self.read_field_u64(task.addr, "task_struct", "stack").ok()?;
         let thread_size = usize::try_from(self.thread_size()).ok()?;
@@ -263,8 +276,45 @@ impl HungHelpers for Kernel {
         })
     }
 
+    fn rt_mutex_blocked_on(&self, task: &Task, kind: &str) -> Option<LockWait> {
+        let waiter = self.read_field_u64(task.addr, "task_struct", "pi_blocked_on").ok().filter(|&a| a != 0)?;
+        let base = self.read_field_u64(waiter, "rt_mutex_waiter", "lock").ok().filter(|&a| a != 0)?;
+        let l = self.layouts();
+        // The lock the sleeper took holds the rt_mutex_base: PREEMPT_RT's
+        // mutex as `rtmutex`, its rwsem as `rwbase.rtmutex`; anything else
+        // (a PI futex's rt_mutex) is named as the rt_mutex itself.
+        let (kind, inner) = match kind {
+            "mutex" if l.has_field("mutex", "rtmutex") => ("mutex", l.offset("mutex", "rtmutex").ok()?),
+            "rw_semaphore" if l.has_field("rw_semaphore", "rwbase") => {
+                ("rw_semaphore", l.offset("rw_semaphore", "rwbase.rtmutex").ok()?)
+            }
+            _ => ("rt_mutex", 0),
+        };
+        let address = base.checked_sub(inner)?;
+        let waiters = match l.offset("rt_mutex_base", "waiters") {
+            Ok(off) => {
+                let top = self.memory().read_u64(base.checked_add(off)?).ok()?;
+                rbtree::walk(self.memory(), top, RbLayout::default(), MAX_WAITERS).entries.len()
+            }
+            Err(_) => 0,
+        };
+        let owner = self.read_field_u64(base, "rt_mutex_base", "owner").ok()? & !RT_MUTEX_OWNER_FLAGS;
+        Some(LockWait {
+            address,
+            kind: kind.into(),
+            symbol: self.symbolize(address).filter(|s| s.offset == 0).map(|s| s.name),
+            owner: self.task_as_owner(owner),
+            waiters,
+            waiter_pids: Vec::new(),
+        })
+    }
+
     fn lock_owner(&self, lock: u64, kind: &str) -> Option<LockOwner> {
         let owner = self.read_field_u64(lock, kind, "owner").ok()? & !OWNER_FLAGS;
+        self.task_as_owner(owner)
+    }
+
+    fn task_as_owner(&self, owner: u64) -> Option<LockOwner> {
         let t = self.task_by_addr(owner).ok()?.clone();
         let frames = self
             .backtrace(&t)

@@ -397,10 +397,20 @@ impl SymbolTable {
         let last = at_or_below.iter().rposition(|e| !is_absolute(e))?;
         let (before_last, from_last) = at_or_below.split_at_checked(last)?;
         let mut entry = from_last.first()?;
+        let names = &self.inner.names;
+        let object = |e: &&Entry| !is_absolute(e) && !is_linker_script_marker(entry_name(names, e));
         if entry.addr == link_addr {
+            // At the address itself, too, an object beats a section marker
+            // there (an empty section's `__start_alloc_tags` and the
+            // module's mutex after it).
             let group_start = before_last.partition_point(|e| e.addr < link_addr);
             let (_, group) = before_last.split_at_checked(group_start)?;
-            entry = group.iter().find(|e| !is_absolute(e)).unwrap_or(entry);
+            entry = group
+                .iter()
+                .find(object)
+                .or_else(|| object(&entry).then_some(entry))
+                .or_else(|| group.iter().find(|e| !is_absolute(e)))
+                .unwrap_or(entry);
         } else if is_linker_script_marker(entry_name(&self.inner.names, entry)) {
             // Past the address of a section marker that shares it with an
             // object (`__softirqentry_text_start` and `__do_softirq`,
@@ -409,8 +419,6 @@ impl SymbolTable {
             // The rule is by name, so kallsyms and the ELF symtab agree.
             let group_start = before_last.partition_point(|e| e.addr < entry.addr);
             let (_, group) = before_last.split_at_checked(group_start)?;
-            let names = &self.inner.names;
-            let object = |e: &&Entry| !is_absolute(e) && !is_linker_script_marker(entry_name(names, e));
             entry = group.iter().find(object).unwrap_or(entry);
         }
         // Every entry considered lies at or below `link_addr`.
@@ -546,5 +554,17 @@ mod tests {
         assert!(!is_linker_script_marker("__do_softirq") && !is_linker_script_marker("_stext"));
         // Past its size the marker after it answers.
         assert_eq!(t.by_addr(0x6030).map(|(s, o)| (s.name, o)), Some(("__entry_text_start", 8)));
+        // At the shared address itself, too, the object answers: a module's
+        // empty alloc_tags section and the mutex after it.
+        assert_eq!(t.by_addr(0x6000).map(|(s, o)| (s.name, o)), Some(("__do_softirq", 0)));
+        let mut b = SymbolTableBuilder::new(Some("krash_scenarios"));
+        b.push("__start_alloc_tags", 0x8000, 0, 'D').unwrap();
+        b.push("__stop_alloc_tags", 0x8000, 0, 'D').unwrap();
+        b.push("krash_resource_mutex", 0x8000, 32, 'd').unwrap();
+        assert_eq!(b.build().by_addr(0x8000).map(|(s, o)| (s.name, o)), Some(("krash_resource_mutex", 0)));
+        // A marker alone still names its address.
+        let mut b = SymbolTableBuilder::new(None);
+        b.push("__bss_start", 0x9000, 0, 'B').unwrap();
+        assert_eq!(b.build().by_addr(0x9000).map(|(s, _)| s.name), Some("__bss_start"));
     }
 }

@@ -40,11 +40,23 @@ pub const TRANSCRIPT_KERNELS: [&str; 2] = GOLDEN_KERNELS;
 pub const VARIANT_KERNEL: &str = "6.1.0-56-cloud-amd64";
 
 /// The lab's arm64 kernels (`arch: arm64` in `lab/tools/kernels.py`), oldest
-/// first: Debian's cloud-arm64 6.1 and 6.12 (bookworm), booted under
-/// `qemu-system-aarch64 -M virt -cpu max,pauth-impdef=on` (TCG; pointer
-/// authentication on). Their dumps are apart from the others: see
-/// [`arm64_manifests`]; [`manifests`] never lists them.
-pub const ARM64_KERNELS: [&str; 2] = ["6.1.0-56-cloud-arm64", "6.12.117+deb12-cloud-arm64"];
+/// first: Debian's cloud-arm64 6.1 and 6.12 (bookworm), then the same 6.12's
+/// generic builds with 16 KiB pages ([`ARM64_16K_KERNEL`]) and with
+/// PREEMPT_RT ([`ARM64_RT_KERNEL`]), each with the scenarios its difference
+/// touches. All boot under `qemu-system-aarch64 -M virt -cpu
+/// max,pauth-impdef=on` (TCG; pointer authentication on). Their dumps are
+/// apart from the others: see [`arm64_manifests`]; [`manifests`] never lists
+/// them.
+pub const ARM64_KERNELS: [&str; 4] =
+    ["6.1.0-56-cloud-arm64", "6.12.117+deb12-cloud-arm64", ARM64_16K_KERNEL, ARM64_RT_KERNEL];
+
+/// Debian's arm64-16k 6.12: 16 KiB pages, 52-bit VA by LPA2 (four table
+/// levels), scenarios null-member and slab-corrupt.
+pub const ARM64_16K_KERNEL: &str = "6.12.117+deb12-arm64-16k";
+
+/// Debian's rt-arm64 6.12: PREEMPT_RT (sleeping spinlocks, mutexes over
+/// rt_mutex), 4 KiB pages, scenarios null-member and hung-task.
+pub const ARM64_RT_KERNEL: &str = "6.12.117+deb12-rt-arm64";
 
 /// The arm64 kernel whose scenarios have every arm64 format (kdump-zlib,
 /// flattened, makedumpfile's ELF, QEMU's ELF and kdump files). The other's

@@ -170,7 +170,13 @@ fn expected(release: &str) -> Expected {
         r if r == krash_labtest::ARM64_KERNELS[0] => {
             Expected { orc: None, percpu: PercpuAddressing::ImageRelative, ..expected(v6_1) }
         }
-        r if r == krash_labtest::ARM64_KERNELS[1] => {
+        // The generic 16K-page and PREEMPT_RT builds of that 6.12 have its
+        // variants too: page size and preemption model change no layout
+        // a probe chooses between.
+        r if r == krash_labtest::ARM64_KERNELS[1]
+            || r == krash_labtest::ARM64_16K_KERNEL
+            || r == krash_labtest::ARM64_RT_KERNEL =>
+        {
             Expected { orc: None, percpu: PercpuAddressing::ImageRelative, ..expected(v6_12) }
         }
         other => panic!("{other}: not a lab kernel (krash_labtest::KERNELS, ARM64_KERNELS)"),
@@ -195,7 +201,8 @@ fn lab_kernels_get_their_variants() {
             }
 
             // THREAD_SIZE from the boot stack's linker symbols (16 KiB on
-            // every lab kernel: no KASAN, 4 KiB pages), not the arch default.
+            // every lab kernel: no KASAN, and arm64's 16 KiB pages keep the
+            // minimum THREAD_SHIFT of 14), not the arch default.
             let end = ["__end_init_stack", "__end_init_task"].iter().find_map(|n| k.symbols().by_name(n));
             assert!(k.symbols().by_name("init_stack").is_some() && end.is_some(), "{label}: boot stack symbols");
             assert_eq!(k.thread_size(), 16 << 10, "{label}: THREAD_SIZE");

@@ -348,6 +348,21 @@ fn on_path(tool: &str) -> bool {
     std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|p| p.join(tool).is_file()))
 }
 
+/// drgn-crash as the lab runs it (lab/tools/analysis.py): beside the
+/// python3 that has drgn (pip puts its scripts there; a pyenv python may
+/// have no shim for it on PATH), else on PATH.
+fn drgn_crash_program() -> Option<PathBuf> {
+    static FOUND: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    FOUND
+        .get_or_init(|| {
+            let out = Command::new("python3").args(["-c", "import sys; print(sys.executable)"]).output().ok()?;
+            let python = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+            let beside = python.parent().map(|dir| dir.join("drgn-crash")).filter(|p| p.is_file());
+            beside.or_else(|| on_path("drgn-crash").then(|| PathBuf::from("drgn-crash")))
+        })
+        .clone()
+}
+
 /// Which crash runs as a peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PeerCrash {
@@ -371,7 +386,7 @@ impl PeerCrash {
         match self {
             PeerCrash::Host => crash_installed(),
             PeerCrash::Sid => Self::sid_root().join("usr/bin/crash").is_file(),
-            PeerCrash::DrgnCrash => on_path("drgn-crash"),
+            PeerCrash::DrgnCrash => drgn_crash_program().is_some(),
         }
     }
 
@@ -403,7 +418,7 @@ impl PeerCrash {
                 c
             }
             PeerCrash::DrgnCrash => {
-                let mut c = Command::new("drgn-crash");
+                let mut c = Command::new(drgn_crash_program().unwrap_or_else(|| PathBuf::from("drgn-crash")));
                 c.args([&*vmlinux, &*vmcore]).env("PYTHONUNBUFFERED", "1");
                 c
             }
