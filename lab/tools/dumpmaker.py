@@ -94,7 +94,7 @@ def stext_offset(kernel_root, kv):
 def kdump_command_line(kv, scenario, kernel_root, with_elf):
     """The kdump boot's kernel command line (/init reads the krash.* words)."""
     capture = kernels.spec(kv)["capture"]
-    words = [f"console={qemu_guest.serial_console(kernels.arch(kv))}", f"crashkernel={kernels.spec(kv)['crashkernel']}", "panic=0",
+    words = [f"console={qemu_guest.serial_console(kernels.arch(kv))}", "crashkernel=256M", "panic=0",
              "krash.mode=kdump", f"krash.scenario={scenario}"]
     words.append("krash.capture=copy" if capture == "copy" else f"krash.dumplevel={dump_level(kv)}")
     words.append(f"krash.elf={int(with_elf)}")
@@ -263,20 +263,6 @@ def console_tail(work):
     return f"--- last 40 lines of {logs[0].name}:\n" + "\n".join(lines[-40:])
 
 
-def kernel_text_name(kv):
-    """Where the kdump boot's oops text is read: the console, or also the kernel's log
-    where the console lags behind it (kernels.py `console`)."""
-    return "console.log" if kernels.spec(kv)["console"] == "synchronous" else "console.log + vmcore-dmesg.txt"
-
-
-def oops_text(kv, work):
-    """The kdump boot's text as the kernel wrote it (see kernel_text_name)."""
-    text = (work / "console.log").read_text(errors="replace")
-    if kernels.spec(kv)["console"] == "deferred":
-        text += (work / "vmcore-dmesg.txt").read_text(errors="replace")
-    return text
-
-
 def check_console(console_text, name):
     """The facts line, panic text and RIP the module promised are in the console log."""
     facts = parse_facts(console_text)
@@ -301,7 +287,7 @@ def make_dumps(kv, scenario, kernel_root, initramfs, ko, work, with_variants, lo
         capture = kdump_boot(kv, scenario, kernel_root, initramfs, work, with_variants)
         timings[step] = round(time.monotonic() - t, 1)
         step = "check console"
-        seen_rip = check_console(oops_text(kv, work), kernel_text_name(kv))
+        seen_rip = check_console((work / "console.log").read_text(errors="replace"), "console.log")
         shutil.copy(ko, work / "krash_scenarios.ko")
         dumps = [(fmt, capture_producer(kv), "console.log") for fmt in kdump_formats(kv, work)]
         if with_variants:

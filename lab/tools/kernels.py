@@ -90,6 +90,25 @@ X86_VARIANT_SCENARIOS = {"null-member", "softlockup"}
 ARM64_VARIANT_SCENARIOS = {"null-member", "null-fnptr", "softlockup", "slab-corrupt", "timer-bug",
                            "hung-task", "sysrq-busy", "err-ptr"}
 
+def _arm64_6_12(debian_flavor, **extra):
+    """Debian's bookworm arm64 6.12 of one flavor (cloud-arm64, arm64-16k, rt-arm64)."""
+    return {
+        "release": f"6.12.117+deb12-{debian_flavor}", "arch": "arm64", "apt": "private-arm64",
+        "suite": "bookworm-security",
+        "series": rf"^linux-image-6\.12\.[0-9]+\+deb12-{debian_flavor}-dbg$",
+        "packaging": "image", "build_root": None, "cross_compile": "aarch64-linux-gnu-",
+        "guest_tools": "arm64-debs", "lime_from": None,
+        # makedumpfile 1.7.2 refuses the kernel ("VA Bits 52 not supported").
+        "capture": "copy", "dump_level": None, "variants": set(), "golden": False,
+        # virtio core and virtio_pci are built in, dax too.
+        "stock_modules": [
+            "drivers/block/virtio_blk", "drivers/firmware/qemu_fw_cfg", "drivers/block/loop",
+            "drivers/md/dm-mod", "drivers/net/dummy",
+        ],
+        **extra,
+    }
+
+
 KERNELS = [
     {
         "release": "5.10.0-43-cloud-amd64", "apt": "private", "suite": "bullseye-security",
@@ -164,46 +183,14 @@ KERNELS = [
             "drivers/net/dummy",
         ],
     },
-    {
-        "release": "6.12.117+deb12-cloud-arm64", "arch": "arm64", "apt": "private-arm64",
-        "suite": "bookworm-security", "series": r"^linux-image-6\.12\.[0-9]+\+deb12-cloud-arm64-dbg$",
-        "packaging": "image", "build_root": None, "cross_compile": "aarch64-linux-gnu-",
-        "guest_tools": "arm64-debs", "lime_from": None,
-        # makedumpfile 1.7.2 refuses the kernel ("VA Bits 52 not supported").
-        "capture": "copy", "dump_level": None, "variants": set(), "golden": False,
-        # virtio core and virtio_pci are built in, dax too.
-        "stock_modules": [
-            "drivers/block/virtio_blk", "drivers/firmware/qemu_fw_cfg", "drivers/block/loop",
-            "drivers/md/dm-mod", "drivers/net/dummy",
-        ],
-    },
+    _arm64_6_12("cloud-arm64"),
     # Debian's other arm64 flavors of the same 6.12 (generic configuration, every
     # driver): 16 KiB pages (52-bit VA by LPA2, 4 table levels, THREAD_SIZE 16K)
     # and PREEMPT_RT (4 KiB pages, sleeping spinlocks, mutexes over rt_mutex).
     # Each runs the scenarios its difference touches (the time budget: their
     # -dbg packages are 1 GB each); the cloud kernels run the rest.
-    {
-        "release": "6.12.117+deb12-arm64-16k", "arch": "arm64", "apt": "private-arm64", "crashkernel": "512M",
-        "suite": "bookworm-security", "series": r"^linux-image-6\.12\.[0-9]+\+deb12-arm64-16k-dbg$",
-        "packaging": "image", "build_root": None, "cross_compile": "aarch64-linux-gnu-",
-        "guest_tools": "arm64-debs", "lime_from": None, "flavor": "arm64-16k",
-        "capture": "copy", "dump_level": None, "variants": set(), "golden": False,
-        "stock_modules": [
-            "drivers/block/virtio_blk", "drivers/firmware/qemu_fw_cfg", "drivers/block/loop",
-            "drivers/md/dm-mod", "drivers/net/dummy",
-        ],
-    },
-    {
-        "release": "6.12.117+deb12-rt-arm64", "arch": "arm64", "apt": "private-arm64", "crashkernel": "512M",
-        "suite": "bookworm-security", "series": r"^linux-image-6\.12\.[0-9]+\+deb12-rt-arm64-dbg$",
-        "packaging": "image", "build_root": None, "cross_compile": "aarch64-linux-gnu-",
-        "guest_tools": "arm64-debs", "lime_from": None, "flavor": "rt", "console": "deferred",
-        "capture": "copy", "dump_level": None, "variants": set(), "golden": False,
-        "stock_modules": [
-            "drivers/block/virtio_blk", "drivers/firmware/qemu_fw_cfg", "drivers/block/loop",
-            "drivers/md/dm-mod", "drivers/net/dummy",
-        ],
-    },
+    _arm64_6_12("arm64-16k", flavor="arm64-16k", crashkernel="512M"),
+    _arm64_6_12("rt-arm64", flavor="rt", crashkernel="512M", console="deferred"),
 ]
 
 for _k in KERNELS:
