@@ -161,15 +161,7 @@ fn last_console_trace(console: &str) -> Vec<Option<String>> {
 fn arm64_dwarf_cfi_panic_trace_holds_the_console_call_trace() {
     let mut compared = 0;
     for d in arm64_lab_dumps() {
-        let console_file = d.manifest["dumps"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|e| e["format"] == d.format.as_str())
-            .and_then(|e| e["console_log"].as_str())
-            .unwrap_or("console.log")
-            .to_string();
-        let console = std::fs::read_to_string(d.dir.join(console_file)).unwrap_or_default();
+        let console = common::console_of(&d);
         let trace = last_console_trace(&console);
         if trace.is_empty() {
             continue;

@@ -16,16 +16,8 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{arm64_lab_dumps, cache_lines, drgn_allocated_objects, field, krash_on, sys_fields, LabDump};
+use common::{arm64_lab_dumps, cache_lines, console_of, drgn_allocated_objects, field, krash_on, sys_fields, LabDump};
 use serde_json::Value;
-
-/// The console log of the boot `d` was made in (QEMU's dumps come from a
-/// boot of their own, with its own console).
-fn console_of(d: &LabDump) -> String {
-    let entry = d.manifest["dumps"].as_array().into_iter().flatten().find(|e| e["format"] == d.format.as_str());
-    let name = entry.and_then(|e| e["console_log"].as_str()).unwrap_or("console.log");
-    std::fs::read_to_string(d.dir.join(name)).unwrap_or_default()
-}
 
 /// A console frame krash may name differently (see [`console_call_traces`]).
 const ANY_FUNCTION: &str = "*";

@@ -624,3 +624,20 @@ pub fn listed_objects(text: &str) -> ListedObjects {
     }
     out
 }
+
+/// The console log of the boot `d` was made in (QEMU's dumps come from a
+/// boot of their own, with its own console).
+#[allow(dead_code)]
+pub fn console_of(d: &LabDump) -> String {
+    let entry = d.manifest["dumps"].as_array().into_iter().flatten().find(|e| e["format"] == d.format.as_str());
+    let name = entry.and_then(|e| e["console_log"].as_str()).unwrap_or("console.log");
+    // PREEMPT_RT prints the console from a thread that the crash's kexec
+    // overtakes (lab/tools/kernels.py `console: deferred`): the kernel's own
+    // text of the crash is its log, which the capture kernel saved.
+    let name = if name == "console.log" && d.kernel == krash_labtest::ARM64_RT_KERNEL {
+        d.manifest["dmesg"].as_str().unwrap_or("vmcore-dmesg.txt")
+    } else {
+        name
+    };
+    std::fs::read_to_string(d.dir.join(name)).unwrap_or_default()
+}
