@@ -16,7 +16,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{arm64_lab_dumps, cache_lines, console_of, drgn_allocated_objects, field, krash_on, sys_fields, LabDump};
+use common::{arm64_lab_dumps, cache_lines, console_of, drgn_allocated_objects, field, krash_on, sys_fields};
 use serde_json::Value;
 
 /// A console frame krash may name differently (see [`console_call_traces`]).
