@@ -48,6 +48,10 @@ struct krash_file;
 struct krash_file *krash_open_hook(const char *name, int flags);
 long krash_do_open(const char *name, int flags);
 int krash_live_sleeper(void *unused);
+struct krash_device;
+unsigned long krash_device_backlog(struct krash_device *dev);
+struct krash_port;
+int krash_serial_sync(struct krash_port *port);
 
 /*
  * The kernel's own words for a bad kernel access differ by architecture: x86
@@ -453,6 +457,139 @@ static void scenario_err_ptr(void)
 	pr_info("krash: open returned %ld\n", krash_do_open("/etc/krash.conf", 0));
 }
 
+/*
+ * ---- null-isra: a NULL member read in a helper that gcc made an IPA-SRA clone ----
+ *
+ * Written as driver code usually is: a static helper that only reads
+ * dev->queue->pending.  gcc's IPA-SRA turns it into
+ * krash_queue_pending.isra.0, whose one parameter is dev->queue, loaded by
+ * the caller: in the clone, the register holding NULL is not the argument
+ * `dev` the source names.
+ */
+struct krash_queue {
+	spinlock_t lock;
+	unsigned long depth;
+	unsigned long pending;	/* read through the NULL queue */
+	unsigned long dropped;
+};
+
+struct krash_device {
+	const char *name;
+	unsigned long flags;
+	struct krash_queue *queue;	/* not set up yet */
+	unsigned int irq;
+};
+
+#define KRASH_DEVICE_SHARED_IRQ 0x10
+
+static struct krash_device krash_early_device = {
+	.name = "krash-early",
+	.flags = KRASH_DEVICE_SHARED_IRQ,
+	.irq = 11,
+};
+
+static struct krash_device *krash_device_ptr = &krash_early_device;
+
+static noinline unsigned long krash_queue_pending(struct krash_device *dev)
+{
+	return dev->queue->pending;
+}
+
+noinline unsigned long krash_device_backlog(struct krash_device *dev)
+{
+	unsigned long n = krash_queue_pending(dev);
+
+	if (dev->flags & KRASH_DEVICE_SHARED_IRQ)
+		n += dev->irq;
+	return n;
+}
+
+/* gcc 10 and later name the clone so (the lab's compilers: 10, 12, 14). */
+#define KRASH_ISRA_CLONE "krash_queue_pending.isra.0"
+
+static void scenario_null_isra(void)
+{
+	size_t off = offsetof(struct krash_queue, pending);
+
+	pr_info("krash-facts: {\"panic_kind\":\"null_deref\",\"faulting_function\":\"" KRASH_ISRA_CLONE "\",\"rip_function\":\"" KRASH_ISRA_CLONE "\",\"clone_of\":\"krash_queue_pending\",\"caller\":\"krash_device_backlog\",\"panic_string\":\"" KRASH_NULL_DEREF_TEXT "%016zx\",\"panic_message\":\"" KRASH_OOPS_PANIC "\",\"null_member\":{\"struct\":\"krash_queue\",\"member\":\"pending\",\"offset\":%zu},\"null_expression\":\"dev->queue\",\"null_expression_struct\":\"krash_device\"}\n",
+		off, off);
+	pr_info("krash: backlog %lu\n", krash_device_backlog(READ_ONCE(krash_device_ptr)));
+}
+
+/*
+ * ---- null-const-ops: a NULL slot of a const ops table, folded by gcc ----
+ *
+ * The ops table is const and the helper is inlined with it: gcc reads the
+ * table at compile time, inlines the slots that are set and calls address 0
+ * for the one that is not.  No load of the table is left in the code.
+ */
+struct krash_port;
+
+struct krash_port_ops {
+	int (*startup)(struct krash_port *port);
+	void (*shutdown)(struct krash_port *port);
+	int (*flush_buffer)(struct krash_port *port);	/* this driver has none */
+	unsigned int (*tx_empty)(struct krash_port *port);
+};
+
+struct krash_port {
+	const char *name;
+	unsigned long flags;
+	const struct krash_port_ops *ops;
+};
+
+#define KRASH_PORT_ACTIVE 1UL
+
+static int krash_serial_startup(struct krash_port *port)
+{
+	port->flags |= KRASH_PORT_ACTIVE;
+	return 0;
+}
+
+static void krash_serial_shutdown(struct krash_port *port)
+{
+	port->flags &= ~KRASH_PORT_ACTIVE;
+}
+
+static unsigned int krash_serial_tx_empty(struct krash_port *port)
+{
+	return 1;
+}
+
+static const struct krash_port_ops krash_serial_ops = {
+	.startup = krash_serial_startup,
+	.shutdown = krash_serial_shutdown,
+	.tx_empty = krash_serial_tx_empty,
+};
+
+static struct krash_port krash_serial_port = {
+	.name = "ttyKR0",
+	.ops = &krash_serial_ops,
+};
+
+static int krash_port_flush(struct krash_port *port, const struct krash_port_ops *ops)
+{
+	int err = ops->startup(port);
+
+	if (err)
+		return err;
+	err = ops->flush_buffer(port);
+	ops->shutdown(port);
+	return err;
+}
+
+noinline int krash_serial_sync(struct krash_port *port)
+{
+	return krash_port_flush(port, &krash_serial_ops);
+}
+
+static void scenario_null_const_ops(void)
+{
+	pr_info("krash-facts: {\"panic_kind\":\"null_fnptr\",\"faulting_function\":\"krash_serial_sync\",\"panic_string\":\"" KRASH_NULL_DEREF_TEXT "0000000000000000\",\"panic_message\":\"" KRASH_OOPS_PANIC "\",\"ops_struct\":\"krash_port_ops\",\"ops_member\":\"flush_buffer\",\"ops_offset\":%zu,\"ops_table\":\"krash_serial_ops\",\"ops_members_set\":[\"startup\",\"shutdown\",\"tx_empty\"]}\n",
+		offsetof(struct krash_port_ops, flush_buffer));
+	pr_info("krash: sync returned %d\n", krash_serial_sync(&krash_serial_port));
+}
+
 /* ---- live: a steady state for krash on the running kernel; sysrq-c comes later ---- */
 
 #define KRASH_LIVE_SLEEPERS 4
@@ -509,6 +646,8 @@ static const struct krash_scenario krash_scenarios[] = {
 	{ "sysrq-busy", scenario_sysrq_busy },
 	{ "err-ptr", scenario_err_ptr },
 	{ "live", scenario_live },
+	{ "null-isra", scenario_null_isra },
+	{ "null-const-ops", scenario_null_const_ops },
 };
 
 static int krash_run_scenario(const char *name)
