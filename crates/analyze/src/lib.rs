@@ -32,6 +32,7 @@ mod lockup;
 mod null_check;
 pub mod oops;
 pub mod oops_resolve;
+mod ops_table;
 pub mod owners;
 mod pointer_source;
 mod provenance;
@@ -41,6 +42,7 @@ mod slab_state;
 pub use hung::{LockOwner, LockWait};
 pub use lockup::LoopList;
 pub use null_check::ReturnChecks;
+pub use ops_table::{OpsSlot, OpsTable, TableSource};
 pub use provenance::{Origin, Provenance, ProvenanceStep};
 pub use slab_state::SlabState;
 
@@ -198,6 +200,9 @@ pub struct Report {
     pub provenance: Option<Provenance>,
     /// The call that returned the NULL that was dereferenced.
     pub null_source: Option<NullSource>,
+    /// For a call through a NULL function pointer: the ops table it went
+    /// through, its NULL and set members.
+    pub ops_table: Option<OpsTable>,
     /// The list a soft-locked loop walks.
     pub loop_list: Option<LoopList>,
     /// Locks D-state tasks wait for, with their owners.
@@ -271,6 +276,7 @@ impl AnalyzeExt for Kernel {
             blocked_tasks: Vec::new(),
             provenance: None,
             null_source: None,
+            ops_table: None,
             loop_list: None,
             locks: Vec::new(),
             slab: None,
@@ -447,6 +453,9 @@ trait AnalyzeHelpers {
     /// The member of `struct name` at byte `offset`, from BTF or the
     /// module's DWARF.
     fn member_at(&self, name: &str, offset: u64, module: Option<&str>) -> Option<String>;
+    /// The return addresses of the panic task's frames above the one at
+    /// `pc`, innermost first, up to the end of that stack's context.
+    fn return_addresses_above(&self, pc: u64) -> Vec<u64>;
 }
 
 impl AnalyzeHelpers for Kernel {
@@ -624,16 +633,16 @@ impl AnalyzeHelpers for Kernel {
                         report.faulting_function = Some(callee.clone());
                         report.evidence.push(format!("dis -l {callee}"));
                     } else
-                    // The call may sit in a function inlined into the symbol.
-                    if let Some(inner) =
-                        self.inline_frames(ret.wrapping_sub(1)).ok().and_then(|c| c.first().cloned())
-                    {
-                        if inner.function != "??" && inner.function != sym.name {
+                    // The call may sit in a function inlined into the symbol:
+                    // the symbol stays the faulting function (as in `bt`), the
+                    // inline chain says where in it.
+                    if let Ok(chain) = self.inline_frames(ret.wrapping_sub(1)) {
+                        if let Some(inner) = chain.first().filter(|f| f.function != "??" && f.function != sym.name) {
                             report
                                 .findings
                                 .push(format!("the call is in {} (inlined into {})", inner.function, sym.name));
-                            report.faulting_function = Some(inner.function.clone());
                         }
+                        report.inline_chain = chain;
                     }
                     if let Some(line) = self.source_line(ret.wrapping_sub(1)) {
                         report.source = Some(line);
@@ -641,7 +650,8 @@ impl AnalyzeHelpers for Kernel {
                     report.evidence.push(format!("dis -l {:#x}", ret.wrapping_sub(1)));
                     let tail_callee =
                         self.direct_callee_before(ret).and_then(|c| self.lookup_symbol(&c)).map(|s| s.addr);
-                    self.explain_fnptr_source(report, regs, ret, tail_callee);
+                    let callers = self.return_addresses_above(ret);
+                    self.explain_fnptr_source(report, regs, ret, tail_callee, &callers);
                 }
             }
             return;
@@ -694,7 +704,18 @@ impl AnalyzeHelpers for Kernel {
             }
         }
         bad.returned_by = self.returned_by(rip, &reg_name);
-        self.explain_pointer_source(report, regs, mem.base, value);
+        let callers = self.return_addresses_above(rip);
+        self.explain_pointer_source(report, regs, mem.base, value, &callers);
+        // Where DWARF has no variable for the register (a compiler clone's
+        // rewritten parameter), the walk's expression and type name it.
+        if let (None, Some(p)) = (&bad.struct_name, &report.provenance) {
+            let pointee = p.type_name.as_deref().and_then(|t| t.trim().strip_suffix('*')).map(str::trim);
+            if let Some(name) = pointee.and_then(|t| t.strip_prefix("struct ")) {
+                bad.struct_name = Some(name.to_string());
+                bad.member = self.member_at(name, displacement.max(0) as u64, report.module.as_deref());
+                bad.variable = bad.variable.take().or_else(|| p.expression.clone());
+            }
+        }
         let value_text = if value == 0 { "NULL".to_string() } else { format!("{value:#x}") };
         let who = bad.variable.clone().unwrap_or_else(|| format!("%{reg_name}"));
         let mut sentence = format!("{who} (in %{reg_name}) is {value_text}");
@@ -792,6 +813,27 @@ impl AnalyzeHelpers for Kernel {
 
     fn member_at(&self, name: &str, offset: u64, module: Option<&str>) -> Option<String> {
         self.member_and_type_at(name, offset, module).map(|m| m.0)
+    }
+
+    fn return_addresses_above(&self, pc: u64) -> Vec<u64> {
+        let Some(task) = self.panic_task().and_then(|a| self.task_by_addr(a).ok().cloned()) else { return Vec::new() };
+        let Ok(bt) = self.backtrace(&task) else { return Vec::new() };
+        let mut above = Vec::new();
+        let mut found = false;
+        for item in &bt.trace.items {
+            match item {
+                TraceItem::Frame(f) if found => {
+                    if f.exact {
+                        break;
+                    }
+                    above.push(f.pc);
+                }
+                TraceItem::Frame(f) if f.pc == pc => found = true,
+                TraceItem::Exception(_) | TraceItem::StackSwitch { .. } if found => break,
+                _ => {}
+            }
+        }
+        above
     }
 }
 

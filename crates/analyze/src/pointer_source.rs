@@ -7,29 +7,55 @@ use crate::provenance::ProvenanceInternal;
 use iced_x86::{FlowControl, OpKind, Register};
 
 use crate::null_check::return_value_checks;
+use crate::ops_table::{OpsTableInternal, TableSource};
 use krash_arch::RegisterFile;
 
 use crate::provenance::{parse_register, thunk_register, FunctionCode, Origin, Provenance};
-use crate::{named_registers, BadMember, NullSource, Report};
+use crate::{named_registers, BadMember, NullSource, OpsSlot, OpsTable, Report};
 use krash_program::Kernel;
 
 /// Crate-internal helpers of this module's extension of [`Kernel`].
 pub(crate) trait PointerSourceInternal {
     /// Walks back from the faulting instruction at `rip` for `base` and
     /// adds the origin (and any IS_ERR/NULL confusion) to the report.
-    fn explain_pointer_source(&self, report: &mut Report, regs: &RegisterFile, base: Register, value: u64);
+    /// `callers`: the return addresses of the frames above the faulting
+    /// one, innermost first.
+    fn explain_pointer_source(
+        &self,
+        report: &mut Report,
+        regs: &RegisterFile,
+        base: Register,
+        value: u64,
+        callers: &[u64],
+    );
     /// For a call through a NULL function pointer: the branch in the
     /// function that made it (the call before `ret`, or for a tail call the
     /// indirect jump in `tail_callee`), and where its target register was
     /// loaded from.
-    fn explain_fnptr_source(&self, report: &mut Report, regs: &RegisterFile, ret: u64, tail_callee: Option<u64>);
+    /// `callers`: the return addresses of the frames above the one of
+    /// `ret`, innermost first.
+    fn explain_fnptr_source(
+        &self,
+        report: &mut Report,
+        regs: &RegisterFile,
+        ret: u64,
+        tail_callee: Option<u64>,
+        callers: &[u64],
+    );
 }
 
 impl PointerSourceInternal for Kernel {
-    fn explain_pointer_source(&self, report: &mut Report, regs: &RegisterFile, base: Register, value: u64) {
+    fn explain_pointer_source(
+        &self,
+        report: &mut Report,
+        regs: &RegisterFile,
+        base: Register,
+        value: u64,
+        callers: &[u64],
+    ) {
         let Some(rip) = regs.pc() else { return };
         let Some(code) = self.function_code(rip) else { return };
-        let Some(p) = self.register_provenance(&code, rip, base, report.module.as_deref()) else { return };
+        let Some(p) = self.register_provenance(&code, rip, base, report.module.as_deref(), callers) else { return };
         self.add_provenance(report, &code, &p, regs);
         if value == 0 {
             if let Some(source) = null_return_source(&code, &p, rip) {
@@ -50,7 +76,14 @@ impl PointerSourceInternal for Kernel {
         report.provenance = Some(p);
     }
 
-    fn explain_fnptr_source(&self, report: &mut Report, regs: &RegisterFile, ret: u64, tail_callee: Option<u64>) {
+    fn explain_fnptr_source(
+        &self,
+        report: &mut Report,
+        regs: &RegisterFile,
+        ret: u64,
+        tail_callee: Option<u64>,
+        callers: &[u64],
+    ) {
         let Some(rip) = regs.pc() else { return };
         let module_of = |code: &FunctionCode| self.symbolize(code.start).and_then(|s| s.module);
         let (code, branch_addr, reg) = match tail_callee {
@@ -63,7 +96,7 @@ impl PointerSourceInternal for Kernel {
                 let jumps = indirect_jumps(self, &code);
                 let module = module_of(&code);
                 let traced = jumps.iter().find(|(addr, reg)| {
-                    self.register_provenance(&code, *addr, *reg, module.as_deref())
+                    self.register_provenance(&code, *addr, *reg, module.as_deref(), &[])
                         .is_some_and(|p| p.steps.last().is_some_and(|s| matches!(s.origin, Origin::Argument { .. })))
                 });
                 let Some(&(addr, reg)) = traced.or(jumps.first()) else { return };
@@ -82,9 +115,16 @@ impl PointerSourceInternal for Kernel {
             }
         };
         let module = module_of(&code);
-        let Some(p) = self.register_provenance(&code, branch_addr, reg, module.as_deref()) else { return };
-        self.add_provenance(report, &code, &p, regs);
+        // A tail call's frame is gone: the frame above `ret` is its caller's caller.
+        let callers = if tail_callee.is_some() { &[] } else { callers };
+        let Some(p) = self.register_provenance(&code, branch_addr, reg, module.as_deref(), callers) else { return };
+        let chain = self.add_provenance(report, &code, &p, regs);
         if let Some(first) = p.steps.first() {
+            if let Origin::Constant { value, .. } = &first.origin {
+                if *value == rip {
+                    self.explain_folded_table(report, &p, branch_addr, module.as_deref());
+                }
+            }
             if let Origin::Load { displacement, struct_name, member, .. } = &first.origin {
                 if let (Some(s), Some(m)) = (struct_name, member) {
                     report.findings.push(format!(
@@ -96,6 +136,23 @@ impl PointerSourceInternal for Kernel {
                         if rip == 0 { "is NULL".to_string() } else { format!("holds {rip:#x}, not code") }
                     ));
                     report.evidence.push(format!("struct {s} -o"));
+                }
+                // The table as the dump holds it: the value the last load read from.
+                let loads = p.steps.iter().filter(|s| matches!(s.origin, Origin::Load { .. })).count();
+                if let (Some(s), Some(m), Some(&table)) =
+                    (struct_name, member, chain.len().checked_sub(2).and_then(|i| chain.get(i)))
+                {
+                    if chain.len() == loads + 1 {
+                        if let Some(t) = self.read_ops_table(table, s, Some(m), module.as_deref(), TableSource::Loaded)
+                        {
+                            report.findings.push(format!(
+                                "the table {} sets {}",
+                                t.symbol.clone().unwrap_or_else(|| format!("at {table:#x}")),
+                                t.describe_set_members()
+                            ));
+                            report.ops_table = Some(t);
+                        }
+                    }
                 }
                 report.bad_member = Some(BadMember {
                     register: p.register.clone(),
@@ -114,21 +171,35 @@ impl PointerSourceInternal for Kernel {
 
 /// Private helpers of this module's extension of [`Kernel`].
 trait PointerSourceHelpers {
-    fn add_provenance(&self, report: &mut Report, code: &FunctionCode, p: &Provenance, regs: &RegisterFile);
+    /// Adds the walk to the report; returns the chain's values read
+    /// forward from the dump (see `evaluate_chain`).
+    fn add_provenance(&self, report: &mut Report, code: &FunctionCode, p: &Provenance, regs: &RegisterFile)
+        -> Vec<u64>;
     /// When the chain starts at an argument whose value some register
     /// still holds at the crash (copied, never changed), reads the chain's
     /// loads forward from it: each struct's address for the evidence, and
-    /// the values the code loaded.
-    fn evaluate_chain(&self, report: &mut Report, code: &FunctionCode, p: &Provenance, regs: &RegisterFile);
+    /// the values the code loaded. Returns the argument's value, then each
+    /// value loaded, as far as the dump could be read.
+    fn evaluate_chain(&self, report: &mut Report, code: &FunctionCode, p: &Provenance, regs: &RegisterFile)
+        -> Vec<u64>;
     /// The value argument `index` had at entry, when a register at
     /// `from` holds it through copies only.
     fn argument_value_at_crash(&self, code: &FunctionCode, from: u64, index: u32, regs: &RegisterFile) -> Option<u64>;
     /// `NULL`, or the address with its symbol when it has one.
     fn describe_address(&self, v: u64) -> String;
+    /// A call to a constant address (gcc folded a const ops table's NULL
+    /// slot): the table DWARF says was in scope at `call`, and its NULL member.
+    fn explain_folded_table(&self, report: &mut Report, p: &Provenance, call: u64, module: Option<&str>);
 }
 
 impl PointerSourceHelpers for Kernel {
-    fn add_provenance(&self, report: &mut Report, code: &FunctionCode, p: &Provenance, regs: &RegisterFile) {
+    fn add_provenance(
+        &self,
+        report: &mut Report,
+        code: &FunctionCode,
+        p: &Provenance,
+        regs: &RegisterFile,
+    ) -> Vec<u64> {
         let chain: Vec<&str> = p.steps.iter().map(|s| s.sentence.as_str()).collect();
         if !chain.is_empty() {
             report.findings.push(format!("provenance of %{}: {}", p.register, chain.join("; ")));
@@ -136,11 +207,14 @@ impl PointerSourceHelpers for Kernel {
         if let Some(why) = &p.stopped {
             report.findings.push(format!("provenance walk stopped: {why}"));
         }
-        let dis = format!("dis -l {}", code.name);
-        if !report.evidence.contains(&dis) {
-            report.evidence.push(dis);
+        // Every function the walk read code in (a caller's, past a clone's argument).
+        for function in std::iter::once(&code.name).chain(p.steps.iter().map(|s| &s.function)) {
+            let dis = format!("dis -l {function}");
+            if !report.evidence.contains(&dis) {
+                report.evidence.push(dis);
+            }
         }
-        self.evaluate_chain(report, code, p, regs);
+        let chain = self.evaluate_chain(report, code, p, regs);
         // A struct a load read from, when its pointer is still in the base
         // register at the crash: a `struct` command shows it whole.
         for step in &p.steps {
@@ -153,11 +227,27 @@ impl PointerSourceHelpers for Kernel {
                 }
             }
         }
+        chain
     }
 
-    fn evaluate_chain(&self, report: &mut Report, code: &FunctionCode, p: &Provenance, regs: &RegisterFile) {
-        let Some(Origin::Argument { index, name, .. }) = p.steps.last().map(|s| &s.origin) else { return };
-        let Some(mut current) = self.argument_value_at_crash(code, p.from_address, *index, regs) else { return };
+    fn evaluate_chain(
+        &self,
+        report: &mut Report,
+        code: &FunctionCode,
+        p: &Provenance,
+        regs: &RegisterFile,
+    ) -> Vec<u64> {
+        let Some(last) = p.steps.last() else { return Vec::new() };
+        // The registers at the crash are the faulting function's: a chain
+        // that ends in a caller's argument is not read forward from them.
+        if last.function != code.name {
+            return Vec::new();
+        }
+        let Origin::Argument { index, name, .. } = &last.origin else { return Vec::new() };
+        let Some(mut current) = self.argument_value_at_crash(code, p.from_address, *index, regs) else {
+            return Vec::new();
+        };
+        let mut chain = vec![current];
         let mut expression = name.clone().unwrap_or_else(|| format!("argument {index}"));
         let mut values = vec![format!("{expression} = {}", self.describe_address(current))];
         for step in p.steps.iter().rev().skip(1) {
@@ -173,6 +263,7 @@ impl PointerSourceHelpers for Kernel {
                     let Some(addr) = current.checked_add_signed(*displacement) else { break };
                     let Ok(v) = krash_core::VirtualMemory::read_u64(self.memory(), addr) else { break };
                     current = v;
+                    chain.push(v);
                     expression = match member {
                         Some(m) => format!("{expression}->{m}"),
                         None => format!("*({expression} + {displacement:#x})"),
@@ -185,17 +276,77 @@ impl PointerSourceHelpers for Kernel {
         if values.len() > 1 {
             report.findings.push(format!("read from the dump: {}", values.join("; ")));
         }
+        chain
     }
 
     fn argument_value_at_crash(&self, code: &FunctionCode, from: u64, index: u32, regs: &RegisterFile) -> Option<u64> {
         named_registers(regs).iter().find_map(|(name, value)| {
             let reg = parse_register(name)?;
-            let q = self.register_provenance(code, from, reg, None)?;
+            let q = self.register_provenance(code, from, reg, None, &[])?;
             let copies_only = q.steps.iter().all(|s| matches!(s.origin, Origin::Copy { .. } | Origin::Argument { .. }));
             let from_arg =
                 matches!(q.steps.last().map(|s| &s.origin), Some(Origin::Argument { index: i, .. }) if *i == index);
             (copies_only && from_arg).then_some(*value)
         })
+    }
+
+    fn explain_folded_table(&self, report: &mut Report, p: &Provenance, call: u64, module: Option<&str>) {
+        let tables = self.folded_ops_tables(call, module);
+        let with_null: Vec<&OpsTable> = tables.iter().filter(|t| t.null_members().next().is_some()).collect();
+        let [table] = with_null.as_slice() else {
+            if !with_null.is_empty() {
+                let names: Vec<String> =
+                    with_null.iter().map(|t| t.symbol.clone().unwrap_or_else(|| format!("{:#x}", t.address))).collect();
+                report.findings.push(format!(
+                    "the call's target is a constant; ops tables in scope with NULL members: {}",
+                    names.join(", ")
+                ));
+            }
+            return;
+        };
+        let mut table = (*table).clone();
+        let name = table.symbol.clone().unwrap_or_else(|| format!("{:#x}", table.address));
+        if let Some((variable, function)) = &table.variable {
+            report.findings.push(format!(
+                "gcc folded the call: {function}()'s {variable} is the constant &{name} (a const struct {}), \
+                 so the code loads no pointer and calls address {:#x}",
+                table.struct_name,
+                p.steps.first().map_or(0, |s| match s.origin {
+                    Origin::Constant { value, .. } => value,
+                    _ => 0,
+                })
+            ));
+        }
+        let nulls: Vec<OpsSlot> = table.null_members().cloned().collect();
+        match nulls.as_slice() {
+            [slot] => {
+                table.member = Some(slot.member.clone());
+                report.findings.push(format!(
+                    "{} is NULL in the dump; {name} sets {}",
+                    table.describe_member(&slot.member),
+                    table.describe_set_members()
+                ));
+                report.bad_member = Some(BadMember {
+                    register: p.register.clone(),
+                    value: 0,
+                    displacement: i64::try_from(slot.offset).unwrap_or(i64::MAX),
+                    variable: Some(table.describe_member(&slot.member)),
+                    struct_name: Some(table.struct_name.clone()),
+                    member: Some(slot.member.clone()),
+                    returned_by: None,
+                });
+            }
+            _ => {
+                let members: Vec<&str> = nulls.iter().map(|s| s.member.as_str()).collect();
+                report.findings.push(format!(
+                    "{name}'s NULL members are {}: the call went through one of them; it sets {}",
+                    members.join(", "),
+                    table.describe_set_members()
+                ));
+            }
+        }
+        report.evidence.push(format!("struct {} {:#x}", table.struct_name, table.address));
+        report.ops_table = Some(table);
     }
 
     fn describe_address(&self, v: u64) -> String {

@@ -52,8 +52,10 @@ pub enum Origin {
     ReturnValue { function: String },
     /// The register held the function's argument at entry.
     Argument { index: u32, name: Option<String>, type_name: Option<String> },
-    /// An immediate.
-    Constant { value: u64 },
+    /// An immediate (or a value an instruction leaves implicitly: `rep
+    /// stos` counts %rcx down to 0). `symbol` names the global whose
+    /// address it is.
+    Constant { value: u64, symbol: Option<String> },
     /// Anything else (arithmetic, a stack pop, an address computation).
     Other,
 }
@@ -87,8 +89,49 @@ pub struct Provenance {
     /// The C expression the register holds, when every step is known
     /// (`w->ops->flush`).
     pub expression: Option<String>,
+    /// The C type of that value, when the walk knows it (`struct krash_queue *`).
+    pub type_name: Option<String>,
     /// Why the walk stopped short of an origin, if it did.
     pub stopped: Option<String>,
+}
+
+/// A parameter of the function the walk is in, from DWARF.
+#[derive(Debug, Clone)]
+pub(crate) struct Parameter {
+    pub name: String,
+    pub type_name: String,
+    /// The register holding it at entry, when DWARF's location says so.
+    /// A compiler clone's rewritten parameter has none.
+    pub register: Option<Register>,
+}
+
+/// Bounds how many callers a walk continues into.
+const MAX_CALLER_FRAMES: usize = 4;
+
+/// `f.isra.0` → `f` and what gcc did: a compiler clone's source function.
+/// Its parameters are not the source's: IPA-SRA passes members the caller
+/// loaded, constant propagation drops arguments, so the registers at entry
+/// are named from DWARF locations or the caller's code, never by position.
+pub fn compiler_clone(name: &str) -> Option<(&str, CloneKind)> {
+    let (origin, suffix) = name.split_once('.')?;
+    let kind = match suffix.split('.').next()? {
+        "isra" => CloneKind {
+            name: "an IPA-SRA clone",
+            why: "gcc rewrote its parameters: a pointer argument may arrive as a member the caller loaded",
+        },
+        "constprop" => CloneKind { name: "a constant-propagation clone", why: "gcc folded some arguments into it" },
+        "part" => CloneKind { name: "a part", why: "gcc split it out (partial inlining)" },
+        "cold" => CloneKind { name: "the cold part", why: "gcc moved its unlikely paths there" },
+        _ => return None,
+    };
+    Some((origin, kind))
+}
+
+/// What kind of compiler clone a function is, and what that means for its arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CloneKind {
+    pub name: &'static str,
+    pub why: &'static str,
 }
 
 /// One function's instructions, decoded once.
@@ -201,15 +244,19 @@ pub(crate) trait ProvenanceInternal {
     fn function_code(&self, addr: u64) -> Option<FunctionCode>;
     /// Walks back from the instruction at `from` in `code` to where `reg`
     /// got its value.
+    /// `callers` are the return addresses of the frames above, innermost
+    /// first: where a register was an argument the callee cannot name (a
+    /// compiler clone's), the walk goes on in the caller before the call.
     fn register_provenance(
         &self,
         code: &FunctionCode,
         from: u64,
         reg: Register,
         module: Option<&str>,
+        callers: &[u64],
     ) -> Option<Provenance>;
-    /// The names and C types of the parameters of the function at `entry`, from DWARF.
-    fn function_parameters(&self, entry: u64) -> Vec<(String, String)>;
+    /// The parameters of the function at `entry`, from DWARF.
+    fn function_parameters(&self, entry: u64) -> Vec<Parameter>;
     /// The member of `struct name` at byte `offset` and its C type, from
     /// the module's DWARF or the kernel's types. A member inside a nested
     /// struct is named by its path (`f_path.dentry`).
@@ -248,10 +295,12 @@ impl ProvenanceInternal for Kernel {
         from: u64,
         reg: Register,
         module: Option<&str>,
+        callers: &[u64],
     ) -> Option<Provenance> {
         let index = code.index_of(from)?;
         let params = self.function_parameters(code.start);
-        let tracer = Tracer { kernel: self, code, module, params };
+        let callers = callers.get(..callers.len().min(MAX_CALLER_FRAMES)).unwrap_or_default();
+        let tracer = Tracer { kernel: self, code, module, params, callers };
         let mut steps = Vec::new();
         let mut stopped = None;
         let value = tracer.trace(reg.full_register(), index, 0, &mut steps, &mut stopped);
@@ -261,16 +310,22 @@ impl ProvenanceInternal for Kernel {
             from_address: from,
             steps,
             expression: value.expression,
+            type_name: value.type_name,
             stopped,
         })
     }
 
-    fn function_parameters(&self, entry: u64) -> Vec<(String, String)> {
+    fn function_parameters(&self, entry: u64) -> Vec<Parameter> {
         let Some((dwarf, at)) = self.dwarf_for(entry) else { return Vec::new() };
-        match dwarf.function_at(at) {
-            Ok(Some(f)) => f.parameters.iter().map(|p| (p.name.clone(), p.type_name.clone())).collect(),
-            _ => Vec::new(),
-        }
+        let Ok(Some(f)) = dwarf.function_at(at) else { return Vec::new() };
+        f.parameters
+            .iter()
+            .map(|p| Parameter {
+                name: p.name.clone(),
+                type_name: p.type_name.clone(),
+                register: dwarf.entry_register(&f, p).and_then(x86_64_dwarf_register),
+            })
+            .collect()
     }
 
     fn member_and_type_at(&self, name: &str, offset: u64, module: Option<&str>) -> Option<(String, String)> {
@@ -324,11 +379,36 @@ fn member_path_at(
     Some((path.join("."), types.type_name(leaf_type?)))
 }
 
+/// The x86-64 register of a DWARF register number (the System V psABI's numbering).
+fn x86_64_dwarf_register(regno: u16) -> Option<Register> {
+    Some(match regno {
+        0 => Register::RAX,
+        1 => Register::RDX,
+        2 => Register::RCX,
+        3 => Register::RBX,
+        4 => Register::RSI,
+        5 => Register::RDI,
+        6 => Register::RBP,
+        7 => Register::RSP,
+        8 => Register::R8,
+        9 => Register::R9,
+        10 => Register::R10,
+        11 => Register::R11,
+        12 => Register::R12,
+        13 => Register::R13,
+        14 => Register::R14,
+        15 => Register::R15,
+        _ => return None,
+    })
+}
+
 struct Tracer<'a> {
     kernel: &'a Kernel,
     code: &'a FunctionCode,
     module: Option<&'a str>,
-    params: Vec<(String, String)>,
+    params: Vec<Parameter>,
+    /// Return addresses of the frames above, innermost first.
+    callers: &'a [u64],
 }
 
 impl Tracer<'_> {
@@ -386,35 +466,102 @@ impl Tracer<'_> {
             return self.explain_write(instr, reg, at, depth, step, steps, stopped);
         }
         if let Some(index) = ARGUMENT_REGISTERS.iter().position(|r| *r == reg) {
-            let param = self.params.get(index).cloned();
-            let ordinal = index + 1;
-            let suffix = match ordinal {
-                1 => "st",
-                2 => "nd",
-                3 => "rd",
-                _ => "th",
-            };
-            let sentence = match &param {
-                Some((p, t)) => format!("%{name} = {ordinal}{suffix} argument {p} ({t})"),
-                None => format!("%{name} = {ordinal}{suffix} argument"),
-            };
-            steps.push(ProvenanceStep {
-                address: self.code.start,
-                function: self.code.name.clone(),
-                offset: 0,
-                instruction: None,
-                register: name,
-                origin: Origin::Argument {
-                    index: ordinal as u32,
-                    name: param.as_ref().map(|p| p.0.clone()),
-                    type_name: param.as_ref().map(|p| p.1.clone()),
-                },
-                sentence,
-            });
-            return Value { expression: param.as_ref().map(|p| p.0.clone()), type_name: param.map(|p| p.1) };
+            return self.argument(reg, index, depth, steps, stopped);
         }
         stopped.get_or_insert(format!("%{name} is not set in {} before this point", self.code.name));
         Value::default()
+    }
+
+    /// `reg` holds argument `index` (0-based) at the function's entry: the
+    /// parameter DWARF places there; for a compiler clone, or where DWARF
+    /// names none, the value the caller put there before the call.
+    fn argument(
+        &self,
+        reg: Register,
+        index: usize,
+        depth: u32,
+        steps: &mut Vec<ProvenanceStep>,
+        stopped: &mut Option<String>,
+    ) -> Value {
+        let name = register_name(reg);
+        let clone = compiler_clone(&self.code.name);
+        let located = self.params.iter().any(|p| p.register.is_some());
+        let param = match self.params.iter().find(|p| p.register == Some(reg)) {
+            Some(p) => Some(p.clone()),
+            // Without locations, C's order is the registers' order, except
+            // in a clone, whose parameters gcc rewrote.
+            None if !located && clone.is_none() => self.params.get(index).cloned(),
+            None => None,
+        };
+        let ordinal = index + 1;
+        let suffix = match ordinal {
+            1 => "st",
+            2 => "nd",
+            3 => "rd",
+            _ => "th",
+        };
+        let mut sentence = match &param {
+            Some(p) => format!("%{name} = {ordinal}{suffix} argument {} ({})", p.name, p.type_name),
+            None => format!("%{name} = {ordinal}{suffix} argument"),
+        };
+        if let (None, Some((origin, kind))) = (&param, clone) {
+            sentence.push_str(&format!(" of {}, {} of {origin}() ({})", self.code.name, kind.name, kind.why));
+        }
+        steps.push(ProvenanceStep {
+            address: self.code.start,
+            function: self.code.name.clone(),
+            offset: 0,
+            instruction: None,
+            register: name,
+            origin: Origin::Argument {
+                index: ordinal as u32,
+                name: param.as_ref().map(|p| p.name.clone()),
+                type_name: param.as_ref().map(|p| p.type_name.clone()),
+            },
+            sentence,
+        });
+        if let Some(p) = param {
+            return Value { expression: Some(p.name), type_name: Some(p.type_name) };
+        }
+        self.in_caller(reg, depth, steps, stopped)
+    }
+
+    /// The value `reg` had at the call into this function, read from the
+    /// caller's code before the call (the next frame's return address).
+    fn in_caller(
+        &self,
+        reg: Register,
+        depth: u32,
+        steps: &mut Vec<ProvenanceStep>,
+        stopped: &mut Option<String>,
+    ) -> Value {
+        let Some((&ret, outer)) = self.callers.split_first() else {
+            stopped.get_or_insert(format!("%{}: no caller frame to read the argument from", register_name(reg)));
+            return Value::default();
+        };
+        let Some(code) = self.kernel.function_code(ret.wrapping_sub(1)) else {
+            stopped.get_or_insert(format!("%{}: the caller's code at {ret:#x} is unreadable", register_name(reg)));
+            return Value::default();
+        };
+        // The call is the instruction just before the return address.
+        let after_last = |i: usize| {
+            let (addr, _) = code.texts.get(i)?;
+            let len = code.instrs.get(i)?.as_ref()?.len() as u64;
+            (addr.checked_add(len)? == ret).then_some(i)
+        };
+        let call = match code.index_of(ret) {
+            Some(i) => i.checked_sub(1),
+            // A call to a function that does not return may end the caller.
+            None => code.texts.len().checked_sub(1).and_then(after_last),
+        };
+        let Some(call) = call else {
+            stopped.get_or_insert(format!("%{}: no call before {}", register_name(reg), code.location(ret)));
+            return Value::default();
+        };
+        let module = self.kernel.symbolize(code.start).and_then(|s| s.module);
+        let params = self.kernel.function_parameters(code.start);
+        let caller = Tracer { kernel: self.kernel, code: &code, module: module.as_deref(), params, callers: outer };
+        caller.trace(reg, call, depth, steps, stopped)
     }
 
     /// Why the walk cannot step back over the label at instruction `at`:
@@ -547,21 +694,80 @@ impl Tracer<'_> {
             && instr.op1_kind() == OpKind::Register
             && instr.op0_register() == instr.op1_register()
         {
-            steps.push(step(Origin::Constant { value: 0 }, format!("%{name} = 0")));
+            steps.push(step(Origin::Constant { value: 0, symbol: None }, format!("%{name} = 0 (xor of itself)")));
             return Value { expression: Some("0".into()), type_name: None };
         }
         if instr.mnemonic() == Mnemonic::Mov && instr.op_count() == 2 {
             if let Ok(value) = instr.try_immediate(1) {
-                steps.push(step(Origin::Constant { value }, format!("%{name} = {value:#x}")));
-                return Value { expression: Some(format!("{value:#x}")), type_name: None };
+                return self.constant(value, &name, "", step, steps);
             }
+        }
+        // `lea sym(%rip),%reg`: the address of a global, a constant too.
+        if instr.mnemonic() == Mnemonic::Lea && instr.is_ip_rel_memory_operand() {
+            return self.constant(instr.ip_rel_memory_address(), &name, " (address of a global)", step, steps);
+        }
+        // String instructions set their count and pointer registers
+        // without naming them: `rep stos` leaves %rcx at 0 and %rdi past
+        // the area it filled.
+        if instr.has_rep_prefix() || instr.has_repe_prefix() {
+            let what = format!("{:?}", instr.mnemonic()).to_lowercase();
+            if reg == Register::RCX {
+                steps.push(step(
+                    Origin::Constant { value: 0, symbol: None },
+                    format!("%{name} = 0: rep {what} counts it down to zero"),
+                ));
+                return Value { expression: Some("0".into()), type_name: None };
+            }
+            steps.push(step(Origin::Other, format!("%{name} points past the area rep {what} went over")));
+            return Value::default();
+        }
+        if let Some(cc) = condition_set(instr) {
+            steps.push(step(Origin::Other, format!("%{name} = 0 or 1, the {cc} condition of the last comparison")));
+            return Value::default();
+        }
+        if instr.op_count() == 2 && format!("{:?}", instr.mnemonic()).starts_with("Cmov") {
+            // A conditional move: the value is the source's, or the one
+            // before; the walk does not guess which.
+            steps.push(step(
+                Origin::Other,
+                format!("%{name} is set by a conditional move (`{}`): one of two values", text_of(self.code, at)),
+            ));
+            return Value::default();
         }
         if let Some(v) = self.explain_arithmetic(instr, reg, at, depth, &step, steps, stopped) {
             return v;
         }
-        let text = self.code.texts.get(at).map(|t| t.1.clone()).unwrap_or_default();
-        steps.push(step(Origin::Other, format!("%{name} is computed by `{text}`")));
+        steps.push(step(Origin::Other, format!("%{name} is computed by `{}`", text_of(self.code, at))));
         Value::default()
+    }
+
+    /// An immediate value: a number, or the address of a global, whose
+    /// name is then the answer (`&krash_serial_ops`).
+    fn constant(
+        &self,
+        value: u64,
+        name: &str,
+        note: &str,
+        step: impl Fn(Origin, String) -> ProvenanceStep,
+        steps: &mut Vec<ProvenanceStep>,
+    ) -> Value {
+        let symbol = (value >= 4096).then(|| self.kernel.symbolize(value)).flatten().map(|s| {
+            if s.offset == 0 {
+                s.name
+            } else {
+                format!("{}+{:#x}", s.name, s.offset)
+            }
+        });
+        let expression = match &symbol {
+            Some(sym) => format!("&{sym}"),
+            None => format!("{value:#x}"),
+        };
+        let sentence = match &symbol {
+            Some(sym) => format!("%{name} = {value:#x} = &{sym}{note}"),
+            None => format!("%{name} = {value:#x}{note}"),
+        };
+        steps.push(step(Origin::Constant { value, symbol }, sentence));
+        Value { expression: Some(expression), type_name: None }
     }
 
     /// `add %src,%reg`, `add $imm,%reg` and `lea disp(%base),%reg`: the sum,
@@ -628,9 +834,94 @@ impl Tracer<'_> {
     }
 }
 
+/// An instruction's text in the function's disassembly.
+fn text_of(code: &FunctionCode, at: usize) -> String {
+    code.texts.get(at).map(|t| t.1.clone()).unwrap_or_default()
+}
+
+/// `setcc`'s condition (`setne` → `ne`).
+fn condition_set(instr: &iced_x86::Instruction) -> Option<String> {
+    let m = format!("{:?}", instr.mnemonic()).to_lowercase();
+    m.strip_prefix("set").filter(|c| !c.is_empty() && c.len() <= 3).map(str::to_string)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use krash_program::synthetic::SyntheticKernel;
+
+    #[test]
+    fn compiler_clones() {
+        assert_eq!(compiler_clone("krash_queue_pending.isra.0").map(|c| c.0), Some("krash_queue_pending"));
+        assert_eq!(compiler_clone("f.constprop.3").map(|c| c.0), Some("f"));
+        assert_eq!(compiler_clone("f.part.0.cold").map(|c| c.0), Some("f"));
+        assert_eq!(compiler_clone("f.cold").map(|c| c.0), Some("f"));
+        assert_eq!(compiler_clone("f.llvm.123"), None);
+        assert_eq!(compiler_clone("plain"), None);
+    }
+
+    /// Machine code of two functions in a synthetic kernel: a clone that
+    /// reads through its first argument, and its caller, which loads that
+    /// argument from a member of its own.
+    fn clone_and_caller() -> (krash_program::Kernel, u64, u64, u64) {
+        let mut s = SyntheticKernel::new();
+        // The image's bounds, which make its addresses symbolizable.
+        s.function("_text", 0);
+        // queue_pending.isra.0: mov 0x10(%rdi),%rax; ret
+        let clone = s.function("queue_pending.isra.0", 16);
+        s.write(clone, &[0x48, 0x8b, 0x47, 0x10, 0xc3]);
+        // device_backlog: push %rbx; mov %rdi,%rbx; mov 0x10(%rdi),%rdi;
+        // call queue_pending.isra.0; pop %rbx; ret
+        let caller = s.function("device_backlog", 32);
+        let call_at = caller + 8;
+        let rel = (clone as i64 - (call_at as i64 + 5)) as i32;
+        let mut code = vec![0x53, 0x48, 0x89, 0xfb, 0x48, 0x8b, 0x7f, 0x10, 0xe8];
+        code.extend_from_slice(&rel.to_le_bytes());
+        code.extend_from_slice(&[0x5b, 0xc3]);
+        s.write(caller, &code);
+        // zeroed: xor %eax,%eax; mov $4,%ecx; rep stos %rax,(%rdi);
+        // lea -0x20(%rdi),%rdx; mov 0x8(%rcx),%rax; ret
+        let zeroed = s.function("zeroed", 32);
+        s.write(
+            zeroed,
+            &[0x31, 0xc0, 0xb9, 0x04, 0, 0, 0, 0xf3, 0x48, 0xab, 0x48, 0x8d, 0x57, 0xe0, 0x48, 0x8b, 0x41, 0x08, 0xc3],
+        );
+        s.global("_end", 0);
+        (s.build().expect("synthetic kernel"), clone, call_at + 5, zeroed)
+    }
+
+    #[test]
+    fn a_clones_argument_is_read_in_the_caller() {
+        let (kernel, clone, ret, _) = clone_and_caller();
+        let code = kernel.function_code(clone).expect("the clone's code decodes");
+        let p = kernel.register_provenance(&code, clone, Register::RDI, None, &[ret]).expect("a walk");
+        let functions: Vec<&str> = p.steps.iter().map(|s| s.function.as_str()).collect();
+        assert_eq!(functions, ["queue_pending.isra.0", "device_backlog", "device_backlog"], "{p:#?}");
+        assert!(matches!(p.steps[0].origin, Origin::Argument { index: 1, name: None, .. }), "{p:#?}");
+        assert!(p.steps[0].sentence.contains("IPA-SRA clone of queue_pending()"), "{p:#?}");
+        assert!(matches!(p.steps[1].origin, Origin::Load { displacement: 0x10, .. }), "{p:#?}");
+        assert!(matches!(p.steps[2].origin, Origin::Argument { index: 1, .. }), "{p:#?}");
+        // Without the caller's frame the walk says why it stopped.
+        let alone = kernel.register_provenance(&code, clone, Register::RDI, None, &[]).expect("a walk");
+        assert_eq!(alone.steps.len(), 1);
+        assert!(alone.stopped.as_deref().is_some_and(|w| w.contains("no caller frame")), "{alone:#?}");
+    }
+
+    #[test]
+    fn rep_stos_leaves_its_count_at_zero() {
+        let (kernel, _, _, zeroed) = clone_and_caller();
+        let code = kernel.function_code(zeroed).expect("code decodes");
+        let load = code.texts.iter().find(|(_, t)| t.contains("0x8(%rcx)")).map(|(a, _)| *a).expect("the load");
+        let p = kernel.register_provenance(&code, load, Register::RCX, None, &[]).expect("a walk");
+        assert!(matches!(p.steps[0].origin, Origin::Constant { value: 0, .. }), "{p:#?}");
+        assert!(p.steps[0].sentence.contains("rep stos"), "{p:#?}");
+        assert_eq!(p.expression.as_deref(), Some("0"));
+        // %rdx = %rdi - 0x20, and %rdi is where rep stos stopped.
+        let ret = code.texts.last().map(|(a, _)| *a).expect("ret");
+        let q = kernel.register_provenance(&code, ret, Register::RDX, None, &[]).expect("a walk");
+        assert!(q.steps.iter().any(|s| s.sentence.contains("past the area rep stos")), "{q:#?}");
+    }
 
     #[test]
     fn thunk_registers() {

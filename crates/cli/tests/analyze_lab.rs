@@ -43,6 +43,7 @@ fn analyze_matches_manifest() {
         if let Some(ctx) = e["context"].as_str() {
             assert_eq!(r["context"].as_str(), Some(ctx), "{label}");
         }
+        check_clone(&label, e, r, &text);
         check_null_source(&label, e, r, &text);
         check_fnptr(&label, e, r);
         check_loop_list(&label, e, r, &text);
@@ -50,6 +51,29 @@ fn analyze_matches_manifest() {
         check_slab(&label, e, r);
         assert!(text.contains("SIGNATURE: "), "{label}: {text}");
     }
+}
+
+/// A NULL read in a compiler clone (IPA-SRA passes the member its caller
+/// loaded, not the argument the source names): the walk goes on in the
+/// caller, and the report names the member the caller loaded and the
+/// struct the clone read from.
+fn check_clone(label: &str, e: &Value, r: &Value, text: &str) {
+    let Some(origin) = e["clone_of"].as_str() else { return };
+    let p = &r["provenance"];
+    let steps = p["steps"].as_array().cloned().unwrap_or_default();
+    let first = steps.first().unwrap_or_else(|| panic!("{label}: no provenance: {p}"));
+    assert_eq!(first["origin"]["kind"], "argument", "{label}: {p}");
+    assert!(first["origin"]["name"].is_null(), "{label}: a clone's argument named by position: {p}");
+    assert!(first["sentence"].as_str().is_some_and(|s| s.contains(&format!("clone of {origin}()"))), "{label}");
+    assert!(steps.iter().any(|s| s["function"] == e["caller"]), "{label}: the walk stays in the clone: {p}");
+    assert_eq!(p["expression"], e["null_expression"], "{label}: {p}");
+    assert_eq!(r["bad_member"]["variable"], e["null_expression"], "{label}");
+    let caller_struct = e["null_expression_struct"].as_str().unwrap_or_default();
+    assert!(
+        steps.iter().any(|s| s["origin"]["struct_name"] == caller_struct),
+        "{label}: the caller's load is not read as struct {caller_struct}: {p}"
+    );
+    assert!(text.contains(&format!("dis -l {}", e["caller"].as_str().unwrap_or_default())), "{label}: {text}");
 }
 
 /// IS_ERR/NULL confusion is reported where the manifest says so, and a
@@ -81,13 +105,38 @@ fn check_null_source(label: &str, e: &Value, r: &Value, text: &str) {
     }
 }
 
-/// A call through a NULL function pointer names the ops table member,
-/// through the provenance walk to the function's argument.
+/// A call through a NULL function pointer names the ops table member:
+/// through the provenance walk to the function's argument, or, where gcc
+/// folded a const table into a call to address 0, through DWARF's constant
+/// location of the table; either way the table is read from the dump.
 fn check_fnptr(label: &str, e: &Value, r: &Value) {
     let Some(ops) = e["ops_struct"].as_str() else { return };
     assert_eq!(r["bad_member"]["struct_name"], ops, "{label}");
     assert_eq!(r["bad_member"]["member"], e["ops_member"], "{label}");
     assert_eq!(r["bad_member"]["displacement"], e["ops_offset"], "{label}");
+    let table = &r["ops_table"];
+    assert_eq!(table["struct_name"], ops, "{label}: {table}");
+    assert_eq!(table["member"], e["ops_member"], "{label}: {table}");
+    let slots = table["slots"].as_array().cloned().unwrap_or_default();
+    let slot = slots.iter().find(|s| s["member"] == e["ops_member"]).unwrap_or_else(|| panic!("{label}: {table}"));
+    assert!(slot["function"].is_null(), "{label}: the slot is NULL in the dump: {slot}");
+    if let Some(symbol) = e["ops_table"].as_str() {
+        // Folded: no load is left, only `xor %eax,%eax` before the call.
+        assert_eq!(table["source"], "folded", "{label}: {table}");
+        assert_eq!(table["symbol"], symbol, "{label}: {table}");
+        let set: Vec<&str> =
+            slots.iter().filter(|s| !s["function"].is_null()).filter_map(|s| s["member"].as_str()).collect();
+        let expected: Vec<&str> =
+            e["ops_members_set"].as_array().into_iter().flatten().filter_map(|m| m.as_str()).collect();
+        assert_eq!(set, expected, "{label}: {table}");
+        assert_eq!(r["provenance"]["steps"][0]["origin"]["kind"], "constant", "{label}");
+        assert_eq!(r["bad_member"]["variable"], format!("{symbol}.{}", e["ops_member"].as_str().unwrap_or("")));
+        let findings = r["findings"].to_string();
+        assert!(findings.contains(&format!("is the constant &{symbol}")), "{label}: {findings}");
+        assert!(r["evidence"].to_string().contains(&format!("struct {ops} 0x")), "{label}");
+        return;
+    }
+    assert_eq!(table["source"], "loaded", "{label}: {table}");
     let steps = r["provenance"]["steps"].as_array().cloned().unwrap_or_default();
     assert_eq!(steps.first().map(|s| s["origin"]["kind"].clone()), Some(Value::from("load")), "{label}");
     assert_eq!(steps.last().map(|s| s["origin"]["kind"].clone()), Some(Value::from("argument")), "{label}");
@@ -355,4 +404,123 @@ fn owner_is_who_get_maintainer_names() {
     }
     krash_labtest::assert_compared(subsystems, "owners against get_maintainer.pl");
     krash_labtest::assert_compared(modules, "owners of crashes in the lab's module");
+}
+
+const ANALYZE_MATRIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/analyze-matrix.md");
+
+/// What `analyze` answered on one dump, against what the scenario module
+/// recorded: the kind, and the detail the scenario is about (the struct
+/// member behind a NULL, the ops-table slot, the lock and its owner, the
+/// list a lockup walks, the slab cache and what was written over it).
+fn matrix_cell(d: &LabDump, r: &Value) -> (bool, String) {
+    let e = &d.manifest["expected"];
+    let s = |v: &Value| v.as_str().unwrap_or("?").to_string();
+    // The module says "paging_request" for arm64's "Unable to handle kernel paging request".
+    let kind = match e["panic_kind"].as_str() {
+        Some("paging_request") => "paging_fault".to_string(),
+        other => other.unwrap_or("?").to_string(),
+    };
+    let (expected, got) = if let Some(m) = e.get("null_member").filter(|m| m.is_object()) {
+        (
+            format!("{}.{}", s(&m["struct"]), s(&m["member"])),
+            format!("{}.{}", s(&r["bad_member"]["struct_name"]), s(&r["bad_member"]["member"])),
+        )
+    } else if e["ops_struct"].is_string() {
+        (
+            format!("{}.{}", s(&e["ops_struct"]), s(&e["ops_member"])),
+            format!("{}.{}", s(&r["bad_member"]["struct_name"]), s(&r["bad_member"]["member"])),
+        )
+    } else if let Some(lock) = e["lock"].as_str().filter(|_| e["lock_owner_comm"].is_string()) {
+        let found = r["locks"].as_array().into_iter().flatten().find(|l| l["symbol"] == lock || l["symbol"].is_null());
+        (
+            format!("mutex {lock} held by {}", s(&e["lock_owner_comm"])),
+            found.map_or("no lock".into(), |l| {
+                let name = l["symbol"].as_str().unwrap_or("(unnamed)");
+                format!("{} {name} held by {}", s(&l["kind"]), s(&l["owner"]["comm"]))
+            }),
+        )
+    } else if let Some(head) = e["list_head"].as_str() {
+        (
+            format!("{head} ({} entries)", e["list_length"]),
+            format!("{} ({} entries)", s(&r["loop_list"]["head_symbol"]), r["loop_list"]["length"]),
+        )
+    } else if let Some(cache) = e["cache"].as_str() {
+        (
+            format!("{cache}: {}", s(&e["corrupt_value_kind"])),
+            format!("{}: {}", s(&r["slab"]["cache"]), s(&r["slab"]["corrupt_value_kind"])),
+        )
+    } else {
+        let f = s(&e["faulting_function"]);
+        (f, s(&r["faulting_function"]))
+    };
+    let got_kind = s(&r["kind"]);
+    if got_kind == kind && got == expected {
+        (true, format!("yes: {got}"))
+    } else if got_kind != kind {
+        (false, format!("no: {got_kind}, not {kind}"))
+    } else {
+        (false, format!("no: {got}, not {expected}"))
+    }
+}
+
+/// `docs/analyze-matrix.md`: every scenario on every lab kernel, analyze's
+/// answer against the scenario module's facts. Generated here from the
+/// lab; the test fails when the committed file differs (`KRASH_BLESS=1`
+/// rewrites it), so the table is always what the tests saw.
+#[test]
+fn analyze_matrix_is_current() {
+    let mut dumps: Vec<LabDump> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for d in common::lab_dumps().into_iter().chain(common::arm64_lab_dumps()) {
+        if d.is_kdump_boot() && d.scenario != "live" && seen.insert((d.kernel.clone(), d.scenario.clone())) {
+            dumps.push(d);
+        }
+    }
+    let kernels: Vec<String> = krash_labtest::KERNELS
+        .iter()
+        .chain(std::iter::once(&krash_labtest::FP_SLAB_KERNEL))
+        .chain(&krash_labtest::ARM64_KERNELS)
+        .map(|k| k.to_string())
+        .filter(|k| dumps.iter().any(|d| &d.kernel == k))
+        .collect();
+    let mut scenarios: Vec<String> = dumps.iter().map(|d| d.scenario.clone()).collect();
+    scenarios.sort();
+    scenarios.dedup();
+    let mut cells = std::collections::BTreeMap::new();
+    for d in &dumps {
+        let doc = analyze_json(d);
+        cells.insert((d.scenario.clone(), d.kernel.clone()), matrix_cell(d, &doc["data"]));
+    }
+    let mut md = String::from(
+        "# analyze on every lab dump\n\nGenerated by `crates/cli/tests/analyze_lab.rs` (`analyze_matrix_is_current`) from the \
+         lab's in-guest kdump of each scenario on each kernel; do not edit by hand. `KRASH_BLESS=1 cargo test --release -p \
+         krash --test analyze_lab analyze_matrix` rewrites it, and the test fails when this file and the lab disagree.\n\n\
+         A cell is `yes: ANSWER` when `krash analyze` gives the scenario module's own answer (the kind of crash, and the \
+         struct member behind a NULL, the ops-table slot called, the lock and its owner, the list a lockup walks, the slab \
+         cache and what overwrote it), `no: ANSWER, not EXPECTED` when it does not, and `-` where the lab does not run the \
+         scenario on that kernel (`skipped_scenarios` in the lab's index says why).\n\n",
+    );
+    md.push_str(&format!("| scenario | {} |\n|---|{}\n", kernels.join(" | "), "---|".repeat(kernels.len())));
+    for scenario in &scenarios {
+        let row: Vec<String> = kernels
+            .iter()
+            .map(|k| cells.get(&(scenario.clone(), k.clone())).map_or("-".to_string(), |c| c.1.clone()))
+            .collect();
+        md.push_str(&format!("| {scenario} | {} |\n", row.join(" | ")));
+    }
+    let x86_misses: Vec<String> = cells
+        .iter()
+        .filter(|((_, k), (ok, _))| !ok && !krash_labtest::ARM64_KERNELS.contains(&k.as_str()))
+        .map(|((s, k), (_, c))| format!("{k}/{s}: {c}"))
+        .collect();
+    assert!(x86_misses.is_empty(), "analyze misses the scenario's answer on x86-64: {x86_misses:#?}");
+    if std::env::var_os("KRASH_BLESS").is_some() {
+        std::fs::write(ANALYZE_MATRIX, &md).expect("docs/analyze-matrix.md is writable");
+        return;
+    }
+    let committed = std::fs::read_to_string(ANALYZE_MATRIX).unwrap_or_default();
+    assert!(
+        committed == md,
+        "docs/analyze-matrix.md differs from what the lab shows (KRASH_BLESS=1 rewrites it):\n{md}"
+    );
 }

@@ -68,6 +68,15 @@ pub struct Variable {
     pub location: VariableLocation,
 }
 
+/// A variable of one scope covering an address ([`DwarfFile::variables_in_scope_at`]).
+#[derive(Debug, Clone)]
+pub struct ScopeVariable {
+    /// The function whose scope declares it (an inlined one's own name).
+    pub function: String,
+    pub is_parameter: bool,
+    pub variable: Variable,
+}
+
 /// Where a variable lives, before evaluation at a particular pc.
 #[derive(Debug, Clone)]
 pub enum VariableLocation {
@@ -125,6 +134,34 @@ impl DwarfFile {
             }
         }
         Ok(Some(Function { name, entry_pc, ranges, parameters, locals, unit: cu, die }))
+    }
+
+    /// Every variable in scope at `addr`: the function's own and those of
+    /// the functions inlined there (a parameter gcc folded to a constant
+    /// lives in the inlined copy's scope), innermost scope last, each with
+    /// the name of the function whose scope declares it.
+    pub fn variables_in_scope_at(&self, addr: u64) -> Result<Option<(Function, Vec<ScopeVariable>)>> {
+        let Some(function) = self.function_at(addr)? else {
+            return Ok(None);
+        };
+        let cu = Arc::clone(&function.unit);
+        let mut found = Vec::new();
+        let mut scope_function = function.name.clone();
+        for scope in scopes_at(&self.dwarf, &cu, function.die, addr)? {
+            if scope.kind == ScopeKind::Inlined {
+                scope_function = self.die_name(&cu, scope.offset)?.unwrap_or_else(|| "??".to_string());
+            }
+            for &var in &scope.variables {
+                let is_parameter =
+                    cu.unit.entry(var).map(|e| e.tag() == gimli::DW_TAG_formal_parameter).unwrap_or(false);
+                found.push(ScopeVariable {
+                    function: scope_function.clone(),
+                    is_parameter,
+                    variable: self.variable(&cu, var)?,
+                });
+            }
+        }
+        Ok(Some((function, found)))
     }
 
     /// The function name and entry pc covering `addr`, for symbolizing as

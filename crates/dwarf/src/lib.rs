@@ -25,7 +25,7 @@ mod units;
 pub use bytes::{Reader, SectionBytes};
 pub use faddr2line::{Faddr2line, FuncOffset};
 pub use file::{DwarfFile, InlineFrame, LineBoundary, SourceLine};
-pub use functions::{Function, Variable, VariableLocation};
+pub use functions::{Function, ScopeVariable, Variable, VariableLocation};
 pub use location::{RegisterAndMemory, VariableValue};
 pub use paths::{join_path, normalize};
 pub use sections::{AllocSection, SectionBases};

@@ -65,6 +65,33 @@ impl DwarfFile {
         self.evaluate(function, expression, frame, 0)
     }
 
+    /// The register (DWARF numbering) holding parameter `parameter` of
+    /// `function` when the function is entered, if its location says one.
+    /// A parameter a compiler clone (`.isra`, `.constprop`) dropped or
+    /// replaced has none: its value is only known at the call site.
+    pub fn entry_register(&self, function: &Function, parameter: &Variable) -> Option<u16> {
+        match self.evaluate_variable(function, parameter, function.entry_pc, &NoFrame).ok()? {
+            VariableValue::Register { regno, .. } => Some(regno),
+            _ => None,
+        }
+    }
+
+    /// The value of `variable` at `pc` when it is a constant there (an
+    /// address gcc knows at compile time, DW_OP_addr with
+    /// DW_OP_stack_value, or DW_AT_const_value), as a little-endian number.
+    pub fn constant_value_at(&self, function: &Function, variable: &Variable, pc: u64) -> Option<u64> {
+        match self.evaluate_variable(function, variable, pc, &NoFrame).ok()? {
+            VariableValue::Value(bytes) if !bytes.is_empty() && bytes.len() <= 8 => {
+                let mut buf = [0u8; 8];
+                for (dst, src) in buf.iter_mut().zip(bytes) {
+                    *dst = src;
+                }
+                Some(u64::from_le_bytes(buf))
+            }
+            _ => None,
+        }
+    }
+
     fn location_at(
         &self,
         function: &Function,
@@ -172,6 +199,19 @@ impl DwarfFile {
             }
             _ => None,
         })
+    }
+}
+
+/// A frame that knows no register and no memory: what is left of a
+/// location is what the compiler knew when it wrote it.
+struct NoFrame;
+
+impl RegisterAndMemory for NoFrame {
+    fn register(&self, _: u16) -> Option<u64> {
+        None
+    }
+    fn read(&self, addr: u64, _: &mut [u8]) -> krash_core::Result<()> {
+        Err(Error::bad_data("location without a frame", format!("no memory to read at {addr:#x}")))
     }
 }
 

@@ -354,12 +354,12 @@ fn analyze_agrees_with_the_scenarios_and_across_formats_and_kernels() {
         let detail = report.syndrome.as_ref().map(|s| s.detail.clone());
         let is_abort = |fetch: bool| matches!(detail, Some(SyndromeDetail::Abort { fetch: f, .. }) if f == fetch);
         match d.scenario.as_str() {
-            "null-member" | "err-ptr" | "slab-corrupt" => {
+            "null-member" | "err-ptr" | "slab-corrupt" | "null-isra" => {
                 assert!(is_abort(false), "{}: {detail:?}", d.label);
                 let load = report.instruction.as_deref().unwrap_or_default();
                 assert!(load.starts_with("ldr"), "{}: faulting instruction {load:?}", d.label);
             }
-            "null-fnptr" => assert!(is_abort(true), "{}: {detail:?}", d.label),
+            "null-fnptr" | "null-const-ops" => assert!(is_abort(true), "{}: {detail:?}", d.label),
             "timer-bug" => {
                 assert_eq!(
                     detail,

@@ -573,6 +573,8 @@ pub struct AnalyzeData {
     pub blocked_tasks: Vec<BlockedTask>,
     pub provenance: Option<Provenance>,
     pub null_source: Option<NullSource>,
+    /// For a call through a NULL function pointer: the ops table it went through.
+    pub ops_table: Option<OpsTable>,
     pub loop_list: Option<LoopList>,
     pub locks: Vec<LockWait>,
     pub slab: Option<SlabState>,
@@ -695,6 +697,8 @@ pub struct Provenance {
     pub steps: Vec<ProvenanceStep>,
     /// The C expression the register holds (`w->ops->flush`).
     pub expression: Option<String>,
+    /// Its C type, when the walk knows it (`struct krash_queue *`).
+    pub type_name: Option<String>,
     pub stopped: Option<String>,
 }
 
@@ -716,13 +720,61 @@ pub struct ProvenanceStep {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Origin {
-    Load { base: String, displacement: i64, struct_name: Option<String>, member: Option<String> },
-    Global { symbol: String },
-    Copy { from: String },
-    ReturnValue { function: String },
-    Argument { index: u32, name: Option<String>, type_name: Option<String> },
-    Constant { value: Hex },
+    Load {
+        base: String,
+        displacement: i64,
+        struct_name: Option<String>,
+        member: Option<String>,
+    },
+    Global {
+        symbol: String,
+    },
+    Copy {
+        from: String,
+    },
+    ReturnValue {
+        function: String,
+    },
+    Argument {
+        index: u32,
+        name: Option<String>,
+        type_name: Option<String>,
+    },
+    /// An immediate, or a value an instruction leaves implicitly; `symbol`
+    /// names the global whose address it is.
+    Constant {
+        value: Hex,
+        symbol: Option<String>,
+    },
     Other,
+}
+
+/// An ops table (a struct of function pointers) as the dump holds it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct OpsTable {
+    pub address: Hex,
+    /// Its symbol, when it is a global.
+    pub symbol: Option<String>,
+    pub struct_name: String,
+    /// The member the call went through, when known.
+    pub member: Option<String>,
+    /// Its function-pointer members in order; `function` is null for a NULL one.
+    pub slots: Vec<OpsSlot>,
+    /// `loaded`: the code read the table's address from memory; `folded`:
+    /// gcc read a const table at compile time, and DWARF names it.
+    pub source: String,
+    /// For a folded table: the variable holding its address...
+    pub variable: Option<String>,
+    /// ...and the function (often inlined at the call) declaring it.
+    pub variable_function: Option<String>,
+}
+
+/// One function-pointer member of an ops table.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct OpsSlot {
+    pub member: String,
+    pub offset: u64,
+    pub function: Option<String>,
 }
 
 /// A NULL that came from a call's return value.
@@ -880,14 +932,31 @@ impl From<&out::Report> for AnalyzeData {
                             O::Argument { index, name, type_name } => {
                                 Origin::Argument { index: *index, name: name.clone(), type_name: type_name.clone() }
                             }
-                            O::Constant { value } => Origin::Constant { value: hex(*value) },
+                            O::Constant { value, symbol } => {
+                                Origin::Constant { value: hex(*value), symbol: symbol.clone() }
+                            }
                             O::Other => Origin::Other,
                         },
                         sentence: s.sentence.clone(),
                     })
                     .collect(),
                 expression: p.expression.clone(),
+                type_name: p.type_name.clone(),
                 stopped: p.stopped.clone(),
+            }),
+            ops_table: r.ops_table.as_ref().map(|t| OpsTable {
+                address: hex(t.address),
+                symbol: t.symbol.clone(),
+                struct_name: t.struct_name.clone(),
+                member: t.member.clone(),
+                slots: t
+                    .slots
+                    .iter()
+                    .map(|s| OpsSlot { member: s.member.clone(), offset: s.offset, function: s.function.clone() })
+                    .collect(),
+                source: t.source.name().to_string(),
+                variable: t.variable.as_ref().map(|v| v.0.clone()),
+                variable_function: t.variable.as_ref().map(|v| v.1.clone()),
             }),
             null_source: r.null_source.as_ref().map(|n| NullSource {
                 function: n.function.clone(),
