@@ -7,7 +7,7 @@
 
 use crate::hung::HungInternal;
 use crate::lockup::LockupInternal;
-use crate::pointer_source::PointerSourceInternal;
+use crate::pointer_source::{Arm64PointerSourceInternal, PointerSourceInternal};
 use crate::provenance::ProvenanceInternal;
 use crate::slab_state::SlabStateInternal;
 use krash_eval::frame_vars::FrameVarsExt;
@@ -36,6 +36,7 @@ mod ops_table;
 pub mod owners;
 mod pointer_source;
 mod provenance;
+mod provenance_arm64;
 pub mod signature;
 mod slab_state;
 
@@ -428,7 +429,7 @@ impl AnalyzeExt for Kernel {
 }
 
 /// Private helpers of this module's extension of [`Kernel`].
-trait AnalyzeHelpers {
+pub(crate) trait AnalyzeHelpers {
     fn ensure_module_debuginfo(&self, name: &str, extra_dirs: &[&Path]);
     /// process / softirq / hardirq / NMI from the panic CPU's preempt count
     /// (x86-64's per-cpu `__preempt_count`; elsewhere the panic task's
@@ -456,6 +457,10 @@ trait AnalyzeHelpers {
     /// The return addresses of the panic task's frames above the one at
     /// `pc`, innermost first, up to the end of that stack's context.
     fn return_addresses_above(&self, pc: u64) -> Vec<u64>;
+    /// The bad base pointer's sentence and evidence, with what the
+    /// provenance walk learnt of it (its expression and struct, where DWARF
+    /// had no variable for the register), and what other registers hold.
+    fn finish_bad_member(&self, report: &mut Report, bad: BadMember, regs: &RegisterFile);
 }
 
 impl AnalyzeHelpers for Kernel {
@@ -589,13 +594,16 @@ impl AnalyzeHelpers for Kernel {
                     }
                     report.evidence.push(format!("dis -l {ret:#x}"));
                     report.source = self.source_line(ret.wrapping_sub(4));
+                    self.explain_arm64_branch(report, regs, ret);
                 }
                 return;
             }
+            if let Some(bad) = self.explain_arm64_access(report, regs, rip) {
+                self.finish_bad_member(report, bad, regs);
+                return;
+            }
             report.findings.push(format!(
-                "the faulting instruction, its registers and where their values came from are not analysed on {} yet \
-                 (x86-64 only): see `dis -l {rip:#x}` and `bt -f`",
-                self.arch().name()
+                "the faulting instruction is no load or store through a register: see `dis -l {rip:#x}` and `bt -f`"
             ));
             return;
         }
@@ -683,87 +691,10 @@ impl AnalyzeHelpers for Kernel {
             member: None,
             returned_by: None,
         };
-        // The variable DWARF keeps in that register, from the frame's variables.
-        if let Some(t) = self.panic_task().and_then(|a| self.task_by_addr(a).ok().cloned()) {
-            if let Ok(bt) = self.backtrace(&t) {
-                if let Some(frame) = bt.trace.frames().find(|f| f.exact && f.pc == rip) {
-                    let vars = self.frame_variables(frame);
-                    let found = vars.locals.iter().chain(vars.parameters.iter()).find(|v| {
-                        matches!(&v.state, VariableState::Known { bits: Some(b), .. } if *b == value)
-                            && v.type_name.ends_with('*')
-                    });
-                    if let Some(v) = found {
-                        bad.variable = Some(v.name.clone());
-                        let pointee = v.type_name.trim_end_matches('*').trim();
-                        if let Some(name) = pointee.strip_prefix("struct ") {
-                            bad.struct_name = Some(name.to_string());
-                            bad.member = self.member_at(name, displacement.max(0) as u64, report.module.as_deref());
-                        }
-                    }
-                }
-            }
-        }
         bad.returned_by = self.returned_by(rip, &reg_name);
         let callers = self.return_addresses_above(rip);
         self.explain_pointer_source(report, regs, mem.base, value, &callers);
-        // Where DWARF has no variable for the register (a compiler clone's
-        // rewritten parameter), the walk's expression and type name it.
-        if let (None, Some(p)) = (&bad.struct_name, &report.provenance) {
-            let pointee = p.type_name.as_deref().and_then(|t| t.trim().strip_suffix('*')).map(str::trim);
-            if let Some(name) = pointee.and_then(|t| t.strip_prefix("struct ")) {
-                bad.struct_name = Some(name.to_string());
-                bad.member = self.member_at(name, displacement.max(0) as u64, report.module.as_deref());
-                bad.variable = bad.variable.take().or_else(|| p.expression.clone());
-            }
-        }
-        let value_text = if value == 0 { "NULL".to_string() } else { format!("{value:#x}") };
-        let who = bad.variable.clone().unwrap_or_else(|| format!("%{reg_name}"));
-        let mut sentence = format!("{who} (in %{reg_name}) is {value_text}");
-        if let (Some(s), Some(m)) = (&bad.struct_name, &bad.member) {
-            sentence.push_str(&format!("; {m} is at offset {displacement:#x} of struct {s}"));
-            report.evidence.push(format!("struct {s} -o"));
-            if value >= 4096 && classify_value(value).is_none() {
-                report.evidence.push(format!("struct {s} {value:#x}"));
-            }
-        } else if displacement != 0 {
-            sentence.push_str(&format!("; the access is at offset {displacement:#x} from it"));
-        }
-        if let Some(f) = &bad.returned_by {
-            sentence.push_str(&format!("; %{reg_name} holds the return value of {f}()"));
-        }
-        report.findings.push(sentence);
-        if value >= 4096 {
-            if let Some(c) = classify_value(value) {
-                report.findings.push(format!(
-                    "%{reg_name} = {value:#018x} is not a pointer: {}{}",
-                    c.0,
-                    c.1.as_ref().map(|t| format!(" {t:?}")).unwrap_or_default()
-                ));
-                report.corrupt_values.push(CorruptValue {
-                    register: reg_name.clone(),
-                    value,
-                    class: c.0.to_string(),
-                    text: c.1,
-                });
-            }
-        }
-        // Other registers holding text or poison hint at the corruption's source.
-        for (name, v) in named_registers(regs) {
-            if name == reg_name {
-                continue;
-            }
-            if let Some((class, text)) = classify_value(v) {
-                if class != "non_canonical" {
-                    report.corrupt_values.push(CorruptValue {
-                        register: name.to_string(),
-                        value: v,
-                        class: class.to_string(),
-                        text,
-                    });
-                }
-            }
-        }
-        report.bad_member = Some(bad);
+        self.finish_bad_member(report, bad, regs);
     }
 
     fn call_before(&self, ret: u64) -> Option<String> {
@@ -813,6 +744,89 @@ impl AnalyzeHelpers for Kernel {
 
     fn member_at(&self, name: &str, offset: u64, module: Option<&str>) -> Option<String> {
         self.member_and_type_at(name, offset, module).map(|m| m.0)
+    }
+
+    fn finish_bad_member(&self, report: &mut Report, mut bad: BadMember, regs: &RegisterFile) {
+        let (reg_name, value, displacement) = (bad.register.clone(), bad.value, bad.displacement);
+        let canonical = |v: u64| self.memory().layout().paging().is_canonical(v);
+        // The variable DWARF keeps in that register, from the frame's variables.
+        if let Some(t) = self.panic_task().and_then(|a| self.task_by_addr(a).ok().cloned()) {
+            if let Ok(bt) = self.backtrace(&t) {
+                if let Some(frame) = bt.trace.frames().find(|f| f.exact && Some(f.pc) == report.rip) {
+                    let vars = self.frame_variables(frame);
+                    let found = vars.locals.iter().chain(vars.parameters.iter()).find(|v| {
+                        matches!(&v.state, VariableState::Known { bits: Some(b), .. } if *b == value)
+                            && v.type_name.ends_with('*')
+                    });
+                    if let Some(v) = found {
+                        bad.variable = Some(v.name.clone());
+                        let pointee = v.type_name.trim_end_matches('*').trim();
+                        if let Some(name) = pointee.strip_prefix("struct ") {
+                            bad.struct_name = Some(name.to_string());
+                            bad.member = self.member_at(name, displacement.max(0) as u64, report.module.as_deref());
+                        }
+                    }
+                }
+            }
+        }
+        // Where DWARF has no variable for the register (a compiler clone's
+        // rewritten parameter), the walk's expression and type name it.
+        if let (None, Some(p)) = (&bad.struct_name, &report.provenance) {
+            let pointee = p.type_name.as_deref().and_then(|t| t.trim().strip_suffix('*')).map(str::trim);
+            if let Some(name) = pointee.and_then(|t| t.strip_prefix("struct ")) {
+                bad.struct_name = Some(name.to_string());
+                bad.member = self.member_at(name, displacement.max(0) as u64, report.module.as_deref());
+                bad.variable = bad.variable.take().or_else(|| p.expression.clone());
+            }
+        }
+        let value_text = if value == 0 { "NULL".to_string() } else { format!("{value:#x}") };
+        let who = bad.variable.clone().unwrap_or_else(|| format!("%{reg_name}"));
+        let mut sentence = format!("{who} (in %{reg_name}) is {value_text}");
+        if let (Some(s), Some(m)) = (&bad.struct_name, &bad.member) {
+            sentence.push_str(&format!("; {m} is at offset {displacement:#x} of struct {s}"));
+            report.evidence.push(format!("struct {s} -o"));
+            if value >= 4096 && classify_value(value, &canonical).is_none() {
+                report.evidence.push(format!("struct {s} {value:#x}"));
+            }
+        } else if displacement != 0 {
+            sentence.push_str(&format!("; the access is at offset {displacement:#x} from it"));
+        }
+        if let Some(f) = &bad.returned_by {
+            sentence.push_str(&format!("; %{reg_name} holds the return value of {f}()"));
+        }
+        report.findings.push(sentence);
+        if value >= 4096 {
+            if let Some(c) = classify_value(value, &canonical) {
+                report.findings.push(format!(
+                    "%{reg_name} = {value:#018x} is not a pointer: {}{}",
+                    c.0,
+                    c.1.as_ref().map(|t| format!(" {t:?}")).unwrap_or_default()
+                ));
+                report.corrupt_values.push(CorruptValue {
+                    register: reg_name.clone(),
+                    value,
+                    class: c.0.to_string(),
+                    text: c.1,
+                });
+            }
+        }
+        // Other registers holding text or poison hint at the corruption's source.
+        for (name, v) in named_registers(regs) {
+            if name == reg_name {
+                continue;
+            }
+            if let Some((class, text)) = classify_value(v, &canonical) {
+                if class != "non_canonical" {
+                    report.corrupt_values.push(CorruptValue {
+                        register: name.to_string(),
+                        value: v,
+                        class: class.to_string(),
+                        text,
+                    });
+                }
+            }
+        }
+        report.bad_member = Some(bad);
     }
 
     fn return_addresses_above(&self, pc: u64) -> Vec<u64> {
@@ -949,7 +963,10 @@ fn register_value(r: &RegisterFile, name: &str) -> Option<u64> {
 }
 
 /// What a value that cannot be a kernel pointer looks like.
-pub fn classify_value(value: u64) -> Option<(&'static str, Option<String>)> {
+/// `canonical` says whether an address can be mapped at all on this
+/// machine (x86-64's sign extension from bit 47 or 56, arm64's two halves
+/// of VA_BITS each).
+pub fn classify_value(value: u64, canonical: &dyn Fn(u64) -> bool) -> Option<(&'static str, Option<String>)> {
     const LIST_POISON1: u64 = 0xdead_0000_0000_0100;
     const LIST_POISON2: u64 = 0xdead_0000_0000_0122;
     if value == LIST_POISON1 {
@@ -976,8 +993,7 @@ pub fn classify_value(value: u64) -> Option<(&'static str, Option<String>)> {
         let text: String = bytes.iter().filter(|b| printable(**b)).map(|b| char::from(*b)).collect();
         return Some(("ascii", Some(text)));
     }
-    let top = value >> 47;
-    if top != 0 && top != 0x1ffff {
+    if !canonical(value) {
         return Some(("non_canonical", None));
     }
     None
@@ -1217,15 +1233,20 @@ mod tests {
         assert_eq!(named_registers(&r), vec![("x0", 0x10)]);
     }
 
+    /// x86-64's 4-level rule: bits 47..63 all equal.
+    fn x86_canonical(v: u64) -> bool {
+        matches!(v >> 47, 0 | 0x1ffff)
+    }
+
     #[test]
     fn classifies_values() {
-        assert_eq!(classify_value(0xdead000000000122).map(|c| c.0), Some("list_poison2"));
-        assert_eq!(classify_value(0x6b6b6b6b6b6b6b6b).map(|c| c.0), Some("slab_poison"));
-        let (class, text) = classify_value(0x0072_0069_0056_0038).unwrap();
+        assert_eq!(classify_value(0xdead000000000122, &x86_canonical).map(|c| c.0), Some("list_poison2"));
+        assert_eq!(classify_value(0x6b6b6b6b6b6b6b6b, &x86_canonical).map(|c| c.0), Some("slab_poison"));
+        let (class, text) = classify_value(0x0072_0069_0056_0038, &x86_canonical).unwrap();
         assert_eq!(class, "utf16");
         assert_eq!(text.as_deref(), Some("8Vir"));
-        assert_eq!(classify_value(0xbe946df78d5a5bc1).map(|c| c.0), Some("non_canonical"));
-        assert_eq!(classify_value(0xffff8dc77316a000), None);
+        assert_eq!(classify_value(0xbe946df78d5a5bc1, &x86_canonical).map(|c| c.0), Some("non_canonical"));
+        assert_eq!(classify_value(0xffff8dc77316a000, &x86_canonical), None);
     }
 
     #[test]

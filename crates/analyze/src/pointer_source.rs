@@ -8,10 +8,12 @@ use iced_x86::{FlowControl, OpKind, Register};
 
 use crate::null_check::return_value_checks;
 use crate::ops_table::{OpsTableInternal, TableSource};
+use crate::provenance_arm64::{reg_name as arm64_reg_name, Arm64ProvenanceInternal};
+use krash_arch::arm64::disasm::{details as arm64_details, Reg, Writeback};
 use krash_arch::RegisterFile;
 
 use crate::provenance::{parse_register, thunk_register, FunctionCode, Origin, Provenance};
-use crate::{named_registers, BadMember, NullSource, OpsSlot, OpsTable, Report};
+use crate::{named_registers, AnalyzeHelpers, BadMember, NullSource, OpsSlot, OpsTable, Report};
 use krash_program::Kernel;
 
 /// Crate-internal helpers of this module's extension of [`Kernel`].
@@ -169,8 +171,120 @@ impl PointerSourceInternal for Kernel {
     }
 }
 
+/// The same, for arm64 code (`crate::provenance_arm64`).
+pub(crate) trait Arm64PointerSourceInternal {
+    /// A load or store that faulted at `pc`: the bad base register, where
+    /// its value came from, and the member accessed. False when the
+    /// instruction is no memory access through a register.
+    fn explain_arm64_access(&self, report: &mut Report, regs: &RegisterFile, pc: u64) -> Option<BadMember>;
+    /// A branch to NULL (`blr xN` before the return address `ret` in the
+    /// link register): where xN was loaded from, and the ops table.
+    fn explain_arm64_branch(&self, report: &mut Report, regs: &RegisterFile, ret: u64);
+}
+
+impl Arm64PointerSourceInternal for Kernel {
+    fn explain_arm64_access(&self, report: &mut Report, regs: &RegisterFile, pc: u64) -> Option<BadMember> {
+        let mut word = [0u8; 4];
+        krash_core::VirtualMemory::read_virt(self.memory(), pc, &mut word).ok()?;
+        let d = arm64_details(u32::from_le_bytes(word), pc)?;
+        // With an index register too, the base is the pointer (x86-64's walk does the same).
+        let m = d.memory.as_ref().filter(|m| matches!(m.base, Reg::X(_) | Reg::Sp))?;
+        let value = regs.by_dwarf(m.base.dwarf()?)?;
+        let displacement = if m.writeback == Writeback::Post { 0 } else { m.offset };
+        let callers = self.return_addresses_above(pc);
+        if let Some(code) = self.arm64_function_code(pc) {
+            if let Some(p) = self.arm64_register_provenance(&code, pc, m.base, report.module.as_deref(), &callers) {
+                self.add_arm64_provenance(report, &p);
+                report.provenance = Some(p);
+            }
+        }
+        Some(BadMember {
+            register: arm64_reg_name(m.base),
+            value,
+            displacement,
+            variable: None,
+            struct_name: None,
+            member: None,
+            returned_by: None,
+        })
+    }
+
+    fn explain_arm64_branch(&self, report: &mut Report, regs: &RegisterFile, ret: u64) {
+        let Some(call) = ret.checked_sub(4) else { return };
+        let Some(code) = self.arm64_function_code(call) else { return };
+        let Some(index) = code.index_of(call) else { return };
+        let Some(Some(d)) = code.instrs.get(index).map(|i| i.2.as_ref()) else { return };
+        let [target] = d.reads.as_slice() else { return };
+        if d.flow != krash_arch::decoder::FlowKind::IndirectCall {
+            return;
+        }
+        let module = self.symbolize(code.start).and_then(|s| s.module);
+        let callers = self.return_addresses_above(ret);
+        let Some(p) = self.arm64_register_provenance(&code, call, *target, module.as_deref(), &callers) else {
+            return;
+        };
+        self.add_arm64_provenance(report, &p);
+        match p.steps.first().map(|s| (s.origin.clone(), s.address)) {
+            Some((Origin::Constant { value: 0, .. }, _)) => {
+                self.explain_folded_table(report, &p, call, module.as_deref())
+            }
+            Some((Origin::Load { base, displacement, struct_name: Some(s), member: Some(m) }, load_at)) => {
+                report.findings.push(format!(
+                    "the function pointer is {} (offset {displacement:#x} of struct {s}), which is NULL",
+                    p.expression.clone().unwrap_or_else(|| format!("((struct {s} *)%{base})->{m}"))
+                ));
+                report.evidence.push(format!("struct {s} -o"));
+                // The table is still in the load's base register when
+                // nothing wrote it between the load and the branch.
+                let kept = code.index_of(load_at).is_some_and(|from| {
+                    let reg = arm64_reg_by_name(&base);
+                    (from + 1..index).all(|i| {
+                        code.instrs
+                            .get(i)
+                            .and_then(|x| x.2.as_ref())
+                            .is_none_or(|d| !reg.is_some_and(|r| d.writes_reg(r)))
+                    })
+                });
+                let table = arm64_reg_by_name(&base).and_then(|r| r.dwarf()).and_then(|n| regs.by_dwarf(n));
+                if let (true, Some(table)) = (kept, table) {
+                    if let Some(t) = self.read_ops_table(table, &s, Some(&m), module.as_deref(), TableSource::Loaded) {
+                        report.findings.push(format!(
+                            "the table {} sets {}",
+                            t.symbol.clone().unwrap_or_else(|| format!("at {table:#x}")),
+                            t.describe_set_members()
+                        ));
+                        report.evidence.push(format!("struct {s} {table:#x}"));
+                        report.ops_table = Some(t);
+                    }
+                }
+                report.bad_member = Some(BadMember {
+                    register: p.register.clone(),
+                    value: 0,
+                    displacement,
+                    variable: p.expression.clone(),
+                    struct_name: Some(s),
+                    member: Some(m),
+                    returned_by: None,
+                });
+            }
+            _ => {}
+        }
+        report.provenance = Some(p);
+    }
+}
+
+/// `x3` → the register.
+fn arm64_reg_by_name(name: &str) -> Option<Reg> {
+    match name {
+        "sp" => Some(Reg::Sp),
+        _ => name.strip_prefix('x')?.parse().ok().filter(|n| *n <= 30).map(Reg::X),
+    }
+}
+
 /// Private helpers of this module's extension of [`Kernel`].
 trait PointerSourceHelpers {
+    /// The walk's sentences and the functions it read, for an arm64 report.
+    fn add_arm64_provenance(&self, report: &mut Report, p: &Provenance);
     /// Adds the walk to the report; returns the chain's values read
     /// forward from the dump (see `evaluate_chain`).
     fn add_provenance(&self, report: &mut Report, code: &FunctionCode, p: &Provenance, regs: &RegisterFile)
@@ -193,6 +307,22 @@ trait PointerSourceHelpers {
 }
 
 impl PointerSourceHelpers for Kernel {
+    fn add_arm64_provenance(&self, report: &mut Report, p: &Provenance) {
+        let chain: Vec<&str> = p.steps.iter().map(|s| s.sentence.as_str()).collect();
+        if !chain.is_empty() {
+            report.findings.push(format!("provenance of %{}: {}", p.register, chain.join("; ")));
+        }
+        if let Some(why) = &p.stopped {
+            report.findings.push(format!("provenance walk stopped: {why}"));
+        }
+        for function in std::iter::once(&p.function).chain(p.steps.iter().map(|s| &s.function)) {
+            let dis = format!("dis -l {function}");
+            if !report.evidence.contains(&dis) {
+                report.evidence.push(dis);
+            }
+        }
+    }
+
     fn add_provenance(
         &self,
         report: &mut Report,

@@ -100,9 +100,9 @@ pub struct Provenance {
 pub(crate) struct Parameter {
     pub name: String,
     pub type_name: String,
-    /// The register holding it at entry, when DWARF's location says so.
-    /// A compiler clone's rewritten parameter has none.
-    pub register: Option<Register>,
+    /// The register holding it at entry (DWARF numbering), when DWARF's
+    /// location says so. A compiler clone's rewritten parameter has none.
+    pub entry_register: Option<u16>,
 }
 
 /// Bounds how many callers a walk continues into.
@@ -192,9 +192,9 @@ enum Operand {
 
 /// What the walk knows about the value a register holds.
 #[derive(Debug, Clone, Default)]
-struct Value {
-    expression: Option<String>,
-    type_name: Option<String>,
+pub(crate) struct Value {
+    pub expression: Option<String>,
+    pub type_name: Option<String>,
 }
 
 /// The register name gdb and crash print (`rax`).
@@ -255,8 +255,10 @@ pub(crate) trait ProvenanceInternal {
         module: Option<&str>,
         callers: &[u64],
     ) -> Option<Provenance>;
-    /// The parameters of the function at `entry`, from DWARF.
-    fn function_parameters(&self, entry: u64) -> Vec<Parameter>;
+    /// The parameters of the function whose code holds `inside`, from
+    /// DWARF. (Not its symbol's address: arm64's patchable entry puts NOPs
+    /// before the entry DWARF names.)
+    fn function_parameters(&self, inside: u64) -> Vec<Parameter>;
     /// The member of `struct name` at byte `offset` and its C type, from
     /// the module's DWARF or the kernel's types. A member inside a nested
     /// struct is named by its path (`f_path.dentry`).
@@ -298,7 +300,7 @@ impl ProvenanceInternal for Kernel {
         callers: &[u64],
     ) -> Option<Provenance> {
         let index = code.index_of(from)?;
-        let params = self.function_parameters(code.start);
+        let params = self.function_parameters(from);
         let callers = callers.get(..callers.len().min(MAX_CALLER_FRAMES)).unwrap_or_default();
         let tracer = Tracer { kernel: self, code, module, params, callers };
         let mut steps = Vec::new();
@@ -315,15 +317,15 @@ impl ProvenanceInternal for Kernel {
         })
     }
 
-    fn function_parameters(&self, entry: u64) -> Vec<Parameter> {
-        let Some((dwarf, at)) = self.dwarf_for(entry) else { return Vec::new() };
+    fn function_parameters(&self, inside: u64) -> Vec<Parameter> {
+        let Some((dwarf, at)) = self.dwarf_for(inside) else { return Vec::new() };
         let Ok(Some(f)) = dwarf.function_at(at) else { return Vec::new() };
         f.parameters
             .iter()
             .map(|p| Parameter {
                 name: p.name.clone(),
                 type_name: p.type_name.clone(),
-                register: dwarf.entry_register(&f, p).and_then(x86_64_dwarf_register),
+                entry_register: dwarf.entry_register(&f, p),
             })
             .collect()
     }
@@ -379,27 +381,120 @@ fn member_path_at(
     Some((path.join("."), types.type_name(leaf_type?)))
 }
 
-/// The x86-64 register of a DWARF register number (the System V psABI's numbering).
-fn x86_64_dwarf_register(regno: u16) -> Option<Register> {
-    Some(match regno {
-        0 => Register::RAX,
-        1 => Register::RDX,
-        2 => Register::RCX,
-        3 => Register::RBX,
-        4 => Register::RSI,
-        5 => Register::RDI,
-        6 => Register::RBP,
-        7 => Register::RSP,
-        8 => Register::R8,
-        9 => Register::R9,
-        10 => Register::R10,
-        11 => Register::R11,
-        12 => Register::R12,
-        13 => Register::R13,
-        14 => Register::R14,
-        15 => Register::R15,
-        _ => return None,
-    })
+/// x86-64's registers in DWARF's numbering (the System V psABI's): rax is 0, rdx 1...
+const X86_64_DWARF_REGISTERS: [Register; 16] = [
+    Register::RAX,
+    Register::RDX,
+    Register::RCX,
+    Register::RBX,
+    Register::RSI,
+    Register::RDI,
+    Register::RBP,
+    Register::RSP,
+    Register::R8,
+    Register::R9,
+    Register::R10,
+    Register::R11,
+    Register::R12,
+    Register::R13,
+    Register::R14,
+    Register::R15,
+];
+
+/// The step for a register that holds argument `index` (0-based) of
+/// `function` at its entry, and the parameter DWARF places in it: the one
+/// whose entry location is that register (`regno`, DWARF numbering); by
+/// position only where DWARF has no locations and the function is no
+/// compiler clone (whose parameters gcc rewrote).
+pub(crate) fn argument_step(
+    params: &[Parameter],
+    function: &str,
+    entry: u64,
+    regno: Option<u16>,
+    register: &str,
+    index: usize,
+) -> (ProvenanceStep, Option<Parameter>) {
+    let clone = compiler_clone(function);
+    let located = params.iter().any(|p| p.entry_register.is_some());
+    let param = match params.iter().find(|p| p.entry_register.is_some() && p.entry_register == regno) {
+        Some(p) => Some(p.clone()),
+        None if !located && clone.is_none() => params.get(index).cloned(),
+        None => None,
+    };
+    let ordinal = index.saturating_add(1);
+    let suffix = match ordinal {
+        1 => "st",
+        2 => "nd",
+        3 => "rd",
+        _ => "th",
+    };
+    let mut sentence = match &param {
+        Some(p) => format!("%{register} = {ordinal}{suffix} argument {} ({})", p.name, p.type_name),
+        None => format!("%{register} = {ordinal}{suffix} argument"),
+    };
+    if let (None, Some((origin, kind))) = (&param, clone) {
+        sentence.push_str(&format!(" of {function}, {} of {origin}() ({})", kind.name, kind.why));
+    }
+    let step = ProvenanceStep {
+        address: entry,
+        function: function.to_string(),
+        offset: 0,
+        instruction: None,
+        register: register.to_string(),
+        origin: Origin::Argument {
+            index: u32::try_from(ordinal).unwrap_or(u32::MAX),
+            name: param.as_ref().map(|p| p.name.clone()),
+            type_name: param.as_ref().map(|p| p.type_name.clone()),
+        },
+        sentence,
+    };
+    (step, param)
+}
+
+/// What a load `*(base + displacement)` reads, given what the walk knows of
+/// the base: the struct the base points to, the member at the displacement
+/// (from the module's DWARF or the kernel's types), the C expression, and
+/// the sentence for the step.
+pub(crate) fn describe_load(
+    kernel: &Kernel,
+    module: Option<&str>,
+    register: &str,
+    base: &str,
+    displacement: i64,
+    base_value: &Value,
+) -> (String, Origin, Value) {
+    let struct_name = base_value
+        .type_name
+        .as_deref()
+        .and_then(|t| t.trim().strip_suffix('*'))
+        .and_then(|t| t.trim().strip_prefix("struct "))
+        .map(|s| s.trim().to_string());
+    let member =
+        struct_name.as_deref().and_then(|s| kernel.member_and_type_at(s, u64::try_from(displacement).ok()?, module));
+    let address = if displacement == 0 {
+        format!("*%{base}")
+    } else if displacement < 0 {
+        format!("*(%{base} - {:#x})", displacement.unsigned_abs())
+    } else {
+        format!("*(%{base} + {displacement:#x})")
+    };
+    let expression = match (&base_value.expression, &member) {
+        (Some(b), Some((m, _))) => Some(format!("{b}->{m}")),
+        _ => None,
+    };
+    let mut sentence = format!("%{register} = {address}");
+    if let Some(e) = &expression {
+        sentence.push_str(&format!(" = {e}"));
+    } else if let (Some(s), Some((m, _))) = (&struct_name, &member) {
+        sentence.push_str(&format!(" = ((struct {s} *)%{base})->{m}"));
+    }
+    let origin = Origin::Load {
+        base: base.to_string(),
+        displacement,
+        struct_name,
+        member: member.as_ref().map(|m| m.0.clone()),
+    };
+    (sentence, origin, Value { expression, type_name: member.map(|m| m.1) })
 }
 
 struct Tracer<'a> {
@@ -483,43 +578,10 @@ impl Tracer<'_> {
         steps: &mut Vec<ProvenanceStep>,
         stopped: &mut Option<String>,
     ) -> Value {
-        let name = register_name(reg);
-        let clone = compiler_clone(&self.code.name);
-        let located = self.params.iter().any(|p| p.register.is_some());
-        let param = match self.params.iter().find(|p| p.register == Some(reg)) {
-            Some(p) => Some(p.clone()),
-            // Without locations, C's order is the registers' order, except
-            // in a clone, whose parameters gcc rewrote.
-            None if !located && clone.is_none() => self.params.get(index).cloned(),
-            None => None,
-        };
-        let ordinal = index + 1;
-        let suffix = match ordinal {
-            1 => "st",
-            2 => "nd",
-            3 => "rd",
-            _ => "th",
-        };
-        let mut sentence = match &param {
-            Some(p) => format!("%{name} = {ordinal}{suffix} argument {} ({})", p.name, p.type_name),
-            None => format!("%{name} = {ordinal}{suffix} argument"),
-        };
-        if let (None, Some((origin, kind))) = (&param, clone) {
-            sentence.push_str(&format!(" of {}, {} of {origin}() ({})", self.code.name, kind.name, kind.why));
-        }
-        steps.push(ProvenanceStep {
-            address: self.code.start,
-            function: self.code.name.clone(),
-            offset: 0,
-            instruction: None,
-            register: name,
-            origin: Origin::Argument {
-                index: ordinal as u32,
-                name: param.as_ref().map(|p| p.name.clone()),
-                type_name: param.as_ref().map(|p| p.type_name.clone()),
-            },
-            sentence,
-        });
+        let regno = X86_64_DWARF_REGISTERS.iter().position(|r| *r == reg).and_then(|n| u16::try_from(n).ok());
+        let (step, param) =
+            argument_step(&self.params, &self.code.name, self.code.start, regno, &register_name(reg), index);
+        steps.push(step);
         if let Some(p) = param {
             return Value { expression: Some(p.name), type_name: Some(p.type_name) };
         }
@@ -559,7 +621,7 @@ impl Tracer<'_> {
             return Value::default();
         };
         let module = self.kernel.symbolize(code.start).and_then(|s| s.module);
-        let params = self.kernel.function_parameters(code.start);
+        let params = self.kernel.function_parameters(ret.wrapping_sub(1));
         let caller = Tracer { kernel: self.kernel, code: &code, module: module.as_deref(), params, callers: outer };
         caller.trace(reg, call, depth, steps, stopped)
     }
@@ -644,42 +706,13 @@ impl Tracer<'_> {
             ));
             let base_value =
                 if depth < MAX_DEPTH { self.trace(base, at, depth + 1, steps, stopped) } else { Value::default() };
-            let struct_name = base_value
-                .type_name
-                .as_deref()
-                .and_then(|t| t.trim().strip_suffix('*'))
-                .and_then(|t| t.trim().strip_prefix("struct "))
-                .map(|s| s.trim().to_string());
-            let member = struct_name
-                .as_deref()
-                .and_then(|s| self.kernel.member_and_type_at(s, u64::try_from(displacement).ok()?, self.module));
-            let address = if displacement == 0 {
-                format!("*%{base_name}")
-            } else if displacement < 0 {
-                format!("*(%{base_name} - {:#x})", displacement.unsigned_abs())
-            } else {
-                format!("*(%{base_name} + {displacement:#x})")
-            };
-            let expression = match (&base_value.expression, &member) {
-                (Some(b), Some((m, _))) => Some(format!("{b}->{m}")),
-                _ => None,
-            };
-            let mut sentence = format!("%{name} = {address}");
-            if let Some(e) = &expression {
-                sentence.push_str(&format!(" = {e}"));
-            } else if let (Some(s), Some((m, _))) = (&struct_name, &member) {
-                sentence.push_str(&format!(" = ((struct {s} *)%{base_name})->{m}"));
-            }
+            let (sentence, origin, value) =
+                describe_load(self.kernel, self.module, &name, &base_name, displacement, &base_value);
             if let Some(s) = steps.get_mut(index_in_steps) {
                 s.sentence = sentence;
-                s.origin = Origin::Load {
-                    base: base_name,
-                    displacement,
-                    struct_name: struct_name.clone(),
-                    member: member.as_ref().map(|m| m.0.clone()),
-                };
+                s.origin = origin;
             }
-            return Value { expression, type_name: member.map(|m| m.1) };
+            return value;
         }
         if instr.mnemonic() == Mnemonic::Mov && instr.op_count() == 2 && instr.op1_kind() == OpKind::Register {
             let from = instr.op1_register().full_register();
