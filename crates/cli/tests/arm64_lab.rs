@@ -422,12 +422,11 @@ fn arm64_hung_task_names_the_mutex_its_owner_and_waiters() {
         let lock_name = e["lock"].as_str().expect("the scenario's lock");
         let locks = r["locks"].as_array().cloned().unwrap_or_default();
         // Debian's 6.1 arm64 has no KALLSYMS_ALL: a module's in-memory
-        // symbols are its functions, so its mutex has an address and no
-        // name (mod -s does not yet add a .ko's data symbols; COMPAT says so).
-        let unnamed = d.kernel == krash_labtest::ARM64_KERNELS[0];
+        // symbols are its functions; the mutex is named from the .ko's own
+        // symbols, which analyze loads with its DWARF.
         let lock = locks
             .iter()
-            .find(|l| if unnamed { l["symbol"].is_null() } else { l["symbol"] == lock_name })
+            .find(|l| l["symbol"] == lock_name)
             .unwrap_or_else(|| panic!("{}: no lock {lock_name}: {locks:?}", d.label()));
         assert_eq!(lock["kind"], "mutex", "{}", d.label());
         assert_eq!(lock["owner"]["comm"], e["lock_owner_comm"], "{}", d.label());

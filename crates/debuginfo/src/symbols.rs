@@ -255,6 +255,27 @@ impl SymbolTable {
 
     /// Like [`from_elf`](Self::from_elf), naming the module the symbols belong to.
     pub fn from_elf_for_module(data: &[u8], module: Option<&str>) -> Result<Self> {
+        Self::read_elf(data, module, &|_, value| Some(value))
+    }
+
+    /// The symbols of a relocatable object (a module's `.ko`) placed where
+    /// the module was loaded: each at its section's load address
+    /// (`section_base`, by section name) plus its value. Symbols of sections
+    /// without a load address (not allocated, or unknown) are left out.
+    /// A kernel without `CONFIG_KALLSYMS_ALL` keeps only a module's function
+    /// symbols in memory; its objects are named from here.
+    pub fn from_relocatable_elf(
+        data: &[u8],
+        module: Option<&str>,
+        section_base: &dyn Fn(&str) -> Option<u64>,
+    ) -> Result<Self> {
+        Self::read_elf(data, module, &|section, value| {
+            section_base(std::str::from_utf8(section?).ok()?)?.checked_add(value)
+        })
+    }
+
+    /// Reads `.symtab`, placing each symbol with `place(its section's name, st_value)`.
+    fn read_elf(data: &[u8], module: Option<&str>, place: &dyn Fn(Option<&[u8]>, u64) -> Option<u64>) -> Result<Self> {
         let ctx = "ELF symbol table";
         let endian = LittleEndian;
         let header = elf::FileHeader64::<LittleEndian>::parse(data)
@@ -285,6 +306,9 @@ impl SymbolTable {
             let Ok(name) = std::str::from_utf8(name) else {
                 continue;
             };
+            if is_mapping_symbol(name) {
+                continue;
+            }
             let shndx = sym.st_shndx(endian);
             if shndx == elf::SHN_UNDEF {
                 continue; // a reference (modules' imports), not a definition
@@ -296,7 +320,9 @@ impl SymbolTable {
             };
             let kind =
                 nm_letter(sym.st_bind(), st_type, shndx, section.map(|s| (s.sh_type(endian), s.sh_flags(endian))));
-            builder.push(name, sym.st_value(endian), sym.st_size(endian), kind)?;
+            let section_name = section.and_then(|s| sections.section_name(endian, s).ok());
+            let Some(addr) = place(section_name, sym.st_value(endian)) else { continue };
+            builder.push(name, addr, sym.st_size(endian), kind)?;
         }
         Ok(builder.build())
     }
@@ -458,6 +484,14 @@ impl SymbolTable {
 
 /// The type letter `nm` prints for an ELF symbol, from its binding, type and
 /// the flags of the section it is defined in.
+/// An ELF mapping symbol (`$x`, `$d`, `$x.12`): AArch64 and RISC-V
+/// objects mark where code and data start with them; they name nothing.
+pub fn is_mapping_symbol(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix('$') else { return false };
+    let (kind, _) = rest.split_once('.').unwrap_or((rest, ""));
+    matches!(kind, "x" | "d" | "a" | "t")
+}
+
 pub fn nm_letter(bind: u8, st_type: u8, shndx: u16, section: Option<(u32, u64)>) -> char {
     if shndx == elf::SHN_UNDEF {
         return if bind == elf::STB_WEAK { 'w' } else { 'U' };
@@ -504,6 +538,12 @@ pub fn nm_letter(bind: u8, st_type: u8, shndx: u16, section: Option<(u32, u64)>)
 #[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mapping_symbols_are_not_names() {
+        assert!(is_mapping_symbol("$x") && is_mapping_symbol("$d") && is_mapping_symbol("$x.17"));
+        assert!(!is_mapping_symbol("$dollar") && !is_mapping_symbol("krash_resource_mutex") && !is_mapping_symbol("$"));
+    }
 
     fn sample() -> SymbolTable {
         let mut b = SymbolTableBuilder::new(None);

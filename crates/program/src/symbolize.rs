@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock, RwLock};
 
-use krash_core::{Error, Result};
+use krash_core::{Error, MappedFile, Result};
 use krash_dwarf::DwarfFile;
 use serde::Serialize;
 
@@ -52,6 +52,10 @@ pub struct ModuleDebuginfo {
     /// Its DWARF placed at the module's run-time addresses; `None` for a
     /// stripped `.ko`.
     pub dwarf: Option<Arc<DwarfFile>>,
+    /// Its ELF symbols placed at the module's run-time addresses: the
+    /// objects a kernel without `CONFIG_KALLSYMS_ALL` does not keep in
+    /// memory (6.1 arm64's). Empty when the file has no `.symtab`.
+    pub symbols: SymbolTable,
 }
 
 /// Lazily opened DWARF, kept for the session.
@@ -91,17 +95,38 @@ impl Kernel {
         krash_arch::arm64::strip_pac(raw, mask)
     }
 
-    /// [`symbol_at`](Self::symbol_at) as an owned value.
+    /// [`symbol_at`](Self::symbol_at) as an owned value. In a module whose
+    /// object `mod -s` loaded, the object's own symbols count too: the
+    /// closer symbol wins (a variable the kernel's kallsyms left out, on a
+    /// kernel without `CONFIG_KALLSYMS_ALL`, over the function before it).
     pub fn symbolize(&self, addr: u64) -> Option<SymbolRef> {
-        self.symbol_at(addr).map(|(sym, off)| SymbolRef::from_symbol(&sym, off))
+        let in_memory = self.symbol_at(addr).map(|(sym, off)| SymbolRef::from_symbol(&sym, off));
+        if in_memory.as_ref().is_some_and(|s| s.offset == 0) || self.in_kernel_image(addr) {
+            return in_memory;
+        }
+        let Some(module) = self.module_containing(addr) else { return in_memory };
+        let Some(loaded) = self.module_debuginfo(&module.name) else { return in_memory };
+        let from_object = loaded.symbols.by_addr(addr).map(|(sym, off)| SymbolRef::from_symbol(&sym, off));
+        match (in_memory, from_object) {
+            (Some(m), Some(o)) => Some(if o.offset < m.offset { o } else { m }),
+            (m, o) => m.or(o),
+        }
     }
 
-    /// A symbol by name: the kernel image's first, then each module's.
+    /// A symbol by name: the kernel image's first, then each module's (its
+    /// loaded object's symbols after the ones in memory).
     pub fn lookup_symbol(&self, name: &str) -> Option<SymbolRef> {
         if let Some(sym) = self.symbols().by_name(name) {
             return Some(SymbolRef::from_symbol(&sym, 0));
         }
-        self.modules().ok()?.iter().find_map(|m| m.symbols.by_name(name).map(|s| SymbolRef::from_symbol(&s, 0)))
+        let modules = self.modules().ok()?;
+        modules.iter().find_map(|m| m.symbols.by_name(name).map(|s| SymbolRef::from_symbol(&s, 0))).or_else(|| {
+            modules.iter().find_map(|m| {
+                let loaded = self.module_debuginfo(&m.name)?;
+                let found = loaded.symbols.by_name(name).map(|s| SymbolRef::from_symbol(&s, 0));
+                found
+            })
+        })
     }
 
     /// True if `addr` lies between `_text` and `_end`.
@@ -262,7 +287,8 @@ impl Kernel {
         if let Some(dwarf) = &dwarf {
             self.type_arena().add_module_types(name, Arc::new(krash_dwarf::DwarfTypes::new(Arc::clone(dwarf))))?;
         }
-        let loaded = Arc::new(ModuleDebuginfo { path, dwarf });
+        let symbols = module_elf_symbols(&path, name, &bases);
+        let loaded = Arc::new(ModuleDebuginfo { path, dwarf, symbols });
         let mut map = self.session_cache::<DebugCache>().modules.write().unwrap_or_else(|p| p.into_inner());
         map.insert(name.to_string(), Arc::clone(&loaded));
         Ok(loaded)
@@ -424,6 +450,19 @@ fn decompress_xz(path: &Path) -> Result<Vec<u8>> {
 
 /// Opens a module object's DWARF; an `.xz` file is decompressed to a
 /// private temporary file first (the mapping outlives the file's name).
+/// A module object's ELF symbols at the module's load addresses (empty
+/// when the file cannot be read again or has no `.symtab`: its DWARF, if
+/// any, was read already, and symbols are a bonus).
+fn module_elf_symbols(path: &Path, module: &str, bases: &SectionBases) -> SymbolTable {
+    let place = |section: &str| bases.get(section).copied();
+    let table = if path.extension().and_then(|e| e.to_str()) == Some("xz") {
+        decompress_xz(path).and_then(|bytes| SymbolTable::from_relocatable_elf(&bytes, Some(module), &place))
+    } else {
+        MappedFile::open(path).and_then(|map| SymbolTable::from_relocatable_elf(&map, Some(module), &place))
+    };
+    table.unwrap_or_else(|_| SymbolTable::empty())
+}
+
 fn open_module_dwarf(path: &Path, bases: &SectionBases) -> Result<DwarfFile> {
     if path.extension().and_then(|e| e.to_str()) != Some("xz") {
         return DwarfFile::open_with_bases(path, bases);
