@@ -275,7 +275,7 @@ impl SymbolTable {
     }
 
     /// Reads `.symtab`, placing each symbol with `place(its section's name, st_value)`.
-    fn read_elf(data: &[u8], module: Option<&str>, place: &dyn Fn(Option<&[u8]>, u64) -> Option<u64>) -> Result<Self> {
+    fn read_elf(data: &[u8], module: Option<&str>, place: &PlaceSymbol<'_>) -> Result<Self> {
         let ctx = "ELF symbol table";
         let endian = LittleEndian;
         let header = elf::FileHeader64::<LittleEndian>::parse(data)
@@ -484,6 +484,10 @@ impl SymbolTable {
 
 /// The type letter `nm` prints for an ELF symbol, from its binding, type and
 /// the flags of the section it is defined in.
+/// Where a symbol goes: given its section's name (none for an absolute
+/// symbol) and its value, its address, or `None` to leave it out.
+type PlaceSymbol<'a> = dyn Fn(Option<&[u8]>, u64) -> Option<u64> + 'a;
+
 /// An ELF mapping symbol (`$x`, `$d`, `$x.12`): AArch64 and RISC-V
 /// objects mark where code and data start with them; they name nothing.
 pub fn is_mapping_symbol(name: &str) -> bool {
