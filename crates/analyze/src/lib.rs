@@ -28,6 +28,7 @@ use krash_program::symbolize::{InlineFrame, SourceLine};
 use krash_program::Kernel;
 
 mod hung;
+pub mod known_issues;
 mod lockup;
 mod null_check;
 pub mod oops;
@@ -219,6 +220,8 @@ pub struct Report {
     /// Who to call (filled by [`owners::attach_owner`], which needs the
     /// kernel's MAINTAINERS file).
     pub owner: Option<owners::Owner>,
+    /// The known issues (data/known-issues and the user's) the signature matches.
+    pub known_issues: Vec<known_issues::KnownIssue>,
 }
 
 /// Frames that belong to the crash machinery, exception entry, interrupt
@@ -286,6 +289,7 @@ impl AnalyzeExt for Kernel {
             top_frames: Vec::new(),
             signature: String::new(),
             owner: None,
+            known_issues: Vec::new(),
         };
         let panic_task = self.panic_task().and_then(|addr| self.task_by_addr(addr).ok().cloned());
         let mut trace = None;
@@ -421,6 +425,7 @@ impl AnalyzeExt for Kernel {
         }
         report.top_frames = top;
         report.signature = signature(report.kind, &signature_frames);
+        report.known_issues = known_issues::matching(&report.signature);
         let mut seen = std::collections::HashSet::new();
         report.evidence.retain(|e| seen.insert(e.clone()));
         report.description = describe(&report);

@@ -137,13 +137,19 @@ impl SignatureRules {
 /// Where a user's own rules are read from: `$KRASH_SIGNATURE_RULES`, else
 /// `~/.config/krash/signature-rules` (XDG_CONFIG_HOME honoured).
 fn user_rules_path() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("KRASH_SIGNATURE_RULES") {
+    user_data_path("KRASH_SIGNATURE_RULES", "signature-rules")
+}
+
+/// A user's data file that adds to a built-in one: the file `$env` names,
+/// else `~/.config/krash/NAME` (`$XDG_CONFIG_HOME/krash/NAME`) when it exists.
+pub(crate) fn user_data_path(env: &str, name: &str) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os(env) {
         return Some(p.into());
     }
     let config = std::env::var_os("XDG_CONFIG_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
-    Some(config.join("krash/signature-rules")).filter(|p| p.is_file())
+    Some(config.join("krash").join(name)).filter(|p| p.is_file())
 }
 
 /// The rules in force: built in, plus the user's. A user file that cannot

@@ -587,6 +587,19 @@ pub struct AnalyzeData {
     pub signature: String,
     /// Who to call: the guilty function's MAINTAINERS section, or its module.
     pub owner: Option<Owner>,
+    /// Known issues the signature matches (krash's data/known-issues and
+    /// the user's `$KRASH_KNOWN_ISSUES` or `~/.config/krash/known-issues`).
+    pub known_issues: Vec<KnownIssue>,
+}
+
+/// A known issue: a signature pattern already understood.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct KnownIssue {
+    /// The signature pattern it matched (`*`: any run of characters).
+    pub pattern: String,
+    pub note: String,
+    /// The fix: a commit, a release, a link.
+    pub fix: Option<String>,
 }
 
 /// Who to call about a crash (WinDbg's "followup"), for its guilty
@@ -1005,6 +1018,11 @@ impl From<&out::Report> for AnalyzeData {
             top_frames: r.top_frames.clone(),
             signature: r.signature.clone(),
             owner: r.owner.as_ref().map(Owner::from),
+            known_issues: r
+                .known_issues
+                .iter()
+                .map(|k| KnownIssue { pattern: k.pattern.clone(), note: k.note.clone(), fix: k.fix.clone() })
+                .collect(),
         }
     }
 }

@@ -136,6 +136,10 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(out, "       krash> {e}");
     }
     let _ = writeln!(out, "SIGNATURE: {}", r.signature);
+    for k in &r.known_issues {
+        let _ =
+            writeln!(out, "KNOWN: {}{}", k.note, k.fix.as_ref().map(|f| format!(" (fix: {f})")).unwrap_or_default());
+    }
     if let Some(o) = &r.owner {
         owner(&mut out, o);
     }
