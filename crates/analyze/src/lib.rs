@@ -380,7 +380,7 @@ impl AnalyzeExt for Kernel {
                 if let Some(e) = fault_frame.as_ref().filter(|_| has_fault_frame(report.kind)) {
                     self.explain_exception(&mut report, e);
                     match report.kind {
-                        PanicKind::SoftLockup | PanicKind::HardLockup if x86 => {
+                        PanicKind::SoftLockup | PanicKind::HardLockup => {
                             let callers = frames_after
                                 .iter()
                                 .zip(&code_after)

@@ -8,7 +8,9 @@ use crate::provenance::ProvenanceInternal;
 use krash_core::VirtualMemory;
 
 use crate::provenance::FunctionCode;
+use crate::provenance_arm64::{Arm64Code, Arm64ProvenanceInternal};
 use crate::Report;
+use krash_arch::arm64::disasm::{MemAccess, Reg, Writeback};
 use krash_program::list::{self, WalkOptions};
 use krash_program::Kernel;
 
@@ -38,12 +40,20 @@ pub(crate) trait LockupInternal {
 
 impl LockupInternal for Kernel {
     fn explain_lockup(&self, report: &mut Report, code_addrs: &[u64]) {
-        let Some(found) = code_addrs
-            .iter()
-            .filter_map(|&a| self.function_code(a))
-            .filter(has_loop)
-            .find_map(|code| self.walked_list(&code))
-        else {
+        let found = if self.arch().machine == krash_arch::Machine::Aarch64 {
+            code_addrs
+                .iter()
+                .filter_map(|&a| self.arm64_function_code(a))
+                .filter(|code| code.has_loop())
+                .find_map(|code| self.first_list_head(&code.name, arm64_addresses(&code)))
+        } else {
+            code_addrs
+                .iter()
+                .filter_map(|&a| self.function_code(a))
+                .filter(has_loop)
+                .find_map(|code| self.walked_list(&code))
+        };
+        let Some(found) = found else {
             return;
         };
         let name = found.head_symbol.clone().unwrap_or_else(|| format!("the list at {:#x}", found.head));
@@ -63,6 +73,8 @@ trait LockupHelpers {
     /// The list head among the addresses `code` names, walked and counted.
     /// Addresses a `cmp` uses (the loop's end test) are tried first.
     fn walked_list(&self, code: &FunctionCode) -> Option<LoopList>;
+    /// The first of `candidates` that is a list head, walked and counted.
+    fn first_list_head(&self, function: &str, candidates: Vec<u64>) -> Option<LoopList>;
     /// A non-empty `list_head` at `addr` whose neighbours point back to it.
     fn is_list_head(&self, addr: u64) -> bool;
 }
@@ -89,10 +101,14 @@ impl LockupHelpers for Kernel {
                 }
             }
         }
+        self.first_list_head(&code.name, candidates)
+    }
+
+    fn first_list_head(&self, function: &str, candidates: Vec<u64>) -> Option<LoopList> {
         let head = candidates.into_iter().find(|&a| self.is_list_head(a))?;
         let walk = list::walk(self.memory(), head, WalkOptions { limit: MAX_LIST_ENTRIES, ..Default::default() });
         Some(LoopList {
-            function: code.name.clone(),
+            function: function.to_string(),
             head,
             head_symbol: self.symbolize(head).filter(|s| s.offset == 0).map(|s| s.name),
             length: walk.nodes.len(),
@@ -108,6 +124,59 @@ impl LockupHelpers for Kernel {
         }
         mem.read_u64(next.wrapping_add(8)).is_ok_and(|p| p == addr) && mem.read_u64(prev).is_ok_and(|n| n == addr)
     }
+}
+
+/// The addresses arm64 code names: `adrp` pages finished by an `add` or a
+/// load's offset (`adrp x3, ...; add x3, x3, #0x130; ldr x1, [x3, #80]!`),
+/// followed through copies and written-back bases; the ones a `cmp` tests
+/// (the loop's end condition) first.
+fn arm64_addresses(code: &Arm64Code) -> Vec<u64> {
+    let mut known: std::collections::HashMap<Reg, u64> = Default::default();
+    let (mut compared, mut others): (Vec<u64>, Vec<u64>) = (Vec::new(), Vec::new());
+    for d in code.instrs.iter().filter_map(|i| i.2.as_ref()) {
+        if d.mnemonic == "cmp" {
+            compared.extend(d.reads.iter().filter_map(|r| known.get(r)));
+            continue;
+        }
+        let mut value = None;
+        if let Some(m) = &d.memory {
+            if let Some(&base) = known.get(&m.base) {
+                let offset = m.offset as u64;
+                others.push(if m.writeback == Writeback::Post { base } else { base.wrapping_add(offset) });
+                if m.writeback != Writeback::None {
+                    known.insert(m.base, base.wrapping_add(offset));
+                }
+            }
+            for t in &m.transfer {
+                if m.access != MemAccess::Store {
+                    known.remove(t);
+                }
+            }
+            continue;
+        }
+        if d.mnemonic == "adrp" {
+            value = d.pc_relative;
+        } else if let ([from], Some(imm)) = (d.reads.as_slice(), d.add_immediate) {
+            value = known.get(from).map(|v| v.wrapping_add(imm as u64));
+        } else if let ("mov", [from]) = (d.mnemonic.as_str(), d.reads.as_slice()) {
+            value = known.get(from).copied();
+        }
+        for w in &d.writes {
+            known.remove(w);
+        }
+        if let (Some(v), Some(&w)) = (value, d.writes.first()) {
+            known.insert(w, v);
+            if d.mnemonic != "adrp" {
+                others.push(v);
+            }
+        }
+    }
+    compared.into_iter().chain(others).fold(Vec::new(), |mut all, a| {
+        if !all.contains(&a) && all.len() < MAX_CANDIDATES {
+            all.push(a);
+        }
+        all
+    })
 }
 
 /// True when some branch in the function jumps backwards (a loop).

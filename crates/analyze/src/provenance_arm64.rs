@@ -53,6 +53,13 @@ impl Arm64Code {
     fn location(&self, addr: u64) -> String {
         format!("{}+{:#x}", self.name, self.offset(addr))
     }
+
+    /// True when some branch in the function jumps backwards (a loop).
+    pub fn has_loop(&self) -> bool {
+        self.jump_sources
+            .iter()
+            .any(|(target, sources)| sources.iter().any(|&s| self.instrs.get(s).is_some_and(|(a, _, _)| a >= target)))
+    }
 }
 
 /// `x3`, `sp`, `xzr`: the register's name as crash prints it.
