@@ -325,6 +325,10 @@ impl AnalyzeExt for Kernel {
         }
         // The frames from the exception on: names, and code addresses
         // inside each function (a return address is looked up one back).
+        // The fault's context ends at the trace's next boundary: after the
+        // fault's exception frame, or from the start where the trace starts
+        // at the fault (arm64's die() hands the fault's registers over).
+        let bounded = exception.is_some() || (!x86 && synchronous_fault(classified.kind));
         let (frames_after, code_after): (Vec<String>, Vec<u64>) = trace
             .as_ref()
             .map(|t| {
@@ -337,7 +341,7 @@ impl AnalyzeExt for Kernel {
                         // the fault interrupted: whatever happened to run there
                         // is not part of this crash.
                         TraceItem::Exception(_) | TraceItem::StackSwitch { .. }
-                            if past_exception && exception.is_some() && !frames.is_empty() =>
+                            if past_exception && bounded && !frames.is_empty() =>
                         {
                             break
                         }

@@ -78,6 +78,14 @@ pub fn strip_prefixes(line: &str) -> &str {
             }
         }
     }
+    // A console shared with user space interleaves their writes: another
+    // writer's text may run into the kernel's line (`krash-init: proc[
+    // 12.517154] Code: ...`). The kernel's line starts at its timestamp.
+    if !rest.trim_start().starts_with('[') {
+        if let Some(at) = embedded_timestamp(rest) {
+            rest = rest.get(at..).unwrap_or(rest);
+        }
+    }
     for _ in 0..2 {
         let trimmed = rest.trim_start();
         let Some(after) = trimmed.strip_prefix('[') else { break };
@@ -93,6 +101,21 @@ pub fn strip_prefixes(line: &str) -> &str {
         rest = tail.strip_prefix(' ').unwrap_or(tail);
     }
     rest
+}
+
+/// Where a printk timestamp (`[   12.517154]`: seconds, a dot, digits)
+/// starts inside a line, if one does.
+fn embedded_timestamp(line: &str) -> Option<usize> {
+    line.match_indices('[').map(|(i, _)| i).find(|&i| {
+        let Some(inside) = line.get(i + 1..).and_then(|t| t.split_once(']')).map(|(inside, _)| inside.trim()) else {
+            return false;
+        };
+        let (secs, micros) = inside.split_once('.').unwrap_or(("", ""));
+        !secs.is_empty()
+            && !micros.is_empty()
+            && secs.bytes().all(|b| b.is_ascii_digit())
+            && micros.bytes().all(|b| b.is_ascii_digit())
+    })
 }
 
 fn parse_number(text: &str) -> Option<u64> {
@@ -251,6 +274,9 @@ mod tests {
         assert_eq!(strip_prefixes("<4>[ 1.0] [  T1] hello"), "hello");
         assert_eq!(strip_prefixes("plain"), "plain");
         assert_eq!(strip_prefixes("[abc] kept"), "[abc] kept");
+        // Another writer's text run into the kernel's line on a shared console.
+        assert_eq!(strip_prefixes("krash-init: proc[   12.517154] Code: 40 00"), "Code: 40 00");
+        assert_eq!(strip_prefixes("array[3] = 1"), "array[3] = 1");
     }
 
     #[test]

@@ -44,6 +44,7 @@ fn analyze_matches_manifest() {
             assert_eq!(r["context"].as_str(), Some(ctx), "{label}");
         }
         check_clone(&label, e, r, &text);
+        check_known_issue(&label, &d.scenario, r, &text);
         check_null_source(&label, e, r, &text);
         check_fnptr(&label, e, r);
         check_loop_list(&label, e, r, &text);
@@ -74,6 +75,47 @@ fn check_clone(label: &str, e: &Value, r: &Value, text: &str) {
         "{label}: the caller's load is not read as struct {caller_struct}: {p}"
     );
     assert!(text.contains(&format!("dis -l {}", e["caller"].as_str().unwrap_or_default())), "{label}: {text}");
+}
+
+/// The built-in known issues are the lab's own deliberate crashes: the
+/// two scenarios they describe are named, no other dump is.
+fn check_known_issue(label: &str, scenario: &str, r: &Value, text: &str) {
+    let known = r["known_issues"].as_array().cloned().unwrap_or_default();
+    if matches!(scenario, "null-isra" | "null-const-ops") {
+        let note = known.first().and_then(|k| k["note"].as_str()).unwrap_or_default();
+        assert!(note.starts_with("krash lab: "), "{label}: {known:?}");
+        assert!(text.contains(&format!("KNOWN: {note}")), "{label}: {text}");
+    } else {
+        assert!(known.is_empty(), "{label}: a known issue where there is none: {known:?}");
+    }
+}
+
+/// A fleet's own known-issues file is read beside the built-in one, and a
+/// file that does not parse is named on stderr and left out.
+#[test]
+fn known_issues_from_the_users_file() {
+    let Some(d) = one_per_scenario().into_iter().find(|d| d.scenario == "hung-task") else {
+        return krash_labtest::skip_or_fail("no hung-task dump");
+    };
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let good = dir.path().join("known-issues");
+    std::fs::write(&good, "# ours\nhung_task:krash_hung_* | our fleet's note | fix-1234\n").expect("write");
+    let bad = dir.path().join("bad");
+    std::fs::write(&bad, "hung_task without a note\n").expect("write");
+    let run = |file: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_krash"))
+            .args(["analyze", &d.vmlinux.to_string_lossy(), &d.vmcore.to_string_lossy()])
+            .env("KRASH_KNOWN_ISSUES", file)
+            .output()
+            .expect("krash runs")
+    };
+    let out = run(&good);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("KNOWN: our fleet's note (fix: fix-1234)"), "{}: {text}", d.label());
+    let out = run(&bad);
+    let (text, err) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && !text.contains("KNOWN:"), "{}: {text}", d.label());
+    assert!(err.contains("known issues") && err.contains("line 1"), "{}: {err}", d.label());
 }
 
 /// IS_ERR/NULL confusion is reported where the manifest says so, and a
