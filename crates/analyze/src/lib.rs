@@ -131,6 +131,14 @@ pub struct BadMember {
     pub returned_by: Option<String>,
 }
 
+impl BadMember {
+    /// An access `displacement` bytes from the pointer in `register`,
+    /// before anything is known of what the pointer is.
+    pub fn at(register: String, value: u64, displacement: i64) -> BadMember {
+        BadMember { register, value, displacement, variable: None, struct_name: None, member: None, returned_by: None }
+    }
+}
+
 /// A register value that cannot be a pointer, and what it looks like.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CorruptValue {
@@ -691,15 +699,7 @@ impl AnalyzeHelpers for Kernel {
         let reg_name = format!("{:?}", mem.base).to_lowercase();
         let Some(value) = register_value(regs, &reg_name) else { return };
         let displacement = mem.displacement as i64;
-        let mut bad = BadMember {
-            register: reg_name.clone(),
-            value,
-            displacement,
-            variable: None,
-            struct_name: None,
-            member: None,
-            returned_by: None,
-        };
+        let mut bad = BadMember::at(reg_name.clone(), value, displacement);
         bad.returned_by = self.returned_by(rip, &reg_name);
         let callers = self.return_addresses_above(rip);
         self.explain_pointer_source(report, regs, mem.base, value, &callers);

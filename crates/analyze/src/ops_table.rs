@@ -10,6 +10,8 @@ use krash_core::VirtualMemory;
 use krash_debuginfo::types::{Type, TypeKind, TypeOps, TypeProvider};
 use krash_program::Kernel;
 
+use crate::provenance::symbol_text;
+
 /// How the table was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TableSource {
@@ -122,11 +124,7 @@ impl OpsTableInternal for Kernel {
         };
         for (name, offset) in members.into_iter().take(MAX_MEMBERS) {
             let Ok(value) = self.memory().read_u64(address.checked_add(offset)?) else { continue };
-            let function = (value != 0).then(|| match self.symbolize(value) {
-                Some(s) if s.offset == 0 => s.name,
-                Some(s) => format!("{}+{:#x}", s.name, s.offset),
-                None => format!("{value:#x}"),
-            });
+            let function = (value != 0).then(|| symbol_text(self, value));
             table.slots.push(OpsSlot { member: name, offset, function });
         }
         // Nothing of it could be read: not a table this dump holds.

@@ -194,19 +194,11 @@ impl Arm64PointerSourceInternal for Kernel {
         let callers = self.return_addresses_above(pc);
         if let Some(code) = self.arm64_function_code(pc) {
             if let Some(p) = self.arm64_register_provenance(&code, pc, m.base, report.module.as_deref(), &callers) {
-                self.add_arm64_provenance(report, &p);
+                self.add_walk(report, &p);
                 report.provenance = Some(p);
             }
         }
-        Some(BadMember {
-            register: arm64_reg_name(m.base),
-            value,
-            displacement,
-            variable: None,
-            struct_name: None,
-            member: None,
-            returned_by: None,
-        })
+        Some(BadMember::at(arm64_reg_name(m.base), value, displacement))
     }
 
     fn explain_arm64_branch(&self, report: &mut Report, regs: &RegisterFile, ret: u64) {
@@ -223,7 +215,7 @@ impl Arm64PointerSourceInternal for Kernel {
         let Some(p) = self.arm64_register_provenance(&code, call, *target, module.as_deref(), &callers) else {
             return;
         };
-        self.add_arm64_provenance(report, &p);
+        self.add_walk(report, &p);
         match p.steps.first().map(|s| (s.origin.clone(), s.address)) {
             Some((Origin::Constant { value: 0, .. }, _)) => {
                 self.explain_folded_table(report, &p, call, module.as_deref())
@@ -283,8 +275,8 @@ fn arm64_reg_by_name(name: &str) -> Option<Reg> {
 
 /// Private helpers of this module's extension of [`Kernel`].
 trait PointerSourceHelpers {
-    /// The walk's sentences and the functions it read, for an arm64 report.
-    fn add_arm64_provenance(&self, report: &mut Report, p: &Provenance);
+    /// The walk's sentences, and `dis -l` of each function it read.
+    fn add_walk(&self, report: &mut Report, p: &Provenance);
     /// Adds the walk to the report; returns the chain's values read
     /// forward from the dump (see `evaluate_chain`).
     fn add_provenance(&self, report: &mut Report, code: &FunctionCode, p: &Provenance, regs: &RegisterFile)
@@ -307,7 +299,7 @@ trait PointerSourceHelpers {
 }
 
 impl PointerSourceHelpers for Kernel {
-    fn add_arm64_provenance(&self, report: &mut Report, p: &Provenance) {
+    fn add_walk(&self, report: &mut Report, p: &Provenance) {
         let chain: Vec<&str> = p.steps.iter().map(|s| s.sentence.as_str()).collect();
         if !chain.is_empty() {
             report.findings.push(format!("provenance of %{}: {}", p.register, chain.join("; ")));
@@ -315,6 +307,7 @@ impl PointerSourceHelpers for Kernel {
         if let Some(why) = &p.stopped {
             report.findings.push(format!("provenance walk stopped: {why}"));
         }
+        // Every function the walk read code in (a caller's, past a clone's argument).
         for function in std::iter::once(&p.function).chain(p.steps.iter().map(|s| &s.function)) {
             let dis = format!("dis -l {function}");
             if !report.evidence.contains(&dis) {
@@ -330,20 +323,7 @@ impl PointerSourceHelpers for Kernel {
         p: &Provenance,
         regs: &RegisterFile,
     ) -> Vec<u64> {
-        let chain: Vec<&str> = p.steps.iter().map(|s| s.sentence.as_str()).collect();
-        if !chain.is_empty() {
-            report.findings.push(format!("provenance of %{}: {}", p.register, chain.join("; ")));
-        }
-        if let Some(why) = &p.stopped {
-            report.findings.push(format!("provenance walk stopped: {why}"));
-        }
-        // Every function the walk read code in (a caller's, past a clone's argument).
-        for function in std::iter::once(&code.name).chain(p.steps.iter().map(|s| &s.function)) {
-            let dis = format!("dis -l {function}");
-            if !report.evidence.contains(&dis) {
-                report.evidence.push(dis);
-            }
-        }
+        self.add_walk(report, p);
         let chain = self.evaluate_chain(report, code, p, regs);
         // A struct a load read from, when its pointer is still in the base
         // register at the crash: a `struct` command shows it whole.

@@ -451,6 +451,26 @@ pub(crate) fn argument_step(
     (step, param)
 }
 
+/// `sym` or `sym+0x10` for an address, or the number itself.
+pub(crate) fn symbol_text(kernel: &Kernel, addr: u64) -> String {
+    match kernel.symbolize(addr) {
+        Some(s) if s.offset == 0 => s.name,
+        Some(s) => format!("{}+{:#x}", s.name, s.offset),
+        None => format!("{addr:#x}"),
+    }
+}
+
+/// A register set to an immediate: the step's origin and sentence, and the
+/// value (`&sym` when the number is a global's address).
+pub(crate) fn constant_step(kernel: &Kernel, value: u64, register: &str, note: &str) -> (Origin, String, Value) {
+    let symbol = (value >= 4096 && kernel.symbolize(value).is_some()).then(|| symbol_text(kernel, value));
+    let (expression, sentence) = match &symbol {
+        Some(sym) => (format!("&{sym}"), format!("%{register} = {value:#x} = &{sym}{note}")),
+        None => (format!("{value:#x}"), format!("%{register} = {value:#x}{note}")),
+    };
+    (Origin::Constant { value, symbol }, sentence, Value { expression: Some(expression), type_name: None })
+}
+
 /// What a load `*(base + displacement)` reads, given what the walk knows of
 /// the base: the struct the base points to, the member at the displacement
 /// (from the module's DWARF or the kernel's types), the C expression, and
@@ -683,12 +703,7 @@ impl Tracer<'_> {
         let is_move = matches!(instr.mnemonic(), Mnemonic::Mov | Mnemonic::Movzx | Mnemonic::Movsxd | Mnemonic::Movsx);
         if is_move && instr.op_count() == 2 && instr.op1_kind() == OpKind::Memory {
             if instr.is_ip_rel_memory_operand() {
-                let target = instr.ip_rel_memory_address();
-                let symbol = match self.kernel.symbolize(target) {
-                    Some(s) if s.offset == 0 => s.name,
-                    Some(s) => format!("{}+{:#x}", s.name, s.offset),
-                    None => format!("{target:#x}"),
-                };
+                let symbol = symbol_text(self.kernel, instr.ip_rel_memory_address());
                 steps.push(step(Origin::Global { symbol: symbol.clone() }, format!("%{name} = the value of {symbol}")));
                 return Value { expression: Some(symbol), type_name: None };
             }
@@ -784,23 +799,9 @@ impl Tracer<'_> {
         step: impl Fn(Origin, String) -> ProvenanceStep,
         steps: &mut Vec<ProvenanceStep>,
     ) -> Value {
-        let symbol = (value >= 4096).then(|| self.kernel.symbolize(value)).flatten().map(|s| {
-            if s.offset == 0 {
-                s.name
-            } else {
-                format!("{}+{:#x}", s.name, s.offset)
-            }
-        });
-        let expression = match &symbol {
-            Some(sym) => format!("&{sym}"),
-            None => format!("{value:#x}"),
-        };
-        let sentence = match &symbol {
-            Some(sym) => format!("%{name} = {value:#x} = &{sym}{note}"),
-            None => format!("%{name} = {value:#x}{note}"),
-        };
-        steps.push(step(Origin::Constant { value, symbol }, sentence));
-        Value { expression: Some(expression), type_name: None }
+        let (origin, sentence, value) = constant_step(self.kernel, value, name, note);
+        steps.push(step(origin, sentence));
+        value
     }
 
     /// `add %src,%reg`, `add $imm,%reg` and `lea disp(%base),%reg`: the sum,

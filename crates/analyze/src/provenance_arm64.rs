@@ -16,7 +16,8 @@ use krash_core::VirtualMemory;
 use krash_program::Kernel;
 
 use crate::provenance::{
-    argument_step, describe_load, Origin, Parameter, Provenance, ProvenanceInternal, ProvenanceStep, Value,
+    argument_step, constant_step, describe_load, symbol_text, Origin, Parameter, Provenance, ProvenanceInternal,
+    ProvenanceStep, Value,
 };
 
 /// Bounds the bytes decoded for one function.
@@ -378,27 +379,13 @@ impl Tracer<'_> {
         step: impl Fn(Origin, String) -> ProvenanceStep,
         steps: &mut Vec<ProvenanceStep>,
     ) -> Value {
-        let symbol = (value >= 4096).then(|| self.kernel.symbolize(value)).flatten().map(|s| {
-            if s.offset == 0 {
-                s.name
-            } else {
-                format!("{}+{:#x}", s.name, s.offset)
-            }
-        });
-        let (expression, sentence) = match &symbol {
-            Some(sym) => (format!("&{sym}"), format!("%{name} = {value:#x} = &{sym}")),
-            None => (format!("{value:#x}"), format!("%{name} = {value:#x}")),
-        };
-        steps.push(step(Origin::Constant { value, symbol }, sentence));
-        Value { expression: Some(expression), type_name: None }
+        let (origin, sentence, value) = constant_step(self.kernel, value, name, "");
+        steps.push(step(origin, sentence));
+        value
     }
 
     fn global_name(&self, addr: u64) -> String {
-        match self.kernel.symbolize(addr) {
-            Some(s) if s.offset == 0 => s.name,
-            Some(s) => format!("{}+{:#x}", s.name, s.offset),
-            None => format!("{addr:#x}"),
-        }
+        symbol_text(self.kernel, addr)
     }
 }
 
