@@ -52,6 +52,14 @@ struct krash_device;
 unsigned long krash_device_backlog(struct krash_device *dev);
 struct krash_port;
 int krash_serial_sync(struct krash_port *port);
+unsigned int krash_reap_completed(void);
+struct krash_session;
+void krash_session_abort(struct krash_session *s);
+void krash_session_release(struct krash_session *s);
+struct krash_stats;
+unsigned long krash_stats_average(const struct krash_stats *st);
+int krash_cfg_update(void *unused);
+int krash_stats_flush(void *unused);
 
 /*
  * The kernel's own words for a bad kernel access differ by architecture: x86
@@ -504,7 +512,7 @@ noinline unsigned long krash_device_backlog(struct krash_device *dev)
 	return n;
 }
 
-/* gcc 10 and later name the clone so (the lab's compilers: 10, 12, 14). */
+/* gcc 10 and later name the clone so (the lab's compilers: 10, 12 and 16). */
 #define KRASH_ISRA_CLONE "krash_queue_pending.isra.0"
 
 static void scenario_null_isra(void)
@@ -629,6 +637,180 @@ static void scenario_live(void)
 		KRASH_LIVE_LIST_LENGTH, KRASH_LIVE_SLEEPERS);
 }
 
+/*
+ * ---- list-del-use: list_for_each_entry where list_for_each_entry_safe was needed ----
+ *
+ * The reaper deletes a finished request while it walks the list: list_del()
+ * leaves LIST_POISON1 in the entry's next pointer, the loop follows it, and
+ * the next read is of a member of an entry at the poison address.
+ */
+#define KRASH_REQUESTS 6
+#define KRASH_REQ_DONE 2
+
+struct krash_request {
+	unsigned long tag;
+	unsigned int status;
+	struct list_head node;
+	unsigned long done_jiffies;
+};
+
+static LIST_HEAD(krash_pending);
+
+noinline unsigned int krash_reap_completed(void)
+{
+	struct krash_request *req;
+	unsigned int reaped = 0;
+
+	list_for_each_entry(req, &krash_pending, node) {
+		if (READ_ONCE(req->status) == KRASH_REQ_DONE) {
+			list_del(&req->node);
+			reaped++;
+		}
+	}
+	return reaped;
+}
+
+static void scenario_list_del_use(void)
+{
+	unsigned long poison = (unsigned long)LIST_POISON1;
+	size_t node = offsetof(struct krash_request, node);
+	size_t status = offsetof(struct krash_request, status);
+	int i;
+
+	for (i = 0; i < KRASH_REQUESTS; i++) {
+		struct krash_request *req = kzalloc(sizeof(*req), GFP_KERNEL);
+
+		if (!req)
+			return;
+		req->tag = 0x100 + i;
+		req->status = i == 2 ? KRASH_REQ_DONE : 1;
+		list_add_tail(&req->node, &krash_pending);
+	}
+	pr_info("krash-facts: {\"panic_kind\":\"" KRASH_BAD_ADDRESS_KIND "\",\"faulting_function\":\"krash_reap_completed\",\"rip_function\":\"krash_reap_completed\",\"panic_string\":\"" KRASH_BAD_ADDRESS_TEXT "\",\"panic_message\":\"" KRASH_OOPS_PANIC "\",\"poisoned_list\":{\"head\":\"krash_pending\",\"length_before\":%d,\"entry_struct\":\"krash_request\",\"entry_member\":\"node\",\"read_member\":\"status\"},\"poison\":{\"kind\":\"list_poison1\",\"value\":%lu},\"fault_address\":%lu}\n",
+		KRASH_REQUESTS, poison, poison - node + status);
+	pr_info("krash: reaped %u\n", krash_reap_completed());
+}
+
+/*
+ * ---- double-free: an error path frees a buffer that the release path frees again ----
+ *
+ * The abort path forgets to clear s->buf.  SLUB's freelist hardening sees
+ * the object about to point at itself (the same object freed twice in a
+ * row) and BUGs.  The buffers come from the driver's own cache, one without
+ * per-CPU sheaves where kernels have them (see slab-corrupt), so the second
+ * free reaches the freelist.
+ */
+struct krash_session {
+	unsigned long id;
+	void *buf;
+	unsigned int state;
+};
+
+static struct kmem_cache *krash_session_buf_cache;
+
+noinline void krash_session_abort(struct krash_session *s)
+{
+	WRITE_ONCE(s->state, 0);
+	kmem_cache_free(krash_session_buf_cache, READ_ONCE(s->buf));
+}
+
+noinline void krash_session_release(struct krash_session *s)
+{
+	kmem_cache_free(krash_session_buf_cache, READ_ONCE(s->buf));
+	kfree(s);
+}
+
+static void scenario_double_free(void)
+{
+	struct krash_session *s;
+
+	krash_session_buf_cache = kmem_cache_create_usercopy("krash_session_buf", 96, 0,
+		KRASH_RECORD_CACHE_FLAGS, 0, 96, NULL);
+	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	if (!krash_session_buf_cache || !s)
+		return;
+	s->id = 7;
+	s->state = 1;
+	s->buf = kmem_cache_alloc(krash_session_buf_cache, GFP_KERNEL);
+	pr_info("krash-facts: {\"panic_kind\":\"bug\",\"faulting_function\":\"krash_session_release\",\"panic_string\":\"kernel BUG at mm/slub.c\",\"panic_message\":\"" KRASH_OOPS_PANIC "\",\"double_free\":{\"cache\":\"krash_session_buf\",\"object\":%lu,\"first_free\":\"krash_session_abort\",\"second_free\":\"krash_session_release\"}}\n",
+		(unsigned long)s->buf);
+	preempt_disable();
+	krash_session_abort(s);
+	krash_session_release(s);
+	preempt_enable();
+}
+
+/*
+ * ---- divide-error: an average over a sample count that is still zero ----
+ *
+ * x86 raises #DE on a zero divisor; AArch64's udiv returns 0 instead, so
+ * the scenario only crashes x86 kernels.
+ */
+struct krash_stats {
+	unsigned long bytes;
+	unsigned long packets;
+	unsigned int nr_samples;	/* zero: no sample taken yet */
+	unsigned int flags;
+};
+
+static struct krash_stats krash_port_stats = { .bytes = 4096, .packets = 3 };
+static struct krash_stats *krash_stats_ptr = &krash_port_stats;
+
+noinline unsigned long krash_stats_average(const struct krash_stats *st)
+{
+	return READ_ONCE(st->bytes) / READ_ONCE(st->nr_samples);
+}
+
+static void scenario_divide_error(void)
+{
+	pr_info("krash-facts: {\"panic_kind\":\"divide_error\",\"faulting_function\":\"krash_stats_average\",\"rip_function\":\"krash_stats_average\",\"panic_string\":\"divide error\",\"panic_message\":\"" KRASH_OOPS_PANIC "\",\"divisor\":{\"struct\":\"krash_stats\",\"member\":\"nr_samples\",\"offset\":%zu},\"divisor_object\":\"krash_port_stats\"}\n",
+		offsetof(struct krash_stats, nr_samples));
+	pr_info("krash: average %lu\n", krash_stats_average(READ_ONCE(krash_stats_ptr)));
+}
+
+/*
+ * ---- abba-deadlock: two threads take the same two mutexes in opposite orders ----
+ *
+ * The config updater holds krash_cfg_lock and wants krash_stats_lock; the
+ * stats flusher holds krash_stats_lock and wants krash_cfg_lock.  The
+ * completions only make the interleaving certain: the updater blocks first,
+ * so the hung-task report starts with it.
+ */
+static DEFINE_MUTEX(krash_cfg_lock);
+static DEFINE_MUTEX(krash_stats_lock);
+static DECLARE_COMPLETION(krash_cfg_taken);
+static DECLARE_COMPLETION(krash_stats_taken);
+
+noinline int krash_cfg_update(void *unused)
+{
+	mutex_lock(&krash_cfg_lock);
+	complete(&krash_cfg_taken);
+	wait_for_completion(&krash_stats_taken);
+	mutex_lock(&krash_stats_lock);
+	mutex_unlock(&krash_stats_lock);
+	mutex_unlock(&krash_cfg_lock);
+	return 0;
+}
+
+noinline int krash_stats_flush(void *unused)
+{
+	wait_for_completion(&krash_cfg_taken);
+	mutex_lock(&krash_stats_lock);
+	complete(&krash_stats_taken);
+	msleep(200);
+	mutex_lock(&krash_cfg_lock);
+	mutex_unlock(&krash_cfg_lock);
+	mutex_unlock(&krash_stats_lock);
+	return 0;
+}
+
+static void scenario_abba_deadlock(void)
+{
+	pr_info("krash-facts: {\"panic_kind\":\"hung_task\",\"faulting_function\":\"krash_cfg_update\",\"panic_string\":\"blocked for more than\",\"panic_message\":\"hung_task: blocked tasks\",\"cycle\":[{\"comm\":\"krash_cfg\",\"function\":\"krash_cfg_update\",\"holds\":\"krash_cfg_lock\",\"waits_for\":\"krash_stats_lock\"},{\"comm\":\"krash_stats\",\"function\":\"krash_stats_flush\",\"holds\":\"krash_stats_lock\",\"waits_for\":\"krash_cfg_lock\"}]}\n");
+	kthread_run(krash_cfg_update, NULL, "krash_cfg");
+	kthread_run(krash_stats_flush, NULL, "krash_stats");
+}
+
 /* ---- dispatch ---- */
 
 struct krash_scenario {
@@ -648,6 +830,10 @@ static const struct krash_scenario krash_scenarios[] = {
 	{ "live", scenario_live },
 	{ "null-isra", scenario_null_isra },
 	{ "null-const-ops", scenario_null_const_ops },
+	{ "list-del-use", scenario_list_del_use },
+	{ "double-free", scenario_double_free },
+	{ "divide-error", scenario_divide_error },
+	{ "abba-deadlock", scenario_abba_deadlock },
 };
 
 static int krash_run_scenario(const char *name)
