@@ -66,6 +66,103 @@ pub struct LockWait {
     pub waiter_pids: Vec<i32>,
 }
 
+/// One task of a deadlock cycle: it holds the lock the previous task
+/// waits for, and waits for the lock the next one holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadlockLink {
+    pub pid: i32,
+    pub comm: String,
+    pub task: u64,
+    /// Its first frame that is not locking or scheduling.
+    pub function: Option<String>,
+    pub holds: u64,
+    pub holds_symbol: Option<String>,
+    pub waits_for: u64,
+    pub waits_for_symbol: Option<String>,
+}
+
+/// Bounds the tasks one wait-for chain is followed through.
+const MAX_CYCLE: usize = 64;
+
+/// The PID in the hung-task detector's `INFO: task COMM:PID blocked for
+/// more than N seconds.` (the first task it reported).
+fn reported_pid(headline: &str) -> Option<i32> {
+    let rest = headline.strip_prefix("INFO: task ")?;
+    let (task, _) = rest.split_once(" blocked for more than")?;
+    task.rsplit_once(':')?.1.parse().ok()
+}
+
+/// The first cycle in the wait-for graph of `blocked` (task → the lock it
+/// waits for → that lock's owner → ...), starting from the earliest task
+/// in `blocked` that is on one.
+fn wait_for_cycle(blocked: &[BlockedTask], locks: &[LockWait]) -> Vec<DeadlockLink> {
+    let lock_named = |addr: u64| locks.iter().find(|l| l.address == addr);
+    let next = |task: u64| -> Option<(u64, u64)> {
+        let lock = blocked.iter().find(|b| b.task == task)?.waits_on?;
+        let owner = lock_named(lock)?.owner.as_ref()?.task;
+        Some((lock, owner))
+    };
+    for start in blocked {
+        let mut path: Vec<(u64, u64)> = Vec::new();
+        let mut task = start.task;
+        while path.len() < MAX_CYCLE {
+            let Some((lock, owner)) = next(task) else { break };
+            path.push((task, lock));
+            if owner == start.task {
+                // path[i]: task i waits for lock i, held by task i+1 (the last one's by the first).
+                return path
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, &(task, waits_for))| {
+                        let b = blocked.iter().find(|b| b.task == task)?;
+                        let held = path.get(if i == 0 { path.len() - 1 } else { i - 1 })?.1;
+                        Some(DeadlockLink {
+                            pid: b.pid,
+                            comm: b.comm.clone(),
+                            task,
+                            function: b.frames.first().cloned(),
+                            holds: held,
+                            holds_symbol: lock_named(held).and_then(|l| l.symbol.clone()),
+                            waits_for,
+                            waits_for_symbol: lock_named(waits_for).and_then(|l| l.symbol.clone()),
+                        })
+                    })
+                    .collect();
+            }
+            if path.iter().any(|(t, _)| *t == owner) {
+                break; // a cycle that does not pass through start
+            }
+            task = owner;
+        }
+    }
+    Vec::new()
+}
+
+/// The cycle in words.
+fn describe_cycle(cycle: &[DeadlockLink], kind_of: impl Fn(u64) -> String) -> String {
+    let name = |addr: u64, symbol: &Option<String>| symbol.clone().unwrap_or_else(|| format!("{addr:#x}"));
+    let links: Vec<String> = cycle
+        .iter()
+        .map(|l| {
+            format!(
+                "{} (pid {}, in {}) holds {} {} and waits for {}",
+                l.comm,
+                l.pid,
+                l.function.as_deref().unwrap_or("?"),
+                kind_of(l.holds),
+                name(l.holds, &l.holds_symbol),
+                name(l.waits_for, &l.waits_for_symbol)
+            )
+        })
+        .collect();
+    let what = if cycle.len() == 2 {
+        "an AB-BA deadlock: the two take the same two locks in opposite orders".to_string()
+    } else {
+        format!("a deadlock: {} tasks wait on each other in a cycle (a lock-order inversion)", cycle.len())
+    };
+    format!("deadlock: {}: {what}", links.join("; "))
+}
+
 /// Crate-internal helpers of this module's extension of [`Kernel`].
 pub(crate) trait HungInternal {
     fn explain_hung(&self, report: &mut Report, extra_dirs: &[&Path]);
@@ -110,7 +207,18 @@ impl HungInternal for Kernel {
             }
             report.blocked_tasks.push(entry);
         }
-        if let Some((function, count)) = by_function.iter().max_by_key(|(_, c)| **c) {
+        // The most common place to be stuck; on a tie, where the first task
+        // the hung-task detector reported is.
+        let reported = report.headline.as_deref().and_then(reported_pid);
+        let reported_function =
+            report.blocked_tasks.iter().find(|b| Some(b.pid) == reported).and_then(|b| b.frames.first().cloned());
+        let most = by_function.values().copied().max().unwrap_or_default();
+        let chosen = by_function
+            .iter()
+            .filter(|(_, c)| **c == most)
+            .find(|(f, _)| Some(*f) == reported_function.as_ref())
+            .or_else(|| by_function.iter().rfind(|(_, c)| **c == most));
+        if let Some((function, count)) = chosen {
             report.faulting_function = Some(function.clone());
             report.findings.push(format!("{} tasks in D state; {count} of them blocked in {function}", blocked.len()));
             if let Some(sym) = self.lookup_symbol(function) {
@@ -157,6 +265,13 @@ impl HungInternal for Kernel {
                 report.evidence.push(format!("bt {}", b.pid));
             }
         }
+        let cycle = wait_for_cycle(&report.blocked_tasks, &locks);
+        if !cycle.is_empty() {
+            let kind_of =
+                |addr: u64| locks.iter().find(|l| l.address == addr).map_or(String::new(), |l| l.kind.clone());
+            report.findings.insert(0, describe_cycle(&cycle, kind_of));
+        }
+        report.deadlock = cycle;
         report.locks = locks;
     }
 }
@@ -341,4 +456,72 @@ fn lock_kind_from_frames(frames: &[String]) -> String {
         }
     }
     "mutex".into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blocked(pid: i32, task: u64, function: &str, waits_on: Option<u64>) -> BlockedTask {
+        BlockedTask {
+            pid,
+            comm: format!("t{pid}"),
+            task,
+            frames: vec![function.to_string()],
+            waits_on,
+            waits_on_symbol: None,
+        }
+    }
+
+    fn lock(address: u64, symbol: &str, owner_task: Option<u64>) -> LockWait {
+        LockWait {
+            address,
+            kind: "mutex".into(),
+            symbol: Some(symbol.into()),
+            owner: owner_task.map(|task| LockOwner { pid: 0, comm: String::new(), task, frames: Vec::new() }),
+            waiters: 1,
+            waiter_pids: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_hung_task_report_names_its_first_task() {
+        assert_eq!(reported_pid("INFO: task krash_cfg:127 blocked for more than 2 seconds."), Some(127));
+        assert_eq!(reported_pid("INFO: task kworker/0:1:42 blocked for more than 120 seconds."), Some(42));
+        assert_eq!(reported_pid("watchdog: BUG: soft lockup - CPU#0 stuck for 22s!"), None);
+    }
+
+    #[test]
+    fn an_ab_ba_cycle_is_found_and_a_chain_is_not() {
+        // t1 holds A, waits for B; t2 holds B, waits for A.
+        let tasks = [blocked(1, 0x100, "f1", Some(0xb)), blocked(2, 0x200, "f2", Some(0xa))];
+        let locks = [lock(0xa, "A", Some(0x100)), lock(0xb, "B", Some(0x200))];
+        let cycle = wait_for_cycle(&tasks, &locks);
+        let links: Vec<(i32, Option<&str>, Option<&str>)> =
+            cycle.iter().map(|l| (l.pid, l.holds_symbol.as_deref(), l.waits_for_symbol.as_deref())).collect();
+        assert_eq!(links, vec![(1, Some("A"), Some("B")), (2, Some("B"), Some("A"))]);
+        assert!(describe_cycle(&cycle, |_| "mutex".into()).contains("an AB-BA deadlock"));
+        // A chain into an owner that waits for nothing is no deadlock.
+        let tasks = [blocked(1, 0x100, "f1", Some(0xb)), blocked(2, 0x200, "f2", None)];
+        assert!(wait_for_cycle(&tasks, &locks).is_empty());
+        // Three tasks in a ring.
+        let tasks = [
+            blocked(1, 0x100, "f1", Some(0xb)),
+            blocked(2, 0x200, "f2", Some(0xc)),
+            blocked(3, 0x300, "f3", Some(0xa)),
+        ];
+        let locks = [lock(0xa, "A", Some(0x100)), lock(0xb, "B", Some(0x200)), lock(0xc, "C", Some(0x300))];
+        let cycle = wait_for_cycle(&tasks, &locks);
+        assert_eq!(cycle.len(), 3);
+        assert!(describe_cycle(&cycle, |_| "mutex".into()).contains("3 tasks wait on each other"));
+        // An owner whose own wait leads into a cycle that skips the start: not reported from it.
+        let tasks = [
+            blocked(1, 0x100, "f1", Some(0xb)),
+            blocked(2, 0x200, "f2", Some(0xc)),
+            blocked(3, 0x300, "f3", Some(0xb)),
+        ];
+        let locks = [lock(0xb, "B", Some(0x200)), lock(0xc, "C", Some(0x300))];
+        let cycle = wait_for_cycle(&tasks, &locks);
+        assert_eq!(cycle.iter().map(|l| l.pid).collect::<Vec<_>>(), vec![2, 3]);
+    }
 }

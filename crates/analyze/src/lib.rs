@@ -5,7 +5,9 @@
 //! tasks, and corrupted pointer values. `oops` and `oops_resolve`: oops
 //! text parsed and resolved against a vmlinux (`krash decode`).
 
+use crate::double_free::DoubleFreeInternal;
 use crate::hung::HungInternal;
+use crate::list_poison::ListPoisonInternal;
 use crate::lockup::LockupInternal;
 use crate::pointer_source::{Arm64PointerSourceInternal, PointerSourceInternal};
 use crate::provenance::ProvenanceInternal;
@@ -27,8 +29,10 @@ use krash_eval::frame_vars::VariableState;
 use krash_program::symbolize::{InlineFrame, SourceLine};
 use krash_program::Kernel;
 
+mod double_free;
 mod hung;
 pub mod known_issues;
+mod list_poison;
 mod lockup;
 mod null_check;
 pub mod oops;
@@ -41,7 +45,9 @@ mod provenance_arm64;
 pub mod signature;
 mod slab_state;
 
-pub use hung::{LockOwner, LockWait};
+pub use double_free::DoubleFree;
+pub use hung::{DeadlockLink, LockOwner, LockWait};
+pub use list_poison::ListPoison;
 pub use lockup::LoopList;
 pub use null_check::ReturnChecks;
 pub use ops_table::{OpsSlot, OpsTable, TableSource};
@@ -56,6 +62,7 @@ pub enum PanicKind {
     PagingFault,
     Gpf,
     StackSegment,
+    DivideError,
     Bug,
     SoftLockup,
     HardLockup,
@@ -79,6 +86,7 @@ impl PanicKind {
             PanicKind::PagingFault => "paging_fault",
             PanicKind::Gpf => "gpf",
             PanicKind::StackSegment => "stack_segment",
+            PanicKind::DivideError => "divide_error",
             PanicKind::Bug => "bug",
             PanicKind::SoftLockup => "soft_lockup",
             PanicKind::HardLockup => "hard_lockup",
@@ -101,6 +109,7 @@ impl PanicKind {
             PanicKind::PagingFault => "paging fault on a bad address",
             PanicKind::Gpf => "general protection fault",
             PanicKind::StackSegment => "stack-segment fault",
+            PanicKind::DivideError => "divide error (division by zero)",
             PanicKind::Bug => "BUG() / invalid opcode",
             PanicKind::SoftLockup => "soft lockup",
             PanicKind::HardLockup => "hard lockup",
@@ -174,6 +183,23 @@ pub struct NullSource {
     pub caller_checks: String,
 }
 
+/// A divide error's divisor and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Divisor {
+    /// The register operand (`ecx`), when the divisor is one.
+    pub register: Option<String>,
+    /// Its value at the fault, as wide as the division.
+    pub value: Option<u64>,
+    /// The C expression it holds (`st->nr_samples`), when the walk knows it.
+    pub expression: Option<String>,
+    pub struct_name: Option<String>,
+    pub member: Option<String>,
+    /// The object the member was read from: a symbol, else its address.
+    pub object: Option<String>,
+    /// `idiv` (signed) rather than `div`.
+    pub signed: bool,
+}
+
 /// The analysis of one dump.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -210,6 +236,15 @@ pub struct Report {
     pub provenance: Option<Provenance>,
     /// The call that returned the NULL that was dereferenced.
     pub null_source: Option<NullSource>,
+    /// For a divide error: the divisor.
+    pub divisor: Option<Divisor>,
+    /// A bad pointer computed from a list link that list_del() poisoned.
+    pub list_poison: Option<ListPoison>,
+    /// An object SLUB found freed twice.
+    pub double_free: Option<DoubleFree>,
+    /// Hung tasks waiting on each other in a cycle: each holds the lock
+    /// the previous one waits for.
+    pub deadlock: Vec<DeadlockLink>,
     /// For a call through a NULL function pointer: the ops table it went
     /// through, its NULL and set members.
     pub ops_table: Option<OpsTable>,
@@ -288,6 +323,10 @@ impl AnalyzeExt for Kernel {
             blocked_tasks: Vec::new(),
             provenance: None,
             null_source: None,
+            divisor: None,
+            list_poison: None,
+            double_free: None,
+            deadlock: Vec::new(),
             ops_table: None,
             loop_list: None,
             locks: Vec::new(),
@@ -404,6 +443,7 @@ impl AnalyzeExt for Kernel {
                         PanicKind::Gpf | PanicKind::PagingFault | PanicKind::NullDeref => {
                             self.explain_slab(&mut report, &e.regs)
                         }
+                        PanicKind::Bug => self.explain_double_free(&mut report, &e.regs, &frames_after),
                         _ => {}
                     }
                 }
@@ -619,9 +659,12 @@ impl AnalyzeHelpers for Kernel {
                 self.finish_bad_member(report, bad, regs);
                 return;
             }
-            report.findings.push(format!(
-                "the faulting instruction is no load or store through a register: see `dis -l {rip:#x}` and `bt -f`"
-            ));
+            // A BUG()'s brk is no access: only a fault's instruction is expected to be one.
+            if report.kind != PanicKind::Bug {
+                report.findings.push(format!(
+                    "the faulting instruction is no load or store through a register: see `dis -l {rip:#x}` and `bt -f`"
+                ));
+            }
             return;
         }
         // A call through NULL (or any non-text address): the caller is the
@@ -689,6 +732,10 @@ impl AnalyzeHelpers for Kernel {
         let symbolize = |a: u64| self.symbolize(a).map(|s| (s.name, s.offset));
         if let Some(text) = disassemble(code.get(..instr.len()).unwrap_or(&code), rip, &symbolize).first() {
             report.instruction = Some(text.text.clone());
+        }
+        if matches!(instr.mnemonic(), iced_x86::Mnemonic::Div | iced_x86::Mnemonic::Idiv) {
+            self.explain_divisor(report, regs, &instr);
+            return;
         }
         let details = instruction_details(&instr);
         let Some(mem) =
@@ -769,8 +816,7 @@ impl AnalyzeHelpers for Kernel {
                     });
                     if let Some(v) = found {
                         bad.variable = Some(v.name.clone());
-                        let pointee = v.type_name.trim_end_matches('*').trim();
-                        if let Some(name) = pointee.strip_prefix("struct ") {
+                        if let Some(name) = ops_table::pointee_struct(&v.type_name) {
                             bad.struct_name = Some(name.to_string());
                             bad.member = self.member_at(name, displacement.max(0) as u64, report.module.as_deref());
                         }
@@ -781,8 +827,7 @@ impl AnalyzeHelpers for Kernel {
         // Where DWARF has no variable for the register (a compiler clone's
         // rewritten parameter), the walk's expression and type name it.
         if let (None, Some(p)) = (&bad.struct_name, &report.provenance) {
-            let pointee = p.type_name.as_deref().and_then(|t| t.trim().strip_suffix('*')).map(str::trim);
-            if let Some(name) = pointee.and_then(|t| t.strip_prefix("struct ")) {
+            if let Some(name) = p.type_name.as_deref().and_then(ops_table::pointee_struct) {
                 bad.struct_name = Some(name.to_string());
                 bad.member = self.member_at(name, displacement.max(0) as u64, report.module.as_deref());
                 bad.variable = bad.variable.take().or_else(|| p.expression.clone());
@@ -790,6 +835,8 @@ impl AnalyzeHelpers for Kernel {
         }
         let value_text = if value == 0 { "NULL".to_string() } else { format!("{value:#x}") };
         let who = bad.variable.clone().unwrap_or_else(|| format!("%{reg_name}"));
+        let poisoned =
+            bad.struct_name.as_deref().and_then(|s| self.poisoned_link(&reg_name, value, s, report.module.as_deref()));
         let mut sentence = format!("{who} (in %{reg_name}) is {value_text}");
         if let (Some(s), Some(m)) = (&bad.struct_name, &bad.member) {
             sentence.push_str(&format!("; {m} is at offset {displacement:#x} of struct {s}"));
@@ -804,6 +851,10 @@ impl AnalyzeHelpers for Kernel {
             sentence.push_str(&format!("; %{reg_name} holds the return value of {f}()"));
         }
         report.findings.push(sentence);
+        if let Some(p) = poisoned {
+            report.findings.push(p.describe(&who));
+            report.list_poison = Some(p);
+        }
         if value >= 4096 {
             if let Some(c) = classify_value(value, &canonical) {
                 report.findings.push(format!(
@@ -930,6 +981,7 @@ fn has_fault_frame(kind: PanicKind) -> bool {
             | PanicKind::PagingFault
             | PanicKind::Gpf
             | PanicKind::StackSegment
+            | PanicKind::DivideError
             | PanicKind::Bug
             | PanicKind::SoftLockup
             | PanicKind::HardLockup
@@ -964,7 +1016,7 @@ fn named_registers(r: &RegisterFile) -> Vec<(&'static str, u64)> {
     r.iter().filter(|(d, _, _)| !d.roles.iter().any(special)).map(|(d, _, v)| (d.name, v)).collect()
 }
 
-fn register_value(r: &RegisterFile, name: &str) -> Option<u64> {
+pub(crate) fn register_value(r: &RegisterFile, name: &str) -> Option<u64> {
     if name == "rsp" {
         return r.sp();
     }
@@ -976,13 +1028,8 @@ fn register_value(r: &RegisterFile, name: &str) -> Option<u64> {
 /// machine (x86-64's sign extension from bit 47 or 56, arm64's two halves
 /// of VA_BITS each).
 pub fn classify_value(value: u64, canonical: &dyn Fn(u64) -> bool) -> Option<(&'static str, Option<String>)> {
-    const LIST_POISON1: u64 = 0xdead_0000_0000_0100;
-    const LIST_POISON2: u64 = 0xdead_0000_0000_0122;
-    if value == LIST_POISON1 {
-        return Some(("list_poison1", None));
-    }
-    if value == LIST_POISON2 {
-        return Some(("list_poison2", None));
+    if let Some((name, _)) = list_poison::LIST_POISONS.iter().find(|(_, poison)| *poison == value) {
+        return Some((name, None));
     }
     let bytes = value.to_le_bytes();
     if bytes.iter().filter(|&&b| b == 0x6b).count() >= 6 || value == 0x6b6b_6b6b_6b6b_6b6b {
@@ -1056,6 +1103,8 @@ pub fn classify_log(lines: &[String]) -> LogVerdict {
             Some(PanicKind::Gpf)
         } else if b.starts_with("stack segment") {
             Some(PanicKind::StackSegment)
+        } else if b.starts_with("divide error:") {
+            Some(PanicKind::DivideError)
         } else if b.starts_with("kernel BUG at")
             || b.starts_with("invalid opcode")
             || b.starts_with("Internal error: Oops - BUG")
@@ -1164,6 +1213,25 @@ mod tests {
         assert_eq!(v.kind, PanicKind::NullFnptr);
         let v = log(&["Internal error: Oops - BUG: 00000000f2000800 [#1] SMP"]);
         assert_eq!(v.kind, PanicKind::Bug);
+    }
+
+    #[test]
+    fn divide_error_headlines() {
+        let log = |lines: &[&str]| classify_log(&lines.iter().map(|l| l.to_string()).collect::<Vec<_>>());
+        // 6.1's words, and 6.13+'s with the "Oops: " prefix.
+        for line in ["divide error: 0000 [#1] PREEMPT SMP NOPTI", "Oops: divide error: 0000 [#1] SMP NOPTI"] {
+            let v = log(&[line, "Kernel panic - not syncing: Fatal exception"]);
+            assert_eq!(v.kind, PanicKind::DivideError, "{line}");
+            assert_eq!(v.kind.name(), "divide_error");
+        }
+    }
+
+    #[test]
+    fn pointer_types_name_their_struct() {
+        assert_eq!(ops_table::pointee_struct("const struct krash_stats *"), Some("krash_stats"));
+        assert_eq!(ops_table::pointee_struct("struct krash_request *"), Some("krash_request"));
+        assert_eq!(ops_table::pointee_struct("unsigned long"), None);
+        assert_eq!(ops_table::pointee_struct("struct a **"), None);
     }
 
     #[test]

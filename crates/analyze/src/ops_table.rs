@@ -158,8 +158,8 @@ impl OpsTableInternal for Kernel {
     }
 }
 
-/// `const struct krash_port_ops *` → `krash_port_ops`.
-fn pointee_struct(type_name: &str) -> Option<&str> {
+/// `const struct krash_port_ops *` → `krash_port_ops`: the struct a pointer type points to.
+pub(crate) fn pointee_struct(type_name: &str) -> Option<&str> {
     let pointee = type_name.trim().strip_suffix('*')?.trim();
     let pointee = pointee.strip_prefix("const ").unwrap_or(pointee).trim();
     let name = pointee.strip_prefix("struct ")?.trim();

@@ -13,11 +13,18 @@ use krash_arch::arm64::disasm::{details as arm64_details, Reg, Writeback};
 use krash_arch::RegisterFile;
 
 use crate::provenance::{parse_register, thunk_register, FunctionCode, Origin, Provenance};
-use crate::{named_registers, AnalyzeHelpers, BadMember, NullSource, OpsSlot, OpsTable, Report};
+use crate::{
+    named_registers, register_value as register_value_of, AnalyzeHelpers, BadMember, Divisor, NullSource, OpsSlot,
+    OpsTable, Report,
+};
 use krash_program::Kernel;
 
 /// Crate-internal helpers of this module's extension of [`Kernel`].
 pub(crate) trait PointerSourceInternal {
+    /// A divide error: the `div`/`idiv` at `rip` and its divisor, where the
+    /// divisor came from (a struct member, a global) and what the dump
+    /// holds there.
+    fn explain_divisor(&self, report: &mut Report, regs: &RegisterFile, instr: &iced_x86::Instruction);
     /// Walks back from the faulting instruction at `rip` for `base` and
     /// adds the origin (and any IS_ERR/NULL confusion) to the report.
     /// `callers`: the return addresses of the frames above the faulting
@@ -47,6 +54,112 @@ pub(crate) trait PointerSourceInternal {
 }
 
 impl PointerSourceInternal for Kernel {
+    fn explain_divisor(&self, report: &mut Report, regs: &RegisterFile, instr: &iced_x86::Instruction) {
+        let Some(rip) = regs.pc() else { return };
+        let signed = instr.mnemonic() == iced_x86::Mnemonic::Idiv;
+        let bits = instr.memory_size().size() * 8;
+        let mut divisor = Divisor {
+            register: None,
+            value: None,
+            expression: None,
+            struct_name: None,
+            member: None,
+            object: None,
+            signed,
+        };
+        match instr.op0_kind() {
+            OpKind::Register => {
+                let reg = instr.op0_register();
+                let full = reg.full_register();
+                let name = format!("{full:?}").to_lowercase();
+                let width = reg.size() * 8;
+                divisor.value =
+                    register_value_of(regs, &name).map(|v| if width >= 64 { v } else { v & ((1 << width) - 1) });
+                divisor.register = Some(format!("{reg:?}").to_lowercase());
+                let callers = self.return_addresses_above(rip);
+                if let Some(code) = self.function_code(rip) {
+                    if let Some(p) = self.register_provenance(&code, rip, full, report.module.as_deref(), &callers) {
+                        self.add_walk(report, &p);
+                        // The load that set the divisor: the member it read, and
+                        // the object it read it from when the base register still
+                        // holds its address.
+                        if let Some(step) = p.steps.first() {
+                            if let Origin::Load { base, struct_name, member, .. } = &step.origin {
+                                divisor.struct_name = struct_name.clone();
+                                divisor.member = member.clone();
+                                let base_value = named_registers(regs).iter().find(|(n, _)| n == base).map(|(_, v)| *v);
+                                if let Some(b) = base_value.filter(|_| unchanged_since(&code, step.address, rip)) {
+                                    divisor.object = self
+                                        .symbolize(b)
+                                        .filter(|sym| sym.offset == 0)
+                                        .map(|sym| sym.name)
+                                        .or_else(|| Some(format!("{b:#x}")));
+                                    if let Some(s) = struct_name {
+                                        report.evidence.push(format!("struct {s} {b:#x}"));
+                                    }
+                                }
+                            }
+                        }
+                        divisor.expression = p.expression.clone();
+                        report.provenance = Some(p);
+                    }
+                }
+            }
+            OpKind::Memory => {
+                // `div disp(%base)`: the divisor is read from memory right here.
+                let base = instr.memory_base().full_register();
+                let displacement = instr.memory_displacement64() as i64;
+                let base_name = format!("{base:?}").to_lowercase();
+                let base_value = register_value_of(regs, &base_name);
+                if let Some(addr) = base_value.and_then(|b| b.checked_add_signed(displacement)) {
+                    let mut bytes = [0u8; 8];
+                    let size = (bits / 8).min(8);
+                    if let Some(buf) = bytes.get_mut(..size) {
+                        if krash_core::VirtualMemory::read_virt(self.memory(), addr, buf).is_ok() {
+                            divisor.value = Some(u64::from_le_bytes(bytes));
+                        }
+                    }
+                    divisor.object = self.symbolize(addr).map(|sym| {
+                        if sym.offset == 0 {
+                            sym.name
+                        } else {
+                            format!("{}+{:#x}", sym.name, sym.offset)
+                        }
+                    });
+                }
+                divisor.expression = Some(format!("*(%{base_name} + {displacement:#x})"));
+            }
+            _ => {}
+        }
+        let what = match (&divisor.expression, &divisor.register) {
+            (Some(e), Some(r)) => format!("the divisor {e} (in %{r})"),
+            (Some(e), None) => format!("the divisor {e}"),
+            (None, Some(r)) => format!("the divisor %{r}"),
+            (None, None) => "the divisor".to_string(),
+        };
+        let value = match divisor.value {
+            Some(0) => "is 0".to_string(),
+            Some(v) => format!(
+                "is {v:#x} (the quotient overflows {bits} bits{})",
+                if signed { ", or INT_MIN / -1" } else { "" }
+            ),
+            None => "could not be read".to_string(),
+        };
+        let mut sentence = format!("{what} {value}");
+        if let (Some(s), Some(m)) = (&divisor.struct_name, &divisor.member) {
+            sentence.push_str(&format!("; it is {m} of struct {s}"));
+            report.evidence.push(format!("struct {s} -o"));
+        }
+        if let Some(o) = &divisor.object {
+            sentence.push_str(&format!(", read from {o}"));
+        }
+        if divisor.value == Some(0) {
+            sentence.push_str("; nothing tested it for zero before the division");
+        }
+        report.findings.insert(0, sentence);
+        report.divisor = Some(divisor);
+    }
+
     fn explain_pointer_source(
         &self,
         report: &mut Report,

@@ -483,12 +483,7 @@ pub(crate) fn describe_load(
     displacement: i64,
     base_value: &Value,
 ) -> (String, Origin, Value) {
-    let struct_name = base_value
-        .type_name
-        .as_deref()
-        .and_then(|t| t.trim().strip_suffix('*'))
-        .and_then(|t| t.trim().strip_prefix("struct "))
-        .map(|s| s.trim().to_string());
+    let struct_name = base_value.type_name.as_deref().and_then(crate::ops_table::pointee_struct).map(str::to_string);
     let member =
         struct_name.as_deref().and_then(|s| kernel.member_and_type_at(s, u64::try_from(displacement).ok()?, module));
     let address = if displacement == 0 {

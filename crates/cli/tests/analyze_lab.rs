@@ -50,6 +50,10 @@ fn analyze_matches_manifest() {
         check_loop_list(&label, e, r, &text);
         check_hung(&label, e, r, &text);
         check_slab(&label, e, r);
+        check_divisor(&label, e, r, &text);
+        check_list_poison(&label, e, r);
+        check_double_free(&label, e, r, &text);
+        check_deadlock(&label, e, r, &text);
         assert!(text.contains("SIGNATURE: "), "{label}: {text}");
     }
 }
@@ -228,6 +232,67 @@ fn check_hung(label: &str, e: &Value, r: &Value, text: &str) {
         text.contains(&format!("wait for mutex {lock_name}")) && text.contains(&format!("held by {owner_comm}")),
         "{label}: {text}"
     );
+}
+
+/// A divide error: the divisor is the struct member the module divided
+/// by, 0, read from the object the module passed.
+fn check_divisor(label: &str, e: &Value, r: &Value, text: &str) {
+    let Some(expected) = e.get("divisor").filter(|d| d.is_object()) else { return };
+    let d = &r["divisor"];
+    assert_eq!(d["struct_name"], expected["struct"], "{label}: {d}");
+    assert_eq!(d["member"], expected["member"], "{label}: {d}");
+    assert_eq!(d["value"], "0x0", "{label}: {d}");
+    assert_eq!(d["object"], e["divisor_object"], "{label}: {d}");
+    let member = expected["member"].as_str().unwrap_or("?");
+    assert!(text.contains(&format!("->{member} (in %")) && text.contains("is 0"), "{label}: {text}");
+}
+
+/// Use after list_del(): the entry pointer is the poison minus the list
+/// member's offset, and the fault address is the module's.
+fn check_list_poison(label: &str, e: &Value, r: &Value) {
+    let Some(list) = e.get("poisoned_list").filter(|l| l.is_object()) else { return };
+    let p = &r["list_poison"];
+    assert_eq!(p["poison"], e["poison"]["kind"], "{label}: {p}");
+    assert_eq!(p["poison_value"].as_str(), Some(format!("{:#x}", e["poison"]["value"].as_u64().unwrap_or(0)).as_str()));
+    assert_eq!(p["entry_struct"], list["entry_struct"], "{label}: {p}");
+    assert_eq!(p["link_member"], list["entry_member"], "{label}: {p}");
+    let fault = format!("{:#x}", e["fault_address"].as_u64().unwrap_or(0));
+    assert_eq!(r["fault_address"].as_str(), Some(fault.as_str()), "{label}");
+    assert_eq!(r["bad_member"]["member"], list["read_member"], "{label}");
+}
+
+/// A double free: the object the module freed twice, its cache, and the
+/// function that freed it the second time (the report's faulting function).
+fn check_double_free(label: &str, e: &Value, r: &Value, text: &str) {
+    let Some(expected) = e.get("double_free").filter(|d| d.is_object()) else { return };
+    let d = &r["double_free"];
+    assert_eq!(d["cache"], expected["cache"], "{label}: {d}");
+    let object = format!("{:#x}", expected["object"].as_u64().unwrap_or(0));
+    assert_eq!(d["object"].as_str(), Some(object.as_str()), "{label}: {d}");
+    assert_eq!(d["freed_by"], expected["second_free"], "{label}: {d}");
+    assert!(d["registers"].as_array().is_some_and(|r| !r.is_empty()), "{label}: {d}");
+    assert!(text.contains(&format!("double free: object {object}")), "{label}: {text}");
+}
+
+/// A deadlock: the wait-for cycle is the module's, task by task (who
+/// holds what, who waits for what).
+fn check_deadlock(label: &str, e: &Value, r: &Value, text: &str) {
+    let Some(cycle) = e["cycle"].as_array() else { return };
+    let link = |comm: &Value, function: &Value, holds: &Value, waits: &Value| {
+        format!("{} in {} holds {} waits for {}", comm, function, holds, waits)
+    };
+    let mut expected: Vec<String> =
+        cycle.iter().map(|c| link(&c["comm"], &c["function"], &c["holds"], &c["waits_for"])).collect();
+    let mut found: Vec<String> = r["deadlock"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| link(&l["comm"], &l["function"], &l["holds_symbol"], &l["waits_for_symbol"]))
+        .collect();
+    expected.sort();
+    found.sort();
+    assert_eq!(found, expected, "{label}");
+    assert!(text.contains("an AB-BA deadlock") && text.contains("DEADLOCK"), "{label}: {text}");
 }
 
 fn check_slab(label: &str, e: &Value, r: &Value) {
@@ -486,6 +551,42 @@ fn matrix_cell(d: &LabDump, r: &Value) -> (bool, String) {
             format!("{head} ({} entries)", e["list_length"]),
             format!("{} ({} entries)", s(&r["loop_list"]["head_symbol"]), r["loop_list"]["length"]),
         )
+    } else if let Some(d) = e.get("divisor").filter(|d| d.is_object()) {
+        (
+            format!("{}.{} = 0", s(&d["struct"]), s(&d["member"])),
+            format!(
+                "{}.{} = {}",
+                s(&r["divisor"]["struct_name"]),
+                s(&r["divisor"]["member"]),
+                s(&r["divisor"]["value"])
+            )
+            .replace("= 0x0", "= 0"),
+        )
+    } else if let Some(l) = e.get("poisoned_list").filter(|l| l.is_object()) {
+        (
+            format!("{}.{} {}", s(&l["entry_struct"]), s(&l["entry_member"]), s(&e["poison"]["kind"])),
+            format!(
+                "{}.{} {}",
+                s(&r["list_poison"]["entry_struct"]),
+                s(&r["list_poison"]["link_member"]),
+                s(&r["list_poison"]["poison"])
+            ),
+        )
+    } else if let Some(d) = e.get("double_free").filter(|d| d.is_object()) {
+        (
+            format!("{} object freed twice, by {}", s(&d["cache"]), s(&d["second_free"])),
+            format!("{} object freed twice, by {}", s(&r["double_free"]["cache"]), s(&r["double_free"]["freed_by"])),
+        )
+    } else if let Some(cycle) = e["cycle"].as_array() {
+        let held = |v: &Value, key: &str| {
+            let mut l: Vec<String> = v.as_array().into_iter().flatten().map(|c| s(&c[key])).collect();
+            l.sort();
+            l.join(" <-> ")
+        };
+        (
+            format!("deadlock {}", held(&Value::Array(cycle.clone()), "holds")),
+            format!("deadlock {}", held(&r["deadlock"], "holds_symbol")),
+        )
     } else if let Some(cache) = e["cache"].as_str() {
         (
             format!("{cache}: {}", s(&e["corrupt_value_kind"])),
@@ -539,7 +640,8 @@ fn analyze_matrix_is_current() {
          krash --test analyze_lab analyze_matrix` rewrites it, and the test fails when this file and the lab disagree.\n\n\
          A cell is `yes: ANSWER` when `krash analyze` gives the scenario module's own answer (the kind of crash, and the \
          struct member behind a NULL, the ops-table slot called, the lock and its owner, the list a lockup walks, the slab \
-         cache and what overwrote it), `no: ANSWER, not EXPECTED` when it does not, and `-` where the lab does not run the \
+         cache and what overwrote it, the divisor, the list link list_del() poisoned, the object freed twice, the \
+         deadlock's locks), `no: ANSWER, not EXPECTED` when it does not, and `-` where the lab does not run the \
          scenario on that kernel (`skipped_scenarios` in the lab's index says why).\n\n",
     );
     md.push_str(&format!("| scenario | {} |\n|---|{}\n", kernels.join(" | "), "---|".repeat(kernels.len())));

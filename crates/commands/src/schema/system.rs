@@ -576,6 +576,14 @@ pub struct AnalyzeData {
     /// For a call through a NULL function pointer: the ops table it went through.
     pub ops_table: Option<OpsTable>,
     pub loop_list: Option<LoopList>,
+    /// For a divide error: the divisor and where it came from.
+    pub divisor: Option<Divisor>,
+    /// A bad pointer computed from a list link that list_del() poisoned.
+    pub list_poison: Option<ListPoison>,
+    /// An object SLUB found freed twice.
+    pub double_free: Option<DoubleFree>,
+    /// Hung tasks waiting on each other in a cycle (empty when none).
+    pub deadlock: Vec<DeadlockLink>,
     pub locks: Vec<LockWait>,
     pub slab: Option<SlabState>,
     /// Sentences saying why, most certain first.
@@ -653,6 +661,7 @@ pub enum PanicKind {
     PagingFault,
     Gpf,
     StackSegment,
+    DivideError,
     Bug,
     SoftLockup,
     HardLockup,
@@ -809,6 +818,63 @@ pub struct LoopList {
     pub broken: Option<String>,
 }
 
+/// A divide error's divisor.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Divisor {
+    /// The register operand (`ecx`), when the divisor is one.
+    pub register: Option<String>,
+    /// Its value at the fault, as wide as the division.
+    pub value: Option<Hex>,
+    /// The C expression it holds (`st->nr_samples`), when known.
+    pub expression: Option<String>,
+    pub struct_name: Option<String>,
+    pub member: Option<String>,
+    /// The object the member was read from: a symbol, else its address.
+    pub object: Option<String>,
+    /// `idiv` rather than `div`.
+    pub signed: bool,
+}
+
+/// An entry pointer computed from a list link that list_del() poisoned.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ListPoison {
+    pub register: String,
+    pub value: Hex,
+    /// list_poison1 (a next link) or list_poison2 (a prev link).
+    pub poison: String,
+    pub poison_value: Hex,
+    pub entry_struct: String,
+    /// The list member the walk went through.
+    pub link_member: String,
+    pub link_offset: u64,
+}
+
+/// An object freed twice, caught by SLUB's freelist hardening.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct DoubleFree {
+    pub object: Hex,
+    pub cache: String,
+    pub cache_addr: Hex,
+    /// The registers holding the object at the BUG.
+    pub registers: Vec<String>,
+    /// The function that freed it the second time.
+    pub freed_by: Option<String>,
+}
+
+/// One task of a deadlock cycle: it holds the lock the previous task waits
+/// for and waits for the lock the next one holds.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct DeadlockLink {
+    pub pid: i32,
+    pub comm: String,
+    pub task: Hex,
+    pub function: Option<String>,
+    pub holds: Hex,
+    pub holds_symbol: Option<String>,
+    pub waits_for: Hex,
+    pub waits_for_symbol: Option<String>,
+}
+
 /// A lock D-state tasks wait for.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct LockWait {
@@ -858,6 +924,7 @@ impl From<&out::Report> for AnalyzeData {
                 K::PagingFault => PanicKind::PagingFault,
                 K::Gpf => PanicKind::Gpf,
                 K::StackSegment => PanicKind::StackSegment,
+                K::DivideError => PanicKind::DivideError,
                 K::Bug => PanicKind::Bug,
                 K::SoftLockup => PanicKind::SoftLockup,
                 K::HardLockup => PanicKind::HardLockup,
@@ -971,6 +1038,45 @@ impl From<&out::Report> for AnalyzeData {
                 variable: t.variable.as_ref().map(|v| v.0.clone()),
                 variable_function: t.variable.as_ref().map(|v| v.1.clone()),
             }),
+            divisor: r.divisor.as_ref().map(|d| Divisor {
+                register: d.register.clone(),
+                value: opt_hex(d.value),
+                expression: d.expression.clone(),
+                struct_name: d.struct_name.clone(),
+                member: d.member.clone(),
+                object: d.object.clone(),
+                signed: d.signed,
+            }),
+            list_poison: r.list_poison.as_ref().map(|p| ListPoison {
+                register: p.register.clone(),
+                value: hex(p.value),
+                poison: p.poison.clone(),
+                poison_value: hex(p.poison_value),
+                entry_struct: p.entry_struct.clone(),
+                link_member: p.link_member.clone(),
+                link_offset: p.link_offset,
+            }),
+            double_free: r.double_free.as_ref().map(|d| DoubleFree {
+                object: hex(d.object),
+                cache: d.cache.clone(),
+                cache_addr: hex(d.cache_addr),
+                registers: d.registers.clone(),
+                freed_by: d.freed_by.clone(),
+            }),
+            deadlock: r
+                .deadlock
+                .iter()
+                .map(|l| DeadlockLink {
+                    pid: l.pid,
+                    comm: l.comm.clone(),
+                    task: hex(l.task),
+                    function: l.function.clone(),
+                    holds: hex(l.holds),
+                    holds_symbol: l.holds_symbol.clone(),
+                    waits_for: hex(l.waits_for),
+                    waits_for_symbol: l.waits_for_symbol.clone(),
+                })
+                .collect(),
             null_source: r.null_source.as_ref().map(|n| NullSource {
                 function: n.function.clone(),
                 returned: n.returned.clone(),

@@ -103,6 +103,21 @@ pub fn render(r: &Report) -> String {
             let _ = writeln!(out, "       {:>6} {:<16} {}{waits}", b.pid, b.comm, b.frames.join(" <- "));
         }
     }
+    if !r.deadlock.is_empty() {
+        let _ = writeln!(out, "DEADLOCK (each task holds the lock the one before it waits for):");
+        let name = |addr: u64, symbol: &Option<String>| symbol.clone().unwrap_or_else(|| format!("{addr:#x}"));
+        for l in &r.deadlock {
+            let _ = writeln!(
+                out,
+                "       {:>6} {:<16} in {:<24} holds {:<24} waits for {}",
+                l.pid,
+                l.comm,
+                l.function.as_deref().unwrap_or("?"),
+                name(l.holds, &l.holds_symbol),
+                name(l.waits_for, &l.waits_for_symbol)
+            );
+        }
+    }
     if !r.locks.is_empty() {
         let _ = writeln!(out, "LOCKS:");
         for l in &r.locks {
