@@ -76,17 +76,14 @@ impl DoubleFreeInternal for Kernel {
         };
         let freed_by = frames.iter().find(|f| !in_free_path(f) && !crate::is_plumbing(f)).cloned();
         let regs_text: Vec<String> = registers.iter().map(|r| format!("%{r}")).collect();
-        report.findings.insert(
-            0,
-            format!(
-                "double free: object {:#x} of cache {} ({}) is already free, at the head of the freelist it was being \
+        report.lead_finding(format!(
+            "double free: object {:#x} of cache {} ({}) is already free, at the head of the freelist it was being \
                  pushed onto again (SLUB's check BUG_ON(object == fp)){}",
-                object.object_start,
-                object.cache_name,
-                regs_text.join(", "),
-                freed_by.as_ref().map(|f| format!("; {f} freed it the second time")).unwrap_or_default()
-            ),
-        );
+            object.object_start,
+            object.cache_name,
+            regs_text.join(", "),
+            freed_by.as_ref().map(|f| format!("; {f} freed it the second time")).unwrap_or_default()
+        ));
         report.evidence.push(format!("kmem {:#x}", object.object_start));
         if let Some(f) = &freed_by {
             report.evidence.push(format!("dis -l {f}"));

@@ -269,7 +269,7 @@ impl HungInternal for Kernel {
         if !cycle.is_empty() {
             let kind_of =
                 |addr: u64| locks.iter().find(|l| l.address == addr).map_or(String::new(), |l| l.kind.clone());
-            report.findings.insert(0, describe_cycle(&cycle, kind_of));
+            report.lead_finding(describe_cycle(&cycle, kind_of));
         }
         report.deadlock = cycle;
         report.locks = locks;

@@ -267,6 +267,15 @@ pub struct Report {
     pub known_issues: Vec<known_issues::KnownIssue>,
 }
 
+impl Report {
+    /// Adds the finding that explains the crash ahead of the others, after
+    /// only the hardware's own account of the fault (arm64's syndrome).
+    pub(crate) fn lead_finding(&mut self, sentence: String) {
+        let after_syndrome = self.syndrome.as_ref().is_some_and(|s| self.findings.first() == Some(&s.describe()));
+        self.findings.insert(usize::from(after_syndrome), sentence);
+    }
+}
+
 /// Frames that belong to the crash machinery, exception entry, interrupt
 /// plumbing, locking or sleeping, not to the code that went wrong: the
 /// signature rules' irrelevant frames (data/signature-rules).
@@ -464,7 +473,12 @@ impl AnalyzeExt for Kernel {
                 top.extend(b.frames.iter().skip(1).cloned());
             }
         } else {
-            top.extend(source.iter().cloned());
+            // The frames past the faulting function: where it is not the
+            // innermost frame (a double free's culprit, above the allocator's
+            // free path), the frames below it are not the crash's.
+            let past =
+                report.faulting_function.as_ref().and_then(|f| source.iter().position(|n| n == f)).map_or(0, |i| i + 1);
+            top.extend(source.iter().skip(past).cloned());
         }
         // The signature rules see every frame (prefix frames add to it);
         // the report's top frames are the first three that matter.

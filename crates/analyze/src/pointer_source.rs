@@ -156,7 +156,7 @@ impl PointerSourceInternal for Kernel {
         if divisor.value == Some(0) {
             sentence.push_str("; nothing tested it for zero before the division");
         }
-        report.findings.insert(0, sentence);
+        report.lead_finding(sentence);
         report.divisor = Some(divisor);
     }
 
