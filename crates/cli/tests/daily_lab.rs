@@ -17,11 +17,19 @@ use common::{crash_outputs, krash_on, one_per_scenario, LabDump};
 /// by frame pointers into other traces (its panic task starts at
 /// `__schedule`), and it has no `sched_info` for `ps -m`.
 fn peer_dumps() -> Vec<LabDump> {
-    one_per_scenario()
+    let dumps: Vec<LabDump> = one_per_scenario()
         .into_iter()
         .filter(|d| d.kernel.ends_with("-cloud-amd64"))
         .filter(|d| d.kernel.starts_with("5.10.") || d.kernel.starts_with("6.1."))
-        .collect()
+        .collect();
+    // crash runs once per dump for every test here: on all cores, once.
+    static WARM: std::sync::Once = std::sync::Once::new();
+    WARM.call_once(|| {
+        common::prewarm_peers(&dumps, |d| {
+            let _ = crash(d, &[]);
+        })
+    });
+    dumps
 }
 
 /// crash's outputs for `commands` on `d`, None where crash cannot open it.

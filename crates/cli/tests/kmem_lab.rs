@@ -71,14 +71,16 @@ fn kmem_s_totals_are_consistent() {
 fn kmem_s_equals_recorded_crash() {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/crash-kmem");
     let mut compared = 0;
+    let dumps: Vec<_> = one_per_scenario().into_iter().filter(|d| d.kernel != krash_labtest::FP_SLAB_KERNEL).collect();
+    common::prewarm_peers(&dumps, |d| {
+        let _ = crash_peer(d);
+    });
     // Every kernel crash opens (it cannot read 6.12 and later); its output on
     // the 6.1 dumps is also recorded in tests/data/crash-kmem, used while
     // the dump file is the one recorded on (same size).
     // crash 8.0.2 cannot walk 6.1's SLAB caches (`invalid structure member
     // offset: slab_list`): flavor_lab compares that kernel with crash 9.0.2.
-    for d in
-        one_per_scenario().into_iter().filter(|d| d.kernel != krash_labtest::FP_SLAB_KERNEL && crash_peer(d).is_some())
-    {
+    for d in dumps.into_iter().filter(|d| crash_peer(d).is_some()) {
         let recorded = std::fs::read_to_string(data.join(format!("{}.txt", d.scenario))).unwrap_or_default();
         let vmcore = d.dir.join("vmcore.kdump-zlib");
         let bytes = std::fs::metadata(&vmcore).map(|m| m.len()).unwrap_or(0);

@@ -132,7 +132,11 @@ fn generate() -> String {
         "| kernel | machine | krash with vmlinux | krash, dump alone | crash 8.0.2 | crash 9.0.2 | drgn 0.3.0 |\n|---|---|---|---|---|---|---|\n",
     );
     let mut tables = String::new();
-    for d in dumps() {
+    let dumps = dumps();
+    common::prewarm_peers(&dumps, |d| {
+        let _ = (crash_peer(d), common::crash9_peer(d), common::drgn_crash_peer(d));
+    });
+    for d in dumps {
         let commands: Vec<Option<String>> = templates.iter().map(|t| fill_placeholders(t, &d)).collect();
         let runnable: Vec<String> = commands.iter().flatten().cloned().collect();
         let vmlinux = d.vmlinux.to_string_lossy().into_owned();

@@ -461,10 +461,37 @@ pub fn crash9_outputs(d: &LabDump, commands: &[String]) -> Option<CrashPeer> {
     crash_peer_on(d, templates, PeerCrash::Sid)
 }
 
+/// Runs `peer` (one of the crash-peer functions, which cache what they
+/// run) on every dump of `dumps` on as many threads as there are cores (up
+/// to 4), so that a test comparing with a peer on many dumps of a freshly
+/// built lab waits for the peer once per core, not once per dump.
+pub fn prewarm_peers(dumps: &[LabDump], peer: impl Fn(&LabDump) + Sync) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                while let Some(d) = dumps.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    peer(d);
+                }
+            });
+        }
+    });
+}
+
+/// One lock per cache directory: two threads never fill the same one, and
+/// different dumps are run at the same time.
+fn cache_dir_lock(dir: &Path) -> std::sync::Arc<std::sync::Mutex<()>> {
+    static LOCKS: std::sync::Mutex<BTreeMap<PathBuf, std::sync::Arc<std::sync::Mutex<()>>>> =
+        std::sync::Mutex::new(BTreeMap::new());
+    let mut locks = LOCKS.lock().unwrap_or_else(|e| e.into_inner());
+    locks.entry(dir.to_path_buf()).or_default().clone()
+}
+
 fn crash_peer_on(d: &LabDump, templates: Vec<String>, peer: PeerCrash) -> Option<CrashPeer> {
     use std::collections::hash_map::DefaultHasher;
     use std::hash::{Hash, Hasher};
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
     if !peer.installed() {
         return None;
@@ -479,7 +506,8 @@ fn crash_peer_on(d: &LabDump, templates: Vec<String>, peer: PeerCrash) -> Option
         PeerCrash::DrgnCrash => "drgn-crash 0.3.0, complaints kept without debug or info lines".hash(&mut hasher),
     }
     let dir = lab_dir().join("crash-peer").join(format!("{:016x}", hasher.finish()));
-    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let lock = cache_dir_lock(&dir);
+    let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
     if !dir.join("done").exists() {
         let tmp = dir.with_extension(format!("tmp{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
