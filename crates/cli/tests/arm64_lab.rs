@@ -229,7 +229,13 @@ fn arm64_sleeping_tasks_unwind_as_drgn_does() {
             // from the same switch frame in both.
             // Zombies' stacks are freed at exit (task_struct.stack is NULL):
             // drgn unwinds the freed memory, krash does not.
-            if task["state"] == "R" || task["state"] == "Z" {
+            // A task whose state says sleeping may still be a CPU's current
+            // one (caught between setting its state and schedule(), here by
+            // the timer BUG()'s interrupt): drgn then starts from the CPU's
+            // registers (its first frame "interrupted") and, past the
+            // interrupt, repeats one frame up to its limit; skipped like R.
+            let on_cpu = task["stack"][0]["interrupted"] == true;
+            if task["state"] == "R" || task["state"] == "Z" || on_cpu {
                 continue;
             }
             let Some(pid) = task["pid"].as_u64() else { continue };

@@ -252,8 +252,10 @@ pub struct PanicMessage {
     pub see_log: bool,
 }
 
-/// Searches log lines for the panic reason in crash's order: a sysrq
-/// crash, an oops, `kernel BUG at`, then the panic() message; krash
+/// Searches log lines for the panic reason in crash's order: the x86
+/// exceptions crash names first (a divide error, a double fault, a
+/// stack-segment fault, an old kernel's `general protection fault: `), a
+/// sysrq crash, an oops, `kernel BUG at`, then the panic() message; krash
 /// adds general protection faults and `BUG:` lines, for which crash 8.0.2
 /// prints an empty string. Within a group the first line of the log that
 /// starts with one of its messages wins, as crash takes the first line
@@ -267,12 +269,17 @@ pub fn find_panic_message<'a>(lines: impl Iterator<Item = &'a str> + Clone) -> O
             .clone()
             .flat_map(|l| l.lines())
             .map(|l| l.strip_prefix("watchdog: ").unwrap_or(l))
-            .find(|l| prefixes.iter().any(|p| l.starts_with(p)))
+            .find(|l| {
+                prefixes.iter().any(|p| l.starts_with(p) || l.strip_prefix("Oops: ").is_some_and(|r| r.starts_with(p)))
+            })
             .map(|l| l.trim_end().to_string())
     };
     // (messages, whether to "check log for details": None where crash
     // decides, by the line holding "Oops: "; always for krash's additions).
-    let order: [(&[&str], Option<bool>); 7] = [
+    let order: [(&[&str], Option<bool>); 8] = [
+        // 6.13+ put "Oops: " before these ("Oops: divide error: 0000"): the
+        // line is found all the same, and says to check the log.
+        (&["general protection fault: ", "double fault: ", "divide error: ", "stack segment: "], None),
         (&["SysRq : Trigger a crash"], None),
         (
             &[
@@ -342,5 +349,16 @@ mod tests {
         );
         let log = "general protection fault, probably for non-canonical address 0xdead: 0000 [#1]\n";
         assert_eq!(panic_of(log).map(|p| p.1), Some(true));
+    }
+
+    #[test]
+    fn x86_exceptions_come_first_as_in_crash() {
+        // x86's oops_end() kexecs before panic(): no "Kernel panic" line.
+        let log = "divide error: 0000 [#1] SMP NOPTI\nCPU: 1 PID: 1 Comm: init\n";
+        assert_eq!(panic_of(log), Some(("divide error: 0000 [#1] SMP NOPTI".into(), false)));
+        let log = "Oops: divide error: 0000 [#1] SMP NOPTI\nKernel panic - not syncing: Fatal exception\n";
+        assert_eq!(panic_of(log), Some(("Oops: divide error: 0000 [#1] SMP NOPTI".into(), true)));
+        let log = "general protection fault: 0000 [#1] SMP\nKernel panic - not syncing: Fatal exception\n";
+        assert_eq!(panic_of(log), Some(("general protection fault: 0000 [#1] SMP".into(), false)));
     }
 }
