@@ -81,6 +81,18 @@ pub struct DeadlockLink {
     pub waits_for_symbol: Option<String>,
 }
 
+impl DeadlockLink {
+    /// The lock it holds: its symbol, else its address.
+    pub fn holds_name(&self) -> String {
+        self.holds_symbol.clone().unwrap_or_else(|| format!("{:#x}", self.holds))
+    }
+
+    /// The lock it waits for: its symbol, else its address.
+    pub fn waits_for_name(&self) -> String {
+        self.waits_for_symbol.clone().unwrap_or_else(|| format!("{:#x}", self.waits_for))
+    }
+}
+
 /// Bounds the tasks one wait-for chain is followed through.
 const MAX_CYCLE: usize = 64;
 
@@ -140,7 +152,6 @@ fn wait_for_cycle(blocked: &[BlockedTask], locks: &[LockWait]) -> Vec<DeadlockLi
 
 /// The cycle in words.
 fn describe_cycle(cycle: &[DeadlockLink], kind_of: impl Fn(u64) -> String) -> String {
-    let name = |addr: u64, symbol: &Option<String>| symbol.clone().unwrap_or_else(|| format!("{addr:#x}"));
     let links: Vec<String> = cycle
         .iter()
         .map(|l| {
@@ -150,8 +161,8 @@ fn describe_cycle(cycle: &[DeadlockLink], kind_of: impl Fn(u64) -> String) -> St
                 l.pid,
                 l.function.as_deref().unwrap_or("?"),
                 kind_of(l.holds),
-                name(l.holds, &l.holds_symbol),
-                name(l.waits_for, &l.waits_for_symbol)
+                l.holds_name(),
+                l.waits_for_name()
             )
         })
         .collect();

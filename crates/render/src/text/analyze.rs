@@ -105,7 +105,6 @@ pub fn render(r: &Report) -> String {
     }
     if !r.deadlock.is_empty() {
         let _ = writeln!(out, "DEADLOCK (each task holds the lock the one before it waits for):");
-        let name = |addr: u64, symbol: &Option<String>| symbol.clone().unwrap_or_else(|| format!("{addr:#x}"));
         for l in &r.deadlock {
             let _ = writeln!(
                 out,
@@ -113,8 +112,8 @@ pub fn render(r: &Report) -> String {
                 l.pid,
                 l.comm,
                 l.function.as_deref().unwrap_or("?"),
-                name(l.holds, &l.holds_symbol),
-                name(l.waits_for, &l.waits_for_symbol)
+                l.holds_name(),
+                l.waits_for_name()
             );
         }
     }
