@@ -12,8 +12,10 @@ pub(crate) fn render(w: &TimerWheel) -> String {
             last_cpu = Some(b.cpu);
         }
         let _ = writeln!(out, "TIMER_BASES[{}][{}]: {:x}", b.cpu, b.name, b.base);
-        // The TTE column is as wide as its largest value, plus a sign.
-        let tte_width = b.timers.iter().map(|t| t.tte.unsigned_abs().to_string().len()).max().unwrap_or(1) + 1;
+        // The TTE column is as wide as its largest value plus a sign, and
+        // at least as wide as its title (crash's; 0 where the base is empty).
+        let tte_width =
+            (b.timers.iter().map(|t| t.tte.unsigned_abs().to_string().len()).max().unwrap_or(1) + 1).max("TTE".len());
         let expires_width = b.timers.iter().map(|t| t.expires.to_string().len()).max().unwrap_or(10).max(10);
         let _ = writeln!(
             out,
@@ -35,6 +37,9 @@ pub(crate) fn render(w: &TimerWheel) -> String {
                 ew = expires_width,
                 tw = tte_width
             );
+        }
+        if b.timers.is_empty() {
+            out.push_str("  (none)\n");
         }
         for p in &b.problems {
             let _ = writeln!(out, "timer: {p}");
