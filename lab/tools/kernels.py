@@ -73,6 +73,8 @@ Fields:
                 baseline krash predates the other kernels).
   stock_modules modules the guest loads, in dependency order (no modules.dep
                 in the debs).
+  big           True on the one kernel that also runs the big machine
+                (lab/big/README.md: 32 CPUs, 16 GiB, ~20 000 tasks).
 """
 import hashlib
 import json
@@ -127,7 +129,7 @@ KERNELS = [
         "release": "6.1.0-56-cloud-amd64", "apt": "host", "suite": "bookworm-security",
         "series": r"^linux-image-6\.1\.0-[0-9]+-cloud-amd64-dbg$",
         "packaging": "image", "build_root": None, "guest_tools": None, "lime_from": "host",
-        "dump_level": 31, "variants": X86_VARIANT_SCENARIOS, "golden": True,
+        "dump_level": 31, "variants": X86_VARIANT_SCENARIOS, "golden": True, "big": True,
         "stock_modules": [
             "drivers/virtio/virtio_ring", "drivers/virtio/virtio", "drivers/virtio/virtio_pci_modern_dev",
             "drivers/virtio/virtio_pci_legacy_dev", "drivers/virtio/virtio_pci", "drivers/block/virtio_blk",
@@ -201,6 +203,7 @@ for _k in KERNELS:
     _k.setdefault("capture", "makedumpfile")
     _k.setdefault("crashkernel", DEFAULT_CRASHKERNEL)
     _k.setdefault("console", "synchronous")
+    _k.setdefault("big", False)
 
 BY_RELEASE = {k["release"]: k for k in KERNELS}
 

@@ -217,6 +217,23 @@ fn manifests_in(lab: &Path, arch: &str) -> Vec<(PathBuf, Value)> {
     out
 }
 
+/// The big machine's manifests (`big.json`, lab/big/README.md) listed in
+/// `dumps/index.json` as `big_manifests`: (path, content). Empty when the lab
+/// made none.
+pub fn big_manifests() -> Vec<(PathBuf, Value)> {
+    let Ok(text) = std::fs::read_to_string(lab_dir().join("dumps/index.json")) else { return Vec::new() };
+    let index: Value = serde_json::from_str(&text).expect("the lab's dumps/index.json is valid JSON");
+    let mut out = Vec::new();
+    for path in index["big_manifests"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        let path = PathBuf::from(path);
+        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        let manifest: Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: not valid JSON: {e}", path.display()));
+        out.push((path, manifest));
+    }
+    out
+}
+
 /// The directory a manifest describes (where its dump files are).
 pub fn manifest_dir(manifest_path: &Path) -> PathBuf {
     manifest_path.parent().map(Path::to_path_buf).unwrap_or_default()
