@@ -7,10 +7,18 @@
 //! Mappings are remembered weakly: when the last reader drops its handle
 //! the file is unmapped. A file replaced on disk (another inode, size or
 //! modification time) gets a new mapping.
+//!
+//! Every page of a mapping that a reader touches counts in the process's
+//! resident set (RssFile) until the kernel drops it: walking a 16 GiB ELF
+//! dump end to end would hold gigabytes. Readers of dump bytes say what they
+//! read ([`MappedFile::note_read`]); past a budget, the mapping's page-table
+//! entries are dropped, and the pages stay in the page cache for the next
+//! access to map again.
 
 use std::collections::HashMap;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::SystemTime;
 
@@ -21,7 +29,15 @@ use crate::{Error, Result};
 pub struct MappedFile {
     map: memmap2::Mmap,
     path: PathBuf,
+    /// Bytes noted read since the mapping was made (each read counted as at
+    /// least a page: that is what it maps).
+    touched: AtomicU64,
 }
+
+/// How much of a mapping is read between two drops of its resident pages.
+const RESIDENT_BUDGET: u64 = 64 << 20;
+/// What one read maps at the least.
+const PAGE: u64 = 4096;
 
 impl MappedFile {
     /// The mapping of `path`, shared with every other live reader of it.
@@ -43,13 +59,34 @@ impl MappedFile {
         // is mapped can fault or change under us, as for gdb or crash; its
         // bytes are parsed as untrusted input either way.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, &e))?;
-        let shared = Arc::new(MappedFile { map, path: path.to_path_buf() });
+        let shared = Arc::new(MappedFile { map, path: path.to_path_buf(), touched: AtomicU64::new(0) });
         live.insert(path.to_path_buf(), (key, Arc::downgrade(&shared)));
         Ok(shared)
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Notes that `len` bytes of the mapping were just read. Each time the
+    /// reads add up to another [`RESIDENT_BUDGET`], the mapping's resident
+    /// pages are dropped: the process's RssFile stays near the budget however
+    /// much of the file a command walks.
+    pub fn note_read(&self, len: usize) {
+        let footprint = u64::try_from(len).unwrap_or(u64::MAX).max(PAGE);
+        let before = self.touched.fetch_add(footprint, Ordering::Relaxed);
+        if before / RESIDENT_BUDGET != before.wrapping_add(footprint) / RESIDENT_BUDGET {
+            self.drop_resident_pages();
+        }
+    }
+
+    fn drop_resident_pages(&self) {
+        // SAFETY: the mapping is shared and read-only (krash never writes it),
+        // so MADV_DONTNEED only drops its page-table entries: the next access
+        // to any byte, through a slice handed out before or after, maps the
+        // same file bytes again from the page cache. A failure only means the
+        // pages stay resident.
+        let _ = unsafe { self.map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
     }
 }
 

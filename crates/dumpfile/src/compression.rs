@@ -55,6 +55,9 @@ impl fmt::Display for Compression {
 thread_local! {
     // A zstd context is costly to create; keep one per reading thread.
     static ZSTD: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+    // So is an inflate state (tens of KiB to allocate and clear): one per
+    // reading thread, reset for each page (each page is its own stream).
+    static ZLIB: RefCell<Option<flate2::Decompress>> = const { RefCell::new(None) };
 }
 
 /// Decodes `input` into `page`, which it must fill exactly.
@@ -67,15 +70,17 @@ pub(crate) fn decompress(kind: Compression, input: &[u8], page: &mut [u8]) -> Re
             page.copy_from_slice(input);
             input.len()
         }
-        Compression::Zlib => {
-            let mut z = flate2::Decompress::new(true);
+        Compression::Zlib => ZLIB.with(|cell| -> Result<usize, String> {
+            let mut slot = cell.borrow_mut();
+            let z = slot.get_or_insert_with(|| flate2::Decompress::new(true));
+            z.reset(true);
             let status =
                 z.decompress(input, page, flate2::FlushDecompress::Finish).map_err(|e| format!("zlib: {e}"))?;
             if status != flate2::Status::StreamEnd {
                 return Err("zlib: stream does not end within one page".into());
             }
-            z.total_out() as usize
-        }
+            usize::try_from(z.total_out()).map_err(|_| "zlib: output size".to_string())
+        })?,
         Compression::Lzo => lzo::decompress(input, page).map_err(|e| format!("lzo: {e}"))?,
         Compression::Snappy => {
             let len = snap::raw::decompress_len(input).map_err(|e| format!("snappy: {e}"))?;

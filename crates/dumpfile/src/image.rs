@@ -110,11 +110,19 @@ impl Image {
         let end = at.checked_add(len as u64).ok_or(ImageGap::PastEnd)?;
         match (&self.flat, &self.source) {
             (None, Source::Bytes(bytes)) => {
+                if let Bytes::Mapped(file) = bytes {
+                    file.note_read(len);
+                }
                 let start = usize::try_from(at).map_err(|_| ImageGap::PastEnd)?;
                 let stop = usize::try_from(end).map_err(|_| ImageGap::PastEnd)?;
                 bytes.get(start..stop).map(Cow::Borrowed).ok_or(ImageGap::PastEnd)
             }
-            (Some(index), Source::Bytes(bytes)) => index.read(bytes, at, len),
+            (Some(index), Source::Bytes(bytes)) => {
+                if let Bytes::Mapped(file) = bytes {
+                    file.note_read(len);
+                }
+                index.read(bytes, at, len)
+            }
             (_, Source::File(file)) => file.read(at, len).map(Cow::Owned),
         }
     }

@@ -24,6 +24,9 @@ const UTSNAME_AT: usize = 12;
 const UTSNAME_SIZE: usize = 6 * UTSNAME_FIELD;
 /// Header status bit: the dump tool stopped before writing every page.
 const STATUS_INCOMPLETE: u32 = 0x8;
+/// How many of the last page descriptors opening checks for data past the
+/// end of the file (a dump cut short loses its last pages first).
+const TRUNCATION_TAIL_DESCRIPTORS: u64 = 4096;
 /// Notes and VMCOREINFO are a few KiB; anything past this is corrupt.
 const MAX_NOTE_BYTES: u64 = 64 << 20;
 
@@ -292,6 +295,15 @@ impl KdumpDump {
         let table_end = self.desc_offset.saturating_add(self.desc_count.saturating_mul(DESC_SIZE));
         let in_file = image.len().saturating_sub(self.desc_offset) / DESC_SIZE;
         let readable = self.desc_count.min(in_file);
+        let incomplete = self.status & STATUS_INCOMPLETE != 0;
+        // A whole dump's last pages have their data in the file. Reading
+        // only the tail keeps opening a 16 GiB dump (millions of
+        // descriptors) as cheap as a small one; the count of what is lost is
+        // made only when the tail shows something is.
+        let tail = readable.saturating_sub(TRUNCATION_TAIL_DESCRIPTORS);
+        if readable == self.desc_count && !incomplete && self.data_lies_in_file(image, tail..readable) {
+            return None;
+        }
         let mut expected = table_end;
         // `missing` counts descriptors, at most desc_count: it cannot overflow.
         let mut missing = self.desc_count.saturating_sub(readable);
@@ -307,11 +319,21 @@ impl KdumpDump {
             };
             missing = missing.saturating_add(u64::from(lost));
         }
-        let incomplete = self.status & STATUS_INCOMPLETE != 0;
         if missing == 0 && expected <= image.len() && !incomplete {
             return None;
         }
         Some(Truncation { expected_bytes: expected, actual_bytes: image.len(), pages_missing: missing })
+    }
+
+    /// True when every descriptor in `range` is readable and has its data in the file.
+    fn data_lies_in_file(&self, image: &Image, range: std::ops::Range<u64>) -> bool {
+        range.into_iter().all(|i| match self.descriptor(image, i) {
+            Ok(d) => {
+                let end = (d.offset.max(0) as u64).saturating_add(u64::from(d.size));
+                !(d.offset == 0 && d.size == 0) && end <= image.len()
+            }
+            Err(_) => false,
+        })
     }
 
     /// Existing RAM as page-frame runs.

@@ -12,7 +12,7 @@ use krash_core::{Error, Result, VirtualMemory};
 use krash_eval::frame_vars::FrameVariables;
 use krash_linux::sched::backtrace::unwinder::{self, Method, StackClass, StackKind, StackRange, StackSet, TraceItem};
 use krash_linux::sched::backtrace::TaskBacktrace;
-use krash_linux::sched::task::Task;
+use krash_linux::sched::task::{Task, TaskState};
 use krash_program::Kernel;
 
 use crate::source::SourceLocation;
@@ -418,9 +418,28 @@ fn return_lines(k: &Kernel, t: &Task, opts: &BtOptions) -> Result<BtBody> {
 
 /// One task's backtrace lines, for `bt` and `foreach bt`.
 pub fn task_backtrace(k: &Kernel, t: &Task, opts: &BtOptions) -> Result<BtTask> {
-    let bt = k.backtrace_by(t, opts.method)?;
-    let lines = trace_lines(k, &bt, opts);
+    let lines = if has_no_kernel_stack(k, t) {
+        vec![BtLine::Warning { message: "the task has exited: its kernel stack is freed, no frames remain".into() }]
+    } else {
+        match k.backtrace_by(t, opts.method) {
+            Ok(bt) => trace_lines(k, &bt, opts),
+            // One task's unreadable stack (excluded from the dump, or freed
+            // under it) is that task's answer, not the end of `bt -a` or
+            // `foreach bt`.
+            Err(e) if e.is_fault() => vec![BtLine::Warning { message: format!("no backtrace: {e}") }],
+            Err(e) => return Err(e),
+        }
+    };
     Ok(BtTask { pid: t.pid, task: t.addr, cpu: t.cpu, comm: t.comm.clone(), body: BtBody::Trace { lines } })
+}
+
+/// An exited task (a zombie, or one being reaped) whose `task_struct.stack`
+/// is NULL: the kernel freed its stack when it last switched away, and
+/// what its saved stack pointer points at is gone or reused.
+fn has_no_kernel_stack(k: &Kernel, t: &Task) -> bool {
+    matches!(t.state, TaskState::ZO | TaskState::DE)
+        && k.layouts().has_field("task_struct", "stack")
+        && k.read_field_u64(t.addr, "task_struct", "stack").is_ok_and(|stack| stack == 0)
 }
 
 fn select_tasks<'k>(k: &'k Kernel, current: Option<u64>, p: &getopt::Parsed) -> Result<Vec<&'k Task>> {

@@ -26,6 +26,17 @@ pub(crate) const SPEC: CommandSpec = CommandSpec {
 pub struct Foreach {
     pub command: String,
     pub outputs: Vec<Output>,
+    /// Tasks the command failed on, each with its error, in task order;
+    /// `before` is how many outputs came before it.
+    pub failures: Vec<ForeachFailure>,
+}
+
+/// One task the command could not run on: the others are still shown.
+#[derive(Debug, Clone)]
+pub struct ForeachFailure {
+    pub before: usize,
+    pub task: u64,
+    pub error: String,
 }
 
 const STATES: [&str; 12] = ["RU", "IN", "UN", "ST", "TR", "ZO", "DE", "SW", "WA", "PA", "ID", "NE"];
@@ -88,13 +99,21 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         return Err(Error::Usage("foreach: cannot nest foreach".into()));
     }
     let mut outputs = Vec::with_capacity(tasks.len());
+    let mut failures = Vec::new();
     for addr in tasks {
         session.interrupt.check()?;
         let mut words: Vec<String> = command.to_vec();
         words.push(format!("{addr:x}"));
         // The bt implementation (commands/bt.rs) takes a task address like
-        // any other task command; a command that does not gets its error shown.
-        outputs.push(crate::execute(session, &words)?);
+        // any other task command. One task's unreadable memory is that
+        // task's answer; a usage error is everyone's.
+        match crate::execute(session, &words) {
+            Ok(output) => outputs.push(output),
+            Err(e) if e.is_fault() => {
+                failures.push(ForeachFailure { before: outputs.len(), task: addr, error: e.to_string() })
+            }
+            Err(e) => return Err(e),
+        }
     }
-    Ok(Output::Foreach(Foreach { command: name, outputs }))
+    Ok(Output::Foreach(Foreach { command: name, outputs, failures }))
 }

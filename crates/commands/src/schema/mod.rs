@@ -270,6 +270,17 @@ pub struct ForeachData {
     pub command: String,
     /// One per task, in `ps` order.
     pub outputs: Vec<NestedOutput>,
+    /// The tasks the command failed on (their memory unreadable), with why.
+    pub failures: Vec<ForeachFailureData>,
+}
+
+/// A task `foreach` could not run its command on.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+
+pub struct ForeachFailureData {
+    /// The task's `task_struct` address.
+    pub task: numbers::Hex,
+    pub error: String,
 }
 
 /// A command's document inside another's (`foreach`): `command` and `data`.
@@ -397,6 +408,11 @@ impl From<&Output> for CommandData {
                         .outputs
                         .iter()
                         .map(|o| NestedOutput { command: command.clone(), data: o.into() })
+                        .collect(),
+                    failures: f
+                        .failures
+                        .iter()
+                        .map(|x| ForeachFailureData { task: numbers::hex(x.task), error: x.error.clone() })
                         .collect(),
                     command,
                 })

@@ -281,7 +281,7 @@ impl From<&out::ListOutput> for ListData {
                 .map(|e| ListEntry {
                     addr: hex(e.addr),
                     members: members(&e.members),
-                    object: e.object.as_ref().map(Object::from),
+                    object: e.object.as_deref().map(Object::from),
                 })
                 .collect(),
             broken: l.broken.as_ref().map(|b| match b {

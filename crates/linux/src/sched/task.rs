@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 
 use krash_core::{Error, Result, VirtualMemory};
+use rayon::prelude::*;
 use serde::Serialize;
 
 use krash_program::list::{self, WalkOptions};
@@ -523,9 +524,13 @@ impl TaskHelpers for Kernel {
             }
         }
 
-        let mut out = Vec::with_capacity(addrs.len());
-        for addr in addrs {
-            match self.read_task(addr, &active, &idle_cpus) {
+        // Each task's fields are on pages of their own: on a compressed dump
+        // reading them is mostly decompression, which the cores share.
+        let read: Vec<(u64, Result<Task>)> =
+            addrs.par_iter().map(|&addr| (addr, self.read_task(addr, &active, &idle_cpus))).collect();
+        let mut out = Vec::with_capacity(read.len());
+        for (addr, task) in read {
+            match task {
                 Ok(t) => out.push(t),
                 // A task whose struct is unreadable is skipped, not fatal.
                 Err(e) if e.is_fault() => problems.push(format!("task {addr:x} skipped: {e}")),
