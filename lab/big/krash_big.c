@@ -61,6 +61,16 @@ struct krash_big_shard {
 
 static struct krash_big_shard *krash_big_shards[KRASH_BIG_CACHES + 1];
 
+/*
+ * A constructor keeps SLUB from merging the caches into kmalloc's or each
+ * other (find_mergeable() skips caches with one): kmem -s must find them
+ * by name, with exactly the objects made here.
+ */
+static void krash_big_ctor(void *obj)
+{
+	*(unsigned long *)obj = 0x6b72617368626967UL;	/* "krashbig" */
+}
+
 enum krash_big_role {
 	KRASH_BIG_SLEEP,	/* S: wait_event_interruptible */
 	KRASH_BIG_IDLE,		/* I: wait_event_idle */
@@ -204,7 +214,7 @@ static int krash_big_make_objects(void)
 	unsigned int c;
 
 	krash_big_node_cache = kmem_cache_create("krash_big_node", sizeof(struct krash_big_node),
-						 0, 0, NULL);
+						 0, 0, krash_big_ctor);
 	if (!krash_big_node_cache)
 		return -ENOMEM;
 	for (i = 0; i < KRASH_BIG_LIST_ENTRIES; i++) {
@@ -222,7 +232,7 @@ static int krash_big_make_objects(void)
 		struct krash_big_shard *shard = kzalloc(sizeof(*shard), GFP_KERNEL);
 
 		snprintf(names[c], sizeof(names[c]), "krash_big_%02u", c);
-		krash_big_caches[c] = kmem_cache_create(names[c], sizes[c], 0, 0, NULL);
+		krash_big_caches[c] = kmem_cache_create(names[c], sizes[c], 0, 0, krash_big_ctor);
 		if (!shard || !krash_big_caches[c])
 			return -ENOMEM;
 		shard->name = names[c];
