@@ -164,6 +164,13 @@ pub(crate) fn run_line(session: &mut Session, text: &str, front: &Frontend) -> F
     }
     // A running kernel changes between commands: each one reads it afresh.
     session.kernel.refresh_live();
+    if front.format == Format::Text && command_name(session, &parsed.words) == "foreach" {
+        match krash_commands::foreach_plan(session, &parsed.words[1..]) {
+            Ok(plan) => run_foreach(session, &plan, &parsed.sink, front),
+            Err(e) => report_error(session, &parsed.words, &parsed.sink, typed, front.format, &e),
+        }
+        return Flow::Continue;
+    }
     let result = execute(session, &parsed.words);
     if session.interrupted() {
         // Ctrl-C: whatever the command got to is dropped.
@@ -209,6 +216,36 @@ fn deliver(session: &Session, sink: &Sink, text: &str, page: bool) {
     let mut out = Delivery::open(sink, pager);
     out.write(text, &session.interrupt);
     out.finish();
+}
+
+/// `foreach` in text: each task's output goes out as it is made, so that a
+/// big machine's `foreach bt` starts at once and is never held whole. The
+/// pager, where paging is on, starts when there are more tasks than rows:
+/// each task prints at least a line.
+fn run_foreach(session: &mut Session, plan: &krash_commands::output::ForeachPlan, sink: &Sink, front: &Frontend) {
+    let page = front.pages && session.settings.scroll && *sink == Sink::Stdout;
+    let pager = session
+        .settings
+        .pager
+        .clone()
+        .filter(|_| page && pager::terminal_size().is_some_and(|(rows, _)| plan.tasks.len() >= rows));
+    let mut out = Delivery::open(sink, pager.as_deref());
+    let command = plan.command.first().cloned().unwrap_or_default();
+    let interrupt = session.interrupt.clone();
+    let mut outputs = 0usize;
+    let result = krash_commands::foreach_each(session, plan, |item| {
+        let text = krash_render::render_foreach_item(&command, outputs, &item);
+        if matches!(item, krash_commands::output::ForeachItem::Output(_)) {
+            outputs = outputs.saturating_add(1);
+        }
+        out.write(&text, &interrupt)
+    });
+    out.finish();
+    if let Err(e) = result {
+        let mut words = vec!["foreach".to_string()];
+        words.extend(plan.command.iter().cloned());
+        report_error(session, &words, sink, "foreach", front.format, &e);
+    }
 }
 
 /// `repeat`: each run's output goes out as it is made, all into the line's

@@ -17,6 +17,7 @@ mod session;
 pub mod source;
 
 pub use commands::analyze::analyze_report;
+pub use commands::foreach::{plan as foreach_plan, run_each as foreach_each};
 pub use commands::repeat::plan as repeat_plan;
 pub use output::Output;
 pub use registry::{lookup, registry, CommandSpec};

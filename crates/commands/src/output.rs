@@ -13,7 +13,7 @@ pub use crate::commands::bt::{
 pub use crate::commands::dev::{DevMajorRow, DevOutput};
 pub use crate::commands::dis::{Dis, DisLine, SourceText, UserInstruction};
 pub use crate::commands::eval::Eval;
-pub use crate::commands::foreach::{Foreach, ForeachFailure};
+pub use crate::commands::foreach::{Foreach, ForeachFailure, ForeachItem, ForeachPlan};
 pub use crate::commands::fuser::{FileUser, FuserOutput, FuserTarget};
 pub use crate::commands::help::{Help, HelpEntry, HelpPage};
 pub use crate::commands::ipcs::{IpcSection, IpcsOutput};

@@ -43,4 +43,4 @@ pub fn json_line<T: Serialize>(doc: &T) -> String {
     line
 }
 
-pub use text::{format_crash_date, format_sortable_date, format_uptime};
+pub use text::{format_crash_date, format_sortable_date, format_uptime, render_foreach_item};

@@ -39,6 +39,27 @@ pub struct ForeachFailure {
     pub error: String,
 }
 
+/// From this many tasks on, `foreach` reports its progress (the CLI draws a
+/// bar on a terminal): a big machine's `foreach bt` takes seconds.
+const PROGRESS_TASKS: usize = 1000;
+
+/// Ends the progress report however the loop ends (done, an error, Ctrl-C).
+struct ProgressGuard(std::sync::Arc<dyn krash_program::progress::Progress>);
+
+impl ProgressGuard {
+    fn begin(session: &Session, tasks: usize) -> ProgressGuard {
+        let total = u64::try_from(tasks).unwrap_or(u64::MAX);
+        session.progress.begin("foreach", total, krash_program::progress::ProgressUnit::Items);
+        ProgressGuard(session.progress.clone())
+    }
+}
+
+impl Drop for ProgressGuard {
+    fn drop(&mut self) {
+        self.0.end();
+    }
+}
+
 const STATES: [&str; 12] = ["RU", "IN", "UN", "ST", "TR", "ZO", "DE", "SW", "WA", "PA", "ID", "NE"];
 
 enum Selector {
@@ -65,7 +86,24 @@ impl Selector {
     }
 }
 
-fn run(session: &mut Session, args: &[String]) -> Result<Output> {
+/// What `foreach` will do: the command and the tasks it runs on, in `ps` order.
+#[derive(Debug, Clone)]
+pub struct ForeachPlan {
+    /// The command's words, the task address not yet appended.
+    pub command: Vec<String>,
+    pub tasks: Vec<u64>,
+}
+
+/// One task's result as `foreach` makes it: the command's output, or why
+/// the command could not run on that task.
+#[derive(Debug, Clone)]
+pub enum ForeachItem {
+    Output(Box<Output>),
+    Failure(ForeachFailure),
+}
+
+/// Parses `foreach`'s arguments and chooses the tasks.
+pub fn plan(session: &Session, args: &[String]) -> Result<ForeachPlan> {
     let cmd_pos = args
         .iter()
         .position(|a| crate::lookup(a).is_some() && !STATES.contains(&a.as_str()))
@@ -87,6 +125,9 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
             },
         });
     }
+    if command.first().is_some_and(|name| name == "foreach") {
+        return Err(Error::Usage("foreach: cannot nest foreach".into()));
+    }
     let tasks: Vec<u64> = session
         .kernel
         .tasks()?
@@ -94,26 +135,48 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         .filter(|t| selectors.is_empty() || selectors.iter().any(|s| s.matches(t)))
         .map(|t| t.addr)
         .collect();
-    let name = command.first().cloned().unwrap_or_default();
-    if name == "foreach" {
-        return Err(Error::Usage("foreach: cannot nest foreach".into()));
-    }
-    let mut outputs = Vec::with_capacity(tasks.len());
-    let mut failures = Vec::new();
-    for addr in tasks {
+    Ok(ForeachPlan { command: command.to_vec(), tasks })
+}
+
+/// Runs the plan's command on each task in turn and hands each result to
+/// `each` as soon as it is made (the CLI writes it out then: a big
+/// machine's `foreach bt` is never held whole); `each` returning false
+/// stops the run. One task's unreadable memory is that task's answer; a
+/// usage error, or Ctrl-C, ends the run with that error.
+pub fn run_each(session: &mut Session, plan: &ForeachPlan, mut each: impl FnMut(ForeachItem) -> bool) -> Result<()> {
+    let _bar = (plan.tasks.len() >= PROGRESS_TASKS).then(|| ProgressGuard::begin(session, plan.tasks.len()));
+    for &addr in &plan.tasks {
         session.interrupt.check()?;
-        let mut words: Vec<String> = command.to_vec();
-        words.push(format!("{addr:x}"));
+        session.progress.advance(1);
+        let mut words = plan.command.clone();
         // The bt implementation (commands/bt.rs) takes a task address like
-        // any other task command. One task's unreadable memory is that
-        // task's answer; a usage error is everyone's.
-        match crate::execute(session, &words) {
-            Ok(output) => outputs.push(output),
+        // any other task command.
+        words.push(format!("{addr:x}"));
+        let item = match crate::execute(session, &words) {
+            Ok(output) => ForeachItem::Output(Box::new(output)),
             Err(e) if e.is_fault() => {
-                failures.push(ForeachFailure { before: outputs.len(), task: addr, error: e.to_string() })
+                ForeachItem::Failure(ForeachFailure { before: 0, task: addr, error: e.to_string() })
             }
             Err(e) => return Err(e),
+        };
+        if !each(item) {
+            break;
         }
     }
-    Ok(Output::Foreach(Foreach { command: name, outputs, failures }))
+    Ok(())
+}
+
+fn run(session: &mut Session, args: &[String]) -> Result<Output> {
+    let plan = plan(session, args)?;
+    let mut outputs = Vec::with_capacity(plan.tasks.len());
+    let mut failures = Vec::new();
+    run_each(session, &plan, |item| {
+        match item {
+            ForeachItem::Output(output) => outputs.push(*output),
+            ForeachItem::Failure(failure) => failures.push(ForeachFailure { before: outputs.len(), ..failure }),
+        }
+        true
+    })?;
+    let command = plan.command.first().cloned().unwrap_or_default();
+    Ok(Output::Foreach(Foreach { command, outputs, failures }))
 }

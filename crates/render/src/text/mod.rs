@@ -41,6 +41,7 @@ mod whatis;
 
 use krash_commands::Output;
 
+pub use foreach::render_foreach_item;
 pub use sys::{format_crash_date, format_sortable_date, format_uptime};
 
 pub(crate) fn render(output: &Output) -> String {
