@@ -38,6 +38,10 @@ pub struct MappedFile {
 const RESIDENT_BUDGET: u64 = 64 << 20;
 /// What one read maps at the least.
 const PAGE: u64 = 4096;
+/// How much a thread reads before adding it to the mapping's count. The
+/// count is of reads on any mapping (a thread may read two files), which
+/// only makes the drops come a little early or late.
+const COUNT_BATCH: u64 = 1 << 20;
 
 impl MappedFile {
     /// The mapping of `path`, shared with every other live reader of it.
@@ -73,9 +77,22 @@ impl MappedFile {
     /// pages are dropped: the process's RssFile stays near the budget however
     /// much of the file a command walks.
     pub fn note_read(&self, len: usize) {
+        thread_local! {
+            // Reads are counted per thread and added to the mapping's count
+            // a batch at a time: one shared counter bumped by every read of
+            // every thread would bounce its cache line between the cores.
+            static UNCOUNTED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+        }
         let footprint = u64::try_from(len).unwrap_or(u64::MAX).max(PAGE);
-        let before = self.touched.fetch_add(footprint, Ordering::Relaxed);
-        if before / RESIDENT_BUDGET != before.wrapping_add(footprint) / RESIDENT_BUDGET {
+        let batch = UNCOUNTED.with(|pending| {
+            let total = pending.get().saturating_add(footprint);
+            let flush = total >= COUNT_BATCH;
+            pending.set(if flush { 0 } else { total });
+            flush.then_some(total)
+        });
+        let Some(batch) = batch else { return };
+        let before = self.touched.fetch_add(batch, Ordering::Relaxed);
+        if before / RESIDENT_BUDGET != before.wrapping_add(batch) / RESIDENT_BUDGET {
             self.drop_resident_pages();
         }
     }

@@ -353,7 +353,12 @@ impl Kernel {
 
     /// Reads an integer member, honouring its size and bitfield position.
     pub fn read_field(&self, addr: u64, name: &str, path: &str) -> Result<u64> {
-        let f = self.layouts.field(name, path)?;
+        self.read_resolved(addr, &self.layouts.field(name, path)?)
+    }
+
+    /// Reads a member already resolved with [`Layouts::field`]: walkers of
+    /// thousands of objects resolve their members once, not per object.
+    pub fn read_resolved(&self, addr: u64, f: &crate::layout::Field) -> Result<u64> {
         let raw = self.read_sized(addr.wrapping_add(f.offset), f.size.unwrap_or(8))?;
         Ok(match f.bits {
             Some((shift, width)) if width < 64 => (raw >> shift) & ((1u64 << width) - 1),

@@ -63,7 +63,10 @@ pub struct Layouts {
     types: Option<Arc<dyn TypeProvider>>,
     source: TypeSource,
     vmcoreinfo: Option<VmcoreInfo>,
-    fields: RwLock<HashMap<(String, String), Result<Field>>>,
+    /// Resolved members by struct, then by member path: looked up with the
+    /// caller's `&str`s, so the hot path (every field of every task `ps`
+    /// reads) allocates nothing.
+    fields: RwLock<HashMap<String, HashMap<String, Result<Field>>>>,
 }
 
 impl Layouts {
@@ -85,15 +88,14 @@ impl Layouts {
 
     /// Offset of `path` (`"tasks"`, `"mm.pgd"`, `"se.on_rq"`) in `struct name`.
     pub fn field(&self, name: &str, path: &str) -> Result<Field> {
-        let key = (name.to_string(), path.to_string());
         if let Ok(cache) = self.fields.read() {
-            if let Some(hit) = cache.get(&key) {
+            if let Some(hit) = cache.get(name).and_then(|members| members.get(path)) {
                 return hit.clone();
             }
         }
         let resolved = self.resolve_field(name, path);
         if let Ok(mut cache) = self.fields.write() {
-            cache.insert(key, resolved.clone());
+            cache.entry(name.to_string()).or_default().insert(path.to_string(), resolved.clone());
         }
         resolved
     }

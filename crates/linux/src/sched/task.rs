@@ -8,6 +8,7 @@ use krash_core::{Error, Result, VirtualMemory};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use krash_program::layout::Field;
 use krash_program::list::{self, WalkOptions};
 use krash_program::Kernel;
 
@@ -435,7 +436,7 @@ impl TaskExt for Kernel {
 /// Private helpers of this module's extension of [`Kernel`].
 trait TaskHelpers {
     fn read_tasks(&self, problems: &mut Vec<String>) -> Result<Vec<Task>>;
-    fn read_task(&self, addr: u64, active: &[(u32, u64)], idle: &[(u32, u64)]) -> Result<Task>;
+    fn read_task(&self, f: &TaskFields, addr: u64, active: &[(u32, u64)], idle: &[(u32, u64)]) -> Result<Task>;
 }
 
 impl TaskHelpers for Kernel {
@@ -526,8 +527,9 @@ impl TaskHelpers for Kernel {
 
         // Each task's fields are on pages of their own: on a compressed dump
         // reading them is mostly decompression, which the cores share.
+        let fields = TaskFields::resolve(self)?;
         let read: Vec<(u64, Result<Task>)> =
-            addrs.par_iter().map(|&addr| (addr, self.read_task(addr, &active, &idle_cpus))).collect();
+            addrs.par_iter().map(|&addr| (addr, self.read_task(&fields, addr, &active, &idle_cpus))).collect();
         let mut out = Vec::with_capacity(read.len());
         for (addr, task) in read {
             match task {
@@ -541,39 +543,66 @@ impl TaskHelpers for Kernel {
         Ok(out)
     }
 
-    fn read_task(&self, addr: u64, active: &[(u32, u64)], idle: &[(u32, u64)]) -> Result<Task> {
-        let state = if self.layouts().has_field("task_struct", "__state") {
-            self.read_field(addr, "task_struct", "__state")?
-        } else {
-            self.read_field(addr, "task_struct", "state")?
-        };
-        let exit_state = self.read_field(addr, "task_struct", "exit_state")?;
-        let parent = self.read_field_u64(addr, "task_struct", "real_parent")?;
+    fn read_task(&self, f: &TaskFields, addr: u64, active: &[(u32, u64)], idle: &[(u32, u64)]) -> Result<Task> {
+        let state = self.read_resolved(addr, &f.state)?;
+        let exit_state = self.read_resolved(addr, &f.exit_state)?;
+        let parent = self.read_resolved(addr, &f.real_parent)?;
         let idle_cpu = idle.iter().find(|&&(_, t)| t == addr).map(|&(c, _)| c);
         // Secondary CPUs' idle tasks are forked by init; crash shows them (and users expect them) under PID 0.
         let ppid = if idle_cpu.is_none() && parent != 0 && parent != addr {
-            self.read_field(parent, "task_struct", "pid").unwrap_or(0) as i32
+            self.read_resolved(parent, &f.pid).unwrap_or(0) as i32
         } else {
             0
         };
-        let cpu = if self.layouts().has_field("task_struct", "cpu") {
-            self.read_field(addr, "task_struct", "cpu")?
-        } else {
-            self.read_field(addr, "task_struct", "thread_info.cpu")?
-        } as u32;
+        let cpu = self.read_resolved(addr, &f.cpu)? as u32;
         Ok(Task {
             addr,
-            pid: self.read_field(addr, "task_struct", "pid")? as i32,
-            tgid: self.read_field(addr, "task_struct", "tgid")? as i32,
+            pid: self.read_resolved(addr, &f.pid)? as i32,
+            tgid: self.read_resolved(addr, &f.tgid)? as i32,
             ppid,
             parent,
-            comm: self.read_field_string(addr, "task_struct", "comm")?,
+            comm: self.memory().read_cstr(addr.wrapping_add(f.comm.offset), f.comm.size.unwrap_or(16) as usize)?,
             state: self.task_states().decode(state, exit_state),
             cpu: idle_cpu.unwrap_or(cpu),
-            mm: self.read_field_u64(addr, "task_struct", "mm")?,
+            mm: self.read_resolved(addr, &f.mm)?,
             active: active.iter().any(|&(_, t)| t == addr),
             idle: idle_cpu.is_some(),
-            last_arrival: self.read_field_u64(addr, "task_struct", "sched_info.last_arrival").unwrap_or(0),
+            last_arrival: f.last_arrival.as_ref().and_then(|la| self.read_resolved(addr, la).ok()).unwrap_or(0),
+        })
+    }
+}
+
+/// The `task_struct` members the task table reads, resolved once for all
+/// tasks (a big machine has tens of thousands).
+struct TaskFields {
+    state: Field,
+    exit_state: Field,
+    real_parent: Field,
+    pid: Field,
+    tgid: Field,
+    cpu: Field,
+    comm: Field,
+    mm: Field,
+    last_arrival: Option<Field>,
+}
+
+impl TaskFields {
+    fn resolve(k: &Kernel) -> Result<TaskFields> {
+        let l = k.layouts();
+        let member = |path: &str| l.field("task_struct", path);
+        // Members renamed across versions: the kernel's own layout says which it has.
+        let state = member("__state").or_else(|_| member("state"))?;
+        let cpu = member("cpu").or_else(|_| member("thread_info.cpu"))?;
+        Ok(TaskFields {
+            state,
+            exit_state: member("exit_state")?,
+            real_parent: member("real_parent")?,
+            pid: member("pid")?,
+            tgid: member("tgid")?,
+            cpu,
+            comm: member("comm")?,
+            mm: member("mm")?,
+            last_arrival: member("sched_info.last_arrival").ok(),
         })
     }
 }
