@@ -385,11 +385,7 @@ impl Kernel {
 
     /// True if `addr` lies in the kernel image or module text.
     pub fn is_kernel_text(&self, addr: u64) -> bool {
-        let Ok(stext) = self.symbol_addr("_stext") else {
-            return false;
-        };
-        let etext = self.symbol_addr("_etext").unwrap_or(stext);
-        (stext..etext).contains(&addr)
+        self.image_bounds().text.is_some_and(|(stext, etext)| (stext..etext).contains(&addr))
     }
 }
 

@@ -131,12 +131,21 @@ impl Kernel {
 
     /// True if `addr` lies between `_text` and `_end`.
     pub fn in_kernel_image(&self, addr: u64) -> bool {
-        let start = self.symbols().by_name("_text").or_else(|| self.symbols().by_name("_stext"));
-        let end = self.symbols().by_name("_end");
-        match (start, end) {
-            (Some(s), Some(e)) => addr >= s.addr && addr < e.addr,
-            _ => false,
-        }
+        self.image_bounds().image.is_some_and(|(start, end)| addr >= start && addr < end)
+    }
+
+    /// `[_text, _end)` and `[_stext, _etext)`, looked up once: every step of
+    /// every backtrace asks whether an address is kernel code.
+    pub(crate) fn image_bounds(&self) -> &ImageBounds {
+        self.cached(|| {
+            let symbols = self.symbols();
+            let addr = |name: &str| symbols.by_name(name).map(|s| s.addr);
+            let image = addr("_text").or_else(|| addr("_stext")).zip(addr("_end"));
+            // Text bounds may come from VMCOREINFO too (symbol_addr's fallback).
+            let text =
+                self.symbol_addr("_stext").ok().map(|stext| (stext, self.symbol_addr("_etext").unwrap_or(stext)));
+            ImageBounds { image, text }
+        })
     }
 
     /// True if `addr` is in the kernel's or a module's code.
@@ -500,6 +509,14 @@ impl std::io::Write for BoundedSink {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// Where the kernel image and its text lie (see [`Kernel::image_bounds`]).
+pub(crate) struct ImageBounds {
+    /// `[_text (or _stext), _end)`.
+    pub image: Option<(u64, u64)>,
+    /// `[_stext, _etext)` (empty without `_etext`).
+    pub text: Option<(u64, u64)>,
 }
 
 #[cfg(test)]

@@ -77,7 +77,7 @@ fn pushed_by_callee(
             (lookup.checked_sub(here.offset)?, callee.exact.then_some(callee.pc))
         }
     };
-    let pushes = prologue_pushes(mem, code, start, limit)?;
+    let pushes = code.prologue_pushes(start, limit, &|| prologue_pushes(mem, code, start, limit))?;
     let set = code.arch().registers;
     let mut file = RegisterFile::new(set);
     for (n, id) in pushes.iter().enumerate() {

@@ -1,7 +1,7 @@
 //! What the unwinder needs to know about code: ORC entries, DWARF CFI, which
 //! addresses are text, and what to call them.
 
-use krash_arch::Arch;
+use krash_arch::{Arch, RegisterId};
 use krash_debuginfo::orc::OrcEntry;
 
 use crate::cfi::CfiRow;
@@ -57,5 +57,18 @@ pub trait CodeInfo {
     /// for `None`), to find the whole function a `.cold` part belongs to.
     fn function_named(&self, _name: &str, _module: Option<&str>) -> Option<u64> {
         None
+    }
+    /// The callee-saved registers the prologue of the function at `start`
+    /// pushes (decoded up to `limit`), through a cache the implementation
+    /// keeps: the tens of thousands of sleeping tasks of a big machine sit
+    /// in a few dozen functions, whose prologues need decoding once.
+    /// `decode` finds them; by default nothing is cached.
+    fn prologue_pushes(
+        &self,
+        _start: u64,
+        _limit: Option<u64>,
+        decode: &dyn Fn() -> Option<Vec<RegisterId>>,
+    ) -> Option<Vec<RegisterId>> {
+        decode()
     }
 }

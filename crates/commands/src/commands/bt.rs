@@ -259,6 +259,12 @@ const STACK_END_MAGIC: u64 = 0x57ac_6e9d;
 const MAX_FRAME_WORDS: u64 = 2048;
 
 fn run(session: &mut Session, args: &[String]) -> Result<Output> {
+    run_shared(session, args)
+}
+
+/// `bt` reads the session and never changes it: `foreach bt` runs it on
+/// many tasks at once.
+pub(crate) fn run_shared(session: &Session, args: &[String]) -> Result<Output> {
     let (show_args, method, args) = long_options(args)?;
     let p = getopt::parse("bt", &args, "ac:gfFlsxtTervoOR:ES:")?;
     let k = &session.kernel;
@@ -379,14 +385,13 @@ pub struct SearchedStack {
 fn exception_search(k: &Kernel, cpus: Option<&[u32]>) -> Result<Vec<SearchedStack>> {
     let code = k.code_info();
     let active = k.active_tasks()?;
-    let all = k.tasks()?;
     let mut per_cpu = Vec::new();
     for cpu in k.present_cpus()? {
         if cpus.is_some_and(|c| !c.contains(&cpu)) {
             continue;
         }
         let mut set = StackSet { stacks: k.cpu_stacks(cpu) };
-        let task = active.iter().find(|(c, _)| *c == cpu).and_then(|(_, addr)| all.iter().find(|t| t.addr == *addr));
+        let task = active.iter().find(|(c, _)| *c == cpu).and_then(|(_, addr)| k.task_by_addr(*addr).ok());
         if let Some(task_stack) = task.and_then(|t| k.task_stacks(t).ok()).and_then(|s| s.task().copied()) {
             set.stacks.push(task_stack);
         }
@@ -444,7 +449,7 @@ fn has_no_kernel_stack(k: &Kernel, t: &Task) -> bool {
 
 fn select_tasks<'k>(k: &'k Kernel, current: Option<u64>, p: &getopt::Parsed) -> Result<Vec<&'k Task>> {
     let all = k.tasks()?;
-    let by_addr = |addr: u64| all.iter().find(|t| t.addr == addr);
+    let by_addr = |addr: u64| k.task_by_addr(addr).ok();
     let mut out: Vec<&Task> = Vec::new();
     if p.has('a') || p.has('c') {
         let cpus: Option<Vec<u32>> = p.value('c').map(parse_cpus).transpose()?;

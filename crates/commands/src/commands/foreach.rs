@@ -4,6 +4,7 @@
 use krash_core::{Error, Result};
 use krash_linux::sched::task::Task;
 use krash_linux::sched::task::TaskExt;
+use rayon::prelude::*;
 
 use crate::{CommandSpec, Output, Session};
 
@@ -145,25 +146,62 @@ pub fn plan(session: &Session, args: &[String]) -> Result<ForeachPlan> {
 /// usage error, or Ctrl-C, ends the run with that error.
 pub fn run_each(session: &mut Session, plan: &ForeachPlan, mut each: impl FnMut(ForeachItem) -> bool) -> Result<()> {
     let _bar = (plan.tasks.len() >= PROGRESS_TASKS).then(|| ProgressGuard::begin(session, plan.tasks.len()));
+    // The bt implementation (commands/bt.rs) takes a task address like any
+    // other task command.
+    let words_for = |addr: u64| {
+        let mut words = plan.command.clone();
+        words.push(format!("{addr:x}"));
+        words
+    };
+    let item = |addr: u64, result: Result<Output>| match result {
+        Ok(output) => Ok(ForeachItem::Output(Box::new(output))),
+        Err(e) if e.is_fault() => {
+            Ok(ForeachItem::Failure(ForeachFailure { before: 0, task: addr, error: e.to_string() }))
+        }
+        Err(e) => Err(e),
+    };
+    if let Some(shared) = plan.command.first().and_then(|name| shared_runner(name)) {
+        // A command that only reads the session runs on a chunk of tasks
+        // at once; the results still go out in task order.
+        for chunk in plan.tasks.chunks(PARALLEL_CHUNK) {
+            session.interrupt.check()?;
+            let reader: &Session = session;
+            let results: Vec<Result<Output>> =
+                chunk.par_iter().map(|&addr| shared(reader, words_for(addr).get(1..).unwrap_or_default())).collect();
+            for (&addr, result) in chunk.iter().zip(results) {
+                session.progress.advance(1);
+                if !each(item(addr, result)?) {
+                    return Ok(());
+                }
+            }
+        }
+        return Ok(());
+    }
     for &addr in &plan.tasks {
         session.interrupt.check()?;
         session.progress.advance(1);
-        let mut words = plan.command.clone();
-        // The bt implementation (commands/bt.rs) takes a task address like
-        // any other task command.
-        words.push(format!("{addr:x}"));
-        let item = match crate::execute(session, &words) {
-            Ok(output) => ForeachItem::Output(Box::new(output)),
-            Err(e) if e.is_fault() => {
-                ForeachItem::Failure(ForeachFailure { before: 0, task: addr, error: e.to_string() })
-            }
-            Err(e) => return Err(e),
-        };
-        if !each(item) {
+        let words = words_for(addr);
+        if !each(item(addr, crate::execute(session, &words))?) {
             break;
         }
     }
     Ok(())
+}
+
+/// A command's run that only reads the session.
+type SharedRun = fn(&Session, &[String]) -> Result<Output>;
+
+/// Tasks whose results are made at once by a command that only reads.
+const PARALLEL_CHUNK: usize = 256;
+
+/// The commands `foreach` may run on several tasks at once: they read the
+/// session and change nothing (no `set`, no module loading, no cache of
+/// their own that is not thread-safe).
+fn shared_runner(name: &str) -> Option<SharedRun> {
+    match crate::lookup(name)?.name {
+        "bt" => Some(super::bt::run_shared),
+        _ => None,
+    }
 }
 
 fn run(session: &mut Session, args: &[String]) -> Result<Output> {

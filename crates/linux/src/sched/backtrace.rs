@@ -6,9 +6,11 @@
 //! sleeping ones.
 
 use crate::sched::task::TaskExt;
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Mutex;
 
-use krash_arch::{Arch, RegisterFile, RegisterRole, StackLocator};
+use krash_arch::{Arch, RegisterFile, RegisterId, RegisterRole, StackLocator};
 use krash_core::{Error, Result, VirtualMemory};
 use krash_debuginfo::orc::{OrcEntry, OrcFlags, OrcFormat, OrcTable};
 use krash_program::CpuState;
@@ -97,9 +99,41 @@ pub struct KernelCode<'k> {
     orc: &'k OrcTables,
 }
 
+/// Decoded prologues by (function start, decoding limit), for the life of
+/// the kernel model (a live refresh drops it with the rest of its state).
+#[derive(Default)]
+struct PrologueCache(Mutex<HashMap<PrologueKey, Option<Vec<RegisterId>>>>);
+
+/// A function's start and where its decoding stopped (an interrupted pc).
+type PrologueKey = (u64, Option<u64>);
+
+/// More distinct prologues than a kernel has functions worth unwinding
+/// through: past this the cache starts over rather than grow.
+const PROLOGUE_CACHE_ENTRIES: usize = 1 << 16;
+
 impl CodeInfo for KernelCode<'_> {
     fn arch(&self) -> &'static Arch {
         self.kernel.arch()
+    }
+
+    fn prologue_pushes(
+        &self,
+        start: u64,
+        limit: Option<u64>,
+        decode: &dyn Fn() -> Option<Vec<RegisterId>>,
+    ) -> Option<Vec<RegisterId>> {
+        let cache = &self.kernel.cached(PrologueCache::default).0;
+        if let Some(hit) = cache.lock().ok().and_then(|c| c.get(&(start, limit)).cloned()) {
+            return hit;
+        }
+        let pushes = decode();
+        if let Ok(mut c) = cache.lock() {
+            if c.len() >= PROLOGUE_CACHE_ENTRIES {
+                c.clear();
+            }
+            c.insert((start, limit), pushes.clone());
+        }
+        pushes
     }
 
     fn orc(&self, ip: u64) -> Option<OrcEntry> {

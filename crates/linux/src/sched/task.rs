@@ -2,7 +2,7 @@
 //! `tasks` and each thread group's `signal->thread_head`), plus every CPU's
 //! idle task (`runqueues.idle`), which the task list does not contain.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use krash_core::{Error, Result, VirtualMemory};
 use rayon::prelude::*;
@@ -348,6 +348,11 @@ impl Task {
 struct TaskList {
     tasks: Result<Vec<Task>>,
     problems: Vec<String>,
+    /// Index of each task by `task_struct` address, and of the first task
+    /// (in `ps` order) with each PID: `foreach` looks a task up for each of
+    /// tens of thousands.
+    by_addr: HashMap<u64, usize>,
+    by_pid: HashMap<i32, usize>,
 }
 
 /// This module's operations on [`Kernel`] (an extension trait: `use` it to call them).
@@ -375,14 +380,7 @@ pub trait TaskExt {
 
 impl TaskExt for Kernel {
     fn tasks(&self) -> Result<&[Task]> {
-        self.cached(|| {
-            let mut problems = Vec::new();
-            let tasks = self.read_tasks(&mut problems);
-            TaskList { tasks, problems }
-        })
-        .tasks
-        .as_deref()
-        .map_err(Clone::clone)
+        self.task_list().tasks.as_deref().map_err(Clone::clone)
     }
 
     fn task_list_problems(&self) -> &[String] {
@@ -391,13 +389,20 @@ impl TaskExt for Kernel {
     }
 
     fn task_by_pid(&self, pid: i32) -> Result<&Task> {
-        self.tasks()?.iter().find(|t| t.pid == pid).ok_or_else(|| Error::NotFound(format!("no task with PID {pid}")))
+        let list = self.task_list();
+        let tasks = list.tasks.as_deref().map_err(Clone::clone)?;
+        list.by_pid
+            .get(&pid)
+            .and_then(|&i| tasks.get(i))
+            .ok_or_else(|| Error::NotFound(format!("no task with PID {pid}")))
     }
 
     fn task_by_addr(&self, addr: u64) -> Result<&Task> {
-        self.tasks()?
-            .iter()
-            .find(|t| t.addr == addr)
+        let list = self.task_list();
+        let tasks = list.tasks.as_deref().map_err(Clone::clone)?;
+        list.by_addr
+            .get(&addr)
+            .and_then(|&i| tasks.get(i))
             .ok_or_else(|| Error::NotFound(format!("{addr:x}: not a task_struct address")))
     }
 
@@ -437,9 +442,23 @@ impl TaskExt for Kernel {
 trait TaskHelpers {
     fn read_tasks(&self, problems: &mut Vec<String>) -> Result<Vec<Task>>;
     fn read_task(&self, f: &TaskFields, addr: u64, active: &[(u32, u64)], idle: &[(u32, u64)]) -> Result<Task>;
+    fn task_list(&self) -> &TaskList;
 }
 
 impl TaskHelpers for Kernel {
+    fn task_list(&self) -> &TaskList {
+        self.cached(|| {
+            let mut problems = Vec::new();
+            let tasks = self.read_tasks(&mut problems);
+            let (mut by_addr, mut by_pid) = (HashMap::new(), HashMap::new());
+            for (i, t) in tasks.iter().flatten().enumerate() {
+                by_addr.entry(t.addr).or_insert(i);
+                by_pid.entry(t.pid).or_insert(i);
+            }
+            TaskList { tasks, problems, by_addr, by_pid }
+        })
+    }
+
     fn read_tasks(&self, problems: &mut Vec<String>) -> Result<Vec<Task>> {
         let l = self.layouts();
         let init_task = self.symbol_addr("init_task")?;
