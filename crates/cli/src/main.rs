@@ -166,7 +166,7 @@ pub(crate) fn run_line(session: &mut Session, text: &str, front: &Frontend) -> F
     session.kernel.refresh_live();
     if front.format == Format::Text && command_name(session, &parsed.words) == "foreach" {
         match krash_commands::foreach_plan(session, &parsed.words[1..]) {
-            Ok(plan) => run_foreach(session, &plan, &parsed.sink, front),
+            Ok(plan) => run_foreach(session, &plan, &parsed.words, &parsed.sink, typed, front),
             Err(e) => report_error(session, &parsed.words, &parsed.sink, typed, front.format, &e),
         }
         return Flow::Continue;
@@ -222,7 +222,14 @@ fn deliver(session: &Session, sink: &Sink, text: &str, page: bool) {
 /// big machine's `foreach bt` starts at once and is never held whole. The
 /// pager, where paging is on, starts when there are more tasks than rows:
 /// each task prints at least a line.
-fn run_foreach(session: &mut Session, plan: &krash_commands::output::ForeachPlan, sink: &Sink, front: &Frontend) {
+fn run_foreach(
+    session: &mut Session,
+    plan: &krash_commands::output::ForeachPlan,
+    words: &[String],
+    sink: &Sink,
+    input: &str,
+    front: &Frontend,
+) {
     let page = front.pages && session.settings.scroll && *sink == Sink::Stdout;
     let pager = session
         .settings
@@ -242,9 +249,7 @@ fn run_foreach(session: &mut Session, plan: &krash_commands::output::ForeachPlan
     });
     out.finish();
     if let Err(e) = result {
-        let mut words = vec!["foreach".to_string()];
-        words.extend(plan.command.iter().cloned());
-        report_error(session, &words, sink, "foreach", front.format, &e);
+        report_error(session, words, sink, input, front.format, &e);
     }
 }
 

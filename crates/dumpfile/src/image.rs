@@ -108,21 +108,16 @@ impl Image {
     /// as zeros, as they would in the rebuilt file.
     pub fn read(&self, at: u64, len: usize) -> Result<Cow<'_, [u8]>, ImageGap> {
         let end = at.checked_add(len as u64).ok_or(ImageGap::PastEnd)?;
+        if let Source::Bytes(Bytes::Mapped(file)) = &self.source {
+            file.note_read(len);
+        }
         match (&self.flat, &self.source) {
             (None, Source::Bytes(bytes)) => {
-                if let Bytes::Mapped(file) = bytes {
-                    file.note_read(len);
-                }
                 let start = usize::try_from(at).map_err(|_| ImageGap::PastEnd)?;
                 let stop = usize::try_from(end).map_err(|_| ImageGap::PastEnd)?;
                 bytes.get(start..stop).map(Cow::Borrowed).ok_or(ImageGap::PastEnd)
             }
-            (Some(index), Source::Bytes(bytes)) => {
-                if let Bytes::Mapped(file) = bytes {
-                    file.note_read(len);
-                }
-                index.read(bytes, at, len)
-            }
+            (Some(index), Source::Bytes(bytes)) => index.read(bytes, at, len),
             (_, Source::File(file)) => file.read(at, len).map(Cow::Owned),
         }
     }

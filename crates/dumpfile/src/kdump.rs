@@ -308,14 +308,12 @@ impl KdumpDump {
         // `missing` counts descriptors, at most desc_count: it cannot overflow.
         let mut missing = self.desc_count.saturating_sub(readable);
         for i in 0..readable {
-            let lost = match self.descriptor(image, i) {
-                Ok(d) if d.offset == 0 && d.size == 0 => true,
-                Ok(d) => {
-                    let end = (d.offset.max(0) as u64).saturating_add(u64::from(d.size));
+            let lost = match self.data_end(image, i) {
+                Some(end) => {
                     expected = expected.max(end);
                     end > image.len()
                 }
-                Err(_) => true,
+                None => true,
             };
             missing = missing.saturating_add(u64::from(lost));
         }
@@ -327,13 +325,14 @@ impl KdumpDump {
 
     /// True when every descriptor in `range` is readable and has its data in the file.
     fn data_lies_in_file(&self, image: &Image, range: std::ops::Range<u64>) -> bool {
-        range.into_iter().all(|i| match self.descriptor(image, i) {
-            Ok(d) => {
-                let end = (d.offset.max(0) as u64).saturating_add(u64::from(d.size));
-                !(d.offset == 0 && d.size == 0) && end <= image.len()
-            }
-            Err(_) => false,
-        })
+        range.into_iter().all(|i| self.data_end(image, i).is_some_and(|end| end <= image.len()))
+    }
+
+    /// Where page `i`'s data ends in the file; None for a descriptor that
+    /// cannot be read or was never written (all zeros: the tool stopped).
+    fn data_end(&self, image: &Image, i: u64) -> Option<u64> {
+        let d = self.descriptor(image, i).ok()?;
+        (d.offset != 0 || d.size != 0).then(|| (d.offset.max(0) as u64).saturating_add(u64::from(d.size)))
     }
 
     /// Existing RAM as page-frame runs.

@@ -373,7 +373,11 @@ impl Kernel {
 
     /// Reads a fixed-size char array member as a string (e.g. `comm`).
     pub fn read_field_string(&self, addr: u64, name: &str, path: &str) -> Result<String> {
-        let f = self.layouts.field(name, path)?;
+        self.read_resolved_string(addr, &self.layouts.field(name, path)?)
+    }
+
+    /// [`read_field_string`](Self::read_field_string) of a member already resolved.
+    pub fn read_resolved_string(&self, addr: u64, f: &crate::layout::Field) -> Result<String> {
         let len = f.size.unwrap_or(16) as usize;
         self.mem.read_cstr(addr.wrapping_add(f.offset), len)
     }

@@ -443,7 +443,6 @@ pub fn task_backtrace(k: &Kernel, t: &Task, opts: &BtOptions) -> Result<BtTask> 
 /// what its saved stack pointer points at is gone or reused.
 fn has_no_kernel_stack(k: &Kernel, t: &Task) -> bool {
     matches!(t.state, TaskState::ZO | TaskState::DE)
-        && k.layouts().has_field("task_struct", "stack")
         && k.read_field_u64(t.addr, "task_struct", "stack").is_ok_and(|stack| stack == 0)
 }
 

@@ -580,7 +580,7 @@ impl TaskHelpers for Kernel {
             tgid: self.read_resolved(addr, &f.tgid)? as i32,
             ppid,
             parent,
-            comm: self.memory().read_cstr(addr.wrapping_add(f.comm.offset), f.comm.size.unwrap_or(16) as usize)?,
+            comm: self.read_resolved_string(addr, &f.comm)?,
             state: self.task_states().decode(state, exit_state),
             cpu: idle_cpu.unwrap_or(cpu),
             mm: self.read_resolved(addr, &f.mm)?,
