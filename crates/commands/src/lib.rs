@@ -17,7 +17,6 @@ mod session;
 pub mod source;
 
 pub use commands::analyze::analyze_report;
-pub use commands::foreach::{plan as foreach_plan, run_each as foreach_each};
 pub use commands::repeat::plan as repeat_plan;
 pub use output::Output;
 pub use registry::{lookup, registry, CommandSpec};
@@ -41,7 +40,22 @@ pub fn execute(session: &mut Session, words: &[String]) -> Result<Output> {
 }
 
 /// A wrong option also shows the command's usage, as crash does.
-fn with_usage(spec: &CommandSpec, e: Error) -> Error {
+/// `foreach`'s tasks for a caller that writes each task's output as it is
+/// made (the CLI); errors read as [`execute`] gives them.
+pub fn foreach_plan(session: &Session, args: &[String]) -> Result<output::ForeachPlan> {
+    commands::foreach::plan(session, args).map_err(|e| with_usage(&commands::foreach::SPEC, e))
+}
+
+/// Runs a [`foreach_plan`], handing each task's result to `each` as it is made.
+pub fn foreach_each(
+    session: &mut Session,
+    plan: &output::ForeachPlan,
+    each: impl FnMut(output::ForeachItem) -> bool,
+) -> Result<()> {
+    commands::foreach::run_each(session, plan, each).map_err(|e| with_usage(&commands::foreach::SPEC, e))
+}
+
+pub(crate) fn with_usage(spec: &CommandSpec, e: Error) -> Error {
     match e {
         Error::Usage(msg) if getopt::is_option_error(&msg) => {
             Error::Usage(format!("{msg}\nUsage:\n  {}\nEnter \"help {}\" for details.", spec.synopsis, spec.name))

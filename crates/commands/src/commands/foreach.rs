@@ -104,7 +104,7 @@ pub enum ForeachItem {
 }
 
 /// Parses `foreach`'s arguments and chooses the tasks.
-pub fn plan(session: &Session, args: &[String]) -> Result<ForeachPlan> {
+pub(crate) fn plan(session: &Session, args: &[String]) -> Result<ForeachPlan> {
     let cmd_pos = args
         .iter()
         .position(|a| crate::lookup(a).is_some() && !STATES.contains(&a.as_str()))
@@ -144,7 +144,11 @@ pub fn plan(session: &Session, args: &[String]) -> Result<ForeachPlan> {
 /// machine's `foreach bt` is never held whole); `each` returning false
 /// stops the run. One task's unreadable memory is that task's answer; a
 /// usage error, or Ctrl-C, ends the run with that error.
-pub fn run_each(session: &mut Session, plan: &ForeachPlan, mut each: impl FnMut(ForeachItem) -> bool) -> Result<()> {
+pub(crate) fn run_each(
+    session: &mut Session,
+    plan: &ForeachPlan,
+    mut each: impl FnMut(ForeachItem) -> bool,
+) -> Result<()> {
     let _bar = (plan.tasks.len() >= PROGRESS_TASKS).then(|| ProgressGuard::begin(session, plan.tasks.len()));
     // The bt implementation (commands/bt.rs) takes a task address like any
     // other task command.
@@ -160,14 +164,17 @@ pub fn run_each(session: &mut Session, plan: &ForeachPlan, mut each: impl FnMut(
         }
         Err(e) => Err(e),
     };
-    if let Some(shared) = plan.command.first().and_then(|name| shared_runner(name)) {
+    if let Some((spec, shared)) = plan.command.first().and_then(|name| shared_runner(name)) {
         // A command that only reads the session runs on a chunk of tasks
         // at once; the results still go out in task order.
         for chunk in plan.tasks.chunks(PARALLEL_CHUNK) {
             session.interrupt.check()?;
             let reader: &Session = session;
-            let results: Vec<Result<Output>> =
-                chunk.par_iter().map(|&addr| shared(reader, words_for(addr).get(1..).unwrap_or_default())).collect();
+            let run = |addr: u64| {
+                // As execute() runs it: a wrong option shows the command's usage.
+                shared(reader, words_for(addr).get(1..).unwrap_or_default()).map_err(|e| crate::with_usage(spec, e))
+            };
+            let results: Vec<Result<Output>> = chunk.par_iter().map(|&addr| run(addr)).collect();
             for (&addr, result) in chunk.iter().zip(results) {
                 session.progress.advance(1);
                 if !each(item(addr, result)?) {
@@ -197,9 +204,10 @@ const PARALLEL_CHUNK: usize = 256;
 /// The commands `foreach` may run on several tasks at once: they read the
 /// session and change nothing (no `set`, no module loading, no cache of
 /// their own that is not thread-safe).
-fn shared_runner(name: &str) -> Option<SharedRun> {
-    match crate::lookup(name)?.name {
-        "bt" => Some(super::bt::run_shared),
+fn shared_runner(name: &str) -> Option<(&'static CommandSpec, SharedRun)> {
+    let spec = crate::lookup(name)?;
+    match spec.name {
+        "bt" => Some((spec, super::bt::run_shared)),
         _ => None,
     }
 }
