@@ -133,6 +133,16 @@ fn eval_alias_repeat_radix_and_usage() {
         "{}",
         run.stderr
     );
+    // The same under foreach, whether its command runs a task at a time
+    // (task) or on many tasks at once (bt): the command's usage, then foreach's.
+    let run = krash_on(&d, "foreach bt -Q\nforeach task -Q\n");
+    for cmd in ["bt", "task"] {
+        let want = format!("foreach: {cmd}: invalid option -- 'Q'\nUsage:\n  {cmd} [-");
+        let at = run.stderr.find(&want).unwrap_or_else(|| panic!("foreach {cmd} -Q:\n{}", run.stderr));
+        let rest = &run.stderr[at..];
+        let help = rest.find(&format!("Enter \"help {cmd}\" for details.\nUsage:\n  foreach "));
+        assert!(help.is_some(), "foreach {cmd} -Q: {cmd}'s usage, then foreach's:\n{}", run.stderr);
+    }
 }
 
 #[test]
