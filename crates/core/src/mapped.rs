@@ -29,15 +29,17 @@ use crate::{Error, Result};
 pub struct MappedFile {
     map: memmap2::Mmap,
     path: PathBuf,
-    /// Bytes noted read since the mapping was made (each read counted as at
-    /// least a page: that is what it maps).
+    /// Bytes noted read since the mapping was made (each read counted as
+    /// what it maps: see [`MappedFile::note_read`]).
     touched: AtomicU64,
 }
 
 /// How much of a mapping is read between two drops of its resident pages.
 const RESIDENT_BUDGET: u64 = 64 << 20;
-/// What one read maps at the least.
-const PAGE: u64 = 4096;
+/// What one read maps at the most beyond its own bytes: Linux's default
+/// `fault_around_bytes` (a fault maps the cached pages of this aligned
+/// window).
+const FAULT_AROUND: u64 = 64 << 10;
 /// How much a thread reads before adding it to the mapping's count. The
 /// count is of reads on any mapping (a thread may read two files), which
 /// only makes the drops come a little early or late.
@@ -72,18 +74,34 @@ impl MappedFile {
         &self.path
     }
 
-    /// Notes that `len` bytes of the mapping were just read. Each time the
-    /// reads add up to another [`RESIDENT_BUDGET`], the mapping's resident
-    /// pages are dropped: the process's RssFile stays near the budget however
-    /// much of the file a command walks.
-    pub fn note_read(&self, len: usize) {
+    /// Notes that `len` bytes at `offset` of the mapping were just read.
+    /// Each time the reads add up to another [`RESIDENT_BUDGET`], the
+    /// mapping's resident pages are dropped: the process's RssFile stays near
+    /// the budget however much of the file a command walks.
+    ///
+    /// A read maps the kernel's fault-around window (up to [`FAULT_AROUND`]
+    /// of page-cache pages around the faulting one), so a read counts that
+    /// much, and nothing more while the same thread reads in the same
+    /// window: a walker reads one struct's fields one by one, and counting
+    /// each as a page dropped the mapping a dozen times in one `ps` of
+    /// 20 000 tasks (each drop costs the zap and every page's fault again).
+    pub fn note_read(&self, offset: u64, len: usize) {
         thread_local! {
             // Reads are counted per thread and added to the mapping's count
             // a batch at a time: one shared counter bumped by every read of
             // every thread would bounce its cache line between the cores.
             static UNCOUNTED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+            // The window of this thread's last read (u64::MAX: none yet).
+            static LAST_WINDOW: std::cell::Cell<u64> = const { std::cell::Cell::new(u64::MAX) };
         }
-        let footprint = u64::try_from(len).unwrap_or(u64::MAX).max(PAGE);
+        let len = u64::try_from(len).unwrap_or(u64::MAX);
+        let window = offset / FAULT_AROUND;
+        let last_window = offset.saturating_add(len.saturating_sub(1)) / FAULT_AROUND;
+        let repeat = LAST_WINDOW.with(|last| last.replace(last_window) == window && window == last_window);
+        if repeat {
+            return;
+        }
+        let footprint = len.max(FAULT_AROUND);
         let batch = UNCOUNTED.with(|pending| {
             let total = pending.get().saturating_add(footprint);
             let flush = total >= COUNT_BATCH;
@@ -176,5 +194,31 @@ mod tests {
     fn a_missing_file_names_its_path() {
         let err = MappedFile::open(Path::new("/nonexistent/krash-vmlinux")).unwrap_err().to_string();
         assert!(err.contains("/nonexistent/krash-vmlinux"), "{err}");
+    }
+
+    #[test]
+    fn reads_count_their_fault_around_window_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dump");
+        std::fs::write(&path, vec![0u8; 4 << 20]).unwrap();
+        let file = MappedFile::open(&path).unwrap();
+        // A thread of its own: the pending count is per thread.
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                // Sixteen windows, each read field by field: sixteen windows'
+                // worth, one batch, counted.
+                for window in 0..16u64 {
+                    for field in 0..50u64 {
+                        file.note_read(window * FAULT_AROUND + field * 8, 8);
+                    }
+                }
+                assert_eq!(file.touched.load(Ordering::Relaxed), 16 * FAULT_AROUND);
+                // A read straddling two windows is never a repeat.
+                for _ in 0..16 {
+                    file.note_read(FAULT_AROUND - 4, 8);
+                }
+                assert_eq!(file.touched.load(Ordering::Relaxed), 32 * FAULT_AROUND);
+            });
+        });
     }
 }

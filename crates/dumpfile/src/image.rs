@@ -109,7 +109,7 @@ impl Image {
     pub fn read(&self, at: u64, len: usize) -> Result<Cow<'_, [u8]>, ImageGap> {
         let end = at.checked_add(len as u64).ok_or(ImageGap::PastEnd)?;
         if let Source::Bytes(Bytes::Mapped(file)) = &self.source {
-            file.note_read(len);
+            file.note_read(at, len);
         }
         match (&self.flat, &self.source) {
             (None, Source::Bytes(bytes)) => {

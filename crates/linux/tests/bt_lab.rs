@@ -298,3 +298,26 @@ fn damaged_stack_is_recovered_from_saved_registers() {
         eprintln!("note: no softlockup lab dump; damaged-stack test skipped");
     }
 }
+
+#[test]
+fn a_cpus_task_read_alone_is_its_entry_in_the_task_list() {
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    for d in lab_dumps() {
+        let Ok(k) = open(&d) else { continue };
+        let active = k.active_tasks().unwrap_or_default();
+        // Read alone first (the list is not read yet), then from the list.
+        let alone: Vec<String> =
+            active.iter().map(|&(_, addr)| format!("{:?}", k.task_at(addr).map(|t| t.into_owned()))).collect();
+        assert!(k.tasks().is_ok_and(|t| !t.is_empty()), "{}: no task list", d.label);
+        for (&(cpu, addr), alone) in active.iter().zip(alone) {
+            let listed = format!("{:?}", k.task_by_addr(addr).cloned());
+            if alone != listed {
+                failures.push(format!("{} CPU {cpu}: alone {alone}\n   listed {listed}", d.label));
+            }
+            compared += 1;
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    krash_labtest::assert_compared(compared, "CPUs' tasks read alone and from the list");
+}

@@ -5,6 +5,7 @@
 use krash_eval::frame_vars::FrameVarsExt;
 use krash_linux::sched::backtrace::BacktraceExt;
 use krash_linux::sched::task::TaskExt;
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use krash_arch::RegisterFile;
@@ -302,7 +303,8 @@ pub(crate) fn run_shared(session: &Session, args: &[String]) -> Result<Output> {
         _ => OffsetStyle::None,
     };
     let mut out = Vec::new();
-    for t in tasks {
+    for t in &tasks {
+        let t: &Task = t;
         let body = if p.has('t') || p.has('T') {
             text_view(k, t, p.has('T'))?
         } else if p.has('e') {
@@ -391,8 +393,8 @@ fn exception_search(k: &Kernel, cpus: Option<&[u32]>) -> Result<Vec<SearchedStac
             continue;
         }
         let mut set = StackSet { stacks: k.cpu_stacks(cpu) };
-        let task = active.iter().find(|(c, _)| *c == cpu).and_then(|(_, addr)| k.task_by_addr(*addr).ok());
-        if let Some(task_stack) = task.and_then(|t| k.task_stacks(t).ok()).and_then(|s| s.task().copied()) {
+        let task = active.iter().find(|(c, _)| *c == cpu).and_then(|(_, addr)| k.task_at(*addr).ok());
+        if let Some(task_stack) = task.and_then(|t| k.task_stacks(&t).ok()).and_then(|s| s.task().copied()) {
             set.stacks.push(task_stack);
         }
         per_cpu.push((cpu, set));
@@ -446,17 +448,18 @@ fn has_no_kernel_stack(k: &Kernel, t: &Task) -> bool {
         && k.read_field_u64(t.addr, "task_struct", "stack").is_ok_and(|stack| stack == 0)
 }
 
-fn select_tasks<'k>(k: &'k Kernel, current: Option<u64>, p: &getopt::Parsed) -> Result<Vec<&'k Task>> {
-    let all = k.tasks()?;
-    let by_addr = |addr: u64| k.task_by_addr(addr).ok();
-    let mut out: Vec<&Task> = Vec::new();
+/// The tasks `bt` is asked for. A CPU's task (`-a`, `-c`) and the current
+/// context are read alone, from the address the kernel holds: the whole
+/// task list is read only for a PID, `-g`, or an address to check.
+fn select_tasks<'k>(k: &'k Kernel, current: Option<u64>, p: &getopt::Parsed) -> Result<Vec<Cow<'k, Task>>> {
+    let mut out: Vec<Cow<'k, Task>> = Vec::new();
     if p.has('a') || p.has('c') {
         let cpus: Option<Vec<u32>> = p.value('c').map(parse_cpus).transpose()?;
         for (cpu, addr) in k.active_tasks()? {
             if cpus.as_ref().is_some_and(|c| !c.contains(&cpu)) {
                 continue;
             }
-            if let Some(t) = by_addr(addr) {
+            if let Ok(t) = k.task_at(addr) {
                 out.push(t);
             }
         }
@@ -466,10 +469,10 @@ fn select_tasks<'k>(k: &'k Kernel, current: Option<u64>, p: &getopt::Parsed) -> 
         return Ok(out);
     }
     for arg in &p.args {
-        let matched: Vec<&Task> = match arg.parse::<i32>() {
-            Ok(pid) => all.iter().filter(|t| t.pid == pid).collect(),
+        let matched: Vec<Cow<'k, Task>> = match arg.parse::<i32>() {
+            Ok(pid) => k.tasks()?.iter().filter(|t| t.pid == pid).map(Cow::Borrowed).collect(),
             Err(_) => match crate::parse_hex(arg) {
-                Some(addr) => by_addr(addr).into_iter().collect(),
+                Some(addr) => k.task_by_addr(addr).ok().map(Cow::Borrowed).into_iter().collect(),
                 None => return Err(Error::Usage(format!("bt: invalid task or pid value: {arg}"))),
             },
         };
@@ -481,11 +484,11 @@ fn select_tasks<'k>(k: &'k Kernel, current: Option<u64>, p: &getopt::Parsed) -> 
     if p.args.is_empty() {
         let addr =
             current.ok_or_else(|| Error::NotFound("bt: no current context (no panic task): give a PID".into()))?;
-        out.push(by_addr(addr).ok_or_else(|| Error::NotFound(format!("bt: {addr:x}: not a task")))?);
+        out.push(k.task_at(addr).map_err(|_| Error::NotFound(format!("bt: {addr:x}: not a task")))?);
     }
     if p.has('g') {
         let groups: Vec<i32> = out.iter().map(|t| t.tgid).collect();
-        out = all.iter().filter(|t| groups.contains(&t.tgid) && !t.idle).collect();
+        out = k.tasks()?.iter().filter(|t| groups.contains(&t.tgid) && !t.idle).map(Cow::Borrowed).collect();
     }
     Ok(out)
 }

@@ -73,14 +73,14 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         if only_cpu.is_some_and(|c| c != queue.cpu) {
             continue;
         }
-        let task = k.task_by_addr(queue.current).ok();
+        let task = k.task_at(queue.current).ok();
         let current = QueuedTask {
             prio: 0,
             task: queue.current,
-            pid: task.map(|t| t.pid).unwrap_or(-1),
-            comm: task.map(|t| t.comm.clone()).unwrap_or_default(),
+            pid: task.as_ref().map(|t| t.pid).unwrap_or(-1),
+            comm: task.as_ref().map(|t| t.comm.clone()).unwrap_or_default(),
         };
-        let current_last_arrival = task.map(|t| t.last_arrival).unwrap_or(0);
+        let current_last_arrival = task.as_ref().map(|t| t.last_arrival).unwrap_or(0);
         let group = if p.has('g') { Some(group_view(k, &queue)?) } else { None };
         queues.push(RunqCpu { queue, current, current_last_arrival, group });
     }

@@ -2,6 +2,7 @@
 //! `tasks` and each thread group's `signal->thread_head`), plus every CPU's
 //! idle task (`runqueues.idle`), which the task list does not contain.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use krash_core::{Error, Result, VirtualMemory};
@@ -367,6 +368,11 @@ pub trait TaskExt {
     fn task_by_pid(&self, pid: i32) -> Result<&Task>;
     /// The task whose `task_struct` is at `addr`.
     fn task_by_addr(&self, addr: u64) -> Result<&Task>;
+    /// The task at `addr`, an address the kernel itself holds for a task
+    /// (a CPU's `rq->curr`): the task list's entry once the list was read,
+    /// else that one task read alone. `bt -a` on a machine of 20 000 tasks
+    /// needs its CPUs' tasks, not all of them.
+    fn task_at(&self, addr: u64) -> Result<Cow<'_, Task>>;
     /// Task running on each CPU (`runqueues.curr`), indexed by CPU.
     fn active_tasks(&self) -> Result<Vec<(u32, u64)>>;
     /// The task that panicked: the current task of the CPU in `panic_cpu`,
@@ -406,6 +412,14 @@ impl TaskExt for Kernel {
             .ok_or_else(|| Error::NotFound(format!("{addr:x}: not a task_struct address")))
     }
 
+    fn task_at(&self, addr: u64) -> Result<Cow<'_, Task>> {
+        if self.cached_if_read::<TaskList>().is_some() {
+            return self.task_by_addr(addr).map(Cow::Borrowed);
+        }
+        let active = self.active_tasks().unwrap_or_default();
+        self.read_task(&TaskFields::resolve(self)?, addr, &active, &self.idle_tasks()).map(Cow::Owned)
+    }
+
     fn active_tasks(&self) -> Result<Vec<(u32, u64)>> {
         let curr_off = self.layouts().offset("rq", "curr")?;
         let mut out = Vec::new();
@@ -443,6 +457,8 @@ trait TaskHelpers {
     fn read_tasks(&self, problems: &mut Vec<String>) -> Result<Vec<Task>>;
     fn read_task(&self, f: &TaskFields, addr: u64, active: &[(u32, u64)], idle: &[(u32, u64)]) -> Result<Task>;
     fn task_list(&self) -> &TaskList;
+    /// Each CPU's idle task (`rq->idle`), by CPU.
+    fn idle_tasks(&self) -> Vec<(u32, u64)>;
 }
 
 impl TaskHelpers for Kernel {
@@ -530,17 +546,10 @@ impl TaskHelpers for Kernel {
             ));
         }
         let active = self.active_tasks().unwrap_or_default();
-        let mut idle_cpus: Vec<(u32, u64)> = Vec::new();
-        if let Ok(idle_off) = l.offset("rq", "idle") {
-            for cpu in self.present_cpus().unwrap_or_default() {
-                if let Ok(rq) = self.percpu_addr("runqueues", cpu) {
-                    if let Ok(idle) = mem.read_u64(rq.wrapping_add(idle_off)) {
-                        idle_cpus.push((cpu, idle));
-                        if seen.insert(idle) {
-                            addrs.push(idle);
-                        }
-                    }
-                }
+        let idle_cpus = self.idle_tasks();
+        for &(_, idle) in &idle_cpus {
+            if seen.insert(idle) {
+                addrs.push(idle);
             }
         }
 
@@ -560,6 +569,20 @@ impl TaskHelpers for Kernel {
         }
         out.sort_by_key(|t| (!t.idle, t.pid, t.cpu));
         Ok(out)
+    }
+
+    fn idle_tasks(&self) -> Vec<(u32, u64)> {
+        let mut idle_cpus = Vec::new();
+        if let Ok(idle_off) = self.layouts().offset("rq", "idle") {
+            for cpu in self.present_cpus().unwrap_or_default() {
+                if let Ok(rq) = self.percpu_addr("runqueues", cpu) {
+                    if let Ok(idle) = self.memory().read_u64(rq.wrapping_add(idle_off)) {
+                        idle_cpus.push((cpu, idle));
+                    }
+                }
+            }
+        }
+        idle_cpus
     }
 
     fn read_task(&self, f: &TaskFields, addr: u64, active: &[(u32, u64)], idle: &[(u32, u64)]) -> Result<Task> {
