@@ -171,6 +171,13 @@ pub(crate) fn run_line(session: &mut Session, text: &str, front: &Frontend) -> F
         }
         return Flow::Continue;
     }
+    if front.format == Format::Text && command_name(session, &parsed.words) == "list" {
+        match krash_commands::list_plan(session, &parsed.words[1..]) {
+            Ok(plan) => run_list(session, &plan, &parsed.words, &parsed.sink, typed, front),
+            Err(e) => report_error(session, &parsed.words, &parsed.sink, typed, front.format, &e),
+        }
+        return Flow::Continue;
+    }
     let result = execute(session, &parsed.words);
     if session.interrupted() {
         // Ctrl-C: whatever the command got to is dropped.
@@ -230,13 +237,7 @@ fn run_foreach(
     input: &str,
     front: &Frontend,
 ) {
-    let page = front.pages && session.settings.scroll && *sink == Sink::Stdout;
-    let pager = session
-        .settings
-        .pager
-        .clone()
-        .filter(|_| page && pager::terminal_size().is_some_and(|(rows, _)| plan.tasks.len() >= rows));
-    let mut out = Delivery::open(sink, pager.as_deref());
+    let mut out = streamed_delivery(session, sink, front, plan.tasks.len());
     let command = plan.command.first().cloned().unwrap_or_default();
     let interrupt = session.interrupt.clone();
     let mut outputs = 0usize;
@@ -249,6 +250,64 @@ fn run_foreach(
     });
     out.finish();
     if let Err(e) = result {
+        report_error(session, words, sink, input, front.format, &e);
+    }
+}
+
+/// Where output written as it is made goes: through the pager, where paging
+/// is on, when it will be at least `lines` lines long and that fills the
+/// screen.
+fn streamed_delivery(session: &Session, sink: &Sink, front: &Frontend, lines: usize) -> Delivery {
+    let page = front.pages && session.settings.scroll && *sink == Sink::Stdout;
+    let pager = session
+        .settings
+        .pager
+        .as_deref()
+        .filter(|_| page && pager::terminal_size().is_some_and(|(rows, _)| lines >= rows));
+    Delivery::open(sink, pager)
+}
+
+/// `list` in text: each entry goes out as it is read (after a first walk
+/// that counts the list and finds where it stops), so a list of a million
+/// entries is never held whole, in the walk's results or in its text.
+fn run_list(
+    session: &Session,
+    plan: &krash_commands::output::ListPlan,
+    words: &[String],
+    sink: &Sink,
+    input: &str,
+    front: &Frontend,
+) {
+    // Entries are a line or a few: they go out in batches, not a write each.
+    const BATCH: usize = 64 << 10;
+    let mut out = streamed_delivery(session, sink, front, plan.entries);
+    let interrupt = session.interrupt.clone();
+    let mut pending = String::from(krash_render::render_list_head(plan.empty_head));
+    let mut open = true;
+    let mut failed = None;
+    let walked = krash_commands::list_each(session, plan, |entry| match entry {
+        Ok(e) => {
+            krash_render::render_list_entry(&mut pending, &e);
+            if pending.len() >= BATCH {
+                open = out.write(&pending, &interrupt);
+                pending.clear();
+            }
+            open
+        }
+        Err(e) => {
+            failed = Some(e);
+            false
+        }
+    });
+    let failed = walked.err().or(failed);
+    if open {
+        if failed.is_none() {
+            pending.push_str(&krash_render::render_list_tail(plan.broken.as_ref()));
+        }
+        out.write(&pending, &interrupt);
+    }
+    out.finish();
+    if let Some(e) = failed {
         report_error(session, words, sink, input, front.format, &e);
     }
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{krash_on, lab_dumps, LabDump};
+use common::{krash, krash_on, lab_dumps, LabDump};
 
 /// `set`'s `TASK:`/`PID:`/`COMMAND:` lines: the panic task.
 fn panic_task(d: &LabDump) -> (String, String, String) {
@@ -123,6 +123,50 @@ fn a_walk_that_never_returns_is_reported() {
         let run = krash_on(&d, "list -H 0xffffffffffff0000\n");
         assert!(run.stdout.contains("list: list broken at") || !run.stderr.is_empty(), "{}: {}", d.label(), run.stdout);
     }
+}
+
+/// `list` in text is written as the list is walked (a second walk after one
+/// that counts it); in JSON it is one document. Both must give the same
+/// entries and the same reason for stopping, for every shape of walk.
+#[test]
+fn list_text_written_as_walked_equals_its_json_document() {
+    let mut compared = 0;
+    for d in representative_dumps().into_iter().take(4) {
+        for line in [
+            "list -o task_struct.tasks -s task_struct.pid,comm init_task",
+            "list -r -o task_struct.tasks -S task_struct.pid init_task",
+            "list -e 0 init_task -o task_struct.tasks",
+            "list -H 0xffffffffffff0000",
+            "list -H modules -s module.name -l",
+        ] {
+            let text = krash_on(&d, &format!("{line}\n")).stdout;
+            let json = krash(
+                &["-s", "--json", &d.vmlinux.to_string_lossy(), &d.vmcore.to_string_lossy()],
+                &format!("{line}\n"),
+            );
+            let doc: serde_json::Value = match serde_json::from_str(json.stdout.trim()) {
+                Ok(v) => v,
+                Err(e) => panic!("{}: {line}: JSON unreadable ({e}):\n{}", d.label(), json.stdout),
+            };
+            let list = &doc["data"];
+            let Some(entries) = list["entries"].as_array() else {
+                // An error is an error in both.
+                assert!(text.trim().is_empty(), "{}: {line}: text {text}\njson {doc}", d.label());
+                continue;
+            };
+            let want: Vec<String> = entries
+                .iter()
+                .map(|e| e["addr"].as_str().unwrap_or_default().trim_start_matches("0x").to_string())
+                .collect();
+            let got: Vec<&str> =
+                text.lines().filter(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_hexdigit())).collect();
+            assert_eq!(got, want, "{}: {line}: entries differ", d.label());
+            let broken_text = text.lines().find_map(|l| l.strip_prefix("list: ")).is_some();
+            assert_eq!(broken_text, !list["broken"].is_null(), "{}: {line}: {text}\n{doc}", d.label());
+            compared += 1;
+        }
+    }
+    krash_labtest::assert_compared(compared, "list text and JSON");
 }
 
 #[test]

@@ -55,6 +55,23 @@ pub fn foreach_each(
     commands::foreach::run_each(session, plan, each).map_err(|e| with_usage(&commands::foreach::SPEC, e))
 }
 
+/// `list`'s plan for a caller that writes each entry as it is read (the
+/// CLI): the list is walked once to count it; errors read as [`execute`]
+/// gives them.
+pub fn list_plan(session: &Session, args: &[String]) -> Result<output::ListPlan> {
+    commands::list::plan(session, args).map_err(|e| with_usage(&commands::list::SPEC, e))
+}
+
+/// Walks a [`list_plan`]'s list again, handing each entry to `each` as it
+/// is read; `each` returns false to stop.
+pub fn list_each(
+    session: &Session,
+    plan: &output::ListPlan,
+    each: impl FnMut(Result<output::ListEntry>) -> bool,
+) -> Result<()> {
+    commands::list::each(session, plan, each).map_err(|e| with_usage(&commands::list::SPEC, e))
+}
+
 pub(crate) fn with_usage(spec: &CommandSpec, e: Error) -> Error {
     match e {
         Error::Usage(msg) if getopt::is_option_error(&msg) => {

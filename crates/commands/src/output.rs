@@ -23,7 +23,7 @@ pub use crate::commands::kmem::{
     AddressInfo, AddressPart, CacheDetail, CacheRow, CpuDetail, Kmem, KmemNote, KmemOutput, NodeDetail, ObjectRow,
     PageInfo, SlabDetail, SlabRow, TaskContext, VmapRow,
 };
-pub use crate::commands::list::{ListEntry, ListOutput};
+pub use crate::commands::list::{ListEntry, ListOutput, ListPlan};
 pub use crate::commands::log::{Log, LogTimestamps};
 pub use crate::commands::module::{LoadProblem, ModuleOutput, ModuleRow, ModuleTable, TaintRow};
 pub use crate::commands::net::{NetOutput, SocketDump, TaskSockets};
@@ -72,6 +72,7 @@ pub use krash_linux::sched::task::TaskState;
 pub use krash_linux::sched::waitq::{WaitEntry, WaitQueue};
 pub use krash_linux::time::hrtimer::{HrtimerClock, HrtimerCpu, Hrtimers, QueuedHrtimer};
 pub use krash_linux::time::timer::{PendingTimer, TimerBase, TimerWheel};
+pub use krash_program::list::ListBreak;
 
 /// The data a command produced.
 // One value per command run, moved straight to the renderer: boxing the

@@ -76,54 +76,94 @@ pub fn walk(mem: &dyn VirtualMemory, head: u64, opts: WalkOptions) -> ListWalk {
 /// Walks from `start` until `end` comes back (crash's `list -e`), or the
 /// head for a normal walk.
 pub fn walk_from(mem: &dyn VirtualMemory, start: u64, end: u64, opts: WalkOptions) -> ListWalk {
-    let (forward_off, back_off) = if opts.reverse { (8, 0) } else { (0, 8) };
-    let link = |node: u64| mem.read_u64(node.wrapping_add(forward_off));
-    let mut out = ListWalk::default();
+    let mut cursor = ListCursor::new(mem, start, end, opts);
+    let nodes = cursor.by_ref().collect();
+    ListWalk { nodes, broken: cursor.broken }
+}
+
+/// A walk one node at a time, in constant memory, for callers that act on
+/// each node as it is reached (`list` of a million entries writes each as
+/// it goes). After the last node, [`ListCursor::broken`] says why the walk
+/// stopped, if not at `end`.
+pub struct ListCursor<'m> {
+    mem: &'m dyn VirtualMemory,
+    end: u64,
+    opts: WalkOptions,
+    forward_off: u64,
+    back_off: u64,
+    node: u64,
     // Brent's cycle detection: `tortoise` teleports to the hare at powers of two.
-    let mut tortoise = start;
-    let mut power = 1usize;
-    let mut steps = 0usize;
-    let mut node = start;
-    loop {
-        let next = match link(node) {
+    tortoise: u64,
+    power: usize,
+    steps: usize,
+    yielded: usize,
+    done: bool,
+    pub broken: Option<ListBreak>,
+}
+
+impl<'m> ListCursor<'m> {
+    pub fn new(mem: &'m dyn VirtualMemory, start: u64, end: u64, opts: WalkOptions) -> ListCursor<'m> {
+        let (forward_off, back_off) = if opts.reverse { (8, 0) } else { (0, 8) };
+        ListCursor {
+            mem,
+            end,
+            opts,
+            forward_off,
+            back_off,
+            node: start,
+            tortoise: start,
+            power: 1,
+            steps: 0,
+            yielded: 0,
+            done: false,
+            broken: None,
+        }
+    }
+
+    fn stop(&mut self, why: Option<ListBreak>) -> Option<u64> {
+        self.done = true;
+        self.broken = why;
+        None
+    }
+}
+
+impl Iterator for ListCursor<'_> {
+    type Item = u64;
+
+    fn next(&mut self) -> Option<u64> {
+        if self.done {
+            return None;
+        }
+        let node = self.node;
+        let next = match self.mem.read_u64(node.wrapping_add(self.forward_off)) {
             Ok(n) => n,
-            Err(e) => {
-                out.broken = Some(ListBreak::Unreadable { node, error: e.to_string() });
-                return out;
-            }
+            Err(e) => return self.stop(Some(ListBreak::Unreadable { node, error: e.to_string() })),
         };
-        if opts.check_backlinks {
-            match mem.read_u64(next.wrapping_add(back_off)) {
+        if self.opts.check_backlinks {
+            match self.mem.read_u64(next.wrapping_add(self.back_off)) {
                 Ok(back) if back == node => {}
-                Ok(back) => {
-                    out.broken = Some(ListBreak::BadBacklink { node, next, next_prev: back });
-                    return out;
-                }
-                Err(e) => {
-                    out.broken = Some(ListBreak::Unreadable { node: next, error: e.to_string() });
-                    return out;
-                }
+                Ok(back) => return self.stop(Some(ListBreak::BadBacklink { node, next, next_prev: back })),
+                Err(e) => return self.stop(Some(ListBreak::Unreadable { node: next, error: e.to_string() })),
             }
         }
-        if next == end {
-            return out;
+        if next == self.end {
+            return self.stop(None);
         }
-        if next == tortoise {
-            out.broken = Some(ListBreak::Cycle { at: next });
-            return out;
+        if next == self.tortoise {
+            return self.stop(Some(ListBreak::Cycle { at: next }));
         }
-        if out.nodes.len() >= opts.limit {
-            out.broken = Some(ListBreak::Limit { limit: opts.limit });
-            return out;
+        if self.yielded >= self.opts.limit {
+            return self.stop(Some(ListBreak::Limit { limit: self.opts.limit }));
         }
-        out.nodes.push(next);
-        node = next;
-        steps += 1;
-        if steps == power {
-            tortoise = node;
-            power = power.saturating_mul(2);
-            steps = 0;
+        self.yielded += 1;
+        self.node = next;
+        self.steps += 1;
+        if self.steps == self.power {
+            self.tortoise = next;
+            self.power = self.power.saturating_mul(2);
+            self.steps = 0;
         }
+        Some(next)
     }
 }
 

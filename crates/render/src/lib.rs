@@ -43,4 +43,7 @@ pub fn json_line<T: Serialize>(doc: &T) -> String {
     line
 }
 
-pub use text::{format_crash_date, format_sortable_date, format_uptime, render_foreach_item};
+pub use text::{
+    format_crash_date, format_sortable_date, format_uptime, render_foreach_item, render_list_entry, render_list_head,
+    render_list_tail,
+};

@@ -5,10 +5,10 @@ use krash_core::{Error, Result};
 use krash_debuginfo::types::{TypeKind, TypeOps};
 use krash_eval::value::Value;
 use krash_eval::value::ValueExt;
-use krash_program::list::{walk_from, ListBreak, WalkOptions};
+use krash_program::list::{ListBreak, ListCursor, WalkOptions};
 use krash_program::Kernel;
 
-use super::struct_cmd::{member_line, radix_of, request, Aggregate, MemberValue, ObjectValue, TypeHeader};
+use super::struct_cmd::{member_line, radix_of, request, Aggregate, MemberValue, ObjectValue, Request, TypeHeader};
 use crate::{getopt, CommandSpec, Output, Session};
 
 pub(crate) const SPEC: CommandSpec = CommandSpec {
@@ -53,10 +53,58 @@ pub struct ListOutput {
     pub broken: Option<ListBreak>,
 }
 
+/// What `list` will print, found by a first walk that keeps nothing: how
+/// many entries, and why the walk stops. A caller that writes as it goes
+/// (the CLI) then hands each entry on as [`each`] reads it, so a list of a
+/// million entries is never held whole.
+pub struct ListPlan {
+    /// The first node (a `list_head`, or the link of the first entry), and
+    /// the node that ends the walk.
+    start_node: u64,
+    end_node: u64,
+    /// The start node is an entry itself (not with `-H`).
+    head_is_entry: bool,
+    /// The link's offset in an entry.
+    offset: u64,
+    opts: WalkOptions,
+    shown: Option<Request>,
+    /// `-l`: members are at offsets from the link, not the entry.
+    from_link: bool,
+    /// `-S`: members printed as crash reads them itself (no commas).
+    plain: bool,
+    /// How many entries the list has (each once: a cycle is cut where it
+    /// comes back).
+    pub entries: usize,
+    /// An empty `-H` list prints `(empty)`.
+    pub empty_head: bool,
+    pub broken: Option<ListBreak>,
+}
+
 /// Largest list walked (crash's own limit is similar: memory, not time).
 const MAX_ENTRIES: usize = 50_000_000;
 
 fn run(session: &mut Session, args: &[String]) -> Result<Output> {
+    let plan = plan(session, args)?;
+    let mut entries = Vec::with_capacity(plan.entries);
+    let mut failed = None;
+    each(session, &plan, |entry| match entry {
+        Ok(e) => {
+            entries.push(e);
+            true
+        }
+        Err(e) => {
+            failed = Some(e);
+            false
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    Ok(Output::List(ListOutput { entries, empty_head: plan.empty_head, broken: plan.broken }))
+}
+
+/// Parses `list`'s arguments and walks the list once to count it.
+pub(crate) fn plan(session: &Session, args: &[String]) -> Result<ListPlan> {
     let p = getopt::parse("list", args, "H:h:o:O:s:S:e:rlxd")?;
     let k = &session.kernel;
     let has_head = p.has('H') || p.has('h');
@@ -77,72 +125,102 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         })
     };
     let opts = WalkOptions { reverse: p.has('r'), limit: MAX_ENTRIES, ..WalkOptions::default() };
-    let (mut entries_nodes, head_is_entry, start_node) = if let Some(h) = p.value('H') {
+    let (head_is_entry, start_node) = if let Some(h) = p.value('H') {
         let head_offset = match p.value('O') {
             Some(o) => offset_arg(k, o)?,
             None => 0,
         };
-        let head = resolve(h)?.wrapping_add(head_offset);
-        (Vec::new(), false, head)
+        (false, resolve(h)?.wrapping_add(head_offset))
     } else if let Some(h) = p.value('h') {
-        (Vec::new(), true, resolve(h)?.wrapping_add(offset))
+        (true, resolve(h)?.wrapping_add(offset))
     } else {
         let w = start_word.ok_or_else(|| Error::Usage(format!("usage: {}", SPEC.synopsis)))?;
-        (Vec::new(), true, resolve(w)?.wrapping_add(offset))
+        (true, resolve(w)?.wrapping_add(offset))
     };
     let end_node = match p.value('e') {
         Some(e) => resolve(e)?.wrapping_add(offset),
         None => start_node,
     };
-    if head_is_entry {
-        entries_nodes.push(start_node);
-    }
-    let walk = walk_from(k.memory(), start_node, end_node, opts);
-    entries_nodes.extend(walk.nodes);
-    let mut broken = walk.broken;
-    // A NULL `next` ends a plain (non-circular) list cleanly.
-    if entries_nodes.last() == Some(&0) && matches!(broken, Some(ListBreak::Unreadable { node: 0, .. })) {
-        entries_nodes.pop();
-        broken = None;
-    }
-    if let Some(ListBreak::Cycle { .. }) = broken {
-        // Show each entry once: cut at the first node met again.
-        let mut seen = std::collections::HashSet::with_capacity(entries_nodes.len());
-        if let Some(pos) = entries_nodes.iter().position(|n| !seen.insert(*n)) {
-            let again = entries_nodes[pos];
-            entries_nodes.truncate(pos);
-            broken = Some(ListBreak::Cycle { at: again });
-        }
-    }
-    let empty_head = !head_is_entry && entries_nodes.is_empty() && broken.is_none();
-
     let show = p.value('s').or(p.value('S'));
     let radix = radix_of(session, p.has('x'), p.has('d'));
     let shown = match show {
         Some(spec) => Some(request(k, spec, TypeKind::Struct, radix)?),
         None => None,
     };
-    let mut entries = Vec::with_capacity(entries_nodes.len());
-    for node in entries_nodes {
+    let mut plan = ListPlan {
+        start_node,
+        end_node,
+        head_is_entry,
+        offset,
+        opts,
+        shown,
+        from_link: p.has('l'),
+        plain: p.value('s').is_none(),
+        entries: 0,
+        empty_head: false,
+        broken: None,
+    };
+    let mut walk = ListCursor::new(k.memory(), start_node, end_node, opts);
+    let mut entries = usize::from(head_is_entry);
+    let mut last = head_is_entry.then_some(start_node);
+    for node in walk.by_ref() {
         session.interrupt.check()?;
-        let addr = node.wrapping_sub(offset);
-        let mut entry = ListEntry { addr, members: Vec::new(), object: None };
-        if let Some(req) = &shown {
-            let base = if p.has('l') { node } else { addr };
-            entry_members(k, req, base, p.value('s').is_none(), &mut entry)?;
-        }
-        entries.push(entry);
+        entries += 1;
+        last = Some(node);
     }
-    Ok(Output::List(ListOutput { entries, empty_head, broken }))
+    let mut broken = walk.broken;
+    // A NULL `next` ends a plain (non-circular) list cleanly.
+    if last == Some(0) && matches!(broken, Some(ListBreak::Unreadable { node: 0, .. })) {
+        entries -= 1;
+        broken = None;
+    }
+    if let Some(ListBreak::Cycle { .. }) = broken {
+        // Show each entry once: cut at the first node met again.
+        let mut seen = std::collections::HashSet::new();
+        if let Some((pos, again)) = plan.nodes(k).enumerate().find(|&(_, n)| !seen.insert(n)) {
+            entries = pos;
+            broken = Some(ListBreak::Cycle { at: again });
+        }
+    }
+    plan.entries = entries;
+    plan.empty_head = !head_is_entry && entries == 0 && broken.is_none();
+    plan.broken = broken;
+    Ok(plan)
 }
 
-fn entry_members(
-    k: &Kernel,
-    req: &super::struct_cmd::Request,
-    base: u64,
-    plain: bool,
-    entry: &mut ListEntry,
-) -> Result<()> {
+impl ListPlan {
+    /// The entries' nodes in walk order (the start first when it is an
+    /// entry), not yet cut to the planned count.
+    fn nodes<'k>(&self, k: &'k Kernel) -> impl Iterator<Item = u64> + 'k {
+        let first = self.head_is_entry.then_some(self.start_node);
+        first.into_iter().chain(ListCursor::new(k.memory(), self.start_node, self.end_node, self.opts))
+    }
+}
+
+/// Walks a [`plan`]'s list again, handing each entry (with its members) to
+/// `each` as it is read; `each` returns false to stop. An entry whose
+/// members cannot be shown is handed on as its error.
+pub(crate) fn each(session: &Session, plan: &ListPlan, mut each: impl FnMut(Result<ListEntry>) -> bool) -> Result<()> {
+    let k = &session.kernel;
+    for node in plan.nodes(k).take(plan.entries) {
+        session.interrupt.check()?;
+        let addr = node.wrapping_sub(plan.offset);
+        let mut entry = ListEntry { addr, members: Vec::new(), object: None };
+        let shown = match &plan.shown {
+            Some(req) => {
+                let base = if plan.from_link { node } else { addr };
+                entry_members(k, req, base, plan.plain, &mut entry)
+            }
+            None => Ok(()),
+        };
+        if !each(shown.map(|()| entry)) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn entry_members(k: &Kernel, req: &Request, base: u64, plain: bool, entry: &mut ListEntry) -> Result<()> {
     let value = Value::at(req.type_id, base);
     if req.members.is_empty() {
         let header = TypeHeader { keyword: Aggregate::Struct, name: req.name.clone() };

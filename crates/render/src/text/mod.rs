@@ -42,6 +42,7 @@ mod whatis;
 use krash_commands::Output;
 
 pub use foreach::render_foreach_item;
+pub use list::{render_list_entry, render_list_head, render_list_tail};
 pub use sys::{format_crash_date, format_sortable_date, format_uptime};
 
 pub(crate) fn render(output: &Output) -> String {
