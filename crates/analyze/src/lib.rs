@@ -347,7 +347,7 @@ impl AnalyzeExt for Kernel {
             owner: None,
             known_issues: Vec::new(),
         };
-        let panic_task = self.panic_task().and_then(|addr| self.task_by_addr(addr).ok().cloned());
+        let panic_task = self.panic_task().and_then(|addr| self.task_at(addr).ok().map(std::borrow::Cow::into_owned));
         let mut trace = None;
         if let Some(task) = &panic_task {
             report.pid = Some(task.pid);
@@ -820,7 +820,7 @@ impl AnalyzeHelpers for Kernel {
         let (reg_name, value, displacement) = (bad.register.clone(), bad.value, bad.displacement);
         let canonical = |v: u64| self.memory().layout().paging().is_canonical(v);
         // The variable DWARF keeps in that register, from the frame's variables.
-        if let Some(t) = self.panic_task().and_then(|a| self.task_by_addr(a).ok().cloned()) {
+        if let Some(t) = self.panic_task().and_then(|a| self.task_at(a).ok().map(std::borrow::Cow::into_owned)) {
             if let Ok(bt) = self.backtrace(&t) {
                 if let Some(frame) = bt.trace.frames().find(|f| f.exact && Some(f.pc) == report.rip) {
                     let vars = self.frame_variables(frame);
@@ -904,7 +904,9 @@ impl AnalyzeHelpers for Kernel {
     }
 
     fn return_addresses_above(&self, pc: u64) -> Vec<u64> {
-        let Some(task) = self.panic_task().and_then(|a| self.task_by_addr(a).ok().cloned()) else { return Vec::new() };
+        let Some(task) = self.panic_task().and_then(|a| self.task_at(a).ok().map(std::borrow::Cow::into_owned)) else {
+            return Vec::new();
+        };
         let Ok(bt) = self.backtrace(&task) else { return Vec::new() };
         let mut above = Vec::new();
         let mut found = false;

@@ -54,8 +54,8 @@ fn dwarf_cfi_frames_equal_orc_frames_as_far_as_cfi_covers() {
     for d in lab_dumps().into_iter().filter(has_orc) {
         let Some(k) = open(&d) else { continue };
         let Some(task) = k.panic_task().and_then(|t| k.task_by_addr(t).ok()) else { continue };
-        let orc = k.backtrace_by(task, Method::Orc).expect("ORC backtrace");
-        let cfi = k.backtrace_by(task, Method::Dwarf).expect("DWARF backtrace");
+        let orc = k.backtrace_by(&task, Method::Orc).expect("ORC backtrace");
+        let cfi = k.backtrace_by(&task, Method::Dwarf).expect("DWARF backtrace");
         // Where the kernel's own ORC table leaves a function undefined
         // (5.10's __crash_kexec), ORC stops there and recovers from saved
         // registers; CFI is compared with what ORC found by itself.
@@ -130,7 +130,7 @@ fn damaged_stack_in_a_dump_copy_is_recovered() {
     for d in lab_dumps().into_iter().filter(|d| d.scenario == "softlockup" && d.format == "elf") {
         let Some(k) = open(&d) else { continue };
         let Some(task) = k.panic_task().and_then(|t| k.task_by_addr(t).ok()) else { continue };
-        let clean = k.backtrace(task).expect("clean backtrace");
+        let clean = k.backtrace(&task).expect("clean backtrace");
         let victim = clean
             .trace
             .frames()
@@ -230,7 +230,7 @@ fn old_method_scan_covers_the_unwound_frames_and_toggles() {
     for d in common::one_per_scenario() {
         let Some(k) = open(&d) else { continue };
         let Some(task) = k.panic_task().and_then(|t| k.task_by_addr(t).ok()) else { continue };
-        let unwound = k.backtrace(task).expect("backtrace");
+        let unwound = k.backtrace(&task).expect("backtrace");
         let run = common::krash_on(&d, "bt -o\nbt -O\nbt\nbt -O\nbt\n");
         assert!(run.success, "{}: {}", d.label(), run.stderr);
         let sections: Vec<&str> = run.stdout.split("default backtrace method: ").collect();

@@ -185,7 +185,7 @@ fn panic_task_matches_console_call_trace_and_every_cpu_unwinds() {
             eprintln!("note: {}: the kernel model finds no panic task; skipped", d.label);
             continue;
         };
-        let bt = match k.backtrace(panic_task) {
+        let bt = match k.backtrace(&panic_task) {
             Ok(bt) => bt,
             Err(e) => {
                 failures.push(format!("{}: bt failed: {e}", d.label));
@@ -224,7 +224,7 @@ fn panic_task_matches_console_call_trace_and_every_cpu_unwinds() {
                 failures.push(format!("{}: CPU {cpu} active task {addr:x} not in the task list", d.label));
                 continue;
             };
-            match k.backtrace(task) {
+            match k.backtrace(&task) {
                 Ok(bt) if bt.trace.frames().count() > 1 && warnings(&bt).is_empty() => {
                     eprintln!("  CPU {cpu}: {:?} ({:?})", frame_names(&bt, false), bt.start_source);
                 }
@@ -266,7 +266,7 @@ fn damaged_stack_is_recovered_from_saved_registers() {
     for d in lab_dumps().iter().filter(|d| d.label.contains("/softlockup/") && d.label.ends_with("kdump-zlib")) {
         let Ok(k) = open(d) else { continue };
         let Some(task) = k.panic_task().and_then(|t| k.task_by_addr(t).ok()) else { continue };
-        let clean = k.backtrace(task).expect("clean backtrace");
+        let clean = k.backtrace(&task).expect("clean backtrace");
         // Smash the return address of the frame after __hrtimer_run_queues,
         // on the IRQ stack, as in seed 000's bogus frame.
         let victim = clean
@@ -275,7 +275,7 @@ fn damaged_stack_is_recovered_from_saved_registers() {
             .find(|f| f.symbol.as_ref().is_some_and(|s| s.name == "hrtimer_interrupt"))
             .expect("hrtimer_interrupt frame");
         let overlay = Overlay { inner: k.memory(), words: HashMap::from([(victim.slot, 0xdead_0000_beef)]) };
-        let bt = k.backtrace_with_memory(task, &overlay).expect("damaged backtrace");
+        let bt = k.backtrace_with_memory(&task, &overlay).expect("damaged backtrace");
         let names = frame_names(&bt, false);
         eprintln!("{}: damaged: {names:?}\n warnings {:?}", d.label, warnings(&bt));
         assert!(!warnings(&bt).is_empty(), "no warning for the damaged frame");
@@ -311,7 +311,7 @@ fn a_cpus_task_read_alone_is_its_entry_in_the_task_list() {
             active.iter().map(|&(_, addr)| format!("{:?}", k.task_at(addr).map(|t| t.into_owned()))).collect();
         assert!(k.tasks().is_ok_and(|t| !t.is_empty()), "{}: no task list", d.label);
         for (&(cpu, addr), alone) in active.iter().zip(alone) {
-            let listed = format!("{:?}", k.task_by_addr(addr).cloned());
+            let listed = format!("{:?}", k.task_by_addr(addr).map(|t| t.into_owned()));
             if alone != listed {
                 failures.push(format!("{} CPU {cpu}: alone {alone}\n   listed {listed}", d.label));
             }
@@ -320,4 +320,59 @@ fn a_cpus_task_read_alone_is_its_entry_in_the_task_list() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     krash_labtest::assert_compared(compared, "CPUs' tasks read alone and from the list");
+}
+
+/// A command on one PID or task address reads that task through the
+/// kernel's PID table, not the whole task list: on every lab kernel (all
+/// have `init_pid_ns.idr`), every task found that way is the task list's
+/// entry, an absent PID is absent, and an address that is no task is
+/// refused.
+#[test]
+fn tasks_found_through_the_pid_table_are_the_task_lists() {
+    let mut compared = 0;
+    let mut failures = Vec::new();
+    for d in lab_dumps() {
+        // A LiME image is read from a running machine page by page: a task
+        // made while it was written (the kworker writing it) can be on the
+        // list and not yet in the table the image holds.
+        if d.dump.extension().is_some_and(|e| e == "lime") {
+            continue;
+        }
+        let (Ok(listed), Ok(alone)) = (open(&d), open(&d)) else { continue };
+        let Ok(tasks) = listed.tasks() else {
+            failures.push(format!("{}: no task list", d.label));
+            continue;
+        };
+        for t in tasks.iter().filter(|t| t.pid > 0) {
+            match alone.task_in_pid_table(t.pid) {
+                Ok(Some(addr)) if addr == t.addr => {}
+                other => failures.push(format!("{}: PID {} ({:x}): table says {other:?}", d.label, t.pid, t.addr)),
+            }
+            compared += 1;
+        }
+        // Lookups before `alone` reads its list, spread over the table.
+        for t in tasks.iter().filter(|t| t.pid > 0).step_by(7) {
+            let by_pid = alone.task_by_pid(t.pid).map(|t| format!("{:?}", t.as_ref()));
+            let by_addr = alone.task_by_addr(t.addr).map(|t| format!("{:?}", t.as_ref()));
+            let want = format!("{t:?}");
+            if by_pid.as_deref().ok() != Some(want.as_str()) || by_addr.as_deref().ok() != Some(want.as_str()) {
+                failures.push(format!(
+                    "{}: PID {}: by pid {by_pid:?}\n by addr {by_addr:?}\n listed {want}",
+                    d.label, t.pid
+                ));
+            }
+        }
+        let unused = tasks.iter().map(|t| t.pid).max().unwrap_or(0).saturating_add(1000);
+        if !matches!(alone.task_in_pid_table(unused), Ok(None)) || alone.task_by_pid(unused).is_ok() {
+            failures.push(format!("{}: PID {unused} is found", d.label));
+        }
+        // Inside a task_struct, not at its start: not a task.
+        if let Some(t) = tasks.iter().find(|t| t.pid > 0) {
+            if alone.task_by_addr(t.addr + 64).is_ok() {
+                failures.push(format!("{}: {:x} taken for a task", d.label, t.addr + 64));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    krash_labtest::assert_compared(compared, "tasks found through the PID table");
 }

@@ -448,9 +448,9 @@ fn has_no_kernel_stack(k: &Kernel, t: &Task) -> bool {
         && k.read_field_u64(t.addr, "task_struct", "stack").is_ok_and(|stack| stack == 0)
 }
 
-/// The tasks `bt` is asked for. A CPU's task (`-a`, `-c`) and the current
-/// context are read alone, from the address the kernel holds: the whole
-/// task list is read only for a PID, `-g`, or an address to check.
+/// The tasks `bt` is asked for. A CPU's task (`-a`, `-c`), the current
+/// context, a PID and a task address are read alone: the whole task list
+/// is read only for PID 0 (every idle task) and `-g`.
 fn select_tasks<'k>(k: &'k Kernel, current: Option<u64>, p: &getopt::Parsed) -> Result<Vec<Cow<'k, Task>>> {
     let mut out: Vec<Cow<'k, Task>> = Vec::new();
     if p.has('a') || p.has('c') {
@@ -470,9 +470,11 @@ fn select_tasks<'k>(k: &'k Kernel, current: Option<u64>, p: &getopt::Parsed) -> 
     }
     for arg in &p.args {
         let matched: Vec<Cow<'k, Task>> = match arg.parse::<i32>() {
-            Ok(pid) => k.tasks()?.iter().filter(|t| t.pid == pid).map(Cow::Borrowed).collect(),
+            // PID 0 is every CPU's idle task; any other is one task.
+            Ok(0) => k.tasks()?.iter().filter(|t| t.pid == 0).map(Cow::Borrowed).collect(),
+            Ok(pid) => k.task_by_pid(pid).ok().into_iter().collect(),
             Err(_) => match crate::parse_hex(arg) {
-                Some(addr) => k.task_by_addr(addr).ok().map(Cow::Borrowed).into_iter().collect(),
+                Some(addr) => k.task_by_addr(addr).ok().into_iter().collect(),
                 None => return Err(Error::Usage(format!("bt: invalid task or pid value: {arg}"))),
             },
         };

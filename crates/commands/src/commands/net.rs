@@ -70,7 +70,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     };
     if p.has('S') {
         let task = task.ok_or_else(|| Error::NotFound("no current task context".into()))?;
-        let header = TaskHeader::of(k.task_by_addr(task)?);
+        let header = TaskHeader::of(k.task_by_addr(task)?.as_ref());
         let radix = radix_of(session, p.has('x'), p.has('d'));
         let mut sockets = Vec::new();
         for socket in k.task_sockets(task)? {
@@ -87,7 +87,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     }
     if p.has('s') {
         let task = task.ok_or_else(|| Error::NotFound("no current task context".into()))?;
-        let header = TaskHeader::of(k.task_by_addr(task)?);
+        let header = TaskHeader::of(k.task_by_addr(task)?.as_ref());
         return Ok(Output::Net(NetOutput::Sockets(TaskSockets { header, sockets: k.task_sockets(task)? })));
     }
     if !p.args.is_empty() && !p.has('n') {

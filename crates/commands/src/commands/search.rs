@@ -188,7 +188,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
                 }
                 truncated |= found.truncated;
                 let hits = found.hits.iter().map(|h| hit(k, &space, h, &labels, &needles, context)).collect();
-                groups.push(SearchGroup { task: Some(TaskHeader::of(k.task_by_addr(task)?)), hits });
+                groups.push(SearchGroup { task: Some(TaskHeader::of(k.task_by_addr(task)?.as_ref())), hits });
             }
         }
         _ => {

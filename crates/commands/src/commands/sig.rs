@@ -65,7 +65,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     let mut out = Vec::new();
     for t in tasks {
         if p.has('g') {
-            let leader = k.tasks()?.iter().find(|l| l.pid == t.tgid).unwrap_or(t);
+            let leader = k.tasks()?.iter().find(|l| l.pid == t.tgid).unwrap_or(&t);
             let mut threads =
                 vec![ThreadSignals { header: TaskHeader::of(leader), signals: k.task_signals(leader.addr)? }];
             for member in k.tasks()?.iter().filter(|m| m.tgid == leader.tgid && m.addr != leader.addr) {
@@ -79,7 +79,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
             });
         } else {
             out.push(SigTask {
-                header: TaskHeader::of(t),
+                header: TaskHeader::of(&t),
                 group: k.group_signals(t.addr)?,
                 task: Some(k.task_signals(t.addr)?),
                 threads: Vec::new(),

@@ -1,5 +1,7 @@
 //! `task`: a task's `task_struct` (and `thread_info`), or chosen members.
 
+use std::borrow::Cow;
+
 use krash_core::{Error, Result};
 use krash_debuginfo::types::{TypeKind, TypeOps};
 use krash_eval::value::Value;
@@ -72,14 +74,14 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
             }
             blocks.push(StructBlock::Members { members: lines });
         }
-        entries.push(TaskEntry { header: TaskHeader::of(t), blocks });
+        entries.push(TaskEntry { header: TaskHeader::of(&t), blocks });
     }
     Ok(Output::Task(TaskOutput { entries }))
 }
 
 /// The tasks the arguments name (PIDs or task addresses), else the
 /// current context's task.
-pub(crate) fn tasks_or_current<'s>(session: &'s Session, args: &[String]) -> Result<Vec<&'s Task>> {
+pub(crate) fn tasks_or_current<'s>(session: &'s Session, args: &[String]) -> Result<Vec<Cow<'s, Task>>> {
     let k = &session.kernel;
     let mut tasks = args.iter().map(|a| task_arg(k, a)).collect::<Result<Vec<_>>>()?;
     if tasks.is_empty() {
@@ -90,7 +92,7 @@ pub(crate) fn tasks_or_current<'s>(session: &'s Session, args: &[String]) -> Res
 }
 
 /// A PID (decimal) or task address (hex).
-pub(crate) fn task_arg<'k>(k: &'k Kernel, word: &str) -> Result<&'k Task> {
+pub(crate) fn task_arg<'k>(k: &'k Kernel, word: &str) -> Result<Cow<'k, Task>> {
     if let Ok(pid) = word.parse::<i32>() {
         return k.task_by_pid(pid);
     }

@@ -106,11 +106,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
             let head_off = k.layouts().offset("xarray", "xa_head").unwrap_or(8);
             // An xa_node pointer is tagged as an internal entry (xa_mk_node).
             let head = if p.has('N') { root | 2 } else { mem.read_u64(root.wrapping_add(head_off))? };
-            let layout = xarray::XaLayout {
-                shift: k.layouts().offset("xa_node", "shift").unwrap_or(0),
-                slots: k.layouts().offset("xa_node", "slots")?,
-                chunk: 64,
-            };
+            let layout = xarray::XaLayout::of(k.layouts())?;
             let w = xarray::walk(mem, head, layout, MAX_ENTRIES);
             (w.entries.into_iter().map(|e| (e.value, TreePosition::Index { index: e.index })).collect(), w.broken)
         }

@@ -1,5 +1,7 @@
 //! `vm` and `files`: a task's memory areas and its open files.
 
+use std::borrow::Cow;
+
 use krash_core::{Error, Result};
 pub use krash_linux::fs::vfs::PageCache;
 use krash_linux::fs::vfs::VfsExt;
@@ -175,7 +177,7 @@ pub struct FilesOutput {
 }
 
 /// The tasks named on the command line, or the current one.
-fn tasks<'k>(session: &'k Session, command: &str, args: &[String]) -> Result<Vec<&'k Task>> {
+fn tasks<'k>(session: &'k Session, command: &str, args: &[String]) -> Result<Vec<Cow<'k, Task>>> {
     let p = getopt::parse(command, args, "")?;
     let k = &session.kernel;
     if p.args.is_empty() {
@@ -201,7 +203,7 @@ fn run_vm(session: &mut Session, args: &[String]) -> Result<Output> {
     }
     let view = chosen.first().copied().unwrap_or(VmView::Areas);
     let targets: Vec<(TaskHeader, u64)> =
-        tasks(session, "vm", &p.args)?.into_iter().map(|t| (TaskHeader::of(t), t.mm)).collect();
+        tasks(session, "vm", &p.args)?.into_iter().map(|t| (TaskHeader::of(&t), t.mm)).collect();
     let mut entries = Vec::new();
     for (header, mm) in targets {
         let mut entry = vm_entry(&session.kernel, header, mm)?;
@@ -304,7 +306,7 @@ fn run_files(session: &mut Session, args: &[String]) -> Result<Output> {
             } else {
                 None
             };
-            Ok(FilesEntry { header: TaskHeader::of(t), files, page_counts })
+            Ok(FilesEntry { header: TaskHeader::of(&t), files, page_counts })
         })
         .collect::<Result<_>>()?;
     Ok(Output::Files(FilesOutput { entries, dentry: None, page_cache: None }))

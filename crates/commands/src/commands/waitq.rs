@@ -55,7 +55,7 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
     for e in &queue.entries {
         // crash stops at the first entry that is not a task's.
         match k.task_by_addr(e.private) {
-            Ok(t) => tasks.push(TaskHeader::of(t)),
+            Ok(t) => tasks.push(TaskHeader::of(&t)),
             Err(_) => break,
         }
     }

@@ -140,11 +140,7 @@ pub(crate) trait DevicesInternal {
 
 impl DevicesInternal for Kernel {
     fn xa_layout(&self) -> Result<krash_program::xarray::XaLayout> {
-        Ok(krash_program::xarray::XaLayout {
-            shift: self.layouts().offset("xa_node", "shift")?,
-            slots: self.layouts().offset("xa_node", "slots")?,
-            chunk: 64,
-        })
+        krash_program::xarray::XaLayout::of(self.layouts())
     }
 }
 

@@ -132,8 +132,7 @@ impl IrqHelpers for Kernel {
         let l = self.layouts();
         if let Ok(tree) = self.symbol_addr("irq_desc_tree") {
             let head = mem.read_u64(tree.wrapping_add(l.offset("xarray", "xa_head").unwrap_or(8)))?;
-            let layout =
-                XaLayout { shift: l.offset("xa_node", "shift")?, slots: l.offset("xa_node", "slots")?, chunk: 64 };
+            let layout = XaLayout::of(l)?;
             let walk = xarray::walk(mem, head, layout, nr as usize);
             if let Some(b) = walk.broken {
                 return Err(Error::bad_data("irq_desc_tree", b));

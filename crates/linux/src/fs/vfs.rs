@@ -216,7 +216,7 @@ impl VfsExt for Kernel {
         }
         let l = self.layouts();
         let head = self.read_field_u64(cache.mapping, "address_space", "i_pages.xa_head")?;
-        let layout = XaLayout { shift: l.offset("xa_node", "shift")?, slots: l.offset("xa_node", "slots")?, chunk: 64 };
+        let layout = XaLayout::of(l)?;
         let limit = usize::try_from(cache.nrpages).unwrap_or(usize::MAX).min(MAX_CACHED_PAGES);
         let walk = xarray::walk(self.memory(), head, layout, limit.saturating_add(1));
         let mut counted = 0u64;

@@ -126,11 +126,7 @@ impl SparseExt for Kernel {
         let l = self.layouts();
         let head =
             self.memory().read_u64(self.symbol_addr("memory_blocks")?.wrapping_add(l.offset("xarray", "xa_head")?))?;
-        let layout = krash_program::xarray::XaLayout {
-            shift: l.offset("xa_node", "shift")?,
-            slots: l.offset("xa_node", "slots")?,
-            chunk: 64,
-        };
+        let layout = krash_program::xarray::XaLayout::of(l)?;
         let walk = krash_program::xarray::walk(self.memory(), head, layout, MAX_MEMORY_BLOCKS);
         if let Some(b) = walk.broken {
             return Err(Error::bad_data("memory_blocks xarray", b));

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use krash_program::layout::Field;
 use krash_program::list::{self, WalkOptions};
+use krash_program::xarray::XaLayout;
 use krash_program::Kernel;
 
 /// Upper bound on tasks accepted from a dump (`PID_MAX_LIMIT` is 4M).
@@ -363,16 +364,23 @@ pub trait TaskExt {
     /// What went wrong while listing tasks (broken links, unreadable
     /// tasks), worded for the user; empty for a sound task list.
     fn task_list_problems(&self) -> &[String];
-    /// The task with this PID (the thread-group leader wins over none;
-    /// idle tasks share PID 0, so 0 gives CPU 0's).
-    fn task_by_pid(&self, pid: i32) -> Result<&Task>;
-    /// The task whose `task_struct` is at `addr`.
-    fn task_by_addr(&self, addr: u64) -> Result<&Task>;
+    /// The task with this PID (idle tasks share PID 0, so 0 gives CPU 0's).
+    /// Before the task list is read, from the kernel's own PID table: a
+    /// command on one PID of a machine with 20 000 tasks reads that one.
+    fn task_by_pid(&self, pid: i32) -> Result<Cow<'_, Task>>;
+    /// The task whose `task_struct` is at `addr`, an address a user gave:
+    /// it is a task when the PID table maps its PID back to it (or, where
+    /// that cannot tell, when the task list has it).
+    fn task_by_addr(&self, addr: u64) -> Result<Cow<'_, Task>>;
     /// The task at `addr`, an address the kernel itself holds for a task
     /// (a CPU's `rq->curr`): the task list's entry once the list was read,
     /// else that one task read alone. `bt -a` on a machine of 20 000 tasks
     /// needs its CPUs' tasks, not all of them.
     fn task_at(&self, addr: u64) -> Result<Cow<'_, Task>>;
+    /// The task the kernel's PID table gives for `pid`: Ok(None) when the
+    /// table has no task with it, an error when there is no table this
+    /// kernel's types describe (`init_pid_ns.idr`, 4.15 on; before, a hash).
+    fn task_in_pid_table(&self, pid: i32) -> Result<Option<u64>>;
     /// Task running on each CPU (`runqueues.curr`), indexed by CPU.
     fn active_tasks(&self) -> Result<Vec<(u32, u64)>>;
     /// The task that panicked: the current task of the CPU in `panic_cpu`,
@@ -394,30 +402,95 @@ impl TaskExt for Kernel {
         self.cached_if_read::<TaskList>().map(|l| l.problems.as_slice()).unwrap_or_default()
     }
 
-    fn task_by_pid(&self, pid: i32) -> Result<&Task> {
+    fn task_by_pid(&self, pid: i32) -> Result<Cow<'_, Task>> {
+        if self.cached_if_read::<TaskList>().is_none() && pid > 0 {
+            match self.task_in_pid_table(pid) {
+                Ok(Some(addr)) => {
+                    if let Ok(task) = self.task_at(addr) {
+                        return Ok(task);
+                    }
+                }
+                Ok(None) => return Err(Error::NotFound(format!("no task with PID {pid}"))),
+                // No table this krash can read: the task list decides.
+                Err(_) => {}
+            }
+        }
         let list = self.task_list();
         let tasks = list.tasks.as_deref().map_err(Clone::clone)?;
         list.by_pid
             .get(&pid)
             .and_then(|&i| tasks.get(i))
+            .map(Cow::Borrowed)
             .ok_or_else(|| Error::NotFound(format!("no task with PID {pid}")))
     }
 
-    fn task_by_addr(&self, addr: u64) -> Result<&Task> {
+    fn task_by_addr(&self, addr: u64) -> Result<Cow<'_, Task>> {
+        if self.cached_if_read::<TaskList>().is_none() {
+            let pid = TaskFields::resolve(self).and_then(|f| self.read_resolved(addr, &f.pid));
+            if let Ok(pid) = pid {
+                let pid = pid as i32;
+                if pid > 0 && self.task_in_pid_table(pid).is_ok_and(|found| found == Some(addr)) {
+                    if let Ok(task) = self.task_at(addr) {
+                        return Ok(task);
+                    }
+                }
+            }
+        }
         let list = self.task_list();
         let tasks = list.tasks.as_deref().map_err(Clone::clone)?;
         list.by_addr
             .get(&addr)
             .and_then(|&i| tasks.get(i))
+            .map(Cow::Borrowed)
             .ok_or_else(|| Error::NotFound(format!("{addr:x}: not a task_struct address")))
     }
 
     fn task_at(&self, addr: u64) -> Result<Cow<'_, Task>> {
         if self.cached_if_read::<TaskList>().is_some() {
-            return self.task_by_addr(addr).map(Cow::Borrowed);
+            return self.task_by_addr(addr);
         }
         let active = self.active_tasks().unwrap_or_default();
         self.read_task(&TaskFields::resolve(self)?, addr, &active, &self.idle_tasks()).map(Cow::Owned)
+    }
+
+    fn task_in_pid_table(&self, pid: i32) -> Result<Option<u64>> {
+        let l = self.layouts();
+        let ns = self.symbol_addr("init_pid_ns")?;
+        let head = self.read_field_u64(ns, "pid_namespace", "idr.idr_rt.xa_head")?;
+        let base = if l.has_field("pid_namespace", "idr.idr_base") {
+            self.read_field(ns, "pid_namespace", "idr.idr_base")?
+        } else {
+            0
+        };
+        let Some(index) = u64::try_from(pid).ok().and_then(|p| p.checked_sub(base)) else {
+            return Ok(None);
+        };
+        let Some(pid_struct) = krash_program::xarray::load(self.memory(), head, XaLayout::of(l)?, index)? else {
+            return Ok(None);
+        };
+        // pid->tasks[PIDTYPE_PID].first is &task->pid_links[PIDTYPE_PID].
+        let pid_type = match l.types().map(|t| t.find_enumerator("PIDTYPE_PID")) {
+            Some(Ok(Some((_, v)))) => u64::try_from(v).map_err(|_| Error::bad_data("PIDTYPE_PID", v.to_string()))?,
+            _ => 0,
+        };
+        let hlist = l.size_of("hlist_head")?;
+        let node = l.size_of("hlist_node")?;
+        let tasks = l.offset("pid", "tasks")?.wrapping_add(pid_type.wrapping_mul(hlist));
+        let first = self.memory().read_u64(pid_struct.wrapping_add(tasks))?;
+        if first == 0 {
+            return Ok(None);
+        }
+        let links = l.offset("task_struct", "pid_links")?.wrapping_add(pid_type.wrapping_mul(node));
+        let task = first.wrapping_sub(links);
+        // The table is the kernel's; the task it leads to must say the same PID.
+        let found = self.read_field(task, "task_struct", "pid")? as i32;
+        if found != pid {
+            return Err(Error::bad_data(
+                "PID table",
+                format!("PID {pid} leads to task {task:x}, whose PID is {found}"),
+            ));
+        }
+        Ok(Some(task))
     }
 
     fn active_tasks(&self) -> Result<Vec<(u32, u64)>> {
