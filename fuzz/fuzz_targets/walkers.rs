@@ -15,7 +15,8 @@
 //! * `H+24`: a `struct xarray` (its `xa_head` at `H+32`);
 //! * `H+40`: a `struct maple_tree` (its `ma_root` at `H+48`);
 //! * `H+56`: one byte of options (bit 0: check backlinks, bit 1: use the
-//!   first list node as the `-e` end).
+//!   first list node as the `-e` end), and with the next seven the index
+//!   looked up in the xarray.
 //!
 //! Nodes live anywhere in the input (maple nodes at 256-aligned offsets,
 //! e.g. `H+0x100`). Every walk must stop on its own: bounded, cycles
@@ -100,15 +101,21 @@ fn walk_rbtree(k: &Kernel, root: u64) {
     rbtree::in_order(&mut w.entries);
 }
 
-fn walk_xarray(k: &Kernel, xa: u64) {
+fn walk_xarray(k: &Kernel, xa: u64, index: u64) {
     let l = k.layouts();
-    let (Ok(head_off), Ok(shift), Ok(slots)) =
-        (l.offset("xarray", "xa_head"), l.offset("xa_node", "shift"), l.offset("xa_node", "slots"))
-    else {
+    let (Ok(head_off), Ok(layout)) = (l.offset("xarray", "xa_head"), XaLayout::of(l)) else {
         return;
     };
     let Ok(head) = k.memory().read_u64(xa + head_off) else { return };
-    let _ = xarray::walk(k.memory(), head, XaLayout { shift, slots, chunk: 64 }, LIMIT);
+    let walked = xarray::walk(k.memory(), head, layout, LIMIT);
+    // Lookups of what the walk listed reach the tree's deepest paths; any
+    // index is answered without a panic. (They need not agree on a corrupt
+    // tree: a child whose shift is not its parent's less one is indexed
+    // differently by a walk and by a lookup.)
+    for e in walked.entries.iter().take(16) {
+        let _ = xarray::load(k.memory(), head, layout, e.index);
+    }
+    let _ = xarray::load(k.memory(), head, layout, index);
 }
 
 fn walk_maple(k: &Kernel, mt: u64) {
@@ -121,6 +128,6 @@ fuzz_target!(|data: &[u8]| {
     let Some((k, h)) = kernel_over(data) else { return };
     walk_lists(k.memory(), h, data[56]);
     walk_rbtree(&k, h + 16);
-    walk_xarray(&k, h + 24);
+    walk_xarray(&k, h + 24, u64::from_le_bytes(data[56..64].try_into().unwrap_or_default()));
     walk_maple(&k, h + 40);
 });
