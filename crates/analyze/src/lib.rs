@@ -884,8 +884,12 @@ impl AnalyzeHelpers for Kernel {
                 });
             }
         }
-        // Other registers holding text or poison hint at the corruption's source.
-        for (name, v) in named_registers(regs) {
+        // Other registers holding text or poison hint at the corruption's
+        // source when the bad pointer is itself corrupt. Beside a NULL (or a
+        // small offset from it) they are the scratch registers' leftovers,
+        // printk's format text most often, and say nothing.
+        let corrupt_pointer = value >= 4096;
+        for (name, v) in named_registers(regs).into_iter().filter(|_| corrupt_pointer) {
             if name == reg_name {
                 continue;
             }

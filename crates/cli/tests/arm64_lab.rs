@@ -448,3 +448,26 @@ fn arm64_hung_task_names_the_mutex_its_owner_and_waiters() {
     krash_labtest::assert_compared(compared, "arm64 hung-task dumps analyzed");
     assert!(rt || std::env::var_os("KRASH_REQUIRE_LAB").is_none(), "the PREEMPT_RT hung-task dump was not analyzed");
 }
+
+/// analyze on every arm64 dump of a NULL member read names the struct and
+/// member the scenario module recorded, and reports no register as
+/// corrupt: arm64's scratch registers (x9-x18) still hold printk's format
+/// text at the fault, which is no evidence beside a NULL.
+#[test]
+fn arm64_null_member_names_the_member_and_no_scratch_text() {
+    let mut compared = 0;
+    for d in arm64_lab_dumps().into_iter().filter(|d| d.is_kdump_boot()) {
+        let e = &d.manifest["expected"];
+        let Some(m) = e.get("null_member").filter(|m| m.is_object()) else { continue };
+        let (v, c) = (d.vmlinux.to_string_lossy().into_owned(), d.vmcore.to_string_lossy().into_owned());
+        let run = common::krash(&["analyze", &v, &c, "--json"], "");
+        assert!(run.success, "{}: {}", d.label(), run.stderr);
+        let doc: Value = serde_json::from_str(&run.stdout).expect("analyze --json parses");
+        let r = &doc["data"];
+        assert_eq!(r["bad_member"]["struct_name"], m["struct"], "{}", d.label());
+        assert_eq!(r["bad_member"]["member"], m["member"], "{}", d.label());
+        assert_eq!(r["corrupt_values"].as_array().map(Vec::len), Some(0), "{}: {}", d.label(), r["corrupt_values"]);
+        compared += 1;
+    }
+    krash_labtest::assert_compared(compared, "arm64 NULL-member dumps analyzed");
+}
