@@ -67,26 +67,30 @@ impl DoubleFreeInternal for Kernel {
             Some((object, names))
         });
         let Some((object, registers)) = found else {
-            report.findings.push(
-                "SLUB's freelist hardening found an object about to point to itself: a double free, but no register \
-                 holds a free slab object to name"
-                    .into(),
-            );
+            report
+                .finding(
+                    "SLUB's freelist hardening found an object about to point to itself: a double free, but no \
+                     register holds a free slab object to name",
+                )
+                .shown_by("bt");
             return;
         };
         let freed_by = frames.iter().find(|f| !in_free_path(f) && !crate::is_plumbing(f)).cloned();
         let regs_text: Vec<String> = registers.iter().map(|r| format!("%{r}")).collect();
-        report.lead_finding(format!(
-            "double free: object {:#x} of cache {} ({}) is already free, at the head of the freelist it was being \
-                 pushed onto again (SLUB's check BUG_ON(object == fp)){}",
-            object.object_start,
-            object.cache_name,
-            regs_text.join(", "),
-            freed_by.as_ref().map(|f| format!("; {f} freed it the second time")).unwrap_or_default()
-        ));
-        report.evidence.push(format!("kmem {:#x}", object.object_start));
+        let finding = report
+            .lead_finding(format!(
+                "double free: object {:#x} of cache {} ({}) is already free, at the head of the freelist it was \
+                 being pushed onto again (SLUB's check BUG_ON(object == fp)){}",
+                object.object_start,
+                object.cache_name,
+                regs_text.join(", "),
+                freed_by.as_ref().map(|f| format!("; {f} freed it the second time")).unwrap_or_default()
+            ))
+            .shown_by(format!("kmem {:#x}", object.object_start))
+            .shown_by("bt")
+            .at(object.object_start);
         if let Some(f) = &freed_by {
-            report.evidence.push(format!("dis -l {f}"));
+            finding.shown_by(format!("dis -l {f}"));
             report.module = self.lookup_symbol(f).and_then(|sym| sym.module);
             if let Some(m) = report.module.clone() {
                 self.note_module(report, &m);

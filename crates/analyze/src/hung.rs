@@ -183,8 +183,8 @@ impl HungInternal for Kernel {
     fn explain_hung(&self, report: &mut Report, extra_dirs: &[&Path]) {
         let Ok(tasks) = self.tasks() else { return };
         let blocked: Vec<_> = tasks.iter().filter(|t| t.state == TaskState::UN).cloned().collect();
-        report.evidence.push("ps -S".into());
-        report.evidence.push("foreach UN bt".into());
+        report.show("ps -S");
+        report.show("foreach UN bt");
         let mut by_function: BTreeMap<String, usize> = BTreeMap::new();
         let mut locks: Vec<LockWait> = Vec::new();
         for t in blocked.iter().take(MAX_BLOCKED_REPORTED) {
@@ -231,7 +231,10 @@ impl HungInternal for Kernel {
             .or_else(|| by_function.iter().rfind(|(_, c)| **c == most));
         if let Some((function, count)) = chosen {
             report.faulting_function = Some(function.clone());
-            report.findings.push(format!("{} tasks in D state; {count} of them blocked in {function}", blocked.len()));
+            report
+                .finding(format!("{} tasks in D state; {count} of them blocked in {function}", blocked.len()))
+                .shown_by("ps -S")
+                .shown_by("foreach UN bt");
             if let Some(sym) = self.lookup_symbol(function) {
                 report.module = sym.module.clone();
                 if let Some(m) = &sym.module {
@@ -243,6 +246,7 @@ impl HungInternal for Kernel {
         }
         for lock in &locks {
             let name = lock.symbol.clone().unwrap_or_else(|| format!("{:#x}", lock.address));
+            let mut owner_shown = None;
             let mut sentence = format!(
                 "{} task(s) wait for {} {name} ({} on its wait list)",
                 lock.waiter_pids.len(),
@@ -257,30 +261,44 @@ impl HungInternal for Kernel {
                         o.pid,
                         o.frames.iter().find(|f| !is_plumbing(f)).map(String::as_str).unwrap_or("?")
                     ));
-                    report.evidence.push(format!("bt {}", o.pid));
+                    owner_shown = Some((format!("bt {}", o.pid), o.task));
                 }
                 None => sentence.push_str("; its owner is not recorded"),
             }
-            report.findings.push(sentence);
-            report.evidence.push(format!("struct {} {:#x}", lock.kind, lock.address));
+            let mut finding =
+                report.finding(sentence).shown_by(format!("struct {} {:#x}", lock.kind, lock.address)).at(lock.address);
+            if let Some((command, task)) = owner_shown {
+                finding = finding.shown_by(command).at(task);
+            }
+            for &pid in lock.waiter_pids.iter().take(1) {
+                finding = finding.shown_by(format!("bt {pid}"));
+            }
         }
         let owners: Vec<u64> = locks.iter().filter_map(|l| l.owner.as_ref().map(|o| o.task)).collect();
+        let mut pending = Vec::new();
         for b in &report.blocked_tasks {
             if Some(b.frames.first()) != Some(report.faulting_function.as_ref()) && !owners.contains(&b.task) {
-                report.findings.push(format!(
+                let sentence = format!(
                     "{} (pid {}) is blocked elsewhere, in {}: it may hold what the others wait for",
                     b.comm,
                     b.pid,
                     b.frames.first().map(String::as_str).unwrap_or("?")
-                ));
-                report.evidence.push(format!("bt {}", b.pid));
+                );
+                let (pid, task) = (b.pid, b.task);
+                pending.push((sentence, pid, task));
             }
+        }
+        for (sentence, pid, task) in pending {
+            report.finding(sentence).shown_by(format!("bt {pid}")).at(task);
         }
         let cycle = wait_for_cycle(&report.blocked_tasks, &locks);
         if !cycle.is_empty() {
             let kind_of =
                 |addr: u64| locks.iter().find(|l| l.address == addr).map_or(String::new(), |l| l.kind.clone());
-            report.lead_finding(describe_cycle(&cycle, kind_of));
+            let mut finding = report.lead_finding(describe_cycle(&cycle, kind_of));
+            for link in &cycle {
+                finding = finding.shown_by(format!("bt {}", link.pid)).at(link.holds).at(link.waits_for);
+            }
         }
         report.deadlock = cycle;
         report.locks = locks;

@@ -254,9 +254,10 @@ pub struct Report {
     pub locks: Vec<LockWait>,
     /// The freelist state of the slab cache the fault happened in.
     pub slab: Option<SlabState>,
-    /// Sentences saying why, in order of confidence.
-    pub findings: Vec<String>,
-    /// krash commands that show the evidence.
+    /// Sentences saying why, in order of confidence, each with what shows it.
+    pub findings: Vec<Finding>,
+    /// krash commands that show the evidence: every finding's, and the
+    /// general ones (`log`, `bt`, `mod -t`), each once.
     pub evidence: Vec<String>,
     pub top_frames: Vec<String>,
     pub signature: String,
@@ -267,12 +268,79 @@ pub struct Report {
     pub known_issues: Vec<known_issues::KnownIssue>,
 }
 
+/// One sentence of the WHY with its evidence: the krash commands that show
+/// it, and the kernel addresses it rests on (the code it reads, the objects
+/// and words whose values it states).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub sentence: String,
+    pub shown_by: Vec<String>,
+    pub addresses: Vec<u64>,
+}
+
 impl Report {
+    /// Adds a finding after the others; what it returns attaches its
+    /// evidence.
+    pub(crate) fn finding(&mut self, sentence: impl Into<String>) -> FindingMut<'_> {
+        let index = self.findings.len();
+        self.insert_finding(index, sentence.into())
+    }
+
     /// Adds the finding that explains the crash ahead of the others, after
     /// only the hardware's own account of the fault (arm64's syndrome).
-    pub(crate) fn lead_finding(&mut self, sentence: String) {
-        let after_syndrome = self.syndrome.as_ref().is_some_and(|s| self.findings.first() == Some(&s.describe()));
-        self.findings.insert(usize::from(after_syndrome), sentence);
+    pub(crate) fn lead_finding(&mut self, sentence: impl Into<String>) -> FindingMut<'_> {
+        let after_syndrome =
+            self.syndrome.as_ref().is_some_and(|s| self.findings.first().is_some_and(|f| f.sentence == s.describe()));
+        self.insert_finding(usize::from(after_syndrome), sentence.into())
+    }
+
+    fn insert_finding(&mut self, index: usize, sentence: String) -> FindingMut<'_> {
+        let index = index.min(self.findings.len());
+        self.findings.insert(index, Finding { sentence, shown_by: Vec::new(), addresses: Vec::new() });
+        FindingMut { report: self, index }
+    }
+
+    /// A krash command that shows evidence, listed once.
+    pub(crate) fn show(&mut self, command: impl Into<String>) {
+        let command = command.into();
+        if !self.evidence.contains(&command) {
+            self.evidence.push(command);
+        }
+    }
+
+    /// The sentences alone, in order.
+    pub fn sentences(&self) -> impl Iterator<Item = &str> {
+        self.findings.iter().map(|f| f.sentence.as_str())
+    }
+}
+
+/// A finding just added, to attach its evidence to.
+pub(crate) struct FindingMut<'r> {
+    report: &'r mut Report,
+    index: usize,
+}
+
+impl FindingMut<'_> {
+    /// A krash command that shows the finding (also listed in EVIDENCE).
+    pub(crate) fn shown_by(self, command: impl Into<String>) -> Self {
+        let command = command.into();
+        self.report.show(command.clone());
+        if let Some(f) = self.report.findings.get_mut(self.index) {
+            if !f.shown_by.contains(&command) {
+                f.shown_by.push(command);
+            }
+        }
+        self
+    }
+
+    /// A kernel address the finding rests on.
+    pub(crate) fn at(self, address: u64) -> Self {
+        if let Some(f) = self.report.findings.get_mut(self.index) {
+            if !f.addresses.contains(&address) {
+                f.addresses.push(address);
+            }
+        }
+        self
     }
 }
 
@@ -432,7 +500,8 @@ impl AnalyzeExt for Kernel {
         };
         // The hardware's own account of the fault comes first.
         if let Some(syndrome) = &report.syndrome {
-            report.findings.push(syndrome.describe());
+            let sentence = syndrome.describe();
+            report.finding(sentence).shown_by("log | tail -80");
         }
         match report.kind {
             PanicKind::HungTask => self.explain_hung(&mut report, extra_module_dirs),
@@ -589,10 +658,10 @@ impl AnalyzeHelpers for Kernel {
         if let Ok(module) = self.module_by_name(m) {
             report.module_taint = Some(module.taint_letters());
         }
-        report.evidence.push("mod -t".into());
+        report.show("mod -t");
         match self.module_debuginfo(m) {
-            Some(d) => report.evidence.push(format!("mod -s {m} {}", d.path.display())),
-            None => report.evidence.push(format!("mod -s {m}")),
+            Some(d) => report.show(format!("mod -s {m} {}", d.path.display())),
+            None => report.show(format!("mod -s {m}")),
         }
     }
 
@@ -623,7 +692,7 @@ impl AnalyzeHelpers for Kernel {
         let (Some(rip), Some(rsp)) = (regs.pc(), regs.sp()) else { return };
         report.rip = Some(rip);
         if rip >= 4096 {
-            report.evidence.push(format!("dis -l {:#x}", rip));
+            report.show(format!("dis -l {:#x}", rip));
         }
         if let Some(s) = &e.rip_symbol {
             report.faulting_function = Some(s.name.clone());
@@ -653,17 +722,20 @@ impl AnalyzeHelpers for Kernel {
             if let (true, Some(ret)) = (rip < 4096, link) {
                 report.return_address = Some(ret);
                 if let Some(sym) = self.symbolize(ret) {
-                    report.findings.push(format!(
-                        "{} branched to {rip:#x}: a call through a NULL function pointer, returning to {}+{:#x}",
-                        sym.name, sym.name, sym.offset
-                    ));
+                    report
+                        .finding(format!(
+                            "{} branched to {rip:#x}: a call through a NULL function pointer, returning to {}+{:#x}",
+                            sym.name, sym.name, sym.offset
+                        ))
+                        .shown_by("bt")
+                        .shown_by(format!("dis -l {ret:#x}"))
+                        .at(ret);
                     report.caller = Some(sym.name.clone());
                     report.faulting_function = Some(sym.name.clone());
                     report.module = sym.module.clone();
                     if let Some(m) = &sym.module {
                         self.note_module(report, m);
                     }
-                    report.evidence.push(format!("dis -l {ret:#x}"));
                     report.source = self.source_line(ret.wrapping_sub(4));
                     self.explain_arm64_branch(report, regs, ret);
                 }
@@ -675,9 +747,13 @@ impl AnalyzeHelpers for Kernel {
             }
             // A BUG()'s brk is no access: only a fault's instruction is expected to be one.
             if report.kind != PanicKind::Bug {
-                report.findings.push(format!(
-                    "the faulting instruction is no load or store through a register: see `dis -l {rip:#x}` and `bt -f`"
-                ));
+                report
+                    .finding(format!(
+                        "the faulting instruction is no load or store through a register: see `dis -l {rip:#x}` and `bt -f`"
+                    ))
+                    .shown_by(format!("dis -l {rip:#x}"))
+                    .shown_by("bt -f")
+                    .at(rip);
             }
             return;
         }
@@ -697,23 +773,33 @@ impl AnalyzeHelpers for Kernel {
                     if let Some(m) = &sym.module {
                         self.note_module(report, m);
                     }
-                    report.findings.push(format!(
-                        "RIP is {:#x}: a call or jump through {pointer}; the return address on the stack is {}+{:#x}",
-                        rip, sym.name, sym.offset
-                    ));
+                    report
+                        .finding(format!(
+                            "RIP is {:#x}: a call or jump through {pointer}; the return address on the stack is {}+{:#x}",
+                            rip, sym.name, sym.offset
+                        ))
+                        .shown_by("bt")
+                        .at(rsp)
+                        .at(ret);
                     if let Some(call) = self.call_before(ret) {
                         report.instruction = Some(call.clone());
-                        report.findings.push(format!("the call instruction: {call}"));
+                        report
+                            .finding(format!("the call instruction: {call}"))
+                            .shown_by(format!("dis -l {:#x}", ret.wrapping_sub(1)))
+                            .at(ret);
                     }
                     // A direct call before the return address means its
                     // callee jumped through the pointer (a tail call).
                     if let Some(callee) = self.direct_callee_before(ret) {
-                        report.findings.push(format!(
-                            "{} called {callee}, which jumped through {pointer} (a tail call, so {callee} is not on the stack)",
-                            sym.name
-                        ));
+                        report
+                            .finding(format!(
+                                "{} called {callee}, which jumped through {pointer} (a tail call, so {callee} is not on the stack)",
+                                sym.name
+                            ))
+                            .shown_by(format!("dis -l {:#x}", ret.wrapping_sub(1)))
+                            .shown_by(format!("dis -l {callee}"))
+                            .at(ret);
                         report.faulting_function = Some(callee.clone());
-                        report.evidence.push(format!("dis -l {callee}"));
                     } else
                     // The call may sit in a function inlined into the symbol:
                     // the symbol stays the faulting function (as in `bt`), the
@@ -721,15 +807,16 @@ impl AnalyzeHelpers for Kernel {
                     if let Ok(chain) = self.inline_frames(ret.wrapping_sub(1)) {
                         if let Some(inner) = chain.first().filter(|f| f.function != "??" && f.function != sym.name) {
                             report
-                                .findings
-                                .push(format!("the call is in {} (inlined into {})", inner.function, sym.name));
+                                .finding(format!("the call is in {} (inlined into {})", inner.function, sym.name))
+                                .shown_by(format!("dis -l {:#x}", ret.wrapping_sub(1)))
+                                .at(ret);
                         }
                         report.inline_chain = chain;
                     }
                     if let Some(line) = self.source_line(ret.wrapping_sub(1)) {
                         report.source = Some(line);
                     }
-                    report.evidence.push(format!("dis -l {:#x}", ret.wrapping_sub(1)));
+                    report.show(format!("dis -l {:#x}", ret.wrapping_sub(1)));
                     let tail_callee =
                         self.direct_callee_before(ret).and_then(|c| self.lookup_symbol(&c)).map(|s| s.addr);
                     let callers = self.return_addresses_above(ret);
@@ -852,11 +939,17 @@ impl AnalyzeHelpers for Kernel {
         let poisoned =
             bad.struct_name.as_deref().and_then(|s| self.poisoned_link(&reg_name, value, s, report.module.as_deref()));
         let mut sentence = format!("{who} (in %{reg_name}) is {value_text}");
+        let mut shown_by = Vec::new();
+        if let Some(rip) = report.rip.filter(|&r| r >= 4096) {
+            shown_by.push(format!("dis -l {rip:#x}"));
+        }
+        // An object the pointer plausibly points at is shown as its struct.
+        let object = (value >= 4096 && classify_value(value, &canonical).is_none()).then_some(value);
         if let (Some(s), Some(m)) = (&bad.struct_name, &bad.member) {
             sentence.push_str(&format!("; {m} is at offset {displacement:#x} of struct {s}"));
-            report.evidence.push(format!("struct {s} -o"));
-            if value >= 4096 && classify_value(value, &canonical).is_none() {
-                report.evidence.push(format!("struct {s} {value:#x}"));
+            shown_by.push(format!("struct {s} -o"));
+            if let Some(o) = object {
+                shown_by.push(format!("struct {s} {o:#x}"));
             }
         } else if displacement != 0 {
             sentence.push_str(&format!("; the access is at offset {displacement:#x} from it"));
@@ -864,18 +957,30 @@ impl AnalyzeHelpers for Kernel {
         if let Some(f) = &bad.returned_by {
             sentence.push_str(&format!("; %{reg_name} holds the return value of {f}()"));
         }
-        report.findings.push(sentence);
+        let mut finding = report.finding(sentence);
+        for command in shown_by {
+            finding = finding.shown_by(command);
+        }
+        if let Some(rip) = finding.report.rip {
+            finding = finding.at(rip);
+        }
+        if let Some(o) = object {
+            finding.at(o);
+        }
         if let Some(p) = poisoned {
-            report.findings.push(p.describe(&who));
+            let sentence = p.describe(&who);
+            report.finding(sentence).shown_by("bt").at(value);
             report.list_poison = Some(p);
         }
         if value >= 4096 {
             if let Some(c) = classify_value(value, &canonical) {
-                report.findings.push(format!(
-                    "%{reg_name} = {value:#018x} is not a pointer: {}{}",
-                    c.0,
-                    c.1.as_ref().map(|t| format!(" {t:?}")).unwrap_or_default()
-                ));
+                report
+                    .finding(format!(
+                        "%{reg_name} = {value:#018x} is not a pointer: {}{}",
+                        c.0,
+                        c.1.as_ref().map(|t| format!(" {t:?}")).unwrap_or_default()
+                    ))
+                    .shown_by("bt");
                 report.corrupt_values.push(CorruptValue {
                     register: reg_name.clone(),
                     value,

@@ -61,9 +61,11 @@ impl LockupInternal for Kernel {
         if let Some(b) = &found.broken {
             sentence.push_str(&format!("; the walk stopped: {b}"));
         }
-        report.findings.push(sentence);
-        report.evidence.push(format!("dis -l {}", found.function));
-        report.evidence.push(format!("list -H {:#x}", found.head));
+        report
+            .finding(sentence)
+            .shown_by(format!("dis -l {}", found.function))
+            .shown_by(format!("list -H {:#x}", found.head))
+            .at(found.head);
         report.loop_list = Some(found);
     }
 }

@@ -67,6 +67,9 @@ impl PointerSourceInternal for Kernel {
             object: None,
             signed,
         };
+        // What shows the divisor, and the words it rests on.
+        let mut shown_by: Vec<String> = vec![format!("dis -l {rip:#x}")];
+        let mut addresses: Vec<u64> = vec![rip];
         match instr.op0_kind() {
             OpKind::Register => {
                 let reg = instr.op0_register();
@@ -95,8 +98,9 @@ impl PointerSourceInternal for Kernel {
                                         .map(|sym| sym.name)
                                         .or_else(|| Some(format!("{b:#x}")));
                                     if let Some(s) = struct_name {
-                                        report.evidence.push(format!("struct {s} {b:#x}"));
+                                        shown_by.push(format!("struct {s} {b:#x}"));
                                     }
+                                    addresses.push(b);
                                 }
                             }
                         }
@@ -119,6 +123,8 @@ impl PointerSourceInternal for Kernel {
                             divisor.value = Some(u64::from_le_bytes(bytes));
                         }
                     }
+                    shown_by.push(format!("rd {addr:#x}"));
+                    addresses.push(addr);
                     divisor.object = self.symbolize(addr).map(|sym| {
                         if sym.offset == 0 {
                             sym.name
@@ -148,7 +154,7 @@ impl PointerSourceInternal for Kernel {
         let mut sentence = format!("{what} {value}");
         if let (Some(s), Some(m)) = (&divisor.struct_name, &divisor.member) {
             sentence.push_str(&format!("; it is {m} of struct {s}"));
-            report.evidence.push(format!("struct {s} -o"));
+            shown_by.push(format!("struct {s} -o"));
         }
         if let Some(o) = &divisor.object {
             sentence.push_str(&format!(", read from {o}"));
@@ -156,7 +162,13 @@ impl PointerSourceInternal for Kernel {
         if divisor.value == Some(0) {
             sentence.push_str("; nothing tested it for zero before the division");
         }
-        report.lead_finding(sentence);
+        let mut finding = report.lead_finding(sentence);
+        for command in shown_by {
+            finding = finding.shown_by(command);
+        }
+        for address in addresses {
+            finding = finding.at(address);
+        }
         report.divisor = Some(divisor);
     }
 
@@ -174,17 +186,24 @@ impl PointerSourceInternal for Kernel {
         self.add_provenance(report, &code, &p, regs);
         if value == 0 {
             if let Some(source) = null_return_source(&code, &p, rip) {
-                if source.caller_checks == "IS_ERR" {
-                    report.findings.push(format!(
+                let sentence = match source.caller_checks.as_str() {
+                    "IS_ERR" => Some(format!(
                         "{}() returned NULL; its caller checks only IS_ERR(), so NULL passes as a valid pointer",
                         source.function
-                    ));
-                } else if source.caller_checks == "nothing" {
-                    report
-                        .findings
-                        .push(format!("{}() returned NULL and its caller does not test it", source.function));
+                    )),
+                    "nothing" => Some(format!("{}() returned NULL and its caller does not test it", source.function)),
+                    _ => None,
+                };
+                match sentence {
+                    Some(sentence) => {
+                        report
+                            .finding(sentence)
+                            .shown_by(format!("dis -l {}", source.function))
+                            .shown_by(format!("dis -l {}", p.function))
+                            .at(rip);
+                    }
+                    None => report.show(format!("dis -l {}", source.function)),
                 }
-                report.evidence.push(format!("dis -l {}", source.function));
                 report.null_source = Some(source);
             }
         }
@@ -242,15 +261,18 @@ impl PointerSourceInternal for Kernel {
             }
             if let Origin::Load { displacement, struct_name, member, .. } = &first.origin {
                 if let (Some(s), Some(m)) = (struct_name, member) {
-                    report.findings.push(format!(
-                        "the function pointer is {}{m} (offset {displacement:#x} of struct {s}), which {}",
-                        p.expression
-                            .as_ref()
-                            .and_then(|e| e.strip_suffix(m.as_str()))
-                            .unwrap_or(&format!("((struct {s} *)%{})->", first.register)),
-                        if rip == 0 { "is NULL".to_string() } else { format!("holds {rip:#x}, not code") }
-                    ));
-                    report.evidence.push(format!("struct {s} -o"));
+                    report
+                        .finding(format!(
+                            "the function pointer is {}{m} (offset {displacement:#x} of struct {s}), which {}",
+                            p.expression
+                                .as_ref()
+                                .and_then(|e| e.strip_suffix(m.as_str()))
+                                .unwrap_or(&format!("((struct {s} *)%{})->", first.register)),
+                            if rip == 0 { "is NULL".to_string() } else { format!("holds {rip:#x}, not code") }
+                        ))
+                        .shown_by(format!("dis -l {branch_addr:#x}"))
+                        .shown_by(format!("struct {s} -o"))
+                        .at(branch_addr);
                 }
                 // The table as the dump holds it: the value the last load read from.
                 let loads = p.steps.iter().filter(|s| matches!(s.origin, Origin::Load { .. })).count();
@@ -260,11 +282,14 @@ impl PointerSourceInternal for Kernel {
                     if chain.len() == loads + 1 {
                         if let Some(t) = self.read_ops_table(table, s, Some(m), module.as_deref(), TableSource::Loaded)
                         {
-                            report.findings.push(format!(
-                                "the table {} sets {}",
-                                t.symbol.clone().unwrap_or_else(|| format!("at {table:#x}")),
-                                t.describe_set_members()
-                            ));
+                            report
+                                .finding(format!(
+                                    "the table {} sets {}",
+                                    t.symbol.clone().unwrap_or_else(|| format!("at {table:#x}")),
+                                    t.describe_set_members()
+                                ))
+                                .shown_by(format!("struct {s} {table:#x}"))
+                                .at(table);
                             report.ops_table = Some(t);
                         }
                     }
@@ -334,11 +359,14 @@ impl Arm64PointerSourceInternal for Kernel {
                 self.explain_folded_table(report, &p, call, module.as_deref())
             }
             Some((Origin::Load { base, displacement, struct_name: Some(s), member: Some(m) }, load_at)) => {
-                report.findings.push(format!(
-                    "the function pointer is {} (offset {displacement:#x} of struct {s}), which is NULL",
-                    p.expression.clone().unwrap_or_else(|| format!("((struct {s} *)%{base})->{m}"))
-                ));
-                report.evidence.push(format!("struct {s} -o"));
+                report
+                    .finding(format!(
+                        "the function pointer is {} (offset {displacement:#x} of struct {s}), which is NULL",
+                        p.expression.clone().unwrap_or_else(|| format!("((struct {s} *)%{base})->{m}"))
+                    ))
+                    .shown_by(format!("dis -l {load_at:#x}"))
+                    .shown_by(format!("struct {s} -o"))
+                    .at(load_at);
                 // The table is still in the load's base register when
                 // nothing wrote it between the load and the branch.
                 let kept = code.index_of(load_at).is_some_and(|from| {
@@ -353,12 +381,14 @@ impl Arm64PointerSourceInternal for Kernel {
                 let table = arm64_reg_by_name(&base).and_then(|r| r.dwarf()).and_then(|n| regs.by_dwarf(n));
                 if let (true, Some(table)) = (kept, table) {
                     if let Some(t) = self.read_ops_table(table, &s, Some(&m), module.as_deref(), TableSource::Loaded) {
-                        report.findings.push(format!(
-                            "the table {} sets {}",
-                            t.symbol.clone().unwrap_or_else(|| format!("at {table:#x}")),
-                            t.describe_set_members()
-                        ));
-                        report.evidence.push(format!("struct {s} {table:#x}"));
+                        report
+                            .finding(format!(
+                                "the table {} sets {}",
+                                t.symbol.clone().unwrap_or_else(|| format!("at {table:#x}")),
+                                t.describe_set_members()
+                            ))
+                            .shown_by(format!("struct {s} {table:#x}"))
+                            .at(table);
                         report.ops_table = Some(t);
                     }
                 }
@@ -413,19 +443,30 @@ trait PointerSourceHelpers {
 
 impl PointerSourceHelpers for Kernel {
     fn add_walk(&self, report: &mut Report, p: &Provenance) {
+        // Every function the walk read code in (a caller's, past a clone's
+        // argument), and each instruction it rests on.
+        let mut functions: Vec<&String> = Vec::new();
+        for function in std::iter::once(&p.function).chain(p.steps.iter().map(|s| &s.function)) {
+            if !functions.contains(&function) {
+                functions.push(function);
+            }
+        }
         let chain: Vec<&str> = p.steps.iter().map(|s| s.sentence.as_str()).collect();
         if !chain.is_empty() {
-            report.findings.push(format!("provenance of %{}: {}", p.register, chain.join("; ")));
+            let mut finding = report.finding(format!("provenance of %{}: {}", p.register, chain.join("; ")));
+            for function in &functions {
+                finding = finding.shown_by(format!("dis -l {function}"));
+            }
+            finding = finding.at(p.from_address);
+            for step in &p.steps {
+                finding = finding.at(step.address);
+            }
         }
         if let Some(why) = &p.stopped {
-            report.findings.push(format!("provenance walk stopped: {why}"));
+            report.finding(format!("provenance walk stopped: {why}")).shown_by(format!("dis -l {}", p.function));
         }
-        // Every function the walk read code in (a caller's, past a clone's argument).
-        for function in std::iter::once(&p.function).chain(p.steps.iter().map(|s| &s.function)) {
-            let dis = format!("dis -l {function}");
-            if !report.evidence.contains(&dis) {
-                report.evidence.push(dis);
-            }
+        for function in functions {
+            report.show(format!("dis -l {function}"));
         }
     }
 
@@ -444,10 +485,7 @@ impl PointerSourceHelpers for Kernel {
             let Origin::Load { base, struct_name: Some(s), .. } = &step.origin else { continue };
             let Some(reg) = named_registers(regs).iter().find(|(n, _)| n == base).map(|(_, v)| *v) else { continue };
             if reg != 0 && unchanged_since(code, step.address, p.from_address) {
-                let cmd = format!("struct {s} {reg:#x}");
-                if !report.evidence.contains(&cmd) {
-                    report.evidence.push(cmd);
-                }
+                report.show(format!("struct {s} {reg:#x}"));
             }
         }
         chain
@@ -473,17 +511,18 @@ impl PointerSourceHelpers for Kernel {
         let mut chain = vec![current];
         let mut expression = name.clone().unwrap_or_else(|| format!("argument {index}"));
         let mut values = vec![format!("{expression} = {}", self.describe_address(current))];
+        // The structs each load read from, and the words it read.
+        let mut shown_by: Vec<String> = Vec::new();
+        let mut read_at: Vec<u64> = Vec::new();
         for step in p.steps.iter().rev().skip(1) {
             match &step.origin {
                 Origin::Copy { .. } => {}
                 Origin::Load { displacement, struct_name, member, .. } => {
                     if let Some(s) = struct_name {
-                        let cmd = format!("struct {s} {current:#x}");
-                        if !report.evidence.contains(&cmd) {
-                            report.evidence.push(cmd);
-                        }
+                        shown_by.push(format!("struct {s} {current:#x}"));
                     }
                     let Some(addr) = current.checked_add_signed(*displacement) else { break };
+                    read_at.push(addr);
                     let Ok(v) = krash_core::VirtualMemory::read_u64(self.memory(), addr) else { break };
                     current = v;
                     chain.push(v);
@@ -497,7 +536,17 @@ impl PointerSourceHelpers for Kernel {
             }
         }
         if values.len() > 1 {
-            report.findings.push(format!("read from the dump: {}", values.join("; ")));
+            let mut finding = report.finding(format!("read from the dump: {}", values.join("; ")));
+            for command in shown_by {
+                finding = finding.shown_by(command);
+            }
+            for addr in read_at {
+                finding = finding.at(addr);
+            }
+        } else {
+            for command in shown_by {
+                report.show(command);
+            }
         }
         chain
     }
@@ -520,35 +569,49 @@ impl PointerSourceHelpers for Kernel {
             if !with_null.is_empty() {
                 let names: Vec<String> =
                     with_null.iter().map(|t| t.symbol.clone().unwrap_or_else(|| format!("{:#x}", t.address))).collect();
-                report.findings.push(format!(
-                    "the call's target is a constant; ops tables in scope with NULL members: {}",
-                    names.join(", ")
-                ));
+                let mut finding = report
+                    .finding(format!(
+                        "the call's target is a constant; ops tables in scope with NULL members: {}",
+                        names.join(", ")
+                    ))
+                    .shown_by(format!("dis -l {call:#x}"))
+                    .at(call);
+                for t in &with_null {
+                    finding = finding.shown_by(format!("struct {} {:#x}", t.struct_name, t.address)).at(t.address);
+                }
             }
             return;
         };
         let mut table = (*table).clone();
         let name = table.symbol.clone().unwrap_or_else(|| format!("{:#x}", table.address));
+        let table_shown = format!("struct {} {:#x}", table.struct_name, table.address);
         if let Some((variable, function)) = &table.variable {
-            report.findings.push(format!(
-                "gcc folded the call: {function}()'s {variable} is the constant &{name} (a const struct {}), \
-                 so the code loads no pointer and calls address {:#x}",
-                table.struct_name,
-                p.steps.first().map_or(0, |s| match s.origin {
-                    Origin::Constant { value, .. } => value,
-                    _ => 0,
-                })
-            ));
+            report
+                .finding(format!(
+                    "gcc folded the call: {function}()'s {variable} is the constant &{name} (a const struct {}), \
+                     so the code loads no pointer and calls address {:#x}",
+                    table.struct_name,
+                    p.steps.first().map_or(0, |s| match s.origin {
+                        Origin::Constant { value, .. } => value,
+                        _ => 0,
+                    })
+                ))
+                .shown_by(format!("dis -l {call:#x}"))
+                .at(call)
+                .at(table.address);
         }
         let nulls: Vec<OpsSlot> = table.null_members().cloned().collect();
         match nulls.as_slice() {
             [slot] => {
                 table.member = Some(slot.member.clone());
-                report.findings.push(format!(
-                    "{} is NULL in the dump; {name} sets {}",
-                    table.describe_member(&slot.member),
-                    table.describe_set_members()
-                ));
+                report
+                    .finding(format!(
+                        "{} is NULL in the dump; {name} sets {}",
+                        table.describe_member(&slot.member),
+                        table.describe_set_members()
+                    ))
+                    .shown_by(table_shown.clone())
+                    .at(table.address.wrapping_add(slot.offset));
                 report.bad_member = Some(BadMember {
                     register: p.register.clone(),
                     value: 0,
@@ -561,14 +624,17 @@ impl PointerSourceHelpers for Kernel {
             }
             _ => {
                 let members: Vec<&str> = nulls.iter().map(|s| s.member.as_str()).collect();
-                report.findings.push(format!(
-                    "{name}'s NULL members are {}: the call went through one of them; it sets {}",
-                    members.join(", "),
-                    table.describe_set_members()
-                ));
+                report
+                    .finding(format!(
+                        "{name}'s NULL members are {}: the call went through one of them; it sets {}",
+                        members.join(", "),
+                        table.describe_set_members()
+                    ))
+                    .shown_by(table_shown.clone())
+                    .at(table.address);
             }
         }
-        report.evidence.push(format!("struct {} {:#x}", table.struct_name, table.address));
+        report.show(table_shown);
         report.ops_table = Some(table);
     }
 

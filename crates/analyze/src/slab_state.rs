@@ -123,14 +123,27 @@ impl SlabStateInternal for Kernel {
         if let (Some(raw), Some(kind)) = (state.raw_value, &state.corrupt_value_kind) {
             sentence.push_str(&format!(", which holds {raw:#018x} ({kind})"));
         }
-        report.findings.push(sentence);
-        if let (Some(kind), Some(text)) = (&state.corrupt_value_kind, &state.corrupt_text) {
-            report
-                .findings
-                .push(format!("freed objects of {} hold {kind} text {text:?}: a use-after-free writer", state.cache));
+        let mut finding = report
+            .finding(sentence)
+            .shown_by(format!("kmem -s {}", state.cache))
+            .shown_by(format!("kmem -S {}", state.cache))
+            .at(state.cache_addr);
+        if state.kmem_cache_cpu != 0 {
+            finding = finding.at(state.kmem_cache_cpu);
+        } else {
+            finding = finding.at(state.slab);
         }
-        report.evidence.push(format!("kmem -s {}", state.cache));
-        report.evidence.push(format!("kmem -S {}", state.cache));
+        if let Some(src) = state.source_object {
+            finding.shown_by(format!("kmem {src:#x}")).at(src);
+        }
+        if let (Some(kind), Some(text)) = (&state.corrupt_value_kind, &state.corrupt_text) {
+            let finding = report
+                .finding(format!("freed objects of {} hold {kind} text {text:?}: a use-after-free writer", state.cache))
+                .shown_by(format!("kmem -S {}", state.cache));
+            if let Some(src) = state.source_object {
+                finding.shown_by(format!("kmem {src:#x}")).at(src);
+            }
+        }
         report.slab = Some(state);
     }
 }

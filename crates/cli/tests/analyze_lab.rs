@@ -58,6 +58,39 @@ fn analyze_matches_manifest() {
         check_double_free(&label, e, r, &text);
         check_deadlock(&label, e, r, &text);
         assert!(text.contains("SIGNATURE: "), "{label}: {text}");
+        check_claims(&label, r);
+    }
+}
+
+/// Every finding is a claim with its evidence: the commands that show it
+/// (each in the EVIDENCE list, which runs them) and, for the fault's own
+/// sentences, the addresses they rest on.
+fn check_claims(label: &str, r: &Value) {
+    let claims = r["claims"].as_array().cloned().unwrap_or_default();
+    let sentences: Vec<&Value> = claims.iter().map(|c| &c["sentence"]).collect();
+    let findings: Vec<&Value> = r["findings"].as_array().map(|f| f.iter().collect()).unwrap_or_default();
+    assert_eq!(sentences, findings, "{label}: claims and findings differ");
+    let evidence: Vec<&str> =
+        r["evidence"].as_array().map(|e| e.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    for c in &claims {
+        let shown_by: Vec<&str> =
+            c["shown_by"].as_array().map(|s| s.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        assert!(!shown_by.is_empty(), "{label}: {} is shown by no command", c["sentence"]);
+        for command in shown_by {
+            assert!(
+                evidence.contains(&command),
+                "{label}: {command} shows a claim but is not in EVIDENCE {evidence:?}"
+            );
+        }
+    }
+    // The sentence naming the NULL member rests on the faulting instruction.
+    if let (Some(m), Some(rip)) = (r["bad_member"]["member"].as_str(), r["rip"].as_str()) {
+        let claim =
+            claims.iter().find(|c| c["sentence"].as_str().is_some_and(|s| s.contains(&format!("{m} is at offset"))));
+        if let Some(claim) = claim {
+            let addresses = claim["addresses"].as_array().cloned().unwrap_or_default();
+            assert!(addresses.iter().any(|a| a.as_str() == Some(rip)), "{label}: {claim} does not rest on {rip}");
+        }
     }
 }
 

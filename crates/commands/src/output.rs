@@ -50,7 +50,7 @@ pub use crate::commands::whatis::Whatis;
 pub use crate::header::TaskHeader;
 pub use crate::source::{InlineLocation, SourceLocation, SymbolRef};
 pub use krash_analyze::owners::Owner;
-pub use krash_analyze::{BadMember, BlockedTask, CorruptValue, PanicKind, Report};
+pub use krash_analyze::{BadMember, BlockedTask, CorruptValue, Finding, PanicKind, Report};
 pub use krash_eval::frame_vars::{FrameVariable, FrameVariables, InlinedCall, VariableState};
 pub use krash_eval::value::{FieldText, ValueText};
 pub use krash_linux::dev::devices::{DiskIo, Resource, ResourceTree};

@@ -372,7 +372,12 @@ fn analyze_agrees_with_the_scenarios_and_across_formats_and_kernels() {
             _ => {}
         }
         if let Some(syndrome) = &report.syndrome {
-            assert_eq!(report.findings.first(), Some(&syndrome.describe()), "{}: the syndrome comes first", d.label);
+            let first = report.findings.first().map(|f| f.sentence.clone());
+            assert_eq!(first, Some(syndrome.describe()), "{}: the syndrome comes first", d.label);
+            // Each claim names what shows it.
+            for f in &report.findings {
+                assert!(!f.shown_by.is_empty(), "{}: {:?} is shown by no command", d.label, f.sentence);
+            }
         }
         by_scenario.entry(d.scenario.clone()).or_default().push((d.label.clone(), report.signature));
         compared += 1;

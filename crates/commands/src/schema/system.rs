@@ -537,6 +537,17 @@ impl From<&out::Dis> for DisData {
     }
 }
 
+/// One finding of `analyze` with its evidence.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Claim {
+    pub sentence: String,
+    /// krash commands that show it (each also in `evidence`).
+    pub shown_by: Vec<String>,
+    /// Kernel addresses it rests on: the code it read, the objects and
+    /// words whose values it states.
+    pub addresses: Vec<Hex>,
+}
+
 /// `analyze`: the crash explained: what happened, where, why, and the
 /// commands that show the evidence.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -588,6 +599,9 @@ pub struct AnalyzeData {
     pub slab: Option<SlabState>,
     /// Sentences saying why, most certain first.
     pub findings: Vec<String>,
+    /// The same sentences, each with the krash commands that show it and
+    /// the kernel addresses it rests on.
+    pub claims: Vec<Claim>,
     /// krash commands that show the evidence.
     pub evidence: Vec<String>,
     pub top_frames: Vec<String>,
@@ -1119,7 +1133,16 @@ impl From<&out::Report> for AnalyzeData {
                 corrupt_value_kind: s.corrupt_value_kind.clone(),
                 corrupt_text: s.corrupt_text.clone(),
             }),
-            findings: r.findings.clone(),
+            findings: r.findings.iter().map(|f| f.sentence.clone()).collect(),
+            claims: r
+                .findings
+                .iter()
+                .map(|f| Claim {
+                    sentence: f.sentence.clone(),
+                    shown_by: f.shown_by.clone(),
+                    addresses: f.addresses.iter().map(|&a| hex(a)).collect(),
+                })
+                .collect(),
             evidence: r.evidence.clone(),
             top_frames: r.top_frames.clone(),
             signature: r.signature.clone(),

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use krash_commands::output::{Owner, Report};
+use krash_commands::output::{Finding, Owner, Report};
 
 /// Renders the report for a terminal.
 pub fn render(r: &Report) -> String {
@@ -54,7 +54,10 @@ pub fn render(r: &Report) -> String {
     if !r.findings.is_empty() {
         let _ = writeln!(out, "WHY:");
         for f in &r.findings {
-            let _ = writeln!(out, "       {f}");
+            let _ = writeln!(out, "       {}", f.sentence);
+            if let Some(evidence) = claim_evidence(f) {
+                let _ = writeln!(out, "         ({evidence})");
+            }
         }
     }
     for c in &r.corrupt_values {
@@ -184,4 +187,15 @@ fn owner(out: &mut String, o: &Owner) {
             let _ = writeln!(out, "OWNER: unknown: {why}");
         }
     }
+}
+
+/// Under a WHY sentence: the commands that show it and the addresses it
+/// rests on, or None when it has neither.
+fn claim_evidence(f: &Finding) -> Option<String> {
+    let mut parts: Vec<String> = f.shown_by.iter().map(|c| format!("krash> {c}")).collect();
+    if !f.addresses.is_empty() {
+        let addresses: Vec<String> = f.addresses.iter().map(|a| format!("{a:x}")).collect();
+        parts.push(format!("at {}", addresses.join(" ")));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
