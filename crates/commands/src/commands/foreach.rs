@@ -208,6 +208,8 @@ fn shared_runner(name: &str) -> Option<(&'static CommandSpec, SharedRun)> {
     let spec = crate::lookup(name)?;
     match spec.name {
         "bt" => Some((spec, super::bt::run_shared)),
+        "task" => Some((spec, super::task::run_shared)),
+        "files" => Some((spec, super::vm::files_shared)),
         _ => None,
     }
 }

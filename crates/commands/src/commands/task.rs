@@ -40,6 +40,11 @@ pub struct TaskOutput {
 }
 
 fn run(session: &mut Session, args: &[String]) -> Result<Output> {
+    run_shared(session, args)
+}
+
+/// `task` reads the session only: `foreach task` runs it on many tasks at once.
+pub(crate) fn run_shared(session: &Session, args: &[String]) -> Result<Output> {
     let p = getopt::parse("task", args, "R:xd")?;
     let k = &session.kernel;
     let tasks = tasks_or_current(session, &p.args)?;
@@ -54,8 +59,8 @@ fn run(session: &mut Session, args: &[String]) -> Result<Output> {
         .map(str::to_string)
         .collect();
     let mut entries = Vec::new();
+    let req = request(k, "task_struct", TypeKind::Struct, radix)?;
     for t in tasks {
-        let req = request(k, "task_struct", TypeKind::Struct, radix)?;
         let value = Value::at(req.type_id, t.addr);
         let mut blocks = Vec::new();
         if members.is_empty() {

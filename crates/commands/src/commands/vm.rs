@@ -276,6 +276,11 @@ fn whole_struct(session: &mut Session, name: &str, addr: u64) -> Result<StructOu
 }
 
 fn run_files(session: &mut Session, args: &[String]) -> Result<Output> {
+    files_shared(session, args)
+}
+
+/// `files` reads the session only: `foreach files` runs it on many tasks at once.
+pub(crate) fn files_shared(session: &Session, args: &[String]) -> Result<Output> {
     let k = &session.kernel;
     let p = getopt::parse("files", args, "d:p:c")?;
     if let Some(word) = p.value('d') {
