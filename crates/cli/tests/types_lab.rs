@@ -214,3 +214,41 @@ fn trees_and_search() {
         );
     }
 }
+
+/// `foreach` runs `files` and `task` on many tasks at once: task by task,
+/// its output is what the command gives for that task alone, in `ps` order.
+#[test]
+fn foreach_files_and_task_equal_each_task_alone() {
+    let mut compared = 0;
+    for d in representative_dumps().into_iter().take(3) {
+        let ps = krash_on(&d, "ps\n").stdout;
+        // `ps`'s TASK column, in its order.
+        let tasks: Vec<String> = ps
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.trim_start_matches('>').split_whitespace().nth(3).map(str::to_string))
+            .collect();
+        assert!(tasks.len() > 10, "{}: ps gave {} tasks", d.label(), tasks.len());
+        for command in ["files", "task -R pid,comm,mm"] {
+            let together = krash_on(&d, &format!("foreach {command}\n")).stdout;
+            let blocks: Vec<String> = together
+                .split("\nPID: ")
+                .enumerate()
+                .map(|(i, b)| if i == 0 { b.to_string() } else { format!("PID: {b}") })
+                .map(|b| b.trim().to_string())
+                .collect();
+            let alone: String = tasks.iter().map(|t| format!("{command} {t}\n")).collect();
+            let alone = krash_on(&d, &alone).stdout;
+            let singles: Vec<String> = alone
+                .split("\nPID: ")
+                .enumerate()
+                .map(|(i, b)| if i == 0 { b.to_string() } else { format!("PID: {b}") })
+                .map(|b| b.trim().to_string())
+                .collect();
+            assert_eq!(blocks.len(), tasks.len(), "{}: foreach {command}: {} blocks", d.label(), blocks.len());
+            assert_eq!(blocks, singles, "{}: foreach {command} differs from each task alone", d.label());
+            compared += blocks.len();
+        }
+    }
+    krash_labtest::assert_compared(compared, "foreach files/task blocks");
+}
