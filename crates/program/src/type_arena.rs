@@ -27,7 +27,15 @@ pub struct TypeArena {
     /// Types of modules whose debuginfo `mod -s` loaded, by module name;
     /// ids carry [`MODULE_TAG`] and the module's index.
     modules: RwLock<Vec<(String, Arc<dyn TypeProvider>)>>,
+    /// Structs and unions already decoded, by id. A provider decodes a
+    /// struct's every member (names and all) on each look, and printing a
+    /// member of each of 20 000 tasks, or of a million list entries, looks
+    /// at the struct several times for each.
+    decoded: RwLock<std::collections::HashMap<u64, Type>>,
 }
+
+/// Bound on [`TypeArena::decoded`]: past it the cache starts again.
+const MAX_DECODED: usize = 4096;
 
 /// Marks ids that belong to the fallback provider.
 const FALLBACK_TAG: u64 = 1 << 61;
@@ -45,6 +53,14 @@ impl TypeArena {
             extra: RwLock::new(Vec::new()),
             fallback: std::sync::OnceLock::new(),
             modules: RwLock::new(Vec::new()),
+            decoded: RwLock::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// Forgets the decoded aggregates: the providers behind their ids changed.
+    fn forget_decoded(&self) {
+        if let Ok(mut decoded) = self.decoded.write() {
+            decoded.clear();
         }
     }
 
@@ -59,6 +75,8 @@ impl TypeArena {
         } else {
             return Err(Error::Unsupported("too many modules with loaded types".into()));
         }
+        drop(modules);
+        self.forget_decoded();
         Ok(())
     }
 
@@ -91,6 +109,7 @@ impl TypeArena {
     /// Sets the provider asked for globals the base does not type (once).
     pub fn set_fallback(&self, provider: Arc<dyn TypeProvider>) {
         let _ = self.fallback.set(provider);
+        self.forget_decoded();
     }
 
     /// True once a fallback provider is set.
@@ -147,8 +166,9 @@ impl TypeArena {
     }
 }
 
-impl TypeProvider for TypeArena {
-    fn type_by_id(&self, id: TypeId) -> Result<Type> {
+impl TypeArena {
+    /// A type from the provider its id belongs to, decoded afresh.
+    fn decode(&self, id: TypeId) -> Result<Type> {
         if id.0 >= SYNTHETIC_BASE {
             let index = (id.0 - SYNTHETIC_BASE) as usize;
             let extra = self.extra.read().map_err(|_| Error::bad_data("type arena", "lock poisoned"))?;
@@ -170,6 +190,26 @@ impl TypeProvider for TypeArena {
             None if id == TypeId::VOID => Ok(Type::Void),
             None => Err(no_types()),
         }
+    }
+}
+
+impl TypeProvider for TypeArena {
+    fn type_by_id(&self, id: TypeId) -> Result<Type> {
+        if id.0 < SYNTHETIC_BASE {
+            if let Some(ty) = self.decoded.read().ok().and_then(|d| d.get(&id.0).cloned()) {
+                return Ok(ty);
+            }
+        }
+        let ty = self.decode(id)?;
+        if matches!(ty, Type::Struct(_) | Type::Union(_)) && id.0 < SYNTHETIC_BASE {
+            if let Ok(mut decoded) = self.decoded.write() {
+                if decoded.len() >= MAX_DECODED {
+                    decoded.clear();
+                }
+                decoded.insert(id.0, ty.clone());
+            }
+        }
+        Ok(ty)
     }
     fn find_types(&self, kind: TypeKind, name: &str) -> Result<Vec<TypeId>> {
         let found = match &self.base {
@@ -285,4 +325,37 @@ fn retag(ty: Type, t: u64) -> Type {
 
 fn no_types() -> Error {
     Error::MissingDebuginfo("no type information loaded (the vmlinux has no BTF or DWARF)".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use krash_debuginfo::type_table::TypeTable;
+
+    fn module_types(member: &str) -> Arc<dyn TypeProvider> {
+        let mut t = TypeTable::new();
+        let int = t.int("int", 4, true);
+        t.structure("krash_widget", 8, &[(member, int, 0)]);
+        Arc::new(t)
+    }
+
+    fn first_member(arena: &TypeArena, id: TypeId) -> String {
+        match arena.type_by_id(id).unwrap() {
+            Type::Struct(c) => c.members[0].name.clone().unwrap_or_default(),
+            other => panic!("not a struct: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_decoded_struct_is_kept_until_its_module_is_loaded_again() {
+        let arena = TypeArena::new(None);
+        arena.add_module_types("krash_widget", module_types("generation")).unwrap();
+        let id = arena.find_type(TypeKind::Struct, "krash_widget").unwrap();
+        assert_eq!(first_member(&arena, id), "generation");
+        // Twice: the second from the cache, the same.
+        assert_eq!(first_member(&arena, id), "generation");
+        // `mod -s` again with other debuginfo: the same id now means the new struct.
+        arena.add_module_types("krash_widget", module_types("serial")).unwrap();
+        assert_eq!(first_member(&arena, id), "serial");
+    }
 }
