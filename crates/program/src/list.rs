@@ -172,24 +172,52 @@ impl Iterator for ListCursor<'_> {
 /// the break. `broken` still reports the first break; nodes are in forward
 /// order with the unreachable part missing.
 pub fn walk_bridging(mem: &dyn VirtualMemory, head: u64, opts: WalkOptions) -> ListWalk {
-    let forward = walk(mem, head, opts);
-    let Some(ListBreak::Unreadable { .. } | ListBreak::BadBacklink { .. }) = forward.broken else {
-        return forward;
-    };
-    let seen: std::collections::HashSet<u64> = forward.nodes.iter().copied().collect();
-    let backward = walk(mem, head, WalkOptions { reverse: !opts.reverse, ..opts });
-    let mut tail: Vec<u64> = backward.nodes.into_iter().take_while(|n| !seen.contains(n)).collect();
-    tail.reverse();
-    let mut nodes = forward.nodes;
-    // The node whose read failed is the first of the gap: drop it if the
-    // forward walk recorded it as reached.
-    if let Some(ListBreak::Unreadable { node, .. }) = &forward.broken {
-        if nodes.last() == Some(node) {
-            nodes.pop();
+    let mut nodes = Vec::new();
+    let broken = walk_bridging_each(mem, head, opts, |node| {
+        nodes.push(node);
+        Ok::<(), std::convert::Infallible>(())
+    });
+    match broken {
+        Ok(broken) => ListWalk { nodes, broken },
+        Err(never) => match never {},
+    }
+}
+
+/// [`walk_bridging`] a node at a time: `each` gets the same nodes in the
+/// same order, each as soon as the walk has read past it (the node whose
+/// own link cannot be read, the first of a gap, is not handed on), so a
+/// caller can work on a node while its pages are fresh. `each` may stop
+/// the walk with its error. Returns the first break, if any.
+pub fn walk_bridging_each<E>(
+    mem: &dyn VirtualMemory,
+    head: u64,
+    opts: WalkOptions,
+    mut each: impl FnMut(u64) -> std::result::Result<(), E>,
+) -> std::result::Result<Option<ListBreak>, E> {
+    let mut cursor = ListCursor::new(mem, head, head, opts);
+    let mut forward: std::collections::HashSet<u64> = std::collections::HashSet::new();
+    let mut pending: Option<u64> = None;
+    for node in cursor.by_ref() {
+        forward.insert(node);
+        if let Some(previous) = pending.replace(node) {
+            each(previous)?;
         }
     }
-    nodes.extend(tail);
-    ListWalk { nodes, broken: forward.broken }
+    let broken = cursor.broken.take();
+    match (&broken, pending) {
+        (Some(ListBreak::Unreadable { node, .. }), Some(last)) if *node == last => {}
+        (_, Some(last)) => each(last)?,
+        (_, None) => {}
+    }
+    if let Some(ListBreak::Unreadable { .. } | ListBreak::BadBacklink { .. }) = &broken {
+        let backward = walk(mem, head, WalkOptions { reverse: !opts.reverse, ..opts });
+        let mut tail: Vec<u64> = backward.nodes.into_iter().take_while(|n| !forward.contains(n)).collect();
+        tail.reverse();
+        for node in tail {
+            each(node)?;
+        }
+    }
+    Ok(broken)
 }
 
 #[cfg(test)]
@@ -267,6 +295,35 @@ mod tests {
         let w = walk_bridging(&m, 0x10, WalkOptions::default());
         assert_eq!(w.nodes, vec![0x100, 0x200, 0x400, 0x500, 0x600]);
         assert!(matches!(w.broken, Some(ListBreak::Unreadable { node: 0x300, .. })));
+    }
+
+    #[test]
+    fn each_node_is_handed_on_in_order_and_the_caller_may_stop() {
+        let mut m = list(6);
+        m.0.remove(&0x300);
+        let mut seen = Vec::new();
+        let broken = walk_bridging_each(&m, 0x10, WalkOptions::default(), |n| {
+            seen.push(n);
+            Ok::<(), ()>(())
+        });
+        assert!(matches!(broken, Ok(Some(ListBreak::Unreadable { node: 0x300, .. }))));
+        assert_eq!(seen, vec![0x100, 0x200, 0x400, 0x500, 0x600]);
+        // The caller's error ends the walk at once.
+        let mut count = 0;
+        let stopped = walk_bridging_each(&list(50), 0x10, WalkOptions::default(), |_| {
+            count += 1;
+            if count == 3 {
+                Err("enough")
+            } else {
+                Ok(())
+            }
+        });
+        assert_eq!((stopped, count), (Err("enough"), 3));
+        // A bad backlink keeps the node before it, then bridges from the head.
+        let mut m = list(5);
+        m.0.insert(0x300 + 8, 0x999);
+        let w = walk_bridging(&m, 0x10, WalkOptions { check_backlinks: true, ..Default::default() });
+        assert_eq!(w.nodes, vec![0x100, 0x200, 0x300, 0x400, 0x500]);
     }
 
     #[test]

@@ -525,6 +525,9 @@ impl TaskExt for Kernel {
     }
 }
 
+/// Tasks whose fields are read together, on all cores, during the walk.
+const READ_CHUNK: usize = 256;
+
 /// Private helpers of this module's extension of [`Kernel`].
 trait TaskHelpers {
     fn read_tasks(&self, problems: &mut Vec<String>) -> Result<Vec<Task>>;
@@ -559,11 +562,19 @@ impl TaskHelpers for Kernel {
 
         // Addresses come from the dump: list nodes may be anywhere, so the
         // arithmetic on them wraps (a wrapped address fails to read).
-        let walk = list::walk_bridging(mem, init_task.wrapping_add(tasks_off), WalkOptions::default());
-        if let Some(b) = &walk.broken {
-            problems.push(format!("task list (init_task.tasks): {b}; the tasks beyond it were reached backwards"));
-        }
-        let leaders = walk.nodes;
+        // Each task's fields are on pages of their own: on a compressed dump
+        // reading them is mostly decompression, which the cores share. Each
+        // leader's thread list is walked as the walk reaches it, and the
+        // fields are read a chunk of tasks at a time, while the pages the
+        // walk decompressed are still in the dump's page cache (a big
+        // machine's tasks fill far more pages than it holds).
+        let fields = TaskFields::resolve(self)?;
+        let active = self.active_tasks().unwrap_or_default();
+        let idle_cpus = self.idle_tasks();
+        let mut read: Vec<(u64, Result<Task>)> = Vec::new();
+        let read_from = |addrs: &[u64], read: &mut Vec<(u64, Result<Task>)>| {
+            read.par_extend(addrs.par_iter().map(|&addr| (addr, self.read_task(&fields, addr, &active, &idle_cpus))));
+        };
         let mut addrs: Vec<u64> = vec![init_task];
         let mut seen: HashSet<u64> = HashSet::from([init_task]);
         // Each thread group's list is walked once, and all of them together
@@ -573,7 +584,11 @@ impl TaskHelpers for Kernel {
         let mut walked_signals: HashSet<u64> = HashSet::new();
         let mut thread_budget = MAX_TASKS;
         let mut budget_spent = false;
-        for node in leaders {
+        // The walk's own break is said before what went wrong past it.
+        let mut walk_problems = Vec::new();
+        let leaders_head = init_task.wrapping_add(tasks_off);
+        let broken = list::walk_bridging_each(mem, leaders_head, WalkOptions::default(), |node| -> Result<()> {
+            let problems = &mut walk_problems;
             let leader = node.wrapping_sub(tasks_off);
             let threads = match mem.read_u64(leader.wrapping_add(signal_off)) {
                 Ok(signal) if signal != 0 && walked_signals.insert(signal) => {
@@ -610,7 +625,15 @@ impl TaskHelpers for Kernel {
             if addrs.len() > MAX_TASKS {
                 return Err(Error::bad_data("task list", format!("more than {MAX_TASKS} tasks")));
             }
+            if addrs.len() - read.len() >= READ_CHUNK {
+                read_from(&addrs[read.len()..], &mut read);
+            }
+            Ok(())
+        })?;
+        if let Some(b) = &broken {
+            problems.push(format!("task list (init_task.tasks): {b}; the tasks beyond it were reached backwards"));
         }
+        problems.append(&mut walk_problems);
 
         if let TaskStateSource::Fallback { reason } = &self.task_states().source {
             problems.push(format!(
@@ -618,19 +641,12 @@ impl TaskHelpers for Kernel {
                  decoding states with the bit values of 4.14-7.2"
             ));
         }
-        let active = self.active_tasks().unwrap_or_default();
-        let idle_cpus = self.idle_tasks();
         for &(_, idle) in &idle_cpus {
             if seen.insert(idle) {
                 addrs.push(idle);
             }
         }
-
-        // Each task's fields are on pages of their own: on a compressed dump
-        // reading them is mostly decompression, which the cores share.
-        let fields = TaskFields::resolve(self)?;
-        let read: Vec<(u64, Result<Task>)> =
-            addrs.par_iter().map(|&addr| (addr, self.read_task(&fields, addr, &active, &idle_cpus))).collect();
+        read_from(&addrs[read.len()..], &mut read);
         let mut out = Vec::with_capacity(read.len());
         for (addr, task) in read {
             match task {
