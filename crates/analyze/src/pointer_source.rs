@@ -280,18 +280,7 @@ impl PointerSourceInternal for Kernel {
                     (struct_name, member, chain.len().checked_sub(2).and_then(|i| chain.get(i)))
                 {
                     if chain.len() == loads + 1 {
-                        if let Some(t) = self.read_ops_table(table, s, Some(m), module.as_deref(), TableSource::Loaded)
-                        {
-                            report
-                                .finding(format!(
-                                    "the table {} sets {}",
-                                    t.symbol.clone().unwrap_or_else(|| format!("at {table:#x}")),
-                                    t.describe_set_members()
-                                ))
-                                .shown_by(format!("struct {s} {table:#x}"))
-                                .at(table);
-                            report.ops_table = Some(t);
-                        }
+                        self.note_loaded_table(report, table, s, m, module.as_deref());
                     }
                 }
                 report.bad_member = Some(BadMember {
@@ -380,17 +369,7 @@ impl Arm64PointerSourceInternal for Kernel {
                 });
                 let table = arm64_reg_by_name(&base).and_then(|r| r.dwarf()).and_then(|n| regs.by_dwarf(n));
                 if let (true, Some(table)) = (kept, table) {
-                    if let Some(t) = self.read_ops_table(table, &s, Some(&m), module.as_deref(), TableSource::Loaded) {
-                        report
-                            .finding(format!(
-                                "the table {} sets {}",
-                                t.symbol.clone().unwrap_or_else(|| format!("at {table:#x}")),
-                                t.describe_set_members()
-                            ))
-                            .shown_by(format!("struct {s} {table:#x}"))
-                            .at(table);
-                        report.ops_table = Some(t);
-                    }
+                    self.note_loaded_table(report, table, &s, &m, module.as_deref());
                 }
                 report.bad_member = Some(BadMember {
                     register: p.register.clone(),
@@ -439,6 +418,9 @@ trait PointerSourceHelpers {
     /// A call to a constant address (gcc folded a const ops table's NULL
     /// slot): the table DWARF says was in scope at `call`, and its NULL member.
     fn explain_folded_table(&self, report: &mut Report, p: &Provenance, call: u64, module: Option<&str>);
+    /// The ops table at `table` a call loaded its NULL `member` from, as the
+    /// dump holds it: which members it sets.
+    fn note_loaded_table(&self, report: &mut Report, table: u64, s: &str, member: &str, module: Option<&str>);
 }
 
 impl PointerSourceHelpers for Kernel {
@@ -636,6 +618,19 @@ impl PointerSourceHelpers for Kernel {
         }
         report.show(table_shown);
         report.ops_table = Some(table);
+    }
+
+    fn note_loaded_table(&self, report: &mut Report, table: u64, s: &str, member: &str, module: Option<&str>) {
+        let Some(t) = self.read_ops_table(table, s, Some(member), module, TableSource::Loaded) else { return };
+        report
+            .finding(format!(
+                "the table {} sets {}",
+                t.symbol.clone().unwrap_or_else(|| format!("at {table:#x}")),
+                t.describe_set_members()
+            ))
+            .shown_by(format!("struct {s} {table:#x}"))
+            .at(table);
+        report.ops_table = Some(t);
     }
 
     fn describe_address(&self, v: u64) -> String {

@@ -215,6 +215,14 @@ fn trees_and_search() {
     }
 }
 
+/// Output cut into one block per task, each starting at its `PID:` line.
+fn task_blocks(text: &str) -> Vec<String> {
+    text.split("\nPID: ")
+        .enumerate()
+        .map(|(i, b)| if i == 0 { b.trim().to_string() } else { format!("PID: {}", b.trim()) })
+        .collect()
+}
+
 /// `foreach` runs `files` and `task` on many tasks at once: task by task,
 /// its output is what the command gives for that task alone, in `ps` order.
 #[test]
@@ -230,21 +238,9 @@ fn foreach_files_and_task_equal_each_task_alone() {
             .collect();
         assert!(tasks.len() > 10, "{}: ps gave {} tasks", d.label(), tasks.len());
         for command in ["files", "task -R pid,comm,mm"] {
-            let together = krash_on(&d, &format!("foreach {command}\n")).stdout;
-            let blocks: Vec<String> = together
-                .split("\nPID: ")
-                .enumerate()
-                .map(|(i, b)| if i == 0 { b.to_string() } else { format!("PID: {b}") })
-                .map(|b| b.trim().to_string())
-                .collect();
+            let blocks = task_blocks(&krash_on(&d, &format!("foreach {command}\n")).stdout);
             let alone: String = tasks.iter().map(|t| format!("{command} {t}\n")).collect();
-            let alone = krash_on(&d, &alone).stdout;
-            let singles: Vec<String> = alone
-                .split("\nPID: ")
-                .enumerate()
-                .map(|(i, b)| if i == 0 { b.to_string() } else { format!("PID: {b}") })
-                .map(|b| b.trim().to_string())
-                .collect();
+            let singles = task_blocks(&krash_on(&d, &alone).stdout);
             assert_eq!(blocks.len(), tasks.len(), "{}: foreach {command}: {} blocks", d.label(), blocks.len());
             assert_eq!(blocks, singles, "{}: foreach {command} differs from each task alone", d.label());
             compared += blocks.len();
