@@ -55,6 +55,23 @@ fn live_host_kernel_or_a_clear_refusal() {
     assert!(run.stdout.contains("Linux version"), "log lacks the boot banner");
 }
 
+/// A `ps` row (PID PPID CPU TASK ST %MEM VSZ RSS COMM) whose name is empty
+/// or not text, or a kernel thread (bracketed name) other than the idle
+/// tasks and kthreadd whose parent is not kthreadd; false for other lines.
+fn ps_row_is_unsound(line: &str) -> bool {
+    let t: Vec<&str> = line.trim_start_matches([' ', '>']).split_whitespace().collect();
+    let is_row = t.len() >= 8
+        && t.get(3).is_some_and(|a| a.len() == 16 && a.chars().all(|c| c.is_ascii_hexdigit()))
+        && t[..3].iter().all(|n| n.parse::<u32>().is_ok());
+    if !is_row {
+        return false;
+    }
+    let comm = t.get(8..).map(|c| c.join(" ")).unwrap_or_default();
+    let named = !comm.is_empty() && comm != "[]" && !comm.chars().any(char::is_control);
+    let kthread_of_kthreadd = !comm.starts_with('[') || t[0] == "0" || t[0] == "2" || t[1] == "2";
+    !(named && kthread_of_kthreadd)
+}
+
 /// The lab's live scenario: krash's own output inside the guest.
 #[test]
 fn lab_live_transcript_matches_the_kdump() {
@@ -73,6 +90,13 @@ fn lab_live_transcript_matches_the_kdump() {
         if let Some(comm) = expected["live_kthread_comm"].as_str() {
             assert!(text.contains(&format!("[{comm}]")), "{}: ps lacks {comm}", transcript.display());
         }
+        // The task table read in the guest is sound: every task is named in
+        // printable text, and every kernel thread but kthreadd and the idle
+        // tasks is kthreadd's child. (Two reads at once through one
+        // /proc/kcore shared its bounce buffer: a name came back as \x19 and
+        // a parent's PID as 0.)
+        let unsound: Vec<&str> = text.lines().filter(|l| ps_row_is_unsound(l)).collect();
+        assert!(unsound.is_empty(), "{}: ps rows read wrong: {unsound:?}", transcript.display());
         if let Some(function) = expected["live_kthread_function"].as_str() {
             assert!(text.contains(&format!("] {function} at ")), "{}: bt lacks {function}", transcript.display());
         }

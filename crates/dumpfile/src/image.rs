@@ -31,11 +31,17 @@ pub(crate) struct PositionedFile {
     file: std::fs::File,
     /// The size the file reports; /proc/kcore reports the end of its highest segment.
     len: u64,
+    /// One read at a time on the file: since Linux 6.5 /proc/kcore copies
+    /// through one bounce buffer per open file (`private_data`), so two
+    /// threads reading at once can each get the other's bytes (seen in the
+    /// lab: a 6.12 task read with an empty `comm` while `ps` read the task
+    /// table on both cores).
+    reading: std::sync::Mutex<()>,
 }
 
 impl PositionedFile {
     pub fn new(file: std::fs::File, len: u64) -> Self {
-        PositionedFile { file, len }
+        PositionedFile { file, len, reading: std::sync::Mutex::new(()) }
     }
 
     fn read(&self, at: u64, len: usize) -> Result<Vec<u8>, ImageGap> {
@@ -45,6 +51,7 @@ impl PositionedFile {
             return Err(ImageGap::PastEnd);
         }
         let mut buf = vec![0u8; len];
+        let _one_at_a_time = self.reading.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         self.file.read_exact_at(&mut buf, at).map_err(|_| ImageGap::ReadFailed)?;
         Ok(buf)
     }
