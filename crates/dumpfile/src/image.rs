@@ -34,7 +34,7 @@ pub(crate) struct PositionedFile {
     /// One read at a time on the file: since Linux 6.5 /proc/kcore copies
     /// through one bounce buffer per open file (`private_data`), so two
     /// threads reading at once can each get the other's bytes (seen in the
-    /// lab: a 6.12 task read with an empty `comm` while `ps` read the task
+    /// lab: a 6.12 task read with a garbled `comm` while `ps` read the task
     /// table on both cores).
     reading: std::sync::Mutex<()>,
 }
