@@ -15,6 +15,7 @@ use krash_core::{Error, Result};
 use object::elf;
 use object::read::elf::{FileHeader, SectionHeader, Sym};
 use object::LittleEndian;
+use rayon::prelude::*;
 
 /// Upper bound on the symbol count accepted from any input; vmlinux has
 /// ~200k, so anything far beyond is corrupt data.
@@ -131,6 +132,23 @@ impl SymbolTableBuilder {
         Ok(())
     }
 
+    /// Moves every symbol of `other` into this builder.
+    pub fn append(&mut self, other: SymbolTableBuilder) -> Result<()> {
+        if self.entries.len().saturating_add(other.entries.len()) > MAX_SYMBOLS {
+            return Err(Error::bad_data("symbol table", format!("more than {MAX_SYMBOLS} symbols")));
+        }
+        let base = u32::try_from(self.names.len())
+            .ok()
+            .filter(|base| base.checked_add(u32::try_from(other.names.len()).unwrap_or(u32::MAX)).is_some())
+            .ok_or_else(|| Error::bad_data("symbol table", "symbol names exceed 4 GiB"))?;
+        self.names.push_str(&other.names);
+        // Every name_start of `other` is below its names' length, so the
+        // sums cannot overflow (checked above).
+        self.entries
+            .extend(other.entries.into_iter().map(|e| Entry { name_start: e.name_start.saturating_add(base), ..e }));
+        Ok(())
+    }
+
     /// Number of symbols pushed so far.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -146,7 +164,7 @@ impl SymbolTableBuilder {
         let SymbolTableBuilder { module, names, mut entries } = self;
         // Ties sort by name, the order System.map and crash list them in,
         // which decides which alias crash prints for an address.
-        entries.sort_unstable_by(|a, b| {
+        entries.par_sort_unstable_by(|a, b| {
             a.addr.cmp(&b.addr).then_with(|| entry_name(&names, a).cmp(entry_name(&names, b)))
         });
         let hasher = DefaultHashBuilder::default();
@@ -192,12 +210,13 @@ impl SymbolTableBuilder {
 /// suffixes (and anything after, such as `.cold`) are dropped; `.constprop.N`
 /// and a lone `.cold` are kept.
 pub fn crash_name(name: &str) -> &str {
-    if !name.as_bytes().contains(&b'.') {
-        return name;
-    }
-    let cut = name.find(".isra.").or_else(|| name.find(".part."));
-    match cut {
-        Some(pos) if pos > 0 => &name[..pos],
+    let bytes = name.as_bytes();
+    // Called for every symbol at start-up: look only at the dots.
+    let find = |suffix: &[u8]| {
+        memchr::memchr_iter(b'.', bytes).find(|&dot| bytes.get(dot..).is_some_and(|rest| rest.starts_with(suffix)))
+    };
+    match find(b".isra.").or_else(|| find(b".part.")) {
+        Some(dot) if dot > 0 => name.get(..dot).unwrap_or(name),
         _ => name,
     }
 }
@@ -241,6 +260,62 @@ fn rank(e: &Entry) -> u8 {
     (u8::from(located) << 3) | (u8::from(global) << 2) | (u8::from(code) << 1) | u8::from(sized)
 }
 
+/// ELF symbols read by one parallel task of [`SymbolTable::from_elf`].
+const ELF_SYMBOLS_PER_TASK: usize = 16 * 1024;
+
+/// The definitions among `symbols` (a slice of one `.symtab`), placed as
+/// [`SymbolTable::read_elf`] says.
+fn read_elf_symbols(
+    symbols: &[elf::Sym64<LittleEndian>],
+    sections: &object::read::elf::SectionTable<'_, elf::FileHeader64<LittleEndian>>,
+    strings: object::read::StringTable<'_>,
+    module: Option<&str>,
+    place: Option<&PlaceSymbol<'_>>,
+) -> Result<SymbolTableBuilder> {
+    let endian = LittleEndian;
+    let mut builder = SymbolTableBuilder::new(module);
+    // A capacity hint: clamping it loses nothing.
+    builder.reserve(symbols.len(), symbols.len().saturating_mul(24));
+    for sym in symbols {
+        let st_type = sym.st_type();
+        if matches!(st_type, elf::STT_SECTION | elf::STT_FILE) {
+            continue;
+        }
+        let Ok(name) = sym.name(endian, strings) else {
+            continue;
+        };
+        if name.is_empty() {
+            continue;
+        }
+        let Ok(name) = std::str::from_utf8(name) else {
+            continue;
+        };
+        if is_mapping_symbol(name) {
+            continue;
+        }
+        let shndx = sym.st_shndx(endian);
+        if shndx == elf::SHN_UNDEF {
+            continue; // a reference (modules' imports), not a definition
+        }
+        let section = if shndx >= elf::SHN_LORESERVE {
+            None
+        } else {
+            sections.section(object::SectionIndex(shndx as usize)).ok()
+        };
+        let kind = nm_letter(sym.st_bind(), st_type, shndx, section.map(|s| (s.sh_type(endian), s.sh_flags(endian))));
+        let addr = match place {
+            None => sym.st_value(endian),
+            Some(place) => {
+                let section_name = section.and_then(|s| sections.section_name(endian, s).ok());
+                let Some(addr) = place(section_name, sym.st_value(endian)) else { continue };
+                addr
+            }
+        };
+        builder.push(name, addr, sym.st_size(endian), kind)?;
+    }
+    Ok(builder)
+}
+
 impl SymbolTable {
     /// An empty table (no symbols known).
     pub fn empty() -> Self {
@@ -255,7 +330,7 @@ impl SymbolTable {
 
     /// Like [`from_elf`](Self::from_elf), naming the module the symbols belong to.
     pub fn from_elf_for_module(data: &[u8], module: Option<&str>) -> Result<Self> {
-        Self::read_elf(data, module, &|_, value| Some(value))
+        Self::read_elf(data, module, None)
     }
 
     /// The symbols of a relocatable object (a module's `.ko`) placed where
@@ -269,13 +344,17 @@ impl SymbolTable {
         module: Option<&str>,
         section_base: &dyn Fn(&str) -> Option<u64>,
     ) -> Result<Self> {
-        Self::read_elf(data, module, &|section, value| {
-            section_base(std::str::from_utf8(section?).ok()?)?.checked_add(value)
-        })
+        Self::read_elf(
+            data,
+            module,
+            Some(&|section, value| section_base(std::str::from_utf8(section?).ok()?)?.checked_add(value)),
+        )
     }
 
-    /// Reads `.symtab`, placing each symbol with `place(its section's name, st_value)`.
-    fn read_elf(data: &[u8], module: Option<&str>, place: &PlaceSymbol<'_>) -> Result<Self> {
+    /// Reads `.symtab`, placing each symbol with `place(its section's name,
+    /// st_value)`, or at `st_value` without `place` (a linked image, whose
+    /// section names are then never looked up).
+    fn read_elf(data: &[u8], module: Option<&str>, place: Option<&PlaceSymbol<'_>>) -> Result<Self> {
         let ctx = "ELF symbol table";
         let endian = LittleEndian;
         let header = elf::FileHeader64::<LittleEndian>::parse(data)
@@ -289,41 +368,16 @@ impl SymbolTable {
             return Err(Error::MissingDebuginfo("ELF file has no .symtab (stripped?)".into()));
         }
         let strings = symtab.strings();
-        let mut builder = SymbolTableBuilder::new(module);
-        // A capacity hint: clamping it loses nothing.
-        builder.reserve(symtab.len(), symtab.len().saturating_mul(24));
-        for sym in symtab.symbols() {
-            let st_type = sym.st_type();
-            if matches!(st_type, elf::STT_SECTION | elf::STT_FILE) {
-                continue;
-            }
-            let Ok(name) = sym.name(endian, strings) else {
-                continue;
-            };
-            if name.is_empty() {
-                continue;
-            }
-            let Ok(name) = std::str::from_utf8(name) else {
-                continue;
-            };
-            if is_mapping_symbol(name) {
-                continue;
-            }
-            let shndx = sym.st_shndx(endian);
-            if shndx == elf::SHN_UNDEF {
-                continue; // a reference (modules' imports), not a definition
-            }
-            let section = if shndx == elf::SHN_UNDEF || shndx >= elf::SHN_LORESERVE {
-                None
-            } else {
-                sections.section(object::SectionIndex(shndx as usize)).ok()
-            };
-            let kind =
-                nm_letter(sym.st_bind(), st_type, shndx, section.map(|s| (s.sh_type(endian), s.sh_flags(endian))));
-            let section_name = section.and_then(|s| sections.section_name(endian, s).ok());
-            let Some(addr) = place(section_name, sym.st_value(endian)) else { continue };
-            builder.push(name, addr, sym.st_size(endian), kind)?;
-        }
+        let symbols = symtab.symbols();
+        let builder = match place {
+            // A linked image's table (vmlinux: ~150 000 symbols) is read in
+            // parallel chunks; its start-up cost is mostly this and the sort.
+            None => symbols
+                .par_chunks(ELF_SYMBOLS_PER_TASK)
+                .map(|chunk| read_elf_symbols(chunk, &sections, strings, module, None))
+                .try_reduce(|| SymbolTableBuilder::new(module), |mut a, b| a.append(b).map(|()| a))?,
+            Some(place) => read_elf_symbols(symbols, &sections, strings, module, Some(place))?,
+        };
         Ok(builder.build())
     }
 
@@ -482,19 +536,22 @@ impl SymbolTable {
     }
 }
 
-/// The type letter `nm` prints for an ELF symbol, from its binding, type and
-/// the flags of the section it is defined in.
 /// Where a symbol goes: given its section's name (none for an absolute
 /// symbol) and its value, its address, or `None` to leave it out.
 type PlaceSymbol<'a> = dyn Fn(Option<&[u8]>, u64) -> Option<u64> + 'a;
 
-/// An ELF mapping symbol (`$x`, `$d`, `$x.12`): AArch64 and RISC-V
-/// objects mark where code and data start with them; they name nothing.
+/// The kernel's `is_mapping_symbol()` (include/linux/module_symbol.h): an
+/// ELF mapping symbol (`$x`, `$d`, `$x.12`, which AArch64 and RISC-V
+/// objects use to mark where code and data start) and the assembler's
+/// locals (`.L...`, `L0...`) name nothing. kallsyms leaves them out, and gdb
+/// and crash never name an address by one (a jump table in `.rodata` shown
+/// as `$d` instead of `ptmx_fops`).
 pub fn is_mapping_symbol(name: &str) -> bool {
-    let Some(rest) = name.strip_prefix('$') else { return false };
-    let (kind, _) = rest.split_once('.').unwrap_or((rest, ""));
-    matches!(kind, "x" | "d" | "a" | "t")
+    name.starts_with('$') || name.starts_with(".L") || name.starts_with("L0")
 }
+
+/// The type letter `nm` prints for an ELF symbol, from its binding, type and
+/// the flags of the section it is defined in.
 
 pub fn nm_letter(bind: u8, st_type: u8, shndx: u16, section: Option<(u32, u64)>) -> char {
     if shndx == elf::SHN_UNDEF {
@@ -544,9 +601,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn crash_names_drop_clone_suffixes() {
+        assert_eq!(crash_name("tcp_v4_rcv"), "tcp_v4_rcv");
+        assert_eq!(crash_name("krash_null_member.isra.0"), "krash_null_member");
+        assert_eq!(crash_name("f.part.3.cold"), "f");
+        assert_eq!(crash_name("f.constprop.0"), "f.constprop.0");
+        assert_eq!(crash_name("f.cold"), "f.cold");
+        // .isra wins over an earlier .part, as it always did.
+        assert_eq!(crash_name("f.part.1.isra.0"), "f.part.1");
+        // A name that is only a suffix keeps it.
+        assert_eq!(crash_name(".isra.0"), ".isra.0");
+        assert_eq!(crash_name("__func__.12"), "__func__.12");
+    }
+
+    #[test]
     fn mapping_symbols_are_not_names() {
         assert!(is_mapping_symbol("$x") && is_mapping_symbol("$d") && is_mapping_symbol("$x.17"));
-        assert!(!is_mapping_symbol("$dollar") && !is_mapping_symbol("krash_resource_mutex") && !is_mapping_symbol("$"));
+        assert!(is_mapping_symbol(".Ltmp3") && is_mapping_symbol("L0_label"));
+        assert!(!is_mapping_symbol("krash_resource_mutex") && !is_mapping_symbol("dollar$sign"));
+        assert!(!is_mapping_symbol("Lzma_decode") && !is_mapping_symbol("_L0"));
     }
 
     fn sample() -> SymbolTable {

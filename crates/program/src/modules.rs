@@ -281,7 +281,7 @@ impl Kernel {
             .collect();
         let mut builder = SymbolTableBuilder::new(Some(name));
         builder.reserve(table.len(), table.len() * 24);
-        for sym in table.iter().filter(|s| !crate::vmlinux_search::is_mapping_symbol(s.name)) {
+        for sym in table.iter().filter(|s| !krash_debuginfo::symbols::is_mapping_symbol(s.name)) {
             let kind = if globals.contains(&sym.addr) { sym.kind.to_ascii_uppercase() } else { sym.kind };
             builder.push(sym.name, sym.addr, sym.size, kind)?;
         }

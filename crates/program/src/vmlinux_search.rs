@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use krash_core::{Error, Result};
 use krash_debuginfo::types::TypeProvider;
-use krash_debuginfo::{Btf, SymbolTable, SymbolTableBuilder};
+use krash_debuginfo::{Btf, SymbolTable};
 
 /// What a vmlinux provides.
 pub struct VmlinuxInfo {
@@ -24,7 +24,8 @@ pub fn load_vmlinux(path: &Path) -> Result<VmlinuxInfo> {
         return Err(Error::bad_data(path.display().to_string(), "not an ELF file"));
     }
     let (symbols, btf) = rayon::join(|| SymbolTable::from_elf(&map), || Btf::from_elf(&map, None));
-    let symbols = without_mapping_symbols(symbols?)?;
+    // `SymbolTable::from_elf` already leaves out mapping symbols.
+    let symbols = symbols?;
     if symbols.is_empty() {
         return Err(Error::MissingDebuginfo(format!(
             "{}: no symbol table (a stripped vmlinuz rather than a vmlinux?)",
@@ -32,30 +33,6 @@ pub fn load_vmlinux(path: &Path) -> Result<VmlinuxInfo> {
         )));
     }
     Ok(VmlinuxInfo { symbols, btf: btf.ok().map(Arc::new), build_id: elf_build_id(&map) })
-}
-
-/// The kernel's `is_mapping_symbol()` (include/linux/module_symbol.h): an
-/// ELF mapping symbol (`$x`, `$d`, `$x.12` on arm64) marks where code or
-/// data starts, and assembler locals (`.L...`, `L0...`) mark nothing: no
-/// function or object is called that. kallsyms leaves them out, and gdb
-/// and crash never name an address by one (a jump table in `.rodata`
-/// shown as `$d` instead of `ptmx_fops`).
-pub fn is_mapping_symbol(name: &str) -> bool {
-    name.starts_with('$') || name.starts_with(".L") || name.starts_with("L0")
-}
-
-/// `table` without its mapping symbols (the same table when it has none,
-/// as on x86-64).
-pub fn without_mapping_symbols(table: SymbolTable) -> Result<SymbolTable> {
-    if !table.iter().any(|s| is_mapping_symbol(s.name)) {
-        return Ok(table);
-    }
-    let mut builder = SymbolTableBuilder::new(table.module());
-    builder.reserve(table.len(), table.len().saturating_mul(24));
-    for sym in table.iter().filter(|s| !is_mapping_symbol(s.name)) {
-        builder.push(sym.name, sym.addr.wrapping_sub(table.offset()), sym.size, sym.kind)?;
-    }
-    Ok(builder.build().with_offset(table.offset()))
 }
 
 /// The BTF as the shared type-provider interface.
@@ -126,27 +103,5 @@ fn file_matches(path: &Path, dump_build_id: Option<&str>) -> bool {
         (Some(dumps), Some(ours)) => dumps.starts_with(&ours),
         (None, _) => map.starts_with(b"\x7fELF"),
         (Some(_), None) => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mapping_symbols_name_no_address() {
-        let mut b = SymbolTableBuilder::new(None);
-        b.push("ptmx_fops", 0x1000, 0x100, 'd').unwrap();
-        b.push("$d", 0x1000, 0, 'd').unwrap();
-        b.push("$x.7", 0x2000, 0, 't').unwrap();
-        b.push("tty_open", 0x2000, 0x40, 't').unwrap();
-        b.push(".Ltmp3", 0x2010, 0, 't').unwrap();
-        let table = without_mapping_symbols(b.build().with_offset(0x10_0000)).unwrap();
-        let names: Vec<&str> = table.iter().map(|s| s.name).collect();
-        assert_eq!(names.len(), 2, "{names:?}");
-        assert_eq!(table.by_addr(0x10_1008).map(|(s, off)| (s.name, off)), Some(("ptmx_fops", 8)));
-        assert_eq!(table.by_addr(0x10_2010).map(|(s, off)| (s.name, off)), Some(("tty_open", 0x10)));
-        assert_eq!(table.offset(), 0x10_0000);
-        assert!(!is_mapping_symbol("dollar$sign"));
     }
 }
