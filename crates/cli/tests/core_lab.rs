@@ -20,10 +20,23 @@ fn crash_sys_block(transcript: &str) -> String {
 #[test]
 fn sys_agrees_with_crash_and_drgn() {
     for d in lab_dumps() {
-        let run = krash_on(&d, "sys\n");
+        // `sys` first: its TASKS is then the kernel's count (nr_threads and
+        // the idle tasks), which must be what `ps` walks.
+        let run = krash_on(&d, "sys\nps\n");
         assert!(run.success, "{}: krash failed: {}", d.label(), run.stderr);
         let ours = sys_fields(&run.stdout);
         let label = d.label();
+        let ps_rows = run
+            .stdout
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with("PID "))
+            .skip(1)
+            .filter(|l| l.trim_start_matches('>').split_whitespace().next().is_some_and(|pid| pid.parse::<u32>().is_ok()))
+            .count();
+        if field(&ours, "TASKS") != Some("(unknown)") {
+            assert!(ps_rows > 0, "{label}: ps listed no task");
+            assert_eq!(field(&ours, "TASKS"), Some(ps_rows.to_string().as_str()), "{label}: sys TASKS vs ps rows");
+        }
         assert_eq!(field(&ours, "RELEASE"), Some(d.kernel.as_str()), "{label}");
         if let Some(drgn) = d.drgn() {
             for (key, name) in [("NODENAME", "nodename"), ("VERSION", "version")] {

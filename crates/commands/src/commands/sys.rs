@@ -100,7 +100,7 @@ pub fn sys_info(session: &Session) -> SysInfo {
         crash_time: k.crash_time(),
         uptime_secs: k.uptime_secs().ok(),
         load_average: k.load_average().ok(),
-        tasks: k.tasks().ok().map(|t| t.len()),
+        tasks: k.task_count().ok(),
         nodename: uts.as_ref().map(|u| u.nodename.clone()),
         release: uts.as_ref().map(|u| u.release.clone()),
         version: uts.as_ref().map(|u| u.version.clone()),

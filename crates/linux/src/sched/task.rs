@@ -361,6 +361,12 @@ struct TaskList {
 pub trait TaskExt {
     /// Every task, in crash's `ps` order (by PID, idle tasks first by CPU).
     fn tasks(&self) -> Result<&[Task]>;
+    /// How many tasks there are (`sys`'s TASKS): the task list's length
+    /// once it was read; before, the kernel's own count, `nr_threads` (every
+    /// task in the PID table, updated with the task list under
+    /// `tasklist_lock`), plus each CPU's idle task, which it leaves out. The
+    /// banner of a 20 000-task machine then reads one integer, not every task.
+    fn task_count(&self) -> Result<usize>;
     /// What went wrong while listing tasks (broken links, unreadable
     /// tasks), worded for the user; empty for a sound task list.
     fn task_list_problems(&self) -> &[String];
@@ -395,6 +401,27 @@ pub trait TaskExt {
 impl TaskExt for Kernel {
     fn tasks(&self) -> Result<&[Task]> {
         self.task_list().tasks.as_deref().map_err(Clone::clone)
+    }
+
+    fn task_count(&self) -> Result<usize> {
+        if let Some(list) = self.cached_if_read::<TaskList>() {
+            return list.tasks.as_ref().map(Vec::len).map_err(Clone::clone);
+        }
+        // `int nr_threads` (kernel/fork.c) in every kernel; a value no PID
+        // space can hold means the page is damaged, and the list decides.
+        let threads = self
+            .symbol_addr("nr_threads")
+            .and_then(|addr| self.memory().read_u32(addr))
+            .ok()
+            .map(|n| n as i32)
+            .filter(|&n| (0..=PID_MAX_LIMIT).contains(&n));
+        let mut idle: Vec<u64> = self.idle_tasks().into_iter().map(|(_, task)| task).filter(|&t| t != 0).collect();
+        idle.sort_unstable();
+        idle.dedup();
+        match threads {
+            Some(n) if !idle.is_empty() => Ok(n as usize + idle.len()),
+            _ => self.tasks().map(<[Task]>::len),
+        }
     }
 
     fn task_list_problems(&self) -> &[String] {
@@ -527,6 +554,9 @@ impl TaskExt for Kernel {
 
 /// Tasks whose fields are read together, on all cores, during the walk.
 const READ_CHUNK: usize = 256;
+
+/// The most PIDs any kernel hands out (`PID_MAX_LIMIT`, 4 Mi on 64-bit).
+const PID_MAX_LIMIT: i32 = 4 * 1024 * 1024;
 
 /// Private helpers of this module's extension of [`Kernel`].
 trait TaskHelpers {
