@@ -31,7 +31,9 @@ fn sys_agrees_with_crash_and_drgn() {
             .lines()
             .skip_while(|l| !l.trim_start().starts_with("PID "))
             .skip(1)
-            .filter(|l| l.trim_start_matches('>').split_whitespace().next().is_some_and(|pid| pid.parse::<u32>().is_ok()))
+            .filter(|l| {
+                l.trim_start_matches('>').split_whitespace().next().is_some_and(|pid| pid.parse::<u32>().is_ok())
+            })
             .count();
         if field(&ours, "TASKS") != Some("(unknown)") {
             assert!(ps_rows > 0, "{label}: ps listed no task");

@@ -8,14 +8,36 @@
 //! for as long as the cache lives.
 
 use std::any::{Any, TypeId};
+use std::hash::{Hash, Hasher};
 use std::sync::OnceLock;
 
 use elsa::sync::FrozenMap;
 
+/// Slots of the lock-free table: more than the kinds of value krash caches
+/// (about 40), so a lookup probes one or two.
+const SLOTS: usize = 128;
+
+/// One filled slot: the type it holds and its `OnceLock<T>`.
+struct Slot {
+    id: TypeId,
+    value: Box<dyn Any + Send + Sync>,
+}
+
 /// Slots of any type, each filled at most once.
-#[derive(Default)]
+///
+/// Read on every frame of every backtrace from all cores, so a lookup takes
+/// no lock: an open-addressed table of write-once cells (a cell, once it
+/// names a type, names it for good, so linear probing needs no deletion).
+/// A type that finds the table full goes to a locked map instead.
 pub struct TypedCache {
-    slots: FrozenMap<TypeId, Box<dyn Any + Send + Sync>>,
+    slots: Box<[OnceLock<Slot>]>,
+    overflow: FrozenMap<TypeId, Box<dyn Any + Send + Sync>>,
+}
+
+impl Default for TypedCache {
+    fn default() -> Self {
+        TypedCache { slots: (0..SLOTS).map(|_| OnceLock::new()).collect(), overflow: FrozenMap::new() }
+    }
 }
 
 impl TypedCache {
@@ -28,21 +50,63 @@ impl TypedCache {
 
     /// The value of type `T` if it was computed already.
     pub fn get<T: Any + Send + Sync>(&self) -> Option<&T> {
-        self.slots.get(&TypeId::of::<T>()).and_then(|slot| slot.downcast_ref::<OnceLock<T>>()).and_then(OnceLock::get)
+        let id = TypeId::of::<T>();
+        let found = self
+            .probe(id)
+            .map_while(OnceLock::get)
+            .find(|slot| slot.id == id)
+            .map(|slot| slot.value.as_ref())
+            .or_else(|| self.overflow.get(&id));
+        found.and_then(|value| value.downcast_ref::<OnceLock<T>>()).and_then(OnceLock::get)
+    }
+
+    /// The cells a type's lookup visits, in order.
+    fn probe(&self, id: TypeId) -> impl Iterator<Item = &OnceLock<Slot>> {
+        let start = (type_hash(id) as usize) % SLOTS;
+        self.slots.iter().skip(start).chain(self.slots.iter().take(start))
     }
 
     fn slot<T: Any + Send + Sync>(&self) -> &OnceLock<T> {
         let id = TypeId::of::<T>();
-        let slot = match self.slots.get(&id) {
-            Some(slot) => slot,
+        // The first cell that holds T, or the first empty one, claimed for
+        // T. Two threads claiming one cell for two types: one wins and the
+        // other probes on.
+        let claimed = self
+            .probe(id)
+            .map(|cell| cell.get_or_init(|| Slot { id, value: Box::new(OnceLock::<T>::new()) }))
+            .find(|slot| slot.id == id)
+            .map(|slot| slot.value.as_ref());
+        let value = match claimed.or_else(|| self.overflow.get(&id)) {
+            Some(value) => value,
             // Two threads may race here; the map keeps the first insert.
-            None => self.slots.insert(id, Box::new(OnceLock::<T>::new())),
+            None => self.overflow.insert(id, Box::new(OnceLock::<T>::new())),
         };
-        match slot.downcast_ref::<OnceLock<T>>() {
+        match value.downcast_ref::<OnceLock<T>>() {
             Some(slot) => slot,
             None => unreachable!("a typed-cache slot is keyed by the TypeId of what it holds"),
         }
     }
+}
+
+/// A `TypeId` is a hash already: keep the bits it writes.
+fn type_hash(id: TypeId) -> u64 {
+    struct Keep(u64);
+    impl Hasher for Keep {
+        fn finish(&self) -> u64 {
+            self.0
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            for &b in bytes {
+                self.0 = self.0.rotate_left(8) ^ u64::from(b);
+            }
+        }
+        fn write_u64(&mut self, n: u64) {
+            self.0 ^= n;
+        }
+    }
+    let mut h = Keep(0);
+    id.hash(&mut h);
+    h.finish()
 }
 
 #[cfg(test)]
@@ -71,6 +135,55 @@ mod tests {
         // Same shape, other type: its own slot.
         assert_eq!(cache.get_or_init(|| Problems(vec![7])), &Problems(vec![7]));
         assert_eq!(cache.get::<Tasks>(), Some(&Tasks(vec![1, 2])));
+    }
+
+    #[test]
+    fn more_types_than_slots_all_keep_their_values() {
+        struct Nth<const N: usize>(usize);
+        let cache = TypedCache::default();
+        macro_rules! fill {
+            ($($n:literal)*) => { $( assert_eq!(cache.get_or_init(|| Nth::<$n>($n)).0, $n); )* };
+        }
+        macro_rules! check {
+            ($($n:literal)*) => { $( assert_eq!(cache.get::<Nth<$n>>().map(|v| v.0), Some($n)); )* };
+        }
+        // 130 types: the table's 128 cells, then the locked map.
+        fill!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36
+              37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63 64 65 66 67 68 69 70
+              71 72 73 74 75 76 77 78 79 80 81 82 83 84 85 86 87 88 89 90 91 92 93 94 95 96 97 98 99 100 101 102 103
+              104 105 106 107 108 109 110 111 112 113 114 115 116 117 118 119 120 121 122 123 124 125 126 127 128 129);
+        check!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36
+               37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63 64 65 66 67 68 69 70
+               71 72 73 74 75 76 77 78 79 80 81 82 83 84 85 86 87 88 89 90 91 92 93 94 95 96 97 98 99 100 101 102 103
+               104 105 106 107 108 109 110 111 112 113 114 115 116 117 118 119 120 121 122 123 124 125 126 127 128 129);
+        assert!(cache.get::<Nth<130>>().is_none());
+        assert_eq!(cache.slots.iter().filter(|c| c.get().is_some()).count(), SLOTS);
+    }
+
+    #[test]
+    fn threads_racing_for_one_type_share_one_value() {
+        #[derive(Debug)]
+        struct Once(usize);
+        let cache = TypedCache::default();
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let seen: Vec<usize> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|i| {
+                    let (cache, calls) = (&cache, &calls);
+                    s.spawn(move || {
+                        cache
+                            .get_or_init(|| {
+                                calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                                Once(i)
+                            })
+                            .0
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or(usize::MAX)).collect()
+        });
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:?}");
     }
 
     #[test]

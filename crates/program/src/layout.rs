@@ -67,6 +67,8 @@ pub struct Layouts {
     /// caller's `&str`s, so the hot path (every field of every task `ps`
     /// reads) allocates nothing.
     fields: RwLock<HashMap<String, HashMap<String, Result<Field>>>>,
+    /// Resolved struct sizes (every backtrace asks for `pt_regs`'s).
+    sizes: RwLock<HashMap<String, Result<u64>>>,
 }
 
 impl Layouts {
@@ -74,7 +76,7 @@ impl Layouts {
     /// with VMCOREINFO behind it.
     pub fn new(types: Option<Arc<dyn TypeProvider>>, source: TypeSource, vmcoreinfo: Option<VmcoreInfo>) -> Self {
         let source = if types.is_some() { source } else { TypeSource::None };
-        Layouts { types, source, vmcoreinfo, fields: RwLock::new(HashMap::new()) }
+        Layouts { types, source, vmcoreinfo, fields: RwLock::new(HashMap::new()), sizes: RwLock::new(HashMap::new()) }
     }
 
     pub fn types(&self) -> Option<&Arc<dyn TypeProvider>> {
@@ -112,6 +114,19 @@ impl Layouts {
 
     /// `sizeof(struct name)`.
     pub fn size_of(&self, name: &str) -> Result<u64> {
+        if let Ok(cache) = self.sizes.read() {
+            if let Some(hit) = cache.get(name) {
+                return hit.clone();
+            }
+        }
+        let resolved = self.resolve_size(name);
+        if let Ok(mut cache) = self.sizes.write() {
+            cache.insert(name.to_string(), resolved.clone());
+        }
+        resolved
+    }
+
+    fn resolve_size(&self, name: &str) -> Result<u64> {
         if let Some(types) = &self.types {
             if let Ok(id) = self.struct_id(types.as_ref(), name) {
                 return types.size_of(id);

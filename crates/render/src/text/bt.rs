@@ -173,17 +173,20 @@ fn regs(s: &mut String, b: &RegsBlock) {
         }
         return;
     };
+    // Written in place: `foreach bt` prints a block for each of thousands of
+    // tasks.
     for row in rows.iter().filter(|row| row.shown.applies(b.partial)) {
-        let cells: Vec<String> = row
-            .cells
-            .iter()
-            .map(|c| match r.by_name(c.reg) {
-                Some(v) => format!("{}: {v:0width$x}", c.label, width = c.digits),
+        s.push_str("   ");
+        for c in row.cells {
+            let _ = match r.by_name(c.reg) {
+                Some(v) => write!(s, " {}: {v:0width$x} ", c.label, width = c.digits),
                 // Not saved: say so rather than print a zero.
-                None => format!("{}: {:-<width$}", c.label, "", width = c.digits),
-            })
-            .collect();
-        let _ = writeln!(s, "    {}", cells.join("  "));
+                None => write!(s, " {}: {:-<width$} ", c.label, "", width = c.digits),
+            };
+        }
+        // The cells are joined by two spaces; the last one's is not kept.
+        s.truncate(s.trim_end_matches(' ').len());
+        s.push('\n');
     }
 }
 
