@@ -164,9 +164,12 @@ impl SymbolTableBuilder {
         let SymbolTableBuilder { module, names, mut entries } = self;
         // Ties sort by name, the order System.map and crash list them in,
         // which decides which alias crash prints for an address.
-        entries.par_sort_unstable_by(|a, b| {
-            a.addr.cmp(&b.addr).then_with(|| entry_name(&names, a).cmp(entry_name(&names, b)))
-        });
+        // By address first (a plain integer sort), then each run of aliases
+        // by name: far fewer string comparisons than one sort on both.
+        entries.par_sort_unstable_by_key(|e| e.addr);
+        for run in entries.chunk_by_mut(|a, b| a.addr == b.addr).filter(|run| run.len() > 1) {
+            run.sort_unstable_by(|a, b| entry_name(&names, a).cmp(entry_name(&names, b)));
+        }
         let hasher = DefaultHashBuilder::default();
         let mut by_name: HashTable<u32> = HashTable::with_capacity(entries.len());
         let mut next_same_name = vec![u32::MAX; entries.len()];
@@ -372,10 +375,22 @@ impl SymbolTable {
         let builder = match place {
             // A linked image's table (vmlinux: ~150 000 symbols) is read in
             // parallel chunks; its start-up cost is mostly this and the sort.
-            None => symbols
-                .par_chunks(ELF_SYMBOLS_PER_TASK)
-                .map(|chunk| read_elf_symbols(chunk, &sections, strings, module, None))
-                .try_reduce(|| SymbolTableBuilder::new(module), |mut a, b| a.append(b).map(|()| a))?,
+            None => {
+                let parts: Vec<SymbolTableBuilder> = symbols
+                    .par_chunks(ELF_SYMBOLS_PER_TASK)
+                    .map(|chunk| read_elf_symbols(chunk, &sections, strings, module, None))
+                    .collect::<Result<_>>()?;
+                // Joined once, into room made for all of them.
+                let mut all = SymbolTableBuilder::new(module);
+                all.reserve(
+                    parts.iter().map(SymbolTableBuilder::len).sum(),
+                    parts.iter().map(|p| p.names.len()).sum(),
+                );
+                for part in parts {
+                    all.append(part)?;
+                }
+                all
+            }
             Some(place) => read_elf_symbols(symbols, &sections, strings, module, Some(place))?,
         };
         Ok(builder.build())
