@@ -86,7 +86,7 @@ pub struct Btf {
     /// VAR id -> (DATASEC id, offset in section).
     var_sections: HashMap<u32, (u32, u32)>,
     /// Enum constant name -> (enum id, value), built on first use.
-    enumerators: OnceLock<HashMap<String, (u32, i128)>>,
+    enumerators: OnceLock<HashTable<EnumeratorEntry>>,
     hasher: DefaultHashBuilder,
 }
 
@@ -113,6 +113,15 @@ fn trailer_layout(kind: u8) -> Result<(usize, usize)> {
         | kind::TYPE_TAG => (0, 0),
         other => return Err(bad(format!("unknown type kind {other}"))),
     })
+}
+
+/// One enum constant in the enumerator index: where its name is, the
+/// enum's type id and the value.
+#[derive(Debug, Clone, Copy)]
+struct EnumeratorEntry {
+    name_off: u32,
+    id: u32,
+    value: i128,
 }
 
 /// Total size of the record `head` starts.
@@ -609,8 +618,9 @@ fn linkage(raw: u32) -> Linkage {
 impl TypeProvider for Btf {
     fn find_enumerator(&self, name: &str) -> Result<Option<(TypeId, i128)>> {
         let own = self.enumerators.get_or_init(|| self.build_enumerators());
-        match own.get(name) {
-            Some(&(id, value)) => Ok(Some((TypeId(id as u64), value))),
+        let hash = self.hasher.hash_one(name.as_bytes());
+        match own.find(hash, |e| self.string(e.name_off).is_ok_and(|n| n == name.as_bytes())) {
+            Some(e) => Ok(Some((TypeId(u64::from(e.id)), e.value))),
             None => match &self.base {
                 Some(base) => base.find_enumerator(name),
                 None => Ok(None),
@@ -706,9 +716,10 @@ impl TypeProvider for Btf {
 }
 
 impl Btf {
-    /// Indexes every enum constant of this blob (first definition wins).
-    fn build_enumerators(&self) -> HashMap<String, (u32, i128)> {
-        let mut map = HashMap::new();
+    /// Indexes every enum constant of this blob (first definition wins),
+    /// by the name's place in the string section: no name is copied.
+    fn build_enumerators(&self) -> HashTable<EnumeratorEntry> {
+        let mut table: HashTable<EnumeratorEntry> = HashTable::new();
         for (idx, &off) in self.offsets.iter().enumerate() {
             let Ok(head) = self.head_at(off as usize) else {
                 continue;
@@ -719,13 +730,41 @@ impl Btf {
             let Ok(id) = self.id_of_index(idx) else {
                 continue;
             };
-            if let Ok(Type::Enum { variants, .. }) = self.decode(off as usize) {
-                for v in variants {
-                    map.entry(v.name).or_insert((id, v.value));
+            let stride = if head.kind == kind::ENUM { 8 } else { 12 };
+            let Ok(entries) = self.vlen_entries(off as usize, head.vlen, stride) else {
+                continue;
+            };
+            for entry in entries {
+                let Some([name_off, lo]) = read::u32_array(entry) else { continue };
+                let value = if head.kind == kind::ENUM {
+                    if head.kflag {
+                        i128::from(lo as i32)
+                    } else {
+                        i128::from(lo)
+                    }
+                } else {
+                    let Some([_, _, hi]) = read::u32_array::<3>(entry) else { continue };
+                    let raw = (u64::from(hi) << 32) | u64::from(lo);
+                    if head.kflag {
+                        i128::from(raw as i64)
+                    } else {
+                        i128::from(raw)
+                    }
+                };
+                let Ok(name) = self.string(name_off) else { continue };
+                if name.is_empty() {
+                    continue;
+                }
+                let hash = self.hasher.hash_one(name);
+                let same = |e: &EnumeratorEntry| self.string(e.name_off).is_ok_and(|n| n == name);
+                if table.find(hash, same).is_none() {
+                    table.insert_unique(hash, EnumeratorEntry { name_off, id, value }, |e| {
+                        self.hasher.hash_one(self.string(e.name_off).unwrap_or_default())
+                    });
                 }
             }
         }
-        map
+        table
     }
 
     fn var_section(&self, id: TypeId) -> Option<(u32, u32)> {
@@ -760,6 +799,36 @@ mod tests {
 
     fn info(kind: u8, vlen: u32, kflag: bool) -> u32 {
         ((kind as u32) << 24) | vlen | ((kflag as u32) << 31)
+    }
+
+    #[test]
+    fn enumerators_by_name_signed_unsigned_and_64_bit() {
+        // strings: 0:"" 1:"e" 3:"NEG" 7:"BIG" 11:"e64" 15:"HUGE"
+        let strings = b"\0e\0NEG\0BIG\0e64\0HUGE\0";
+        let types = [
+            1,
+            info(kind::ENUM, 2, true),
+            4, // 1: enum e (signed)
+            3,
+            (-5i32) as u32, // NEG = -5
+            7,
+            7, // BIG = 7
+            11,
+            info(kind::ENUM64, 2, false),
+            8, // 2: enum e64 (unsigned)
+            15,
+            0,
+            0x8000_0000, // HUGE = 1 << 63
+            7,
+            9,
+            0, // BIG again: the first definition wins
+        ];
+        let btf = Btf::parse(&blob(&types, strings)).unwrap();
+        assert_eq!(btf.find_enumerator("NEG").unwrap(), Some((TypeId(1), -5)));
+        assert_eq!(btf.find_enumerator("BIG").unwrap(), Some((TypeId(1), 7)));
+        assert_eq!(btf.find_enumerator("HUGE").unwrap(), Some((TypeId(2), 1i128 << 63)));
+        assert_eq!(btf.find_enumerator("e").unwrap(), None);
+        assert_eq!(btf.find_enumerator("").unwrap(), None);
     }
 
     #[test]

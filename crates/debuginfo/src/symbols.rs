@@ -382,10 +382,7 @@ impl SymbolTable {
                     .collect::<Result<_>>()?;
                 // Joined once, into room made for all of them.
                 let mut all = SymbolTableBuilder::new(module);
-                all.reserve(
-                    parts.iter().map(SymbolTableBuilder::len).sum(),
-                    parts.iter().map(|p| p.names.len()).sum(),
-                );
+                all.reserve(parts.iter().map(SymbolTableBuilder::len).sum(), parts.iter().map(|p| p.names.len()).sum());
                 for part in parts {
                     all.append(part)?;
                 }
