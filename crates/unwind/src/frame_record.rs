@@ -149,13 +149,16 @@ pub fn step(
 }
 
 /// An interrupted function without its own frame record: the caller's
-/// return address is the link register's.
+/// return address is the link register's. So is a pc in no kernel text (a
+/// call through NULL or a stale function pointer): nothing ran there, and
+/// the function that made the call is in the link register, a frame the
+/// kernel's own unwinder (which goes straight to x29's record) leaves out.
 fn from_link_register(mem: &dyn VirtualMemory, code: &dyn CodeInfo, state: &UnwindState) -> Option<StepResult> {
     if !state.signal {
         return None;
     }
     let regs = state.regs.as_ref()?;
-    if frame_record_at(mem, code, state.ip)? != FrameRecord::NotEstablished {
+    if code.is_text(state.ip) && frame_record_at(mem, code, state.ip)? != FrameRecord::NotEstablished {
         return None;
     }
     let raw = regs.get(regs.set().with_role(RegisterRole::ReturnAddress)?)?;

@@ -711,6 +711,40 @@ mod arm64_cfi {
         assert!(cfi_step(&mem, &code, &arm_stacks(), &returned).is_err());
     }
 
+    /// A call through NULL (`blr x1` in f2 with x1 = 0), stepped by frame
+    /// records: f2 is in x30 only, and x29 is f2's own record, which leads
+    /// to f3. Going straight to the record (the kernel's own unwinder does)
+    /// would lose f2, the function that made the call.
+    #[test]
+    fn frame_records_keep_the_caller_of_a_null_call() {
+        let s = STACK_TOP - 0x200;
+        let mut mem = FakeMem::default();
+        mem.put_bytes(func(2) + 0x1c, &0xd63f_0020u32.to_le_bytes()); // blr x1
+        mem.put(s, 0);
+        mem.put(s + 8, signed(func(3) + 0x20));
+        let code = ArmCode { cfi: CfiTable::from_debug_frame(&debug_frame(&[]), SLIDE, &ARM64).unwrap() };
+        let state = UnwindState::from_regs(&arm_regs(0, s, s, signed(func(2) + 0x20)));
+        let first = crate::frame_record::step(&mem, &code, &arm_stacks(), &state);
+        let expected = UnwindState { ip: func(2) + 0x20, sp: s, bp: s, signal: false, regs: None };
+        assert_eq!(first, Ok(StepResult::Call { state: expected.clone(), slot: s }));
+        // Then f2's record gives f3.
+        let Ok(StepResult::Call { state: second, .. }) =
+            crate::frame_record::step(&mem, &code, &arm_stacks(), &expected)
+        else {
+            panic!("no step from f2")
+        };
+        assert_eq!(second.ip, func(3) + 0x20);
+        // A pc in no text whose x30 is no return address (no call before
+        // it) is not taken for a caller: the records decide.
+        let stale = UnwindState::from_regs(&arm_regs(0, s, s, signed(func(4) + 0x20)));
+        let Ok(StepResult::Call { state: by_record, .. }) =
+            crate::frame_record::step(&mem, &code, &arm_stacks(), &stale)
+        else {
+            panic!("no step by the record")
+        };
+        assert_eq!(by_record.ip, func(3) + 0x20);
+    }
+
     /// An interrupt in f1's body: the entry code (f6, no CFI) saved
     /// `pt_regs` with its frame record, and called the handler f2 (CFI),
     /// where the dump caught the CPU.
