@@ -252,6 +252,44 @@ pub trait TypeProvider: Send + Sync {
         let _ = kind;
         Ok(Vec::new())
     }
+
+    /// Where [`TypeOps::type_name`] keeps the names it rendered, for a
+    /// provider asked the same names over and over (printing a million
+    /// list entries names each member's type each time); none by default.
+    fn name_memo(&self) -> Option<&NameMemo> {
+        None
+    }
+}
+
+/// Type names already rendered, by id, bounded (cleared when full).
+#[derive(Debug, Default)]
+pub struct NameMemo {
+    names: std::sync::RwLock<std::collections::HashMap<TypeId, String>>,
+}
+
+/// Bound on a [`NameMemo`].
+const MAX_MEMO_NAMES: usize = 4096;
+
+impl NameMemo {
+    fn get(&self, id: TypeId) -> Option<String> {
+        self.names.read().ok()?.get(&id).cloned()
+    }
+
+    fn put(&self, id: TypeId, name: &str) {
+        if let Ok(mut names) = self.names.write() {
+            if names.len() >= MAX_MEMO_NAMES {
+                names.clear();
+            }
+            names.insert(id, name.to_string());
+        }
+    }
+
+    /// Forgets every name (the ids now mean other types).
+    pub fn clear(&self) {
+        if let Ok(mut names) = self.names.write() {
+            names.clear();
+        }
+    }
 }
 
 /// Where a (possibly nested) member lies inside an aggregate.
@@ -442,7 +480,15 @@ pub trait TypeOps: TypeProvider {
     /// The type as gdb's `whatis`/`ptype` prints it: `struct list_head *`,
     /// `char [16]`, `void (*)(struct work_struct *)`.
     fn type_name(&self, id: TypeId) -> String {
-        self.declaration(id, "")
+        let memo = self.name_memo();
+        if let Some(name) = memo.and_then(|m| m.get(id)) {
+            return name;
+        }
+        let name = self.declaration(id, "");
+        if let Some(memo) = memo {
+            memo.put(id, &name);
+        }
+        name
     }
 
     /// A C declaration of `name` with this type, as gdb prints members:

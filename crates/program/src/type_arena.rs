@@ -6,7 +6,9 @@
 use std::sync::{Arc, RwLock};
 
 use krash_core::{Error, Result};
-use krash_debuginfo::types::{dwarf_base_type_name, IntKind, Type, TypeId, TypeKind, TypeOps, TypeProvider, Variable};
+use krash_debuginfo::types::{
+    dwarf_base_type_name, IntKind, NameMemo, Type, TypeId, TypeKind, TypeOps, TypeProvider, Variable,
+};
 
 /// Ids at or above this are types made up by krash (pointer-to-T, plain
 /// integers) that the debuginfo did not spell out.
@@ -27,11 +29,13 @@ pub struct TypeArena {
     /// Types of modules whose debuginfo `mod -s` loaded, by module name;
     /// ids carry [`MODULE_TAG`] and the module's index.
     modules: RwLock<Vec<(String, Arc<dyn TypeProvider>)>>,
-    /// Structs and unions already decoded, by id. A provider decodes a
-    /// struct's every member (names and all) on each look, and printing a
-    /// member of each of 20 000 tasks, or of a million list entries, looks
-    /// at the struct several times for each.
-    decoded: RwLock<std::collections::HashMap<u64, Type>>,
+    /// Types already decoded, by id. A provider decodes a struct's every
+    /// member (names and all) on each look, and DWARF a base type's DIE,
+    /// and printing a member of each of 20 000 tasks, or a million list
+    /// entries, looks at each type several times for each.
+    decoded: RwLock<hashbrown::HashMap<u64, Type>>,
+    /// Names of types already rendered (see [`TypeProvider::name_memo`]).
+    names: NameMemo,
 }
 
 /// Bound on [`TypeArena::decoded`]: past it the cache starts again.
@@ -53,7 +57,8 @@ impl TypeArena {
             extra: RwLock::new(Vec::new()),
             fallback: std::sync::OnceLock::new(),
             modules: RwLock::new(Vec::new()),
-            decoded: RwLock::new(std::collections::HashMap::new()),
+            decoded: RwLock::new(hashbrown::HashMap::new()),
+            names: NameMemo::default(),
         }
     }
 
@@ -62,6 +67,7 @@ impl TypeArena {
         if let Ok(mut decoded) = self.decoded.write() {
             decoded.clear();
         }
+        self.names.clear();
     }
 
     /// Makes `module`'s types (its DWARF, once `mod -s` loaded it) answer
@@ -201,7 +207,7 @@ impl TypeProvider for TypeArena {
             }
         }
         let ty = self.decode(id)?;
-        if matches!(ty, Type::Struct(_) | Type::Union(_)) && id.0 < SYNTHETIC_BASE {
+        if id.0 < SYNTHETIC_BASE {
             if let Ok(mut decoded) = self.decoded.write() {
                 if decoded.len() >= MAX_DECODED {
                     decoded.clear();
@@ -264,6 +270,9 @@ impl TypeProvider for TypeArena {
     }
     fn pointer_size(&self) -> u64 {
         8
+    }
+    fn name_memo(&self) -> Option<&NameMemo> {
+        Some(&self.names)
     }
     fn type_names(&self, kind: TypeKind) -> Result<Vec<String>> {
         let mut names = match &self.base {
