@@ -564,7 +564,6 @@ pub fn is_mapping_symbol(name: &str) -> bool {
 
 /// The type letter `nm` prints for an ELF symbol, from its binding, type and
 /// the flags of the section it is defined in.
-
 pub fn nm_letter(bind: u8, st_type: u8, shndx: u16, section: Option<(u32, u64)>) -> char {
     if shndx == elf::SHN_UNDEF {
         return if bind == elf::STB_WEAK { 'w' } else { 'U' };

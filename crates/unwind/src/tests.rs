@@ -726,7 +726,7 @@ mod arm64_cfi {
         let state = UnwindState::from_regs(&arm_regs(0, s, s, signed(func(2) + 0x20)));
         let first = crate::frame_record::step(&mem, &code, &arm_stacks(), &state);
         let expected = UnwindState { ip: func(2) + 0x20, sp: s, bp: s, signal: false, regs: None };
-        assert_eq!(first, Ok(StepResult::Call { state: expected.clone(), slot: s }));
+        assert_eq!(first, Ok(StepResult::Call { state: expected, slot: s }));
         // Then f2's record gives f3.
         let Ok(StepResult::Call { state: second, .. }) =
             crate::frame_record::step(&mem, &code, &arm_stacks(), &expected)
