@@ -8,7 +8,7 @@
 //! for as long as the cache lives.
 
 use std::any::{Any, TypeId};
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::OnceLock;
 
 use elsa::sync::FrozenMap;
@@ -32,11 +32,17 @@ struct Slot {
 pub struct TypedCache {
     slots: Box<[OnceLock<Slot>]>,
     overflow: FrozenMap<TypeId, Box<dyn Any + Send + Sync>>,
+    /// One hasher for the cache's life: a type's cells must not move.
+    hasher: hashbrown::DefaultHashBuilder,
 }
 
 impl Default for TypedCache {
     fn default() -> Self {
-        TypedCache { slots: (0..SLOTS).map(|_| OnceLock::new()).collect(), overflow: FrozenMap::new() }
+        TypedCache {
+            slots: (0..SLOTS).map(|_| OnceLock::new()).collect(),
+            overflow: FrozenMap::new(),
+            hasher: hashbrown::DefaultHashBuilder::default(),
+        }
     }
 }
 
@@ -62,7 +68,7 @@ impl TypedCache {
 
     /// The cells a type's lookup visits, in order.
     fn probe(&self, id: TypeId) -> impl Iterator<Item = &OnceLock<Slot>> {
-        let start = (type_hash(id) as usize) % SLOTS;
+        let start = (self.hasher.hash_one(id) as usize) % SLOTS;
         self.slots.iter().skip(start).chain(self.slots.iter().take(start))
     }
 
@@ -86,27 +92,6 @@ impl TypedCache {
             None => unreachable!("a typed-cache slot is keyed by the TypeId of what it holds"),
         }
     }
-}
-
-/// A `TypeId` is a hash already: keep the bits it writes.
-fn type_hash(id: TypeId) -> u64 {
-    struct Keep(u64);
-    impl Hasher for Keep {
-        fn finish(&self) -> u64 {
-            self.0
-        }
-        fn write(&mut self, bytes: &[u8]) {
-            for &b in bytes {
-                self.0 = self.0.rotate_left(8) ^ u64::from(b);
-            }
-        }
-        fn write_u64(&mut self, n: u64) {
-            self.0 ^= n;
-        }
-    }
-    let mut h = Keep(0);
-    id.hash(&mut h);
-    h.finish()
 }
 
 #[cfg(test)]
