@@ -221,6 +221,14 @@ pub trait TypeProvider: Send + Sync {
     /// The type with this id; `TypeId::VOID` gives [`Type::Void`].
     fn type_by_id(&self, id: TypeId) -> Result<Type>;
 
+    /// The same type, shared: a provider that keeps what it decoded hands
+    /// out the kept type without copying its members (printing a million
+    /// list entries looks at each type several times per entry). By
+    /// default, a copy.
+    fn shared_type(&self, id: TypeId) -> Result<std::sync::Arc<Type>> {
+        self.type_by_id(id).map(std::sync::Arc::new)
+    }
+
     /// Ids of every type of `kind` named `name` (definitions before
     /// forward declarations). Base types are asked for by their compiler
     /// spelling (`long unsigned int`; see [`dwarf_base_type_name`]).
@@ -374,6 +382,21 @@ pub trait TypeOps: TypeProvider {
                 Type::Typedef { to, .. } | Type::Qualified { to, .. } => cur = to,
                 Type::Var { ty, .. } => cur = ty,
                 other => return Ok((cur, other)),
+            }
+        }
+        Err(too_deep(id))
+    }
+
+    /// [`resolve`](Self::resolve), sharing the type
+    /// ([`TypeProvider::shared_type`]) instead of copying it.
+    fn resolve_shared(&self, id: TypeId) -> Result<(TypeId, std::sync::Arc<Type>)> {
+        let mut cur = id;
+        for _ in 0..MAX_TYPE_DEPTH {
+            let ty = self.shared_type(cur)?;
+            match &*ty {
+                Type::Typedef { to, .. } | Type::Qualified { to, .. } => cur = *to,
+                Type::Var { ty, .. } => cur = *ty,
+                _ => return Ok((cur, ty)),
             }
         }
         Err(too_deep(id))

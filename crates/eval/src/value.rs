@@ -112,8 +112,8 @@ impl Value {
 
     /// The unsigned integer held (pointers, integers, enums, bitfields).
     pub fn as_u64(&self, types: &dyn TypeProvider, mem: &dyn VirtualMemory) -> Result<u64> {
-        let (_, ty) = types.resolve(self.ty)?;
-        let size = match &ty {
+        let (_, ty) = types.resolve_shared(self.ty)?;
+        let size = match &*ty {
             Type::Int { size, .. } | Type::Enum { size, .. } => *size,
             Type::Pointer { .. } => types.pointer_size(),
             Type::Float { .. } => return Err(Error::Unsupported("floating-point values in integer context".into())),
@@ -140,8 +140,8 @@ impl Value {
     /// The integer held, sign-extended for signed types.
     pub fn as_i128(&self, types: &dyn TypeProvider, mem: &dyn VirtualMemory) -> Result<i128> {
         let raw = self.as_u64(types, mem)?;
-        let (_, ty) = types.resolve(self.ty)?;
-        let (bits, signed) = match ty {
+        let (_, ty) = types.resolve_shared(self.ty)?;
+        let (bits, signed) = match *ty {
             Type::Int { size, signed, .. } | Type::Enum { size, signed, .. } => {
                 (self.bitfield.map(|b| b.1 as u64).unwrap_or(size * 8), signed)
             }
@@ -301,10 +301,10 @@ impl ValueFormatter<'_> {
         if depth > MAX_DISPLAY_DEPTH {
             return Ok(ValueText::scalar("<nested too deeply>"));
         }
-        let (_, ty) = self.types.resolve(value.ty)?;
+        let (_, ty) = self.types.resolve_shared(value.ty)?;
         let type_name = || Some(self.types.type_name(value.ty));
         let text_only = |text: String| ValueText::Scalar { text, ty: type_name(), data: None };
-        match ty {
+        match &*ty {
             Type::Struct(c) | Type::Union(c) if c.members.is_empty() => Ok(text_only("{<No data fields>}".into())),
             Type::Struct(c) | Type::Union(c) => {
                 let mut fields = Vec::with_capacity(c.members.len());
@@ -320,7 +320,7 @@ impl ValueFormatter<'_> {
                 }
                 Ok(ValueText::Struct { ty: type_name(), fields })
             }
-            Type::Array { elem, len } => self.format_array(value, elem, len.unwrap_or(0), depth),
+            Type::Array { elem, len } => self.format_array(value, *elem, len.unwrap_or(0), depth),
             Type::Forward { name, .. } => Ok(text_only(format!("<incomplete type {name}>"))),
             Type::Void => Ok(text_only("void".into())),
             Type::Function { .. } | Type::FunctionDecl { .. } => {
@@ -423,7 +423,7 @@ impl ValueFormatter<'_> {
     }
 
     fn is_char(&self, id: TypeId) -> Result<bool> {
-        Ok(matches!(self.types.resolve(id)?.1, Type::Int { size: 1, kind: IntKind::Char, .. }))
+        Ok(matches!(*self.types.resolve_shared(id)?.1, Type::Int { size: 1, kind: IntKind::Char, .. }))
     }
 
     fn format_array(&self, value: &Value, elem: TypeId, len: u64, depth: usize) -> Result<ValueText> {

@@ -33,7 +33,7 @@ pub struct TypeArena {
     /// member (names and all) on each look, and DWARF a base type's DIE,
     /// and printing a member of each of 20 000 tasks, or a million list
     /// entries, looks at each type several times for each.
-    decoded: RwLock<hashbrown::HashMap<u64, Type>>,
+    decoded: RwLock<hashbrown::HashMap<u64, Arc<Type>>>,
     /// Names of types already rendered (see [`TypeProvider::name_memo`]).
     names: NameMemo,
 }
@@ -201,18 +201,21 @@ impl TypeArena {
 
 impl TypeProvider for TypeArena {
     fn type_by_id(&self, id: TypeId) -> Result<Type> {
+        self.shared_type(id).map(|ty| (*ty).clone())
+    }
+    fn shared_type(&self, id: TypeId) -> Result<Arc<Type>> {
         if id.0 < SYNTHETIC_BASE {
             if let Some(ty) = self.decoded.read().ok().and_then(|d| d.get(&id.0).cloned()) {
                 return Ok(ty);
             }
         }
-        let ty = self.decode(id)?;
+        let ty = Arc::new(self.decode(id)?);
         if id.0 < SYNTHETIC_BASE {
             if let Ok(mut decoded) = self.decoded.write() {
                 if decoded.len() >= MAX_DECODED {
                     decoded.clear();
                 }
-                decoded.insert(id.0, ty.clone());
+                decoded.insert(id.0, Arc::clone(&ty));
             }
         }
         Ok(ty)
