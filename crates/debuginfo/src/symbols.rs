@@ -612,6 +612,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn appended_builders_make_one_table() {
+        let mut a = SymbolTableBuilder::new(None);
+        a.push("alpha", 0x3000, 0x10, 'T').unwrap();
+        a.push("beta", 0x1000, 0x10, 'T').unwrap();
+        let mut b = SymbolTableBuilder::new(None);
+        b.push("gamma", 0x2000, 0x10, 't').unwrap();
+        b.push("alias_b", 0x1000, 0x10, 't').unwrap();
+        a.append(b).unwrap();
+        let table = a.build();
+        let names: Vec<&str> = table.iter().map(|s| s.name).collect();
+        // By address, aliases by name.
+        assert_eq!(names, ["alias_b", "beta", "gamma", "alpha"]);
+        assert_eq!(table.by_addr(0x2008).map(|(s, off)| (s.name, off)), Some(("gamma", 8)));
+        assert_eq!(table.by_name("gamma").map(|s| s.addr), Some(0x2000));
+        assert_eq!(table.by_name("alpha").map(|s| s.addr), Some(0x3000));
+    }
+
+    #[test]
     fn crash_names_drop_clone_suffixes() {
         assert_eq!(crash_name("tcp_v4_rcv"), "tcp_v4_rcv");
         assert_eq!(crash_name("krash_null_member.isra.0"), "krash_null_member");

@@ -419,7 +419,7 @@ impl TaskExt for Kernel {
         idle.sort_unstable();
         idle.dedup();
         match threads {
-            Some(n) if !idle.is_empty() => Ok(n as usize + idle.len()),
+            Some(n) if !idle.is_empty() => Ok((n as usize).saturating_add(idle.len())),
             _ => self.tasks().map(<[Task]>::len),
         }
     }
