@@ -376,19 +376,14 @@ pub trait TypeOps: TypeProvider {
 
     /// Follows typedefs and qualifiers to the underlying type.
     fn resolve(&self, id: TypeId) -> Result<(TypeId, Type)> {
-        let mut cur = id;
-        for _ in 0..MAX_TYPE_DEPTH {
-            match self.type_by_id(cur)? {
-                Type::Typedef { to, .. } | Type::Qualified { to, .. } => cur = to,
-                Type::Var { ty, .. } => cur = ty,
-                other => return Ok((cur, other)),
-            }
-        }
-        Err(too_deep(id))
+        let (id, ty) = self.resolve_shared(id)?;
+        // A provider that keeps no types hands out a fresh Arc: no copy.
+        Ok((id, std::sync::Arc::try_unwrap(ty).unwrap_or_else(|kept| (*kept).clone())))
     }
 
     /// [`resolve`](Self::resolve), sharing the type
-    /// ([`TypeProvider::shared_type`]) instead of copying it.
+    /// ([`TypeProvider::shared_type`]) instead of copying it; `resolve` is
+    /// this walk, copied out.
     fn resolve_shared(&self, id: TypeId) -> Result<(TypeId, std::sync::Arc<Type>)> {
         let mut cur = id;
         for _ in 0..MAX_TYPE_DEPTH {
