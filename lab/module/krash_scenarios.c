@@ -24,6 +24,7 @@
 #include <linux/completion.h>
 #include <linux/version.h>
 #include <linux/string.h>
+#include <linux/nmi.h>
 
 /*
  * The crashing functions are global (not static) so that GCC keeps their
@@ -60,6 +61,17 @@ struct krash_stats;
 unsigned long krash_stats_average(const struct krash_stats *st);
 int krash_cfg_update(void *unused);
 int krash_stats_flush(void *unused);
+size_t krash_copy_token(char *dst, const char *src, char end);
+unsigned int krash_label_hash(const char *label);
+unsigned int krash_parse_label(const char *spec);
+struct krash_conn;
+void krash_conn_close(struct krash_conn *c);
+unsigned long krash_conn_state(struct krash_conn *c);
+int krash_fw_wait_ready(void *unused);
+void krash_fw_submit(unsigned long command);
+int krash_fw_submitter(void *unused);
+struct krash_ring;
+int krash_ring_push(struct krash_ring *r);
 
 /*
  * The kernel's own words for a bad kernel access differ by architecture: x86
@@ -811,6 +823,204 @@ static void scenario_abba_deadlock(void)
 	kthread_run(krash_stats_flush, NULL, "krash_stats");
 }
 
+/*
+ * ---- stack-protector: a label parser copies past its 16-byte buffer ----
+ *
+ * The copy helper stops at the ':' that ends a label and trusts labels to be
+ * short; a 23-character label and its NUL fill the buffer and the 8 bytes
+ * after it, where -fstack-protector-strong keeps the canary, and the parser's
+ * epilogue panics.  The copy is a helper of its own (the caller's buffer size
+ * unknown to it) because FORTIFY_SOURCE would stop a memcpy or strcpy into a
+ * buffer of known size first.
+ */
+#define KRASH_LABEL_SIZE 16
+
+static const char *krash_label_spec = "overlong-port-name-0007:rx";
+
+noinline size_t krash_copy_token(char *dst, const char *src, char end)
+{
+	size_t n = 0;
+
+	while (src[n] && src[n] != end) {
+		dst[n] = src[n];
+		n++;
+	}
+	dst[n] = '\0';
+	return n;
+}
+
+noinline unsigned int krash_label_hash(const char *label)
+{
+	unsigned int h = 0;
+
+	while (*label)
+		h = h * 31 + *label++;
+	return h;
+}
+
+noinline unsigned int krash_parse_label(const char *spec)
+{
+	char label[KRASH_LABEL_SIZE];
+
+	krash_copy_token(label, spec, ':');
+	return krash_label_hash(label);
+}
+
+static void scenario_stack_protector(void)
+{
+	pr_info("krash-facts: {\"panic_kind\":\"stack_protector\",\"faulting_function\":\"krash_parse_label\",\"panic_string\":\"stack-protector: Kernel stack is corrupted in: krash_parse_label\",\"panic_message\":\"stack-protector: Kernel stack is corrupted in: krash_parse_label\",\"stack_smash\":{\"function\":\"krash_parse_label\",\"buffer\":\"label\",\"size\":%d,\"input\":\"overlong-port-name-0007\"}}\n",
+		KRASH_LABEL_SIZE);
+	pr_info("krash: label hash %u\n", krash_parse_label(READ_ONCE(krash_label_spec)));
+}
+
+/*
+ * ---- freed-object-use: a connection read after its close freed it ----
+ *
+ * The cache is made with SLAB_POISON, as slub_debug=P makes it: a freed
+ * object is filled with 0x6b, so the stale pointer's sock member reads
+ * poison and the read through it faults.  (The SLAB allocator poisons only
+ * in its debug build: the flavor without it does not run this scenario.)
+ */
+struct krash_sock {
+	unsigned long flags;
+	unsigned long state;
+};
+
+struct krash_conn {
+	unsigned long id;
+	struct krash_sock *sock;
+	unsigned int refs;
+	struct list_head node;
+};
+
+static struct kmem_cache *krash_conn_cache;
+static struct krash_sock krash_conn_sock = { .state = 1 };
+
+noinline void krash_conn_close(struct krash_conn *c)
+{
+	WRITE_ONCE(c->refs, 0);
+	kmem_cache_free(krash_conn_cache, c);
+}
+
+noinline unsigned long krash_conn_state(struct krash_conn *c)
+{
+	return READ_ONCE(READ_ONCE(c->sock)->state);
+}
+
+static void scenario_freed_object_use(void)
+{
+	struct krash_conn *c;
+
+	krash_conn_cache = kmem_cache_create("krash_conn", sizeof(struct krash_conn), 0,
+		SLAB_POISON | KRASH_RECORD_CACHE_FLAGS, NULL);
+	if (!krash_conn_cache) {
+		pr_err("krash: no krash_conn cache (SLAB_POISON refused)\n");
+		return;
+	}
+	c = kmem_cache_alloc(krash_conn_cache, GFP_KERNEL);
+	if (!c)
+		return;
+	c->id = 3;
+	c->sock = &krash_conn_sock;
+	c->refs = 1;
+	pr_info("krash-facts: {\"panic_kind\":\"" KRASH_BAD_ADDRESS_KIND "\",\"faulting_function\":\"krash_conn_state\",\"rip_function\":\"krash_conn_state\",\"panic_string\":\"" KRASH_BAD_ADDRESS_TEXT "\",\"panic_message\":\"" KRASH_OOPS_PANIC "\",\"freed_object\":{\"cache\":\"krash_conn\",\"object\":%lu,\"struct\":\"krash_conn\",\"member\":\"sock\",\"offset\":%zu}}\n",
+		(unsigned long)c, offsetof(struct krash_conn, sock));
+	krash_conn_close(c);
+	pr_info("krash: conn state %lu\n", krash_conn_state(c));
+}
+
+/*
+ * ---- spinlock-lockup: a spinlock left held while a thread polls firmware ----
+ *
+ * The poller takes the device lock and waits for a ready flag that never
+ * comes, touching the NMI watchdog as polling drivers do, so its own CPU is
+ * not reported.  The submitter spins on the lock until the soft-lockup
+ * watchdog panics.  Each is bound to a CPU of its own, so that neither ever
+ * waits behind the other for a CPU.
+ */
+static DEFINE_SPINLOCK(krash_fw_lock);
+static unsigned int krash_fw_ready;
+static unsigned long krash_fw_command;
+static DECLARE_COMPLETION(krash_fw_locked);
+
+noinline int krash_fw_wait_ready(void *unused)
+{
+	spin_lock(&krash_fw_lock);
+	complete(&krash_fw_locked);
+	while (!READ_ONCE(krash_fw_ready)) {
+		touch_nmi_watchdog();
+		cpu_relax();
+	}
+	spin_unlock(&krash_fw_lock);
+	return 0;
+}
+
+noinline void krash_fw_submit(unsigned long command)
+{
+	spin_lock(&krash_fw_lock);
+	WRITE_ONCE(krash_fw_command, command);
+	spin_unlock(&krash_fw_lock);
+}
+
+noinline int krash_fw_submitter(void *unused)
+{
+	wait_for_completion(&krash_fw_locked);
+	krash_fw_submit(0x51);
+	return 0;
+}
+
+static void scenario_spinlock_lockup(void)
+{
+	struct task_struct *poller, *submitter;
+
+	poller = kthread_create(krash_fw_wait_ready, NULL, "krash_fw_poll");
+	submitter = kthread_create(krash_fw_submitter, NULL, "krash_fw_submit");
+	if (IS_ERR(poller) || IS_ERR(submitter))
+		return;
+	kthread_bind(poller, 1);
+	kthread_bind(submitter, 0);
+	pr_info("krash-facts: {\"panic_kind\":\"soft_lockup\",\"faulting_function\":\"krash_fw_submit\",\"panic_string\":\"watchdog: BUG: soft lockup - CPU#0\",\"panic_message\":\"softlockup: hung tasks\",\"spinlock\":{\"lock\":\"krash_fw_lock\",\"spinner_comm\":\"krash_fw_submit\",\"spinner_function\":\"krash_fw_submit\",\"holder_comm\":\"krash_fw_poll\",\"holder_function\":\"krash_fw_wait_ready\",\"holder_cpu\":1}}\n");
+	wake_up_process(poller);
+	wake_up_process(submitter);
+}
+
+/*
+ * ---- warn-on: a ring's sanity check fires, and panic_on_warn makes it fatal ----
+ *
+ * The ring says 300 entries are in use out of 256 (a producer bumped head
+ * without the lock); the push checks it with WARN_ON, and /init sets
+ * kernel.panic_on_warn for this scenario, as fleets that treat warnings as
+ * crashes do.
+ */
+struct krash_ring {
+	unsigned int head;
+	unsigned int tail;
+	unsigned int size;
+	unsigned int dropped;
+};
+
+static struct krash_ring krash_rx_ring = { .head = 300, .tail = 0, .size = 256 };
+static struct krash_ring *krash_rx_ring_ptr = &krash_rx_ring;
+
+noinline int krash_ring_push(struct krash_ring *r)
+{
+	unsigned int used = READ_ONCE(r->head) - READ_ONCE(r->tail);
+
+	if (WARN_ON(used > READ_ONCE(r->size))) {
+		WRITE_ONCE(r->dropped, r->dropped + 1);
+		return -EOVERFLOW;
+	}
+	WRITE_ONCE(r->head, r->head + 1);
+	return 0;
+}
+
+static void scenario_warn_on(void)
+{
+	pr_info("krash-facts: {\"panic_kind\":\"warning\",\"faulting_function\":\"krash_ring_push\",\"rip_function\":\"krash_ring_push\",\"panic_string\":\"WARNING: CPU: \",\"panic_message\":\"panic_on_warn set ...\",\"warning\":{\"file\":\"krash_scenarios.c\",\"tested_values\":[%u,%u],\"object\":\"krash_rx_ring\"}}\n",
+		krash_rx_ring.head - krash_rx_ring.tail, krash_rx_ring.size);
+	pr_info("krash: ring push %d\n", krash_ring_push(READ_ONCE(krash_rx_ring_ptr)));
+}
+
 /* ---- dispatch ---- */
 
 struct krash_scenario {
@@ -834,6 +1044,10 @@ static const struct krash_scenario krash_scenarios[] = {
 	{ "double-free", scenario_double_free },
 	{ "divide-error", scenario_divide_error },
 	{ "abba-deadlock", scenario_abba_deadlock },
+	{ "stack-protector", scenario_stack_protector },
+	{ "freed-object-use", scenario_freed_object_use },
+	{ "spinlock-lockup", scenario_spinlock_lockup },
+	{ "warn-on", scenario_warn_on },
 };
 
 static int krash_run_scenario(const char *name)

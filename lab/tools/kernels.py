@@ -227,6 +227,8 @@ SKIPPED_SCENARIOS = {
                 "which the flavor's small configuration leaves out",
         "double-free": "SLAB (the allocator) has no freelist inside the objects, so nothing checks "
                        "a second free without its debug build: the free goes through unnoticed",
+        "freed-object-use": "SLAB (the allocator) poisons freed objects only in its debug build "
+                            "(DEBUG_SLAB), which the flavor leaves out: SLAB_POISON is refused",
     },
     **{kv: {"live": "the live scenario runs krash inside the guest, and the krash built here is an "
                     "x86-64 binary",
@@ -236,7 +238,8 @@ SKIPPED_SCENARIOS = {
                     f"the cloud-arm64 kernels run the others (the lab's arm64 time budget)"
                  for s in ("null-fnptr", "softlockup", "slab-corrupt", "timer-bug", "hung-task",
                            "sysrq-busy", "err-ptr", "null-isra", "null-const-ops", "list-del-use",
-                           "double-free", "divide-error", "abba-deadlock") if s not in kept.split(", ")},
+                           "double-free", "divide-error", "abba-deadlock", "stack-protector",
+                           "freed-object-use", "spinlock-lockup", "warn-on") if s not in kept.split(", ")},
                 live="the live scenario runs krash inside the guest, and the krash built here is an "
                      "x86-64 binary")
        for kv, flavor, kept in (
