@@ -6,12 +6,16 @@
 //! text parsed and resolved against a vmlinux (`krash decode`).
 
 use crate::double_free::DoubleFreeInternal;
+use crate::freed_object::FreedObjectInternal;
 use crate::hung::HungInternal;
 use crate::list_poison::ListPoisonInternal;
 use crate::lockup::LockupInternal;
 use crate::pointer_source::{Arm64PointerSourceInternal, PointerSourceInternal};
 use crate::provenance::ProvenanceInternal;
 use crate::slab_state::SlabStateInternal;
+use crate::spin_wait::SpinWaitInternal;
+use crate::stack_smash::StackSmashInternal;
+use crate::warning::WarningInternal;
 use krash_eval::frame_vars::FrameVarsExt;
 use krash_linux::printk::PrintkExt;
 use krash_linux::sched::backtrace::BacktraceExt;
@@ -30,6 +34,7 @@ use krash_program::symbolize::{InlineFrame, SourceLine};
 use krash_program::Kernel;
 
 mod double_free;
+mod freed_object;
 mod hung;
 pub mod known_issues;
 mod list_poison;
@@ -44,8 +49,12 @@ mod provenance;
 mod provenance_arm64;
 pub mod signature;
 mod slab_state;
+mod spin_wait;
+mod stack_smash;
+mod warning;
 
 pub use double_free::DoubleFree;
+pub use freed_object::FreedObject;
 pub use hung::{DeadlockLink, LockOwner, LockWait};
 pub use list_poison::ListPoison;
 pub use lockup::LoopList;
@@ -53,6 +62,9 @@ pub use null_check::ReturnChecks;
 pub use ops_table::{OpsSlot, OpsTable, TableSource};
 pub use provenance::{Origin, Provenance, ProvenanceStep};
 pub use slab_state::SlabState;
+pub use spin_wait::{SpinHolder, SpinWait};
+pub use stack_smash::StackSmash;
+pub use warning::{TestedValue, WarningCheck};
 
 /// The panic's kind, in stable snake_case for `--json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -242,6 +254,14 @@ pub struct Report {
     pub list_poison: Option<ListPoison>,
     /// An object SLUB found freed twice.
     pub double_free: Option<DoubleFree>,
+    /// The free slab object the bad pointer was read from (a use after free).
+    pub freed_object: Option<FreedObject>,
+    /// For a stack-protector panic: the buffer written past its end.
+    pub stack_smash: Option<StackSmash>,
+    /// For a lockup spinning on a spinlock: the lock and its likely holder.
+    pub spin_wait: Option<SpinWait>,
+    /// For a WARN made fatal by panic_on_warn: what its condition tested.
+    pub warning: Option<WarningCheck>,
     /// Hung tasks waiting on each other in a cycle: each holds the lock
     /// the previous one waits for.
     pub deadlock: Vec<DeadlockLink>,
@@ -403,6 +423,10 @@ impl AnalyzeExt for Kernel {
             divisor: None,
             list_poison: None,
             double_free: None,
+            freed_object: None,
+            stack_smash: None,
+            spin_wait: None,
+            warning: None,
             deadlock: Vec::new(),
             ops_table: None,
             loop_list: None,
@@ -505,6 +529,7 @@ impl AnalyzeExt for Kernel {
         }
         match report.kind {
             PanicKind::HungTask => self.explain_hung(&mut report, extra_module_dirs),
+            PanicKind::StackProtector => self.explain_stack_smash(&mut report, trace.as_ref()),
             _ => {
                 if let Some(e) = fault_frame.as_ref().filter(|_| has_fault_frame(report.kind)) {
                     self.explain_exception(&mut report, e);
@@ -516,10 +541,17 @@ impl AnalyzeExt for Kernel {
                                 .filter(|(n, _)| !is_plumbing(n))
                                 .map(|(_, pc)| *pc);
                             let looping: Vec<u64> = e.regs.pc().into_iter().chain(callers).take(4).collect();
-                            self.explain_lockup(&mut report, &looping)
+                            self.explain_lockup(&mut report, &looping);
+                            self.explain_spin_wait(&mut report, &e.regs, trace.as_ref(), &frames_after);
+                        }
+                        PanicKind::Warning => {
+                            if let Some(trap) = e.regs.pc() {
+                                self.explain_warning(&mut report, &e.regs, trap);
+                            }
                         }
                         PanicKind::Gpf | PanicKind::PagingFault | PanicKind::NullDeref => {
-                            self.explain_slab(&mut report, &e.regs)
+                            self.explain_slab(&mut report, &e.regs);
+                            self.explain_freed_object(&mut report, &e.regs);
                         }
                         PanicKind::Bug => self.explain_double_free(&mut report, &e.regs, &frames_after),
                         _ => {}

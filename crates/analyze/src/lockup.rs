@@ -132,7 +132,7 @@ impl LockupHelpers for Kernel {
 /// load's offset (`adrp x3, ...; add x3, x3, #0x130; ldr x1, [x3, #80]!`),
 /// followed through copies and written-back bases; the ones a `cmp` tests
 /// (the loop's end condition) first.
-fn arm64_addresses(code: &Arm64Code) -> Vec<u64> {
+pub(crate) fn arm64_addresses(code: &Arm64Code) -> Vec<u64> {
     let mut known: std::collections::HashMap<Reg, u64> = Default::default();
     let (mut compared, mut others): (Vec<u64>, Vec<u64>) = (Vec::new(), Vec::new());
     for d in code.instrs.iter().filter_map(|i| i.2.as_ref()) {

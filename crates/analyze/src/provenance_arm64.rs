@@ -39,7 +39,7 @@ pub(crate) struct Arm64Code {
     /// Address, text and effects of each instruction (`None`: not one).
     pub instrs: Vec<(u64, String, Option<Arm64Details>)>,
     /// For each branch target inside the function, the branches to it.
-    jump_sources: HashMap<u64, Vec<usize>>,
+    pub jump_sources: HashMap<u64, Vec<usize>>,
 }
 
 impl Arm64Code {

@@ -57,6 +57,10 @@ fn analyze_matches_manifest() {
         check_list_poison(&label, e, r);
         check_double_free(&label, e, r, &text);
         check_deadlock(&label, e, r, &text);
+        check_freed_object(&label, e, r, &text);
+        check_stack_smash(&label, e, r, &text);
+        check_spin_wait(&label, e, r, &text);
+        check_warning(&label, e, r, &d.console_log());
         assert!(text.contains("SIGNATURE: "), "{label}: {text}");
         check_claims(&label, r);
     }
@@ -333,6 +337,70 @@ fn check_deadlock(label: &str, e: &Value, r: &Value, text: &str) {
     found.sort();
     assert_eq!(found, expected, "{label}");
     assert!(text.contains("an AB-BA deadlock") && text.contains("DEADLOCK"), "{label}: {text}");
+}
+
+/// A use after free under slab poisoning: the object the module freed,
+/// its cache, and the member the stale pointer read the poison from.
+fn check_freed_object(label: &str, e: &Value, r: &Value, text: &str) {
+    let Some(expected) = e.get("freed_object").filter(|f| f.is_object()) else { return };
+    let f = &r["freed_object"];
+    assert_eq!(f["cache"], expected["cache"], "{label}: {f}");
+    let object = format!("{:#x}", expected["object"].as_u64().unwrap_or(0));
+    assert_eq!(f["object"].as_str(), Some(object.as_str()), "{label}: {f}");
+    assert_eq!(f["struct_name"], expected["struct"], "{label}: {f}");
+    assert_eq!(f["member"], expected["member"], "{label}: {f}");
+    assert_eq!(f["offset"], expected["offset"], "{label}: {f}");
+    assert_eq!(f["poisoned"], true, "{label}: {f}");
+    assert!(text.contains("use after free") && text.contains(&object), "{label}: {text}");
+}
+
+/// A stack-protector panic: the function, the local buffer the module
+/// overran (its DWARF name and size), and the text written over it.
+fn check_stack_smash(label: &str, e: &Value, r: &Value, text: &str) {
+    let Some(expected) = e.get("stack_smash").filter(|s| s.is_object()) else { return };
+    let s = &r["stack_smash"];
+    assert_eq!(s["function"], expected["function"], "{label}: {s}");
+    assert_eq!(s["buffer"], expected["buffer"], "{label}: {s}");
+    assert_eq!(s["buffer_size"], expected["size"], "{label}: {s}");
+    assert_eq!(s["text"], expected["input"], "{label}: {s}");
+    assert_ne!(s["canary_found"], s["canary_expected"], "{label}: {s}");
+    assert!(s["canary_expected"].is_string(), "{label}: the task's canary is read: {s}");
+    assert!(text.contains("was written past its end"), "{label}: {text}");
+}
+
+/// A lockup on a spinlock: the lock, the function spinning for it, and
+/// the task on the other CPU inside the code that took it.
+fn check_spin_wait(label: &str, e: &Value, r: &Value, text: &str) {
+    let Some(expected) = e.get("spinlock").filter(|s| s.is_object()) else { return };
+    let w = &r["spin_wait"];
+    assert_eq!(w["symbol"], expected["lock"], "{label}: {w}");
+    assert_eq!(w["waiter_function"], expected["spinner_function"], "{label}: {w}");
+    assert_eq!(w["holder"]["comm"], expected["holder_comm"], "{label}: {w}");
+    assert_eq!(w["holder"]["function"], expected["holder_function"], "{label}: {w}");
+    assert_eq!(w["holder"]["cpu"], expected["holder_cpu"], "{label}: {w}");
+    assert!(
+        text.contains(&format!("waiting for spinlock {}", expected["lock"].as_str().unwrap_or("?"))),
+        "{label}: {text}"
+    );
+}
+
+/// A WARN with panic_on_warn: the source line is the one the kernel's own
+/// WARNING line names, and the values the compare tested are the module's.
+fn check_warning(label: &str, e: &Value, r: &Value, console: &str) {
+    let Some(expected) = e.get("warning").filter(|w| w.is_object()) else { return };
+    let file = expected["file"].as_str().unwrap_or("?");
+    // "WARNING: CPU: 0 PID: 1 at /path/krash_scenarios.c:1041 krash_ring_push+0x1c/0x40 [krash_scenarios]"
+    let line = console
+        .lines()
+        .find_map(|l| l.split_once(&format!("{file}:"))?.1.split_whitespace().next()?.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("{label}: no WARNING line for {file} in the console"));
+    assert_eq!(r["source"]["line"].as_u64(), Some(line), "{label}: {}", r["source"]);
+    let tested: Vec<u64> =
+        r["warning"]["tested"].as_array().into_iter().flatten().filter_map(|t| t["value"].as_u64()).collect();
+    for v in expected["tested_values"].as_array().into_iter().flatten() {
+        let v = v.as_u64().unwrap_or(u64::MAX);
+        assert!(tested.contains(&v), "{label}: {v} not among the tested values {}", r["warning"]);
+    }
 }
 
 fn check_slab(label: &str, e: &Value, r: &Value) {
@@ -627,6 +695,36 @@ fn matrix_cell(d: &LabDump, r: &Value) -> (bool, String) {
             format!("deadlock {}", held(&Value::Array(cycle.clone()), "holds")),
             format!("deadlock {}", held(&r["deadlock"], "holds_symbol")),
         )
+    } else if let Some(f) = e.get("freed_object").filter(|f| f.is_object()) {
+        (
+            format!("{}.{} read from a freed {} object", s(&f["struct"]), s(&f["member"]), s(&f["cache"])),
+            format!(
+                "{}.{} read from a freed {} object",
+                s(&r["freed_object"]["struct_name"]),
+                s(&r["freed_object"]["member"]),
+                s(&r["freed_object"]["cache"])
+            ),
+        )
+    } else if let Some(smash) = e.get("stack_smash").filter(|x| x.is_object()) {
+        let found = &r["stack_smash"];
+        (
+            format!("{} overran {}[{}]", s(&smash["function"]), s(&smash["buffer"]), smash["size"]),
+            format!("{} overran {}[{}]", s(&found["function"]), s(&found["buffer"]), found["buffer_size"]),
+        )
+    } else if let Some(spin) = e.get("spinlock").filter(|x| x.is_object()) {
+        let w = &r["spin_wait"];
+        (
+            format!("spinlock {} held by {}", s(&spin["lock"]), s(&spin["holder_comm"])),
+            format!("spinlock {} held by {}", s(&w["symbol"]), s(&w["holder"]["comm"])),
+        )
+    } else if let Some(w) = e.get("warning").filter(|x| x.is_object()) {
+        let values = |v: &Value| -> Vec<u64> { v.as_array().into_iter().flatten().filter_map(Value::as_u64).collect() };
+        let wanted = values(&w["tested_values"]);
+        let tested: Vec<u64> =
+            r["warning"]["tested"].as_array().into_iter().flatten().filter_map(|t| t["value"].as_u64()).collect();
+        let found: Vec<u64> = wanted.iter().copied().filter(|v| tested.contains(v)).collect();
+        let list = |l: &[u64]| l.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+        (format!("WARN tested {}", list(&wanted)), format!("WARN tested {}", list(&found)))
     } else if let Some(cache) = e["cache"].as_str() {
         (
             format!("{cache}: {}", s(&e["corrupt_value_kind"])),
@@ -681,7 +779,8 @@ fn analyze_matrix_is_current() {
          A cell is `yes: ANSWER` when `krash analyze` gives the scenario module's own answer (the kind of crash, and the \
          struct member behind a NULL, the ops-table slot called, the lock and its owner, the list a lockup walks, the slab \
          cache and what overwrote it, the divisor, the list link list_del() poisoned, the object freed twice, the \
-         deadlock's locks), `no: ANSWER, not EXPECTED` when it does not, and `-` where the lab does not run the \
+         deadlock's locks, the member read from a freed object, the buffer a stack overflow overran, the spinlock \
+         and its holder, the values a WARN tested), `no: ANSWER, not EXPECTED` when it does not, and `-` where the lab does not run the \
          scenario on that kernel (`skipped_scenarios` in the lab's index says why).\n\n",
     );
     md.push_str(&format!("| scenario | {} |\n|---|{}\n", kernels.join(" | "), "---|".repeat(kernels.len())));

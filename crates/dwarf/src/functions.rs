@@ -243,9 +243,44 @@ impl DwarfFile {
             gimli::DW_TAG_const_type => format!("const {}", inner()),
             gimli::DW_TAG_volatile_type => format!("volatile {}", inner()),
             gimli::DW_TAG_restrict_type | gimli::DW_TAG_atomic_type => inner(),
-            gimli::DW_TAG_array_type => format!("{} []", inner()),
+            gimli::DW_TAG_array_type => format!("{} {}", inner(), array_dimensions(&owner, offset)),
             gimli::DW_TAG_subroutine_type => format!("{} (*)()", inner()),
             _ => name.unwrap_or_else(|| "?".to_string()),
         }
     }
+}
+
+/// An array type's dimensions as C spells them (`[16]`, `[4][8]`; `[]`
+/// where DWARF gives no bound, a flexible array member's).
+fn array_dimensions(cu: &CompUnit, offset: gimli::UnitOffset<<Reader as gimli::Reader>::Offset>) -> String {
+    let bound = |entry: &gimli::DebuggingInformationEntry<'_, '_, Reader>| -> Option<u64> {
+        if let Ok(Some(count)) = entry.attr_value(gimli::DW_AT_count) {
+            return count.udata_value();
+        }
+        let upper = entry.attr_value(gimli::DW_AT_upper_bound).ok()??.udata_value()?;
+        let lower = match entry.attr_value(gimli::DW_AT_lower_bound) {
+            Ok(Some(v)) => v.udata_value()?,
+            _ => 0,
+        };
+        upper.checked_sub(lower)?.checked_add(1)
+    };
+    let mut dims = String::new();
+    if let Ok(mut tree) = cu.unit.entries_tree(Some(offset)) {
+        if let Ok(root) = tree.root() {
+            let mut children = root.children();
+            while let Ok(Some(child)) = children.next() {
+                let entry = child.entry();
+                if entry.tag() == gimli::DW_TAG_subrange_type {
+                    match bound(entry) {
+                        Some(n) => dims.push_str(&format!("[{n}]")),
+                        None => dims.push_str("[]"),
+                    }
+                }
+            }
+        }
+    }
+    if dims.is_empty() {
+        dims.push_str("[]");
+    }
+    dims
 }

@@ -43,6 +43,10 @@ pub struct FrameVariable {
     /// C spelling of its type, e.g. `struct widget *`.
     pub type_name: String,
     pub state: VariableState,
+    /// Where it lives, when DWARF places it in memory (a stack slot or a
+    /// static): what an array or struct's bytes are read from.
+    #[serde(skip)]
+    pub address: Option<u64>,
 }
 
 /// The variables of one frame's function.
@@ -226,6 +230,7 @@ impl FrameVarsHelpers for Kernel {
         state.missing.set(None);
         let shape = self.shape_of(&variable.type_name);
         let value = dwarf.evaluate_variable(function, variable, at, state);
+        let mut address = None;
         let state = match value {
             Ok(VariableValue::OptimizedOut { reason }) => {
                 let reason = match state.missing.get() {
@@ -238,6 +243,7 @@ impl FrameVarsHelpers for Kernel {
             }
             Ok(VariableValue::Memory(addr)) => {
                 let addr = if is_static(variable) { addr.wrapping_add(relocation) } else { addr };
+                address = Some(addr);
                 self.value_in_memory(addr, shape, &variable.type_name)
             }
             Ok(VariableValue::Register { regno, value }) => match value {
@@ -260,7 +266,7 @@ impl FrameVarsHelpers for Kernel {
             Ok(VariableValue::Pieces(pieces)) => pieces_state(&pieces),
             Err(e) => VariableState::OptimizedOut { reason: format!("cannot evaluate its location: {e}") },
         };
-        FrameVariable { name: variable.name.clone(), type_name: variable.type_name.clone(), state }
+        FrameVariable { name: variable.name.clone(), type_name: variable.type_name.clone(), state, address }
     }
 
     fn shape_of(&self, type_name: &str) -> Shape {

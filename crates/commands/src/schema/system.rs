@@ -593,6 +593,14 @@ pub struct AnalyzeData {
     pub list_poison: Option<ListPoison>,
     /// An object SLUB found freed twice.
     pub double_free: Option<DoubleFree>,
+    /// The free slab object the bad pointer was read from (a use after free).
+    pub freed_object: Option<FreedObject>,
+    /// For a stack-protector panic: the local buffer written past its end.
+    pub stack_smash: Option<StackSmash>,
+    /// For a lockup spinning on a spinlock: the lock and its likely holder.
+    pub spin_wait: Option<SpinWait>,
+    /// For a WARN made fatal by panic_on_warn: what its condition tested.
+    pub warning: Option<WarningCheck>,
     /// Hung tasks waiting on each other in a cycle (empty when none).
     pub deadlock: Vec<DeadlockLink>,
     pub locks: Vec<LockWait>,
@@ -875,6 +883,91 @@ pub struct DoubleFree {
     pub freed_by: Option<String>,
 }
 
+/// A free slab object the crashing code read a pointer from.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct FreedObject {
+    /// The object's start.
+    pub object: Hex,
+    pub cache: String,
+    pub cache_addr: Hex,
+    /// The register holding a pointer into it at the fault.
+    pub register: String,
+    pub pointer: Hex,
+    /// The C expression the pointer is, when the walk knows it.
+    pub expression: Option<String>,
+    pub struct_name: Option<String>,
+    /// The member read from it (where the bad pointer came from).
+    pub member: Option<String>,
+    /// Where in the object the read was.
+    pub offset: u64,
+    /// Every byte of the object read is the freed-object poison (0x6b).
+    pub poisoned: bool,
+}
+
+/// The overrun behind a stack-protector panic.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct StackSmash {
+    /// The function whose canary check failed.
+    pub function: String,
+    /// The local array written past its end (from DWARF).
+    pub buffer: Option<String>,
+    pub buffer_type: Option<String>,
+    pub buffer_address: Option<Hex>,
+    pub buffer_size: Option<u64>,
+    /// The canary's stack slot and what it holds now.
+    pub canary_address: Option<Hex>,
+    pub canary_found: Option<Hex>,
+    /// The task's canary, what the slot should hold.
+    pub canary_expected: Option<Hex>,
+    /// The text the buffer holds from its start, when it is text.
+    pub text: Option<String>,
+}
+
+/// The spinlock a spinning CPU waits for, and its likely holder.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct SpinWait {
+    pub lock: Hex,
+    /// The lock's symbol, when it has one.
+    pub symbol: Option<String>,
+    /// The lock word as read from the dump.
+    pub value: Option<u32>,
+    /// Where the lock's address came from (the slow path's argument, or a register).
+    pub found_in: String,
+    /// The function that asked for the lock.
+    pub waiter_function: Option<String>,
+    /// A task on another CPU inside code that takes the lock.
+    pub holder: Option<SpinHolder>,
+}
+
+/// A task on another CPU inside a function whose code names the lock.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct SpinHolder {
+    pub cpu: u32,
+    pub pid: i32,
+    pub comm: String,
+    pub task: Hex,
+    pub function: String,
+}
+
+/// What a WARN's condition tested: the compare before the branch to the trap.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct WarningCheck {
+    /// The compare, in the disassembly's syntax.
+    pub compare: String,
+    /// The conditional branch to the trap (`ja`, `b.hi`).
+    pub branch: String,
+    pub branch_address: Hex,
+    /// The compare's operands with their values at the trap, in its order.
+    pub tested: Vec<TestedValue>,
+}
+
+/// One operand of a compare and its value.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct TestedValue {
+    pub operand: String,
+    pub value: u64,
+}
+
 /// One task of a deadlock cycle: it holds the lock the previous task waits
 /// for and waits for the lock the next one holds.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -1076,6 +1169,49 @@ impl From<&out::Report> for AnalyzeData {
                 cache_addr: hex(d.cache_addr),
                 registers: d.registers.clone(),
                 freed_by: d.freed_by.clone(),
+            }),
+            freed_object: r.freed_object.as_ref().map(|f| FreedObject {
+                object: hex(f.object),
+                cache: f.cache.clone(),
+                cache_addr: hex(f.cache_addr),
+                register: f.register.clone(),
+                pointer: hex(f.pointer),
+                expression: f.expression.clone(),
+                struct_name: f.struct_name.clone(),
+                member: f.member.clone(),
+                offset: f.offset,
+                poisoned: f.poisoned,
+            }),
+            stack_smash: r.stack_smash.as_ref().map(|s| StackSmash {
+                function: s.function.clone(),
+                buffer: s.buffer.clone(),
+                buffer_type: s.buffer_type.clone(),
+                buffer_address: s.buffer_address.map(hex),
+                buffer_size: s.buffer_size,
+                canary_address: s.canary_address.map(hex),
+                canary_found: s.canary_found.map(hex),
+                canary_expected: s.canary_expected.map(hex),
+                text: s.text.clone(),
+            }),
+            spin_wait: r.spin_wait.as_ref().map(|w| SpinWait {
+                lock: hex(w.lock),
+                symbol: w.symbol.clone(),
+                value: w.value,
+                found_in: w.found_in.clone(),
+                waiter_function: w.waiter_function.clone(),
+                holder: w.holder.as_ref().map(|h| SpinHolder {
+                    cpu: h.cpu,
+                    pid: h.pid,
+                    comm: h.comm.clone(),
+                    task: hex(h.task),
+                    function: h.function.clone(),
+                }),
+            }),
+            warning: r.warning.as_ref().map(|w| WarningCheck {
+                compare: w.compare.clone(),
+                branch: w.branch.clone(),
+                branch_address: hex(w.branch_address),
+                tested: w.tested.iter().map(|t| TestedValue { operand: t.operand.clone(), value: t.value }).collect(),
             }),
             deadlock: r
                 .deadlock

@@ -316,8 +316,10 @@ fn frame_variables(s: &mut String, v: &FrameVariables) {
 }
 
 fn variable(s: &mut String, v: &FrameVariable) {
-    let declaration = match v.type_name.strip_suffix(" []") {
-        Some(element) => format!("{element} {}[]", v.name),
+    // An array: `char [16]` declares `char name[16]`.
+    let array = v.type_name.ends_with(']').then(|| v.type_name.split_once(" [")).flatten();
+    let declaration = match array {
+        Some((element, dims)) => format!("{element} {}[{dims}", v.name),
         None if v.type_name.ends_with('*') => format!("{}{}", v.type_name, v.name),
         None => format!("{} {}", v.type_name, v.name),
     };
