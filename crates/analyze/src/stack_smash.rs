@@ -67,13 +67,17 @@ impl StackSmashInternal for Kernel {
         };
         // The function's own frame: its return address is the call to
         // __stack_chk_fail at its very end, looked up one byte back.
-        let frame = trace.and_then(|t| {
-            t.trace.frames().find(|f| {
-                let at = if f.exact { f.pc } else { f.pc.wrapping_sub(1) };
-                self.symbolize(at).is_some_and(|s| s.name == function)
-            })
-        });
-        let variables = frame.map(|f| self.frame_variables(f));
+        let find = |t: &TaskBacktrace| {
+            t.trace
+                .frames()
+                .find(|f| {
+                    let at = if f.exact { f.pc } else { f.pc.wrapping_sub(1) };
+                    self.symbolize(at).is_some_and(|s| s.name == function)
+                })
+                .cloned()
+        };
+        let frame = trace.and_then(find);
+        let variables = frame.as_ref().map(|f| self.frame_variables(f));
         let arrays = variables.iter().flat_map(|v| v.locals.iter()).filter_map(|v| {
             let address = v.address?;
             let size = self.array_bytes(&v.type_name)?;
@@ -127,6 +131,11 @@ impl StackSmashInternal for Kernel {
                     (None, _) => "its frame is not in the backtrace".to_string(),
                     (Some(v), Some(m)) if v.locals.is_empty() => {
                         format!("no DWARF locals for it: `mod -s {m}` loads the module's debuginfo")
+                    }
+                    // A frame-record unwind (arm64) does not know the frame's
+                    // CFA, which DWARF places the locals relative to.
+                    (Some(v), _) if v.locals.iter().any(|l| l.type_name.ends_with(']') && l.address.is_none()) => {
+                        "its local arrays' frame base (the CFA) is unknown in this unwind".to_string()
                     }
                     _ => "no local array of its frame is next to an overwritten canary".to_string(),
                 };

@@ -475,6 +475,15 @@ pub fn step_with(
     }
 }
 
+/// Whether a step by `method` leaves the caller's stack pointer at the
+/// callee's canonical frame address (ORC, CFI, an x86-64 frame pointer).
+/// An arm64 frame record does not: gcc keeps it at the bottom of a frame
+/// whose size it does not record, so the CFA stays unknown rather than
+/// wrong (DWARF locations relative to it would read the wrong slots).
+pub(crate) fn step_knows_cfa(method: Method, code: &dyn CodeInfo) -> bool {
+    code.arch().registers.with_role(RegisterRole::ReturnAddress).is_none() || method == Method::Dwarf
+}
+
 /// Whether RBP is known after stepping out of `state` by `method`:
 /// `Some(true)` read from the stack, `Some(false)` lost, `None` unchanged.
 pub(crate) fn bp_known_after(method: Method, code: &dyn CodeInfo, state: &UnwindState) -> Option<bool> {

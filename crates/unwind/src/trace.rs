@@ -7,7 +7,7 @@ use krash_core::VirtualMemory;
 use serde::Serialize;
 
 use crate::code::{CodeInfo, Symbolized};
-use crate::method::{bp_known_after, step_with, Method};
+use crate::method::{bp_known_after, step_knows_cfa, step_with, Method};
 use crate::scan::{call_before, find_regs_above, FoundRegs};
 use crate::stacks::{StackClass, StackKind, StackSet};
 use crate::step::{step, StepResult, UnwindState};
@@ -350,7 +350,9 @@ pub fn unwind_with(
             Ok(StepResult::End) => break,
             Ok(StepResult::Call { state: next, slot }) => {
                 if code.is_text(next.ip) {
-                    b.set_cfa(next.sp);
+                    if step_knows_cfa(method, code) {
+                        b.set_cfa(next.sp);
+                    }
                     b.track_bp(code, &state);
                     state = next;
                     b.frame(&state, slot);
