@@ -92,13 +92,29 @@ impl FreedObjectInternal for Kernel {
                 }
             }
         }
+        // The load that read the bad value, where the walk saw one: when
+        // its base register is also its destination (arm64's `ldr x0, [x0,
+        // #8]`), the base is gone, and the object is the one another
+        // register still points into; the load says where in it the read was.
+        let the_load = candidates.first().and_then(|c| c.load.clone().map(|l| (c.register.clone(), l)));
         let found = candidates.into_iter().find_map(|c| {
             let read_at = match &c.load {
                 Some((displacement, _, _)) => c.value.checked_add_signed(*displacement)?,
                 None => c.value,
             };
             let object = self.slab_object(read_at).filter(|o| !o.allocated)?;
-            Some((c, object, read_at))
+            match (&c.load, &the_load) {
+                (None, Some((base, (displacement, s, m)))) => {
+                    let read_at = object.object_start.checked_add_signed(*displacement)?;
+                    let c = Candidate {
+                        register: base.clone(),
+                        value: object.object_start,
+                        load: Some((*displacement, s.clone(), m.clone())),
+                    };
+                    Some((c, object, read_at))
+                }
+                _ => Some((c, object, read_at)),
+            }
         });
         let Some((candidate, object, read_at)) = found else { return };
         let poisoned = self.is_poisoned(&object);
@@ -124,11 +140,16 @@ impl FreedObjectInternal for Kernel {
             ""
         };
         let value_text = format!("{:#x}", bad.value);
+        let held = if register_value(regs, &candidate.register) == Some(candidate.value) {
+            format!("%{} = {:#x}", candidate.register, candidate.value)
+        } else {
+            format!("{:#x}, the object's start: the load overwrote %{}", candidate.value, candidate.register)
+        };
         report
             .lead_finding(format!(
-                "use after free: {who} (%{} = {:#x}) points into object {:#x} of slab cache {}, which is free{poison_text}; \
+                "use after free: {who} ({held}) points into object {:#x} of slab cache {}, which is free{poison_text}; \
                  {read} read {value_text} from it, and the access through that faulted",
-                candidate.register, candidate.value, object.object_start, object.cache_name
+                object.object_start, object.cache_name
             ))
             .shown_by(format!("kmem {:#x}", object.object_start))
             .shown_by(format!("rd {:#x} {}", object.object_start, 4.max(offset / 8 + 1)))

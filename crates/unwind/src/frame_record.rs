@@ -97,6 +97,54 @@ pub fn frame_record_in(code: &[u8], start: u64) -> FrameRecord {
     }
 }
 
+/// The canonical frame address (the stack pointer at the function's
+/// entry) of the function running at `pc` whose frame record is at `fp`,
+/// from its prologue: gcc's `stp x29, x30, [sp, #-N]!; mov x29, sp` puts
+/// the record N bytes below the CFA; `sub sp, sp, #M; stp x29, x30, [sp,
+/// #K]; add x29, sp, #K`, M - K bytes below. `None` when the prologue is
+/// another shape, or the record is not set up by `pc`.
+pub fn frame_record_cfa(mem: &dyn VirtualMemory, code: &dyn CodeInfo, pc: u64, fp: u64) -> Option<u64> {
+    let sym = code.symbolize(pc)?;
+    if sym.offset > FUNCTION_BYTES_READ {
+        return None;
+    }
+    let start = pc.checked_sub(sym.offset)?;
+    let bytes = mem.read_vec(start, usize::try_from(sym.offset).ok()?).ok()?;
+    record_depth_in(&bytes, start).and_then(|depth| fp.checked_add(depth))
+}
+
+/// How far below the entry stack pointer the prologue in `code` (loaded at
+/// `start`) puts x29, the frame record; `None` if x29 is not set from sp.
+fn record_depth_in(code: &[u8], start: u64) -> Option<u64> {
+    // Bytes the stack pointer has moved down since the entry.
+    let mut depth: i64 = 0;
+    let mut addr = start;
+    for word in code.chunks_exact(4) {
+        let bytes = <[u8; 4]>::try_from(word).ok()?;
+        if let Some(d) = details(u32::from_le_bytes(bytes), addr) {
+            if d.writes_reg(Reg::X(29)) {
+                let k = d.add_immediate.filter(|_| d.reads_reg(Reg::Sp))?;
+                return u64::try_from(depth.checked_sub(k)?).ok();
+            }
+            if let Some(m) = d.memory.as_ref().filter(|m| m.base == Reg::Sp) {
+                match m.writeback {
+                    krash_arch::arm64::disasm::Writeback::Pre => depth = depth.checked_sub(m.offset)?,
+                    krash_arch::arm64::disasm::Writeback::Post => return None,
+                    krash_arch::arm64::disasm::Writeback::None => {}
+                }
+            } else if d.writes_reg(Reg::Sp) {
+                let a = d.add_immediate.filter(|_| d.reads_reg(Reg::Sp))?;
+                depth = depth.checked_sub(a)?;
+            }
+            if matches!(d.flow, FlowKind::Return | FlowKind::Jump | FlowKind::ConditionalJump) {
+                return None;
+            }
+        }
+        addr = addr.wrapping_add(4);
+    }
+    None
+}
+
 /// One step outward by frame records.
 pub fn step(
     mem: &dyn VirtualMemory,
@@ -254,5 +302,26 @@ mod tests {
         assert_eq!(frame_record_in(&code(&f), 0x1000), FrameRecord::NotEstablished);
         // Garbage bytes do not panic and establish nothing.
         assert_eq!(frame_record_in(&[0xff; 37], 0x1000), FrameRecord::NotEstablished);
+    }
+}
+
+#[cfg(test)]
+mod prologue_tests {
+    use super::record_depth_in;
+
+    fn code(words: &[u32]) -> Vec<u8> {
+        words.iter().flat_map(|w| w.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn the_record_sits_below_the_cfa_by_the_prologue() {
+        // paciasp; stp x29, x30, [sp, #-48]!; mov x29, sp
+        assert_eq!(record_depth_in(&code(&[0xd503233f, 0xa9bd7bfd, 0x910003fd]), 0x1000), Some(48));
+        // sub sp, sp, #0x40; stp x29, x30, [sp, #16]; add x29, sp, #0x10
+        assert_eq!(record_depth_in(&code(&[0xd10103ff, 0xa9017bfd, 0x910043fd]), 0x1000), Some(48));
+        // mov x9, x30; nop; stp x29, x30, [sp, #-16]!; mov x29, sp (ftrace's entry first)
+        assert_eq!(record_depth_in(&code(&[0xaa1e03e9, 0xd503201f, 0xa9bf7bfd, 0x910003fd]), 0x1000), Some(16));
+        // A leaf: no record.
+        assert_eq!(record_depth_in(&code(&[0x8b010000, 0xd65f03c0]), 0x1000), None);
     }
 }

@@ -47,7 +47,7 @@ fn read(mem: &dyn VirtualMemory, addr: u64, what: &str) -> Result<u64, String> {
 
 /// The lookup address for a state: the call instruction for return
 /// addresses, the instruction itself for interrupted code.
-fn lookup_ip(state: &UnwindState) -> u64 {
+pub(crate) fn lookup_ip(state: &UnwindState) -> u64 {
     if state.signal {
         state.ip
     } else {
@@ -478,8 +478,9 @@ pub fn step_with(
 /// Whether a step by `method` leaves the caller's stack pointer at the
 /// callee's canonical frame address (ORC, CFI, an x86-64 frame pointer).
 /// An arm64 frame record does not: gcc keeps it at the bottom of a frame
-/// whose size it does not record, so the CFA stays unknown rather than
-/// wrong (DWARF locations relative to it would read the wrong slots).
+/// whose size it does not record (the prologue does:
+/// [`crate::frame_record::frame_record_cfa`]); a CFA of record + 16 would
+/// make DWARF locations relative to it read the wrong slots.
 pub(crate) fn step_knows_cfa(method: Method, code: &dyn CodeInfo) -> bool {
     code.arch().registers.with_role(RegisterRole::ReturnAddress).is_none() || method == Method::Dwarf
 }

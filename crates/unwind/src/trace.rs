@@ -352,6 +352,10 @@ pub fn unwind_with(
                 if code.is_text(next.ip) {
                     if step_knows_cfa(method, code) {
                         b.set_cfa(next.sp);
+                    } else if let Some(cfa) =
+                        crate::frame_record::frame_record_cfa(mem, code, crate::method::lookup_ip(&state), state.bp)
+                    {
+                        b.set_cfa(cfa);
                     }
                     b.track_bp(code, &state);
                     state = next;
