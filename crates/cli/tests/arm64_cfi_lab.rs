@@ -91,7 +91,8 @@ fn names_null_caller(frames: &[FrameLine], caller: &str) -> bool {
 
 #[test]
 fn arm64_dwarf_cfi_names_every_frame_bt_names() {
-    let (mut compared, mut frames, mut by_cfi, mut null_calls, mut stopped_at_break) = (0, 0, 0, 0, 0);
+    let (mut compared, mut frames, mut by_cfi, mut null_calls) = (0, 0, 0, 0);
+    let (mut stopped_at_break, mut lost_at_recovery) = (0, 0);
     for d in arm64_lab_dumps() {
         let plain = krash_on(&d, "foreach bt\nbt -a\n");
         let dwarf = krash_on(&d, "foreach bt --unwinder dwarf\nbt --unwinder dwarf -a\n");
@@ -119,6 +120,27 @@ fn arm64_dwarf_cfi_names_every_frame_bt_names() {
                 stopped_at_break += 1;
                 continue;
             }
+            // Where a CFI step fails mid-trace and the unwinder goes on from
+            // registers it finds saved above (the fault's pt_regs: frames
+            // marked recovered), the frames in between are lost, never
+            // invented: the recovered frames are the chain's own tail, and
+            // the ones before are the chain's frames in its order. Seen on a
+            // QEMU dump taken while panic()'s delay loop ran in a leaf
+            // (`__delay` interrupted at `vectors`), whose caller the CFI
+            // step does not find (issue 14).
+            if let Some(n) = recovered.filter(|&n| n < got.len() && got.len() < expected.len()) {
+                let (before, after) = got.split_at(n);
+                assert_eq!(after, &expected[expected.len() - after.len()..], "{}: {header} (recovered)", d.label());
+                let mut rest = expected[..expected.len() - after.len()].iter();
+                assert!(
+                    before.iter().all(|name| rest.any(|e| e == name)),
+                    "{}: {header}: frames before the recovery are not the chain's\n{}",
+                    d.label(),
+                    dwarf.stdout
+                );
+                lost_at_recovery += 1;
+                continue;
+            }
             assert_eq!(got, expected, "{}: {header}\n{}", d.label(), dwarf.stdout);
             // A CFI step reads the return address from x30's save slot, one
             // word above the frame record a frame-record step reads.
@@ -133,8 +155,11 @@ fn arm64_dwarf_cfi_names_every_frame_bt_names() {
     }
     println!(
         "{compared} task traces, {frames} frames, {by_cfi} stepped by CFI, {null_calls} NULL calls, \
-         {stopped_at_break} stopped where a CFI row gave no code address"
+         {stopped_at_break} stopped where a CFI row gave no code address, {lost_at_recovery} lost frames before a \
+         recovery"
     );
+    // Losing frames is the exception, not the rule.
+    assert!(lost_at_recovery * 100 <= compared, "{lost_at_recovery} of {compared} traces lost frames at a recovery");
     assert!(by_cfi * 2 > frames, "only {by_cfi} of {frames} frames were stepped by DWARF CFI");
     // The null-fnptr dumps (kdump's and QEMU's) show their NULL call's
     // caller in both unwinders, in `foreach bt` and `bt -a` alike.
