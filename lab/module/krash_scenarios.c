@@ -25,6 +25,8 @@
 #include <linux/version.h>
 #include <linux/string.h>
 #include <linux/nmi.h>
+#include <linux/refcount.h>
+#include <linux/rcupdate.h>
 
 /*
  * The crashing functions are global (not static) so that GCC keeps their
@@ -72,6 +74,13 @@ void krash_fw_submit(unsigned long command);
 int krash_fw_submitter(void *unused);
 struct krash_ring;
 int krash_ring_push(struct krash_ring *r);
+int krash_mbox_drain(void *unused);
+int krash_req_worker(void *unused);
+struct krash_client;
+void krash_client_put(struct krash_client *c);
+int krash_client_attach(struct krash_client *c);
+struct krash_cfg_node;
+unsigned int krash_cfg_depth(const struct krash_cfg_node *n);
 
 /*
  * The kernel's own words for a bad kernel access differ by architecture: x86
@@ -1021,6 +1030,200 @@ static void scenario_warn_on(void)
 	pr_info("krash: ring push %d\n", krash_ring_push(READ_ONCE(krash_rx_ring_ptr)));
 }
 
+/*
+ * ---- rcu-stall: a mailbox drain polls with its lock held, and RCU stalls ----
+ *
+ * The drain thread, bound to CPU 1, takes the mailbox lock and polls a status
+ * word that never changes, touching the watchdog as polling drivers do, so
+ * the soft-lockup detector stays quiet; with preemption off no quiescent
+ * state is ever reported on that CPU.  The writer then waits for a grace
+ * period (a driver's teardown waiting for its readers), which never ends.
+ * /init sets kernel.panic_on_rcu_stall and the shortest stall timeout.
+ */
+static DEFINE_SPINLOCK(krash_mbox_lock);
+static unsigned int krash_mbox_status;
+static DECLARE_COMPLETION(krash_mbox_polling);
+
+noinline int krash_mbox_drain(void *unused)
+{
+	spin_lock(&krash_mbox_lock);
+	complete(&krash_mbox_polling);
+	while (!(READ_ONCE(krash_mbox_status) & 1)) {
+		touch_nmi_watchdog();
+		cpu_relax();
+	}
+	spin_unlock(&krash_mbox_lock);
+	return 0;
+}
+
+static void scenario_rcu_stall(void)
+{
+	struct task_struct *drain = kthread_create(krash_mbox_drain, NULL, "krash_mbox");
+
+	if (IS_ERR(drain))
+		return;
+	kthread_bind(drain, 1);
+	pr_info("krash-facts: {\"panic_kind\":\"rcu_stall\",\"faulting_function\":\"krash_mbox_drain\",\"panic_string\":\"detected stall\",\"panic_message\":\"RCU Stall\",\"rcu_stall\":{\"cpu\":1,\"comm\":\"krash_mbox\",\"function\":\"krash_mbox_drain\"}}\n");
+	wake_up_process(drain);
+	wait_for_completion(&krash_mbox_polling);
+	synchronize_rcu();
+}
+
+/*
+ * ---- oom-panic: a request queue that never completes, until memory runs out ----
+ *
+ * A worker queues requests from a cache of their own onto a backlog that
+ * nothing drains; /init sets vm.panic_on_oom, so the first allocation the
+ * kernel cannot satisfy panics.  The requests are mostly zero (as a fresh
+ * request is), which keeps the dump small.
+ */
+struct krash_req {
+	unsigned long id;
+	unsigned long flags;
+	struct list_head node;
+	char payload[2016];
+};
+
+static struct kmem_cache *krash_req_cache;
+static LIST_HEAD(krash_req_backlog);
+static unsigned long krash_req_queued;
+
+noinline int krash_req_worker(void *unused)
+{
+	for (;;) {
+		struct krash_req *r = kmem_cache_zalloc(krash_req_cache, GFP_KERNEL);
+
+		if (!r)
+			break;
+		r->id = ++krash_req_queued;
+		r->flags = 1;
+		list_add_tail(&r->node, &krash_req_backlog);
+		if (!(krash_req_queued & 1023))
+			cond_resched();
+	}
+	return 0;
+}
+
+static void scenario_oom_panic(void)
+{
+	struct task_struct *worker;
+
+	krash_req_cache = kmem_cache_create_usercopy("krash_req", sizeof(struct krash_req), 0,
+		KRASH_RECORD_CACHE_FLAGS, 0, sizeof(struct krash_req), NULL);
+	if (!krash_req_cache)
+		return;
+	worker = kthread_run(krash_req_worker, NULL, "krash_reqd");
+	if (IS_ERR(worker))
+		return;
+	pr_info("krash-facts: {\"panic_kind\":\"oom\",\"faulting_function\":\"krash_req_worker\",\"panic_string\":\"invoked oom-killer\",\"panic_message\":\"Out of memory: system-wide panic_on_oom is enabled\",\"oom\":{\"cache\":\"krash_req\",\"object_size\":%zu,\"comm\":\"krash_reqd\"}}\n",
+		sizeof(struct krash_req));
+}
+
+/*
+ * ---- refcount-underflow: an error path drops a reference its caller drops again ----
+ *
+ * attach() fails and puts the client, which frees it; the caller puts it
+ * once more.  The freed object's count still reads 0 (the allocator keeps
+ * its free pointer in the middle of the object), so refcount_t warns of the
+ * underflow, and /init's panic_on_warn makes the warning fatal.
+ */
+struct krash_client {
+	unsigned long id;
+	refcount_t refs;
+	unsigned int flags;
+	struct list_head node;
+};
+
+static struct kmem_cache *krash_client_cache;
+static atomic_long_t krash_client_puts;
+
+noinline void krash_client_put(struct krash_client *c)
+{
+	bool last = refcount_dec_and_test(&c->refs);
+
+	atomic_long_inc(&krash_client_puts);
+	if (last)
+		kmem_cache_free(krash_client_cache, c);
+}
+
+noinline int krash_client_attach(struct krash_client *c)
+{
+	if (READ_ONCE(c->flags) & 2) {
+		krash_client_put(c);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+static void scenario_refcount_underflow(void)
+{
+	struct krash_client *c;
+
+	krash_client_cache = kmem_cache_create_usercopy("krash_client", sizeof(struct krash_client), 0,
+		KRASH_RECORD_CACHE_FLAGS, 0, sizeof(struct krash_client), NULL);
+	if (!krash_client_cache)
+		return;
+	c = kmem_cache_alloc(krash_client_cache, GFP_KERNEL);
+	if (!c)
+		return;
+	c->id = 11;
+	c->flags = 2;
+	refcount_set(&c->refs, 1);
+	INIT_LIST_HEAD(&c->node);
+	pr_info("krash-facts: {\"panic_kind\":\"warning\",\"faulting_function\":\"krash_client_put\",\"panic_string\":\"refcount_t: underflow; use-after-free.\",\"panic_message\":\"panic_on_warn set ...\",\"refcount\":{\"struct\":\"krash_client\",\"member\":\"refs\",\"offset\":%zu,\"cache\":\"krash_client\",\"object\":%lu,\"saturation\":\"underflow\",\"freed\":true}}\n",
+		offsetof(struct krash_client, refs), (unsigned long)c);
+	if (krash_client_attach(c) < 0)
+		krash_client_put(c);
+}
+
+/*
+ * ---- stack-overflow: a config tree walk that a cycle makes endless ----
+ *
+ * Two nodes name each other as children; the depth walk recurses until the
+ * task stack runs into its guard page (VMAP_STACK: a double fault on x86,
+ * the overflow stack on arm64).  The flavor without VMAP_STACK does not run it.
+ */
+struct krash_cfg_node {
+	const char *name;
+	const struct krash_cfg_node *parent;
+	unsigned int nr_children;
+	const struct krash_cfg_node *children[2];
+};
+
+static struct krash_cfg_node krash_cfg_eth0, krash_cfg_bond0;
+static struct krash_cfg_node krash_cfg_bond0 = {
+	.name = "bond0", .nr_children = 1, .children = { &krash_cfg_eth0 },
+};
+static struct krash_cfg_node krash_cfg_eth0 = {
+	.name = "eth0", .parent = &krash_cfg_bond0, .nr_children = 1, .children = { &krash_cfg_bond0 },
+};
+static struct krash_cfg_node *krash_cfg_root = &krash_cfg_bond0;
+
+noinline unsigned int krash_cfg_depth(const struct krash_cfg_node *n)
+{
+	char path[96];
+	unsigned int i, depth = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", n->parent ? n->parent->name : "", n->name);
+	for (i = 0; i < READ_ONCE(n->nr_children); i++)
+		depth = max(depth, krash_cfg_depth(READ_ONCE(n->children[i])));
+	return depth + 1 + strlen(path) / sizeof(path);
+}
+
+#ifdef CONFIG_ARM64
+#define KRASH_STACK_OVERFLOW_TEXT "Insufficient stack space to handle exception!"
+#define KRASH_STACK_OVERFLOW_PANIC "kernel stack overflow"
+#else
+#define KRASH_STACK_OVERFLOW_TEXT "stack guard page was hit"
+#define KRASH_STACK_OVERFLOW_PANIC "Fatal exception"
+#endif
+
+static void scenario_stack_overflow(void)
+{
+	pr_info("krash-facts: {\"panic_kind\":\"stack_overflow\",\"faulting_function\":\"krash_cfg_depth\",\"panic_string\":\"" KRASH_STACK_OVERFLOW_TEXT "\",\"panic_message\":\"" KRASH_STACK_OVERFLOW_PANIC "\",\"stack_overflow\":{\"function\":\"krash_cfg_depth\"}}\n");
+	pr_info("krash: config depth %u\n", krash_cfg_depth(READ_ONCE(krash_cfg_root)));
+}
+
 /* ---- dispatch ---- */
 
 struct krash_scenario {
@@ -1048,6 +1251,10 @@ static const struct krash_scenario krash_scenarios[] = {
 	{ "freed-object-use", scenario_freed_object_use },
 	{ "spinlock-lockup", scenario_spinlock_lockup },
 	{ "warn-on", scenario_warn_on },
+	{ "rcu-stall", scenario_rcu_stall },
+	{ "oom-panic", scenario_oom_panic },
+	{ "refcount-underflow", scenario_refcount_underflow },
+	{ "stack-overflow", scenario_stack_overflow },
 };
 
 static int krash_run_scenario(const char *name)

@@ -10,10 +10,14 @@ use crate::freed_object::FreedObjectInternal;
 use crate::hung::HungInternal;
 use crate::list_poison::ListPoisonInternal;
 use crate::lockup::LockupInternal;
+use crate::oom::OomInternal;
 use crate::pointer_source::{Arm64PointerSourceInternal, PointerSourceInternal};
 use crate::provenance::ProvenanceInternal;
+use crate::rcu_stall::RcuStallInternal;
+use crate::refcount::RefcountInternal;
 use crate::slab_state::SlabStateInternal;
 use crate::spin_wait::SpinWaitInternal;
+use crate::stack_overflow::StackOverflowInternal;
 use crate::stack_smash::StackSmashInternal;
 use crate::warning::WarningInternal;
 use krash_eval::frame_vars::FrameVarsExt;
@@ -40,6 +44,7 @@ pub mod known_issues;
 mod list_poison;
 mod lockup;
 mod null_check;
+mod oom;
 pub mod oops;
 pub mod oops_resolve;
 mod ops_table;
@@ -47,9 +52,12 @@ pub mod owners;
 mod pointer_source;
 mod provenance;
 mod provenance_arm64;
+mod rcu_stall;
+mod refcount;
 pub mod signature;
 mod slab_state;
 mod spin_wait;
+mod stack_overflow;
 mod stack_smash;
 mod warning;
 
@@ -59,10 +67,14 @@ pub use hung::{DeadlockLink, LockOwner, LockWait};
 pub use list_poison::ListPoison;
 pub use lockup::LoopList;
 pub use null_check::ReturnChecks;
+pub use oom::{parse_oom_request, CacheUse, OomRequest, OomUse, TaskUse};
 pub use ops_table::{OpsSlot, OpsTable, TableSource};
 pub use provenance::{Origin, Provenance, ProvenanceStep};
+pub use rcu_stall::{parse_stall, RcuStall, StallReport, StalledCpu};
+pub use refcount::{saturation_name, RefcountError};
 pub use slab_state::SlabState;
 pub use spin_wait::{SpinHolder, SpinWait};
+pub use stack_overflow::StackOverflow;
 pub use stack_smash::StackSmash;
 pub use warning::{TestedValue, WarningCheck};
 
@@ -79,7 +91,9 @@ pub enum PanicKind {
     SoftLockup,
     HardLockup,
     HungTask,
+    RcuStall,
     Oom,
+    StackOverflow,
     StackProtector,
     ListCorruption,
     Warning,
@@ -103,7 +117,9 @@ impl PanicKind {
             PanicKind::SoftLockup => "soft_lockup",
             PanicKind::HardLockup => "hard_lockup",
             PanicKind::HungTask => "hung_task",
+            PanicKind::RcuStall => "rcu_stall",
             PanicKind::Oom => "oom",
+            PanicKind::StackOverflow => "stack_overflow",
             PanicKind::StackProtector => "stack_protector",
             PanicKind::ListCorruption => "list_corruption",
             PanicKind::Warning => "warning",
@@ -126,7 +142,9 @@ impl PanicKind {
             PanicKind::SoftLockup => "soft lockup",
             PanicKind::HardLockup => "hard lockup",
             PanicKind::HungTask => "hung task",
+            PanicKind::RcuStall => "RCU stall",
             PanicKind::Oom => "out of memory",
+            PanicKind::StackOverflow => "kernel stack overflow",
             PanicKind::StackProtector => "stack protector",
             PanicKind::ListCorruption => "list corruption",
             PanicKind::Warning => "WARNING with panic_on_warn",
@@ -258,6 +276,14 @@ pub struct Report {
     pub freed_object: Option<FreedObject>,
     /// For a stack-protector panic: the buffer written past its end.
     pub stack_smash: Option<StackSmash>,
+    /// For an out-of-memory panic: where the memory went.
+    pub oom: Option<OomUse>,
+    /// For a refcount_t warning: the count and the object it counts.
+    pub refcount: Option<RefcountError>,
+    /// For an RCU stall: the CPUs that held up the grace period.
+    pub rcu_stall: Option<RcuStall>,
+    /// For a stack overflow: the recursion that used the stack up.
+    pub stack_overflow: Option<StackOverflow>,
     /// For a lockup spinning on a spinlock: the lock and its likely holder.
     pub spin_wait: Option<SpinWait>,
     /// For a WARN made fatal by panic_on_warn: what its condition tested.
@@ -372,7 +398,7 @@ pub(crate) fn is_plumbing(name: &str) -> bool {
 }
 
 /// Bounds the D-state tasks reported in full.
-const MAX_BLOCKED_REPORTED: usize = 64;
+pub(crate) const MAX_BLOCKED_REPORTED: usize = 64;
 
 /// This module's operations on [`Kernel`] (an extension trait: `use` it to call them).
 pub trait AnalyzeExt {
@@ -425,6 +451,10 @@ impl AnalyzeExt for Kernel {
             double_free: None,
             freed_object: None,
             stack_smash: None,
+            stack_overflow: None,
+            rcu_stall: None,
+            refcount: None,
+            oom: None,
             spin_wait: None,
             warning: None,
             deadlock: Vec::new(),
@@ -530,6 +560,15 @@ impl AnalyzeExt for Kernel {
         match report.kind {
             PanicKind::HungTask => self.explain_hung(&mut report, extra_module_dirs),
             PanicKind::StackProtector => self.explain_stack_smash(&mut report, trace.as_ref()),
+            PanicKind::StackOverflow => self.explain_stack_overflow(&mut report, trace.as_ref()),
+            PanicKind::Oom => {
+                let bodies: Vec<&str> = log.iter().map(|l| crate::oops::strip_prefixes(l).trim()).collect();
+                self.explain_oom(&mut report, &bodies, &all_frames);
+            }
+            PanicKind::RcuStall => {
+                let bodies: Vec<&str> = log.iter().map(|l| crate::oops::strip_prefixes(l).trim()).collect();
+                self.explain_rcu_stall(&mut report, &bodies);
+            }
             _ => {
                 if let Some(e) = fault_frame.as_ref().filter(|_| has_fault_frame(report.kind)) {
                     self.explain_exception(&mut report, e);
@@ -543,6 +582,12 @@ impl AnalyzeExt for Kernel {
                             let looping: Vec<u64> = e.regs.pc().into_iter().chain(callers).take(4).collect();
                             self.explain_lockup(&mut report, &looping);
                             self.explain_spin_wait(&mut report, &e.regs, trace.as_ref(), &frames_after);
+                        }
+                        PanicKind::Warning
+                            if frames_after.first().is_some_and(|f| f.starts_with("refcount_warn_saturate")) =>
+                        {
+                            let bodies: Vec<&str> = log.iter().map(|l| crate::oops::strip_prefixes(l).trim()).collect();
+                            self.explain_refcount(&mut report, &e.regs, &bodies, trace.as_ref(), &frames_after);
                         }
                         PanicKind::Warning => {
                             if let Some(trap) = e.regs.pc() {
@@ -583,7 +628,9 @@ impl AnalyzeExt for Kernel {
         }
         // The signature rules see every frame (prefix frames add to it);
         // the report's top frames are the first three that matter.
-        let signature_frames = top.clone();
+        // A recursion's repeated frames are one frame of the signature.
+        let mut signature_frames = top.clone();
+        signature_frames.dedup();
         top.retain(|n| !is_plumbing(n));
         top.dedup();
         top.truncate(3);
@@ -1277,6 +1324,14 @@ pub fn classify_log(lines: &[String]) -> LogVerdict {
             Some(PanicKind::Sysrq)
         } else if b.starts_with("list_add corruption") || b.starts_with("list_del corruption") {
             Some(PanicKind::ListCorruption)
+        } else if (b.starts_with("BUG: ") && b.contains("stack guard page was hit"))
+            || b.starts_with("Insufficient stack space to handle exception")
+        {
+            // x86-64's double fault on a guard page (5.10 names no stack
+            // type), arm64's overflow stack.
+            Some(PanicKind::StackOverflow)
+        } else if b.starts_with("rcu: INFO: ") && (b.contains("detected stall") || b.contains("detected stalls")) {
+            Some(PanicKind::RcuStall)
         } else {
             None
         }
@@ -1324,6 +1379,10 @@ pub fn classify_log(lines: &[String]) -> LogVerdict {
             Some(PanicKind::HardLockup)
         } else if p.contains("stack-protector") {
             Some(PanicKind::StackProtector)
+        } else if p.starts_with("RCU Stall") {
+            Some(PanicKind::RcuStall)
+        } else if p.starts_with("kernel stack overflow") {
+            Some(PanicKind::StackOverflow)
         } else if p.contains("Out of memory") || p.contains("out of memory") {
             Some(PanicKind::Oom)
         } else if p.contains("panic_on_warn") {

@@ -621,6 +621,145 @@ fn owner_is_who_get_maintainer_names() {
     krash_labtest::assert_compared(modules, "owners of crashes in the lab's module");
 }
 
+/// The kernel's own log of a dump (the capture kernel's vmcore-dmesg.txt):
+/// the oops text even where the console lost it (x86-64's double fault
+/// prints from NMI context, which the crash's kexec overtakes).
+fn kernel_log(d: &LabDump) -> String {
+    let name = d.manifest["dmesg"].as_str().unwrap_or("vmcore-dmesg.txt");
+    std::fs::read_to_string(d.dir.join(name)).unwrap_or_default()
+}
+
+/// The log lines' text after the `[ time]` stamp.
+fn log_bodies(log: &str) -> Vec<&str> {
+    log.lines().map(|l| l.split_once("] ").map_or(l, |(_, b)| b)).collect()
+}
+
+/// A recursion that overflowed the stack: the cycle is the scenario's
+/// function, repeated as often as the kernel's own Call Trace repeats it.
+fn check_stack_overflow(label: &str, e: &Value, r: &Value, log: &str) {
+    let Some(expected) = e.get("stack_overflow").filter(|x| x.is_object()) else { return };
+    let function = expected["function"].as_str().unwrap_or("?");
+    let o = &r["stack_overflow"];
+    assert_eq!(o["cycle"], serde_json::json!([function]), "{label}: {o}");
+    // Reliable frames only ("? name" lines are the kernel's guesses).
+    let in_trace = log_bodies(log).iter().filter(|b| b.trim_start().starts_with(&format!("{function}+0x"))).count();
+    assert!(in_trace > 8, "{label}: the kernel's trace names {function} {in_trace} times");
+    assert_eq!(o["repeats"].as_u64(), Some(in_trace as u64), "{label}: {o}");
+    let per = o["bytes_per_repeat"].as_u64().unwrap_or(0);
+    assert!(per > 0 && per * in_trace as u64 <= 16384, "{label}: {per} bytes per frame");
+}
+
+/// An RCU stall: the stalled CPU is the one the stall detector's per-CPU
+/// line names and the module bound its thread to, running that thread in
+/// the scenario's loop; the grace period's waiter is listed.
+fn check_rcu_stall(label: &str, e: &Value, r: &Value, log: &str) {
+    let Some(expected) = e.get("rcu_stall").filter(|x| x.is_object()) else { return };
+    let st = &r["rcu_stall"];
+    let bodies = log_bodies(log);
+    let head = bodies.iter().rposition(|b| b.starts_with("rcu: INFO: ")).unwrap_or_else(|| panic!("{label}: no stall"));
+    let logged_cpu: Option<u64> = bodies[head + 1..].iter().find_map(|b| {
+        let b = b.strip_prefix("rcu:").unwrap_or(b).trim();
+        b.split_once('-').and_then(|(n, _)| n.parse().ok())
+    });
+    assert_eq!(logged_cpu, expected["cpu"].as_u64(), "{label}: the log's stalled CPU");
+    assert_eq!(st["self_detected"].as_bool(), Some(bodies[head].contains("self-detected")), "{label}: {st}");
+    let cpu = st["cpus"].as_array().and_then(|c| c.first()).cloned().unwrap_or_default();
+    assert_eq!(cpu["cpu"], expected["cpu"], "{label}: {st}");
+    assert_eq!(cpu["comm"], expected["comm"], "{label}: {st}");
+    assert_eq!(cpu["function"], expected["function"], "{label}: {st}");
+    let waits = r["blocked_tasks"].as_array().into_iter().flatten().any(|b| {
+        b["frames"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|f| f.as_str().is_some_and(|f| f.starts_with("synchronize_rcu")))
+    });
+    assert!(waits, "{label}: no task waiting in synchronize_rcu: {}", r["blocked_tasks"]);
+}
+
+/// A refcount underflow: the count is the scenario's object's member, in
+/// its cache, and that object is already free.
+fn check_refcount(label: &str, e: &Value, r: &Value) {
+    let Some(expected) = e.get("refcount").filter(|x| x.is_object()) else { return };
+    let rc = &r["refcount"];
+    assert_eq!(rc["saturation"], expected["saturation"], "{label}: {rc}");
+    assert_eq!(rc["struct_name"], expected["struct"], "{label}: {rc}");
+    assert_eq!(rc["member"], expected["member"], "{label}: {rc}");
+    assert_eq!(rc["offset"], expected["offset"], "{label}: {rc}");
+    assert_eq!(rc["cache"], expected["cache"], "{label}: {rc}");
+    assert_eq!(rc["object_free"], expected["freed"], "{label}: {rc}");
+    let object = expected["object"].as_u64().unwrap_or_default();
+    assert_eq!(rc["object"].as_str(), Some(format!("{object:#x}").as_str()), "{label}: {rc}");
+}
+
+/// An OOM panic: the largest cache is the scenario's leaking one, with as
+/// many bytes in use as the OOM killer's "Unreclaimable slab info" says,
+/// and every process the OOM killer listed has the resident set it printed.
+fn check_oom(label: &str, e: &Value, r: &Value, log: &str) {
+    let Some(expected) = e.get("oom").filter(|x| x.is_object()) else { return };
+    let oom = &r["oom"];
+    let cache = expected["cache"].as_str().unwrap_or("?");
+    let top = &oom["top_caches"][0];
+    assert_eq!(top["name"], cache, "{label}: {oom}");
+    assert_eq!(top["object_size"], expected["object_size"], "{label}: {oom}");
+    assert_eq!(oom["comm"], expected["comm"], "{label}: {oom}");
+    assert_eq!(oom["culprit"].as_str(), Some(format!("slab cache {cache}").as_str()), "{label}: {oom}");
+    let bodies = log_bodies(log);
+    let used_kb: u64 = bodies
+        .iter()
+        .find_map(|b| b.strip_prefix(cache)?.split_whitespace().next()?.strip_suffix("KB")?.parse().ok())
+        .unwrap_or_else(|| panic!("{label}: no {cache} line in the OOM report's slab info"));
+    let used = top["allocated"].as_u64().unwrap_or(0) * top["object_size"].as_u64().unwrap_or(0) / 1024;
+    assert_eq!(used, used_kb, "{label}: {cache} in use, KB, against the OOM report");
+    // "[    128]     0   128      565        1    28672        0             0 sleep"
+    let rows: Vec<(i64, u64)> = bodies
+        .iter()
+        .filter_map(|b| {
+            let rest = b.strip_prefix('[')?;
+            let (pid, rest) = rest.split_once(']')?;
+            let cols: Vec<&str> = rest.split_whitespace().collect();
+            Some((pid.trim().parse().ok()?, cols.get(3)?.parse().ok()?))
+        })
+        .collect();
+    assert!(!rows.is_empty(), "{label}: no task table in the OOM report");
+    for (pid, rss) in rows {
+        let task = oom["top_tasks"].as_array().into_iter().flatten().find(|t| t["pid"].as_i64() == Some(pid));
+        if let Some(t) = task {
+            assert_eq!(t["rss_bytes"].as_u64(), Some(rss * 4096), "{label}: PID {pid}'s resident set");
+        }
+    }
+}
+
+/// The fleet diagnoses (stack overflow, RCU stall, refcount underflow,
+/// OOM) on every lab kernel of both architectures that has the scenario.
+#[test]
+fn fleet_diagnoses_match_the_module_and_the_kernel_log() {
+    let scenarios = ["stack-overflow", "rcu-stall", "refcount-underflow", "oom-panic"];
+    let mut seen = std::collections::HashSet::new();
+    let mut compared = 0;
+    for d in lab_dumps().into_iter().chain(common::arm64_lab_dumps()) {
+        if !d.is_kdump_boot() || !scenarios.contains(&d.scenario.as_str()) {
+            continue;
+        }
+        if !seen.insert((d.kernel.clone(), d.scenario.clone())) {
+            continue;
+        }
+        let doc = analyze_json(&d);
+        let r = &doc["data"];
+        let label = d.label();
+        let e = &d.manifest["expected"];
+        assert_eq!(r["kind"], e["panic_kind"], "{label}");
+        assert_eq!(r["faulting_function"], e["faulting_function"], "{label}");
+        let log = kernel_log(&d);
+        check_stack_overflow(&label, e, r, &log);
+        check_rcu_stall(&label, e, r, &log);
+        check_refcount(&label, e, r);
+        check_oom(&label, e, r, &log);
+        compared += 1;
+    }
+    krash_labtest::assert_compared(compared, "fleet-diagnosis dumps analyzed");
+}
+
 const ANALYZE_MATRIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/analyze-matrix.md");
 
 /// What `analyze` answered on one dump, against what the scenario module
@@ -725,6 +864,23 @@ fn matrix_cell(d: &LabDump, r: &Value) -> (bool, String) {
         let found: Vec<u64> = wanted.iter().copied().filter(|v| tested.contains(v)).collect();
         let list = |l: &[u64]| l.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
         (format!("WARN tested {}", list(&wanted)), format!("WARN tested {}", list(&found)))
+    } else if let Some(o) = e.get("stack_overflow").filter(|x| x.is_object()) {
+        let found = r["stack_overflow"]["cycle"].as_array().map(|c| c.iter().map(s).collect::<Vec<_>>().join(" -> "));
+        (format!("{} recursed", s(&o["function"])), format!("{} recursed", found.unwrap_or_else(|| "nothing".into())))
+    } else if let Some(st) = e.get("rcu_stall").filter(|x| x.is_object()) {
+        let cpu = &r["rcu_stall"]["cpus"][0];
+        (
+            format!("CPU {} stalled in {}", st["cpu"], s(&st["function"])),
+            format!("CPU {} stalled in {}", cpu["cpu"], s(&cpu["function"])),
+        )
+    } else if let Some(rc) = e.get("refcount").filter(|x| x.is_object()) {
+        let found = &r["refcount"];
+        (
+            format!("{} of {}.{}", s(&rc["saturation"]), s(&rc["struct"]), s(&rc["member"])),
+            format!("{} of {}.{}", s(&found["saturation"]), s(&found["struct_name"]), s(&found["member"])),
+        )
+    } else if let Some(o) = e.get("oom").filter(|x| x.is_object()) {
+        (format!("slab cache {} fills memory", s(&o["cache"])), format!("{} fills memory", s(&r["oom"]["culprit"])))
     } else if let Some(cache) = e["cache"].as_str() {
         (
             format!("{cache}: {}", s(&e["corrupt_value_kind"])),

@@ -599,6 +599,14 @@ pub struct AnalyzeData {
     pub stack_smash: Option<StackSmash>,
     /// For a lockup spinning on a spinlock: the lock and its likely holder.
     pub spin_wait: Option<SpinWait>,
+    /// For a stack overflow: the recursion that used the stack up.
+    pub stack_overflow: Option<StackOverflow>,
+    /// For an RCU stall: the CPUs that held up the grace period.
+    pub rcu_stall: Option<RcuStall>,
+    /// For a refcount_t warning: the count and the object it counts.
+    pub refcount: Option<RefcountError>,
+    /// For an out-of-memory panic: where the memory went.
+    pub oom: Option<OomUse>,
     /// For a WARN made fatal by panic_on_warn: what its condition tested.
     pub warning: Option<WarningCheck>,
     /// Hung tasks waiting on each other in a cycle (empty when none).
@@ -688,7 +696,9 @@ pub enum PanicKind {
     SoftLockup,
     HardLockup,
     HungTask,
+    RcuStall,
     Oom,
+    StackOverflow,
     StackProtector,
     ListCorruption,
     Warning,
@@ -923,6 +933,111 @@ pub struct StackSmash {
     pub text: Option<String>,
 }
 
+/// The recursion that overflowed a task's stack.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct StackOverflow {
+    /// The functions that repeat, innermost first (one for direct recursion).
+    pub cycle: Vec<String>,
+    /// How many times the cycle's first function is on the stack.
+    pub repeats: u64,
+    /// The stack one repetition takes, in bytes.
+    pub bytes_per_repeat: Option<u64>,
+    /// The stack the whole recursion takes, in bytes.
+    pub recursion_bytes: Option<u64>,
+    /// The function that entered the recursion.
+    pub entered_from: Option<String>,
+    /// The frames past the recursion, innermost first.
+    pub innermost: Vec<String>,
+}
+
+/// An RCU stall: who reported it, and the CPUs that caused it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct RcuStall {
+    /// The RCU flavor (`rcu_preempt`, `rcu_sched`).
+    pub flavor: Option<String>,
+    /// The stalled CPU found its own stall.
+    pub self_detected: bool,
+    /// The CPU that reported another's stall.
+    pub detected_by: Option<u32>,
+    /// How long the grace period had waited (`t=`), in jiffies.
+    pub jiffies: Option<u64>,
+    pub cpus: Vec<StalledCpu>,
+}
+
+/// A CPU that held up a grace period, and what it was running.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct StalledCpu {
+    pub cpu: u32,
+    pub pid: Option<i32>,
+    pub comm: Option<String>,
+    pub task: Option<Hex>,
+    /// The first function under the interrupt that is not plumbing.
+    pub function: Option<String>,
+    /// That function and its callers, innermost first.
+    pub frames: Vec<String>,
+}
+
+/// A saturated reference count and the object it counts.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct RefcountError {
+    /// `underflow`, `addition_on_0`, `saturated` or `decrement_hit_0`.
+    pub saturation: String,
+    /// The kernel's message after `refcount_t: `.
+    pub message: String,
+    /// The function that took or dropped the reference.
+    pub caller: Option<String>,
+    /// The `refcount_t`'s address.
+    pub address: Option<Hex>,
+    /// Where its address was found.
+    pub found_through: Option<String>,
+    pub object: Option<Hex>,
+    pub cache: Option<String>,
+    /// The object is free in its slab.
+    pub object_free: Option<bool>,
+    pub struct_name: Option<String>,
+    pub member: Option<String>,
+    /// The count's offset in its object.
+    pub offset: Option<u64>,
+}
+
+/// Where the memory went, for an out-of-memory panic.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct OomUse {
+    /// The allocating task (the OOM killer's header).
+    pub comm: Option<String>,
+    pub gfp_mask: Option<String>,
+    pub order: Option<u32>,
+    pub total_bytes: Option<u64>,
+    pub free_bytes: Option<u64>,
+    /// Memory in all slab caches.
+    pub slab_bytes: u64,
+    /// The largest caches, largest first.
+    pub top_caches: Vec<OomCache>,
+    /// The processes with the largest resident sets, largest first.
+    pub top_tasks: Vec<OomTask>,
+    /// The consumer named as the cause, when one holds over a third of memory.
+    pub culprit: Option<String>,
+}
+
+/// A slab cache and what it holds.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct OomCache {
+    pub name: String,
+    pub allocated: u64,
+    pub total: u64,
+    /// The object's size in its slab.
+    pub object_size: u64,
+    pub bytes: u64,
+}
+
+/// A process and its resident set.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct OomTask {
+    pub pid: i32,
+    pub comm: String,
+    pub rss_bytes: u64,
+}
+
 /// The spinlock a spinning CPU waits for, and its likely holder.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct SpinWait {
@@ -1036,7 +1151,9 @@ impl From<&out::Report> for AnalyzeData {
                 K::SoftLockup => PanicKind::SoftLockup,
                 K::HardLockup => PanicKind::HardLockup,
                 K::HungTask => PanicKind::HungTask,
+                K::RcuStall => PanicKind::RcuStall,
                 K::Oom => PanicKind::Oom,
+                K::StackOverflow => PanicKind::StackOverflow,
                 K::StackProtector => PanicKind::StackProtector,
                 K::ListCorruption => PanicKind::ListCorruption,
                 K::Warning => PanicKind::Warning,
@@ -1206,6 +1323,70 @@ impl From<&out::Report> for AnalyzeData {
                     task: hex(h.task),
                     function: h.function.clone(),
                 }),
+            }),
+            stack_overflow: r.stack_overflow.as_ref().map(|o| StackOverflow {
+                cycle: o.cycle.clone(),
+                repeats: o.repeats as u64,
+                bytes_per_repeat: o.bytes_per_repeat,
+                recursion_bytes: o.recursion_bytes,
+                entered_from: o.entered_from.clone(),
+                innermost: o.innermost.clone(),
+            }),
+            rcu_stall: r.rcu_stall.as_ref().map(|st| RcuStall {
+                flavor: st.flavor.clone(),
+                self_detected: st.self_detected,
+                detected_by: st.detected_by,
+                jiffies: st.jiffies,
+                cpus: st
+                    .cpus
+                    .iter()
+                    .map(|c| StalledCpu {
+                        cpu: c.cpu,
+                        pid: c.pid,
+                        comm: c.comm.clone(),
+                        task: opt_hex(c.task),
+                        function: c.function.clone(),
+                        frames: c.frames.clone(),
+                    })
+                    .collect(),
+            }),
+            refcount: r.refcount.as_ref().map(|e| RefcountError {
+                saturation: e.saturation.clone(),
+                message: e.message.clone(),
+                caller: e.caller.clone(),
+                address: opt_hex(e.address),
+                found_through: e.found_through.clone(),
+                object: opt_hex(e.object),
+                cache: e.cache.clone(),
+                object_free: e.object_free,
+                struct_name: e.struct_name.clone(),
+                member: e.member.clone(),
+                offset: e.offset,
+            }),
+            oom: r.oom.as_ref().map(|o| OomUse {
+                comm: o.request.comm.clone(),
+                gfp_mask: o.request.gfp_mask.clone(),
+                order: o.request.order,
+                total_bytes: o.total_bytes,
+                free_bytes: o.free_bytes,
+                slab_bytes: o.slab_bytes,
+                top_caches: o
+                    .top_caches
+                    .iter()
+                    .map(|c| OomCache {
+                        name: c.name.clone(),
+                        allocated: c.allocated,
+                        total: c.total,
+                        object_size: c.object_size,
+                        bytes: c.bytes,
+                    })
+                    .collect(),
+                top_tasks: o
+                    .top_tasks
+                    .iter()
+                    .map(|t| OomTask { pid: t.pid, comm: t.comm.clone(), rss_bytes: t.rss_bytes })
+                    .collect(),
+                culprit: o.culprit.clone(),
             }),
             warning: r.warning.as_ref().map(|w| WarningCheck {
                 compare: w.compare.clone(),
