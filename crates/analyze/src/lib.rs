@@ -598,7 +598,12 @@ impl AnalyzeExt for Kernel {
                             self.explain_slab(&mut report, &e.regs);
                             self.explain_freed_object(&mut report, &e.regs);
                         }
-                        PanicKind::Bug => self.explain_double_free(&mut report, &e.regs, &frames_after),
+                        PanicKind::Bug => {
+                            self.explain_double_free(&mut report, &e.regs, &frames_after);
+                            if let Some(trap) = e.regs.pc() {
+                                self.explain_bug_check(&mut report, &e.regs, trap);
+                            }
+                        }
                         _ => {}
                     }
                 }

@@ -37,10 +37,13 @@ pub struct WarningCheck {
     pub tested: Vec<TestedValue>,
 }
 
-/// Crate-internal: what a WARN tested.
+/// Crate-internal: what a WARN or a BUG_ON tested.
 pub(crate) trait WarningInternal {
     /// `trap`: the trap instruction's address (the exception's pc).
     fn explain_warning(&self, report: &mut Report, regs: &RegisterFile, trap: u64);
+    /// A BUG_ON(cond): the same compare-and-branch to the trap as a WARN's.
+    /// Nothing is said of a BUG() that no condition branches to.
+    fn explain_bug_check(&self, report: &mut Report, regs: &RegisterFile, trap: u64);
 }
 
 impl WarningInternal for Kernel {
@@ -63,7 +66,7 @@ impl WarningInternal for Kernel {
             return;
         };
         let values: Vec<String> =
-            check.tested.iter().map(|t| format!("{} = {} ({:#x})", t.operand, t.value, t.value)).collect();
+            check.tested.iter().map(|t| format!("{} = {}", t.operand, value_text(t.value))).collect();
         report
             .lead_finding(format!(
                 "the WARN in {function}{at} fired and panic_on_warn made it a panic: `{}` compared {} and `{}` \
@@ -76,6 +79,29 @@ impl WarningInternal for Kernel {
             .shown_by("bt")
             .at(check.branch_address)
             .at(trap);
+        report.warning = Some(check);
+    }
+
+    fn explain_bug_check(&self, report: &mut Report, regs: &RegisterFile, trap: u64) {
+        let check = match self.arch().machine {
+            Machine::X86_64 => self.x86_warning_check(regs, trap),
+            Machine::Aarch64 => self.arm64_warning_check(regs, trap),
+            _ => None,
+        };
+        let Some(check) = check else { return };
+        let function = self.symbolize(trap).map_or_else(|| format!("{trap:#x}"), |s| s.name);
+        let at = report.source.as_ref().map(|l| format!(" at {}:{}", l.file, l.line)).unwrap_or_default();
+        let values: Vec<String> =
+            check.tested.iter().map(|t| format!("{} = {}", t.operand, value_text(t.value))).collect();
+        let sentence = format!(
+            "the BUG_ON in {function}{at} fired: `{}` compared {} and `{}` branched to the BUG()",
+            check.compare,
+            values.join(" with "),
+            check.branch
+        );
+        // A diagnosis made of the BUG_ON (a double free) leads; this is its evidence.
+        let finding = if report.findings.is_empty() { report.lead_finding(sentence) } else { report.finding(sentence) };
+        finding.shown_by(format!("dis -l {function}")).shown_by("bt").at(check.branch_address).at(trap);
         report.warning = Some(check);
     }
 }
@@ -181,6 +207,16 @@ impl WarningHelpers for Kernel {
             }
             _ => i.try_immediate(op).ok(),
         }
+    }
+}
+
+/// A tested value as a reader wants it: a count in decimal with its hex,
+/// an address in hex alone.
+fn value_text(value: u64) -> String {
+    if value > 0xffff_ffff {
+        format!("{value:#x}")
+    } else {
+        format!("{value} ({value:#x})")
     }
 }
 

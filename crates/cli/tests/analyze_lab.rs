@@ -316,6 +316,12 @@ fn check_double_free(label: &str, e: &Value, r: &Value, text: &str) {
     assert_eq!(d["freed_by"], expected["second_free"], "{label}: {d}");
     assert!(d["registers"].as_array().is_some_and(|r| !r.is_empty()), "{label}: {d}");
     assert!(text.contains(&format!("double free: object {object}")), "{label}: {text}");
+    // SLUB's check is a BUG_ON(object == fp): its compare tested the object twice.
+    let tested: Vec<u64> =
+        r["warning"]["tested"].as_array().into_iter().flatten().filter_map(|t| t["value"].as_u64()).collect();
+    let want = expected["object"].as_u64().unwrap_or(0);
+    assert_eq!(tested, vec![want, want], "{label}: the BUG_ON's compare {}", r["warning"]);
+    assert!(text.contains("the BUG_ON in "), "{label}: {text}");
 }
 
 /// A deadlock: the wait-for cycle is the module's, task by task (who
