@@ -132,7 +132,7 @@ impl RefcountInternal for Kernel {
             let mut at = *p;
             while at.checked_add(4).is_some_and(|next| next <= end) {
                 if self.memory().read_u32(at).ok() == Some(REFCOUNT_SATURATED) {
-                    return Some((name.clone(), at, at - *p, ty.clone()));
+                    return Some((name.clone(), at, at.saturating_sub(*p), ty.clone()));
                 }
                 at += 4;
             }
@@ -181,7 +181,7 @@ impl RefcountInternal for Kernel {
                 } else {
                     ""
                 };
-                format!(" at {a:#x} (offset {:#x} of object {o:#x} of slab cache {cache}{state})", a - o)
+                format!(" at {a:#x} (offset {:#x} of object {o:#x} of slab cache {cache}{state})", a.saturating_sub(o))
             }
             (Some(a), _, _) => format!(" at {a:#x}"),
             _ => String::new(),
