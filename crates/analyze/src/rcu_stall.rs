@@ -11,7 +11,7 @@
 use krash_linux::sched::backtrace::BacktraceExt;
 use krash_linux::sched::task::{Task, TaskExt, TaskState};
 use krash_program::Kernel;
-use krash_unwind::TraceItem;
+use krash_unwind::{is_plt_veneer, TraceItem};
 
 use crate::{is_plumbing, BlockedTask, Report, MAX_BLOCKED_REPORTED};
 
@@ -192,9 +192,13 @@ impl RcuStallHelpers for Kernel {
         let Ok(bt) = self.backtrace(task) else { return Vec::new() };
         let items = &bt.trace.items;
         let past = items.iter().position(|i| matches!(i, TraceItem::Exception(e) if !e.user_mode)).map_or(0, |i| i + 1);
+        // An arm64 module's PLT veneer has no symbol: kallsyms names it
+        // after the symbol before the PLT section, which did not run.
+        let arm64 = self.arch().machine == krash_arch::Machine::Aarch64;
         items[past..]
             .iter()
             .filter_map(|i| match i {
+                TraceItem::Frame(f) if arm64 && f.exact && is_plt_veneer(self.memory(), f.pc) => None,
                 TraceItem::Frame(f) => f.symbol.as_ref().map(|s| s.name.clone()),
                 _ => None,
             })

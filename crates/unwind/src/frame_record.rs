@@ -51,6 +51,11 @@ pub enum FrameRecord {
 /// frame record is in place there; `None` when the function's extent or
 /// code is unknown.
 pub fn frame_record_at(mem: &dyn VirtualMemory, code: &dyn CodeInfo, pc: u64) -> Option<FrameRecord> {
+    // A module's PLT veneer to a kernel function makes no record; kallsyms
+    // names it after whatever symbol precedes the PLT section.
+    if is_plt_veneer(mem, pc) {
+        return Some(FrameRecord::NotEstablished);
+    }
     let sym = code.symbolize(pc)?;
     if sym.offset > FUNCTION_BYTES_READ {
         return None;
@@ -58,6 +63,27 @@ pub fn frame_record_at(mem: &dyn VirtualMemory, code: &dyn CodeInfo, pc: u64) ->
     let start = pc.checked_sub(sym.offset)?;
     let bytes = mem.read_vec(start, usize::try_from(sym.offset).ok()?).ok()?;
     Some(frame_record_in(&bytes, start))
+}
+
+/// Whether `pc` is inside an arm64 module PLT entry (`struct plt_entry`:
+/// `adrp x16, T; add x16, x16, :lo12:T; br x16`), the veneer through which
+/// a module calls a kernel function out of branch range. It has no symbol
+/// of its own and makes no frame record: its caller is in the link register.
+pub fn is_plt_veneer(mem: &dyn VirtualMemory, pc: u64) -> bool {
+    const ADRP_X16_MASK: u32 = 0x9f00_001f;
+    const ADRP_X16: u32 = 0x9000_0010;
+    const ADD_X16_X16_MASK: u32 = 0xff80_03ff;
+    const ADD_X16_X16: u32 = 0x9100_0210;
+    const BR_X16: u32 = 0xd61f_0200;
+    (0..3u64).any(|k| {
+        let Some(start) = pc.checked_sub(k * 4) else { return false };
+        let Ok(bytes) = mem.read_vec(start, 12) else { return false };
+        let word = |i: usize| bytes.get(i * 4..i * 4 + 4).and_then(|b| <[u8; 4]>::try_from(b).ok()).map(u32::from_le_bytes);
+        matches!(
+            (word(0), word(1), word(2)),
+            (Some(a), Some(b), Some(c)) if a & ADRP_X16_MASK == ADRP_X16 && b & ADD_X16_X16_MASK == ADD_X16_X16 && c == BR_X16
+        )
+    })
 }
 
 /// The frame-record state after running `code` (loaded at `start`) from
@@ -258,6 +284,20 @@ fn exception_record(
 // Tests build code words by hand; a panic there is a failed test.
 #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 mod tests {
+    #[test]
+    fn a_module_plt_entry_is_a_veneer() {
+        use krash_core::memory::BytesAt;
+        // adrp x16, ...; add x16, x16, #0x6c0; br x16; then a plain nop.
+        let words: [u32; 4] = [0x9000_0010 | (1 << 29), 0x911b_0210, 0xd61f_0200, 0xd503_201f];
+        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let base = 0xffff_8000_0800_0000;
+        let mem = BytesAt { base, bytes: &bytes };
+        for pc in [base, base + 4, base + 8] {
+            assert!(super::is_plt_veneer(&mem, pc), "{pc:#x}");
+        }
+        assert!(!super::is_plt_veneer(&mem, base + 12), "past the entry");
+    }
+
     use super::*;
 
     fn code(words: &[u32]) -> Vec<u8> {

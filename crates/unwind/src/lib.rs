@@ -23,7 +23,7 @@ mod trace;
 
 pub use cfi::{eval_cfa_expression, CfaRule, CfiRow, CfiTable, SavedRule};
 pub use code::{CodeInfo, SavedRegsGeometry, Symbolized};
-pub use frame_record::{frame_record_at, frame_record_in, FrameRecord};
+pub use frame_record::{frame_record_at, frame_record_in, is_plt_veneer, FrameRecord};
 pub use method::{cfi_step, fp_step, step_with, Method};
 pub use scan::{
     call_before, find_exception_frames, find_parked_frame, looks_like_return_address, text_words, FoundRegs, TextWord,
