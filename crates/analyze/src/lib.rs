@@ -563,7 +563,7 @@ impl AnalyzeExt for Kernel {
             PanicKind::StackOverflow => self.explain_stack_overflow(&mut report, trace.as_ref()),
             PanicKind::Oom => {
                 let bodies: Vec<&str> = log.iter().map(|l| crate::oops::strip_prefixes(l).trim()).collect();
-                self.explain_oom(&mut report, &bodies, &all_frames);
+                self.explain_oom(&mut report, &bodies, trace.as_ref());
             }
             PanicKind::RcuStall => {
                 let bodies: Vec<&str> = log.iter().map(|l| crate::oops::strip_prefixes(l).trim()).collect();

@@ -10,6 +10,7 @@
 use krash_linux::mm::meminfo::MeminfoExt;
 use krash_linux::mm::rss::RssExt;
 use krash_linux::mm::slab::SlabExt;
+use krash_linux::sched::backtrace::TaskBacktrace;
 use krash_linux::sched::task::TaskExt;
 use krash_program::Kernel;
 
@@ -86,11 +87,11 @@ pub fn parse_oom_request(bodies: &[&str]) -> Option<OomRequest> {
 
 /// Crate-internal: explains an OOM panic.
 pub(crate) trait OomInternal {
-    fn explain_oom(&self, report: &mut Report, log_bodies: &[&str], frames: &[String]);
+    fn explain_oom(&self, report: &mut Report, log_bodies: &[&str], trace: Option<&TaskBacktrace>);
 }
 
 impl OomInternal for Kernel {
-    fn explain_oom(&self, report: &mut Report, log_bodies: &[&str], frames: &[String]) {
+    fn explain_oom(&self, report: &mut Report, log_bodies: &[&str], trace: Option<&TaskBacktrace>) {
         let request = parse_oom_request(log_bodies).unwrap_or_default();
         let meminfo = self.meminfo().ok();
         let page = meminfo.as_ref().map_or(4096, |m| m.page_size);
@@ -190,8 +191,16 @@ impl OomInternal for Kernel {
                 tasks.iter().map(|t| format!("{} (PID {}) {}", t.comm, t.pid, size_text(t.rss_bytes))).collect();
             report.finding(format!("largest resident sets: {}", list.join(", "))).shown_by("ps");
         }
-        // The code that asked: the first frame past the allocator and the OOM killer.
-        if let Some(f) = frames.iter().find(|n| !crate::is_plumbing(n) && !is_allocator(n)) {
+        // The code that asked: the first frame past the allocator and the OOM
+        // killer (the memory manager's own code, by its source file where
+        // DWARF gives one, else by name).
+        let asker = trace.into_iter().flat_map(|t| t.trace.frames()).find_map(|f| {
+            let name = &f.symbol.as_ref()?.name;
+            let at = if f.exact { f.pc } else { f.pc.wrapping_sub(1) };
+            let in_mm = self.source_line(at).is_some_and(|l| l.file.starts_with("mm/") || l.file.contains("/mm/"));
+            (!crate::is_plumbing(name) && !is_allocator(name) && !in_mm).then(|| name.clone())
+        });
+        if let Some(f) = &asker {
             report.faulting_function = Some(f.clone());
             if let Some(m) = self.lookup_symbol(f).and_then(|s| s.module) {
                 report.module = Some(m.clone());

@@ -23,6 +23,8 @@ const REFCOUNT_SATURATED: u32 = 0xc000_0000;
 const MAX_OBJECT_SCAN: u64 = 4096;
 /// The newest entries of a per-CPU array or sheaf looked into.
 const MAX_CACHED_HEADS: usize = 4;
+/// The partial slabs at each end of a node's list whose freelist heads are looked into.
+const MAX_PARTIAL_HEADS: usize = 4;
 
 /// A saturated reference count and the object it counts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,8 +227,8 @@ impl RefcountInternal for Kernel {
 /// Private helpers of this module's extension of [`Kernel`].
 trait RefcountHelpers {
     /// The saturated count in an object a CPU freed last: the head of each
-    /// cache's per-CPU free list (SLUB), or the newest entry of its per-CPU
-    /// array or sheaf (SLAB, 7.x). Returns the cache's name and the count's address.
+    /// cache's per-CPU free list (SLUB), the newest entry of its per-CPU
+    /// array or sheaf (SLAB, 7.x), or the freelist head of a partial slab. Returns the cache's name and the count's address.
     fn recently_freed_count(&self, cpu: Option<u32>) -> Option<(String, u64)>;
     /// The address of a `REFCOUNT_SATURATED` word in the object at `object`.
     fn saturated_word_in(&self, object: u64, size: u32) -> Option<u64>;
@@ -245,6 +247,21 @@ impl RefcountHelpers for Kernel {
                 .collect();
             // SLAB's arrays and 7.x's sheaves: the newest entries are last.
             heads.extend(self.cached_free_objects(cache).unwrap_or_default().iter().rev().take(MAX_CACHED_HEADS));
+            // A free to a slab that is not the CPU's (7.x has none) pushes the
+            // object on that slab's own freelist, and the slab goes on (or
+            // stays on) its node's partial list: at its front or its back.
+            for node in self.cache_node_slabs(cache).unwrap_or_default() {
+                let ends = node
+                    .partial
+                    .iter()
+                    .take(MAX_PARTIAL_HEADS)
+                    .chain(node.partial.iter().rev().take(MAX_PARTIAL_HEADS));
+                heads.extend(
+                    ends.filter_map(|&slab| self.read_slab(slab, cache.addr).ok())
+                        .map(|s| s.freelist)
+                        .filter(|&f| f != 0),
+                );
+            }
             for head in heads {
                 if let Some(address) = self.saturated_word_in(head, cache.object_size) {
                     return Some((cache.name.clone(), address));
