@@ -942,7 +942,7 @@ fn analyze_matrix_is_current() {
          struct member behind a NULL, the ops-table slot called, the lock and its owner, the list a lockup walks, the slab \
          cache and what overwrote it, the divisor, the list link list_del() poisoned, the object freed twice, the \
          deadlock's locks, the member read from a freed object, the buffer a stack overflow overran, the spinlock \
-         and its holder, the values a WARN tested), `no: ANSWER, not EXPECTED` when it does not, and `-` where the lab does not run the \
+         and its holder, the values a WARN tested, the function a stack overflow recursed in, the CPU an RCU stall names and what it ran, the member a refcount underflowed, the slab cache that filled memory), `no: ANSWER, not EXPECTED` when it does not, and `-` where the lab does not run the \
          scenario on that kernel (`skipped_scenarios` in the lab's index says why).\n\n",
     );
     md.push_str(&format!("| scenario | {} |\n|---|{}\n", kernels.join(" | "), "---|".repeat(kernels.len())));
