@@ -173,10 +173,13 @@ fn parse_frame(body: &str) -> Option<FrameRef> {
             }
             continue;
         };
+        // A line the log cut short (5.10's NMI buffer, "Lost N message(s)!")
+        // may end without the module's closing bracket.
+        let last = i + 2 == tokens.len();
         let module = tokens
             .get(i + 1)
             .and_then(|t| t.strip_prefix('['))
-            .and_then(|t| t.strip_suffix(']'))
+            .and_then(|t| t.strip_suffix(']').or_else(|| last.then_some(t)))
             .filter(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
             .map(str::to_string);
         return Some(FrameRef { function, offset, size, module, unreliable, is_rip });
@@ -267,6 +270,13 @@ pub fn find_line<'a>(lines: &'a [OopsLine], needle: &str) -> Option<&'a OopsLine
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_frame_cut_short_keeps_its_module() {
+        let l = parse_line("[    4.349509]  krash_cfg_depth+0x67/0xba [krash_scenarios");
+        let LineContent::Frame(f) = l.content else { panic!("not a frame: {l:?}") };
+        assert_eq!((f.function.as_str(), f.module.as_deref()), ("krash_cfg_depth", Some("krash_scenarios")));
+    }
 
     #[test]
     fn strips_timestamps_and_levels() {

@@ -145,8 +145,14 @@ pub struct Run {
 
 /// Runs krash with `args`, feeding `commands` on standard input.
 pub fn krash(args: &[&str], commands: &str) -> Run {
+    krash_with_env(args, commands, &[])
+}
+
+/// [`krash`] with environment variables set for this run only.
+pub fn krash_with_env(args: &[&str], commands: &str, env: &[(&str, &str)]) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_krash"))
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
