@@ -17,10 +17,15 @@ use crate::{is_plumbing, BlockedTask, Report, MAX_BLOCKED_REPORTED};
 
 /// Frames of a stalled CPU's trace that are kept.
 const FRAMES_KEPT: usize = 4;
-/// The functions a task waiting for a grace period sleeps in.
-const GRACE_PERIOD_WAITS: [&str; 6] =
-    ["synchronize_rcu", "synchronize_rcu_expedited", "__wait_rcu_gp", "wait_rcu_gp", "rcu_barrier", "synchronize_srcu"];
-
+/// Whether a frame is one a task waiting for a grace period sleeps under
+/// (`synchronize_rcu` and its variants, `synchronize_srcu`, `rcu_barrier`).
+fn waits_for_grace_period(name: &str) -> bool {
+    name.starts_with("synchronize_rcu")
+        || name.starts_with("synchronize_srcu")
+        || name.starts_with("__wait_rcu_gp")
+        || name.starts_with("wait_rcu_gp")
+        || name.starts_with("rcu_barrier")
+}
 /// What the stall detector printed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StallReport {
@@ -214,8 +219,8 @@ impl RcuStallHelpers for Kernel {
             let Ok(bt) = self.backtrace(t) else { continue };
             let all: Vec<String> =
                 bt.trace.frames().filter_map(|f| f.symbol.as_ref().map(|s| s.name.clone())).collect();
-            // The caller-facing wait (synchronize_rcu) rather than its helper.
-            let Some(wait) = GRACE_PERIOD_WAITS.iter().find(|w| all.iter().any(|n| n == *w)) else { continue };
+            // The caller-facing wait (the outermost: synchronize_rcu) rather than its helpers.
+            let Some(wait) = all.iter().rfind(|n| waits_for_grace_period(n)) else { continue };
             let frames: Vec<String> = all.iter().filter(|n| !is_plumbing(n)).take(FRAMES_KEPT).cloned().collect();
             waiters.push((
                 wait.to_string(),

@@ -75,13 +75,14 @@ pub fn is_plt_veneer(mem: &dyn VirtualMemory, pc: u64) -> bool {
     const ADD_X16_X16_MASK: u32 = 0xff80_03ff;
     const ADD_X16_X16: u32 = 0x9100_0210;
     const BR_X16: u32 = 0xd61f_0200;
-    (0..3u64).any(|k| {
-        let Some(start) = pc.checked_sub(k * 4) else { return false };
+    [0u64, 4, 8].into_iter().any(|back| {
+        let Some(start) = pc.checked_sub(back) else { return false };
         let Ok(bytes) = mem.read_vec(start, 12) else { return false };
-        let word = |i: usize| bytes.get(i * 4..i * 4 + 4).and_then(|b| <[u8; 4]>::try_from(b).ok()).map(u32::from_le_bytes);
+        let words: Vec<u32> =
+            bytes.chunks_exact(4).filter_map(|w| <[u8; 4]>::try_from(w).ok()).map(u32::from_le_bytes).collect();
         matches!(
-            (word(0), word(1), word(2)),
-            (Some(a), Some(b), Some(c)) if a & ADRP_X16_MASK == ADRP_X16 && b & ADD_X16_X16_MASK == ADD_X16_X16 && c == BR_X16
+            words.as_slice(),
+            [a, b, c] if a & ADRP_X16_MASK == ADRP_X16 && b & ADD_X16_X16_MASK == ADD_X16_X16 && *c == BR_X16
         )
     })
 }

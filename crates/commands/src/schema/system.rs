@@ -1080,7 +1080,8 @@ pub struct WarningCheck {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct TestedValue {
     pub operand: String,
-    pub value: u64,
+    /// The operand's value at the trap (a count or an address: hex either way).
+    pub value: Hex,
 }
 
 /// One task of a deadlock cycle: it holds the lock the previous task waits
@@ -1392,7 +1393,11 @@ impl From<&out::Report> for AnalyzeData {
                 compare: w.compare.clone(),
                 branch: w.branch.clone(),
                 branch_address: hex(w.branch_address),
-                tested: w.tested.iter().map(|t| TestedValue { operand: t.operand.clone(), value: t.value }).collect(),
+                tested: w
+                    .tested
+                    .iter()
+                    .map(|t| TestedValue { operand: t.operand.clone(), value: hex(t.value) })
+                    .collect(),
             }),
             deadlock: r
                 .deadlock

@@ -124,15 +124,20 @@ pub fn scan(
     progress: &dyn Progress,
 ) -> ScanResult {
     let mut chunks = Vec::new();
-    for r in regions {
+    for (i, r) in regions.iter().enumerate() {
+        // Where the bytes right after the region are: the next region's
+        // start when it maps the next virtual address (vmalloc and module
+        // pages are virtually, not physically, contiguous).
+        let adjacent = regions.get(i + 1).filter(|n| Some(n.vaddr) == r.vaddr.checked_add(r.len)).map(|n| n.paddr);
         let mut off = 0;
         while off < r.len {
             let len = (r.len - off).min(CHUNK - r.vaddr.wrapping_add(off) % CHUNK);
             let chunk = MappedExtent { vaddr: r.vaddr.wrapping_add(off), paddr: r.paddr.wrapping_add(off), len };
             off += len;
             // A string may run on from a chunk's last page into the next
-            // chunk of the same (contiguous) region.
-            chunks.push((chunk, off < r.len));
+            // chunk of the same (contiguous) region, or into the next region.
+            let next = if off < r.len { Some(r.paddr.wrapping_add(off)) } else { adjacent };
+            chunks.push((chunk, next));
         }
     }
     let bytes: u64 = regions.iter().map(|r| r.len).sum();
@@ -143,10 +148,10 @@ pub fn scan(
     // the order the caller listed the regions.
     let mut hits: Vec<Hit> = chunks
         .par_iter()
-        .flat_map_iter(|(c, continues)| {
+        .flat_map_iter(|(c, next)| {
             let mut out = Vec::new();
             if found.load(Ordering::Relaxed) < limit && !progress.cancelled() {
-                scan_chunk(phys, page_size, c, *continues, needles, tail, &mut out);
+                scan_chunk(phys, page_size, c, *next, needles, tail, &mut out);
                 found.fetch_add(out.len(), Ordering::Relaxed);
             }
             progress.advance(c.len);
@@ -160,13 +165,14 @@ pub fn scan(
 }
 
 /// One chunk: each readable page (plus, for strings, the start of the
-/// next one so matches may cross the page boundary). `continues`: the
-/// region goes on, physically contiguous, past the chunk's end.
+/// next one so matches may cross the page boundary). `next`: the physical
+/// address of the bytes that follow the chunk's end in virtual memory, when
+/// they are mapped.
 fn scan_chunk(
     phys: &dyn PhysicalMemory,
     page_size: u64,
     c: &MappedExtent,
-    continues: bool,
+    next: Option<u64>,
     needles: &[Needle],
     tail: usize,
     out: &mut Vec<Hit>,
@@ -179,9 +185,9 @@ fn scan_chunk(
         let pa = c.paddr.wrapping_add(off);
         if phys.read_phys(pa, &mut page[..in_page]).is_ok() {
             let mut len = in_page;
-            if tail > 0 && (continues || off + (in_page as u64) < c.len) {
-                let next = pa.wrapping_add(in_page as u64);
-                if phys.read_phys(next, &mut page[in_page..in_page + tail]).is_ok() {
+            let after = if off + (in_page as u64) < c.len { Some(pa.wrapping_add(in_page as u64)) } else { next };
+            if let Some(after) = after.filter(|_| tail > 0) {
+                if phys.read_phys(after, &mut page[in_page..in_page + tail]).is_ok() {
                     len += tail;
                 }
             }
@@ -453,6 +459,29 @@ mod tests {
         let found = scan(&mem, 4096, &region, &eight, 10, &krash_program::progress::NoProgress);
         let windows: Vec<(u64, usize)> = found.hits.iter().map(|h| (h.addr, h.window.len())).collect();
         assert_eq!(windows, vec![(0xf_fffa, STRING_WINDOW), (0x10_0ff9, STRING_WINDOW), (0x10_1ff8, 8)]);
+    }
+
+    #[test]
+    fn strings_cross_into_the_next_region_of_virtual_memory() {
+        // Two module pages, virtually adjacent, physically apart: a string
+        // two bytes before the first one's end runs on into the second.
+        let mut first = vec![b'.'; 4096];
+        first[4094..].copy_from_slice(b"kr");
+        let mut second = vec![b'.'; 4096];
+        second[..6].copy_from_slice(b"ash_ab");
+        let mem = Pages([(0x70_0000, first), (0x30_0000, second)].into_iter().collect());
+        let base = 0xffff_ffff_c000_0000;
+        let regions = [
+            MappedExtent { vaddr: base, paddr: 0x70_0000, len: 0x1000 },
+            MappedExtent { vaddr: base + 0x1000, paddr: 0x30_0000, len: 0x1000 },
+        ];
+        let needle = [Needle::Bytes(b"krash_ab".to_vec())];
+        let found = scan(&mem, 4096, &regions, &needle, 10, &krash_program::progress::NoProgress);
+        assert_eq!(found.hits.iter().map(|h| h.addr).collect::<Vec<_>>(), vec![base + 0xffe]);
+        // Not when the second page maps elsewhere in virtual memory.
+        let apart = [regions[0], MappedExtent { vaddr: base + 0x5000, ..regions[1] }];
+        let found = scan(&mem, 4096, &apart, &needle, 10, &krash_program::progress::NoProgress);
+        assert!(found.hits.is_empty());
     }
 
     #[test]
