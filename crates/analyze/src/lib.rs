@@ -412,6 +412,9 @@ impl AnalyzeExt for Kernel {
     fn analyze(&self, extra_module_dirs: &[&Path]) -> Result<Report> {
         let log: Vec<String> = self.log_records().map(|r| r.into_iter().map(|r| r.text).collect()).unwrap_or_default();
         let classified = classify_log(&log);
+        // The log's text without timestamps and caller ids, for the readers
+        // of the kernel's own reports (RCU's, the OOM killer's, refcount's).
+        let bodies: Vec<&str> = log.iter().map(|l| crate::oops::strip_prefixes(l).trim()).collect();
         // The code-reading parts (faulting instruction, pointer provenance,
         // lockup loops) know x86-64 code only.
         let x86 = self.arch().machine == Machine::X86_64;
@@ -561,14 +564,8 @@ impl AnalyzeExt for Kernel {
             PanicKind::HungTask => self.explain_hung(&mut report, extra_module_dirs),
             PanicKind::StackProtector => self.explain_stack_smash(&mut report, trace.as_ref()),
             PanicKind::StackOverflow => self.explain_stack_overflow(&mut report, trace.as_ref()),
-            PanicKind::Oom => {
-                let bodies: Vec<&str> = log.iter().map(|l| crate::oops::strip_prefixes(l).trim()).collect();
-                self.explain_oom(&mut report, &bodies, trace.as_ref());
-            }
-            PanicKind::RcuStall => {
-                let bodies: Vec<&str> = log.iter().map(|l| crate::oops::strip_prefixes(l).trim()).collect();
-                self.explain_rcu_stall(&mut report, &bodies);
-            }
+            PanicKind::Oom => self.explain_oom(&mut report, &bodies, trace.as_ref()),
+            PanicKind::RcuStall => self.explain_rcu_stall(&mut report, &bodies),
             _ => {
                 if let Some(e) = fault_frame.as_ref().filter(|_| has_fault_frame(report.kind)) {
                     self.explain_exception(&mut report, e);
@@ -586,7 +583,6 @@ impl AnalyzeExt for Kernel {
                         PanicKind::Warning
                             if frames_after.first().is_some_and(|f| f.starts_with("refcount_warn_saturate")) =>
                         {
-                            let bodies: Vec<&str> = log.iter().map(|l| crate::oops::strip_prefixes(l).trim()).collect();
                             self.explain_refcount(&mut report, &e.regs, &bodies, trace.as_ref(), &frames_after);
                         }
                         PanicKind::Warning => {
