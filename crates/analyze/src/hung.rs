@@ -17,7 +17,7 @@ use std::path::Path;
 
 use krash_core::VirtualMemory;
 
-use crate::{is_plumbing, BlockedTask, Report, MAX_BLOCKED_REPORTED};
+use crate::{frame_names, is_plumbing, BlockedTask, Report, BLOCKED_FRAMES_KEPT, MAX_BLOCKED_REPORTED};
 use krash_linux::sched::task::{Task, TaskState};
 use krash_program::list::{self, WalkOptions};
 use krash_program::rbtree::{self, RbLayout};
@@ -194,20 +194,11 @@ impl HungInternal for Kernel {
                     self.ensure_module_debuginfo(&m, extra_dirs);
                 }
             }
-            let all: Vec<String> =
-                bt.trace.frames().filter_map(|f| f.symbol.as_ref().map(|s| s.name.clone())).collect();
-            let frames: Vec<String> = all.iter().filter(|n| !is_plumbing(n)).take(4).cloned().collect();
-            if let Some(first) = frames.first() {
+            let all = frame_names(&bt);
+            let mut entry = BlockedTask::asleep(t, &all, BLOCKED_FRAMES_KEPT);
+            if let Some(first) = entry.frames.first() {
                 *by_function.entry(first.clone()).or_default() += 1;
             }
-            let mut entry = BlockedTask {
-                pid: t.pid,
-                comm: t.comm.clone(),
-                task: t.addr,
-                frames,
-                waits_on: None,
-                waits_on_symbol: None,
-            };
             if let Some(lock) = self.lock_waited_for(t, &lock_kind_from_frames(&all)) {
                 entry.waits_on = Some(lock.address);
                 entry.waits_on_symbol = lock.symbol.clone();

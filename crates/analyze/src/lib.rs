@@ -202,6 +202,27 @@ pub struct BlockedTask {
     pub waits_on_symbol: Option<String>,
 }
 
+impl BlockedTask {
+    /// `task` asleep under `frame_names` (its trace's symbols, innermost
+    /// first): the first `kept` that are not plumbing, no lock known yet.
+    pub(crate) fn asleep(task: &krash_linux::sched::task::Task, frame_names: &[String], kept: usize) -> Self {
+        BlockedTask {
+            pid: task.pid,
+            comm: task.comm.clone(),
+            task: task.addr,
+            frames: frame_names.iter().filter(|n| !is_plumbing(n)).take(kept).cloned().collect(),
+            waits_on: None,
+            waits_on_symbol: None,
+        }
+    }
+}
+
+/// The symbols of a backtrace's frames, innermost first (frames with no
+/// symbol left out).
+pub(crate) fn frame_names(bt: &TaskBacktrace) -> Vec<String> {
+    bt.trace.frames().filter_map(|f| f.symbol.as_ref().map(|s| s.name.clone())).collect()
+}
+
 /// A NULL pointer that came from a call's return value, and how the
 /// caller tested it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -399,6 +420,8 @@ pub(crate) fn is_plumbing(name: &str) -> bool {
 
 /// Bounds the D-state tasks reported in full.
 pub(crate) const MAX_BLOCKED_REPORTED: usize = 64;
+/// Frames of a blocked task's stack kept in its report (plumbing left out).
+pub(crate) const BLOCKED_FRAMES_KEPT: usize = 4;
 
 /// This module's operations on [`Kernel`] (an extension trait: `use` it to call them).
 pub trait AnalyzeExt {

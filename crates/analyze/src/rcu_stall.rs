@@ -13,7 +13,7 @@ use krash_linux::sched::task::{Task, TaskExt, TaskState};
 use krash_program::Kernel;
 use krash_unwind::{is_plt_veneer, TraceItem};
 
-use crate::{is_plumbing, BlockedTask, Report, MAX_BLOCKED_REPORTED};
+use crate::{frame_names, is_plumbing, BlockedTask, Report, BLOCKED_FRAMES_KEPT, MAX_BLOCKED_REPORTED};
 
 /// Frames of a stalled CPU's trace that are kept.
 const FRAMES_KEPT: usize = 4;
@@ -217,22 +217,10 @@ impl RcuStallHelpers for Kernel {
         let mut waiters = Vec::new();
         for t in tasks.iter().filter(|t| t.state == TaskState::UN).take(MAX_BLOCKED_REPORTED) {
             let Ok(bt) = self.backtrace(t) else { continue };
-            let all: Vec<String> =
-                bt.trace.frames().filter_map(|f| f.symbol.as_ref().map(|s| s.name.clone())).collect();
+            let all = frame_names(&bt);
             // The caller-facing wait (the outermost: synchronize_rcu) rather than its helpers.
             let Some(wait) = all.iter().rfind(|n| waits_for_grace_period(n)) else { continue };
-            let frames: Vec<String> = all.iter().filter(|n| !is_plumbing(n)).take(FRAMES_KEPT).cloned().collect();
-            waiters.push((
-                wait.to_string(),
-                BlockedTask {
-                    pid: t.pid,
-                    comm: t.comm.clone(),
-                    task: t.addr,
-                    frames,
-                    waits_on: None,
-                    waits_on_symbol: None,
-                },
-            ));
+            waiters.push((wait.to_string(), BlockedTask::asleep(t, &all, BLOCKED_FRAMES_KEPT)));
         }
         if waiters.is_empty() {
             return;

@@ -683,18 +683,7 @@ fn kernel_log(d: &LabDump) -> String {
 /// The log lines' text after the `[ time]` stamp and the caller id
 /// makedumpfile's log has on 7.x (`[      C1] `).
 fn log_bodies(log: &str) -> Vec<&str> {
-    log.lines()
-        .map(|l| {
-            let body = l.split_once("] ").map_or(l, |(_, b)| b);
-            let caller = body.strip_prefix('[').and_then(|r| r.split_once("] ")).filter(|(id, _)| {
-                let id = id.trim_start();
-                id.len() > 1
-                    && (id.starts_with('T') || id.starts_with('C'))
-                    && id[1..].bytes().all(|b| b.is_ascii_digit())
-            });
-            caller.map_or(body, |(_, after)| after)
-        })
-        .collect()
+    log.lines().map(|l| krash_labtest::log_line_body(l).unwrap_or(l)).collect()
 }
 
 /// A recursion that overflowed the stack: the cycle is the scenario's

@@ -102,14 +102,7 @@ fn console_panic_trace(console: &str) -> Vec<String> {
         first_boot.push(line);
     }
     // The timestamp, and the caller id makedumpfile's log has on 7.x ("[      C1] ").
-    let strip = |l: &str| -> Option<String> {
-        let rest = &l[l.find("] ")? + 2..];
-        let caller = rest.strip_prefix('[').and_then(|r| r.split_once("] ")).filter(|(id, _)| {
-            let id = id.trim_start();
-            id.len() > 1 && (id.starts_with('T') || id.starts_with('C')) && id[1..].bytes().all(|b| b.is_ascii_digit())
-        });
-        Some(caller.map_or(rest, |(_, after)| after).to_string())
-    };
+    let strip = |l: &str| krash_labtest::log_line_body(l).map(str::to_string);
     let trace_starts: Vec<usize> =
         first_boot.iter().enumerate().filter(|(_, l)| l.ends_with("Call Trace:")).map(|(i, _)| i).collect();
     let panic_line = first_boot.iter().position(|l| l.contains("Kernel panic - not syncing"));
