@@ -40,6 +40,10 @@ const RESIDENT_BUDGET: u64 = 64 << 20;
 /// `fault_around_bytes` (a fault maps the cached pages of this aligned
 /// window).
 const FAULT_AROUND: u64 = 64 << 10;
+/// How many of a thread's last windows a read in one of them is not counted
+/// again for: at most this many windows' worth (1 MiB) of what is mapped
+/// goes uncounted after a drop.
+const RECENT_WINDOWS: usize = 16;
 /// How much a thread reads before adding it to the mapping's count. The
 /// count is of reads on any mapping (a thread may read two files), which
 /// only makes the drops come a little early or late.
@@ -81,23 +85,39 @@ impl MappedFile {
     ///
     /// A read maps the kernel's fault-around window (up to [`FAULT_AROUND`]
     /// of page-cache pages around the faulting one), so a read counts that
-    /// much, and nothing more while the same thread reads in the same
-    /// window: a walker reads one struct's fields one by one, and counting
-    /// each as a page dropped the mapping a dozen times in one `ps` of
-    /// 20 000 tasks (each drop costs the zap and every page's fault again).
+    /// much, and nothing more while the same thread reads in one of the
+    /// [`RECENT_WINDOWS`] windows it read last: a walker reads one struct's
+    /// fields one by one, and goes back and forth between a few structures
+    /// (a task, its `files_struct`, its fd table; a cache, a slab's `struct
+    /// slab`, its objects). Counting each field as a page dropped the
+    /// mapping a dozen times in one `ps` of 20 000 tasks, and counting each
+    /// return to a structure as a new window 84 times (each drop costs the
+    /// zap and every page's fault again).
     pub fn note_read(&self, offset: u64, len: usize) {
         thread_local! {
             // Reads are counted per thread and added to the mapping's count
             // a batch at a time: one shared counter bumped by every read of
             // every thread would bounce its cache line between the cores.
             static UNCOUNTED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-            // The window of this thread's last read (u64::MAX: none yet).
-            static LAST_WINDOW: std::cell::Cell<u64> = const { std::cell::Cell::new(u64::MAX) };
+            // The windows of this thread's last reads (u64::MAX: none yet),
+            // replaced oldest first.
+            static RECENT: std::cell::Cell<([u64; RECENT_WINDOWS], usize)> =
+                const { std::cell::Cell::new(([u64::MAX; RECENT_WINDOWS], 0)) };
         }
         let len = u64::try_from(len).unwrap_or(u64::MAX);
         let window = offset / FAULT_AROUND;
         let last_window = offset.saturating_add(len.saturating_sub(1)) / FAULT_AROUND;
-        let repeat = LAST_WINDOW.with(|last| last.replace(last_window) == window && window == last_window);
+        // A read over two windows or more always counts, and is remembered
+        // by its last window.
+        let repeat = RECENT.with(|recent| {
+            let (mut windows, next) = recent.get();
+            if window == last_window && windows.contains(&window) {
+                return true;
+            }
+            windows[next % RECENT_WINDOWS] = last_window;
+            recent.set((windows, (next + 1) % RECENT_WINDOWS));
+            false
+        });
         if repeat {
             return;
         }
@@ -218,6 +238,20 @@ mod tests {
                     file.note_read(FAULT_AROUND - 4, 8);
                 }
                 assert_eq!(file.touched.load(Ordering::Relaxed), 32 * FAULT_AROUND);
+                // Going back and forth between a few windows (a struct, the
+                // one it points to, their objects) counts each once...
+                for _ in 0..1000 {
+                    for window in [100u64, 200, 300, 400] {
+                        file.note_read(window * FAULT_AROUND + 64, 8);
+                    }
+                }
+                // ...so no batch was added: four windows are pending.
+                assert_eq!(file.touched.load(Ordering::Relaxed), 32 * FAULT_AROUND);
+                // A walk over new windows counts every one of them.
+                for window in 1000..1012u64 {
+                    file.note_read(window * FAULT_AROUND, 8);
+                }
+                assert_eq!(file.touched.load(Ordering::Relaxed), 48 * FAULT_AROUND);
             });
         });
     }
