@@ -39,18 +39,16 @@ NO_ORACLE_FORMATS = {"lime": "crash 8.0.2, crash 9.0.2 and drgn 0.3.0 do not rea
 # (9.0.2), run in the sid root; `drgn` is lab/oracle/drgn_oracle.py (pip's drgn);
 # `drgn-crash` is drgn's crash-language CLI fed lab/oracle/crash-commands.
 ORACLES = ("crash", "crash-9", "drgn", "drgn-crash")
-# The second peers run on the main dump only (the time budget; the variants
-# hold the same memory); the others on every format but NO_ORACLE_FORMATS.
-# The main dump is the first of a scenario's: kdump-zlib, or the ELF copy of
-# /proc/vmcore where makedumpfile cannot read the kernel (capture "copy").
-MAIN_DUMP_ONLY = {"crash-9", "drgn-crash"}
-# And on one scenario's main dump per kernel only: the tests run these two
-# themselves where they compare (the support matrix on each kernel's
+# The second peers run on one dump per kernel: its null-member scenario's main
+# dump (the first of a scenario's: kdump-zlib, or the ELF copy of /proc/vmcore
+# where makedumpfile cannot read the kernel, capture "copy").  The tests run
+# these two themselves where they compare (the support matrix on each kernel's
 # null-member dump, the SLAB flavor's `kmem -s` against crash 9), and no test
-# reads their transcripts of the other scenarios, which cost 5-7 minutes of
-# the lab's time from nothing.  What the lab keeps of them: whether each opens
-# the kernel's dumps (peer-limits), and their view of one dump per kernel.
-ONE_SCENARIO_ONLY = {"crash-9": "null-member", "drgn-crash": "null-member"}
+# reads their transcripts of other dumps, which cost 5-7 minutes of the lab's
+# time from nothing.  What the lab keeps of them: whether each opens the
+# kernel's dumps (peer-limits), and their view of one dump per kernel.
+ONE_DUMP_PER_KERNEL = {"crash-9": "null-member", "drgn-crash": "null-member"}
+# drgn runs on every format but NO_ORACLE_FORMATS.
 # crash 8.0.2 runs on every format of the scenarios that get every format
 # (kernels.py `variants`), and on the main dump only of the others: their
 # second file (the flattened stream makedumpfile wrote, which the main dump
@@ -281,12 +279,9 @@ def run_oracles(kv, scenario, work, vmlinux, dumps, facts, every_format):
                 status[tool][fmt] = {"skipped": cannot_read_arch[tool]}
                 known[tool][fmt] = cannot_read_arch[tool]
                 continue
-            if ONE_SCENARIO_ONLY.get(tool, scenario) != scenario:
-                status[tool][fmt] = {"skipped": f"{tool} runs on the {ONE_SCENARIO_ONLY[tool]} scenario's "
+            if tool in ONE_DUMP_PER_KERNEL and (scenario, fmt) != (ONE_DUMP_PER_KERNEL[tool], main_format):
+                status[tool][fmt] = {"skipped": f"{tool} runs on the {ONE_DUMP_PER_KERNEL[tool]} scenario's "
                                                 f"{main_format} dump only (the tests run it where they compare)"}
-                continue
-            if tool in MAIN_DUMP_ONLY and fmt != main_format:
-                status[tool][fmt] = {"skipped": f"{tool} runs on the {main_format} dump only"}
                 continue
             if tool in VARIANT_FORMATS_ONLY and fmt != main_format and not every_format:
                 status[tool][fmt] = {"skipped": f"{tool} runs on every format of the variant scenarios "
@@ -331,7 +326,7 @@ def run_oracles(kv, scenario, work, vmlinux, dumps, facts, every_format):
 def analyse(kv, scenario, kernel_root, out):
     """Oracle transcripts and manifest.json for the dumps already in out."""
     made = json.loads((out / "dumps.json").read_text())
-    facts = dumpmaker.parse_facts((out / "console.log").read_text(errors="replace"))
+    facts = dumpmaker.scenario_facts(kv, out)
     vmlinux = kernel_root / f"usr/lib/debug/boot/vmlinux-{kv}"
     t = time.monotonic()
     CONTEXT.log(f"{kv}/{scenario}: oracles on {len(made['dumps'])} dumps")

@@ -91,12 +91,20 @@ def stext_offset(kernel_root, kv):
     return symbols["_stext"] - symbols["_text"]
 
 
+# makedumpfile's compression flag in the capture kernel, by kernels.py `capture`.
+CAPTURE_CODEC_FLAGS = {"makedumpfile": "-c", "makedumpfile-lzo": "-l"}
+
+
 def kdump_command_line(kv, scenario, kernel_root, with_elf):
     """The kdump boot's kernel command line (/init reads the krash.* words)."""
     capture = kernels.spec(kv)["capture"]
-    words = [f"console={qemu_guest.serial_console(kernels.arch(kv))}", "crashkernel=256M", "panic=0",
+    words = [f"console={qemu_guest.serial_console(kernels.arch(kv))}",
+             f"crashkernel={kernels.spec(kv)['crashkernel']}", "panic=0",
              "krash.mode=kdump", f"krash.scenario={scenario}"]
-    words.append("krash.capture=copy" if capture == "copy" else f"krash.dumplevel={dump_level(kv)}")
+    if capture == "copy":
+        words.append("krash.capture=copy")
+    else:
+        words += [f"krash.dumplevel={dump_level(kv)}", f"krash.mdf={CAPTURE_CODEC_FLAGS[capture]}"]
     words.append(f"krash.elf={int(with_elf)}")
     if kernels.arch(kv) == "arm64":
         # arm64's kexec-tools wants _text in /proc/kallsyms, which lacks it without
@@ -138,7 +146,14 @@ def kdump_boot(kv, scenario, kernel_root, initramfs, work, with_elf, extra_disks
         raise DumpError("capture kernel wrote an empty vmcore-dmesg.txt")
     (work / "vmcore-dmesg.txt").write_bytes(dmesg)
     capture = {"method": tool}
-    if tool == "copy":
+    if kernels.spec(kv)["capture"] == "makedumpfile-lzo":
+        # The main dump is zlib as before; only where it is compressed moved.
+        lzo = work / "vmcore.kdump-lzo"
+        rebuild_flattened(vda, lzo).rename(work / "vmcore.flattened")
+        refilter(kv, lzo, work / "vmcore.kdump-zlib", "-c")
+        lzo.unlink()
+        capture["compressed"] = "lzo in the capture kernel, zlib by the host's makedumpfile (-c, same -d)"
+    elif tool == "copy":
         # Copied because makedumpfile cannot read the kernel: when it can, the copy is a waste.
         if files.get("makedumpfile.rc", b"").decode().strip() == "0":
             raise DumpError("makedumpfile reads this kernel now: give it capture \"makedumpfile\" in kernels.py")
@@ -182,18 +197,23 @@ def host_variants(kv, work):
     made = []
     # makedumpfile re-reads its own kdump output (re-filtering) but will not turn it
     # into ELF: the ELF variant comes from the capture kernel (kdump_boot).
-    for fmt, flags in (("kdump-lzo", ["-l"]),):
-        dst = work / f"vmcore.{fmt}"
-        r = subprocess.run(["makedumpfile", *flags, "-d", str(dump_level(kv)), str(src), str(dst)],
-                           capture_output=True, text=True)
-        if r.returncode != 0 or not dst.exists() or dst.stat().st_size == 0:
-            raise DumpError(f"makedumpfile {' '.join(flags)} failed: {r.stdout[-1500:]} {r.stderr[-1500:]}")
-        made.append(fmt)
+    refilter(kv, src, work / "vmcore.kdump-lzo", "-l")
+    made.append("kdump-lzo")
     # Debian's makedumpfile 1.7.2 lacks snappy and zstd: recode the zlib pages ourselves.
     for fmt in ("kdump-snappy", "kdump-zstd"):
         kdump_recode.recode(src, work / f"vmcore.{fmt}", fmt.split("-")[1])
         made.append(fmt)
     return made
+
+
+def refilter(kv, src, dst, codec_flag):
+    """The host's makedumpfile re-filters the kdump file src into dst at kv's dump level,
+    compressed by codec_flag (-c zlib, -l lzo): native speed, where the guest's is TCG's."""
+    r = subprocess.run(["makedumpfile", codec_flag, "-d", str(dump_level(kv)), str(src), str(dst)],
+                       capture_output=True, text=True)
+    if r.returncode != 0 or not dst.exists() or dst.stat().st_size == 0:
+        raise DumpError(f"makedumpfile {codec_flag} {src.name} {dst.name} failed: "
+                        f"{r.stdout[-1500:]} {r.stderr[-1500:]}")
 
 
 def kdump_formats(kv, work):
@@ -263,6 +283,22 @@ def console_tail(work):
     return f"--- last 40 lines of {logs[0].name}:\n" + "\n".join(lines[-40:])
 
 
+def crash_text(kv, work, console_name):
+    """The text in which the kernel's own words of the crash are looked for: the console
+    log, and for the kdump boot of a kernel whose console is "deferred" (kernels.py:
+    PREEMPT_RT's printing thread lags, and the kexec overtakes it) vmcore-dmesg.txt too."""
+    text = (work / console_name).read_text(errors="replace")
+    dmesg = work / "vmcore-dmesg.txt"
+    if console_name == "console.log" and kernels.spec(kv)["console"] == "deferred" and dmesg.exists():
+        text += dmesg.read_text(errors="replace")
+    return text
+
+
+def scenario_facts(kv, work):
+    """The module's facts of the kdump boot in work (crash_text says where they are read)."""
+    return parse_facts(crash_text(kv, work, "console.log"))
+
+
 def check_console(console_text, name):
     """The facts line, panic text and RIP the module promised are in the console log."""
     facts = parse_facts(console_text)
@@ -287,7 +323,7 @@ def make_dumps(kv, scenario, kernel_root, initramfs, ko, work, with_variants, lo
         capture = kdump_boot(kv, scenario, kernel_root, initramfs, work, with_variants)
         timings[step] = round(time.monotonic() - t, 1)
         step = "check console"
-        seen_rip = check_console((work / "console.log").read_text(errors="replace"), "console.log")
+        seen_rip = check_console(crash_text(kv, work, "console.log"), "console.log")
         shutil.copy(ko, work / "krash_scenarios.ko")
         dumps = [(fmt, capture_producer(kv), "console.log") for fmt in kdump_formats(kv, work)]
         if with_variants:
@@ -303,7 +339,7 @@ def make_dumps(kv, scenario, kernel_root, initramfs, ko, work, with_variants, lo
             t = time.monotonic()
             log(step)
             qemu_dump_boot(kv, scenario, kernel_root, initramfs, work)
-            check_console((work / "console.qemu.log").read_text(errors="replace"), "console.qemu.log")
+            check_console(crash_text(kv, work, "console.qemu.log"), "console.qemu.log")
             dumps += [("qemu-elf", "qemu", "console.qemu.log"),
                       ("qemu-kdump-zlib", "qemu", "console.qemu.log"),
                       ("qemu-flattened", "qemu", "console.qemu.log")]

@@ -83,13 +83,12 @@ def make_dumps(kv, scenario, kernel_root, initramfs, ko, work, log):
     try:
         t = time.monotonic()
         log(step)
-        dumpmaker.kdump_boot(kv, scenario, kernel_root, initramfs, work, False,
-                             [(lime_disk, LIME_DISK_BYTES), (transcript_disk, TRANSCRIPT_DISK_BYTES)],
-                             LIVE_BOOT_TIMEOUT)
+        capture = dumpmaker.kdump_boot(kv, scenario, kernel_root, initramfs, work, False,
+                                       [(lime_disk, LIME_DISK_BYTES), (transcript_disk, TRANSCRIPT_DISK_BYTES)],
+                                       LIVE_BOOT_TIMEOUT)
         timings[step] = round(time.monotonic() - t, 1)
         step = "check console"
-        seen_rip = dumpmaker.check_console((work / "console.log").read_text(errors="replace"),
-                                           "console.log")
+        seen_rip = dumpmaker.check_console(dumpmaker.crash_text(kv, work, "console.log"), "console.log")
         shutil.copy(ko, work / "krash_scenarios.ko")
         step = "krash transcript"
         files = qemu_guest.read_tar_disk(transcript_disk)
@@ -119,6 +118,6 @@ def make_dumps(kv, scenario, kernel_root, initramfs, ko, work, log):
     except Exception as e:  # noqa: BLE001 - name the step that failed
         raise dumpmaker.DumpError(f"step '{step}': {e}") from e
     (work / "dumps.json").write_text(json.dumps(
-        {"dumps": entries, "dump_level": dumpmaker.dump_level(kv), "timings_seconds": timings,
+        {"dumps": entries, "dump_level": dumpmaker.dump_level(kv), "capture": capture, "timings_seconds": timings,
          "rip_function_seen": seen_rip, "live_transcript": TRANSCRIPT,
          "lime_ranges": [[s, e] for s, e in ranges]}, indent=1) + "\n")
