@@ -471,3 +471,27 @@ fn arm64_null_member_names_the_member_and_no_scratch_text() {
     }
     krash_labtest::assert_compared(compared, "arm64 NULL-member dumps analyzed");
 }
+
+/// A read through a NULL pointer, or through a member of a NULL struct,
+/// is refused as a user address on arm64 as on x86-64: the kernel's page
+/// tables (TTBR1) hold only the upper half. Walking them with a low address
+/// answered from whatever kernel page shares its low bits (`rd 0` printed
+/// the first word of the linear map on 6.12). Kernel reads stay readable.
+#[test]
+fn arm64_reads_through_null_are_refused_as_user_addresses() {
+    let mut compared = 0;
+    for d in arm64_lab_dumps().into_iter().filter(|d| d.scenario == "null-member") {
+        let offset = d.manifest["expected"]["null_member"]["offset"].as_u64().unwrap_or(0x10);
+        let run = krash_on(&d, &format!("rd 0\nrd -8 {offset:#x} 2\nrd linux_banner\n"));
+        assert!(!run.stderr.contains("panicked"), "{}: {}", d.label(), run.stderr);
+        for addr in [0, offset] {
+            let refusal = format!("rd: cannot read user virtual address {addr:#x}: no page-table mapping");
+            assert!(run.stderr.contains(&refusal), "{}: no refusal of {addr:#x}: {}", d.label(), run.stderr);
+        }
+        let lines: Vec<&str> = run.stdout.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{}: only linux_banner reads: {}", d.label(), run.stdout);
+        assert!(lines.iter().all(|l| l.contains("Linux ve")), "{}: {}", d.label(), run.stdout);
+        compared += 1;
+    }
+    krash_labtest::assert_compared(compared, "arm64 NULL reads refused");
+}

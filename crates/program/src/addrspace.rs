@@ -88,6 +88,7 @@ impl<M: PhysicalMemory> KernelMemory<M> {
         if let Some(p) = self.linear_phys(vaddr) {
             return Ok(p);
         }
+        self.in_kernel_half(vaddr)?;
         let page_mask = self.page_size - 1;
         let vpage = vaddr & !page_mask;
         let slot = Tlb::slot(vpage, self.page_size.trailing_zeros());
@@ -106,7 +107,24 @@ impl<M: PhysicalMemory> KernelMemory<M> {
 
     /// The page-table walk for `vaddr` with every level, for `vtop`.
     pub fn walk(&self, root_phys: u64, vaddr: u64) -> (Vec<TranslateStep>, Result<(u64, u64)>) {
+        if root_phys == self.layout.kernel_pgt_phys {
+            if let Err(e) = self.in_kernel_half(vaddr) {
+                return (Vec::new(), Err(e));
+            }
+        }
         self.layout.paging().walk(&self.phys, root_phys, vaddr)
+    }
+
+    /// The kernel's page tables translate only kernel-half addresses. On
+    /// arm64 the kernel's root (TTBR1) is indexed by the low bits alone, so
+    /// walking it for a user address such as 0 would answer from whatever
+    /// kernel page shares those bits; x86-64's root holds no user half
+    /// once booted. Either way a low address is not a kernel mapping.
+    fn in_kernel_half(&self, vaddr: u64) -> Result<()> {
+        match self.layout.paging().space_of(vaddr) {
+            AddrSpace::KernelVirtual => Ok(()),
+            space => Err(Error::fault(vaddr, space, FaultReason::NotMapped)),
+        }
     }
 
     /// Translation that needs no page-table walk: the image and direct maps.
