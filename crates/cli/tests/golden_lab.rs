@@ -3,15 +3,16 @@
 //!
 //! `lab/golden record` (run by `lab/build`, with krash built from commit
 //! [`BASELINE`]) stored, for every crash dump of the lab and every mode
-//! (`text`, `json`, and `dump-only` on kdump-zlib files), the output of each
+//! (`text`, and `dump-only` on kdump-zlib files), the output of each
 //! command of `tests/data/crash-peer-commands`, from one krash process per
 //! dump and mode. This test runs the krash under test the same way (same
 //! arguments, same input lines, same environment) and compares every part:
 //! exit status, each command's standard output and standard error, and the
-//! run-wide standard error before the first and after the last command. In
-//! JSON mode every output must also parse, and the parsed values are compared
-//! too. The transcript format and the way a run is split per command are
-//! described at the top of `lab/golden`.
+//! run-wide standard error before the first and after the last command. The
+//! transcript format and the way a run is split per command are described at
+//! the top of `lab/golden`. There is no `--json` mode: every JSON document
+//! follows the schema written after the baseline (docs/COMPAT.md, "JSON
+//! schema 1"), which `json_lab` checks on every lab dump.
 //!
 //! A difference fails the test unless `tests/data/golden-fixes` lists it
 //! (with the fix it reflects). `$KRASH_GOLDEN_DIR` overrides where the
@@ -28,7 +29,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use common::{lab_dumps, LabDump};
-use serde_json::Value;
 
 /// The commit whose krash recorded the transcripts: the last one before
 /// the workspace was split into more crates (`GOLDEN_BASELINE` in lab/build).
@@ -237,9 +237,7 @@ fn run_krash(args: &[String], lines: &[(usize, String)]) -> Outcome {
         };
         target.extend_from_slice(line);
     }
-    let json_marker = format!("{{\"command\":\"{MARK}");
-    outcome.stray =
-        lines_of(&out.stdout).filter(|l| !l.starts_with(json_marker.as_bytes())).flatten().copied().collect();
+    outcome.stray = out.stdout;
     for (i, _) in lines {
         outcome.stderr.entry(*i).or_default();
         outcome.stdout.insert(*i, std::fs::read(tmp.join(format!("{i:04}.out"))).ok());
@@ -253,7 +251,6 @@ fn args_for(d: &LabDump, mode: &str) -> Vec<String> {
     let (vmlinux, vmcore) = (d.vmlinux.to_string_lossy().into_owned(), d.vmcore.to_string_lossy().into_owned());
     match mode {
         "text" => vec!["-s".into(), vmlinux, vmcore],
-        "json" => vec!["-s".into(), "--json".into(), vmlinux, vmcore],
         _ => vec!["-s".into(), "--no-search".into(), vmcore],
     }
 }
@@ -261,9 +258,9 @@ fn args_for(d: &LabDump, mode: &str) -> Vec<String> {
 /// The modes lab/golden records on `d`.
 fn modes_of(d: &LabDump) -> Vec<&'static str> {
     if d.format == "kdump-zlib" {
-        vec!["text", "json", "dump-only"]
+        vec!["text", "dump-only"]
     } else {
-        vec!["text", "json"]
+        vec!["text"]
     }
 }
 
@@ -390,11 +387,6 @@ fn short_diff(expected: &[u8], actual: &[u8]) -> String {
     out
 }
 
-/// The JSON documents of one JSON-mode output, or why they do not parse.
-fn json_docs(data: &[u8]) -> Result<Vec<Value>, String> {
-    serde_json::Deserializer::from_slice(data).into_iter::<Value>().collect::<Result<_, _>>().map_err(|e| e.to_string())
-}
-
 /// What the comparison of one transcript found.
 struct Report<'a> {
     fixes: &'a [Fix],
@@ -407,22 +399,10 @@ struct Report<'a> {
 
 impl Report<'_> {
     /// Compares one part; a difference not covered by a fix is a failure.
-    fn part(&mut self, command: &str, part: &str, golden: &[u8], now: &[u8], json: bool) {
+    fn part(&mut self, command: &str, part: &str, golden: &[u8], now: &[u8]) {
         let label = &self.label;
         self.compared += 1;
-        let mut notes = Vec::new();
-        if json {
-            match (json_docs(golden), json_docs(now)) {
-                (Ok(g), Ok(n)) if g != n => notes.push("the JSON values differ".to_string()),
-                (Ok(_), Ok(_)) if golden != now => notes.push("same JSON values, different bytes".to_string()),
-                (Ok(_), Ok(_)) => {}
-                (_, Err(e)) => notes.push(format!("output is not JSON: {e}")),
-                (Err(e), _) => notes.push(format!("the golden output is not JSON: {e}")),
-            }
-            if notes.is_empty() {
-                return;
-            }
-        } else if golden == now {
+        if golden == now {
             return;
         }
         if let Some(fix) = self.fixes.iter().find(|f| f.covers(command, label)) {
@@ -430,8 +410,7 @@ impl Report<'_> {
             self.known += 1;
             return;
         }
-        let notes = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) };
-        self.failures.push(format!("`{command}` on {label}: {part} differs{notes}\n{}", short_diff(golden, now)));
+        self.failures.push(format!("`{command}` on {label}: {part} differs\n{}", short_diff(golden, now)));
     }
 }
 
@@ -447,23 +426,23 @@ fn compare<'a>(d: &LabDump, t: &Transcript, fixes: &'a [Fix]) -> Report<'a> {
     if args != t.args {
         report.failures.push(format!("{}: recorded with arguments {:?}, now {args:?}", report.label, t.args));
     }
-    let (golden, json) = (&t.outcome, t.mode == "json");
+    let golden = &t.outcome;
     let (golden_exit, now_exit) = (golden.exit.to_string(), now.exit.to_string());
-    report.part("<exit>", "exit status", golden_exit.as_bytes(), now_exit.as_bytes(), false);
-    report.part("<prologue>", "stderr before the first command", &golden.prologue, &now.prologue, false);
+    report.part("<exit>", "exit status", golden_exit.as_bytes(), now_exit.as_bytes());
+    report.part("<prologue>", "stderr before the first command", &golden.prologue, &now.prologue);
     for c in t.commands.iter().filter(|c| c.line.is_some()) {
         match (&golden.stdout[&c.index], &now.stdout[&c.index]) {
-            (Some(g), Some(n)) => report.part(&c.template, "stdout", g, n, json),
+            (Some(g), Some(n)) => report.part(&c.template, "stdout", g, n),
             (None, None) => report.compared += 1,
             (g, n) => {
                 let wrote = |o: &Option<Vec<u8>>| if o.is_some() { &b"output"[..] } else { &b"no output"[..] };
-                report.part(&c.template, "stdout (whether krash wrote any)", wrote(g), wrote(n), false)
+                report.part(&c.template, "stdout (whether krash wrote any)", wrote(g), wrote(n))
             }
         }
-        report.part(&c.template, "stderr", &golden.stderr[&c.index], &now.stderr[&c.index], false);
+        report.part(&c.template, "stderr", &golden.stderr[&c.index], &now.stderr[&c.index]);
     }
-    report.part("<end>", "stderr after the last command", &golden.end, &now.end, false);
-    report.part("<stray>", "stdout outside the commands", &golden.stray, &now.stray, false);
+    report.part("<end>", "stderr after the last command", &golden.end, &now.end);
+    report.part("<stray>", "stdout outside the commands", &golden.stray, &now.stray);
     report
 }
 
@@ -578,8 +557,8 @@ fn globs_and_fix_matching() {
     assert!(!glob("kmem -?", "kmem -sx"));
     assert!(glob("6.12*/*/kdump-*", "6.12.117+deb12-cloud-amd64/null-member/kdump-zlib"));
     let fix = Fix { command: "sys".into(), dumps: "*/live/*".into(), reason: "r".into(), used: 0.into() };
-    assert!(fix.covers("sys", "6.1.0-56-cloud-amd64/live/elf:json"));
-    assert!(!fix.covers("sys -i", "6.1.0-56-cloud-amd64/live/elf:json"));
+    assert!(fix.covers("sys", "6.1.0-56-cloud-amd64/live/elf:text"));
+    assert!(!fix.covers("sys -i", "6.1.0-56-cloud-amd64/live/elf:text"));
     let fix = Fix { command: "*".into(), dumps: "*:dump-only".into(), reason: "r".into(), used: 0.into() };
     assert!(fix.covers("ps", "6.1.0-56-cloud-amd64/live/kdump-zlib:dump-only"));
     assert!(!fix.covers("ps", "6.1.0-56-cloud-amd64/live/kdump-zlib:text"));
