@@ -75,10 +75,10 @@ fn whole_memory_views_equal_crash_on_6_1() {
 
 #[test]
 fn whole_memory_views_agree_with_each_other() {
-    for d in one_per_scenario() {
+    common::on_each_dump(&one_per_scenario(), |d| {
         let label = d.label();
-        let info = meminfo_rows(&kmem(&d, "kmem -i"));
-        let vm = counters(&kmem(&d, "kmem -V"));
+        let info = meminfo_rows(&kmem(d, "kmem -i"));
+        let vm = counters(&kmem(d, "kmem -V"));
         let free = info["FREE"];
         assert_eq!(info["TOTAL MEM"], free + info["USED"], "{label}");
         assert_eq!(Some(&(free as i64)), vm.get("NR_FREE_PAGES"), "{label}: -i FREE vs -V NR_FREE_PAGES");
@@ -90,7 +90,7 @@ fn whole_memory_views_agree_with_each_other() {
         // The free lists hold the zones' NR_FREE_PAGES, give or take the
         // per-CPU deltas not yet folded into it (at most a stat threshold,
         // 125, per CPU and zone).
-        let f = kmem(&d, "kmem -f");
+        let f = kmem(d, "kmem -f");
         let summary = f.lines().find(|l| l.starts_with("nr_free_pages: ")).unwrap_or_default();
         let found = match summary.strip_prefix(&format!("nr_free_pages: {free}  ")) {
             Some("(verified)") => free,
@@ -106,7 +106,7 @@ fn whole_memory_views_agree_with_each_other() {
         assert_eq!(listed, found, "{label}: PAGES column of kmem -f");
 
         // -f ADDR: the second page of a free block is found in that block.
-        let verbose = kmem(&d, "kmem -F");
+        let verbose = kmem(d, "kmem -F");
         let mut order = 0u32;
         let mut block = None;
         for l in verbose.lines() {
@@ -120,7 +120,7 @@ fn whole_memory_views_agree_with_each_other() {
         let (order, first) = block.unwrap_or_else(|| panic!("{label}: no free block of order > 0 in kmem -F"));
         // The next struct page: 64 bytes on the cloud kernels, 56 on the
         // flavor (no memcg), as its types say.
-        let page_size = kmem(&d, "p sizeof(struct page)");
+        let page_size = kmem(d, "p sizeof(struct page)");
         let page_size: u64 = page_size
             .trim()
             .rsplit(' ')
@@ -128,18 +128,18 @@ fn whole_memory_views_agree_with_each_other() {
             .and_then(|n| n.parse().ok())
             .unwrap_or_else(|| panic!("{label}: sizeof(struct page): {page_size:?}"));
         let second = first + page_size;
-        let hit = kmem(&d, &format!("kmem -f {second:x}"));
+        let hit = kmem(d, &format!("kmem -f {second:x}"));
         let expect = format!("{first:x}  ({second:x} is 2nd of {} pages)", 1u64 << order);
         assert!(hit.lines().any(|l| l == expect), "{label}: kmem -f {second:x}, expected {expect:?}:\n{hit}");
 
         // -z: each zone's NR_FREE_PAGES adds up to FREE.
-        let z = kmem(&d, "kmem -z");
+        let z = kmem(d, "kmem -z");
         let zone_free: i64 =
             z.lines().filter_map(|l| l.trim().strip_prefix("NR_FREE_PAGES: ")?.parse::<i64>().ok()).sum();
         assert_eq!(zone_free, free as i64, "{label}: kmem -z free pages");
 
         // -p: one line per page of every present section (-n).
-        let n = kmem(&d, "kmem -n");
+        let n = kmem(d, "kmem -n");
         let sections = n
             .lines()
             .skip_while(|l| !l.starts_with("NR      SECTION"))
@@ -148,7 +148,7 @@ fn whole_memory_views_agree_with_each_other() {
             .filter(|l| l.contains("  P"))
             .count();
         assert!(sections > 0, "{label}: no sections in kmem -n:\n{n}");
-        let p = kmem(&d, "kmem -p");
+        let p = kmem(d, "kmem -p");
         let pages = p.lines().count() - 1;
         assert_eq!(pages, sections * 32768, "{label}: kmem -p lines vs {sections} sections");
         let spanned: u64 = n
@@ -163,25 +163,25 @@ fn whole_memory_views_agree_with_each_other() {
             "{label}: zones span {spanned} of {pages} pages"
         );
         // 6.10+ mark slabs with a page type, not PG_slab (which then has no bit).
-        if krash_on(&d, "p (int)PG_slab\n").stdout.trim().rsplit(' ').next().is_some_and(|v| v.parse::<u32>().is_ok()) {
+        if krash_on(d, "p (int)PG_slab\n").stdout.trim().rsplit(' ').next().is_some_and(|v| v.parse::<u32>().is_ok()) {
             let slab_pages = p.lines().filter(|l| l.ends_with(" slab") || l.contains(" slab,")).count();
             assert!(slab_pages > 0, "{label}: no slab pages in kmem -p");
         }
 
         // -o: one offset per CPU; -g: the head bit decodes to PG_head.
-        let cpus = kmem(&d, "kmem -o").lines().filter(|l| l.trim_start().starts_with("CPU ")).count();
+        let cpus = kmem(d, "kmem -o").lines().filter(|l| l.trim_start().starts_with("CPU ")).count();
         assert!(cpus >= 1, "{label}");
         // The bit from the kernel's own `enum pageflags` (16 up to 6.1, 6 since).
-        let head_bit: u32 = kmem(&d, "p (int)PG_head")
+        let head_bit: u32 = kmem(d, "p (int)PG_head")
             .trim()
             .rsplit(' ')
             .next()
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("{label}: no PG_head value"));
-        let g = kmem(&d, &format!("kmem -g {:x}", 1u64 << head_bit));
+        let g = kmem(d, &format!("kmem -g {:x}", 1u64 << head_bit));
         assert!(
             g.lines().any(|l| l.split_whitespace().next() == Some("PG_head") && l.contains(&format!(" {head_bit} "))),
             "{label}:\n{g}"
         );
-    }
+    });
 }

@@ -105,32 +105,32 @@ fn dev_lists_the_guests_devices_as_crash_does() {
 
 #[test]
 fn net_shows_loopback_and_dummy_devices() {
-    for d in one_per_scenario() {
-        let peer = crash_peer(&d);
-        let text = run(&d, "net");
-        same_as_crash(&d, &peer, "net", &text);
+    common::on_each_dump(&one_per_scenario(), |d| {
+        let peer = crash_peer(d);
+        let text = run(d, "net");
+        same_as_crash(d, &peer, "net", &text);
         let names: Vec<&str> = text.lines().skip(1).filter_map(|l| l.split_whitespace().nth(1)).collect();
         assert_eq!(names.first(), Some(&"lo"), "{}: net:\n{text}", d.label());
         assert!(names.contains(&"dummy0"), "{}: net:\n{text}", d.label());
         // PID 1 lives in init_net.
-        assert_eq!(run(&d, "net -n 1"), text, "{}: net -n 1 vs net", d.label());
+        assert_eq!(run(d, "net -n 1"), text, "{}: net -n 1 vs net", d.label());
 
-        let arp = run(&d, "net -a");
-        same_as_crash(&d, &peer, "net -a", &arp);
+        let arp = run(d, "net -a");
+        same_as_crash(d, &peer, "net -a", &arp);
         // The guest configures no addresses, so nothing is resolved.
         assert!(arp.trim().is_empty(), "{}: net -a:\n{arp}", d.label());
 
-        let sockets = run(&d, "net -s 1");
-        same_as_crash(&d, &peer, "net -s 1", &sockets);
+        let sockets = run(d, "net -s 1");
+        same_as_crash(d, &peer, "net -s 1", &sockets);
         assert!(
             sockets.starts_with("PID: 1 ") && sockets.contains("No open sockets."),
             "{}: net -s 1:\n{sockets}",
             d.label()
         );
-        let full = run(&d, "net -S 1");
+        let full = run(d, "net -S 1");
         assert!(full.starts_with("PID: 1 ") && full.contains("No open sockets."), "{}: net -S 1:\n{full}", d.label());
-        assert_eq!(run(&d, "net -N 0x0100007f").trim(), "127.0.0.1");
-    }
+        assert_eq!(run(d, "net -N 0x0100007f").trim(), "127.0.0.1");
+    });
 }
 
 #[test]
@@ -144,16 +144,16 @@ fn swap_has_only_the_header_without_swap() {
 
 #[test]
 fn sig_of_init_matches_its_task_struct() {
-    for d in one_per_scenario() {
-        let peer = crash_peer(&d);
-        let list = run(&d, "sig -l");
-        same_as_crash(&d, &peer, "sig -l", &list);
+    common::on_each_dump(&one_per_scenario(), |d| {
+        let peer = crash_peer(d);
+        let list = run(d, "sig -l");
+        same_as_crash(d, &peer, "sig -l", &list);
         assert_eq!(list.lines().count(), 64, "{}", d.label());
-        assert_eq!(run(&d, "sig -s 4001").trim(), "SIGHUP SIGTERM");
+        assert_eq!(run(d, "sig -s 4001").trim(), "SIGHUP SIGTERM");
 
-        let sig = run(&d, "sig 1");
-        same_as_crash(&d, &peer, "sig 1", &sig);
-        let signal = run(&d, "task -R signal 1");
+        let sig = run(d, "sig 1");
+        same_as_crash(d, &peer, "sig 1", &sig);
+        let signal = run(d, "task -R signal 1");
         let addr = signal.split("signal = 0x").nth(1).and_then(|s| s.split(',').next()).expect("task -R signal");
         assert!(sig.contains(&format!("SIGNAL_STRUCT: {addr}  NR_THREADS: 1\n")), "{}: sig 1:\n{sig}", d.label());
         let actions = sig.lines().filter(|l| l.trim_start().starts_with('[')).count();
@@ -166,10 +166,10 @@ fn sig_of_init_matches_its_task_struct() {
             assert!(sig.contains(part), "{}: sig 1 lacks {part:?}", d.label());
         }
 
-        let group = run(&d, "sig -g 1");
-        same_as_crash(&d, &peer, "sig -g 1", &group);
+        let group = run(d, "sig -g 1");
+        same_as_crash(d, &peer, "sig -g 1", &group);
         assert!(group.contains("\n  PID: 1 "), "{}: sig -g 1:\n{group}", d.label());
-    }
+    });
 }
 
 #[test]

@@ -58,13 +58,13 @@ fn kernel_searches_equal_crash() {
 
 #[test]
 fn stack_hits_are_kernel_hits() {
-    for d in one_per_scenario() {
+    common::on_each_dump(&one_per_scenario(), |d| {
         // The return address of the panic task's outermost frame was pushed
         // by a call onto that task's own stack (inner frames may be on an
         // IRQ stack): `search -t` must find it there. The task's address
         // need not be on its stack: a user task interrupted by a softirq
         // never stored it.
-        let bt = krash_on(&d, "bt\n");
+        let bt = krash_on(d, "bt\n");
         let pid = bt
             .stdout
             .lines()
@@ -77,7 +77,7 @@ fn stack_hits_are_kernel_hits() {
             .find(|l| l.trim_start().starts_with('#') && !l.trim_start().starts_with("#0 "))
             .and_then(|l| l.split_whitespace().skip_while(|w| *w != "at").nth(1).map(str::to_string))
             .unwrap_or_else(|| panic!("{}: no frame past #0 in bt:\n{}", d.label(), bt.stdout));
-        let stacks = krash_on(&d, &format!("search -t {ret}\n"));
+        let stacks = krash_on(d, &format!("search -t {ret}\n"));
         let headers: Vec<&str> = stacks.stdout.lines().filter(|l| l.starts_with("PID: ")).collect();
         assert!(
             headers.iter().any(|h| h.split_whitespace().nth(1) == Some(pid.as_str())),
@@ -86,12 +86,12 @@ fn stack_hits_are_kernel_hits() {
             stacks.stdout,
             stacks.stderr
         );
-        let everywhere = krash_on(&d, &format!("search {ret}\n"));
+        let everywhere = krash_on(d, &format!("search {ret}\n"));
         let all: std::collections::HashSet<u64> = everywhere.stdout.lines().filter_map(hit_addr).collect();
         for a in stacks.stdout.lines().filter_map(hit_addr) {
             assert!(all.contains(&a), "{}: stack hit {a:x} missing from the whole-memory search", d.label());
         }
-    }
+    });
 }
 
 #[test]

@@ -178,9 +178,9 @@ fn list_text_written_as_walked_equals_its_json_document() {
 
 #[test]
 fn print_whatis_and_percpu() {
-    for d in representative_dumps() {
+    common::on_each_dump(&representative_dumps(), |d| {
         let run = krash_on(
-            &d,
+            d,
             "p sizeof(struct list_head)\nwhatis init_task\nptype struct list_head\np runqueues\np runqueues.cpu:0\np runqueues.cpu:a\np &(*(struct task_struct *)0).tasks\np/x 10+3*2\np $1 * 2\np jiffies == jiffies\n",
         );
         let out = &run.stdout;
@@ -201,7 +201,7 @@ fn print_whatis_and_percpu() {
         assert!(out.contains("$5 = (struct list_head *) 0x"), "{}:\n{out}", d.label());
         assert!(out.contains("$6 = 0x10\n"), "{}:\n{out}", d.label());
         assert!(out.contains("$7 = 32\n"), "{}:\n{out}", d.label());
-    }
+    });
 }
 
 #[test]

@@ -35,7 +35,7 @@ fn vtop_agrees_with_physical_reads() {
         eprintln!("no lab dumps; skipping");
         return;
     }
-    for d in &dumps {
+    common::on_each_dump(&dumps, |d| {
         let probe = krash_on(d, "sym init_task\nset\n");
         let init_task = probe.stdout.split_whitespace().next().and_then(|w| u64::from_str_radix(w, 16).ok());
         let task = hex_after(&probe.stdout, "TASK:");
@@ -56,7 +56,7 @@ fn vtop_agrees_with_physical_reads() {
             let back = krash_on(d, &format!("ptov {pa:x}\nbtop {pa:x}\n"));
             assert!(back.stdout.contains(&format!("{pa:x}: {:x}", pa >> 12)), "{}: {}", d.label(), back.stdout);
         }
-    }
+    });
 }
 
 /// (vma, start, end, path) of each `vm` VMA line.
