@@ -25,7 +25,7 @@ fn peer_dumps() -> Vec<LabDump> {
     // crash runs once per dump for every test here: on all cores, once.
     static WARM: std::sync::Once = std::sync::Once::new();
     WARM.call_once(|| {
-        common::prewarm_peers(&dumps, |d| {
+        common::on_each_dump(&dumps, |d| {
             let _ = crash(d, &[]);
         })
     });

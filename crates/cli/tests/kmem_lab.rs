@@ -72,7 +72,7 @@ fn kmem_s_equals_recorded_crash() {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/crash-kmem");
     let mut compared = 0;
     let dumps: Vec<_> = one_per_scenario().into_iter().filter(|d| d.kernel != krash_labtest::FP_SLAB_KERNEL).collect();
-    common::prewarm_peers(&dumps, |d| {
+    common::on_each_dump(&dumps, |d| {
         let _ = crash_peer(d);
     });
     // Every kernel crash opens (it cannot read 6.12 and later); its output on

@@ -133,7 +133,7 @@ fn generate() -> String {
     );
     let mut tables = String::new();
     let dumps = dumps();
-    common::prewarm_peers(&dumps, |d| {
+    common::on_each_dump(&dumps, |d| {
         let _ = (crash_peer(d), common::crash9_peer(d), common::drgn_crash_peer(d));
     });
     for d in dumps {

@@ -490,19 +490,14 @@ pub fn crash9_outputs(d: &LabDump, commands: &[String]) -> Option<CrashPeer> {
     crash_peer_on(d, templates, PeerCrash::Sid)
 }
 
-/// Runs `peer` (one of the crash-peer functions, which cache what they
-/// run) on every dump of `dumps` on as many threads as there are cores (up
-/// to 4), so that a test comparing with a peer on many dumps of a freshly
-/// built lab waits for the peer once per core, not once per dump.
-pub fn prewarm_peers(dumps: &[LabDump], peer: impl Fn(&LabDump) + Sync) {
-    on_each_dump(dumps, peer);
-}
-
 /// Runs `check` on every dump of `dumps`, on as many threads as there are
 /// cores (up to 4): a test that runs krash a few times on each of a hundred
 /// dumps would otherwise keep one core busy, alone, for minutes at the end
-/// of its test binary. A failed assertion in `check` fails the test once
-/// every thread has ended (its message printed with the test's output).
+/// of its test binary, and a test that warms a crash peer's cache (the
+/// crash-peer functions cache what they run) on a freshly built lab waits
+/// for the peer once per core, not once per dump. A failed assertion in
+/// `check` fails the test once every thread has ended (its message printed
+/// with the test's output).
 pub fn on_each_dump(dumps: &[LabDump], check: impl Fn(&LabDump) + Sync) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
