@@ -28,6 +28,23 @@ fn vtop_phys(text: &str) -> Option<u64> {
     u64::from_str_radix(row.split_whitespace().nth(1)?, 16).ok()
 }
 
+/// The physical address on the `VIRTUAL PHYSICAL` row of `va`, among the
+/// output of several `vtop`s.
+fn vtop_phys_of(text: &str, va: u64) -> Option<u64> {
+    let row = text.lines().find(|l| l.split_whitespace().next() == Some(&format!("{va:x}")))?;
+    u64::from_str_radix(row.split_whitespace().nth(1)?, 16).ok()
+}
+
+/// The data words `rd ADDR 4` printed (its two lines, at ADDR and
+/// ADDR+0x10), among the output of several `rd`s.
+fn rd_words_at(text: &str, addr: u64) -> Vec<String> {
+    let lines: Vec<&str> = [addr, addr.wrapping_add(0x10)]
+        .iter()
+        .filter_map(|a| text.lines().find(|l| l.trim_start().starts_with(&format!("{a:x}:  "))))
+        .collect();
+    rd_words(&lines.join("\n"))
+}
+
 #[test]
 fn vtop_agrees_with_physical_reads() {
     let dumps = one_per_scenario();
@@ -43,18 +60,31 @@ fn vtop_agrees_with_physical_reads() {
             let run = krash_on(d, &format!("struct task_struct.stack {t:x}\n"));
             hex_after(&run.stdout, "stack = 0x")
         });
-        let addrs: Vec<u64> = [init_task, task, stack].into_iter().flatten().collect();
+        let mut addrs: Vec<u64> = [init_task, task, stack].into_iter().flatten().collect();
+        addrs.dedup();
         assert!(addrs.len() >= 2, "{}: probe addresses from {:?}", d.label(), probe.stdout);
-        for va in addrs {
-            let run = krash_on(d, &format!("vtop {va:x}\n"));
-            let pa = vtop_phys(&run.stdout).unwrap_or_else(|| panic!("{}: vtop {va:x}: {}", d.label(), run.stdout));
-            assert!(run.stdout.contains("PGD DIRECTORY: "), "{}: {}", d.label(), run.stdout);
-            let reads = krash_on(d, &format!("rd -p {pa:x} 4\n"));
-            let direct = krash_on(d, &format!("rd {va:x} 4\n"));
-            let (p, v) = (rd_words(&reads.stdout), rd_words(&direct.stdout));
+        // One session translates them all, one more reads them both ways.
+        let vtops = krash_on(d, &addrs.iter().map(|va| format!("vtop {va:x}\n")).collect::<String>());
+        assert_eq!(vtops.stdout.matches("PGD DIRECTORY: ").count(), addrs.len(), "{}: {}", d.label(), vtops.stdout);
+        let translated: Vec<(u64, u64)> = addrs
+            .iter()
+            .map(|&va| {
+                let pa = vtop_phys_of(&vtops.stdout, va)
+                    .unwrap_or_else(|| panic!("{}: vtop {va:x}: {}", d.label(), vtops.stdout));
+                (va, pa)
+            })
+            .collect();
+        let reads = krash_on(
+            d,
+            &translated
+                .iter()
+                .map(|(va, pa)| format!("rd -p {pa:x} 4\nrd {va:x} 4\nptov {pa:x}\nbtop {pa:x}\n"))
+                .collect::<String>(),
+        );
+        for (va, pa) in translated {
+            let (p, v) = (rd_words_at(&reads.stdout, pa), rd_words_at(&reads.stdout, va));
             assert!(p.len() == 4 && p == v, "{}: vtop {va:x} -> {pa:x}: {p:?} vs {v:?}", d.label());
-            let back = krash_on(d, &format!("ptov {pa:x}\nbtop {pa:x}\n"));
-            assert!(back.stdout.contains(&format!("{pa:x}: {:x}", pa >> 12)), "{}: {}", d.label(), back.stdout);
+            assert!(reads.stdout.contains(&format!("{pa:x}: {:x}", pa >> 12)), "{}: {}", d.label(), reads.stdout);
         }
     });
 }
