@@ -255,3 +255,78 @@ fn foreach_files_and_task_equal_each_task_alone() {
     }
     krash_labtest::assert_compared(compared, "foreach files/task blocks");
 }
+
+/// The DWARF name index of a vmlinux is kept in krash's cache directory
+/// (`KRASH_CACHE_DIR`) between sessions: a second session reads the entry
+/// instead of indexing again, and an entry that is damaged or written for
+/// another file is rebuilt, with the same answers each time as with no
+/// cache at all. On one kdump of every x86-64 lab kernel (the flavor's
+/// vmlinux has no BTF: all its types come from the index).
+#[test]
+fn the_dwarf_name_index_is_kept_between_sessions_and_rebuilt_when_bad() {
+    use std::os::unix::fs::MetadataExt;
+    let mut kernels = std::collections::HashSet::new();
+    let dumps: Vec<LabDump> = common::one_per_scenario()
+        .into_iter()
+        .filter(|d| d.scenario == "null-member" && kernels.insert(d.vmlinux.clone()))
+        .collect();
+    common::on_each_dump(&dumps, |d| {
+        let cache = tempfile::tempdir().expect("a temporary directory");
+        let cache_dir = cache.path().to_string_lossy().into_owned();
+        let (vmlinux, vmcore) = (d.vmlinux.to_string_lossy(), d.vmcore.to_string_lossy());
+        // A global (DWARF only), a member of one, a type and an enum constant.
+        let commands = "p jiffies\nwhatis init_task\np init_task.comm\nwhatis struct list_head\np PIDTYPE_PID\n";
+        let run = |dir: &str| common::krash_with_env(&["-s", &vmlinux, &vmcore], commands, &[("KRASH_CACHE_DIR", dir)]);
+        let entries = || -> Vec<std::path::PathBuf> {
+            std::fs::read_dir(cache.path()).expect("the cache directory").flatten().map(|e| e.path()).collect()
+        };
+        let label = d.label();
+
+        let reference = run("off");
+        assert!(reference.success, "{label}: {}", reference.stderr);
+        assert!(reference.stdout.contains("jiffies = "), "{label}: {}", reference.stdout);
+        assert!(reference.stdout.contains("struct list_head {"), "{label}: {}", reference.stdout);
+        assert!(entries().is_empty(), "{label}: KRASH_CACHE_DIR=off keeps nothing");
+        let same_as_reference = |what: &str, r: &common::Run| {
+            assert_eq!(r.stdout, reference.stdout, "{label}: {what}");
+            assert_eq!(r.stderr, reference.stderr, "{label}: {what}");
+        };
+
+        same_as_reference("the session that builds the entry", &run(&cache_dir));
+        let stored = entries();
+        assert_eq!(stored.len(), 1, "{label}: one entry, no temporary file left: {stored:?}");
+        let entry = stored[0].clone();
+        assert!(entry.file_name().unwrap().to_string_lossy().starts_with("dwarf-names-"), "{label}: {entry:?}");
+        let built = std::fs::read(&entry).unwrap();
+        let built_inode = std::fs::metadata(&entry).unwrap().ino();
+        let long_ago = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+        std::fs::File::options().write(true).open(&entry).unwrap().set_modified(long_ago).unwrap();
+
+        same_as_reference("the session that reads the entry", &run(&cache_dir));
+        let meta = std::fs::metadata(&entry).unwrap();
+        assert_eq!(meta.ino(), built_inode, "{label}: read, not written again");
+        assert!(meta.modified().unwrap() > long_ago, "{label}: the entry read is made the newest");
+
+        // Damaged: cut in half. Rebuilt and replaced (a new file renamed in).
+        std::fs::write(&entry, &built[..built.len() / 2]).unwrap();
+        same_as_reference("a damaged entry", &run(&cache_dir));
+        let rebuilt = std::fs::read(&entry).unwrap();
+        assert_eq!(rebuilt.len(), built.len(), "{label}: the damaged entry is rebuilt whole");
+        assert_ne!(std::fs::metadata(&entry).unwrap().ino(), built_inode, "{label}: and replaced");
+
+        // Written for another file (its identity differs by one byte after
+        // the magic, version and length): rebuilt, with this file's identity.
+        let mut foreign = rebuilt.clone();
+        foreign[16] ^= 1;
+        std::fs::write(&entry, &foreign).unwrap();
+        let foreign_inode = std::fs::metadata(&entry).unwrap().ino();
+        same_as_reference("another file's entry", &run(&cache_dir));
+        assert_ne!(
+            std::fs::metadata(&entry).unwrap().ino(),
+            foreign_inode,
+            "{label}: another file's entry is replaced"
+        );
+        assert_eq!(std::fs::read(&entry).unwrap()[16], rebuilt[16], "{label}: with this file's identity");
+    });
+    krash_labtest::assert_compared(dumps.len(), "kernels whose DWARF name index was kept between sessions");
+}

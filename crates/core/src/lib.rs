@@ -5,6 +5,7 @@
 //!
 //! This crate imports no other krash crate; everything else may import it.
 
+pub mod disk_cache;
 pub mod error;
 pub mod machine;
 pub mod mapped;

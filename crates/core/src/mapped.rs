@@ -29,6 +29,8 @@ use crate::{Error, Result};
 pub struct MappedFile {
     map: memmap2::Mmap,
     path: PathBuf,
+    /// The mapped file's identity, from the descriptor that was mapped.
+    identity: Identity,
     /// Bytes noted read since the mapping was made (each read counted as
     /// what it maps: see [`MappedFile::note_read`]).
     touched: AtomicU64,
@@ -69,13 +71,32 @@ impl MappedFile {
         // is mapped can fault or change under us, as for gdb or crash; its
         // bytes are parsed as untrusted input either way.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, &e))?;
-        let shared = Arc::new(MappedFile { map, path: path.to_path_buf(), touched: AtomicU64::new(0) });
+        let shared =
+            Arc::new(MappedFile { map, path: path.to_path_buf(), identity: key.clone(), touched: AtomicU64::new(0) });
         live.insert(path.to_path_buf(), (key, Arc::downgrade(&shared)));
         Ok(shared)
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// What tells the mapped version of the file from any other at its
+    /// path (size, modification time, device and inode), for keying what
+    /// is computed from it ([`crate::disk_cache`]).
+    pub fn identity(&self) -> String {
+        let modified = self.identity.modified.and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok());
+        #[cfg(unix)]
+        let inode = self.identity.inode;
+        #[cfg(not(unix))]
+        let inode = (0u64, 0u64);
+        format!(
+            "size {} modified {} device {} inode {}",
+            self.identity.len,
+            modified.map_or_else(|| "unknown".to_string(), |d| format!("{}.{:09}", d.as_secs(), d.subsec_nanos())),
+            inode.0,
+            inode.1
+        )
     }
 
     /// Notes that `len` bytes at `offset` of the mapping were just read.

@@ -46,7 +46,7 @@ pub struct LineBoundary {
 pub struct DwarfFile {
     path: PathBuf,
     /// The mapped file the sections borrow from (none for in-memory sections).
-    _map: Option<Arc<MappedFile>>,
+    map: Option<Arc<MappedFile>>,
     pub(crate) dwarf: gimli::Dwarf<Reader>,
     relocatable: bool,
     alloc_sections: Vec<AllocSection>,
@@ -72,7 +72,7 @@ impl DwarfFile {
         let loaded = sections::load(path, &map, bases)?;
         Ok(DwarfFile {
             path: path.to_path_buf(),
-            _map: Some(map),
+            map: Some(map),
             dwarf: loaded.dwarf,
             relocatable: loaded.relocatable,
             alloc_sections: loaded.alloc_sections,
@@ -98,7 +98,7 @@ impl DwarfFile {
         })?;
         Ok(DwarfFile {
             path: name.into(),
-            _map: None,
+            map: None,
             dwarf,
             relocatable: false,
             alloc_sections: Vec::new(),
@@ -110,6 +110,18 @@ impl DwarfFile {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// What names this exact file, and the krash build reading it, for
+    /// keeping what is computed from its DWARF on disk; `None` for sections
+    /// not read from a file, and for relocatable files (a module's DWARF is
+    /// relocated to where it was loaded, and is small).
+    pub(crate) fn disk_identity(&self) -> Option<String> {
+        let map = self.map.as_ref().filter(|_| !self.relocatable)?;
+        let path = std::fs::canonicalize(&self.path).unwrap_or_else(|_| self.path.clone());
+        let program = krash_core::disk_cache::program_identity()?;
+        let info_len = gimli::Section::reader(&self.dwarf.debug_info).len();
+        Some(format!("{} ({}; .debug_info {info_len} bytes), read by krash {program}", path.display(), map.identity()))
     }
 
     /// Allocated sections at the addresses this file's DWARF uses.

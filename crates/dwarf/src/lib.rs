@@ -29,4 +29,4 @@ pub use functions::{Function, ScopeVariable, Variable, VariableLocation};
 pub use location::{RegisterAndMemory, VariableValue};
 pub use paths::{join_path, normalize};
 pub use sections::{AllocSection, SectionBases};
-pub use types::{DwarfTypes, IndexStats, VariablePlacement};
+pub use types::{stored, DwarfTypes, IndexStats, VariablePlacement};

@@ -43,16 +43,19 @@ pub struct IndexStats {
     pub variables: usize,
     pub functions: usize,
     pub enumerators: usize,
+    /// How long the index took to build, or to read back from the disk
+    /// cache (`from_disk`).
     pub elapsed: Duration,
+    pub from_disk: bool,
 }
 
 /// Names to DIE offsets (section offsets in `.debug_info`).
 pub struct NameIndex {
     /// Definitions (lowest offset first) then at most one declaration.
-    types: HashMap<(TypeKind, Box<str>), Vec<u64>>,
-    variables: HashMap<Box<str>, u64>,
-    functions: HashMap<Box<str>, u64>,
-    enumerators: HashMap<Box<str>, u64>,
+    pub(super) types: HashMap<(TypeKind, Box<str>), Vec<u64>>,
+    pub(super) variables: HashMap<Box<str>, u64>,
+    pub(super) functions: HashMap<Box<str>, u64>,
+    pub(super) enumerators: HashMap<Box<str>, u64>,
     pub stats: IndexStats,
 }
 
@@ -242,6 +245,7 @@ impl<'a> Partial<'a> {
             functions: self.functions.len(),
             enumerators: self.enumerators.len(),
             elapsed: Duration::ZERO,
+            from_disk: false,
         };
         NameIndex {
             types,

@@ -6,6 +6,7 @@
 
 mod convert;
 mod index;
+pub mod stored;
 
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -71,7 +72,32 @@ impl DwarfTypes {
     }
 
     fn index(&self) -> Result<&NameIndex> {
-        self.index.get_or_init(|| NameIndex::build(&self.file.dwarf)).as_ref().map_err(Clone::clone)
+        self.index.get_or_init(|| self.stored_or_built_index()).as_ref().map_err(Clone::clone)
+    }
+
+    /// The index from the disk cache when this file's entry is there (see
+    /// [`stored`]), else built and stored for the next session.
+    fn stored_or_built_index(&self) -> Result<NameIndex> {
+        let info_len = gimli::Section::reader(&self.file.dwarf.debug_info).len();
+        let identity = if info_len >= stored::MIN_DEBUG_INFO { self.file.disk_identity() } else { None };
+        let Some(identity) = identity else {
+            return NameIndex::build(&self.file.dwarf);
+        };
+        let entry = stored::entry_name(&identity);
+        let started = std::time::Instant::now();
+        if let Some(bytes) = krash_core::disk_cache::read(&entry) {
+            match stored::decode(&bytes, info_len as u64) {
+                Some((of, mut index)) if of == identity => {
+                    index.stats.elapsed = started.elapsed();
+                    return Ok(index);
+                }
+                // Another file's entry under the same name, or damaged: rebuilt and replaced.
+                _ => {}
+            }
+        }
+        let index = NameIndex::build(&self.file.dwarf)?;
+        krash_core::disk_cache::write(stored::ENTRY_KIND, &entry, &stored::encode(&index, &identity));
+        Ok(index)
     }
 
     fn units(&self) -> Result<&[u64]> {
