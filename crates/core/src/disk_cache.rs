@@ -62,7 +62,11 @@ pub fn write(kind: &str, name: &str, bytes: &[u8]) {
     if std::fs::create_dir_all(&dir).is_err() {
         return;
     }
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    // Unique to this write: two sessions, or two threads of one process
+    // (`analyze --batch`), may store the same entry at once.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nth = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.{}.{nth}.tmp", std::process::id()));
     if std::fs::write(&tmp, bytes).is_err() || std::fs::rename(&tmp, dir.join(name)).is_err() {
         let _ = std::fs::remove_file(&tmp);
         return;
