@@ -58,22 +58,17 @@ impl MappedFile {
         let meta = file.metadata().map_err(|e| Error::io(path, &e))?;
         let key = Identity::of(&meta);
         let mut live = live_mappings().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        live.retain(|_, (_, weak)| weak.strong_count() > 0);
-        if let Some((identity, weak)) = live.get(path) {
-            if *identity == key {
-                if let Some(shared) = weak.upgrade() {
-                    return Ok(shared);
-                }
-            }
+        live.retain(|_, weak| weak.strong_count() > 0);
+        if let Some(shared) = live.get(path).and_then(Weak::upgrade).filter(|shared| shared.identity == key) {
+            return Ok(shared);
         }
         // SAFETY: the mapping is read-only and krash never writes the files
         // it maps. A file truncated or rewritten by someone else while it
         // is mapped can fault or change under us, as for gdb or crash; its
         // bytes are parsed as untrusted input either way.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, &e))?;
-        let shared =
-            Arc::new(MappedFile { map, path: path.to_path_buf(), identity: key.clone(), touched: AtomicU64::new(0) });
-        live.insert(path.to_path_buf(), (key, Arc::downgrade(&shared)));
+        let shared = Arc::new(MappedFile { map, path: path.to_path_buf(), identity: key, touched: AtomicU64::new(0) });
+        live.insert(path.to_path_buf(), Arc::downgrade(&shared));
         Ok(shared)
     }
 
@@ -202,7 +197,7 @@ impl Identity {
     }
 }
 
-type LiveMappings = Mutex<HashMap<PathBuf, (Identity, Weak<MappedFile>)>>;
+type LiveMappings = Mutex<HashMap<PathBuf, Weak<MappedFile>>>;
 
 fn live_mappings() -> &'static LiveMappings {
     static LIVE: OnceLock<LiveMappings> = OnceLock::new();
