@@ -611,14 +611,15 @@ impl TaskHelpers for Kernel {
         // The walk is a pointer chase, one core's work whatever the machine:
         // the chunks it has found are read on the other cores meanwhile
         // (at most READ_CHUNKS_IN_FLIGHT of them, so that their pages are
-        // still cached), instead of the walk stopping for each chunk. On a
-        // 20 000-task dump this halves the time to list the tasks.
+        // still cached), instead of the walk stopping for each chunk (`ps`
+        // of a 20 000-task dump: 0.104 -> 0.086 s; of its kdump-zlib copy,
+        // whose pages are inflated as they are read, 0.39 -> 0.21 s).
         let fields = TaskFields::resolve(self)?;
         let active = self.active_tasks().unwrap_or_default();
         let idle_cpus = self.idle_tasks();
         let chunks_read: Mutex<Vec<ChunkRead>> = Mutex::new(Vec::new());
         let in_flight = AtomicUsize::new(0);
-        rayon::scope(|scope| -> Result<()> {
+        let (broken, mut walk_problems) = rayon::scope(|scope| {
             let fields = &fields;
             let (active, idle_cpus) = (&active, &idle_cpus);
             let (chunks_read, in_flight) = (&chunks_read, &in_flight);
@@ -700,25 +701,24 @@ impl TaskHelpers for Kernel {
                 }
                 Ok(())
             })?;
-            if let Some(b) = &broken {
-                problems.push(format!("task list (init_task.tasks): {b}; the tasks beyond it were reached backwards"));
-            }
-            problems.append(&mut walk_problems);
-
-            if let TaskStateSource::Fallback { reason } = &self.task_states().source {
-                problems.push(format!(
-                    "task states: the kernel's task_state_array is unreadable ({reason}); \
-                 decoding states with the bit values of 4.14-7.2"
-                ));
-            }
             for &(_, idle) in idle_cpus {
                 if seen.insert(idle) {
                     addrs.push(idle);
                 }
             }
             read_from(&addrs[sent..]);
-            Ok(())
+            Ok::<_, Error>((broken, walk_problems))
         })?;
+        if let Some(b) = &broken {
+            problems.push(format!("task list (init_task.tasks): {b}; the tasks beyond it were reached backwards"));
+        }
+        problems.append(&mut walk_problems);
+        if let TaskStateSource::Fallback { reason } = &self.task_states().source {
+            problems.push(format!(
+                "task states: the kernel's task_state_array is unreadable ({reason}); \
+                 decoding states with the bit values of 4.14-7.2"
+            ));
+        }
         // Chunks finish in any order; the problems they report are said in
         // the walk's order.
         let mut chunks = chunks_read.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
