@@ -66,7 +66,7 @@ fn kind_of(code: u8) -> Option<TypeKind> {
 
 /// The bytes of `index`'s entry, for a file of `identity`.
 pub fn encode(index: &NameIndex, identity: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(8 << 20);
+    let mut out = Vec::new();
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
     put_name(&mut out, identity);
