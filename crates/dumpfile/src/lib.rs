@@ -30,7 +30,9 @@ pub use krash_core::Machine;
 
 #[cfg(test)]
 mod synth;
-#[cfg(any(test, feature = "synthetic"))]
+// Always compiled (not behind a feature) so that `cargo test --workspace`
+// reuses the release build's artifacts; see the module's header.
+#[doc(hidden)]
 pub mod synthetic;
 #[cfg(test)]
 mod tests;

@@ -141,24 +141,40 @@ impl Decoder<'_, '_> {
 #[cfg(test)]
 // Tests index the synthetic buffers they build; a panic there is a failed test.
 #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
+    /// The inputs of tests/data/lzo (its make.py builds the same ones).
+    pub(crate) fn vector_inputs() -> Vec<(&'static str, Vec<u8>)> {
+        vec![
+            ("zeros", vec![0u8; 4096]),
+            ("mod13", (0..4096u32).map(|i| (i % 13) as u8).collect()),
+            ("hashed", (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect()),
+            ("hello", b"hello hello hello world, hello world".repeat(100)[..3000].to_vec()),
+            ("tiny", vec![1, 2, 3]),
+        ]
+    }
+
+    /// A vector of tests/data/lzo: `name` compressed by liblzo2's encoder `level` (1 or 999).
+    pub(crate) fn vector(name: &str, level: &str) -> Vec<u8> {
+        let path = format!("{}/tests/data/lzo/{name}.{level}.lzo", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
     #[test]
-    fn decodes_reference_encoder_output() {
-        let inputs: Vec<Vec<u8>> = vec![
-            vec![0u8; 4096],
-            (0..4096u32).map(|i| (i % 13) as u8).collect(),
-            (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect(),
-            b"hello hello hello world, hello world".repeat(100)[..3000].to_vec(),
-            vec![1, 2, 3],
-        ];
-        for data in inputs {
-            let packed = lzokay_native::compress(&data).unwrap();
-            let mut out = vec![0u8; data.len()];
-            let n = decompress(&packed, &mut out).unwrap();
-            assert_eq!(n, data.len());
-            assert_eq!(out, data);
+    fn decodes_liblzo2_output() {
+        for (name, data) in vector_inputs() {
+            for level in ["1", "999"] {
+                let packed = vector(name, level);
+                let mut out = vec![0u8; data.len()];
+                let n = decompress(&packed, &mut out).unwrap_or_else(|e| panic!("{name}.{level}: {e}"));
+                assert_eq!(n, data.len(), "{name}.{level}");
+                assert_eq!(out, data, "{name}.{level}");
+                // Every proper prefix ends inside an instruction or before the end marker.
+                for cut in 0..packed.len() {
+                    assert!(decompress(&packed[..cut], &mut out).is_err(), "{name}.{level} cut at {cut}");
+                }
+            }
         }
     }
 

@@ -57,10 +57,35 @@ fn compress(kind: Compression, page: &[u8]) -> (Vec<u8>, u32) {
             z.write_all(page).unwrap();
             (z.finish().unwrap(), FLAG_ZLIB)
         }
-        Compression::Lzo => (lzokay_native::compress(page).unwrap(), FLAG_LZO),
+        Compression::Lzo => (lzo_stored(page), FLAG_LZO),
         Compression::Snappy => (snap::raw::Encoder::new().compress_vec(page).unwrap(), FLAG_SNAPPY),
         Compression::Zstd => (zstd::bulk::compress(page, 1).unwrap(), FLAG_ZSTD),
     }
+}
+
+/// `page` as a stored LZO1X stream: one literal run and the end marker,
+/// which any LZO1X decoder accepts. Streams with matches, from liblzo2's
+/// encoders, are the vectors of tests/data/lzo and the lab's kdump-lzo dumps.
+fn lzo_stored(page: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(page.len() + 24);
+    match page.len() {
+        0 => {}
+        // A first byte above 17 is a run of (byte - 17) literals.
+        n @ 1..=238 => out.push(17 + n as u8),
+        // A run of 18 + extension: each zero byte adds 255, the first non-zero ends it.
+        n => {
+            out.push(0);
+            let mut extension = n - 18;
+            while extension > 255 {
+                out.push(0);
+                extension -= 255;
+            }
+            out.push(extension as u8);
+        }
+    }
+    out.extend_from_slice(page);
+    out.extend_from_slice(&[0x11, 0, 0]);
+    out
 }
 
 fn put(buf: &mut Vec<u8>, at: usize, bytes: &[u8]) {
@@ -227,4 +252,16 @@ pub fn build_elf(loads: &[ElfLoad], notes: &[u8]) -> Vec<u8> {
         }
     }
     img
+}
+
+#[test]
+fn stored_lzo_streams_decode_at_every_length_class() {
+    // Lengths around each encoding boundary: the first-byte run (<= 238) and
+    // the extended run, whose extension is a multiple of 255 or not.
+    for n in [0usize, 1, 3, 4, 238, 239, 273, 528, 4096] {
+        let page: Vec<u8> = (0..n).map(|i| (i * 31 % 256) as u8).collect();
+        let mut out = vec![0u8; n];
+        assert_eq!(crate::lzo::decompress(&lzo_stored(&page), &mut out), Ok(n), "length {n}");
+        assert_eq!(out, page, "length {n}");
+    }
 }

@@ -1,9 +1,15 @@
 //! Synthetic ELF vmcores built in memory, for tests of the layers above
 //! (the kernel model over made-up memory, types and symbols) and for
-//! fuzzing walkers. Enabled by the `synthetic` feature; never used on a
-//! real dump. The image has the shape kdump's ELF vmcores have: one
-//! PT_NOTE (VMCOREINFO and one NT_PRSTATUS per CPU) and one PT_LOAD per
-//! run of physical memory.
+//! fuzzing walkers; never used on a real dump. It is compiled into every
+//! build rather than behind a feature: a feature that only the tests turn
+//! on changes this crate's build, and so every crate's above it, between
+//! `cargo build --release` and `cargo test --release`, which then compiled
+//! the whole workspace twice (issue 13, the test command's time). Unused,
+//! it adds nothing to the krash executable.
+//!
+//! The image has the shape kdump's ELF vmcores have: one PT_NOTE
+//! (VMCOREINFO and one NT_PRSTATUS per CPU) and one PT_LOAD per run of
+//! physical memory.
 // A builder of made-up images from the caller's own small inputs; it never parses dump bytes.
 #![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 

@@ -114,7 +114,7 @@ impl Kernel {
 
     /// A kernel over a dump already in memory, with symbols and types the
     /// caller made (tests and fuzzing build these synthetically; see the
-    /// `synthetic` feature). The dump must carry VMCOREINFO.
+    /// `synthetic` module). The dump must carry VMCOREINFO.
     pub fn from_parts(dump: Dump, symbols: SymbolTable, types: Option<Arc<dyn TypeProvider>>) -> Result<Kernel> {
         let dump = Arc::new(dump);
         let vmcoreinfo =

@@ -20,7 +20,8 @@ pub mod probes;
 pub mod progress;
 pub mod rbtree;
 pub mod symbolize;
-#[cfg(any(test, feature = "synthetic"))]
+// Always compiled (not behind a feature): see krash_dumpfile::synthetic.
+#[doc(hidden)]
 pub mod synthetic;
 pub mod type_arena;
 pub mod utsname;

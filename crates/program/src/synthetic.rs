@@ -1,6 +1,6 @@
 //! A [`Kernel`] over made-up memory, types and symbols, so the core and the
 //! subsystem helpers get unit tests (and fuzz targets) without the dump
-//! lab. Enabled by the `synthetic` feature.
+//! lab. Always compiled, for the reason krash_dumpfile::synthetic gives.
 //!
 //! Memory has the x86-64 kernel's two linear mappings and nothing else:
 //! globals live in the kernel image (`START_KERNEL_MAP`, `phys_base` 0),
