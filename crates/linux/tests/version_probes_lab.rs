@@ -243,14 +243,19 @@ fn lab_kernels_get_their_variants() {
             }
 
             // Both uptime sources where both exist: the timekeeper's boot
-            // time and the jiffies agree to the second; and the kernel's
-            // last log line was stamped before the dump was taken.
+            // time and the jiffies agree within a few seconds, and the
+            // kernel's last log line was stamped before the dump was taken,
+            // by the same few seconds. Not to the second: on a guest under
+            // TCG on a loaded host the jiffies lagged the timekeeper and the
+            // log's clock by 2.2 s (21 s against 23.2 s, 6.1 arm64, a lab
+            // built beside other work); a misread HZ or field is off by far
+            // more.
             let uptime = k.uptime_secs().unwrap_or_else(|e| panic!("{label}: uptime: {e}"));
             let boot_ns = boot_time_ns(&k).unwrap_or_else(|e| panic!("{label}: timekeeper: {e}"));
-            assert!(uptime.abs_diff(boot_ns / 1_000_000_000) <= 1, "{label}: {uptime} s vs {boot_ns} ns");
+            assert!(uptime.abs_diff(boot_ns / 1_000_000_000) <= 4, "{label}: {uptime} s vs {boot_ns} ns");
             let last = k.log_records().unwrap().last().map(|r| r.ts_nsec).unwrap_or_default();
             assert!(
-                last / 1_000_000_000 <= uptime + 1 && uptime <= last / 1_000_000_000 + 60,
+                last / 1_000_000_000 <= uptime + 4 && uptime <= last / 1_000_000_000 + 60,
                 "{label}: {last} ns vs {uptime} s"
             );
         }
