@@ -73,8 +73,8 @@ Fields:
                 QEMU's dumps; on x86-64 also the compression variants); the
                 other scenarios get the main dump.  One kernel per
                 architecture has any (the time budget).
-  golden        True where lab/golden records the baseline's transcripts (the
-                baseline krash predates the other kernels).
+  golden        True where lab/golden records the baseline's transcripts (6.1
+                and 6.12, the first baseline's kernels: the test command's time).
   stock_modules modules the guest loads, in dependency order (no modules.dep
                 in the debs).
   big           True on the one kernel that also runs the big machine

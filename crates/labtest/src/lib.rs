@@ -27,7 +27,7 @@ pub const KERNELS: [&str; 4] =
 pub const FP_SLAB_KERNEL: &str = "6.1.192-krash-fp";
 
 /// The kernels with golden transcripts (`GOLDEN_KERNELS` in `lab/build` and
-/// `lab/golden`): the baseline krash that recorded them predates the others.
+/// `lab/golden`): the first baseline's two, kept for the test command's time.
 pub const GOLDEN_KERNELS: [&str; 2] = ["6.1.0-56-cloud-amd64", "6.12.117+deb12-cloud-amd64"];
 
 /// The kernels whose gdb and crash transcripts are recorded in the
